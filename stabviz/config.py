@@ -1,0 +1,330 @@
+"""Validated parameter objects and presets: the one source of truth for names and ranges.
+
+Every layer (theory, simulation, training, CLI, dashboard) takes a :class:`LIFConfig` (and, for
+training, a :class:`TrainConfig`). A value outside its range raises ``ValueError`` naming the
+parameter, the value and the allowed range; the CLI and the UI show that message verbatim.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+SHAPES = ("rectangular", "triangular", "exponential", "gaussian", "sigmoid", "fastsigmoid",
+          "qpseudospike", "cauchy")
+RESETS = ("subtract", "mult1", "mult2")
+INITS = ("glorot-uniform", "glorot-normal", "he-normal", "orthogonal", "uniform", "normal",
+         "conditions")
+IN_INITS = INITS[:-1]          # the input weights have no stability condition of their own
+VOLTAGE_MODELS = ("uniform", "gaussian", "measured")
+FORMULAS = ("derived", "code")
+TASKS = ("randman", "shd", "slmnist")
+LOSSES = ("per-step", "time-mean")
+DEVICES = ("auto", "cpu", "cuda")
+
+#: name -> (low, high, low_inclusive, high_inclusive). Widgets and CLI help read these too.
+RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    "n_rec": (2, 8192, True, True),
+    "n_in": (1, 100_000, True, True),
+    "leak": (0.0, 0.9999, True, True),
+    "threshold": (1e-6, 100.0, True, True),
+    "rec_std": (0.0, 100.0, True, True),
+    "in_std": (0.0, 100.0, True, True),
+    "rec_mean": (-100.0, 100.0, True, True),
+    "in_mean": (-100.0, 100.0, True, True),
+    "input_mean": (0.0, 1000.0, True, True),
+    "input_var": (0.0, 1000.0, True, True),
+    "bias": (-100.0, 100.0, True, True),
+    "dampening": (0.0, 1000.0, False, True),
+    "sharpness": (1e-3, 1000.0, True, True),
+    "tail": (1.001, 1e4, True, True),
+    "steps": (1, 100_000, True, True),
+    "tolerance": (1e-6, 100.0, True, True),
+    "seed": (0, 2**31 - 1, True, True),
+}
+
+
+def check_range(name: str, value: Any, ranges: Mapping[str, tuple] = RANGES) -> None:
+    """Raise ValueError unless ``value`` is a finite number inside ``ranges[name]``."""
+    lo, hi, lo_in, hi_in = ranges[name]
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} = {value!r} is not a number; allowed range {_fmt(lo, hi, lo_in, hi_in)}")
+    ok = math.isfinite(x) and (x >= lo if lo_in else x > lo) and (x <= hi if hi_in else x < hi)
+    if not ok:
+        raise ValueError(f"{name} = {value!r} is outside the allowed range {_fmt(lo, hi, lo_in, hi_in)}")
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} = {value!r} is not one of: {', '.join(choices)}")
+
+
+def _fmt(lo, hi, lo_in, hi_in) -> str:
+    return f"{'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}"
+
+
+def tau_to_leak(tau: float) -> float:
+    """α = exp(−Δt/τ) with Δt = 1 (THEORY.md section 1). ``tau`` in time steps, > 0."""
+    if not (isinstance(tau, (int, float)) and math.isfinite(tau) and tau > 0):
+        raise ValueError(f"tau = {tau!r} is outside the allowed range (0, inf)")
+    return math.exp(-1.0 / tau)
+
+
+def leak_to_tau(leak: float) -> float:
+    return math.inf if leak >= 1 else (0.0 if leak <= 0 else -1.0 / math.log(leak))
+
+
+@dataclass(frozen=True)
+class WeightLaw:
+    """The distribution of the entries of one weight matrix: ``kind`` is 'uniform' (mean ± half_width)
+    or 'normal' (mean, std). 'orthogonal' matrices are treated as normal with the same variance."""
+    kind: str
+    mean: float
+    std: float
+    orthogonal: bool = False
+
+    @property
+    def half_width(self) -> float:
+        return math.sqrt(3.0) * self.std
+
+    @property
+    def second_moment(self) -> float:
+        """E[w²] = std² + mean²."""
+        return self.std ** 2 + self.mean ** 2
+
+
+def standard_law(init: str, fan_in: int, fan_out: int, mean: float = 0.0, std: float = 0.0) -> WeightLaw:
+    """The entry law of a standard initialiser for a (fan_in × fan_out) matrix used as ``x @ W``."""
+    if init == "glorot-uniform":
+        return WeightLaw("uniform", 0.0, math.sqrt(2.0 / (fan_in + fan_out)))
+    if init == "glorot-normal":
+        return WeightLaw("normal", 0.0, math.sqrt(2.0 / (fan_in + fan_out)))
+    if init == "he-normal":
+        return WeightLaw("normal", 0.0, math.sqrt(2.0 / fan_in))
+    if init == "orthogonal":
+        return WeightLaw("normal", 0.0, 1.0 / math.sqrt(max(fan_in, fan_out)), orthogonal=True)
+    if init == "uniform":
+        return WeightLaw("uniform", mean, std)
+    if init == "normal":
+        return WeightLaw("normal", mean, std)
+    raise ValueError(f"init = {init!r} has no standard law (one of: {', '.join(IN_INITS)})")
+
+
+@dataclass(frozen=True)
+class LIFConfig:
+    """One recurrent LIF layer, its initialisation, its input and its surrogate gradient.
+
+    Units: time in steps (Δt = 1); ``leak`` is α = exp(−1/τ); voltages in threshold units of the
+    user's choice. Defaults are the paper's sl-MNIST setting (preset ``paper-slmnist``).
+    """
+    n_rec: int = 128
+    n_in: int = 784
+    leak: float = math.exp(-10.0)          # τ = 0.1, the reference code's default
+    threshold: float = 0.01
+    reset: str = "subtract"
+    reset_grad: bool = False
+    init_rec: str = "glorot-uniform"
+    rec_mean: float = 0.0                  # only for init_rec in {uniform, normal}
+    rec_std: float = 0.1
+    init_in: str = "glorot-uniform"
+    in_mean: float = 0.0                   # only for init_in in {uniform, normal}
+    in_std: float = 0.1
+    input_mean: float = 0.003673           # m_x: mean input spike count per channel and step
+    input_var: float = 0.003659            # v_x
+    bias: float = 0.0
+    shape: str = "fastsigmoid"
+    dampening: float = 1.0                 # γ: peak height σ'(0)
+    sharpness: float = 1.0                 # β: inverse width
+    tail: float = 1.56                     # q: tail-fatness, qpseudospike only
+    steps: int = 100                       # T: time steps the gradient travels
+    voltage_model: str = "gaussian"
+    formula: str = "derived"
+    tolerance: float = 1.0                 # decades of gradient gain over T still called 'stable'
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("n_rec", "n_in", "steps", "seed"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int):
+                if isinstance(v, float) and v.is_integer():
+                    object.__setattr__(self, name, int(v))
+                else:
+                    raise ValueError(f"{name} = {v!r} must be a whole number in {_fmt(*RANGES[name])}")
+        for name in RANGES:
+            if hasattr(self, name):
+                check_range(name, getattr(self, name))
+        check_choice("reset", self.reset, RESETS)
+        check_choice("init_rec", self.init_rec, INITS)
+        check_choice("init_in", self.init_in, IN_INITS)
+        check_choice("shape", self.shape, SHAPES)
+        check_choice("voltage_model", self.voltage_model, VOLTAGE_MODELS)
+        check_choice("formula", self.formula, FORMULAS)
+        if not isinstance(self.reset_grad, bool):
+            raise ValueError(f"reset_grad = {self.reset_grad!r} must be true or false")
+
+    @property
+    def tau(self) -> float:
+        return leak_to_tau(self.leak)
+
+    def replace(self, **changes: Any) -> "LIFConfig":
+        """A copy with ``changes`` applied (validated). ``tau=`` is accepted in place of ``leak=``."""
+        if "tau" in changes:
+            changes["leak"] = tau_to_leak(changes.pop("tau"))
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "LIFConfig":
+        """Build from a mapping, ignoring unknown keys; ``tau`` is accepted in place of ``leak``."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in data.items() if k in names}
+        if "tau" in data and "leak" not in data:
+            kw["leak"] = tau_to_leak(data["tau"])
+        return cls(**kw)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper-slmnist": dict(n_in=784, n_rec=128, leak=tau_to_leak(0.1), threshold=0.01,
+                          init_rec="glorot-uniform", init_in="glorot-uniform", reset="subtract",
+                          reset_grad=False, input_mean=0.003673, input_var=0.003659,
+                          shape="fastsigmoid", dampening=1.0, sharpness=1.0),
+    "paper-shd": dict(n_in=700, n_rec=256, leak=tau_to_leak(0.1), threshold=0.01,
+                      init_rec="glorot-uniform", init_in="glorot-uniform", reset="subtract",
+                      reset_grad=False, input_mean=0.04388, input_var=0.04196,
+                      shape="fastsigmoid", dampening=1.0, sharpness=1.0),
+}
+PRESETS["shd-tau20"] = {**PRESETS["paper-shd"], "leak": tau_to_leak(20.0)}
+# Library defaults, expressed in (γ, β, q) (THEORY.md section 2), on the SHD network.
+PRESETS["snntorch"] = {**PRESETS["shd-tau20"], "shape": "cauchy", "dampening": 1.0, "sharpness": 1.0}  # atan(alpha=2)
+PRESETS["spikingjelly"] = {**PRESETS["shd-tau20"], "shape": "sigmoid", "dampening": 1.0, "sharpness": 1.0}  # Sigmoid(alpha=4)
+PRESETS["norse"] = {**PRESETS["shd-tau20"], "shape": "fastsigmoid", "dampening": 1.0, "sharpness": 50.0}  # SuperSpike(alpha=100)
+
+PRESET_NOTES = {
+    "paper-slmnist": "The paper's sl-MNIST layer: 784 latency-coded inputs, 128 LIF, τ = 0.1, θ = 0.01.",
+    "paper-shd": "The paper's SHD layer: 700 inputs, 256 LIF, τ = 0.1, θ = 0.01.",
+    "shd-tau20": "paper-shd with a realistic leak, τ = 20 steps (α ≈ 0.951).",
+    "snntorch": "snnTorch's default surrogate atan(alpha=2) = Cauchy γ = β = 1, on shd-tau20.",
+    "spikingjelly": "SpikingJelly's default surrogate Sigmoid(alpha=4) = ∂sigmoid γ = β = 1, on shd-tau20.",
+    "norse": "Norse's default SuperSpike(alpha=100) = fast sigmoid γ = 1, β = 50, on shd-tau20.",
+}
+
+
+def preset(name: str, **overrides: Any) -> LIFConfig:
+    """The named preset as a LIFConfig, with ``overrides`` applied."""
+    check_choice("preset", name, tuple(PRESETS))
+    return LIFConfig().replace(**{**PRESETS[name], **overrides})
+
+
+# ---------------------------------------------------------------------------------------------
+# Training runs
+
+#: Limits that protect the machine; overridable by environment variables STABVIZ_MAX_<NAME>.
+DEFAULT_LIMITS = {"neurons": 1024, "layers": 3, "train_steps": 5000, "batch": 512,
+                  "time_steps": 1000, "queued": 50}
+
+
+def limits() -> dict[str, int]:
+    import os
+    out = {}
+    for k, v in DEFAULT_LIMITS.items():
+        raw = os.environ.get(f"STABVIZ_MAX_{k.upper()}")
+        out[k] = int(raw) if raw and raw.isdigit() else v
+    return out
+
+
+TRAIN_RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    "layers": (1, 3, True, True),
+    "train_steps": (1, 1_000_000, True, True),
+    "batch": (1, 100_000, True, True),
+    "time_steps": (1, 100_000, True, True),
+    "lr": (0.0, 10.0, False, True),
+    "weight_decay": (0.0, 10.0, True, True),
+    "classes": (2, 1000, True, True),
+    "samples": (2, 1_000_000, True, True),
+    "manifold_dim": (1, 10, True, True),
+    "sparsity_target": (0.0, 1.0, True, True),
+    "sparsity_weight": (0.0, 1e6, True, True),
+    "initial_rate": (0.0, 1.0, True, True),
+    "time_limit": (0.0, 1e6, False, True),
+    "log_every": (1, 1_000_000, True, True),
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One short training run on top of a LIFConfig (which sets every layer's dynamics and init).
+
+    ``time_steps`` is the number of input time bins of the task; ``lif.steps`` is ignored for
+    training. ``initial_rate`` (f0), when set, first trains only the biases toward that rate.
+    """
+    lif: LIFConfig = field(default_factory=LIFConfig)
+    layers: int = 1
+    task: str = "randman"
+    data_path: str = ""                 # for shd / slmnist: a local file the user already has
+    classes: int = 5
+    samples: int = 1000                 # randman: samples in the generated data set
+    manifold_dim: int = 1
+    time_steps: int = 50
+    train_steps: int = 200
+    batch: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    loss: str = "per-step"
+    apply_conditions: bool = False      # init W_rec by conditions I, II
+    use_recommended_sg: bool = False    # replace (γ, β, q) by conditions III, IV
+    sparsity_target: float = 0.0
+    sparsity_weight: float = 0.0        # 0 switches the sparsity loss off
+    initial_rate: float | None = None
+    device: str = "auto"
+    time_limit: float = 600.0           # seconds of wall time before the run stops itself
+    log_every: int = 10
+
+    def __post_init__(self) -> None:
+        if isinstance(self.lif, Mapping):
+            object.__setattr__(self, "lif", LIFConfig.from_dict(self.lif))
+        for name in TRAIN_RANGES:
+            v = getattr(self, name)
+            if name == "initial_rate" and v is None:
+                continue
+            check_range(name, v, TRAIN_RANGES)
+        for name in ("layers", "train_steps", "batch", "time_steps", "classes", "samples",
+                     "manifold_dim", "log_every"):
+            v = getattr(self, name)
+            if isinstance(v, float) and v.is_integer():
+                object.__setattr__(self, name, int(v))
+            elif not isinstance(v, int) or isinstance(v, bool):
+                raise ValueError(f"{name} = {v!r} must be a whole number")
+        check_choice("task", self.task, TASKS)
+        check_choice("loss", self.loss, LOSSES)
+        check_choice("device", self.device, DEVICES)
+        if self.task != "randman" and not self.data_path:
+            raise ValueError(f"task = {self.task!r} needs data_path: a local file (nothing is downloaded)")
+
+    def check_limits(self, lim: Mapping[str, int] | None = None) -> None:
+        """Raise ValueError when the run is larger than the machine's configured limits."""
+        lim = limits() if lim is None else lim
+        asked = {"neurons": self.lif.n_rec, "layers": self.layers, "train_steps": self.train_steps,
+                 "batch": self.batch, "time_steps": self.time_steps}
+        for k, v in asked.items():
+            if v > lim[k]:
+                raise ValueError(f"{k} = {v} is above this machine's limit {lim[k]} "
+                                 f"(raise it with STABVIZ_MAX_{k.upper()})")
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in data.items() if k in names}
+        if "lif" in kw and isinstance(kw["lif"], Mapping):
+            kw["lif"] = LIFConfig.from_dict(kw["lif"])
+        return cls(**kw)
