@@ -260,7 +260,9 @@ class TrainConfig:
     """One short training run on top of a LIFConfig (which sets every layer's dynamics and init).
 
     ``time_steps`` is the number of input time bins of the task; ``lif.steps`` is ignored for
-    training. ``initial_rate`` (f0), when set, first trains only the biases toward that rate.
+    training. Conditions I, II for W_rec: set ``lif.init_rec = "conditions"``. ``use_recommended_sg``
+    replaces (γ, β, q) by conditions III, IV. ``initial_rate`` (f0), when set, first trains only the
+    biases toward that rate.
     """
     lif: LIFConfig = field(default_factory=LIFConfig)
     layers: int = 1
@@ -275,7 +277,6 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 0.0
     loss: str = "per-step"
-    apply_conditions: bool = False      # init W_rec by conditions I, II
     use_recommended_sg: bool = False    # replace (γ, β, q) by conditions III, IV
     sparsity_target: float = 0.0
     sparsity_weight: float = 0.0        # 0 switches the sparsity loss off
