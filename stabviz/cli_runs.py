@@ -1,0 +1,296 @@
+"""Run commands of `python -m stabviz`: submit, runs (list/show/export/cancel), sweep.
+
+`submit` and `sweep` return as soon as the runs are queued (the run ids are printed); workers carry on
+after the command exits. `sweep --wait` blocks until every run has ended. None of these commands
+imports torch: training happens in the worker processes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from typing import Any, Sequence
+
+from stabviz.config import DEVICES, LOSSES, TASKS, TrainConfig
+
+_TRAIN_DEFAULTS = TrainConfig()
+# option dest -> TrainConfig field, for the train options defined below
+_TRAIN_OPTIONS = {"task": "task", "data_path": "data_path", "classes": "classes", "samples": "samples",
+                  "manifold_dim": "manifold_dim", "time_steps": "time_steps",
+                  "train_steps": "train_steps", "batch": "batch", "lr": "lr",
+                  "weight_decay": "weight_decay", "layers": "layers", "loss": "loss",
+                  "recommended_sg": "use_recommended_sg", "sparsity_target": "sparsity_target",
+                  "sparsity_weight": "sparsity_weight", "initial_rate": "initial_rate",
+                  "device": "device", "time_limit": "time_limit", "log_every": "log_every"}
+
+
+def train_options() -> argparse.ArgumentParser:
+    """Training options as a parent parser (stabviz.cli_train's, when that module provides one).
+    ``--train-steps`` counts optimiser steps; ``--steps`` belongs to the LIF options (T)."""
+    try:
+        from stabviz.cli_train import train_options as shared
+    except ImportError:
+        shared = None
+    if shared is not None:
+        return shared()
+    d = _TRAIN_DEFAULTS
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("training (defaults: TrainConfig's)")
+    g.add_argument("--task", choices=TASKS, help=f"data set (default {d.task}; shd/slmnist need --data-path)")
+    g.add_argument("--data-path", help="local file of the shd/slmnist data (nothing is downloaded)")
+    g.add_argument("--classes", type=int, help=f"randman classes (default {d.classes})")
+    g.add_argument("--samples", type=int, help=f"randman samples (default {d.samples})")
+    g.add_argument("--manifold-dim", type=int, help=f"randman manifold dimension (default {d.manifold_dim})")
+    g.add_argument("--time-steps", type=int, help=f"input time bins (default {d.time_steps})")
+    g.add_argument("--train-steps", type=int, help=f"optimiser steps (default {d.train_steps})")
+    g.add_argument("--batch", type=int, help=f"batch size (default {d.batch})")
+    g.add_argument("--lr", type=float, help=f"learning rate (default {d.lr:g})")
+    g.add_argument("--weight-decay", type=float, help=f"weight decay (default {d.weight_decay:g})")
+    g.add_argument("--layers", type=int, help=f"LIF layers (default {d.layers})")
+    g.add_argument("--loss", choices=LOSSES, help=f"loss (default {d.loss})")
+    g.add_argument("--recommended-sg", action=argparse.BooleanOptionalAction, default=None,
+                   help="replace (γ, β, q) by conditions III, IV")
+    g.add_argument("--sparsity-target", type=float, help="target firing rate of the sparsity loss")
+    g.add_argument("--sparsity-weight", type=float, help="weight of the sparsity loss (0 = off)")
+    g.add_argument("--initial-rate", type=float, help="first train only biases toward this rate f0")
+    g.add_argument("--device", choices=DEVICES, help=f"device (default {d.device})")
+    g.add_argument("--time-limit", type=float, help=f"seconds before the run stops itself (default {d.time_limit:g})")
+    g.add_argument("--log-every", type=int, help=f"steps between metric records (default {d.log_every})")
+    return p
+
+
+def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The LIF options' config, plus every train option the user gave (validated)."""
+    try:
+        from stabviz.cli_train import train_config_from_args as shared
+    except ImportError:
+        shared = None
+    if shared is not None:
+        return shared(args)
+    from stabviz.cli import lif_config_from_args
+    changes = {field: getattr(args, dest) for dest, field in _TRAIN_OPTIONS.items()
+               if getattr(args, dest, None) is not None}
+    return TrainConfig(lif=lif_config_from_args(args), **changes)
+
+
+# -- output helpers ---------------------------------------------------------------------------------
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(_clean(obj), indent=2, allow_nan=False))
+
+
+def _when(t: float | None) -> str:
+    return "—" if t is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+
+
+def _num(v: Any) -> str:
+    return "—" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
+
+
+def _store():
+    from stabviz.runs import RunStore
+    return RunStore()
+
+
+def _launcher(args: argparse.Namespace):
+    from stabviz.runs import get_launcher
+    if getattr(args, "launcher", "local") == "ray":
+        return get_launcher("ray", ray_address=args.ray_address)
+    return get_launcher("local")
+
+
+def _resolve(store, run_id: str) -> str:
+    try:
+        return store.resolve(run_id)
+    except KeyError as e:
+        raise ValueError(e.args[0]) from None
+
+
+def _brief(run: dict) -> dict:
+    """The columns `runs list` shows."""
+    final = (run.get("summary") or {}).get("final") or {}
+    return {"id": run["id"], "status": run["status"], "created": run["created"],
+            "launcher": run["launcher"], "device": run["device"], "sweep_id": run["sweep_id"],
+            "sweep_label": run["sweep_label"], "final": final, "error": run["error"]}
+
+
+# -- handlers ---------------------------------------------------------------------------------------
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    cfg = train_config_from_args(args)
+    run_id = _launcher(args).submit(cfg)
+    if args.json:
+        _print_json({"id": run_id, "status": "queued", "launcher": args.launcher})
+    else:
+        print(run_id)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    runs = _store().list(status=args.status, limit=args.limit, sweep_id=args.sweep)
+    if args.json:
+        _print_json([_brief(r) for r in runs])
+        return 0
+    if not runs:
+        print("no runs")
+        return 0
+    print(f"{'id':<12}  {'status':<11}  {'created':<19}  {'final loss':>10}  sweep point / error")
+    for r in runs:
+        b = _brief(r)
+        note = b["error"] or b["sweep_label"] or ""
+        print(f"{b['id']:<12}  {b['status']:<11}  {_when(b['created']):<19}  "
+              f"{_num(b['final'].get('loss')):>10}  {note}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    store = _store()
+    run = store.get(_resolve(store, args.id))
+    run.pop("traceback", None)
+    latest = {name: values[-1] for name, (_, values) in store.metrics(run["id"]).items()}
+    if args.json:
+        _print_json({**run, "latest_metrics": latest})
+        return 0
+    cfg = run["config"]
+    lif = cfg["lif"]
+    rows = [("id", run["id"]), ("status", run["status"]), ("launcher", run["launcher"]),
+            ("created", _when(run["created"])), ("started", _when(run["started"])),
+            ("finished", _when(run["finished"])), ("device", run["device"]),
+            ("network", f"{cfg['layers']} × {lif['n_rec']} LIF, leak {lif['leak']:.4g}, "
+                        f"{lif['shape']} γ={lif['dampening']:g} β={lif['sharpness']:g} q={lif['tail']:g}"),
+            ("training", f"{cfg['task']}, {cfg['train_steps']} steps, batch {cfg['batch']}, "
+                         f"lr {cfg['lr']:g}, T {cfg['time_steps']}"),
+            ("sweep", run["sweep_label"]), ("error", run["error"])]
+    for key, value in rows:
+        if value is not None:
+            print(f"{key:<10} {value}")
+    for name in sorted(latest):
+        print(f"  {name:<20} {_num(latest[name])}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    store = _store()
+    text = store.export(_resolve(store, args.id), "json" if args.json else args.format)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    store = _store()
+    run_id = _resolve(store, args.id)
+    status = store.request_cancel(run_id)
+    message = {"cancelled": "cancelled", "running": "cancel requested; the worker stops at its next step"}
+    if args.json:
+        _print_json({"id": run_id, "status": status, "cancel_requested": status in ("running", "cancelled")})
+    else:
+        print(f"{run_id}: {message.get(status, f'already {status}')}")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from stabviz.runs import parse_values
+    if (args.y is None) != (args.y_values is None):
+        raise ValueError("--y and --y-values go together")
+    base = train_config_from_args(args)
+    x_values = parse_values(args.x, args.x_values)
+    y_values = parse_values(args.y, args.y_values) if args.y else None
+    launcher = _launcher(args)
+    sweep_id, ids = launcher.submit_sweep(base, args.x, x_values, args.y, y_values)
+    statuses = launcher.wait(ids) if args.wait else None
+    store = launcher.store
+    runs = [store.get(i, reap=False) for i in ids]
+    if args.json:
+        _print_json({"sweep_id": sweep_id, "launcher": args.launcher,
+                     "runs": [_brief(r) for r in runs]})
+    else:
+        print(f"sweep {sweep_id}: {len(ids)} runs via {args.launcher}")
+        for r in runs:
+            print(f"{r['id']}  {r['status']:<11}  {r['sweep_label']}")
+    failed = statuses and any(s in ("failed", "interrupted") for s in statuses.values())
+    return 1 if failed else 0
+
+
+# -- registration -----------------------------------------------------------------------------------
+
+def _json_parents(parents: Sequence[argparse.ArgumentParser]) -> list[argparse.ArgumentParser]:
+    """The parents that define --json (the shared one), or our own."""
+    found = [p for p in parents if "--json" in p._option_string_actions]
+    if found:
+        return found
+    own = argparse.ArgumentParser(add_help=False)
+    own.add_argument("--json", action="store_true", help="print JSON")
+    return [own]
+
+
+def _launcher_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--launcher", choices=("local", "ray"), default="local",
+                   help="local worker processes (default) or Ray tasks")
+    p.add_argument("--ray-address", help="Ray cluster address (default: $RAY_ADDRESS)")
+
+
+def register(subparsers, parents: Sequence[argparse.ArgumentParser]) -> None:
+    """Add `submit`, `runs` and `sweep` to the main CLI. ``parents`` carry the shared LIF options
+    and --json."""
+    parents = list(parents)
+    json_only = _json_parents(parents)
+    training = train_options()
+
+    p = subparsers.add_parser("submit", parents=[*parents, training],
+                              help="queue one training run; prints its id at once")
+    _launcher_options(p)
+    p.set_defaults(func=cmd_submit)
+
+    runs = subparsers.add_parser("runs", help="list, show, export or cancel runs")
+    sub = runs.add_subparsers(dest="runs_command", metavar="ACTION", parser_class=type(runs))
+    sub.required = True
+    p = sub.add_parser("list", parents=json_only, help="recent runs, newest first")
+    p.add_argument("--status", choices=_statuses(), help="only runs with this status")
+    p.add_argument("--sweep", help="only the runs of this sweep id")
+    p.add_argument("--limit", type=int, default=50, help="at most this many runs (default 50)")
+    p.set_defaults(func=cmd_list)
+    p = sub.add_parser("show", parents=json_only, help="one run: settings, status, latest metrics")
+    p.add_argument("id", help="run id (or a unique prefix)")
+    p.set_defaults(func=cmd_show)
+    p = sub.add_parser("export", parents=json_only, help="one run's metrics as CSV or JSON")
+    p.add_argument("id", help="run id (or a unique prefix)")
+    p.add_argument("--format", choices=("csv", "json"), default="csv", help="--json = --format json")
+    p.add_argument("--output", "-o", help="write to this file instead of standard output")
+    p.set_defaults(func=cmd_export)
+    p = sub.add_parser("cancel", parents=json_only, help="cancel a queued or running run")
+    p.add_argument("id", help="run id (or a unique prefix)")
+    p.set_defaults(func=cmd_cancel)
+
+    p = subparsers.add_parser("sweep", parents=[*parents, training],
+                              help="queue one run per grid point of one or two parameters")
+    p.add_argument("--x", required=True, metavar="NAME", help="LIFConfig or TrainConfig field, or tau")
+    p.add_argument("--x-values", required=True, metavar="V1,V2,...")
+    p.add_argument("--y", metavar="NAME", help="optional second parameter")
+    p.add_argument("--y-values", metavar="V1,V2,...")
+    p.add_argument("--wait", action="store_true", help="block until every run has ended")
+    _launcher_options(p)
+    p.set_defaults(func=cmd_sweep)
+
+
+def _statuses() -> tuple[str, ...]:
+    from stabviz.runs.store import STATUSES
+    return STATUSES
+
+
+__all__ = ["register", "train_options", "train_config_from_args"]

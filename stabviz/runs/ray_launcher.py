@@ -1,0 +1,102 @@
+"""Ray launcher: the same runs and sweeps, executed as Ray tasks on a cluster.
+
+Each task receives the store's path and a run id, claims the run in the store and trains it with the
+same code as a local worker, so the dashboard reads Ray runs exactly like local ones.
+
+Requirements on a real cluster: stabviz installed on every node, and the run store on a filesystem
+that every node mounts at the same path with working POSIX locks (NFS with lockd, Lustre, CephFS...);
+for a store written from several hosts set ``STABVIZ_SQLITE_JOURNAL=delete`` (SQLite's WAL mode needs
+all writers on one host). Connect with ``RAY_ADDRESS`` or ``ray_address``.
+
+Tasks are started by a small detached actor (``stabviz-dispatcher`` in namespace ``stabviz``) so
+they keep running after the submitting process (a CLI call, say) exits. Ray is imported only here.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import ray
+
+from stabviz.config import TrainConfig
+from stabviz.runs.local import Launcher
+from stabviz.runs.store import HOST, RunStore
+
+#: GPU share of one small run (Ray packs several on one GPU); larger runs take a whole GPU.
+SMALL_RUN_GPU_SHARE = 0.25
+SMALL_RUN_NEURONS = 512           # n_rec × layers at or below this is "small"
+ACTOR_NAME, ACTOR_NAMESPACE = "stabviz-dispatcher", "stabviz"
+
+
+@ray.remote(max_retries=0)
+def execute_on_ray(db_path: str, run_id: str) -> str:
+    """Claim and train one run inside a Ray worker; returns its final status."""
+    from stabviz.runs.worker import execute_claimed
+    store = RunStore(db_path)
+    try:
+        if not store.claim(run_id, os.getpid(), HOST):
+            return store.status(run_id)      # cancelled while it waited for resources
+        return execute_claimed(store, run_id)
+    finally:
+        store.close()
+
+
+@ray.remote(num_cpus=0)
+class _Dispatcher:
+    """Owns the tasks so that they outlive the driver that asked for them."""
+
+    def __init__(self):
+        self.pending: list[Any] = []
+
+    def launch(self, db_path: str, run_id: str, num_gpus: float) -> None:
+        ref = execute_on_ray.options(num_gpus=num_gpus, name=f"stabviz-run-{run_id}").remote(
+            db_path, run_id)
+        done, self.pending = ray.wait(self.pending, num_returns=len(self.pending), timeout=0)
+        self.pending.append(ref)
+
+    def pending_count(self) -> int:
+        self.pending = ray.wait(self.pending, num_returns=len(self.pending), timeout=0)[1]
+        return len(self.pending)
+
+
+def gpu_share(cfg: TrainConfig, cluster_gpus: float) -> float:
+    """GPUs one task asks Ray for: 0 without GPUs or for ``device='cpu'``; SMALL_RUN_GPU_SHARE
+    for small networks; 1 otherwise."""
+    if cluster_gpus <= 0 or cfg.device == "cpu":
+        return 0.0
+    return SMALL_RUN_GPU_SHARE if cfg.lif.n_rec * cfg.layers <= SMALL_RUN_NEURONS else 1.0
+
+
+class RayLauncher(Launcher):
+    """Executes runs as Ray tasks. ``ray_address``: a cluster address (default ``RAY_ADDRESS``;
+    without either, ``ray.init`` starts a local Ray that lives as long as this process).
+    ``num_gpus``: GPUs per task (default :func:`gpu_share`)."""
+
+    name = "ray"
+
+    def __init__(self, store: RunStore | None = None, ray_address: str | None = None,
+                 num_gpus: float | None = None):
+        super().__init__(store)
+        if num_gpus is not None and not num_gpus >= 0:
+            raise ValueError(f"num_gpus = {num_gpus!r} is outside the allowed range [0, inf)")
+        self.ray_address = ray_address or os.environ.get("RAY_ADDRESS") or None
+        self.num_gpus = num_gpus
+
+    def _connect(self) -> None:
+        if not ray.is_initialized():
+            ray.init(address=self.ray_address, include_dashboard=False, log_to_driver=False)
+
+    def _dispatcher(self):
+        return _Dispatcher.options(name=ACTOR_NAME, namespace=ACTOR_NAMESPACE, lifetime="detached",
+                                   get_if_exists=True).remote()
+
+    def _start(self, run_ids: list[str]) -> None:
+        self._connect()
+        dispatcher = self._dispatcher()
+        gpus = ray.cluster_resources().get("GPU", 0.0)
+        launched = []
+        for run_id in run_ids:
+            cfg = TrainConfig.from_dict(self.store.get(run_id, reap=False)["config"])
+            share = self.num_gpus if self.num_gpus is not None else gpu_share(cfg, gpus)
+            launched.append(dispatcher.launch.remote(str(self.store.path), run_id, share))
+        ray.get(launched)          # the actor holds the tasks once these calls return

@@ -1,0 +1,573 @@
+"""The run store: one SQLite database shared by the dashboard, the CLI and every worker.
+
+Location: ``$STABVIZ_HOME/stabviz.db`` (default ``~/.stabviz/stabviz.db``). WAL journal so readers never
+block the writer; every write is one short ``BEGIN IMMEDIATE`` transaction (taking the write lock up front
+avoids the deadlock-prone upgrade of a read transaction); a busy timeout absorbs the brief waits. Each
+thread of each process gets its own connection, so one ``RunStore`` object may be shared by threads and
+pickled into other processes (only its path travels).
+
+Times are Unix epoch seconds (float). Multi-host Ray clusters need the database on a filesystem shared by
+every node *with working POSIX locks*; WAL needs shared memory between processes, which network
+filesystems do not give across hosts, so there set ``STABVIZ_SQLITE_JOURNAL=delete`` before the database
+is first created.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import platform
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from stabviz.config import TrainConfig
+
+STATUSES = ("queued", "running", "finished", "failed", "diverged", "cancelled", "interrupted")
+ACTIVE = ("queued", "running")
+TERMINAL = tuple(s for s in STATUSES if s not in ACTIVE)
+LAUNCHERS = ("local", "ray")
+
+#: A running run whose heartbeat is older than this (seconds) is reported interrupted.
+DEFAULT_STALE_AFTER_S = 30.0
+BUSY_TIMEOUT_S = 30.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    config TEXT NOT NULL,              -- JSON: TrainConfig.to_dict()
+    status TEXT NOT NULL,
+    launcher TEXT NOT NULL DEFAULT 'local',
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    heartbeat REAL,
+    device TEXT,
+    host TEXT,
+    pid INTEGER,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    error TEXT,                        -- one line for users
+    traceback TEXT,                    -- for debugging only
+    versions TEXT,                     -- JSON: python / torch / stabviz
+    prediction TEXT,                   -- JSON
+    summary TEXT,                      -- JSON: what train.run returned
+    sweep_id TEXT,
+    sweep_label TEXT,
+    sweep_point TEXT                   -- JSON: {parameter: value}
+);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status, launcher, created);
+CREATE INDEX IF NOT EXISTS runs_by_sweep ON runs(sweep_id);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value REAL                         -- NULL stands for NaN (SQLite has no NaN)
+);
+CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics(run_id, name, step);
+CREATE TABLE IF NOT EXISTS sweeps (
+    id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    spec TEXT NOT NULL                 -- JSON: axes and values
+);
+"""
+_JSON_COLUMNS = ("config", "versions", "prediction", "summary", "sweep_point")
+HOST = socket.gethostname()
+
+
+def default_path() -> Path:
+    """``$STABVIZ_HOME/stabviz.db``, default ``~/.stabviz/stabviz.db``."""
+    return Path(os.environ.get("STABVIZ_HOME") or "~/.stabviz").expanduser() / "stabviz.db"
+
+
+def new_id() -> str:
+    """A short random id (12 hex digits of a uuid4: collisions are negligible for a personal store)."""
+    return uuid.uuid4().hex[:12]
+
+
+def software_versions() -> dict[str, str | None]:
+    """python / torch / stabviz versions, read without importing torch."""
+    import stabviz
+    try:
+        torch_version = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        torch_version = None
+    return {"python": platform.python_version(), "torch": torch_version,
+            "stabviz": getattr(stabviz, "__version__", None)}
+
+
+def pid_alive(pid: int | None) -> bool:
+    """Whether process ``pid`` exists on this host and is not a zombie."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        # A killed child stays a zombie until its parent waits for it: it is gone all the same.
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _finite_or_none(value: Any) -> Any:
+    """Strict JSON has no NaN/Infinity: exports write them as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
+def _flatten_metrics(metrics: Mapping[str, Any]) -> Iterator[tuple[str, float]]:
+    """(name, value) pairs; a sequence value becomes ``name[i]`` entries (e.g. one rate per layer).
+    Tensors and numpy values are accepted (through their ``tolist``)."""
+    for name, value in metrics.items():
+        if hasattr(value, "tolist"):
+            value = value.tolist()
+        if isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                yield f"{name}[{i}]", float(v)
+        else:
+            try:
+                yield str(name), float(value)
+            except (TypeError, ValueError):
+                raise TypeError(f"metric {name!r} = {value!r} is not a number") from None
+
+
+class RunStore:
+    """Runs, their metrics and sweeps in one SQLite file. See the module docstring for concurrency."""
+
+    def __init__(self, path: str | os.PathLike | None = None, stale_after: float | None = None):
+        self.path = Path(path).expanduser() if path else default_path()
+        self.stale_after = float(stale_after if stale_after is not None
+                                  else os.environ.get("STABVIZ_STALE_AFTER_S", DEFAULT_STALE_AFTER_S))
+        if not self.stale_after > 0:
+            raise ValueError(f"stale_after = {self.stale_after!r} is outside the allowed range (0, inf)")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._init_schema()
+
+    # -- connections and transactions ------------------------------------------------------------
+
+    def __getstate__(self) -> dict:
+        return {"path": self.path, "stale_after": self.stale_after}
+
+    def __setstate__(self, state: dict) -> None:
+        self.path, self.stale_after = state["path"], state["stale_after"]
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"RunStore({str(self.path)!r})"
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():   # a forked child must not reuse it
+            # isolation_level=None: we issue BEGIN ourselves, so reads outside a transaction
+            # see the latest commit and hold no lock.
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their thread's store is collected)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            conn.close()
+        self._local.conn = None
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot across several SELECTs."""
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def _init_schema(self) -> None:
+        conn = self._conn()
+        journal = os.environ.get("STABVIZ_SQLITE_JOURNAL", "wal").lower()
+        if journal not in ("wal", "delete"):
+            raise ValueError(f"STABVIZ_SQLITE_JOURNAL = {journal!r} is not one of: wal, delete")
+        conn.execute(f"PRAGMA journal_mode = {journal}")
+        # executescript() would COMMIT our transaction first: run the statements one by one.
+        statements = [s for s in _SCHEMA.split(";") if s.strip()]
+        with self._write() as c:
+            for statement in statements:
+                c.execute(statement)
+
+    # -- creating runs ---------------------------------------------------------------------------
+
+    def create(self, cfg: TrainConfig, sweep: Mapping[str, Any] | None = None, *,
+               launcher: str = "local", max_queued: int | None = None) -> str:
+        """Queue one run; returns its id. ``sweep``: optional {"id", "label", "point"}."""
+        return self.create_many([(cfg, sweep)], launcher=launcher, max_queued=max_queued)[0]
+
+    def create_many(self, items: Sequence[tuple[TrainConfig, Mapping[str, Any] | None]], *,
+                    launcher: str = "local", max_queued: int | None = None,
+                    sweep_spec: tuple[str, Mapping[str, Any]] | None = None) -> list[str]:
+        """Queue several runs in one transaction: all are recorded, or none (queue limit exceeded).
+        ``sweep_spec``: (sweep id, definition) of a new sweep, recorded in the same transaction."""
+        if launcher not in LAUNCHERS:
+            raise ValueError(f"launcher = {launcher!r} is not one of: {', '.join(LAUNCHERS)}")
+        versions = _dumps(software_versions())
+        rows = []
+        for cfg, sweep in items:
+            if not isinstance(cfg, TrainConfig):
+                raise TypeError(f"expected a TrainConfig, got {type(cfg).__name__}")
+            sweep = sweep or {}
+            rows.append((new_id(), json.dumps(cfg.to_dict()), launcher, time.time(), versions,
+                         sweep.get("id"), sweep.get("label"), _dumps(sweep.get("point"))))
+        with self._write() as c:
+            if max_queued is not None:
+                queued = c.execute("SELECT COUNT(*) FROM runs WHERE status='queued'").fetchone()[0]
+                if queued + len(rows) > max_queued:
+                    raise ValueError(
+                        f"queued runs = {queued + len(rows)} would be above this machine's limit "
+                        f"{max_queued} ({queued} already waiting; raise it with STABVIZ_MAX_QUEUED)")
+            if sweep_spec is not None:
+                c.execute("INSERT INTO sweeps (id, created, spec) VALUES (?, ?, ?)",
+                          (sweep_spec[0], time.time(), json.dumps(sweep_spec[1])))
+            c.executemany(
+                "INSERT INTO runs (id, config, status, launcher, created, versions, sweep_id, "
+                "sweep_label, sweep_point) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)", rows)
+        return [r[0] for r in rows]
+
+    def sweep(self, sweep_id: str) -> dict[str, Any]:
+        """A sweep's spec plus its runs (oldest first)."""
+        row = self._conn().execute("SELECT * FROM sweeps WHERE id=?", (sweep_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no sweep with id {sweep_id!r}")
+        runs = self.list(sweep_id=sweep_id, limit=None, newest_first=False)
+        return {"id": row["id"], "created": row["created"], "spec": json.loads(row["spec"]),
+                "runs": runs}
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _row(row: sqlite3.Row) -> dict[str, Any]:
+        out = dict(row)
+        for k in _JSON_COLUMNS:
+            if out.get(k) is not None:
+                out[k] = json.loads(out[k])
+        out["cancel_requested"] = bool(out["cancel_requested"])
+        return out
+
+    def resolve(self, id_or_prefix: str) -> str:
+        """The full id of a run given its id or a unique prefix of it."""
+        conn = self._conn()
+        if conn.execute("SELECT 1 FROM runs WHERE id=?", (id_or_prefix,)).fetchone():
+            return id_or_prefix
+        hits = [r[0] for r in conn.execute(
+            "SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2",
+            (id_or_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",))]
+        if len(hits) != 1:
+            raise KeyError(f"no run with id {id_or_prefix!r}" if not hits
+                           else f"run id prefix {id_or_prefix!r} is ambiguous")
+        return hits[0]
+
+    def get(self, run_id: str, reap: bool = True) -> dict[str, Any]:
+        """One run as a dict (JSON columns parsed). Raises KeyError for an unknown id or prefix."""
+        if reap:
+            self.reap()
+        run_id = self.resolve(run_id)
+        row = self._conn().execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        return self._row(row)
+
+    def list(self, status: str | Iterable[str] | None = None, limit: int | None = 200, *,
+             sweep_id: str | None = None, newest_first: bool = True,
+             reap: bool = True) -> list[dict[str, Any]]:
+        """Runs, newest first, optionally filtered by status (one or several) and sweep."""
+        if reap:
+            self.reap()
+        where, args = [], []
+        if status is not None:
+            wanted = [status] if isinstance(status, str) else list(status)
+            for s in wanted:
+                _check_status(s)
+            where.append(f"status IN ({','.join('?' * len(wanted))})")
+            args += wanted
+        if sweep_id is not None:
+            where.append("sweep_id = ?")
+            args.append(sweep_id)
+        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += f" ORDER BY created {'DESC' if newest_first else 'ASC'}, rowid"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return [self._row(r) for r in self._conn().execute(sql, args)]
+
+    def count(self, status: str, launcher: str | None = None) -> int:
+        _check_status(status)
+        sql, args = "SELECT COUNT(*) FROM runs WHERE status=?", [status]
+        if launcher is not None:
+            sql += " AND launcher=?"
+            args.append(launcher)
+        return self._conn().execute(sql, args).fetchone()[0]
+
+    def metrics(self, run_id: str, names: Iterable[str] | None = None,
+                after_step: int | None = None) -> dict[str, tuple[list[int], list[float]]]:
+        """name -> (steps, values), steps ascending. ``after_step`` returns only newer points
+        (for incremental polling). NaN values come back as ``nan``."""
+        sql, args = "SELECT name, step, value FROM metrics WHERE run_id=?", [run_id]
+        if names is not None:
+            names = list(names)
+            sql += f" AND name IN ({','.join('?' * len(names))})"
+            args += names
+        if after_step is not None:
+            sql += " AND step > ?"
+            args.append(int(after_step))
+        out: dict[str, tuple[list[int], list[float]]] = {}
+        for name, step, value in self._conn().execute(sql + " ORDER BY name, step, rowid", args):
+            steps, values = out.setdefault(name, ([], []))
+            steps.append(step)
+            values.append(math.nan if value is None else value)
+        return out
+
+    def cancel_requested(self, run_id: str) -> bool:
+        row = self._conn().execute("SELECT cancel_requested FROM runs WHERE id=?",
+                                   (run_id,)).fetchone()
+        return bool(row and row[0])
+
+    def status(self, run_id: str) -> str:
+        row = self._conn().execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no run with id {run_id!r}")
+        return row[0]
+
+    def wait(self, run_ids: Sequence[str], timeout: float | None = None,
+             poll: float = 0.25) -> dict[str, str]:
+        """Block until every run has ended (or ``timeout`` seconds); returns id -> status."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self.reap()
+            statuses = {i: self.status(i) for i in run_ids}
+            if all(s in TERMINAL for s in statuses.values()):
+                return statuses
+            if deadline is not None and time.monotonic() > deadline:
+                return statuses
+            time.sleep(poll)
+
+    # -- worker side -----------------------------------------------------------------------------
+
+    def claim_next(self, launcher: str, pid: int, host: str = HOST,
+                   max_running: int | None = None) -> str | None:
+        """Atomically move the oldest queued run of ``launcher`` to running; None if there is none
+        or ``max_running`` runs of that launcher already run."""
+        with self._write() as c:
+            if max_running is not None:
+                running = c.execute("SELECT COUNT(*) FROM runs WHERE status='running' AND launcher=?",
+                                    (launcher,)).fetchone()[0]
+                if running >= max_running:
+                    return None
+            row = c.execute("SELECT id FROM runs WHERE status='queued' AND launcher=? "
+                            "ORDER BY created, rowid LIMIT 1", (launcher,)).fetchone()
+            if row is None:
+                return None
+            self._mark_running(c, row[0], pid, host)
+            return row[0]
+
+    def claim(self, run_id: str, pid: int, host: str = HOST) -> bool:
+        """Move this queued run to running; False if it is no longer queued (e.g. cancelled)."""
+        with self._write() as c:
+            return self._mark_running(c, run_id, pid, host)
+
+    @staticmethod
+    def _mark_running(c: sqlite3.Connection, run_id: str, pid: int, host: str) -> bool:
+        now = time.time()
+        cur = c.execute("UPDATE runs SET status='running', pid=?, host=?, started=?, heartbeat=? "
+                        "WHERE id=? AND status='queued'", (pid, host, now, now, run_id))
+        return cur.rowcount == 1
+
+    def heartbeat(self, run_id: str) -> None:
+        with self._write() as c:
+            c.execute("UPDATE runs SET heartbeat=? WHERE id=?", (time.time(), run_id))
+
+    def log_metrics(self, run_id: str, step: int, metrics: Mapping[str, Any]) -> None:
+        """Append one step's metrics (numbers; a list value is stored as name[0], name[1], ...).
+        Also counts as a heartbeat."""
+        rows = [(run_id, int(step), name, value) for name, value in _flatten_metrics(metrics)]
+        with self._write() as c:
+            c.executemany("INSERT INTO metrics (run_id, step, name, value) VALUES (?, ?, ?, ?)", rows)
+            c.execute("UPDATE runs SET heartbeat=? WHERE id=?", (time.time(), run_id))
+
+    def set_status(self, run_id: str, status: str, *, error: str | None = None,
+                   traceback: str | None = None, **fields: Any) -> None:
+        """Set ``status`` (stamping started/finished) and any of: device, summary, prediction,
+        versions, pid, host."""
+        _check_status(status)
+        allowed = {"device", "summary", "prediction", "versions", "pid", "host"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"set_status got unknown fields {sorted(unknown)}; allowed: {sorted(allowed)}")
+        now = time.time()
+        cols = {"status": status, "error": error, "traceback": traceback}
+        cols.update({k: (_dumps(v) if k in _JSON_COLUMNS else v) for k, v in fields.items()})
+        sets = ", ".join(f"{k}=?" for k in cols)
+        stamp = ("started=COALESCE(started, ?)" if status == "running"
+                 else "finished=?" if status in TERMINAL else None)
+        args = list(cols.values()) + ([now] if stamp else [])
+        with self._write() as c:
+            cur = c.execute(f"UPDATE runs SET {sets}{', ' + stamp if stamp else ''} WHERE id=?",
+                            args + [run_id])
+            if cur.rowcount == 0:
+                raise KeyError(f"no run with id {run_id!r}")
+
+    def update_versions(self, run_id: str, versions: Mapping[str, Any]) -> None:
+        with self._write() as c:
+            row = c.execute("SELECT versions FROM runs WHERE id=?", (run_id,)).fetchone()
+            merged = {**(json.loads(row[0]) if row and row[0] else {}), **versions}
+            c.execute("UPDATE runs SET versions=? WHERE id=?", (json.dumps(merged), run_id))
+
+    def request_cancel(self, run_id: str) -> str:
+        """Cancel a run: a queued run is cancelled at once; a running one is flagged and its worker
+        stops at its next check. Returns the run's status after the request."""
+        run_id = self.resolve(run_id)
+        with self._write() as c:
+            c.execute("UPDATE runs SET status='cancelled', finished=? WHERE id=? AND status='queued'",
+                      (time.time(), run_id))
+            c.execute("UPDATE runs SET cancel_requested=1 WHERE id=? AND status='running'", (run_id,))
+            return c.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()[0]
+
+    def reap(self, stale_after: float | None = None) -> list[str]:
+        """Mark running runs ``interrupted`` whose worker is gone: its pid no longer exists (same
+        host) or its heartbeat is older than ``stale_after`` seconds. Metrics are kept.
+        Returns the ids marked."""
+        stale_after = self.stale_after if stale_after is None else stale_after
+        now = time.time()
+        dead: list[tuple[str, str]] = []
+        for row in self._conn().execute("SELECT id, pid, host, heartbeat FROM runs "
+                                        "WHERE status='running'"):
+            if row["host"] == HOST and not pid_alive(row["pid"]):
+                dead.append((row["id"], f"worker process {row['pid']} ended without reporting"))
+            elif row["heartbeat"] is not None and now - row["heartbeat"] > stale_after:
+                dead.append((row["id"], f"no heartbeat for {now - row['heartbeat']:.0f} s "
+                                        f"(worker {row['pid']} on {row['host']})"))
+        if not dead:
+            return []
+        marked = []
+        with self._write() as c:
+            for run_id, why in dead:
+                # Re-check inside the write lock: the run may have finished meanwhile.
+                cur = c.execute("UPDATE runs SET status='interrupted', finished=?, error=? "
+                                "WHERE id=? AND status='running'", (now, why, run_id))
+                if cur.rowcount:
+                    marked.append(run_id)
+        return marked
+
+    # -- exports ---------------------------------------------------------------------------------
+
+    def export(self, run_id: str, fmt: str = "csv") -> str:
+        """One run's metrics. csv: one row per step, one column per metric (empty = not logged at
+        that step). json: {"run": {...}, "metrics": {name: {"steps": [...], "values": [...]}}},
+        NaN/Infinity written as null."""
+        _check_format(fmt)
+        run = self.get(run_id, reap=False)
+        series = self.metrics(run["id"])
+        if fmt == "json":
+            run.pop("traceback", None)
+            doc = {"run": run, "metrics": {k: {"steps": s, "values": v}
+                                           for k, (s, v) in series.items()}}
+            return json.dumps(_finite_or_none(doc), indent=1)
+        names = sorted(series)
+        table: dict[int, dict[str, float]] = {}
+        for name, (steps, values) in series.items():
+            for s, v in zip(steps, values):
+                table.setdefault(s, {})[name] = v
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["step", *names])
+        for step in sorted(table):
+            w.writerow([step, *(_csv_number(table[step].get(n)) for n in names)])
+        return buf.getvalue()
+
+    def export_table(self, fmt: str = "csv", runs: Sequence[Mapping[str, Any]] | None = None) -> str:
+        """All runs (or ``runs``) as a table: identity, status, timing, flattened config
+        (``lif.*`` and train fields), and the summary's initial/final metrics."""
+        _check_format(fmt)
+        runs = self.list(limit=None) if runs is None else runs
+        if fmt == "json":
+            docs = [{k: v for k, v in r.items() if k != "traceback"} for r in runs]
+            return json.dumps(_finite_or_none(docs), indent=1)
+        flat = [_flat_run(r) for r in runs]
+        columns: list[str] = []
+        for f in flat:
+            columns += [k for k in f if k not in columns]
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", restval="")
+        w.writeheader()
+        for f in flat:
+            w.writerow({k: _csv_number(v) if isinstance(v, float) else v for k, v in f.items()})
+        return buf.getvalue()
+
+
+def _check_status(status: str) -> None:
+    if status not in STATUSES:
+        raise ValueError(f"status = {status!r} is not one of: {', '.join(STATUSES)}")
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in ("csv", "json"):
+        raise ValueError(f"format = {fmt!r} is not one of: csv, json")
+
+
+def _csv_number(v: float | None) -> str:
+    if v is None:
+        return ""
+    return repr(v) if math.isfinite(v) else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"))
+
+
+def _flat_run(run: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: run.get(k) for k in ("id", "status", "launcher", "created", "started", "finished",
+                                   "device", "host", "error", "sweep_id", "sweep_label")}
+    config = dict(run.get("config") or {})
+    for k, v in (config.pop("lif", None) or {}).items():
+        out[f"lif.{k}"] = v
+    out.update(config)
+    summary = run.get("summary") or {}
+    for part, values in (("initial", summary.get("initial")), ("final", summary.get("final")),
+                         ("prediction", run.get("prediction"))):
+        if not isinstance(values, Mapping):
+            continue
+        for k, v in values.items():                 # scalars only: nested data stays in JSON
+            if isinstance(v, (bool, str)):
+                out[f"{part}.{k}"] = v
+            elif isinstance(v, (int, float)):
+                out[f"{part}.{k}"] = float(v)
+    if "wall_s" in summary:
+        out["wall_s"] = summary["wall_s"]
+    return out
