@@ -1,0 +1,83 @@
+"""Region-grid speed and accuracy: median ms per grid, and the worst relative error of ρ² against
+scipy quadrature on a sample of cells. Run alone on the machine: `python benchmarks/bench_region.py`."""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+from scipy import integrate, stats
+
+from stabviz import surrogates, theory
+from stabviz.config import preset
+
+MAPS = [("sharpness", "dampening", "fastsigmoid"), ("tail", "dampening", "qpseudospike"),
+        ("leak", "dampening", "fastsigmoid")]
+
+
+def median_ms(fn, reps: int) -> float:
+    fn()                                            # warm caches and imports
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def quad_rho2(cfg, leak=None) -> float:
+    """ρ² at one cell with E[σ'²] by adaptive quadrature over the model's voltage law (the referee)."""
+    c = cfg if leak is None else cfg.replace(leak=float(leak))
+    v = theory.voltage_state(c)
+    f = lambda y: surrogates.sg_prime(y - c.threshold, c.shape, c.dampening, c.sharpness, c.tail) ** 2
+    if c.voltage_model == "gaussian":
+        mu, sd = float(v.mean), float(v.std)
+        e2 = integrate.quad(lambda y: f(y) * stats.norm.pdf(y, mu, sd), mu - 40 * sd, mu + 40 * sd,
+                            points=sorted({c.threshold, mu}), limit=1000, epsabs=0, epsrel=1e-13)[0]
+    else:
+        lo, hi = float(v.low), float(v.high)
+        pts = [c.threshold] if lo < c.threshold < hi else None
+        e2 = integrate.quad(f, lo, hi, points=pts, limit=1000, epsabs=0, epsrel=1e-13)[0] / (hi - lo)
+    A, C, D = theory.gain_coefficients(c, v.firing_rate)
+    e1 = 0.0 if D == 0 else float(v.moments(c.shape, c.dampening, c.sharpness, c.tail)[0])
+    return float(A + C * e2 + D * e1)
+
+
+def max_rel_error(cfg, x, y, cells: int = 12) -> float:
+    reg = theory.region(cfg, x, y, nx=200, ny=200)
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for _ in range(cells):
+        i, j = rng.integers(200), rng.integers(200)
+        c = cfg.replace(**{x: float(reg.x[j]), y: float(reg.y[i])})
+        worst = max(worst, abs(reg.rho2[i, j] / quad_rho2(c) - 1))
+    return worst
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    rows = []
+    for model in ("gaussian", "uniform"):
+        for x, y, shape in MAPS:
+            cfg = preset("shd-tau20", shape=shape, voltage_model=model)
+            row = {"model": model, "x": x, "y": y,
+                   "ms_200": median_ms(lambda: theory.region(cfg, x, y, 200, 200), args.reps),
+                   "ms_1000": median_ms(lambda: theory.region(cfg, x, y, 1000, 1000), max(3, args.reps // 6)),
+                   "max_rel_err": max_rel_error(cfg, x, y)}
+            rows.append(row)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(f"{'model':<9}{'map (x, y)':<24}{'200x200 ms':>12}{'1000x1000 ms':>14}{'max rel err':>13}")
+    for r in rows:
+        print(f"{r['model']:<9}{r['x'] + ', ' + r['y']:<24}{r['ms_200']:>12.2f}{r['ms_1000']:>14.1f}"
+              f"{r['max_rel_err']:>13.2e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+import sys
+
+from stabviz.cli import main
+
+sys.exit(main())

@@ -1,0 +1,168 @@
+"""The measured check: simulate an initialised LIF layer (no training) and measure what the theory
+predicts (THEORY.md section 4, "measured").
+
+The one-step transition derivative M_t = ∂y_t/∂y_{t−1} (THEORY.md section 3) of every reset mode has
+the form M_ij = c_i δ_ij + r_i W_rec[j,i] s_j with s = σ'(y_{t−1} − θ); with a zero recurrent diagonal
+
+    Σ_j M_ij²   = c_i² + r_i² Σ_j W_ji² s_j²          (the empirical ρ², one matmul per step)
+    Σ_j |M_ij|  = |c_i| + |r_i| Σ_j |W_ji| s_j          (the one-step gain of neuron i)
+    (Mᵀδ)_j     = c_j δ_j + s_j Σ_i W_ji r_i δ_i        (pushing a gradient back one step)
+
+so nothing of size n² per step is ever built.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from stabviz.config import LIFConfig
+from stabviz.surrogates import sg_prime_torch
+
+
+@dataclass
+class Measurement:
+    """Monte-Carlo measurement of an initialised layer; rates per step, voltages in y units."""
+    firing_rate: float
+    voltage_mean: float
+    voltage_std: float
+    moment1: float            # empirical E[σ']
+    moment2: float            # empirical E[σ'²]
+    rho2: float               # mean over neurons, batch and time of Σ_j M_ij²
+    max_gain: float           # mean over batch and time of max_i Σ_j |M_ij| (the worst neuron's gain)
+    rho_hat: float            # per-step gain of a random vector pushed back through the M_t
+    gradient_gain: float      # rho_hat^T, T = cfg.steps
+    log10_gain: float
+    steps_measured: int
+    voltages: np.ndarray      # a sample of stationary voltages (for histograms)
+
+    def to_dict(self, with_voltages: bool = False) -> dict[str, Any]:
+        d = asdict(self)
+        d["voltages"] = self.voltages.tolist() if with_voltages else len(self.voltages)
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+
+
+def bernoulli_inputs(cfg: LIFConfig, batch: int, steps: int, generator: torch.Generator,
+                     device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Input spikes (batch, steps, n_in) with mean m_x per channel and step: Bernoulli(m_x) for m_x ≤ 1
+    (variance m_x(1 − m_x), which is what the paper's data sets have), Poisson(m_x) counts above 1."""
+    shape = (batch, steps, cfg.n_in)
+    rate = torch.full(shape, cfg.input_mean, dtype=torch.float32)
+    x = torch.bernoulli(rate, generator=generator) if cfg.input_mean <= 1 else torch.poisson(rate, generator)
+    return x.to(device=device, dtype=dtype)
+
+
+def measure(cfg: LIFConfig, batch: int = 64, steps: int = 300, burn_in: int = 100, seed: int | None = None,
+            device: str = "cpu", inputs: torch.Tensor | None = None, voltage_samples: int = 20000) -> Measurement:
+    """Initialise the layer of ``cfg`` (seeded), drive it with Bernoulli input spikes at the configured
+    statistics (or ``inputs``, shape (batch, steps, n_in)) and measure it after ``burn_in`` steps."""
+    from stabviz.weights import layer_weights
+
+    if not (1 <= burn_in + 1 < steps + 1 and burn_in < steps):
+        raise ValueError(f"burn_in = {burn_in} must be below steps = {steps}")
+    gen = torch.Generator().manual_seed(cfg.seed if seed is None else seed)
+    w_in, w_rec, bias = layer_weights(cfg, generator=gen)
+    if inputs is None:
+        inputs = bernoulli_inputs(cfg, batch, steps, gen)
+    return measure_layer(w_in.to(device), w_rec.to(device), bias.to(device), cfg, inputs.to(device),
+                         burn_in=burn_in, voltage_samples=voltage_samples, generator=gen)
+
+
+@torch.no_grad()
+def measure_layer(w_in: torch.Tensor, w_rec: torch.Tensor, bias: torch.Tensor, cfg: LIFConfig,
+                  inputs: torch.Tensor, burn_in: int = 100, voltage_samples: int = 20000,
+                  generator: torch.Generator | None = None) -> Measurement:
+    """Measure one layer with given weights on given input spikes (batch, steps, n_in).
+
+    The dynamics are THEORY.md section 1 (L1-L3); the surrogate is cfg's (shape, γ, β, q).
+    """
+    batch, steps, _ = inputs.shape
+    if burn_in >= steps:
+        raise ValueError(f"burn_in = {burn_in} must be below the number of input steps {steps}")
+    alpha, theta = cfg.leak, cfg.threshold
+    current = inputs @ w_in + bias            # hoisted: one GEMM for all steps
+    w2, wabs = w_rec.square(), w_rec.abs()
+    n = w_rec.shape[0]
+    y = torch.zeros(batch, n, dtype=inputs.dtype, device=inputs.device)
+    z = torch.zeros_like(y)
+    sg = lambda v: sg_prime_torch(v, cfg.shape, cfg.dampening, cfg.sharpness, cfg.tail)
+    kept = steps - burn_in
+    stats = torch.zeros(6, dtype=torch.float64, device=inputs.device)  # Σz, Σy, Σy², Σs, Σs², Σρ²
+    max_gain_sum = 0.0
+    c_hist, r_hist, s_hist, v_keep = [], [], [], []
+    for t in range(steps):
+        s = sg(y - theta)                         # σ' at y_{t−1}: what M_t uses
+        y_new = _step(cfg.reset, alpha, theta, y, z, current[:, t], w_rec)
+        c, r = _transition_terms(cfg, alpha, theta, y, z, s, current[:, t])
+        y, z = y_new, (y_new > theta).to(y.dtype)
+        if t < burn_in:
+            continue
+        s2 = s.square()
+        rho2_i = c.square() + r.square() * (s2 @ w2)
+        gain_i = c.abs() + r.abs() * (s @ wabs)
+        stats += torch.stack([z.sum(), y.sum(), y.square().sum(), s.sum(), s2.sum(), rho2_i.sum()]).double()
+        max_gain_sum += float(gain_i.max(dim=1).values.mean())
+        c_hist.append(c), r_hist.append(r), s_hist.append(s)
+        v_keep.append(y)
+    count = batch * kept * n
+    zs, ys, yy, ss, s2s, rs = (stats / count).tolist()
+    rho_hat = _pushback_gain(w_rec, c_hist[-cfg.steps:], r_hist[-cfg.steps:], s_hist[-cfg.steps:], generator)
+    log10_gain = cfg.steps * math.log10(rho_hat) if rho_hat > 0 else -math.inf
+    voltages = torch.stack(v_keep).flatten()
+    pick = torch.randperm(voltages.numel(), generator=generator)[:voltage_samples] if generator is not None \
+        else torch.arange(min(voltage_samples, voltages.numel()))
+    return Measurement(zs, ys, math.sqrt(max(yy - ys * ys, 0.0)), ss, s2s, rs, max_gain_sum / kept, rho_hat,
+                       10 ** log10_gain if log10_gain < 308 else math.inf, log10_gain, kept,
+                       voltages[pick.to(voltages.device)].double().cpu().numpy())
+
+
+def _step(reset: str, alpha: float, theta: float, y, z, current, w_rec):
+    """One forward step of THEORY.md L1-L3 (no gradient here: reset detachment is irrelevant)."""
+    drive = current + z @ w_rec
+    if reset == "subtract":
+        return alpha * y + drive - theta * z
+    if reset == "mult1":
+        return (alpha * y + drive) * (1 - z)
+    return alpha * y * (1 - z) + drive
+
+
+def _transition_terms(cfg: LIFConfig, alpha: float, theta: float, y, z, s, current):
+    """(c, r) of M_ij = c_i δ_ij + r_i W_ji s_j for each reset mode (THEORY.md section 3).
+
+    With the reset gradient on, the reset term adds its own diagonal derivative: −θ s_i (subtract),
+    −(α y_i + I_i) s_i (mult1), −α y_i s_i (mult2); I_i here is the current without the recurrent part,
+    which is what remains on the diagonal because W_ii = 0.
+    """
+    keep = 1 - z
+    if cfg.reset == "subtract":
+        c = alpha - theta * s if cfg.reset_grad else torch.full_like(y, alpha)
+        return c, torch.ones_like(y)
+    if cfg.reset == "mult1":
+        c = alpha * keep - ((alpha * y + current) * s if cfg.reset_grad else 0)
+        return c, keep
+    c = alpha * keep - (alpha * y * s if cfg.reset_grad else 0)
+    return c, torch.ones_like(y)
+
+
+def _pushback_gain(w_rec, cs, rs, ss, generator) -> float:
+    """Per-step gain of a random unit vector pushed back through M_T ... M_1: exp(mean log growth).
+
+    The vector is renormalised every step (the log norms are summed), so gains like 0.2^300 neither
+    underflow nor overflow.
+    """
+    if not cs:
+        return math.nan
+    batch, n = cs[0].shape
+    delta = torch.randn(batch, n, generator=generator, dtype=torch.float64).to(cs[0])
+    delta = delta / delta.norm(dim=1, keepdim=True)
+    log_growth = torch.zeros(batch, dtype=torch.float64, device=delta.device)
+    w_t = w_rec.t()
+    for c, r, s in zip(reversed(cs), reversed(rs), reversed(ss)):
+        delta = c * delta + s * ((r * delta) @ w_t)
+        norm = delta.norm(dim=1, keepdim=True)
+        log_growth += torch.log(norm.squeeze(1).double().clamp_min(1e-300))
+        delta = delta / norm.clamp_min(1e-30)
+    return float(torch.exp(log_growth.median() / len(cs)))

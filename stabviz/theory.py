@@ -1,0 +1,654 @@
+"""Stability conditions I-IV, voltage models, predictions and region grids (THEORY.md sections 3-4).
+
+numpy/scipy only: importing this module never imports torch (the ``measured`` voltage model imports
+:mod:`stabviz.simulate` lazily, only when asked for).
+
+Everything here is written to broadcast: the leak α, the recurrent mean and the surrogate parameters
+may be numpy arrays, so a whole region map is one pass of closed forms (no loop per cell).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import optimize, special
+
+from stabviz import surrogates
+from stabviz.config import RANGES, LIFConfig, WeightLaw, standard_law
+
+REGIMES = ("vanishing", "stable", "exploding")
+REGIME_CODES = {"vanishing": -1, "stable": 0, "exploding": 1, "undefined": -2}
+FIRING_LABELS = ("silent", "sparse", "dense", "saturated")
+#: firing-rate bounds between the labels above: silent < 1% <= sparse < 20% <= dense < 90% <= saturated
+FIRING_BOUNDS = (0.01, 0.2, 0.9)
+
+#: region axes: name -> (default low, default high, log axis by default)
+AXES: dict[str, tuple[float, float, bool]] = {
+    "dampening": (0.01, 10.0, True),
+    "sharpness": (0.01, 100.0, True),
+    "tail": (1.01, 100.0, True),
+    "leak": (0.0, 0.999, False),
+}
+
+_BETA_SEARCH = (RANGES["sharpness"][0], RANGES["sharpness"][1])
+_Q_SEARCH = (RANGES["tail"][0], RANGES["tail"][1])
+
+
+def _multiplicative(cfg: LIFConfig) -> bool:
+    return cfg.reset in ("mult1", "mult2")
+
+
+# ---------------------------------------------------------------------------------------------
+# Weight laws and input statistics
+
+def input_law(cfg: LIFConfig) -> WeightLaw:
+    """Entry law of W_in (n_in × n_rec)."""
+    return standard_law(cfg.init_in, cfg.n_in, cfg.n_rec, cfg.in_mean, cfg.in_std)
+
+
+def input_drive(cfg: LIFConfig) -> tuple[float, float]:
+    """(d, V_in): mean input current E[I_in] + b and its variance (THEORY.md condition II).
+
+    d = n_in μ_in m_x + b;  V_in = n_in (σ_in² (v_x + m_x²) + μ_in² v_x)  (the μ_in term is zero for
+    the zero-mean standard laws, where this is exactly THEORY's n_in σ_in² (v_x + m_x²)).
+    """
+    law = input_law(cfg)
+    m, v = cfg.input_mean, cfg.input_var
+    d = cfg.n_in * law.mean * m + cfg.bias
+    v_in = cfg.n_in * (law.std ** 2 * (v + m * m) + law.mean ** 2 * v)
+    return d, v_in
+
+
+def condition_i(cfg: LIFConfig, leak: Any = None) -> Any:
+    """Condition I: the recurrent weight mean μ_rec that puts the stationary mean voltage at θ (p = ½).
+
+    subtract ((3 − 2α)θ − 2d)/(n−1); mult2 ((2 − α)θ − 2d)/(n−1); mult1 derived (2(2 − α)θ − 2d)/(n−1),
+    code 2(1 − α)θ/(n−1). ``leak`` may be an array (defaults to cfg.leak).
+    """
+    a = cfg.leak if leak is None else np.asarray(leak, dtype=float)
+    th, n1 = cfg.threshold, cfg.n_rec - 1
+    d, _ = input_drive(cfg)
+    if cfg.reset == "subtract":
+        return ((3 - 2 * a) * th - 2 * d) / n1
+    if cfg.reset == "mult2":
+        return ((2 - a) * th - 2 * d) / n1
+    if cfg.formula == "code":
+        return 2 * (1 - a) * th / n1
+    return (2 * (2 - a) * th - 2 * d) / n1
+
+
+def condition_ii(cfg: LIFConfig, rec_mean: Any) -> Any:
+    """Condition II: σ_rec² making Var(I_rec) equal Var(I_in) at p = ½.
+
+    derived 2 V_in/(n−1) − μ_rec²/2; code V_in/(n−1) − μ_rec²/2. Negative means unattainable.
+    """
+    _, v_in = input_drive(cfg)
+    first = (2.0 if cfg.formula == "derived" else 1.0) * v_in / (cfg.n_rec - 1)
+    return first - np.square(rec_mean) / 2
+
+
+def recurrent_law(cfg: LIFConfig, leak: Any = None) -> WeightLaw:
+    """Entry law of W_rec. ``init_rec="conditions"`` gives N(μ_I, σ_II²); raises ValueError when
+    condition II has no solution. ``leak`` (array) only matters for the conditions law."""
+    if cfg.init_rec != "conditions":
+        return standard_law(cfg.init_rec, cfg.n_rec, cfg.n_rec, cfg.rec_mean, cfg.rec_std)
+    mean = condition_i(cfg, leak)
+    var = condition_ii(cfg, mean)
+    if np.ndim(var) == 0 and var < 0:
+        raise ValueError(f"condition II is unattainable: σ_rec² = {float(var):.4g} < 0 (the input is too "
+                         "weak for the recurrent mean condition I asks for); choose another init_rec")
+    return WeightLaw("normal", mean, np.sqrt(np.maximum(var, 0.0)) if np.ndim(var) else math.sqrt(var))
+
+
+def positive_part_mean(law: WeightLaw) -> Any:
+    """E[max(w, 0)] for the law: uniform U(μ ± a): (μ + a)²/(4a) when |μ| < a; normal: μΦ(μ/s) + sφ(μ/s)."""
+    mu, s = np.asarray(law.mean, float), np.asarray(law.std, float)
+    if law.kind == "uniform":
+        a = np.sqrt(3.0) * s
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inside = (mu + a) ** 2 / (4 * a)
+        return np.where(mu >= a, mu, np.where(mu <= -a, 0.0, inside))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = mu / s
+        val = mu * special.ndtr(r) + s * np.exp(-0.5 * r * r) / np.sqrt(2 * np.pi)
+    return np.where(s > 0, val, np.maximum(mu, 0.0))
+
+
+def drive_sums(cfg: LIFConfig, leak: Any = None, rec: WeightLaw | None = None) -> dict[str, Any]:
+    """Expected per-neuron drive sums S⁺, S⁻ of W_rec (n−1 inputs: zero diagonal) and of W_in."""
+    rec = recurrent_law(cfg, leak) if rec is None else rec
+    inp = input_law(cfg)
+    rp, ip = positive_part_mean(rec), positive_part_mean(inp)
+    n1 = cfg.n_rec - 1
+    return {"S+": n1 * rp, "S-": n1 * (np.asarray(rec.mean) - rp),
+            "S+in": cfg.n_in * ip, "S-in": cfg.n_in * (inp.mean - ip)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Voltage models (THEORY.md section 4)
+
+@dataclass
+class VoltageState:
+    """What a voltage model says about y: firing rate p, mean and std of y, and how to take E[σ'^m].
+
+    Arrays broadcast (one entry per leak value of a region map, for instance).
+    """
+    model: str
+    firing_rate: Any
+    mean: Any
+    std: Any
+    threshold: float
+    low: Any = None          # uniform: y_min
+    high: Any = None         # uniform: y_max
+    samples: Any = None      # measured: voltage samples (1-D)
+    measurement: Any = None  # measured: the simulate.Measurement
+
+    def moments(self, shape: str, dampening: Any, sharpness: Any, tail: Any) -> tuple[Any, Any]:
+        """(E[σ'(y − θ)], E[σ'(y − θ)²]) under this model; broadcasts over all arguments."""
+        if self.model == "uniform":
+            a, c = self.low - self.threshold, self.high - self.threshold
+            degenerate = np.asarray(c - a) <= 0
+            if np.any(degenerate):    # zero weights: y is one value, the mean
+                c = np.where(degenerate, a + 1e-12, c)
+            return tuple(surrogates.uniform_moment(m, shape, dampening, sharpness, tail, a, c) for m in (1, 2))
+        if self.model == "gaussian":
+            return surrogates.gaussian_moments(shape, dampening, sharpness, tail,
+                                               self.mean - self.threshold, self.std)
+        v = np.asarray(self.samples, float) - self.threshold
+        v = v.reshape((1,) * np.ndim(np.broadcast(dampening, sharpness, tail)) + (-1,))
+        sp = surrogates.sg_prime(v, shape, np.expand_dims(dampening, -1), np.expand_dims(sharpness, -1),
+                                 np.expand_dims(tail, -1))
+        return sp.mean(-1), np.square(sp).mean(-1)
+
+
+def uniform_voltage(cfg: LIFConfig, leak: Any = None, rec: WeightLaw | None = None) -> VoltageState:
+    """The paper's model: y ~ U[y_min, y_max] over the extreme voltages the weights allow."""
+    a = cfg.leak if leak is None else np.asarray(leak, float)
+    s = drive_sums(cfg, a, rec)
+    reset_floor = 0.0 if _multiplicative(cfg) else cfg.threshold
+    hi = (s["S+"] + s["S+in"] + max(cfg.bias, 0.0)) / (1 - a)
+    lo = (s["S-"] + s["S-in"] + min(cfg.bias, 0.0) - reset_floor) / (1 - a)
+    width = hi - lo
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(width > 0, (hi - cfg.threshold) / width, (hi > cfg.threshold) * 1.0)
+    return VoltageState("uniform", np.clip(p, 0.0, 1.0), (hi + lo) / 2, width / np.sqrt(12.0),
+                        cfg.threshold, low=lo, high=hi)
+
+
+def _gaussian_moments_of_y(cfg: LIFConfig, p: Any, a: Any, rec: WeightLaw) -> tuple[Any, Any]:
+    """Mean-field μ_y and s_y of the stationary voltage at firing rate p (THEORY.md section 4)."""
+    d, v_in = input_drive(cfg)
+    n1, th = cfg.n_rec - 1, cfg.threshold
+    m_rec = n1 * rec.mean * p
+    v_rec = n1 * (np.square(rec.std) * p + np.square(rec.mean) * p * (1 - p))
+    if cfg.reset == "subtract":
+        mu = (d + m_rec - th * p) / (1 - a)
+        var = (v_in + v_rec + th * th * p * (1 - p)) / (1 - a * a)
+    elif cfg.reset == "mult2":
+        mu = (d + m_rec) / (1 - a * (1 - p))
+        var = (v_in + v_rec) / (1 - a * a * (1 - p))
+    else:
+        mu = (1 - p) * (d + m_rec) / (1 - a * (1 - p))
+        var = (1 - p) * (v_in + v_rec) / (1 - a * a * (1 - p))
+    return mu, np.sqrt(np.maximum(var, 0.0))
+
+
+def gaussian_voltage(cfg: LIFConfig, leak: Any = None, rec: WeightLaw | None = None,
+                     iterations: int = 60) -> VoltageState:
+    """Mean-field fixed point p = 1 − Φ((θ − μ_y(p))/s_y(p)), found by vectorised bisection on [0, 1].
+
+    f(p) = 1 − Φ(...) − p is ≥ 0 at p = 0 and ≤ 0 at p = 1, so a root always exists; 60 halvings give
+    p to ~1e-18. Where several roots exist (bistable settings) one of them is returned.
+    """
+    a = cfg.leak if leak is None else np.asarray(leak, float)
+    rec = recurrent_law(cfg, a) if rec is None else rec
+    shape = np.broadcast(a, rec.mean, rec.std).shape
+    lo, hi = np.zeros(shape), np.ones(shape)
+
+    def excess(p):
+        mu, sd = _gaussian_moments_of_y(cfg, p, a, rec)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(sd > 0, (cfg.threshold - mu) / sd, np.where(mu > cfg.threshold, -np.inf, np.inf))
+        return special.ndtr(-z) - p
+
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        up = excess(mid) > 0
+        lo, hi = np.where(up, mid, lo), np.where(up, hi, mid)
+    p = 0.5 * (lo + hi)
+    mu, sd = _gaussian_moments_of_y(cfg, p, a, rec)
+    return VoltageState("gaussian", p, mu, sd, cfg.threshold)
+
+
+def measured_voltage(cfg: LIFConfig, **simulate_kw: Any) -> VoltageState:
+    """Monte-Carlo: simulate the initialised layer (torch) and use its voltage samples."""
+    from stabviz import simulate     # torch only when the measured model is asked for
+    m = simulate.measure(cfg, **simulate_kw)
+    return VoltageState("measured", m.firing_rate, m.voltage_mean, m.voltage_std, cfg.threshold,
+                        samples=m.voltages, measurement=m)
+
+
+def voltage_state(cfg: LIFConfig, model: str | None = None, leak: Any = None) -> VoltageState:
+    model = model or cfg.voltage_model
+    if model == "uniform":
+        return uniform_voltage(cfg, leak)
+    if model == "gaussian":
+        return gaussian_voltage(cfg, leak)
+    if leak is not None and np.ndim(leak):
+        raise ValueError("the measured voltage model cannot vary the leak along an axis; "
+                         "use the gaussian or uniform model for leak maps")
+    return _cached_measured(cfg if leak is None else cfg.replace(leak=float(leak)))
+
+
+_MEASURED_CACHE: dict[LIFConfig, VoltageState] = {}
+
+
+def _cached_measured(cfg: LIFConfig) -> VoltageState:
+    """The voltage distribution does not depend on the surrogate: cache one simulation per forward setting."""
+    key = cfg.replace(shape="fastsigmoid", dampening=1.0, sharpness=1.0, tail=1.56,
+                      voltage_model="measured", formula="derived", tolerance=1.0)
+    if key not in _MEASURED_CACHE:
+        if len(_MEASURED_CACHE) > 32:
+            _MEASURED_CACHE.clear()
+        _MEASURED_CACHE[key] = measured_voltage(cfg)
+    return _MEASURED_CACHE[key]
+
+
+# ---------------------------------------------------------------------------------------------
+# Gains (THEORY.md section 3)
+
+def gain_coefficients(cfg: LIFConfig, p: Any, leak: Any = None, rec: WeightLaw | None = None) -> tuple:
+    """(A, C, D) of ρ² = A + C·E[σ'²] + D·E[σ'] (condition IV), with E[w²] = σ_rec² + μ_rec².
+
+    For the multiplicative resets the (1 − z) factor is averaged with the model's firing rate p
+    (``derived``; at p = ½ this is THEORY's α²/2 and (n−1)E[w²]/2), or with p = ½ (``code``).
+    """
+    a = cfg.leak if leak is None else np.asarray(leak, float)
+    rec = recurrent_law(cfg, a) if rec is None else rec
+    ew2 = (cfg.n_rec - 1) * (np.square(rec.std) + np.square(rec.mean))
+    keep = 0.5 if cfg.formula == "code" else 1 - np.asarray(p)
+    th = cfg.threshold
+    if cfg.reset == "subtract":
+        if not cfg.reset_grad:
+            return a * a, ew2, 0.0
+        return a * a, ew2 + th * th, (-2 * a * th if cfg.formula == "derived" else 0.0)
+    if cfg.reset == "mult1":
+        return a * a * keep, ew2 * keep, 0.0
+    return a * a * keep, ew2, 0.0
+
+
+def worst_gain_factor(cfg: LIFConfig, leak: Any = None) -> Any:
+    """X in the worst-case one-step gain α + γ·X, X = S⁺(|S⁻| + θ)/|S⁻| (θ → 0 for multiplicative resets).
+
+    This is the gain condition III sets to 1: γ_III = (1 − α)/X = (1 − α)|S⁻|/(S⁺(|S⁻| + θ)).
+    """
+    s = drive_sums(cfg, leak)
+    th = 0.0 if _multiplicative(cfg) else cfg.threshold
+    neg = np.abs(s["S-"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(neg > 0, s["S+"] * (neg + th) / neg, np.where(th > 0, np.inf, s["S+"]))
+
+
+def condition_iii(cfg: LIFConfig, leak: Any = None) -> Any:
+    """Condition III: the dampening γ_III at which the worst-case one-step gain is 1."""
+    a = cfg.leak if leak is None else np.asarray(leak, float)
+    with np.errstate(divide="ignore"):
+        return (1 - a) / worst_gain_factor(cfg, a)
+
+
+def gamma_iv(A: Any, C: Any, D: Any, e1: Any, e2: Any) -> Any:
+    """Condition IV as a curve: the γ solving A + C e2 γ² + D e1 γ = 1 (E[σ'^m] = γ^m e_m), positive root."""
+    qa, qb, qc = C * e2, D * e1, A - 1
+    disc = qb * qb - 4 * qa * qc
+    with np.errstate(divide="ignore", invalid="ignore"):
+        root = (-qb + np.sqrt(np.maximum(disc, 0))) / (2 * qa)
+    return np.where((qa > 0) & (disc >= 0) & (root > 0), root, np.nan)
+
+
+def regime_of(log10_gain: Any, tolerance: float) -> Any:
+    """Regime code per cell: −1 vanishing, 0 stable, 1 exploding (−2 undefined)."""
+    g = np.asarray(log10_gain)
+    code = np.where(g > tolerance, 1, np.where(g < -tolerance, -1, 0)).astype(np.int8)
+    return np.where(np.isfinite(g), code, REGIME_CODES["undefined"]).astype(np.int8)
+
+
+def firing_label(p: float) -> str:
+    for label, bound in zip(FIRING_LABELS, FIRING_BOUNDS):
+        if p < bound:
+            return label
+    return FIRING_LABELS[-1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Predictions at one setting
+
+@dataclass
+class Prediction:
+    """What the theory predicts at one setting, under one voltage model."""
+    voltage_model: str
+    firing_rate: float
+    voltage_mean: float
+    voltage_std: float
+    moment1: float              # E[σ']
+    moment2: float              # E[σ'²]
+    rho2: float                 # mean squared one-step gain ρ²
+    rho: float
+    max_gain: float             # worst-case one-step gain α + γX (condition III sets it to 1)
+    gradient_gain: float        # ρ^T
+    log10_gain: float           # T·log10 ρ
+    regime: str
+    firing: str
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: _jsonable(v) for k, v in asdict(self).items()}
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, (float, np.floating)):
+        return float(v) if math.isfinite(v) else None
+    if isinstance(v, np.integer):
+        return int(v)
+    return v
+
+
+def _finish(cfg: LIFConfig, rho2: Any, max_gain: Any) -> tuple[float, float, float, str]:
+    rho2 = float(rho2)
+    rho = math.sqrt(rho2) if rho2 >= 0 else math.nan
+    log10_gain = cfg.steps * 0.5 * math.log10(rho2) if rho2 > 0 else -math.inf
+    gain = 10 ** log10_gain if log10_gain < 308 else math.inf
+    regime = REGIMES[int(regime_of(log10_gain if math.isfinite(log10_gain) else -1e9, cfg.tolerance)) + 1]
+    return rho, gain, log10_gain, regime
+
+
+def predict(cfg: LIFConfig, model: str | None = None) -> Prediction:
+    """The theory's prediction at ``cfg`` under its voltage model (or ``model``)."""
+    v = voltage_state(cfg, model)
+    e1, e2 = (float(x) for x in v.moments(cfg.shape, cfg.dampening, cfg.sharpness, cfg.tail))
+    A, C, D = gain_coefficients(cfg, v.firing_rate)
+    rho2 = float(A + C * e2 + D * e1)
+    max_gain = float(cfg.leak + cfg.dampening * worst_gain_factor(cfg))
+    rho, gain, log10_gain, regime = _finish(cfg, rho2, max_gain)
+    notes = []
+    if _multiplicative(cfg) and cfg.reset_grad:
+        notes.append("gradient through a multiplicative reset is not part of the conditions; ignored here")
+    p = float(v.firing_rate)
+    return Prediction(v.model, p, float(v.mean), float(v.std), e1, e2, rho2, rho, max_gain, gain,
+                      log10_gain, regime, firing_label(p), notes)
+
+
+def predict_all(cfg: LIFConfig, models: tuple[str, ...] = ("uniform", "gaussian")) -> dict[str, Prediction]:
+    """Predictions side by side, one per voltage model (add "measured" for the Monte-Carlo referee)."""
+    return {m: predict(cfg, m) for m in models}
+
+
+# ---------------------------------------------------------------------------------------------
+# Recommendation: conditions I-IV at one setting
+
+@dataclass
+class Recommendation:
+    recurrent_mean: float | None
+    recurrent_var: float | None
+    dampening: float | None
+    sharpness: float | None
+    tail: float | None
+    firing_rate: float
+    rho2: float
+    max_gain: float
+    gradient_gain: float
+    regime: str
+    firing: str
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: _jsonable(v) for k, v in asdict(self).items()}
+
+
+def _rho2_along(cfg: LIFConfig, v: VoltageState, **sg: Any) -> Any:
+    params = dict(dampening=cfg.dampening, sharpness=cfg.sharpness, tail=cfg.tail) | sg
+    e1, e2 = v.moments(cfg.shape, params["dampening"], params["sharpness"], params["tail"])
+    A, C, D = gain_coefficients(cfg, v.firing_rate)
+    return A + C * e2 + D * e1
+
+
+def _solve_rho2_is_one(f, lo: float, hi: float, n: int = 96) -> tuple[float | None, float, float]:
+    """Root of f(x) = ρ²(x) − 1 on a log grid [lo, hi], refined by brentq.
+
+    Returns (root or None, f(lo), f(hi)); the endpoint values explain a missing root.
+    """
+    xs = np.geomspace(lo, hi, n)
+    fs = f(xs)
+    change = np.nonzero(np.sign(fs[:-1]) * np.sign(fs[1:]) <= 0)[0]
+    if len(change) == 0 or not np.all(np.isfinite(fs)):
+        return None, float(fs[0]), float(fs[-1])
+    i = change[0]
+    if fs[i] == 0:
+        return float(xs[i]), float(fs[0]), float(fs[-1])
+    root = optimize.brentq(lambda x: float(f(np.array([x]))[0]), xs[i], xs[i + 1], xtol=1e-13, rtol=1e-12)
+    return float(root), float(fs[0]), float(fs[-1])
+
+
+def sharpness_star(cfg: LIFConfig, v: VoltageState | None = None) -> tuple[float | None, str]:
+    """Condition IV's β*: the sharpness giving ρ² = 1 at the current dampening (and tail)."""
+    v = voltage_state(cfg) if v is None else v
+    root, f_lo, f_hi = _solve_rho2_is_one(lambda b: _rho2_along(cfg, v, sharpness=b) - 1, *_BETA_SEARCH)
+    if root is not None:
+        return root, ""
+    return None, _unattainable("sharpness", cfg, f_lo, f_hi, "the widest SG (β = 1e-3)", "the sharpest (β = 1e3)")
+
+
+def tail_star(cfg: LIFConfig, v: VoltageState | None = None) -> tuple[float | None, str]:
+    """Condition IV's q*: the tail-fatness giving ρ² = 1 at the current dampening and sharpness."""
+    if cfg.shape != "qpseudospike":
+        return None, "tail: only the qpseudospike shape has a tail-fatness q"
+    v = voltage_state(cfg) if v is None else v
+    root, f_lo, f_hi = _solve_rho2_is_one(lambda q: _rho2_along(cfg, v, tail=q) - 1, *_Q_SEARCH)
+    if root is not None:
+        return root, ""
+    return None, _unattainable("tail", cfg, f_lo, f_hi, "q = 1.001", "q = 1e4")
+
+
+def _unattainable(name: str, cfg: LIFConfig, f_lo: float, f_hi: float, lo_txt: str, hi_txt: str) -> str:
+    lo, hi = f_lo + 1, f_hi + 1
+    if min(lo, hi) > 1:
+        why = f"ρ² stays above 1 (≥ {min(lo, hi):.3g}) from {lo_txt} to {hi_txt}: lower the dampening"
+    elif max(lo, hi) < 1:
+        why = f"ρ² stays below 1 (≤ {max(lo, hi):.3g}) from {lo_txt} to {hi_txt}: raise the dampening"
+    else:
+        why = "ρ² is not finite over the search range"
+    return f"{name}: condition IV is unattainable at dampening {cfg.dampening:g}: {why}"
+
+
+def recommend(cfg: LIFConfig) -> Recommendation:
+    """Conditions I-IV at ``cfg`` and the predictions at the current setting (CLI `recommend`)."""
+    notes: list[str] = []
+    mu = float(condition_i(cfg))
+    var = float(condition_ii(cfg, mu))
+    if var < 0:
+        notes.append(f"recurrent_var: condition II is unattainable (σ_rec² = {var:.4g} < 0): the input current "
+                     "is too weak for the recurrent mean of condition I")
+        var_out = None
+    else:
+        var_out = var
+    g3 = float(condition_iii(cfg))
+    if not (math.isfinite(g3) and g3 > 0):
+        notes.append("dampening: condition III is unattainable: the recurrent weights have no negative part")
+        g3 = None
+    v = voltage_state(cfg)
+    beta, why_b = sharpness_star(cfg, v)
+    q, why_q = tail_star(cfg, v)
+    notes += [w for w in (why_b, why_q) if w]
+    pred = predict(cfg)
+    notes += pred.notes
+    return Recommendation(mu, var_out, g3, beta, q, pred.firing_rate, pred.rho2, pred.max_gain,
+                          pred.gradient_gain, pred.regime, pred.firing, notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Region grids
+
+@dataclass
+class Region:
+    """A (x, y) map of the stability measures. Arrays are (ny, nx); axes are ascending."""
+    x_name: str
+    y_name: str
+    x: np.ndarray
+    y: np.ndarray
+    log_x: bool
+    log_y: bool
+    rho2: np.ndarray
+    max_gain: np.ndarray
+    log10_gain: np.ndarray
+    regime: np.ndarray
+    firing_rate: np.ndarray
+    curves: dict[str, tuple[np.ndarray, np.ndarray]]
+    optimum: tuple[float, float] | None
+    current: tuple[float, float]
+    tolerance: float
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        def arr(a):   # JSON has no NaN/inf: undefined cells become null
+            a = np.asarray(a, float)
+            return np.where(np.isfinite(a), a.astype(object), None).tolist()
+        return {"x_name": self.x_name, "y_name": self.y_name, "x": arr(self.x), "y": arr(self.y),
+                "rho2": arr(self.rho2), "max_gain": arr(self.max_gain), "log10_gain": arr(self.log10_gain),
+                "regime": self.regime.tolist(), "firing_rate": arr(self.firing_rate),
+                "curves": {k: [arr(a), arr(b)] for k, (a, b) in self.curves.items()},
+                "optimum": self.optimum, "current": self.current, "notes": self.notes}
+
+    def to_csv(self) -> str:
+        """One row per cell: x, y, rho2, max_gain, log10_gain, regime, firing_rate."""
+        xx, yy = np.meshgrid(self.x, self.y)
+        names = {-1: "vanishing", 0: "stable", 1: "exploding", -2: "undefined"}
+        rows = [f"{self.x_name},{self.y_name},rho2,max_gain,log10_gain,regime,firing_rate"]
+        cols = (xx.ravel(), yy.ravel(), self.rho2.ravel(), self.max_gain.ravel(), self.log10_gain.ravel(),
+                self.regime.ravel(), self.firing_rate.ravel())
+        for x, y, r, g, lg, reg, p in zip(*cols):
+            rows.append(f"{x:.6g},{y:.6g},{r:.6g},{g:.6g},{lg:.6g},{names[int(reg)]},{p:.6g}")
+        return "\n".join(rows) + "\n"
+
+
+def axis_values(name: str, n: int, value_range: tuple[float, float] | None = None,
+                log: bool | None = None) -> tuple[np.ndarray, bool]:
+    if name not in AXES:
+        raise ValueError(f"axis = {name!r} is not one of: {', '.join(AXES)}")
+    if not (isinstance(n, (int, np.integer)) and 2 <= n <= 4000):
+        raise ValueError(f"grid size = {n!r} is outside the allowed range [2, 4000]")
+    lo, hi, log_default = AXES[name]
+    lo, hi = value_range if value_range is not None else (lo, hi)
+    log = log_default if log is None else log
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"{name} range = ({lo}, {hi}) must be finite and increasing")
+    if log and lo <= 0:
+        raise ValueError(f"{name} range = ({lo}, {hi}) must be positive for a log axis")
+    vals = np.geomspace(lo, hi, n) if log else np.linspace(lo, hi, n)
+    return vals, log
+
+
+def region(cfg: LIFConfig, x: str = "sharpness", y: str = "dampening", nx: int = 200, ny: int = 200,
+           x_range: tuple[float, float] | None = None, y_range: tuple[float, float] | None = None,
+           log_x: bool | None = None, log_y: bool | None = None) -> Region:
+    """ρ², worst-case gain, log10 gradient gain and regime over a grid of two of
+    (dampening, sharpness, tail, leak), with the condition curves, the optimum and the current point.
+
+    Vectorised: the voltage model is evaluated once per leak value and E[σ'^m] once per (sharpness,
+    tail, leak) value along the axes; dampening enters as γ^m.
+    """
+    if x == y:
+        raise ValueError(f"x and y must differ (both are {x!r})")
+    xs, log_x = axis_values(x, nx, x_range, log_x)
+    ys, log_y = axis_values(y, ny, y_range, log_y)
+    grid = {x: xs[None, :], y: ys[:, None]}
+    p = {k: grid.get(k, getattr(cfg, k)) for k in AXES}
+    leak = p["leak"] if "leak" in grid else None
+    notes: list[str] = []
+
+    v = voltage_state(cfg, leak=leak)
+    rec = recurrent_law(cfg, leak) if cfg.init_rec != "conditions" or leak is None else \
+        _conditions_law_grid(cfg, leak, notes)
+    e1, e2 = v.moments(cfg.shape, 1.0, p["sharpness"], p["tail"])
+    A, C, D = gain_coefficients(cfg, v.firing_rate, leak, rec)
+    g = np.asarray(p["dampening"], float)
+    rho2 = np.broadcast_to(A + C * e2 * g * g + D * e1 * g, (ny, nx)).astype(float)
+    a = cfg.leak if leak is None else leak
+    max_gain = np.broadcast_to(a + g * worst_gain_factor(cfg, leak), (ny, nx)).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log10_gain = np.where(rho2 > 0, cfg.steps * 0.5 * np.log10(rho2), -np.inf)
+    firing = np.broadcast_to(v.firing_rate, (ny, nx)).astype(float)
+
+    curves = _condition_curves(cfg, x, y, xs, ys, e1, e2, A, C, D, leak)
+    rec_pt = recommend(cfg)
+    opt_vals = {"dampening": rec_pt.dampening, "sharpness": rec_pt.sharpness, "tail": rec_pt.tail,
+                "leak": cfg.leak}
+    optimum = None
+    if opt_vals[x] is not None and opt_vals[y] is not None:
+        optimum = (float(opt_vals[x]), float(opt_vals[y]))
+    return Region(x, y, xs, ys, log_x, log_y, rho2, max_gain, log10_gain,
+                  regime_of(np.where(np.isneginf(log10_gain), -1e9, log10_gain), cfg.tolerance),
+                  firing, curves, optimum, (float(getattr(cfg, x)), float(getattr(cfg, y))),
+                  cfg.tolerance, notes + rec_pt.notes)
+
+
+def _conditions_law_grid(cfg: LIFConfig, leak: np.ndarray, notes: list[str]) -> WeightLaw:
+    mean = condition_i(cfg, leak)
+    var = condition_ii(cfg, mean)
+    if np.any(var < 0):
+        notes.append("condition II is unattainable for part of the leak axis (σ_rec² < 0 clipped to 0)")
+    return WeightLaw("normal", mean, np.sqrt(np.maximum(var, 0.0)))
+
+
+def _condition_curves(cfg, x, y, xs, ys, e1, e2, A, C, D, leak) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """γ_III and γ_IV along the other axis when one axis is the dampening."""
+    curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    if "dampening" not in (x, y):
+        return curves
+    other, vals = (x, xs) if y == "dampening" else (y, ys)
+    along = lambda arr: np.broadcast_to(np.asarray(arr, float).squeeze(), vals.shape).copy()
+    g3 = along(condition_iii(cfg, leak))
+    g4 = along(gamma_iv(A, C, D, e1, e2))
+    for name, gam in (("gamma_III", g3), ("gamma_IV", g4)):
+        pts = (vals, gam) if y == "dampening" else (gam, vals)
+        curves[name] = pts
+    return curves
+
+
+def rate_curve(cfg: LIFConfig, param: str, values: Any,
+               models: tuple[str, ...] = ("uniform", "gaussian")) -> dict[str, np.ndarray]:
+    """Predicted firing rate as ``param`` ("leak" or "rec_mean") sweeps ``values``, per voltage model.
+
+    For "rec_mean" the recurrent weights become normal(values, current std).
+    """
+    values = np.asarray(values, float)
+    out: dict[str, np.ndarray] = {}
+    if param == "leak":
+        for m in models:
+            out[m] = np.broadcast_to(voltage_state(cfg, m, leak=values).firing_rate, values.shape).copy()
+        return out
+    if param != "rec_mean":
+        raise ValueError(f"param = {param!r} is not one of: leak, rec_mean")
+    law = recurrent_law(cfg)
+    rec = WeightLaw("normal", values, np.full_like(values, float(law.std)))
+    for m in models:
+        if m == "gaussian":
+            out[m] = gaussian_voltage(cfg, rec=rec).firing_rate
+        elif m == "uniform":
+            out[m] = uniform_voltage(cfg, rec=rec).firing_rate
+    return out
+
+
+def voltage_density(cfg: LIFConfig, v: Any, models: tuple[str, ...] = ("uniform", "gaussian")) -> dict[str, np.ndarray]:
+    """The voltage density each model assumes, evaluated at voltages ``v`` (for the histogram overlay)."""
+    v = np.asarray(v, float)
+    out = {}
+    for m in models:
+        s = voltage_state(cfg, m)
+        if m == "uniform":
+            width = float(s.high - s.low)
+            out[m] = np.where((v >= s.low) & (v <= s.high), 1.0 / width if width > 0 else np.inf, 0.0)
+        else:
+            sd = float(s.std)
+            out[m] = np.exp(-0.5 * ((v - float(s.mean)) / sd) ** 2) / (sd * math.sqrt(2 * math.pi))
+    return out

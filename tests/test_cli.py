@@ -1,0 +1,84 @@
+"""`python -m stabviz`: real subprocesses, as a user runs them."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from stabviz import theory
+from stabviz.config import preset
+
+RECOMMEND_KEYS = {"recurrent_mean", "recurrent_var", "dampening", "sharpness", "tail", "firing_rate", "rho2",
+                  "max_gain", "gradient_gain", "regime", "firing", "notes"}
+
+
+def run(*args, check=True):
+    out = subprocess.run([sys.executable, "-m", "stabviz", *args], capture_output=True, text=True, timeout=120)
+    if check:
+        assert out.returncode == 0, out.stderr
+    return out
+
+
+def test_recommend_json_has_the_fixed_keys_and_matches_the_library():
+    out = json.loads(run("recommend", "--preset", "shd-tau20", "--dampening", "0.5", "--json").stdout)
+    assert set(out) == RECOMMEND_KEYS
+    rec = theory.recommend(preset("shd-tau20", dampening=0.5))
+    assert out["sharpness"] == pytest.approx(rec.sharpness)
+    assert out["dampening"] == pytest.approx(rec.dampening)
+    assert out["tail"] is None and any("qpseudospike" in n for n in out["notes"])
+
+
+def test_recommend_text_and_tau_option():
+    text = run("recommend", "--preset", "paper-shd", "--tau", "20").stdout
+    assert "condition III" in text and "regime" in text
+
+
+def test_region_csv_and_json():
+    csv = run("region", "--x", "tail", "--y", "dampening", "--nx", "5", "--ny", "4", "--sg", "qpseudospike",
+              "--csv").stdout.strip().splitlines()
+    assert csv[0].startswith("tail,dampening,") and len(csv) == 21
+    data = json.loads(run("region", "--x", "leak", "--y", "dampening", "--nx", "6", "--ny", "3", "--json").stdout)
+    assert len(data["x"]) == 6 and len(data["rho2"]) == 3 and "gamma_III" in data["curves"]
+
+
+def test_recommend_and_region_do_not_import_torch():
+    code = ("import sys; from stabviz.cli import main; "
+            "main(['recommend', '--json']); main(['region', '--nx', '4', '--ny', '4', '--json']); "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["recommend", "--sg", "bogus"], "--sg"),
+    (["recommend", "--n-rec", "-5"], "n_rec"),
+    (["recommend", "--sg", "qpseudospike", "--tail", "1.0"], "tail"),
+    (["recommend", "--dampening", "nan"], "dampening"),
+    (["recommend", "--tau", "0"], "tau"),
+    (["recommend", "--tau", "-3"], "tau"),
+    (["recommend", "--n-rec", "abc"], "--n-rec"),
+    (["region", "--x", "leak", "--y", "leak"], "differ"),
+    (["translate", "--from", "nolib.nothing"], "nolib.nothing"),
+])
+def test_bad_input_is_one_line_and_status_2(args, needle):
+    out = run(*args, check=False)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in out.stderr
+
+
+def test_presets_and_translate():
+    presets = json.loads(run("presets", "--json").stdout)
+    assert {"paper-slmnist", "paper-shd", "shd-tau20", "snntorch", "spikingjelly", "norse"} <= set(presets)
+    assert presets["shd-tau20"]["tau"] == pytest.approx(20)
+    tr = json.loads(run("translate", "--from", "snntorch.fast_sigmoid", "--slope", "25", "--json").stdout)
+    assert tr["stabviz"]["shape"] == "fastsigmoid"
+    assert tr["stabviz"]["dampening"] == pytest.approx(1.0) and tr["stabviz"]["sharpness"] == pytest.approx(12.5)
+    assert any(t["name"] == "snntorch.fast_sigmoid" and t["exact"] for t in tr["libraries"])
+
+
+def test_simulate_json_reports_measured_and_models():
+    out = json.loads(run("simulate", "--preset", "shd-tau20", "--n-rec", "32", "--batch", "4", "--sim-steps", "60",
+                         "--burn-in", "20", "--json").stdout)
+    assert set(out["predicted"]) == {"uniform", "gaussian"}
+    assert 0 <= out["measured"]["firing_rate"] <= 1 and out["measured"]["rho2"] > 0
