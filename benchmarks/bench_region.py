@@ -34,8 +34,9 @@ def quad_rho2(cfg, leak=None) -> float:
     f = lambda y: surrogates.sg_prime(y - c.threshold, c.shape, c.dampening, c.sharpness, c.tail) ** 2
     if c.voltage_model == "gaussian":
         mu, sd = float(v.mean), float(v.std)
-        e2 = integrate.quad(lambda y: f(y) * stats.norm.pdf(y, mu, sd), mu - 40 * sd, mu + 40 * sd,
-                            points=sorted({c.threshold, mu}), limit=1000, epsabs=0, epsrel=1e-13)[0]
+        a, b = sorted((c.threshold, mu))      # split at the SG's kink and the gaussian's centre
+        e2 = sum(integrate.quad(lambda y: f(y) * stats.norm.pdf(y, mu, sd), lo, hi, limit=1000, epsabs=0,
+                                epsrel=1e-13)[0] for lo, hi in ((-np.inf, a), (a, b), (b, np.inf)))
     else:
         lo, hi = float(v.low), float(v.high)
         pts = [c.threshold] if lo < c.threshold < hi else None

@@ -14,13 +14,12 @@ RESETS = ("subtract", "mult1", "mult2")
 
 
 def _gauss_quad_moment(m, cfg, mean, std):
-    """E[σ'(y − θ)^m], y ~ N(mean, std²), by adaptive quadrature (the referee)."""
+    """E[σ'(y − θ)^m], y ~ N(mean, std²), by adaptive quadrature (the referee), split at the kink and mean."""
     f = lambda y: surrogates.sg_prime(y - cfg.threshold, cfg.shape, cfg.dampening, cfg.sharpness,
                                       cfg.tail) ** m * stats.norm.pdf(y, mean, std)
-    pts = sorted({cfg.threshold, mean})
-    val, _ = integrate.quad(f, mean - 40 * std, mean + 40 * std, points=pts, limit=500,
-                            epsabs=0, epsrel=1e-12)
-    return val
+    a, b = sorted((cfg.threshold, mean))
+    parts = [(-np.inf, a), (a, b), (b, np.inf)]
+    return sum(integrate.quad(f, lo, hi, limit=1000, epsabs=0, epsrel=1e-13)[0] for lo, hi in parts)
 
 
 @pytest.mark.parametrize("reset", RESETS)
@@ -70,21 +69,30 @@ def test_glorot_uniform_gamma_iii_matches_the_closed_approximation():
         assert theory.condition_iii(cfg) == pytest.approx(approx, rel=2.0 / n)
 
 
+def _dampening_for_rho2_one(cfg):
+    """The γ at which ρ² = 1 at cfg's own sharpness and tail (the γ_IV curve), from the scalar prediction."""
+    p = theory.predict(cfg.replace(dampening=1.0))
+    A, C, D = theory.gain_coefficients(cfg, p.firing_rate)
+    return float(theory.gamma_iv(A, C, D, p.moment1, p.moment2))
+
+
 @pytest.mark.parametrize("model", ["gaussian", "uniform"])
 @pytest.mark.parametrize("reset,reset_grad", [("subtract", False), ("subtract", True), ("mult1", False),
                                               ("mult2", False)])
-def test_rho2_is_one_at_sharpness_star(model, reset, reset_grad):
-    cfg = preset("shd-tau20", reset=reset, reset_grad=reset_grad, voltage_model=model, dampening=0.5)
+def test_sharpness_star_inverts_gamma_iv(model, reset, reset_grad):
+    cfg = preset("shd-tau20", reset=reset, reset_grad=reset_grad, voltage_model=model, sharpness=1.7)
+    cfg = cfg.replace(dampening=_dampening_for_rho2_one(cfg))
+    assert theory.predict(cfg).rho2 == pytest.approx(1.0, abs=1e-9)
     rec = theory.recommend(cfg)
-    assert rec.sharpness is not None, rec.notes
+    assert rec.sharpness == pytest.approx(1.7, rel=1e-7)
     assert theory.predict(cfg.replace(sharpness=rec.sharpness)).rho2 == pytest.approx(1.0, abs=1e-9)
 
 
-def test_rho2_is_one_at_tail_star_for_qpseudospike():
-    cfg = preset("shd-tau20", shape="qpseudospike", dampening=0.5, sharpness=0.5)
+def test_tail_star_inverts_gamma_iv_for_qpseudospike():
+    cfg = preset("shd-tau20", shape="qpseudospike", sharpness=0.5, tail=3.0)
+    cfg = cfg.replace(dampening=_dampening_for_rho2_one(cfg))
     q = theory.recommend(cfg).tail
-    assert q is not None
-    assert theory.predict(cfg.replace(tail=q)).rho2 == pytest.approx(1.0, abs=1e-9)
+    assert q == pytest.approx(3.0, rel=1e-7)
     assert theory.recommend(cfg.replace(shape="fastsigmoid")).tail is None
 
 
@@ -192,7 +200,8 @@ def test_rate_curves_and_densities():
     means = np.linspace(-0.01, 0.01, 5)
     rm = theory.rate_curve(cfg, "rec_mean", means)
     assert np.all(np.diff(rm["gaussian"]) > 0)       # more excitation, more firing
-    v = np.linspace(-3, 3, 2001)
+    sd = theory.gaussian_voltage(cfg).std
+    v = np.linspace(-12 * sd, 12 * sd, 4001)
     dens = theory.voltage_density(cfg, v)
     assert np.trapezoid(dens["gaussian"], v) == pytest.approx(1, abs=1e-3)
 
