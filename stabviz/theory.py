@@ -8,6 +8,7 @@ may be numpy arrays, so a whole region map is one pass of closed forms (no loop 
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -580,16 +581,41 @@ def region(cfg: LIFConfig, x: str = "sharpness", y: str = "dampening", nx: int =
     firing = np.broadcast_to(v.firing_rate, (ny, nx)).astype(float)
 
     curves = _condition_curves(cfg, x, y, xs, ys, e1, e2, A, C, D, leak)
-    rec_pt = recommend(cfg)
-    opt_vals = {"dampening": rec_pt.dampening, "sharpness": rec_pt.sharpness, "tail": rec_pt.tail,
-                "leak": cfg.leak}
-    optimum = None
-    if opt_vals[x] is not None and opt_vals[y] is not None:
-        optimum = (float(opt_vals[x]), float(opt_vals[y]))
-    return Region(x, y, xs, ys, log_x, log_y, rho2, max_gain, log10_gain,
-                  regime_of(np.where(np.isneginf(log10_gain), -1e9, log10_gain), cfg.tolerance),
-                  firing, curves, optimum, (float(getattr(cfg, x)), float(getattr(cfg, y))),
-                  cfg.tolerance, notes + rec_pt.notes)
+    best, opt_notes = optimum(cfg)
+    opt = None
+    if best[x] is not None and best[y] is not None:
+        opt = (float(best[x]), float(best[y]))
+    regime = regime_of(np.where(np.isneginf(log10_gain), -1e9, log10_gain), cfg.tolerance)
+    return Region(x, y, xs, ys, log_x, log_y, rho2, max_gain, log10_gain, regime, firing, curves, opt,
+                  (float(getattr(cfg, x)), float(getattr(cfg, y))), cfg.tolerance, notes + opt_notes)
+
+
+def optimum(cfg: LIFConfig) -> tuple[dict[str, float | None], list[str]]:
+    """The recommended point: γ_III, then β* and q* at that dampening (the current leak is kept).
+
+    It does not depend on the current dampening or sharpness, so it is cached on the rest of the setting:
+    moving those sliders never re-solves it.
+    """
+    return _optimum_cached(cfg.replace(dampening=1.0, sharpness=1.0 if cfg.shape != "qpseudospike"
+                                       else cfg.sharpness))
+
+
+@functools.lru_cache(maxsize=256)
+def _optimum_cached(cfg: LIFConfig) -> tuple[dict[str, float | None], list[str]]:
+    notes: list[str] = []
+    g3 = float(condition_iii(cfg))
+    point: dict[str, float | None] = {"dampening": None, "sharpness": None, "tail": None, "leak": cfg.leak}
+    if not (math.isfinite(g3) and g3 > 0):
+        return point, ["optimum: condition III is unattainable"]
+    at = cfg.replace(dampening=g3)
+    if at.voltage_model == "measured":
+        at = at.replace(voltage_model="gaussian")   # the optimum marker never waits on a simulation
+    v = voltage_state(at)
+    beta, why_b = sharpness_star(at, v)
+    q, why_q = tail_star(at, v)
+    point.update(dampening=g3, sharpness=beta, tail=q)
+    notes += [f"optimum: {w}" for w in (why_b,) if w]
+    return point, notes
 
 
 def _conditions_law_grid(cfg: LIFConfig, leak: np.ndarray, notes: list[str]) -> WeightLaw:
