@@ -1,0 +1,400 @@
+"""Pure Plotly figure builders: arrays in, ``go.Figure`` out.
+
+No physics here (the numbers come from :mod:`stabviz.theory`, :mod:`stabviz.surrogates`, the run store)
+and no Streamlit: every builder is a plain function with a unit test on its traces. Large arrays are
+sent as float32 (half the payload of float64; Plotly encodes numpy arrays as base64 typed arrays).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+#: Axis titles with the symbols of THEORY.md section 2 / section 1.
+AXIS_TITLES = {
+    "dampening": "dampening γ",
+    "sharpness": "sharpness β",
+    "tail": "tail-fatness q",
+    "leak": "leak α = exp(−1/τ)",
+    "rec_mean": "recurrent weight mean μ_rec",
+    "n_rec": "neurons n",
+    "lr": "learning rate",
+    "threshold": "threshold θ",
+}
+
+#: Condition curves drawn over a region map: key of Region.curves -> (legend label, dash style).
+CURVE_STYLES = {
+    "gamma_III": ("γ_III: worst-case gain 1 (condition III)", "dash"),
+    "gamma_IV": ("γ_IV: mean squared gain 1 (condition IV)", "solid"),
+    "q_star": ("q*: condition IV at this β", "dot"),
+}
+
+#: Colours of the three regimes (vanishing, stable, exploding) and of an unknown outcome.
+REGIME_COLORS = {"vanishing": "#2b6cb0", "stable": "#2f9e44", "exploding": "#c92a2a",
+                 "diverged": "#c92a2a", "unknown": "#868e96"}
+MODEL_COLORS = {"uniform": "#e8590c", "gaussian": "#1971c2", "measured": "#2f9e44"}
+
+# Diverging scale: blue (gradients vanish) - white (stable) - red (gradients explode).
+DIVERGING = [[0.0, "#1e3a8a"], [0.25, "#6d9eeb"], [0.5, "#f8f9fa"], [0.75, "#f08c6c"], [1.0, "#7f1d1d"]]
+_FIG_FONT = dict(size=12)
+# The dashboard styles figures with Streamlit's theme; Plotly's default template would be deep-copied
+# into every figure (milliseconds each) only to be overridden. (An empty template counts as unset,
+# so this one holds Plotly's own default hover mode.)
+_NO_TEMPLATE = dict(layout=dict(hovermode="closest"))
+
+
+def axis_title(name: str) -> str:
+    return AXIS_TITLES.get(name, name)
+
+
+def _axis_range(values: np.ndarray, log: bool) -> list[float]:
+    lo, hi = float(np.min(values)), float(np.max(values))
+    return [math.log10(lo), math.log10(hi)] if log else [lo, hi]
+
+
+def _finite32(a: Any, limit: float = 1e30) -> np.ndarray:
+    """float32 copy with ±inf clipped to ±limit (JSON and colour scales cannot carry infinities)."""
+    return np.clip(np.nan_to_num(np.asarray(a, np.float64), nan=np.nan, posinf=limit, neginf=-limit),
+                   -limit, limit).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# Region maps
+
+def region_map(region: Any, *, color_by: str = "log10_gain", runs: Sequence[Mapping[str, Any]] = (),
+               click_points: int = 100, show_points: bool = True, title: str | None = None,
+               height: int = 460) -> go.Figure:
+    """The stable region over two parameters (THEORY.md section 3, conditions III and IV).
+
+    ``region`` is a :class:`stabviz.theory.Region` (x, y, rho2, max_gain, log10_gain, firing_rate,
+    curves, optimum, current, tolerance, log_x, log_y). Colour: ``color_by="log10_gain"`` shows
+    T·log10 ρ (decades of gradient gain over T steps) centred on 0; ``"rho2"`` shows log10 ρ² centred on
+    ρ² = 1 with ρ² tick labels. The stable band (|T·log10 ρ| ≤ tolerance) is outlined by contour
+    lines. ``runs`` are confirmation runs: mappings with keys x, y, outcome (a regime name or
+    "unknown") and label. A transparent marker grid (about ``click_points`` per axis, see
+    :func:`hover_grid`) carries the hover and receives clicks. ``show_points=False`` leaves out the
+    optimum and the current point (see :func:`point_markers`), for callers that add them later.
+    """
+    if color_by not in ("log10_gain", "rho2"):
+        raise ValueError(f"color_by = {color_by!r} is not one of: log10_gain, rho2")
+    x, y = np.asarray(region.x, float), np.asarray(region.y, float)
+    tol = float(region.tolerance)
+    gain = _finite32(region.log10_gain, 1e4)
+    if color_by == "log10_gain":
+        z, zlim = gain, 4.0 * tol
+        colorbar = dict(title=dict(text="log₁₀ gain<br>over T", side="right"))
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = _finite32(np.log10(np.asarray(region.rho2, float)), 1e4)
+        zlim = 1.0
+        ticks = [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0]
+        colorbar = dict(title=dict(text="ρ²", side="right"), tickvals=[math.log10(t) for t in ticks],
+                        ticktext=[f"{t:g}" for t in ticks])
+    traces = [go.Heatmap(x=x.astype(np.float32), y=y.astype(np.float32), z=z, hoverinfo="skip", zmid=0.0,
+                         zmin=-zlim, zmax=zlim, colorscale=DIVERGING, zsmooth=False, colorbar=colorbar,
+                         name="map"),
+              # The band's outline needs no more than half the map's resolution (a quarter of the payload).
+              go.Contour(x=x[::2].astype(np.float32), y=y[::2].astype(np.float32), z=gain[::2, ::2],
+                         showscale=False, hoverinfo="skip", name="stable band", showlegend=True,
+                         contours=dict(start=-tol, end=tol, size=2 * tol, coloring="none"),
+                         line=dict(color="#212529", width=2), autocontour=False)]
+    for key, (xs, ys) in region.curves.items():
+        label, dash = CURVE_STYLES.get(key, (key, "solid"))
+        traces.append(go.Scatter(x=np.asarray(xs, float), y=np.asarray(ys, float), mode="lines",
+                                 name=label, line=dict(color="#495057", width=2, dash=dash),
+                                 hoverinfo="skip", connectgaps=False))
+    if runs:
+        traces.append(_runs_trace(runs))
+    traces.append(hover_grid(region, click_points))
+    if show_points:
+        traces += point_markers(region)
+    layout = dict(
+        title=title, height=height, font=_FIG_FONT, template=_NO_TEMPLATE,
+        uirevision=f"region-{region.x_name}-{region.y_name}", clickmode="event+select",
+        margin=dict(l=60, r=20, t=40 if title else 10, b=40),
+        legend=dict(orientation="h", yanchor="top", y=-0.15, x=0, font=dict(size=11)),
+        xaxis=dict(title=axis_title(region.x_name), type="log" if region.log_x else "linear",
+                   range=_axis_range(x, region.log_x)),
+        yaxis=dict(title=axis_title(region.y_name), type="log" if region.log_y else "linear",
+                   range=_axis_range(y, region.log_y)),
+    )
+    # One constructor call: figure-level add_trace/update_layout re-validate the whole figure each time.
+    return go.Figure(data=traces, layout=layout)
+
+
+def point_markers(region: Any) -> list[go.Scatter]:
+    """The optimum (when the conditions have one) and the current point of a region map."""
+    xt, yt = axis_title(region.x_name), axis_title(region.y_name)
+    out = []
+    if region.optimum is not None:
+        out.append(go.Scatter(x=[region.optimum[0]], y=[region.optimum[1]], mode="markers",
+                              name="optimum (conditions III + IV)",
+                              marker=dict(symbol="star", size=16, color="#f59f00", line=dict(color="#212529", width=1)),
+                              hovertemplate=f"optimum<br>{xt} = %{{x:.4g}}<br>{yt} = %{{y:.4g}}<extra></extra>"))
+    out.append(go.Scatter(x=[region.current[0]], y=[region.current[1]], mode="markers", name="current setting",
+                          marker=dict(symbol="circle-open", size=16, color="#000000", line=dict(width=3)),
+                          hovertemplate=f"current<br>{xt} = %{{x:.4g}}<br>{yt} = %{{y:.4g}}<extra></extra>"))
+    return out
+
+
+def hover_grid(region: Any, points: int = 100) -> go.Scattergl:
+    """Invisible markers on every k-th cell of the map (about ``points`` per axis) carrying the hover.
+
+    Plotly heatmaps give no selection events, so these markers receive the clicks; they also carry
+    every number of their cell (ρ², worst one-step gain, log10 gain over T, firing rate), so what a
+    person reads on hover is exactly where a click moves the current point.
+    """
+    if points < 2:
+        raise ValueError(f"click_points = {points!r} is outside the allowed range [2, inf)")
+    ny, nx = np.shape(region.log10_gain)
+    kx, ky = max(1, math.ceil(nx / points)), max(1, math.ceil(ny / points))
+    cells = (slice(None, None, ky), slice(None, None, kx))
+    xx, yy = np.meshgrid(np.asarray(region.x, float)[::kx], np.asarray(region.y, float)[::ky])
+    custom = np.stack([_finite32(np.asarray(a)[cells]).ravel() for a in
+                       (region.rho2, region.max_gain, region.log10_gain, region.firing_rate)], axis=-1)
+    xt, yt = axis_title(region.x_name), axis_title(region.y_name)
+    hover = (f"{xt} = %{{x:.4g}}<br>{yt} = %{{y:.4g}}<br>ρ² = %{{customdata[0]:.4g}}"
+             "<br>worst one-step gain = %{customdata[1]:.4g}<br>log₁₀ gain over T = %{customdata[2]:.3g}"
+             "<br>firing rate p = %{customdata[3]:.3f}<br><i>click to move here</i><extra></extra>")
+    return go.Scattergl(x=xx.ravel().astype(np.float32), y=yy.ravel().astype(np.float32), customdata=custom,
+                        mode="markers", name="cells", hovertemplate=hover, showlegend=False,
+                        marker=dict(size=7, color="rgba(0,0,0,0)"))
+
+
+def round_sig(values: Any, digits: int = 3) -> np.ndarray:
+    """Round to ``digits`` significant digits (0 stays 0)."""
+    v = np.asarray(values, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mag = np.where(v != 0, np.floor(np.log10(np.abs(v))), 0)
+    scale = 10.0 ** (digits - 1 - mag)
+    return np.round(v * scale) / scale
+
+
+def _runs_trace(runs: Sequence[Mapping[str, Any]]) -> go.Scatter:
+    outcomes = [str(r.get("outcome", "unknown")) for r in runs]
+    colors = [REGIME_COLORS.get(o, REGIME_COLORS["unknown"]) for o in outcomes]
+    text = [f"{r.get('label', '')}<br>measured: {o}" for r, o in zip(runs, outcomes)]
+    return go.Scatter(x=[r["x"] for r in runs], y=[r["y"] for r in runs], mode="markers",
+                      name="confirmation runs (colour: measured outcome)", text=text,
+                      marker=dict(symbol="diamond", size=11, color=colors, line=dict(color="#ffffff", width=1)),
+                      hovertemplate="%{text}<br>(%{x:.4g}, %{y:.4g})<extra></extra>")
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared layout pieces. Shapes and annotations go into the layout dict of one go.Figure call:
+# fig.add_vline/add_hrect/update_layout each re-validate the figure and cost milliseconds apiece.
+
+def _vline(x: float, text: str, color: str = "#000000", dash: str = "dot",
+           position: str = "top") -> tuple[dict, dict]:
+    shape = dict(type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1,
+                 line=dict(color=color, dash=dash, width=1.5))
+    note = dict(xref="x", yref="paper", x=x, y=1.0 if position == "top" else 0.02, text=text,
+                showarrow=False, xanchor="left", yanchor="bottom" if position == "top" else "bottom",
+                font=dict(size=11, color=color))
+    return shape, note
+
+
+def _hline(y: float, text: str, color: str = "#000000", dash: str = "dash") -> tuple[dict, dict]:
+    shape = dict(type="line", xref="paper", yref="y", x0=0, x1=1, y0=y, y1=y,
+                 line=dict(color=color, dash=dash, width=1.5))
+    note = dict(xref="paper", yref="y", x=1.0, y=y, text=text, showarrow=False, xanchor="right",
+                yanchor="bottom", font=dict(size=11, color=color))
+    return shape, note
+
+
+def _layout(height: int, x_title: str, y_title: str, *, lines: Sequence[tuple[dict, dict]] = (),
+            legend_y: float = 1.15, top: int = 10, **extra: Any) -> dict:
+    xaxis = dict(title=x_title, **extra.pop("xaxis", {}))
+    yaxis = dict(title=y_title, **extra.pop("yaxis", {}))
+    return dict(height=height, font=_FIG_FONT, margin=dict(l=55, r=10, t=top, b=40), xaxis=xaxis, yaxis=yaxis,
+                template=_NO_TEMPLATE,
+                legend=dict(orientation="h", y=legend_y, x=0), shapes=[s for s, _ in lines],
+                annotations=[a for _, a in lines], **extra)
+
+
+# ---------------------------------------------------------------------------------------------
+# Firing-rate predictions and voltage models (THEORY.md section 4)
+
+def firing_rate_bars(rates: Mapping[str, float], *, height: int = 260) -> go.Figure:
+    """Predicted initial firing rate p per voltage model; the band between the lowest and the highest
+    prediction is shaded (the uncertainty across models)."""
+    names = list(rates)
+    vals = [float(rates[n]) for n in names]
+    bar = go.Bar(x=names, y=vals, marker=dict(color=[MODEL_COLORS.get(n, "#868e96") for n in names]),
+                 text=[f"{v:.1%}" for v in vals], textposition="outside", name="predicted p",
+                 hovertemplate="%{x}: p = %{y:.4f}<extra></extra>")
+    layout = _layout(height, "", "initial firing rate p", showlegend=False,
+                     yaxis=dict(range=[0, 1.15], tickformat=".0%"))
+    if len(vals) > 1:
+        layout["shapes"].append(dict(type="rect", xref="paper", yref="y", x0=0, x1=1, y0=min(vals),
+                                     y1=max(vals), fillcolor="#adb5bd", opacity=0.3, line=dict(width=0), layer="below"))
+    return go.Figure(data=[bar], layout=layout)
+
+
+def rate_curves(x: Any, curves: Mapping[str, Any], *, x_name: str, current: float | None = None,
+                marks: Mapping[str, float | None] | None = None, log_x: bool = False,
+                height: int = 280) -> go.Figure:
+    """Predicted firing rate p as one parameter sweeps ``x``, one line per voltage model; ``current``
+    and the named ``marks`` (None: skipped) are vertical lines."""
+    x = np.asarray(x, float)
+    traces = [go.Scatter(x=x, y=np.asarray(ys, float), mode="lines", name=name,
+                         line=dict(color=MODEL_COLORS.get(name), width=2),
+                         hovertemplate=f"{name}<br>{axis_title(x_name)} = %{{x:.4g}}<br>p = %{{y:.3f}}<extra></extra>")
+              for name, ys in curves.items()]
+    lines = [] if current is None else [_vline(current, "current")]
+    lines += [_vline(at, name, "#e67700", "dash", "bottom") for name, at in (marks or {}).items() if at is not None]
+    return go.Figure(data=traces, layout=_layout(
+        height, axis_title(x_name), "firing rate p", lines=lines, top=30,
+        xaxis=dict(type="log" if log_x else "linear"), yaxis=dict(range=[0, 1.02], tickformat=".0%")))
+
+
+def voltage_distributions(v: Any, densities: Mapping[str, Any], *, threshold: float,
+                          samples: Any = None, height: int = 300) -> go.Figure:
+    """The voltage density each model assumes (lines) against a measured histogram (bars), with θ."""
+    v = np.asarray(v, float)
+    traces = []
+    if samples is not None and np.size(samples):
+        traces.append(go.Histogram(x=np.asarray(samples, np.float32), histnorm="probability density",
+                                   name="measured (Monte-Carlo)", marker=dict(color=MODEL_COLORS["measured"]),
+                                   opacity=0.45, nbinsx=80))
+    traces += [go.Scatter(x=v, y=np.asarray(dens, float), mode="lines", name=f"{name} model",
+                          line=dict(color=MODEL_COLORS.get(name), width=2)) for name, dens in densities.items()]
+    return go.Figure(data=traces, layout=_layout(
+        height, "membrane voltage y", "density", lines=[_vline(threshold, "θ", dash="dash")], top=30,
+        barmode="overlay", xaxis=dict(range=[float(v.min()), float(v.max())])))
+
+
+# ---------------------------------------------------------------------------------------------
+# Surrogate shapes (THEORY.md section 2)
+
+def surrogate_curves(v: Any, curves: Mapping[str, Any], *, highlight: str | None = None,
+                     height: int = 360) -> go.Figure:
+    """σ'(v) of several shapes overlaid; ``highlight`` is drawn thicker."""
+    v = np.asarray(v, float)
+    traces = [go.Scatter(x=v, y=np.asarray(ys, float), mode="lines", name=name,
+                         line=dict(width=4 if name == highlight else 1.8),
+                         opacity=1.0 if name == highlight or not highlight else 0.75,
+                         hovertemplate=f"{name}<br>v = %{{x:.3g}}<br>σ'(v) = %{{y:.4g}}<extra></extra>")
+              for name, ys in curves.items()]
+    return go.Figure(data=traces, layout=_layout(height, "v = y − θ", "surrogate derivative σ'(v)"))
+
+
+def step_and_primitive(v: Any, primitive: Any, *, shape: str, height: int = 300) -> go.Figure:
+    """The forward Heaviside H(v) against the smooth step whose derivative is the surrogate."""
+    v = np.asarray(v, float)
+    traces = [go.Scatter(x=v, y=(v > 0).astype(float), mode="lines", name="Heaviside H(v) (forward)",
+                         line=dict(color="#212529", width=2, shape="hv")),
+              go.Scatter(x=v, y=np.asarray(primitive, float), mode="lines",
+                         name=f"smooth step ∫σ' ({shape}, backward)", line=dict(color="#1971c2", width=3))]
+    return go.Figure(data=traces, layout=_layout(height, "v = y − θ", "spike z"))
+
+
+def surrogate_moments(moments: Mapping[str, tuple[float, float]], *, highlight: str | None = None,
+                      height: int = 300) -> go.Figure:
+    """E[σ'] and E[σ'²] per shape under one voltage model (grouped bars, log y)."""
+    names = list(moments)
+    width = [3 if n == highlight else 0 for n in names]
+    traces = [go.Bar(x=names, y=[float(moments[n][i]) for n in names], name=label,
+                     marker=dict(color=color, line=dict(width=width, color="#212529")),
+                     hovertemplate=f"%{{x}}<br>{label} = %{{y:.4g}}<extra></extra>")
+              for i, (label, color) in enumerate((("E[σ']", "#1971c2"), ("E[σ'²]", "#e8590c")))]
+    return go.Figure(data=traces, layout=_layout(height, "", "expectation under the voltage model",
+                                                 barmode="group", yaxis=dict(type="log")))
+
+
+# ---------------------------------------------------------------------------------------------
+# Training runs
+
+def smooth(values: Any, weight: float) -> np.ndarray:
+    """Exponential moving average with weight ``weight`` in [0, 1) (0 = raw), bias-corrected at the start."""
+    if not 0.0 <= weight < 1.0:
+        raise ValueError(f"smoothing = {weight!r} is outside the allowed range [0, 1)")
+    y = np.asarray(values, float)
+    if weight == 0.0 or y.size == 0:
+        return y
+    out = np.empty_like(y)
+    acc, norm = 0.0, 0.0
+    for i, val in enumerate(y):    # a few hundred logged points at most: a loop is clearer than lfilter
+        acc = weight * acc + (1 - weight) * val
+        norm = weight * norm + (1 - weight)
+        out[i] = acc / norm
+    return out
+
+
+def metric_curves(series: Mapping[str, tuple[Any, Any]], *, y_label: str, smoothing: float = 0.0,
+                  log_y: bool = False, height: int = 260) -> go.Figure:
+    """One metric against training step, one line per run (``series``: name -> (steps, values))."""
+    traces = [go.Scatter(x=np.asarray(steps, float), y=smooth(vals, smoothing), mode="lines", name=name,
+                         hovertemplate=f"{name}<br>step %{{x}}<br>{y_label} = %{{y:.4g}}<extra></extra>")
+              for name, (steps, vals) in series.items()]
+    return go.Figure(data=traces, layout=_layout(
+        height, "training step", "", top=30, legend_y=-0.3, title=dict(text=y_label, font=dict(size=13)),
+        yaxis=dict(type="log" if log_y else "linear"), uirevision=y_label))
+
+
+def gradient_flow(series: Mapping[str, tuple[Any, Any]], *, height: int = 280) -> go.Figure:
+    """The gradient-flow probe ‖∂L/∂y_t‖ against time step t (log y): flat means stable."""
+    traces = [go.Scatter(x=np.asarray(t, float), y=np.asarray(norms, float), mode="lines+markers", name=name,
+                         marker=dict(size=4),
+                         hovertemplate=f"{name}<br>t = %{{x}}<br>‖∂L/∂y_t‖ = %{{y:.3g}}<extra></extra>")
+              for name, (t, norms) in series.items()]
+    return go.Figure(data=traces, layout=_layout(
+        height, "time step t", "", top=30, legend_y=-0.3, yaxis=dict(type="log"),
+        title=dict(text="gradient flow ‖∂L/∂y_t‖ (flat = stable)", font=dict(size=13))))
+
+
+def sweep_map(x: Sequence[float], y: Sequence[float], z: Any, *, x_name: str, y_name: str,
+              metric: str, boundary: Any = None, log_x: bool = False, log_y: bool = False,
+              height: int = 420) -> go.Figure:
+    """Measured outcome of a sweep (z: (len(y), len(x)), NaN where the run has not finished), with the
+    predicted stable band of ``boundary`` (a Region over the same two parameters) drawn over it."""
+    z = np.asarray(z, float)
+    text = np.where(np.isnan(z), "pending", np.char.mod("%.3g", np.nan_to_num(z)))
+    traces = [go.Heatmap(x=list(x), y=list(y), z=z.astype(np.float32), colorscale="Viridis", zsmooth=False,
+                         colorbar=dict(title=dict(text=metric, side="right")), text=text,
+                         texttemplate="%{text}", name="measured", xgap=2, ygap=2,
+                         hovertemplate=f"{axis_title(x_name)} = %{{x:.4g}}<br>{axis_title(y_name)} = "
+                                       f"%{{y:.4g}}<br>{metric} = %{{z:.4g}}<extra></extra>")]
+    if boundary is not None:
+        tol = float(boundary.tolerance)
+        traces.append(go.Contour(x=np.asarray(boundary.x, float), y=np.asarray(boundary.y, float),
+                                 z=_finite32(boundary.log10_gain, 1e4), showscale=False, hoverinfo="skip",
+                                 contours=dict(start=-tol, end=tol, size=2 * tol, coloring="none"),
+                                 line=dict(color="#ffffff", width=3, dash="dash"), autocontour=False,
+                                 name="predicted stable band", showlegend=True))
+    return go.Figure(data=traces, layout=_layout(
+        height, axis_title(x_name), axis_title(y_name), legend_y=-0.18,
+        xaxis=dict(type="log" if log_x else "linear"), yaxis=dict(type="log" if log_y else "linear")))
+
+
+# ---------------------------------------------------------------------------------------------
+# Teaching figures (Learn page)
+
+def membrane_trace(t: Any, voltage: Any, spikes: Any, *, threshold: float, drive: Any = None,
+                   height: int = 300) -> go.Figure:
+    """One neuron's membrane voltage y_t with the threshold θ, spike marks and (optionally) its input."""
+    t = np.asarray(t, float)
+    traces = []
+    if drive is not None:
+        traces.append(go.Scatter(x=t, y=np.asarray(drive, float), mode="lines", name="input current I_t",
+                                 line=dict(color="#adb5bd", width=1)))
+    traces.append(go.Scatter(x=t, y=np.asarray(voltage, float), mode="lines", name="membrane voltage y_t",
+                             line=dict(color="#1971c2", width=2)))
+    idx = np.flatnonzero(np.asarray(spikes, bool))
+    traces.append(go.Scatter(x=t[idx], y=np.full(idx.size, threshold), mode="markers", name="spike z_t = 1",
+                             marker=dict(symbol="line-ns-open", size=18, color="#c92a2a", line=dict(width=2))))
+    return go.Figure(data=traces, layout=_layout(height, "time step t", "voltage",
+                                                 lines=[_hline(threshold, "threshold θ", "#c92a2a")]))
+
+
+def spike_raster(spikes: Any, *, height: int = 280) -> go.Figure:
+    """Raster plot of a (T, n) 0/1 spike array: a dot per spike, neuron index against time step."""
+    s = np.asarray(spikes, bool)
+    t_idx, n_idx = np.nonzero(s)
+    trace = go.Scattergl(x=t_idx, y=n_idx, mode="markers", marker=dict(size=3, color="#212529"),
+                         hovertemplate="t = %{x}<br>neuron %{y}<extra></extra>", name="spikes")
+    return go.Figure(data=[trace], layout=_layout(
+        height, "time step t", "neuron", showlegend=False,
+        xaxis=dict(range=[-0.5, s.shape[0] - 0.5]), yaxis=dict(range=[-0.5, s.shape[1] - 0.5])))

@@ -1,0 +1,134 @@
+"""Cached calls into stabviz for the pages (st.cache_data keyed by the rounded setting).
+
+A slider release reruns the whole script; whatever did not change must come from the cache for the
+rerun to stay within its budget (≤ 25 ms). A key is the setting as one JSON string with floats rounded
+to 10 significant digits: the same setting reached by two routes (a preset, a link) shares one entry,
+and Streamlit hashes one string much faster than a tuple of two dozen pairs.
+The Monte-Carlo check imports torch lazily and always runs on the CPU: the dashboard process never
+touches CUDA.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from stabviz.config import LIFConfig
+
+Key = str
+
+
+def key_of(cfg: LIFConfig) -> Key:
+    """The cache key of a setting: its fields as JSON, floats rounded to 10 significant digits."""
+    return json.dumps({k: float(f"{v:.10g}") if isinstance(v, float) else v for k, v in cfg.to_dict().items()})
+
+
+#: Fields that do not change the forward dynamics (firing rate, voltage distribution).
+SURROGATE_FIELDS = ("shape", "dampening", "sharpness", "tail", "steps", "tolerance", "voltage_model",
+                    "reset_grad")
+
+
+def forward_config(cfg: LIFConfig) -> LIFConfig:
+    """``cfg`` with the surrogate-only fields at their defaults: a cache key for forward quantities, so
+    moving the dampening or sharpness slider does not recompute firing-rate curves."""
+    default = LIFConfig()
+    return cfg.replace(**{f: getattr(default, f) for f in SURROGATE_FIELDS})
+
+
+def config_of(key: Key) -> LIFConfig:
+    return LIFConfig(**json.loads(key))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def predictions(key: Key) -> dict[str, dict[str, Any]]:
+    """theory.predict under the uniform and gaussian models (and measured, when it is the chosen model)."""
+    from stabviz import theory
+    cfg = config_of(key)
+    models = ("uniform", "gaussian") + (("measured",) if cfg.voltage_model == "measured" else ())
+    return {m: theory.predict(cfg, m).to_dict() for m in models}
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def recommendation(key: Key) -> dict[str, Any]:
+    from stabviz import theory
+    return theory.recommend(config_of(key)).to_dict()
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _region(key: Key, x: str, y: str, n: int) -> Any:
+    from stabviz import theory
+    return theory.region(config_of(key), x=x, y=y, nx=n, ny=n)
+
+
+def grid_key(cfg: LIFConfig, x: str, y: str) -> Key:
+    """The key of a region's grid: the setting with its x and y at their defaults (see :func:`region`)."""
+    default = LIFConfig()
+    return key_of(cfg.replace(**{x: getattr(default, x), y: getattr(default, y)}))
+
+
+def region(cfg: LIFConfig, x: str, y: str, n: int = 200) -> Any:
+    """theory.region over (x, y) on an n × n grid (its default axis ranges).
+
+    The grid's values do not depend on the setting's own x and y (the axes replace them): only the
+    current point and the optimum do. So the grid is cached with x and y at their defaults, and the
+    current point and theory.optimum are put back: moving a slider along a map's own axes then costs
+    no new grid.
+    """
+    from stabviz import theory
+    canonical = grid_key(cfg, x, y)
+    grid = _region(canonical, x, y, n)
+    best, notes = theory.optimum(cfg)
+    _, canonical_notes = theory.optimum(config_of(canonical))
+    optimum = (float(best[x]), float(best[y])) if best[x] is not None and best[y] is not None else None
+    return dataclasses.replace(grid, current=(float(getattr(cfg, x)), float(getattr(cfg, y))), optimum=optimum,
+                               notes=[n for n in grid.notes if n not in canonical_notes] + notes)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def rate_curves(key: Key, param: str, lo: float, hi: float, n: int) -> dict[str, np.ndarray]:
+    """Firing rate per voltage model as ``param`` sweeps linspace(lo, hi, n)."""
+    from stabviz import theory
+    return theory.rate_curve(config_of(key), param, np.linspace(lo, hi, n))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def voltage_densities(key: Key, lo: float, hi: float, n: int) -> dict[str, np.ndarray]:
+    from stabviz import theory
+    return theory.voltage_density(config_of(key), np.linspace(lo, hi, n))
+
+
+@st.cache_data(max_entries=16, show_spinner="Simulating the initialised layer on the CPU…")
+def measurement(key: Key) -> dict[str, Any]:
+    """A quick Monte-Carlo check (simulate.measure on the CPU): its numbers and a voltage sample."""
+    from stabviz import simulate
+    m = simulate.measure(config_of(key), device="cpu")
+    out = m.to_dict()
+    out["voltages"] = np.asarray(m.voltages, np.float32)
+    return out
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def sweep_boundary(key: Key, x: str, y: str, x_values: tuple[float, ...], y_values: tuple[float, ...],
+                   n: int = 120) -> Any:
+    """theory.region over the span of a sweep's values (padded half a step), for its predicted band."""
+    from stabviz import theory
+    cfg = config_of(key)
+
+    def span(name: str, values: tuple[float, ...]) -> tuple[tuple[float, float], bool]:
+        lo, hi = float(min(values)), float(max(values))
+        log = theory.AXES[name][2] and lo > 0
+        if log:
+            pad = (hi / lo) ** (0.5 / max(len(values) - 1, 1)) if hi > lo else 2.0
+            return (lo / pad, hi * pad), True
+        pad = (hi - lo) / max(2 * (len(values) - 1), 1) if hi > lo else 0.05
+        lo_axis = max(lo - pad, theory.AXES[name][0]) if name == "leak" else lo - pad
+        hi_axis = min(hi + pad, 0.9999) if name == "leak" else hi + pad
+        return (lo_axis, hi_axis), False
+
+    (xr, lx), (yr, ly) = span(x, x_values), span(y, y_values)
+    if cfg.voltage_model == "measured":
+        cfg = cfg.replace(voltage_model="gaussian")
+    return theory.region(cfg, x=x, y=y, nx=n, ny=n, x_range=xr, y_range=yr, log_x=lx, log_y=ly)

@@ -1,0 +1,92 @@
+"""Small shared pieces of page layout: warnings, error boundaries, badges, downloads."""
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any, Callable, Iterator
+
+import streamlit as st
+
+from stabviz.config import LIFConfig
+from stabviz.ui import state
+
+_LOG = logging.getLogger("stabviz.ui")
+REGIME_COLORS = {"stable": "green", "vanishing": "blue", "exploding": "red", "undefined": "gray"}
+REGIME_ICONS = {"stable": ":material/check_circle:", "vanishing": ":material/trending_down:",
+                "exploding": ":material/trending_up:", "undefined": ":material/help:"}
+
+
+def url_warnings() -> None:
+    """Show what was wrong in the link (each bad field fell back to its default)."""
+    warnings = state.url_warnings()
+    if not warnings:
+        return
+    with st.container(border=False):
+        st.warning("**Some values in the link were not valid and were replaced by their defaults:**\n\n"
+                   + "\n".join(f"- {w}" for w in warnings), icon=":material/link_off:")
+        st.button("Dismiss", on_click=state.dismiss_warnings, key="dismiss_url_warnings")
+
+
+def setting_error() -> None:
+    """When the controls form an impossible setting, say why inline (the pages then draw nothing)."""
+    if state.setting() is None:
+        try:
+            LIFConfig(**st.session_state[state.SETTING])
+        except (ValueError, TypeError) as err:
+            st.error(f"This setting is not possible: {err}", icon=":material/block:")
+
+
+@contextlib.contextmanager
+def no_traceback(where: str) -> Iterator[None]:
+    """Turn an unexpected error into one readable line on the page (the traceback goes to the log).
+
+    Streamlit's own control flow (st.stop, st.rerun, st.switch_page) derives from BaseException and
+    passes through untouched.
+    """
+    try:
+        yield
+    except ValueError as err:
+        st.error(f"{err}", icon=":material/error:")
+    except Exception as err:  # noqa: BLE001 - the boundary of a page: nothing may reach the user raw
+        _LOG.exception("error on page %s", where)
+        st.error(f"Something went wrong on the {where} page: {type(err).__name__}: {err}. "
+                 "The details are in the server log.", icon=":material/error:")
+
+
+def regime_badge(regime: str, extra: str = "") -> None:
+    st.badge(f"{regime}{extra}", icon=REGIME_ICONS.get(regime), color=REGIME_COLORS.get(regime, "gray"))
+
+
+def require_setting() -> LIFConfig:
+    """The current setting, or stop the page (the reason is already on screen)."""
+    cfg = state.setting()
+    if cfg is None:
+        st.stop()
+    return cfg
+
+
+def download_buttons(label: str, stem: str, csv_data: Callable[[], str] | None,
+                     json_data: Callable[[], str] | None, key: str) -> None:
+    """CSV and JSON downloads side by side; the text is made only when a button is clicked (a 200 × 200
+    map is 40 000 CSV rows: too slow to build on every rerun)."""
+    cols = st.columns(2)
+    if csv_data is not None:
+        cols[0].download_button(f"{label} (CSV)", csv_data, file_name=f"{stem}.csv", mime="text/csv",
+                                key=f"{key}_csv", on_click="ignore", icon=":material/download:")
+    if json_data is not None:
+        cols[1].download_button(f"{label} (JSON)", json_data, file_name=f"{stem}.json",
+                                mime="application/json", key=f"{key}_json", on_click="ignore",
+                                icon=":material/download:")
+
+
+def fmt(x: Any, digits: int = 3) -> str:
+    """A number for prose: 3 significant digits, '—' for missing."""
+    if x is None:
+        return "—"
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if v != v:
+        return "—"
+    return f"{v:.{digits}g}"

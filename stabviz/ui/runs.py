@@ -1,0 +1,83 @@
+"""The dashboard's side of training runs: one store and one launcher per process, submit, read.
+
+The dashboard never trains: it queues runs through the launcher (worker processes started by a
+detached dispatcher) and reads the SQLite store. Both objects are shared by every session of the
+process (st.cache_resource), keyed by the store's path so a test's temporary STABVIZ_HOME gets its own.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import streamlit as st
+
+from stabviz.config import LIFConfig, TrainConfig
+from stabviz.runs import ACTIVE, RunStore, default_path, get_launcher
+
+#: Fields of a LIFConfig that do not change a training run (only the theory's view of it).
+THEORY_ONLY = ("voltage_model", "formula", "tolerance", "steps")
+OUTCOMES = ("vanishing", "stable", "exploding")
+
+
+@st.cache_resource(show_spinner=False)
+def _store(path: str) -> RunStore:
+    return RunStore(path)
+
+
+@st.cache_resource(show_spinner=False)
+def _launcher(path: str, name: str) -> Any:
+    return get_launcher(name, store=_store(path))
+
+
+def store() -> RunStore:
+    return _store(str(default_path()))
+
+
+def launcher(name: str = "local") -> Any:
+    return _launcher(str(default_path()), name)
+
+
+def quick_config(cfg: LIFConfig, **train: Any) -> TrainConfig:
+    """A short confirmation run at ``cfg`` on the generated randman task (no data to download)."""
+    base = dict(task="randman", train_steps=100, batch=32, time_steps=50, log_every=5, time_limit=300.0)
+    return TrainConfig(lif=cfg, **{**base, **train})
+
+
+def submit(train: TrainConfig, launcher_name: str = "local") -> str:
+    """Queue a run; ValueError (limits, queue full) propagates with its message for the page."""
+    return launcher(launcher_name).submit(train)
+
+
+def active_runs() -> list[dict[str, Any]]:
+    return store().list(status=ACTIVE, limit=None)
+
+
+def measured_outcome(run: Mapping[str, Any]) -> str:
+    """The regime a run measured at initialisation (vanishing / stable / exploding: the label of
+    T·log10 ρ̂ in the run's verdict), "exploding" for a diverged run, else "unknown"."""
+    if run.get("status") == "diverged":
+        return "exploding"
+    verdict = (run.get("summary") or {}).get("verdict") or {}
+    measured = (verdict.get("regime") or {}).get("measured")
+    return measured if measured in OUTCOMES else "unknown"
+
+
+def _comparable(lif: Mapping[str, Any], skip: tuple[str, ...]) -> dict[str, Any]:
+    return {k: v for k, v in lif.items() if k not in skip and k not in THEORY_ONLY}
+
+
+def map_markers(cfg: LIFConfig, x: str, y: str, limit: int = 500) -> list[dict[str, Any]]:
+    """Finished runs that differ from ``cfg`` only along the map's two axes, as map markers."""
+    at = cfg.replace(shape="qpseudospike") if x == "tail" else cfg
+    want = _comparable(at.to_dict(), (x, y))
+    out = []
+    for run in store().list(limit=limit):
+        lif = (run.get("config") or {}).get("lif") or {}
+        if run.get("status") in ACTIVE or _comparable(lif, (x, y)) != want:
+            continue
+        xv, yv = lif.get(x), lif.get(y)
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (xv, yv)):
+            continue
+        out.append({"x": xv, "y": yv, "outcome": measured_outcome(run),
+                    "label": f"run {run['id'][:8]} ({run['status']})"})
+    return out

@@ -1,0 +1,183 @@
+"""Pieces of the Runs page: the launch form, the runs table, the live view of one run."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any, Mapping, Sequence
+
+import streamlit as st
+
+from stabviz import plots
+from stabviz.config import DEVICES, TASKS, TRAIN_RANGES, LIFConfig, TrainConfig, limits
+from stabviz.runs import ACTIVE
+from stabviz.ui import figures, layout, state
+from stabviz.ui import runs as ui_runs
+
+#: Metric charts of the live view: title -> metric name prefix in the store (per layer: "<name>/<k>").
+CHARTS = {"loss": "loss", "accuracy": "accuracy", "firing rate": "firing_rate", "‖∇W_rec‖ (grad norm)": "grad_norm"}
+POLL_S = 1.0
+
+
+def setting_label(lif: Mapping[str, Any]) -> str:
+    """A one-line description of a run's LIF setting."""
+    if not lif:
+        return "—"
+    sg = f"{lif.get('shape')} γ={lif.get('dampening'):.3g} β={lif.get('sharpness'):.3g}"
+    if lif.get("shape") == "qpseudospike":
+        sg += f" q={lif.get('tail'):.3g}"
+    return f"{sg}, α={lif.get('leak'):.3g}, n={lif.get('n_rec')}"
+
+
+def duration(run: Mapping[str, Any]) -> float | None:
+    """Seconds from start to end (or to now, while running)."""
+    if not run.get("started"):
+        return None
+    import time
+    end = run.get("finished") or (time.time() if run.get("status") in ACTIVE else None)
+    return None if end is None else float(end - run["started"])
+
+
+def table_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The persisted runs as table rows: status, setting, prediction vs measurement, duration."""
+    rows = []
+    for r in runs:
+        cfg = r.get("config") or {}
+        summary = r.get("summary") or {}
+        final = summary.get("final") or {}
+        pred = r.get("prediction") or summary.get("prediction") or {}
+        rows.append({
+            "run": r["id"][:8], "status": r["status"],
+            "created": dt.datetime.fromtimestamp(r["created"]).strftime("%Y-%m-%d %H:%M:%S"),
+            "setting": setting_label(cfg.get("lif") or {}), "task": cfg.get("task"),
+            "steps": cfg.get("train_steps"), "predicted": pred.get("regime"),
+            "measured": ui_runs.measured_outcome(r) if r["status"] not in ACTIVE else None,
+            "accuracy": final.get("accuracy"), "duration (s)": duration(r), "sweep": r.get("sweep_label") or "",
+        })
+    return rows
+
+
+def launch_form(cfg: LIFConfig) -> None:
+    """Launch a run from the current setting; on success, show it (the run id goes into the URL)."""
+    lim = limits()
+    with st.form("launch", border=True):
+        st.markdown(f"**Launch a run at the current setting**: {setting_label(cfg.to_dict())}")
+        c = st.columns(4)
+        task = c[0].selectbox("Task", TASKS, help="randman is generated on the fly; shd and slmnist read a "
+                                                  "local file you already have (nothing is downloaded).")
+        data_path = c[1].text_input("Data file (shd / slmnist)", "")
+        device = c[2].selectbox("Device", DEVICES, help="auto: CUDA when the worker sees a GPU, else CPU.")
+        layers = c[3].number_input("Layers", 1, lim["layers"], 1)
+        c = st.columns(4)
+        steps = c[0].number_input("Training steps", 1, lim["train_steps"], 100, step=10)
+        batch = c[1].number_input("Batch", 1, lim["batch"], 32, step=8)
+        time_steps = c[2].number_input("Time steps per sample", 1, lim["time_steps"], 50, step=10)
+        lr = c[3].number_input("Learning rate", float(TRAIN_RANGES["lr"][0]) + 1e-6, float(TRAIN_RANGES["lr"][1]),
+                               2e-3, format="%g", step=1e-3)
+        c = st.columns(4)
+        sparsity_weight = c[0].number_input("Sparsity loss weight", 0.0, 1e6, 0.0, format="%g",
+                                            help="0 switches it off; else switch·(mean z − target)² per layer, "
+                                                 "the switch ramping from 1/5 to 3/5 of training.")
+        sparsity_target = c[1].number_input("Sparsity target rate", 0.0, 1.0, 0.05, format="%g")
+        recommended = c[2].checkbox("Use the recommended γ, β, q", help="Conditions III and IV replace the "
+                                                                        "surrogate's (γ, β, q) for this run.")
+        st.caption("Limits on this machine: " + ", ".join(f"{k} ≤ {v}" for k, v in lim.items())
+                   + " (raise with STABVIZ_MAX_<NAME>).")
+        if st.form_submit_button("Launch run", type="primary", icon=":material/play_arrow:"):
+            try:
+                train = TrainConfig(lif=cfg, task=task, data_path=data_path.strip(), layers=int(layers),
+                                    train_steps=int(steps), batch=int(batch), time_steps=int(time_steps),
+                                    lr=float(lr), device=device, sparsity_weight=float(sparsity_weight),
+                                    sparsity_target=float(sparsity_target), use_recommended_sg=recommended)
+                run_id = ui_runs.submit(train)
+            except ValueError as err:
+                st.error(f"The run was not started: {err}")
+            else:
+                st.session_state["run_choice"] = run_id
+                st.success(f"Run {run_id[:8]} queued.")
+
+
+def run_parser(known: Sequence[str]):
+    """``?run=<id or unique prefix>`` -> the full run id (ValueError when the store has no such run)."""
+    def parse(text: str) -> str:
+        try:
+            return ui_runs.store().resolve(text)
+        except KeyError as err:
+            raise ValueError(f"run = {text!r}: {err.args[0]}") from None
+    return parse
+
+
+def metric_series(run_ids: Sequence[str], prefix: str, label_runs: bool) -> dict[str, tuple[list, list]]:
+    """Series of one metric (all layers) for several runs: label -> (steps, values)."""
+    store = ui_runs.store()
+    out = {}
+    for run_id in run_ids:
+        for name, (steps, values) in sorted(store.metrics(run_id).items()):
+            if name == prefix or name.startswith(prefix + "/"):
+                layer = name[len(prefix) + 1:]
+                label = " ".join(p for p in ((run_id[:8] if label_runs else ""), (f"layer {layer}" if layer else "")) if p)
+                out[label or prefix] = (steps, values)
+    return out
+
+
+def charts(run_ids: Sequence[str], key: str) -> None:
+    """The metric charts of some runs, with smoothing and log-y toggles."""
+    c = st.columns([2, 1, 3])
+    smoothing = c[0].slider("Smoothing", 0.0, 0.95, 0.0, 0.05, key=f"{key}_smooth")
+    log_y = c[1].toggle("log y", key=f"{key}_log")
+    cols = st.columns(2)
+    for i, (title, prefix) in enumerate(CHARTS.items()):
+        series = metric_series(run_ids, prefix, label_runs=len(run_ids) > 1)
+        with cols[i % 2]:
+            if series:
+                figures.chart(plots.metric_curves(series, y_label=title, smoothing=smoothing,
+                                                  log_y=log_y and prefix != "accuracy"), f"{key}_{prefix}")
+            else:
+                st.caption(f"{title}: nothing logged yet")
+
+
+def comparison_rows(run: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Prediction vs measurement at initialisation, from the run's verdict."""
+    verdict = (run.get("summary") or {}).get("verdict") or {}
+    names = {"firing_rate": "initial firing rate p", "rho": "one-step gain ρ (ρ̂ measured)",
+             "rho2": "ρ² (mean squared one-step gain)", "regime": "regime over T"}
+    rows = []
+    for k, label in names.items():
+        v = verdict.get(k) or {}
+        rows.append({"quantity": label, "predicted": _cell(v.get("predicted")),
+                     "measured": _cell(v.get("measured")),
+                     "agrees": {True: "yes", False: "no"}.get(v.get("agrees"), "—")})
+    return rows
+
+
+def _cell(x: Any) -> str:
+    if isinstance(x, float):
+        return layout.fmt(x, 4)
+    return "—" if x is None else str(x)
+
+
+def verdict_sentence(run: Mapping[str, Any]) -> str | None:
+    verdict = (run.get("summary") or {}).get("verdict") or {}
+    regime = verdict.get("regime") or {}
+    if regime.get("agrees") is None:
+        return None
+    word = "confirmed" if regime["agrees"] else "refuted"
+    return (f"Prediction **{word}**: the theory said *{regime.get('predicted')}*, the run measured "
+            f"*{regime.get('measured')}* (from the gradient-flow probe's per-step gain ρ̂).")
+
+
+def grad_flow_series(run: Mapping[str, Any]) -> dict[str, tuple[list, list]]:
+    summary = run.get("summary") or {}
+    out = {}
+    for when in ("initial", "final"):
+        flow = (summary.get(when) or {}).get("grad_flow")
+        if flow:
+            out[f"{when} (ρ̂ = {layout.fmt((summary[when] or {}).get('grad_gain'), 4)})"] = (list(range(len(flow))), flow)
+    return out
+
+
+def progress(run_id: str) -> float:
+    series = ui_runs.store().metrics(run_id, ["progress"]).get("progress")
+    if not series or not series[1]:
+        return 0.0
+    p = series[1][-1]
+    return 0.0 if p is None or not math.isfinite(p) else min(max(float(p), 0.0), 1.0)

@@ -1,0 +1,153 @@
+"""The shared sidebar: every control of the setting (a LIFConfig), presets, reset and the share link.
+
+Drawn by app.py on every page, so the setting follows the user from page to page. Widgets take their
+values from session state only (seeded by :mod:`stabviz.ui.state`), never from a ``value=`` argument,
+so a preset, a reset or a map click can move them.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from stabviz.config import (FORMULAS, IN_INITS, INITS, PRESET_NOTES, PRESETS, RANGES, RESETS, SHAPES,
+                            VOLTAGE_MODELS, preset)
+from stabviz.ui import sliders, state, urlstate
+
+SHAPE_NAMES = {
+    "rectangular": "rectangular", "triangular": "triangular", "exponential": "exponential",
+    "gaussian": "gaussian", "sigmoid": "∂sigmoid", "fastsigmoid": "∂fast-sigmoid (paper's best)",
+    "qpseudospike": "q-PseudoSpike", "cauchy": "Cauchy (atan)",
+}
+RESET_NAMES = {"subtract": "subtract θ (L1)", "mult1": "multiply (1 − z), whole voltage (L2)",
+               "mult2": "multiply (1 − z), leak term only (L3)"}
+INIT_NAMES = {"glorot-uniform": "Glorot uniform", "glorot-normal": "Glorot normal", "he-normal": "He normal",
+              "orthogonal": "orthogonal", "uniform": "uniform (mean ± √3·std)", "normal": "normal (mean, std)",
+              "conditions": "conditions I + II (paper)"}
+#: Input spike statistics the reference code uses (THEORY.md condition II).
+INPUT_STATS = {"sl-MNIST": (0.003673, 0.003659), "SHD": (0.04388, 0.04196), "deeper layer (p = ½)": (0.5, 0.25)}
+CUSTOM = "custom"
+
+SLIDER_LABELS = {
+    "dampening": "Dampening γ: surrogate peak height σ'(0)",
+    "sharpness": "Sharpness β: inverse surrogate width",
+    "tail": "Tail-fatness q (q-PseudoSpike only)",
+    "leak": "Leak α = exp(−1/τ): membrane memory",
+}
+SLIDER_HELP = {
+    "dampening": "Condition III sets it so the worst-case one-step gain is 1 (γ_III).",
+    "sharpness": "Condition IV sets it so the mean squared one-step gain ρ² is 1 (β*).",
+    "tail": "q → 1 fattens the tails; q = 2 is the fast sigmoid; q → ∞ tends to the exponential.",
+    "leak": "τ = 0.1 (α ≈ 4.5e-5) is the reference code's default; realistic leaks are τ ≈ 20 (α ≈ 0.95).",
+}
+
+
+def _key(name: str) -> str:
+    return state.widget_key(name)
+
+
+def _apply_preset() -> None:
+    choice = st.session_state["preset_choice"]
+    if choice != CUSTOM:
+        state.apply(preset(choice).to_dict())
+
+
+def _apply_input_stats() -> None:
+    choice = st.session_state.get("input_stats_choice")
+    if choice in INPUT_STATS:
+        m, v = INPUT_STATS[choice]
+        state.apply({"input_mean": m, "input_var": v})
+    st.session_state["input_stats_choice"] = None
+
+
+def _log_slider(name: str, **kw: Any) -> None:
+    opts, labels = sliders.stops(name, st.session_state[_key(name)])
+    st.select_slider(SLIDER_LABELS[name], options=opts, format_func=labels.__getitem__, key=_key(name),
+                     help=SLIDER_HELP[name], **kw)
+
+
+def _number(name: str, label: str, *, step: float | int, fmt: str | None = None, **kw: Any) -> None:
+    lo, hi, lo_in, _ = RANGES[name]
+    integer = name in urlstate.INTEGERS
+    st.number_input(label, min_value=int(lo) if integer else float(lo), max_value=int(hi) if integer else float(hi),
+                    step=step, format=fmt or ("%d" if integer else "%g"), key=_key(name), **kw)
+
+
+def draw() -> dict[str, Any]:
+    """Draw the setting's controls in the sidebar; returns the setting's field values."""
+    ss = st.session_state
+    ss["preset_choice"] = urlstate.matching_preset(ss[state.SETTING], PRESETS) or CUSTOM
+    with st.sidebar:
+        st.selectbox("Preset", [CUSTOM, *PRESETS], key="preset_choice", on_change=_apply_preset,
+                     help="Fills every control at once. " + " ".join(f"**{k}**: {v}" for k, v in PRESET_NOTES.items()))
+        st.button("Reset to defaults", on_click=state.reset_to_defaults, width="stretch", icon=":material/restart_alt:",
+                  help="Every control back to its default (the paper's sl-MNIST layer).")
+        st.selectbox("Surrogate shape", SHAPES, key=_key("shape"), format_func=SHAPE_NAMES.__getitem__)
+        _log_slider("dampening")
+        _log_slider("sharpness")
+        _log_slider("tail", disabled=ss[_key("shape")] != "qpseudospike")
+        _log_slider("leak")
+        cols = st.columns(2)
+        with cols[0]:
+            _number("n_rec", "Neurons n", step=1, help="Recurrent LIF neurons in the layer.")
+        with cols[1]:
+            _number("n_in", "Inputs n_in", step=1, help="Input channels.")
+        cols = st.columns(2)
+        with cols[0]:
+            _number("threshold", "Threshold θ", step=0.001)
+        with cols[1]:
+            _number("steps", "Time steps T", step=10, help="How many steps the gradient travels back.")
+        st.segmented_control("Voltage model", VOLTAGE_MODELS, key=_key("voltage_model"), required=True,
+                             help="uniform: the paper's code; gaussian: mean-field (stabviz); measured: a "
+                                  "quick Monte-Carlo simulation of the initialised layer (CPU).")
+        # Lazy: the dozen advanced widgets are drawn only while open (a rerun costs ~1 ms per widget);
+        # their values live on in the session's copy of the setting (state.begin restores them).
+        advanced = st.expander("Advanced: reset, initialisation, inputs", key="advanced", on_change="rerun")
+        if advanced.open:
+            with advanced:
+                _advanced()
+    return state.widget_values()
+
+
+def _advanced() -> None:
+    ss = st.session_state
+    st.selectbox("Reset mode", RESETS, key=_key("reset"), format_func=RESET_NAMES.__getitem__)
+    st.checkbox("Gradient through reset", key=_key("reset_grad"),
+                help="Off in the paper: the reset term is detached (stop-gradient).")
+    st.selectbox("Recurrent initialisation", INITS, key=_key("init_rec"), format_func=INIT_NAMES.__getitem__)
+    free_rec = ss[_key("init_rec")] not in ("uniform", "normal")
+    cols = st.columns(2)
+    with cols[0]:
+        _number("rec_mean", "Recurrent mean", step=0.001, disabled=free_rec)
+    with cols[1]:
+        _number("rec_std", "Recurrent std", step=0.01, disabled=free_rec)
+    st.selectbox("Input initialisation", IN_INITS, key=_key("init_in"), format_func=INIT_NAMES.__getitem__)
+    free_in = ss[_key("init_in")] not in ("uniform", "normal")
+    cols = st.columns(2)
+    with cols[0]:
+        _number("in_mean", "Input weight mean", step=0.001, disabled=free_in)
+    with cols[1]:
+        _number("in_std", "Input weight std", step=0.01, disabled=free_in)
+    st.markdown("**Input statistics** (spikes per channel and step)")
+    st.pills("Fill from", list(INPUT_STATS), key="input_stats_choice", on_change=_apply_input_stats)
+    cols = st.columns(2)
+    with cols[0]:
+        _number("input_mean", "Input mean m_x", step=0.001)
+    with cols[1]:
+        _number("input_var", "Input variance v_x", step=0.001)
+    _number("bias", "Bias b", step=0.001)
+    st.radio("Formula variant", FORMULAS, key=_key("formula"), horizontal=True,
+             help="derived: first-principles forms (default); code: as the reference code computes them.")
+    cols = st.columns(2)
+    with cols[0]:
+        _number("tolerance", "Stable band ± decades", step=0.1,
+                help="Gradient gain over T within 10^±tolerance counts as stable.")
+    with cols[1]:
+        _number("seed", "Seed", step=1)
+
+
+def draw_share(link_slot: Any) -> None:
+    """Fill the share-link slot (drawn at the end of the run, when the page's own parameters are known)."""
+    with link_slot.container():
+        st.caption("Link to this exact view (copy icon at the right):")
+        st.code(state.share_link(), language=None, wrap_lines=True)

@@ -1,0 +1,74 @@
+"""Option grids and labels for the decade-spanning sliders (pure: no streamlit).
+
+Dampening γ, sharpness β and tail-fatness q span several decades, and the leak α matters most as
+α → 1, so their sliders step through log-spaced grids instead of a linear range. The current value
+is always added to its grid: a preset, a clicked map cell or a shared link lands exactly where it says.
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from stabviz.plots import round_sig
+
+
+def _tau_to_leak(tau: np.ndarray) -> np.ndarray:
+    return np.exp(-1.0 / tau)
+
+
+#: name -> ascending grid of slider stops (3 significant digits; leak: τ with 3 significant digits).
+GRIDS: dict[str, tuple[float, ...]] = {
+    "dampening": tuple(map(float, round_sig(np.geomspace(1e-3, 100.0, 101)))),
+    "sharpness": tuple(map(float, round_sig(np.geomspace(1e-2, 1000.0, 101)))),
+    # q − 1 is what spans decades (q → 1 is the fat-tail limit), so the grid is log-spaced in q − 1.
+    "tail": tuple(map(float, 1.0 + round_sig(np.geomspace(1e-2, 99.0, 81)))),
+    "leak": (0.0,) + tuple(map(float, _tau_to_leak(round_sig(np.geomspace(0.1, 5000.0, 95))))),
+}
+SLIDERS = tuple(GRIDS)
+
+
+def options(name: str, current: float) -> list[float]:
+    """The slider stops of ``name`` with ``current`` included."""
+    grid = set(GRIDS[name])
+    grid.add(float(current))
+    return sorted(grid)
+
+
+def plain(value: float, digits: int = 3) -> str:
+    """``value`` with ``digits`` significant digits and no exponent (0.0000454, 1000, 1.5)."""
+    return np.format_float_positional(value, precision=digits, unique=False, fractional=False, trim="-")
+
+
+def _label(name: str, value: float, digits: int) -> str:
+    if name == "leak":
+        if value <= 0:
+            return "0 (no memory)"
+        tau = -1.0 / math.log(value)
+        return f"{plain(value, digits + 1)} (τ = {plain(tau, digits)})"
+    return plain(value, digits)
+
+
+def labels(name: str, values: list[float]) -> dict[float, str]:
+    """A distinct label per value: 3 significant digits, more only where two stops would read alike."""
+    for digits in range(3, 17):
+        out = {v: _label(name, v, digits) for v in values}
+        if len(set(out.values())) == len(out):
+            return out
+    return {v: repr(v) for v in values}
+
+
+@functools.lru_cache(maxsize=256)
+def stops(name: str, current: float) -> tuple[list[float], dict[float, str]]:
+    """(options, labels) of a slider at ``current``: cached, as every rerun draws every slider."""
+    opts = options(name, current)
+    return opts, labels(name, opts)
+
+
+def nearest(name: str, value: float) -> float:
+    """The grid stop closest to ``value`` (in log distance for the log-spaced grids)."""
+    grid = np.asarray(GRIDS[name])
+    if name == "leak":
+        return float(grid[np.argmin(np.abs(grid - value))])
+    return float(grid[np.argmin(np.abs(np.log(grid) - math.log(max(value, 1e-300))))])

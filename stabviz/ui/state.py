@@ -1,0 +1,152 @@
+"""Session and URL state of the dashboard.
+
+The setting lives in three places, and this module keeps them in step:
+
+- the widgets' own keys (``lif_<field>``), which Streamlit deletes when a widget is not drawn;
+- ``st.session_state["_setting"]``, our copy, which survives page switches and widget clean-up;
+- the URL's query parameters, which survive a reload and travel in a shared link.
+
+A run of app.py calls :func:`begin` first (seed the session from the URL on a fresh session),
+draws the widgets, runs the page, then :func:`finish` (write the URL, fill the share link and the
+timing footer). Pages add their own query parameters with :func:`keep_param`.
+"""
+from __future__ import annotations
+
+import time
+import urllib.parse
+from typing import Any, Callable, Mapping
+
+import streamlit as st
+
+from stabviz.config import LIFConfig
+from stabviz.ui import urlstate
+
+SETTING = "_setting"
+WARNINGS = "_url_warnings"
+PAGE_PARAMS = "_page_params"
+RUN_START = "_run_start"
+LAST_RUN_MS = "_last_run_ms"
+
+
+def widget_key(name: str) -> str:
+    return f"lif_{name}"
+
+
+def begin() -> None:
+    """First thing on every run: restore the setting (from the URL on a fresh session)."""
+    ss = st.session_state
+    ss[RUN_START] = time.perf_counter()
+    if SETTING not in ss:
+        values, warnings = urlstate.read_setting(st.query_params.to_dict())
+        ss[SETTING] = values
+        ss[WARNINGS] = warnings
+    for name, value in ss[SETTING].items():
+        if widget_key(name) not in ss:       # deleted by Streamlit's widget clean-up, or first run
+            ss[widget_key(name)] = value
+    ss[PAGE_PARAMS] = {}
+
+
+def apply(values: Mapping[str, Any]) -> None:
+    """Set fields of the setting (and their widgets). Call from a widget callback or before the widgets
+    are drawn: Streamlit forbids writing a widget's key after the widget exists in the same run."""
+    ss = st.session_state
+    ss[SETTING] = {**ss[SETTING], **values}
+    for name, value in values.items():
+        ss[widget_key(name)] = value
+
+
+def reset_to_defaults() -> None:
+    apply(urlstate.DEFAULTS)
+
+
+def widget_values() -> dict[str, Any]:
+    """The setting as the widgets hold it now (after they are drawn), saved as our copy."""
+    ss = st.session_state
+    values = {name: ss.get(widget_key(name), ss[SETTING][name]) for name in urlstate.FIELDS}
+    ss[SETTING] = values
+    return values
+
+
+def setting() -> LIFConfig | None:
+    """The current setting as a validated LIFConfig, or None when it is impossible (the sidebar shows
+    why)."""
+    try:
+        return LIFConfig(**st.session_state[SETTING])
+    except (ValueError, KeyError):
+        return None
+
+
+def url_warnings() -> list[str]:
+    return list(st.session_state.get(WARNINGS, []))
+
+
+def dismiss_warnings() -> None:
+    st.session_state[WARNINGS] = []
+
+
+def page_param(name: str, parse: Callable[[str], Any], default: Any = None) -> tuple[Any, str | None]:
+    """(value, warning) of a page's own query parameter: ``parse(text)`` may raise ValueError, in which
+    case the default is returned with the reason."""
+    raw = st.query_params.get(name)
+    if raw is None:
+        return default, None
+    try:
+        return parse(raw), None
+    except ValueError as err:
+        return default, f"{err}. Ignoring {name} in the link."
+
+
+def seed_widget(key: str, param: str, parse: Callable[[str], Any], default: Any) -> None:
+    """Give a page's widget its value from the link's ``param``: on the first run of the session, and
+    whenever the link brings a value the widget has not seen (a page link from another page). Invalid
+    values fall back to ``default`` with a warning; later runs keep whatever the user chose."""
+    ss = st.session_state
+    raw = st.query_params.get(param)
+    seen = f"_url_seen_{key}"
+    if key in ss and (raw is None or raw == ss.get(seen)):
+        return
+    ss[seen] = raw
+    value, warning = page_param(param, parse, default)
+    if raw is None and key in ss:
+        return
+    ss[key] = value
+    if warning:
+        ss[WARNINGS] = [*ss.get(WARNINGS, []), warning]
+
+
+def choice_parser(name: str, choices: tuple[str, ...] | list[str]) -> Callable[[str], str]:
+    """A ``parse`` for :func:`page_param`: the text must be one of ``choices``."""
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise ValueError(f"{name} = {text!r} is not one of: {', '.join(map(str, choices))}")
+        return text
+    return parse
+
+
+def keep_param(name: str, value: Any, default: Any = None) -> None:
+    """Keep a page's query parameter in the URL this run (left out when it equals ``default``)."""
+    if value is not None and value != default:
+        st.session_state[PAGE_PARAMS][name] = str(value)
+
+
+def query_params() -> dict[str, str]:
+    """The query parameters this run should leave in the URL: setting (non-defaults) + page's own."""
+    ss = st.session_state
+    return {**urlstate.setting_params(ss[SETTING]), **ss.get(PAGE_PARAMS, {})}
+
+
+def share_link() -> str:
+    """The full link of the current view (falls back to a relative one when the URL is unknown)."""
+    base = st.context.url or ""
+    query = urllib.parse.urlencode(query_params())
+    return f"{base}?{query}" if query else (base or "?")
+
+
+def finish() -> float:
+    """Last thing on every run: write the URL when it changed; returns this run's duration in ms."""
+    desired = query_params()
+    if st.query_params.to_dict() != desired:
+        st.query_params.from_dict(desired)
+    ms = (time.perf_counter() - st.session_state[RUN_START]) * 1e3
+    st.session_state[LAST_RUN_MS] = ms
+    return ms

@@ -1,0 +1,78 @@
+"""Pieces of the Surrogates page: curves, moments per shape, the library translation table."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from stabviz import plots
+from stabviz.config import SHAPES, LIFConfig
+from stabviz.ui import compute, snippets
+
+
+def _v_axis(cfg: LIFConfig, n: int = 801) -> np.ndarray:
+    """v = y − θ over ±4 surrogate widths (width 1/β), where every shape has visibly decayed."""
+    half = 4.0 / cfg.sharpness
+    return np.linspace(-half, half, n)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _curves_figure(dampening: float, sharpness: float, tail: float, shape: str) -> go.Figure:
+    from stabviz import surrogates
+    v = _v_axis(LIFConfig(sharpness=sharpness))
+    curves = {s: surrogates.sg_prime(v, s, dampening, sharpness, tail) for s in SHAPES}
+    return plots.surrogate_curves(v, curves, highlight=shape)
+
+
+def curves_figure(cfg: LIFConfig) -> go.Figure:
+    return _curves_figure(cfg.dampening, cfg.sharpness, cfg.tail, cfg.shape)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _primitive_figure(dampening: float, sharpness: float, tail: float, shape: str) -> go.Figure:
+    from stabviz import surrogates
+    v = _v_axis(LIFConfig(sharpness=sharpness))
+    return plots.step_and_primitive(v, surrogates.sg_primitive(v, shape, dampening, sharpness, tail), shape=shape)
+
+
+def primitive_figure(cfg: LIFConfig) -> go.Figure:
+    return _primitive_figure(cfg.dampening, cfg.sharpness, cfg.tail, cfg.shape)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def shape_moments(key: compute.Key) -> dict[str, tuple[float, float]]:
+    """(E[σ'], E[σ'²]) of every shape at the setting's (γ, β, q) under its voltage model
+    (theory.predict with the shape swapped in)."""
+    from stabviz import theory
+    cfg = compute.config_of(key)
+    out = {}
+    for shape in SHAPES:
+        p = theory.predict(cfg.replace(shape=shape))
+        out[shape] = (p.moment1, p.moment2)
+    return out
+
+
+def moments_figure(moments: dict[str, tuple[float, float]], shape: str) -> go.Figure:
+    return plots.surrogate_moments(moments, highlight=shape)
+
+
+def translation_rows(cfg: LIFConfig) -> list[dict[str, Any]]:
+    """surrogates.translation_table at the current setting, as table rows with a verdict:
+    "exact", "approximate" (same shape, but the library couples height and width or uses the other
+    q-PseudoSpike form) or "other shape"."""
+    from stabviz import surrogates
+    rows = []
+    for t in surrogates.translation_table(cfg.shape, cfg.dampening, cfg.sharpness, cfg.tail):
+        verdict = "exact" if t.exact else ("other shape" if (t.note or "").startswith("different shape")
+                                           else "approximate")
+        rows.append({"library": t.name, "call": snippets.library_call(t.name, t.knob, t.value),
+                     "match": verdict, "note": "" if t.exact else (t.note or "")})
+    return rows
+
+
+def translation_warnings(rows: list[dict[str, Any]]) -> list[str]:
+    """A warning per library that offers this shape but cannot reproduce (γ, β, q) exactly."""
+    return [f"**{r['library']}** cannot reproduce this setting exactly: {r['note']}" for r in rows
+            if r["match"] == "approximate"]

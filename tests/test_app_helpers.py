@@ -1,0 +1,165 @@
+"""The dashboard's pure helpers: URL state, slider stops, advice, snippets, the teaching simulation,
+and the cached/prepared paths that must give exactly what the plain functions give."""
+import json
+import math
+
+import numpy as np
+import plotly.io as pio
+import pytest
+
+from stabviz import plots, surrogates, theory
+from stabviz.config import SHAPES, LIFConfig, PRESETS, preset
+from stabviz.ui import advice, sliders, snippets, teach, urlstate
+
+
+# ---------------------------------------------------------------------------------------------
+# URL state
+
+def test_setting_round_trips_through_the_url_exactly():
+    cfg = preset("shd-tau20", shape="qpseudospike", dampening=0.123456789, tail=1.6, reset_grad=True)
+    params = urlstate.setting_params(cfg.to_dict())
+    assert "n_rec" in params and "tail" in params and "seed" not in params       # defaults left out
+    values, warnings = urlstate.read_setting(params)
+    assert warnings == [] and LIFConfig(**values) == cfg
+
+
+def test_defaults_give_an_empty_link():
+    assert urlstate.setting_params(LIFConfig().to_dict()) == {}
+
+
+@pytest.mark.parametrize("field,raw,why", [
+    ("shape", "banana", "not one of"), ("dampening", "nan", "outside the allowed range"),
+    ("n_rec", "-5", "outside the allowed range"), ("n_rec", "1e12", "outside the allowed range"),
+    ("leak", "abc", "not a number"), ("steps", "2.5", "whole number"), ("reset_grad", "maybe", "true or false"),
+    ("sharpness", "inf", "outside the allowed range"),
+])
+def test_garbage_in_the_url_falls_back_to_the_default_with_a_reason(field, raw, why):
+    values, warnings = urlstate.read_setting({field: raw, "dampening" if field != "dampening" else "sharpness": "0.5"})
+    assert values[field] == urlstate.DEFAULTS[field]
+    assert len(warnings) == 1 and field in warnings[0] and why in warnings[0] and "default" in warnings[0]
+    assert values["dampening" if field != "dampening" else "sharpness"] == 0.5      # the good field survives
+
+
+def test_matching_preset_recognises_every_preset_and_nothing_else():
+    for name in PRESETS:
+        assert urlstate.matching_preset(preset(name).to_dict(), PRESETS) == name
+    assert urlstate.matching_preset(preset("shd-tau20", dampening=0.77).to_dict(), PRESETS) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Slider stops
+
+@pytest.mark.parametrize("name", sliders.SLIDERS)
+def test_slider_stops_include_the_current_value_with_distinct_labels(name):
+    current = {"dampening": 0.123456, "sharpness": 1.2345, "tail": 1.5678, "leak": math.exp(-1 / 20.04)}[name]
+    opts, labels = sliders.stops(name, current)
+    assert current in opts and opts == sorted(opts)
+    assert len(set(labels.values())) == len(opts)
+    assert all(o in labels for o in opts)
+
+
+def test_leak_labels_show_the_time_constant():
+    _, labels = sliders.stops("leak", math.exp(-1 / 20))
+    assert labels[math.exp(-1 / 20)] == "0.9512 (τ = 20)"
+    assert labels[0.0] == "0 (no memory)"
+
+
+# ---------------------------------------------------------------------------------------------
+# Advice
+
+def _advice(cfg):
+    pred = theory.predict(cfg).to_dict()
+    rec = theory.recommend(cfg).to_dict()
+    return pred, advice.what_to_change(cfg, pred, rec)
+
+
+def test_advice_says_nothing_to_change_in_the_stable_band():
+    pred, text = _advice(preset("shd-tau20"))
+    assert pred["regime"] == "stable" and "Nothing to change" in text
+
+
+def test_advice_lowers_the_dampening_when_gradients_explode():
+    cfg = preset("shd-tau20", dampening=3.0)
+    pred = theory.predict(cfg).to_dict()
+    region = theory.region(cfg, nx=80, ny=80)
+    g4 = advice.curve_value(region.curves["gamma_IV"], cfg.sharpness, region.log_x)
+    text = advice.what_to_change(cfg, pred, theory.recommend(cfg).to_dict(), g4)
+    assert pred["regime"] == "exploding" and g4 < 3.0 and f"lower the dampening to γ_IV = {g4:.3g}" in text
+    # and γ_IV really is where ρ² crosses 1
+    assert theory.predict(cfg.replace(dampening=g4)).rho2 == pytest.approx(1.0, rel=2e-2)
+
+
+def test_curve_value_is_none_outside_the_curve():
+    xs = np.array([1.0, 10.0])
+    assert advice.curve_value((xs, np.array([2.0, 4.0])), 100.0, log=True) is None
+    assert advice.curve_value((xs, np.array([2.0, 4.0])), math.sqrt(10), log=True) == pytest.approx(3.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Snippets
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_pytorch_snippet_runs_and_its_backward_is_the_surrogate(shape):
+    torch = pytest.importorskip("torch")
+    cfg = LIFConfig(shape=shape, n_rec=16, n_in=8)
+    rec = theory.recommend(cfg).to_dict()
+    scope: dict = {}
+    exec(snippets.pytorch_init(cfg, rec), scope)       # the snippet is self-contained Python
+    assert scope["w_rec"].shape == (16, 16) and torch.all(scope["w_rec"].diagonal() == 0)
+    v = torch.linspace(-3, 3, 61, dtype=torch.float64, requires_grad=True)
+    scope["spike"](v).sum().backward()
+    want = surrogates.sg_prime(v.detach().numpy(), shape, scope["gamma"], scope["beta"], scope["q"])
+    np.testing.assert_allclose(v.grad.numpy(), want, rtol=1e-6, atol=1e-12)
+
+
+def test_library_calls_list_only_the_same_shape():
+    text = snippets.library_calls(surrogates.translation_table("fastsigmoid", 1.0, 1.0, 1.56))
+    assert "snntorch.surrogate.fast_sigmoid(slope=2)  # exact" in text
+    assert 'norse.torch.LIFParameters(method="super", alpha=2)' in text
+    assert "atan" not in text                            # a different shape is not an equivalent call
+    assert snippets.library_calls([]).startswith("# no library")
+
+
+# ---------------------------------------------------------------------------------------------
+# Teaching simulation
+
+def test_neuron_without_leak_fires_every_k_steps_under_constant_drive():
+    tr = teach.neuron_trace(leak=0.0, threshold=1.0, drive=0.6, noise=0.0, steps=10, reset="mult2")
+    # α = 0: y_t = I_t = 0.6 < θ every step: silent.
+    assert tr.rate == 0.0
+    tr = teach.neuron_trace(leak=1.0 - 1e-4, threshold=1.0, drive=0.3, noise=0.0, steps=40, reset="subtract")
+    # integrate 0.3 per step: first crossing at step 4 (y = 1.2 > 1), subtractive reset keeps the rest.
+    assert tr.spikes[:4].tolist() == [0, 0, 0, 1] and tr.rate == pytest.approx(0.3, abs=0.05)
+
+
+def test_network_raster_shape_and_input_dependence():
+    quiet = teach.network_spikes(20, 30, leak=0.5, threshold=0.5, reset="subtract", input_rate=0.0, steps=30)
+    busy = teach.network_spikes(20, 30, leak=0.5, threshold=0.05, reset="subtract", input_rate=0.5, steps=30)
+    assert quiet.shape == (30, 20) and quiet.sum() == 0 and busy.mean() > 0.05
+    with pytest.raises(ValueError, match="input_rate"):
+        teach.network_spikes(20, 30, 0.5, 0.5, "subtract", 2.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cached and prepared paths equal the plain ones
+
+def test_cached_region_equals_theory_region_after_moving_along_its_axes():
+    from stabviz.ui import compute
+    for x, y in (("sharpness", "dampening"), ("leak", "dampening"), ("tail", "dampening")):
+        cfg = preset("shd-tau20", shape="qpseudospike", dampening=0.3, sharpness=2.0, leak=0.9)
+        ours, theirs = compute.region(cfg, x, y, n=40), theory.region(cfg, x, y, nx=40, ny=40)
+        assert ours.current == theirs.current and ours.optimum == theirs.optimum and ours.notes == theirs.notes
+        np.testing.assert_array_equal(ours.log10_gain, theirs.log10_gain)
+
+
+def test_prepared_region_figure_serialises_like_the_plain_one():
+    from stabviz.ui import compute, figures
+    cfg = preset("shd-tau20")
+    region = compute.region(cfg, "sharpness", "dampening", n=40)
+    prepared = figures.region_chart(region, compute.grid_key(cfg, "sharpness", "dampening"), "log10_gain", [])
+    plain = plots.region_map(region)
+    ours = json.loads(pio.to_json(prepared.to_dict(), validate=False))
+    theirs = json.loads(pio.to_json(plain, validate=False))
+    assert ours["layout"] == theirs["layout"]
+    assert sorted(json.dumps(t, sort_keys=True) for t in ours["data"]) == \
+        sorted(json.dumps(t, sort_keys=True) for t in theirs["data"])

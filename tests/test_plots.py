@@ -1,0 +1,179 @@
+"""Figure builders: each one checked on the traces a person will see (pure: no streamlit)."""
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from stabviz import plots, theory
+from stabviz.config import LIFConfig, preset
+
+
+@pytest.fixture(scope="module")
+def region():
+    # shd-tau20 at γ = β = 1 is stable: the map holds all three regimes and a band between them.
+    return theory.region(preset("shd-tau20"), x="sharpness", y="dampening", nx=60, ny=50)
+
+
+def _by_name(fig, name):
+    hits = [t for t in fig.data if t.name == name]
+    assert hits, f"no trace named {name!r} in {[t.name for t in fig.data]}"
+    return hits[0]
+
+
+def test_region_map_heatmap_is_the_log_gain_centred_on_zero(region):
+    fig = plots.region_map(region)
+    heat = _by_name(fig, "map")
+    assert isinstance(heat, go.Heatmap)
+    z = np.asarray(heat.z)
+    assert z.dtype == np.float32 and z.shape == region.log10_gain.shape
+    finite = np.isfinite(region.log10_gain)
+    np.testing.assert_allclose(z[finite], region.log10_gain[finite], rtol=1e-5)
+    assert heat.zmid == 0 and heat.zmin == -heat.zmax == -4 * region.tolerance
+    assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
+
+
+def test_region_map_colour_by_rho2_is_centred_on_rho2_one(region):
+    heat = _by_name(plots.region_map(region, color_by="rho2"), "map")
+    np.testing.assert_allclose(np.asarray(heat.z), np.log10(region.rho2).astype(np.float32), rtol=1e-5)
+    assert heat.zmid == 0          # log10 ρ² = 0  <=>  ρ² = 1
+    assert "1" in list(heat.colorbar.ticktext)
+
+
+def test_region_map_outlines_the_stable_band_and_draws_the_condition_curves(region):
+    fig = plots.region_map(region)
+    band = _by_name(fig, "stable band")
+    assert isinstance(band, go.Contour)
+    assert (band.contours.start, band.contours.end) == (-region.tolerance, region.tolerance)
+    for key, (xs, ys) in region.curves.items():
+        curve = _by_name(fig, plots.CURVE_STYLES[key][0])
+        np.testing.assert_allclose(curve.y, ys)
+
+
+def test_region_map_marks_the_current_point_and_the_optimum(region):
+    fig = plots.region_map(region)
+    current = _by_name(fig, "current setting")
+    assert (current.x[0], current.y[0]) == region.current
+    if region.optimum is not None:
+        star = _by_name(fig, "optimum (conditions III + IV)")
+        assert (star.x[0], star.y[0]) == region.optimum
+    no_points = plots.region_map(region, show_points=False)
+    assert "current setting" not in [t.name for t in no_points.data]
+
+
+def test_region_map_colours_runs_by_measured_outcome(region):
+    runs = [{"x": 1.0, "y": 1.0, "outcome": "stable", "label": "a"},
+            {"x": 2.0, "y": 3.0, "outcome": "exploding", "label": "b"},
+            {"x": 0.5, "y": 0.1, "outcome": "unknown", "label": "c"}]
+    trace = _by_name(plots.region_map(region, runs=runs), "confirmation runs (colour: measured outcome)")
+    assert list(trace.marker.color) == [plots.REGIME_COLORS[o] for o in ("stable", "exploding", "unknown")]
+
+
+def test_hover_grid_carries_every_number_of_its_cell(region):
+    grid = plots.hover_grid(region, points=20)
+    ny, nx = region.log10_gain.shape
+    kx, ky = math.ceil(nx / 20), math.ceil(ny / 20)
+    custom = np.asarray(grid.customdata)
+    x, y = np.asarray(grid.x), np.asarray(grid.y)
+    assert custom.shape == (len(range(0, ny, ky)) * len(range(0, nx, kx)), 4)
+    k = 7                                         # any marker: find its cell and compare
+    i, j = (k // len(range(0, nx, kx))) * ky, (k % len(range(0, nx, kx))) * kx
+    assert x[k] == pytest.approx(region.x[j], rel=1e-6) and y[k] == pytest.approx(region.y[i], rel=1e-6)
+    np.testing.assert_allclose(custom[k], [region.rho2[i, j], region.max_gain[i, j], region.log10_gain[i, j],
+                                           region.firing_rate[i, j]], rtol=1e-5)
+    assert "ρ²" in grid.hovertemplate and grid.marker.color == "rgba(0,0,0,0)"
+
+
+def test_region_map_rejects_an_unknown_colouring(region):
+    with pytest.raises(ValueError, match="color_by"):
+        plots.region_map(region, color_by="accuracy")
+    with pytest.raises(ValueError, match="click_points"):
+        plots.hover_grid(region, points=1)
+
+
+def test_round_sig_keeps_three_significant_digits():
+    np.testing.assert_allclose(plots.round_sig([0.0012345, 123456.0, 0.0, -2.718]), [0.00123, 123000.0, 0.0, -2.72])
+
+
+def test_firing_rate_bars_shade_the_spread_across_models():
+    fig = plots.firing_rate_bars({"uniform": 0.5, "gaussian": 0.3})
+    assert list(fig.data[0].y) == [0.5, 0.3]
+    band = fig.layout.shapes[0]
+    assert (band.y0, band.y1) == (0.3, 0.5)
+    assert len(plots.firing_rate_bars({"gaussian": 0.3}).layout.shapes) == 0
+
+
+def test_rate_curves_one_line_per_model_and_marks_as_vertical_lines():
+    x = np.linspace(0, 1, 5)
+    fig = plots.rate_curves(x, {"uniform": x, "gaussian": x ** 2}, x_name="leak", current=0.4,
+                            marks={"condition I": 0.2, "missing": None})
+    assert [t.name for t in fig.data] == ["uniform", "gaussian"]
+    assert [s.x0 for s in fig.layout.shapes] == [0.4, 0.2]
+    assert fig.layout.xaxis.title.text == plots.axis_title("leak")
+
+
+def test_voltage_distributions_histogram_only_with_samples():
+    v = np.linspace(-1, 1, 11)
+    dens = {"gaussian": np.exp(-v ** 2)}
+    without = plots.voltage_distributions(v, dens, threshold=0.1)
+    assert [type(t) for t in without.data] == [go.Scatter]
+    with_samples = plots.voltage_distributions(v, dens, threshold=0.1, samples=np.zeros(50))
+    assert isinstance(with_samples.data[0], go.Histogram) and len(with_samples.data[0].x) == 50
+    assert with_samples.layout.shapes[0].x0 == 0.1
+
+
+def test_surrogate_figures():
+    v = np.linspace(-2, 2, 9)
+    fig = plots.surrogate_curves(v, {"a": v ** 2, "b": -v}, highlight="b")
+    assert fig.data[1].line.width > fig.data[0].line.width
+    step = plots.step_and_primitive(v, np.tanh(v), shape="a")
+    assert list(step.data[0].y) == list((v > 0).astype(float))
+    moments = plots.surrogate_moments({"a": (0.5, 0.25), "b": (0.2, 0.04)}, highlight="a")
+    assert [list(t.y) for t in moments.data] == [[0.5, 0.2], [0.25, 0.04]]
+    assert moments.layout.yaxis.type == "log"
+
+
+def test_smooth_is_a_bias_corrected_moving_average():
+    y = np.array([1.0, 3.0, 3.0, 3.0])
+    np.testing.assert_array_equal(plots.smooth(y, 0.0), y)
+    out = plots.smooth(y, 0.5)
+    assert out[0] == 1.0                       # no pull toward zero at the start
+    assert out[1] == pytest.approx((0.5 * 1 * 0.5 + 0.5 * 3) / 0.75)
+    np.testing.assert_allclose(plots.smooth(np.full(6, 2.0), 0.9), 2.0)
+    with pytest.raises(ValueError, match="smoothing"):
+        plots.smooth(y, 1.0)
+
+
+def test_metric_curves_and_gradient_flow():
+    fig = plots.metric_curves({"run": ([0, 1, 2], [1.0, 3.0, 3.0])}, y_label="loss", smoothing=0.5, log_y=True)
+    np.testing.assert_allclose(fig.data[0].y, plots.smooth([1.0, 3.0, 3.0], 0.5))
+    assert fig.layout.yaxis.type == "log"
+    flow = plots.gradient_flow({"initial": ([0, 1], [1.0, 0.5])})
+    assert flow.layout.yaxis.type == "log" and list(flow.data[0].y) == [1.0, 0.5]
+
+
+def test_sweep_map_marks_pending_cells_and_draws_the_predicted_band(region):
+    z = np.array([[0.5, np.nan], [0.9, 0.7]])
+    fig = plots.sweep_map([1.0, 2.0], [0.5, 1.0], z, x_name="sharpness", y_name="dampening",
+                          metric="final accuracy", boundary=region, log_x=True, log_y=True)
+    assert np.asarray(fig.data[0].text)[0, 1] == "pending"
+    assert isinstance(fig.data[1], go.Contour) and fig.data[1].name == "predicted stable band"
+    assert len(plots.sweep_map([1.0], [1.0], [[0.5]], x_name="lr", y_name="batch", metric="m").data) == 1
+
+
+def test_teaching_figures():
+    t = np.arange(5)
+    spikes = np.array([0, 1, 0, 0, 1])
+    fig = plots.membrane_trace(t, np.linspace(0, 1, 5), spikes, threshold=0.8)
+    marks = _by_name(fig, "spike z_t = 1")
+    assert list(marks.x) == [1, 4]
+    assert fig.layout.shapes[0].y0 == 0.8
+    raster = plots.spike_raster(np.eye(4))
+    assert list(raster.data[0].x) == [0, 1, 2, 3] and list(raster.data[0].y) == [0, 1, 2, 3]
+
+
+def test_figures_skip_plotlys_default_template():
+    # The dashboard's theme styles figures; the default template would cost milliseconds per figure.
+    fig = plots.firing_rate_bars({"a": 0.1})
+    assert fig.layout.template.layout.hovermode == "closest"
+    assert not fig.layout.template.data.scatter
