@@ -1,0 +1,230 @@
+"""One short training run: learning, divergence, cancellation, the metric stream, the sparsity switch,
+the initial-rate adjustment, the recommended surrogate and the `train` command."""
+import json
+import math
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from stabviz import theory
+from stabviz.config import LIFConfig, TrainConfig, tau_to_leak
+from stabviz.train import RATE_TOLERANCE, recommended_surrogate, resolve_device, run, sparsity_switch
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Tiny GEMMs run several times faster on one thread than on two busy cores.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def small(**kw) -> TrainConfig:
+    lif = LIFConfig(n_rec=64, n_in=100, seed=0)
+    if "lif" in kw:
+        lif = lif.replace(**kw.pop("lif"))
+    base = dict(lif=lif, classes=3, samples=300, time_steps=30, train_steps=40, batch=32, lr=1e-2,
+                log_every=10, device="cpu")
+    return TrainConfig(**{**base, **kw})
+
+
+# --------------------------------------------------------------------------------------------- schedule
+
+@pytest.mark.parametrize("step, value", [(0, 0.0), (19, 0.0), (20, 0.0), (30, 0.25), (40, 0.5), (50, 0.75),
+                                         (60, 1.0), (99, 1.0)])
+def test_sparsity_switch_is_off_then_ramps_then_on(step, value):
+    assert sparsity_switch(step, 100) == pytest.approx(value)
+
+
+def test_sparsity_switch_rejects_an_empty_schedule():
+    with pytest.raises(ValueError, match="total_steps"):
+        sparsity_switch(0, 0)
+
+
+# --------------------------------------------------------------------------------------------- runs
+
+def test_short_run_learns_randman_and_reports_prediction_next_to_measurement():
+    events = []
+    summary = run(small(train_steps=300), callback=events.append, run_id="abc")
+    assert summary["status"] == "finished" and summary["run_id"] == "abc" and summary["device"] == "cpu"
+    final = summary["final"]
+    assert final["steps_done"] == 300
+    assert final["accuracy"] >= 0.8                 # chance is 1/3
+    assert final["loss"] < math.log(3)               # below the loss of a uniform guess
+    # The network really ran on the task's input: its channels, steps and measured statistics.
+    lif = summary["lif"]
+    assert lif["n_in"] == 100 and lif["steps"] == 30
+    assert lif["input_mean"] == pytest.approx(1 / 30) and lif["input_var"] == pytest.approx(1 / 30 * 29 / 30)
+    pred = summary["prediction"]
+    expected = theory.predict(LIFConfig.from_dict(lif))
+    assert pred["firing_rate"] == pytest.approx(expected.firing_rate)
+    assert pred["rho"] == pytest.approx(math.sqrt(pred["rho2"]))
+    assert pred["regime"] in theory.REGIMES
+    for part in ("initial", "final"):
+        m = summary[part]
+        assert len(m["firing_rate"]) == 1 and 0 <= m["firing_rate"][0] <= 1
+        assert len(m["grad_flow"]) == 30 and m["rho2"] > 0 and m["grad_gain"] > 0
+    v = summary["verdict"]
+    assert v["firing_rate"]["measured"] == summary["initial"]["firing_rate"][0]
+    assert v["rho"]["measured"] == summary["initial"]["grad_gain"]
+    assert v["rho"]["agrees"] == (abs(v["rho"]["decades_apart"]) <= lif["tolerance"])
+    json.dumps(summary, allow_nan=False)             # the run store keeps it as strict JSON
+
+
+def test_callback_gets_every_metric_at_the_logging_steps():
+    events = []
+    run(small(layers=2, train_steps=25, log_every=10), callback=events.append)
+    steps = [e["step"] for e in events]
+    assert steps == [0, 10, 20, 25, 25]              # initial probe, logs, last step, final probe
+    first, train_events, last = events[0]["metrics"], events[1:-1], events[-1]["metrics"]
+    assert {"rho2", "grad_gain", "firing_rate/0", "firing_rate/1"} <= set(first) and first["progress"] == 0
+    for e in train_events:
+        names = set(e["metrics"])
+        assert {"loss", "accuracy", "progress", "firing_rate/0", "firing_rate/1", "grad_norm/0",
+                "grad_norm/1"} <= names
+        assert all(isinstance(v, float) and math.isfinite(v) for v in e["metrics"].values())
+        assert e["metrics"]["grad_norm/0"] > 0
+    assert [e["metrics"]["progress"] for e in train_events] == [0.4, 0.8, 1.0]
+    assert 0 <= last["test_accuracy"] <= 1
+
+
+def test_runs_are_reproducible_from_the_seed():
+    a, b = run(small(train_steps=5)), run(small(train_steps=5))
+    assert a["final"]["loss"] == b["final"]["loss"] and a["final"]["grad_flow"] == b["final"]["grad_flow"]
+
+
+def test_exploding_gradients_end_the_run_as_diverged():
+    # γ = 1000 makes ρ ≈ 400 per step (the theory says 'exploding'): the first gradient overflows.
+    summary = run(small(lif={"dampening": 1000.0}))
+    assert summary["status"] == "diverged"
+    assert summary["stopped_early"] in ("non-finite loss", "non-finite gradient")
+    assert summary["final"]["steps_done"] < 40
+    assert summary["prediction"]["regime"] == "exploding"
+    json.dumps(summary, allow_nan=False)
+
+
+def test_should_stop_cancels_the_run():
+    asked = []
+
+    def should_stop():
+        asked.append(1)
+        return len(asked) > 3
+
+    summary = run(small(), should_stop=should_stop)
+    assert summary["status"] == "cancelled" and summary["final"]["steps_done"] == 3
+
+
+def test_time_limit_finishes_early_and_says_so():
+    summary = run(small(time_limit=1e-6))
+    assert summary["status"] == "finished" and summary["stopped_early"] == "time limit"
+    assert summary["final"]["steps_done"] == 0
+
+
+def test_sparsity_loss_lowers_the_firing_rate():
+    plain = run(small(train_steps=60))
+    sparse = run(small(train_steps=60, sparsity_weight=10.0, sparsity_target=0.02))
+    assert sparse["final"]["firing_rate"][0] < 0.5 * plain["final"]["firing_rate"][0]
+
+
+@pytest.mark.parametrize("f0", [0.1, 0.8])
+def test_initial_rate_adjustment_moves_biases_toward_f0(f0):
+    summary = run(small(train_steps=1, initial_rate=f0))
+    adj = summary["rate_adjustment"]
+    assert adj["target"] == f0 and adj["reached"]
+    assert abs(adj["firing_rate"][0] - f0) <= RATE_TOLERANCE
+    assert abs(summary["initial"]["firing_rate"][0] - f0) > 0.2    # measured before the adjustment
+
+
+def test_recommended_surrogate_uses_condition_iii_and_reports_iv_unattainable_there():
+    lif = LIFConfig(n_rec=64, n_in=100, leak=tau_to_leak(20.0), input_mean=1 / 30,
+                    input_var=1 / 30 * 29 / 30, steps=30)
+    gamma = float(theory.condition_iii(lif))
+    rec_lif, applied = recommended_surrogate(lif)
+    assert rec_lif.dampening == pytest.approx(gamma) and applied["dampening"] == pytest.approx(gamma)
+    # Glorot weights at γ_III keep ρ² < 1 for every β: the sharpness stays and a note says why.
+    assert applied["sharpness"] is None and rec_lif.sharpness == lif.sharpness
+    assert any("sharpness" in n for n in applied["notes"])
+    summary = run(small(train_steps=2, use_recommended_sg=True, lif={"leak": tau_to_leak(20.0)}))
+    assert summary["lif"]["dampening"] == pytest.approx(gamma, rel=1e-6)
+    assert summary["recommended_sg"]["dampening"] == pytest.approx(gamma, rel=1e-6)
+    assert summary["prediction"]["rho2"] == pytest.approx(theory.predict(rec_lif).rho2, rel=1e-3)
+
+
+@pytest.mark.parametrize("shape, sharpness, knob", [("fastsigmoid", 0.5, "sharpness"),
+                                                     ("qpseudospike", 0.15, "tail"),
+                                                     ("qpseudospike", 0.3, "sharpness")])
+def test_condition_iv_is_solved_at_condition_iiis_dampening(shape, sharpness, knob):
+    # A strong recurrent matrix without leak, where condition IV has a solution at γ_III. With
+    # qpseudospike the tail q* is preferred; at β = 0.3 no q* exists and β* is taken instead.
+    lif = LIFConfig(n_rec=4, n_in=10, leak=0.0, init_rec="normal", rec_std=1.0, shape=shape,
+                    dampening=3.0, sharpness=sharpness, tail=3.0, input_mean=0.1, input_var=0.09)
+    rec_lif, applied = recommended_surrogate(lif)
+    assert rec_lif.dampening == pytest.approx(float(theory.condition_iii(lif)))
+    assert applied[knob] is not None and getattr(rec_lif, knob) == pytest.approx(applied[knob])
+    assert theory.predict(rec_lif).rho2 == pytest.approx(1.0, rel=1e-6)
+    untouched = "tail" if knob == "sharpness" else "sharpness"
+    assert getattr(rec_lif, untouched) == getattr(lif, untouched)
+
+
+def test_shd_file_drives_a_700_channel_network(tmp_path):
+    path = tmp_path / "shd.h5"
+    rng = np.random.default_rng(0)
+    with h5py.File(path, "w") as f:
+        t = f.create_dataset("spikes/times", (20,), dtype=h5py.vlen_dtype(np.float32))
+        u = f.create_dataset("spikes/units", (20,), dtype=h5py.vlen_dtype(np.uint16))
+        for i in range(20):
+            t[i] = rng.uniform(0, 1.0, 50).astype(np.float32)
+            u[i] = rng.integers(0, 700, 50).astype(np.uint16)
+        f.create_dataset("labels", data=np.arange(20) % 2)
+    cfg = TrainConfig(lif=LIFConfig(n_rec=16, n_in=5), task="shd", data_path=str(path), time_steps=10,
+                      train_steps=2, batch=8, device="cpu")
+    summary = run(cfg)
+    assert summary["status"] == "finished" and summary["lif"]["n_in"] == 700
+    assert summary["task"]["n_classes"] == 2 and summary["task"]["input_mean"] > 0
+
+
+def test_bad_settings_raise_before_training():
+    with pytest.raises(ValueError, match="neurons"):
+        run(small(lif={"n_rec": 5000}))
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="cuda"):
+            resolve_device("cuda")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+# --------------------------------------------------------------------------------------------- CLI
+
+CLI_ARGS = ["train", "--n-rec", "32", "--n-in", "40", "--classes", "3", "--samples", "120", "--time-steps", "20",
+            "--train-steps", "6", "--batch", "16", "--log-every", "2", "--device", "cpu"]
+
+
+def test_cli_train_prints_json_summary_and_progress(capsys):
+    from stabviz.cli import main
+    assert main([*CLI_ARGS, "--json"]) == 0
+    out, err = capsys.readouterr()
+    summary = json.loads(out)
+    assert summary["status"] == "finished" and summary["final"]["steps_done"] == 6
+    assert "step 6/6" in err                          # the progress bar went to stderr
+
+
+def test_cli_train_readable_summary(capsys):
+    from stabviz.cli import main
+    assert main(CLI_ARGS) == 0
+    out = capsys.readouterr().out
+    assert "finished after 6 steps" in out and "firing rate (layer 0)" in out and "test accuracy" in out
+
+
+def test_cli_train_reports_divergence_in_its_exit_status(capsys):
+    from stabviz.cli import main
+    assert main([*CLI_ARGS, "--dampening", "1000"]) == 1
+    assert "diverged" in capsys.readouterr().out
+
+
+def test_cli_train_bad_value_is_a_one_line_error(capsys):
+    from stabviz.cli import main
+    assert main([*CLI_ARGS, "--lr", "-1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("stabviz: error:") and "lr" in err[-1]
