@@ -202,6 +202,9 @@ def register(subparsers, parents: list[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("train", parents=[*parents, train_options()],
                               help="one short training run in the foreground (progress on stderr)",
                               description="Train once and compare the theory's prediction with the measurement. "
+                                          "The task sets n_in, T (--time-steps) and the input statistics m_x, v_x "
+                                          "(measured on its data), overriding --n-in (shd/slmnist), --steps and "
+                                          "--input-mean/--input-var. "
                                           "Exit status 0 finished, 1 diverged, 130 cancelled.")
     p.set_defaults(func=cmd_train)
 
