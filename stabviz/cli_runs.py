@@ -13,66 +13,9 @@ import sys
 import time
 from typing import Any, Sequence
 
-from stabviz.config import DEVICES, LOSSES, TASKS, TrainConfig
-
-_TRAIN_DEFAULTS = TrainConfig()
-# option dest -> TrainConfig field, for the train options defined below
-_TRAIN_OPTIONS = {"task": "task", "data_path": "data_path", "classes": "classes", "samples": "samples",
-                  "manifold_dim": "manifold_dim", "time_steps": "time_steps",
-                  "train_steps": "train_steps", "batch": "batch", "lr": "lr",
-                  "weight_decay": "weight_decay", "layers": "layers", "loss": "loss",
-                  "recommended_sg": "use_recommended_sg", "sparsity_target": "sparsity_target",
-                  "sparsity_weight": "sparsity_weight", "initial_rate": "initial_rate",
-                  "device": "device", "time_limit": "time_limit", "log_every": "log_every"}
-
-
-def train_options() -> argparse.ArgumentParser:
-    """Training options as a parent parser (stabviz.cli_train's, when that module provides one).
-    ``--train-steps`` counts optimiser steps; ``--steps`` belongs to the LIF options (T)."""
-    try:
-        from stabviz.cli_train import train_options as shared
-    except ImportError:
-        shared = None
-    if shared is not None:
-        return shared()
-    d = _TRAIN_DEFAULTS
-    p = argparse.ArgumentParser(add_help=False)
-    g = p.add_argument_group("training (defaults: TrainConfig's)")
-    g.add_argument("--task", choices=TASKS, help=f"data set (default {d.task}; shd/slmnist need --data-path)")
-    g.add_argument("--data-path", help="local file of the shd/slmnist data (nothing is downloaded)")
-    g.add_argument("--classes", type=int, help=f"randman classes (default {d.classes})")
-    g.add_argument("--samples", type=int, help=f"randman samples (default {d.samples})")
-    g.add_argument("--manifold-dim", type=int, help=f"randman manifold dimension (default {d.manifold_dim})")
-    g.add_argument("--time-steps", type=int, help=f"input time bins (default {d.time_steps})")
-    g.add_argument("--train-steps", type=int, help=f"optimiser steps (default {d.train_steps})")
-    g.add_argument("--batch", type=int, help=f"batch size (default {d.batch})")
-    g.add_argument("--lr", type=float, help=f"learning rate (default {d.lr:g})")
-    g.add_argument("--weight-decay", type=float, help=f"weight decay (default {d.weight_decay:g})")
-    g.add_argument("--layers", type=int, help=f"LIF layers (default {d.layers})")
-    g.add_argument("--loss", choices=LOSSES, help=f"loss (default {d.loss})")
-    g.add_argument("--recommended-sg", action=argparse.BooleanOptionalAction, default=None,
-                   help="replace (γ, β, q) by conditions III, IV")
-    g.add_argument("--sparsity-target", type=float, help="target firing rate of the sparsity loss")
-    g.add_argument("--sparsity-weight", type=float, help="weight of the sparsity loss (0 = off)")
-    g.add_argument("--initial-rate", type=float, help="first train only biases toward this rate f0")
-    g.add_argument("--device", choices=DEVICES, help=f"device (default {d.device})")
-    g.add_argument("--time-limit", type=float, help=f"seconds before the run stops itself (default {d.time_limit:g})")
-    g.add_argument("--log-every", type=int, help=f"steps between metric records (default {d.log_every})")
-    return p
-
-
-def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The LIF options' config, plus every train option the user gave (validated)."""
-    try:
-        from stabviz.cli_train import train_config_from_args as shared
-    except ImportError:
-        shared = None
-    if shared is not None:
-        return shared(args)
-    from stabviz.cli import lif_config_from_args
-    changes = {field: getattr(args, dest) for dest, field in _TRAIN_OPTIONS.items()
-               if getattr(args, dest, None) is not None}
-    return TrainConfig(lif=lif_config_from_args(args), **changes)
+# The train options (--task, --train-steps, --batch, --lr, ...) are defined once, in cli_train;
+# --steps belongs to the shared LIF options (T, the steps the gradient travels).
+from stabviz.cli_train import train_config_from_args, train_options
 
 
 # -- output helpers ---------------------------------------------------------------------------------
@@ -241,7 +184,8 @@ def _json_parents(parents: Sequence[argparse.ArgumentParser]) -> list[argparse.A
 
 def _launcher_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--launcher", choices=("local", "ray"), default="local",
-                   help="local worker processes (default) or Ray tasks")
+                   help="local worker processes (default) or Ray tasks (on a cluster, the run store "
+                        "$STABVIZ_HOME must be on a filesystem every node mounts)")
     p.add_argument("--ray-address", help="Ray cluster address (default: $RAY_ADDRESS)")
 
 
@@ -293,4 +237,4 @@ def _statuses() -> tuple[str, ...]:
     return STATUSES
 
 
-__all__ = ["register", "train_options", "train_config_from_args"]
+__all__ = ["register"]

@@ -136,6 +136,12 @@ def serve(db_path: str, max_running: int, slot: int = 0, idle_s: float = DEFAULT
     signal.signal(signal.SIGTERM, _raise_stopped)
     pin_gpu(slot)
     store = RunStore(db_path)
+    try:
+        # Import the training code (torch, scipy: seconds) before claiming, so that a run's
+        # 'started' marks the start of its training. A broken import fails each run with its message.
+        train_fn = load_train_function()
+    except Exception:
+        train_fn = None
     idle_since = time.monotonic()
     try:
         while time.monotonic() - idle_since < idle_s:
@@ -143,7 +149,7 @@ def serve(db_path: str, max_running: int, slot: int = 0, idle_s: float = DEFAULT
             if run_id is None:
                 time.sleep(DISPATCH_POLL_S)
                 continue
-            execute_claimed(store, run_id)
+            execute_claimed(store, run_id, train_fn)
             idle_since = time.monotonic()
     except WorkerStopped:
         pass
