@@ -5,9 +5,10 @@ Pages live in pages/ and stay thin: read widgets, call stabviz, draw with stabvi
 """
 import streamlit as st
 
-from stabviz.ui import layout, sidebar, state
+from stabviz.ui import layout, router, sidebar, state
 
 st.set_page_config(page_title="stabviz: stable surrogate gradients", page_icon=":material/bolt:", layout="wide")
+router.enter()
 state.begin()
 
 PAGES = [
@@ -33,3 +34,4 @@ with warning_slot:
 
 sidebar.draw_share(link_slot)
 timing_slot.caption(f"Server rerun: {state.finish():.0f} ms", help="Time this script run took on the server.")
+router.leave()

@@ -3,6 +3,9 @@ import streamlit as st
 
 from stabviz.ui import advice, compute, figures, layout, maps, snippets, state
 from stabviz.ui import explore as ex
+from stabviz.ui import router
+
+router.ensure()          # a first request straight to this page still goes through app.py
 
 cfg = layout.require_setting()
 key = compute.key_of(cfg)

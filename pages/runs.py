@@ -6,6 +6,9 @@ from stabviz.ui import figures, layout, state
 from stabviz.ui import runs as ui_runs
 from stabviz.ui import runs_page as rp
 from stabviz import plots
+from stabviz.ui import router
+
+router.ensure()          # a first request straight to this page still goes through app.py
 
 cfg = layout.require_setting()
 store = ui_runs.store()

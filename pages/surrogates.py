@@ -4,6 +4,9 @@ import streamlit as st
 
 from stabviz.ui import compute, figures, layout
 from stabviz.ui import surrogates_page as sp
+from stabviz.ui import router
+
+router.ensure()          # a first request straight to this page still goes through app.py
 
 cfg = layout.require_setting()
 st.title("Surrogate shapes")

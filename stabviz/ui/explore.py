@@ -72,6 +72,7 @@ def confirm_button(cfg: LIFConfig) -> None:
             st.error(f"The run was not started: {err}")
     run_id = st.session_state.get("_confirm_run_id")
     if run_id:
+        st.success(f"Run {run_id[:8]} queued: follow it live on the Runs page.", icon=":material/check:")
         params = {**urlstate.setting_params(st.session_state[state.SETTING]), "run": run_id}
         st.page_link("pages/runs.py", label=f"Open run {run_id[:8]} on the Runs page",
                      icon=":material/open_in_new:", query_params=params)
