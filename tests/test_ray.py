@@ -8,9 +8,9 @@ import pytest
 from stabviz.config import LIFConfig, TrainConfig
 from stabviz.runs import RunStore, get_launcher
 from stabviz.runs.host import dispatcher_pid
-from stabviz.runs.ray_launcher import gpu_share
 
 ray = pytest.importorskip("ray")
+from stabviz.runs.ray_launcher import gpu_share  # noqa: E402  (imports ray)
 
 
 @pytest.fixture(scope="module")

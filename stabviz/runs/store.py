@@ -39,6 +39,7 @@ LAUNCHERS = ("local", "ray")
 #: A running run whose heartbeat is older than this (seconds) is reported interrupted.
 DEFAULT_STALE_AFTER_S = 30.0
 BUSY_TIMEOUT_S = 30.0
+SCHEMA_VERSION = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -224,11 +225,14 @@ class RunStore:
         if journal not in ("wal", "delete"):
             raise ValueError(f"STABVIZ_SQLITE_JOURNAL = {journal!r} is not one of: wal, delete")
         conn.execute(f"PRAGMA journal_mode = {journal}")
+        if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+            return                   # already set up: no write lock taken by readers' stores
         # executescript() would COMMIT our transaction first: run the statements one by one.
         statements = [s for s in _SCHEMA.split(";") if s.strip()]
         with self._write() as c:
             for statement in statements:
                 c.execute(statement)
+            c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- creating runs ---------------------------------------------------------------------------
 
