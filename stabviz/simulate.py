@@ -95,8 +95,9 @@ def measure_layer(w_in: torch.Tensor, w_rec: torch.Tensor, bias: torch.Tensor, c
     c_hist, r_hist, s_hist, v_keep = [], [], [], []
     for t in range(steps):
         s = sg(y - theta)                         # σ' at y_{t−1}: what M_t uses
-        y_new = _step(cfg.reset, alpha, theta, y, z, current[:, t], w_rec)
-        c, r = _transition_terms(cfg, alpha, theta, y, z, s, current[:, t])
+        drive = current[:, t] + z @ w_rec         # I_t = x_t W_in + b + z_{t−1} W_rec
+        y_new = _step(cfg.reset, alpha, theta, y, z, drive)
+        c, r = _transition_terms(cfg, alpha, theta, y, z, s, drive)
         y, z = y_new, (y_new > theta).to(y.dtype)
         if t < burn_in:
             continue
@@ -119,9 +120,8 @@ def measure_layer(w_in: torch.Tensor, w_rec: torch.Tensor, bias: torch.Tensor, c
                        voltages[pick.to(voltages.device)].double().cpu().numpy())
 
 
-def _step(reset: str, alpha: float, theta: float, y, z, current, w_rec):
-    """One forward step of THEORY.md L1-L3 (no gradient here: reset detachment is irrelevant)."""
-    drive = current + z @ w_rec
+def _step(reset: str, alpha: float, theta: float, y, z, drive):
+    """One forward step of THEORY.md L1-L3 given the total current I_t (no gradient here)."""
     if reset == "subtract":
         return alpha * y + drive - theta * z
     if reset == "mult1":
@@ -129,19 +129,18 @@ def _step(reset: str, alpha: float, theta: float, y, z, current, w_rec):
     return alpha * y * (1 - z) + drive
 
 
-def _transition_terms(cfg: LIFConfig, alpha: float, theta: float, y, z, s, current):
+def _transition_terms(cfg: LIFConfig, alpha: float, theta: float, y, z, s, drive):
     """(c, r) of M_ij = c_i δ_ij + r_i W_ji s_j for each reset mode (THEORY.md section 3).
 
     With the reset gradient on, the reset term adds its own diagonal derivative: −θ s_i (subtract),
-    −(α y_i + I_i) s_i (mult1), −α y_i s_i (mult2); I_i here is the current without the recurrent part,
-    which is what remains on the diagonal because W_ii = 0.
+    −(α y_i + I_i) s_i (mult1, I the total current ``drive``), −α y_i s_i (mult2).
     """
     keep = 1 - z
     if cfg.reset == "subtract":
         c = alpha - theta * s if cfg.reset_grad else torch.full_like(y, alpha)
         return c, torch.ones_like(y)
     if cfg.reset == "mult1":
-        c = alpha * keep - ((alpha * y + current) * s if cfg.reset_grad else 0)
+        c = alpha * keep - ((alpha * y + drive) * s if cfg.reset_grad else 0)
         return c, keep
     c = alpha * keep - (alpha * y * s if cfg.reset_grad else 0)
     return c, torch.ones_like(y)
