@@ -197,11 +197,11 @@ def _gaussian_moments_of_y(cfg: LIFConfig, p: Any, a: Any, rec: WeightLaw) -> tu
 
 
 def gaussian_voltage(cfg: LIFConfig, leak: Any = None, rec: WeightLaw | None = None,
-                     iterations: int = 60) -> VoltageState:
+                     iterations: int = 48) -> VoltageState:
     """Mean-field fixed point p = 1 − Φ((θ − μ_y(p))/s_y(p)), found by vectorised bisection on [0, 1].
 
-    f(p) = 1 − Φ(...) − p is ≥ 0 at p = 0 and ≤ 0 at p = 1, so a root always exists; 60 halvings give
-    p to ~1e-18. Where several roots exist (bistable settings) one of them is returned.
+    f(p) = 1 − Φ(...) − p is ≥ 0 at p = 0 and ≤ 0 at p = 1, so a root always exists; 48 halvings give
+    p to ~4e-15. Where several roots exist (bistable settings) one of them is returned.
     """
     a = cfg.leak if leak is None else np.asarray(leak, float)
     rec = recurrent_law(cfg, a) if rec is None else rec
@@ -556,38 +556,71 @@ def region(cfg: LIFConfig, x: str = "sharpness", y: str = "dampening", nx: int =
     (dampening, sharpness, tail, leak), with the condition curves, the optimum and the current point.
 
     Vectorised: the voltage model is evaluated once per leak value and E[σ'^m] once per (sharpness,
-    tail, leak) value along the axes; dampening enters as γ^m.
+    tail, leak) value along the axes; dampening enters as γ^m. Those axis terms are cached, so moving
+    the dampening (or the current point along an axis) only redoes the per-cell arithmetic.
     """
     if x == y:
         raise ValueError(f"x and y must differ (both are {x!r})")
     xs, log_x = axis_values(x, nx, x_range, log_x)
     ys, log_y = axis_values(y, ny, y_range, log_y)
-    grid = {x: xs[None, :], y: ys[:, None]}
-    p = {k: grid.get(k, getattr(cfg, k)) for k in AXES}
-    leak = p["leak"] if "leak" in grid else None
-    notes: list[str] = []
-
-    v = voltage_state(cfg, leak=leak)
-    rec = recurrent_law(cfg, leak) if cfg.init_rec != "conditions" or leak is None else \
-        _conditions_law_grid(cfg, leak, notes)
-    e1, e2 = v.moments(cfg.shape, 1.0, p["sharpness"], p["tail"])
-    A, C, D = gain_coefficients(cfg, v.firing_rate, leak, rec)
-    g = np.asarray(p["dampening"], float)
-    rho2 = np.broadcast_to(A + C * e2 * g * g + D * e1 * g, (ny, nx)).astype(float)
-    a = cfg.leak if leak is None else leak
-    max_gain = np.broadcast_to(a + g * worst_gain_factor(cfg, leak), (ny, nx)).astype(float)
+    key = cfg.replace(dampening=1.0, tolerance=1.0, steps=1,
+                      **{a: _AXIS_KEY_VALUE[a] for a in (x, y) if a != "dampening"})
+    t = _region_terms(key, x, y, nx, ny, _as_key(x_range), _as_key(y_range), log_x, log_y)
+    g = ys[:, None] if y == "dampening" else (xs[None, :] if x == "dampening" else cfg.dampening)
+    rho2 = np.broadcast_to(t.A + t.C * t.e2 * g * g + t.D * t.e1 * g, (ny, nx)).astype(float)
+    max_gain = np.broadcast_to(t.leak + g * t.worst, (ny, nx)).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         log10_gain = np.where(rho2 > 0, cfg.steps * 0.5 * np.log10(rho2), -np.inf)
-    firing = np.broadcast_to(v.firing_rate, (ny, nx)).astype(float)
-
-    curves = _condition_curves(cfg, x, y, xs, ys, e1, e2, A, C, D, leak)
     best, opt_notes = optimum(cfg)
     opt = None
     if best[x] is not None and best[y] is not None:
         opt = (float(best[x]), float(best[y]))
     regime = regime_of(np.where(np.isneginf(log10_gain), -1e9, log10_gain), cfg.tolerance)
-    return Region(x, y, xs, ys, log_x, log_y, rho2, max_gain, log10_gain, regime, firing, curves, opt,
-                  (float(getattr(cfg, x)), float(getattr(cfg, y))), cfg.tolerance, notes + opt_notes)
+    return Region(x, y, xs, ys, log_x, log_y, rho2, max_gain, log10_gain, regime,
+                  np.broadcast_to(t.firing, (ny, nx)).astype(float), dict(t.curves), opt,
+                  (float(getattr(cfg, x)), float(getattr(cfg, y))), cfg.tolerance, list(t.notes) + opt_notes)
+
+
+# Placeholder values for the axis parameters in the cache key (they vary along the axis anyway).
+_AXIS_KEY_VALUE = {"sharpness": 1.0, "tail": 1.56, "leak": 0.5}
+
+
+def _as_key(r: Any) -> tuple[float, float] | None:
+    return None if r is None else (float(r[0]), float(r[1]))
+
+
+@dataclass(frozen=True)
+class _RegionTerms:
+    """Everything of a region map that does not depend on the dampening, broadcastable to (ny, nx)."""
+    e1: Any
+    e2: Any
+    A: Any
+    C: Any
+    D: Any
+    worst: Any
+    leak: Any
+    firing: Any
+    curves: dict
+    notes: tuple
+
+
+@functools.lru_cache(maxsize=64)
+def _region_terms(cfg: LIFConfig, x: str, y: str, nx: int, ny: int, x_range, y_range, log_x: bool,
+                  log_y: bool) -> _RegionTerms:
+    xs, _ = axis_values(x, nx, x_range, log_x)
+    ys, _ = axis_values(y, ny, y_range, log_y)
+    grid = {x: xs[None, :], y: ys[:, None]}
+    p = {k: grid.get(k, getattr(cfg, k)) for k in AXES}
+    leak = p["leak"] if "leak" in grid else None
+    notes: list[str] = []
+    v = voltage_state(cfg, leak=leak)
+    rec = recurrent_law(cfg, leak) if cfg.init_rec != "conditions" or leak is None else \
+        _conditions_law_grid(cfg, leak, notes)
+    e1, e2 = v.moments(cfg.shape, 1.0, p["sharpness"], p["tail"])
+    A, C, D = gain_coefficients(cfg, v.firing_rate, leak, rec)
+    curves = _condition_curves(cfg, x, y, xs, ys, e1, e2, A, C, D, leak)
+    return _RegionTerms(e1, e2, A, C, D, worst_gain_factor(cfg, leak), cfg.leak if leak is None else leak,
+                        v.firing_rate, curves, tuple(notes))
 
 
 def optimum(cfg: LIFConfig) -> tuple[dict[str, float | None], list[str]]:
