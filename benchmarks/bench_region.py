@@ -1,5 +1,5 @@
 """Region-grid speed and accuracy: median ms per grid, and the worst relative error of ρ² against
-scipy quadrature on a sample of cells. Run alone on the machine: `python benchmarks/bench_region.py`."""
+scipy quadrature on a sample of cells. Run alone on the machine: `python -m benchmarks.bench_region`."""
 from __future__ import annotations
 
 import argparse
