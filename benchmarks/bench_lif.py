@@ -1,0 +1,146 @@
+"""Forward+backward time of one recurrent LIF layer: stabviz fast BPTT vs its plain-autograd reference vs
+snnTorch's RLeaky, against the GEMM-only floor.
+
+    python benchmarks/bench_lif.py [--sizes 128 256 512] [--batch 32] [--steps 100] [--threads 2]
+                                   [--reps 15] [--bf16] [--json]
+
+Every variant computes the same layer: L1 subtractive reset, no gradient through the reset, fast-sigmoid
+surrogate (γ = β = 1, which is snnTorch's fast_sigmoid(slope=2)), leak α ≈ 0.951 and threshold
+θ = 0.01 of the shd-tau20 preset, input current (B, T, n) given, loss Σ spikes·probe, gradients for the
+current and W_rec. What differs in snnTorch's RLeaky: its recurrent nn.Linear also has a bias (zeroed
+here but still added and differentiated) and a diagonal (self-connections; zeroed here but trained),
+and it recomputes the reset as H(mem_{t−1} − θ) instead of reusing the previous spike (same value).
+With identical weights the two produce the same spikes; the script checks that on every size.
+
+The floor is 6·B·n²·T FLOP run as 3·T per-step (B×n)@(n×n) products (the faster of the two
+orientations): three such products per step are unavoidable (forward current, backward error, weight
+gradient). "fast" times the layer as LIFNetwork runs it: current and spikes time-major (T, n, B), the
+layout the network keeps between its GEMMs; "(B,T,n)" times the batch-major functional API
+recurrent_lif, which adds two layout copies (current in, gradient of the spikes back). Every variant
+runs once per round, --reps rounds after warm-up, and medians are reported, so all see the same
+background load; on a shared machine, rerun if noisy.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from stabviz.cli_bench import gemm_floor_step, interleaved_median_ms, layer_inputs, stabviz_layer_step  # noqa: E402
+from stabviz.config import preset  # noqa: E402
+from stabviz.lif import recurrent_lif  # noqa: E402
+
+
+def bench_config(n: int):
+    return preset("shd-tau20", n_rec=n, n_in=n, reset="subtract", reset_grad=False, shape="fastsigmoid",
+                  dampening=1.0, sharpness=1.0)
+
+
+def snntorch_layer(cfg, w_rec: torch.Tensor):
+    """snnTorch RLeaky with the same leak, threshold, surrogate and (zero-diagonal) recurrent weights."""
+    import snntorch as snn
+    from snntorch import surrogate
+
+    layer = snn.RLeaky(beta=cfg.leak, threshold=cfg.threshold, linear_features=cfg.n_rec, all_to_all=True,
+                       spike_grad=surrogate.fast_sigmoid(slope=2.0 * cfg.sharpness), reset_mechanism="subtract")
+    with torch.no_grad():
+        layer.recurrent.weight.copy_(w_rec.t())            # nn.Linear computes z Wᵀ
+        layer.recurrent.bias.zero_()
+    return layer
+
+
+def snntorch_run(layer, current: torch.Tensor) -> torch.Tensor:
+    spk, mem = layer.reset_mem()
+    spikes = []
+    for x_t in current.unbind(1):
+        spk, mem = layer(x_t, spk, mem)
+        spikes.append(spk)
+    return torch.stack(spikes, 1)
+
+
+def snntorch_step(cfg, batch: int, steps: int):
+    current, w_rec, probe = layer_inputs(cfg, batch, steps)
+    layer = snntorch_layer(cfg, w_rec.detach())
+
+    def step() -> None:
+        current.grad = None
+        layer.zero_grad(set_to_none=True)
+        (snntorch_run(layer, current) * probe).sum().backward()
+
+    return step
+
+
+def spike_agreement(cfg, batch: int, steps: int) -> float:
+    """Fraction of equal spikes between stabviz and snnTorch on the same weights and input."""
+    current, w_rec, _ = layer_inputs(cfg, batch, steps)
+    with torch.no_grad():
+        ours, _ = recurrent_lif(current, w_rec, cfg)
+        theirs = snntorch_run(snntorch_layer(cfg, w_rec), current)
+    return float((ours == theirs).float().mean())
+
+
+def run(sizes, batch: int, steps: int, reps: int, bf16: bool) -> list[dict]:
+    rows = []
+    for n in sizes:
+        cfg = bench_config(n)
+        floor_fn, flop = gemm_floor_step(n, batch, steps)
+        variants = {"fast_ms": stabviz_layer_step(cfg, batch, steps, "fast"),
+                    "fast_batch_major_ms": stabviz_layer_step(cfg, batch, steps, "fast-batch-major")}
+        if bf16:
+            variants["fast_bf16_ms"] = stabviz_layer_step(cfg, batch, steps, "fast", bf16_matmul=True)
+        variants |= {"reference_ms": stabviz_layer_step(cfg, batch, steps, "reference"),
+                     "snntorch_ms": snntorch_step(cfg, batch, steps), "floor_ms": floor_fn}
+        row = {"n": n, "batch": batch, "steps": steps, "threads": torch.get_num_threads(), "reps": reps}
+        row |= interleaved_median_ms(variants, reps=reps)
+        row["gemm_gflops"] = flop / (row["floor_ms"] * 1e-3) / 1e9
+        row["efficiency"] = row["floor_ms"] / row["fast_ms"]
+        row["speedup_vs_snntorch"] = row["snntorch_ms"] / row["fast_ms"]
+        row["speedup_vs_reference"] = row["reference_ms"] / row["fast_ms"]
+        row["spike_agreement_snntorch"] = spike_agreement(cfg, batch, steps)
+        rows.append(row)
+    return rows
+
+
+def print_table(rows: list[dict]) -> None:
+    bf16 = "fast_bf16_ms" in rows[0]
+    print(f"one recurrent LIF layer, forward+backward, B={rows[0]['batch']} T={rows[0]['steps']} "
+          f"threads={rows[0]['threads']} fp32, medians of {rows[0]['reps']} interleaved runs")
+    print(f"{'n':>5} {'fast ms':>8} {'(B,T,n)':>8}" + (f" {'bf16':>8}" if bf16 else "") +
+          f" {'ref ms':>8} {'snnTorch':>8} {'floor ms':>8} {'eff':>5} {'vs snnT':>7} {'vs ref':>6} {'agree':>6}")
+    for r in rows:
+        print(f"{r['n']:>5} {r['fast_ms']:>8.2f} {r['fast_batch_major_ms']:>8.2f}" +
+              (f" {r['fast_bf16_ms']:>8.2f}" if bf16 else "") +
+              f" {r['reference_ms']:>8.2f} {r['snntorch_ms']:>8.2f} {r['floor_ms']:>8.2f}"
+              f" {100 * r['efficiency']:>4.0f}% {r['speedup_vs_snntorch']:>6.1f}x {r['speedup_vs_reference']:>5.1f}x"
+              f" {r['spike_agreement_snntorch']:>6.3f}")
+    print("fast: the layer as LIFNetwork runs it (time-major (T, n, B) current in, spikes out); (B,T,n): "
+          "the same through recurrent_lif's batch-major API (two layout copies more); eff = floor / fast; "
+          "vs snnT = snnTorch / fast.")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[128, 256, 512])
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--reps", type=int, default=15)
+    p.add_argument("--bf16", action="store_true", help="also time the bfloat16-matmul fast path")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    rows = run(args.sizes, args.batch, args.steps, args.reps, args.bf16)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print_table(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,169 @@
+"""`python -m stabviz bench lif ...`: time one forward+backward pass of a recurrent LIF layer.
+
+Also the timing helpers that ``benchmarks/bench_lif.py`` shares. Nothing here imports torch at module
+level: the CLI's other commands must start without it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from typing import Any, Callable
+
+DEFAULT_BATCH = 32
+DEFAULT_REPS = 10
+
+
+def median_ms(fn: Callable[[], Any], reps: int = DEFAULT_REPS, warmup: int = 2) -> float:
+    """Median wall time of ``fn()`` in milliseconds over ``reps`` calls, after ``warmup`` calls."""
+    return interleaved_median_ms({"fn": fn}, reps, warmup)["fn"]
+
+
+def interleaved_median_ms(fns: dict[str, Callable[[], Any]], reps: int = DEFAULT_REPS,
+                          warmup: int = 2) -> dict[str, float]:
+    """Median wall time (ms) of each function, timed in turns (one call of each per round) so that
+    all of them see the same background load on a shared machine."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(reps):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: 1e3 * statistics.median(t) for name, t in times.items()}
+
+
+def layer_inputs(cfg, batch: int, steps: int, generator=None, dtype=None):
+    """(current (batch, T, n) requiring grad, W_rec parameter (n, n), probe (batch, T, n)) for timing
+    one layer of ``cfg``: W_rec from the layer's own initialisation and a current N(θ, θ²), which
+    makes about half the neurons fire (the dense regime conditions I/II aim for); the loss is
+    Σ spikes·probe."""
+    import torch
+    from stabviz.weights import layer_weights
+
+    dtype = torch.float32 if dtype is None else dtype
+    generator = torch.Generator().manual_seed(cfg.seed) if generator is None else generator
+    _, w_rec, _ = layer_weights(cfg, generator=generator, dtype=dtype)
+    shape = (batch, steps, cfg.n_rec)
+    current = cfg.threshold + cfg.threshold * torch.randn(shape, generator=generator, dtype=dtype)
+    probe = torch.randn(shape, generator=generator, dtype=dtype)
+    return current.requires_grad_(), torch.nn.Parameter(w_rec), probe
+
+
+#: what ``stabviz_layer_step`` can time: the fast layer as LIFNetwork runs it (time-major (T, n, B)
+#: tensors, the layout the network hands from layer to layer), the same layer through the batch-major
+#: (B, T, n) functional API (adds two layout copies), and the plain-autograd reference.
+VARIANTS = ("fast", "fast-batch-major", "reference")
+
+
+def stabviz_layer_step(cfg, batch: int, steps: int, variant: str = "fast", bf16_matmul: bool = False):
+    """A function running forward+backward of one stabviz recurrent layer (loss Σ spikes·probe),
+    gradients for the input current and W_rec."""
+    from stabviz import lif
+
+    if variant not in VARIANTS:
+        raise ValueError(f"variant = {variant!r} is not one of: {', '.join(VARIANTS)}")
+    current, w_rec, probe = layer_inputs(cfg, batch, steps)
+    if variant == "fast":
+        current = lif.to_time_major(current.detach()).requires_grad_()
+        probe = lif.to_time_major(probe)
+
+    def step() -> None:
+        current.grad = w_rec.grad = None
+        if variant == "fast":
+            spikes, _ = lif.recurrent_lif_time_major(current, w_rec, cfg, bf16_matmul=bf16_matmul)
+        elif variant == "fast-batch-major":
+            spikes, _ = lif.recurrent_lif(current, w_rec, cfg, bf16_matmul=bf16_matmul)
+        else:
+            spikes, _, _ = lif.reference_recurrent(current, w_rec, cfg)
+        (spikes * probe).sum().backward()
+
+    return step
+
+
+def gemm_floor_step(n: int, batch: int, steps: int):
+    """A function doing only the unavoidable GEMM work of one forward+backward: 3·T per-step
+    (B×n)@(n×n) products (forward current, backward error, weight gradient), 6·B·n²·T FLOP.
+
+    The product is run in the faster of its two orientations, z (B×n) @ W or Wᵀ (n×n) @ zᵀ (n×B)
+    (stabviz uses the second), measured on the spot. Returns (function, FLOP per call)."""
+    import torch
+
+    z = (torch.rand(batch, n) > 0.5).float()
+    w = torch.randn(n, n)
+    zt, wt = z.t().contiguous(), w.t().contiguous()
+    out_row, out_col = torch.empty(batch, n), torch.empty(n, batch)
+    row = lambda: torch.mm(z, w, out=out_row)          # noqa: E731
+    col = lambda: torch.mm(wt, zt, out=out_col)        # noqa: E731
+    rates = interleaved_median_ms({"row": lambda: _repeat(row, 20), "col": lambda: _repeat(col, 20)}, reps=5)
+    product = row if rates["row"] < rates["col"] else col
+    return (lambda: _repeat(product, 3 * steps)), 6 * batch * n * n * steps
+
+
+def _repeat(fn: Callable[[], Any], times: int) -> None:
+    for _ in range(times):
+        fn()
+
+
+def bench_lif(cfg, batch: int = DEFAULT_BATCH, steps: int | None = None, threads: int | None = None,
+              reps: int = DEFAULT_REPS, bf16_matmul: bool = False) -> dict[str, Any]:
+    """Median ms of one forward+backward of ``cfg``'s recurrent layer (n = cfg.n_rec, fast path as
+    LIFNetwork runs it), the fp32 GEMM-only floor (timed in turns with it) and the efficiency
+    floor_ms / ms. ``threads`` sets torch's CPU thread count for the whole process."""
+    import torch
+
+    if threads is not None:
+        _check_positive(threads=threads)
+        torch.set_num_threads(threads)
+    steps = cfg.steps if steps is None else steps
+    _check_positive(batch=batch, steps=steps, reps=reps)
+    floor_fn, flop = gemm_floor_step(cfg.n_rec, batch, steps)
+    ms = interleaved_median_ms({"fast": stabviz_layer_step(cfg, batch, steps, "fast", bf16_matmul),
+                                "floor": floor_fn}, reps=reps)
+    return {"n": cfg.n_rec, "batch": batch, "steps": steps, "threads": torch.get_num_threads(),
+            "reset": cfg.reset, "shape": cfg.shape, "bf16_matmul": bf16_matmul, "reps": reps,
+            "ms": ms["fast"], "floor_ms": ms["floor"], "efficiency": ms["floor"] / ms["fast"],
+            "gemm_gflops": flop / (ms["floor"] * 1e-3) / 1e9}
+
+
+def _check_positive(**values: int) -> None:
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} = {v!r} must be a whole number in [1, inf)")
+
+
+def cmd_bench_lif(args: argparse.Namespace) -> int:
+    from stabviz.cli import lif_config_from_args
+
+    cfg = lif_config_from_args(args)
+    if args.n is not None:
+        cfg = cfg.replace(n_rec=args.n)
+    result = bench_lif(cfg, batch=args.batch, steps=args.steps, threads=args.threads, reps=args.reps,
+                       bf16_matmul=args.bf16)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"lif layer n={result['n']} batch={result['batch']} T={result['steps']} "
+              f"threads={result['threads']} reset={result['reset']} sg={result['shape']}"
+              f"{' bf16' if args.bf16 else ''}: {result['ms']:.2f} ms forward+backward "
+              f"(median of {result['reps']}); GEMM-only floor {result['floor_ms']:.2f} ms; "
+              f"efficiency {100 * result['efficiency']:.0f}%")
+    return 0
+
+
+def register(subparsers, parents) -> None:
+    """Add `bench lif` to the main CLI (``parents`` carry the shared LIF options and --json)."""
+    bench = subparsers.add_parser("bench", help="time the LIF layer (forward+backward)")
+    targets = bench.add_subparsers(dest="bench_target", metavar="TARGET")
+    targets.required = True
+    p = targets.add_parser("lif", parents=parents,
+                           help="median ms of one forward+backward of a recurrent LIF layer vs the GEMM floor")
+    p.add_argument("--n", type=int, help="neurons n (default: --n-rec / the preset's)")
+    p.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="batch size B")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    p.add_argument("--reps", type=int, default=DEFAULT_REPS, help="timed repetitions (median reported)")
+    p.add_argument("--bf16", action="store_true", help="bfloat16 matmuls in the time loop")
+    p.set_defaults(func=cmd_bench_lif)
