@@ -299,6 +299,7 @@ def test_bench_lif_command(capsys):
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert (result["n"], result["batch"], result["steps"], result["threads"], result["reset"]) == (16, 2, 5, 1, "mult1")
-    assert result["ms"] > 0 and result["floor_ms"] > 0
+    assert result["ms"] > 0 and 0 < result["floor_ms"] <= result["floor_row_ms"]
     assert result["efficiency"] == pytest.approx(result["floor_ms"] / result["ms"])
+    assert result["efficiency_row"] == pytest.approx(result["floor_row_ms"] / result["ms"])
     assert main(["bench", "lif", "--n", "16", "--batch", "0", "--steps", "5"]) == 2
