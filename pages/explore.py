@@ -1,9 +1,8 @@
 """Explore (/): will gradients survive at this setting, and what firing rate will training start from?"""
 import streamlit as st
 
-from stabviz.ui import advice, compute, figures, layout, maps, snippets, state
+from stabviz.ui import advice, compute, figures, layout, maps, router, snippets, state
 from stabviz.ui import explore as ex
-from stabviz.ui import router
 
 router.ensure()          # a first request straight to this page still goes through app.py
 

@@ -2,9 +2,8 @@
 import streamlit as st
 
 from stabviz import plots
-from stabviz.ui import compute, figures, layout, state
+from stabviz.ui import compute, figures, layout, router, state
 from stabviz.ui import learn_page as lp
-from stabviz.ui import router
 
 router.ensure()          # a first request straight to this page still goes through app.py
 

@@ -2,11 +2,10 @@
 import streamlit as st
 
 from stabviz.runs import ACTIVE
-from stabviz.ui import figures, layout, state
+from stabviz.ui import figures, layout, router, state
 from stabviz.ui import runs as ui_runs
 from stabviz.ui import runs_page as rp
 from stabviz import plots
-from stabviz.ui import router
 
 router.ensure()          # a first request straight to this page still goes through app.py
 
@@ -19,7 +18,7 @@ rp.launch_form(cfg)
 runs = store.list(limit=200)
 if not runs:
     st.info("No runs yet. Launch one above, or press *Confirm with a short run* on the Explore page.")
-    st.stop()
+    layout.end_page()
 
 st.subheader("All runs")
 table = st.dataframe(rp.table_rows(runs), on_select="rerun", selection_mode="multi-row", hide_index=True,

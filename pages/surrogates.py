@@ -2,9 +2,8 @@
 and how other libraries spell the same surrogate."""
 import streamlit as st
 
-from stabviz.ui import compute, figures, layout
+from stabviz.ui import compute, figures, layout, router
 from stabviz.ui import surrogates_page as sp
-from stabviz.ui import router
 
 router.ensure()          # a first request straight to this page still goes through app.py
 

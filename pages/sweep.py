@@ -4,11 +4,10 @@ import streamlit as st
 from stabviz import plots
 from stabviz.config import TrainConfig, limits
 from stabviz.runs import ACTIVE
-from stabviz.ui import compute, figures, layout, state
+from stabviz.ui import compute, figures, layout, router, state
 from stabviz.ui import runs as ui_runs
 from stabviz.ui import runs_page as rp
 from stabviz.ui import sweep_page as sw
-from stabviz.ui import router
 
 router.ensure()          # a first request straight to this page still goes through app.py
 
@@ -47,13 +46,14 @@ with st.form("sweep"):
 sweeps = sw.sweeps_in(store.list(limit=None))
 if not sweeps:
     st.info("No sweep yet: choose two parameters and their values above.")
-    st.stop()
+    layout.end_page()
 
 state.seed_widget("sweep_choice", "sweep", rp.run_parser(sweeps), sweeps[0])
 if st.session_state["sweep_choice"] not in sweeps:
     st.session_state["sweep_choice"] = sweeps[0]
+specs = {s: store.sweep(s)["spec"] for s in sweeps}
 sweep_id = st.selectbox("Sweep", sweeps, key="sweep_choice", persist_state="session",
-                        format_func=lambda s: f"{s[:8]} · {store.sweep(s)['spec']['x']} × {store.sweep(s)['spec']['y']}")
+                        format_func=lambda s: f"{s[:8]} · {specs[s]['x']} × {specs[s]['y']}")
 state.keep_param("sweep", sweep_id)
 metric = st.segmented_control("Colour by", list(sw.METRICS), default=list(sw.METRICS)[0], required=True,
                               key="sweep_metric")

@@ -49,11 +49,6 @@ def axis_title(name: str) -> str:
     return AXIS_TITLES.get(name, name)
 
 
-def _axis_range(values: np.ndarray, log: bool) -> list[float]:
-    lo, hi = float(np.min(values)), float(np.max(values))
-    return [math.log10(lo), math.log10(hi)] if log else [lo, hi]
-
-
 def _finite32(a: Any, limit: float = 1e30) -> np.ndarray:
     """float32 copy with ±inf clipped to ±limit (JSON and colour scales cannot carry infinities)."""
     return np.clip(np.nan_to_num(np.asarray(a, np.float64), nan=np.nan, posinf=limit, neginf=-limit),
@@ -62,9 +57,47 @@ def _finite32(a: Any, limit: float = 1e30) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------
 # Region maps
+#
+# A log axis is drawn as a linear axis in log10 units with tick labels in real units: Plotly paints a
+# 200 × 200 heatmap on a log axis about three times slower than on a linear one (~110 vs ~35 ms in
+# headless Chromium), and the repaint budget after a slider release is 100 ms. Real values travel
+# in every hover's customdata; :func:`map_value` turns a clicked coordinate back into a value.
+
+def map_coord(values: Any, log: bool) -> np.ndarray:
+    """Map coordinates of parameter values: log10 on a log axis (non-positive values: NaN)."""
+    v = np.asarray(values, float)
+    if not log:
+        return v
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(v > 0, np.log10(np.where(v > 0, v, 1.0)), np.nan)
+
+
+def map_value(coord: float, log: bool) -> float:
+    """The parameter value at a map coordinate (inverse of :func:`map_coord`)."""
+    return float(10.0 ** coord) if log else float(coord)
+
+
+def _log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
+    """Tick positions (log10 units) and labels (real units) at 1, 2, 5 × 10^k within [lo, hi]."""
+    vals = [m * 10.0 ** k for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+            for m in (1, 2, 5)]
+    vals = [v for v in vals if lo * (1 - 1e-9) <= v <= hi * (1 + 1e-9)]
+    if len(vals) > 9:                             # many decades: decades only
+        vals = [v for v in vals if math.isclose(math.log10(v) % 1, 0, abs_tol=1e-9)
+                or math.isclose(math.log10(v) % 1, 1, abs_tol=1e-9)]
+    return [math.log10(v) for v in vals], [f"{v:g}" for v in vals]
+
+
+def _map_axis(name: str, values: np.ndarray, log: bool) -> dict:
+    lo, hi = float(np.min(values)), float(np.max(values))
+    axis = dict(title=axis_title(name), type="linear", range=[math.log10(lo), math.log10(hi)] if log else [lo, hi])
+    if log:
+        axis["tickvals"], axis["ticktext"] = _log_ticks(lo, hi)
+    return axis
+
 
 def region_map(region: Any, *, color_by: str = "log10_gain", runs: Sequence[Mapping[str, Any]] = (),
-               click_points: int = 100, show_points: bool = True, title: str | None = None,
+               click_points: int = 25, show_points: bool = True, title: str | None = None,
                height: int = 460) -> go.Figure:
     """The stable region over two parameters (THEORY.md section 3, conditions III and IV).
 
@@ -73,13 +106,15 @@ def region_map(region: Any, *, color_by: str = "log10_gain", runs: Sequence[Mapp
     T·log10 ρ (decades of gradient gain over T steps) centred on 0; ``"rho2"`` shows log10 ρ² centred on
     ρ² = 1 with ρ² tick labels. The stable band (|T·log10 ρ| ≤ tolerance) is outlined by contour
     lines. ``runs`` are confirmation runs: mappings with keys x, y, outcome (a regime name or
-    "unknown") and label. A transparent marker grid (about ``click_points`` per axis, see
-    :func:`hover_grid`) carries the hover and receives clicks. ``show_points=False`` leaves out the
-    optimum and the current point (see :func:`point_markers`), for callers that add them later.
+    "unknown") and label. Log axes are drawn in log10 units (see :func:`map_coord`). A transparent
+    marker grid (about ``click_points`` per axis, see :func:`hover_grid`) carries the hover and
+    receives clicks. ``show_points=False`` leaves out the optimum and the current point (see
+    :func:`point_markers`), for callers that add them later.
     """
     if color_by not in ("log10_gain", "rho2"):
         raise ValueError(f"color_by = {color_by!r} is not one of: log10_gain, rho2")
-    x, y = np.asarray(region.x, float), np.asarray(region.y, float)
+    lx, ly = bool(region.log_x), bool(region.log_y)
+    x, y = map_coord(region.x, lx), map_coord(region.y, ly)
     tol = float(region.tolerance)
     gain = _finite32(region.log10_gain, 1e4)
     if color_by == "log10_gain":
@@ -102,11 +137,11 @@ def region_map(region: Any, *, color_by: str = "log10_gain", runs: Sequence[Mapp
                          line=dict(color="#212529", width=2), autocontour=False)]
     for key, (xs, ys) in region.curves.items():
         label, dash = CURVE_STYLES.get(key, (key, "solid"))
-        traces.append(go.Scatter(x=np.asarray(xs, float), y=np.asarray(ys, float), mode="lines",
-                                 name=label, line=dict(color="#495057", width=2, dash=dash),
-                                 hoverinfo="skip", connectgaps=False))
+        traces.append(go.Scatter(x=map_coord(xs, lx), y=map_coord(ys, ly), mode="lines", name=label,
+                                 line=dict(color="#495057", width=2, dash=dash), hoverinfo="skip",
+                                 connectgaps=False))
     if runs:
-        traces.append(_runs_trace(runs))
+        traces.append(_runs_trace(runs, lx, ly))
     traces.append(hover_grid(region, click_points))
     if show_points:
         traces += point_markers(region)
@@ -115,36 +150,39 @@ def region_map(region: Any, *, color_by: str = "log10_gain", runs: Sequence[Mapp
         uirevision=f"region-{region.x_name}-{region.y_name}", clickmode="event+select",
         margin=dict(l=60, r=20, t=40 if title else 10, b=40),
         legend=dict(orientation="h", yanchor="top", y=-0.15, x=0, font=dict(size=11)),
-        xaxis=dict(title=axis_title(region.x_name), type="log" if region.log_x else "linear",
-                   range=_axis_range(x, region.log_x)),
-        yaxis=dict(title=axis_title(region.y_name), type="log" if region.log_y else "linear",
-                   range=_axis_range(y, region.log_y)),
+        xaxis=_map_axis(region.x_name, np.asarray(region.x, float), lx),
+        yaxis=_map_axis(region.y_name, np.asarray(region.y, float), ly),
     )
     # One constructor call: figure-level add_trace/update_layout re-validate the whole figure each time.
     return go.Figure(data=traces, layout=layout)
 
 
+def _marker(region: Any, at: tuple[float, float], name: str, marker: dict) -> go.Scatter:
+    xt, yt = axis_title(region.x_name), axis_title(region.y_name)
+    return go.Scatter(x=map_coord([at[0]], region.log_x), y=map_coord([at[1]], region.log_y), mode="markers",
+                      name=name, marker=marker, customdata=[[at[0], at[1]]],
+                      hovertemplate=f"{name}<br>{xt} = %{{customdata[0]:.4g}}<br>{yt} = %{{customdata[1]:.4g}}"
+                                    "<extra></extra>")
+
+
 def point_markers(region: Any) -> list[go.Scatter]:
     """The optimum (when the conditions have one) and the current point of a region map."""
-    xt, yt = axis_title(region.x_name), axis_title(region.y_name)
     out = []
     if region.optimum is not None:
-        out.append(go.Scatter(x=[region.optimum[0]], y=[region.optimum[1]], mode="markers",
-                              name="optimum (conditions III + IV)",
-                              marker=dict(symbol="star", size=16, color="#f59f00", line=dict(color="#212529", width=1)),
-                              hovertemplate=f"optimum<br>{xt} = %{{x:.4g}}<br>{yt} = %{{y:.4g}}<extra></extra>"))
-    out.append(go.Scatter(x=[region.current[0]], y=[region.current[1]], mode="markers", name="current setting",
-                          marker=dict(symbol="circle-open", size=16, color="#000000", line=dict(width=3)),
-                          hovertemplate=f"current<br>{xt} = %{{x:.4g}}<br>{yt} = %{{y:.4g}}<extra></extra>"))
+        out.append(_marker(region, region.optimum, "optimum (conditions III + IV)",
+                           dict(symbol="star", size=16, color="#f59f00", line=dict(color="#212529", width=1))))
+    out.append(_marker(region, region.current, "current setting",
+                       dict(symbol="circle-open", size=16, color="#000000", line=dict(width=3))))
     return out
 
 
-def hover_grid(region: Any, points: int = 100) -> go.Scattergl:
+def hover_grid(region: Any, points: int = 25) -> go.Scatter:
     """Invisible markers on every k-th cell of the map (about ``points`` per axis) carrying the hover.
 
     Plotly heatmaps give no selection events, so these markers receive the clicks; they also carry
-    every number of their cell (ρ², worst one-step gain, log10 gain over T, firing rate), so what a
-    person reads on hover is exactly where a click moves the current point.
+    every number of their cell (its x and y, ρ², worst one-step gain, log10 gain over T, firing
+    rate), so what a person reads on hover is exactly where a click moves the current point. SVG
+    markers, not WebGL: a WebGL context costs ~200 ms per redraw without a GPU.
     """
     if points < 2:
         raise ValueError(f"click_points = {points!r} is outside the allowed range [2, inf)")
@@ -152,15 +190,17 @@ def hover_grid(region: Any, points: int = 100) -> go.Scattergl:
     kx, ky = max(1, math.ceil(nx / points)), max(1, math.ceil(ny / points))
     cells = (slice(None, None, ky), slice(None, None, kx))
     xx, yy = np.meshgrid(np.asarray(region.x, float)[::kx], np.asarray(region.y, float)[::ky])
-    custom = np.stack([_finite32(np.asarray(a)[cells]).ravel() for a in
-                       (region.rho2, region.max_gain, region.log10_gain, region.firing_rate)], axis=-1)
+    custom = np.stack([xx.ravel().astype(np.float32), yy.ravel().astype(np.float32)]
+                      + [_finite32(np.asarray(a)[cells]).ravel() for a in
+                         (region.rho2, region.max_gain, region.log10_gain, region.firing_rate)], axis=-1)
     xt, yt = axis_title(region.x_name), axis_title(region.y_name)
-    hover = (f"{xt} = %{{x:.4g}}<br>{yt} = %{{y:.4g}}<br>ρ² = %{{customdata[0]:.4g}}"
-             "<br>worst one-step gain = %{customdata[1]:.4g}<br>log₁₀ gain over T = %{customdata[2]:.3g}"
-             "<br>firing rate p = %{customdata[3]:.3f}<br><i>click to move here</i><extra></extra>")
-    return go.Scattergl(x=xx.ravel().astype(np.float32), y=yy.ravel().astype(np.float32), customdata=custom,
-                        mode="markers", name="cells", hovertemplate=hover, showlegend=False,
-                        marker=dict(size=7, color="rgba(0,0,0,0)"))
+    hover = (f"{xt} = %{{customdata[0]:.4g}}<br>{yt} = %{{customdata[1]:.4g}}<br>ρ² = %{{customdata[2]:.4g}}"
+             "<br>worst one-step gain = %{customdata[3]:.4g}<br>log₁₀ gain over T = %{customdata[4]:.3g}"
+             "<br>firing rate p = %{customdata[5]:.3f}<br><i>click to move here</i><extra></extra>")
+    return go.Scatter(x=map_coord(xx.ravel(), region.log_x).astype(np.float32),
+                      y=map_coord(yy.ravel(), region.log_y).astype(np.float32), customdata=custom,
+                      mode="markers", name="cells", hovertemplate=hover, showlegend=False,
+                      marker=dict(size=10, color="rgba(0,0,0,0)"))
 
 
 def round_sig(values: Any, digits: int = 3) -> np.ndarray:
@@ -172,14 +212,15 @@ def round_sig(values: Any, digits: int = 3) -> np.ndarray:
     return np.round(v * scale) / scale
 
 
-def _runs_trace(runs: Sequence[Mapping[str, Any]]) -> go.Scatter:
+def _runs_trace(runs: Sequence[Mapping[str, Any]], log_x: bool, log_y: bool) -> go.Scatter:
     outcomes = [str(r.get("outcome", "unknown")) for r in runs]
     colors = [REGIME_COLORS.get(o, REGIME_COLORS["unknown"]) for o in outcomes]
     text = [f"{r.get('label', '')}<br>measured: {o}" for r, o in zip(runs, outcomes)]
-    return go.Scatter(x=[r["x"] for r in runs], y=[r["y"] for r in runs], mode="markers",
-                      name="confirmation runs (colour: measured outcome)", text=text,
+    xs, ys = [r["x"] for r in runs], [r["y"] for r in runs]
+    return go.Scatter(x=map_coord(xs, log_x), y=map_coord(ys, log_y), mode="markers",
+                      name="confirmation runs (colour: measured outcome)", text=text, customdata=np.c_[xs, ys],
                       marker=dict(symbol="diamond", size=11, color=colors, line=dict(color="#ffffff", width=1)),
-                      hovertemplate="%{text}<br>(%{x:.4g}, %{y:.4g})<extra></extra>")
+                      hovertemplate="%{text}<br>(%{customdata[0]:.4g}, %{customdata[1]:.4g})<extra></extra>")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -390,11 +431,12 @@ def membrane_trace(t: Any, voltage: Any, spikes: Any, *, threshold: float, drive
 
 
 def spike_raster(spikes: Any, *, height: int = 280) -> go.Figure:
-    """Raster plot of a (T, n) 0/1 spike array: a dot per spike, neuron index against time step."""
+    """Raster plot of a (T, n) 0/1 spike array: a dark cell per spike, neuron index against time step
+    (drawn as a two-colour heatmap: one image, however many spikes)."""
     s = np.asarray(spikes, bool)
-    t_idx, n_idx = np.nonzero(s)
-    trace = go.Scattergl(x=t_idx, y=n_idx, mode="markers", marker=dict(size=3, color="#212529"),
-                         hovertemplate="t = %{x}<br>neuron %{y}<extra></extra>", name="spikes")
+    trace = go.Heatmap(z=s.T.astype(np.int8), colorscale=[[0, "#ffffff"], [1, "#212529"]], zmin=0, zmax=1,
+                       showscale=False, xgap=0, ygap=1, name="spikes",
+                       hovertemplate="t = %{x}<br>neuron %{y}<br>spike = %{z}<extra></extra>")
     return go.Figure(data=[trace], layout=_layout(
         height, "time step t", "neuron", showlegend=False,
         xaxis=dict(range=[-0.5, s.shape[0] - 0.5]), yaxis=dict(range=[-0.5, s.shape[1] - 0.5])))

@@ -1,4 +1,5 @@
 """Figure builders: each one checked on the traces a person will see (pure: no streamlit)."""
+import dataclasses
 import math
 
 import numpy as np
@@ -30,7 +31,17 @@ def test_region_map_heatmap_is_the_log_gain_centred_on_zero(region):
     finite = np.isfinite(region.log10_gain)
     np.testing.assert_allclose(z[finite], region.log10_gain[finite], rtol=1e-5)
     assert heat.zmid == 0 and heat.zmin == -heat.zmax == -4 * region.tolerance
-    assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
+    # log axes are drawn as log10 coordinates on linear axes, labelled in real units
+    np.testing.assert_allclose(heat.x, np.log10(region.x), rtol=1e-6)
+    assert fig.layout.xaxis.type == "linear" and "1" in fig.layout.xaxis.ticktext
+    ticks = dict(zip(fig.layout.yaxis.ticktext, fig.layout.yaxis.tickvals))
+    assert ticks["0.1"] == pytest.approx(-1.0) and ticks["1"] == pytest.approx(0.0)
+
+
+def test_map_coordinates_round_trip():
+    assert plots.map_value(float(plots.map_coord([0.25], log=True)[0]), log=True) == pytest.approx(0.25)
+    assert plots.map_value(0.3, log=False) == 0.3
+    assert np.isnan(plots.map_coord([0.0], log=True)[0])
 
 
 def test_region_map_colour_by_rho2_is_centred_on_rho2_one(region):
@@ -47,16 +58,19 @@ def test_region_map_outlines_the_stable_band_and_draws_the_condition_curves(regi
     assert (band.contours.start, band.contours.end) == (-region.tolerance, region.tolerance)
     for key, (xs, ys) in region.curves.items():
         curve = _by_name(fig, plots.CURVE_STYLES[key][0])
-        np.testing.assert_allclose(curve.y, ys)
+        np.testing.assert_allclose(curve.y, np.log10(ys))
 
 
 def test_region_map_marks_the_current_point_and_the_optimum(region):
+    assert region.optimum is None                 # shd-tau20: condition IV has no β* at γ_III
+    assert "optimum (conditions III + IV)" not in [t.name for t in plots.region_map(region).data]
+    region = dataclasses.replace(region, optimum=(2.0, 0.5))
     fig = plots.region_map(region)
     current = _by_name(fig, "current setting")
-    assert (current.x[0], current.y[0]) == region.current
-    if region.optimum is not None:
-        star = _by_name(fig, "optimum (conditions III + IV)")
-        assert (star.x[0], star.y[0]) == region.optimum
+    assert tuple(current.customdata[0]) == region.current
+    assert current.x[0] == pytest.approx(np.log10(region.current[0]))
+    star = _by_name(fig, "optimum (conditions III + IV)")
+    assert tuple(star.customdata[0]) == (2.0, 0.5) and star.y[0] == pytest.approx(np.log10(0.5))
     no_points = plots.region_map(region, show_points=False)
     assert "current setting" not in [t.name for t in no_points.data]
 
@@ -75,12 +89,13 @@ def test_hover_grid_carries_every_number_of_its_cell(region):
     kx, ky = math.ceil(nx / 20), math.ceil(ny / 20)
     custom = np.asarray(grid.customdata)
     x, y = np.asarray(grid.x), np.asarray(grid.y)
-    assert custom.shape == (len(range(0, ny, ky)) * len(range(0, nx, kx)), 4)
+    assert custom.shape == (len(range(0, ny, ky)) * len(range(0, nx, kx)), 6)
     k = 7                                         # any marker: find its cell and compare
     i, j = (k // len(range(0, nx, kx))) * ky, (k % len(range(0, nx, kx))) * kx
-    assert x[k] == pytest.approx(region.x[j], rel=1e-6) and y[k] == pytest.approx(region.y[i], rel=1e-6)
-    np.testing.assert_allclose(custom[k], [region.rho2[i, j], region.max_gain[i, j], region.log10_gain[i, j],
-                                           region.firing_rate[i, j]], rtol=1e-5)
+    assert x[k] == pytest.approx(np.log10(region.x[j]), abs=1e-6)
+    assert y[k] == pytest.approx(np.log10(region.y[i]), abs=1e-6)
+    np.testing.assert_allclose(custom[k], [region.x[j], region.y[i], region.rho2[i, j], region.max_gain[i, j],
+                                           region.log10_gain[i, j], region.firing_rate[i, j]], rtol=1e-5)
     assert "ρ²" in grid.hovertemplate and grid.marker.color == "rgba(0,0,0,0)"
 
 
@@ -168,8 +183,11 @@ def test_teaching_figures():
     marks = _by_name(fig, "spike z_t = 1")
     assert list(marks.x) == [1, 4]
     assert fig.layout.shapes[0].y0 == 0.8
-    raster = plots.spike_raster(np.eye(4))
-    assert list(raster.data[0].x) == [0, 1, 2, 3] and list(raster.data[0].y) == [0, 1, 2, 3]
+    spikes = np.zeros((5, 3))
+    spikes[2, 1] = 1
+    raster = plots.spike_raster(spikes)
+    z = np.asarray(raster.data[0].z)
+    assert z.shape == (3, 5) and z[1, 2] == 1 and z.sum() == 1     # neuron 1 spikes at t = 2
 
 
 def test_figures_skip_plotlys_default_template():

@@ -7,7 +7,6 @@ is safe.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any, Sequence
 
@@ -82,10 +81,11 @@ def _region_base(grid_key: str, color_by: str, runs_key: str, _region: Any, _run
 
 def region_chart(region: Any, grid_key: str, color_by: str, runs: Sequence[dict]) -> PreparedFigure:
     """The region map of ``region`` (grid cached under ``grid_key``), with its current point and optimum."""
-    base = _region_base(f"{grid_key}|{region.x_name}|{region.y_name}", color_by,
+    base = _region_base(f"{grid_key}|{region.x_name}|{region.y_name}|{region.log10_gain.shape}", color_by,
                         json.dumps(list(runs), sort_keys=True, default=str), region, runs)
-    points = [trace.to_plotly_json() for trace in plots.point_markers(region)]
-    return PreparedFigure({"data": [*base["data"], *points], "layout": base["layout"]})
+    points = {"data": [trace.to_plotly_json() for trace in plots.point_markers(region)]}
+    convert_to_base64(points)        # in place, as Plotly does for a whole figure
+    return PreparedFigure({"data": [*base["data"], *points["data"]], "layout": base["layout"]})
 
 
 def chart(fig: Any, key: str, **kw: Any) -> None:

@@ -19,14 +19,16 @@ MAPS = {
 MAP_PARAMS = dict(zip(MAPS, ("beta", "tail", "leak")))
 
 
-def _on_click(chart_key: str, x_name: str, y_name: str) -> None:
-    """Move the current setting to the clicked cell (a callback: runs before the widgets are drawn)."""
+def _on_click(chart_key: str, x_name: str, y_name: str, log_x: bool, log_y: bool) -> None:
+    """Move the current setting to the clicked cell (a callback: runs before the widgets are drawn).
+    Map coordinates are log10 units on log axes (plots.map_coord)."""
     event = st.session_state.get(chart_key)
     points = (event or {}).get("selection", {}).get("points", [])
     if not points:
         return
     p = points[-1]
-    values = {x_name: float(plots.round_sig(p["x"], 4)), y_name: float(plots.round_sig(p["y"], 4))}
+    x, y = plots.map_value(p["x"], log_x), plots.map_value(p["y"], log_y)
+    values = {x_name: float(plots.round_sig(x, 4)), y_name: float(plots.round_sig(y, 4))}
     if x_name == "tail":
         values["shape"] = "qpseudospike"
     state.apply(values)
@@ -52,7 +54,10 @@ def draw(cfg: LIFConfig, label: str, color_by: str, runs: Sequence[dict[str, Any
     region = compute.region(at, x, y)
     chart_key = f"map_{x}_{y}"
     fig = figures.region_chart(region, compute.grid_key(at, x, y), color_by, runs)
-    st.plotly_chart(fig, key=chart_key, on_select=lambda: _on_click(chart_key, x, y), selection_mode="points",
+    # theme=None: Streamlit's theme is merged into the figure in the browser on every remount (~100 ms
+    # of the repaint budget); the figure carries its own styling instead.
+    st.plotly_chart(fig, key=chart_key, selection_mode="points", theme=None,
+                    on_select=lambda: _on_click(chart_key, x, y, region.log_x, region.log_y),
                     config={"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]})
     for note in region.notes:
         st.caption(f":material/info: {note}")

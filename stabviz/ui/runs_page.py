@@ -10,7 +10,7 @@ import streamlit as st
 from stabviz import plots
 from stabviz.config import DEVICES, TASKS, TRAIN_RANGES, LIFConfig, TrainConfig, limits
 from stabviz.runs import ACTIVE
-from stabviz.ui import figures, layout, state
+from stabviz.ui import figures, layout
 from stabviz.ui import runs as ui_runs
 
 #: Metric charts of the live view: title -> metric name prefix in the store (per layer: "<name>/<k>").

@@ -10,7 +10,7 @@ import dataclasses
 import math
 from typing import Any, Mapping
 
-from stabviz.config import (FORMULAS, IN_INITS, INITS, RANGES, RESETS, SHAPES, VOLTAGE_MODELS, LIFConfig,
+from stabviz.config import (FORMULAS, IN_INITS, INITS, RESETS, SHAPES, VOLTAGE_MODELS, LIFConfig,
                             check_choice, check_range)
 
 DEFAULTS: dict[str, Any] = LIFConfig().to_dict()

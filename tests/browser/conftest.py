@@ -1,0 +1,38 @@
+"""Fixtures of the real-browser suite: one dashboard server and one Chromium for the whole session."""
+import os
+
+import pytest
+
+from harness import CHROMIUM, chromium, dashboard
+
+
+def pytest_collection_modifyitems(items):
+    if not os.path.exists(CHROMIUM):
+        skip = pytest.mark.skip(reason=f"no Chromium at {CHROMIUM} (apt-get install chromium); never downloaded")
+        for item in items:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def home(tmp_path_factory):
+    return tmp_path_factory.mktemp("stabviz_home")
+
+
+@pytest.fixture(scope="session")
+def base_url(home):
+    with dashboard(home) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser_context():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw, chromium(pw) as ctx:
+        yield ctx
+
+
+@pytest.fixture
+def page(browser_context):
+    page = browser_context.new_page()
+    yield page
+    page.close()

@@ -1,0 +1,153 @@
+"""What a person sees, in Debian's Chromium: every page renders without an exception (screenshots go to
+docs/screenshots/), a slider moves the map, a click on the map moves the setting, a bad link warns, and
+a tiny training run launched from the page finishes."""
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import ROOT, server_ms, slider, wait_idle
+
+SHOTS = ROOT / "docs" / "screenshots"
+PAGES = {"explore": "/", "surrogates": "/surrogates", "runs": "/runs", "sweep": "/sweep", "learn": "/learn"}
+pytestmark = pytest.mark.timeout(240)
+
+
+def _assert_no_exception(page):
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert "Traceback" not in page.inner_text("body")
+
+
+def _map_state(page):
+    """The Explore map as the browser holds it: a digest of the heatmap and the current point."""
+    return page.evaluate("""() => {
+        const gd = [...document.querySelectorAll('.js-plotly-plot')].find(g => (g.data || []).some(t => t.type === 'heatmap'));
+        if (!gd) return null;
+        const heat = gd.data.find(t => t.type === 'heatmap');
+        const cur = gd.data.find(t => t.name === 'current setting');
+        const z = heat.z.bdata || JSON.stringify(Array.from(heat.z[Math.floor(heat.z.length / 2)] || []));
+        return {z: typeof z === 'string' ? z.length + ':' + z.slice(0, 64) + z.slice(-64) : String(z),
+                current: cur ? JSON.stringify(cur.x) + JSON.stringify(cur.y) : null};
+    }""")
+
+
+def _wait_map(page, before, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = _map_state(page)
+        if state and state != before:
+            return state
+        time.sleep(0.1)
+    raise AssertionError(f"the map did not change within {timeout} s")
+
+
+def test_a_tiny_run_launched_from_the_runs_page_finishes(page, base_url):
+    page.goto(base_url + "/runs?n_rec=32")
+    wait_idle(page)
+    form = page.locator("[data-testid='stForm']")
+    for label, value in (("Training steps", 20), ("Batch", 8), ("Time steps per sample", 20)):
+        box = form.get_by_label(label)
+        box.fill(str(value))
+        box.press("Tab")
+    form.get_by_role("button", name="Launch run").click()
+    heading = page.locator("h3", has_text=re.compile(r"^Run [0-9a-f]{8}: "))
+    heading.first.wait_for(timeout=30_000)
+    page.wait_for_url(re.compile(r"run=[0-9a-f]+"))
+    deadline = time.monotonic() + 150
+    while not heading.first.inner_text().endswith(("finished", "failed", "diverged")):
+        assert time.monotonic() < deadline, "the run did not end within 150 s"
+        time.sleep(1.0)
+    assert heading.first.inner_text().endswith("finished"), heading.first.inner_text()
+    page.get_by_text("Prediction vs measurement at initialisation").wait_for(timeout=30_000)
+    assert page.locator(".js-plotly-plot").count() >= 4      # loss, accuracy, firing rate, grad norm, ...
+    _assert_no_exception(page)
+    assert server_ms(page) > 0
+
+
+def test_a_small_sweep_fills_its_heatmap_as_runs_finish(page, base_url):
+    page.goto(base_url + "/sweep?n_rec=32&leak=0.951229424500714")
+    wait_idle(page)
+    form = page.locator("[data-testid='stForm']")
+    for label, value in (("x values (comma-separated)", "0.5, 2"), ("y values (comma-separated)", "0.5, 2"),
+                         ("Training steps per run", 10), ("Batch", 8), ("Time steps per sample", 20)):
+        box = form.get_by_label(label)
+        box.fill(str(value))
+        box.press("Tab")
+    form.get_by_role("button", name="Start sweep").click()
+    progress = page.locator("[data-testid='stProgress']").first
+    progress.wait_for(timeout=30_000)
+    deadline = time.monotonic() + 150
+    while "4 of 4 runs ended" not in page.inner_text("[data-testid='stMain']"):
+        assert time.monotonic() < deadline, "the sweep did not end within 150 s"
+        time.sleep(1.0)
+    cells = page.evaluate("""() => {
+        const gd = [...document.querySelectorAll('.js-plotly-plot')].find(g => (g.data || []).some(t => t.type === 'heatmap'));
+        return gd.data[0].text.flat();
+    }""")
+    assert len(cells) == 4 and "pending" not in cells
+    assert page.locator(".js-plotly-plot .contourlayer").count() >= 1      # the predicted band
+    _assert_no_exception(page)
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_every_page_renders_without_an_exception(page, base_url, name):
+    page.set_viewport_size({"width": 1500, "height": 1250})
+    page.goto(base_url + PAGES[name] + "?dampening=0.8")
+    wait_idle(page)
+    if name == "explore":
+        page.wait_for_selector(".js-plotly-plot .heatmaplayer")
+    time.sleep(1.0)                                         # let Plotly finish drawing before the shot
+    _assert_no_exception(page)
+    assert page.locator("h1").first.inner_text()
+    assert re.search(r"dampening=0\.8", page.url), page.url         # the setting stays in the link
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def test_moving_a_slider_repaints_the_map_and_a_reload_restores_it(page, base_url):
+    page.goto(base_url + "/")
+    page.wait_for_selector(".js-plotly-plot .heatmaplayer")
+    wait_idle(page)
+    before = _map_state(page)
+    leak = slider(page, "Leak")
+    leak.focus()
+    page.keyboard.press("ArrowRight")                       # one stop: a new leak, a new grid
+    after = _wait_map(page, before)
+    assert after["z"] != before["z"]
+    page.wait_for_url(re.compile(r"leak="))
+    shown = leak.get_attribute("aria-valuetext")
+    page.goto(page.url)                                     # a reload, or the link in a second tab
+    page.wait_for_selector(".js-plotly-plot .heatmaplayer")
+    wait_idle(page)
+    assert slider(page, "Leak").get_attribute("aria-valuetext") == shown
+    assert _map_state(page)["z"] == after["z"]
+    _assert_no_exception(page)
+
+
+def test_clicking_the_map_moves_the_current_point(page, base_url):
+    page.goto(base_url + "/")
+    page.wait_for_selector(".js-plotly-plot .heatmaplayer")
+    wait_idle(page)
+    time.sleep(1.0)
+    before = _map_state(page)
+    box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+    x, y = box["x"] + 0.25 * box["width"], box["y"] + 0.7 * box["height"]
+    page.mouse.move(x, y)
+    hover = page.locator(".hoverlayer").first.text_content()
+    assert "ρ²" in hover and "firing rate" in hover            # every number of the cell
+    page.mouse.click(x, y)
+    after = _wait_map(page, before)
+    assert after["current"] != before["current"]
+    page.wait_for_url(re.compile(r"sharpness=.*dampening=|dampening=.*sharpness="))
+    _assert_no_exception(page)
+
+
+def test_a_bad_link_warns_and_uses_the_defaults(page, base_url):
+    page.goto(base_url + "/?shape=banana&n_rec=-4&dampening=nan&sharpness=2.5")
+    wait_idle(page)
+    warning = page.locator("[data-testid='stAlertContentWarning']").first.inner_text()
+    for field in ("shape", "n_rec", "dampening"):
+        assert field in warning
+    assert slider(page, "Sharpness").get_attribute("aria-valuetext") == "2.5"
+    _assert_no_exception(page)
