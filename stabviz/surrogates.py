@@ -21,6 +21,7 @@ Library translations: :data:`LIBRARY_SURROGATES`, :func:`from_library`, :func:`t
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -569,8 +570,13 @@ def sg_prime_torch(v, shape: str = "fastsigmoid", dampening: Any = 1.0, sharpnes
     numbers (validated here) or tensors broadcastable to ``v``.
     """
     import torch
-    check_choice("shape", shape, SHAPES)
     x = v.float() if v.dtype in (torch.float16, torch.bfloat16) else v
+    if _plain_numbers(dampening, sharpness, tail):
+        _checked_numbers(shape, dampening, sharpness, tail)
+        if not (torch.is_grad_enabled() and x.requires_grad):
+            # The hot path of BPTT: one buffer, updated in place (no temporaries to allocate and fault in).
+            return _unit_prime_inplace(shape, x.abs(), float(sharpness), float(tail)).mul_(dampening).to(v.dtype)
+    check_choice("shape", shape, SHAPES)
     g = _scalar_or_tensor("dampening", dampening, x)
     b = _scalar_or_tensor("sharpness", sharpness, x)
     q = _scalar_or_tensor("tail", tail, x)
@@ -593,6 +599,38 @@ def sg_prime_torch(v, shape: str = "fastsigmoid", dampening: Any = 1.0, sharpnes
     else:
         unit = 1.0 / (1.0 + torch.square(math.pi * b * a))
     return (g * unit).to(v.dtype)
+
+
+def _plain_numbers(*values: Any) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+@functools.lru_cache(maxsize=1024)
+def _checked_numbers(shape: str, dampening: float, sharpness: float, tail: float) -> None:
+    """Validate Python-number parameters once per distinct value (called every time step in BPTT)."""
+    check_choice("shape", shape, SHAPES)
+    for name, value in (("dampening", dampening), ("sharpness", sharpness), ("tail", tail)):
+        _check_values(name, value)
+
+
+def _unit_prime_inplace(shape: str, a, b: float, q: float):
+    """σ'(v)/γ computed in place on ``a`` = |v| (a fresh buffer the caller owns); same formulas as above."""
+    if shape == "rectangular":
+        return a.mul_(2.0 * b).lt_(1.0)
+    if shape == "triangular":
+        return a.mul_(-b).add_(1.0).clamp_(min=0.0)
+    if shape == "exponential":
+        return a.mul_(-2.0 * b).exp_()
+    if shape == "gaussian":
+        return a.mul_(b).square_().mul_(-math.pi).exp_()
+    if shape == "sigmoid":
+        e = a.mul_(-4.0 * b).exp_()
+        return e.mul(4.0).div_(e.add(1.0).square_())
+    if shape == "fastsigmoid":
+        return a.mul_(2.0 * b).add_(1.0).square_().reciprocal_()
+    if shape == "qpseudospike":
+        return a.mul_(2.0 * b / (q - 1.0)).log1p_().mul_(-q).exp_()
+    return a.mul_(math.pi * b).square_().add_(1.0).reciprocal_()
 
 
 _SPIKE_FUNCTION = None
