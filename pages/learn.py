@@ -29,12 +29,13 @@ st.caption(f"Firing rate: {trace.rate:.1%} of steps. With more leak memory (α �
            "with α = 0 the neuron only sees the current step.")
 
 st.header("2. A small network")
-st.markdown(f"Sixty neurons wired together with the current setting's leak (α = {cfg.leak:.3g}), threshold "
-            f"(θ = {cfg.threshold:g}) and reset ({cfg.reset}). Each dot is a spike.")
-c = st.columns(2)
-rate_in = c[0].slider("Input spike rate", 0.0, 0.5, 0.05, 0.01, key="learn_rate_in")
-scale = c[1].slider("Recurrent weight scale", 0.0, 3.0, 1.0, 0.1, key="learn_scale")
-spikes = lp.raster(cfg.leak, cfg.threshold, cfg.reset, rate_in, scale)
+st.markdown("Sixty such neurons (same leak and reset as above, threshold 1), each listening to a hundred "
+            "random input spike trains and to the other neurons. Each dark dash is a spike.")
+c = st.columns(3)
+rate_in = c[0].slider("Input spike rate", 0.0, 0.5, 0.1, 0.01, key="learn_rate_in")
+in_scale = c[1].slider("Input weight scale", 0.0, 10.0, 3.0, 0.5, key="learn_in_scale")
+rec_scale = c[2].slider("Recurrent weight scale", 0.0, 10.0, 1.0, 0.5, key="learn_rec_scale")
+spikes = lp.raster(leak, reset, rate_in, in_scale, rec_scale)
 figures.chart(plots.spike_raster(spikes), "learn_raster")
 st.caption(f"Mean firing rate {spikes.mean():.1%}. The paper starts training from a high rate (about ½).")
 

@@ -216,3 +216,26 @@ def test_a_link_straight_to_a_page_still_gets_the_sidebar_and_the_setting():
     assert at.title[0].value == "Surrogate shapes"
     assert _slider(at, "dampening").value == 0.5
     assert any(c.value.startswith("Server rerun") for c in at.sidebar.caption)
+
+
+def test_the_measured_voltage_model_adds_a_monte_carlo_prediction():
+    at = _app({"voltage_model": "measured", "n_rec": "32", "n_in": "50"})
+    assert not at.error and _metric(at, "Voltage model") == "measured"
+    cfg = LIFConfig(voltage_model="measured", n_rec=32, n_in=50)
+    assert _metric(at, "ρ²") == f"{theory.predict(cfg).rho2:.4g}"
+    assert any("gaussian voltage model" in c.value for c in at.caption)
+
+
+def test_the_measured_model_refuses_a_layer_too_large_for_the_dashboard():
+    at = _app({"voltage_model": "measured", "n_rec": "4096"})
+    assert any("STABVIZ_MAX_NEURONS" in e.value for e in at.error) and not at.exception
+
+
+def test_the_map_tab_and_colouring_are_part_of_the_link():
+    at = _app({"map": "leak", "color": "rho2"})
+    assert at.session_state["map_tab"] == "Leak α × dampening γ"
+    assert at.session_state["map_color"] == "rho2"
+    assert at.query_params["map"] in ("leak", ["leak"]) and at.query_params["color"] in ("rho2", ["rho2"])
+    bad = _app({"map": "bogus"})
+    assert any("map = 'bogus'" in w.value for w in bad.warning)
+    assert bad.session_state["map_tab"] == "Sharpness β × dampening γ"

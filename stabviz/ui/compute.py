@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from stabviz.config import LIFConfig
+from stabviz.config import LIFConfig, limits
 
 Key = str
 
@@ -42,12 +42,24 @@ def config_of(key: Key) -> LIFConfig:
     return LIFConfig(**json.loads(key))
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+def check_measurable(cfg: LIFConfig) -> None:
+    """The Monte-Carlo check runs inside the dashboard's process: refuse layers above the machine's
+    neuron limit (it would stall every session) with a reason the page shows."""
+    limit = limits()["neurons"]
+    if cfg.n_rec > limit:
+        raise ValueError(f"the measured voltage model simulates the layer in this process: n_rec = {cfg.n_rec} is "
+                         f"above this machine's limit {limit} (STABVIZ_MAX_NEURONS); use the gaussian model")
+
+
+@st.cache_data(max_entries=256, show_spinner="Predicting…")
 def predictions(key: Key) -> dict[str, dict[str, Any]]:
     """theory.predict under the uniform and gaussian models (and measured, when it is the chosen model)."""
     from stabviz import theory
     cfg = config_of(key)
-    models = ("uniform", "gaussian") + (("measured",) if cfg.voltage_model == "measured" else ())
+    models = ("uniform", "gaussian")
+    if cfg.voltage_model == "measured":
+        check_measurable(cfg)
+        models += ("measured",)
     return {m: theory.predict(cfg, m).to_dict() for m in models}
 
 
@@ -104,7 +116,9 @@ def voltage_densities(key: Key, lo: float, hi: float, n: int) -> dict[str, np.nd
 def measurement(key: Key) -> dict[str, Any]:
     """A quick Monte-Carlo check (simulate.measure on the CPU): its numbers and a voltage sample."""
     from stabviz import simulate
-    m = simulate.measure(config_of(key), device="cpu")
+    cfg = config_of(key)
+    check_measurable(cfg)
+    m = simulate.measure(cfg, device="cpu")
     out = m.to_dict()
     out["voltages"] = np.asarray(m.voltages, np.float32)
     return out

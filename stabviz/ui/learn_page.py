@@ -48,8 +48,9 @@ def trace(leak: float, threshold: float, drive: float, noise: float, reset: str)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def raster(leak: float, threshold: float, reset: str, input_rate: float, scale: float) -> np.ndarray:
-    return teach.network_spikes(60, 100, leak, threshold, reset, input_rate, scale)
+def raster(leak: float, reset: str, input_rate: float, in_scale: float, rec_scale: float) -> np.ndarray:
+    """Sixty neurons, a hundred inputs, threshold 1 (the units of the neuron above)."""
+    return teach.network_spikes(60, 100, leak, 1.0, reset, input_rate, rec_scale, in_scale)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)

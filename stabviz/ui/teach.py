@@ -64,16 +64,16 @@ def neuron_trace(leak: float, threshold: float, drive: float, noise: float, step
 
 
 def network_spikes(n: int, n_in: int, leak: float, threshold: float, reset: str, input_rate: float,
-                   rec_scale: float = 1.0, steps: int = 150, seed: int = 0) -> np.ndarray:
-    """Spikes (steps, n) of a small recurrent layer: Glorot-uniform W_in and W_rec (zero diagonal,
-    W_rec scaled by ``rec_scale``), Bernoulli(``input_rate``) input spikes."""
+                   rec_scale: float = 1.0, in_scale: float = 1.0, steps: int = 150, seed: int = 0) -> np.ndarray:
+    """Spikes (steps, n) of a small recurrent layer: Glorot-uniform W_in and W_rec (zero diagonal),
+    scaled by ``in_scale`` and ``rec_scale``, driven by Bernoulli(``input_rate``) input spikes."""
     _check(leak, threshold, reset, steps)
     if not (2 <= n <= 2000 and 1 <= n_in <= 5000):
         raise ValueError(f"network size n = {n}, n_in = {n_in} is outside [2, 2000] × [1, 5000]")
     if not 0.0 <= input_rate <= 1.0:
         raise ValueError(f"input_rate = {input_rate!r} is outside the allowed range [0, 1]")
     rng = np.random.default_rng(seed)
-    w_in = rng.uniform(-1, 1, (n_in, n)) * math.sqrt(6.0 / (n_in + n))
+    w_in = rng.uniform(-1, 1, (n_in, n)) * math.sqrt(6.0 / (n_in + n)) * in_scale
     w_rec = rng.uniform(-1, 1, (n, n)) * math.sqrt(6.0 / (2 * n)) * rec_scale
     np.fill_diagonal(w_rec, 0.0)
     x = (rng.random((steps, n_in)) < input_rate).astype(float)

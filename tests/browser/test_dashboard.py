@@ -9,8 +9,13 @@ import pytest
 
 from harness import ROOT, server_ms, slider, wait_idle
 
+from stabviz.config import preset
+from stabviz.ui.urlstate import setting_params
+
 SHOTS = ROOT / "docs" / "screenshots"
 PAGES = {"explore": "/", "surrogates": "/surrogates", "runs": "/runs", "sweep": "/sweep", "learn": "/learn"}
+# The screenshots show the SHD layer with a realistic leak (τ = 20): a setting with a visible stable band.
+SHOWCASE = "?" + "&".join(f"{k}={v}" for k, v in setting_params(preset("shd-tau20").to_dict()).items())
 pytestmark = pytest.mark.timeout(240)
 
 
@@ -93,14 +98,14 @@ def test_a_small_sweep_fills_its_heatmap_as_runs_finish(page, base_url):
 @pytest.mark.parametrize("name", list(PAGES))
 def test_every_page_renders_without_an_exception(page, base_url, name):
     page.set_viewport_size({"width": 1500, "height": 1250})
-    page.goto(base_url + PAGES[name] + "?dampening=0.8")
+    page.goto(base_url + PAGES[name] + SHOWCASE)
     wait_idle(page)
     if name == "explore":
         page.wait_for_selector(".js-plotly-plot .heatmaplayer")
     time.sleep(1.0)                                         # let Plotly finish drawing before the shot
     _assert_no_exception(page)
     assert page.locator("h1").first.inner_text()
-    assert re.search(r"dampening=0\.8", page.url), page.url         # the setting stays in the link
+    assert "leak=0.951" in page.url and "n_rec=256" in page.url, page.url     # the setting stays in the link
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
 
