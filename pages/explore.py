@@ -3,6 +3,7 @@ import streamlit as st
 
 from stabviz.ui import advice, compute, figures, layout, maps, router, snippets, state
 from stabviz.ui import explore as ex
+from stabviz.ui import runs as ui_runs
 
 router.ensure()          # a first request straight to this page still goes through app.py
 
@@ -38,7 +39,7 @@ with left:
     for label, tab in zip(maps.MAPS, tabs):
         if tab.open:
             with tab:
-                region = maps.draw(cfg, label, color_by, runs=ex.map_markers(cfg, *maps.MAPS[label]))
+                region = maps.draw(cfg, label, color_by, runs=ui_runs.map_markers(cfg, *maps.MAPS[label]))
 
 with header:
     cols = st.columns([1, 7], vertical_alignment="center")
@@ -49,11 +50,8 @@ with header:
 
 with right:
     st.subheader("Initial firing rate")
-    rates = {name: p["firing_rate"] for name, p in preds.items()}
-    measured = ex.measured_if_asked(cfg, key)
-    if measured is not None:
-        rates["measured"] = measured["firing_rate"]
-    figures.chart(figures.rate_bars(tuple(rates.items())), "rate_bars", config={"displayModeBar": False})
+    figures.chart(figures.rate_bars(tuple(ex.rates(cfg, preds).items())), "rate_bars",
+                  config={"displayModeBar": False})
     st.caption(advice.rate_sentence(preds))
     ex.confirm_button(cfg)
 
@@ -65,7 +63,7 @@ with detail[0]:
         ex.rate_panel(cfg, rec)
 with detail[1]:
     if detail[1].open:
-        ex.voltage_panel(cfg, key, preds)
+        ex.voltage_panel(cfg, preds)
 with detail[2]:
     if detail[2].open:
         st.markdown("Conditions I–IV at this setting (THEORY.md section 3). Copy the snippet into your own code:")

@@ -239,3 +239,14 @@ def test_the_map_tab_and_colouring_are_part_of_the_link():
     bad = _app({"map": "bogus"})
     assert any("map = 'bogus'" in w.value for w in bad.warning)
     assert bad.session_state["map_tab"] == "Sharpness β × dampening γ"
+
+
+def test_the_quick_measured_check_adds_a_measured_bar():
+    import json
+    at = _app({"n_rec": "32", "n_in": "50"})
+    at.button(key="measure_rates").click().run()
+    assert not at.exception and not at.error
+    bars = [json.loads(c.proto.spec) for c in at.get("plotly_chart")
+            if json.loads(c.proto.spec)["data"][0].get("type") == "bar"][0]
+    assert list(bars["data"][0]["x"]) == ["uniform", "gaussian", "measured"]
+    assert 0.0 <= bars["data"][0]["y"][2] <= 1.0

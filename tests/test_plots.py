@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import pytest
 
 from stabviz import plots, theory
-from stabviz.config import LIFConfig, preset
+from stabviz.config import preset
 
 
 @pytest.fixture(scope="module")

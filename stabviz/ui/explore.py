@@ -31,33 +31,38 @@ def gamma_iv_here(cfg: LIFConfig, region: Any) -> tuple[float | None, str]:
             region.x_name)
 
 
-def map_markers(cfg: LIFConfig, x: str, y: str) -> list[dict[str, Any]]:
-    return ui_runs.map_markers(cfg, x, y)
-
-
 def _ask_measure(key: compute.Key) -> None:
     st.session_state.setdefault(MEASURE_FLAG, set()).add(key)
 
 
-def measured(cfg: LIFConfig, key: compute.Key) -> dict[str, Any] | None:
-    """The quick Monte-Carlo check, when asked for (button) or when it is the chosen voltage model."""
+def measured(cfg: LIFConfig) -> dict[str, Any] | None:
+    """The quick Monte-Carlo check (firing rate and a voltage sample), when asked for with the button
+    or when it is the chosen voltage model. Keyed by the forward setting: the surrogate does not change
+    the voltages, so moving γ or β never re-simulates."""
+    key = compute.key_of(compute.forward_config(cfg))
     if cfg.voltage_model == "measured" or key in st.session_state.get(MEASURE_FLAG, set()):
         return compute.measurement(key)
     return None
 
 
-def measure_button(key: compute.Key, where: str) -> None:
+def measure_button(cfg: LIFConfig, where: str) -> None:
     st.button("Quick measured check (Monte-Carlo, CPU)", key=f"measure_{where}", on_click=_ask_measure,
-              args=(key,), icon=":material/science:",
+              args=(compute.key_of(compute.forward_config(cfg)),), icon=":material/science:",
               help="Simulates the initialised layer for 300 steps (no training) and measures its firing "
                    "rate and voltages. A few seconds on the CPU; cached per setting.")
 
 
-def measured_if_asked(cfg: LIFConfig, key: compute.Key) -> dict[str, Any] | None:
-    m = measured(cfg, key)
-    if m is None:
-        measure_button(key, "rates")
-    return m
+def rates(cfg: LIFConfig, preds: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """Predicted initial firing rate per voltage model, plus the quick measured check when asked for
+    (else its button)."""
+    out = {name: p["firing_rate"] for name, p in preds.items()}
+    if "measured" not in out:
+        m = measured(cfg)
+        if m is None:
+            measure_button(cfg, "rates")
+        else:
+            out["measured"] = m["firing_rate"]
+    return out
 
 
 def confirm_button(cfg: LIFConfig) -> None:
@@ -93,20 +98,20 @@ def rate_panel(cfg: LIFConfig, rec: Mapping[str, Any]) -> None:
                       "rate_mu")
 
 
-def voltage_panel(cfg: LIFConfig, key: compute.Key, preds: Mapping[str, Mapping[str, Any]]) -> None:
+def voltage_panel(cfg: LIFConfig, preds: Mapping[str, Mapping[str, Any]]) -> None:
     """The voltage density each model assumes against a quick measured histogram."""
     g = preds["gaussian"]
     lo, hi = g["voltage_mean"] - 5 * g["voltage_std"], g["voltage_mean"] + 5 * g["voltage_std"]
     lo, hi = min(lo, cfg.threshold - 1e-3), max(hi, cfg.threshold + 1e-3)
-    m = measured(cfg, key)
-    figures.chart(figures.voltages(compute.key_of(compute.forward_config(cfg)), (lo, hi, 400), cfg.threshold,
-                                   None if m is None else key), "vdist")
+    fkey = compute.key_of(compute.forward_config(cfg))
+    m = measured(cfg)
+    figures.chart(figures.voltages(fkey, (lo, hi, 400), cfg.threshold, None if m is None else fkey), "vdist")
     u = preds["uniform"]
     st.caption(f"The uniform model spreads the voltage over ±{np.sqrt(3) * u['voltage_std']:.3g} around "
                f"{u['voltage_mean']:.3g}; the gaussian model has std {g['voltage_std']:.3g}. "
                "The measured histogram is the referee.")
     if m is None:
-        measure_button(key, "voltages")
+        measure_button(cfg, "voltages")
 
 
 def library_calls(cfg: LIFConfig, rec: Mapping[str, Any]) -> str:

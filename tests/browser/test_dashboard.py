@@ -3,7 +3,6 @@ docs/screenshots/), a slider moves the map, a click on the map moves the setting
 a tiny training run launched from the page finishes."""
 import re
 import time
-from pathlib import Path
 
 import pytest
 
