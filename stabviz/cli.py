@@ -16,8 +16,9 @@ from typing import Any, Callable, Sequence
 from stabviz.config import (FORMULAS, INITS, IN_INITS, PRESET_NOTES, PRESETS, RESETS, SHAPES,
                             VOLTAGE_MODELS, LIFConfig, preset, tau_to_leak)
 
-#: modules that add their own subcommands through ``register(subparsers, parents)``
-SUBCOMMAND_MODULES = ("stabviz.cli_bench", "stabviz.cli_train", "stabviz.cli_runs")
+#: modules that add their own subcommands through ``register(subparsers, parents)``, and whether they
+#: train (then ``--steps`` is theirs: optimiser steps)
+SUBCOMMAND_MODULES = {"stabviz.cli_bench": False, "stabviz.cli_train": True, "stabviz.cli_runs": True}
 
 
 class UsageError(ValueError):
@@ -40,8 +41,12 @@ _LIF_OPTIONS: dict[str, str] = {
 }
 
 
-def lif_options() -> argparse.ArgumentParser:
-    """The shared network/SG options, as a parent parser (every default None = take the preset's)."""
+def lif_options(with_steps: bool = True) -> argparse.ArgumentParser:
+    """The shared network/SG options, as a parent parser (every default None = take the preset's).
+
+    Training commands leave out ``--steps`` (T of the theory): there T is the task's ``--time-steps``
+    and ``--steps`` counts optimiser steps, as users of training scripts expect.
+    """
     p = _Parser(add_help=False)
     g = p.add_argument_group("network and surrogate (defaults: the preset's)")
     g.add_argument("--preset", choices=list(PRESETS), default="paper-slmnist", help="starting setting")
@@ -65,7 +70,8 @@ def lif_options() -> argparse.ArgumentParser:
     g.add_argument("--dampening", type=float, help="SG peak height γ")
     g.add_argument("--sharpness", type=float, help="SG inverse width β")
     g.add_argument("--tail", type=float, help="SG tail-fatness q (qpseudospike), > 1")
-    g.add_argument("--steps", type=int, help="time steps T the gradient travels")
+    if with_steps:
+        g.add_argument("--steps", type=int, help="time steps T the gradient travels")
     g.add_argument("--voltage-model", choices=VOLTAGE_MODELS, help="voltage distribution model")
     g.add_argument("--formula", choices=FORMULAS, help="'derived' (default) or the reference 'code'")
     g.add_argument("--tolerance", type=float, help="decades of gradient gain over T still 'stable'")
@@ -239,8 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(knob, dest="value", type=float, help="the library's knob (default: its default)")
     p.set_defaults(func=cmd_translate)
 
-    for name in SUBCOMMAND_MODULES:
-        _register_optional(name, sub, [common, json_opt])
+    training = lif_options(with_steps=False)
+    for name, trains in SUBCOMMAND_MODULES.items():
+        _register_optional(name, sub, [training if trains else common, json_opt])
     return parser
 
 

@@ -13,8 +13,8 @@ import sys
 import time
 from typing import Any, Sequence
 
-# The train options (--task, --train-steps, --batch, --lr, ...) are defined once, in cli_train;
-# --steps belongs to the shared LIF options (T, the steps the gradient travels).
+# The train options (--task, --steps/--train-steps, --batch, --lr, ...) are defined once, in cli_train;
+# the main CLI hands training commands the LIF options without their --steps (T = --time-steps).
 from stabviz.cli_train import train_config_from_args, train_options
 
 

@@ -31,8 +31,8 @@ EXIT_CODES = {"finished": 0, "diverged": 1, "cancelled": 130}
 
 def train_options() -> argparse.ArgumentParser:
     """The training options as a parent parser (shared with `submit` and `sweep`). Every default is
-    None, meaning TrainConfig's. ``--train-steps`` counts optimiser steps: ``--steps`` is the LIF
-    option T of the theory, and training takes T from ``--time-steps``."""
+    None, meaning TrainConfig's. ``--steps`` (alias ``--train-steps``) counts optimiser steps; the theory's
+    T is the task's ``--time-steps`` (the main CLI leaves its LIF ``--steps`` out of training commands)."""
     d = _DEFAULTS
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("training (defaults: TrainConfig's)")
@@ -43,7 +43,8 @@ def train_options() -> argparse.ArgumentParser:
                    help=f"randman: samples generated; shd/slmnist: most samples loaded (default {d.samples})")
     g.add_argument("--manifold-dim", type=int, help=f"randman manifold dimension (default {d.manifold_dim})")
     g.add_argument("--time-steps", type=int, help=f"input time bins T of the task (default {d.time_steps})")
-    g.add_argument("--train-steps", type=int, help=f"optimiser steps (default {d.train_steps})")
+    g.add_argument("--steps", "--train-steps", dest="train_steps", type=int,
+                   help=f"optimiser steps (default {d.train_steps})")
     g.add_argument("--batch", type=int, help=f"batch size (default {d.batch})")
     g.add_argument("--lr", type=float, help=f"AdamW learning rate (default {d.lr:g})")
     g.add_argument("--weight-decay", type=float, help=f"AdamW weight decay (default {d.weight_decay:g})")

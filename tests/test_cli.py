@@ -82,3 +82,9 @@ def test_simulate_json_reports_measured_and_models():
                          "--burn-in", "20", "--json").stdout)
     assert set(out["predicted"]) == {"uniform", "gaussian"}
     assert 0 <= out["measured"]["firing_rate"] <= 1 and out["measured"]["rho2"] > 0
+
+
+def test_train_steps_option_counts_optimiser_steps():
+    out = json.loads(run("train", "--steps", "4", "--n-rec", "16", "--time-steps", "10", "--samples", "60",
+                         "--classes", "2", "--log-every", "2", "--json").stdout)
+    assert out["status"] == "finished" and out["final"]["steps_done"] == 4
