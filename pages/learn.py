@@ -47,8 +47,8 @@ st.markdown(
     "Three knobs shape the bump: the **dampening γ** is its height, the **sharpness β** is one over its "
     "width, and the **tail-fatness q** (q-PseudoSpike only) sets how slowly it falls off.")
 figures.chart(lp.knobs_figure(cfg), "learn_sg")
-st.caption(f"Solid: your {cfg.shape} at γ = {cfg.dampening:g}, β = {cfg.sharpness:g}. Dashed: doubling γ "
-           "raises the bump; doubling β narrows it (the area γ/β halves).")
+st.caption(f"Thick: your {cfg.shape} at γ = {cfg.dampening:g}, β = {cfg.sharpness:g}. Raising γ raises the "
+           "bump; raising β narrows it (its area γ/β shrinks).")
 
 st.header("4. Four conditions, step by step")
 st.markdown("Backpropagating through time multiplies the error by one step's gain **T** times. If that gain "

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from stabviz import plots
-from stabviz.config import LIFConfig, preset
+from stabviz.config import RANGES, LIFConfig, preset
 from stabviz.ui import compute, teach
 from stabviz.ui.advice import gain_phrase
 from stabviz.ui.layout import fmt
@@ -57,10 +57,12 @@ def raster(leak: float, reset: str, input_rate: float, in_scale: float, rec_scal
 def _knobs_figure(shape: str, dampening: float, sharpness: float, tail: float) -> go.Figure:
     from stabviz import surrogates
     v = np.linspace(-4.0 / sharpness, 4.0 / sharpness, 601)
+    # Double each knob, or halve it where doubling would leave its allowed range.
+    g2, b2 = (2.0 if 2 * dampening <= RANGES["dampening"][1] else 0.5), (2.0 if 2 * sharpness <= RANGES["sharpness"][1] else 0.5)
     curves = {
         f"{shape} (γ = {dampening:g}, β = {sharpness:g})": surrogates.sg_prime(v, shape, dampening, sharpness, tail),
-        f"γ × 2 (higher)": surrogates.sg_prime(v, shape, 2 * dampening, sharpness, tail),
-        f"β × 2 (narrower)": surrogates.sg_prime(v, shape, dampening, 2 * sharpness, tail),
+        f"γ × {g2:g} ({'higher' if g2 > 1 else 'lower'})": surrogates.sg_prime(v, shape, g2 * dampening, sharpness, tail),
+        f"β × {b2:g} ({'narrower' if b2 > 1 else 'wider'})": surrogates.sg_prime(v, shape, dampening, b2 * sharpness, tail),
     }
     return plots.surrogate_curves(v, curves, highlight=next(iter(curves)))
 
