@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import math
 import sys
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
+from stabviz.jsonsafe import dumps
 from stabviz.config import (FORMULAS, INITS, IN_INITS, PRESET_NOTES, PRESETS, RESETS, SHAPES,
                             VOLTAGE_MODELS, LIFConfig, preset, tau_to_leak)
 
@@ -93,21 +93,6 @@ def lif_config_from_args(args: argparse.Namespace) -> LIFConfig:
     return preset(getattr(args, "preset", "paper-slmnist") or "paper-slmnist", **changes)
 
 
-def _dump(obj: Any) -> str:
-    return json.dumps(_clean(obj), indent=2, allow_nan=False)
-
-
-def _clean(obj: Any) -> Any:
-    """NaN and inf become null: strict JSON for scripts."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
-
-
 def _fmt(v: Any) -> str:
     return "—" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v))
 
@@ -119,7 +104,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     from stabviz import theory
     rec = theory.recommend(lif_config_from_args(args)).to_dict()
     if args.json:
-        print(_dump(rec))
+        print(dumps(rec))
         return 0
     labels = {"recurrent_mean": "condition I   recurrent weight mean", "recurrent_var": "condition II  recurrent weight variance",
               "dampening": "condition III dampening γ", "sharpness": "condition IV  sharpness β* (at this γ)",
@@ -159,7 +144,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     pred = theory.predict_all(cfg)
     out = {"measured": m.to_dict(), "predicted": {k: v.to_dict() for k, v in pred.items()}}
     if args.json:
-        print(_dump(out))
+        print(dumps(out))
         return 0
     rows = ("firing_rate", "voltage_mean", "voltage_std", "moment1", "moment2", "rho2", "max_gain", "log10_gain")
     print(f"{'':<14}{'measured':>14}{'gaussian':>14}{'uniform':>14}")
@@ -173,7 +158,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
     data = {name: {**preset(name).to_dict(), "tau": preset(name).tau, "note": PRESET_NOTES.get(name, "")}
             for name in PRESETS}
     if args.json:
-        print(_dump(data))
+        print(dumps(data))
         return 0
     for name, d in data.items():
         print(f"{name:<15} n_in {d['n_in']:>4}  n_rec {d['n_rec']:>4}  τ {d['tau']:<6.3g} "
@@ -193,7 +178,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
     out = {"stabviz": {"shape": shape, "dampening": g, "sharpness": b, "tail": q},
            "libraries": [t.__dict__ if hasattr(t, "__dict__") else dict(t._asdict()) for t in table]}
     if args.json:
-        print(_dump(out))
+        print(dumps(out))
         return 0
     print(f"stabviz: shape={shape} dampening γ={g:.6g} sharpness β={b:.6g}" + (f" tail q={q:.6g}" if shape == "qpseudospike" else ""))
     for t in out["libraries"]:

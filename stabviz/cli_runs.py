@@ -7,8 +7,6 @@ imports torch: training happens in the worker processes.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 import time
 from typing import Any, Sequence
@@ -16,22 +14,13 @@ from typing import Any, Sequence
 # The train options (--task, --steps/--train-steps, --batch, --lr, ...) are defined once, in cli_train;
 # the main CLI hands training commands the LIF options without their --steps (T = --time-steps).
 from stabviz.cli_train import train_config_from_args, train_options
+from stabviz.jsonsafe import dumps
 
 
 # -- output helpers ---------------------------------------------------------------------------------
 
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
-
-
 def _print_json(obj: Any) -> None:
-    print(json.dumps(_clean(obj), indent=2, allow_nan=False))
+    print(dumps(obj))
 
 
 def _when(t: float | None) -> str:

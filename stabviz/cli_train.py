@@ -9,7 +9,6 @@ inside the handler, so `python -m stabviz --help` stays fast.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import signal
 import sys
@@ -17,6 +16,7 @@ import time
 from typing import Any, TextIO
 
 from stabviz.config import DEVICES, LOSSES, TASKS, TrainConfig
+from stabviz.jsonsafe import dumps
 
 _DEFAULTS = TrainConfig()
 #: option dest -> TrainConfig field
@@ -137,7 +137,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     if getattr(args, "json", False):
-        print(json.dumps(_clean(summary), indent=2, allow_nan=False))
+        print(dumps(summary))
     else:
         print(readable_summary(summary))
     return EXIT_CODES[summary["status"]]
@@ -186,16 +186,6 @@ def _list(values: list) -> str:
 
 def _yes(agrees: bool | None) -> str:
     return "—" if agrees is None else ("yes" if agrees else "NO")
-
-
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
 
 
 def register(subparsers, parents: list[argparse.ArgumentParser]) -> None:

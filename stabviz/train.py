@@ -17,12 +17,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from stabviz import theory
 from stabviz.config import LIFConfig, TrainConfig
+from stabviz.jsonsafe import finite_or_none
 from stabviz.lif import LIFNetwork, fit_gradient_gain, probe_gradient_flow
 from stabviz.simulate import measure_layer
 from stabviz.tasks import TaskData, input_stats, load_task
@@ -106,7 +106,7 @@ def recommended_surrogate(lif: LIFConfig) -> tuple[LIFConfig, dict[str, Any]]:
 def prediction_summary(lif: LIFConfig) -> dict[str, Any]:
     """What the theory predicts for ``lif`` (its voltage model): firing_rate, rho, rho2, regime, ..."""
     p = theory.predict(lif)
-    return _finite({"voltage_model": p.voltage_model, "firing_rate": p.firing_rate, "rho": p.rho,
+    return finite_or_none({"voltage_model": p.voltage_model, "firing_rate": p.firing_rate, "rho": p.rho,
                     "rho2": p.rho2, "regime": p.regime, "firing": p.firing, "max_gain": p.max_gain,
                     "gradient_gain": p.gradient_gain, "log10_gain": p.log10_gain, "notes": list(p.notes)})
 
@@ -124,7 +124,7 @@ def probe(net: LIFNetwork, lif: LIFConfig, x: torch.Tensor, y: torch.Tensor) -> 
         m = measure_layer(net.w_in[0].detach(), net.recurrent_weight(0).detach(), net.bias[0].detach(),
                           lif, x, burn_in=max(1, x.shape[1] // 5))
     flow = probe_gradient_flow(net, x, y)[0]
-    return _finite({"firing_rate": [float(s.mean()) for s in spikes], "rho2": m.rho2,
+    return finite_or_none({"firing_rate": [float(s.mean()) for s in spikes], "rho2": m.rho2,
                     "rho": math.sqrt(m.rho2) if m.rho2 >= 0 else math.nan, "max_gain": m.max_gain,
                     "grad_gain": fit_gradient_gain(flow), "grad_flow": [float(v) for v in flow]})
 
@@ -298,11 +298,11 @@ def run(cfg: TrainConfig, callback: Callback | None = None, should_stop: Callabl
     final = {**probe(net, lif, probe_x, probe_y), "loss": test_loss, "accuracy": test_acc,
              "train_loss": outcome["last_loss"], "train_accuracy": outcome["last_accuracy"],
              "steps_done": outcome["steps_done"]}
-    final = _finite(final)
+    final = finite_or_none(final)
     emit({"step": outcome["steps_done"], "metrics": _numbers(
         {"test_accuracy": test_acc, "test_loss": test_loss, "rho2": final["rho2"],
          "grad_gain": final["grad_gain"], **_per_layer("firing_rate", final["firing_rate"])})})
-    return _finite({"run_id": run_id, "status": outcome["status"], "stopped_early": outcome["stopped_early"],
+    return finite_or_none({"run_id": run_id, "status": outcome["status"], "stopped_early": outcome["stopped_early"],
             "device": str(device), "wall_s": time.monotonic() - started,
             "task": _task_summary(data, m_x, v_x), "lif": lif.to_dict(), "recommended_sg": recommended,
             "prediction": prediction, "initial": initial, "final": final, "rate_adjustment": rate_adjustment,
@@ -371,14 +371,3 @@ def _task_summary(data: TaskData, m_x: float, v_x: float) -> dict[str, Any]:
             "test_samples": len(data.test_idx), "input_mean": m_x, "input_var": v_x}
 
 
-def _finite(obj: Any) -> Any:
-    """Non-finite floats -> None, numpy scalars -> Python numbers, recursively (JSON-ready)."""
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj

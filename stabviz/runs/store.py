@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from stabviz.config import TrainConfig
+from stabviz.jsonsafe import finite_or_none
 
 STATUSES = ("queued", "running", "finished", "failed", "diverged", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
@@ -124,17 +125,6 @@ def pid_alive(pid: int | None) -> bool:
 
 def _dumps(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
-
-
-def _finite_or_none(value: Any) -> Any:
-    """Strict JSON has no NaN/Infinity: exports write them as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {k: _finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite_or_none(v) for v in value]
-    return value
 
 
 def _flatten_metrics(metrics: Mapping[str, Any]) -> Iterator[tuple[str, float]]:
@@ -506,7 +496,7 @@ class RunStore:
             run.pop("traceback", None)
             doc = {"run": run, "metrics": {k: {"steps": s, "values": v}
                                            for k, (s, v) in series.items()}}
-            return json.dumps(_finite_or_none(doc), indent=1)
+            return json.dumps(finite_or_none(doc), indent=1)
         names = sorted(series)
         table: dict[int, dict[str, float]] = {}
         for name, (steps, values) in series.items():
@@ -526,7 +516,7 @@ class RunStore:
         runs = self.list(limit=None) if runs is None else runs
         if fmt == "json":
             docs = [{k: v for k, v in r.items() if k != "traceback"} for r in runs]
-            return json.dumps(_finite_or_none(docs), indent=1)
+            return json.dumps(finite_or_none(docs), indent=1)
         flat = [_flat_run(r) for r in runs]
         columns: list[str] = []
         for f in flat:
