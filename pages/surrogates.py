@@ -24,7 +24,7 @@ with cols[1]:
 
 st.subheader(f"E[σ'] and E[σ'²] under the {cfg.voltage_model} voltage model")
 st.markdown("Condition IV needs E[σ'²]: the mean squared slope the membrane voltage actually sees. "
-            "Same height and area, yet the shapes differ by large factors once the voltage spreads.")
+            "Same height and area, yet E[σ'²] differs severalfold between shapes once the voltage spreads.")
 moments = sp.shape_moments(compute.key_of(cfg))
 figures.chart(sp.moments_figure(moments, cfg.shape), "sg_moments")
 
