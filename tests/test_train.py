@@ -228,3 +228,26 @@ def test_cli_train_bad_value_is_a_one_line_error(capsys):
     assert main([*CLI_ARGS, "--lr", "-1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("stabviz: error:") and "lr" in err[-1]
+
+
+# --------------------------------------------------------------------------------------------- theory vs run
+
+def test_prediction_agrees_with_the_run_in_a_stable_setting_and_rho_hat_grows_with_dampening():
+    # A realistic leak (τ = 20) and the dampening on the condition-IV curve for this network: ρ = 1.
+    lif = {"n_rec": 128, "leak": tau_to_leak(20.0), "threshold": 0.01}
+    probe_only = dict(train_steps=1, time_steps=50, samples=200, log_every=1)
+    first = run(small(lif=lif, **probe_only))
+    cfg = LIFConfig.from_dict(first["lif"])
+    p = theory.predict(cfg.replace(dampening=1.0))
+    A, C, D = theory.gain_coefficients(cfg, p.firing_rate)
+    gamma = float(theory.gamma_iv(A, C, D, p.moment1, p.moment2))
+    stable = run(small(lif={**lif, "dampening": gamma}, **probe_only))
+    v = stable["verdict"]
+    assert stable["prediction"]["regime"] == "stable"
+    assert v["firing_rate"]["agrees"], v
+    # the per-step gain fitted to the gradient-flow probe, and the empirical ρ², match the theory's
+    assert v["rho"]["measured"] == pytest.approx(v["rho"]["predicted"], rel=0.1)
+    assert v["rho2"]["measured"] == pytest.approx(v["rho2"]["predicted"], rel=0.25)
+    gains = [run(small(lif={**lif, "dampening": g}, **probe_only))["initial"]["grad_gain"]
+             for g in (gamma / 4, gamma, 4 * gamma)]
+    assert gains[0] < gains[1] < gains[2]
