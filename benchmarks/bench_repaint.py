@@ -29,14 +29,13 @@ from harness import CHROMIUM, chromium, dashboard, server_ms, slider, wait_idle 
 # Resolves with the milliseconds from the next keydown to the frame after the map's data changed.
 PROBE = """() => {
   const mapOf = () => [...document.querySelectorAll('.js-plotly-plot')]
-      .find(g => (g.data || []).some(t => t.type === 'heatmap'));
+      .find(g => ((g.layout || {}).images || []).some(im => im.name === 'map'));
   const signature = () => {
     const gd = mapOf();
     if (!gd || !gd.data) return null;
-    const heat = gd.data.find(t => t.type === 'heatmap');
+    const field = gd.layout.images.find(im => im.name === 'map').source;
     const cur = gd.data.find(t => t.name === 'current setting');
-    const z = heat.z.bdata !== undefined ? heat.z.bdata : Array.from(heat.z, r => r[r.length >> 1]).join(',');
-    return z + '|' + (cur ? JSON.stringify(cur.x) + JSON.stringify(cur.y) : '');
+    return field + '|' + (cur ? JSON.stringify(cur.x) + JSON.stringify(cur.y) : '');
   };
   window.__repaint = null;
   const before = signature();
@@ -82,7 +81,7 @@ def main() -> None:
             sync_playwright() as pw, chromium(pw) as ctx:
         page = ctx.new_page()
         page.goto(url + "/")
-        page.wait_for_selector(".js-plotly-plot .heatmaplayer", timeout=60_000)
+        page.wait_for_selector(".js-plotly-plot .imagelayer image", timeout=60_000, state="attached")
         wait_idle(page)
         measure(page, "Leak", 2)              # warm-up: imports, first cache entries, Plotly's first draw
         print(f"Explore map 200 × 200, {args.repeats} slider releases each (Chromium {CHROMIUM})")

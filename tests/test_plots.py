@@ -1,6 +1,9 @@
 """Figure builders: each one checked on the traces a person will see (pure: no streamlit)."""
+import base64
 import dataclasses
 import math
+import struct
+import zlib
 
 import numpy as np
 import plotly.graph_objects as go
@@ -22,20 +25,49 @@ def _by_name(fig, name):
     return hits[0]
 
 
-def test_region_map_heatmap_is_the_log_gain_centred_on_zero(region):
+def _field_pixels(fig):
+    """The map's field image decoded back to RGBA pixels (rows top to bottom), with its layout entry."""
+    image = [im for im in fig.layout.images if im.name == "map"][0]
+    png = base64.b64decode(image.source.split(",", 1)[1])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])
+    idat = png[png.index(b"IDAT") + 4:png.index(b"IEND") - 8]
+    rows = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(height, 1 + 4 * width)
+    assert not rows[:, 0].any()                   # filter type 0 on every row
+    return rows[:, 1:].reshape(height, width, 4), image
+
+
+def test_region_map_field_is_the_log_gain_centred_on_zero(region):
     fig = plots.region_map(region)
-    heat = _by_name(fig, "map")
-    assert isinstance(heat, go.Heatmap)
-    z = np.asarray(heat.z)
-    assert z.dtype == np.float32 and z.shape == region.log10_gain.shape
-    finite = np.isfinite(region.log10_gain)
-    np.testing.assert_allclose(z[finite], region.log10_gain[finite], rtol=1e-5)
-    assert heat.zmid == 0 and heat.zmin == -heat.zmax == -4 * region.tolerance
-    # log axes are drawn as log10 coordinates on linear axes, labelled in real units
-    np.testing.assert_allclose(heat.x, np.log10(region.x), rtol=1e-6)
+    pixels, image = _field_pixels(fig)
+    assert pixels.shape[:2] == region.log10_gain.shape
+    tol = region.tolerance
+    # bottom row of the image is the first y; compare every pixel with the colour scale at its cell
+    expected = plots.colour_field(region.log10_gain, 4 * tol)[::-1]
+    np.testing.assert_array_equal(pixels, expected)
+    i, j = np.unravel_index(np.argmin(np.abs(region.log10_gain)), region.log10_gain.shape)
+    assert tuple(pixels[-1 - i, j, :3]) == pytest.approx((248, 249, 250), abs=12)    # stable: white
+    assert pixels[-1 - np.argmin(region.log10_gain[:, j]), j, 2] > 120                  # vanishing: blue
+    key = _by_name(fig, "map")                    # the colour bar: same scale, centred on 0
+    assert key.marker.cmid == 0 and key.marker.cmin == -key.marker.cmax == -4 * tol and key.marker.showscale
+    # the image sits under the axes, each pixel centred on its cell (log axes in log10 units)
+    x, y = np.log10(region.x), np.log10(region.y)
+    dx = x[1] - x[0]
+    assert image.layer == "below" and (image.xref, image.yref) == ("x", "y")
+    assert image.x == pytest.approx(x[0] - dx / 2) and image.sizex == pytest.approx(dx * len(x))
+    assert image.y - image.sizey == pytest.approx(y[0] - (y[1] - y[0]) / 2)
     assert fig.layout.xaxis.type == "linear" and "1" in fig.layout.xaxis.ticktext
     ticks = dict(zip(fig.layout.yaxis.ticktext, fig.layout.yaxis.tickvals))
     assert ticks["0.1"] == pytest.approx(-1.0) and ticks["1"] == pytest.approx(0.0)
+
+
+def test_colour_field_follows_the_scale_and_leaves_nan_transparent():
+    rgba = plots.colour_field(np.array([[-1.0, 0.0, 1.0, 5.0, np.nan]]), zlim=1.0)
+    assert tuple(rgba[0, 0]) == (0x1e, 0x3a, 0x8a, 255) and tuple(rgba[0, 1]) == (0xf8, 0xf9, 0xfa, 255)
+    assert tuple(rgba[0, 2]) == tuple(rgba[0, 3]) == (0x7f, 0x1d, 0x1d, 255)      # clipped at +zlim
+    assert rgba[0, 4, 3] == 0
+    with pytest.raises(ValueError, match="rgba shape"):
+        plots.png_data_uri(np.zeros((2, 2, 3), np.uint8))
 
 
 def test_map_coordinates_round_trip():
@@ -45,10 +77,12 @@ def test_map_coordinates_round_trip():
 
 
 def test_region_map_colour_by_rho2_is_centred_on_rho2_one(region):
-    heat = _by_name(plots.region_map(region, color_by="rho2"), "map")
-    np.testing.assert_allclose(np.asarray(heat.z), np.log10(region.rho2).astype(np.float32), rtol=1e-5)
-    assert heat.zmid == 0          # log10 ρ² = 0  <=>  ρ² = 1
-    assert "1" in list(heat.colorbar.ticktext)
+    fig = plots.region_map(region, color_by="rho2")
+    pixels, _ = _field_pixels(fig)
+    np.testing.assert_array_equal(pixels, plots.colour_field(np.log10(region.rho2), 1.0)[::-1])
+    key = _by_name(fig, "map")
+    assert key.marker.cmid == 0          # log10 ρ² = 0  <=>  ρ² = 1
+    assert "1" in list(key.marker.colorbar.ticktext)
 
 
 def test_region_map_outlines_the_stable_band_and_draws_the_condition_curves(region):
@@ -97,6 +131,7 @@ def test_hover_grid_carries_every_number_of_its_cell(region):
     np.testing.assert_allclose(custom[k], [region.x[j], region.y[i], region.rho2[i, j], region.max_gain[i, j],
                                            region.log10_gain[i, j], region.firing_rate[i, j]], rtol=1e-5)
     assert "ρ²" in grid.hovertemplate and grid.marker.color == "rgba(0,0,0,0)"
+    assert grid.marker.maxdisplayed == 1          # hover and clicks use the data; one marker is drawn
 
 
 def test_region_map_rejects_an_unknown_colouring(region):
