@@ -21,6 +21,7 @@ from stabviz.config import RANGES, LIFConfig, WeightLaw, standard_law
 
 REGIMES = ("vanishing", "stable", "exploding")
 REGIME_CODES = {"vanishing": -1, "stable": 0, "exploding": 1, "undefined": -2}
+REGIME_NAMES = {code: name for name, code in REGIME_CODES.items()}
 FIRING_LABELS = ("silent", "sparse", "dense", "saturated")
 #: firing-rate bounds between the labels above: silent < 1% <= sparse < 20% <= dense < 90% <= saturated
 FIRING_BOUNDS = (0.01, 0.2, 0.9)
@@ -198,7 +199,8 @@ def _gaussian_moments_of_y(cfg: LIFConfig, p: Any, a: Any, rec: WeightLaw) -> tu
 
 def gaussian_voltage(cfg: LIFConfig, leak: Any = None, rec: WeightLaw | None = None,
                      iterations: int = 48) -> VoltageState:
-    """Mean-field fixed point p = 1 − Φ((θ − μ_y(p))/s_y(p)), found by vectorised bisection on [0, 1].
+    """Mean-field fixed point p = 1 − Φ((θ − μ_y(p))/s_y(p)), by vectorised bisection on [0, 1] (Brent for one
+    setting).
 
     f(p) = 1 − Φ(...) − p is ≥ 0 at p = 0 and ≤ 0 at p = 1, so a root always exists; 48 halvings give
     p to ~4e-15. Where several roots exist (bistable settings) one of them is returned.
@@ -214,11 +216,15 @@ def gaussian_voltage(cfg: LIFConfig, leak: Any = None, rec: WeightLaw | None = N
             z = np.where(sd > 0, (cfg.threshold - mu) / sd, np.where(mu > cfg.threshold, -np.inf, np.inf))
         return special.ndtr(-z) - p
 
-    for _ in range(iterations):
-        mid = 0.5 * (lo + hi)
-        up = excess(mid) > 0
-        lo, hi = np.where(up, mid, lo), np.where(up, hi, mid)
-    p = 0.5 * (lo + hi)
+    if shape == () and excess(0.0) > 0 > excess(1.0):
+        # one setting: Brent's method needs a handful of evaluations instead of 48 halvings
+        p = np.float64(optimize.brentq(lambda q: float(excess(q)), 0.0, 1.0, xtol=1e-15, rtol=1e-15))
+    else:
+        for _ in range(iterations):
+            mid = 0.5 * (lo + hi)
+            up = excess(mid) > 0
+            lo, hi = np.where(up, mid, lo), np.where(up, hi, mid)
+        p = 0.5 * (lo + hi)
     mu, sd = _gaussian_moments_of_y(cfg, p, a, rec)
     return VoltageState("gaussian", p, mu, sd, cfg.threshold)
 
@@ -232,29 +238,32 @@ def measured_voltage(cfg: LIFConfig, **simulate_kw: Any) -> VoltageState:
 
 
 def voltage_state(cfg: LIFConfig, model: str | None = None, leak: Any = None) -> VoltageState:
+    """The voltage model's state at ``cfg`` (``leak`` may be an array for leak maps).
+
+    The voltage distribution does not depend on the surrogate, so for one leak value it is cached on the
+    forward setting alone: moving the dampening, sharpness or tail never re-solves (or re-simulates) it.
+    """
     model = model or cfg.voltage_model
-    if model == "uniform":
-        return uniform_voltage(cfg, leak)
-    if model == "gaussian":
-        return gaussian_voltage(cfg, leak)
     if leak is not None and np.ndim(leak):
-        raise ValueError("the measured voltage model cannot vary the leak along an axis; "
-                         "use the gaussian or uniform model for leak maps")
-    return _cached_measured(cfg if leak is None else cfg.replace(leak=float(leak)))
+        if model == "measured":
+            raise ValueError("the measured voltage model cannot vary the leak along an axis; "
+                             "use the gaussian or uniform model for leak maps")
+        return uniform_voltage(cfg, leak) if model == "uniform" else gaussian_voltage(cfg, leak)
+    if leak is not None:
+        cfg = cfg.replace(leak=float(leak))
+    key = cfg.replace(shape="fastsigmoid", dampening=1.0, sharpness=1.0, tail=1.56, steps=1, tolerance=1.0,
+                      voltage_model=model)
+    return (_cached_measured if model == "measured" else _cached_state)(key)
 
 
-_MEASURED_CACHE: dict[LIFConfig, VoltageState] = {}
+@functools.lru_cache(maxsize=256)
+def _cached_state(cfg: LIFConfig) -> VoltageState:
+    return uniform_voltage(cfg) if cfg.voltage_model == "uniform" else gaussian_voltage(cfg)
 
 
+@functools.lru_cache(maxsize=16)
 def _cached_measured(cfg: LIFConfig) -> VoltageState:
-    """The voltage distribution does not depend on the surrogate: cache one simulation per forward setting."""
-    key = cfg.replace(shape="fastsigmoid", dampening=1.0, sharpness=1.0, tail=1.56,
-                      voltage_model="measured", formula="derived", tolerance=1.0)
-    if key not in _MEASURED_CACHE:
-        if len(_MEASURED_CACHE) > 32:
-            _MEASURED_CACHE.clear()
-        _MEASURED_CACHE[key] = measured_voltage(cfg)
-    return _MEASURED_CACHE[key]
+    return measured_voltage(cfg)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,8 +320,11 @@ def gamma_iv(A: Any, C: Any, D: Any, e1: Any, e2: Any) -> Any:
 def regime_of(log10_gain: Any, tolerance: float) -> Any:
     """Regime code per cell: −1 vanishing, 0 stable, 1 exploding (−2 undefined)."""
     g = np.asarray(log10_gain)
-    code = np.where(g > tolerance, 1, np.where(g < -tolerance, -1, 0)).astype(np.int8)
-    return np.where(np.isfinite(g), code, REGIME_CODES["undefined"]).astype(np.int8)
+    code = (g > tolerance).astype(np.int8) - (g < -tolerance).astype(np.int8)
+    undefined = np.isnan(g)
+    if undefined.any():
+        code[undefined] = REGIME_CODES["undefined"]
+    return code
 
 
 def firing_label(p: float) -> str:
@@ -360,7 +372,7 @@ def _finish(cfg: LIFConfig, rho2: Any, max_gain: Any) -> tuple[float, float, flo
     rho = math.sqrt(rho2) if rho2 >= 0 else math.nan
     log10_gain = cfg.steps * 0.5 * math.log10(rho2) if rho2 > 0 else -math.inf
     gain = 10 ** log10_gain if log10_gain < 308 else math.inf
-    regime = REGIMES[int(regime_of(log10_gain if math.isfinite(log10_gain) else -1e9, cfg.tolerance)) + 1]
+    regime = REGIME_NAMES[int(regime_of(log10_gain, cfg.tolerance))]
     return rho, gain, log10_gain, regime
 
 
@@ -414,7 +426,7 @@ def _rho2_along(cfg: LIFConfig, v: VoltageState, **sg: Any) -> Any:
     return A + C * e2 + D * e1
 
 
-def _solve_rho2_is_one(f, lo: float, hi: float, n: int = 96) -> tuple[float | None, float, float]:
+def _solve_rho2_is_one(f, lo: float, hi: float, n: int = 48) -> tuple[float | None, float, float]:
     """Root of f(x) = ρ²(x) − 1 on a log grid [lo, hi], refined by brentq.
 
     Returns (root or None, f(lo), f(hi)); the endpoint values explain a missing root.
@@ -523,7 +535,7 @@ class Region:
     def to_csv(self) -> str:
         """One row per cell: x, y, rho2, max_gain, log10_gain, regime, firing_rate."""
         xx, yy = np.meshgrid(self.x, self.y)
-        names = {-1: "vanishing", 0: "stable", 1: "exploding", -2: "undefined"}
+        names = REGIME_NAMES
         rows = [f"{self.x_name},{self.y_name},rho2,max_gain,log10_gain,regime,firing_rate"]
         cols = (xx.ravel(), yy.ravel(), self.rho2.ravel(), self.max_gain.ravel(), self.log10_gain.ravel(),
                 self.regime.ravel(), self.firing_rate.ravel())
@@ -575,7 +587,7 @@ def region(cfg: LIFConfig, x: str = "sharpness", y: str = "dampening", nx: int =
     opt = None
     if best[x] is not None and best[y] is not None:
         opt = (float(best[x]), float(best[y]))
-    regime = regime_of(np.where(np.isneginf(log10_gain), -1e9, log10_gain), cfg.tolerance)
+    regime = regime_of(log10_gain, cfg.tolerance)     # −inf (ρ² = 0) is vanishing
     return Region(x, y, xs, ys, log_x, log_y, rho2, max_gain, log10_gain, regime,
                   np.broadcast_to(t.firing, (ny, nx)).astype(float), dict(t.curves), opt,
                   (float(getattr(cfg, x)), float(getattr(cfg, y))), cfg.tolerance, list(t.notes) + opt_notes)
