@@ -269,7 +269,7 @@ class TrainConfig:
     task: str = "randman"
     data_path: str = ""                 # for shd / slmnist: a local file the user already has
     classes: int = 5
-    samples: int = 1000                 # randman: samples in the generated data set
+    samples: int = 1000                 # randman: samples generated; shd/slmnist: most samples loaded
     manifold_dim: int = 1
     time_steps: int = 50
     train_steps: int = 200
