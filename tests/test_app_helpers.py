@@ -163,3 +163,51 @@ def test_prepared_region_figure_serialises_like_the_plain_one():
     assert ours["layout"] == theirs["layout"]
     assert sorted(json.dumps(t, sort_keys=True) for t in ours["data"]) == \
         sorted(json.dumps(t, sort_keys=True) for t in theirs["data"])
+
+
+# ---------------------------------------------------------------------------------------------
+# The Explore map's component (stabviz.ui.mapview)
+
+def test_the_map_component_is_served_with_the_installed_plotly_js(tmp_path):
+    import plotly
+    from pathlib import Path
+    from stabviz.ui import mapview
+    folder = mapview.asset_dir(tmp_path)
+    assert folder.name == f"stabviz-map-component-{plotly.__version__}"
+    js = Path(plotly.__file__).with_name("package_data") / "plotly.min.js"
+    assert (folder / "plotly.min.js").read_bytes() == js.read_bytes()
+    page = (folder / "index.html").read_text()
+    assert page == mapview.PAGE.read_text() and '<script src="plotly.min.js">' in page
+    (folder / "index.html").write_text("stale")                  # an older page is replaced, not kept
+    assert mapview.asset_dir(tmp_path) == folder and (folder / "index.html").read_text() == page
+
+
+def test_the_map_component_page_speaks_streamlits_component_protocol():
+    from stabviz.ui import mapview
+    page = mapview.PAGE.read_text()
+    for message in ("streamlit:componentReady", "streamlit:render", "streamlit:setFrameHeight",
+                    "streamlit:setComponentValue", "isStreamlitMessage: true", "apiVersion: 1",
+                    'dataType: "json"', "Plotly.react", "data-revision", "plotly_click"):
+        assert message in page, message
+
+
+def test_the_map_component_switch_and_click_values(monkeypatch):
+    from stabviz.ui import mapview
+    monkeypatch.delenv("STABVIZ_MAP_COMPONENT", raising=False)
+    assert mapview.enabled()
+    monkeypatch.setenv("STABVIZ_MAP_COMPONENT", "0")
+    assert not mapview.enabled()
+    assert mapview.clicked_point({"x": 0.25, "y": -1, "at": 1}) == (0.25, -1.0)
+    assert mapview.clicked_point(None) is None and mapview.clicked_point({"x": 1.0}) is None
+
+
+def test_the_map_component_gets_the_prepared_figure_exactly():
+    from stabviz.ui import compute, figures, mapview
+    cfg = LIFConfig()
+    region = theory.region(cfg, "sharpness", "dampening", nx=40, ny=40)
+    fig = figures.region_chart(region, compute.grid_key(cfg, "sharpness", "dampening") + "|test", "log10_gain", [])
+    spec = fig.to_dict()
+    sent = json.loads(mapview.figure_json(spec))
+    assert sent == json.loads(pio.to_json({"data": spec["data"], "layout": spec["layout"]}))
+    cells = next(t for t in sent["data"] if t["name"] == "cells")
+    assert cells["customdata"]["dtype"] == "f4"            # typed arrays stay base64 for Plotly.js
