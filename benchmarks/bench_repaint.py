@@ -5,20 +5,17 @@ Explore page, and moves a sidebar slider one stop with the keyboard, ``--repeats
 For each move it reports
 
 - repaint: from the keydown to the first animation frame after the 200 × 200 map holds the new
-  data and (drawn by the map component, stabviz.ui.mapview) Plotly.react has finished drawing it
-  (the browser's own clock, performance.now());
+  data (the browser's own clock, performance.now());
 - server rerun: the script run's duration as the dashboard reports it in its sidebar footer.
 
 Two sliders: dampening (the map's own y axis: the grid comes from the cache, the current point moves)
 and leak (a new 200 × 200 grid is computed). Prints the medians. Usage:
 
-    python -m benchmarks.bench_repaint [--repeats 15]
-    STABVIZ_MAP_COMPONENT=0 python -m benchmarks.bench_repaint     # the st.plotly_chart fallback
+    python benchmarks/bench_repaint.py [--repeats 15]
 """
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -27,13 +24,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser")]      # stabviz, and the browser tests' harness
-from harness import CHROMIUM, FIND_MAP, chromium, dashboard, server_ms, slider, wait_idle, wait_map  # noqa: E402
+from harness import CHROMIUM, chromium, dashboard, server_ms, slider, wait_idle  # noqa: E402
 
-# Resolves with the milliseconds from the next keydown to the first frame after the map holds the new data
-# and has finished drawing it: the map component (inside its iframe) counts finished Plotly.react calls in
-# data-revision; a st.plotly_chart map (STABVIZ_MAP_COMPONENT=0) has none and remounts with the new data.
+# Resolves with the milliseconds from the next keydown to the frame after the map's data changed.
 PROBE = """() => {
-  const mapOf = %s;
+  const mapOf = () => [...document.querySelectorAll('.js-plotly-plot')]
+      .find(g => ((g.layout || {}).images || []).some(im => im.name === 'map'));
   const signature = () => {
     const gd = mapOf();
     if (!gd || !gd.data) return null;
@@ -41,22 +37,20 @@ PROBE = """() => {
     const cur = gd.data.find(t => t.name === 'current setting');
     return field + '|' + (cur ? JSON.stringify(cur.x) + JSON.stringify(cur.y) : '');
   };
-  const revision = () => { const gd = mapOf(); return gd ? gd.getAttribute('data-revision') : null; };
   window.__repaint = null;
-  const before = signature(), revisionBefore = revision();
+  const before = signature();
   let t0 = null;
   document.addEventListener('keydown', () => { t0 = performance.now(); }, {once: true, capture: true});
   const tick = () => {
     const now = signature();
-    const drawn = revisionBefore === null || revision() !== revisionBefore;
-    if (t0 !== null && now !== null && now !== before && drawn) {
+    if (t0 !== null && now !== null && now !== before) {
       requestAnimationFrame(() => { window.__repaint = performance.now() - t0; });
     } else {
       requestAnimationFrame(tick);
     }
   };
   requestAnimationFrame(tick);
-}""" % FIND_MAP
+}"""
 
 
 def measure(page, label: str, repeats: int) -> tuple[list[float], list[float]]:
@@ -87,11 +81,10 @@ def main() -> None:
             sync_playwright() as pw, chromium(pw) as ctx:
         page = ctx.new_page()
         page.goto(url + "/")
-        wait_map(page)
+        page.wait_for_selector(".js-plotly-plot .imagelayer image", timeout=60_000, state="attached")
         wait_idle(page)
         measure(page, "Leak", 2)              # warm-up: imports, first cache entries, Plotly's first draw
-        how = "st.plotly_chart" if os.environ.get("STABVIZ_MAP_COMPONENT", "1").strip() == "0" else "map component"
-        print(f"Explore map 200 × 200 ({how}), {args.repeats} slider releases each (Chromium {CHROMIUM})")
+        print(f"Explore map 200 × 200, {args.repeats} slider releases each (Chromium {CHROMIUM})")
         for label, what in (("Dampening", "grid cached, current point moves"), ("Leak", "new grid computed")):
             repaint, server = measure(page, label, args.repeats)
             print(f"{label:<9} ({what}): repaint median {statistics.median(repaint):6.1f} ms "

@@ -1,6 +1,5 @@
 """Page wiring with Streamlit's AppTest: widgets change predictions, links restore settings, bad links
 warn, the run button queues a real run in a temporary store, every page renders without an exception."""
-import json
 import time
 from pathlib import Path
 
@@ -251,29 +250,3 @@ def test_the_quick_measured_check_adds_a_measured_bar():
             if json.loads(c.proto.spec)["data"][0].get("type") == "bar"][0]
     assert list(bars["data"][0]["x"]) == ["uniform", "gaussian", "measured"]
     assert 0.0 <= bars["data"][0]["y"][2] <= 1.0
-
-
-def _map_figure(at):
-    """The Explore map's figure as the page sends it: from the map component, else from st.plotly_chart."""
-    for element in at.get("component_instance"):
-        if element.proto.component_name.endswith("stabviz_map"):
-            return json.loads(json.loads(element.proto.json_args)["figure"])
-    for chart in at.get("plotly_chart"):
-        spec = json.loads(chart.proto.spec)
-        if any(im.get("name") == "map" for im in spec["layout"].get("images", [])):
-            return spec
-    return None
-
-
-@pytest.mark.parametrize("switch", ["1", "0"])
-def test_the_map_is_drawn_by_its_component_unless_switched_off(monkeypatch, switch):
-    monkeypatch.setenv("STABVIZ_MAP_COMPONENT", switch)
-    at = _app()
-    components = [e for e in at.get("component_instance") if e.proto.component_name.endswith("stabviz_map")]
-    assert len(components) == (1 if switch == "1" else 0)
-    fig = _map_figure(at)
-    assert fig is not None and [im["name"] for im in fig["layout"]["images"]] == ["map"]
-    cells = next(t for t in fig["data"] if t.get("name") == "cells")
-    assert "ρ²" in cells["hovertemplate"] and "firing rate" in cells["hovertemplate"]   # every number on hover
-    current = next(t for t in fig["data"] if t.get("name") == "current setting")
-    assert current["customdata"][0] == pytest.approx([LIFConfig().sharpness, LIFConfig().dampening])

@@ -7,7 +7,7 @@ import streamlit as st
 
 from stabviz import plots
 from stabviz.config import LIFConfig
-from stabviz.ui import compute, figures, layout, mapview, state
+from stabviz.ui import compute, figures, layout, state
 
 #: tab label -> (x axis, y axis). The tail map is always drawn for the q-PseudoSpike shape.
 MAPS = {
@@ -19,30 +19,19 @@ MAPS = {
 MAP_PARAMS = dict(zip(MAPS, ("beta", "tail", "leak")))
 
 
-def _move_to(x_coord: float, y_coord: float, x_name: str, y_name: str, log_x: bool, log_y: bool) -> None:
-    """Move the current setting to a clicked point given in map coordinates (log10 units on log axes,
-    plots.map_coord), rounded to 4 significant digits. A click on the tail map also picks its shape."""
-    x, y = plots.map_value(x_coord, log_x), plots.map_value(y_coord, log_y)
+def _on_click(chart_key: str, x_name: str, y_name: str, log_x: bool, log_y: bool) -> None:
+    """Move the current setting to the clicked cell (a callback: runs before the widgets are drawn).
+    Map coordinates are log10 units on log axes (plots.map_coord)."""
+    event = st.session_state.get(chart_key)
+    points = (event or {}).get("selection", {}).get("points", [])
+    if not points:
+        return
+    p = points[-1]
+    x, y = plots.map_value(p["x"], log_x), plots.map_value(p["y"], log_y)
     values = {x_name: float(plots.round_sig(x, 4)), y_name: float(plots.round_sig(y, 4))}
     if x_name == "tail":
         values["shape"] = "qpseudospike"
     state.apply(values)
-
-
-def _on_click(chart_key: str, x_name: str, y_name: str, log_x: bool, log_y: bool) -> None:
-    """st.plotly_chart's selection callback (runs before the widgets are drawn): move to the last
-    selected point."""
-    event = st.session_state.get(chart_key)
-    points = (event or {}).get("selection", {}).get("points", [])
-    if points:
-        _move_to(points[-1]["x"], points[-1]["y"], x_name, y_name, log_x, log_y)
-
-
-def _on_component_click(chart_key: str, x_name: str, y_name: str, log_x: bool, log_y: bool) -> None:
-    """The map component's click callback: move to the clicked point."""
-    point = mapview.clicked_point(st.session_state.get(chart_key))
-    if point is not None:
-        _move_to(*point, x_name, y_name, log_x, log_y)
 
 
 def map_config(cfg: LIFConfig, x: str) -> LIFConfig:
@@ -65,16 +54,11 @@ def draw(cfg: LIFConfig, label: str, color_by: str, runs: Sequence[dict[str, Any
     region = compute.region(at, x, y)
     chart_key = f"map_{x}_{y}"
     fig = figures.region_chart(region, compute.grid_key(at, x, y), color_by, runs)
-    config = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
-    if mapview.enabled():
-        # One iframe per map that outlives reruns: a slider release redraws it in place (Plotly.react).
-        mapview.draw(fig.to_dict(), f"{chart_key}_live", config=config,
-                     on_click=lambda: _on_component_click(f"{chart_key}_live", x, y, region.log_x, region.log_y))
-    else:
-        # theme=None: Streamlit's theme is merged into the figure in the browser on every remount (~100 ms
-        # of the repaint budget); the figure carries its own styling instead.
-        st.plotly_chart(fig, key=chart_key, selection_mode="points", theme=None,
-                        on_select=lambda: _on_click(chart_key, x, y, region.log_x, region.log_y), config=config)
+    # theme=None: Streamlit's theme is merged into the figure in the browser on every remount (~100 ms
+    # of the repaint budget); the figure carries its own styling instead.
+    st.plotly_chart(fig, key=chart_key, selection_mode="points", theme=None,
+                    on_select=lambda: _on_click(chart_key, x, y, region.log_x, region.log_y),
+                    config={"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]})
     for note in region.notes:
         st.caption(f":material/info: {note}")
     layout.download_buttons("Map numbers", f"stabviz_{x}_{y}", region.to_csv,

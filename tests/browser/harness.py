@@ -110,26 +110,3 @@ def slider(page, label_start: str):
     """The keyboard-focusable input of a sidebar slider whose label starts with ``label_start``."""
     return page.locator("[data-testid='stSidebar'] [data-testid='stSlider']").filter(
         has_text=label_start).locator("input[type='range']")
-
-
-#: The Explore map's iframe (the stabviz.ui.mapview component; its title is the component's name).
-MAP_FRAME = "iframe[title*='stabviz_map']"
-#: JavaScript: () => the Explore map's Plotly div (the one whose layout has the 'map' image), in the
-#: page or inside the map component's iframe (same origin), or null. A ``data-revision`` attribute
-#: counts the component's finished draws.
-FIND_MAP = """() => {
-  const docs = [document, ...[...document.querySelectorAll('iframe')].map(f => {
-    try { return f.contentDocument; } catch (e) { return null; } }).filter(d => d)];
-  for (const doc of docs) {
-    for (const gd of doc.querySelectorAll('.js-plotly-plot')) {
-      if (((gd.layout || {}).images || []).some(im => im.name === 'map')) return gd;
-    }
-  }
-  return null;
-}"""
-
-
-def wait_map(page, timeout: float = 60.0) -> None:
-    """Until the Explore map has drawn its field (its image is in the plot's DOM)."""
-    page.wait_for_function(f"() => {{ const gd = ({FIND_MAP})(); "
-                           "return !!(gd && gd.querySelector('.imagelayer image')); }", timeout=timeout * 1e3)

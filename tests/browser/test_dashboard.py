@@ -6,10 +6,9 @@ import time
 
 import pytest
 
-from harness import FIND_MAP, MAP_FRAME, ROOT, server_ms, slider, wait_idle, wait_map
+from harness import ROOT, server_ms, slider, wait_idle
 
 from stabviz.config import preset
-from stabviz.ui import mapview
 from stabviz.ui.urlstate import setting_params
 
 SHOTS = ROOT / "docs" / "screenshots"
@@ -17,6 +16,7 @@ PAGES = {"explore": "/", "surrogates": "/surrogates", "runs": "/runs", "sweep": 
 # The screenshots show the SHD layer with a realistic leak (τ = 20): a setting with a visible stable band.
 SHOWCASE = "?" + "&".join(f"{k}={v}" for k, v in setting_params(preset("shd-tau20").to_dict()).items())
 pytestmark = pytest.mark.timeout(240)
+MAP_FIELD = ".js-plotly-plot .imagelayer image"     # the Explore map's field, drawn as one image
 
 
 def _assert_no_exception(page):
@@ -27,13 +27,14 @@ def _assert_no_exception(page):
 def _map_state(page):
     """The Explore map as the browser holds it: a digest of its field image and the current point."""
     return page.evaluate("""() => {
-        const gd = (%s)();
+        const isMap = im => im.name === 'map';
+        const gd = [...document.querySelectorAll('.js-plotly-plot')].find(g => ((g.layout || {}).images || []).some(isMap));
         if (!gd) return null;
-        const z = gd.layout.images.find(im => im.name === 'map').source;
+        const z = gd.layout.images.find(isMap).source;
         const cur = gd.data.find(t => t.name === 'current setting');
         return {z: z.length + ':' + z.slice(0, 64) + z.slice(-64),
                 current: cur ? JSON.stringify(cur.x) + JSON.stringify(cur.y) : null};
-    }""" % FIND_MAP)
+    }""")
 
 
 def _wait_map(page, before, timeout=30.0):
@@ -100,7 +101,7 @@ def test_every_page_renders_without_an_exception(page, base_url, name):
     page.goto(base_url + PAGES[name] + SHOWCASE)
     wait_idle(page)
     if name == "explore":
-        wait_map(page)
+        page.wait_for_selector(MAP_FIELD, state="attached")
     time.sleep(1.0)                                         # let Plotly finish drawing before the shot
     _assert_no_exception(page)
     assert page.locator("h1").first.inner_text()
@@ -111,7 +112,7 @@ def test_every_page_renders_without_an_exception(page, base_url, name):
 
 def test_moving_a_slider_repaints_the_map_and_a_reload_restores_it(page, base_url):
     page.goto(base_url + "/")
-    wait_map(page)
+    page.wait_for_selector(MAP_FIELD, state="attached")
     wait_idle(page)
     before = _map_state(page)
     leak = slider(page, "Leak")
@@ -122,7 +123,7 @@ def test_moving_a_slider_repaints_the_map_and_a_reload_restores_it(page, base_ur
     page.wait_for_url(re.compile(r"leak="))
     shown = leak.get_attribute("aria-valuetext")
     page.goto(page.url)                                     # a reload, or the link in a second tab
-    wait_map(page)
+    page.wait_for_selector(MAP_FIELD, state="attached")
     wait_idle(page)
     assert slider(page, "Leak").get_attribute("aria-valuetext") == shown
     assert _map_state(page)["z"] == after["z"]
@@ -131,16 +132,14 @@ def test_moving_a_slider_repaints_the_map_and_a_reload_restores_it(page, base_ur
 
 def test_clicking_the_map_moves_the_current_point(page, base_url):
     page.goto(base_url + "/")
-    wait_map(page)
+    page.wait_for_selector(MAP_FIELD, state="attached")
     wait_idle(page)
     time.sleep(1.0)
     before = _map_state(page)
-    # The map component draws inside its iframe; STABVIZ_MAP_COMPONENT=0 draws it in the page.
-    frame = page.frame_locator(MAP_FRAME) if mapview.enabled() else page
-    box = frame.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+    box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
     x, y = box["x"] + 0.25 * box["width"], box["y"] + 0.7 * box["height"]
     page.mouse.move(x, y)
-    hover = frame.locator(".hoverlayer").first.text_content()
+    hover = page.locator(".hoverlayer").first.text_content()
     assert "ρ²" in hover and "firing rate" in hover            # every number of the cell
     page.mouse.click(x, y)
     after = _wait_map(page, before)
