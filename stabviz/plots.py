@@ -461,7 +461,13 @@ def sweep_map(x: Sequence[float], y: Sequence[float], z: Any, *, x_name: str, y_
                                  name="predicted stable band", showlegend=True))
     return go.Figure(data=traces, layout=_layout(
         height, axis_title(x_name), axis_title(y_name), legend_y=-0.18,
-        xaxis=dict(type="log" if log_x else "linear"), yaxis=dict(type="log" if log_y else "linear")))
+        xaxis=_sweep_axis(x, log_x), yaxis=_sweep_axis(y, log_y)))
+
+
+def _sweep_axis(values: Sequence[float], log: bool) -> dict:
+    """Ticks at the swept values only: a log axis over a few values otherwise labels its minor ticks."""
+    vals = [float(v) for v in values]
+    return dict(type="log" if log else "linear", tickvals=vals, ticktext=[f"{v:g}" for v in vals])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -230,3 +230,10 @@ def test_figures_skip_plotlys_default_template():
     fig = plots.firing_rate_bars({"a": 0.1})
     assert fig.layout.template.layout.hovermode == "closest"
     assert not fig.layout.template.data.scatter
+
+
+def test_sweep_map_ticks_sit_on_the_swept_values():
+    fig = plots.sweep_map([0.3, 1.0], [0.1, 3.0], [[0.2, 0.3], [0.4, 0.5]], x_name="sharpness",
+                          y_name="dampening", metric="final accuracy", log_x=True, log_y=True)
+    assert list(fig.layout.xaxis.tickvals) == [0.3, 1.0] and list(fig.layout.xaxis.ticktext) == ["0.3", "1"]
+    assert list(fig.layout.yaxis.ticktext) == ["0.1", "3"] and fig.layout.yaxis.type == "log"

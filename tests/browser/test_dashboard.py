@@ -102,6 +102,10 @@ def test_every_page_renders_without_an_exception(page, base_url, name):
     wait_idle(page)
     if name == "explore":
         page.wait_for_selector(MAP_FIELD, state="attached")
+    # the shot must show the page, not its loading placeholders: no skeletons, every chart drawn
+    page.wait_for_function("() => !document.querySelector('[data-testid^=\"stSkeleton\"]')"
+                           " && [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
+                           "    .every(el => el.querySelector('.main-svg'))", timeout=60_000)
     time.sleep(1.0)                                         # let Plotly finish drawing before the shot
     _assert_no_exception(page)
     assert page.locator("h1").first.inner_text()
