@@ -143,6 +143,22 @@ def _flatten_metrics(metrics: Mapping[str, Any]) -> Iterator[tuple[str, float]]:
                 raise TypeError(f"metric {name!r} = {value!r} is not a number") from None
 
 
+def _retry_locked(action, budget_s: float | None = None):
+    """Run ``action``, retrying while SQLite says the database is locked.
+
+    Switching the journal mode needs an exclusive lock and SQLite may answer SQLITE_BUSY at once, without
+    its busy handler, while another process creates the schema: many stores opening together hit this.
+    """
+    deadline = time.monotonic() + (BUSY_TIMEOUT_S if budget_s is None else budget_s)
+    while True:
+        try:
+            return action()
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class RunStore:
     """Runs, their metrics and sweeps in one SQLite file. See the module docstring for concurrency."""
 
@@ -214,7 +230,8 @@ class RunStore:
         journal = os.environ.get("STABVIZ_SQLITE_JOURNAL", "wal").lower()
         if journal not in ("wal", "delete"):
             raise ValueError(f"STABVIZ_SQLITE_JOURNAL = {journal!r} is not one of: wal, delete")
-        conn.execute(f"PRAGMA journal_mode = {journal}")
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != journal:
+            _retry_locked(lambda: conn.execute(f"PRAGMA journal_mode = {journal}"))
         if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
             return                   # already set up: no write lock taken by readers' stores
         # executescript() would COMMIT our transaction first: run the statements one by one.
