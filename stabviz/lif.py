@@ -465,7 +465,7 @@ class LIFNetwork(torch.nn.Module):
         # layer 0: one GEMM on the batch-major input, then one 2-D transpose to time-major
         current = to_time_major(torch.addmm(self.bias[0], x.reshape(batch * steps, n_in), self.w_in[0])
                                 .view(batch, steps, -1))
-        spikes, voltages = [], []
+        spikes, voltages, features = [], [], None   # features: the previous layer's spikes, (n, T·batch)
         for k in range(self.n_layers):
             if k:
                 # feature-major (n, T·batch) spikes make the next input projection one GEMM

@@ -60,7 +60,7 @@ def pytorch_init(cfg: Any, rec: Mapping[str, Any]) -> str:
         _input_init(cfg),
     ]
     if mean is not None and var is not None:
-        lines += [f"# conditions I and II: recurrent weights N(mu, sigma^2), zero diagonal",
+        lines += ["# conditions I and II: recurrent weights N(mu, sigma^2), zero diagonal",
                   f"mu, sigma2 = {_num(mean)}, {_num(var)}",
                   "w_rec = mu + math.sqrt(sigma2) * torch.randn(n_rec, n_rec)"]
     else:
