@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from stabviz.config import LIFConfig
+from stabviz.jsonsafe import finite_or_none
 from stabviz.surrogates import sg_prime_torch
 
 
@@ -42,7 +43,7 @@ class Measurement:
     def to_dict(self, with_voltages: bool = False) -> dict[str, Any]:
         d = asdict(self)
         d["voltages"] = self.voltages.tolist() if with_voltages else len(self.voltages)
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+        return finite_or_none(d)
 
 
 def bernoulli_inputs(cfg: LIFConfig, batch: int, steps: int, generator: torch.Generator,

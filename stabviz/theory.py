@@ -18,6 +18,7 @@ from scipy import optimize, special
 
 from stabviz import surrogates
 from stabviz.config import RANGES, LIFConfig, WeightLaw, standard_law
+from stabviz.jsonsafe import finite_or_none
 
 REGIMES = ("vanishing", "stable", "exploding")
 REGIME_CODES = {"vanishing": -1, "stable": 0, "exploding": 1, "undefined": -2}
@@ -356,15 +357,7 @@ class Prediction:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: _jsonable(v) for k, v in asdict(self).items()}
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, (float, np.floating)):
-        return float(v) if math.isfinite(v) else None
-    if isinstance(v, np.integer):
-        return int(v)
-    return v
+        return finite_or_none(asdict(self))
 
 
 def _finish(cfg: LIFConfig, rho2: Any, max_gain: Any) -> tuple[float, float, float, str]:
@@ -416,7 +409,7 @@ class Recommendation:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: _jsonable(v) for k, v in asdict(self).items()}
+        return finite_or_none(asdict(self))
 
 
 def _rho2_along(cfg: LIFConfig, v: VoltageState, **sg: Any) -> Any:

@@ -109,25 +109,23 @@ def draw() -> dict[str, Any]:
     return state.widget_values()
 
 
+def _init_controls(which: str, label: str, choices, mean_label: str, std_label: str) -> None:
+    """An initialiser choice and its mean/std inputs, which only the uniform and normal laws use."""
+    st.selectbox(label, choices, key=_key(f"init_{which}"), format_func=INIT_NAMES.__getitem__)
+    fixed_law = st.session_state[_key(f"init_{which}")] not in ("uniform", "normal")
+    cols = st.columns(2)
+    with cols[0]:
+        _number(f"{which}_mean", mean_label, step=0.001, disabled=fixed_law)
+    with cols[1]:
+        _number(f"{which}_std", std_label, step=0.01, disabled=fixed_law)
+
+
 def _advanced() -> None:
-    ss = st.session_state
     st.selectbox("Reset mode", RESETS, key=_key("reset"), format_func=RESET_NAMES.__getitem__)
     st.checkbox("Gradient through reset", key=_key("reset_grad"),
                 help="Off in the paper: the reset term is detached (stop-gradient).")
-    st.selectbox("Recurrent initialisation", INITS, key=_key("init_rec"), format_func=INIT_NAMES.__getitem__)
-    free_rec = ss[_key("init_rec")] not in ("uniform", "normal")
-    cols = st.columns(2)
-    with cols[0]:
-        _number("rec_mean", "Recurrent mean", step=0.001, disabled=free_rec)
-    with cols[1]:
-        _number("rec_std", "Recurrent std", step=0.01, disabled=free_rec)
-    st.selectbox("Input initialisation", IN_INITS, key=_key("init_in"), format_func=INIT_NAMES.__getitem__)
-    free_in = ss[_key("init_in")] not in ("uniform", "normal")
-    cols = st.columns(2)
-    with cols[0]:
-        _number("in_mean", "Input weight mean", step=0.001, disabled=free_in)
-    with cols[1]:
-        _number("in_std", "Input weight std", step=0.01, disabled=free_in)
+    _init_controls("rec", "Recurrent initialisation", INITS, "Recurrent mean", "Recurrent std")
+    _init_controls("in", "Input initialisation", IN_INITS, "Input weight mean", "Input weight std")
     st.markdown("**Input statistics** (spikes per channel and step)")
     st.pills("Fill from", list(INPUT_STATS), key="input_stats_choice", on_change=_apply_input_stats)
     cols = st.columns(2)
