@@ -115,6 +115,13 @@ def colour_field(z: Any, zlim: float) -> np.ndarray:
     return out
 
 
+def colour_lut(zlim: float, n: int = 1024) -> np.ndarray:
+    """The DIVERGING scale over [-zlim, zlim] as ``n`` RGBA rows (uint8): entry i colours
+    z = -zlim + 2·zlim·i/(n − 1). The Explore page's browser preview colours its field with it, so
+    the scale is defined once, here (:func:`colour_field`)."""
+    return colour_field(np.linspace(-zlim, zlim, n), zlim)
+
+
 def png_data_uri(rgba: np.ndarray) -> str:
     """An 8-bit RGBA image (rows top to bottom) as a ``data:image/png;base64`` URI (zlib, no Pillow)."""
     rgba = np.ascontiguousarray(rgba, np.uint8)
@@ -141,6 +148,19 @@ def field_image(z: Any, x: np.ndarray, y: np.ndarray, zlim: float) -> dict:
                 sizey=float(dy * len(y)), sizing="stretch", xanchor="left", yanchor="top", name="map")
 
 
+#: The stable band's outline is contoured on every CONTOUR_STRIDE-th cell of the map.
+CONTOUR_STRIDE = 2
+#: Field values beyond ±FIELD_LIMIT (e.g. log10 gain −inf where ρ² = 0) are clipped to it.
+FIELD_LIMIT = 1e4
+
+
+def colour_limit(color_by: str, tolerance: float) -> float:
+    """The colour scale's half-range: ±4 tolerances of log10 gain, or ±1 decade of ρ²."""
+    if color_by not in ("log10_gain", "rho2"):
+        raise ValueError(f"color_by = {color_by!r} is not one of: log10_gain, rho2")
+    return 4.0 * float(tolerance) if color_by == "log10_gain" else 1.0
+
+
 def region_map(region: Any, *, color_by: str = "log10_gain", runs: Sequence[Mapping[str, Any]] = (),
                click_points: int = 25, show_points: bool = True, title: str | None = None,
                height: int = 460) -> go.Figure:
@@ -156,19 +176,17 @@ def region_map(region: Any, *, color_by: str = "log10_gain", runs: Sequence[Mapp
     receives clicks. ``show_points=False`` leaves out the optimum and the current point (see
     :func:`point_markers`), for callers that add them later.
     """
-    if color_by not in ("log10_gain", "rho2"):
-        raise ValueError(f"color_by = {color_by!r} is not one of: log10_gain, rho2")
     lx, ly = bool(region.log_x), bool(region.log_y)
     x, y = map_coord(region.x, lx), map_coord(region.y, ly)
     tol = float(region.tolerance)
-    gain = _finite32(region.log10_gain, 1e4)
+    gain = _finite32(region.log10_gain, FIELD_LIMIT)
+    zlim = colour_limit(color_by, tol)
     if color_by == "log10_gain":
-        z, zlim = gain, 4.0 * tol
+        z = gain
         colorbar = dict(title=dict(text="log₁₀ gain<br>over T", side="right"))
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
-            z = _finite32(np.log10(np.asarray(region.rho2, float)), 1e4)
-        zlim = 1.0
+            z = _finite32(np.log10(np.asarray(region.rho2, float)), FIELD_LIMIT)
         ticks = [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0]
         colorbar = dict(title=dict(text="ρ²", side="right"), tickvals=[math.log10(t) for t in ticks],
                         ticktext=[f"{t:g}" for t in ticks])
@@ -181,7 +199,8 @@ def region_map(region: Any, *, color_by: str = "log10_gain", runs: Sequence[Mapp
     traces = [go.Scatter(x=[None], y=[None], mode="markers", marker=colour_key, hoverinfo="skip",
                          showlegend=False, name="map"),
               # The band's outline needs no more than half the map's resolution (a quarter of the payload).
-              go.Contour(x=x[::2].astype(np.float32), y=y[::2].astype(np.float32), z=gain[::2, ::2],
+              go.Contour(x=x[::CONTOUR_STRIDE].astype(np.float32), y=y[::CONTOUR_STRIDE].astype(np.float32),
+                         z=gain[::CONTOUR_STRIDE, ::CONTOUR_STRIDE],
                          showscale=False, hoverinfo="skip", name="stable band", showlegend=True,
                          contours=dict(start=-tol, end=tol, size=2 * tol, coloring="none"),
                          line=dict(color="#212529", width=2), autocontour=False)]
@@ -216,15 +235,28 @@ def _marker(region: Any, at: tuple[float, float], name: str, marker: dict) -> go
                                     "<extra></extra>")
 
 
+#: Trace names of a region map's two point markers.
+OPTIMUM_NAME = "optimum (conditions III + IV)"
+CURRENT_NAME = "current setting"
+
+
 def point_markers(region: Any) -> list[go.Scatter]:
     """The optimum (when the conditions have one) and the current point of a region map."""
     out = []
     if region.optimum is not None:
-        out.append(_marker(region, region.optimum, "optimum (conditions III + IV)",
+        out.append(_marker(region, region.optimum, OPTIMUM_NAME,
                            dict(symbol="star", size=16, color="#f59f00", line=dict(color="#212529", width=1))))
-    out.append(_marker(region, region.current, "current setting",
+    out.append(_marker(region, region.current, CURRENT_NAME,
                        dict(symbol="circle-open", size=16, color="#000000", line=dict(width=3))))
     return out
+
+
+def hover_strides(shape: tuple[int, int], points: int = 25) -> tuple[int, int]:
+    """(row, column) steps of :func:`hover_grid`'s cells on a map of ``shape`` (ny, nx)."""
+    if points < 2:
+        raise ValueError(f"click_points = {points!r} is outside the allowed range [2, inf)")
+    ny, nx = shape
+    return max(1, math.ceil(ny / points)), max(1, math.ceil(nx / points))
 
 
 def hover_grid(region: Any, points: int = 25) -> go.Scatter:
@@ -236,10 +268,7 @@ def hover_grid(region: Any, points: int = 25) -> go.Scatter:
     markers, not WebGL: a WebGL context costs ~200 ms per redraw without a GPU; and only one of them
     is drawn (``marker.maxdisplayed``), as hover and selection work from the data.
     """
-    if points < 2:
-        raise ValueError(f"click_points = {points!r} is outside the allowed range [2, inf)")
-    ny, nx = np.shape(region.log10_gain)
-    kx, ky = max(1, math.ceil(nx / points)), max(1, math.ceil(ny / points))
+    ky, kx = hover_strides(np.shape(region.log10_gain), points)
     cells = (slice(None, None, ky), slice(None, None, kx))
     xx, yy = np.meshgrid(np.asarray(region.x, float)[::kx], np.asarray(region.y, float)[::ky])
     custom = np.stack([xx.ravel().astype(np.float32), yy.ravel().astype(np.float32)]
@@ -455,7 +484,7 @@ def sweep_map(x: Sequence[float], y: Sequence[float], z: Any, *, x_name: str, y_
     if boundary is not None:
         tol = float(boundary.tolerance)
         traces.append(go.Contour(x=np.asarray(boundary.x, float), y=np.asarray(boundary.y, float),
-                                 z=_finite32(boundary.log10_gain, 1e4), showscale=False, hoverinfo="skip",
+                                 z=_finite32(boundary.log10_gain, FIELD_LIMIT), showscale=False, hoverinfo="skip",
                                  contours=dict(start=-tol, end=tol, size=2 * tol, coloring="none"),
                                  line=dict(color="#ffffff", width=3, dash="dash"), autocontour=False,
                                  name="predicted stable band", showlegend=True))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -614,7 +614,14 @@ def _region_terms(cfg: LIFConfig, x: str, y: str, nx: int, ny: int, x_range, y_r
                   log_y: bool) -> _RegionTerms:
     xs, _ = axis_values(x, nx, x_range, log_x)
     ys, _ = axis_values(y, ny, y_range, log_y)
-    grid = {x: xs[None, :], y: ys[:, None]}
+    t = _terms_on(cfg, {x: xs[None, :], y: ys[:, None]})
+    return replace(t, curves=_condition_curves(cfg, x, y, xs, ys, t.e1, t.e2, t.A, t.C, t.D,
+                                                           t.leak if "leak" in (x, y) else None))
+
+
+def _terms_on(cfg: LIFConfig, grid: dict[str, np.ndarray]) -> _RegionTerms:
+    """The dampening-free terms on a broadcastable grid of (sharpness, tail, leak) values; parameters
+    not in ``grid`` keep their value in ``cfg``. No curves: they need to know which axis is which."""
     p = {k: grid.get(k, getattr(cfg, k)) for k in AXES}
     leak = p["leak"] if "leak" in grid else None
     notes: list[str] = []
@@ -623,9 +630,33 @@ def _region_terms(cfg: LIFConfig, x: str, y: str, nx: int, ny: int, x_range, y_r
         _conditions_law_grid(cfg, leak, notes)
     e1, e2 = v.moments(cfg.shape, 1.0, p["sharpness"], p["tail"])
     A, C, D = gain_coefficients(cfg, v.firing_rate, leak, rec)
-    curves = _condition_curves(cfg, x, y, xs, ys, e1, e2, A, C, D, leak)
     return _RegionTerms(e1, e2, A, C, D, worst_gain_factor(cfg, leak), cfg.leak if leak is None else leak,
-                        v.firing_rate, curves, tuple(notes))
+                        v.firing_rate, {}, tuple(notes))
+
+
+def map_slices(cfg: LIFConfig, x: str, along: str, values: Any, nx: int = 200,
+               x_range: tuple[float, float] | None = None, log_x: bool | None = None) -> dict[str, np.ndarray]:
+    """What an (x, dampening) map becomes when a third parameter ``along`` takes each of ``values``.
+
+    Row i, column j hold, at ``along = values[i]`` and x = the j-th of :func:`axis_values` (x, nx):
+    ``a0, a1, a2`` with ρ² = a0 + a1·γ + a2·γ², ``leak`` and ``worst`` with the worst one-step gain
+    leak + γ·worst, the ``firing`` rate, and condition curves ``gamma_III`` and ``gamma_IV`` (NaN where
+    unattainable). With these a browser redraws the whole map for any γ without asking the server:
+    the Explore page's preview while a slider moves. Exactly :func:`region`'s numbers (same code path).
+    """
+    if along in (x, "dampening") or x == "dampening":
+        raise ValueError(f"along = {along!r} must be a third parameter besides x = {x!r} and the dampening")
+    if along not in AXES:
+        raise ValueError(f"along = {along!r} is not one of: {', '.join(AXES)}")
+    xs, _ = axis_values(x, nx, x_range, log_x)
+    vals = np.asarray(values, float).reshape(-1, 1)
+    t = _terms_on(cfg, {x: xs[None, :], along: vals})
+    leak_grid = t.leak if "leak" in (x, along) else None
+    shape = (vals.shape[0], nx)
+    out = {"a0": t.A, "a1": t.D * t.e1, "a2": t.C * t.e2, "leak": t.leak, "worst": t.worst,
+           "firing": t.firing, "gamma_III": condition_iii(cfg, leak_grid),
+           "gamma_IV": gamma_iv(t.A, t.C, t.D, t.e1, t.e2)}
+    return {k: np.broadcast_to(np.asarray(v, float), shape).copy() for k, v in out.items()}
 
 
 def optimum(cfg: LIFConfig) -> tuple[dict[str, float | None], list[str]]:

@@ -163,3 +163,41 @@ def test_prepared_region_figure_serialises_like_the_plain_one():
     assert ours["layout"] == theirs["layout"]
     assert sorted(json.dumps(t, sort_keys=True) for t in ours["data"]) == \
         sorted(json.dumps(t, sort_keys=True) for t in theirs["data"])
+
+
+def _decoded(col):
+    import base64
+    a = np.frombuffer(base64.b64decode(col["b64"]), np.float32)
+    return a.reshape(-1, col["cols"])
+
+
+@pytest.mark.parametrize("x,shape,moving", [("sharpness", "fastsigmoid", ["leak"]),
+                                            ("sharpness", "qpseudospike", ["tail", "leak"]),
+                                            ("tail", "qpseudospike", ["sharpness", "leak"]),
+                                            ("leak", "fastsigmoid", ["sharpness"])])
+def test_the_map_preview_ships_the_map_at_nearby_slider_stops(x, shape, moving):
+    from stabviz.ui import livemap
+    from stabviz.ui.sidebar import SLIDER_LABELS
+    cfg = preset("shd-tau20", shape=shape)
+    region = theory.region(cfg, x, "dampening")
+    d = json.loads(json.dumps(livemap.preview_data(cfg, cfg, region, "log10_gain")))   # as the browser gets it
+    assert sorted(d["tables"]) == sorted(moving)          # the tail moves nothing unless the shape has one
+    assert d["uirevision"] == plots.region_map(region).layout.uirevision    # how the script finds the map
+    for name, s in d["sliders"].items():                  # the script reads a slider by its label and thumb text
+        opts, labels = sliders.stops(name, getattr(cfg, name))
+        assert s["label"] == SLIDER_LABELS[name] and s["values"] == opts and s["labels"] == [labels[v] for v in opts]
+    for p, table in d["tables"].items():
+        stops, opts = table["values"], sliders.stops(p, getattr(cfg, p))[0]
+        j = opts.index(getattr(cfg, p))                   # WINDOW stops each side of the current one
+        assert stops == opts[max(0, j - livemap.WINDOW): j + livemap.WINDOW + 1]
+        i = stops.index(getattr(cfg, p))
+        rows = {k: _decoded(c) for k, c in table["rows"].items()}
+        g = np.asarray(d["gamma"])[:, None]
+        rho2 = rows["a0"][i] + rows["a1"][i] * g + rows["a2"][i] * g * g      # the current stop: the map itself
+        np.testing.assert_allclose(rho2, region.rho2, rtol=2e-6)
+        far = cfg.replace(**{p: stops[-1]})
+        far_region = theory.region(far, x, "dampening")
+        rho2 = rows["a0"][-1] + rows["a1"][-1] * g + rows["a2"][-1] * g * g  # the last stop: the map there
+        np.testing.assert_allclose(rho2, far_region.rho2, rtol=2e-6)
+    assert d["x"] == region.x.tolist() and d["gamma"] == region.y.tolist()
+    assert d["zlim"] == plots.colour_limit("log10_gain", cfg.tolerance)

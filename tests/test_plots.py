@@ -237,3 +237,18 @@ def test_sweep_map_ticks_sit_on_the_swept_values():
                           y_name="dampening", metric="final accuracy", log_x=True, log_y=True)
     assert list(fig.layout.xaxis.tickvals) == [0.3, 1.0] and list(fig.layout.xaxis.ticktext) == ["0.3", "1"]
     assert list(fig.layout.yaxis.ticktext) == ["0.1", "3"] and fig.layout.yaxis.type == "log"
+
+
+@pytest.mark.parametrize("zlim", [1.0, 4.0])
+def test_the_colour_table_colours_like_the_field(zlim):
+    # The browser preview colours a cell with the table entry nearest its value; that must be the
+    # server's colour within one level per channel, or the map would flicker when the rerun lands.
+    lut = plots.colour_lut(zlim)
+    assert lut.shape == (1024, 4) and lut.dtype == np.uint8
+    z = np.concatenate([np.random.default_rng(0).uniform(-2 * zlim, 2 * zlim, 5000), [-zlim, 0.0, zlim, -1e4, 1e4]])
+    index = np.rint((np.clip(z, -zlim, zlim) + zlim) / (2 * zlim) * (len(lut) - 1)).astype(int)
+    assert np.abs(lut[index].astype(int) - plots.colour_field(z, zlim).astype(int)).max() <= 1
+    assert plots.colour_field(np.array([np.nan]), zlim)[0, 3] == 0          # undefined cells stay clear
+    assert plots.colour_limit("rho2", 3.0) == 1.0 and plots.colour_limit("log10_gain", 0.5) == 2.0
+    with pytest.raises(ValueError, match="color_by"):
+        plots.colour_limit("bogus", 1.0)

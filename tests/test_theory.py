@@ -217,3 +217,39 @@ def test_theory_does_not_import_torch():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+MAP_SLICE_SETTINGS = [
+    preset("shd-tau20"),
+    preset("shd-tau20", shape="qpseudospike", reset_grad=True),        # D ≠ 0: ρ² has a term in γ
+    preset("shd-tau20", init_rec="conditions", reset="mult1", shape="gaussian"),
+]
+
+
+@pytest.mark.parametrize("cfg", MAP_SLICE_SETTINGS, ids=["fastsigmoid", "qps-resetgrad", "conditions-mult1"])
+@pytest.mark.parametrize("x,along", [("sharpness", "leak"), ("sharpness", "tail"), ("tail", "sharpness"),
+                                     ("tail", "leak"), ("leak", "sharpness"), ("leak", "tail")])
+def test_map_slices_redraw_the_region_at_each_value(cfg, x, along):
+    # The browser preview redraws a map from these rows: each must be the map region() draws there.
+    cfg = cfg.replace(shape="qpseudospike") if x == "tail" else cfg
+    values = {"leak": [0.0, 0.9, 0.99], "sharpness": [0.05, 1.0, 30.0], "tail": [1.05, 2.0, 40.0]}[along]
+    s = theory.map_slices(cfg, x, along, values)
+    assert all(a.shape == (3, 200) for a in s.values())
+    for i, v in enumerate(values):
+        r = theory.region(cfg.replace(**{along: v}), x, "dampening")
+        g = r.y[:, None]
+        pairs = [(s["a0"][i] + s["a1"][i] * g + s["a2"][i] * g * g, r.rho2),
+                 (s["leak"][i] + g * s["worst"][i], r.max_gain),
+                 (np.broadcast_to(s["firing"][i], r.firing_rate.shape), r.firing_rate),
+                 (s["gamma_III"][i], r.curves["gamma_III"][1]), (s["gamma_IV"][i], r.curves["gamma_IV"][1])]
+        for got, want in pairs:
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=0, equal_nan=True)
+
+
+def test_map_slices_refuses_an_axis_as_the_third_parameter():
+    with pytest.raises(ValueError, match="third parameter"):
+        theory.map_slices(LIFConfig(), "sharpness", "sharpness", [1.0])
+    with pytest.raises(ValueError, match="third parameter"):
+        theory.map_slices(LIFConfig(), "sharpness", "dampening", [1.0])
+    with pytest.raises(ValueError, match="not one of"):
+        theory.map_slices(LIFConfig(), "sharpness", "n_rec", [1.0])

@@ -9,9 +9,11 @@ touches CUDA.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
-from typing import Any
+import threading
+from typing import Any, Sequence
 
 import numpy as np
 import streamlit as st
@@ -97,6 +99,46 @@ def region(cfg: LIFConfig, x: str, y: str, n: int = 200) -> Any:
     optimum = (float(best[x]), float(best[y])) if best[x] is not None and best[y] is not None else None
     return dataclasses.replace(grid, current=(float(getattr(cfg, x)), float(getattr(cfg, y))), optimum=optimum,
                                notes=[n for n in grid.notes if n not in canonical_notes] + notes)
+
+
+class _SliceRows:
+    """Rows of theory.map_slices, cached one parameter value at a time (LRU, shared by sessions).
+
+    The Explore page ships the rows of a few slider stops around the current one; one stop further
+    along the slider shares all but one row with the last, so each rerun computes at most the new one
+    (a row is 200 voltage-model moments: ~3 ms).
+    """
+
+    def __init__(self, size: int = 2048):
+        self._rows: collections.OrderedDict = collections.OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, cfg: LIFConfig, x: str, along: str, values: Sequence[float]) -> dict[str, np.ndarray]:
+        from stabviz import theory
+        default = LIFConfig()
+        key = key_of(cfg.replace(**{n: getattr(default, n) for n in (x, "dampening", along)}))
+        with self._lock:
+            found = {v: self._rows.get((key, x, along, v)) for v in values}
+        missing = [v for v, row in found.items() if row is None]
+        if missing:
+            fresh = theory.map_slices(config_of(key), x, along, missing)
+            found.update({v: {k: a[i] for k, a in fresh.items()} for i, v in enumerate(missing)})
+        with self._lock:
+            for v, row in found.items():
+                self._rows[(key, x, along, v)] = row
+                self._rows.move_to_end((key, x, along, v))
+            while len(self._rows) > self._size:
+                self._rows.popitem(last=False)
+        return {k: np.stack([found[v][k] for v in values]) for k in found[values[0]]}
+
+
+_SLICES = _SliceRows()
+
+
+def map_slices(cfg: LIFConfig, x: str, along: str, values: Sequence[float]) -> dict[str, np.ndarray]:
+    """theory.map_slices of the (x, dampening) map at ``values`` of ``along`` (200 columns), cached by row."""
+    return _SLICES.get(cfg, x, along, [float(v) for v in values])
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

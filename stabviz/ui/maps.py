@@ -7,7 +7,7 @@ import streamlit as st
 
 from stabviz import plots
 from stabviz.config import LIFConfig
-from stabviz.ui import compute, figures, layout, state
+from stabviz.ui import compute, figures, layout, livemap, state
 
 #: tab label -> (x axis, y axis). The tail map is always drawn for the q-PseudoSpike shape.
 MAPS = {
@@ -59,6 +59,7 @@ def draw(cfg: LIFConfig, label: str, color_by: str, runs: Sequence[dict[str, Any
     st.plotly_chart(fig, key=chart_key, selection_mode="points", theme=None,
                     on_select=lambda: _on_click(chart_key, x, y, region.log_x, region.log_y),
                     config={"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]})
+    livemap.mount(cfg, at, region, color_by)       # repaints this map in the browser as a slider moves
     for note in region.notes:
         st.caption(f":material/info: {note}")
     layout.download_buttons("Map numbers", f"stabviz_{x}_{y}", region.to_csv,

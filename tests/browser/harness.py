@@ -24,6 +24,20 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
+#: An init script (``page.add_init_script``) that stamps every websocket message the page receives into
+#: ``window.__wsTimes`` (performance.now()): when the rerun's answer arrived, and when it was done.
+MESSAGE_TIMES = """
+  window.__wsTimes = [];
+  const NativeWebSocket = window.WebSocket;
+  window.WebSocket = function (...args) {
+    const ws = new NativeWebSocket(...args);
+    ws.addEventListener('message', () => window.__wsTimes.push(performance.now()));
+    return ws;
+  };
+  window.WebSocket.prototype = NativeWebSocket.prototype;
+"""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

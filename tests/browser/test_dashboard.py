@@ -4,9 +4,10 @@ a tiny training run launched from the page finishes."""
 import re
 import time
 
+import numpy as np
 import pytest
 
-from harness import ROOT, server_ms, slider, wait_idle
+from harness import MESSAGE_TIMES, ROOT, server_ms, slider, wait_idle
 
 from stabviz.config import preset
 from stabviz.ui.urlstate import setting_params
@@ -45,6 +46,65 @@ def _wait_map(page, before, timeout=30.0):
             return state
         time.sleep(0.1)
     raise AssertionError(f"the map did not change within {timeout} s")
+
+
+def _settled_map(page, timeout=30.0):
+    """The map once it has stopped changing (the rerun's figure has replaced the browser's preview)."""
+    deadline = time.monotonic() + timeout
+    last = _map_state(page)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = _map_state(page)
+        if now == last:
+            return now
+        last = now
+    raise AssertionError(f"the map kept changing for {timeout} s")
+
+
+# Decodes two images in the browser and returns their sizes and the largest channel difference.
+PIXEL_DIFF = """async ([a, b]) => {
+  const load = (src) => new Promise((ok, fail) => { const im = new Image(); im.onload = () => ok(im); im.onerror = fail; im.src = src; });
+  const pixels = (im) => { const c = document.createElement('canvas'); c.width = im.width; c.height = im.height;
+    const g = c.getContext('2d'); g.drawImage(im, 0, 0); return g.getImageData(0, 0, im.width, im.height).data; };
+  const [ia, ib] = await Promise.all([load(a), load(b)]);
+  const pa = pixels(ia), pb = pixels(ib);
+  let worst = 0;
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) worst = Math.max(worst, Math.abs(pa[i] - pb[i]));
+  return {a: [ia.width, ia.height], b: [ib.width, ib.height], worst};
+}"""
+
+
+@pytest.mark.parametrize("map_param,label,moved", [("beta", "Leak", "leak"), ("leak", "Sharpness", "sharpness")])
+def test_the_map_repaints_in_the_browser_before_the_rerun_with_the_servers_numbers(page, base_url, map_param,
+                                                                                    label, moved):
+    from stabviz import plots, theory
+    page.add_init_script(MESSAGE_TIMES)
+    page.goto(f"{base_url}/{SHOWCASE}&map={map_param}")
+    page.wait_for_selector(MAP_FIELD, state="attached")
+    wait_idle(page)
+    page.evaluate("window.stabvizPreview = null; window.__key = null; document.addEventListener('keydown', "
+                  "() => { window.__key = performance.now(); window.__wsTimes = []; }, {once: true, capture: true})")
+    slider(page, label).focus()
+    page.keyboard.press("ArrowRight")                       # one stop: a field the page has never drawn
+    page.wait_for_function("() => window.stabvizPreview !== null", timeout=30_000)
+    preview = page.evaluate("""() => { const p = window.stabvizPreview;
+        return {values: p.values, band: p.band, source: p.source, at: p.at, first: window.__wsTimes[0] ?? null}; }""")
+    assert preview["first"] is None or preview["at"] < preview["first"]       # drawn before the server answered
+    x = {"beta": "sharpness", "leak": "leak"}[map_param]
+    cfg = preset("shd-tau20").replace(**{moved: preview["values"][moved]})
+    assert preview["values"][moved] != getattr(preset("shd-tau20"), moved)
+    want = plots._finite32(theory.region(cfg, x, "dampening").log10_gain, plots.FIELD_LIMIT)
+    want = want[::plots.CONTOUR_STRIDE, ::plots.CONTOUR_STRIDE]
+    got = np.array(preview["band"], dtype=float)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)   # the stable band: the server's numbers
+    wait_idle(page)
+    server = _settled_map(page)
+    assert server["current"] is not None
+    served = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+        .find(g => ((g.layout || {}).images || []).some(im => im.name === 'map')).layout.images[0].source""")
+    diff = page.evaluate(PIXEL_DIFF, [preview["source"], served])
+    assert diff["a"] == diff["b"] == [200, 200] and diff["worst"] <= 2      # and the server's colours
+    _assert_no_exception(page)
 
 
 def test_a_tiny_run_launched_from_the_runs_page_finishes(page, base_url):
@@ -122,9 +182,11 @@ def test_moving_a_slider_repaints_the_map_and_a_reload_restores_it(page, base_ur
     leak = slider(page, "Leak")
     leak.focus()
     page.keyboard.press("ArrowRight")                       # one stop: a new leak, a new grid
-    after = _wait_map(page, before)
-    assert after["z"] != before["z"]
+    assert _wait_map(page, before)["z"] != before["z"]      # the browser's preview, then the rerun's figure
     page.wait_for_url(re.compile(r"leak="))
+    wait_idle(page)
+    after = _settled_map(page)
+    assert after["z"] != before["z"]
     shown = leak.get_attribute("aria-valuetext")
     page.goto(page.url)                                     # a reload, or the link in a second tab
     page.wait_for_selector(MAP_FIELD, state="attached")
@@ -159,4 +221,24 @@ def test_a_bad_link_warns_and_uses_the_defaults(page, base_url):
     for field in ("shape", "n_rec", "dampening"):
         assert field in warning
     assert slider(page, "Sharpness").get_attribute("aria-valuetext") == "2.5"
+    _assert_no_exception(page)
+
+
+def test_a_jump_beyond_the_shipped_stops_dims_the_map_until_the_rerun_repaints_it(page, base_url):
+    page.goto(f"{base_url}/{SHOWCASE}")
+    page.wait_for_selector(MAP_FIELD, state="attached")
+    wait_idle(page)
+    before = _map_state(page)
+    page.evaluate("""() => { window.__dimmed = false;
+        const gd = [...document.querySelectorAll('.js-plotly-plot')].find(g => ((g.layout || {}).images || []).length);
+        new MutationObserver(() => { if (gd.style.opacity === '0.45') window.__dimmed = true; })
+            .observe(gd, {attributes: true, attributeFilter: ['style']}); }""")
+    slider(page, "Leak").focus()
+    page.keyboard.press("End")                              # the last stop: no preview for it was shipped
+    page.wait_for_function("() => window.__dimmed", timeout=30_000)
+    wait_idle(page)
+    after = _settled_map(page)
+    assert after["z"] != before["z"]
+    assert page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+        .find(g => ((g.layout || {}).images || []).length).style.opacity""") == ""
     _assert_no_exception(page)

@@ -1,0 +1,100 @@
+"""The Explore map's browser-side preview: the drawn map repaints as a slider moves, before the rerun.
+
+On this machine one Streamlit rerun costs Chromium 100–250 ms of main-thread work, whatever the page
+holds, and a slider release must repaint the map within 100 ms. So the map's numbers travel with the
+page. Every (x, dampening) map is, column by column, ρ² = a0 + a1·γ + a2·γ² (theory.map_slices);
+this module ships those columns for the few slider stops around the current one, and
+``live_map.js`` watches the sidebar's sliders. On a move it redraws the field, the stable band, the
+condition curves, the hover numbers and the current point from them, in the browser. The rerun that
+follows replaces the preview with the server's own figure: the same numbers, coloured with the
+same table (plots.colour_lut).
+"""
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import streamlit as st
+
+from stabviz import plots
+from stabviz.config import LIFConfig
+from stabviz.ui import compute, sliders
+from stabviz.ui.sidebar import SLIDER_LABELS
+
+#: Slider stops on each side of the current one whose map columns are shipped. A keyboard step is one
+#: stop; a drag further than this repaints when the rerun lands (the map dims meanwhile).
+WINDOW = 3
+#: Parameters besides the dampening that can move a map's field.
+FIELD_PARAMS = ("sharpness", "tail", "leak")
+
+_component = st.components.v2.component(
+    "stabviz.live_map", js=Path(__file__).with_name("live_map.js").read_text(encoding="utf-8"),
+    isolate_styles=False)
+
+
+def _b64(a: Any, dtype: Any) -> str:
+    return base64.b64encode(np.ascontiguousarray(a, dtype).tobytes()).decode("ascii")
+
+
+def _columns(a: np.ndarray) -> dict[str, Any]:
+    """A (stops, columns) table as float32; one column when every column is alike (most terms do
+    not vary along the x axis)."""
+    if np.array_equal(a, np.broadcast_to(a[:, :1], a.shape), equal_nan=True):
+        a = a[:, :1]
+    return {"cols": int(a.shape[1]), "b64": _b64(a, np.float32)}
+
+
+def moving_params(at: LIFConfig, x: str) -> tuple[str, ...]:
+    """The sliders other than the map's own axes that change its field (the tail only matters for
+    the q-PseudoSpike shape)."""
+    return tuple(p for p in FIELD_PARAMS if p != x and (p != "tail" or at.shape == "qpseudospike"))
+
+
+def window(name: str, value: float) -> list[float]:
+    """The slider stops of ``name`` within WINDOW of ``value`` (the slider's own options)."""
+    opts, _ = sliders.stops(name, value)
+    i = opts.index(value)
+    return opts[max(0, i - WINDOW): i + WINDOW + 1]
+
+
+def preview_data(cfg: LIFConfig, at: LIFConfig, region: Any, color_by: str) -> dict[str, Any]:
+    """Everything live_map.js needs to redraw ``region`` (computed at ``at``) for nearby slider stops.
+
+    ``cfg`` is the user's setting (its sliders); ``at`` the setting the map is computed at (the tail map
+    forces the q-PseudoSpike shape; the measured model draws with the gaussian one).
+    """
+    x = region.x_name
+    zlim = plots.colour_limit(color_by, region.tolerance)
+    tables = {}
+    for p in moving_params(at, x):
+        stops = window(p, getattr(at, p))
+        rows = compute.map_slices(at, x, p, stops)
+        tables[p] = {"values": stops, "rows": {k: _columns(a) for k, a in rows.items()}}
+    slider_info = {}
+    for name in sliders.SLIDERS:
+        opts, labels = sliders.stops(name, getattr(cfg, name))
+        slider_info[name] = {"label": SLIDER_LABELS[name], "values": opts, "labels": [labels[v] for v in opts]}
+    ky, kx = plots.hover_strides(np.shape(region.log10_gain))
+    return {
+        "uirevision": f"region-{x}-{region.y_name}", "x_name": x,
+        "current": {n: float(getattr(cfg, n)) for n in sliders.SLIDERS},
+        "sliders": slider_info, "tables": tables,
+        "x": np.asarray(region.x, float).tolist(), "gamma": np.asarray(region.y, float).tolist(),
+        "log_x": bool(region.log_x), "log_y": bool(region.log_y),
+        "steps": int(at.steps), "color_by": color_by, "zlim": zlim, "field_limit": plots.FIELD_LIMIT,
+        "lut": _b64(plots.colour_lut(zlim), np.uint8),
+        "contour_stride": plots.CONTOUR_STRIDE, "hover_stride": [ky, kx],
+        "curves": {k: label for k, (label, _) in plots.CURVE_STYLES.items()},
+        "optimum_name": plots.OPTIMUM_NAME, "current_name": plots.CURRENT_NAME,
+    }
+
+
+def mount(cfg: LIFConfig, at: LIFConfig, region: Any, color_by: str) -> None:
+    """Attach the preview to the map drawn just before (it draws nothing itself)."""
+    # As JSON bytes: Streamlit forwards bytes untouched, where a dict would be walked for data frames
+    # and serialised twice (~2 ms of the 25 ms rerun budget).
+    payload = orjson.dumps(preview_data(cfg, at, region, color_by))
+    _component(data=payload, key=f"live_{region.x_name}_{region.y_name}")
