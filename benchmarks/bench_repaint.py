@@ -2,7 +2,8 @@
 
 Starts the dashboard (``streamlit run app.py`` on a free port, throw-away STABVIZ_HOME), opens the
 Explore page at the SHD setting with τ = 20 (preset shd-tau20), and moves a sidebar slider one stop with the
-keyboard, ``--repeats`` times per case, alternating right and left. For each move it reports
+keyboard, ``--repeats`` times per case, always in the same direction (so that a move of the leak
+computes a new grid and a new preview row each time, as a person's would). For each move it reports
 
 - repaint: from the keydown to the first animation frame after the 200 × 200 map shows the new
   setting (field image or current point changed), on the browser's own clock (performance.now());
@@ -70,7 +71,7 @@ def measure(page, label: str, repeats: int) -> tuple[list[float], list[float], l
         page.evaluate(PROBE)
         handle = slider(page, label)
         handle.focus()
-        page.keyboard.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
+        page.keyboard.press("ArrowRight")
         page.wait_for_function("() => window.__repaint !== null", timeout=30_000)
         repaint.append(page.evaluate("window.__repaint"))
         wait_idle(page)

@@ -94,7 +94,7 @@ def _log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
 def _map_axis(name: str, values: np.ndarray, log: bool) -> dict:
     lo, hi = float(np.min(values)), float(np.max(values))
     # No grid or zero line: under a heatmap they were hidden, over the field image they would show.
-    axis = dict(title=axis_title(name), type="linear", showgrid=False, zeroline=False,
+    axis = dict(title=dict(text=axis_title(name)), type="linear", showgrid=False, zeroline=False,
                 range=[math.log10(lo), math.log10(hi)] if log else [lo, hi])
     if log:
         axis["tickvals"], axis["ticktext"] = _log_ticks(lo, hi)
@@ -161,10 +161,18 @@ def colour_limit(color_by: str, tolerance: float) -> float:
     return 4.0 * float(tolerance) if color_by == "log10_gain" else 1.0
 
 
-def region_map(region: Any, *, color_by: str = "log10_gain", runs: Sequence[Mapping[str, Any]] = (),
-               click_points: int = 25, show_points: bool = True, title: str | None = None,
-               height: int = 460) -> go.Figure:
-    """The stable region over two parameters (THEORY.md section 3, conditions III and IV).
+def region_map(region: Any, **kw: Any) -> go.Figure:
+    """The stable region over two parameters (THEORY.md section 3, conditions III and IV), as a
+    validated Plotly figure; the keywords are :func:`region_map_spec`'s."""
+    return go.Figure(region_map_spec(region, **kw))
+
+
+def region_map_spec(region: Any, *, color_by: str = "log10_gain", runs: Sequence[Mapping[str, Any]] = (),
+                    click_points: int = 25, show_points: bool = True, title: str | None = None,
+                    height: int = 460) -> dict:
+    """:func:`region_map`'s figure as a plain dict ({"data": [...], "layout": {...}}), unvalidated: the
+    dashboard builds one per new grid, and Plotly's validation of it would cost ~4 ms of the rerun
+    (the tests validate the same dict through :func:`region_map`).
 
     ``region`` is a :class:`stabviz.theory.Region` (x, y, rho2, max_gain, log10_gain, firing_rate,
     curves, optimum, current, tolerance, log_x, log_y). Colour: ``color_by="log10_gain"`` shows
@@ -174,7 +182,7 @@ def region_map(region: Any, *, color_by: str = "log10_gain", runs: Sequence[Mapp
     "unknown") and label. Log axes are drawn in log10 units (see :func:`map_coord`). A transparent
     marker grid (about ``click_points`` per axis, see :func:`hover_grid`) carries the hover and
     receives clicks. ``show_points=False`` leaves out the optimum and the current point (see
-    :func:`point_markers`), for callers that add them later.
+    :func:`point_marker_specs`), for callers that add them later.
     """
     lx, ly = bool(region.log_x), bool(region.log_y)
     x, y = map_coord(region.x, lx), map_coord(region.y, ly)
@@ -196,26 +204,25 @@ def region_map(region: Any, *, color_by: str = "log10_gain", runs: Sequence[Mapp
     # carries the colour bar.
     colour_key = dict(colorscale=DIVERGING, cmin=-zlim, cmax=zlim, cmid=0.0, showscale=True, colorbar=colorbar,
                       color=[0.0])
-    traces = [go.Scatter(x=[None], y=[None], mode="markers", marker=colour_key, hoverinfo="skip",
-                         showlegend=False, name="map"),
+    traces = [dict(type="scatter", x=[None], y=[None], mode="markers", marker=colour_key, hoverinfo="skip",
+                   showlegend=False, name="map"),
               # The band's outline needs no more than half the map's resolution (a quarter of the payload).
-              go.Contour(x=x[::CONTOUR_STRIDE].astype(np.float32), y=y[::CONTOUR_STRIDE].astype(np.float32),
-                         z=gain[::CONTOUR_STRIDE, ::CONTOUR_STRIDE],
-                         showscale=False, hoverinfo="skip", name="stable band", showlegend=True,
-                         contours=dict(start=-tol, end=tol, size=2 * tol, coloring="none"),
-                         line=dict(color="#212529", width=2), autocontour=False)]
+              dict(type="contour", x=x[::CONTOUR_STRIDE].astype(np.float32),
+                   y=y[::CONTOUR_STRIDE].astype(np.float32), z=gain[::CONTOUR_STRIDE, ::CONTOUR_STRIDE],
+                   showscale=False, hoverinfo="skip", name="stable band", showlegend=True,
+                   contours=dict(start=-tol, end=tol, size=2 * tol, coloring="none"),
+                   line=dict(color="#212529", width=2), autocontour=False)]
     for key, (xs, ys) in region.curves.items():
         label, dash = CURVE_STYLES.get(key, (key, "solid"))
-        traces.append(go.Scatter(x=map_coord(xs, lx), y=map_coord(ys, ly), mode="lines", name=label,
-                                 line=dict(color="#495057", width=2, dash=dash), hoverinfo="skip",
-                                 connectgaps=False))
+        traces.append(dict(type="scatter", x=map_coord(xs, lx), y=map_coord(ys, ly), mode="lines", name=label,
+                           line=dict(color="#495057", width=2, dash=dash), hoverinfo="skip", connectgaps=False))
     if runs:
-        traces.append(_runs_trace(runs, lx, ly))
-    traces.append(hover_grid(region, click_points))
+        traces.append(_runs_spec(runs, lx, ly))
+    traces.append(_hover_grid_spec(region, click_points))
     if show_points:
-        traces += point_markers(region)
+        traces += point_marker_specs(region)
     layout = dict(
-        title=title, height=height, font=_FIG_FONT, template=_NO_TEMPLATE,
+        height=height, font=_FIG_FONT, template=_NO_TEMPLATE,
         uirevision=f"region-{region.x_name}-{region.y_name}", clickmode="event+select",
         margin=dict(l=60, r=20, t=40 if title else 10, b=40),
         legend=dict(orientation="h", yanchor="top", y=-0.15, x=0, font=dict(size=11)),
@@ -223,16 +230,17 @@ def region_map(region: Any, *, color_by: str = "log10_gain", runs: Sequence[Mapp
         yaxis=_map_axis(region.y_name, np.asarray(region.y, float), ly),
         images=[field_image(z, x, y, zlim)],
     )
-    # One constructor call: figure-level add_trace/update_layout re-validate the whole figure each time.
-    return go.Figure(data=traces, layout=layout)
+    if title is not None:
+        layout["title"] = dict(text=title)
+    return {"data": traces, "layout": layout}
 
 
-def _marker(region: Any, at: tuple[float, float], name: str, marker: dict) -> go.Scatter:
+def _marker(region: Any, at: tuple[float, float], name: str, marker: dict) -> dict:
     xt, yt = axis_title(region.x_name), axis_title(region.y_name)
-    return go.Scatter(x=map_coord([at[0]], region.log_x), y=map_coord([at[1]], region.log_y), mode="markers",
-                      name=name, marker=marker, customdata=[[at[0], at[1]]],
-                      hovertemplate=f"{name}<br>{xt} = %{{customdata[0]:.4g}}<br>{yt} = %{{customdata[1]:.4g}}"
-                                    "<extra></extra>")
+    return dict(type="scatter", x=[float(map_coord(at[0], region.log_x))], y=[float(map_coord(at[1], region.log_y))],
+                mode="markers", name=name, marker=marker, customdata=[[float(at[0]), float(at[1])]],
+                hovertemplate=f"{name}<br>{xt} = %{{customdata[0]:.4g}}<br>{yt} = %{{customdata[1]:.4g}}"
+                              "<extra></extra>")
 
 
 #: Trace names of a region map's two point markers.
@@ -240,8 +248,9 @@ OPTIMUM_NAME = "optimum (conditions III + IV)"
 CURRENT_NAME = "current setting"
 
 
-def point_markers(region: Any) -> list[go.Scatter]:
-    """The optimum (when the conditions have one) and the current point of a region map."""
+def point_marker_specs(region: Any) -> list[dict]:
+    """The optimum (when the conditions have one) and the current point of a region map, as plain trace
+    dicts: they move on every slider release, and skipping Plotly's validation saves ~1 ms a rerun."""
     out = []
     if region.optimum is not None:
         out.append(_marker(region, region.optimum, OPTIMUM_NAME,
@@ -260,6 +269,11 @@ def hover_strides(shape: tuple[int, int], points: int = 25) -> tuple[int, int]:
 
 
 def hover_grid(region: Any, points: int = 25) -> go.Scatter:
+    """:func:`_hover_grid_spec` as a validated Plotly trace."""
+    return go.Scatter(_hover_grid_spec(region, points))
+
+
+def _hover_grid_spec(region: Any, points: int = 25) -> dict:
     """Invisible markers on every k-th cell of the map (about ``points`` per axis) carrying the hover.
 
     Plotly heatmaps give no selection events, so these markers receive the clicks; they also carry
@@ -278,12 +292,12 @@ def hover_grid(region: Any, points: int = 25) -> go.Scatter:
     hover = (f"{xt} = %{{customdata[0]:.4g}}<br>{yt} = %{{customdata[1]:.4g}}<br>ρ² = %{{customdata[2]:.4g}}"
              "<br>worst one-step gain = %{customdata[3]:.4g}<br>log₁₀ gain over T = %{customdata[4]:.3g}"
              "<br>firing rate p = %{customdata[5]:.3f}<br><i>click to move here</i><extra></extra>")
-    return go.Scatter(x=map_coord(xx.ravel(), region.log_x).astype(np.float32),
-                      y=map_coord(yy.ravel(), region.log_y).astype(np.float32), customdata=custom,
-                      mode="markers", name="cells", hovertemplate=hover, showlegend=False,
-                      # Hover and click selection work on every marker, drawn or not: drawing one of
-                      # them, not 625 SVG paths, saves ~20 ms of each remount in headless Chromium.
-                      marker=dict(size=10, color="rgba(0,0,0,0)", maxdisplayed=1))
+    return dict(type="scatter", x=map_coord(xx.ravel(), region.log_x).astype(np.float32),
+                y=map_coord(yy.ravel(), region.log_y).astype(np.float32), customdata=custom,
+                mode="markers", name="cells", hovertemplate=hover, showlegend=False,
+                # Hover and click selection work on every marker, drawn or not: drawing one of
+                # them, not 625 SVG paths, saves ~20 ms of each remount in headless Chromium.
+                marker=dict(size=10, color="rgba(0,0,0,0)", maxdisplayed=1))
 
 
 def round_sig(values: Any, digits: int = 3) -> np.ndarray:
@@ -295,15 +309,15 @@ def round_sig(values: Any, digits: int = 3) -> np.ndarray:
     return np.round(v * scale) / scale
 
 
-def _runs_trace(runs: Sequence[Mapping[str, Any]], log_x: bool, log_y: bool) -> go.Scatter:
+def _runs_spec(runs: Sequence[Mapping[str, Any]], log_x: bool, log_y: bool) -> dict:
     outcomes = [str(r.get("outcome", "unknown")) for r in runs]
     colors = [REGIME_COLORS.get(o, REGIME_COLORS["unknown"]) for o in outcomes]
     text = [f"{r.get('label', '')}<br>measured: {o}" for r, o in zip(runs, outcomes)]
     xs, ys = [r["x"] for r in runs], [r["y"] for r in runs]
-    return go.Scatter(x=map_coord(xs, log_x), y=map_coord(ys, log_y), mode="markers",
-                      name="confirmation runs (colour: measured outcome)", text=text, customdata=np.c_[xs, ys],
-                      marker=dict(symbol="diamond", size=11, color=colors, line=dict(color="#ffffff", width=1)),
-                      hovertemplate="%{text}<br>(%{customdata[0]:.4g}, %{customdata[1]:.4g})<extra></extra>")
+    return dict(type="scatter", x=map_coord(xs, log_x), y=map_coord(ys, log_y), mode="markers",
+                name="confirmation runs (colour: measured outcome)", text=text, customdata=np.c_[xs, ys],
+                marker=dict(symbol="diamond", size=11, color=colors, line=dict(color="#ffffff", width=1)),
+                hovertemplate="%{text}<br>(%{customdata[0]:.4g}, %{customdata[1]:.4g})<extra></extra>")
 
 
 # ---------------------------------------------------------------------------------------------
