@@ -74,12 +74,13 @@ PIXEL_DIFF = """async ([a, b]) => {
 }"""
 
 
-@pytest.mark.parametrize("map_param,label,moved", [("beta", "Leak", "leak"), ("leak", "Sharpness", "sharpness")])
+@pytest.mark.parametrize("map_param,label,moved,colour", [("beta", "Leak", "leak", "log10_gain"),
+                                                         ("leak", "Sharpness", "sharpness", "rho2")])
 def test_the_map_repaints_in_the_browser_before_the_rerun_with_the_servers_numbers(page, base_url, map_param,
-                                                                                    label, moved):
+                                                                                    label, moved, colour):
     from stabviz import plots, theory
     page.add_init_script(MESSAGE_TIMES)
-    page.goto(f"{base_url}/{SHOWCASE}&map={map_param}")
+    page.goto(f"{base_url}/{SHOWCASE}&map={map_param}&color={colour}")
     page.wait_for_selector(MAP_FIELD, state="attached")
     wait_idle(page)
     page.evaluate("window.stabvizPreview = null; window.__key = null; document.addEventListener('keydown', "
