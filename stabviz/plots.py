@@ -168,7 +168,7 @@ def region_map(region: Any, **kw: Any) -> go.Figure:
 
 
 def region_map_spec(region: Any, *, color_by: str = "log10_gain", runs: Sequence[Mapping[str, Any]] = (),
-                    click_points: int = 25, show_points: bool = True, title: str | None = None,
+                    click_points: int | None = 25, show_points: bool = True, title: str | None = None,
                     height: int = 460) -> dict:
     """:func:`region_map`'s figure as a plain dict ({"data": [...], "layout": {...}}), unvalidated: the
     dashboard builds one per new grid, and Plotly's validation of it would cost ~4 ms of the rerun
@@ -181,7 +181,8 @@ def region_map_spec(region: Any, *, color_by: str = "log10_gain", runs: Sequence
     lines. ``runs`` are confirmation runs: mappings with keys x, y, outcome (a regime name or
     "unknown") and label. Log axes are drawn in log10 units (see :func:`map_coord`). A transparent
     marker grid (about ``click_points`` per axis, see :func:`hover_grid`) carries the hover and
-    receives clicks. ``show_points=False`` leaves out the optimum and the current point (see
+    receives clicks; ``click_points=None`` leaves it out, for a page that hovers and clicks the map
+    by its own means (the dashboard: stabviz/ui/live_map.js, exact to the cell). ``show_points=False`` leaves out the optimum and the current point (see
     :func:`point_marker_specs`), for callers that add them later.
     """
     lx, ly = bool(region.log_x), bool(region.log_y)
@@ -218,12 +219,14 @@ def region_map_spec(region: Any, *, color_by: str = "log10_gain", runs: Sequence
                            line=dict(color="#495057", width=2, dash=dash), hoverinfo="skip", connectgaps=False))
     if runs:
         traces.append(_runs_spec(runs, lx, ly))
-    traces.append(_hover_grid_spec(region, click_points))
+    if click_points is not None:
+        traces.append(_hover_grid_spec(region, click_points))
     if show_points:
         traces += point_marker_specs(region)
     layout = dict(
         height=height, font=_FIG_FONT, template=_NO_TEMPLATE,
-        uirevision=f"region-{region.x_name}-{region.y_name}", clickmode="event+select",
+        uirevision=f"region-{region.x_name}-{region.y_name}",
+        clickmode="event+select" if click_points is not None else "none",
         margin=dict(l=60, r=20, t=40 if title else 10, b=40),
         legend=dict(orientation="h", yanchor="top", y=-0.15, x=0, font=dict(size=11)),
         xaxis=_map_axis(region.x_name, np.asarray(region.x, float), lx),
@@ -260,14 +263,6 @@ def point_marker_specs(region: Any) -> list[dict]:
     return out
 
 
-def hover_strides(shape: tuple[int, int], points: int = 25) -> tuple[int, int]:
-    """(row, column) steps of :func:`hover_grid`'s cells on a map of ``shape`` (ny, nx)."""
-    if points < 2:
-        raise ValueError(f"click_points = {points!r} is outside the allowed range [2, inf)")
-    ny, nx = shape
-    return max(1, math.ceil(ny / points)), max(1, math.ceil(nx / points))
-
-
 def hover_grid(region: Any, points: int = 25) -> go.Scatter:
     """:func:`_hover_grid_spec` as a validated Plotly trace."""
     return go.Scatter(_hover_grid_spec(region, points))
@@ -282,7 +277,10 @@ def _hover_grid_spec(region: Any, points: int = 25) -> dict:
     markers, not WebGL: a WebGL context costs ~200 ms per redraw without a GPU; and only one of them
     is drawn (``marker.maxdisplayed``), as hover and selection work from the data.
     """
-    ky, kx = hover_strides(np.shape(region.log10_gain), points)
+    if points < 2:
+        raise ValueError(f"click_points = {points!r} is outside the allowed range [2, inf)")
+    ny, nx = np.shape(region.log10_gain)
+    kx, ky = max(1, math.ceil(nx / points)), max(1, math.ceil(ny / points))
     cells = (slice(None, None, ky), slice(None, None, kx))
     xx, yy = np.meshgrid(np.asarray(region.x, float)[::kx], np.asarray(region.y, float)[::ky])
     custom = np.stack([xx.ravel().astype(np.float32), yy.ravel().astype(np.float32)]

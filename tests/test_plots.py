@@ -252,3 +252,9 @@ def test_the_colour_table_colours_like_the_field(zlim):
     assert plots.colour_limit("rho2", 3.0) == 1.0 and plots.colour_limit("log10_gain", 0.5) == 2.0
     with pytest.raises(ValueError, match="color_by"):
         plots.colour_limit("bogus", 1.0)
+
+
+def test_a_region_map_without_its_click_grid_leaves_clicks_to_the_page(region):
+    fig = plots.region_map(region, click_points=None)
+    assert "cells" not in [t.name for t in fig.data] and fig.layout.clickmode == "none"
+    assert "cells" in [t.name for t in plots.region_map(region).data]

@@ -71,7 +71,8 @@ class PreparedFigure(go.Figure):
 @st.cache_resource(max_entries=24, show_spinner=False)
 def _region_base(grid_key: str, color_by: str, runs_key: str, _region: Any, _runs: Sequence[dict]) -> dict:
     """The prepared region map without its optimum and current point (which move with the sliders)."""
-    spec = plots.region_map_spec(_region, color_by=color_by, runs=_runs, show_points=False)
+    # No hover grid: live_map.js hovers and clicks the map cell by cell.
+    spec = plots.region_map_spec(_region, color_by=color_by, runs=_runs, show_points=False, click_points=None)
     convert_to_base64(spec)          # in place: numpy arrays become typed arrays once
     return spec
 

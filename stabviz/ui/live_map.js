@@ -1,7 +1,9 @@
-// The Explore map's browser-side preview (see livemap.py): while a sidebar slider moves, redraw the
-// drawn region map from the per-column terms the server shipped, without waiting for the rerun.
-// The rerun's own figure replaces the preview when it lands. Nothing here is physics: the field is
-// rho2 = a0 + a1*g + a2*g^2 per column (theory.map_slices), coloured with the server's table.
+// The Explore map's browser side (see livemap.py).
+// - While a sidebar slider moves, redraw the drawn region map from the per-column terms the server
+//   shipped, without waiting for the rerun; the rerun's own figure replaces it when it lands.
+// - Hover shows every number of the cell under the pointer; a click moves the setting to that cell.
+// Nothing here is physics: every cell is rho2 = a0 + a1*g + a2*g^2 of its column (theory.map_slices),
+// coloured with the server's own colour table.
 
 function bytes(b64) {
   const bin = atob(b64);
@@ -17,6 +19,8 @@ function decode(d) {
     }
   }
   d.lutBytes = bytes(d.lut);
+  d.xc = d.x.map((v) => coord(v, d.log_x));
+  d.gc = d.gamma.map((v) => coord(v, d.log_y));
   return d;
 }
 
@@ -34,16 +38,18 @@ function sliderValues(d) {
   return out;
 }
 
-const coord = (v, log) => (log ? (v > 0 ? Math.log10(v) : null) : v);
+function coord(v, log) { return log ? (v > 0 ? Math.log10(v) : null) : v; }
 const finite = (v, limit) => (Number.isNaN(v) ? NaN : Math.max(-limit, Math.min(limit, v)));
+const fmt = (v, digits) => (Number.isFinite(v) ? String(Number(v.toPrecision(digits))) : String(v));
 
 function mapOf(d) {
   return [...document.querySelectorAll(".js-plotly-plot")].find(
     (g) => g.layout && g.layout.uirevision === d.uirevision && g.data);
 }
 
-// The whole map at slider values `vals`, from one shipped row; null when `vals` is beyond what was shipped.
-function compute(d, vals) {
+// The shipped row for slider values `vals` (only the map's own axes may differ beyond it); null when
+// `vals` is beyond what was shipped.
+function rowOf(d, vals) {
   const moved = Object.keys(d.tables).filter((p) => vals[p] !== d.current[p]);
   if (moved.length > 1) return null;
   const along = moved[0] || Object.keys(d.tables)[0];
@@ -54,98 +60,159 @@ function compute(d, vals) {
     const r = t.rows[k];
     return r.a[i * r.cols + (r.cols === 1 ? 0 : col)];
   };
-  const nx = d.x.length, ny = d.gamma.length, T = d.steps;
-  const rho2 = new Float64Array(nx * ny), gain = new Float64Array(nx * ny);
-  for (let j = 0; j < ny; j++) {
-    const g = d.gamma[j];
-    for (let k = 0; k < nx; k++) {
-      const r = term("a0", k) + term("a1", k) * g + term("a2", k) * g * g;
-      rho2[j * nx + k] = r;
-      gain[j * nx + k] = r > 0 ? T * 0.5 * Math.log10(r) : -Infinity;    // as theory.region
-    }
-  }
-  return { along, moved: moved.length > 0, term, has: (k) => k in t.rows, rho2, gain, nx, ny };
+  return { along, moved: moved.length > 0, term, has: (k) => k in t.rows };
 }
 
-function fieldImage(d, m) {
-  const n = d.lutBytes.length / 4, zlim = d.zlim, px = new Uint8ClampedArray(m.nx * m.ny * 4);
-  for (let j = 0; j < m.ny; j++) {
-    for (let k = 0; k < m.nx; k++) {
-      const c = j * m.nx + k;
-      const z = d.color_by === "log10_gain" ? finite(m.gain[c], d.field_limit)
-        : finite(m.rho2[c] < 0 ? NaN : Math.log10(m.rho2[c]), d.field_limit);
-      const o = ((m.ny - 1 - j) * m.nx + k) * 4;       // image rows run top (largest γ) to bottom
-      if (Number.isNaN(z)) { px[o + 3] = 0; continue; }
+// Every number of cell (row j, column k), as theory.region has it.
+function cell(d, row, j, k) {
+  const g = d.gamma[j];
+  const rho2 = row.term("a0", k) + row.term("a1", k) * g + row.term("a2", k) * g * g;
+  return { x: d.x[k], gamma: g, rho2, gain: rho2 > 0 ? d.steps * 0.5 * Math.log10(rho2) : -Infinity,
+    worst: row.term("leak", k) + g * row.term("worst", k), firing: row.term("firing", k) };
+}
+
+function fieldImage(d, row) {
+  const nx = d.x.length, ny = d.gamma.length, n = d.lutBytes.length / 4, zlim = d.zlim;
+  const px = new Uint8ClampedArray(nx * ny * 4);
+  for (let j = 0; j < ny; j++) {
+    for (let k = 0; k < nx; k++) {
+      const c = cell(d, row, j, k);
+      const z = d.color_by === "log10_gain" ? finite(c.gain, d.field_limit)
+        : finite(c.rho2 < 0 ? NaN : Math.log10(c.rho2), d.field_limit);
+      const o = ((ny - 1 - j) * nx + k) * 4;       // image rows run top (largest γ) to bottom
+      if (Number.isNaN(z)) continue;                // transparent
       const l = Math.round(((Math.max(-zlim, Math.min(zlim, z)) + zlim) / (2 * zlim)) * (n - 1)) * 4;
       px[o] = d.lutBytes[l]; px[o + 1] = d.lutBytes[l + 1]; px[o + 2] = d.lutBytes[l + 2]; px[o + 3] = 255;
     }
   }
   const canvas = document.createElement("canvas");
-  canvas.width = m.nx; canvas.height = m.ny;
-  canvas.getContext("2d").putImageData(new ImageData(px, m.nx, m.ny), 0, 0);
+  canvas.width = nx; canvas.height = ny;
+  canvas.getContext("2d").putImageData(new ImageData(px, nx, ny), 0, 0);
   return canvas.toDataURL("image/png");
 }
 
-function traces(d, m, vals) {
-  const s = d.contour_stride, [ky, kx] = d.hover_stride, big = 1e30;
-  const band = [], custom = [];
-  for (let j = 0; j < m.ny; j += s) {
-    const row = [];
-    for (let k = 0; k < m.nx; k += s) row.push(Math.fround(finite(m.gain[j * m.nx + k], d.field_limit)));
-    band.push(row);
+function traces(d, row, vals) {
+  const s = d.contour_stride, band = [];
+  for (let j = 0; j < d.gamma.length; j += s) {
+    const line = [];
+    for (let k = 0; k < d.x.length; k += s) line.push(Math.fround(finite(cell(d, row, j, k).gain, d.field_limit)));
+    band.push(line);
   }
-  for (let j = 0; j < m.ny; j += ky) {
-    const g = d.gamma[j];
-    for (let k = 0; k < m.nx; k += kx) {
-      const c = j * m.nx + k;
-      custom.push([d.x[k], g, finite(m.rho2[c], big), finite(m.term("leak", k) + g * m.term("worst", k), big),
-        finite(m.gain[c], big), m.term("firing", k)]);
-    }
+  const out = { "stable band": { z: band } };
+  for (const [key, name] of Object.entries(d.curves)) {
+    if (row.has(key)) out[name] = { y: d.x.map((_, k) => coord(row.term(key, k), d.log_y)) };
   }
-  const curve = (key) => d.x.map((_, k) => coord(m.term(key, k), d.log_y));
-  const out = { "stable band": { z: band }, cells: { customdata: custom } };
-  for (const [key, name] of Object.entries(d.curves)) if (m.has(key)) out[name] = { y: curve(key) };
   const xv = vals[d.x_name], gv = vals.dampening;
   out[d.current_name] = { x: [coord(xv, d.log_x)], y: [coord(gv, d.log_y)], customdata: [[xv, gv]] };
   // The optimum depends on the moved parameter; it reappears with the rerun.
-  out[d.optimum_name] = { visible: !m.moved };
+  out[d.optimum_name] = { visible: !row.moved };
   return { band, out };
 }
 
-// Redraw the map for `vals`; `drawn` is what it shows now (a slider the map ignores draws nothing).
-function redraw(d, vals, drawn) {
-  const gd = mapOf(d);
-  if (!gd || !window.Plotly) return drawn;
-  const m = compute(d, vals);
-  if (m === null) { gd.style.opacity = "0.45"; return drawn; }    // beyond the shipped stops: the rerun repaints
+// Redraw the map for `vals` (null when nothing was redrawn). `drawn` is what it shows now: a slider
+// the map ignores draws nothing.
+function redraw(self, vals) {
+  const d = self.d, gd = mapOf(d);
+  if (!gd || !window.Plotly) return;
+  const row = rowOf(d, vals);
+  if (row === null) { gd.style.opacity = "0.45"; return; }    // beyond the shipped stops: the rerun repaints
   gd.style.opacity = "";
-  const shows = JSON.stringify([vals[d.x_name], vals.dampening, m.along, vals[m.along]]);
-  if (shows === drawn) return drawn;
+  const shows = JSON.stringify([vals[d.x_name], vals.dampening, row.along, vals[row.along]]);
+  if (shows === self.drawn) return;
   const t0 = performance.now();
-  const { band, out } = traces(d, m, vals);
+  const { band, out } = traces(d, row, vals);
   const data = gd.data.map((tr) => (tr.name in out ? { ...tr, ...out[tr.name] } : tr));
-  const source = fieldImage(d, m);
+  const source = fieldImage(d, row);
   const images = (gd.layout.images || []).map((im) => (im.name === "map" ? { ...im, source } : im));
   window.Plotly.react(gd, data, { ...gd.layout, images, datarevision: (gd.layout.datarevision || 0) + 1 });
+  self.drawn = shows;
+  self.row = row;
   // What was drawn, for the browser tests.
-  window.stabvizPreview = { values: vals, along: m.along, band, source, at: performance.now(), ms: performance.now() - t0 };
-  return shows;
+  window.stabvizPreview = { values: vals, along: row.along, band, source, at: performance.now(), ms: performance.now() - t0 };
+}
+
+// The cell under a pointer event, or null outside the plot area (axis ranges follow zoom and pan).
+function cellAt(d, gd, event) {
+  const area = gd.querySelector(".draglayer .nsewdrag");
+  const full = gd._fullLayout;
+  if (!area || !full) return null;
+  const box = area.getBoundingClientRect();
+  const fx = (event.clientX - box.left) / box.width, fy = (event.clientY - box.top) / box.height;
+  if (!(fx >= 0 && fx <= 1 && fy >= 0 && fy <= 1)) return null;
+  const [x0, x1] = full.xaxis.range, [y0, y1] = full.yaxis.range;
+  const nearest = (cs, v) => {
+    const step = (cs[cs.length - 1] - cs[0]) / (cs.length - 1);
+    return Math.max(0, Math.min(cs.length - 1, Math.round((v - cs[0]) / step)));
+  };
+  return { k: nearest(d.xc, x0 + fx * (x1 - x0)), j: nearest(d.gc, y1 - fy * (y1 - y0)) };
+}
+
+function tooltip() {
+  let tip = document.getElementById("stabviz-map-tip");
+  if (!tip) {
+    tip = document.createElement("div");
+    tip.id = "stabviz-map-tip";
+    tip.setAttribute("role", "tooltip");
+    tip.style.cssText = "position:fixed;z-index:1000;pointer-events:none;display:none;background:#fff;"
+      + "border:1px solid #495057;border-radius:3px;padding:4px 6px;font:12px sans-serif;color:#212529;"
+      + "line-height:1.35;white-space:nowrap;box-shadow:0 1px 3px rgba(0,0,0,.2)";
+    document.body.appendChild(tip);
+  }
+  return tip;
+}
+
+function showTip(self, gd, event) {
+  const d = self.d, tip = tooltip();
+  const at = self.row ? cellAt(d, gd, event) : null;
+  if (at === null) { tip.style.display = "none"; return; }
+  const c = cell(d, self.row, at.j, at.k);
+  tip.innerHTML = `${d.x_title} = ${fmt(c.x, 4)}<br>${d.y_title} = ${fmt(c.gamma, 4)}<br>ρ² = ${fmt(c.rho2, 4)}`
+    + `<br>worst one-step gain = ${fmt(c.worst, 4)}<br>log₁₀ gain over T = ${fmt(c.gain, 3)}`
+    + `<br>firing rate p = ${c.firing.toFixed(3)}<br><i>click to move here</i>`;
+  tip.style.left = `${event.clientX + 14}px`;
+  tip.style.top = `${event.clientY + 14}px`;
+  tip.style.display = "block";
+}
+
+// Pointer handlers, installed once for the page: the map element is found on each event (Streamlit
+// may draw it after this script first runs, or replace it), and the newest data is read from `self`.
+function attachPointer(self) {
+  if (self.pointer) return;
+  self.pointer = true;
+  const target = (e) => { const gd = self.d && mapOf(self.d); return gd && gd.contains(e.target) ? gd : null; };
+  let down = null;
+  document.addEventListener("mousemove", (e) => {
+    const gd = target(e);
+    if (gd) showTip(self, gd, e); else tooltip().style.display = "none";
+  }, true);
+  document.addEventListener("mousedown", (e) => { down = [e.clientX, e.clientY]; }, true);
+  document.addEventListener("click", (e) => {
+    const gd = target(e);
+    const still = down && Math.hypot(e.clientX - down[0], e.clientY - down[1]) < 4;    // not a zoom drag
+    const at = gd && still && self.row ? cellAt(self.d, gd, e) : null;
+    if (at === null) return;
+    const d = self.d, value = { x: d.x[at.k], y: d.gamma[at.j] };
+    redraw(self, { ...sliderValues(d), [d.x_name]: value.x, dampening: value.y });      // the point moves now
+    self.trigger("click", value);                                                     // the setting follows
+  }, true);
 }
 
 // Streamlit calls this on every rerun with the new data, not always cleaning up the last call: one
 // observer for the page, replaced each time (a second one would redraw twice per move).
-export default function liveMap({ data }) {
+export default function liveMap({ data, setTriggerValue }) {
   const self = (window.stabvizLiveMap ||= { observer: null });
   if (self.observer) self.observer.disconnect();
   // JSON bytes (livemap.py); the tables are decoded once per rerun.
   const raw = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
   const d = decode(JSON.parse(typeof raw === "string" ? raw : new TextDecoder().decode(raw)));
+  const along = Object.keys(d.tables)[0];
+  Object.assign(self, { d, trigger: setTriggerValue, row: rowOf(d, d.current),
+    drawn: JSON.stringify([d.current[d.x_name], d.current.dampening, along, d.current[along]]) });
   const gd = mapOf(d);
   if (gd) gd.style.opacity = "";                 // the server's figure for this data has been drawn
+  attachPointer(self);
   const sidebar = document.querySelector('[data-testid="stSidebar"]');
   if (!sidebar) return undefined;
-  const along = Object.keys(d.tables)[0];
-  let drawn = JSON.stringify([d.current[d.x_name], d.current.dampening, along, d.current[along]]);
   let pending = false;
   const observer = new MutationObserver(() => {
     if (pending) return;
@@ -154,7 +221,7 @@ export default function liveMap({ data }) {
     // value would share the two cores with the rerun and land ~25 ms later.
     queueMicrotask(() => {
       pending = false;
-      drawn = redraw(d, sliderValues(d), drawn);
+      redraw(self, sliderValues(self.d));
     });
   });
   observer.observe(sidebar, { subtree: true, attributes: true, attributeFilter: ["aria-valuetext"] });

@@ -1,4 +1,4 @@
-"""The Explore map's browser-side preview: the drawn map repaints as a slider moves, before the rerun.
+"""The Explore map's browser side: it repaints as a slider moves, before the rerun; hover and clicks.
 
 On this machine one Streamlit rerun costs Chromium 100–250 ms of main-thread work, whatever the page
 holds, and a slider release must repaint the map within 100 ms. So the map's numbers travel with the
@@ -7,14 +7,15 @@ this module ships those columns for the few slider stops around the current one,
 ``live_map.js`` watches the sidebar's sliders. On a move it redraws the field, the stable band, the
 condition curves, the hover numbers and the current point from them, in the browser. The rerun that
 follows replaces the preview with the server's own figure: the same numbers, coloured with the
-same table (plots.colour_lut).
+same table (plots.colour_lut). The same columns give every number of the cell under the pointer, so
+the hover is exact to the cell, and a click sends that cell's values back.
 """
 from __future__ import annotations
 
 import base64
 import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import orjson
@@ -95,22 +96,32 @@ def _map_part(key: compute.Key, x: str, color_by: str, moving: tuple[tuple[str, 
         rows = compute.map_slices(at, x, p, stops)
         tables[p] = {"values": stops, "rows": {k: _columns(a) for k, a in rows.items()}}
     zlim = plots.colour_limit(color_by, region.tolerance)
-    ky, kx = plots.hover_strides(np.shape(region.log10_gain))
     return {
         "uirevision": f"region-{x}-{region.y_name}", "x_name": x, "tables": tables,
         "x": np.asarray(region.x, float).tolist(), "gamma": np.asarray(region.y, float).tolist(),
         "log_x": bool(region.log_x), "log_y": bool(region.log_y),
         "steps": int(at.steps), "color_by": color_by, "zlim": zlim, "field_limit": plots.FIELD_LIMIT,
         "lut": _b64(plots.colour_lut(zlim), np.uint8),
-        "contour_stride": plots.CONTOUR_STRIDE, "hover_stride": [ky, kx],
+        "contour_stride": plots.CONTOUR_STRIDE,
+        "x_title": plots.axis_title(x), "y_title": plots.axis_title(region.y_name),
         "curves": {k: label for k, (label, _) in plots.CURVE_STYLES.items()},
         "optimum_name": plots.OPTIMUM_NAME, "current_name": plots.CURRENT_NAME,
     }
 
 
-def mount(cfg: LIFConfig, at: LIFConfig, region: Any, color_by: str) -> None:
-    """Attach the preview to the map drawn just before (it draws nothing itself)."""
+def mount(cfg: LIFConfig, at: LIFConfig, region: Any, color_by: str,
+          on_click: Callable[[dict[str, float]], None]) -> None:
+    """Attach the preview, the hover and the clicks to the map drawn just before (it draws nothing
+    itself). ``on_click`` runs before the rerun a click starts, with the clicked cell's values
+    ({"x": ..., "y": ...})."""
     # As JSON bytes: Streamlit forwards bytes untouched, where a dict would be walked for data frames
     # and serialised twice (~2 ms of the 25 ms rerun budget).
     payload = orjson.dumps(preview_data(cfg, at, region, color_by))
-    _component(data=payload, key=f"live_{region.x_name}_{region.y_name}")
+    key = f"live_{region.x_name}_{region.y_name}"
+
+    def clicked() -> None:
+        click = getattr(st.session_state.get(key), "click", None)
+        if click:
+            on_click(click)
+
+    _component(data=payload, key=key, on_click_change=clicked)

@@ -19,16 +19,11 @@ MAPS = {
 MAP_PARAMS = dict(zip(MAPS, ("beta", "tail", "leak")))
 
 
-def _on_click(chart_key: str, x_name: str, y_name: str, log_x: bool, log_y: bool) -> None:
+def _on_click(click: dict[str, float], x_name: str, y_name: str) -> None:
     """Move the current setting to the clicked cell (a callback: runs before the widgets are drawn).
-    Map coordinates are log10 units on log axes (plots.map_coord)."""
-    event = st.session_state.get(chart_key)
-    points = (event or {}).get("selection", {}).get("points", [])
-    if not points:
-        return
-    p = points[-1]
-    x, y = plots.map_value(p["x"], log_x), plots.map_value(p["y"], log_y)
-    values = {x_name: float(plots.round_sig(x, 4)), y_name: float(plots.round_sig(y, 4))}
+    live_map.js sends the cell's own values; 4 significant digits keep the link readable and stay
+    within the cell (neighbouring cells differ by ≥ 2%)."""
+    values = {x_name: float(plots.round_sig(click["x"], 4)), y_name: float(plots.round_sig(click["y"], 4))}
     if x_name == "tail":
         values["shape"] = "qpseudospike"
     state.apply(values)
@@ -56,10 +51,10 @@ def draw(cfg: LIFConfig, label: str, color_by: str, runs: Sequence[dict[str, Any
     fig = figures.region_chart(region, compute.grid_key(at, x, y), color_by, runs)
     # theme=None: Streamlit's theme is merged into the figure in the browser on every remount (~100 ms
     # of the repaint budget); the figure carries its own styling instead.
-    st.plotly_chart(fig, key=chart_key, selection_mode="points", theme=None,
-                    on_select=lambda: _on_click(chart_key, x, y, region.log_x, region.log_y),
+    st.plotly_chart(fig, key=chart_key, theme=None,
                     config={"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]})
-    livemap.mount(cfg, at, region, color_by)       # repaints this map in the browser as a slider moves
+    # Repaints this map in the browser as a slider moves; hover and clicks, exact to the cell.
+    livemap.mount(cfg, at, region, color_by, on_click=lambda click: _on_click(click, x, y))
     for note in region.notes:
         st.caption(f":material/info: {note}")
     layout.download_buttons("Map numbers", f"stabviz_{x}_{y}", region.to_csv,

@@ -197,8 +197,9 @@ def test_moving_a_slider_repaints_the_map_and_a_reload_restores_it(page, base_ur
     _assert_no_exception(page)
 
 
-def test_clicking_the_map_moves_the_current_point(page, base_url):
-    page.goto(base_url + "/")
+def test_hovering_shows_the_cells_numbers_and_clicking_moves_there(page, base_url):
+    from stabviz import theory
+    page.goto(f"{base_url}/{SHOWCASE}")
     page.wait_for_selector(MAP_FIELD, state="attached")
     wait_idle(page)
     time.sleep(1.0)
@@ -206,12 +207,26 @@ def test_clicking_the_map_moves_the_current_point(page, base_url):
     box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
     x, y = box["x"] + 0.25 * box["width"], box["y"] + 0.7 * box["height"]
     page.mouse.move(x, y)
-    hover = page.locator(".hoverlayer").first.text_content()
-    assert "ρ²" in hover and "firing rate" in hover            # every number of the cell
+    tip = page.locator("#stabviz-map-tip")
+    tip.wait_for(state="visible", timeout=10_000)
+    shown = dict(line.split(" = ") for line in tip.inner_text().splitlines() if " = " in line)
+    # Every number of the cell under the pointer, as theory.region has it there.
+    region = theory.region(preset("shd-tau20"), "sharpness", "dampening")
+    k = int(np.argmin(np.abs(region.x - float(shown["sharpness β"]))))
+    j = int(np.argmin(np.abs(region.y - float(shown["dampening γ"]))))
+    assert float(shown["sharpness β"]) == pytest.approx(region.x[k], rel=1e-3)
+    assert float(shown["dampening γ"]) == pytest.approx(region.y[j], rel=1e-3)
+    assert float(shown["ρ²"]) == pytest.approx(region.rho2[j, k], rel=1e-3)
+    assert float(shown["worst one-step gain"]) == pytest.approx(region.max_gain[j, k], rel=1e-3)
+    assert float(shown["log₁₀ gain over T"]) == pytest.approx(region.log10_gain[j, k], rel=1e-2, abs=1e-3)
+    assert float(shown["firing rate p"]) == pytest.approx(region.firing_rate[j, k], abs=1e-3)
     page.mouse.click(x, y)
     after = _wait_map(page, before)
     assert after["current"] != before["current"]
     page.wait_for_url(re.compile(r"sharpness=.*dampening=|dampening=.*sharpness="))
+    params = dict(p.split("=") for p in page.url.split("?", 1)[1].split("&"))
+    assert float(params["sharpness"]) == pytest.approx(region.x[k], rel=1e-3)      # moved to that very cell
+    assert float(params["dampening"]) == pytest.approx(region.y[j], rel=1e-3)
     _assert_no_exception(page)
 
 
