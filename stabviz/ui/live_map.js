@@ -63,22 +63,36 @@ function rowOf(d, vals) {
   return { along, moved: moved.length > 0, term, has: (k) => k in t.rows };
 }
 
+const gainOf = (d, rho2) => (rho2 > 0 ? d.steps * 0.5 * Math.log10(rho2) : -Infinity);    // as theory.region
+
+// ρ² of every cell, row by row (j: γ, k: x).
+function field(d, row) {
+  const nx = d.x.length, ny = d.gamma.length, out = new Float64Array(nx * ny);
+  const a0 = d.x.map((_, k) => row.term("a0", k)), a1 = d.x.map((_, k) => row.term("a1", k));
+  const a2 = d.x.map((_, k) => row.term("a2", k));
+  for (let j = 0; j < ny; j++) {
+    const g = d.gamma[j];
+    for (let k = 0; k < nx; k++) out[j * nx + k] = a0[k] + a1[k] * g + a2[k] * g * g;
+  }
+  return out;
+}
+
 // Every number of cell (row j, column k), as theory.region has it.
 function cell(d, row, j, k) {
   const g = d.gamma[j];
   const rho2 = row.term("a0", k) + row.term("a1", k) * g + row.term("a2", k) * g * g;
-  return { x: d.x[k], gamma: g, rho2, gain: rho2 > 0 ? d.steps * 0.5 * Math.log10(rho2) : -Infinity,
-    worst: row.term("leak", k) + g * row.term("worst", k), firing: row.term("firing", k) };
+  return { x: d.x[k], gamma: g, rho2, gain: gainOf(d, rho2), worst: row.term("leak", k) + g * row.term("worst", k),
+    firing: row.term("firing", k) };
 }
 
-function fieldImage(d, row) {
+function fieldImage(d, rho2) {
   const nx = d.x.length, ny = d.gamma.length, n = d.lutBytes.length / 4, zlim = d.zlim;
   const px = new Uint8ClampedArray(nx * ny * 4);
   for (let j = 0; j < ny; j++) {
     for (let k = 0; k < nx; k++) {
-      const c = cell(d, row, j, k);
-      const z = d.color_by === "log10_gain" ? finite(c.gain, d.field_limit)
-        : finite(c.rho2 < 0 ? NaN : Math.log10(c.rho2), d.field_limit);
+      const r = rho2[j * nx + k];
+      const z = d.color_by === "log10_gain" ? finite(gainOf(d, r), d.field_limit)
+        : finite(r < 0 ? NaN : Math.log10(r), d.field_limit);
       const o = ((ny - 1 - j) * nx + k) * 4;       // image rows run top (largest γ) to bottom
       if (Number.isNaN(z)) continue;                // transparent
       const l = Math.round(((Math.max(-zlim, Math.min(zlim, z)) + zlim) / (2 * zlim)) * (n - 1)) * 4;
@@ -91,11 +105,11 @@ function fieldImage(d, row) {
   return canvas.toDataURL("image/png");
 }
 
-function traces(d, row, vals) {
-  const s = d.contour_stride, band = [];
+function traces(d, row, rho2, vals) {
+  const s = d.contour_stride, nx = d.x.length, band = [];
   for (let j = 0; j < d.gamma.length; j += s) {
     const line = [];
-    for (let k = 0; k < d.x.length; k += s) line.push(Math.fround(finite(cell(d, row, j, k).gain, d.field_limit)));
+    for (let k = 0; k < nx; k += s) line.push(Math.fround(finite(gainOf(d, rho2[j * nx + k]), d.field_limit)));
     band.push(line);
   }
   const out = { "stable band": { z: band } };
@@ -120,9 +134,10 @@ function redraw(self, vals) {
   const shows = JSON.stringify([vals[d.x_name], vals.dampening, row.along, vals[row.along]]);
   if (shows === self.drawn) return;
   const t0 = performance.now();
-  const { band, out } = traces(d, row, vals);
+  const rho2 = field(d, row);
+  const { band, out } = traces(d, row, rho2, vals);
   const data = gd.data.map((tr) => (tr.name in out ? { ...tr, ...out[tr.name] } : tr));
-  const source = fieldImage(d, row);
+  const source = fieldImage(d, rho2);
   const images = (gd.layout.images || []).map((im) => (im.name === "map" ? { ...im, source } : im));
   window.Plotly.react(gd, data, { ...gd.layout, images, datarevision: (gd.layout.datarevision || 0) + 1 });
   self.drawn = shows;
