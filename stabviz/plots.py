@@ -154,6 +154,11 @@ CONTOUR_STRIDE = 2
 FIELD_LIMIT = 1e4
 
 
+def map_revision(x: str, y: str) -> str:
+    """A region map's layout.uirevision: keeps zoom across reruns, and names the map for page scripts."""
+    return f"region-{x}-{y}"
+
+
 def colour_limit(color_by: str, tolerance: float) -> float:
     """The colour scale's half-range: ±4 tolerances of log10 gain, or ±1 decade of ρ²."""
     if color_by not in ("log10_gain", "rho2"):
@@ -225,7 +230,7 @@ def region_map_spec(region: Any, *, color_by: str = "log10_gain", runs: Sequence
         traces += point_marker_specs(region)
     layout = dict(
         height=height, font=_FIG_FONT, template=_NO_TEMPLATE,
-        uirevision=f"region-{region.x_name}-{region.y_name}",
+        uirevision=map_revision(region.x_name, region.y_name),
         clickmode="event+select" if click_points is not None else "none",
         margin=dict(l=60, r=20, t=40 if title else 10, b=40),
         legend=dict(orientation="h", yanchor="top", y=-0.15, x=0, font=dict(size=11)),

@@ -180,7 +180,7 @@ def test_the_map_preview_ships_the_map_at_nearby_slider_stops(x, shape, moving):
     from stabviz.ui.sidebar import SLIDER_LABELS
     cfg = preset("shd-tau20", shape=shape)
     region = theory.region(cfg, x, "dampening")
-    d = json.loads(json.dumps(livemap.preview_data(cfg, cfg, region, "log10_gain")))   # as the browser gets it
+    d = json.loads(json.dumps(livemap.preview_data(cfg, cfg, x, "log10_gain")))   # as the browser gets it
     assert sorted(d["tables"]) == sorted(moving)          # the tail moves nothing unless the shape has one
     assert d["uirevision"] == plots.region_map(region).layout.uirevision    # how the script finds the map
     for name, s in d["sliders"].items():                  # the script reads a slider by its label and thumb text

@@ -9,10 +9,9 @@ touches CUDA.
 """
 from __future__ import annotations
 
-import collections
 import dataclasses
+import functools
 import json
-import threading
 from typing import Any, Sequence
 
 import numpy as np
@@ -21,6 +20,8 @@ import streamlit as st
 from stabviz.config import LIFConfig, limits
 
 Key = str
+#: Cells per axis of the Explore maps.
+MAP_SIZE = 200
 
 
 def key_of(cfg: LIFConfig) -> Key:
@@ -85,7 +86,7 @@ def grid_key(cfg: LIFConfig, x: str, y: str) -> Key:
     return key_of(cfg.replace(**{x: getattr(default, x), y: getattr(default, y)}))
 
 
-def region(cfg: LIFConfig, x: str, y: str, n: int = 200) -> Any:
+def region(cfg: LIFConfig, x: str, y: str, n: int = MAP_SIZE) -> Any:
     """theory.region over (x, y) on an n × n grid (its default axis ranges).
 
     The grid's values do not depend on the setting's own x and y (the axes replace them): only the
@@ -103,44 +104,21 @@ def region(cfg: LIFConfig, x: str, y: str, n: int = 200) -> Any:
                                notes=[n for n in grid.notes if n not in canonical_notes] + notes)
 
 
-class _SliceRows:
-    """Rows of theory.map_slices, cached one parameter value at a time (LRU, shared by sessions).
-
-    The Explore page ships the rows of a few slider stops around the current one; one stop further
-    along the slider shares all but one row with the last, so each rerun computes at most the new one
-    (a row is 200 voltage-model moments: ~3 ms).
-    """
-
-    def __init__(self, size: int = 2048):
-        self._rows: collections.OrderedDict = collections.OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-
-    def get(self, cfg: LIFConfig, x: str, along: str, values: Sequence[float]) -> dict[str, np.ndarray]:
-        from stabviz import theory
-        default = LIFConfig()
-        key = key_of(cfg.replace(**{n: getattr(default, n) for n in (x, "dampening", along)}))
-        with self._lock:
-            found = {v: self._rows.get((key, x, along, v)) for v in values}
-        missing = [v for v, row in found.items() if row is None]
-        if missing:
-            fresh = theory.map_slices(config_of(key), x, along, missing)
-            found.update({v: {k: a[i] for k, a in fresh.items()} for i, v in enumerate(missing)})
-        with self._lock:
-            for v, row in found.items():
-                self._rows[(key, x, along, v)] = row
-                self._rows.move_to_end((key, x, along, v))
-            while len(self._rows) > self._size:
-                self._rows.popitem(last=False)
-        return {k: np.stack([found[v][k] for v in values]) for k in found[values[0]]}
-
-
-_SLICES = _SliceRows()
+@functools.lru_cache(maxsize=2048)
+def _slice_row(key: Key, x: str, along: str, value: float) -> dict[str, np.ndarray]:
+    """One row of theory.map_slices, cached by parameter value (shared by sessions). The Explore page
+    ships the rows of a few slider stops around the current one; one stop further along the slider
+    shares all but one row with the last, so a rerun computes at most the new one (~3 ms)."""
+    from stabviz import theory
+    return {k: a[0] for k, a in theory.map_slices(config_of(key), x, along, [value], nx=MAP_SIZE).items()}
 
 
 def map_slices(cfg: LIFConfig, x: str, along: str, values: Sequence[float]) -> dict[str, np.ndarray]:
-    """theory.map_slices of the (x, dampening) map at ``values`` of ``along`` (200 columns), cached by row."""
-    return _SLICES.get(cfg, x, along, [float(v) for v in values])
+    """theory.map_slices of the (x, dampening) map at ``values`` of ``along`` (MAP_SIZE columns), cached by row."""
+    default = LIFConfig()
+    key = key_of(cfg.replace(**{n: getattr(default, n) for n in (x, "dampening", along)}))
+    rows = [_slice_row(key, x, along, float(v)) for v in values]
+    return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

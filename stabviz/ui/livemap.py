@@ -21,7 +21,7 @@ import numpy as np
 import orjson
 import streamlit as st
 
-from stabviz import plots
+from stabviz import plots, theory
 from stabviz.config import LIFConfig
 from stabviz.ui import compute, sliders
 from stabviz.ui.sidebar import SLIDER_LABELS
@@ -62,14 +62,14 @@ def window(name: str, value: float) -> list[float]:
     return opts[max(0, i - WINDOW): i + WINDOW + 1]
 
 
-def preview_data(cfg: LIFConfig, at: LIFConfig, region: Any, color_by: str) -> dict[str, Any]:
-    """Everything live_map.js needs to redraw ``region`` (computed at ``at``) for nearby slider stops.
+def preview_data(cfg: LIFConfig, at: LIFConfig, x: str, color_by: str) -> dict[str, Any]:
+    """Everything live_map.js needs to redraw the (x, dampening) map computed at ``at`` for nearby
+    slider stops, and to hover and click it cell by cell.
 
     ``cfg`` is the user's setting (its sliders); ``at`` the setting the map is computed at (the tail map
     forces the q-PseudoSpike shape; the measured model draws with the gaussian one). The parts that a
     move along the map's own axes leaves alone are cached: such a move costs ~0.1 ms here.
     """
-    x = region.x_name
     default = LIFConfig()
     stable = compute.key_of(at.replace(**{x: getattr(default, x), "dampening": default.dampening}))
     return {"current": {n: float(getattr(cfg, n)) for n in sliders.SLIDERS},
@@ -87,37 +87,37 @@ def _slider(name: str, value: float) -> dict[str, Any]:
 @functools.lru_cache(maxsize=64)
 def _map_part(key: compute.Key, x: str, color_by: str, moving: tuple[tuple[str, float], ...]) -> dict[str, Any]:
     """The map's axes, colours and the tables of its field at nearby stops of the ``moving`` sliders
-    (name, exact current value: the key rounds to 10 digits, the slider's stops do not)."""
+    (name, exact current value: the key rounds to 10 digits, the slider's stops do not). The axes are
+    theory.region's defaults, as compute.region draws them."""
     at = compute.config_of(key)
-    region = compute.region(at, x, "dampening")
+    xs, log_x = theory.axis_values(x, compute.MAP_SIZE)
+    gammas, log_y = theory.axis_values("dampening", compute.MAP_SIZE)
     tables = {}
     for p, value in moving:
         stops = window(p, value)
         rows = compute.map_slices(at, x, p, stops)
         tables[p] = {"values": stops, "rows": {k: _columns(a) for k, a in rows.items()}}
-    zlim = plots.colour_limit(color_by, region.tolerance)
+    zlim = plots.colour_limit(color_by, at.tolerance)
     return {
-        "uirevision": f"region-{x}-{region.y_name}", "x_name": x, "tables": tables,
-        "x": np.asarray(region.x, float).tolist(), "gamma": np.asarray(region.y, float).tolist(),
-        "log_x": bool(region.log_x), "log_y": bool(region.log_y),
+        "uirevision": plots.map_revision(x, "dampening"), "x_name": x, "tables": tables,
+        "x": xs.tolist(), "gamma": gammas.tolist(), "log_x": log_x, "log_y": log_y,
         "steps": int(at.steps), "color_by": color_by, "zlim": zlim, "field_limit": plots.FIELD_LIMIT,
         "lut": _b64(plots.colour_lut(zlim), np.uint8),
         "contour_stride": plots.CONTOUR_STRIDE,
-        "x_title": plots.axis_title(x), "y_title": plots.axis_title(region.y_name),
+        "x_title": plots.axis_title(x), "y_title": plots.axis_title("dampening"),
         "curves": {k: label for k, (label, _) in plots.CURVE_STYLES.items()},
         "optimum_name": plots.OPTIMUM_NAME, "current_name": plots.CURRENT_NAME,
     }
 
 
-def mount(cfg: LIFConfig, at: LIFConfig, region: Any, color_by: str,
-          on_click: Callable[[dict[str, float]], None]) -> None:
-    """Attach the preview, the hover and the clicks to the map drawn just before (it draws nothing
-    itself). ``on_click`` runs before the rerun a click starts, with the clicked cell's values
+def mount(cfg: LIFConfig, at: LIFConfig, x: str, color_by: str, on_click: Callable[[dict[str, float]], None]) -> None:
+    """Attach the preview, the hover and the clicks to the (x, dampening) map drawn just before (it
+    draws nothing itself). ``on_click`` runs before the rerun a click starts, with the clicked cell's values
     ({"x": ..., "y": ...})."""
     # As JSON bytes: Streamlit forwards bytes untouched, where a dict would be walked for data frames
     # and serialised twice (~2 ms of the 25 ms rerun budget).
-    payload = orjson.dumps(preview_data(cfg, at, region, color_by))
-    key = f"live_{region.x_name}_{region.y_name}"
+    payload = orjson.dumps(preview_data(cfg, at, x, color_by))
+    key = f"live_{x}_dampening"
 
     def clicked() -> None:
         click = getattr(st.session_state.get(key), "click", None)

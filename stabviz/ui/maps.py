@@ -54,7 +54,7 @@ def draw(cfg: LIFConfig, label: str, color_by: str, runs: Sequence[dict[str, Any
     st.plotly_chart(fig, key=chart_key, theme=None,
                     config={"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]})
     # Repaints this map in the browser as a slider moves; hover and clicks, exact to the cell.
-    livemap.mount(cfg, at, region, color_by, on_click=lambda click: _on_click(click, x, y))
+    livemap.mount(cfg, at, x, color_by, on_click=lambda click: _on_click(click, x, y))
     for note in region.notes:
         st.caption(f":material/info: {note}")
     layout.download_buttons("Map numbers", f"stabviz_{x}_{y}", region.to_csv,
