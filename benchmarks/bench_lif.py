@@ -28,8 +28,8 @@ import json
 
 import torch
 
-from stabviz.cli_bench import (floor_figures, gemm_floor_steps, interleaved_median_ms, layer_inputs,
-                               stabviz_layer_step)
+from stabviz.timing import (floor_figures, gemm_floor_steps, interleaved_median_ms, layer_inputs,
+                            stabviz_layer_step)
 from stabviz.config import preset
 from stabviz.lif import recurrent_lif
 

@@ -22,6 +22,7 @@ import torch
 from stabviz.config import LIFConfig
 from stabviz.jsonsafe import finite_or_none
 from stabviz.surrogates import sg_prime_torch
+from stabviz.weights import layer_weights
 
 
 @dataclass
@@ -60,8 +61,6 @@ def measure(cfg: LIFConfig, batch: int = 64, steps: int = 300, burn_in: int = 10
             device: str = "cpu", inputs: torch.Tensor | None = None, voltage_samples: int = 20000) -> Measurement:
     """Initialise the layer of ``cfg`` (seeded), drive it with Bernoulli input spikes at the configured
     statistics (or ``inputs``, shape (batch, steps, n_in)) and measure it after ``burn_in`` steps."""
-    from stabviz.weights import layer_weights
-
     if not (1 <= burn_in + 1 < steps + 1 and burn_in < steps):
         raise ValueError(f"burn_in = {burn_in} must be below steps = {steps}")
     gen = torch.Generator().manual_seed(cfg.seed if seed is None else seed)

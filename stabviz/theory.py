@@ -17,8 +17,11 @@ import numpy as np
 from scipy import optimize, special
 
 from stabviz import surrogates
-from stabviz.config import RANGES, LIFConfig, WeightLaw, standard_law
+from stabviz.config import RANGES, LIFConfig, WeightLaw
 from stabviz.jsonsafe import finite_or_none
+# the weight laws live one layer down (weights.py samples them); re-exported as theory.condition_i etc.
+from stabviz.laws import (condition_i, condition_ii, drive_sums, input_drive, input_law,  # noqa: F401
+                          positive_part_mean, recurrent_law)
 
 REGIMES = ("vanishing", "stable", "exploding")
 REGIME_CODES = {"vanishing": -1, "stable": 0, "exploding": 1, "undefined": -2}
@@ -41,92 +44,6 @@ _Q_SEARCH = (RANGES["tail"][0], RANGES["tail"][1])
 
 def _multiplicative(cfg: LIFConfig) -> bool:
     return cfg.reset in ("mult1", "mult2")
-
-
-# ---------------------------------------------------------------------------------------------
-# Weight laws and input statistics
-
-def input_law(cfg: LIFConfig) -> WeightLaw:
-    """Entry law of W_in (n_in × n_rec)."""
-    return standard_law(cfg.init_in, cfg.n_in, cfg.n_rec, cfg.in_mean, cfg.in_std)
-
-
-def input_drive(cfg: LIFConfig) -> tuple[float, float]:
-    """(d, V_in): mean input current E[I_in] + b and its variance (THEORY.md condition II).
-
-    d = n_in μ_in m_x + b;  V_in = n_in (σ_in² (v_x + m_x²) + μ_in² v_x)  (the μ_in term is zero for
-    the zero-mean standard laws, where this is exactly THEORY's n_in σ_in² (v_x + m_x²)).
-    """
-    law = input_law(cfg)
-    m, v = cfg.input_mean, cfg.input_var
-    d = cfg.n_in * law.mean * m + cfg.bias
-    v_in = cfg.n_in * (law.std ** 2 * (v + m * m) + law.mean ** 2 * v)
-    return d, v_in
-
-
-def condition_i(cfg: LIFConfig, leak: Any = None) -> Any:
-    """Condition I: the recurrent weight mean μ_rec that puts the stationary mean voltage at θ (p = ½).
-
-    subtract ((3 − 2α)θ − 2d)/(n−1); mult2 ((2 − α)θ − 2d)/(n−1); mult1 derived (2(2 − α)θ − 2d)/(n−1),
-    code 2(1 − α)θ/(n−1). ``leak`` may be an array (defaults to cfg.leak).
-    """
-    a = cfg.leak if leak is None else np.asarray(leak, dtype=float)
-    th, n1 = cfg.threshold, cfg.n_rec - 1
-    d, _ = input_drive(cfg)
-    if cfg.reset == "subtract":
-        return ((3 - 2 * a) * th - 2 * d) / n1
-    if cfg.reset == "mult2":
-        return ((2 - a) * th - 2 * d) / n1
-    if cfg.formula == "code":
-        return 2 * (1 - a) * th / n1
-    return (2 * (2 - a) * th - 2 * d) / n1
-
-
-def condition_ii(cfg: LIFConfig, rec_mean: Any) -> Any:
-    """Condition II: σ_rec² making Var(I_rec) equal Var(I_in) at p = ½.
-
-    derived 2 V_in/(n−1) − μ_rec²/2; code V_in/(n−1) − μ_rec²/2. Negative means unattainable.
-    """
-    _, v_in = input_drive(cfg)
-    first = (2.0 if cfg.formula == "derived" else 1.0) * v_in / (cfg.n_rec - 1)
-    return first - np.square(rec_mean) / 2
-
-
-def recurrent_law(cfg: LIFConfig, leak: Any = None) -> WeightLaw:
-    """Entry law of W_rec. ``init_rec="conditions"`` gives N(μ_I, σ_II²); raises ValueError when
-    condition II has no solution. ``leak`` (array) only matters for the conditions law."""
-    if cfg.init_rec != "conditions":
-        return standard_law(cfg.init_rec, cfg.n_rec, cfg.n_rec, cfg.rec_mean, cfg.rec_std)
-    mean = condition_i(cfg, leak)
-    var = condition_ii(cfg, mean)
-    if np.ndim(var) == 0 and var < 0:
-        raise ValueError(f"condition II is unattainable: σ_rec² = {float(var):.4g} < 0 (the input is too "
-                         "weak for the recurrent mean condition I asks for); choose another init_rec")
-    return WeightLaw("normal", mean, np.sqrt(np.maximum(var, 0.0)) if np.ndim(var) else math.sqrt(var))
-
-
-def positive_part_mean(law: WeightLaw) -> Any:
-    """E[max(w, 0)] for the law: uniform U(μ ± a): (μ + a)²/(4a) when |μ| < a; normal: μΦ(μ/s) + sφ(μ/s)."""
-    mu, s = np.asarray(law.mean, float), np.asarray(law.std, float)
-    if law.kind == "uniform":
-        a = np.sqrt(3.0) * s
-        with np.errstate(divide="ignore", invalid="ignore"):
-            inside = (mu + a) ** 2 / (4 * a)
-        return np.where(mu >= a, mu, np.where(mu <= -a, 0.0, inside))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = mu / s
-        val = mu * special.ndtr(r) + s * np.exp(-0.5 * r * r) / np.sqrt(2 * np.pi)
-    return np.where(s > 0, val, np.maximum(mu, 0.0))
-
-
-def drive_sums(cfg: LIFConfig, leak: Any = None, rec: WeightLaw | None = None) -> dict[str, Any]:
-    """Expected per-neuron drive sums S⁺, S⁻ of W_rec (n−1 inputs: zero diagonal) and of W_in."""
-    rec = recurrent_law(cfg, leak) if rec is None else rec
-    inp = input_law(cfg)
-    rp, ip = positive_part_mean(rec), positive_part_mean(inp)
-    n1 = cfg.n_rec - 1
-    return {"S+": n1 * rp, "S-": n1 * (np.asarray(rec.mean) - rp),
-            "S+in": cfg.n_in * ip, "S-in": cfg.n_in * (inp.mean - ip)}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """`python -m stabviz`: real subprocesses, as a user runs them."""
 import json
+import os
 import subprocess
 import sys
 
@@ -88,3 +89,16 @@ def test_train_steps_option_counts_optimiser_steps():
     out = json.loads(run("train", "--steps", "4", "--n-rec", "16", "--time-steps", "10", "--samples", "60",
                          "--classes", "2", "--log-every", "2", "--json").stdout)
     assert out["status"] == "finished" and out["final"]["steps_done"] == 4
+
+
+def test_missing_optional_dependency_is_one_line_and_status_2(tmp_path):
+    # ray is installed here, so hide it: a None entry in sys.modules makes `import ray` fail as if absent
+    code = ("import runpy, sys; sys.modules['ray'] = None; "
+            "sys.argv = ['stabviz', 'sweep', '--x', 'dampening', '--x-values', '0.3,3', '--launcher', 'ray']; "
+            "runpy.run_module('stabviz', run_name='__main__')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "STABVIZ_HOME": str(tmp_path)})
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "ray" in lines[0] and "pip install ray" in lines[0], out.stderr
+    assert not list(tmp_path.glob("*.db")), "nothing may be queued"

@@ -11,10 +11,13 @@ import sys
 import time
 from typing import Any, Sequence
 
-# The train options (--task, --steps/--train-steps, --batch, --lr, ...) are defined once, in cli_train;
+# The train options (--task, --steps/--train-steps, --batch, --lr, ...) are defined once, in options;
 # the main CLI hands training commands the LIF options without their --steps (T = --time-steps).
-from stabviz.cli_train import train_config_from_args, train_options
+from stabviz.cli.options import train_config_from_args, train_options
 from stabviz.jsonsafe import dumps
+# the run store and launchers import no torch (and no ray until the ray launcher is asked for)
+from stabviz.runs import RunStore, get_launcher, parse_values
+from stabviz.runs.store import STATUSES
 
 
 # -- output helpers ---------------------------------------------------------------------------------
@@ -32,12 +35,10 @@ def _num(v: Any) -> str:
 
 
 def _store():
-    from stabviz.runs import RunStore
     return RunStore()
 
 
 def _launcher(args: argparse.Namespace):
-    from stabviz.runs import get_launcher
     if getattr(args, "launcher", "local") == "ray":
         return get_launcher("ray", ray_address=args.ray_address)
     return get_launcher("local")
@@ -137,7 +138,6 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from stabviz.runs import parse_values
     if (args.y is None) != (args.y_values is None):
         raise ValueError("--y and --y-values go together")
     base = train_config_from_args(args)
@@ -194,7 +194,7 @@ def register(subparsers, parents: Sequence[argparse.ArgumentParser]) -> None:
     sub = runs.add_subparsers(dest="runs_command", metavar="ACTION", parser_class=type(runs))
     sub.required = True
     p = sub.add_parser("list", parents=json_only, help="recent runs, newest first")
-    p.add_argument("--status", choices=_statuses(), help="only runs with this status")
+    p.add_argument("--status", choices=STATUSES, help="only runs with this status")
     p.add_argument("--sweep", help="only the runs of this sweep id")
     p.add_argument("--limit", type=int, default=50, help="at most this many runs (default 50)")
     p.set_defaults(func=cmd_list)
@@ -219,11 +219,6 @@ def register(subparsers, parents: Sequence[argparse.ArgumentParser]) -> None:
     p.add_argument("--wait", action="store_true", help="block until every run has ended")
     _launcher_options(p)
     p.set_defaults(func=cmd_sweep)
-
-
-def _statuses() -> tuple[str, ...]:
-    from stabviz.runs.store import STATUSES
-    return STATUSES
 
 
 __all__ = ["register"]

@@ -15,58 +15,10 @@ import sys
 import time
 from typing import Any, TextIO
 
-from stabviz.config import DEVICES, LOSSES, TASKS, TrainConfig
+from stabviz.cli.options import train_config_from_args, train_options
 from stabviz.jsonsafe import dumps
 
-_DEFAULTS = TrainConfig()
-#: option dest -> TrainConfig field
-TRAIN_OPTIONS = {"task": "task", "data_path": "data_path", "classes": "classes", "samples": "samples",
-                 "manifold_dim": "manifold_dim", "time_steps": "time_steps", "train_steps": "train_steps",
-                 "batch": "batch", "lr": "lr", "weight_decay": "weight_decay", "layers": "layers",
-                 "loss": "loss", "recommended_sg": "use_recommended_sg", "sparsity_target": "sparsity_target",
-                 "sparsity_weight": "sparsity_weight", "initial_rate": "initial_rate", "device": "device",
-                 "time_limit": "time_limit", "log_every": "log_every"}
 EXIT_CODES = {"finished": 0, "diverged": 1, "cancelled": 130}
-
-
-def train_options() -> argparse.ArgumentParser:
-    """The training options as a parent parser (shared with `submit` and `sweep`). Every default is
-    None, meaning TrainConfig's. ``--steps`` (alias ``--train-steps``) counts optimiser steps; the theory's
-    T is the task's ``--time-steps`` (the main CLI leaves its LIF ``--steps`` out of training commands)."""
-    d = _DEFAULTS
-    p = argparse.ArgumentParser(add_help=False)
-    g = p.add_argument_group("training (defaults: TrainConfig's)")
-    g.add_argument("--task", choices=TASKS, help=f"data set (default {d.task}; shd/slmnist need --data-path)")
-    g.add_argument("--data-path", help="local SHD .h5 or MNIST idx/.npz file (nothing is downloaded)")
-    g.add_argument("--classes", type=int, help=f"randman classes (default {d.classes})")
-    g.add_argument("--samples", type=int,
-                   help=f"randman: samples generated; shd/slmnist: most samples loaded (default {d.samples})")
-    g.add_argument("--manifold-dim", type=int, help=f"randman manifold dimension (default {d.manifold_dim})")
-    g.add_argument("--time-steps", type=int, help=f"input time bins T of the task (default {d.time_steps})")
-    g.add_argument("--steps", "--train-steps", dest="train_steps", type=int,
-                   help=f"optimiser steps (default {d.train_steps})")
-    g.add_argument("--batch", type=int, help=f"batch size (default {d.batch})")
-    g.add_argument("--lr", type=float, help=f"AdamW learning rate (default {d.lr:g})")
-    g.add_argument("--weight-decay", type=float, help=f"AdamW weight decay (default {d.weight_decay:g})")
-    g.add_argument("--layers", type=int, help=f"LIF layers, 1-3 (default {d.layers})")
-    g.add_argument("--loss", choices=LOSSES, help=f"cross-entropy per step or of the time mean (default {d.loss})")
-    g.add_argument("--recommended-sg", action=argparse.BooleanOptionalAction, default=None,
-                   help="replace (γ, β, q) by conditions III, IV")
-    g.add_argument("--sparsity-target", type=float, help="target firing rate f_target of the sparsity loss")
-    g.add_argument("--sparsity-weight", type=float, help="weight of the sparsity loss (0 = off)")
-    g.add_argument("--initial-rate", type=float, help="first train only the biases toward this rate f0")
-    g.add_argument("--device", choices=DEVICES, help=f"auto = CUDA when available (default {d.device})")
-    g.add_argument("--time-limit", type=float, help=f"seconds before the run stops itself (default {d.time_limit:g})")
-    g.add_argument("--log-every", type=int, help=f"optimiser steps between metric records (default {d.log_every})")
-    return p
-
-
-def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The LIF options' config plus every training option the user gave (validated by TrainConfig)."""
-    from stabviz.cli import lif_config_from_args
-    changes = {field: getattr(args, dest) for dest, field in TRAIN_OPTIONS.items()
-               if getattr(args, dest, None) is not None}
-    return TrainConfig(lif=lif_config_from_args(args), **changes)
 
 
 class ProgressBar:
@@ -200,4 +152,4 @@ def register(subparsers, parents: list[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_train)
 
 
-__all__ = ["register", "train_options", "train_config_from_args", "cmd_train", "readable_summary"]
+__all__ = ["register", "cmd_train", "readable_summary"]

@@ -1,0 +1,142 @@
+"""The theory commands of `python -m stabviz`: recommend, region, simulate, presets, translate.
+
+`recommend`, `region`, `presets` and `translate` never import torch (they answer in well under a
+second); `simulate` imports it inside its handler. The library modules are imported inside the
+handlers so that `--help` and the run commands start without scipy.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from stabviz.cli.options import lif_config_from_args
+from stabviz.config import PRESET_NOTES, PRESETS, preset
+from stabviz.jsonsafe import dumps
+
+
+def _fmt(v: Any) -> str:
+    return "—" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v))
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from stabviz import theory
+    rec = theory.recommend(lif_config_from_args(args)).to_dict()
+    if args.json:
+        print(dumps(rec))
+        return 0
+    labels = {"recurrent_mean": "condition I   recurrent weight mean", "recurrent_var": "condition II  recurrent weight variance",
+              "dampening": "condition III dampening γ", "sharpness": "condition IV  sharpness β* (at this γ)",
+              "tail": "condition IV  tail q* (at this γ, β)", "firing_rate": "predicted initial firing rate",
+              "rho2": "ρ² (mean squared one-step gain)", "max_gain": "worst-case one-step gain",
+              "gradient_gain": "gradient gain over T steps", "regime": "regime", "firing": "firing"}
+    for key, label in labels.items():
+        print(f"{label:<42} {_fmt(rec[key])}")
+    for note in rec["notes"]:
+        print(f"note: {note}")
+    return 0
+
+
+def cmd_region(args: argparse.Namespace) -> int:
+    from stabviz import theory
+    cfg = lif_config_from_args(args)
+    reg = theory.region(cfg, args.x, args.y, args.nx, args.ny, args.x_range, args.y_range,
+                        True if args.log_x else None, True if args.log_y else None)
+    if args.csv:
+        sys.stdout.write(reg.to_csv())
+    elif args.json:
+        print(json.dumps(reg.to_dict(), allow_nan=False))
+    else:
+        stable = float((reg.regime == 0).mean())
+        print(f"{reg.y_name} × {reg.x_name}: {len(reg.y)} × {len(reg.x)} grid; stable fraction {stable:.3f}")
+        print(f"x {reg.x_name} in [{reg.x[0]:.4g}, {reg.x[-1]:.4g}] ({'log' if reg.log_x else 'linear'}); "
+              f"y {reg.y_name} in [{reg.y[0]:.4g}, {reg.y[-1]:.4g}] ({'log' if reg.log_y else 'linear'})")
+        print(f"current point {reg.current}; optimum {reg.optimum}")
+        print("use --json or --csv for the numbers")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from stabviz import simulate, theory
+    cfg = lif_config_from_args(args)
+    m = simulate.measure(cfg, batch=args.batch, steps=args.sim_steps, burn_in=args.burn_in, device=args.device)
+    pred = theory.predict_all(cfg)
+    out = {"measured": m.to_dict(), "predicted": {k: v.to_dict() for k, v in pred.items()}}
+    if args.json:
+        print(dumps(out))
+        return 0
+    rows = ("firing_rate", "voltage_mean", "voltage_std", "moment1", "moment2", "rho2", "max_gain", "log10_gain")
+    print(f"{'':<14}{'measured':>14}{'gaussian':>14}{'uniform':>14}")
+    for r in rows:
+        print(f"{r:<14}{_fmt(out['measured'][r]):>14}{_fmt(out['predicted']['gaussian'][r]):>14}"
+              f"{_fmt(out['predicted']['uniform'][r]):>14}")
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    data = {name: {**preset(name).to_dict(), "tau": preset(name).tau, "note": PRESET_NOTES.get(name, "")}
+            for name in PRESETS}
+    if args.json:
+        print(dumps(data))
+        return 0
+    for name, d in data.items():
+        print(f"{name:<15} n_in {d['n_in']:>4}  n_rec {d['n_rec']:>4}  τ {d['tau']:<6.3g} "
+              f"{d['shape']} γ={d['dampening']:g} β={d['sharpness']:g}   {d['note']}")
+    return 0
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    from stabviz import surrogates
+    if args.source:
+        sg = surrogates.from_library(args.source, args.value)
+        shape, g, b, q = sg.shape, sg.dampening, sg.sharpness, sg.tail
+    else:
+        cfg = lif_config_from_args(args)
+        shape, g, b, q = cfg.shape, cfg.dampening, cfg.sharpness, cfg.tail
+    table = surrogates.translation_table(shape, g, b, q)
+    out = {"stabviz": {"shape": shape, "dampening": g, "sharpness": b, "tail": q},
+           "libraries": [t.__dict__ if hasattr(t, "__dict__") else dict(t._asdict()) for t in table]}
+    if args.json:
+        print(dumps(out))
+        return 0
+    print(f"stabviz: shape={shape} dampening γ={g:.6g} sharpness β={b:.6g}" + (f" tail q={q:.6g}" if shape == "qpseudospike" else ""))
+    for t in out["libraries"]:
+        mark = "exact " if t["exact"] else "approx"
+        print(f"  {mark} {t['name']:<28} {t['knob']}={_fmt(t['value'])}  {t['note']}")
+    return 0
+
+
+def register(subparsers, common: argparse.ArgumentParser, json_opt: argparse.ArgumentParser) -> None:
+    """Add the theory commands to the main CLI: ``common`` carries the LIF options, ``json_opt`` --json."""
+    p = subparsers.add_parser("recommend", parents=[common, json_opt], help="conditions I-IV and predictions at one setting")
+    p.set_defaults(func=cmd_recommend)
+
+    p = subparsers.add_parser("region", parents=[common, json_opt], help="the stability map over two parameters")
+    p.add_argument("--x", default="sharpness", choices=["dampening", "sharpness", "tail", "leak"])
+    p.add_argument("--y", default="dampening", choices=["dampening", "sharpness", "tail", "leak"])
+    p.add_argument("--nx", type=int, default=200)
+    p.add_argument("--ny", type=int, default=200)
+    p.add_argument("--x-range", type=float, nargs=2, metavar=("LO", "HI"))
+    p.add_argument("--y-range", type=float, nargs=2, metavar=("LO", "HI"))
+    p.add_argument("--log-x", action="store_true", help="log x axis (default: by parameter)")
+    p.add_argument("--log-y", action="store_true", help="log y axis (default: by parameter)")
+    p.add_argument("--csv", action="store_true", help="print one CSV row per cell")
+    p.set_defaults(func=cmd_region)
+
+    p = subparsers.add_parser("simulate", parents=[common, json_opt], help="the measured (Monte-Carlo) check vs the models")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--sim-steps", type=int, default=300, help="simulated steps (including burn-in)")
+    p.add_argument("--burn-in", type=int, default=100)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.set_defaults(func=cmd_simulate)
+
+    p = subparsers.add_parser("presets", parents=[json_opt], help="the named settings")
+    p.set_defaults(func=cmd_presets)
+
+    p = subparsers.add_parser("translate", parents=[common, json_opt],
+                              help="(γ, β, q) <-> other libraries' surrogate knobs")
+    p.add_argument("--from", dest="source", metavar="LIB.FUNC", help="e.g. snntorch.fast_sigmoid")
+    for knob in ("--value", "--slope", "--alpha"):
+        p.add_argument(knob, dest="value", type=float, help="the library's knob (default: its default)")
+    p.set_defaults(func=cmd_translate)
