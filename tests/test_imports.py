@@ -33,9 +33,10 @@ LAYERS: dict[str, set[str]] = {
     "runs": {"stabviz", "train", "jsonsafe"},
     "timing": {"lif"},                          # 'bench lif' and benchmarks/ share it
     "plots": set(),                             # numpy and plotly: the figures, no stabviz science
-    "cli": {"theory", "train", "runs", "timing"},
+    "calibration": set(),                       # the stored residual bands: json only
+    "cli": {"theory", "train", "runs", "timing", "measured"},
     "main": {"cli"},                            # python -m stabviz
-    "ui": {"theory", "runs", "plots"},
+    "ui": {"theory", "runs", "plots", "measured"},
 }
 
 #: (group, group) edges allowed only inside a function, never at module level

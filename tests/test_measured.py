@@ -41,3 +41,24 @@ def test_map_is_on_the_theory_grid_and_reports_agreement():
 def test_bad_axis_is_a_clear_error():
     with pytest.raises(ValueError, match="x = 'dampening'"):
         measure_map(preset("shd-tau20"), x="dampening")
+
+
+def test_cli_measure_map_json(capsys):
+    import json
+    from stabviz.cli import main
+    rc = main(["measure-map", "--preset", "shd-tau20", "--n-rec", "32", "--n-in", "40", "--steps", "30",
+               "--nx", "3", "--ny", "2", "--batch", "4", "--sim-steps", "80", "--burn-in", "40", "--json"])
+    assert rc == 0
+    d = json.loads(capsys.readouterr().out)
+    for key in ("x", "y", "measured_log10_gain", "predicted_log10_gain", "measured_regime", "predicted_regime",
+                "agreement", "seconds"):
+        assert key in d
+    assert np.array(d["measured_log10_gain"]).shape == (2, 3) and 0 <= d["agreement"] <= 1
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+def test_cli_cuda_without_gpu_is_one_line(capsys):
+    from stabviz.cli import main
+    assert main(["measure-map", "--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no CUDA GPU" in err

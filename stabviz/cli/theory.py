@@ -60,7 +60,8 @@ def cmd_region(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from stabviz import simulate, theory
     cfg = lif_config_from_args(args)
-    m = simulate.measure(cfg, batch=args.batch, steps=args.sim_steps, burn_in=args.burn_in, device=args.device)
+    m = simulate.measure(cfg, batch=args.batch, steps=args.sim_steps, burn_in=args.burn_in,
+                         device=_device(args.device))
     pred = theory.predict_all(cfg)
     out = {"measured": m.to_dict(), "predicted": {k: v.to_dict() for k, v in pred.items()}}
     if args.json:
@@ -72,6 +73,45 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(f"{r:<14}{_fmt(out['measured'][r]):>14}{_fmt(out['predicted']['gaussian'][r]):>14}"
               f"{_fmt(out['predicted']['uniform'][r]):>14}")
     return 0
+
+
+def cmd_measure_map(args: argparse.Namespace) -> int:
+    from stabviz import measured
+    cfg = lif_config_from_args(args)
+    device = _device(args.device)
+    bar = None if args.json or not sys.stderr.isatty() else _progress_bar
+    m = measured.measure_map(cfg, x=args.x, nx=args.nx, ny=args.ny, x_range=args.x_range, y_range=args.y_range,
+                             batch=args.batch, steps=args.sim_steps, burn_in=args.burn_in, device=device,
+                             progress=bar)
+    if bar:
+        print(file=sys.stderr)
+    d = m.to_dict()
+    if args.json:
+        print(dumps(d))
+        return 0
+    print(f"dampening × {m.x_name}: {len(m.y)} × {len(m.x)} cells measured in {m.seconds:.1f} s on {m.device}")
+    print(f"regimes agree (measured vs predicted) in {m.agreement:.0%} of the cells")
+    for name, codes in (("measured", d["measured_regime"]), ("predicted", d["predicted_regime"])):
+        counts = {r: sum(row.count(r) for row in codes) for r in ("vanishing", "stable", "exploding")}
+        print(f"{name:<10} " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print("use --json for the numbers")
+    return 0
+
+
+def _progress_bar(done: int, total: int) -> None:
+    filled = int(30 * done / max(total, 1))
+    print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} cells", end="", file=sys.stderr, flush=True)
+
+
+def _device(name: str) -> str:
+    """'cpu', or 'cuda' when torch sees a GPU: a clear error instead of a CUDA traceback."""
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"device = {name!r} must be cpu or cuda")
+    if name == "cuda":
+        import torch
+        if not torch.cuda.is_available():
+            raise ValueError("device = 'cuda' but torch sees no CUDA GPU here; use --device cpu")
+    return name
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
@@ -130,6 +170,20 @@ def register(subparsers, common: argparse.ArgumentParser, json_opt: argparse.Arg
     p.add_argument("--burn-in", type=int, default=100)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.set_defaults(func=cmd_simulate)
+
+    p = subparsers.add_parser("measure-map", parents=[common, json_opt],
+                              help="the measured stability map (simulation) beside the theory's, per cell")
+    p.add_argument("--x", default="sharpness", choices=["sharpness", "tail", "leak"])
+    p.add_argument("--y", default="dampening", choices=["dampening"])
+    p.add_argument("--nx", type=int, default=24)
+    p.add_argument("--ny", type=int, default=24)
+    p.add_argument("--x-range", type=float, nargs=2, metavar=("LO", "HI"))
+    p.add_argument("--y-range", type=float, nargs=2, metavar=("LO", "HI"))
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--sim-steps", type=int, default=300, help="simulated steps (including burn-in)")
+    p.add_argument("--burn-in", type=int, default=100)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.set_defaults(func=cmd_measure_map)
 
     p = subparsers.add_parser("presets", parents=[json_opt], help="the named settings")
     p.set_defaults(func=cmd_presets)
