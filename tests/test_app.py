@@ -123,13 +123,13 @@ def test_confirm_button_creates_a_run_in_the_store(temp_home):
 
 def test_the_setting_follows_the_user_across_pages():
     at = _app({"dampening": "0.5"})
-    at.switch_page("pages/surrogates.py").run()
+    at.switch_page("stabviz/ui/entry/surrogates.py").run()
     assert not at.exception and "0.5" in at.main.markdown[0].value + at.main.markdown[1].value
     assert at.query_params["dampening"] in ("0.5", ["0.5"])
 
 
 def test_surrogates_page_lists_translations_and_warns_about_coupled_knobs():
-    at = _app({"dampening": "0.5", "sharpness": "2"}, page="pages/surrogates.py")
+    at = _app({"dampening": "0.5", "sharpness": "2"}, page="stabviz/ui/entry/surrogates.py")
     table = at.dataframe[0].value
     assert "snntorch.fast_sigmoid" in set(table["library"])
     # snnTorch fixes the height at 1: γ = 0.5 cannot be matched exactly
@@ -159,7 +159,7 @@ def test_runs_page_reattaches_to_the_run_in_the_link_and_compares_prediction_wit
     first = _finished_run(store, preset("shd-tau20"))
     time.sleep(0.01)
     _finished_run(store, preset("shd-tau20", dampening=3.0))               # newer: the default choice
-    at = _app({"run": first[:8]}, page="pages/runs.py")
+    at = _app({"run": first[:8]}, page="stabviz/ui/entry/runs.py")
     assert at.selectbox(key="run_choice").value == first
     assert at.query_params["run"] in (first, [first])
     comparison = at.dataframe[1].value
@@ -172,14 +172,14 @@ def test_a_failing_run_shows_its_error_and_a_bad_run_id_warns(temp_home):
     from stabviz.runs import RunStore
     store = RunStore(temp_home / "stabviz.db")
     bad = _finished_run(store, LIFConfig(), error="data file not found: /nope.h5")
-    at = _app({"run": "zzzz"}, page="pages/runs.py")
+    at = _app({"run": "zzzz"}, page="stabviz/ui/entry/runs.py")
     assert any("run = 'zzzz'" in w.value for w in at.warning)
     assert at.selectbox(key="run_choice").value == bad
     assert any("data file not found" in e.value for e in at.error)
 
 
 def test_runs_page_without_runs_invites_a_launch():
-    at = _app(page="pages/runs.py")
+    at = _app(page="stabviz/ui/entry/runs.py")
     assert any("No runs yet" in i.value for i in at.info)
 
 
@@ -192,25 +192,25 @@ def test_sweep_page_shows_a_queued_sweep_as_pending_cells(temp_home):
             "base": base.to_dict(), "launcher": "local"}
     store.create_many([(cfg, {"id": "sweep1", "label": "p", "point": p}) for p, cfg in points],
                       sweep_spec=("sweep1", spec))
-    at = _app(page="pages/sweep.py")
+    at = _app(page="stabviz/ui/entry/sweep.py")
     assert at.selectbox(key="sweep_choice").value == "sweep1"
     progress = at.get("progress")[0].proto
     assert progress.text == "0 of 4 runs ended" and progress.value == 0
 
 
 def test_learn_page_loads_a_demo_setting():
-    at = _app(page="pages/learn.py")
+    at = _app(page="stabviz/ui/entry/learn.py")
     at.button(key="demo_1").click().run()
     assert not at.exception
     assert _slider(at, "dampening").value == 3.0 and _slider(at, "leak").value == preset("shd-tau20").leak
 
 
 def test_a_link_straight_to_a_page_still_gets_the_sidebar_and_the_setting():
-    # On a fresh server Streamlit runs pages/*.py by itself until app.py has run once: the page must
-    # hand over to the router so the sidebar, the URL state and the page all appear.
+    # The first request of a fresh server may name a page: the router must still run, so the sidebar,
+    # the URL state and the page all appear (no pages/ folder beside app.py puts Streamlit in legacy mode).
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update({"dampening": "0.5"})
-    at.switch_page("pages/surrogates.py")
+    at.switch_page("stabviz/ui/entry/surrogates.py")
     at.run()
     assert not at.exception
     assert at.title[0].value == "Surrogate shapes"
