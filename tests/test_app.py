@@ -250,3 +250,71 @@ def test_the_quick_measured_check_adds_a_measured_bar():
             if json.loads(c.proto.spec)["data"][0].get("type") == "bar"][0]
     assert list(bars["data"][0]["x"]) == ["uniform", "gaussian", "measured"]
     assert 0.0 <= bars["data"][0]["y"][2] <= 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# The installed package's entry script and `stabviz dashboard`
+
+def test_the_package_entry_script_runs_every_page_without_a_checkout_around_it():
+    from stabviz.ui import entry
+    at = AppTest.from_file(str(entry.APP), default_timeout=60)
+    at.query_params.update({"dampening": "0.5"})
+    at.run()
+    assert not at.exception and at.title[0].value == "Will gradients survive?"
+    for name, title in (("surrogates", "Surrogate shapes"), ("runs", "Training runs"),
+                        ("sweep", "Sweep two parameters"), ("learn", "Surrogate gradients in five minutes")):
+        at.switch_page(f"{name}.py").run()
+        assert not at.exception and at.title[0].value == title
+        assert _slider(at, "dampening").value == 0.5
+
+
+def test_the_launch_options_are_the_repositorys_streamlit_config():
+    import tomllib
+    from stabviz.ui import launch
+    config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    flat = {f"{section}.{name}": str(value).lower() if isinstance(value, bool) else str(value)
+            for section, options in config.items() for name, value in options.items()}
+    assert flat == launch.OPTIONS
+    cmd = launch.command(["--server.headless", "true", "--theme.base=dark"])
+    assert cmd[1:4] == ["-m", "streamlit", "run"] and Path(cmd[4]).is_file()
+    assert "--server.fileWatcherType" in cmd and "light" not in cmd            # the caller's flag wins
+    assert cmd[-3:] == ["--server.headless", "true", "--theme.base=dark"]
+
+
+def test_run_dashboard_serves_from_any_directory_and_stops_on_sigterm(tmp_path):
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # As if installed: stabviz importable (PYTHONPATH), started from a directory with no app.py, pages/ or
+    # .streamlit/ of ours.
+    env = {**os.environ, "PYTHONPATH": str(Path(APP).parent)}
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from stabviz.ui.launch import run_dashboard; "
+                             "sys.exit(run_dashboard(sys.argv[1:]))", "--server.headless", "true",
+                             "--server.port", str(port), "--server.address", "127.0.0.1"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/_stcore/health"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, proc.stdout.read().decode()
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    assert r.status == 200 and r.read().decode().strip() == "ok"
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the dashboard never answered its health check"
+                time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)                 # passed on to Streamlit, which stops
+        assert proc.wait(timeout=30) == 0
+        with pytest.raises(OSError):                     # nothing left serving
+            urllib.request.urlopen(url, timeout=2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
