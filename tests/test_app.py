@@ -123,13 +123,13 @@ def test_confirm_button_creates_a_run_in_the_store(temp_home):
 
 def test_the_setting_follows_the_user_across_pages():
     at = _app({"dampening": "0.5"})
-    at.switch_page("pages/surrogates.py").run()
+    at.switch_page("stabviz/ui/entry/surrogates.py").run()
     assert not at.exception and "0.5" in at.main.markdown[0].value + at.main.markdown[1].value
     assert at.query_params["dampening"] in ("0.5", ["0.5"])
 
 
 def test_surrogates_page_lists_translations_and_warns_about_coupled_knobs():
-    at = _app({"dampening": "0.5", "sharpness": "2"}, page="pages/surrogates.py")
+    at = _app({"dampening": "0.5", "sharpness": "2"}, page="stabviz/ui/entry/surrogates.py")
     table = at.dataframe[0].value
     assert "snntorch.fast_sigmoid" in set(table["library"])
     # snnTorch fixes the height at 1: γ = 0.5 cannot be matched exactly
@@ -159,7 +159,7 @@ def test_runs_page_reattaches_to_the_run_in_the_link_and_compares_prediction_wit
     first = _finished_run(store, preset("shd-tau20"))
     time.sleep(0.01)
     _finished_run(store, preset("shd-tau20", dampening=3.0))               # newer: the default choice
-    at = _app({"run": first[:8]}, page="pages/runs.py")
+    at = _app({"run": first[:8]}, page="stabviz/ui/entry/runs.py")
     assert at.selectbox(key="run_choice").value == first
     assert at.query_params["run"] in (first, [first])
     comparison = at.dataframe[1].value
@@ -172,14 +172,14 @@ def test_a_failing_run_shows_its_error_and_a_bad_run_id_warns(temp_home):
     from stabviz.runs import RunStore
     store = RunStore(temp_home / "stabviz.db")
     bad = _finished_run(store, LIFConfig(), error="data file not found: /nope.h5")
-    at = _app({"run": "zzzz"}, page="pages/runs.py")
+    at = _app({"run": "zzzz"}, page="stabviz/ui/entry/runs.py")
     assert any("run = 'zzzz'" in w.value for w in at.warning)
     assert at.selectbox(key="run_choice").value == bad
     assert any("data file not found" in e.value for e in at.error)
 
 
 def test_runs_page_without_runs_invites_a_launch():
-    at = _app(page="pages/runs.py")
+    at = _app(page="stabviz/ui/entry/runs.py")
     assert any("No runs yet" in i.value for i in at.info)
 
 
@@ -192,25 +192,25 @@ def test_sweep_page_shows_a_queued_sweep_as_pending_cells(temp_home):
             "base": base.to_dict(), "launcher": "local"}
     store.create_many([(cfg, {"id": "sweep1", "label": "p", "point": p}) for p, cfg in points],
                       sweep_spec=("sweep1", spec))
-    at = _app(page="pages/sweep.py")
+    at = _app(page="stabviz/ui/entry/sweep.py")
     assert at.selectbox(key="sweep_choice").value == "sweep1"
     progress = at.get("progress")[0].proto
     assert progress.text == "0 of 4 runs ended" and progress.value == 0
 
 
 def test_learn_page_loads_a_demo_setting():
-    at = _app(page="pages/learn.py")
+    at = _app(page="stabviz/ui/entry/learn.py")
     at.button(key="demo_1").click().run()
     assert not at.exception
     assert _slider(at, "dampening").value == 3.0 and _slider(at, "leak").value == preset("shd-tau20").leak
 
 
 def test_a_link_straight_to_a_page_still_gets_the_sidebar_and_the_setting():
-    # On a fresh server Streamlit runs pages/*.py by itself until app.py has run once: the page must
-    # hand over to the router so the sidebar, the URL state and the page all appear.
+    # The first request of a fresh server may name a page: the router must still run, so the sidebar,
+    # the URL state and the page all appear (no pages/ folder beside app.py puts Streamlit in legacy mode).
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update({"dampening": "0.5"})
-    at.switch_page("pages/surrogates.py")
+    at.switch_page("stabviz/ui/entry/surrogates.py")
     at.run()
     assert not at.exception
     assert at.title[0].value == "Surrogate shapes"
@@ -250,3 +250,71 @@ def test_the_quick_measured_check_adds_a_measured_bar():
             if json.loads(c.proto.spec)["data"][0].get("type") == "bar"][0]
     assert list(bars["data"][0]["x"]) == ["uniform", "gaussian", "measured"]
     assert 0.0 <= bars["data"][0]["y"][2] <= 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# The installed package's entry script and `stabviz dashboard`
+
+def test_the_package_entry_script_runs_every_page_without_a_checkout_around_it():
+    from stabviz.ui import entry
+    at = AppTest.from_file(str(entry.APP), default_timeout=60)
+    at.query_params.update({"dampening": "0.5"})
+    at.run()
+    assert not at.exception and at.title[0].value == "Will gradients survive?"
+    for name, title in (("surrogates", "Surrogate shapes"), ("runs", "Training runs"),
+                        ("sweep", "Sweep two parameters"), ("learn", "Surrogate gradients in five minutes")):
+        at.switch_page(f"{name}.py").run()
+        assert not at.exception and at.title[0].value == title
+        assert _slider(at, "dampening").value == 0.5
+
+
+def test_the_launch_options_are_the_repositorys_streamlit_config():
+    import tomllib
+    from stabviz.ui import launch
+    config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    flat = {f"{section}.{name}": str(value).lower() if isinstance(value, bool) else str(value)
+            for section, options in config.items() for name, value in options.items()}
+    assert flat == launch.OPTIONS
+    cmd = launch.command(["--server.headless", "true", "--theme.base=dark"])
+    assert cmd[1:4] == ["-m", "streamlit", "run"] and Path(cmd[4]).is_file()
+    assert "--server.fileWatcherType" in cmd and "light" not in cmd            # the caller's flag wins
+    assert cmd[-3:] == ["--server.headless", "true", "--theme.base=dark"]
+
+
+def test_run_dashboard_serves_from_any_directory_and_stops_on_sigterm(tmp_path):
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # As if installed: stabviz importable (PYTHONPATH), started from a directory with no app.py, pages/ or
+    # .streamlit/ of ours.
+    env = {**os.environ, "PYTHONPATH": str(Path(APP).parent)}
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from stabviz.ui.launch import run_dashboard; "
+                             "sys.exit(run_dashboard(sys.argv[1:]))", "--server.headless", "true",
+                             "--server.port", str(port), "--server.address", "127.0.0.1"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/_stcore/health"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, proc.stdout.read().decode()
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    assert r.status == 200 and r.read().decode().strip() == "ok"
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the dashboard never answered its health check"
+                time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)                 # passed on to Streamlit, which stops
+        assert proc.wait(timeout=30) == 0
+        with pytest.raises(OSError):                     # nothing left serving
+            urllib.request.urlopen(url, timeout=2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -36,16 +36,6 @@ def setting_error() -> None:
             st.error(f"This setting is not possible: {err}", icon=":material/block:")
 
 
-class EndPage(Exception):
-    """Raised by :func:`end_page`: the page has nothing more to draw."""
-
-
-def end_page() -> None:
-    """End the page here but not the run: unlike st.stop, app.py still writes the URL and the sidebar's
-    share link after the page."""
-    raise EndPage
-
-
 @contextlib.contextmanager
 def no_traceback(where: str) -> Iterator[None]:
     """Turn an unexpected error into one readable line on the page (the traceback goes to the log).
@@ -55,8 +45,6 @@ def no_traceback(where: str) -> Iterator[None]:
     """
     try:
         yield
-    except EndPage:
-        pass
     except ValueError as err:
         st.error(f"{err}", icon=":material/error:")
     except Exception as err:  # noqa: BLE001 - the boundary of a page: nothing may reach the user raw
@@ -67,14 +55,6 @@ def no_traceback(where: str) -> Iterator[None]:
 
 def regime_badge(regime: str, extra: str = "") -> None:
     st.badge(f"{regime}{extra}", icon=REGIME_ICONS.get(regime), color=REGIME_COLORS.get(regime, "gray"))
-
-
-def require_setting() -> LIFConfig:
-    """The current setting, or end the page (the reason is already on screen)."""
-    cfg = state.setting()
-    if cfg is None:
-        end_page()
-    return cfg
 
 
 def download_buttons(label: str, stem: str, csv_data: Callable[[], str] | None,

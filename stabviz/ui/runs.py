@@ -7,7 +7,7 @@ process (st.cache_resource), keyed by the store's path so a test's temporary STA
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import streamlit as st
 
@@ -17,6 +17,8 @@ from stabviz.runs import ACTIVE, RunStore, default_path, get_launcher
 #: Fields of a LIFConfig that do not change a training run (only the theory's view of it).
 THEORY_ONLY = ("voltage_model", "formula", "tolerance", "steps")
 OUTCOMES = ("vanishing", "stable", "exploding")
+#: Seconds between redraws of a page that follows queued or running runs.
+POLL_S = 1.0
 
 
 @st.cache_resource(show_spinner=False)
@@ -46,6 +48,16 @@ def quick_config(cfg: LIFConfig, **train: Any) -> TrainConfig:
 def submit(train: TrainConfig, launcher_name: str = "local") -> str:
     """Queue a run; ValueError (limits, queue full) propagates with its message for the page."""
     return launcher(launcher_name).submit(train)
+
+
+def run_parser(known: Sequence[str]):
+    """``?run=<id or unique prefix>`` -> the full run id (ValueError when the store has no such run)."""
+    def parse(text: str) -> str:
+        try:
+            return store().resolve(text)
+        except KeyError as err:
+            raise ValueError(f"run = {text!r}: {err.args[0]}") from None
+    return parse
 
 
 def active_runs() -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """The shared sidebar: every control of the setting (a LIFConfig), presets, reset and the share link.
 
-Drawn by app.py on every page, so the setting follows the user from page to page. Widgets take their
-values from session state only (seeded by :mod:`stabviz.ui.state`), never from a ``value=`` argument,
+Drawn by the router (stabviz.ui.app) on every page, so the setting follows the user from page to page;
+:func:`draw` returns the setting, which the router hands to the page. Widgets take their values from
+session state only (seeded by :mod:`stabviz.ui.state`), never from a ``value=`` argument,
 so a preset, a reset or a map click can move them.
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from stabviz.config import (FORMULAS, IN_INITS, INITS, PRESET_NOTES, PRESETS, RANGES, RESETS, SHAPES,
-                            VOLTAGE_MODELS, preset)
+                            VOLTAGE_MODELS, LIFConfig, preset)
 from stabviz.ui import sliders, state, urlstate
 
 SHAPE_NAMES = {
@@ -73,8 +74,9 @@ def _number(name: str, label: str, *, step: float | int, fmt: str | None = None,
                     step=step, format=fmt or ("%d" if integer else "%g"), key=_key(name), **kw)
 
 
-def draw() -> dict[str, Any]:
-    """Draw the setting's controls in the sidebar; returns the setting's field values."""
+def draw() -> LIFConfig | None:
+    """Draw the setting's controls in the sidebar; returns the setting they form, or None when it is
+    impossible (:func:`stabviz.ui.layout.setting_error` says why)."""
     ss = st.session_state
     ss["preset_choice"] = urlstate.matching_preset(ss[state.SETTING], PRESETS) or CUSTOM
     with st.sidebar:
@@ -106,7 +108,8 @@ def draw() -> dict[str, Any]:
         if advanced.open:
             with advanced:
                 _advanced()
-    return state.widget_values()
+    state.widget_values()
+    return state.setting()
 
 
 def _init_controls(which: str, label: str, choices, mean_label: str, std_label: str) -> None:

@@ -6,9 +6,9 @@ The setting lives in three places, and this module keeps them in step:
 - ``st.session_state["_setting"]``, our copy, which survives page switches and widget clean-up;
 - the URL's query parameters, which survive a reload and travel in a shared link.
 
-A run of app.py calls :func:`begin` first (seed the session from the URL on a fresh session),
-draws the widgets, runs the page, then :func:`finish` (write the URL, fill the share link and the
-timing footer). Pages add their own query parameters with :func:`keep_param`.
+A run of the router (stabviz.ui.app.main) calls :func:`begin` first (seed the session from the URL on
+a fresh session), draws the widgets, runs the page, then :func:`finish` (write the URL, fill the share
+link and the timing footer). Pages add their own query parameters with :func:`keep_param`.
 """
 from __future__ import annotations
 

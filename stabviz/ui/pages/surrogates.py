@@ -1,4 +1,8 @@
-"""Pieces of the Surrogates page: curves, moments per shape, the library translation table."""
+"""Surrogates (/surrogates): every shape at the current (γ, β, q), what it does to E[σ'] and E[σ'²],
+and how other libraries spell the same surrogate.
+
+The page's whole glue: curves, moments per shape, the library translation table and :func:`render`.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -9,7 +13,7 @@ import streamlit as st
 
 from stabviz import plots
 from stabviz.config import SHAPES, LIFConfig
-from stabviz.ui import compute, snippets
+from stabviz.ui import compute, figures, snippets
 
 
 def _v_axis(cfg: LIFConfig, n: int = 801) -> np.ndarray:
@@ -76,3 +80,34 @@ def translation_warnings(rows: list[dict[str, Any]]) -> list[str]:
     """A warning per library that offers this shape but cannot reproduce (γ, β, q) exactly."""
     return [f"**{r['library']}** cannot reproduce this setting exactly: {r['note']}" for r in rows
             if r["match"] == "approximate"]
+
+
+def render(cfg: LIFConfig) -> None:
+    """The Surrogates page at the sidebar's setting."""
+    st.title("Surrogate shapes")
+    st.markdown(
+        f"Every shape at the current **dampening γ = {cfg.dampening:g}**, **sharpness β = {cfg.sharpness:g}** and "
+        f"**tail-fatness q = {cfg.tail:g}** (q only changes the q-PseudoSpike). All shapes share the peak height "
+        "σ'(0) = γ and the area γ/β; they differ in how fast the tails fall (THEORY.md section 2).")
+
+    cols = st.columns([3, 2])
+    with cols[0]:
+        figures.chart(curves_figure(cfg), "sg_curves")
+    with cols[1]:
+        st.markdown("**Forward vs backward.** The forward pass spikes with the Heaviside step; the backward pass "
+                    f"pretends the step was the smooth curve whose slope is σ' (here the {cfg.shape} shape).")
+        figures.chart(primitive_figure(cfg), "sg_primitive")
+
+    st.subheader(f"E[σ'] and E[σ'²] under the {cfg.voltage_model} voltage model")
+    st.markdown("Condition IV needs E[σ'²]: the mean squared slope the membrane voltage actually sees. "
+                "Same height and area, yet E[σ'²] differs severalfold between shapes once the voltage spreads.")
+    moments = shape_moments(compute.key_of(cfg))
+    figures.chart(moments_figure(moments, cfg.shape), "sg_moments")
+
+    st.subheader("The same surrogate in other libraries")
+    st.markdown("Libraries parameterise shapes with one knob that couples height and width. Where no knob "
+                "reproduces (γ, β, q) exactly the row says so.")
+    rows = translation_rows(cfg)
+    st.dataframe(rows, width="stretch", hide_index=True)
+    for warning in translation_warnings(rows):
+        st.warning(warning, icon=":material/warning:")

@@ -1,4 +1,8 @@
-"""Pieces of the Runs page: the launch form, the runs table, the live view of one run."""
+"""Runs (/runs): launch short training runs, follow them live, compare prediction and measurement.
+
+The page's whole glue: the launch form, the runs table, the live view of one run and :func:`render`.
+The run store and the launcher the pages share are in :mod:`stabviz.ui.runs`.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,12 +14,11 @@ import streamlit as st
 from stabviz import plots
 from stabviz.config import DEVICES, TASKS, TRAIN_RANGES, LIFConfig, TrainConfig, limits
 from stabviz.runs import ACTIVE
-from stabviz.ui import figures, layout
+from stabviz.ui import figures, layout, state
 from stabviz.ui import runs as ui_runs
 
 #: Metric charts of the live view: title -> metric name prefix in the store (per layer: "<name>/<k>").
 CHARTS = {"loss": "loss", "accuracy": "accuracy", "firing rate": "firing_rate", "‖∇W_rec‖ (grad norm)": "grad_norm"}
-POLL_S = 1.0
 
 
 def setting_label(lif: Mapping[str, Any]) -> str:
@@ -96,16 +99,6 @@ def launch_form(cfg: LIFConfig) -> None:
                 st.success(f"Run {run_id[:8]} queued.")
 
 
-def run_parser(known: Sequence[str]):
-    """``?run=<id or unique prefix>`` -> the full run id (ValueError when the store has no such run)."""
-    def parse(text: str) -> str:
-        try:
-            return ui_runs.store().resolve(text)
-        except KeyError as err:
-            raise ValueError(f"run = {text!r}: {err.args[0]}") from None
-    return parse
-
-
 def metric_series(run_ids: Sequence[str], prefix: str, label_runs: bool) -> dict[str, tuple[list, list]]:
     """Series of one metric (all layers) for several runs: label -> (steps, values)."""
     store = ui_runs.store()
@@ -181,3 +174,72 @@ def progress(run_id: str) -> float:
         return 0.0
     p = series[1][-1]
     return 0.0 if p is None or not math.isfinite(p) else min(max(float(p), 0.0), 1.0)
+
+
+def render(cfg: LIFConfig) -> None:
+    """The Runs page at the sidebar's setting (the setting new runs are launched at)."""
+    store = ui_runs.store()
+    st.title("Training runs")
+
+    launch_form(cfg)
+
+    runs = store.list(limit=200)
+    if not runs:
+        st.info("No runs yet. Launch one above, or press *Confirm with a short run* on the Explore page.")
+        return
+
+    st.subheader("All runs")
+    table = st.dataframe(table_rows(runs), on_select="rerun", selection_mode="multi-row", hide_index=True,
+                         key="runs_table", width="stretch")
+    layout.download_buttons("Runs table", "stabviz_runs", lambda: store.export_table("csv"),
+                            lambda: store.export_table("json"), key="dl_table")
+
+    ids = [r["id"] for r in runs]
+    state.seed_widget("run_choice", "run", ui_runs.run_parser(ids), ids[0])
+    if st.session_state["run_choice"] not in ids:          # a run older than the table's 200, or deleted
+        st.session_state["run_choice"] = ids[0]
+    labels = {r["id"]: f"{r['id'][:8]} · {r['status']} · {setting_label((r.get('config') or {}).get('lif') or {})}"
+              for r in runs}
+    run_id = st.selectbox("Run", ids, key="run_choice", format_func=labels.get, persist_state="session")
+    state.keep_param("run", run_id)
+    run = store.get(run_id)
+    active = run["status"] in ACTIVE
+
+    @st.fragment(run_every=ui_runs.POLL_S if active else None)
+    def live_view() -> None:
+        """Re-drawn every second while the run is queued or running; a full rerun when it ends."""
+        current = store.get(run_id)
+        if current["status"] in ACTIVE:
+            st.progress(progress(run_id), text=f"{current['status']}: {progress(run_id):.0%}")
+            if st.button("Cancel run", icon=":material/stop:", key="cancel_run"):
+                ui_runs.launcher().cancel(run_id)
+        elif active:
+            st.rerun()                    # it has just ended: refresh the table and stop polling
+        charts([run_id], "live")
+
+    st.subheader(f"Run {run_id[:8]}: {run['status']}")
+    if run.get("error"):
+        st.error(f"The run failed: {run['error']}", icon=":material/error:")
+    live_view()
+
+    if run["status"] not in ACTIVE:
+        c = st.columns([3, 2])
+        with c[0]:
+            st.markdown("**Prediction vs measurement at initialisation**")
+            st.dataframe(comparison_rows(run), hide_index=True, width="stretch")
+            sentence = verdict_sentence(run)
+            if sentence:
+                st.markdown(sentence)
+        with c[1]:
+            flow = grad_flow_series(run)
+            if flow:
+                figures.chart(plots.gradient_flow(flow), "grad_flow")
+        layout.download_buttons("This run", f"stabviz_run_{run_id[:8]}", lambda: store.export(run_id, "csv"),
+                                lambda: store.export(run_id, "json"), key="dl_run")
+
+    selected = [ids[i] for i in table.selection.rows] if table and table.selection.rows else []
+    if len(selected) > 1:
+        st.subheader(f"Overlay of {len(selected)} selected runs")
+        charts(selected, "overlay")
+    else:
+        st.caption("Select several rows of the table to overlay their curves.")

@@ -1,0 +1,4 @@
+"""stabviz dashboard, the installed package's entry script (`stabviz dashboard`)."""
+from stabviz.ui.app import main
+
+main()

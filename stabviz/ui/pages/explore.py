@@ -1,0 +1,275 @@
+"""Explore (/): will gradients survive at this setting, and what firing rate will training start from?
+
+The page's whole glue: the clickable stable-region maps, the measured check, the confirmation run,
+the firing-rate, voltage and numbers panels, and :func:`render`, which draws the page.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import streamlit as st
+
+from stabviz import plots
+from stabviz.config import LIFConfig
+from stabviz.ui import advice, compute, entry, figures, layout, livemap, snippets, state, urlstate
+from stabviz.ui import runs as ui_runs
+
+#: tab label -> (x axis, y axis). The tail map is always drawn for the q-PseudoSpike shape.
+MAPS = {
+    "Sharpness β × dampening γ": ("sharpness", "dampening"),
+    "Tail q × dampening γ (q-PseudoSpike)": ("tail", "dampening"),
+    "Leak α × dampening γ": ("leak", "dampening"),
+}
+#: tab label -> its short name in the URL (?map=...).
+MAP_PARAMS = dict(zip(MAPS, ("beta", "tail", "leak")))
+
+
+def _on_click(click: dict[str, float], x_name: str, y_name: str) -> None:
+    """Move the current setting to the clicked cell (a callback: runs before the widgets are drawn).
+    live_map.js sends the cell's own values; 4 significant digits keep the link readable and stay
+    within the cell (neighbouring cells differ by ≥ 2%)."""
+    values = {x_name: float(plots.round_sig(click["x"], 4)), y_name: float(plots.round_sig(click["y"], 4))}
+    if x_name == "tail":
+        values["shape"] = "qpseudospike"
+    state.apply(values)
+
+
+def map_config(cfg: LIFConfig, x: str) -> LIFConfig:
+    """The setting a map is computed at: the tail map always uses the q-PseudoSpike shape."""
+    return cfg.replace(shape="qpseudospike") if x == "tail" else cfg
+
+
+def draw_map(cfg: LIFConfig, label: str, color_by: str, runs: Sequence[dict[str, Any]] = ()) -> Any:
+    """Draw one map (and its downloads); returns the Region."""
+    x, y = MAPS[label]
+    at = map_config(cfg, x)
+    if cfg.voltage_model == "measured":
+        # The measured model has one voltage sample per setting: it cannot vary the leak along an axis,
+        # and a 200-point sharpness axis would re-evaluate σ' on every sample 200 times. Maps use the
+        # gaussian model, which THEORY.md section 4 finds within a few percent of simulation.
+        at = at.replace(voltage_model="gaussian")
+        st.caption("Maps use the gaussian voltage model (the measured model gives one point, not a map).")
+    if x == "tail" and cfg.shape != "qpseudospike":
+        st.caption("Drawn for the q-PseudoSpike shape; the current point shows where you would be with it.")
+    region = compute.region(at, x, y)
+    chart_key = f"map_{x}_{y}"
+    fig = figures.region_chart(region, compute.grid_key(at, x, y), color_by, runs)
+    # theme=None: Streamlit's theme is merged into the figure in the browser on every remount (~100 ms
+    # of the repaint budget); the figure carries its own styling instead.
+    st.plotly_chart(fig, key=chart_key, theme=None,
+                    config={"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]})
+    # Repaints this map in the browser as a slider moves; hover and clicks, exact to the cell.
+    livemap.mount(cfg, at, x, color_by, on_click=lambda click: _on_click(click, x, y))
+    for note in region.notes:
+        st.caption(f":material/info: {note}")
+    layout.download_buttons("Map numbers", f"stabviz_{x}_{y}", region.to_csv,
+                            lambda: _json(region.to_dict()), key=f"dl_{chart_key}")
+    return region
+
+
+def _json(data: Any) -> str:
+    import orjson
+    return orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+MEASURE_FLAG = "_measured_keys"
+COLOR_MODES = {"log10_gain": "log₁₀ gain over T", "rho2": "ρ²"}
+
+
+def map_tab_parser(text: str) -> str:
+    """``?map=beta|tail|leak`` -> the map tab's label."""
+    by_param = {v: k for k, v in MAP_PARAMS.items()}
+    if text not in by_param:
+        raise ValueError(f"map = {text!r} is not one of: {', '.join(by_param)}")
+    return by_param[text]
+
+
+def gamma_iv_here(cfg: LIFConfig, region: Any) -> tuple[float | None, str]:
+    """(γ_IV at the current x of the drawn map, the x name): condition IV's curve read off the map."""
+    if region is None or (region.x_name == "tail" and cfg.shape != "qpseudospike"):
+        return None, "sharpness"
+    return (advice.curve_value(region.curves.get("gamma_IV"), getattr(cfg, region.x_name), region.log_x),
+            region.x_name)
+
+
+def _ask_measure(key: compute.Key) -> None:
+    st.session_state.setdefault(MEASURE_FLAG, set()).add(key)
+
+
+def measured(cfg: LIFConfig) -> dict[str, Any] | None:
+    """The quick Monte-Carlo check (firing rate and a voltage sample), when asked for with the button
+    or when it is the chosen voltage model. Keyed by the forward setting: the surrogate does not change
+    the voltages, so moving γ or β never re-simulates."""
+    key = compute.key_of(compute.forward_config(cfg))
+    if cfg.voltage_model == "measured" or key in st.session_state.get(MEASURE_FLAG, set()):
+        return compute.measurement(key)
+    return None
+
+
+def measure_button(cfg: LIFConfig, where: str) -> None:
+    st.button("Quick measured check (Monte-Carlo, CPU)", key=f"measure_{where}", on_click=_ask_measure,
+              args=(compute.key_of(compute.forward_config(cfg)),), icon=":material/science:",
+              help="Simulates the initialised layer for 300 steps (no training) and measures its firing "
+                   "rate and voltages. A few seconds on the CPU; cached per setting.")
+
+
+def rates(cfg: LIFConfig, preds: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """Predicted initial firing rate per voltage model, plus the quick measured check when asked for
+    (else its button)."""
+    out = {name: p["firing_rate"] for name, p in preds.items()}
+    if "measured" not in out:
+        m = measured(cfg)
+        if m is None:
+            measure_button(cfg, "rates")
+        else:
+            out["measured"] = m["firing_rate"]
+    return out
+
+
+def confirm_button(cfg: LIFConfig) -> None:
+    """One button: queue a short training run at the current setting, then link to it."""
+    st.subheader("Confirm with a short run")
+    st.caption("100 training steps on the generated randman task (1 layer, batch 32, 50 time steps), "
+               "in a worker process; the prediction is stored with the run.")
+    if st.button("Confirm with a short run", type="primary", icon=":material/play_arrow:", key="confirm_run"):
+        try:
+            st.session_state["_confirm_run_id"] = ui_runs.submit(ui_runs.quick_config(cfg))
+        except ValueError as err:
+            st.error(f"The run was not started: {err}")
+    run_id = st.session_state.get("_confirm_run_id")
+    if run_id:
+        st.success(f"Run {run_id[:8]} queued: follow it live on the Runs page.", icon=":material/check:")
+        params = {**urlstate.setting_params(st.session_state[state.SETTING]), "run": run_id}
+        st.page_link(entry.script("runs"), label=f"Open run {run_id[:8]} on the Runs page",
+                     icon=":material/open_in_new:", query_params=params)
+
+
+def rate_panel(cfg: LIFConfig, rec: Mapping[str, Any]) -> None:
+    """Predicted firing rate against the leak and against the recurrent weight mean."""
+    fkey = compute.key_of(compute.forward_config(cfg))
+    c = st.columns(2)
+    with c[0]:
+        figures.chart(figures.rate_vs_leak(fkey, cfg.leak), "rate_leak")
+    mu, var = rec.get("recurrent_mean"), rec.get("recurrent_var")
+    centre = float(mu) if mu is not None else 0.0
+    spread = max(abs(centre), float(np.sqrt(var)) if var else 0.0, 1e-3)     # ±4 of these around μ_I
+    current = cfg.rec_mean if cfg.init_rec in ("uniform", "normal") else (centre if cfg.init_rec == "conditions" else 0.0)
+    with c[1]:
+        figures.chart(figures.rate_vs_mean(fkey, (centre - 4 * spread, centre + 4 * spread, 121), current, mu),
+                      "rate_mu")
+
+
+def voltage_panel(cfg: LIFConfig, preds: Mapping[str, Mapping[str, Any]]) -> None:
+    """The voltage density each model assumes against a quick measured histogram."""
+    g = preds["gaussian"]
+    lo, hi = g["voltage_mean"] - 5 * g["voltage_std"], g["voltage_mean"] + 5 * g["voltage_std"]
+    lo, hi = min(lo, cfg.threshold - 1e-3), max(hi, cfg.threshold + 1e-3)
+    fkey = compute.key_of(compute.forward_config(cfg))
+    m = measured(cfg)
+    figures.chart(figures.voltages(fkey, (lo, hi, 400), cfg.threshold, None if m is None else fkey), "vdist")
+    u = preds["uniform"]
+    st.caption(f"The uniform model spreads the voltage over ±{np.sqrt(3) * u['voltage_std']:.3g} around "
+               f"{u['voltage_mean']:.3g}; the gaussian model has std {g['voltage_std']:.3g}. "
+               "The measured histogram is the referee.")
+    if m is None:
+        measure_button(cfg, "voltages")
+
+
+def library_calls(cfg: LIFConfig, rec: Mapping[str, Any]) -> str:
+    """The recommended surrogate as other libraries' calls (surrogates.translation_table)."""
+    from stabviz import surrogates
+    gamma = rec.get("dampening") or cfg.dampening
+    beta = rec.get("sharpness") or cfg.sharpness
+    q = rec.get("tail") or cfg.tail
+    return snippets.library_calls(surrogates.translation_table(cfg.shape, gamma, beta, q))
+
+
+def numbers_panel(cfg: LIFConfig, preds: Mapping[str, Mapping[str, Any]], rec: Mapping[str, Any]) -> None:
+    """Predictions per voltage model and the recommendation, with downloads."""
+    fields = ("firing_rate", "voltage_mean", "voltage_std", "moment1", "moment2", "rho2", "max_gain",
+              "gradient_gain", "log10_gain", "regime", "firing")
+    rows = {f: {m: p.get(f) for m, p in preds.items()} for f in fields}
+    st.dataframe(rows, width="stretch")
+    st.json(rec, expanded=False)
+    doc = {"setting": cfg.to_dict(), "predictions": dict(preds), "recommendation": dict(rec)}
+
+    def csv_text() -> str:
+        lines = ["quantity," + ",".join(preds)]
+        lines += [f + "," + ",".join("" if rows[f][m] is None else str(rows[f][m]) for m in preds) for f in fields]
+        return "\n".join(lines) + "\n"
+
+    layout.download_buttons("Predictions", "stabviz_prediction", csv_text,
+                            lambda: json.dumps(doc, indent=1, default=float), key="dl_pred")
+
+
+def render(cfg: LIFConfig) -> None:
+    """The Explore page at the sidebar's setting."""
+    key = compute.key_of(cfg)
+    preds = compute.predictions(key)
+    pred = preds[cfg.voltage_model]
+    rec = compute.recommendation(key)
+
+    st.title("Will gradients survive?")
+    header = st.container()          # filled once the map has given condition IV's curve
+    m = st.columns(5)
+    m[0].metric("Initial firing rate p", f"{pred['firing_rate']:.1%}", help=advice.rate_sentence(preds))
+    m[1].metric("ρ² (mean squared one-step gain)", layout.fmt(pred["rho2"], 4))
+    m[2].metric("Worst one-step gain α + γX", layout.fmt(pred["max_gain"]))
+    m[3].metric("Gradient gain over T = ρ^T", layout.fmt(pred["gradient_gain"]),
+                help=f"log₁₀ = {layout.fmt(pred['log10_gain'])} decades; stable within ±{cfg.tolerance:g}")
+    m[4].metric("Voltage model", cfg.voltage_model)
+    for note in pred.get("notes", []):
+        st.caption(f":material/info: {note}")
+
+    left, right = st.columns([3, 2], gap="medium")
+    region = None
+    with left:
+        state.seed_widget("map_color", "color", state.choice_parser("color", COLOR_MODES), "log10_gain")
+        color_by = st.segmented_control("Colour", COLOR_MODES, key="map_color", required=True,
+                                        format_func=COLOR_MODES.get, persist_state="session",
+                                        label_visibility="collapsed")
+        state.keep_param("color", color_by, default="log10_gain")
+        state.seed_widget("map_tab", "map", map_tab_parser, list(MAPS)[0])
+        tabs = st.tabs(list(MAPS), key="map_tab", on_change="rerun")
+        state.keep_param("map", MAP_PARAMS[st.session_state["map_tab"]], default="beta")
+        for label, tab in zip(MAPS, tabs):
+            if tab.open:
+                with tab:
+                    region = draw_map(cfg, label, color_by, runs=ui_runs.map_markers(cfg, *MAPS[label]))
+
+    with header:
+        cols = st.columns([1, 7], vertical_alignment="center")
+        with cols[0]:
+            layout.regime_badge(pred["regime"])
+            st.badge(f"firing: {pred['firing']}", color="gray")
+        cols[1].markdown(advice.what_to_change(cfg, pred, rec, *gamma_iv_here(cfg, region)))
+
+    with right:
+        st.subheader("Initial firing rate")
+        figures.chart(figures.rate_bars(tuple(rates(cfg, preds).items())), "rate_bars",
+                      config={"displayModeBar": False})
+        st.caption(advice.rate_sentence(preds))
+        confirm_button(cfg)
+
+    st.divider()
+    detail = st.tabs(["Firing rate vs leak and μ_rec", "Voltage models", "Recommended initialisation",
+                      "Numbers & downloads"], key="detail_tab", on_change="rerun", default="Recommended initialisation")
+    with detail[0]:
+        if detail[0].open:
+            rate_panel(cfg, rec)
+    with detail[1]:
+        if detail[1].open:
+            voltage_panel(cfg, preds)
+    with detail[2]:
+        if detail[2].open:
+            st.markdown("Conditions I–IV at this setting (THEORY.md section 3). Copy the snippet into your own code:")
+            st.code(snippets.pytorch_init(cfg, rec), language="python")
+            st.markdown("The same surrogate in other libraries:")
+            st.code(library_calls(cfg, rec), language="python")
+            for note in rec.get("notes", []):
+                st.caption(f":material/info: {note}")
+    with detail[3]:
+        if detail[3].open:
+            numbers_panel(cfg, preds, rec)

@@ -1,0 +1,179 @@
+"""Sweep (/sweep): train over a small grid of two parameters and see where the theory's boundary falls.
+
+The page's whole glue: the sweep parameters, the measured grid, the predicted boundary and :func:`render`.
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import streamlit as st
+
+from stabviz import plots
+from stabviz.config import LIFConfig, TrainConfig, limits
+from stabviz.runs import ACTIVE, parse_values
+from stabviz.ui import compute, figures, state
+from stabviz.ui import runs as ui_runs
+
+#: Parameters offered on the Sweep page (any LIFConfig or TrainConfig field works from the CLI).
+PARAMETERS = ("dampening", "sharpness", "tail", "leak", "n_rec", "threshold", "lr", "batch", "train_steps")
+#: Parameters the theory can draw a stable region over.
+REGION_AXES = ("dampening", "sharpness", "tail", "leak")
+DEFAULT_VALUES = {"dampening": "0.1, 0.3, 1, 3", "sharpness": "0.3, 1, 3, 10", "tail": "1.1, 1.56, 3, 10",
+                  "leak": "0, 0.5, 0.9, 0.95", "n_rec": "32, 64, 128", "threshold": "0.01, 0.1, 1",
+                  "lr": "0.0005, 0.002, 0.01", "batch": "16, 32, 64", "train_steps": "50, 100, 200"}
+LOG_PARAMETERS = ("dampening", "sharpness", "tail", "n_rec", "threshold", "lr", "batch", "train_steps")
+
+
+def _initial_rate(s: Mapping[str, Any]) -> float | None:
+    rates = (s.get("initial") or {}).get("firing_rate") or []
+    return rates[0] if rates else None
+
+
+def _measured_log10_gain(s: Mapping[str, Any], lif: Mapping[str, Any]) -> float | None:
+    rho = (s.get("initial") or {}).get("grad_gain")
+    if not rho or rho <= 0:
+        return None
+    return lif.get("steps", 100) * math.log10(rho)
+
+
+#: Measured outcome -> (label, how to read it from a run's summary and its LIF setting).
+METRICS = {
+    "final accuracy": lambda s, lif: (s.get("final") or {}).get("accuracy"),
+    "measured log₁₀ gain over T (T·log₁₀ ρ̂)": _measured_log10_gain,
+    "measured ρ̂ (per-step gradient gain)": lambda s, lif: (s.get("initial") or {}).get("grad_gain"),
+    "initial firing rate (layer 0)": lambda s, lif: _initial_rate(s),
+}
+
+
+def launchers_available() -> tuple[str, ...]:
+    """local always; ray when a cluster is configured (RAY_ADDRESS)."""
+    return ("local", "ray") if os.environ.get("RAY_ADDRESS") else ("local",)
+
+
+def parse(name: str, text: str) -> list[Any]:
+    """Comma-separated values of a sweep parameter (ValueError with the reason)."""
+    values = parse_values(name, text)
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name} values = {text!r} repeat a value")
+    return sorted(values)
+
+
+def grid(runs: Sequence[Mapping[str, Any]], x: str, y: str, xs: Sequence[float], ys: Sequence[float],
+         metric: str) -> tuple[np.ndarray, int]:
+    """(z of shape (len(ys), len(xs)) with NaN where no finished value yet, number finished)."""
+    z = np.full((len(ys), len(xs)), np.nan)
+    done = 0
+    read = METRICS[metric]
+    for r in runs:
+        point = r.get("sweep_point") or {}
+        if r["status"] in ACTIVE or x not in point or y not in point:
+            continue
+        done += 1
+        lif = (r.get("config") or {}).get("lif") or {}
+        value = read(r.get("summary") or {}, lif)
+        if value is None:
+            continue
+        i, j = _index(ys, point[y]), _index(xs, point[x])
+        if i is not None and j is not None:
+            z[i, j] = value
+    return z, done
+
+
+def _index(values: Sequence[float], v: float) -> int | None:
+    for k, w in enumerate(values):
+        if w == v or (isinstance(w, float) and math.isclose(w, v, rel_tol=1e-9)):
+            return k
+    return None
+
+
+def boundary_config(base: Mapping[str, Any]) -> LIFConfig:
+    """The LIF setting the predicted boundary is computed at: the sweep's base."""
+    return LIFConfig.from_dict(base.get("lif") or {})
+
+
+def sweeps_in(runs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Sweep ids among ``runs``, newest first."""
+    seen: list[str] = []
+    for r in runs:
+        if r.get("sweep_id") and r["sweep_id"] not in seen:
+            seen.append(r["sweep_id"])
+    return seen
+
+
+def render(cfg: LIFConfig) -> None:
+    """The Sweep page at the sidebar's setting (the base of a new sweep)."""
+    store = ui_runs.store()
+    st.title("Sweep two parameters")
+    st.markdown("Each grid point is one short training run through the launcher. As runs finish, their measured "
+                "outcome fills the heatmap; the dashed line is the stable band the theory predicts.")
+
+    with st.form("sweep"):
+        c = st.columns(2)
+        x = c[0].selectbox("x parameter", PARAMETERS, index=1)
+        x_text = c[0].text_input("x values (comma-separated)", DEFAULT_VALUES["sharpness"])
+        y = c[1].selectbox("y parameter", PARAMETERS, index=0)
+        y_text = c[1].text_input("y values (comma-separated)", DEFAULT_VALUES["dampening"])
+        c = st.columns(4)
+        steps = c[0].number_input("Training steps per run", 1, limits()["train_steps"], 60, step=10)
+        batch = c[1].number_input("Batch", 1, limits()["batch"], 32, step=8)
+        time_steps = c[2].number_input("Time steps per sample", 1, limits()["time_steps"], 40, step=10)
+        launcher_name = c[3].selectbox("Launcher", launchers_available(),
+                                       help="ray appears when a cluster is configured (RAY_ADDRESS).")
+        st.caption(f"Runs are queued on the randman task at the current setting; at most {limits()['queued']} "
+                   "may wait at once (STABVIZ_MAX_QUEUED).")
+        if st.form_submit_button("Start sweep", type="primary", icon=":material/grid_on:"):
+            try:
+                xs, ys = parse(x, x_text), parse(y, y_text)
+                base = TrainConfig(lif=cfg, task="randman", train_steps=int(steps), batch=int(batch),
+                                   time_steps=int(time_steps), log_every=5)
+                sweep_id, _ = ui_runs.launcher(launcher_name).submit_sweep(base, x, xs, y, ys)
+            except ValueError as err:
+                st.error(f"The sweep was not started: {err}")
+            else:
+                st.session_state["sweep_choice"] = sweep_id
+                st.success(f"Sweep {sweep_id[:8]} queued: {len(xs) * len(ys)} runs.")
+
+    sweeps = sweeps_in(store.list(limit=None))
+    if not sweeps:
+        st.info("No sweep yet: choose two parameters and their values above.")
+        return
+
+    state.seed_widget("sweep_choice", "sweep", ui_runs.run_parser(sweeps), sweeps[0])
+    if st.session_state["sweep_choice"] not in sweeps:
+        st.session_state["sweep_choice"] = sweeps[0]
+    specs = {s: store.sweep(s)["spec"] for s in sweeps}
+    sweep_id = st.selectbox("Sweep", sweeps, key="sweep_choice", persist_state="session",
+                            format_func=lambda s: f"{s[:8]} · {specs[s]['x']} × {specs[s]['y']}")
+    state.keep_param("sweep", sweep_id)
+    metric = st.segmented_control("Colour by", list(METRICS), default=list(METRICS)[0], required=True,
+                                  key="sweep_metric")
+    running = any(r["status"] in ACTIVE for r in store.sweep(sweep_id)["runs"])
+
+    @st.fragment(run_every=ui_runs.POLL_S if running else None)
+    def sweep_view() -> None:
+        """Re-drawn every second while runs of the sweep are queued or running."""
+        sweep = store.sweep(sweep_id)
+        spec, runs = sweep["spec"], sweep["runs"]
+        sx, sy = spec["x"], spec["y"]
+        z, done = grid(runs, sx, sy, spec["x_values"], spec["y_values"], metric)
+        still = sum(r["status"] in ACTIVE for r in runs)
+        st.progress(done / max(len(runs), 1), text=f"{done} of {len(runs)} runs ended")
+        if running and not still:
+            st.rerun()
+        boundary = None
+        if sx in REGION_AXES and sy in REGION_AXES:
+            boundary = compute.sweep_boundary(compute.key_of(boundary_config(spec["base"])), sx, sy,
+                                              tuple(spec["x_values"]), tuple(spec["y_values"]))
+        figures.chart(plots.sweep_map(spec["x_values"], spec["y_values"], z, x_name=sx, y_name=sy, metric=metric,
+                                      boundary=boundary, log_x=sx in LOG_PARAMETERS,
+                                      log_y=sy in LOG_PARAMETERS), "sweep_map")
+        if boundary is None:
+            st.caption("The theory draws its stable band over dampening, sharpness, tail and leak only.")
+        failed = [r for r in runs if r["status"] == "failed"]
+        for r in failed[:3]:
+            st.error(f"Run {r['id'][:8]} ({r.get('sweep_label')}) failed: {r.get('error')}")
+
+    sweep_view()
