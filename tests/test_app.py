@@ -270,7 +270,7 @@ def test_the_package_entry_script_runs_every_page_without_a_checkout_around_it()
 
 def test_the_launch_options_are_the_repositorys_streamlit_config():
     import tomllib
-    from stabviz.ui import launch
+    from stabviz.cli import dashboard as launch
     config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
     flat = {f"{section}.{name}": str(value).lower() if isinstance(value, bool) else str(value)
             for section, options in config.items() for name, value in options.items()}
@@ -294,7 +294,7 @@ def test_run_dashboard_serves_from_any_directory_and_stops_on_sigterm(tmp_path):
     # As if installed: stabviz importable (PYTHONPATH), started from a directory with no app.py, pages/ or
     # .streamlit/ of ours.
     env = {**os.environ, "PYTHONPATH": str(Path(APP).parent)}
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; from stabviz.ui.launch import run_dashboard; "
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from stabviz.cli.dashboard import run_dashboard; "
                              "sys.exit(run_dashboard(sys.argv[1:]))", "--server.headless", "true",
                              "--server.port", str(port), "--server.address", "127.0.0.1"],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -14,7 +14,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from stabviz.cli import bench, runs, theory, train
+from stabviz.cli import bench, dashboard, runs, theory, train
 from stabviz.cli.options import Parser, UsageError, lif_config_from_args, lif_options
 
 __all__ = ["main", "build_parser", "UsageError", "lif_config_from_args", "lif_options"]
@@ -34,10 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
     training = lif_options(with_steps=False)
     train.register(sub, [training, json_opt])
     runs.register(sub, [training, json_opt])
+    dashboard.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["dashboard"] and not {"-h", "--help"} & set(argv[1:]):
+        # everything after the command belongs to `streamlit run` (argparse cannot pass on --flags untouched)
+        return dashboard.run_dashboard(argv[1:])
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)

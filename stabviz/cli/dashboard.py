@@ -15,11 +15,15 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
-from stabviz.ui import entry
+import argparse
+
+#: The package's entry script (stabviz/ui/entry/app.py), found by path: the CLI never imports the ui layer.
+APP = Path(__file__).resolve().parents[1] / "ui" / "entry" / "app.py"
 
 #: The dashboard's Streamlit options (the same as .streamlit/config.toml; a test keeps them in step).
 #: fileWatcherType none: the watcher logs errors when it inspects torch.classes (STREAMLIT_NOTES).
 OPTIONS = {
+    "server.address": "localhost",          # safe by default: only this machine can connect
     "server.fileWatcherType": "none",
     "server.runOnSave": "false",
     "server.showEmailPrompt": "false",
@@ -41,7 +45,7 @@ def command(argv: Sequence[str] = ()) -> list[str]:
     (more Streamlit flags, e.g. ``--server.port 8502 --server.headless true``)."""
     given = _given(argv)
     flags = [part for name, value in OPTIONS.items() if name not in given for part in (f"--{name}", value)]
-    return [sys.executable, "-m", "streamlit", "run", str(entry.APP), *flags, *argv]
+    return [sys.executable, "-m", "streamlit", "run", str(APP), *flags, *argv]
 
 
 def _environment() -> dict[str, str]:
@@ -75,3 +79,12 @@ def run_dashboard(argv: Sequence[str] = ()) -> int:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "dashboard", help="start the dashboard (extra flags go to `streamlit run`, e.g. --server.port 8502)",
+        description="Start the stabviz dashboard from the installed package, from any directory. Flags after "
+                    "the command are passed to `streamlit run`, e.g. --server.port 8502 --server.headless true.")
+    # stabviz.cli.main hands the flags to run_dashboard before parsing; this parser serves --help
+    p.add_argument("streamlit_flags", nargs="*", metavar="STREAMLIT_FLAG", help="flags for streamlit run")
