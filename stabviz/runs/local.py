@@ -132,6 +132,29 @@ class LocalLauncher(Launcher):
                     pass
         return self.store.wait(run_ids, timeout, on_poll=look)
 
+    def shutdown(self, timeout: float = 15.0) -> bool:
+        """Stop the dispatcher and its workers (running runs end ``interrupted``). True when every
+        process of its group has exited within ``timeout`` s; stragglers are then SIGKILLed."""
+        pid = self.dispatcher_pid() or (self._spawned.pid if self._spawned else None)
+        if pid is None:
+            return True
+        try:
+            os.killpg(pid, signal.SIGTERM)   # the dispatcher leads its own process group
+        except ProcessLookupError:
+            return True
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._spawned is not None:
+                self._spawned.poll()         # reap our child so it stops counting as alive
+            if not _group_alive(pid):
+                return True
+            time.sleep(0.1)
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return False
+
 
 def ensure_dispatcher(store: RunStore | None = None, workers: int | None = None,
                       idle_s: float | None = None, *, _popen: bool = False):
@@ -181,29 +204,6 @@ def _popen_dispatcher(store: RunStore, workers: int, idle_s: float | None,
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
                                 cwd=str(store.path.parent), start_new_session=True,
                                 pass_fds=(lock_fd,))
-
-    def shutdown(self, timeout: float = 15.0) -> bool:
-        """Stop the dispatcher and its workers (running runs end ``interrupted``). True when every
-        process of its group has exited within ``timeout`` s; stragglers are then SIGKILLed."""
-        pid = self.dispatcher_pid() or (self._spawned.pid if self._spawned else None)
-        if pid is None:
-            return True
-        try:
-            os.killpg(pid, signal.SIGTERM)   # the dispatcher leads its own process group
-        except ProcessLookupError:
-            return True
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._spawned is not None:
-                self._spawned.poll()         # reap our child so it stops counting as alive
-            if not _group_alive(pid):
-                return True
-            time.sleep(0.1)
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        return False
 
 
 def _group_alive(pgid: int) -> bool:
