@@ -324,6 +324,9 @@ def test_full_disk_lists_refuses_writes_clearly_and_records_the_cause(small_disk
     store.log_metrics(run, 0, {"loss": 1.0})
     filler = _fill(small_disk)
     assert [r["id"] for r in RunStore(small_disk / "stabviz.db").list()] == [run]
+    monkeypatch.setenv("STABVIZ_SQLITE_JOURNAL", "wal")       # opening does not switch it (a write)
+    assert [r["id"] for r in RunStore(small_disk / "stabviz.db").list()] == [run]
+    monkeypatch.setenv("STABVIZ_SQLITE_JOURNAL", "delete")
     assert store.get(run)["status"] == "running" and store.metrics(run)["loss"][0] == [0]
     with pytest.raises(RuntimeError, match="disk is full") as err:
         store.log_metrics(run, 1, {"loss": 0.5})

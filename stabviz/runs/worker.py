@@ -5,7 +5,12 @@ own session so it outlives whoever submitted). That process is the *dispatcher*:
 database (an ``flock`` on ``<db>.dispatcher.lock``), it keeps up to N worker processes (multiprocessing
 ``spawn``: CUDA cannot be re-initialised in a forked child) alive while runs are queued, reaps runs whose
 worker died, and exits when the queue is empty and its workers have gone idle. Each worker claims queued
-runs atomically, one at a time, and calls ``stabviz.train.run``. Nothing here imports streamlit; torch is
+runs atomically, one at a time, and calls ``stabviz.train.run``. A worker whose run was declared dead
+meanwhile (stopped past the stale limit, say) has its writes refused by the store (``RunEnded``) and
+stops that run, leaving its ``interrupted`` status and error as they are; when the store cannot be
+written (full disk) it keeps trying, for a while, to record the cause in the run's error. A dispatcher
+that died is restarted by ``stabviz.runs.ensure_dispatcher`` (launchers, idle workers, the dashboard
+and the CLI call it) whenever local runs are queued. Nothing here imports streamlit; torch is
 imported only inside the workers, by the training code.
 """
 from __future__ import annotations
