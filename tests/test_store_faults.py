@@ -354,7 +354,7 @@ def test_full_disk_lists_refuses_writes_clearly_and_records_the_cause(small_disk
 # -- 7. killed workers, dispatchers, submitters -------------------------------------------------------
 
 SUBMITTER = """
-import sys
+import sys, time
 from stabviz.runs import get_launcher
 from stabviz.config import TrainConfig
 cfg = TrainConfig.from_dict({cfg!r})
@@ -362,6 +362,7 @@ launcher = get_launcher()
 for i in range({n}):
     run_id = launcher.submit(cfg.replace(lr=0.001 * (i + 1)))
     print(run_id, flush=True)
+    time.sleep(0.15)
 """
 
 
@@ -379,7 +380,7 @@ def _scenario(kind: str, seed: int, home: Path, monkeypatch) -> dict:
             proc = subprocess.Popen(
                 [sys.executable, "-c", SUBMITTER.format(cfg=quick().to_dict(), n=n)], cwd=ROOT,
                 stdout=subprocess.PIPE, text=True)
-            time.sleep(rng.uniform(0.2, 1.2))
+            time.sleep(rng.uniform(0.3, 0.9))          # mid-way through its four submits
             hit = proc.poll() is None
             proc.kill()
             printed = proc.communicate()[0].split()
