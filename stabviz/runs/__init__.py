@@ -4,13 +4,15 @@
     from stabviz.runs import RunStore, get_launcher
     run_id = get_launcher().submit(TrainConfig(...))      # returns at once
     RunStore().get(run_id)["status"]
+    ensure_dispatcher(RunStore())     # on opening the store: restart a dead dispatcher if runs wait
 """
 from __future__ import annotations
 
 from typing import Any
 
-from stabviz.runs.local import Launcher, LocalLauncher
-from stabviz.runs.store import ACTIVE, STATUSES, TERMINAL, RunStore, default_path
+from stabviz.runs.local import Launcher, LocalLauncher, ensure_dispatcher
+from stabviz.runs.store import (ACTIVE, STATUSES, TERMINAL, TRANSITIONS, RunEnded, RunStore,
+                                StoreError, default_path)
 from stabviz.runs.sweep import SWEEPABLE, parse_values, sweep_configs, sweep_points
 
 LAUNCHER_NAMES = ("local", "ray")
@@ -34,5 +36,5 @@ def __getattr__(name: str):
 
 
 __all__ = ["RunStore", "Launcher", "LocalLauncher", "RayLauncher", "get_launcher", "STATUSES",
-           "ACTIVE", "TERMINAL", "SWEEPABLE", "default_path", "parse_values", "sweep_configs",
+           "ACTIVE", "TERMINAL", "TRANSITIONS", "StoreError", "RunEnded", "ensure_dispatcher", "SWEEPABLE", "default_path", "parse_values", "sweep_configs",
            "sweep_points", "LAUNCHER_NAMES"]

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from stabviz.config import TrainConfig, limits
 from stabviz.runs.host import DispatcherLock, default_workers, dispatcher_pid, lock_path
-from stabviz.runs.store import RunStore, new_id
+from stabviz.runs.store import RunStore, StoreError, new_id
 from stabviz.runs.sweep import label, sweep_configs
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])   # the folder that holds stabviz/
@@ -61,6 +61,7 @@ class Launcher:
         lim = limits()
         for cfg, _ in items:
             cfg.check_limits(lim)
+        self._prepare()
         ids = self.store.create_many(items, launcher=self.name, max_queued=lim["queued"],
                                      sweep_spec=sweep_spec)
         try:
@@ -71,6 +72,10 @@ class Launcher:
                 self.store.set_status(run_id, "failed", error=f"could not start the run: {exc}")
             raise
         return ids
+
+    def _prepare(self) -> None:
+        """Called before any run is recorded: a launcher that cannot work raises here, so that no
+        queued run is left behind."""
 
     def _start(self, run_ids: list[str]) -> None:
         raise NotImplementedError
@@ -91,40 +96,41 @@ class LocalLauncher(Launcher):
         self.idle_s = idle_s
         self._spawned: subprocess.Popen | None = None
         self._spawn_lock = threading.Lock()
+        try:
+            self.ensure_dispatcher()     # queued runs left by a dead dispatcher start again
+        except StoreError:
+            pass                         # a full or busy store: the next submit or look retries
 
     def _start(self, run_ids: list[str]) -> None:
-        self.ensure_dispatcher()
+        with self._spawn_lock:
+            self._spawned = _start_dispatcher(self.store, self.workers, self.idle_s) or self._spawned
 
     def dispatcher_pid(self) -> int | None:
         """Pid of the live dispatcher serving this store, or None."""
         return dispatcher_pid(self.store.path)
 
-    def ensure_dispatcher(self) -> None:
-        """Start a dispatcher unless one holds this store's dispatcher lock."""
+    def ensure_dispatcher(self) -> int | None:
+        """Reap dead runs, then start a dispatcher if local runs are queued and none holds this
+        store's dispatcher lock. Returns the pid of a dispatcher started now, else None."""
         with self._spawn_lock:
-            lock = DispatcherLock(lock_path(self.store.path))
-            if not lock.acquire():
-                return               # a live dispatcher holds it and will see the new runs
-            try:
-                self._spawned = self._popen_dispatcher(lock.fd)
-                lock.write_pid(self._spawned.pid)
-            finally:
-                lock.release()       # the dispatcher keeps the lock through its inherited copy
+            proc = ensure_dispatcher(self.store, self.workers, self.idle_s, _popen=True)
+            if proc is not None:
+                self._spawned = proc
+            return proc.pid if proc is not None else None
 
-    def _popen_dispatcher(self, lock_fd: int) -> subprocess.Popen:
-        cmd = [sys.executable, "-m", "stabviz.runs.worker", "--db", str(self.store.path),
-               "--workers", str(self.workers), "--lock-fd", str(lock_fd)]
-        if self.idle_s is not None:
-            cmd += ["--idle", str(self.idle_s)]
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
-        log_dir = self.store.path.parent / "logs"
-        log_dir.mkdir(exist_ok=True)
-        with open(log_dir / "dispatcher.log", "ab") as log:
-            # New session: the dispatcher and its workers survive the submitter (and its Ctrl-C).
-            return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                                    cwd=str(self.store.path.parent), start_new_session=True,
-                                    pass_fds=(lock_fd,))
+    def wait(self, run_ids: Sequence[str], timeout: float | None = None) -> dict[str, str]:
+        """Block until the runs end (or ``timeout`` s); returns id -> status. Restarts a dead
+        dispatcher meanwhile (about once a second), so a long ``--wait`` cannot wait forever."""
+        last = [0.0]
+
+        def look() -> None:
+            if time.monotonic() - last[0] >= 1.0:
+                last[0] = time.monotonic()
+                try:
+                    self.ensure_dispatcher()
+                except StoreError:
+                    pass
+        return self.store.wait(run_ids, timeout, on_poll=look)
 
     def shutdown(self, timeout: float = 15.0) -> bool:
         """Stop the dispatcher and its workers (running runs end ``interrupted``). True when every
@@ -150,6 +156,56 @@ class LocalLauncher(Launcher):
         return False
 
 
+def ensure_dispatcher(store: RunStore | None = None, workers: int | None = None,
+                      idle_s: float | None = None, *, _popen: bool = False):
+    """What every process that opens the store to launch or view runs (dashboard, CLI, workers)
+    calls: mark runs whose worker died ``interrupted`` (:meth:`RunStore.reap`), then, if local runs
+    are queued and no dispatcher holds the store's dispatcher lock, start one under that lock, so
+    queued runs never wait for a next submit. Cheap when there is nothing to do (one SELECT, one
+    flock). Does nothing on a read-only store. Returns the pid of a dispatcher started now, else None.
+    Raises StoreError when the store cannot be written (full disk...)."""
+    store = store if store is not None else RunStore()
+    if store.read_only:
+        return None
+    store.reap()
+    if store.count("queued", launcher="local") == 0:
+        return None
+    proc = _start_dispatcher(store, workers or default_workers(), idle_s)
+    if _popen:
+        return proc
+    return proc.pid if proc is not None else None
+
+
+def _start_dispatcher(store: RunStore, workers: int, idle_s: float | None) -> subprocess.Popen | None:
+    """Start a dispatcher unless one holds this store's dispatcher lock (None then)."""
+    lock = DispatcherLock(lock_path(store.path))
+    if not lock.acquire():
+        return None              # a live dispatcher holds it and will see the queued runs
+    try:
+        proc = _popen_dispatcher(store, workers, idle_s, lock.fd)
+        lock.write_pid(proc.pid)
+        return proc
+    finally:
+        lock.release()           # the dispatcher keeps the lock through its inherited copy
+
+
+def _popen_dispatcher(store: RunStore, workers: int, idle_s: float | None,
+                      lock_fd: int) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "stabviz.runs.worker", "--db", str(store.path),
+           "--workers", str(workers), "--lock-fd", str(lock_fd)]
+    if idle_s is not None:
+        cmd += ["--idle", str(idle_s)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+    log_dir = store.path.parent / "logs"
+    log_dir.mkdir(exist_ok=True)
+    with open(log_dir / "dispatcher.log", "ab") as log:
+        # New session: the dispatcher and its workers survive the submitter (and its Ctrl-C).
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+                                cwd=str(store.path.parent), start_new_session=True,
+                                pass_fds=(lock_fd,))
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -166,4 +222,4 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-__all__ = ["Launcher", "LocalLauncher"]
+__all__ = ["Launcher", "LocalLauncher", "ensure_dispatcher"]

@@ -14,6 +14,8 @@ they keep running after the submitting process (a CLI call, say) exits. Ray is i
 from __future__ import annotations
 
 import os
+import socket
+import threading
 from typing import Any
 
 import ray
@@ -26,6 +28,12 @@ from stabviz.runs.store import HOST, RunStore
 SMALL_RUN_GPU_SHARE = 0.25
 SMALL_RUN_NEURONS = 512           # n_rec × layers at or below this is "small"
 ACTOR_NAME, ACTOR_NAMESPACE = "stabviz-dispatcher", "stabviz"
+#: Seconds to reach a Ray cluster before giving up (``STABVIZ_RAY_CONNECT_TIMEOUT_S``).
+CONNECT_TIMEOUT_S = 15.0
+
+
+class RayConnectError(RuntimeError):
+    """Ray could not be reached (one-line message); nothing was queued."""
 
 
 @ray.remote(max_retries=0)
@@ -82,16 +90,43 @@ class RayLauncher(Launcher):
         self.ray_address = ray_address or os.environ.get("RAY_ADDRESS") or None
         self.num_gpus = num_gpus
 
-    def _connect(self) -> None:
-        if not ray.is_initialized():
-            ray.init(address=self.ray_address, include_dashboard=False, log_to_driver=False)
+    def _connect(self, timeout: float | None = None) -> None:
+        """ray.init with a deadline: an explicit host:port is first probed with a plain TCP
+        connect (a refused or unreachable port fails at once), then ray.init runs in a thread that
+        must finish within ``timeout`` s (default STABVIZ_RAY_CONNECT_TIMEOUT_S, else 15).
+        Raises RayConnectError (one line)."""
+        if ray.is_initialized():
+            return
+        timeout = float(timeout if timeout is not None
+                        else os.environ.get("STABVIZ_RAY_CONNECT_TIMEOUT_S", CONNECT_TIMEOUT_S))
+        where = self.ray_address or "a new local Ray"
+        _probe(self.ray_address, timeout)
+        failure: list[BaseException] = []
+
+        def init() -> None:
+            try:
+                ray.init(address=self.ray_address, include_dashboard=False, log_to_driver=False)
+            except BaseException as exc:     # handed to the caller below
+                failure.append(exc)
+        thread = threading.Thread(target=init, name="stabviz-ray-init", daemon=True)
+        thread.start()
+        thread.join(timeout)
+        if thread.is_alive():
+            raise RayConnectError(f"could not connect to Ray at {where} within {timeout:g} s "
+                                  "(set STABVIZ_RAY_CONNECT_TIMEOUT_S to wait longer)")
+        if failure:
+            line = (str(failure[0]).strip().splitlines() or [type(failure[0]).__name__])[0]
+            raise RayConnectError(f"could not connect to Ray at {where}: {line}") from failure[0]
+
+    def _prepare(self) -> None:
+        self._connect()             # before any run is recorded: a failure leaves no queued run
 
     def _dispatcher(self):
         return _Dispatcher.options(name=ACTOR_NAME, namespace=ACTOR_NAMESPACE, lifetime="detached",
                                    get_if_exists=True).remote()
 
     def _start(self, run_ids: list[str]) -> None:
-        self._connect()
+        self._connect()             # done already by _prepare; kept for direct callers
         dispatcher = self._dispatcher()
         gpus = ray.cluster_resources().get("GPU", 0.0)
         launched = []
@@ -100,3 +135,18 @@ class RayLauncher(Launcher):
             share = self.num_gpus if self.num_gpus is not None else gpu_share(cfg, gpus)
             launched.append(dispatcher.launch.remote(str(self.store.path), run_id, share))
         ray.get(launched)          # the actor holds the tasks once these calls return
+
+
+def _probe(address: str | None, timeout: float) -> None:
+    """Fail fast on an explicit ``host:port`` nobody listens on (ray.init would retry for minutes)."""
+    if not address or address == "auto" or "://" in address:
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        return
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=min(timeout, 5.0)):
+            pass
+    except OSError as exc:
+        raise RayConnectError(f"could not connect to Ray at {address}: "
+                              f"{exc.strerror or type(exc).__name__}") from None

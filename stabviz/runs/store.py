@@ -6,6 +6,14 @@ avoids the deadlock-prone upgrade of a read transaction); a busy timeout absorbs
 thread of each process gets its own connection, so one ``RunStore`` object may be shared by threads and
 pickled into other processes (only its path travels).
 
+Reads never write: ``get``/``list``/``metrics`` take no write lock and change nothing, so a full or
+read-only disk can still be listed (``RunStore(read_only=True)``, chosen automatically when the file or
+its folder is not writable). Finding dead workers is a separate write, :meth:`RunStore.reap`, done by
+the dispatcher and by ``stabviz.runs.ensure_dispatcher``. Status changes are transitions checked in
+SQL (:data:`TRANSITIONS`): a terminal status never changes, and a worker whose run was declared dead
+has its metrics and heartbeats refused (:class:`RunEnded`). Every failure of the database itself (disk
+full, read-only, damaged file, locked too long) raises :class:`StoreError` with a one-line message.
+
 Times are Unix epoch seconds (float). Multi-host Ray clusters need the database on a filesystem shared by
 every node *with working POSIX locks*; WAL needs shared memory between processes, which network
 filesystems do not give across hosts, so there set ``STABVIZ_SQLITE_JOURNAL=delete`` before the database
@@ -14,6 +22,8 @@ is first created.
 from __future__ import annotations
 
 import csv
+import errno
+import functools
 import io
 import json
 import math
@@ -27,7 +37,8 @@ import uuid
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from urllib.parse import quote
 
 from stabviz.config import TrainConfig
 from stabviz.jsonsafe import finite_or_none
@@ -35,12 +46,24 @@ from stabviz.jsonsafe import finite_or_none
 STATUSES = ("queued", "running", "finished", "failed", "diverged", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
 TERMINAL = tuple(s for s in STATUSES if s not in ACTIVE)
+#: status -> the statuses it may be reached from (checked inside the UPDATE). queued -> failed is
+#: a run that could not be started; a terminal status is never left.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "queued": (),
+    "running": ("queued",),
+    "finished": ("running",),
+    "diverged": ("running",),
+    "interrupted": ("running",),
+    "failed": ("queued", "running"),
+    "cancelled": ("queued", "running"),
+}
 LAUNCHERS = ("local", "ray")
 
 #: A running run whose heartbeat is older than this (seconds) is reported interrupted.
 DEFAULT_STALE_AFTER_S = 30.0
+#: Seconds a write waits for another process's lock before giving up (StoreError "busy").
 BUSY_TIMEOUT_S = 30.0
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -74,6 +97,7 @@ CREATE TABLE IF NOT EXISTS metrics (
     value REAL                         -- NULL stands for NaN (SQLite has no NaN)
 );
 CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics(run_id, name, step);
+CREATE INDEX IF NOT EXISTS metrics_by_run_rowid ON metrics(run_id);   -- (run_id, rowid): metrics_since
 CREATE TABLE IF NOT EXISTS sweeps (
     id TEXT PRIMARY KEY,
     created REAL NOT NULL,
@@ -82,6 +106,59 @@ CREATE TABLE IF NOT EXISTS sweeps (
 """
 _JSON_COLUMNS = ("config", "versions", "prediction", "summary", "sweep_point")
 HOST = socket.gethostname()
+
+
+class StoreError(RuntimeError):
+    """The run store's database failed: ``kind`` is one of full, read-only, corrupt, busy, missing,
+    other; ``str()`` is one line for users."""
+
+    def __init__(self, message: str, kind: str = "other"):
+        super().__init__(message)
+        self.kind = kind
+
+
+class RunEnded(RuntimeError):
+    """A worker wrote to a run that is no longer running (declared dead, cancelled...): it must stop."""
+
+    def __init__(self, run_id: str, status: str | None):
+        super().__init__(f"run {run_id} is {status or 'gone'}, not running: its worker must stop")
+        self.run_id, self.status = run_id, status
+
+
+def store_error(exc: BaseException, path: Path | str) -> StoreError:
+    """The StoreError (one line) for a sqlite3 or OS error met on the store at ``path``."""
+    if isinstance(exc, StoreError):
+        return exc
+    text = str(exc).lower()
+    code = getattr(exc, "errno", None)
+    if "full" in text or code == errno.ENOSPC or code == errno.EDQUOT:
+        return StoreError(f"the run store {path} cannot be written: its disk is full", "full")
+    if ("readonly" in text or "read-only" in text or code in (errno.EROFS, errno.EACCES, errno.EPERM)
+            or isinstance(exc, PermissionError)):
+        return StoreError(f"the run store {path} is read-only here (no permission to write); "
+                          "it can still be read", "read-only")
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return StoreError(f"the run store {path} is damaged (not a readable SQLite database); "
+                          "move it aside to start a new one", "corrupt")
+    if "locked" in text or "busy" in text:
+        return StoreError(f"the run store {path} is busy: another process held its lock for more "
+                          f"than {BUSY_TIMEOUT_S:g} s", "busy")
+    if "unable to open" in text:
+        return StoreError(f"the run store {path} cannot be opened (missing folder or no "
+                          "permission)", "read-only")
+    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return StoreError(f"the run store {path} failed: {type(exc).__name__}: {line}")
+
+
+def _translated(method: Callable) -> Callable:
+    """Turn sqlite3 and OS errors raised by a store method into a StoreError."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.Error, OSError) as exc:
+            raise store_error(exc, self.path) from exc
+    return wrapper
 
 
 def default_path() -> Path:
@@ -162,23 +239,41 @@ def _retry_locked(action, budget_s: float | None = None):
 class RunStore:
     """Runs, their metrics and sweeps in one SQLite file. See the module docstring for concurrency."""
 
-    def __init__(self, path: str | os.PathLike | None = None, stale_after: float | None = None):
+    def __init__(self, path: str | os.PathLike | None = None, stale_after: float | None = None,
+                 read_only: bool | None = None):
+        """``read_only``: open for reading only (nothing is ever written, not even the journal
+        mode); None (default) chooses it when the database file or its folder cannot be written."""
         self.path = Path(path).expanduser() if path else default_path()
         self.stale_after = float(stale_after if stale_after is not None
                                   else os.environ.get("STABVIZ_STALE_AFTER_S", DEFAULT_STALE_AFTER_S))
         if not self.stale_after > 0:
             raise ValueError(f"stale_after = {self.stale_after!r} is outside the allowed range (0, inf)")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._init_schema()
+        self._immutable = False
+        if read_only is None:
+            read_only = not _writable(self.path)
+        self.read_only = bool(read_only)
+        try:
+            if self.read_only:
+                if not self.path.exists():
+                    raise StoreError(f"no run store at {self.path} (and it cannot be created "
+                                     "here: read-only)", "missing")
+                self._conn().execute("SELECT 1 FROM runs LIMIT 1").fetchall()
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._init_schema()
+        except (sqlite3.Error, OSError) as exc:
+            raise store_error(exc, self.path) from exc
 
     # -- connections and transactions ------------------------------------------------------------
 
     def __getstate__(self) -> dict:
-        return {"path": self.path, "stale_after": self.stale_after}
+        return {"path": self.path, "stale_after": self.stale_after, "read_only": self.read_only}
 
     def __setstate__(self, state: dict) -> None:
         self.path, self.stale_after = state["path"], state["stale_after"]
+        self.read_only = state.get("read_only", False)
+        self._immutable = False
         self._local = threading.local()
 
     def __repr__(self) -> str:
@@ -189,13 +284,34 @@ class RunStore:
         if conn is None or self._local.pid != os.getpid():   # a forked child must not reuse it
             # isolation_level=None: we issue BEGIN ourselves, so reads outside a transaction
             # see the latest commit and hold no lock.
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            if self.read_only:
+                conn = self._connect_read_only()
+            else:
+                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA synchronous = NORMAL")
+            if not self.read_only:
+                conn.execute("PRAGMA foreign_keys = ON")
+                conn.execute("PRAGMA synchronous = NORMAL")
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """mode=ro; a WAL database in a folder we cannot write (no -shm to create) is then opened
+        ``immutable`` (no locks: fine, as nobody can write there through this path either)."""
+        uri = "file:" + quote(str(self.path.resolve()))
+        if not self._immutable:
+            conn = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S,
+                                   isolation_level=None)
+            try:
+                conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+                return conn
+            except sqlite3.OperationalError as exc:
+                conn.close()
+                if "unable to open" not in str(exc) and "readonly" not in str(exc):
+                    raise
+                self._immutable = True
+        return sqlite3.connect(uri + "?mode=ro&immutable=1", uri=True, isolation_level=None)
 
     def close(self) -> None:
         """Close this thread's connection (others close when their thread's store is collected)."""
@@ -206,14 +322,23 @@ class RunStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction. Any failure, COMMIT's included (a lock held past the busy
+        timeout, a full disk), rolls it back, so the connection stays usable for the next write."""
+        if self.read_only:
+            raise StoreError(f"the run store {self.path} was opened read-only: cannot write",
+                             "read-only")
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass                 # SQLite already rolled back (e.g. after SQLITE_FULL)
             raise
-        conn.execute("COMMIT")
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -226,20 +351,28 @@ class RunStore:
             conn.execute("COMMIT")
 
     def _init_schema(self) -> None:
+        """Create or upgrade the schema; an up-to-date store is only read (no lock, no journal
+        switch), so opening never fails on a full disk. The journal mode is set at creation."""
         conn = self._conn()
         journal = os.environ.get("STABVIZ_SQLITE_JOURNAL", "wal").lower()
         if journal not in ("wal", "delete"):
             raise ValueError(f"STABVIZ_SQLITE_JOURNAL = {journal!r} is not one of: wal, delete")
-        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != journal:
-            _retry_locked(lambda: conn.execute(f"PRAGMA journal_mode = {journal}"))
-        if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version >= SCHEMA_VERSION:
             return                   # already set up: no write lock taken by readers' stores
+        if version == 0 and conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != journal:
+            _retry_locked(lambda: conn.execute(f"PRAGMA journal_mode = {journal}"))
         # executescript() would COMMIT our transaction first: run the statements one by one.
         statements = [s for s in _SCHEMA.split(";") if s.strip()]
-        with self._write() as c:
-            for statement in statements:
-                c.execute(statement)
-            c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        try:
+            with self._write() as c:
+                for statement in statements:
+                    c.execute(statement)
+                c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except (sqlite3.Error, OSError):
+            if version == 0:
+                raise
+            # An older store on a full disk: it works without the new index; upgrade later.
 
     # -- creating runs ---------------------------------------------------------------------------
 
@@ -248,6 +381,7 @@ class RunStore:
         """Queue one run; returns its id. ``sweep``: optional {"id", "label", "point"}."""
         return self.create_many([(cfg, sweep)], launcher=launcher, max_queued=max_queued)[0]
 
+    @_translated
     def create_many(self, items: Sequence[tuple[TrainConfig, Mapping[str, Any] | None]], *,
                     launcher: str = "local", max_queued: int | None = None,
                     sweep_spec: tuple[str, Mapping[str, Any]] | None = None) -> list[str]:
@@ -278,6 +412,7 @@ class RunStore:
                 "sweep_label, sweep_point) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)", rows)
         return [r[0] for r in rows]
 
+    @_translated
     def sweep(self, sweep_id: str) -> dict[str, Any]:
         """A sweep's spec plus its runs (oldest first)."""
         row = self._conn().execute("SELECT * FROM sweeps WHERE id=?", (sweep_id,)).fetchone()
@@ -291,13 +426,25 @@ class RunStore:
 
     @staticmethod
     def _row(row: sqlite3.Row) -> dict[str, Any]:
+        """A run as a dict. A column that does not parse (hand-edited, damaged) becomes None and
+        the run gets ``row_error`` (one line) instead of breaking the whole listing."""
         out = dict(row)
+        bad = []
         for k in _JSON_COLUMNS:
             if out.get(k) is not None:
-                out[k] = json.loads(out[k])
-        out["cancel_requested"] = bool(out["cancel_requested"])
+                try:
+                    out[k] = json.loads(out[k])
+                except (TypeError, ValueError) as exc:
+                    out[k] = None
+                    bad.append(f"{k}: {type(exc).__name__}")
+        if out.get("status") not in STATUSES:
+            bad.append(f"status: {out.get('status')!r}")
+        out["cancel_requested"] = bool(out.get("cancel_requested"))
+        if bad:
+            out["row_error"] = "unreadable " + ", ".join(bad)
         return out
 
+    @_translated
     def resolve(self, id_or_prefix: str) -> str:
         """The full id of a run given its id or a unique prefix of it."""
         conn = self._conn()
@@ -311,18 +458,22 @@ class RunStore:
                            else f"run id prefix {id_or_prefix!r} is ambiguous")
         return hits[0]
 
-    def get(self, run_id: str, reap: bool = True) -> dict[str, Any]:
-        """One run as a dict (JSON columns parsed). Raises KeyError for an unknown id or prefix."""
+    @_translated
+    def get(self, run_id: str, reap: bool = False) -> dict[str, Any]:
+        """One run as a dict (JSON columns parsed). Raises KeyError for an unknown id or prefix.
+        Reads only; ``reap=True`` first calls :meth:`reap` (a write) explicitly."""
         if reap:
             self.reap()
         run_id = self.resolve(run_id)
         row = self._conn().execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
         return self._row(row)
 
+    @_translated
     def list(self, status: str | Iterable[str] | None = None, limit: int | None = 200, *,
              sweep_id: str | None = None, newest_first: bool = True,
-             reap: bool = True) -> list[dict[str, Any]]:
-        """Runs, newest first, optionally filtered by status (one or several) and sweep."""
+             reap: bool = False) -> list[dict[str, Any]]:
+        """Runs, newest first, optionally filtered by status (one or several) and sweep. Reads
+        only; ``reap=True`` first calls :meth:`reap` (a write) explicitly."""
         if reap:
             self.reap()
         where, args = [], []
@@ -342,6 +493,7 @@ class RunStore:
             args.append(int(limit))
         return [self._row(r) for r in self._conn().execute(sql, args)]
 
+    @_translated
     def count(self, status: str, launcher: str | None = None) -> int:
         _check_status(status)
         sql, args = "SELECT COUNT(*) FROM runs WHERE status=?", [status]
@@ -350,6 +502,7 @@ class RunStore:
             args.append(launcher)
         return self._conn().execute(sql, args).fetchone()[0]
 
+    @_translated
     def metrics(self, run_id: str, names: Iterable[str] | None = None,
                 after_step: int | None = None) -> dict[str, tuple[list[int], list[float]]]:
         """name -> (steps, values), steps ascending. ``after_step`` returns only newer points
@@ -366,14 +519,38 @@ class RunStore:
         for name, step, value in self._conn().execute(sql + " ORDER BY name, step, rowid", args):
             steps, values = out.setdefault(name, ([], []))
             steps.append(step)
-            values.append(math.nan if value is None else value)
+            values.append(_number(value))
         return out
 
+    @_translated
+    def metrics_since(self, run_id: str, cursor: int = 0, names: Iterable[str] | None = None
+                      ) -> tuple[dict[str, tuple[list[int], list[float]]], int]:
+        """Only the metric points logged after ``cursor``: returns (name -> (steps, values), new
+        cursor). Start with cursor 0 and pass back the cursor it returns: a live view then reads
+        each point once instead of the whole history at every poll. The cursor is the metrics
+        table's rowid (points are appended under the write lock, so rowids grow in commit order)."""
+        sql = "SELECT rowid, name, step, value FROM metrics WHERE run_id=? AND rowid>?"
+        args: list[Any] = [run_id, int(cursor)]
+        if names is not None:
+            names = list(names)
+            sql += f" AND name IN ({','.join('?' * len(names))})"
+            args += names
+        out: dict[str, tuple[list[int], list[float]]] = {}
+        last = int(cursor)
+        for rowid, name, step, value in self._conn().execute(sql + " ORDER BY rowid", args):
+            steps, values = out.setdefault(name, ([], []))
+            steps.append(step)
+            values.append(_number(value))
+            last = rowid
+        return out, last
+
+    @_translated
     def cancel_requested(self, run_id: str) -> bool:
         row = self._conn().execute("SELECT cancel_requested FROM runs WHERE id=?",
                                    (run_id,)).fetchone()
         return bool(row and row[0])
 
+    @_translated
     def status(self, run_id: str) -> str:
         row = self._conn().execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
         if row is None:
@@ -381,11 +558,18 @@ class RunStore:
         return row[0]
 
     def wait(self, run_ids: Sequence[str], timeout: float | None = None,
-             poll: float = 0.25) -> dict[str, str]:
-        """Block until every run has ended (or ``timeout`` seconds); returns id -> status."""
+             poll: float = 0.25, on_poll: Callable[[], Any] | None = None) -> dict[str, str]:
+        """Block until every run has ended (or ``timeout`` seconds); returns id -> status.
+        ``on_poll`` runs before each look (default: :meth:`reap`, unless read-only)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            self.reap()
+            if on_poll is not None:
+                on_poll()
+            elif not self.read_only:
+                try:
+                    self.reap()
+                except StoreError:
+                    pass             # a full or busy disk: keep reading, reap at the next poll
             statuses = {i: self.status(i) for i in run_ids}
             if all(s in TERMINAL for s in statuses.values()):
                 return statuses
@@ -395,6 +579,7 @@ class RunStore:
 
     # -- worker side -----------------------------------------------------------------------------
 
+    @_translated
     def claim_next(self, launcher: str, pid: int, host: str = HOST,
                    max_running: int | None = None) -> str | None:
         """Atomically move the oldest queued run of ``launcher`` to running; None if there is none
@@ -412,6 +597,7 @@ class RunStore:
             self._mark_running(c, row[0], pid, host)
             return row[0]
 
+    @_translated
     def claim(self, run_id: str, pid: int, host: str = HOST) -> bool:
         """Move this queued run to running; False if it is no longer queued (e.g. cancelled)."""
         with self._write() as c:
@@ -424,23 +610,42 @@ class RunStore:
                         "WHERE id=? AND status='queued'", (pid, host, now, now, run_id))
         return cur.rowcount == 1
 
+    @_translated
     def heartbeat(self, run_id: str) -> None:
+        """Raises RunEnded when the run is no longer running (its worker must stop)."""
         with self._write() as c:
-            c.execute("UPDATE runs SET heartbeat=? WHERE id=?", (time.time(), run_id))
+            self._beat(c, run_id)
 
+    @staticmethod
+    def _beat(c: sqlite3.Connection, run_id: str) -> None:
+        cur = c.execute("UPDATE runs SET heartbeat=? WHERE id=? AND status='running'",
+                        (time.time(), run_id))
+        if cur.rowcount == 0:
+            row = c.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
+            raise RunEnded(run_id, row[0] if row else None)
+
+    @_translated
     def log_metrics(self, run_id: str, step: int, metrics: Mapping[str, Any]) -> None:
         """Append one step's metrics (numbers; a list value is stored as name[0], name[1], ...).
-        Also counts as a heartbeat."""
+        Also counts as a heartbeat. Refused with RunEnded (nothing written) when the run is no
+        longer running, e.g. declared dead while its worker was stopped."""
         rows = [(run_id, int(step), name, value) for name, value in _flatten_metrics(metrics)]
         with self._write() as c:
+            self._beat(c, run_id)
             c.executemany("INSERT INTO metrics (run_id, step, name, value) VALUES (?, ?, ?, ?)", rows)
-            c.execute("UPDATE runs SET heartbeat=? WHERE id=?", (time.time(), run_id))
 
+    @_translated
     def set_status(self, run_id: str, status: str, *, error: str | None = None,
-                   traceback: str | None = None, **fields: Any) -> None:
-        """Set ``status`` (stamping started/finished) and any of: device, summary, prediction,
-        versions, pid, host."""
+                   traceback: str | None = None, **fields: Any) -> bool:
+        """Move the run to ``status`` (stamping started/finished) and set any of: device, summary,
+        prediction, versions, pid, host. Only the transitions of :data:`TRANSITIONS` happen,
+        checked in the UPDATE itself: returns False (nothing changed) when the run's current status
+        does not lead there (e.g. it was declared interrupted, or already ended). KeyError for an
+        unknown run."""
         _check_status(status)
+        before = TRANSITIONS[status]
+        if not before:
+            raise ValueError(f"status = {status!r} cannot be set (a run is queued only when created)")
         allowed = {"device", "summary", "prediction", "versions", "pid", "host"}
         unknown = set(fields) - allowed
         if unknown:
@@ -453,17 +658,23 @@ class RunStore:
                  else "finished=?" if status in TERMINAL else None)
         args = list(cols.values()) + ([now] if stamp else [])
         with self._write() as c:
-            cur = c.execute(f"UPDATE runs SET {sets}{', ' + stamp if stamp else ''} WHERE id=?",
-                            args + [run_id])
-            if cur.rowcount == 0:
+            cur = c.execute(f"UPDATE runs SET {sets}{', ' + stamp if stamp else ''} WHERE id=? "
+                            f"AND status IN ({','.join('?' * len(before))})",
+                            args + [run_id, *before])
+            if cur.rowcount == 1:
+                return True
+            if c.execute("SELECT 1 FROM runs WHERE id=?", (run_id,)).fetchone() is None:
                 raise KeyError(f"no run with id {run_id!r}")
+            return False
 
+    @_translated
     def update_versions(self, run_id: str, versions: Mapping[str, Any]) -> None:
         with self._write() as c:
             row = c.execute("SELECT versions FROM runs WHERE id=?", (run_id,)).fetchone()
             merged = {**(json.loads(row[0]) if row and row[0] else {}), **versions}
             c.execute("UPDATE runs SET versions=? WHERE id=?", (json.dumps(merged), run_id))
 
+    @_translated
     def request_cancel(self, run_id: str) -> str:
         """Cancel a run: a queued run is cancelled at once; a running one is flagged and its worker
         stops at its next check. Returns the run's status after the request."""
@@ -474,10 +685,13 @@ class RunStore:
             c.execute("UPDATE runs SET cancel_requested=1 WHERE id=? AND status='running'", (run_id,))
             return c.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()[0]
 
+    @_translated
     def reap(self, stale_after: float | None = None) -> list[str]:
         """Mark running runs ``interrupted`` whose worker is gone: its pid no longer exists (same
         host) or its heartbeat is older than ``stale_after`` seconds. Metrics are kept.
-        Returns the ids marked."""
+        Returns the ids marked. A write, never done by reads; nothing on a read-only store."""
+        if self.read_only:
+            return []
         stale_after = self.stale_after if stale_after is None else stale_after
         now = time.time()
         dead: list[tuple[str, str]] = []
@@ -502,6 +716,7 @@ class RunStore:
 
     # -- exports ---------------------------------------------------------------------------------
 
+    @_translated
     def export(self, run_id: str, fmt: str = "csv") -> str:
         """One run's metrics. csv: one row per step, one column per metric (empty = not logged at
         that step). json: {"run": {...}, "metrics": {name: {"steps": [...], "values": [...]}}},
@@ -526,6 +741,7 @@ class RunStore:
             w.writerow([step, *(_csv_number(table[step].get(n)) for n in names)])
         return buf.getvalue()
 
+    @_translated
     def export_table(self, fmt: str = "csv", runs: Sequence[Mapping[str, Any]] | None = None) -> str:
         """All runs (or ``runs``) as a table: identity, status, timing, flattened config
         (``lif.*`` and train fields), and the summary's initial/final metrics."""
@@ -544,6 +760,27 @@ class RunStore:
         for f in flat:
             w.writerow({k: _csv_number(v) if isinstance(v, float) else v for k, v in f.items()})
         return buf.getvalue()
+
+
+def _number(value: Any) -> float:
+    """A stored metric value as a float (NULL = NaN; something unreadable is NaN too)."""
+    if value is None:
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _writable(path: Path) -> bool:
+    """Whether we may write the database at ``path`` (and its journal beside it); a missing file
+    needs a folder we can create it in. os.access sees read-only mounts even for root."""
+    if path.exists():
+        return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return os.access(folder, os.W_OK | os.X_OK)
 
 
 def _check_status(status: str) -> None:

@@ -5,7 +5,12 @@ own session so it outlives whoever submitted). That process is the *dispatcher*:
 database (an ``flock`` on ``<db>.dispatcher.lock``), it keeps up to N worker processes (multiprocessing
 ``spawn``: CUDA cannot be re-initialised in a forked child) alive while runs are queued, reaps runs whose
 worker died, and exits when the queue is empty and its workers have gone idle. Each worker claims queued
-runs atomically, one at a time, and calls ``stabviz.train.run``. Nothing here imports streamlit; torch is
+runs atomically, one at a time, and calls ``stabviz.train.run``. A worker whose run was declared dead
+meanwhile (stopped past the stale limit, say) has its writes refused by the store (``RunEnded``) and
+stops that run, leaving its ``interrupted`` status and error as they are; when the store cannot be
+written (full disk) it keeps trying, for a while, to record the cause in the run's error. A dispatcher
+that died is restarted by ``stabviz.runs.ensure_dispatcher`` (launchers, idle workers, the dashboard
+and the CLI call it) whenever local runs are queued. Nothing here imports streamlit; torch is
 imported only inside the workers, by the training code.
 """
 from __future__ import annotations
@@ -22,15 +27,19 @@ import traceback
 from typing import Any, Callable
 
 from stabviz.runs.host import DispatcherLock, default_workers, lock_path, visible_gpus
-from stabviz.runs.store import HOST, RunStore, software_versions
+from stabviz.runs.store import HOST, RunEnded, RunStore, StoreError, software_versions
 
-#: Seconds between heartbeats written by a busy worker (the store calls a run stale after 30 s).
+#: Seconds between heartbeats written by a busy worker (the store calls a run stale after 30 s);
+#: never more than a quarter of the store's stale limit.
 HEARTBEAT_S = 5.0
+#: Seconds a worker keeps trying to record a run's outcome when the store refuses writes (full disk).
+RECORD_RETRY_S = 20.0
 #: Seconds between two looks at the cancel flag (should_stop is called every training step).
 CANCEL_POLL_S = 0.25
 #: Seconds an idle worker waits for new runs before exiting (saves re-importing torch per run).
 DEFAULT_IDLE_S = 10.0
 DISPATCH_POLL_S = 0.2
+DISPATCH_GIVE_UP_S = 60.0
 TRAIN_ENTRY = "stabviz.train:run"
 SUMMARY_STATUSES = ("finished", "diverged", "cancelled")
 
@@ -54,24 +63,36 @@ def load_train_function(entry: str | None = None) -> Callable[..., dict]:
 class _Heartbeat(threading.Thread):
     """Keeps the run's heartbeat fresh while training holds the main thread (long steps, compiles)."""
 
-    def __init__(self, store: RunStore, run_id: str, every: float = HEARTBEAT_S):
+    def __init__(self, store: RunStore, run_id: str, every: float | None = None):
         super().__init__(daemon=True, name=f"heartbeat-{run_id}")
-        self.store, self.run_id, self.every = store, run_id, every
+        self.store, self.run_id = store, run_id
+        self.every = every if every is not None else min(HEARTBEAT_S, store.stale_after / 4)
         self.stopped = threading.Event()
+        self.ended = threading.Event()     # the run is no longer ours: training must stop
+        self.last_error: str | None = None
 
     def run(self) -> None:
         while not self.stopped.wait(self.every):
             try:
                 self.store.heartbeat(self.run_id)
-            except Exception:          # a busy database must not kill the run; the next beat retries
-                pass
+            except RunEnded:
+                self.ended.set()
+                break
+            except Exception as exc:   # a busy database must not kill the run; the next beat retries
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                if self.last_error.count("\n") == 0:
+                    print(f"stabviz worker {os.getpid()}: heartbeat of {self.run_id} failed: "
+                          f"{self.last_error}", file=sys.stderr, flush=True)
         self.store.close()
 
 
-def _should_stop_for(store: RunStore, run_id: str) -> Callable[[], bool]:
+def _should_stop_for(store: RunStore, run_id: str,
+                     ended: threading.Event | None = None) -> Callable[[], bool]:
     last = [0.0, False]
 
     def should_stop() -> bool:
+        if ended is not None and ended.is_set():
+            return True
         now = time.monotonic()
         if not last[1] and now - last[0] >= CANCEL_POLL_S:
             last[0], last[1] = now, store.cancel_requested(run_id)
@@ -96,24 +117,61 @@ def execute_claimed(store: RunStore, run_id: str, train_fn: Callable[..., dict] 
         def callback(event: dict[str, Any]) -> None:
             store.log_metrics(run_id, event["step"], event["metrics"])
 
-        summary = train_fn(cfg, callback, _should_stop_for(store, run_id), run_id)
+        summary = train_fn(cfg, callback, _should_stop_for(store, run_id, beat.ended), run_id)
+        if beat.ended.is_set():
+            return store.status(run_id)    # declared dead meanwhile: that verdict stands
         status = summary.get("status", "finished")
         if status not in SUMMARY_STATUSES:
             raise ValueError(f"training returned status = {status!r}, not one of: "
                              f"{', '.join(SUMMARY_STATUSES)}")
-        store.set_status(run_id, status, summary=summary, prediction=summary.get("prediction"),
-                         device=summary.get("device"))
+        if not _record(store, run_id, status, summary=summary, prediction=summary.get("prediction"),
+                       device=summary.get("device")):
+            return store.status(run_id)    # refused: the run had already ended (interrupted...)
         return status
+    except RunEnded:
+        # The store refused our writes: the run was declared dead (e.g. this worker was stopped
+        # past the stale limit) or ended otherwise. Its status and error stay as they are.
+        return store.status(run_id)
     except WorkerStopped:
-        store.set_status(run_id, "interrupted", error="worker was stopped (SIGTERM) during the run")
+        _record(store, run_id, "interrupted", error="worker was stopped (SIGTERM) during the run")
         raise
     except Exception as exc:
-        message = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
-        store.set_status(run_id, "failed", error=message, traceback=traceback.format_exc())
+        message = _one_line(exc)
+        _record(store, run_id, "failed", error=message, traceback=traceback.format_exc())
         return "failed"
     finally:
         beat.stopped.set()
         beat.join(timeout=2)
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, StoreError):
+        return str(exc)
+    cause = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
+    if isinstance(exc, OSError) or type(exc).__module__ == "sqlite3":
+        from stabviz.runs.store import store_error
+        kind = store_error(exc, "").kind
+        if kind == "full":
+            cause = f"the disk is full ({cause})"
+    return cause
+
+
+def _record(store: RunStore, run_id: str, status: str, **fields: Any) -> bool:
+    """set_status, retried while the store cannot be written (full disk, lock held for long), for
+    up to STABVIZ_RECORD_RETRY_S seconds, so the cause of a failure reaches the run's error when the
+    disk frees up; then the StoreError propagates (the reaper marks the run interrupted)."""
+    budget = float(os.environ.get("STABVIZ_RECORD_RETRY_S", RECORD_RETRY_S))
+    deadline, pause = time.monotonic() + budget, 0.1
+    while True:
+        try:
+            return store.set_status(run_id, status, **fields)
+        except StoreError as exc:
+            if exc.kind not in ("full", "busy") or time.monotonic() > deadline:
+                raise
+            print(f"stabviz worker {os.getpid()}: recording {run_id} as {status} failed ({exc}); "
+                  "retrying", file=sys.stderr, flush=True)
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
 
 # -- worker process --------------------------------------------------------------------------------
@@ -145,16 +203,33 @@ def serve(db_path: str, max_running: int, slot: int = 0, idle_s: float = DEFAULT
     idle_since = time.monotonic()
     try:
         while time.monotonic() - idle_since < idle_s:
-            run_id = store.claim_next("local", os.getpid(), HOST, max_running)
+            try:
+                run_id = store.claim_next("local", os.getpid(), HOST, max_running)
+            except StoreError as exc:          # full or busy: wait for it to clear, stay idle
+                print(f"stabviz worker {os.getpid()}: {exc}", file=sys.stderr, flush=True)
+                time.sleep(1.0)
+                continue
             if run_id is None:
                 time.sleep(DISPATCH_POLL_S)
                 continue
             execute_claimed(store, run_id, train_fn)
             idle_since = time.monotonic()
+        _restart_dispatcher_if_needed(store)
     except WorkerStopped:
         pass
     finally:
         store.close()
+
+
+def _restart_dispatcher_if_needed(store: RunStore) -> None:
+    """A worker outliving its dispatcher (killed) leaves queued runs it may not claim (max_running)
+    to a new dispatcher: start one if none holds the lock."""
+    try:
+        from stabviz.runs.local import ensure_dispatcher
+        ensure_dispatcher(store)
+    except Exception as exc:
+        print(f"stabviz worker {os.getpid()}: could not check the dispatcher: {exc}",
+              file=sys.stderr, flush=True)
 
 
 # -- dispatcher ------------------------------------------------------------------------------------
@@ -172,11 +247,25 @@ def dispatch(db_path: str, workers: int, idle_s: float = DEFAULT_IDLE_S,
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     ctx = mp.get_context("spawn")
     procs: dict[int, mp.process.BaseProcess] = {}
+    failing_since: float | None = None
     try:
         while not stop.is_set():
-            store.reap()
             procs = {slot: p for slot, p in procs.items() if p.is_alive()}   # is_alive() reaps
-            queued = store.count("queued", launcher="local")
+            try:
+                store.reap()
+                queued = store.count("queued", launcher="local")
+                failing_since = None
+            except StoreError as exc:
+                # Full disk, lock held for long: keep the workers, retry; give up after a minute
+                # without workers (the next process that opens the store starts a new dispatcher).
+                now = time.monotonic()
+                if failing_since is None:
+                    failing_since = now
+                    print(f"stabviz dispatcher {os.getpid()}: {exc}", file=sys.stderr, flush=True)
+                if not procs and now - failing_since > DISPATCH_GIVE_UP_S:
+                    break
+                stop.wait(1.0)
+                continue
             free = [slot for slot in range(workers) if slot not in procs]
             for slot in free[:queued]:
                 p = ctx.Process(target=serve, args=(str(store.path), workers, slot, idle_s),
@@ -194,7 +283,10 @@ def dispatch(db_path: str, workers: int, idle_s: float = DEFAULT_IDLE_S,
             p.join(timeout=10)
             if p.is_alive():
                 p.kill()
-        store.reap()
+        try:
+            store.reap()
+        except StoreError:
+            pass
         lock.release()
     return 0
 
