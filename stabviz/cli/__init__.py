@@ -15,6 +15,7 @@ import sys
 from typing import Sequence
 
 from stabviz.cli import bench, dashboard, runs, theory, train
+from stabviz.runs.store import StoreError
 from stabviz.cli.options import Parser, UsageError, lif_config_from_args, lif_options
 
 __all__ = ["main", "build_parser", "UsageError", "lif_config_from_args", "lif_options"]
@@ -46,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
-    except (UsageError, ValueError, FileNotFoundError) as e:
+    except (UsageError, ValueError, FileNotFoundError, StoreError) as e:
         return _error(str(e).splitlines()[0] if str(e) else type(e).__name__)
     except ModuleNotFoundError as e:
         if not e.name or e.name.split(".")[0] == "stabviz":    # our own module missing: a bug, show it

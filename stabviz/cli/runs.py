@@ -16,7 +16,7 @@ from typing import Any, Sequence
 from stabviz.cli.options import train_config_from_args, train_options
 from stabviz.jsonsafe import dumps
 # the run store and launchers import no torch (and no ray until the ray launcher is asked for)
-from stabviz.runs import RunStore, get_launcher, parse_values
+from stabviz.runs import RunStore, StoreError, ensure_dispatcher, get_launcher, parse_values
 from stabviz.runs.store import STATUSES
 
 
@@ -35,7 +35,13 @@ def _num(v: Any) -> str:
 
 
 def _store():
-    return RunStore()
+    """The store, after making sure queued runs have a live dispatcher (a no-op on a read-only store)."""
+    store = RunStore()
+    try:
+        ensure_dispatcher(store)
+    except StoreError as e:         # a full disk still lists: say why nothing can start, then go on
+        print(f"stabviz: warning: {e}", file=sys.stderr)
+    return store
 
 
 def _launcher(args: argparse.Namespace):

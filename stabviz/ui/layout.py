@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterator
 import streamlit as st
 
 from stabviz.config import LIFConfig
+from stabviz.runs import StoreError
 from stabviz.ui import state
 
 _LOG = logging.getLogger("stabviz.ui")
@@ -45,6 +46,8 @@ def no_traceback(where: str) -> Iterator[None]:
     """
     try:
         yield
+    except StoreError as err:
+        st.error(f"The run store cannot be used: {err}", icon=":material/database:")
     except ValueError as err:
         st.error(f"{err}", icon=":material/error:")
     except Exception as err:  # noqa: BLE001 - the boundary of a page: nothing may reach the user raw

@@ -7,18 +7,22 @@ process (st.cache_resource), keyed by the store's path so a test's temporary STA
 from __future__ import annotations
 
 import math
+import time
 from typing import Any, Mapping, Sequence
 
 import streamlit as st
 
 from stabviz.config import LIFConfig, TrainConfig
-from stabviz.runs import ACTIVE, RunStore, default_path, get_launcher
+from stabviz.runs import ACTIVE, RunStore, StoreError, default_path, ensure_dispatcher, get_launcher
 
 #: Fields of a LIFConfig that do not change a training run (only the theory's view of it).
 THEORY_ONLY = ("voltage_model", "formula", "tolerance", "steps")
 OUTCOMES = ("vanishing", "stable", "exploding")
 #: Seconds between redraws of a page that follows queued or running runs.
 POLL_S = 1.0
+#: Seconds between two checks that queued runs have a live dispatcher (the check is one SELECT).
+DISPATCH_CHECK_S = 5.0
+_last_dispatch_check = [0.0]
 
 
 @st.cache_resource(show_spinner=False)
@@ -32,7 +36,16 @@ def _launcher(path: str, name: str) -> Any:
 
 
 def store() -> RunStore:
-    return _store(str(default_path()))
+    """The process's store; every few seconds, also restart a dead dispatcher when runs wait for one."""
+    s = _store(str(default_path()))
+    now = time.monotonic()
+    if now - _last_dispatch_check[0] > DISPATCH_CHECK_S:
+        _last_dispatch_check[0] = now
+        try:
+            ensure_dispatcher(s)
+        except StoreError:          # a read-only or full store still lists: the page reports writes failing
+            pass
+    return s
 
 
 def launcher(name: str = "local") -> Any:
@@ -83,7 +96,11 @@ def map_markers(cfg: LIFConfig, x: str, y: str, limit: int = 500) -> list[dict[s
     at = cfg.replace(shape="qpseudospike") if x == "tail" else cfg
     want = _comparable(at.to_dict(), (x, y))
     out = []
-    for run in store().list(limit=limit):
+    try:
+        runs = store().list(limit=limit)
+    except StoreError:              # the map needs no runs: a broken store only loses the markers
+        return []
+    for run in runs:
         lif = (run.get("config") or {}).get("lif") or {}
         if run.get("status") in ACTIVE or _comparable(lif, (x, y)) != want:
             continue

@@ -99,12 +99,25 @@ def launch_form(cfg: LIFConfig) -> None:
                 st.success(f"Run {run_id[:8]} queued.")
 
 
+def run_metrics(run_id: str) -> dict[str, tuple[list, list]]:
+    """All metric points of a run, read incrementally: each poll of the live view reads only the points
+    logged since its last one (RunStore.metrics_since), the rest is kept in the session."""
+    cache = st.session_state.setdefault("_metrics_cache", {})
+    cursor, series = cache.get(run_id, (0, {}))
+    new, cursor = ui_runs.store().metrics_since(run_id, cursor)
+    for name, (steps, values) in new.items():
+        old_steps, old_values = series.setdefault(name, ([], []))
+        old_steps.extend(steps)
+        old_values.extend(values)
+    cache[run_id] = (cursor, series)
+    return series
+
+
 def metric_series(run_ids: Sequence[str], prefix: str, label_runs: bool) -> dict[str, tuple[list, list]]:
     """Series of one metric (all layers) for several runs: label -> (steps, values)."""
-    store = ui_runs.store()
     out = {}
     for run_id in run_ids:
-        for name, (steps, values) in sorted(store.metrics(run_id).items()):
+        for name, (steps, values) in sorted(run_metrics(run_id).items()):
             if name == prefix or name.startswith(prefix + "/"):
                 layer = name[len(prefix) + 1:]
                 label = " ".join(p for p in ((run_id[:8] if label_runs else ""), (f"layer {layer}" if layer else "")) if p)
@@ -169,7 +182,7 @@ def grad_flow_series(run: Mapping[str, Any]) -> dict[str, tuple[list, list]]:
 
 
 def progress(run_id: str) -> float:
-    series = ui_runs.store().metrics(run_id, ["progress"]).get("progress")
+    series = run_metrics(run_id).get("progress")
     if not series or not series[1]:
         return 0.0
     p = series[1][-1]
