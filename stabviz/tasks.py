@@ -485,7 +485,8 @@ def _h5_dataset(handle, key: str, shown: str, budget: _Budget):
         if chunk_bytes > min(MAX_H5_CHUNK_BYTES, budget.limit):
             raise DataFileError(f"{shown}: '{key}' is stored in chunks of {chunk_bytes:,} bytes, over the "
                                 f"{min(MAX_H5_CHUNK_BYTES, budget.limit):,}-byte limit (each chunk is "
-                                f"decompressed whole); expected {SHD_LAYOUT}")
+                                f"decompressed whole; MAX_H5_CHUNK_BYTES, at most STABVIZ_MAX_DATA_BYTES); "
+                                f"expected {SHD_LAYOUT}")
     return node
 
 
@@ -668,7 +669,7 @@ def _read_idx(fh, gz: bool, shown: str, what: str, budget: _Budget) -> np.ndarra
     except (OSError, EOFError, zlib.error):             # not gzip at all, or broken at its start
         head = b""
     if len(head) < 4 or head[:3] != b"\x00\x00\x08":
-        raise _unreadable(what, "unsigned-byte idx", shown, MNIST_LAYOUT)
+        raise _unreadable(what, "idx", shown, MNIST_LAYOUT)
     rank = head[3]
     if rank == 0:
         raise DataFileError(f"{shown}: idx header has rank 0 (no sizes); expected {MNIST_LAYOUT}")
@@ -748,10 +749,14 @@ def _npz_member(archive: zipfile.ZipFile, key: str, names: list[str], shown: str
             raise DataFileError(f"{where} has a truncated .npy header; expected {MNIST_LAYOUT}")
         if prefix[6] == 3:                             # 3.0 is 2.0 with a utf-8 header
             prefix, header = prefix[:6] + b"\x02\x00", header.decode("utf-8").encode("latin1")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")            # numpy's note on headers written by Python 2
-            reader = np.lib.format.read_array_header_1_0 if prefix[6] == 1 else np.lib.format.read_array_header_2_0
-            shape, fortran, dtype = reader(io.BytesIO(size_field + header))
+        reader = np.lib.format.read_array_header_1_0 if prefix[6] == 1 else np.lib.format.read_array_header_2_0
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")        # numpy's note on headers written by Python 2
+                shape, fortran, dtype = reader(io.BytesIO(size_field + header))
+        except Exception as err:                       # a literal_eval of at most 10 kB: SyntaxError, TokenError...
+            raise DataFileError(f"{where} has an unparsable .npy header ({_one_line(err)}); "
+                                f"expected {MNIST_LAYOUT}") from None
         if dtype.hasobject or dtype.kind not in "uif" or dtype.names is not None or dtype.subdtype is not None:
             raise DataFileError(f"{where} holds dtype {dtype.str!r}, not plain numbers (object arrays are never "
                                 f"unpickled); expected {MNIST_LAYOUT}")
