@@ -360,7 +360,7 @@ def write_valid_shd(tmp):
 # Bombs: files of a few MB (or KB) that the old loaders expanded into gigabytes.
 
 def bomb_gzip_honest(tmp):
-    """An idx.gz whose header declares 2 GiB of images, with the 2 GiB of zeros behind it."""
+    """An idx.gz whose header declares 2 GiB of images, with ~2 GiB of zeros behind it (whole 16 MiB blocks)."""
     n = GIB2 // 784
     img = gzip_bomb(tmp / "train-images-idx3-ubyte.gz", idx_header(n, 28, 28), zeros=n * 784)
     write_idx(tmp / "train-labels-idx1-ubyte.gz", np.zeros(4, dtype=np.uint8))
