@@ -1,11 +1,23 @@
 """Offline tasks: generated randman data and loaders for tiny SHD / MNIST files built here."""
+import functools
 import gzip
+import io
+import json
+import os
+import struct
+import subprocess
+import sys
+import zipfile
+import zlib
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings, strategies as st
 
+from stabviz import tasks
 from stabviz.config import LIFConfig, TrainConfig
 from stabviz.tasks import input_stats, load_task, randman, shd, slmnist
 
@@ -252,3 +264,597 @@ def test_load_task_reports_a_missing_data_file(tmp_path):
     cfg = TrainConfig(task="slmnist", data_path=str(tmp_path / "absent.npz"))
     with pytest.raises(FileNotFoundError, match="absent.npz"):
         load_task(cfg)
+
+
+# --------------------------------------------------------------------------------------------- bad files
+# Every bad file below must give a ValueError with a one-line message, never a traceback of another
+# type, and never read more than the data cap (tasks.max_data_bytes()).
+
+REPO = Path(__file__).resolve().parents[1]
+ZEROS_BLOCK = 16 << 20                                     # bombs are built from one 16 MiB block of zeros
+GIB2 = 2 << 30
+
+
+@functools.lru_cache(maxsize=None)
+def gzip_zeros_member():
+    """One gzip member of 16 MiB of zeros (~16 KB); members concatenate into one gzip stream."""
+    return gzip.compress(bytes(ZEROS_BLOCK), compresslevel=9, mtime=0)
+
+
+def gzip_bomb(path, header, zeros=GIB2):
+    """``header`` followed by ``zeros`` zero bytes, as a multi-member gzip file of ~zeros/1000 bytes."""
+    with open(path, "wb") as fh:
+        fh.write(gzip.compress(header, mtime=0))
+        for _ in range(zeros // ZEROS_BLOCK):
+            fh.write(gzip_zeros_member())
+    return path
+
+
+def idx_header(*shape):
+    return bytes([0, 0, 0x08, len(shape)]) + struct.pack(f">{len(shape)}i", *shape)
+
+
+def npy_bytes(array):
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=True)
+    return buf.getvalue()
+
+
+def npy_header(shape, descr="|u1", version=1):
+    text = repr({"descr": descr, "fortran_order": False, "shape": tuple(shape)})
+    text += " " * ((-(len(text) + 1 + (10 if version == 1 else 12))) % 64) + "\n"
+    size = struct.pack("<H" if version == 1 else "<I", len(text))
+    return b"\x93NUMPY" + bytes([version, 0]) + size + text.encode("latin1")
+
+
+def deflate_zeros(prefix, zeros):
+    """Raw deflate pieces for ``prefix`` + ``zeros`` zero bytes, built from one compressed block:
+    after a full flush the compressor's state is reset, so one block's output can be repeated."""
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = comp.compress(prefix) + comp.flush(zlib.Z_FULL_FLUSH)
+    block = comp.compress(bytes(ZEROS_BLOCK)) + comp.flush(zlib.Z_FULL_FLUSH)
+    return first, block, zeros // ZEROS_BLOCK, comp.flush()
+
+
+def raw_zip(path, members):
+    """A zip written by hand: members are (name, method, declared size, pieces, repeat block, count,
+    end); the declared sizes are whatever the test says, not what the data hold. Stored members get
+    their true CRC, the others CRC 0 (a bomb's CRC is never reached by a loader that stops early)."""
+    with open(path, "wb") as fh:
+        central = []
+        for name, method, size, first, block, count, end in members:
+            offset = fh.tell()
+            csize = len(first) + len(block) * count + len(end)
+            crc = zlib.crc32(first) if method == zipfile.ZIP_STORED and not count else 0
+            fh.write(struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0, crc, csize, size,
+                                 len(name), 0) + name.encode())
+            fh.write(first)
+            for _ in range(count):
+                fh.write(block)
+            fh.write(end)
+            central.append(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, method, 0, 0, crc, csize,
+                                       size, len(name), 0, 0, 0, 0, 0, offset) + name.encode())
+        start = fh.tell()
+        for entry in central:
+            fh.write(entry)
+        fh.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(central), len(central),
+                             fh.tell() - start, start, 0))
+    return path
+
+
+def stored(name, data):
+    return (name, zipfile.ZIP_STORED, len(data), data, b"", 0, b"")
+
+
+def valid_pair(tmp, suffix=""):
+    images, labels = tiny_images()
+    img = write_idx(tmp / f"train-images-idx3-ubyte{suffix}", images)
+    write_idx(tmp / f"train-labels-idx1-ubyte{suffix}", labels)
+    return img
+
+
+def write_valid_shd(tmp):
+    return write_shd(tmp / "shd.h5", times=[[0.1], [0.2], [0.3]], units=[[1], [2], [3]], labels=[0, 1, 0])
+
+
+# Bombs: files of a few MB (or KB) that the old loaders expanded into gigabytes.
+
+def bomb_gzip_honest(tmp):
+    """An idx.gz whose header declares 2 GiB of images, with ~2 GiB of zeros behind it (whole 16 MiB blocks)."""
+    n = GIB2 // 784
+    img = gzip_bomb(tmp / "train-images-idx3-ubyte.gz", idx_header(n, 28, 28), zeros=n * 784)
+    write_idx(tmp / "train-labels-idx1-ubyte.gz", np.zeros(4, dtype=np.uint8))
+    return "slmnist", img, "limit"
+
+
+def bomb_gzip_lying(tmp):
+    """An idx.gz whose header declares 4 images but whose stream holds 2 GiB."""
+    img = gzip_bomb(tmp / "train-images-idx3-ubyte.gz", idx_header(4, 28, 28))
+    write_idx(tmp / "train-labels-idx1-ubyte.gz", np.array([0, 1, 2, 1], dtype=np.uint8))
+    return "slmnist", img, "more data follow"
+
+
+def bomb_npz(tmp):
+    """An .npz whose deflated x_train member is a 2 GiB array of zeros (a ~2 MB file)."""
+    n = GIB2 // 784
+    first, block, count, end = deflate_zeros(npy_header((n, 28, 28)), n * 784)
+    size = len(npy_header((n, 28, 28))) + n * 784
+    labels = npy_bytes(np.zeros(n, dtype=np.uint8)[:4])
+    path = raw_zip(tmp / "mnist.npz", [("x_train.npy", zipfile.ZIP_DEFLATED, size, first, block, count, end),
+                                       stored("y_train.npy", labels)])
+    return "slmnist", path, "limit"
+
+
+def bomb_h5_labels(tmp):
+    """An .h5 of ~2 KB declaring 300 million int64 labels (2.4 GB) that were never written."""
+    path = tmp / "shd.h5"
+    n = 300_000_000
+    with h5py.File(path, "w") as f:
+        for key in ("spikes/times", "spikes/units"):
+            f.create_dataset(key, shape=(n,), chunks=(1 << 16,),
+                             dtype=h5py.vlen_dtype(np.float32 if key.endswith("times") else np.uint16))
+        f.create_dataset("labels", shape=(n,), dtype="i8", chunks=(1 << 20,), compression="gzip")
+    return "shd", path, "limit"
+
+
+def bomb_h5_huge_label(tmp):
+    """The audit's file: one label of 30,000,000 (classes were max(label) + 1)."""
+    path = write_shd(tmp / "shd.h5", times=[[0.1], [0.2]], units=[[1], [2]], labels=[0, 1])
+    with h5py.File(path, "a") as f:
+        del f["labels"]
+        f["labels"] = np.array([0, 30_000_000], dtype=np.int64)
+    return "shd", path, "0..999"
+
+
+BOMBS = [bomb_gzip_honest, bomb_gzip_lying, bomb_npz, bomb_h5_labels, bomb_h5_huge_label]
+
+CHILD = r"""
+import json, resource, sys
+sys.path.insert(0, sys.argv[1])
+import h5py, numpy, torch  # imported before measuring
+import stabviz.tasks as tasks
+out = {}
+for name, func, path in json.loads(sys.argv[2]):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        data = getattr(tasks, func)(path, samples=50)
+        outcome = f"loaded, n_classes = {data.n_classes}"
+    except ValueError as err:
+        outcome = "ValueError: " + str(err)
+    except BaseException as err:
+        outcome = f"{type(err).__name__}: {str(err)[:300]}"
+    out[name] = [outcome, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024]
+print(json.dumps(out))
+"""
+
+
+def measure_in_child(cases, code_root=REPO, timeout=300):
+    """{name: [outcome, peak RSS growth in MB]} of loading each (name, loader, path) in a fresh
+    process (cases run one after another: each growth is over the peak of the ones before)."""
+    env = dict(os.environ)
+    env.pop("STABVIZ_MAX_DATA_BYTES", None)
+    run = subprocess.run([sys.executable, "-c", CHILD, str(code_root), json.dumps(cases)],
+                         capture_output=True, text=True, timeout=timeout, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_bombs_fail_fast_in_bounded_memory(tmp_path):
+    cases, matches = [], {}
+    for build in BOMBS:
+        folder = tmp_path / build.__name__
+        folder.mkdir()
+        func, path, match = build(folder)
+        assert path.stat().st_size < 4 << 20                # the bombs themselves are small
+        cases.append((build.__name__, func, str(path)))
+        matches[build.__name__] = match
+    results = measure_in_child(cases)
+    for name, (outcome, growth_mb) in results.items():
+        assert outcome.startswith("ValueError: ") and "\n" not in outcome, (name, outcome)
+        assert matches[name] in outcome, (name, outcome)
+        assert growth_mb < 200, (name, growth_mb)
+
+
+# The table of bad files: (id, builder(tmp) -> (loader, path), regex the one-line message must match).
+
+def build_idx(images_bytes=None, labels_bytes=None, suffix="", images_name="train-images-idx3-ubyte"):
+    def build(tmp):
+        images, labels = tiny_images()
+        img = write_idx(tmp / f"{images_name}{suffix}", images)
+        write_idx(tmp / f"train-labels-idx1-ubyte{suffix}", labels)
+        for path, data in ((img, images_bytes), (tmp / f"train-labels-idx1-ubyte{suffix}", labels_bytes)):
+            if data is not None:
+                path.write_bytes(data(path.read_bytes()) if callable(data) else data)
+        return slmnist, img
+    return build
+
+
+def build_npz(make, name="mnist.npz"):
+    def build(tmp):
+        path = tmp / name
+        made = make(path)
+        if isinstance(made, dict):
+            np.savez(path, **made)
+        return slmnist, path
+    return build
+
+
+def build_h5(edit):
+    def build(tmp):
+        path = write_valid_shd(tmp)
+        with h5py.File(path, "a") as f:
+            edit(f, tmp)
+        return shd, path
+    return build
+
+
+def replace(key, **kw):
+    def edit(f, tmp):
+        del f[key]
+        f.create_dataset(key, **kw)
+    return edit
+
+
+def external_storage(f, tmp):
+    (tmp / "raw.bin").write_bytes(bytes([0, 1, 0]))
+    del f["labels"]
+    f.create_dataset("labels", shape=(3,), dtype="u1", external=[(str(tmp / "raw.bin"), 0, 3)])
+
+
+def virtual_dataset(f, tmp):
+    with h5py.File(tmp / "source.h5", "w") as src:
+        src["labels"] = np.array([0, 1, 0], dtype=np.uint8)
+    layout = h5py.VirtualLayout(shape=(3,), dtype="u1")
+    layout[:] = h5py.VirtualSource(str(tmp / "source.h5"), "labels", shape=(3,))
+    del f["labels"]
+    f.create_virtual_dataset("labels", layout)
+
+
+def external_link(f, tmp):
+    write_shd(tmp / "other.h5", times=[[0.1], [0.2], [0.3]], units=[[1], [2], [3]], labels=[0, 1, 0])
+    del f["spikes"]
+    f["spikes"] = h5py.ExternalLink(str(tmp / "other.h5"), "/spikes")
+
+
+def soft_link(f, tmp):
+    f["stash"] = np.array([0, 1, 0], dtype=np.uint8)
+    del f["labels"]
+    f["labels"] = h5py.SoftLink("/stash")
+
+
+def vlen_times(values):
+    def edit(f, tmp):
+        del f["spikes/times"]
+        t = f.create_dataset("spikes/times", (3,), dtype=h5py.vlen_dtype(np.float64))
+        for i in range(3):
+            t[i] = np.array([values[i]])
+    return edit
+
+
+def truncate(fraction):
+    return lambda data: data[:int(len(data) * fraction)]
+
+
+def gz_of(data):
+    return gzip.compress(data, mtime=0)
+
+
+def bad_crc(data):
+    data = bytearray(data)
+    data[-8] ^= 0xFF                                        # the CRC32 in the gzip trailer
+    return bytes(data)
+
+
+def bz2_member(path):
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_BZIP2) as z:
+        z.writestr("x_train.npy", npy_bytes(tiny_images()[0]))
+        z.writestr("y_train.npy", npy_bytes(tiny_images()[1]))
+
+
+def npz_members(x_bytes, y_bytes=None):
+    def make(path):
+        raw_zip(path, [stored("x_train.npy", x_bytes),
+                       stored("y_train.npy", y_bytes if y_bytes is not None else npy_bytes(tiny_images()[1]))])
+    return make
+
+
+def with_images(**change):
+    images, labels = tiny_images()
+    arrays = {"x_train": images, "y_train": labels}
+    arrays.update(change)
+    return lambda path: arrays
+
+
+def half_a_zip(path):
+    images, labels = tiny_images()
+    np.savez_compressed(path, x_train=images, y_train=labels)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+IMG = tiny_images()[0]
+HDR = idx_header(4, 28, 28)
+BAD_FILES = [
+    # idx / idx.gz
+    ("idx wrong magic", build_idx(images_bytes=b"\x12\x34\x56\x78" + bytes(100)), "magic"),
+    ("idx float type code", build_idx(images_bytes=lambda d: d[:2] + b"\x0d" + d[3:]), "magic"),
+    ("idx empty file", build_idx(images_bytes=b""), "magic"),
+    ("idx rank 0", build_idx(images_bytes=b"\x00\x00\x08\x00" + bytes(10)), "rank 0"),
+    ("idx truncated header", build_idx(images_bytes=b"\x00\x00\x08\x03" + bytes(6)), "truncated idx header"),
+    ("idx negative size", build_idx(images_bytes=idx_header(-4, 28, 28)), "negative"),
+    ("idx sizes overflowing int64", build_idx(images_bytes=idx_header(65536, 65536, 65536, 65536)), "limit"),
+    ("idx truncated body", build_idx(images_bytes=truncate(0.9)), "promises shape"),
+    ("idx dims promise fewer bytes", build_idx(images_bytes=lambda d: d + b"\x00"), "promises shape"),
+    ("idx labels count mismatch", build_idx(labels_bytes=idx_header(3) + bytes(3)), "4 images but 3 labels"),
+    ("idx images 27x28", build_idx(images_bytes=idx_header(4, 27, 28) + bytes(4 * 27 * 28)), "not \\(N, 28, 28\\)"),
+    ("idx labels missing", build_idx(labels_bytes=b"PK"), "magic"),
+    ("idx name without 'images'", build_idx(images_name="digits-idx3-ubyte"), "cannot tell the labels"),
+    ("gz truncated stream (EOF)", build_idx(images_bytes=truncate(0.5), suffix=".gz"), "EOFError|end"),
+    ("gz bad CRC", build_idx(images_bytes=bad_crc, suffix=".gz"), "CRC"),
+    ("gz not gzip", build_idx(images_bytes=HDR + IMG.tobytes(), suffix=".gz"), "magic"),
+    ("gz garbage after the stream", build_idx(images_bytes=lambda d: d + b"garbage!", suffix=".gz"),
+     "could not be read|more data"),
+    ("gz dims promise fewer bytes", build_idx(images_bytes=gz_of(HDR + IMG.tobytes() + b"x"), suffix=".gz"),
+     "more data follow"),
+    ("gz dims promise more bytes", build_idx(images_bytes=gz_of(HDR + IMG.tobytes()[:-1]), suffix=".gz"),
+     "end after"),
+    # npz
+    ("npz not a zip", build_npz(lambda p: p.write_bytes(b"garbage" * 100)), "magic"),
+    ("npz empty file", build_npz(lambda p: p.write_bytes(b"")), "magic"),
+    ("npz truncated zip (BadZipFile)", build_npz(half_a_zip), "magic"),
+    ("npz pickled object array", build_npz(with_images(x_train=np.array([{"a": 1}] * 4, dtype=object))),
+     "object"),
+    ("npz structured dtype", build_npz(with_images(x_train=np.zeros(4, dtype=[("a", "u1"), ("b", "f4")]))),
+     "plain numbers"),
+    ("npz complex images", build_npz(with_images(x_train=IMG.astype(np.complex64))), "plain numbers"),
+    ("npz bz2 member", build_npz(bz2_member), "compression method"),
+    ("npz member not .npy", build_npz(npz_members(b"just some bytes, no npy magic")), "not a .npy"),
+    ("npz header promises more than held", build_npz(npz_members(npy_header((4000, 28, 28)) + IMG.tobytes())),
+     "promises shape"),
+    ("npz huge header length", build_npz(npz_members(b"\x93NUMPY\x02\x00" + struct.pack("<I", 2**31) + b"{")),
+     "header of"),
+    ("npz truncated header", build_npz(npz_members(b"\x93NUMPY\x01\x00" + struct.pack("<H", 100) + b"{")),
+     "truncated"),
+    ("npz unparsable header", build_npz(npz_members(b"\x93NUMPY\x01\x00" + struct.pack("<H", 8) + b"{'a':((}")),
+     "unparsable"),
+    ("npz NaN images", build_npz(with_images(x_train=np.full((4, 28, 28), np.nan))), "finite"),
+    ("npz negative images", build_npz(with_images(x_train=-np.ones((4, 28, 28)))), "non-negative"),
+    ("npz label 5000", build_npz(with_images(y_train=np.array([0, 1, 5000, 1]))), "0..999"),
+    ("npz negative label", build_npz(with_images(y_train=np.array([0, -1, 2, 1]))), "non-negative integers"),
+    ("npz float labels", build_npz(with_images(y_train=np.array([0.0, 1.0, 2.0, 1.0]))), "integers"),
+    ("npz single class", build_npz(with_images(y_train=np.zeros(4, dtype=np.uint8))), "single class"),
+    ("npz wrong keys", build_npz(lambda p: {"images": IMG}), "x_train"),
+    ("npz images not 28x28", build_npz(with_images(x_train=np.zeros((4, 10)))), "28, 28"),
+    # h5
+    ("h5 not HDF5", build_h5(lambda f, t: None), None),     # replaced below: a text file
+    ("h5 huge label", build_h5(replace("labels", data=np.array([0, 30_000_000, 1], dtype=np.int64))), "0..999"),
+    ("h5 negative label", build_h5(replace("labels", data=np.array([0, -1, 1], dtype=np.int8))), "0..999"),
+    ("h5 float labels", build_h5(replace("labels", data=np.array([0.0, 1.0, 0.0]))), "integers"),
+    ("h5 labels (3, 2)", build_h5(replace("labels", data=np.zeros((3, 2), dtype=np.uint8))), "labels"),
+    ("h5 labels a group", build_h5(lambda f, t: (f.__delitem__("labels"), f.create_group("labels"))),
+     "not a dataset"),
+    ("h5 external storage", build_h5(external_storage), "external files"),
+    ("h5 virtual dataset", build_h5(virtual_dataset), "virtual dataset"),
+    ("h5 external link", build_h5(external_link), "ExternalLink"),
+    ("h5 soft link", build_h5(soft_link), "SoftLink"),
+    ("h5 unknown filter", build_h5(replace("labels", shape=(3,), dtype="u1", chunks=(3,), compression=30999,
+                                           allow_unknown_filter=True)), "filter 30999"),
+    ("h5 missing spikes/units", build_h5(lambda f, t: f.__delitem__("spikes/units")), "spikes/units"),
+    ("h5 missing labels", build_h5(lambda f, t: f.__delitem__("labels")), "'labels'"),
+    ("h5 times not vlen", build_h5(replace("spikes/times", data=np.zeros((3, 2)))), "variable-length"),
+    ("h5 times strings", build_h5(replace("spikes/times", data=["a", "b", "c"], dtype=h5py.string_dtype())),
+     "variable-length"),
+    ("h5 units float", build_h5(replace("spikes/units", shape=(3,), dtype=h5py.vlen_dtype(np.float32))),
+     "variable-length integers"),
+    ("h5 NaN times", build_h5(vlen_times([0.1, np.nan, 0.3])), "not finite"),
+    ("h5 infinite times", build_h5(vlen_times([0.1, 0.2, -np.inf])), "not finite"),
+    ("h5 lengths differ", build_h5(replace("labels", data=np.array([0, 1], dtype=np.uint8))), "same length"),
+    ("h5 units outside 700", build_h5(lambda f, t: f["spikes/units"].__setitem__(1, np.array([700], np.uint16))),
+     "units outside"),
+]
+
+
+def h5_not_hdf5(tmp):
+    (tmp / "shd.h5").write_text("not hdf5")
+    return shd, tmp / "shd.h5"
+
+
+def h5_truncated(tmp):
+    path = write_valid_shd(tmp)
+    path.write_bytes(path.read_bytes()[:1200])
+    return shd, path
+
+
+BAD_FILES[BAD_FILES.index(next(c for c in BAD_FILES if c[0] == "h5 not HDF5"))] = ("h5 not HDF5", h5_not_hdf5, "HDF5")
+BAD_FILES.append(("h5 truncated file", h5_truncated, "HDF5"))
+
+
+@pytest.mark.parametrize("build, match", [c[1:] for c in BAD_FILES], ids=[c[0] for c in BAD_FILES])
+def test_bad_file_gives_a_one_line_value_error(tmp_path, build, match):
+    loader, path = build(tmp_path)
+    with pytest.raises(ValueError, match=match) as err:
+        loader(path, samples=50)
+    assert isinstance(err.value, tasks.DataFileError)
+    assert "\n" not in str(err.value) and len(str(err.value)) < 1000
+
+
+LOWERED_CAP = [
+    ("idx over the cap", lambda tmp: (slmnist, valid_pair(tmp)), 3000),
+    ("idx.gz over the cap", lambda tmp: (slmnist, valid_pair(tmp, ".gz")), 3000),
+    ("npz over the cap", build_npz(with_images()), 3000),
+    ("h5 labels over the cap", lambda tmp: (shd, write_shd(tmp / "shd.h5", times=[[]] * 300, units=[[]] * 300,
+                                                           labels=[0, 1] * 150)), 200),
+    ("h5 chunk over the cap", build_h5(replace("labels", data=np.array([0, 1, 0], np.uint8), maxshape=(None,),
+                                               chunks=(4096,))), 2000),
+]
+
+
+@pytest.mark.parametrize("build, cap", [c[1:] for c in LOWERED_CAP], ids=[c[0] for c in LOWERED_CAP])
+def test_data_over_the_cap_is_refused(tmp_path, monkeypatch, build, cap):
+    loader, path = build(tmp_path)
+    loader(path)                                           # loads under the default cap
+    monkeypatch.setenv("STABVIZ_MAX_DATA_BYTES", str(cap))
+    with pytest.raises(ValueError, match="STABVIZ_MAX_DATA_BYTES") as err:
+        loader(path)
+    assert "\n" not in str(err.value)
+
+
+def test_a_bad_cap_setting_is_a_value_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("STABVIZ_MAX_DATA_BYTES", "lots")
+    with pytest.raises(ValueError, match="STABVIZ_MAX_DATA_BYTES"):
+        slmnist(valid_pair(tmp_path))
+
+
+# --------------------------------------------------------------------------------------------- unreadable paths
+
+def unreadable_paths(tmp, name, monkeypatch):
+    """Paths that are missing, a folder, a pipe, unreadable, a device, empty or of another format,
+    each under its own folder but with the same last component ``name``."""
+    made = {}
+    for kind in ("missing", "folder", "pipe", "no permission", "empty", "other format"):
+        folder = tmp / kind.replace(" ", "_")
+        folder.mkdir()
+        made[kind] = folder / name
+    made["folder"].mkdir()
+    os.mkfifo(made["pipe"])
+    made["no permission"].write_bytes(b"\x00" * 64)
+    made["empty"].write_bytes(b"")
+    made["other format"].write_text("a perfectly ordinary text file\n" * 20)
+    denied = str(made["no permission"])
+    real_open = os.open
+
+    def open_denied(path, *args, **kw):                    # the tests run as root: chmod would not bite
+        if os.fspath(path) == denied:
+            raise PermissionError(13, "Permission denied", denied)
+        return real_open(path, *args, **kw)
+    monkeypatch.setattr(tasks.os, "open", open_denied)
+    return made
+
+
+@pytest.mark.parametrize("loader, name", [(shd, "shd.h5"), (slmnist, "mnist.npz"),
+                                          (slmnist, "train-images-idx3-ubyte"),
+                                          (slmnist, "train-images-idx3-ubyte.gz")])
+def test_unreadable_paths_all_give_the_same_message(tmp_path, monkeypatch, loader, name):
+    messages = {}
+    for kind, path in unreadable_paths(tmp_path, name, monkeypatch).items():
+        with pytest.raises(tasks.UnreadableDataFile) as err:
+            loader(path)                                   # a pipe must not hang the open
+        assert isinstance(err.value, ValueError) and isinstance(err.value, FileNotFoundError)
+        messages[kind] = str(err.value).replace(str(path), "<path>")
+    assert len(set(messages.values())) == 1, messages
+    message = messages["missing"]
+    assert "<path>" in message and "\n" not in message and "could not be read as" in message
+
+
+def test_a_character_device_is_unreadable_like_a_missing_file(tmp_path):
+    with pytest.raises(tasks.UnreadableDataFile) as err:
+        shd("/dev/null")
+    with pytest.raises(tasks.UnreadableDataFile) as missing:
+        shd(tmp_path / "null")
+    assert str(err.value).replace("/dev/null", "<p>") == str(missing.value).replace(str(tmp_path / "null"), "<p>")
+
+
+def test_odd_paths_give_one_line_value_errors(tmp_path):
+    for path in (str(tmp_path / "a\nb.h5"), str(tmp_path) + "/nul\0.h5", "x" * 5000):
+        with pytest.raises(ValueError) as err:
+            shd(path)
+        assert "\n" not in str(err.value) and len(str(err.value)) < 1000
+    with pytest.raises(ValueError, match="empty"):
+        slmnist("")
+
+
+# --------------------------------------------------------------------------------------------- valid variants
+
+def test_valid_npz_variants_load_like_the_plain_one(tmp_path):
+    images, labels = tiny_images()
+    plain = slmnist(write_npz(tmp_path / "plain.npz", x_train=images, y_train=labels), T=20)
+    variants = {
+        "compressed": lambda p: np.savez_compressed(p, x_train=images, y_train=labels),
+        "fortran float": lambda p: np.savez(p, x_train=np.asfortranarray(images / 255.0), y_train=labels),
+        "big-endian": lambda p: np.savez(p, x_train=images.astype(">u2"), y_train=labels.astype(">i8")),
+        "flat rows": lambda p: np.savez(p, x=images.reshape(4, 784), y=labels),
+    }
+    for name, write in variants.items():
+        path = tmp_path / f"{name.replace(' ', '_')}.npz"
+        write(path)
+        data = slmnist(path, T=20)
+        assert torch.equal(data.x, plain.x) and torch.equal(data.y, plain.y) and data.n_classes == 10, name
+
+
+def write_npz(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+def test_valid_shd_variants_load_like_the_plain_one(tmp_path):
+    plain = shd(write_valid_shd(tmp_path), T=10)
+    path = tmp_path / "chunked.h5"
+    with h5py.File(path, "w") as f:
+        t = f.create_dataset("spikes/times", (3,), dtype=h5py.vlen_dtype(np.float32), chunks=(2,),
+                             compression="gzip", shuffle=True)
+        u = f.create_dataset("spikes/units", (3,), dtype=h5py.vlen_dtype(np.uint16), chunks=(2,),
+                             compression="lzf")
+        for i in range(3):
+            t[i] = np.array([0.1 * (i + 1)], dtype=np.float32)
+            u[i] = np.array([i + 1], dtype=np.uint16)
+        f.create_dataset("labels", data=np.array([[0], [1], [0]], dtype=np.int32), chunks=(1, 1),
+                         compression="gzip", fletcher32=True)
+    data = shd(path, T=10)
+    assert torch.equal(data.x, plain.x) and torch.equal(data.y, plain.y) and data.n_classes == plain.n_classes
+
+
+def test_shd_reads_labels_in_blocks_and_keeps_the_right_ones(tmp_path, monkeypatch):
+    monkeypatch.setattr(tasks, "_READ_CHUNK", 4)            # labels read 4 (uint8) at a time
+    n = 30
+    path = write_shd(tmp_path / "shd.h5", times=[[0.1]] * n, units=[[i] for i in range(n)],
+                     labels=[i % 7 for i in range(n)])
+    data = shd(path, T=5, samples=11, seed=2)
+    chosen = data.x[:, 0, :].argmax(dim=1)                  # sample i fires on unit i
+    assert torch.equal(data.y, chosen % 7) and data.n_classes == int(data.y.max()) + 1
+
+
+# --------------------------------------------------------------------------------------------- fuzz
+
+def fuzz_originals(folder):
+    """Valid small files of every format: {kind: (loader, path to load, file to mutate)}."""
+    images, labels = tiny_images()
+    out = {}
+    for kind, suffix in (("idx", ""), ("idx.gz", ".gz")):
+        sub = folder / kind
+        sub.mkdir()
+        img = write_idx(sub / f"train-images-idx3-ubyte{suffix}", images)
+        lab = write_idx(sub / f"train-labels-idx1-ubyte{suffix}", labels)
+        out[kind + " images"] = (slmnist, img, img)
+        out[kind + " labels"] = (slmnist, img, lab)
+    for kind, save in (("npz", np.savez), ("npz deflated", np.savez_compressed)):
+        path = folder / f"{kind.replace(' ', '_')}.npz"
+        save(path, x_train=images, y_train=labels)
+        out[kind] = (slmnist, path, path)
+    out["h5"] = (shd, write_valid_shd(folder), folder / "shd.h5")
+    return {k: (loader, path, target, target.read_bytes()) for k, (loader, path, target) in out.items()}
+
+
+def test_fuzzed_files_only_ever_raise_value_errors(tmp_path_factory):
+    originals = fuzz_originals(tmp_path_factory.mktemp("fuzz"))
+    positions = st.one_of(st.integers(0, 80), st.integers(0, 1 << 20))   # headers get most of the hits
+
+    @settings(max_examples=250, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(kind=st.sampled_from(sorted(originals)),
+           edits=st.lists(st.tuples(positions, st.integers(0, 255)), max_size=6),
+           cut=st.none() | st.integers(0, 1 << 20))
+    def check(kind, edits, cut):
+        loader, path, target, original = originals[kind]
+        data = bytearray(original)
+        for pos, value in edits:
+            data[pos % len(data)] = value
+        if cut is not None:
+            data = data[:cut % (len(data) + 1)]
+        try:
+            target.write_bytes(bytes(data))
+            loader(path, T=5)
+        except ValueError as err:
+            assert "\n" not in str(err), (kind, str(err))
+        finally:
+            target.write_bytes(original)
+
+    check()
