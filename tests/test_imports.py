@@ -34,9 +34,10 @@ LAYERS: dict[str, set[str]] = {
     "timing": {"lif"},                          # 'bench lif' and benchmarks/ share it
     "plots": set(),                             # numpy and plotly: the figures, no stabviz science
     "calibration": set(),                       # the stored residual bands: json only
+    "theory_doc": set(),                        # docs/theory.md by section (the Learn page)
     "cli": {"theory", "train", "runs", "timing", "measured"},
     "main": {"cli"},                            # python -m stabviz
-    "ui": {"theory", "runs", "plots", "measured"},
+    "ui": {"theory", "runs", "plots", "measured", "theory_doc"},
 }
 
 #: (group, group) edges allowed only inside a function, never at module level
