@@ -53,6 +53,8 @@ def test_import_from_anywhere_uses_the_installed_copy(venv, tmp_path):
     assert REPO not in installed.parents and installed.is_relative_to(venv)
     # package data the dashboard and the Learn page read at run time
     assert (installed / "ui" / "live_map.js").is_file()
+    assert (installed / "data" / "theory.md").read_text() == (REPO / "docs" / "theory.md").read_text()
+    assert (installed / "ui" / "entry" / "app.py").is_file()
 
 
 def test_console_script_recommend_json(venv, tmp_path):
