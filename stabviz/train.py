@@ -20,7 +20,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from stabviz import theory
+from stabviz import memory, theory
 from stabviz.config import LIFConfig, TrainConfig
 from stabviz.jsonsafe import finite_or_none
 from stabviz.lif import LIFNetwork, fit_gradient_gain, probe_gradient_flow
@@ -270,6 +270,8 @@ def run(cfg: TrainConfig, callback: Callback | None = None, should_stop: Callabl
     stop = should_stop or (lambda: False)
     run_id = run_id or uuid.uuid4().hex[:12]
     cfg.check_limits()
+    memory.check_sizes(cfg)
+    memory.check_train(cfg)          # before any allocation: a refused size costs nothing
     device = resolve_device(cfg.device)
 
     data = load_task(cfg)

@@ -18,19 +18,20 @@ PACKAGE = Path(__file__).resolve().parent.parent / "stabviz"
 LAYERS: dict[str, set[str]] = {
     "config": set(),
     "jsonsafe": set(),
+    "memory": set(),                            # memory estimates, checked before any allocation
     "stabviz": {"config"},                      # the package's __init__ (re-exports config)
     "surrogates": {"config", "jsonsafe"},
     "laws": {"config"},                         # the weight laws: numpy/scipy only
     "weights": {"laws"},
-    "simulate": {"weights", "surrogates", "jsonsafe"},
+    "simulate": {"weights", "surrogates", "jsonsafe", "memory"},
     # simulate only lazily, for the measured voltage model (see LAZY_ONLY): theory stays torch-free
     "theory": {"laws", "simulate", "surrogates", "jsonsafe"},
     "measured": {"theory"},                     # the measured map (on main; theory beside its simulate)
     "lif": {"weights", "surrogates"},
     "tasks": {"config"},
-    "train": {"theory", "lif", "tasks"},
+    "train": {"theory", "lif", "tasks", "memory"},
     # the workers also call stabviz.train:run, by name through importlib (invisible to ast)
-    "runs": {"stabviz", "train", "jsonsafe"},
+    "runs": {"stabviz", "train", "jsonsafe", "memory"},
     "timing": {"lif"},                          # 'bench lif' and benchmarks/ share it
     "plots": set(),                             # numpy and plotly: the figures, no stabviz science
     "calibration": set(),                       # the stored residual bands: json only

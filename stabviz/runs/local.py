@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from stabviz import memory
 from stabviz.config import TrainConfig, limits
 from stabviz.runs.host import DispatcherLock, default_workers, dispatcher_pid, lock_path
 from stabviz.runs.store import RunStore, StoreError, new_id
@@ -61,6 +62,8 @@ class Launcher:
         lim = limits()
         for cfg, _ in items:
             cfg.check_limits(lim)
+            memory.check_sizes(cfg)
+            memory.check_train(cfg)      # refused when queued, not later in the worker
         self._prepare()
         ids = self.store.create_many(items, launcher=self.name, max_queued=lim["queued"],
                                      sweep_spec=sweep_spec)
