@@ -85,3 +85,12 @@ def test_shape_table_and_snippets_do_not_import_torch():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("name", [n for n in SHAPES if SHAPE_TABLE[n].special_case])
+def test_special_case_is_the_other_shape_at_that_tail(name):
+    other, q = SHAPE_TABLE[name].special_case
+    v = np.linspace(-20, 20, 801)
+    for g, b, _ in SETTINGS:
+        np.testing.assert_allclose(surrogates.sg_prime(v, name, g, b), surrogates.sg_prime(v, other, g, b, q),
+                                   rtol=1e-13, atol=0)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
 from scipy import special
@@ -35,11 +35,11 @@ class QuadRule:
     the integrand's modes; ``dlog``/``d2log`` (v, m, b) and ``mode`` (m, μ, s, b) replace the power-law
     forms where that model is wrong (sigmoid has none, Cauchy only shares its tail)."""
     scale: Fn                                   # (b, q) -> distance to f's nearest complex singularity
-    power_law: Optional[Fn] = None
+    power_law: Fn | None = None
     support: Fn = lambda b: np.inf              # b -> where f ends
-    dlog: Optional[Fn] = None
-    d2log: Optional[Fn] = None
-    mode: Optional[Fn] = None
+    dlog: Fn | None = None
+    d2log: Fn | None = None
+    mode: Fn | None = None
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,8 @@ class Shape:
     primitive / tail (m, u, b, q) = G_m(u) and G_m(∞) − G_m(u); wide (m, b, q) = G_m(∞);
     gaussian (m, b, μ, s) = E[f(V)^m], V ~ N(μ, s²), when closed-form, else ``quad``;
     finest (b, q) = the narrowest feature width; snippet = σ' with γ as a torch expression in
-    v, gamma, beta, q (``math`` and ``torch`` imported)."""
+    v, gamma, beta, q (``math`` and ``torch`` imported); special_case lets library translations
+    (translate.py) match this shape to another one."""
     name: str
     prime: Fn
     primitive: Fn
@@ -58,9 +59,10 @@ class Shape:
     torch_prime: Fn
     torch_inplace: Fn
     snippet: str
-    gaussian: Optional[Fn] = None
-    quad: Optional[QuadRule] = None
+    gaussian: Fn | None = None
+    quad: QuadRule | None = None
     uses_tail: bool = False                     # only q-PseudoSpike reads q
+    special_case: tuple[str, float] | None = None   # (shape, q): equal to that shape at tail q, same γ, β
     finest: Fn = lambda b, q: 1.0 / b
 
     def __post_init__(self) -> None:
@@ -242,6 +244,7 @@ FASTSIGMOID = Shape(
     torch_inplace=lambda a, b, q: a.mul_(2.0 * b).add_(1.0).square_().reciprocal_(),
     snippet="gamma / (1 + 2 * beta * torch.abs(v)) ** 2",
     quad=QuadRule(scale=lambda b, q: 0.5 / b, power_law=lambda b, q: (2.0 * b, 2.0)),
+    special_case=("qpseudospike", 2.0),
 )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stabviz.config import SHAPES, check_choice, check_range
+from stabviz.surrogates.shapes import SHAPE_TABLE
 
 # Other libraries' surrogates (THEORY.md section 2, "Other libraries"), checked against their source:
 # snnTorch surrogate.py, SpikingJelly activation_based/surrogate.py, braintools/BrainPy surrogate
@@ -98,13 +99,14 @@ def _close(a: float, b: float) -> bool:
 
 def _as_library_shape(lib_shape: str, shape: str, g: float, b: float, q: float):
     """(γ, β, q) of the user's surrogate written in ``lib_shape``, or None when the shapes differ
-    (the fast sigmoid is q-PseudoSpike with q = 2, in both directions)."""
+    (a record's ``special_case`` holds in both directions: the fast sigmoid is q-PseudoSpike at q = 2)."""
     if shape == lib_shape:
         return g, b, q
-    if lib_shape == "qpseudospike" and shape == "fastsigmoid":
-        return g, b, 2.0
-    if lib_shape == "fastsigmoid" and shape == "qpseudospike" and _close(q, 2.0):
-        return g, b, 2.0
+    mine, theirs = SHAPE_TABLE[shape].special_case, SHAPE_TABLE[lib_shape].special_case
+    if mine and mine[0] == lib_shape:
+        return g, b, mine[1]
+    if theirs and theirs[0] == shape and _close(q, theirs[1]):
+        return g, b, theirs[1]
     return None
 
 
