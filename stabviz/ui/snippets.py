@@ -10,7 +10,8 @@ from typing import Any, Iterable, Mapping
 
 from stabviz.surrogates.shapes import SHAPE_TABLE
 
-#: σ'(v) for each shape as a torch expression in v, gamma, beta, q, from the shape's record.
+#: σ'(v) for each shape as a torch expression in v, gamma, beta, q, copied from the shape records for
+#: callers of the former table (pytorch_init reads the records).
 TORCH_SG = {name: shape.snippet for name, shape in SHAPE_TABLE.items()}
 
 _INPUT_INIT = {
@@ -75,7 +76,7 @@ def pytorch_init(cfg: Any, rec: Mapping[str, Any]) -> str:
         "    @staticmethod",
         "    def backward(ctx, grad):",
         "        (v,) = ctx.saved_tensors",
-        f"        return grad * {TORCH_SG[cfg.shape]}",
+        f"        return grad * {SHAPE_TABLE[cfg.shape].snippet}",
         "",
         "spike = SurrogateSpike.apply",
     ]
