@@ -5,7 +5,8 @@ A :class:`Shape` holds everything stabviz knows about one shape, at unit height 
 by γ^m), as functions of a = |v| ≥ 0 or u ≥ 0, sharpness β (``b``) and tail q (``q``): σ' in numpy and
 torch, G_m(u) = ∫_0^u σ'^m and its tail, G_m(∞), the gaussian moment in closed form or the pieces the
 quadrature needs, and the torch expression the dashboard's copyable snippet uses.
-:data:`SHAPE_TABLE` (name -> Shape, in ``config.SHAPES`` order) is the only place a shape is written.
+:data:`SHAPE_TABLE` (name -> Shape, in ``config.SHAPES`` order) is the only place a shape's formulas
+are written.
 
 Forms are chosen so nothing overflows for |v| ≤ 1e6 and nothing cancels near 0 or far in the tail.
 The torch functions use tensor methods only, so this module never imports torch.
@@ -77,7 +78,7 @@ def _wide(half_area: float, half_kappa2: float) -> Fn:
 
 
 # ---------------------------------------------------------------------------------------------
-# Closed gaussian moments E[f(V)^m], V ~ N(μ, s²) (s = 0 allowed where noted)
+# Closed gaussian moments E[f(V)^m], V ~ N(μ, s²); s = 0 gives f(|μ|)^m
 
 def _phi_diff(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Φ(hi) − Φ(lo) for lo ≤ hi without cancellation in either tail."""
