@@ -45,11 +45,11 @@ def uniform_moment(m: int, shape: str = "fastsigmoid", dampening: Any = 1.0, sha
 # Shapes whose record has ``gaussian`` (rectangular, exponential, gaussian) have closed forms. For the
 # others (``quad``) I(μ) is a composite Gauss–Legendre sum (16 nodes per panel) whose panels come from
 # geometric grids anchored where the integrand f(v)·φ_s(v − μ) has structure: at 0 (the SG's peak and
-# kink; first panel = min(SG scale, s, local width)), and at each interior mode v* of the integrand for m = 1 and m = 2 (the gaussian pulled
-# toward the SG's peak: v* = μ − s²·|(log f)'(v*)|, which can lie many s away from μ). The grids are
-# merged per value, empty panels dropped, and values with similar panel counts evaluated together.
-# Measured: worst relative error ~3e-10 against adaptive quadrature over the advertised range; 200
-# values (m = 1 and 2 together) in ~1–2.5 ms on a 2-core machine.
+# kink; first panel = min(SG scale, s, local width)), and at each interior mode v* of the integrand for
+# m = 1 and m = 2 (the gaussian pulled toward the SG's peak: v* = μ − s²·|(log f)'(v*)|, which can lie many
+# s away from μ). The grids are merged per value, empty panels dropped, and values with similar panel
+# counts evaluated together. Measured: worst relative error ~3e-10 against adaptive quadrature over the
+# advertised range; 200 values (m = 1 and 2 together) in ~1–2.5 ms on a 2-core machine.
 
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(16)
 # Offsets of an anchored grid, in units of its local scale: ×3 near the anchor (an exponential decay
