@@ -2,23 +2,17 @@
 
 The PyTorch snippet is self-contained (it does not need stabviz installed): recurrent weights from
 conditions I and II, the surrogate's backward pass with γ (condition III) and β or q (condition IV).
-The σ' expressions restate THEORY.md section 2's table.
+The σ' expressions are the shape records' ``snippet`` texts (THEORY.md section 2's table).
 """
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-#: σ'(v) for each shape as a torch expression in v, gamma, beta, q (THEORY.md section 2).
-TORCH_SG = {
-    "rectangular": "gamma * (torch.abs(2 * beta * v) < 1).to(v.dtype)",
-    "triangular": "gamma * torch.clamp(1 - beta * torch.abs(v), min=0)",
-    "exponential": "gamma * torch.exp(-2 * beta * torch.abs(v))",
-    "gaussian": "gamma * torch.exp(-math.pi * beta ** 2 * v ** 2)",
-    "sigmoid": "4 * gamma * torch.sigmoid(4 * beta * v) * (1 - torch.sigmoid(4 * beta * v))",
-    "fastsigmoid": "gamma / (1 + 2 * beta * torch.abs(v)) ** 2",
-    "qpseudospike": "gamma * (1 + 2 * beta * torch.abs(v) / (q - 1)) ** (-q)",
-    "cauchy": "gamma / (1 + (math.pi * beta * v) ** 2)",
-}
+from stabviz.surrogates.shapes import SHAPE_TABLE
+
+#: σ'(v) for each shape as a torch expression in v, gamma, beta, q, copied from the shape records for
+#: callers of the former table (pytorch_init reads the records).
+TORCH_SG = {name: shape.snippet for name, shape in SHAPE_TABLE.items()}
 
 _INPUT_INIT = {
     "glorot-uniform": "torch.nn.init.xavier_uniform_(w_in)",
@@ -50,7 +44,7 @@ def pytorch_init(cfg: Any, rec: Mapping[str, Any]) -> str:
     mean, var = rec.get("recurrent_mean"), rec.get("recurrent_var")
     gamma = rec.get("dampening") if rec.get("dampening") is not None else cfg.dampening
     beta = rec.get("sharpness") if rec.get("sharpness") is not None else cfg.sharpness
-    q = rec.get("tail") if cfg.shape == "qpseudospike" and rec.get("tail") is not None else cfg.tail
+    q = rec.get("tail") if SHAPE_TABLE[cfg.shape].uses_tail and rec.get("tail") is not None else cfg.tail
     lines = [
         "import math",
         "import torch",
@@ -82,7 +76,7 @@ def pytorch_init(cfg: Any, rec: Mapping[str, Any]) -> str:
         "    @staticmethod",
         "    def backward(ctx, grad):",
         "        (v,) = ctx.saved_tensors",
-        f"        return grad * {TORCH_SG[cfg.shape]}",
+        f"        return grad * {SHAPE_TABLE[cfg.shape].snippet}",
         "",
         "spike = SurrogateSpike.apply",
     ]

@@ -1,0 +1,42 @@
+"""The surrogate-gradient family (THEORY.md section 2): curves, closed-form moments, the torch spike op.
+
+Every shape is parameterised by dampening γ (peak height, σ'(0) = γ), sharpness β (inverse width) and,
+for q-PseudoSpike only, tail-fatness q > 1; every shape has area ∫σ'(v) dv = γ/β. The argument is the
+distance to threshold v = y − θ, in voltage units; σ' is in spikes per voltage unit.
+
+numpy layer (vectorised; broadcasts over v/u and over every parameter):
+
+- :func:`sg_prime` σ'(v), :func:`sg_primitive` σ(v) = ∫_{−∞}^v σ'.
+- :func:`moment_primitive` G_m(u) = ∫_0^u σ'(s)^m ds (closed forms, m = 1, 2), :func:`wide_moment` G_m(∞).
+- :func:`uniform_moment` E[σ'(V)^m] for V ~ U[low, high] (THEORY.md section 4, "uniform").
+- :func:`gaussian_moments` / :func:`gaussian_moment` E[σ'(V)^m] for V ~ N(mean, std²) (section 4,
+  "gaussian mean-field"): closed forms for rectangular, exponential and gaussian; a composite
+  Gauss–Legendre rule on breakpoints placed at the integrand's modes for the others.
+
+torch layer (torch is imported on first use only, so the CLI's theory commands never load it):
+:func:`sg_prime_torch` and :func:`spike` (Heaviside forward, σ' backward).
+
+Library translations: :data:`LIBRARY_SURROGATES`, :func:`from_library`, :func:`to_library`,
+:func:`translation_table` (other libraries' one-knob surrogates expressed as (γ, β, q) and back).
+
+Modules: :mod:`.shapes` (one :class:`Shape` record per shape, :data:`SHAPE_TABLE`: the only place a
+shape's formulas are written), :mod:`.curves` (σ', σ, G_m), :mod:`.moments` (uniform and gaussian
+voltage moments, the quadrature), :mod:`.torch_op`, :mod:`.translate`, :mod:`.validate`.
+"""
+from __future__ import annotations
+
+from stabviz.config import SHAPES  # noqa: F401  (surrogates.SHAPES was importable before the split)
+from stabviz.surrogates.curves import moment_primitive, sg_prime, sg_primitive, wide_moment
+from stabviz.surrogates.moments import gaussian_moment, gaussian_moments, uniform_moment
+from stabviz.surrogates.shapes import SHAPE_TABLE, QuadRule, Shape, shape_record
+from stabviz.surrogates.torch_op import sg_prime_torch, spike
+from stabviz.surrogates.translate import (LIBRARY_SURROGATES, SGParams, Translation, from_library,
+                                          to_library, translation_table)
+# the checks other modules may have reached as surrogates._check_* before the split
+from stabviz.surrogates.validate import _check_order, _check_params, _check_values, _finite  # noqa: F401
+
+__all__ = [
+    "sg_prime", "sg_primitive", "moment_primitive", "wide_moment", "uniform_moment", "gaussian_moment",
+    "gaussian_moments", "sg_prime_torch", "spike", "LIBRARY_SURROGATES", "SGParams", "Translation",
+    "from_library", "to_library", "translation_table", "Shape", "QuadRule", "SHAPE_TABLE", "shape_record",
+]

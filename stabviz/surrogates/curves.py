@@ -1,0 +1,61 @@
+"""σ'(v), the smooth step σ(v) and G_m(u) = ∫_0^u σ'^m in closed form (THEORY.md section 2), numpy.
+
+Every function validates, then scales the unit-height formula of the shape's record by γ^m.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from stabviz.surrogates.shapes import SHAPE_TABLE
+from stabviz.surrogates.validate import _check_order, _check_params, _finite
+
+
+def sg_prime(v: Any, shape: str = "fastsigmoid", dampening: Any = 1.0, sharpness: Any = 1.0,
+             tail: Any = 1.56) -> np.ndarray:
+    """σ'(v) (THEORY.md section 2, "SG"): the surrogate derivative at distance v = y − θ to threshold.
+
+    Peak σ'(0) = γ (dampening), area γ/β (β = sharpness), q = tail for qpseudospike. Broadcasts over
+    ``v`` and all parameters; returns a float64 array.
+    """
+    g, b, q = _check_params(shape, dampening, sharpness, tail)
+    a = np.abs(_finite("v", v))
+    with np.errstate(under="ignore"):
+        return g * SHAPE_TABLE[shape].prime(a, b, q)
+
+
+def moment_primitive(u: Any, m: int, shape: str = "fastsigmoid", dampening: Any = 1.0, sharpness: Any = 1.0,
+                     tail: Any = 1.56) -> np.ndarray:
+    """G_m(u) = ∫_0^u σ'(s)^m ds (THEORY.md section 2, "G_m"), closed form, m ∈ {1, 2}.
+
+    Defined for u ≥ 0; since σ' is even, negative u gives the odd extension −G_m(|u|) (still ∫_0^u).
+    Units: γ^m × voltage.
+    """
+    m = _check_order(m)
+    g, b, q = _check_params(shape, dampening, sharpness, tail)
+    u = _finite("u", u)
+    with np.errstate(under="ignore"):
+        return np.sign(u) * g ** m * SHAPE_TABLE[shape].primitive(m, np.abs(u), b, q)
+
+
+def wide_moment(m: int, shape: str = "fastsigmoid", dampening: Any = 1.0, sharpness: Any = 1.0,
+                tail: Any = 1.56) -> np.ndarray:
+    """G_m(∞) = ∫_0^∞ σ'^m; κ₂ = 2·G_2(∞) is THEORY.md's wide-range constant (e.g. 1/3 for the
+    fast sigmoid at γ = β = 1, (q − 1)/(2q − 1) for q-PseudoSpike)."""
+    m = _check_order(m)
+    g, b, q = _check_params(shape, dampening, sharpness, tail)
+    return np.asarray(g ** m * SHAPE_TABLE[shape].wide(m, b, q))
+
+
+def sg_primitive(v: Any, shape: str = "fastsigmoid", dampening: Any = 1.0, sharpness: Any = 1.0,
+                 tail: Any = 1.56) -> np.ndarray:
+    """σ(v) = ∫_{−∞}^v σ'(s) ds: the smooth step the surrogate differentiates, from 0 to γ/β."""
+    g, b, q = _check_params(shape, dampening, sharpness, tail)
+    rec = SHAPE_TABLE[shape]
+    v = _finite("v", v)
+    a = np.abs(v)
+    with np.errstate(under="ignore"):
+        below = rec.tail(1, a, b, q)                     # ∫_{−∞}^{−|v|} σ' (accurate when tiny)
+        above = 2.0 * rec.wide(1, b, q) - below
+        return g * np.where(v < 0, below, above)

@@ -1,0 +1,109 @@
+"""torch: σ' on tensors and the spike op (THEORY.md section 1). torch is imported on first use only,
+so importing stabviz.surrogates (the CLI's theory commands) never loads it."""
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+
+from stabviz.config import SHAPES, check_choice, check_range
+from stabviz.surrogates.shapes import SHAPE_TABLE
+from stabviz.surrogates.validate import _check_values
+
+def _scalar_or_tensor(name: str, value: Any, like):
+    """A validated parameter as a Python float, or as a tensor on ``like``'s device (validated on it)."""
+    import torch
+    if isinstance(value, torch.Tensor):
+        if value.numel() and not torch.compiler.is_compiling():
+            lo, hi = float(value.detach().min()), float(value.detach().max())
+            check_range(name, lo)
+            check_range(name, hi)
+        return value.to(device=like.device, dtype=like.dtype)
+    _check_values(name, value)
+    if np.ndim(value) == 0:
+        return float(value)
+    return torch.as_tensor(np.asarray(value, dtype=float), device=like.device, dtype=like.dtype)
+
+
+def sg_prime_torch(v, shape: str = "fastsigmoid", dampening: Any = 1.0, sharpness: Any = 1.0,
+                   tail: Any = 1.56):
+    """σ'(v) on a tensor (THEORY.md section 2): same dtype and device as ``v``, any shape.
+
+    float16/bfloat16 inputs are evaluated in float32 and rounded once at the end. Parameters are Python
+    numbers (validated here) or tensors broadcastable to ``v``.
+    """
+    import torch
+    x = v.float() if v.dtype in (torch.float16, torch.bfloat16) else v
+    if _plain_numbers(dampening, sharpness, tail):
+        _checked_numbers(shape, dampening, sharpness, tail)
+        if not (torch.is_grad_enabled() and x.requires_grad):
+            # The hot path of BPTT: one buffer, updated in place (no temporaries to allocate and fault in).
+            unit = SHAPE_TABLE[shape].torch_inplace(x.abs(), float(sharpness), float(tail))
+            return unit.mul_(dampening).to(v.dtype)
+    check_choice("shape", shape, SHAPES)
+    g = _scalar_or_tensor("dampening", dampening, x)
+    b = _scalar_or_tensor("sharpness", sharpness, x)
+    q = _scalar_or_tensor("tail", tail, x)
+    a = x.abs()
+    unit = SHAPE_TABLE[shape].torch_prime(a, b, q)
+    return (g * unit).to(v.dtype)
+
+
+def _plain_numbers(*values: Any) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+@functools.lru_cache(maxsize=1024)
+def _checked_numbers(shape: str, dampening: float, sharpness: float, tail: float) -> None:
+    """Validate Python-number parameters once per distinct value (called every time step in BPTT)."""
+    check_choice("shape", shape, SHAPES)
+    for name, value in (("dampening", dampening), ("sharpness", sharpness), ("tail", tail)):
+        _check_values(name, value)
+
+
+_SPIKE_FUNCTION = None
+
+
+def _spike_function():
+    """The autograd.Function behind :func:`spike`, defined on first use so that torch loads lazily."""
+    global _SPIKE_FUNCTION
+    if _SPIKE_FUNCTION is None:
+        import torch
+
+        class SurrogateSpike(torch.autograd.Function):
+            """Forward: Heaviside H(v) = 1[v > 0] (strict). Backward: σ'(v) × incoming gradient."""
+
+            @staticmethod
+            def forward(v, shape, dampening, sharpness, tail):
+                return (v > 0).to(v.dtype)
+
+            @staticmethod
+            def setup_context(ctx, inputs, output):
+                v, shape, dampening, sharpness, tail = inputs
+                ctx.save_for_backward(v)
+                ctx.sg = (shape, dampening, sharpness, tail)
+
+            @staticmethod
+            def backward(ctx, grad_out):
+                (v,) = ctx.saved_tensors
+                grad_v = grad_out * sg_prime_torch(v, *ctx.sg) if ctx.needs_input_grad[0] else None
+                return grad_v, None, None, None, None
+
+        _SPIKE_FUNCTION = SurrogateSpike
+    return _SPIKE_FUNCTION
+
+
+def spike(v, shape: str = "fastsigmoid", dampening: Any = 1.0, sharpness: Any = 1.0, tail: Any = 1.56):
+    """z = H(v) forward (strict v > 0, in v's dtype), ∂z/∂v := σ'(v) backward (THEORY.md section 1).
+
+    ``v`` = y − θ, any shape, float32/float64/bfloat16/float16, CPU or CUDA. Parameters as in
+    :func:`sg_prime`; they are validated now, so a bad value fails before training starts.
+    """
+    check_choice("shape", shape, SHAPES)
+    for name, value in (("dampening", dampening), ("sharpness", sharpness), ("tail", tail)):
+        if not hasattr(value, "device"):        # tensors are checked in the backward pass
+            _check_values(name, value)
+    return _spike_function().apply(v, shape, dampening, sharpness, tail)
+
+

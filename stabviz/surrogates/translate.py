@@ -1,0 +1,169 @@
+"""Other libraries' one-knob surrogates expressed as stabviz's (shape, γ, β, q), and back."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from stabviz.config import SHAPES, check_choice, check_range
+from stabviz.surrogates.shapes import SHAPE_TABLE
+
+# Other libraries' surrogates (THEORY.md section 2, "Other libraries"), checked against their source:
+# snnTorch surrogate.py, SpikingJelly activation_based/surrogate.py, braintools/BrainPy surrogate
+# QPseudoSpike, Norse functional/threshold.py and superspike.py. s(x) = 1/(1 + e^{−x}).
+
+#: "library.function" -> (knob, library default, σ'(v) as the library computes it)
+LIBRARY_SURROGATES: dict[str, tuple[str, float, str]] = {
+    "snntorch.fast_sigmoid": ("slope", 25.0, "1/(1 + slope·|v|)²"),
+    "snntorch.atan": ("alpha", 2.0, "(alpha/2)/(1 + (π·alpha·v/2)²)"),
+    "snntorch.sigmoid": ("slope", 25.0, "slope·s(slope·v)·(1 − s(slope·v))"),
+    "spikingjelly.ATan": ("alpha", 2.0, "(alpha/2)/(1 + (π·alpha·v/2)²)"),
+    "spikingjelly.Sigmoid": ("alpha", 4.0, "alpha·s(alpha·v)·(1 − s(alpha·v))"),
+    "spikingjelly.QPseudoSpike": ("alpha", 2.0, "(1 + 2|v|/(alpha − 1))^(−alpha)"),
+    "braintools.QPseudoSpike": ("alpha", 2.0, "(1 + 2|v|/(alpha + 1))^(−alpha)"),
+    "brainpy.QPseudoSpike": ("alpha", 2.0, "(1 + 2|v|/(alpha + 1))^(−alpha)"),
+    "norse.super": ("alpha", 100.0, "1/(1 + alpha·|v|)²  (SuperSpike)"),
+    "norse.triangle": ("alpha", 0.3, "alpha·max(1 − |v|, 0)"),
+}
+
+# name -> (stabviz shape, knob -> (γ, β, q), what the knob sets, β -> knob for width-setting knobs)
+_LIBRARY_MAPS = {
+    "snntorch.fast_sigmoid": ("fastsigmoid", lambda k: (1.0, k / 2.0, None), "width", lambda b: 2.0 * b),
+    "snntorch.atan": ("cauchy", lambda a: (a / 2.0, a / 2.0, None), "coupled", lambda b: 2.0 * b),
+    "snntorch.sigmoid": ("sigmoid", lambda k: (k / 4.0, k / 4.0, None), "coupled", lambda b: 4.0 * b),
+    "spikingjelly.ATan": ("cauchy", lambda a: (a / 2.0, a / 2.0, None), "coupled", lambda b: 2.0 * b),
+    "spikingjelly.Sigmoid": ("sigmoid", lambda a: (a / 4.0, a / 4.0, None), "coupled", lambda b: 4.0 * b),
+    "spikingjelly.QPseudoSpike": ("qpseudospike", lambda a: (1.0, 1.0, a), "tail", None),
+    "braintools.QPseudoSpike": ("qpseudospike", lambda a: (1.0, (a - 1.0) / (a + 1.0), a), "tail", None),
+    "brainpy.QPseudoSpike": ("qpseudospike", lambda a: (1.0, (a - 1.0) / (a + 1.0), a), "tail", None),
+    "norse.super": ("fastsigmoid", lambda a: (1.0, a / 2.0, None), "width", lambda b: 2.0 * b),
+    "norse.triangle": ("triangular", lambda a: (a, 1.0, None), "height", None),
+}
+
+
+@dataclass(frozen=True)
+class SGParams:
+    """A surrogate in stabviz's parameters: shape, dampening γ, sharpness β, tail q (validated)."""
+    shape: str
+    dampening: float
+    sharpness: float
+    tail: float = 1.56
+
+    def __post_init__(self) -> None:
+        check_choice("shape", self.shape, SHAPES)
+        for name in ("dampening", "sharpness", "tail"):
+            check_range(name, getattr(self, name))
+            object.__setattr__(self, name, float(getattr(self, name)))
+
+
+@dataclass(frozen=True)
+class Translation:
+    """One library function's knob setting for a stabviz surrogate. ``exact`` is False when the library
+    cannot express it; ``note`` then says what differs and what the given knob value matches."""
+    name: str
+    knob: str
+    value: float
+    exact: bool
+    note: str
+
+
+def _library_name(name: str) -> str:
+    check_choice("library", name, tuple(LIBRARY_SURROGATES))
+    return name
+
+
+def from_library(name: str, value: Any = None) -> SGParams:
+    """The (shape, γ, β, q) a library surrogate computes; ``value`` None = the library's default knob.
+
+    e.g. ``from_library("snntorch.sigmoid")`` (slope 25) is ∂sigmoid with γ = β = 6.25 (peak 6.25).
+    """
+    knob, default, _ = LIBRARY_SURROGATES[_library_name(name)]
+    x = default if value is None else value
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        raise ValueError(f"{knob} = {value!r} is not a number ({name})") from None
+    if not (math.isfinite(x) and x > 0):
+        raise ValueError(f"{knob} = {value!r} is outside the allowed range (0, inf) ({name})")
+    shape, to_params, _, _ = _LIBRARY_MAPS[name]
+    g, b, q = to_params(x)
+    try:
+        return SGParams(shape, g, b, 1.56 if q is None else q)
+    except ValueError as err:
+        raise ValueError(f"{name}({knob}={x:g}) is outside stabviz's ranges: {err}") from None
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=0.0)
+
+
+def _as_library_shape(lib_shape: str, shape: str, g: float, b: float, q: float):
+    """(γ, β, q) of the user's surrogate written in ``lib_shape``, or None when the shapes differ
+    (a record's ``special_case`` holds in both directions: the fast sigmoid is q-PseudoSpike at q = 2)."""
+    if shape == lib_shape:
+        return g, b, q
+    mine, theirs = SHAPE_TABLE[shape].special_case, SHAPE_TABLE[lib_shape].special_case
+    if mine and mine[0] == lib_shape:
+        return g, b, mine[1]
+    if theirs and theirs[0] == shape and _close(q, theirs[1]):
+        return g, b, theirs[1]
+    return None
+
+
+def to_library(name: str, shape: str, dampening: float, sharpness: float, tail: float = 1.56) -> Translation:
+    """The library knob that reproduces (shape, γ, β, q), or the closest one with exact=False.
+
+    Closest means: same sharpness β (the width) for knobs that set width or couple height and width,
+    the same tail q for q-PseudoSpike knobs, the same height γ for Norse's triangle; the note says what
+    the user gets instead. A different shape gets the knob matching β, or the library default.
+    """
+    knob, default, formula = LIBRARY_SURROGATES[_library_name(name)]
+    SGParams(shape, dampening, sharpness, tail)                     # validates
+    g, b, q = float(dampening), float(sharpness), float(tail)
+    lib_shape, to_params, controls, knob_of_beta = _LIBRARY_MAPS[name]
+    mine = _as_library_shape(lib_shape, shape, g, b, q)
+    if mine is None:
+        return _other_shape(name, knob, default, lib_shape, shape, g, b)
+    g, b, q = mine
+    if controls == "width":                     # γ = 1 fixed, β = knob/2
+        value = knob_of_beta(b)
+        return _verdict(name, knob, value, _close(g, 1.0),
+                        f"height fixed at 1 (yours γ={g:g}): {knob}={value:g} matches β={b:g}; "
+                        f"multiply the gradient by {g:g} to match the height")
+    if controls == "coupled":                   # γ = β = knob/2 (atan) or knob/4 (sigmoid)
+        value = knob_of_beta(b)
+        return _verdict(name, knob, value, _close(g, b),
+                        f"height and width are coupled (γ = β): {knob}={value:g} matches β={b:g}, "
+                        f"peak height is {b:g} instead of γ={g:g}")
+    if controls == "height":                    # norse triangle: γ = knob, β = 1
+        return _verdict(name, knob, g, _close(b, 1.0),
+                        f"width fixed (β = 1, support |v| < 1): {knob}={g:g} matches the height, "
+                        f"yours has β={b:g}")
+    lg, lb, _ = to_params(q)                    # q-PseudoSpike knobs set q; γ and β follow
+    return _verdict(name, knob, q, _close(g, lg) and _close(b, lb),
+                    f"{knob}={q:g} matches the tail q; the library fixes γ={lg:g}, β={lb:.6g} "
+                    f"(yours γ={g:g}, β={b:g})")
+
+
+def _other_shape(name: str, knob: str, default: float, lib_shape: str, shape: str, g: float,
+                 b: float) -> Translation:
+    """The closest knob when the library function has another shape than the user's."""
+    _, to_params, controls, knob_of_beta = _LIBRARY_MAPS[name]
+    head = f"different shape: {name} is {lib_shape}, yours is {shape}; "
+    if controls == "tail":
+        return Translation(name, knob, float(default), False, head + f"{knob}={default:g} is the library default")
+    if controls == "height":
+        return Translation(name, knob, g, False, head + f"{knob}={g:g} matches the peak height γ (width β = 1)")
+    value = knob_of_beta(b)
+    lg, lb, _ = to_params(value)
+    return Translation(name, knob, float(value), False,
+                       head + f"{knob}={value:g} matches the sharpness β={lb:g}, peak height {lg:g}")
+
+
+def _verdict(name: str, knob: str, value: float, exact: bool, mismatch: str) -> Translation:
+    return Translation(name, knob, float(value), bool(exact), "exact" if exact else mismatch)
+
+
+def translation_table(shape: str, dampening: float, sharpness: float, tail: float = 1.56) -> list[Translation]:
+    """:func:`to_library` for every entry of :data:`LIBRARY_SURROGATES`, in that order."""
+    return [to_library(name, shape, dampening, sharpness, tail) for name in LIBRARY_SURROGATES]
