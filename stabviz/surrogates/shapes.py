@@ -62,6 +62,7 @@ class Shape:
     snippet: str
     gaussian: Fn | None = None
     quad: QuadRule | None = None
+    label: str = ""                             # the name the dashboard shows (default: name)
     uses_tail: bool = False                     # only q-PseudoSpike reads q
     special_case: tuple[str, float] | None = None   # (shape, q): equal to that shape at tail q, same γ, β
     finest: Fn = lambda b, q: 1.0 / b
@@ -121,6 +122,7 @@ def _gauss_gaussian(m: int, b, mu, s):
 
 RECTANGULAR = Shape(
     "rectangular",
+    label="rectangular",
     prime=lambda a, b, q: (2.0 * b * a < 1.0).astype(float),
     primitive=lambda m, u, b, q: np.minimum(u, 0.5 / b),
     tail=lambda m, u, b, q: np.maximum(0.5 / b - u, 0.0),
@@ -140,6 +142,7 @@ def _triangular_primitive(m, u, b, q):
 
 TRIANGULAR = Shape(
     "triangular",
+    label="triangular",
     prime=lambda a, b, q: np.maximum(1.0 - b * a, 0.0),
     primitive=_triangular_primitive,
     tail=lambda m, u, b, q: np.maximum(1.0 - b * u, 0.0) ** (m + 1) / (b * (m + 1)),
@@ -152,6 +155,7 @@ TRIANGULAR = Shape(
 
 EXPONENTIAL = Shape(
     "exponential",
+    label="exponential",
     prime=lambda a, b, q: np.exp(-2.0 * b * a),
     primitive=lambda m, u, b, q: -np.expm1(-2.0 * m * b * u) / (2.0 * m * b),
     tail=lambda m, u, b, q: np.exp(-2.0 * m * b * u) / (2.0 * m * b),
@@ -164,6 +168,7 @@ EXPONENTIAL = Shape(
 
 GAUSSIAN = Shape(
     "gaussian",
+    label="gaussian",
     prime=lambda a, b, q: np.exp(-math.pi * np.square(b * a)),
     primitive=lambda m, u, b, q: special.erf(b * u * math.sqrt(m * math.pi)) / (2.0 * b * math.sqrt(m)),
     tail=lambda m, u, b, q: special.erfc(b * u * math.sqrt(m * math.pi)) / (2.0 * b * math.sqrt(m)),
@@ -223,6 +228,7 @@ def _sigmoid_mode(m, mu, s, b):
 
 SIGMOID = Shape(
     "sigmoid",
+    label="∂sigmoid",
     prime=_sigmoid_prime,
     primitive=_sigmoid_primitive,
     tail=_sigmoid_tail,
@@ -237,6 +243,7 @@ SIGMOID = Shape(
 
 FASTSIGMOID = Shape(
     "fastsigmoid",
+    label="∂fast-sigmoid (paper's best)",
     prime=lambda a, b, q: 1.0 / np.square(1.0 + 2.0 * b * a),
     primitive=lambda m, u, b, q: -np.expm1((1 - 2 * m) * np.log1p(2.0 * b * u)) / (2.0 * b * (2 * m - 1)),
     tail=lambda m, u, b, q: np.exp((1 - 2 * m) * np.log1p(2.0 * b * u)) / (2.0 * b * (2 * m - 1)),
@@ -261,6 +268,7 @@ def _qpseudo_tail(m, u, b, q):
 
 QPSEUDOSPIKE = Shape(
     "qpseudospike",
+    label="q-PseudoSpike",
     # (1 + 2β|v|/(q−1))^(−q) via log1p: safe for q up to 1e4
     prime=lambda a, b, q: np.exp(-q * np.log1p(2.0 * b * a / (q - 1.0))),
     primitive=_qpseudo_primitive,
@@ -312,6 +320,7 @@ def _cauchy_d2log(v, m, b):
 
 CAUCHY = Shape(
     "cauchy",
+    label="Cauchy (atan)",
     prime=lambda a, b, q: 1.0 / (1.0 + np.square(math.pi * b * a)),
     primitive=_cauchy_primitive,
     tail=_cauchy_tail,

@@ -13,13 +13,11 @@ import streamlit as st
 
 from stabviz.config import (FORMULAS, IN_INITS, INITS, PRESET_NOTES, PRESETS, RANGES, RESETS, SHAPES,
                             VOLTAGE_MODELS, LIFConfig, preset)
+from stabviz.surrogates.shapes import SHAPE_TABLE
 from stabviz.ui import sliders, state, urlstate
 
-SHAPE_NAMES = {
-    "rectangular": "rectangular", "triangular": "triangular", "exponential": "exponential",
-    "gaussian": "gaussian", "sigmoid": "∂sigmoid", "fastsigmoid": "∂fast-sigmoid (paper's best)",
-    "qpseudospike": "q-PseudoSpike", "cauchy": "Cauchy (atan)",
-}
+#: shape -> the name the selectbox shows (from the shape's record)
+SHAPE_NAMES = {name: record.label or name for name, record in SHAPE_TABLE.items()}
 RESET_NAMES = {"subtract": "subtract θ (L1)", "mult1": "multiply (1 − z), whole voltage (L2)",
                "mult2": "multiply (1 − z), leak term only (L3)"}
 INIT_NAMES = {"glorot-uniform": "Glorot uniform", "glorot-normal": "Glorot normal", "he-normal": "He normal",
