@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
+import string
 from typing import Any, Callable, Iterator
 
 import streamlit as st
@@ -15,6 +17,24 @@ _LOG = logging.getLogger("stabviz.ui")
 REGIME_COLORS = {"stable": "green", "vanishing": "blue", "exploding": "red", "undefined": "gray"}
 REGIME_ICONS = {"stable": ":material/check_circle:", "vanishing": ":material/trending_down:",
                 "exploding": ":material/trending_up:", "undefined": ":material/help:"}
+
+
+#: Characters CommonMark lets a backslash escape: every ASCII punctuation character.
+_ESCAPED = frozenset(string.punctuation)
+_AUTOLINK = re.compile(r"(?<=\\:)|(?<=\\@)|(?i:(?<=www)(?=\\\.))")
+
+
+def plain(text: Any) -> str:
+    """``text`` for a markdown-rendering element (st.markdown, st.error, st.caption, ...) that shows it
+    literally: no links, images, HTML, emphasis, ``:color[...]`` / ``:material/...:`` directives or ``$``
+    math. Every ASCII punctuation character gets a backslash (which CommonMark renders as the character
+    itself) and the text is put on one line (a blank line or an indented line would start a new block).
+    Every user-supplied or stored string shown on a page goes through here (or st.text / st.code)."""
+    one_line = " ".join(str(text).split())
+    escaped = "".join("\\" + c if c in _ESCAPED else c for c in one_line)
+    # GitHub-flavoured markdown also links bare URLs and e-mail addresses (http://..., www...., a@b.c),
+    # backslashes or not: an invisible word joiner after ':' and '@' and before "www"'s dot breaks them.
+    return _AUTOLINK.sub("\u2060", escaped)
 
 
 def url_warnings() -> None:
