@@ -44,7 +44,7 @@ def url_warnings() -> None:
         return
     with st.container(border=False):
         st.warning("**Some values in the link were not valid and were replaced by their defaults:**\n\n"
-                   + "\n".join(f"- {w}" for w in warnings), icon=":material/link_off:")
+                   + "\n".join(f"- {plain(w)}" for w in warnings), icon=":material/link_off:")
         st.button("Dismiss", on_click=state.dismiss_warnings, key="dismiss_url_warnings")
 
 
@@ -54,7 +54,7 @@ def setting_error() -> None:
         try:
             LIFConfig(**st.session_state[state.SETTING])
         except (ValueError, TypeError) as err:
-            st.error(f"This setting is not possible: {err}", icon=":material/block:")
+            st.error(f"This setting is not possible: {plain(err)}", icon=":material/block:")
 
 
 @contextlib.contextmanager
@@ -67,12 +67,12 @@ def no_traceback(where: str) -> Iterator[None]:
     try:
         yield
     except StoreError as err:
-        st.error(f"The run store cannot be used: {err}", icon=":material/database:")
+        st.error(f"The run store cannot be used: {plain(err)}", icon=":material/database:")
     except ValueError as err:
-        st.error(f"{err}", icon=":material/error:")
+        st.error(plain(err), icon=":material/error:")
     except Exception as err:  # noqa: BLE001 - the boundary of a page: nothing may reach the user raw
         _LOG.exception("error on page %s", where)
-        st.error(f"Something went wrong on the {where} page: {type(err).__name__}: {err}. "
+        st.error(f"Something went wrong on the {plain(where)} page: {type(err).__name__}: {plain(err)}. "
                  "The details are in the server log.", icon=":material/error:")
 
 
