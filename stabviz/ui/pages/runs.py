@@ -217,8 +217,9 @@ def render(cfg: LIFConfig) -> None:
     st.subheader("All runs")
     table = st.dataframe(table_rows(runs), on_select="rerun", selection_mode="multi-row", hide_index=True,
                          key="runs_table", width="stretch")
-    layout.download_buttons("Runs table", "stabviz_runs", lambda: store.export_table("csv"),
-                            lambda: store.export_table("json"), key="dl_table")
+    # sharing.redact: on a shared dashboard the host's data paths leave as file names only
+    layout.download_buttons("Runs table", "stabviz_runs", lambda: sharing.redact(store.export_table("csv")),
+                            lambda: sharing.redact(store.export_table("json")), key="dl_table")
 
     ids = [r["id"] for r in runs]
     state.seed_widget("run_choice", "run", ui_runs.run_parser(ids), ids[0])
@@ -261,8 +262,9 @@ def render(cfg: LIFConfig) -> None:
             flow = grad_flow_series(run)
             if flow:
                 figures.chart(plots.gradient_flow(flow), "grad_flow")
-        layout.download_buttons("This run", f"stabviz_run_{run_id[:8]}", lambda: store.export(run_id, "csv"),
-                                lambda: store.export(run_id, "json"), key="dl_run")
+        layout.download_buttons("This run", f"stabviz_run_{run_id[:8]}",
+                                lambda: sharing.redact(store.export(run_id, "csv")),
+                                lambda: sharing.redact(store.export(run_id, "json")), key="dl_run")
 
     selected = [ids[i] for i in table.selection.rows] if table and table.selection.rows else []
     if len(selected) > 1:
