@@ -4,6 +4,11 @@ Runs ``python -m streamlit run <stabviz/ui/entry/app.py> <flags>`` in a child pr
 the repository's .streamlit/config.toml given as flags: that file is read only when Streamlit starts in
 the repository's root, and an installed package has no repository around it. Flags given by the caller
 win over these.
+
+The dashboard listens on localhost only. ``stabviz dashboard --shared`` serves a classroom on purpose: it
+listens on every interface (``--server.address 0.0.0.0``, unless the caller names an address) and sets
+STABVIZ_SHARED=1 for the dashboard, which then launches runs only with the host's STABVIZ_RUN_TOKEN, reads
+only the data files in STABVIZ_DATA_FILES and limits each visitor's runs (stabviz/ui/sharing.py).
 """
 from __future__ import annotations
 
@@ -40,18 +45,34 @@ def _given(argv: Sequence[str]) -> set[str]:
     return {a[2:].split("=", 1)[0] for a in argv if a.startswith("--")}
 
 
-def command(argv: Sequence[str] = ()) -> list[str]:
+#: The launcher's own flag (everything else goes to `streamlit run`), and the address it serves on.
+SHARED_FLAG = "--shared"
+SHARED_ADDRESS = "0.0.0.0"
+
+
+def split_shared(argv: Sequence[str]) -> tuple[bool, list[str]]:
+    """(whether ``--shared`` was given, the other flags) from the arguments after ``stabviz dashboard``."""
+    rest = [a for a in argv if a != SHARED_FLAG]
+    return len(rest) != len(argv), rest
+
+
+def command(argv: Sequence[str] = (), shared: bool = False) -> list[str]:
     """The command line that starts the dashboard: the package's entry script, our options, then ``argv``
-    (more Streamlit flags, e.g. ``--server.port 8502 --server.headless true``)."""
+    (more Streamlit flags, e.g. ``--server.port 8502 --server.headless true``). ``shared``: listen on
+    every interface (unless ``argv`` names an address)."""
     given = _given(argv)
-    flags = [part for name, value in OPTIONS.items() if name not in given for part in (f"--{name}", value)]
+    options = {**OPTIONS, "server.address": SHARED_ADDRESS} if shared else OPTIONS
+    flags = [part for name, value in options.items() if name not in given for part in (f"--{name}", value)]
     return [sys.executable, "-m", "streamlit", "run", str(APP), *flags, *argv]
 
 
-def _environment() -> dict[str, str]:
+def _environment(shared: bool = False) -> dict[str, str]:
     """The child imports the same stabviz as this process: from a checkout that is not installed, its root
-    goes on PYTHONPATH (an installed package is found anyway, and site-packages is left where it is)."""
+    goes on PYTHONPATH (an installed package is found anyway, and site-packages is left where it is).
+    ``shared``: STABVIZ_SHARED=1, so the dashboard applies the shared mode's rules."""
     env = dict(os.environ)
+    if shared:
+        env["STABVIZ_SHARED"] = "1"
     root = Path(__file__).resolve().parents[2]
     if root.name not in ("site-packages", "dist-packages"):
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p)
@@ -60,9 +81,15 @@ def _environment() -> dict[str, str]:
 
 def run_dashboard(argv: Sequence[str] = ()) -> int:
     """Serve the dashboard until it is stopped (Ctrl-C, or SIGTERM to this process, which is passed on);
-    returns Streamlit's exit status. ``argv``: extra ``streamlit run`` flags, passed through unchanged.
+    returns Streamlit's exit status. ``argv``: ``--shared`` (see the module docstring) and extra
+    ``streamlit run`` flags, passed through unchanged.
     """
-    proc = subprocess.Popen(command(list(argv)), env=_environment())
+    shared, argv = split_shared(argv)
+    if shared:
+        token = "set" if os.environ.get("STABVIZ_RUN_TOKEN", "").strip() else \
+            "not set: launching runs is off (set STABVIZ_RUN_TOKEN to allow it)"
+        print(f"stabviz: shared mode: serving on every interface; run token {token}", file=sys.stderr, flush=True)
+    proc = subprocess.Popen(command(argv, shared), env=_environment(shared))
     forward = threading.current_thread() is threading.main_thread()      # signal handlers: main thread only
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signum)) if forward else None
     try:
@@ -84,7 +111,12 @@ def run_dashboard(argv: Sequence[str] = ()) -> int:
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "dashboard", help="start the dashboard (extra flags go to `streamlit run`, e.g. --server.port 8502)",
-        description="Start the stabviz dashboard from the installed package, from any directory. Flags after "
-                    "the command are passed to `streamlit run`, e.g. --server.port 8502 --server.headless true.")
+        description="Start the stabviz dashboard from the installed package, from any directory. It listens on "
+                    "localhost only; --shared serves a classroom on every interface, where launching runs needs "
+                    "STABVIZ_RUN_TOKEN, runs read only the files in STABVIZ_DATA_FILES and each visitor may have "
+                    "STABVIZ_SHARED_MAX_RUNS (default 2) runs at once. Other flags after the command are passed "
+                    "to `streamlit run`, e.g. --server.port 8502 --server.headless true.")
+    p.add_argument("--shared", action="store_true",
+                   help="serve on every interface (0.0.0.0) with the shared mode's rules (STABVIZ_SHARED=1)")
     # stabviz.cli.main hands the flags to run_dashboard before parsing; this parser serves --help
     p.add_argument("streamlit_flags", nargs="*", metavar="STREAMLIT_FLAG", help="flags for streamlit run")

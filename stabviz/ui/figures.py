@@ -88,3 +88,20 @@ def chart(fig: Any, key: str, **kw: Any) -> None:
     """st.plotly_chart with the dashboard's defaults (no Plotly logo)."""
     config = {"displaylogo": False, **kw.pop("config", {})}
     st.plotly_chart(fig, key=key, config=config, **kw)
+
+
+def sweep_curve(xs: Sequence[float], values: Sequence[float], x_name: str, metric: str, log_x: bool) -> go.Figure:
+    """A sweep over one parameter: the measured outcome at each swept value ("pending" until it ends)."""
+    import numpy as np
+    y = np.asarray(values, float)
+    done = ~np.isnan(y)
+    x = np.asarray(xs, float)
+    return go.Figure(
+        data=[go.Scatter(x=x[done], y=y[done], mode="lines+markers", name="measured",
+                         hovertemplate=f"{plots.axis_title(x_name)} = %{{x:.4g}}<br>{metric} = %{{y:.4g}}<extra></extra>"),
+              go.Scatter(x=x[~done], y=np.zeros(int((~done).sum())), mode="markers", name="pending",
+                         marker=dict(symbol="circle-open", color="#adb5bd"), hoverinfo="skip")],
+        layout=dict(height=360, margin=dict(l=55, r=10, t=10, b=40), legend=dict(orientation="h", y=1.1, x=0),
+                    xaxis=dict(title=plots.axis_title(x_name), type="log" if log_x else "linear",
+                               tickvals=list(x), ticktext=[f"{v:g}" for v in x]),
+                    yaxis=dict(title=metric)))

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
+import string
 from typing import Any, Callable, Iterator
 
 import streamlit as st
@@ -17,6 +19,24 @@ REGIME_ICONS = {"stable": ":material/check_circle:", "vanishing": ":material/tre
                 "exploding": ":material/trending_up:", "undefined": ":material/help:"}
 
 
+#: Characters CommonMark lets a backslash escape: every ASCII punctuation character.
+_ESCAPED = frozenset(string.punctuation)
+_AUTOLINK = re.compile(r"(?<=\\:)|(?<=\\@)|(?i:(?<=www)(?=\\\.))")
+
+
+def plain(text: Any) -> str:
+    """``text`` for a markdown-rendering element (st.markdown, st.error, st.caption, ...) that shows it
+    literally: no links, images, HTML, emphasis, ``:color[...]`` / ``:material/...:`` directives or ``$``
+    math. Every ASCII punctuation character gets a backslash (which CommonMark renders as the character
+    itself) and the text is put on one line (a blank line or an indented line would start a new block).
+    Every user-supplied or stored string shown on a page goes through here (or st.text / st.code)."""
+    one_line = " ".join(str(text).split())
+    escaped = "".join("\\" + c if c in _ESCAPED else c for c in one_line)
+    # GitHub-flavoured markdown also links bare URLs and e-mail addresses (http://..., www...., a@b.c),
+    # backslashes or not: an invisible word joiner after ':' and '@' and before "www"'s dot breaks them.
+    return _AUTOLINK.sub("\u2060", escaped)
+
+
 def url_warnings() -> None:
     """Show what was wrong in the link (each bad field fell back to its default)."""
     warnings = state.url_warnings()
@@ -24,7 +44,7 @@ def url_warnings() -> None:
         return
     with st.container(border=False):
         st.warning("**Some values in the link were not valid and were replaced by their defaults:**\n\n"
-                   + "\n".join(f"- {w}" for w in warnings), icon=":material/link_off:")
+                   + "\n".join(f"- {plain(w)}" for w in warnings), icon=":material/link_off:")
         st.button("Dismiss", on_click=state.dismiss_warnings, key="dismiss_url_warnings")
 
 
@@ -34,7 +54,7 @@ def setting_error() -> None:
         try:
             LIFConfig(**st.session_state[state.SETTING])
         except (ValueError, TypeError) as err:
-            st.error(f"This setting is not possible: {err}", icon=":material/block:")
+            st.error(f"This setting is not possible: {plain(err)}", icon=":material/block:")
 
 
 @contextlib.contextmanager
@@ -47,12 +67,12 @@ def no_traceback(where: str) -> Iterator[None]:
     try:
         yield
     except StoreError as err:
-        st.error(f"The run store cannot be used: {err}", icon=":material/database:")
+        st.error(f"The run store cannot be used: {plain(err)}", icon=":material/database:")
     except ValueError as err:
-        st.error(f"{err}", icon=":material/error:")
+        st.error(plain(err), icon=":material/error:")
     except Exception as err:  # noqa: BLE001 - the boundary of a page: nothing may reach the user raw
         _LOG.exception("error on page %s", where)
-        st.error(f"Something went wrong on the {where} page: {type(err).__name__}: {err}. "
+        st.error(f"Something went wrong on the {plain(where)} page: {type(err).__name__}: {plain(err)}. "
                  "The details are in the server log.", icon=":material/error:")
 
 

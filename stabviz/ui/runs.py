@@ -1,7 +1,9 @@
 """The dashboard's side of training runs: one store and one launcher per process, submit, read.
 
 The dashboard never trains: it queues runs through the launcher (worker processes started by a
-detached dispatcher) and reads the SQLite store. Both objects are shared by every session of the
+detached dispatcher) and reads the SQLite store. Every launch goes through :func:`submit` or
+:func:`submit_sweep`, which in shared mode (:mod:`stabviz.ui.sharing`) check the visitor's run token, the
+data files and the visitor's own queued/running runs before anything is queued. Both objects are shared by every session of the
 process (st.cache_resource), keyed by the store's path so a test's temporary STABVIZ_HOME gets its own.
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ import streamlit as st
 
 from stabviz.config import LIFConfig, TrainConfig
 from stabviz.runs import ACTIVE, RunStore, StoreError, default_path, ensure_dispatcher, get_launcher
+from stabviz.ui import sharing
 
 #: Fields of a LIFConfig that do not change a training run (only the theory's view of it).
 THEORY_ONLY = ("voltage_model", "formula", "tolerance", "steps")
@@ -23,6 +26,9 @@ POLL_S = 1.0
 #: Seconds between two checks that queued runs have a live dispatcher (the check is one SELECT).
 DISPATCH_CHECK_S = 5.0
 _last_dispatch_check = [0.0]
+#: Session keys: the ids of the runs this session launched; the sidebar's run-token field.
+MINE = "_my_runs"
+TOKEN = "run_token"
 
 
 @st.cache_resource(show_spinner=False)
@@ -58,9 +64,55 @@ def quick_config(cfg: LIFConfig, **train: Any) -> TrainConfig:
     return TrainConfig(lif=cfg, **{**base, **train})
 
 
+def my_active_runs() -> int:
+    """How many of the runs this session launched are still queued or running."""
+    mine = set(st.session_state.get(MINE, ()))
+    return sum(r["id"] in mine for r in active_runs()) if mine else 0
+
+
+def refusal(new_runs: int, data_paths: Sequence[str] = ()) -> str | None:
+    """Why this session may not launch ``new_runs`` runs now (None: it may); see sharing.refusal."""
+    if not sharing.shared():
+        return None
+    return sharing.refusal(st.session_state.get(TOKEN), my_active_runs(), new_runs, data_paths)
+
+
+def _remember(run_ids: Sequence[str]) -> None:
+    st.session_state[MINE] = [*st.session_state.get(MINE, ()), *run_ids]
+
+
 def submit(train: TrainConfig, launcher_name: str = "local") -> str:
-    """Queue a run; ValueError (limits, queue full) propagates with its message for the page."""
-    return launcher(launcher_name).submit(train)
+    """Queue a run; ValueError (shared-mode refusal, limits, queue full) with its message for the page."""
+    why = refusal(1, [train.data_path])
+    if why:
+        raise ValueError(why)
+    run_id = launcher(launcher_name).submit(train)
+    _remember([run_id])
+    return run_id
+
+
+def submit_sweep(base: TrainConfig, x: str, xs: Sequence[Any], y: str | None, ys: Sequence[Any] | None,
+                 launcher_name: str = "local") -> tuple[str, list[str]]:
+    """Queue a sweep (one run per grid point); ValueError like :func:`submit`."""
+    why = refusal(len(xs) * (len(ys) if y else 1), [base.data_path])
+    if why:
+        raise ValueError(why)
+    sweep_id, run_ids = launcher(launcher_name).submit_sweep(base, x, xs, y, ys)
+    _remember(run_ids)
+    return sweep_id, run_ids
+
+
+def may_cancel(run_id: str) -> bool:
+    """Anyone may cancel any run on their own machine; on a shared dashboard, only the session that
+    launched it."""
+    return not sharing.shared() or run_id in st.session_state.get(MINE, ())
+
+
+def error_text(run: Mapping[str, Any]) -> str | None:
+    """A run's stored error for display (the host's data paths shortened to file names in shared mode;
+    still to be shown with layout.plain: the error may quote what a user typed)."""
+    error = run.get("error")
+    return None if not error else sharing.redact(str(error))
 
 
 def run_parser(known: Sequence[str]):
@@ -70,6 +122,19 @@ def run_parser(known: Sequence[str]):
             return store().resolve(text)
         except KeyError as err:
             raise ValueError(f"run = {text!r}: {err.args[0]}") from None
+    return parse
+
+
+def sweep_parser(known: Sequence[str]):
+    """``?sweep=<id or unique prefix>`` -> the full sweep id among ``known`` (ValueError otherwise)."""
+    def parse(text: str) -> str:
+        if text in known:
+            return text
+        hits = [s for s in known if text and s.startswith(text)]
+        if len(hits) != 1:
+            raise ValueError(f"sweep = {text!r}: " + ("no sweep with this id" if not hits
+                                                     else "this sweep id prefix is ambiguous"))
+        return hits[0]
     return parse
 
 

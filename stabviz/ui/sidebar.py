@@ -14,7 +14,8 @@ import streamlit as st
 from stabviz.config import (FORMULAS, IN_INITS, INITS, PRESET_NOTES, PRESETS, RANGES, RESETS, SHAPES,
                             VOLTAGE_MODELS, LIFConfig, preset)
 from stabviz.surrogates.shapes import SHAPE_TABLE
-from stabviz.ui import sliders, state, urlstate
+from stabviz.ui import runs as ui_runs
+from stabviz.ui import sharing, sliders, state, urlstate
 
 #: shape -> the name the selectbox shows (from the shape's record)
 SHAPE_NAMES = {name: record.label or name for name, record in SHAPE_TABLE.items()}
@@ -106,8 +107,25 @@ def draw() -> LIFConfig | None:
         if advanced.open:
             with advanced:
                 _advanced()
+        _shared_panel()
     state.widget_values()
     return state.setting()
+
+
+def _shared_panel() -> None:
+    """On a shared dashboard (stabviz.ui.sharing): say so, and take the run token when the host set one."""
+    mode = sharing.launching()
+    if mode == "open":
+        return
+    st.divider()
+    st.markdown(":material/groups: **Shared dashboard**")
+    if mode == "off":
+        st.caption("Launching training runs is switched off here: the host has set no run token. "
+                   "Everything else works.")
+        return
+    st.text_input("Run token", type="password", key=ui_runs.TOKEN, autocomplete="off",
+                  help="Launching training runs here needs the token the host gave you.")
+    st.caption(f"Each visitor may have {sharing.max_runs()} runs queued or running at once.")
 
 
 def _init_controls(which: str, label: str, choices, mean_label: str, std_label: str) -> None:

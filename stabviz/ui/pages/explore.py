@@ -13,7 +13,7 @@ import streamlit as st
 
 from stabviz import plots
 from stabviz.config import LIFConfig
-from stabviz.ui import advice, compute, entry, figures, layout, livemap, snippets, state, urlstate
+from stabviz.ui import advice, compute, entry, figures, layout, livemap, sharing, snippets, state, urlstate
 from stabviz.ui import runs as ui_runs
 
 #: tab label -> (x axis, y axis). The tail map is always drawn for the q-PseudoSpike shape.
@@ -133,14 +133,20 @@ def confirm_button(cfg: LIFConfig) -> None:
     st.subheader("Confirm with a short run")
     st.caption("100 training steps on the generated randman task (1 layer, batch 32, 50 time steps), "
                "in a worker process; the prediction is stored with the run.")
-    if st.button("Confirm with a short run", type="primary", icon=":material/play_arrow:", key="confirm_run"):
+    off = sharing.launching() == "off"
+    if off:
+        st.caption(":material/lock: Launching runs is switched off on this shared dashboard "
+                   "(the host has set no run token).")
+    if st.button("Confirm with a short run", type="primary", icon=":material/play_arrow:", key="confirm_run",
+                 disabled=off):
         try:
             st.session_state["_confirm_run_id"] = ui_runs.submit(ui_runs.quick_config(cfg))
         except ValueError as err:
-            st.error(f"The run was not started: {err}")
+            st.error(f"The run was not started: {layout.plain(err)}")
     run_id = st.session_state.get("_confirm_run_id")
     if run_id:
-        st.success(f"Run {run_id[:8]} queued: follow it live on the Runs page.", icon=":material/check:")
+        st.success(f"Run {layout.plain(run_id[:8])} queued: follow it live on the Runs page.",
+                   icon=":material/check:")
         params = {**urlstate.setting_params(st.session_state[state.SETTING]), "run": run_id}
         st.page_link(entry.script("runs"), label=f"Open run {run_id[:8]} on the Runs page",
                      icon=":material/open_in_new:", query_params=params)

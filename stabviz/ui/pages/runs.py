@@ -14,7 +14,7 @@ import streamlit as st
 from stabviz import plots
 from stabviz.config import DEVICES, TASKS, TRAIN_RANGES, LIFConfig, TrainConfig, limits
 from stabviz.runs import ACTIVE
-from stabviz.ui import figures, layout, state
+from stabviz.ui import figures, layout, sharing, state
 from stabviz.ui import runs as ui_runs
 
 #: Metric charts of the live view: title -> metric name prefix in the store (per layer: "<name>/<k>").
@@ -60,14 +60,27 @@ def table_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def launch_form(cfg: LIFConfig) -> None:
-    """Launch a run from the current setting; on success, show it (the run id goes into the URL)."""
+    """Launch a run from the current setting; on success, show it (the run id goes into the URL).
+    On a shared dashboard the data file is one the host lists (by name), and launching may be off."""
     lim = limits()
+    shared = sharing.shared()
+    if sharing.launching() == "off":
+        st.info("Launching runs is switched off on this shared dashboard (the host has set no run token). "
+                "The runs below can still be followed and compared.", icon=":material/lock:")
+        return
+    files = sharing.data_files() if shared else {}
     with st.form("launch", border=True):
         st.markdown(f"**Launch a run at the current setting**: {setting_label(cfg.to_dict())}")
         c = st.columns(4)
         task = c[0].selectbox("Task", TASKS, help="randman is generated on the fly; shd and slmnist read a "
                                                   "local file you already have (nothing is downloaded).")
-        data_path = c[1].text_input("Data file (shd / slmnist)", "")
+        if shared:      # no typed paths on a shared dashboard: only the files the host lists, by name
+            data_name = c[1].selectbox("Data file (shd / slmnist)", list(files), index=None,
+                                       placeholder="none listed by the host" if not files else "choose a file",
+                                       help="The data files the host of this shared dashboard offers.")
+            data_path = files.get(data_name, "")
+        else:
+            data_path = c[1].text_input("Data file (shd / slmnist)", "")
         device = c[2].selectbox("Device", DEVICES, help="auto: CUDA when the worker sees a GPU, else CPU.")
         layers = c[3].number_input("Layers", 1, lim["layers"], 1)
         c = st.columns(4)
@@ -93,10 +106,10 @@ def launch_form(cfg: LIFConfig) -> None:
                                     sparsity_target=float(sparsity_target), use_recommended_sg=recommended)
                 run_id = ui_runs.submit(train)
             except ValueError as err:
-                st.error(f"The run was not started: {err}")
+                st.error(f"The run was not started: {layout.plain(sharing.redact(str(err)))}")
             else:
                 st.session_state["run_choice"] = run_id
-                st.success(f"Run {run_id[:8]} queued.")
+                st.success(f"Run {layout.plain(run_id[:8])} queued.")
 
 
 def run_metrics(run_id: str) -> dict[str, tuple[list, list]]:
@@ -167,8 +180,8 @@ def verdict_sentence(run: Mapping[str, Any]) -> str | None:
     if regime.get("agrees") is None:
         return None
     word = "confirmed" if regime["agrees"] else "refuted"
-    return (f"Prediction **{word}**: the theory said *{regime.get('predicted')}*, the run measured "
-            f"*{regime.get('measured')}* (from the gradient-flow probe's per-step gain ρ̂).")
+    return (f"Prediction **{word}**: the theory said *{layout.plain(regime.get('predicted'))}*, the run measured "
+            f"*{layout.plain(regime.get('measured'))}* (from the gradient-flow probe's per-step gain ρ̂).")
 
 
 def grad_flow_series(run: Mapping[str, Any]) -> dict[str, tuple[list, list]]:
@@ -204,8 +217,9 @@ def render(cfg: LIFConfig) -> None:
     st.subheader("All runs")
     table = st.dataframe(table_rows(runs), on_select="rerun", selection_mode="multi-row", hide_index=True,
                          key="runs_table", width="stretch")
-    layout.download_buttons("Runs table", "stabviz_runs", lambda: store.export_table("csv"),
-                            lambda: store.export_table("json"), key="dl_table")
+    # sharing.redact: on a shared dashboard the host's data paths leave as file names only
+    layout.download_buttons("Runs table", "stabviz_runs", lambda: sharing.redact(store.export_table("csv")),
+                            lambda: sharing.redact(store.export_table("json")), key="dl_table")
 
     ids = [r["id"] for r in runs]
     state.seed_widget("run_choice", "run", ui_runs.run_parser(ids), ids[0])
@@ -223,16 +237,17 @@ def render(cfg: LIFConfig) -> None:
         """Re-drawn every second while the run is queued or running; a full rerun when it ends."""
         current = store.get(run_id)
         if current["status"] in ACTIVE:
-            st.progress(progress(run_id), text=f"{current['status']}: {progress(run_id):.0%}")
-            if st.button("Cancel run", icon=":material/stop:", key="cancel_run"):
+            st.progress(progress(run_id), text=f"{layout.plain(current['status'])}: {progress(run_id):.0%}")
+            if ui_runs.may_cancel(run_id) and st.button("Cancel run", icon=":material/stop:", key="cancel_run"):
                 ui_runs.launcher().cancel(run_id)
         elif active:
             st.rerun()                    # it has just ended: refresh the table and stop polling
         charts([run_id], "live")
 
-    st.subheader(f"Run {run_id[:8]}: {run['status']}")
-    if run.get("error"):
-        st.error(f"The run failed: {run['error']}", icon=":material/error:")
+    st.subheader(f"Run {layout.plain(run_id[:8])}: {layout.plain(run['status'])}")
+    error = ui_runs.error_text(run)
+    if error:
+        st.error(f"The run failed: {layout.plain(error)}", icon=":material/error:")
     live_view()
 
     if run["status"] not in ACTIVE:
@@ -247,8 +262,9 @@ def render(cfg: LIFConfig) -> None:
             flow = grad_flow_series(run)
             if flow:
                 figures.chart(plots.gradient_flow(flow), "grad_flow")
-        layout.download_buttons("This run", f"stabviz_run_{run_id[:8]}", lambda: store.export(run_id, "csv"),
-                                lambda: store.export(run_id, "json"), key="dl_run")
+        layout.download_buttons("This run", f"stabviz_run_{run_id[:8]}",
+                                lambda: sharing.redact(store.export(run_id, "csv")),
+                                lambda: sharing.redact(store.export(run_id, "json")), key="dl_run")
 
     selected = [ids[i] for i in table.selection.rows] if table and table.selection.rows else []
     if len(selected) > 1:

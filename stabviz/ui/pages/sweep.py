@@ -1,6 +1,8 @@
 """Sweep (/sweep): train over a small grid of two parameters and see where the theory's boundary falls.
 
 The page's whole glue: the sweep parameters, the measured grid, the predicted boundary and :func:`render`.
+Sweeps over one parameter (``python -m stabviz sweep --x ... --x-values ...`` without ``--y``) are shown
+as a curve.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import streamlit as st
 from stabviz import plots
 from stabviz.config import LIFConfig, TrainConfig, limits
 from stabviz.runs import ACTIVE, parse_values
-from stabviz.ui import compute, figures, state
+from stabviz.ui import compute, figures, layout, sharing, state
 from stabviz.ui import runs as ui_runs
 
 #: Parameters offered on the Sweep page (any LIFConfig or TrainConfig field works from the CLI).
@@ -63,20 +65,22 @@ def parse(name: str, text: str) -> list[Any]:
 
 def grid(runs: Sequence[Mapping[str, Any]], x: str, y: str, xs: Sequence[float], ys: Sequence[float],
          metric: str) -> tuple[np.ndarray, int]:
-    """(z of shape (len(ys), len(xs)) with NaN where no finished value yet, number finished)."""
+    """(z of shape (len(ys), len(xs)) with NaN where no finished value yet, number finished).
+    A 1-D sweep (``y`` None) gives z of shape (1, len(xs))."""
+    ys = ys if y is not None and ys else [None]
     z = np.full((len(ys), len(xs)), np.nan)
     done = 0
     read = METRICS[metric]
     for r in runs:
         point = r.get("sweep_point") or {}
-        if r["status"] in ACTIVE or x not in point or y not in point:
+        if r["status"] in ACTIVE or x not in point or (y is not None and y not in point):
             continue
         done += 1
         lif = (r.get("config") or {}).get("lif") or {}
         value = read(r.get("summary") or {}, lif)
         if value is None:
             continue
-        i, j = _index(ys, point[y]), _index(xs, point[x])
+        i, j = (0 if y is None else _index(ys, point[y])), _index(xs, point[x])
         if i is not None and j is not None:
             z[i, j] = value
     return z, done
@@ -92,6 +96,11 @@ def _index(values: Sequence[float], v: float) -> int | None:
 def boundary_config(base: Mapping[str, Any]) -> LIFConfig:
     """The LIF setting the predicted boundary is computed at: the sweep's base."""
     return LIFConfig.from_dict(base.get("lif") or {})
+
+
+def sweep_title(spec: Mapping[str, Any]) -> str:
+    """"x × y", or "x" for a sweep over one parameter."""
+    return f"{spec.get('x')} × {spec['y']}" if spec.get("y") else f"{spec.get('x')}"
 
 
 def sweeps_in(runs: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -110,6 +119,16 @@ def render(cfg: LIFConfig) -> None:
     st.markdown("Each grid point is one short training run through the launcher. As runs finish, their measured "
                 "outcome fills the heatmap; the dashed line is the stable band the theory predicts.")
 
+    if sharing.launching() == "off":
+        st.info("Starting sweeps is switched off on this shared dashboard (the host has set no run token). "
+                "The sweeps below can still be followed.", icon=":material/lock:")
+    else:
+        sweep_form(cfg)
+    sweeps_view(store)
+
+
+def sweep_form(cfg: LIFConfig) -> None:
+    """The form that queues a new sweep at the sidebar's setting."""
     with st.form("sweep"):
         c = st.columns(2)
         x = c[0].selectbox("x parameter", PARAMETERS, index=1)
@@ -129,24 +148,27 @@ def render(cfg: LIFConfig) -> None:
                 xs, ys = parse(x, x_text), parse(y, y_text)
                 base = TrainConfig(lif=cfg, task="randman", train_steps=int(steps), batch=int(batch),
                                    time_steps=int(time_steps), log_every=5)
-                sweep_id, _ = ui_runs.launcher(launcher_name).submit_sweep(base, x, xs, y, ys)
+                sweep_id, _ = ui_runs.submit_sweep(base, x, xs, y, ys, launcher_name)
             except ValueError as err:
-                st.error(f"The sweep was not started: {err}")
+                st.error(f"The sweep was not started: {layout.plain(err)}")
             else:
                 st.session_state["sweep_choice"] = sweep_id
-                st.success(f"Sweep {sweep_id[:8]} queued: {len(xs) * len(ys)} runs.")
+                st.success(f"Sweep {layout.plain(sweep_id[:8])} queued: {len(xs) * len(ys)} runs.")
 
+
+def sweeps_view(store: Any) -> None:
+    """The chosen sweep's measured map (or curve), following its runs live."""
     sweeps = sweeps_in(store.list(limit=None))
     if not sweeps:
         st.info("No sweep yet: choose two parameters and their values above.")
         return
 
-    state.seed_widget("sweep_choice", "sweep", ui_runs.run_parser(sweeps), sweeps[0])
+    state.seed_widget("sweep_choice", "sweep", ui_runs.sweep_parser(sweeps), sweeps[0])
     if st.session_state["sweep_choice"] not in sweeps:
         st.session_state["sweep_choice"] = sweeps[0]
     specs = {s: store.sweep(s)["spec"] for s in sweeps}
     sweep_id = st.selectbox("Sweep", sweeps, key="sweep_choice", persist_state="session",
-                            format_func=lambda s: f"{s[:8]} · {specs[s]['x']} × {specs[s]['y']}")
+                            format_func=lambda s: f"{s[:8]} · {sweep_title(specs[s])}")
     state.keep_param("sweep", sweep_id)
     metric = st.segmented_control("Colour by", list(METRICS), default=list(METRICS)[0], required=True,
                                   key="sweep_metric")
@@ -157,12 +179,18 @@ def render(cfg: LIFConfig) -> None:
         """Re-drawn every second while runs of the sweep are queued or running."""
         sweep = store.sweep(sweep_id)
         spec, runs = sweep["spec"], sweep["runs"]
-        sx, sy = spec["x"], spec["y"]
-        z, done = grid(runs, sx, sy, spec["x_values"], spec["y_values"], metric)
+        sx, sy = spec["x"], spec.get("y")
+        z, done = grid(runs, sx, sy, spec["x_values"], spec.get("y_values"), metric)
         still = sum(r["status"] in ACTIVE for r in runs)
         st.progress(done / max(len(runs), 1), text=f"{done} of {len(runs)} runs ended")
         if running and not still:
             st.rerun()
+        if sy is None:
+            figures.chart(figures.sweep_curve(spec["x_values"], z[0], sx, metric, sx in LOG_PARAMETERS),
+                          "sweep_curve")
+            st.caption("A sweep over one parameter: the theory's stable band needs two axes.")
+            failures(runs)
+            return
         boundary = None
         if sx in REGION_AXES and sy in REGION_AXES:
             boundary = compute.sweep_boundary(compute.key_of(boundary_config(spec["base"])), sx, sy,
@@ -172,8 +200,14 @@ def render(cfg: LIFConfig) -> None:
                                       log_y=sy in LOG_PARAMETERS), "sweep_map")
         if boundary is None:
             st.caption("The theory draws its stable band over dampening, sharpness, tail and leak only.")
-        failed = [r for r in runs if r["status"] == "failed"]
-        for r in failed[:3]:
-            st.error(f"Run {r['id'][:8]} ({r.get('sweep_label')}) failed: {r.get('error')}")
+        failures(runs)
 
     sweep_view()
+
+
+def failures(runs: Sequence[Mapping[str, Any]]) -> None:
+    """The errors of the first three failed runs (stored text: shown literally)."""
+    failed = [r for r in runs if r["status"] == "failed"]
+    for r in failed[:3]:
+        st.error(f"Run {layout.plain(r['id'][:8])} ({layout.plain(r.get('sweep_label'))}) failed: "
+                 f"{layout.plain(ui_runs.error_text(r))}")

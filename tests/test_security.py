@@ -1,0 +1,355 @@
+"""Issue 9, "the dashboard is unsafe to share": shared mode, text that stays text, paths that tell
+nothing, and the Sweep page's links.
+
+1. Shared mode (``stabviz dashboard --shared`` / STABVIZ_SHARED=1): launching needs the host's token or is
+   off, no path can be typed (only the host's listed files, by name), per-visitor limits, own cancels.
+2. Every user-supplied or stored string reaches markdown through layout.plain: URL values, run errors,
+   sweep labels, error boundaries.
+3. Nothing on the page tells an existing server path from a missing one.
+4. The Sweep page draws 1-D sweeps and reads ?sweep= as a sweep id.
+"""
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from stabviz.config import LIFConfig, TrainConfig, preset
+from stabviz.ui import sharing
+from stabviz.ui.layout import plain
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+RUNS, SWEEP, LEARN = "stabviz/ui/entry/runs.py", "stabviz/ui/entry/sweep.py", "stabviz/ui/entry/learn.py"
+TOKEN = "s3cret-classroom"
+#: What a visitor might slip into a link, a data path or (through it) a run's error text.
+PAYLOADS = ("![x](http://evil.example/a.png)", "[Re-enter your password](http://evil.example)", "<img src=x>",
+            ":red[big]", "$x$", ":material/home:", "www.evil.example", "mail@evil.example")
+EVIL = " ".join(PAYLOADS)
+
+
+@pytest.fixture(autouse=True)
+def temp_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))
+    for name in (sharing.SHARED_ENV, sharing.TOKEN_ENV, sharing.FILES_ENV, sharing.MAX_RUNS_ENV):
+        monkeypatch.delenv(name, raising=False)
+    # No training in these tests: runs stay queued (no dispatcher is ever started).
+    monkeypatch.setattr("stabviz.runs.local._start_dispatcher", lambda *a, **k: None)
+    return tmp_path
+
+
+@pytest.fixture
+def store(temp_home):
+    from stabviz.runs import RunStore
+    return RunStore(temp_home / "stabviz.db")
+
+
+def _app(params=None, page=None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    if params:
+        at.query_params.update(params)
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.query_params.update(params or {})
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def shown(markdown: str) -> str:
+    """What a reader sees of a body that went through layout.plain."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
+
+
+def bodies(at) -> list[str]:
+    """Every markdown-rendered body on the page (main and sidebar)."""
+    out = []
+    for kind in ("markdown", "caption", "error", "warning", "info", "success", "title", "header", "subheader"):
+        out += [e.value for e in getattr(at, kind)]
+    out += [p.proto.text for p in at.get("progress")]
+    return out
+
+
+def assert_rendered_as_text(body: str) -> None:
+    """No link, image, HTML, directive or math markup survives in ``body`` (escaped forms are fine)."""
+    for pattern in (r"(?<!\\)\]\(", r"(?<!\\)<img", r"(?<!\\):red\[", r"(?<!\\)\$x", r"(?<!\\):material/home",
+                    r"evil\.example", r"https?://evil", r"(?i)www\\?\.evil", r"@evil"):
+        assert not re.search(pattern, body), (pattern, body)
+
+
+def _texts(at) -> list[str]:
+    return [shown(b) for b in bodies(at)]
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Shared mode
+
+def test_shared_mode_settings_are_pure_functions_of_the_environment(tmp_path):
+    assert not sharing.shared({}) and sharing.launching({}) == "open"
+    env = {"STABVIZ_SHARED": "1"}
+    assert sharing.shared(env) and sharing.launching(env) == "off" and not sharing.token_ok("", env)
+    env = {**env, "STABVIZ_RUN_TOKEN": TOKEN}
+    assert sharing.launching(env) == "token"
+    assert sharing.token_ok(TOKEN, env) and not sharing.token_ok(TOKEN + "x", env) and not sharing.token_ok(None, env)
+    assert sharing.max_runs(env) == 2 and sharing.max_runs({**env, "STABVIZ_SHARED_MAX_RUNS": "5"}) == 5
+    files = f"/srv/a/shd.h5{__import__('os').pathsep}/srv/b/shd.h5{__import__('os').pathsep}/x/mnist.npz"
+    env = {**env, "STABVIZ_DATA_FILES": files}
+    assert sharing.data_files(env) == {"shd.h5": "/srv/a/shd.h5", "shd.h5 (2)": "/srv/b/shd.h5",
+                                       "mnist.npz": "/x/mnist.npz"}
+    assert sharing.redact("could not read /srv/b/shd.h5 as HDF5", env) == "could not read shd.h5 (2) as HDF5"
+    # refusals, in order: no token, wrong token, unlisted file, too many runs
+    assert "needs the run token" in sharing.refusal(None, 0, 1, env=env)
+    assert "not the run token" in sharing.refusal("guess", 0, 1, env=env)
+    assert "only the data files" in sharing.refusal(TOKEN, 0, 1, ["/etc/passwd"], env=env)
+    assert sharing.refusal(TOKEN, 0, 1, ["/srv/b/shd.h5", ""], env=env) is None
+    assert "at most 2 runs" in sharing.refusal(TOKEN, 1, 2, env=env)
+    assert "switched off" in sharing.refusal(TOKEN, 0, 1, env={"STABVIZ_SHARED": "1"})
+    assert sharing.refusal(None, 99, 99, ["/anything"], env={}) is None           # not shared: the owner's machine
+
+
+def _captured_launch(monkeypatch, argv):
+    from stabviz.cli import dashboard
+    seen = {}
+
+    class FakeProc:
+        def __init__(self, cmd, env):
+            seen["cmd"], seen["env"] = cmd, env
+
+        def wait(self, timeout=None):
+            return 0
+
+        def poll(self):
+            return 0
+
+    monkeypatch.setattr(dashboard.subprocess, "Popen", FakeProc)
+    from stabviz.cli import main
+    assert main(["dashboard", *argv]) == 0
+    cmd = seen["cmd"]
+    return cmd, seen["env"], dict(zip(cmd[5::1], cmd[6::1]))
+
+
+def test_dashboard_shared_flag_serves_every_interface_with_the_shared_rules(monkeypatch):
+    cmd, env, _ = _captured_launch(monkeypatch, ["--server.port", "8502"])
+    assert cmd[cmd.index("--server.address") + 1] == "localhost" and "STABVIZ_SHARED" not in env
+    cmd, env, _ = _captured_launch(monkeypatch, ["--shared", "--server.port", "8502"])
+    assert "--shared" not in cmd                                  # ours, never handed to streamlit run
+    assert cmd[cmd.index("--server.address") + 1] == "0.0.0.0" and env["STABVIZ_SHARED"] == "1"
+    assert cmd[-2:] == ["--server.port", "8502"]
+    cmd, env, _ = _captured_launch(monkeypatch, ["--shared", "--server.address", "10.1.2.3"])
+    assert cmd.count("--server.address") == 1 and cmd[-1] == "10.1.2.3"    # the host's address wins
+
+
+def test_shared_without_a_token_switches_launching_off_and_says_so(monkeypatch, store):
+    monkeypatch.setenv("STABVIZ_SHARED", "1")
+    at = _app(page=RUNS)
+    assert any("switched off" in t for t in _texts(at))
+    assert not [b for b in at.button if b.label == "Launch run"] and not at.text_input
+    at = _app()
+    assert at.button(key="confirm_run").disabled
+    at = _app(page=SWEEP)
+    assert any("switched off" in t for t in _texts(at)) and not [b for b in at.button if b.label == "Start sweep"]
+    from stabviz.ui import runs as ui_runs
+    with pytest.raises(ValueError, match="switched off"):      # the gate holds on the server, not only in the UI
+        ui_runs.submit(TrainConfig())
+    assert store.list() == []
+
+
+def _launch(at, **choose):
+    for label, value in choose.items():
+        [s for s in at.selectbox if s.label.startswith(label)][0].set_value(value)
+    [b for b in at.button if b.label == "Launch run"][0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_shared_with_a_token_launches_only_with_it_only_listed_files_and_few_runs(monkeypatch, store, tmp_path):
+    import os
+    monkeypatch.setenv("STABVIZ_SHARED", "1")
+    monkeypatch.setenv("STABVIZ_RUN_TOKEN", TOKEN)
+    monkeypatch.setenv("STABVIZ_SHARED_MAX_RUNS", "2")
+    monkeypatch.setenv("STABVIZ_DATA_FILES", os.pathsep.join(["/srv/class/shd_train.h5", "/srv/other/shd_train.h5"]))
+    at = _app(page=RUNS)
+    # no path can be typed: only the host's files, by name
+    assert not [t for t in at.text_input if t.label.startswith("Data file")]
+    data = [s for s in at.selectbox if s.label.startswith("Data file")][0]
+    assert data.options == ["shd_train.h5", "shd_train.h5 (2)"]
+    token = at.sidebar.text_input(key="run_token")
+    assert token.proto.type == token.proto.PASSWORD
+
+    _launch(at)                                                      # no token typed
+    assert any("needs the run token" in t for t in _texts(at)) and store.list() == []
+    token.set_value("guess").run()
+    _launch(at)
+    assert any("not the run token" in t for t in _texts(at)) and store.list() == []
+
+    at.sidebar.text_input(key="run_token").set_value(TOKEN).run()
+    _launch(at, **{"Task": "shd", "Data file": "shd_train.h5 (2)"})
+    runs = store.list()
+    assert len(runs) == 1 and runs[0]["config"]["data_path"] == "/srv/other/shd_train.h5"
+    _launch(at)
+    assert len(store.list()) == 2
+    _launch(at)                                                      # a third while two are queued
+    assert any("at most 2 runs" in t for t in _texts(at)) and len(store.list()) == 2
+    # the Explore button and the Sweep form pass through the same gate
+    at.switch_page("stabviz/ui/entry/explore.py").run()
+    at.button(key="confirm_run").click().run()
+    assert any("at most 2 runs" in t for t in _texts(at)) and len(store.list()) == 2
+
+
+def test_a_visitor_cancels_only_their_own_runs_on_a_shared_dashboard(monkeypatch, store):
+    run_id = store.create(TrainConfig(lif=LIFConfig(), train_steps=10))          # someone else's queued run
+    at = _app({"run": run_id}, page=RUNS)
+    assert at.button(key="cancel_run")                                           # own machine: may cancel
+    monkeypatch.setenv("STABVIZ_SHARED", "1")
+    monkeypatch.setenv("STABVIZ_RUN_TOKEN", TOKEN)
+    at = _app({"run": run_id}, page=RUNS)
+    assert not [b for b in at.button if b.key == "cancel_run"]
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. User-supplied text is shown as text
+
+def test_plain_shows_every_character_literally_and_breaks_every_markup():
+    for text in (*PAYLOADS, EVIL, "a\\b *c* _d_ `e` # f | g ~h~ > i", "https://evil.example/x?y=1&z=2"):
+        assert shown(plain(text)) == text
+        assert_rendered_as_text(plain(text))
+    assert shown(plain("two\n\nlines  and\ttabs")) == "two lines and tabs"          # one line: no new blocks
+
+
+def test_link_values_are_echoed_as_text_in_the_warnings(store):
+    params = {"shape": PAYLOADS[0], "dampening": PAYLOADS[1], "reset": PAYLOADS[2], "formula": PAYLOADS[3],
+              "n_rec": PAYLOADS[4], "seed": PAYLOADS[5], "init_rec": PAYLOADS[6], "voltage_model": PAYLOADS[7],
+              "map": EVIL, "color": EVIL}
+    at = _app(params)
+    warning = " ".join(w.value for w in at.warning)
+    for payload in PAYLOADS:
+        assert plain(repr(payload)) in warning                        # shown, escaped
+    for body in bodies(at):
+        assert_rendered_as_text(body)
+    _sweep(store, "sweep1", "dampening", [0.5, 2.0])                  # a run, and a sweep: the pages read the links
+    for page, name in ((RUNS, "run"), (SWEEP, "sweep")):
+        at = _app({name: EVIL}, page=page)
+        assert any(plain(repr(EVIL)) in w.value for w in at.warning)
+        for body in bodies(at):
+            assert_rendered_as_text(body)
+
+
+def test_a_stored_run_error_is_shown_as_text_to_every_viewer(store):
+    from stabviz.runs import sweep_configs
+    run_id = store.create(TrainConfig(task="shd", data_path=EVIL))
+    store.set_status(run_id, "failed", error=f"data file could not be read: {EVIL} is missing")
+    base = TrainConfig(lif=preset("shd-tau20"), train_steps=5)
+    points = sweep_configs(base, "dampening", [0.5, 2.0])
+    spec = {"x": "dampening", "x_values": [0.5, 2.0], "y": None, "y_values": None, "base": base.to_dict(),
+            "launcher": "local"}
+    ids = store.create_many([(cfg, {"id": "sweepevil", "label": EVIL, "point": p}) for p, cfg in points],
+                            sweep_spec=("sweepevil", spec))
+    store.set_status(ids[0], "failed", error=EVIL)
+    at = _app({"run": run_id}, page=RUNS)
+    errors = [e.value for e in at.error]
+    assert any(f"The run failed: {plain('data file could not be read: ' + EVIL)}" in e for e in errors), errors
+    for body in bodies(at):
+        assert_rendered_as_text(body)
+    at = _app(page=SWEEP)
+    assert any(plain(EVIL) in e.value for e in at.error)
+    for body in bodies(at):
+        assert_rendered_as_text(body)
+
+
+@pytest.mark.parametrize("error", [ValueError(EVIL), RuntimeError(EVIL)])
+def test_the_pages_error_boundary_shows_the_error_as_text(monkeypatch, error):
+    from stabviz.ui.pages import learn
+
+    def broken(cfg):
+        raise error
+    monkeypatch.setattr(learn, "render", broken)
+    at = _app(page=LEARN)
+    assert any(plain(EVIL) in e.value for e in at.error), [e.value for e in at.error]
+    for body in bodies(at):
+        assert_rendered_as_text(body)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Server paths: existing and missing look the same
+
+def test_the_runs_page_does_not_tell_an_existing_path_from_a_missing_one(store, tmp_path):
+    existing = tmp_path / "secret.h5"
+    existing.write_bytes(b"not hdf5 at all")
+    missing = tmp_path / "nothere.h5"
+    pages = []
+    for path in (existing, missing):
+        at = _app(page=RUNS)
+        [t for t in at.text_input if t.label.startswith("Data file")][0].set_value(str(path))
+        _launch(at, Task="shd")
+        ids = [r["id"] for r in store.list()]
+        text = [re.sub("|".join(i[:8] for i in ids), "RUN", t) for t in _texts(at)]
+        pages.append([t.replace(str(path), "PATH") for t in text if not t.startswith("Server rerun")])
+    assert pages[0] == pages[1]
+    assert len(store.list()) == 2                                     # both queued: validation never looks
+    from stabviz import tasks                                        # and the worker's error is one message
+    messages = []
+    for path in (existing, missing):
+        with pytest.raises(ValueError) as err:
+            tasks.load_task(TrainConfig(task="shd", data_path=str(path)))
+        messages.append(str(err.value).replace(str(path), "PATH"))
+    assert messages[0] == messages[1]
+
+
+
+def test_a_shared_dashboard_takes_no_path_at_all(monkeypatch, store, tmp_path):
+    """A visitor cannot probe the server's files: no path field, and a path sent past the page is refused
+    with one message whether it exists or not."""
+    from stabviz.ui import runs as ui_runs
+    monkeypatch.setenv("STABVIZ_SHARED", "1")
+    monkeypatch.setenv("STABVIZ_RUN_TOKEN", TOKEN)
+    at = _app(page=RUNS)
+    assert not [t for t in at.text_input if t.label.startswith("Data file")]
+    existing = tmp_path / "secret.h5"
+    existing.write_bytes(b"x")
+    refusals = []
+    for path in (existing, tmp_path / "nothere.h5"):
+        why = sharing.refusal(TOKEN, 0, 1, [str(path)])
+        refusals.append(why)
+        with pytest.raises(ValueError):
+            ui_runs.submit(TrainConfig(task="shd", data_path=str(path)))       # no session token: refused too
+    assert refusals[0] == refusals[1] and "only the data files" in refusals[0]
+    assert store.list() == []
+
+
+def test_the_dashboard_never_checks_whether_a_path_exists():
+    ui = Path(__file__).resolve().parents[1] / "stabviz" / "ui"
+    for source in ui.rglob("*.py"):
+        text = source.read_text()
+        for call in (".exists(", "isfile(", "is_file(", "isdir(", "is_dir(", "os.stat(", "os.access(", "lstat("):
+            assert call not in text, f"{source.name} calls {call}"
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. The Sweep page: 1-D sweeps and ?sweep= links
+
+def _sweep(store, sweep_id, x, xs, y=None, ys=None):
+    from stabviz.runs import sweep_configs
+    base = TrainConfig(lif=preset("shd-tau20"), train_steps=5)
+    spec = {"x": x, "x_values": xs, "y": y, "y_values": ys, "base": base.to_dict(), "launcher": "local"}
+    points = sweep_configs(base, x, xs, y, ys)
+    return store.create_many([(cfg, {"id": sweep_id, "label": "p", "point": p}) for p, cfg in points],
+                             sweep_spec=(sweep_id, spec))
+
+
+def test_a_1d_sweep_is_drawn_and_sweep_links_select_their_sweep(store):
+    import time
+    _sweep(store, "aaaa2d000001", "dampening", [0.3, 1.0, 3.0], "sharpness", [0.5, 2.0])
+    time.sleep(0.01)
+    ids = _sweep(store, "bbbb1d000002", "dampening", [0.3, 1.0, 3.0])          # newest: the default
+    store.set_status(ids[1], "running")
+    store.set_status(ids[1], "finished", summary={"final": {"accuracy": 0.7}})
+    at = _app(page=SWEEP)
+    assert at.selectbox(key="sweep_choice").value == "bbbb1d000002"
+    assert at.get("progress")[0].proto.text == "1 of 3 runs ended"
+    assert at.get("plotly_chart")                                               # the curve
+    for link, want in (("aaaa2d000001", "aaaa2d000001"), ("aaaa", "aaaa2d000001"), ("bbbb1d000002", "bbbb1d000002")):
+        at = _app({"sweep": link}, page=SWEEP)
+        assert at.selectbox(key="sweep_choice").value == want and not at.warning, [w.value for w in at.warning]
+        assert at.query_params["sweep"] in (want, [want])
+    at = _app({"sweep": "nope"}, page=SWEEP)
+    assert any("sweep = 'nope'" in shown(w.value) for w in at.warning)
