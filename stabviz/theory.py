@@ -259,9 +259,9 @@ def voltage_state(cfg: LIFConfig, model: str | None = None, leak: Any = None) ->
     return (_cached_measured if model == "measured" else _cached_state)(key)
 
 
+# The caches in this module key on exact values (digits=None): a library result never depends on which
+# nearby setting was asked for first. The dashboard rounds its own keys (stabviz.ui.compute).
 _STATE_FIELDS = fields_except(*SURROGATE_FIELDS, *DISPLAY_FIELDS)
-# The caches here key on exact values (digits=None): a library result never depends on which nearby
-# setting was asked for first. The dashboard rounds its own keys (stabviz.ui.compute).
 
 
 @functools.lru_cache(maxsize=256)
