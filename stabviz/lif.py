@@ -197,12 +197,12 @@ def _forward_loop(current: torch.Tensor, w_rec: torch.Tensor, dyn: Dynamics, bf1
     us = pre_reset.unbind(0) if pre_reset is not None else None
     drives = us if us is not None else ys                 # where I_t is accumulated (u_t for mult1 + grad)
     ops = _InPlace()
-    reset_theta = theta if mult else 0.0                  # L1's −θ z_{t−1} is already in the GEMM
     for t, y in enumerate(ys):
         ops.out, ops.spikes = y, zs[t]
         if t:
-            neuron.integrate(ys[t - 1], zs[t - 1], recur(drives[t], zs[t - 1]), alpha, reset_theta, reset,
-                             ops, keep=ns[t - 1] if mult else None)
+            ops.in_gemm = None if mult else zs[t - 1]      # L1's −θ z_{t−1} came with the GEMM
+            neuron.integrate(ys[t - 1], zs[t - 1], recur(drives[t], zs[t - 1]), alpha, theta, reset, ops,
+                             keep=ns[t - 1] if mult else None)
         elif us is not None:
             y.copy_(us[0])                                 # y_0 = I_0: y_{−1} = z_{−1} = 0
         neuron.fire(y, theta, ops)
@@ -213,13 +213,12 @@ def _forward_loop(current: torch.Tensor, w_rec: torch.Tensor, dyn: Dynamics, bf1
 
 class _InPlace:
     """stabviz.neuron's primitives on the fast loop's buffers, allocating nothing: each result lands in
-    the drive buffer it updates, in ``out`` (the voltage y_t) or in ``spikes`` (z_t)."""
-    __slots__ = ("out", "spikes")
+    the drive buffer it updates, in ``out`` (the voltage y_t) or in ``spikes`` (z_t). A term in
+    ``in_gemm`` (L1's reset spikes, whose −θ rides on W's diagonal) is already in the drive."""
+    __slots__ = ("out", "spikes", "in_gemm")
 
-    @staticmethod
-    def axpy(a: float, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        # a = 0 is L1's reset term when it rides on W's diagonal: nothing left to add
-        return y.add_(x, alpha=a) if a else y
+    def axpy(self, a: float, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return y if x is self.in_gemm else y.add_(x, alpha=a)
 
     def scale(self, v: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         return torch.mul(v, m, out=self.out)
