@@ -196,16 +196,16 @@ def _forward_loop(current: torch.Tensor, w_rec: torch.Tensor, dyn: Dynamics, bf1
     ns = keep_mask.unbind(0) if mult else None
     us = pre_reset.unbind(0) if pre_reset is not None else None
     drives = us if us is not None else ys                 # where I_t is accumulated (u_t for mult1 + grad)
-    ops = _InPlace()
+    ops, integrate, fire = _InPlace(), neuron.integrate, neuron.fire     # local names: ~1 µs per step counts
     for t, y in enumerate(ys):
         ops.out, ops.spikes = y, zs[t]
         if t:
             ops.in_gemm = None if mult else zs[t - 1]      # L1's −θ z_{t−1} came with the GEMM
-            neuron.integrate(ys[t - 1], zs[t - 1], recur(drives[t], zs[t - 1]), alpha, theta, reset, ops,
-                             keep=ns[t - 1] if mult else None)
+            integrate(ys[t - 1], zs[t - 1], recur(drives[t], zs[t - 1]), alpha, theta, reset, ops,
+                      keep=ns[t - 1] if mult else None)
         elif us is not None:
             y.copy_(us[0])                                 # y_0 = I_0: y_{−1} = z_{−1} = 0
-        neuron.fire(y, theta, ops)
+        fire(y, theta, ops)
         if mult:
             torch.le(y, theta, out=ns[t])                  # 1 − z_t, kept for the next step and backward
     return z_all, y_all, keep_mask, pre_reset
