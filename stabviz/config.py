@@ -188,6 +188,53 @@ class LIFConfig:
         return cls(**kw)
 
 
+#: LIFConfig's fields grouped by what they change. Every cache of a computation keys on the groups
+#: it reads (:func:`config_key`), so settings that differ only in the other groups share an entry:
+#: a dampening-slider move reuses the voltage state and the region's axis terms.
+SURROGATE_FIELDS = ("shape", "dampening", "sharpness", "tail")         # σ' (THEORY.md section 2)
+GRADIENT_FIELDS = ("reset_grad",)                                       # the backward pass only
+MODEL_FIELDS = ("voltage_model",)                                       # which voltage model predicts
+DISPLAY_FIELDS = ("steps", "tolerance")                                 # how a gain is read: T, the band
+FIELDS = tuple(f.name for f in dataclasses.fields(LIFConfig))
+#: The layer, its initialisation and its input: firing rates and voltages (the forward pass). ``formula``
+#: belongs here because the conditions initialisation follows it.
+FORWARD_FIELDS = tuple(f for f in FIELDS
+                       if f not in SURROGATE_FIELDS + GRADIENT_FIELDS + MODEL_FIELDS + DISPLAY_FIELDS)
+
+
+def fields_except(*names: str) -> tuple[str, ...]:
+    """Every LIFConfig field but ``names``, in declaration order."""
+    return tuple(f for f in FIELDS if f not in names)
+
+
+def config_key(cfg: LIFConfig, fields: tuple[str, ...] = FIELDS, digits: int | None = 10) -> tuple:
+    """The cache key of ``cfg`` restricted to ``fields``: their values in order, floats rounded to
+    ``digits`` significant digits (None: exact), so the same setting reached by two routes (a preset,
+    a link) shares one entry."""
+    if digits is None:
+        return tuple(getattr(cfg, f) for f in fields)
+    return tuple(_rounded(getattr(cfg, f), digits) for f in fields)
+
+
+def _rounded(v: Any, digits: int) -> Any:
+    return float(f"{v:.{digits}g}") if isinstance(v, float) else v
+
+
+class Keyed:
+    """A config that hashes and compares by its :func:`config_key` alone: the argument of a
+    functools cache that should share one entry among settings differing only outside ``fields``."""
+    __slots__ = ("cfg", "key")
+
+    def __init__(self, cfg: LIFConfig, fields: tuple[str, ...] = FIELDS, digits: int | None = 10):
+        self.cfg, self.key = cfg, config_key(cfg, fields, digits)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, Keyed) and self.key == other.key
+
+
 PRESETS: dict[str, dict[str, Any]] = {
     "paper-slmnist": dict(n_in=784, n_rec=128, leak=tau_to_leak(0.1), threshold=0.01,
                           init_rec="glorot-uniform", init_in="glorot-uniform", reset="subtract",

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from stabviz import simulate, theory
+from stabviz import neuron, simulate, theory
 from stabviz.config import LIFConfig
 from stabviz.jsonsafe import finite_or_none
 from stabviz.weights import layer_weights
@@ -131,8 +131,8 @@ def _forward_trace(cfg: LIFConfig, batch: int, steps: int, burn_in: int, seed: i
         drive = current[:, t] + z @ w_rec
         if t >= first_kept:
             ys.append(y), zs.append(z), drives.append(drive)
-        y = simulate._step(cfg.reset, cfg.leak, cfg.threshold, y, z, drive)
-        z = (y > cfg.threshold).to(y.dtype)
+        y = neuron.integrate(y, z, drive, cfg.leak, cfg.threshold, cfg.reset)
+        z = neuron.fire(y, cfg.threshold)
     start = torch.randn(batch, w_rec.shape[0], generator=gen, dtype=torch.float64)
     return _Trace(w_rec, ys, zs, drives, start)
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from stabviz import neuron
 from stabviz.config import LIFConfig
 from stabviz.jsonsafe import finite_or_none
 from stabviz.surrogates import sg_prime_torch
@@ -96,9 +97,9 @@ def measure_layer(w_in: torch.Tensor, w_rec: torch.Tensor, bias: torch.Tensor, c
     for t in range(steps):
         s = sg(y - theta)                         # σ' at y_{t−1}: what M_t uses
         drive = current[:, t] + z @ w_rec         # I_t = x_t W_in + b + z_{t−1} W_rec
-        y_new = _step(cfg.reset, alpha, theta, y, z, drive)
+        y_new = neuron.integrate(y, z, drive, alpha, theta, cfg.reset)
         c, r = _transition_terms(cfg, alpha, theta, y, z, s, drive)
-        y, z = y_new, (y_new > theta).to(y.dtype)
+        y, z = y_new, neuron.fire(y_new, theta)
         if t < burn_in:
             continue
         s2 = s.square()
@@ -118,15 +119,6 @@ def measure_layer(w_in: torch.Tensor, w_rec: torch.Tensor, bias: torch.Tensor, c
     return Measurement(zs, ys, math.sqrt(max(yy - ys * ys, 0.0)), ss, s2s, rs, max_gain_sum / kept, rho_hat,
                        10 ** log10_gain if log10_gain < 308 else math.inf, log10_gain, kept,
                        voltages[pick.to(voltages.device)].double().cpu().numpy())
-
-
-def _step(reset: str, alpha: float, theta: float, y, z, drive):
-    """One forward step of THEORY.md L1-L3 given the total current I_t (no gradient here)."""
-    if reset == "subtract":
-        return alpha * y + drive - theta * z
-    if reset == "mult1":
-        return (alpha * y + drive) * (1 - z)
-    return alpha * y * (1 - z) + drive
 
 
 def _transition_terms(cfg: LIFConfig, alpha: float, theta: float, y, z, s, drive):

@@ -18,6 +18,7 @@ from scipy import optimize, special
 
 from stabviz import surrogates
 from stabviz.config import RANGES, LIFConfig, WeightLaw
+from stabviz.config import DISPLAY_FIELDS, SURROGATE_FIELDS, Keyed, fields_except    # cache keys
 from stabviz.jsonsafe import finite_or_none
 # the weight laws live one layer down (weights.py samples them); re-exported as theory.condition_i etc.
 from stabviz.laws import (condition_i, condition_ii, drive_sums, input_drive, input_law,  # noqa: F401
@@ -169,19 +170,26 @@ def voltage_state(cfg: LIFConfig, model: str | None = None, leak: Any = None) ->
         return uniform_voltage(cfg, leak) if model == "uniform" else gaussian_voltage(cfg, leak)
     if leak is not None:
         cfg = cfg.replace(leak=float(leak))
-    key = cfg.replace(shape="fastsigmoid", dampening=1.0, sharpness=1.0, tail=1.56, steps=1, tolerance=1.0,
-                      voltage_model=model)
+    if cfg.voltage_model != model:
+        cfg = cfg.replace(voltage_model=model)
+    key = Keyed(cfg, _STATE_FIELDS, digits=None)
     return (_cached_measured if model == "measured" else _cached_state)(key)
 
 
+# The caches in this module key on exact values (digits=None): a library result never depends on which
+# nearby setting was asked for first. The dashboard rounds its own keys (stabviz.ui.compute).
+_STATE_FIELDS = fields_except(*SURROGATE_FIELDS, *DISPLAY_FIELDS)
+
+
 @functools.lru_cache(maxsize=256)
-def _cached_state(cfg: LIFConfig) -> VoltageState:
+def _cached_state(key: Keyed) -> VoltageState:
+    cfg = key.cfg
     return uniform_voltage(cfg) if cfg.voltage_model == "uniform" else gaussian_voltage(cfg)
 
 
 @functools.lru_cache(maxsize=16)
-def _cached_measured(cfg: LIFConfig) -> VoltageState:
-    return measured_voltage(cfg)
+def _cached_measured(key: Keyed) -> VoltageState:
+    return measured_voltage(key.cfg)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -500,8 +508,7 @@ def region(cfg: LIFConfig, x: str = "sharpness", y: str = "dampening", nx: int =
         raise ValueError(f"x and y must differ (both are {x!r})")
     xs, log_x = axis_values(x, nx, x_range, log_x)
     ys, log_y = axis_values(y, ny, y_range, log_y)
-    key = cfg.replace(dampening=1.0, tolerance=1.0, steps=1,
-                      **{a: _AXIS_KEY_VALUE[a] for a in (x, y) if a != "dampening"})
+    key = Keyed(cfg, fields_except("dampening", *DISPLAY_FIELDS, x, y), digits=None)    # axes replace x, y
     t = _region_terms(key, x, y, nx, ny, _as_key(x_range), _as_key(y_range), log_x, log_y)
     g = ys[:, None] if y == "dampening" else (xs[None, :] if x == "dampening" else cfg.dampening)
     rho2 = np.broadcast_to(t.A + t.C * t.e2 * g * g + t.D * t.e1 * g, (ny, nx)).astype(float)
@@ -516,10 +523,6 @@ def region(cfg: LIFConfig, x: str = "sharpness", y: str = "dampening", nx: int =
     return Region(x, y, xs, ys, log_x, log_y, rho2, max_gain, log10_gain, regime,
                   np.broadcast_to(t.firing, (ny, nx)).astype(float), dict(t.curves), opt,
                   (float(getattr(cfg, x)), float(getattr(cfg, y))), cfg.tolerance, list(t.notes) + opt_notes)
-
-
-# Placeholder values for the axis parameters in the cache key (they vary along the axis anyway).
-_AXIS_KEY_VALUE = {"sharpness": 1.0, "tail": 1.56, "leak": 0.5}
 
 
 def _as_key(r: Any) -> tuple[float, float] | None:
@@ -542,8 +545,9 @@ class _RegionTerms:
 
 
 @functools.lru_cache(maxsize=64)
-def _region_terms(cfg: LIFConfig, x: str, y: str, nx: int, ny: int, x_range, y_range, log_x: bool,
+def _region_terms(key: Keyed, x: str, y: str, nx: int, ny: int, x_range, y_range, log_x: bool,
                   log_y: bool) -> _RegionTerms:
+    cfg = key.cfg
     xs, _ = axis_values(x, nx, x_range, log_x)
     ys, _ = axis_values(y, ny, y_range, log_y)
     t = _terms_on(cfg, {x: xs[None, :], y: ys[:, None]})
@@ -597,12 +601,14 @@ def optimum(cfg: LIFConfig) -> tuple[dict[str, float | None], list[str]]:
     It does not depend on the current dampening or sharpness, so it is cached on the rest of the setting:
     moving those sliders never re-solves it.
     """
-    return _optimum_cached(cfg.replace(dampening=1.0, sharpness=1.0 if cfg.shape != "qpseudospike"
-                                       else cfg.sharpness))
+    # β* replaces the sharpness, except for the q-PseudoSpike shape, whose q* is solved at it
+    solved = ("dampening", "sharpness") if cfg.shape != "qpseudospike" else ("dampening",)
+    return _optimum_cached(Keyed(cfg, fields_except(*solved), digits=None))
 
 
 @functools.lru_cache(maxsize=256)
-def _optimum_cached(cfg: LIFConfig) -> tuple[dict[str, float | None], list[str]]:
+def _optimum_cached(key: Keyed) -> tuple[dict[str, float | None], list[str]]:
+    cfg = key.cfg
     notes: list[str] = []
     g3 = float(condition_iii(cfg))
     point: dict[str, float | None] = {"dampening": None, "sharpness": None, "tail": None, "leak": cfg.leak}

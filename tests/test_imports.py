@@ -21,13 +21,14 @@ LAYERS: dict[str, set[str]] = {
     "memory": set(),                            # memory estimates, checked before any allocation
     "stabviz": {"config"},                      # the package's __init__ (re-exports config)
     "surrogates": {"config", "jsonsafe"},
-    "laws": {"config"},                         # the weight laws: numpy/scipy only
+    "laws": {"config"},
+    "neuron": {"config"},                       # the LIF update rules L1-L3, once (numpy and torch)                         # the weight laws: numpy/scipy only
     "weights": {"laws"},
-    "simulate": {"weights", "surrogates", "jsonsafe", "memory"},
+    "simulate": {"weights", "surrogates", "jsonsafe", "memory", "neuron"},
     # simulate only lazily, for the measured voltage model (see LAZY_ONLY): theory stays torch-free
     "theory": {"laws", "simulate", "surrogates", "jsonsafe"},
-    "measured": {"theory"},                     # the measured map (on main; theory beside its simulate)
-    "lif": {"weights", "surrogates"},
+    "measured": {"theory", "neuron"},          # the measured map: theory beside its simulation
+    "lif": {"weights", "surrogates", "neuron"},
     "tasks": {"config"},
     "train": {"theory", "lif", "tasks", "memory"},
     # the workers also call stabviz.train:run, by name through importlib (invisible to ast)
@@ -38,7 +39,7 @@ LAYERS: dict[str, set[str]] = {
     "theory_doc": set(),                        # docs/theory.md by section (the Learn page)
     "cli": {"theory", "train", "runs", "timing", "measured"},
     "main": {"cli"},                            # python -m stabviz
-    "ui": {"theory", "runs", "plots", "measured", "theory_doc"},
+    "ui": {"theory", "runs", "plots", "measured", "theory_doc", "neuron"},
 }
 
 #: (group, group) edges allowed only inside a function, never at module level

@@ -1,9 +1,9 @@
 """Cached calls into stabviz for the pages (st.cache_data keyed by the rounded setting).
 
 A slider release reruns the whole script; whatever did not change must come from the cache for the
-rerun to stay within its budget (≤ 25 ms). A key is the setting as one JSON string with floats rounded
-to 10 significant digits: the same setting reached by two routes (a preset, a link) shares one entry,
-and Streamlit hashes one string much faster than a tuple of two dozen pairs.
+rerun to stay within its budget (≤ 25 ms). The cached functions take the (frozen) setting itself and
+Streamlit hashes it by config.config_key, floats rounded to 10 significant digits: the same setting
+reached by two routes (a preset, a link) shares one entry, and nothing is converted to JSON and back.
 The Monte-Carlo check imports torch lazily and always runs on the CPU: the dashboard process never
 touches CUDA.
 """
@@ -11,38 +11,37 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 from typing import Any, Sequence
 
 import numpy as np
 import streamlit as st
 
-from stabviz.config import LIFConfig, limits
+from stabviz.config import FIELDS, FORWARD_FIELDS, Keyed, LIFConfig, config_key, fields_except, limits
 
-Key = str
+#: What the cached functions take: the setting itself (frozen), hashed by :func:`config_key`.
+Key = LIFConfig
 #: Cells per axis of the Explore maps.
 MAP_SIZE = 200
+#: Streamlit hashes a setting as the repr of its key: one string hashes faster than a tuple of two dozen.
+HASH_FUNCS = {LIFConfig: lambda cfg: repr(config_key(cfg))}
 
 
 def key_of(cfg: LIFConfig) -> Key:
-    """The cache key of a setting: its fields as JSON, floats rounded to 10 significant digits."""
-    return json.dumps({k: float(f"{v:.10g}") if isinstance(v, float) else v for k, v in cfg.to_dict().items()})
-
-
-#: Fields that do not change the forward dynamics (firing rate, voltage distribution).
-SURROGATE_FIELDS = ("shape", "dampening", "sharpness", "tail", "steps", "tolerance", "voltage_model",
-                    "reset_grad")
+    """The argument the cached functions take for a setting: the setting itself."""
+    return cfg
 
 
 def forward_config(cfg: LIFConfig) -> LIFConfig:
-    """``cfg`` with the surrogate-only fields at their defaults: a cache key for forward quantities, so
-    moving the dampening or sharpness slider does not recompute firing-rate curves."""
+    """``cfg`` with every field outside config.FORWARD_FIELDS at its default: so moving the dampening or
+    sharpness slider does not recompute firing-rate curves."""
     default = LIFConfig()
-    return cfg.replace(**{f: getattr(default, f) for f in SURROGATE_FIELDS})
+    return cfg.replace(**{f: getattr(default, f) for f in fields_except(*FORWARD_FIELDS)})
 
 
 def config_of(key: Key) -> LIFConfig:
-    return LIFConfig(**json.loads(key))
+    """The setting a cached call computes with: ``key`` with its floats rounded as its hash rounds them,
+    so an entry never depends on which of two nearby settings reached it first."""
+    return LIFConfig(**dict(zip(FIELDS, config_key(key))))
 
 
 def check_measurable(cfg: LIFConfig) -> None:
@@ -54,7 +53,7 @@ def check_measurable(cfg: LIFConfig) -> None:
                          f"above this machine's limit {limit} (STABVIZ_MAX_NEURONS); use the gaussian model")
 
 
-@st.cache_data(max_entries=256, show_spinner="Predicting…")
+@st.cache_data(max_entries=256, show_spinner="Predicting…", hash_funcs=HASH_FUNCS)
 def predictions(key: Key) -> dict[str, dict[str, Any]]:
     """theory.predict under the uniform and gaussian models (and measured, when it is the chosen model)."""
     from stabviz import theory
@@ -66,7 +65,7 @@ def predictions(key: Key) -> dict[str, dict[str, Any]]:
     return {m: theory.predict(cfg, m).to_dict() for m in models}
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@st.cache_data(max_entries=256, show_spinner=False, hash_funcs=HASH_FUNCS)
 def recommendation(key: Key) -> dict[str, Any]:
     from stabviz import theory
     return theory.recommend(config_of(key)).to_dict()
@@ -74,16 +73,20 @@ def recommendation(key: Key) -> dict[str, Any]:
 
 # cache_resource, not cache_data: a hit then costs no copy of the five 200 × 200 arrays (~1 ms); the
 # Region is never mutated (region() below returns a replaced copy).
-@st.cache_resource(max_entries=64, show_spinner=False)
+@st.cache_resource(max_entries=64, show_spinner=False, hash_funcs=HASH_FUNCS)
 def _region(key: Key, x: str, y: str, n: int) -> Any:
     from stabviz import theory
     return theory.region(config_of(key), x=x, y=y, nx=n, ny=n)
 
 
-def grid_key(cfg: LIFConfig, x: str, y: str) -> Key:
-    """The key of a region's grid: the setting with its x and y at their defaults (see :func:`region`)."""
+def grid_key(cfg: LIFConfig, x: str, y: str) -> tuple:
+    """The key of a region's grid: the setting without its x and y (see :func:`region`)."""
+    return config_key(cfg, fields_except(x, y))
+
+
+def _grid_config(cfg: LIFConfig, x: str, y: str) -> LIFConfig:
     default = LIFConfig()
-    return key_of(cfg.replace(**{x: getattr(default, x), y: getattr(default, y)}))
+    return cfg.replace(**{x: getattr(default, x), y: getattr(default, y)})
 
 
 def region(cfg: LIFConfig, x: str, y: str, n: int = MAP_SIZE) -> Any:
@@ -95,7 +98,7 @@ def region(cfg: LIFConfig, x: str, y: str, n: int = MAP_SIZE) -> Any:
     no new grid.
     """
     from stabviz import theory
-    canonical = grid_key(cfg, x, y)
+    canonical = _grid_config(cfg, x, y)
     grid = _region(canonical, x, y, n)
     best, notes = theory.optimum(cfg)
     _, canonical_notes = theory.optimum(config_of(canonical))
@@ -105,36 +108,35 @@ def region(cfg: LIFConfig, x: str, y: str, n: int = MAP_SIZE) -> Any:
 
 
 @functools.lru_cache(maxsize=2048)
-def _slice_row(key: Key, x: str, along: str, value: float) -> dict[str, np.ndarray]:
+def _slice_row(key: Keyed, x: str, along: str, value: float) -> dict[str, np.ndarray]:
     """One row of theory.map_slices, cached by parameter value (shared by sessions). The Explore page
     ships the rows of a few slider stops around the current one; one stop further along the slider
     shares all but one row with the last, so a rerun computes at most the new one (~3 ms)."""
     from stabviz import theory
-    return {k: a[0] for k, a in theory.map_slices(config_of(key), x, along, [value], nx=MAP_SIZE).items()}
+    return {k: a[0] for k, a in theory.map_slices(config_of(key.cfg), x, along, [value], nx=MAP_SIZE).items()}
 
 
 def map_slices(cfg: LIFConfig, x: str, along: str, values: Sequence[float]) -> dict[str, np.ndarray]:
     """theory.map_slices of the (x, dampening) map at ``values`` of ``along`` (MAP_SIZE columns), cached by row."""
-    default = LIFConfig()
-    key = key_of(cfg.replace(**{n: getattr(default, n) for n in (x, "dampening", along)}))
+    key = Keyed(cfg, fields_except(x, "dampening", along))       # the map's axes and the rows replace these
     rows = [_slice_row(key, x, along, float(v)) for v in values]
     return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=64, show_spinner=False, hash_funcs=HASH_FUNCS)
 def rate_curves(key: Key, param: str, lo: float, hi: float, n: int) -> dict[str, np.ndarray]:
     """Firing rate per voltage model as ``param`` sweeps linspace(lo, hi, n)."""
     from stabviz import theory
     return theory.rate_curve(config_of(key), param, np.linspace(lo, hi, n))
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=64, show_spinner=False, hash_funcs=HASH_FUNCS)
 def voltage_densities(key: Key, lo: float, hi: float, n: int) -> dict[str, np.ndarray]:
     from stabviz import theory
     return theory.voltage_density(config_of(key), np.linspace(lo, hi, n))
 
 
-@st.cache_data(max_entries=16, show_spinner="Simulating the initialised layer on the CPU…")
+@st.cache_data(max_entries=16, show_spinner="Simulating the initialised layer on the CPU…", hash_funcs=HASH_FUNCS)
 def measurement(key: Key) -> dict[str, Any]:
     """A quick Monte-Carlo check (simulate.measure on the CPU): its numbers and a voltage sample."""
     from stabviz import simulate
@@ -146,7 +148,7 @@ def measurement(key: Key) -> dict[str, Any]:
     return out
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=16, show_spinner=False, hash_funcs=HASH_FUNCS)
 def sweep_boundary(key: Key, x: str, y: str, x_values: tuple[float, ...], y_values: tuple[float, ...],
                    n: int = 120) -> Any:
     """theory.region over the span of a sweep's values (padded half a step), for its predicted band."""

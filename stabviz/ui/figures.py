@@ -25,7 +25,7 @@ def rate_bars(rates: tuple[tuple[str, float], ...]) -> go.Figure:
     return plots.firing_rate_bars(dict(rates))
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+@st.cache_resource(max_entries=64, show_spinner=False, hash_funcs=compute.HASH_FUNCS)
 def rate_vs_leak(fkey: compute.Key, current: float) -> go.Figure:
     lo, hi, n = LEAK_AXIS
     import numpy as np
@@ -33,7 +33,7 @@ def rate_vs_leak(fkey: compute.Key, current: float) -> go.Figure:
                              x_name="leak", current=current)
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+@st.cache_resource(max_entries=64, show_spinner=False, hash_funcs=compute.HASH_FUNCS)
 def rate_vs_mean(fkey: compute.Key, axis: tuple[float, float, int], current: float | None,
                  condition_i: float | None) -> go.Figure:
     import numpy as np
@@ -41,7 +41,7 @@ def rate_vs_mean(fkey: compute.Key, axis: tuple[float, float, int], current: flo
                              current=current, marks={"condition I (p = ½)": condition_i})
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
+@st.cache_resource(max_entries=32, show_spinner=False, hash_funcs=compute.HASH_FUNCS)
 def voltages(fkey: compute.Key, axis: tuple[float, float, int], threshold: float,
              measured_key: compute.Key | None) -> go.Figure:
     import numpy as np

@@ -22,7 +22,7 @@ import orjson
 import streamlit as st
 
 from stabviz import plots, theory
-from stabviz.config import LIFConfig
+from stabviz.config import Keyed, LIFConfig, fields_except
 from stabviz.ui import compute, sliders
 from stabviz.ui.sidebar import SLIDER_LABELS
 
@@ -70,8 +70,7 @@ def preview_data(cfg: LIFConfig, at: LIFConfig, x: str, color_by: str) -> dict[s
     forces the q-PseudoSpike shape; the measured model draws with the gaussian one). The parts that a
     move along the map's own axes leaves alone are cached: such a move costs ~0.1 ms here.
     """
-    default = LIFConfig()
-    stable = compute.key_of(at.replace(**{x: getattr(default, x), "dampening": default.dampening}))
+    stable = Keyed(at, fields_except(x, "dampening"))     # the map's own axes
     return {"current": {n: float(getattr(cfg, n)) for n in sliders.SLIDERS},
             "sliders": {n: _slider(n, float(getattr(cfg, n))) for n in sliders.SLIDERS},
             **_map_part(stable, x, color_by, tuple((p, float(getattr(at, p))) for p in moving_params(at, x)))}
@@ -85,11 +84,11 @@ def _slider(name: str, value: float) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=64)
-def _map_part(key: compute.Key, x: str, color_by: str, moving: tuple[tuple[str, float], ...]) -> dict[str, Any]:
+def _map_part(key: Keyed, x: str, color_by: str, moving: tuple[tuple[str, float], ...]) -> dict[str, Any]:
     """The map's axes, colours and the tables of its field at nearby stops of the ``moving`` sliders
     (name, exact current value: the key rounds to 10 digits, the slider's stops do not). The axes are
     theory.region's defaults, as compute.region draws them."""
-    at = compute.config_of(key)
+    at = compute.config_of(key.cfg)
     xs, log_x = theory.axis_values(x, compute.MAP_SIZE)
     gammas, log_y = theory.axis_values("dampening", compute.MAP_SIZE)
     tables = {}

@@ -1,6 +1,6 @@
 """Tiny numpy simulations for the Learn page (pure: no streamlit, no torch).
 
-They restate THEORY.md section 1's discrete LIF step for one neuron and for a small network, small
+They run THEORY.md section 1's discrete LIF step (stabviz.neuron) for one neuron and for a small network, small
 enough to run on every slider move. The real, tested simulation is :mod:`stabviz.simulate` (torch); this
 one exists to draw a membrane trace and a raster plot a student can poke at.
 """
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stabviz import neuron
 from stabviz.config import RESETS, check_choice, check_range
 
 
@@ -30,13 +31,7 @@ class Trace:
 def lif_step(y: np.ndarray, z: np.ndarray, current: np.ndarray, leak: float, threshold: float,
              reset: str) -> tuple[np.ndarray, np.ndarray]:
     """One step of THEORY.md (L1)-(L3): returns (y_t, z_t) from (y_{t−1}, z_{t−1}) and I_t."""
-    if reset == "subtract":                       # (L1) y_t = α y_{t−1} + I_t − θ z_{t−1}
-        y = leak * y + current - threshold * z
-    elif reset == "mult1":                        # (L2) y_t = (α y_{t−1} + I_t)(1 − z_{t−1})
-        y = (leak * y + current) * (1 - z)
-    else:                                         # (L3) y_t = α y_{t−1}(1 − z_{t−1}) + I_t
-        y = leak * y * (1 - z) + current
-    return y, (y > threshold).astype(float)       # forward: Heaviside, strict >
+    return neuron.step(y, z, current, leak, threshold, reset)
 
 
 def _check(leak: float, threshold: float, reset: str, steps: int) -> None:

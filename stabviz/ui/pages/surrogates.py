@@ -45,7 +45,7 @@ def primitive_figure(cfg: LIFConfig) -> go.Figure:
     return _primitive_figure(cfg.dampening, cfg.sharpness, cfg.tail, cfg.shape)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=64, show_spinner=False, hash_funcs=compute.HASH_FUNCS)
 def shape_moments(key: compute.Key) -> dict[str, tuple[float, float]]:
     """(E[σ'], E[σ'²]) of every shape at the setting's (γ, β, q) under its voltage model
     (theory.predict with the shape swapped in)."""
