@@ -67,7 +67,7 @@ def _fmt(lo, hi, lo_in, hi_in) -> str:
 
 
 def tau_to_leak(tau: float) -> float:
-    """α = exp(−Δt/τ) with Δt = 1 (THEORY.md section 1). ``tau`` in time steps, > 0."""
+    """α = exp(−Δt/τ) with Δt = 1 (docs/theory.md#1-the-model). ``tau`` in time steps, > 0."""
     if not (isinstance(tau, (int, float)) and math.isfinite(tau) and tau > 0):
         raise ValueError(f"tau = {tau!r} is outside the allowed range (0, inf)")
     return math.exp(-1.0 / tau)
@@ -191,7 +191,7 @@ class LIFConfig:
 #: LIFConfig's fields grouped by what they change. Every cache of a computation keys on the groups
 #: it reads (:func:`config_key`), so settings that differ only in the other groups share an entry:
 #: a dampening-slider move reuses the voltage state and the region's axis terms.
-SURROGATE_FIELDS = ("shape", "dampening", "sharpness", "tail")         # σ' (THEORY.md section 2)
+SURROGATE_FIELDS = ("shape", "dampening", "sharpness", "tail")         # σ' (docs/theory.md#2-the-surrogate-family)
 GRADIENT_FIELDS = ("reset_grad",)                                       # the backward pass only
 MODEL_FIELDS = ("voltage_model",)                                       # which voltage model predicts
 DISPLAY_FIELDS = ("steps", "tolerance")                                 # how a gain is read: T, the band
@@ -246,7 +246,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                       shape="fastsigmoid", dampening=1.0, sharpness=1.0),
 }
 PRESETS["shd-tau20"] = {**PRESETS["paper-shd"], "leak": tau_to_leak(20.0)}
-# Library defaults, expressed in (γ, β, q) (THEORY.md section 2), on the SHD network.
+# Library defaults, expressed in (γ, β, q) (docs/theory.md#2-the-surrogate-family), on the SHD network.
 PRESETS["snntorch"] = {**PRESETS["shd-tau20"], "shape": "cauchy", "dampening": 1.0, "sharpness": 1.0}  # atan(alpha=2)
 PRESETS["spikingjelly"] = {**PRESETS["shd-tau20"], "shape": "sigmoid", "dampening": 1.0, "sharpness": 1.0}  # Sigmoid(alpha=4)
 PRESETS["norse"] = {**PRESETS["shd-tau20"], "shape": "fastsigmoid", "dampening": 1.0, "sharpness": 50.0}  # SuperSpike(alpha=100)

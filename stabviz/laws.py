@@ -1,4 +1,4 @@
-"""Weight laws and input statistics of a LIF layer: conditions I and II (THEORY.md condition II).
+"""Weight laws and input statistics of a LIF layer: conditions I and II (docs/theory.md#32-condition-ii-the-recurrent-weight-variance).
 
 The lowest layer of the theory: numpy/scipy and :mod:`stabviz.config` only, so :mod:`stabviz.weights`
 can sample from these laws without importing :mod:`stabviz.theory` (which sits above the simulator).
@@ -21,10 +21,10 @@ def input_law(cfg: LIFConfig) -> WeightLaw:
 
 
 def input_drive(cfg: LIFConfig) -> tuple[float, float]:
-    """(d, V_in): mean input current E[I_in] + b and its variance (THEORY.md condition II).
+    """(d, V_in): mean input current E[I_in] + b and its variance (docs/theory.md#13-input-statistics-and-the-input-drive-d).
 
     d = n_in μ_in m_x + b;  V_in = n_in (σ_in² (v_x + m_x²) + μ_in² v_x)  (the μ_in term is zero for
-    the zero-mean standard laws, where this is exactly THEORY's n_in σ_in² (v_x + m_x²)).
+    the zero-mean standard laws, where this is exactly the n_in σ_in² (v_x + m_x²) of docs/theory.md#13-input-statistics-and-the-input-drive-d).
     """
     law = input_law(cfg)
     m, v = cfg.input_mean, cfg.input_var

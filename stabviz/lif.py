@@ -1,12 +1,12 @@
 """A recurrent LIF network (1 to 3 layers + linear readout) with fast back-propagation through time.
 
-The dynamics are exactly THEORY.md section 1, in the row-vector convention:
+The dynamics are exactly docs/theory.md#1-the-model, in the row-vector convention:
 
     I_t = x_t W_in + z_{t−1} W_rec + b                       (W_rec has a zero diagonal)
     (L1) subtract:  y_t = α y_{t−1} + I_t − θ·sg(z_{t−1})
     (L2) mult1:     y_t = (α y_{t−1} + I_t)·(1 − sg(z_{t−1}))
     (L3) mult2:     y_t = α y_{t−1}·(1 − sg(z_{t−1})) + I_t
-    z_t = H(y_t − θ)   (strict >),   ∂z_t/∂y_t := σ'(y_t − θ)   (THEORY.md section 2)
+    z_t = H(y_t − θ)   (strict >),   ∂z_t/∂y_t := σ'(y_t − θ)   (docs/theory.md#2-the-surrogate-family)
 
 with y_{−1} = z_{−1} = 0. ``sg`` is a stop-gradient unless ``cfg.reset_grad``; the recurrent current
 always keeps its gradient. α (leak) and θ (threshold) are fixed; W_in, W_rec, b and the readout are
@@ -381,7 +381,7 @@ def recurrent_lif_time_major(current: torch.Tensor, w_rec: torch.Tensor, dyn: LI
 def recurrent_lif(current: torch.Tensor, w_rec: torch.Tensor, dyn: LIFConfig | Dynamics,
                   bf16_matmul: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """One recurrent LIF layer, fast path. ``current`` (batch, T, n) = x W_in + b; ``w_rec`` (n, n)
-    used as z W_rec (its diagonal is used as given: zero it, or mask it, for THEORY's layer).
+    used as z W_rec (its diagonal is used as given: zero it, or mask it, for the layer of docs/theory.md#11-the-layer-equations-l1-to-l3).
 
     Returns (spikes, voltages), each (batch, T, n) (views of time-major storage). Gradients flow to
     ``current`` and ``w_rec``; they equal :func:`reference_recurrent`'s. ``bf16_matmul`` rounds the
@@ -411,7 +411,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 class LIFNetwork(torch.nn.Module):
-    """``n_layers`` recurrent LIF layers (THEORY.md section 1) and a linear readout of the last layer's
+    """``n_layers`` recurrent LIF layers (docs/theory.md#1-the-model) and a linear readout of the last layer's
     spikes. Every layer uses ``cfg``'s dynamics and surrogate; layer k > 0 is initialised with
     :func:`stabviz.weights.layer_config` (n_in = n_rec, spike-input statistics m_x = ½, v_x = ¼).
 
@@ -516,8 +516,8 @@ def probe_gradient_flow(net: LIFNetwork, x: torch.Tensor, target: torch.Tensor) 
     """‖∂L/∂y_t‖ (Frobenius over batch and neurons) for every layer and step, shape (n_layers, T).
 
     L is the cross-entropy of the LAST step's readout against ``target`` (batch,), so row k shows how
-    the error sent back from step T − 1 grows or shrinks on its way to earlier steps (THEORY.md
-    section 3: δ_{t−1} = M_t δ_t). Uses the reference path; parameter ``.grad`` fields are untouched.
+    the error sent back from step T − 1 grows or shrinks on its way to earlier steps
+    (docs/theory.md#14-the-backward-pass-the-one-step-jacobian-m: δ_{t−1} = M_tᵀ δ_t). Uses the reference path; parameter ``.grad`` fields are untouched.
     """
     target = torch.as_tensor(target, device=x.device)
     if target.dim() != 1 or target.shape[0] != x.shape[0]:
@@ -535,7 +535,7 @@ def probe_gradient_flow(net: LIFNetwork, x: torch.Tensor, target: torch.Tensor) 
 
 def fit_gradient_gain(norms: Sequence[float] | np.ndarray) -> float | np.ndarray:
     """ρ̂ = exp(slope of log‖∂L/∂y_t‖ against the distance T − t from the loss step): the measured
-    one-step gradient gain (THEORY.md section 3; ρ̂ < 1 vanishing, > 1 exploding).
+    one-step gradient gain (docs/theory.md#55-the-measured-counterparts-and-the-training-verdict; ρ̂ < 1 vanishing, > 1 exploding).
 
     ``norms`` has shape (T,) -> float, or (n_layers, T) -> one ρ̂ per row. Non-positive and non-finite
     entries are ignored; nan when fewer than 2 usable points remain.

@@ -1,4 +1,4 @@
-"""The LIF update rules of THEORY.md section 1, stated once for every simulation in stabviz.
+"""The LIF update rules of docs/theory.md#1-the-model, stated once for every simulation in stabviz.
 
     (L1) subtract:  y_t = α y_{t−1} + I_t − θ z_{t−1}
     (L2) mult1:     y_t = (α y_{t−1} + I_t)(1 − z_{t−1})

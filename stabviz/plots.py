@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-#: Axis titles with the symbols of THEORY.md section 2 / section 1.
+#: Axis titles with the symbols of docs/theory.md#2-the-surrogate-family and docs/theory.md#1-the-model.
 AXIS_TITLES = {
     "dampening": "dampening γ",
     "sharpness": "sharpness β",
@@ -167,7 +167,7 @@ def colour_limit(color_by: str, tolerance: float) -> float:
 
 
 def region_map(region: Any, **kw: Any) -> go.Figure:
-    """The stable region over two parameters (THEORY.md section 3, conditions III and IV), as a
+    """The stable region over two parameters (docs/theory.md#33-condition-iii-the-dampening-from-the-worst-case-gain and docs/theory.md#34-condition-iv-the-sharpness-or-tail-from-the-mean-squared-gain), as a
     validated Plotly figure; the keywords are :func:`region_map_spec`'s."""
     return go.Figure(region_map_spec(region, **kw))
 
@@ -356,7 +356,7 @@ def _layout(height: int, x_title: str, y_title: str, *, lines: Sequence[tuple[di
 
 
 # ---------------------------------------------------------------------------------------------
-# Firing-rate predictions and voltage models (THEORY.md section 4)
+# Firing-rate predictions and voltage models (docs/theory.md#4-the-voltage-models)
 
 def firing_rate_bars(rates: Mapping[str, float], *, height: int = 260) -> go.Figure:
     """Predicted initial firing rate p per voltage model; the band between the lowest and the highest
@@ -408,7 +408,7 @@ def voltage_distributions(v: Any, densities: Mapping[str, Any], *, threshold: fl
 
 
 # ---------------------------------------------------------------------------------------------
-# Surrogate shapes (THEORY.md section 2)
+# Surrogate shapes (docs/theory.md#2-the-surrogate-family)
 
 def surrogate_curves(v: Any, curves: Mapping[str, Any], *, highlight: str | None = None,
                      height: int = 360) -> go.Figure:

@@ -1,7 +1,7 @@
 """The measured check: simulate an initialised LIF layer (no training) and measure what the theory
-predicts (THEORY.md section 4, "measured").
+predicts (docs/theory.md#43-measured-monte-carlo).
 
-The one-step transition derivative M_t = ∂y_t/∂y_{t−1} (THEORY.md section 3) of every reset mode has
+The one-step transition derivative M_t = ∂y_t/∂y_{t−1} (docs/theory.md#14-the-backward-pass-the-one-step-jacobian-m) of every reset mode has
 the form M_ij = c_i δ_ij + r_i W_rec[j,i] s_j with s = σ'(y_{t−1} − θ); with a zero recurrent diagonal
 
     Σ_j M_ij²   = c_i² + r_i² Σ_j W_ji² s_j²          (the empirical ρ², one matmul per step)
@@ -78,7 +78,7 @@ def measure_layer(w_in: torch.Tensor, w_rec: torch.Tensor, bias: torch.Tensor, c
                   generator: torch.Generator | None = None) -> Measurement:
     """Measure one layer with given weights on given input spikes (batch, steps, n_in).
 
-    The dynamics are THEORY.md section 1 (L1-L3); the surrogate is cfg's (shape, γ, β, q).
+    The dynamics are docs/theory.md#11-the-layer-equations-l1-to-l3 (L1)-(L3); the surrogate is cfg's (shape, γ, β, q).
     """
     batch, steps, _ = inputs.shape
     if burn_in >= steps:
@@ -122,7 +122,7 @@ def measure_layer(w_in: torch.Tensor, w_rec: torch.Tensor, bias: torch.Tensor, c
 
 
 def _transition_terms(cfg: LIFConfig, alpha: float, theta: float, y, z, s, drive):
-    """(c, r) of M_ij = c_i δ_ij + r_i W_ji s_j for each reset mode (THEORY.md section 3).
+    """(c, r) of M_ij = c_i δ_ij + r_i W_ji s_j for each reset mode (docs/theory.md#14-the-backward-pass-the-one-step-jacobian-m).
 
     With the reset gradient on, the reset term adds its own diagonal derivative: −θ s_i (subtract),
     −(α y_i + I_i) s_i (mult1, I the total current ``drive``), −α y_i s_i (mult2).

@@ -10,7 +10,7 @@ per input channel) and ``y`` an int64 torch tensor of shape (N,) holding class l
 - ``shd``: Spiking Heidelberg Digits from a local HDF5 file in the official layout.
 - ``slmnist``: latency-coded MNIST from local MNIST files (idx, idx.gz or .npz).
 
-:func:`input_stats` gives the input statistics the theory calls m_x and v_x (THEORY.md section 3,
+:func:`input_stats` gives the input statistics the theory calls m_x and v_x (docs/theory.md#13-input-statistics-and-the-input-drive-d and
 condition II), so predictions can be made for the real task input instead of a preset's guess.
 
 Reading data files (a dashboard visitor may type any server path, and files may be hostile):
@@ -124,7 +124,7 @@ class TaskData:
 
 
 def input_stats(x: torch.Tensor | np.ndarray) -> tuple[float, float]:
-    """(m_x, v_x): mean and variance of the input of one channel at one step (THEORY.md condition II).
+    """(m_x, v_x): mean and variance of the input of one channel at one step (docs/theory.md#13-input-statistics-and-the-input-drive-d).
 
     Taken over every sample, step and channel of ``x`` (shape (..., T, n_in)), the same pooling the
     theory assumes when it writes Var(I_in) = n_in σ_in² (v_x + m_x²). Accumulated in float64 so the

@@ -1,4 +1,4 @@
-"""Stability conditions I-IV, voltage models, predictions and region grids (THEORY.md sections 3-4).
+"""Stability conditions I-IV, voltage models, predictions and region grids (docs/theory.md#3-conditions-i-to-iv and docs/theory.md#4-the-voltage-models).
 
 numpy/scipy only: importing this module never imports torch (the ``measured`` voltage model imports
 :mod:`stabviz.simulate` lazily, only when asked for).
@@ -48,7 +48,7 @@ def _multiplicative(cfg: LIFConfig) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# Voltage models (THEORY.md section 4)
+# Voltage models (docs/theory.md#4-the-voltage-models)
 
 @dataclass
 class VoltageState:
@@ -99,7 +99,7 @@ def uniform_voltage(cfg: LIFConfig, leak: Any = None, rec: WeightLaw | None = No
 
 
 def _gaussian_moments_of_y(cfg: LIFConfig, p: Any, a: Any, rec: WeightLaw) -> tuple[Any, Any]:
-    """Mean-field μ_y and s_y of the stationary voltage at firing rate p (THEORY.md section 4)."""
+    """Mean-field μ_y and s_y of the stationary voltage at firing rate p (docs/theory.md#42-gaussian-mean-field-stabvizs-extension)."""
     d, v_in = input_drive(cfg)
     n1, th = cfg.n_rec - 1, cfg.threshold
     m_rec = n1 * rec.mean * p
@@ -193,13 +193,13 @@ def _cached_measured(key: Keyed) -> VoltageState:
 
 
 # ---------------------------------------------------------------------------------------------
-# Gains (THEORY.md section 3)
+# Gains (docs/theory.md#3-conditions-i-to-iv)
 
 def gain_coefficients(cfg: LIFConfig, p: Any, leak: Any = None, rec: WeightLaw | None = None) -> tuple:
     """(A, C, D) of ρ² = A + C·E[σ'²] + D·E[σ'] (condition IV), with E[w²] = σ_rec² + μ_rec².
 
     For the multiplicative resets the (1 − z) factor is averaged with the model's firing rate p
-    (``derived``; at p = ½ this is THEORY's α²/2 and (n−1)E[w²]/2), or with p = ½ (``code``).
+    (``derived``; at p = ½ this is the α²/2 and (n−1)E[w²]/2 of docs/theory.md#34-condition-iv-the-sharpness-or-tail-from-the-mean-squared-gain), or with p = ½ (``code``).
     """
     a = cfg.leak if leak is None else np.asarray(leak, float)
     rec = recurrent_law(cfg, a) if rec is None else rec

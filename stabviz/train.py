@@ -29,7 +29,7 @@ from stabviz.tasks import TaskData, input_stats, load_task
 
 Callback = Callable[[dict[str, Any]], None]
 
-#: The sparsity switch of THEORY.md section 5: off for the first fifth of training, a linear ramp to 1
+#: The sparsity switch of docs/theory.md#6-what-the-paper-reports: off for the first fifth of training, a linear ramp to 1
 #: by three fifths, then on.
 SWITCH_START, SWITCH_FULL = 0.2, 0.6
 #: Initial-rate adjustment (f0): at most this many bias-only steps ...
@@ -47,7 +47,7 @@ STATUSES = ("finished", "diverged", "cancelled")
 
 
 def sparsity_switch(step: int, total_steps: int) -> float:
-    """The sparsity-loss switch at optimiser step ``step`` (0-based) of ``total_steps`` (THEORY.md §5).
+    """The sparsity-loss switch at optimiser step ``step`` (0-based) of ``total_steps`` (docs/theory.md#6-what-the-paper-reports).
 
     0 while step/total < 1/5, rising linearly to 1 at step/total = 3/5, then 1.
     """
@@ -171,7 +171,7 @@ def task_loss(readout: torch.Tensor, target: torch.Tensor, kind: str) -> torch.T
 
 
 def sparsity_loss(spikes: list[torch.Tensor], target: float) -> torch.Tensor:
-    """Σ_layers (mean z − f_target)² (THEORY.md section 5, before the switch and the weight)."""
+    """Σ_layers (mean z − f_target)² (docs/theory.md#6-what-the-paper-reports, before the switch and the weight)."""
     return sum((s.mean() - target) ** 2 for s in spikes)
 
 
@@ -196,7 +196,7 @@ def evaluate(net: LIFNetwork, x: torch.Tensor, y: torch.Tensor, loss_kind: str, 
 
 
 def adjust_initial_rate(net: LIFNetwork, batches: "_Batches", f0: float) -> dict[str, Any]:
-    """Train only the per-neuron biases toward firing rate ``f0`` (THEORY.md section 5).
+    """Train only the per-neuron biases toward firing rate ``f0`` (docs/theory.md#6-what-the-paper-reports).
 
     At most RATE_STEPS Adam steps, stopping once every layer's mean rate is within RATE_TOLERANCE of
     f0. The bias gradient is the rate error r_i − f0 of neuron i (a straight-through estimate: the rate

@@ -15,7 +15,7 @@ from stabviz import laws
 from stabviz.config import LIFConfig, WeightLaw
 
 #: Input statistics of a layer fed by another LIF layer at the firing rate p = ½ that conditions I/II
-#: aim for (THEORY.md condition II, "deeper layers"): m_x = ½, v_x = ¼.
+#: aim for (docs/theory.md#13-input-statistics-and-the-input-drive-d, "deeper layers"): m_x = ½, v_x = ¼.
 DEEP_INPUT_MEAN = 0.5
 DEEP_INPUT_VAR = 0.25
 
@@ -27,7 +27,7 @@ def sample_matrix(law: WeightLaw, rows: int, cols: int, generator: torch.Generat
 
     uniform: U(mean ± √3·std); normal: N(mean, std²); ``law.orthogonal``: a random orthogonal matrix
     (torch.nn.init.orthogonal_) scaled so each entry has variance std², plus the mean.
-    ``zero_diagonal`` (square matrices only) zeroes the diagonal, as W_rec needs (THEORY.md section 1:
+    ``zero_diagonal`` (square matrices only) zeroes the diagonal, as W_rec needs (docs/theory.md#1-the-model:
     each neuron has n − 1 recurrent inputs); the law then describes the off-diagonal entries.
     """
     rows, cols = _check_size("rows", rows), _check_size("cols", cols)
@@ -55,7 +55,7 @@ def layer_config(cfg: LIFConfig, layer: int) -> LIFConfig:
     """The LIFConfig describing layer ``layer`` (0-based) of a stack built from ``cfg``.
 
     Layer 0 is ``cfg`` itself. Deeper layers read the previous layer's spikes: n_in = n_rec and the
-    input statistics of spikes at p = ½ (m_x = ½, v_x = ¼, THEORY.md condition II), so conditions I/II
+    input statistics of spikes at p = ½ (m_x = ½, v_x = ¼, docs/theory.md#13-input-statistics-and-the-input-drive-d), so conditions I/II
     and the standard initialisers use the fan-in each layer really has.
     """
     if isinstance(layer, bool) or not isinstance(layer, int) or layer < 0:
@@ -73,7 +73,7 @@ def layer_weights(cfg: LIFConfig, n_in: int | None = None, generator: torch.Gene
     W_in follows ``laws.input_law``, W_rec ``laws.recurrent_law`` (so ``init_rec="conditions"``
     gives conditions I/II, and raises ValueError where condition II is unattainable), b = cfg.bias.
     ``n_in`` overrides cfg.n_in (the laws are computed for that fan-in). Row-vector convention:
-    I_t = x_t W_in + z_{t−1} W_rec + b (THEORY.md section 1). Without ``generator`` the draw is seeded
+    I_t = x_t W_in + z_{t−1} W_rec + b (docs/theory.md#1-the-model). Without ``generator`` the draw is seeded
     by cfg.seed.
     """
     if n_in is not None and n_in != cfg.n_in:

@@ -325,3 +325,14 @@ def test_run_dashboard_serves_from_any_directory_and_stops_on_sigterm(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_learn_page_reads_the_theory_document_by_section():
+    from stabviz import theory_doc
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("stabviz/ui/entry/learn.py").run()
+    assert not at.exception
+    reader = at.selectbox(key="learn_theory_section")
+    reader.set_value("3").run()
+    body = theory_doc.section("3")[1]
+    assert any(md.value == body for md in at.markdown)

@@ -1,4 +1,4 @@
-"""The LIF network: THEORY.md section 1 dynamics, section 3 one-step Jacobians, fast BPTT gradients equal
+"""The LIF network: docs/theory.md#11-the-layer-equations-l1-to-l3 dynamics, docs/theory.md#14-the-backward-pass-the-one-step-jacobian-m one-step Jacobians, fast BPTT gradients equal
 to plain autograd, the zero recurrent diagonal, the conditions initialisation, the gradient-flow probe
 and the `bench lif` command."""
 import json
@@ -30,7 +30,7 @@ def small_cfg(**changes) -> LIFConfig:
 
 
 def theory_voltages(current: np.ndarray, w_rec: np.ndarray, reset: str, alpha: float, theta: float):
-    """THEORY.md section 1, (L1)-(L3), written out directly: current (batch, T, n) = x W_in + b."""
+    """docs/theory.md#1-the-model, (L1)-(L3), written out directly: current (batch, T, n) = x W_in + b."""
     y = np.zeros(current.shape[::2])
     z = np.zeros_like(y)
     ys = []
@@ -64,7 +64,7 @@ def test_both_paths_follow_the_theory_equations(reset):
 
 
 def jacobian_per_theory(reset, reset_grad, alpha, theta, w, y_prev, z_prev, sgp_prev, total):
-    """THEORY.md section 3: M_ij = ∂y_{t,i}/∂y_{t−1,j}. The reset-grad-on rows for the multiplicative
+    """docs/theory.md#3-conditions-i-to-iv: M_ij = ∂y_{t,i}/∂y_{t−1,j}. The reset-grad-on rows for the multiplicative
     resets are the derivative of (L2)/(L3) through (1 − z_{t−1})."""
     n = len(y_prev)
     eye = np.eye(n)

@@ -20,7 +20,7 @@ def random_state(seed: int, batch: int = 5, n: int = 11):
 
 
 def written_out(y_prev, z_prev, current, leak, theta, reset):
-    """THEORY.md section 1, by hand."""
+    """docs/theory.md#1-the-model, by hand."""
     if reset == "subtract":
         y = leak * y_prev + current - theta * z_prev
     elif reset == "mult1":

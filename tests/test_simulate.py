@@ -9,7 +9,7 @@ from stabviz.config import LIFConfig, preset
 
 
 def _one_step(cfg, y_prev, current, w_rec):
-    """y_t as a function of y_{t−1} with the surrogate in the backward pass (THEORY.md L1-L3)."""
+    """y_t as a function of y_{t−1} with the surrogate in the backward pass (docs/theory.md#11-the-layer-equations-l1-to-l3 (L1)-(L3))."""
     z = surrogates.spike(y_prev - cfg.threshold, cfg.shape, cfg.dampening, cfg.sharpness, cfg.tail)
     zr = z if cfg.reset_grad else z.detach()
     drive = current + z @ w_rec

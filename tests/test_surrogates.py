@@ -1,4 +1,4 @@
-"""The surrogate family (THEORY.md section 2): closed forms against quadrature, the gaussian/uniform
+"""The surrogate family (docs/theory.md#2-the-surrogate-family): closed forms against quadrature, the gaussian/uniform
 voltage moments against quadrature at extreme scales, numerical safety, the torch spike op, library
 translations, validation, and the promise that importing the module leaves torch unloaded."""
 from __future__ import annotations
@@ -23,7 +23,7 @@ KAPPA2 = {"rectangular": 1.0, "triangular": 2 / 3, "exponential": 0.5, "gaussian
 
 
 def reference_prime(v, shape, g, b, q):
-    """σ'(v) written straight from THEORY.md's table (independent of the module's forms)."""
+    """σ'(v) written straight from the table of docs/theory.md#21-shapes-sg (independent of the module's forms)."""
     v = np.asarray(v, float)
     with np.errstate(all="ignore"):
         if shape == "rectangular":
@@ -117,7 +117,7 @@ def test_kappa2_constants_from_theory():
         assert 2 * float(S.wide_moment(2, shape)) == pytest.approx(k2, rel=1e-14)
     for q in (1.001, 1.56, 2.0, 1e4):
         assert 2 * float(S.wide_moment(2, "qpseudospike", 1.0, 1.0, q)) == pytest.approx((q - 1) / (2 * q - 1), rel=1e-13)
-    # q = 2 is the fast sigmoid; large q tends to the exponential (THEORY.md section 2)
+    # q = 2 is the fast sigmoid; large q tends to the exponential (docs/theory.md#2-the-surrogate-family)
     v = np.linspace(-3, 3, 61)
     np.testing.assert_allclose(S.sg_prime(v, "qpseudospike", 1.0, 1.0, 2.0), S.sg_prime(v, "fastsigmoid"), rtol=1e-14)
     np.testing.assert_allclose(S.sg_prime(v, "qpseudospike", 1.0, 1.0, 1e4), S.sg_prime(v, "exponential"), rtol=2e-3)

@@ -117,7 +117,7 @@ def test_prediction_matches_its_definition_under_quadrature():
 def test_uniform_model_underestimates_sigma_prime_squared_with_the_paper_defaults():
     cfg = preset("paper-slmnist")
     u, g = theory.predict(cfg, "uniform"), theory.predict(cfg, "gaussian")
-    assert u.voltage_std > 10 * g.voltage_std      # THEORY: range ±21 vs spread ~0.7
+    assert u.voltage_std > 10 * g.voltage_std      # docs/theory.md#84-the-uniform-model-with-the-reference-codes-leak: range ±21 vs spread ~0.7
     assert g.moment2 / u.moment2 > 10
     assert 0.3 < g.voltage_std * math.sqrt(1) < 1.2
 

@@ -44,3 +44,12 @@ def test_math_is_katex_friendly():
     assert text.count("$$") % 2 == 0
     for macro in (r"\label", r"\eqref", r"\begin{align}", r"\tag"):
         assert macro not in text
+
+
+def test_nothing_outside_docs_points_at_the_private_theory_file():
+    tracked = [p for p in ROOT.rglob("*") if p.is_file() and ".git" not in p.parts and "docs" not in p.parts
+               and p.suffix in {".py", ".md", ".js", ".toml", ".txt", ".cfg", ".ini"}
+               and p != Path(__file__).resolve()]
+    hits = [str(p.relative_to(ROOT)) for p in tracked
+            if any(word in p.read_text(encoding="utf-8", errors="ignore") for word in ("THEORY" + ".md", "../" + "shared"))]
+    assert not hits

@@ -1,4 +1,4 @@
-"""The surrogate-gradient family (THEORY.md section 2): curves, closed-form moments, the torch spike op.
+"""The surrogate-gradient family (docs/theory.md#2-the-surrogate-family): curves, closed-form moments, the torch spike op.
 
 Every shape is parameterised by dampening γ (peak height, σ'(0) = γ), sharpness β (inverse width) and,
 for q-PseudoSpike only, tail-fatness q > 1; every shape has area ∫σ'(v) dv = γ/β. The argument is the
@@ -8,7 +8,7 @@ numpy layer (vectorised; broadcasts over v/u and over every parameter):
 
 - :func:`sg_prime` σ'(v), :func:`sg_primitive` σ(v) = ∫_{−∞}^v σ'.
 - :func:`moment_primitive` G_m(u) = ∫_0^u σ'(s)^m ds (closed forms, m = 1, 2), :func:`wide_moment` G_m(∞).
-- :func:`uniform_moment` E[σ'(V)^m] for V ~ U[low, high] (THEORY.md section 4, "uniform").
+- :func:`uniform_moment` E[σ'(V)^m] for V ~ U[low, high] (docs/theory.md#41-uniform-the-papers-model).
 - :func:`gaussian_moments` / :func:`gaussian_moment` E[σ'(V)^m] for V ~ N(mean, std²) (section 4,
   "gaussian mean-field"): closed forms for rectangular, exponential and gaussian; a composite
   Gauss–Legendre rule on breakpoints placed at the integrand's modes for the others.

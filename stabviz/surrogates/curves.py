@@ -1,4 +1,4 @@
-"""σ'(v), the smooth step σ(v) and G_m(u) = ∫_0^u σ'^m in closed form (THEORY.md section 2), numpy.
+"""σ'(v), the smooth step σ(v) and G_m(u) = ∫_0^u σ'^m in closed form (docs/theory.md#2-the-surrogate-family), numpy.
 
 Every function validates, then scales the unit-height formula of the shape's record by γ^m.
 """
@@ -14,7 +14,7 @@ from stabviz.surrogates.validate import _check_order, _check_params, _finite
 
 def sg_prime(v: Any, shape: str = "fastsigmoid", dampening: Any = 1.0, sharpness: Any = 1.0,
              tail: Any = 1.56) -> np.ndarray:
-    """σ'(v) (THEORY.md section 2, "SG"): the surrogate derivative at distance v = y − θ to threshold.
+    """σ'(v) (docs/theory.md#21-shapes-sg): the surrogate derivative at distance v = y − θ to threshold.
 
     Peak σ'(0) = γ (dampening), area γ/β (β = sharpness), q = tail for qpseudospike. Broadcasts over
     ``v`` and all parameters; returns a float64 array.
@@ -27,7 +27,7 @@ def sg_prime(v: Any, shape: str = "fastsigmoid", dampening: Any = 1.0, sharpness
 
 def moment_primitive(u: Any, m: int, shape: str = "fastsigmoid", dampening: Any = 1.0, sharpness: Any = 1.0,
                      tail: Any = 1.56) -> np.ndarray:
-    """G_m(u) = ∫_0^u σ'(s)^m ds (THEORY.md section 2, "G_m"), closed form, m ∈ {1, 2}.
+    """G_m(u) = ∫_0^u σ'(s)^m ds (docs/theory.md#22-moment-primitives-g-and-tails), closed form, m ∈ {1, 2}.
 
     Defined for u ≥ 0; since σ' is even, negative u gives the odd extension −G_m(|u|) (still ∫_0^u).
     Units: γ^m × voltage.
@@ -41,7 +41,7 @@ def moment_primitive(u: Any, m: int, shape: str = "fastsigmoid", dampening: Any 
 
 def wide_moment(m: int, shape: str = "fastsigmoid", dampening: Any = 1.0, sharpness: Any = 1.0,
                 tail: Any = 1.56) -> np.ndarray:
-    """G_m(∞) = ∫_0^∞ σ'^m; κ₂ = 2·G_2(∞) is THEORY.md's wide-range constant (e.g. 1/3 for the
+    """G_m(∞) = ∫_0^∞ σ'^m; κ₂ = 2·G_2(∞) is the wide-range constant of docs/theory.md#23-wide-range-constants-k (e.g. 1/3 for the
     fast sigmoid at γ = β = 1, (q − 1)/(2q − 1) for q-PseudoSpike)."""
     m = _check_order(m)
     g, b, q = _check_params(shape, dampening, sharpness, tail)

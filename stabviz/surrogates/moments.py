@@ -1,4 +1,4 @@
-"""Voltage moments E[σ'(V)^m] (THEORY.md section 4): V uniform (closed form from G_m) or gaussian
+"""Voltage moments E[σ'(V)^m] (docs/theory.md#4-the-voltage-models): V uniform (closed form from G_m) or gaussian
 (closed form where the shape's record has one, else the anchored quadrature below)."""
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ _SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 def uniform_moment(m: int, shape: str = "fastsigmoid", dampening: Any = 1.0, sharpness: Any = 1.0,
                    tail: Any = 1.56, low: Any = -1.0, high: Any = 1.0) -> np.ndarray:
-    """E[σ'(V)^m] for V ~ U[low, high] (THEORY.md section 4, uniform model): the caller passes
+    """E[σ'(V)^m] for V ~ U[low, high] (docs/theory.md#41-uniform-the-papers-model): the caller passes
     low = y_min − θ and high = y_max − θ. Equals (sgn(c)G_m(|c|) − sgn(a)G_m(|a|))/(c − a); when both
     ends lie on one side of 0 it is computed from the tails G_m(∞) − G_m, which keeps its precision far
     from threshold. Requires low < high elementwise.
@@ -219,7 +219,7 @@ def _quadrature_moments(shape: Shape, b, q, mu, s):
 
 def gaussian_moments(shape: str = "fastsigmoid", dampening: Any = 1.0, sharpness: Any = 1.0, tail: Any = 1.56,
                      mean: Any = 0.0, std: Any = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """(E[σ'(V)], E[σ'(V)²]) for V ~ N(mean, std²) (THEORY.md section 4, gaussian mean-field model).
+    """(E[σ'(V)], E[σ'(V)²]) for V ~ N(mean, std²) (docs/theory.md#42-gaussian-mean-field-stabvizs-extension).
 
     ``mean`` is μ_y − θ (the caller subtracts θ), ``std`` = s_y ≥ 0 (std = 0 gives σ'(mean)^m). Broadcasts
     over every argument; dampening only scales (E_m ∝ γ^m), so it never multiplies the work.

@@ -1,4 +1,4 @@
-"""The surrogate shapes, one record each: THEORY.md section 2 table (plus the Cauchy shape behind every
+"""The surrogate shapes, one record each: docs/theory.md#2-the-surrogate-family table (plus the Cauchy shape behind every
 library's `atan`).
 
 A :class:`Shape` holds everything stabviz knows about one shape, at unit height (γ = 1; callers multiply
@@ -45,7 +45,7 @@ class QuadRule:
 
 @dataclass(frozen=True)
 class Shape:
-    """One surrogate shape (THEORY.md section 2), unit height. Signatures:
+    """One surrogate shape (docs/theory.md#2-the-surrogate-family), unit height. Signatures:
     prime / torch_prime (a, b, q); torch_inplace (a, b: float, q: float), overwriting the tensor a;
     primitive / tail (m, u, b, q) = G_m(u) and G_m(∞) − G_m(u); wide (m, b, q) = G_m(∞);
     gaussian (m, b, μ, s) = E[f(V)^m], V ~ N(μ, s²), when closed-form, else ``quad``;

@@ -1,4 +1,4 @@
-"""torch: σ' on tensors and the spike op (THEORY.md section 1). torch is imported on first use only,
+"""torch: σ' on tensors and the spike op (docs/theory.md#1-the-model). torch is imported on first use only,
 so importing stabviz.surrogates (the CLI's theory commands) never loads it."""
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def _scalar_or_tensor(name: str, value: Any, like):
 
 def sg_prime_torch(v, shape: str = "fastsigmoid", dampening: Any = 1.0, sharpness: Any = 1.0,
                    tail: Any = 1.56):
-    """σ'(v) on a tensor (THEORY.md section 2): same dtype and device as ``v``, any shape.
+    """σ'(v) on a tensor (docs/theory.md#2-the-surrogate-family): same dtype and device as ``v``, any shape.
 
     float16/bfloat16 inputs are evaluated in float32 and rounded once at the end. Parameters are Python
     numbers (validated here) or tensors broadcastable to ``v``.
@@ -95,7 +95,7 @@ def _spike_function():
 
 
 def spike(v, shape: str = "fastsigmoid", dampening: Any = 1.0, sharpness: Any = 1.0, tail: Any = 1.56):
-    """z = H(v) forward (strict v > 0, in v's dtype), ∂z/∂v := σ'(v) backward (THEORY.md section 1).
+    """z = H(v) forward (strict v > 0, in v's dtype), ∂z/∂v := σ'(v) backward (docs/theory.md#1-the-model).
 
     ``v`` = y − θ, any shape, float32/float64/bfloat16/float16, CPU or CUDA. Parameters as in
     :func:`sg_prime`; they are validated now, so a bad value fails before training starts.

@@ -8,7 +8,7 @@ from typing import Any
 from stabviz.config import SHAPES, check_choice, check_range
 from stabviz.surrogates.shapes import SHAPE_TABLE
 
-# Other libraries' surrogates (THEORY.md section 2, "Other libraries"), checked against their source:
+# Other libraries' surrogates (docs/theory.md#24-other-libraries-surrogates), checked against their source:
 # snnTorch surrogate.py, SpikingJelly activation_based/surrogate.py, braintools/BrainPy surrogate
 # QPseudoSpike, Norse functional/threshold.py and superspike.py. s(x) = 1/(1 + e^{−x}).
 

@@ -2,7 +2,7 @@
 
 The PyTorch snippet is self-contained (it does not need stabviz installed): recurrent weights from
 conditions I and II, the surrogate's backward pass with γ (condition III) and β or q (condition IV).
-The σ' expressions are the shape records' ``snippet`` texts (THEORY.md section 2's table).
+The σ' expressions are the shape records' ``snippet`` texts (the table of docs/theory.md#21-shapes-sg).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Tiny numpy simulations for the Learn page (pure: no streamlit, no torch).
 
-They run THEORY.md section 1's discrete LIF step (stabviz.neuron) for one neuron and for a small network, small
+They run the discrete LIF step of docs/theory.md#11-the-layer-equations-l1-to-l3 (stabviz.neuron) for one neuron and for a small network, small
 enough to run on every slider move. The real, tested simulation is :mod:`stabviz.simulate` (torch); this
 one exists to draw a membrane trace and a raster plot a student can poke at.
 """
@@ -30,7 +30,7 @@ class Trace:
 
 def lif_step(y: np.ndarray, z: np.ndarray, current: np.ndarray, leak: float, threshold: float,
              reset: str) -> tuple[np.ndarray, np.ndarray]:
-    """One step of THEORY.md (L1)-(L3): returns (y_t, z_t) from (y_{t−1}, z_{t−1}) and I_t."""
+    """One step of docs/theory.md#11-the-layer-equations-l1-to-l3 (L1)-(L3): returns (y_t, z_t) from (y_{t−1}, z_{t−1}) and I_t."""
     return neuron.step(y, z, current, leak, threshold, reset)
 
 

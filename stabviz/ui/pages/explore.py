@@ -48,7 +48,7 @@ def draw_map(cfg: LIFConfig, label: str, color_by: str, runs: Sequence[dict[str,
     if cfg.voltage_model == "measured":
         # The measured model has one voltage sample per setting: it cannot vary the leak along an axis,
         # and a 200-point sharpness axis would re-evaluate σ' on every sample 200 times. Maps use the
-        # gaussian model, which THEORY.md section 4 finds within a few percent of simulation.
+        # gaussian model, which docs/theory.md#4-the-voltage-models finds within a few percent of simulation.
         at = at.replace(voltage_model="gaussian")
         st.caption("Maps use the gaussian voltage model (the measured model gives one point, not a map).")
     if x == "tail" and cfg.shape != "qpseudospike":
@@ -270,7 +270,7 @@ def render(cfg: LIFConfig) -> None:
             voltage_panel(cfg, preds)
     with detail[2]:
         if detail[2].open:
-            st.markdown("Conditions I–IV at this setting (THEORY.md section 3). Copy the snippet into your own code:")
+            st.markdown("Conditions I–IV at this setting (docs/theory.md#3-conditions-i-to-iv). Copy the snippet into your own code:")
             st.code(snippets.pytorch_init(cfg, rec), language="python")
             st.markdown("The same surrogate in other libraries:")
             st.code(library_calls(cfg, rec), language="python")

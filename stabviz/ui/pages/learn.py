@@ -11,13 +11,13 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from stabviz import plots
+from stabviz import plots, theory_doc
 from stabviz.config import RANGES, LIFConfig, preset
 from stabviz.ui import compute, figures, layout, state, teach
 from stabviz.ui.advice import gain_phrase
 from stabviz.ui.layout import fmt
 
-#: Settings that reproduce the paper's qualitative findings (THEORY.md section 5), on the SHD layer with
+#: Settings that reproduce the paper's qualitative findings (docs/theory.md#6-what-the-paper-reports), on the SHD layer with
 #: a realistic leak (τ = 20) and the fast-sigmoid surrogate.
 DEMOS = [
     {"title": "A stable start", "preset": "shd-tau20", "changes": {"dampening": 1.0, "sharpness": 1.0},
@@ -75,7 +75,7 @@ def knobs_figure(cfg: LIFConfig) -> go.Figure:
 
 
 def condition_steps(cfg: LIFConfig, rec: Mapping[str, Any], pred: Mapping[str, Any]) -> list[dict[str, str]]:
-    """The four conditions of THEORY.md section 3 in words, each with its live number."""
+    """The four conditions of docs/theory.md#3-conditions-i-to-iv in words, each with its live number."""
     mu, var = rec.get("recurrent_mean"), rec.get("recurrent_var")
     g3, beta = rec.get("dampening"), rec.get("sharpness")
     return [
@@ -162,3 +162,21 @@ def render(cfg: LIFConfig) -> None:
         with c[1]:
             layout.regime_badge(demo_regime(demo))
         c[2].button("Load this setting", key=f"demo_{i}", on_click=state.apply, args=(demo_config(demo).to_dict(),))
+
+    theory_reader()
+
+
+#: the sections of docs/theory.md the reader offers, in reading order
+THEORY_SECTIONS = ("1.1", "2.1", "3", "4", "5.3", "8")
+
+
+def theory_reader() -> None:
+    """docs/theory.md itself, one section at a time: the formulas behind every number on these pages."""
+    st.header("6. The theory, in full")
+    st.markdown("Every formula stabviz computes is written out in the project's theory document, "
+                "`docs/theory.md` in the repository (`stabviz/data/theory.md` in the installed package). "
+                "Pick a section to read it here:")
+    titles = {key: theory_doc.section(key)[0] for key in THEORY_SECTIONS}
+    chosen = st.selectbox("Section", THEORY_SECTIONS, format_func=titles.get, key="learn_theory_section")
+    with st.container(border=True):
+        st.markdown(theory_doc.section(chosen)[1])

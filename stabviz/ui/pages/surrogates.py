@@ -88,7 +88,7 @@ def render(cfg: LIFConfig) -> None:
     st.markdown(
         f"Every shape at the current **dampening γ = {cfg.dampening:g}**, **sharpness β = {cfg.sharpness:g}** and "
         f"**tail-fatness q = {cfg.tail:g}** (q only changes the q-PseudoSpike). All shapes share the peak height "
-        "σ'(0) = γ and the area γ/β; they differ in how fast the tails fall (THEORY.md section 2).")
+        "σ'(0) = γ and the area γ/β; they differ in how fast the tails fall (docs/theory.md#2-the-surrogate-family).")
 
     cols = st.columns([3, 2])
     with cols[0]:
