@@ -324,7 +324,7 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 0.0
     loss: str = "per-step"
-    use_recommended_sg: bool = False    # replace (γ, β, q) by conditions III, IV
+    use_recommended_sg: bool = False    # replace (γ, β, q) by the first recommendation option (ρ² = 1)
     sparsity_target: float = 0.0
     sparsity_weight: float = 0.0        # 0 switches the sparsity loss off
     initial_rate: float | None = None

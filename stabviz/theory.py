@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize, special
 
-from stabviz import surrogates
+from stabviz import calibration, surrogates
 from stabviz.config import RANGES, LIFConfig, WeightLaw
 from stabviz.config import DISPLAY_FIELDS, SURROGATE_FIELDS, Keyed, fields_except    # cache keys
 from stabviz.jsonsafe import finite_or_none
@@ -277,21 +277,26 @@ class Prediction:
     max_gain: float             # worst-case one-step gain α + γX (condition III sets it to 1)
     gradient_gain: float        # ρ^T
     log10_gain: float           # T·log10 ρ
-    regime: str
+    regime: str                 # vanishing / stable / exploding when the whole band is in it, else uncertain
     firing: str
     notes: list[str] = field(default_factory=list)
+    log10_gain_band: tuple[float, float] = (math.nan, math.nan)   # calibrated band of T·log10 ρ
+    point_regime: str = ""      # the regime of log10_gain alone (what the region maps colour)
 
     def to_dict(self) -> dict[str, Any]:
         return finite_or_none(asdict(self))
 
 
-def _finish(cfg: LIFConfig, rho2: Any, max_gain: Any) -> tuple[float, float, float, str]:
+def _finish(cfg: LIFConfig, rho2: Any, max_gain: Any, model: str | None = None
+            ) -> tuple[float, float, float, str, tuple[float, float], str]:
+    """(ρ, ρ^T, T·log10 ρ, the band's regime, the calibrated band, the point estimate's regime)."""
     rho2 = float(rho2)
     rho = math.sqrt(rho2) if rho2 >= 0 else math.nan
     log10_gain = cfg.steps * 0.5 * math.log10(rho2) if rho2 > 0 else -math.inf
     gain = 10 ** log10_gain if log10_gain < 308 else math.inf
-    regime = REGIME_NAMES[int(regime_of(log10_gain, cfg.tolerance))]
-    return rho, gain, log10_gain, regime
+    point = REGIME_NAMES[int(regime_of(log10_gain, cfg.tolerance))]
+    band = calibration.band(log10_gain, cfg.steps, model or cfg.voltage_model, cfg.reset)
+    return rho, gain, log10_gain, calibration.regime_of_band(*band, cfg.tolerance), band, point
 
 
 def predict(cfg: LIFConfig, model: str | None = None) -> Prediction:
@@ -301,13 +306,13 @@ def predict(cfg: LIFConfig, model: str | None = None) -> Prediction:
     A, C, D = gain_coefficients(cfg, v.firing_rate)
     rho2 = float(A + C * e2 + D * e1)
     max_gain = float(cfg.leak + cfg.dampening * worst_gain_factor(cfg))
-    rho, gain, log10_gain, regime = _finish(cfg, rho2, max_gain)
+    rho, gain, log10_gain, regime, band, point = _finish(cfg, rho2, max_gain, v.model)
     notes = []
     if _multiplicative(cfg) and cfg.reset_grad:
         notes.append("gradient through a multiplicative reset is not part of the conditions; ignored here")
     p = float(v.firing_rate)
     return Prediction(v.model, p, float(v.mean), float(v.std), e1, e2, rho2, rho, max_gain, gain,
-                      log10_gain, regime, firing_label(p), notes)
+                      log10_gain, regime, firing_label(p), notes, band, point)
 
 
 def predict_all(cfg: LIFConfig, models: tuple[str, ...] = ("uniform", "gaussian")) -> dict[str, Prediction]:
@@ -332,9 +337,62 @@ class Recommendation:
     regime: str
     firing: str
     notes: list[str] = field(default_factory=list)
+    #: settings the theory itself evaluates to ρ² = 1 (within OPTION_TOLERANCE), each one whole
+    options: list[dict[str, Any]] = field(default_factory=list)
+    log10_gain_band: tuple[float, float] = (math.nan, math.nan)
 
     def to_dict(self) -> dict[str, Any]:
         return finite_or_none(asdict(self))
+
+
+#: how close to 1 an option's ρ² must be to be offered
+OPTION_TOLERANCE = 1e-6
+
+
+def recommendation_options(cfg: LIFConfig, v: VoltageState | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """Whole settings with ρ² = 1 at ``cfg`` (condition IV solved for one knob, the others kept), and a note
+    for each option that does not exist here. Never a mixed pair: every option is evaluated as a whole.
+
+    - "keep γ, solve β": β*(γ); - "keep β, solve γ": γ_IV(β); - "keep γ, β, solve q": q* (q-PseudoSpike).
+    """
+    v = voltage_state(cfg) if v is None else v
+    options: list[dict[str, Any]] = []
+    notes: list[str] = []
+    beta, why = sharpness_star(cfg, v)
+    candidates = [("keep γ, solve β", {"sharpness": beta} if beta is not None else None, why)]
+    e1, e2 = v.moments(cfg.shape, 1.0, cfg.sharpness, cfg.tail)
+    A, C, D = gain_coefficients(cfg, v.firing_rate)
+    g4 = float(gamma_iv(A, C, D, e1, e2))
+    lo, hi = RANGES["dampening"][:2]
+    g_ok = math.isfinite(g4) and lo < g4 <= hi
+    candidates.append(("keep β, solve γ", {"dampening": g4} if g_ok else None,
+                       f"no dampening in ({lo:g}, {hi:g}] gives ρ² = 1 at β = {cfg.sharpness:g}"))
+    if cfg.shape == "qpseudospike":
+        q, why_q = tail_star(cfg, v)
+        candidates.append(("keep γ, β, solve q", {"tail": q} if q is not None else None, why_q))
+    else:
+        notes.append("keep γ, β, solve q: only the qpseudospike shape has a tail-fatness q")
+    for label, change, why_not in candidates:
+        option = _option(cfg, v, label, change) if change else None
+        if option is None:
+            notes.append(f"{label}: {why_not or 'the solved setting does not give ρ² = 1'}")
+        else:
+            options.append(option)
+    return options, notes
+
+
+def _option(cfg: LIFConfig, v: VoltageState, label: str, change: dict[str, float]) -> dict[str, Any] | None:
+    """The option as a whole setting, if the theory evaluates it to ρ² = 1."""
+    try:
+        at = cfg.replace(**change)
+    except ValueError:
+        return None
+    rho2 = float(_rho2_along(at, v))
+    if not (math.isfinite(rho2) and abs(rho2 - 1) <= OPTION_TOLERANCE):
+        return None
+    _, _, _, regime, band, _ = _finish(at, rho2, math.nan, v.model)
+    return {"label": label, "dampening": at.dampening, "sharpness": at.sharpness, "tail": at.tail,
+            "rho2": rho2, "regime": regime, "log10_gain_band": list(band)}
 
 
 def _rho2_along(cfg: LIFConfig, v: VoltageState, **sg: Any) -> Any:
@@ -425,11 +483,19 @@ def recommend(cfg: LIFConfig) -> Recommendation:
     v = voltage_state(cfg)
     beta, why_b = sharpness_star(cfg, v)
     q, why_q = tail_star(cfg, v)
-    notes += [w for w in (why_b, why_q) if w]
+    options, option_notes = recommendation_options(cfg, v)
+    notes += option_notes
+    g4 = next((o["dampening"] for o in options if o["label"] == "keep β, solve γ"), None)
+    if g3 is not None:
+        notes.append(f"γ_III = {g3:.4g} bounds the worst-case one-step gain (condition III), a worst case rather "
+                     "than a target" + (f"; here it is below γ_IV = {g4:.4g}, so conditions III and IV cannot "
+                                         "both hold under this initialisation (docs/theory.md#85-conditions-iii-"
+                                         "and-iv-cannot-both-hold-under-standard-initialisations)"
+                                         if g4 is not None and g3 < g4 else ""))
     pred = predict(cfg)
     notes += pred.notes
     return Recommendation(mu, var_out, g3, beta, q, pred.firing_rate, pred.rho2, pred.max_gain,
-                          pred.gradient_gain, pred.regime, pred.firing, notes)
+                          pred.gradient_gain, pred.regime, pred.firing, notes, options, pred.log10_gain_band)
 
 
 # ---------------------------------------------------------------------------------------------

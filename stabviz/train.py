@@ -71,43 +71,33 @@ def resolve_device(device: str) -> torch.device:
 def network_config(cfg: TrainConfig, data: TaskData, input_mean: float, input_var: float) -> LIFConfig:
     """The LIFConfig the run really uses: the task's channels, time steps and input statistics
     (m_x, v_x measured on the training split) replace the config's; with ``use_recommended_sg``
-    the surrogate also takes conditions III and IV (see :func:`recommended_surrogate`)."""
+    the surrogate also takes the first recommendation option (see :func:`recommended_surrogate`)."""
     lif = cfg.lif.replace(n_in=data.n_in, steps=data.time_steps, input_mean=input_mean, input_var=input_var)
     return recommended_surrogate(lif)[0] if cfg.use_recommended_sg else lif
 
 
 def recommended_surrogate(lif: LIFConfig) -> tuple[LIFConfig, dict[str, Any]]:
-    """(γ, and β or q) of the theory's recommended point, :func:`stabviz.theory.optimum`: the
-    dampening γ_III of condition III, then condition IV solved at that dampening (β* solved at the old
-    γ would not give ρ² = 1 together with γ_III). It is the point the dashboard marks.
-
-    Condition IV sets the tail-fatness q* with the qpseudospike shape (the sharpness β* where no q*
-    exists), and the sharpness β* otherwise. Where the theory has no value (None), the current one
-    stays and a note says so. Returns (the new config, {dampening, sharpness/tail, notes}).
+    """The first of the theory's recommendation options (:func:`stabviz.theory.recommendation_options`:
+    "keep γ, solve β", else "keep β, solve γ", else "keep γ, β, solve q"), applied as a whole: a setting the
+    theory evaluates to ρ² = 1, never γ from one condition paired with β solved at another γ. Where no option
+    exists the surrogate stays and the notes say why. Returns (the new config, {label, dampening, sharpness,
+    tail, notes}).
     """
-    point, notes = theory.optimum(lif)
-    notes = list(notes)
-    changes = {}
-    if point.get("dampening") is not None:
-        changes["dampening"] = point["dampening"]
-    else:
-        notes.append(f"dampening: condition III is unattainable; kept γ = {lif.dampening:g}")
-    knobs = ("tail", "sharpness") if lif.shape == "qpseudospike" else ("sharpness",)
-    knob = next((k for k in knobs if point.get(k) is not None), None)
-    if knob is not None:
-        changes[knob] = point[knob]
-    else:
-        notes.append(f"condition IV is unattainable at this dampening; kept β = {lif.sharpness:g}"
-                     + (f", q = {lif.tail:g}" if lif.shape == "qpseudospike" else ""))
-    applied = {"dampening": changes.get("dampening"), **{k: changes.get(k) for k in knobs}, "notes": notes}
-    return lif.replace(**changes), applied
+    options, notes = theory.recommendation_options(lif)
+    if not options:
+        return lif, {"label": None, "dampening": None, "sharpness": None, "tail": None,
+                     "notes": notes + ["no option gives ρ² = 1 here; the surrogate is unchanged"]}
+    best = options[0]
+    applied = {k: best[k] for k in ("label", "dampening", "sharpness", "tail")} | {"notes": notes}
+    return lif.replace(dampening=best["dampening"], sharpness=best["sharpness"], tail=best["tail"]), applied
 
 
 def prediction_summary(lif: LIFConfig) -> dict[str, Any]:
     """What the theory predicts for ``lif`` (its voltage model): firing_rate, rho, rho2, regime, ..."""
     p = theory.predict(lif)
     return finite_or_none({"voltage_model": p.voltage_model, "firing_rate": p.firing_rate, "rho": p.rho,
-                    "rho2": p.rho2, "regime": p.regime, "firing": p.firing, "max_gain": p.max_gain,
+                    "rho2": p.rho2, "regime": p.regime, "point_regime": p.point_regime,
+                    "log10_gain_band": list(p.log10_gain_band), "firing": p.firing, "max_gain": p.max_gain,
                     "gradient_gain": p.gradient_gain, "log10_gain": p.log10_gain, "notes": list(p.notes)})
 
 
@@ -135,7 +125,8 @@ def verdict(prediction: dict[str, Any], initial: dict[str, Any], lif: LIFConfig)
     firing rate: agrees when |p_pred − p_meas| <= max(0.05, 0.25·p_meas) (layer 0);
     ρ vs ρ̂: agrees when the gains they imply over T steps differ by at most ``lif.tolerance`` decades,
     |T·log10(ρ̂/ρ)| <= tolerance, the same yardstick the theory uses to call a setting 'stable';
-    regime: the theory's label vs the label of T·log10 ρ̂.
+    regime: the theory's calibrated label vs the label of T·log10 ρ̂; agrees when T·log10 ρ̂ lies inside
+    the prediction's calibrated band (so an 'uncertain' prediction can agree, and a refuted one says so).
     """
     p_pred, p_meas = prediction.get("firing_rate"), (initial.get("firing_rate") or [None])[0]
     rho_pred, rho_meas = prediction.get("rho"), initial.get("grad_gain")
@@ -144,17 +135,20 @@ def verdict(prediction: dict[str, Any], initial: dict[str, Any], lif: LIFConfig)
     decades = None
     if rho_pred and rho_meas and rho_pred > 0 and rho_meas > 0:
         decades = lif.steps * math.log10(rho_meas / rho_pred)
-    measured_regime = None
+    measured_regime, in_band = None, None
+    band = prediction.get("log10_gain_band") or [None, None]
     if rho_meas and rho_meas > 0:
-        code = int(theory.regime_of(lif.steps * math.log10(rho_meas), lif.tolerance))
+        measured_log10 = lif.steps * math.log10(rho_meas)
+        code = int(theory.regime_of(measured_log10, lif.tolerance))
         measured_regime = theory.REGIMES[code + 1]
+        if None not in band:
+            in_band = band[0] <= measured_log10 <= band[1]
     return {"firing_rate": {"predicted": p_pred, "measured": p_meas, "agrees": rate_ok},
             "rho": {"predicted": rho_pred, "measured": rho_meas, "decades_apart": decades,
                     "agrees": None if decades is None else abs(decades) <= lif.tolerance},
             "rho2": {"predicted": prediction.get("rho2"), "measured": initial.get("rho2")},
             "regime": {"predicted": prediction.get("regime"), "measured": measured_regime,
-                       "agrees": None if measured_regime is None
-                       else measured_regime == prediction.get("regime")}}
+                       "band": band, "agrees": in_band}}
 
 
 # ---------------------------------------------------------------------------------------------

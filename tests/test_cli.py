@@ -10,7 +10,7 @@ from stabviz import theory
 from stabviz.config import preset
 
 RECOMMEND_KEYS = {"recurrent_mean", "recurrent_var", "dampening", "sharpness", "tail", "firing_rate", "rho2",
-                  "max_gain", "gradient_gain", "regime", "firing", "notes"}
+                  "max_gain", "gradient_gain", "regime", "firing", "notes", "options", "log10_gain_band"}
 
 
 def run(*args, check=True):

@@ -26,7 +26,7 @@ LAYERS: dict[str, set[str]] = {
     "weights": {"laws"},
     "simulate": {"weights", "surrogates", "jsonsafe", "memory", "neuron"},
     # simulate only lazily, for the measured voltage model (see LAZY_ONLY): theory stays torch-free
-    "theory": {"laws", "simulate", "surrogates", "jsonsafe"},
+    "theory": {"laws", "simulate", "surrogates", "jsonsafe", "calibration"},
     "measured": {"theory", "neuron"},          # the measured map: theory beside its simulation
     "lif": {"weights", "surrogates", "neuron"},
     "tasks": {"config"},

@@ -128,8 +128,14 @@ def test_regime_and_firing_labels():
     codes = theory.regime_of(np.array([-3.0, -0.5, 0.0, 0.99, 2.0, np.nan]), 1.0)
     assert codes.tolist() == [-1, 0, 0, 0, 1, -2]
     cfg = preset("shd-tau20")
-    assert theory.predict(cfg.replace(dampening=1e-3)).regime == "vanishing"
+    assert theory.predict(cfg.replace(dampening=1e-3)).point_regime == "vanishing"
+    assert theory.predict(cfg.replace(dampening=50.0)).point_regime == "exploding"
+    # the calibrated label calls a regime only when the whole band lies in it
+    assert theory.predict(preset("paper-shd")).regime == "vanishing"          # 10^-40 and below
     assert theory.predict(cfg.replace(dampening=50.0)).regime == "exploding"
+    near = theory.predict(cfg)                                               # ρ ≈ 1 at T = 100
+    lo, hi = near.log10_gain_band
+    assert lo < -1 < 1 < hi and near.regime == "uncertain" and near.point_regime == "stable"
 
 
 @pytest.mark.parametrize("x,y", [("sharpness", "dampening"), ("tail", "dampening"), ("leak", "dampening"),
@@ -146,7 +152,7 @@ def test_region_cells_equal_the_scalar_prediction(x, y, model):
         assert reg.rho2[i, j] == pytest.approx(p.rho2, rel=1e-9)
         assert reg.max_gain[i, j] == pytest.approx(p.max_gain, rel=1e-9)
         assert reg.firing_rate[i, j] == pytest.approx(p.firing_rate, abs=1e-9)
-        assert theory.REGIMES[reg.regime[i, j] + 1] == p.regime
+        assert theory.REGIMES[reg.regime[i, j] + 1] == p.point_regime
 
 
 def test_region_curves_lie_on_their_conditions():

@@ -117,7 +117,7 @@ def train_options() -> argparse.ArgumentParser:
     g.add_argument("--layers", type=int, help=f"LIF layers, 1-3 (default {d.layers})")
     g.add_argument("--loss", choices=LOSSES, help=f"cross-entropy per step or of the time mean (default {d.loss})")
     g.add_argument("--recommended-sg", action=argparse.BooleanOptionalAction, default=None,
-                   help="replace (γ, β, q) by conditions III, IV")
+                   help="replace (γ, β, q) by the first recommendation option (ρ² = 1)")
     g.add_argument("--sparsity-target", type=float, help="target firing rate f_target of the sparsity loss")
     g.add_argument("--sparsity-weight", type=float, help="weight of the sparsity loss (0 = off)")
     g.add_argument("--initial-rate", type=float, help="first train only the biases toward this rate f0")

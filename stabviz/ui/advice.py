@@ -24,49 +24,44 @@ def gain_phrase(log10_gain: float | None, steps: int) -> str:
     return f"{verb} by about 10^{abs(log10_gain):.1f} over T = {steps} steps"
 
 
-def what_to_change(cfg: Any, pred: Mapping[str, Any], rec: Mapping[str, Any],
-                   gamma_iv: float | None = None, along: str = "sharpness") -> str:
-    """One to three sentences: the regime, and what to change to reach the stable band.
-
-    ``gamma_iv``: the dampening that gives ρ² = 1 with everything else as it is (condition IV's curve
-    read at the current ``along`` value), when known.
+def what_to_change(cfg: Any, pred: Mapping[str, Any], rec: Mapping[str, Any]) -> str:
+    """A few sentences: the calibrated verdict, and the whole settings (the recommendation's options, each
+    with ρ² = 1) that reach the stable band. Every move named here is one of those options, so the advice
+    never pairs knobs the theory did not evaluate together.
     """
     regime = pred["regime"]
+    band = pred.get("log10_gain_band") or [None, None]
     head = (f"Gradients are predicted to {gain_phrase(pred.get('log10_gain'), cfg.steps)} "
-            f"(mean squared one-step gain ρ² = {_g(pred.get('rho2'), 4)}; stable band: ±{cfg.tolerance:g} decades).")
-    worst = ""
-    if pred.get("max_gain") is not None and pred["max_gain"] > 1.0 and rec.get("dampening"):
-        worst = (f" The worst-case one-step gain is {_g(pred['max_gain'])} > 1; condition III bounds it by "
-                 f"γ ≤ γ_III = {_g(rec['dampening'])}.")
+            f"(ρ² = {_g(pred.get('rho2'), 4)}; calibrated band {_band(band)} decades over T, "
+            f"stable within ±{cfg.tolerance:g}).")
     if regime == "stable":
-        return head + " Nothing to change: this setting sits in the stable band." + worst
-    moves = []
-    if gamma_iv is not None and math.isfinite(gamma_iv) and gamma_iv > 0:
-        verb = "lower" if gamma_iv < cfg.dampening else "raise"
-        moves.append(f"{verb} the dampening to γ_IV = {_g(gamma_iv)} (condition IV at this {along})")
-    if rec.get("sharpness") is not None:
-        verb = "sharpen" if rec["sharpness"] > cfg.sharpness else "widen"
-        moves.append(f"{verb} the surrogate to β* = {_g(rec['sharpness'])} (condition IV at γ = {cfg.dampening:g})")
-    if cfg.shape == "qpseudospike" and rec.get("tail") is not None:
-        moves.append(f"set the tail-fatness to q* = {_g(rec['tail'])} (condition IV at this γ, β)")
+        return head + " Nothing to change: the whole band lies in the stable range."
+    if regime == "uncertain":
+        head += (" The band crosses a regime boundary, so the theory cannot decide here: measure it "
+                 "(the measured map, or a short run).")
+    elif regime == "vanishing":
+        head += (" Vanishing is not untrainable: a loss at every step needs no gradient across all T steps, "
+                 "so such settings often still train; it is exploding gradients that break training.")
+    moves = [_move(cfg, o) for o in rec.get("options") or []]
     if not moves:
-        moves.append("lower the dampening γ" if regime == "exploding" else "raise the dampening γ")
-    return head + " To reach the stable band: " + "; or ".join(moves) + "." + worst
+        return head + " No single knob reaches ρ² = 1 here: " + "; ".join(rec.get("notes") or ["see the notes"])
+    return head + " For ρ² = 1: " + "; or ".join(moves) + "."
 
 
-def curve_value(curve: tuple[Any, Any] | None, at: float, log: bool) -> float | None:
-    """A condition curve (xs, ys) read at ``at`` by interpolation (in log x when the axis is log);
-    None outside the curve or where it has no value."""
-    import numpy as np
-    if curve is None:
-        return None
-    xs, ys = np.asarray(curve[0], float), np.asarray(curve[1], float)
-    if xs.size < 2 or not (xs.min() <= at <= xs.max()):
-        return None
-    fx = np.log(xs) if log else xs
-    y = float(np.interp(math.log(at) if log else at, fx, ys))
-    return y if math.isfinite(y) else None
+def _band(band: Any) -> str:
+    lo, hi = band
+    return f"[{_g(lo)}, {_g(hi)}]"
 
+
+def _move(cfg: Any, option: Mapping[str, Any]) -> str:
+    """One option as an instruction relative to the current setting."""
+    if option["label"] == "keep β, solve γ":
+        verb = "lower" if option["dampening"] < cfg.dampening else "raise"
+        return f"{verb} the dampening to γ_IV = {_g(option['dampening'])} (keeping β = {_g(cfg.sharpness)})"
+    if option["label"] == "keep γ, solve β":
+        verb = "sharpen" if option["sharpness"] > cfg.sharpness else "widen"
+        return f"{verb} the surrogate to β* = {_g(option['sharpness'])} (keeping γ = {_g(cfg.dampening)})"
+    return f"set the tail-fatness to q* = {_g(option['tail'])} (keeping γ and β)"
 
 def rate_sentence(preds: Mapping[str, Mapping[str, Any]]) -> str:
     """The predicted initial firing rate with its spread across voltage models."""

@@ -86,14 +86,6 @@ def map_tab_parser(text: str) -> str:
     return by_param[text]
 
 
-def gamma_iv_here(cfg: LIFConfig, region: Any) -> tuple[float | None, str]:
-    """(γ_IV at the current x of the drawn map, the x name): condition IV's curve read off the map."""
-    if region is None or (region.x_name == "tail" and cfg.shape != "qpseudospike"):
-        return None, "sharpness"
-    return (advice.curve_value(region.curves.get("gamma_IV"), getattr(cfg, region.x_name), region.log_x),
-            region.x_name)
-
-
 def _ask_measure(key: compute.Key) -> None:
     st.session_state.setdefault(MEASURE_FLAG, set()).add(key)
 
@@ -250,7 +242,7 @@ def render(cfg: LIFConfig) -> None:
         with cols[0]:
             layout.regime_badge(pred["regime"])
             st.badge(f"firing: {pred['firing']}", color="gray")
-        cols[1].markdown(advice.what_to_change(cfg, pred, rec, *gamma_iv_here(cfg, region)))
+        cols[1].markdown(advice.what_to_change(cfg, pred, rec))
 
     with right:
         st.subheader("Initial firing rate")

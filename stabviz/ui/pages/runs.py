@@ -94,8 +94,9 @@ def launch_form(cfg: LIFConfig) -> None:
                                             help="0 switches it off; else switch·(mean z − target)² per layer, "
                                                  "the switch ramping from 1/5 to 3/5 of training.")
         sparsity_target = c[1].number_input("Sparsity target rate", 0.0, 1.0, 0.05, format="%g")
-        recommended = c[2].checkbox("Use the recommended γ, β, q", help="Conditions III and IV replace the "
-                                                                        "surrogate's (γ, β, q) for this run.")
+        recommended = c[2].checkbox("Use the recommended γ, β, q", help="The first recommendation option "
+                                                                        "(a whole setting with ρ² = 1) replaces "
+                                                                        "the surrogate's (γ, β, q) for this run.")
         st.caption("Limits on this machine: " + ", ".join(f"{k} ≤ {v}" for k, v in lim.items())
                    + " (raise with STABVIZ_MAX_<NAME>).")
         if st.form_submit_button("Launch run", type="primary", icon=":material/play_arrow:"):
@@ -180,8 +181,12 @@ def verdict_sentence(run: Mapping[str, Any]) -> str | None:
     if regime.get("agrees") is None:
         return None
     word = "confirmed" if regime["agrees"] else "refuted"
-    return (f"Prediction **{word}**: the theory said *{layout.plain(regime.get('predicted'))}*, the run measured "
-            f"*{layout.plain(regime.get('measured'))}* (from the gradient-flow probe's per-step gain ρ̂).")
+    band = regime.get("band") or [None, None]
+    inside = "inside" if regime["agrees"] else "outside"
+    return (f"Prediction **{word}**: the theory said *{layout.plain(regime.get('predicted'))}* "
+            f"(calibrated band {layout.fmt(band[0])} to {layout.fmt(band[1])} decades over T); the run measured "
+            f"*{layout.plain(regime.get('measured'))}*, {inside} the band (from the gradient-flow probe's "
+            "per-step gain ρ̂).")
 
 
 def grad_flow_series(run: Mapping[str, Any]) -> dict[str, tuple[list, list]]:
