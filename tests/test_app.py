@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from stabviz import theory
 from stabviz.config import LIFConfig, TrainConfig, preset
-from stabviz.ui import sliders
+from stabviz.ui import sliders, urlstate
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -336,3 +336,19 @@ def test_learn_page_reads_the_theory_document_by_section():
     reader.set_value("3").run()
     body = theory_doc.section("3")[1]
     assert any(md.value == body for md in at.markdown)
+
+
+def test_explore_shows_the_calibrated_verdict_and_one_consistent_option():
+    at = AppTest.from_file(APP, default_timeout=60)
+    cfg = preset("shd-tau20")
+    at.query_params.update(urlstate.setting_params(cfg.to_dict()))
+    at.run()
+    assert not at.exception
+    rec = theory.recommend(cfg).to_dict()
+    assert any("badge[" in m.value and "uncertain" in m.value for m in at.markdown)   # ρ ≈ 1 at T = 100
+    picker = at.radio(key="rec_option")
+    keep_beta = next(o for o in rec["options"] if o["label"] == "keep β, solve γ")
+    picker.set_value(keep_beta["label"]).run()
+    code = "\n".join(c.value for c in at.code)
+    assert f"gamma, beta, q = {keep_beta['dampening']:.6g}" in code
+    assert any("keep β, solve γ" in c.value for c in at.caption)              # the confirm run uses it too

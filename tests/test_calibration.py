@@ -76,3 +76,27 @@ def test_every_option_is_a_whole_setting_with_rho2_one(name, shape):
         assert label in labels or any(n.startswith(label) for n in rec.notes)
     if shape == "qpseudospike" and "keep γ, β, solve q" in labels:
         assert next(o for o in rec.options if o["label"] == "keep γ, β, solve q")["tail"] > 1
+
+
+def test_the_snippet_runs_alone_and_reproduces_the_option(tmp_path):
+    """In a fresh Python with torch only: the option's γ, β, q, and the recurrent weights' mean and
+    variance of conditions I and II."""
+    import subprocess
+    from stabviz.ui import snippets
+    cfg = preset("shd-tau20", n_rec=256)
+    rec = theory.recommend(cfg).to_dict()
+    assert rec["options"]
+    for option in rec["options"]:
+        script = tmp_path / "snippet.py"
+        script.write_text(snippets.pytorch_init(cfg, rec, option) + "\n"
+                          "off = ~torch.eye(n_rec, dtype=torch.bool)\n"
+                          "print(json.dumps([gamma, beta, q, w_rec[off].mean().item(), w_rec[off].var().item()]))\n")
+        script.write_text("import json\n" + script.read_text())
+        out = subprocess.run([sys.executable, "-I", str(script)], capture_output=True, text=True, cwd=tmp_path,
+                             timeout=120)
+        assert out.returncode == 0, out.stderr
+        gamma, beta, q, mean, var = json.loads(out.stdout)
+        assert (gamma, beta, q) == pytest.approx((option["dampening"], option["sharpness"], option["tail"]),
+                                                 rel=1e-5)
+        assert mean == pytest.approx(rec["recurrent_mean"], abs=4 * math.sqrt(rec["recurrent_var"] / 256 ** 2))
+        assert var == pytest.approx(rec["recurrent_var"], rel=0.05)

@@ -14,9 +14,10 @@ from stabviz.runs import StoreError
 from stabviz.ui import state
 
 _LOG = logging.getLogger("stabviz.ui")
-REGIME_COLORS = {"stable": "green", "vanishing": "blue", "exploding": "red", "undefined": "gray"}
+REGIME_COLORS = {"stable": "green", "vanishing": "blue", "exploding": "red", "uncertain": "orange",
+                 "undefined": "gray"}
 REGIME_ICONS = {"stable": ":material/check_circle:", "vanishing": ":material/trending_down:",
-                "exploding": ":material/trending_up:", "undefined": ":material/help:"}
+                "exploding": ":material/trending_up:", "uncertain": ":material/help:", "undefined": ":material/help:"}
 
 
 #: Characters CommonMark lets a backslash escape: every ASCII punctuation character.

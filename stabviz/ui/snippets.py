@@ -35,16 +35,16 @@ def _input_init(cfg: Any) -> str:
     return f"torch.nn.init.normal_(w_in, {_num(cfg.in_mean)}, {_num(cfg.in_std)})"
 
 
-def pytorch_init(cfg: Any, rec: Mapping[str, Any]) -> str:
-    """A PyTorch snippet: weights (conditions I, II) and the surrogate spike function (III, IV).
+def pytorch_init(cfg: Any, rec: Mapping[str, Any], option: Mapping[str, Any] | None = None) -> str:
+    """A PyTorch snippet: weights (conditions I, II) and the surrogate spike function at one whole setting.
 
-    ``rec`` is ``theory.recommend(cfg).to_dict()``; missing (unattainable) values fall back to the
-    current setting and say so in a comment.
+    ``rec`` is ``theory.recommend(cfg).to_dict()``; ``option`` one of its ``options`` (a setting with
+    ρ² = 1), or None for the surrogate as currently set. γ, β and q always come from the same setting.
     """
     mean, var = rec.get("recurrent_mean"), rec.get("recurrent_var")
-    gamma = rec.get("dampening") if rec.get("dampening") is not None else cfg.dampening
-    beta = rec.get("sharpness") if rec.get("sharpness") is not None else cfg.sharpness
-    q = rec.get("tail") if SHAPE_TABLE[cfg.shape].uses_tail and rec.get("tail") is not None else cfg.tail
+    chosen = option or {"label": "as set", "dampening": cfg.dampening, "sharpness": cfg.sharpness,
+                        "tail": cfg.tail}
+    gamma, beta, q = chosen["dampening"], chosen["sharpness"], chosen["tail"]
     lines = [
         "import math",
         "import torch",
@@ -62,9 +62,8 @@ def pytorch_init(cfg: Any, rec: Mapping[str, Any]) -> str:
                   "w_rec = torch.nn.init.xavier_uniform_(torch.empty(n_rec, n_rec))"]
     lines += ["w_rec.fill_diagonal_(0.0)", ""]
     lines += [
-        f"# surrogate: {cfg.shape}; gamma from condition III"
-        + ("" if rec.get("dampening") is not None else " (unattainable: current value kept)")
-        + ", beta/q from condition IV" + ("" if rec.get("sharpness") is not None else " (unattainable: current value kept)"),
+        f"# surrogate: {cfg.shape}, {chosen['label']}"
+        + (" (condition IV: rho^2 = 1 in theory)" if option else " (the current setting)"),
         f"gamma, beta, q = {_num(gamma)}, {_num(beta)}, {_num(q)}",
         "",
         "class SurrogateSpike(torch.autograd.Function):",

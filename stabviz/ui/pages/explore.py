@@ -120,11 +120,25 @@ def rates(cfg: LIFConfig, preds: Mapping[str, Mapping[str, Any]]) -> dict[str, f
     return out
 
 
-def confirm_button(cfg: LIFConfig) -> None:
-    """One button: queue a short training run at the current setting, then link to it."""
+def chosen_option(cfg: LIFConfig, rec: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The recommendation option picked in the Recommended initialisation tab (None: the setting as set)."""
+    label = st.session_state.get("rec_option", AS_SET)
+    return next((o for o in rec.get("options") or [] if o["label"] == label), None)
+
+
+AS_SET = "as set (the sliders)"
+
+
+def confirm_button(cfg: LIFConfig, option: Mapping[str, Any] | None = None) -> None:
+    """One button: queue a short training run at the chosen setting (the sliders', or a whole option)."""
     st.subheader("Confirm with a short run")
-    st.caption("100 training steps on the generated randman task (1 layer, batch 32, 50 time steps), "
-               "in a worker process; the prediction is stored with the run.")
+    at = cfg if option is None else cfg.replace(dampening=option["dampening"], sharpness=option["sharpness"],
+                                                tail=option["tail"])
+    where = "the current setting" if option is None else f"the option “{option['label']}”"
+    st.caption(f"At {where} (γ = {at.dampening:.4g}, β = {at.sharpness:.4g}"
+               + (f", q = {at.tail:.4g}" if at.shape == "qpseudospike" else "") + "): 100 training steps on the "
+               "generated randman task (1 layer, batch 32, 50 time steps), in a worker process; the prediction "
+               "is stored with the run. Pick the setting under *Recommended initialisation*.")
     off = sharing.launching() == "off"
     if off:
         st.caption(":material/lock: Launching runs is switched off on this shared dashboard "
@@ -132,7 +146,7 @@ def confirm_button(cfg: LIFConfig) -> None:
     if st.button("Confirm with a short run", type="primary", icon=":material/play_arrow:", key="confirm_run",
                  disabled=off):
         try:
-            st.session_state["_confirm_run_id"] = ui_runs.submit(ui_runs.quick_config(cfg))
+            st.session_state["_confirm_run_id"] = ui_runs.submit(ui_runs.quick_config(at))
         except ValueError as err:
             st.error(f"The run was not started: {layout.plain(err)}")
     run_id = st.session_state.get("_confirm_run_id")
@@ -175,13 +189,31 @@ def voltage_panel(cfg: LIFConfig, preds: Mapping[str, Mapping[str, Any]]) -> Non
         measure_button(cfg, "voltages")
 
 
-def library_calls(cfg: LIFConfig, rec: Mapping[str, Any]) -> str:
-    """The recommended surrogate as other libraries' calls (surrogates.translation_table)."""
+def options_picker(cfg: LIFConfig, rec: Mapping[str, Any]) -> None:
+    """The settings with ρ² = 1 (each one whole), with their calibrated band, and the current setting."""
+    options = rec.get("options") or []
+    labels = [AS_SET] + [o["label"] for o in options]
+    if st.session_state.get("rec_option") not in labels:
+        st.session_state["rec_option"] = labels[1] if options else AS_SET
+
+    def describe(label: str) -> str:
+        o = next((o for o in options if o["label"] == label), None)
+        if o is None:
+            return f"{label}: γ = {cfg.dampening:.4g}, β = {cfg.sharpness:.4g}"
+        lo, hi = o["log10_gain_band"]
+        return (f"{label}: γ = {o['dampening']:.4g}, β = {o['sharpness']:.4g}"
+                + (f", q = {o['tail']:.4g}" if cfg.shape == "qpseudospike" else "")
+                + f" · ρ² = 1 · {o['regime']} (band {lo:+.1f} to {hi:+.1f} decades)")
+    st.radio("Setting", labels, key="rec_option", format_func=describe,
+             help="Each option changes one knob so that the theory gives ρ² = 1; the snippet, the library calls "
+                  "and *Confirm with a short run* all use the setting picked here.")
+
+
+def library_calls(cfg: LIFConfig, option: Mapping[str, Any] | None) -> str:
+    """The chosen surrogate (an option, or the setting as set) as other libraries' calls."""
     from stabviz import surrogates
-    gamma = rec.get("dampening") or cfg.dampening
-    beta = rec.get("sharpness") or cfg.sharpness
-    q = rec.get("tail") or cfg.tail
-    return snippets.library_calls(surrogates.translation_table(cfg.shape, gamma, beta, q))
+    o = option or {"dampening": cfg.dampening, "sharpness": cfg.sharpness, "tail": cfg.tail}
+    return snippets.library_calls(surrogates.translation_table(cfg.shape, o["dampening"], o["sharpness"], o["tail"]))
 
 
 def numbers_panel(cfg: LIFConfig, preds: Mapping[str, Mapping[str, Any]], rec: Mapping[str, Any]) -> None:
@@ -249,7 +281,7 @@ def render(cfg: LIFConfig) -> None:
         figures.chart(figures.rate_bars(tuple(rates(cfg, preds).items())), "rate_bars",
                       config={"displayModeBar": False})
         st.caption(advice.rate_sentence(preds))
-        confirm_button(cfg)
+        confirm_button(cfg, chosen_option(cfg, rec))
 
     st.divider()
     detail = st.tabs(["Firing rate vs leak and μ_rec", "Voltage models", "Recommended initialisation",
@@ -262,10 +294,13 @@ def render(cfg: LIFConfig) -> None:
             voltage_panel(cfg, preds)
     with detail[2]:
         if detail[2].open:
-            st.markdown("Conditions I–IV at this setting (docs/theory.md#3-conditions-i-to-iv). Copy the snippet into your own code:")
-            st.code(snippets.pytorch_init(cfg, rec), language="python")
+            options_picker(cfg, rec)
+            option = chosen_option(cfg, rec)
+            st.markdown("Conditions I and II set the weights; the surrogate is the setting picked above "
+                        "(docs/theory.md#3-conditions-i-to-iv). Copy the snippet into your own code:")
+            st.code(snippets.pytorch_init(cfg, rec, option), language="python")
             st.markdown("The same surrogate in other libraries:")
-            st.code(library_calls(cfg, rec), language="python")
+            st.code(library_calls(cfg, option), language="python")
             for note in rec.get("notes", []):
                 st.caption(f":material/info: {note}")
     with detail[3]:
