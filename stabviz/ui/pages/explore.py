@@ -193,8 +193,8 @@ def options_picker(cfg: LIFConfig, rec: Mapping[str, Any]) -> None:
     """The settings with ρ² = 1 (each one whole), with their calibrated band, and the current setting."""
     options = rec.get("options") or []
     labels = [AS_SET] + [o["label"] for o in options]
-    if st.session_state.get("rec_option") not in labels:
-        st.session_state["rec_option"] = labels[1] if options else AS_SET
+    if st.session_state.get("rec_option") not in labels:     # by default the sliders' setting, as before
+        st.session_state["rec_option"] = AS_SET
 
     def describe(label: str) -> str:
         o = next((o for o in options if o["label"] == label), None)
