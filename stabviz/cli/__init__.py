@@ -99,6 +99,11 @@ def _os_message(e: OSError) -> str:
 
 
 def _clip(message: str) -> str:
+    """One printable line of bounded length: long words cut, undecodable argv bytes (surrogates) escaped."""
+    try:
+        message = message.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        message = message.encode("utf-8", "backslashreplace").decode("utf-8")
     message = re.sub(r"\S{%d,}" % (_WORD + 1), lambda m: m.group()[:_WORD - 1] + "…", message)
     return message if len(message) <= _LINE else message[:_LINE - 1] + "…"
 

@@ -22,8 +22,10 @@ def _fmt(v: Any) -> str:
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
+    cfg = lif_config_from_args(args)
+    _check_measured_model(cfg)
     from stabviz import theory
-    rec = theory.recommend(lif_config_from_args(args)).to_dict()
+    rec = theory.recommend(cfg).to_dict()
     if args.json:
         print(dumps(rec))
         return 0
@@ -40,8 +42,9 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
 
 def cmd_region(args: argparse.Namespace) -> int:
-    from stabviz import theory
     cfg = lif_config_from_args(args)
+    _check_measured_model(cfg)
+    from stabviz import theory
     reg = theory.region(cfg, args.x, args.y, args.nx, args.ny, args.x_range, args.y_range,
                         True if args.log_x else None, True if args.log_y else None)
     if args.csv:
@@ -58,11 +61,28 @@ def cmd_region(args: argparse.Namespace) -> int:
     return 0
 
 
+#: simulate.measure's batch and steps, which the measured voltage model (recommend, region) simulates with
+_MEASURED_MODEL_RUN = {"batch": 64, "sim_steps": 300}
+
+
 def _check_simulation(args: argparse.Namespace, cfg, what: str, min_burn_in: int = 0) -> None:
-    """--burn-in below --sim-steps, and the simulation's input tensor of a bounded size."""
+    """--burn-in below --sim-steps, and the simulation's tensors of a bounded size."""
     if not min_burn_in <= args.burn_in < args.sim_steps:
         raise UsageError(f"--burn-in {args.burn_in} must be in [{min_burn_in}, --sim-steps {args.sim_steps})")
-    check_elements(what, batch=args.batch, sim_steps=args.sim_steps, n=max(cfg.n_in, cfg.n_rec))
+    _check_simulation_sizes(cfg, what, args.batch, args.sim_steps)
+
+
+def _check_simulation_sizes(cfg, what: str, batch: int, sim_steps: int) -> None:
+    """The input spikes (batch × steps × n_in), the currents (batch × steps × n_rec) and W_in (n_in × n_rec)
+    of one simulation: each below options.MAX_ELEMENTS numbers, not a swapping machine."""
+    check_elements(what, batch=batch, sim_steps=sim_steps, n=max(cfg.n_in, cfg.n_rec))
+    check_elements(what, n_in=cfg.n_in, n_rec=cfg.n_rec)
+
+
+def _check_measured_model(cfg) -> None:
+    """The measured voltage model simulates the layer (recommend, region): the same bounds as simulate."""
+    if cfg.voltage_model == "measured":
+        _check_simulation_sizes(cfg, "--voltage-model measured", **_MEASURED_MODEL_RUN)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
