@@ -332,3 +332,200 @@ def test_fuzz_ran_and_reached_the_work(fuzz_env):
     assert CASES["by_status"].get(0, 0) > 0 and CASES["by_status"].get(2, 0) > 0
     stubbed = {"bench", "dashboard", "measure-map", "region", "simulate", "submit", "sweep", "train"}
     assert {k for k, v in REACHED.items() if v >= 5} >= stubbed, REACHED
+
+
+# -- regressions: the findings of issue 9, one by one ---------------------------------------------------
+
+def one_error_line(argv: list[str], capsys, status: int = 2) -> str:
+    """Run ``argv``: it must end with ``status`` and exactly one stderr line, which is returned."""
+    capsys.readouterr()
+    rc = main(argv)
+    out, err = capsys.readouterr()
+    assert rc == status and "Traceback" not in err, (rc, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+HUGE_400 = "1" + "0" * 400
+
+
+@pytest.mark.parametrize("argv,option", [
+    (["recommend", "--n-rec", HUGE_400], "--n-rec"),            # was OverflowError: int too large for float
+    (["recommend", "--n-rec", "1" + "0" * 5000], "--n-rec"),    # beyond int()'s digit limit
+    (["recommend", "--seed", HUGE_400], "--seed"),
+    (["region", "--steps", HUGE_400], "--steps"),
+    (["train", "--batch", HUGE_400], "--batch"),
+    (["train", "--samples", "-" + HUGE_400], "--samples"),
+    (["submit", "--time-steps", HUGE_400], "--time-steps"),
+    (["bench", "lif", "--threads", "1" + "0" * 30], "--threads"),   # was 'Overflow when unpacking long long'
+])
+def test_huge_whole_numbers_are_one_line_status_2(argv, option, fuzz_env, capsys):
+    line = one_error_line(argv, capsys)
+    assert option in line and "outside the allowed range" in line and len(line) < 200
+
+
+@pytest.mark.timeout(60, method="thread")
+def test_bench_huge_reps_is_refused_at_once(fuzz_env, capsys):
+    before = REACHED.get("bench", 0)
+    started = time.monotonic()
+    line = one_error_line(["bench", "lif", "--reps", "99999999999999999999999"], capsys)   # was a hang
+    assert "--reps" in line and "[1, 1000]" in line
+    assert time.monotonic() - started < 5 and REACHED.get("bench", 0) == before
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["bench", "lif", "--reps", "0"], "--reps"),
+    (["bench", "lif", "--batch", "0"], "--batch"),
+    (["bench", "lif", "--n", "1"], "--n"),
+    (["bench", "lif", "--n", "8192", "--batch", "4096", "--steps", "100000"], "bench lif"),
+])
+def test_bench_sizes_are_bounded(argv, needle, fuzz_env, capsys):
+    assert needle in one_error_line(argv, capsys)
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["simulate", "--batch", "-1"], "--batch"),           # was RuntimeError: negative dimension
+    (["simulate", "--batch", "0"], "--batch"),            # was exit 0 with NaN measurements
+    (["simulate", "--batch", HUGE_400], "--batch"),
+    (["simulate", "--sim-steps", "1"], "--sim-steps"),
+    (["simulate", "--sim-steps", "-5"], "--sim-steps"),
+    (["simulate", "--burn-in", "-1"], "--burn-in"),
+    (["simulate", "--burn-in", "300", "--sim-steps", "300"], "--burn-in"),
+    (["simulate", "--device", "tpu"], "--device"),
+    (["simulate", "--device", ""], "--device"),
+    (["simulate", "--n-in", "100000", "--batch", "4096"], "simulate"),
+    (["measure-map", "--burn-in", "0"], "--burn-in"),
+    (["measure-map", "--nx", "201"], "--nx"),
+    (["measure-map", "--ny", "1"], "--ny"),
+    (["measure-map", "--batch", "4097"], "--batch"),
+    (["region", "--nx", "2001"], "--nx"),
+    (["region", "--ny", "1" + "0" * 30], "--ny"),
+    (["recommend", "--voltage-model", "measured", "--n-in", "100000", "--n-rec", "8192"], "measured"),
+])
+def test_simulation_and_map_sizes_are_checked(argv, needle, fuzz_env, capsys):
+    reached = dict(REACHED)
+    assert needle in one_error_line(argv, capsys)
+    assert REACHED == reached, "the work must not start"
+
+
+def test_simulate_on_cuda_without_a_gpu_is_one_line(fuzz_env, capsys):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert "--device cuda" in one_error_line(["simulate", "--device", "cuda"], capsys)
+
+
+@pytest.mark.parametrize("value", ["1" + "0" * 30, "-1", "0", "100001", "1e3"])
+def test_runs_list_limit_is_bounded(value, fuzz_env, capsys):
+    # 10^30 was OverflowError: Python int too large to convert to SQLite INTEGER; -1 listed everything
+    assert "--limit" in one_error_line(["runs", "list", "--limit", value], capsys)
+
+
+@pytest.mark.parametrize("command", ["show", "export", "cancel"])
+@pytest.mark.parametrize("run_id", ["x" * 100_000, "x" * 65, ""])
+def test_long_or_empty_run_ids_are_one_line(command, run_id, fuzz_env, capsys):
+    line = one_error_line(["runs", command, run_id], capsys)
+    assert "run id" in line and len(line) < 200
+
+
+def test_run_id_of_64_characters_is_looked_up(fuzz_env, capsys):
+    assert "no run with id" in one_error_line(["runs", "show", "f" * 64], capsys)
+    assert "--sweep" in one_error_line(["runs", "list", "--sweep", "s" * 100_000], capsys)
+
+
+def _export(output: str) -> list[str]:
+    return ["runs", "export", SEEDED["@RUN"], "--output", output]
+
+
+def test_export_output_is_written(fuzz_env, capsys):
+    assert main(_export("exported.csv")) == 0
+    assert (fuzz_env / "exported.csv").read_text().startswith("step")
+
+
+@pytest.mark.parametrize("output,reason", [
+    ("{tmp}", "Is a directory"),
+    ("{tmp}/missing/parent/out.csv", "No such file or directory"),
+    ("{tmp}/" + "a" * 300 + ".csv", "File name too long"),
+    ("a\x00b.csv", "NUL"),
+    ("", "must not be empty"),
+    ("x/" * 3000, "too long"),
+])
+def test_export_output_errors_name_the_option(output, reason, fuzz_env, tmp_path, capsys):
+    line = one_error_line(_export(output.format(tmp=tmp_path)), capsys)
+    assert "--output" in line and reason in line and len(line) < 300
+
+
+def test_export_output_without_permission_names_the_option(fuzz_env, tmp_path, capsys, monkeypatch):
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        line = one_error_line(_export(str(locked / "out.csv")), capsys)
+        assert "--output" in line and "Permission denied" in line
+
+    def denied(path, *args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", path)
+
+    monkeypatch.setattr(cli_runs, "open", denied, raising=False)      # root may write anywhere: pretend
+    line = one_error_line(_export("out.csv"), capsys)
+    assert "--output" in line and "Permission denied" in line
+
+
+def test_sweep_grid_is_bounded_by_the_queue_limit(fuzz_env, capsys, monkeypatch):
+    before = REACHED.get("sweep", 0)
+    line = one_error_line(["sweep", "--x", "dampening", "--x-values", "1," * 51], capsys)
+    assert "--x-values" in line and "51 grid points" in line
+    monkeypatch.setenv("STABVIZ_MAX_QUEUED", "3")
+    line = one_error_line(["sweep", "--x", "dampening", "--x-values", "1,2", "--y", "tail", "--y-values", "2,3"],
+                          capsys)
+    assert "4 grid points" in line and "STABVIZ_MAX_QUEUED" in line
+    assert REACHED.get("sweep", 0) == before
+
+
+# -- main's one error path --------------------------------------------------------------------------------
+
+from stabviz.cli import theory as cli_theory        # noqa: E402
+from stabviz.runs.store import StoreError           # noqa: E402
+
+
+@pytest.mark.parametrize("exc,needle", [
+    (OverflowError("int too large to convert to float"), "int too large"),
+    (OSError(errno.ENAMETOOLONG, "File name too long", "a" * 5000), "File name too long: 'aaaa"),
+    (IsADirectoryError(errno.EISDIR, "Is a directory", "/tmp"), "Is a directory: '/tmp'"),
+    (FileNotFoundError(errno.ENOENT, "No such file or directory", "/x/y.h5"), "No such file or directory"),
+    (PermissionError(errno.EACCES, "Permission denied"), "Permission denied"),
+    (StoreError("the run store is full", kind="full"), "store is full"),
+    (MemoryError(), "not enough memory"),
+    (ValueError("first line\nsecond line"), "first line"),
+    (ValueError("x" * 10_000), "xxx…"),
+])
+def test_main_maps_bad_input_to_one_line_status_2(exc, needle, capsys, monkeypatch):
+    def handler(args):
+        raise exc
+    monkeypatch.setattr(cli_theory, "cmd_presets", handler)
+    line = one_error_line(["presets"], capsys)
+    assert line.startswith("stabviz: error: ") and needle in line and len(line) <= 1100
+
+
+def test_a_bug_is_one_line_status_1_and_its_traceback_with_stabviz_debug(capsys, monkeypatch):
+    def handler(args):
+        raise ZeroDivisionError("division by zero")
+    monkeypatch.setattr(cli_theory, "cmd_presets", handler)
+    monkeypatch.delenv("STABVIZ_DEBUG", raising=False)
+    line = one_error_line(["presets"], capsys, status=1)
+    assert line == ("stabviz: internal error: ZeroDivisionError: division by zero "
+                    "(set STABVIZ_DEBUG=1 for the traceback)")
+    monkeypatch.setenv("STABVIZ_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        main(["presets"])
+
+
+def test_help_in_process_returns_0(capsys):
+    assert main(["presets", "--help"]) == 0
+    assert "usage" in capsys.readouterr().out
+
+
+def test_undecodable_argv_bytes_are_escaped(capsys):
+    line = one_error_line(["recommend", "\udcff"], capsys)     # what `stabviz recommend $'\xff'` passes
+    assert "\\xff" in line
+    assert "\\ud800" in one_error_line(["recommend", "\ud800"], capsys)

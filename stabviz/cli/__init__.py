@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 BAD_INPUT = (UsageError, ValueError, OverflowError, StoreError)
 
 #: how long one error line may grow; longer words (an echoed value) are cut to _WORD characters
-_LINE, _WORD = 1000, 60
+_LINE, _WORD = 1000, 200
 
 
 def _first_line(e: BaseException) -> str:
@@ -95,7 +95,7 @@ def _os_message(e: OSError) -> str:
     if not e.strerror:
         return _first_line(e)
     names = [n for n in (e.filename, e.filename2) if n is not None]
-    return e.strerror + (": " + " -> ".join(shown(n) for n in names) if names else "")
+    return e.strerror + (": " + " -> ".join(shown(n, 200) for n in names) if names else "")
 
 
 def _clip(message: str) -> str:

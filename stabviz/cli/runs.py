@@ -131,7 +131,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 f.write(text)
         except (OSError, ValueError) as e:      # a directory, a missing parent, no permission, too long...
             reason = getattr(e, "strerror", None) or str(e).splitlines()[0]
-            raise UsageError(f"--output {shown(args.output)}: cannot write it ({reason})") from None
+            raise UsageError(f"--output {shown(args.output, 200)}: cannot write it ({reason})") from None
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
