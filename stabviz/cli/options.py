@@ -202,17 +202,20 @@ def train_options() -> argparse.ArgumentParser:
     g = p.add_argument_group("training (defaults: TrainConfig's)")
     g.add_argument("--task", choices=TASKS, help=f"data set (default {d.task}; shd/slmnist need --data-path)")
     g.add_argument("--data-path", type=path(), help="local SHD .h5 or MNIST idx/.npz file (nothing is downloaded)")
-    g.add_argument("--classes", type=Whole.of("classes", TRAIN_RANGES), help=f"randman classes (default {d.classes})")
-    g.add_argument("--samples", type=Whole.of("samples", TRAIN_RANGES),
+    whole = lambda name: Whole.of(name, TRAIN_RANGES)        # noqa: E731
+    g.add_argument("--classes", type=whole("classes"), help=f"randman classes (default {d.classes})")
+    g.add_argument("--samples", type=whole("samples"),
                    help=f"randman: samples generated; shd/slmnist: most samples loaded (default {d.samples})")
-    g.add_argument("--manifold-dim", type=Whole.of("manifold_dim", TRAIN_RANGES), help=f"randman manifold dimension (default {d.manifold_dim})")
-    g.add_argument("--time-steps", type=Whole.of("time_steps", TRAIN_RANGES), help=f"input time bins T of the task (default {d.time_steps})")
-    g.add_argument("--steps", "--train-steps", dest="train_steps", type=Whole.of("train_steps", TRAIN_RANGES),
+    g.add_argument("--manifold-dim", type=whole("manifold_dim"),
+                   help=f"randman manifold dimension (default {d.manifold_dim})")
+    g.add_argument("--time-steps", type=whole("time_steps"),
+                   help=f"input time bins T of the task (default {d.time_steps})")
+    g.add_argument("--steps", "--train-steps", dest="train_steps", type=whole("train_steps"),
                    help=f"optimiser steps (default {d.train_steps})")
-    g.add_argument("--batch", type=Whole.of("batch", TRAIN_RANGES), help=f"batch size (default {d.batch})")
+    g.add_argument("--batch", type=whole("batch"), help=f"batch size (default {d.batch})")
     g.add_argument("--lr", type=float, help=f"AdamW learning rate (default {d.lr:g})")
     g.add_argument("--weight-decay", type=float, help=f"AdamW weight decay (default {d.weight_decay:g})")
-    g.add_argument("--layers", type=Whole.of("layers", TRAIN_RANGES), help=f"LIF layers, 1-3 (default {d.layers})")
+    g.add_argument("--layers", type=whole("layers"), help=f"LIF layers, 1-3 (default {d.layers})")
     g.add_argument("--loss", choices=LOSSES, help=f"cross-entropy per step or of the time mean (default {d.loss})")
     g.add_argument("--recommended-sg", action=argparse.BooleanOptionalAction, default=None,
                    help="replace (γ, β, q) by conditions III, IV")
@@ -221,7 +224,8 @@ def train_options() -> argparse.ArgumentParser:
     g.add_argument("--initial-rate", type=float, help="first train only the biases toward this rate f0")
     g.add_argument("--device", choices=DEVICES, help=f"auto = CUDA when available (default {d.device})")
     g.add_argument("--time-limit", type=float, help=f"seconds before the run stops itself (default {d.time_limit:g})")
-    g.add_argument("--log-every", type=Whole.of("log_every", TRAIN_RANGES), help=f"optimiser steps between metric records (default {d.log_every})")
+    g.add_argument("--log-every", type=whole("log_every"),
+                   help=f"optimiser steps between metric records (default {d.log_every})")
     return p
 
 
