@@ -52,7 +52,7 @@ def test_recommend_and_region_do_not_import_torch():
 
 @pytest.mark.parametrize("args,needle", [
     (["recommend", "--sg", "bogus"], "--sg"),
-    (["recommend", "--n-rec", "-5"], "n_rec"),
+    (["recommend", "--n-rec", "-5"], "--n-rec"),
     (["recommend", "--sg", "qpseudospike", "--tail", "1.0"], "tail"),
     (["recommend", "--dampening", "nan"], "dampening"),
     (["recommend", "--tau", "0"], "tau"),
@@ -102,3 +102,32 @@ def test_missing_optional_dependency_is_one_line_and_status_2(tmp_path):
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "ray" in lines[0] and "pip install ray" in lines[0], out.stderr
     assert not list(tmp_path.glob("*.db")), "nothing may be queued"
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["recommend", "--n-rec", "1" + "0" * 400], "--n-rec"),              # was an OverflowError traceback
+    (["bench", "lif", "--reps", "99999999999999999999999"], "--reps"),   # was a hang
+    (["simulate", "--batch", "-1"], "--batch"),                          # was a torch RuntimeError
+    (["runs", "list", "--limit", "1" + "0" * 30], "--limit"),            # was an OverflowError (SQLite)
+    (["runs", "show", "x" * 100_000], "run id"),
+    (["runs", "export", "abc", "--output", "/"], "no run with id"),
+])
+def test_issue9_findings_exit_2_with_one_line_and_no_traceback(args, needle, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "stabviz", *args], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "STABVIZ_HOME": str(tmp_path)})
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert len(lines) == 1 and needle in lines[0], out.stderr
+
+
+def test_export_to_a_directory_is_one_line(tmp_path):
+    env = {**os.environ, "STABVIZ_HOME": str(tmp_path)}
+    code = ("from stabviz.runs import RunStore; from stabviz.config import TrainConfig; s = RunStore(); "
+            "r = s.create(TrainConfig(train_steps=2)); s.request_cancel(r); print(r)")
+    run_id = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env=env).stdout.strip()
+    out = subprocess.run([sys.executable, "-m", "stabviz", "runs", "export", run_id, "-o", str(tmp_path)],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines() == [f"stabviz: error: --output {str(tmp_path)!r}: cannot write it "
+                                               f"(Is a directory)"]

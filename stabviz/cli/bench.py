@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from stabviz.cli.options import lif_config_from_args
+from stabviz.cli.options import (BENCH_BATCH, BENCH_REPS, BENCH_THREADS, Whole, check_elements,
+                                 lif_config_from_args)
 from stabviz.timing import DEFAULT_BATCH, DEFAULT_REPS, bench_lif
 
 
@@ -15,6 +16,8 @@ def cmd_bench_lif(args: argparse.Namespace) -> int:
     cfg = lif_config_from_args(args)
     if args.n is not None:
         cfg = cfg.replace(n_rec=args.n)
+    check_elements("bench lif", batch=args.batch, steps=cfg.steps if args.steps is None else args.steps,
+                   n=cfg.n_rec)
     result = bench_lif(cfg, batch=args.batch, steps=args.steps, threads=args.threads, reps=args.reps,
                        bf16_matmul=args.bf16)
     if args.json:
@@ -36,9 +39,10 @@ def register(subparsers, parents) -> None:
     targets.required = True
     p = targets.add_parser("lif", parents=parents,
                            help="median ms of one forward+backward of a recurrent LIF layer vs the GEMM floor")
-    p.add_argument("--n", type=int, help="neurons n (default: --n-rec / the preset's)")
-    p.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="batch size B")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
-    p.add_argument("--reps", type=int, default=DEFAULT_REPS, help="timed repetitions (median reported)")
+    p.add_argument("--n", type=Whole.of("n_rec"), help="neurons n (default: --n-rec / the preset's)")
+    p.add_argument("--batch", type=Whole(*BENCH_BATCH), default=DEFAULT_BATCH, help="batch size B")
+    p.add_argument("--threads", type=Whole(*BENCH_THREADS), help="torch CPU threads (default: torch's)")
+    p.add_argument("--reps", type=Whole(*BENCH_REPS), default=DEFAULT_REPS,
+                   help="timed repetitions (median reported), at most 1000")
     p.add_argument("--bf16", action="store_true", help="bfloat16 matmuls in the time loop")
     p.set_defaults(func=cmd_bench_lif)

@@ -7,14 +7,112 @@ config is the preset overridden by exactly the options the user gave.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import math
+import re
+from typing import Any, Mapping
 
-from stabviz.config import (DEVICES, FORMULAS, IN_INITS, INITS, LOSSES, PRESETS, RESETS, SHAPES, TASKS,
-                            VOLTAGE_MODELS, LIFConfig, TrainConfig, preset, tau_to_leak)
+from stabviz.config import (DEVICES, FORMULAS, IN_INITS, INITS, LOSSES, PRESETS, RANGES, RESETS, SHAPES,
+                            TASKS, TRAIN_RANGES, VOLTAGE_MODELS, LIFConfig, TrainConfig, preset, tau_to_leak)
 
 
 class UsageError(ValueError):
     """A command-line mistake: reported on one line, exit status 2."""
+
+
+# -- bounded option types -----------------------------------------------------------------------------
+# Every count or size option is checked here, while argparse parses it, so nothing downstream ever sees a
+# 400-digit batch (OverflowError), a negative tensor size or 10^23 repetitions (a hang). argparse reports a
+# failed check as "argument --batch: <message>", naming the option.
+
+#: CLI-side bounds where config.py has none (simulation, maps, benchmark, run store).
+SIM_BATCH = (1, 4096)                   # simulate / measure-map --batch
+SIM_STEPS = (2, int(RANGES["steps"][1]))  # --sim-steps (including the burn-in)
+BURN_IN = (0, SIM_STEPS[1] - 1)          # --burn-in; below --sim-steps (checked with it)
+REGION_GRID = (2, 2000)                 # region --nx/--ny (theory, cheap per cell)
+MEASURE_GRID = (2, 200)                 # measure-map --nx/--ny (one simulation per cell)
+BENCH_BATCH = (1, 4096)
+BENCH_REPS = (1, 1000)
+BENCH_THREADS = (1, 1024)
+LIST_LIMIT = (1, 100_000)               # runs list --limit
+RUN_ID_CHARS = 64                       # run ids are 12 hex digits; a prefix is shorter
+PATH_CHARS = 4096                       # PATH_MAX on Linux
+#: the most numbers one tensor of a simulation or benchmark may hold (2^28 float32 = 1 GiB)
+MAX_ELEMENTS = 2 ** 28
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """``repr(value)``, cut to about ``limit`` characters: error messages stay one short line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+class Whole:
+    """argparse type: a whole number in [lo, hi], range-checked before any use."""
+
+    def __init__(self, lo: int, hi: int):
+        self.lo, self.hi = int(lo), int(hi)
+        self.__name__ = "whole number"          # argparse names the type by it
+
+    @classmethod
+    def of(cls, name: str, ranges: Mapping[str, tuple] = RANGES) -> "Whole":
+        """The range of config's ``ranges[name]`` (RANGES or TRAIN_RANGES)."""
+        lo, hi, lo_in, hi_in = ranges[name]
+        return cls(math.ceil(lo) if lo_in else math.floor(lo) + 1, math.floor(hi) if hi_in else math.ceil(hi) - 1)
+
+    def __call__(self, text: str) -> int:
+        allowed = f"[{self.lo}, {self.hi}]"
+        digits = text.strip()
+        if len(digits) > 1000 and re.fullmatch(r"[+-]?\d[\d_]*", digits):    # int() refuses > 4300 digits
+            raise argparse.ArgumentTypeError(f"{digits[:39]}… is outside the allowed range {allowed}")
+        try:
+            value = int(digits)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{shown(text)} is not a whole number in {allowed}") from None
+        if not self.lo <= value <= self.hi:
+            raise argparse.ArgumentTypeError(f"{shown(value)} is outside the allowed range {allowed}")
+        return value
+
+    def __repr__(self) -> str:
+        return f"Whole({self.lo}, {self.hi})"
+
+
+class Text:
+    """argparse type: a string of at most ``limit`` characters, without NUL (paths, ids, names)."""
+
+    def __init__(self, limit: int, what: str = "value", empty: bool = True):
+        self.limit, self.what, self.empty = limit, what, empty
+        self.__name__ = what
+
+    def __call__(self, text: str) -> str:
+        if not text and not self.empty:
+            raise argparse.ArgumentTypeError(f"the {self.what} must not be empty")
+        if len(text) > self.limit:
+            raise argparse.ArgumentTypeError(f"the {self.what} {shown(text)} is too long "
+                                             f"({len(text)} characters; at most {self.limit})")
+        if "\0" in text:
+            raise argparse.ArgumentTypeError(f"the {self.what} {shown(text)} contains a NUL character")
+        return text
+
+    def __repr__(self) -> str:
+        return f"Text({self.limit})"
+
+
+def run_id() -> Text:
+    """A run id or a unique prefix of one."""
+    return Text(RUN_ID_CHARS, "run id", empty=False)
+
+
+def path(empty: bool = True) -> Text:
+    return Text(PATH_CHARS, "path", empty=empty)
+
+
+def check_elements(what: str, limit: int = MAX_ELEMENTS, **sizes: int) -> None:
+    """Raise UsageError when the product of ``sizes`` (one tensor's shape) is above ``limit`` numbers."""
+    total = math.prod(sizes.values())
+    if total > limit:
+        shape = " × ".join(f"{k.replace('_', '-')} {v}" for k, v in sizes.items())
+        raise UsageError(f"{what}: {shape} = {total:.3g} numbers in one tensor, above the limit {limit:.3g} "
+                         f"(about {4 * limit / 2**30:.0f} GiB); choose smaller sizes")
 
 
 class Parser(argparse.ArgumentParser):
@@ -42,8 +140,8 @@ def lif_options(with_steps: bool = True) -> argparse.ArgumentParser:
     p = Parser(add_help=False)
     g = p.add_argument_group("network and surrogate (defaults: the preset's)")
     g.add_argument("--preset", choices=list(PRESETS), default="paper-slmnist", help="starting setting")
-    g.add_argument("--n-rec", type=int, help="recurrent neurons n")
-    g.add_argument("--n-in", type=int, help="input channels n_in")
+    g.add_argument("--n-rec", type=Whole.of("n_rec"), help="recurrent neurons n")
+    g.add_argument("--n-in", type=Whole.of("n_in"), help="input channels n_in")
     leak = g.add_mutually_exclusive_group()
     leak.add_argument("--tau", type=float, help="membrane time constant in steps (α = exp(−1/τ))")
     leak.add_argument("--leak", type=float, help="leak α in [0, 0.9999]")
@@ -63,11 +161,11 @@ def lif_options(with_steps: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--sharpness", type=float, help="SG inverse width β")
     g.add_argument("--tail", type=float, help="SG tail-fatness q (qpseudospike), > 1")
     if with_steps:
-        g.add_argument("--steps", type=int, help="time steps T the gradient travels")
+        g.add_argument("--steps", type=Whole.of("steps"), help="time steps T the gradient travels")
     g.add_argument("--voltage-model", choices=VOLTAGE_MODELS, help="voltage distribution model")
     g.add_argument("--formula", choices=FORMULAS, help="'derived' (default) or the reference 'code'")
     g.add_argument("--tolerance", type=float, help="decades of gradient gain over T still 'stable'")
-    g.add_argument("--seed", type=int, help="random seed")
+    g.add_argument("--seed", type=Whole.of("seed"), help="random seed")
     return p
 
 
@@ -103,18 +201,21 @@ def train_options() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("training (defaults: TrainConfig's)")
     g.add_argument("--task", choices=TASKS, help=f"data set (default {d.task}; shd/slmnist need --data-path)")
-    g.add_argument("--data-path", help="local SHD .h5 or MNIST idx/.npz file (nothing is downloaded)")
-    g.add_argument("--classes", type=int, help=f"randman classes (default {d.classes})")
-    g.add_argument("--samples", type=int,
+    g.add_argument("--data-path", type=path(), help="local SHD .h5 or MNIST idx/.npz file (nothing is downloaded)")
+    whole = lambda name: Whole.of(name, TRAIN_RANGES)        # noqa: E731
+    g.add_argument("--classes", type=whole("classes"), help=f"randman classes (default {d.classes})")
+    g.add_argument("--samples", type=whole("samples"),
                    help=f"randman: samples generated; shd/slmnist: most samples loaded (default {d.samples})")
-    g.add_argument("--manifold-dim", type=int, help=f"randman manifold dimension (default {d.manifold_dim})")
-    g.add_argument("--time-steps", type=int, help=f"input time bins T of the task (default {d.time_steps})")
-    g.add_argument("--steps", "--train-steps", dest="train_steps", type=int,
+    g.add_argument("--manifold-dim", type=whole("manifold_dim"),
+                   help=f"randman manifold dimension (default {d.manifold_dim})")
+    g.add_argument("--time-steps", type=whole("time_steps"),
+                   help=f"input time bins T of the task (default {d.time_steps})")
+    g.add_argument("--steps", "--train-steps", dest="train_steps", type=whole("train_steps"),
                    help=f"optimiser steps (default {d.train_steps})")
-    g.add_argument("--batch", type=int, help=f"batch size (default {d.batch})")
+    g.add_argument("--batch", type=whole("batch"), help=f"batch size (default {d.batch})")
     g.add_argument("--lr", type=float, help=f"AdamW learning rate (default {d.lr:g})")
     g.add_argument("--weight-decay", type=float, help=f"AdamW weight decay (default {d.weight_decay:g})")
-    g.add_argument("--layers", type=int, help=f"LIF layers, 1-3 (default {d.layers})")
+    g.add_argument("--layers", type=whole("layers"), help=f"LIF layers, 1-3 (default {d.layers})")
     g.add_argument("--loss", choices=LOSSES, help=f"cross-entropy per step or of the time mean (default {d.loss})")
     g.add_argument("--recommended-sg", action=argparse.BooleanOptionalAction, default=None,
                    help="replace (γ, β, q) by the first recommendation option (ρ² = 1)")
@@ -123,7 +224,8 @@ def train_options() -> argparse.ArgumentParser:
     g.add_argument("--initial-rate", type=float, help="first train only the biases toward this rate f0")
     g.add_argument("--device", choices=DEVICES, help=f"auto = CUDA when available (default {d.device})")
     g.add_argument("--time-limit", type=float, help=f"seconds before the run stops itself (default {d.time_limit:g})")
-    g.add_argument("--log-every", type=int, help=f"optimiser steps between metric records (default {d.log_every})")
+    g.add_argument("--log-every", type=whole("log_every"),
+                   help=f"optimiser steps between metric records (default {d.log_every})")
     return p
 
 

@@ -13,7 +13,9 @@ from typing import Any, Sequence
 
 # The train options (--task, --steps/--train-steps, --batch, --lr, ...) are defined once, in options;
 # the main CLI hands training commands the LIF options without their --steps (T = --time-steps).
-from stabviz.cli.options import train_config_from_args, train_options
+from stabviz.cli.options import (LIST_LIMIT, RUN_ID_CHARS, Text, UsageError, Whole, path, run_id, shown,
+                                 train_config_from_args, train_options)
+from stabviz.config import limits
 from stabviz.jsonsafe import dumps
 # the run store and launchers import no torch (and no ray until the ray launcher is asked for)
 from stabviz.runs import RunStore, StoreError, ensure_dispatcher, get_launcher, parse_values
@@ -123,9 +125,13 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     store = _store()
     text = store.export(_resolve(store, args.id), "json" if args.json else args.format)
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
+    if args.output is not None:
+        try:
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(text)
+        except (OSError, ValueError) as e:      # a directory, a missing parent, no permission, too long...
+            reason = getattr(e, "strerror", None) or str(e).splitlines()[0]
+            raise UsageError(f"--output {shown(args.output, 200)}: cannot write it ({reason})") from None
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
@@ -146,6 +152,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     if (args.y is None) != (args.y_values is None):
         raise ValueError("--y and --y-values go together")
+    _check_sweep_size(args)
     base = train_config_from_args(args)
     x_values = parse_values(args.x, args.x_values)
     y_values = parse_values(args.y, args.y_values) if args.y else None
@@ -165,6 +172,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _check_sweep_size(args: argparse.Namespace) -> None:
+    """At most the machine's queue limit of grid points, counted before any value is parsed."""
+    def count(text: str | None) -> int:
+        return 1 if text is None else sum(1 for t in text.split(",") if t.strip())
+    points, most = count(args.x_values) * count(args.y_values), limits()["queued"]
+    if points > most:
+        raise UsageError(f"--x-values/--y-values: {points} grid points, above this machine's limit of {most} "
+                         f"queued runs (raise it with STABVIZ_MAX_QUEUED)")
+
+
 # -- registration -----------------------------------------------------------------------------------
 
 def _json_parents(parents: Sequence[argparse.ArgumentParser]) -> list[argparse.ArgumentParser]:
@@ -181,7 +198,7 @@ def _launcher_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--launcher", choices=("local", "ray"), default="local",
                    help="local worker processes (default) or Ray tasks (on a cluster, the run store "
                         "$STABVIZ_HOME must be on a filesystem every node mounts)")
-    p.add_argument("--ray-address", help="Ray cluster address (default: $RAY_ADDRESS)")
+    p.add_argument("--ray-address", type=Text(1000, "address"), help="Ray cluster address (default: $RAY_ADDRESS)")
 
 
 def register(subparsers, parents: Sequence[argparse.ArgumentParser]) -> None:
@@ -201,27 +218,28 @@ def register(subparsers, parents: Sequence[argparse.ArgumentParser]) -> None:
     sub.required = True
     p = sub.add_parser("list", parents=json_only, help="recent runs, newest first")
     p.add_argument("--status", choices=STATUSES, help="only runs with this status")
-    p.add_argument("--sweep", help="only the runs of this sweep id")
-    p.add_argument("--limit", type=int, default=50, help="at most this many runs (default 50)")
+    p.add_argument("--sweep", type=Text(RUN_ID_CHARS, "sweep id"), help="only the runs of this sweep id")
+    p.add_argument("--limit", type=Whole(*LIST_LIMIT), default=50, help="at most this many runs (default 50)")
     p.set_defaults(func=cmd_list)
     p = sub.add_parser("show", parents=json_only, help="one run: settings, status, latest metrics")
-    p.add_argument("id", help="run id (or a unique prefix)")
+    p.add_argument("id", type=run_id(), help="run id (or a unique prefix)")
     p.set_defaults(func=cmd_show)
     p = sub.add_parser("export", parents=json_only, help="one run's metrics as CSV or JSON")
-    p.add_argument("id", help="run id (or a unique prefix)")
+    p.add_argument("id", type=run_id(), help="run id (or a unique prefix)")
     p.add_argument("--format", choices=("csv", "json"), default="csv", help="--json = --format json")
-    p.add_argument("--output", "-o", help="write to this file instead of standard output")
+    p.add_argument("--output", "-o", type=path(empty=False), help="write to this file instead of standard output")
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("cancel", parents=json_only, help="cancel a queued or running run")
-    p.add_argument("id", help="run id (or a unique prefix)")
+    p.add_argument("id", type=run_id(), help="run id (or a unique prefix)")
     p.set_defaults(func=cmd_cancel)
 
     p = subparsers.add_parser("sweep", parents=[*parents, training],
                               help="queue one run per grid point of one or two parameters")
-    p.add_argument("--x", required=True, metavar="NAME", help="LIFConfig or TrainConfig field, or tau")
-    p.add_argument("--x-values", required=True, metavar="V1,V2,...")
-    p.add_argument("--y", metavar="NAME", help="optional second parameter")
-    p.add_argument("--y-values", metavar="V1,V2,...")
+    p.add_argument("--x", required=True, metavar="NAME", type=Text(100, "parameter name"),
+                   help="LIFConfig or TrainConfig field, or tau")
+    p.add_argument("--x-values", required=True, metavar="V1,V2,...", type=Text(100_000, "value list"))
+    p.add_argument("--y", metavar="NAME", type=Text(100, "parameter name"), help="optional second parameter")
+    p.add_argument("--y-values", metavar="V1,V2,...", type=Text(100_000, "value list"))
     p.add_argument("--wait", action="store_true", help="block until every run has ended")
     _launcher_options(p)
     p.set_defaults(func=cmd_sweep)

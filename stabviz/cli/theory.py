@@ -11,7 +11,8 @@ import json
 import sys
 from typing import Any
 
-from stabviz.cli.options import lif_config_from_args
+from stabviz.cli.options import (BURN_IN, MEASURE_GRID, REGION_GRID, SIM_BATCH, SIM_STEPS, UsageError, Whole,
+                                 check_elements, lif_config_from_args, shown)
 from stabviz.config import PRESET_NOTES, PRESETS, preset
 from stabviz.jsonsafe import dumps
 
@@ -21,8 +22,10 @@ def _fmt(v: Any) -> str:
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
+    cfg = lif_config_from_args(args)
+    _check_measured_model(cfg)
     from stabviz import theory
-    rec = theory.recommend(lif_config_from_args(args)).to_dict()
+    rec = theory.recommend(cfg).to_dict()
     if args.json:
         print(dumps(rec))
         return 0
@@ -39,8 +42,9 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
 
 def cmd_region(args: argparse.Namespace) -> int:
-    from stabviz import theory
     cfg = lif_config_from_args(args)
+    _check_measured_model(cfg)
+    from stabviz import theory
     reg = theory.region(cfg, args.x, args.y, args.nx, args.ny, args.x_range, args.y_range,
                         True if args.log_x else None, True if args.log_y else None)
     if args.csv:
@@ -57,9 +61,34 @@ def cmd_region(args: argparse.Namespace) -> int:
     return 0
 
 
+#: simulate.measure's batch and steps, which the measured voltage model (recommend, region) simulates with
+_MEASURED_MODEL_RUN = {"batch": 64, "sim_steps": 300}
+
+
+def _check_simulation(args: argparse.Namespace, cfg, what: str, min_burn_in: int = 0) -> None:
+    """--burn-in below --sim-steps, and the simulation's tensors of a bounded size."""
+    if not min_burn_in <= args.burn_in < args.sim_steps:
+        raise UsageError(f"--burn-in {args.burn_in} must be in [{min_burn_in}, --sim-steps {args.sim_steps})")
+    _check_simulation_sizes(cfg, what, args.batch, args.sim_steps)
+
+
+def _check_simulation_sizes(cfg, what: str, batch: int, sim_steps: int) -> None:
+    """The input spikes (batch × steps × n_in), the currents (batch × steps × n_rec) and W_in (n_in × n_rec)
+    of one simulation: each below options.MAX_ELEMENTS numbers, not a swapping machine."""
+    check_elements(what, batch=batch, sim_steps=sim_steps, n=max(cfg.n_in, cfg.n_rec))
+    check_elements(what, n_in=cfg.n_in, n_rec=cfg.n_rec)
+
+
+def _check_measured_model(cfg) -> None:
+    """The measured voltage model simulates the layer (recommend, region): the same bounds as simulate."""
+    if cfg.voltage_model == "measured":
+        _check_simulation_sizes(cfg, "--voltage-model measured", **_MEASURED_MODEL_RUN)
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from stabviz import simulate, theory
     cfg = lif_config_from_args(args)
+    _check_simulation(args, cfg, "simulate")
+    from stabviz import simulate, theory
     m = simulate.measure(cfg, batch=args.batch, steps=args.sim_steps, burn_in=args.burn_in,
                          device=_device(args.device))
     pred = theory.predict_all(cfg)
@@ -76,9 +105,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_measure_map(args: argparse.Namespace) -> int:
-    from stabviz import measured
     cfg = lif_config_from_args(args)
+    _check_simulation(args, cfg, "measure-map", min_burn_in=1)
     device = _device(args.device)
+    from stabviz import measured
     bar = None if args.json or not sys.stderr.isatty() else _progress_bar
     m = measured.measure_map(cfg, x=args.x, nx=args.nx, ny=args.ny, x_range=args.x_range, y_range=args.y_range,
                              batch=args.batch, steps=args.sim_steps, burn_in=args.burn_in, device=device,
@@ -106,11 +136,11 @@ def _progress_bar(done: int, total: int) -> None:
 def _device(name: str) -> str:
     """'cpu', or 'cuda' when torch sees a GPU: a clear error instead of a CUDA traceback."""
     if name not in ("cpu", "cuda"):
-        raise ValueError(f"device = {name!r} must be cpu or cuda")
+        raise UsageError(f"--device {shown(name)} must be cpu or cuda")
     if name == "cuda":
         import torch
         if not torch.cuda.is_available():
-            raise ValueError("device = 'cuda' but torch sees no CUDA GPU here; use --device cpu")
+            raise UsageError("--device cuda, but torch sees no CUDA GPU here; use --device cpu")
     return name
 
 
@@ -147,6 +177,13 @@ def cmd_translate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulation_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--batch", type=Whole(*SIM_BATCH), default=64, help="simulated sequences")
+    p.add_argument("--sim-steps", type=Whole(*SIM_STEPS), default=300, help="simulated steps (including burn-in)")
+    p.add_argument("--burn-in", type=Whole(*BURN_IN), default=100, help="steps left out of the measurement")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+
+
 def register(subparsers, common: argparse.ArgumentParser, json_opt: argparse.ArgumentParser) -> None:
     """Add the theory commands to the main CLI: ``common`` carries the LIF options, ``json_opt`` --json."""
     p = subparsers.add_parser("recommend", parents=[common, json_opt], help="conditions I-IV and predictions at one setting")
@@ -155,8 +192,8 @@ def register(subparsers, common: argparse.ArgumentParser, json_opt: argparse.Arg
     p = subparsers.add_parser("region", parents=[common, json_opt], help="the stability map over two parameters")
     p.add_argument("--x", default="sharpness", choices=["dampening", "sharpness", "tail", "leak"])
     p.add_argument("--y", default="dampening", choices=["dampening", "sharpness", "tail", "leak"])
-    p.add_argument("--nx", type=int, default=200)
-    p.add_argument("--ny", type=int, default=200)
+    p.add_argument("--nx", type=Whole(*REGION_GRID), default=200, help="grid columns, 2-2000")
+    p.add_argument("--ny", type=Whole(*REGION_GRID), default=200, help="grid rows, 2-2000")
     p.add_argument("--x-range", type=float, nargs=2, metavar=("LO", "HI"))
     p.add_argument("--y-range", type=float, nargs=2, metavar=("LO", "HI"))
     p.add_argument("--log-x", action="store_true", help="log x axis (default: by parameter)")
@@ -165,24 +202,18 @@ def register(subparsers, common: argparse.ArgumentParser, json_opt: argparse.Arg
     p.set_defaults(func=cmd_region)
 
     p = subparsers.add_parser("simulate", parents=[common, json_opt], help="the measured (Monte-Carlo) check vs the models")
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--sim-steps", type=int, default=300, help="simulated steps (including burn-in)")
-    p.add_argument("--burn-in", type=int, default=100)
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    _simulation_options(p)
     p.set_defaults(func=cmd_simulate)
 
     p = subparsers.add_parser("measure-map", parents=[common, json_opt],
                               help="the measured stability map (simulation) beside the theory's, per cell")
     p.add_argument("--x", default="sharpness", choices=["sharpness", "tail", "leak"])
     p.add_argument("--y", default="dampening", choices=["dampening"])
-    p.add_argument("--nx", type=int, default=24)
-    p.add_argument("--ny", type=int, default=24)
+    p.add_argument("--nx", type=Whole(*MEASURE_GRID), default=24, help="grid columns, 2-200 (one simulation per cell)")
+    p.add_argument("--ny", type=Whole(*MEASURE_GRID), default=24, help="grid rows, 2-200")
     p.add_argument("--x-range", type=float, nargs=2, metavar=("LO", "HI"))
     p.add_argument("--y-range", type=float, nargs=2, metavar=("LO", "HI"))
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--sim-steps", type=int, default=300, help="simulated steps (including burn-in)")
-    p.add_argument("--burn-in", type=int, default=100)
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    _simulation_options(p)
     p.set_defaults(func=cmd_measure_map)
 
     p = subparsers.add_parser("presets", parents=[json_opt], help="the named settings")
