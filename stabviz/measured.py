@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from stabviz import neuron, simulate, theory
+from stabviz import memory, neuron, simulate, theory
 from stabviz.config import LIFConfig
 from stabviz.jsonsafe import finite_or_none
 from stabviz.weights import layer_weights
@@ -70,6 +70,14 @@ def _regime_names(codes: np.ndarray) -> list[list[str]]:
     return [[names[int(c)] for c in row] for row in codes]
 
 
+def _check_memory(cfg: LIFConfig, nx: int, ny: int, batch: int, steps: int, burn_in: int) -> None:
+    """The forward pass costs what `simulate.measure` costs; the push-back adds about six float32 tensors
+    of one chunk of cells (delta, σ', c, r·delta, the product, the norm's input)."""
+    chunk = min(MAX_CHUNK_ELEMENTS, nx * ny * batch * cfg.n_rec)
+    need = memory.estimate_simulate_bytes(cfg, batch=batch, steps=steps, burn_in=burn_in) + 6 * 4 * chunk
+    memory.check_memory(f"the measured map ({ny} × {nx} cells, n_rec = {cfg.n_rec}, batch {batch})", need)
+
+
 @dataclass
 class _Trace:
     """What the push-back needs of one forward simulation: the states before each of the last T steps."""
@@ -90,6 +98,7 @@ def measure_map(cfg: LIFConfig, x: str = "sharpness", nx: int = 24, ny: int = 24
         raise ValueError(f"x = {x!r} is not one of: {', '.join(X_AXES)}")
     if not (1 <= burn_in < steps):
         raise ValueError(f"burn_in = {burn_in} must be in [1, steps = {steps})")
+    _check_memory(cfg, nx, ny, batch, steps, burn_in)
     began = time.perf_counter()
     pred = theory.region(cfg, x=x, y="dampening", nx=nx, ny=ny, x_range=x_range, y_range=y_range)
     seed = cfg.seed if seed is None else seed

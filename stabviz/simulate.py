@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from stabviz import neuron
+from stabviz import memory, neuron
 from stabviz.config import LIFConfig
 from stabviz.jsonsafe import finite_or_none
 from stabviz.surrogates import sg_prime_torch
@@ -64,6 +64,8 @@ def measure(cfg: LIFConfig, batch: int = 64, steps: int = 300, burn_in: int = 10
     statistics (or ``inputs``, shape (batch, steps, n_in)) and measure it after ``burn_in`` steps."""
     if not (1 <= burn_in + 1 < steps + 1 and burn_in < steps):
         raise ValueError(f"burn_in = {burn_in} must be below steps = {steps}")
+    # before any allocation: a link asking for n_in = 100000 is refused, not simulated
+    memory.check_simulate(cfg, batch=batch, steps=steps, burn_in=burn_in, inputs=inputs)
     gen = torch.Generator().manual_seed(cfg.seed if seed is None else seed)
     w_in, w_rec, bias = layer_weights(cfg, generator=gen)
     if inputs is None:

@@ -27,7 +27,7 @@ LAYERS: dict[str, set[str]] = {
     "simulate": {"weights", "surrogates", "jsonsafe", "memory", "neuron"},
     # simulate only lazily, for the measured voltage model (see LAZY_ONLY): theory stays torch-free
     "theory": {"laws", "simulate", "surrogates", "jsonsafe", "calibration"},
-    "measured": {"theory", "neuron"},          # the measured map: theory beside its simulation
+    "measured": {"theory", "neuron", "memory"},          # the measured map: theory beside its simulation
     "lif": {"weights", "surrogates", "neuron"},
     "tasks": {"config"},
     "train": {"theory", "lif", "tasks", "memory"},

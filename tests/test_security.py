@@ -353,3 +353,18 @@ def test_a_1d_sweep_is_drawn_and_sweep_links_select_their_sweep(store):
         assert at.query_params["sweep"] in (want, [want])
     at = _app({"sweep": "nope"}, page=SWEEP)
     assert any("sweep = 'nope'" in shown(w.value) for w in at.warning)
+
+
+def test_a_link_asking_for_a_huge_measured_model_is_refused_before_allocating():
+    """`/?voltage_model=measured&n_in=100000` made the server allocate about 15 GB; the memory estimate
+    now refuses it with the reason on the page, and the process does not grow."""
+    import resource
+    from streamlit.testing.v1 import AppTest
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=60)
+    at.query_params.update({"voltage_model": "measured", "n_in": "100000"})
+    at.run()
+    assert not at.exception
+    assert any("STABVIZ\\_MAX\\_MEMORY\\_MB" in e.value and "14\\.4 GB" in e.value for e in at.error)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 500

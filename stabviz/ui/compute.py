@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 import streamlit as st
 
+from stabviz import memory
 from stabviz.config import FIELDS, FORWARD_FIELDS, Keyed, LIFConfig, config_key, fields_except, limits
 
 #: What the cached functions take: the setting itself (frozen), hashed by :func:`config_key`.
@@ -51,6 +52,7 @@ def check_measurable(cfg: LIFConfig) -> None:
     if cfg.n_rec > limit:
         raise ValueError(f"the measured voltage model simulates the layer in this process: n_rec = {cfg.n_rec} is "
                          f"above this machine's limit {limit} (STABVIZ_MAX_NEURONS); use the gaussian model")
+    memory.check_simulate(cfg)       # its memory estimate too, before the spinner: n_in is not bounded by n_rec
 
 
 @st.cache_data(max_entries=256, show_spinner="Predicting…", hash_funcs=HASH_FUNCS)
