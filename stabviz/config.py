@@ -121,6 +121,22 @@ def check_number(name: str, value: Any, ranges: Mapping[str, tuple] = RANGES,
     return float(x)
 
 
+def check_values(name: str, values: Any, ranges: Mapping[str, tuple] = RANGES,
+                 max_count: int = 4000) -> float | list[float]:
+    """A real number, or a non-empty list, tuple or 1-D array of at most ``max_count`` of them, each
+    checked by :func:`check_number` against ``ranges[name]``: a float, or a list of floats."""
+    if hasattr(values, "tolist") and hasattr(values, "ndim"):          # numpy arrays and scalars
+        if values.ndim > 1:
+            raise ValueError(f"{name} values = {show(values)} must be one number or a flat list "
+                             f"(got {values.ndim} dimensions)")
+        values = values.tolist()
+    if not isinstance(values, (list, tuple, range)):
+        return check_number(name, values, ranges, integer=False)
+    if not 1 <= len(values) <= max_count:
+        raise ValueError(f"{name} values: {len(values)} given; between 1 and {max_count} allowed")
+    return [check_number(name, v, ranges, integer=False) for v in values]
+
+
 def check_range(name: str, value: Any, ranges: Mapping[str, tuple] = RANGES) -> None:
     """Raise ValueError unless ``value`` is a finite real number inside ``ranges[name]`` (the rule of
     :func:`check_number`, without the integer check)."""
