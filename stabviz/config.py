@@ -3,11 +3,30 @@
 Every layer (theory, simulation, training, CLI, dashboard) takes a :class:`LIFConfig` (and, for
 training, a :class:`TrainConfig`). A value outside its range raises ``ValueError`` naming the
 parameter, the value and the allowed range; the CLI and the UI show that message verbatim.
+
+The validation rule (one path, :func:`check_number`, :func:`check_choice`, :func:`check_flag`, used by
+both dataclasses and by :mod:`stabviz.theory`'s grid functions):
+
+* a number field takes a real number: ``int``, ``float`` or a numpy integer/floating scalar. ``bool``
+  is refused (``True`` is not a neuron count); ``decimal.Decimal`` and ``fractions.Fraction`` are
+  converted to ``float`` when the result is finite; ``str``, ``bytes`` and everything else (None,
+  lists, arrays, complex) are refused: text is parsed by the CLI and the URL layer, never here;
+* NaN and ±inf are refused, and the value must lie in its range (``RANGES`` / ``TRAIN_RANGES``). Huge
+  ints are compared exactly, so they are refused by the range check, never by an OverflowError;
+* an integer field (``n_rec``, ``steps``, ``batch``, ...) must be integral: 1.0 becomes 1, 1.5 is
+  refused; a float field stores a plain ``float`` (an int 3 becomes 3.0);
+* a choice field takes exactly one of its strings; a flag takes ``True`` or ``False`` (numpy bools too).
+
+Every failure is a ``ValueError`` naming the parameter, the value (its repr cut to about 60 characters,
+see :func:`show`) and what is allowed.
 """
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import math
+import numbers
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -45,31 +64,108 @@ RANGES: dict[str, tuple[float, float, bool, bool]] = {
 }
 
 
-def check_range(name: str, value: Any, ranges: Mapping[str, tuple] = RANGES) -> None:
-    """Raise ValueError unless ``value`` is a finite number inside ``ranges[name]``."""
-    lo, hi, lo_in, hi_in = ranges[name]
+#: the integer fields of LIFConfig and TrainConfig (1.0 -> 1; 1.5 is refused)
+INTEGER_FIELDS = frozenset({"n_rec", "n_in", "steps", "seed", "layers", "train_steps", "batch", "time_steps",
+                            "classes", "samples", "manifold_dim", "log_every"})
+SHOW_CHARS = 60
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = SHOW_CHARS
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = _REPR.maxfrozenset = _REPR.maxarray = 4
+_REPR.maxlevel = 3
+
+
+def show(value: Any) -> str:
+    """``repr(value)`` cut to about 60 characters: a 400-digit int or a long string cannot flood a page."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 190:
+        # repr of an int over 4300 digits raises ValueError; say how big it is instead
+        return f"{'-' if value < 0 else ''}<integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
     try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} = {value!r} is not a number; allowed range {_fmt(lo, hi, lo_in, hi_in)}")
-    ok = math.isfinite(x) and (x >= lo if lo_in else x > lo) and (x <= hi if hi_in else x < hi)
+        text = _REPR.repr(value)
+    except Exception:                     # a repr that fails (huge ints inside a list, broken __repr__)
+        text = f"<{type(value).__name__} object>"
+    return text if len(text) <= SHOW_CHARS else text[:SHOW_CHARS - 1] + "…"
+
+
+def check_number(name: str, value: Any, ranges: Mapping[str, tuple] = RANGES,
+                 integer: bool | None = None) -> int | float:
+    """``value`` converted by the module's rule (see the module docstring) and checked against
+    ``ranges[name]``: an ``int`` for integer fields (``integer=None``: the names in INTEGER_FIELDS),
+    a ``float`` otherwise. ValueError naming the parameter, the value and the allowed range."""
+    lo, hi, lo_in, hi_in = ranges[name]
+    allowed = _fmt(lo, hi, lo_in, hi_in)
+    integer = name in INTEGER_FIELDS if integer is None else integer
+    if isinstance(value, bool) or type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"):
+        raise ValueError(f"{name} = {show(value)} is a boolean, not a number; allowed range {allowed}")
+    if isinstance(value, (str, bytes, bytearray, memoryview)):
+        raise ValueError(f"{name} = {show(value)} is text, not a number; allowed range {allowed}")
+    if isinstance(value, numbers.Integral):
+        x: int | float = int(value)                 # exact: huge ints compare exactly below
+    elif isinstance(value, (numbers.Real, decimal.Decimal)):
+        try:
+            x = float(value)
+        except (ArithmeticError, ValueError, TypeError):   # Fraction(10**400): OverflowError; sNaN
+            x = math.nan
+    else:
+        raise ValueError(f"{name} = {show(value)} is not a number ({type(value).__name__}); "
+                         f"allowed range {allowed}")
+    ok = (x == x and not (isinstance(x, float) and math.isinf(x))
+          and (x >= lo if lo_in else x > lo) and (x <= hi if hi_in else x < hi))
     if not ok:
-        raise ValueError(f"{name} = {value!r} is outside the allowed range {_fmt(lo, hi, lo_in, hi_in)}")
+        raise ValueError(f"{name} = {show(value)} is outside the allowed range {allowed}")
+    if integer:
+        if isinstance(x, float):
+            if not x.is_integer():
+                raise ValueError(f"{name} = {show(value)} must be a whole number in {allowed}")
+            x = int(x)
+        return x
+    return float(x)
 
 
-def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} = {value!r} is not one of: {', '.join(choices)}")
+def check_values(name: str, values: Any, ranges: Mapping[str, tuple] = RANGES,
+                 max_count: int = 4000) -> float | list[float]:
+    """A real number, or a non-empty list, tuple or 1-D array of at most ``max_count`` of them, each
+    checked by :func:`check_number` against ``ranges[name]``: a float, or a list of floats."""
+    if hasattr(values, "tolist") and hasattr(values, "ndim"):          # numpy arrays and scalars
+        if values.ndim > 1:
+            raise ValueError(f"{name} values = {show(values)} must be one number or a flat list "
+                             f"(got {values.ndim} dimensions)")
+        values = values.tolist()
+    if not isinstance(values, (list, tuple, range)):
+        return check_number(name, values, ranges, integer=False)
+    if not 1 <= len(values) <= max_count:
+        raise ValueError(f"{name} values: {len(values)} given; between 1 and {max_count} allowed")
+    return [check_number(name, v, ranges, integer=False) for v in values]
+
+
+def check_range(name: str, value: Any, ranges: Mapping[str, tuple] = RANGES) -> None:
+    """Raise ValueError unless ``value`` is a finite real number inside ``ranges[name]`` (the rule of
+    :func:`check_number`, without the integer check)."""
+    check_number(name, value, ranges, integer=False)
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    """``value`` if it is exactly one of the strings ``choices``, else ValueError."""
+    if not (isinstance(value, str) and value in choices):
+        raise ValueError(f"{name} = {show(value)} is not one of: {', '.join(choices)}")
+    return str(value)
+
+
+def check_flag(name: str, value: Any) -> bool:
+    """``value`` if it is True or False (a numpy bool too), else ValueError."""
+    if isinstance(value, bool) or type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"):
+        return bool(value)
+    raise ValueError(f"{name} = {show(value)} must be true or false")
 
 
 def _fmt(lo, hi, lo_in, hi_in) -> str:
-    return f"{'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}"
+    def num(v):      # whole bounds in full (seed: 2147483647, not 2.14748e+09)
+        return str(int(v)) if math.isfinite(v) and float(v).is_integer() and abs(v) < 1e15 else f"{v:g}"
+    return f"{'[' if lo_in else '('}{num(lo)}, {num(hi)}{']' if hi_in else ')'}"
 
 
 def tau_to_leak(tau: float) -> float:
     """α = exp(−Δt/τ) with Δt = 1 (docs/theory.md#1-the-model). ``tau`` in time steps, > 0."""
-    if not (isinstance(tau, (int, float)) and math.isfinite(tau) and tau > 0):
-        raise ValueError(f"tau = {tau!r} is outside the allowed range (0, inf)")
+    tau = check_number("tau", tau, {"tau": (0.0, math.inf, False, False)}, integer=False)
     return math.exp(-1.0 / tau)
 
 
@@ -146,24 +242,8 @@ class LIFConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("n_rec", "n_in", "steps", "seed"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int):
-                if isinstance(v, float) and v.is_integer():
-                    object.__setattr__(self, name, int(v))
-                else:
-                    raise ValueError(f"{name} = {v!r} must be a whole number in {_fmt(*RANGES[name])}")
-        for name in RANGES:
-            if hasattr(self, name):
-                check_range(name, getattr(self, name))
-        check_choice("reset", self.reset, RESETS)
-        check_choice("init_rec", self.init_rec, INITS)
-        check_choice("init_in", self.init_in, IN_INITS)
-        check_choice("shape", self.shape, SHAPES)
-        check_choice("voltage_model", self.voltage_model, VOLTAGE_MODELS)
-        check_choice("formula", self.formula, FORMULAS)
-        if not isinstance(self.reset_grad, bool):
-            raise ValueError(f"reset_grad = {self.reset_grad!r} must be true or false")
+        _validate(self, RANGES, {"reset": RESETS, "init_rec": INITS, "init_in": IN_INITS, "shape": SHAPES,
+                                 "voltage_model": VOLTAGE_MODELS, "formula": FORMULAS}, ("reset_grad",))
 
     @property
     def tau(self) -> float:
@@ -181,6 +261,8 @@ class LIFConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "LIFConfig":
         """Build from a mapping, ignoring unknown keys; ``tau`` is accepted in place of ``leak``."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"lif = {show(data)} must be a mapping of LIFConfig fields")
         names = {f.name for f in dataclasses.fields(cls)}
         kw = {k: v for k, v in data.items() if k in names}
         if "tau" in data and "leak" not in data:
@@ -335,21 +417,12 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if isinstance(self.lif, Mapping):
             object.__setattr__(self, "lif", LIFConfig.from_dict(self.lif))
-        for name in TRAIN_RANGES:
-            v = getattr(self, name)
-            if name == "initial_rate" and v is None:
-                continue
-            check_range(name, v, TRAIN_RANGES)
-        for name in ("layers", "train_steps", "batch", "time_steps", "classes", "samples",
-                     "manifold_dim", "log_every"):
-            v = getattr(self, name)
-            if isinstance(v, float) and v.is_integer():
-                object.__setattr__(self, name, int(v))
-            elif not isinstance(v, int) or isinstance(v, bool):
-                raise ValueError(f"{name} = {v!r} must be a whole number")
-        check_choice("task", self.task, TASKS)
-        check_choice("loss", self.loss, LOSSES)
-        check_choice("device", self.device, DEVICES)
+        elif not isinstance(self.lif, LIFConfig):
+            raise ValueError(f"lif = {show(self.lif)} must be a LIFConfig or a mapping of its fields")
+        if not isinstance(self.data_path, str):
+            raise ValueError(f"data_path = {show(self.data_path)} must be a file path (text)")
+        _validate(self, TRAIN_RANGES, {"task": TASKS, "loss": LOSSES, "device": DEVICES},
+                  ("use_recommended_sg",), optional=("initial_rate",))
         if self.task != "randman" and not self.data_path:
             raise ValueError(f"task = {self.task!r} needs data_path: a local file (nothing is downloaded)")
 
@@ -376,3 +449,17 @@ class TrainConfig:
         if "lif" in kw and isinstance(kw["lif"], Mapping):
             kw["lif"] = LIFConfig.from_dict(kw["lif"])
         return cls(**kw)
+
+
+def _validate(obj: Any, ranges: Mapping[str, tuple], choices: Mapping[str, tuple[str, ...]],
+              flags: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
+    """The one validation pass of a frozen config: every number converted and range-checked (names in
+    ``optional`` may be None), every choice and flag checked; the converted values are stored back."""
+    for name in ranges:
+        value = getattr(obj, name)
+        if not (name in optional and value is None):
+            object.__setattr__(obj, name, check_number(name, value, ranges))
+    for name, allowed in choices.items():
+        object.__setattr__(obj, name, check_choice(name, getattr(obj, name), allowed))
+    for name in flags:
+        object.__setattr__(obj, name, check_flag(name, getattr(obj, name)))

@@ -79,10 +79,11 @@ def positive_part_mean(law: WeightLaw) -> Any:
     mu, s = np.asarray(law.mean, float), np.asarray(law.std, float)
     if law.kind == "uniform":
         a = np.sqrt(3.0) * s
-        with np.errstate(divide="ignore", invalid="ignore"):
+        # over: a tiny std squares below the float range in the branch np.where then discards
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             inside = (mu + a) ** 2 / (4 * a)
         return np.where(mu >= a, mu, np.where(mu <= -a, 0.0, inside))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         r = mu / s
         val = mu * special.ndtr(r) + s * np.exp(-0.5 * r * r) / np.sqrt(2 * np.pi)
     return np.where(s > 0, val, np.maximum(mu, 0.0))

@@ -17,7 +17,8 @@ import numpy as np
 from scipy import optimize, special
 
 from stabviz import calibration, surrogates
-from stabviz.config import RANGES, LIFConfig, WeightLaw
+from stabviz.config import (RANGES, LIFConfig, WeightLaw, check_choice, check_flag, check_number, check_values,
+                            show)
 from stabviz.config import DISPLAY_FIELDS, SURROGATE_FIELDS, Keyed, fields_except    # cache keys
 from stabviz.jsonsafe import finite_or_none
 # the weight laws live one layer down (weights.py samples them); re-exported as theory.condition_i etc.
@@ -25,6 +26,8 @@ from stabviz.laws import (condition_i, condition_ii, drive_sums, input_drive, in
                           positive_part_mean, recurrent_law)
 
 REGIMES = ("vanishing", "stable", "exploding")
+#: the calibrated label of a prediction: a regime, or "uncertain" where the band crosses a regime edge
+VERDICTS = REGIMES + ("uncertain",)
 REGIME_CODES = {"vanishing": -1, "stable": 0, "exploding": 1, "undefined": -2}
 REGIME_NAMES = {code: name for name, code in REGIME_CODES.items()}
 FIRING_LABELS = ("silent", "sparse", "dense", "saturated")
@@ -545,13 +548,18 @@ class Region:
 
 def axis_values(name: str, n: int, value_range: tuple[float, float] | None = None,
                 log: bool | None = None) -> tuple[np.ndarray, bool]:
-    if name not in AXES:
-        raise ValueError(f"axis = {name!r} is not one of: {', '.join(AXES)}")
-    if not (isinstance(n, (int, np.integer)) and 2 <= n <= 4000):
-        raise ValueError(f"grid size = {n!r} is outside the allowed range [2, 4000]")
+    """``n`` values of the axis ``name`` over ``value_range`` (default: AXES), which must lie inside
+    RANGES[name] (a leak range within [0, 0.9999], a dampening range above 0, ...); geometric if ``log``."""
+    check_choice("axis", name, tuple(AXES))
+    n = _grid_size(n)
     lo, hi, log_default = AXES[name]
-    lo, hi = value_range if value_range is not None else (lo, hi)
-    log = log_default if log is None else log
+    if value_range is not None:
+        if isinstance(value_range, (str, bytes)) or not (
+                isinstance(value_range, (tuple, list)) or getattr(value_range, "ndim", None) == 1) \
+                or len(value_range) != 2:
+            raise ValueError(f"{name} range = {show(value_range)} must be a pair (low, high)")
+        lo, hi = (check_number(name, v, integer=False) for v in value_range)
+    log = log_default if log is None else check_flag(f"log ({name} axis)", log)
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise ValueError(f"{name} range = ({lo}, {hi}) must be finite and increasing")
     if log and lo <= 0:
@@ -570,8 +578,11 @@ def region(cfg: LIFConfig, x: str = "sharpness", y: str = "dampening", nx: int =
     tail, leak) value along the axes; dampening enters as γ^m. Those axis terms are cached, so moving
     the dampening (or the current point along an axis) only redoes the per-cell arithmetic.
     """
+    check_choice("axis", x, tuple(AXES))
+    check_choice("axis", y, tuple(AXES))
     if x == y:
         raise ValueError(f"x and y must differ (both are {x!r})")
+    nx, ny = _grid_size(nx), _grid_size(ny)
     xs, log_x = axis_values(x, nx, x_range, log_x)
     ys, log_y = axis_values(y, ny, y_range, log_y)
     key = Keyed(cfg, fields_except("dampening", *DISPLAY_FIELDS, x, y), digits=None)    # axes replace x, y
@@ -589,6 +600,10 @@ def region(cfg: LIFConfig, x: str = "sharpness", y: str = "dampening", nx: int =
     return Region(x, y, xs, ys, log_x, log_y, rho2, max_gain, log10_gain, regime,
                   np.broadcast_to(t.firing, (ny, nx)).astype(float), dict(t.curves), opt,
                   (float(getattr(cfg, x)), float(getattr(cfg, y))), cfg.tolerance, list(t.notes) + opt_notes)
+
+
+def _grid_size(n: Any) -> int:
+    return check_number("grid size", n, {"grid size": (2, 4000, True, True)}, integer=True)
 
 
 def _as_key(r: Any) -> tuple[float, float] | None:
@@ -646,12 +661,13 @@ def map_slices(cfg: LIFConfig, x: str, along: str, values: Any, nx: int = 200,
     unattainable). With these a browser redraws the whole map for any γ without asking the server:
     the Explore page's preview while a slider moves. Exactly :func:`region`'s numbers (same code path).
     """
+    check_choice("x", x, tuple(AXES))
+    check_choice("along", along, tuple(AXES))
     if along in (x, "dampening") or x == "dampening":
         raise ValueError(f"along = {along!r} must be a third parameter besides x = {x!r} and the dampening")
-    if along not in AXES:
-        raise ValueError(f"along = {along!r} is not one of: {', '.join(AXES)}")
+    nx = _grid_size(nx)
     xs, _ = axis_values(x, nx, x_range, log_x)
-    vals = np.asarray(values, float).reshape(-1, 1)
+    vals = np.asarray(check_values(along, values), float).reshape(-1, 1)
     t = _terms_on(cfg, {x: xs[None, :], along: vals})
     leak_grid = t.leak if "leak" in (x, along) else None
     shape = (vals.shape[0], nx)
@@ -720,7 +736,12 @@ def rate_curve(cfg: LIFConfig, param: str, values: Any,
 
     For "rec_mean" the recurrent weights become normal(values, current std).
     """
-    values = np.asarray(values, float)
+    check_choice("param", param, ("leak", "rec_mean"))
+    values = np.asarray(check_values(param, values, max_count=100_000), float)
+    if not (isinstance(models, (tuple, list)) and models):
+        raise ValueError(f"models = {show(models)} must be a non-empty list of: uniform, gaussian")
+    for m in models:
+        check_choice("model", m, ("uniform", "gaussian"))
     out: dict[str, np.ndarray] = {}
     if param == "leak":
         for m in models:

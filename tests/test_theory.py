@@ -259,3 +259,45 @@ def test_map_slices_refuses_an_axis_as_the_third_parameter():
         theory.map_slices(LIFConfig(), "sharpness", "dampening", [1.0])
     with pytest.raises(ValueError, match="not one of"):
         theory.map_slices(LIFConfig(), "sharpness", "n_rec", [1.0])
+
+
+def test_region_axis_ranges_lie_inside_the_parameter_ranges():
+    # issue 9: the grid functions check axis names, sizes, ranges and values against config.RANGES
+    cfg = preset("shd-tau20")
+    with pytest.raises(ValueError, match=r"leak = 50 is outside the allowed range \[0, 0.9999\]"):
+        theory.region(cfg, x="leak", x_range=(0, 50), nx=3, ny=3)
+    with pytest.raises(ValueError, match=r"dampening = -1 is outside the allowed range \(0, 1000\]"):
+        theory.region(cfg, y_range=(-1, 2), nx=3, ny=3)
+    with pytest.raises(ValueError, match=r"dampening = 0 is outside"):
+        theory.region(cfg, y_range=(0, 2), log_y=False, nx=3, ny=3)
+    with pytest.raises(ValueError, match=r"tail = 1.0 is outside the allowed range \[1.001, 10000\]"):
+        theory.region(cfg, x="tail", x_range=(1.0, 3.0), nx=3, ny=3)
+    with pytest.raises(ValueError, match="sharpness = '0.1' is text, not a number"):
+        theory.region(cfg, x_range=("0.1", "1"), nx=3, ny=3)
+    with pytest.raises(ValueError, match="must be a pair"):
+        theory.region(cfg, x_range=(0.1,), nx=3, ny=3)
+    with pytest.raises(ValueError, match="grid size = True is a boolean"):
+        theory.region(cfg, nx=True, ny=3)
+    with pytest.raises(ValueError, match="grid size = 2.5 must be a whole number"):
+        theory.region(cfg, nx=2.5, ny=3)
+    with pytest.raises(ValueError, match="axis = None is not one of"):
+        theory.region(cfg, x=None)
+    reg = theory.region(cfg, nx=3.0, ny=np.int64(4), x_range=[np.float64(0.5), 2])
+    assert reg.rho2.shape == (4, 3) and reg.x[0] == 0.5
+
+
+def test_slices_and_rate_curves_take_values_inside_the_parameter_ranges():
+    cfg = preset("shd-tau20")
+    with pytest.raises(ValueError, match="leak = 1.5 is outside"):
+        theory.map_slices(cfg, "sharpness", "leak", [0.5, 1.5], nx=3)
+    with pytest.raises(ValueError, match="leak = '0.5' is text"):
+        theory.map_slices(cfg, "sharpness", "leak", "0.5", nx=3)
+    with pytest.raises(ValueError, match="leak values: 0 given"):
+        theory.map_slices(cfg, "sharpness", "leak", [], nx=3)
+    with pytest.raises(ValueError, match="leak = 5 is outside"):
+        theory.rate_curve(cfg, "leak", [0, 5])
+    with pytest.raises(ValueError, match="rec_mean = '0' is text"):
+        theory.rate_curve(cfg, "rec_mean", ["0"])
+    with pytest.raises(ValueError, match="model = 'measured' is not one of"):
+        theory.rate_curve(cfg, "leak", [0.5], models=("measured",))
+    assert theory.map_slices(cfg, "sharpness", "leak", np.float64(0.5), nx=3)["a0"].shape == (1, 3)

@@ -62,7 +62,7 @@ def test_short_run_learns_randman_and_reports_prediction_next_to_measurement():
     expected = theory.predict(LIFConfig.from_dict(lif))
     assert pred["firing_rate"] == pytest.approx(expected.firing_rate)
     assert pred["rho"] == pytest.approx(math.sqrt(pred["rho2"]))
-    assert pred["regime"] in theory.REGIMES
+    assert pred["regime"] in theory.VERDICTS
     for part in ("initial", "final"):
         m = summary[part]
         assert len(m["firing_rate"]) == 1 and 0 <= m["firing_rate"][0] <= 1

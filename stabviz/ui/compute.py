@@ -17,7 +17,8 @@ import numpy as np
 import streamlit as st
 
 from stabviz import memory
-from stabviz.config import FIELDS, FORWARD_FIELDS, Keyed, LIFConfig, config_key, fields_except, limits
+from stabviz.config import (FIELDS, FORWARD_FIELDS, RANGES, Keyed, LIFConfig, config_key, fields_except,
+                            limits)
 
 #: What the cached functions take: the setting itself (frozen), hashed by :func:`config_key`.
 Key = LIFConfig
@@ -150,6 +151,13 @@ def measurement(key: Key) -> dict[str, Any]:
     return out
 
 
+def _inside(name: str, lo: float, hi: float) -> tuple[float, float]:
+    """A padded axis span clamped to the parameter's allowed range (theory.region refuses values outside)."""
+    low, high, _, _ = RANGES[name]
+    tiny = 1e-12 * max(abs(low), abs(high), 1.0)         # an open bound: stay just inside it
+    return max(lo, low + tiny), min(hi, high)
+
+
 @st.cache_data(max_entries=16, show_spinner=False, hash_funcs=HASH_FUNCS)
 def sweep_boundary(key: Key, x: str, y: str, x_values: tuple[float, ...], y_values: tuple[float, ...],
                    n: int = 120) -> Any:
@@ -162,11 +170,9 @@ def sweep_boundary(key: Key, x: str, y: str, x_values: tuple[float, ...], y_valu
         log = theory.AXES[name][2] and lo > 0
         if log:
             pad = (hi / lo) ** (0.5 / max(len(values) - 1, 1)) if hi > lo else 2.0
-            return (lo / pad, hi * pad), True
+            return _inside(name, lo / pad, hi * pad), True
         pad = (hi - lo) / max(2 * (len(values) - 1), 1) if hi > lo else 0.05
-        lo_axis = max(lo - pad, theory.AXES[name][0]) if name == "leak" else lo - pad
-        hi_axis = min(hi + pad, 0.9999) if name == "leak" else hi + pad
-        return (lo_axis, hi_axis), False
+        return _inside(name, lo - pad, hi + pad), False
 
     (xr, lx), (yr, ly) = span(x, x_values), span(y, y_values)
     if cfg.voltage_model == "measured":

@@ -11,7 +11,7 @@ import math
 from typing import Any, Mapping
 
 from stabviz.config import (FORMULAS, IN_INITS, INITS, RESETS, SHAPES, VOLTAGE_MODELS, LIFConfig,
-                            check_choice, check_range)
+                            check_choice, check_range, show)
 
 DEFAULTS: dict[str, Any] = LIFConfig().to_dict()
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -26,10 +26,11 @@ _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def parse_field(name: str, raw: Any) -> Any:
-    """One query-parameter value as the field's Python value; ValueError naming the field otherwise."""
+    """One query-parameter value as the field's Python value; ValueError naming the field otherwise.
+    Every echoed value is cut to about 60 characters (:func:`stabviz.config.show`)."""
     if isinstance(raw, (list, tuple)):
         raise ValueError(f"{name} is given {len(raw)} times in the link; expected once")
-    text = str(raw).strip()
+    text = raw.strip() if isinstance(raw, str) else str(raw).strip()
     if name in CHOICES:
         check_choice(name, text, CHOICES[name])
         return text
@@ -38,15 +39,15 @@ def parse_field(name: str, raw: Any) -> Any:
             return True
         if text.lower() in _FALSE:
             return False
-        raise ValueError(f"{name} = {text!r} is not true or false")
+        raise ValueError(f"{name} = {show(text)} is not true or false")
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"{name} = {text!r} is not a number") from None
+        raise ValueError(f"{name} = {show(text)} is not a number") from None
     check_range(name, value)         # rejects NaN, ±inf and out-of-range values with the allowed range
     if name in INTEGERS:
         if not value.is_integer():
-            raise ValueError(f"{name} = {text!r} must be a whole number")
+            raise ValueError(f"{name} = {show(text)} must be a whole number")
         return int(value)
     return value
 

@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 
 from stabviz import plots
-from stabviz.config import LIFConfig
+from stabviz.config import RANGES, LIFConfig
 from stabviz.ui import advice, compute, entry, figures, layout, livemap, sharing, snippets, state, urlstate
 from stabviz.ui import runs as ui_runs
 
@@ -169,8 +169,9 @@ def rate_panel(cfg: LIFConfig, rec: Mapping[str, Any]) -> None:
     spread = max(abs(centre), float(np.sqrt(var)) if var else 0.0, 1e-3)     # ±4 of these around μ_I
     current = cfg.rec_mean if cfg.init_rec in ("uniform", "normal") else (centre if cfg.init_rec == "conditions" else 0.0)
     with c[1]:
-        figures.chart(figures.rate_vs_mean(fkey, (centre - 4 * spread, centre + 4 * spread, 121), current, mu),
-                      "rate_mu")
+        low, high = RANGES["rec_mean"][:2]          # the axis stays inside the values a weight mean may take
+        axis = (max(centre - 4 * spread, low), min(centre + 4 * spread, high), 121)
+        figures.chart(figures.rate_vs_mean(fkey, axis, current, mu), "rate_mu")
 
 
 def voltage_panel(cfg: LIFConfig, preds: Mapping[str, Mapping[str, Any]]) -> None:
