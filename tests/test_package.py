@@ -100,3 +100,15 @@ def test_dashboard_starts_from_the_installed_package(venv, tmp_path):
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def test_the_readme_python_example_runs_outside_the_repository(venv, tmp_path):
+    text = (REPO / "README.md").read_text()
+    block = text.split("## Python API", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    script = tmp_path / "example.py"
+    script.write_text(block)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["STABVIZ_HOME"] = str(tmp_path / "home")
+    out = subprocess.run([str(venv / "bin" / "python"), str(script)], capture_output=True, text=True,
+                         cwd=tmp_path, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
