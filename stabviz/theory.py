@@ -348,6 +348,7 @@ class Recommendation:
         return finite_or_none(asdict(self))
 
 
+_III_VS_IV = "docs/theory.md#85-conditions-iii-and-iv-cannot-both-hold-under-standard-initialisations"
 #: how close to 1 an option's ρ² must be to be offered
 OPTION_TOLERANCE = 1e-6
 
@@ -492,8 +493,7 @@ def recommend(cfg: LIFConfig) -> Recommendation:
     if g3 is not None:
         notes.append(f"γ_III = {g3:.4g} bounds the worst-case one-step gain (condition III), a worst case rather "
                      "than a target" + (f"; here it is below γ_IV = {g4:.4g}, so conditions III and IV cannot "
-                                         "both hold under this initialisation (docs/theory.md#85-conditions-iii-"
-                                         "and-iv-cannot-both-hold-under-standard-initialisations)"
+                                         f"both hold under this initialisation ({_III_VS_IV})"
                                          if g4 is not None and g3 < g4 else ""))
     pred = predict(cfg)
     notes += pred.notes

@@ -23,19 +23,26 @@ from stabviz.config import LIFConfig, TrainConfig
 ROOT = Path(__file__).resolve().parents[1]
 MB = 1 << 20
 
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent through fork and exec, so a child of a
+# large pytest process would start at the parent's peak; VmHWM belongs to the child's own address space.
 CHILD = r"""
-import json, resource, sys
+import json, sys
 import torch
 import stabviz.simulate, stabviz.train
 from stabviz.config import LIFConfig, TrainConfig
+
+def hwm_kib():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+
 kind, kw = sys.argv[1], json.loads(sys.argv[2])
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = hwm_kib()
 if kind == "simulate":
     stabviz.simulate.measure(LIFConfig(**kw.pop("cfg")), **kw)
 else:
     stabviz.train.run(TrainConfig(lif=LIFConfig(**kw.pop("lif")), **kw))
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"kib": peak - base}))
+print(json.dumps({"kib": hwm_kib() - base}))
 """
 
 
