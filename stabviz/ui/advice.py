@@ -38,7 +38,7 @@ def what_to_change(cfg: Any, pred: Mapping[str, Any], rec: Mapping[str, Any]) ->
         return head + " Nothing to change: the whole band lies in the stable range."
     if regime == "uncertain":
         head += (" The band crosses a regime boundary, so the theory cannot decide here: measure it "
-                 "(the measured map, or a short run).")
+                 "(a short run, or `stabviz measure-map` for the whole map).")
     elif regime == "vanishing":
         head += (" Vanishing is not untrainable: a loss at every step needs no gradient across all T steps, "
                  "so such settings often still train; it is exploding gradients that break training.")

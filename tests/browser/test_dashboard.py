@@ -147,10 +147,14 @@ def test_a_small_sweep_fills_its_heatmap_as_runs_finish(page, base_url):
     while "4 of 4 runs ended" not in page.inner_text("[data-testid='stMain']"):
         assert time.monotonic() < deadline, "the sweep did not end within 150 s"
         time.sleep(1.0)
-    cells = page.evaluate("""() => {
+    # "4 of 4" comes from the polling fragment; the heatmap is redrawn by the full rerun that follows it
+    heat_cells = """() => {
         const gd = [...document.querySelectorAll('.js-plotly-plot')].find(g => (g.data || []).some(t => t.type === 'heatmap'));
-        return gd.data[0].text.flat();
-    }""")
+        return gd ? gd.data[0].text.flat() : [];
+    }"""
+    page.wait_for_function(f"() => {{ const c = ({heat_cells})(); return c.length === 4 && !c.includes('pending'); }}",
+                           timeout=30_000)
+    cells = page.evaluate(heat_cells)
     assert len(cells) == 4 and "pending" not in cells
     assert page.locator(".js-plotly-plot .contourlayer").count() >= 1      # the predicted band
     _assert_no_exception(page)
