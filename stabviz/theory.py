@@ -353,16 +353,20 @@ _III_VS_IV = "docs/theory.md#85-conditions-iii-and-iv-cannot-both-hold-under-sta
 OPTION_TOLERANCE = 1e-6
 
 
-def recommendation_options(cfg: LIFConfig, v: VoltageState | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+def recommendation_options(cfg: LIFConfig, v: VoltageState | None = None,
+                           solved: dict[str, tuple[float | None, str]] | None = None
+                           ) -> tuple[list[dict[str, Any]], list[str]]:
     """Whole settings with ρ² = 1 at ``cfg`` (condition IV solved for one knob, the others kept), and a note
     for each option that does not exist here. Never a mixed pair: every option is evaluated as a whole.
 
     - "keep γ, solve β": β*(γ); - "keep β, solve γ": γ_IV(β); - "keep γ, β, solve q": q* (q-PseudoSpike).
+    ``solved``: {"sharpness": (β*, why), "tail": (q*, why)} already solved at ``cfg`` (by `recommend`).
     """
     v = voltage_state(cfg) if v is None else v
+    solved = solved or {}
     options: list[dict[str, Any]] = []
     notes: list[str] = []
-    beta, why = sharpness_star(cfg, v)
+    beta, why = solved["sharpness"] if "sharpness" in solved else sharpness_star(cfg, v)
     candidates = [("keep γ, solve β", {"sharpness": beta} if beta is not None else None, why)]
     e1, e2 = v.moments(cfg.shape, 1.0, cfg.sharpness, cfg.tail)
     A, C, D = gain_coefficients(cfg, v.firing_rate)
@@ -372,7 +376,7 @@ def recommendation_options(cfg: LIFConfig, v: VoltageState | None = None) -> tup
     candidates.append(("keep β, solve γ", {"dampening": g4} if g_ok else None,
                        f"no dampening in ({lo:g}, {hi:g}] gives ρ² = 1 at β = {cfg.sharpness:g}"))
     if cfg.shape == "qpseudospike":
-        q, why_q = tail_star(cfg, v)
+        q, why_q = solved["tail"] if "tail" in solved else tail_star(cfg, v)
         candidates.append(("keep γ, β, solve q", {"tail": q} if q is not None else None, why_q))
     else:
         notes.append("keep γ, β, solve q: only the qpseudospike shape has a tail-fatness q")
@@ -487,7 +491,7 @@ def recommend(cfg: LIFConfig) -> Recommendation:
     v = voltage_state(cfg)
     beta, why_b = sharpness_star(cfg, v)
     q, why_q = tail_star(cfg, v)
-    options, option_notes = recommendation_options(cfg, v)
+    options, option_notes = recommendation_options(cfg, v, {"sharpness": (beta, why_b), "tail": (q, why_q)})
     notes += option_notes
     g4 = next((o["dampening"] for o in options if o["label"] == "keep β, solve γ"), None)
     if g3 is not None:
