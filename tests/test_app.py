@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from stabviz import theory
 from stabviz.config import LIFConfig, TrainConfig, preset
 from stabviz.ui import sliders, urlstate
+from support import open_app, shown
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -18,25 +19,6 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 def temp_home(tmp_path, monkeypatch):
     monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))
     return tmp_path
-
-
-def _app(params=None, page=None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    if params:
-        at.query_params.update(params)
-    at.run()
-    if page:                  # then open the page with the same link, as a shared link would
-        at.switch_page(page)
-        at.query_params.update(params or {})
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def shown(markdown: str) -> str:
-    """What a reader sees of a markdown body that went through layout.plain: backslash escapes and the
-    invisible word joiners removed."""
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
 
 
 def _metric(at, label_start):
@@ -50,7 +32,7 @@ def _slider(at, name):
 
 
 def test_explore_shows_the_theorys_prediction_for_the_default_setting():
-    at = _app()
+    at = open_app()
     p = theory.predict(LIFConfig())
     assert _metric(at, "ρ²") == f"{p.rho2:.4g}"
     assert _metric(at, "Initial firing rate") == f"{p.firing_rate:.1%}"
@@ -59,7 +41,7 @@ def test_explore_shows_the_theorys_prediction_for_the_default_setting():
 
 
 def test_moving_the_dampening_slider_changes_the_prediction_and_the_link():
-    at = _app()
+    at = open_app()
     before = _metric(at, "ρ²")
     target = max(g for g in sliders.GRIDS["dampening"] if g < 3.2)
     _slider(at, "dampening").set_value(target).run()
@@ -71,7 +53,7 @@ def test_moving_the_dampening_slider_changes_the_prediction_and_the_link():
 def test_a_link_restores_the_setting_exactly():
     cfg = preset("shd-tau20", shape="qpseudospike", dampening=0.4321, tail=2.5, reset="mult2", n_rec=64)
     from stabviz.ui import urlstate
-    at = _app(urlstate.setting_params(cfg.to_dict()))
+    at = open_app(urlstate.setting_params(cfg.to_dict()))
     assert _slider(at, "dampening").value == 0.4321 and _slider(at, "tail").value == 2.5
     assert _slider(at, "leak").value == cfg.leak
     assert at.number_input(key="lif_n_rec").value == 64
@@ -81,7 +63,7 @@ def test_a_link_restores_the_setting_exactly():
 
 
 def test_garbage_in_the_link_loads_defaults_with_a_visible_warning():
-    at = _app({"shape": "banana", "dampening": "nan", "n_rec": "-3", "steps": "1e12", "sharpness": "2.5"})
+    at = open_app({"shape": "banana", "dampening": "nan", "n_rec": "-3", "steps": "1e12", "sharpness": "2.5"})
     text = shown(" ".join(w.value for w in at.warning))
     for field in ("shape", "dampening", "n_rec", "steps"):
         assert field in text
@@ -94,13 +76,13 @@ def test_garbage_in_the_link_loads_defaults_with_a_visible_warning():
 
 def test_an_impossible_setting_is_explained_inline():
     # conditions I + II without any input current: condition II asks for a negative variance
-    at = _app({"init_rec": "conditions", "input_mean": "0", "input_var": "0"})
+    at = open_app({"init_rec": "conditions", "input_mean": "0", "input_var": "0"})
     assert any("condition II is unattainable" in shown(e.value) for e in at.error), [e.value for e in at.error]
     assert not at.exception
 
 
 def test_a_preset_fills_every_control_and_reset_restores_the_defaults():
-    at = _app()
+    at = open_app()
     at.selectbox(key="preset_choice").set_value("norse").run()
     norse = preset("norse")
     assert _slider(at, "sharpness").value == norse.sharpness and _slider(at, "leak").value == norse.leak
@@ -114,7 +96,7 @@ def test_a_preset_fills_every_control_and_reset_restores_the_defaults():
 def test_confirm_button_creates_a_run_in_the_store(temp_home):
     from stabviz.runs import RunStore
     from stabviz.ui import runs as ui_runs
-    at = _app({"dampening": "0.5"})
+    at = open_app({"dampening": "0.5"})
     at.button(key="confirm_run").click().run()
     try:
         assert not at.exception and not at.error
@@ -129,14 +111,14 @@ def test_confirm_button_creates_a_run_in_the_store(temp_home):
 
 
 def test_the_setting_follows_the_user_across_pages():
-    at = _app({"dampening": "0.5"})
+    at = open_app({"dampening": "0.5"})
     at.switch_page("stabviz/ui/entry/surrogates.py").run()
     assert not at.exception and "0.5" in at.main.markdown[0].value + at.main.markdown[1].value
     assert at.query_params["dampening"] in ("0.5", ["0.5"])
 
 
 def test_surrogates_page_lists_translations_and_warns_about_coupled_knobs():
-    at = _app({"dampening": "0.5", "sharpness": "2"}, page="stabviz/ui/entry/surrogates.py")
+    at = open_app({"dampening": "0.5", "sharpness": "2"}, page="stabviz/ui/entry/surrogates.py")
     table = at.dataframe[0].value
     assert "snntorch.fast_sigmoid" in set(table["library"])
     # snnTorch fixes the height at 1: γ = 0.5 cannot be matched exactly
@@ -166,7 +148,7 @@ def test_runs_page_reattaches_to_the_run_in_the_link_and_compares_prediction_wit
     first = _finished_run(store, preset("shd-tau20"))
     time.sleep(0.01)
     _finished_run(store, preset("shd-tau20", dampening=3.0))               # newer: the default choice
-    at = _app({"run": first[:8]}, page="stabviz/ui/entry/runs.py")
+    at = open_app({"run": first[:8]}, page="stabviz/ui/entry/runs.py")
     assert at.selectbox(key="run_choice").value == first
     assert at.query_params["run"] in (first, [first])
     comparison = at.dataframe[1].value
@@ -179,14 +161,14 @@ def test_a_failing_run_shows_its_error_and_a_bad_run_id_warns(temp_home):
     from stabviz.runs import RunStore
     store = RunStore(temp_home / "stabviz.db")
     bad = _finished_run(store, LIFConfig(), error="data file not found: /nope.h5")
-    at = _app({"run": "zzzz"}, page="stabviz/ui/entry/runs.py")
+    at = open_app({"run": "zzzz"}, page="stabviz/ui/entry/runs.py")
     assert any("run = 'zzzz'" in shown(w.value) for w in at.warning)
     assert at.selectbox(key="run_choice").value == bad
     assert any("data file not found: /nope.h5" in shown(e.value) for e in at.error)
 
 
 def test_runs_page_without_runs_invites_a_launch():
-    at = _app(page="stabviz/ui/entry/runs.py")
+    at = open_app(page="stabviz/ui/entry/runs.py")
     assert any("No runs yet" in i.value for i in at.info)
 
 
@@ -199,14 +181,14 @@ def test_sweep_page_shows_a_queued_sweep_as_pending_cells(temp_home):
             "base": base.to_dict(), "launcher": "local"}
     store.create_many([(cfg, {"id": "sweep1", "label": "p", "point": p}) for p, cfg in points],
                       sweep_spec=("sweep1", spec))
-    at = _app(page="stabviz/ui/entry/sweep.py")
+    at = open_app(page="stabviz/ui/entry/sweep.py")
     assert at.selectbox(key="sweep_choice").value == "sweep1"
     progress = at.get("progress")[0].proto
     assert progress.text == "0 of 4 runs ended" and progress.value == 0
 
 
 def test_learn_page_loads_a_demo_setting():
-    at = _app(page="stabviz/ui/entry/learn.py")
+    at = open_app(page="stabviz/ui/entry/learn.py")
     at.button(key="demo_1").click().run()
     assert not at.exception
     assert _slider(at, "dampening").value == 3.0 and _slider(at, "leak").value == preset("shd-tau20").leak
@@ -226,7 +208,7 @@ def test_a_link_straight_to_a_page_still_gets_the_sidebar_and_the_setting():
 
 
 def test_the_measured_voltage_model_adds_a_monte_carlo_prediction():
-    at = _app({"voltage_model": "measured", "n_rec": "32", "n_in": "50"})
+    at = open_app({"voltage_model": "measured", "n_rec": "32", "n_in": "50"})
     assert not at.error and _metric(at, "Voltage model") == "measured"
     cfg = LIFConfig(voltage_model="measured", n_rec=32, n_in=50)
     assert _metric(at, "ρ²") == f"{theory.predict(cfg).rho2:.4g}"
@@ -234,23 +216,23 @@ def test_the_measured_voltage_model_adds_a_monte_carlo_prediction():
 
 
 def test_the_measured_model_refuses_a_layer_too_large_for_the_dashboard():
-    at = _app({"voltage_model": "measured", "n_rec": "4096"})
+    at = open_app({"voltage_model": "measured", "n_rec": "4096"})
     assert any("STABVIZ_MAX_NEURONS" in shown(e.value) for e in at.error) and not at.exception
 
 
 def test_the_map_tab_and_colouring_are_part_of_the_link():
-    at = _app({"map": "leak", "color": "rho2"})
+    at = open_app({"map": "leak", "color": "rho2"})
     assert at.session_state["map_tab"] == "Leak α × dampening γ"
     assert at.session_state["map_color"] == "rho2"
     assert at.query_params["map"] in ("leak", ["leak"]) and at.query_params["color"] in ("rho2", ["rho2"])
-    bad = _app({"map": "bogus"})
+    bad = open_app({"map": "bogus"})
     assert any("map = 'bogus'" in shown(w.value) for w in bad.warning)
     assert bad.session_state["map_tab"] == "Sharpness β × dampening γ"
 
 
 def test_the_quick_measured_check_adds_a_measured_bar():
     import json
-    at = _app({"n_rec": "32", "n_in": "50"})
+    at = open_app({"n_rec": "32", "n_in": "50"})
     at.button(key="measure_rates").click().run()
     assert not at.exception and not at.error
     bars = [json.loads(c.proto.spec) for c in at.get("plotly_chart")

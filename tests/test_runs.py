@@ -24,6 +24,7 @@ from stabviz.config import LIFConfig, TrainConfig
 from stabviz.runs import LocalLauncher, RunStore, parse_values, sweep_points
 from stabviz.runs.store import HOST
 from stabviz.runs.sweep import apply_point
+from support import processes_with_env
 
 ROOT = Path(__file__).resolve().parents[1]
 WAIT_S = 60
@@ -41,20 +42,6 @@ def long_run() -> TrainConfig:
     return tiny(train_steps=5000, time_limit=120.0)
 
 
-def _processes_with_env(key: str, value: str) -> list[int]:
-    needle = f"{key}={value}".encode()
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if needle in (entry / "environ").read_bytes().split(b"\0"):
-                pids.append(int(entry.name))
-        except OSError:
-            continue
-    return pids
-
-
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     """A fresh STABVIZ_HOME; afterwards no process started for it survives."""
@@ -63,7 +50,7 @@ def home(tmp_path, monkeypatch):
     monkeypatch.delenv("STABVIZ_WORKERS", raising=False)
     yield tmp_path
     LocalLauncher(RunStore(tmp_path / "stabviz.db")).shutdown(timeout=10)
-    for pid in _processes_with_env("STABVIZ_HOME", str(tmp_path)):
+    for pid in processes_with_env("STABVIZ_HOME", str(tmp_path)):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:

@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from stabviz.config import LIFConfig, TrainConfig, preset
 from stabviz.ui import sharing
 from stabviz.ui.layout import plain
+from support import open_app, shown
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 RUNS, SWEEP, LEARN = "stabviz/ui/entry/runs.py", "stabviz/ui/entry/sweep.py", "stabviz/ui/entry/learn.py"
@@ -41,24 +42,6 @@ def temp_home(tmp_path, monkeypatch):
 def store(temp_home):
     from stabviz.runs import RunStore
     return RunStore(temp_home / "stabviz.db")
-
-
-def _app(params=None, page=None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    if params:
-        at.query_params.update(params)
-    at.run()
-    if page:
-        at.switch_page(page)
-        at.query_params.update(params or {})
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def shown(markdown: str) -> str:
-    """What a reader sees of a body that went through layout.plain."""
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
 
 
 def bodies(at) -> list[str]:
@@ -141,12 +124,12 @@ def test_dashboard_shared_flag_serves_every_interface_with_the_shared_rules(monk
 
 def test_shared_without_a_token_switches_launching_off_and_says_so(monkeypatch, store):
     monkeypatch.setenv("STABVIZ_SHARED", "1")
-    at = _app(page=RUNS)
+    at = open_app(page=RUNS)
     assert any("switched off" in t for t in _texts(at))
     assert not [b for b in at.button if b.label == "Launch run"] and not at.text_input
-    at = _app()
+    at = open_app()
     assert at.button(key="confirm_run").disabled
-    at = _app(page=SWEEP)
+    at = open_app(page=SWEEP)
     assert any("switched off" in t for t in _texts(at)) and not [b for b in at.button if b.label == "Start sweep"]
     from stabviz.ui import runs as ui_runs
     with pytest.raises(ValueError, match="switched off"):      # the gate holds on the server, not only in the UI
@@ -168,7 +151,7 @@ def test_shared_with_a_token_launches_only_with_it_only_listed_files_and_few_run
     monkeypatch.setenv("STABVIZ_RUN_TOKEN", TOKEN)
     monkeypatch.setenv("STABVIZ_SHARED_MAX_RUNS", "2")
     monkeypatch.setenv("STABVIZ_DATA_FILES", os.pathsep.join(["/srv/class/shd_train.h5", "/srv/other/shd_train.h5"]))
-    at = _app(page=RUNS)
+    at = open_app(page=RUNS)
     # no path can be typed: only the host's files, by name
     assert not [t for t in at.text_input if t.label.startswith("Data file")]
     data = [s for s in at.selectbox if s.label.startswith("Data file")][0]
@@ -198,11 +181,11 @@ def test_shared_with_a_token_launches_only_with_it_only_listed_files_and_few_run
 
 def test_a_visitor_cancels_only_their_own_runs_on_a_shared_dashboard(monkeypatch, store):
     run_id = store.create(TrainConfig(lif=LIFConfig(), train_steps=10))          # someone else's queued run
-    at = _app({"run": run_id}, page=RUNS)
+    at = open_app({"run": run_id}, page=RUNS)
     assert at.button(key="cancel_run")                                           # own machine: may cancel
     monkeypatch.setenv("STABVIZ_SHARED", "1")
     monkeypatch.setenv("STABVIZ_RUN_TOKEN", TOKEN)
-    at = _app({"run": run_id}, page=RUNS)
+    at = open_app({"run": run_id}, page=RUNS)
     assert not [b for b in at.button if b.key == "cancel_run"]
 
 
@@ -220,7 +203,7 @@ def test_link_values_are_echoed_as_text_in_the_warnings(store):
     params = {"shape": PAYLOADS[0], "dampening": PAYLOADS[1], "reset": PAYLOADS[2], "formula": PAYLOADS[3],
               "n_rec": PAYLOADS[4], "seed": PAYLOADS[5], "init_rec": PAYLOADS[6], "voltage_model": PAYLOADS[7],
               "map": EVIL, "color": EVIL}
-    at = _app(params)
+    at = open_app(params)
     warning = " ".join(w.value for w in at.warning)
     for payload in PAYLOADS:
         assert plain(repr(payload)) in warning                        # shown, escaped
@@ -228,7 +211,7 @@ def test_link_values_are_echoed_as_text_in_the_warnings(store):
         assert_rendered_as_text(body)
     _sweep(store, "sweep1", "dampening", [0.5, 2.0])                  # a run, and a sweep: the pages read the links
     for page, name in ((RUNS, "run"), (SWEEP, "sweep")):
-        at = _app({name: EVIL}, page=page)
+        at = open_app({name: EVIL}, page=page)
         assert any(plain(repr(EVIL)) in w.value for w in at.warning)
         for body in bodies(at):
             assert_rendered_as_text(body)
@@ -245,12 +228,12 @@ def test_a_stored_run_error_is_shown_as_text_to_every_viewer(store):
     ids = store.create_many([(cfg, {"id": "sweepevil", "label": EVIL, "point": p}) for p, cfg in points],
                             sweep_spec=("sweepevil", spec))
     store.set_status(ids[0], "failed", error=EVIL)
-    at = _app({"run": run_id}, page=RUNS)
+    at = open_app({"run": run_id}, page=RUNS)
     errors = [e.value for e in at.error]
     assert any(f"The run failed: {plain('data file could not be read: ' + EVIL)}" in e for e in errors), errors
     for body in bodies(at):
         assert_rendered_as_text(body)
-    at = _app(page=SWEEP)
+    at = open_app(page=SWEEP)
     assert any(plain(EVIL) in e.value for e in at.error)
     for body in bodies(at):
         assert_rendered_as_text(body)
@@ -263,7 +246,7 @@ def test_the_pages_error_boundary_shows_the_error_as_text(monkeypatch, error):
     def broken(cfg):
         raise error
     monkeypatch.setattr(learn, "render", broken)
-    at = _app(page=LEARN)
+    at = open_app(page=LEARN)
     assert any(plain(EVIL) in e.value for e in at.error), [e.value for e in at.error]
     for body in bodies(at):
         assert_rendered_as_text(body)
@@ -278,7 +261,7 @@ def test_the_runs_page_does_not_tell_an_existing_path_from_a_missing_one(store, 
     missing = tmp_path / "nothere.h5"
     pages = []
     for path in (existing, missing):
-        at = _app(page=RUNS)
+        at = open_app(page=RUNS)
         [t for t in at.text_input if t.label.startswith("Data file")][0].set_value(str(path))
         _launch(at, Task="shd")
         ids = [r["id"] for r in store.list()]
@@ -302,7 +285,7 @@ def test_a_shared_dashboard_takes_no_path_at_all(monkeypatch, store, tmp_path):
     from stabviz.ui import runs as ui_runs
     monkeypatch.setenv("STABVIZ_SHARED", "1")
     monkeypatch.setenv("STABVIZ_RUN_TOKEN", TOKEN)
-    at = _app(page=RUNS)
+    at = open_app(page=RUNS)
     assert not [t for t in at.text_input if t.label.startswith("Data file")]
     existing = tmp_path / "secret.h5"
     existing.write_bytes(b"x")
@@ -343,15 +326,15 @@ def test_a_1d_sweep_is_drawn_and_sweep_links_select_their_sweep(store):
     ids = _sweep(store, "bbbb1d000002", "dampening", [0.3, 1.0, 3.0])          # newest: the default
     store.set_status(ids[1], "running")
     store.set_status(ids[1], "finished", summary={"final": {"accuracy": 0.7}})
-    at = _app(page=SWEEP)
+    at = open_app(page=SWEEP)
     assert at.selectbox(key="sweep_choice").value == "bbbb1d000002"
     assert at.get("progress")[0].proto.text == "1 of 3 runs ended"
     assert at.get("plotly_chart")                                               # the curve
     for link, want in (("aaaa2d000001", "aaaa2d000001"), ("aaaa", "aaaa2d000001"), ("bbbb1d000002", "bbbb1d000002")):
-        at = _app({"sweep": link}, page=SWEEP)
+        at = open_app({"sweep": link}, page=SWEEP)
         assert at.selectbox(key="sweep_choice").value == want and not at.warning, [w.value for w in at.warning]
         assert at.query_params["sweep"] in (want, [want])
-    at = _app({"sweep": "nope"}, page=SWEEP)
+    at = open_app({"sweep": "nope"}, page=SWEEP)
     assert any("sweep = 'nope'" in shown(w.value) for w in at.warning)
 
 

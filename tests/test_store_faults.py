@@ -27,6 +27,7 @@ from stabviz.runs import LocalLauncher, RunStore
 from stabviz.runs import store as store_mod
 from stabviz.runs.host import dispatcher_pid
 from stabviz.runs.store import TERMINAL
+from support import processes_with_env
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
@@ -49,22 +50,8 @@ def quick(steps: int = 8, **changes) -> TrainConfig:
                        samples=40, classes=2, log_every=1, device="cpu").replace(**changes)
 
 
-def _processes_with_env(key: str, value: str) -> list[int]:
-    needle = f"{key}={value}".encode()
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if needle in (entry / "environ").read_bytes().split(b"\0"):
-                pids.append(int(entry.name))
-        except OSError:
-            continue
-    return pids
-
-
 def _kill_all(home: Path) -> None:
-    for pid in _processes_with_env("STABVIZ_HOME", str(home)):
+    for pid in processes_with_env("STABVIZ_HOME", str(home)):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)
             os.kill(pid, signal.SIGKILL)

@@ -1,0 +1,46 @@
+"""Helpers several test modules share (imported as `support`: pytest puts tests/ on sys.path)."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def open_app(params=None, page=None) -> AppTest:
+    """The dashboard after one run with ``params`` in the link; with ``page``, then that page opened with
+    the same link, as a shared link would."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    if params:
+        at.query_params.update(params)
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.query_params.update(params or {})
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def shown(markdown: str) -> str:
+    """What a reader sees of a markdown body that went through layout.plain: backslash escapes and the
+    invisible word joiners removed."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
+
+
+def processes_with_env(key: str, value: str) -> list[int]:
+    """Pids of other processes whose environment holds key=value (the workers of one test's store)."""
+    needle = f"{key}={value}".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
