@@ -30,8 +30,9 @@ import reprlib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-SHAPES = ("rectangular", "triangular", "exponential", "gaussian", "sigmoid", "fastsigmoid",
-          "qpseudospike", "cauchy")
+from stabviz.shapes import SHAPE_TABLE
+
+SHAPES = tuple(SHAPE_TABLE)   # one record per shape in stabviz/shapes.py: the names follow it
 RESETS = ("subtract", "mult1", "mult2")
 INITS = ("glorot-uniform", "glorot-normal", "he-normal", "orthogonal", "uniform", "normal",
          "conditions")

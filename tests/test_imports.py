@@ -16,11 +16,12 @@ PACKAGE = Path(__file__).resolve().parent.parent / "stabviz"
 #: A group is a module of stabviz, or a subpackage as a whole (cli, runs, ui, surrogates); imports
 #: inside one group are free (the cycle check still applies). Adding a module means placing it here.
 LAYERS: dict[str, set[str]] = {
-    "config": set(),
+    "shapes": set(),                            # one record per surrogate shape: numpy and scipy only
+    "config": {"shapes"},                       # SHAPES is the shape table's keys
     "jsonsafe": set(),
     "memory": set(),                            # memory estimates, checked before any allocation
     "stabviz": {"config"},                      # the package's __init__ (re-exports config)
-    "surrogates": {"config", "jsonsafe"},
+    "surrogates": {"config", "jsonsafe", "shapes"},
     "laws": {"config"},
     "neuron": {"config"},                       # the LIF update rules L1-L3, once (numpy and torch)                         # the weight laws: numpy/scipy only
     "weights": {"laws"},

@@ -1,4 +1,4 @@
-"""The shape table (stabviz/surrogates/shapes.py): it agrees with config.SHAPES, each record is
+"""The shape table (stabviz/shapes.py): it agrees with config.SHAPES, each record is
 self-consistent (σ', G_m, its tail, G_m(∞), numpy and torch), and the dashboard's copyable snippet
 computes the same σ' as the library. A new shape's record is checked here without new test code."""
 from __future__ import annotations
@@ -11,7 +11,8 @@ import pytest
 
 from stabviz import surrogates
 from stabviz.config import SHAPES, LIFConfig
-from stabviz.surrogates.shapes import SHAPE_TABLE, QuadRule, Shape, shape_record
+from stabviz.shapes import SHAPE_TABLE, QuadRule, Shape
+from stabviz.surrogates import shape_record
 from stabviz.ui import snippets
 
 SETTINGS = [(1.0, 1.0, 1.56), (0.3, 0.02, 1.001), (7.0, 40.0, 3.0), (2.5, 0.001, 50.0), (0.05, 2.5, 1.2)]
@@ -79,7 +80,8 @@ def test_snippet_backward_equals_the_library_torch_sg_prime(name):
 
 def test_shape_table_and_snippets_do_not_import_torch():
     code = ("import sys, numpy as np, stabviz.surrogates as s, stabviz.ui.snippets as sn\n"
-            "from stabviz.surrogates import curves, moments, shapes, translate, validate\n"
+            "from stabviz import shapes\n"
+            "from stabviz.surrogates import curves, moments, translate, validate\n"
             "[r.prime(np.ones(2), 1.0, 1.5) for r in shapes.SHAPE_TABLE.values()]\n"
             "s.uniform_moment(2, 'cauchy'); assert sn.TORCH_SG\n"
             "print('torch' in sys.modules)")

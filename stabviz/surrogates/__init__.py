@@ -19,7 +19,7 @@ torch layer (torch is imported on first use only, so the CLI's theory commands n
 Library translations: :data:`LIBRARY_SURROGATES`, :func:`from_library`, :func:`to_library`,
 :func:`translation_table` (other libraries' one-knob surrogates expressed as (γ, β, q) and back).
 
-Modules: :mod:`.shapes` (one :class:`Shape` record per shape, :data:`SHAPE_TABLE`: the only place a
+Modules: :mod:`stabviz.shapes` (one :class:`Shape` record per shape, :data:`SHAPE_TABLE`: the only place a
 shape's formulas are written), :mod:`.curves` (σ', σ, G_m), :mod:`.moments` (uniform and gaussian
 voltage moments, the quadrature), :mod:`.torch_op`, :mod:`.translate`, :mod:`.validate`.
 """
@@ -28,12 +28,12 @@ from __future__ import annotations
 from stabviz.config import SHAPES  # noqa: F401  (surrogates.SHAPES was importable before the split)
 from stabviz.surrogates.curves import moment_primitive, sg_prime, sg_primitive, wide_moment
 from stabviz.surrogates.moments import gaussian_moment, gaussian_moments, uniform_moment
-from stabviz.surrogates.shapes import SHAPE_TABLE, QuadRule, Shape, shape_record
+from stabviz.shapes import SHAPE_TABLE, QuadRule, Shape
 from stabviz.surrogates.torch_op import sg_prime_torch, spike
 from stabviz.surrogates.translate import (LIBRARY_SURROGATES, SGParams, Translation, from_library,
                                           to_library, translation_table)
 # the checks other modules may have reached as surrogates._check_* before the split
-from stabviz.surrogates.validate import _check_order, _check_params, _check_values, _finite  # noqa: F401
+from stabviz.surrogates.validate import shape_record, _check_order, _check_params, _check_values, _finite  # noqa: F401
 
 __all__ = [
     "sg_prime", "sg_primitive", "moment_primitive", "wide_moment", "uniform_moment", "gaussian_moment",

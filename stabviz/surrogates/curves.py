@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from stabviz.surrogates.shapes import SHAPE_TABLE
+from stabviz.shapes import SHAPE_TABLE
 from stabviz.surrogates.validate import _check_order, _check_params, _finite
 
 

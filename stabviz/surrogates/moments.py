@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from stabviz.surrogates.shapes import SHAPE_TABLE, Shape
+from stabviz.shapes import SHAPE_TABLE, Shape
 from stabviz.surrogates.validate import _check_order, _check_params, _finite
 
 _SQRT_2PI = math.sqrt(2.0 * math.pi)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from stabviz.config import SHAPES, check_choice, check_range
-from stabviz.surrogates.shapes import SHAPE_TABLE
+from stabviz.shapes import SHAPE_TABLE
 from stabviz.surrogates.validate import _check_values
 
 def _scalar_or_tensor(name: str, value: Any, like):

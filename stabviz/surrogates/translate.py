@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stabviz.config import SHAPES, check_choice, check_range
-from stabviz.surrogates.shapes import SHAPE_TABLE
+from stabviz.shapes import SHAPE_TABLE
 
 # Other libraries' surrogates (docs/theory.md#24-other-libraries-surrogates), checked against their source:
 # snnTorch surrogate.py, SpikingJelly activation_based/surrogate.py, braintools/BrainPy surrogate

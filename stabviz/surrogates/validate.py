@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 
 from stabviz.config import RANGES, SHAPES, check_choice, check_range
+from stabviz.shapes import SHAPE_TABLE, Shape
 
 
 def _check_values(name: str, value: Any) -> np.ndarray:
@@ -52,3 +53,9 @@ def _finite(name: str, value: Any, minimum: float | None = None) -> np.ndarray:
         where = "" if minimum is None else f" ≥ {minimum:g}"
         raise ValueError(f"{name} = {float(arr[bad].flat[0])!r} is outside the allowed range: finite{where}")
     return arr
+
+
+def shape_record(name: str) -> Shape:
+    """The record of shape ``name`` (ValueError listing the allowed names otherwise)."""
+    check_choice("shape", name, SHAPES)
+    return SHAPE_TABLE[name]

@@ -13,7 +13,7 @@ import streamlit as st
 
 from stabviz.config import (FORMULAS, IN_INITS, INITS, PRESET_NOTES, PRESETS, RANGES, RESETS, SHAPES,
                             VOLTAGE_MODELS, LIFConfig, preset)
-from stabviz.surrogates.shapes import SHAPE_TABLE
+from stabviz.shapes import SHAPE_TABLE
 from stabviz.ui import runs as ui_runs
 from stabviz.ui import sharing, sliders, state, urlstate
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from stabviz.surrogates.shapes import SHAPE_TABLE
+from stabviz.shapes import SHAPE_TABLE
 
 #: σ'(v) for each shape as a torch expression in v, gamma, beta, q, copied from the shape records for
 #: callers of the former table (pytorch_init reads the records).

@@ -5,8 +5,8 @@ A :class:`Shape` holds everything stabviz knows about one shape, at unit height 
 by γ^m), as functions of a = |v| ≥ 0 or u ≥ 0, sharpness β (``b``) and tail q (``q``): σ' in numpy and
 torch, G_m(u) = ∫_0^u σ'^m and its tail, G_m(∞), the gaussian moment in closed form or the pieces the
 quadrature needs, and the torch expression the dashboard's copyable snippet uses.
-:data:`SHAPE_TABLE` (name -> Shape, in ``config.SHAPES`` order) is the only place a shape's formulas
-are written.
+:data:`SHAPE_TABLE` (name -> Shape) is the only place a shape's formulas are written, and its keys are
+``config.SHAPES``. This module imports nothing of stabviz, so config can read the names from it.
 
 Forms are chosen so nothing overflows for |v| ≤ 1e6 and nothing cancels near 0 or far in the tail.
 The torch functions use tensor methods only, so this module never imports torch.
@@ -20,9 +20,8 @@ from typing import Any, Callable
 import numpy as np
 from scipy import special
 
-from stabviz.config import SHAPES, check_choice
 
-__all__ = ["Shape", "QuadRule", "SHAPE_TABLE", "shape_record"]
+__all__ = ["Shape", "QuadRule", "SHAPE_TABLE"]
 
 _SQRT2 = math.sqrt(2.0)
 
@@ -333,12 +332,8 @@ CAUCHY = Shape(
                   dlog=_cauchy_dlog, d2log=_cauchy_d2log),
 )
 
-#: name -> Shape; config.SHAPES is the list of allowed names and tests/test_shapes.py keeps the two equal.
+#: name -> Shape, in the dashboard's order. config.SHAPES, the names every layer validates against, is this
+#: table's keys: adding a record adds the shape everywhere.
 SHAPE_TABLE: dict[str, Shape] = {s.name: s for s in (
     RECTANGULAR, TRIANGULAR, EXPONENTIAL, GAUSSIAN, SIGMOID, FASTSIGMOID, QPSEUDOSPIKE, CAUCHY)}
 
-
-def shape_record(name: str) -> Shape:
-    """The record of shape ``name`` (ValueError listing the allowed names otherwise)."""
-    check_choice("shape", name, SHAPES)
-    return SHAPE_TABLE[name]
