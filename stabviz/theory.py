@@ -302,6 +302,31 @@ def _finish(cfg: LIFConfig, rho2: Any, max_gain: Any, model: str | None = None
     return rho, gain, log10_gain, calibration.regime_of_band(*band, cfg.tolerance), band, point
 
 
+#: θ above this fraction of the gaussian model's voltage spread: its firing rate is off (measured, see
+#: docs/theory.md#83-the-gaussian-model-is-a-subtractive-reset-small-threshold-model)
+THRESHOLD_SPREAD_LIMIT = 0.03
+#: fewer recurrent neurons than this: the mean-field average over inputs does not hold
+MIN_MEAN_FIELD_NEURONS = 16
+
+
+def validity_warnings(cfg: LIFConfig, v: VoltageState) -> list[str]:
+    """Where the gaussian model is known to be off (each trigger measured against simulate, docs/theory.md
+    section 8.3), a sentence that says so and offers the measured voltage model."""
+    offer = "; the measured voltage model simulates it instead"
+    out = []
+    if _multiplicative(cfg):
+        out.append(f"validity: the gaussian model is a subtractive-reset model; with the {cfg.reset} reset its "
+                   "rate and ρ² can be far off (measured: rate 0.19 vs 0.50 and ρ² −41% for mult1 at τ = 20)" + offer)
+    if v.std > 0 and cfg.threshold > THRESHOLD_SPREAD_LIMIT * float(v.std):
+        out.append(f"validity: θ = {cfg.threshold:g} is not small against the voltage spread σ_y = {float(v.std):.3g} "
+                   f"(θ/σ_y = {cfg.threshold / float(v.std):.2g} > {THRESHOLD_SPREAD_LIMIT:g}); the predicted firing rate "
+                   "can be far off (measured: 0.06 vs 0.50 at θ/σ_y = 0.49)" + offer)
+    if cfg.n_rec < MIN_MEAN_FIELD_NEURONS:
+        out.append(f"validity: n_rec = {cfg.n_rec} < {MIN_MEAN_FIELD_NEURONS}: too few neurons for the mean-field "
+                   "average (measured: rate 0.16 vs 0.48 at n_rec = 2)" + offer)
+    return out
+
+
 def predict(cfg: LIFConfig, model: str | None = None) -> Prediction:
     """The theory's prediction at ``cfg`` under its voltage model (or ``model``)."""
     v = voltage_state(cfg, model)
@@ -313,6 +338,8 @@ def predict(cfg: LIFConfig, model: str | None = None) -> Prediction:
     notes = []
     if _multiplicative(cfg) and cfg.reset_grad:
         notes.append("gradient through a multiplicative reset is not part of the conditions; ignored here")
+    if v.model == "gaussian":
+        notes += validity_warnings(cfg, v)
     p = float(v.firing_rate)
     return Prediction(v.model, p, float(v.mean), float(v.std), e1, e2, rho2, rho, max_gain, gain,
                       log10_gain, regime, firing_label(p), notes, band, point)

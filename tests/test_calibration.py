@@ -100,3 +100,23 @@ def test_the_snippet_runs_alone_and_reproduces_the_option(tmp_path):
                                                  rel=1e-5)
         assert mean == pytest.approx(rec["recurrent_mean"], abs=4 * math.sqrt(rec["recurrent_var"] / 256 ** 2))
         assert var == pytest.approx(rec["recurrent_var"], rel=0.05)
+
+
+@pytest.mark.parametrize("changes,fires", [
+    ({"reset": "mult1"}, True), ({"n_rec": 2}, True), ({"threshold": 1.0, "init_rec": "conditions"}, True),
+    ({}, False), ({"threshold": 0.01, "init_rec": "conditions"}, False)])
+def test_validity_warnings_fire_where_simulation_disagrees(changes, fires):
+    """Each trigger, checked against the simulation: where a warning fires the gaussian rate is off by more
+    than 0.1; where none fires it is within 0.05."""
+    from stabviz import simulate
+    cfg = preset("shd-tau20", **{"n_rec": 128, **changes})
+    pred = theory.predict(cfg)
+    warned = [n for n in pred.notes if n.startswith("validity:")]
+    assert bool(warned) == fires
+    gap = abs(simulate.measure(cfg, batch=32).firing_rate - pred.firing_rate)
+    assert (gap > 0.1) if fires else (gap < 0.05), gap
+
+
+def test_no_preset_carries_a_validity_warning():
+    for name in PRESETS:
+        assert not [n for n in theory.predict(preset(name)).notes if n.startswith("validity:")]
