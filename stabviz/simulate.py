@@ -13,7 +13,7 @@ so nothing of size n² per step is ever built.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,7 @@ class Measurement:
     log10_gain: float
     steps_measured: int
     voltages: np.ndarray      # a sample of stationary voltages (for histograms)
+    notes: list[str] = field(default_factory=list)   # e.g. a burn-in too short for the leak
 
     def to_dict(self, with_voltages: bool = False) -> dict[str, Any]:
         d = asdict(self)
@@ -120,7 +121,26 @@ def measure_layer(w_in: torch.Tensor, w_rec: torch.Tensor, bias: torch.Tensor, c
         else torch.arange(min(voltage_samples, voltages.numel()))
     return Measurement(zs, ys, math.sqrt(max(yy - ys * ys, 0.0)), ss, s2s, rs, max_gain_sum / kept, rho_hat,
                        10 ** log10_gain if log10_gain < 308 else math.inf, log10_gain, kept,
-                       voltages[pick.to(voltages.device)].double().cpu().numpy())
+                       voltages[pick.to(voltages.device)].double().cpu().numpy(), burn_in_notes(cfg, burn_in))
+
+
+#: the longest burn-in the measured voltage model runs (leak 0.9999 would ask for 50000 steps)
+MAX_BURN_IN = 2000
+
+
+def stationary_burn_in(cfg: LIFConfig) -> int:
+    """Steps for the voltages to forget their zero start: 5τ (never below 100, at most MAX_BURN_IN)."""
+    # − 1e-6: τ comes back from α = exp(−1/τ) a hair above a round value (60 → 60.0000000001)
+    return min(max(100, math.ceil(5 * cfg.tau - 1e-6)), MAX_BURN_IN)
+
+
+def burn_in_notes(cfg: LIFConfig, burn_in: int) -> list[str]:
+    """Say so when the burn-in is shorter than 5τ: what was measured may still be a transient."""
+    need = math.ceil(5 * cfg.tau - 1e-6)
+    if burn_in >= need:
+        return []
+    return [f"burn-in {burn_in} steps < 5τ = {need}: the voltages may not have reached their stationary state"
+            + ("" if need <= MAX_BURN_IN else f" (longer than the {MAX_BURN_IN}-step limit of the measured model)")]
 
 
 def _transition_terms(cfg: LIFConfig, alpha: float, theta: float, y, z, s, drive):

@@ -154,6 +154,9 @@ def gaussian_voltage(cfg: LIFConfig, leak: Any = None, rec: WeightLaw | None = N
 def measured_voltage(cfg: LIFConfig, **simulate_kw: Any) -> VoltageState:
     """Monte-Carlo: simulate the initialised layer (torch) and use its voltage samples."""
     from stabviz import simulate     # torch only when the measured model is asked for
+    if "burn_in" not in simulate_kw:   # long enough for the leak (5τ), with the usual 200 measured steps after it
+        burn = simulate.stationary_burn_in(cfg)
+        simulate_kw = {"burn_in": burn, "steps": burn + 200, **simulate_kw}
     m = simulate.measure(cfg, **simulate_kw)
     return VoltageState("measured", m.firing_rate, m.voltage_mean, m.voltage_std, cfg.threshold,
                         samples=m.voltages, measurement=m)
@@ -340,6 +343,8 @@ def predict(cfg: LIFConfig, model: str | None = None) -> Prediction:
         notes.append("gradient through a multiplicative reset is not part of the conditions; ignored here")
     if v.model == "gaussian":
         notes += validity_warnings(cfg, v)
+    if v.model == "measured" and v.measurement is not None:
+        notes += list(v.measurement.notes)
     p = float(v.firing_rate)
     return Prediction(v.model, p, float(v.mean), float(v.std), e1, e2, rho2, rho, max_gain, gain,
                       log10_gain, regime, firing_label(p), notes, band, point)

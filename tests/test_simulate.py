@@ -78,3 +78,15 @@ def test_measured_voltage_model_feeds_the_theory():
 def test_bad_burn_in_is_a_clear_error():
     with pytest.raises(ValueError, match="burn_in"):
         simulate.measure(preset("paper-shd", n_rec=16), steps=10, burn_in=10)
+
+
+def test_the_measured_model_burns_in_for_five_time_constants_or_says_it_could_not():
+    from stabviz import theory
+    slow = preset("shd-tau20", n_rec=32, n_in=40, tau=60.0)
+    short = simulate.measure(slow, batch=4, steps=160, burn_in=100)
+    assert short.notes and "5τ = 300" in short.notes[0]
+    v = theory.measured_voltage(slow, batch=4)               # burns in 5τ = 300 steps by itself
+    assert v.measurement.notes == [] and v.measurement.steps_measured == 200
+    very_slow = slow.replace(leak=0.9999)                    # 5τ = 50000 steps: over the limit, said so
+    assert simulate.stationary_burn_in(very_slow) == simulate.MAX_BURN_IN
+    assert "limit" in simulate.burn_in_notes(very_slow, simulate.MAX_BURN_IN)[0]

@@ -101,6 +101,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     for r in rows:
         print(f"{r:<14}{_fmt(out['measured'][r]):>14}{_fmt(out['predicted']['gaussian'][r]):>14}"
               f"{_fmt(out['predicted']['uniform'][r]):>14}")
+    for note in m.notes:
+        print(f"note: {note}")
     return 0
 
 

@@ -53,7 +53,10 @@ def check_measurable(cfg: LIFConfig) -> None:
     if cfg.n_rec > limit:
         raise ValueError(f"the measured voltage model simulates the layer in this process: n_rec = {cfg.n_rec} is "
                          f"above this machine's limit {limit} (STABVIZ_MAX_NEURONS); use the gaussian model")
-    memory.check_simulate(cfg)       # its memory estimate too, before the spinner: n_in is not bounded by n_rec
+    from stabviz import simulate
+    burn = simulate.stationary_burn_in(cfg)       # what theory.measured_voltage runs
+    # its memory estimate too, before the spinner: n_in is not bounded by n_rec
+    memory.check_simulate(cfg, burn_in=burn, steps=burn + 200)
 
 
 @st.cache_data(max_entries=256, show_spinner="Predicting…", hash_funcs=HASH_FUNCS)
