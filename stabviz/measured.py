@@ -184,7 +184,7 @@ def _pushback_chunk(cfg: LIFConfig, trace: _Trace, gammas: torch.Tensor,
     for y, z, drive in zip(reversed(trace.y_prev), reversed(trace.z_prev), reversed(trace.drive)):
         unit = simulate.sg_prime_torch(y - cfg.threshold, cfg.shape, 1.0, beta, tail)    # (k, batch, n)
         s = gam * unit                                                                 # (ny, k, batch, n)
-        c, r = simulate._transition_terms(cfg, cfg.leak, cfg.threshold, y, z, s, drive)
+        c, r = simulate.transition_terms(cfg, cfg.leak, cfg.threshold, y, z, s, drive)
         delta = c * delta + s * ((r * delta) @ w_t)
         norm = delta.norm(dim=-1, keepdim=True)
         log_growth += torch.log(norm.squeeze(-1).double().clamp_min(1e-300))

@@ -18,12 +18,18 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-from scipy import special
 
 
 __all__ = ["Shape", "QuadRule", "SHAPE_TABLE"]
 
 _SQRT2 = math.sqrt(2.0)
+
+
+def _sp():
+    """scipy.special, imported on first use: config reads this module for the shape names, and every
+    command's start-up (`stabviz --help` too) should not pay the ~0.25 s scipy takes to import."""
+    from scipy import special
+    return special
 
 Fn = Callable[..., Any]
 
@@ -82,9 +88,9 @@ def _wide(half_area: float, half_kappa2: float) -> Fn:
 
 def _phi_diff(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Φ(hi) − Φ(lo) for lo ≤ hi without cancellation in either tail."""
-    right = 0.5 * (special.erfc(lo / _SQRT2) - special.erfc(hi / _SQRT2))     # both ≥ 0
-    left = 0.5 * (special.erfc(-hi / _SQRT2) - special.erfc(-lo / _SQRT2))    # both ≤ 0
-    across = 1.0 - 0.5 * special.erfc(-lo / _SQRT2) - 0.5 * special.erfc(hi / _SQRT2)
+    right = 0.5 * (_sp().erfc(lo / _SQRT2) - _sp().erfc(hi / _SQRT2))     # both ≥ 0
+    left = 0.5 * (_sp().erfc(-hi / _SQRT2) - _sp().erfc(-lo / _SQRT2))    # both ≤ 0
+    across = 1.0 - 0.5 * _sp().erfc(-lo / _SQRT2) - 0.5 * _sp().erfc(hi / _SQRT2)
     return np.where(lo >= 0, right, np.where(hi <= 0, left, across))
 
 
@@ -98,8 +104,8 @@ def _rect_gaussian(m: int, b, mu, s):
 def _exp_half(a, mu, s):
     """∫_0^∞ e^{−a v} φ_s(v − μ) dv, written so that no factor overflows (erfcx on the far side)."""
     x = a * s - mu / s
-    near = 0.5 * special.erfcx(np.maximum(x, 0.0) / _SQRT2) * np.exp(-0.5 * np.square(mu / s))
-    far = np.exp(-a * np.maximum(mu - 0.5 * a * s * s, 0.0)) * special.ndtr(np.maximum(-x, 0.0))
+    near = 0.5 * _sp().erfcx(np.maximum(x, 0.0) / _SQRT2) * np.exp(-0.5 * np.square(mu / s))
+    far = np.exp(-a * np.maximum(mu - 0.5 * a * s * s, 0.0)) * _sp().ndtr(np.maximum(-x, 0.0))
     return np.where(x >= 0, near, far)
 
 
@@ -169,8 +175,8 @@ GAUSSIAN = Shape(
     "gaussian",
     label="gaussian",
     prime=lambda a, b, q: np.exp(-math.pi * np.square(b * a)),
-    primitive=lambda m, u, b, q: special.erf(b * u * math.sqrt(m * math.pi)) / (2.0 * b * math.sqrt(m)),
-    tail=lambda m, u, b, q: special.erfc(b * u * math.sqrt(m * math.pi)) / (2.0 * b * math.sqrt(m)),
+    primitive=lambda m, u, b, q: _sp().erf(b * u * math.sqrt(m * math.pi)) / (2.0 * b * math.sqrt(m)),
+    tail=lambda m, u, b, q: _sp().erfc(b * u * math.sqrt(m * math.pi)) / (2.0 * b * math.sqrt(m)),
     wide=_wide(0.5, 0.5 / math.sqrt(2.0)),
     torch_prime=lambda a, b, q: (-math.pi * (b * a).square()).exp(),
     torch_inplace=lambda a, b, q: a.mul_(b).square_().mul_(-math.pi).exp_(),

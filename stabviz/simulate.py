@@ -101,7 +101,7 @@ def measure_layer(w_in: torch.Tensor, w_rec: torch.Tensor, bias: torch.Tensor, c
         s = sg(y - theta)                         # σ' at y_{t−1}: what M_t uses
         drive = current[:, t] + z @ w_rec         # I_t = x_t W_in + b + z_{t−1} W_rec
         y_new = neuron.integrate(y, z, drive, alpha, theta, cfg.reset)
-        c, r = _transition_terms(cfg, alpha, theta, y, z, s, drive)
+        c, r = transition_terms(cfg, alpha, theta, y, z, s, drive)
         y, z = y_new, neuron.fire(y_new, theta)
         if t < burn_in:
             continue
@@ -143,7 +143,7 @@ def burn_in_notes(cfg: LIFConfig, burn_in: int) -> list[str]:
             + ("" if need <= MAX_BURN_IN else f" (longer than the {MAX_BURN_IN}-step limit of the measured model)")]
 
 
-def _transition_terms(cfg: LIFConfig, alpha: float, theta: float, y, z, s, drive):
+def transition_terms(cfg: LIFConfig, alpha: float, theta: float, y, z, s, drive):
     """(c, r) of M_ij = c_i δ_ij + r_i W_ji s_j for each reset mode (docs/theory.md#14-the-backward-pass-the-one-step-jacobian-m).
 
     With the reset gradient on, the reset term adds its own diagonal derivative: −θ s_i (subtract),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -44,3 +45,19 @@ def processes_with_env(key: str, value: str) -> list[int]:
         except OSError:
             continue
     return pids
+
+
+def wait_for(predicate, timeout: float = 60.0, what: str = "condition", poll: float = 0.05):
+    """predicate()'s first truthy value, polled until ``timeout`` seconds (AssertionError naming ``what``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def metric_points(store, run_id: str) -> int:
+    """How many metric points a run has logged."""
+    return sum(len(steps) for steps, _ in store.metrics(run_id).values())

@@ -24,7 +24,7 @@ from stabviz.config import LIFConfig, TrainConfig
 from stabviz.runs import LocalLauncher, RunStore, parse_values, sweep_points
 from stabviz.runs.store import HOST
 from stabviz.runs.sweep import apply_point
-from support import processes_with_env
+from support import metric_points, processes_with_env, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 WAIT_S = 60
@@ -55,20 +55,6 @@ def home(tmp_path, monkeypatch):
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-
-
-def _wait_for(predicate, timeout: float = WAIT_S, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def _metric_points(store: RunStore, run_id: str) -> int:
-    return sum(len(steps) for steps, _ in store.metrics(run_id).values())
 
 
 # -- end to end --------------------------------------------------------------------------------------
@@ -107,14 +93,14 @@ def test_run_submitted_by_a_process_that_exits_finishes_with_metrics(home):
 def test_sigkilled_worker_is_reported_interrupted_and_keeps_its_metrics(home):
     store = RunStore()
     run_id = LocalLauncher(store).submit(long_run())
-    _wait_for(lambda: _metric_points(store, run_id) >= 3, what="first metrics")
+    wait_for(lambda: metric_points(store, run_id) >= 3, what="first metrics")
     pid = store.get(run_id)["pid"]
-    before = _metric_points(store, run_id)
+    before = metric_points(store, run_id)
     os.kill(pid, signal.SIGKILL)
-    _wait_for(lambda: store.get(run_id)["status"] == "interrupted", timeout=15, what="interrupted")
+    wait_for(lambda: store.get(run_id)["status"] == "interrupted", timeout=15, what="interrupted")
     run = store.get(run_id)
     assert str(pid) in run["error"]
-    assert _metric_points(store, run_id) >= before
+    assert metric_points(store, run_id) >= before
 
 
 def test_stale_heartbeat_marks_a_run_interrupted_on_any_host(home):
@@ -161,7 +147,7 @@ def test_twenty_submissions_from_four_threads_are_all_recorded_and_finish(home, 
     assert lrs == list(range(1, 21))                              # each submission kept its own config
     statuses = store.wait(ids, timeout=WAIT_S * 2)
     assert set(statuses.values()) == {"finished"}, statuses
-    assert all(_metric_points(store, i) > 0 for i in ids)
+    assert all(metric_points(store, i) > 0 for i in ids)
 
 
 def test_cancel_works_on_queued_and_running_runs(home, monkeypatch):
@@ -169,14 +155,14 @@ def test_cancel_works_on_queued_and_running_runs(home, monkeypatch):
     store = RunStore()
     launcher = LocalLauncher(store)
     first, second = launcher.submit(long_run()), launcher.submit(long_run())
-    _wait_for(lambda: _metric_points(store, first) >= 2, what="first run training")
+    wait_for(lambda: metric_points(store, first) >= 2, what="first run training")
     assert store.get(second)["status"] == "queued"                # one worker: it waits
 
     assert launcher.cancel(second) == "cancelled"
     assert launcher.cancel(first) == "running"                    # flagged; the worker stops it
     assert store.wait([first, second], timeout=30) == {first: "cancelled", second: "cancelled"}
     assert store.get(second)["started"] is None and store.metrics(second) == {}
-    kept = _metric_points(store, first)
+    kept = metric_points(store, first)
     assert 2 <= kept < 5000                                       # stopped early, metrics kept
 
 

@@ -34,7 +34,7 @@ def test_transition_terms_equal_the_autograd_jacobian(reset, reset_grad):
     jac = torch.autograd.functional.jacobian(lambda y: _one_step(cfg, y, current, w), y_prev)  # M_ij
     z = (y_prev > cfg.threshold).double()
     s = surrogates.sg_prime_torch(y_prev - cfg.threshold, cfg.shape, cfg.dampening, cfg.sharpness, cfg.tail)
-    c, r = simulate._transition_terms(cfg, cfg.leak, cfg.threshold, y_prev, z, s, current + z @ w)
+    c, r = simulate.transition_terms(cfg, cfg.leak, cfg.threshold, y_prev, z, s, current + z @ w)
     model = torch.diag(c) + r[:, None] * w.t() * s[None, :]
     assert torch.allclose(model, jac, atol=1e-12)
 

@@ -27,7 +27,7 @@ from stabviz.runs import LocalLauncher, RunStore
 from stabviz.runs import store as store_mod
 from stabviz.runs.host import dispatcher_pid
 from stabviz.runs.store import TERMINAL
-from support import processes_with_env
+from support import metric_points, processes_with_env, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
@@ -74,20 +74,6 @@ def home(tmp_path, monkeypatch):
     _kill_all(tmp_path / "home")
 
 
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def _points(store: RunStore, run_id: str) -> int:
-    return sum(len(steps) for steps, _ in store.metrics(run_id).values())
-
-
 def _dead_pid() -> int:
     p = subprocess.Popen([sys.executable, "-c", "pass"])
     p.wait()
@@ -107,7 +93,7 @@ def test_queued_runs_left_without_dispatcher_start_when_the_store_is_opened(home
     assert set(statuses.values()) == {"finished"}, statuses
 
     from stabviz.runs import ensure_dispatcher
-    _wait_for(lambda: dispatcher_pid(store.path) is None, 15, "the dispatcher to go idle")
+    wait_for(lambda: dispatcher_pid(store.path) is None, 15, "the dispatcher to go idle")
     more = store.create_many([(quick(), None)])
     assert ensure_dispatcher(RunStore()) is not None
     assert ensure_dispatcher(RunStore()) is None           # one dispatcher: the lock holds
@@ -144,14 +130,14 @@ def test_stopped_worker_declared_dead_stays_interrupted_after_it_resumes(home, m
     monkeypatch.setenv("STABVIZ_WORKERS", "1")
     store = RunStore()
     run_id = LocalLauncher(store).submit(quick(steps=3000))   # 60 s at 20 ms a step
-    _wait_for(lambda: _points(store, run_id) >= 9, 20, "first metrics")
+    wait_for(lambda: metric_points(store, run_id) >= 9, 20, "first metrics")
     pid = store.get(run_id)["pid"]
     os.kill(pid, signal.SIGSTOP)
     try:
-        _wait_for(lambda: store.get(run_id)["status"] == "interrupted", 15,
+        wait_for(lambda: store.get(run_id)["status"] == "interrupted", 15,
                   "the stopped worker to be declared dead")
         dead = store.get(run_id)
-        kept = _points(store, run_id)
+        kept = metric_points(store, run_id)
     finally:
         os.kill(pid, signal.SIGCONT)
     time.sleep(1.5)                                            # the worker runs again meanwhile
@@ -159,7 +145,7 @@ def test_stopped_worker_declared_dead_stays_interrupted_after_it_resumes(home, m
     assert after["status"] == "interrupted"
     assert after["error"] == dead["error"] and "heartbeat" in after["error"]
     assert after["finished"] == dead["finished"] and after["summary"] is None
-    assert _points(store, run_id) == kept, "metrics written after the run was declared dead"
+    assert metric_points(store, run_id) == kept, "metrics written after the run was declared dead"
 
 
 # -- 3. reads never write -----------------------------------------------------------------------------
@@ -378,7 +364,7 @@ def _scenario(kind: str, seed: int, home: Path, monkeypatch) -> dict:
             if kind == "dispatcher":
                 time.sleep(rng.uniform(0.0, 1.5))
             else:                    # a random moment of a run's training
-                _wait_for(lambda: store.count("running"), 20, "a running run")
+                wait_for(lambda: store.count("running"), 20, "a running run")
                 time.sleep(rng.uniform(0.0, 0.7))
             running = store.list(status="running")
             if kind == "worker" and running:
@@ -519,7 +505,7 @@ def test_fifty_concurrent_submits_with_three_readers(home, monkeypatch):
 
 # -- 9. incremental metric reads ----------------------------------------------------------------------
 
-def test_metrics_since_returns_only_new_points(tmp_path):
+def test_metrics_since_returns_only_newmetric_points(tmp_path):
     store = RunStore(tmp_path / "s.db")
     run, other = store.create(quick()), store.create(quick())
     assert store.claim(run, os.getpid()) and store.claim(other, os.getpid())

@@ -120,7 +120,7 @@ def rates(cfg: LIFConfig, preds: Mapping[str, Mapping[str, Any]]) -> dict[str, f
     return out
 
 
-def chosen_option(cfg: LIFConfig, rec: Mapping[str, Any]) -> dict[str, Any] | None:
+def chosen_option(rec: Mapping[str, Any]) -> dict[str, Any] | None:
     """The recommendation option picked in the Recommended initialisation tab (None: the setting as set)."""
     label = st.session_state.get("rec_option", AS_SET)
     return next((o for o in rec.get("options") or [] if o["label"] == label), None)
@@ -282,7 +282,7 @@ def render(cfg: LIFConfig) -> None:
         figures.chart(figures.rate_bars(tuple(rates(cfg, preds).items())), "rate_bars",
                       config={"displayModeBar": False})
         st.caption(advice.rate_sentence(preds))
-        confirm_button(cfg, chosen_option(cfg, rec))
+        confirm_button(cfg, chosen_option(rec))
 
     st.divider()
     detail = st.tabs(["Firing rate vs leak and μ_rec", "Voltage models", "Recommended initialisation",
@@ -296,7 +296,7 @@ def render(cfg: LIFConfig) -> None:
     with detail[2]:
         if detail[2].open:
             options_picker(cfg, rec)
-            option = chosen_option(cfg, rec)
+            option = chosen_option(rec)
             st.markdown("Conditions I and II set the weights; the surrogate is the setting picked above "
                         "(docs/theory.md#3-conditions-i-to-iv). Copy the snippet into your own code:")
             st.code(snippets.pytorch_init(cfg, rec, option), language="python")
