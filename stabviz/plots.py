@@ -516,6 +516,28 @@ def _sweep_axis(values: Sequence[float], log: bool) -> dict:
     return dict(type="log" if log else "linear", tickvals=vals, ticktext=[f"{v:g}" for v in vals])
 
 
+def measured_vs_theory(x: Sequence[float], y: Sequence[float], measured: Any, predicted: Any, *,
+                       x_name: str, y_name: str, tolerance: float, log_x: bool, height: int = 420) -> go.Figure:
+    """A measured stability map (docs/theory.md#8-where-the-theory-is-known-to-fail): the measured
+    T·log₁₀ gain as the colour field, its stable band (solid black) and the theory's (dashed violet: visible on
+    red, blue and white alike) on top."""
+    zlim = 10.0 * tolerance
+    traces = [go.Heatmap(x=list(x), y=list(y), z=_finite32(measured, FIELD_LIMIT), colorscale=DIVERGING, zmid=0.0,
+                         zmin=-zlim, zmax=zlim, zsmooth=False, name="measured",
+                         colorbar=dict(title=dict(text="measured<br>T·log₁₀ gain", side="top")),
+                         hovertemplate=f"{axis_title(x_name)} = %{{x:.4g}}<br>{axis_title(y_name)} = %{{y:.4g}}"
+                                       "<br>measured T·log₁₀ gain = %{z:.3g}<extra></extra>")]
+    for z, label, color, dash in ((measured, "measured stable band", "#111111", "solid"),
+                                  (predicted, "theory's stable band", "#7048e8", "dash")):
+        traces.append(go.Contour(x=list(x), y=list(y), z=_finite32(z, FIELD_LIMIT), showscale=False,
+                                 hoverinfo="skip", autocontour=False, name=label, showlegend=True,
+                                 contours=dict(start=-tolerance, end=tolerance, size=2 * tolerance, coloring="none"),
+                                 line=dict(color=color, width=2.5, dash=dash)))
+    return go.Figure(data=traces, layout=_layout(
+        height, axis_title(x_name), axis_title(y_name), legend_y=-0.2,
+        xaxis=dict(type="log" if log_x else "linear"), yaxis=dict(type="log"), plot_bgcolor="#868e96"))
+
+
 # ---------------------------------------------------------------------------------------------
 # Teaching figures (Learn page)
 

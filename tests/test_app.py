@@ -187,11 +187,20 @@ def test_sweep_page_shows_a_queued_sweep_as_pending_cells(temp_home):
     assert progress.text == "0 of 4 runs ended" and progress.value == 0
 
 
-def test_learn_page_loads_a_demo_setting():
+def test_learn_page_shows_the_papers_findings_and_loads_one():
     at = open_app(page="stabviz/ui/entry/learn.py")
-    at.button(key="demo_1").click().run()
     assert not at.exception
-    assert _slider(at, "dampening").value == 3.0 and _slider(at, "leak").value == preset("shd-tau20").leak
+    assert any("Dampening too high" in m.value for m in at.markdown)
+    at.button(key="demo_high-dampening").click().run()
+    assert not at.exception
+    assert _slider(at, "dampening").value == 1.5 and _slider(at, "leak").value == preset("paper-slmnist").leak
+
+
+def test_learn_page_switches_between_the_shipped_measured_maps():
+    at = open_app(page="stabviz/ui/entry/learn.py")
+    at.selectbox(key="learn_map").set_value("tau20-sharpness").run()
+    assert not at.exception
+    assert any("cells" in m.value and "theory" in m.value for m in at.markdown)
 
 
 def test_a_link_straight_to_a_page_still_gets_the_sidebar_and_the_setting():

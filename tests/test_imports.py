@@ -22,8 +22,8 @@ LAYERS: dict[str, set[str]] = {
     "memory": set(),                            # memory estimates, checked before any allocation
     "stabviz": {"config"},                      # the package's __init__ (re-exports config)
     "surrogates": {"config", "jsonsafe", "shapes"},
-    "laws": {"config"},
-    "neuron": {"config"},                       # the LIF update rules L1-L3, once (numpy and torch)                         # the weight laws: numpy/scipy only
+    "laws": {"config"},                         # the weight laws: numpy/scipy only
+    "neuron": {"config"},                       # the LIF update rules L1-L3, once (numpy and torch)
     "weights": {"laws"},
     "simulate": {"weights", "surrogates", "jsonsafe", "memory", "neuron"},
     # simulate only lazily, for the measured voltage model (see LAZY_ONLY): theory stays torch-free
@@ -38,9 +38,10 @@ LAYERS: dict[str, set[str]] = {
     "plots": set(),                             # numpy and plotly: the figures, no stabviz science
     "calibration": set(),                       # the stored residual bands: json only
     "theory_doc": set(),                        # docs/theory.md by section (the Learn page)
+    "paper_demos": {"config"},                  # the paper's findings and the shipped measured maps
     "cli": {"theory", "train", "runs", "timing", "measured"},
     "main": {"cli"},                            # python -m stabviz
-    "ui": {"theory", "runs", "plots", "measured", "theory_doc", "neuron"},
+    "ui": {"theory", "runs", "plots", "measured", "theory_doc", "neuron", "paper_demos"},
 }
 
 #: (group, group) edges allowed only inside a function, never at module level

@@ -53,3 +53,11 @@ def test_nothing_outside_docs_points_at_the_private_theory_file():
     hits = [str(p.relative_to(ROOT)) for p in tracked
             if any(word in p.read_text(encoding="utf-8", errors="ignore") for word in ("THEORY" + ".md", "../" + "shared"))]
     assert not hits
+
+
+def test_the_shipped_documents_hold_no_control_characters():
+    # A tab or carriage return in a formula (a "\t" or "\r" read as an escape) breaks tables and KaTeX.
+    for path in (ROOT / "docs" / "theory.md", ROOT / "README.md", ROOT / "CONTRIBUTING.md"):
+        text = path.read_text(encoding="utf-8")
+        bad = sorted({repr(c) for c in text if ord(c) < 32 and c != "\n"})
+        assert not bad, f"{path.name}: {bad}"

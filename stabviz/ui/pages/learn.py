@@ -11,37 +11,15 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from stabviz import plots, theory_doc
-from stabviz.config import RANGES, LIFConfig, preset
+from stabviz import paper_demos, plots, theory_doc
+from stabviz.config import RANGES, LIFConfig
 from stabviz.ui import compute, figures, layout, state, teach
 from stabviz.ui.advice import gain_phrase
 from stabviz.ui.layout import fmt
 
-#: Settings that reproduce the paper's qualitative findings (docs/theory.md#6-what-the-paper-reports), on the SHD layer with
-#: a realistic leak (τ = 20) and the fast-sigmoid surrogate.
-DEMOS = [
-    {"title": "A stable start", "preset": "shd-tau20", "changes": {"dampening": 1.0, "sharpness": 1.0},
-     "finding": "the fast sigmoid at γ = β = 1 keeps the gradient within the stable band."},
-    {"title": "Dampening too high", "preset": "shd-tau20", "changes": {"dampening": 3.0, "sharpness": 1.0},
-     "finding": "accuracy collapses for γ ≳ 1.25: each step multiplies the gradient by more than 1."},
-    {"title": "Surrogate too wide", "preset": "shd-tau20", "changes": {"dampening": 1.5, "sharpness": 0.5},
-     "finding": "accuracy collapses for β ≲ 0.75: a wide bump lets every neuron pass gradient."},
-    {"title": "Surrogate too sharp and low", "preset": "shd-tau20", "changes": {"dampening": 0.5, "sharpness": 2.0},
-     "finding": "a narrow, low bump starves the gradient: it vanishes."},
-    {"title": "q-PseudoSpike near q = 1.6", "preset": "shd-tau20",
-     "changes": {"shape": "qpseudospike", "dampening": 1.0, "sharpness": 1.0, "tail": 1.6},
-     "finding": "accuracy is nearly flat in q, best near q ≈ 1.6."},
-    {"title": "No membrane memory (the reference code's τ = 0.1)", "preset": "paper-shd", "changes": {},
-     "finding": "with α ≈ 0 the gradient can only travel through the recurrent weights, and it fades."},
-]
-
-
-def demo_config(demo: Mapping[str, Any]) -> LIFConfig:
-    return preset(demo["preset"], **demo["changes"])
-
-
 def demo_regime(demo: Mapping[str, Any]) -> str:
-    cfg = demo_config(demo)
+    """The theory's calibrated regime at a demo's setting, as the sidebar's other pages compute it."""
+    cfg = paper_demos.demo_config(demo)
     return compute.predictions(compute.key_of(cfg))[cfg.voltage_model]["regime"]
 
 
@@ -153,17 +131,54 @@ def render(cfg: LIFConfig) -> None:
             st.markdown(f"**{step['title']}** · {step['number']}")
             st.markdown(step["text"])
 
-    st.header("5. Reproduce the paper's findings")
-    st.markdown("Each button loads a setting into the sidebar (the other pages follow). "
-                "The badge is what the theory predicts there.")
-    for i, demo in enumerate(DEMOS):
-        c = st.columns([3, 1, 2], vertical_alignment="center")
-        c[0].markdown(f"**{demo['title']}**: {demo['finding']}")
-        with c[1]:
-            layout.regime_badge(demo_regime(demo))
-        c[2].button("Load this setting", key=f"demo_{i}", on_click=state.apply, args=(demo_config(demo).to_dict(),))
-
+    findings()
+    where_the_theory_holds()
     theory_reader()
+
+
+def findings() -> None:
+    """The paper's findings at the paper's own settings: what the paper saw in training, what the theory
+    predicts there, and what the measured gain says, with an honest word on whether the gain explains it."""
+    st.header("5. The paper's findings, at the paper's settings")
+    st.markdown("The paper trained the sl-MNIST layer below (τ = 0.1, so the leak α ≈ 0: no membrane memory). "
+                "For each finding: what training did in the paper, the gain the theory predicts there, and the "
+                "gain measured by simulating the initialised layer. Each button loads the setting into the "
+                "sidebar (the other pages follow).")
+    for demo in paper_demos.DEMOS:
+        regime, measured = demo_regime(demo), paper_demos.measured_demo(demo["id"])
+        with st.container(border=True):
+            c = st.columns([4, 2, 2], vertical_alignment="center")
+            c[0].markdown(f"**{demo['title']}**  \nThe paper: {demo['claim']}")
+            with c[1]:
+                st.caption("Theory")
+                layout.regime_badge(regime)
+            with c[2]:
+                st.caption("Measured" + paper_demos.decades_text(measured["measured_log10_gain"]))
+                layout.regime_badge(measured["measured_regime"] or "unknown")
+            st.markdown(f"The measured gain {paper_demos.explains(measured['measured_regime'], demo['outcome'])}; "
+                        f"the theory's gain {paper_demos.explains(regime, demo['outcome'])}.")
+            st.button("Load this setting", key=f"demo_{demo['id']}", on_click=state.apply,
+                      args=(paper_demos.demo_config(demo).to_dict(),))
+    st.markdown(paper_demos.findings_summary())
+
+
+def where_the_theory_holds() -> None:
+    """The measured maps shipped with stabviz: the theory's stable band against the measured one."""
+    st.header("6. Where the theory holds")
+    st.markdown("Each map simulates the initialised layer on every cell and measures how much one backward step "
+                "multiplies the gradient (the same numbers as `python -m stabviz measure-map`). The colour is "
+                "the measured gain over T; the solid black line bounds the measured stable band, the dashed "
+                "violet line the theory's.")
+    specs = {m["id"]: m for m in paper_demos.MAPS}
+    chosen = st.selectbox("Map", list(specs), format_func=lambda k: specs[k]["title"], key="learn_map")
+    m = paper_demos.shipped_map(chosen)
+    figures.chart(plots.measured_vs_theory(m["x_values"], m["y_values"], m["measured_log10_gain"],
+                                           m["predicted_log10_gain"], x_name=m["x"], y_name="dampening",
+                                           tolerance=m["tolerance"], log_x=m["log_x"]), f"learn_map_{chosen}")
+    st.markdown(paper_demos.map_summary(m))
+    prov = paper_demos.shipped()["provenance"]
+    st.caption(f"Measured with `{prov['command']}` on {prov['date']} (commit {prov['commit']}); "
+               "docs/theory.md#8-where-the-theory-is-known-to-fail says why the two differ.")
 
 
 #: the sections of docs/theory.md the reader offers, in reading order
@@ -172,7 +187,7 @@ THEORY_SECTIONS = ("1.1", "2.1", "3", "4", "5.3", "8")
 
 def theory_reader() -> None:
     """docs/theory.md itself, one section at a time: the formulas behind every number on these pages."""
-    st.header("6. The theory, in full")
+    st.header("7. The theory, in full")
     st.markdown("Every formula stabviz computes is written out in the project's theory document, "
                 "`docs/theory.md` in the repository (`stabviz/data/theory.md` in the installed package). "
                 "Pick a section to read it here:")
