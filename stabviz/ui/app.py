@@ -13,7 +13,7 @@ from contextvars import ContextVar
 import streamlit as st
 
 from stabviz.config import LIFConfig
-from stabviz.ui import entry, layout, sidebar, state
+from stabviz.ui import entry, history, layout, sidebar, state
 
 #: (page script in stabviz/ui/entry, title, icon, url path); the first is the default page.
 PAGES = (
@@ -63,4 +63,6 @@ def main() -> None:
         layout.url_warnings()
 
     sidebar.draw_share(link_slot)
+    with st.sidebar:                  # draws nothing; the sidebar's end keeps it out of the page's layout
+        history.mount()
     timing_slot.caption(f"Server rerun: {state.finish():.0f} ms", help="Time this script run took on the server.")

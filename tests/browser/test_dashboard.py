@@ -262,3 +262,37 @@ def test_a_jump_beyond_the_shipped_stops_dims_the_map_until_the_rerun_repaints_i
     assert page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
         .find(g => ((g.layout || {}).images || []).length).style.opacity""") == ""
     _assert_no_exception(page)
+
+
+def test_one_back_press_returns_to_the_previous_page_with_its_setting(page, base_url):
+    # Streamlit pushes one history entry for the page and one for the query string the script sets; the
+    # dashboard folds them into one, so Back goes to the page before, not to the same page without its link.
+    page.goto(base_url + "/?dampening=0.5")
+    wait_idle(page)
+    for name, path in (("Learn", "/learn"), ("Surrogates", "/surrogates")):
+        page.get_by_role("link", name=name).click()
+        page.wait_for_url(re.compile(re.escape(path) + r"\?dampening=0\.5$"))
+        wait_idle(page)
+    page.go_back()
+    page.wait_for_url(re.compile(r"/learn\?dampening=0\.5$"), timeout=10_000)
+    page.go_back()
+    page.wait_for_url(re.compile(r"/\?dampening=0\.5$"), timeout=10_000)
+    _assert_no_exception(page)
+
+
+def test_enter_in_a_form_field_never_submits_the_form(page, base_url, home):
+    # Typing the x values + Enter, then the y values + Enter, used to queue a sweep per Enter.
+    from stabviz.runs import RunStore
+    store = RunStore(home / "stabviz.db")
+    before = len(store.list(limit=None))
+    page.goto(base_url + "/sweep")
+    wait_idle(page)
+    for label, text in (("x values (comma-separated)", "0.5, 2"), ("y values (comma-separated)", "0.5, 2")):
+        field = page.get_by_label(label)
+        field.fill(text)
+        field.press("Enter")
+        wait_idle(page)
+    page.wait_for_timeout(1500)
+    assert page.get_by_text("queued:").count() == 0
+    assert len(store.list(limit=None)) == before
+    _assert_no_exception(page)

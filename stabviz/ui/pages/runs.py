@@ -69,7 +69,7 @@ def launch_form(cfg: LIFConfig) -> None:
                 "The runs below can still be followed and compared.", icon=":material/lock:")
         return
     files = sharing.data_files() if shared else {}
-    with st.form("launch", border=True):
+    with st.form("launch", border=True, enter_to_submit=False):
         st.markdown(f"**Launch a run at the current setting**: {setting_label(cfg.to_dict())}")
         c = st.columns(4)
         task = c[0].selectbox("Task", TASKS, help="randman is generated on the fly; shd and slmnist read a "

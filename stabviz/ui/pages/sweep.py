@@ -129,7 +129,7 @@ def render(cfg: LIFConfig) -> None:
 
 def sweep_form(cfg: LIFConfig) -> None:
     """The form that queues a new sweep at the sidebar's setting."""
-    with st.form("sweep"):
+    with st.form("sweep", enter_to_submit=False):
         c = st.columns(2)
         x = c[0].selectbox("x parameter", PARAMETERS, index=1)
         x_text = c[0].text_input("x values (comma-separated)", DEFAULT_VALUES["sharpness"])
