@@ -87,6 +87,14 @@ def show(value: Any) -> str:
     return text if len(text) <= SHOW_CHARS else text[:SHOW_CHARS - 1] + "…"
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def power_of_ten(exponent: float) -> str:
+    """10 to a whole exponent in superscripts (10⁻³⁷): never caret text, which a reader sees as code."""
+    return "10" + f"{round(exponent):d}".translate(_SUPERSCRIPT)
+
+
 def check_number(name: str, value: Any, ranges: Mapping[str, tuple] = RANGES,
                  integer: bool | None = None) -> int | float:
     """``value`` converted by the module's rule (see the module docstring) and checked against
@@ -339,7 +347,7 @@ PRESET_NOTES = {
     "paper-shd": "The paper's SHD layer: 700 inputs, 256 LIF, τ = 0.1, θ = 0.01.",
     "shd-tau20": "paper-shd with a realistic leak, τ = 20 steps (α ≈ 0.951).",
     "snntorch": "snnTorch's default surrogate atan(alpha=2) = Cauchy γ = β = 1, on shd-tau20.",
-    "spikingjelly": "SpikingJelly's default surrogate Sigmoid(alpha=4) = ∂sigmoid γ = β = 1, on shd-tau20.",
+    "spikingjelly": "SpikingJelly's default surrogate Sigmoid(alpha=4) = the sigmoid surrogate at γ = β = 1, on shd-tau20.",
     "norse": "Norse's default SuperSpike(alpha=100) = fast sigmoid γ = 1, β = 50, on shd-tau20.",
 }
 

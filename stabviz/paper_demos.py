@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
-from stabviz.config import LIFConfig, preset
+from stabviz.config import LIFConfig, power_of_ten, preset
 
 DATA = Path(__file__).with_name("data") / "paper_maps.json"
 
@@ -73,14 +73,6 @@ def explains(regime: str | None, outcome: str) -> str:
     if outcome == "collapses":
         return "explains it" if regime == "exploding" else "does not explain it"
     return "does not explain it" if regime == "exploding" else "is consistent with it"
-
-
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-def power_of_ten(exponent: float) -> str:
-    """10 to a whole exponent, written with superscripts (10⁻³⁷), never as caret text."""
-    return "10" + f"{round(exponent):d}".translate(_SUPERSCRIPT)
 
 
 def decades_text(log10_gain: float | None) -> str:

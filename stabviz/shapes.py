@@ -233,7 +233,7 @@ def _sigmoid_mode(m, mu, s, b):
 
 SIGMOID = Shape(
     "sigmoid",
-    label="∂sigmoid",
+    label="sigmoid",
     prime=_sigmoid_prime,
     primitive=_sigmoid_primitive,
     tail=_sigmoid_tail,
@@ -248,7 +248,7 @@ SIGMOID = Shape(
 
 FASTSIGMOID = Shape(
     "fastsigmoid",
-    label="∂fast-sigmoid (paper's best)",
+    label="fast sigmoid (paper's best)",
     prime=lambda a, b, q: 1.0 / np.square(1.0 + 2.0 * b * a),
     primitive=lambda m, u, b, q: -np.expm1((1 - 2 * m) * np.log1p(2.0 * b * u)) / (2.0 * b * (2 * m - 1)),
     tail=lambda m, u, b, q: np.exp((1 - 2 * m) * np.log1p(2.0 * b * u)) / (2.0 * b * (2 * m - 1)),

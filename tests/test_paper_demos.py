@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from stabviz import paper_demos, simulate, theory
-from stabviz.config import preset
+from stabviz.config import power_of_ten, preset
 
 
 def test_every_demo_is_shipped_with_its_measurement_and_uses_a_paper_preset():
@@ -73,12 +73,12 @@ def test_the_summary_never_claims_an_explanation_the_numbers_do_not_give():
         paper_demos.measured_demo(d["id"])["measured_regime"], d["outcome"]) == "explains it"]
     assert ("does not explain the collapses" in text) == (not explained)
     gains = [paper_demos.measured_demo(d["id"])["measured_log10_gain"] for d in paper_demos.DEMOS]
-    assert paper_demos.power_of_ten(min(gains)) in text and paper_demos.power_of_ten(max(gains)) in text
+    assert power_of_ten(min(gains)) in text and power_of_ten(max(gains)) in text
     assert "^" not in text
 
 
 def test_powers_of_ten_are_superscripts():
-    assert paper_demos.power_of_ten(-37.45) == "10⁻³⁷" and paper_demos.power_of_ten(2.6) == "10³"
+    assert power_of_ten(-37.45) == "10⁻³⁷" and power_of_ten(2.6) == "10³"
 
 
 def test_a_map_summary_says_holds_only_within_the_stated_factor():

@@ -75,7 +75,7 @@ def _library_name(name: str) -> str:
 def from_library(name: str, value: Any = None) -> SGParams:
     """The (shape, γ, β, q) a library surrogate computes; ``value`` None = the library's default knob.
 
-    e.g. ``from_library("snntorch.sigmoid")`` (slope 25) is ∂sigmoid with γ = β = 6.25 (peak 6.25).
+    e.g. ``from_library("snntorch.sigmoid")`` (slope 25) is the sigmoid surrogate with γ = β = 6.25 (peak 6.25).
     """
     knob, default, _ = LIBRARY_SURROGATES[_library_name(name)]
     x = default if value is None else value

@@ -8,20 +8,22 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping
 
+from stabviz.config import power_of_ten
+
 
 def _g(x: Any, digits: int = 3) -> str:
     return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{float(x):.{digits}g}"
 
 
 def gain_phrase(log10_gain: float | None, steps: int) -> str:
-    """'grow about 10^2.3×' / 'shrink about 10^-4.1×' / 'stay within a factor 10' over T steps."""
+    """'grow by about 10²' / 'shrink by about 10⁴' / 'change by a factor 0.5' over T steps."""
     if log10_gain is None or not math.isfinite(log10_gain):
         return f"vanish completely over T = {steps} steps" if log10_gain is None or log10_gain < 0 \
             else f"explode over T = {steps} steps"
     if abs(log10_gain) < 1:
         return f"change by a factor {10 ** log10_gain:.2g} over T = {steps} steps"
     verb = "grow" if log10_gain > 0 else "shrink"
-    return f"{verb} by about 10^{abs(log10_gain):.1f} over T = {steps} steps"
+    return f"{verb} by about {power_of_ten(abs(log10_gain))} over T = {steps} steps"
 
 
 def what_to_change(cfg: Any, pred: Mapping[str, Any], rec: Mapping[str, Any]) -> str:

@@ -158,7 +158,7 @@ def _advanced() -> None:
     cols = st.columns(2)
     with cols[0]:
         _number("tolerance", "Stable band ± decades", step=0.1,
-                help="Gradient gain over T within 10^±tolerance counts as stable.")
+                help="A gradient gain over T within ± this many decades (powers of ten) counts as stable.")
     with cols[1]:
         _number("seed", "Seed", step=1)
 
