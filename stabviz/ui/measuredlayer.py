@@ -155,7 +155,6 @@ def agreement(m: dict[str, Any], at: LIFConfig) -> None:
                 f"(measured against the theory, in {m['seconds']:.1f} s).")
     per = "one forward simulation per leak column" if m["x_name"] == "leak" else "one forward simulation"
     st.caption(f"How it is made: {per} of the initialised layer (batch {SIM['batch']}, {SIM['steps']} steps, "
-               f"burn-in {SIM['burn_in']}, seed {at.seed}), then, for every cell, the per-step gain ρ̂ of a "
-               f"push-back through the last T = {at.steps} steps. The green lines are where "
-               f"T·log₁₀ρ̂ = ±{at.tolerance:g} (docs/theory.md#43-measured-monte-carlo; why the two maps "
+               f"seed {at.seed}), then per cell the gain ρ̂ of a push-back through the last T = {at.steps} steps. "
+               f"Green lines: T·log₁₀ρ̂ = ±{at.tolerance:g} (docs/theory.md#43-measured-monte-carlo; why the maps "
                "differ: docs/theory.md#82-one-step-independent-averages-miss-the-temporal-structure).")
