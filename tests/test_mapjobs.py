@@ -91,6 +91,21 @@ def test_one_map_at_a_time_and_a_newer_request_supersedes_the_older_waiting_one(
     assert reg.status("old").state == "none"
 
 
+def test_a_session_that_switches_the_layer_off_leaves_the_queue(jobs, tmp_path):
+    reg = jobs()
+    hold = tmp_path / "hold"
+    hold.touch()
+    reg.submit("alice", "busy", _spec(hold=str(hold)))
+    reg.submit("alice", "mine", _spec())
+    reg.submit("bob", "both", _spec())
+    reg.submit("carol", "both", _spec())
+    reg.withdraw("alice")
+    reg.withdraw("bob")
+    assert reg.status("mine").state == "none" and reg.status("both").ahead == 1     # carol still waits
+    assert reg.status("busy").state == "running"
+    hold.unlink()
+
+
 def test_a_map_two_sessions_ask_for_survives_one_of_them_moving_on(jobs, tmp_path):
     reg = jobs()
     hold = tmp_path / "hold"

@@ -138,10 +138,7 @@ class MapJobs:
             if key in self._finished:
                 self._finished.move_to_end(key)
                 return self._finished[key]
-            for other in [j for k, j in self._waiting.items() if k != key and owner in j.owners]:
-                other.owners.discard(owner)                  # superseded by this request
-                if not other.owners:
-                    del self._waiting[other.key]
+            self._withdraw(owner, keep=key)                  # superseded by this request
             job = self._waiting.get(key)
             if job is None and not (self._running and self._running.key == key):
                 if max_waiting is not None and len(self._waiting) >= max_waiting:
@@ -163,6 +160,11 @@ class MapJobs:
             self._start_next()
             return self._status(key)
 
+    def withdraw(self, owner: str) -> None:
+        """``owner`` no longer waits for any map (a map nobody else waits for leaves the queue)."""
+        with self._lock:
+            self._withdraw(owner)
+
     def forget(self, key: Hashable) -> None:
         """Drop a finished map or its error (the next submit computes it again)."""
         with self._lock:
@@ -178,6 +180,12 @@ class MapJobs:
                 self._pool = None
 
     # -- under the lock ---------------------------------------------------------------------------
+    def _withdraw(self, owner: str, keep: Hashable | None = None) -> None:
+        for job in [j for k, j in self._waiting.items() if k != keep and owner in j.owners]:
+            job.owners.discard(owner)
+            if not job.owners:
+                del self._waiting[job.key]
+
     def _status(self, key: Hashable) -> Status:
         if key in self._finished:
             return self._finished[key]

@@ -89,6 +89,8 @@ def controls(at: LIFConfig, x: str) -> Layer:
                              "map. Cached per setting.")
     state.keep_param("measured", "1" if on else None)
     if not on:
+        if OWNER in st.session_state:            # switched off: this session no longer waits for a map
+            registry().withdraw(st.session_state[OWNER])
         return Layer(False)
     state.seed_widget(FIELD_KEY, "field", state.choice_parser("field", tuple(FIELDS)), "theory")
     field = cols[1].segmented_control("Field", FIELDS, key=FIELD_KEY, required=True, format_func=FIELDS.get,
