@@ -70,10 +70,11 @@ def _regime_names(codes: np.ndarray) -> list[list[str]]:
     return [[names[int(c)] for c in row] for row in codes]
 
 
-def _check_memory(cfg: LIFConfig, nx: int, ny: int, batch: int, steps: int, burn_in: int) -> None:
+def _check_memory(cfg: LIFConfig, nx: int, ny: int, batch: int, steps: int, burn_in: int,
+                  chunk_elements: int = MAX_CHUNK_ELEMENTS) -> None:
     """The forward pass costs what `simulate.measure` costs; the push-back adds about six float32 tensors
     of one chunk of cells (delta, σ', c, r·delta, the product, the norm's input)."""
-    chunk = min(MAX_CHUNK_ELEMENTS, nx * ny * batch * cfg.n_rec)
+    chunk = min(chunk_elements, nx * ny * batch * cfg.n_rec)
     need = memory.estimate_simulate_bytes(cfg, batch=batch, steps=steps, burn_in=burn_in) + 6 * 4 * chunk
     memory.check_memory(f"the measured map ({ny} × {nx} cells, n_rec = {cfg.n_rec}, batch {batch})", need)
 
@@ -91,14 +92,19 @@ class _Trace:
 def measure_map(cfg: LIFConfig, x: str = "sharpness", nx: int = 24, ny: int = 24,
                 x_range: tuple[float, float] | None = None, y_range: tuple[float, float] | None = None,
                 batch: int = 64, steps: int = 300, burn_in: int = 100, seed: int | None = None,
-                device: str = "cpu", progress: Progress | None = None) -> MeasuredMap:
+                device: str = "cpu", progress: Progress | None = None,
+                chunk_elements: int = MAX_CHUNK_ELEMENTS) -> MeasuredMap:
     """ρ̂ measured on every cell of the (x, dampening) grid that `theory.region` draws, with the same
-    simulation settings as `simulate.measure` (batch, steps, burn_in, seed)."""
+    simulation settings as `simulate.measure` (batch, steps, burn_in, seed).
+
+    ``chunk_elements`` bounds the cells pushed back together (cells × batch × n_rec, at least one column);
+    ``progress`` is called after each chunk, so a smaller bound reports more often (the dashboard's).
+    """
     if x not in X_AXES:
         raise ValueError(f"x = {x!r} is not one of: {', '.join(X_AXES)}")
     if not (1 <= burn_in < steps):
         raise ValueError(f"burn_in = {burn_in} must be in [1, steps = {steps})")
-    _check_memory(cfg, nx, ny, batch, steps, burn_in)
+    _check_memory(cfg, nx, ny, batch, steps, burn_in, chunk_elements)
     began = time.perf_counter()
     pred = theory.region(cfg, x=x, y="dampening", nx=nx, ny=ny, x_range=x_range, y_range=y_range)
     seed = cfg.seed if seed is None else seed
@@ -115,7 +121,7 @@ def measure_map(cfg: LIFConfig, x: str = "sharpness", nx: int = 24, ny: int = 24
         report(0, nx * ny)
         trace = _forward_trace(cfg, batch, steps, burn_in, seed, device)
         units = [(float(v), cfg.tail) if x == "sharpness" else (cfg.sharpness, float(v)) for v in pred.x]
-        rho[:] = _pushback(cfg, trace, gammas, units, lambda done: report(done, nx * ny))
+        rho[:] = _pushback(cfg, trace, gammas, units, lambda done: report(done, nx * ny), chunk_elements)
     with np.errstate(divide="ignore"):
         measured = np.where(rho > 0, cfg.steps * np.log10(np.where(rho > 0, rho, 1.0)), -np.inf)
     return MeasuredMap(x, "dampening", pred.x, pred.y, pred.log_x, measured, pred.log10_gain,
@@ -148,7 +154,7 @@ def _forward_trace(cfg: LIFConfig, batch: int, steps: int, burn_in: int, seed: i
 
 @torch.no_grad()
 def _pushback(cfg: LIFConfig, trace: _Trace, gammas: torch.Tensor, units: list[tuple[float, float]],
-              done: Callable[[int], None] | None = None) -> np.ndarray:
+              done: Callable[[int], None] | None = None, chunk_elements: int = MAX_CHUNK_ELEMENTS) -> np.ndarray:
     """ρ̂ for every (dampening, unit) pair, shape (len(gammas), len(units)).
 
     ``units`` are the (sharpness, tail) of each column; a cell's surrogate is γ · σ'₁(v; β, q), so each
@@ -157,7 +163,7 @@ def _pushback(cfg: LIFConfig, trace: _Trace, gammas: torch.Tensor, units: list[t
     batch, n = trace.start.shape
     ny, nx = len(gammas), len(units)
     per_cell = batch * n
-    cols_per_chunk = max(1, min(nx, MAX_CHUNK_ELEMENTS // max(per_cell * ny, 1)))
+    cols_per_chunk = max(1, min(nx, chunk_elements // max(per_cell * ny, 1)))
     out = np.empty((ny, nx))
     for lo in range(0, nx, cols_per_chunk):
         chunk = units[lo:lo + cols_per_chunk]

@@ -268,6 +268,44 @@ def point_marker_specs(region: Any) -> list[dict]:
     return out
 
 
+#: Trace names of a region map's measured layer; both carry meta MEASURED_META (live_map.js finds them by it).
+MEASURED_BOUNDARY = "measured boundary"
+MEASURED_FIELD = "measured field"
+MEASURED_META = "measured"
+
+
+def measured_layer_specs(m: Mapping[str, Any], *, log_y: bool, color_by: str = "log10_gain",
+                         show_field: bool = False) -> tuple[list[dict], list[dict]]:
+    """The measured layer of a region map, as (traces to draw under the theory's lines, traces over them).
+
+    ``m`` holds a measured map's numbers (stabviz.measured.MeasuredMap's fields x, y, log_x,
+    measured_log10_gain, rho_hat, tolerance) on the same axes as the map; ``log_y`` is the map's. Over:
+    the measured regime boundaries, T·log10 ρ̂ = ±tolerance, as lines in the measured colour. Under, with
+    ``show_field``: the measured field as a heatmap coloured as the theory's field (``color_by``), which
+    covers the theory's image cell for cell.
+    """
+    x, y = map_coord(m["x"], bool(m["log_x"])), map_coord(m["y"], log_y)
+    tol = float(m["tolerance"])
+    gain = _finite32(m["measured_log10_gain"], FIELD_LIMIT)
+    # Plain lists, not typed arrays: live_map.js reads the cells back for its hover (a 24 × 24 grid is small).
+    over = [dict(type="contour", x=x.tolist(), y=y.tolist(), z=gain.tolist(), name=MEASURED_BOUNDARY,
+                 meta=MEASURED_META, showscale=False, hoverinfo="skip", showlegend=True, autocontour=False,
+                 contours=dict(start=-tol, end=tol, size=2 * tol, coloring="none"),
+                 line=dict(color=MODEL_COLORS["measured"], width=3))]
+    if not show_field:
+        return [], over
+    zlim = colour_limit(color_by, tol)
+    if color_by == "log10_gain":
+        z = gain
+    else:
+        with np.errstate(divide="ignore"):
+            z = _finite32(2.0 * np.log10(np.asarray(m["rho_hat"], float)), FIELD_LIMIT)      # log10 ρ̂²
+    under = [dict(type="heatmap", x=x.tolist(), y=y.tolist(), z=z.tolist(), name=MEASURED_FIELD, meta=MEASURED_META,
+                  colorscale=DIVERGING, zmin=-zlim, zmax=zlim, zmid=0.0, showscale=False, zsmooth=False,
+                  hoverinfo="skip", showlegend=False)]
+    return under, over
+
+
 def hover_grid(region: Any, points: int = 25) -> go.Scatter:
     """:func:`_hover_grid_spec` as a validated Plotly trace."""
     return go.Scatter(_hover_grid_spec(region, points))

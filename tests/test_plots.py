@@ -258,3 +258,21 @@ def test_a_region_map_without_its_click_grid_leaves_clicks_to_the_page(region):
     fig = plots.region_map(region, click_points=None)
     assert "cells" not in [t.name for t in fig.data] and fig.layout.clickmode == "none"
     assert "cells" in [t.name for t in plots.region_map(region).data]
+
+
+def test_the_measured_layer_draws_its_boundary_over_and_its_field_under_the_map(region):
+    rho = np.array([[0.5, 1.0, 1.2], [0.0, 0.99, 1.05]])
+    m = {"x": np.array([0.1, 1.0, 10.0]), "y": np.array([0.5, 2.0]), "log_x": True, "rho_hat": rho,
+         "measured_log10_gain": np.where(rho > 0, 100 * np.log10(np.where(rho > 0, rho, 1)), -np.inf), "tolerance": 1.0}
+    under, over = plots.measured_layer_specs(m, log_y=True)
+    assert under == [] and [t["name"] for t in over] == [plots.MEASURED_BOUNDARY]
+    line = over[0]
+    assert line["contours"]["start"] == -1.0 and line["contours"]["end"] == 1.0 and line["showlegend"]
+    assert line["x"] == pytest.approx([-1.0, 0.0, 1.0]) and line["y"] == pytest.approx(np.log10([0.5, 2.0]))
+    assert line["z"][1][0] == -plots.FIELD_LIMIT                      # ρ̂ = 0: clipped, not -inf
+    under, over = plots.measured_layer_specs(m, log_y=True, color_by="rho2", show_field=True)
+    heat = under[0]
+    assert heat["name"] == plots.MEASURED_FIELD and heat["zmin"] == -1.0 and heat["zmax"] == 1.0
+    assert heat["z"][0][0] == pytest.approx(2 * np.log10(0.5), rel=1e-6)     # log10 ρ̂², as the ρ² field
+    spec = plots.region_map_spec(region, click_points=None)
+    go.Figure({"data": [spec["data"][0], *under, *spec["data"][1:], *over], "layout": spec["layout"]})   # valid

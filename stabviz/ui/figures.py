@@ -77,11 +77,16 @@ def _region_base(grid_key: str, color_by: str, runs_key: str, _region: Any, _run
     return spec
 
 
-def region_chart(region: Any, grid_key: str, color_by: str, runs: Sequence[dict]) -> PreparedFigure:
-    """The region map of ``region`` (grid cached under ``grid_key``), with its current point and optimum."""
+def region_chart(region: Any, grid_key: str, color_by: str, runs: Sequence[dict],
+                 layer: tuple[Sequence[dict], Sequence[dict]] = ((), ())) -> PreparedFigure:
+    """The region map of ``region`` (grid cached under ``grid_key``), with its current point and optimum.
+    ``layer``: traces (under, over) the theory's lines, e.g. plots.measured_layer_specs."""
     base = _region_base(f"{grid_key}|{region.x_name}|{region.y_name}|{region.log10_gain.shape}", color_by,
                         json.dumps(list(runs), sort_keys=True, default=str), region, runs)
-    return PreparedFigure({"data": [*base["data"], *plots.point_marker_specs(region)], "layout": base["layout"]})
+    under, over = layer
+    # The first base trace only carries the colour bar; a measured field goes right above the image.
+    data = [base["data"][0], *under, *base["data"][1:], *over, *plots.point_marker_specs(region)]
+    return PreparedFigure({"data": data, "layout": base["layout"]})
 
 
 def chart(fig: Any, key: str, **kw: Any) -> None:

@@ -126,10 +126,35 @@ function traces(d, row, rho2, vals) {
 // What a map drawn for `vals` from `row` shows: a slider the map ignores changes nothing in it.
 const shownBy = (d, vals, row) => JSON.stringify([vals[d.x_name], vals.dampening, row.along, vals[row.along]]);
 
+// The measured layer (traces with meta "measured") belongs to the setting the server drew: a slider
+// other than the map's own axes moves away from it, so the layer hides until the rerun brings the new
+// setting's (or its progress). Moving along the map's axes keeps it: the measured map covers them.
+function measuredLayer(self, gd, vals) {
+  const d = self.d;
+  const stale = Object.keys(d.current).some((n) => n !== d.x_name && n !== "dampening" && vals[n] !== d.current[n]);
+  const idx = gd.data.map((tr, i) => (tr.meta === d.measured_meta ? i : -1)).filter((i) => i >= 0);
+  const shown = !stale;
+  const change = idx.filter((i) => (gd.data[i].visible ?? true) !== shown);
+  if (change.length) window.Plotly.restyle(gd, { visible: shown }, change);
+  self.measuredStale = stale && idx.length > 0;
+  window.stabvizMeasuredStale = self.measuredStale;        // for the browser tests
+}
+
+// The measured map's log10 gain over T at map coordinates (xc, yc): its nearest cell, or null.
+function measuredAt(self, gd, xc, yc) {
+  if (self.measuredStale) return null;
+  const tr = gd.data.find((t) => t.meta === self.d.measured_meta && t.type === "contour");
+  if (!tr) return null;
+  const nearest = (cs, v) => cs.reduce((best, c, i) => (Math.abs(c - v) < Math.abs(cs[best] - v) ? i : best), 0);
+  const k = nearest(tr.x, xc), j = nearest(tr.y, yc);
+  return { value: tr.z[j][k], nx: tr.x.length, ny: tr.y.length };
+}
+
 // Redraw the map for `vals`, unless it already shows them.
 function redraw(self, vals) {
   const d = self.d, gd = mapOf(d);
   if (!gd || !window.Plotly) return;
+  measuredLayer(self, gd, vals);
   const row = rowOf(d, vals);
   if (row === null) { gd.style.opacity = "0.45"; return; }    // beyond the shipped stops: the rerun repaints
   gd.style.opacity = "";
@@ -184,7 +209,10 @@ function showTip(self, gd, event) {
   const c = cell(d, self.row, at.j, at.k);
   tip.innerHTML = `${d.x_title} = ${fmt(c.x, 4)}<br>${d.y_title} = ${fmt(c.gamma, 4)}<br>ρ² = ${fmt(c.rho2, 4)}`
     + `<br>worst one-step gain = ${fmt(c.worst, 4)}<br>log₁₀ gain over T = ${fmt(c.gain, 3)}`
-    + `<br>firing rate p = ${c.firing.toFixed(3)}<br><i>click to move here</i>`;
+    + `<br>firing rate p = ${c.firing.toFixed(3)}`;
+  const m = measuredAt(self, gd, d.xc[at.k], d.gc[at.j]);
+  if (m) tip.innerHTML += `<br>measured log₁₀ gain over T = ${fmt(m.value, 3)} (${m.ny} × ${m.nx} grid)`;
+  tip.innerHTML += "<br><i>click to move here</i>";
   tip.style.left = `${event.clientX + 14}px`;
   tip.style.top = `${event.clientY + 14}px`;
   tip.style.display = "block";
@@ -222,9 +250,11 @@ export default function liveMap({ data, setTriggerValue }) {
   const raw = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
   const d = decode(JSON.parse(typeof raw === "string" ? raw : new TextDecoder().decode(raw)));
   const row = rowOf(d, d.current);
-  Object.assign(self, { d, row, trigger: setTriggerValue, drawn: shownBy(d, d.current, row) });
+  Object.assign(self, { d, row, trigger: setTriggerValue, drawn: shownBy(d, d.current, row), measuredStale: false });
+  window.stabvizMeasuredStale = false;
   const gd = mapOf(d);
   if (gd) gd.style.opacity = "";                 // the server's figure for this data has been drawn
+  if (gd && window.Plotly) measuredLayer(self, gd, d.current);
   attachPointer(self);
   const sidebar = document.querySelector('[data-testid="stSidebar"]');
   if (!sidebar) return undefined;

@@ -105,7 +105,7 @@ def _map_part(key: Keyed, x: str, color_by: str, moving: tuple[tuple[str, float]
         "contour_stride": plots.CONTOUR_STRIDE,
         "x_title": plots.axis_title(x), "y_title": plots.axis_title("dampening"),
         "curves": {k: label for k, (label, _) in plots.CURVE_STYLES.items()},
-        "optimum_name": plots.OPTIMUM_NAME, "current_name": plots.CURRENT_NAME,
+        "optimum_name": plots.OPTIMUM_NAME, "current_name": plots.CURRENT_NAME, "measured_meta": plots.MEASURED_META,
     }
 
 

@@ -10,7 +10,9 @@ on every interface to visitors the host does not know, so then:
 - runs read only the data files the host lists in ``STABVIZ_DATA_FILES`` (os.pathsep-separated), offered
   by file name, never by directory; no path can be typed;
 - each visitor's session may have at most ``STABVIZ_SHARED_MAX_RUNS`` (default 2) runs queued or running,
-  on top of the machine's limits (:func:`stabviz.config.limits`), and cancels only its own runs.
+  on top of the machine's limits (:func:`stabviz.config.limits`), and cancels only its own runs;
+- measured maps (Explore's measured layer) run one at a time on one worker process; each session waits for
+  one at most, and at most ``STABVIZ_SHARED_MAX_MAPS`` (default 4) wait at once.
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ TOKEN_ENV = "STABVIZ_RUN_TOKEN"
 FILES_ENV = "STABVIZ_DATA_FILES"
 MAX_RUNS_ENV = "STABVIZ_SHARED_MAX_RUNS"
 DEFAULT_MAX_RUNS = 2
+MAX_MAPS_ENV = "STABVIZ_SHARED_MAX_MAPS"
+DEFAULT_MAX_MAPS = 4
 _TRUE = ("1", "true", "yes", "on")
 
 
@@ -58,8 +62,20 @@ def token_ok(given: str | None, env: Mapping[str, str] | None = None) -> bool:
 
 def max_runs(env: Mapping[str, str] | None = None) -> int:
     """Runs one visitor's session may have queued or running at once in shared mode."""
-    raw = _env(env).get(MAX_RUNS_ENV, "").strip()
-    return int(raw) if raw.isdigit() else DEFAULT_MAX_RUNS
+    return _count(env, MAX_RUNS_ENV, DEFAULT_MAX_RUNS)
+
+
+def _count(env: Mapping[str, str] | None, name: str, default: int) -> int:
+    """A whole number from the environment variable ``name`` (``default`` when unset or not one)."""
+    raw = _env(env).get(name, "").strip()
+    return int(raw) if raw.isdigit() else default
+
+
+def max_waiting_maps(env: Mapping[str, str] | None = None) -> int | None:
+    """Measured maps that may wait for the worker at once (None: no bound, outside shared mode)."""
+    if not shared(env):
+        return None
+    return _count(env, MAX_MAPS_ENV, DEFAULT_MAX_MAPS)
 
 
 def data_files(env: Mapping[str, str] | None = None) -> dict[str, str]:

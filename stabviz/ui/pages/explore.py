@@ -13,7 +13,8 @@ import streamlit as st
 
 from stabviz import plots
 from stabviz.config import RANGES, LIFConfig
-from stabviz.ui import advice, compute, entry, figures, layout, livemap, sharing, snippets, state, urlstate
+from stabviz.ui import (advice, compute, entry, figures, layout, livemap, measuredlayer, sharing, snippets, state,
+                        urlstate)
 from stabviz.ui import runs as ui_runs
 
 #: tab label -> (x axis, y axis). The tail map is always drawn for the q-PseudoSpike shape.
@@ -55,13 +56,17 @@ def draw_map(cfg: LIFConfig, label: str, color_by: str, runs: Sequence[dict[str,
         st.caption("Drawn for the q-PseudoSpike shape; the current point shows where you would be with it.")
     region = compute.region(at, x, y)
     chart_key = f"map_{x}_{y}"
-    fig = figures.region_chart(region, compute.grid_key(at, x, y), color_by, runs)
+    layer = measuredlayer.controls(at, x)
+    specs = ((), ()) if layer.result is None else plots.measured_layer_specs(
+        layer.result, log_y=region.log_y, color_by=color_by, show_field=layer.field == "measured")
+    fig = figures.region_chart(region, compute.grid_key(at, x, y), color_by, runs, specs)
     # theme=None: Streamlit's theme is merged into the figure in the browser on every remount (~100 ms
     # of the repaint budget); the figure carries its own styling instead.
     st.plotly_chart(fig, key=chart_key, theme=None,
                     config={"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]})
     # Repaints this map in the browser as a slider moves; hover and clicks, exact to the cell.
     livemap.mount(cfg, at, x, color_by, on_click=lambda click: _on_click(click, x, y))
+    measuredlayer.show(layer, at)
     for note in region.notes:
         st.caption(f":material/info: {note}")
     layout.download_buttons("Map numbers", f"stabviz_{x}_{y}", region.to_csv,
