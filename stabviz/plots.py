@@ -568,8 +568,8 @@ def evidence_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float],
     lines = [_vline(float(v), label, dash=dashes[i % len(dashes)], position="top" if i % 2 == 0 else "bottom")
              for i, (label, v) in enumerate((marks or {}).items()) if v is not None and math.isfinite(v)]
     if log_x:
-        lines = [(dict(s, x0=math.log10(s["x0"]), x1=math.log10(s["x1"])), dict(a, x=math.log10(a["x"])))
-                 for s, a in lines]
+        # a shape on a log axis takes data coordinates, an annotation the exponent (plotly.js)
+        lines = [(s, dict(a, x=math.log10(a["x"]))) for s, a in lines]
     layout = _layout(height, axis_title(x_name), "test accuracy (%)", lines=lines, top=30,
                      xaxis=dict(type="log" if log_x else "linear"))
     return go.Figure(data=traces, layout=layout)
