@@ -39,7 +39,7 @@ INITS = ("glorot-uniform", "glorot-normal", "he-normal", "orthogonal", "uniform"
 IN_INITS = INITS[:-1]          # the input weights have no stability condition of their own
 VOLTAGE_MODELS = ("uniform", "gaussian", "measured")
 FORMULAS = ("derived", "code")
-TASKS = ("randman", "shd", "slmnist")
+TASKS = ("randman", "shd", "slmnist", "digits")
 LOSSES = ("per-step", "time-mean")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -432,7 +432,7 @@ class TrainConfig:
             raise ValueError(f"data_path = {show(self.data_path)} must be a file path (text)")
         _validate(self, TRAIN_RANGES, {"task": TASKS, "loss": LOSSES, "device": DEVICES},
                   ("use_recommended_sg",), optional=("initial_rate",))
-        if self.task != "randman" and not self.data_path:
+        if self.task in ("shd", "slmnist") and not self.data_path:
             raise ValueError(f"task = {self.task!r} needs data_path: a local file (nothing is downloaded)")
 
     def check_limits(self, lim: Mapping[str, int] | None = None) -> None:

@@ -61,6 +61,8 @@ RANDMAN_FREQUENCIES = 32           # ceil(precision ** (-1 / alpha)) at the defa
 RANDMAN_CHUNK_ENTRIES = 8_000_000  # tasks._manifold_values keeps (S, n_in, K) chunks below this
 INPUT_STATS_CHUNKED = 50_000_000   # tasks.input_stats squares in chunks above this many entries
 INPUT_STATS_CHUNK = 10_000_000
+#: tasks.digits: (samples, T, n_in, classes), whatever the config says
+DIGITS_SIZES = (1797, 16, 64, 10)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,10 +200,12 @@ def _split_sizes(samples: int) -> tuple[int, int]:
 
 
 def _task_sizes(train_cfg: Any) -> tuple[int, int, int, int]:
-    """(samples, T, n_in, classes) of the task's data: randman uses the config's; shd and slmnist
-    have 700 and 784 channels (and at most ``samples`` samples, 20 classes at most for SHD, 10 for
+    """(samples, T, n_in, classes) of the task's data: randman uses the config's; digits is fixed
+    (DIGITS_SIZES); shd and slmnist have 700 and 784 channels (and at most ``samples`` samples, 20 classes at most for SHD, 10 for
     sl-MNIST; the config's classes is an upper bound of neither, so the larger is taken)."""
     cfg = train_cfg
+    if cfg.task == "digits":
+        return DIGITS_SIZES
     n_in = {"shd": 700, "slmnist": 784}.get(cfg.task, cfg.lif.n_in)
     classes = cfg.classes if cfg.task == "randman" else max(cfg.classes, 20)
     return cfg.samples, cfg.time_steps, n_in, classes

@@ -25,6 +25,7 @@ AXIS_TITLES = {
     "n_rec": "neurons n",
     "lr": "learning rate",
     "threshold": "threshold θ",
+    "initial_rate": "initial firing rate f0",
 }
 
 #: Condition curves drawn over a region map: key of Region.curves -> (legend label, dash style).
@@ -606,3 +607,59 @@ def spike_raster(spikes: Any, *, height: int = 280) -> go.Figure:
     return go.Figure(data=[trace], layout=_layout(
         height, "time step t", "neuron", showlegend=False,
         xaxis=dict(range=[-0.5, s.shape[0] - 0.5]), yaxis=dict(range=[-0.5, s.shape[1] - 0.5])))
+
+
+# ---------------------------------------------------------------------------------------------
+# The replication study (docs/evidence/README.md): accuracy curves, the collapse scatter, PNG files
+
+EVIDENCE_COLORS = ("#1971c2", "#e8590c", "#2f9e44", "#ae3ec9", "#868e96")
+
+
+def evidence_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float]]], *,
+                    x_name: str, marks: Mapping[str, float | None] | None = None, log_x: bool = False,
+                    height: int = 320) -> go.Figure:
+    """Final test accuracy (mean ± seed sd, %) against one parameter, one line per ``curves`` entry
+    (name -> (x, mean, sd)); ``marks`` draw labelled vertical lines (γ_III, γ_IV, the measured boundary)."""
+    traces = [go.Scatter(x=list(x), y=list(m), error_y=dict(type="data", array=list(s), visible=True),
+                         mode="lines+markers", name=name, line=dict(color=EVIDENCE_COLORS[i % len(EVIDENCE_COLORS)]),
+                         hovertemplate=f"{name}: %{{x:.3g}} → %{{y:.1f}}%<extra></extra>")
+              for i, (name, (x, m, s)) in enumerate(curves.items())]
+    dashes = ("dot", "dash", "dashdot", "longdash")
+    lines = [_vline(float(v), label, dash=dashes[i % len(dashes)], position="top" if i % 2 == 0 else "bottom")
+             for i, (label, v) in enumerate((marks or {}).items()) if v is not None and math.isfinite(v)]
+    if log_x:
+        # a shape on a log axis takes data coordinates, an annotation the exponent (plotly.js)
+        lines = [(s, dict(a, x=math.log10(a["x"]))) for s, a in lines]
+    layout = _layout(height, axis_title(x_name), "test accuracy (%)", lines=lines, top=30,
+                     xaxis=dict(type="log" if log_x else "linear"))
+    return go.Figure(data=traces, layout=layout)
+
+
+def evidence_scatter(x: Sequence[float], accuracy: Sequence[float], collapsed: Sequence[bool], *, x_title: str,
+                     auc: float | None = None, height: int = 320) -> go.Figure:
+    """Final accuracy (%) of every run against its initial T·log₁₀ gain, collapsed runs in red; the title
+    carries the AUC of the score for collapse."""
+    keep = [i for i, v in enumerate(x) if v is not None and math.isfinite(v)]
+    traces = []
+    for flag, name, color in ((False, "trained", "#1971c2"), (True, "collapsed", "#c92a2a")):
+        idx = [i for i in keep if bool(collapsed[i]) == flag]
+        traces.append(go.Scatter(x=[x[i] for i in idx], y=[accuracy[i] for i in idx], mode="markers", name=name,
+                                 marker=dict(color=color, size=6, opacity=0.7),
+                                 hovertemplate="%{x:.3g} → %{y:.1f}%<extra></extra>"))
+    title = f"AUC for collapse: {auc:.2f}" if auc is not None and math.isfinite(auc) else "AUC: not defined"
+    layout = _layout(height, x_title, "test accuracy (%)", top=40, title=dict(text=title, x=0.5, font=dict(size=13)))
+    return go.Figure(data=traces, layout=layout)
+
+
+def write_pngs(figures: Mapping[str, go.Figure], width: int = 640, height: int | None = None) -> None:
+    """Write each figure to its path as PNG in one browser session (kaleido with the system's Chrome or
+    Chromium; nothing is downloaded). A missing kaleido is a one-line ValueError naming the package."""
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        raise ValueError("PNG figures need kaleido (it uses the Chrome or Chromium installed here): "
+                         "pip install kaleido") from None
+    import plotly.io as pio
+    paths = list(figures)
+    pio.write_images([figures[p] for p in paths], paths, format="png", width=width,
+                     height=[height or figures[p].layout.height or 320 for p in paths])

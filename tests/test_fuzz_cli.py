@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 import stabviz.cli.bench as cli_bench
 import stabviz.cli.dashboard as cli_dashboard
 import stabviz.cli.runs as cli_runs
+import stabviz.evidence as evidence
 from stabviz import measured, simulate, theory, train
 from stabviz.cli import build_parser, main
 from stabviz.cli import options as O
@@ -253,6 +254,14 @@ def _stubs(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(cli_runs, "ensure_dispatcher", lambda store: None)
     mp.setattr(cli_dashboard, "run_dashboard", lambda argv=(): _reached("dashboard") or 0)
 
+    def fake_replicate(size, out_dir, launcher=None, device="cpu", command="", png=True, progress=None):
+        _reached("replicate")
+        assert size in evidence.SIZE_NAMES and launcher in (None, "local", "ray") and device in ("cpu", "auto")
+        os.makedirs(out_dir, exist_ok=True)        # the real study's first step: path errors as they come
+        return {"size": size, "runs": 0, "wall_s": 0.0, "command": command, "claims": []}
+
+    mp.setattr(evidence, "replicate", fake_replicate)
+
 
 @pytest.fixture(scope="module")
 def fuzz_env(tmp_path_factory):
@@ -333,7 +342,7 @@ def test_fuzz_ran_and_reached_the_work(fuzz_env):
         pytest.skip("run with every test_fuzz_command case")
     assert CASES["tried"] >= len(LEAVES) * FUZZ.max_examples // 2
     assert CASES["by_status"].get(0, 0) > 0 and CASES["by_status"].get(2, 0) > 0
-    stubbed = {"bench", "dashboard", "measure-map", "region", "simulate", "submit", "sweep", "train"}
+    stubbed = {"bench", "dashboard", "measure-map", "region", "simulate", "submit", "sweep", "train", "replicate"}
     assert {k for k, v in REACHED.items() if v >= 5} >= stubbed, REACHED
 
 

@@ -39,7 +39,9 @@ LAYERS: dict[str, set[str]] = {
     "calibration": set(),                       # the stored residual bands: json only
     "theory_doc": set(),                        # docs/theory.md by section (the Learn page)
     "paper_demos": {"config"},                  # the paper's findings and the shipped measured maps
-    "cli": {"theory", "train", "runs", "timing", "measured"},
+    # the replication study: arms of training runs, their analysis, figures and files
+    "evidence": {"train", "runs", "plots", "simulate", "theory", "jsonsafe", "tasks", "config"},
+    "cli": {"theory", "train", "runs", "timing", "measured", "evidence"},
     "main": {"cli"},                            # python -m stabviz
     "ui": {"theory", "runs", "plots", "measured", "theory_doc", "neuron", "paper_demos"},
 }

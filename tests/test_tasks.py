@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from stabviz import tasks
 from stabviz.config import LIFConfig, TrainConfig
-from stabviz.tasks import input_stats, load_task, randman, shd, slmnist
+from stabviz.tasks import digits, input_stats, load_task, randman, shd, slmnist
 
 
 def small_randman(**kw):
@@ -243,6 +243,54 @@ def test_slmnist_rejects_truncated_idx(tmp_path):
     write_idx(tmp_path / "train-labels-idx1-ubyte", labels)
     with pytest.raises(ValueError, match="promises shape"):
         slmnist(img)
+
+
+# --------------------------------------------------------------------------------------------- digits
+
+def test_digits_is_a_latency_code_of_64_pixels_over_16_steps():
+    data = digits()
+    assert data.x.shape == (1797, 16, 64) and data.x.dtype == torch.float32 and data.n_classes == 10
+    assert set(data.x.unique().tolist()) <= {0.0, 1.0}
+    assert int(data.x.sum(dim=1).max()) == 1                  # a pixel fires at most once
+    assert sorted(torch.bincount(data.y).tolist())[0] >= 170  # about 180 images per class
+
+
+def test_digits_brightest_pixels_fire_first():
+    from sklearn.datasets import load_digits
+    images = torch.as_tensor(load_digits().images[:1].reshape(1, 64) / 16.0)
+    fired = digits().x[:1].sum(dim=1)
+    first = digits().x[0].argmax(dim=0)
+    assert torch.equal(fired[0].bool(), images[0] >= tasks.DIGITS_THRESHOLD)
+    bright, faint = images[0].argmax(), images[0].masked_fill(images[0] < 0.2, 2).argmin()
+    assert first[bright] == first[fired[0].bool()].min() and first[faint] > first[bright]
+
+
+def test_digits_split_is_fixed_whatever_the_run_seed():
+    a = load_task(TrainConfig(task="digits", lif=LIFConfig(seed=1)))
+    b = load_task(TrainConfig(task="digits", lif=LIFConfig(seed=9), time_steps=99, samples=10))
+    assert (len(a.train_idx), len(a.test_idx)) == (1438, 359)
+    assert torch.equal(a.train_idx, b.train_idx) and torch.equal(a.x, b.x) and a.time_steps == 16
+    assert not set(a.train_idx.tolist()) & set(a.test_idx.tolist())
+
+
+def test_digits_other_encodings_are_rows_and_pixels():
+    rows, pixels = digits("rows"), digits("pixels")
+    assert rows.x.shape == (1797, 8, 8) and pixels.x.shape == (1797, 64, 1)
+    assert torch.equal(rows.x.reshape(1797, 64), pixels.x.reshape(1797, 64))
+    with pytest.raises(ValueError, match="encoding"):
+        digits("columns")
+
+
+def test_digits_without_scikit_learn_is_a_one_line_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)          # import sklearn now raises ImportError
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(ValueError, match=r"^task 'digits' needs scikit-learn .*pip install scikit-learn$"):
+        load_task(TrainConfig(task="digits"))
+
+
+def test_digits_statistics_feed_the_prediction():
+    m_x, v_x = input_stats(digits().x_train)
+    assert 0.02 < m_x < 0.03 and v_x == pytest.approx(m_x * (1 - m_x), rel=1e-6)   # one spike at most
 
 
 # --------------------------------------------------------------------------------------------- load_task

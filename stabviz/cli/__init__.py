@@ -8,7 +8,7 @@ be read or written. Every count and size option is range-checked while it is par
 so no value reaches a computation that would overflow or run for ever. Anything else is a bug: one line
 and status 1 (STABVIZ_DEBUG=1 shows its traceback).
 
-One module per command group (:mod:`.theory`, :mod:`.train`, :mod:`.runs`, :mod:`.bench`), their
+One module per command group (:mod:`.theory`, :mod:`.train`, :mod:`.runs`, :mod:`.bench`, :mod:`.replicate`), their
 shared options in :mod:`.options`; this module assembles the parser and owns the one error path.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ import re
 import sys
 from typing import Sequence
 
-from stabviz.cli import bench, dashboard, runs, theory, train
+from stabviz.cli import bench, dashboard, replicate, runs, theory, train
 from stabviz.runs.store import StoreError
 from stabviz.cli.options import Parser, UsageError, lif_config_from_args, lif_options, shown
 
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     training = lif_options(with_steps=False)
     train.register(sub, [training, json_opt])
     runs.register(sub, [training, json_opt])
+    replicate.register(sub, [json_opt])
     dashboard.register(sub)
     return parser
 

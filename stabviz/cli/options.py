@@ -200,7 +200,8 @@ def train_options() -> argparse.ArgumentParser:
     d = _DEFAULTS
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("training (defaults: TrainConfig's)")
-    g.add_argument("--task", choices=TASKS, help=f"data set (default {d.task}; shd/slmnist need --data-path)")
+    g.add_argument("--task", choices=TASKS, help=f"data set (default {d.task}; shd/slmnist need --data-path; digits is scikit-learn's "
+                        "bundled set, 16 steps × 64 channels whatever --time-steps says)")
     g.add_argument("--data-path", type=path(), help="local SHD .h5 or MNIST idx/.npz file (nothing is downloaded)")
     whole = lambda name: Whole.of(name, TRAIN_RANGES)        # noqa: E731
     g.add_argument("--classes", type=whole("classes"), help=f"randman classes (default {d.classes})")

@@ -72,7 +72,8 @@ def launch_form(cfg: LIFConfig) -> None:
     with st.form("launch", border=True, enter_to_submit=False):
         st.markdown(f"**Launch a run at the current setting**: {setting_label(cfg.to_dict())}")
         c = st.columns(4)
-        task = c[0].selectbox("Task", TASKS, help="randman is generated on the fly; shd and slmnist read a "
+        task = c[0].selectbox("Task", TASKS, help="randman is generated on the fly; digits is scikit-learn's "
+                                                  "bundled set (16 steps, 64 channels); shd and slmnist read a "
                                                   "local file you already have (nothing is downloaded).")
         if shared:      # no typed paths on a shared dashboard: only the files the host lists, by name
             data_name = c[1].selectbox("Data file (shd / slmnist)", list(files), index=None,

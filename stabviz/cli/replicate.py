@@ -1,0 +1,53 @@
+"""`python -m stabviz replicate`: the replication study (docs/evidence/README.md), end to end.
+
+Runs every arm, writes JSON and PNG files to ``--out`` (default docs/evidence) and prints each claim's
+verdict (``--json``: summary.json's content). torch is imported only inside the handler.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from stabviz.cli.options import path
+from stabviz.jsonsafe import dumps
+
+
+def cmd_replicate(args: argparse.Namespace) -> int:
+    from stabviz.evidence import replicate
+
+    size = args.size or "quick"
+    words = ["python -m stabviz replicate", f"--{size}"] + (["--device"] if args.device else []) \
+        + ([f"--launcher {args.launcher}"] if args.launcher else []) + ([f"--out {args.out}"] if args.out else [])
+    quiet = args.json
+    summary = replicate(size, args.out or "docs/evidence", launcher=args.launcher,
+                        device="auto" if args.device else "cpu", command=" ".join(words), png=not args.no_png,
+                        progress=None if quiet else lambda text: print(text, file=sys.stderr, flush=True))
+    if args.json:
+        print(dumps(summary))
+    else:
+        print(f"{summary['runs']} runs in {summary['wall_s']:.0f} s; files in {args.out or 'docs/evidence'}")
+        for c in summary["claims"]:
+            print(f"{c['verdict']:<13} {c['id']:<18} {c['claim']}")
+    return 0
+
+
+def register(subparsers, parents: list[argparse.ArgumentParser]) -> None:
+    """Add `replicate` to the main CLI; ``parents`` carry --json."""
+    p = subparsers.add_parser("replicate", parents=parents,
+                              help="the replication study: the paper's claims rerun, with verdicts",
+                              description="Run the replication study and write docs/evidence (JSON, PNG). "
+                                          "--quick (the default) fits 30 minutes on 2 CPU cores; --full adds seeds, "
+                                          "two-layer networks and learning rates for a GPU or a Ray cluster; "
+                                          "--smoke is the test suite's end-to-end check.")
+    sizes = p.add_mutually_exclusive_group()
+    for name in ("smoke", "quick", "full"):
+        sizes.add_argument(f"--{name}", dest="size", action="store_const", const=name, help=f"the {name} size")
+    p.add_argument("--device", action="store_true", help="train on CUDA when available (device auto)")
+    p.add_argument("--launcher", choices=("local", "ray"),
+                   help="queue the runs through this launcher (default: one after the other in this process)")
+    p.add_argument("--out", type=path(empty=False), help="output folder (default docs/evidence)")
+    p.add_argument("--no-png", action="store_true", help="write the JSON files only")
+    p.set_defaults(func=cmd_replicate)
+
+
+__all__ = ["register", "cmd_replicate"]

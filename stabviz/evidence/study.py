@@ -1,0 +1,457 @@
+"""The replication study: the paper's empirical claims rerun offline, judged by rules fixed beforehand.
+
+Design, arms and rules: docs/evidence/README.md. :func:`design` builds every arm as cells, each cell a list
+of :class:`~stabviz.config.TrainConfig` (one per seed, and in the full size per learning rate and depth);
+:func:`execute` runs one list of configs and is the one place that decides how (in this process, or through
+the local or Ray launcher); :func:`analyse` turns the summaries into curves, markers and verdicts;
+:func:`write_outputs` writes JSON and PNG files.
+"""
+from __future__ import annotations
+
+import datetime
+import math
+import statistics
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from stabviz import plots, simulate, theory, train
+from stabviz.config import LIFConfig, TrainConfig, limits, preset, tau_to_leak
+from stabviz.evidence import rules
+from stabviz.jsonsafe import dumps, finite_or_none
+from stabviz.tasks import input_stats, load_task
+
+SIZE_NAMES = ("smoke", "quick", "full")
+TASK_NAMES = ("digits", "randman")
+#: the sparsity loss "on" of arm C: weight and target rate (docs/theory.md#6-what-the-paper-reports)
+SPARSITY_WEIGHT, SPARSITY_TARGET = 1.0, 0.05
+#: a run collapsed when diverged or below chance + this fraction of (its task's best cell mean − chance)
+COLLAPSE_FRACTION = 0.5
+
+
+@dataclass(frozen=True)
+class Size:
+    """How big the study is. Every cell runs ``seeds`` seeds × ``lrs`` × ``layers`` configs."""
+    seeds: int
+    digits_neurons: int
+    randman_neurons: int
+    train_steps: int
+    randman_steps: int          # randman's time steps T
+    randman_samples: int
+    gammas: tuple[float, ...]
+    betas: tuple[float, ...]
+    tails: tuple[float, ...]
+    rates: tuple[float, ...]
+    shapes: tuple[str, ...]
+    lrs: tuple[float, ...] = (2e-3,)
+    layers: tuple[int, ...] = (1,)
+    boundary_points: int = 24   # γ and β values simulated for the measured boundary
+
+
+GAMMAS = (0.25, 0.5, 1.0, 1.25, 1.5, 2.0)
+BETAS = (0.25, 0.5, 0.75, 1.5)
+TAILS = (1.01, 1.05, 1.26, 1.6, 2.36, 4.08, 16.8)
+RATES = (0.05, 0.2, 0.5, 0.8)
+SHAPES = ("fastsigmoid", "exponential", "rectangular")
+SIZES = {
+    "smoke": Size(2, 16, 16, 3, 10, 100, (0.5, 1.0, 2.0), (0.25,), (1.05, 16.8), (0.05, 0.8), ("fastsigmoid",),
+                  boundary_points=6),
+    "quick": Size(3, 128, 64, 200, 30, 500, GAMMAS, BETAS, TAILS, RATES, SHAPES),
+    "full": Size(5, 128, 128, 500, 50, 1000, GAMMAS, BETAS, TAILS, RATES, SHAPES,
+                 lrs=(3e-4, 1e-3, 3e-3), layers=(1, 2)),
+}
+
+
+@dataclass
+class Cell:
+    """One point of an arm: its parameters and the configs (seeds...) that measure it."""
+    arm: str
+    task: str
+    label: str
+    params: dict[str, Any]
+    configs: list[TrainConfig] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# design
+
+
+def base_config(task: str, size: Size, device: str = "cpu") -> TrainConfig:
+    """Arm A's setting per task: digits at the paper's sl-MNIST layer (α ≈ 0), randman at τ = 20."""
+    common = dict(train_steps=size.train_steps, batch=64, device=device, log_every=max(1, size.train_steps),
+                  time_limit=600.0)
+    if task == "digits":
+        return TrainConfig(task="digits", lif=preset("paper-slmnist", n_rec=size.digits_neurons), **common)
+    return TrainConfig(task="randman", lif=preset("shd-tau20", n_rec=size.randman_neurons, n_in=50), classes=5,
+                       samples=size.randman_samples, time_steps=size.randman_steps, **common)
+
+
+def task_lif(base: TrainConfig) -> LIFConfig:
+    """The LIFConfig a run of ``base`` really uses: the task's channels, steps and measured m_x, v_x."""
+    data = load_task(base)
+    m_x, v_x = input_stats(data.x_train)
+    return train.network_config(base.replace(use_recommended_sg=False), data, m_x, v_x)
+
+
+def _seeded(base: TrainConfig, size: Size, **lif_changes: Any) -> list[TrainConfig]:
+    lif = base.lif.replace(**lif_changes)
+    return [base.replace(lif=lif.replace(seed=seed), lr=lr, layers=layers)
+            for layers in size.layers for lr in size.lrs for seed in range(size.seeds)]
+
+
+def theory_points(lif: LIFConfig) -> dict[str, Any]:
+    """γ_III, γ_IV(β) and β*(γ) at the task's setting (the options of theory.recommendation_options)."""
+    options, notes = theory.recommendation_options(lif)
+    by_label = {o["label"]: o for o in options}
+    g3 = float(theory.condition_iii(lif))
+    return finite_or_none({"gamma_III": g3 if g3 > 0 else None,
+                           "gamma_IV": by_label.get("keep β, solve γ", {}).get("dampening"),
+                           "beta_star": by_label.get("keep γ, solve β", {}).get("sharpness"),
+                           "notes": notes})
+
+
+def design(size: Size, device: str = "cpu") -> tuple[list[Cell], dict[str, Any]]:
+    """Every cell of arms A, A′, B, C and D, and the theory's points per task (for markers and arm D)."""
+    cells: list[Cell] = []
+    points: dict[str, Any] = {}
+    for task, arm in (("digits", "A"), ("randman", "A'")):
+        base = base_config(task, size, device)
+        lif = task_lif(base)
+        points[task] = {shape: theory_points(lif.replace(shape=shape, dampening=1.0, sharpness=1.0))
+                        for shape in size.shapes}
+        for shape in size.shapes:
+            for g in size.gammas:
+                cells.append(Cell(arm, task, f"{shape} γ={g:g}", {"shape": shape, "dampening": g, "sharpness": 1.0},
+                                  _seeded(base, size, shape=shape, dampening=g, sharpness=1.0)))
+            for b in size.betas:
+                cells.append(Cell(arm, task, f"{shape} β={b:g}", {"shape": shape, "dampening": 1.0, "sharpness": b},
+                                  _seeded(base, size, shape=shape, dampening=1.0, sharpness=b)))
+        cells += _arm_d(task, base, size, points[task]["fastsigmoid"])
+    digits = base_config("digits", size, device)
+    for q in size.tails:
+        cells.append(Cell("B", "digits", f"q={q:g}", {"tail": q},
+                          _seeded(digits, size, shape="qpseudospike", reset="mult2", tail=q)))
+    for f0 in size.rates:
+        for on in (False, True):
+            sp = dict(sparsity_weight=SPARSITY_WEIGHT, sparsity_target=SPARSITY_TARGET) if on else {}
+            cells.append(Cell("C", "digits", f"f0={f0:g} SP {'on' if on else 'off'}",
+                              {"initial_rate": f0, "sparsity": on},
+                              [c.replace(initial_rate=f0, **sp) for c in _seeded(digits, size)]))
+    return cells, points
+
+
+def _arm_d(task: str, base: TrainConfig, size: Size, point: dict[str, Any]) -> list[Cell]:
+    """Glorot γ = β = 1; conditions I + II; β*(γ = 1); γ_IV(β = 1); the recommended option (conditions I + II
+    and the first ρ² = 1 surrogate). A setting the theory cannot give here is left out (the notes say why)."""
+    settings: list[tuple[str, dict, dict]] = [("Glorot γ=β=1", {}, {}), ("conditions I+II", {"init_rec": "conditions"}, {})]
+    if point.get("beta_star"):
+        settings.append(("β*(γ=1)", {"sharpness": point["beta_star"]}, {}))
+    if point.get("gamma_IV"):
+        settings.append(("γ_IV(β=1)", {"dampening": point["gamma_IV"]}, {}))
+    settings.append(("recommended", {"init_rec": "conditions"}, {"use_recommended_sg": True}))
+    return [Cell("D", task, label, {"setting": label, **lif_changes},
+                 [c.replace(**train_changes) for c in _seeded(base, size, **lif_changes)])
+            for label, lif_changes, train_changes in settings]
+
+
+# ---------------------------------------------------------------------------------------------
+# execution: the one function that decides how a list of configs runs
+
+
+def execute(configs: Sequence[TrainConfig], launcher: str | None = None,
+            progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+    """The summaries of ``train.run`` for ``configs``, in order: in this process one after the other
+    (``launcher`` None), or queued through the local launcher or Ray in batches of the queue limit."""
+    report = progress or (lambda done, total: None)
+    if launcher is None:
+        out = []
+        for i, cfg in enumerate(configs):
+            out.append(train.run(cfg))
+            report(i + 1, len(configs))
+        return out
+    from stabviz.runs import get_launcher
+    runner = get_launcher(launcher)
+    out, batch = [], max(1, limits()["queued"])
+    for start in range(0, len(configs), batch):
+        ids = [runner.submit(cfg) for cfg in configs[start:start + batch]]
+        runner.wait(ids)
+        for run_id in ids:
+            run = runner.store.get(run_id)
+            out.append(run.get("summary") or {"status": run["status"], "final": {}, "initial": {},
+                                                "prediction": {}, "lif": {}, "error": run.get("error")})
+        report(len(out), len(configs))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# analysis
+
+
+def run_row(cell: Cell, summary: dict[str, Any]) -> dict[str, Any]:
+    """One run as the study keeps it: accuracy in %, initial measured and predicted T·log₁₀ gain."""
+    final, initial, pred = summary.get("final") or {}, summary.get("initial") or {}, summary.get("prediction") or {}
+    steps = (summary.get("lif") or {}).get("steps")
+    rho_hat = initial.get("grad_gain")
+    acc = final.get("accuracy")
+    return finite_or_none({
+        "arm": cell.arm, "task": cell.task, "cell": cell.label, "seed": (summary.get("lif") or {}).get("seed"),
+        "status": summary.get("status"), "accuracy": None if acc is None else 100 * acc,
+        "measured_log10_gain": steps * math.log10(rho_hat) if rho_hat and steps and rho_hat > 0 else None,
+        "predicted_log10_gain": pred.get("log10_gain"), "predicted_regime": pred.get("regime"),
+        "wall_s": summary.get("wall_s")})
+
+
+def cell_stats(cell: Cell, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    accs = [r["accuracy"] if r["status"] == "finished" and r["accuracy"] is not None else None for r in rows]
+    # a diverged run counts at chance: it learned nothing
+    chance = 10.0 if cell.task == "digits" else 100.0 / 5
+    mean, sd = rules.mean_sd([chance if a is None else a for a in accs])
+    return finite_or_none({"arm": cell.arm, "task": cell.task, "label": cell.label, "params": cell.params,
+                           "mean": mean, "sd": sd, "accuracies": accs, "chance": chance})
+
+
+def measured_boundary(lif: LIFConfig, axis: str, points: int) -> float | None:
+    """The measured edge of the exploding regime along ``axis`` (the other surrogate knob at 1): the
+    smallest γ, or the largest β, whose simulated T·log₁₀ ρ̂ exceeds the tolerance; geometric mean of the
+    two grid values around it. None when the grid [0.1, 4] does not cross it."""
+    values = np.geomspace(0.1, 4.0, points)
+    exploding = []
+    for v in values:
+        m = simulate.measure(lif.replace(**{axis: float(v)}), batch=32, steps=max(lif.steps + 50, 100), burn_in=50)
+        exploding.append(m.log10_gain > lif.tolerance)
+    order = range(len(values)) if axis == "dampening" else range(len(values) - 1, -1, -1)
+    prev = None
+    for i in order:
+        if exploding[i]:
+            return None if prev is None else float(math.sqrt(values[i] * values[prev]))
+        prev = i
+    return None
+
+
+def analyse(cells: list[Cell], summaries: list[list[dict[str, Any]]], points: dict[str, Any],
+            boundaries: dict[str, Any]) -> dict[str, Any]:
+    """Curves, regret tables, the collapse scatter and every claim's verdict."""
+    rows = [[run_row(c, s) for s in runs] for c, runs in zip(cells, summaries)]
+    stats = [cell_stats(c, r) for c, r in zip(cells, rows)]
+    flat = [r for rs in rows for r in rs]
+    best = {t: max((s["mean"] for s in stats if s["task"] == t and s["arm"] != "C" and s["mean"] is not None),
+                   default=math.nan) for t in TASK_NAMES}
+    for r, s in ((r, s) for rs, s in zip(rows, stats) for r in rs):
+        floor = s["chance"] + COLLAPSE_FRACTION * (best[s["task"]] - s["chance"])
+        r["collapsed"] = r["status"] != "finished" or r["accuracy"] is None or r["accuracy"] < floor
+    scored = [r for r in flat if r["arm"] != "C"]
+    aucs = {k: rules.auc([r[k] for r in scored], [r["collapsed"] for r in scored])
+            for k in ("predicted_log10_gain", "measured_log10_gain")}
+    claims = _claims(stats, points, aucs, scored)
+    return {"cells": stats, "runs": flat, "theory": points, "boundaries": boundaries, "auc": aucs,
+            "regret": _regret_tables(stats), "claims": claims}
+
+
+def _cells(stats, arm, task, **params) -> list[dict[str, Any]]:
+    return [s for s in stats if s["arm"] == arm and s["task"] == task
+            and all(s["params"].get(k) == v for k, v in params.items())]
+
+
+def _curve(stats, arm, task, shape, axis) -> list[dict[str, Any]]:
+    """The γ curve (β = 1) or the β curve (γ = 1, the γ = 1 cell included) of one shape, by x."""
+    other = "sharpness" if axis == "dampening" else "dampening"
+    cells = [s for s in _cells(stats, arm, task, shape=shape) if s["params"][other] == 1.0]
+    return sorted(cells, key=lambda s: s["params"][axis])
+
+
+def _regret_tables(stats) -> dict[str, Any]:
+    """Per task: the theory's recommended setting against the best and the median cell of its grid (arm A
+    or A′ with the fast sigmoid, and arm D)."""
+    out = {}
+    for task, arm in (("digits", "A"), ("randman", "A'")):
+        grid = _cells(stats, arm, task, shape="fastsigmoid") + _cells(stats, "D", task)
+        theory_cell = next((s for s in grid if s["params"].get("setting") == "recommended"), None)
+        means = [s["mean"] for s in grid if s["mean"] is not None]
+        if theory_cell is None or not means:
+            continue
+        top = max(grid, key=lambda s: s["mean"] if s["mean"] is not None else -math.inf)
+        out[task] = {"theory": theory_cell["mean"], "theory_sd": theory_cell["sd"], "best": top["mean"],
+                     "best_cell": top["label"], "median": statistics.median(means), "cells": len(means),
+                     "settings": {s["label"]: s["mean"] for s in _cells(stats, "D", task)}}
+    return out
+
+
+def _claim(cid: str, claim: str, rule: str, result: tuple[str, dict] | None, why_missing: str = "") -> dict:
+    verdict, numbers = result if result else ("inconclusive", {"missing": why_missing or "cells missing"})
+    return finite_or_none({"id": cid, "claim": claim, "rule": rule, "verdict": verdict, "numbers": numbers})
+
+
+def _max_sd(cells) -> float:
+    return max((c["sd"] for c in cells if c["sd"] is not None), default=math.nan)
+
+
+def _claims(stats, points, aucs, scored) -> list[dict[str, Any]]:
+    out = []
+    near, drop = rules.NEAR, rules.DROP
+    for task, arm in (("digits", "A"), ("randman", "A'")):
+        g = _curve(stats, arm, task, "fastsigmoid", "dampening")
+        low = [c for c in g if c["params"]["dampening"] <= 0.75]
+        high = [c for c in g if c["params"]["dampening"] >= 1.5]
+        res = rules.falls_past([c["mean"] for c in low], [c["mean"] for c in high], max(c["mean"] for c in g),
+                               _max_sd(low + high)) if g and high else None
+        if res:
+            res[1].update(points[task]["fastsigmoid"])
+            res[1].pop("notes", None)
+        out.append(_claim(f"{arm}-gamma", f"{task}: accuracy falls as γ rises past the conditions' values (fast sigmoid, β = 1)",
+                          f"confirmed if every cell with γ ≤ 0.75 is within {near:g} points of the best γ cell and the "
+                          f"cells with γ ≥ 1.5 average ≥ {drop:g} points below it; inconclusive if the largest seed sd of "
+                          "the cells compared exceeds that drop; refuted otherwise", res))
+        b = _curve(stats, arm, task, "fastsigmoid", "sharpness")
+        keep = [c for c in b if c["params"]["sharpness"] >= 1.0]
+        lowb = [c for c in b if c["params"]["sharpness"] <= 0.5]
+        res = rules.falls_past([c["mean"] for c in keep], [c["mean"] for c in lowb], max(c["mean"] for c in b),
+                               _max_sd(keep + lowb)) if keep and lowb else None
+        out.append(_claim(f"{arm}-beta", f"{task}: too low a sharpness β hurts (fast sigmoid, γ = 1)",
+                          f"confirmed if every cell with β ≥ 1 is within {near:g} points of the best β cell and the "
+                          f"cells with β ≤ 0.5 average ≥ {drop:g} points below it; inconclusive if the largest seed sd "
+                          "exceeds that drop; refuted otherwise", res))
+        res = _robust_shape(stats, arm, task)
+        out.append(_claim(f"{arm}-shape", f"{task}: the fast sigmoid is the most robust shape over the γ grid",
+                          f"mean accuracy over the γ curve: confirmed if the fast sigmoid beats the best other shape by "
+                          f"≥ {near:g} points; inconclusive if the largest per-shape seed sd exceeds the difference; "
+                          "refuted otherwise", res, "fewer than two shapes in this size"))
+    q = sorted(_cells(stats, "B", "digits"), key=lambda c: c["params"]["tail"])
+    out.append(_claim("B-tail", "digits, q-PseudoSpike with the mult2 reset: accuracy is flat in the tail q",
+                      f"confirmed if the q cells' means span ≤ {rules.FLAT:g} points; inconclusive if the largest seed "
+                      "sd exceeds the span; refuted otherwise",
+                      rules.is_flat([c["mean"] for c in q], _max_sd(q)) if len(q) > 1 else None))
+    on = _cells(stats, "C", "digits", sparsity=True)
+    hi = [c for c in on if c["params"]["initial_rate"] >= 0.5]
+    lo = [c for c in on if c["params"]["initial_rate"] < 0.5]
+    out.append(_claim("C-rate", "digits: high initial firing rates (f0 ≥ 0.5), with the sparsity loss, help",
+                      f"confirmed if the f0 ≥ 0.5 cells average ≥ {near:g} points above the f0 < 0.5 cells (sparsity "
+                      "loss on); inconclusive if the largest seed sd exceeds the difference; refuted otherwise",
+                      rules.helps(statistics.fmean(c["mean"] for c in hi), statistics.fmean(c["mean"] for c in lo),
+                                  _max_sd(hi + lo)) if hi and lo else None))
+    for task, table in _regret_tables(stats).items():
+        out.append(_claim(f"D-regret-{task}", f"{task}: the theory's recommended setting is near the grid's best",
+                          f"confirmed if its mean is within {near:g} points of the best cell of the grid (arm A/A′ fast "
+                          "sigmoid + arm D); inconclusive if its seed sd exceeds the regret; refuted otherwise",
+                          rules.near_best(table["theory"], table["best"], table["median"], table["theory_sd"])))
+    collapsed = sum(r["collapsed"] for r in scored)
+    for key, what in (("predicted_log10_gain", "predicted"), ("measured_log10_gain", "measured")):
+        out.append(_claim(f"AUC-{what}", f"the {what} initial T·log₁₀ gain ranks training collapse (arms A, A′, B, D)",
+                          f"AUC of the score for 'collapsed' (diverged, or below chance + {COLLAPSE_FRACTION:g} × (task's "
+                          f"best cell − chance)): confirmed if ≥ {rules.AUC_GOOD:g}, refuted if ≤ {rules.AUC_POOR:g}, "
+                          f"inconclusive between, or with fewer than {rules.AUC_MIN_RUNS} runs on either side",
+                          rules.ranks(aucs[key], collapsed, len(scored) - collapsed)))
+    return out
+
+
+def _robust_shape(stats, arm, task) -> tuple[str, dict] | None:
+    """The fast sigmoid's mean over its γ curve against the best other shape's; sd over seeds of that mean."""
+    per_shape = {}
+    for shape in SHAPES:
+        curve = _curve(stats, arm, task, shape, "dampening")
+        if curve:
+            seeds = list(zip(*[c["accuracies"] for c in curve]))
+            means = [statistics.fmean(c["chance"] if a is None else a for a, c in zip(s, curve)) for s in seeds]
+            per_shape[shape] = rules.mean_sd(means)
+    if "fastsigmoid" not in per_shape or len(per_shape) < 2:
+        return None
+    rival = max((s for s in per_shape if s != "fastsigmoid"), key=lambda s: per_shape[s][0])
+    verdict, numbers = rules.helps(per_shape["fastsigmoid"][0], per_shape[rival][0],
+                                   max(sd for _, sd in per_shape.values()))
+    return verdict, {**numbers, "rival": rival, "per_shape": {s: m for s, (m, _) in per_shape.items()}}
+
+
+# ---------------------------------------------------------------------------------------------
+# the whole study and its files
+
+
+def replicate(size_name: str, out_dir: str | Path, launcher: str | None = None, device: str = "cpu",
+              command: str = "", png: bool = True, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run the study of ``size_name`` and write its files to ``out_dir``; returns summary.json's content."""
+    if size_name not in SIZES:
+        raise ValueError(f"size = {size_name!r} is not one of: {', '.join(SIZE_NAMES)}")
+    say = progress or (lambda text: None)
+    size, began = SIZES[size_name], time.monotonic()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cells, points = design(size, device)
+    configs = [c for cell in cells for c in cell.configs]
+    say(f"{len(cells)} cells, {len(configs)} runs")
+    flat = execute(configs, launcher, lambda done, total: say(f"runs {done}/{total}"))
+    summaries, i = [], 0
+    for cell in cells:
+        summaries.append(flat[i:i + len(cell.configs)])
+        i += len(cell.configs)
+    boundaries = {}
+    for task in TASK_NAMES:
+        lif = task_lif(base_config(task, size, device)).replace(dampening=1.0, sharpness=1.0)
+        boundaries[task] = {"dampening": measured_boundary(lif, "dampening", size.boundary_points),
+                            "sharpness": measured_boundary(lif, "sharpness", size.boundary_points)}
+    result = analyse(cells, summaries, points, boundaries)
+    summary = {"size": size_name, "command": command, "commit": _commit(), "launcher": launcher or "in-process",
+               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               "device": device, "runs": len(configs), "cells": len(cells),
+               "wall_s": time.monotonic() - began, "claims": result["claims"], "auc": result["auc"],
+               "regret": result["regret"]}
+    write_outputs(out, result, summary, png)
+    return finite_or_none(summary)
+
+
+def _commit() -> str | None:
+    """The checkout's commit (with '-dirty' when files differ from it), or None outside git."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (head + ("-dirty" if dirty else "")) or None
+
+
+def write_outputs(out: Path, result: dict[str, Any], summary: dict[str, Any], png: bool = True) -> None:
+    """summary.json, cells.json (every cell with its seeds), runs.json (every run), and the PNG figures."""
+    files = {"summary.json": summary,
+             "cells.json": {k: result[k] for k in ("cells", "theory", "boundaries", "regret")},
+             "runs.json": result["runs"]}
+    for name, obj in files.items():
+        (out / name).write_text(dumps(obj) + "\n", encoding="utf-8")
+    if png:
+        plots.write_pngs({str(out / f"{name}.png"): fig for name, fig in figures(result).items()})
+
+
+def figures(result: dict[str, Any]) -> dict[str, Any]:
+    """The study's figures by file stem: accuracy vs γ and vs β per task, vs q, vs f0, and the scatters."""
+    stats, figs = result["cells"], {}
+    for task, arm in (("digits", "A"), ("randman", "A'")):
+        pts, bound = result["theory"][task].get("fastsigmoid", {}), result["boundaries"][task]
+        for axis, marks in (("dampening", {"γ_III": pts.get("gamma_III"), "γ_IV": pts.get("gamma_IV"),
+                                          "measured edge": bound["dampening"]}),
+                            ("sharpness", {"β*": pts.get("beta_star"), "measured edge": bound["sharpness"]})):
+            curves = {}
+            for shape in SHAPES:
+                c = _curve(stats, arm, task, shape, axis)
+                if c:
+                    curves[shape] = ([s["params"][axis] for s in c], [s["mean"] for s in c], [s["sd"] for s in c])
+            figs[f"{'gamma' if axis == 'dampening' else 'beta'}_{task}"] = plots.evidence_curves(
+                curves, x_name=axis, marks=marks, log_x=True)
+    q = sorted(_cells(stats, "B", "digits"), key=lambda c: c["params"]["tail"])
+    figs["tail_digits"] = plots.evidence_curves(
+        {"q-PseudoSpike, mult2": ([c["params"]["tail"] for c in q], [c["mean"] for c in q], [c["sd"] for c in q])},
+        x_name="tail", log_x=True)
+    curves = {}
+    for on in (False, True):
+        c = sorted(_cells(stats, "C", "digits", sparsity=on), key=lambda s: s["params"]["initial_rate"])
+        curves[f"sparsity loss {'on' if on else 'off'}"] = ([s["params"]["initial_rate"] for s in c],
+                                                            [s["mean"] for s in c], [s["sd"] for s in c])
+    figs["rate_digits"] = plots.evidence_curves(curves, x_name="initial_rate")
+    scored = [r for r in result["runs"] if r["arm"] != "C"]
+    for key, what in (("measured_log10_gain", "measured"), ("predicted_log10_gain", "predicted")):
+        figs[f"collapse_{what}"] = plots.evidence_scatter(
+            [r[key] for r in scored], [r["accuracy"] or 0.0 for r in scored], [r["collapsed"] for r in scored],
+            x_title=f"initial {what} T·log₁₀ gain", auc=result["auc"][key])
+    return figs

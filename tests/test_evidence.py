@@ -1,0 +1,145 @@
+"""The replication study: its pre-registered rules on synthetic numbers, its design, and --smoke end to end."""
+import json
+import math
+
+import pytest
+import torch
+
+from stabviz.cli import main
+from stabviz.config import TrainConfig
+from stabviz.evidence import SIZES, design, execute, rules
+from stabviz.evidence.study import task_lif, base_config, theory_points
+
+
+@pytest.fixture
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)           # tiny networks: a second thread only waits on the first
+    yield
+    torch.set_num_threads(before)
+
+
+# --------------------------------------------------------------------------------------------- rules
+
+def test_falls_past_gives_each_verdict():
+    assert rules.falls_past([90, 89], [70, 60], best=90, sd=3)[0] == "confirmed"
+    assert rules.falls_past([90, 89], [85, 84], best=90, sd=1)[0] == "refuted"       # drops 5.5 < 10
+    assert rules.falls_past([90, 80], [70, 60], best=90, sd=3)[0] == "refuted"       # a low cell 10 off the best
+    assert rules.falls_past([90, 89], [70, 60], best=90, sd=30)[0] == "inconclusive"  # sd 30 > drop 25
+    verdict, numbers = rules.falls_past([90], [75], best=90, sd=2)
+    assert verdict == "confirmed" and numbers["drop"] == 15 and numbers["low_gap"] == 0
+
+
+def test_is_flat_gives_each_verdict():
+    assert rules.is_flat([80, 82, 84], sd=10)[0] == "confirmed"
+    assert rules.is_flat([60, 80, 84], sd=3)[0] == "refuted"
+    assert rules.is_flat([60, 80, 84], sd=25)[0] == "inconclusive"
+
+
+def test_helps_and_near_best_give_each_verdict():
+    assert rules.helps(85, 80, sd=2)[0] == "confirmed"
+    assert rules.helps(80, 85, sd=2)[0] == "refuted"
+    assert rules.helps(85, 80, sd=6)[0] == "inconclusive"
+    assert rules.near_best(88, best=89, median=70, sd=0.5)[0] == "confirmed"
+    assert rules.near_best(70, best=89, median=75, sd=2)[0] == "refuted"
+    verdict, numbers = rules.near_best(80, best=89, median=75, sd=12)
+    assert verdict == "inconclusive" and numbers["regret"] == 9 and numbers["regret_vs_median"] == -5
+
+
+def test_ranks_gives_each_verdict():
+    assert rules.ranks(0.9, 5, 5)[0] == "confirmed"
+    assert rules.ranks(0.5, 5, 5)[0] == "refuted"
+    assert rules.ranks(0.65, 5, 5)[0] == "inconclusive"
+    assert rules.ranks(0.9, 2, 20)[0] == "inconclusive"          # too few collapses to rank
+
+
+def test_auc_is_the_mann_whitney_statistic():
+    assert rules.auc([1, 2, 3, 4], [False, False, True, True]) == 1.0
+    assert rules.auc([4, 3, 2, 1], [False, False, True, True]) == 0.0
+    assert rules.auc([1, 1, 1, 1], [False, True, False, True]) == 0.5
+    assert rules.auc([0.1, 0.4, 0.35, 0.8], [False, False, True, True]) == 0.75   # sklearn's own example
+    assert rules.auc([1, float("nan"), None, 3], [False, True, True, True]) == 1.0
+    assert math.isnan(rules.auc([1, 2], [True, True]))
+
+
+def test_mean_sd_is_the_sample_sd():
+    assert rules.mean_sd([1, 2, 3]) == (2, 1)
+    assert rules.mean_sd([5]) == (5, 0)
+
+
+# --------------------------------------------------------------------------------------------- design
+
+def test_quick_design_has_every_arm_and_at_least_three_seeds_per_cell():
+    cells, points = design(SIZES["quick"])
+    assert {c.arm for c in cells} == {"A", "A'", "B", "C", "D"}
+    assert all(len(c.configs) >= 3 for c in cells)
+    assert all(len({cfg.lif.seed for cfg in c.configs}) == len(c.configs) for c in cells)
+    a = [c for c in cells if c.arm == "A"]
+    assert len(a) == 3 * (6 + 4) and {c.task for c in a} == {"digits"}
+    assert {c.configs[0].lif.shape for c in cells if c.arm == "B"} == {"qpseudospike"}
+    assert {c.configs[0].lif.reset for c in cells if c.arm == "B"} == {"mult2"}
+    # arm D's β*(γ = 1) and γ_IV(β = 1) are the theory's own, at the task's measured input statistics
+    for task in ("digits", "randman"):
+        d = {c.label: c.configs[0] for c in cells if c.arm == "D" and c.task == task}
+        expected = theory_points(task_lif(base_config(task, SIZES["quick"])))
+        assert d["γ_IV(β=1)"].lif.dampening == pytest.approx(expected["gamma_IV"])
+        assert d["recommended"].use_recommended_sg and d["recommended"].lif.init_rec == "conditions"
+        if expected["beta_star"]:
+            assert d["β*(γ=1)"].lif.sharpness == pytest.approx(expected["beta_star"])
+    assert sum(len(c.configs) for c in cells) == 3 * len(cells) and len(cells) >= 60 + 7 + 8 + 8
+
+
+def test_execute_through_the_local_launcher_returns_summaries_in_order(one_thread):
+    base = TrainConfig(task="randman", samples=40, time_steps=8, train_steps=2, batch=8, classes=2)
+    configs = [base.replace(lif=base.lif.replace(n_rec=8, n_in=10, seed=s)) for s in (3, 4)]
+    out = execute(configs, launcher="local")
+    assert [s["lif"]["seed"] for s in out] == [3, 4] and {s["status"] for s in out} == {"finished"}
+    here = execute(configs[:1])
+    assert here[0]["final"]["accuracy"] == out[0]["final"]["accuracy"]
+
+
+# --------------------------------------------------------------------------------------------- end to end
+
+def test_smoke_study_writes_every_file_with_its_schema(tmp_path, capsys, one_thread):
+    out = tmp_path / "evidence"
+    assert main(["replicate", "--smoke", "--out", str(out), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary == printed
+    assert summary["command"] == f"python -m stabviz replicate --smoke --out {out}"
+    assert summary["date"] and summary["size"] == "smoke" and "commit" in summary
+    ids = [c["id"] for c in summary["claims"]]
+    assert {"A-gamma", "A-beta", "A'-gamma", "B-tail", "C-rate", "D-regret-digits", "AUC-predicted",
+            "AUC-measured"} <= set(ids)
+    for claim in summary["claims"]:
+        assert set(claim) == {"id", "claim", "rule", "verdict", "numbers"}
+        assert claim["verdict"] in rules.VERDICTS and claim["rule"]
+    cells = json.loads((out / "cells.json").read_text())
+    assert {"cells", "theory", "boundaries", "regret"} <= set(cells)
+    runs = json.loads((out / "runs.json").read_text())
+    assert len(runs) == summary["runs"] and all("collapsed" in r for r in runs)
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert pngs == ["beta_digits.png", "beta_randman.png", "collapse_measured.png", "collapse_predicted.png",
+                    "gamma_digits.png", "gamma_randman.png", "rate_digits.png", "tail_digits.png"]
+    for p in out.glob("*.png"):
+        data = p.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and 5_000 < len(data) < 300_000
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["replicate", "--quick", "--full"], "not allowed with"),
+    (["replicate", "--launcher", "slurm"], "invalid choice"),
+    (["replicate", "--out", ""], "must not be empty"),
+    (["replicate", "--smoke", "--seeds", "3"], "unrecognized arguments"),
+])
+def test_cli_errors_are_one_line(argv, needle, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1
+
+
+def test_an_unwritable_output_folder_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["replicate", "--smoke", "--out", str(blocker / "sub"), "--no-png"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
