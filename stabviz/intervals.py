@@ -57,6 +57,17 @@ def mean_interval(values: Sequence[float | None], confidence: float = CONFIDENCE
     return Interval(mean, mean - half, mean + half, n, left_out)
 
 
+def seed_range(first: int, k: int, largest: int = 2**31 - 1) -> list[int]:
+    """The K seeds first, first+1, ..., first+K−1; ValueError when K < 1 or the last passes ``largest``
+    (config.RANGES' largest seed)."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"seeds = {k!r} must be a whole number of at least 1")
+    if first + k - 1 > largest:
+        raise ValueError(f"seeds = {k} from seed {first} would reach seed {first + k - 1}, above the largest "
+                         f"seed {largest}")
+    return list(range(first, first + k))
+
+
 def rate_tolerance(measured: float) -> float:
     """How far a predicted firing rate may be from a measured one and still agree."""
     return max(RATE_ABS_TOL, RATE_REL_TOL * measured)

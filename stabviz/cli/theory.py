@@ -116,11 +116,8 @@ _SEED_QUANTITIES = {"firing_rate": "firing_rate", "rho_hat": "rho", "log10_gain"
 def _seeds(first: int, k: int) -> list[int]:
     """seed, seed+1, ..., seed+K−1, every one a valid seed."""
     from stabviz.config import RANGES
-    last = first + k - 1
-    if last > RANGES["seed"][1]:
-        raise UsageError(f"--seeds {k} from --seed {first} reaches seed {last}, above the largest seed "
-                         f"{int(RANGES['seed'][1])}")
-    return list(range(first, last + 1))
+    from stabviz.intervals import seed_range
+    return seed_range(first, k, int(RANGES["seed"][1]))
 
 
 def _print_seeds(seeds: list[int], runs, pred: dict, as_json: bool) -> int:
