@@ -1,8 +1,10 @@
 """Confirmation example: short randman runs at a setting the theory calls stable and at settings it
-calls vanishing and exploding, printing prediction vs measurement. `python -m benchmarks.confirm_runs`
+calls vanishing and exploding, each with K seeds, printing prediction vs the seeds' mean and 95% interval
+and the group verdict (stabviz.intervals.group_verdict). `python -m benchmarks.confirm_runs [--seeds K]`
 
 The stable setting puts the dampening on the condition-IV curve (ρ² = 1 at the current sharpness,
-computed with the task's own input statistics); the others divide and multiply it by 4.
+computed with the task's own input statistics); the others divide and multiply it by 4. The runs train one
+after another (train.run), seeds seed ... seed+K−1 of each setting.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import json
 
 import torch
 
-from stabviz import theory, train
+from stabviz import intervals, theory, train
 from stabviz.config import TrainConfig, preset
 from stabviz.tasks import input_stats, load_task
 
@@ -29,32 +31,48 @@ def stable_dampening(cfg: TrainConfig) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--train-steps", type=int, default=150)
+    ap.add_argument("--seeds", type=int, default=3, help="seeds per setting (K ≥ 2 gives 95%% intervals)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(2)
     lif = preset("shd-tau20", n_rec=128, steps=50, sharpness=1.0)
     base = TrainConfig(lif=lif, task="randman", classes=5, samples=1000, time_steps=50,
                        train_steps=args.train_steps, batch=64, lr=2e-3, log_every=50)
+    seeds = intervals.seed_range(lif.seed, args.seeds)
     g = stable_dampening(base)
     rows = []
     for label, damp in (("vanishing (γ/4)", g / 4), ("stable (γ on IV)", g), ("exploding (4γ)", 4 * g)):
-        s = train.run(base.replace(lif=lif.replace(dampening=damp)))
-        v = s["verdict"]
-        rows.append({"setting": label, "dampening": damp, "status": s["status"],
-                     "rate_pred": v["firing_rate"]["predicted"], "rate_meas": v["firing_rate"]["measured"],
-                     "rho_pred": v["rho"]["predicted"], "rho_hat": v["rho"]["measured"],
-                     "regime_pred": v["regime"]["predicted"], "regime_meas": v["regime"]["measured"],
-                     "accuracy": s["final"].get("accuracy"), "wall_s": s["wall_s"]})
+        runs = [train.run(base.replace(lif=lif.replace(dampening=damp, seed=s))) for s in seeds]
+        v = intervals.group_verdict(runs)
+        rows.append({"setting": label, "dampening": damp, "seeds": seeds,
+                     "statuses": [r["status"] for r in runs], "regime_pred": runs[0]["prediction"]["regime"],
+                     "firing_rate": v["firing_rate"], "rho": v["rho"], "log10_gain": v["log10_gain"],
+                     "agrees": v["agrees"], "accuracy": intervals.mean_interval(
+                         [r["final"].get("accuracy") for r in runs]).to_dict(),
+                     "wall_s": sum(r["wall_s"] for r in runs)})
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"{'setting':<18}{'γ':>7}{'p pred':>8}{'p meas':>8}{'ρ pred':>8}{'ρ̂ meas':>8}  "
-          f"{'regime pred/meas':<22}{'acc':>6}{'status':>10}{'s':>6}")
+    print(f"{len(seeds)} seeds per setting; mean [95% interval] over the seeds, the prediction, and whether it "
+          "lies inside the interval widened by the tolerance (rate) or the calibrated band (ρ̂)")
+    print(f"{'setting':<18}{'γ':>7}  {'p: mean [interval] / pred':<36}{'ρ̂: mean [interval] / pred':<36}"
+          f"{'regime pred':<13}{'agrees':<8}{'acc':>6}{'s':>7}")
     for r in rows:
-        fmt = lambda v: "—" if v is None else f"{v:.3f}"
-        print(f"{r['setting']:<18}{r['dampening']:>7.3f}{fmt(r['rate_pred']):>8}{fmt(r['rate_meas']):>8}"
-              f"{fmt(r['rho_pred']):>8}{fmt(r['rho_hat']):>8}  {r['regime_pred'] + '/' + str(r['regime_meas']):<22}"
-              f"{fmt(r['accuracy']):>6}{r['status']:>10}{r['wall_s']:>6.1f}")
+        print(f"{r['setting']:<18}{r['dampening']:>7.3f}  {_interval(r['firing_rate']):<36}{_interval(r['rho']):<36}"
+              f"{r['regime_pred']:<13}{_yes(r['agrees']):<8}{_fmt(r['accuracy']['mean']):>6}{r['wall_s']:>7.1f}")
+
+
+def _fmt(v) -> str:
+    return "—" if v is None else f"{v:.3f}"
+
+
+def _interval(q: dict) -> str:
+    lo, hi = q["interval"] or (None, None)
+    return f"{_fmt(q['mean'])} [{_fmt(lo)}, {_fmt(hi)}] / {_fmt(q['predicted'])} {_yes(q['agrees'])}"
+
+
+def _yes(agrees) -> str:
+    return {True: "yes", False: "no"}.get(agrees, "—")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from stabviz import memory, theory
 from stabviz.config import LIFConfig, TrainConfig
+from stabviz.intervals import rate_tolerance
 from stabviz.jsonsafe import finite_or_none
 from stabviz.lif import LIFNetwork, fit_gradient_gain, probe_gradient_flow
 from stabviz.simulate import measure_layer
@@ -40,8 +41,6 @@ RATE_TOLERANCE = 0.01
 RATE_LR = 0.1
 #: Samples of the test split used for the start/end probes (the reference autograd path is slower).
 PROBE_SAMPLES = 64
-#: Firing rates agree when |predicted − measured| <= max(RATE_ABS_TOL, RATE_REL_TOL · measured).
-RATE_ABS_TOL, RATE_REL_TOL = 0.05, 0.25
 
 STATUSES = ("finished", "diverged", "cancelled")
 
@@ -120,18 +119,20 @@ def probe(net: LIFNetwork, lif: LIFConfig, x: torch.Tensor, y: torch.Tensor) -> 
 
 
 def verdict(prediction: dict[str, Any], initial: dict[str, Any], lif: LIFConfig) -> dict[str, Any]:
-    """Predicted vs measured at initialisation.
+    """Predicted vs measured at initialisation, for one run (one seed).
 
-    firing rate: agrees when |p_pred − p_meas| <= max(0.05, 0.25·p_meas) (layer 0);
+    firing rate: agrees when |p_pred − p_meas| <= max(0.05, 0.25·p_meas) (layer 0; intervals.rate_tolerance);
     ρ vs ρ̂: agrees when the gains they imply over T steps differ by at most ``lif.tolerance`` decades,
     |T·log10(ρ̂/ρ)| <= tolerance, the same yardstick the theory uses to call a setting 'stable';
     regime: the theory's calibrated label vs the label of T·log10 ρ̂; agrees when T·log10 ρ̂ lies inside
     the prediction's calibrated band (so an 'uncertain' prediction can agree, and a refuted one says so).
+    Over K seeds, :func:`stabviz.intervals.group_verdict` applies the same two rules to the 95% interval of
+    the mean instead of one value (with K = 1 it is this rule).
     """
     p_pred, p_meas = prediction.get("firing_rate"), (initial.get("firing_rate") or [None])[0]
     rho_pred, rho_meas = prediction.get("rho"), initial.get("grad_gain")
     rate_ok = None if None in (p_pred, p_meas) else \
-        abs(p_pred - p_meas) <= max(RATE_ABS_TOL, RATE_REL_TOL * p_meas)
+        abs(p_pred - p_meas) <= rate_tolerance(p_meas)
     decades = None
     if rho_pred and rho_meas and rho_pred > 0 and rho_meas > 0:
         decades = lif.steps * math.log10(rho_meas / rho_pred)

@@ -93,19 +93,26 @@ def test_a_preset_fills_every_control_and_reset_restores_the_defaults():
     assert _slider(at, "sharpness").value == LIFConfig().sharpness and dict(at.query_params) == {}
 
 
-def test_confirm_button_creates_a_run_in_the_store(temp_home):
+def test_confirm_button_queues_one_run_per_seed_as_one_group(temp_home):
     from stabviz.runs import RunStore
     from stabviz.ui import runs as ui_runs
-    at = open_app({"dampening": "0.5"})
+    at = open_app({"dampening": "0.5", "seed": "4"})
+    assert at.number_input(key="confirm_seeds").value == 3                       # the dashboard's default
     at.button(key="confirm_run").click().run()
     try:
         assert not at.exception and not at.error
-        runs = RunStore(temp_home / "stabviz.db").list()
-        assert len(runs) == 1
-        assert LIFConfig.from_dict(runs[0]["config"]["lif"]) == LIFConfig(dampening=0.5)
-        assert any(runs[0]["id"][:8] in s.value for s in at.success)
-        link = at.get("page_link")[0].proto                                   # the link to the run
-        assert link.page.endswith("runs") and runs[0]["id"] in link.query_string
+        runs = RunStore(temp_home / "stabviz.db").list(newest_first=False)
+        assert len(runs) == 3 and len({r["sweep_id"] for r in runs}) == 1
+        assert sorted(r["config"]["lif"]["seed"] for r in runs) == [4, 5, 6]
+        assert {r["sweep_label"] for r in runs} == {"seed=4", "seed=5", "seed=6"}
+        for r in runs:
+            assert LIFConfig.from_dict(r["config"]["lif"]) == LIFConfig(dampening=0.5, seed=r["config"]["lif"]["seed"])
+        assert all(r["id"][:8] in at.success[0].value for r in runs)
+        link = at.get("page_link")[0].proto                                   # the link to the first run
+        assert link.page.endswith("runs") and any(r["id"] in link.query_string for r in runs)
+        at.number_input(key="confirm_seeds").set_value(1).run()
+        at.button(key="confirm_run").click().run()
+        assert len(RunStore(temp_home / "stabviz.db").list()) == 4             # one seed: one run, no group
     finally:
         ui_runs.launcher().shutdown(timeout=20)                                # no training in the test
 
@@ -155,6 +162,33 @@ def test_runs_page_reattaches_to_the_run_in_the_link_and_compares_prediction_wit
     assert list(comparison["quantity"])[-1] == "regime over T"
     assert any("Prediction **confirmed**" in m.value or "Prediction **refuted**" in m.value for m in at.markdown)
     assert len(at.dataframe[0].value) == 2                                  # the persisted runs table
+
+
+def test_runs_page_shows_a_seed_groups_interval_in_the_table_and_its_verdict_in_the_run_view(temp_home):
+    from stabviz import train
+    from stabviz.intervals import group_verdict
+    from stabviz.runs import RunStore, sweep_configs
+    store = RunStore(temp_home / "stabviz.db")
+    base = TrainConfig(lif=LIFConfig(n_rec=16, n_in=20), time_steps=10, train_steps=1, batch=8, samples=40,
+                       classes=2, device="cpu")
+    points = sweep_configs(base, "seed", [0, 1, 2])
+    ids = store.create_many([(cfg, {"id": "group1", "label": f"seed={p['seed']}", "point": p}) for p, cfg in points],
+                            sweep_spec=("group1", {"x": "seed", "x_values": [0, 1, 2], "y": None, "y_values": None}))
+    summaries = [train.run(cfg) for _, cfg in points]
+    for run_id, summary in zip(ids, summaries):
+        store.set_status(run_id, "running")
+        store.set_status(run_id, "finished", summary=summary, prediction=summary["prediction"])
+    verdict = group_verdict(summaries)
+    lo, hi = verdict["rho"]["interval"]
+    at = open_app({"run": ids[1][:8]}, page="stabviz/ui/entry/runs.py")
+    column = list(at.dataframe[0].value["seed group (95% interval)"])
+    assert column == [f"ρ̂ {verdict['rho']['mean']:.3g} [{lo:.3g}, {hi:.3g}], rate "
+                      f"{verdict['firing_rate']['mean']:.3g} [{verdict['firing_rate']['interval'][0]:.3g}, "
+                      f"{verdict['firing_rate']['interval'][1]:.3g}] (3 seeds)"] * 3
+    said = [shown(b.value) for b in (*at.success, *at.warning)]
+    word = "agrees" if verdict["agrees"] else "is refuted"
+    assert any(t.startswith(f"Over 3 seeds the prediction {word}: predicted ρ ") and f"interval of ρ̂ [{lo:.3g}, {hi:.3g}]"
+               in t for t in said), said
 
 
 def test_a_failing_run_shows_its_error_and_a_bad_run_id_warns(temp_home):

@@ -85,6 +85,19 @@ def test_simulate_json_reports_measured_and_models():
     assert 0 <= out["measured"]["firing_rate"] <= 1 and out["measured"]["rho2"] > 0
 
 
+def test_simulate_seeds_gives_each_seed_and_the_interval_of_the_mean():
+    small = ("--preset", "shd-tau20", "--n-rec", "32", "--batch", "4", "--sim-steps", "60", "--burn-in", "20", "--json")
+    out = json.loads(run("simulate", *small, "--seed", "5", "--seeds", "3").stdout)
+    assert out["seeds"] == [5, 6, 7] and [m["seed"] for m in out["per_seed"]] == [5, 6, 7]
+    alone = json.loads(run("simulate", *small, "--seed", "6").stdout)["measured"]       # the same as seed 6 by itself
+    assert out["per_seed"][1]["rho_hat"] == pytest.approx(alone["rho_hat"], rel=1e-6)
+    for key in ("firing_rate", "rho_hat", "log10_gain"):
+        q = out["intervals"][key]
+        assert q["values"] == [m[key] for m in out["per_seed"]] and q["mean"] == pytest.approx(sum(q["values"]) / 3)
+        assert q["interval"][0] <= q["mean"] <= q["interval"][1] and q["n"] == 3
+    assert set(out["predicted"]) == {"uniform", "gaussian"} and out["confidence"] == 0.95
+
+
 def test_train_steps_option_counts_optimiser_steps():
     out = json.loads(run("train", "--steps", "4", "--n-rec", "16", "--time-steps", "10", "--samples", "60",
                          "--classes", "2", "--log-every", "2", "--json").stdout)
@@ -111,6 +124,9 @@ def test_missing_optional_dependency_is_one_line_and_status_2(tmp_path):
     (["runs", "list", "--limit", "1" + "0" * 30], "--limit"),            # was an OverflowError (SQLite)
     (["runs", "show", "x" * 100_000], "run id"),
     (["runs", "export", "abc", "--output", "/"], "no run with id"),
+    (["simulate", "--seeds", "0"], "--seeds"),
+    (["simulate", "--seeds", "65"], "--seeds"),
+    (["simulate", "--seeds", "2", "--seed", "2147483647"], "above the largest seed"),
 ])
 def test_issue9_findings_exit_2_with_one_line_and_no_traceback(args, needle, tmp_path):
     out = subprocess.run([sys.executable, "-m", "stabviz", *args], capture_output=True, text=True, timeout=60,

@@ -31,9 +31,10 @@ LAYERS: dict[str, set[str]] = {
     "measured": {"theory", "neuron", "memory"},          # the measured map: theory beside its simulation
     "lif": {"weights", "surrogates", "neuron"},
     "tasks": {"config"},
-    "train": {"theory", "lif", "tasks", "memory"},
+    "intervals": set(),                         # means and 95% intervals over seeds, the group verdict: scipy only
+    "train": {"theory", "lif", "tasks", "memory", "intervals"},
     # the workers also call stabviz.train:run, by name through importlib (invisible to ast)
-    "runs": {"stabviz", "train", "jsonsafe", "memory"},
+    "runs": {"stabviz", "train", "jsonsafe", "memory", "intervals"},
     "timing": {"lif"},                          # 'bench lif' and benchmarks/ share it
     "plots": set(),                             # numpy and plotly: the figures, no stabviz science
     "calibration": set(),                       # the stored residual bands: json only

@@ -308,3 +308,65 @@ def test_cli_sweep_list_show_export_cancel(home, capsys):
 
     assert cli_main(["runs", "show", "no-such-run"]) == 2
     assert "no run with id 'no-such-run'" in capsys.readouterr().err
+
+
+# -- seed groups -------------------------------------------------------------------------------------
+
+def test_a_seed_group_round_trips_through_the_store_and_gets_its_verdict_at_two_measured(home):
+    from stabviz import train
+    from stabviz.intervals import group_verdict
+    from stabviz.runs.groups import group_of, groups_of, seed_values
+    from stabviz.runs.sweep import sweep_configs
+    store = RunStore()
+    base = tiny(lif=tiny().lif.replace(seed=7), train_steps=1)
+    seeds = seed_values(base, 3)
+    assert seeds == [7, 8, 9]
+    ids = store.create_many([(cfg, {"id": "g1", "label": f"seed={p['seed']}", "point": p})
+                             for p, cfg in sweep_configs(base, "seed", seeds)],
+                            sweep_spec=("g1", {"x": "seed", "x_values": seeds, "y": None, "y_values": None}))
+    other = store.create(tiny(), {"id": "s1", "label": "dampening=1", "point": {"dampening": 1.0}})
+    assert group_of(store, store.get(other)) is None                     # a sweep over anything else: no group
+    summaries = []
+    for k, run_id in enumerate(ids):
+        run = store.get(run_id)
+        assert run["config"]["lif"]["seed"] == seeds[k] and run["sweep_point"] == {"seed": seeds[k]}
+        group = group_of(store, run)
+        assert group["size"] == 3 and group["seeds"] == seeds and group["measured"] == k
+        assert group["verdict"] is None if k < 2 else group["verdict"]["members"] == k
+        summary = train.run(TrainConfig.from_dict(run["config"]))
+        summaries.append(summary)
+        store.set_status(run_id, "running")
+        store.set_status(run_id, "finished", summary=summary, prediction=summary["prediction"])
+    group = groups_of(store.list())["g1"]
+    assert group["measured"] == 3 and set(groups_of(store.list())) == {"g1"}
+    assert group["verdict"] == group_verdict(summaries)                 # the stored summaries, read back as JSON
+
+
+def test_cli_submit_seeds_queues_one_group_and_show_and_list_give_its_interval(home, capsys):
+    tiny_args = ["--n-rec", "16", "--n-in", "20", "--time-steps", "10", "--train-steps", "3",
+                 "--batch", "8", "--samples", "40", "--classes", "2", "--log-every", "1", "--device", "cpu"]
+    assert cli_main(["submit", "--seeds", "3", "--seed", "4", *tiny_args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["ids"]) == 3 and out["seeds"] == [4, 5, 6]
+    store = RunStore()
+    assert store.sweep(out["group_id"])["spec"]["x"] == "seed"
+    assert store.wait(out["ids"], timeout=WAIT_S) == {i: "finished" for i in out["ids"]}
+    assert [store.get(i)["config"]["lif"]["seed"] for i in out["ids"]] == [4, 5, 6]
+
+    assert cli_main(["runs", "show", out["ids"][0], "--json"]) == 0
+    group = json.loads(capsys.readouterr().out)["group"]
+    assert group["id"] == out["group_id"] and group["measured"] == 3
+    verdict = group["verdict"]
+    assert verdict["members"] == 3 and verdict["agrees"] in (True, False)
+    lo, hi = verdict["rho"]["interval"]
+    assert lo < verdict["rho"]["mean"] < hi
+    assert cli_main(["runs", "show", out["ids"][1]]) == 0
+    text = capsys.readouterr().out
+    assert f"group      {out['group_id']}: 3 seeds 4-6, 3 measured" in text
+    assert "Over 3 seeds the prediction " in text and "95% interval of ρ̂ [" in text
+    assert cli_main(["runs", "list"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line[:12] in out["ids"]]
+    assert len(rows) == 3 and all(f"ρ̂ {verdict['rho']['mean']:.3g} [{lo:.3g}, {hi:.3g}]" in r for r in rows)
+
+    assert cli_main(["submit", "--seeds", "65", *tiny_args]) == 2
+    assert "--seeds" in capsys.readouterr().err and len(store.list()) == 3

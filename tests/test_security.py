@@ -138,6 +138,7 @@ def test_shared_without_a_token_switches_launching_off_and_says_so(monkeypatch, 
 
 
 def _launch(at, **choose):
+    at.number_input(key="launch_seeds").set_value(1)                # one run per launch: the limit counts runs
     for label, value in choose.items():
         [s for s in at.selectbox if s.label.startswith(label)][0].set_value(value)
     [b for b in at.button if b.label == "Launch run"][0].click().run()
@@ -158,6 +159,7 @@ def test_shared_with_a_token_launches_only_with_it_only_listed_files_and_few_run
     assert data.options == ["shd_train.h5", "shd_train.h5 (2)"]
     token = at.sidebar.text_input(key="run_token")
     assert token.proto.type == token.proto.PASSWORD
+    assert at.number_input(key="launch_seeds").value == 2           # the Seeds default: no more than the limit
 
     _launch(at)                                                      # no token typed
     assert any("needs the run token" in t for t in _texts(at)) and store.list() == []
@@ -166,6 +168,9 @@ def test_shared_with_a_token_launches_only_with_it_only_listed_files_and_few_run
     assert any("not the run token" in t for t in _texts(at)) and store.list() == []
 
     at.sidebar.text_input(key="run_token").set_value(TOKEN).run()
+    at.number_input(key="launch_seeds").set_value(3)
+    [b for b in at.button if b.label == "Launch run"][0].click().run()
+    assert any("at most 2 runs" in t and "would add 3" in t for t in _texts(at)) and store.list() == []
     _launch(at, **{"Task": "shd", "Data file": "shd_train.h5 (2)"})
     runs = store.list()
     assert len(runs) == 1 and runs[0]["config"]["data_path"] == "/srv/other/shd_train.h5"

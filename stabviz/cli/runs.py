@@ -13,12 +13,13 @@ from typing import Any, Sequence
 
 # The train options (--task, --steps/--train-steps, --batch, --lr, ...) are defined once, in options;
 # the main CLI hands training commands the LIF options without their --steps (T = --time-steps).
-from stabviz.cli.options import (LIST_LIMIT, RUN_ID_CHARS, Text, UsageError, Whole, path, run_id, shown,
+from stabviz.cli.options import (LIST_LIMIT, RUN_ID_CHARS, SEEDS, Text, UsageError, Whole, path, run_id, shown,
                                  train_config_from_args, train_options)
 from stabviz.config import limits
 from stabviz.jsonsafe import dumps
 # the run store and launchers import no torch (and no ray until the ray launcher is asked for)
 from stabviz.runs import RunStore, StoreError, ensure_dispatcher, get_launcher, parse_values
+from stabviz.runs.groups import group_of, interval_text, seed_values, verdict_sentence
 from stabviz.runs.store import STATUSES
 
 
@@ -59,18 +60,38 @@ def _resolve(store, run_id: str) -> str:
         raise ValueError(e.args[0]) from None
 
 
-def _brief(run: dict) -> dict:
-    """The columns `runs list` shows."""
+def _brief(run: dict, group: dict | None = None) -> dict:
+    """The columns `runs list` shows (``group``: the run's seed group, see stabviz.runs.groups)."""
     final = (run.get("summary") or {}).get("final") or {}
     return {"id": run["id"], "status": run["status"], "created": run["created"],
             "launcher": run["launcher"], "device": run["device"], "sweep_id": run["sweep_id"],
-            "sweep_label": run["sweep_label"], "final": final, "error": run["error"]}
+            "sweep_label": run["sweep_label"], "final": final, "error": run["error"], "group": group}
+
+
+def _groups(store, runs: list[dict]) -> dict[str, dict | None]:
+    """run id -> its whole seed group (each group read once), None for runs in none."""
+    by_id: dict[str, dict | None] = {}
+    out = {}
+    for r in runs:
+        gid = r.get("sweep_id")
+        if gid not in by_id:
+            by_id[gid] = group_of(store, r)
+        out[r["id"]] = by_id[gid]
+    return out
 
 
 # -- handlers ---------------------------------------------------------------------------------------
 
 def cmd_submit(args: argparse.Namespace) -> int:
     cfg = train_config_from_args(args)
+    if args.seeds > 1:
+        group_id, ids = _launcher(args).submit_seeds(cfg, args.seeds)
+        if args.json:
+            _print_json({"group_id": group_id, "ids": ids, "seeds": seed_values(cfg, args.seeds),
+                         "status": "queued", "launcher": args.launcher})
+        else:
+            print("\n".join(ids))
+        return 0
     run_id = _launcher(args).submit(cfg)
     if args.json:
         _print_json({"id": run_id, "status": "queued", "launcher": args.launcher})
@@ -80,17 +101,20 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    runs = _store().list(status=args.status, limit=args.limit, sweep_id=args.sweep)
+    store = _store()
+    runs = store.list(status=args.status, limit=args.limit, sweep_id=args.sweep)
+    groups = _groups(store, runs)
     if args.json:
-        _print_json([_brief(r) for r in runs])
+        _print_json([_brief(r, groups[r["id"]]) for r in runs])
         return 0
     if not runs:
         print("no runs")
         return 0
-    print(f"{'id':<12}  {'status':<11}  {'created':<19}  {'final loss':>10}  sweep point / error")
+    print(f"{'id':<12}  {'status':<11}  {'created':<19}  {'final loss':>10}  sweep point / error / seed group")
     for r in runs:
-        b = _brief(r)
-        note = b["error"] or b["sweep_label"] or ""
+        b = _brief(r, groups[r["id"]])
+        interval = interval_text(b["group"])
+        note = b["error"] or " · ".join(p for p in (b["sweep_label"], interval) if p)
         print(f"{b['id']:<12}  {b['status']:<11}  {_when(b['created']):<19}  "
               f"{_num(b['final'].get('loss')):>10}  {note}")
     return 0
@@ -101,8 +125,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     run = store.get(_resolve(store, args.id))
     run.pop("traceback", None)
     latest = {name: values[-1] for name, (_, values) in store.metrics(run["id"]).items()}
+    group = group_of(store, run)
     if args.json:
-        _print_json({**run, "latest_metrics": latest})
+        _print_json({**run, "latest_metrics": latest, "group": group})
         return 0
     cfg = run["config"]
     lif = cfg["lif"]
@@ -119,6 +144,12 @@ def cmd_show(args: argparse.Namespace) -> int:
             print(f"{key:<10} {value}")
     for name in sorted(latest):
         print(f"  {name:<20} {_num(latest[name])}")
+    if group is not None:
+        print(f"{'group':<10} {group['id']}: {group['size']} seeds {group['seeds'][0]}-{group['seeds'][-1]}, "
+              f"{group['measured']} measured" + ("" if group["verdict"] else " (an interval needs 2)"))
+        for line in (interval_text(group), verdict_sentence(group), group["error"]):
+            if line:
+                print(f"{'':<10} {line}")
     return 0
 
 
@@ -209,7 +240,11 @@ def register(subparsers, parents: Sequence[argparse.ArgumentParser]) -> None:
     training = train_options()
 
     p = subparsers.add_parser("submit", parents=[*parents, training],
-                              help="queue one training run; prints its id at once")
+                              help="queue one training run (or a seed group); prints the ids at once")
+    p.add_argument("--seeds", type=Whole(*SEEDS), default=1, metavar="K",
+                   help=f"queue K runs with seeds seed ... seed+K−1 as one seed group ({SEEDS[0]}-{SEEDS[1]}, "
+                        "default 1): `runs show`/`runs list` give the group's 95%% interval verdict once two "
+                        "have finished. Prints one id per line; --json: group_id, ids, seeds, status, launcher")
     _launcher_options(p)
     p.set_defaults(func=cmd_submit)
 

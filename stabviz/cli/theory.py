@@ -11,8 +11,8 @@ import json
 import sys
 from typing import Any
 
-from stabviz.cli.options import (BURN_IN, MEASURE_GRID, REGION_GRID, SIM_BATCH, SIM_STEPS, UsageError, Whole,
-                                 check_elements, lif_config_from_args, shown)
+from stabviz.cli.options import (BURN_IN, MEASURE_GRID, REGION_GRID, SEEDS, SIM_BATCH, SIM_STEPS, UsageError,
+                                 Whole, check_elements, lif_config_from_args, shown)
 from stabviz.config import PRESET_NOTES, PRESETS, preset
 from stabviz.jsonsafe import dumps
 
@@ -88,11 +88,14 @@ def _check_measured_model(cfg) -> None:
 def cmd_simulate(args: argparse.Namespace) -> int:
     cfg = lif_config_from_args(args)
     _check_simulation(args, cfg, "simulate")
+    seeds = _seeds(cfg.seed, args.seeds)
     from stabviz import simulate, theory
-    m = simulate.measure(cfg, batch=args.batch, steps=args.sim_steps, burn_in=args.burn_in,
-                         device=_device(args.device))
-    pred = theory.predict_all(cfg)
-    out = {"measured": m.to_dict(), "predicted": {k: v.to_dict() for k, v in pred.items()}}
+    runs = [simulate.measure(cfg, batch=args.batch, steps=args.sim_steps, burn_in=args.burn_in, seed=s,
+                             device=_device(args.device)) for s in seeds]
+    pred = {k: v.to_dict() for k, v in theory.predict_all(cfg).items()}
+    if len(seeds) > 1:
+        return _print_seeds(seeds, runs, pred, args.json)
+    out = {"measured": runs[0].to_dict(), "predicted": pred}
     if args.json:
         print(dumps(out))
         return 0
@@ -101,7 +104,42 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     for r in rows:
         print(f"{r:<14}{_fmt(out['measured'][r]):>14}{_fmt(out['predicted']['gaussian'][r]):>14}"
               f"{_fmt(out['predicted']['uniform'][r]):>14}")
-    for note in m.notes:
+    for note in runs[0].notes:
+        print(f"note: {note}")
+    return 0
+
+
+#: simulate --seeds K: measured key -> the prediction's key for the same quantity
+_SEED_QUANTITIES = {"firing_rate": "firing_rate", "rho_hat": "rho", "log10_gain": "log10_gain"}
+
+
+def _seeds(first: int, k: int) -> list[int]:
+    """seed, seed+1, ..., seed+K−1, every one a valid seed."""
+    from stabviz.config import RANGES
+    from stabviz.intervals import seed_range
+    return seed_range(first, k, int(RANGES["seed"][1]))
+
+
+def _print_seeds(seeds: list[int], runs, pred: dict, as_json: bool) -> int:
+    """simulate --seeds K (K ≥ 2): per-seed values, and the mean with its 95% interval over the seeds."""
+    from stabviz import intervals
+    per_seed = [{"seed": s, **m.to_dict()} for s, m in zip(seeds, runs)]
+    summary = {q: {**intervals.mean_interval([r[q] for r in per_seed]).to_dict(),
+                   "values": [r[q] for r in per_seed]} for q in _SEED_QUANTITIES}
+    if as_json:
+        print(dumps({"seeds": seeds, "confidence": intervals.CONFIDENCE, "per_seed": per_seed,
+                     "intervals": summary, "predicted": pred}))
+        return 0
+    print(f"{'seed':<14}" + "".join(f"{q:>14}" for q in _SEED_QUANTITIES))
+    for r in per_seed:
+        print(f"{r['seed']:<14}" + "".join(f"{_fmt(r[q]):>14}" for q in _SEED_QUANTITIES))
+    print(f"{'mean':<14}" + "".join(f"{_fmt(summary[q]['mean']):>14}" for q in _SEED_QUANTITIES))
+    for end, name in ((0, "95% low"), (1, "95% high")):
+        print(f"{name:<14}" + "".join(f"{_fmt((summary[q]['interval'] or [None, None])[end]):>14}"
+                                      for q in _SEED_QUANTITIES))
+    for model in ("gaussian", "uniform"):
+        print(f"{model:<14}" + "".join(f"{_fmt(pred[model][p]):>14}" for p in _SEED_QUANTITIES.values()))
+    for note in sorted({n for m in runs for n in m.notes}):
         print(f"note: {note}")
     return 0
 
@@ -205,6 +243,12 @@ def register(subparsers, common: argparse.ArgumentParser, json_opt: argparse.Arg
 
     p = subparsers.add_parser("simulate", parents=[common, json_opt], help="the measured (Monte-Carlo) check vs the models")
     _simulation_options(p)
+    p.add_argument("--seeds", type=Whole(*SEEDS), default=1, metavar="K",
+                   help=f"simulate seeds seed ... seed+K−1 ({SEEDS[0]}-{SEEDS[1]}, default 1). K ≥ 2 prints each "
+                        "seed's firing rate, ρ̂ and T·log10 ρ̂ with their mean and 95%% Student-t interval; "
+                        "--json keys: seeds, confidence, per_seed (one measurement per seed, with its seed), "
+                        "intervals ({firing_rate, rho_hat, log10_gain}: mean, interval [lo, hi], n, left_out, "
+                        "values) and predicted (as for K = 1)")
     p.set_defaults(func=cmd_simulate)
 
     p = subparsers.add_parser("measure-map", parents=[common, json_opt],

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 from stabviz import memory
 from stabviz.config import TrainConfig, limits
+from stabviz.runs.groups import SEED, seed_values
 from stabviz.runs.host import DispatcherLock, default_workers, dispatcher_pid, lock_path
 from stabviz.runs.store import RunStore, StoreError, new_id
 from stabviz.runs.sweep import label, sweep_configs
@@ -49,6 +50,11 @@ class Launcher:
         ids = self._submit([(cfg, {"id": sweep_id, "label": label(p), "point": p})
                             for p, cfg in points], sweep_spec=(sweep_id, spec))
         return sweep_id, ids
+
+    def submit_seeds(self, base: TrainConfig, k: int) -> tuple[str, list[str]]:
+        """Queue a seed group: K runs of ``base`` with seeds seed ... seed+K−1, recorded as one sweep over the
+        seed (stabviz.runs.groups); returns (group id, run ids)."""
+        return self.submit_sweep(base, SEED, seed_values(base, k))
 
     def cancel(self, run_id: str) -> str:
         """Cancel a queued or running run; returns its status after the request."""

@@ -26,6 +26,8 @@ POLL_S = 1.0
 #: Seconds between two checks that queued runs have a live dispatcher (the check is one SELECT).
 DISPATCH_CHECK_S = 5.0
 _last_dispatch_check = [0.0]
+#: The dashboard's Seeds input: a confirmation is this many runs (seeds seed ... seed+K−1) by default.
+DEFAULT_SEEDS, MAX_SEEDS = 3, 8
 #: Session keys: the ids of the runs this session launched; the sidebar's run-token field.
 MINE = "_my_runs"
 TOKEN = "run_token"
@@ -89,6 +91,28 @@ def submit(train: TrainConfig, launcher_name: str = "local") -> str:
     run_id = launcher(launcher_name).submit(train)
     _remember([run_id])
     return run_id
+
+
+def submit_seeds(train: TrainConfig, k: int, launcher_name: str = "local") -> list[str]:
+    """Queue K runs of ``train`` with seeds seed ... seed+K−1, as one seed group when K ≥ 2 (each counts
+    against the shared-mode per-visitor limit); returns the run ids. ValueError like :func:`submit`."""
+    if k == 1:
+        return [submit(train, launcher_name)]
+    why = refusal(k, [train.data_path])
+    if why:
+        raise ValueError(why)
+    _, run_ids = launcher(launcher_name).submit_seeds(train, k)
+    _remember(run_ids)
+    return run_ids
+
+
+def seeds_input(where: Any, key: str) -> int:
+    """The Seeds input (default DEFAULT_SEEDS, at most MAX_SEEDS; on a shared dashboard the default is no
+    more than a visitor's run limit)."""
+    default = min(DEFAULT_SEEDS, sharing.max_runs()) if sharing.shared() else DEFAULT_SEEDS
+    return int(where.number_input("Seeds", 1, MAX_SEEDS, max(default, 1), key=key,
+                                  help="Runs with seeds seed ... seed+K−1: the verdict is then the mean with its "
+                                       "95% interval over the seeds (two or more), not one seed's value."))
 
 
 def submit_sweep(base: TrainConfig, x: str, xs: Sequence[Any], y: str | None, ys: Sequence[Any] | None,

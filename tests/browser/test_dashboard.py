@@ -112,8 +112,8 @@ def test_a_tiny_run_launched_from_the_runs_page_finishes(page, base_url):
     page.goto(base_url + "/runs?n_rec=32")
     wait_idle(page)
     form = page.locator("[data-testid='stForm']")
-    for label, value in (("Training steps", 20), ("Batch", 8), ("Time steps per sample", 20)):
-        box = form.get_by_label(label)
+    for label, value in (("Training steps", 20), ("Batch", 8), ("Time steps per sample", 20), ("Seeds", 2)):
+        box = form.get_by_label(label, exact=True).and_(form.locator("input"))
         box.fill(str(value))
         box.press("Tab")
     form.get_by_role("button", name="Launch run").click()
@@ -126,6 +126,15 @@ def test_a_tiny_run_launched_from_the_runs_page_finishes(page, base_url):
         time.sleep(1.0)
     assert heading.first.inner_text().endswith("finished"), heading.first.inner_text()
     page.get_by_text("Prediction vs measurement at initialisation").wait_for(timeout=30_000)
+    # two seeds: one group, whose verdict appears in the run view once the second run has ended too
+    # (layout.plain puts an invisible word joiner after every ':')
+    verdict = page.get_by_text(re.compile("^Over 2 seeds the prediction (agrees|is refuted):\u2060? predicted ρ "))
+    verdict.wait_for(timeout=150_000)
+    assert re.search(r"the 95% interval of ρ̂ \[[-0-9.e]+, [-0-9.e]+\] widened by the calibrated band",
+                     verdict.inner_text().replace("\u2060", ""))
+    intervals = re.compile(r"^ρ̂ [-0-9.e]+ \[[-0-9.e]+, [-0-9.e]+\], rate [-0-9.e]+ \[[-0-9.e]+, [-0-9.e]+\] \(2 seeds\)$")
+    assert page.locator("[data-testid='stMarkdownContainer']").get_by_text(intervals).count() == 1   # the run view
+    assert page.get_by_text(intervals).count() >= 2                       # and the table's seed-group column
     assert page.locator(".js-plotly-plot").count() >= 4      # loss, accuracy, firing rate, grad norm, ...
     _assert_no_exception(page)
     assert server_ms(page) > 0

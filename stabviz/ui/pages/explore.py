@@ -135,31 +135,36 @@ AS_SET = "as set (the sliders)"
 
 
 def confirm_button(cfg: LIFConfig, option: Mapping[str, Any] | None = None) -> None:
-    """One button: queue a short training run at the chosen setting (the sliders', or a whole option)."""
+    """Queue short training runs at the chosen setting (the sliders', or a whole option), one per seed."""
     st.subheader("Confirm with a short run")
     at = cfg if option is None else cfg.replace(dampening=option["dampening"], sharpness=option["sharpness"],
                                                 tail=option["tail"])
     where = "the current setting" if option is None else f"the option “{option['label']}”"
     st.caption(f"At {where} (γ = {at.dampening:.4g}, β = {at.sharpness:.4g}"
                + (f", q = {at.tail:.4g}" if at.shape == "qpseudospike" else "") + "): 100 training steps on the "
-               "generated randman task (1 layer, batch 32, 50 time steps), in a worker process; the prediction "
-               "is stored with the run. Pick the setting under *Recommended initialisation*.")
+               "generated randman task (1 layer, batch 32, 50 time steps), in a worker process, once per seed; "
+               "the prediction is stored with each run, and two or more seeds are judged by the 95% interval "
+               "of their mean. Pick the setting under *Recommended initialisation*.")
     off = sharing.launching() == "off"
     if off:
         st.caption(":material/lock: Launching runs is switched off on this shared dashboard "
                    "(the host has set no run token).")
-    if st.button("Confirm with a short run", type="primary", icon=":material/play_arrow:", key="confirm_run",
-                 disabled=off):
+    c = st.columns([1, 3], vertical_alignment="bottom")
+    seeds = ui_runs.seeds_input(c[0], "confirm_seeds")
+    if c[1].button("Confirm with a short run", type="primary", icon=":material/play_arrow:", key="confirm_run",
+                   disabled=off):
         try:
-            st.session_state["_confirm_run_id"] = ui_runs.submit(ui_runs.quick_config(at))
+            st.session_state["_confirm_run_ids"] = ui_runs.submit_seeds(ui_runs.quick_config(at), seeds)
         except ValueError as err:
             st.error(f"The run was not started: {layout.plain(err)}")
-    run_id = st.session_state.get("_confirm_run_id")
-    if run_id:
-        st.success(f"Run {layout.plain(run_id[:8])} queued: follow it live on the Runs page.",
+    run_ids = st.session_state.get("_confirm_run_ids")
+    if run_ids:
+        what = f"Run {layout.plain(run_ids[0][:8])}" if len(run_ids) == 1 else \
+            f"{len(run_ids)} runs ({', '.join(layout.plain(r[:8]) for r in run_ids)}), one per seed,"
+        st.success(f"{what} queued: follow {'it' if len(run_ids) == 1 else 'them'} live on the Runs page.",
                    icon=":material/check:")
-        params = {**urlstate.setting_params(st.session_state[state.SETTING]), "run": run_id}
-        st.page_link(entry.script("runs"), label=f"Open run {run_id[:8]} on the Runs page",
+        params = {**urlstate.setting_params(st.session_state[state.SETTING]), "run": run_ids[0]}
+        st.page_link(entry.script("runs"), label=f"Open run {run_ids[0][:8]} on the Runs page",
                      icon=":material/open_in_new:", query_params=params)
 
 

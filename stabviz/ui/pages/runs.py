@@ -14,6 +14,8 @@ import streamlit as st
 from stabviz import plots
 from stabviz.config import DEVICES, TASKS, TRAIN_RANGES, LIFConfig, TrainConfig, limits
 from stabviz.runs import ACTIVE
+from stabviz.runs.groups import groups_of, in_seed_group, interval_text, summarize
+from stabviz.runs.groups import verdict_sentence as group_sentence
 from stabviz.ui import figures, layout, sharing, state
 from stabviz.ui import runs as ui_runs
 
@@ -41,7 +43,9 @@ def duration(run: Mapping[str, Any]) -> float | None:
 
 
 def table_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The persisted runs as table rows: status, setting, prediction vs measurement, duration."""
+    """The persisted runs as table rows: status, setting, prediction vs measurement, duration, and for a
+    seed group's members the group's 95% intervals (over the members listed, once two have measured)."""
+    groups = groups_of(runs)
     rows = []
     for r in runs:
         cfg = r.get("config") or {}
@@ -55,6 +59,7 @@ def table_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             "steps": cfg.get("train_steps"), "predicted": pred.get("regime"),
             "measured": ui_runs.measured_outcome(r) if r["status"] not in ACTIVE else None,
             "accuracy": final.get("accuracy"), "duration (s)": duration(r), "sweep": r.get("sweep_label") or "",
+            "seed group (95% interval)": interval_text(groups.get(r.get("sweep_id"))) or "",
         })
     return rows
 
@@ -98,6 +103,7 @@ def launch_form(cfg: LIFConfig) -> None:
         recommended = c[2].checkbox("Use the recommended γ, β, q", help="The first recommendation option "
                                                                         "(a whole setting with ρ² = 1) replaces "
                                                                         "the surrogate's (γ, β, q) for this run.")
+        seeds = ui_runs.seeds_input(c[3], "launch_seeds")
         st.caption("Limits on this machine: " + ", ".join(f"{k} ≤ {v}" for k, v in lim.items())
                    + " (raise with STABVIZ_MAX_<NAME>).")
         if st.form_submit_button("Launch run", type="primary", icon=":material/play_arrow:"):
@@ -106,12 +112,14 @@ def launch_form(cfg: LIFConfig) -> None:
                                     train_steps=int(steps), batch=int(batch), time_steps=int(time_steps),
                                     lr=float(lr), device=device, sparsity_weight=float(sparsity_weight),
                                     sparsity_target=float(sparsity_target), use_recommended_sg=recommended)
-                run_id = ui_runs.submit(train)
+                run_ids = ui_runs.submit_seeds(train, seeds)
             except ValueError as err:
                 st.error(f"The run was not started: {layout.plain(sharing.redact(str(err)))}")
             else:
-                st.session_state["run_choice"] = run_id
-                st.success(f"Run {layout.plain(run_id[:8])} queued.")
+                st.session_state["run_choice"] = run_ids[0]
+                st.success(f"Run {layout.plain(run_ids[0][:8])} queued." if len(run_ids) == 1 else
+                           f"{len(run_ids)} runs queued, one per seed (a seed group): "
+                           + ", ".join(layout.plain(r[:8]) for r in run_ids) + ".")
 
 
 def run_metrics(run_id: str) -> dict[str, tuple[list, list]]:
@@ -190,6 +198,35 @@ def verdict_sentence(run: Mapping[str, Any]) -> str | None:
             "per-step gain ρ̂).")
 
 
+def group_view(store: Any, run_id: str) -> None:
+    """The run's seed group: its members' 95% intervals and the group verdict (re-drawn every second while
+    a member is queued or running; nothing for a run in no group)."""
+    run = store.get(run_id)
+    if not in_seed_group(run):
+        return
+    members = lambda: store.list(sweep_id=run["sweep_id"], limit=None)        # noqa: E731
+    active = any(r["status"] in ACTIVE for r in members())
+
+    @st.fragment(run_every=ui_runs.POLL_S if active else None)
+    def view() -> None:
+        now = members()
+        if active and not any(r["status"] in ACTIVE for r in now):
+            st.rerun()                     # the last member has just ended: stop polling
+        group = summarize(now)
+        st.markdown(f"**Seed group** {layout.plain(group['id'][:8])}: {group['size']} runs "
+                    f"(seeds {group['seeds'][0]}–{group['seeds'][-1]}), {group['measured']} measured")
+        sentence = group_sentence(group)
+        if group["error"]:
+            st.warning(f"No group verdict: {layout.plain(group['error'])}")
+        elif sentence is None:
+            st.caption("The group's 95% interval needs two measured runs.")
+        else:
+            st.markdown(layout.plain(interval_text(group)))
+            box = {True: st.success, False: st.warning}.get(group["verdict"]["agrees"], st.info)
+            box(layout.plain(sentence))
+    view()
+
+
 def grad_flow_series(run: Mapping[str, Any]) -> dict[str, tuple[list, list]]:
     summary = run.get("summary") or {}
     out = {}
@@ -264,6 +301,7 @@ def render(cfg: LIFConfig) -> None:
             sentence = verdict_sentence(run)
             if sentence:
                 st.markdown(sentence)
+            group_view(store, run_id)
         with c[1]:
             flow = grad_flow_series(run)
             if flow:
