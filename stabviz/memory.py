@@ -334,18 +334,19 @@ def max_ensemble() -> int:
 def estimate_ensemble_bytes(train_cfgs: Any) -> int:
     """Peak bytes :func:`stabviz.train.run_ensemble` needs for these members (host and device).
 
-    Every member's data and model stay resident while the next one loads; training adds each
-    member's step tensors (the ensemble's batched buffers are E members' blocks), the stacked copies
-    of the parameters and their gradients, and one probe at a time (members are probed in turn):
-      max(Σ resident + the largest loading peak,  Σ (resident + model + stacked + step) + the largest probe)
+    Every member's training and test splits (D each, the task's full tensor is let go) and model stay
+    resident while the next one loads; training adds each member's step tensors (the ensemble's
+    batched buffers are E members' blocks), the stacked copies of the parameters and their
+    gradients, and one probe at a time (members are probed in turn):
+      max(Σ (D + model) + the largest loading peak,  Σ (D + model + stacked + step) + the largest probe)
     plus TRAIN_OVERHEAD, with each member's terms those of :func:`estimate_train_bytes`."""
     parts = [_train_parts(cfg) for cfg in train_cfgs]
     if not parts:
         return TRAIN_OVERHEAD
-    resident = sum(p["resident_data"] + p["model"] for p in parts)
+    resident = sum(p["data"] + p["model"] for p in parts)
     loading = resident + max(max(p["generate"], p["input_stats"], p["data"] + p.get("measured_model", 0))
                              for p in parts)
-    training = sum(p["resident_data"] + p["model"] + p["stacked"] + p["train_step"] for p in parts) + \
+    training = sum(p["data"] + p["model"] + p["stacked"] + p["train_step"] for p in parts) + \
         max(p["probe"] for p in parts)
     return max(loading, training) + TRAIN_OVERHEAD
 

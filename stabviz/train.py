@@ -323,8 +323,7 @@ class _Member:
     run_id: str
     emit: Callback
     device: torch.device
-    data: TaskData
-    input_stats: tuple[float, float]
+    task: dict[str, Any]                  # the summary's "task" (the TaskData itself is not kept)
     lif: LIFConfig
     recommended: dict[str, Any] | None
     prediction: dict[str, Any]
@@ -356,8 +355,9 @@ def _prepare(cfg: TrainConfig, run_id: str, emit: Callback, device: torch.device
     rate_adjustment = None
     if cfg.initial_rate is not None:
         rate_adjustment = adjust_initial_rate(net, batches, cfg.initial_rate)
-    return _Member(cfg, run_id, emit, device, data, (m_x, v_x), lif, recommended, prediction, net, batches,
-                   (x_test, y_test), initial, rate_adjustment)
+    # only the splits stay: an ensemble holds every member's data at once
+    return _Member(cfg, run_id, emit, device, _task_summary(data, m_x, v_x), lif, recommended, prediction, net,
+                   batches, (x_test, y_test), initial, rate_adjustment)
 
 
 def _finish(m: _Member, outcome: dict[str, Any], started: float, execution: dict[str, Any]) -> dict[str, Any]:
@@ -373,7 +373,7 @@ def _finish(m: _Member, outcome: dict[str, Any], started: float, execution: dict
          "grad_gain": final["grad_gain"], **_per_layer("firing_rate", final["firing_rate"])})})
     return finite_or_none({"run_id": m.run_id, "status": outcome["status"], "stopped_early": outcome["stopped_early"],
             "device": str(m.device), "wall_s": time.monotonic() - started,
-            "task": _task_summary(m.data, *m.input_stats), "lif": m.lif.to_dict(), "recommended_sg": m.recommended,
+            "task": m.task, "lif": m.lif.to_dict(), "recommended_sg": m.recommended,
             "prediction": m.prediction, "initial": m.initial, "final": final, "rate_adjustment": m.rate_adjustment,
             "verdict": verdict(m.prediction, m.initial, m.lif), "execution": dict(execution)})
 
@@ -468,7 +468,7 @@ def run_ensemble(members: Sequence[tuple[TrainConfig, str | None]], callback: Ca
     stop = should_stop or (lambda run_id: False)
     device = resolve_device(cfgs[0].device)
     states = [_prepare(cfg, run_id, _tagged(emit, run_id), device) for cfg, run_id in members]
-    if len({(s.data.n_in, s.data.n_classes, s.batches.batch_size) for s in states}) > 1:
+    if len({(s.net.n_in, s.net.n_out, s.batches.batch_size) for s in states}) > 1:
         raise ValueError("ensemble members' data differ in channels, classes or batch size; train them apart")
     outcomes, execution = _train_ensemble(states, stop, started, cuda_graph_requested(cuda_graph))
     return [_finish(state, outcome, started, execution) for state, outcome in zip(states, outcomes)]
@@ -484,23 +484,27 @@ def _train_ensemble(states: list[_Member], stop: Callable[[str], bool], started:
     cfg0, members = states[0].cfg, len(states)
     ens = LIFEnsemble([s.net for s in states])
     params = [list(s.net.parameters()) for s in states]
+    flat = [p for ps in params for p in ps]
     opt = torch.optim.AdamW([{"params": p, "lr": s.cfg.lr, "weight_decay": s.cfg.weight_decay}
                              for p, s in zip(params, states)])
     device, layers = states[0].device, cfg0.layers
     x0 = states[0].batches.x
-    xb = torch.empty((members, states[0].batches.batch_size, *x0.shape[1:]), dtype=x0.dtype, device=device)
-    yb = torch.empty(xb.shape[:2], dtype=states[0].batches.y.dtype, device=device)
+    # zeros, not empty: a member stopped before its first step leaves valid (ignored) class labels
+    xb = torch.zeros((members, states[0].batches.batch_size, *x0.shape[1:]), dtype=x0.dtype, device=device)
+    yb = torch.zeros(xb.shape[:2], dtype=states[0].batches.y.dtype, device=device)
     weight = torch.tensor([s.cfg.sparsity_weight for s in states], device=device)
     target = torch.tensor([s.cfg.sparsity_target for s in states], device=device)
     switch_t = torch.zeros((), device=device)
     sparse = any(s.cfg.sparsity_weight > 0 for s in states)
 
     def step() -> torch.Tensor:
-        """Forward and backward on the static batch; per member [loss, total, accuracy, rates, ‖∂W_rec‖]."""
+        """Forward and backward on the static batch; per member [loss, total, accuracy, rates, ‖∂W_rec‖].
+        The gradients are assigned, never accumulated: a replayed graph rewrites the same tensors."""
         readout, spikes = ens(xb)
         losses = task_loss(readout, yb, cfg0.loss)
         total = losses + weight * switch_t * sparsity_loss(spikes, target) if sparse else losses
-        total.sum().backward()
+        for p, g in zip(flat, torch.autograd.grad(total.sum(), flat)):
+            p.grad = g
         norms = torch.stack([torch.linalg.vector_norm(w.grad) for s in states for w in s.net.w_rec])
         accuracy = (predicted_class(readout.detach()) == yb).to(losses.dtype).mean(dim=1)
         rates = torch.stack([_mean_rate(z.detach()) for z in spikes], dim=1)
@@ -525,8 +529,6 @@ def _train_ensemble(states: list[_Member], stop: Callable[[str], bool], started:
             torch.index_select(states[k].batches.y, 0, idx, out=yb[k])
         switch = sparsity_switch(step_no, cfg0.train_steps) if sparse else 0.0
         switch_t.fill_(switch)
-        if not graph.captured:
-            opt.zero_grad(set_to_none=True)
         stats = graph().tolist()
         grads = [[p.grad for p in ps] for ps in params]
         for k in active:
