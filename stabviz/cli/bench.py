@@ -25,24 +25,24 @@ def cmd_bench_lif(args: argparse.Namespace) -> int:
     check_elements("bench lif", batch=args.batch, steps=cfg.steps if args.steps is None else args.steps,
                    n=cfg.n_rec)
     if args.device == "cuda":
-        result = bench_lif_cuda(cfg, batch=args.batch, steps=args.steps, reps=args.reps, bf16_matmul=args.bf16)
-        print(json.dumps(result, indent=2) if args.json else
-              f"lif layer n={result['n']} batch={result['batch']} T={result['steps']} on {result['device']}: "
-              f"{result['ms']:.2f} ms eager, {result['graph_ms']:.2f} ms as a CUDA graph "
-              f"({result['graph_mode']}{'; ' + result['graph_note'] if result['graph_note'] else ''}), "
-              f"median of {result['reps']}")
-        return 0
+        r = bench_lif_cuda(cfg, batch=args.batch, steps=args.steps, reps=args.reps, bf16_matmul=args.bf16)
+        return _show(args, r, f"lif layer n={r['n']} batch={r['batch']} T={r['steps']} on {r['device']}: "
+                              f"{r['ms']:.2f} ms eager, {r['graph_ms']:.2f} ms as a CUDA graph "
+                              f"({r['graph_mode']}{'; ' + r['graph_note'] if r['graph_note'] else ''}), "
+                              f"median of {r['reps']}")
     result = bench_lif(cfg, batch=args.batch, steps=args.steps, threads=args.threads, reps=args.reps,
                        bf16_matmul=args.bf16)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print(f"lif layer n={result['n']} batch={result['batch']} T={result['steps']} "
-              f"threads={result['threads']} reset={result['reset']} sg={result['shape']}"
-              f"{' bf16' if args.bf16 else ''}: {result['ms']:.2f} ms forward+backward "
-              f"(median of {result['reps']}); GEMM-only floor {result['floor_ms']:.2f} ms "
-              f"(z@W orientation: {result['floor_row_ms']:.2f} ms); efficiency {100 * result['efficiency']:.0f}% "
-              f"({100 * result['efficiency_row']:.0f}% against the z@W floor)")
+    return _show(args, result, f"lif layer n={result['n']} batch={result['batch']} T={result['steps']} "
+                               f"threads={result['threads']} reset={result['reset']} sg={result['shape']}"
+                               f"{' bf16' if args.bf16 else ''}: {result['ms']:.2f} ms forward+backward "
+                               f"(median of {result['reps']}); GEMM-only floor {result['floor_ms']:.2f} ms "
+                               f"(z@W orientation: {result['floor_row_ms']:.2f} ms); efficiency {100 * result['efficiency']:.0f}% "
+                               f"({100 * result['efficiency_row']:.0f}% against the z@W floor)")
+
+
+def _show(args: argparse.Namespace, result: dict, line: str) -> int:
+    """The result as JSON with --json, else the one-line summary."""
+    print(json.dumps(result, indent=2) if args.json else line)
     return 0
 
 
@@ -52,15 +52,10 @@ def cmd_bench_ensemble(args: argparse.Namespace) -> int:
         lif = lif.replace(n_rec=args.n)
     cfg = TrainConfig(lif=lif, time_steps=ENSEMBLE_STEPS if args.steps is None else args.steps, batch=args.batch,
                       train_steps=args.train_steps, device=args.device)
-    result = bench_ensemble(cfg, args.members)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print(f"{result['members']} runs (n={result['n']} T={result['steps']} batch={result['batch']} "
-              f"{result['train_steps']} steps on {result['device']}, {result['threads']} threads): "
-              f"ensemble {result['ensemble_s']:.1f} s, sequential {result['sequential_s']:.1f} s, "
-              f"speedup {result['speedup']:.2f}×")
-    return 0
+    r = bench_ensemble(cfg, args.members)
+    return _show(args, r, f"{r['members']} runs (n={r['n']} T={r['steps']} batch={r['batch']} {r['train_steps']} "
+                          f"steps on {r['device']}, {r['threads']} threads): ensemble {r['ensemble_s']:.1f} s, "
+                          f"sequential {r['sequential_s']:.1f} s, speedup {r['speedup']:.2f}×")
 
 
 def register(subparsers, parents) -> None:
