@@ -13,6 +13,7 @@ from stabviz import lif, memory, train
 from stabviz.config import LIFConfig, TrainConfig
 from stabviz.lif import (CapturedStep, EnsembleDynamics, LIFEnsemble, LIFNetwork, group_by_shape,
                          recurrent_lif_ensemble, recurrent_lif_time_major)
+from test_train import one_thread  # noqa: F401  (autouse: tiny GEMMs run faster on one thread)
 
 RESETS = ["subtract", "mult1", "mult2"]
 
@@ -84,14 +85,6 @@ def test_members_of_another_shape_are_refused_and_grouped_apart():
 
 
 # --------------------------------------------------------------------------------------------- training
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def small(**kw) -> TrainConfig:
     lif = LIFConfig(n_rec=24, n_in=30, seed=0)
