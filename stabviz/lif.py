@@ -33,7 +33,7 @@ import os
 import platform
 import sys
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -73,6 +73,64 @@ class Dynamics:
         """σ'(y − θ), elementwise."""
         return surrogates.sg_prime_torch(y - self.threshold, self.shape, self.dampening, self.sharpness,
                                          self.tail)
+
+
+@dataclass(frozen=True, eq=False)
+class EnsembleDynamics:
+    """The fixed part of E layers stepped together: each member's leak α, threshold θ and surrogate
+    γ, β, q as (E, 1, 1) tensors (they broadcast over a member's (n, batch) block of the time-major
+    (T, E, n, batch) buffers); the reset mode and the surrogate's shape are shared."""
+    leak: torch.Tensor
+    threshold: torch.Tensor
+    reset: str
+    reset_grad: bool
+    shape: str
+    dampening: torch.Tensor
+    sharpness: torch.Tensor
+    tail: torch.Tensor
+
+    @classmethod
+    def of(cls, members: Sequence[LIFConfig | Dynamics], dtype: torch.dtype = torch.float32,
+           device: str | torch.device = "cpu") -> "EnsembleDynamics":
+        dyns = [Dynamics.of(m) for m in members]
+        if not dyns:
+            raise ValueError("an ensemble needs at least one member")
+        shared = {(d.reset, d.reset_grad, d.shape) for d in dyns}
+        if len(shared) > 1:
+            raise ValueError(f"ensemble members must share the reset mode, reset grad and surrogate shape; "
+                             f"got {sorted(shared)} (split them with group_by_shape)")
+        column = lambda name: torch.tensor([getattr(d, name) for d in dyns], dtype=dtype,   # noqa: E731
+                                           device=device).view(-1, 1, 1)
+        first = dyns[0]
+        return cls(column("leak"), column("threshold"), first.reset, first.reset_grad, first.shape,
+                   column("dampening"), column("sharpness"), column("tail"))
+
+    @property
+    def members(self) -> int:
+        return self.leak.shape[0]
+
+    def sg_prime(self, y: torch.Tensor) -> torch.Tensor:
+        """σ'(y − θ) of every member at once, y (..., E, n, batch). The parameters were validated as
+        LIFConfig fields, so the shape's formula runs directly: no host synchronisation (which a
+        CUDA graph capture would refuse)."""
+        unit = surrogates.SHAPE_TABLE[self.shape].torch_prime((y - self.threshold).abs_(), self.sharpness,
+                                                              self.tail)
+        return unit.mul_(self.dampening)
+
+
+def shape_key(cfg: LIFConfig) -> tuple:
+    """What ensemble members must share: the layer sizes, the reset mode (and its gradient switch)
+    and the surrogate's shape. α, θ, γ, β, q and the weights may differ."""
+    return (cfg.n_in, cfg.n_rec, cfg.reset, bool(cfg.reset_grad), cfg.shape)
+
+
+def group_by_shape(configs: Sequence[LIFConfig], key=shape_key) -> list[list[int]]:
+    """Indices of ``configs`` split into groups that can step together (equal ``key``), each group
+    in input order, the groups in order of their first member."""
+    groups: dict[tuple, list[int]] = {}
+    for i, cfg in enumerate(configs):
+        groups.setdefault(key(cfg), []).append(i)
+    return list(groups.values())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,12 +202,12 @@ def to_time_major(a: torch.Tensor) -> torch.Tensor:
 
 
 def _as_time_major(g: torch.Tensor, own: bool = False) -> torch.Tensor:
-    """A gradient shaped (T, n, batch) as a contiguous tensor (a fresh one when ``own``). Gradients of
-    the user-facing views arrive as permutations of contiguous (batch, T, n) tensors: a 2-D transpose
-    handles those."""
+    """A gradient shaped (T, n, batch) (or (T, E, n, batch)) as a contiguous tensor (a fresh one when
+    ``own``). Gradients of the user-facing views arrive as permutations of contiguous (batch, T, n)
+    tensors: a 2-D transpose handles those."""
     if g.is_contiguous():
         return g.clone() if own else g
-    user_layout = g.permute(2, 0, 1)
+    user_layout = g.permute(2, 0, 1) if g.dim() == 3 else g
     if user_layout.is_contiguous():
         return _batch_to_time_major_copy(user_layout)
     return g.contiguous()
@@ -158,22 +216,34 @@ def _as_time_major(g: torch.Tensor, own: bool = False) -> torch.Tensor:
 class _MatAdd:
     """out += W @ rhs for (n × batch) blocks, in place (cheaper than addmm's copy of a separate base),
     optionally with bfloat16 operands: the product is then rounded to bfloat16 (~3 significant
-    digits) before it is added in full precision."""
+    digits) before it is added in full precision. An ensemble's W (E, n, n) multiplies its
+    (E, n, batch) blocks with one batched GEMM."""
 
     def __init__(self, w: torch.Tensor, bf16: bool):
         self.bf16 = bf16
         self.w = w.to(torch.bfloat16) if bf16 else w
+        self.mm = torch.bmm if w.dim() == 3 else torch.mm
 
     def __call__(self, out: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
         if self.bf16:
-            return out.add_(torch.mm(self.w, rhs.to(torch.bfloat16)))
-        return out.addmm_(self.w, rhs)
+            return out.add_(self.mm(self.w, rhs.to(torch.bfloat16)))
+        return out.baddbmm_(self.w, rhs) if self.w.dim() == 3 else out.addmm_(self.w, rhs)
 
 
-def _with_diagonal_shift(w: torch.Tensor, shift: float) -> torch.Tensor:
+def _diagonal_column(c: float | torch.Tensor) -> float | torch.Tensor:
+    """A per-layer constant as it adds to W's diagonal: a number, or (E,) member values as (E, 1)."""
+    return c if isinstance(c, float) else c.reshape(-1, 1)
+
+
+def _with_diagonal_shift(w: torch.Tensor, shift: float | torch.Tensor) -> torch.Tensor:
     out = w.clone()
-    out.diagonal().add_(shift)
+    out.diagonal(dim1=-2, dim2=-1).add_(_diagonal_column(shift))
     return out
+
+
+def _add_scaled(y: torch.Tensor, a: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """y += a·x in place; ``a`` a number or per-member values broadcast over each member's block."""
+    return y.add_(x, alpha=a) if isinstance(a, float) else y.addcmul_(x, a)
 
 
 def _forward_loop(current: torch.Tensor, w_rec: torch.Tensor, dyn: Dynamics, bf16: bool):
@@ -188,15 +258,16 @@ def _forward_loop(current: torch.Tensor, w_rec: torch.Tensor, dyn: Dynamics, bf1
     z_all = torch.empty_like(current, dtype=torch.bfloat16 if bf16 else current.dtype)
     keep_mask = torch.empty_like(current) if mult else None
     # (n_post × n_pre) so that y^T = W^T z^T; the subtractive reset −θ z_{t−1} rides on the diagonal
-    w_fwd = w_rec.t().contiguous()
+    w_fwd = w_rec.transpose(-2, -1).contiguous()
     if not mult:
-        w_fwd.diagonal().sub_(theta)
+        w_fwd.diagonal(dim1=-2, dim2=-1).sub_(_diagonal_column(theta))
     recur = _MatAdd(w_fwd, bf16)
     ys, zs = y_all.unbind(0), z_all.unbind(0)
     ns = keep_mask.unbind(0) if mult else None
     us = pre_reset.unbind(0) if pre_reset is not None else None
     drives = us if us is not None else ys                 # where I_t is accumulated (u_t for mult1 + grad)
-    ops, integrate, fire = _InPlace(), neuron.integrate, neuron.fire     # local names: ~1 µs per step counts
+    ops = _InPlace() if isinstance(alpha, float) else _InPlaceEnsemble()
+    integrate, fire = neuron.integrate, neuron.fire     # local names: ~1 µs per step counts
     for t, y in enumerate(ys):
         ops.out, ops.spikes = y, zs[t]
         if t:
@@ -229,6 +300,19 @@ class _InPlace:
 
     def greater(self, v: torch.Tensor, c: float) -> torch.Tensor:
         return torch.gt(v, c, out=self.spikes)
+
+
+class _InPlaceEnsemble(_InPlace):
+    """:class:`_InPlace` with per-member coefficients: α and θ are (E, 1, 1) tensors that broadcast
+    over each member's (n, batch) block of an (E, n, batch) step."""
+    __slots__ = ()
+
+    def axpy(self, a: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return y if x is self.in_gemm else y.addcmul_(x, a)
+
+    @staticmethod
+    def axmy(a: torch.Tensor, x: torch.Tensor, m: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return y.addcmul_(x * a, m)
 
 
 class _RecurrentLIF(torch.autograd.Function):
@@ -265,14 +349,16 @@ class _RecurrentLIF(torch.autograd.Function):
 
 def _recurrent_weight_grad(z_all: torch.Tensor, g_current: torch.Tensor) -> torch.Tensor:
     """∂L/∂W_rec = Σ_t z_{t−1}^T ∂L/∂I_t as ONE GEMM over all (t, batch) pairs, (n × (T−1)·B) @
-    ((T−1)·B × n), in z_all's dtype (bfloat16 in the bf16 mode)."""
-    steps, n, batch = z_all.shape
+    ((T−1)·B × n), in z_all's dtype (bfloat16 in the bf16 mode); for an ensemble (T, E, n, B) one
+    batched GEMM giving (E, n, n)."""
+    steps, n, batch = z_all.shape[0], z_all.shape[-2], z_all.shape[-1]
+    members = z_all.shape[1:-2]                                   # () or (E,)
     if steps < 2:
-        return z_all.new_zeros(n, n)
-    z_prev = z_all[:-1].transpose(0, 1).reshape(n, (steps - 1) * batch)
-    g_next = torch.empty((n, steps - 1, batch), dtype=z_all.dtype, device=z_all.device)
-    g_next.copy_(g_current[1:].transpose(0, 1))                  # one copy, with the dtype change
-    return z_prev @ g_next.view(n, -1).t()
+        return z_all.new_zeros(*members, n, n)
+    z_prev = z_all[:-1].movedim(0, -2).reshape(*members, n, (steps - 1) * batch)
+    g_next = torch.empty((*members, n, steps - 1, batch), dtype=z_all.dtype, device=z_all.device)
+    g_next.copy_(g_current[1:].movedim(0, -2))                   # one copy, with the dtype change
+    return z_prev @ g_next.view(*members, n, -1).transpose(-2, -1)
 
 
 def _backward_subtract(sgp, work, grad_y, recur_t: _MatAdd, alpha: float) -> torch.Tensor:
@@ -284,7 +370,7 @@ def _backward_subtract(sgp, work, grad_y, recur_t: _MatAdd, alpha: float) -> tor
     for t in range(len(gs) - 1, -1, -1):
         g = gs[t]
         if t < len(gs) - 1:
-            recur_t(g, gs[t + 1]).mul_(ss[t]).add_(gs[t + 1], alpha=alpha)
+            _add_scaled(recur_t(g, gs[t + 1]).mul_(ss[t]), alpha, gs[t + 1])
         else:
             g.mul_(ss[t])
         if dys is not None:
@@ -327,7 +413,7 @@ def _backward_mult1(sgp, work, grad_y, recur_t: _MatAdd, dyn: Dynamics, keep_mas
             recur_t(g, hs[t + 1])
             if us is not None:
                 g.addcmul_(us[t + 1], gs[t + 1], value=-1.0)
-            g.mul_(ss[t]).add_(hs[t + 1], alpha=dyn.leak)
+            _add_scaled(g.mul_(ss[t]), dyn.leak, hs[t + 1])
         else:
             g.mul_(ss[t])
         if dys is not None:
@@ -390,6 +476,26 @@ def recurrent_lif(current: torch.Tensor, w_rec: torch.Tensor, dyn: LIFConfig | D
     _check_layer_inputs(current, w_rec)
     z, y = recurrent_lif_time_major(to_time_major(current), w_rec, dyn, bf16_matmul)
     return z.permute(2, 0, 1), y.permute(2, 0, 1)
+
+
+def recurrent_lif_ensemble(current: torch.Tensor, w_rec: torch.Tensor, dyn: EnsembleDynamics,
+                           bf16_matmul: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """E fast layers stepped together on time-major tensors: current (T, E, n, batch), w_rec (E, n, n)
+    (each used as z W_rec, diagonal as given) -> (spikes, voltages) (T, E, n, batch).
+
+    One batched GEMM per step forward and backward, σ' of all members and steps at once, and
+    ∂L/∂W_rec as one batched GEMM; member k's numbers are those of :func:`recurrent_lif_time_major`
+    on current[:, k], w_rec[k] with member k's dynamics."""
+    if not isinstance(dyn, EnsembleDynamics):
+        raise ValueError(f"dyn must be an EnsembleDynamics; got {type(dyn).__name__}")
+    members = dyn.members
+    if current.dim() != 4 or current.shape[1] != members or \
+            w_rec.shape != (members, current.shape[2], current.shape[2]):
+        raise ValueError(f"current must be (T, {members}, n, batch) and w_rec ({members}, n, n); got "
+                         f"{tuple(current.shape)} and {tuple(w_rec.shape)}")
+    if current.device.type == "cpu":
+        keep_freed_cpu_memory()
+    return _RecurrentLIF.apply(current.contiguous(), w_rec.contiguous(), dyn, bool(bf16_matmul))
 
 
 def _check_layer_inputs(current: torch.Tensor, w_rec: torch.Tensor) -> None:
@@ -507,6 +613,123 @@ class LIFNetwork(torch.nn.Module):
     def _check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 3 or x.shape[2] != self.n_in:
             raise ValueError(f"x must have shape (batch, T, {self.n_in}); got {tuple(x.shape)}")
+
+
+class LIFEnsemble(torch.nn.Module):
+    """E :class:`LIFNetwork` members of one shape (:func:`shape_key`, same layers and readout size)
+    stepped together. Each member keeps its own parameters (its own leaves: an optimiser treats it
+    exactly as a separate network); a forward pass stacks them and runs every layer with
+    :func:`recurrent_lif_ensemble`. x (E, batch, T, n_in) -> (readout (E, batch, T, n_out),
+    [spikes (E, batch, T, n_rec) per layer]); member k's numbers are ``members[k](x[k])``'s."""
+
+    def __init__(self, members: Sequence[LIFNetwork]):
+        super().__init__()
+        members = list(members)
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        first = members[0]
+        sizes = {(shape_key(m.cfg), m.n_layers, m.n_out, m.w_in[0].dtype, m.w_in[0].device,
+                  m.bf16_matmul) for m in members}
+        if len(sizes) > 1:
+            raise ValueError("ensemble members must share n_in, n_rec, layers, n_out, reset, surrogate shape, "
+                             "dtype and device (split them with group_by_shape)")
+        self.members = torch.nn.ModuleList(members)
+        self.dyn = EnsembleDynamics.of([m.dyn for m in members], first.w_in[0].dtype, first.w_in[0].device)
+        self.bf16_matmul = first.bf16_matmul
+
+    def stacked(self, name: str, layer: int | None = None) -> torch.Tensor:
+        """Parameter ``name`` (of ``layer``) of every member, stacked (differentiable)."""
+        return torch.stack([getattr(m, name) if layer is None else getattr(m, name)[layer]
+                            for m in self.members])
+
+    def forward(self, x: torch.Tensor):
+        first = self.members[0]
+        if x.dim() != 4 or x.shape[0] != len(self.members) or x.shape[3] != first.n_in:
+            raise ValueError(f"x must have shape ({len(self.members)}, batch, T, {first.n_in}); got {tuple(x.shape)}")
+        members, batch, steps, n_in = x.shape
+        x = x.to(first.w_in[0].dtype)
+        current = torch.baddbmm(self.stacked("bias", 0)[:, None, :], x.reshape(members, batch * steps, n_in),
+                                self.stacked("w_in", 0))
+        current = current.view(members, batch, steps, -1).permute(2, 0, 3, 1).contiguous()   # (T, E, n, B)
+        spikes, features = [], None           # features: the previous layer's spikes, (E, n, T·batch)
+        for k in range(first.n_layers):
+            if k:
+                current = torch.baddbmm(self.stacked("bias", k)[:, :, None],
+                                        self.stacked("w_in", k).transpose(1, 2), features)
+                current = current.view(members, -1, steps, batch).permute(2, 0, 1, 3).contiguous()
+            w_rec = self.stacked("w_rec", k) * first.off_diagonal
+            z, _ = recurrent_lif_ensemble(current, w_rec, self.dyn, self.bf16_matmul)
+            spikes.append(z.permute(1, 3, 0, 2))
+            features = z.permute(1, 2, 0, 3).reshape(members, z.shape[2], steps * batch)
+        out = torch.baddbmm(self.stacked("b_out")[:, :, None], self.stacked("w_out").transpose(1, 2), features)
+        return out.view(members, -1, steps, batch).permute(0, 3, 2, 1), spikes
+
+
+# ---------------------------------------------------------------------------------------------
+# CUDA graphs: one captured step, replayed
+
+GRAPH_OFF_DEVICE = "CUDA graphs need a CUDA device; the step ran eagerly"
+
+
+def capture_cuda_graph(fn: Callable[[], Any]) -> tuple[Callable[[], None], Any]:
+    """Capture ``fn()`` in a CUDA graph: (replay, the static outputs the replays refresh)."""
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = fn()
+    return graph.replay, out
+
+
+class CapturedStep:
+    """``fn()`` (a step on static tensors: inputs refreshed in place, outputs read after the call)
+    run eagerly for ``warmup`` calls, then captured once and replayed: a replay launches the whole
+    step at once instead of hundreds of small kernels. Where capturing is off, the device is not
+    CUDA or the capture fails, every call runs eagerly and ``note`` says why. ``capture`` is the
+    capturing function (:func:`capture_cuda_graph`; tests pass a fake)."""
+
+    def __init__(self, fn: Callable[[], Any], device: torch.device, enabled: bool = True, warmup: int = 3,
+                 capture: Callable | None = None):
+        self.fn, self.warmup, self.note = fn, warmup, None
+        self.capture = capture or capture_cuda_graph
+        self.enabled = bool(enabled)
+        if self.enabled and capture is None and (torch.device(device).type != "cuda"
+                                                 or not torch.cuda.is_available()):
+            self.enabled, self.note = False, GRAPH_OFF_DEVICE
+        self._replay, self._out, self._calls = None, None, 0
+
+    @property
+    def mode(self) -> str:
+        return "cuda-graph" if self._replay is not None else "eager"
+
+    @property
+    def captured(self) -> bool:
+        return self._replay is not None
+
+    def __call__(self) -> Any:
+        if self._replay is not None:
+            self._replay()
+            return self._out
+        self._calls += 1
+        if not self.enabled or self._calls <= self.warmup:
+            return self._eager()
+        try:
+            self._replay, self._out = self.capture(self.fn)
+        except Exception as exc:            # any capture failure means: stay eager, and say so
+            self.enabled, self._replay = False, None
+            self.note = f"CUDA graph capture failed ({type(exc).__name__}: {str(exc)[:200]}); the step ran eagerly"
+            return self._eager()
+        self._replay()                      # capturing records the step without running it
+        return self._out
+
+    def _eager(self) -> Any:
+        if not (self.enabled and torch.cuda.is_available()):
+            return self.fn()
+        # warm-up on a side stream, as capturing requires (lazy initialisation off the default stream)
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            out = self.fn()
+        torch.cuda.current_stream().wait_stream(side)
+        return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,10 @@ estimate is above the machine's limit, with one line saying what to lower.
 - :func:`estimate_train_bytes` — :func:`stabviz.train.run` (CLI ``stabviz train``, run workers);
 - :func:`max_bytes` — the limit: ``STABVIZ_MAX_MEMORY_MB`` (MB = 2**20 bytes) when set to a positive
   number, else 25% of the physical memory, capped at 4096 MB (messages say GB for 2**30 bytes);
-- :func:`check_memory`, :func:`check_simulate`, :func:`check_train` — raise ValueError above the limit;
+- :func:`estimate_ensemble_bytes` — :func:`stabviz.train.run_ensemble`; :func:`max_ensemble` its member
+  bound (``STABVIZ_MAX_ENSEMBLE``, default 64);
+- :func:`check_memory`, :func:`check_simulate`, :func:`check_train`, :func:`check_ensemble` — raise
+  ValueError above the limit;
 - :func:`size_limits`, :func:`check_sizes` — plain bounds for the sizes :meth:`TrainConfig.check_limits`
   does not bound (input channels, samples, classes, the Monte-Carlo's batch and steps).
 
@@ -249,6 +252,8 @@ def _train_parts(train_cfg: Any) -> dict[str, int]:
     # parameters (sampled in float64, cast), their gradients, AdamW's two moments and the foreach
     # implementation's temporaries (about 2 more copies): 6 copies; plus the off-diagonal mask n²
     parts["model"] = 6 * params * F32 + n * n * F32 + n_in * n * F64
+    # in an ensemble, the stacked copy of every parameter and its gradient
+    parts["stacked"] = 2 * params * F32
 
     # one optimiser step, per (T, n, B) block of 4·T·n·B bytes (x W_in currents, spikes, voltages,
     # features, their gradients, σ', the W_rec-gradient copies): the mini-batch copy x[idx], 3 blocks
@@ -314,6 +319,54 @@ def check_train(train_cfg: Any, limit: int | None = None) -> int:
     nbytes = estimate_train_bytes(train_cfg)
     check_memory(describe_train(train_cfg), nbytes, limit,
                  lower="samples, n_in, n_rec, batch or time_steps")
+    return nbytes
+
+
+# ---------------------------------------------------------------------------------------------
+# train.run_ensemble
+
+ENSEMBLE_ENV = "STABVIZ_MAX_ENSEMBLE"
+DEFAULT_MAX_ENSEMBLE = 64
+
+
+def max_ensemble() -> int:
+    """The most members one ensemble may have: ``STABVIZ_MAX_ENSEMBLE`` (a whole number), else 64."""
+    raw = os.environ.get(ENSEMBLE_ENV, "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_MAX_ENSEMBLE
+
+
+def estimate_ensemble_bytes(train_cfgs: Any) -> int:
+    """Peak bytes :func:`stabviz.train.run_ensemble` needs for these members (host and device).
+
+    Every member's training and test splits (D each, the task's full tensor is let go) and model stay
+    resident while the next one loads; training adds each member's step tensors (the ensemble's
+    batched buffers are E members' blocks), the stacked copies of the parameters and their
+    gradients, and one probe at a time (members are probed in turn):
+      max(Σ (D + model) + the largest loading peak,  Σ (D + model + stacked + step) + the largest probe)
+    plus TRAIN_OVERHEAD, with each member's terms those of :func:`estimate_train_bytes`."""
+    parts = [_train_parts(cfg) for cfg in train_cfgs]
+    if not parts:
+        return TRAIN_OVERHEAD
+    resident = sum(p["data"] + p["model"] for p in parts)
+    loading = resident + max(max(p["generate"], p["input_stats"], p["data"] + p.get("measured_model", 0))
+                             for p in parts)
+    training = sum(p["data"] + p["model"] + p["stacked"] + p["train_step"] for p in parts) + \
+        max(p["probe"] for p in parts)
+    return max(loading, training) + TRAIN_OVERHEAD
+
+
+def check_ensemble(train_cfgs: Any, limit: int | None = None) -> int:
+    """Refuse (ValueError, one line) an ensemble with more members than :func:`max_ensemble` or whose
+    :func:`estimate_ensemble_bytes` is above the limit; returns the estimate."""
+    cfgs = list(train_cfgs)
+    most = max_ensemble()
+    if len(cfgs) > most:
+        raise ValueError(f"an ensemble of {len(cfgs)} members is above this machine's limit {most} "
+                         f"(raise it with {ENSEMBLE_ENV}, or split the runs)")
+    nbytes = estimate_ensemble_bytes(cfgs)
+    if cfgs:
+        check_memory(f"an ensemble of {len(cfgs)} of {describe_train(cfgs[0])}", nbytes, limit,
+                     lower="the members, samples, n_in, n_rec, batch or time_steps")
     return nbytes
 
 

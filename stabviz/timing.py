@@ -1,4 +1,5 @@
-"""Timing one forward+backward pass of a recurrent LIF layer: median timers, the layer step, the GEMM floor.
+"""Timing one forward+backward pass of a recurrent LIF layer: median timers, the layer step, the GEMM floor;
+on CUDA eager against a captured graph; and E training runs as one ensemble against E sequential runs.
 
 Shared by `python -m stabviz bench lif` (:mod:`stabviz.cli.bench`) and ``benchmarks/*.py``, so the
 benchmarks need no CLI module. Nothing here imports torch (or :mod:`stabviz.lif`) at module level:
@@ -132,6 +133,64 @@ def bench_lif(cfg, batch: int = DEFAULT_BATCH, steps: int | None = None, threads
     return {"n": cfg.n_rec, "batch": batch, "steps": steps, "threads": torch.get_num_threads(),
             "reset": cfg.reset, "shape": cfg.shape, "bf16_matmul": bf16_matmul, "reps": reps,
             "ms": ms["fast"], **floor_figures(ms, cfg.n_rec, batch, steps, ms["fast"])}
+
+
+def bench_lif_cuda(cfg, batch: int = DEFAULT_BATCH, steps: int | None = None, reps: int = DEFAULT_REPS,
+                   bf16_matmul: bool = False) -> dict[str, Any]:
+    """Median ms of one forward+backward of ``cfg``'s layer on CUDA, eagerly (``ms``) and replayed as a
+    captured CUDA graph (``graph_ms``; ``graph_mode`` 'eager' and ``graph_note`` say when capturing
+    failed). ValueError where CUDA is not available."""
+    import torch
+    from stabviz import lif
+
+    if not torch.cuda.is_available():
+        raise ValueError("bench lif --device cuda: CUDA is not available here (no CUDA device, or a CPU-only torch)")
+    steps = cfg.steps if steps is None else steps
+    _check_positive(batch=batch, steps=steps, reps=reps)
+    current, w_rec, probe = (t.detach().cuda() for t in layer_inputs(cfg, batch, steps))
+    current = lif.to_time_major(current).requires_grad_()
+    w_rec.requires_grad_()
+    probe = lif.to_time_major(probe)
+
+    def step():
+        spikes, _ = lif.recurrent_lif_time_major(current, w_rec, cfg, bf16_matmul=bf16_matmul)
+        return torch.autograd.grad((spikes * probe).sum(), [current, w_rec])
+
+    graphed = lif.CapturedStep(step, torch.device("cuda"))
+    for _ in range(graphed.warmup + 2):       # warm-up, capture and a first replay before timing
+        graphed()
+    synced = lambda fn: lambda: (fn(), torch.cuda.synchronize())      # noqa: E731
+    ms = interleaved_median_ms({"eager": synced(step), "graph": synced(graphed)}, reps=reps)
+    return {"n": cfg.n_rec, "batch": batch, "steps": steps, "device": torch.cuda.get_device_name(),
+            "reset": cfg.reset, "shape": cfg.shape, "bf16_matmul": bf16_matmul, "reps": reps,
+            "ms": ms["eager"], "graph_ms": ms["graph"], "graph_mode": graphed.mode, "graph_note": graphed.note}
+
+
+def bench_ensemble(train_cfg, members: int) -> dict[str, Any]:
+    """Wall time of ``members`` runs of ``train_cfg`` (seeds seed … seed + members − 1) trained as one
+    ensemble (:func:`stabviz.train.run_ensemble`), then one after another with :func:`stabviz.train.run`
+    in this process, and their ratio ``speedup`` = sequential_s / ensemble_s. Both include loading
+    each member's task and its start and end probes."""
+    import torch
+    from stabviz import train
+
+    _check_positive(members=members)
+    cfgs = [train_cfg.replace(lif=train_cfg.lif.replace(seed=train_cfg.lif.seed + k)) for k in range(members)]
+    # warm-up: the first run in a process pays one-time costs (torch.optim's imports, kernels' first use)
+    warm = train_cfg.replace(train_steps=1, log_every=1)
+    train.run_ensemble([(warm, None)])
+    train.run(warm)
+    start = time.perf_counter()
+    ensemble = train.run_ensemble([(cfg, None) for cfg in cfgs])
+    ensemble_s = time.perf_counter() - start
+    start = time.perf_counter()
+    for cfg in cfgs:
+        train.run(cfg)
+    sequential_s = time.perf_counter() - start
+    return {"members": members, "n": train_cfg.lif.n_rec, "n_in": train_cfg.lif.n_in, "batch": train_cfg.batch,
+            "steps": train_cfg.time_steps, "train_steps": train_cfg.train_steps, "device": ensemble[0]["device"],
+            "threads": torch.get_num_threads(), "execution": ensemble[0]["execution"],
+            "ensemble_s": ensemble_s, "sequential_s": sequential_s, "speedup": sequential_s / ensemble_s}
 
 
 def _check_positive(**values: int) -> None:

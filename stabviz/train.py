@@ -12,10 +12,11 @@ here imports streamlit (runs execute in worker processes).
 from __future__ import annotations
 
 import math
+import os
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +25,8 @@ from stabviz import memory, theory
 from stabviz.config import LIFConfig, TrainConfig
 from stabviz.intervals import rate_tolerance
 from stabviz.jsonsafe import finite_or_none
-from stabviz.lif import LIFNetwork, fit_gradient_gain, probe_gradient_flow
+from stabviz.lif import (CapturedStep, LIFEnsemble, LIFNetwork, fit_gradient_gain, group_by_shape,
+                         probe_gradient_flow, shape_key)
 from stabviz.simulate import measure_layer
 from stabviz.tasks import TaskData, input_stats, load_task
 
@@ -158,21 +160,37 @@ def verdict(prediction: dict[str, Any], initial: dict[str, Any], lif: LIFConfig)
 
 def task_loss(readout: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
     """Cross-entropy of the readout (batch, T, classes). 'per-step': at every time step, averaged
-    (the paper's choice); 'time-mean': of the readout averaged over time."""
+    (the paper's choice); 'time-mean': of the readout averaged over time. An ensemble's readout
+    (E, batch, T, classes) with targets (E, batch) gives one loss per member, shape (E,)."""
+    if readout.dim() == 4:
+        members, _, steps, classes = readout.shape
+        if kind == "per-step":
+            losses = F.cross_entropy(readout.reshape(-1, classes),
+                                     target.repeat_interleave(steps, dim=1).reshape(-1), reduction="none")
+        else:
+            losses = F.cross_entropy(readout.mean(dim=2).reshape(-1, classes), target.reshape(-1),
+                                     reduction="none")
+        return losses.view(members, -1).mean(dim=1)
     if kind == "per-step":
         steps = readout.shape[1]
         return F.cross_entropy(readout.reshape(-1, readout.shape[2]), target.repeat_interleave(steps))
     return F.cross_entropy(readout.mean(dim=1), target)
 
 
-def sparsity_loss(spikes: list[torch.Tensor], target: float) -> torch.Tensor:
-    """Σ_layers (mean z − f_target)² (docs/theory.md#6-what-the-paper-reports, before the switch and the weight)."""
-    return sum((s.mean() - target) ** 2 for s in spikes)
+def sparsity_loss(spikes: list[torch.Tensor], target: float | torch.Tensor) -> torch.Tensor:
+    """Σ_layers (mean z − f_target)² (docs/theory.md#6-what-the-paper-reports, before the switch and the weight).
+    An ensemble's spikes (E, batch, T, n) with targets (E,) give one value per member."""
+    return sum((_mean_rate(s) - target) ** 2 for s in spikes)
+
+
+def _mean_rate(spikes: torch.Tensor) -> torch.Tensor:
+    """The mean of (batch, T, n) spikes, or of each member's (E, batch, T, n) spikes."""
+    return spikes.mean() if spikes.dim() == 3 else spikes.mean(dim=(1, 2, 3))
 
 
 def predicted_class(readout: torch.Tensor) -> torch.Tensor:
-    """The class with the largest time-averaged readout (for either loss)."""
-    return readout.mean(dim=1).argmax(dim=-1)
+    """The class with the largest time-averaged readout (for either loss; (E, batch) for an ensemble)."""
+    return readout.mean(dim=-2).argmax(dim=-1)
 
 
 @torch.no_grad()
@@ -231,14 +249,22 @@ class _Batches:
     _order: torch.Tensor | None = None
     _pos: int = 0
 
-    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
-        n = len(self.y)
-        size = min(self.size, n)
+    @property
+    def batch_size(self) -> int:
+        return min(self.size, len(self.y))
+
+    def indices(self) -> torch.Tensor:
+        """The next mini-batch's sample indices."""
+        n, size = len(self.y), self.batch_size
         if self._order is None or self._pos + size > n:
             self._order = torch.randperm(n, generator=self.generator).to(self.y.device)
             self._pos = 0
         idx = self._order[self._pos:self._pos + size]
         self._pos += size
+        return idx
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = self.indices()
         return self.x[idx], self.y[idx]
 
 
@@ -247,7 +273,7 @@ class _Batches:
 
 
 def run(cfg: TrainConfig, callback: Callback | None = None, should_stop: Callable[[], bool] | None = None,
-        run_id: str | None = None) -> dict[str, Any]:
+        run_id: str | None = None, cuda_graph: bool | None = None) -> dict[str, Any]:
     """Train once and return the summary (JSON-ready: non-finite numbers become None).
 
     Status: 'finished' (also when the time limit ends it early: ``stopped_early`` says so),
@@ -256,19 +282,62 @@ def run(cfg: TrainConfig, callback: Callback | None = None, should_stop: Callabl
     Metrics every ``cfg.log_every`` steps: loss, accuracy (training batch), firing_rate/k,
     grad_norm/k (‖∂L/∂W_rec‖ of layer k), sparsity_switch, progress (0..1). Step 0 carries the
     initial probe (rho2, grad_gain, firing_rate/k); the last event the final one plus test accuracy.
+    ``cuda_graph`` (default: ``STABVIZ_CUDA_GRAPH=1``) trains through :func:`run_ensemble` as an
+    ensemble of one, whose step is captured in a CUDA graph; ``execution`` records how it ran.
     Bad settings raise ValueError before anything is trained.
     """
-    if not isinstance(cfg, TrainConfig):
-        raise ValueError(f"cfg = {type(cfg).__name__} must be a TrainConfig")
+    if cuda_graph_requested(cuda_graph):
+        stop = should_stop or (lambda: False)
+        return run_ensemble([(cfg, run_id)], callback, lambda _: stop(), cuda_graph=True)[0]
+    _check_run(cfg)
     started = time.monotonic()
     emit = callback or (lambda event: None)
     stop = should_stop or (lambda: False)
-    run_id = run_id or uuid.uuid4().hex[:12]
-    cfg.check_limits()
-    memory.check_sizes(cfg)
     memory.check_train(cfg)          # before any allocation: a refused size costs nothing
     device = resolve_device(cfg.device)
+    member = _prepare(cfg, run_id or uuid.uuid4().hex[:12], emit, device)
+    outcome = _train(member.net, cfg, member.batches, emit, stop, started)
+    return _finish(member, outcome, started, EAGER)
 
+
+#: How a run's optimiser steps ran ("execution" in the summary).
+EAGER = {"mode": "eager", "note": None}
+GRAPH_ENV = "STABVIZ_CUDA_GRAPH"
+
+
+def cuda_graph_requested(flag: bool | None = None) -> bool:
+    """``flag``, or when None the environment: STABVIZ_CUDA_GRAPH=1 asks for CUDA-graph steps."""
+    return os.environ.get(GRAPH_ENV, "").strip() == "1" if flag is None else bool(flag)
+
+
+def _check_run(cfg: TrainConfig) -> None:
+    if not isinstance(cfg, TrainConfig):
+        raise ValueError(f"cfg = {type(cfg).__name__} must be a TrainConfig")
+    cfg.check_limits()
+    memory.check_sizes(cfg)
+
+
+@dataclass
+class _Member:
+    """One run's data, network and measurements: what :func:`run` and :func:`run_ensemble` share."""
+    cfg: TrainConfig
+    run_id: str
+    emit: Callback
+    device: torch.device
+    task: dict[str, Any]                  # the summary's "task" (the TaskData itself is not kept)
+    lif: LIFConfig
+    recommended: dict[str, Any] | None
+    prediction: dict[str, Any]
+    net: LIFNetwork
+    batches: _Batches
+    test: tuple[torch.Tensor, torch.Tensor]
+    initial: dict[str, Any]
+    rate_adjustment: dict[str, Any] | None
+
+
+def _prepare(cfg: TrainConfig, run_id: str, emit: Callback, device: torch.device) -> _Member:
+    """Load the task, build the network from the seed, probe it (the step-0 event) and, with
+    ``initial_rate``, adjust the biases: everything before the optimiser loop."""
     data = load_task(cfg)
     m_x, v_x = input_stats(data.x_train)
     lif = network_config(cfg, data, m_x, v_x)
@@ -279,31 +348,35 @@ def run(cfg: TrainConfig, callback: Callback | None = None, should_stop: Callabl
     net = LIFNetwork(lif, n_layers=cfg.layers, n_out=data.n_classes, generator=generator, device=device)
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)
     x_test, y_test = data.x_test.to(device), data.y_test.to(device)
-    probe_x, probe_y = x_test[:PROBE_SAMPLES], y_test[:PROBE_SAMPLES]
     batches = _Batches(x_train, y_train, cfg.batch, generator)
 
-    initial = probe(net, lif, probe_x, probe_y)
+    initial = probe(net, lif, x_test[:PROBE_SAMPLES], y_test[:PROBE_SAMPLES])
     emit({"step": 0, "metrics": _numbers({"rho2": initial["rho2"], "grad_gain": initial["grad_gain"],
                                           "progress": 0.0, **_per_layer("firing_rate", initial["firing_rate"])})})
     rate_adjustment = None
     if cfg.initial_rate is not None:
         rate_adjustment = adjust_initial_rate(net, batches, cfg.initial_rate)
+    # only the splits stay: an ensemble holds every member's data at once
+    return _Member(cfg, run_id, emit, device, _task_summary(data, m_x, v_x), lif, recommended, prediction, net,
+                   batches, (x_test, y_test), initial, rate_adjustment)
 
-    outcome = _train(net, cfg, batches, emit, stop, started)
 
-    test_loss, test_acc = evaluate(net, x_test, y_test, cfg.loss, max(cfg.batch, 64))
-    final = {**probe(net, lif, probe_x, probe_y), "loss": test_loss, "accuracy": test_acc,
-             "train_loss": outcome["last_loss"], "train_accuracy": outcome["last_accuracy"],
+def _finish(m: _Member, outcome: dict[str, Any], started: float, execution: dict[str, Any]) -> dict[str, Any]:
+    """Test accuracy, the final probe (the last event) and the run's summary."""
+    cfg, (x_test, y_test) = m.cfg, m.test
+    test_loss, test_acc = evaluate(m.net, x_test, y_test, cfg.loss, max(cfg.batch, 64))
+    final = {**probe(m.net, m.lif, x_test[:PROBE_SAMPLES], y_test[:PROBE_SAMPLES]), "loss": test_loss,
+             "accuracy": test_acc, "train_loss": outcome["last_loss"], "train_accuracy": outcome["last_accuracy"],
              "steps_done": outcome["steps_done"]}
     final = finite_or_none(final)
-    emit({"step": outcome["steps_done"], "metrics": _numbers(
+    m.emit({"step": outcome["steps_done"], "metrics": _numbers(
         {"test_accuracy": test_acc, "test_loss": test_loss, "rho2": final["rho2"],
          "grad_gain": final["grad_gain"], **_per_layer("firing_rate", final["firing_rate"])})})
-    return finite_or_none({"run_id": run_id, "status": outcome["status"], "stopped_early": outcome["stopped_early"],
-            "device": str(device), "wall_s": time.monotonic() - started,
-            "task": _task_summary(data, m_x, v_x), "lif": lif.to_dict(), "recommended_sg": recommended,
-            "prediction": prediction, "initial": initial, "final": final, "rate_adjustment": rate_adjustment,
-            "verdict": verdict(prediction, initial, lif)})
+    return finite_or_none({"run_id": m.run_id, "status": outcome["status"], "stopped_early": outcome["stopped_early"],
+            "device": str(m.device), "wall_s": time.monotonic() - started,
+            "task": m.task, "lif": m.lif.to_dict(), "recommended_sg": m.recommended,
+            "prediction": m.prediction, "initial": m.initial, "final": final, "rate_adjustment": m.rate_adjustment,
+            "verdict": verdict(m.prediction, m.initial, m.lif), "execution": dict(execution)})
 
 
 def _train(net: LIFNetwork, cfg: TrainConfig, batches: _Batches, emit: Callback, stop: Callable[[], bool],
@@ -346,6 +419,148 @@ def _train(net: LIFNetwork, cfg: TrainConfig, batches: _Batches, emit: Callback,
                 **_per_layer("grad_norm", grad_norms)}})
     return {"status": status, "stopped_early": stopped_early, "steps_done": steps_done,
             "last_loss": last_loss, "last_accuracy": last_acc}
+
+
+# ---------------------------------------------------------------------------------------------
+# An ensemble: many runs of one shape in lockstep
+
+
+def ensemble_key(cfg: TrainConfig) -> tuple:
+    """What runs must share to train as one ensemble: the layer's shape (:func:`stabviz.lif.shape_key`),
+    the layers, the task and its sizes, the batch, the optimiser steps, the loss and the device.
+    Seeds, α, θ, γ, β, q, the initialisation, lr, weight decay, sparsity, f0 and time limit may differ."""
+    return (shape_key(cfg.lif), cfg.layers, cfg.task, cfg.data_path, cfg.classes, cfg.samples, cfg.time_steps,
+            cfg.batch, cfg.train_steps, cfg.loss, cfg.device)
+
+
+def group_configs(configs: Sequence[TrainConfig]) -> list[list[int]]:
+    """Indices of ``configs`` split into groups that can train as one ensemble (:func:`ensemble_key`)."""
+    return group_by_shape(configs, key=ensemble_key)
+
+
+def run_ensemble(members: Sequence[tuple[TrainConfig, str | None]], callback: Callback | None = None,
+                 should_stop: Callable[[str], bool] | None = None,
+                 cuda_graph: bool | None = None) -> list[dict[str, Any]]:
+    """Train every (config, run_id) member as one ensemble (:class:`stabviz.lif.LIFEnsemble`) and
+    return their summaries, in order, with :func:`run`'s keys.
+
+    Member k's run is :func:`run` ``(config_k)``: the same data, initial weights, initial probe,
+    mini-batch order and AdamW state (its own parameters, learning rate and weight decay), stepped
+    in lockstep with the others. Events go to ``callback`` tagged with the member's ``run_id``;
+    ``should_stop(run_id)`` is asked for each running member before every step, and a member that
+    stops, diverges (non-finite loss or gradient: it is frozen, its parameters no longer change) or
+    reaches its time limit leaves the others running. ``cuda_graph`` (default STABVIZ_CUDA_GRAPH=1)
+    captures the forward and backward pass in a CUDA graph after warm-up (eager elsewhere, with a
+    note in ``execution``). Members must share :func:`ensemble_key` (see :func:`group_configs`);
+    their number is bounded by STABVIZ_MAX_ENSEMBLE and the memory estimate.
+    """
+    members = [(cfg, run_id or uuid.uuid4().hex[:12]) for cfg, run_id in members]
+    if not members:
+        raise ValueError("an ensemble needs at least one member")
+    for cfg, _ in members:
+        _check_run(cfg)
+    cfgs = [cfg for cfg, _ in members]
+    if len(group_configs(cfgs)) > 1:
+        raise ValueError("ensemble members must share the layer shape, layers, task and its sizes, batch, "
+                         "steps, loss and device; split them with train.group_configs")
+    memory.check_ensemble(cfgs)
+    started = time.monotonic()
+    emit = callback or (lambda event: None)
+    stop = should_stop or (lambda run_id: False)
+    device = resolve_device(cfgs[0].device)
+    states = [_prepare(cfg, run_id, _tagged(emit, run_id), device) for cfg, run_id in members]
+    if len({(s.net.n_in, s.net.n_out, s.batches.batch_size) for s in states}) > 1:
+        raise ValueError("ensemble members' data differ in channels, classes or batch size; train them apart")
+    outcomes, execution = _train_ensemble(states, stop, started, cuda_graph_requested(cuda_graph))
+    return [_finish(state, outcome, started, execution) for state, outcome in zip(states, outcomes)]
+
+
+def _tagged(emit: Callback, run_id: str) -> Callback:
+    return lambda event: emit({**event, "run_id": run_id})
+
+
+def _train_ensemble(states: list[_Member], stop: Callable[[str], bool], started: float,
+                    cuda_graph: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The lockstep optimiser loop: per member what :func:`_train` returns, and the execution record."""
+    cfg0, members = states[0].cfg, len(states)
+    ens = LIFEnsemble([s.net for s in states])
+    params = [list(s.net.parameters()) for s in states]
+    flat = [p for ps in params for p in ps]
+    opt = torch.optim.AdamW([{"params": p, "lr": s.cfg.lr, "weight_decay": s.cfg.weight_decay}
+                             for p, s in zip(params, states)])
+    device, layers = states[0].device, cfg0.layers
+    x0 = states[0].batches.x
+    # zeros, not empty: a member stopped before its first step leaves valid (ignored) class labels
+    xb = torch.zeros((members, states[0].batches.batch_size, *x0.shape[1:]), dtype=x0.dtype, device=device)
+    yb = torch.zeros(xb.shape[:2], dtype=states[0].batches.y.dtype, device=device)
+    weight = torch.tensor([s.cfg.sparsity_weight for s in states], device=device)
+    target = torch.tensor([s.cfg.sparsity_target for s in states], device=device)
+    switch_t = torch.zeros((), device=device)
+    sparse = any(s.cfg.sparsity_weight > 0 for s in states)
+
+    def step() -> torch.Tensor:
+        """Forward and backward on the static batch; per member [loss, total, accuracy, rates, ‖∂W_rec‖].
+        The gradients are assigned, never accumulated: a replayed graph rewrites the same tensors."""
+        readout, spikes = ens(xb)
+        losses = task_loss(readout, yb, cfg0.loss)
+        total = losses + weight * switch_t * sparsity_loss(spikes, target) if sparse else losses
+        for p, g in zip(flat, torch.autograd.grad(total.sum(), flat)):
+            p.grad = g
+        norms = torch.stack([torch.linalg.vector_norm(w.grad) for s in states for w in s.net.w_rec])
+        accuracy = (predicted_class(readout.detach()) == yb).to(losses.dtype).mean(dim=1)
+        rates = torch.stack([_mean_rate(z.detach()) for z in spikes], dim=1)
+        return torch.cat([losses.detach()[:, None], total.detach()[:, None], accuracy[:, None], rates,
+                          norms.view(members, layers)], dim=1)
+
+    graph = CapturedStep(step, device, enabled=cuda_graph)
+    outcomes = [{"status": None, "stopped_early": None, "steps_done": 0, "last_loss": math.nan,
+                 "last_accuracy": math.nan} for _ in states]
+    for step_no in range(cfg0.train_steps):
+        for s, out in zip(states, outcomes):
+            if out["status"] is None and stop(s.run_id):
+                out["status"], out["stopped_early"] = "cancelled", "cancelled"
+            elif out["status"] is None and time.monotonic() - started > s.cfg.time_limit:
+                out["status"], out["stopped_early"] = "finished", "time limit"
+        active = [k for k, out in enumerate(outcomes) if out["status"] is None]
+        if not active:
+            break
+        for k in active:                   # frozen members keep their last batch: their slots are ignored
+            idx = states[k].batches.indices()
+            torch.index_select(states[k].batches.x, 0, idx, out=xb[k])
+            torch.index_select(states[k].batches.y, 0, idx, out=yb[k])
+        switch = sparsity_switch(step_no, cfg0.train_steps) if sparse else 0.0
+        switch_t.fill_(switch)
+        stats = graph().tolist()
+        grads = [[p.grad for p in ps] for ps in params]
+        for k in active:
+            loss, total, accuracy, *rest = stats[k]
+            outcomes[k]["last_loss"] = loss
+            if not math.isfinite(total):
+                outcomes[k]["status"], outcomes[k]["stopped_early"] = "diverged", "non-finite loss"
+            elif not all(math.isfinite(g) for g in rest[layers:]):
+                outcomes[k]["status"], outcomes[k]["stopped_early"] = "diverged", "non-finite gradient"
+        for ps, out in zip(params, outcomes):
+            if out["status"] is not None:  # frozen: AdamW skips parameters without a gradient
+                for p in ps:
+                    p.grad = None
+        opt.step()
+        for ps, gs in zip(params, grads):  # a captured step writes into these gradients again
+            for p, g in zip(ps, gs):
+                p.grad = g
+        for k in active:
+            out, cfg = outcomes[k], states[k].cfg
+            if out["status"] is not None:
+                continue
+            loss, _, accuracy, *rest = stats[k]
+            out["steps_done"], out["last_accuracy"] = step_no + 1, accuracy
+            if out["steps_done"] % cfg.log_every == 0 or out["steps_done"] == cfg.train_steps:
+                states[k].emit({"step": out["steps_done"], "metrics": {
+                    "loss": loss, "accuracy": accuracy, "sparsity_switch": switch,
+                    "progress": out["steps_done"] / cfg.train_steps,
+                    **_per_layer("firing_rate", rest[:layers]), **_per_layer("grad_norm", rest[layers:])}})
+    for out in outcomes:
+        out["status"] = out["status"] or "finished"
+    return outcomes, {"mode": graph.mode, "note": graph.note}
 
 
 def _norm(grad: torch.Tensor | None) -> float:

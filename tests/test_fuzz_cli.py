@@ -204,6 +204,21 @@ def _stubs(mp: pytest.MonkeyPatch) -> None:
                 "shape": cfg.shape, "bf16_matmul": bf16_matmul, "reps": reps, "ms": 1.0, "floor_ms": 0.5,
                 "floor_row_ms": 0.6, "efficiency": 0.5, "efficiency_row": 0.6, "gemm_gflops": 1.0}
 
+    def fake_bench_cuda(cfg, batch=32, steps=None, reps=10, bf16_matmul=False):
+        return {**fake_bench(cfg, batch, steps, None, reps, bf16_matmul), "device": "fake", "graph_ms": 0.5,
+                "graph_mode": "cuda-graph", "graph_note": None}
+
+    def fake_bench_ensemble(cfg, members):
+        _reached("bench")
+        assert isinstance(cfg, TrainConfig) and 1 <= members <= 1024
+        cfg.check_limits()
+        return {"members": members, "n": cfg.lif.n_rec, "n_in": cfg.lif.n_in, "batch": cfg.batch,
+                "steps": cfg.time_steps, "train_steps": cfg.train_steps, "device": "cpu", "threads": 1,
+                "execution": {"mode": "eager", "note": None}, "ensemble_s": 1.0, "sequential_s": 2.0, "speedup": 2.0}
+
+    def fake_ensemble(members, callback=None, should_stop=None, cuda_graph=None):
+        return [fake_train(cfg) for cfg, _ in members]
+
     def fake_train(cfg, callback=None, should_stop=None):
         _reached("train")
         assert isinstance(cfg, TrainConfig)
@@ -249,6 +264,9 @@ def _stubs(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(measured, "measure_map", fake_map)
     mp.setattr(theory, "region", fake_region)
     mp.setattr(cli_bench, "bench_lif", fake_bench)
+    mp.setattr(cli_bench, "bench_lif_cuda", fake_bench_cuda)
+    mp.setattr(cli_bench, "bench_ensemble", fake_bench_ensemble)
+    mp.setattr(train, "run_ensemble", fake_ensemble)
     mp.setattr(train, "run", fake_train)
     mp.setattr(cli_runs, "_launcher", lambda args: FakeLauncher())
     mp.setattr(cli_runs, "ensure_dispatcher", lambda store: None)

@@ -35,7 +35,7 @@ LAYERS: dict[str, set[str]] = {
     "train": {"theory", "lif", "tasks", "memory", "intervals"},
     # the workers also call stabviz.train:run, by name through importlib (invisible to ast)
     "runs": {"stabviz", "train", "jsonsafe", "memory", "intervals"},
-    "timing": {"lif"},                          # 'bench lif' and benchmarks/ share it
+    "timing": {"lif", "train"},                 # `bench lif`, `bench ensemble` and benchmarks/ share it
     "plots": set(),                             # numpy and plotly: the figures, no stabviz science
     "calibration": set(),                       # the stored residual bands: json only
     "theory_doc": set(),                        # docs/theory.md by section (the Learn page)

@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from stabviz.cli.options import train_config_from_args, train_options
+from stabviz.cli.options import Whole, train_config_from_args, train_options
 from stabviz.jsonsafe import dumps
 
 EXIT_CODES = {"finished": 0, "diverged": 1, "cancelled": 130}
@@ -82,6 +82,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = train_config_from_args(args)
     from stabviz import train
 
+    if getattr(args, "seeds", None) is not None:
+        return _train_seeds(train, cfg, args.seeds, getattr(args, "json", False))
+
     bar = ProgressBar(sys.stderr, cfg.train_steps)
     try:
         with _CancelOnInterrupt() as cancel:
@@ -93,6 +96,43 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         print(readable_summary(summary))
     return EXIT_CODES[summary["status"]]
+
+
+def _train_seeds(train, cfg, seeds: int, as_json: bool) -> int:
+    """`train --seeds K`: seeds seed … seed+K−1 as one ensemble; a JSON list of the K summaries (each
+    with ``seed``) or a table. Exit status: 130 if any was cancelled, else 1 if any diverged, else 0."""
+    members = [(cfg.replace(lif=cfg.lif.replace(seed=cfg.lif.seed + k)), None) for k in range(seeds)]
+    bar = ProgressBar(sys.stderr, cfg.train_steps)
+    shown_id: list[str] = []
+
+    def first_member_progress(event: dict[str, Any]) -> None:
+        shown_id[:] = shown_id or [event["run_id"]]        # the bar follows the first member
+        if event["run_id"] == shown_id[0]:
+            bar(event)
+
+    try:
+        with _CancelOnInterrupt() as cancel:
+            summaries = train.run_ensemble(members, callback=first_member_progress, should_stop=lambda _: cancel())
+    finally:
+        bar.close()
+    summaries = [{**s, "seed": member.lif.seed} for s, (member, _) in zip(summaries, members)]
+    print(dumps(summaries) if as_json else seeds_table(summaries))
+    statuses = {s["status"] for s in summaries}
+    return next(EXIT_CODES[k] for k in ("cancelled", "diverged", "finished") if k in statuses)
+
+
+def seeds_table(summaries: list[dict[str, Any]]) -> str:
+    """One line per seed: outcome, test accuracy, and the prediction next to the measurement."""
+    head = (f"{'seed':>6} {'run':<12} {'status':<10}{'steps':>6}{'test acc':>10}{'rate pred':>11}{'rate meas':>11}"
+            f"{'ρ':>9}{'ρ̂':>9}  regime agrees")
+    lines = [head]
+    for s in summaries:
+        ver = s["verdict"]
+        lines.append(f"{s['seed']:>6} {s['run_id']:<12} {s['status']:<10}{_f(s['final'].get('steps_done')):>6}"
+                     f"{_f(s['final'].get('accuracy')):>10}{_f(ver['firing_rate']['predicted']):>11}"
+                     f"{_f(ver['firing_rate']['measured']):>11}{_f(ver['rho']['predicted']):>9}"
+                     f"{_f(ver['rho']['measured']):>9}  {_yes(ver['regime'].get('agrees'))}")
+    return "\n".join(lines)
 
 
 def readable_summary(s: dict[str, Any]) -> str:
@@ -149,7 +189,9 @@ def register(subparsers, parents: list[argparse.ArgumentParser]) -> None:
                                           "(measured on its data), overriding --n-in (shd/slmnist), --steps and "
                                           "--input-mean/--input-var. "
                                           "Exit status 0 finished, 1 diverged, 130 cancelled.")
+    p.add_argument("--seeds", type=Whole(1, 1024),
+                   help="train seeds seed … seed+K−1 as one ensemble (in lockstep); prints K summaries")
     p.set_defaults(func=cmd_train)
 
 
-__all__ = ["register", "cmd_train", "readable_summary"]
+__all__ = ["register", "cmd_train", "readable_summary", "seeds_table"]
