@@ -22,7 +22,8 @@ SHAPE_NAMES = {name: record.label or name for name, record in SHAPE_TABLE.items(
 RESET_NAMES = {"subtract": "subtract θ (L1)", "mult1": "multiply (1 − z), whole voltage (L2)",
                "mult2": "multiply (1 − z), leak term only (L3)"}
 INIT_NAMES = {"glorot-uniform": "Glorot uniform", "glorot-normal": "Glorot normal", "he-normal": "He normal",
-              "orthogonal": "orthogonal", "uniform": "uniform (mean ± √3·std)", "normal": "normal (mean, std)",
+              "orthogonal": "orthogonal",
+              "pytorch-default": "PyTorch default (kaiming-uniform)", "uniform": "uniform (mean ± √3·std)", "normal": "normal (mean, std)",
               "conditions": "conditions I + II (paper)"}
 #: Input spike statistics the reference code uses (docs/theory.md#13-input-statistics-and-the-input-drive-d).
 INPUT_STATS = {"sl-MNIST": (0.003673, 0.003659), "SHD": (0.04388, 0.04196), "deeper layer (p = ½)": (0.5, 0.25)}

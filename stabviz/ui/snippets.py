@@ -19,6 +19,8 @@ _INPUT_INIT = {
     "glorot-normal": "torch.nn.init.xavier_normal_(w_in)",
     "he-normal": "torch.nn.init.kaiming_normal_(w_in.T, nonlinearity='linear')  # fan_in = n_in",
     "orthogonal": "torch.nn.init.orthogonal_(w_in)",
+    # nn.Linear's own default: U(±1/√fan_in)
+    "pytorch-default": "torch.nn.init.kaiming_uniform_(w_in.T, a=math.sqrt(5))  # fan_in = n_in",
 }
 
 
