@@ -85,7 +85,8 @@ def pytorch_init(cfg: Any, rec: Mapping[str, Any], option: Mapping[str, Any] | N
 
 
 #: How a translation_table name becomes a call in the library's own namespace.
-_CALL_PREFIX = {"snntorch": "snntorch.surrogate.", "spikingjelly": "spikingjelly.activation_based.surrogate."}
+_CALL_PREFIX = {"snntorch": "snntorch.surrogate.", "spikingjelly": "spikingjelly.activation_based.surrogate.",
+                "pytorch": ""}
 
 
 def library_call(name: str, knob: str, value: Any) -> str:
