@@ -34,7 +34,7 @@ from stabviz.shapes import SHAPE_TABLE
 
 SHAPES = tuple(SHAPE_TABLE)   # one record per shape in stabviz/shapes.py: the names follow it
 RESETS = ("subtract", "mult1", "mult2")
-INITS = ("glorot-uniform", "glorot-normal", "he-normal", "orthogonal", "uniform", "normal",
+INITS = ("glorot-uniform", "glorot-normal", "he-normal", "orthogonal", "pytorch-default", "uniform", "normal",
          "conditions")
 IN_INITS = INITS[:-1]          # the input weights have no stability condition of their own
 VOLTAGE_MODELS = ("uniform", "gaussian", "measured")
@@ -211,6 +211,9 @@ def standard_law(init: str, fan_in: int, fan_out: int, mean: float = 0.0, std: f
         return WeightLaw("normal", 0.0, math.sqrt(2.0 / fan_in))
     if init == "orthogonal":
         return WeightLaw("normal", 0.0, 1.0 / math.sqrt(max(fan_in, fan_out)), orthogonal=True)
+    if init == "pytorch-default":
+        # nn.Linear's own init (kaiming_uniform_ with a = √5): U(±1/√fan_in), so std = 1/√(3 fan_in)
+        return WeightLaw("uniform", 0.0, 1.0 / math.sqrt(3.0 * fan_in))
     if init == "uniform":
         return WeightLaw("uniform", mean, std)
     if init == "normal":

@@ -58,6 +58,17 @@ def test_gaussian_model_agrees_with_simulation_on_the_presets(name):
     assert p.rho2 == pytest.approx(m.rho2, rel=0.25)
 
 
+@pytest.mark.parametrize("name", ["paper-slmnist", "shd-tau20"])
+def test_theory_predicts_the_pytorch_default_initialisation(name):
+    # nn.Linear's default init for both matrices: the laws (uniform, std 1/√(3 fan_in)) feed the theory;
+    # the tolerances are the presets' above (measured: |Δp| ≤ 0.04, ρ² within 8%)
+    cfg = preset(name).replace(init_rec="pytorch-default", init_in="pytorch-default")
+    m = simulate.measure(cfg, batch=64, steps=300, burn_in=100, seed=0)
+    p = theory.predict(cfg, "gaussian")
+    assert abs(p.firing_rate - m.firing_rate) < 0.05
+    assert p.rho2 == pytest.approx(m.rho2, rel=0.25)
+
+
 def test_measured_gradient_gain_tracks_rho():
     # ρ̂ measured by pushing a vector back must order like the predicted ρ, across dampening
     cfg = preset("shd-tau20", n_rec=128)

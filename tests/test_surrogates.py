@@ -313,6 +313,7 @@ LIBRARY_FORMULAS = {   # σ'(v) as each library's source computes it, for knob v
     "brainpy.QPseudoSpike": lambda v, a: (1 + 2 / (a + 1) * np.abs(v)) ** (-a),
     "norse.super": lambda v, a: 1 / (1 + a * np.abs(v)) ** 2,
     "norse.triangle": lambda v, a: a * np.maximum(1 - np.abs(v), 0),
+    "pytorch.SurrGradSpike": lambda v, a: 1 / (a * np.abs(v) + 1) ** 2,      # SpyTorch's SuperSpike
 }
 
 
@@ -360,7 +361,8 @@ def test_inexpressible_settings_give_the_closest_knob_and_say_why():
     table = S.translation_table("qpseudospike", 1.0, 1 / 3, 2.0)
     assert [x.name for x in table] == list(S.LIBRARY_SURROGATES)
     exact = {x.name for x in table if x.exact}
-    assert exact == {"braintools.QPseudoSpike", "brainpy.QPseudoSpike", "snntorch.fast_sigmoid", "norse.super"}
+    assert exact == {"braintools.QPseudoSpike", "brainpy.QPseudoSpike", "snntorch.fast_sigmoid", "norse.super",
+                     "pytorch.SurrGradSpike"}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -84,7 +84,7 @@ def test_float64_weights_are_the_float32_weights_at_higher_precision():
     assert w64.dtype == torch.float64 and torch.equal(w64.float(), w32)
 
 
-@pytest.mark.parametrize("init", ["glorot-uniform", "he-normal", "orthogonal", "conditions"])
+@pytest.mark.parametrize("init", ["glorot-uniform", "he-normal", "orthogonal", "pytorch-default", "conditions"])
 def test_layer_weights_follow_the_theory_laws(init):
     cfg = LIFConfig(n_in=300, n_rec=256, init_rec=init, init_in="glorot-normal", bias=0.02,
                     input_mean=0.05, input_var=0.05)
@@ -117,3 +117,17 @@ def test_deeper_layers_see_spiking_inputs():
     assert deep.n_rec == 64 and deep.leak == cfg.leak
     with pytest.raises(ValueError, match="layer"):
         layer_config(cfg, -1)
+
+
+def test_pytorch_default_is_nn_linears_own_initialisation():
+    # nn.Linear(n_in, n_rec).weight is (n_rec, n_in): U(±1/√n_in); our W_in (n_in × n_rec) must be its transpose's law
+    cfg = LIFConfig(n_in=400, n_rec=300, init_in="pytorch-default", init_rec="pytorch-default")
+    w_in, w_rec, _ = layer_weights(cfg, generator=torch.Generator().manual_seed(2))
+    torch.manual_seed(2)
+    linear = torch.nn.Linear(400, 300).weight.detach()
+    bound = 1 / math.sqrt(400)
+    assert float(w_in.abs().max()) <= bound and float(linear.abs().max()) <= bound
+    assert float(w_in.abs().max()) > 0.99 * bound                  # the full width is used
+    assert float(w_in.std()) == pytest.approx(float(linear.std()), rel=0.02)
+    assert float(off_diagonal(w_rec).abs().max()) <= 1 / math.sqrt(300)
+    assert_law(off_diagonal(w_rec), theory.recurrent_law(cfg))

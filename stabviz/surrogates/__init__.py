@@ -17,7 +17,7 @@ torch layer (torch is imported on first use only, so the CLI's theory commands n
 :func:`sg_prime_torch` and :func:`spike` (Heaviside forward, σ' backward).
 
 Library translations: :data:`LIBRARY_SURROGATES`, :func:`from_library`, :func:`to_library`,
-:func:`translation_table` (other libraries' one-knob surrogates expressed as (γ, β, q) and back).
+:func:`translation_table`, :func:`setting_from_library` (other libraries' one-knob surrogates expressed as (γ, β, q) and back).
 
 Modules: :mod:`stabviz.shapes` (one :class:`Shape` record per shape, :data:`SHAPE_TABLE`: the only place a
 shape's formulas are written), :mod:`.curves` (σ', σ, G_m), :mod:`.moments` (uniform and gaussian
@@ -30,7 +30,8 @@ from stabviz.surrogates.curves import moment_primitive, sg_prime, sg_primitive, 
 from stabviz.surrogates.moments import gaussian_moment, gaussian_moments, uniform_moment
 from stabviz.shapes import SHAPE_TABLE, QuadRule, Shape
 from stabviz.surrogates.torch_op import sg_prime_torch, spike
-from stabviz.surrogates.translate import (LIBRARY_SURROGATES, SGParams, Translation, from_library,
+from stabviz.surrogates.translate import (LIBRARY_NEURONS, LIBRARY_SURROGATES, SGParams, Translation,
+                                          from_library, leak_from_library, library_of, setting_from_library,
                                           to_library, translation_table)
 # the checks other modules may have reached as surrogates._check_* before the split
 from stabviz.surrogates.validate import shape_record, _check_order, _check_params, _check_values, _finite  # noqa: F401
@@ -38,5 +39,6 @@ from stabviz.surrogates.validate import shape_record, _check_order, _check_param
 __all__ = [
     "sg_prime", "sg_primitive", "moment_primitive", "wide_moment", "uniform_moment", "gaussian_moment",
     "gaussian_moments", "sg_prime_torch", "spike", "LIBRARY_SURROGATES", "SGParams", "Translation",
-    "from_library", "to_library", "translation_table", "Shape", "QuadRule", "SHAPE_TABLE", "shape_record",
+    "from_library", "to_library", "translation_table", "LIBRARY_NEURONS", "leak_from_library", "library_of",
+    "setting_from_library", "Shape", "QuadRule", "SHAPE_TABLE", "shape_record",
 ]

@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from stabviz.config import SHAPES, check_choice, check_range
+from stabviz.config import RANGES, SHAPES, check_choice, check_number, check_range
 from stabviz.shapes import SHAPE_TABLE
 
 # Other libraries' surrogates (docs/theory.md#24-other-libraries-surrogates), checked against their source:
@@ -24,6 +24,8 @@ LIBRARY_SURROGATES: dict[str, tuple[str, float, str]] = {
     "brainpy.QPseudoSpike": ("alpha", 2.0, "(1 + 2|v|/(alpha + 1))^(−alpha)"),
     "norse.super": ("alpha", 100.0, "1/(1 + alpha·|v|)²  (SuperSpike)"),
     "norse.triangle": ("alpha", 0.3, "alpha·max(1 − |v|, 0)"),
+    # plain PyTorch: the SuperSpike SurrGradSpike of Zenke's SpyTorch tutorial, the usual hand-written one
+    "pytorch.SurrGradSpike": ("scale", 100.0, "1/(scale·|v| + 1)²"),
 }
 
 # name -> (stabviz shape, knob -> (γ, β, q), what the knob sets, β -> knob for width-setting knobs)
@@ -38,6 +40,26 @@ _LIBRARY_MAPS = {
     "brainpy.QPseudoSpike": ("qpseudospike", lambda a: (1.0, (a - 1.0) / (a + 1.0), a), "tail", None),
     "norse.super": ("fastsigmoid", lambda a: (1.0, a / 2.0, None), "width", lambda b: 2.0 * b),
     "norse.triangle": ("triangular", lambda a: (a, 1.0, None), "height", None),
+    "pytorch.SurrGradSpike": ("fastsigmoid", lambda k: (1.0, k / 2.0, None), "width", lambda b: 2.0 * b),
+}
+
+#: library -> (its LIF neuron, leak knob, knob default, α as the neuron's update computes it, the stabviz
+#: reset (and reset gradient) of the neuron's default reset). Each library discretises the membrane its
+#: own way, so the same τ is a different α (docs/theory.md#24-other-libraries-surrogates).
+LIBRARY_NEURONS: dict[str, tuple[str, str, float, str, str, bool]] = {
+    # mem = beta·mem + input + recurrent(spk) − reset·θ, the reset detached: (L1)
+    "snntorch": ("snn.RLeaky", "beta", 0.95, "α = beta", "subtract", False),
+    # decay_input=False: v = v − v/tau + x, hard reset to v_reset = 0 (L3), the reset not detached
+    "spikingjelly": ("neuron.LIFNode(decay_input=False)", "tau", 2.0, "α = 1 − 1/tau", "mult2", True),
+    # v = v + dt·tau_mem_inv·(i − v), reset to v_reset = 0 (L3), not detached; input scaled by dt·tau_mem_inv
+    "norse": ("LIFBoxCell", "dt·tau_mem_inv", 0.1, "α = 1 − dt·tau_mem_inv", "mult2", True),
+    "pytorch": ("your own loop", "tau", 20.0, "α = exp(−1/tau)", "subtract", False),
+}
+_LEAK_OF_KNOB = {
+    "snntorch": lambda k: k,
+    "spikingjelly": lambda tau: 1.0 - 1.0 / tau,
+    "norse": lambda x: 1.0 - x,
+    "pytorch": lambda tau: math.exp(-1.0 / tau),
 }
 
 
@@ -167,3 +189,37 @@ def _verdict(name: str, knob: str, value: float, exact: bool, mismatch: str) -> 
 def translation_table(shape: str, dampening: float, sharpness: float, tail: float = 1.56) -> list[Translation]:
     """:func:`to_library` for every entry of :data:`LIBRARY_SURROGATES`, in that order."""
     return [to_library(name, shape, dampening, sharpness, tail) for name in LIBRARY_SURROGATES]
+
+
+def library_of(name: str) -> str:
+    """The library part of a ``LIBRARY_SURROGATES`` name (``snntorch.atan`` -> ``snntorch``)."""
+    return _library_name(name).partition(".")[0]
+
+
+def leak_from_library(library: str, value: Any = None) -> float:
+    """The leak α of ``library``'s LIF neuron at its leak knob ``value`` (None = the knob's default),
+    checked against stabviz's leak range."""
+    check_choice("library", library, tuple(LIBRARY_NEURONS))
+    _, knob, default, *_ = LIBRARY_NEURONS[library]
+    x = check_number(knob, default if value is None else value, {knob: (0.0, math.inf, False, False)})
+    alpha = _LEAK_OF_KNOB[library](x)
+    try:
+        check_range("leak", alpha)
+    except ValueError:
+        raise ValueError(f"{library}: {knob} = {x:g} gives leak α = {alpha:.6g}, outside stabviz's leak range "
+                         f"{RANGES['leak'][0]:g} to {RANGES['leak'][1]:g}") from None
+    return alpha
+
+
+def setting_from_library(name: str, knob: Any = None, leak_knob: Any = None, threshold: Any = None) -> dict[str, Any]:
+    """The stabviz setting fields (shape, dampening, sharpness, tail, leak, threshold, reset, reset_grad)
+    of a network built in the library of ``name`` with that surrogate, its knob, the neuron's leak knob,
+    the threshold and the neuron's default reset (None: each knob's library default; threshold 1, every
+    library's default)."""
+    sg = from_library(name, knob)
+    library = library_of(name)
+    *_, reset, reset_grad = LIBRARY_NEURONS[library]
+    return {"shape": sg.shape, "dampening": sg.dampening, "sharpness": sg.sharpness, "tail": sg.tail,
+            "leak": leak_from_library(library, leak_knob),
+            "threshold": check_number("threshold", 1.0 if threshold is None else threshold),
+            "reset": reset, "reset_grad": reset_grad}

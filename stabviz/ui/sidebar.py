@@ -15,14 +15,15 @@ from stabviz.config import (FORMULAS, IN_INITS, INITS, PRESET_NOTES, PRESETS, RA
                             VOLTAGE_MODELS, LIFConfig, preset)
 from stabviz.shapes import SHAPE_TABLE
 from stabviz.ui import runs as ui_runs
-from stabviz.ui import sharing, sliders, state, urlstate
+from stabviz.ui import library, sharing, sliders, state, urlstate
 
 #: shape -> the name the selectbox shows (from the shape's record)
 SHAPE_NAMES = {name: record.label or name for name, record in SHAPE_TABLE.items()}
 RESET_NAMES = {"subtract": "subtract θ (L1)", "mult1": "multiply (1 − z), whole voltage (L2)",
                "mult2": "multiply (1 − z), leak term only (L3)"}
 INIT_NAMES = {"glorot-uniform": "Glorot uniform", "glorot-normal": "Glorot normal", "he-normal": "He normal",
-              "orthogonal": "orthogonal", "uniform": "uniform (mean ± √3·std)", "normal": "normal (mean, std)",
+              "orthogonal": "orthogonal",
+              "pytorch-default": "PyTorch default (kaiming-uniform)", "uniform": "uniform (mean ± √3·std)", "normal": "normal (mean, std)",
               "conditions": "conditions I + II (paper)"}
 #: Input spike statistics the reference code uses (docs/theory.md#13-input-statistics-and-the-input-drive-d).
 INPUT_STATS = {"sl-MNIST": (0.003673, 0.003659), "SHD": (0.04388, 0.04196), "deeper layer (p = ½)": (0.5, 0.25)}
@@ -60,10 +61,52 @@ def _apply_input_stats() -> None:
     st.session_state["input_stats_choice"] = None
 
 
+#: slider -> the symbol its typed twin is labelled with
+SYMBOLS = {"dampening": "γ", "sharpness": "β", "tail": "q", "leak": "α"}
+
+
 def _log_slider(name: str, **kw: Any) -> None:
+    """A log slider over its grid and, below it, its typed twin: any value in range, exactly (the slider
+    then gets that value as one more stop, so both show the setting's exact value)."""
     opts, labels = sliders.stops(name, st.session_state[_key(name)])
     st.select_slider(SLIDER_LABELS[name], options=opts, format_func=labels.__getitem__, key=_key(name),
                      help=SLIDER_HELP[name], **kw)
+    twin = lambda key, label, text, parse: _twin(name, key, label, text, parse, **kw)
+    if name != "leak":
+        twin(f"exact_{name}", f"{SYMBOLS[name]} exactly", sliders.exact_text,
+             lambda text: sliders.parse_exact(name, text))
+        return
+    cols = st.columns(2)
+    with cols[0]:
+        twin("exact_leak", "α exactly", sliders.exact_text, lambda text: sliders.parse_exact(name, text))
+    with cols[1]:
+        twin("exact_tau", "or τ (steps)", sliders.tau_text, sliders.parse_tau)
+
+
+def _twin(name: str, key: str, label: str, text: Any, parse: Any, **kw: Any) -> None:
+    """A text field holding the setting's ``name`` exactly. Typing a valid value sets it (slider, URL,
+    everything); a bad one keeps the text and says why below it, the setting unchanged. Whenever the
+    setting moves by other means (slider, preset, map click, library panel) the text follows."""
+    ss = st.session_state
+    value, synced, error = ss[_key(name)], f"_synced_{key}", f"_error_{key}"
+    if ss.get(synced) != value or key not in ss:
+        ss[key], ss[synced] = text(value), value
+        ss.pop(error, None)
+
+    def typed() -> None:
+        try:
+            new = parse(ss[key])
+        except ValueError as err:
+            ss[error] = str(err)
+            return
+        ss.pop(error, None)
+        state.apply({name: new})
+        ss[synced] = new
+
+    st.text_input(label, key=key, on_change=typed, help="Type any value in range; the slider gets it as a stop.",
+                  **kw)
+    if ss.get(error):
+        st.error(ss[error], icon=":material/error:")
 
 
 def _number(name: str, label: str, *, step: float | int, fmt: str | None = None, **kw: Any) -> None:
@@ -83,6 +126,7 @@ def draw() -> LIFConfig | None:
                      help="Fills every control at once. " + " ".join(f"**{k}**: {v}" for k, v in PRESET_NOTES.items()))
         st.button("Reset to defaults", on_click=state.reset_to_defaults, width="stretch", icon=":material/restart_alt:",
                   help="Every control back to its default (the paper's sl-MNIST layer).")
+        library.draw()
         st.selectbox("Surrogate shape", SHAPES, key=_key("shape"), format_func=SHAPE_NAMES.__getitem__)
         _log_slider("dampening")
         _log_slider("sharpness")

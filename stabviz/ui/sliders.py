@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from stabviz.config import RANGES, check_range, leak_to_tau, show, tau_to_leak
 from stabviz.plots import round_sig
 
 
@@ -72,3 +73,43 @@ def nearest(name: str, value: float) -> float:
     if name == "leak":
         return float(grid[np.argmin(np.abs(grid - value))])
     return float(grid[np.argmin(np.abs(np.log(grid) - math.log(max(value, 1e-300))))])
+
+
+def exact_text(value: float) -> str:
+    """A typed twin's text for ``value``: the shortest text that reads back as the same float."""
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(float(value))
+
+
+def parse_exact(name: str, text: str) -> float:
+    """The value typed into the twin of slider ``name``: any number in the field's range (config.RANGES),
+    not only a grid stop; ValueError with the field, the text and the allowed range otherwise."""
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise ValueError(f"{name} = {show(text.strip())} is not a number") from None
+    check_range(name, value)
+    return value
+
+
+def tau_text(leak: float) -> str:
+    """The τ twin's text for a leak α: τ = −1/ln α to 10 significant digits (τ = 20, not 20.000000000000004)."""
+    return f"{leak_to_tau(leak):.10g}"
+
+
+def parse_tau(text: str) -> float:
+    """The leak α = exp(−1/τ) of a typed τ (τ = 0: no memory), inside the leak range; ValueError otherwise."""
+    try:
+        tau = float(text.strip())
+    except ValueError:
+        raise ValueError(f"τ = {show(text.strip())} is not a number") from None
+    if tau == 0:
+        return 0.0
+    if not (math.isfinite(tau) and tau > 0):
+        raise ValueError(f"τ = {show(text.strip())} must be a number in [0, inf) time steps")
+    leak = tau_to_leak(tau)
+    try:
+        check_range("leak", leak)
+    except ValueError:
+        raise ValueError(f"τ = {tau:g} gives leak α = {leak:.6g}, outside the leak range; τ may be at most "
+                         f"{leak_to_tau(RANGES['leak'][1]):.6g} steps") from None
+    return leak

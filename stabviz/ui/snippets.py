@@ -6,6 +6,7 @@ The σ' expressions are the shape records' ``snippet`` texts (the table of docs/
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Iterable, Mapping
 
 from stabviz.shapes import SHAPE_TABLE
@@ -19,11 +20,19 @@ _INPUT_INIT = {
     "glorot-normal": "torch.nn.init.xavier_normal_(w_in)",
     "he-normal": "torch.nn.init.kaiming_normal_(w_in.T, nonlinearity='linear')  # fan_in = n_in",
     "orthogonal": "torch.nn.init.orthogonal_(w_in)",
+    # nn.Linear's own default: U(±1/√fan_in)
+    "pytorch-default": "torch.nn.init.kaiming_uniform_(w_in.T, a=math.sqrt(5))  # fan_in = n_in",
 }
 
 
 def _num(x: float) -> str:
     return f"{x:.6g}"
+
+
+def _exact(x: float) -> str:
+    """Python text that reads back as exactly ``x`` (the setting's own float, not a rounded one)."""
+    x = float(x)
+    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
 
 
 def _input_init(cfg: Any) -> str:
@@ -64,7 +73,7 @@ def pytorch_init(cfg: Any, rec: Mapping[str, Any], option: Mapping[str, Any] | N
     lines += [
         f"# surrogate: {cfg.shape}, {chosen['label']}"
         + (" (condition IV: rho^2 = 1 in theory)" if option else " (the current setting)"),
-        f"gamma, beta, q = {_num(gamma)}, {_num(beta)}, {_num(q)}",
+        f"gamma, beta, q = {_exact(gamma)}, {_exact(beta)}, {_exact(q)}",
         "",
         "class SurrogateSpike(torch.autograd.Function):",
         "    @staticmethod",
@@ -83,7 +92,8 @@ def pytorch_init(cfg: Any, rec: Mapping[str, Any], option: Mapping[str, Any] | N
 
 
 #: How a translation_table name becomes a call in the library's own namespace.
-_CALL_PREFIX = {"snntorch": "snntorch.surrogate.", "spikingjelly": "spikingjelly.activation_based.surrogate."}
+_CALL_PREFIX = {"snntorch": "snntorch.surrogate.", "spikingjelly": "spikingjelly.activation_based.surrogate.",
+                "pytorch": ""}
 
 
 def library_call(name: str, knob: str, value: Any) -> str:
@@ -109,3 +119,214 @@ def library_calls(translations: Iterable[Any]) -> str:
         return "# no library offers this shape: use the SurrogateSpike snippet above"
     return "\n".join(f"{library_call(t.name, t.knob, t.value)}  # "
                      + ("exact" if t.exact else f"approximate: {t.note}") for t in rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole recurrent layer in each library, with the weights and the surrogate of the snippet above
+
+#: library -> what its snippet builds (the dashboard's tab names)
+LIBRARIES = {"pytorch": "PyTorch", "snntorch": "snnTorch", "spikingjelly": "SpikingJelly", "norse": "Norse"}
+
+#: How a library model's native surrogate is constructed, by translation-table name.
+_NATIVE = {"snntorch.fast_sigmoid": "surrogate.fast_sigmoid(slope={v})", "snntorch.atan": "surrogate.atan(alpha={v})",
+           "snntorch.sigmoid": "surrogate.sigmoid(slope={v})", "spikingjelly.ATan": "surrogate.ATan(alpha={v})",
+           "spikingjelly.Sigmoid": "surrogate.Sigmoid(alpha={v})",
+           "spikingjelly.QPseudoSpike": "surrogate.QPseudoSpike(alpha={v})"}
+
+_RUN_DOC = ['    """x: input spikes (T, batch, n_in); extra: an optional current added at every step (T, batch, n_rec),',
+            '    e.g. zeros with requires_grad to read the gradient reaching each step. Returns spikes and voltages',
+            '    (T, batch, n_rec)."""']
+
+
+def native_surrogate(library: str, cfg: Any, translations: Iterable[Any]) -> str | None:
+    """The library's own surrogate call when it reproduces (shape, γ, β, q) exactly, else None (the
+    model then uses the snippet's SurrogateSpike: the library's knob would drop γ or change the shape)."""
+    for t in translations:
+        if t.exact and t.name.startswith(library + ".") and t.name in _NATIVE:
+            return _NATIVE[t.name].format(v=_exact(t.value))
+    return None
+
+
+def _surrogate_lines(library: str, call: str | None, name: str) -> list[str]:
+    if call:
+        return [f"{name} = {call}  # the library's own surrogate: exactly (shape, gamma, beta, q)"]
+    return [f"{name} = spike  # SurrogateSpike above: {LIBRARIES[library]}'s own surrogates have no height knob for gamma"
+            " (or not this shape)"]
+
+
+def _pytorch_model(cfg: Any) -> list[str]:
+    update = {"subtract": "y = alpha * y + i - threshold * z_reset",
+              "mult1": "y = (alpha * y + i) * (1 - z_reset)",
+              "mult2": "y = alpha * y * (1 - z_reset) + i"}[cfg.reset]
+    return [
+        "def run(x, extra=None):", *_RUN_DOC,
+        "    y = torch.zeros(x.shape[1], n_rec, dtype=x.dtype)",
+        "    z = torch.zeros_like(y)",
+        "    zs, ys = [], []",
+        "    for t in range(x.shape[0]):",
+        "        i = x[t] @ w_in + bias + z @ w_rec" + " + (0 if extra is None else extra[t])",
+        "        z_reset = z" + ("" if cfg.reset_grad else ".detach()  # the reset carries no gradient"),
+        f"        {update}",
+        "        z = spike(y - threshold)",
+        "        zs.append(z); ys.append(y)",
+        "    return torch.stack(zs), torch.stack(ys)",
+    ]
+
+
+def _snntorch_model(cfg: Any, call: str | None) -> list[str]:
+    if cfg.reset == "mult2" or cfg.reset_grad:
+        note = ["# snnTorch resets by subtraction (L1) or to zero (L2), always detached: "
+                f"reset = {cfg.reset}, reset_grad = {cfg.reset_grad} cannot be expressed; using the nearest"]
+    else:
+        note = []
+    mechanism = "zero" if cfg.reset == "mult1" else "subtract"
+    return [
+        "import snntorch as snn",
+        "from snntorch import surrogate",
+        "",
+        *note,
+        *_surrogate_lines("snntorch", call, "spike_grad"),
+        "fc = torch.nn.Linear(n_in, n_rec)",
+        "lif = snn.RLeaky(beta=alpha, threshold=threshold, spike_grad=spike_grad, linear_features=n_rec,",
+        f'                reset_mechanism="{mechanism}")  # mem = beta*mem + fc(x) + recurrent(spk) - reset',
+        "with torch.no_grad():",
+        "    fc.weight.copy_(w_in.T)              # nn.Linear keeps weight as (out, in): the transpose of x @ w_in",
+        "    fc.bias.fill_(bias)",
+        "    lif.recurrent.weight.copy_(w_rec.T)",
+        "    lif.recurrent.bias.zero_()           # nn.Linear's own bias would add a constant current",
+        "",
+        "def run(x, extra=None):", *_RUN_DOC,
+        "    spk, mem = lif.reset_mem()",
+        "    zs, ys = [], []",
+        "    for t in range(x.shape[0]):",
+        "        i = fc(x[t]) + (0 if extra is None else extra[t])",
+        "        spk, mem = lif(i, spk, mem)",
+        "        zs.append(spk); ys.append(mem)",
+        "    return torch.stack(zs), torch.stack(ys)",
+    ]
+
+
+def _spikingjelly_model(cfg: Any, call: str | None) -> list[str]:
+    # LIFNode charges v = v - v/tau + x (decay_input=False), fires, then resets in the same step:
+    # v_reset = 0 gives (L3) exactly; a soft reset (v_reset=None) subtracts alpha*threshold instead of (L1)'s threshold
+    note = [] if cfg.reset == "mult2" else [
+        f"# SpikingJelly resets within the step: reset = {cfg.reset} is not expressible exactly; the hard reset to 0"
+        " below is (L3) (mult2)"]
+    return [
+        "from spikingjelly.activation_based import functional, neuron, surrogate",
+        "",
+        *note,
+        *_surrogate_lines("spikingjelly", call, "surrogate_function"),
+        "fc = torch.nn.Linear(n_in, n_rec)",
+        "rec = torch.nn.Linear(n_rec, n_rec, bias=False)",
+        "lif = neuron.LIFNode(tau=1 / (1 - alpha), decay_input=False, v_threshold=threshold, v_reset=0.0,",
+        f"                     surrogate_function=surrogate_function, detach_reset={not cfg.reset_grad})"
+        "  # alpha = 1 - 1/tau",
+        "with torch.no_grad():",
+        "    fc.weight.copy_(w_in.T)              # nn.Linear keeps weight as (out, in)",
+        "    fc.bias.fill_(bias)",
+        "    rec.weight.copy_(w_rec.T)",
+        "",
+        "def run(x, extra=None):", *_RUN_DOC,
+        "    functional.reset_net(lif)",
+        "    z = torch.zeros(x.shape[1], n_rec, dtype=x.dtype)",
+        "    zs, ys = [], []",
+        "    for t in range(x.shape[0]):",
+        "        z = lif(fc(x[t]) + rec(z) + (0 if extra is None else extra[t]))",
+        "        zs.append(z); ys.append(lif.v)",
+        "    return torch.stack(zs), torch.stack(ys)",
+    ]
+
+
+def _norse_model(cfg: Any, exact_super: str | None) -> list[str]:
+    # LIFBoxCell: v = v + dt*tau_mem_inv*(i - v), then z = H(v - v_th) and the reset, in the same step.
+    # With dt = 1, tau_mem_inv = 1 - alpha and i = I / (1 - alpha) this is (L3) (reset to 0), or (L1) when the
+    # reset subtracts threshold/alpha (it is then multiplied by alpha at the next step).
+    if cfg.reset == "mult2":
+        reset = "(1 - z{d}) * v".format(d="" if cfg.reset_grad else ".detach()")
+    else:
+        reset = "v - z{d} * threshold / alpha".format(d="" if cfg.reset_grad else ".detach()")
+    note = [] if cfg.reset != "mult1" else [
+        "# Norse resets within the step: reset = mult1 (L2) is not expressible; this is (L3) (mult2)"]
+    if exact_super:
+        method = [f'method, norse_alpha = "super", {exact_super}  # SuperSpike: exactly (gamma, beta)']
+    else:
+        method = ['method, norse_alpha = "super", 2 * beta',
+                  "# Norse's surrogates have no height knob (gamma) and few shapes: its threshold function is",
+                  "# replaced by SurrogateSpike above, so the cell differentiates with exactly (shape, gamma, beta, q)",
+                  "import norse.torch.functional.lif_box as lif_box",
+                  "lif_box.threshold = lambda v, method, norse_alpha: spike(v)"]
+    return [
+        "import norse.torch as norse",
+        "",
+        *note,
+        *method,
+        "params = norse.LIFBoxParameters(tau_mem_inv=torch.tensor(1 - alpha), v_leak=torch.tensor(0.0),",
+        "                                v_th=torch.tensor(threshold), v_reset=torch.tensor(0.0), method=method,",
+        "                                alpha=torch.tensor(norse_alpha),",
+        f"                                reset_method=lambda z, v, v_reset, v_th: {reset})",
+        "cell = norse.LIFBoxCell(params, dt=1.0)",
+        "fc = torch.nn.Linear(n_in, n_rec)",
+        "rec = torch.nn.Linear(n_rec, n_rec, bias=False)",
+        "with torch.no_grad():",
+        "    fc.weight.copy_(w_in.T)              # nn.Linear keeps weight as (out, in)",
+        "    fc.bias.fill_(bias)",
+        "    rec.weight.copy_(w_rec.T)",
+        "",
+        "def run(x, extra=None):", *_RUN_DOC,
+        "    z, state = torch.zeros(x.shape[1], n_rec, dtype=x.dtype), None",
+        "    zs, ys = [], []",
+        "    for t in range(x.shape[0]):",
+        "        i = fc(x[t]) + rec(z) + (0 if extra is None else extra[t])",
+        "        z, state = cell(i / (1 - alpha), state)  # the cell scales its input by dt*tau_mem_inv = 1 - alpha",
+        "        zs.append(z); ys.append(state.v)",
+        "    return torch.stack(zs), torch.stack(ys)",
+    ]
+
+
+def library_model(library: str, cfg: Any, rec: Mapping[str, Any], option: Mapping[str, Any] | None = None) -> str:
+    """The snippet of :func:`pytorch_init` followed by the whole recurrent layer built in ``library``
+    (one of LIBRARIES) with those weights (nn.Linear takes the transpose), a zero recurrent bias, the
+    setting's leak, threshold and reset, and a surrogate that keeps γ; ``run(x)`` steps it over time."""
+    from stabviz import surrogates
+    if library not in LIBRARIES:
+        raise ValueError(f"library = {library!r} is not one of: {', '.join(LIBRARIES)}")
+    chosen = option or {"dampening": cfg.dampening, "sharpness": cfg.sharpness, "tail": cfg.tail}
+    table = surrogates.translation_table(cfg.shape, chosen["dampening"], chosen["sharpness"], chosen["tail"])
+    lines = [pytorch_init(cfg, rec, option), "",
+             f"# the layer: leak alpha = exp(-1/tau), threshold, bias, reset {cfg.reset} "
+             f"(docs/theory.md#11-the-layer-equations-l1-to-l3)",
+             f"alpha, threshold, bias = {_exact(cfg.leak)}, {_exact(cfg.threshold)}, {_exact(cfg.bias)}", ""]
+    if library == "pytorch":
+        body = _pytorch_model(cfg)
+    elif library == "snntorch":
+        body = _snntorch_model(cfg, native_surrogate("snntorch", cfg, table))
+    elif library == "spikingjelly":
+        body = _spikingjelly_model(cfg, native_surrogate("spikingjelly", cfg, table))
+    else:
+        exact = next((t for t in table if t.name == "norse.super" and t.exact), None)
+        body = _norse_model(cfg, None if exact is None else _exact(exact.value))
+    return "\n".join(lines + body) + "\n"
+
+
+def notebook(code: str, title: str, input_mean: float, steps: int) -> str:
+    """A Jupyter notebook (nbformat 4, as JSON text) of a :func:`library_model` snippet: a title, the
+    snippet, and a cell that runs the layer on Bernoulli input spikes and prints its firing rate."""
+    def cell(kind: str, text: str) -> dict[str, Any]:
+        lines = text.splitlines(keepends=True)
+        out: dict[str, Any] = {"cell_type": kind, "metadata": {}, "source": lines}
+        if kind == "code":
+            out.update(execution_count=None, outputs=[])
+        return out
+    demo = (f"x = torch.bernoulli(torch.full(({steps}, 8, n_in), {_exact(input_mean)}))  # input spikes (T, batch, n_in)\n"
+            "z, y = run(x)\n"
+            "print(f'initial firing rate: {z.mean().item():.3f} spikes per neuron and step')\n")
+    doc = {"nbformat": 4, "nbformat_minor": 5,
+           "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                        "language_info": {"name": "python"}},
+           "cells": [cell("markdown", f"# {title}\n\nFrom stabviz: weights from conditions I and II, the "
+                                      "surrogate with its height γ, the layer's leak, threshold and reset."),
+                     cell("code", code), cell("code", demo)]}
+    for i, c in enumerate(doc["cells"]):
+        c["id"] = f"stabviz-{i}"
+    return json.dumps(doc, indent=1, ensure_ascii=False)

@@ -227,6 +227,19 @@ def library_calls(cfg: LIFConfig, option: Mapping[str, Any] | None) -> str:
     return snippets.library_calls(surrogates.translation_table(cfg.shape, o["dampening"], o["sharpness"], o["tail"]))
 
 
+def library_model(cfg: LIFConfig, rec: Mapping[str, Any], option: Mapping[str, Any] | None) -> None:
+    """The layer built in the chosen library (snippets.library_model) and its notebook download."""
+    choice = st.segmented_control("Library", list(snippets.LIBRARIES), format_func=snippets.LIBRARIES.__getitem__,
+                                  key="snippet_library", default="pytorch")
+    library = choice or "pytorch"
+    code = snippets.library_model(library, cfg, rec, option)
+    st.code(code, language="python")
+    title = f"A stabviz LIF layer in {snippets.LIBRARIES[library]}"
+    st.download_button("Notebook (.ipynb)", lambda: snippets.notebook(code, title, cfg.input_mean, cfg.steps),
+                       file_name=f"stabviz_{library}.ipynb", mime="application/x-ipynb+json", key="dl_notebook",
+                       on_click="ignore", icon=":material/download:")
+
+
 def numbers_panel(cfg: LIFConfig, preds: Mapping[str, Mapping[str, Any]], rec: Mapping[str, Any]) -> None:
     """Predictions per voltage model and the recommendation, with downloads."""
     fields = ("firing_rate", "voltage_mean", "voltage_std", "moment1", "moment2", "rho2", "max_gain",
@@ -308,8 +321,10 @@ def render(cfg: LIFConfig) -> None:
             options_picker(cfg, rec)
             option = chosen_option(rec)
             st.markdown("Conditions I and II set the weights; the surrogate is the setting picked above "
-                        "(docs/theory.md#3-conditions-i-to-iv). Copy the snippet into your own code:")
-            st.code(snippets.pytorch_init(cfg, rec, option), language="python")
+                        "(docs/theory.md#3-conditions-i-to-iv). The whole recurrent layer in your library, ready "
+                        "to train (weights transposed for `nn.Linear`, recurrent bias zeroed, a surrogate that "
+                        "keeps γ):")
+            library_model(cfg, rec, option)
             st.markdown("The same surrogate in other libraries:")
             st.code(library_calls(cfg, option), language="python")
             for note in rec.get("notes", []):
