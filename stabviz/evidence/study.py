@@ -496,6 +496,6 @@ def figures(result: dict[str, Any], rerun: dict[str, Any] | None = None) -> dict
         what = stem.partition("_")[2]
         figs[stem] = plots.evidence_scatter(
             [r[key] for r in scored], [r["accuracy"] or 0.0 for r in scored], [r["collapsed"] for r in scored],
-            x_title=f"initial {what} T·log₁₀ gain", auc=result["auc"][key],
+            x_title=f"initial {what} T·log₁₀ gain", auc=result["auc"].get(key),
             overlay=([r[key] for r in extra], [r["accuracy"] or 0.0 for r in extra]) if extra else None)
     return figs
