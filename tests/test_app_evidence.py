@@ -9,7 +9,7 @@ from stabviz import evidence
 from stabviz.evidence import results as ev_results
 from stabviz.runs import RunStore
 from stabviz.ui.pages import evidence as evidence_page
-from support import open_app, shown
+from support import open_app, shown, write_smoke_results
 
 PAGE = "stabviz/ui/entry/evidence.py"
 #: the page's charts, in the order it draws them
@@ -18,16 +18,7 @@ CHART_ORDER = [stem for *_, stems in (*evidence_page.ARMS, evidence_page.RANKING
 
 @pytest.fixture(scope="module")
 def smoke_results(tmp_path_factory):
-    """A results folder written by the smoke study (seconds; no PNGs)."""
-    import torch
-    out = tmp_path_factory.mktemp("evidence")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        evidence.replicate("smoke", out, command="python -m stabviz replicate --smoke", png=False)
-    finally:
-        torch.set_num_threads(before)
-    return out
+    return write_smoke_results(tmp_path_factory.mktemp("evidence"))
 
 
 @pytest.fixture(autouse=True)

@@ -157,7 +157,7 @@ def test_the_overlay_takes_the_newest_ended_run_of_each_config_and_counts_the_ac
     stored = [run(first, "finished", 0.9), run(first, "finished", 0.1),     # newest first: 90 % wins
               run(second, "running"), run({"other": 1}, "finished", 0.5), {"config": None, "status": "failed"}]
     overlay, active = rerun_overlay(cells, stored)
-    assert active == 1
+    assert active == {"C": 1}
     assert [(c["label"], c["mean"]) for c in overlay["cells"]] == [(cells[0].label, pytest.approx(90.0))]
     assert [r["accuracy"] for r in overlay["runs"]] == [pytest.approx(90.0)]
     figs = figures({"cells": [], "runs": [], "theory": _results()["theory"], "auc": {},

@@ -80,19 +80,21 @@ def config_key(config: Mapping[str, Any]) -> str:
     return json.dumps(config, sort_keys=True)
 
 
-def rerun_overlay(cells: Sequence[Cell], stored: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], int]:
+def rerun_overlay(cells: Sequence[Cell], stored: Sequence[Mapping[str, Any]]
+                  ) -> tuple[dict[str, Any], dict[str, int]]:
     """The newest stored run of each config of ``cells`` (``stored``: the store's runs, newest first) as
     (overlay for :func:`~stabviz.evidence.study.figures`: {"cells", "runs"} of the runs that ended, the
-    number still queued or running). Any run with the same config counts: a rerun from the Evidence page,
-    one from ``replicate --launcher local``, or one queued by hand."""
+    number still queued or running per arm). Any run with the same config counts: a rerun from the
+    Evidence page, one from ``replicate --launcher local``, or one queued by hand."""
     newest: dict[str, Mapping[str, Any]] = {}
     for run in stored:
         if isinstance(run.get("config"), dict):
             newest.setdefault(config_key(run["config"]), run)
-    out_cells, out_runs, active = [], [], 0
+    out_cells, out_runs, active = [], [], {}
     for cell in cells:
         runs = [r for cfg in cell.configs if (r := newest.get(config_key(cfg.to_dict()))) is not None]
-        active += sum(r["status"] in ACTIVE for r in runs)
+        if still := sum(r["status"] in ACTIVE for r in runs):
+            active[cell.arm] = active.get(cell.arm, 0) + still
         rows = [run_row(cell, {**stored_summary(r), "status": r["status"]}) for r in runs if r["status"] in ENDED]
         if rows:
             out_cells.append(cell_stats(cell, rows))

@@ -126,11 +126,12 @@ def badge(verdict: Any) -> str:
 def results_view(results: Mapping[str, Any], cells: list) -> None:
     """Every arm's claims, figures and rerun button, with the reruns drawn over the results; redrawn every
     POLL_S seconds while some rerun runs are queued or running."""
-    _, active = _overlay(cells)
+    active = sum(_overlay(cells)[1].values())
 
     @st.fragment(run_every=POLL_S if active else None)
     def view() -> None:
-        overlay, still = _overlay(cells)
+        overlay, by_arm = _overlay(cells)
+        still = sum(by_arm.values())
         if active and not still:
             st.rerun()              # the last run ended: stop polling
         if still:
@@ -141,13 +142,13 @@ def results_view(results: Mapping[str, Any], cells: list) -> None:
             section(results, figs, arm, heading, about, stems)
             if arm == "D":
                 regret_table(results, overlay)
-            rerun_control(results, arm)
+            rerun_control(results, arm, by_arm.get(arm, 0))
         section(results, figs, *RANKING)
 
     view()
 
 
-def _overlay(cells: list) -> tuple[dict[str, Any], int]:
+def _overlay(cells: list) -> tuple[dict[str, Any], dict[str, int]]:
     try:
         stored = ui_runs.store().list(limit=STORE_WINDOW)
     except StoreError:              # the committed results need no store: only the reruns are lost
@@ -220,8 +221,9 @@ def _pct(v: Any) -> str:
     return "n/a" if v is None else f"{float(v):.1f}%"
 
 
-def rerun_control(results: Mapping[str, Any], arm: str) -> None:
-    """"Rerun this arm": the arm's configs (the quick study's at most) through the local launcher."""
+def rerun_control(results: Mapping[str, Any], arm: str, active: int) -> None:
+    """"Rerun this arm": the arm's configs (the quick study's at most) through the local launcher;
+    ``active``: the arm's rerun runs still queued or running."""
     size = ev_results.rerun_size(results["summary"])
     off = sharing.launching() == "off"
     c = st.columns([1, 1.2, 3], vertical_alignment="bottom")
@@ -239,6 +241,8 @@ def rerun_control(results: Mapping[str, Any], arm: str) -> None:
     c[2].caption(f"{len(configs)} runs: the `--{size}` study's configs of this arm, {seeds} seed(s) per cell, "
                  "through the local launcher." + (" Launching runs is switched off on this shared dashboard."
                                                   if off else ""))
+    if active:
+        st.caption(f":material/hourglass_top: {active} runs of this arm are queued or running.")
     queued = st.session_state.get(f"_evidence_queued_{arm}")
     if queued:
         st.success(f"{queued} runs queued: they appear on the Runs page and are drawn here as they finish.",
