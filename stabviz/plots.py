@@ -617,28 +617,53 @@ EVIDENCE_COLORS = ("#1971c2", "#e8590c", "#2f9e44", "#ae3ec9", "#868e96")
 
 def evidence_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float]]], *,
                     x_name: str, marks: Mapping[str, float | None] | None = None, log_x: bool = False,
+                    overlay: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float]]] | None = None,
                     height: int = 320) -> go.Figure:
     """Final test accuracy (mean ± seed sd, %) against one parameter, one line per ``curves`` entry
-    (name -> (x, mean, sd)); ``marks`` draw labelled vertical lines (γ_III, γ_IV, the measured boundary)."""
+    (name -> (x, mean, sd)); ``marks`` draw labelled vertical lines (γ_III, γ_IV, the measured boundary);
+    ``overlay`` (same form: a rerun's cells) draws open diamonds in the colour of the line of that name."""
+    names = [*curves, *(n for n in overlay or {} if n not in curves)]
+    colors = {name: EVIDENCE_COLORS[i % len(EVIDENCE_COLORS)] for i, name in enumerate(names)}
     traces = [go.Scatter(x=list(x), y=list(m), error_y=dict(type="data", array=list(s), visible=True),
-                         mode="lines+markers", name=name, line=dict(color=EVIDENCE_COLORS[i % len(EVIDENCE_COLORS)]),
+                         mode="lines+markers", name=name, line=dict(color=colors[name]),
                          hovertemplate=f"{name}: %{{x:.3g}} → %{{y:.1f}}%<extra></extra>")
-              for i, (name, (x, m, s)) in enumerate(curves.items())]
+              for name, (x, m, s) in curves.items()]
+    traces += [go.Scatter(x=list(x), y=list(m), error_y=dict(type="data", array=list(s), visible=True, thickness=1),
+                          mode="markers", name=f"{name} · rerun",
+                          marker=dict(symbol="diamond-open", size=11, line=dict(width=2), color=colors[name]),
+                          hovertemplate=f"{name}, rerun: %{{x:.3g}} → %{{y:.1f}}%<extra></extra>")
+               for name, (x, m, s) in (overlay or {}).items()]
     dashes = ("dot", "dash", "dashdot", "longdash")
     lines = [_vline(float(v), label, dash=dashes[i % len(dashes)], position="top" if i % 2 == 0 else "bottom")
              for i, (label, v) in enumerate((marks or {}).items()) if v is not None and math.isfinite(v)]
     if log_x:
         # a shape on a log axis takes data coordinates, an annotation the exponent (plotly.js)
         lines = [(s, dict(a, x=math.log10(a["x"]))) for s, a in lines]
-    layout = _layout(height, axis_title(x_name), "test accuracy (%)", lines=lines, top=30,
-                     xaxis=dict(type="log" if log_x else "linear"))
+    xs = [v for x, _, _ in [*curves.values(), *(overlay or {}).values()] for v in x]
+    xaxis = dict(type="log", **_grid_ticks(xs)) if log_x else dict(type="linear")
+    layout = _layout(height, axis_title(x_name), "test accuracy (%)", lines=lines, top=30, xaxis=xaxis)
     return go.Figure(data=traces, layout=layout)
 
 
+def _grid_ticks(values: Sequence[float], share: float = 1 / 12) -> dict:
+    """Ticks of a log axis at the grid's own values (a log axis's default minor labels read as another
+    grid), leaving out a value closer than ``share`` of the span to the previous tick."""
+    grid = sorted({float(v) for v in values if v is not None and math.isfinite(v) and v > 0})
+    if len(grid) < 2:
+        return {}
+    gap = share * math.log10(grid[-1] / grid[0])
+    ticks = [grid[0]]
+    for v in grid[1:]:
+        if math.log10(v / ticks[-1]) >= gap:
+            ticks.append(v)
+    return dict(tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
+
+
 def evidence_scatter(x: Sequence[float], accuracy: Sequence[float], collapsed: Sequence[bool], *, x_title: str,
-                     auc: float | None = None, height: int = 320) -> go.Figure:
+                     auc: float | None = None, overlay: tuple[Sequence[float], Sequence[float]] | None = None,
+                     height: int = 320) -> go.Figure:
     """Final accuracy (%) of every run against its initial T·log₁₀ gain, collapsed runs in red; the title
-    carries the AUC of the score for collapse."""
+    carries the AUC of the score for collapse. ``overlay``: (x, accuracy) of rerun runs, open diamonds."""
     keep = [i for i, v in enumerate(x) if v is not None and math.isfinite(v)]
     traces = []
     for flag, name, color in ((False, "trained", "#1971c2"), (True, "collapsed", "#c92a2a")):
@@ -646,6 +671,12 @@ def evidence_scatter(x: Sequence[float], accuracy: Sequence[float], collapsed: S
         traces.append(go.Scatter(x=[x[i] for i in idx], y=[accuracy[i] for i in idx], mode="markers", name=name,
                                  marker=dict(color=color, size=6, opacity=0.7),
                                  hovertemplate="%{x:.3g} → %{y:.1f}%<extra></extra>"))
+    if overlay:
+        ox, oy = overlay
+        idx = [i for i, v in enumerate(ox) if v is not None and math.isfinite(v)]
+        traces.append(go.Scatter(x=[ox[i] for i in idx], y=[oy[i] for i in idx], mode="markers", name="rerun",
+                                 marker=dict(symbol="diamond-open", color="#212529", size=9, line=dict(width=2)),
+                                 hovertemplate="rerun: %{x:.3g} → %{y:.1f}%<extra></extra>"))
     title = f"AUC for collapse: {auc:.2f}" if auc is not None and math.isfinite(auc) else "AUC: not defined"
     layout = _layout(height, x_title, "test accuracy (%)", top=40, title=dict(text=title, x=0.5, font=dict(size=13)))
     return go.Figure(data=traces, layout=layout)

@@ -61,3 +61,17 @@ def wait_for(predicate, timeout: float = 60.0, what: str = "condition", poll: fl
 def metric_points(store, run_id: str) -> int:
     """How many metric points a run has logged."""
     return sum(len(steps) for steps, _ in store.metrics(run_id).values())
+
+
+def write_smoke_results(out: Path) -> Path:
+    """The smoke study's results (summary.json, cells.json, runs.json; no PNGs) written to ``out`` in
+    seconds, with one torch thread (tiny networks: a second thread only waits)."""
+    import torch
+    from stabviz import evidence
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        evidence.replicate("smoke", out, command="python -m stabviz replicate --smoke", png=False)
+    finally:
+        torch.set_num_threads(before)
+    return out

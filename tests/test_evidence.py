@@ -1,13 +1,19 @@
 """The replication study: its pre-registered rules on synthetic numbers, its design, and --smoke end to end."""
 import json
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
 
 from stabviz.cli import main
 from stabviz.config import TrainConfig
-from stabviz.evidence import SIZES, design, execute, rules
+from stabviz.evidence import (SIZES, design, execute, figures, load_results, rerun_cells, rerun_overlay,
+                              results_folder, rules)
+from stabviz.evidence import results as ev_results
+from stabviz.evidence.study import arm_cells
+from stabviz.jsonsafe import dumps
 from stabviz.evidence.study import task_lif, base_config, theory_points
 
 
@@ -87,6 +93,78 @@ def test_quick_design_has_every_arm_and_at_least_three_seeds_per_cell():
         if expected["beta_star"]:
             assert d["β*(γ=1)"].lif.sharpness == pytest.approx(expected["beta_star"])
     assert sum(len(c.configs) for c in cells) == 3 * len(cells) and len(cells) >= 60 + 7 + 8 + 8
+
+
+def test_a_rerun_rebuilds_the_designs_configs_from_the_stored_theory_points():
+    cells, points = design(SIZES["quick"])
+    stored = json.loads(dumps(points))                    # as cells.json keeps them
+    again = arm_cells(SIZES["quick"], stored)
+    assert [(c.arm, c.label) for c in again] == [(c.arm, c.label) for c in cells]
+    assert [[x.to_dict() for x in c.configs] for c in again] == [[x.to_dict() for x in c.configs] for c in cells]
+
+
+def test_importing_the_evidence_package_never_loads_torch():
+    code = "import sys, stabviz.evidence; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# --------------------------------------------------------------------------------------------- results
+
+
+def _results(summary_size="smoke", claims=()):
+    return {"summary": {"size": summary_size, "claims": list(claims)},
+            "theory": {t: {"fastsigmoid": {"gamma_III": None, "gamma_IV": 1.5, "beta_star": None}}
+                       for t in ("digits", "randman")}}
+
+
+def test_load_results_reads_a_folder_and_says_what_is_wrong(tmp_path, monkeypatch):
+    assert load_results(tmp_path) is None                 # no summary.json: nothing to show
+    monkeypatch.setenv(ev_results.RESULTS_ENV, str(tmp_path))
+    assert results_folder() == tmp_path
+    monkeypatch.delenv(ev_results.RESULTS_ENV)
+    assert results_folder() == ev_results.PACKAGED and ev_results.PACKAGED.resolve().name == "evidence"
+    (tmp_path / "summary.json").write_text(json.dumps({"claims": [], "size": "quick"}))
+    with pytest.raises(ValueError, match="cells.json is missing"):
+        load_results(tmp_path)
+    (tmp_path / "cells.json").write_text("[1")
+    (tmp_path / "runs.json").write_text("[]")
+    with pytest.raises(ValueError, match="cells.json in .* is not readable JSON"):
+        load_results(tmp_path)
+    (tmp_path / "cells.json").write_text("[]")
+    with pytest.raises(ValueError, match="layout"):
+        load_results(tmp_path)
+    (tmp_path / "cells.json").write_text(json.dumps({"cells": [], "theory": {}, "boundaries": {}, "regret": {}}))
+    loaded = load_results(tmp_path)
+    assert loaded["summary"]["size"] == "quick" and loaded["runs"] == [] and loaded["folder"] == str(tmp_path)
+
+
+def test_a_rerun_uses_the_quick_configs_at_most_and_the_seeds_asked_for():
+    assert ev_results.rerun_size({"size": "full"}) == "quick" == ev_results.rerun_size({"size": "quick"})
+    cells = rerun_cells(_results("full"), "B", seeds=2)
+    assert len(cells) == len(SIZES["quick"].tails)
+    assert all([c.lif.seed for c in cell.configs] == [0, 1] for cell in cells)
+    assert {c.train_steps for cell in cells for c in cell.configs} == {SIZES["quick"].train_steps}
+
+
+def test_the_overlay_takes_the_newest_ended_run_of_each_config_and_counts_the_active_ones():
+    cells = rerun_cells(_results(), "C", seeds=1)
+    first, second = cells[0].configs[0].to_dict(), cells[1].configs[0].to_dict()
+
+    def run(config, status, acc=None):
+        return {"config": json.loads(json.dumps(config)), "status": status,
+                "summary": None if acc is None else {"final": {"accuracy": acc}, "lif": {"seed": 0, "steps": 16}}}
+    stored = [run(first, "finished", 0.9), run(first, "finished", 0.1),     # newest first: 90 % wins
+              run(second, "running"), run({"other": 1}, "finished", 0.5), {"config": None, "status": "failed"}]
+    overlay, active = rerun_overlay(cells, stored)
+    assert active == {"C": 1}
+    assert [(c["label"], c["mean"]) for c in overlay["cells"]] == [(cells[0].label, pytest.approx(90.0))]
+    assert [r["accuracy"] for r in overlay["runs"]] == [pytest.approx(90.0)]
+    figs = figures({"cells": [], "runs": [], "theory": _results()["theory"], "auc": {},
+                    "boundaries": {t: {"dampening": None, "sharpness": None} for t in ("digits", "randman")}},
+                   overlay)
+    assert cells[0].label == "f0=0.05 SP off"
+    assert [t.name for t in figs["rate_digits"].data] == ["sparsity loss off · rerun"]
 
 
 def test_execute_through_the_local_launcher_returns_summaries_in_order(one_thread):

@@ -44,7 +44,7 @@ LAYERS: dict[str, set[str]] = {
     "evidence": {"train", "runs", "plots", "simulate", "theory", "jsonsafe", "tasks", "config"},
     "cli": {"theory", "train", "runs", "timing", "measured", "evidence"},
     "main": {"cli"},                            # python -m stabviz
-    "ui": {"theory", "runs", "plots", "measured", "theory_doc", "neuron", "paper_demos"},
+    "ui": {"theory", "runs", "plots", "measured", "theory_doc", "neuron", "paper_demos", "evidence"},
 }
 
 #: (group, group) edges allowed only inside a function, never at module level

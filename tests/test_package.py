@@ -55,6 +55,11 @@ def test_import_from_anywhere_uses_the_installed_copy(venv, tmp_path):
     assert (installed / "ui" / "live_map.js").is_file()
     assert (installed / "data" / "theory.md").read_text() == (REPO / "docs" / "theory.md").read_text()
     assert (installed / "ui" / "entry" / "app.py").is_file()
+    # the replication study's committed results (docs/evidence's JSON files), which the Evidence page reads
+    for committed in (REPO / "docs" / "evidence").glob("*.json"):
+        assert (installed / "data" / "evidence" / committed.name).read_text() == committed.read_text()
+    out = _run(venv, "python", "-c", "from stabviz.evidence import results_folder; print(results_folder())", cwd=tmp_path)
+    assert out.returncode == 0 and Path(out.stdout.strip()) == installed / "data" / "evidence"
 
 
 def test_console_script_recommend_json(venv, tmp_path):

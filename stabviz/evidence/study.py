@@ -4,7 +4,12 @@ Design, arms and rules: docs/evidence/README.md. :func:`design` builds every arm
 of :class:`~stabviz.config.TrainConfig` (one per seed, and in the full size per learning rate and depth);
 :func:`execute` runs one list of configs and is the one place that decides how (in this process, or through
 the local or Ray launcher); :func:`analyse` turns the summaries into curves, markers and verdicts;
-:func:`write_outputs` writes JSON and PNG files.
+:func:`write_outputs` writes JSON and PNG files; :func:`figures` draws them (the PNGs and the dashboard's
+Evidence page alike).
+
+Importing this module never loads torch (train, simulate and tasks are imported where a run or a
+simulation needs them): the dashboard rebuilds an arm's configs (:func:`arm_cells`) and draws the figures
+in its server process.
 """
 from __future__ import annotations
 
@@ -19,11 +24,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from stabviz import plots, simulate, theory, train
-from stabviz.config import LIFConfig, TrainConfig, limits, preset, tau_to_leak
+from stabviz import plots, theory
+from stabviz.config import LIFConfig, TrainConfig, limits, preset
 from stabviz.evidence import rules
 from stabviz.jsonsafe import dumps, finite_or_none
-from stabviz.tasks import input_stats, load_task
 
 SIZE_NAMES = ("smoke", "quick", "full")
 TASK_NAMES = ("digits", "randman")
@@ -92,6 +96,8 @@ def base_config(task: str, size: Size, device: str = "cpu") -> TrainConfig:
 
 def task_lif(base: TrainConfig) -> LIFConfig:
     """The LIFConfig a run of ``base`` really uses: the task's channels, steps and measured m_x, v_x."""
+    from stabviz import train
+    from stabviz.tasks import input_stats, load_task
     data = load_task(base)
     m_x, v_x = input_stats(data.x_train)
     return train.network_config(base.replace(use_recommended_sg=False), data, m_x, v_x)
@@ -116,13 +122,20 @@ def theory_points(lif: LIFConfig) -> dict[str, Any]:
 
 def design(size: Size, device: str = "cpu") -> tuple[list[Cell], dict[str, Any]]:
     """Every cell of arms A, A′, B, C and D, and the theory's points per task (for markers and arm D)."""
-    cells: list[Cell] = []
     points: dict[str, Any] = {}
-    for task, arm in (("digits", "A"), ("randman", "A'")):
-        base = base_config(task, size, device)
-        lif = task_lif(base)
+    for task in TASK_NAMES:
+        lif = task_lif(base_config(task, size, device))
         points[task] = {shape: theory_points(lif.replace(shape=shape, dampening=1.0, sharpness=1.0))
                         for shape in size.shapes}
+    return arm_cells(size, points, device), points
+
+
+def arm_cells(size: Size, points: dict[str, Any], device: str = "cpu") -> list[Cell]:
+    """The cells of :func:`design` given the theory's points per task (as cells.json keeps them under
+    "theory"): the same configs, rebuilt without loading a task or torch."""
+    cells: list[Cell] = []
+    for task, arm in (("digits", "A"), ("randman", "A'")):
+        base = base_config(task, size, device)
         for shape in size.shapes:
             for g in size.gammas:
                 cells.append(Cell(arm, task, f"{shape} γ={g:g}", {"shape": shape, "dampening": g, "sharpness": 1.0},
@@ -141,7 +154,7 @@ def design(size: Size, device: str = "cpu") -> tuple[list[Cell], dict[str, Any]]
             cells.append(Cell("C", "digits", f"f0={f0:g} SP {'on' if on else 'off'}",
                               {"initial_rate": f0, "sparsity": on},
                               [c.replace(initial_rate=f0, **sp) for c in _seeded(digits, size)]))
-    return cells, points
+    return cells
 
 
 def _arm_d(task: str, base: TrainConfig, size: Size, point: dict[str, Any]) -> list[Cell]:
@@ -168,6 +181,7 @@ def execute(configs: Sequence[TrainConfig], launcher: str | None = None,
     (``launcher`` None), or queued through the local launcher or Ray in batches of the queue limit."""
     report = progress or (lambda done, total: None)
     if launcher is None:
+        from stabviz import train
         out = []
         for i, cfg in enumerate(configs):
             out.append(train.run(cfg))
@@ -177,14 +191,18 @@ def execute(configs: Sequence[TrainConfig], launcher: str | None = None,
     runner = get_launcher(launcher)
     out, batch = [], max(1, limits()["queued"])
     for start in range(0, len(configs), batch):
-        ids = [runner.submit(cfg) for cfg in configs[start:start + batch]]
+        ids = runner.submit_many(configs[start:start + batch])
         runner.wait(ids)
-        for run_id in ids:
-            run = runner.store.get(run_id)
-            out.append(run.get("summary") or {"status": run["status"], "final": {}, "initial": {},
-                                                "prediction": {}, "lif": {}, "error": run.get("error")})
+        out += [stored_summary(runner.store.get(run_id)) for run_id in ids]
         report(len(out), len(configs))
     return out
+
+
+def stored_summary(run: dict[str, Any]) -> dict[str, Any]:
+    """What ``train.run`` returned for a run of the store, or an empty summary with its status (a run that
+    failed before it could summarise)."""
+    return run.get("summary") or {"status": run["status"], "final": {}, "initial": {}, "prediction": {},
+                                  "lif": {}, "error": run.get("error")}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,6 +236,7 @@ def measured_boundary(lif: LIFConfig, axis: str, points: int) -> float | None:
     """The measured edge of the exploding regime along ``axis`` (the other surrogate knob at 1): the
     smallest γ, or the largest β, whose simulated T·log₁₀ ρ̂ exceeds the tolerance; geometric mean of the
     two grid values around it. None when the grid [0.1, 4] does not cross it."""
+    from stabviz import simulate
     values = np.geomspace(0.1, 4.0, points)
     exploding = []
     for v in values:
@@ -424,34 +443,59 @@ def write_outputs(out: Path, result: dict[str, Any], summary: dict[str, Any], pn
         plots.write_pngs({str(out / f"{name}.png"): fig for name, fig in figures(result).items()})
 
 
-def figures(result: dict[str, Any]) -> dict[str, Any]:
-    """The study's figures by file stem: accuracy vs γ and vs β per task, vs q, vs f0, and the scatters."""
-    stats, figs = result["cells"], {}
+#: figure stem -> (its x parameter, log x axis); the γ and β figures exist per task
+CURVE_FIGURES = {**{f"{stem}_{task}": (axis, True) for task in TASK_NAMES
+                    for stem, axis in (("gamma", "dampening"), ("beta", "sharpness"))},
+                 "tail_digits": ("tail", True), "rate_digits": ("initial_rate", False)}
+SCATTER_KEYS = {"collapse_measured": "measured_log10_gain", "collapse_predicted": "predicted_log10_gain"}
+
+
+def figure_curves(stats: list[dict[str, Any]]) -> dict[str, dict[str, tuple[list, list, list]]]:
+    """The curves of each curve figure (stem -> {line name: (x, mean, sd)}) read from cell statistics;
+    a line without cells is left out."""
+    def line(cells, axis):
+        return [s["params"][axis] for s in cells], [s["mean"] for s in cells], [s["sd"] for s in cells]
+    out: dict[str, dict[str, tuple[list, list, list]]] = {}
     for task, arm in (("digits", "A"), ("randman", "A'")):
-        pts, bound = result["theory"][task].get("fastsigmoid", {}), result["boundaries"][task]
-        for axis, marks in (("dampening", {"γ_III": pts.get("gamma_III"), "γ_IV": pts.get("gamma_IV"),
-                                          "measured edge": bound["dampening"]}),
-                            ("sharpness", {"β*": pts.get("beta_star"), "measured edge": bound["sharpness"]})):
-            curves = {}
-            for shape in SHAPES:
-                c = _curve(stats, arm, task, shape, axis)
-                if c:
-                    curves[shape] = ([s["params"][axis] for s in c], [s["mean"] for s in c], [s["sd"] for s in c])
-            figs[f"{'gamma' if axis == 'dampening' else 'beta'}_{task}"] = plots.evidence_curves(
-                curves, x_name=axis, marks=marks, log_x=True)
+        for stem, axis in (("gamma", "dampening"), ("beta", "sharpness")):
+            out[f"{stem}_{task}"] = {shape: line(c, axis) for shape in SHAPES
+                                     if (c := _curve(stats, arm, task, shape, axis))}
     q = sorted(_cells(stats, "B", "digits"), key=lambda c: c["params"]["tail"])
-    figs["tail_digits"] = plots.evidence_curves(
-        {"q-PseudoSpike, mult2": ([c["params"]["tail"] for c in q], [c["mean"] for c in q], [c["sd"] for c in q])},
-        x_name="tail", log_x=True)
-    curves = {}
+    out["tail_digits"] = {"q-PseudoSpike, mult2": line(q, "tail")} if q else {}
+    out["rate_digits"] = {}
     for on in (False, True):
         c = sorted(_cells(stats, "C", "digits", sparsity=on), key=lambda s: s["params"]["initial_rate"])
-        curves[f"sparsity loss {'on' if on else 'off'}"] = ([s["params"]["initial_rate"] for s in c],
-                                                            [s["mean"] for s in c], [s["sd"] for s in c])
-    figs["rate_digits"] = plots.evidence_curves(curves, x_name="initial_rate")
+        if c:
+            out["rate_digits"][f"sparsity loss {'on' if on else 'off'}"] = line(c, "initial_rate")
+    return out
+
+
+def figure_marks(result: dict[str, Any], stem: str) -> dict[str, float | None]:
+    """The vertical lines of a γ or β figure: the theory's γ_III, γ_IV or β* and the measured edge."""
+    kind, _, task = stem.partition("_")
+    if kind not in ("gamma", "beta"):
+        return {}
+    pts, bound = result["theory"][task].get("fastsigmoid", {}), result["boundaries"][task]
+    if kind == "gamma":
+        return {"γ_III": pts.get("gamma_III"), "γ_IV": pts.get("gamma_IV"), "measured edge": bound["dampening"]}
+    return {"β*": pts.get("beta_star"), "measured edge": bound["sharpness"]}
+
+
+def figures(result: dict[str, Any], rerun: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The study's figures by file stem: accuracy vs γ and vs β per task, vs q, vs f0, and the scatters.
+    ``rerun``: cells and runs of a rerun (as :func:`analyse` returns them; runs need no "collapsed"),
+    drawn over the study's own as open markers (the Evidence page)."""
+    curves = figure_curves(result["cells"])
+    again = figure_curves(rerun["cells"]) if rerun else {}
+    figs = {stem: plots.evidence_curves(curves[stem], x_name=axis, marks=figure_marks(result, stem), log_x=log_x,
+                                        overlay=again.get(stem))
+            for stem, (axis, log_x) in CURVE_FIGURES.items()}
     scored = [r for r in result["runs"] if r["arm"] != "C"]
-    for key, what in (("measured_log10_gain", "measured"), ("predicted_log10_gain", "predicted")):
-        figs[f"collapse_{what}"] = plots.evidence_scatter(
+    extra = [r for r in (rerun or {}).get("runs", []) if r["arm"] != "C"]
+    for stem, key in SCATTER_KEYS.items():
+        what = stem.partition("_")[2]
+        figs[stem] = plots.evidence_scatter(
             [r[key] for r in scored], [r["accuracy"] or 0.0 for r in scored], [r["collapsed"] for r in scored],
-            x_title=f"initial {what} T·log₁₀ gain", auc=result["auc"][key])
+            x_title=f"initial {what} T·log₁₀ gain", auc=result["auc"].get(key),
+            overlay=([r[key] for r in extra], [r["accuracy"] or 0.0 for r in extra]) if extra else None)
     return figs

@@ -38,6 +38,11 @@ class Launcher:
         (network size, steps, batch, time steps, queued runs)."""
         return self._submit([(cfg, None)])[0]
 
+    def submit_many(self, cfgs: Sequence[TrainConfig]) -> list[str]:
+        """Queue several runs at once, all or none (every config validated, the queue limit checked in
+        one transaction); returns their ids in order."""
+        return self._submit([(cfg, None) for cfg in cfgs])
+
     def submit_sweep(self, base: TrainConfig, x: str, x_values: Sequence[Any], y: str | None = None,
                      y_values: Sequence[Any] | None = None) -> tuple[str, list[str]]:
         """Queue one run per grid point (x varying fastest); returns (sweep id, run ids).

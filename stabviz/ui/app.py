@@ -1,5 +1,5 @@
 """The dashboard's router: the shared sidebar (the setting, bound to the URL), the top navigation over the
-five pages, then the current page, the link warnings and the footer.
+six pages, then the current page, the link warnings and the footer.
 
 The entry scripts (top-level app.py in a checkout, stabviz/ui/entry/app.py in the installed package) call
 :func:`main`. The pages live in :mod:`stabviz.ui.pages`, one module each; their st.Page scripts in
@@ -21,6 +21,7 @@ PAGES = (
     ("surrogates", "Surrogates", ":material/show_chart:", "surrogates"),
     ("runs", "Runs", ":material/directions_run:", "runs"),
     ("sweep", "Sweep", ":material/grid_on:", "sweep"),
+    ("evidence", "Evidence", ":material/fact_check:", "evidence"),
     ("learn", "Learn", ":material/school:", "learn"),
 )
 

@@ -1,9 +1,10 @@
 """The dashboard's side of training runs: one store and one launcher per process, submit, read.
 
 The dashboard never trains: it queues runs through the launcher (worker processes started by a
-detached dispatcher) and reads the SQLite store. Every launch goes through :func:`submit` or
-:func:`submit_sweep`, which in shared mode (:mod:`stabviz.ui.sharing`) check the visitor's run token, the
-data files and the visitor's own queued/running runs before anything is queued. Both objects are shared by every session of the
+detached dispatcher) and reads the SQLite store. Every launch goes through :func:`submit`, :func:`submit_seeds`,
+:func:`submit_many` or :func:`submit_sweep`, which in shared mode (:mod:`stabviz.ui.sharing`) check the
+visitor's run token, the data files and the visitor's own queued/running runs before anything is queued.
+Both objects are shared by every session of the
 process (st.cache_resource), keyed by the store's path so a test's temporary STABVIZ_HOME gets its own.
 """
 from __future__ import annotations
@@ -102,6 +103,17 @@ def submit_seeds(train: TrainConfig, k: int, launcher_name: str = "local") -> li
     if why:
         raise ValueError(why)
     _, run_ids = launcher(launcher_name).submit_seeds(train, k)
+    _remember(run_ids)
+    return run_ids
+
+
+def submit_many(configs: Sequence[TrainConfig], launcher_name: str = "local") -> list[str]:
+    """Queue several runs at once, all or none (each counts against the shared-mode per-visitor limit);
+    returns the run ids. ValueError like :func:`submit`."""
+    why = refusal(len(configs), sorted({c.data_path for c in configs}))
+    if why:
+        raise ValueError(why)
+    run_ids = launcher(launcher_name).submit_many(configs)
     _remember(run_ids)
     return run_ids
 

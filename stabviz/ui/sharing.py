@@ -4,9 +4,9 @@ By default the dashboard listens on localhost only and its one user may do anyth
 --shared`` (or ``STABVIZ_SHARED=1 streamlit run app.py --server.address 0.0.0.0`` in a checkout) serves it
 on every interface to visitors the host does not know, so then:
 
-- launching runs (the Runs page's form, Explore's "Confirm with a short run", the Sweep page) needs the
-  token the host set in ``STABVIZ_RUN_TOKEN``, typed by the visitor in the sidebar; without a token set,
-  launching is off;
+- launching runs (the Runs page's form, Explore's "Confirm with a short run", the Sweep and Evidence
+  pages) needs the token the host set in ``STABVIZ_RUN_TOKEN``, typed by the visitor in the sidebar;
+  without a token set, launching is off;
 - runs read only the data files the host lists in ``STABVIZ_DATA_FILES`` (os.pathsep-separated), offered
   by file name, never by directory; no path can be typed;
 - each visitor's session may have at most ``STABVIZ_SHARED_MAX_RUNS`` (default 2) runs queued or running,

@@ -1,9 +1,14 @@
 """Fixtures of the real-browser suite: one dashboard server and one Chromium for the whole session."""
 import os
+import sys
+from pathlib import Path
 
 import pytest
 
 from harness import CHROMIUM, chromium, dashboard
+
+# tests/support.py (helpers the AppTest suite shares) for a browser test run on its own
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def pytest_collection_modifyitems(items):

@@ -1,0 +1,102 @@
+"""The study's results as files (summary.json, cells.json, runs.json) and the reruns drawn over them.
+
+The committed results live in docs/evidence. In a checkout stabviz/data/evidence is a link to that folder,
+and the wheel copies its JSON files as package data, so an installed dashboard finds them too;
+``STABVIZ_EVIDENCE`` names another folder (``replicate --out DIR``'s, a test's). Importing this module never
+loads torch: the dashboard's server uses it.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from stabviz.evidence.study import SIZES, Cell, arm_cells, cell_stats, run_row, stored_summary
+from stabviz.runs import ACTIVE
+
+RESULTS_ENV = "STABVIZ_EVIDENCE"
+PACKAGED = Path(__file__).resolve().parents[1] / "data" / "evidence"
+FILES = ("summary.json", "cells.json", "runs.json")
+#: the command that writes the committed results (docs/evidence/README.md)
+MAKE_COMMAND = "python -m stabviz replicate --quick --json"
+#: a rerun of results this size (or larger) uses the quick size's configs: small enough for one machine
+RERUN_SIZES = ("smoke", "quick")
+#: stored runs that count in an overlay: the others (failed, cancelled, interrupted) measured nothing
+ENDED = ("finished", "diverged")
+
+
+def results_folder(folder: str | os.PathLike | None = None) -> Path:
+    """``folder``, else STABVIZ_EVIDENCE, else the packaged copy of docs/evidence."""
+    if folder is not None:
+        return Path(folder)
+    named = os.environ.get(RESULTS_ENV, "").strip()
+    return Path(named) if named else PACKAGED
+
+
+def load_results(folder: str | os.PathLike | None = None) -> dict[str, Any] | None:
+    """The results in ``folder`` (default :func:`results_folder`) as :func:`~stabviz.evidence.study.analyse`
+    returns them (cells, runs, theory, boundaries, regret, claims, auc) plus "summary" (summary.json) and
+    "folder"; None when the folder has no summary.json. A missing or damaged file: one-line ValueError."""
+    where = results_folder(folder)
+    if not (where / "summary.json").is_file():
+        return None
+    parts = {}
+    for name in FILES:
+        try:
+            parts[name] = json.loads((where / name).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ValueError(f"{name} is missing beside summary.json in {where}; rerun the study") from None
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{name} in {where} is not readable JSON ({type(err).__name__}); "
+                             "rerun the study") from None
+    summary, cells, runs = (parts[n] for n in FILES)
+    if not (isinstance(summary, dict) and isinstance(summary.get("claims"), list) and isinstance(runs, list)
+            and isinstance(cells, dict) and {"cells", "theory", "boundaries", "regret"} <= set(cells)):
+        raise ValueError(f"the files in {where} do not have the layout the study writes; rerun the study")
+    return {**{k: cells[k] for k in ("cells", "theory", "boundaries", "regret")}, "runs": runs,
+            "claims": summary["claims"], "auc": summary.get("auc") or {}, "summary": summary, "folder": str(where)}
+
+
+def rerun_size(summary: Mapping[str, Any]) -> str:
+    """The size whose configs a rerun uses: the results' own, at most quick."""
+    size = summary.get("size")
+    return size if size in RERUN_SIZES else "quick"
+
+
+def rerun_cells(results: Mapping[str, Any], arm: str | None = None, seeds: int | None = None) -> list[Cell]:
+    """The cells of ``arm`` (every arm when None) as a rerun of ``results`` queues them: the configs of
+    :func:`rerun_size`, the first ``seeds`` seeds of each cell (all when None)."""
+    cells = [c for c in arm_cells(SIZES[rerun_size(results["summary"])], results["theory"])
+             if arm is None or c.arm == arm]
+    if seeds is not None:
+        for c in cells:
+            c.configs = [cfg for cfg in c.configs if cfg.lif.seed < seeds]
+    return cells
+
+
+def config_key(config: Mapping[str, Any]) -> str:
+    """A run's identity for the overlay: its whole TrainConfig as canonical JSON."""
+    return json.dumps(config, sort_keys=True)
+
+
+def rerun_overlay(cells: Sequence[Cell], stored: Sequence[Mapping[str, Any]]
+                  ) -> tuple[dict[str, Any], dict[str, int]]:
+    """The newest stored run of each config of ``cells`` (``stored``: the store's runs, newest first) as
+    (overlay for :func:`~stabviz.evidence.study.figures`: {"cells", "runs"} of the runs that ended, the
+    number still queued or running per arm). Any run with the same config counts: a rerun from the
+    Evidence page, one from ``replicate --launcher local``, or one queued by hand."""
+    newest: dict[str, Mapping[str, Any]] = {}
+    for run in stored:
+        if isinstance(run.get("config"), dict):
+            newest.setdefault(config_key(run["config"]), run)
+    out_cells, out_runs, active = [], [], {}
+    for cell in cells:
+        runs = [r for cfg in cell.configs if (r := newest.get(config_key(cfg.to_dict()))) is not None]
+        if still := sum(r["status"] in ACTIVE for r in runs):
+            active[cell.arm] = active.get(cell.arm, 0) + still
+        rows = [run_row(cell, {**stored_summary(r), "status": r["status"]}) for r in runs if r["status"] in ENDED]
+        if rows:
+            out_cells.append(cell_stats(cell, rows))
+            out_runs += rows
+    return {"cells": out_cells, "runs": out_runs}, active
