@@ -34,19 +34,19 @@ def _slider(at, name):
 def test_explore_shows_the_theorys_prediction_for_the_default_setting():
     at = open_app()
     p = theory.predict(LIFConfig())
-    assert _metric(at, "ρ²") == f"{p.rho2:.4g}"
-    assert _metric(at, "Initial firing rate") == f"{p.firing_rate:.1%}"
+    assert _metric(at, "$\\rho^2$") == f"{p.rho2:.4g}"
+    assert _metric(at, "Firing rate") == f"{p.firing_rate:.1%}"
     assert not at.error and not at.warning
     assert dict(at.query_params) == {}            # defaults make an empty link
 
 
 def test_moving_the_dampening_slider_changes_the_prediction_and_the_link():
     at = open_app()
-    before = _metric(at, "ρ²")
+    before = _metric(at, "$\\rho^2$")
     target = max(g for g in sliders.GRIDS["dampening"] if g < 3.2)
     _slider(at, "dampening").set_value(target).run()
     assert not at.exception
-    assert _metric(at, "ρ²") == f"{theory.predict(LIFConfig(dampening=target)).rho2:.4g}" != before
+    assert _metric(at, "$\\rho^2$") == f"{theory.predict(LIFConfig(dampening=target)).rho2:.4g}" != before
     assert at.query_params["dampening"] == [repr(target)] or at.query_params["dampening"] == repr(target)
 
 
@@ -58,7 +58,7 @@ def test_a_link_restores_the_setting_exactly():
     assert _slider(at, "leak").value == cfg.leak
     assert at.number_input(key="lif_n_rec").value == 64
     assert at.selectbox(key="lif_shape").value == "qpseudospike"
-    assert _metric(at, "ρ²") == f"{theory.predict(cfg).rho2:.4g}"
+    assert _metric(at, "$\\rho^2$") == f"{theory.predict(cfg).rho2:.4g}"
     assert at.selectbox(key="preset_choice").value == "custom"
 
 
@@ -254,7 +254,7 @@ def test_the_measured_voltage_model_adds_a_monte_carlo_prediction():
     at = open_app({"voltage_model": "measured", "n_rec": "32", "n_in": "50"})
     assert not at.error and _metric(at, "Voltage model") == "measured"
     cfg = LIFConfig(voltage_model="measured", n_rec=32, n_in=50)
-    assert _metric(at, "ρ²") == f"{theory.predict(cfg).rho2:.4g}"
+    assert _metric(at, "$\\rho^2$") == f"{theory.predict(cfg).rho2:.4g}"
     assert any("gaussian voltage model" in c.value for c in at.caption)
 
 
@@ -265,12 +265,12 @@ def test_the_measured_model_refuses_a_layer_too_large_for_the_dashboard():
 
 def test_the_map_tab_and_colouring_are_part_of_the_link():
     at = open_app({"map": "leak", "color": "rho2"})
-    assert at.session_state["map_tab"] == "Leak α × dampening γ"
+    assert at.session_state["map_tab"] == "τ × γ (leak)"
     assert at.session_state["map_color"] == "rho2"
     assert at.query_params["map"] in ("leak", ["leak"]) and at.query_params["color"] in ("rho2", ["rho2"])
     bad = open_app({"map": "bogus"})
     assert any("map = 'bogus'" in shown(w.value) for w in bad.warning)
-    assert bad.session_state["map_tab"] == "Sharpness β × dampening γ"
+    assert bad.session_state["map_tab"] == "β × γ"
 
 
 def test_the_quick_measured_check_adds_a_measured_bar():
