@@ -219,6 +219,9 @@ def test_sweep_page_shows_a_queued_sweep_as_pending_cells(temp_home):
     assert at.selectbox(key="sweep_choice").value == "sweep1"
     progress = at.get("progress")[0].proto
     assert progress.text == "0 of 4 runs ended" and progress.value == 0
+    # the sweep's base predicts at its own T (here 100, runs of 50 steps, made before one T): it says so
+    assert any(c.value.startswith("Predicted regimes and the band are at T = 100 (the runs' samples are 50")
+               for c in at.caption)
 
 
 def test_learn_page_shows_the_papers_findings_and_loads_one():
@@ -377,3 +380,41 @@ def test_explore_shows_the_calibrated_verdict_and_one_consistent_option():
     code = "\n".join(c.value for c in at.code)
     assert f"gamma, beta, q = {keep_beta['dampening']:.6g}" in code
     assert any("keep β, solve γ" in c.value for c in at.caption)              # the confirm run uses it too
+
+
+def _markdown_text(at):
+    return " ".join(m.value for m in at.markdown)
+
+
+def test_presentation_mode_is_a_link_and_a_toggle_and_drops_the_title():
+    at = open_app({"present": "1"})
+    assert at.toggle(key="present").value is True
+    assert not at.title                                          # the map moves up: badge, numbers, map
+    assert at.query_params["present"] == ["1"] or at.query_params["present"] == "1"
+    at.switch_page("stabviz/ui/entry/learn.py").run()            # every page sees it (the router keeps it)
+    assert not at.exception and at.toggle(key="present").value is True
+    at.switch_page("stabviz/ui/entry/explore.py").run()
+    at.toggle(key="present").set_value(False).run()
+    assert [t.value for t in at.title] == ["Will gradients survive?"] and "present" not in at.query_params
+    bad = open_app({"present": "yes"})
+    assert bad.toggle(key="present").value is False and bad.warning
+
+
+def test_every_regime_label_says_the_T_it_holds_at():
+    at = open_app({"steps": "40"})
+    assert "at T = 40" in _markdown_text(at)                       # the verdict badge
+    assert any("T = 40" in m.label for m in at.metric)            # and the gain over T
+    learn = open_app(page="stabviz/ui/entry/learn.py")
+    assert re.search(r"(stable|vanishing|exploding|uncertain) at T = \d+", _markdown_text(learn))
+
+
+def test_the_confirmation_run_and_the_sweep_use_the_settings_T(temp_home):
+    from stabviz.ui import runs as ui_runs
+    train = ui_runs.quick_config(LIFConfig(steps=80))
+    assert train.time_steps == 80 and train.lif.steps == 80         # the run goes over the T it predicts at
+    capped = ui_runs.quick_config(LIFConfig(steps=5000))               # above the machine's time-step limit
+    assert capped.time_steps == capped.lif.steps < 5000                # it predicts at the T it runs
+    at = open_app({"steps": "70"}, page="stabviz/ui/entry/sweep.py")
+    boxes = [n for n in at.number_input if n.label.startswith("Time steps per sample")]
+    assert boxes and boxes[0].value == 70
+    assert any("setting's T is 70" in c.value for c in at.caption)
