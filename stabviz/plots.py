@@ -31,9 +31,9 @@ AXIS_TITLES = {
 
 #: Condition curves drawn over a region map: key of Region.curves -> (legend label, dash style).
 CURVE_STYLES = {
-    "gamma_III": ("γ_III: worst-case gain 1 (condition III)", "dash"),
-    "gamma_IV": ("γ_IV: mean squared gain 1 (condition IV)", "solid"),
-    "q_star": ("q*: condition IV at this β", "dot"),
+    "gamma_III": ("γ_III (worst gain 1)", "dash"),
+    "gamma_IV": ("γ_IV (ρ² = 1)", "solid"),
+    "q_star": ("q* (ρ² = 1 at this β)", "dot"),
 }
 
 #: Colours of the three regimes (vanishing, stable, exploding) and of an unknown outcome.
@@ -220,9 +220,15 @@ def map_revision(x: str, y: str) -> str:
 BAND_FILL = "rgba(47, 158, 68, 0.35)"
 
 
+def BAND_CONTOURS(tol: float) -> dict:  # noqa: N802 - a constant in spirit: the band's contour spec
+    """|z| ≤ tol as a constraint contour. Plotly shades the region a constraint leaves out, so keeping the
+    outside ("][") shades the band itself."""
+    return dict(type="constraint", operation="][", value=[-tol, tol])
+
+
 def band_name(tolerance: float) -> str:
     """The stable band's trace name (its legend entry; live_map.js finds the trace by it)."""
-    return f"stable band (|log₁₀ gain| ≤ {tolerance:g})"
+    return f"stable (±{tolerance:g})"
 
 
 def region_map(region: Any, **kw: Any) -> go.Figure:
@@ -275,7 +281,7 @@ def region_map_spec(region: Any, *, color_by: str = "log10_gain", runs: Sequence
               dict(type="contour", x=x[::CONTOUR_STRIDE].astype(np.float32),
                    y=y[::CONTOUR_STRIDE].astype(np.float32), z=gain[::CONTOUR_STRIDE, ::CONTOUR_STRIDE],
                    showscale=False, hoverinfo="skip", name=band_name(tol), showlegend=True,
-                   contours=dict(type="constraint", operation="[]", value=[-tol, tol]), fillcolor=BAND_FILL,
+                   contours=BAND_CONTOURS(tol), fillcolor=BAND_FILL,
                    line=dict(color="#1b5e20", width=3), autocontour=False)]
     for key, (xs, ys) in region.curves.items():
         label, dash = CURVE_STYLES.get(key, (key, "solid"))
@@ -292,8 +298,9 @@ def region_map_spec(region: Any, *, color_by: str = "log10_gain", runs: Sequence
         height=height, font=_FIG_FONT, template=_NO_TEMPLATE,
         uirevision=map_revision(region.x_name, region.y_name),
         clickmode="event+select" if click_points is not None else "none",
-        margin=dict(l=60, r=20, t=40 if title else 10, b=40),
-        legend=dict(orientation="h", yanchor="top", y=-0.17, x=0),
+        margin=dict(l=60, r=20, t=40 if title else 10, b=110),
+        # Below the figure, under the axis title (the margin grows to fit it), never over it.
+        legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0),
         xaxis=_map_axis(region.x_name, np.asarray(region.x, float), lx),
         yaxis=_map_axis(region.y_name, np.asarray(region.y, float), ly),
         images=[field_image(z, x, y, zlim, knee)],
@@ -442,7 +449,7 @@ def _runs_spec(runs: Sequence[Mapping[str, Any]], region: Any) -> list[dict]:
         xs, ys = [r["x"] for r in group], [r["y"] for r in group]
         out.append(dict(type="scatter", x=map_coord(xs, region.log_x, region.x_name),
                         y=map_coord(ys, region.log_y, region.y_name), mode="markers",
-                        name=f"run measured {o}" if o != "unknown" else "run: no verdict yet",
+                        name=f"run: {o}" if o != "unknown" else "run: no verdict",
                         text=[f"{r.get('label', '')}<br>measured: {o}" for r in group], customdata=np.c_[xs, ys],
                         marker=dict(symbol=RUN_SYMBOLS[o], size=13, color=REGIME_COLORS[o],
                                     line=dict(color="#ffffff", width=1.5)),
@@ -635,7 +642,7 @@ def sweep_map(x: Sequence[float], y: Sequence[float], z: Any, *, x_name: str, y_
         tol = float(boundary.tolerance)
         traces.append(go.Contour(x=np.asarray(boundary.x, float), y=np.asarray(boundary.y, float),
                                  z=_finite32(boundary.log10_gain, FIELD_LIMIT), showscale=False, hoverinfo="skip",
-                                 contours=dict(type="constraint", operation="[]", value=[-tol, tol]),
+                                 contours=BAND_CONTOURS(tol),
                                  fillcolor="rgba(47, 158, 68, 0.55)", line=dict(color="#1b5e20", width=3),
                                  autocontour=False, name=f"predicted stable band (|log₁₀ gain| ≤ {tol:g})",
                                  showlegend=True))

@@ -146,7 +146,7 @@ def test_region_map_outlines_the_stable_band_and_draws_the_condition_curves(regi
     band = _by_name(fig, plots.band_name(region.tolerance))
     assert isinstance(band, go.Contour)
     # a filled band between ±tolerance with a thick outline, not a hairline
-    assert band.contours.type == "constraint" and band.contours.operation == "[]"
+    assert band.contours.type == "constraint" and band.contours.operation == "]["     # Plotly shades what is left out
     assert list(band.contours.value) == [-region.tolerance, region.tolerance]
     assert band.fillcolor == plots.BAND_FILL and band.line.width >= 3
     for key, (xs, ys) in region.curves.items():
@@ -174,8 +174,7 @@ def test_region_map_colours_runs_by_measured_outcome(region):
             {"x": 0.5, "y": 0.1, "outcome": "unknown", "label": "c"}]
     fig = plots.region_map(region, runs=runs)
     # one legend entry per outcome, each with its own colour and symbol: the legend is the key
-    for name, o in (("run measured stable", "stable"), ("run measured exploding", "exploding"),
-                    ("run: no verdict yet", "unknown")):
+    for name, o in (("run: stable", "stable"), ("run: exploding", "exploding"), ("run: no verdict", "unknown")):
         trace = _by_name(fig, name)
         assert trace.showlegend is not False and trace.marker.color == plots.REGIME_COLORS[o]
         assert trace.marker.symbol == plots.RUN_SYMBOLS[o]

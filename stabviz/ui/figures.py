@@ -91,9 +91,10 @@ def region_chart(region: Any, grid_key: str, color_by: str, runs: Sequence[dict]
 
 
 def chart(fig: Any, key: str, **kw: Any) -> None:
-    """st.plotly_chart with the dashboard's defaults (no Plotly logo)."""
+    """st.plotly_chart with the dashboard's defaults: no Plotly logo, and the figure's own styling
+    (Streamlit's theme would shrink its 16 px text to 12)."""
     config = {"displaylogo": False, **kw.pop("config", {})}
-    st.plotly_chart(fig, key=key, config=config, **kw)
+    st.plotly_chart(fig, key=key, config=config, theme=kw.pop("theme", None), **kw)
 
 
 def sweep_curve(xs: Sequence[float], values: Sequence[float], x_name: str, metric: str, log_x: bool) -> go.Figure:

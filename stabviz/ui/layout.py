@@ -135,7 +135,8 @@ _CSS = """
 """
 #: Presentation mode: less space above the page, headings and metrics sized for a projector.
 _PRESENT_CSS = """
-[data-testid="stMainBlockContainer"] { padding-top: 3.5rem !important; padding-bottom: 1rem !important; }
+[data-testid="stMainBlockContainer"] { padding-top: 3.75rem !important; padding-bottom: 1rem !important; }
+[data-testid="stMain"] [data-testid="stVerticalBlock"] { gap: 0.4rem; }
 [data-testid="stMain"] h1 { font-size: 1.6rem !important; padding: 0 !important; }
 [data-testid="stMetricValue"] { font-size: 1.6rem !important; }
 [data-testid="stMetricLabel"] p { font-size: 1rem !important; }

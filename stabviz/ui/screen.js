@@ -7,7 +7,7 @@
 const NARROW = 900;
 
 function firstSlider() {
-  return document.querySelector('[data-testid="stSidebar"] [role="slider"]');
+  return document.querySelector('[data-testid="stSidebar"] input[type="range"], [data-testid="stSidebar"] [role="slider"]');
 }
 
 function sidebarOpen() {

@@ -86,7 +86,7 @@ def _json(data: Any) -> str:
 
 MEASURE_FLAG = "_measured_keys"
 #: The map's height in px; in presentation mode the verdict, the numbers and the whole map fit in 720 px.
-MAP_HEIGHT, MAP_HEIGHT_PRESENT = 480, 400
+MAP_HEIGHT, MAP_HEIGHT_PRESENT = 500, 390
 COLOR_MODES = {"log10_gain": "log₁₀ gain over T", "rho2": "ρ²"}
 
 
