@@ -12,7 +12,7 @@ function firstSlider() {
 
 function sidebarOpen() {
   const bar = document.querySelector('[data-testid="stSidebar"]');
-  return bar !== null && bar.getAttribute("aria-expanded") !== "false";
+  return bar !== null && bar.getAttribute("data-collapsed") !== "true";
 }
 
 // Focus the first slider once the sidebar has opened and drawn it (its slide-in takes a moment).

@@ -25,6 +25,13 @@ def _drawn(page):
     time.sleep(1.0)
 
 
+@pytest.fixture(autouse=True)
+def _forget_the_sidebar(page):
+    """These tests collapse the sidebar; the browser is shared with the screenshot tests, which expect it open."""
+    yield
+    page.evaluate("() => { localStorage.clear(); sessionStorage.clear(); }")
+
+
 def _box(page, selector):
     return page.locator(selector).first.bounding_box()
 
@@ -33,7 +40,7 @@ def test_presentation_mode_fits_the_verdict_the_numbers_and_the_map_on_a_project
     page.set_viewport_size({"width": 1280, "height": 720})
     page.goto(f"{base_url}/{SHOWCASE}&present=1")
     _drawn(page)
-    assert page.locator("[data-testid='stSidebar']").get_attribute("aria-expanded") == "false"
+    assert page.locator("[data-testid='stSidebar']").get_attribute("data-collapsed") == "true"
     badge = page.get_by_text("at T = 100").first.bounding_box()
     chart = _box(page, MAP)
     metrics = [page.locator("[data-testid='stMetric']").nth(i).bounding_box() for i in range(5)]
@@ -63,7 +70,7 @@ def test_a_narrow_window_starts_with_the_sidebar_collapsed_and_a_usable_map(page
     page.goto(f"{base_url}/{SHOWCASE}")
     _drawn(page)
     page.wait_for_function("() => document.querySelector('[data-testid=\"stSidebar\"]')"
-                           ".getAttribute('aria-expanded') === 'false'", timeout=10_000)
+                           ".getAttribute('data-collapsed') === 'true'", timeout=10_000)
     time.sleep(0.5)
     chart = _box(page, MAP)
     assert chart["width"] >= 500, chart                # the map takes the main area's width, not 90 px
@@ -74,7 +81,7 @@ def test_the_skip_link_reaches_the_sliders_in_two_key_presses(page, base_url):
     page.goto(f"{base_url}/{SHOWCASE}")
     _drawn(page)
     page.wait_for_function("() => document.querySelector('[data-testid=\"stSidebar\"]')"
-                           ".getAttribute('aria-expanded') === 'false'", timeout=10_000)
+                           ".getAttribute('data-collapsed') === 'true'", timeout=10_000)
     page.evaluate("() => { document.activeElement && document.activeElement.blur(); window.focus(); }")
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.id") == "stabviz-skip"
