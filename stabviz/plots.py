@@ -21,6 +21,7 @@ AXIS_TITLES = {
     "sharpness": "sharpness β",
     "tail": "tail-fatness q",
     "leak": "leak α = exp(−1/τ)",
+    "tau": "time constant τ (leak α = e^(−1/τ))",
     "rec_mean": "recurrent weight mean μ_rec",
     "n_rec": "neurons n",
     "lr": "learning rate",
@@ -30,9 +31,9 @@ AXIS_TITLES = {
 
 #: Condition curves drawn over a region map: key of Region.curves -> (legend label, dash style).
 CURVE_STYLES = {
-    "gamma_III": ("γ_III: worst-case gain 1 (condition III)", "dash"),
-    "gamma_IV": ("γ_IV: mean squared gain 1 (condition IV)", "solid"),
-    "q_star": ("q*: condition IV at this β", "dot"),
+    "gamma_III": ("γ_III (worst gain 1)", "dash"),
+    "gamma_IV": ("γ_IV (ρ² = 1)", "solid"),
+    "q_star": ("q* (ρ² = 1 at this β)", "dot"),
 }
 
 #: Colours of the three regimes (vanishing, stable, exploding) and of an unknown outcome.
@@ -42,15 +43,18 @@ MODEL_COLORS = {"uniform": "#e8590c", "gaussian": "#1971c2", "measured": "#2f9e4
 
 # Diverging scale: blue (gradients vanish) - white (stable) - red (gradients explode).
 DIVERGING = [[0.0, "#1e3a8a"], [0.25, "#6d9eeb"], [0.5, "#f8f9fa"], [0.75, "#f08c6c"], [1.0, "#7f1d1d"]]
-_FIG_FONT = dict(size=12)
+#: Every figure's text (ticks, legends, notes) is at least 16 px: read from the back of a lecture room.
+FONT_SIZE = 16
+_FIG_FONT = dict(size=FONT_SIZE)
 # The dashboard styles figures with Streamlit's theme; Plotly's default template would be deep-copied
 # into every figure (milliseconds each) only to be overridden. (An empty template counts as unset,
 # so this one holds Plotly's own default hover mode.)
 _NO_TEMPLATE = dict(layout=dict(hovermode="closest"))
 
 
-def axis_title(name: str) -> str:
-    return AXIS_TITLES.get(name, name)
+def axis_title(name: str, log: bool = False) -> str:
+    """The axis title of parameter ``name``; a log leak axis is spaced in τ (see :func:`map_coord`)."""
+    return AXIS_TITLES["tau"] if name == "leak" and log else AXIS_TITLES.get(name, name)
 
 
 def _finite32(a: Any, limit: float = 1e30) -> np.ndarray:
@@ -67,17 +71,25 @@ def _finite32(a: Any, limit: float = 1e30) -> np.ndarray:
 # headless Chromium), and the repaint budget after a slider release is 100 ms. Real values travel
 # in every hover's customdata; :func:`map_value` turns a clicked coordinate back into a value.
 
-def map_coord(values: Any, log: bool) -> np.ndarray:
-    """Map coordinates of parameter values: log10 on a log axis (non-positive values: NaN)."""
+def map_coord(values: Any, log: bool, name: str = "") -> np.ndarray:
+    """Map coordinates of parameter values: log10 on a log axis (non-positive values: NaN). A log leak
+    axis is spaced in log10 τ, τ = −1/ln α (theory.axis_values): linear in α, every τ ≥ 10 would
+    crowd into the axis's last 10% (docs/theory.md#1-the-model); α = 0 (τ → 0) has no coordinate."""
     v = np.asarray(values, float)
     if not log:
         return v
+    if name == "leak":
+        inside = (v > 0) & (v < 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(inside, np.log10(-1.0 / np.log(np.where(inside, v, 0.5))), np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(v > 0, np.log10(np.where(v > 0, v, 1.0)), np.nan)
 
 
-def map_value(coord: float, log: bool) -> float:
+def map_value(coord: float, log: bool, name: str = "") -> float:
     """The parameter value at a map coordinate (inverse of :func:`map_coord`)."""
+    if log and name == "leak":
+        return float(math.exp(-1.0 / 10.0 ** coord))
     return float(10.0 ** coord) if log else float(coord)
 
 
@@ -93,34 +105,78 @@ def _log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
 
 
 def _map_axis(name: str, values: np.ndarray, log: bool) -> dict:
-    lo, hi = float(np.min(values)), float(np.max(values))
+    coords = map_coord([np.min(values), np.max(values)], log, name)
+    lo, hi = (10.0 ** coords) if log else coords          # real units: τ on a log leak axis
     # No grid or zero line: under a heatmap they were hidden, over the field image they would show.
-    axis = dict(title=dict(text=axis_title(name)), type="linear", showgrid=False, zeroline=False,
-                range=[math.log10(lo), math.log10(hi)] if log else [lo, hi])
+    axis = dict(title=dict(text=axis_title(name, log)), type="linear", showgrid=False, zeroline=False,
+                range=[float(c) for c in coords])
     if log:
-        axis["tickvals"], axis["ticktext"] = _log_ticks(lo, hi)
+        axis["tickvals"], axis["ticktext"] = _log_ticks(float(lo), float(hi))
     return axis
 
 
-def colour_field(z: Any, zlim: float) -> np.ndarray:
-    """RGBA pixels (uint8, shape z.shape + (4,)) of ``z`` on the DIVERGING scale over [-zlim, zlim]
-    (clipped), linear between the scale's stops as Plotly interpolates them; NaN is transparent."""
+def axis_range(region: Any) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The (x, y) coordinate ranges a region map's axes span (the cells' centres)."""
+    def span(values: Any, log: bool, name: str) -> tuple[float, float]:
+        c = map_coord([np.min(values), np.max(values)], log, name)
+        return float(c[0]), float(c[1])
+    return span(region.x, region.log_x, region.x_name), span(region.y, region.log_y, region.y_name)
+
+
+def colour_scale(color_by: str, tolerance: float) -> tuple[float, float]:
+    """(zlim, knee) of a region map's colours: the field is coloured by asinh(z / knee) over
+    [-zlim, zlim] (:func:`colour_t`), linear within a knee of 0 and logarithmic beyond, so neither the
+    stable band's edges nor values tens of decades out saturate. log10 gain over T: the knee is the
+    tolerance, the limit 100 tolerances; ρ²: log10 ρ², knee 0.05 (ρ² within ~12% of 1), limit 3 decades."""
+    check_color_by(color_by)
+    return (100.0 * float(tolerance), float(tolerance)) if color_by == "log10_gain" else (3.0, 0.05)
+
+
+def check_color_by(color_by: str) -> None:
+    if color_by not in ("log10_gain", "rho2"):
+        raise ValueError(f"color_by = {color_by!r} is not one of: log10_gain, rho2")
+
+
+def colour_t(z: Any, zlim: float, knee: float) -> np.ndarray:
+    """Position in [0, 1] on the colour scale of ``z`` (clipped to ±zlim): 0.5 + asinh(z/knee) /
+    (2·asinh(zlim/knee)). live_map.js computes the same number before reading :func:`colour_lut`."""
+    z = np.clip(np.nan_to_num(np.asarray(z, float), nan=0.0), -zlim, zlim)
+    return 0.5 + np.arcsinh(z / knee) / (2.0 * math.asinh(zlim / knee))
+
+
+def colour_ticks(zlim: float, knee: float, real: Any = None) -> dict:
+    """Colour bar ticks at round values of z (or of ``real``(z), e.g. ρ² from log10 ρ²) on the [-1, 1]
+    colour coordinate (2·colour_t − 1) the colour bar is drawn in."""
+    zs = [0.0] + [s * m * 10.0 ** k for k in range(-2, 5) for m in (1, 3) for s in (1, -1)]
+    zs = sorted(v for v in zs if abs(v) <= zlim and (v == 0 or abs(v) >= knee))
+    return dict(tickvals=[float(2 * colour_t(v, zlim, knee) - 1) for v in zs],
+                ticktext=[f"{(real(v) if real else v):.3g}" for v in zs])
+
+
+def colour_field(z: Any, zlim: float, knee: float) -> np.ndarray:
+    """RGBA pixels (uint8, shape z.shape + (4,)) of ``z`` on the DIVERGING scale at :func:`colour_t`,
+    linear between the scale's stops as Plotly interpolates them; NaN is transparent."""
     z = np.asarray(z, float)
-    t = (np.clip(np.nan_to_num(z, nan=0.0), -zlim, zlim) + zlim) / (2.0 * zlim)
-    stops = [s for s, _ in DIVERGING]
-    rgb = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for _, c in DIVERGING], float)
-    out = np.empty(z.shape + (4,), np.uint8)
-    for ch in range(3):
-        out[..., ch] = np.rint(np.interp(t, stops, rgb[:, ch]))
+    out = _paint(colour_t(z, zlim, knee))
     out[..., 3] = np.where(np.isnan(z), 0, 255)
     return out
 
 
-def colour_lut(zlim: float, n: int = 1024) -> np.ndarray:
-    """The DIVERGING scale over [-zlim, zlim] as ``n`` RGBA rows (uint8): entry i colours
-    z = -zlim + 2·zlim·i/(n − 1). The Explore page's browser preview colours its field with it, so
-    the scale is defined once, here (:func:`colour_field`)."""
-    return colour_field(np.linspace(-zlim, zlim, n), zlim)
+def _paint(t: np.ndarray) -> np.ndarray:
+    """RGBA (opaque) of positions ``t`` in [0, 1] on the DIVERGING scale."""
+    stops = [s for s, _ in DIVERGING]
+    rgb = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for _, c in DIVERGING], float)
+    out = np.empty(np.shape(t) + (4,), np.uint8)
+    for ch in range(3):
+        out[..., ch] = np.rint(np.interp(t, stops, rgb[:, ch]))
+    out[..., 3] = 255
+    return out
+
+
+def colour_lut(n: int = 1024) -> np.ndarray:
+    """The DIVERGING scale as ``n`` RGBA rows (uint8): entry i colours colour_t = i/(n − 1). The Explore
+    page's browser preview colours its field with it, so the scale is defined once, here."""
+    return _paint(np.linspace(0.0, 1.0, n))
 
 
 def png_data_uri(rgba: np.ndarray) -> str:
@@ -139,12 +195,12 @@ def png_data_uri(rgba: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def field_image(z: Any, x: np.ndarray, y: np.ndarray, zlim: float) -> dict:
+def field_image(z: Any, x: np.ndarray, y: np.ndarray, zlim: float, knee: float) -> dict:
     """A layout image of the field ``z`` (rows along ``y``, columns along ``x``, uniform map coordinates)
     painted under the axes: each pixel is one cell, centred on its (x, y) as a heatmap's cell is."""
     dx = (x[-1] - x[0]) / max(len(x) - 1, 1)
     dy = (y[-1] - y[0]) / max(len(y) - 1, 1)
-    return dict(source=png_data_uri(colour_field(z, zlim)[::-1]), xref="x", yref="y", layer="below",
+    return dict(source=png_data_uri(colour_field(z, zlim, knee)[::-1]), xref="x", yref="y", layer="below",
                 x=float(x[0] - dx / 2), y=float(y[-1] + dy / 2), sizex=float(dx * len(x)),
                 sizey=float(dy * len(y)), sizing="stretch", xanchor="left", yanchor="top", name="map")
 
@@ -160,11 +216,19 @@ def map_revision(x: str, y: str) -> str:
     return f"region-{x}-{y}"
 
 
-def colour_limit(color_by: str, tolerance: float) -> float:
-    """The colour scale's half-range: ±4 tolerances of log10 gain, or ±1 decade of ρ²."""
-    if color_by not in ("log10_gain", "rho2"):
-        raise ValueError(f"color_by = {color_by!r} is not one of: log10_gain, rho2")
-    return 4.0 * float(tolerance) if color_by == "log10_gain" else 1.0
+#: The stable band's fill: visible over blue, white and red alike, translucent over the field.
+BAND_FILL = "rgba(47, 158, 68, 0.35)"
+
+
+def BAND_CONTOURS(tol: float) -> dict:  # noqa: N802 - a constant in spirit: the band's contour spec
+    """|z| ≤ tol as a constraint contour. Plotly shades the region a constraint leaves out, so keeping the
+    outside ("][") shades the band itself."""
+    return dict(type="constraint", operation="][", value=[-tol, tol])
+
+
+def band_name(tolerance: float) -> str:
+    """The stable band's trace name (its legend entry; live_map.js finds the trace by it)."""
+    return f"stable (±{tolerance:g})"
 
 
 def region_map(region: Any, **kw: Any) -> go.Figure:
@@ -192,39 +256,40 @@ def region_map_spec(region: Any, *, color_by: str = "log10_gain", runs: Sequence
     :func:`point_marker_specs`), for callers that add them later.
     """
     lx, ly = bool(region.log_x), bool(region.log_y)
-    x, y = map_coord(region.x, lx), map_coord(region.y, ly)
+    x, y = map_coord(region.x, lx, region.x_name), map_coord(region.y, ly, region.y_name)
     tol = float(region.tolerance)
     gain = _finite32(region.log10_gain, FIELD_LIMIT)
-    zlim = colour_limit(color_by, tol)
+    zlim, knee = colour_scale(color_by, tol)
     if color_by == "log10_gain":
         z = gain
-        colorbar = dict(title=dict(text="log₁₀ gain<br>over T", side="right"))
+        colorbar = dict(title=dict(text="log₁₀ gain<br>over T", side="right"), **colour_ticks(zlim, knee))
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             z = _finite32(np.log10(np.asarray(region.rho2, float)), FIELD_LIMIT)
-        ticks = [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0]
-        colorbar = dict(title=dict(text="ρ²", side="right"), tickvals=[math.log10(t) for t in ticks],
-                        ticktext=[f"{t:g}" for t in ticks])
+        colorbar = dict(title=dict(text="ρ²", side="right"), **colour_ticks(zlim, knee, lambda v: 10.0 ** v))
     # The field is one PNG under the axes, not a heatmap trace: the browser decodes ~13 kB of image
     # where Plotly would parse, theme and paint 40 000 cells (the spec shrinks from ~300 to ~100 kB,
     # and Streamlit's frontend re-serialises the whole spec on every remount). An empty marker trace
     # carries the colour bar.
-    colour_key = dict(colorscale=DIVERGING, cmin=-zlim, cmax=zlim, cmid=0.0, showscale=True, colorbar=colorbar,
+    # The colour bar is drawn in the colour coordinate 2·colour_t − 1 (ticks at round values of z).
+    colour_key = dict(colorscale=DIVERGING, cmin=-1.0, cmax=1.0, cmid=0.0, showscale=True, colorbar=colorbar,
                       color=[0.0])
     traces = [dict(type="scatter", x=[None], y=[None], mode="markers", marker=colour_key, hoverinfo="skip",
                    showlegend=False, name="map"),
-              # The band's outline needs no more than half the map's resolution (a quarter of the payload).
+              # The band is a filled region (|T·log10 ρ| ≤ tolerance) with a thick outline, not a hairline;
+              # it needs no more than half the map's resolution (a quarter of the payload).
               dict(type="contour", x=x[::CONTOUR_STRIDE].astype(np.float32),
                    y=y[::CONTOUR_STRIDE].astype(np.float32), z=gain[::CONTOUR_STRIDE, ::CONTOUR_STRIDE],
-                   showscale=False, hoverinfo="skip", name="stable band", showlegend=True,
-                   contours=dict(start=-tol, end=tol, size=2 * tol, coloring="none"),
-                   line=dict(color="#212529", width=2), autocontour=False)]
+                   showscale=False, hoverinfo="skip", name=band_name(tol), showlegend=True,
+                   contours=BAND_CONTOURS(tol), fillcolor=BAND_FILL,
+                   line=dict(color="#1b5e20", width=3), autocontour=False)]
     for key, (xs, ys) in region.curves.items():
         label, dash = CURVE_STYLES.get(key, (key, "solid"))
-        traces.append(dict(type="scatter", x=map_coord(xs, lx), y=map_coord(ys, ly), mode="lines", name=label,
+        traces.append(dict(type="scatter", x=map_coord(xs, lx, region.x_name), y=map_coord(ys, ly, region.y_name),
+                           mode="lines", name=label,
                            line=dict(color="#495057", width=2, dash=dash), hoverinfo="skip", connectgaps=False))
     if runs:
-        traces.append(_runs_spec(runs, lx, ly))
+        traces += _runs_spec(runs, region)
     if click_points is not None:
         traces.append(_hover_grid_spec(region, click_points))
     if show_points:
@@ -233,11 +298,12 @@ def region_map_spec(region: Any, *, color_by: str = "log10_gain", runs: Sequence
         height=height, font=_FIG_FONT, template=_NO_TEMPLATE,
         uirevision=map_revision(region.x_name, region.y_name),
         clickmode="event+select" if click_points is not None else "none",
-        margin=dict(l=60, r=20, t=40 if title else 10, b=40),
-        legend=dict(orientation="h", yanchor="top", y=-0.15, x=0, font=dict(size=11)),
+        margin=dict(l=60, r=20, t=40 if title else 10, b=110),
+        # Below the figure, under the axis title (the margin grows to fit it), never over it.
+        legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0),
         xaxis=_map_axis(region.x_name, np.asarray(region.x, float), lx),
         yaxis=_map_axis(region.y_name, np.asarray(region.y, float), ly),
-        images=[field_image(z, x, y, zlim)],
+        images=[field_image(z, x, y, zlim, knee)],
     )
     if title is not None:
         layout["title"] = dict(text=title)
@@ -246,7 +312,13 @@ def region_map_spec(region: Any, *, color_by: str = "log10_gain", runs: Sequence
 
 def _marker(region: Any, at: tuple[float, float], name: str, marker: dict) -> dict:
     xt, yt = axis_title(region.x_name), axis_title(region.y_name)
-    return dict(type="scatter", x=[float(map_coord(at[0], region.log_x))], y=[float(map_coord(at[1], region.log_y))],
+    (x0, x1), (y0, y1) = axis_range(region)
+    x, y = float(map_coord(at[0], region.log_x, region.x_name)), float(map_coord(at[1], region.log_y, region.y_name))
+    if off_map(region, at):               # pinned at the edge it is beyond, and drawn as such
+        x = x0 if not x >= x0 else min(x, x1)
+        y = y0 if not y >= y0 else min(y, y1)
+        name, marker = f"{name} (off the map: pinned at its edge)", {**marker, "symbol": "x-thin-open", "size": 22}
+    return dict(type="scatter", x=[x], y=[y], cliponaxis=False,
                 mode="markers", name=name, marker=marker, customdata=[[float(at[0]), float(at[1])]],
                 hovertemplate=f"{name}<br>{xt} = %{{customdata[0]:.4g}}<br>{yt} = %{{customdata[1]:.4g}}"
                               "<extra></extra>")
@@ -255,6 +327,15 @@ def _marker(region: Any, at: tuple[float, float], name: str, marker: dict) -> di
 #: Trace names of a region map's two point markers.
 OPTIMUM_NAME = "optimum (conditions III + IV)"
 CURRENT_NAME = "current setting"
+
+
+def off_map(region: Any, at: tuple[float, float]) -> bool:
+    """Whether the point ``at`` (x, y values) lies outside the region map's axes (NaN: no coordinate,
+    e.g. α = 0 on a log-τ axis, lies below its low end)."""
+    (x0, x1), (y0, y1) = axis_range(region)
+    x, y = float(map_coord(at[0], region.log_x, region.x_name)), float(map_coord(at[1], region.log_y, region.y_name))
+    eps = 1e-9
+    return not (x0 - eps <= x <= x1 + eps and y0 - eps <= y <= y1 + eps)
 
 
 def point_marker_specs(region: Any) -> list[dict]:
@@ -285,7 +366,7 @@ def measured_layer_specs(m: Mapping[str, Any], *, log_y: bool, color_by: str = "
     ``show_field``: the measured field as a heatmap coloured as the theory's field (``color_by``), which
     covers the theory's image cell for cell.
     """
-    x, y = map_coord(m["x"], bool(m["log_x"])), map_coord(m["y"], log_y)
+    x, y = map_coord(m["x"], bool(m["log_x"]), m.get("x_name", "")), map_coord(m["y"], log_y)
     tol = float(m["tolerance"])
     gain = _finite32(m["measured_log10_gain"], FIELD_LIMIT)
     # Plain lists, not typed arrays: live_map.js reads the cells back for its hover (a 24 × 24 grid is small).
@@ -295,14 +376,15 @@ def measured_layer_specs(m: Mapping[str, Any], *, log_y: bool, color_by: str = "
                  line=dict(color=MODEL_COLORS["measured"], width=3))]
     if not show_field:
         return [], over
-    zlim = colour_limit(color_by, tol)
+    zlim, knee = colour_scale(color_by, tol)
     if color_by == "log10_gain":
         z = gain
     else:
         with np.errstate(divide="ignore"):
             z = _finite32(2.0 * np.log10(np.asarray(m["rho_hat"], float)), FIELD_LIMIT)      # log10 ρ̂²
-    under = [dict(type="heatmap", x=x.tolist(), y=y.tolist(), z=z.tolist(), name=MEASURED_FIELD, meta=MEASURED_META,
-                  colorscale=DIVERGING, zmin=-zlim, zmax=zlim, zmid=0.0, showscale=False, zsmooth=False,
+    u = (2.0 * colour_t(z, zlim, knee) - 1.0).astype(np.float32)          # the colour bar's coordinate
+    under = [dict(type="heatmap", x=x.tolist(), y=y.tolist(), z=u.tolist(), name=MEASURED_FIELD, meta=MEASURED_META,
+                  colorscale=DIVERGING, zmin=-1.0, zmax=1.0, zmid=0.0, showscale=False, zsmooth=False,
                   hoverinfo="skip", showlegend=False)]
     return under, over
 
@@ -351,15 +433,28 @@ def round_sig(values: Any, digits: int = 3) -> np.ndarray:
     return np.round(v * scale) / scale
 
 
-def _runs_spec(runs: Sequence[Mapping[str, Any]], log_x: bool, log_y: bool) -> dict:
-    outcomes = [str(r.get("outcome", "unknown")) for r in runs]
-    colors = [REGIME_COLORS.get(o, REGIME_COLORS["unknown"]) for o in outcomes]
-    text = [f"{r.get('label', '')}<br>measured: {o}" for r, o in zip(runs, outcomes)]
-    xs, ys = [r["x"] for r in runs], [r["y"] for r in runs]
-    return dict(type="scatter", x=map_coord(xs, log_x), y=map_coord(ys, log_y), mode="markers",
-                name="confirmation runs (colour: measured outcome)", text=text, customdata=np.c_[xs, ys],
-                marker=dict(symbol="diamond", size=11, color=colors, line=dict(color="#ffffff", width=1)),
-                hovertemplate="%{text}<br>(%{customdata[0]:.4g}, %{customdata[1]:.4g})<extra></extra>")
+#: A confirmation run's marker per measured outcome: colour and symbol, so the key reads without colour too.
+RUN_SYMBOLS = {"stable": "circle", "vanishing": "triangle-down", "exploding": "triangle-up", "diverged": "x",
+               "unknown": "diamond"}
+
+
+def _runs_spec(runs: Sequence[Mapping[str, Any]], region: Any) -> list[dict]:
+    """One trace per measured outcome, so the legend is the key ("run measured stable", ...)."""
+    by_outcome: dict[str, list[Mapping[str, Any]]] = {}
+    for r in runs:
+        o = str(r.get("outcome", "unknown"))
+        by_outcome.setdefault(o if o in RUN_SYMBOLS else "unknown", []).append(r)
+    out = []
+    for o, group in by_outcome.items():
+        xs, ys = [r["x"] for r in group], [r["y"] for r in group]
+        out.append(dict(type="scatter", x=map_coord(xs, region.log_x, region.x_name),
+                        y=map_coord(ys, region.log_y, region.y_name), mode="markers",
+                        name=f"run: {o}" if o != "unknown" else "run: no verdict",
+                        text=[f"{r.get('label', '')}<br>measured: {o}" for r in group], customdata=np.c_[xs, ys],
+                        marker=dict(symbol=RUN_SYMBOLS[o], size=13, color=REGIME_COLORS[o],
+                                    line=dict(color="#ffffff", width=1.5)),
+                        hovertemplate="%{text}<br>(%{customdata[0]:.4g}, %{customdata[1]:.4g})<extra></extra>"))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,7 +467,7 @@ def _vline(x: float, text: str, color: str = "#000000", dash: str = "dot",
                  line=dict(color=color, dash=dash, width=1.5))
     note = dict(xref="x", yref="paper", x=x, y=1.0 if position == "top" else 0.02, text=text,
                 showarrow=False, xanchor="left", yanchor="bottom" if position == "top" else "bottom",
-                font=dict(size=11, color=color))
+                font=dict(color=color))
     return shape, note
 
 
@@ -380,7 +475,7 @@ def _hline(y: float, text: str, color: str = "#000000", dash: str = "dash") -> t
     shape = dict(type="line", xref="paper", yref="y", x0=0, x1=1, y0=y, y1=y,
                  line=dict(color=color, dash=dash, width=1.5))
     note = dict(xref="paper", yref="y", x=1.0, y=y, text=text, showarrow=False, xanchor="right",
-                yanchor="bottom", font=dict(size=11, color=color))
+                yanchor="bottom", font=dict(color=color))
     return shape, note
 
 
@@ -473,7 +568,8 @@ def step_and_primitive(v: Any, primitive: Any, *, shape: str, height: int = 300)
 
 def surrogate_moments(moments: Mapping[str, tuple[float, float]], *, highlight: str | None = None,
                       height: int = 300) -> go.Figure:
-    """E[σ'] and E[σ'²] per shape under one voltage model (grouped bars, log y)."""
+    """E[σ'] and E[σ'²] per shape under one voltage model (grouped bars on a linear axis from 0: bar
+    lengths compare as the numbers do; a log axis starting anywhere above 0 would not)."""
     names = list(moments)
     width = [3 if n == highlight else 0 for n in names]
     traces = [go.Bar(x=names, y=[float(moments[n][i]) for n in names], name=label,
@@ -481,7 +577,7 @@ def surrogate_moments(moments: Mapping[str, tuple[float, float]], *, highlight: 
                      hovertemplate=f"%{{x}}<br>{label} = %{{y:.4g}}<extra></extra>")
               for i, (label, color) in enumerate((("E[σ']", "#1971c2"), ("E[σ'²]", "#e8590c")))]
     return go.Figure(data=traces, layout=_layout(height, "", "expectation under the voltage model",
-                                                 barmode="group", yaxis=dict(type="log")))
+                                                 barmode="group", yaxis=dict(type="linear", rangemode="tozero")))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -510,7 +606,7 @@ def metric_curves(series: Mapping[str, tuple[Any, Any]], *, y_label: str, smooth
                          hovertemplate=f"{name}<br>step %{{x}}<br>{y_label} = %{{y:.4g}}<extra></extra>")
               for name, (steps, vals) in series.items()]
     return go.Figure(data=traces, layout=_layout(
-        height, "training step", "", top=30, legend_y=-0.3, title=dict(text=y_label, font=dict(size=13)),
+        height, "training step", "", top=30, legend_y=-0.3, title=dict(text=y_label, font=dict(size=FONT_SIZE)),
         yaxis=dict(type="log" if log_y else "linear"), uirevision=y_label))
 
 
@@ -522,31 +618,59 @@ def gradient_flow(series: Mapping[str, tuple[Any, Any]], *, height: int = 280) -
               for name, (t, norms) in series.items()]
     return go.Figure(data=traces, layout=_layout(
         height, "time step t", "", top=30, legend_y=-0.3, yaxis=dict(type="log"),
-        title=dict(text="gradient flow ‖∂L/∂y_t‖ (flat = stable)", font=dict(size=13))))
+        title=dict(text="gradient flow ‖∂L/∂y_t‖ (flat = stable)", font=dict(size=FONT_SIZE))))
 
 
 def sweep_map(x: Sequence[float], y: Sequence[float], z: Any, *, x_name: str, y_name: str,
               metric: str, boundary: Any = None, log_x: bool = False, log_y: bool = False,
               height: int = 420) -> go.Figure:
     """Measured outcome of a sweep (z: (len(y), len(x)), NaN where the run has not finished), with the
-    predicted stable band of ``boundary`` (a Region over the same two parameters) drawn over it."""
+    predicted stable band of ``boundary`` (a Region over the same two parameters) under it.
+
+    The band is a translucent green fill drawn first, and the cells are drawn over it with gaps between
+    them: the band shows in the gaps and beside the grid, over finished and pending cells alike, and never
+    crosses a cell's number. Each cell also names the regime predicted at its own values (its second
+    line). Pending cells are light grey with a dark "pending"."""
     z = np.asarray(z, float)
-    text = np.where(np.isnan(z), "pending", np.char.mod("%.3g", np.nan_to_num(z)))
-    traces = [go.Heatmap(x=list(x), y=list(y), z=z.astype(np.float32), colorscale="Viridis", zsmooth=False,
-                         colorbar=dict(title=dict(text=metric, side="right")), text=text,
-                         texttemplate="%{text}", name="measured", xgap=2, ygap=2,
-                         hovertemplate=f"{axis_title(x_name)} = %{{x:.4g}}<br>{axis_title(y_name)} = "
-                                       f"%{{y:.4g}}<br>{metric} = %{{z:.4g}}<extra></extra>")]
+    text = np.where(np.isnan(z), "", np.char.mod("%.3g", np.nan_to_num(z)))
+    pending_text = np.where(np.isnan(z), "pending", "")
+    traces = []
     if boundary is not None:
+        pred = np.array([[f"<br>pred. {r}" for r in row] for row in _predicted_regimes(boundary, x, y)])
+        text, pending_text = np.char.add(text, np.where(np.isnan(z), "", pred)), np.char.add(
+            pending_text, np.where(np.isnan(z), pred, ""))
         tol = float(boundary.tolerance)
         traces.append(go.Contour(x=np.asarray(boundary.x, float), y=np.asarray(boundary.y, float),
                                  z=_finite32(boundary.log10_gain, FIELD_LIMIT), showscale=False, hoverinfo="skip",
-                                 contours=dict(start=-tol, end=tol, size=2 * tol, coloring="none"),
-                                 line=dict(color="#ffffff", width=3, dash="dash"), autocontour=False,
-                                 name="predicted stable band", showlegend=True))
+                                 contours=BAND_CONTOURS(tol),
+                                 fillcolor="rgba(47, 158, 68, 0.55)", line=dict(color="#1b5e20", width=3),
+                                 autocontour=False, name=f"predicted stable band (|log₁₀ gain| ≤ {tol:g})",
+                                 showlegend=True))
+    hover = (f"{axis_title(x_name)} = %{{x:.4g}}<br>{axis_title(y_name)} = %{{y:.4g}}<br>{metric} = "
+             "%{z:.4g}<extra></extra>")
+    pending = np.where(np.isnan(z), 0.0, np.nan).astype(np.float32)
+    traces += [go.Heatmap(x=list(x), y=list(y), z=pending, colorscale=[[0, "#e9ecef"], [1, "#e9ecef"]], showscale=False,
+                          zsmooth=False, xgap=10, ygap=10, text=pending_text,
+                          texttemplate="%{text}", textfont=dict(color="#495057"), name="pending", hoverinfo="skip"),
+               go.Heatmap(x=list(x), y=list(y), z=z.astype(np.float32), colorscale="Viridis", zsmooth=False,
+                          colorbar=dict(title=dict(text=metric, side="right")), text=text,
+                          texttemplate="%{text}", name="measured", xgap=10, ygap=10, hovertemplate=hover)]
     return go.Figure(data=traces, layout=_layout(
         height, axis_title(x_name), axis_title(y_name), legend_y=-0.18,
         xaxis=_sweep_axis(x, log_x), yaxis=_sweep_axis(y, log_y)))
+
+
+def _predicted_regimes(boundary: Any, x: Sequence[float], y: Sequence[float]) -> list[list[str]]:
+    """The regime the region ``boundary`` predicts at each swept cell (its nearest grid point), rows along y."""
+    def nearest(grid: Any, values: Sequence[float], log: bool, name: str) -> np.ndarray:
+        g, v = map_coord(grid, log, name), map_coord(values, log, name)
+        return np.array([int(np.nanargmin(np.abs(g - c))) if np.isfinite(c) else 0 for c in v])
+    ix = nearest(boundary.x, x, boundary.log_x, boundary.x_name)
+    iy = nearest(boundary.y, y, boundary.log_y, boundary.y_name)
+    tol = float(boundary.tolerance)
+    gain = np.asarray(boundary.log10_gain, float)[np.ix_(iy, ix)]
+    return [["undefined" if np.isnan(g) else "stable" if abs(g) <= tol else "exploding" if g > tol else "vanishing"
+             for g in row] for row in gain]
 
 
 def _sweep_axis(values: Sequence[float], log: bool) -> dict:
@@ -678,7 +802,7 @@ def evidence_scatter(x: Sequence[float], accuracy: Sequence[float], collapsed: S
                                  marker=dict(symbol="diamond-open", color="#212529", size=9, line=dict(width=2)),
                                  hovertemplate="rerun: %{x:.3g} → %{y:.1f}%<extra></extra>"))
     title = f"AUC for collapse: {auc:.2f}" if auc is not None and math.isfinite(auc) else "AUC: not defined"
-    layout = _layout(height, x_title, "test accuracy (%)", top=40, title=dict(text=title, x=0.5, font=dict(size=13)))
+    layout = _layout(height, x_title, "test accuracy (%)", top=40, title=dict(text=title, x=0.5, font=dict(size=FONT_SIZE)))
     return go.Figure(data=traces, layout=layout)
 
 

@@ -34,12 +34,15 @@ FIRING_LABELS = ("silent", "sparse", "dense", "saturated")
 #: firing-rate bounds between the labels above: silent < 1% <= sparse < 20% <= dense < 90% <= saturated
 FIRING_BOUNDS = (0.01, 0.2, 0.9)
 
-#: region axes: name -> (default low, default high, log axis by default)
+#: region axes: name -> (default low, default high, log axis by default). The defaults span the dashboard's
+#: sliders (stabviz/ui/sliders.py), so the current setting's marker stays on the map at either end. A log
+#: leak axis is spaced in log τ (τ = −1/ln α, from 0.1 to 5000 steps), not in α: linear in α, every
+#: τ ≥ 10 crowds into the last 10% of the axis.
 AXES: dict[str, tuple[float, float, bool]] = {
-    "dampening": (0.01, 10.0, True),
-    "sharpness": (0.01, 100.0, True),
+    "dampening": (1e-3, 100.0, True),
+    "sharpness": (0.01, 1000.0, True),
     "tail": (1.01, 100.0, True),
-    "leak": (0.0, 0.999, False),
+    "leak": (math.exp(-1.0 / 0.1), math.exp(-1.0 / 5000.0), True),
 }
 
 _BETA_SEARCH = (RANGES["sharpness"][0], RANGES["sharpness"][1])
@@ -585,7 +588,8 @@ class Region:
 def axis_values(name: str, n: int, value_range: tuple[float, float] | None = None,
                 log: bool | None = None) -> tuple[np.ndarray, bool]:
     """``n`` values of the axis ``name`` over ``value_range`` (default: AXES), which must lie inside
-    RANGES[name] (a leak range within [0, 0.9999], a dampening range above 0, ...); geometric if ``log``."""
+    RANGES[name] (a leak range within [0, 0.9999], a dampening range above 0, ...); geometric if ``log``
+    (the leak: geometric in τ = −1/ln α, so a log leak axis must lie inside (0, 1))."""
     check_choice("axis", name, tuple(AXES))
     n = _grid_size(n)
     lo, hi, log_default = AXES[name]
@@ -595,11 +599,17 @@ def axis_values(name: str, n: int, value_range: tuple[float, float] | None = Non
                 or len(value_range) != 2:
             raise ValueError(f"{name} range = {show(value_range)} must be a pair (low, high)")
         lo, hi = (check_number(name, v, integer=False) for v in value_range)
-    log = log_default if log is None else check_flag(f"log ({name} axis)", log)
+    # By default an axis is log when its parameter's is and the range allows it (a leak range from 0 is linear).
+    log = (log_default and lo > 0 and (name != "leak" or hi < 1)) if log is None \
+        else check_flag(f"log ({name} axis)", log)
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise ValueError(f"{name} range = ({lo}, {hi}) must be finite and increasing")
     if log and lo <= 0:
         raise ValueError(f"{name} range = ({lo}, {hi}) must be positive for a log axis")
+    if log and name == "leak":                   # log τ: geometric in τ = −1/ln α
+        if hi >= 1:
+            raise ValueError(f"leak range = ({lo}, {hi}) must stay below 1 for a log-τ axis")
+        return np.exp(-1.0 / np.geomspace(-1.0 / math.log(lo), -1.0 / math.log(hi), n)), True
     vals = np.geomspace(lo, hi, n) if log else np.linspace(lo, hi, n)
     return vals, log
 

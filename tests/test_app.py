@@ -34,19 +34,19 @@ def _slider(at, name):
 def test_explore_shows_the_theorys_prediction_for_the_default_setting():
     at = open_app()
     p = theory.predict(LIFConfig())
-    assert _metric(at, "ρ²") == f"{p.rho2:.4g}"
-    assert _metric(at, "Initial firing rate") == f"{p.firing_rate:.1%}"
+    assert _metric(at, "$\\rho^2$") == f"{p.rho2:.4g}"
+    assert _metric(at, "Firing rate") == f"{p.firing_rate:.1%}"
     assert not at.error and not at.warning
     assert dict(at.query_params) == {}            # defaults make an empty link
 
 
 def test_moving_the_dampening_slider_changes_the_prediction_and_the_link():
     at = open_app()
-    before = _metric(at, "ρ²")
+    before = _metric(at, "$\\rho^2$")
     target = max(g for g in sliders.GRIDS["dampening"] if g < 3.2)
     _slider(at, "dampening").set_value(target).run()
     assert not at.exception
-    assert _metric(at, "ρ²") == f"{theory.predict(LIFConfig(dampening=target)).rho2:.4g}" != before
+    assert _metric(at, "$\\rho^2$") == f"{theory.predict(LIFConfig(dampening=target)).rho2:.4g}" != before
     assert at.query_params["dampening"] == [repr(target)] or at.query_params["dampening"] == repr(target)
 
 
@@ -58,7 +58,7 @@ def test_a_link_restores_the_setting_exactly():
     assert _slider(at, "leak").value == cfg.leak
     assert at.number_input(key="lif_n_rec").value == 64
     assert at.selectbox(key="lif_shape").value == "qpseudospike"
-    assert _metric(at, "ρ²") == f"{theory.predict(cfg).rho2:.4g}"
+    assert _metric(at, "$\\rho^2$") == f"{theory.predict(cfg).rho2:.4g}"
     assert at.selectbox(key="preset_choice").value == "custom"
 
 
@@ -219,6 +219,9 @@ def test_sweep_page_shows_a_queued_sweep_as_pending_cells(temp_home):
     assert at.selectbox(key="sweep_choice").value == "sweep1"
     progress = at.get("progress")[0].proto
     assert progress.text == "0 of 4 runs ended" and progress.value == 0
+    # the sweep's base predicts at its own T (here 100, runs of 50 steps, made before one T): it says so
+    assert any(c.value.startswith("Predicted regimes and the band are at T = 100 (the runs' samples are 50")
+               for c in at.caption)
 
 
 def test_learn_page_shows_the_papers_findings_and_loads_one():
@@ -254,7 +257,7 @@ def test_the_measured_voltage_model_adds_a_monte_carlo_prediction():
     at = open_app({"voltage_model": "measured", "n_rec": "32", "n_in": "50"})
     assert not at.error and _metric(at, "Voltage model") == "measured"
     cfg = LIFConfig(voltage_model="measured", n_rec=32, n_in=50)
-    assert _metric(at, "ρ²") == f"{theory.predict(cfg).rho2:.4g}"
+    assert _metric(at, "$\\rho^2$") == f"{theory.predict(cfg).rho2:.4g}"
     assert any("gaussian voltage model" in c.value for c in at.caption)
 
 
@@ -265,12 +268,12 @@ def test_the_measured_model_refuses_a_layer_too_large_for_the_dashboard():
 
 def test_the_map_tab_and_colouring_are_part_of_the_link():
     at = open_app({"map": "leak", "color": "rho2"})
-    assert at.session_state["map_tab"] == "Leak α × dampening γ"
+    assert at.session_state["map_tab"] == "τ × γ (leak)"
     assert at.session_state["map_color"] == "rho2"
     assert at.query_params["map"] in ("leak", ["leak"]) and at.query_params["color"] in ("rho2", ["rho2"])
     bad = open_app({"map": "bogus"})
     assert any("map = 'bogus'" in shown(w.value) for w in bad.warning)
-    assert bad.session_state["map_tab"] == "Sharpness β × dampening γ"
+    assert bad.session_state["map_tab"] == "β × γ"
 
 
 def test_the_quick_measured_check_adds_a_measured_bar():
@@ -379,3 +382,41 @@ def test_explore_shows_the_calibrated_verdict_and_one_consistent_option():
     gamma = float(re.search(r"gamma, beta, q = ([^,]+),", code).group(1))
     assert gamma == pytest.approx(keep_beta["dampening"], rel=1e-9)              # the option's γ, unrounded
     assert any("keep β, solve γ" in c.value for c in at.caption)              # the confirm run uses it too
+
+
+def _markdown_text(at):
+    return " ".join(m.value for m in at.markdown)
+
+
+def test_presentation_mode_is_a_link_and_a_toggle_and_drops_the_title():
+    at = open_app({"present": "1"})
+    assert at.toggle(key="present").value is True
+    assert not at.title                                          # the map moves up: badge, numbers, map
+    assert at.query_params["present"] == ["1"] or at.query_params["present"] == "1"
+    at.switch_page("stabviz/ui/entry/learn.py").run()            # every page sees it (the router keeps it)
+    assert not at.exception and at.toggle(key="present").value is True
+    at.switch_page("stabviz/ui/entry/explore.py").run()
+    at.toggle(key="present").set_value(False).run()
+    assert [t.value for t in at.title] == ["Will gradients survive?"] and "present" not in at.query_params
+    bad = open_app({"present": "yes"})
+    assert bad.toggle(key="present").value is False and bad.warning
+
+
+def test_every_regime_label_says_the_T_it_holds_at():
+    at = open_app({"steps": "40"})
+    assert "at T = 40" in _markdown_text(at)                       # the verdict badge
+    assert any("T = 40" in m.label for m in at.metric)            # and the gain over T
+    learn = open_app(page="stabviz/ui/entry/learn.py")
+    assert re.search(r"(stable|vanishing|exploding|uncertain) at T = \d+", _markdown_text(learn))
+
+
+def test_the_confirmation_run_and_the_sweep_use_the_settings_T(temp_home):
+    from stabviz.ui import runs as ui_runs
+    train = ui_runs.quick_config(LIFConfig(steps=80))
+    assert train.time_steps == 80 and train.lif.steps == 80         # the run goes over the T it predicts at
+    capped = ui_runs.quick_config(LIFConfig(steps=5000))               # above the machine's time-step limit
+    assert capped.time_steps == capped.lif.steps < 5000                # it predicts at the T it runs
+    at = open_app({"steps": "70"}, page="stabviz/ui/entry/sweep.py")
+    boxes = [n for n in at.number_input if n.label.startswith("Time steps per sample")]
+    assert boxes and boxes[0].value == 70
+    assert any("setting's T is 70" in c.value for c in at.caption)

@@ -209,4 +209,4 @@ def test_the_map_preview_ships_the_map_at_nearby_slider_stops(x, shape, moving):
         rho2 = rows["a0"][-1] + rows["a1"][-1] * g + rows["a2"][-1] * g * g  # the last stop: the map there
         np.testing.assert_allclose(rho2, far_region.rho2, rtol=2e-6)
     assert d["x"] == region.x.tolist() and d["gamma"] == region.y.tolist()
-    assert d["zlim"] == plots.colour_limit("log10_gain", cfg.tolerance)
+    assert (d["zlim"], d["knee"]) == plots.colour_scale("log10_gain", cfg.tolerance)

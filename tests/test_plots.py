@@ -43,13 +43,15 @@ def test_region_map_field_is_the_log_gain_centred_on_zero(region):
     assert pixels.shape[:2] == region.log10_gain.shape
     tol = region.tolerance
     # bottom row of the image is the first y; compare every pixel with the colour scale at its cell
-    expected = plots.colour_field(region.log10_gain, 4 * tol)[::-1]
+    expected = plots.colour_field(region.log10_gain, *plots.colour_scale("log10_gain", tol))[::-1]
     np.testing.assert_array_equal(pixels, expected)
     i, j = np.unravel_index(np.argmin(np.abs(region.log10_gain)), region.log10_gain.shape)
     assert tuple(pixels[-1 - i, j, :3]) == pytest.approx((248, 249, 250), abs=12)    # stable: white
     assert pixels[-1 - np.argmin(region.log10_gain[:, j]), j, 2] > 120                  # vanishing: blue
     key = _by_name(fig, "map")                    # the colour bar: same scale, centred on 0
-    assert key.marker.cmid == 0 and key.marker.cmin == -key.marker.cmax == -4 * tol and key.marker.showscale
+    assert key.marker.cmid == 0 and key.marker.cmin == -key.marker.cmax == -1 and key.marker.showscale
+    ticks = dict(zip(key.marker.colorbar.ticktext, key.marker.colorbar.tickvals))     # in the colour coordinate
+    assert ticks["0"] == 0 and ticks["1"] == pytest.approx(2 * plots.colour_t(tol, 100 * tol, tol) - 1)
     # the image sits under the axes, each pixel centred on its cell (log axes in log10 units)
     x, y = np.log10(region.x), np.log10(region.y)
     dx = x[1] - x[0]
@@ -62,7 +64,7 @@ def test_region_map_field_is_the_log_gain_centred_on_zero(region):
 
 
 def test_colour_field_follows_the_scale_and_leaves_nan_transparent():
-    rgba = plots.colour_field(np.array([[-1.0, 0.0, 1.0, 5.0, np.nan]]), zlim=1.0)
+    rgba = plots.colour_field(np.array([[-1.0, 0.0, 1.0, 5.0, np.nan]]), zlim=1.0, knee=0.5)
     assert tuple(rgba[0, 0]) == (0x1e, 0x3a, 0x8a, 255) and tuple(rgba[0, 1]) == (0xf8, 0xf9, 0xfa, 255)
     assert tuple(rgba[0, 2]) == tuple(rgba[0, 3]) == (0x7f, 0x1d, 0x1d, 255)      # clipped at +zlim
     assert rgba[0, 4, 3] == 0
@@ -74,22 +76,79 @@ def test_map_coordinates_round_trip():
     assert plots.map_value(float(plots.map_coord([0.25], log=True)[0]), log=True) == pytest.approx(0.25)
     assert plots.map_value(0.3, log=False) == 0.3
     assert np.isnan(plots.map_coord([0.0], log=True)[0])
+    # a log leak axis is spaced in log10 τ, α = exp(−1/τ): τ = 20 sits at log10 20
+    alpha = math.exp(-1 / 20)
+    assert plots.map_coord([alpha], log=True, name="leak")[0] == pytest.approx(math.log10(20))
+    assert plots.map_value(math.log10(20), log=True, name="leak") == pytest.approx(alpha)
+    assert np.isnan(plots.map_coord([0.0], log=True, name="leak")[0])
+
+
+def test_the_leak_map_is_spaced_in_log_tau_with_tau_ticks():
+    region = theory.region(preset("shd-tau20"), x="leak", y="dampening", nx=40, ny=30)
+    tau = -1 / np.log(region.x)
+    assert region.log_x and tau[0] == pytest.approx(0.1) and tau[-1] == pytest.approx(5000)
+    np.testing.assert_allclose(np.diff(np.log10(tau)), np.log10(tau[1] / tau[0]))     # even steps in log τ
+    fig = plots.region_map(region)
+    assert "τ" in fig.layout.xaxis.title.text and "10" in fig.layout.xaxis.ticktext
+    ticks = dict(zip(fig.layout.xaxis.ticktext, fig.layout.xaxis.tickvals))
+    assert ticks["10"] == pytest.approx(1.0) and ticks["1000"] == pytest.approx(3.0)
+    # τ = 10 … 5000 take most of the axis (linear in α, τ ≥ 10 took its last 10%)
+    (x0, x1), _ = plots.axis_range(region)
+    assert (x1 - 1.0) / (x1 - x0) > 0.5
+    # a linear leak axis from 0 is still there, for a range that asks for it
+    assert not theory.region(preset("shd-tau20"), x="leak", nx=10, ny=10, x_range=(0.0, 0.99)).log_x
+
+
+@pytest.mark.parametrize("x,value", [("dampening", 1e-3), ("dampening", 100.0), ("sharpness", 1e-2),
+                                     ("sharpness", 1000.0), ("leak", math.exp(-1 / 0.1)),
+                                     ("leak", math.exp(-1 / 5000))])
+def test_the_map_axes_cover_the_sliders_so_the_marker_stays_on_the_map(x, value):
+    from stabviz.ui import sliders                      # pure: the sliders' grids, no streamlit
+    assert value in (sliders.GRIDS[x][0], sliders.GRIDS[x][-1]) or (x == "leak" and value == pytest.approx(
+        sliders.GRIDS["leak"][1 if value < 0.5 else -1]))
+    cfg = preset("shd-tau20").replace(**{x: value})
+    region = theory.region(cfg, x="sharpness" if x == "dampening" else x, y="dampening", nx=20, ny=20)
+    assert not plots.off_map(region, region.current)
+    current = _by_name(plots.region_map(region), "current setting")
+    assert current.marker.symbol == "circle-open"
+
+
+def test_a_setting_off_the_map_is_pinned_at_its_edge_and_says_so():
+    region = theory.region(preset("shd-tau20").replace(leak=0.0), x="leak", y="dampening", nx=20, ny=20)
+    assert plots.off_map(region, region.current)          # α = 0: τ → 0, left of the log-τ axis
+    fig = plots.region_map(region)
+    pinned = [t for t in fig.data if t.name.startswith("current setting (off the map")][0]
+    (x0, _), _ = plots.axis_range(region)
+    assert pinned.x[0] == pytest.approx(x0) and pinned.marker.symbol == "x-thin-open" and pinned.cliponaxis is False
 
 
 def test_region_map_colour_by_rho2_is_centred_on_rho2_one(region):
     fig = plots.region_map(region, color_by="rho2")
     pixels, _ = _field_pixels(fig)
-    np.testing.assert_array_equal(pixels, plots.colour_field(np.log10(region.rho2), 1.0)[::-1])
+    np.testing.assert_array_equal(pixels, plots.colour_field(np.log10(region.rho2), *plots.colour_scale("rho2", 1))[::-1])
     key = _by_name(fig, "map")
     assert key.marker.cmid == 0          # log10 ρ² = 0  <=>  ρ² = 1
     assert "1" in list(key.marker.colorbar.ticktext)
 
 
+def test_the_colour_scale_does_not_saturate_where_the_values_are_interesting():
+    # log10 gain over T: 4, 8, 30 and 100 tolerances out are four different colours (the old scale
+    # clipped everything beyond ±4), and the band's edge (±1 tolerance) is far from white.
+    zlim, knee = plots.colour_scale("log10_gain", 1.0)
+    rgba = plots.colour_field(np.array([0.0, 1.0, 4.0, 8.0, 30.0, 100.0, -8.0, -30.0]), zlim, knee).astype(int)
+    assert len({tuple(c) for c in rgba}) == len(rgba)
+    assert np.abs(rgba[1, :3] - rgba[0, :3]).max() > 25
+    assert np.abs(rgba[3, :3] - rgba[2, :3]).max() > 10 and np.abs(rgba[4, :3] - rgba[3, :3]).max() > 10
+
+
 def test_region_map_outlines_the_stable_band_and_draws_the_condition_curves(region):
     fig = plots.region_map(region)
-    band = _by_name(fig, "stable band")
+    band = _by_name(fig, plots.band_name(region.tolerance))
     assert isinstance(band, go.Contour)
-    assert (band.contours.start, band.contours.end) == (-region.tolerance, region.tolerance)
+    # a filled band between ±tolerance with a thick outline, not a hairline
+    assert band.contours.type == "constraint" and band.contours.operation == "]["     # Plotly shades what is left out
+    assert list(band.contours.value) == [-region.tolerance, region.tolerance]
+    assert band.fillcolor == plots.BAND_FILL and band.line.width >= 3
     for key, (xs, ys) in region.curves.items():
         curve = _by_name(fig, plots.CURVE_STYLES[key][0])
         np.testing.assert_allclose(curve.y, np.log10(ys))
@@ -113,8 +172,13 @@ def test_region_map_colours_runs_by_measured_outcome(region):
     runs = [{"x": 1.0, "y": 1.0, "outcome": "stable", "label": "a"},
             {"x": 2.0, "y": 3.0, "outcome": "exploding", "label": "b"},
             {"x": 0.5, "y": 0.1, "outcome": "unknown", "label": "c"}]
-    trace = _by_name(plots.region_map(region, runs=runs), "confirmation runs (colour: measured outcome)")
-    assert list(trace.marker.color) == [plots.REGIME_COLORS[o] for o in ("stable", "exploding", "unknown")]
+    fig = plots.region_map(region, runs=runs)
+    # one legend entry per outcome, each with its own colour and symbol: the legend is the key
+    for name, o in (("run: stable", "stable"), ("run: exploding", "exploding"), ("run: no verdict", "unknown")):
+        trace = _by_name(fig, name)
+        assert trace.showlegend is not False and trace.marker.color == plots.REGIME_COLORS[o]
+        assert trace.marker.symbol == plots.RUN_SYMBOLS[o]
+    assert len({plots.RUN_SYMBOLS[o] for o in ("stable", "exploding", "vanishing")}) == 3
 
 
 def test_hover_grid_carries_every_number_of_its_cell(region):
@@ -180,7 +244,7 @@ def test_surrogate_figures():
     assert list(step.data[0].y) == list((v > 0).astype(float))
     moments = plots.surrogate_moments({"a": (0.5, 0.25), "b": (0.2, 0.04)}, highlight="a")
     assert [list(t.y) for t in moments.data] == [[0.5, 0.2], [0.25, 0.04]]
-    assert moments.layout.yaxis.type == "log"
+    assert moments.layout.yaxis.type == "linear" and moments.layout.yaxis.rangemode == "tozero"
 
 
 def test_smooth_is_a_bias_corrected_moving_average():
@@ -206,9 +270,18 @@ def test_sweep_map_marks_pending_cells_and_draws_the_predicted_band(region):
     z = np.array([[0.5, np.nan], [0.9, 0.7]])
     fig = plots.sweep_map([1.0, 2.0], [0.5, 1.0], z, x_name="sharpness", y_name="dampening",
                           metric="final accuracy", boundary=region, log_x=True, log_y=True)
-    assert np.asarray(fig.data[0].text)[0, 1] == "pending"
-    assert isinstance(fig.data[1], go.Contour) and fig.data[1].name == "predicted stable band"
-    assert len(plots.sweep_map([1.0], [1.0], [[0.5]], x_name="lr", y_name="batch", metric="m").data) == 1
+    band, pending, measured = fig.data
+    # the band is filled and drawn first: the cells (and their numbers) lie over it, never under a line
+    assert isinstance(band, go.Contour) and band.name.startswith("predicted stable band")
+    assert band.contours.type == "constraint" and band.fillcolor
+    assert pending.name == "pending" and np.asarray(pending.text)[0, 1].startswith("pending")
+    assert pending.colorscale[0][1] != "#ffffff" and measured.xgap >= 6
+    # every cell names the regime the theory predicts there, pending or not
+    for i, j in ((0, 0), (0, 1), (1, 1)):
+        cell = np.asarray(measured.text if not np.isnan(z[i, j]) else pending.text)[i, j]
+        assert "pred. " in cell
+    assert np.asarray(measured.text)[0, 0].startswith("0.5")
+    assert len(plots.sweep_map([1.0], [1.0], [[0.5]], x_name="lr", y_name="batch", metric="m").data) == 2
 
 
 def test_teaching_figures():
@@ -239,19 +312,56 @@ def test_sweep_map_ticks_sit_on_the_swept_values():
     assert list(fig.layout.yaxis.ticktext) == ["0.1", "3"] and fig.layout.yaxis.type == "log"
 
 
-@pytest.mark.parametrize("zlim", [1.0, 4.0])
-def test_the_colour_table_colours_like_the_field(zlim):
-    # The browser preview colours a cell with the table entry nearest its value; that must be the
-    # server's colour within one level per channel, or the map would flicker when the rerun lands.
-    lut = plots.colour_lut(zlim)
+@pytest.mark.parametrize("color_by,tol", [("log10_gain", 1.0), ("log10_gain", 0.5), ("rho2", 1.0)])
+def test_the_colour_table_colours_like_the_field(color_by, tol):
+    # The browser preview colours a cell with the table entry nearest its colour_t (as live_map.js
+    # computes it); that must be the server's colour within one level per channel, or the map would
+    # flicker when the rerun lands.
+    zlim, knee = plots.colour_scale(color_by, tol)
+    lut = plots.colour_lut()
     assert lut.shape == (1024, 4) and lut.dtype == np.uint8
-    z = np.concatenate([np.random.default_rng(0).uniform(-2 * zlim, 2 * zlim, 5000), [-zlim, 0.0, zlim, -1e4, 1e4]])
-    index = np.rint((np.clip(z, -zlim, zlim) + zlim) / (2 * zlim) * (len(lut) - 1)).astype(int)
-    assert np.abs(lut[index].astype(int) - plots.colour_field(z, zlim).astype(int)).max() <= 1
-    assert plots.colour_field(np.array([np.nan]), zlim)[0, 3] == 0          # undefined cells stay clear
-    assert plots.colour_limit("rho2", 3.0) == 1.0 and plots.colour_limit("log10_gain", 0.5) == 2.0
+    z = np.concatenate([np.random.default_rng(0).uniform(-2 * zlim, 2 * zlim, 5000),
+                        np.random.default_rng(1).uniform(-3 * knee, 3 * knee, 5000), [-zlim, 0.0, zlim, -1e4, 1e4]])
+    t = 0.5 + np.arcsinh(np.clip(z, -zlim, zlim) / knee) / (2 * np.arcsinh(zlim / knee))     # live_map.js's formula
+    index = np.rint(t * (len(lut) - 1)).astype(int)
+    assert np.abs(lut[index].astype(int) - plots.colour_field(z, zlim, knee).astype(int)).max() <= 1
+    assert plots.colour_field(np.array([np.nan]), zlim, knee)[0, 3] == 0          # undefined cells stay clear
+    assert plots.colour_scale("rho2", 3.0) == (3.0, 0.05) and plots.colour_scale("log10_gain", 0.5) == (50.0, 0.5)
     with pytest.raises(ValueError, match="color_by"):
-        plots.colour_limit("bogus", 1.0)
+        plots.colour_scale("bogus", 1.0)
+
+
+def _fonts(node, path=""):
+    """Every font size set anywhere in a figure's dict, with where it is."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k in ("font", "textfont", "tickfont") and isinstance(v, dict) and "size" in v:
+                yield f"{path}.{k}", v["size"]
+            yield from _fonts(v, f"{path}.{k}")
+    elif isinstance(node, (list, tuple)):
+        for i, v in enumerate(node):
+            yield from _fonts(v, f"{path}[{i}]")
+
+
+def test_every_figure_reads_at_projector_size(region):
+    # ≥ 16 px everywhere: the layout's base font (ticks, legends, colour bars and notes inherit it) and
+    # every font set explicitly
+    x = np.linspace(0, 1, 5)
+    figs = {"region": plots.region_map(region, runs=[{"x": 1.0, "y": 1.0, "outcome": "stable"}]),
+            "rates": plots.rate_curves(x, {"gaussian": x}, x_name="leak", current=0.5, marks={"I": 0.3}),
+            "bars": plots.firing_rate_bars({"uniform": 0.3, "gaussian": 0.4}),
+            "moments": plots.surrogate_moments({"a": (0.5, 0.25)}),
+            "curves": plots.metric_curves({"r": ([0, 1], [1.0, 2.0])}, y_label="loss"),
+            "flow": plots.gradient_flow({"r": ([0, 1], [1.0, 2.0])}),
+            "sweep": plots.sweep_map([1.0, 2.0], [0.5, 1.0], [[0.5, np.nan], [0.9, 0.7]], x_name="sharpness",
+                                     y_name="dampening", metric="m", boundary=region, log_x=True, log_y=True),
+            "evidence": plots.evidence_curves({"a": ([1, 2], [50, 60], [1, 2])}, x_name="dampening",
+                                              marks={"γ_III": 1.5})}
+    for name, fig in figs.items():
+        d = fig.to_dict()
+        assert d["layout"]["font"]["size"] >= 16, name
+        small = [(where, size) for where, size in _fonts(d) if size < 16]
+        assert not small, (name, small)
 
 
 def test_a_region_map_without_its_click_grid_leaves_clicks_to_the_page(region):
@@ -273,6 +383,8 @@ def test_the_measured_layer_draws_its_boundary_over_and_its_field_under_the_map(
     under, over = plots.measured_layer_specs(m, log_y=True, color_by="rho2", show_field=True)
     heat = under[0]
     assert heat["name"] == plots.MEASURED_FIELD and heat["zmin"] == -1.0 and heat["zmax"] == 1.0
-    assert heat["z"][0][0] == pytest.approx(2 * np.log10(0.5), rel=1e-6)     # log10 ρ̂², as the ρ² field
+    # log10 ρ̂², on the colour coordinate the ρ² field is painted in
+    assert heat["z"][0][0] == pytest.approx(2 * plots.colour_t(2 * np.log10(0.5), *plots.colour_scale("rho2", 1)) - 1,
+                                            rel=1e-6)
     spec = plots.region_map_spec(region, click_points=None)
     go.Figure({"data": [spec["data"][0], *under, *spec["data"][1:], *over], "layout": spec["layout"]})   # valid

@@ -40,13 +40,18 @@ def setting() -> LIFConfig:
 
 def main() -> None:
     """One run of the dashboard: sidebar, navigation, the current page, warnings, share link, footer."""
+    # Presentation mode and narrow windows start with the sidebar collapsed ("auto" collapses it only on
+    # phone-sized windows; screen.js collapses it up to 900 px).
     st.set_page_config(page_title="stabviz: stable surrogate gradients", page_icon=":material/bolt:",
-                       layout="wide")
+                       layout="wide", initial_sidebar_state="collapsed" if layout.presenting() else "auto")
     state.begin()
     page = st.navigation([st.Page(entry.script(name), title=title, icon=icon, url_path=url, default=i == 0)
                           for i, (name, title, icon, url) in enumerate(PAGES)], position="top")
 
     cfg = sidebar.draw()
+    with st.sidebar:
+        present = layout.present_toggle()
+    layout.page_style(present)
     link_slot = st.sidebar.empty()
     timing_slot = st.sidebar.empty()
     warning_slot = st.container()     # filled after the page: pages may find bad parameters of their own

@@ -69,20 +69,21 @@ class PreparedFigure(go.Figure):
 
 
 @st.cache_resource(max_entries=24, show_spinner=False)
-def _region_base(grid_key: str, color_by: str, runs_key: str, _region: Any, _runs: Sequence[dict]) -> dict:
+def _region_base(grid_key: str, color_by: str, runs_key: str, height: int, _region: Any, _runs: Sequence[dict]) -> dict:
     """The prepared region map without its optimum and current point (which move with the sliders)."""
     # No hover grid: live_map.js hovers and clicks the map cell by cell.
-    spec = plots.region_map_spec(_region, color_by=color_by, runs=_runs, show_points=False, click_points=None)
+    spec = plots.region_map_spec(_region, color_by=color_by, runs=_runs, show_points=False, click_points=None,
+                                 height=height)
     convert_to_base64(spec)          # in place: numpy arrays become typed arrays once
     return spec
 
 
 def region_chart(region: Any, grid_key: str, color_by: str, runs: Sequence[dict],
-                 layer: tuple[Sequence[dict], Sequence[dict]] = ((), ())) -> PreparedFigure:
+                 layer: tuple[Sequence[dict], Sequence[dict]] = ((), ()), height: int = 460) -> PreparedFigure:
     """The region map of ``region`` (grid cached under ``grid_key``), with its current point and optimum.
     ``layer``: traces (under, over) the theory's lines, e.g. plots.measured_layer_specs."""
     base = _region_base(f"{grid_key}|{region.x_name}|{region.y_name}|{region.log10_gain.shape}", color_by,
-                        json.dumps(list(runs), sort_keys=True, default=str), region, runs)
+                        json.dumps(list(runs), sort_keys=True, default=str), height, region, runs)
     under, over = layer
     # The first base trace only carries the colour bar; a measured field goes right above the image.
     data = [base["data"][0], *under, *base["data"][1:], *over, *plots.point_marker_specs(region)]
@@ -90,9 +91,10 @@ def region_chart(region: Any, grid_key: str, color_by: str, runs: Sequence[dict]
 
 
 def chart(fig: Any, key: str, **kw: Any) -> None:
-    """st.plotly_chart with the dashboard's defaults (no Plotly logo)."""
+    """st.plotly_chart with the dashboard's defaults: no Plotly logo, and the figure's own styling
+    (Streamlit's theme would shrink its 16 px text to 12)."""
     config = {"displaylogo": False, **kw.pop("config", {})}
-    st.plotly_chart(fig, key=key, config=config, **kw)
+    st.plotly_chart(fig, key=key, config=config, theme=kw.pop("theme", None), **kw)
 
 
 def sweep_curve(xs: Sequence[float], values: Sequence[float], x_name: str, metric: str, log_x: bool) -> go.Figure:
@@ -106,7 +108,7 @@ def sweep_curve(xs: Sequence[float], values: Sequence[float], x_name: str, metri
                          hovertemplate=f"{plots.axis_title(x_name)} = %{{x:.4g}}<br>{metric} = %{{y:.4g}}<extra></extra>"),
               go.Scatter(x=x[~done], y=np.zeros(int((~done).sum())), mode="markers", name="pending",
                          marker=dict(symbol="circle-open", color="#adb5bd"), hoverinfo="skip")],
-        layout=dict(height=360, margin=dict(l=55, r=10, t=10, b=40), legend=dict(orientation="h", y=1.1, x=0),
+        layout=dict(height=360, font=dict(size=plots.FONT_SIZE), margin=dict(l=55, r=10, t=10, b=40), legend=dict(orientation="h", y=1.1, x=0),
                     xaxis=dict(title=plots.axis_title(x_name), type="log" if log_x else "linear",
                                tickvals=list(x), ticktext=[f"{v:g}" for v in x]),
                     yaxis=dict(title=metric)))

@@ -5,6 +5,7 @@ import contextlib
 import logging
 import re
 import string
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import streamlit as st
@@ -77,8 +78,79 @@ def no_traceback(where: str) -> Iterator[None]:
                  "The details are in the server log.", icon=":material/error:")
 
 
-def regime_badge(regime: str, extra: str = "") -> None:
-    st.badge(f"{regime}{extra}", icon=REGIME_ICONS.get(regime), color=REGIME_COLORS.get(regime, "gray"))
+def regime_label(regime: str, steps: int | None) -> str:
+    """A regime with the T it holds at ("stable at T = 100"): the regime depends on T
+    (docs/theory.md#3-conditions-i-to-iv), so no regime is shown without it."""
+    return regime if steps is None else f"{regime} at T = {int(steps)}"
+
+
+def regime_badge(regime: str, steps: int | None, extra: str = "") -> None:
+    """The regime's badge, with the T it holds at (None only where no T applies, e.g. an unknown outcome)."""
+    st.badge(f"{regime_label(regime, steps)}{extra}", icon=REGIME_ICONS.get(regime),
+             color=REGIME_COLORS.get(regime, "gray"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Presentation mode, narrow screens and the keyboard (the router calls these on every page)
+
+PRESENT = "present"
+PRESENT_FLAGS = {"1": True, "0": False}
+
+
+def present_parser(text: str) -> bool:
+    """``?present=1|0`` -> presentation mode on or off."""
+    if text not in PRESENT_FLAGS:
+        raise ValueError(f"present = {text!r} is not one of: 1, 0")
+    return PRESENT_FLAGS[text]
+
+
+def presenting() -> bool:
+    """Whether this session is in presentation mode (the router's toggle, seeded from ``?present=1``)."""
+    if PRESENT in st.session_state:
+        return bool(st.session_state[PRESENT])
+    return st.query_params.get(PRESENT) == "1"
+
+
+def present_toggle() -> bool:
+    """The presentation-mode toggle (in the sidebar), kept in the URL as ``?present=1``."""
+    state.seed_widget(PRESENT, PRESENT, present_parser, False)
+    on = st.toggle("Presentation mode", key=PRESENT,
+                   help="For a projector (1280 × 720): the verdict, the map and the key numbers on one screen, "
+                        "larger figure text, the sidebar collapsed when the page is opened with ?present=1.")
+    state.keep_param(PRESENT, "1" if on else None)
+    return on
+
+
+#: CSS of every page. Narrow windows (≤ 900 px) stack side-by-side columns, so the map keeps the main
+#: area's whole width; the skip link (screen.js) shows only while it has the focus.
+_CSS = """
+#stabviz-skip { position: fixed; left: 8px; top: -60px; z-index: 100000; padding: 8px 14px; background: #1971c2;
+  color: #fff; font: 600 16px sans-serif; border-radius: 4px; text-decoration: none; }
+#stabviz-skip:focus { top: 8px; outline: 3px solid #f59f00; }
+@media (max-width: 900px) {
+  [data-testid="stMain"] [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
+  [data-testid="stMain"] [data-testid="stHorizontalBlock"] > [data-testid="stColumn"] { min-width: 100% !important; }
+  [data-testid="stMain"] .js-plotly-plot { min-width: 320px; }
+}
+"""
+#: Presentation mode: less space above the page, headings and metrics sized for a projector.
+_PRESENT_CSS = """
+[data-testid="stMainBlockContainer"] { padding-top: 3.75rem !important; padding-bottom: 1rem !important; }
+[data-testid="stMain"] [data-testid="stVerticalBlock"] { gap: 0.4rem; }
+[data-testid="stMain"] h1 { font-size: 1.6rem !important; padding: 0 !important; }
+[data-testid="stMetricValue"] { font-size: 1.6rem !important; }
+[data-testid="stMetricLabel"] p { font-size: 1rem !important; }
+"""
+
+_screen = st.components.v2.component(
+    "stabviz.screen", js=Path(__file__).with_name("screen.js").read_text(encoding="utf-8"), isolate_styles=False)
+
+
+def page_style(present: bool) -> None:
+    """The page's CSS (and presentation mode's) and the keyboard / narrow-screen helpers (screen.js)."""
+    st.html(f"<style>{_CSS}{_PRESENT_CSS if present else ''}</style>")
+    with st.sidebar:                  # draws nothing; the sidebar's end keeps it out of the page's layout
+        _screen(key="stabviz_screen")
 
 
 def download_buttons(label: str, stem: str, csv_data: Callable[[], str] | None,

@@ -19,7 +19,7 @@ function decode(d) {
     }
   }
   d.lutBytes = bytes(d.lut);
-  d.xc = d.x.map((v) => coord(v, d.log_x));
+  d.xc = d.x.map((v) => coord(v, d.log_x, d.x_name));
   d.gc = d.gamma.map((v) => coord(v, d.log_y));
   return d;
 }
@@ -38,7 +38,14 @@ function sliderValues(d) {
   return out;
 }
 
-function coord(v, log) { return log ? (v > 0 ? Math.log10(v) : null) : v; }
+// As plots.map_coord: log10 on a log axis; a log leak axis is spaced in log10 τ, τ = −1/ln α.
+function coord(v, log, name) {
+  if (!log) return v;
+  if (name === "leak") return v > 0 && v < 1 ? Math.log10(-1 / Math.log(v)) : null;
+  return v > 0 ? Math.log10(v) : null;
+}
+// A coordinate pinned inside [first, last] of `cs` (null: below the low end), as plots.point_marker_specs.
+const pin = (c, cs) => (c === null || Number.isNaN(c) ? cs[0] : Math.max(cs[0], Math.min(cs[cs.length - 1], c)));
 const finite = (v, limit) => (Number.isNaN(v) ? NaN : Math.max(-limit, Math.min(limit, v)));
 const fmt = (v, digits) => (Number.isFinite(v) ? String(Number(v.toPrecision(digits))) : String(v));
 
@@ -95,7 +102,9 @@ function fieldImage(d, rho2) {
         : finite(r < 0 ? NaN : Math.log10(r), d.field_limit);
       const o = ((ny - 1 - j) * nx + k) * 4;       // image rows run top (largest γ) to bottom
       if (Number.isNaN(z)) continue;                // transparent
-      const l = Math.round(((Math.max(-zlim, Math.min(zlim, z)) + zlim) / (2 * zlim)) * (n - 1)) * 4;
+      // plots.colour_t: asinh(z / knee), linear near 0 and logarithmic beyond
+      const t = 0.5 + Math.asinh(Math.max(-zlim, Math.min(zlim, z)) / d.knee) / (2 * Math.asinh(zlim / d.knee));
+      const l = Math.round(t * (n - 1)) * 4;
       px[o] = d.lutBytes[l]; px[o + 1] = d.lutBytes[l + 1]; px[o + 2] = d.lutBytes[l + 2]; px[o + 3] = 255;
     }
   }
@@ -112,12 +121,16 @@ function traces(d, row, rho2, vals) {
     for (let k = 0; k < nx; k += s) line.push(Math.fround(finite(gainOf(d, rho2[j * nx + k]), d.field_limit)));
     band.push(line);
   }
-  const out = { "stable band": { z: band } };
+  const out = { [d.band_name]: { z: band } };
   for (const [key, name] of Object.entries(d.curves)) {
     if (row.has(key)) out[name] = { y: d.x.map((_, k) => coord(row.term(key, k), d.log_y)) };
   }
   const xv = vals[d.x_name], gv = vals.dampening;
-  out[d.current_name] = { x: [coord(xv, d.log_x)], y: [coord(gv, d.log_y)], customdata: [[xv, gv]] };
+  // A point beyond the axes stays at the edge it is beyond (the server's figure says so in its legend).
+  const current = { x: [pin(coord(xv, d.log_x, d.x_name), d.xc)], y: [pin(coord(gv, d.log_y), d.gc)], customdata: [[xv, gv]] };
+  for (const tr of (mapOf(d) || { data: [] }).data) {
+    if (tr.name && tr.name.startsWith(d.current_name)) out[tr.name] = current;
+  }
   // The optimum depends on the moved parameter; it reappears with the rerun.
   out[d.optimum_name] = { visible: !row.moved };
   return { band, out };

@@ -96,14 +96,14 @@ def _map_part(key: Keyed, x: str, color_by: str, moving: tuple[tuple[str, float]
         stops = window(p, value)
         rows = compute.map_slices(at, x, p, stops)
         tables[p] = {"values": stops, "rows": {k: _columns(a) for k, a in rows.items()}}
-    zlim = plots.colour_limit(color_by, at.tolerance)
+    zlim, knee = plots.colour_scale(color_by, at.tolerance)
     return {
         "uirevision": plots.map_revision(x, "dampening"), "x_name": x, "tables": tables,
         "x": xs.tolist(), "gamma": gammas.tolist(), "log_x": log_x, "log_y": log_y,
-        "steps": int(at.steps), "color_by": color_by, "zlim": zlim, "field_limit": plots.FIELD_LIMIT,
-        "lut": _b64(plots.colour_lut(zlim), np.uint8),
+        "steps": int(at.steps), "color_by": color_by, "zlim": zlim, "knee": knee, "field_limit": plots.FIELD_LIMIT,
+        "lut": _b64(plots.colour_lut(), np.uint8), "band_name": plots.band_name(at.tolerance),
         "contour_stride": plots.CONTOUR_STRIDE,
-        "x_title": plots.axis_title(x), "y_title": plots.axis_title("dampening"),
+        "x_title": plots.axis_title(x, log_x), "y_title": plots.axis_title("dampening"),
         "curves": {k: label for k, (label, _) in plots.CURVE_STYLES.items()},
         "optimum_name": plots.OPTIMUM_NAME, "current_name": plots.CURRENT_NAME, "measured_meta": plots.MEASURED_META,
     }

@@ -17,11 +17,12 @@ from stabviz.ui import (advice, compute, entry, figures, layout, livemap, measur
                         urlstate)
 from stabviz.ui import runs as ui_runs
 
-#: tab label -> (x axis, y axis). The tail map is always drawn for the q-PseudoSpike shape.
+#: tab label -> (x axis, y axis); every map's y axis is the dampening γ. Short labels: the three tabs fit
+#: side by side at 1280 × 720 without a scroll arrow. The tail map is always drawn for q-PseudoSpike.
 MAPS = {
-    "Sharpness β × dampening γ": ("sharpness", "dampening"),
-    "Tail q × dampening γ (q-PseudoSpike)": ("tail", "dampening"),
-    "Leak α × dampening γ": ("leak", "dampening"),
+    "β × γ": ("sharpness", "dampening"),
+    "q × γ (tail)": ("tail", "dampening"),
+    "τ × γ (leak)": ("leak", "dampening"),
 }
 #: tab label -> its short name in the URL (?map=...).
 MAP_PARAMS = dict(zip(MAPS, ("beta", "tail", "leak")))
@@ -55,11 +56,15 @@ def draw_map(cfg: LIFConfig, label: str, color_by: str, runs: Sequence[dict[str,
     if x == "tail" and cfg.shape != "qpseudospike":
         st.caption("Drawn for the q-PseudoSpike shape; the current point shows where you would be with it.")
     region = compute.region(at, x, y)
+    if plots.off_map(region, region.current):
+        st.caption(f":material/arrow_range: The current setting ({plots.axis_title(x)} = {region.current[0]:.4g}, "
+                   f"γ = {region.current[1]:.4g}) lies outside this map; its marker (×) is pinned at the nearest edge.")
     chart_key = f"map_{x}_{y}"
     layer = measuredlayer.controls(at, x)
     specs = ((), ()) if layer.result is None else plots.measured_layer_specs(
         layer.result, log_y=region.log_y, color_by=color_by, show_field=layer.field == "measured")
-    fig = figures.region_chart(region, compute.grid_key(at, x, y), color_by, runs, specs)
+    fig = figures.region_chart(region, compute.grid_key(at, x, y), color_by, runs, specs,
+                               height=MAP_HEIGHT_PRESENT if layout.presenting() else MAP_HEIGHT)
     # theme=None: Streamlit's theme is merged into the figure in the browser on every remount (~100 ms
     # of the repaint budget); the figure carries its own styling instead.
     st.plotly_chart(fig, key=chart_key, theme=None,
@@ -80,6 +85,8 @@ def _json(data: Any) -> str:
 
 
 MEASURE_FLAG = "_measured_keys"
+#: The map's height in px; in presentation mode the verdict, the numbers and the whole map fit in 720 px.
+MAP_HEIGHT, MAP_HEIGHT_PRESENT = 500, 390
 COLOR_MODES = {"log10_gain": "log₁₀ gain over T", "rho2": "ρ²"}
 
 
@@ -258,6 +265,27 @@ def numbers_panel(cfg: LIFConfig, preds: Mapping[str, Mapping[str, Any]], rec: M
                             lambda: json.dumps(doc, indent=1, default=float), key="dl_pred")
 
 
+#: What the firing badge's word means (theory.FIRING_BOUNDS).
+FIRING_HELP = ("The initial firing rate p in words: silent below 1% of steps, sparse below 20%, dense below 90%, "
+               "saturated above. The paper starts training near p = ½ (condition I).")
+
+
+def metrics(cfg: LIFConfig, pred: Mapping[str, Any], preds: Mapping[str, Mapping[str, Any]]) -> None:
+    """The key numbers: short labels (none truncated at 1280 px), maths in KaTeX, the long names as help."""
+    m = st.columns(5)
+    m[0].metric("Firing rate $p$", f"{pred['firing_rate']:.1%}", help=advice.rate_sentence(preds))
+    m[1].metric("$\\rho^2$", layout.fmt(pred["rho2"], 4),
+                help="The mean squared one-step gradient gain (docs/theory.md#3-conditions-i-to-iv): "
+                     "1 keeps the gradient's size over time.")
+    m[2].metric("Worst gain", layout.fmt(pred["max_gain"]),
+                help="The worst-case one-step gain $\\alpha + \\gamma X$ ($X$: the sum of the positive weights); "
+                     "condition III makes it 1.")
+    m[3].metric(f"$\\rho^T$, $T = {cfg.steps}$", layout.fmt(pred["gradient_gain"]),
+                help=f"The gradient gain over $T = {cfg.steps}$ steps; $\\log_{{10}}$ = {layout.fmt(pred['log10_gain'])} "
+                     f"decades; stable within ±{cfg.tolerance:g}.")
+    m[4].metric("Voltage model", cfg.voltage_model)
+
+
 def render(cfg: LIFConfig) -> None:
     """The Explore page at the sidebar's setting."""
     key = compute.key_of(cfg)
@@ -265,15 +293,11 @@ def render(cfg: LIFConfig) -> None:
     pred = preds[cfg.voltage_model]
     rec = compute.recommendation(key)
 
-    st.title("Will gradients survive?")
+    present = layout.presenting()
+    if not present:                  # on a projector the badge and the advice say it: the map moves up
+        st.title("Will gradients survive?")
     header = st.container()          # filled once the map has given condition IV's curve
-    m = st.columns(5)
-    m[0].metric("Initial firing rate p", f"{pred['firing_rate']:.1%}", help=advice.rate_sentence(preds))
-    m[1].metric("ρ² (mean squared one-step gain)", layout.fmt(pred["rho2"], 4))
-    m[2].metric("Worst one-step gain α + γX", layout.fmt(pred["max_gain"]))
-    m[3].metric("Gradient gain over T = ρ^T", layout.fmt(pred["gradient_gain"]),
-                help=f"log₁₀ = {layout.fmt(pred['log10_gain'])} decades; stable within ±{cfg.tolerance:g}")
-    m[4].metric("Voltage model", cfg.voltage_model)
+    metrics(cfg, pred, preds)
     for note in pred.get("notes", []):
         st.caption(f":material/info: {note}")
 
@@ -294,11 +318,16 @@ def render(cfg: LIFConfig) -> None:
                     region = draw_map(cfg, label, color_by, runs=ui_runs.map_markers(cfg, *MAPS[label]))
 
     with header:
-        cols = st.columns([1, 7], vertical_alignment="center")
+        cols = st.columns([2, 7], vertical_alignment="center")
         with cols[0]:
-            layout.regime_badge(pred["regime"])
-            st.badge(f"firing: {pred['firing']}", color="gray")
-        cols[1].markdown(advice.what_to_change(cfg, pred, rec))
+            layout.regime_badge(pred["regime"], cfg.steps)
+            st.badge(f"firing: {pred['firing']} ({pred['firing_rate']:.0%})", color="gray",
+                     help=FIRING_HELP)
+        text = advice.what_to_change(cfg, pred, rec)
+        if present:                  # one line: the first sentence, the rest is a hover away
+            cols[1].markdown(text.split(". ")[0] + ".", help=text)
+        else:
+            cols[1].markdown(text)
 
     with right:
         st.subheader("Initial firing rate")

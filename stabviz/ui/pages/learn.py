@@ -57,23 +57,26 @@ def condition_steps(cfg: LIFConfig, rec: Mapping[str, Any], pred: Mapping[str, A
     mu, var = rec.get("recurrent_mean"), rec.get("recurrent_var")
     g3, beta = rec.get("dampening"), rec.get("sharpness")
     return [
-        {"title": "Condition I: recurrent weight mean", "number": f"μ_rec = {fmt(mu, 4)}",
+        {"title": "Condition I: recurrent weight mean", "number": f"$\\mu_{{\\mathrm{{rec}}}} = {fmt(mu, 4)}$",
          "text": "Choose the mean of the recurrent weights so the average voltage sits at the threshold: then "
-                 "about half the neurons fire at the start (p = ½). Here the theory predicts an initial rate of "
+                 "about half the neurons fire at the start ($p = \\tfrac12$). Here the theory predicts an initial rate of "
                  f"{pred['firing_rate']:.1%} with your current weights."},
         {"title": "Condition II: recurrent weight variance", "number":
-            f"σ_rec² = {fmt(var, 4)}" if var is not None else "unattainable here",
+            f"$\\sigma_{{\\mathrm{{rec}}}}^2 = {fmt(var, 4)}$" if var is not None else "unattainable here",
          "text": "Make the recurrent current as variable as the input current, so neither drowns the other."
                  + ("" if var is not None else " Here the input is too weak for condition I's mean: "
                                                  "choose another initialisation.")},
-        {"title": "Condition III: dampening", "number": f"γ_III = {fmt(g3)} (yours: γ = {cfg.dampening:g})",
-         "text": "In the worst case one step multiplies the gradient by α + γ·(sum of positive weights). "
-                 "Setting γ = γ_III makes that worst case exactly 1. Your worst-case gain is "
+        {"title": "Condition III: dampening", "number": f"$\\gamma_{{\\mathrm{{III}}}} = {fmt(g3)}$ (yours: $\\gamma = {cfg.dampening:g}$)",
+         "text": "In the worst case one step multiplies the gradient by $\\alpha + \\gamma \\sum_j [w_j]_+$ "
+                 "(the sum of the positive weights). Setting $\\gamma = \\gamma_{\\mathrm{III}}$ makes that worst case "
+                 "exactly 1. Your worst-case gain is "
                  f"{fmt(pred['max_gain'])}."},
         {"title": "Condition IV: sharpness (or tail)", "number":
-            f"β* = {fmt(beta)} (yours: β = {cfg.sharpness:g})" if beta is not None else "no β* at this γ",
-         "text": "On average the squared gain of one step is ρ² = α² + (n−1)E[w²]·E[σ'²] (subtractive reset). Choosing the width "
-                 f"so that ρ² = 1 keeps the gradient's size over time. Yours: ρ² = {fmt(pred['rho2'], 4)}, so "
+            f"$\\beta^* = {fmt(beta)}$ (yours: $\\beta = {cfg.sharpness:g}$)" if beta is not None else "no β* at this γ",
+         "text": "On average the squared gain of one step is "
+                 "$\\rho^2 = \\alpha^2 + (n-1)\\,\\mathbb{E}[w^2]\\,\\mathbb{E}[\\sigma'^2]$ (subtractive reset). "
+                 f"Choosing the width so that $\\rho^2 = 1$ keeps the gradient's size over time. Yours: "
+                 f"$\\rho^2 = {fmt(pred['rho2'], 4)}$, so "
                  f"gradients {gain_phrase(pred.get('log10_gain'), cfg.steps)}."},
     ]
 
@@ -88,6 +91,8 @@ def render(cfg: LIFConfig) -> None:
         "A leaky integrate-and-fire (LIF) neuron keeps a membrane voltage **y**. Each step it forgets a little "
         "(it keeps a fraction **α**, the leak), adds its input current **I**, and when **y** crosses the "
         "threshold **θ** it emits a spike (z = 1) and is reset. Move the input and watch:")
+    st.latex(r"y_t = \alpha\, y_{t-1} + I_t - \theta\, z_{t-1}, \qquad z_t = H(y_t - \theta), \qquad "
+             r"\alpha = e^{-1/\tau}")
     c = st.columns(4)
     drive = c[0].slider("Input current per step", 0.0, 0.5, 0.12, 0.01, key="learn_drive")
     noise = c[1].slider("Input noise (std)", 0.0, 0.5, 0.05, 0.01, key="learn_noise")
@@ -123,6 +128,8 @@ def render(cfg: LIFConfig) -> None:
                "bump; raising β narrows it (its area γ/β shrinks).")
 
     st.header("4. Four conditions, step by step")
+    st.latex(r"\frac{\partial L}{\partial y_{t-T}} \approx \rho^{T}\,\frac{\partial L}{\partial y_t}, \qquad "
+             r"\rho^2 = \mathbb{E}\Big[\big(\tfrac{\partial y_t}{\partial y_{t-1}}\big)^2\Big]")
     st.markdown("Backpropagating through time multiplies the error by one step's gain **T** times. If that gain "
                 "is above 1 gradients explode; below 1 they vanish. The paper picks the initialisation and the "
                 "surrogate so that the gain is 1 before training starts:")
@@ -146,15 +153,16 @@ def findings() -> None:
                 "sidebar (the other pages follow).")
     for demo in paper_demos.DEMOS:
         regime, measured = demo_regime(demo), paper_demos.measured_demo(demo["id"])
+        steps = paper_demos.demo_config(demo).steps             # the T both verdicts hold at
         with st.container(border=True):
             c = st.columns([4, 2, 2], vertical_alignment="center")
             c[0].markdown(f"**{demo['title']}**  \nThe paper: {demo['claim']}")
             with c[1]:
                 st.caption("Theory")
-                layout.regime_badge(regime)
+                layout.regime_badge(regime, steps)
             with c[2]:
                 st.caption("Measured" + paper_demos.decades_text(measured["measured_log10_gain"]))
-                layout.regime_badge(measured["measured_regime"] or "unknown")
+                layout.regime_badge(measured["measured_regime"] or "unknown", steps)
             st.markdown(f"The measured gain {paper_demos.explains(measured['measured_regime'], demo['outcome'])}; "
                         f"the theory's gain {paper_demos.explains(regime, demo['outcome'])}.")
             st.button("Load this setting", key=f"demo_{demo['id']}", on_click=state.apply,

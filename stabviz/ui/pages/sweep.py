@@ -117,14 +117,15 @@ def render(cfg: LIFConfig) -> None:
     store = ui_runs.store()
     st.title("Sweep two parameters")
     st.markdown("Each grid point is one short training run through the launcher. As runs finish, their measured "
-                "outcome fills the heatmap; the dashed line is the stable band the theory predicts.")
+                "outcome fills the heatmap; the green band is where the theory predicts stable gradients, and "
+                "each cell names the regime predicted at its own values.")
 
     if sharing.launching() == "off":
         st.info("Starting sweeps is switched off on this shared dashboard (the host has set no run token). "
                 "The sweeps below can still be followed.", icon=":material/lock:")
     else:
         sweep_form(cfg)
-    sweeps_view(store)
+    sweeps_view(store, cfg.steps)
 
 
 def sweep_form(cfg: LIFConfig) -> None:
@@ -138,16 +139,21 @@ def sweep_form(cfg: LIFConfig) -> None:
         c = st.columns(4)
         steps = c[0].number_input("Training steps per run", 1, limits()["train_steps"], 60, step=10)
         batch = c[1].number_input("Batch", 1, limits()["batch"], 32, step=8)
-        time_steps = c[2].number_input("Time steps per sample", 1, limits()["time_steps"], 40, step=10)
+        time_steps = c[2].number_input("Time steps per sample (T)", 1, limits()["time_steps"],
+                                       min(cfg.steps, limits()["time_steps"]), step=10,
+                                       help="The T the gradients travel, and the T every prediction of this sweep is "
+                                            f"made at. By default the setting's T = {cfg.steps}.")
         launcher_name = c[3].selectbox("Launcher", launchers_available(),
                                        help="ray appears when a cluster is configured (RAY_ADDRESS).")
         st.caption(f"Runs are queued on the randman task at the current setting; at most {limits()['queued']} "
                    "may wait at once (STABVIZ_MAX_QUEUED).")
+        st.caption(f"Predictions are made at the sweep's T (time steps per sample); the setting's T is {cfg.steps}.")
         if st.form_submit_button("Start sweep", type="primary", icon=":material/grid_on:"):
             try:
                 xs, ys = parse(x, x_text), parse(y, y_text)
-                base = TrainConfig(lif=cfg, task="randman", train_steps=int(steps), batch=int(batch),
-                                   time_steps=int(time_steps), log_every=5)
+                # One T: the runs' setting takes the sweep's T, so predictions and verdicts are made at it.
+                base = TrainConfig(lif=cfg.replace(steps=int(time_steps)), task="randman", train_steps=int(steps),
+                                   batch=int(batch), time_steps=int(time_steps), log_every=5)
                 sweep_id, _ = ui_runs.submit_sweep(base, x, xs, y, ys, launcher_name)
             except ValueError as err:
                 st.error(f"The sweep was not started: {layout.plain(err)}")
@@ -156,7 +162,19 @@ def sweep_form(cfg: LIFConfig) -> None:
                 st.success(f"Sweep {layout.plain(sweep_id[:8])} queued: {len(xs) * len(ys)} runs.")
 
 
-def sweeps_view(store: Any) -> None:
+def t_note(base: Mapping[str, Any], setting_steps: int) -> str:
+    """Which T a sweep's predictions hold at, and whether it is the setting's."""
+    steps = int((base.get("lif") or {}).get("steps", 100))
+    runs_t = base.get("time_steps")
+    note = f"Predicted regimes and the band are at T = {steps}"
+    if runs_t is not None and int(runs_t) != steps:
+        note += f" (the runs' samples are {int(runs_t)} steps long: this sweep predates one T for both)"
+    if steps != setting_steps:
+        note += f", not the setting's T = {setting_steps}"
+    return note + "."
+
+
+def sweeps_view(store: Any, cfg_steps: int) -> None:
     """The chosen sweep's measured map (or curve), following its runs live."""
     sweeps = sweeps_in(store.list(limit=None))
     if not sweeps:
@@ -200,6 +218,7 @@ def sweeps_view(store: Any) -> None:
                                       log_y=sy in LOG_PARAMETERS), "sweep_map")
         if boundary is None:
             st.caption("The theory draws its stable band over dampening, sharpness, tail and leak only.")
+        st.caption(t_note(spec["base"], cfg_steps))
         failures(runs)
 
     sweep_view()
