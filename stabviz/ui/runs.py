@@ -18,11 +18,11 @@ import streamlit as st
 from stabviz.config import LIFConfig, TrainConfig
 from stabviz.runs import ACTIVE, RunStore, StoreError, default_path, ensure_dispatcher, get_launcher
 from stabviz.runs.host import default_workers
+from stabviz.runs.outcomes import measured_outcome, outcome_row
 from stabviz.ui import sharing
 
 #: Fields of a LIFConfig that do not change a training run (only the theory's view of it).
 THEORY_ONLY = ("voltage_model", "formula", "tolerance", "steps")
-OUTCOMES = ("vanishing", "stable", "exploding")
 #: Seconds between redraws of a page that follows queued or running runs.
 POLL_S = 1.0
 #: Seconds between two checks that queued runs have a live dispatcher (the check is one SELECT).
@@ -169,16 +169,6 @@ def sweep_parser(known: Sequence[str]):
 
 def active_runs() -> list[dict[str, Any]]:
     return store().list(status=ACTIVE, limit=None)
-
-
-def measured_outcome(run: Mapping[str, Any]) -> str:
-    """The regime a run measured at initialisation (vanishing / stable / exploding: the label of
-    T·log10 ρ̂ in the run's verdict), "exploding" for a diverged run, else "unknown"."""
-    if run.get("status") == "diverged":
-        return "exploding"
-    verdict = (run.get("summary") or {}).get("verdict") or {}
-    measured = (verdict.get("regime") or {}).get("measured")
-    return measured if measured in OUTCOMES else "unknown"
 
 
 def _comparable(lif: Mapping[str, Any], skip: tuple[str, ...]) -> dict[str, Any]:
@@ -357,10 +347,7 @@ def comparison_table(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for r in runs:
         flat = _flat_config(r.get("config") or {})
-        final = (r.get("summary") or {}).get("final") or {}
-        pred = r.get("prediction") or (r.get("summary") or {}).get("prediction") or {}
+        outcome = outcome_row(r)
         rows.append({"run": r["id"][:8], **{k: flat.get(k) for k in fields}, "status": r.get("status"),
-                     "predicted": pred.get("regime"),
-                     "measured": measured_outcome(r) if r.get("status") not in ACTIVE else None,
-                     "accuracy": final.get("accuracy")})
+                     **{k: outcome[k] for k in ("predicted", "measured", "accuracy")}})
     return rows

@@ -43,16 +43,13 @@ def table_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for r in runs:
         cfg = r.get("config") or {}
-        summary = r.get("summary") or {}
-        final = summary.get("final") or {}
-        pred = r.get("prediction") or summary.get("prediction") or {}
+        outcome = ui_runs.outcome_row(r)
         rows.append({
             "run": r["id"][:8], "status": r["status"], "created": ui_runs.ago(r["created"]),
             "tags": ", ".join(r.get("tags") or []),
             "setting": runview.setting_label(cfg.get("lif") or {}), "task": cfg.get("task"),
-            "steps": cfg.get("train_steps"), "predicted": pred.get("regime"),
-            "measured": ui_runs.measured_outcome(r) if r["status"] not in ACTIVE else None,
-            "accuracy": final.get("accuracy"), "duration": _duration_text(r), "sweep": r.get("sweep_label") or "",
+            "steps": cfg.get("train_steps"), "predicted": outcome["predicted"], "measured": outcome["measured"],
+            "accuracy": outcome["accuracy"], "duration": _duration_text(r), "sweep": r.get("sweep_label") or "",
             "seed group (95% interval)": interval_text(groups.get(r.get("sweep_id"))) or "",
         })
     return rows
@@ -148,13 +145,24 @@ def run_view(store: Any, run_id: str) -> None:
     runview.group_view(store, run_id, "live")
     if run["status"] not in ACTIVE:
         runview.details(run, "live")
-        c = st.columns([3, 2], vertical_alignment="bottom")
+        c = st.columns([3, 2, 1], vertical_alignment="bottom")
         with c[0]:
             tags_input(store, run)
         with c[1]:
             layout.download_buttons("This run", f"stabviz_run_{run_id[:8]}",
                                     lambda: sharing.redact(store.export(run_id, "csv")),
                                     lambda: sharing.redact(store.export(run_id, "json")), key="dl_run")
+        with c[2]:
+            delete_button(store, [run_id], "Delete run", "delete_run")
+
+
+def delete_button(store: Any, run_ids: Sequence[str], label: str, key: str) -> None:
+    """Soft-delete ended runs (Undo, in :func:`deleted_notice`, brings them back)."""
+    if st.button(label, key=key, icon=":material/delete:",
+                 help="Hides the run from every list; Undo brings it back. Queued or running runs are not "
+                      "deleted: cancel them first."):
+        st.session_state[DELETED] = store.delete(run_ids)
+        st.rerun()
 
 
 def tags_input(store: Any, run: Mapping[str, Any]) -> None:
@@ -217,11 +225,8 @@ def selection_tools(store: Any, selected: Sequence[str]) -> None:
         return
     runs = [store.get(r) for r in selected]
     ended = [r["id"] for r in runs if r["status"] not in ACTIVE]
-    if ended and st.button(f"Delete {len(ended)} selected run{'s' if len(ended) > 1 else ''}", key="delete_runs",
-                           icon=":material/delete:", help="Hides them from every list; Undo brings them back. "
-                                                           "Queued or running runs are not deleted: cancel them first."):
-        st.session_state[DELETED] = store.delete(ended)
-        st.rerun()
+    if ended:
+        delete_button(store, ended, f"Delete {len(ended)} selected run{'s' if len(ended) > 1 else ''}", "delete_runs")
     if not 2 <= len(runs) <= COMPARE_MAX:
         if len(runs) > COMPARE_MAX:
             st.caption(f"Select at most {COMPARE_MAX} runs to compare them.")
