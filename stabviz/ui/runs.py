@@ -242,6 +242,8 @@ def _steps_done(run: Mapping[str, Any], progress: float | None) -> float | None:
     if final.get("steps_done"):
         return float(final["steps_done"])
     total = (run.get("config") or {}).get("train_steps")
+    if progress is None and run.get("status") == "finished":
+        progress = 1.0                 # a summary without steps_done (older runs): it ran them all
     return None if not total or progress is None else float(progress) * float(total)
 
 

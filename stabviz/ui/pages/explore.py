@@ -151,6 +151,7 @@ def confirm_button(cfg: LIFConfig, option: Mapping[str, Any] | None = None) -> N
                    "(the host has set no run token).")
     c = st.columns([1, 3], vertical_alignment="bottom")
     seeds = ui_runs.seeds_input(c[0], "confirm_seeds")
+    st.caption(ui_runs.cost_caption(ui_runs.quick_config(at), seeds))
     if c[1].button("Confirm with a short run", type="primary", icon=":material/play_arrow:", key="confirm_run",
                    disabled=off):
         try:
