@@ -67,19 +67,20 @@ def metric_series(run_ids: Sequence[str], prefix: str, label_runs: bool) -> dict
     return out
 
 
-def charts(run_ids: Sequence[str], key: str, titles: Sequence[str] = tuple(CHARTS), toggles: bool = True) -> None:
-    """The metric charts of some runs (overlaid, one line per run), two a row, with smoothing and log-y
-    toggles."""
+def charts(run_ids: Sequence[str], key: str, titles: Sequence[str] = tuple(CHARTS), toggles: bool = True,
+           per_row: int = 2) -> None:
+    """The metric charts of some runs (overlaid, one line per run), ``per_row`` a row, with smoothing and
+    log-y toggles."""
     smoothing, log_y = 0.0, False
     if toggles:
         c = st.columns([2, 1, 3])
         smoothing = c[0].slider("Smoothing", 0.0, 0.95, 0.0, 0.05, key=f"{key}_smooth")
         log_y = c[1].toggle("log y", key=f"{key}_log")
-    cols = st.columns(2)
+    cols = st.columns(per_row)
     for i, title in enumerate(titles):
         prefix = CHARTS[title]
         series = metric_series(run_ids, prefix, label_runs=len(run_ids) > 1)
-        with cols[i % 2]:
+        with cols[i % per_row]:
             if series:
                 figures.chart(plots.metric_curves(series, y_label=title, smoothing=smoothing,
                                                   log_y=log_y and prefix != "accuracy"), f"{key}_{prefix}")
@@ -232,7 +233,7 @@ def heading(runs: Sequence[Mapping[str, Any]]) -> str:
 
 
 def follow(store: Any, run_ids: Sequence[str], key: str, *, titles: Sequence[str] = tuple(CHARTS),
-           on_active: Any = None) -> None:
+           per_row: int = 2, on_active: Any = None) -> None:
     """The live view of runs queued together (one run, or a seed group's members): a heading with their
     status, a progress bar with ETA per active run, the live curves (overlaid), and once a run has ended
     its verdict. Re-drawn every second while a run is queued or running; a full rerun when the last ends.
@@ -257,6 +258,6 @@ def follow(store: Any, run_ids: Sequence[str], key: str, *, titles: Sequence[str
                 st.error(f"Run {layout.plain(r['id'][:8])} failed: {layout.plain(error)}", icon=":material/error:")
         if len(runs) == 1 and runs[0]["status"] not in ACTIVE:
             verdict_box(runs[0])
-        charts(run_ids, key, titles, toggles=len(titles) > 2)
+        charts(run_ids, key, titles, toggles=len(titles) > 2, per_row=per_row)
     with st.container(key=f"{key}_follow"):
         view()

@@ -178,7 +178,7 @@ def confirmation_view(run_ids: Sequence[str] | None) -> None:
     with st.container(border=True):
         st.caption(f"Confirmation at {layout.plain(runview.setting_label(lif))}"
                    + (f", {len(run_ids)} seeds" if len(run_ids) > 1 else ""))
-        runview.follow(store, run_ids, "confirm", titles=("loss", "accuracy"))
+        runview.follow(store, run_ids, "confirm", titles=("loss", "accuracy"), per_row=1)   # a narrow column
         runview.group_view(store, run_ids[0], "confirm")
         params = {**urlstate.setting_params(st.session_state[state.SETTING]), "run": run_ids[0]}
         st.page_link(entry.script("runs"), label=f"Details on the Runs page (run {run_ids[0][:8]})",
