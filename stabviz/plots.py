@@ -524,8 +524,7 @@ def gradient_flow(series: Mapping[str, tuple[Any, Any]], *, height: int = 280) -
               for name, (t, norms) in series.items()]
     return go.Figure(data=traces, layout=_layout(
         height, "time step t", "", top=30, legend_y=-0.3, yaxis=dict(type="log"),
-        title=dict(text="gradient flow ‖∂L/∂y_t‖: flat = stable, falls to the right = exploding",
-                   font=dict(size=13))))
+        title=dict(text="gradient flow ‖∂L/∂y_t‖ (read right to left)", font=dict(size=13))))
 
 
 def sweep_map(x: Sequence[float], y: Sequence[float], z: Any, *, x_name: str, y_name: str,

@@ -145,15 +145,14 @@ def run_view(store: Any, run_id: str) -> None:
     runview.group_view(store, run_id, "live")
     if run["status"] not in ACTIVE:
         runview.details(run, "live")
-        c = st.columns([3, 2, 1], vertical_alignment="bottom")
+        c = st.columns([4, 1], vertical_alignment="bottom")
         with c[0]:
             tags_input(store, run)
         with c[1]:
-            layout.download_buttons("This run", f"stabviz_run_{run_id[:8]}",
-                                    lambda: sharing.redact(store.export(run_id, "csv")),
-                                    lambda: sharing.redact(store.export(run_id, "json")), key="dl_run")
-        with c[2]:
             delete_button(store, [run_id], "Delete run", "delete_run")
+        layout.download_buttons("This run", f"stabviz_run_{run_id[:8]}",
+                                lambda: sharing.redact(store.export(run_id, "csv")),
+                                lambda: sharing.redact(store.export(run_id, "json")), key="dl_run")
 
 
 def delete_button(store: Any, run_ids: Sequence[str], label: str, key: str) -> None:
