@@ -255,7 +255,8 @@ def follow(store: Any, run_ids: Sequence[str], key: str, *, titles: Sequence[str
                     on_active(r)
             error = ui_runs.error_text(r)
             if error:
-                st.error(f"Run {layout.plain(r['id'][:8])} failed: {layout.plain(error)}", icon=":material/error:")
+                who = "The run" if len(runs) == 1 else f"Run {layout.plain(r['id'][:8])}"
+                st.error(f"{who} failed: {layout.plain(error)}", icon=":material/error:")
         if len(runs) == 1 and runs[0]["status"] not in ACTIVE:
             verdict_box(runs[0])
         charts(run_ids, key, titles, toggles=len(titles) > 2, per_row=per_row)

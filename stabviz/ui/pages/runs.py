@@ -134,7 +134,7 @@ def run_choice(runs: Sequence[Mapping[str, Any]]) -> str:
 
 
 def cancel_button(run: Mapping[str, Any]) -> None:
-    if ui_runs.may_cancel(run["id"]) and st.button("Cancel run", icon=":material/stop:", key=f"cancel_{run['id']}"):
+    if ui_runs.may_cancel(run["id"]) and st.button("Cancel run", icon=":material/stop:", key="cancel_run"):
         ui_runs.launcher().cancel(run["id"])
 
 
