@@ -136,7 +136,8 @@ def test_a_tiny_run_launched_from_the_runs_page_finishes(page, base_url):
                      verdict.inner_text().replace("\u2060", ""))
     intervals = re.compile(r"^ρ̂ [-0-9.e]+ \[[-0-9.e]+, [-0-9.e]+\], rate [-0-9.e]+ \[[-0-9.e]+, [-0-9.e]+\] \(2 seeds\)$")
     assert page.locator("[data-testid='stMarkdownContainer']").get_by_text(intervals).count() == 1   # the run view
-    assert page.get_by_text(intervals).count() >= 2                       # and the table's seed-group column
+    page.get_by_text(intervals).nth(1).wait_for(state="attached", timeout=30_000)   # and the table's seed-group column
+    # (the table is drawn below the run view, so it may arrive a moment after the verdict)
     assert page.locator(".js-plotly-plot").count() >= 4      # loss, accuracy, firing rate, grad norm, ...
     _assert_no_exception(page)
     assert server_ms(page) > 0
