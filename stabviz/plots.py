@@ -611,14 +611,16 @@ def metric_curves(series: Mapping[str, tuple[Any, Any]], *, y_label: str, smooth
 
 
 def gradient_flow(series: Mapping[str, tuple[Any, Any]], *, height: int = 280) -> go.Figure:
-    """The gradient-flow probe ‖∂L/∂y_t‖ against time step t (log y): flat means stable."""
+    """The gradient-flow probe ‖∂L/∂y_t‖ against time step t (log y). The loss is at the last step, so
+    the error travels from right to left: flat is stable, a curve falling towards t = T is exploding (the
+    error grows on its way back), a rising one vanishing."""
     traces = [go.Scatter(x=np.asarray(t, float), y=np.asarray(norms, float), mode="lines+markers", name=name,
                          marker=dict(size=4),
                          hovertemplate=f"{name}<br>t = %{{x}}<br>‖∂L/∂y_t‖ = %{{y:.3g}}<extra></extra>")
               for name, (t, norms) in series.items()]
     return go.Figure(data=traces, layout=_layout(
         height, "time step t", "", top=30, legend_y=-0.3, yaxis=dict(type="log"),
-        title=dict(text="gradient flow ‖∂L/∂y_t‖ (flat = stable)", font=dict(size=FONT_SIZE))))
+        title=dict(text="gradient flow ‖∂L/∂y_t‖ (read right to left)", font=dict(size=FONT_SIZE))))
 
 
 def sweep_map(x: Sequence[float], y: Sequence[float], z: Any, *, x_name: str, y_name: str,

@@ -107,7 +107,10 @@ def test_confirm_button_queues_one_run_per_seed_as_one_group(temp_home):
         assert {r["sweep_label"] for r in runs} == {"seed=4", "seed=5", "seed=6"}
         for r in runs:
             assert LIFConfig.from_dict(r["config"]["lif"]) == LIFConfig(dampening=0.5, seed=r["config"]["lif"]["seed"])
-        assert all(r["id"][:8] in at.success[0].value for r in runs)
+        # followed inline: one progress bar per queued run, then a link to the Runs page
+        bars = [p.proto.text for p in at.get("progress")]
+        assert all(any(r["id"][:8] in t and "queued" in t for t in bars) for r in runs), bars
+        assert any(h.value.startswith("3 runs: ") for h in at.subheader)
         link = at.get("page_link")[0].proto                                   # the link to the first run
         assert link.page.endswith("runs") and any(r["id"] in link.query_string for r in runs)
         at.number_input(key="confirm_seeds").set_value(1).run()
@@ -130,6 +133,13 @@ def test_surrogates_page_lists_translations_and_warns_about_coupled_knobs():
     assert "snntorch.fast_sigmoid" in set(table["library"])
     # snnTorch fixes the height at 1: γ = 0.5 cannot be matched exactly
     assert any("snntorch.fast_sigmoid" in w.value for w in at.warning)
+
+
+def _table(at, column):
+    """The first dataframe on the page with this column."""
+    hits = [d.value for d in at.dataframe if column in d.value.columns]
+    assert hits, [list(d.value.columns) for d in at.dataframe]
+    return hits[0]
 
 
 def _finished_run(store, cfg: LIFConfig, error: str | None = None) -> str:
@@ -158,10 +168,11 @@ def test_runs_page_reattaches_to_the_run_in_the_link_and_compares_prediction_wit
     at = open_app({"run": first[:8]}, page="stabviz/ui/entry/runs.py")
     assert at.selectbox(key="run_choice").value == first
     assert at.query_params["run"] in (first, [first])
-    comparison = at.dataframe[1].value
+    comparison = _table(at, "quantity")
     assert list(comparison["quantity"])[-1] == "regime over T"
-    assert any("Prediction **confirmed**" in m.value or "Prediction **refuted**" in m.value for m in at.markdown)
-    assert len(at.dataframe[0].value) == 2                                  # the persisted runs table
+    assert any("Prediction **confirmed**" in m.value or "Prediction **refuted**" in m.value
+               for m in (*at.success, *at.warning))
+    assert len(_table(at, "status")) == 2                                   # the persisted runs table
 
 
 def test_runs_page_shows_a_seed_groups_interval_in_the_table_and_its_verdict_in_the_run_view(temp_home):
@@ -181,7 +192,7 @@ def test_runs_page_shows_a_seed_groups_interval_in_the_table_and_its_verdict_in_
     verdict = group_verdict(summaries)
     lo, hi = verdict["rho"]["interval"]
     at = open_app({"run": ids[1][:8]}, page="stabviz/ui/entry/runs.py")
-    column = list(at.dataframe[0].value["seed group (95% interval)"])
+    column = list(_table(at, "seed group (95% interval)")["seed group (95% interval)"])
     assert column == [f"ρ̂ {verdict['rho']['mean']:.3g} [{lo:.3g}, {hi:.3g}], rate "
                       f"{verdict['firing_rate']['mean']:.3g} [{verdict['firing_rate']['interval'][0]:.3g}, "
                       f"{verdict['firing_rate']['interval'][1]:.3g}] (3 seeds)"] * 3

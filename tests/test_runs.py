@@ -288,6 +288,8 @@ def test_cli_sweep_list_show_export_cancel(home, capsys):
     sweep = json.loads(capsys.readouterr().out)
     assert [r["status"] for r in sweep["runs"]] == ["finished", "finished"]
     assert [r["sweep_label"] for r in sweep["runs"]] == ["dampening=0.5", "dampening=1"]
+    assert [r["outcome"]["setting"] for r in sweep["runs"]] == ["dampening=0.5", "dampening=1"]
+    assert all(r["outcome"]["measured"] in ("vanishing", "stable", "exploding") for r in sweep["runs"])
     first = sweep["runs"][0]["id"]
 
     assert cli_main(["runs", "list", "--sweep", sweep["sweep_id"], "--json"]) == 0
@@ -308,6 +310,27 @@ def test_cli_sweep_list_show_export_cancel(home, capsys):
 
     assert cli_main(["runs", "show", "no-such-run"]) == 2
     assert "no run with id 'no-such-run'" in capsys.readouterr().err
+
+
+def test_sweep_wait_draws_progress_on_stderr_and_ends_with_an_outcome_table(home, capsys):
+    tiny_args = ["--n-rec", "16", "--n-in", "20", "--time-steps", "10", "--train-steps", "5",
+                 "--batch", "8", "--samples", "40", "--classes", "2", "--log-every", "1", "--device", "cpu"]
+    assert cli_main(["sweep", "--x", "dampening", "--x-values", "0.5,2", *tiny_args, "--wait"]) == 0
+    out, err = capsys.readouterr()
+    bars = [line for line in err.splitlines() if line.startswith("[")]
+    assert bars and "2/2 runs ended" in bars[-1] and " 100% " in bars[-1], err
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("setting "))
+    assert lines[header].split() == ["setting", "status", "predicted", "measured", "verdict", "accuracy"]
+    store = RunStore()
+    for line, label in zip(lines[header + 1:header + 3], ("dampening=0.5", "dampening=2")):
+        run = next(r for r in store.list() if r["sweep_label"] == label)
+        verdict = run["summary"]["verdict"]["regime"]
+        words = line.split()
+        assert words[:4] == [label, "finished", run["prediction"]["regime"], verdict["measured"]]
+        assert words[4] == {True: "confirmed", False: "refuted"}.get(verdict["agrees"], "—")
+        assert float(words[5]) == pytest.approx(run["summary"]["final"]["accuracy"], rel=1e-3)
+    assert lines[header + 3].startswith("prediction confirmed for ")
 
 
 # -- seed groups -------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Run commands of `python -m stabviz`: submit, runs (list/show/export/cancel), sweep.
 
 `submit` and `sweep` return as soon as the runs are queued (the run ids are printed); workers carry on
-after the command exits. `sweep --wait` blocks until every run has ended. None of these commands
+after the command exits. `sweep --wait` blocks until every run has ended, drawing the sweep's progress
+on stderr, and ends with an outcome table (setting, predicted and measured regime, accuracy). None of these commands
 imports torch: training happens in the worker processes.
 """
 from __future__ import annotations
@@ -15,12 +16,14 @@ from typing import Any, Sequence
 # the main CLI hands training commands the LIF options without their --steps (T = --time-steps).
 from stabviz.cli.options import (LIST_LIMIT, RUN_ID_CHARS, SEEDS, Text, UsageError, Whole, path, run_id, shown,
                                  train_config_from_args, train_options)
+from stabviz.cli.train import ProgressBar
 from stabviz.config import limits
 from stabviz.jsonsafe import dumps
 # the run store and launchers import no torch (and no ray until the ray launcher is asked for)
 from stabviz.runs import RunStore, StoreError, ensure_dispatcher, get_launcher, parse_values
 from stabviz.runs.groups import group_of, interval_text, seed_values, verdict_sentence
-from stabviz.runs.store import STATUSES
+from stabviz.runs.outcomes import outcome_row
+from stabviz.runs.store import STATUSES, TERMINAL
 
 
 # -- output helpers ---------------------------------------------------------------------------------
@@ -189,18 +192,67 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     y_values = parse_values(args.y, args.y_values) if args.y else None
     launcher = _launcher(args)
     sweep_id, ids = launcher.submit_sweep(base, args.x, x_values, args.y, y_values)
-    statuses = launcher.wait(ids) if args.wait else None
+    statuses = _wait_with_progress(launcher, ids, ProgressBar(sys.stderr, len(ids))) if args.wait else None
     store = launcher.store
     runs = [store.get(i, reap=False) for i in ids]
     if args.json:
         _print_json({"sweep_id": sweep_id, "launcher": args.launcher,
-                     "runs": [_brief(r) for r in runs]})
+                     "runs": [{**_brief(r), "outcome": outcome_row(r)} for r in runs]})
+    elif args.wait:
+        print(f"sweep {sweep_id}: {len(ids)} runs via {args.launcher}")
+        print(outcome_table(runs))
     else:
         print(f"sweep {sweep_id}: {len(ids)} runs via {args.launcher}")
         for r in runs:
             print(f"{r['id']}  {r['status']:<11}  {r['sweep_label']}")
     failed = statuses and any(s in ("failed", "interrupted") for s in statuses.values())
     return 1 if failed else 0
+
+
+def sweep_progress(store, ids: Sequence[str], statuses: dict[str, str]) -> tuple[float, str]:
+    """(fraction done, "3/16 ended, 2 running"): ended runs count whole, running ones by their progress."""
+    running = [i for i, s in statuses.items() if s == "running"]
+    ended = sum(s in TERMINAL for s in statuses.values())
+    partial = 0.0
+    for i in running:
+        values = store.metrics(i, names=["progress"]).get("progress", ([], []))[1]
+        partial += min(max(values[-1], 0.0), 1.0) if values and values[-1] == values[-1] else 0.0
+    text = f"{ended}/{len(ids)} runs ended" + (f", {len(running)} running" if running else "")
+    return (ended + partial) / max(len(ids), 1), text
+
+
+def _wait_with_progress(launcher, ids: Sequence[str], bar: ProgressBar, poll: float = 1.0) -> dict[str, str]:
+    """launcher.wait, a poll at a time, drawing the sweep's progress on ``bar`` (on a terminal in place;
+    otherwise one line each time the runs ended or the percentage changes)."""
+    last = None
+    try:
+        while True:
+            statuses = launcher.wait(ids, timeout=poll)
+            frac, text = sweep_progress(launcher.store, ids, statuses)
+            if bar.tty or (round(frac * 100), text) != last:
+                bar.draw(frac, text)
+                last = (round(frac * 100), text)
+            if all(s in TERMINAL for s in statuses.values()):
+                return statuses
+    finally:
+        bar.close()
+
+
+def outcome_table(runs: Sequence[dict]) -> str:
+    """One line per run: setting, status, predicted regime, measured regime, the calibrated verdict, final
+    accuracy; then how many runs confirmed the prediction."""
+    rows = [outcome_row(r) for r in runs]
+    width = max([len("setting"), *(len(str(r["setting"])) for r in rows)])
+    lines = [f"{'setting':<{width}}  {'status':<11}  {'predicted':<10}  {'measured':<10}  {'verdict':<9}  accuracy"]
+    for run, row in zip(runs, rows):
+        verdict = {True: "confirmed", False: "refuted"}.get(row["agrees"], "—")
+        lines.append(f"{row['setting']:<{width}}  {run['status']:<11}  {row['predicted'] or '—':<10}  "
+                     f"{row['measured'] or '—':<10}  {verdict:<9}  {_num(row['accuracy'])}")
+    judged = [r["agrees"] for r in rows if r["agrees"] is not None]
+    if judged:
+        lines.append(f"prediction confirmed for {sum(judged)} of {len(judged)} runs (measured inside the calibrated "
+                     "band; the verdict of one run: `runs show ID`)")
+    return "\n".join(lines)
 
 
 def _check_sweep_size(args: argparse.Namespace) -> None:
@@ -275,7 +327,10 @@ def register(subparsers, parents: Sequence[argparse.ArgumentParser]) -> None:
     p.add_argument("--x-values", required=True, metavar="V1,V2,...", type=Text(100_000, "value list"))
     p.add_argument("--y", metavar="NAME", type=Text(100, "parameter name"), help="optional second parameter")
     p.add_argument("--y-values", metavar="V1,V2,...", type=Text(100_000, "value list"))
-    p.add_argument("--wait", action="store_true", help="block until every run has ended")
+    p.add_argument("--wait", action="store_true",
+                   help="block until every run has ended, with a progress bar on stderr, then print an outcome "
+                        "table (setting, status, predicted regime, measured regime, calibrated verdict, accuracy). With --json, each "
+                        "run also carries \"outcome\": {setting, predicted, measured, accuracy, agrees}")
     _launcher_options(p)
     p.set_defaults(func=cmd_sweep)
 

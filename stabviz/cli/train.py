@@ -34,11 +34,14 @@ class ProgressBar:
         m = event.get("metrics", {})
         if "progress" not in m or "loss" not in m:
             return
-        frac = min(max(float(m["progress"]), 0.0), 1.0)
+        self.draw(float(m["progress"]), f"step {event['step']}/{self.total} loss {m['loss']:.4g} "
+                                        f"acc {m.get('accuracy', math.nan):.3f} rate {m.get('firing_rate/0', math.nan):.3f}")
+
+    def draw(self, frac: float, text: str) -> None:
+        """The bar at ``frac`` (0..1), then ``text`` and the seconds since the bar was made."""
+        frac = min(max(frac, 0.0), 1.0)
         filled = int(round(frac * self.width))
-        line = (f"[{'#' * filled}{'.' * (self.width - filled)}] {frac:4.0%} step {event['step']}/{self.total} "
-                f"loss {m['loss']:.4g} acc {m.get('accuracy', math.nan):.3f} "
-                f"rate {m.get('firing_rate/0', math.nan):.3f} {time.monotonic() - self.started:.0f}s")
+        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {frac:4.0%} {text} {time.monotonic() - self.started:.0f}s"
         self.stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
         self.stream.flush()
         self.drawn = True

@@ -63,7 +63,10 @@ LAUNCHERS = ("local", "ray")
 DEFAULT_STALE_AFTER_S = 30.0
 #: Seconds a write waits for another process's lock before giving up (StoreError "busy").
 BUSY_TIMEOUT_S = 30.0
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+#: Columns added after version 1, with their SQL type: an older store gets them by ALTER TABLE on opening
+#: (version 3: tags, deleted). A store that cannot be upgraded (read-only, full disk) still lists its runs.
+ADDED_COLUMNS = {"tags": "TEXT", "deleted": "REAL"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -86,7 +89,9 @@ CREATE TABLE IF NOT EXISTS runs (
     summary TEXT,                      -- JSON: what train.run returned
     sweep_id TEXT,
     sweep_label TEXT,
-    sweep_point TEXT                   -- JSON: {parameter: value}
+    sweep_point TEXT,                  -- JSON: {parameter: value}
+    tags TEXT,                         -- JSON: [tag, ...] (version 3)
+    deleted REAL                       -- when it was soft-deleted (hidden from lists, undoable), version 3
 );
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status, launcher, created);
 CREATE INDEX IF NOT EXISTS runs_by_sweep ON runs(sweep_id);
@@ -104,7 +109,9 @@ CREATE TABLE IF NOT EXISTS sweeps (
     spec TEXT NOT NULL                 -- JSON: axes and values
 );
 """
-_JSON_COLUMNS = ("config", "versions", "prediction", "summary", "sweep_point")
+_JSON_COLUMNS = ("config", "versions", "prediction", "summary", "sweep_point", "tags")
+#: Longest tag, and most tags on one run: tags are short labels typed by hand.
+TAG_CHARS, MAX_TAGS = 40, 20
 HOST = socket.gethostname()
 
 
@@ -368,6 +375,10 @@ class RunStore:
             with self._write() as c:
                 for statement in statements:
                     c.execute(statement)
+                have = {row[1] for row in c.execute("PRAGMA table_info(runs)")}
+                for name, kind in ADDED_COLUMNS.items():      # an older store: CREATE IF NOT EXISTS kept its table
+                    if name not in have:
+                        c.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
                 c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except (sqlite3.Error, OSError):
             if version == 0:
@@ -471,12 +482,17 @@ class RunStore:
     @_translated
     def list(self, status: str | Iterable[str] | None = None, limit: int | None = 200, *,
              sweep_id: str | None = None, newest_first: bool = True,
-             reap: bool = False) -> list[dict[str, Any]]:
-        """Runs, newest first, optionally filtered by status (one or several) and sweep. Reads
+             reap: bool = False, deleted: bool = False) -> list[dict[str, Any]]:
+        """Runs, newest first, optionally filtered by status (one or several) and sweep; deleted runs
+        (:meth:`delete`) are left out, or with ``deleted=True`` they are the only ones listed. Reads
         only; ``reap=True`` first calls :meth:`reap` (a write) explicitly."""
         if reap:
             self.reap()
         where, args = [], []
+        if self._has_column("deleted"):          # a store too old to upgrade (read-only) has no deletions
+            where.append("deleted IS NOT NULL" if deleted else "deleted IS NULL")
+        elif deleted:
+            return []
         if status is not None:
             wanted = [status] if isinstance(status, str) else list(status)
             for s in wanted:
@@ -492,6 +508,65 @@ class RunStore:
             sql += " LIMIT ?"
             args.append(int(limit))
         return [self._row(r) for r in self._conn().execute(sql, args)]
+
+    def _has_column(self, name: str) -> bool:
+        """Whether the runs table has this column (an old store opened read-only may lack the new ones)."""
+        cols = getattr(self, "_columns", None)
+        if cols is None:
+            cols = self._columns = {row[1] for row in self._conn().execute("PRAGMA table_info(runs)")}
+        return name in cols
+
+    def _require_columns(self, *names: str) -> None:
+        missing = [n for n in names if not self._has_column(n)]
+        if missing:
+            raise StoreError(f"the run store {self.path} is from an older stabviz and could not be upgraded "
+                             f"here (no {', '.join(missing)} column): open it once where it can be written",
+                             "read-only")
+
+    @_translated
+    def set_tags(self, run_id: str, tags: Iterable[str]) -> list[str]:
+        """Replace a run's tags (trimmed, empty ones dropped, duplicates folded, in the order given);
+        returns them. ValueError for a tag over TAG_CHARS characters or more than MAX_TAGS tags."""
+        clean: list[str] = []
+        for tag in tags:
+            if not isinstance(tag, str):
+                raise ValueError(f"tag = {tag!r} is not text")
+            tag = " ".join(tag.split())
+            if len(tag) > TAG_CHARS:
+                raise ValueError(f"tag = {tag[:TAG_CHARS]!r}... is longer than {TAG_CHARS} characters")
+            if tag and tag not in clean:
+                clean.append(tag)
+        if len(clean) > MAX_TAGS:
+            raise ValueError(f"tags = {len(clean)} tags, above the limit of {MAX_TAGS} per run")
+        self._require_columns("tags")
+        run_id = self.resolve(run_id)
+        with self._write() as c:
+            c.execute("UPDATE runs SET tags=? WHERE id=?", (json.dumps(clean) if clean else None, run_id))
+        return clean
+
+    @_translated
+    def delete(self, run_ids: Iterable[str]) -> list[str]:
+        """Soft-delete ended runs: they leave every list (their metrics stay) until :meth:`undelete`.
+        Queued or running runs are skipped (cancel them first); returns the ids deleted."""
+        self._require_columns("deleted")
+        ids = [self.resolve(r) for r in run_ids]
+        done = []
+        with self._write() as c:
+            for run_id in ids:
+                cur = c.execute(f"UPDATE runs SET deleted=? WHERE id=? AND deleted IS NULL AND status IN "
+                                f"({','.join('?' * len(TERMINAL))})", (time.time(), run_id, *TERMINAL))
+                if cur.rowcount:
+                    done.append(run_id)
+        return done
+
+    @_translated
+    def undelete(self, run_ids: Iterable[str]) -> list[str]:
+        """Bring soft-deleted runs back; returns the ids restored."""
+        self._require_columns("deleted")
+        ids = [self.resolve(r) for r in run_ids]
+        with self._write() as c:
+            return [r for r in ids
+                    if c.execute("UPDATE runs SET deleted=NULL WHERE id=? AND deleted IS NOT NULL", (r,)).rowcount]
 
     @_translated
     def count(self, status: str, launcher: str | None = None) -> int:
@@ -802,6 +877,7 @@ def _csv_number(v: float | None) -> str:
 def _flat_run(run: Mapping[str, Any]) -> dict[str, Any]:
     out = {k: run.get(k) for k in ("id", "status", "launcher", "created", "started", "finished",
                                    "device", "host", "error", "sweep_id", "sweep_label")}
+    out["tags"] = ", ".join(run.get("tags") or [])
     config = dict(run.get("config") or {})
     for k, v in (config.pop("lif", None) or {}).items():
         out[f"lif.{k}"] = v

@@ -10,6 +10,7 @@ process (st.cache_resource), keyed by the store's path so a test's temporary STA
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from typing import Any, Mapping, Sequence
 
@@ -17,11 +18,12 @@ import streamlit as st
 
 from stabviz.config import LIFConfig, TrainConfig, limits
 from stabviz.runs import ACTIVE, RunStore, StoreError, default_path, ensure_dispatcher, get_launcher
+from stabviz.runs.host import default_workers
+from stabviz.runs.outcomes import measured_outcome, outcome_row
 from stabviz.ui import sharing
 
 #: Fields of a LIFConfig that do not change a training run (only the theory's view of it).
 THEORY_ONLY = ("voltage_model", "formula", "tolerance", "steps")
-OUTCOMES = ("vanishing", "stable", "exploding")
 #: Seconds between redraws of a page that follows queued or running runs.
 POLL_S = 1.0
 #: Seconds between two checks that queued runs have a live dispatcher (the check is one SELECT).
@@ -29,8 +31,9 @@ DISPATCH_CHECK_S = 5.0
 _last_dispatch_check = [0.0]
 #: The dashboard's Seeds input: a confirmation is this many runs (seeds seed ... seed+K−1) by default.
 DEFAULT_SEEDS, MAX_SEEDS = 3, 8
-#: Session keys: the ids of the runs this session launched; the sidebar's run-token field.
-MINE = "_my_runs"
+#: Session keys: the ids of the runs this session launched, the first run of its last launch; the sidebar's
+#: run-token field.
+MINE, LAST_LAUNCH = "_my_runs", "_last_launch"
 TOKEN = "run_token"
 
 
@@ -88,6 +91,8 @@ def refusal(new_runs: int, data_paths: Sequence[str] = ()) -> str | None:
 
 def _remember(run_ids: Sequence[str]) -> None:
     st.session_state[MINE] = [*st.session_state.get(MINE, ()), *run_ids]
+    if run_ids:
+        st.session_state[LAST_LAUNCH] = run_ids[0]
 
 
 def submit(train: TrainConfig, launcher_name: str = "local") -> str:
@@ -184,16 +189,6 @@ def active_runs() -> list[dict[str, Any]]:
     return store().list(status=ACTIVE, limit=None)
 
 
-def measured_outcome(run: Mapping[str, Any]) -> str:
-    """The regime a run measured at initialisation (vanishing / stable / exploding: the label of
-    T·log10 ρ̂ in the run's verdict), "exploding" for a diverged run, else "unknown"."""
-    if run.get("status") == "diverged":
-        return "exploding"
-    verdict = (run.get("summary") or {}).get("verdict") or {}
-    measured = (verdict.get("regime") or {}).get("measured")
-    return measured if measured in OUTCOMES else "unknown"
-
-
 def _comparable(lif: Mapping[str, Any], skip: tuple[str, ...]) -> dict[str, Any]:
     return {k: v for k, v in lif.items() if k not in skip and k not in THEORY_ONLY}
 
@@ -217,3 +212,162 @@ def map_markers(cfg: LIFConfig, x: str, y: str, limit: int = 500) -> list[dict[s
         out.append({"x": xv, "y": yv, "outcome": measured_outcome(run),
                     "label": f"run {run['id'][:8]} ({run['status']})"})
     return out
+
+
+# -- the run tracker's small pieces: status colours, times, cost ----------------------------------------
+
+#: status -> (Streamlit's colour name for the key's :colour-background[...], the table cell's background).
+STATUS_COLOURS = {
+    "queued": ("gray", "#e6e6ea"), "running": ("blue", "#d3e5ff"), "finished": ("green", "#d2f1db"),
+    "diverged": ("orange", "#ffe0c2"), "failed": ("red", "#ffd3d3"), "interrupted": ("violet", "#e9dcff"),
+    "cancelled": ("yellow", "#fff1bd"),
+}
+
+
+def status_key() -> str:
+    """The runs table's colour key as one markdown line."""
+    return "Status: " + " ".join(f":{name}-background[{status}]" for status, (name, _) in STATUS_COLOURS.items())
+
+
+def status_style(status: Any) -> str:
+    """The CSS of a status cell (empty for an unknown status)."""
+    colour = STATUS_COLOURS.get(status)
+    return f"background-color: {colour[1]}; color: #1f1f1f" if colour else ""
+
+
+def span(seconds: float) -> str:
+    """A duration for people: "40 s", "3 min", "1.5 h", "2 d"."""
+    s = max(float(seconds), 0.0)
+    if s < 90:
+        return f"{s:.0f} s"
+    if s < 90 * 60:
+        return f"{s / 60:.0f} min"
+    if s < 36 * 3600:
+        return f"{s / 3600:.1f} h".replace(".0 h", " h")
+    return f"{s / 86400:.0f} d"
+
+
+def ago(t: float | None, now: float | None = None) -> str:
+    """"just now", "3 min ago", ... for an epoch time; "—" for none."""
+    if t is None:
+        return "—"
+    elapsed = (time.time() if now is None else now) - float(t)
+    return "just now" if elapsed < 5 else f"{span(elapsed)} ago"
+
+
+def _steps_done(run: Mapping[str, Any], progress: float | None) -> float | None:
+    final = (run.get("summary") or {}).get("final") or {}
+    if final.get("steps_done"):
+        return float(final["steps_done"])
+    total = (run.get("config") or {}).get("train_steps")
+    if progress is None and run.get("status") == "finished":
+        progress = 1.0                 # a summary without steps_done (older runs): it ran them all
+    return None if not total or progress is None else float(progress) * float(total)
+
+
+def seconds_per_step(run: Mapping[str, Any], progress: float | None = None, now: float | None = None) -> float | None:
+    """Measured wall seconds per training step: from start to end (or to ``now`` while running, with
+    ``progress`` the fraction done). It includes the run's start-up and probes, so it errs long. None
+    before a step is done."""
+    started = run.get("started")
+    if not started:
+        return None
+    end = run.get("finished") or (time.time() if now is None else now)
+    done = _steps_done(run, progress)
+    if not done or done <= 0 or end <= started:
+        return None
+    return (end - started) / done
+
+
+def eta(run: Mapping[str, Any], progress: float, now: float | None = None) -> float | None:
+    """Seconds left for a running run at ``progress`` (0..1), from its measured seconds per step."""
+    total = (run.get("config") or {}).get("train_steps")
+    per_step = seconds_per_step(run, progress, now)
+    if run.get("status") != "running" or per_step is None or not total:
+        return None
+    return max(1.0 - float(progress), 0.0) * float(total) * per_step
+
+
+def _work(cfg: Mapping[str, Any]) -> float:
+    """The work of one training step, up to a constant: batch × T × layers × n_rec² (the recurrent
+    matrix products dominate)."""
+    lif = cfg.get("lif") or {}
+    return float(cfg.get("batch", 1)) * float(cfg.get("time_steps", 1)) * float(cfg.get("layers", 1)) \
+        * float(lif.get("n_rec", 1)) ** 2
+
+
+SAME_SIZE = ("task", "batch", "time_steps", "layers", "device")
+
+
+def cost_estimate(base: TrainConfig, n_runs: int, ended: Sequence[Mapping[str, Any]],
+                  workers: int | None = None) -> dict[str, Any] | None:
+    """What ``n_runs`` runs of ``base`` will take: runs × steps × measured seconds per step, over the
+    ``workers`` that run at once. The seconds per step are the median of the finished runs of the
+    same size (task, batch, T, layers, device and n_rec), else of all finished runs scaled by
+    batch × T × layers × n_rec². None when no run has finished here yet."""
+    want = base.to_dict()
+    rates = []                       # (seconds per step, same size?, work of that run)
+    for r in ended:
+        per = seconds_per_step(r) if r.get("status") == "finished" else None
+        cfg = r.get("config") or {}
+        if per:
+            same = all(cfg.get(k) == want[k] for k in SAME_SIZE) and \
+                (cfg.get("lif") or {}).get("n_rec") == base.lif.n_rec
+            rates.append((per, same, _work(cfg)))
+    if not rates:
+        return None
+    matched = [per for per, same, _ in rates if same]
+    scaled = matched or [per * _work(want) / work for per, _, work in rates if work > 0]
+    per_step = statistics.median(scaled)
+    workers = max(int(workers or default_workers()), 1)
+    return {"seconds": n_runs * base.train_steps * per_step / min(workers, max(n_runs, 1)),
+            "per_step": per_step, "runs": n_runs, "measured_on": len(scaled), "same_size": bool(matched),
+            "workers": workers}
+
+
+def cost_caption(base: TrainConfig, n_runs: int) -> str:
+    """One line for a form: the estimate, or why there is none yet."""
+    try:
+        est = cost_estimate(base, n_runs, store().list(status="finished", limit=50))
+    except StoreError:
+        est = None
+    if est is None:
+        return (f"Cost: {n_runs} runs × {base.train_steps} steps; no run has finished on this machine yet, so "
+                "there is no measured time per step to estimate it from.")
+    basis = "runs of this size" if est["same_size"] else "runs of other sizes, scaled by batch × T × layers × n_rec²"
+    return (f"Estimated time: about {span(est['seconds'])} ({n_runs} runs × {base.train_steps} steps × "
+            f"{est['per_step']:.2g} s per step, measured on the last {est['measured_on']} finished {basis}; "
+            f"{est['workers']} at a time).")
+
+
+def watched_run(runs: Sequence[Mapping[str, Any]]) -> str | None:
+    """The run a person opening the Runs page wants to see: the newest queued or running one, else the
+    newest (``runs`` newest first)."""
+    active = [r["id"] for r in runs if r.get("status") in ACTIVE]
+    return active[0] if active else (runs[0]["id"] if runs else None)
+
+
+def differing_settings(runs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The configuration fields (``lif.<name>`` or the training field's name) whose values differ between
+    ``runs``: the columns a comparison needs."""
+    flat = [_flat_config(r.get("config") or {}) for r in runs]
+    names = [k for f in flat for k in f]
+    return [k for k in dict.fromkeys(names) if len({repr(f.get(k)) for f in flat}) > 1]
+
+
+def _flat_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    out = {f"lif.{k}": v for k, v in (cfg.get("lif") or {}).items() if k not in THEORY_ONLY}
+    out.update({k: v for k, v in cfg.items() if k != "lif"})
+    return out
+
+
+def comparison_table(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per run: its id, the settings that differ between the runs, and its outcome."""
+    fields = differing_settings(runs)
+    rows = []
+    for r in runs:
+        flat = _flat_config(r.get("config") or {})
+        outcome = outcome_row(r)
+        rows.append({"run": r["id"][:8], **{k: flat.get(k) for k in fields}, "status": r.get("status"),
+                     **{k: outcome[k] for k in ("predicted", "measured", "accuracy")}})
+    return rows

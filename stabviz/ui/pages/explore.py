@@ -13,8 +13,8 @@ import streamlit as st
 
 from stabviz import plots
 from stabviz.config import RANGES, LIFConfig
-from stabviz.ui import (advice, compute, entry, figures, layout, livemap, measuredlayer, sharing, snippets, state,
-                        urlstate)
+from stabviz.ui import (advice, compute, entry, figures, layout, livemap, measuredlayer, runview, sharing, snippets,
+                        state, urlstate)
 from stabviz.ui import runs as ui_runs
 
 #: tab label -> (x axis, y axis); every map's y axis is the dampening γ. Short labels: the three tabs fit
@@ -158,20 +158,37 @@ def confirm_button(cfg: LIFConfig, option: Mapping[str, Any] | None = None) -> N
                    "(the host has set no run token).")
     c = st.columns([1, 3], vertical_alignment="bottom")
     seeds = ui_runs.seeds_input(c[0], "confirm_seeds")
+    st.caption(ui_runs.cost_caption(ui_runs.quick_config(at), seeds))
     if c[1].button("Confirm with a short run", type="primary", icon=":material/play_arrow:", key="confirm_run",
                    disabled=off):
         try:
-            st.session_state["_confirm_run_ids"] = ui_runs.submit_seeds(ui_runs.quick_config(at), seeds)
+            st.session_state[CONFIRMED] = ui_runs.submit_seeds(ui_runs.quick_config(at), seeds)
         except ValueError as err:
             st.error(f"The run was not started: {layout.plain(err)}")
-    run_ids = st.session_state.get("_confirm_run_ids")
-    if run_ids:
-        what = f"Run {layout.plain(run_ids[0][:8])}" if len(run_ids) == 1 else \
-            f"{len(run_ids)} runs ({', '.join(layout.plain(r[:8]) for r in run_ids)}), one per seed,"
-        st.success(f"{what} queued: follow {'it' if len(run_ids) == 1 else 'them'} live on the Runs page.",
-                   icon=":material/check:")
+    confirmation_view(st.session_state.get(CONFIRMED))
+
+
+CONFIRMED = "_confirm_run_ids"
+
+
+def confirmation_view(run_ids: Sequence[str] | None) -> None:
+    """The runs the button queued, followed inline: progress with ETA, live loss and accuracy, then the
+    verdict (a seed group's interval verdict for two or more seeds); a link opens them on the Runs page."""
+    if not run_ids:
+        return
+    store = ui_runs.store()
+    try:
+        lif = (store.get(run_ids[0]).get("config") or {}).get("lif") or {}
+    except KeyError:                   # no longer in the store (its database was moved aside)
+        st.session_state[CONFIRMED] = None
+        return
+    with st.container(border=True):
+        st.caption(f"Confirmation at {layout.plain(runview.setting_label(lif))}"
+                   + (f", {len(run_ids)} seeds" if len(run_ids) > 1 else ""))
+        runview.follow(store, run_ids, "confirm", titles=("loss", "accuracy"), per_row=1)   # a narrow column
+        runview.group_view(store, run_ids[0], "confirm")
         params = {**urlstate.setting_params(st.session_state[state.SETTING]), "run": run_ids[0]}
-        st.page_link(entry.script("runs"), label=f"Open run {run_ids[0][:8]} on the Runs page",
+        st.page_link(entry.script("runs"), label=f"Details on the Runs page (run {run_ids[0][:8]})",
                      icon=":material/open_in_new:", query_params=params)
 
 

@@ -5,32 +5,21 @@ The run store and the launcher the pages share are in :mod:`stabviz.ui.runs`.
 """
 from __future__ import annotations
 
-import datetime as dt
-import math
 from typing import Any, Mapping, Sequence
 
+import pandas as pd
 import streamlit as st
 
-from stabviz import plots
 from stabviz.config import DEVICES, TASKS, TRAIN_RANGES, LIFConfig, TrainConfig, limits
 from stabviz.runs import ACTIVE
-from stabviz.runs.groups import groups_of, in_seed_group, interval_text, summarize
-from stabviz.runs.groups import verdict_sentence as group_sentence
-from stabviz.ui import figures, layout, sharing, state
+from stabviz.runs.groups import groups_of, interval_text
+from stabviz.ui import layout, runview, sharing, state
 from stabviz.ui import runs as ui_runs
 
-#: Metric charts of the live view: title -> metric name prefix in the store (per layer: "<name>/<k>").
-CHARTS = {"loss": "loss", "accuracy": "accuracy", "firing rate": "firing_rate", "‖∇W_rec‖ (grad norm)": "grad_norm"}
-
-
-def setting_label(lif: Mapping[str, Any]) -> str:
-    """A one-line description of a run's LIF setting."""
-    if not lif:
-        return "—"
-    sg = f"{lif.get('shape')} γ={lif.get('dampening'):.3g} β={lif.get('sharpness'):.3g}"
-    if lif.get("shape") == "qpseudospike":
-        sg += f" q={lif.get('tail'):.3g}"
-    return f"{sg}, α={lif.get('leak'):.3g}, n={lif.get('n_rec')}"
+#: At most this many runs side by side.
+COMPARE_MAX = 4
+#: Session keys: the ids of the runs deleted last (for Undo); the last launch the Run selector has shown.
+DELETED, SHOWN_LAUNCH = "_deleted_runs", "_shown_launch"
 
 
 def duration(run: Mapping[str, Any]) -> float | None:
@@ -42,6 +31,11 @@ def duration(run: Mapping[str, Any]) -> float | None:
     return None if end is None else float(end - run["started"])
 
 
+def _duration_text(run: Mapping[str, Any]) -> str:
+    seconds = duration(run)
+    return "—" if seconds is None else ui_runs.span(seconds)
+
+
 def table_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The persisted runs as table rows: status, setting, prediction vs measurement, duration, and for a
     seed group's members the group's 95% intervals (over the members listed, once two have measured)."""
@@ -49,16 +43,13 @@ def table_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for r in runs:
         cfg = r.get("config") or {}
-        summary = r.get("summary") or {}
-        final = summary.get("final") or {}
-        pred = r.get("prediction") or summary.get("prediction") or {}
+        outcome = ui_runs.outcome_row(r)
         rows.append({
-            "run": r["id"][:8], "status": r["status"],
-            "created": dt.datetime.fromtimestamp(r["created"]).strftime("%Y-%m-%d %H:%M:%S"),
-            "setting": setting_label(cfg.get("lif") or {}), "task": cfg.get("task"),
-            "steps": cfg.get("train_steps"), "predicted": pred.get("regime"),
-            "measured": ui_runs.measured_outcome(r) if r["status"] not in ACTIVE else None,
-            "accuracy": final.get("accuracy"), "duration (s)": duration(r), "sweep": r.get("sweep_label") or "",
+            "run": r["id"][:8], "status": r["status"], "created": ui_runs.ago(r["created"]),
+            "tags": ", ".join(r.get("tags") or []),
+            "setting": runview.setting_label(cfg.get("lif") or {}), "task": cfg.get("task"),
+            "steps": cfg.get("train_steps"), "predicted": outcome["predicted"], "measured": outcome["measured"],
+            "accuracy": outcome["accuracy"], "duration": _duration_text(r), "sweep": r.get("sweep_label") or "",
             "seed group (95% interval)": interval_text(groups.get(r.get("sweep_id"))) or "",
         })
     return rows
@@ -75,7 +66,7 @@ def launch_form(cfg: LIFConfig) -> None:
         return
     files = sharing.data_files() if shared else {}
     with st.form("launch", border=True, enter_to_submit=False):
-        st.markdown(f"**Launch a run at the current setting**: {setting_label(cfg.to_dict())}")
+        st.markdown(f"**Launch a run at the current setting**: {runview.setting_label(cfg.to_dict())}")
         c = st.columns(4)
         task = c[0].selectbox("Task", TASKS, help="randman is generated on the fly; digits is scikit-learn's "
                                                   "bundled set (16 steps, 64 channels); shd and slmnist read a "
@@ -116,203 +107,150 @@ def launch_form(cfg: LIFConfig) -> None:
             except ValueError as err:
                 st.error(f"The run was not started: {layout.plain(sharing.redact(str(err)))}")
             else:
-                st.session_state["run_choice"] = run_ids[0]
                 st.success(f"Run {layout.plain(run_ids[0][:8])} queued." if len(run_ids) == 1 else
                            f"{len(run_ids)} runs queued, one per seed (a seed group): "
                            + ", ".join(layout.plain(r[:8]) for r in run_ids) + ".")
 
 
-def run_metrics(run_id: str) -> dict[str, tuple[list, list]]:
-    """All metric points of a run, read incrementally: each poll of the live view reads only the points
-    logged since its last one (RunStore.metrics_since), the rest is kept in the session."""
-    cache = st.session_state.setdefault("_metrics_cache", {})
-    cursor, series = cache.get(run_id, (0, {}))
-    new, cursor = ui_runs.store().metrics_since(run_id, cursor)
-    for name, (steps, values) in new.items():
-        old_steps, old_values = series.setdefault(name, ([], []))
-        old_steps.extend(steps)
-        old_values.extend(values)
-    cache[run_id] = (cursor, series)
-    return series
-
-
-def metric_series(run_ids: Sequence[str], prefix: str, label_runs: bool) -> dict[str, tuple[list, list]]:
-    """Series of one metric (all layers) for several runs: label -> (steps, values)."""
-    out = {}
-    for run_id in run_ids:
-        for name, (steps, values) in sorted(run_metrics(run_id).items()):
-            if name == prefix or name.startswith(prefix + "/"):
-                layer = name[len(prefix) + 1:]
-                label = " ".join(p for p in ((run_id[:8] if label_runs else ""), (f"layer {layer}" if layer else "")) if p)
-                out[label or prefix] = (steps, values)
-    return out
-
-
-def charts(run_ids: Sequence[str], key: str) -> None:
-    """The metric charts of some runs, with smoothing and log-y toggles."""
-    c = st.columns([2, 1, 3])
-    smoothing = c[0].slider("Smoothing", 0.0, 0.95, 0.0, 0.05, key=f"{key}_smooth")
-    log_y = c[1].toggle("log y", key=f"{key}_log")
-    cols = st.columns(2)
-    for i, (title, prefix) in enumerate(CHARTS.items()):
-        series = metric_series(run_ids, prefix, label_runs=len(run_ids) > 1)
-        with cols[i % 2]:
-            if series:
-                figures.chart(plots.metric_curves(series, y_label=title, smoothing=smoothing,
-                                                  log_y=log_y and prefix != "accuracy"), f"{key}_{prefix}")
-            else:
-                st.caption(f"{title}: nothing logged yet")
-
-
-def comparison_rows(run: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Prediction vs measurement at initialisation, from the run's verdict."""
-    verdict = (run.get("summary") or {}).get("verdict") or {}
-    names = {"firing_rate": "initial firing rate p", "rho": "one-step gain ρ (ρ̂ measured)",
-             "rho2": "ρ² (mean squared one-step gain)", "regime": "regime over T"}
-    rows = []
-    for k, label in names.items():
-        v = verdict.get(k) or {}
-        rows.append({"quantity": label, "predicted": _cell(v.get("predicted")),
-                     "measured": _cell(v.get("measured")),
-                     "agrees": {True: "yes", False: "no"}.get(v.get("agrees"), "—")})
-    return rows
-
-
-def _cell(x: Any) -> str:
-    if isinstance(x, float):
-        return layout.fmt(x, 4)
-    return "—" if x is None else str(x)
-
-
-def verdict_sentence(run: Mapping[str, Any]) -> str | None:
-    verdict = (run.get("summary") or {}).get("verdict") or {}
-    regime = verdict.get("regime") or {}
-    if regime.get("agrees") is None:
-        return None
-    word = "confirmed" if regime["agrees"] else "refuted"
-    band = regime.get("band") or [None, None]
-    inside = "inside" if regime["agrees"] else "outside"
-    return (f"Prediction **{word}**: the theory said *{layout.plain(regime.get('predicted'))}* "
-            f"(calibrated band {layout.fmt(band[0])} to {layout.fmt(band[1])} decades over T); the run measured "
-            f"*{layout.plain(regime.get('measured'))}*, {inside} the band (from the gradient-flow probe's "
-            "per-step gain ρ̂).")
-
-
-def group_view(store: Any, run_id: str) -> None:
-    """The run's seed group: its members' 95% intervals and the group verdict (re-drawn every second while
-    a member is queued or running; nothing for a run in no group)."""
-    run = store.get(run_id)
-    if not in_seed_group(run):
-        return
-    members = lambda: store.list(sweep_id=run["sweep_id"], limit=None)        # noqa: E731
-    active = any(r["status"] in ACTIVE for r in members())
-
-    @st.fragment(run_every=ui_runs.POLL_S if active else None)
-    def view() -> None:
-        now = members()
-        if active and not any(r["status"] in ACTIVE for r in now):
-            st.rerun()                     # the last member has just ended: stop polling
-        group = summarize(now)
-        st.markdown(f"**Seed group** {layout.plain(group['id'][:8])}: {group['size']} runs "
-                    f"(seeds {group['seeds'][0]}–{group['seeds'][-1]}), {group['measured']} measured")
-        sentence = group_sentence(group)
-        if group["error"]:
-            st.warning(f"No group verdict: {layout.plain(group['error'])}")
-        elif sentence is None:
-            st.caption("The group's 95% interval needs two measured runs.")
-        else:
-            st.markdown(layout.plain(interval_text(group)))
-            box = {True: st.success, False: st.warning}.get(group["verdict"]["agrees"], st.info)
-            box(layout.plain(sentence))
-    view()
-
-
-def grad_flow_series(run: Mapping[str, Any]) -> dict[str, tuple[list, list]]:
-    summary = run.get("summary") or {}
-    out = {}
-    for when in ("initial", "final"):
-        flow = (summary.get(when) or {}).get("grad_flow")
-        if flow:
-            out[f"{when} (ρ̂ = {layout.fmt((summary[when] or {}).get('grad_gain'), 4)})"] = (list(range(len(flow))), flow)
-    return out
-
-
-def progress(run_id: str) -> float:
-    series = run_metrics(run_id).get("progress")
-    if not series or not series[1]:
-        return 0.0
-    p = series[1][-1]
-    return 0.0 if p is None or not math.isfinite(p) else min(max(float(p), 0.0), 1.0)
-
-
-def render(cfg: LIFConfig) -> None:
-    """The Runs page at the sidebar's setting (the setting new runs are launched at)."""
-    store = ui_runs.store()
-    st.title("Training runs")
-
-    launch_form(cfg)
-
-    runs = store.list(limit=200)
-    if not runs:
-        st.info("No runs yet. Launch one above, or press *Confirm with a short run* on the Explore page.")
-        return
-
-    st.subheader("All runs")
-    table = st.dataframe(table_rows(runs), on_select="rerun", selection_mode="multi-row", hide_index=True,
-                         key="runs_table", width="stretch")
-    # sharing.redact: on a shared dashboard the host's data paths leave as file names only
-    layout.download_buttons("Runs table", "stabviz_runs", lambda: sharing.redact(store.export_table("csv")),
-                            lambda: sharing.redact(store.export_table("json")), key="dl_table")
-
+def run_choice(runs: Sequence[Mapping[str, Any]]) -> str:
+    """The Run selector: the run in the link, else the one this session chose or just launched, else the
+    watched run (the newest queued or running one, else the newest)."""
     ids = [r["id"] for r in runs]
-    state.seed_widget("run_choice", "run", ui_runs.run_parser(ids), ids[0])
+    ss = st.session_state
+    launched = ss.get(ui_runs.LAST_LAUNCH)
+    if launched in ids and launched != ss.get(SHOWN_LAUNCH):
+        # a run this session has just launched (here or on Explore) is shown once, at once: the selector's
+        # value and the link's, which state.seed_widget would otherwise take back to the run it held before
+        ss[SHOWN_LAUNCH] = ss["run_choice"] = launched
+        st.query_params["run"] = launched
+    state.seed_widget("run_choice", "run", ui_runs.run_parser(ids), ui_runs.watched_run(runs))
     if st.session_state["run_choice"] not in ids:          # a run older than the table's 200, or deleted
-        st.session_state["run_choice"] = ids[0]
-    labels = {r["id"]: f"{r['id'][:8]} · {r['status']} · {setting_label((r.get('config') or {}).get('lif') or {})}"
-              for r in runs}
+        st.session_state["run_choice"] = ui_runs.watched_run(runs)
+    labels = {r["id"]: f"{r['id'][:8]} · {r['status']} · {ui_runs.ago(r['created'])} · "
+                       f"{runview.setting_label((r.get('config') or {}).get('lif') or {})}" for r in runs}
     run_id = st.selectbox("Run", ids, key="run_choice", format_func=labels.get, persist_state="session")
     state.keep_param("run", run_id)
+    return run_id
+
+
+def cancel_button(run: Mapping[str, Any]) -> None:
+    if ui_runs.may_cancel(run["id"]) and st.button("Cancel run", icon=":material/stop:", key="cancel_run"):
+        ui_runs.launcher().cancel(run["id"])
+
+
+def run_view(store: Any, run_id: str) -> None:
+    """The chosen run: live status, progress with ETA, curves, then its verdict and details; tags."""
+    runview.follow(store, [run_id], "live", on_active=cancel_button)
     run = store.get(run_id)
-    active = run["status"] in ACTIVE
-
-    @st.fragment(run_every=ui_runs.POLL_S if active else None)
-    def live_view() -> None:
-        """Re-drawn every second while the run is queued or running; a full rerun when it ends."""
-        current = store.get(run_id)
-        if current["status"] in ACTIVE:
-            st.progress(progress(run_id), text=f"{layout.plain(current['status'])}: {progress(run_id):.0%}")
-            if ui_runs.may_cancel(run_id) and st.button("Cancel run", icon=":material/stop:", key="cancel_run"):
-                ui_runs.launcher().cancel(run_id)
-        elif active:
-            st.rerun()                    # it has just ended: refresh the table and stop polling
-        charts([run_id], "live")
-
-    st.subheader(f"Run {layout.plain(run_id[:8])}: {layout.plain(run['status'])}")
-    error = ui_runs.error_text(run)
-    if error:
-        st.error(f"The run failed: {layout.plain(error)}", icon=":material/error:")
-    live_view()
-
+    runview.group_view(store, run_id, "live")
     if run["status"] not in ACTIVE:
-        c = st.columns([3, 2])
+        runview.details(run, "live")
+        c = st.columns([4, 1], vertical_alignment="bottom")
         with c[0]:
-            st.markdown("**Prediction vs measurement at initialisation**")
-            st.dataframe(comparison_rows(run), hide_index=True, width="stretch")
-            sentence = verdict_sentence(run)
-            if sentence:
-                st.markdown(sentence)
-            group_view(store, run_id)
+            tags_input(store, run)
         with c[1]:
-            flow = grad_flow_series(run)
-            if flow:
-                figures.chart(plots.gradient_flow(flow), "grad_flow")
+            delete_button(store, [run_id], "Delete run", "delete_run")
         layout.download_buttons("This run", f"stabviz_run_{run_id[:8]}",
                                 lambda: sharing.redact(store.export(run_id, "csv")),
                                 lambda: sharing.redact(store.export(run_id, "json")), key="dl_run")
 
-    selected = [ids[i] for i in table.selection.rows] if table and table.selection.rows else []
-    if len(selected) > 1:
-        st.subheader(f"Overlay of {len(selected)} selected runs")
-        charts(selected, "overlay")
-    else:
-        st.caption("Select several rows of the table to overlay their curves.")
+
+def delete_button(store: Any, run_ids: Sequence[str], label: str, key: str) -> None:
+    """Soft-delete ended runs (Undo, in :func:`deleted_notice`, brings them back)."""
+    if st.button(label, key=key, icon=":material/delete:",
+                 help="Hides the run from every list; Undo brings it back. Queued or running runs are not "
+                      "deleted: cancel them first."):
+        st.session_state[DELETED] = store.delete(run_ids)
+        st.rerun()
+
+
+def tags_input(store: Any, run: Mapping[str, Any]) -> None:
+    """The run's tags: pick existing ones or type new ones (saved at once)."""
+    key = f"tags_{run['id']}"
+    current = list(run.get("tags") or [])
+    known = sorted({t for r in store.list(limit=None) for t in (r.get("tags") or [])} | set(current))
+
+    def save() -> None:
+        try:
+            store.set_tags(run["id"], st.session_state[key])
+        except (ValueError, ui_runs.StoreError) as err:
+            st.session_state["_tag_error"] = str(err)
+
+    st.multiselect("Tags", known, default=current, key=key, accept_new_options=True, on_change=save,
+                   placeholder="add a tag (type and press Enter)",
+                   help="Short labels of your own (e.g. 'baseline', 'lecture'); the table can be filtered by them.")
+    error = st.session_state.pop("_tag_error", None)
+    if error:
+        st.error(f"The tags were not saved: {layout.plain(error)}")
+
+
+def deleted_notice(store: Any) -> None:
+    """After a delete: which runs went, with an Undo button (the runs are only hidden until then)."""
+    gone = st.session_state.get(DELETED)
+    if not gone:
+        return
+    c = st.columns([4, 1], vertical_alignment="center")
+    c[0].info(f"Deleted {len(gone)} run{'s' if len(gone) > 1 else ''}: " + ", ".join(layout.plain(r[:8]) for r in gone)
+              + ".", icon=":material/delete:")
+    if c[1].button("Undo", key="undo_delete", icon=":material/undo:"):
+        store.undelete(gone)
+        st.session_state[DELETED] = []
+        st.rerun()
+
+
+def runs_table(store: Any, runs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The colour-keyed runs table (filtered by tag); returns the ids of the selected rows."""
+    tags = sorted({t for r in runs for t in (r.get("tags") or [])})
+    c = st.columns([3, 2], vertical_alignment="bottom")
+    c[0].subheader("All runs")
+    wanted = c[1].multiselect("Filter by tag", tags, key="tag_filter", placeholder="all runs") if tags else []
+    shown = [r for r in runs if not wanted or set(wanted) & set(r.get("tags") or [])]
+    st.markdown(ui_runs.status_key())
+    rows = table_rows(shown)
+    data = pd.DataFrame(rows).style.map(ui_runs.status_style, subset=["status"]) if rows else rows
+    table = st.dataframe(data, on_select="rerun", selection_mode="multi-row", hide_index=True,
+                         key="runs_table", width="stretch")
+    # sharing.redact: on a shared dashboard the host's data paths leave as file names only
+    layout.download_buttons("Runs table", "stabviz_runs", lambda: sharing.redact(store.export_table("csv")),
+                            lambda: sharing.redact(store.export_table("json")), key="dl_table")
+    rows_chosen = table.selection.rows if table and table.selection.rows else []
+    return [shown[i]["id"] for i in rows_chosen if i < len(shown)]
+
+
+def selection_tools(store: Any, selected: Sequence[str]) -> None:
+    """Compare 2 to 4 selected runs (the settings that differ, overlaid curves) and delete the selection."""
+    if not selected:
+        st.caption("Select rows of the table to compare 2 to 4 runs side by side, or to delete them.")
+        return
+    runs = [store.get(r) for r in selected]
+    ended = [r["id"] for r in runs if r["status"] not in ACTIVE]
+    if ended:
+        delete_button(store, ended, f"Delete {len(ended)} selected run{'s' if len(ended) > 1 else ''}", "delete_runs")
+    if not 2 <= len(runs) <= COMPARE_MAX:
+        if len(runs) > COMPARE_MAX:
+            st.caption(f"Select at most {COMPARE_MAX} runs to compare them.")
+        return
+    st.subheader(f"Comparing {len(runs)} runs")
+    st.dataframe(ui_runs.comparison_table(runs), hide_index=True, width="stretch")
+    st.caption("Columns: the settings that differ between these runs, then each one's outcome.")
+    runview.charts(selected, "overlay")
+
+
+def render(cfg: LIFConfig) -> None:
+    """The Runs page at the sidebar's setting (the setting new runs are launched at): the watched run on
+    top, the launch form (collapsed once runs exist), then the colour-keyed table and its tools."""
+    store = ui_runs.store()
+    st.title("Training runs")
+    view = st.container()                 # filled after the launch form, which may choose a new run
+    any_runs = bool(store.list(limit=1))
+    with st.expander("Launch a run", expanded=not any_runs, icon=":material/play_arrow:"):
+        launch_form(cfg)
+
+    runs = store.list(limit=200)
+    with view:
+        deleted_notice(store)
+        if not runs:
+            st.info("No runs yet. Launch one below, or press *Confirm with a short run* on the Explore page.")
+            return
+        run_view(store, run_choice(runs))
+    selection_tools(store, runs_table(store, runs))
