@@ -152,6 +152,7 @@ def test_twenty_submissions_from_four_threads_are_all_recorded_and_finish(home, 
 
 def test_cancel_works_on_queued_and_running_runs(home, monkeypatch):
     monkeypatch.setenv("STABVIZ_WORKERS", "1")
+    monkeypatch.setenv("STABVIZ_MAX_ENSEMBLE", "1")     # one run at a time: the second waits queued
     store = RunStore()
     launcher = LocalLauncher(store)
     first, second = launcher.submit(long_run()), launcher.submit(long_run())

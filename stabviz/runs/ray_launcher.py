@@ -1,7 +1,8 @@
 """Ray launcher: the same runs and sweeps, executed as Ray tasks on a cluster.
 
-Each task receives the store's path and a run id, claims the run in the store and trains it with the
-same code as a local worker, so the dashboard reads Ray runs exactly like local ones.
+Each task receives the store's path and the ids of one ensemble (compatible runs of one submission, see
+``stabviz.runs.worker.plan_ensembles``; one id when they cannot share), claims them in the store and
+trains them with the same code as a local worker, so the dashboard reads Ray runs exactly like local ones.
 
 Requirements on a real cluster: stabviz installed on every node, and the run store on a filesystem
 that every node mounts at the same path with working POSIX locks (NFS with lockd, Lustre, CephFS...);
@@ -37,14 +38,19 @@ class RayConnectError(RuntimeError):
 
 
 @ray.remote(max_retries=0)
-def execute_on_ray(db_path: str, run_id: str) -> str:
-    """Claim and train one run inside a Ray worker; returns its final status."""
-    from stabviz.runs.worker import execute_claimed
+def execute_on_ray(db_path: str, run_ids: list[str]) -> list[str]:
+    """Claim and train runs inside a Ray worker: one run, or compatible runs as one ensemble (as a local
+    worker would); returns their final statuses."""
+    from stabviz.runs.worker import execute_claimed, execute_claimed_ensemble
     store = RunStore(db_path)
     try:
-        if not store.claim(run_id, os.getpid(), HOST):
-            return store.status(run_id)      # cancelled while it waited for resources
-        return execute_claimed(store, run_id)
+        # a run cancelled while the task waited for resources is no longer queued: left out
+        mine = [run_id for run_id in run_ids if store.claim(run_id, os.getpid(), HOST)]
+        if len(mine) == 1:
+            execute_claimed(store, mine[0])
+        elif mine:
+            execute_claimed_ensemble(store, mine)
+        return [store.status(run_id) for run_id in run_ids]
     finally:
         store.close()
 
@@ -56,9 +62,9 @@ class _Dispatcher:
     def __init__(self):
         self.pending: list[Any] = []
 
-    def launch(self, db_path: str, run_id: str, num_gpus: float) -> None:
-        ref = execute_on_ray.options(num_gpus=num_gpus, name=f"stabviz-run-{run_id}").remote(
-            db_path, run_id)
+    def launch(self, db_path: str, run_ids: list[str], num_gpus: float) -> None:
+        ref = execute_on_ray.options(num_gpus=num_gpus, name=f"stabviz-run-{run_ids[0]}").remote(
+            db_path, run_ids)
         done, self.pending = ray.wait(self.pending, num_returns=len(self.pending), timeout=0)
         self.pending.append(ref)
 
@@ -67,12 +73,12 @@ class _Dispatcher:
         return len(self.pending)
 
 
-def gpu_share(cfg: TrainConfig, cluster_gpus: float) -> float:
-    """GPUs one task asks Ray for: 0 without GPUs or for ``device='cpu'``; SMALL_RUN_GPU_SHARE
-    for small networks; 1 otherwise."""
+def gpu_share(cfg: TrainConfig, cluster_gpus: float, members: int = 1) -> float:
+    """GPUs one task (one run, or an ensemble of ``members``) asks Ray for: 0 without GPUs or for
+    ``device='cpu'``; SMALL_RUN_GPU_SHARE for small networks; 1 otherwise."""
     if cluster_gpus <= 0 or cfg.device == "cpu":
         return 0.0
-    return SMALL_RUN_GPU_SHARE if cfg.lif.n_rec * cfg.layers <= SMALL_RUN_NEURONS else 1.0
+    return SMALL_RUN_GPU_SHARE if cfg.lif.n_rec * cfg.layers * members <= SMALL_RUN_NEURONS else 1.0
 
 
 class RayLauncher(Launcher):
@@ -126,14 +132,18 @@ class RayLauncher(Launcher):
                                    get_if_exists=True).remote()
 
     def _start(self, run_ids: list[str]) -> None:
+        """One Ray task per ensemble: compatible runs (a sweep, a seed group) train together."""
+        from stabviz.runs.worker import plan_ensembles
         self._connect()             # done already by _prepare; kept for direct callers
         dispatcher = self._dispatcher()
         gpus = ray.cluster_resources().get("GPU", 0.0)
+        configs = {run_id: TrainConfig.from_dict(self.store.get(run_id, reap=False)["config"])
+                   for run_id in run_ids}
         launched = []
-        for run_id in run_ids:
-            cfg = TrainConfig.from_dict(self.store.get(run_id, reap=False)["config"])
-            share = self.num_gpus if self.num_gpus is not None else gpu_share(cfg, gpus)
-            launched.append(dispatcher.launch.remote(str(self.store.path), run_id, share))
+        for members in plan_ensembles(configs):
+            cfg = configs[members[0]]
+            share = self.num_gpus if self.num_gpus is not None else gpu_share(cfg, gpus, len(members))
+            launched.append(dispatcher.launch.remote(str(self.store.path), members, share))
         ray.get(launched)          # the actor holds the tasks once these calls return
 
 

@@ -37,7 +37,7 @@ import uuid
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import quote
 
 from stabviz.config import TrainConfig
@@ -658,19 +658,64 @@ class RunStore:
     def claim_next(self, launcher: str, pid: int, host: str = HOST,
                    max_running: int | None = None) -> str | None:
         """Atomically move the oldest queued run of ``launcher`` to running; None if there is none
-        or ``max_running`` runs of that launcher already run."""
+        or ``max_running`` workers already hold running runs of that launcher."""
         with self._write() as c:
-            if max_running is not None:
-                running = c.execute("SELECT COUNT(*) FROM runs WHERE status='running' AND launcher=?",
-                                    (launcher,)).fetchone()[0]
-                if running >= max_running:
-                    return None
+            if max_running is not None and self._busy_workers(c, launcher) >= max_running:
+                return None
             row = c.execute("SELECT id FROM runs WHERE status='queued' AND launcher=? "
                             "ORDER BY created, rowid LIMIT 1", (launcher,)).fetchone()
             if row is None:
                 return None
             self._mark_running(c, row[0], pid, host)
             return row[0]
+
+    @_translated
+    def claim_group(self, launcher: str, pid: int, host: str = HOST, max_running: int | None = None, *,
+                    key: Callable[[dict[str, Any]], Hashable], limit: int) -> list[str]:
+        """Atomically move the oldest queued run of ``launcher`` to running, with up to ``limit`` − 1 more
+        queued runs whose ``key(config)`` equals its own (runs that can train as one ensemble), oldest
+        first. ``max_running`` bounds the *workers* holding running runs of that launcher (an ensemble
+        is one worker). A key that raises claims its run alone. [] when nothing is claimed."""
+        def key_of(text: str) -> Hashable:
+            try:
+                return key(json.loads(text))
+            except Exception:
+                return object()              # unique: never grouped with anything
+        with self._write() as c:
+            if max_running is not None and self._busy_workers(c, launcher) >= max_running:
+                return []
+            rows = c.execute("SELECT id, config FROM runs WHERE status='queued' AND launcher=? "
+                             "ORDER BY created, rowid", (launcher,)).fetchall()
+            if not rows:
+                return []
+            first = key_of(rows[0][1])
+            chosen = [rows[0][0]] + [r[0] for r in rows[1:] if key_of(r[1]) == first][:max(0, limit - 1)]
+            return [run_id for run_id in chosen if self._mark_running(c, run_id, pid, host)]
+
+    @staticmethod
+    def _busy_workers(c: sqlite3.Connection, launcher: str) -> int:
+        """Workers holding running runs of ``launcher`` (an ensemble's members share one worker)."""
+        return c.execute("SELECT COUNT(DISTINCT host || ':' || pid) FROM runs WHERE status='running' "
+                         "AND launcher=?", (launcher,)).fetchone()[0]
+
+    @_translated
+    def requeue(self, run_ids: Sequence[str], pid: int) -> None:
+        """Give claimed runs that this worker will not train after all (they did not fit one ensemble) back
+        to the queue, as if never claimed."""
+        with self._write() as c:
+            for run_id in run_ids:
+                c.execute("UPDATE runs SET status='queued', pid=NULL, host=NULL, started=NULL, heartbeat=NULL "
+                          "WHERE id=? AND status='running' AND pid=?", (run_id, pid))
+
+    @_translated
+    def cancel_requests(self, run_ids: Sequence[str]) -> set[str]:
+        """The runs among ``run_ids`` whose cancellation was asked for (one query for a whole ensemble)."""
+        if not run_ids:
+            return set()
+        marks = ",".join("?" * len(run_ids))
+        rows = self._conn().execute(f"SELECT id FROM runs WHERE cancel_requested AND id IN ({marks})",
+                                    tuple(run_ids)).fetchall()
+        return {r[0] for r in rows}
 
     @_translated
     def claim(self, run_id: str, pid: int, host: str = HOST) -> bool:

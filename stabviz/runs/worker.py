@@ -5,7 +5,10 @@ own session so it outlives whoever submitted). That process is the *dispatcher*:
 database (an ``flock`` on ``<db>.dispatcher.lock``), it keeps up to N worker processes (multiprocessing
 ``spawn``: CUDA cannot be re-initialised in a forked child) alive while runs are queued, reaps runs whose
 worker died, and exits when the queue is empty and its workers have gone idle. Each worker claims queued
-runs atomically, one at a time, and calls ``stabviz.train.run``. A worker whose run was declared dead
+runs atomically and calls ``stabviz.train.run``; with the default training entry it claims the oldest
+queued run together with the queued runs that can share an ensemble with it (same layer shape, task,
+sizes and steps: ``stabviz.train.ensemble_key``, up to STABVIZ_MAX_ENSEMBLE and the memory estimate) and
+trains them in lockstep with ``stabviz.train.run_ensemble``, each member still a normal run in the store. A worker whose run was declared dead
 meanwhile (stopped past the stale limit, say) has its writes refused by the store (``RunEnded``) and
 stops that run, leaving its ``interrupted`` status and error as they are; when the store cannot be
 written (full disk) it keeps trying, for a while, to record the cause in the run's error. A dispatcher
@@ -61,29 +64,44 @@ def load_train_function(entry: str | None = None) -> Callable[..., dict]:
 # -- one run ---------------------------------------------------------------------------------------
 
 class _Heartbeat(threading.Thread):
-    """Keeps the run's heartbeat fresh while training holds the main thread (long steps, compiles)."""
+    """Keeps the heartbeats of the runs a worker trains (one, or an ensemble's members) fresh while
+    training holds the main thread (long steps, compiles). A run the store no longer lets us write is
+    in ``ended_ids`` (training must stop it); ``ended`` is set once every run has ended."""
 
-    def __init__(self, store: RunStore, run_id: str, every: float | None = None):
-        super().__init__(daemon=True, name=f"heartbeat-{run_id}")
-        self.store, self.run_id = store, run_id
+    def __init__(self, store: RunStore, run_ids: str | list[str], every: float | None = None):
+        run_ids = [run_ids] if isinstance(run_ids, str) else list(run_ids)
+        super().__init__(daemon=True, name=f"heartbeat-{run_ids[0]}")
+        self.store, self.run_ids = store, run_ids
         self.every = every if every is not None else min(HEARTBEAT_S, store.stale_after / 4)
         self.stopped = threading.Event()
-        self.ended = threading.Event()     # the run is no longer ours: training must stop
+        self.ended = threading.Event()     # every run is no longer ours: training must stop
+        self.ended_ids: set[str] = set()
         self.last_error: str | None = None
+
+    def end(self, run_id: str) -> None:
+        self.ended_ids.add(run_id)
+        if self.ended_ids >= set(self.run_ids):
+            self.ended.set()
 
     def run(self) -> None:
         while not self.stopped.wait(self.every):
-            try:
-                self.store.heartbeat(self.run_id)
-            except RunEnded:
-                self.ended.set()
+            for run_id in self.run_ids:
+                if run_id not in self.ended_ids:
+                    self._beat(run_id)
+            if self.ended.is_set():
                 break
-            except Exception as exc:   # a busy database must not kill the run; the next beat retries
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                if self.last_error.count("\n") == 0:
-                    print(f"stabviz worker {os.getpid()}: heartbeat of {self.run_id} failed: "
-                          f"{self.last_error}", file=sys.stderr, flush=True)
         self.store.close()
+
+    def _beat(self, run_id: str) -> None:
+        try:
+            self.store.heartbeat(run_id)
+        except RunEnded:
+            self.end(run_id)
+        except Exception as exc:   # a busy database must not kill the run; the next beat retries
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            if self.last_error.count("\n") == 0:
+                print(f"stabviz worker {os.getpid()}: heartbeat of {run_id} failed: "
+                      f"{self.last_error}", file=sys.stderr, flush=True)
 
 
 def _should_stop_for(store: RunStore, run_id: str,
@@ -120,14 +138,7 @@ def execute_claimed(store: RunStore, run_id: str, train_fn: Callable[..., dict] 
         summary = train_fn(cfg, callback, _should_stop_for(store, run_id, beat.ended), run_id)
         if beat.ended.is_set():
             return store.status(run_id)    # declared dead meanwhile: that verdict stands
-        status = summary.get("status", "finished")
-        if status not in SUMMARY_STATUSES:
-            raise ValueError(f"training returned status = {status!r}, not one of: "
-                             f"{', '.join(SUMMARY_STATUSES)}")
-        if not _record(store, run_id, status, summary=summary, prediction=summary.get("prediction"),
-                       device=summary.get("device")):
-            return store.status(run_id)    # refused: the run had already ended (interrupted...)
-        return status
+        return _record_summary(store, run_id, summary)
     except RunEnded:
         # The store refused our writes: the run was declared dead (e.g. this worker was stopped
         # past the stale limit) or ended otherwise. Its status and error stay as they are.
@@ -139,6 +150,150 @@ def execute_claimed(store: RunStore, run_id: str, train_fn: Callable[..., dict] 
         message = _one_line(exc)
         _record(store, run_id, "failed", error=message, traceback=traceback.format_exc())
         return "failed"
+    finally:
+        beat.stopped.set()
+        beat.join(timeout=2)
+
+
+def _record_summary(store: RunStore, run_id: str, summary: dict[str, Any]) -> str:
+    """Store a finished training's summary as the run's outcome; returns the run's final status."""
+    status = summary.get("status", "finished")
+    if status not in SUMMARY_STATUSES:
+        raise ValueError(f"training returned status = {status!r}, not one of: {', '.join(SUMMARY_STATUSES)}")
+    if not _record(store, run_id, status, summary=summary, prediction=summary.get("prediction"),
+                   device=summary.get("device")):
+        return store.status(run_id)        # refused: the run had already ended (interrupted...)
+    return status
+
+
+# -- an ensemble of runs ---------------------------------------------------------------------------
+
+def _ensemble_key(config: dict[str, Any]) -> Any:
+    """What queued runs must share to train as one ensemble (stabviz.train.ensemble_key)."""
+    from stabviz import train
+    from stabviz.config import TrainConfig
+    return train.ensemble_key(TrainConfig.from_dict(config))
+
+
+def packs_ensembles() -> bool:
+    """Whether workers train compatible queued runs together: with the default training entry only (a
+    custom STABVIZ_TRAIN_ENTRY trains one run per call), and unless STABVIZ_MAX_ENSEMBLE is 1."""
+    from stabviz.memory import max_ensemble
+    return not os.environ.get("STABVIZ_TRAIN_ENTRY") and max_ensemble() > 1
+
+
+def claim_work(store: RunStore, launcher: str, pid: int, max_running: int | None) -> list[str]:
+    """The runs this worker trains next: one, or the largest group of compatible queued runs that fits
+    in one ensemble (STABVIZ_MAX_ENSEMBLE and the memory estimate); the rest go back to the queue."""
+    if not packs_ensembles():
+        run_id = store.claim_next(launcher, pid, HOST, max_running)
+        return [run_id] if run_id else []
+    from stabviz.memory import max_ensemble
+    ids = store.claim_group(launcher, pid, HOST, max_running, key=_ensemble_key, limit=max_ensemble())
+    fit = _fitting(store, ids)
+    store.requeue(ids[fit:], pid)
+    return ids[:fit]
+
+
+def _fitting(store: RunStore, ids: list[str]) -> int:
+    """How many of the claimed ``ids`` (a compatible group) fit one ensemble."""
+    if len(ids) <= 1:
+        return len(ids)
+    from stabviz.config import TrainConfig
+    return fit_count([TrainConfig.from_dict(store.get(run_id, reap=False)["config"]) for run_id in ids])
+
+
+def fit_count(cfgs: list[Any]) -> int:
+    """The most leading members of ``cfgs`` (compatible TrainConfigs) one ensemble may hold: at most
+    STABVIZ_MAX_ENSEMBLE, within the memory estimate; at least 1 (a lone run that does not fit is refused
+    by training itself, with its message)."""
+    from stabviz import memory
+    for count in range(min(len(cfgs), memory.max_ensemble()), 1, -1):
+        try:
+            memory.check_ensemble(cfgs[:count])
+            return count
+        except ValueError:
+            continue
+    return min(1, len(cfgs))
+
+
+def plan_ensembles(configs: dict[str, Any]) -> list[list[str]]:
+    """Run ids (id -> TrainConfig) split into the ensembles they train as (each a list of ids, oldest
+    first); one id per list when ensembles are off (:func:`packs_ensembles`). The Ray launcher's plan."""
+    ids = list(configs)
+    if not packs_ensembles():
+        return [[run_id] for run_id in ids]
+    from stabviz import train
+    plan = []
+    for group in train.group_configs([configs[run_id] for run_id in ids]):
+        members = [ids[k] for k in group]
+        while members:
+            n = fit_count([configs[run_id] for run_id in members])
+            plan.append(members[:n])
+            members = members[n:]
+    return plan
+
+
+class _EnsembleStop:
+    """``should_stop(run_id)`` for an ensemble: cancel flags of all members in one query every
+    CANCEL_POLL_S, and the members the store no longer lets us write."""
+
+    def __init__(self, store: RunStore, run_ids: list[str], beat: _Heartbeat):
+        self.store, self.run_ids, self.beat = store, run_ids, beat
+        self.cancelled: set[str] = set()
+        self.checked = 0.0
+
+    def __call__(self, run_id: str) -> bool:
+        now = time.monotonic()
+        if now - self.checked >= CANCEL_POLL_S:
+            self.checked = now
+            self.cancelled |= self.store.cancel_requests(self.run_ids)
+        return run_id in self.cancelled or run_id in self.beat.ended_ids
+
+
+def execute_claimed_ensemble(store: RunStore, run_ids: list[str],
+                             ensemble_fn: Callable[..., list[dict]] | None = None) -> list[str]:
+    """Train the claimed runs ``run_ids`` as one ensemble (stabviz.train.run_ensemble) and record each
+    member's outcome as a normal run's. A member the store stops accepting (declared dead) is stopped
+    alone; an exception fails every member still ours, with its one-line message. Returns the statuses."""
+    beat = _Heartbeat(store, run_ids)
+    beat.start()
+    try:
+        from stabviz.config import TrainConfig
+        cfgs = [TrainConfig.from_dict(store.get(run_id, reap=False)["config"]) for run_id in run_ids]
+        if ensemble_fn is None:
+            from stabviz.train import run_ensemble as ensemble_fn
+        torch = sys.modules.get("torch")
+        for run_id in run_ids:
+            store.update_versions(run_id, {**software_versions(), "ensemble": len(run_ids),
+                                           **({"torch": torch.__version__} if torch is not None else {})})
+
+        def callback(event: dict[str, Any]) -> None:
+            run_id = event["run_id"]
+            if run_id in beat.ended_ids:
+                return
+            try:
+                store.log_metrics(run_id, event["step"], event["metrics"])
+            except RunEnded:
+                beat.end(run_id)           # declared dead: this member stops, the others go on
+
+        summaries = ensemble_fn(list(zip(cfgs, run_ids)), callback, _EnsembleStop(store, run_ids, beat))
+        return [store.status(run_id) if run_id in beat.ended_ids else _record_summary(store, run_id, summary)
+                for run_id, summary in zip(run_ids, summaries)]
+    except WorkerStopped:
+        for run_id in run_ids:
+            if run_id not in beat.ended_ids:
+                _record(store, run_id, "interrupted", error="worker was stopped (SIGTERM) during the run")
+        raise
+    except Exception as exc:
+        message, trace = _one_line(exc), traceback.format_exc()
+        for run_id in run_ids:
+            if run_id not in beat.ended_ids:
+                try:
+                    _record(store, run_id, "failed", error=message, traceback=trace)
+                except RunEnded:
+                    pass
+        return [store.status(run_id) for run_id in run_ids]
     finally:
         beat.stopped.set()
         beat.join(timeout=2)
@@ -204,15 +359,18 @@ def serve(db_path: str, max_running: int, slot: int = 0, idle_s: float = DEFAULT
     try:
         while time.monotonic() - idle_since < idle_s:
             try:
-                run_id = store.claim_next("local", os.getpid(), HOST, max_running)
+                run_ids = claim_work(store, "local", os.getpid(), max_running)
             except StoreError as exc:          # full or busy: wait for it to clear, stay idle
                 print(f"stabviz worker {os.getpid()}: {exc}", file=sys.stderr, flush=True)
                 time.sleep(1.0)
                 continue
-            if run_id is None:
+            if not run_ids:
                 time.sleep(DISPATCH_POLL_S)
                 continue
-            execute_claimed(store, run_id, train_fn)
+            if len(run_ids) == 1:
+                execute_claimed(store, run_ids[0], train_fn)
+            else:
+                execute_claimed_ensemble(store, run_ids)
             idle_since = time.monotonic()
         _restart_dispatcher_if_needed(store)
     except WorkerStopped:
