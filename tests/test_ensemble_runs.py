@@ -51,7 +51,8 @@ def test_a_config_the_key_cannot_read_is_claimed_alone(home):
 def test_cancel_requests_are_read_for_a_whole_ensemble_at_once(home):
     store = RunStore()
     ids = [store.create(tiny()) for _ in range(3)]
-    store.request_cancel(ids[1])
+    assert store.claim_group("local", 7, key=_key, limit=8) == ids        # running: cancel is a flag
+    assert store.request_cancel(ids[1]) == "running"
     assert store.cancel_requests(ids) == {ids[1]} and store.cancel_requests([]) == set()
 
 

@@ -177,16 +177,12 @@ def _arm_d(task: str, base: TrainConfig, size: Size, point: dict[str, Any]) -> l
 
 def execute(configs: Sequence[TrainConfig], launcher: str | None = None,
             progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
-    """The summaries of ``train.run`` for ``configs``, in order: in this process one after the other
-    (``launcher`` None), or queued through the local launcher or Ray in batches of the queue limit."""
+    """The summaries of ``train.run`` for ``configs``, in order: in this process, configs that can share an
+    ensemble trained together (``launcher`` None), or queued through the local launcher or Ray in batches of
+    the queue limit (whose workers pack them into ensembles the same way)."""
     report = progress or (lambda done, total: None)
     if launcher is None:
-        from stabviz import train
-        out = []
-        for i, cfg in enumerate(configs):
-            out.append(train.run(cfg))
-            report(i + 1, len(configs))
-        return out
+        return _execute_ensembles(list(configs), report)
     from stabviz.runs import get_launcher
     runner = get_launcher(launcher)
     out, batch = [], max(1, limits()["queued"])
@@ -195,6 +191,24 @@ def execute(configs: Sequence[TrainConfig], launcher: str | None = None,
         runner.wait(ids)
         out += [stored_summary(runner.store.get(run_id)) for run_id in ids]
         report(len(out), len(configs))
+    return out
+
+
+def _execute_ensembles(configs: list[TrainConfig], report: Callable[[int, int], None]) -> list[dict[str, Any]]:
+    """In this process: configs that can share an ensemble (train.group_configs) train together with
+    train.run_ensemble, in chunks that fit one (runs.worker.fit_count); summaries in the configs' order."""
+    from stabviz import train
+    from stabviz.runs.worker import fit_count
+    out: list[dict[str, Any]] = [{}] * len(configs)
+    done = 0
+    for group in train.group_configs(configs):
+        while group:
+            n = fit_count([configs[k] for k in group])
+            chunk, group = group[:n], group[n:]
+            for k, summary in zip(chunk, train.run_ensemble([(configs[k], None) for k in chunk])):
+                out[k] = summary
+            done += len(chunk)
+            report(done, len(configs))
     return out
 
 

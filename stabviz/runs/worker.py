@@ -248,6 +248,11 @@ class _EnsembleStop:
         if now - self.checked >= CANCEL_POLL_S:
             self.checked = now
             self.cancelled |= self.store.cancel_requests(self.run_ids)
+        if run_id in self.cancelled and run_id not in self.beat.ended_ids:
+            # Recorded now, not when the whole ensemble ends: the member is cancelled at once in every
+            # view. Its metrics stay; the ensemble's final summary of it is not stored.
+            _record(self.store, run_id, "cancelled")
+            self.beat.end(run_id)
         return run_id in self.cancelled or run_id in self.beat.ended_ids
 
 
