@@ -147,9 +147,11 @@ def confirm_button(cfg: LIFConfig, option: Mapping[str, Any] | None = None) -> N
     at = cfg if option is None else cfg.replace(dampening=option["dampening"], sharpness=option["sharpness"],
                                                 tail=option["tail"])
     where = "the current setting" if option is None else f"the option “{option['label']}”"
+    quick = ui_runs.quick_config(at)
     st.caption(f"At {where} (γ = {at.dampening:.4g}, β = {at.sharpness:.4g}"
-               + (f", q = {at.tail:.4g}" if at.shape == "qpseudospike" else "") + "): 100 training steps on the "
-               "generated randman task (1 layer, batch 32, 50 time steps), in a worker process, once per seed; "
+               + (f", q = {at.tail:.4g}" if at.shape == "qpseudospike" else "") + f"): {quick.train_steps} training "
+               f"steps on the generated randman task (1 layer, batch {quick.batch}, T = {quick.time_steps} time steps, "
+               "the T the prediction is made at), in a worker process, once per seed; "
                "the prediction is stored with each run, and two or more seeds are judged by the 95% interval "
                "of their mean. Pick the setting under *Recommended initialisation*.")
     off = sharing.launching() == "off"
