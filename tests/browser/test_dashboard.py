@@ -148,8 +148,8 @@ def test_a_small_sweep_fills_its_heatmap_as_runs_finish(page, base_url):
     wait_idle(page)
     form = page.locator("[data-testid='stForm']")
     for label, value in (("x values (comma-separated)", "0.5, 2"), ("y values (comma-separated)", "0.5, 2"),
-                         ("Training steps per run", 10), ("Batch", 8), ("Time steps per sample", 20)):
-        box = form.get_by_label(label)
+                         ("Training steps per run", 10), ("Batch", 8), ("Time steps per sample (T)", 20)):
+        box = form.get_by_label(label, exact=True)
         box.fill(str(value))
         box.press("Tab")
     form.get_by_role("button", name="Start sweep").click()
@@ -161,13 +161,14 @@ def test_a_small_sweep_fills_its_heatmap_as_runs_finish(page, base_url):
         time.sleep(1.0)
     # "4 of 4" comes from the polling fragment; the heatmap is redrawn by the full rerun that follows it
     heat_cells = """() => {
-        const gd = [...document.querySelectorAll('.js-plotly-plot')].find(g => (g.data || []).some(t => t.type === 'heatmap'));
-        return gd ? gd.data[0].text.flat() : [];
+        const gd = [...document.querySelectorAll('.js-plotly-plot')].find(g => (g.data || []).some(t => t.name === 'measured'));
+        return gd ? gd.data.find(t => t.name === 'measured').text.flat() : [];
     }"""
-    page.wait_for_function(f"() => {{ const c = ({heat_cells})(); return c.length === 4 && !c.includes('pending'); }}",
+    # a finished cell shows its number (a pending one has no text in the measured trace)
+    page.wait_for_function(f"() => {{ const c = ({heat_cells})(); return c.length === 4 && c.every(t => t !== ''); }}",
                            timeout=30_000)
     cells = page.evaluate(heat_cells)
-    assert len(cells) == 4 and "pending" not in cells
+    assert len(cells) == 4 and all(cells)
     assert page.locator(".js-plotly-plot .contourlayer").count() >= 1      # the predicted band
     _assert_no_exception(page)
 
