@@ -33,7 +33,7 @@ def test_values_off_the_slider_grid_can_be_typed_and_travel_exactly_in_the_link(
     assert params == {"sharpness": "12.5", "leak": repr(math.exp(-1 / 20)), "dampening": "0.3333"}
     cfg = LIFConfig(sharpness=12.5, leak=math.exp(-1 / 20), dampening=0.3333)
     assert urlstate.read_setting(params)[0] == cfg.to_dict()            # the link reads back the same floats
-    rho2 = [m.value for m in at.metric if m.label.startswith("ρ²")]
+    rho2 = [m.value for m in at.metric if m.label.startswith("$\\rho^2$")]
     assert rho2 == [f"{theory.predict(cfg).rho2:.4g}"]                  # and the page uses them
     again = open_app(params)
     assert _twin(again, "exact_sharpness").value == "12.5" and _twin(again, "exact_tau").value == "20"

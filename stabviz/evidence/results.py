@@ -18,6 +18,20 @@ from stabviz.runs import ACTIVE
 RESULTS_ENV = "STABVIZ_EVIDENCE"
 PACKAGED = Path(__file__).resolve().parents[1] / "data" / "evidence"
 FILES = ("summary.json", "cells.json", "runs.json")
+
+
+def stamp(folder: str) -> tuple:
+    """What changes when the results are rewritten (each file's modification time and size): the page's
+    cache key. Here, not in the dashboard, which never probes paths itself; the folder is the server's
+    own results folder, never a visitor's input."""
+    out = []
+    for name in FILES:
+        try:
+            st_ = os.stat(os.path.join(folder, name))
+            out.append((st_.st_mtime_ns, st_.st_size))
+        except OSError:
+            out.append(None)
+    return tuple(out)
 #: the command that writes the committed results (docs/evidence/README.md)
 MAKE_COMMAND = "python -m stabviz replicate --quick --json"
 #: a rerun of results this size (or larger) uses the quick size's configs: small enough for one machine

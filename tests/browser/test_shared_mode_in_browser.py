@@ -82,6 +82,9 @@ def test_a_shared_dashboard_takes_a_token_and_offers_only_the_hosts_files(page, 
     sidebar = page.locator("[data-testid='stSidebar']")
     assert sidebar.get_by_label("Run token", exact=True).get_attribute("type") == "password"
     form = page.locator("[data-testid='stForm']")
+    if not form.first.is_visible():                           # folded into an expander once runs exist
+        page.get_by_text("Launch a run", exact=True).click()
+        form.first.wait_for(state="visible")
     assert form.locator("[data-testid='stTextInput']").filter(has_text="Data file").count() == 0   # no typed path
     form.locator("[data-testid='stSelectbox']").filter(has_text="Data file").click()
     options = page.locator("[role='option']").all_inner_texts()

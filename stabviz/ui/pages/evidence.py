@@ -7,7 +7,6 @@ figures are :func:`stabviz.evidence.figures`, the same ones the study writes as 
 """
 from __future__ import annotations
 
-import os
 from typing import Any, Mapping
 
 import streamlit as st
@@ -46,18 +45,6 @@ POLL_S = 2.0
 STORE_WINDOW = 5000
 
 
-def _stamp(folder: str) -> tuple:
-    """What changes when the results are rewritten: each file's modification time and size."""
-    out = []
-    for name in ev_results.FILES:
-        try:
-            st_ = os.stat(os.path.join(folder, name))
-            out.append((st_.st_mtime_ns, st_.st_size))
-        except OSError:
-            out.append(None)
-    return tuple(out)
-
-
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _load(folder: str, stamp: tuple) -> dict[str, Any] | None:
     return evidence.load_results(folder)
@@ -77,7 +64,7 @@ def render(cfg: LIFConfig) -> None:
                 "rule written before the runs. The design is in docs/evidence/README.md.")
     folder = str(ev_results.results_folder())
     try:
-        results = _load(folder, _stamp(folder))
+        results = _load(folder, ev_results.stamp(folder))
     except ValueError as err:
         st.error(f"The results could not be read: {layout.plain(err)}", icon=":material/error:")
         how_to_make()
@@ -87,7 +74,7 @@ def render(cfg: LIFConfig) -> None:
         how_to_make()
         return
     header(results["summary"])
-    results_view(results, _all_cells(folder, _stamp(folder), results))
+    results_view(results, _all_cells(folder, ev_results.stamp(folder), results))
 
 
 def how_to_make() -> None:
