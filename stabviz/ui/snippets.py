@@ -133,6 +133,14 @@ _NATIVE = {"snntorch.fast_sigmoid": "surrogate.fast_sigmoid(slope={v})", "snntor
            "spikingjelly.Sigmoid": "surrogate.Sigmoid(alpha={v})",
            "spikingjelly.QPseudoSpike": "surrogate.QPseudoSpike(alpha={v})"}
 
+#: The input and recurrent projections of the libraries whose neuron has none (SpikingJelly, Norse), and the
+#: recommended weights loaded into them.
+_LINEARS = ["fc = torch.nn.Linear(n_in, n_rec)", "rec = torch.nn.Linear(n_rec, n_rec, bias=False)"]
+_LOAD_LINEARS = ["with torch.no_grad():",
+                 "    fc.weight.copy_(w_in.T)              # nn.Linear keeps weight as (out, in)",
+                 "    fc.bias.fill_(bias)",
+                 "    rec.weight.copy_(w_rec.T)"]
+
 _RUN_DOC = ['    """x: input spikes (T, batch, n_in); extra: an optional current added at every step (T, batch, n_rec),',
             '    e.g. zeros with requires_grad to read the gradient reaching each step. Returns spikes and voltages',
             '    (T, batch, n_rec)."""']
@@ -217,15 +225,11 @@ def _spikingjelly_model(cfg: Any, call: str | None) -> list[str]:
         "",
         *note,
         *_surrogate_lines("spikingjelly", call, "surrogate_function"),
-        "fc = torch.nn.Linear(n_in, n_rec)",
-        "rec = torch.nn.Linear(n_rec, n_rec, bias=False)",
+        *_LINEARS,
         "lif = neuron.LIFNode(tau=1 / (1 - alpha), decay_input=False, v_threshold=threshold, v_reset=0.0,",
         f"                     surrogate_function=surrogate_function, detach_reset={not cfg.reset_grad})"
         "  # alpha = 1 - 1/tau",
-        "with torch.no_grad():",
-        "    fc.weight.copy_(w_in.T)              # nn.Linear keeps weight as (out, in)",
-        "    fc.bias.fill_(bias)",
-        "    rec.weight.copy_(w_rec.T)",
+        *_LOAD_LINEARS,
         "",
         "def run(x, extra=None):", *_RUN_DOC,
         "    functional.reset_net(lif)",
@@ -266,12 +270,8 @@ def _norse_model(cfg: Any, exact_super: str | None) -> list[str]:
         "                                alpha=torch.tensor(norse_alpha),",
         f"                                reset_method=lambda z, v, v_reset, v_th: {reset})",
         "cell = norse.LIFBoxCell(params, dt=1.0)",
-        "fc = torch.nn.Linear(n_in, n_rec)",
-        "rec = torch.nn.Linear(n_rec, n_rec, bias=False)",
-        "with torch.no_grad():",
-        "    fc.weight.copy_(w_in.T)              # nn.Linear keeps weight as (out, in)",
-        "    fc.bias.fill_(bias)",
-        "    rec.weight.copy_(w_rec.T)",
+        *_LINEARS,
+        *_LOAD_LINEARS,
         "",
         "def run(x, extra=None):", *_RUN_DOC,
         "    z, state = torch.zeros(x.shape[1], n_rec, dtype=x.dtype), None",
