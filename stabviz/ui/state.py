@@ -96,6 +96,9 @@ def page_param(name: str, parse: Callable[[str], Any], default: Any = None) -> t
         return default, f"{err}. Ignoring {name} in the link."
 
 
+_WRITTEN = "_url_written_"     # + a page parameter: the value this session last put in the URL
+
+
 def seed_widget(key: str, param: str, parse: Callable[[str], Any], default: Any) -> None:
     """Give a page's widget its value from the link's ``param``: on the first run of the session, and
     whenever the link brings a value the widget has not seen (a page link from another page). Invalid
@@ -103,7 +106,9 @@ def seed_widget(key: str, param: str, parse: Callable[[str], Any], default: Any)
     ss = st.session_state
     raw = st.query_params.get(param)
     seen = f"_url_seen_{key}"
-    if key in ss and (raw is None or raw == ss.get(seen)):
+    # A value this session wrote itself (keep_param) is not a new link: a widget the page has just moved
+    # (a sweep or run launched) keeps its new value instead of going back to the one the URL still holds.
+    if key in ss and (raw is None or raw == ss.get(seen) or raw == ss.get(_WRITTEN + param)):
         return
     ss[seen] = raw
     value, warning = page_param(param, parse, default)
@@ -127,6 +132,7 @@ def keep_param(name: str, value: Any, default: Any = None) -> None:
     """Keep a page's query parameter in the URL this run (left out when it equals ``default``)."""
     if value is not None and value != default:
         st.session_state[PAGE_PARAMS][name] = str(value)
+        st.session_state[_WRITTEN + name] = str(value)
 
 
 def query_params() -> dict[str, str]:
