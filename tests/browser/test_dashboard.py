@@ -277,11 +277,18 @@ def test_a_jump_beyond_the_shipped_stops_dims_the_map_until_the_rerun_repaints_i
     _assert_no_exception(page)
 
 
+def _wait_history_patch(page):
+    """Until the run has finished and history.js has loaded: the component's script arrives after the
+    page's last element, and a switch made before it would still leave Streamlit's two entries."""
+    wait_idle(page)
+    page.wait_for_function("() => window.__stabvizHistory !== undefined", timeout=30_000)
+
+
 def test_one_back_press_returns_to_the_previous_page_with_its_setting(page, base_url):
     # Streamlit pushes one history entry for the page and one for the query string the script sets; the
     # dashboard folds them into one, so Back goes to the page before, not to the same page without its link.
     page.goto(base_url + "/?dampening=0.5")
-    wait_idle(page)
+    _wait_history_patch(page)
     for name, path in (("Learn", "/learn"), ("Surrogates", "/surrogates")):
         page.get_by_role("link", name=name).click()
         page.wait_for_url(re.compile(re.escape(path) + r"\?dampening=0\.5$"))
@@ -291,6 +298,23 @@ def test_one_back_press_returns_to_the_previous_page_with_its_setting(page, base
     page.go_back()
     page.wait_for_url(re.compile(r"/\?dampening=0\.5$"), timeout=30_000)
     _assert_no_exception(page)
+
+
+def test_a_late_query_write_after_a_page_switch_still_makes_one_history_entry(page, base_url):
+    # Under load the script's query write can land seconds after Streamlit's page push; it must still
+    # finish the same entry. Only a user press (a slider move) starts a new one.
+    page.goto(base_url + "/?dampening=0.5")
+    _wait_history_patch(page)
+    pushed = page.evaluate("""async () => {
+        const before = history.length;
+        history.pushState({}, '', '/learn');
+        await new Promise(done => setTimeout(done, 2500));
+        history.pushState({}, '', '/learn?dampening=0.5');
+        return history.length - before; }""")
+    assert pushed == 1
+    page.mouse.click(5, 5)
+    assert page.evaluate("""() => { const before = history.length;
+        history.pushState({}, '', '/learn?dampening=0.6'); return history.length - before; }""") == 1
 
 
 def test_enter_in_a_form_field_never_submits_the_form(page, base_url, home):
