@@ -300,8 +300,9 @@ def run(cfg: TrainConfig, callback: Callback | None = None, should_stop: Callabl
     return _finish(member, outcome, started, EAGER)
 
 
-#: How a run's optimiser steps ran ("execution" in the summary).
-EAGER = {"mode": "eager", "note": None}
+#: How a run's optimiser steps ran ("execution" in the summary): eager or a CUDA graph, why not a graph,
+#: and how many runs stepped together (an ensemble's members share its wall time).
+EAGER = {"mode": "eager", "note": None, "members": 1}
 GRAPH_ENV = "STABVIZ_CUDA_GRAPH"
 
 
@@ -560,7 +561,7 @@ def _train_ensemble(states: list[_Member], stop: Callable[[str], bool], started:
                     **_per_layer("firing_rate", rest[:layers]), **_per_layer("grad_norm", rest[layers:])}})
     for out in outcomes:
         out["status"] = out["status"] or "finished"
-    return outcomes, {"mode": graph.mode, "note": graph.note}
+    return outcomes, {"mode": graph.mode, "note": graph.note, "members": members}
 
 
 def _norm(grad: torch.Tensor | None) -> float:

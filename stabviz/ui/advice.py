@@ -34,7 +34,7 @@ def what_to_change(cfg: Any, pred: Mapping[str, Any], rec: Mapping[str, Any]) ->
     regime = pred["regime"]
     band = pred.get("log10_gain_band") or [None, None]
     head = (f"Gradients are predicted to {gain_phrase(pred.get('log10_gain'), cfg.steps)} "
-            f"(ρ² = {_g(pred.get('rho2'), 4)}; calibrated band {_band(band)} decades over T, "
+            f"(ρ² = {_g(pred.get('rho2'), 4)}; calibrated band {_band(band)} decades over T = {cfg.steps}, "
             f"stable within ±{cfg.tolerance:g}).")
     if regime == "stable":
         return head + " Nothing to change: the whole band lies in the stable range."

@@ -279,6 +279,14 @@ def seconds_per_step(run: Mapping[str, Any], progress: float | None = None, now:
     return (end - started) / done
 
 
+def member_seconds_per_step(run: Mapping[str, Any]) -> float | None:
+    """A finished run's share of the wall time per step: an ensemble's members trained together, so each
+    one's wall time is the whole ensemble's (the summary's ``execution.members``; 1 for a lone run)."""
+    per = seconds_per_step(run)
+    members = ((run.get("summary") or {}).get("execution") or {}).get("members") or 1
+    return None if per is None else per / max(int(members), 1)
+
+
 def eta(run: Mapping[str, Any], progress: float, now: float | None = None) -> float | None:
     """Seconds left for a running run at ``progress`` (0..1), from its measured seconds per step."""
     total = (run.get("config") or {}).get("train_steps")
@@ -288,41 +296,31 @@ def eta(run: Mapping[str, Any], progress: float, now: float | None = None) -> fl
     return max(1.0 - float(progress), 0.0) * float(total) * per_step
 
 
-def _work(cfg: Mapping[str, Any]) -> float:
-    """The work of one training step, up to a constant: batch × T × layers × n_rec² (the recurrent
-    matrix products dominate)."""
-    lif = cfg.get("lif") or {}
-    return float(cfg.get("batch", 1)) * float(cfg.get("time_steps", 1)) * float(cfg.get("layers", 1)) \
-        * float(lif.get("n_rec", 1)) ** 2
-
-
+#: What a finished run must share with a planned one for its time per step to predict the plan's.
 SAME_SIZE = ("task", "batch", "time_steps", "layers", "device")
+
+
+def _same_size(cfg: Mapping[str, Any], base: TrainConfig) -> bool:
+    want = base.to_dict()
+    return all(cfg.get(k) == want[k] for k in SAME_SIZE) and (cfg.get("lif") or {}).get("n_rec") == base.lif.n_rec
 
 
 def cost_estimate(base: TrainConfig, n_runs: int, ended: Sequence[Mapping[str, Any]],
                   workers: int | None = None) -> dict[str, Any] | None:
-    """What ``n_runs`` runs of ``base`` will take: runs × steps × measured seconds per step, over the
-    ``workers`` that run at once. The seconds per step are the median of the finished runs of the
-    same size (task, batch, T, layers, device and n_rec), else of all finished runs scaled by
-    batch × T × layers × n_rec². None when no run has finished here yet."""
-    want = base.to_dict()
-    rates = []                       # (seconds per step, same size?, work of that run)
-    for r in ended:
-        per = seconds_per_step(r) if r.get("status") == "finished" else None
-        cfg = r.get("config") or {}
-        if per:
-            same = all(cfg.get(k) == want[k] for k in SAME_SIZE) and \
-                (cfg.get("lif") or {}).get("n_rec") == base.lif.n_rec
-            rates.append((per, same, _work(cfg)))
-    if not rates:
+    """What ``n_runs`` runs of ``base`` will take: runs × steps × measured seconds per run-step, over the
+    ``workers`` that run at once. A run-step is one run's share of a step (:func:`member_seconds_per_step`),
+    so runs that trained packed into an ensemble count at their packed cost. It is the median over the
+    finished runs of the same size (task, batch, T, layers, device and n_rec). None when none has finished
+    here: other sizes are not scaled, because a small run's time is mostly start-up and probes, and
+    scaling it by the work of a big one was off by orders of magnitude."""
+    per_steps = [per for r in ended if r.get("status") == "finished" and _same_size(r.get("config") or {}, base)
+                 for per in [member_seconds_per_step(r)] if per]
+    if not per_steps:
         return None
-    matched = [per for per, same, _ in rates if same]
-    scaled = matched or [per * _work(want) / work for per, _, work in rates if work > 0]
-    per_step = statistics.median(scaled)
+    per_step = statistics.median(per_steps)
     workers = max(int(workers or default_workers()), 1)
     return {"seconds": n_runs * base.train_steps * per_step / min(workers, max(n_runs, 1)),
-            "per_step": per_step, "runs": n_runs, "measured_on": len(scaled), "same_size": bool(matched),
-            "workers": workers}
+            "per_step": per_step, "runs": n_runs, "measured_on": len(per_steps), "workers": workers}
 
 
 def cost_caption(base: TrainConfig, n_runs: int) -> str:
@@ -331,13 +329,14 @@ def cost_caption(base: TrainConfig, n_runs: int) -> str:
         est = cost_estimate(base, n_runs, store().list(status="finished", limit=50))
     except StoreError:
         est = None
+    size = (f"n = {base.lif.n_rec}, batch {base.batch}, T = {base.time_steps}, {base.layers} layer(s), "
+            f"{base.task} on {base.device}")
     if est is None:
-        return (f"Cost: {n_runs} runs × {base.train_steps} steps; no run has finished on this machine yet, so "
-                "there is no measured time per step to estimate it from.")
-    basis = "runs of this size" if est["same_size"] else "runs of other sizes, scaled by batch × T × layers × n_rec²"
+        return (f"Cost: {n_runs} runs × {base.train_steps} steps. No estimate yet: no run of this size ({size}) "
+                "has finished on this machine, and times of other sizes do not carry over.")
     return (f"Estimated time: about {span(est['seconds'])} ({n_runs} runs × {base.train_steps} steps × "
-            f"{est['per_step']:.2g} s per step, measured on the last {est['measured_on']} finished {basis}; "
-            f"{est['workers']} at a time).")
+            f"{est['per_step']:.2g} s per run-step, the median of the last {est['measured_on']} finished runs of "
+            f"this size, where runs packed into an ensemble share its time; {est['workers']} worker(s) at a time).")
 
 
 def watched_run(runs: Sequence[Mapping[str, Any]]) -> str | None:

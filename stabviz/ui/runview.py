@@ -111,7 +111,7 @@ def comparison_rows(run: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Prediction vs measurement at initialisation, from the run's verdict."""
     verdict = (run.get("summary") or {}).get("verdict") or {}
     names = {"firing_rate": "initial firing rate p", "rho": "per-step gain ρ (measured: ρ̂, the verdict's)",
-             "rho2": "ρ² (one-step mean squared gain)", "regime": "regime over T"}
+             "rho2": "ρ² (one-step mean squared gain)", "regime": f"regime over {run_T(run)}"}
     rows = []
     for k, label in names.items():
         v = verdict.get(k) or {}
@@ -119,6 +119,21 @@ def comparison_rows(run: Mapping[str, Any]) -> list[dict[str, Any]]:
                      "measured": _cell(v.get("measured")),
                      "agrees": {True: "yes", False: "no"}.get(v.get("agrees"), "—")})
     return rows
+
+
+def run_steps(run: Mapping[str, Any]) -> int | None:
+    """The T a run's prediction and verdict were made at: its task's sample length, which the summary's
+    setting holds; before the summary, the T the run was queued with."""
+    cfg = run.get("config") or {}
+    steps = ((run.get("summary") or {}).get("lif") or {}).get("steps") or cfg.get("time_steps") \
+        or (cfg.get("lif") or {}).get("steps")
+    return int(steps) if steps else None
+
+
+def run_T(run: Mapping[str, Any]) -> str:
+    """'T = N' (:func:`run_steps`), for the text beside a run's regime."""
+    steps = run_steps(run)
+    return f"T = {steps}" if steps else "T"
 
 
 def _cell(x: Any) -> str:
@@ -136,7 +151,7 @@ def verdict_sentence(run: Mapping[str, Any]) -> str | None:
     band = regime.get("band") or [None, None]
     inside = "inside" if regime["agrees"] else "outside"
     return (f"Prediction **{word}**: the theory said *{layout.plain(regime.get('predicted'))}* "
-            f"(calibrated band {layout.fmt(band[0])} to {layout.fmt(band[1])} decades over T); the run measured "
+            f"(calibrated band {layout.fmt(band[0])} to {layout.fmt(band[1])} decades over {run_T(run)}); the run measured "
             f"*{layout.plain(regime.get('measured'))}*, {inside} the band (from the gradient-flow probe's "
             "per-step gain ρ̂).")
 

@@ -146,12 +146,15 @@ def test_a_tiny_run_launched_from_the_runs_page_finishes(page, base_url):
 def test_a_small_sweep_fills_its_heatmap_as_runs_finish(page, base_url):
     page.goto(base_url + "/sweep?n_rec=32&leak=0.951229424500714")
     wait_idle(page)
-    form = page.locator("[data-testid='stForm']")
+    form = page.locator("[data-testid='stMain']")
     for label, value in (("x values (comma-separated)", "0.5, 2"), ("y values (comma-separated)", "0.5, 2"),
                          ("Training steps per run", 10), ("Batch", 8), ("Time steps per sample (T)", 20)):
         box = form.get_by_label(label, exact=True)
         box.fill(str(value))
         box.press("Tab")
+        wait_idle(page)
+    # the cost before it starts, for the values as typed (an estimate once a run has finished here)
+    form.get_by_text(re.compile(r"(Estimated time: about .+|Cost:) ?\(?4 runs × 10 steps")).wait_for(timeout=30_000)
     form.get_by_role("button", name="Start sweep").click()
     progress = page.locator("[data-testid='stProgress']").first
     progress.wait_for(timeout=30_000)

@@ -48,7 +48,8 @@ def table_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             "run": r["id"][:8], "status": r["status"], "created": ui_runs.ago(r["created"]),
             "tags": ", ".join(r.get("tags") or []),
             "setting": runview.setting_label(cfg.get("lif") or {}), "task": cfg.get("task"),
-            "steps": cfg.get("train_steps"), "predicted": outcome["predicted"], "measured": outcome["measured"],
+            "steps": cfg.get("train_steps"), "T": runview.run_steps(r),     # the T of the regimes beside it
+            "predicted": outcome["predicted"], "measured": outcome["measured"],
             "accuracy": outcome["accuracy"], "duration": _duration_text(r), "sweep": r.get("sweep_label") or "",
             "seed group (95% interval)": interval_text(groups.get(r.get("sweep_id"))) or "",
         })
@@ -210,6 +211,8 @@ def runs_table(store: Any, runs: Sequence[Mapping[str, Any]]) -> list[str]:
     data = pd.DataFrame(rows).style.map(ui_runs.status_style, subset=["status"]) if rows else rows
     table = st.dataframe(data, on_select="rerun", selection_mode="multi-row", hide_index=True,
                          key="runs_table", width="stretch")
+    st.caption("steps: the run's optimiser steps. T: its time steps per sample, the T its predicted and "
+               "measured regimes are over.")
     # sharing.redact: on a shared dashboard the host's data paths leave as file names only
     layout.download_buttons("Runs table", "stabviz_runs", lambda: sharing.redact(store.export_table("csv")),
                             lambda: sharing.redact(store.export_table("json")), key="dl_table")

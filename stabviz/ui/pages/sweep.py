@@ -129,31 +129,41 @@ def render(cfg: LIFConfig) -> None:
 
 
 def sweep_form(cfg: LIFConfig) -> None:
-    """The form that queues a new sweep at the sidebar's setting."""
-    with st.form("sweep", enter_to_submit=False):
+    """The controls that queue a new sweep at the sidebar's setting, with its cost before it starts.
+
+    Plain widgets in a bordered box, not an ``st.form``: the cost estimate follows every value as it is
+    typed, and Enter in a field only commits that field (nothing but the button starts a sweep)."""
+    with st.container(border=True):
         c = st.columns(2)
-        x = c[0].selectbox("x parameter", PARAMETERS, index=1)
-        x_text = c[0].text_input("x values (comma-separated)", DEFAULT_VALUES["sharpness"])
-        y = c[1].selectbox("y parameter", PARAMETERS, index=0)
-        y_text = c[1].text_input("y values (comma-separated)", DEFAULT_VALUES["dampening"])
+        x = c[0].selectbox("x parameter", PARAMETERS, index=1, key="sweep_x")
+        x_text = c[0].text_input("x values (comma-separated)", DEFAULT_VALUES["sharpness"], key="sweep_x_values")
+        y = c[1].selectbox("y parameter", PARAMETERS, index=0, key="sweep_y")
+        y_text = c[1].text_input("y values (comma-separated)", DEFAULT_VALUES["dampening"], key="sweep_y_values")
         c = st.columns(4)
-        steps = c[0].number_input("Training steps per run", 1, limits()["train_steps"], 60, step=10)
-        batch = c[1].number_input("Batch", 1, limits()["batch"], 32, step=8)
+        steps = c[0].number_input("Training steps per run", 1, limits()["train_steps"], 60, step=10,
+                                  key="sweep_steps")
+        batch = c[1].number_input("Batch", 1, limits()["batch"], 32, step=8, key="sweep_batch")
         time_steps = c[2].number_input("Time steps per sample (T)", 1, limits()["time_steps"],
-                                       min(cfg.steps, limits()["time_steps"]), step=10,
+                                       min(cfg.steps, limits()["time_steps"]), step=10, key="sweep_time_steps",
                                        help="The T the gradients travel, and the T every prediction of this sweep is "
                                             f"made at. By default the setting's T = {cfg.steps}.")
-        launcher_name = c[3].selectbox("Launcher", launchers_available(),
+        launcher_name = c[3].selectbox("Launcher", launchers_available(), key="sweep_launcher",
                                        help="ray appears when a cluster is configured (RAY_ADDRESS).")
         st.caption(f"Runs are queued on the randman task at the current setting; at most {limits()['queued']} "
-                   "may wait at once (STABVIZ_MAX_QUEUED).")
-        st.caption(f"Predictions are made at the sweep's T (time steps per sample); the setting's T is {cfg.steps}.")
-        if st.form_submit_button("Start sweep", type="primary", icon=":material/grid_on:"):
+                   "may wait at once (STABVIZ_MAX_QUEUED). "
+                   f"Predictions are made at the sweep's T (time steps per sample); the setting's T is {cfg.steps}.")
+        # One T: the runs' setting takes the sweep's T, so predictions and verdicts are made at it.
+        base = TrainConfig(lif=cfg.replace(steps=int(time_steps)), task="randman", train_steps=int(steps),
+                           batch=int(batch), time_steps=int(time_steps), log_every=5)
+        try:
+            xs, ys = parse(x, x_text), parse(y, y_text)
+        except ValueError as err:
+            xs = ys = None
+            st.warning(f"Not a sweep yet: {layout.plain(err)}")
+        else:
+            st.caption(ui_runs.cost_caption(base, len(xs) * len(ys)))
+        if st.button("Start sweep", type="primary", icon=":material/grid_on:", disabled=xs is None):
             try:
-                xs, ys = parse(x, x_text), parse(y, y_text)
-                # One T: the runs' setting takes the sweep's T, so predictions and verdicts are made at it.
-                base = TrainConfig(lif=cfg.replace(steps=int(time_steps)), task="randman", train_steps=int(steps),
-                                   batch=int(batch), time_steps=int(time_steps), log_every=5)
                 sweep_id, _ = ui_runs.submit_sweep(base, x, xs, y, ys, launcher_name)
             except ValueError as err:
                 st.error(f"The sweep was not started: {layout.plain(err)}")
