@@ -11,11 +11,12 @@ here imports streamlit (runs execute in worker processes).
 """
 from __future__ import annotations
 
+import concurrent.futures
 import math
 import os
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 import torch
@@ -336,19 +337,75 @@ class _Member:
     rate_adjustment: dict[str, Any] | None
 
 
-def _prepare(cfg: TrainConfig, run_id: str, emit: Callback, device: torch.device) -> _Member:
-    """Load the task, build the network from the seed, probe it (the step-0 event) and, with
-    ``initial_rate``, adjust the biases: everything before the optimiser loop."""
+@dataclass(frozen=True)
+class _Splits:
+    """A task's train and test tensors, its input statistics and its summary (what a run keeps of it)."""
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    m_x: float
+    v_x: float
+    data: TaskData                        # tensors dropped: only its sizes and names are read
+
+
+#: The last generated task's splits, shared by the runs that ask for the same data: a sweep's members
+#: differ in the setting, not the seed, so an ensemble of 16 generated randman 16 times before.
+#: Only generated tasks are kept across runs (a data file could change between them); one entry bounds
+#: the memory.
+_SPLITS: dict[tuple, _Splits] = {}
+_GENERATED = ("randman", "digits")
+
+
+def _data_key(cfg: TrainConfig) -> tuple:
+    """What :func:`stabviz.tasks.load_task` reads from ``cfg``: equal keys, equal data."""
+    return (cfg.task, cfg.classes, cfg.lif.n_in, cfg.manifold_dim, cfg.samples, cfg.time_steps, cfg.lif.seed,
+            cfg.data_path)
+
+
+def _load_splits(cfg: TrainConfig) -> _Splits:
     data = load_task(cfg)
-    m_x, v_x = input_stats(data.x_train)
+    x_train = data.x_train
+    m_x, v_x = input_stats(x_train)
+    return _Splits(x_train, data.y_train, data.x_test, data.y_test, m_x, v_x,
+                   replace(data, x=data.x[:0], y=data.y[:0]))
+
+
+def _task_splits(cfgs: Sequence[TrainConfig]) -> list[_Splits]:
+    """Each config's task splits: each distinct data once, generated tasks reused from the last call, and
+    the rest loaded in parallel threads (generation is numpy, which frees the interpreter lock: an
+    ensemble of seeds loads its members' data about twice as fast on two cores as one after another)."""
+    keys = [_data_key(c) for c in cfgs]
+    todo = {k: c for k, c in zip(keys, cfgs) if k not in _SPLITS}
+    found = {k: _SPLITS[k] for k in keys if k in _SPLITS}
+    if len(todo) > 1:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:
+            found.update(zip(todo, pool.map(_load_splits, todo.values())))
+    else:
+        found.update({k: _load_splits(c) for k, c in todo.items()})
+    _SPLITS.clear()
+    last = next((k for k in reversed(keys) if k[0] in _GENERATED), None)
+    if last is not None:
+        _SPLITS[last] = found[last]
+    return [found[k] for k in keys]
+
+
+def _prepare(cfg: TrainConfig, run_id: str, emit: Callback, device: torch.device,
+             splits: _Splits | None = None) -> _Member:
+    """Load the task (or take ``splits``, its data loaded already), build the network from the seed,
+    probe it (the step-0 event) and, with ``initial_rate``, adjust the biases: everything before the
+    optimiser loop."""
+    splits = splits or _task_splits([cfg])[0]
+    data, m_x, v_x = splits.data, splits.m_x, splits.v_x
     lif = network_config(cfg, data, m_x, v_x)
     recommended = recommended_surrogate(lif)[1] if cfg.use_recommended_sg else None
     prediction = prediction_summary(lif)
 
     generator = torch.Generator().manual_seed(lif.seed)
     net = LIFNetwork(lif, n_layers=cfg.layers, n_out=data.n_classes, generator=generator, device=device)
-    x_train, y_train = data.x_train.to(device), data.y_train.to(device)
-    x_test, y_test = data.x_test.to(device), data.y_test.to(device)
+    # shared, never written: members of one ensemble that asked for the same data hold one copy
+    x_train, y_train = splits.x_train.to(device), splits.y_train.to(device)
+    x_test, y_test = splits.x_test.to(device), splits.y_test.to(device)
     batches = _Batches(x_train, y_train, cfg.batch, generator)
 
     initial = probe(net, lif, x_test[:PROBE_SAMPLES], y_test[:PROBE_SAMPLES])
@@ -469,7 +526,8 @@ def run_ensemble(members: Sequence[tuple[TrainConfig, str | None]], callback: Ca
     emit = callback or (lambda event: None)
     stop = should_stop or (lambda run_id: False)
     device = resolve_device(cfgs[0].device)
-    states = [_prepare(cfg, run_id, _tagged(emit, run_id), device) for cfg, run_id in members]
+    states = [_prepare(cfg, run_id, _tagged(emit, run_id), device, splits)
+              for (cfg, run_id), splits in zip(members, _task_splits(cfgs))]
     if len({(s.net.n_in, s.net.n_out, s.batches.batch_size) for s in states}) > 1:
         raise ValueError("ensemble members' data differ in channels, classes or batch size; train them apart")
     outcomes, execution = _train_ensemble(states, stop, started, cuda_graph_requested(cuda_graph))

@@ -112,7 +112,24 @@ def test_each_member_is_the_run_it_would_be_alone():
         assert [e["step"] for e in mine] == [e["step"] for e in alone_events] == [0, 4, 8, 8]
         assert [set(e["metrics"]) for e in mine] == [set(e["metrics"]) for e in alone_events]
         assert mine[1]["metrics"]["loss"] == pytest.approx(alone_events[1]["metrics"]["loss"], rel=1e-4)
-        assert got["execution"] == alone["execution"] == {"mode": "eager", "note": None}
+        assert got["execution"] == {"mode": "eager", "note": None, "members": len(cfgs)}
+        assert alone["execution"] == {"mode": "eager", "note": None, "members": 1}
+
+
+def test_a_sweeps_members_generate_their_shared_data_once(monkeypatch):
+    # a sweep's members differ in the setting, not the seed: one generation, and the same summaries
+    calls = []
+    real = train.load_task
+    monkeypatch.setattr(train, "load_task", lambda cfg: calls.append(cfg.lif.seed) or real(cfg))
+    train._SPLITS.clear()
+    cfgs = [small(lif={"dampening": d}, train_steps=2) for d in (0.5, 1.0, 2.0)] + [small(lif={"seed": 5}, train_steps=2)]
+    got = train.run_ensemble([(c, None) for c in cfgs])
+    assert sorted(calls) == [0, 5]
+    train._SPLITS.clear()
+    for cfg, member in zip(cfgs, got):
+        alone = train.run(cfg)
+        assert member["task"] == alone["task"]
+        np.testing.assert_allclose(member["initial"]["firing_rate"], alone["initial"]["firing_rate"], rtol=1e-5)
 
 
 def test_a_diverging_member_is_frozen_and_the_others_are_untouched():
@@ -190,9 +207,10 @@ def test_a_failed_capture_falls_back_to_eager_with_a_note():
 def test_graph_training_on_a_cpu_runs_eagerly_and_says_so(monkeypatch):
     monkeypatch.setenv("STABVIZ_CUDA_GRAPH", "1")
     summary = train.run(small(train_steps=2))
-    assert summary["status"] == "finished" and summary["execution"] == {"mode": "eager", "note": lif.GRAPH_OFF_DEVICE}
+    assert summary["status"] == "finished" and summary["execution"] == {"mode": "eager", "note": lif.GRAPH_OFF_DEVICE,
+                                                                       "members": 1}
     monkeypatch.delenv("STABVIZ_CUDA_GRAPH")
-    assert train.run(small(train_steps=2))["execution"] == {"mode": "eager", "note": None}
+    assert train.run(small(train_steps=2))["execution"] == {"mode": "eager", "note": None, "members": 1}
 
 
 def test_the_graph_step_trains_the_same_members(monkeypatch):
@@ -206,7 +224,7 @@ def test_the_graph_step_trains_the_same_members(monkeypatch):
     eager = train.run_ensemble([(c, None) for c in cfgs])
     monkeypatch.setattr(train, "CapturedStep", functools.partial(CapturedStep, capture=fake_capture))
     replayed = train.run_ensemble([(c, None) for c in cfgs], cuda_graph=True)
-    assert replayed[0]["execution"] == {"mode": "cuda-graph", "note": None}
+    assert replayed[0]["execution"] == {"mode": "cuda-graph", "note": None, "members": 3}
     assert [s["status"] for s in replayed] == [s["status"] for s in eager] == ["finished", "diverged", "finished"]
     for a, b in zip(replayed, eager):
         assert a["final"]["steps_done"] == b["final"]["steps_done"]

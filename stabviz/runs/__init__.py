@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stabviz.runs.local import Launcher, LocalLauncher, ensure_dispatcher
+from stabviz.runs.local import Launcher, LauncherUnavailable, LocalLauncher, ensure_dispatcher
 from stabviz.runs.store import (ACTIVE, STATUSES, TERMINAL, TRANSITIONS, RunEnded, RunStore,
                                 StoreError, default_path)
 from stabviz.runs.sweep import SWEEPABLE, parse_values, sweep_configs, sweep_points
@@ -35,6 +35,6 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-__all__ = ["RunStore", "Launcher", "LocalLauncher", "RayLauncher", "get_launcher", "STATUSES",
+__all__ = ["RunStore", "Launcher", "LauncherUnavailable", "LocalLauncher", "RayLauncher", "get_launcher", "STATUSES",
            "ACTIVE", "TERMINAL", "TRANSITIONS", "StoreError", "RunEnded", "ensure_dispatcher", "SWEEPABLE", "default_path", "parse_values", "sweep_configs",
            "sweep_points", "LAUNCHER_NAMES"]

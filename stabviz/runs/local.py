@@ -25,6 +25,12 @@ from stabviz.runs.sweep import label, sweep_configs
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])   # the folder that holds stabviz/
 
 
+class LauncherUnavailable(ValueError):
+    """A launcher's backend (a Ray cluster) could not be reached; nothing was queued. A ValueError, as the
+    address is the caller's input: the CLI prints its one line with status 2 and the pages show it as a
+    refused submission."""
+
+
 class Launcher:
     """What every launcher does: validate, queue in the store, start execution."""
 

@@ -14,6 +14,7 @@ they keep running after the submitting process (a CLI call, say) exits. Ray is i
 """
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -22,7 +23,7 @@ from typing import Any
 import ray
 
 from stabviz.config import TrainConfig
-from stabviz.runs.local import Launcher
+from stabviz.runs.local import Launcher, LauncherUnavailable
 from stabviz.runs.store import HOST, RunStore
 
 #: GPU share of one small run (Ray packs several on one GPU); larger runs take a whole GPU.
@@ -33,8 +34,19 @@ ACTOR_NAME, ACTOR_NAMESPACE = "stabviz-dispatcher", "stabviz"
 CONNECT_TIMEOUT_S = 15.0
 
 
-class RayConnectError(RuntimeError):
+class RayConnectError(LauncherUnavailable):
     """Ray could not be reached (one-line message); nothing was queued."""
+
+
+class _NoThreadNote(logging.Filter):
+    """Drops Ray's note that ray.init ran outside the main thread (it does here on purpose, to have a
+    deadline), so a failed connect prints one line, not a warning first."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "SIGTERM handler is not set" not in record.getMessage()
+
+
+logging.getLogger("ray._private.worker").addFilter(_NoThreadNote())
 
 
 @ray.remote(max_retries=0)
