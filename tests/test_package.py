@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -13,6 +14,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from stabviz.runs import ACTIVE, RunStore
 
 REPO = Path(__file__).resolve().parents[1]
 SKIP = shutil.ignore_patterns(".git", "__pycache__", "*.pyc", "build", "dist", "*.egg-info", ".pytest_cache",
@@ -107,13 +110,115 @@ def test_dashboard_starts_from_the_installed_package(venv, tmp_path):
             proc.kill()
 
 
-def test_the_readme_python_example_runs_outside_the_repository(venv, tmp_path):
-    text = (REPO / "README.md").read_text()
-    block = text.split("## Python API", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
-    script = tmp_path / "example.py"
-    script.write_text(block)
+# -- every README command and code block, as written -----------------------------------------------------
+
+def readme_blocks() -> list[tuple[str, str]]:
+    """(language, text) of every fenced code block of the README, in order."""
+    return re.findall(r"^```(\w+)\n(.*?)^```", (REPO / "README.md").read_text(), flags=re.S | re.M)
+
+
+def readme_commands() -> list[str]:
+    """Every command of the README's bash blocks, its trailing comment dropped."""
+    lines = (line.split("  #", 1)[0].strip() for lang, text in readme_blocks() if lang == "bash"
+             for line in text.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+#: Commands that start a server: they must answer on their health endpoint, then they are stopped.
+SERVERS = ("streamlit run app.py", "stabviz dashboard")
+#: The command that runs this suite (CI runs it; running it here would recurse).
+SUITE = "bash .ci/run"
+
+
+def test_the_readme_lists_the_commands_this_test_runs():
+    commands = readme_commands()
+    assert commands[:2] == ["pip install -r requirements.txt && streamlit run app.py", SUITE]   # its first two
+    assert len(commands) >= 20 and sum(lang == "python" for lang, _ in readme_blocks()) >= 1
+
+
+@pytest.fixture()
+def newcomer(venv, tmp_path):
+    """A shell like a newcomer's: the README's folder (a copy of the checkout) as the working directory,
+    the installed package's venv first on PATH, an offline `pip` that installs into that venv, a fresh
+    run store, and the dashboard on a free port (Streamlit reads STREAMLIT_SERVER_PORT)."""
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    (shims / "pip").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m pip --python "{venv / "bin" / "python"}" '
+                               '"$@" --no-index --no-build-isolation -q\n')
+    (shims / "pip").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(PATH=f"{shims}:{venv / 'bin'}:{env['PATH']}", STABVIZ_HOME=str(tmp_path / "home"),
+               STREAMLIT_SERVER_PORT=str(_free_port()), STREAMLIT_SERVER_HEADLESS="true",
+               STABVIZ_RAY_CONNECT_TIMEOUT_S="5", RAY_ADDRESS="")
+    return {"env": env, "cwd": venv.parent / "src"}
+
+
+def _serve(command: str, shell: dict) -> None:
+    proc = subprocess.Popen(["bash", "-c", command], cwd=shell["cwd"], env=shell["env"], start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    port = shell["env"]["STREAMLIT_SERVER_PORT"]
+    try:
+        deadline, health = time.monotonic() + 120, ""
+        while time.monotonic() < deadline and proc.poll() is None and health != "ok":
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                    health = r.read().decode()
+            except OSError:
+                time.sleep(0.5)
+        assert health == "ok", f"{command!r} did not serve; exit {proc.poll()}"
+    finally:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+
+
+def test_every_readme_command_runs_as_written(newcomer):
+    """Each command of the README, in order, as a newcomer's shell runs it (RUN_ID: the first id the
+    latest `submit` printed). A command ends with status 0 and no traceback; the Ray example, with no
+    cluster here, ends with its documented one-line refusal (status 2)."""
+    run_id, ran = None, []
+    try:
+        for command in readme_commands():
+            if command == SUITE:
+                assert "pytest" in (newcomer["cwd"] / ".ci" / "run").read_text()   # this very suite: not rerun
+                continue
+            if any(server in command for server in SERVERS):
+                _serve(command, newcomer)
+                ran.append(command)
+                continue
+            line = command.replace("RUN_ID", run_id or "RUN_ID")
+            out = subprocess.run(["bash", "-c", line], cwd=newcomer["cwd"], env=newcomer["env"],
+                                 capture_output=True, text=True, timeout=400)
+            assert "Traceback" not in out.stderr, (line, out.stderr[-2000:])
+            if "--launcher ray" in line:
+                errors = out.stderr.strip().splitlines()
+                assert out.returncode == 2 and len(errors) == 1 and "could not connect to Ray" in errors[0], errors
+            else:
+                assert out.returncode == 0, (line, out.stdout[-1000:], out.stderr[-2000:])
+            if " submit " in f" {line} ":
+                run_id = out.stdout.split()[0]
+            ran.append(line)
+    finally:
+        _cancel_active(newcomer)
+    assert len(ran) == len(readme_commands()) - 1
+
+
+def _cancel_active(shell: dict) -> None:
+    """Stop what the examples left queued, so no run trains on behind the next tests."""
+    store = RunStore(Path(shell["env"]["STABVIZ_HOME"]) / "stabviz.db")
+    for run in store.list(status=ACTIVE, limit=None):
+        store.request_cancel(run["id"])
+
+
+def test_every_readme_python_block_runs_outside_the_repository(venv, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["STABVIZ_HOME"] = str(tmp_path / "home")
-    out = subprocess.run([str(venv / "bin" / "python"), str(script)], capture_output=True, text=True,
-                         cwd=tmp_path, env=env, timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
+    blocks = [text for lang, text in readme_blocks() if lang == "python"]
+    for k, block in enumerate(blocks):
+        script = tmp_path / f"example{k}.py"
+        script.write_text(block)
+        out = subprocess.run([str(venv / "bin" / "python"), str(script)], capture_output=True, text=True,
+                             cwd=tmp_path, env=env, timeout=600)
+        assert out.returncode == 0, out.stderr[-2000:]
