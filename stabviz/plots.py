@@ -481,8 +481,9 @@ def _hline(y: float, text: str, color: str = "#000000", dash: str = "dash") -> t
 
 def _layout(height: int, x_title: str, y_title: str, *, lines: Sequence[tuple[dict, dict]] = (),
             legend_y: float = 1.15, top: int = 10, **extra: Any) -> dict:
-    xaxis = dict(title=x_title, **extra.pop("xaxis", {}))
-    yaxis = dict(title=y_title, **extra.pop("yaxis", {}))
+    # automargin: at the 16 px projector fonts, "100%" and the axis title need more than the 55 px margin
+    xaxis = dict(title=x_title, automargin=True, **extra.pop("xaxis", {}))
+    yaxis = dict(title=y_title, automargin=True, **extra.pop("yaxis", {}))
     return dict(height=height, font=_FIG_FONT, margin=dict(l=55, r=10, t=top, b=40), xaxis=xaxis, yaxis=yaxis,
                 template=_NO_TEMPLATE,
                 legend=dict(orientation="h", y=legend_y, x=0), shapes=[s for s, _ in lines],
