@@ -608,7 +608,16 @@ def metric_curves(series: Mapping[str, tuple[Any, Any]], *, y_label: str, smooth
               for name, (steps, vals) in series.items()]
     return go.Figure(data=traces, layout=_layout(
         height, "training step", "", top=30, legend_y=-0.3, title=dict(text=y_label, font=dict(size=FONT_SIZE)),
-        yaxis=dict(type="log" if log_y else "linear"), uirevision=y_label))
+        yaxis=_log_axis([v for _, v in series.values()]) if log_y else dict(type="linear"), uirevision=y_label))
+
+
+def _log_axis(values: Sequence[Any]) -> dict:
+    """A log axis whose labels do not crowd a short figure: powers of ten over more than two decades,
+    else only 1, 2 and 5 of each decade (Plotly's default labels every digit there, overprinting them)."""
+    v = np.concatenate([np.asarray(x, float).ravel() for x in values]) if len(values) else np.array([])
+    v = v[np.isfinite(v) & (v > 0)]
+    span = float(np.log10(v.max() / v.min())) if v.size else 0.0
+    return dict(type="log", dtick=1 if span > 2 else "D2")
 
 
 def gradient_flow(series: Mapping[str, tuple[Any, Any]], *, height: int = 280) -> go.Figure:
@@ -620,7 +629,7 @@ def gradient_flow(series: Mapping[str, tuple[Any, Any]], *, height: int = 280) -
                          hovertemplate=f"{name}<br>t = %{{x}}<br>‖∂L/∂y_t‖ = %{{y:.3g}}<extra></extra>")
               for name, (t, norms) in series.items()]
     return go.Figure(data=traces, layout=_layout(
-        height, "time step t", "", top=30, legend_y=-0.3, yaxis=dict(type="log"),
+        height, "time step t", "", top=30, legend_y=-0.3, yaxis=_log_axis([n for _, n in series.values()]),
         title=dict(text="gradient flow ‖∂L/∂y_t‖ (read right to left)", font=dict(size=FONT_SIZE))))
 
 
