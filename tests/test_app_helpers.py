@@ -89,6 +89,14 @@ def test_advice_names_only_the_recommendations_whole_options():
     assert theory.predict(cfg.replace(dampening=g4)).rho2 == pytest.approx(1.0, abs=1e-6)
 
 
+def test_the_rate_sentence_says_which_voltage_model_to_believe_only_when_they_disagree():
+    agree = theory.predict_all(preset("shd-tau20"))              # 50.0% vs 48.2%
+    assert "disagree" not in advice.rate_sentence({m: p.to_dict() for m, p in agree.items()})
+    apart = {"uniform": {"firing_rate": 0.487}, "gaussian": {"firing_rate": 0.056}}   # the researcher's case
+    text = advice.rate_sentence(apart)
+    assert "5.6% – 48.7%" in text and "Prefer the gaussian one" in text and "measured check" in text
+
+
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_no_two_pieces_of_advice_contradict_each_other(name):
     """Every preset: each move the advice names is an option with ρ² = 1, no knob is moved both ways,

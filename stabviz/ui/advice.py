@@ -72,4 +72,14 @@ def rate_sentence(preds: Mapping[str, Mapping[str, Any]]) -> str:
         return "No firing-rate prediction."
     lo, hi = min(rates.values()), max(rates.values())
     parts = ", ".join(f"{m} {r:.1%}" for m, r in rates.items())
-    return f"Predicted initial firing rate {lo:.1%} – {hi:.1%} across voltage models ({parts})."
+    text = f"Predicted initial firing rate {lo:.1%} – {hi:.1%} across voltage models ({parts})."
+    if hi - lo > RATE_DISAGREEMENT:
+        text += (" The models disagree. Prefer the gaussian one: on the shipped presets it lands within 0.05 of "
+                 "the simulated rate, while the uniform one (the paper's) assumes a voltage spread evenly over "
+                 "a range that can be far wider than the real one. The referee is the quick measured check, or "
+                 "the measured voltage model.")
+    return text
+
+
+#: Rate predictions further apart than this get advice on which voltage model to believe.
+RATE_DISAGREEMENT = 0.05
