@@ -342,6 +342,9 @@ def test_a_1d_sweep_is_drawn_and_sweep_links_select_their_sweep(store):
         assert at.query_params["sweep"] in (want, [want])
     at = open_app({"sweep": "nope"}, page=SWEEP)
     assert any("sweep = 'nope'" in shown(w.value) for w in at.warning)
+    # a sweep's id in the Runs page's run= (a finished sweep's link, pasted there) opens its first run
+    at = open_app({"run": "aaaa2d000001"}, page="stabviz/ui/entry/runs.py")
+    assert not at.warning and at.selectbox(key="run_choice").value == store.sweep("aaaa2d000001")["runs"][0]["id"]
 
 
 def test_a_link_asking_for_a_huge_measured_model_is_refused_before_allocating():

@@ -163,12 +163,16 @@ def error_text(run: Mapping[str, Any]) -> str | None:
 
 
 def run_parser(known: Sequence[str]):
-    """``?run=<id or unique prefix>`` -> the full run id (ValueError when the store has no such run)."""
+    """``?run=<id or unique prefix>`` -> the full run id; a whole sweep id (a seed group's, say, pasted
+    from the Sweep page) -> that sweep's first run. ValueError when the store has neither."""
     def parse(text: str) -> str:
         try:
             return store().resolve(text)
         except KeyError as err:
-            raise ValueError(f"run = {text!r}: {err.args[0]}") from None
+            try:
+                return store().sweep(text)["runs"][0]["id"]
+            except (KeyError, IndexError):
+                raise ValueError(f"run = {text!r}: {err.args[0]}") from None
     return parse
 
 
