@@ -18,6 +18,10 @@ from stabviz.runs import ACTIVE
 RESULTS_ENV = "STABVIZ_EVIDENCE"
 PACKAGED = Path(__file__).resolve().parents[1] / "data" / "evidence"
 FILES = ("summary.json", "cells.json", "runs.json")
+#: the command that writes the committed results (docs/evidence/README.md)
+MAKE_COMMAND = "python -m stabviz replicate --quick --json"
+#: a rerun of results this size (or larger) uses the quick size's configs: small enough for one machine
+RERUN_SIZES = ("smoke", "quick")
 
 
 def stamp(folder: str) -> tuple:
@@ -32,10 +36,8 @@ def stamp(folder: str) -> tuple:
         except OSError:
             out.append(None)
     return tuple(out)
-#: the command that writes the committed results (docs/evidence/README.md)
-MAKE_COMMAND = "python -m stabviz replicate --quick --json"
-#: a rerun of results this size (or larger) uses the quick size's configs: small enough for one machine
-RERUN_SIZES = ("smoke", "quick")
+
+
 #: stored runs that count in an overlay: the others (failed, cancelled, interrupted) measured nothing
 ENDED = ("finished", "diverged")
 

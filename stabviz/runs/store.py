@@ -488,6 +488,16 @@ class RunStore:
         only; ``reap=True`` first calls :meth:`reap` (a write) explicitly."""
         if reap:
             self.reap()
+        return [self._row(r) for r in self._select("*", status, limit, sweep_id, newest_first, deleted)]
+
+    @_translated
+    def list_ids(self, status: str | Iterable[str] | None = None, limit: int | None = 200) -> list[str]:
+        """The ids :meth:`list` would return, without reading or decoding the rows: a cheap key for a
+        cache of ended runs (they never change)."""
+        return [r[0] for r in self._select("id", status, limit)]
+
+    def _select(self, columns: str, status: str | Iterable[str] | None, limit: int | None,
+                sweep_id: str | None = None, newest_first: bool = True, deleted: bool = False) -> list:
         where, args = [], []
         if self._has_column("deleted"):          # a store too old to upgrade (read-only) has no deletions
             where.append("deleted IS NOT NULL" if deleted else "deleted IS NULL")
@@ -502,12 +512,12 @@ class RunStore:
         if sweep_id is not None:
             where.append("sweep_id = ?")
             args.append(sweep_id)
-        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
+        sql = f"SELECT {columns} FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
         sql += f" ORDER BY created {'DESC' if newest_first else 'ASC'}, rowid"
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))
-        return [self._row(r) for r in self._conn().execute(sql, args)]
+        return self._conn().execute(sql, args).fetchall()
 
     def _has_column(self, name: str) -> bool:
         """Whether the runs table has this column (an old store opened read-only may lack the new ones)."""

@@ -63,8 +63,9 @@ def render(cfg: LIFConfig) -> None:
                 "paper's empirical claims. Each claim is judged **confirmed**, **refuted** or **inconclusive** by a "
                 "rule written before the runs. The design is in docs/evidence/README.md.")
     folder = str(ev_results.results_folder())
+    stamp = ev_results.stamp(folder)
     try:
-        results = _load(folder, ev_results.stamp(folder))
+        results = _load(folder, stamp)
     except ValueError as err:
         st.error(f"The results could not be read: {layout.plain(err)}", icon=":material/error:")
         how_to_make()
@@ -74,7 +75,7 @@ def render(cfg: LIFConfig) -> None:
         how_to_make()
         return
     header(results["summary"])
-    results_view(results, _all_cells(folder, ev_results.stamp(folder), results))
+    results_view(results, _all_cells(folder, stamp, results))
 
 
 def how_to_make() -> None:
