@@ -345,22 +345,25 @@ def test_the_guard_refuses_every_write_on_the_server_whatever_the_page_drew(monk
     _shared(monkeypatch)
     mine, theirs = _ended(store, sharing.LOCAL_VISITOR), _ended(store, OTHER)
     queued = store.create(TrainConfig(lif=LIFConfig(), train_steps=10), owner=OTHER)
-    writes = [lambda r: guard.delete(store, [r]), lambda r: guard.set_tags(store, r, ["graffiti"]),
-              lambda r: guard.undelete(store, [r])]
-    for token, run_id in ((None, mine), ("guess", mine), (TOKEN, theirs)):
-        st.session_state[guard.TOKEN] = token
-        store.delete([run_id]) if run_id == theirs else None
-        for write in writes:
-            with pytest.raises(guard.Refused, match="not the run token|type the run token|launched by someone"):
-                write(run_id)
-        with pytest.raises(guard.Refused):
-            guard.cancel(ui_runs.launcher(), queued)
-        store.undelete([run_id])
-    assert all(r["tags"] is None for r in store.list()) and store.get(queued)["status"] == "queued"
-    st.session_state[guard.TOKEN] = TOKEN                              # the owner, with the token
-    assert guard.set_tags(store, mine, ["baseline"]) == ["baseline"] and guard.delete(store, [mine]) == [mine]
-    assert guard.undelete(store, [mine]) == [mine]
-    del st.session_state[guard.TOKEN]
+    store.delete([theirs])                                  # by its owner: nobody else may bring it back
+    writes = (lambda r: guard.delete(store, [r]), lambda r: guard.set_tags(store, r, ["graffiti"]),
+              lambda r: guard.undelete(store, [r]))
+    try:
+        for token, run_id in ((None, mine), ("guess", mine), (TOKEN, theirs)):
+            st.session_state[guard.TOKEN] = token
+            for write in writes:
+                with pytest.raises(guard.Refused, match="type the run token|not the run token|launched by someone"):
+                    write(run_id)
+            with pytest.raises(guard.Refused):
+                guard.cancel(ui_runs.launcher(), queued)
+        assert store.get(mine)["deleted"] is None and store.get(theirs)["deleted"] is not None
+        assert store.get(mine)["tags"] is None and store.get(theirs)["tags"] is None
+        assert store.get(queued)["status"] == "queued"
+        st.session_state[guard.TOKEN] = TOKEN                          # the owner, with the token
+        assert guard.set_tags(store, mine, ["baseline"]) == ["baseline"] and guard.delete(store, [mine]) == [mine]
+        assert guard.undelete(store, [mine]) == [mine]
+    finally:
+        del st.session_state[guard.TOKEN]
 
 
 def test_no_page_writes_the_store_past_the_guard():

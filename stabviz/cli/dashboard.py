@@ -115,9 +115,9 @@ def register(subparsers) -> None:
         description="Start the stabviz dashboard from the installed package, from any directory. It listens on "
                     "localhost only; --shared serves a classroom on every interface, where launching runs needs "
                     "STABVIZ_RUN_TOKEN, runs read only the files in STABVIZ_DATA_FILES and each visitor may have "
-                    "STABVIZ_SHARED_MAX_RUNS (default 2) runs at once (counted by address, over all their tabs); only a "
-                    "run's owner, with the token, may cancel, tag or delete it. Other flags after the command are passed "
-                    "to `streamlit run`, e.g. --server.port 8502 --server.headless true.")
+                    "STABVIZ_SHARED_MAX_RUNS (default 2) runs at once (counted by address, over all their "
+                    "tabs); only a run's owner, with the token, may cancel, tag or delete it. Other flags after "
+                    "the command are passed to `streamlit run`, e.g. --server.port 8502 --server.headless true.")
     p.add_argument("--shared", action="store_true",
                    help="serve on every interface (0.0.0.0) with the shared mode's rules (STABVIZ_SHARED=1)")
     # stabviz.cli.main hands the flags to run_dashboard before parsing; this parser serves --help

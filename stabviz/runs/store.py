@@ -436,7 +436,8 @@ class RunStore:
             columns = "id, config, launcher, created, versions, sweep_id, sweep_label, sweep_point, owner"
             if not self._has_column("owner"):         # an older store that could not be upgraded: owner is None
                 columns, rows = columns.removesuffix(", owner"), [r[:-1] for r in rows]
-            c.executemany(f"INSERT INTO runs (status, {columns}) VALUES ('queued'{', ?' * len(columns.split(','))})", rows)
+            marks = ", ?" * len(columns.split(","))
+            c.executemany(f"INSERT INTO runs (status, {columns}) VALUES ('queued'{marks})", rows)
         return [r[0] for r in rows]
 
     @_translated

@@ -79,7 +79,7 @@ def visitor_key(address: str | None) -> str:
 
 
 def max_runs(env: Mapping[str, str] | None = None) -> int:
-    """Runs one visitor's session may have queued or running at once in shared mode."""
+    """Runs one visitor (all their tabs) may have queued or running at once in shared mode."""
     return _count(env, MAX_RUNS_ENV, DEFAULT_MAX_RUNS)
 
 

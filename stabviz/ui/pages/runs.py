@@ -183,8 +183,8 @@ def delete_button(store: Any, run_ids: Sequence[str], label: str, key: str, why:
     """Soft-delete ended runs (Undo, in :func:`deleted_notice`, brings them back); drawn disabled when the
     guard refuses (``why``), and the click checked by the guard again."""
     if st.button(label, key=key, icon=":material/delete:", disabled=bool(why),
-                 help=_sentence(why) or "Hides the run from every list; Undo brings it back. Queued or running runs are not "
-                             "deleted: cancel them first."):
+                 help=_sentence(why) or "Hides the run from every list; Undo brings it back. Queued or running "
+                                        "runs are not deleted: cancel them first."):
         gone = _write(guard.delete, store, run_ids)
         if gone is not None:
             st.session_state[DELETED] = gone
@@ -209,8 +209,8 @@ def tags_input(store: Any, run: Mapping[str, Any], why: str | None) -> None:
 
     st.multiselect("Tags", known, default=current, key=key, accept_new_options=True, on_change=save,
                    placeholder="add a tag (type and press Enter)", disabled=bool(why),
-                   help=_sentence(why) or "Short labels of your own (e.g. 'baseline', 'lecture'); the table can be filtered "
-                               "by them.")
+                   help=_sentence(why) or "Short labels of your own (e.g. 'baseline', 'lecture'); the table "
+                                          "can be filtered by them.")
     error = st.session_state.pop("_tag_error", None)
     if error:
         st.error(f"The tags were not saved: {layout.plain(error)}")
@@ -262,8 +262,8 @@ def selection_tools(store: Any, selected: Sequence[str]) -> None:
     ended = [r["id"] for r in runs if r["status"] not in ACTIVE]
     if ended:
         why = guard.reason(store, "delete", ended)
-        delete_button(store, ended, f"Delete {len(ended)} selected run{'s' if len(ended) > 1 else ''}", "delete_runs",
-                      why)
+        label = f"Delete {len(ended)} selected run{'s' if len(ended) > 1 else ''}"
+        delete_button(store, ended, label, "delete_runs", why)
         refused_caption(why)
     if not 2 <= len(runs) <= COMPARE_MAX:
         if len(runs) > COMPARE_MAX:
