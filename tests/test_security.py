@@ -188,11 +188,210 @@ def test_shared_with_a_token_launches_only_with_it_only_listed_files_and_few_run
 def test_a_visitor_cancels_only_their_own_runs_on_a_shared_dashboard(monkeypatch, store):
     run_id = store.create(TrainConfig(lif=LIFConfig(), train_steps=10))          # someone else's queued run
     at = open_app({"run": run_id}, page=RUNS)
-    assert at.button(key="cancel_run")                                           # own machine: may cancel
+    assert not at.button(key="cancel_run").disabled                              # own machine: may cancel
     monkeypatch.setenv("STABVIZ_SHARED", "1")
     monkeypatch.setenv("STABVIZ_RUN_TOKEN", TOKEN)
     at = open_app({"run": run_id}, page=RUNS)
-    assert not [b for b in at.button if b.key == "cancel_run"]
+    assert at.button(key="cancel_run").disabled                                  # drawn disabled, with why
+    assert any("only a run's owner can cancel it" in t.lower() for t in _texts(at))
+    _forge(monkeypatch)
+    at.button(key="cancel_run").click().run()                                    # a forged click
+    assert store.get(run_id)["status"] == "queued"
+    mine = store.create(TrainConfig(lif=LIFConfig(), train_steps=10), owner=sharing.LOCAL_VISITOR)
+    at = open_app({"run": mine}, page=RUNS)
+    at.sidebar.text_input(key="run_token").set_value(TOKEN).run()
+    at.button(key="cancel_run").click().run()                                    # the owner, with the token
+    assert store.get(mine)["status"] == "cancelled"
+
+
+# -- every other write: delete, undo, tags (issue 20) ------------------------------------------------
+
+OTHER = sharing.visitor_key("203.0.113.7")          # another visitor's address, as the store records it
+
+
+def _forge(monkeypatch):
+    """Let AppTest send what a browser cannot: a click on a disabled control (a crafted message)."""
+    from streamlit.testing.v1.element_tree import Widget
+    monkeypatch.setattr(Widget, "_assert_can_interact", lambda self: None)
+
+
+def _ended(store, owner):
+    """A finished run launched by ``owner`` (a visitor key; None: launched outside shared mode)."""
+    run_id = store.create(TrainConfig(lif=LIFConfig(), train_steps=10), owner=owner)
+    store.set_status(run_id, "running")
+    store.set_status(run_id, "finished", summary={"final": {"accuracy": 0.5}})
+    return run_id
+
+
+def _shared(monkeypatch):
+    monkeypatch.setenv("STABVIZ_SHARED", "1")
+    monkeypatch.setenv("STABVIZ_RUN_TOKEN", TOKEN)
+
+
+def _tags(at, run_id):
+    return [m for m in at.multiselect if m.key == f"tags_{run_id}"][0]
+
+
+def _try_every_write(monkeypatch, at, run_id):
+    """Click Delete and set tags whatever the page shows (forged messages); returns the page."""
+    _forge(monkeypatch)
+    _tags(at, run_id).set_value(["graffiti"]).run()
+    at.button(key="delete_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.mark.parametrize("token", [None, "guess"])
+def test_without_the_token_a_visitor_cannot_delete_or_tag_even_their_own_run(monkeypatch, store, token):
+    _shared(monkeypatch)
+    run_id = _ended(store, sharing.LOCAL_VISITOR)          # this visitor's run: only the token is missing
+    at = open_app({"run": run_id}, page=RUNS)
+    if token:
+        at.sidebar.text_input(key="run_token").set_value(token).run()
+    assert at.button(key="delete_run").disabled and _tags(at, run_id).disabled
+    want = ("only a run's owner can tag or delete it on this shared dashboard: type the run token in the sidebar"
+            if token is None else "that is not the run token of this dashboard")
+    assert any(want in t.lower() for t in _texts(at)), _texts(at)
+    _try_every_write(monkeypatch, at, run_id)
+    run = store.get(run_id)
+    assert run["deleted"] is None and run["tags"] is None and [r["id"] for r in store.list()] == [run_id]
+
+
+def test_with_the_token_a_visitor_cannot_delete_or_tag_someone_elses_run(monkeypatch, store):
+    _shared(monkeypatch)
+    for owner in (OTHER, None):                            # another visitor's, and one from before sharing
+        run_id = _ended(store, owner)
+        at = open_app({"run": run_id}, page=RUNS)
+        at.sidebar.text_input(key="run_token").set_value(TOKEN).run()
+        assert at.button(key="delete_run").disabled and _tags(at, run_id).disabled
+        assert any("launched by someone else" in t for t in _texts(at))
+        _try_every_write(monkeypatch, at, run_id)
+        run = store.get(run_id)
+        assert run["deleted"] is None and run["tags"] is None
+
+
+def test_undo_brings_back_only_the_visitors_own_runs_and_only_with_the_token(monkeypatch, store):
+    _shared(monkeypatch)
+    theirs, mine = _ended(store, OTHER), _ended(store, sharing.LOCAL_VISITOR)
+    store.delete([theirs, mine])
+    _forge(monkeypatch)
+    for gone, token in (([theirs], TOKEN), ([mine], None), ([mine], "guess")):
+        at = open_app(page=RUNS)
+        if token:
+            at.sidebar.text_input(key="run_token").set_value(token).run()
+        at.session_state["_deleted_runs"] = gone           # Undo offered, as after a delete (or crafted)
+        at.run()
+        assert at.button(key="undo_delete").disabled
+        at.button(key="undo_delete").click().run()
+        assert store.list() == [], gone                    # still deleted
+    at.sidebar.text_input(key="run_token").set_value(TOKEN).run()
+    assert not at.button(key="undo_delete").disabled
+    at.button(key="undo_delete").click().run()
+    assert [r["id"] for r in store.list()] == [mine]
+
+
+def test_the_owner_with_the_token_deletes_undoes_and_tags(monkeypatch, store):
+    _shared(monkeypatch)
+    run_id = _ended(store, sharing.LOCAL_VISITOR)
+    at = open_app({"run": run_id}, page=RUNS)
+    at.sidebar.text_input(key="run_token").set_value(TOKEN).run()
+    assert not at.button(key="delete_run").disabled and not _tags(at, run_id).disabled
+    _tags(at, run_id).set_value(["baseline"]).run()
+    assert store.get(run_id)["tags"] == ["baseline"]
+    at.button(key="delete_run").click().run()
+    assert store.list() == [] and store.get(run_id)["deleted"] is not None
+    at.button(key="undo_delete").click().run()
+    assert [r["id"] for r in store.list()] == [run_id]
+
+
+def test_the_run_limit_holds_across_tabs_of_one_visitor(monkeypatch, store):
+    """Two AppTest sessions are two tabs of the same visitor (one address): together they may have
+    STABVIZ_SHARED_MAX_RUNS runs queued; a visitor at another address has a limit of their own."""
+    _shared(monkeypatch)
+    monkeypatch.setenv("STABVIZ_SHARED_MAX_RUNS", "2")
+    tabs = [open_app(page=RUNS), open_app(page=RUNS)]
+    for tab in tabs:
+        tab.sidebar.text_input(key="run_token").set_value(TOKEN).run()
+    _launch(tabs[0])
+    _launch(tabs[1])
+    assert len(store.list()) == 2
+    for tab in tabs:                                                 # a third, from either tab
+        _launch(tab)
+        assert any("at most 2 runs" in t and "you have 2" in t for t in _texts(tab)) and len(store.list()) == 2
+    monkeypatch.setattr("stabviz.ui.guard._address", lambda: "203.0.113.7")
+    _launch(tabs[1])                                                 # another visitor: their own limit
+    assert len(store.list()) == 3 and store.list()[0]["owner"] == OTHER
+
+
+def test_the_store_counts_a_visitors_active_runs_in_the_transaction_that_queues(store):
+    cfg = TrainConfig(lif=LIFConfig(), train_steps=10)
+    store.create_many([(cfg, None)] * 2, owner="v1", max_owned=2)
+    with pytest.raises(ValueError, match="above the limit of 2 per visitor"):
+        store.create(cfg, owner="v1", max_owned=2)
+    store.create(cfg, owner="v2", max_owned=2)                        # another visitor
+    assert store.active_owned("v1") == 2 and store.active_owned("v2") == 1
+    ended = store.list(limit=1)[0]["id"]
+    store.set_status(ended, "failed", error="x")                       # an ended run no longer counts
+    assert store.active_owned("v2") == 0
+    assert '"owner"' not in store.export_table("json") and '"owner"' not in store.export(ended, "json")
+
+
+def test_the_guard_refuses_every_write_on_the_server_whatever_the_page_drew(monkeypatch, store):
+    """The lowest layer that knows the visitor: stabviz.ui.guard, called outside any page (as a rerun
+    that skipped the page's checks would reach it)."""
+    import streamlit as st
+    from stabviz.ui import guard
+    from stabviz.ui import runs as ui_runs
+    _shared(monkeypatch)
+    mine, theirs = _ended(store, sharing.LOCAL_VISITOR), _ended(store, OTHER)
+    queued = store.create(TrainConfig(lif=LIFConfig(), train_steps=10), owner=OTHER)
+    store.delete([theirs])                                  # by its owner: nobody else may bring it back
+    writes = (lambda r: guard.delete(store, [r]), lambda r: guard.set_tags(store, r, ["graffiti"]),
+              lambda r: guard.undelete(store, [r]))
+    try:
+        for token, run_id in ((None, mine), ("guess", mine), (TOKEN, theirs)):
+            st.session_state[guard.TOKEN] = token
+            for write in writes:
+                with pytest.raises(guard.Refused, match="type the run token|not the run token|launched by someone"):
+                    write(run_id)
+            with pytest.raises(guard.Refused):
+                guard.cancel(ui_runs.launcher(), queued)
+        assert store.get(mine)["deleted"] is None and store.get(theirs)["deleted"] is not None
+        assert store.get(mine)["tags"] is None and store.get(theirs)["tags"] is None
+        assert store.get(queued)["status"] == "queued"
+        st.session_state[guard.TOKEN] = TOKEN                          # the owner, with the token
+        assert guard.set_tags(store, mine, ["baseline"]) == ["baseline"] and guard.delete(store, [mine]) == [mine]
+        assert guard.undelete(store, [mine]) == [mine]
+    finally:
+        del st.session_state[guard.TOKEN]
+
+
+def test_no_page_writes_the_store_past_the_guard():
+    """Every call of a write method of the run store or of a launcher from stabviz.ui is in
+    stabviz/ui/guard.py, so a new control cannot forget the shared mode's checks."""
+    import ast
+    import inspect
+    from stabviz.runs.local import Launcher
+    from stabviz.runs.store import RunStore
+    writes = {name for name, f in inspect.getmembers(RunStore, inspect.isfunction)
+              if "self._write()" in inspect.getsource(f)}
+    writes |= {name for name in vars(Launcher) if not name.startswith("_") and name != "wait"}
+    assert {"delete", "undelete", "set_tags", "request_cancel", "create_many", "cancel", "submit"} <= writes
+    # measured maps have their own submit (a worker process, no run store): not a write of runs
+    elsewhere = {("mapjobs.py", "submit"), ("measuredlayer.py", "submit")}
+    # guard.delete(...) is the gate itself; ui_runs.submit...(...) are stabviz/ui/runs.py's functions, which
+    # pass through guard.launch (that file is read here too)
+    ui = Path(__file__).resolve().parents[1] / "stabviz" / "ui"
+    found = []
+    for source in ui.rglob("*.py"):
+        if source.name == "guard.py":
+            continue
+        for node in ast.walk(ast.parse(source.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in writes
+                    and (source.name, node.func.attr) not in elsewhere
+                    and not (isinstance(node.func.value, ast.Name) and node.func.value.id in ("guard", "ui_runs"))):
+                found.append(f"{source.relative_to(ui)}:{node.lineno} calls .{node.func.attr}(")
+    assert found == []
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ win over these.
 The dashboard listens on localhost only. ``stabviz dashboard --shared`` serves a classroom on purpose: it
 listens on every interface (``--server.address 0.0.0.0``, unless the caller names an address) and sets
 STABVIZ_SHARED=1 for the dashboard, which then launches runs only with the host's STABVIZ_RUN_TOKEN, reads
-only the data files in STABVIZ_DATA_FILES and limits each visitor's runs (stabviz/ui/sharing.py).
+only the data files in STABVIZ_DATA_FILES, limits each visitor's runs (a visitor is an address, not a tab)
+and lets only a run's owner, with the token, cancel, tag or delete it (stabviz/ui/sharing.py, ui/guard.py).
 """
 from __future__ import annotations
 
@@ -114,8 +115,9 @@ def register(subparsers) -> None:
         description="Start the stabviz dashboard from the installed package, from any directory. It listens on "
                     "localhost only; --shared serves a classroom on every interface, where launching runs needs "
                     "STABVIZ_RUN_TOKEN, runs read only the files in STABVIZ_DATA_FILES and each visitor may have "
-                    "STABVIZ_SHARED_MAX_RUNS (default 2) runs at once. Other flags after the command are passed "
-                    "to `streamlit run`, e.g. --server.port 8502 --server.headless true.")
+                    "STABVIZ_SHARED_MAX_RUNS (default 2) runs at once (counted by address, over all their "
+                    "tabs); only a run's owner, with the token, may cancel, tag or delete it. Other flags after "
+                    "the command are passed to `streamlit run`, e.g. --server.port 8502 --server.headless true.")
     p.add_argument("--shared", action="store_true",
                    help="serve on every interface (0.0.0.0) with the shared mode's rules (STABVIZ_SHARED=1)")
     # stabviz.cli.main hands the flags to run_dashboard before parsing; this parser serves --help

@@ -39,18 +39,19 @@ class Launcher:
     def __init__(self, store: RunStore | None = None):
         self.store = store or RunStore()
 
-    def submit(self, cfg: TrainConfig) -> str:
+    def submit(self, cfg: TrainConfig, **owned: Any) -> str:
         """Queue one run and return its id at once. Raises ValueError beyond the machine's limits
-        (network size, steps, batch, time steps, queued runs)."""
-        return self._submit([(cfg, None)])[0]
+        (network size, steps, batch, time steps, queued runs). Every submit method takes ``owner`` and
+        ``max_owned`` (:meth:`RunStore.create_many`): who launches, and their limit of active runs."""
+        return self._submit([(cfg, None)], **owned)[0]
 
-    def submit_many(self, cfgs: Sequence[TrainConfig]) -> list[str]:
+    def submit_many(self, cfgs: Sequence[TrainConfig], **owned: Any) -> list[str]:
         """Queue several runs at once, all or none (every config validated, the queue limit checked in
         one transaction); returns their ids in order."""
-        return self._submit([(cfg, None) for cfg in cfgs])
+        return self._submit([(cfg, None) for cfg in cfgs], **owned)
 
     def submit_sweep(self, base: TrainConfig, x: str, x_values: Sequence[Any], y: str | None = None,
-                     y_values: Sequence[Any] | None = None) -> tuple[str, list[str]]:
+                     y_values: Sequence[Any] | None = None, **owned: Any) -> tuple[str, list[str]]:
         """Queue one run per grid point (x varying fastest); returns (sweep id, run ids).
         Every point is validated before anything is queued."""
         points = sweep_configs(base, x, x_values, y, y_values)
@@ -59,13 +60,13 @@ class Launcher:
                 "base": base.to_dict(), "launcher": self.name}
         sweep_id = new_id()
         ids = self._submit([(cfg, {"id": sweep_id, "label": label(p), "point": p})
-                            for p, cfg in points], sweep_spec=(sweep_id, spec))
+                            for p, cfg in points], sweep_spec=(sweep_id, spec), **owned)
         return sweep_id, ids
 
-    def submit_seeds(self, base: TrainConfig, k: int) -> tuple[str, list[str]]:
+    def submit_seeds(self, base: TrainConfig, k: int, **owned: Any) -> tuple[str, list[str]]:
         """Queue a seed group: K runs of ``base`` with seeds seed ... seed+K−1, recorded as one sweep over the
         seed (stabviz.runs.groups); returns (group id, run ids)."""
-        return self.submit_sweep(base, SEED, seed_values(base, k))
+        return self.submit_sweep(base, SEED, seed_values(base, k), **owned)
 
     def cancel(self, run_id: str) -> str:
         """Cancel a queued or running run; returns its status after the request."""
@@ -75,7 +76,7 @@ class Launcher:
         """Block until the runs end (or ``timeout`` s); returns id -> status."""
         return self.store.wait(run_ids, timeout)
 
-    def _submit(self, items, sweep_spec=None) -> list[str]:
+    def _submit(self, items, sweep_spec=None, owner: str | None = None, max_owned: int | None = None) -> list[str]:
         lim = limits()
         for cfg, _ in items:
             cfg.check_limits(lim)
@@ -83,7 +84,7 @@ class Launcher:
             memory.check_train(cfg)      # refused when queued, not later in the worker
         self._prepare()
         ids = self.store.create_many(items, launcher=self.name, max_queued=lim["queued"],
-                                     sweep_spec=sweep_spec)
+                                     sweep_spec=sweep_spec, owner=owner, max_owned=max_owned)
         try:
             self._start(ids)
         except Exception as exc:

@@ -63,10 +63,11 @@ LAUNCHERS = ("local", "ray")
 DEFAULT_STALE_AFTER_S = 30.0
 #: Seconds a write waits for another process's lock before giving up (StoreError "busy").
 BUSY_TIMEOUT_S = 30.0
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Columns added after version 1, with their SQL type: an older store gets them by ALTER TABLE on opening
-#: (version 3: tags, deleted). A store that cannot be upgraded (read-only, full disk) still lists its runs.
-ADDED_COLUMNS = {"tags": "TEXT", "deleted": "REAL"}
+#: (version 3: tags, deleted; version 4: owner). A store that cannot be upgraded (read-only, full disk) still
+#: lists its runs.
+ADDED_COLUMNS = {"tags": "TEXT", "deleted": "REAL", "owner": "TEXT"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -91,7 +92,8 @@ CREATE TABLE IF NOT EXISTS runs (
     sweep_label TEXT,
     sweep_point TEXT,                  -- JSON: {parameter: value}
     tags TEXT,                         -- JSON: [tag, ...] (version 3)
-    deleted REAL                       -- when it was soft-deleted (hidden from lists, undoable), version 3
+    deleted REAL,                      -- when it was soft-deleted (hidden from lists, undoable), version 3
+    owner TEXT                         -- who launched it: a shared dashboard's visitor key, else NULL (version 4)
 );
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status, launcher, created);
 CREATE INDEX IF NOT EXISTS runs_by_sweep ON runs(sweep_id);
@@ -388,16 +390,22 @@ class RunStore:
     # -- creating runs ---------------------------------------------------------------------------
 
     def create(self, cfg: TrainConfig, sweep: Mapping[str, Any] | None = None, *,
-               launcher: str = "local", max_queued: int | None = None) -> str:
+               launcher: str = "local", max_queued: int | None = None, owner: str | None = None,
+               max_owned: int | None = None) -> str:
         """Queue one run; returns its id. ``sweep``: optional {"id", "label", "point"}."""
-        return self.create_many([(cfg, sweep)], launcher=launcher, max_queued=max_queued)[0]
+        return self.create_many([(cfg, sweep)], launcher=launcher, max_queued=max_queued, owner=owner,
+                                max_owned=max_owned)[0]
 
     @_translated
     def create_many(self, items: Sequence[tuple[TrainConfig, Mapping[str, Any] | None]], *,
                     launcher: str = "local", max_queued: int | None = None,
-                    sweep_spec: tuple[str, Mapping[str, Any]] | None = None) -> list[str]:
+                    sweep_spec: tuple[str, Mapping[str, Any]] | None = None, owner: str | None = None,
+                    max_owned: int | None = None) -> list[str]:
         """Queue several runs in one transaction: all are recorded, or none (queue limit exceeded).
-        ``sweep_spec``: (sweep id, definition) of a new sweep, recorded in the same transaction."""
+        ``sweep_spec``: (sweep id, definition) of a new sweep, recorded in the same transaction.
+        ``owner``: who launches them (a shared dashboard's visitor key), recorded with each run; with
+        ``max_owned``, refused when that owner would have more queued or running runs, counted in the same
+        transaction, so two tabs of one visitor cannot both slip under the limit."""
         if launcher not in LAUNCHERS:
             raise ValueError(f"launcher = {launcher!r} is not one of: {', '.join(LAUNCHERS)}")
         versions = _dumps(software_versions())
@@ -407,7 +415,9 @@ class RunStore:
                 raise TypeError(f"expected a TrainConfig, got {type(cfg).__name__}")
             sweep = sweep or {}
             rows.append((new_id(), json.dumps(cfg.to_dict()), launcher, time.time(), versions,
-                         sweep.get("id"), sweep.get("label"), _dumps(sweep.get("point"))))
+                         sweep.get("id"), sweep.get("label"), _dumps(sweep.get("point")), owner))
+        if owner is not None:
+            self._require_columns("owner")
         with self._write() as c:
             if max_queued is not None:
                 queued = c.execute("SELECT COUNT(*) FROM runs WHERE status='queued'").fetchone()[0]
@@ -415,12 +425,19 @@ class RunStore:
                     raise ValueError(
                         f"queued runs = {queued + len(rows)} would be above this machine's limit "
                         f"{max_queued} ({queued} already waiting; raise it with STABVIZ_MAX_QUEUED)")
+            if owner is not None and max_owned is not None:
+                mine = self._active_owned(c, owner)
+                if mine + len(rows) > max_owned:
+                    raise ValueError(f"queued or running runs = {mine + len(rows)} would be above the limit of "
+                                     f"{max_owned} per visitor ({mine} already queued or running)")
             if sweep_spec is not None:
                 c.execute("INSERT INTO sweeps (id, created, spec) VALUES (?, ?, ?)",
                           (sweep_spec[0], time.time(), json.dumps(sweep_spec[1])))
-            c.executemany(
-                "INSERT INTO runs (id, config, status, launcher, created, versions, sweep_id, "
-                "sweep_label, sweep_point) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)", rows)
+            columns = "id, config, launcher, created, versions, sweep_id, sweep_label, sweep_point, owner"
+            if not self._has_column("owner"):         # an older store that could not be upgraded: owner is None
+                columns, rows = columns.removesuffix(", owner"), [r[:-1] for r in rows]
+            marks = ", ?" * len(columns.split(","))
+            c.executemany(f"INSERT INTO runs (status, {columns}) VALUES ('queued'{marks})", rows)
         return [r[0] for r in rows]
 
     @_translated
@@ -577,6 +594,26 @@ class RunStore:
         with self._write() as c:
             return [r for r in ids
                     if c.execute("UPDATE runs SET deleted=NULL WHERE id=? AND deleted IS NOT NULL", (r,)).rowcount]
+
+    @_translated
+    def active_owned(self, owner: str) -> int:
+        """How many queued or running runs ``owner`` launched (0 on a store too old to record owners)."""
+        return self._active_owned(self._conn(), owner) if self._has_column("owner") else 0
+
+    @staticmethod
+    def _active_owned(c: sqlite3.Connection, owner: str) -> int:
+        return c.execute(f"SELECT COUNT(*) FROM runs WHERE owner=? AND status IN ({','.join('?' * len(ACTIVE))})",
+                         (owner, *ACTIVE)).fetchone()[0]
+
+    @_translated
+    def owners(self, run_ids: Iterable[str]) -> dict[str, str | None]:
+        """run id -> who launched it (None: not recorded, or no such run), for the ids given."""
+        ids = list(run_ids)
+        if not self._has_column("owner"):
+            return dict.fromkeys(ids)
+        conn = self._conn()
+        return {r: (row[0] if (row := conn.execute("SELECT owner FROM runs WHERE id=?", (r,)).fetchone()) else None)
+                for r in ids}
 
     @_translated
     def count(self, status: str, launcher: str | None = None) -> int:
@@ -856,6 +893,7 @@ class RunStore:
         series = self.metrics(run["id"])
         if fmt == "json":
             run.pop("traceback", None)
+            run.pop("owner", None)                   # a visitor's key: never handed to other visitors
             doc = {"run": run, "metrics": {k: {"steps": s, "values": v}
                                            for k, (s, v) in series.items()}}
             return json.dumps(finite_or_none(doc), indent=1)
@@ -878,7 +916,7 @@ class RunStore:
         _check_format(fmt)
         runs = self.list(limit=None) if runs is None else runs
         if fmt == "json":
-            docs = [{k: v for k, v in r.items() if k != "traceback"} for r in runs]
+            docs = [{k: v for k, v in r.items() if k not in ("traceback", "owner")} for r in runs]
             return json.dumps(finite_or_none(docs), indent=1)
         flat = [_flat_run(r) for r in runs]
         columns: list[str] = []

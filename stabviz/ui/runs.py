@@ -2,8 +2,9 @@
 
 The dashboard never trains: it queues runs through the launcher (worker processes started by a
 detached dispatcher) and reads the SQLite store. Every launch goes through :func:`submit`, :func:`submit_seeds`,
-:func:`submit_many` or :func:`submit_sweep`, which in shared mode (:mod:`stabviz.ui.sharing`) check the
-visitor's run token, the data files and the visitor's own queued/running runs before anything is queued.
+:func:`submit_many` or :func:`submit_sweep`, which pass through :mod:`stabviz.ui.guard`: in shared mode
+(:mod:`stabviz.ui.sharing`) it checks the visitor's run token, the data files and the visitor's own
+queued/running runs before anything is queued.
 Both objects are shared by every session of the
 process (st.cache_resource), keyed by the store's path so a test's temporary STABVIZ_HOME gets its own.
 """
@@ -20,7 +21,7 @@ from stabviz.config import LIFConfig, TrainConfig, limits
 from stabviz.runs import ACTIVE, RunStore, StoreError, default_path, ensure_dispatcher, get_launcher
 from stabviz.runs.host import default_workers
 from stabviz.runs.outcomes import measured_outcome, outcome_row
-from stabviz.ui import sharing
+from stabviz.ui import guard, sharing
 
 #: Fields of a LIFConfig that do not change a training run (only the theory's view of it).
 THEORY_ONLY = ("voltage_model", "formula", "tolerance", "steps")
@@ -31,10 +32,9 @@ DISPATCH_CHECK_S = 5.0
 _last_dispatch_check = [0.0]
 #: The dashboard's Seeds input: a confirmation is this many runs (seeds seed ... seed+K−1) by default.
 DEFAULT_SEEDS, MAX_SEEDS = 3, 8
-#: Session keys: the ids of the runs this session launched, the first run of its last launch; the sidebar's
-#: run-token field.
-MINE, LAST_LAUNCH = "_my_runs", "_last_launch"
-TOKEN = "run_token"
+#: Session keys: the first run of this session's last launch; the sidebar's run-token field.
+LAST_LAUNCH = "_last_launch"
+TOKEN = guard.TOKEN
 
 
 @st.cache_resource(show_spinner=False)
@@ -76,31 +76,14 @@ def quick_config(cfg: LIFConfig, **train: Any) -> TrainConfig:
     return TrainConfig(lif=cfg.replace(steps=int(merged["time_steps"])), **merged)
 
 
-def my_active_runs() -> int:
-    """How many of the runs this session launched are still queued or running."""
-    mine = set(st.session_state.get(MINE, ()))
-    return sum(r["id"] in mine for r in active_runs()) if mine else 0
-
-
-def refusal(new_runs: int, data_paths: Sequence[str] = ()) -> str | None:
-    """Why this session may not launch ``new_runs`` runs now (None: it may); see sharing.refusal."""
-    if not sharing.shared():
-        return None
-    return sharing.refusal(st.session_state.get(TOKEN), my_active_runs(), new_runs, data_paths)
-
-
 def _remember(run_ids: Sequence[str]) -> None:
-    st.session_state[MINE] = [*st.session_state.get(MINE, ()), *run_ids]
     if run_ids:
         st.session_state[LAST_LAUNCH] = run_ids[0]
 
 
 def submit(train: TrainConfig, launcher_name: str = "local") -> str:
     """Queue a run; ValueError (shared-mode refusal, limits, queue full) with its message for the page."""
-    why = refusal(1, [train.data_path])
-    if why:
-        raise ValueError(why)
-    run_id = launcher(launcher_name).submit(train)
+    run_id = guard.launch(store(), launcher(launcher_name).submit, train, new_runs=1, data_paths=[train.data_path])
     _remember([run_id])
     return run_id
 
@@ -110,10 +93,8 @@ def submit_seeds(train: TrainConfig, k: int, launcher_name: str = "local") -> li
     against the shared-mode per-visitor limit); returns the run ids. ValueError like :func:`submit`."""
     if k == 1:
         return [submit(train, launcher_name)]
-    why = refusal(k, [train.data_path])
-    if why:
-        raise ValueError(why)
-    _, run_ids = launcher(launcher_name).submit_seeds(train, k)
+    _, run_ids = guard.launch(store(), launcher(launcher_name).submit_seeds, train, k, new_runs=k,
+                              data_paths=[train.data_path])
     _remember(run_ids)
     return run_ids
 
@@ -121,10 +102,8 @@ def submit_seeds(train: TrainConfig, k: int, launcher_name: str = "local") -> li
 def submit_many(configs: Sequence[TrainConfig], launcher_name: str = "local") -> list[str]:
     """Queue several runs at once, all or none (each counts against the shared-mode per-visitor limit);
     returns the run ids. ValueError like :func:`submit`."""
-    why = refusal(len(configs), sorted({c.data_path for c in configs}))
-    if why:
-        raise ValueError(why)
-    run_ids = launcher(launcher_name).submit_many(configs)
+    run_ids = guard.launch(store(), launcher(launcher_name).submit_many, configs, new_runs=len(configs),
+                           data_paths=sorted({c.data_path for c in configs}))
     _remember(run_ids)
     return run_ids
 
@@ -141,18 +120,10 @@ def seeds_input(where: Any, key: str) -> int:
 def submit_sweep(base: TrainConfig, x: str, xs: Sequence[Any], y: str | None, ys: Sequence[Any] | None,
                  launcher_name: str = "local") -> tuple[str, list[str]]:
     """Queue a sweep (one run per grid point); ValueError like :func:`submit`."""
-    why = refusal(len(xs) * (len(ys) if y else 1), [base.data_path])
-    if why:
-        raise ValueError(why)
-    sweep_id, run_ids = launcher(launcher_name).submit_sweep(base, x, xs, y, ys)
+    sweep_id, run_ids = guard.launch(store(), launcher(launcher_name).submit_sweep, base, x, xs, y, ys,
+                                     new_runs=len(xs) * (len(ys) if y else 1), data_paths=[base.data_path])
     _remember(run_ids)
     return sweep_id, run_ids
-
-
-def may_cancel(run_id: str) -> bool:
-    """Anyone may cancel any run on their own machine; on a shared dashboard, only the session that
-    launched it."""
-    return not sharing.shared() or run_id in st.session_state.get(MINE, ())
 
 
 def error_text(run: Mapping[str, Any]) -> str | None:

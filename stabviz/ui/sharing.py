@@ -9,13 +9,20 @@ on every interface to visitors the host does not know, so then:
   without a token set, launching is off;
 - runs read only the data files the host lists in ``STABVIZ_DATA_FILES`` (os.pathsep-separated), offered
   by file name, never by directory; no path can be typed;
-- each visitor's session may have at most ``STABVIZ_SHARED_MAX_RUNS`` (default 2) runs queued or running,
-  on top of the machine's limits (:func:`stabviz.config.limits`), and cancels only its own runs;
+- each visitor may have at most ``STABVIZ_SHARED_MAX_RUNS`` (default 2) runs queued or running, on top of
+  the machine's limits (:func:`stabviz.config.limits`). A visitor is their address as Streamlit reports
+  it (``st.context.ip_address``; None, a connection from this machine, is one visitor, "localhost"), not
+  their browser tab: the store records each run's owner and counts the owner's active runs
+  (:mod:`stabviz.ui.guard`);
+- every other write (cancel, delete, undo a delete, tags) needs the token too, and only the run's owner
+  may make it: :func:`write_refusal`, called by :func:`stabviz.ui.guard.check`, which every write of
+  the dashboard goes through;
 - measured maps (Explore's measured layer) run one at a time on one worker process; each session waits for
   one at most, and at most ``STABVIZ_SHARED_MAX_MAPS`` (default 4) wait at once.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 from typing import Mapping, Sequence
@@ -27,6 +34,8 @@ MAX_RUNS_ENV = "STABVIZ_SHARED_MAX_RUNS"
 DEFAULT_MAX_RUNS = 2
 MAX_MAPS_ENV = "STABVIZ_SHARED_MAX_MAPS"
 DEFAULT_MAX_MAPS = 4
+#: The visitor key of a connection from this machine (the host, or a local proxy that sent no address).
+LOCAL_VISITOR = "localhost"
 _TRUE = ("1", "true", "yes", "on")
 
 
@@ -60,8 +69,17 @@ def token_ok(given: str | None, env: Mapping[str, str] | None = None) -> bool:
     return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), token.encode("utf-8", "surrogatepass"))
 
 
+def visitor_key(address: str | None) -> str:
+    """Who a visitor is, as the store records a run's owner: a hash of their address (the store and its
+    files hold no address in plain), LOCAL_VISITOR for None (a connection from this machine). Not their
+    browser session: a new tab, or a new private window, is the same visitor."""
+    if not address:
+        return LOCAL_VISITOR
+    return "ip-" + hashlib.sha256(address.strip().lower().encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
 def max_runs(env: Mapping[str, str] | None = None) -> int:
-    """Runs one visitor's session may have queued or running at once in shared mode."""
+    """Runs one visitor (all their tabs) may have queued or running at once in shared mode."""
     return _count(env, MAX_RUNS_ENV, DEFAULT_MAX_RUNS)
 
 
@@ -106,7 +124,7 @@ def redact(text: str, env: Mapping[str, str] | None = None) -> str:
 def refusal(token: str | None, active_mine: int, new_runs: int, data_paths: Sequence[str] = (),
             env: Mapping[str, str] | None = None) -> str | None:
     """Why a visitor may not launch ``new_runs`` runs now (None: they may). ``active_mine``: runs this
-    session launched that are still queued or running; ``data_paths``: the data files the runs read."""
+    visitor launched that are still queued or running; ``data_paths``: the data files the runs read."""
     mode = launching(env)
     if mode == "open":
         return None
@@ -122,4 +140,24 @@ def refusal(token: str | None, active_mine: int, new_runs: int, data_paths: Sequ
     if active_mine + new_runs > limit:
         return (f"each visitor may have at most {limit} runs queued or running at once on this shared dashboard "
                 f"(you have {active_mine}; this would add {new_runs})")
+    return None
+
+
+def write_refusal(verb: str, token: str | None, visitor: str, owners: Sequence[str | None],
+                  env: Mapping[str, str] | None = None) -> str | None:
+    """Why a visitor may not ``verb`` ("delete", "tag", "cancel", ...) the runs launched by ``owners``
+    (None: they may). On a shared dashboard only a run's owner may change it, and only with the run
+    token; a run with no recorded owner (launched before, or outside shared mode) is nobody's here."""
+    mode = launching(env)
+    if mode == "open":
+        return None
+    them = "it" if len(owners) == 1 else "them"
+    if mode == "off":
+        return f"you cannot {verb} runs on this shared dashboard: the host has set no run token"
+    if not token_ok(token, env):
+        return (f"only a run's owner can {verb} {them} on this shared dashboard: type the run token in the sidebar"
+                if not token else "that is not the run token of this dashboard")
+    if any(owner != visitor for owner in owners):
+        return (f"only a run's owner can {verb} {them} on this shared dashboard, and "
+                + ("this run was" if len(owners) == 1 else "some of these runs were") + " launched by someone else")
     return None

@@ -164,12 +164,14 @@ def _shared_panel() -> None:
     st.divider()
     st.markdown(":material/groups: **Shared dashboard**")
     if mode == "off":
-        st.caption("Launching training runs is switched off here: the host has set no run token. "
-                   "Everything else works.")
+        st.caption("Launching, cancelling, tagging and deleting training runs is switched off here: the host "
+                   "has set no run token. Everything else works.")
         return
     st.text_input("Run token", type="password", key=ui_runs.TOKEN, autocomplete="off",
-                  help="Launching training runs here needs the token the host gave you.")
-    st.caption(f"Each visitor may have {sharing.max_runs()} runs queued or running at once.")
+                  help="Launching training runs here, and cancelling, tagging or deleting your own, needs the "
+                       "token the host gave you.")
+    st.caption(f"Each visitor may have {sharing.max_runs()} runs queued or running at once, counted by "
+               "address: every tab of yours counts together.")
 
 
 def _init_controls(which: str, label: str, choices, mean_label: str, std_label: str) -> None:

@@ -99,3 +99,32 @@ def test_a_1d_sweep_link_opens_its_curve(page, shared_site):
     page.wait_for_selector("[data-testid='stPlotlyChart'] .main-svg", timeout=60_000)
     assert "2 of 2 runs ended" in _text(page) and "sweep1d00001" in page.url
     _no_foreign_content(page)
+
+
+def _wait_for_text(page, text, timeout_s=60):
+    """Until the main area shows ``text`` (read as a person does: without layout.plain's word joiners)."""
+    page.wait_for_function("""t => document.querySelector("[data-testid='stMain']").innerText
+        .replaceAll('\u2060', '').includes(t)""", arg=text, timeout=timeout_s * 1e3)
+
+
+def test_a_visitor_without_the_token_sees_delete_disabled_with_its_reason(page, shared_site):
+    """Issue 20: Delete (and the tags) of a run were live for any visitor; now they are drawn disabled, with
+    the reason under them, until the run's owner has typed the token."""
+    url, run_id = shared_site
+    page.goto(f"{url}/runs?run={run_id}")
+    wait_idle(page)
+    delete = page.get_by_role("button", name="Delete run", exact=True)
+    delete.wait_for(state="visible", timeout=60_000)
+    assert delete.is_disabled()
+    reason = ("Only a run's owner can tag or delete it on this shared dashboard: type the run token in the "
+              "sidebar.")
+    _wait_for_text(page, reason)
+    tags = page.locator("[data-testid='stMultiSelect']").filter(has_text="Tags")
+    assert tags.locator("input").is_disabled()
+    token = page.locator("[data-testid='stSidebar']").get_by_label("Run token", exact=True)
+    token.fill(SHARED["STABVIZ_RUN_TOKEN"])
+    token.press("Enter")
+    # with the token, still not theirs: this run was stored before any visitor came (it has no owner)
+    _wait_for_text(page, "launched by someone else.")
+    assert page.get_by_role("button", name="Delete run", exact=True).is_disabled()
+    _no_foreign_content(page)

@@ -13,7 +13,7 @@ import streamlit as st
 from stabviz.config import DEVICES, TASKS, TRAIN_RANGES, LIFConfig, TrainConfig, limits
 from stabviz.runs import ACTIVE
 from stabviz.runs.groups import groups_of, interval_text
-from stabviz.ui import layout, runview, sharing, state
+from stabviz.ui import guard, layout, runview, sharing, state
 from stabviz.ui import runs as ui_runs
 
 #: At most this many runs side by side.
@@ -135,8 +135,29 @@ def run_choice(runs: Sequence[Mapping[str, Any]]) -> str:
 
 
 def cancel_button(run: Mapping[str, Any]) -> None:
-    if ui_runs.may_cancel(run["id"]) and st.button("Cancel run", icon=":material/stop:", key="cancel_run"):
-        ui_runs.launcher().cancel(run["id"])
+    why = guard.reason(ui_runs.store(), "cancel", [run["id"]])
+    if st.button("Cancel run", icon=":material/stop:", key="cancel_run", disabled=bool(why), help=_sentence(why)):
+        _write(guard.cancel, ui_runs.launcher(), run["id"])
+    refused_caption(why)
+
+
+def refused_caption(why: str | None) -> None:
+    """Under a control drawn disabled: why (the visitor sees the reason, not a button that does nothing)."""
+    if why:
+        st.caption(f":material/lock: {layout.plain(_sentence(why))}")
+
+
+def _sentence(why: str | None) -> str | None:
+    return why and f"{why[0].upper()}{why[1:]}."
+
+
+def _write(action, *args) -> Any:
+    """A write through the guard; a refusal (a crafted rerun clicking a disabled control) is shown."""
+    try:
+        return action(*args)
+    except guard.Refused as err:
+        st.error(f"Nothing was changed: {layout.plain(str(err))}")
+        return None
 
 
 def run_view(store: Any, run_id: str) -> None:
@@ -146,40 +167,50 @@ def run_view(store: Any, run_id: str) -> None:
     runview.group_view(store, run_id, "live")
     if run["status"] not in ACTIVE:
         runview.details(run, "live")
+        why = guard.reason(store, "edit", [run_id])
         c = st.columns([4, 1], vertical_alignment="bottom")
         with c[0]:
-            tags_input(store, run)
+            tags_input(store, run, why)
         with c[1]:
-            delete_button(store, [run_id], "Delete run", "delete_run")
+            delete_button(store, [run_id], "Delete run", "delete_run", why)
+        refused_caption(why)
         layout.download_buttons("This run", f"stabviz_run_{run_id[:8]}",
                                 lambda: sharing.redact(store.export(run_id, "csv")),
                                 lambda: sharing.redact(store.export(run_id, "json")), key="dl_run")
 
 
-def delete_button(store: Any, run_ids: Sequence[str], label: str, key: str) -> None:
-    """Soft-delete ended runs (Undo, in :func:`deleted_notice`, brings them back)."""
-    if st.button(label, key=key, icon=":material/delete:",
-                 help="Hides the run from every list; Undo brings it back. Queued or running runs are not "
-                      "deleted: cancel them first."):
-        st.session_state[DELETED] = store.delete(run_ids)
-        st.rerun()
+def delete_button(store: Any, run_ids: Sequence[str], label: str, key: str, why: str | None) -> None:
+    """Soft-delete ended runs (Undo, in :func:`deleted_notice`, brings them back); drawn disabled when the
+    guard refuses (``why``), and the click checked by the guard again."""
+    if st.button(label, key=key, icon=":material/delete:", disabled=bool(why),
+                 help=_sentence(why) or "Hides the run from every list; Undo brings it back. Queued or running "
+                                        "runs are not deleted: cancel them first."):
+        gone = _write(guard.delete, store, run_ids)
+        if gone is not None:
+            st.session_state[DELETED] = gone
+            st.rerun()
 
 
-def tags_input(store: Any, run: Mapping[str, Any]) -> None:
-    """The run's tags: pick existing ones or type new ones (saved at once)."""
+def tags_input(store: Any, run: Mapping[str, Any], why: str | None) -> None:
+    """The run's tags: pick existing ones or type new ones (saved at once); read-only when the guard
+    refuses (``why``)."""
     key = f"tags_{run['id']}"
     current = list(run.get("tags") or [])
     known = sorted({t for r in store.list(limit=None) for t in (r.get("tags") or [])} | set(current))
 
     def save() -> None:
         try:
-            store.set_tags(run["id"], st.session_state[key])
+            guard.set_tags(store, run["id"], st.session_state[key])
+        except guard.Refused as err:
+            st.session_state[key] = current          # the field shows the stored tags, not the refused ones
+            st.session_state["_tag_error"] = str(err)
         except (ValueError, ui_runs.StoreError) as err:
             st.session_state["_tag_error"] = str(err)
 
     st.multiselect("Tags", known, default=current, key=key, accept_new_options=True, on_change=save,
-                   placeholder="add a tag (type and press Enter)",
-                   help="Short labels of your own (e.g. 'baseline', 'lecture'); the table can be filtered by them.")
+                   placeholder="add a tag (type and press Enter)", disabled=bool(why),
+                   help=_sentence(why) or "Short labels of your own (e.g. 'baseline', 'lecture'); the table "
+                                          "can be filtered by them.")
     error = st.session_state.pop("_tag_error", None)
     if error:
         st.error(f"The tags were not saved: {layout.plain(error)}")
@@ -193,10 +224,12 @@ def deleted_notice(store: Any) -> None:
     c = st.columns([4, 1], vertical_alignment="center")
     c[0].info(f"Deleted {len(gone)} run{'s' if len(gone) > 1 else ''}: " + ", ".join(layout.plain(r[:8]) for r in gone)
               + ".", icon=":material/delete:")
-    if c[1].button("Undo", key="undo_delete", icon=":material/undo:"):
-        store.undelete(gone)
-        st.session_state[DELETED] = []
-        st.rerun()
+    why = guard.reason(store, "undo", gone)
+    if c[1].button("Undo", key="undo_delete", icon=":material/undo:", disabled=bool(why), help=_sentence(why)):
+        if _write(guard.undelete, store, gone) is not None:
+            st.session_state[DELETED] = []
+            st.rerun()
+    refused_caption(why)
 
 
 def runs_table(store: Any, runs: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -228,7 +261,10 @@ def selection_tools(store: Any, selected: Sequence[str]) -> None:
     runs = [store.get(r) for r in selected]
     ended = [r["id"] for r in runs if r["status"] not in ACTIVE]
     if ended:
-        delete_button(store, ended, f"Delete {len(ended)} selected run{'s' if len(ended) > 1 else ''}", "delete_runs")
+        why = guard.reason(store, "delete", ended)
+        label = f"Delete {len(ended)} selected run{'s' if len(ended) > 1 else ''}"
+        delete_button(store, ended, label, "delete_runs", why)
+        refused_caption(why)
     if not 2 <= len(runs) <= COMPARE_MAX:
         if len(runs) > COMPARE_MAX:
             st.caption(f"Select at most {COMPARE_MAX} runs to compare them.")
