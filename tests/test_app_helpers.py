@@ -119,9 +119,8 @@ def test_no_two_pieces_of_advice_contradict_each_other(name):
 def test_pytorch_snippet_runs_and_its_backward_is_the_surrogate(shape):
     torch = pytest.importorskip("torch")
     cfg = LIFConfig(shape=shape, n_rec=16, n_in=8)
-    rec = theory.recommend(cfg).to_dict()
     scope: dict = {}
-    exec(snippets.pytorch_init(cfg, rec), scope)       # the snippet is self-contained Python
+    exec(snippets.pytorch_init(advice.setting_of(advice.AS_SET, cfg)), scope)   # self-contained Python
     assert scope["w_rec"].shape == (16, 16) and torch.all(scope["w_rec"].diagonal() == 0)
     v = torch.linspace(-3, 3, 61, dtype=torch.float64, requires_grad=True)
     scope["spike"](v).sum().backward()
