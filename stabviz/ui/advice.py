@@ -58,7 +58,7 @@ def what_to_change(cfg: Any, pred: Mapping[str, Any], rec: Mapping[str, Any],
         head += (" Vanishing is not untrainable: a loss at every step needs no gradient across all T steps, "
                  "so such settings often still train; it is exploding gradients that break training.")
     fixes = [_move(cfg, s) for s in settings if s.is_fix]
-    unsure = [_move(cfg, s) for s in settings if s.solved and s.regime == "uncertain"]
+    unsure = [_move(cfg, s) for s in settings if s.solved and s.cant_tell]
     if not fixes and not unsure:
         return head + " No single knob reaches ρ² = 1 here: " + "; ".join(rec.get("notes") or ["see the notes"])
     text = head
@@ -66,8 +66,8 @@ def what_to_change(cfg: Any, pred: Mapping[str, Any], rec: Mapping[str, Any],
         text += " Fixes (the whole calibrated band stable): " + "; or ".join(fixes) + "."
     if unsure:
         text += (" Candidates with ρ² = 1 in theory, none of them a fix: " + "; ".join(unsure) + ". Their "
-                 f"calibrated bands cross a regime edge. {CANT_TELL} (the measure button is under "
-                 "*Recommended initialisation*).")
+                 "calibrated bands cross a regime edge (or the voltage model is off there). "
+                 f"{CANT_TELL} (the measure button is under *Recommended initialisation*).")
     return text
 
 
@@ -144,11 +144,20 @@ class Setting:
     band: tuple[float, float]
     regime: str          # the calibrated verdict of the band (theory.VERDICTS)
     solved: bool         # an option solved for ρ² = 1 (False: a setting as given)
+    #: the prediction's validity warnings (theory.validity_warnings): where the voltage model is known to be
+    #: off, its calibrated band is no guarantee either
+    warnings: tuple[str, ...] = ()
 
     @property
     def is_fix(self) -> bool:
-        """Offered as a fix: a changed setting whose whole calibrated band lies in the stable range."""
-        return self.label != AS_SET and self.regime == "stable"
+        """Offered as a fix: a changed setting whose whole calibrated band lies in the stable range, at a
+        setting where the voltage model holds."""
+        return self.label != AS_SET and self.regime == "stable" and not self.warnings
+
+    @property
+    def cant_tell(self) -> bool:
+        """The theory cannot decide this setting: its band crosses a regime edge, or the model is off here."""
+        return self.regime == "uncertain" or bool(self.warnings) and self.regime != "undefined"
 
     def describe(self) -> str:
         """One line: the surrogate, the recurrent weights and the verdict."""
@@ -159,8 +168,9 @@ class Setting:
         band = f"band {lo:+.1f} to {hi:+.1f} decades" if math.isfinite(lo) and math.isfinite(hi) else "no band"
         if self.is_fix:
             verdict = f"a fix: stable ({band})"
-        elif self.regime == "uncertain":
-            verdict = ("ρ² = 1 in theory, but " if self.solved else "") + f"can't tell ({band}): measure it"
+        elif self.cant_tell:
+            why = band if self.regime == "uncertain" else f"{self.regime}, {band}, but the voltage model is off here"
+            verdict = ("ρ² = 1 in theory, but " if self.solved else "") + f"can't tell ({why}): measure it"
         else:
             verdict = f"{self.regime} ({band})"
         return f"{self.label}: γ = {c.dampening:.4g}, β = {c.sharpness:.4g}{q} · {weights} · {verdict}"
@@ -171,7 +181,8 @@ def setting_of(label: str, cfg: LIFConfig, solved: bool = False) -> Setting:
     from stabviz import laws, theory
     p = theory.predict(cfg)
     return Setting(label, cfg, laws.input_law(cfg), laws.recurrent_law(cfg), float(p.rho2), float(p.log10_gain),
-                   (float(p.log10_gain_band[0]), float(p.log10_gain_band[1])), p.regime, solved)
+                   (float(p.log10_gain_band[0]), float(p.log10_gain_band[1])), p.regime, solved,
+                   tuple(n for n in p.notes if n.startswith("validity:")))
 
 
 def _with_options(label: str, cfg: LIFConfig, options: Sequence[Mapping[str, Any]], prefix: str) -> list[Setting]:

@@ -50,9 +50,11 @@ def verdict(setting: Setting) -> None:
     band = f"calibrated band {lo:+.1f} to {hi:+.1f} decades over T = {setting.cfg.steps}"
     if setting.is_fix:
         st.success(f"A fix: the whole {band} lies within ±{setting.cfg.tolerance:g}.", icon=":material/check:")
-    elif setting.regime == "uncertain":
-        st.warning(f"{advice.CANT_TELL}. The {band} crosses a regime edge"
-                   + (", although ρ² = 1 in theory." if setting.solved else "."), icon=":material/help:")
+    elif setting.cant_tell:
+        why = (f"The {band} crosses a regime edge" if setting.regime == "uncertain" else
+               f"The voltage model is off here, so the {band} is no guarantee ({layout.plain(setting.warnings[0])})")
+        st.warning(f"{advice.CANT_TELL}. {why}" + (", although ρ² = 1 in theory." if setting.solved else "."),
+                   icon=":material/help:")
         measure(setting)
     else:
         st.info(f"Not a fix: {setting.regime} (the whole {band}).", icon=":material/info:")

@@ -64,6 +64,9 @@ def verdict_comment(setting: Any) -> str:
         said = "stable: the whole calibrated band is"
     elif setting.regime == "uncertain":
         said = "uncertain: the theory can't tell here, measure it (stabviz simulate); the band is"
+    elif setting.cant_tell:
+        said = (f"{setting.regime} in theory, but the voltage model is off here: measure it (stabviz simulate); "
+                "the band is")
     else:
         said = f"{setting.regime}: the band is"
     return (f"# stabviz's verdict on this whole setting ({setting.label}): {said} "
@@ -85,7 +88,7 @@ def pytorch_init(setting: Any) -> str:
         "",
         f"n_in, n_rec = {cfg.n_in}, {cfg.n_rec}",
         *matrix_lines("w_in", setting.in_law, "n_in", "n_rec", cfg.init_in),
-        "# used as x @ w_in",
+        "# (used as x @ w_in: nn.Linear layers take w_in.T)",
         *matrix_lines("w_rec", setting.rec_law, "n_rec", "n_rec", cfg.init_rec),
         "w_rec.fill_diagonal_(0.0)               # each neuron has n_rec - 1 recurrent inputs",
         "",
