@@ -186,10 +186,17 @@ def setting_of(label: str, cfg: LIFConfig, solved: bool = False) -> Setting:
 
 
 def _with_options(label: str, cfg: LIFConfig, options: Sequence[Mapping[str, Any]], prefix: str) -> list[Setting]:
-    out = [setting_of(label, cfg)]
+    """The setting ``cfg`` and its options (theory.recommendation_options at ``cfg``, each already evaluated as a
+    whole setting: its ρ², band and regime). An option changes only the surrogate, so it shares the weight laws
+    and the validity warnings (which read the forward setting alone) of ``cfg``: one prediction serves them all."""
+    base = setting_of(label, cfg)
+    out = [base]
     for o in options:
         at = cfg.replace(dampening=o["dampening"], sharpness=o["sharpness"], tail=o["tail"])
-        out.append(setting_of(prefix + o["label"], at, solved=True))
+        rho2 = float(o["rho2"])
+        lo, hi = (math.nan if b is None else float(b) for b in o["log10_gain_band"])
+        out.append(Setting(prefix + o["label"], at, base.in_law, base.rec_law, rho2, at.steps * 0.5 * math.log10(rho2),
+                           (lo, hi), o["regime"], True, base.warnings))
     return out
 
 
