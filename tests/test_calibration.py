@@ -79,16 +79,16 @@ def test_every_option_is_a_whole_setting_with_rho2_one(name, shape):
 
 
 def test_the_snippet_runs_alone_and_reproduces_the_option(tmp_path):
-    """In a fresh Python with torch only: the option's γ, β, q, and the recurrent weights' mean and
-    variance of conditions I and II."""
+    """In a fresh Python with torch only: the option's γ, β, q, and the recurrent weights' mean and variance
+    of the setting the option was solved at (conditions I and II for the conditions options, Glorot otherwise)."""
     import subprocess
-    from stabviz.ui import snippets
+    from stabviz.ui import advice, snippets
     cfg = preset("shd-tau20", n_rec=256)
-    rec = theory.recommend(cfg).to_dict()
-    assert rec["options"]
-    for option in rec["options"]:
+    options = [s for s in advice.settings(cfg) if s.solved]
+    assert {s.cfg.init_rec for s in options} == {"glorot-uniform", "conditions"}
+    for option in options:
         script = tmp_path / "snippet.py"
-        script.write_text(snippets.pytorch_init(cfg, rec, option) + "\n"
+        script.write_text(snippets.pytorch_init(option) + "\n"
                           "off = ~torch.eye(n_rec, dtype=torch.bool)\n"
                           "print(json.dumps([gamma, beta, q, w_rec[off].mean().item(), w_rec[off].var().item()]))\n")
         script.write_text("import json\n" + script.read_text())
@@ -96,10 +96,11 @@ def test_the_snippet_runs_alone_and_reproduces_the_option(tmp_path):
                              timeout=120)
         assert out.returncode == 0, out.stderr
         gamma, beta, q, mean, var = json.loads(out.stdout)
-        assert (gamma, beta, q) == pytest.approx((option["dampening"], option["sharpness"], option["tail"]),
-                                                 rel=1e-5)
-        assert mean == pytest.approx(rec["recurrent_mean"], abs=4 * math.sqrt(rec["recurrent_var"] / 256 ** 2))
-        assert var == pytest.approx(rec["recurrent_var"], rel=0.05)
+        at = option.cfg
+        assert (gamma, beta, q) == pytest.approx((at.dampening, at.sharpness, at.tail), rel=1e-5)
+        law = theory.recurrent_law(at)
+        assert mean == pytest.approx(law.mean, abs=4 * law.std / 256)
+        assert var == pytest.approx(law.std ** 2, rel=0.05)
 
 
 @pytest.mark.parametrize("changes,fires", [

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from stabviz import theory
+from stabviz import surrogates, theory
 from stabviz.config import preset
 
 RECOMMEND_KEYS = {"recurrent_mean", "recurrent_var", "dampening", "sharpness", "tail", "firing_rate", "rho2",
@@ -60,12 +60,33 @@ def test_recommend_and_region_do_not_import_torch():
     (["recommend", "--n-rec", "abc"], "--n-rec"),
     (["region", "--x", "leak", "--y", "leak"], "differ"),
     (["translate", "--from", "nolib.nothing"], "nolib.nothing"),
+    (["recommend", "--from", "nolib.nothing"], "nolib.nothing"),
+    (["recommend", "--from", "snntorch.fast_sigmoid", "--alpha", "3"], "its knob is slope"),   # not silently the slope
+    (["translate", "--from", "snntorch.atan", "--slope", "3"], "its knob is alpha"),
+    (["recommend", "--slope", "25"], "--from"),
+    (["recommend", "--from", "norse.super", "--sharpness", "2"], "--sharpness"),
+    (["recommend", "--from", "snntorch.atan", "--alpha", "-1"], "alpha"),
 ])
 def test_bad_input_is_one_line_and_status_2(args, needle):
     out = run(*args, check=False)
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in out.stderr
+
+
+def test_recommend_takes_the_surrogate_in_a_librarys_terms():
+    """`recommend --from snntorch.fast_sigmoid --slope 25` is the setting `translate` gives for it (fast sigmoid,
+    γ = 1, β = 12.5), without copying numbers by hand; each library's knob by its own name."""
+    base = ("recommend", "--preset", "shd-tau20", "--n-rec", "256", "--json")
+    by_hand = json.loads(run(*base, "--sg", "fastsigmoid", "--dampening", "1", "--sharpness", "12.5").stdout)
+    assert json.loads(run(*base, "--from", "snntorch.fast_sigmoid", "--slope", "25").stdout) == by_hand
+    assert json.loads(run(*base, "--from", "snntorch.fast_sigmoid", "--value", "25").stdout) == by_hand
+    sg = surrogates.from_library("pytorch.SurrGradSpike", 40)
+    out = json.loads(run(*base, "--from", "pytorch.SurrGradSpike", "--scale", "40").stdout)
+    assert out == json.loads(run(*base, "--sg", sg.shape, "--dampening", repr(sg.dampening), "--sharpness",
+                                 repr(sg.sharpness)).stdout)
+    text = run("recommend", "--preset", "shd-tau20", "--from", "norse.super").stdout      # the library default
+    assert "surrogate (from norse.super)" in text and "fastsigmoid γ=1 β=50" in text
 
 
 def test_presets_and_translate():

@@ -95,7 +95,9 @@ def test_the_library_panel_applies_its_values_to_the_setting():
     assert at.select_slider(key="lif_sharpness").value == 12.5
     assert _twin(at, "exact_tau").value == "20"
     params = {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
-    assert params == {"sharpness": "12.5", "leak": repr(math.exp(-1 / 20)), "threshold": "1"}
+    # and the library's own initialisation (nn.Linear's), not the preset's Glorot weights
+    assert params == {"sharpness": "12.5", "leak": repr(math.exp(-1 / 20)), "threshold": "1",
+                      "init_in": "pytorch-default", "init_rec": "pytorch-default"}
     at.text_input(key="lib_leak").input("abc").run()
     assert any("beta = 'abc' is text, not a number" in e.value for e in at.error)
     assert not [b for b in at.button if b.key == "lib_use"] and not at.exception     # nothing to apply

@@ -13,7 +13,7 @@ from stabviz import surrogates
 from stabviz.config import SHAPES, LIFConfig
 from stabviz.shapes import SHAPE_TABLE, QuadRule, Shape
 from stabviz.surrogates import shape_record
-from stabviz.ui import snippets
+from stabviz.ui import advice, snippets
 
 SETTINGS = [(1.0, 1.0, 1.56), (0.3, 0.02, 1.001), (7.0, 40.0, 3.0), (2.5, 0.001, 50.0), (0.05, 2.5, 1.2)]
 
@@ -69,7 +69,7 @@ def test_snippet_backward_equals_the_library_torch_sg_prime(name):
     for g, b, q in SETTINGS:
         cfg = LIFConfig(shape=name, n_rec=4, n_in=2, dampening=g, sharpness=b, tail=q)
         scope: dict = {}
-        exec(snippets.pytorch_init(cfg, {}), scope)          # a fresh namespace: the snippet imports torch
+        exec(snippets.pytorch_init(advice.setting_of(advice.AS_SET, cfg)), scope)   # a fresh namespace
         assert (scope["gamma"], scope["beta"], scope["q"]) == (g, b, q)
         v = torch.linspace(-60 / b, 60 / b, 2001, dtype=torch.float64).requires_grad_(True)
         scope["spike"](v).sum().backward()

@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
-from stabviz import simulate, theory
+from stabviz import simulate
 from stabviz.config import preset
-from stabviz.ui import snippets
+from stabviz.ui import advice, compute, snippets
 
 BATCH, STEPS, BURN_IN, FROM, TO = 32, 260, 100, 110, 230     # the gain: log growth between steps FROM and TO
 #: the probe appended to a snippet: the initial firing rate after the burn-in, and the per-step gain of the
@@ -47,11 +47,11 @@ def _setting(library):
     return cfg if library in ("pytorch", "snntorch") else cfg.replace(reset="mult2")
 
 
-def _probe(library, cfg, rec, option, tmp_path):
+def _probe(library, setting, tmp_path):
     """The PROBE's numbers for ``library``'s snippet, run alone in a fresh Python (torch seeded as a user would)."""
-    code = snippets.library_model(library, cfg, rec, option)
-    return _run("import torch\ntorch.manual_seed(0)\n" + code + PROBE.replace("INPUT_MEAN", repr(cfg.input_mean)),
-                tmp_path)
+    code = snippets.library_model(library, setting)
+    return _run("import torch\ntorch.manual_seed(0)\n" + code
+                + PROBE.replace("INPUT_MEAN", repr(setting.cfg.input_mean)), tmp_path)
 
 
 def _run(code, tmp_path):
@@ -69,12 +69,12 @@ def test_library_snippet_fires_and_passes_gradients_as_simulate_measures(library
         pytest.skip(f"{library} is not installed here (pip install --no-deps -r requirements-snn.txt)")
     import torch
     cfg = _setting(library)
-    rec = theory.recommend(cfg).to_dict()
-    # "keep β, solve γ": γ ≠ 1 (a snippet dropping γ would change the gain) and ρ² = 1 (no underflow)
-    option = next(o for o in rec["options"] if o["dampening"] != 1.0)
-    got = _probe(library, cfg, rec, option, tmp_path)
-    same = cfg.replace(init_rec="conditions", dampening=option["dampening"], sharpness=option["sharpness"],
-                       tail=option["tail"], steps=TO - FROM)
+    # "keep β, solve γ" at conditions I/II weights: γ ≠ 1 (a snippet dropping γ would change the gain) and
+    # ρ² = 1 (no underflow)
+    option = next(s for s in advice.settings(cfg) if s.solved and s.cfg.init_rec == "conditions"
+                  and s.cfg.dampening != 1.0)
+    got = _probe(library, option, tmp_path)
+    same = option.cfg.replace(steps=TO - FROM)
     # 1. The snippet's own weights and inputs through simulate's layer: the same layer, so the same rate
     drawn = torch.load(tmp_path / "drawn.pt")
     mine = simulate.measure_layer(drawn["w_in"], drawn["w_rec"], torch.full((cfg.n_rec,), cfg.bias), same,
@@ -90,7 +90,7 @@ def test_library_snippet_fires_and_passes_gradients_as_simulate_measures(library
     # 3. The library's layer is the plain PyTorch one to float precision: the same spikes and the same
     # gradient under the same probe (a dropped γ moves the gain by 0.01-0.05 per step, a missing transpose the rate)
     if library != "pytorch":
-        plain = _probe("pytorch", cfg, rec, option, tmp_path)
+        plain = _probe("pytorch", option, tmp_path)
         assert got == pytest.approx(plain, rel=1e-4), (got, plain)
 
 
@@ -100,8 +100,8 @@ def test_the_explore_tab_offers_each_library_and_its_notebook():
     for library in snippets.LIBRARIES:
         at.segmented_control(key="snippet_library").set_value(library).run()
         assert not at.exception
-        rec = theory.recommend(preset("shd-tau20")).to_dict()
-        assert at.code[0].value == snippets.library_model(library, preset("shd-tau20"), rec, None).rstrip()
+        as_set = advice.setting_of(advice.AS_SET, compute.config_of(preset("shd-tau20")))   # as the page rounds it
+        assert at.code[0].value == snippets.library_model(library, as_set).rstrip()
 
 
 def setting_params_of(name):
@@ -111,8 +111,8 @@ def setting_params_of(name):
 
 def test_the_notebook_download_loads_and_its_cells_run(tmp_path):
     cfg = preset("shd-tau20", n_rec=32)
-    rec = theory.recommend(cfg).to_dict()
-    text = snippets.notebook(snippets.library_model("pytorch", cfg, rec), "A stabviz LIF layer", cfg.input_mean, 20)
+    text = snippets.notebook(snippets.library_model("pytorch", advice.setting_of(advice.AS_SET, cfg)),
+                             "A stabviz LIF layer", cfg.input_mean, 20)
     nb = json.loads(text)
     assert nb["nbformat"] == 4 and [c["cell_type"] for c in nb["cells"]] == ["markdown", "code", "code"]
     assert all(c["id"] and c["metadata"] == {} for c in nb["cells"])

@@ -21,14 +21,55 @@ def _fmt(v: Any) -> str:
     return "—" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v))
 
 
+#: The knob options of --from: the library function's own knob name (LIBRARY_SURROGATES), or --value.
+LIBRARY_KNOBS = ("value", "slope", "alpha", "scale")
+#: The options --from replaces: the surrogate comes from the library function instead.
+_SURROGATE_OPTIONS = {"sg": "--sg", "dampening": "--dampening", "sharpness": "--sharpness", "tail": "--tail"}
+
+
+def library_surrogate(args: argparse.Namespace):
+    """The (shape, γ, β, q) of ``--from LIB.FUNC`` and its knob (surrogates.from_library, the table of
+    `translate`), or None without --from. A knob the function does not have is one clear error."""
+    given = {k: getattr(args, f"knob_{k}") for k in LIBRARY_KNOBS if getattr(args, f"knob_{k}", None) is not None}
+    if not getattr(args, "source", None):
+        if given:
+            raise UsageError(f"--{next(iter(given))} is a library knob: it needs --from LIB.FUNC "
+                             "(e.g. --from snntorch.fast_sigmoid --slope 25)")
+        return None
+    from stabviz import surrogates
+    if args.source not in surrogates.LIBRARY_SURROGATES:
+        raise UsageError(f"--from {shown(args.source)} is not one of: {', '.join(surrogates.LIBRARY_SURROGATES)}")
+    knob = surrogates.LIBRARY_SURROGATES[args.source][0]
+    if len(given) > 1:
+        raise UsageError(f"--from {args.source} takes one knob ({knob}); got " + ", ".join(f"--{k}" for k in given))
+    name, value = next(iter(given.items()), (None, None))
+    if name not in (None, "value", knob):
+        raise UsageError(f"--{name}: {args.source} has no knob {name}; its knob is {knob} (--{knob} or --value)")
+    return surrogates.from_library(args.source, value)
+
+
+def _with_library_surrogate(args: argparse.Namespace, cfg):
+    """``cfg`` with the surrogate of --from (refused beside the options it replaces)."""
+    sg = library_surrogate(args)
+    if sg is None:
+        return cfg
+    both = [flag for dest, flag in _SURROGATE_OPTIONS.items() if getattr(args, dest, None) is not None]
+    if both:
+        raise UsageError(f"--from sets the surrogate; drop {', '.join(both)} (or drop --from)")
+    return cfg.replace(shape=sg.shape, dampening=sg.dampening, sharpness=sg.sharpness, tail=sg.tail)
+
+
 def cmd_recommend(args: argparse.Namespace) -> int:
-    cfg = lif_config_from_args(args)
+    cfg = _with_library_surrogate(args, lif_config_from_args(args))
     _check_measured_model(cfg)
     from stabviz import theory
     rec = theory.recommend(cfg).to_dict()
     if args.json:
         print(dumps(rec))
         return 0
+    if args.source:
+        print(f"{'surrogate (from ' + args.source + ')':<42} {cfg.shape} γ={cfg.dampening:.6g} β={cfg.sharpness:.6g}"
+              + (f" q={cfg.tail:.6g}" if cfg.shape == "qpseudospike" else ""))
     labels = {"recurrent_mean": "condition I   recurrent weight mean", "recurrent_var": "condition II  recurrent weight variance",
               "dampening": "condition III dampening γ", "sharpness": "condition IV  sharpness β* (at this γ)",
               "tail": "condition IV  tail q* (at this γ, β)", "firing_rate": "predicted initial firing rate",
@@ -198,8 +239,8 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 def cmd_translate(args: argparse.Namespace) -> int:
     from stabviz import surrogates
-    if args.source:
-        sg = surrogates.from_library(args.source, args.value)
+    sg = library_surrogate(args)
+    if sg is not None:
         shape, g, b, q = sg.shape, sg.dampening, sg.sharpness, sg.tail
     else:
         cfg = lif_config_from_args(args)
@@ -217,6 +258,15 @@ def cmd_translate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _library_options(p: argparse.ArgumentParser, what: str) -> None:
+    """--from LIB.FUNC and its knob (--slope, --alpha, --scale as the function names it, or --value)."""
+    p.add_argument("--from", dest="source", metavar="LIB.FUNC", help=what)
+    for knob in LIBRARY_KNOBS:
+        p.add_argument(f"--{knob}", dest=f"knob_{knob}", type=float,
+                       help="the --from function's knob (default: the library's)" if knob == "value"
+                       else f"the knob of the --from functions that call it {knob}")
+
+
 def _simulation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=Whole(*SIM_BATCH), default=64, help="simulated sequences")
     p.add_argument("--sim-steps", type=Whole(*SIM_STEPS), default=300, help="simulated steps (including burn-in)")
@@ -227,6 +277,8 @@ def _simulation_options(p: argparse.ArgumentParser) -> None:
 def register(subparsers, common: argparse.ArgumentParser, json_opt: argparse.ArgumentParser) -> None:
     """Add the theory commands to the main CLI: ``common`` carries the LIF options, ``json_opt`` --json."""
     p = subparsers.add_parser("recommend", parents=[common, json_opt], help="conditions I-IV and predictions at one setting")
+    _library_options(p, "the surrogate in a library's terms, e.g. --from snntorch.fast_sigmoid --slope 25 "
+                        "(replaces --sg, --dampening, --sharpness, --tail)")
     p.set_defaults(func=cmd_recommend)
 
     p = subparsers.add_parser("region", parents=[common, json_opt], help="the stability map over two parameters")
@@ -267,7 +319,5 @@ def register(subparsers, common: argparse.ArgumentParser, json_opt: argparse.Arg
 
     p = subparsers.add_parser("translate", parents=[common, json_opt],
                               help="(γ, β, q) <-> other libraries' surrogate knobs")
-    p.add_argument("--from", dest="source", metavar="LIB.FUNC", help="e.g. snntorch.fast_sigmoid")
-    for knob in ("--value", "--slope", "--alpha"):
-        p.add_argument(knob, dest="value", type=float, help="the library's knob (default: its default)")
+    _library_options(p, "e.g. snntorch.fast_sigmoid")
     p.set_defaults(func=cmd_translate)

@@ -1,14 +1,21 @@
-"""Plain-language advice from a prediction and a recommendation (pure: no streamlit, no physics).
+"""Plain-language advice from a prediction and a recommendation (pure: no streamlit).
 
 The numbers come from :func:`stabviz.theory.predict` and :func:`stabviz.theory.recommend` (as their
-``to_dict()``); this module only puts them into sentences a student can act on.
+``to_dict()``); this module puts them into sentences a student can act on.
+
+It also holds the one record every piece of advice is drawn from: a :class:`Setting` is a whole network
+(the LIFConfig with its initialisation, and the weight laws that initialisation gives) together with the
+verdict the theory gives it. The Explore page's options, its snippets, its library calls and its
+"Confirm" run are all rendered from the same Setting, so the code a user copies builds the very network
+that was judged (docs/notes/advice.md).
 """
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
 
-from stabviz.config import power_of_ten
+from stabviz.config import LIFConfig, WeightLaw, power_of_ten
 
 
 def _g(x: Any, digits: int = 3) -> str:
@@ -26,11 +33,17 @@ def gain_phrase(log10_gain: float | None, steps: int) -> str:
     return f"{verb} by about {power_of_ten(abs(log10_gain))} over T = {steps} steps"
 
 
-def what_to_change(cfg: Any, pred: Mapping[str, Any], rec: Mapping[str, Any]) -> str:
-    """A few sentences: the calibrated verdict, and the whole settings (the recommendation's options, each
-    with ρ² = 1) that reach the stable band. Every move named here is one of those options, so the advice
-    never pairs knobs the theory did not evaluate together.
+def what_to_change(cfg: Any, pred: Mapping[str, Any], rec: Mapping[str, Any],
+                   settings: Sequence["Setting"] | None = None) -> str:
+    """A few sentences: the calibrated verdict, and the whole settings that reach the stable band.
+
+    ``settings`` (from :func:`settings`; default: the recommendation's own options at ``cfg``) are the
+    candidates. Only those whose whole calibrated band is stable are offered as fixes; a candidate whose
+    band crosses a regime edge is named as something to measure, never as a fix. Every move named is one
+    whole setting, so the advice never pairs knobs the theory did not evaluate together.
     """
+    if settings is None:
+        settings = options_at(cfg, rec)
     regime = pred["regime"]
     band = pred.get("log10_gain_band") or [None, None]
     head = (f"Gradients are predicted to {gain_phrase(pred.get('log10_gain'), cfg.steps)} "
@@ -44,10 +57,18 @@ def what_to_change(cfg: Any, pred: Mapping[str, Any], rec: Mapping[str, Any]) ->
     elif regime == "vanishing":
         head += (" Vanishing is not untrainable: a loss at every step needs no gradient across all T steps, "
                  "so such settings often still train; it is exploding gradients that break training.")
-    moves = [_move(cfg, o) for o in rec.get("options") or []]
-    if not moves:
+    fixes = [_move(cfg, s) for s in settings if s.is_fix]
+    unsure = [_move(cfg, s) for s in settings if s.solved and s.cant_tell]
+    if not fixes and not unsure:
         return head + " No single knob reaches ρ² = 1 here: " + "; ".join(rec.get("notes") or ["see the notes"])
-    return head + " For ρ² = 1: " + "; or ".join(moves) + "."
+    text = head
+    if fixes:
+        text += " Fixes (the whole calibrated band stable): " + "; or ".join(fixes) + "."
+    if unsure:
+        text += (" Candidates with ρ² = 1 in theory, none of them a fix: " + "; ".join(unsure) + ". Their "
+                 "calibrated bands cross a regime edge (or the voltage model is off there). "
+                 f"{CANT_TELL} (the measure button is under *Recommended initialisation*).")
+    return text
 
 
 def _band(band: Any) -> str:
@@ -55,15 +76,25 @@ def _band(band: Any) -> str:
     return f"[{_g(lo)}, {_g(hi)}]"
 
 
-def _move(cfg: Any, option: Mapping[str, Any]) -> str:
-    """One option as an instruction relative to the current setting."""
-    if option["label"] == "keep β, solve γ":
-        verb = "lower" if option["dampening"] < cfg.dampening else "raise"
-        return f"{verb} the dampening to γ_IV = {_g(option['dampening'])} (keeping β = {_g(cfg.sharpness)})"
-    if option["label"] == "keep γ, solve β":
-        verb = "sharpen" if option["sharpness"] > cfg.sharpness else "widen"
-        return f"{verb} the surrogate to β* = {_g(option['sharpness'])} (keeping γ = {_g(cfg.dampening)})"
-    return f"set the tail-fatness to q* = {_g(option['tail'])} (keeping γ and β)"
+def _move(cfg: Any, setting: "Setting") -> str:
+    """One whole setting as an instruction relative to the current one (its weights first, if they change)."""
+    at = setting.cfg
+    weights = ""
+    if at.init_rec != cfg.init_rec:
+        weights = ("initialise W_rec by conditions I and II" if at.init_rec == "conditions"
+                   else f"initialise W_rec {at.init_rec}")
+    if setting.label.endswith("keep β, solve γ"):
+        verb = "lower" if at.dampening < cfg.dampening else "raise"
+        move = f"{verb} the dampening to γ_IV = {_g(at.dampening)} (keeping β = {_g(at.sharpness)})"
+    elif setting.label.endswith("keep γ, solve β"):
+        verb = "sharpen" if at.sharpness > cfg.sharpness else "widen"
+        move = f"{verb} the surrogate to β* = {_g(at.sharpness)} (keeping γ = {_g(at.dampening)})"
+    elif setting.label.endswith("keep γ, β, solve q"):
+        move = f"set the tail-fatness to q* = {_g(at.tail)} (keeping γ and β)"
+    else:
+        move = ""
+    return " and ".join(x for x in (weights, move) if x) or "keep the setting"
+
 
 def rate_sentence(preds: Mapping[str, Mapping[str, Any]]) -> str:
     """The predicted initial firing rate with its spread across voltage models."""
@@ -83,3 +114,132 @@ def rate_sentence(preds: Mapping[str, Mapping[str, Any]]) -> str:
 
 #: Rate predictions further apart than this get advice on which voltage model to believe.
 RATE_DISAGREEMENT = 0.05
+
+
+# ---------------------------------------------------------------------------------------------
+# The one record of a whole setting: options, snippets, library calls and Confirm read it
+
+#: The label of the setting as the sliders hold it.
+AS_SET = "as set (the sliders)"
+#: The label of the setting as set but with W_rec drawn by conditions I and II; its options carry it as a prefix.
+CONDITIONS = "conditions I/II weights"
+#: What the page says of a candidate whose calibrated band crosses a regime edge (never offered as a fix).
+CANT_TELL = "The theory can't tell here: measure it"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One whole network and the theory's verdict on it: everything the page shows of an option.
+
+    ``cfg`` holds the layer, both initialisations, the input and the surrogate; ``in_law`` and ``rec_law``
+    are the weight laws that initialisation gives (the laws stabviz.simulate samples), so a snippet drawn
+    from them builds the network the verdict is about.
+    """
+    label: str
+    cfg: LIFConfig
+    in_law: WeightLaw
+    rec_law: WeightLaw
+    rho2: float
+    log10_gain: float
+    band: tuple[float, float]
+    regime: str          # the calibrated verdict of the band (theory.VERDICTS)
+    solved: bool         # an option solved for ρ² = 1 (False: a setting as given)
+    #: the prediction's validity warnings (theory.validity_warnings): where the voltage model is known to be
+    #: off, its calibrated band is no guarantee either
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def is_fix(self) -> bool:
+        """Offered as a fix: a changed setting whose whole calibrated band lies in the stable range, at a
+        setting where the voltage model holds."""
+        return self.label != AS_SET and self.regime == "stable" and not self.warnings
+
+    @property
+    def cant_tell(self) -> bool:
+        """The theory cannot decide this setting: its band crosses a regime edge, or the model is off here."""
+        return self.regime == "uncertain" or bool(self.warnings) and self.regime != "undefined"
+
+    def describe(self) -> str:
+        """One line: the surrogate, the recurrent weights and the verdict."""
+        c = self.cfg
+        lo, hi = self.band
+        q = f", q = {c.tail:.4g}" if c.shape == "qpseudospike" else ""
+        weights = "W_rec by conditions I/II" if c.init_rec == "conditions" else f"W_rec {c.init_rec}"
+        band = f"band {lo:+.1f} to {hi:+.1f} decades" if math.isfinite(lo) and math.isfinite(hi) else "no band"
+        if self.is_fix:
+            verdict = f"a fix: stable ({band})"
+        elif self.cant_tell:
+            why = band if self.regime == "uncertain" else f"{self.regime}, {band}, but the voltage model is off here"
+            verdict = ("ρ² = 1 in theory, but " if self.solved else "") + f"can't tell ({why}): measure it"
+        else:
+            verdict = f"{self.regime} ({band})"
+        return f"{self.label}: γ = {c.dampening:.4g}, β = {c.sharpness:.4g}{q} · {weights} · {verdict}"
+
+
+def setting_of(label: str, cfg: LIFConfig, solved: bool = False) -> Setting:
+    """The record of ``cfg``: its weight laws and the theory's prediction at it (its own voltage model)."""
+    from stabviz import laws, theory
+    p = theory.predict(cfg)
+    return Setting(label, cfg, laws.input_law(cfg), laws.recurrent_law(cfg), float(p.rho2), float(p.log10_gain),
+                   (float(p.log10_gain_band[0]), float(p.log10_gain_band[1])), p.regime, solved,
+                   tuple(n for n in p.notes if n.startswith("validity:")))
+
+
+def _with_options(label: str, cfg: LIFConfig, options: Sequence[Mapping[str, Any]], prefix: str) -> list[Setting]:
+    """The setting ``cfg`` and its options (theory.recommendation_options at ``cfg``, each already evaluated as a
+    whole setting: its ρ², band and regime). An option changes only the surrogate, so it shares the weight laws
+    and the validity warnings (which read the forward setting alone) of ``cfg``: one prediction serves them all."""
+    base = setting_of(label, cfg)
+    out = [base]
+    for o in options:
+        at = cfg.replace(dampening=o["dampening"], sharpness=o["sharpness"], tail=o["tail"])
+        rho2 = float(o["rho2"])
+        lo, hi = (math.nan if b is None else float(b) for b in o["log10_gain_band"])
+        out.append(Setting(prefix + o["label"], at, base.in_law, base.rec_law, rho2, at.steps * 0.5 * math.log10(rho2),
+                           (lo, hi), o["regime"], True, base.warnings))
+    return out
+
+
+def options_at(cfg: LIFConfig, rec: Mapping[str, Any] | None = None) -> list[Setting]:
+    """The setting as set and the recommendation's options at its own initialisation (``rec``: the
+    recommendation at ``cfg`` as a dict, when the caller has it)."""
+    from stabviz import theory
+    options = rec["options"] if rec is not None else theory.recommendation_options(cfg)[0]
+    return _with_options(AS_SET, cfg, options or [], "")
+
+
+def settings(cfg: LIFConfig, rec: Mapping[str, Any] | None = None) -> list[Setting]:
+    """Every whole setting the Explore page offers: the setting as set and its options, then (unless W_rec
+    already follows them, or condition II is unattainable) the same with W_rec drawn by conditions I and II
+    and the options solved at those weights. An option is solved at the weights it is offered with."""
+    from stabviz import laws, theory
+    out = options_at(cfg, rec)
+    if cfg.init_rec == "conditions":
+        return out
+    at = cfg.replace(init_rec="conditions")
+    try:
+        laws.recurrent_law(at)
+    except ValueError:                     # condition II unattainable: no such weights to offer
+        return out
+    return out + _with_options(CONDITIONS, at, theory.recommendation_options(at)[0], CONDITIONS + ", ")
+
+
+def by_label(choices: Sequence[Setting], label: str | None) -> Setting:
+    """The setting named ``label`` (the first, the setting as set, when there is none)."""
+    return next((s for s in choices if s.label == label), choices[0])
+
+
+def measured_regime(log10_gain: float | None, tolerance: float) -> str:
+    """The regime of a measured T·log10 ρ̂ (None or −inf: the gradient vanished completely)."""
+    if log10_gain is None or math.isnan(log10_gain):
+        return "vanishing" if log10_gain is None else "undefined"
+    return "vanishing" if log10_gain < -tolerance else ("exploding" if log10_gain > tolerance else "stable")
+
+
+def measured_sentence(m: Mapping[str, Any], cfg: LIFConfig) -> str:
+    """A simulate.measure result (as a dict) in one sentence: the measured regime and how it was measured."""
+    g = m.get("log10_gain")
+    gain = "the gradient vanished completely" if g is None else f"T·log₁₀ρ̂ = {g:+.2f} decades"
+    return (f"**Measured: {measured_regime(g, cfg.tolerance)}** ({gain} over T = {cfg.steps}; "
+            f"initial firing rate {m['firing_rate']:.1%}; stabviz's simulate of this whole network: batch 64, "
+            f"300 steps, seed {cfg.seed}).")

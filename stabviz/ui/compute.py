@@ -77,6 +77,13 @@ def recommendation(key: Key) -> dict[str, Any]:
     return theory.recommend(config_of(key)).to_dict()
 
 
+@st.cache_data(max_entries=64, show_spinner=False, hash_funcs=HASH_FUNCS)
+def settings(key: Key) -> list[Any]:
+    """advice.settings: every whole setting Explore offers (as set, options, conditions I/II weights)."""
+    from stabviz.ui import advice
+    return advice.settings(config_of(key), recommendation(key))
+
+
 # cache_resource, not cache_data: a hit then costs no copy of the five 200 × 200 arrays (~1 ms); the
 # Region is never mutated (region() below returns a replaced copy).
 @st.cache_resource(max_entries=64, show_spinner=False, hash_funcs=HASH_FUNCS)

@@ -1,7 +1,8 @@
 """Copyable code for the recommended initialisation (pure: no streamlit).
 
-The PyTorch snippet is self-contained (it does not need stabviz installed): recurrent weights from
-conditions I and II, the surrogate's backward pass with γ (condition III) and β or q (condition IV).
+The PyTorch snippet is self-contained (it does not need stabviz installed). Every snippet is rendered from
+one :class:`stabviz.ui.advice.Setting`: the weights from its laws (the initialisation that was judged:
+conditions I and II or a standard one), the surrogate's backward pass with its γ, β and q.
 The σ' expressions are the shape records' ``snippet`` texts (the table of docs/theory.md#21-shapes-sg).
 """
 from __future__ import annotations
@@ -15,13 +16,16 @@ from stabviz.shapes import SHAPE_TABLE
 #: callers of the former table (pytorch_init reads the records).
 TORCH_SG = {name: shape.snippet for name, shape in SHAPE_TABLE.items()}
 
-_INPUT_INIT = {
-    "glorot-uniform": "torch.nn.init.xavier_uniform_(w_in)",
-    "glorot-normal": "torch.nn.init.xavier_normal_(w_in)",
-    "he-normal": "torch.nn.init.kaiming_normal_(w_in.T, nonlinearity='linear')  # fan_in = n_in",
-    "orthogonal": "torch.nn.init.orthogonal_(w_in)",
-    # nn.Linear's own default: U(±1/√fan_in)
-    "pytorch-default": "torch.nn.init.kaiming_uniform_(w_in.T, a=math.sqrt(5))  # fan_in = n_in",
+#: How each initialisation is known in PyTorch (a comment beside the law the snippet draws from).
+INIT_NAMES = {
+    "glorot-uniform": "torch.nn.init.xavier_uniform_",
+    "glorot-normal": "torch.nn.init.xavier_normal_",
+    "he-normal": "torch.nn.init.kaiming_normal_ (fan_in, ReLU gain)",
+    "orthogonal": "torch.nn.init.orthogonal_",
+    "pytorch-default": "nn.Linear's own default, kaiming_uniform_(a=sqrt(5))",
+    "uniform": "uniform, as set",
+    "normal": "normal, as set",
+    "conditions": "conditions I and II",
 }
 
 
@@ -35,45 +39,62 @@ def _exact(x: float) -> str:
     return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
 
 
-def _input_init(cfg: Any) -> str:
-    if cfg.init_in in _INPUT_INIT:
-        return _INPUT_INIT[cfg.init_in]
-    if cfg.init_in == "uniform":
-        half = 3 ** 0.5 * cfg.in_std
-        return f"torch.nn.init.uniform_(w_in, {_num(cfg.in_mean - half)}, {_num(cfg.in_mean + half)})"
-    return f"torch.nn.init.normal_(w_in, {_num(cfg.in_mean)}, {_num(cfg.in_std)})"
+def matrix_lines(name: str, law: Any, rows: str, cols: str, init: str) -> list[str]:
+    """Python drawing the matrix ``name`` (rows × cols, names of ints) from the weight law ``law``
+    (config.WeightLaw: the law stabviz.weights samples), with the initialisation's name as a comment."""
+    mean, std = float(law.mean), float(law.std)
+    head = f"# {name}: {init} ({INIT_NAMES[init]})"
+    if law.orthogonal:
+        # orthonormal rows of length max(rows, cols) have entry variance 1/max(rows, cols): scale to std
+        return [head, f"{name} = torch.nn.init.orthogonal_(torch.empty({rows}, {cols})) * ({_exact(std)} * "
+                      f"math.sqrt(max({rows}, {cols}))) + {_exact(mean)}"]
+    if law.kind == "uniform":
+        half = law.half_width
+        return [head + f": U({_num(mean - half)}, {_num(mean + half)})",
+                f"{name} = torch.empty({rows}, {cols}).uniform_({_exact(mean - half)}, {_exact(mean + half)})"]
+    return [head + f": N({_num(mean)}, {_num(std)}^2)",
+            f"mu, sigma = {_exact(mean)}, {_exact(std)}",
+            f"{name} = mu + sigma * torch.randn({rows}, {cols})"]
 
 
-def pytorch_init(cfg: Any, rec: Mapping[str, Any], option: Mapping[str, Any] | None = None) -> str:
-    """A PyTorch snippet: weights (conditions I, II) and the surrogate spike function at one whole setting.
+def verdict_comment(setting: Any) -> str:
+    """The theory's verdict on the whole setting, as the snippet's first comment."""
+    lo, hi = setting.band
+    if setting.is_fix:
+        said = "stable: the whole calibrated band is"
+    elif setting.regime == "uncertain":
+        said = "uncertain: the theory can't tell here, measure it (stabviz simulate); the band is"
+    elif setting.cant_tell:
+        said = (f"{setting.regime} in theory, but the voltage model is off here: measure it (stabviz simulate); "
+                "the band is")
+    else:
+        said = f"{setting.regime}: the band is"
+    return (f"# stabviz's verdict on this whole setting ({setting.label}): {said} "
+            f"{_num(lo)} to {_num(hi)} decades of gradient gain over T = {setting.cfg.steps} steps")
 
-    ``rec`` is ``theory.recommend(cfg).to_dict()``; ``option`` one of its ``options`` (a setting with
-    ρ² = 1), or None for the surrogate as currently set. γ, β and q always come from the same setting.
+
+def pytorch_init(setting: Any) -> str:
+    """A PyTorch snippet: the weights and the surrogate spike function of one whole setting.
+
+    ``setting`` is an :class:`stabviz.ui.advice.Setting`: the weights are drawn from its laws (its
+    initialisation, conditions I and II or another), γ, β and q are its surrogate's. Nothing is re-derived,
+    so the snippet builds the network the setting's verdict is about.
     """
-    mean, var = rec.get("recurrent_mean"), rec.get("recurrent_var")
-    chosen = option or {"label": "as set", "dampening": cfg.dampening, "sharpness": cfg.sharpness,
-                        "tail": cfg.tail}
-    gamma, beta, q = chosen["dampening"], chosen["sharpness"], chosen["tail"]
+    cfg = setting.cfg
     lines = [
+        verdict_comment(setting),
         "import math",
         "import torch",
         "",
         f"n_in, n_rec = {cfg.n_in}, {cfg.n_rec}",
-        "w_in = torch.empty(n_in, n_rec)          # used as x @ w_in",
-        _input_init(cfg),
-    ]
-    if mean is not None and var is not None:
-        lines += ["# conditions I and II: recurrent weights N(mu, sigma^2), zero diagonal",
-                  f"mu, sigma2 = {_num(mean)}, {_num(var)}",
-                  "w_rec = mu + math.sqrt(sigma2) * torch.randn(n_rec, n_rec)"]
-    else:
-        lines += ["# condition II is unattainable here: keeping a Glorot-uniform recurrent matrix",
-                  "w_rec = torch.nn.init.xavier_uniform_(torch.empty(n_rec, n_rec))"]
-    lines += ["w_rec.fill_diagonal_(0.0)", ""]
-    lines += [
-        f"# surrogate: {cfg.shape}, {chosen['label']}"
-        + (" (condition IV: rho^2 = 1 in theory)" if option else " (the current setting)"),
-        f"gamma, beta, q = {_exact(gamma)}, {_exact(beta)}, {_exact(q)}",
+        *matrix_lines("w_in", setting.in_law, "n_in", "n_rec", cfg.init_in),
+        "# (used as x @ w_in: nn.Linear layers take w_in.T)",
+        *matrix_lines("w_rec", setting.rec_law, "n_rec", "n_rec", cfg.init_rec),
+        "w_rec.fill_diagonal_(0.0)               # each neuron has n_rec - 1 recurrent inputs",
+        "",
+        f"# surrogate: {cfg.shape}, {setting.label}"
+        + (" (condition IV: rho^2 = 1 in theory)" if setting.solved else ""),
+        f"gamma, beta, q = {_exact(cfg.dampening)}, {_exact(cfg.sharpness)}, {_exact(cfg.tail)}",
         "",
         "class SurrogateSpike(torch.autograd.Function):",
         "    @staticmethod",
@@ -284,16 +305,17 @@ def _norse_model(cfg: Any, exact_super: str | None) -> list[str]:
     ]
 
 
-def library_model(library: str, cfg: Any, rec: Mapping[str, Any], option: Mapping[str, Any] | None = None) -> str:
+def library_model(library: str, setting: Any) -> str:
     """The snippet of :func:`pytorch_init` followed by the whole recurrent layer built in ``library``
     (one of LIBRARIES) with those weights (nn.Linear takes the transpose), a zero recurrent bias, the
-    setting's leak, threshold and reset, and a surrogate that keeps γ; ``run(x)`` steps it over time."""
+    setting's leak, threshold and reset, and a surrogate that keeps γ; ``run(x)`` steps it over time.
+    ``setting``: an :class:`stabviz.ui.advice.Setting`, the one record every part is read from."""
     from stabviz import surrogates
     if library not in LIBRARIES:
         raise ValueError(f"library = {library!r} is not one of: {', '.join(LIBRARIES)}")
-    chosen = option or {"dampening": cfg.dampening, "sharpness": cfg.sharpness, "tail": cfg.tail}
-    table = surrogates.translation_table(cfg.shape, chosen["dampening"], chosen["sharpness"], chosen["tail"])
-    lines = [pytorch_init(cfg, rec, option), "",
+    cfg = setting.cfg
+    table = surrogates.translation_table(cfg.shape, cfg.dampening, cfg.sharpness, cfg.tail)
+    lines = [pytorch_init(setting), "",
              f"# the layer: leak alpha = exp(-1/tau), threshold, bias, reset {cfg.reset} "
              f"(docs/theory.md#11-the-layer-equations-l1-to-l3)",
              f"alpha, threshold, bias = {_exact(cfg.leak)}, {_exact(cfg.threshold)}, {_exact(cfg.bias)}", ""]
@@ -307,6 +329,13 @@ def library_model(library: str, cfg: Any, rec: Mapping[str, Any], option: Mappin
         exact = next((t for t in table if t.name == "norse.super" and t.exact), None)
         body = _norse_model(cfg, None if exact is None else _exact(exact.value))
     return "\n".join(lines + body) + "\n"
+
+
+def setting_calls(setting: Any) -> str:
+    """The setting's surrogate as other libraries' calls (:func:`library_calls` of its translation table)."""
+    from stabviz import surrogates
+    c = setting.cfg
+    return library_calls(surrogates.translation_table(c.shape, c.dampening, c.sharpness, c.tail))
 
 
 def notebook(code: str, title: str, input_mean: float, steps: int) -> str:

@@ -13,7 +13,7 @@ import streamlit as st
 
 from stabviz import plots
 from stabviz.config import RANGES, LIFConfig
-from stabviz.ui import (advice, compute, entry, figures, layout, livemap, measuredlayer, runview, sharing, snippets,
+from stabviz.ui import (advice, compute, entry, figures, layout, livemap, measuredlayer, recommended, runview, sharing,
                         state, urlstate)
 from stabviz.ui import runs as ui_runs
 
@@ -132,24 +132,16 @@ def rates(cfg: LIFConfig, preds: Mapping[str, Mapping[str, Any]]) -> dict[str, f
     return out
 
 
-def chosen_option(rec: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The recommendation option picked in the Recommended initialisation tab (None: the setting as set)."""
-    label = st.session_state.get("rec_option", AS_SET)
-    return next((o for o in rec.get("options") or [] if o["label"] == label), None)
-
-
-AS_SET = "as set (the sliders)"
-
-
-def confirm_button(cfg: LIFConfig, option: Mapping[str, Any] | None = None) -> None:
-    """Queue short training runs at the chosen setting (the sliders', or a whole option), one per seed."""
+def confirm_button(cfg: LIFConfig, option: advice.Setting | None = None) -> None:
+    """Queue short training runs at the chosen setting (the sliders', or a whole option: its cfg, init included),
+    one per seed."""
     st.subheader("Confirm with a short run")
-    at = cfg if option is None else cfg.replace(dampening=option["dampening"], sharpness=option["sharpness"],
-                                                tail=option["tail"])
-    where = "the current setting" if option is None else f"the option “{option['label']}”"
+    at = cfg if option is None or option.label == advice.AS_SET else option.cfg
+    where = "the current setting" if at is cfg else f"the option “{option.label}”"
     quick = ui_runs.quick_config(at)
     st.caption(f"At {where} (γ = {at.dampening:.4g}, β = {at.sharpness:.4g}"
-               + (f", q = {at.tail:.4g}" if at.shape == "qpseudospike" else "") + f"): {quick.train_steps} training "
+               + (f", q = {at.tail:.4g}" if at.shape == "qpseudospike" else "") + f", W_rec {at.init_rec}): "
+               f"{quick.train_steps} training "
                f"steps on the generated randman task (1 layer, batch {quick.batch}, T = {quick.time_steps} time steps, "
                "the T the prediction is made at), in a worker process, once per seed; "
                "the prediction is stored with each run, and two or more seeds are judged by the 95% interval "
@@ -226,46 +218,6 @@ def voltage_panel(cfg: LIFConfig, preds: Mapping[str, Mapping[str, Any]]) -> Non
         measure_button(cfg, "voltages")
 
 
-def options_picker(cfg: LIFConfig, rec: Mapping[str, Any]) -> None:
-    """The settings with ρ² = 1 (each one whole), with their calibrated band, and the current setting."""
-    options = rec.get("options") or []
-    labels = [AS_SET] + [o["label"] for o in options]
-    if st.session_state.get("rec_option") not in labels:     # by default the sliders' setting, as before
-        st.session_state["rec_option"] = AS_SET
-
-    def describe(label: str) -> str:
-        o = next((o for o in options if o["label"] == label), None)
-        if o is None:
-            return f"{label}: γ = {cfg.dampening:.4g}, β = {cfg.sharpness:.4g}"
-        lo, hi = o["log10_gain_band"]
-        return (f"{label}: γ = {o['dampening']:.4g}, β = {o['sharpness']:.4g}"
-                + (f", q = {o['tail']:.4g}" if cfg.shape == "qpseudospike" else "")
-                + f" · ρ² = 1 · {o['regime']} (band {lo:+.1f} to {hi:+.1f} decades)")
-    st.radio("Setting", labels, key="rec_option", format_func=describe,
-             help="Each option changes one knob so that the theory gives ρ² = 1; the snippet, the library calls "
-                  "and *Confirm with a short run* all use the setting picked here.")
-
-
-def library_calls(cfg: LIFConfig, option: Mapping[str, Any] | None) -> str:
-    """The chosen surrogate (an option, or the setting as set) as other libraries' calls."""
-    from stabviz import surrogates
-    o = option or {"dampening": cfg.dampening, "sharpness": cfg.sharpness, "tail": cfg.tail}
-    return snippets.library_calls(surrogates.translation_table(cfg.shape, o["dampening"], o["sharpness"], o["tail"]))
-
-
-def library_model(cfg: LIFConfig, rec: Mapping[str, Any], option: Mapping[str, Any] | None) -> None:
-    """The layer built in the chosen library (snippets.library_model) and its notebook download."""
-    choice = st.segmented_control("Library", list(snippets.LIBRARIES), format_func=snippets.LIBRARIES.__getitem__,
-                                  key="snippet_library", default="pytorch")
-    library = choice or "pytorch"
-    code = snippets.library_model(library, cfg, rec, option)
-    st.code(code, language="python")
-    title = f"A stabviz LIF layer in {snippets.LIBRARIES[library]}"
-    st.download_button("Notebook (.ipynb)", lambda: snippets.notebook(code, title, cfg.input_mean, cfg.steps),
-                       file_name=f"stabviz_{library}.ipynb", mime="application/x-ipynb+json", key="dl_notebook",
-                       on_click="ignore", icon=":material/download:")
-
-
 def numbers_panel(cfg: LIFConfig, preds: Mapping[str, Mapping[str, Any]], rec: Mapping[str, Any]) -> None:
     """Predictions per voltage model and the recommendation, with downloads."""
     fields = ("firing_rate", "voltage_mean", "voltage_std", "moment1", "moment2", "rho2", "max_gain",
@@ -311,6 +263,7 @@ def render(cfg: LIFConfig) -> None:
     preds = compute.predictions(key)
     pred = preds[cfg.voltage_model]
     rec = compute.recommendation(key)
+    choices = compute.settings(key)        # every whole setting offered: options, snippets and Confirm read them
 
     present = layout.presenting()
     if not present:                  # on a projector the badge and the advice say it: the map moves up
@@ -342,7 +295,7 @@ def render(cfg: LIFConfig) -> None:
             layout.regime_badge(pred["regime"], cfg.steps)
             st.badge(f"firing: {pred['firing']} ({pred['firing_rate']:.0%})", color="gray",
                      help=FIRING_HELP)
-        text = advice.what_to_change(cfg, pred, rec)
+        text = advice.what_to_change(cfg, pred, rec, choices)
         if present:                  # one line: the first sentence, the rest is a hover away
             cols[1].markdown(text.split(". ")[0] + ".", help=text)
         else:
@@ -353,7 +306,7 @@ def render(cfg: LIFConfig) -> None:
         figures.chart(figures.rate_bars(tuple(rates(cfg, preds).items())), "rate_bars",
                       config={"displayModeBar": False})
         st.caption(advice.rate_sentence(preds))
-        confirm_button(cfg, chosen_option(rec))
+        confirm_button(cfg, recommended.chosen(choices))
 
     st.divider()
     detail = st.tabs(["Firing rate vs leak and μ_rec", "Voltage models", "Recommended initialisation",
@@ -366,17 +319,7 @@ def render(cfg: LIFConfig) -> None:
             voltage_panel(cfg, preds)
     with detail[2]:
         if detail[2].open:
-            options_picker(cfg, rec)
-            option = chosen_option(rec)
-            st.markdown("Conditions I and II set the weights; the surrogate is the setting picked above "
-                        "(docs/theory.md#3-conditions-i-to-iv). The whole recurrent layer in your library, ready "
-                        "to train (weights transposed for `nn.Linear`, recurrent bias zeroed, a surrogate that "
-                        "keeps γ):")
-            library_model(cfg, rec, option)
-            st.markdown("The same surrogate in other libraries:")
-            st.code(library_calls(cfg, option), language="python")
-            for note in rec.get("notes", []):
-                st.caption(f":material/info: {note}")
+            recommended.tab(rec, choices)
     with detail[3]:
         if detail[3].open:
             numbers_panel(cfg, preds, rec)
