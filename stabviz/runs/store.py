@@ -42,8 +42,9 @@ from urllib.parse import quote
 
 from stabviz.config import TrainConfig
 from stabviz.jsonsafe import finite_or_none
+from stabviz.runs.status import status_text, steps_done
 
-STATUSES = ("queued", "running", "finished", "failed", "diverged", "cancelled", "interrupted")
+STATUSES = ("queued", "running", "finished", "stopped", "failed", "diverged", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
 TERMINAL = tuple(s for s in STATUSES if s not in ACTIVE)
 #: status -> the statuses it may be reached from (checked inside the UPDATE). queued -> failed is
@@ -52,6 +53,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "queued": (),
     "running": ("queued",),
     "finished": ("running",),
+    "stopped": ("running",),              # its time limit ended it early (status.STOPPED)
     "diverged": ("running",),
     "interrupted": ("running",),
     "failed": ("queued", "running"),
@@ -63,10 +65,13 @@ LAUNCHERS = ("local", "ray")
 DEFAULT_STALE_AFTER_S = 30.0
 #: Seconds a write waits for another process's lock before giving up (StoreError "busy").
 BUSY_TIMEOUT_S = 30.0
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Columns added after version 1, with their SQL type: an older store gets them by ALTER TABLE on opening
 #: (version 3: tags, deleted). A store that cannot be upgraded (read-only, full disk) still lists its runs.
 ADDED_COLUMNS = {"tags": "TEXT", "deleted": "REAL"}
+#: Version 4: runs their time limit stopped were recorded "finished" before; they become "stopped".
+_STOPPED_ROWS = ("UPDATE runs SET status='stopped' WHERE status='finished' "
+                 "AND CASE WHEN json_valid(summary) THEN json_extract(summary, '$.stopped_early') END = 'time limit'")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -379,6 +384,8 @@ class RunStore:
                 for name, kind in ADDED_COLUMNS.items():      # an older store: CREATE IF NOT EXISTS kept its table
                     if name not in have:
                         c.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+                if version:
+                    c.execute(_STOPPED_ROWS)
                 c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except (sqlite3.Error, OSError):
             if version == 0:
@@ -856,6 +863,7 @@ class RunStore:
         series = self.metrics(run["id"])
         if fmt == "json":
             run.pop("traceback", None)
+            run.update(status_text=status_text(run), steps_done=steps_done(run))
             doc = {"run": run, "metrics": {k: {"steps": s, "values": v}
                                            for k, (s, v) in series.items()}}
             return json.dumps(finite_or_none(doc), indent=1)
@@ -878,7 +886,8 @@ class RunStore:
         _check_format(fmt)
         runs = self.list(limit=None) if runs is None else runs
         if fmt == "json":
-            docs = [{k: v for k, v in r.items() if k != "traceback"} for r in runs]
+            docs = [{**{k: v for k, v in r.items() if k != "traceback"}, "status_text": status_text(r),
+                     "steps_done": steps_done(r)} for r in runs]
             return json.dumps(finite_or_none(docs), indent=1)
         flat = [_flat_run(r) for r in runs]
         columns: list[str] = []
@@ -932,6 +941,7 @@ def _csv_number(v: float | None) -> str:
 def _flat_run(run: Mapping[str, Any]) -> dict[str, Any]:
     out = {k: run.get(k) for k in ("id", "status", "launcher", "created", "started", "finished",
                                    "device", "host", "error", "sweep_id", "sweep_label")}
+    out["status_text"], out["steps_done"] = status_text(run), steps_done(run)
     out["tags"] = ", ".join(run.get("tags") or [])
     config = dict(run.get("config") or {})
     for k, v in (config.pop("lif", None) or {}).items():

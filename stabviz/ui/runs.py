@@ -16,8 +16,9 @@ from typing import Any, Mapping, Sequence
 
 import streamlit as st
 
-from stabviz.config import LIFConfig, TrainConfig, limits
+from stabviz.config import LIFConfig, TrainConfig
 from stabviz.runs import ACTIVE, RunStore, StoreError, default_path, ensure_dispatcher, get_launcher
+from stabviz.runs.confirm import quick_config  # noqa: F401 - the pages' name for it
 from stabviz.runs.host import default_workers
 from stabviz.runs.outcomes import measured_outcome, outcome_row
 from stabviz.ui import sharing
@@ -62,18 +63,6 @@ def store() -> RunStore:
 
 def launcher(name: str = "local") -> Any:
     return _launcher(str(default_path()), name)
-
-
-def quick_config(cfg: LIFConfig, **train: Any) -> TrainConfig:
-    """A short confirmation run at ``cfg`` on the generated randman task (no data to download).
-
-    One T everywhere: its samples are ``cfg.steps`` long (the T the page's verdict is for), unless the
-    machine's time-step limit is lower; then the run's own setting takes that T, so its stored
-    prediction is made at the T it runs."""
-    steps = min(cfg.steps, limits()["time_steps"])
-    base = dict(task="randman", train_steps=100, batch=32, time_steps=steps, log_every=5, time_limit=300.0)
-    merged = {**base, **train}
-    return TrainConfig(lif=cfg.replace(steps=int(merged["time_steps"])), **merged)
 
 
 def my_active_runs() -> int:
