@@ -25,7 +25,7 @@ from stabviz.config import LIFConfig
 from stabviz.runs import RunStore, get_launcher
 from stabviz.runs.confirm import quick_config
 from stabviz.runs.groups import summarize, verdict_sentence
-from stabviz.runs.outcomes import outcome_sentence
+from stabviz.runs.outcomes import training_outcome
 
 
 def confirm_once(seeds: int, train_steps: int | None, timeout: float) -> dict[str, Any]:
@@ -46,7 +46,7 @@ def confirm_once(seeds: int, train_steps: int | None, timeout: float) -> dict[st
                 "samples": cfg.samples, "n_rec": cfg.lif.n_rec, "wall_s": wall,
                 "wait_for_worker_s": None if started is None else started - t0,
                 "training_s": None if started is None else max(r["finished"] or t0 for r in runs) - started,
-                "statuses": [r["status"] for r in runs], "outcome": outcome_sentence(runs),
+                "statuses": [r["status"] for r in runs], "outcome": training_outcome(runs)["sentence"],
                 "group_verdict": verdict_sentence(group),
                 "accuracy": [((r.get("summary") or {}).get("final") or {}).get("accuracy") for r in runs]}
 
