@@ -10,10 +10,11 @@ import sqlite3
 import time
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from stabviz.config import LIFConfig, TrainConfig
 from stabviz.runs import RunStore
-from support import open_app, shown
+from support import APP, open_app, shown
 
 RUNS_PAGE = "stabviz/ui/entry/runs.py"
 
@@ -154,3 +155,20 @@ def test_the_runs_page_holds_a_launch_over_its_time_limit_once_and_says_why(temp
     at.get("form_submit_button")[0].click().run()
     assert any("Not started yet" in w.value and "time limit of 10 min" in shown(w.value) for w in at.warning)
     assert len(store.list(limit=None)) == before                            # nothing queued yet
+
+
+def test_explores_inline_confirmation_leads_with_the_groups_outcome_and_its_stopped_runs(temp_home):
+    store = store_of(temp_home)
+    base = TrainConfig(lif=LIFConfig(n_rec=16, n_in=20), train_steps=100, time_steps=10, classes=5, device="cpu")
+    ids = [ended_run(store, "stopped", steps=77, accuracy=0.2, early="time limit",
+                     cfg=base.replace(lif=base.lif.replace(seed=s)),
+                     sweep={"id": "group1", "label": f"seed={s}", "point": {"seed": s}}) for s in range(3)]
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["_confirm_run_ids"] = ids
+    at.run()
+    assert not at.exception
+    assert any(shown(h.value) == "3 runs: 3 stopped at 77/100 (time limit)" for h in at.subheader)
+    said = boxes(at)
+    assert any(t.startswith("Over 3 seeds: All 3 runs stopped at 77/100 (time limit): not a finished result")
+               for t in said["warning"]), said
+    assert not said["success"]

@@ -109,7 +109,8 @@ def training_outcome(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         return {"kind": "pending", "tone": "info", "sentence": f"Training: {ended} of {len(runs)} runs ended."}
     statuses = [ended_as(r) for r in runs]
     worst = min(statuses, key=lambda s: SEVERITY.index(s) if s in SEVERITY else 0)
-    who = "" if len(runs) == 1 else f"{statuses.count(worst)} of {len(runs)} runs "
+    n = statuses.count(worst)
+    who = "" if len(runs) == 1 else f"all {n} runs " if n == len(runs) else f"{n} of {len(runs)} runs "
     gradients = _regimes(runs)
     acc, samples = _final_accuracy(runs)
     chance = chance_level(runs[0])
