@@ -142,3 +142,12 @@ def test_the_sweep_grid_colours_only_finished_runs_and_names_the_others():
     assert done == 3 and z[0, 0] == 0.2 and np.isnan(z[1, 0]) and np.isnan(z[0, 1]) and np.isnan(z[1, 1])
     names = sweep.marks(runs, "sharpness", "dampening", [0.3, 3.0], [0.3, 3.0])
     assert names.tolist() == [["", "stopped 77/100"], ["diverged", ""]]
+
+
+def test_a_one_parameter_sweep_draws_runs_without_a_result_as_grey_crosses_not_pending_points():
+    from stabviz.ui import figures
+    fig = figures.sweep_curve([0.3, 1.0, 3.0], [0.2, np.nan, np.nan], "sharpness", "final accuracy", True,
+                              ["", "diverged", ""])
+    measured, pending, bad = fig.data
+    assert list(measured.x) == [0.3] and list(pending.x) == [3.0]
+    assert list(bad.x) == [1.0] and list(bad.text) == ["diverged"] and bad.name == plots.NO_RESULT

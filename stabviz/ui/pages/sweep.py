@@ -70,7 +70,7 @@ def grid(runs: Sequence[Mapping[str, Any]], x: str, y: str, xs: Sequence[float],
     """(z of shape (len(ys), len(xs)) with NaN where no finished value yet, number ended).
     A 1-D sweep (``y`` None) gives z of shape (1, len(xs)). Only finished runs give values: a diverged,
     time-limited, cancelled, interrupted or failed run is no result (:func:`marks` names its cell)."""
-    z, _ = _cells(runs, x, y, xs, ys, np.nan)
+    z = np.full(_shape(xs, y, ys), np.nan)
     done = 0
     read = METRICS[metric]
     for r, (i, j) in _placed(runs, x, y, xs, ys):
@@ -86,7 +86,7 @@ def marks(runs: Sequence[Mapping[str, Any]], x: str, y: str | None, xs: Sequence
           ys: Sequence[float] | None) -> np.ndarray:
     """Per cell, how its run ended when that is not a result: "diverged", "stopped 77/100", "cancelled",
     "interrupted", "failed" ("" for finished, queued and running runs)."""
-    out, _ = _cells(runs, x, y, xs, ys, "")
+    out = np.full(_shape(xs, y, ys), "", dtype=object)
     for r, (i, j) in _placed(runs, x, y, xs, ys):
         status = ended_as(r)
         if status != "finished":
@@ -94,10 +94,9 @@ def marks(runs: Sequence[Mapping[str, Any]], x: str, y: str | None, xs: Sequence
     return out
 
 
-def _cells(runs: Sequence[Mapping[str, Any]], x: str, y: str | None, xs: Sequence[float],
-           ys: Sequence[float] | None, fill: Any) -> tuple[np.ndarray, list]:
-    ys = ys if y is not None and ys else [None]
-    return np.full((len(ys), len(xs)), fill, dtype=float if fill is np.nan else object), ys
+def _shape(xs: Sequence[float], y: str | None, ys: Sequence[float] | None) -> tuple[int, int]:
+    """(rows, columns) of a sweep's grid: one row for a sweep over one parameter."""
+    return (len(ys) if y is not None and ys else 1), len(xs)
 
 
 def _placed(runs: Sequence[Mapping[str, Any]], x: str, y: str | None, xs: Sequence[float],
