@@ -26,7 +26,7 @@ def steps_planned(run: Mapping[str, Any]) -> int | None:
 
 def ended_as(run: Mapping[str, Any]) -> str | None:
     """The stored status, except that an older store's "finished" run whose summary says the time limit
-    stopped it early is "stopped" (stores migrate such rows on opening; a summary read apart from its
+    stopped it early is "stopped" (stores migrate such rows on opening, schema 5; a summary read apart from its
     store still says so)."""
     status = run.get("status")
     early = (run.get("summary") or {}).get("stopped_early")

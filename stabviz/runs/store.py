@@ -65,11 +65,13 @@ LAUNCHERS = ("local", "ray")
 DEFAULT_STALE_AFTER_S = 30.0
 #: Seconds a write waits for another process's lock before giving up (StoreError "busy").
 BUSY_TIMEOUT_S = 30.0
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: Columns added after version 1, with their SQL type: an older store gets them by ALTER TABLE on opening
 #: (version 3: tags, deleted). A store that cannot be upgraded (read-only, full disk) still lists its runs.
 ADDED_COLUMNS = {"tags": "TEXT", "deleted": "REAL"}
-#: Version 4: runs their time limit stopped were recorded "finished" before; they become "stopped".
+#: Version 5: runs their time limit stopped were recorded "finished" before; they become "stopped" (once,
+#: when a store older than STOPPED_SINCE is opened).
+STOPPED_SINCE = 5
 _STOPPED_ROWS = ("UPDATE runs SET status='stopped' WHERE status='finished' "
                  "AND CASE WHEN json_valid(summary) THEN json_extract(summary, '$.stopped_early') END = 'time limit'")
 
@@ -384,7 +386,7 @@ class RunStore:
                 for name, kind in ADDED_COLUMNS.items():      # an older store: CREATE IF NOT EXISTS kept its table
                     if name not in have:
                         c.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
-                if version:
+                if 0 < version < STOPPED_SINCE:
                     c.execute(_STOPPED_ROWS)
                 c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except (sqlite3.Error, OSError):
