@@ -152,3 +152,13 @@ def test_the_confirmation_is_one_config_at_the_setting_s_T_with_enough_test_samp
     assert cfg.time_steps == cfg.lif.steps == 80
     assert round(TEST_FRACTION * cfg.samples) >= PROBE_SAMPLES       # the verdict's probe has its samples
     assert cfg.train_steps * cfg.batch <= 1000                       # short: see docs/notes/confirm.md
+
+
+def test_the_worker_records_a_time_limited_run_as_stopped_with_the_steps_it_took(tmp_path):
+    from stabviz.runs import worker
+    store = RunStore(tmp_path / "s.db")
+    run_id = store.create(tiny(train_steps=5, time_limit=1e-6))
+    assert store.claim(run_id, os.getpid())
+    assert worker.execute_claimed(store, run_id) == "stopped"
+    run = store.get(run_id)
+    assert run["status"] == "stopped" and status_text(run) == "stopped at 0/5 (time limit)"

@@ -251,6 +251,12 @@ def test_cli_train_reports_divergence_in_its_exit_status(capsys):
     assert "diverged" in capsys.readouterr().out
 
 
+def test_cli_train_says_stopped_at_its_time_limit_and_exits_3(capsys):
+    from stabviz.cli import main
+    assert main([*CLI_ARGS, "--time-limit", "1e-6"]) == 3
+    assert "stopped (time limit) after 0 steps" in capsys.readouterr().out
+
+
 def test_cli_train_bad_value_is_a_one_line_error(capsys):
     from stabviz.cli import main
     assert main([*CLI_ARGS, "--lr", "-1"]) == 2
