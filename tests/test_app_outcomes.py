@@ -172,3 +172,12 @@ def test_explores_inline_confirmation_leads_with_the_groups_outcome_and_its_stop
     assert any(t.startswith("Over 3 seeds: All 3 runs stopped at 77/100 (time limit): not a finished result")
                for t in said["warning"]), said
     assert not said["success"]
+
+
+def test_the_sweep_page_warns_before_a_sweep_whose_estimate_is_over_its_time_limit(temp_home):
+    store = store_of(temp_home)
+    # the Sweep form's defaults at the default setting: 60 steps, batch 32, T = the setting's
+    base = TrainConfig(lif=LIFConfig(), task="randman", train_steps=60, batch=32, time_steps=LIFConfig().steps)
+    _slow_history(store, base, per_step=20.0)
+    at = open_app(page="stabviz/ui/entry/sweep.py")
+    assert any("over the runs' time limit of 10 min" in shown(w.value) for w in at.warning)

@@ -188,6 +188,9 @@ def sweep_form(cfg: LIFConfig) -> None:
             st.warning(f"Not a sweep yet: {layout.plain(err)}")
         else:
             st.caption(ui_runs.cost_caption(base, len(xs) * len(ys)))
+            too_long = ui_runs.limit_warning(base, len(xs) * len(ys))
+            if too_long:
+                st.warning(too_long, icon=":material/timer_off:")
         if st.button("Start sweep", type="primary", icon=":material/grid_on:", disabled=xs is None):
             try:
                 sweep_id, _ = ui_runs.submit_sweep(base, x, xs, y, ys, launcher_name)
