@@ -101,7 +101,8 @@ def training_outcome(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     else trained or at chance (finished runs: the mean test accuracy against guessing, :func:`at_chance`).
     ``tone``: success only for trained, error for failed and diverged, warning otherwise (info while
     pending): it says whether training went well, never whether a prediction matched. ``sentence``: e.g.
-    "Gradients vanished; accuracy stayed at chance (20%)." or "Trained: 87% test accuracy (chance 20%)."
+    "Gradients vanished; accuracy stayed at chance: 20% (chance 20%)." or "Trained: 87% test accuracy (chance
+    20%); at initialisation gradients stayed stable."
     """
     runs = list(runs)
     if not runs or any(r.get("status") in ACTIVE for r in runs):
@@ -129,7 +130,7 @@ def training_outcome(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         return {"kind": "finished", "tone": "warning", "sentence": text + "."}
     mean = "mean " if len(runs) > 1 else ""
     if at_chance(acc, chance, samples):
-        head = (gradients or "trained").capitalize()
+        head = (gradients or "finished").capitalize()
         return {"kind": "at chance", "tone": "warning",
                 "sentence": f"{head}; {mean}accuracy stayed at chance: {_pct(acc)} (chance {_pct(chance)})."}
     tail = f"; at initialisation {gradients}" if gradients else ""
