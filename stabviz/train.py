@@ -12,6 +12,7 @@ here imports streamlit (runs execute in worker processes).
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import math
 import os
 import time
@@ -470,16 +471,14 @@ def _train(net: LIFNetwork, cfg: TrainConfig, batches: _Batches, emit: Callback,
         opt.step()
         steps_done = step + 1
         last_acc = float((predicted_class(readout.detach()) == yb).float().mean())
-        last = {"step": steps_done, "metrics": {
-            "loss": last_loss, "accuracy": last_acc, "sparsity_switch": switch,
-            "progress": steps_done / cfg.train_steps,
-            **_per_layer("firing_rate", [float(s.detach().mean()) for s in spikes]),
-            **_per_layer("grad_norm", grad_norms)}}
+        # built only when emitted: the firing rates are read from the device
+        last = functools.partial(_step_event, steps_done, cfg.train_steps, last_loss, last_acc, switch,
+                                 [s.detach() for s in spikes], grad_norms)
         if steps_done % cfg.log_every == 0 or steps_done == cfg.train_steps:
-            emit(last)
+            emit(last())
             last = None
     if status == "stopped" and last is not None:
-        emit(last)                       # the curves end at the last step taken, not the last logged
+        emit(last())                     # the curves end at the last step taken, not the last logged
     return {"status": status, "stopped_early": stopped_early, "steps_done": steps_done,
             "last_loss": last_loss, "last_accuracy": last_acc}
 
@@ -630,6 +629,14 @@ def _train_ensemble(states: list[_Member], stop: Callable[[str], bool], started:
     for out in outcomes:
         out["status"] = out["status"] or "finished"
     return outcomes, {"mode": graph.mode, "note": graph.note, "members": members}
+
+
+def _step_event(step: int, total: int, loss: float, accuracy: float, switch: float, spikes: list[torch.Tensor],
+                grad_norms: list[float]) -> dict[str, Any]:
+    """One optimiser step's metrics event (a lone run's)."""
+    return {"step": step, "metrics": {
+        "loss": loss, "accuracy": accuracy, "sparsity_switch": switch, "progress": step / total,
+        **_per_layer("firing_rate", [float(s.mean()) for s in spikes]), **_per_layer("grad_norm", grad_norms)}}
 
 
 def _norm(grad: torch.Tensor | None) -> float:
