@@ -162,3 +162,17 @@ def test_the_worker_records_a_time_limited_run_as_stopped_with_the_steps_it_took
     assert worker.execute_claimed(store, run_id) == "stopped"
     run = store.get(run_id)
     assert run["status"] == "stopped" and status_text(run) == "stopped at 0/5 (time limit)"
+
+
+def test_the_cli_lists_and_shows_a_time_limited_run_as_stopped_at_k_of_n(tmp_path, monkeypatch, capsys):
+    from stabviz.cli import main
+    monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))
+    run_id = ended(RunStore(), "stopped", steps=77, early="time limit")
+    assert main(["runs", "list"]) == 0
+    line = [l for l in capsys.readouterr().out.splitlines() if l.startswith(run_id)][0]
+    assert "stopped at 77/100 (time limit)" in line
+    assert main(["runs", "show", run_id, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["status"], shown["status_text"], shown["steps_done"]) == ("stopped", "stopped at 77/100 (time limit)", 77)
+    assert main(["runs", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["status_text"] == "stopped at 77/100 (time limit)"

@@ -114,12 +114,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not runs:
         print("no runs")
         return 0
-    print(f"{'id':<12}  {'status':<11}  {'created':<19}  {'final loss':>10}  sweep point / error / seed group")
+    width = max(11, *(len(status_text(r)) for r in runs))     # "stopped at 77/100 (time limit)" fits
+    print(f"{'id':<12}  {'status':<{width}}  {'created':<19}  {'final loss':>10}  sweep point / error / seed group")
     for r in runs:
         b = _brief(r, groups[r["id"]])
         interval = interval_text(b["group"])
         note = b["error"] or " · ".join(p for p in (b["sweep_label"], interval) if p)
-        print(f"{b['id']:<12}  {b['status_text']:<11}  {_when(b['created']):<19}  "
+        print(f"{b['id']:<12}  {b['status_text']:<{width}}  {_when(b['created']):<19}  "
               f"{_num(b['final'].get('loss')):>10}  {note}")
     return 0
 
