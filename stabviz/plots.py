@@ -635,22 +635,32 @@ def gradient_flow(series: Mapping[str, tuple[Any, Any]], *, height: int = 280) -
 
 def sweep_map(x: Sequence[float], y: Sequence[float], z: Any, *, x_name: str, y_name: str,
               metric: str, boundary: Any = None, log_x: bool = False, log_y: bool = False,
-              height: int = 420) -> go.Figure:
+              height: int = 420, marks: Any = None, scale: Mapping[str, Any] | None = None) -> go.Figure:
     """Measured outcome of a sweep (z: (len(y), len(x)), NaN where the run has not finished), with the
     predicted stable band of ``boundary`` (a Region over the same two parameters) under it.
 
     The band is a translucent green fill drawn first, and the cells are drawn over it with gaps between
     them: the band shows in the gaps and beside the grid, over finished and pending cells alike, and never
     crosses a cell's number. Each cell also names the regime predicted at its own values (its second
-    line). Pending cells are light grey with a dark "pending"."""
+    line). Pending cells are light grey with a dark "pending". ``marks`` (strings shaped like z, "" for
+    none) names cells whose run ended without a result ("diverged", "stopped 77/100"...): they are drawn
+    mid-grey with that word and never coloured, so they never enter the colour range. ``scale`` anchors
+    the colours (:func:`sweep_scale`): ``zmin``/``zmax``, ``zmid`` with a diverging scale, and ``chance``,
+    marked on the colour bar."""
     z = np.asarray(z, float)
+    marks = np.full(z.shape, "", dtype=object) if marks is None else np.asarray(marks, dtype=object)
+    marked = marks != ""
+    z = np.where(marked, np.nan, z)
+    open_ = np.isnan(z) & ~marked
     text = np.where(np.isnan(z), "", np.char.mod("%.3g", np.nan_to_num(z)))
-    pending_text = np.where(np.isnan(z), "pending", "")
+    pending_text = np.where(open_, "pending", "")
+    mark_text = np.where(marked, marks, "").astype(str)
     traces = []
     if boundary is not None:
         pred = np.array([[f"<br>pred. {r}" for r in row] for row in _predicted_regimes(boundary, x, y)])
-        text, pending_text = np.char.add(text, np.where(np.isnan(z), "", pred)), np.char.add(
-            pending_text, np.where(np.isnan(z), pred, ""))
+        text = np.char.add(text, np.where(np.isnan(z), "", pred))
+        pending_text = np.char.add(pending_text, np.where(open_, pred, ""))
+        mark_text = np.char.add(mark_text, np.where(marked, pred, ""))
         tol = float(boundary.tolerance)
         traces.append(go.Contour(x=np.asarray(boundary.x, float), y=np.asarray(boundary.y, float),
                                  z=_finite32(boundary.log10_gain, FIELD_LIMIT), showscale=False, hoverinfo="skip",
@@ -660,16 +670,61 @@ def sweep_map(x: Sequence[float], y: Sequence[float], z: Any, *, x_name: str, y_
                                  showlegend=True))
     hover = (f"{axis_title(x_name)} = %{{x:.4g}}<br>{axis_title(y_name)} = %{{y:.4g}}<br>{metric} = "
              "%{z:.4g}<extra></extra>")
-    pending = np.where(np.isnan(z), 0.0, np.nan).astype(np.float32)
-    traces += [go.Heatmap(x=list(x), y=list(y), z=pending, colorscale=[[0, "#e9ecef"], [1, "#e9ecef"]], showscale=False,
-                          zsmooth=False, xgap=10, ygap=10, text=pending_text,
-                          texttemplate="%{text}", textfont=dict(color="#495057"), name="pending", hoverinfo="skip"),
-               go.Heatmap(x=list(x), y=list(y), z=z.astype(np.float32), colorscale="Viridis", zsmooth=False,
-                          colorbar=dict(title=dict(text=metric, side="right")), text=text,
-                          texttemplate="%{text}", name="measured", xgap=10, ygap=10, hovertemplate=hover)]
+    traces.append(_flat_cells(x, y, open_, "#e9ecef", pending_text, "pending", "#495057"))
+    if marked.any():
+        traces.append(_flat_cells(x, y, marked, NO_RESULT_COLOR, mark_text, NO_RESULT, "#212529"))
+    scale = dict(scale or {})
+    traces.append(go.Heatmap(x=list(x), y=list(y), z=z.astype(np.float32), zsmooth=False, text=text,
+                             texttemplate="%{text}", name="measured", xgap=10, ygap=10, hovertemplate=hover,
+                             **_sweep_colours(metric, scale)))
     return go.Figure(data=traces, layout=_layout(
         height, axis_title(x_name), axis_title(y_name), legend_y=-0.18,
         xaxis=_sweep_axis(x, log_x), yaxis=_sweep_axis(y, log_y)))
+
+
+#: The sweep cells of runs that ended without a result (diverged, stopped, cancelled...): mid-grey, named.
+NO_RESULT, NO_RESULT_COLOR = "no result", "#adb5bd"
+
+
+def _flat_cells(x: Sequence[float], y: Sequence[float], where: np.ndarray, color: str, text: Any, name: str,
+                font: str) -> go.Heatmap:
+    """One flat colour over the cells ``where`` holds, with their words: pending or no-result cells."""
+    return go.Heatmap(x=list(x), y=list(y), z=np.where(where, 0.0, np.nan).astype(np.float32),
+                      colorscale=[[0, color], [1, color]], showscale=False, zsmooth=False, xgap=10, ygap=10,
+                      text=text, texttemplate="%{text}", textfont=dict(color=font), name=name, hoverinfo="skip")
+
+
+def _sweep_colours(metric: str, scale: Mapping[str, Any]) -> dict:
+    """The measured cells' colour arguments: Viridis over [zmin, zmax] (chance marked on the bar), or a
+    diverging scale centred on ``zmid``."""
+    bar: dict[str, Any] = dict(title=dict(text=metric, side="right"))
+    out: dict[str, Any] = dict(colorscale="Viridis", colorbar=bar)
+    if scale.get("zmid") is not None:
+        out.update(colorscale=DIVERGING, zmid=float(scale["zmid"]))
+    for k in ("zmin", "zmax"):
+        if scale.get(k) is not None:
+            out[k] = float(scale[k])
+    chance = scale.get("chance")
+    if chance is not None:
+        ticks = [float(chance), *(t for t in (0.25, 0.5, 0.75, 1.0) if t > chance + 0.08)]
+        bar.update(tickvals=ticks, ticktext=[f"chance {chance:.2g}", *(f"{t:g}" for t in ticks[1:])])
+    return out
+
+
+def sweep_scale(metric: str, chance: float | None = None) -> dict[str, Any]:
+    """Anchored colours for a sweep's metric: accuracy from chance (the bar marks it) to 1, a firing rate
+    from 0 to 1, a gain centred where it is stable (log₁₀ gain 0, ρ̂ 1); so a grid of runs all at chance is
+    dark, never a bright "best" cell picked out of a 0.195–0.200 spread."""
+    name = metric.lower()
+    if "accuracy" in name:
+        return {"zmin": chance if chance is not None else 0.0, "zmax": 1.0, "chance": chance}
+    if "rate" in name:
+        return {"zmin": 0.0, "zmax": 1.0}
+    if "log" in name:
+        return {"zmid": 0.0}
+    if "ρ̂" in name or "gain" in name:
+        return {"zmid": 1.0}
+    return {}
 
 
 def _predicted_regimes(boundary: Any, x: Sequence[float], y: Sequence[float]) -> list[list[str]]:

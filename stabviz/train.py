@@ -12,6 +12,7 @@ here imports streamlit (runs execute in worker processes).
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import math
 import os
 import time
@@ -45,7 +46,7 @@ RATE_LR = 0.1
 #: Samples of the test split used for the start/end probes (the reference autograd path is slower).
 PROBE_SAMPLES = 64
 
-STATUSES = ("finished", "diverged", "cancelled")
+STATUSES = ("finished", "stopped", "diverged", "cancelled")
 
 
 def sparsity_switch(step: int, total_steps: int) -> float:
@@ -277,7 +278,8 @@ def run(cfg: TrainConfig, callback: Callback | None = None, should_stop: Callabl
         run_id: str | None = None, cuda_graph: bool | None = None) -> dict[str, Any]:
     """Train once and return the summary (JSON-ready: non-finite numbers become None).
 
-    Status: 'finished' (also when the time limit ends it early: ``stopped_early`` says so),
+    Status: 'finished', 'stopped' (its time limit ended it before the last step; ``final.steps_done``
+    says how many it took, and the last one's metrics are logged even off the ``log_every`` grid),
     'diverged' (a non-finite loss or gradient: a result, not an exception), 'cancelled'
     (``should_stop()`` returned True; it is asked before every optimiser step).
     Metrics every ``cfg.log_every`` steps: loss, accuracy (training batch), firing_rate/k,
@@ -442,13 +444,13 @@ def _train(net: LIFNetwork, cfg: TrainConfig, batches: _Batches, emit: Callback,
     """The optimiser loop; returns status, stopped_early, steps_done and the last batch's loss/accuracy."""
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     status, stopped_early, steps_done = "finished", None, 0
-    last_loss, last_acc = math.nan, math.nan
+    last_loss, last_acc, last = math.nan, math.nan, None
     for step in range(cfg.train_steps):
         if stop():
             status, stopped_early = "cancelled", "cancelled"
             break
         if time.monotonic() - started > cfg.time_limit:
-            stopped_early = "time limit"
+            status, stopped_early = "stopped", "time limit"
             break
         xb, yb = batches.next()
         readout, spikes = net(xb)
@@ -469,12 +471,14 @@ def _train(net: LIFNetwork, cfg: TrainConfig, batches: _Batches, emit: Callback,
         opt.step()
         steps_done = step + 1
         last_acc = float((predicted_class(readout.detach()) == yb).float().mean())
+        # built only when emitted: the firing rates are read from the device
+        last = functools.partial(_step_event, steps_done, cfg.train_steps, last_loss, last_acc, switch,
+                                 [s.detach() for s in spikes], grad_norms)
         if steps_done % cfg.log_every == 0 or steps_done == cfg.train_steps:
-            emit({"step": steps_done, "metrics": {
-                "loss": last_loss, "accuracy": last_acc, "sparsity_switch": switch,
-                "progress": steps_done / cfg.train_steps,
-                **_per_layer("firing_rate", [float(s.detach().mean()) for s in spikes]),
-                **_per_layer("grad_norm", grad_norms)}})
+            emit(last())
+            last = None
+    if status == "stopped" and last is not None:
+        emit(last())                     # the curves end at the last step taken, not the last logged
     return {"status": status, "stopped_early": stopped_early, "steps_done": steps_done,
             "last_loss": last_loss, "last_accuracy": last_acc}
 
@@ -574,12 +578,15 @@ def _train_ensemble(states: list[_Member], stop: Callable[[str], bool], started:
     graph = CapturedStep(step, device, enabled=cuda_graph)
     outcomes = [{"status": None, "stopped_early": None, "steps_done": 0, "last_loss": math.nan,
                  "last_accuracy": math.nan} for _ in states]
+    unlogged: list[dict[str, Any] | None] = [None] * members
     for step_no in range(cfg0.train_steps):
-        for s, out in zip(states, outcomes):
+        for k, (s, out) in enumerate(zip(states, outcomes)):
             if out["status"] is None and stop(s.run_id):
                 out["status"], out["stopped_early"] = "cancelled", "cancelled"
             elif out["status"] is None and time.monotonic() - started > s.cfg.time_limit:
-                out["status"], out["stopped_early"] = "finished", "time limit"
+                out["status"], out["stopped_early"] = "stopped", "time limit"
+                if unlogged[k] is not None:  # the curves end at the last step taken, not the last logged
+                    s.emit(unlogged[k])
         active = [k for k, out in enumerate(outcomes) if out["status"] is None]
         if not active:
             break
@@ -612,14 +619,24 @@ def _train_ensemble(states: list[_Member], stop: Callable[[str], bool], started:
                 continue
             loss, _, accuracy, *rest = stats[k]
             out["steps_done"], out["last_accuracy"] = step_no + 1, accuracy
+            unlogged[k] = {"step": out["steps_done"], "metrics": {
+                "loss": loss, "accuracy": accuracy, "sparsity_switch": switch,
+                "progress": out["steps_done"] / cfg.train_steps,
+                **_per_layer("firing_rate", rest[:layers]), **_per_layer("grad_norm", rest[layers:])}}
             if out["steps_done"] % cfg.log_every == 0 or out["steps_done"] == cfg.train_steps:
-                states[k].emit({"step": out["steps_done"], "metrics": {
-                    "loss": loss, "accuracy": accuracy, "sparsity_switch": switch,
-                    "progress": out["steps_done"] / cfg.train_steps,
-                    **_per_layer("firing_rate", rest[:layers]), **_per_layer("grad_norm", rest[layers:])}})
+                states[k].emit(unlogged[k])
+                unlogged[k] = None
     for out in outcomes:
         out["status"] = out["status"] or "finished"
     return outcomes, {"mode": graph.mode, "note": graph.note, "members": members}
+
+
+def _step_event(step: int, total: int, loss: float, accuracy: float, switch: float, spikes: list[torch.Tensor],
+                grad_norms: list[float]) -> dict[str, Any]:
+    """One optimiser step's metrics event (a lone run's)."""
+    return {"step": step, "metrics": {
+        "loss": loss, "accuracy": accuracy, "sparsity_switch": switch, "progress": step / total,
+        **_per_layer("firing_rate", [float(s.mean()) for s in spikes]), **_per_layer("grad_norm", grad_norms)}}
 
 
 def _norm(grad: torch.Tensor | None) -> float:

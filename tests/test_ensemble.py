@@ -155,7 +155,7 @@ def test_cancel_and_time_limit_stop_one_member_only():
                              should_stop=should_stop)
     assert (got[0]["status"], got[0]["final"]["steps_done"]) == ("cancelled", 3)
     assert (got[1]["status"], got[1]["final"]["steps_done"]) == ("finished", 8)
-    assert (got[2]["status"], got[2]["stopped_early"], got[2]["final"]["steps_done"]) == ("finished", "time limit", 0)
+    assert (got[2]["status"], got[2]["stopped_early"], got[2]["final"]["steps_done"]) == ("stopped", "time limit", 0)
     assert asked["b"] == 8
 
 
@@ -266,3 +266,19 @@ def test_cli_bench_lif_on_cuda_without_cuda_is_a_one_line_error(capsys):
     assert main(["bench", "lif", "--device", "cuda", "--n", "8", "--reps", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "CUDA is not available" in err[0]
+
+
+def test_an_ensemble_member_stopped_by_its_time_limit_is_stopped_with_its_last_step_logged(monkeypatch):
+    from test_train import _Clock
+    monkeypatch.setattr(train, "time", _Clock())
+    events = []
+    # the clock moves once at the start, then once per member per step: member b's limit falls mid-run
+    got = train.run_ensemble([(small(train_steps=12, log_every=5), "a"),
+                              (small(lif={"seed": 1}, train_steps=12, log_every=5, time_limit=15.5), "b")],
+                             callback=events.append)
+    assert got[0]["status"] == "finished" and got[0]["final"]["steps_done"] == 12
+    assert got[1]["status"] == "stopped" and got[1]["stopped_early"] == "time limit"
+    done = got[1]["final"]["steps_done"]
+    assert 0 < done < 12 and done % 5 != 0
+    logged = [e["step"] for e in events if e["run_id"] == "b" and "loss" in e["metrics"]]
+    assert logged[-1] == done

@@ -129,10 +129,32 @@ def test_should_stop_cancels_the_run():
     assert summary["status"] == "cancelled" and summary["final"]["steps_done"] == 3
 
 
-def test_time_limit_finishes_early_and_says_so():
+def test_time_limit_stops_the_run_and_says_so_never_finished():
     summary = run(small(time_limit=1e-6))
-    assert summary["status"] == "finished" and summary["stopped_early"] == "time limit"
+    assert summary["status"] == "stopped" and summary["stopped_early"] == "time limit"
     assert summary["final"]["steps_done"] == 0
+
+
+class _Clock:
+    """time.monotonic for stabviz.train that moves one second per call: the time limit falls mid-run."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def test_a_run_stopped_by_its_time_limit_logs_its_last_step_off_the_logging_grid(monkeypatch):
+    import stabviz.train as train_module
+    monkeypatch.setattr(train_module, "time", _Clock())
+    events = []
+    # started at 1; the loop asks the clock once per step: steps 1..7 run, the 8th sees 9 − 1 > 7.5
+    summary = run(small(time_limit=7.5, log_every=5), callback=events.append)
+    assert summary["status"] == "stopped" and summary["final"]["steps_done"] == 7
+    trained = [e["step"] for e in events if "loss" in e["metrics"]]
+    assert trained == [5, 7]                   # the curves end at step 7, where the run stopped, not at 5
 
 
 def test_sparsity_loss_lowers_the_firing_rate():
@@ -227,6 +249,12 @@ def test_cli_train_reports_divergence_in_its_exit_status(capsys):
     from stabviz.cli import main
     assert main([*CLI_ARGS, "--dampening", "1000"]) == 1
     assert "diverged" in capsys.readouterr().out
+
+
+def test_cli_train_says_stopped_at_its_time_limit_and_exits_3(capsys):
+    from stabviz.cli import main
+    assert main([*CLI_ARGS, "--time-limit", "1e-6"]) == 3
+    assert "stopped (time limit) after 0 steps" in capsys.readouterr().out
 
 
 def test_cli_train_bad_value_is_a_one_line_error(capsys):

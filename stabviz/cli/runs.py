@@ -23,6 +23,7 @@ from stabviz.jsonsafe import dumps
 from stabviz.runs import RunStore, StoreError, ensure_dispatcher, get_launcher, parse_values
 from stabviz.runs.groups import group_of, interval_text, seed_values, verdict_sentence
 from stabviz.runs.outcomes import outcome_row
+from stabviz.runs.status import status_text, steps_done
 from stabviz.runs.store import STATUSES, TERMINAL
 
 
@@ -66,7 +67,7 @@ def _resolve(store, run_id: str) -> str:
 def _brief(run: dict, group: dict | None = None) -> dict:
     """The columns `runs list` shows (``group``: the run's seed group, see stabviz.runs.groups)."""
     final = (run.get("summary") or {}).get("final") or {}
-    return {"id": run["id"], "status": run["status"], "created": run["created"],
+    return {"id": run["id"], "status": run["status"], "status_text": status_text(run), "created": run["created"],
             "launcher": run["launcher"], "device": run["device"], "sweep_id": run["sweep_id"],
             "sweep_label": run["sweep_label"], "final": final, "error": run["error"], "group": group}
 
@@ -113,12 +114,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not runs:
         print("no runs")
         return 0
-    print(f"{'id':<12}  {'status':<11}  {'created':<19}  {'final loss':>10}  sweep point / error / seed group")
+    width = max(11, *(len(status_text(r)) for r in runs))     # "stopped at 77/100 (time limit)" fits
+    print(f"{'id':<12}  {'status':<{width}}  {'created':<19}  {'final loss':>10}  sweep point / error / seed group")
     for r in runs:
         b = _brief(r, groups[r["id"]])
         interval = interval_text(b["group"])
         note = b["error"] or " · ".join(p for p in (b["sweep_label"], interval) if p)
-        print(f"{b['id']:<12}  {b['status']:<11}  {_when(b['created']):<19}  "
+        print(f"{b['id']:<12}  {b['status_text']:<{width}}  {_when(b['created']):<19}  "
               f"{_num(b['final'].get('loss')):>10}  {note}")
     return 0
 
@@ -130,11 +132,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     latest = {name: values[-1] for name, (_, values) in store.metrics(run["id"]).items()}
     group = group_of(store, run)
     if args.json:
-        _print_json({**run, "latest_metrics": latest, "group": group})
+        _print_json({**run, "status_text": status_text(run), "steps_done": steps_done(run), "latest_metrics": latest,
+                     "group": group})
         return 0
     cfg = run["config"]
     lif = cfg["lif"]
-    rows = [("id", run["id"]), ("status", run["status"]), ("launcher", run["launcher"]),
+    rows = [("id", run["id"]), ("status", status_text(run)), ("launcher", run["launcher"]),
             ("created", _when(run["created"])), ("started", _when(run["started"])),
             ("finished", _when(run["finished"])), ("device", run["device"]),
             ("network", f"{cfg['layers']} × {lif['n_rec']} LIF, leak {lif['leak']:.4g}, "
@@ -246,7 +249,7 @@ def outcome_table(runs: Sequence[dict]) -> str:
     lines = [f"{'setting':<{width}}  {'status':<11}  {'predicted':<10}  {'measured':<10}  {'verdict':<9}  accuracy"]
     for run, row in zip(runs, rows):
         verdict = {True: "confirmed", False: "refuted"}.get(row["agrees"], "—")
-        lines.append(f"{row['setting']:<{width}}  {run['status']:<11}  {row['predicted'] or '—':<10}  "
+        lines.append(f"{row['setting']:<{width}}  {status_text(run):<11}  {row['predicted'] or '—':<10}  "
                      f"{row['measured'] or '—':<10}  {verdict:<9}  {_num(row['accuracy'])}")
     judged = [r["agrees"] for r in rows if r["agrees"] is not None]
     if judged:

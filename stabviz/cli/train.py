@@ -18,7 +18,8 @@ from typing import Any, TextIO
 from stabviz.cli.options import Whole, train_config_from_args, train_options
 from stabviz.jsonsafe import dumps
 
-EXIT_CODES = {"finished": 0, "diverged": 1, "cancelled": 130}
+#: A run its time limit stopped early exits 3: it is not a finished result (2 is bad input).
+EXIT_CODES = {"finished": 0, "diverged": 1, "stopped": 3, "cancelled": 130}
 
 
 class ProgressBar:
@@ -121,7 +122,7 @@ def _train_seeds(train, cfg, seeds: int, as_json: bool) -> int:
     summaries = [{**s, "seed": member.lif.seed} for s, (member, _) in zip(summaries, members)]
     print(dumps(summaries) if as_json else seeds_table(summaries))
     statuses = {s["status"] for s in summaries}
-    return next(EXIT_CODES[k] for k in ("cancelled", "diverged", "finished") if k in statuses)
+    return next(EXIT_CODES[k] for k in ("cancelled", "diverged", "stopped", "finished") if k in statuses)
 
 
 def seeds_table(summaries: list[dict[str, Any]]) -> str:

@@ -15,7 +15,7 @@ from stabviz.intervals import CONFIDENCE, group_verdict, seed_range
 
 SEED = "seed"
 #: the statuses of members whose summary holds the initial probe the verdict reads
-MEASURED = ("finished", "diverged")
+MEASURED = ("finished", "stopped", "diverged")
 
 
 def seed_values(base: TrainConfig, k: int) -> list[int]:

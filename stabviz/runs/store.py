@@ -42,8 +42,9 @@ from urllib.parse import quote
 
 from stabviz.config import TrainConfig
 from stabviz.jsonsafe import finite_or_none
+from stabviz.runs.status import status_text, steps_done
 
-STATUSES = ("queued", "running", "finished", "failed", "diverged", "cancelled", "interrupted")
+STATUSES = ("queued", "running", "finished", "stopped", "failed", "diverged", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
 TERMINAL = tuple(s for s in STATUSES if s not in ACTIVE)
 #: status -> the statuses it may be reached from (checked inside the UPDATE). queued -> failed is
@@ -52,6 +53,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "queued": (),
     "running": ("queued",),
     "finished": ("running",),
+    "stopped": ("running",),              # its time limit ended it early (status.STOPPED)
     "diverged": ("running",),
     "interrupted": ("running",),
     "failed": ("queued", "running"),
@@ -63,11 +65,16 @@ LAUNCHERS = ("local", "ray")
 DEFAULT_STALE_AFTER_S = 30.0
 #: Seconds a write waits for another process's lock before giving up (StoreError "busy").
 BUSY_TIMEOUT_S = 30.0
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: Columns added after version 1, with their SQL type: an older store gets them by ALTER TABLE on opening
 #: (version 3: tags, deleted; version 4: owner). A store that cannot be upgraded (read-only, full disk) still
 #: lists its runs.
 ADDED_COLUMNS = {"tags": "TEXT", "deleted": "REAL", "owner": "TEXT"}
+#: Version 5: runs their time limit stopped were recorded "finished" before; they become "stopped" (once,
+#: when a store older than STOPPED_SINCE is opened).
+STOPPED_SINCE = 5
+_STOPPED_ROWS = ("UPDATE runs SET status='stopped' WHERE status='finished' "
+                 "AND CASE WHEN json_valid(summary) THEN json_extract(summary, '$.stopped_early') END = 'time limit'")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -381,6 +388,8 @@ class RunStore:
                 for name, kind in ADDED_COLUMNS.items():      # an older store: CREATE IF NOT EXISTS kept its table
                     if name not in have:
                         c.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+                if 0 < version < STOPPED_SINCE:
+                    c.execute(_STOPPED_ROWS)
                 c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except (sqlite3.Error, OSError):
             if version == 0:
@@ -894,6 +903,7 @@ class RunStore:
         if fmt == "json":
             run.pop("traceback", None)
             run.pop("owner", None)                   # a visitor's key: never handed to other visitors
+            run.update(status_text=status_text(run), steps_done=steps_done(run))
             doc = {"run": run, "metrics": {k: {"steps": s, "values": v}
                                            for k, (s, v) in series.items()}}
             return json.dumps(finite_or_none(doc), indent=1)
@@ -916,7 +926,8 @@ class RunStore:
         _check_format(fmt)
         runs = self.list(limit=None) if runs is None else runs
         if fmt == "json":
-            docs = [{k: v for k, v in r.items() if k not in ("traceback", "owner")} for r in runs]
+            docs = [{**{k: v for k, v in r.items() if k not in ("traceback", "owner")},
+                     "status_text": status_text(r), "steps_done": steps_done(r)} for r in runs]
             return json.dumps(finite_or_none(docs), indent=1)
         flat = [_flat_run(r) for r in runs]
         columns: list[str] = []
@@ -970,6 +981,7 @@ def _csv_number(v: float | None) -> str:
 def _flat_run(run: Mapping[str, Any]) -> dict[str, Any]:
     out = {k: run.get(k) for k in ("id", "status", "launcher", "created", "started", "finished",
                                    "device", "host", "error", "sweep_id", "sweep_label")}
+    out["status_text"], out["steps_done"] = status_text(run), steps_done(run)
     out["tags"] = ", ".join(run.get("tags") or [])
     config = dict(run.get("config") or {})
     for k, v in (config.pop("lif", None) or {}).items():

@@ -44,7 +44,7 @@ DEFAULT_IDLE_S = 10.0
 DISPATCH_POLL_S = 0.2
 DISPATCH_GIVE_UP_S = 60.0
 TRAIN_ENTRY = "stabviz.train:run"
-SUMMARY_STATUSES = ("finished", "diverged", "cancelled")
+SUMMARY_STATUSES = ("finished", "stopped", "diverged", "cancelled")
 
 
 class WorkerStopped(BaseException):

@@ -97,17 +97,24 @@ def chart(fig: Any, key: str, **kw: Any) -> None:
     st.plotly_chart(fig, key=key, config=config, theme=kw.pop("theme", None), **kw)
 
 
-def sweep_curve(xs: Sequence[float], values: Sequence[float], x_name: str, metric: str, log_x: bool) -> go.Figure:
-    """A sweep over one parameter: the measured outcome at each swept value ("pending" until it ends)."""
+def sweep_curve(xs: Sequence[float], values: Sequence[float], x_name: str, metric: str, log_x: bool,
+                marks: Sequence[str] | None = None) -> go.Figure:
+    """A sweep over one parameter: the measured outcome at each swept value ("pending" until it ends; a run
+    that ended without a result, named in ``marks``, is a grey × at the axis, never a point of the curve)."""
     import numpy as np
     y = np.asarray(values, float)
-    done = ~np.isnan(y)
+    bad = np.asarray([bool(m) for m in marks], bool) if marks is not None else np.zeros(len(y), bool)
+    done = ~np.isnan(y) & ~bad
     x = np.asarray(xs, float)
+    waiting = ~done & ~bad
     return go.Figure(
         data=[go.Scatter(x=x[done], y=y[done], mode="lines+markers", name="measured",
                          hovertemplate=f"{plots.axis_title(x_name)} = %{{x:.4g}}<br>{metric} = %{{y:.4g}}<extra></extra>"),
-              go.Scatter(x=x[~done], y=np.zeros(int((~done).sum())), mode="markers", name="pending",
-                         marker=dict(symbol="circle-open", color="#adb5bd"), hoverinfo="skip")],
+              go.Scatter(x=x[waiting], y=np.zeros(int(waiting.sum())), mode="markers", name="pending",
+                         marker=dict(symbol="circle-open", color="#adb5bd"), hoverinfo="skip"),
+              go.Scatter(x=x[bad], y=np.zeros(int(bad.sum())), mode="markers+text", name=plots.NO_RESULT,
+                         text=[str(m) for m, b in zip(marks or [], bad) if b], textposition="top center",
+                         marker=dict(symbol="x", color="#868e96", size=10), hoverinfo="text")],
         layout=dict(height=360, font=dict(size=plots.FONT_SIZE), margin=dict(l=55, r=10, t=10, b=40), legend=dict(orientation="h", y=1.1, x=0),
                     xaxis=dict(title=plots.axis_title(x_name), type="log" if log_x else "linear",
                                tickvals=list(x), ticktext=[f"{v:g}" for v in x]),

@@ -17,10 +17,12 @@ from typing import Any, Mapping, Sequence
 
 import streamlit as st
 
-from stabviz.config import LIFConfig, TrainConfig, limits
+from stabviz.config import LIFConfig, TrainConfig
 from stabviz.runs import ACTIVE, RunStore, StoreError, default_path, ensure_dispatcher, get_launcher
+from stabviz.runs.confirm import quick_config  # noqa: F401 - the pages' name for it
 from stabviz.runs.host import default_workers
 from stabviz.runs.outcomes import measured_outcome, outcome_row
+from stabviz.runs.status import status_text
 from stabviz.ui import guard, sharing
 
 #: Fields of a LIFConfig that do not change a training run (only the theory's view of it).
@@ -64,16 +66,6 @@ def launcher(name: str = "local") -> Any:
     return _launcher(str(default_path()), name)
 
 
-def quick_config(cfg: LIFConfig, **train: Any) -> TrainConfig:
-    """A short confirmation run at ``cfg`` on the generated randman task (no data to download).
-
-    One T everywhere: its samples are ``cfg.steps`` long (the T the page's verdict is for), unless the
-    machine's time-step limit is lower; then the run's own setting takes that T, so its stored
-    prediction is made at the T it runs."""
-    steps = min(cfg.steps, limits()["time_steps"])
-    base = dict(task="randman", train_steps=100, batch=32, time_steps=steps, log_every=5, time_limit=300.0)
-    merged = {**base, **train}
-    return TrainConfig(lif=cfg.replace(steps=int(merged["time_steps"])), **merged)
 
 
 def _remember(run_ids: Sequence[str]) -> None:
@@ -194,7 +186,7 @@ def map_markers(cfg: LIFConfig, x: str, y: str, limit: int = 500) -> list[dict[s
 #: status -> (Streamlit's colour name for the key's :colour-background[...], the table cell's background).
 STATUS_COLOURS = {
     "queued": ("gray", "#e6e6ea"), "running": ("blue", "#d3e5ff"), "finished": ("green", "#d2f1db"),
-    "diverged": ("orange", "#ffe0c2"), "failed": ("red", "#ffd3d3"), "interrupted": ("violet", "#e9dcff"),
+    "stopped": ("yellow", "#fff1bd"), "diverged": ("orange", "#ffe0c2"), "failed": ("red", "#ffd3d3"), "interrupted": ("violet", "#e9dcff"),
     "cancelled": ("yellow", "#fff1bd"),
 }
 
@@ -205,8 +197,9 @@ def status_key() -> str:
 
 
 def status_style(status: Any) -> str:
-    """The CSS of a status cell (empty for an unknown status)."""
-    colour = STATUS_COLOURS.get(status)
+    """The CSS of a status cell, by its first word ("stopped at 77/100 (time limit)" is a stopped run's;
+    empty for an unknown status)."""
+    colour = STATUS_COLOURS.get(str(status).split(" ", 1)[0])
     return f"background-color: {colour[1]}; color: #1f1f1f" if colour else ""
 
 
@@ -317,14 +310,43 @@ def _cost_basis(path: str, run_ids: tuple[str, ...]) -> list[dict[str, Any]]:
             for r in runs]
 
 
-def cost_caption(base: TrainConfig, n_runs: int) -> str:
-    """One line for a form: the estimate, or why there is none yet."""
+def _estimate(base: TrainConfig, n_runs: int) -> dict[str, Any] | None:
+    """:func:`cost_estimate` from this machine's newest finished runs (None without any, or no store)."""
     try:
         path = str(default_path())
         ids = tuple(_store(path).list_ids(status="finished", limit=COST_BASIS_RUNS))
-        est = cost_estimate(base, n_runs, _cost_basis(path, ids))
+        return cost_estimate(base, n_runs, _cost_basis(path, ids))
     except StoreError:
-        est = None
+        return None
+
+
+def run_seconds(base: TrainConfig, n_runs: int, est: Mapping[str, Any]) -> float:
+    """One run's estimated wall time, the time its time limit counts: runs trained together as one ensemble
+    (a worker's share of the launch, at most STABVIZ_MAX_ENSEMBLE) each take the ensemble's whole time."""
+    from stabviz.memory import max_ensemble
+    from stabviz.runs.worker import packs_ensembles
+    together = min(math.ceil(n_runs / max(int(est["workers"]), 1)), max_ensemble()) if packs_ensembles() else 1
+    return base.train_steps * float(est["per_step"]) * max(together, 1)
+
+
+def limit_warning(base: TrainConfig, n_runs: int) -> str | None:
+    """A sentence when the estimate says the runs would outlast their time limit (None otherwise, or
+    without an estimate): said before the launch, with the estimate and the limit."""
+    est = _estimate(base, n_runs)
+    if est is None:
+        return None
+    seconds = run_seconds(base, n_runs, est)
+    if seconds <= base.time_limit:
+        return None
+    reach = int(base.train_steps * base.time_limit / seconds)
+    return (f"Estimated {span(seconds)} per run is over the runs' time limit of {span(base.time_limit)}: they would "
+            f"stop at about {reach}/{base.train_steps} steps and be marked stopped (time limit), not finished. "
+            "Use fewer steps or seeds, or wait for a quieter machine.")
+
+
+def cost_caption(base: TrainConfig, n_runs: int) -> str:
+    """One line for a form: the estimate, or why there is none yet."""
+    est = _estimate(base, n_runs)
     size = (f"n = {base.lif.n_rec}, batch {base.batch}, T = {base.time_steps}, {base.layers} layer(s), "
             f"{base.task} on {base.device}")
     if est is None:
@@ -363,6 +385,6 @@ def comparison_table(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for r in runs:
         flat = _flat_config(r.get("config") or {})
         outcome = outcome_row(r)
-        rows.append({"run": r["id"][:8], **{k: flat.get(k) for k in fields}, "status": r.get("status"),
+        rows.append({"run": r["id"][:8], **{k: flat.get(k) for k in fields}, "status": status_text(r),
                      **{k: outcome[k] for k in ("predicted", "measured", "accuracy")}})
     return rows

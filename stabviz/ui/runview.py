@@ -15,8 +15,8 @@ import streamlit as st
 from stabviz import plots
 from stabviz.runs import ACTIVE
 from stabviz.runs.groups import in_seed_group, interval_text, summarize
-from stabviz.runs.groups import verdict_sentence as group_sentence
-from stabviz.ui import figures, layout
+from stabviz.runs.status import status_text
+from stabviz.ui import figures, layout, verdicts
 from stabviz.ui import runs as ui_runs
 
 #: Metric charts of the live view: title -> metric name prefix in the store (per layer: "<name>/<k>").
@@ -142,20 +142,6 @@ def _cell(x: Any) -> str:
     return "—" if x is None else str(x)
 
 
-def verdict_sentence(run: Mapping[str, Any]) -> str | None:
-    verdict = (run.get("summary") or {}).get("verdict") or {}
-    regime = verdict.get("regime") or {}
-    if regime.get("agrees") is None:
-        return None
-    word = "confirmed" if regime["agrees"] else "refuted"
-    band = regime.get("band") or [None, None]
-    inside = "inside" if regime["agrees"] else "outside"
-    return (f"Prediction **{word}**: the theory said *{layout.plain(regime.get('predicted'))}* "
-            f"(calibrated band {layout.fmt(band[0])} to {layout.fmt(band[1])} decades over {run_T(run)}); the run measured "
-            f"*{layout.plain(regime.get('measured'))}*, {inside} the band (from the gradient-flow probe's "
-            "per-step gain ρ̂).")
-
-
 def gain_note(run: Mapping[str, Any]) -> str | None:
     """A sentence when the measured ρ² points the other way from the measured regime (ρ² < 1 beside
     'exploding', ρ² > 1 beside 'vanishing'): which of the two the verdict uses, and why they can differ."""
@@ -184,11 +170,10 @@ def grad_flow_series(run: Mapping[str, Any]) -> dict[str, tuple[list, list]]:
 
 
 def verdict_box(run: Mapping[str, Any]) -> None:
-    """The run's verdict sentence, green when the prediction held, amber when refuted."""
-    sentence = verdict_sentence(run)
-    if sentence:
-        agrees = (((run.get("summary") or {}).get("verdict") or {}).get("regime") or {}).get("agrees")
-        (st.success if agrees else st.warning)(sentence)
+    """How the run went (coloured by training: green only when it trained), then its prediction's verdict in
+    a neutral box that agrees with the table (:mod:`stabviz.ui.verdicts`). A seed group's member is named."""
+    who = f"Seed {(run.get('sweep_point') or {}).get('seed')}: " if in_seed_group(run) else ""
+    verdicts.show(verdicts.run_messages(run, run_T(run), who))
     note = gain_note(run)
     if note:
         st.info(note, icon=":material/help:")
@@ -224,26 +209,26 @@ def group_view(store: Any, run_id: str, key: str) -> None:
         group = summarize(now)
         st.markdown(f"**Seed group** {layout.plain(group['id'][:8])}: {group['size']} runs "
                     f"(seeds {group['seeds'][0]}–{group['seeds'][-1]}), {group['measured']} measured")
-        sentence = group_sentence(group)
         if group["error"]:
             st.warning(f"No group verdict: {layout.plain(group['error'])}")
-        elif sentence is None:
+        elif group["verdict"] is None:
             st.caption("The group's 95% interval needs two measured runs.")
         else:
             st.markdown(layout.plain(interval_text(group)))
-            box = {True: st.success, False: st.warning}.get(group["verdict"]["agrees"], st.info)
-            box(layout.plain(sentence))
+        # how the seeds trained (coloured by that), then the interval verdict (neutral)
+        verdicts.show(verdicts.group_messages(now, group))
     with st.container(key=f"{key}_group"):
         view()
 
 
 def heading(runs: Sequence[Mapping[str, Any]]) -> str:
-    """"Run 1a2b3c4d: running", or for several "3 runs: 1 running, 2 queued"."""
+    """"Run 1a2b3c4d: running", "Run 1a2b3c4d: stopped at 77/100 (time limit)", or for several "3 runs:
+    1 running, 2 queued" (each run's status as :func:`stabviz.runs.status.status_text` says it)."""
     if len(runs) == 1:
-        return f"Run {layout.plain(runs[0]['id'][:8])}: {layout.plain(runs[0]['status'])}"
+        return f"Run {layout.plain(runs[0]['id'][:8])}: {layout.plain(status_text(runs[0]))}"
     counts: dict[str, int] = {}
     for r in runs:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
+        counts[status_text(r)] = counts.get(status_text(r), 0) + 1
     return f"{len(runs)} runs: " + ", ".join(f"{n} {layout.plain(s)}" for s, n in counts.items())
 
 

@@ -153,6 +153,9 @@ def confirm_button(cfg: LIFConfig, option: advice.Setting | None = None) -> None
     c = st.columns([1, 3], vertical_alignment="bottom")
     seeds = ui_runs.seeds_input(c[0], "confirm_seeds")
     st.caption(ui_runs.cost_caption(ui_runs.quick_config(at), seeds))
+    too_long = ui_runs.limit_warning(quick, seeds)          # said before the click, with the estimate and limit
+    if too_long:
+        st.warning(too_long, icon=":material/timer_off:")
     if c[1].button("Confirm with a short run", type="primary", icon=":material/play_arrow:", key="confirm_run",
                    disabled=off):
         try:

@@ -13,6 +13,7 @@ import streamlit as st
 from stabviz.config import DEVICES, TASKS, TRAIN_RANGES, LIFConfig, TrainConfig, limits
 from stabviz.runs import ACTIVE
 from stabviz.runs.groups import groups_of, interval_text
+from stabviz.runs.status import status_text, steps_text
 from stabviz.ui import guard, layout, runview, sharing, state
 from stabviz.ui import runs as ui_runs
 
@@ -45,10 +46,10 @@ def table_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         cfg = r.get("config") or {}
         outcome = ui_runs.outcome_row(r)
         rows.append({
-            "run": r["id"][:8], "status": r["status"], "created": ui_runs.ago(r["created"]),
+            "run": r["id"][:8], "status": status_text(r), "created": ui_runs.ago(r["created"]),
             "tags": ", ".join(r.get("tags") or []),
             "setting": runview.setting_label(cfg.get("lif") or {}), "task": cfg.get("task"),
-            "steps": cfg.get("train_steps"), "T": runview.run_steps(r),     # the T of the regimes beside it
+            "steps": steps_text(r), "T": runview.run_steps(r),     # steps done / asked; T of the regimes beside it
             "predicted": outcome["predicted"], "measured": outcome["measured"],
             "accuracy": outcome["accuracy"], "duration": _duration_text(r), "sweep": r.get("sweep_label") or "",
             "seed group (95% interval)": interval_text(groups.get(r.get("sweep_id"))) or "",
@@ -104,13 +105,30 @@ def launch_form(cfg: LIFConfig) -> None:
                                     train_steps=int(steps), batch=int(batch), time_steps=int(time_steps),
                                     lr=float(lr), device=device, sparsity_weight=float(sparsity_weight),
                                     sparsity_target=float(sparsity_target), use_recommended_sg=recommended)
-                run_ids = ui_runs.submit_seeds(train, seeds)
+                run_ids = None if _over_limit(train, seeds) else ui_runs.submit_seeds(train, seeds)
             except ValueError as err:
                 st.error(f"The run was not started: {layout.plain(sharing.redact(str(err)))}")
             else:
+                if run_ids is None:
+                    return
                 st.success(f"Run {layout.plain(run_ids[0][:8])} queued." if len(run_ids) == 1 else
                            f"{len(run_ids)} runs queued, one per seed (a seed group): "
                            + ", ".join(layout.plain(r[:8]) for r in run_ids) + ".")
+
+
+LIMIT_ACK = "_limit_warned"
+
+
+def _over_limit(train: TrainConfig, seeds: int) -> bool:
+    """Whether to hold this launch back, once: its estimate is over its time limit (ui_runs.limit_warning)
+    and it has not been warned of yet. The warning says so; the same launch pressed again starts."""
+    why = ui_runs.limit_warning(train, seeds)
+    asked = (repr(train.to_dict()), seeds)
+    if why is None or st.session_state.get(LIMIT_ACK) == asked:
+        return False
+    st.session_state[LIMIT_ACK] = asked
+    st.warning(f"Not started yet: {why} Press *Launch run* again to start it anyway.", icon=":material/timer_off:")
+    return True
 
 
 def run_choice(runs: Sequence[Mapping[str, Any]]) -> str:
@@ -127,7 +145,7 @@ def run_choice(runs: Sequence[Mapping[str, Any]]) -> str:
     state.seed_widget("run_choice", "run", ui_runs.run_parser(ids), ui_runs.watched_run(runs))
     if st.session_state["run_choice"] not in ids:          # a run older than the table's 200, or deleted
         st.session_state["run_choice"] = ui_runs.watched_run(runs)
-    labels = {r["id"]: f"{r['id'][:8]} · {r['status']} · {ui_runs.ago(r['created'])} · "
+    labels = {r["id"]: f"{r['id'][:8]} · {status_text(r)} · {ui_runs.ago(r['created'])} · "
                        f"{runview.setting_label((r.get('config') or {}).get('lif') or {})}" for r in runs}
     run_id = st.selectbox("Run", ids, key="run_choice", format_func=labels.get, persist_state="session")
     state.keep_param("run", run_id)
@@ -244,8 +262,8 @@ def runs_table(store: Any, runs: Sequence[Mapping[str, Any]]) -> list[str]:
     data = pd.DataFrame(rows).style.map(ui_runs.status_style, subset=["status"]) if rows else rows
     table = st.dataframe(data, on_select="rerun", selection_mode="multi-row", hide_index=True,
                          key="runs_table", width="stretch")
-    st.caption("steps: the run's optimiser steps. T: its time steps per sample, the T its predicted and "
-               "measured regimes are over.")
+    st.caption("steps: the optimiser steps the run took, of those it was queued with (a run its time limit "
+               "stopped shows fewer). T: its time steps per sample, the T its predicted and measured regimes are over.")
     # sharing.redact: on a shared dashboard the host's data paths leave as file names only
     layout.download_buttons("Runs table", "stabviz_runs", lambda: sharing.redact(store.export_table("csv")),
                             lambda: sharing.redact(store.export_table("json")), key="dl_table")

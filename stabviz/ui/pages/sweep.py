@@ -16,6 +16,8 @@ import streamlit as st
 from stabviz import plots
 from stabviz.config import LIFConfig, TrainConfig, limits
 from stabviz.runs import ACTIVE, parse_values
+from stabviz.runs.outcomes import chance_level
+from stabviz.runs.status import ended_as, steps_text
 from stabviz.ui import compute, figures, layout, sharing, state
 from stabviz.ui import runs as ui_runs
 
@@ -65,25 +67,49 @@ def parse(name: str, text: str) -> list[Any]:
 
 def grid(runs: Sequence[Mapping[str, Any]], x: str, y: str, xs: Sequence[float], ys: Sequence[float],
          metric: str) -> tuple[np.ndarray, int]:
-    """(z of shape (len(ys), len(xs)) with NaN where no finished value yet, number finished).
-    A 1-D sweep (``y`` None) gives z of shape (1, len(xs))."""
-    ys = ys if y is not None and ys else [None]
-    z = np.full((len(ys), len(xs)), np.nan)
+    """(z of shape (len(ys), len(xs)) with NaN where no finished value yet, number ended).
+    A 1-D sweep (``y`` None) gives z of shape (1, len(xs)). Only finished runs give values: a diverged,
+    time-limited, cancelled, interrupted or failed run is no result (:func:`marks` names its cell)."""
+    z = np.full(_shape(xs, y, ys), np.nan)
     done = 0
     read = METRICS[metric]
+    for r, (i, j) in _placed(runs, x, y, xs, ys):
+        done += 1
+        value = read(r.get("summary") or {}, (r.get("config") or {}).get("lif") or {}) \
+            if ended_as(r) == "finished" else None
+        if value is not None:
+            z[i, j] = value
+    return z, done
+
+
+def marks(runs: Sequence[Mapping[str, Any]], x: str, y: str | None, xs: Sequence[float],
+          ys: Sequence[float] | None) -> np.ndarray:
+    """Per cell, how its run ended when that is not a result: "diverged", "stopped 77/100", "cancelled",
+    "interrupted", "failed" ("" for finished, queued and running runs)."""
+    out = np.full(_shape(xs, y, ys), "", dtype=object)
+    for r, (i, j) in _placed(runs, x, y, xs, ys):
+        status = ended_as(r)
+        if status != "finished":
+            out[i, j] = f"{status} {steps_text(r)}" if status == "stopped" else str(status)
+    return out
+
+
+def _shape(xs: Sequence[float], y: str | None, ys: Sequence[float] | None) -> tuple[int, int]:
+    """(rows, columns) of a sweep's grid: one row for a sweep over one parameter."""
+    return (len(ys) if y is not None and ys else 1), len(xs)
+
+
+def _placed(runs: Sequence[Mapping[str, Any]], x: str, y: str | None, xs: Sequence[float],
+            ys: Sequence[float] | None):
+    """(run, (row, column)) for each ended run of the sweep that sits on the grid."""
+    ys = ys if y is not None and ys else [None]
     for r in runs:
         point = r.get("sweep_point") or {}
         if r["status"] in ACTIVE or x not in point or (y is not None and y not in point):
             continue
-        done += 1
-        lif = (r.get("config") or {}).get("lif") or {}
-        value = read(r.get("summary") or {}, lif)
-        if value is None:
-            continue
         i, j = (0 if y is None else _index(ys, point[y])), _index(xs, point[x])
         if i is not None and j is not None:
-            z[i, j] = value
-    return z, done
+            yield r, (i, j)
 
 
 def _index(values: Sequence[float], v: float) -> int | None:
@@ -162,6 +188,9 @@ def sweep_form(cfg: LIFConfig) -> None:
             st.warning(f"Not a sweep yet: {layout.plain(err)}")
         else:
             st.caption(ui_runs.cost_caption(base, len(xs) * len(ys)))
+            too_long = ui_runs.limit_warning(base, len(xs) * len(ys))
+            if too_long:
+                st.warning(too_long, icon=":material/timer_off:")
         if st.button("Start sweep", type="primary", icon=":material/grid_on:", disabled=xs is None):
             try:
                 sweep_id, _ = ui_runs.submit_sweep(base, x, xs, y, ys, launcher_name)
@@ -214,8 +243,8 @@ def sweeps_view(store: Any, cfg_steps: int) -> None:
         if running and not still:
             st.rerun()
         if sy is None:
-            figures.chart(figures.sweep_curve(spec["x_values"], z[0], sx, metric, sx in LOG_PARAMETERS),
-                          "sweep_curve")
+            figures.chart(figures.sweep_curve(spec["x_values"], z[0], sx, metric, sx in LOG_PARAMETERS,
+                                              list(marks(runs, sx, None, spec["x_values"], None)[0])), "sweep_curve")
             st.caption("A sweep over one parameter: the theory's stable band needs two axes.")
             failures(runs)
             return
@@ -223,9 +252,15 @@ def sweeps_view(store: Any, cfg_steps: int) -> None:
         if sx in REGION_AXES and sy in REGION_AXES:
             boundary = compute.sweep_boundary(compute.key_of(boundary_config(spec["base"])), sx, sy,
                                               tuple(spec["x_values"]), tuple(spec["y_values"]))
+        chance = next((c for c in map(chance_level, runs) if c is not None), None)
         figures.chart(plots.sweep_map(spec["x_values"], spec["y_values"], z, x_name=sx, y_name=sy, metric=metric,
-                                      boundary=boundary, log_x=sx in LOG_PARAMETERS,
-                                      log_y=sy in LOG_PARAMETERS), "sweep_map")
+                                      boundary=boundary, log_x=sx in LOG_PARAMETERS, log_y=sy in LOG_PARAMETERS,
+                                      marks=marks(runs, sx, sy, spec["x_values"], spec["y_values"]),
+                                      scale=plots.sweep_scale(metric, chance)), "sweep_map")
+        st.caption("Only finished runs are coloured; a grey cell names a run that ended without a result "
+                   "(diverged, stopped by its time limit, cancelled, interrupted, failed)."
+                   + (f" Accuracy is coloured from chance ({chance:.0%}) to 100%." if chance and "accuracy" in metric
+                      else ""))
         if boundary is None:
             st.caption("The theory draws its stable band over dampening, sharpness, tail and leak only.")
         st.caption(t_note(spec["base"], cfg_steps))
