@@ -71,4 +71,6 @@ def main() -> None:
     sidebar.draw_share(link_slot)
     with st.sidebar:                  # draws nothing; the sidebar's end keeps it out of the page's layout
         history.mount()
-    timing_slot.caption(f"Server rerun: {state.finish():.0f} ms", help="Time this script run took on the server.")
+    ms = state.finish()
+    if state.debugging():             # a developer's number (?debug=1 or STABVIZ_DEBUG=1), not every visitor's
+        timing_slot.caption(f"Server rerun: {ms:.0f} ms", help="Time this script run took on the server.")
