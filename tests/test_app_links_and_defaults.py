@@ -100,3 +100,21 @@ def test_a_started_sweeps_progress_is_above_the_form(temp_home):
         assert order.index("progress") < first_form_field
     finally:
         ui_runs.launcher().shutdown(timeout=20)                       # no training in the test
+
+
+def test_a_browsers_first_view_draws_the_map_first_and_the_rest_on_the_next_run(monkeypatch):
+    from stabviz.ui import firstview
+    monkeypatch.setattr(firstview, "_browser", lambda: True)          # AppTest sends no request headers
+    at = open_app({"debug": "1"})
+    tabs = lambda: [t.label for t in at.tabs]
+    assert any('"name": "map"' in c.proto.spec or '"name":"map"' in c.proto.spec      # the map is there...
+               for c in at.get("plotly_chart"))
+    assert "Recommended initialisation" not in tabs()                # ...the detail tabs,
+    assert not [b for b in at.button if b.key == "confirm_run"]       # the confirmation run,
+    assert not at.sidebar.code and not _timing(at)                    # the share link and the footer wait
+    at.session_state[firstview.DRAWN] = True                          # what first_view.js reports
+    at.run()
+    assert not at.exception and "Recommended initialisation" in tabs()
+    assert [b for b in at.button if b.key == "confirm_run"] and at.sidebar.code and _timing(at)
+    at.run()                                                          # and from then on, every run is whole
+    assert "Recommended initialisation" in tabs() and at.sidebar.code
