@@ -10,6 +10,7 @@ request headers) nothing is held back.
 """
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import streamlit as st
@@ -19,6 +20,7 @@ from stabviz.ui import state
 #: Session flag: the browser has drawn the first view (or gave up waiting for it).
 DRAWN = "_first_view_drawn"
 _HELD = "_first_view_held"         # the RUN_START of the run that held parts back
+_TOKEN = "_first_view_session"     # tells first_view.js one session from the next in the same page
 #: The Explore map's field image: on screen means the map is drawn.
 MAP_SELECTOR = ".js-plotly-plot .imagelayer image"
 #: The rerun comes after this long even if the map never shows (an error, a very slow machine).
@@ -44,7 +46,8 @@ def hold(selector: str = MAP_SELECTOR) -> None:
     because :func:`waiting` calls it once, at its end."""
     ss = st.session_state
     ss[_HELD] = ss.get(state.RUN_START)
-    _component(data={"selector": selector, "timeout_ms": TIMEOUT_MS}, key="stabviz_first_view",
+    token = ss.setdefault(_TOKEN, uuid.uuid4().hex)
+    _component(data={"selector": selector, "timeout_ms": TIMEOUT_MS, "session": token}, key="stabviz_first_view",
                on_drawn_change=_drawn)
 
 

@@ -12,7 +12,8 @@ APPEARANCE = """
   const look = () => {
     const stamp = (name, found) => { if (found && !(name in window.__seen)) window.__seen[name] = performance.now(); };
     stamp('map', document.querySelector('.js-plotly-plot .imagelayer image'));
-    stamp('details', [...document.querySelectorAll('[role="tab"]')].some(t => /Recommended initialisation/.test(t.innerText)));
+    const tabs = [...document.querySelectorAll('[role="tab"]')];
+    stamp('details', tabs.some(t => /Recommended initialisation/.test(t.innerText)));
     if (Object.keys(window.__seen).length < 2) requestAnimationFrame(look);
   };
   requestAnimationFrame(look);
