@@ -13,8 +13,9 @@ import streamlit as st
 
 from stabviz import plots
 from stabviz.config import RANGES, LIFConfig
-from stabviz.ui import (advice, compute, entry, figures, firstview, layout, livemap, measuredlayer, runview, sharing,
-                        snippets, state, urlstate)
+from stabviz.ui import (advice, compute, entry, figures, layout, livemap, measuredlayer, runview, sharing, snippets,
+                        state, urlstate)
+from stabviz.ui import firstview, optionlink
 from stabviz.ui import runs as ui_runs
 
 #: tab label -> (x axis, y axis); every map's y axis is the dampening γ. Short labels: the three tabs fit
@@ -226,22 +227,6 @@ def voltage_panel(cfg: LIFConfig, preds: Mapping[str, Mapping[str, Any]]) -> Non
         measure_button(cfg, "voltages")
 
 
-def option_link(rec: Mapping[str, Any]) -> None:
-    """The picked option travels in the link as ``?option=N``: the N-th option of the recommendation (none
-    or 0: the setting as set). Seeded from the link before anything reads the choice, kept every run."""
-    labels = [AS_SET] + [o["label"] for o in rec.get("options") or []]
-
-    def parse(text: str) -> str:
-        if not text.strip().isdigit() or int(text) >= len(labels):
-            raise ValueError(f"option = {text[:20]!r} is not a whole number from 0 to {len(labels) - 1} "
-                             "(0: the setting as set; 1 and up: the recommendation's options)")
-        return labels[int(text)]
-
-    state.seed_widget("rec_option", "option", parse, AS_SET)
-    choice = st.session_state.get("rec_option", AS_SET)
-    state.keep_param("option", labels.index(choice) if choice in labels else 0, default=0)
-
-
 def options_picker(cfg: LIFConfig, rec: Mapping[str, Any]) -> None:
     """The settings with ρ² = 1 (each one whole), with their calibrated band, and the current setting."""
     options = rec.get("options") or []
@@ -327,7 +312,7 @@ def render(cfg: LIFConfig) -> None:
     preds = compute.predictions(key)
     pred = preds[cfg.voltage_model]
     rec = compute.recommendation(key)
-    option_link(rec)
+    optionlink.keep([AS_SET] + [o["label"] for o in rec.get("options") or []])   # ?option=N
     later = firstview.waiting()      # a session's first view: the map first, the rest one rerun later
 
     present = layout.presenting()
