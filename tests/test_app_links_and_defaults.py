@@ -3,7 +3,6 @@ picked travels in the link, the Runs page proposes the setting's T, the server's
 detail, and a started sweep's progress is in sight."""
 import pytest
 
-from stabviz import theory
 from stabviz.config import LIFConfig, preset
 from stabviz.ui import urlstate
 from support import open_app, shown
@@ -29,16 +28,17 @@ def _setting(cfg):
 
 def test_the_picked_option_is_in_the_link_and_a_link_restores_it():
     cfg = preset("shd-tau20")
-    options = theory.recommend(cfg).to_dict()["options"]
-    assert len(options) >= 2
     at = open_app(_setting(cfg))
+    picker = at.radio(key="rec_option")
+    labels = [o.split(": γ = ")[0] for o in picker.options]       # shown as "label: γ = …, β = …"
+    assert len(labels) >= 3 and picker.value == labels[0]           # the setting as set comes first
     assert _param(at, "option") is None                             # the setting as set: nothing to say
-    at.radio(key="rec_option").set_value(options[1]["label"]).run()
+    picker.set_value(labels[2]).run()
     assert _param(at, "option") == "2"
     assert any("option=2" in c.value for c in at.sidebar.code)       # the share link carries it
     again = open_app({**_setting(cfg), "option": "2"})               # a visitor opening that link
-    assert again.radio(key="rec_option").value == options[1]["label"]
-    assert any(options[1]["label"] in c.value for c in again.caption)   # the confirmation run uses it
+    assert again.radio(key="rec_option").value == labels[2]
+    assert any(labels[2] in c.value for c in again.caption)          # the confirmation run uses it
 
 
 def test_a_bad_option_in_the_link_warns_and_keeps_the_setting_as_set():

@@ -20,7 +20,7 @@ def parser(labels: Sequence[str]):
     def parse(text: str) -> str:
         if not text.strip().isdigit() or int(text) >= len(labels):
             raise ValueError(f"{PARAM} = {text[:20]!r} is not a whole number from 0 to {len(labels) - 1} "
-                             "(0: the setting as set; 1 and up: the recommendation's options)")
+                             "(0: the setting as set; 1 and up: the other entries under Recommended initialisation)")
         return labels[int(text)]
     return parse
 
