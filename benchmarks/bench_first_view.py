@@ -7,15 +7,16 @@ and reports, on the browser's own clock (performance.now(), 0 at the navigation)
 
 - first message: the first websocket message of the script run (the page's shell is loaded);
 - first map: the first animation frame after the Explore map's field image is in the page;
-- settled: the last websocket message of the first script run (every element of the page drawn);
-- server rerun: that run's duration as the dashboard reports it (``?debug=1`` shows the footer);
+- settled: the last websocket message once the whole page is drawn (the first view draws the map first
+  and what lies below the fold one rerun later: stabviz/ui/firstview.py);
+- server rerun: the last run's duration as the dashboard reports it (``?debug=1`` shows the footer);
 - main-thread CPU, renderer CPU: the CPU time the page's main thread and its whole renderer process had
   used when the map was drawn (Chromium's Performance.getMetrics): the browser's share of the wait,
   which other processes on a busy machine stretch in wall time but not in CPU time.
 
 Prints medians (min–max). Usage:
 
-    python -m benchmarks.bench_first_view [--loads 5] [--query 'preset=...']
+    python -m benchmarks.bench_first_view [--loads 5] [--query 'dampening=0.5&map=leak']
 """
 from __future__ import annotations
 
@@ -80,7 +81,7 @@ def main() -> None:
           f"Chromium {CHROMIUM}); medians (min–max)")
     for name in runs[0]:
         values = [r[name] for r in runs]
-        print(f"{name:>13}: {statistics.median(values):7.0f} ms ({min(values):.0f}–{max(values):.0f})")
+        print(f"{name:>15}: {statistics.median(values):7.0f} ms ({min(values):.0f}–{max(values):.0f})")
 
 
 if __name__ == "__main__":
