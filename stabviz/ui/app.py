@@ -74,6 +74,6 @@ def main() -> None:
     with st.sidebar:                  # draws nothing; the sidebar's end keeps it out of the page's layout
         history.mount()
     ms = state.finish()
-    # a developer's number (?debug=1 or STABVIZ_DEBUG=1), not every visitor's; drawn once the whole page is
+    # a developer's number (?debug=1 or STABVIZ_DEBUG=1), not every visitor's; drawn with the whole page
     if state.debugging() and not first_view:
         timing_slot.caption(f"Server rerun: {ms:.0f} ms", help="Time this script run took on the server.")
