@@ -260,7 +260,7 @@ def test_a_link_straight_to_a_page_still_gets_the_sidebar_and_the_setting():
     assert not at.exception
     assert at.title[0].value == "Surrogate shapes"
     assert _slider(at, "dampening").value == 0.5
-    assert any(c.value.startswith("Server rerun") for c in at.sidebar.caption)
+    assert any(c.value.startswith("Link to this exact view") for c in at.sidebar.caption)   # the router's last part
 
 
 def test_the_measured_voltage_model_adds_a_monte_carlo_prediction():

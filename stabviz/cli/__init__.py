@@ -1,4 +1,4 @@
-"""`python -m stabviz ...`: the same functions as the dashboard, for terminals, scripts and CI.
+"""`stabviz ...` (or `python -m stabviz ...`): the same functions as the dashboard, for terminals, scripts and CI.
 
 `recommend`, `region`, `presets` and `translate` never import torch (they answer in well under a
 second); `simulate`, `train`, `bench` and the run commands import it inside their handlers.
@@ -17,6 +17,7 @@ import argparse
 import os
 import re
 import sys
+from pathlib import PureWindowsPath
 from typing import Sequence
 
 from stabviz.cli import bench, dashboard, replicate, runs, theory, train
@@ -26,8 +27,17 @@ from stabviz.cli.options import Parser, UsageError, lif_config_from_args, lif_op
 __all__ = ["main", "build_parser", "UsageError", "lif_config_from_args", "lif_options"]
 
 
+def prog_name(argv0: str | None = None) -> str:
+    """The command as the user typed it, for usage lines: ``stabviz`` when run as the console script
+    (``stabviz``, ``stabviz.exe``, ``stabviz-script.py``), else ``python -m stabviz`` (``__main__.py``, or
+    main() called from other code)."""
+    # PureWindowsPath splits at both / and \ (a Windows launcher's path, on any system)
+    stem = PureWindowsPath(sys.argv[0] if argv0 is None else argv0 or "").stem.removesuffix("-script")
+    return "stabviz" if stem == "stabviz" else "python -m stabviz"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="python -m stabviz",
+    parser = Parser(prog=prog_name(),
                     description="Stability of surrogate-gradient training in LIF networks (arXiv 2202.00282).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True

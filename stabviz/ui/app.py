@@ -13,7 +13,7 @@ from contextvars import ContextVar
 import streamlit as st
 
 from stabviz.config import LIFConfig
-from stabviz.ui import entry, history, layout, sidebar, state
+from stabviz.ui import entry, firstview, history, layout, sidebar, state
 
 #: (page script in stabviz/ui/entry, title, icon, url path); the first is the default page.
 PAGES = (
@@ -68,7 +68,12 @@ def main() -> None:
     with warning_slot:
         layout.url_warnings()
 
-    sidebar.draw_share(link_slot)
+    first_view = firstview.held()     # the page held its secondary parts back: so does the sidebar
+    if not first_view:
+        sidebar.draw_share(link_slot)
     with st.sidebar:                  # draws nothing; the sidebar's end keeps it out of the page's layout
         history.mount()
-    timing_slot.caption(f"Server rerun: {state.finish():.0f} ms", help="Time this script run took on the server.")
+    ms = state.finish()
+    # a developer's number (?debug=1 or STABVIZ_DEBUG=1), not every visitor's; drawn with the whole page
+    if state.debugging() and not first_view:
+        timing_slot.caption(f"Server rerun: {ms:.0f} ms", help="Time this script run took on the server.")

@@ -12,6 +12,7 @@ link and the timing footer). Pages add their own query parameters with :func:`ke
 """
 from __future__ import annotations
 
+import os
 import time
 import urllib.parse
 from typing import Any, Callable, Mapping
@@ -26,6 +27,11 @@ WARNINGS = "_url_warnings"
 PAGE_PARAMS = "_page_params"
 RUN_START = "_run_start"
 LAST_RUN_MS = "_last_run_ms"
+DEBUG = "_debug"
+#: ``?debug=1`` (kept in the URL for the session, left out of the share link) or STABVIZ_DEBUG=1 in the
+#: server's environment shows developer details (the server rerun's duration) that visitors do not need.
+DEBUG_PARAM, DEBUG_ENV = "debug", "STABVIZ_DEBUG"
+_TRUE = ("1", "true", "yes", "on")
 
 
 def widget_key(name: str) -> str:
@@ -36,6 +42,8 @@ def begin() -> None:
     """First thing on every run: restore the setting (from the URL on a fresh session)."""
     ss = st.session_state
     ss[RUN_START] = time.perf_counter()
+    if str(st.query_params.get(DEBUG_PARAM, "")).strip().lower() in _TRUE:
+        ss[DEBUG] = True
     if SETTING not in ss:
         values, warnings = urlstate.read_setting(st.query_params.to_dict())
         ss[SETTING] = values
@@ -148,9 +156,14 @@ def share_link() -> str:
     return f"{base}?{query}" if query else (base or "?")
 
 
+def debugging() -> bool:
+    """Whether to show developer details: ``?debug=1`` seen in this session, or STABVIZ_DEBUG=1."""
+    return bool(st.session_state.get(DEBUG)) or os.environ.get(DEBUG_ENV, "").strip().lower() in _TRUE
+
+
 def finish() -> float:
     """Last thing on every run: write the URL when it changed; returns this run's duration in ms."""
-    desired = query_params()
+    desired = {**query_params(), **({DEBUG_PARAM: "1"} if st.session_state.get(DEBUG) else {})}
     if st.query_params.to_dict() != desired:
         st.query_params.from_dict(desired)
     ms = (time.perf_counter() - st.session_state[RUN_START]) * 1e3

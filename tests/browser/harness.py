@@ -62,9 +62,10 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
 def dashboard(home: Path, timeout: float = 90.0, env: dict[str, str] | None = None) -> Iterator[str]:
     """``streamlit run app.py`` on a free port with STABVIZ_HOME=``home`` (and ``env`` on top of this
     process's environment); yields its base URL. On exit the server and any run dispatcher it started (a
-    separate process group) are stopped."""
+    separate process group) are stopped. STABVIZ_DEBUG=1 (unless ``env`` says otherwise) shows the sidebar's
+    "Server rerun" footer, which :func:`wait_idle` and :func:`server_ms` read."""
     port = free_port()
-    env = {**os.environ, **(env or {}), "STABVIZ_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "STABVIZ_DEBUG": "1", **(env or {}), "STABVIZ_HOME": str(home), "PYTHONPATH": str(ROOT)}
     log = open(home / "streamlit.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                              "--server.port", str(port), "--browser.gatherUsageStats", "false"],

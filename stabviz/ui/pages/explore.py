@@ -15,6 +15,7 @@ from stabviz import plots
 from stabviz.config import RANGES, LIFConfig
 from stabviz.ui import (advice, compute, entry, figures, layout, livemap, measuredlayer, recommended, runview, sharing,
                         state, urlstate)
+from stabviz.ui import firstview, optionlink
 from stabviz.ui import runs as ui_runs
 
 #: tab label -> (x axis, y axis); every map's y axis is the dampening γ. Short labels: the three tabs fit
@@ -267,6 +268,8 @@ def render(cfg: LIFConfig) -> None:
     pred = preds[cfg.voltage_model]
     rec = compute.recommendation(key)
     choices = compute.settings(key)        # every whole setting offered: options, snippets and Confirm read them
+    optionlink.keep([s.label for s in choices])   # ?option=N
+    later = firstview.waiting()      # a session's first view: the map first, the rest one rerun later
 
     present = layout.presenting()
     if not present:                  # on a projector the badge and the advice say it: the map moves up
@@ -309,8 +312,12 @@ def render(cfg: LIFConfig) -> None:
         figures.chart(figures.rate_bars(tuple(rates(cfg, preds).items())), "rate_bars",
                       config={"displayModeBar": False})
         st.caption(advice.rate_sentence(preds))
-        confirm_button(cfg, recommended.chosen(choices))
+        if not later:
+            confirm_button(cfg, recommended.chosen(choices))
 
+    if later:
+        firstview.hold()
+        return
     st.divider()
     detail = st.tabs(["Firing rate vs leak and μ_rec", "Voltage models", "Recommended initialisation",
                       "Numbers & downloads"], key="detail_tab", on_change="rerun", default="Recommended initialisation")

@@ -82,12 +82,15 @@ def launch_form(cfg: LIFConfig) -> None:
             data_path = c[1].text_input("Data file (shd / slmnist)", "")
         device = c[2].selectbox("Device", DEVICES, help="auto: CUDA when the worker sees a GPU, else CPU.")
         layers = c[3].number_input("Layers", 1, lim["layers"], 1)
+        # The defaults are Explore's confirmation run (ui_runs.quick_config): the setting's T, as Sweep's.
+        quick = ui_runs.quick_config(cfg)
         c = st.columns(4)
-        steps = c[0].number_input("Training steps", 1, lim["train_steps"], 100, step=10)
-        batch = c[1].number_input("Batch", 1, lim["batch"], 32, step=8)
-        time_steps = c[2].number_input("Time steps per sample", 1, lim["time_steps"], 50, step=10)
+        steps = c[0].number_input("Training steps", 1, lim["train_steps"], quick.train_steps, step=10)
+        batch = c[1].number_input("Batch", 1, lim["batch"], quick.batch, step=8)
+        time_steps = c[2].number_input("Time steps per sample", 1, lim["time_steps"], quick.time_steps, step=10,
+                                       help=f"The T the gradients travel; by default the setting's T = {cfg.steps}.")
         lr = c[3].number_input("Learning rate", float(TRAIN_RANGES["lr"][0]) + 1e-6, float(TRAIN_RANGES["lr"][1]),
-                               2e-3, format="%g", step=1e-3)
+                               quick.lr, format="%g", step=1e-3)
         c = st.columns(4)
         sparsity_weight = c[0].number_input("Sparsity loss weight", 0.0, 1e6, 0.0, format="%g",
                                             help="0 switches it off; else switch·(mean z − target)² per layer, "

@@ -146,12 +146,21 @@ def render(cfg: LIFConfig) -> None:
                 "outcome fills the heatmap; the green band is where the theory predicts stable gradients, and "
                 "each cell names the regime predicted at its own values.")
 
+    # Once this session has started a sweep, its progress comes first: the form is taller than a screen,
+    # and the view below it was out of sight right after "Start sweep". Filled after the form has run,
+    # so a sweep started in this run is already in it.
+    top = st.container()
     if sharing.launching() == "off":
         st.info("Starting sweeps is switched off on this shared dashboard (the host has set no run token). "
                 "The sweeps below can still be followed.", icon=":material/lock:")
     else:
         sweep_form(cfg)
-    sweeps_view(store, cfg.steps)
+    with top if st.session_state.get(STARTED) else st.container():
+        sweeps_view(store, cfg.steps)
+
+
+#: Session flag: this session has started a sweep (its progress is then drawn above the form).
+STARTED = "_sweep_started"
 
 
 def sweep_form(cfg: LIFConfig) -> None:
@@ -198,6 +207,7 @@ def sweep_form(cfg: LIFConfig) -> None:
                 st.error(f"The sweep was not started: {layout.plain(err)}")
             else:
                 st.session_state["sweep_choice"] = sweep_id
+                st.session_state[STARTED] = True
                 st.success(f"Sweep {layout.plain(sweep_id[:8])} queued: {len(xs) * len(ys)} runs.")
 
 

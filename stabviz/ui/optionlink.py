@@ -1,0 +1,33 @@
+"""The setting picked under *Recommended initialisation* travels in the link as ``?option=N``.
+
+N counts the picker's entries from 0, the first being the setting as set (left out of the link); a link
+seeds the picker's session entry before anything reads it, and every run keeps the choice in the URL
+through :mod:`stabviz.ui.state` (seed_widget / keep_param), so the share link carries it too.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import streamlit as st
+
+from stabviz.ui import state
+
+PARAM = "option"
+
+
+def parser(labels: Sequence[str]):
+    """``?option=N`` -> the N-th label; ValueError naming the parameter, its value and the allowed range."""
+    def parse(text: str) -> str:
+        if not text.strip().isdigit() or int(text) >= len(labels):
+            raise ValueError(f"{PARAM} = {text[:20]!r} is not a whole number from 0 to {len(labels) - 1} "
+                             "(0: the setting as set; 1 and up: the other entries under Recommended initialisation)")
+        return labels[int(text)]
+    return parse
+
+
+def keep(labels: Sequence[str], key: str = "rec_option") -> None:
+    """Seed the picker's entry ``key`` from the link (labels[0], the setting as set, by default) and keep
+    the chosen entry's index in the URL. Call every run, before anything reads ``key``."""
+    state.seed_widget(key, PARAM, parser(labels), labels[0])
+    choice = st.session_state.get(key, labels[0])
+    state.keep_param(PARAM, list(labels).index(choice) if choice in labels else 0, default=0)

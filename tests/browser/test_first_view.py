@@ -1,0 +1,35 @@
+"""A first visit in Debian's Chromium: the Explore map is drawn before the parts below the fold (the detail
+tabs, the confirmation run, the share link), which then follow by themselves. Ordering only, no timing."""
+import pytest
+
+from harness import chromium, wait_idle
+
+pytestmark = pytest.mark.timeout(240)
+
+# Stamps when the map's field image and when the detail tabs first appear (performance.now()).
+APPEARANCE = """
+  window.__seen = {};
+  const look = () => {
+    const stamp = (name, found) => { if (found && !(name in window.__seen)) window.__seen[name] = performance.now(); };
+    stamp('map', document.querySelector('.js-plotly-plot .imagelayer image'));
+    const tabs = [...document.querySelectorAll('[role="tab"]')];
+    stamp('details', tabs.some(t => /Recommended initialisation/.test(t.innerText)));
+    if (Object.keys(window.__seen).length < 2) requestAnimationFrame(look);
+  };
+  requestAnimationFrame(look);
+"""
+
+
+def test_the_first_map_comes_before_the_details_which_then_follow_unasked(base_url):
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw, chromium(pw) as ctx:      # a fresh profile: a first visit
+        page = ctx.new_page()
+        page.add_init_script(APPEARANCE)
+        page.goto(base_url)
+        page.wait_for_function("() => 'map' in window.__seen && 'details' in window.__seen", timeout=120_000)
+        seen = page.evaluate("window.__seen")
+        assert seen["map"] < seen["details"]
+        wait_idle(page)                                      # the footer comes with the whole page
+        assert page.locator("[data-testid='stSidebar'] [data-testid='stCode']").count() == 1   # the share link
+        assert page.get_by_role("button", name="Confirm with a short run").count() == 1
+        assert page.locator("[data-testid='stException']").count() == 0
