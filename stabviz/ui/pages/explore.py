@@ -167,7 +167,6 @@ def confirm_button(cfg: LIFConfig, option: Mapping[str, Any] | None = None) -> N
             st.session_state[CONFIRMED] = ui_runs.submit_seeds(ui_runs.quick_config(at), seeds)
         except ValueError as err:
             st.error(f"The run was not started: {layout.plain(err)}")
-    confirmation_view(st.session_state.get(CONFIRMED))
 
 
 CONFIRMED = "_confirm_run_ids"
@@ -299,7 +298,7 @@ def metrics(cfg: LIFConfig, pred: Mapping[str, Any], preds: Mapping[str, Mapping
     m[2].metric("Worst gain", layout.fmt(pred["max_gain"]),
                 help="The worst-case one-step gain $\\alpha + \\gamma X$ ($X$: the sum of the positive weights); "
                      "condition III makes it 1.")
-    m[3].metric(f"$\\rho^T$, $T = {cfg.steps}$", layout.fmt(pred["gradient_gain"]),
+    m[3].metric(f"$\\rho^T$, $T = {cfg.steps}$", plots.power_text(pred["log10_gain"]),
                 help=f"The gradient gain over $T = {cfg.steps}$ steps; $\\log_{{10}}$ = {layout.fmt(pred['log10_gain'])} "
                      f"decades; stable within ±{cfg.tolerance:g}.")
     m[4].metric("Voltage model", cfg.voltage_model)
@@ -354,6 +353,9 @@ def render(cfg: LIFConfig) -> None:
                       config={"displayModeBar": False})
         st.caption(advice.rate_sentence(preds))
         confirm_button(cfg, chosen_option(rec))
+    # The runs it queued are followed below both columns, at the page's full width (their curves and the
+    # gradient-flow plot were squeezed into the right column).
+    confirmation_view(st.session_state.get(CONFIRMED))
 
     st.divider()
     detail = st.tabs(["Firing rate vs leak and μ_rec", "Voltage models", "Recommended initialisation",
