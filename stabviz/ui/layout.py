@@ -45,7 +45,7 @@ def url_warnings() -> None:
     if not warnings:
         return
     with st.container(border=False):
-        st.warning("**Some values in the link were not valid and were replaced by their defaults:**\n\n"
+        st.warning("**Some parts of the link could not be used (invalid values fell back to their defaults):**\n\n"
                    + "\n".join(f"- {plain(w)}" for w in warnings), icon=":material/link_off:")
         st.button("Dismiss", on_click=state.dismiss_warnings, key="dismiss_url_warnings")
 
