@@ -607,7 +607,9 @@ def step_and_primitive(v: Any, primitive: Any, *, shape: str, height: int = 300)
     traces = [go.Scatter(x=v, y=(v > 0).astype(float), mode="lines", name="Heaviside H(v) (forward)",
                          line=dict(color="#212529", width=2, shape="hv")),
               go.Scatter(x=v, y=np.asarray(primitive, float), mode="lines",
-                         name=f"smooth step ∫σ' ({shape}, backward)", line=dict(color="#1971c2", width=3))]
+                         name="smooth step ∫σ' (backward)", line=dict(color="#1971c2", width=3),
+                         # the shape in the hover, not the legend: a long entry overflowed a 320 px column
+                         hovertemplate=f"{shape}: ∫σ' = %{{y:.3g}} at v = %{{x:.3g}}<extra></extra>")]
     return go.Figure(data=traces, layout=_layout(height, "v = y − θ", "spike z"))
 
 
@@ -874,7 +876,7 @@ def evidence_scatter(x: Sequence[float], accuracy: Sequence[float], collapsed: S
                                  hovertemplate="rerun: %{x:.3g} → %{y:.1f}%<extra></extra>"))
     title = f"AUC for collapse: {auc:.2f}" if auc is not None and math.isfinite(auc) else "AUC: not defined"
     # The AUC heads the legend (a figure title would share the top edge with the toolbar).
-    layout = _layout(height, x_title, "test accuracy (%)", legend=dict(LEGEND, title=dict(text=title + " ·")))
+    layout = _layout(height, x_title, "test accuracy (%)", legend=dict(LEGEND, title=dict(text=title, side="top")))
     return go.Figure(data=traces, layout=layout)
 
 
