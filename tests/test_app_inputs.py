@@ -131,3 +131,12 @@ def test_the_confirmation_view_takes_the_pages_full_width(temp_home):
     heading = f"Run {run_id[:8]}: queued"
     assert any(h.value == heading for h in at.main.subheader), [h.value for h in at.main.subheader]
     assert not any(h.value == heading for col in at.main.columns for h in col.subheader)
+
+
+@pytest.mark.parametrize("typed", [0, 99, None])
+def test_an_invalid_seeds_count_disables_confirm_with_the_reason(typed):
+    at = open_app()
+    at.number_input(key="confirm_seeds").set_value(typed).run()
+    assert not at.exception and at.button(key="confirm_run").disabled
+    says = "Seeds is empty" if typed is None else f"seeds = {typed} is outside the allowed range [1, 8]"
+    assert any(says in e for e in _errors(at)), _errors(at)

@@ -32,18 +32,19 @@ def problem(label: str, name: str, value: Any, ranges: Mapping[str, tuple] = RAN
 
 
 def number(where: Any, label: str, name: str, key: str, *, default: Any = None,
-           ranges: Mapping[str, tuple] = RANGES, integer: bool | None = None, note: str = "",
+           ranges: Mapping[str, tuple] = RANGES, integer: bool | None = None, note: str = "", say: Any = None,
            **kw: Any) -> tuple[Any, str | None]:
     """A number field in ``where`` (st or a column) holding ``key`` and its check: (value, problem).
     ``default`` seeds the field on its first run (None: the session already holds it); a problem is
-    written in red under the field, followed by ``note`` (what happens meanwhile)."""
+    written in red under the field (or in ``say``: a narrow column's neighbour), followed by ``note``
+    (what happens meanwhile)."""
     if default is not None and key not in st.session_state:
         st.session_state[key] = default
     # value=None: a cleared field reads as None (not the minimum); the value itself comes from the key.
     value = where.number_input(label, value=None, key=key, **kw)
     why = problem(label, name, value, ranges, integer)
     if why:
-        where.error(why + note, icon=":material/error:")
+        (say or where).error(why + note, icon=":material/error:")
     return value, why
 
 

@@ -138,6 +138,9 @@ def test_explore_maps_read_at_every_width(page, site):
     page.set_viewport_size(VIEWPORTS[0])
     page.goto(url + "/?map=beta")
     _settle(page, 2)
+    gap = page.evaluate("""() => document.querySelector('[data-testid="stMain"] h1').getBoundingClientRect().top
+        - document.querySelector('[data-testid="stHeader"]').getBoundingClientRect().bottom""")
+    assert gap < 40, f"{gap:.0f} px of blank space between the navigation and the page's title"
     out = _sweep_views(page, "β×γ map")
     page.goto(url + "/?map=leak")
     _settle(page, 2)

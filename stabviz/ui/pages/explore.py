@@ -159,10 +159,11 @@ def confirm_button(cfg: LIFConfig, option: Mapping[str, Any] | None = None) -> N
         st.caption(":material/lock: Launching runs is switched off on this shared dashboard "
                    "(the host has set no run token).")
     c = st.columns([1, 3], vertical_alignment="bottom")
-    seeds = ui_runs.seeds_input(c[0], "confirm_seeds")
-    st.caption(ui_runs.cost_caption(ui_runs.quick_config(at), seeds))
+    seeds = ui_runs.seeds_input(c[0], "confirm_seeds")          # None: invalid, and the field says why
+    if seeds is not None:
+        st.caption(ui_runs.cost_caption(ui_runs.quick_config(at), seeds))
     if c[1].button("Confirm with a short run", type="primary", icon=":material/play_arrow:", key="confirm_run",
-                   disabled=off):
+                   disabled=off or seeds is None):
         try:
             st.session_state[CONFIRMED] = ui_runs.submit_seeds(ui_runs.quick_config(at), seeds)
         except ValueError as err:

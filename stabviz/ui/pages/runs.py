@@ -103,6 +103,8 @@ def launch_form(cfg: LIFConfig) -> None:
         st.caption("Limits on this machine: " + ", ".join(f"{k} ≤ {v}" for k, v in lim.items())
                    + " (raise with STABVIZ_MAX_<NAME>).")
         problems = [p for p in (bad_layers, bad_steps, bad_batch, bad_t, bad_lr, bad_sw, bad_st) if p]
+        if seeds is None:
+            problems.append(f"Seeds must be a whole number in [1, {ui_runs.MAX_SEEDS}]")
         problems += list(state.invalid_fields().values())
         if problems:
             st.caption(":material/block: Launch is disabled until every field is valid: " + problems[0] + ".")
