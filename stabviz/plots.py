@@ -500,8 +500,9 @@ def _vline(x: float, text: str, color: str = "#000000", dash: str = "dot",
            position: str = "top") -> tuple[dict, dict]:
     shape = dict(type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1,
                  line=dict(color=color, dash=dash, width=1.5))
+    # A "top" label hangs just inside the plot area: above it, the toolbar's band (MODEBAR_BAND) would cover it.
     note = dict(xref="x", yref="paper", x=x, y=1.0 if position == "top" else 0.02, text=text,
-                showarrow=False, xanchor="left", yanchor="bottom" if position == "top" else "bottom",
+                showarrow=False, xanchor="left", yanchor="top" if position == "top" else "bottom",
                 font=dict(color=color))
     return shape, note
 

@@ -15,7 +15,7 @@ from stabviz.config import LIFConfig, TrainConfig
 pytestmark = pytest.mark.timeout(600)
 VIEWPORTS = ({"width": 1280, "height": 720}, {"width": 1440, "height": 900})
 
-#: The text boxes of a Plotly figure, by group. Boxes of two groups must not intersect; tick labels of one
+#: The text boxes of a Plotly figure, by group (annotations: the labels of marked lines such as γ_III). Boxes of two groups must not intersect; tick labels of one
 #: axis must not intersect each other either (the reported pile-up of 10⁻²⁴ over 1f … 1μ).
 BOXES = """(root) => {
   const gd = root.matches('.js-plotly-plot') ? root : root.querySelector('.js-plotly-plot');
@@ -38,6 +38,7 @@ BOXES = """(root) => {
   gd.querySelectorAll('.legend .bg').forEach(el => add('legend', el, 'legend'));
   gd.querySelectorAll('.colorbar text').forEach(el => add('colorbar', el));
   gd.querySelectorAll('.modebar').forEach(el => add('modebar', el, 'modebar'));
+  gd.querySelectorAll('.annotation-text-g text').forEach(el => add('annotation', el));
   return {fig: {x0: fig.left, y0: fig.top, x1: fig.right, y1: fig.bottom}, boxes: out};
 }"""
 
