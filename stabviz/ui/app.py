@@ -42,8 +42,8 @@ def requested_page() -> str | None:
     """The page path this run's URL asked for ("" for the root), or None outside a Streamlit run.
     (Streamlit shows its default page for an unknown path; it tells the session nothing else.)"""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
-    ctx = get_script_run_ctx()
-    return None if ctx is None else ctx.pages_manager.intended_page_name
+    # getattr: Streamlit's page manager is not public API; without it no page is reported, nothing breaks
+    return getattr(getattr(get_script_run_ctx(), "pages_manager", None), "intended_page_name", None)
 
 
 def main() -> None:

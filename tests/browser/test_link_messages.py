@@ -24,3 +24,15 @@ def test_a_repeated_parameter_is_rejected_in_writing(page, base_url):
     wait_idle(page)
     text = _warning(page).inner_text().replace("\u2060", "")
     assert "dampening is given 2 times in the link" in text, text
+
+
+def test_known_pages_opened_by_link_or_by_the_navigation_report_nothing(page, base_url):
+    page.goto(base_url + "/runs")
+    wait_idle(page)
+    page.get_by_role("link", name="Sweep").first.click()
+    page.wait_for_url("**/sweep**")
+    wait_idle(page)
+    page.get_by_role("link", name="Explore").first.click()
+    page.locator("h1", has_text="Will gradients survive?").wait_for(timeout=30_000)
+    wait_idle(page)
+    assert "No page named" not in page.inner_text("body")
