@@ -11,7 +11,8 @@ SI = re.compile(r"^[0-9.]+[yzafpnμmkMGTPEZY]$")
 
 
 @pytest.mark.parametrize("v,text", [(1e-24, "10⁻²⁴"), (2e-5, "2×10⁻⁵"), (0.001, "0.001"), (0.05, "0.05"),
-                                    (1, "1"), (1000, "1000"), (99999, "10⁵"), (-3e5, "−3×10⁵"), (12345, "1.2×10⁴")])
+                                    (1, "1"), (1000, "1000"), (99999, "10⁵"), (-3e5, "−3×10⁵"),
+                                    (12345, "1.2×10⁴")])
 def test_tick_labels_are_plain_or_powers_of_ten(v, text):
     assert plots.tick_label(v) == text
 

@@ -15,7 +15,8 @@ from stabviz.config import LIFConfig, TrainConfig
 pytestmark = pytest.mark.timeout(600)
 VIEWPORTS = ({"width": 1280, "height": 720}, {"width": 1440, "height": 900})
 
-#: The text boxes of a Plotly figure, by group (annotations: the labels of marked lines such as γ_III). Boxes of two groups must not intersect; tick labels of one
+#: The text boxes of a Plotly figure, by group (annotations: the labels of marked lines such as γ_III).
+#: Boxes of two groups must not intersect; tick labels of one
 #: axis must not intersect each other either (the reported pile-up of 10⁻²⁴ over 1f … 1μ).
 BOXES = """(root) => {
   const gd = root.matches('.js-plotly-plot') ? root : root.querySelector('.js-plotly-plot');
@@ -44,7 +45,8 @@ BOXES = """(root) => {
 
 
 def _meets(a, b, slack=1.0):
-    return a["x0"] + slack < b["x1"] and b["x0"] + slack < a["x1"] and a["y0"] + slack < b["y1"] and b["y0"] + slack < a["y1"]
+    return (a["x0"] + slack < b["x1"] and b["x0"] + slack < a["x1"]
+            and a["y0"] + slack < b["y1"] and b["y0"] + slack < a["y1"])
 
 
 def problems(found):
