@@ -81,6 +81,10 @@ def site(tmp_path_factory):
     flow = [10.0 ** (-24 + 24 * t / 49) for t in range(50)]
     run = store.create(TrainConfig(train_steps=20), launcher="ray")        # no local worker takes it
     store.set_status(run, "running", pid=1)
+    for step in range(0, 21, 5):          # its live curves: two layers, so the legends have entries
+        store.log_metrics(run, step, {"loss": 2.0 - 0.05 * step, "accuracy": 0.1 + 0.02 * step,
+                                      "firing_rate/0": 0.2, "firing_rate/1": 0.3,
+                                      "grad_norm/0": 10.0 ** (-3 + step / 5), "grad_norm/1": 1e-3})
     store.set_status(run, "finished", summary={"initial": {"grad_flow": flow, "grad_gain": 3.1},
                                                "final": {"grad_flow": flow[::-1], "grad_gain": 0.33,
                                                          "accuracy": 0.5}})
