@@ -93,6 +93,42 @@ def map_value(coord: float, log: bool, name: str = "") -> float:
     return float(10.0 ** coord) if log else float(coord)
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def tick_label(v: float) -> str:
+    """A tick label: plain between 0.001 and 10 000 ("0.05", "300"), else in powers of ten ("10⁻²⁴",
+    "2×10⁻⁵"), the same way on every axis and colour bar (Plotly's own labels mix SI prefixes such as
+    1f … 1μ with 10⁻²⁴ on one axis)."""
+    v = float(v)
+    if v == 0 or not math.isfinite(v) or 1e-3 <= abs(v) < 1e4:
+        return f"{float(f'{v:.3g}'):g}".replace("-", "−")
+    k = math.floor(math.log10(abs(v)))
+    m = abs(v) / 10.0 ** k
+    if m >= 9.995:                    # 9.999e4 rounds up to 10×10⁴: carry into the exponent
+        m, k = m / 10.0, k + 1
+    power = "10" + str(k).translate(_SUPERSCRIPT)
+    mantissa = f"{m:.2g}"
+    return ("−" if v < 0 else "") + (power if mantissa == "1" else f"{mantissa}×{power}")
+
+
+def power_text(log10: float, digits: int = 3) -> str:
+    """The number 10^``log10`` as text, from its logarithm: plain while it reads so ("0.00123", "45.6"),
+    else "2.3×10⁻⁴³⁴³" (ρ^T at T = 100 000 underflows a float to 0, so the value itself would print "0")."""
+    if math.isnan(log10):
+        return "—"
+    if math.isinf(log10):
+        return "0" if log10 < 0 else "∞"
+    if -3 <= log10 < 4:
+        return f"{float(f'{10.0 ** log10:.{digits}g}'):g}"
+    k = math.floor(log10)
+    m = float(f"{10.0 ** (log10 - k):.{digits}g}")
+    if m >= 10:                       # 9.996 rounds to 10: carry into the exponent
+        m, k = m / 10, k + 1
+    power = "10" + str(k).translate(_SUPERSCRIPT)
+    return power if m == 1 else f"{m:g}×{power}"
+
+
 def _log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
     """Tick positions (log10 units) and labels (real units) at 1, 2, 5 × 10^k within [lo, hi]."""
     vals = [m * 10.0 ** k for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
@@ -101,7 +137,7 @@ def _log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
     if len(vals) > 9:                             # many decades: decades only
         vals = [v for v in vals if math.isclose(math.log10(v) % 1, 0, abs_tol=1e-9)
                 or math.isclose(math.log10(v) % 1, 1, abs_tol=1e-9)]
-    return [math.log10(v) for v in vals], [f"{v:g}" for v in vals]
+    return [math.log10(v) for v in vals], [tick_label(v) for v in vals]
 
 
 def _map_axis(name: str, values: np.ndarray, log: bool) -> dict:
@@ -109,7 +145,7 @@ def _map_axis(name: str, values: np.ndarray, log: bool) -> dict:
     lo, hi = (10.0 ** coords) if log else coords          # real units: τ on a log leak axis
     # No grid or zero line: under a heatmap they were hidden, over the field image they would show.
     axis = dict(title=dict(text=axis_title(name, log)), type="linear", showgrid=False, zeroline=False,
-                range=[float(c) for c in coords])
+                range=[float(c) for c in coords], automargin=True)
     if log:
         axis["tickvals"], axis["ticktext"] = _log_ticks(float(lo), float(hi))
     return axis
@@ -150,7 +186,7 @@ def colour_ticks(zlim: float, knee: float, real: Any = None) -> dict:
     zs = [0.0] + [s * m * 10.0 ** k for k in range(-2, 5) for m in (1, 3) for s in (1, -1)]
     zs = sorted(v for v in zs if abs(v) <= zlim and (v == 0 or abs(v) >= knee))
     return dict(tickvals=[float(2 * colour_t(v, zlim, knee) - 1) for v in zs],
-                ticktext=[f"{(real(v) if real else v):.3g}" for v in zs])
+                ticktext=[tick_label(real(v) if real else v) for v in zs])
 
 
 def colour_field(z: Any, zlim: float, knee: float) -> np.ndarray:
@@ -298,9 +334,8 @@ def region_map_spec(region: Any, *, color_by: str = "log10_gain", runs: Sequence
         height=height, font=_FIG_FONT, template=_NO_TEMPLATE,
         uirevision=map_revision(region.x_name, region.y_name),
         clickmode="event+select" if click_points is not None else "none",
-        margin=dict(l=60, r=20, t=40 if title else 10, b=110),
-        # Below the figure, under the axis title (the margin grows to fit it), never over it.
-        legend=dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0),
+        margin=dict(l=60, r=20, t=MODEBAR_BAND + (30 if title else 0), b=10),
+        legend=LEGEND,
         xaxis=_map_axis(region.x_name, np.asarray(region.x, float), lx),
         yaxis=_map_axis(region.y_name, np.asarray(region.y, float), ly),
         images=[field_image(z, x, y, zlim, knee)],
@@ -465,8 +500,9 @@ def _vline(x: float, text: str, color: str = "#000000", dash: str = "dot",
            position: str = "top") -> tuple[dict, dict]:
     shape = dict(type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1,
                  line=dict(color=color, dash=dash, width=1.5))
+    # A "top" label hangs just inside the plot area: above it, the toolbar's band (MODEBAR_BAND) would cover it.
     note = dict(xref="x", yref="paper", x=x, y=1.0 if position == "top" else 0.02, text=text,
-                showarrow=False, xanchor="left", yanchor="bottom" if position == "top" else "bottom",
+                showarrow=False, xanchor="left", yanchor="top" if position == "top" else "bottom",
                 font=dict(color=color))
     return shape, note
 
@@ -479,14 +515,23 @@ def _hline(y: float, text: str, color: str = "#000000", dash: str = "dash") -> t
     return shape, note
 
 
+#: Pixels above the plot area kept free for Plotly's toolbar (the mode bar, drawn over the figure's top
+#: right corner): no colour-bar label, legend or line label may sit under it.
+MODEBAR_BAND = 40
+#: Every legend: one horizontal block at the figure's bottom edge. Plotly reserves its height below
+#: whatever the axes push into the margin (their ``automargin``), so however many rows it wraps into at
+#: a narrow width, it never covers a tick label or an axis title (a legend placed in paper units does:
+#: it keeps its place while the axis text grows).
+LEGEND = dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0, xanchor="left")
+
+
 def _layout(height: int, x_title: str, y_title: str, *, lines: Sequence[tuple[dict, dict]] = (),
-            legend_y: float = 1.15, top: int = 10, **extra: Any) -> dict:
-    # automargin: at the 16 px projector fonts, "100%" and the axis title need more than the 55 px margin
+            top: int = MODEBAR_BAND, **extra: Any) -> dict:
+    # automargin: the margins grow to fit the 16 px tick labels and titles (fixed margins cut them)
     xaxis = dict(title=x_title, automargin=True, **extra.pop("xaxis", {}))
     yaxis = dict(title=y_title, automargin=True, **extra.pop("yaxis", {}))
-    return dict(height=height, font=_FIG_FONT, margin=dict(l=55, r=10, t=top, b=40), xaxis=xaxis, yaxis=yaxis,
-                template=_NO_TEMPLATE,
-                legend=dict(orientation="h", y=legend_y, x=0), shapes=[s for s, _ in lines],
+    return dict(height=height, font=_FIG_FONT, margin=dict(l=10, r=10, t=max(top, MODEBAR_BAND), b=10), xaxis=xaxis,
+                yaxis=yaxis, template=_NO_TEMPLATE, legend=extra.pop("legend", LEGEND), shapes=[s for s, _ in lines],
                 annotations=[a for _, a in lines], **extra)
 
 
@@ -522,7 +567,7 @@ def rate_curves(x: Any, curves: Mapping[str, Any], *, x_name: str, current: floa
     lines = [] if current is None else [_vline(current, "current")]
     lines += [_vline(at, name, "#e67700", "dash", "bottom") for name, at in (marks or {}).items() if at is not None]
     return go.Figure(data=traces, layout=_layout(
-        height, axis_title(x_name), "firing rate p", lines=lines, top=30,
+        height, axis_title(x_name), "firing rate p", lines=lines,
         xaxis=dict(type="log" if log_x else "linear"), yaxis=dict(range=[0, 1.02], tickformat=".0%")))
 
 
@@ -538,7 +583,7 @@ def voltage_distributions(v: Any, densities: Mapping[str, Any], *, threshold: fl
     traces += [go.Scatter(x=v, y=np.asarray(dens, float), mode="lines", name=f"{name} model",
                           line=dict(color=MODEL_COLORS.get(name), width=2)) for name, dens in densities.items()]
     return go.Figure(data=traces, layout=_layout(
-        height, "membrane voltage y", "density", lines=[_vline(threshold, "θ", dash="dash")], top=30,
+        height, "membrane voltage y", "density", lines=[_vline(threshold, "θ", dash="dash")],
         barmode="overlay", xaxis=dict(range=[float(v.min()), float(v.max())])))
 
 
@@ -563,7 +608,9 @@ def step_and_primitive(v: Any, primitive: Any, *, shape: str, height: int = 300)
     traces = [go.Scatter(x=v, y=(v > 0).astype(float), mode="lines", name="Heaviside H(v) (forward)",
                          line=dict(color="#212529", width=2, shape="hv")),
               go.Scatter(x=v, y=np.asarray(primitive, float), mode="lines",
-                         name=f"smooth step ∫σ' ({shape}, backward)", line=dict(color="#1971c2", width=3))]
+                         name="smooth step ∫σ' (backward)", line=dict(color="#1971c2", width=3),
+                         # the shape in the hover, not the legend: a long entry overflowed a 320 px column
+                         hovertemplate=f"{shape}: ∫σ' = %{{y:.3g}} at v = %{{x:.3g}}<extra></extra>")]
     return go.Figure(data=traces, layout=_layout(height, "v = y − θ", "spike z"))
 
 
@@ -577,7 +624,8 @@ def surrogate_moments(moments: Mapping[str, tuple[float, float]], *, highlight: 
                      marker=dict(color=color, line=dict(width=width, color="#212529")),
                      hovertemplate=f"%{{x}}<br>{label} = %{{y:.4g}}<extra></extra>")
               for i, (label, color) in enumerate((("E[σ']", "#1971c2"), ("E[σ'²]", "#e8590c")))]
-    return go.Figure(data=traces, layout=_layout(height, "", "expectation under the voltage model",
+    # A short y title: a long one ("expectation under the voltage model") was cut at the figure's height.
+    return go.Figure(data=traces, layout=_layout(height, "", "expected value",
                                                  barmode="group", yaxis=dict(type="linear", rangemode="tozero")))
 
 
@@ -607,17 +655,30 @@ def metric_curves(series: Mapping[str, tuple[Any, Any]], *, y_label: str, smooth
                          hovertemplate=f"{name}<br>step %{{x}}<br>{y_label} = %{{y:.4g}}<extra></extra>")
               for name, (steps, vals) in series.items()]
     return go.Figure(data=traces, layout=_layout(
-        height, "training step", "", top=30, legend_y=-0.3, title=dict(text=y_label, font=dict(size=FONT_SIZE)),
+        height, "training step", y_label,
         yaxis=_log_axis([v for _, v in series.values()]) if log_y else dict(type="linear"), uirevision=y_label))
 
 
+#: At most this many labels on a log axis of a short figure (its plot area is ~150 px tall).
+LOG_TICKS = 6
+
+
 def _log_axis(values: Sequence[Any]) -> dict:
-    """A log axis whose labels do not crowd a short figure: powers of ten over more than two decades,
-    else only 1, 2 and 5 of each decade (Plotly's default labels every digit there, overprinting them)."""
+    """A log axis whose labels do not crowd a short figure, labelled by :func:`tick_label`: powers of ten,
+    every k-th decade so that at most LOG_TICKS show; over two decades or less, 1, 2 and 5 of each.
+    (Plotly's own labels overprint there, and mix SI prefixes with powers of ten over many decades.)"""
     v = np.concatenate([np.asarray(x, float).ravel() for x in values]) if len(values) else np.array([])
     v = v[np.isfinite(v) & (v > 0)]
-    span = float(np.log10(v.max() / v.min())) if v.size else 0.0
-    return dict(type="log", dtick=1 if span > 2 else "D2")
+    if not v.size:
+        return dict(type="log", exponentformat="power")
+    lo, hi = math.floor(math.log10(v.min())), math.ceil(math.log10(v.max()))
+    if hi - lo <= 2:
+        ticks = [m * 10.0 ** k for k in range(lo, hi + 1) for m in (1, 2, 5)]
+        ticks = [t for t in ticks if v.min() / 1.5 <= t <= v.max() * 1.5]
+    else:
+        step = math.ceil((hi - lo + 1) / LOG_TICKS)
+        ticks = [10.0 ** k for k in range(hi, lo - 1, -step)][::-1]
+    return dict(type="log", exponentformat="power", tickvals=ticks, ticktext=[tick_label(t) for t in ticks])
 
 
 def gradient_flow(series: Mapping[str, tuple[Any, Any]], *, height: int = 280) -> go.Figure:
@@ -628,9 +689,10 @@ def gradient_flow(series: Mapping[str, tuple[Any, Any]], *, height: int = 280) -
                          marker=dict(size=4),
                          hovertemplate=f"{name}<br>t = %{{x}}<br>‖∂L/∂y_t‖ = %{{y:.3g}}<extra></extra>")
               for name, (t, norms) in series.items()]
+    # The title is the y axis's (a figure title and the toolbar would share the top edge); how to read
+    # the curve is the caption under it (stabviz.ui.runview.FLOW_CAPTION).
     return go.Figure(data=traces, layout=_layout(
-        height, "time step t", "", top=30, legend_y=-0.3, yaxis=_log_axis([n for _, n in series.values()]),
-        title=dict(text="gradient flow ‖∂L/∂y_t‖ (read right to left)", font=dict(size=FONT_SIZE))))
+        height, "time step t", "gradient flow ‖∂L/∂y_t‖", yaxis=_log_axis([n for _, n in series.values()])))
 
 
 def sweep_map(x: Sequence[float], y: Sequence[float], z: Any, *, x_name: str, y_name: str,
@@ -678,7 +740,7 @@ def sweep_map(x: Sequence[float], y: Sequence[float], z: Any, *, x_name: str, y_
                              texttemplate="%{text}", name="measured", xgap=10, ygap=10, hovertemplate=hover,
                              **_sweep_colours(metric, scale)))
     return go.Figure(data=traces, layout=_layout(
-        height, axis_title(x_name), axis_title(y_name), legend_y=-0.18,
+        height, axis_title(x_name), axis_title(y_name),
         xaxis=_sweep_axis(x, log_x), yaxis=_sweep_axis(y, log_y)))
 
 
@@ -743,7 +805,7 @@ def _predicted_regimes(boundary: Any, x: Sequence[float], y: Sequence[float]) ->
 def _sweep_axis(values: Sequence[float], log: bool) -> dict:
     """Ticks at the swept values only: a log axis over a few values otherwise labels its minor ticks."""
     vals = [float(v) for v in values]
-    return dict(type="log" if log else "linear", tickvals=vals, ticktext=[f"{v:g}" for v in vals])
+    return dict(type="log" if log else "linear", tickvals=vals, ticktext=[tick_label(v) for v in vals])
 
 
 def measured_vs_theory(x: Sequence[float], y: Sequence[float], measured: Any, predicted: Any, *,
@@ -764,7 +826,7 @@ def measured_vs_theory(x: Sequence[float], y: Sequence[float], measured: Any, pr
                                  contours=dict(start=-tolerance, end=tolerance, size=2 * tolerance, coloring="none"),
                                  line=dict(color=color, width=2.5, dash=dash)))
     return go.Figure(data=traces, layout=_layout(
-        height, axis_title(x_name), axis_title(y_name), legend_y=-0.2,
+        height, axis_title(x_name), axis_title(y_name),
         xaxis=dict(type="log" if log_x else "linear"), yaxis=dict(type="log"), plot_bgcolor="#868e96"))
 
 
@@ -832,7 +894,7 @@ def evidence_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float],
         lines = [(s, dict(a, x=math.log10(a["x"]))) for s, a in lines]
     xs = [v for x, _, _ in [*curves.values(), *(overlay or {}).values()] for v in x]
     xaxis = dict(type="log", **_grid_ticks(xs)) if log_x else dict(type="linear")
-    layout = _layout(height, axis_title(x_name), "test accuracy (%)", lines=lines, top=30, xaxis=xaxis)
+    layout = _layout(height, axis_title(x_name), "test accuracy (%)", lines=lines, xaxis=xaxis)
     return go.Figure(data=traces, layout=layout)
 
 
@@ -847,7 +909,7 @@ def _grid_ticks(values: Sequence[float], share: float = 1 / 12) -> dict:
     for v in grid[1:]:
         if math.log10(v / ticks[-1]) >= gap:
             ticks.append(v)
-    return dict(tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
+    return dict(tickvals=ticks, ticktext=[tick_label(v) for v in ticks])
 
 
 def evidence_scatter(x: Sequence[float], accuracy: Sequence[float], collapsed: Sequence[bool], *, x_title: str,
@@ -869,7 +931,8 @@ def evidence_scatter(x: Sequence[float], accuracy: Sequence[float], collapsed: S
                                  marker=dict(symbol="diamond-open", color="#212529", size=9, line=dict(width=2)),
                                  hovertemplate="rerun: %{x:.3g} → %{y:.1f}%<extra></extra>"))
     title = f"AUC for collapse: {auc:.2f}" if auc is not None and math.isfinite(auc) else "AUC: not defined"
-    layout = _layout(height, x_title, "test accuracy (%)", top=40, title=dict(text=title, x=0.5, font=dict(size=FONT_SIZE)))
+    # The AUC heads the legend (a figure title would share the top edge with the toolbar).
+    layout = _layout(height, x_title, "test accuracy (%)", legend=dict(LEGEND, title=dict(text=title, side="top")))
     return go.Figure(data=traces, layout=layout)
 
 

@@ -104,3 +104,13 @@ def test_a_shared_dashboard_without_a_run_token_offers_no_rerun(smoke_results, m
     at = open_app(page=PAGE)
     assert all(b.disabled for b in at.button if b.label == "Rerun this arm")
     assert "switched off" in _text(at)
+
+
+def test_an_out_of_range_seeds_per_cell_disables_the_rerun_with_the_reason(smoke_results, monkeypatch):
+    """(issue 19, item 7) The field says what is wrong; it used to clamp silently."""
+    monkeypatch.setenv(ev_results.RESULTS_ENV, str(smoke_results))
+    at = open_app(page=PAGE)
+    field = at.number_input(key="evidence_seeds_B")
+    field.set_value(99).run()
+    assert not at.exception and at.button(key="evidence_rerun_B").disabled
+    assert any("seeds = 99 is outside the allowed range [1, " in shown(e.value) for e in at.error)

@@ -38,6 +38,14 @@ def setting() -> LIFConfig:
         raise RuntimeError("a dashboard page runs only inside stabviz.ui.app.main()") from None
 
 
+def requested_page() -> str | None:
+    """The page path this run's URL asked for ("" for the root), or None outside a Streamlit run.
+    (Streamlit shows its default page for an unknown path; it tells the session nothing else.)"""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    # getattr: Streamlit's page manager is not public API; without it no page is reported, nothing breaks
+    return getattr(getattr(get_script_run_ctx(), "pages_manager", None), "intended_page_name", None)
+
+
 def main() -> None:
     """One run of the dashboard: sidebar, navigation, the current page, warnings, share link, footer."""
     # Presentation mode and narrow windows start with the sidebar collapsed ("auto" collapses it only on
@@ -48,6 +56,7 @@ def main() -> None:
     page = st.navigation([st.Page(entry.script(name), title=title, icon=icon, url_path=url, default=i == 0)
                           for i, (name, title, icon, url) in enumerate(PAGES)], position="top")
 
+    state.warn_once(state.unknown_page(requested_page(), [p[3] for p in PAGES], PAGES[0][1]))
     cfg = sidebar.draw()
     with st.sidebar:
         present = layout.present_toggle()

@@ -45,7 +45,7 @@ def url_warnings() -> None:
     if not warnings:
         return
     with st.container(border=False):
-        st.warning("**Some values in the link were not valid and were replaced by their defaults:**\n\n"
+        st.warning("**Some parts of the link could not be used (invalid values fell back to their defaults):**\n\n"
                    + "\n".join(f"- {plain(w)}" for w in warnings), icon=":material/link_off:")
         st.button("Dismiss", on_click=state.dismiss_warnings, key="dismiss_url_warnings")
 
@@ -121,9 +121,11 @@ def present_toggle() -> bool:
     return on
 
 
-#: CSS of every page. Narrow windows (≤ 900 px) stack side-by-side columns, so the map keeps the main
+#: CSS of every page. The page starts just under the top navigation (Streamlit's 6rem padding left ~100 px
+#: blank above every title). Narrow windows (≤ 900 px) stack side-by-side columns, so the map keeps the main
 #: area's whole width; the skip link (screen.js) shows only while it has the focus.
 _CSS = """
+[data-testid="stMainBlockContainer"] { padding-top: 4.5rem; }
 #stabviz-skip { position: fixed; left: 8px; top: -60px; z-index: 100000; padding: 8px 14px; background: #1971c2;
   color: #fff; font: 600 16px sans-serif; border-radius: 4px; text-decoration: none; }
 #stabviz-skip:focus { top: 8px; outline: 3px solid #f59f00; }

@@ -100,13 +100,17 @@ def submit_many(configs: Sequence[TrainConfig], launcher_name: str = "local") ->
     return run_ids
 
 
-def seeds_input(where: Any, key: str) -> int:
+def seeds_input(where: Any, key: str) -> int | None:
     """The Seeds input (default DEFAULT_SEEDS, at most MAX_SEEDS; on a shared dashboard the default is no
-    more than a visitor's run limit)."""
+    more than a visitor's run limit). None while it is empty or out of range: the field then says why
+    (under the row it sits in), and the caller's button must stay disabled."""
+    from stabviz.ui import fields
     default = min(DEFAULT_SEEDS, sharing.max_runs()) if sharing.shared() else DEFAULT_SEEDS
-    return int(where.number_input("Seeds", 1, MAX_SEEDS, max(default, 1), key=key,
-                                  help="Runs with seeds seed ... seed+K−1: the verdict is then the mean with its "
-                                       "95% interval over the seeds (two or more), not one seed's value."))
+    value, why = fields.number(where, "Seeds", "seeds", key, default=max(default, 1), step=1, format="%d",
+                               ranges={"seeds": (1, MAX_SEEDS, True, True)}, integer=True, say=st,
+                               help="Runs with seeds seed ... seed+K−1: the verdict is then the mean with its "
+                                    "95% interval over the seeds (two or more), not one seed's value.")
+    return None if why else int(value)
 
 
 def submit_sweep(base: TrainConfig, x: str, xs: Sequence[Any], y: str | None, ys: Sequence[Any] | None,

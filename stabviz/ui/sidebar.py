@@ -11,11 +11,11 @@ from typing import Any
 
 import streamlit as st
 
-from stabviz.config import (FORMULAS, IN_INITS, INITS, PRESET_NOTES, PRESETS, RANGES, RESETS, SHAPES,
+from stabviz.config import (FORMULAS, IN_INITS, INITS, PRESET_NOTES, PRESETS, RESETS, SHAPES,
                             VOLTAGE_MODELS, LIFConfig, preset)
 from stabviz.shapes import SHAPE_TABLE
 from stabviz.ui import runs as ui_runs
-from stabviz.ui import library, sharing, sliders, state, urlstate
+from stabviz.ui import fields, library, sharing, sliders, state, urlstate
 
 #: shape -> the name the selectbox shows (from the shape's record)
 SHAPE_NAMES = {name: record.label or name for name, record in SHAPE_TABLE.items()}
@@ -110,10 +110,14 @@ def _twin(name: str, key: str, label: str, text: Any, parse: Any, **kw: Any) -> 
 
 
 def _number(name: str, label: str, *, step: float | int, fmt: str | None = None, **kw: Any) -> None:
-    lo, hi, lo_in, _ = RANGES[name]
+    """A setting's number field: an empty or out-of-range value is named in red under it, and the setting
+    keeps its last valid value meanwhile (state.widget_values skips the field)."""
     integer = name in urlstate.INTEGERS
-    st.number_input(label, min_value=int(lo) if integer else float(lo), max_value=int(hi) if integer else float(hi),
-                    step=step, format=fmt or ("%d" if integer else "%g"), key=_key(name), **kw)
+    kept = urlstate.format_field(name, st.session_state[state.SETTING][name])
+    _, why = fields.number(st, label, name, _key(name), step=step, format=fmt or ("%d" if integer else "%g"),
+                           note=f". The setting keeps {name} = {kept}.", **kw)
+    if why:
+        st.session_state[state.INVALID][name] = why
 
 
 def draw() -> LIFConfig | None:

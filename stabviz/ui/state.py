@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import time
 import urllib.parse
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import streamlit as st
 
@@ -32,6 +32,8 @@ DEBUG = "_debug"
 #: server's environment shows developer details (the server rerun's duration) that visitors do not need.
 DEBUG_PARAM, DEBUG_ENV = "debug", "STABVIZ_DEBUG"
 _TRUE = ("1", "true", "yes", "on")
+#: field -> why its widget's value is not used this run (an empty or out-of-range number field)
+INVALID = "_invalid_fields"
 
 
 def widget_key(name: str) -> str:
@@ -45,13 +47,46 @@ def begin() -> None:
     if str(st.query_params.get(DEBUG_PARAM, "")).strip().lower() in _TRUE:
         ss[DEBUG] = True
     if SETTING not in ss:
-        values, warnings = urlstate.read_setting(st.query_params.to_dict())
+        params = link_params()
+        values, warnings = urlstate.read_setting(params)
         ss[SETTING] = values
-        ss[WARNINGS] = warnings
+        ss[WARNINGS] = warnings + unknown_params(params)
     for name, value in ss[SETTING].items():
         if widget_key(name) not in ss:       # deleted by Streamlit's widget clean-up, or first run
             ss[widget_key(name)] = value
     ss[PAGE_PARAMS] = {}
+    ss[INVALID] = {}
+
+
+#: The pages' own query parameters (keep_param, seed_widget) and Streamlit's (embed): any other name in a
+#: link is reported as unknown. tests/test_app_inputs.py checks that every name the pages use is here.
+PAGE_PARAM_NAMES = ("present", "run", "sweep", "color", "map", "measured", "field", "embed", "embed_options")
+
+
+def link_params() -> dict[str, Any]:
+    """The link's query parameters: a name given once -> its text, given several times -> the list of
+    its texts (which urlstate.parse_field and page_param reject: no silent pick of the last one)."""
+    out: dict[str, Any] = {}
+    for name in st.query_params:
+        texts = st.query_params.get_all(name)
+        out[name] = texts[0] if len(texts) == 1 else list(texts)
+    return out
+
+
+def unknown_params(params: Mapping[str, Any]) -> list[str]:
+    """One warning per query parameter no page knows (a typo such as ?dampning=2 would otherwise do
+    nothing, without a word)."""
+    known = set(urlstate.FIELDS) | set(PAGE_PARAM_NAMES)
+    return [f"{urlstate.show(name)} is not a parameter of this dashboard; it is ignored (known: "
+            f"{', '.join(urlstate.FIELDS)}, {', '.join(PAGE_PARAM_NAMES[:-2])})"
+            for name in params if name not in known]
+
+
+def unknown_page(requested: str | None, url_paths: Sequence[str], default_title: str) -> str | None:
+    """The warning for a link to a page that does not exist (Streamlit then shows the default page)."""
+    if not requested or requested.strip("/") in url_paths:
+        return None
+    return f"No page named {urlstate.show(requested.strip('/'))}; showing {default_title}"
 
 
 def apply(values: Mapping[str, Any]) -> None:
@@ -70,7 +105,9 @@ def reset_to_defaults() -> None:
 def widget_values() -> dict[str, Any]:
     """The setting as the widgets hold it now (after they are drawn), saved as our copy."""
     ss = st.session_state
-    values = {name: ss.get(widget_key(name), ss[SETTING][name]) for name in urlstate.FIELDS}
+    bad = ss.get(INVALID, {})
+    values = {name: ss[SETTING][name] if name in bad else ss.get(widget_key(name), ss[SETTING][name])
+              for name in urlstate.FIELDS}
     ss[SETTING] = values
     return values
 
@@ -84,8 +121,19 @@ def setting() -> LIFConfig | None:
         return None
 
 
+def invalid_fields() -> dict[str, str]:
+    """The setting's fields whose widgets hold an empty or out-of-range value this run, with why."""
+    return dict(st.session_state.get(INVALID, {}))
+
+
 def url_warnings() -> list[str]:
     return list(st.session_state.get(WARNINGS, []))
+
+
+def warn_once(warning: str | None) -> None:
+    """Add ``warning`` to the link's warnings, unless it is None or already there."""
+    if warning and warning not in st.session_state.get(WARNINGS, []):
+        st.session_state[WARNINGS] = [*st.session_state.get(WARNINGS, []), warning]
 
 
 def dismiss_warnings() -> None:
@@ -98,6 +146,9 @@ def page_param(name: str, parse: Callable[[str], Any], default: Any = None) -> t
     raw = st.query_params.get(name)
     if raw is None:
         return default, None
+    given = len(st.query_params.get_all(name))
+    if given > 1:
+        return default, f"{name} is given {given} times in the link; expected once. Ignoring {name} in the link."
     try:
         return parse(raw), None
     except ValueError as err:

@@ -111,7 +111,7 @@ def test_the_map_repaints_in_the_browser_before_the_rerun_with_the_servers_numbe
 def test_a_tiny_run_launched_from_the_runs_page_finishes(page, base_url):
     page.goto(base_url + "/runs?n_rec=32")
     wait_idle(page)
-    form = page.locator("[data-testid='stForm']")
+    form = page.locator(".st-key-launch")               # the launch box (plain widgets, no st.form)
     if not form.is_visible():                        # once runs exist the form is folded in its expander
         page.get_by_text("Launch a run", exact=True).click()
     for label, value in (("Training steps", 20), ("Batch", 8), ("Time steps per sample", 20), ("Seeds", 2)):

@@ -81,7 +81,7 @@ def test_a_shared_dashboard_takes_a_token_and_offers_only_the_hosts_files(page, 
     wait_idle(page)
     sidebar = page.locator("[data-testid='stSidebar']")
     assert sidebar.get_by_label("Run token", exact=True).get_attribute("type") == "password"
-    form = page.locator("[data-testid='stForm']")
+    form = page.locator(".st-key-launch")                    # the launch box (plain widgets, no st.form)
     if not form.first.is_visible():                           # folded into an expander once runs exist
         page.get_by_text("Launch a run", exact=True).click()
         form.first.wait_for(state="visible")

@@ -15,7 +15,7 @@ from stabviz import evidence
 from stabviz.config import LIFConfig
 from stabviz.evidence import results as ev_results
 from stabviz.runs import StoreError
-from stabviz.ui import entry, figures, layout, sharing
+from stabviz.ui import entry, fields, figures, layout, sharing
 from stabviz.ui import runs as ui_runs
 
 VERDICT_COLORS = {"confirmed": "green", "refuted": "red", "inconclusive": "orange"}
@@ -215,10 +215,15 @@ def rerun_control(results: Mapping[str, Any], arm: str, active: int) -> None:
     size = ev_results.rerun_size(results["summary"])
     off = sharing.launching() == "off"
     c = st.columns([1, 1.2, 3], vertical_alignment="bottom")
-    seeds = int(c[0].number_input("Seeds per cell", 1, evidence.SIZES[size].seeds, 1, key=f"evidence_seeds_{arm}",
-                                  help="Seeds 0 ... K−1 of every cell, as in the study."))
-    configs = [cfg for cell in evidence.rerun_cells(results, arm, seeds) for cfg in cell.configs]
-    if c[1].button("Rerun this arm", key=f"evidence_rerun_{arm}", icon=":material/replay:", disabled=off):
+    most = evidence.SIZES[size].seeds
+    value, why = fields.number(c[0], "Seeds per cell", "seeds", f"evidence_seeds_{arm}", default=1, step=1,
+                               format="%d", ranges={"seeds": (1, most, True, True)}, integer=True, say=st,
+                               help="Seeds 0 ... K−1 of every cell, as in the study.")
+    seeds = None if why else int(value)       # None: the field says why, and the button is disabled
+    configs = [] if seeds is None else [cfg for cell in evidence.rerun_cells(results, arm, seeds)
+                                        for cfg in cell.configs]
+    if c[1].button("Rerun this arm", key=f"evidence_rerun_{arm}", icon=":material/replay:",
+                   disabled=off or seeds is None):
         try:
             run_ids = ui_runs.submit_many(configs)
         except ValueError as err:
@@ -226,9 +231,10 @@ def rerun_control(results: Mapping[str, Any], arm: str, active: int) -> None:
         else:
             st.session_state[f"_evidence_queued_{arm}"] = len(run_ids)
             st.rerun()              # the whole page: it polls while the new runs are active
-    c[2].caption(f"{len(configs)} runs: the `--{size}` study's configs of this arm, {seeds} seed(s) per cell, "
-                 "through the local launcher." + (" Launching runs is switched off on this shared dashboard."
-                                                  if off else ""))
+    if seeds is not None:
+        c[2].caption(f"{len(configs)} runs: the `--{size}` study's configs of this arm, {seeds} seed(s) per cell, "
+                     "through the local launcher." + (" Launching runs is switched off on this shared dashboard."
+                                                      if off else ""))
     if active:
         st.caption(f":material/hourglass_top: {active} runs of this arm are queued or running.")
     queued = st.session_state.get(f"_evidence_queued_{arm}")

@@ -152,18 +152,18 @@ def confirm_button(cfg: LIFConfig, option: advice.Setting | None = None) -> None
         st.caption(":material/lock: Launching runs is switched off on this shared dashboard "
                    "(the host has set no run token).")
     c = st.columns([1, 3], vertical_alignment="bottom")
-    seeds = ui_runs.seeds_input(c[0], "confirm_seeds")
-    st.caption(ui_runs.cost_caption(ui_runs.quick_config(at), seeds))
-    too_long = ui_runs.limit_warning(quick, seeds)          # said before the click, with the estimate and limit
-    if too_long:
-        st.warning(too_long, icon=":material/timer_off:")
+    seeds = ui_runs.seeds_input(c[0], "confirm_seeds")          # None: invalid, and the field says why
+    if seeds is not None:
+        st.caption(ui_runs.cost_caption(quick, seeds))
+        too_long = ui_runs.limit_warning(quick, seeds)      # said before the click, with the estimate and limit
+        if too_long:
+            st.warning(too_long, icon=":material/timer_off:")
     if c[1].button("Confirm with a short run", type="primary", icon=":material/play_arrow:", key="confirm_run",
-                   disabled=off):
+                   disabled=off or seeds is None):
         try:
             st.session_state[CONFIRMED] = ui_runs.submit_seeds(ui_runs.quick_config(at), seeds)
         except ValueError as err:
             st.error(f"The run was not started: {layout.plain(err)}")
-    confirmation_view(st.session_state.get(CONFIRMED))
 
 
 CONFIRMED = "_confirm_run_ids"
@@ -183,7 +183,7 @@ def confirmation_view(run_ids: Sequence[str] | None) -> None:
     with st.container(border=True):
         st.caption(f"Confirmation at {layout.plain(runview.setting_label(lif))}"
                    + (f", {len(run_ids)} seeds" if len(run_ids) > 1 else ""))
-        runview.follow(store, run_ids, "confirm", titles=("loss", "accuracy"), per_row=1)   # a narrow column
+        runview.follow(store, run_ids, "confirm", titles=("loss", "accuracy"), per_row=2)   # the page's full width
         runview.group_view(store, run_ids[0], "confirm")
         params = {**urlstate.setting_params(st.session_state[state.SETTING]), "run": run_ids[0]}
         st.page_link(entry.script("runs"), label=f"Details on the Runs page (run {run_ids[0][:8]})",
@@ -255,7 +255,7 @@ def metrics(cfg: LIFConfig, pred: Mapping[str, Any], preds: Mapping[str, Mapping
     m[2].metric("Worst gain", layout.fmt(pred["max_gain"]),
                 help="The worst-case one-step gain $\\alpha + \\gamma X$ ($X$: the sum of the positive weights); "
                      "condition III makes it 1.")
-    m[3].metric(f"$\\rho^T$, $T = {cfg.steps}$", layout.fmt(pred["gradient_gain"]),
+    m[3].metric(f"$\\rho^T$, $T = {cfg.steps}$", plots.power_text(pred["log10_gain"]),
                 help=f"The gradient gain over $T = {cfg.steps}$ steps; $\\log_{{10}}$ = {layout.fmt(pred['log10_gain'])} "
                      f"decades; stable within ±{cfg.tolerance:g}.")
     m[4].metric("Voltage model", cfg.voltage_model)
@@ -314,6 +314,10 @@ def render(cfg: LIFConfig) -> None:
         st.caption(advice.rate_sentence(preds))
         if not later:
             confirm_button(cfg, recommended.chosen(choices))
+    # The runs it queued are followed below both columns, at the page's full width (their curves and the
+    # gradient-flow plot were squeezed into the right column).
+    if not later:
+        confirmation_view(st.session_state.get(CONFIRMED))
 
     if later:
         firstview.hold()

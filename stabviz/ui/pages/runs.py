@@ -10,11 +10,11 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 import streamlit as st
 
-from stabviz.config import DEVICES, TASKS, TRAIN_RANGES, LIFConfig, TrainConfig, limits
+from stabviz.config import DEVICES, TASKS, LIFConfig, TrainConfig, limits
 from stabviz.runs import ACTIVE
 from stabviz.runs.groups import groups_of, interval_text
 from stabviz.runs.status import status_text, steps_text
-from stabviz.ui import guard, layout, runview, sharing, state
+from stabviz.ui import fields, guard, layout, runview, sharing, state
 from stabviz.ui import runs as ui_runs
 
 #: At most this many runs side by side.
@@ -67,7 +67,9 @@ def launch_form(cfg: LIFConfig) -> None:
                 "The runs below can still be followed and compared.", icon=":material/lock:")
         return
     files = sharing.data_files() if shared else {}
-    with st.form("launch", border=True, enter_to_submit=False):
+    # Plain widgets in a bordered box, not an st.form: every value is checked as it is typed, and the
+    # button stays disabled, with the reason, while one is empty or out of range (Enter commits a field only).
+    with st.container(border=True, key="launch"):
         st.markdown(f"**Launch a run at the current setting**: {runview.setting_label(cfg.to_dict())}")
         c = st.columns(4)
         task = c[0].selectbox("Task", TASKS, help="randman is generated on the fly; digits is scikit-learn's "
@@ -81,28 +83,37 @@ def launch_form(cfg: LIFConfig) -> None:
         else:
             data_path = c[1].text_input("Data file (shd / slmnist)", "")
         device = c[2].selectbox("Device", DEVICES, help="auto: CUDA when the worker sees a GPU, else CPU.")
-        layers = c[3].number_input("Layers", 1, lim["layers"], 1)
+        ranges = fields.train_ranges(lim)
+        num = lambda col, label, name, default, **kw: fields.number(col, label, name, f"launch_{name}",  # noqa: E731
+                                                                    default=default, ranges=ranges, **kw)
+        layers, bad_layers = num(c[3], "Layers", "layers", 1, step=1)
         # The defaults are Explore's confirmation run (ui_runs.quick_config): the setting's T, as Sweep's.
         quick = ui_runs.quick_config(cfg)
         c = st.columns(4)
-        steps = c[0].number_input("Training steps", 1, lim["train_steps"], quick.train_steps, step=10)
-        batch = c[1].number_input("Batch", 1, lim["batch"], quick.batch, step=8)
-        time_steps = c[2].number_input("Time steps per sample", 1, lim["time_steps"], quick.time_steps, step=10,
-                                       help=f"The T the gradients travel; by default the setting's T = {cfg.steps}.")
-        lr = c[3].number_input("Learning rate", float(TRAIN_RANGES["lr"][0]) + 1e-6, float(TRAIN_RANGES["lr"][1]),
-                               quick.lr, format="%g", step=1e-3)
+        steps, bad_steps = num(c[0], "Training steps", "train_steps", quick.train_steps, step=10)
+        batch, bad_batch = num(c[1], "Batch", "batch", quick.batch, step=8)
+        time_steps, bad_t = num(c[2], "Time steps per sample", "time_steps", quick.time_steps, step=10,
+                                help=f"The T the gradients travel; by default the setting's T = {cfg.steps}.")
+        lr, bad_lr = num(c[3], "Learning rate", "lr", quick.lr, format="%g", step=1e-3)
         c = st.columns(4)
-        sparsity_weight = c[0].number_input("Sparsity loss weight", 0.0, 1e6, 0.0, format="%g",
-                                            help="0 switches it off; else switch·(mean z − target)² per layer, "
-                                                 "the switch ramping from 1/5 to 3/5 of training.")
-        sparsity_target = c[1].number_input("Sparsity target rate", 0.0, 1.0, 0.05, format="%g")
+        sparsity_weight, bad_sw = num(c[0], "Sparsity loss weight", "sparsity_weight", 0.0, format="%g", step=0.1,
+                                      help="0 switches it off; else switch·(mean z − target)² per layer, "
+                                           "the switch ramping from 1/5 to 3/5 of training.")
+        sparsity_target, bad_st = num(c[1], "Sparsity target rate", "sparsity_target", 0.05, format="%g", step=0.01)
         recommended = c[2].checkbox("Use the recommended γ, β, q", help="The first recommendation option "
                                                                         "(a whole setting with ρ² = 1) replaces "
                                                                         "the surrogate's (γ, β, q) for this run.")
         seeds = ui_runs.seeds_input(c[3], "launch_seeds")
         st.caption("Limits on this machine: " + ", ".join(f"{k} ≤ {v}" for k, v in lim.items())
                    + " (raise with STABVIZ_MAX_<NAME>).")
-        if st.form_submit_button("Launch run", type="primary", icon=":material/play_arrow:"):
+        problems = [p for p in (bad_layers, bad_steps, bad_batch, bad_t, bad_lr, bad_sw, bad_st) if p]
+        if seeds is None:
+            problems.append(f"Seeds must be a whole number in [1, {ui_runs.MAX_SEEDS}]")
+        problems += list(state.invalid_fields().values())
+        if problems:
+            st.caption(":material/block: Launch is disabled until every field is valid: " + problems[0] + ".")
+        if st.button("Launch run", type="primary", icon=":material/play_arrow:", key="launch_run",
+                     disabled=bool(problems)):
             try:
                 train = TrainConfig(lif=cfg, task=task, data_path=data_path.strip(), layers=int(layers),
                                     train_steps=int(steps), batch=int(batch), time_steps=int(time_steps),

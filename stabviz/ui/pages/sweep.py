@@ -18,7 +18,7 @@ from stabviz.config import LIFConfig, TrainConfig, limits
 from stabviz.runs import ACTIVE, parse_values
 from stabviz.runs.outcomes import chance_level
 from stabviz.runs.status import ended_as, steps_text
-from stabviz.ui import compute, figures, layout, sharing, state
+from stabviz.ui import compute, fields, figures, layout, sharing, state
 from stabviz.ui import runs as ui_runs
 
 #: Parameters offered on the Sweep page (any LIFConfig or TrainConfig field works from the CLI).
@@ -175,18 +175,24 @@ def sweep_form(cfg: LIFConfig) -> None:
         y = c[1].selectbox("y parameter", PARAMETERS, index=0, key="sweep_y")
         y_text = c[1].text_input("y values (comma-separated)", DEFAULT_VALUES["dampening"], key="sweep_y_values")
         c = st.columns(4)
-        steps = c[0].number_input("Training steps per run", 1, limits()["train_steps"], 60, step=10,
-                                  key="sweep_steps")
-        batch = c[1].number_input("Batch", 1, limits()["batch"], 32, step=8, key="sweep_batch")
-        time_steps = c[2].number_input("Time steps per sample (T)", 1, limits()["time_steps"],
-                                       min(cfg.steps, limits()["time_steps"]), step=10, key="sweep_time_steps",
-                                       help="The T the gradients travel, and the T every prediction of this sweep is "
-                                            f"made at. By default the setting's T = {cfg.steps}.")
+        ranges = fields.train_ranges(limits())
+        steps, bad_steps = fields.number(c[0], "Training steps per run", "train_steps", "sweep_steps", default=60,
+                                         ranges=ranges, step=10)
+        batch, bad_batch = fields.number(c[1], "Batch", "batch", "sweep_batch", default=32, ranges=ranges, step=8)
+        time_steps, bad_t = fields.number(
+            c[2], "Time steps per sample (T)", "time_steps", "sweep_time_steps",
+            default=min(cfg.steps, limits()["time_steps"]), ranges=ranges, step=10,
+            help="The T the gradients travel, and the T every prediction of this sweep is "
+                 f"made at. By default the setting's T = {cfg.steps}.")
         launcher_name = c[3].selectbox("Launcher", launchers_available(), key="sweep_launcher",
                                        help="ray appears when a cluster is configured (RAY_ADDRESS).")
         st.caption(f"Runs are queued on the randman task at the current setting; at most {limits()['queued']} "
                    "may wait at once (STABVIZ_MAX_QUEUED). "
                    f"Predictions are made at the sweep's T (time steps per sample); the setting's T is {cfg.steps}.")
+        problems = [p for p in (bad_steps, bad_batch, bad_t) if p] + list(state.invalid_fields().values())
+        if problems:
+            st.warning(f"Not a sweep yet: {layout.plain(problems[0])}")
+            return
         # One T: the runs' setting takes the sweep's T, so predictions and verdicts are made at it.
         base = TrainConfig(lif=cfg.replace(steps=int(time_steps)), task="randman", train_steps=int(steps),
                            batch=int(batch), time_steps=int(time_steps), log_every=5)
@@ -200,7 +206,10 @@ def sweep_form(cfg: LIFConfig) -> None:
             too_long = ui_runs.limit_warning(base, len(xs) * len(ys))
             if too_long:
                 st.warning(too_long, icon=":material/timer_off:")
-        if st.button("Start sweep", type="primary", icon=":material/grid_on:", disabled=xs is None):
+        too_many = None if xs is None else queue_problem(len(xs) * len(ys), limits()["queued"])
+        if too_many:
+            st.warning(too_many, icon=":material/block:")
+        if st.button("Start sweep", type="primary", icon=":material/grid_on:", disabled=xs is None or bool(too_many)):
             try:
                 sweep_id, _ = ui_runs.submit_sweep(base, x, xs, y, ys, launcher_name)
             except ValueError as err:
@@ -209,6 +218,16 @@ def sweep_form(cfg: LIFConfig) -> None:
                 st.session_state["sweep_choice"] = sweep_id
                 st.session_state[STARTED] = True
                 st.success(f"Sweep {layout.plain(sweep_id[:8])} queued: {len(xs) * len(ys)} runs.")
+
+
+def queue_problem(runs: int, limit: int, waiting: int | None = None) -> str | None:
+    """Why a sweep of ``runs`` runs cannot be queued on this machine (at most ``limit`` may wait at once,
+    ``waiting`` of them already do), or None."""
+    waiting = ui_runs.store().count("queued") if waiting is None else waiting
+    if runs + waiting <= limit:
+        return None
+    return (f"Start is disabled: this sweep has {runs} runs, and at most {limit} may wait in the queue at once "
+            f"({waiting} already waiting; STABVIZ_MAX_QUEUED raises the limit). Give fewer values.")
 
 
 def t_note(base: Mapping[str, Any], setting_steps: int) -> str:
