@@ -148,11 +148,12 @@ def test_explore_warns_before_a_confirmation_whose_estimate_is_over_its_time_lim
 
 def test_the_runs_page_holds_a_launch_over_its_time_limit_once_and_says_why(temp_home):
     store = store_of(temp_home)
-    base = TrainConfig(lif=LIFConfig(), train_steps=100, batch=32, time_steps=50)    # the launch form's defaults
+    from stabviz.runs.confirm import quick_config
+    base = quick_config(LIFConfig())                      # the launch form's defaults are the confirmation's
     _slow_history(store, base, per_step=60.0)
     at = open_app(page=RUNS_PAGE)
     before = len(store.list(limit=None))
-    at.get("form_submit_button")[0].click().run()
+    at.button(key="launch_run").click().run()
     assert any("Not started yet" in w.value and "time limit of 10 min" in shown(w.value) for w in at.warning)
     assert len(store.list(limit=None)) == before                            # nothing queued yet
 
