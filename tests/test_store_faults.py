@@ -639,6 +639,9 @@ def test_runs_list_says_in_one_line_that_the_dispatcher_stopped_answering(tmp_pa
         err = capsys.readouterr().err.strip().splitlines()
         assert err == ["stabviz: error: STABVIZ_DISPATCHER_TIMEOUT_S = 'soon' is outside the allowed range "
                        "[2, 86400] (seconds)"], err
+        assert main(["submit", "--steps", "5"]) == 2                 # refused before anything is queued
+        assert "STABVIZ_DISPATCHER_TIMEOUT_S = 'soon'" in capsys.readouterr().err
+        assert store.count("queued") == 0
     finally:
         silent.kill()
         silent.wait()
@@ -692,6 +695,26 @@ def test_the_runs_page_shows_a_damaged_store_as_one_error(tmp_path, monkeypatch)
     errors = [e.value for e in at.error]
     assert any("damaged" in e and "0 bytes" in e and "mv" in e for e in errors), errors
     assert (tmp_path / "stabviz.db").stat().st_size == 0
+
+
+def test_the_runs_page_says_when_the_dispatcher_stopped_answering(tmp_path, monkeypatch):
+    from support import open_app, shown
+    monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))
+    store = RunStore()
+    silent = subprocess.Popen(["sleep", "120"])
+    try:
+        assert store.take_dispatch("frozen", silent.pid)
+        conn = sqlite3.connect(store.path)
+        conn.execute("UPDATE dispatcher SET heartbeat = ?", (time.time() - 12,))
+        conn.commit()
+        conn.close()
+        at = open_app(page="stabviz/ui/entry/runs.py")
+        warnings = [shown(w.value) for w in at.warning]
+        assert any(f"(pid {silent.pid}) has not responded for 1" in w and "replaced after 30 s" in w
+                   for w in warnings), warnings
+    finally:
+        silent.kill()
+        silent.wait()
 
 
 def train_into_store_failure(cfg, callback, should_stop, run_id):

@@ -20,7 +20,7 @@ from stabviz import memory
 from stabviz.config import TrainConfig, limits
 from stabviz.runs.groups import SEED, seed_values
 from stabviz.runs.host import default_workers, dispatcher_pid
-from stabviz.runs.store import RunStore, StoreError, new_id
+from stabviz.runs.store import RunStore, StoreError, dispatcher_timeout, new_id
 from stabviz.runs.sweep import label, sweep_configs
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])   # the folder that holds stabviz/
@@ -187,6 +187,7 @@ def ensure_dispatcher(store: RunStore | None = None, workers: int | None = None,
     store. Returns the pid of a dispatcher started now, else None. Raises StoreError when the store
     cannot be written (full disk...)."""
     store = store if store is not None else RunStore()
+    dispatcher_timeout()          # a bad STABVIZ_DISPATCHER_TIMEOUT_S is refused before anything is queued
     if store.read_only:
         return None
     store.reap()

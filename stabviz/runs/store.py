@@ -14,6 +14,11 @@ SQL (:data:`TRANSITIONS`): a terminal status never changes, and a worker whose r
 has its metrics and heartbeats refused (:class:`RunEnded`). Every failure of the database itself (disk
 full, read-only, damaged file, locked too long) raises :class:`StoreError` with a one-line message.
 
+A new store is made only where no file is (built under a temporary name, then linked into place): an
+empty, cut or foreign file at the path is reported as damaged, with the ``mv`` that moves it aside, and
+never rebuilt in place. The ``dispatcher`` table holds the local dispatcher's lease (token, pid,
+heartbeat): see :meth:`RunStore.take_dispatch` and :meth:`RunStore.dispatcher_status`.
+
 Times are Unix epoch seconds (float). Multi-host Ray clusters need the database on a filesystem shared by
 every node *with working POSIX locks*; WAL needs shared memory between processes, which network
 filesystems do not give across hosts, so there set ``STABVIZ_SQLITE_JOURNAL=delete`` before the database
@@ -911,10 +916,10 @@ class RunStore:
         stale}; None when no dispatcher holds it. ``late``: silent for several heartbeats (frozen or
         hung, see :func:`describe_dispatcher`); ``stale``: past the timeout, so the next
         :func:`stabviz.runs.ensure_dispatcher` with runs queued replaces it. Reads only."""
+        timeout = dispatcher_timeout()          # checked even with no dispatcher: a bad setting is said at once
         row = self._lease_row()
         if row is None:
             return None
-        timeout = dispatcher_timeout()
         age = max(0.0, time.time() - row["heartbeat"])
         alive = not (row["host"] == HOST and not pid_alive(row["pid"]))
         return {"pid": row["pid"], "host": row["host"], "age_s": age, "timeout_s": timeout, "alive": alive,
