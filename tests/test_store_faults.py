@@ -763,6 +763,37 @@ def test_a_run_stopped_by_a_store_it_cannot_write_records_why_even_once_declared
     assert any(run_id in line and cause in line for line in capsys.readouterr().out.splitlines())
 
 
+def test_a_real_full_disk_ends_a_workers_run_interrupted_with_that_cause(tmp_path, monkeypatch):
+    """The store on a small tmpfs, filled while a real worker trains: nobody can write (the dispatcher's
+    log, its lease and its reaper included) until space is freed; then the run ends interrupted with
+    the disk as its cause, whoever writes first."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    home = mnt / "home"
+    try:
+        _use_home(monkeypatch, home, workers=1)
+        monkeypatch.setenv("STABVIZ_SQLITE_JOURNAL", "delete")    # each write needs a new journal file
+        monkeypatch.setenv("STABVIZ_STALE_AFTER_S", "2")
+        store = RunStore()
+        run_id = LocalLauncher(store).submit(quick(steps=3000))  # 60 s at 20 ms a step
+        wait_for(lambda: metric_points(store, run_id) >= 5, 30, "first metrics")
+        filler = _fill(mnt)
+        time.sleep(4)                     # past the stale limit, but no process can write the verdict
+        assert store.get(run_id)["status"] == "running"
+        filler.unlink()
+        wait_for(lambda: "disk is full" in (store.get(run_id)["error"] or ""), 30, "the cause to be recorded")
+        got = store.get(run_id)
+        assert got["status"] == "interrupted" and "\n" not in got["error"], got
+    finally:
+        _kill_all(home)
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
 def test_cancel_on_a_full_disk_prints_one_line(tmp_path, monkeypatch, capsys):
     from stabviz.cli import main
     monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))

@@ -108,8 +108,8 @@ class _Heartbeat(threading.Thread):
         except Exception as exc:   # a busy database must not kill the run; the next beat retries
             self.last_error = f"{type(exc).__name__}: {exc}"
             if self.last_error.count("\n") == 0:
-                print(f"stabviz worker {os.getpid()}: heartbeat of {run_id} failed: "
-                      f"{self.last_error}", file=sys.stderr, flush=True)
+                _say(f"stabviz worker {os.getpid()}: heartbeat of {run_id} failed: "
+                     f"{self.last_error}")
 
 
 def _should_stop_for(store: RunStore, run_id: str,
@@ -332,6 +332,16 @@ def execute_claimed_ensemble(store: RunStore, run_ids: list[str],
         beat.join(timeout=2)
 
 
+def _say(line: str) -> None:
+    """One diagnostic line on stderr (the dispatcher's log, beside the store). Never raises: on the full
+    disk this reports, the write itself fails, and a worker must not die of it before its run's cause is
+    recorded."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, StoreError):
         return str(exc)
@@ -360,8 +370,8 @@ def _record(store: RunStore, run_id: str, status: str, *, amend: bool = False, *
         except StoreError as exc:
             if exc.kind not in RETRY_KINDS or time.monotonic() > deadline:
                 raise
-            print(f"stabviz worker {os.getpid()}: recording {run_id} as {status} failed ({exc}); "
-                  "retrying", file=sys.stderr, flush=True)
+            _say(f"stabviz worker {os.getpid()}: recording {run_id} as {status} failed ({exc}); "
+                 "retrying")
             time.sleep(pause)
             pause = min(pause * 2, 2.0)
 
@@ -399,7 +409,7 @@ def serve(db_path: str, max_running: int, slot: int = 0, idle_s: float = DEFAULT
             try:
                 run_ids = claim_work(store, "local", os.getpid(), max_running, lease)
             except StoreError as exc:          # full or busy: wait for it to clear, stay idle
-                print(f"stabviz worker {os.getpid()}: {exc}", file=sys.stderr, flush=True)
+                _say(f"stabviz worker {os.getpid()}: {exc}")
                 time.sleep(1.0)
                 continue
             if not run_ids:
@@ -411,7 +421,7 @@ def serve(db_path: str, max_running: int, slot: int = 0, idle_s: float = DEFAULT
                 else:
                     execute_claimed_ensemble(store, run_ids)
             except StoreError as exc:          # its outcome could not be recorded in time: the reaper's
-                print(f"stabviz worker {os.getpid()}: {exc}", file=sys.stderr, flush=True)
+                _say(f"stabviz worker {os.getpid()}: {exc}")
                 break
             idle_since = time.monotonic()
         _restart_dispatcher_if_needed(store)
@@ -428,8 +438,7 @@ def _restart_dispatcher_if_needed(store: RunStore) -> None:
         from stabviz.runs.local import ensure_dispatcher
         ensure_dispatcher(store)
     except Exception as exc:
-        print(f"stabviz worker {os.getpid()}: could not check the dispatcher: {exc}",
-              file=sys.stderr, flush=True)
+        _say(f"stabviz worker {os.getpid()}: could not check the dispatcher: {exc}")
 
 
 # -- dispatcher ------------------------------------------------------------------------------------
@@ -467,8 +476,8 @@ def dispatch(db_path: str, workers: int, idle_s: float = DEFAULT_IDLE_S, lease: 
         if held.lost:
             # Replaced while frozen: the new dispatcher serves the queue. Our workers finish the runs
             # they hold (claimed once, never again) and claim nothing more: leave them be.
-            print(f"stabviz dispatcher {os.getpid()}: replaced by another dispatcher (its lease was "
-                  "taken over); exiting without launching anything", file=sys.stderr, flush=True)
+            _say(f"stabviz dispatcher {os.getpid()}: replaced by another dispatcher (its lease was "
+                 "taken over); exiting without launching anything")
         else:
             _stop_workers(procs)
             try:
@@ -503,7 +512,7 @@ def _serve_queue(store: RunStore, held: _Lease, workers: int, idle_s: float,
             now = time.monotonic()
             if failing_since is None:
                 failing_since = now
-                print(f"stabviz dispatcher {os.getpid()}: {exc}", file=sys.stderr, flush=True)
+                _say(f"stabviz dispatcher {os.getpid()}: {exc}")
             if not procs and now - failing_since > DISPATCH_GIVE_UP_S:
                 return procs
             stop.wait(1.0)
