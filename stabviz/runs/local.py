@@ -124,7 +124,11 @@ class LocalLauncher(Launcher):
 
     def _start(self, run_ids: list[str]) -> None:
         with self._spawn_lock:
-            self._spawned = _start_dispatcher(self.store, self.workers, self.idle_s) or self._spawned
+            try:
+                self._spawned = _start_dispatcher(self.store, self.workers, self.idle_s) or self._spawned
+            except StoreError:
+                pass             # the lease could not be written (busy, full): the runs stay queued and
+                                 # the next look at the store (CLI, page, wait) starts their dispatcher
 
     def dispatcher_pid(self) -> int | None:
         """Pid of the live dispatcher serving this store, or None."""

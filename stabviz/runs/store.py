@@ -403,7 +403,7 @@ class RunStore:
             else:
                 # mode=rw: never create the file here (a store moved aside while open must not come
                 # back empty); only _create makes a new store.
-                conn = sqlite3.connect("file:" + quote(str(self.path.resolve())) + "?mode=rw", uri=True,
+                conn = sqlite3.connect("file:" + quote(os.path.abspath(self.path)) + "?mode=rw", uri=True,
                                        timeout=BUSY_TIMEOUT_S, isolation_level=None)
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
