@@ -471,7 +471,7 @@ def dispatch(db_path: str, workers: int, idle_s: float = DEFAULT_IDLE_S, lease: 
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     procs: dict[int, mp.process.BaseProcess] = {}
     try:
-        procs = _serve_queue(store, held, workers, idle_s, stop)
+        _serve_queue(store, held, workers, idle_s, stop, procs)
     finally:
         if held.lost:
             # Replaced while frozen: the new dispatcher serves the queue. Our workers finish the runs
@@ -488,23 +488,23 @@ def dispatch(db_path: str, workers: int, idle_s: float = DEFAULT_IDLE_S, lease: 
     return 0
 
 
-def _serve_queue(store: RunStore, held: _Lease, workers: int, idle_s: float,
-                 stop: threading.Event) -> dict[int, mp.process.BaseProcess]:
-    """Keep up to ``workers`` workers while local runs are queued; return the worker processes when
-    stopped, idle (lease released) or replaced (``held.lost``)."""
+def _serve_queue(store: RunStore, held: _Lease, workers: int, idle_s: float, stop: threading.Event,
+                 procs: dict[int, mp.process.BaseProcess]) -> None:
+    """Keep up to ``workers`` workers (``procs``, slot -> process, kept up to date for the caller) while
+    local runs are queued; return when stopped, idle (lease released) or replaced (``held.lost``)."""
     ctx = mp.get_context("spawn")
-    procs: dict[int, mp.process.BaseProcess] = {}
     failing_since: float | None = None
     while not stop.is_set():
-        procs = {slot: p for slot, p in procs.items() if p.is_alive()}   # is_alive() reaps
+        for slot in [slot for slot, p in procs.items() if not p.is_alive()]:   # is_alive() reaps
+            del procs[slot]
         try:
             if not held.renew():
-                return procs
+                return
             store.reap()
             queued = store.count("queued", launcher="local")
             free = [slot for slot in range(workers) if slot not in procs][:queued]
             if free and not held.renew(now=True):          # checked right before launching
-                return procs
+                return
             failing_since = None
         except StoreError as exc:
             # Full disk, lock held for long: keep the workers, retry; give up after a minute
@@ -514,7 +514,7 @@ def _serve_queue(store: RunStore, held: _Lease, workers: int, idle_s: float,
                 failing_since = now
                 _say(f"stabviz dispatcher {os.getpid()}: {exc}")
             if not procs and now - failing_since > DISPATCH_GIVE_UP_S:
-                return procs
+                return
             stop.wait(1.0)
             continue
         for slot in free:
@@ -523,9 +523,8 @@ def _serve_queue(store: RunStore, held: _Lease, workers: int, idle_s: float,
             p.start()
             procs[slot] = p
         if not procs and queued == 0 and _release_if_idle(store, held.token):
-            return procs
+            return
         stop.wait(DISPATCH_POLL_S)
-    return procs
 
 
 def _release_if_idle(store: RunStore, token: str) -> bool:
