@@ -552,9 +552,10 @@ def _attempts(path: Path) -> list[tuple[str, int, int, float]]:
 
 
 def _frozen_dispatcher_round(home: Path, rng: random.Random, timeout: float, resume_window: tuple[float, float],
-                             monkeypatch) -> dict:
-    """Freeze the dispatcher (SIGSTOP) and kill its worker, queue 9 runs, resume it at a random moment;
-    the queue must still drain, each run executed at most once, by one dispatcher's workers."""
+                             monkeypatch, kill_worker: bool = True) -> dict:
+    """Freeze the dispatcher (SIGSTOP), kill its worker or let it finish its run, queue 9 runs, resume the
+    dispatcher at a random moment; the queue must still drain, each run executed once, by one dispatcher's
+    workers."""
     _use_home(monkeypatch, home, workers=1)
     attempts = home / "attempts"
     monkeypatch.setenv("STABVIZ_FAKE_ATTEMPTS", str(attempts))
@@ -562,13 +563,14 @@ def _frozen_dispatcher_round(home: Path, rng: random.Random, timeout: float, res
     monkeypatch.setenv("STABVIZ_DISPATCHER_TIMEOUT_S", str(timeout))
     store = RunStore()
     launcher = LocalLauncher(store)
-    first = launcher.submit(quick(steps=2000))                 # 100 s: killed long before
+    first = launcher.submit(quick(steps=2000 if kill_worker else 100))   # killed long before / 5 s
     wait_for(lambda: metric_points(store, first) >= 2, 30, "the first run's metrics")
     frozen = dispatcher_pid(store.path)
     worker = store.get(first)["pid"]
     os.kill(frozen, signal.SIGSTOP)
     t_freeze = time.time()
-    os.kill(worker, signal.SIGKILL)
+    if kill_worker:
+        os.kill(worker, signal.SIGKILL)
     resume_after = rng.uniform(*resume_window)
     resumer = threading.Timer(resume_after, os.kill, (frozen, signal.SIGCONT))
     resumer.start()
@@ -577,7 +579,7 @@ def _frozen_dispatcher_round(home: Path, rng: random.Random, timeout: float, res
         statuses = launcher.wait([first, *more], timeout=90)   # restarts a missing dispatcher, as pages do
     finally:
         resumer.join()
-    assert statuses[first] == "interrupted", statuses
+    assert statuses[first] == ("interrupted" if kill_worker else "finished"), statuses
     assert all(statuses[r] == "finished" for r in more), statuses
     runs = _attempts(attempts)
     counts = {r: sum(a[0] == r for a in runs) for r in [first, *more]}
@@ -587,8 +589,10 @@ def _frozen_dispatcher_round(home: Path, rng: random.Random, timeout: float, res
     replaced = served_by != {frozen}
     if replaced:         # resumed after its lease was taken: it must notice and exit, launching nothing
         wait_for(lambda: not store_mod.pid_alive(frozen), 30, "the replaced dispatcher to exit")
+        assert [a[0] for a in runs if a[1] == worker] == [first], "the old worker claimed more runs"
     started = min(store.get(r)["started"] for r in more)
-    return {"replaced": replaced, "resumed_after_s": resume_after, "stranded_s": started - t_freeze}
+    return {"replaced": replaced, "resumed_after_s": resume_after, "stranded_s": started - t_freeze,
+            "worker": "killed" if kill_worker else "left running"}
 
 
 def test_a_frozen_dispatcher_is_replaced_and_no_run_is_executed_twice(tmp_path, monkeypatch):
@@ -597,13 +601,14 @@ def test_a_frozen_dispatcher_is_replaced_and_no_run_is_executed_twice(tmp_path, 
     try:
         for k in range(4):        # resumed before the timeout, about at it, and well after it
             window = (0.7 * k * timeout, 0.7 * (k + 1) * timeout)
-            rounds.append(_frozen_dispatcher_round(tmp_path / f"round{k}", rng, timeout, window, monkeypatch))
+            rounds.append(_frozen_dispatcher_round(tmp_path / f"round{k}", rng, timeout, window, monkeypatch,
+                                                   kill_worker=k % 2 == 0))
             _kill_all(tmp_path / f"round{k}")
     finally:
         for k in range(4):
             _kill_all(tmp_path / f"round{k}")
     for r in rounds:
-        print(f"\n  resumed after {r['resumed_after_s']:.1f} s: replaced {r['replaced']}, "
+        print(f"\n  worker {r['worker']}, resumed after {r['resumed_after_s']:.1f} s: replaced {r['replaced']}, "
               f"queue stranded {r['stranded_s']:.1f} s (timeout {timeout:g} s)", end="")
         # a dispatcher frozen past the timeout is replaced soon after it (the page/CLI polls once a second)
         if r["replaced"]:
