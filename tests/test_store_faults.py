@@ -799,7 +799,7 @@ def test_a_real_full_disk_ends_a_workers_run_interrupted_with_that_cause(tmp_pat
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
-def test_cancel_on_a_full_disk_prints_one_line(tmp_path, monkeypatch, capsys):
+def test_cancel_submit_and_sweep_on_a_full_disk_print_one_line(tmp_path, monkeypatch, capsys):
     from stabviz.cli import main
     monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))
     store = RunStore()
@@ -810,7 +810,9 @@ def test_cancel_on_a_full_disk_prints_one_line(tmp_path, monkeypatch, capsys):
     def full(self):
         raise sqlite3.OperationalError("database or disk is full")
     monkeypatch.setattr(RunStore, "_write", full)
-    assert main(["runs", "cancel", queued]) == 2
-    out, err = capsys.readouterr()
-    assert out == "" and err.strip().splitlines() == [
-        f"stabviz: error: the run store {store.path} cannot be written: its disk is full"], err
+    for argv in (["runs", "cancel", queued], ["submit", "--steps", "5"],
+                 ["sweep", "--x", "lr", "--x-values", "0.01,0.02", "--steps", "5"]):
+        assert main(argv) == 2, argv
+        out, err = capsys.readouterr()
+        assert out == "" and err.strip().splitlines() == [
+            f"stabviz: error: the run store {store.path} cannot be written: its disk is full"], (argv, err)
