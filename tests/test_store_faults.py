@@ -692,6 +692,22 @@ def test_an_empty_or_damaged_store_is_reported_with_the_mv_that_moves_it_aside(t
     assert main(["runs", "list"]) == 0 and capsys.readouterr().out.strip() == "no runs"
 
 
+def test_a_journal_left_without_its_store_is_reported_not_replayed_into_a_new_one(tmp_path, monkeypatch, capsys):
+    from stabviz.cli import main
+    monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))
+    first = RunStore(tmp_path / "old.db")
+    first.create(quick())
+    wal = tmp_path / "stabviz.db-wal"
+    wal.write_bytes((tmp_path / "old.db").read_bytes())      # some other store's pages under the journal's name
+    assert main(["runs", "list"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"stabviz: error: the run store {tmp_path / 'stabviz.db'} is missing but its journal {wal} "
+                     f"is left; move it aside to start a new one: mv {wal} {wal}.orphan"], lines
+    assert not (tmp_path / "stabviz.db").exists()
+    wal.rename(tmp_path / "stabviz.db-wal.orphan")
+    assert main(["runs", "list"]) == 0 and capsys.readouterr().out.strip() == "no runs"
+
+
 def test_the_runs_page_shows_a_damaged_store_as_one_error(tmp_path, monkeypatch):
     from support import open_app
     monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))

@@ -471,6 +471,12 @@ class RunStore:
         """Make a new store where no file is: built whole under a temporary name, then linked into
         place (fails if another process got there first: its store is used), so no process ever sees a
         half-made store and an empty file at the path always means damage."""
+        for side in ("-wal", "-journal"):
+            orphan = Path(str(self.path) + side)
+            if orphan.exists() and orphan.stat().st_size > 0:    # SQLite would replay it into the new store
+                raise StoreError(f"the run store {self.path} is missing but its journal {orphan} is left; move "
+                                 f"it aside to start a new one: mv {shlex.quote(str(orphan))} "
+                                 f"{shlex.quote(str(orphan) + '.orphan')}", "corrupt")
         tmp = self.path.with_name(f".{self.path.name}.new-{os.getpid()}-{new_id()}")
         try:
             conn = sqlite3.connect(tmp, isolation_level=None)
