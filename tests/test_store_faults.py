@@ -37,6 +37,10 @@ FAKE_ENTRY = "test_store_faults:fake_train"
 def fake_train(cfg, callback, should_stop, run_id):
     """Stands in for stabviz.train.run: ``train_steps`` steps of STABVIZ_FAKE_STEP_S seconds."""
     step_s = float(os.environ.get("STABVIZ_FAKE_STEP_S", "0.02"))
+    attempts = os.environ.get("STABVIZ_FAKE_ATTEMPTS")
+    if attempts:                 # one line per execution: run id, worker pid, its dispatcher's pid, time
+        with open(attempts, "a") as f:
+            f.write(f"{run_id} {os.getpid()} {os.getppid()} {time.time()}\n")
     for step in range(cfg.train_steps):
         if should_stop():
             return {"status": "cancelled", "run_id": run_id, "device": "cpu", "steps": step}
@@ -319,9 +323,10 @@ def test_full_disk_lists_refuses_writes_clearly_and_records_the_cause(small_disk
         callback({"step": 1, "metrics": {"loss": 0.5}})        # fails: disk full
         return {"status": "finished"}
 
-    assert execute_claimed(store, second, train_on_full_disk) == "failed"
+    # interrupted, not failed: the run did nothing wrong, the store could not be written
+    assert execute_claimed(store, second, train_on_full_disk) == "interrupted"
     got = store.get(second)
-    assert got["status"] == "failed" and "disk is full" in got["error"], got["error"]
+    assert got["status"] == "interrupted" and "disk is full" in got["error"], got["error"]
 
 
 # -- 7. killed workers, dispatchers, submitters -------------------------------------------------------
@@ -535,3 +540,295 @@ def test_metrics_since_returns_only_newmetric_points(tmp_path):
     assert store.metrics_since(run, cursor, names=["loss"])[0] == {"loss": ([1500], [0.5])}
     print(f"\npoll at 1500 steps x 5 metrics: metrics() {full_ms:.1f} ms, "
           f"metrics_since() with nothing new {since_ms:.2f} ms")
+
+
+# -- 10. a frozen dispatcher is replaced; damaged files; causes of store failures ---------------------
+
+def _attempts(path: Path) -> list[tuple[str, int, int, float]]:
+    if not path.exists():
+        return []
+    return [(r, int(pid), int(ppid), float(t))
+            for r, pid, ppid, t in (line.split() for line in path.read_text().splitlines())]
+
+
+def _frozen_dispatcher_round(home: Path, rng: random.Random, timeout: float, resume_window: tuple[float, float],
+                             monkeypatch, kill_worker: bool = True) -> dict:
+    """Freeze the dispatcher (SIGSTOP), kill its worker or let it finish its run, queue 9 runs, resume the
+    dispatcher at a random moment; the queue must still drain, each run executed once, by one dispatcher's
+    workers."""
+    _use_home(monkeypatch, home, workers=1)
+    attempts = home / "attempts"
+    monkeypatch.setenv("STABVIZ_FAKE_ATTEMPTS", str(attempts))
+    monkeypatch.setenv("STABVIZ_FAKE_STEP_S", "0.05")
+    monkeypatch.setenv("STABVIZ_DISPATCHER_TIMEOUT_S", str(timeout))
+    store = RunStore()
+    launcher = LocalLauncher(store)
+    first = launcher.submit(quick(steps=2000 if kill_worker else 100))   # killed long before / 5 s
+    wait_for(lambda: metric_points(store, first) >= 2, 30, "the first run's metrics")
+    frozen = dispatcher_pid(store.path)
+    worker = store.get(first)["pid"]
+    os.kill(frozen, signal.SIGSTOP)
+    t_freeze = time.time()
+    if kill_worker:
+        os.kill(worker, signal.SIGKILL)
+    resume_after = rng.uniform(*resume_window)
+    resumer = threading.Timer(resume_after, os.kill, (frozen, signal.SIGCONT))
+    resumer.start()
+    try:
+        more = [launcher.submit(quick(lr=0.001 * (i + 1))) for i in range(9)]
+        statuses = launcher.wait([first, *more], timeout=90)   # restarts a missing dispatcher, as pages do
+    finally:
+        resumer.join()
+    assert statuses[first] == ("interrupted" if kill_worker else "finished"), statuses
+    assert all(statuses[r] == "finished" for r in more), statuses
+    runs = _attempts(attempts)
+    counts = {r: sum(a[0] == r for a in runs) for r in [first, *more]}
+    assert all(n == 1 for n in counts.values()), f"a run executed twice or never: {counts}"
+    served_by = {ppid for r, _, ppid, t in runs if t > t_freeze}
+    assert len(served_by) == 1, f"runs after the freeze were launched by several dispatchers: {served_by}"
+    replaced = served_by != {frozen}
+    if replaced:         # resumed after its lease was taken: it must notice and exit, launching nothing
+        wait_for(lambda: not store_mod.pid_alive(frozen), 30, "the replaced dispatcher to exit")
+        assert [a[0] for a in runs if a[1] == worker] == [first], "the old worker claimed more runs"
+    started = min(store.get(r)["started"] for r in more)
+    return {"replaced": replaced, "resumed_after_s": resume_after, "stranded_s": started - t_freeze,
+            "worker": "killed" if kill_worker else "left running"}
+
+
+def test_a_frozen_dispatcher_is_replaced_and_no_run_is_executed_twice(tmp_path, monkeypatch):
+    rng, timeout = random.Random(20), 3.0
+    rounds = []
+    try:
+        for k in range(4):        # resumed before the timeout, about at it, and well after it
+            window = (0.7 * k * timeout, 0.7 * (k + 1) * timeout)
+            rounds.append(_frozen_dispatcher_round(tmp_path / f"round{k}", rng, timeout, window, monkeypatch,
+                                                   kill_worker=k % 2 == 0))
+            _kill_all(tmp_path / f"round{k}")
+    finally:
+        for k in range(4):
+            _kill_all(tmp_path / f"round{k}")
+    for r in rounds:
+        print(f"\n  worker {r['worker']}, resumed after {r['resumed_after_s']:.1f} s: replaced {r['replaced']}, "
+              f"queue stranded {r['stranded_s']:.1f} s (timeout {timeout:g} s)", end="")
+        # a dispatcher frozen past the timeout is replaced soon after it (the page/CLI polls once a second)
+        if r["replaced"]:
+            assert r["stranded_s"] < timeout + 20
+    assert any(r["replaced"] for r in rounds), "no round froze the dispatcher past the timeout"
+
+
+def test_runs_list_says_in_one_line_that_the_dispatcher_stopped_answering(tmp_path, monkeypatch, capsys):
+    from stabviz.cli import main
+    monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))
+    store = RunStore()
+    silent = subprocess.Popen(["sleep", "60"])                   # alive, but it never renews the lease
+    try:
+        assert store.take_dispatch("frozen", silent.pid)
+        conn = sqlite3.connect(store.path)
+        conn.execute("UPDATE dispatcher SET heartbeat = ?", (time.time() - 42,))
+        conn.commit()
+        conn.close()
+        status = store.dispatcher_status()
+        assert status["pid"] == silent.pid and status["alive"] and status["stale"] and 41 < status["age_s"] < 60
+        assert main(["runs", "list"]) == 0
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"the dispatcher (pid {silent.pid}) has not responded for 42 s" in err[0], err
+
+        monkeypatch.setenv("STABVIZ_DISPATCHER_TIMEOUT_S", "60")
+        assert not store.dispatcher_status()["stale"]
+        assert main(["runs", "list"]) == 0
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "it will be replaced after 60 s" in err[0], err
+
+        monkeypatch.setenv("STABVIZ_DISPATCHER_TIMEOUT_S", "soon")
+        assert main(["runs", "list"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == ["stabviz: error: STABVIZ_DISPATCHER_TIMEOUT_S = 'soon' is outside the allowed range "
+                       "[2, 86400] (seconds)"], err
+        assert main(["submit", "--steps", "5"]) == 2                 # refused before anything is queued
+        assert "STABVIZ_DISPATCHER_TIMEOUT_S = 'soon'" in capsys.readouterr().err
+        assert store.count("queued") == 0
+    finally:
+        silent.kill()
+        silent.wait()
+    monkeypatch.delenv("STABVIZ_DISPATCHER_TIMEOUT_S")
+    assert store.dispatcher_status()["alive"] is False              # a dead holder is not reported
+    assert main(["runs", "list"]) == 0 and capsys.readouterr().err == ""
+
+
+def _cut_store(path: Path) -> None:
+    """A store written by plain sqlite3 (this process keeps no connection to it), then cut short."""
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE runs (id TEXT, config TEXT)")
+    conn.executemany("INSERT INTO runs VALUES (?, ?)", [(str(i), "x" * 200) for i in range(500)])
+    conn.commit()
+    conn.close()
+    with open(path, "r+b") as f:
+        f.truncate(3 * 4096)
+
+
+@pytest.mark.parametrize("damage", ["empty", "cut", "garbage"])
+def test_an_empty_or_damaged_store_is_reported_with_the_mv_that_moves_it_aside(tmp_path, monkeypatch, capsys,
+                                                                               damage):
+    from stabviz.cli import main
+    monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))
+    db = tmp_path / "stabviz.db"
+    if damage == "empty":
+        db.write_bytes(b"")
+    elif damage == "cut":
+        _cut_store(db)
+    else:
+        db.write_bytes(random.Random(2).randbytes(5000))
+    before = db.read_bytes()
+    for argv in (["runs", "list"], ["submit", "--steps", "5"], ["runs", "cancel", "abc"]):
+        assert main(argv) == 2, argv
+        out, err = capsys.readouterr()
+        lines = err.strip().splitlines()
+        assert out == "" and len(lines) == 1, (argv, out, err)
+        assert f"the run store {db} is damaged" in lines[0]
+        assert lines[0].endswith(f"move it aside to start a new one: mv {db} {db}.damaged"), lines[0]
+        assert {"empty": "0 bytes", "cut": "truncated", "garbage": "not a SQLite database"}[damage] in lines[0]
+    assert db.read_bytes() == before, "the damaged store was changed"
+    db.rename(tmp_path / "stabviz.db.damaged")                   # what the message says to do
+    assert main(["runs", "list"]) == 0 and capsys.readouterr().out.strip() == "no runs"
+
+
+def test_a_journal_left_without_its_store_is_reported_not_replayed_into_a_new_one(tmp_path, monkeypatch, capsys):
+    from stabviz.cli import main
+    monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))
+    first = RunStore(tmp_path / "old.db")
+    first.create(quick())
+    wal = tmp_path / "stabviz.db-wal"
+    wal.write_bytes((tmp_path / "old.db").read_bytes())      # some other store's pages under the journal's name
+    assert main(["runs", "list"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"stabviz: error: the run store {tmp_path / 'stabviz.db'} is missing but its journal {wal} "
+                     f"is left; move it aside to start a new one: mv {wal} {wal}.orphan"], lines
+    assert not (tmp_path / "stabviz.db").exists()
+    wal.rename(tmp_path / "stabviz.db-wal.orphan")
+    assert main(["runs", "list"]) == 0 and capsys.readouterr().out.strip() == "no runs"
+
+
+def test_the_runs_page_shows_a_damaged_store_as_one_error(tmp_path, monkeypatch):
+    from support import open_app
+    monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))
+    (tmp_path / "stabviz.db").write_bytes(b"")
+    at = open_app(page="stabviz/ui/entry/runs.py")
+    errors = [e.value for e in at.error]
+    assert any("damaged" in e and "0 bytes" in e and "mv" in e for e in errors), errors
+    assert (tmp_path / "stabviz.db").stat().st_size == 0
+
+
+def test_the_runs_page_says_when_the_dispatcher_stopped_answering(tmp_path, monkeypatch):
+    from support import open_app, shown
+    monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))
+    store = RunStore()
+    silent = subprocess.Popen(["sleep", "120"])
+    try:
+        assert store.take_dispatch("frozen", silent.pid)
+        conn = sqlite3.connect(store.path)
+        conn.execute("UPDATE dispatcher SET heartbeat = ?", (time.time() - 12,))
+        conn.commit()
+        conn.close()
+        at = open_app(page="stabviz/ui/entry/runs.py")
+        warnings = [shown(w.value) for w in at.warning]
+        assert any(f"(pid {silent.pid}) has not responded for 1" in w and "replaced after 30 s" in w
+                   for w in warnings), warnings
+    finally:
+        silent.kill()
+        silent.wait()
+
+
+def train_into_store_failure(cfg, callback, should_stop, run_id):
+    """A training entry for the worker process: one step, then every write of this process to the store
+    fails with STABVIZ_TEST_STORE_FAULT (a SQLite message) while the file STABVIZ_TEST_FAULT_FLAG exists."""
+    import sqlite3 as sq
+    flag, message = Path(os.environ["STABVIZ_TEST_FAULT_FLAG"]), os.environ["STABVIZ_TEST_STORE_FAULT"]
+    callback({"step": 0, "metrics": {"loss": 1.0}})
+    write = RunStore._write
+
+    @contextlib.contextmanager
+    def failing_write(self):
+        if flag.exists():
+            raise sq.OperationalError(message)
+        with write(self) as conn:
+            yield conn
+    RunStore._write = failing_write
+    flag.touch()
+    for step in range(1, 1000):
+        callback({"step": step, "metrics": {"loss": 1.0 / step}})   # raises at once: the store fails
+        time.sleep(0.05)
+    return {"status": "finished"}
+
+
+@pytest.mark.parametrize("fault, cause", [("database or disk is full", "disk is full"),
+                                          ("attempt to write a readonly database", "read-only")])
+def test_a_run_stopped_by_a_store_it_cannot_write_records_why_even_once_declared_dead(home, monkeypatch, capsys,
+                                                                                     fault, cause):
+    from stabviz.cli import main
+    flag = home / "store-fails"
+    monkeypatch.setenv("STABVIZ_TRAIN_ENTRY", "test_store_faults:train_into_store_failure")
+    monkeypatch.setenv("STABVIZ_TEST_FAULT_FLAG", str(flag))
+    monkeypatch.setenv("STABVIZ_TEST_STORE_FAULT", fault)
+    monkeypatch.setenv("STABVIZ_STALE_AFTER_S", "2")            # the dispatcher declares it dead meanwhile
+    store = RunStore()
+    run_id = LocalLauncher(store).submit(quick())
+    wait_for(flag.exists, 30, "the worker's writes to start failing")
+    wait_for(lambda: store.get(run_id)["status"] == "interrupted", 30, "the reaper to mark the run")
+    assert "heartbeat" in store.get(run_id)["error"]              # all the reaper could know
+    flag.unlink()                                                 # space is back / writable again
+    wait_for(lambda: cause in (store.get(run_id)["error"] or ""), 30, "the worker to record the cause")
+    got = store.get(run_id)
+    assert got["status"] == "interrupted" and "\n" not in got["error"]
+    assert got["error"].startswith(f"the run store {store.path}") and "heartbeat" in got["error"], got["error"]
+    assert main(["runs", "list"]) == 0
+    assert any(run_id in line and cause in line for line in capsys.readouterr().out.splitlines())
+
+
+def test_a_real_full_disk_ends_a_workers_run_interrupted_with_that_cause(tmp_path, monkeypatch):
+    """The store on a small tmpfs, filled while a real worker trains: nobody can write (the dispatcher's
+    log, its lease and its reaper included) until space is freed; then the run ends interrupted with
+    the disk as its cause, whoever writes first."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    home = mnt / "home"
+    try:
+        _use_home(monkeypatch, home, workers=1)
+        monkeypatch.setenv("STABVIZ_SQLITE_JOURNAL", "delete")    # each write needs a new journal file
+        monkeypatch.setenv("STABVIZ_STALE_AFTER_S", "2")
+        store = RunStore()
+        run_id = LocalLauncher(store).submit(quick(steps=3000))  # 60 s at 20 ms a step
+        wait_for(lambda: metric_points(store, run_id) >= 5, 30, "first metrics")
+        filler = _fill(mnt)
+        time.sleep(4)                     # past the stale limit, but no process can write the verdict
+        assert store.get(run_id)["status"] == "running"
+        filler.unlink()
+        wait_for(lambda: "disk is full" in (store.get(run_id)["error"] or ""), 30, "the cause to be recorded")
+        got = store.get(run_id)
+        assert got["status"] == "interrupted" and "\n" not in got["error"], got
+    finally:
+        _kill_all(home)
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_cancel_submit_and_sweep_on_a_full_disk_print_one_line(tmp_path, monkeypatch, capsys):
+    from stabviz.cli import main
+    monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))
+    store = RunStore()
+    queued = store.create(quick())
+    dead = store.create(quick())
+    assert store.claim(dead, _dead_pid())                        # opening the store wants to reap it: a write
+
+    def full(self):
+        raise sqlite3.OperationalError("database or disk is full")
+    monkeypatch.setattr(RunStore, "_write", full)
+    for argv in (["runs", "cancel", queued], ["submit", "--steps", "5"],
+                 ["sweep", "--x", "lr", "--x-values", "0.01,0.02", "--steps", "5"]):
+        assert main(argv) == 2, argv
+        out, err = capsys.readouterr()
+        assert out == "" and err.strip().splitlines() == [
+            f"stabviz: error: the run store {store.path} cannot be written: its disk is full"], (argv, err)

@@ -24,7 +24,7 @@ from stabviz.runs import RunStore, StoreError, ensure_dispatcher, get_launcher, 
 from stabviz.runs.groups import group_of, interval_text, seed_values, verdict_sentence
 from stabviz.runs.outcomes import outcome_row
 from stabviz.runs.status import status_text, steps_done
-from stabviz.runs.store import STATUSES, TERMINAL
+from stabviz.runs.store import STATUSES, TERMINAL, describe_dispatcher
 
 
 # -- output helpers ---------------------------------------------------------------------------------
@@ -41,13 +41,16 @@ def _num(v: Any) -> str:
     return "—" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
 
 
-def _store():
-    """The store, after making sure queued runs have a live dispatcher (a no-op on a read-only store)."""
+def _store(warn: bool = True):
+    """The store, after making sure queued runs have a live dispatcher (a no-op on a read-only store).
+    ``warn``: say on stderr why that failed (a full disk still lists); a command that writes next leaves
+    it out, as its own error (the same cause) is then its one line."""
     store = RunStore()
     try:
         ensure_dispatcher(store)
-    except StoreError as e:         # a full disk still lists: say why nothing can start, then go on
-        print(f"stabviz: warning: {e}", file=sys.stderr)
+    except StoreError as e:
+        if warn:
+            print(f"stabviz: warning: {e}", file=sys.stderr)
     return store
 
 
@@ -106,6 +109,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     store = _store()
+    silent = describe_dispatcher(store.dispatcher_status())     # frozen or hung: the queue waits for it
+    if silent:
+        print(f"stabviz: warning: {silent}", file=sys.stderr)
     runs = store.list(status=args.status, limit=args.limit, sweep_id=args.sweep)
     groups = _groups(store, runs)
     if args.json:
@@ -175,7 +181,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    store = _store()
+    store = _store(warn=False)
     run_id = _resolve(store, args.id)
     status = store.request_cancel(run_id)
     message = {"cancelled": "cancelled", "running": "cancel requested; the worker stops at its next step"}

@@ -1,16 +1,11 @@
-"""What this machine offers the launchers: visible GPUs, the default worker count, and the
-dispatcher lock that keeps one dispatcher per run store. Imports neither torch nor streamlit."""
+"""What this machine offers the launchers: visible GPUs, the default worker count, and the pid of the
+dispatcher serving a run store (its lease lives in the store). Imports neither torch nor streamlit."""
 from __future__ import annotations
 
-import fcntl
 import os
 from pathlib import Path
 
-from stabviz.runs.store import pid_alive
-
-
-def lock_path(db_path: Path) -> Path:
-    return Path(str(db_path) + ".dispatcher.lock")
+from stabviz.runs.store import RunStore
 
 
 def visible_gpus() -> list[str]:
@@ -37,41 +32,14 @@ def default_workers() -> int:
     return max(1, len(visible_gpus()))
 
 
-class DispatcherLock:
-    """Exclusive, non-blocking ``flock`` on ``<db>.dispatcher.lock`` naming the live dispatcher's pid.
-    The kernel drops it when every holder has died, so a crashed dispatcher never blocks a new one.
-    The submitter takes it *before* starting a dispatcher and hands the descriptor down, so there is
-    no moment in which a starting dispatcher looks absent."""
-
-    def __init__(self, path: Path, fd: int | None = None):
-        self.path, self.fd = path, fd
-
-    def acquire(self) -> bool:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        self.fd = fd
-        return True
-
-    def write_pid(self, pid: int) -> None:
-        os.ftruncate(self.fd, 0)
-        os.pwrite(self.fd, str(pid).encode(), 0)
-
-    def release(self) -> None:
-        """Close our descriptor (the lock itself lives on while a child still holds a copy)."""
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-
-
 def dispatcher_pid(db_path: Path) -> int | None:
-    """Pid of the live dispatcher of this database, or None. Reads only: never touches the lock."""
-    try:
-        pid = int(lock_path(db_path).read_text().strip() or 0)
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, ValueError):
+    """Pid of the live dispatcher of this database (the lease holder, see
+    :meth:`RunStore.dispatcher_status`), or None. Reads only; no store is created."""
+    if not Path(db_path).exists():
         return None
-    return pid if pid_alive(pid) and b"stabviz.runs.worker" in cmdline else None
+    store = RunStore(db_path)
+    try:
+        status = store.dispatcher_status()
+    finally:
+        store.close()
+    return status["pid"] if status and status["alive"] else None

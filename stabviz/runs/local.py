@@ -6,6 +6,7 @@ caller exits. :class:`stabviz.runs.ray_launcher.RayLauncher` executes the same r
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -18,8 +19,8 @@ from typing import Any, Sequence
 from stabviz import memory
 from stabviz.config import TrainConfig, limits
 from stabviz.runs.groups import SEED, seed_values
-from stabviz.runs.host import DispatcherLock, default_workers, dispatcher_pid, lock_path
-from stabviz.runs.store import RunStore, StoreError, new_id
+from stabviz.runs.host import default_workers, dispatcher_pid
+from stabviz.runs.store import RunStore, StoreError, dispatcher_timeout, new_id
 from stabviz.runs.sweep import label, sweep_configs
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])   # the folder that holds stabviz/
@@ -124,15 +125,19 @@ class LocalLauncher(Launcher):
 
     def _start(self, run_ids: list[str]) -> None:
         with self._spawn_lock:
-            self._spawned = _start_dispatcher(self.store, self.workers, self.idle_s) or self._spawned
+            try:
+                self._spawned = _start_dispatcher(self.store, self.workers, self.idle_s) or self._spawned
+            except StoreError:
+                pass             # the lease could not be written (busy, full): the runs stay queued and
+                                 # the next look at the store (CLI, page, wait) starts their dispatcher
 
     def dispatcher_pid(self) -> int | None:
         """Pid of the live dispatcher serving this store, or None."""
         return dispatcher_pid(self.store.path)
 
     def ensure_dispatcher(self) -> int | None:
-        """Reap dead runs, then start a dispatcher if local runs are queued and none holds this
-        store's dispatcher lock. Returns the pid of a dispatcher started now, else None."""
+        """Reap dead runs, then start a dispatcher if local runs are queued and no live one holds this
+        store's dispatcher lease. Returns the pid of a dispatcher started now, else None."""
         with self._spawn_lock:
             proc = ensure_dispatcher(self.store, self.workers, self.idle_s, _popen=True)
             if proc is not None:
@@ -181,11 +186,13 @@ def ensure_dispatcher(store: RunStore | None = None, workers: int | None = None,
                       idle_s: float | None = None, *, _popen: bool = False):
     """What every process that opens the store to launch or view runs (dashboard, CLI, workers)
     calls: mark runs whose worker died ``interrupted`` (:meth:`RunStore.reap`), then, if local runs
-    are queued and no dispatcher holds the store's dispatcher lock, start one under that lock, so
-    queued runs never wait for a next submit. Cheap when there is nothing to do (one SELECT, one
-    flock). Does nothing on a read-only store. Returns the pid of a dispatcher started now, else None.
-    Raises StoreError when the store cannot be written (full disk...)."""
+    are queued and no dispatcher holds the store's dispatcher lease (a dead one, or one silent past
+    STABVIZ_DISPATCHER_TIMEOUT_S, no longer does), start one under that lease, so queued runs never wait
+    for a next submit. Cheap when there is nothing to do (a few SELECTs). Does nothing on a read-only
+    store. Returns the pid of a dispatcher started now, else None. Raises StoreError when the store
+    cannot be written (full disk...)."""
     store = store if store is not None else RunStore()
+    dispatcher_timeout()          # a bad STABVIZ_DISPATCHER_TIMEOUT_S is refused before anything is queued
     if store.read_only:
         return None
     store.reap()
@@ -198,22 +205,26 @@ def ensure_dispatcher(store: RunStore | None = None, workers: int | None = None,
 
 
 def _start_dispatcher(store: RunStore, workers: int, idle_s: float | None) -> subprocess.Popen | None:
-    """Start a dispatcher unless one holds this store's dispatcher lock (None then)."""
-    lock = DispatcherLock(lock_path(store.path))
-    if not lock.acquire():
+    """Start a dispatcher unless a live one holds this store's dispatcher lease (None then). The lease
+    is taken here, in our name, *before* the dispatcher starts and handed to it by its token, so there
+    is no moment in which a starting dispatcher looks absent; if we die first, our pid frees it."""
+    token = new_id()
+    if not store.take_dispatch(token, os.getpid()):
         return None              # a live dispatcher holds it and will see the queued runs
     try:
-        proc = _popen_dispatcher(store, workers, idle_s, lock.fd)
-        lock.write_pid(proc.pid)
-        return proc
-    finally:
-        lock.release()           # the dispatcher keeps the lock through its inherited copy
+        proc = _popen_dispatcher(store, workers, idle_s, token)
+    except BaseException:
+        with contextlib.suppress(StoreError):
+            store.release_dispatch(token)
+        raise
+    with contextlib.suppress(StoreError):
+        store.renew_dispatch(token, proc.pid)    # the dispatcher also names itself when it starts
+    return proc
 
 
-def _popen_dispatcher(store: RunStore, workers: int, idle_s: float | None,
-                      lock_fd: int) -> subprocess.Popen:
+def _popen_dispatcher(store: RunStore, workers: int, idle_s: float | None, token: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "stabviz.runs.worker", "--db", str(store.path),
-           "--workers", str(workers), "--lock-fd", str(lock_fd)]
+           "--workers", str(workers), "--lease", token]
     if idle_s is not None:
         cmd += ["--idle", str(idle_s)]
     env = dict(os.environ)
@@ -223,8 +234,7 @@ def _popen_dispatcher(store: RunStore, workers: int, idle_s: float | None,
     with open(log_dir / "dispatcher.log", "ab") as log:
         # New session: the dispatcher and its workers survive the submitter (and its Ctrl-C).
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                                cwd=str(store.path.parent), start_new_session=True,
-                                pass_fds=(lock_fd,))
+                                cwd=str(store.path.parent), start_new_session=True)
 
 
 def _group_alive(pgid: int) -> bool:

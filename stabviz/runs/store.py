@@ -14,6 +14,11 @@ SQL (:data:`TRANSITIONS`): a terminal status never changes, and a worker whose r
 has its metrics and heartbeats refused (:class:`RunEnded`). Every failure of the database itself (disk
 full, read-only, damaged file, locked too long) raises :class:`StoreError` with a one-line message.
 
+A new store is made only where no file is (built under a temporary name, then linked into place): an
+empty, cut or foreign file at the path is reported as damaged, with the ``mv`` that moves it aside, and
+never rebuilt in place. The ``dispatcher`` table holds the local dispatcher's lease (token, pid,
+heartbeat): see :meth:`RunStore.take_dispatch` and :meth:`RunStore.dispatcher_status`.
+
 Times are Unix epoch seconds (float). Multi-host Ray clusters need the database on a filesystem shared by
 every node *with working POSIX locks*; WAL needs shared memory between processes, which network
 filesystems do not give across hosts, so there set ``STABVIZ_SQLITE_JOURNAL=delete`` before the database
@@ -29,6 +34,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import socket
 import sqlite3
 import threading
@@ -65,10 +71,18 @@ LAUNCHERS = ("local", "ray")
 DEFAULT_STALE_AFTER_S = 30.0
 #: Seconds a write waits for another process's lock before giving up (StoreError "busy").
 BUSY_TIMEOUT_S = 30.0
-SCHEMA_VERSION = 5
+#: The dispatcher renews its lease (a heartbeat in the ``dispatcher`` table) this often (seconds)...
+DISPATCHER_BEAT_S = 1.0
+#: ...and a live holder whose heartbeat is older than this (seconds; STABVIZ_DISPATCHER_TIMEOUT_S) is
+#: replaced: a frozen (SIGSTOPped, hung) dispatcher strands the queue at most this long.
+DISPATCHER_TIMEOUT_S = 30.0
+DISPATCHER_TIMEOUT_RANGE = (2.0, 86400.0)
+#: A heartbeat older than this (seconds, or half the timeout if less) is reported as late.
+DISPATCHER_LATE_S = 5.0
+SCHEMA_VERSION = 6
 #: Columns added after version 1, with their SQL type: an older store gets them by ALTER TABLE on opening
-#: (version 3: tags, deleted; version 4: owner). A store that cannot be upgraded (read-only, full disk) still
-#: lists its runs.
+#: (version 3: tags, deleted; version 4: owner; version 6 adds the dispatcher table). A store that cannot be
+#: upgraded (read-only, full disk) still lists its runs.
 ADDED_COLUMNS = {"tags": "TEXT", "deleted": "REAL", "owner": "TEXT"}
 #: Version 5: runs their time limit stopped were recorded "finished" before; they become "stopped" (once,
 #: when a store older than STOPPED_SINCE is opened).
@@ -117,6 +131,13 @@ CREATE TABLE IF NOT EXISTS sweeps (
     created REAL NOT NULL,
     spec TEXT NOT NULL                 -- JSON: axes and values
 );
+CREATE TABLE IF NOT EXISTS dispatcher (  -- the local dispatcher's lease: at most one row (version 6)
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    token TEXT NOT NULL,               -- the holder's id: every renewal and worker claim names it
+    pid INTEGER,
+    host TEXT,
+    heartbeat REAL NOT NULL
+);
 """
 _JSON_COLUMNS = ("config", "versions", "prediction", "summary", "sweep_point", "tags")
 #: Longest tag, and most tags on one run: tags are short labels typed by hand.
@@ -154,8 +175,7 @@ def store_error(exc: BaseException, path: Path | str) -> StoreError:
         return StoreError(f"the run store {path} is read-only here (no permission to write); "
                           "it can still be read", "read-only")
     if "not a database" in text or "malformed" in text or "corrupt" in text:
-        return StoreError(f"the run store {path} is damaged (not a readable SQLite database); "
-                          "move it aside to start a new one", "corrupt")
+        return damaged(path, "not a readable SQLite database")
     if "locked" in text or "busy" in text:
         return StoreError(f"the run store {path} is busy: another process held its lock for more "
                           f"than {BUSY_TIMEOUT_S:g} s", "busy")
@@ -164,6 +184,87 @@ def store_error(exc: BaseException, path: Path | str) -> StoreError:
                           "permission)", "read-only")
     line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return StoreError(f"the run store {path} failed: {type(exc).__name__}: {line}")
+
+
+def damaged(path: Path | str, why: str) -> StoreError:
+    """The one-line StoreError for a damaged store file: what is wrong and the command that moves it (and
+    its journal, which belongs to it) aside, so that the next use starts a new, empty store."""
+    path = Path(path)
+    moves = [f"mv {shlex.quote(str(path))} {shlex.quote(str(path) + '.damaged')}"]
+    for side in ("-wal", "-journal"):
+        if Path(str(path) + side).exists():
+            moves.append(f"mv {shlex.quote(str(path) + side)} {shlex.quote(str(path) + '.damaged' + side)}")
+    return StoreError(f"the run store {path} is damaged ({why}); move it aside to start a new one: "
+                      + " && ".join(moves), "corrupt")
+
+
+#: Database files this process has opened SQLite connections to. Closing any descriptor of a file drops
+#: every POSIX lock the process holds on it, SQLite's included, so check_file never reads those.
+_OPENED: set[str] = set()
+_OPENED_LOCK = threading.Lock()
+
+
+def _opening(path: Path) -> None:
+    with _OPENED_LOCK:
+        _OPENED.add(str(path.resolve()))
+
+
+def check_file(path: Path) -> None:
+    """Raise the ``damaged`` StoreError when the file at ``path`` cannot be a whole SQLite store: empty,
+    shorter than its header, a foreign header, or fewer bytes than the pages its header counts (checked
+    only while no journal is beside it: a writer may be extending it). Reads 100 bytes, once per
+    process (see _OPENED)."""
+    def quiet() -> bool:
+        return not any(Path(str(path) + side).exists() for side in ("-wal", "-journal"))
+    with _OPENED_LOCK:
+        if str(path.resolve()) in _OPENED:
+            return
+        before = quiet()
+        try:
+            size = path.stat().st_size
+            with open(path, "rb") as f:
+                head = f.read(100)
+        except OSError:
+            return                  # unreadable: opening it reports that
+    if size == 0:
+        raise damaged(path, "it is empty, 0 bytes")
+    if len(head) < 100 or not head.startswith(b"SQLite format 3\0"):
+        raise damaged(path, f"not a SQLite database: {size} bytes without its header")
+    page = int.from_bytes(head[16:18], "big")
+    page = 65536 if page == 1 else page
+    pages = int.from_bytes(head[28:32], "big")
+    counted_valid = head[92:96] == head[24:28]          # the header's page count is up to date
+    if counted_valid and pages * page > size and before and quiet():
+        raise damaged(path, f"truncated: {size} bytes, its header counts {pages} pages of {page} bytes")
+
+
+def dispatcher_timeout() -> float:
+    """Seconds after which a dispatcher that stopped renewing its lease is replaced:
+    STABVIZ_DISPATCHER_TIMEOUT_S, default DISPATCHER_TIMEOUT_S. ValueError naming it when out of range."""
+    raw = os.environ.get("STABVIZ_DISPATCHER_TIMEOUT_S", "").strip()
+    if not raw:
+        return DISPATCHER_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    low, high = DISPATCHER_TIMEOUT_RANGE
+    if not low <= value <= high:
+        raise ValueError(f"STABVIZ_DISPATCHER_TIMEOUT_S = {raw[:40]!r} is outside the allowed range "
+                         f"[{low:g}, {high:g}] (seconds)")
+    return value
+
+
+def describe_dispatcher(status: Mapping[str, Any] | None) -> str | None:
+    """One line for a dispatcher that holds the lease but has stopped renewing it (frozen, hung), from
+    :meth:`RunStore.dispatcher_status`; None when there is nothing to say."""
+    if not status or not status["late"]:
+        return None
+    head = f"the dispatcher (pid {status['pid']}) has not responded for {status['age_s']:.0f} s"
+    if status["stale"]:
+        return f"{head}; past the {status['timeout_s']:g} s limit, it is replaced when runs are queued"
+    return (f"{head}; it will be replaced after {status['timeout_s']:g} s "
+            "(STABVIZ_DISPATCHER_TIMEOUT_S) if it stays silent")
 
 
 def _translated(method: Callable) -> Callable:
@@ -274,9 +375,13 @@ class RunStore:
                 if not self.path.exists():
                     raise StoreError(f"no run store at {self.path} (and it cannot be created "
                                      "here: read-only)", "missing")
+                check_file(self.path)
                 self._conn().execute("SELECT 1 FROM runs LIMIT 1").fetchall()
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                if not self.path.exists():
+                    self._create()
+                check_file(self.path)        # an empty or cut file is reported, never rebuilt in place
                 self._init_schema()
         except (sqlite3.Error, OSError) as exc:
             raise store_error(exc, self.path) from exc
@@ -300,10 +405,14 @@ class RunStore:
         if conn is None or self._local.pid != os.getpid():   # a forked child must not reuse it
             # isolation_level=None: we issue BEGIN ourselves, so reads outside a transaction
             # see the latest commit and hold no lock.
+            _opening(self.path)
             if self.read_only:
                 conn = self._connect_read_only()
             else:
-                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+                # mode=rw: never create the file here (a store moved aside while open must not come
+                # back empty); only _create makes a new store.
+                conn = sqlite3.connect("file:" + quote(os.path.abspath(self.path)) + "?mode=rw", uri=True,
+                                       timeout=BUSY_TIMEOUT_S, isolation_level=None)
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             if not self.read_only:
@@ -366,13 +475,45 @@ class RunStore:
         finally:
             conn.execute("COMMIT")
 
+    def _create(self) -> None:
+        """Make a new store where no file is: built whole under a temporary name, then linked into
+        place (fails if another process got there first: its store is used), so no process ever sees a
+        half-made store and an empty file at the path always means damage."""
+        for side in ("-wal", "-journal"):
+            orphan = Path(str(self.path) + side)
+            if orphan.exists() and orphan.stat().st_size > 0:    # SQLite would replay it into the new store
+                raise StoreError(f"the run store {self.path} is missing but its journal {orphan} is left; move "
+                                 f"it aside to start a new one: mv {shlex.quote(str(orphan))} "
+                                 f"{shlex.quote(str(orphan) + '.orphan')}", "corrupt")
+        tmp = self.path.with_name(f".{self.path.name}.new-{os.getpid()}-{new_id()}")
+        try:
+            conn = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                conn.execute(f"PRAGMA journal_mode = {_journal_mode()}")
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in (s for s in _SCHEMA.split(";") if s.strip()):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+            try:
+                os.link(tmp, self.path)
+            except FileExistsError:
+                pass
+            except OSError as exc:       # no hard links on this filesystem: a rename, checked first
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP) or self.path.exists():
+                    raise
+                os.rename(tmp, self.path)
+        finally:
+            for leftover in (tmp, Path(str(tmp) + "-wal"), Path(str(tmp) + "-shm")):
+                leftover.unlink(missing_ok=True)
+
     def _init_schema(self) -> None:
-        """Create or upgrade the schema; an up-to-date store is only read (no lock, no journal
+        """Upgrade the schema of an older store; an up-to-date store is only read (no lock, no journal
         switch), so opening never fails on a full disk. The journal mode is set at creation."""
         conn = self._conn()
-        journal = os.environ.get("STABVIZ_SQLITE_JOURNAL", "wal").lower()
-        if journal not in ("wal", "delete"):
-            raise ValueError(f"STABVIZ_SQLITE_JOURNAL = {journal!r} is not one of: wal, delete")
+        journal = _journal_mode()
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version >= SCHEMA_VERSION:
             return                   # already set up: no write lock taken by readers' stores
@@ -712,10 +853,13 @@ class RunStore:
 
     @_translated
     def claim_next(self, launcher: str, pid: int, host: str = HOST,
-                   max_running: int | None = None) -> str | None:
-        """Atomically move the oldest queued run of ``launcher`` to running; None if there is none
-        or ``max_running`` workers already hold running runs of that launcher."""
+                   max_running: int | None = None, lease: str | None = None) -> str | None:
+        """Atomically move the oldest queued run of ``launcher`` to running; None if there is none,
+        if ``max_running`` workers already hold running runs of that launcher, or if ``lease`` (the
+        token of the worker's dispatcher) is no longer the dispatcher lease's."""
         with self._write() as c:
+            if lease is not None and not self._holds(c, lease):
+                return None
             if max_running is not None and self._busy_workers(c, launcher) >= max_running:
                 return None
             row = c.execute("SELECT id FROM runs WHERE status='queued' AND launcher=? "
@@ -727,17 +871,20 @@ class RunStore:
 
     @_translated
     def claim_group(self, launcher: str, pid: int, host: str = HOST, max_running: int | None = None, *,
-                    key: Callable[[dict[str, Any]], Hashable], limit: int) -> list[str]:
+                    key: Callable[[dict[str, Any]], Hashable], limit: int, lease: str | None = None) -> list[str]:
         """Atomically move the oldest queued run of ``launcher`` to running, with up to ``limit`` − 1 more
         queued runs whose ``key(config)`` equals its own (runs that can train as one ensemble), oldest
         first. ``max_running`` bounds the *workers* holding running runs of that launcher (an ensemble
-        is one worker). A key that raises claims its run alone. [] when nothing is claimed."""
+        is one worker). A key that raises claims its run alone. [] when nothing is claimed. ``lease``: as
+        for :meth:`claim_next`."""
         def key_of(text: str) -> Hashable:
             try:
                 return key(json.loads(text))
             except Exception:
                 return object()              # unique: never grouped with anything
         with self._write() as c:
+            if lease is not None and not self._holds(c, lease):
+                return []
             if max_running is not None and self._busy_workers(c, launcher) >= max_running:
                 return []
             rows = c.execute("SELECT id, config FROM runs WHERE status='queued' AND launcher=? "
@@ -753,6 +900,81 @@ class RunStore:
         """Workers holding running runs of ``launcher`` (an ensemble's members share one worker)."""
         return c.execute("SELECT COUNT(DISTINCT host || ':' || pid) FROM runs WHERE status='running' "
                          "AND launcher=?", (launcher,)).fetchone()[0]
+
+    # -- the dispatcher's lease ------------------------------------------------------------------
+    # One local dispatcher per store holds the lease: a row naming its token, pid and last heartbeat.
+    # Its workers claim runs only while their dispatcher's token is the lease's, checked inside the
+    # claim's transaction, so a replaced dispatcher (frozen past the timeout, then resumed) cannot
+    # have anything run, and no run is ever claimed twice.
+
+    @staticmethod
+    def _holds(c: sqlite3.Connection, token: str) -> bool:
+        return c.execute("SELECT 1 FROM dispatcher WHERE id=1 AND token=?", (token,)).fetchone() is not None
+
+    @staticmethod
+    def _lease_free(row: sqlite3.Row | None, timeout: float) -> bool:
+        """No holder, a holder whose process is gone (same host), or one silent past ``timeout``."""
+        return (row is None or (row["host"] == HOST and not pid_alive(row["pid"]))
+                or time.time() - row["heartbeat"] > timeout)
+
+    def _lease_row(self) -> sqlite3.Row | None:
+        try:
+            return self._conn().execute("SELECT * FROM dispatcher WHERE id=1").fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return None              # a store too old to upgrade here (read-only): no lease kept
+            raise
+
+    @_translated
+    def take_dispatch(self, token: str, pid: int, host: str = HOST) -> bool:
+        """Take the dispatcher lease for ``token`` if it is free (see :meth:`_lease_free`; the timeout
+        is :func:`dispatcher_timeout`); False when a live dispatcher holds it. Reads first, so asking
+        while one serves writes nothing."""
+        timeout = dispatcher_timeout()
+        if not self._lease_free(self._lease_row(), timeout):
+            return False
+        with self._write() as c:
+            if not self._lease_free(c.execute("SELECT * FROM dispatcher WHERE id=1").fetchone(), timeout):
+                return False
+            c.execute("INSERT OR REPLACE INTO dispatcher (id, token, pid, host, heartbeat) VALUES (1, ?, ?, ?, ?)",
+                      (token, pid, host, time.time()))
+            return True
+
+    @_translated
+    def renew_dispatch(self, token: str, pid: int | None = None) -> bool:
+        """The holder's heartbeat (and its pid, when given): False when the lease is no longer
+        ``token``'s (it was replaced): that dispatcher must exit without launching anything."""
+        with self._write() as c:
+            cur = c.execute("UPDATE dispatcher SET heartbeat=?, pid=COALESCE(?, pid) WHERE id=1 AND token=?",
+                            (time.time(), pid, token))
+            return cur.rowcount == 1
+
+    @_translated
+    def release_dispatch(self, token: str, unless_queued: str | None = None) -> bool:
+        """Give the lease up. ``unless_queued`` (a launcher): only if none of its runs is queued, in
+        the same transaction, so a run queued just before is never left without a dispatcher (its
+        submitter saw the lease held and started none). True when released (or not ours)."""
+        with self._write() as c:
+            if unless_queued is not None and c.execute(
+                    "SELECT 1 FROM runs WHERE status='queued' AND launcher=? LIMIT 1", (unless_queued,)).fetchone():
+                return False
+            c.execute("DELETE FROM dispatcher WHERE id=1 AND token=?", (token,))
+            return True
+
+    @_translated
+    def dispatcher_status(self) -> dict[str, Any] | None:
+        """The lease holder as {pid, host, age_s (since its last heartbeat), timeout_s, alive, late,
+        stale}; None when no dispatcher holds it. ``late``: silent for several heartbeats (frozen or
+        hung, see :func:`describe_dispatcher`); ``stale``: past the timeout, so the next
+        :func:`stabviz.runs.ensure_dispatcher` with runs queued replaces it. Reads only."""
+        timeout = dispatcher_timeout()          # checked even with no dispatcher: a bad setting is said at once
+        row = self._lease_row()
+        if row is None:
+            return None
+        age = max(0.0, time.time() - row["heartbeat"])
+        alive = not (row["host"] == HOST and not pid_alive(row["pid"]))
+        return {"pid": row["pid"], "host": row["host"], "age_s": age, "timeout_s": timeout, "alive": alive,
+                "late": alive and age > min(DISPATCHER_LATE_S, timeout / 2), "stale": alive and age > timeout}
 
     @_translated
     def requeue(self, run_ids: Sequence[str], pid: int) -> None:
@@ -842,6 +1064,17 @@ class RunStore:
             if c.execute("SELECT 1 FROM runs WHERE id=?", (run_id,)).fetchone() is None:
                 raise KeyError(f"no run with id {run_id!r}")
             return False
+
+    @_translated
+    def record_cause(self, run_id: str, pid: int, cause: str, host: str = HOST) -> bool:
+        """Put the cause a worker could not record in time (the store could not be written) in front of
+        the reaper's message on its run, which the reaper marked interrupted meanwhile ("no heartbeat",
+        "ended without reporting"). Only that worker's own interrupted run; the status stays. True if done."""
+        with self._write() as c:
+            cur = c.execute("UPDATE runs SET error=? || '; marked interrupted meanwhile: ' || COALESCE(error, '?') "
+                            "WHERE id=? AND status='interrupted' AND pid=? AND host=? "
+                            "AND substr(COALESCE(error, ''), 1, length(?)) <> ?", (cause, run_id, pid, host, cause, cause))
+            return cur.rowcount == 1
 
     @_translated
     def update_versions(self, run_id: str, versions: Mapping[str, Any]) -> None:
@@ -949,6 +1182,13 @@ def _number(value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         return math.nan
+
+
+def _journal_mode() -> str:
+    journal = os.environ.get("STABVIZ_SQLITE_JOURNAL", "wal").lower()
+    if journal not in ("wal", "delete"):
+        raise ValueError(f"STABVIZ_SQLITE_JOURNAL = {journal!r} is not one of: wal, delete")
+    return journal
 
 
 def _writable(path: Path) -> bool:

@@ -2,7 +2,9 @@
 
 Started as ``python -m stabviz.runs.worker --db PATH --workers N`` (by :class:`LocalLauncher`, in its
 own session so it outlives whoever submitted). That process is the *dispatcher*: at most one per
-database (an ``flock`` on ``<db>.dispatcher.lock``), it keeps up to N worker processes (multiprocessing
+database (it holds the store's dispatcher lease and renews its heartbeat every second; one that stays
+silent past STABVIZ_DISPATCHER_TIMEOUT_S, frozen or hung, is replaced, and exits without launching
+anything if it ever resumes: its workers claim runs only under its lease), it keeps up to N worker processes (multiprocessing
 ``spawn``: CUDA cannot be re-initialised in a forked child) alive while runs are queued, reaps runs whose
 worker died, and exits when the queue is empty and its workers have gone idle. Each worker claims queued
 runs atomically and calls ``stabviz.train.run``; with the default training entry it claims the oldest
@@ -11,7 +13,9 @@ sizes and steps: ``stabviz.train.ensemble_key``, up to STABVIZ_MAX_ENSEMBLE and 
 trains them in lockstep with ``stabviz.train.run_ensemble``, each member still a normal run in the store. A worker whose run was declared dead
 meanwhile (stopped past the stale limit, say) has its writes refused by the store (``RunEnded``) and
 stops that run, leaving its ``interrupted`` status and error as they are; when the store cannot be
-written (full disk) it keeps trying, for a while, to record the cause in the run's error. A dispatcher
+written (full disk, read-only) the run ends ``interrupted`` and its worker keeps trying, for up to
+STABVIZ_RECORD_RETRY_S, to record that cause in the run's error (in front of the reaper's message if
+the run was declared dead meanwhile). A dispatcher
 that died is restarted by ``stabviz.runs.ensure_dispatcher`` (launchers, idle workers, the dashboard
 and the CLI call it) whenever local runs are queued. Nothing here imports streamlit; torch is
 imported only inside the workers, by the training code.
@@ -29,14 +33,18 @@ import time
 import traceback
 from typing import Any, Callable
 
-from stabviz.runs.host import DispatcherLock, default_workers, lock_path, visible_gpus
-from stabviz.runs.store import HOST, RunEnded, RunStore, StoreError, software_versions
+from stabviz.runs.host import default_workers, visible_gpus
+from stabviz.runs.store import (DISPATCHER_BEAT_S, HOST, RunEnded, RunStore, StoreError, new_id,
+                                software_versions)
 
 #: Seconds between heartbeats written by a busy worker (the store calls a run stale after 30 s);
 #: never more than a quarter of the store's stale limit.
 HEARTBEAT_S = 5.0
-#: Seconds a worker keeps trying to record a run's outcome when the store refuses writes (full disk).
-RECORD_RETRY_S = 20.0
+#: Seconds a worker keeps trying to record a run's outcome when the store refuses writes (full disk,
+#: read-only): nothing can run meanwhile anyway, and giving up loses the cause.
+RECORD_RETRY_S = 3600.0
+#: StoreError kinds a worker waits out; "full" and "read-only" also end the run interrupted (not failed).
+RETRY_KINDS = ("full", "busy", "read-only")
 #: Seconds between two looks at the cancel flag (should_stop is called every training step).
 CANCEL_POLL_S = 0.25
 #: Seconds an idle worker waits for new runs before exiting (saves re-importing torch per run).
@@ -100,8 +108,8 @@ class _Heartbeat(threading.Thread):
         except Exception as exc:   # a busy database must not kill the run; the next beat retries
             self.last_error = f"{type(exc).__name__}: {exc}"
             if self.last_error.count("\n") == 0:
-                print(f"stabviz worker {os.getpid()}: heartbeat of {run_id} failed: "
-                      f"{self.last_error}", file=sys.stderr, flush=True)
+                _say(f"stabviz worker {os.getpid()}: heartbeat of {run_id} failed: "
+                     f"{self.last_error}")
 
 
 def _should_stop_for(store: RunStore, run_id: str,
@@ -147,12 +155,29 @@ def execute_claimed(store: RunStore, run_id: str, train_fn: Callable[..., dict] 
         _record(store, run_id, "interrupted", error="worker was stopped (SIGTERM) during the run")
         raise
     except Exception as exc:
-        message = _one_line(exc)
-        _record(store, run_id, "failed", error=message, traceback=traceback.format_exc())
-        return "failed"
+        status = _failure_status(exc)
+        _record(store, run_id, status, error=_one_line(exc), traceback=traceback.format_exc(),
+                amend=status == "interrupted")
+        return store.status(run_id)
     finally:
         beat.stopped.set()
         beat.join(timeout=2)
+
+
+def _failure_status(exc: BaseException) -> str:
+    """``interrupted`` when training stopped because the store could not be written (full disk, read-only:
+    not the run's fault), else ``failed``."""
+    return "interrupted" if _store_kind(exc) in ("full", "read-only") else "failed"
+
+
+def _store_kind(exc: BaseException) -> str | None:
+    """The StoreError kind of a store failure (a StoreError, or a raw OSError / sqlite3 error), else None."""
+    if isinstance(exc, StoreError):
+        return exc.kind
+    if isinstance(exc, OSError) or type(exc).__module__ == "sqlite3":
+        from stabviz.runs.store import store_error
+        return store_error(exc, "").kind
+    return None
 
 
 def _record_summary(store: RunStore, run_id: str, summary: dict[str, Any]) -> str:
@@ -182,14 +207,17 @@ def packs_ensembles() -> bool:
     return not os.environ.get("STABVIZ_TRAIN_ENTRY") and max_ensemble() > 1
 
 
-def claim_work(store: RunStore, launcher: str, pid: int, max_running: int | None) -> list[str]:
+def claim_work(store: RunStore, launcher: str, pid: int, max_running: int | None,
+               lease: str | None = None) -> list[str]:
     """The runs this worker trains next: one, or the largest group of compatible queued runs that fits
-    in one ensemble (STABVIZ_MAX_ENSEMBLE and the memory estimate); the rest go back to the queue."""
+    in one ensemble (STABVIZ_MAX_ENSEMBLE and the memory estimate); the rest go back to the queue.
+    ``lease``: the token of this worker's dispatcher; nothing is claimed once it lost the lease."""
     if not packs_ensembles():
-        run_id = store.claim_next(launcher, pid, HOST, max_running)
+        run_id = store.claim_next(launcher, pid, HOST, max_running, lease=lease)
         return [run_id] if run_id else []
     from stabviz.memory import max_ensemble
-    ids = store.claim_group(launcher, pid, HOST, max_running, key=_ensemble_key, limit=max_ensemble())
+    ids = store.claim_group(launcher, pid, HOST, max_running, key=_ensemble_key, limit=max_ensemble(),
+                            lease=lease)
     fit = _fitting(store, ids)
     store.requeue(ids[fit:], pid)
     return ids[:fit]
@@ -291,11 +319,11 @@ def execute_claimed_ensemble(store: RunStore, run_ids: list[str],
                 _record(store, run_id, "interrupted", error="worker was stopped (SIGTERM) during the run")
         raise
     except Exception as exc:
-        message, trace = _one_line(exc), traceback.format_exc()
+        message, trace, status = _one_line(exc), traceback.format_exc(), _failure_status(exc)
         for run_id in run_ids:
             if run_id not in beat.ended_ids:
                 try:
-                    _record(store, run_id, "failed", error=message, traceback=trace)
+                    _record(store, run_id, status, error=message, traceback=trace, amend=status == "interrupted")
                 except RunEnded:
                     pass
         return [store.status(run_id) for run_id in run_ids]
@@ -304,32 +332,46 @@ def execute_claimed_ensemble(store: RunStore, run_ids: list[str],
         beat.join(timeout=2)
 
 
+def _say(line: str) -> None:
+    """One diagnostic line on stderr (the dispatcher's log, beside the store). Never raises: on the full
+    disk this reports, the write itself fails, and a worker must not die of it before its run's cause is
+    recorded."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, StoreError):
         return str(exc)
     cause = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
-    if isinstance(exc, OSError) or type(exc).__module__ == "sqlite3":
-        from stabviz.runs.store import store_error
-        kind = store_error(exc, "").kind
-        if kind == "full":
-            cause = f"the disk is full ({cause})"
+    kind = _store_kind(exc)
+    if kind == "full":
+        cause = f"the disk is full ({cause})"
+    elif kind == "read-only":
+        cause = f"the run store is read-only ({cause})"
     return cause
 
 
-def _record(store: RunStore, run_id: str, status: str, **fields: Any) -> bool:
-    """set_status, retried while the store cannot be written (full disk, lock held for long), for
-    up to STABVIZ_RECORD_RETRY_S seconds, so the cause of a failure reaches the run's error when the
-    disk frees up; then the StoreError propagates (the reaper marks the run interrupted)."""
+def _record(store: RunStore, run_id: str, status: str, *, amend: bool = False, **fields: Any) -> bool:
+    """set_status, retried while the store cannot be written (full disk, read-only, lock held for
+    long), for up to STABVIZ_RECORD_RETRY_S seconds, so the cause of a failure reaches the run's error
+    when the disk frees up; then the StoreError propagates. ``amend``: when the run was declared dead
+    meanwhile (the reaper's write came first), put ``error`` in front of the reaper's message."""
     budget = float(os.environ.get("STABVIZ_RECORD_RETRY_S", RECORD_RETRY_S))
     deadline, pause = time.monotonic() + budget, 0.1
     while True:
         try:
-            return store.set_status(run_id, status, **fields)
+            done = store.set_status(run_id, status, **fields)
+            if not done and amend and fields.get("error"):
+                store.record_cause(run_id, os.getpid(), fields["error"])
+            return done
         except StoreError as exc:
-            if exc.kind not in ("full", "busy") or time.monotonic() > deadline:
+            if exc.kind not in RETRY_KINDS or time.monotonic() > deadline:
                 raise
-            print(f"stabviz worker {os.getpid()}: recording {run_id} as {status} failed ({exc}); "
-                  "retrying", file=sys.stderr, flush=True)
+            _say(f"stabviz worker {os.getpid()}: recording {run_id} as {status} failed ({exc}); "
+                 "retrying")
             time.sleep(pause)
             pause = min(pause * 2, 2.0)
 
@@ -348,9 +390,10 @@ def pin_gpu(slot: int) -> None:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
 
 
-def serve(db_path: str, max_running: int, slot: int = 0, idle_s: float = DEFAULT_IDLE_S) -> None:
-    """Worker main loop: claim the oldest queued local run, execute it, repeat; exit after
-    ``idle_s`` seconds without work."""
+def serve(db_path: str, max_running: int, slot: int = 0, idle_s: float = DEFAULT_IDLE_S,
+          lease: str | None = None) -> None:
+    """Worker main loop: claim the oldest queued local run (while ``lease``, its dispatcher's token,
+    holds), execute it, repeat; exit after ``idle_s`` seconds without work."""
     signal.signal(signal.SIGTERM, _raise_stopped)
     pin_gpu(slot)
     store = RunStore(db_path)
@@ -364,18 +407,22 @@ def serve(db_path: str, max_running: int, slot: int = 0, idle_s: float = DEFAULT
     try:
         while time.monotonic() - idle_since < idle_s:
             try:
-                run_ids = claim_work(store, "local", os.getpid(), max_running)
+                run_ids = claim_work(store, "local", os.getpid(), max_running, lease)
             except StoreError as exc:          # full or busy: wait for it to clear, stay idle
-                print(f"stabviz worker {os.getpid()}: {exc}", file=sys.stderr, flush=True)
+                _say(f"stabviz worker {os.getpid()}: {exc}")
                 time.sleep(1.0)
                 continue
             if not run_ids:
                 time.sleep(DISPATCH_POLL_S)
                 continue
-            if len(run_ids) == 1:
-                execute_claimed(store, run_ids[0], train_fn)
-            else:
-                execute_claimed_ensemble(store, run_ids)
+            try:
+                if len(run_ids) == 1:
+                    execute_claimed(store, run_ids[0], train_fn)
+                else:
+                    execute_claimed_ensemble(store, run_ids)
+            except StoreError as exc:          # its outcome could not be recorded in time: the reaper's
+                _say(f"stabviz worker {os.getpid()}: {exc}")
+                break
             idle_since = time.monotonic()
         _restart_dispatcher_if_needed(store)
     except WorkerStopped:
@@ -391,77 +438,112 @@ def _restart_dispatcher_if_needed(store: RunStore) -> None:
         from stabviz.runs.local import ensure_dispatcher
         ensure_dispatcher(store)
     except Exception as exc:
-        print(f"stabviz worker {os.getpid()}: could not check the dispatcher: {exc}",
-              file=sys.stderr, flush=True)
+        _say(f"stabviz worker {os.getpid()}: could not check the dispatcher: {exc}")
 
 
 # -- dispatcher ------------------------------------------------------------------------------------
 
-def dispatch(db_path: str, workers: int, idle_s: float = DEFAULT_IDLE_S,
-             lock_fd: int | None = None) -> int:
-    """Dispatcher main loop (see the module docstring). ``lock_fd``: the dispatcher lock, already
-    taken by the launcher. Returns 0; at once if another dispatcher already serves this database."""
+class _Lease:
+    """The dispatcher lease as its holder sees it: renewed at most every DISPATCHER_BEAT_S (or at once
+    with ``now``); ``lost`` once the store says another dispatcher replaced this one."""
+
+    def __init__(self, store: RunStore, token: str):
+        self.store, self.token, self.renewed, self.lost = store, token, time.monotonic(), False
+
+    def renew(self, now: bool = False) -> bool:
+        """False once lost; a StoreError (full disk...) propagates and changes nothing."""
+        if not self.lost and (now or time.monotonic() - self.renewed >= DISPATCHER_BEAT_S):
+            self.lost = not self.store.renew_dispatch(self.token, os.getpid())
+            self.renewed = time.monotonic()
+        return not self.lost
+
+
+def dispatch(db_path: str, workers: int, idle_s: float = DEFAULT_IDLE_S, lease: str | None = None) -> int:
+    """Dispatcher main loop (see the module docstring). ``lease``: the token of the dispatcher lease,
+    already taken in our name by the launcher; without it the lease is taken here. Returns 0; at once
+    if another dispatcher holds the lease."""
     store = RunStore(db_path)
-    lock = DispatcherLock(lock_path(store.path), lock_fd)
-    if lock_fd is None and not lock.acquire():
+    token = lease or new_id()
+    if not (store.renew_dispatch(token, os.getpid()) if lease else store.take_dispatch(token, os.getpid())):
         return 0
-    lock.write_pid(os.getpid())
+    held = _Lease(store, token)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    ctx = mp.get_context("spawn")
     procs: dict[int, mp.process.BaseProcess] = {}
-    failing_since: float | None = None
     try:
-        while not stop.is_set():
-            procs = {slot: p for slot, p in procs.items() if p.is_alive()}   # is_alive() reaps
+        _serve_queue(store, held, workers, idle_s, stop, procs)
+    finally:
+        if held.lost:
+            # Replaced while frozen: the new dispatcher serves the queue. Our workers finish the runs
+            # they hold (claimed once, never again) and claim nothing more: leave them be.
+            _say(f"stabviz dispatcher {os.getpid()}: replaced by another dispatcher (its lease was "
+                 "taken over); exiting without launching anything")
+        else:
+            _stop_workers(procs)
             try:
                 store.reap()
-                queued = store.count("queued", launcher="local")
-                failing_since = None
-            except StoreError as exc:
-                # Full disk, lock held for long: keep the workers, retry; give up after a minute
-                # without workers (the next process that opens the store starts a new dispatcher).
-                now = time.monotonic()
-                if failing_since is None:
-                    failing_since = now
-                    print(f"stabviz dispatcher {os.getpid()}: {exc}", file=sys.stderr, flush=True)
-                if not procs and now - failing_since > DISPATCH_GIVE_UP_S:
-                    break
-                stop.wait(1.0)
-                continue
-            free = [slot for slot in range(workers) if slot not in procs]
-            for slot in free[:queued]:
-                p = ctx.Process(target=serve, args=(str(store.path), workers, slot, idle_s),
-                                name=f"stabviz-worker-{slot}")
-                p.start()
-                procs[slot] = p
-            if not procs and queued == 0 and not _hand_over(lock, store):
-                break
-            stop.wait(DISPATCH_POLL_S)
-    finally:
-        for p in procs.values():
-            if p.is_alive():
-                p.terminate()          # SIGTERM: the worker marks its run interrupted
-        for p in procs.values():
-            p.join(timeout=10)
-            if p.is_alive():
-                p.kill()
-        try:
-            store.reap()
-        except StoreError:
-            pass
-        lock.release()
+                store.release_dispatch(token)
+            except StoreError:
+                pass
     return 0
 
 
-def _hand_over(lock: DispatcherLock, store: RunStore) -> bool:
-    """Release the lock, then look at the queue once more: a run queued while we held the lock saw
-    a live dispatcher and started none, so it is ours. True = keep serving."""
-    lock.release()
-    if store.count("queued", launcher="local") > 0 and lock.acquire():
-        lock.write_pid(os.getpid())
-        return True
-    return False
+def _serve_queue(store: RunStore, held: _Lease, workers: int, idle_s: float, stop: threading.Event,
+                 procs: dict[int, mp.process.BaseProcess]) -> None:
+    """Keep up to ``workers`` workers (``procs``, slot -> process, kept up to date for the caller) while
+    local runs are queued; return when stopped, idle (lease released) or replaced (``held.lost``)."""
+    ctx = mp.get_context("spawn")
+    failing_since: float | None = None
+    while not stop.is_set():
+        for slot in [slot for slot, p in procs.items() if not p.is_alive()]:   # is_alive() reaps
+            del procs[slot]
+        try:
+            if not held.renew():
+                return
+            store.reap()
+            queued = store.count("queued", launcher="local")
+            free = [slot for slot in range(workers) if slot not in procs][:queued]
+            if free and not held.renew(now=True):          # checked right before launching
+                return
+            failing_since = None
+        except StoreError as exc:
+            # Full disk, lock held for long: keep the workers, retry; give up after a minute
+            # without workers (the next process that opens the store starts a new dispatcher).
+            now = time.monotonic()
+            if failing_since is None:
+                failing_since = now
+                _say(f"stabviz dispatcher {os.getpid()}: {exc}")
+            if not procs and now - failing_since > DISPATCH_GIVE_UP_S:
+                return
+            stop.wait(1.0)
+            continue
+        for slot in free:
+            p = ctx.Process(target=serve, args=(str(store.path), workers, slot, idle_s, held.token),
+                            name=f"stabviz-worker-{slot}")
+            p.start()
+            procs[slot] = p
+        if not procs and queued == 0 and _release_if_idle(store, held.token):
+            return
+        stop.wait(DISPATCH_POLL_S)
+
+
+def _release_if_idle(store: RunStore, token: str) -> bool:
+    """Give the lease up unless a run was queued meanwhile (checked in the same transaction: its
+    submitter saw our lease and started no dispatcher, so it is ours). True = exit."""
+    try:
+        return store.release_dispatch(token, unless_queued="local")
+    except StoreError:
+        return False
+
+
+def _stop_workers(procs: dict[int, mp.process.BaseProcess]) -> None:
+    for p in procs.values():
+        if p.is_alive():
+            p.terminate()          # SIGTERM: the worker marks its run interrupted
+    for p in procs.values():
+        p.join(timeout=10)
+        if p.is_alive():
+            p.kill()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -471,12 +553,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="concurrent runs (default: GPUs or 1)")
     parser.add_argument("--idle", type=float, default=None,
                         help=f"seconds a worker waits for work before exiting (default {DEFAULT_IDLE_S})")
-    parser.add_argument("--lock-fd", type=int, default=None,
-                        help="descriptor of the dispatcher lock, taken by the launcher")
+    parser.add_argument("--lease", default=None,
+                        help="token of the dispatcher lease, taken by the launcher")
     args = parser.parse_args(argv)
     idle = args.idle if args.idle is not None else float(
         os.environ.get("STABVIZ_WORKER_IDLE_S", DEFAULT_IDLE_S))
-    return dispatch(args.db, args.workers or default_workers(), idle, args.lock_fd)
+    return dispatch(args.db, args.workers or default_workers(), idle, args.lease)
 
 
 if __name__ == "__main__":

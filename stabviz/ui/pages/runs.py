@@ -14,6 +14,7 @@ from stabviz.config import DEVICES, TASKS, LIFConfig, TrainConfig, limits
 from stabviz.runs import ACTIVE
 from stabviz.runs.groups import groups_of, interval_text
 from stabviz.runs.status import status_text, steps_text
+from stabviz.runs.store import describe_dispatcher
 from stabviz.ui import fields, guard, layout, runview, sharing, state
 from stabviz.ui import runs as ui_runs
 
@@ -312,6 +313,9 @@ def render(cfg: LIFConfig) -> None:
     top, the launch form (collapsed once runs exist), then the colour-keyed table and its tools."""
     store = ui_runs.store()
     st.title("Training runs")
+    silent = describe_dispatcher(store.dispatcher_status())     # a frozen dispatcher strands the queue
+    if silent:
+        st.warning(layout.plain(silent[0].upper() + silent[1:]) + ".", icon=":material/hourglass_disabled:")
     view = st.container()                 # filled after the launch form, which may choose a new run
     any_runs = bool(store.list(limit=1))
     with st.expander("Launch a run", expanded=not any_runs, icon=":material/play_arrow:"):
