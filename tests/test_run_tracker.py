@@ -206,7 +206,7 @@ def test_launching_shows_the_new_run_at_once(temp_home):
     for label, value in (("Training steps", 2), ("Batch", 4), ("Time steps per sample", 5), ("Seeds", 1)):
         next(n for n in at.number_input if n.label == label).set_value(value)
     try:
-        at.button(key="FormSubmitter:launch-Launch run").click().run()
+        at.button(key="launch_run").click().run()
         assert not at.exception and not at.error
         new = next(r["id"] for r in store.list() if r["id"] != old)
         assert at.selectbox(key="run_choice").value == new
