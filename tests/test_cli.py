@@ -147,3 +147,76 @@ def test_export_to_a_directory_is_one_line(tmp_path):
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.strip().splitlines() == [f"stabviz: error: --output {str(tmp_path)!r}: cannot write it "
                                                f"(Is a directory)"]
+
+
+# -- issue 20: safe file output ---------------------------------------------------------------------------
+# Decoys only in tmp_path (we may run as root): a link to another tmp file, a FIFO made with os.mkfifo.
+
+@pytest.fixture
+def exported_run(tmp_path):
+    """(environment with a private run store, the id of a cancelled run in it)."""
+    env = {**os.environ, "STABVIZ_HOME": str(tmp_path / "home")}
+    code = ("from stabviz.runs import RunStore; from stabviz.config import TrainConfig; s = RunStore(); "
+            "r = s.create(TrainConfig(train_steps=2)); s.request_cancel(r); print(r)")
+    run_id = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env=env).stdout.strip()
+    return env, run_id
+
+
+def _stabviz(env, *args, timeout=60):
+    return subprocess.run([sys.executable, "-m", "stabviz", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def _one_error(out, *needles):
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and "Traceback" not in out.stderr and len(lines) == 1, out.stderr
+    assert all(n in lines[0] for n in needles), lines[0]
+    return lines[0]
+
+
+def test_export_never_writes_through_a_symlink(exported_run, tmp_path):
+    env, run_id = exported_run
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    link = tmp_path / "out.csv"
+    link.symlink_to(victim)
+    for force in ([], ["--force"]):          # was: the victim's contents replaced by the export
+        _one_error(_stabviz(env, "runs", "export", run_id, "--output", str(link), *force), "--output", "symbolic link")
+    assert victim.read_text() == "precious" and link.is_symlink()
+
+
+def test_export_to_a_fifo_is_refused_at_once(exported_run, tmp_path):
+    env, run_id = exported_run
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)                          # was: blocked for ever waiting for a reader
+    _one_error(_stabviz(env, "runs", "export", run_id, "-o", str(fifo), "--force", timeout=30), "--output", "FIFO")
+
+
+def test_export_replaces_an_existing_file_only_with_force(exported_run, tmp_path):
+    env, run_id = exported_run
+    out = tmp_path / "run.csv"
+    out.write_text("mine")
+    _one_error(_stabviz(env, "runs", "export", run_id, "-o", str(out)), "--output", "exists", "--force")
+    assert out.read_text() == "mine"             # was: replaced silently
+    done = _stabviz(env, "runs", "export", run_id, "-o", str(out), "--force")
+    assert done.returncode == 0, done.stderr
+    assert out.read_text().startswith("step") and sorted(p.name for p in tmp_path.iterdir()) == ["home", "run.csv"]
+
+
+@pytest.mark.parametrize("out", ["/", "//"])
+def test_replicate_refuses_the_root_folder_before_any_run(out, tmp_path):
+    env = {**os.environ, "STABVIZ_HOME": str(tmp_path)}
+    _one_error(_stabviz(env, "replicate", "--smoke", "--out", out), "--out", "root")
+
+
+def test_replicate_refuses_a_linked_folder_and_existing_results_before_any_run(tmp_path):
+    env = {**os.environ, "STABVIZ_HOME": str(tmp_path / "home")}
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    _one_error(_stabviz(env, "replicate", "--smoke", "--out", str(tmp_path / "link")), "--out", "symbolic link")
+    (real / "summary.json").write_text("{}")
+    line = _one_error(_stabviz(env, "replicate", "--smoke", "--no-png", "--out", str(real)), "--out", "--force")
+    assert "summary.json" in line and (real / "summary.json").read_text() == "{}"
+    assert not (tmp_path / "home").exists() or not list((tmp_path / "home").rglob("*.db")), "no run may start"

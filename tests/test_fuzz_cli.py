@@ -24,7 +24,7 @@ import stabviz.cli.bench as cli_bench
 import stabviz.cli.dashboard as cli_dashboard
 import stabviz.cli.runs as cli_runs
 import stabviz.evidence as evidence
-from stabviz import measured, simulate, theory, train
+from stabviz import measured, safeio, simulate, theory, train
 from stabviz.cli import build_parser, main
 from stabviz.cli import options as O
 from stabviz.config import TrainConfig, limits
@@ -272,10 +272,11 @@ def _stubs(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(cli_runs, "ensure_dispatcher", lambda store: None)
     mp.setattr(cli_dashboard, "run_dashboard", lambda argv=(): _reached("dashboard") or 0)
 
-    def fake_replicate(size, out_dir, launcher=None, device="cpu", command="", png=True, progress=None):
+    def fake_replicate(size, out_dir, launcher=None, device="cpu", command="", png=True, progress=None,
+                       force=False):
         _reached("replicate")
         assert size in evidence.SIZE_NAMES and launcher in (None, "local", "ray") and device in ("cpu", "auto")
-        os.makedirs(out_dir, exist_ok=True)        # the real study's first step: path errors as they come
+        safeio.prepare_dir(out_dir, evidence.study.output_files(png), force)   # the real study's first step
         return {"size": size, "runs": 0, "wall_s": 0.0, "command": command, "claims": []}
 
     mp.setattr(evidence, "replicate", fake_replicate)
@@ -496,8 +497,8 @@ def test_export_output_without_permission_names_the_option(fuzz_env, tmp_path, c
     def denied(path, *args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", path)
 
-    monkeypatch.setattr(cli_runs, "open", denied, raising=False)      # root may write anywhere: pretend
-    line = one_error_line(_export("out.csv"), capsys)
+    monkeypatch.setattr(safeio, "_temp_beside", denied)      # root may write anywhere: pretend
+    line = one_error_line(_export(str(tmp_path / "out.csv")), capsys)    # a new file (the fuzz writes out.csv)
     assert "--output" in line and "Permission denied" in line
 
 

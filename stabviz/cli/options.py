@@ -7,9 +7,12 @@ config is the preset overridden by exactly the options the user gave.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import re
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
+
+from stabviz import safeio
 
 from stabviz.config import (DEVICES, FORMULAS, IN_INITS, INITS, LOSSES, PRESETS, RANGES, RESETS, SHAPES,
                             TASKS, TRAIN_RANGES, VOLTAGE_MODELS, LIFConfig, TrainConfig, preset, tau_to_leak)
@@ -105,6 +108,27 @@ def run_id() -> Text:
 
 def path(empty: bool = True) -> Text:
     return Text(PATH_CHARS, "path", empty=empty)
+
+
+def force_option(p: argparse.ArgumentParser, what: str = "the output file") -> None:
+    """``--force``: every command that writes a file refuses to replace an existing one without it."""
+    p.add_argument("--force", action="store_true",
+                   help=f"replace {what} if it exists (a symbolic link, FIFO or device is refused even so)")
+
+
+@contextlib.contextmanager
+def output_errors(option: str, value: str, os_errors: bool = True) -> Iterator[None]:
+    """A refused or failed write (stabviz.safeio's rules, or with ``os_errors`` the OS's: wrap only the
+    write then) as one UsageError naming ``option``."""
+    try:
+        yield
+    except safeio.UnsafeOutput as e:
+        raise UsageError(f"{option} {shown(value, 200)}: cannot write it ({e.reason})") from None
+    except OSError as e:                # no permission, a full disk, a name too long...
+        if not os_errors:
+            raise
+        reason = e.strerror or str(e).splitlines()[0]
+        raise UsageError(f"{option} {shown(value, 200)}: cannot write it ({reason})") from None
 
 
 def check_elements(what: str, limit: int = MAX_ELEMENTS, **sizes: int) -> None:

@@ -14,8 +14,9 @@ from typing import Any, Sequence
 
 # The train options (--task, --steps/--train-steps, --batch, --lr, ...) are defined once, in options;
 # the main CLI hands training commands the LIF options without their --steps (T = --time-steps).
-from stabviz.cli.options import (LIST_LIMIT, RUN_ID_CHARS, SEEDS, Text, UsageError, Whole, path, run_id, shown,
-                                 train_config_from_args, train_options)
+from stabviz import safeio
+from stabviz.cli.options import (LIST_LIMIT, RUN_ID_CHARS, SEEDS, Text, UsageError, Whole, force_option, output_errors,
+                                 path, run_id, train_config_from_args, train_options)
 from stabviz.cli.train import ProgressBar
 from stabviz.config import limits
 from stabviz.jsonsafe import dumps
@@ -158,14 +159,14 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     store = _store()
-    text = store.export(_resolve(store, args.id), "json" if args.json else args.format)
+    run_id = _resolve(store, args.id)
+    if args.output is not None:     # refused before the export is made (safeio: no links, FIFOs, overwrites)
+        with output_errors("--output", args.output):
+            safeio.check_target(args.output, args.force)
+    text = store.export(run_id, "json" if args.json else args.format)
     if args.output is not None:
-        try:
-            with open(args.output, "w", encoding="utf-8") as f:
-                f.write(text)
-        except (OSError, ValueError) as e:      # a directory, a missing parent, no permission, too long...
-            reason = getattr(e, "strerror", None) or str(e).splitlines()[0]
-            raise UsageError(f"--output {shown(args.output, 200)}: cannot write it ({reason})") from None
+        with output_errors("--output", args.output):
+            safeio.write_text(args.output, text, force=args.force)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
@@ -314,7 +315,9 @@ def register(subparsers, parents: Sequence[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("export", parents=json_only, help="one run's metrics as CSV or JSON")
     p.add_argument("id", type=run_id(), help="run id (or a unique prefix)")
     p.add_argument("--format", choices=("csv", "json"), default="csv", help="--json = --format json")
-    p.add_argument("--output", "-o", type=path(empty=False), help="write to this file instead of standard output")
+    p.add_argument("--output", "-o", type=path(empty=False),
+                   help="write to this new file instead of standard output (never through a symbolic link)")
+    force_option(p)
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("cancel", parents=json_only, help="cancel a queued or running run")
     p.add_argument("id", type=run_id(), help="run id (or a unique prefix)")
