@@ -220,3 +220,45 @@ def test_replicate_refuses_a_linked_folder_and_existing_results_before_any_run(t
     line = _one_error(_stabviz(env, "replicate", "--smoke", "--no-png", "--out", str(real)), "--out", "--force")
     assert "summary.json" in line and (real / "summary.json").read_text() == "{}"
     assert not (tmp_path / "home").exists() or not list((tmp_path / "home").rglob("*.db")), "no run may start"
+
+
+# -- issue 20: strict parsing, at the shared parser (every command) ------------------------------------
+
+@pytest.mark.parametrize("args,needles", [
+    (["recommend", "--threshold", "１２"], ["--threshold", "ASCII"]),          # was: taken as 12.0
+    (["recommend", "--n-rec", "٣٢"], ["--n-rec", "ASCII"]),                    # was: taken as 32
+    (["region", "--nx", "１０", "--ny", "4"], ["--nx", "ASCII"]),
+    (["region", "--csv", "--json", "--nx", "4", "--ny", "4"], ["--csv", "--json"]),   # was: CSV, --json ignored
+    (["train", "--steps", "5", "--train-steps", "7"], ["--steps/--train-steps", "'5'", "'7'"]),   # was: 7
+    (["recommend", "--dampening", "1", "--dampening=2"], ["--dampening", "given twice"]),
+    (["recommend", "--reset-grad", "--no-reset-grad"], ["--reset-grad/--no-reset-grad"]),
+    (["sweep", "--x", "dampening", "--x-values", "1,,2"], ["--x-values", "value 2 of 3 is empty"]),  # was: 1,2
+    (["sweep", "--x", "dampening", "--x-values", "1,2,"], ["--x-values", "empty"]),
+    (["translate", "--from", ""], ["--from", "empty"]),                          # was: exit 0
+    (["runs", "export", "abc", "--json", "--format", "csv"], ["--json", "--format csv"]),
+    (["dashboard", "--server.port", "-1"], ["--server.port", "'-1'", "[1, 65535]"]),   # was: a traceback
+    (["dashboard", "--server.port", "abc"], ["--server.port", "'abc'"]),              # was: 4 lines
+    (["dashboard", "--server.port=70000"], ["--server.port", "70000"]),
+    (["dashboard", "--server.address", "a b"], ["--server.address", "'a b'"]),
+])
+def test_strict_parsing_is_one_line_and_status_2(args, needles, tmp_path):
+    _one_error(_stabviz({**os.environ, "STABVIZ_HOME": str(tmp_path)}, *args, timeout=60), *needles)
+
+
+def test_the_same_value_twice_is_no_conflict(tmp_path):
+    out = _stabviz({**os.environ, "STABVIZ_HOME": str(tmp_path)}, "region", "--nx", "4", "--nx", "4", "--ny", "3",
+                   "--json")
+    assert out.returncode == 0 and len(json.loads(out.stdout)["x"]) == 4, out.stderr
+
+
+@pytest.mark.parametrize("value", ["nan", "-1", "abc", "0"])
+def test_a_bad_ray_timeout_variable_is_named(value, tmp_path):
+    env = {**os.environ, "STABVIZ_HOME": str(tmp_path), "STABVIZ_RAY_CONNECT_TIMEOUT_S": value, "RAY_ADDRESS": ""}
+    _one_error(_stabviz(env, "sweep", "--x", "dampening", "--x-values", "1", "--launcher", "ray", timeout=120),
+               "STABVIZ_RAY_CONNECT_TIMEOUT_S", repr(value))
+    assert not list(tmp_path.glob("*.db")) or "queued" not in _stabviz(env, "runs", "list").stdout
+
+
+def test_a_bad_dashboard_port_variable_is_named(tmp_path):
+    env = {**os.environ, "STABVIZ_HOME": str(tmp_path), "STREAMLIT_SERVER_PORT": "-5"}
+    _one_error(_stabviz(env, "dashboard", "--server.headless", "true"), "STREAMLIT_SERVER_PORT", "'-5'")

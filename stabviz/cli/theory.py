@@ -42,6 +42,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
 
 def cmd_region(args: argparse.Namespace) -> int:
+    if args.csv and args.json:
+        raise UsageError("--csv and --json both given: choose one output format")
     cfg = lif_config_from_args(args)
     _check_measured_model(cfg)
     from stabviz import theory
