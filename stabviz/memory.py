@@ -405,3 +405,25 @@ def check_sizes(train_cfg: Any = None, *, sim_batch: int | None = None, sim_step
         if v > lim[k]:
             raise ValueError(f"{k} = {v} is above this machine's limit {lim[k]} "
                              f"(raise it with STABVIZ_MAX_{k.upper()})")
+
+
+# ---------------------------------------------------------------------------------------------
+# `bench lif` (stabviz.timing.bench_lif)
+
+#: float32 tensors of batch × T × n one timed layer step keeps alive at its peak: the current and its
+#: gradient, the probe, spikes and voltages kept for the backward pass, the floor GEMMs' operands.
+#: Measured (VmHWM, n 256, batch 64, T 100 / 400 / 800; 2026-12-07, 2-core CPU, busy machine): 94, 306 and
+#: 481 MB, 7 to 11 such tensors per added step depending on how the heap fragments; 12 leaves a margin.
+BENCH_LIF_TENSORS = 12
+
+
+def estimate_bench_lif_bytes(n: int, batch: int, steps: int) -> int:
+    """Peak bytes of :func:`stabviz.timing.bench_lif` for a layer of n neurons, batch B and T steps."""
+    return BENCH_LIF_TENSORS * F32 * batch * steps * n + 3 * F32 * n * n + OVERHEAD
+
+
+def check_bench_lif(n: int, batch: int, steps: int, limit: int | None = None) -> int:
+    """Refuse (ValueError, one line) a `bench lif` size whose estimate is above the limit; returns it."""
+    nbytes = estimate_bench_lif_bytes(n, batch, steps)
+    check_memory(f"bench lif (n = {n}, batch {batch}, T = {steps})", nbytes, limit, lower="n, batch or T")
+    return nbytes

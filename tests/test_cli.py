@@ -262,3 +262,103 @@ def test_a_bad_ray_timeout_variable_is_named(value, tmp_path):
 def test_a_bad_dashboard_port_variable_is_named(tmp_path):
     env = {**os.environ, "STABVIZ_HOME": str(tmp_path), "STREAMLIT_SERVER_PORT": "-5"}
     _one_error(_stabviz(env, "dashboard", "--server.headless", "true"), "STREAMLIT_SERVER_PORT", "'-5'")
+
+
+# -- issue 20: cost before work ---------------------------------------------------------------------------
+
+import io        # noqa: E402
+import time      # noqa: E402
+
+from stabviz.cli.progress import Progress      # noqa: E402
+
+
+class _Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+def _lines(stream):
+    return [line for line in stream.getvalue().splitlines() if line]
+
+
+def test_progress_is_silent_for_short_work_and_rate_limited_for_long_work():
+    clock, out = _Clock(), io.StringIO()            # StringIO: not a terminal, as under a script or CI
+    with Progress("simulate", 3, "seeds", stream=out, quiet_s=3, every_s=5, clock=clock) as p:
+        for k in range(1, 4):
+            clock.t += 0.2
+            p(k)
+    assert out.getvalue() == ""                      # 0.6 s of work: stderr stays clean
+    clock, out = _Clock(), io.StringIO()
+    with Progress("measure-map", 1000, "cells", stream=out, quiet_s=3, every_s=5, clock=clock) as p:
+        for k in range(1, 1001):
+            clock.t += 0.05                          # 50 s in all
+            p(k)
+    lines = _lines(out)
+    assert lines[0].startswith("stabviz: measure-map: 1000 cells; estimated 50 s in all"), lines
+    assert lines[-1].startswith("stabviz: measure-map: 1000/1000 cells (100%)") and lines[-1].endswith("done")
+    assert 10 <= len(lines) <= 1 + 10 + 50 // 5 + 1, lines      # each 10% or every 5 s, not every cell
+
+
+@pytest.mark.timeout(60, method="thread")
+def test_progress_speaks_while_one_long_unit_runs():
+    clock, out = _Clock(), io.StringIO()
+    p = Progress("simulate", 64, "seeds", stream=out, quiet_s=3, every_s=5, clock=clock)
+    try:
+        clock.t = 4.0                               # the first seed is still running after 4 s
+        deadline = time.monotonic() + 30
+        while "no estimate yet" not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        clock.t = 12.0
+        while "0/64 seeds" not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        p.close()
+    lines = _lines(out)
+    assert lines[0] == "stabviz: simulate: 64 seeds; no estimate yet (the first is still running after 4 s)"
+    assert any(line.startswith("stabviz: simulate: 0/64 seeds (0%), 12 s elapsed") for line in lines), lines
+
+
+SMALL_SIM = ["--preset", "shd-tau20", "--n-rec", "16", "--batch", "4", "--sim-steps", "40", "--burn-in", "10", "--json"]
+
+
+@pytest.mark.parametrize("args,what", [
+    (["simulate", *SMALL_SIM, "--seeds", "3"], "simulate (3 seeds): 120 simulated steps"),
+    (["measure-map", *SMALL_SIM, "--nx", "3", "--ny", "3"], "measure-map: 9 cells"),
+    (["train", "--steps", "4", "--n-rec", "16", "--time-steps", "10", "--samples", "60", "--classes", "2",
+      "--log-every", "2", "--json"], "train: 4 steps"),
+    (["bench", "lif", "--n", "16", "--steps", "10", "--batch", "2", "--reps", "2", "--json"], "bench lif: "),
+])
+def test_long_commands_print_the_estimate_and_progress_without_a_terminal(args, what, tmp_path):
+    # STABVIZ_PROGRESS_AFTER_S=0 treats these small runs as long ones: stderr is a pipe here
+    env = {**os.environ, "STABVIZ_HOME": str(tmp_path), "STABVIZ_PROGRESS_AFTER_S": "0"}
+    out = _stabviz(env, *args, timeout=300)
+    assert out.returncode == 0, out.stderr
+    json.loads(out.stdout)                                       # stdout stays the JSON alone
+    lines = out.stderr.strip().splitlines()
+    assert lines and all(line.startswith("stabviz: ") for line in lines), out.stderr
+    assert what in lines[0] and ("estimated" in lines[0] or "no estimate yet" in lines[0]), lines
+    assert "(100%)" in lines[-1] and lines[-1].split(", ")[2].startswith("done"), lines
+
+
+def test_a_bad_progress_variable_is_named(tmp_path):
+    env = {**os.environ, "STABVIZ_HOME": str(tmp_path), "STABVIZ_PROGRESS_AFTER_S": "soon"}
+    _one_error(_stabviz(env, "simulate", *SMALL_SIM), "STABVIZ_PROGRESS_AFTER_S", "'soon'")
+
+
+def test_bench_ensemble_too_large_is_refused_before_torch_loads(tmp_path):
+    # was: refused only after 25 s and 677 MB (torch, the warm-up runs), by train.run_ensemble
+    code = ("import sys, time; from stabviz.cli import main; t = time.monotonic(); "
+            "rc = main(['bench', 'ensemble', '--members', '1024']); "
+            "assert rc == 2, rc; assert 'torch' not in sys.modules, 'torch imported'")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "STABVIZ_HOME": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.strip().splitlines() == [out.stderr.strip()] and "1024 members" in out.stderr
+    code = code.replace("'1024'", "'64'")           # within the member bound, above the memory limit
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "STABVIZ_HOME": str(tmp_path), "STABVIZ_MAX_MEMORY_MB": "64"})
+    assert out.returncode == 0, out.stderr
+    assert "STABVIZ_MAX_MEMORY_MB" in out.stderr and len(out.stderr.strip().splitlines()) == 1
