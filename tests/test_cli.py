@@ -235,6 +235,8 @@ def test_replicate_refuses_a_linked_folder_and_existing_results_before_any_run(t
     (["sweep", "--x", "dampening", "--x-values", "1,,2"], ["--x-values", "value 2 of 3 is empty"]),  # was: 1,2
     (["sweep", "--x", "dampening", "--x-values", "1,2,"], ["--x-values", "empty"]),
     (["translate", "--from", ""], ["--from", "empty"]),                          # was: exit 0
+    (["runs", "list", "--sweep", ""], ["--sweep", "empty"]),                     # was: "no runs"
+    (["sweep", "--x", "", "--x-values", "1"], ["--x", "empty"]),
     (["runs", "export", "abc", "--json", "--format", "csv"], ["--json", "--format csv"]),
     (["dashboard", "--server.port", "-1"], ["--server.port", "'-1'", "[1, 65535]"]),   # was: a traceback
     (["dashboard", "--server.port", "abc"], ["--server.port", "'abc'"]),              # was: 4 lines

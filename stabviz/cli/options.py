@@ -97,9 +97,10 @@ class Whole:
 
 
 class Text:
-    """argparse type: a string of at most ``limit`` characters, without NUL (paths, ids, names)."""
+    """argparse type: a string of at most ``limit`` characters, without NUL (paths, ids, names); empty only
+    with ``empty=True`` (an empty value is a slip: '--sweep ""' would list nothing, '--x ""' name nothing)."""
 
-    def __init__(self, limit: int, what: str = "value", empty: bool = True):
+    def __init__(self, limit: int, what: str = "value", empty: bool = False):
         self.limit, self.what, self.empty = limit, what, empty
         self.__name__ = what
 
@@ -139,7 +140,7 @@ def run_id() -> Text:
     return Text(RUN_ID_CHARS, "run id", empty=False)
 
 
-def path(empty: bool = True) -> Text:
+def path(empty: bool = False) -> Text:
     return Text(PATH_CHARS, "path", empty=empty)
 
 
