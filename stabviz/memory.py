@@ -162,9 +162,11 @@ def _simulate_sizes(cfg: Any, batch: int, steps: int, burn_in: int, inputs: Any)
 
 def estimate_simulate_bytes(cfg: Any, batch: int = SIM_BATCH, steps: int = SIM_STEPS,
                             burn_in: int = SIM_BURN_IN, seed: int | None = None, device: str = "cpu",
-                            inputs: Any = None, voltage_samples: int = SIM_VOLTAGE_SAMPLES) -> int:
+                            inputs: Any = None, voltage_samples: int = SIM_VOLTAGE_SAMPLES,
+                            progress: Any = None) -> int:
     """Peak bytes :func:`stabviz.simulate.measure` ``(cfg, batch, steps, burn_in, ...)`` allocates
-    (same arguments, same defaults; ``seed``, ``device`` and ``voltage_samples`` do not change it).
+    (same arguments, same defaults; ``seed``, ``device``, ``voltage_samples`` and ``progress`` do not
+    change it).
 
     Terms (n = n_rec, K = steps − burn_in kept steps), the largest of
       generating the input:  2 · batch·steps·n_in·4   (rate tensor + spikes)   + weights
