@@ -31,7 +31,7 @@ from typing import IO, Iterable, Iterator
 __all__ = ["UnsafeOutput", "check_target", "write_text", "write_bytes", "open_output", "place", "prepare_dir"]
 
 #: What a refused path is, by its file type (lstat): no symlink is ever followed at the last component.
-_KINDS = {stat.S_IFLNK: "it is a symbolic link (stabviz never writes through one)", stat.S_IFDIR: "Is a directory",
+_KINDS = {stat.S_IFLNK: "it is a symbolic link, and stabviz never writes through one", stat.S_IFDIR: "Is a directory",
           stat.S_IFIFO: "it is a FIFO (named pipe), not a regular file", stat.S_IFCHR: "it is a character device",
           stat.S_IFBLK: "it is a block device", stat.S_IFSOCK: "it is a socket"}
 EXISTS = "it exists; add --force to replace it"
