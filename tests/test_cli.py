@@ -350,6 +350,17 @@ def test_a_bad_progress_variable_is_named(tmp_path):
     _one_error(_stabviz(env, "simulate", *SMALL_SIM), "STABVIZ_PROGRESS_AFTER_S", "'soon'")
 
 
+@pytest.mark.parametrize("argv", [["train", "--seeds", "64"], ["train", "--seeds", "65"],
+                                  ["train", "--n-rec", "4096", "--batch", "1024", "--time-steps", "1000"]])
+def test_train_too_large_is_refused_before_torch_loads(argv, tmp_path):
+    code = (f"import sys; from stabviz.cli import main; rc = main({argv!r}); "
+            "assert rc == 2, rc; assert 'torch' not in sys.modules, 'torch imported'")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "STABVIZ_HOME": str(tmp_path), "STABVIZ_MAX_MEMORY_MB": "2048"})
+    assert out.returncode == 0, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and ("GB" in out.stderr or "members" in out.stderr)
+
+
 def test_bench_ensemble_too_large_is_refused_before_torch_loads(tmp_path):
     # was: refused only after 25 s and 677 MB (torch, the warm-up runs), by train.run_ensemble
     code = ("import sys, time; from stabviz.cli import main; t = time.monotonic(); "

@@ -14,6 +14,7 @@ import signal
 import time
 from typing import Any, TextIO
 
+from stabviz import memory
 from stabviz.cli.options import Whole, train_config_from_args, train_options
 from stabviz.cli.progress import Progress
 from stabviz.jsonsafe import dumps
@@ -83,10 +84,16 @@ class _CancelOnInterrupt:
 
 def cmd_train(args: argparse.Namespace) -> int:
     cfg = train_config_from_args(args)
+    seeds = getattr(args, "seeds", None)
+    # the memory estimate (and the member bound) before torch is imported: a refused size costs nothing
+    if seeds is None:
+        memory.check_train(cfg)
+    else:
+        memory.check_ensemble(member for member, _ in _members(cfg, seeds))
     from stabviz import train
 
-    if getattr(args, "seeds", None) is not None:
-        return _train_seeds(train, cfg, args.seeds, getattr(args, "json", False))
+    if seeds is not None:
+        return _train_seeds(train, cfg, seeds, getattr(args, "json", False))
 
     bar = _progress("train", cfg.train_steps)
     try:
@@ -115,10 +122,15 @@ def _progress(what: str, steps: int):
     return callback
 
 
+def _members(cfg, seeds: int) -> list[tuple[Any, None]]:
+    """(config, run id None) of seeds seed … seed+K−1, as train.run_ensemble takes them."""
+    return [(cfg.replace(lif=cfg.lif.replace(seed=cfg.lif.seed + k)), None) for k in range(seeds)]
+
+
 def _train_seeds(train, cfg, seeds: int, as_json: bool) -> int:
     """`train --seeds K`: seeds seed … seed+K−1 as one ensemble; a JSON list of the K summaries (each
     with ``seed``) or a table. Exit status: 130 if any was cancelled, else 1 if any diverged, else 0."""
-    members = [(cfg.replace(lif=cfg.lif.replace(seed=cfg.lif.seed + k)), None) for k in range(seeds)]
+    members = _members(cfg, seeds)
     bar = _progress(f"train --seeds {seeds}", cfg.train_steps)
     shown_id: list[str] = []
 
