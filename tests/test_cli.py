@@ -351,8 +351,9 @@ def test_a_bad_progress_variable_is_named(tmp_path):
 
 
 @pytest.mark.parametrize("argv", [["train", "--seeds", "64"], ["train", "--seeds", "65"],
-                                  ["train", "--n-rec", "4096", "--batch", "1024", "--time-steps", "1000"]])
-def test_train_too_large_is_refused_before_torch_loads(argv, tmp_path):
+                                  ["train", "--n-rec", "4096", "--batch", "1024", "--time-steps", "1000"],
+                                  ["simulate", "--n-in", "500", "--n-rec", "512", "--batch", "1024", "--sim-steps", "400"]])
+def test_too_large_runs_are_refused_before_torch_loads(argv, tmp_path):
     code = (f"import sys; from stabviz.cli import main; rc = main({argv!r}); "
             "assert rc == 2, rc; assert 'torch' not in sys.modules, 'torch imported'")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,

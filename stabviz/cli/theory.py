@@ -12,6 +12,7 @@ import math
 import sys
 from typing import Any
 
+from stabviz import memory
 from stabviz.cli.progress import Progress
 from stabviz.cli.options import (BURN_IN, MEASURE_GRID, REGION_GRID, SEEDS, SIM_BATCH, SIM_STEPS, UsageError,
                                  Whole, check_elements, lif_config_from_args, shown)
@@ -93,6 +94,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     cfg = lif_config_from_args(args)
     _check_simulation(args, cfg, "simulate")
     seeds = _seeds(cfg.seed, args.seeds)
+    # the memory estimate before torch is imported (simulate.measure checks it again)
+    memory.check_simulate(cfg, batch=args.batch, steps=args.sim_steps, burn_in=args.burn_in)
     from stabviz import simulate, theory
     runs, steps = [], args.sim_steps
     # on stderr, terminal or not; counted in simulated steps, so one long seed still gives an estimate
