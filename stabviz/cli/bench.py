@@ -60,7 +60,8 @@ def cmd_bench_ensemble(args: argparse.Namespace) -> int:
     cfg = TrainConfig(lif=lif, time_steps=ENSEMBLE_STEPS if args.steps is None else args.steps, batch=args.batch,
                       train_steps=args.train_steps, device=args.device)
     check_bench_ensemble(cfg, args.members)     # member bound and memory estimate: refused before torch loads
-    with Progress("bench ensemble", 2 * args.members, "runs (the ensemble's, then one by one)") as progress:
+    # the E runs twice: as the ensemble, then one by one
+    with Progress("bench ensemble", 2 * args.members, "runs") as progress:
         r = bench_ensemble(cfg, args.members, progress=progress)
     return _show(args, r, f"{r['members']} runs (n={r['n']} T={r['steps']} batch={r['batch']} {r['train_steps']} "
                           f"steps on {r['device']}, {r['threads']} threads): ensemble {r['ensemble_s']:.1f} s, "

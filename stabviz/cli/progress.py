@@ -99,7 +99,7 @@ class Progress:
         return self.done > 0 and elapsed / self.done * self.total > self.quiet_s and elapsed >= min(0.5, self.quiet_s)
 
     def _estimate_line(self, elapsed: float) -> str:
-        head = f"stabviz: {self.what}: {self.total if self.known else 'some'} {self.unit}"
+        head = f"stabviz: {self.what}: {f'{self.total} ' if self.known else ''}{self.unit}"
         if self.done == 0:
             return f"{head}; no estimate yet (the first is still running after {span(elapsed)})"
         total = elapsed / self.done * self.total
