@@ -234,6 +234,7 @@ def test_replicate_refuses_a_linked_folder_and_existing_results_before_any_run(t
     (["recommend", "--reset-grad", "--no-reset-grad"], ["--reset-grad/--no-reset-grad"]),
     (["sweep", "--x", "dampening", "--x-values", "1,,2"], ["--x-values", "value 2 of 3 is empty"]),  # was: 1,2
     (["sweep", "--x", "dampening", "--x-values", "1,2,"], ["--x-values", "empty"]),
+    (["sweep", "--x", "dampening", "--x-values", "0.5,１"], ["--x-values", "ASCII"]),        # was: 0.5,1
     (["translate", "--from", ""], ["--from", "empty"]),                          # was: exit 0
     (["runs", "list", "--sweep", ""], ["--sweep", "empty"]),                     # was: "no runs"
     (["sweep", "--x", "", "--x-values", "1"], ["--x", "empty"]),

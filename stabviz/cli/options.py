@@ -127,6 +127,9 @@ class ValueList(Text):
 
     def __call__(self, text: str) -> str:
         text = super().__call__(text)
+        if not text.isascii():          # float() would read '１,２' as 1 and 2; names are ASCII too
+            raise argparse.ArgumentTypeError(f"{shown(text)} holds characters other than ASCII; write numbers "
+                                             "with the digits 0-9")
         items = text.split(",")
         empty = [k + 1 for k, item in enumerate(items) if not item.strip()]
         if empty:
