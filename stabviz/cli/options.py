@@ -14,7 +14,6 @@ import sys
 from typing import Any, Iterator, Mapping
 
 from stabviz import safeio
-
 from stabviz.config import (DEVICES, FORMULAS, IN_INITS, INITS, LOSSES, PRESETS, RANGES, RESETS, SHAPES,
                             TASKS, TRAIN_RANGES, VOLTAGE_MODELS, LIFConfig, TrainConfig, preset, tau_to_leak)
 
