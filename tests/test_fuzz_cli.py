@@ -177,7 +177,8 @@ def _stubs(mp: pytest.MonkeyPatch) -> None:
         return real_measure(_tiny(cfg), batch=2, steps=6, burn_in=2, seed=seed, device="cpu")
 
     def fake_map(cfg, x="sharpness", nx=24, ny=24, x_range=None, y_range=None, batch=64, steps=300, burn_in=100,
-                 seed=None, device="cpu", progress=None, chunk_elements=measured.MAX_CHUNK_ELEMENTS):
+                 seed=None, device="cpu", progress=None, chunk_elements=measured.MAX_CHUNK_ELEMENTS,
+                 within_chunks=False):
         _reached("measure-map")
         assert 1 <= chunk_elements <= measured.MAX_CHUNK_ELEMENTS
         _within("nx", nx, O.MEASURE_GRID)

@@ -168,7 +168,7 @@ def cmd_measure_map(args: argparse.Namespace) -> int:
     with Progress("measure-map", args.nx * args.ny, "cells") as progress:
         m = measured.measure_map(cfg, x=args.x, nx=args.nx, ny=args.ny, x_range=args.x_range, y_range=args.y_range,
                                  batch=args.batch, steps=args.sim_steps, burn_in=args.burn_in, device=device,
-                                 progress=progress, chunk_elements=chunk)
+                                 progress=progress, chunk_elements=chunk, within_chunks=True)
     d = m.to_dict()
     if args.json:
         print(dumps(d))
