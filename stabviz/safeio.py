@@ -79,7 +79,7 @@ def _temp_beside(p: Path) -> tuple[int, Path]:
     less the umask, as open() would create ``p`` itself."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     for _ in range(100):
-        tmp = p.parent / f".{p.name[:200]}.{secrets.token_hex(6)}.tmp"
+        tmp = p.parent / f".stabviz-{secrets.token_hex(6)}.tmp"     # short: any name that fits, fits here
         try:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:
