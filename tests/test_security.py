@@ -451,3 +451,9 @@ def test_an_output_folder_is_never_root_nor_a_link_and_keeps_its_results(tmp_pat
     assert safeio.prepare_dir(real, ["summary.json"], force=True) == real
     fresh = safeio.prepare_dir(tmp_path / "new" / "dir", ["summary.json"])
     assert fresh.is_dir()
+
+
+def test_a_long_file_name_that_fits_is_written(tmp_path):
+    out = tmp_path / ("é" * 120 + ".csv")           # 244 bytes: the longest names still fit beside it
+    safeio.write_text(out, "x")
+    assert out.read_text() == "x" and len(list(tmp_path.iterdir())) == 1
