@@ -414,9 +414,10 @@ def check_sizes(train_cfg: Any = None, *, sim_batch: int | None = None, sim_step
 
 #: float32 tensors of batch × T × n one timed layer step keeps alive at its peak: the current and its
 #: gradient, the probe, spikes and voltages kept for the backward pass, the floor GEMMs' operands.
-#: Measured (VmHWM, n 256, batch 64, T 100 / 400 / 800; 2026-12-07, 2-core CPU, busy machine): 94, 306 and
-#: 481 MB, 7 to 11 such tensors per added step depending on how the heap fragments; 12 leaves a margin.
-BENCH_LIF_TENSORS = 12
+#: Measured (VmHWM, n 256, batch 64; 2026-12-07, 2-core CPU, busy machine): T 100: 94 MB; T 400: 282 to
+#: 356 MB over six runs (up to 12.4 such tensors, varying with how the heap fragments); T 800: 482 MB.
+#: 14 leaves a margin.
+BENCH_LIF_TENSORS = 14
 
 
 def estimate_bench_lif_bytes(n: int, batch: int, steps: int) -> int:
