@@ -40,9 +40,9 @@ from pathlib import Path
 from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import quote
 
+from stabviz.runs.envvars import env_seconds         # (first: keeps this line apart from the others' edits)
 from stabviz.config import TrainConfig
 from stabviz.jsonsafe import finite_or_none
-from stabviz.runs.envvars import env_seconds
 
 STATUSES = ("queued", "running", "finished", "failed", "diverged", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
