@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import quote
 
-from stabviz.runs.envvars import env_seconds         # (first: keeps this line apart from the others' edits)
+from stabviz.runs.envvars import env_seconds
 from stabviz.config import TrainConfig
 from stabviz.jsonsafe import finite_or_none
 
