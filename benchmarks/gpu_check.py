@@ -30,7 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stabviz import measured, timing, train  # noqa: E402
+from stabviz import measured, safeio, timing, train  # noqa: E402
 from stabviz.config import LIFConfig, TrainConfig, preset  # noqa: E402
 
 #: The issue's GPU goals (issue 11), by check.
@@ -142,7 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
     ap.add_argument("--small", action="store_true", help="tiny sizes: checks the code, not the speed")
+    ap.add_argument("--force", action="store_true", help="replace $OUT/gpu_check.json if it exists")
     args = ap.parse_args(argv)
+    target = Path(os.environ["OUT"], "gpu_check.json") if os.environ.get("OUT") else None
+    if target is not None:
+        try:
+            safeio.check_target(target, args.force)        # before the checks, not after
+        except safeio.UnsafeOutput as e:
+            ap.error(f"$OUT: {e}")
     if args.device == "cuda":
         import torch
         if not torch.cuda.is_available():
@@ -151,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     report = run_checks(args.device, args.small)
     text = json.dumps(report, indent=2, default=str)
     print(text)
-    if os.environ.get("OUT"):
-        Path(os.environ["OUT"], "gpu_check.json").write_text(text)
+    if target is not None:
+        safeio.write_text(target, text, force=args.force)
     return 0 if all("error" not in r for r in report["checks"].values()) else 1
 
 

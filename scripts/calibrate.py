@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stabviz import __version__, theory  # noqa: E402
+from stabviz import __version__, safeio, theory  # noqa: E402
 from stabviz.calibration import DATA, group_of  # noqa: E402
 from stabviz.config import INITS, PRESETS, RESETS, SHAPES, LIFConfig, preset  # noqa: E402
 
@@ -98,7 +98,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--settings", type=int, default=240)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=DATA)
+    ap.add_argument("--force", action="store_true", help="replace --out if it exists (it does by default)")
     args = ap.parse_args(argv)
+    try:
+        safeio.check_target(args.out, args.force)      # before minutes of work, not after
+    except safeio.UnsafeOutput as e:
+        ap.error(f"--out {e}")
     import torch
     torch.set_num_threads(2)
     began = time.perf_counter()
@@ -118,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
                           "measurement": "simulate.measure, batch 64, burn-in max(100, 5 tau), "
                                          "then max(200, T) measured steps"},
            "groups": residual_groups(rows), "rows": rows}
-    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    safeio.write_text(args.out, json.dumps(out, indent=1) + "\n", force=args.force)
     for g, v in out["groups"].items():
         print(f"{g:24s} n={v['count']:4d}  per-step residual median {v['median']:+.4f}  "
               f"90% [{v['lo']:+.4f}, {v['hi']:+.4f}]")

@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stabviz import __version__, measured, simulate, theory  # noqa: E402
+from stabviz import __version__, measured, safeio, simulate, theory  # noqa: E402
 from stabviz.paper_demos import DATA, DEMOS, MAPS, demo_config  # noqa: E402
 from stabviz.config import preset  # noqa: E402
 
@@ -62,7 +62,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=24, help="cells per axis")
     ap.add_argument("--out", type=Path, default=DATA)
+    ap.add_argument("--force", action="store_true", help="replace --out if it exists (it does by default)")
     args = ap.parse_args()
+    try:
+        safeio.check_target(args.out, args.force)      # before minutes of work, not after
+    except safeio.UnsafeOutput as e:
+        ap.error(f"--out {e}")
     began = time.perf_counter()
     maps = []
     for spec in MAPS:
@@ -78,7 +83,7 @@ def main() -> None:
                            "measurement": "measured.measure_map and simulate.measure defaults: batch 64, "
                                           "300 steps, burn-in 100, the preset's seed"},
             "maps": maps, "demos": demos}
-    args.out.write_text(json.dumps(data, separators=(",", ":")) + "\n")
+    safeio.write_text(args.out, json.dumps(data, separators=(",", ":")) + "\n", force=args.force)
     print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB)", file=sys.stderr)
 
 

@@ -28,6 +28,8 @@ from stabviz.weights import layer_weights
 X_AXES = ("sharpness", "tail", "leak")
 #: cells pushed back together at most (bounds memory: a few tensors of cells × batch × n floats)
 MAX_CHUNK_ELEMENTS = 24_000_000
+#: push-back steps between two progress reports inside one chunk
+PUSHBACK_REPORT_EVERY = 10
 
 Progress = Callable[[int, int], None]
 
@@ -93,12 +95,14 @@ def measure_map(cfg: LIFConfig, x: str = "sharpness", nx: int = 24, ny: int = 24
                 x_range: tuple[float, float] | None = None, y_range: tuple[float, float] | None = None,
                 batch: int = 64, steps: int = 300, burn_in: int = 100, seed: int | None = None,
                 device: str = "cpu", progress: Progress | None = None,
-                chunk_elements: int = MAX_CHUNK_ELEMENTS) -> MeasuredMap:
+                chunk_elements: int = MAX_CHUNK_ELEMENTS, within_chunks: bool = False) -> MeasuredMap:
     """ρ̂ measured on every cell of the (x, dampening) grid that `theory.region` draws, with the same
     simulation settings as `simulate.measure` (batch, steps, burn_in, seed).
 
     ``chunk_elements`` bounds the cells pushed back together (cells × batch × n_rec, at least one column);
-    ``progress`` is called after each chunk, so a smaller bound reports more often (the dashboard's).
+    ``progress`` is called after each chunk, so a smaller bound reports more often (the dashboard's);
+    ``within_chunks`` also every PUSHBACK_REPORT_EVERY steps inside one, counting its cells in proportion
+    (the CLI's: a big grid's first chunk can take minutes, and its estimate must not wait for it).
     """
     if x not in X_AXES:
         raise ValueError(f"x = {x!r} is not one of: {', '.join(X_AXES)}")
@@ -121,7 +125,8 @@ def measure_map(cfg: LIFConfig, x: str = "sharpness", nx: int = 24, ny: int = 24
         report(0, nx * ny)
         trace = _forward_trace(cfg, batch, steps, burn_in, seed, device)
         units = [(float(v), cfg.tail) if x == "sharpness" else (cfg.sharpness, float(v)) for v in pred.x]
-        rho[:] = _pushback(cfg, trace, gammas, units, lambda done: report(done, nx * ny), chunk_elements)
+        rho[:] = _pushback(cfg, trace, gammas, units, lambda done: report(done, nx * ny), chunk_elements,
+                           within_chunks)
     with np.errstate(divide="ignore"):
         measured = np.where(rho > 0, cfg.steps * np.log10(np.where(rho > 0, rho, 1.0)), -np.inf)
     return MeasuredMap(x, "dampening", pred.x, pred.y, pred.log_x, measured, pred.log10_gain,
@@ -154,7 +159,8 @@ def _forward_trace(cfg: LIFConfig, batch: int, steps: int, burn_in: int, seed: i
 
 @torch.no_grad()
 def _pushback(cfg: LIFConfig, trace: _Trace, gammas: torch.Tensor, units: list[tuple[float, float]],
-              done: Callable[[int], None] | None = None, chunk_elements: int = MAX_CHUNK_ELEMENTS) -> np.ndarray:
+              done: Callable[[int], None] | None = None, chunk_elements: int = MAX_CHUNK_ELEMENTS,
+              within_chunks: bool = False) -> np.ndarray:
     """ρ̂ for every (dampening, unit) pair, shape (len(gammas), len(units)).
 
     ``units`` are the (sharpness, tail) of each column; a cell's surrogate is γ · σ'₁(v; β, q), so each
@@ -162,20 +168,29 @@ def _pushback(cfg: LIFConfig, trace: _Trace, gammas: torch.Tensor, units: list[t
     """
     batch, n = trace.start.shape
     ny, nx = len(gammas), len(units)
+    steps = max(len(trace.y_prev), 1)
     per_cell = batch * n
     cols_per_chunk = max(1, min(nx, chunk_elements // max(per_cell * ny, 1)))
     out = np.empty((ny, nx))
     for lo in range(0, nx, cols_per_chunk):
         chunk = units[lo:lo + cols_per_chunk]
-        out[:, lo:lo + len(chunk)] = _pushback_chunk(cfg, trace, gammas, chunk)
+        part = _partial(done, ny * lo, ny * len(chunk), steps) if within_chunks else None
+        out[:, lo:lo + len(chunk)] = _pushback_chunk(cfg, trace, gammas, chunk, part)
         if done:
             done(ny * (lo + len(chunk)))
     return out
 
 
+def _partial(done: Callable[[int], None] | None, before: int, cells: int, steps: int) -> Callable[[int], None] | None:
+    """Within a chunk of ``cells`` cells, after ``before`` done: its cells counted in proportion to the steps
+    pushed back."""
+    return None if done is None else lambda step: done(before + cells * step // steps)
+
+
 def _pushback_chunk(cfg: LIFConfig, trace: _Trace, gammas: torch.Tensor,
-                    units: list[tuple[float, float]]) -> np.ndarray:
-    """The push-back of `simulate._pushback_gain`, for ny × len(units) cells at once."""
+                    units: list[tuple[float, float]], step_done: Callable[[int], None] | None = None) -> np.ndarray:
+    """The push-back of `simulate._pushback_gain`, for ny × len(units) cells at once; ``step_done(k)``
+    after every PUSHBACK_REPORT_EVERY of its steps."""
     ny, k = len(gammas), len(units)
     batch, n = trace.start.shape
     dev, dtype = trace.w_rec.device, trace.w_rec.dtype
@@ -187,7 +202,9 @@ def _pushback_chunk(cfg: LIFConfig, trace: _Trace, gammas: torch.Tensor,
     delta = start.expand(ny, k, batch, n).contiguous()
     log_growth = torch.zeros(ny, k, batch, dtype=torch.float64, device=dev)
     w_t = trace.w_rec.t()
-    for y, z, drive in zip(reversed(trace.y_prev), reversed(trace.z_prev), reversed(trace.drive)):
+    for step, (y, z, drive) in enumerate(zip(reversed(trace.y_prev), reversed(trace.z_prev), reversed(trace.drive))):
+        if step_done is not None and step and step % PUSHBACK_REPORT_EVERY == 0:
+            step_done(step)
         unit = simulate.sg_prime_torch(y - cfg.threshold, cfg.shape, 1.0, beta, tail)    # (k, batch, n)
         s = gam * unit                                                                 # (ny, k, batch, n)
         c, r = simulate.transition_terms(cfg, cfg.leak, cfg.threshold, y, z, s, drive)

@@ -162,9 +162,11 @@ def _simulate_sizes(cfg: Any, batch: int, steps: int, burn_in: int, inputs: Any)
 
 def estimate_simulate_bytes(cfg: Any, batch: int = SIM_BATCH, steps: int = SIM_STEPS,
                             burn_in: int = SIM_BURN_IN, seed: int | None = None, device: str = "cpu",
-                            inputs: Any = None, voltage_samples: int = SIM_VOLTAGE_SAMPLES) -> int:
+                            inputs: Any = None, voltage_samples: int = SIM_VOLTAGE_SAMPLES,
+                            progress: Any = None) -> int:
     """Peak bytes :func:`stabviz.simulate.measure` ``(cfg, batch, steps, burn_in, ...)`` allocates
-    (same arguments, same defaults; ``seed``, ``device`` and ``voltage_samples`` do not change it).
+    (same arguments, same defaults; ``seed``, ``device``, ``voltage_samples`` and ``progress`` do not
+    change it).
 
     Terms (n = n_rec, K = steps − burn_in kept steps), the largest of
       generating the input:  2 · batch·steps·n_in·4   (rate tensor + spikes)   + weights
@@ -405,3 +407,26 @@ def check_sizes(train_cfg: Any = None, *, sim_batch: int | None = None, sim_step
         if v > lim[k]:
             raise ValueError(f"{k} = {v} is above this machine's limit {lim[k]} "
                              f"(raise it with STABVIZ_MAX_{k.upper()})")
+
+
+# ---------------------------------------------------------------------------------------------
+# `bench lif` (stabviz.timing.bench_lif)
+
+#: float32 tensors of batch × T × n one timed layer step keeps alive at its peak: the current and its
+#: gradient, the probe, spikes and voltages kept for the backward pass, the floor GEMMs' operands.
+#: Measured (VmHWM, n 256, batch 64; 2026-12-07, 2-core CPU, busy machine): T 100: 94 MB; T 400: 282 to
+#: 356 MB over six runs (up to 12.4 such tensors, varying with how the heap fragments); T 800: 482 MB.
+#: 14 leaves a margin.
+BENCH_LIF_TENSORS = 14
+
+
+def estimate_bench_lif_bytes(n: int, batch: int, steps: int) -> int:
+    """Peak bytes of :func:`stabviz.timing.bench_lif` for a layer of n neurons, batch B and T steps."""
+    return BENCH_LIF_TENSORS * F32 * batch * steps * n + 3 * F32 * n * n + OVERHEAD
+
+
+def check_bench_lif(n: int, batch: int, steps: int, limit: int | None = None) -> int:
+    """Refuse (ValueError, one line) a `bench lif` size whose estimate is above the limit; returns it."""
+    nbytes = estimate_bench_lif_bytes(n, batch, steps)
+    check_memory(f"bench lif (n = {n}, batch {batch}, T = {steps})", nbytes, limit, lower="n, batch or T")
+    return nbytes

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -59,10 +59,16 @@ def bernoulli_inputs(cfg: LIFConfig, batch: int, steps: int, generator: torch.Ge
     return x.to(device=device, dtype=dtype)
 
 
+#: measure's progress callback: every this many simulated steps (a seed of 100 000 steps reports 100 times)
+PROGRESS_EVERY = 1000
+
+
 def measure(cfg: LIFConfig, batch: int = 64, steps: int = 300, burn_in: int = 100, seed: int | None = None,
-            device: str = "cpu", inputs: torch.Tensor | None = None, voltage_samples: int = 20000) -> Measurement:
+            device: str = "cpu", inputs: torch.Tensor | None = None, voltage_samples: int = 20000,
+            progress: Callable[[int], None] | None = None) -> Measurement:
     """Initialise the layer of ``cfg`` (seeded), drive it with Bernoulli input spikes at the configured
-    statistics (or ``inputs``, shape (batch, steps, n_in)) and measure it after ``burn_in`` steps."""
+    statistics (or ``inputs``, shape (batch, steps, n_in)) and measure it after ``burn_in`` steps.
+    ``progress(steps_done)`` is called every PROGRESS_EVERY simulated steps and at the end."""
     if not (1 <= burn_in + 1 < steps + 1 and burn_in < steps):
         raise ValueError(f"burn_in = {burn_in} must be below steps = {steps}")
     # before any allocation: a link asking for n_in = 100000 is refused, not simulated
@@ -72,13 +78,14 @@ def measure(cfg: LIFConfig, batch: int = 64, steps: int = 300, burn_in: int = 10
     if inputs is None:
         inputs = bernoulli_inputs(cfg, batch, steps, gen)
     return measure_layer(w_in.to(device), w_rec.to(device), bias.to(device), cfg, inputs.to(device),
-                         burn_in=burn_in, voltage_samples=voltage_samples, generator=gen)
+                         burn_in=burn_in, voltage_samples=voltage_samples, generator=gen, progress=progress)
 
 
 @torch.no_grad()
 def measure_layer(w_in: torch.Tensor, w_rec: torch.Tensor, bias: torch.Tensor, cfg: LIFConfig,
                   inputs: torch.Tensor, burn_in: int = 100, voltage_samples: int = 20000,
-                  generator: torch.Generator | None = None) -> Measurement:
+                  generator: torch.Generator | None = None,
+                  progress: Callable[[int], None] | None = None) -> Measurement:
     """Measure one layer with given weights on given input spikes (batch, steps, n_in).
 
     The dynamics are docs/theory.md#11-the-layer-equations-l1-to-l3 (L1)-(L3); the surrogate is cfg's (shape, γ, β, q).
@@ -98,6 +105,8 @@ def measure_layer(w_in: torch.Tensor, w_rec: torch.Tensor, bias: torch.Tensor, c
     max_gain_sum = 0.0
     c_hist, r_hist, s_hist, v_keep = [], [], [], []
     for t in range(steps):
+        if progress is not None and t % PROGRESS_EVERY == 0 and t:
+            progress(t)
         s = sg(y - theta)                         # σ' at y_{t−1}: what M_t uses
         drive = current[:, t] + z @ w_rec         # I_t = x_t W_in + b + z_{t−1} W_rec
         y_new = neuron.integrate(y, z, drive, alpha, theta, cfg.reset)
@@ -112,6 +121,8 @@ def measure_layer(w_in: torch.Tensor, w_rec: torch.Tensor, bias: torch.Tensor, c
         max_gain_sum += float(gain_i.max(dim=1).values.mean())
         c_hist.append(c), r_hist.append(r), s_hist.append(s)
         v_keep.append(y)
+    if progress is not None:
+        progress(steps)
     count = batch * kept * n
     zs, ys, yy, ss, s2s, rs = (stats / count).tolist()
     rho_hat = _pushback_gain(w_rec, c_hist[-cfg.steps:], r_hist[-cfg.steps:], s_hist[-cfg.steps:], generator)

@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 DEFAULT_BATCH = 32
 DEFAULT_REPS = 10
+#: progress(done, total) of a benchmark's calls
+Progress = Callable[[int, int], None]
 
 
 def median_ms(fn: Callable[[], Any], reps: int = DEFAULT_REPS, warmup: int = 2) -> float:
@@ -21,18 +23,25 @@ def median_ms(fn: Callable[[], Any], reps: int = DEFAULT_REPS, warmup: int = 2) 
 
 
 def interleaved_median_ms(fns: dict[str, Callable[[], Any]], reps: int = DEFAULT_REPS,
-                          warmup: int = 2) -> dict[str, float]:
+                          warmup: int = 2, progress: Progress | None = None) -> dict[str, float]:
     """Median wall time (ms) of each function, timed in turns (one call of each per round) so that
-    all of them see the same background load on a shared machine."""
+    all of them see the same background load on a shared machine. ``progress(done, total)`` is called
+    after every call (warm-up included)."""
+    report = progress or (lambda done, total: None)
+    total, done = (warmup + reps) * len(fns), 0
     for fn in fns.values():
         for _ in range(warmup):
             fn()
+            done += 1
+            report(done, total)
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(reps):
         for name, fn in fns.items():
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
+            done += 1
+            report(done, total)
     return {name: 1e3 * statistics.median(t) for name, t in times.items()}
 
 
@@ -115,7 +124,7 @@ def _repeat(fn: Callable[[], Any], times: int) -> None:
 
 
 def bench_lif(cfg, batch: int = DEFAULT_BATCH, steps: int | None = None, threads: int | None = None,
-              reps: int = DEFAULT_REPS, bf16_matmul: bool = False) -> dict[str, Any]:
+              reps: int = DEFAULT_REPS, bf16_matmul: bool = False, progress: Progress | None = None) -> dict[str, Any]:
     """Median ms of one forward+backward of ``cfg``'s recurrent layer (n = cfg.n_rec, fast path as
     LIFNetwork runs it), the fp32 GEMM-only floor (timed in turns with it, see
     :func:`floor_figures`) and the efficiency floor_ms / ms. ``threads`` sets torch's CPU thread count
@@ -129,14 +138,14 @@ def bench_lif(cfg, batch: int = DEFAULT_BATCH, steps: int | None = None, threads
     _check_positive(batch=batch, steps=steps, reps=reps)
     floors = gemm_floor_steps(cfg.n_rec, batch, steps)
     ms = interleaved_median_ms({"fast": stabviz_layer_step(cfg, batch, steps, "fast", bf16_matmul), **floors},
-                               reps=reps)
+                               reps=reps, progress=progress)
     return {"n": cfg.n_rec, "batch": batch, "steps": steps, "threads": torch.get_num_threads(),
             "reset": cfg.reset, "shape": cfg.shape, "bf16_matmul": bf16_matmul, "reps": reps,
             "ms": ms["fast"], **floor_figures(ms, cfg.n_rec, batch, steps, ms["fast"])}
 
 
 def bench_lif_cuda(cfg, batch: int = DEFAULT_BATCH, steps: int | None = None, reps: int = DEFAULT_REPS,
-                   bf16_matmul: bool = False) -> dict[str, Any]:
+                   bf16_matmul: bool = False, progress: Progress | None = None) -> dict[str, Any]:
     """Median ms of one forward+backward of ``cfg``'s layer on CUDA, eagerly (``ms``) and replayed as a
     captured CUDA graph (``graph_ms``; ``graph_mode`` 'eager' and ``graph_note`` say when capturing
     failed). ValueError where CUDA is not available."""
@@ -160,32 +169,49 @@ def bench_lif_cuda(cfg, batch: int = DEFAULT_BATCH, steps: int | None = None, re
     for _ in range(graphed.warmup + 2):       # warm-up, capture and a first replay before timing
         graphed()
     synced = lambda fn: lambda: (fn(), torch.cuda.synchronize())      # noqa: E731
-    ms = interleaved_median_ms({"eager": synced(step), "graph": synced(graphed)}, reps=reps)
+    ms = interleaved_median_ms({"eager": synced(step), "graph": synced(graphed)}, reps=reps, progress=progress)
     return {"n": cfg.n_rec, "batch": batch, "steps": steps, "device": torch.cuda.get_device_name(),
             "reset": cfg.reset, "shape": cfg.shape, "bf16_matmul": bf16_matmul, "reps": reps,
             "ms": ms["eager"], "graph_ms": ms["graph"], "graph_mode": graphed.mode, "graph_note": graphed.note}
 
 
-def bench_ensemble(train_cfg, members: int) -> dict[str, Any]:
-    """Wall time of ``members`` runs of ``train_cfg`` (seeds seed … seed + members − 1) trained as one
-    ensemble (:func:`stabviz.train.run_ensemble`), then one after another with :func:`stabviz.train.run`
-    in this process, and their ratio ``speedup`` = sequential_s / ensemble_s. Both include loading
-    each member's task and its start and end probes."""
-    import torch
-    from stabviz import train
+def check_bench_ensemble(train_cfg, members: int) -> list:
+    """The members' configs (seeds seed … seed + members − 1), once the ensemble is within this machine's
+    member bound and memory limit (:func:`stabviz.memory.check_ensemble`, ValueError otherwise). Builds
+    and imports nothing heavy: `bench ensemble --members 1024` is refused at once, not after the warm-up."""
+    from stabviz import memory
 
     _check_positive(members=members)
     cfgs = [train_cfg.replace(lif=train_cfg.lif.replace(seed=train_cfg.lif.seed + k)) for k in range(members)]
+    memory.check_ensemble(cfgs)
+    return cfgs
+
+
+def bench_ensemble(train_cfg, members: int, progress: Progress | None = None) -> dict[str, Any]:
+    """Wall time of ``members`` runs of ``train_cfg`` (seeds seed … seed + members − 1) trained as one
+    ensemble (:func:`stabviz.train.run_ensemble`), then one after another with :func:`stabviz.train.run`
+    in this process, and their ratio ``speedup`` = sequential_s / ensemble_s. Both include loading
+    each member's task and its start and end probes. ``progress(done, 2·members)``: the ensemble counts
+    as ``members`` runs, advanced with its steps."""
+    cfgs = check_bench_ensemble(train_cfg, members)     # before torch is imported or anything is built
+    import torch
+    from stabviz import train
+
+    report = progress or (lambda done, total: None)
+    total = 2 * members
     # warm-up: the first run in a process pays one-time costs (torch.optim's imports, kernels' first use)
     warm = train_cfg.replace(train_steps=1, log_every=1)
     train.run_ensemble([(warm, None)])
     train.run(warm)
     start = time.perf_counter()
-    ensemble = train.run_ensemble([(cfg, None) for cfg in cfgs])
+    steps = max(train_cfg.train_steps, 1)
+    ensemble = train.run_ensemble([(cfg, None) for cfg in cfgs], callback=lambda event: report(
+        members * min(int(event.get("step", 0)), steps) // steps, total))
     ensemble_s = time.perf_counter() - start
     start = time.perf_counter()
-    for cfg in cfgs:
+    for k, cfg in enumerate(cfgs):
         train.run(cfg)
+        report(members + k + 1, total)
     sequential_s = time.perf_counter() - start
     return {"members": members, "n": train_cfg.lif.n_rec, "n_in": train_cfg.lif.n_in, "batch": train_cfg.batch,
             "steps": train_cfg.time_steps, "train_steps": train_cfg.train_steps, "device": ensemble[0]["device"],

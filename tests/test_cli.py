@@ -168,3 +168,233 @@ def test_export_to_a_directory_is_one_line(tmp_path):
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.strip().splitlines() == [f"stabviz: error: --output {str(tmp_path)!r}: cannot write it "
                                                f"(Is a directory)"]
+
+
+# -- issue 20: safe file output ---------------------------------------------------------------------------
+# Decoys only in tmp_path (we may run as root): a link to another tmp file, a FIFO made with os.mkfifo.
+
+@pytest.fixture
+def exported_run(tmp_path):
+    """(environment with a private run store, the id of a cancelled run in it)."""
+    env = {**os.environ, "STABVIZ_HOME": str(tmp_path / "home")}
+    code = ("from stabviz.runs import RunStore; from stabviz.config import TrainConfig; s = RunStore(); "
+            "r = s.create(TrainConfig(train_steps=2)); s.request_cancel(r); print(r)")
+    run_id = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env=env).stdout.strip()
+    return env, run_id
+
+
+def _stabviz(env, *args, timeout=60):
+    return subprocess.run([sys.executable, "-m", "stabviz", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def _one_error(out, *needles):
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and "Traceback" not in out.stderr and len(lines) == 1, out.stderr
+    assert all(n in lines[0] for n in needles), lines[0]
+    return lines[0]
+
+
+def test_export_never_writes_through_a_symlink(exported_run, tmp_path):
+    env, run_id = exported_run
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    link = tmp_path / "out.csv"
+    link.symlink_to(victim)
+    for force in ([], ["--force"]):          # was: the victim's contents replaced by the export
+        _one_error(_stabviz(env, "runs", "export", run_id, "--output", str(link), *force), "--output", "symbolic link")
+    assert victim.read_text() == "precious" and link.is_symlink()
+
+
+def test_export_to_a_fifo_is_refused_at_once(exported_run, tmp_path):
+    env, run_id = exported_run
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)                          # was: blocked for ever waiting for a reader
+    _one_error(_stabviz(env, "runs", "export", run_id, "-o", str(fifo), "--force", timeout=30), "--output", "FIFO")
+
+
+def test_export_replaces_an_existing_file_only_with_force(exported_run, tmp_path):
+    env, run_id = exported_run
+    out = tmp_path / "run.csv"
+    out.write_text("mine")
+    _one_error(_stabviz(env, "runs", "export", run_id, "-o", str(out)), "--output", "exists", "--force")
+    assert out.read_text() == "mine"             # was: replaced silently
+    done = _stabviz(env, "runs", "export", run_id, "-o", str(out), "--force")
+    assert done.returncode == 0, done.stderr
+    assert out.read_text().startswith("step") and sorted(p.name for p in tmp_path.iterdir()) == ["home", "run.csv"]
+
+
+@pytest.mark.parametrize("out", ["/", "//"])
+def test_replicate_refuses_the_root_folder_before_any_run(out, tmp_path):
+    env = {**os.environ, "STABVIZ_HOME": str(tmp_path)}
+    _one_error(_stabviz(env, "replicate", "--smoke", "--out", out), "--out", "root")
+
+
+def test_replicate_refuses_a_linked_folder_and_existing_results_before_any_run(tmp_path):
+    env = {**os.environ, "STABVIZ_HOME": str(tmp_path / "home")}
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    _one_error(_stabviz(env, "replicate", "--smoke", "--out", str(tmp_path / "link")), "--out", "symbolic link")
+    (real / "summary.json").write_text("{}")
+    line = _one_error(_stabviz(env, "replicate", "--smoke", "--no-png", "--out", str(real)), "--out", "--force")
+    assert "summary.json" in line and (real / "summary.json").read_text() == "{}"
+    assert not (tmp_path / "home").exists() or not list((tmp_path / "home").rglob("*.db")), "no run may start"
+
+
+# -- issue 20: strict parsing, at the shared parser (every command) ------------------------------------
+
+@pytest.mark.parametrize("args,needles", [
+    (["recommend", "--threshold", "１２"], ["--threshold", "ASCII"]),          # was: taken as 12.0
+    (["recommend", "--n-rec", "٣٢"], ["--n-rec", "ASCII"]),                    # was: taken as 32
+    (["region", "--nx", "１０", "--ny", "4"], ["--nx", "ASCII"]),
+    (["region", "--csv", "--json", "--nx", "4", "--ny", "4"], ["--csv", "--json"]),   # was: CSV, --json ignored
+    (["train", "--steps", "5", "--train-steps", "7"], ["--steps/--train-steps", "'5'", "'7'"]),   # was: 7
+    (["recommend", "--dampening", "1", "--dampening=2"], ["--dampening", "given twice"]),
+    (["recommend", "--reset-grad", "--no-reset-grad"], ["--reset-grad/--no-reset-grad"]),
+    (["sweep", "--x", "dampening", "--x-values", "1,,2"], ["--x-values", "value 2 of 3 is empty"]),  # was: 1,2
+    (["sweep", "--x", "dampening", "--x-values", "1,2,"], ["--x-values", "empty"]),
+    (["sweep", "--x", "dampening", "--x-values", "0.5,１"], ["--x-values", "ASCII"]),        # was: 0.5,1
+    (["translate", "--from", ""], ["--from", "empty"]),                          # was: exit 0
+    (["runs", "list", "--sweep", ""], ["--sweep", "empty"]),                     # was: "no runs"
+    (["sweep", "--x", "", "--x-values", "1"], ["--x", "empty"]),
+    (["runs", "export", "abc", "--json", "--format", "csv"], ["--json", "--format csv"]),
+    (["dashboard", "--server.port", "-1"], ["--server.port", "'-1'", "[1, 65535]"]),   # was: a traceback
+    (["dashboard", "--server.port", "abc"], ["--server.port", "'abc'"]),              # was: 4 lines
+    (["dashboard", "--server.port=70000"], ["--server.port", "70000"]),
+    (["dashboard", "--server.address", "a b"], ["--server.address", "'a b'"]),
+])
+def test_strict_parsing_is_one_line_and_status_2(args, needles, tmp_path):
+    _one_error(_stabviz({**os.environ, "STABVIZ_HOME": str(tmp_path)}, *args, timeout=60), *needles)
+
+
+def test_the_same_value_twice_is_no_conflict(tmp_path):
+    out = _stabviz({**os.environ, "STABVIZ_HOME": str(tmp_path)}, "region", "--nx", "4", "--nx", "4", "--ny", "3",
+                   "--json")
+    assert out.returncode == 0 and len(json.loads(out.stdout)["x"]) == 4, out.stderr
+
+
+@pytest.mark.parametrize("value", ["nan", "-1", "abc", "0"])
+def test_a_bad_ray_timeout_variable_is_named(value, tmp_path):
+    env = {**os.environ, "STABVIZ_HOME": str(tmp_path), "STABVIZ_RAY_CONNECT_TIMEOUT_S": value, "RAY_ADDRESS": ""}
+    _one_error(_stabviz(env, "sweep", "--x", "dampening", "--x-values", "1", "--launcher", "ray", timeout=120),
+               "STABVIZ_RAY_CONNECT_TIMEOUT_S", repr(value))
+    assert not list(tmp_path.glob("*.db")) or "queued" not in _stabviz(env, "runs", "list").stdout
+
+
+def test_a_bad_dashboard_port_variable_is_named(tmp_path):
+    env = {**os.environ, "STABVIZ_HOME": str(tmp_path), "STREAMLIT_SERVER_PORT": "-5"}
+    _one_error(_stabviz(env, "dashboard", "--server.headless", "true"), "STREAMLIT_SERVER_PORT", "'-5'")
+
+
+# -- issue 20: cost before work ---------------------------------------------------------------------------
+
+import io        # noqa: E402
+import time      # noqa: E402
+
+from stabviz.cli.progress import Progress      # noqa: E402
+
+
+class _Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+def _lines(stream):
+    return [line for line in stream.getvalue().splitlines() if line]
+
+
+def test_progress_is_silent_for_short_work_and_rate_limited_for_long_work():
+    clock, out = _Clock(), io.StringIO()            # StringIO: not a terminal, as under a script or CI
+    with Progress("simulate", 3, "seeds", stream=out, quiet_s=3, every_s=5, clock=clock) as p:
+        for k in range(1, 4):
+            clock.t += 0.2
+            p(k)
+    assert out.getvalue() == ""                      # 0.6 s of work: stderr stays clean
+    clock, out = _Clock(), io.StringIO()
+    with Progress("measure-map", 1000, "cells", stream=out, quiet_s=3, every_s=5, clock=clock) as p:
+        for k in range(1, 1001):
+            clock.t += 0.05                          # 50 s in all
+            p(k)
+    lines = _lines(out)
+    assert lines[0].startswith("stabviz: measure-map: 1000 cells; estimated 50 s in all"), lines
+    assert lines[-1].startswith("stabviz: measure-map: 1000/1000 cells (100%)") and lines[-1].endswith("done")
+    assert 10 <= len(lines) <= 1 + 10 + 50 // 5 + 1, lines      # each 10% or every 5 s, not every cell
+
+
+@pytest.mark.timeout(60, method="thread")
+def test_progress_speaks_while_one_long_unit_runs():
+    clock, out = _Clock(), io.StringIO()
+    p = Progress("simulate", 64, "seeds", stream=out, quiet_s=3, every_s=5, clock=clock)
+    try:
+        clock.t = 4.0                               # the first seed is still running after 4 s
+        deadline = time.monotonic() + 30
+        while "no estimate yet" not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        clock.t = 12.0
+        while "0/64 seeds" not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        p.close()
+    lines = _lines(out)
+    assert lines[0] == "stabviz: simulate: 64 seeds; no estimate yet (the first is still running after 4 s)"
+    assert any(line.startswith("stabviz: simulate: 0/64 seeds (0%), 12 s elapsed") for line in lines), lines
+
+
+SMALL_SIM = ["--preset", "shd-tau20", "--n-rec", "16", "--batch", "4", "--sim-steps", "40", "--burn-in", "10", "--json"]
+
+
+@pytest.mark.parametrize("args,what", [
+    (["simulate", *SMALL_SIM, "--seeds", "3"], "simulate (3 seeds): 120 simulated steps"),
+    (["measure-map", *SMALL_SIM, "--nx", "3", "--ny", "3"], "measure-map: 9 cells"),
+    (["train", "--steps", "4", "--n-rec", "16", "--time-steps", "10", "--samples", "60", "--classes", "2",
+      "--log-every", "2", "--json"], "train: 4 steps"),
+    (["bench", "lif", "--n", "16", "--steps", "10", "--batch", "2", "--reps", "2", "--json"], "bench lif: "),
+])
+def test_long_commands_print_the_estimate_and_progress_without_a_terminal(args, what, tmp_path):
+    # STABVIZ_PROGRESS_AFTER_S=0 treats these small runs as long ones: stderr is a pipe here
+    env = {**os.environ, "STABVIZ_HOME": str(tmp_path), "STABVIZ_PROGRESS_AFTER_S": "0"}
+    out = _stabviz(env, *args, timeout=300)
+    assert out.returncode == 0, out.stderr
+    json.loads(out.stdout)                                       # stdout stays the JSON alone
+    lines = out.stderr.strip().splitlines()
+    assert lines and all(line.startswith("stabviz: ") for line in lines), out.stderr
+    assert what in lines[0] and ("estimated" in lines[0] or "no estimate yet" in lines[0]), lines
+    assert "(100%)" in lines[-1] and lines[-1].split(", ")[2].startswith("done"), lines
+
+
+def test_a_bad_progress_variable_is_named(tmp_path):
+    env = {**os.environ, "STABVIZ_HOME": str(tmp_path), "STABVIZ_PROGRESS_AFTER_S": "soon"}
+    _one_error(_stabviz(env, "simulate", *SMALL_SIM), "STABVIZ_PROGRESS_AFTER_S", "'soon'")
+
+
+@pytest.mark.parametrize("argv", [["train", "--seeds", "64"], ["train", "--seeds", "65"],
+                                  ["train", "--n-rec", "4096", "--batch", "1024", "--time-steps", "1000"],
+                                  ["simulate", "--n-in", "500", "--n-rec", "512", "--batch", "1024", "--sim-steps", "400"]])
+def test_too_large_runs_are_refused_before_torch_loads(argv, tmp_path):
+    code = (f"import sys; from stabviz.cli import main; rc = main({argv!r}); "
+            "assert rc == 2, rc; assert 'torch' not in sys.modules, 'torch imported'")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "STABVIZ_HOME": str(tmp_path), "STABVIZ_MAX_MEMORY_MB": "2048"})
+    assert out.returncode == 0, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and ("GB" in out.stderr or "members" in out.stderr)
+
+
+def test_bench_ensemble_too_large_is_refused_before_torch_loads(tmp_path):
+    # was: refused only after 25 s and 677 MB (torch, the warm-up runs), by train.run_ensemble
+    code = ("import sys, time; from stabviz.cli import main; t = time.monotonic(); "
+            "rc = main(['bench', 'ensemble', '--members', '1024']); "
+            "assert rc == 2, rc; assert 'torch' not in sys.modules, 'torch imported'")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "STABVIZ_HOME": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.strip().splitlines() == [out.stderr.strip()] and "1024 members" in out.stderr
+    code = code.replace("'1024'", "'64'")           # within the member bound, above the memory limit
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "STABVIZ_HOME": str(tmp_path), "STABVIZ_MAX_MEMORY_MB": "64"})
+    assert out.returncode == 0, out.stderr
+    assert "STABVIZ_MAX_MEMORY_MB" in out.stderr and len(out.stderr.strip().splitlines()) == 1

@@ -233,8 +233,9 @@ def test_the_graph_step_trains_the_same_members(monkeypatch):
 
 # --------------------------------------------------------------------------------------------- CLI
 
-def test_cli_train_seeds_prints_one_summary_per_seed(capsys):
+def test_cli_train_seeds_prints_one_summary_per_seed(capsys, monkeypatch):
     from stabviz.cli import main
+    monkeypatch.setenv("STABVIZ_PROGRESS_AFTER_S", "0")      # progress even for a run of a second
     args = ["train", "--n-rec", "16", "--n-in", "20", "--classes", "3", "--samples", "80", "--time-steps", "10",
             "--train-steps", "3", "--batch", "8", "--log-every", "1", "--device", "cpu", "--seed", "5"]
     assert main([*args, "--seeds", "2", "--json"]) == 0
@@ -244,7 +245,7 @@ def test_cli_train_seeds_prints_one_summary_per_seed(capsys):
                                    train_steps=3, batch=8, log_every=1, device="cpu"))
     assert [s["seed"] for s in summaries] == [5, 6]
     assert all(set(s) == set(single) | {"seed"} for s in summaries)
-    assert "step 3/3" in err
+    assert "3/3 steps (100%)" in err
     assert main([*args, "--seeds", "2"]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split()[:3] == ["seed", "run", "status"] and len(table) == 3 and "finished" in table[2]

@@ -202,6 +202,8 @@ def test_smoke_study_writes_every_file_with_its_schema(tmp_path, capsys, one_thr
     for p in out.glob("*.png"):
         data = p.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and 5_000 < len(data) < 300_000
+    # written through stabviz.safeio: no temporary file or folder is left behind
+    assert sorted(p.name for p in out.iterdir()) == sorted(["summary.json", "cells.json", "runs.json", *pngs])
 
 
 @pytest.mark.parametrize("argv, needle", [

@@ -24,7 +24,7 @@ import stabviz.cli.bench as cli_bench
 import stabviz.cli.dashboard as cli_dashboard
 import stabviz.cli.runs as cli_runs
 import stabviz.evidence as evidence
-from stabviz import measured, simulate, theory, train
+from stabviz import measured, memory, safeio, simulate, theory, train
 from stabviz.cli import build_parser, main
 from stabviz.cli import options as O
 from stabviz.config import TrainConfig, limits
@@ -177,8 +177,10 @@ def _stubs(mp: pytest.MonkeyPatch) -> None:
         return real_measure(_tiny(cfg), batch=2, steps=6, burn_in=2, seed=seed, device="cpu")
 
     def fake_map(cfg, x="sharpness", nx=24, ny=24, x_range=None, y_range=None, batch=64, steps=300, burn_in=100,
-                 seed=None, device="cpu", progress=None):
+                 seed=None, device="cpu", progress=None, chunk_elements=measured.MAX_CHUNK_ELEMENTS,
+                 within_chunks=False):
         _reached("measure-map")
+        assert 1 <= chunk_elements <= measured.MAX_CHUNK_ELEMENTS
         _within("nx", nx, O.MEASURE_GRID)
         _within("ny", ny, O.MEASURE_GRID)
         _within("batch", batch, O.SIM_BATCH)
@@ -193,7 +195,7 @@ def _stubs(mp: pytest.MonkeyPatch) -> None:
         _within("ny", ny, (2, max(O.REGION_GRID[1], O.MEASURE_GRID[1])))
         return real_region(cfg, x, y, min(nx, 6), min(ny, 5), *args, **kw)
 
-    def fake_bench(cfg, batch=32, steps=None, threads=None, reps=10, bf16_matmul=False):
+    def fake_bench(cfg, batch=32, steps=None, threads=None, reps=10, bf16_matmul=False, progress=None):
         _reached("bench")
         _within("batch", batch, O.BENCH_BATCH)
         _within("reps", reps, O.BENCH_REPS)
@@ -204,13 +206,13 @@ def _stubs(mp: pytest.MonkeyPatch) -> None:
                 "shape": cfg.shape, "bf16_matmul": bf16_matmul, "reps": reps, "ms": 1.0, "floor_ms": 0.5,
                 "floor_row_ms": 0.6, "efficiency": 0.5, "efficiency_row": 0.6, "gemm_gflops": 1.0}
 
-    def fake_bench_cuda(cfg, batch=32, steps=None, reps=10, bf16_matmul=False):
+    def fake_bench_cuda(cfg, batch=32, steps=None, reps=10, bf16_matmul=False, progress=None):
         return {**fake_bench(cfg, batch, steps, None, reps, bf16_matmul), "device": "fake", "graph_ms": 0.5,
                 "graph_mode": "cuda-graph", "graph_note": None}
 
-    def fake_bench_ensemble(cfg, members):
+    def fake_bench_ensemble(cfg, members, progress=None):
         _reached("bench")
-        assert isinstance(cfg, TrainConfig) and 1 <= members <= 1024
+        assert isinstance(cfg, TrainConfig) and 1 <= members <= memory.max_ensemble()
         cfg.check_limits()
         return {"members": members, "n": cfg.lif.n_rec, "n_in": cfg.lif.n_in, "batch": cfg.batch,
                 "steps": cfg.time_steps, "train_steps": cfg.train_steps, "device": "cpu", "threads": 1,
@@ -272,10 +274,11 @@ def _stubs(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(cli_runs, "ensure_dispatcher", lambda store: None)
     mp.setattr(cli_dashboard, "run_dashboard", lambda argv=(): _reached("dashboard") or 0)
 
-    def fake_replicate(size, out_dir, launcher=None, device="cpu", command="", png=True, progress=None):
+    def fake_replicate(size, out_dir, launcher=None, device="cpu", command="", png=True, progress=None,
+                       force=False):
         _reached("replicate")
         assert size in evidence.SIZE_NAMES and launcher in (None, "local", "ray") and device in ("cpu", "auto")
-        os.makedirs(out_dir, exist_ok=True)        # the real study's first step: path errors as they come
+        safeio.prepare_dir(out_dir, evidence.study.output_files(png), force)   # the real study's first step
         return {"size": size, "runs": 0, "wall_s": 0.0, "command": command, "claims": []}
 
     mp.setattr(evidence, "replicate", fake_replicate)
@@ -409,9 +412,14 @@ def test_bench_huge_reps_is_refused_at_once(fuzz_env, capsys):
     (["bench", "lif", "--batch", "0"], "--batch"),
     (["bench", "lif", "--n", "1"], "--n"),
     (["bench", "lif", "--n", "8192", "--batch", "4096", "--steps", "100000"], "bench lif"),
+    # within the element cap, but about 12 GB: refused by its memory estimate before anything is allocated
+    (["bench", "lif", "--n", "2048", "--batch", "512", "--steps", "256"], "STABVIZ_MAX_MEMORY_MB"),
+    (["bench", "ensemble", "--members", "1024"], "1024 members"),       # was: refused after 25 s and 677 MB
 ])
 def test_bench_sizes_are_bounded(argv, needle, fuzz_env, capsys):
+    reached = dict(REACHED)
     assert needle in one_error_line(argv, capsys)
+    assert REACHED == reached, "the work must not start"
 
 
 @pytest.mark.parametrize("argv,needle", [
@@ -496,14 +504,14 @@ def test_export_output_without_permission_names_the_option(fuzz_env, tmp_path, c
     def denied(path, *args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", path)
 
-    monkeypatch.setattr(cli_runs, "open", denied, raising=False)      # root may write anywhere: pretend
-    line = one_error_line(_export("out.csv"), capsys)
+    monkeypatch.setattr(safeio, "_temp_beside", denied)      # root may write anywhere: pretend
+    line = one_error_line(_export(str(tmp_path / "out.csv")), capsys)    # a new file (the fuzz writes out.csv)
     assert "--output" in line and "Permission denied" in line
 
 
 def test_sweep_grid_is_bounded_by_the_queue_limit(fuzz_env, capsys, monkeypatch):
     before = REACHED.get("sweep", 0)
-    line = one_error_line(["sweep", "--x", "dampening", "--x-values", "1," * 51], capsys)
+    line = one_error_line(["sweep", "--x", "dampening", "--x-values", "1," * 50 + "1"], capsys)
     assert "--x-values" in line and "51 grid points" in line
     monkeypatch.setenv("STABVIZ_MAX_QUEUED", "3")
     line = one_error_line(["sweep", "--x", "dampening", "--x-values", "1,2", "--y", "tail", "--y-values", "2,3"],

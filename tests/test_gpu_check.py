@@ -24,3 +24,22 @@ def test_every_check_runs_on_a_cpu_and_reports_its_figures(tmp_path, monkeypatch
 def test_without_cuda_the_gpu_run_says_so_in_one_line(capsys):
     assert gpu_check.main([]) == 2
     assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_the_report_file_is_checked_before_the_checks_run(tmp_path, monkeypatch, capsys):
+    """$OUT/gpu_check.json goes through stabviz.safeio: a link there (a temporary decoy) is refused at once,
+    and an existing report is replaced only with --force."""
+    monkeypatch.setenv("OUT", str(tmp_path))
+    victim = tmp_path / "victim.json"
+    victim.write_text("precious")
+    (tmp_path / "gpu_check.json").symlink_to(victim)
+    monkeypatch.setattr(gpu_check, "run_checks", lambda *a: pytest.fail("the checks ran before the refusal"))
+    with pytest.raises(SystemExit) as exit_:
+        gpu_check.main(["--device", "cpu", "--small", "--force"])
+    assert exit_.value.code == 2 and "symbolic link" in capsys.readouterr().err
+    assert victim.read_text() == "precious"
+    (tmp_path / "gpu_check.json").unlink()
+    (tmp_path / "gpu_check.json").write_text("{}")
+    with pytest.raises(SystemExit):
+        gpu_check.main(["--device", "cpu", "--small"])
+    assert "--force" in capsys.readouterr().err

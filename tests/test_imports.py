@@ -20,6 +20,7 @@ LAYERS: dict[str, set[str]] = {
     "config": {"shapes"},                       # SHAPES is the shape table's keys
     "jsonsafe": set(),
     "memory": set(),                            # memory estimates, checked before any allocation
+    "safeio": set(),                            # safe file output: no links, FIFOs or overwrites (every writer)
     "stabviz": {"config"},                      # the package's __init__ (re-exports config)
     "surrogates": {"config", "jsonsafe", "shapes"},
     "laws": {"config"},                         # the weight laws: numpy/scipy only
@@ -41,8 +42,8 @@ LAYERS: dict[str, set[str]] = {
     "theory_doc": set(),                        # docs/theory.md by section (the Learn page)
     "paper_demos": {"config"},                  # the paper's findings and the shipped measured maps
     # the replication study: arms of training runs, their analysis, figures and files
-    "evidence": {"train", "runs", "plots", "simulate", "theory", "jsonsafe", "tasks", "config"},
-    "cli": {"theory", "train", "runs", "timing", "measured", "evidence"},
+    "evidence": {"train", "runs", "plots", "simulate", "theory", "jsonsafe", "tasks", "config", "safeio"},
+    "cli": {"theory", "train", "runs", "timing", "measured", "evidence", "safeio"},
     "main": {"cli"},                            # python -m stabviz
     "ui": {"theory", "runs", "plots", "measured", "theory_doc", "neuron", "paper_demos", "evidence"},
 }

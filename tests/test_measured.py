@@ -62,3 +62,16 @@ def test_cli_cuda_without_gpu_is_one_line(capsys):
     assert main(["measure-map", "--device", "cuda"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no CUDA GPU" in err
+
+
+def test_within_chunks_reports_inside_a_chunk_and_changes_no_number():
+    """The CLI's progress (issue 20): a big grid's first chunk may take minutes, so its cells are counted
+    as the push-back steps go, not only when the chunk ends."""
+    cfg = preset("shd-tau20", n_rec=16, n_in=20, steps=40)
+    kw = dict(x="sharpness", nx=3, ny=2, batch=4, steps=80, burn_in=30)
+    coarse, fine = [], []
+    a = measure_map(cfg, **kw, progress=lambda d, t: coarse.append(d))
+    b = measure_map(cfg, **kw, progress=lambda d, t: fine.append(d), within_chunks=True)
+    np.testing.assert_array_equal(a.rho_hat, b.rho_hat)
+    assert fine == sorted(fine) and fine[-1] == 6 and len(fine) > len(coarse)
+    assert 0 < fine[1] < 6          # part of the one chunk counted before it ended

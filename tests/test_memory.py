@@ -182,3 +182,32 @@ def test_check_sizes_bounds_what_check_limits_does_not(monkeypatch):
         memory.check_sizes(sim_steps=50_000)
     monkeypatch.setenv("STABVIZ_MAX_CLASSES", "1000")
     memory.check_sizes(TrainConfig(classes=500, samples=1000))
+
+
+BENCH_CHILD = r"""
+import json, sys
+import torch
+import stabviz.timing
+from stabviz.config import LIFConfig
+
+def hwm_kib():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+
+kw = json.loads(sys.argv[1])
+base = hwm_kib()
+stabviz.timing.bench_lif(LIFConfig(n_rec=kw["n"]), batch=kw["batch"], steps=kw["steps"], threads=1, reps=1)
+print(json.dumps({"kib": hwm_kib() - base}))
+"""
+
+
+def test_bench_lif_estimate_bounds_the_measured_peak():
+    """`bench lif` is refused above the limit before allocating (issue 20): its estimate must hold."""
+    kw = {"n": 256, "batch": 64, "steps": 400}
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = subprocess.run([sys.executable, "-c", BENCH_CHILD, json.dumps(kw)], capture_output=True, text=True,
+                         cwd=ROOT, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    measured = json.loads(out.stdout.strip().splitlines()[-1])["kib"] * 1024
+    _check(memory.estimate_bench_lif_bytes(**kw), measured)

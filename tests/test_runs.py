@@ -303,7 +303,9 @@ def test_cli_sweep_list_show_export_cancel(home, capsys):
     assert cli_main(["runs", "cancel", first]) == 0
     assert "already finished" in capsys.readouterr().out
 
-    assert cli_main(["submit", *tiny_args, "--train-steps", "5000", "--json"]) == 0
+    longer = tiny_args.copy()          # one --train-steps: a second one with another value is refused
+    longer[longer.index("--train-steps") + 1] = "5000"
+    assert cli_main(["submit", *longer, "--json"]) == 0
     run_id = json.loads(capsys.readouterr().out)["id"]
     assert cli_main(["runs", "cancel", run_id, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] in ("cancelled", "running")

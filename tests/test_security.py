@@ -559,3 +559,100 @@ def test_a_link_asking_for_a_huge_measured_model_is_refused_before_allocating():
     assert any("STABVIZ\\_MAX\\_MEMORY\\_MB" in e.value and "14\\.4 GB" in e.value for e in at.error)
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mb < 500
+
+
+# -- 5. Safe file output (issue 20): stabviz.safeio, the one writer every command uses ----------------------
+# Only temporary decoys: a link in tmp_path to another tmp file, a FIFO made with os.mkfifo in tmp_path.
+
+import os                                      # noqa: E402
+import stat                                    # noqa: E402
+
+from stabviz import safeio                     # noqa: E402
+
+
+def test_safe_write_refuses_a_symlink_and_leaves_its_target_alone(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    link = tmp_path / "out.csv"
+    link.symlink_to(victim)
+    for force in (False, True):
+        with pytest.raises(safeio.UnsafeOutput, match="symbolic link"):
+            safeio.write_text(link, "overwritten", force=force)
+    assert victim.read_text() == "precious" and link.is_symlink()
+    dangling = tmp_path / "dangling.csv"
+    dangling.symlink_to(tmp_path / "not-yet")          # a link to a missing file would create its target
+    with pytest.raises(safeio.UnsafeOutput, match="symbolic link"):
+        safeio.write_text(dangling, "x")
+    assert not (tmp_path / "not-yet").exists()
+
+
+@pytest.mark.timeout(30, method="thread")
+def test_safe_write_refuses_a_fifo_at_once_and_a_directory(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)                        # opening it for writing would block until a reader came
+    with pytest.raises(safeio.UnsafeOutput, match="FIFO"):
+        safeio.write_text(fifo, "x", force=True)
+    with pytest.raises(safeio.UnsafeOutput, match="Is a directory"):
+        safeio.write_text(tmp_path, "x", force=True)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_safe_write_replaces_an_existing_file_only_with_force_and_leaves_no_temporary(tmp_path):
+    out = tmp_path / "out.json"
+    safeio.write_text(out, "one")
+    with pytest.raises(safeio.UnsafeOutput, match="--force"):
+        safeio.write_text(out, "two")
+    assert out.read_text() == "one"
+    safeio.write_text(out, "two", force=True)
+    assert out.read_text() == "two" and sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+    assert oct(out.stat().st_mode & 0o777) == oct(0o666 & ~_umask())      # as open() would create it
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    out = tmp_path / "out.txt"
+    out.write_text("old")
+    with pytest.raises(RuntimeError):
+        with safeio.open_output(out, force=True) as f:
+            f.write("half")
+            raise RuntimeError("the export failed half way")
+    assert out.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_a_file_that_appears_while_writing_is_not_replaced_without_force(tmp_path):
+    out = tmp_path / "out.txt"
+    with pytest.raises(safeio.UnsafeOutput, match="--force"):
+        with safeio.open_output(out) as f:
+            f.write("mine")
+            out.write_text("theirs")        # created meanwhile by someone else
+    assert out.read_text() == "theirs"
+
+
+def test_an_output_folder_is_never_root_nor_a_link_and_keeps_its_results(tmp_path):
+    for root in ("/", "//", "/.."):
+        with pytest.raises(safeio.UnsafeOutput, match="root"):
+            safeio.prepare_dir(root, ["summary.json"])
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    for name in (link, f"{link}/"):
+        with pytest.raises(safeio.UnsafeOutput, match="symbolic link"):
+            safeio.prepare_dir(name, ["summary.json"], force=True)
+    (real / "summary.json").write_text("{}")
+    with pytest.raises(safeio.UnsafeOutput, match="summary.json.*--force"):
+        safeio.prepare_dir(real, ["summary.json", "runs.json"])
+    assert safeio.prepare_dir(real, ["summary.json"], force=True) == real
+    fresh = safeio.prepare_dir(tmp_path / "new" / "dir", ["summary.json"])
+    assert fresh.is_dir()
+
+
+def test_a_long_file_name_that_fits_is_written(tmp_path):
+    out = tmp_path / ("é" * 120 + ".csv")           # 244 bytes: the longest names still fit beside it
+    safeio.write_text(out, "x")
+    assert out.read_text() == "x" and len(list(tmp_path.iterdir())) == 1

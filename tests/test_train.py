@@ -229,13 +229,14 @@ CLI_ARGS = ["train", "--n-rec", "32", "--n-in", "40", "--classes", "3", "--sampl
             "--train-steps", "6", "--batch", "16", "--log-every", "2", "--device", "cpu"]
 
 
-def test_cli_train_prints_json_summary_and_progress(capsys):
+def test_cli_train_prints_json_summary_and_progress(capsys, monkeypatch):
     from stabviz.cli import main
+    monkeypatch.setenv("STABVIZ_PROGRESS_AFTER_S", "0")      # progress even for a run of a second
     assert main([*CLI_ARGS, "--json"]) == 0
     out, err = capsys.readouterr()
     summary = json.loads(out)
     assert summary["status"] == "finished" and summary["final"]["steps_done"] == 6
-    assert "step 6/6" in err                          # the progress bar went to stderr
+    assert "6/6 steps (100%)" in err                  # the progress went to stderr
 
 
 def test_cli_train_readable_summary(capsys):

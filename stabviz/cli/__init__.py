@@ -5,8 +5,11 @@ second); `simulate`, `train`, `bench` and the run commands import it inside thei
 Bad input exits with status 2 and one line naming the parameter and its allowed range; so does a
 missing optional dependency (ray, snntorch...), naming the package to install, and a file that cannot
 be read or written. Every count and size option is range-checked while it is parsed (:mod:`.options`),
-so no value reaches a computation that would overflow or run for ever. Anything else is a bug: one line
-and status 1 (STABVIZ_DEBUG=1 shows its traceback).
+so no value reaches a computation that would overflow or run for ever; numbers must use ASCII digits, text
+values must not be empty and an option given twice must agree with itself (:class:`.options.Parser`).
+Files named on the command line are written by :mod:`stabviz.safeio`'s rules (no links, FIFOs or devices;
+``--force`` to replace a file), and long commands report an estimate and progress on stderr
+(:mod:`.progress`). Anything else is a bug: one line and status 1 (STABVIZ_DEBUG=1 shows its traceback).
 
 One module per command group (:mod:`.theory`, :mod:`.train`, :mod:`.runs`, :mod:`.bench`, :mod:`.replicate`), their
 shared options in :mod:`.options`; this module assembles the parser and owns the one error path.

@@ -12,7 +12,10 @@ import json
 from stabviz.cli.options import (BENCH_BATCH, BENCH_REPS, BENCH_THREADS, Whole, check_elements,
                                  lif_config_from_args)
 from stabviz.config import TRAIN_RANGES, TrainConfig
-from stabviz.timing import DEFAULT_BATCH, DEFAULT_REPS, bench_ensemble, bench_lif, bench_lif_cuda
+from stabviz import memory
+from stabviz.cli.progress import Progress
+from stabviz.timing import (DEFAULT_BATCH, DEFAULT_REPS, bench_ensemble, bench_lif, bench_lif_cuda,
+                            check_bench_ensemble)
 
 #: `bench ensemble`'s defaults: the issue's CPU goal (16 members, n = 128, T = 50, batch 32, 100 steps)
 ENSEMBLE_MEMBERS, ENSEMBLE_STEPS, ENSEMBLE_TRAIN_STEPS = 16, 50, 100
@@ -22,16 +25,20 @@ def cmd_bench_lif(args: argparse.Namespace) -> int:
     cfg = lif_config_from_args(args)
     if args.n is not None:
         cfg = cfg.replace(n_rec=args.n)
-    check_elements("bench lif", batch=args.batch, steps=cfg.steps if args.steps is None else args.steps,
-                   n=cfg.n_rec)
+    steps = cfg.steps if args.steps is None else args.steps
+    check_elements("bench lif", batch=args.batch, steps=steps, n=cfg.n_rec)
+    memory.check_bench_lif(cfg.n_rec, args.batch, steps)      # before anything is allocated
     if args.device == "cuda":
-        r = bench_lif_cuda(cfg, batch=args.batch, steps=args.steps, reps=args.reps, bf16_matmul=args.bf16)
+        with Progress("bench lif", None, "timed calls") as progress:
+            r = bench_lif_cuda(cfg, batch=args.batch, steps=args.steps, reps=args.reps, bf16_matmul=args.bf16,
+                               progress=progress)
         return _show(args, r, f"lif layer n={r['n']} batch={r['batch']} T={r['steps']} on {r['device']}: "
                               f"{r['ms']:.2f} ms eager, {r['graph_ms']:.2f} ms as a CUDA graph "
                               f"({r['graph_mode']}{'; ' + r['graph_note'] if r['graph_note'] else ''}), "
                               f"median of {r['reps']}")
-    result = bench_lif(cfg, batch=args.batch, steps=args.steps, threads=args.threads, reps=args.reps,
-                       bf16_matmul=args.bf16)
+    with Progress("bench lif", None, "timed calls") as progress:       # the total comes with the first call
+        result = bench_lif(cfg, batch=args.batch, steps=args.steps, threads=args.threads, reps=args.reps,
+                           bf16_matmul=args.bf16, progress=progress)
     return _show(args, result, f"lif layer n={result['n']} batch={result['batch']} T={result['steps']} "
                                f"threads={result['threads']} reset={result['reset']} sg={result['shape']}"
                                f"{' bf16' if args.bf16 else ''}: {result['ms']:.2f} ms forward+backward "
@@ -52,7 +59,10 @@ def cmd_bench_ensemble(args: argparse.Namespace) -> int:
         lif = lif.replace(n_rec=args.n)
     cfg = TrainConfig(lif=lif, time_steps=ENSEMBLE_STEPS if args.steps is None else args.steps, batch=args.batch,
                       train_steps=args.train_steps, device=args.device)
-    r = bench_ensemble(cfg, args.members)
+    check_bench_ensemble(cfg, args.members)     # member bound and memory estimate: refused before torch loads
+    # the E runs twice: as the ensemble, then one by one
+    with Progress("bench ensemble", 2 * args.members, "runs") as progress:
+        r = bench_ensemble(cfg, args.members, progress=progress)
     return _show(args, r, f"{r['members']} runs (n={r['n']} T={r['steps']} batch={r['batch']} {r['train_steps']} "
                           f"steps on {r['device']}, {r['threads']} threads): ensemble {r['ensemble_s']:.1f} s, "
                           f"sequential {r['sequential_s']:.1f} s, speedup {r['speedup']:.2f}×")

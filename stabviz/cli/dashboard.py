@@ -14,12 +14,13 @@ and lets only a run's owner, with the token, cancel, tag or delete it (stabviz/u
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import argparse
 
@@ -80,12 +81,61 @@ def _environment(shared: bool = False) -> dict[str, str]:
     return env
 
 
+#: Streamlit's port range, and what an address may hold (a host name, IPv4 or IPv6 literal)
+PORTS = (1, 65535)
+_ADDRESS = re.compile(r"[A-Za-z0-9._:%\[\]-]{1,253}")
+PORT_ENV, ADDRESS_ENV = "STREAMLIT_SERVER_PORT", "STREAMLIT_SERVER_ADDRESS"
+
+
+class DashboardUsage(ValueError):
+    """A bad launcher flag: one line, exit status 2, before Streamlit starts."""
+
+
+def _flag_values(argv: Sequence[str], name: str) -> list[str]:
+    """Every value given to ``--name`` (``--name value`` or ``--name=value``)."""
+    values = []
+    for i, a in enumerate(argv):
+        if a == f"--{name}":
+            if i + 1 >= len(argv) or argv[i + 1].startswith("--"):
+                raise DashboardUsage(f"--{name} needs a value")
+            values.append(argv[i + 1])
+        elif a.startswith(f"--{name}="):
+            values.append(a.split("=", 1)[1])
+    return values
+
+
+def _check_port(text: str, where: str) -> None:
+    if not (text.isascii() and text.strip().isdigit() and PORTS[0] <= int(text) <= PORTS[1]):
+        raise DashboardUsage(f"{where} = {text[:40]!r} is not a port: a whole number in [{PORTS[0]}, {PORTS[1]}]")
+
+
+def _check_address(text: str, where: str) -> None:
+    if not _ADDRESS.fullmatch(text):
+        raise DashboardUsage(f"{where} = {text[:40]!r} is not a host name or IP address "
+                             "(letters, digits, '.', '-', ':'; e.g. localhost, 0.0.0.0 or ::1)")
+
+
+def check_flags(argv: Sequence[str], env: Mapping[str, str] | None = None) -> None:
+    """Streamlit's port and address, from the flags or its environment variables, checked before it starts
+    (it would print a traceback for --server.port -1 and a usage dump for abc). DashboardUsage if bad."""
+    env = os.environ if env is None else env
+    for value in _flag_values(argv, "server.port"):
+        _check_port(value, "--server.port")
+    for value in _flag_values(argv, "server.address"):
+        _check_address(value, "--server.address")
+    if env.get(PORT_ENV, "").strip():
+        _check_port(env[PORT_ENV].strip(), PORT_ENV)
+    if env.get(ADDRESS_ENV, "").strip():
+        _check_address(env[ADDRESS_ENV].strip(), ADDRESS_ENV)
+
+
 def run_dashboard(argv: Sequence[str] = ()) -> int:
     """Serve the dashboard until it is stopped (Ctrl-C, or SIGTERM to this process, which is passed on);
     returns Streamlit's exit status. ``argv``: ``--shared`` (see the module docstring) and extra
     ``streamlit run`` flags, passed through unchanged.
     """
     shared, argv = split_shared(argv)
+    check_flags(argv)
     if shared:
         token = "set" if os.environ.get("STABVIZ_RUN_TOKEN", "").strip() else \
             "not set: launching runs is off (set STABVIZ_RUN_TOKEN to allow it)"

@@ -7,10 +7,13 @@ config is the preset overridden by exactly the options the user gave.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import re
-from typing import Any, Mapping
+import sys
+from typing import Any, Iterator, Mapping
 
+from stabviz import safeio
 from stabviz.config import (DEVICES, FORMULAS, IN_INITS, INITS, LOSSES, PRESETS, RANGES, RESETS, SHAPES,
                             TASKS, TRAIN_RANGES, VOLTAGE_MODELS, LIFConfig, TrainConfig, preset, tau_to_leak)
 
@@ -47,6 +50,19 @@ def shown(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+def _numeric(kind: Any) -> bool:
+    return kind in (int, float) or isinstance(kind, Whole)
+
+
+def _looks_negative(token: str) -> bool:
+    """'-5', '-0.5', '-inf', '-1e3': a value, not an option."""
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
 class Whole:
     """argparse type: a whole number in [lo, hi], range-checked before any use."""
 
@@ -63,6 +79,8 @@ class Whole:
     def __call__(self, text: str) -> int:
         allowed = f"[{self.lo}, {self.hi}]"
         digits = text.strip()
+        if not digits.isascii():                # int() would read '٣' or '１２' as 3 or 12
+            raise argparse.ArgumentTypeError(f"{shown(text)} is not a whole number in {allowed} (ASCII digits 0-9)")
         if len(digits) > 1000 and re.fullmatch(r"[+-]?\d[\d_]*", digits):    # int() refuses > 4300 digits
             raise argparse.ArgumentTypeError(f"{digits[:39]}… is outside the allowed range {allowed}")
         try:
@@ -78,9 +96,10 @@ class Whole:
 
 
 class Text:
-    """argparse type: a string of at most ``limit`` characters, without NUL (paths, ids, names)."""
+    """argparse type: a string of at most ``limit`` characters, without NUL (paths, ids, names); empty only
+    with ``empty=True`` (an empty value is a slip: '--sweep ""' would list nothing, '--x ""' name nothing)."""
 
-    def __init__(self, limit: int, what: str = "value", empty: bool = True):
+    def __init__(self, limit: int, what: str = "value", empty: bool = False):
         self.limit, self.what, self.empty = limit, what, empty
         self.__name__ = what
 
@@ -98,13 +117,54 @@ class Text:
         return f"Text({self.limit})"
 
 
+class ValueList(Text):
+    """argparse type: comma-separated values ("0.5,1,2"), none of them empty ("1,,2" or "1,2," is a typo
+    that would otherwise drop a grid point silently)."""
+
+    def __init__(self, limit: int = 100_000):
+        super().__init__(limit, "value list", empty=False)
+
+    def __call__(self, text: str) -> str:
+        text = super().__call__(text)
+        if not text.isascii():          # float() would read '１,２' as 1 and 2; names are ASCII too
+            raise argparse.ArgumentTypeError(f"{shown(text)} holds characters other than ASCII; write numbers "
+                                             "with the digits 0-9")
+        items = text.split(",")
+        empty = [k + 1 for k, item in enumerate(items) if not item.strip()]
+        if empty:
+            raise argparse.ArgumentTypeError(f"{shown(text)}: value {empty[0]} of {len(items)} is empty; "
+                                             "give comma-separated values, e.g. 0.5,1,2")
+        return text
+
+
 def run_id() -> Text:
     """A run id or a unique prefix of one."""
     return Text(RUN_ID_CHARS, "run id", empty=False)
 
 
-def path(empty: bool = True) -> Text:
+def path(empty: bool = False) -> Text:
     return Text(PATH_CHARS, "path", empty=empty)
+
+
+def force_option(p: argparse.ArgumentParser, what: str = "the output file") -> None:
+    """``--force``: every command that writes a file refuses to replace an existing one without it."""
+    p.add_argument("--force", action="store_true",
+                   help=f"replace {what} if it exists (a symbolic link, FIFO or device is refused even so)")
+
+
+@contextlib.contextmanager
+def output_errors(option: str, value: str, os_errors: bool = True) -> Iterator[None]:
+    """A refused or failed write (stabviz.safeio's rules, or with ``os_errors`` the OS's: wrap only the
+    write then) as one UsageError naming ``option``."""
+    try:
+        yield
+    except safeio.UnsafeOutput as e:
+        raise UsageError(f"{option} {shown(value, 200)}: cannot write it ({e.reason})") from None
+    except OSError as e:                # no permission, a full disk, a name too long...
+        if not os_errors:
+            raise
+        reason = e.strerror or str(e).splitlines()[0]
+        raise UsageError(f"{option} {shown(value, 200)}: cannot write it ({reason})") from None
 
 
 def check_elements(what: str, limit: int = MAX_ELEMENTS, **sizes: int) -> None:
@@ -117,8 +177,67 @@ def check_elements(what: str, limit: int = MAX_ELEMENTS, **sizes: int) -> None:
 
 
 class Parser(argparse.ArgumentParser):
+    """Every command's parser. Beyond argparse's checks, for every option of every command: a number must
+    be written in ASCII (Python's int() and float() also read '１２' or '٣'), a text value must not be
+    empty, and an option given twice (under any of its names, e.g. --steps and --train-steps) must be
+    given the same value both times: a conflict is an error, never settled by the last one."""
+
     def error(self, message: str) -> None:      # one line, no usage dump
         raise UsageError(message)
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = list(sys.argv[1:] if args is None else args)
+        self._refuse_conflicts(args)
+        return super().parse_known_args(args, namespace)
+
+    def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
+        # argparse's one conversion hook (a private method, stable since Python 3.2): every command's values
+        if _numeric(action.type) and not arg_string.isascii():
+            raise argparse.ArgumentError(action, f"{shown(arg_string)} is not a number written with ASCII "
+                                                 "digits (0-9)")
+        if action.type in (None, str) and not arg_string.strip() and action.option_strings:
+            raise argparse.ArgumentError(action, "an empty value; give one or leave the option out")
+        return super()._get_value(action, arg_string)
+
+    def _refuse_conflicts(self, args: list[str]) -> None:
+        """UsageError when one option is given twice with different values (this parser's part of argv:
+        up to its subcommand, whose parser checks the rest)."""
+        seen: dict[argparse.Action, tuple[str, str]] = {}
+        commands = {name for a in self._actions if isinstance(a, argparse._SubParsersAction) for name in a.choices}
+        i = 0
+        while i < len(args):
+            token = args[i]
+            if token == "--" or token in commands:
+                return
+            action, name, value = self._option_at(args, i)
+            i += 1
+            if action is None:
+                continue
+            if value is None:                   # the value follows as its own words
+                n = action.nargs if isinstance(action.nargs, int) else (0 if action.nargs == 0 else 1)
+                value, i = " ".join(args[i:i + n]) if n else name, i + n
+            if isinstance(action, (argparse._AppendAction, argparse._CountAction)):
+                continue
+            if action in seen and seen[action][1] != value:
+                first, earlier = seen[action]
+                names = first if first == name else f"{first}/{name}"
+                raise UsageError(f"{names} given twice with different values ({shown(earlier)} and {shown(value)}); "
+                                 "give it once")
+            seen.setdefault(action, (name, value))
+
+    def _option_at(self, args: list[str], i: int) -> tuple[argparse.Action | None, str, str | None]:
+        """(the option args[i] names or None, the name as written, its ``=value`` or None). Unique
+        prefixes count, as argparse allows them (--train-st = --train-steps)."""
+        token = args[i]
+        if not token.startswith("-") or token == "-" or _looks_negative(token):
+            return None, token, None
+        name, eq, value = token.partition("=")
+        actions = self._option_string_actions
+        if name not in actions and name.startswith("--"):
+            matches = {actions[o] for o in actions if o.startswith(name)}
+            name = next((o for o in actions if o.startswith(name)), name) if len(matches) == 1 else name
+        action = actions.get(name)
+        return action, name, (value if eq else None)
 
 
 # option dest -> LIFConfig field

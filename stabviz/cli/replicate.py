@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from stabviz.cli.options import path
+from stabviz.cli.options import force_option, output_errors, path
 from stabviz.jsonsafe import dumps
 
 
@@ -19,9 +19,11 @@ def cmd_replicate(args: argparse.Namespace) -> int:
     words = ["python -m stabviz replicate", f"--{size}"] + (["--device"] if args.device else []) \
         + ([f"--launcher {args.launcher}"] if args.launcher else []) + ([f"--out {args.out}"] if args.out else [])
     quiet = args.json
-    summary = replicate(size, args.out or "docs/evidence", launcher=args.launcher,
-                        device="auto" if args.device else "cpu", command=" ".join(words), png=not args.no_png,
-                        progress=None if quiet else lambda text: print(text, file=sys.stderr, flush=True))
+    out = args.out or "docs/evidence"
+    with output_errors("--out", out, os_errors=False):       # the folder and its result files are checked before any run
+        summary = replicate(size, out, launcher=args.launcher, device="auto" if args.device else "cpu",
+                            command=" ".join(words), png=not args.no_png, force=args.force,
+                            progress=None if quiet else lambda text: print(text, file=sys.stderr, flush=True))
     if args.json:
         print(dumps(summary))
     else:
@@ -47,6 +49,7 @@ def register(subparsers, parents: list[argparse.ArgumentParser]) -> None:
                    help="queue the runs through this launcher (default: one after the other in this process)")
     p.add_argument("--out", type=path(empty=False), help="output folder (default docs/evidence)")
     p.add_argument("--no-png", action="store_true", help="write the JSON files only")
+    force_option(p, "the result files in --out")
     p.set_defaults(func=cmd_replicate)
 
 

@@ -14,8 +14,9 @@ from typing import Any, Sequence
 
 # The train options (--task, --steps/--train-steps, --batch, --lr, ...) are defined once, in options;
 # the main CLI hands training commands the LIF options without their --steps (T = --time-steps).
-from stabviz.cli.options import (LIST_LIMIT, RUN_ID_CHARS, SEEDS, Text, UsageError, Whole, path, run_id, shown,
-                                 train_config_from_args, train_options)
+from stabviz import safeio
+from stabviz.cli.options import (LIST_LIMIT, RUN_ID_CHARS, SEEDS, Text, UsageError, ValueList, Whole, force_option,
+                                 output_errors, path, run_id, train_config_from_args, train_options)
 from stabviz.cli.train import ProgressBar
 from stabviz.config import limits
 from stabviz.jsonsafe import dumps
@@ -166,15 +167,17 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.json and args.format not in (None, "json"):
+        raise UsageError(f"--json and --format {args.format} disagree; give one of them")
     store = _store()
-    text = store.export(_resolve(store, args.id), "json" if args.json else args.format)
+    run_id = _resolve(store, args.id)
+    if args.output is not None:     # refused before the export is made (safeio: no links, FIFOs, overwrites)
+        with output_errors("--output", args.output):
+            safeio.check_target(args.output, args.force)
+    text = store.export(run_id, "json" if args.json else args.format or "csv")
     if args.output is not None:
-        try:
-            with open(args.output, "w", encoding="utf-8") as f:
-                f.write(text)
-        except (OSError, ValueError) as e:      # a directory, a missing parent, no permission, too long...
-            reason = getattr(e, "strerror", None) or str(e).splitlines()[0]
-            raise UsageError(f"--output {shown(args.output, 200)}: cannot write it ({reason})") from None
+        with output_errors("--output", args.output):
+            safeio.write_text(args.output, text, force=args.force)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
@@ -322,8 +325,10 @@ def register(subparsers, parents: Sequence[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_show)
     p = sub.add_parser("export", parents=json_only, help="one run's metrics as CSV or JSON")
     p.add_argument("id", type=run_id(), help="run id (or a unique prefix)")
-    p.add_argument("--format", choices=("csv", "json"), default="csv", help="--json = --format json")
-    p.add_argument("--output", "-o", type=path(empty=False), help="write to this file instead of standard output")
+    p.add_argument("--format", choices=("csv", "json"), help="csv (the default) or json; --json = --format json")
+    p.add_argument("--output", "-o", type=path(empty=False),
+                   help="write to this new file instead of standard output (never through a symbolic link)")
+    force_option(p)
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("cancel", parents=json_only, help="cancel a queued or running run")
     p.add_argument("id", type=run_id(), help="run id (or a unique prefix)")
@@ -333,9 +338,9 @@ def register(subparsers, parents: Sequence[argparse.ArgumentParser]) -> None:
                               help="queue one run per grid point of one or two parameters")
     p.add_argument("--x", required=True, metavar="NAME", type=Text(100, "parameter name"),
                    help="LIFConfig or TrainConfig field, or tau")
-    p.add_argument("--x-values", required=True, metavar="V1,V2,...", type=Text(100_000, "value list"))
+    p.add_argument("--x-values", required=True, metavar="V1,V2,...", type=ValueList())
     p.add_argument("--y", metavar="NAME", type=Text(100, "parameter name"), help="optional second parameter")
-    p.add_argument("--y-values", metavar="V1,V2,...", type=Text(100_000, "value list"))
+    p.add_argument("--y-values", metavar="V1,V2,...", type=ValueList())
     p.add_argument("--wait", action="store_true",
                    help="block until every run has ended, with a progress bar on stderr, then print an outcome "
                         "table (setting, status, predicted regime, measured regime, calibrated verdict, accuracy). With --json, each "

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Any
 
+from stabviz import memory
+from stabviz.cli.progress import Progress
 from stabviz.cli.options import (BURN_IN, MEASURE_GRID, REGION_GRID, SEEDS, SIM_BATCH, SIM_STEPS, UsageError,
                                  Whole, check_elements, lif_config_from_args, shown)
 from stabviz.config import PRESET_NOTES, PRESETS, preset
@@ -83,6 +86,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
 
 def cmd_region(args: argparse.Namespace) -> int:
+    if args.csv and args.json:
+        raise UsageError("--csv and --json both given: choose one output format")
     cfg = lif_config_from_args(args)
     _check_measured_model(cfg)
     from stabviz import theory
@@ -130,9 +135,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     cfg = lif_config_from_args(args)
     _check_simulation(args, cfg, "simulate")
     seeds = _seeds(cfg.seed, args.seeds)
+    # the memory estimate before torch is imported (simulate.measure checks it again)
+    memory.check_simulate(cfg, batch=args.batch, steps=args.sim_steps, burn_in=args.burn_in)
     from stabviz import simulate, theory
-    runs = [simulate.measure(cfg, batch=args.batch, steps=args.sim_steps, burn_in=args.burn_in, seed=s,
-                             device=_device(args.device)) for s in seeds]
+    runs, steps = [], args.sim_steps
+    # on stderr, terminal or not; counted in simulated steps, so one long seed still gives an estimate
+    what = "simulate" if len(seeds) == 1 else f"simulate ({len(seeds)} seeds)"
+    with Progress(what, len(seeds) * steps, "simulated steps") as progress:
+        for s in seeds:
+            done = len(runs) * steps
+            runs.append(simulate.measure(cfg, batch=args.batch, steps=steps, burn_in=args.burn_in, seed=s,
+                                         device=_device(args.device), progress=lambda t: progress(done + t)))
     pred = {k: v.to_dict() for k, v in theory.predict_all(cfg).items()}
     if len(seeds) > 1:
         return _print_seeds(seeds, runs, pred, args.json)
@@ -190,12 +203,13 @@ def cmd_measure_map(args: argparse.Namespace) -> int:
     _check_simulation(args, cfg, "measure-map", min_burn_in=1)
     device = _device(args.device)
     from stabviz import measured
-    bar = None if args.json or not sys.stderr.isatty() else _progress_bar
-    m = measured.measure_map(cfg, x=args.x, nx=args.nx, ny=args.ny, x_range=args.x_range, y_range=args.y_range,
-                             batch=args.batch, steps=args.sim_steps, burn_in=args.burn_in, device=device,
-                             progress=bar)
-    if bar:
-        print(file=sys.stderr)
+    # cells pushed back together: about a hundredth of the columns (at least one, at most the usual bound),
+    # so that progress (on stderr, terminal or not) and its estimate come early
+    chunk = min(measured.MAX_CHUNK_ELEMENTS, args.ny * args.batch * cfg.n_rec * math.ceil(args.nx / 100))
+    with Progress("measure-map", args.nx * args.ny, "cells") as progress:
+        m = measured.measure_map(cfg, x=args.x, nx=args.nx, ny=args.ny, x_range=args.x_range, y_range=args.y_range,
+                                 batch=args.batch, steps=args.sim_steps, burn_in=args.burn_in, device=device,
+                                 progress=progress, chunk_elements=chunk, within_chunks=True)
     d = m.to_dict()
     if args.json:
         print(dumps(d))
@@ -207,11 +221,6 @@ def cmd_measure_map(args: argparse.Namespace) -> int:
         print(f"{name:<10} " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     print("use --json for the numbers")
     return 0
-
-
-def _progress_bar(done: int, total: int) -> None:
-    filled = int(30 * done / max(total, 1))
-    print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} cells", end="", file=sys.stderr, flush=True)
 
 
 def _device(name: str) -> str:

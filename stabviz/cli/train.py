@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 import math
 import signal
-import sys
 import time
 from typing import Any, TextIO
 
+from stabviz import memory
 from stabviz.cli.options import Whole, train_config_from_args, train_options
+from stabviz.cli.progress import Progress
 from stabviz.jsonsafe import dumps
 
 #: A run its time limit stopped early exits 3: it is not a finished result (2 is bad input).
@@ -84,12 +85,18 @@ class _CancelOnInterrupt:
 
 def cmd_train(args: argparse.Namespace) -> int:
     cfg = train_config_from_args(args)
+    seeds = getattr(args, "seeds", None)
+    # the memory estimate (and the member bound) before torch is imported: a refused size costs nothing
+    if seeds is None:
+        memory.check_train(cfg)
+    else:
+        memory.check_ensemble(member for member, _ in _members(cfg, seeds))
     from stabviz import train
 
-    if getattr(args, "seeds", None) is not None:
-        return _train_seeds(train, cfg, args.seeds, getattr(args, "json", False))
+    if seeds is not None:
+        return _train_seeds(train, cfg, seeds, getattr(args, "json", False))
 
-    bar = ProgressBar(sys.stderr, cfg.train_steps)
+    bar = _progress("train", cfg.train_steps)
     try:
         with _CancelOnInterrupt() as cancel:
             summary = train.run(cfg, callback=bar, should_stop=cancel)
@@ -102,11 +109,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_CODES[summary["status"]]
 
 
+def _progress(what: str, steps: int):
+    """A training callback drawing :class:`~stabviz.cli.progress.Progress` over the optimiser steps (the
+    estimate and rate-limited lines on stderr, terminal or not; silent for a run of a few seconds)."""
+    progress = Progress(what, steps, "steps")
+
+    def callback(event: dict[str, Any]) -> None:
+        m = event.get("metrics", {})
+        if "progress" in m and "loss" in m:
+            progress.note(f"loss {m['loss']:.4g} acc {m.get('accuracy', math.nan):.3f}")
+            progress(int(event["step"]))
+    callback.close = progress.close          # type: ignore[attr-defined]
+    return callback
+
+
+def _members(cfg, seeds: int) -> list[tuple[Any, None]]:
+    """(config, run id None) of seeds seed … seed+K−1, as train.run_ensemble takes them."""
+    return [(cfg.replace(lif=cfg.lif.replace(seed=cfg.lif.seed + k)), None) for k in range(seeds)]
+
+
 def _train_seeds(train, cfg, seeds: int, as_json: bool) -> int:
     """`train --seeds K`: seeds seed … seed+K−1 as one ensemble; a JSON list of the K summaries (each
     with ``seed``) or a table. Exit status: 130 if any was cancelled, else 1 if any diverged, else 0."""
-    members = [(cfg.replace(lif=cfg.lif.replace(seed=cfg.lif.seed + k)), None) for k in range(seeds)]
-    bar = ProgressBar(sys.stderr, cfg.train_steps)
+    members = _members(cfg, seeds)
+    bar = _progress(f"train --seeds {seeds}", cfg.train_steps)
     shown_id: list[str] = []
 
     def first_member_progress(event: dict[str, Any]) -> None:

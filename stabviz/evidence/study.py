@@ -17,6 +17,7 @@ import datetime
 import math
 import statistics
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from stabviz import plots, theory
+from stabviz import plots, safeio, theory
 from stabviz.config import LIFConfig, TrainConfig, limits, preset
 from stabviz.evidence import rules
 from stabviz.jsonsafe import dumps, finite_or_none
@@ -402,14 +403,16 @@ def _robust_shape(stats, arm, task) -> tuple[str, dict] | None:
 
 
 def replicate(size_name: str, out_dir: str | Path, launcher: str | None = None, device: str = "cpu",
-              command: str = "", png: bool = True, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run the study of ``size_name`` and write its files to ``out_dir``; returns summary.json's content."""
+              command: str = "", png: bool = True, progress: Callable[[str], None] | None = None,
+              force: bool = False) -> dict[str, Any]:
+    """Run the study of ``size_name`` and write its files to ``out_dir``; returns summary.json's content.
+    The folder and its result files are checked first (:func:`stabviz.safeio.prepare_dir`: never ``/`` or a
+    symbolic link; existing result files only replaced with ``force``), so a refusal costs no run."""
     if size_name not in SIZES:
         raise ValueError(f"size = {size_name!r} is not one of: {', '.join(SIZE_NAMES)}")
     say = progress or (lambda text: None)
     size, began = SIZES[size_name], time.monotonic()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = safeio.prepare_dir(out_dir, output_files(png), force)
     cells, points = design(size, device)
     configs = [c for cell in cells for c in cell.configs]
     say(f"{len(cells)} cells, {len(configs)} runs")
@@ -429,7 +432,7 @@ def replicate(size_name: str, out_dir: str | Path, launcher: str | None = None, 
                "device": device, "runs": len(configs), "cells": len(cells),
                "wall_s": time.monotonic() - began, "claims": result["claims"], "auc": result["auc"],
                "regret": result["regret"]}
-    write_outputs(out, result, summary, png)
+    write_outputs(out, result, summary, png, force)
     return finite_or_none(summary)
 
 
@@ -446,15 +449,32 @@ def _commit() -> str | None:
     return (head + ("-dirty" if dirty else "")) or None
 
 
-def write_outputs(out: Path, result: dict[str, Any], summary: dict[str, Any], png: bool = True) -> None:
-    """summary.json, cells.json (every cell with its seeds), runs.json (every run), and the PNG figures."""
+#: the JSON files write_outputs writes (the PNGs are named by CURVE_FIGURES and SCATTER_KEYS)
+JSON_FILES = ("summary.json", "cells.json", "runs.json")
+
+
+def output_files(png: bool = True) -> list[str]:
+    """The names of every file :func:`write_outputs` writes."""
+    return [*JSON_FILES, *([f"{stem}.png" for stem in (*CURVE_FIGURES, *SCATTER_KEYS)] if png else [])]
+
+
+def write_outputs(out: Path, result: dict[str, Any], summary: dict[str, Any], png: bool = True,
+                  force: bool = False) -> None:
+    """summary.json, cells.json (every cell with its seeds), runs.json (every run), and the PNG figures,
+    each by stabviz.safeio's rules (replacing an existing file only with ``force``)."""
     files = {"summary.json": summary,
              "cells.json": {k: result[k] for k in ("cells", "theory", "boundaries", "regret")},
              "runs.json": result["runs"]}
     for name, obj in files.items():
-        (out / name).write_text(dumps(obj) + "\n", encoding="utf-8")
+        safeio.write_text(out / name, dumps(obj) + "\n", force=force)
     if png:
-        plots.write_pngs({str(out / f"{name}.png"): fig for name, fig in figures(result).items()})
+        # kaleido writes to the paths it is given: let it write into a private new folder, then move each
+        # file into place by the same rules as the JSON files
+        with tempfile.TemporaryDirectory(dir=out, prefix=".png-") as tmp:
+            figs = figures(result)
+            plots.write_pngs({str(Path(tmp) / f"{name}.png"): fig for name, fig in figs.items()})
+            for name in figs:
+                safeio.place(Path(tmp) / f"{name}.png", out / f"{name}.png", force)
 
 
 #: figure stem -> (its x parameter, log x axis); the γ and β figures exist per task

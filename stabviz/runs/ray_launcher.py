@@ -23,6 +23,7 @@ from typing import Any
 import ray
 
 from stabviz.config import TrainConfig
+from stabviz.runs.envvars import env_seconds
 from stabviz.runs.local import Launcher, LauncherUnavailable
 from stabviz.runs.store import HOST, RunStore
 
@@ -32,6 +33,7 @@ SMALL_RUN_NEURONS = 512           # n_rec × layers at or below this is "small"
 ACTOR_NAME, ACTOR_NAMESPACE = "stabviz-dispatcher", "stabviz"
 #: Seconds to reach a Ray cluster before giving up (``STABVIZ_RAY_CONNECT_TIMEOUT_S``).
 CONNECT_TIMEOUT_S = 15.0
+CONNECT_TIMEOUT_ENV = "STABVIZ_RAY_CONNECT_TIMEOUT_S"
 
 
 class RayConnectError(LauncherUnavailable):
@@ -113,10 +115,9 @@ class RayLauncher(Launcher):
         connect (a refused or unreachable port fails at once), then ray.init runs in a thread that
         must finish within ``timeout`` s (default STABVIZ_RAY_CONNECT_TIMEOUT_S, else 15).
         Raises RayConnectError (one line)."""
+        timeout = float(timeout if timeout is not None else env_seconds(CONNECT_TIMEOUT_ENV, CONNECT_TIMEOUT_S))
         if ray.is_initialized():
             return
-        timeout = float(timeout if timeout is not None
-                        else os.environ.get("STABVIZ_RAY_CONNECT_TIMEOUT_S", CONNECT_TIMEOUT_S))
         where = self.ray_address or "a new local Ray"
         _probe(self.ray_address, timeout)
         failure: list[BaseException] = []

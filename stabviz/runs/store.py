@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import quote
 
+from stabviz.runs.envvars import env_seconds
 from stabviz.config import TrainConfig
 from stabviz.jsonsafe import finite_or_none
 from stabviz.runs.status import status_text, steps_done
@@ -362,7 +363,7 @@ class RunStore:
         mode); None (default) chooses it when the database file or its folder cannot be written."""
         self.path = Path(path).expanduser() if path else default_path()
         self.stale_after = float(stale_after if stale_after is not None
-                                  else os.environ.get("STABVIZ_STALE_AFTER_S", DEFAULT_STALE_AFTER_S))
+                                  else env_seconds("STABVIZ_STALE_AFTER_S", DEFAULT_STALE_AFTER_S))
         if not self.stale_after > 0:
             raise ValueError(f"stale_after = {self.stale_after!r} is outside the allowed range (0, inf)")
         self._local = threading.local()
