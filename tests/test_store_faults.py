@@ -12,6 +12,7 @@ import contextlib
 import errno
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -642,8 +643,8 @@ def test_runs_list_says_in_one_line_that_the_dispatcher_stopped_answering(tmp_pa
         monkeypatch.setenv("STABVIZ_DISPATCHER_TIMEOUT_S", "soon")
         assert main(["runs", "list"]) == 2
         err = capsys.readouterr().err.strip().splitlines()
-        assert err == ["stabviz: error: STABVIZ_DISPATCHER_TIMEOUT_S = 'soon' is outside the allowed range "
-                       "[2, 86400] (seconds)"], err
+        assert err == ["stabviz: error: STABVIZ_DISPATCHER_TIMEOUT_S = 'soon' is not a number of seconds in "
+                       "[2, 86400]; fix or unset it"], err
         assert main(["submit", "--steps", "5"]) == 2                 # refused before anything is queued
         assert "STABVIZ_DISPATCHER_TIMEOUT_S = 'soon'" in capsys.readouterr().err
         assert store.count("queued") == 0
@@ -832,3 +833,15 @@ def test_cancel_submit_and_sweep_on_a_full_disk_print_one_line(tmp_path, monkeyp
         out, err = capsys.readouterr()
         assert out == "" and err.strip().splitlines() == [
             f"stabviz: error: the run store {store.path} cannot be written: its disk is full"], (argv, err)
+
+
+@pytest.mark.parametrize("name", ["STABVIZ_WORKER_IDLE_S", "STABVIZ_RECORD_RETRY_S"])
+@pytest.mark.parametrize("raw", ["abc", "nan", "-1", "1e9"])
+def test_the_workers_own_variables_are_named_when_their_value_is_bad(monkeypatch, name, raw):
+    from stabviz.runs import worker
+    monkeypatch.setenv(name, raw)
+    with pytest.raises(ValueError, match=f"^{name} = '{re.escape(raw)}' is not a number of seconds"):
+        if name == "STABVIZ_WORKER_IDLE_S":
+            worker.main(["--db", "unused.db", "--workers", "1"])
+        else:
+            worker._record(None, "run", "interrupted")

@@ -13,8 +13,9 @@ import os
 MOST_SECONDS = 86_400.0
 
 
-def env_seconds(name: str, default: float, most: float = MOST_SECONDS) -> float:
-    """``$name`` as seconds in (0, most], or ``default`` when it is unset or blank."""
+def env_seconds(name: str, default: float, most: float = MOST_SECONDS, least: float | None = None) -> float:
+    """``$name`` as seconds in (0, most] (or [least, most] when ``least`` is given), or ``default`` when it
+    is unset or blank."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return float(default)
@@ -22,7 +23,9 @@ def env_seconds(name: str, default: float, most: float = MOST_SECONDS) -> float:
         value = float(raw) if raw.isascii() else math.nan
     except ValueError:
         value = math.nan
-    if not (math.isfinite(value) and 0 < value <= most):
+    inside = least <= value <= most if least is not None else 0 < value <= most
+    if not (math.isfinite(value) and inside):
         shown = raw if len(raw) <= 40 else raw[:39] + "…"
-        raise ValueError(f"{name} = {shown!r} is not a number of seconds in (0, {most:g}]; fix or unset it")
+        span = f"[{least:g}, {most:g}]" if least is not None else f"(0, {most:g}]"
+        raise ValueError(f"{name} = {shown!r} is not a number of seconds in {span}; fix or unset it")
     return value

@@ -242,18 +242,8 @@ def check_file(path: Path) -> None:
 def dispatcher_timeout() -> float:
     """Seconds after which a dispatcher that stopped renewing its lease is replaced:
     STABVIZ_DISPATCHER_TIMEOUT_S, default DISPATCHER_TIMEOUT_S. ValueError naming it when out of range."""
-    raw = os.environ.get("STABVIZ_DISPATCHER_TIMEOUT_S", "").strip()
-    if not raw:
-        return DISPATCHER_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
     low, high = DISPATCHER_TIMEOUT_RANGE
-    if not low <= value <= high:
-        raise ValueError(f"STABVIZ_DISPATCHER_TIMEOUT_S = {raw[:40]!r} is outside the allowed range "
-                         f"[{low:g}, {high:g}] (seconds)")
-    return value
+    return env_seconds("STABVIZ_DISPATCHER_TIMEOUT_S", DISPATCHER_TIMEOUT_S, most=high, least=low)
 
 
 def describe_dispatcher(status: Mapping[str, Any] | None) -> str | None:

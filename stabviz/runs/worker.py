@@ -33,6 +33,7 @@ import time
 import traceback
 from typing import Any, Callable
 
+from stabviz.runs.envvars import env_seconds
 from stabviz.runs.host import default_workers, visible_gpus
 from stabviz.runs.store import (DISPATCHER_BEAT_S, HOST, RunEnded, RunStore, StoreError, new_id,
                                 software_versions)
@@ -359,7 +360,7 @@ def _record(store: RunStore, run_id: str, status: str, *, amend: bool = False, *
     long), for up to STABVIZ_RECORD_RETRY_S seconds, so the cause of a failure reaches the run's error
     when the disk frees up; then the StoreError propagates. ``amend``: when the run was declared dead
     meanwhile (the reaper's write came first), put ``error`` in front of the reaper's message."""
-    budget = float(os.environ.get("STABVIZ_RECORD_RETRY_S", RECORD_RETRY_S))
+    budget = env_seconds("STABVIZ_RECORD_RETRY_S", RECORD_RETRY_S)
     deadline, pause = time.monotonic() + budget, 0.1
     while True:
         try:
@@ -556,8 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lease", default=None,
                         help="token of the dispatcher lease, taken by the launcher")
     args = parser.parse_args(argv)
-    idle = args.idle if args.idle is not None else float(
-        os.environ.get("STABVIZ_WORKER_IDLE_S", DEFAULT_IDLE_S))
+    idle = args.idle if args.idle is not None else env_seconds("STABVIZ_WORKER_IDLE_S", DEFAULT_IDLE_S)
     return dispatch(args.db, args.workers or default_workers(), idle, args.lease)
 
 
