@@ -2,7 +2,7 @@
 tabs, the confirmation run, the share link), which then follow by themselves. Ordering only, no timing."""
 import pytest
 
-from harness import chromium, wait_idle
+from harness import wait_idle
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -20,16 +20,14 @@ APPEARANCE = """
 """
 
 
-def test_the_first_map_comes_before_the_details_which_then_follow_unasked(base_url):
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw, chromium(pw) as ctx:      # a fresh profile: a first visit
-        page = ctx.new_page()
-        page.add_init_script(APPEARANCE)
-        page.goto(base_url)
-        page.wait_for_function("() => 'map' in window.__seen && 'details' in window.__seen", timeout=120_000)
-        seen = page.evaluate("window.__seen")
-        assert seen["map"] < seen["details"]
-        wait_idle(page)                                      # the footer comes with the whole page
-        assert page.locator("[data-testid='stSidebar'] [data-testid='stCode']").count() == 1   # the share link
-        assert page.get_by_role("button", name="Confirm with a short run").count() == 1
-        assert page.locator("[data-testid='stException']").count() == 0
+def test_the_first_map_comes_before_the_details_which_then_follow_unasked(base_url, page):
+    # A new page is a new Streamlit session: its first view (the session's, not the browser's).
+    page.add_init_script(APPEARANCE)
+    page.goto(base_url)
+    page.wait_for_function("() => 'map' in window.__seen && 'details' in window.__seen", timeout=120_000)
+    seen = page.evaluate("window.__seen")
+    assert seen["map"] < seen["details"]
+    wait_idle(page)                                      # the footer comes with the whole page
+    assert page.locator("[data-testid='stSidebar'] [data-testid='stCode']").count() == 1   # the share link
+    assert page.get_by_role("button", name="Confirm with a short run").count() == 1
+    assert page.locator("[data-testid='stException']").count() == 0
