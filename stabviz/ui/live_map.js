@@ -175,8 +175,10 @@ function measuredAt(self, gd, xc, yc) {
 // restyle redraw the legend, colour bar and axes (~40 ms), and Plotly.animate redraws the named traces
 // but drops the band's contour. So a moved point's marker is moved where Plotly drew it, and its trace
 // and calcdata take the new values: a zoom or pan redraws it there, and the rerun replaces it all.
+// False (nothing changed) where Plotly's figure lacks what this needs.
 function movePoints(gd, out) {
-  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+  const xa = (gd._fullLayout || {}).xaxis, ya = (gd._fullLayout || {}).yaxis;
+  if (!xa || !ya || !xa.c2p || !gd._fullData) return false;
   for (const group of gd.querySelectorAll(".scatterlayer .trace")) {
     const cd = group.__data__, i = cd && cd[0] && cd[0].trace ? cd[0].trace.index : -1;
     const moved = i >= 0 ? out[gd.data[i].name] : undefined;
@@ -187,6 +189,14 @@ function movePoints(gd, out) {
     const px = xa.c2p(moved.x[0]), py = ya.c2p(moved.y[0]);
     for (const pt of group.querySelectorAll(".points path.point")) pt.setAttribute("transform", `translate(${px},${py})`);
   }
+  return true;
+}
+
+// The whole figure redrawn by Plotly with `out`'s traces (and a new field image, if any).
+function reactAll(self, gd, out) {
+  const data = gd.data.map((tr) => (tr.name in out ? { ...tr, ...out[tr.name] } : tr));
+  const images = (gd.layout.images || []).map((im) => (im.name === "map" && self.source ? { ...im, source: self.source } : im));
+  window.Plotly.react(gd, data, { ...gd.layout, images, datarevision: (gd.layout.datarevision || 0) + 1 });
 }
 
 // A new field: the image, band, curves and points. Plotly.react would redraw the whole figure; the
@@ -199,13 +209,8 @@ function drawField(self, gd, row, out) {
   self.band = drawn.band;
   self.source = fieldImage(d, rho2);
   const i = (gd.layout.images || []).findIndex((im) => im.name === "map");
-  if (i >= 0 && redrawTraces(gd, out)) {
-    window.Plotly.relayout(gd, { [`images[${i}].source`]: self.source });
-    return;
-  }
-  const data = gd.data.map((tr) => (tr.name in out ? { ...tr, ...out[tr.name] } : tr));
-  const images = (gd.layout.images || []).map((im) => (im.name === "map" ? { ...im, source: self.source } : im));
-  window.Plotly.react(gd, data, { ...gd.layout, images, datarevision: (gd.layout.datarevision || 0) + 1 });
+  if (i >= 0 && redrawTraces(gd, out)) window.Plotly.relayout(gd, { [`images[${i}].source`]: self.source });
+  else reactAll(self, gd, out);
 }
 
 // Recompute the traces named in `out` and redraw the plot area only; false (nothing changed) where
@@ -241,7 +246,7 @@ function redraw(self, vals) {
   const out = pointTraces(self, gd, row, vals);
   const fieldKey = JSON.stringify([row.moved && row.along, vals[row.along]]);
   if (fieldKey !== self.field) drawField(self, gd, row, out);
-  else movePoints(gd, out);
+  else if (!movePoints(gd, out)) reactAll(self, gd, out);
   self.field = fieldKey;
   self.drawn = shows;
   self.row = row;
