@@ -114,7 +114,8 @@ function fieldImage(d, rho2) {
   return canvas.toDataURL("image/png");
 }
 
-function traces(d, row, rho2, vals) {
+// The field's traces for `row`: the stable band and the condition curves.
+function fieldTraces(d, row, rho2) {
   const s = d.contour_stride, nx = d.x.length, band = [];
   for (let j = 0; j < d.gamma.length; j += s) {
     const line = [];
@@ -125,15 +126,22 @@ function traces(d, row, rho2, vals) {
   for (const [key, name] of Object.entries(d.curves)) {
     if (row.has(key)) out[name] = { y: d.x.map((_, k) => coord(row.term(key, k), d.log_y)) };
   }
+  return { band, out };
+}
+
+// The points' traces: the current point at `vals`, and the optimum, which depends on the moved
+// parameter: its marker leaves until the rerun (its legend entry stays, so nothing shifts).
+function pointTraces(self, gd, row, vals) {
+  const d = self.d, out = {};
   const xv = vals[d.x_name], gv = vals.dampening;
   // A point beyond the axes stays at the edge it is beyond (the server's figure says so in its legend).
   const current = { x: [pin(coord(xv, d.log_x, d.x_name), d.xc)], y: [pin(coord(gv, d.log_y), d.gc)], customdata: [[xv, gv]] };
-  for (const tr of (mapOf(d) || { data: [] }).data) {
+  for (const tr of gd.data) {
     if (tr.name && tr.name.startsWith(d.current_name)) out[tr.name] = current;
+    if (tr.name === d.optimum_name && self.optimum === null) self.optimum = { x: tr.x, y: tr.y };
   }
-  // The optimum depends on the moved parameter; it reappears with the rerun.
-  out[d.optimum_name] = { visible: !row.moved };
-  return { band, out };
+  if (self.optimum) out[d.optimum_name] = row.moved ? { x: [null], y: [null] } : self.optimum;
+  return out;
 }
 
 // What a map drawn for `vals` from `row` shows: a slider the map ignores changes nothing in it.
@@ -163,7 +171,69 @@ function measuredAt(self, gd, xc, yc) {
   return { value: tr.z[j][k], nx: tr.x.length, ny: tr.y.length };
 }
 
-// Redraw the map for `vals`, unless it already shows them.
+// Along the map's own axes only the points move, and every Plotly call redraws far more: react and
+// restyle redraw the legend, colour bar and axes (~40 ms), and Plotly.animate redraws the named traces
+// but drops the band's contour. So a moved point's marker is moved where Plotly drew it, and its trace
+// and calcdata take the new values: a zoom or pan redraws it there, and the rerun replaces it all.
+// False (nothing changed) where Plotly's figure lacks what this needs.
+function movePoints(gd, out) {
+  const xa = (gd._fullLayout || {}).xaxis, ya = (gd._fullLayout || {}).yaxis;
+  if (!xa || !ya || !xa.c2p || !gd._fullData) return false;
+  for (const group of gd.querySelectorAll(".scatterlayer .trace")) {
+    const cd = group.__data__, i = cd && cd[0] && cd[0].trace ? cd[0].trace.index : -1;
+    const moved = i >= 0 ? out[gd.data[i].name] : undefined;
+    if (!moved) continue;
+    Object.assign(gd.data[i], moved);
+    Object.assign(gd._fullData[i], moved);
+    Object.assign(cd[0], { x: moved.x[0], y: moved.y[0] });
+    const px = xa.c2p(moved.x[0]), py = ya.c2p(moved.y[0]);
+    for (const pt of group.querySelectorAll(".points path.point")) pt.setAttribute("transform", `translate(${px},${py})`);
+  }
+  return true;
+}
+
+// The whole figure redrawn by Plotly with `out`'s traces (and a new field image, if any).
+function reactAll(self, gd, out) {
+  const data = gd.data.map((tr) => (tr.name in out ? { ...tr, ...out[tr.name] } : tr));
+  const images = (gd.layout.images || []).map((im) => (im.name === "map" && self.source ? { ...im, source: self.source } : im));
+  window.Plotly.react(gd, data, { ...gd.layout, images, datarevision: (gd.layout.datarevision || 0) + 1 });
+}
+
+// A new field: the image, band, curves and points. Plotly.react would redraw the whole figure; the
+// legend, colour bar and axes do not change, so only the image is relaid out and the changed traces are
+// recomputed (each trace type's own calc) and the plot area redrawn. Plotly.animate cannot do it: it
+// draws a contour empty. Where Plotly lacks what this needs, react redraws it all.
+function drawField(self, gd, row, out) {
+  const d = self.d, rho2 = field(d, row), drawn = fieldTraces(d, row, rho2);
+  Object.assign(out, drawn.out);
+  self.band = drawn.band;
+  self.source = fieldImage(d, rho2);
+  const i = (gd.layout.images || []).findIndex((im) => im.name === "map");
+  if (i >= 0 && redrawTraces(gd, out)) window.Plotly.relayout(gd, { [`images[${i}].source`]: self.source });
+  else reactAll(self, gd, out);
+}
+
+// Recompute the traces named in `out` and redraw the plot area only; false (nothing changed) where
+// Plotly's figure lacks what this needs.
+function redrawTraces(gd, out) {
+  const full = gd._fullData, cart = ((gd._fullLayout || {})._basePlotModules || []).find((m) => m.name === "cartesian");
+  const idx = gd.data.map((tr, i) => (tr.name in out ? i : -1)).filter((i) => i >= 0);
+  if (!cart || !gd.calcdata || !full || idx.some((i) => !full[i] || full[i].index !== i || !(full[i]._module || {}).calc)) return false;
+  for (const i of idx) {
+    const upd = out[gd.data[i].name];
+    Object.assign(gd.data[i], upd);
+    Object.assign(full[i], upd);
+    const cd = full[i]._module.calc(gd, full[i]);        // as Plotly's own doCalcdata
+    cd[0].t = cd[0].t || {};
+    cd[0].trace = full[i];
+    gd.calcdata[i] = cd;
+  }
+  cart.plot(gd);
+  return true;
+}
+
+// Redraw the map for `vals`, unless it already shows them. The field (image, band, curves) is redrawn
+// only when a third parameter moved to a stop not drawn; along the map's own axes only the points move.
 function redraw(self, vals) {
   const d = self.d, gd = mapOf(d);
   if (!gd || !window.Plotly) return;
@@ -173,16 +243,15 @@ function redraw(self, vals) {
   gd.style.opacity = "";
   const shows = shownBy(d, vals, row);
   if (shows === self.drawn) return;
-  const rho2 = field(d, row);
-  const { band, out } = traces(d, row, rho2, vals);
-  const data = gd.data.map((tr) => (tr.name in out ? { ...tr, ...out[tr.name] } : tr));
-  const source = fieldImage(d, rho2);
-  const images = (gd.layout.images || []).map((im) => (im.name === "map" ? { ...im, source } : im));
-  window.Plotly.react(gd, data, { ...gd.layout, images, datarevision: (gd.layout.datarevision || 0) + 1 });
+  const out = pointTraces(self, gd, row, vals);
+  const fieldKey = JSON.stringify([row.moved && row.along, vals[row.along]]);
+  if (fieldKey !== self.field) drawField(self, gd, row, out);
+  else if (!movePoints(gd, out)) reactAll(self, gd, out);
+  self.field = fieldKey;
   self.drawn = shows;
   self.row = row;
   // What was drawn, for the browser tests.
-  window.stabvizPreview = { values: vals, band, source, at: performance.now() };
+  window.stabvizPreview = { values: vals, band: self.band, source: self.source, at: performance.now() };
 }
 
 // The cell under a pointer event, or null outside the plot area (axis ranges follow zoom and pan).
@@ -263,7 +332,9 @@ export default function liveMap({ data, setTriggerValue }) {
   const raw = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
   const d = decode(JSON.parse(typeof raw === "string" ? raw : new TextDecoder().decode(raw)));
   const row = rowOf(d, d.current);
-  Object.assign(self, { d, row, trigger: setTriggerValue, drawn: shownBy(d, d.current, row), measuredStale: false });
+  // The server's figure shows d.current: its field, its band and image, its optimum (read on the first move).
+  Object.assign(self, { d, row, trigger: setTriggerValue, drawn: shownBy(d, d.current, row), measuredStale: false,
+    field: JSON.stringify([false, d.current[row.along]]), band: null, source: null, optimum: null });
   window.stabvizMeasuredStale = false;
   const gd = mapOf(d);
   if (gd) gd.style.opacity = "";                 // the server's figure for this data has been drawn
