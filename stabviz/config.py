@@ -402,7 +402,8 @@ class TrainConfig:
 
     ``time_steps`` is the number of input time bins of the task; ``lif.steps`` is ignored for
     training. Conditions I, II for W_rec: set ``lif.init_rec = "conditions"``. ``use_recommended_sg``
-    replaces (γ, β, q) by conditions III, IV. ``initial_rate`` (f0), when set, first trains only the
+    replaces (γ, β, q) by the first whole-setting option with ρ² = 1 (keep γ, solve β; else keep β, solve γ;
+    else solve q: docs/theory.md#35-the-recommended-point). ``initial_rate`` (f0), when set, first trains only the
     biases toward that rate.
     """
     lif: LIFConfig = field(default_factory=LIFConfig)
