@@ -268,16 +268,21 @@ def test_unreadable_row_is_marked_and_the_others_list(tmp_path):
 @pytest.fixture
 def small_disk(tmp_path):
     """A 1 MiB tmpfs (root only), filled on demand."""
-    mnt = tmp_path / "small"
+    mnt = mount_tmpfs(tmp_path / "small", "1m")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def mount_tmpfs(mnt: Path, size: str) -> Path:
+    """A tmpfs of ``size`` at ``mnt`` (a folder under the test's tmp_path); skips unless root may mount."""
     mnt.mkdir()
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
                           capture_output=True, text=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], check=False)
+    return mnt
 
 
 def _fill(folder: Path) -> Path:
@@ -617,17 +622,27 @@ def test_a_frozen_dispatcher_is_replaced_and_no_run_is_executed_twice(tmp_path, 
     assert any(r["replaced"] for r in rounds), "no round froze the dispatcher past the timeout"
 
 
+@contextlib.contextmanager
+def silent_dispatcher(store: RunStore, silent_for: float):
+    """A live process holding the dispatcher lease whose last heartbeat was ``silent_for`` seconds ago."""
+    silent = subprocess.Popen(["sleep", "120"])                  # alive, but it never renews the lease
+    try:
+        assert store.take_dispatch("frozen", silent.pid)
+        conn = sqlite3.connect(store.path)
+        conn.execute("UPDATE dispatcher SET heartbeat = ?", (time.time() - silent_for,))
+        conn.commit()
+        conn.close()
+        yield silent
+    finally:
+        silent.kill()
+        silent.wait()
+
+
 def test_runs_list_says_in_one_line_that_the_dispatcher_stopped_answering(tmp_path, monkeypatch, capsys):
     from stabviz.cli import main
     monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))
     store = RunStore()
-    silent = subprocess.Popen(["sleep", "60"])                   # alive, but it never renews the lease
-    try:
-        assert store.take_dispatch("frozen", silent.pid)
-        conn = sqlite3.connect(store.path)
-        conn.execute("UPDATE dispatcher SET heartbeat = ?", (time.time() - 42,))
-        conn.commit()
-        conn.close()
+    with silent_dispatcher(store, silent_for=42) as silent:
         status = store.dispatcher_status()
         assert status["pid"] == silent.pid and status["alive"] and status["stale"] and 41 < status["age_s"] < 60
         assert main(["runs", "list"]) == 0
@@ -648,9 +663,6 @@ def test_runs_list_says_in_one_line_that_the_dispatcher_stopped_answering(tmp_pa
         assert main(["submit", "--steps", "5"]) == 2                 # refused before anything is queued
         assert "STABVIZ_DISPATCHER_TIMEOUT_S = 'soon'" in capsys.readouterr().err
         assert store.count("queued") == 0
-    finally:
-        silent.kill()
-        silent.wait()
     monkeypatch.delenv("STABVIZ_DISPATCHER_TIMEOUT_S")
     assert store.dispatcher_status()["alive"] is False              # a dead holder is not reported
     assert main(["runs", "list"]) == 0 and capsys.readouterr().err == ""
@@ -723,20 +735,11 @@ def test_the_runs_page_says_when_the_dispatcher_stopped_answering(tmp_path, monk
     from support import open_app, shown
     monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))
     store = RunStore()
-    silent = subprocess.Popen(["sleep", "120"])
-    try:
-        assert store.take_dispatch("frozen", silent.pid)
-        conn = sqlite3.connect(store.path)
-        conn.execute("UPDATE dispatcher SET heartbeat = ?", (time.time() - 12,))
-        conn.commit()
-        conn.close()
+    with silent_dispatcher(store, silent_for=12) as silent:
         at = open_app(page="stabviz/ui/entry/runs.py")
         warnings = [shown(w.value) for w in at.warning]
         assert any(f"(pid {silent.pid}) has not responded for 1" in w and "replaced after 30 s" in w
                    for w in warnings), warnings
-    finally:
-        silent.kill()
-        silent.wait()
 
 
 def train_into_store_failure(cfg, callback, should_stop, run_id):
@@ -789,13 +792,7 @@ def test_a_real_full_disk_ends_a_workers_run_interrupted_with_that_cause(tmp_pat
     """The store on a small tmpfs, filled while a real worker trains: nobody can write (the dispatcher's
     log, its lease and its reaper included) until space is freed; then the run ends interrupted with
     the disk as its cause, whoever writes first."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    mnt = mount_tmpfs(tmp_path / "small", "4m")
     home = mnt / "home"
     try:
         _use_home(monkeypatch, home, workers=1)

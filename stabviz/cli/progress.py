@@ -142,3 +142,28 @@ class Progress:
     def __exit__(self, *exc) -> bool:
         self.close()
         return False
+
+
+class ProgressBar:
+    """A one-line bar on ``stream`` for work measured in fractions (a sweep's runs, the running ones by
+    their progress): redrawn in place on a terminal, one line per update otherwise."""
+
+    def __init__(self, stream: TextIO, total: int, width: int = 28):
+        self.stream, self.total, self.width = stream, total, width
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self.started = time.monotonic()
+        self.drawn = False
+
+    def draw(self, frac: float, text: str) -> None:
+        """The bar at ``frac`` (0..1), then ``text`` and the seconds since the bar was made."""
+        frac = min(max(frac, 0.0), 1.0)
+        filled = int(round(frac * self.width))
+        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {frac:4.0%} {text} {time.monotonic() - self.started:.0f}s"
+        self.stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn and self.tty:
+            self.stream.write("\n")
+            self.stream.flush()

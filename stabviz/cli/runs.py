@@ -17,7 +17,7 @@ from typing import Any, Sequence
 from stabviz import safeio
 from stabviz.cli.options import (LIST_LIMIT, RUN_ID_CHARS, SEEDS, Text, UsageError, ValueList, Whole, force_option,
                                  output_errors, path, run_id, train_config_from_args, train_options)
-from stabviz.cli.train import ProgressBar
+from stabviz.cli.progress import ProgressBar
 from stabviz.config import limits
 from stabviz.jsonsafe import dumps
 # the run store and launchers import no torch (and no ray until the ray launcher is asked for)

@@ -11,8 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import signal
-import time
-from typing import Any, TextIO
+from typing import Any
 
 from stabviz import memory
 from stabviz.cli.options import Whole, train_config_from_args, train_options
@@ -21,37 +20,6 @@ from stabviz.jsonsafe import dumps
 
 #: A run its time limit stopped early exits 3: it is not a finished result (2 is bad input).
 EXIT_CODES = {"finished": 0, "diverged": 1, "stopped": 3, "cancelled": 130}
-
-
-class ProgressBar:
-    """A one-line bar on ``stream``, redrawn in place on a terminal, one line per update otherwise."""
-
-    def __init__(self, stream: TextIO, total: int, width: int = 28):
-        self.stream, self.total, self.width = stream, total, width
-        self.tty = hasattr(stream, "isatty") and stream.isatty()
-        self.started = time.monotonic()
-        self.drawn = False
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        m = event.get("metrics", {})
-        if "progress" not in m or "loss" not in m:
-            return
-        self.draw(float(m["progress"]), f"step {event['step']}/{self.total} loss {m['loss']:.4g} "
-                                        f"acc {m.get('accuracy', math.nan):.3f} rate {m.get('firing_rate/0', math.nan):.3f}")
-
-    def draw(self, frac: float, text: str) -> None:
-        """The bar at ``frac`` (0..1), then ``text`` and the seconds since the bar was made."""
-        frac = min(max(frac, 0.0), 1.0)
-        filled = int(round(frac * self.width))
-        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {frac:4.0%} {text} {time.monotonic() - self.started:.0f}s"
-        self.stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
-        self.stream.flush()
-        self.drawn = True
-
-    def close(self) -> None:
-        if self.drawn and self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 class _CancelOnInterrupt:

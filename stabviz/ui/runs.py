@@ -22,7 +22,7 @@ from stabviz.runs import ACTIVE, RunStore, StoreError, default_path, ensure_disp
 from stabviz.runs.confirm import quick_config  # noqa: F401 - the pages' name for it
 from stabviz.runs.host import default_workers
 from stabviz.runs.outcomes import measured_outcome, outcome_row
-from stabviz.runs.status import status_text
+from stabviz.runs.status import status_text, steps_done
 from stabviz.ui import guard, sharing
 
 #: Fields of a LIFConfig that do not change a training run (only the theory's view of it).
@@ -228,9 +228,9 @@ def ago(t: float | None, now: float | None = None) -> str:
 
 
 def _steps_done(run: Mapping[str, Any], progress: float | None) -> float | None:
-    final = (run.get("summary") or {}).get("final") or {}
-    if final.get("steps_done"):
-        return float(final["steps_done"])
+    done = steps_done(run)
+    if done:
+        return float(done)
     total = (run.get("config") or {}).get("train_steps")
     if progress is None and run.get("status") == "finished":
         progress = 1.0                 # a summary without steps_done (older runs): it ran them all
