@@ -39,8 +39,8 @@ INITS = ("glorot-uniform", "glorot-normal", "he-normal", "orthogonal", "pytorch-
 IN_INITS = INITS[:-1]          # the input weights have no stability condition of their own
 VOLTAGE_MODELS = ("uniform", "gaussian", "measured")
 FORMULAS = ("derived", "code")
-TASKS = ("randman", "shd", "slmnist", "digits")
-LOSSES = ("per-step", "time-mean")
+TASKS = ("randman", "shd", "slmnist", "digits", "cues")
+LOSSES = ("per-step", "time-mean", "last")
 DEVICES = ("auto", "cpu", "cuda")
 
 #: name -> (low, high, low_inclusive, high_inclusive). Widgets and CLI help read these too.

@@ -845,6 +845,47 @@ def digits(encoding: str = "latency", T: int = DIGITS_STEPS, threshold: float = 
 
 
 # ---------------------------------------------------------------------------------------------
+# cues: a long-horizon task (evidence accumulation over a delay)
+
+#: cue accumulation's layout: cues, each ``CUE_STEPS`` long then ``CUE_GAP`` silent, from step 0; the
+#: recall window is the last ``RECALL_STEPS``; rates are spike probabilities per channel and step
+CUES, CUE_STEPS, CUE_GAP, RECALL_STEPS = 3, 10, 10, 20
+CUE_RATE, NOISE_RATE, RECALL_RATE = 0.4, 0.01, 0.4
+CUES_MIN_STEPS = CUES * (CUE_STEPS + CUE_GAP) + 100 + RECALL_STEPS
+
+
+def cues(n_in: int = 40, samples: int = 1000, T: int = 200, seed: int = 0) -> TaskData:
+    """Cue accumulation (after Bellec et al. 2020's LSNN task), generated from ``seed``: two classes.
+
+    The channels are four equal groups (left cue, right cue, recall, noise). Each sample shows ``CUES`` cues
+    in its first ``CUES·(CUE_STEPS + CUE_GAP)`` steps, each on the left or the right group (probability 1/2,
+    an odd count so there is no tie), whose channels fire with probability ``CUE_RATE`` per step while it
+    lasts; the recall group fires in the last ``RECALL_STEPS`` steps; the noise group at ``NOISE_RATE``
+    throughout. The label is the side that showed more cues. With T >= ``CUES_MIN_STEPS`` the last cue ends
+    at least 100 steps before the recall: the answer depends on input that far back, so the gradient must
+    cross that many steps (train it with ``loss="last"``, which reads the last step's readout).
+    """
+    for name, value, lo in (("n_in", n_in, 4), ("samples", samples, 2), ("T", T, CUES_MIN_STEPS)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+            raise ValueError(f"{name} = {value!r} must be a whole number >= {lo}")
+    check_range("seed", seed)
+    rng = np.random.default_rng([seed, 7])
+    group = n_in // 4
+    sides = rng.integers(0, 2, size=(samples, CUES))             # 0 left, 1 right
+    y = (sides.sum(axis=1) > CUES // 2).astype(np.int64)
+    rate = np.full((samples, T, n_in), NOISE_RATE, dtype=np.float32)
+    rate[:, :, :3 * group] = 0.0
+    for k in range(CUES):
+        start = k * (CUE_STEPS + CUE_GAP)
+        for side in (0, 1):
+            rows = sides[:, k] == side
+            rate[rows, start:start + CUE_STEPS, side * group:(side + 1) * group] = CUE_RATE
+    rate[:, T - RECALL_STEPS:, 2 * group:3 * group] = RECALL_RATE
+    x = (rng.random(rate.shape, dtype=np.float32) < rate).astype(np.float32)
+    return _task("cues", x, y, 2, seed, source=f"cues(n_in={n_in}, samples={samples}, T={T}, seed={seed})")
+
+
+# ---------------------------------------------------------------------------------------------
 # helpers and the common entry point
 
 
@@ -871,4 +912,6 @@ def load_task(train_cfg: TrainConfig) -> TaskData:
         return slmnist(cfg.data_path, T=cfg.time_steps, samples=cfg.samples, seed=cfg.lif.seed)
     if cfg.task == "digits":
         return digits()
+    if cfg.task == "cues":
+        return cues(n_in=cfg.lif.n_in, samples=cfg.samples, T=cfg.time_steps, seed=cfg.lif.seed)
     raise ValueError(f"task = {cfg.task!r} is not one of: {', '.join(TASKS)}")

@@ -162,21 +162,24 @@ def verdict(prediction: dict[str, Any], initial: dict[str, Any], lif: LIFConfig)
 
 def task_loss(readout: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
     """Cross-entropy of the readout (batch, T, classes). 'per-step': at every time step, averaged
-    (the paper's choice); 'time-mean': of the readout averaged over time. An ensemble's readout
-    (E, batch, T, classes) with targets (E, batch) gives one loss per member, shape (E,)."""
-    if readout.dim() == 4:
-        members, _, steps, classes = readout.shape
-        if kind == "per-step":
-            losses = F.cross_entropy(readout.reshape(-1, classes),
-                                     target.repeat_interleave(steps, dim=1).reshape(-1), reduction="none")
-        else:
-            losses = F.cross_entropy(readout.mean(dim=2).reshape(-1, classes), target.reshape(-1),
-                                     reduction="none")
-        return losses.view(members, -1).mean(dim=1)
+    (the paper's choice); 'time-mean': of the readout averaged over time; 'last': of the last step's
+    readout only (a delayed-answer task such as cues). An ensemble's readout (E, batch, T, classes) with
+    targets (E, batch) gives one loss per member, shape (E,)."""
+    ensemble = readout.dim() == 4
+    classes = readout.shape[-1]
     if kind == "per-step":
-        steps = readout.shape[1]
-        return F.cross_entropy(readout.reshape(-1, readout.shape[2]), target.repeat_interleave(steps))
-    return F.cross_entropy(readout.mean(dim=1), target)
+        steps = readout.shape[-2]
+        logits, labels = readout.reshape(-1, classes), target.repeat_interleave(steps, dim=-1).reshape(-1)
+    else:
+        logits, labels = class_scores(readout, kind).reshape(-1, classes), target.reshape(-1)
+    if not ensemble:
+        return F.cross_entropy(logits, labels)
+    return F.cross_entropy(logits, labels, reduction="none").view(readout.shape[0], -1).mean(dim=1)
+
+
+def class_scores(readout: torch.Tensor, kind: str) -> torch.Tensor:
+    """The readout a prediction reads: the last step's for the 'last' loss, else the time average."""
+    return readout[..., -1, :] if kind == "last" else readout.mean(dim=-2)
 
 
 def sparsity_loss(spikes: list[torch.Tensor], target: float | torch.Tensor) -> torch.Tensor:
@@ -190,9 +193,10 @@ def _mean_rate(spikes: torch.Tensor) -> torch.Tensor:
     return spikes.mean() if spikes.dim() == 3 else spikes.mean(dim=(1, 2, 3))
 
 
-def predicted_class(readout: torch.Tensor) -> torch.Tensor:
-    """The class with the largest time-averaged readout (for either loss; (E, batch) for an ensemble)."""
-    return readout.mean(dim=-2).argmax(dim=-1)
+def predicted_class(readout: torch.Tensor, kind: str = "per-step") -> torch.Tensor:
+    """The class with the largest readout (:func:`class_scores`: the last step's for the 'last' loss, else
+    time-averaged); (E, batch) for an ensemble."""
+    return class_scores(readout, kind).argmax(dim=-1)
 
 
 @torch.no_grad()
@@ -202,7 +206,7 @@ def evaluate(net: LIFNetwork, x: torch.Tensor, y: torch.Tensor, loss_kind: str, 
     for i in range(0, len(y), batch):
         readout, _ = net(x[i:i + batch])
         total_loss += float(task_loss(readout, y[i:i + batch], loss_kind)) * len(y[i:i + batch])
-        correct += int((predicted_class(readout) == y[i:i + batch]).sum())
+        correct += int((predicted_class(readout, loss_kind) == y[i:i + batch]).sum())
     return total_loss / len(y), correct / len(y)
 
 
@@ -356,7 +360,7 @@ class _Splits:
 #: Only generated tasks are kept across runs (a data file could change between them); one entry bounds
 #: the memory.
 _SPLITS: dict[tuple, _Splits] = {}
-_GENERATED = ("randman", "digits")
+_GENERATED = ("randman", "digits", "cues")
 
 
 def _data_key(cfg: TrainConfig) -> tuple:
@@ -470,7 +474,7 @@ def _train(net: LIFNetwork, cfg: TrainConfig, batches: _Batches, emit: Callback,
             break
         opt.step()
         steps_done = step + 1
-        last_acc = float((predicted_class(readout.detach()) == yb).float().mean())
+        last_acc = float((predicted_class(readout.detach(), cfg.loss) == yb).float().mean())
         # built only when emitted: the firing rates are read from the device
         last = functools.partial(_step_event, steps_done, cfg.train_steps, last_loss, last_acc, switch,
                                  [s.detach() for s in spikes], grad_norms)
@@ -570,7 +574,7 @@ def _train_ensemble(states: list[_Member], stop: Callable[[str], bool], started:
         for p, g in zip(flat, torch.autograd.grad(total.sum(), flat)):
             p.grad = g
         norms = torch.stack([torch.linalg.vector_norm(w.grad) for s in states for w in s.net.w_rec])
-        accuracy = (predicted_class(readout.detach()) == yb).to(losses.dtype).mean(dim=1)
+        accuracy = (predicted_class(readout.detach(), cfg0.loss) == yb).to(losses.dtype).mean(dim=1)
         rates = torch.stack([_mean_rate(z.detach()) for z in spikes], dim=1)
         return torch.cat([losses.detach()[:, None], total.detach()[:, None], accuracy[:, None], rates,
                           norms.view(members, layers)], dim=1)

@@ -23,7 +23,7 @@ import sys
 from pathlib import PureWindowsPath
 from typing import Sequence
 
-from stabviz.cli import bench, dashboard, replicate, runs, theory, train
+from stabviz.cli import bench, dashboard, outcomes, replicate, runs, theory, train
 from stabviz.runs.store import StoreError
 from stabviz.cli.options import Parser, UsageError, lif_config_from_args, lif_options, shown
 
@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.register(sub, [training, json_opt])
     runs.register(sub, [training, json_opt])
     replicate.register(sub, [json_opt])
+    outcomes.register(sub, [json_opt])
     dashboard.register(sub)
     return parser
 
