@@ -74,25 +74,20 @@ def resolve_device(device: str) -> torch.device:
 def network_config(cfg: TrainConfig, data: TaskData, input_mean: float, input_var: float) -> LIFConfig:
     """The LIFConfig the run really uses: the task's channels, time steps and input statistics
     (m_x, v_x measured on the training split) replace the config's; with ``use_recommended_sg``
-    the surrogate also takes the first recommendation option (see :func:`recommended_surrogate`)."""
+    the whole recommended setting also replaces the surrogate and the initialisation (see
+    :func:`recommended_setting`)."""
     lif = cfg.lif.replace(n_in=data.n_in, steps=data.time_steps, input_mean=input_mean, input_var=input_var)
-    return recommended_surrogate(lif)[0] if cfg.use_recommended_sg else lif
+    return recommended_setting(lif, cfg)[0] if cfg.use_recommended_sg else lif
 
 
-def recommended_surrogate(lif: LIFConfig) -> tuple[LIFConfig, dict[str, Any]]:
-    """The first of the theory's recommendation options (:func:`stabviz.theory.recommendation_options`:
-    "keep γ, solve β", else "keep β, solve γ", else "keep γ, β, solve q"), applied as a whole: a setting the
-    theory evaluates to ρ² = 1, never γ from one condition paired with β solved at another γ. Where no option
-    exists the surrogate stays and the notes say why. Returns (the new config, {label, dampening, sharpness,
-    tail, notes}).
+def recommended_setting(lif: LIFConfig, cfg: TrainConfig) -> tuple[LIFConfig, dict[str, Any]]:
+    """The outcome model's first recommended option for ``lif`` at the run's budget and depth
+    (:func:`stabviz.outcomes.advice.recommended_setting`: γ, β, q and the initialisation, applied as a whole,
+    the option with the least expected shortfall that the outcome data do not call harmful). Where every
+    option is harmful the setting stays and the notes say why. Returns (the new config, what was applied).
     """
-    options, notes = theory.recommendation_options(lif)
-    if not options:
-        return lif, {"label": None, "dampening": None, "sharpness": None, "tail": None,
-                     "notes": notes + ["no option gives ρ² = 1 here; the surrogate is unchanged"]}
-    best = options[0]
-    applied = {k: best[k] for k in ("label", "dampening", "sharpness", "tail")} | {"notes": notes}
-    return lif.replace(dampening=best["dampening"], sharpness=best["sharpness"], tail=best["tail"]), applied
+    from stabviz.outcomes.advice import recommended_setting as advised
+    return advised(lif, budget=cfg.train_steps, layers=cfg.layers)
 
 
 def prediction_summary(lif: LIFConfig) -> dict[str, Any]:
@@ -403,8 +398,10 @@ def _prepare(cfg: TrainConfig, run_id: str, emit: Callback, device: torch.device
     optimiser loop."""
     splits = splits or _task_splits([cfg])[0]
     data, m_x, v_x = splits.data, splits.m_x, splits.v_x
-    lif = network_config(cfg, data, m_x, v_x)
-    recommended = recommended_surrogate(lif)[1] if cfg.use_recommended_sg else None
+    lif = network_config(cfg.replace(use_recommended_sg=False), data, m_x, v_x)
+    recommended = None
+    if cfg.use_recommended_sg:
+        lif, recommended = recommended_setting(lif, cfg)
     prediction = prediction_summary(lif)
 
     generator = torch.Generator().manual_seed(lif.seed)

@@ -33,7 +33,9 @@ LAYERS: dict[str, set[str]] = {
     "lif": {"weights", "surrogates", "neuron"},
     "tasks": {"config"},
     "intervals": set(),                         # means and 95% intervals over seeds, the group verdict: scipy only
-    "train": {"theory", "lif", "tasks", "memory", "intervals"},
+    # the outcome model and the advice read from it: numpy only at import (simulate lazily, for the check)
+    "outcomes": {"config", "jsonsafe", "theory", "simulate", "laws"},
+    "train": {"theory", "lif", "tasks", "memory", "intervals", "outcomes"},
     # the workers also call stabviz.train:run, by name through importlib (invisible to ast)
     "runs": {"stabviz", "train", "jsonsafe", "memory", "intervals"},
     "timing": {"lif", "train"},                 # `bench lif`, `bench ensemble` and benchmarks/ share it
@@ -42,14 +44,14 @@ LAYERS: dict[str, set[str]] = {
     "theory_doc": set(),                        # docs/theory.md by section (the Learn page)
     "paper_demos": {"config"},                  # the paper's findings and the shipped measured maps
     # the replication study: arms of training runs, their analysis, figures and files
-    "evidence": {"train", "runs", "plots", "simulate", "theory", "jsonsafe", "tasks", "config", "safeio"},
-    "cli": {"theory", "train", "runs", "timing", "measured", "evidence", "safeio"},
+    "evidence": {"train", "runs", "plots", "simulate", "theory", "jsonsafe", "tasks", "config", "safeio", "outcomes"},
+    "cli": {"theory", "train", "runs", "timing", "measured", "evidence", "safeio", "outcomes"},
     "main": {"cli"},                            # python -m stabviz
-    "ui": {"theory", "runs", "plots", "measured", "theory_doc", "neuron", "paper_demos", "evidence"},
+    "ui": {"theory", "runs", "plots", "measured", "theory_doc", "neuron", "paper_demos", "evidence", "outcomes"},
 }
 
 #: (group, group) edges allowed only inside a function, never at module level
-LAZY_ONLY = {("theory", "simulate")}
+LAZY_ONLY = {("theory", "simulate"), ("outcomes", "simulate")}
 
 UI_ONLY = {"streamlit"}
 PLOTTING = {"plotly", "_plotly_utils"}

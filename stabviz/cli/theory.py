@@ -66,13 +66,18 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     cfg = _with_library_surrogate(args, lif_config_from_args(args))
     _check_measured_model(cfg)
     from stabviz import theory
+    from stabviz.outcomes import advice
     rec = theory.recommend(cfg).to_dict()
+    advised = advice.recommend(cfg, budget=args.budget, layers=args.layers,
+                               source="measured" if args.measure else "predicted")
     if args.json:
-        print(dumps(rec))
+        print(dumps({**rec, "p_collapse": advised["p_collapse"], "verdict": advised["verdict"], "advice": advised}))
         return 0
     if args.source:
         print(f"{'surrogate (from ' + args.source + ')':<42} {cfg.shape} γ={cfg.dampening:.6g} β={cfg.sharpness:.6g}"
               + (f" q={cfg.tail:.6g}" if cfg.shape == "qpseudospike" else ""))
+    _print_advice(advised)
+    print("\nthe theory at this setting (detail)")
     labels = {"recurrent_mean": "condition I   recurrent weight mean", "recurrent_var": "condition II  recurrent weight variance",
               "dampening": "condition III dampening γ", "sharpness": "condition IV  sharpness β* (at this γ)",
               "tail": "condition IV  tail q* (at this γ, β)", "firing_rate": "predicted initial firing rate",
@@ -83,6 +88,20 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     for note in rec["notes"]:
         print(f"note: {note}")
     return 0
+
+
+def _print_advice(advised: dict[str, Any]) -> None:
+    """The outcome model's verdict and options, as `recommend` prints them."""
+    print(f"verdict ({advised['budget']} optimiser steps, {advised['layers']} layer(s), {advised['source']} initial "
+          f"gain): {advised['verdict']}, P(collapse) = {advised['p_collapse']:.2f}")
+    for o in advised["options"]:
+        print(f"{o['label']:<15} {o['setting']:<42} P(collapse) {o['p_collapse']:.2f}, "
+              f"expected shortfall {100 * o['shortfall']:.0f}%")
+    for o in advised["paper"]:
+        print(f"{o['label']:<15} γ = {o['dampening']:.4g}, β = {o['sharpness']:.4g}: P(collapse) {o['p_collapse']:.2f} "
+              f"({o['evidence']})")
+    for note in advised["notes"]:
+        print(f"note: {note}")
 
 
 def cmd_region(args: argparse.Namespace) -> int:
@@ -285,7 +304,13 @@ def _simulation_options(p: argparse.ArgumentParser) -> None:
 
 def register(subparsers, common: argparse.ArgumentParser, json_opt: argparse.ArgumentParser) -> None:
     """Add the theory commands to the main CLI: ``common`` carries the LIF options, ``json_opt`` --json."""
-    p = subparsers.add_parser("recommend", parents=[common, json_opt], help="conditions I-IV and predictions at one setting")
+    p = subparsers.add_parser("recommend", parents=[common, json_opt],
+                              help="will this setting train (P(collapse)), the recommended settings, conditions I-IV")
+    p.add_argument("--budget", type=Whole(1, 1_000_000), default=200, help="optimiser steps you plan (default 200)")
+    p.add_argument("--layers", type=Whole(1, 3), default=1, help="recurrent layers (default 1)")
+    p.add_argument("--measure", action="store_true",
+                   help="score from a quick Monte-Carlo measurement of each setting's initial gain (imports torch; "
+                        "about 0.1 s per setting) instead of the theory's prediction")
     _library_options(p, "the surrogate in a library's terms, e.g. --from snntorch.fast_sigmoid --slope 25 "
                         "(replaces --sg, --dampening, --sharpness, --tail)")
     p.set_defaults(func=cmd_recommend)

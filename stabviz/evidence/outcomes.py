@@ -169,20 +169,10 @@ def _run_group(configs: list[TrainConfig]) -> list[dict[str, Any]]:
 
 def simulated(summary: dict[str, Any]) -> dict[str, Any]:
     """What the Explore page's automatic check measures for the run's setting (its first layer, Bernoulli
-    input at the task's m_x, v_x): :func:`measured_check` of the summary's ``lif``."""
+    input at the task's m_x, v_x): :func:`stabviz.outcomes.features.measure` of the summary's ``lif``."""
+    from stabviz.outcomes.features import measure
     lif = summary.get("lif")
-    if not lif:
-        return {}
-    return measured_check(LIFConfig.from_dict(lif))
-
-
-def measured_check(lif: LIFConfig) -> dict[str, Any]:
-    """The quick Monte-Carlo check of a setting: T·log₁₀ gain and firing rate of :func:`stabviz.simulate.measure`
-    (batch 32, its stationary burn-in, T steps kept), the setting's own seed. Same call on Explore and here."""
-    from stabviz import simulate
-    burn = min(simulate.stationary_burn_in(lif), 300)
-    m = simulate.measure(lif, batch=32, steps=burn + lif.steps, burn_in=burn, seed=lif.seed)
-    return finite_or_none({"log10_gain": m.log10_gain, "firing_rate": m.firing_rate})
+    return measure(LIFConfig.from_dict(lif)) if lif else {}
 
 
 def execute(configs: Sequence[TrainConfig], jobs: int = 1,

@@ -12,7 +12,7 @@ that was judged (docs/notes/advice.md).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
 from stabviz.config import LIFConfig, WeightLaw, power_of_ten
@@ -69,6 +69,20 @@ def what_to_change(cfg: Any, pred: Mapping[str, Any], rec: Mapping[str, Any],
                  "calibrated bands cross a regime edge (or the voltage model is off there). "
                  f"{CANT_TELL} (the measure button is under *Recommended initialisation*).")
     return text
+
+
+def recommendation_sentence(settings: Sequence["Setting"]) -> str:
+    """The outcome model's recommended whole setting in one sentence, or why there is none."""
+    rec = next((s for s in settings if s.recommended), None)
+    if rec is None:
+        return ("**Recommended:** none. Every setting of the outcome model's grid is predicted harmful here "
+                "(P(collapse) > 0.5): change the network (τ, θ, size) first.")
+    c, o = rec.cfg, rec.outcome or {}
+    weights = "conditions I + II" if c.init_rec == "conditions" else c.init_rec
+    return (f"**Recommended (fitted on measured training outcomes):** γ = {c.dampening:.4g}, β = {c.sharpness:.4g}"
+            + (f", q = {c.tail:.4g}" if c.shape == "qpseudospike" else "") + f", W_rec {weights}: "
+            f"P(collapse) {o.get('p_collapse', math.nan):.2f}, expected shortfall {100 * o.get('shortfall', math.nan):.0f}%. "
+            "*Confirm with a short run* trains it; other choices are under *Recommended initialisation*.")
 
 
 def _band(band: Any) -> str:
@@ -147,6 +161,14 @@ class Setting:
     #: the prediction's validity warnings (theory.validity_warnings): where the voltage model is known to be
     #: off, its calibrated band is no guarantee either
     warnings: tuple[str, ...] = ()
+    #: what the outcome model predicts of training it (stabviz.outcomes.advice: p_collapse, shortfall, verdict,
+    #: harmful), read from the theory's predicted initial gain; None where not scored
+    outcome: Mapping[str, Any] | None = None
+
+    @property
+    def recommended(self) -> bool:
+        """One of the outcome model's recommended options (never a setting the outcome data call harmful)."""
+        return self.label.startswith(RECOMMENDED)
 
     @property
     def is_fix(self) -> bool:
@@ -173,6 +195,10 @@ class Setting:
             verdict = ("ρ² = 1 in theory, but " if self.solved else "") + f"can't tell ({why}): measure it"
         else:
             verdict = f"{self.regime} ({band})"
+        if self.outcome is not None:
+            o = self.outcome
+            verdict = (f"P(collapse) {o['p_collapse']:.2f}" + (" (harmful)" if o.get("harmful") else "")
+                       + f" · theory: {verdict}")
         return f"{self.label}: γ = {c.dampening:.4g}, β = {c.sharpness:.4g}{q} · {weights} · {verdict}"
 
 
@@ -225,8 +251,43 @@ def settings(cfg: LIFConfig, rec: Mapping[str, Any] | None = None) -> list[Setti
 
 
 def by_label(choices: Sequence[Setting], label: str | None) -> Setting:
-    """The setting named ``label`` (the first, the setting as set, when there is none)."""
-    return next((s for s in choices if s.label == label), choices[0])
+    """The setting named ``label``; when there is none, the outcome model's recommended option (the first
+    setting, as set, when there is no recommendation)."""
+    return next((s for s in choices if s.label == label), default_choice(choices))
+
+
+def default_choice(choices: Sequence[Setting]) -> Setting:
+    """What Confirm trains until the user picks: the recommended whole setting, else the setting as set."""
+    return next((s for s in choices if s.recommended), choices[0])
+
+
+#: the label prefix of the outcome model's options
+RECOMMENDED = "recommended"
+
+
+def recommended_settings(cfg: LIFConfig, budget: int = 200) -> list[Setting]:
+    """The outcome model's recommended options at ``cfg`` (stabviz.outcomes.advice.recommend), as Settings:
+    whole settings (γ, β and the initialisation), least expected shortfall first, none harmful."""
+    from stabviz.outcomes import advice as outcome_advice
+    rec = outcome_advice.recommend(cfg, budget=budget)
+    out = []
+    for k, o in enumerate(rec["options"]):
+        at = cfg.replace(dampening=o["dampening"], sharpness=o["sharpness"], tail=o["tail"], init_rec=o["init_rec"])
+        label = RECOMMENDED if k == 0 else f"{RECOMMENDED}, alternative {k}"
+        out.append(replace(setting_of(label, at), outcome=o))
+    return out
+
+
+def scored(choices: Sequence[Setting], budget: int = 200) -> list[Setting]:
+    """``choices`` each with the outcome model's prediction (read from the theory's predicted gain)."""
+    from stabviz.outcomes import advice as outcome_advice
+    out = []
+    for s in choices:
+        if s.outcome is None:
+            v = outcome_advice.verdict(s.cfg, budget, source="predicted")
+            s = replace(s, outcome={**v, "harmful": v["p_collapse"] > outcome_advice.HARMFUL})
+        out.append(s)
+    return out
 
 
 def measured_regime(log10_gain: float | None, tolerance: float) -> str:

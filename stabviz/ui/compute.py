@@ -78,10 +78,14 @@ def recommendation(key: Key) -> dict[str, Any]:
 
 
 @st.cache_data(max_entries=64, show_spinner=False, hash_funcs=HASH_FUNCS)
-def settings(key: Key) -> list[Any]:
-    """advice.settings: every whole setting Explore offers (as set, options, conditions I/II weights)."""
+def settings(key: Key, budget: int = 200) -> list[Any]:
+    """Every whole setting Explore offers, each scored by the outcome model at ``budget`` optimiser steps:
+    as set, the outcome model's recommended options, then the theory's ρ² = 1 options (advice.settings)."""
     from stabviz.ui import advice
-    return advice.settings(config_of(key), recommendation(key))
+    cfg = config_of(key)
+    theory_settings = advice.settings(cfg, recommendation(key))
+    return advice.scored([theory_settings[0], *advice.recommended_settings(cfg, budget), *theory_settings[1:]],
+                         budget)
 
 
 # cache_resource, not cache_data: a hit then costs no copy of the five 200 × 200 arrays (~1 ms); the

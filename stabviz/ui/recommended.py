@@ -29,14 +29,15 @@ def chosen(choices: Sequence[Setting]) -> Setting:
 def picker(choices: Sequence[Setting]) -> Setting:
     """The radio of whole settings, each with its verdict; returns the chosen one."""
     labels = [s.label for s in choices]
-    if st.session_state.get(PICK) not in labels:       # by default the sliders' setting
-        st.session_state[PICK] = labels[0]
+    if st.session_state.get(PICK) not in labels:       # by default the recommended setting
+        st.session_state[PICK] = advice.default_choice(choices).label
     described = {s.label: s.describe() for s in choices}
     st.radio("Setting", labels, key=PICK, format_func=described.__getitem__,
-             help="Each entry is one whole network: its weights (as set, or conditions I and II) and its surrogate. "
-                  "An option changes one knob so that the theory gives ρ² = 1 at those weights; it is a fix only "
-                  "when its whole calibrated band is stable. The snippet, the library calls and *Confirm with a "
-                  "short run* all use the setting picked here.")
+             help="Each entry is one whole network: its weights (as set, or conditions I and II) and its surrogate, "
+                  "with the outcome model's P(collapse). *recommended* entries come from the outcome model (fitted "
+                  "on measured training runs); the others are the theory's ρ² = 1 options, what the paper proposes, "
+                  "labelled with what the outcome model expects of them. The snippet, the library calls and "
+                  "*Confirm with a short run* all use the setting picked here.")
     return chosen(choices)
 
 
@@ -45,7 +46,16 @@ def _ask_measure(key: compute.Key) -> None:
 
 
 def verdict(setting: Setting) -> None:
-    """What the theory says of the chosen setting: a fix, a definite regime, or "measure it" with the button."""
+    """What the outcome model expects of the chosen setting, then what the theory says: a fix, a definite
+    regime, or "measure it" with the button."""
+    if setting.outcome is not None:
+        o = setting.outcome
+        text = (f"Outcome model: {o['verdict']}, P(collapse) {o['p_collapse']:.2f}, expected shortfall "
+                f"{100 * o['shortfall']:.0f}% (from the theory's predicted initial gain).")
+        if o.get("harmful"):
+            st.error(text + " The outcome data call this setting harmful.", icon=":material/warning:")
+        else:
+            st.info(text, icon=":material/insights:")
     lo, hi = setting.band
     band = f"calibrated band {lo:+.1f} to {hi:+.1f} decades over T = {setting.cfg.steps}"
     if setting.is_fix:

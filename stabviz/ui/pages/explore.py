@@ -13,8 +13,8 @@ import streamlit as st
 
 from stabviz import plots
 from stabviz.config import RANGES, LIFConfig
-from stabviz.ui import (advice, compute, entry, figures, layout, livemap, measuredlayer, recommended, runview, sharing,
-                        state, urlstate)
+from stabviz.ui import (advice, compute, entry, figures, layout, livemap, measuredlayer, outcome, recommended, runview,
+                        sharing, state, urlstate)
 from stabviz.ui import firstview, optionlink
 from stabviz.ui import runs as ui_runs
 
@@ -267,7 +267,7 @@ def render(cfg: LIFConfig) -> None:
     preds = compute.predictions(key)
     pred = preds[cfg.voltage_model]
     rec = compute.recommendation(key)
-    choices = compute.settings(key)        # every whole setting offered: options, snippets and Confirm read them
+    choices = compute.settings(key, outcome.budget())   # every whole setting offered: options, snippets, Confirm
     optionlink.keep([s.label for s in choices])   # ?option=N
     later = firstview.waiting()      # a session's first view: the map first, the rest one rerun later
 
@@ -296,16 +296,20 @@ def render(cfg: LIFConfig) -> None:
                     region = draw_map(cfg, label, color_by, runs=ui_runs.map_markers(cfg, *MAPS[label]))
 
     with header:
-        cols = st.columns([2, 7], vertical_alignment="center")
-        with cols[0]:
+        top = st.columns([5, 2], vertical_alignment="center")
+        with top[0]:
+            outcome.headline(cfg)          # the committed verdict: measured in the background, never blocking
+        with top[1]:
+            outcome.budget_control()
             layout.regime_badge(pred["regime"], cfg.steps)
             st.badge(f"firing: {pred['firing']} ({pred['firing_rate']:.0%})", color="gray",
                      help=FIRING_HELP)
-        text = advice.what_to_change(cfg, pred, rec, choices)
+        st.markdown(advice.recommendation_sentence(choices))
+        text = "**The theory (detail):** " + advice.what_to_change(cfg, pred, rec, choices)
         if present:                  # one line: the first sentence, the rest is a hover away
-            cols[1].markdown(text.split(". ")[0] + ".", help=text)
+            st.markdown(text.split(". ")[0] + ".", help=text)
         else:
-            cols[1].markdown(text)
+            st.markdown(text)
 
     with right:
         st.subheader("Initial firing rate")
