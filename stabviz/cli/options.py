@@ -338,8 +338,9 @@ def train_options() -> argparse.ArgumentParser:
     g.add_argument("--weight-decay", type=float, help=f"AdamW weight decay (default {d.weight_decay:g})")
     g.add_argument("--layers", type=whole("layers"), help=f"LIF layers, 1-3 (default {d.layers})")
     g.add_argument("--loss", choices=LOSSES, help=f"cross-entropy per step or of the time mean (default {d.loss})")
-    g.add_argument("--recommended-sg", action=argparse.BooleanOptionalAction, default=None,
-                   help="replace (γ, β, q) by the first recommendation option (ρ² = 1)")
+    g.add_argument("--recommended", "--recommended-sg", dest="recommended_sg", action=argparse.BooleanOptionalAction,
+                   default=None, help="train the outcome model's recommended whole setting instead (γ, β, q and the "
+                                      "recurrent initialisation; `recommend` shows it with its P(collapse))")
     g.add_argument("--sparsity-target", type=float, help="target firing rate f_target of the sparsity loss")
     g.add_argument("--sparsity-weight", type=float, help="weight of the sparsity loss (0 = off)")
     g.add_argument("--initial-rate", type=float, help="first train only the biases toward this rate f0")

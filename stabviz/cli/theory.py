@@ -96,7 +96,7 @@ def _print_advice(advised: dict[str, Any]) -> None:
           f"gain): {advised['verdict']}, P(collapse) = {advised['p_collapse']:.2f}")
     for o in advised["options"]:
         print(f"{o['label']:<15} {o['setting']:<42} P(collapse) {o['p_collapse']:.2f}, "
-              f"expected shortfall {100 * o['shortfall']:.0f}%")
+              f"shortfall {100 * o['shortfall']:.0f}% of the best choice's margin over chance (measured mean)")
     for o in advised["paper"]:
         print(f"{o['label']:<15} γ = {o['dampening']:.4g}, β = {o['sharpness']:.4g}: P(collapse) {o['p_collapse']:.2f} "
               f"({o['evidence']})")

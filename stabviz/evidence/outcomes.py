@@ -20,7 +20,6 @@ import datetime
 import math
 import multiprocessing
 import os
-import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ import numpy as np
 from stabviz import safeio
 from stabviz.config import LIFConfig, TrainConfig
 from stabviz.jsonsafe import dumps, finite_or_none
+from stabviz.outcomes.fit import label_rows
 
 #: the dampening and sharpness values every base is trained with (γ × β)
 GAMMAS = (0.25, 1.0, 4.0)
@@ -42,8 +42,6 @@ SAMPLED_SHAPES = ("fastsigmoid", "exponential", "rectangular", "triangular", "ga
                   "qpseudospike")
 #: chance level per task (accuracy in %), and the class count of the generated tasks
 CHANCE = {"digits": 10.0, "randman": 20.0, "cues": 50.0}
-#: a run collapsed when it diverged or ended below chance + this fraction of (best cell − chance)
-COLLAPSE_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -233,34 +231,6 @@ def run_row(run: Run, summary: dict[str, Any]) -> dict[str, Any]:
         "wall_s": summary.get("wall_s")})
 
 
-def label_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Add each run's ``best`` (its task's best cell mean at its budget), ``shortfall`` (best − accuracy, a
-    diverged run at chance), ``shortfall_fraction`` (shortfall / (best − chance)) and ``collapsed``."""
-    cells: dict[tuple, list[float]] = {}
-    for r in rows:
-        cells.setdefault(_cell(r), []).append(_score(r))
-    best: dict[tuple, float] = {}
-    for key, accs in cells.items():
-        group = key[:2]
-        best[group] = max(best.get(group, -math.inf), statistics.fmean(accs))
-    for r in rows:
-        top, chance = best[(r["task"], r["budget"])], r["chance"]
-        r["best"] = top
-        r["shortfall"] = top - _score(r)
-        r["shortfall_fraction"] = r["shortfall"] / (top - chance) if top > chance else 0.0
-        r["collapsed"] = r["status"] != "finished" or _score(r) < chance + COLLAPSE_FRACTION * (top - chance)
-    return rows
-
-
-def _score(r: dict[str, Any]) -> float:
-    """A run's accuracy for the labels: a diverged (or failed) run learned nothing, so it counts at chance."""
-    return r["accuracy"] if r["status"] == "finished" and r["accuracy"] is not None else r["chance"]
-
-
-def _cell(r: dict[str, Any]) -> tuple:
-    return (r["task"], r["budget"], r["base"], r["init"], r["dampening"], r["sharpness"])
-
-
 # ---------------------------------------------------------------------------------------------
 # the whole dataset and its files
 
@@ -278,15 +248,15 @@ def generate(size_name: str, out_dir: str | Path, jobs: int = 2, device: str = "
         raise ValueError(f"jobs = {jobs!r} is outside the allowed range [1, 64]")
     say = progress or (lambda text: None)
     out = safeio.prepare_dir(out_dir, list(FILES), force)
-    began = time.monotonic()
+    began, commit = time.monotonic(), _commit()       # the code that made the data, not the code at the end
     runs = design(SIZES[size_name], device)
     settings = {(_cell_of(r)) for r in runs}
     say(f"{len(settings)} settings, {len(runs)} runs, {jobs} worker process(es)")
     summaries = execute([r.config for r in runs], jobs, lambda done, total: say(f"runs {done}/{total} "
                                                                                   f"({time.monotonic() - began:.0f} s)"))
-    rows = label_rows([run_row(r, s) for r, s in zip(runs, summaries)])
+    rows = label_rows([run_row(r, s) for r, s in zip(runs, summaries)])      # stabviz.outcomes.fit's labels
     summary = finite_or_none({
-        "size": size_name, "command": command, "commit": _commit(), "jobs": jobs, "device": device,
+        "size": size_name, "command": command, "commit": commit, "jobs": jobs, "device": device,
         "cpus": os.cpu_count(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "runs": len(rows), "settings": len(settings), "wall_s": time.monotonic() - began,
         "diverged": sum(r["status"] == "diverged" for r in rows), "collapsed": sum(r["collapsed"] for r in rows),

@@ -2,9 +2,10 @@
 
 :func:`verdict` answers "will this setting train?" from its measured initial gain and rate (the quick
 Monte-Carlo check): "expected to train" / "at risk" / "will collapse" with P(collapse). :func:`recommend`
-scores whole settings (γ × β × initialisation, the grid the dataset trained) and keeps those the model does
-not call harmful, best expected shortfall first; the theory's ρ² = 1 solutions are scored too and shown as
-what the paper proposes, with what the evidence says of them. docs/evidence/outcomes/README.md.
+walks the dataset's choices (γ × β × initialisation) in the order of their measured mean shortfall over every
+network trained, and keeps the first that are not harmful at the user's network (a network that does not
+fire, or P(collapse) above HARMFUL); the theory's ρ² = 1 solutions are scored too and shown as what the
+paper proposes, with what the evidence says of them. docs/evidence/outcomes/README.md.
 """
 from __future__ import annotations
 
@@ -15,22 +16,30 @@ import numpy as np
 from stabviz.config import LIFConfig
 from stabviz.outcomes import features, model
 
-#: the grid a recommendation picks from: the dataset's choices (what was measured in training)
-GAMMAS = (0.25, 1.0, 4.0)
-BETAS = (0.25, 1.0, 4.0)
-#: an option whose P(collapse) is above this is harmful: never recommended
-HARMFUL = 0.5
+#: an option the model says will collapse (P(collapse) above model.HIGH) is harmful: never recommended. (At
+#: 0.5 the gate also skipped good choices on held-out digits: docs/evidence/outcomes/README.md)
+HARMFUL = model.HIGH
+#: the label of the first option
+RECOMMENDED = "recommended"
 #: the optimiser budget a verdict assumes unless told (the dataset's main budget)
 DEFAULT_BUDGET = 200
 
 Measure = Callable[[LIFConfig], dict[str, Any]]
 
 
-def pick(x: np.ndarray, part: dict[str, Any]) -> int:
-    """The row of feature rows ``x`` with the least expected shortfall (ties: the lower P(collapse))."""
+def usable(rate: float | None, p: float, dead_rate: float = 0.01) -> bool:
+    """A choice may be recommended: the network it gives fires (initial rate at least ``dead_rate``) and the
+    model does not call it harmful."""
+    return rate is not None and rate >= dead_rate and p <= HARMFUL
+
+
+def first_choice(keys: list[tuple], x: np.ndarray, part: dict[str, Any], order: list[dict[str, Any]]) -> int:
+    """The index into ``keys`` (choices (init, γ, β) with feature rows ``x``) of the first choice of the ranking
+    ``order`` that is :func:`usable`; the first ranked one when none is."""
     p = model.p_collapse(x, part)
-    s = model.shortfall(p, part)
-    return int(np.lexsort((p, np.round(s, 6)))[0])
+    ranked = [keys.index(k) for k in ((c["init"], c["dampening"], c["sharpness"]) for c in order) if k in keys]
+    rate_col = features.NAMES.index("rate")
+    return next((i for i in ranked if usable(x[i, rate_col], p[i])), ranked[0])
 
 
 def _source_of(source: str) -> Measure:
@@ -59,16 +68,26 @@ def verdict(lif: LIFConfig, budget: int = DEFAULT_BUDGET, layers: int = 1, sourc
             "budget": budget, "layers": layers}
 
 
-def candidates(lif: LIFConfig) -> list[LIFConfig]:
-    """The whole settings a recommendation chooses from: the grid γ × β with the setting's own
-    initialisation and with conditions I + II, everything else as ``lif``."""
+def candidates(lif: LIFConfig) -> list[tuple[LIFConfig, dict[str, Any]]]:
+    """The whole settings a recommendation chooses from, in the order of the shipped ranking (the choices' mean
+    shortfall over every measured network): each choice (the setting's own initialisation or conditions I + II,
+    γ, β) applied to ``lif``, with its ranking entry. Conditions I + II are left out where condition II is
+    unattainable."""
     from stabviz import laws
-    inits = list(dict.fromkeys((lif.init_rec, "conditions")))
     try:
         laws.recurrent_law(lif.replace(init_rec="conditions"))
+        conditions = True
     except ValueError:                     # condition II unattainable here: no such weights to offer
-        inits = [lif.init_rec]
-    return [lif.replace(dampening=g, sharpness=b, init_rec=init) for init in inits for g in GAMMAS for b in BETAS]
+        conditions = False
+    out = []
+    for c in model.load()["ranking"]:
+        if c["init"] == "conditions" and not conditions:
+            continue
+        init = "conditions" if c["init"] == "conditions" else lif.init_rec
+        if c["init"] == "own" and init == "conditions":      # the setting already uses conditions I + II
+            continue
+        out.append((lif.replace(dampening=c["dampening"], sharpness=c["sharpness"], init_rec=init), c))
+    return out
 
 
 def describe(cfg: LIFConfig) -> str:
@@ -76,38 +95,51 @@ def describe(cfg: LIFConfig) -> str:
     return f"γ = {cfg.dampening:g}, β = {cfg.sharpness:g}, {init} init"
 
 
-def _option(cfg: LIFConfig, numbers: dict[str, Any], budget: int, layers: int, source: str, label: str) -> dict:
+def _option(cfg: LIFConfig, numbers: dict[str, Any], budget: int, layers: int, source: str, label: str,
+            ranked: dict[str, Any] | None = None) -> dict:
+    """One scored setting: the model's P(collapse) at its initial gain and rate, and (for a ranked choice) the
+    mean shortfall that choice had over every network the dataset trained."""
     out = model.outcome(numbers.get("log10_gain"), numbers.get("firing_rate"), cfg.steps, budget, layers,
                         cfg.init_rec, source)
+    if ranked is not None:
+        out["shortfall"] = ranked["shortfall"]
+    rate = numbers.get("firing_rate")
     return {"label": label, "setting": describe(cfg), "dampening": cfg.dampening, "sharpness": cfg.sharpness,
-            "tail": cfg.tail, "init_rec": cfg.init_rec, **out, "harmful": out["p_collapse"] > HARMFUL,
-            "log10_gain": numbers.get("log10_gain"), "firing_rate": numbers.get("firing_rate"),
-            "why": _why(numbers, out)}
+            "tail": cfg.tail, "init_rec": cfg.init_rec, **out,
+            "harmful": not usable(rate, out["p_collapse"], model.load().get("dead_rate", 0.01)),
+            "log10_gain": numbers.get("log10_gain"), "firing_rate": rate, "why": _why(numbers, out, ranked)}
 
 
-def _why(numbers: dict[str, Any], out: dict[str, Any]) -> str:
+def _why(numbers: dict[str, Any], out: dict[str, Any], ranked: dict[str, Any] | None) -> str:
     g = numbers.get("log10_gain")
     gain = "−∞" if g is None else f"{g:+.1f}"
-    return (f"initial T·log₁₀ gain {gain} ({out['source']}), firing rate {numbers.get('firing_rate') or 0:.2f}: "
-            f"P(collapse) {out['p_collapse']:.2f}, expected shortfall {100 * out['shortfall']:.0f}% of the "
-            "way from the best accuracy to chance")
+    text = (f"initial T·log₁₀ gain {gain} ({out['source']}), firing rate {numbers.get('firing_rate') or 0:.2f}: "
+            f"P(collapse) {out['p_collapse']:.2f}")
+    if ranked is not None:
+        text += (f"; this choice fell {100 * ranked['shortfall']:.0f}% of the way from each network's best choice "
+                 f"to chance on average over {ranked['runs']} measured runs")
+    return text
 
 
 def recommend(lif: LIFConfig, budget: int = DEFAULT_BUDGET, layers: int = 1, source: str = "predicted",
               limit: int = 3) -> dict[str, Any]:
-    """The advice for ``lif``: the current setting's verdict, the best ``limit`` options that are not
-    harmful (whole settings, least expected shortfall first, each with its predicted outcome and why), and
-    the paper's ρ² = 1 options scored the same way (``paper``). ``source``: the features the options are
-    scored from ("predicted": the theory, instant; "measured": a Monte-Carlo check each, ~0.1 s)."""
+    """The advice for ``lif``: the current setting's verdict, the first ``limit`` choices of the shipped
+    ranking that are not harmful at ``lif`` (whole settings, each with its P(collapse), the shortfall its choice
+    had over the dataset, and why), and the paper's ρ² = 1 options scored the same way (``paper``). ``source``:
+    the initial gain and rate the options are judged from ("predicted": the theory, instant; "measured": the
+    quick Monte-Carlo check of each choice looked at, ~0.1 s each)."""
     from stabviz import theory
     _check(budget, layers)
     numbers_of = _source_of(source)
     current = _option(lif, numbers_of(lif), budget, layers, source, "your setting")
-    scored = [_option(c, numbers_of(c), budget, layers, source, "recommended") for c in candidates(lif)]
-    scored.sort(key=lambda o: (round(o["shortfall"], 6), o["p_collapse"]))
-    kept = [o for o in scored if not o["harmful"]][:limit]
-    for k, o in enumerate(kept[1:], 2):
-        o["label"] = f"alternative {k - 1}"
+    kept: list[dict[str, Any]] = []
+    for cfg, ranked in candidates(lif):           # in ranking order; measured only until enough are kept
+        o = _option(cfg, numbers_of(cfg), budget, layers, source, RECOMMENDED if not kept else
+                    f"alternative {len(kept)}", ranked)
+        if not o["harmful"]:
+            kept.append(o)
+        if len(kept) >= limit:
+            break
     paper_options, notes = theory.recommendation_options(lif)
     paper = []
     for p in paper_options:

@@ -8,6 +8,7 @@ model file's content with the validation and provenance.
 """
 from __future__ import annotations
 
+import math
 import statistics
 from typing import Any, Sequence
 
@@ -56,28 +57,71 @@ def calibration(p: np.ndarray, y: np.ndarray, bins: int = 10) -> list[dict[str, 
     return out
 
 
-def _base_cells(rows: Sequence[dict[str, Any]]) -> dict[tuple, dict[tuple, list[dict[str, Any]]]]:
-    """Rows grouped by (base, budget), then by choice (init, γ, β)."""
-    out: dict[tuple, dict[tuple, list[dict[str, Any]]]] = {}
-    for r in rows:
-        out.setdefault((r["base"], r["budget"]), {}).setdefault((r["init"], r["dampening"], r["sharpness"]), []).append(r)
-    return out
+#: a run collapsed when it diverged or ended below chance + this fraction of (its network's best choice − chance)
+COLLAPSE_FRACTION = 0.5
+#: a choice is never recommended where the network it gives is silent (initial rate below this)
+DEAD_RATE = 0.01
 
 
-def _score(r: dict[str, Any]) -> float:
+def score(r: dict[str, Any]) -> float:
+    """A run's accuracy for the labels: a diverged (or failed) run learned nothing, so it counts at chance."""
     return r["accuracy"] if r["status"] == "finished" and r["accuracy"] is not None else r["chance"]
 
 
-def regret(rows: Sequence[dict[str, Any]], part: dict[str, Any], source: str) -> list[dict[str, Any]]:
-    """Per base of ``rows``: the choice :func:`stabviz.outcomes.advice.pick` makes (from the choices' mean
-    features over seeds) against the best and the median choice, by mean accuracy over seeds."""
-    from stabviz.outcomes.advice import pick
+def choice_key(r: dict[str, Any]) -> tuple[str, float, float]:
+    """What a recommendation chooses: the initialisation (the network's own, or conditions I + II), γ and β."""
+    return ("conditions" if r["init"] == "conditions" else "own", float(r["dampening"]), float(r["sharpness"]))
+
+
+def label_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add each run's ``best`` (the best choice's mean accuracy on the same network, task and budget: what the
+    advice could have reached), ``shortfall`` (best − accuracy, a diverged run at chance), ``shortfall_fraction``
+    (shortfall / (best − chance)) and ``collapsed`` (diverged, or below half way from chance to best)."""
+    cells: dict[tuple, list[float]] = {}
+    for r in rows:
+        cells.setdefault((r["base"], r["budget"], choice_key(r)), []).append(score(r))
+    best: dict[tuple, float] = {}
+    for (base, budget, _), accs in cells.items():
+        best[(base, budget)] = max(best.get((base, budget), -math.inf), statistics.fmean(accs))
+    for r in rows:
+        top, chance = best[(r["base"], r["budget"])], r["chance"]
+        r["best"] = top
+        r["shortfall"] = top - score(r)
+        r["shortfall_fraction"] = r["shortfall"] / (top - chance) if top > chance else 0.0
+        r["collapsed"] = r["status"] != "finished" or score(r) < chance + COLLAPSE_FRACTION * (top - chance)
+    return list(rows)
+
+
+def ranking(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The choices by their mean shortfall fraction over every network and seed of ``rows`` (least first)."""
+    by: dict[tuple, list[float]] = {}
+    for r in rows:
+        by.setdefault(choice_key(r), []).append(min(max(r["shortfall_fraction"], 0.0), 1.0))
+    out = [{"init": k[0], "dampening": k[1], "sharpness": k[2], "shortfall": statistics.fmean(v), "runs": len(v)}
+           for k, v in by.items()]
+    return sorted(out, key=lambda c: (c["shortfall"], c["init"], c["dampening"], c["sharpness"]))
+
+
+def _base_cells(rows: Sequence[dict[str, Any]]) -> dict[tuple, dict[tuple, list[dict[str, Any]]]]:
+    """Rows grouped by (base, budget), then by choice."""
+    out: dict[tuple, dict[tuple, list[dict[str, Any]]]] = {}
+    for r in rows:
+        out.setdefault((r["base"], r["budget"]), {}).setdefault(choice_key(r), []).append(r)
+    return out
+
+
+def regret(rows: Sequence[dict[str, Any]], part: dict[str, Any], order: list[dict[str, Any]],
+           source: str) -> list[dict[str, Any]]:
+    """Per network (base) of ``rows``: the choice :func:`stabviz.outcomes.advice.first_choice` makes (the
+    ranking ``order`` walked, skipping a silent network or one the model calls harmful, from the choices'
+    mean features over seeds) against the best and the median choice, by mean accuracy over seeds."""
+    from stabviz.outcomes.advice import first_choice
     out = []
     for (base, budget), cells in _base_cells(rows).items():
         keys = list(cells)
         x = np.array([features.matrix(cells[k], source).mean(axis=0) for k in keys])
-        chosen = pick(x, part)
-        means = {k: statistics.fmean(_score(r) for r in cells[k]) for k in keys}
+        chosen = first_choice(keys, x, part, order)
+        means = {k: statistics.fmean(score(r) for r in cells[k]) for k in keys}
         best = max(means.values())
         out.append({"base": base, "budget": budget, "task": cells[keys[0]][0]["task"],
                     "chosen": dict(zip(("init", "dampening", "sharpness"), keys[chosen])),
@@ -88,34 +132,34 @@ def regret(rows: Sequence[dict[str, Any]], part: dict[str, Any], source: str) ->
 
 def validate(rows: Sequence[dict[str, Any]], source: str) -> dict[str, Any]:
     """Leave-one-task-out: fit on the other tasks, judge on the held-out one (AUC, calibration, regret)."""
+    from stabviz.outcomes.model import p_collapse
     tasks = sorted({r["task"] for r in rows})
     per_task, all_p, all_y = {}, [], []
     for task in tasks:
         train = [r for r in rows if r["task"] != task]
         test = [r for r in rows if r["task"] == task]
         part = fit_part(train, source)
-        from stabviz.outcomes.model import p_collapse
         p = p_collapse(features.matrix(test, source), part)
         y = np.array([bool(r["collapsed"]) for r in test], dtype=float)
         all_p.append(p), all_y.append(y)
-        regrets = regret(test, part, source)
-        committed = float(np.mean((p < 0.2) | (p > 0.8)))
+        regrets = regret(test, part, ranking(train), source)
         per_task[task] = {"runs": len(test), "collapsed": int(y.sum()), "auc": auc(p, y.astype(bool)),
-                          "committed": committed, "calibration": calibration(p, y),
+                          "committed": float(np.mean((p < 0.2) | (p > 0.8))), "calibration": calibration(p, y),
                           "mean_regret": statistics.fmean(r["regret"] for r in regrets),
                           "max_regret": max(r["regret"] for r in regrets),
                           "below_median": sum(r["chosen_mean"] < r["median"] for r in regrets),
-                          "bases": regrets}
+                          "n_bases": len(regrets), "bases": regrets}
     p, y = np.concatenate(all_p), np.concatenate(all_y)
+    bins = calibration(p, y)
     return {"source": source, "tasks": per_task, "pooled": {
-        "auc": auc(p, y.astype(bool)), "committed": float(np.mean((p < 0.2) | (p > 0.8))),
-        "calibration": calibration(p, y),
-        "max_calibration_gap": max(abs(b["predicted"] - b["observed"]) for b in calibration(p, y))}}
+        "auc": auc(p, y.astype(bool)), "committed": float(np.mean((p < 0.2) | (p > 0.8))), "calibration": bins,
+        "max_calibration_gap": max(abs(b["predicted"] - b["observed"]) for b in bins)}}
 
 
 def build(rows: Sequence[dict[str, Any]], provenance: dict[str, Any]) -> dict[str, Any]:
-    """The model file: both sources fitted on every row, their leave-one-task-out validation, provenance."""
-    rows = [r for r in rows if r.get("T")]
-    return {"provenance": provenance, "rows": len(rows), "low": 0.2, "high": 0.8,
-            "sources": {s: fit_part(rows, s) for s in features.SOURCES},
+    """The model file: both sources fitted on every row, the choices' ranking, their leave-one-task-out
+    validation, and the provenance."""
+    rows = label_rows([r for r in rows if r.get("T")])
+    return {"provenance": provenance, "rows": len(rows), "low": 0.2, "high": 0.8, "dead_rate": DEAD_RATE,
+            "ranking": ranking(rows), "sources": {s: fit_part(rows, s) for s in features.SOURCES},
             "validation": {s: validate(rows, s) for s in features.SOURCES}}

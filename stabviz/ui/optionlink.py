@@ -25,9 +25,11 @@ def parser(labels: Sequence[str]):
     return parse
 
 
-def keep(labels: Sequence[str], key: str = "rec_option") -> None:
-    """Seed the picker's entry ``key`` from the link (labels[0], the setting as set, by default) and keep
-    the chosen entry's index in the URL. Call every run, before anything reads ``key``."""
-    state.seed_widget(key, PARAM, parser(labels), labels[0])
-    choice = st.session_state.get(key, labels[0])
-    state.keep_param(PARAM, list(labels).index(choice) if choice in labels else 0, default=0)
+def keep(labels: Sequence[str], key: str = "rec_option", default: str | None = None) -> None:
+    """Seed the picker's entry ``key`` from the link (else ``default``: the recommended setting, or labels[0],
+    the setting as set) and keep the chosen entry's index in the URL. Call every run, before anything reads
+    ``key``."""
+    default = default if default in labels else labels[0]
+    state.seed_widget(key, PARAM, parser(labels), default)
+    choice = st.session_state.get(key, default)
+    state.keep_param(PARAM, list(labels).index(choice) if choice in labels else 0, default=list(labels).index(default))

@@ -24,6 +24,8 @@ BUDGETS = (200, 1000)
 BUDGET_KEY = "plan_budget"
 #: seconds between two looks at a measurement still running
 POLL_S = 0.5
+#: the session entry that marks a poll under way (set by the fragment's first run at a setting)
+_POLLED = "_outcome_polled"
 #: the verdict's box colour by word
 COLOURS = {"expected to train": "green", "at risk": "orange", "will collapse": "red"}
 
@@ -82,11 +84,17 @@ def headline(cfg: LIFConfig) -> None:
     """The committed verdict box; it polls while the setting's measurement is running."""
     key = compute.key_of(cfg)
     pending = checks().get(key, cfg) is None
-    st.fragment(_box, run_every=POLL_S if pending else None)(cfg, key)
+    st.fragment(_box, run_every=POLL_S if pending else None)(cfg, key, pending)
 
 
-def _box(cfg: LIFConfig, key: Any) -> None:
+def _box(cfg: LIFConfig, key: Any, polling: bool) -> None:
     m = checks().get(key, cfg)
+    if polling and m is not None and st.session_state.get(_POLLED) == key:
+        # the measurement came in during a poll: one whole rerun draws the box again without polling
+        st.session_state.pop(_POLLED, None)
+        st.rerun()
+    if polling:
+        st.session_state[_POLLED] = key
     layers, steps = 1, budget()
     if m is None or "error" in m:
         v = advice.verdict(cfg, steps, layers, source="predicted")

@@ -15,7 +15,7 @@ from stabviz import evidence
 from stabviz.config import LIFConfig
 from stabviz.evidence import results as ev_results
 from stabviz.runs import StoreError
-from stabviz.ui import entry, fields, figures, layout, sharing
+from stabviz.ui import entry, fields, figures, layout, outcome_evidence, sharing
 from stabviz.ui import runs as ui_runs
 
 VERDICT_COLORS = {"confirmed": "green", "refuted": "red", "inconclusive": "orange"}
@@ -62,6 +62,7 @@ def render(cfg: LIFConfig) -> None:
     st.markdown("Short training runs on a real dataset (scikit-learn's handwritten digits) and on randman test the "
                 "paper's empirical claims. Each claim is judged **confirmed**, **refuted** or **inconclusive** by a "
                 "rule written before the runs. The design is in docs/evidence/README.md.")
+    outcome_evidence.view()
     folder = str(ev_results.results_folder())
     stamp = ev_results.stamp(folder)
     try:

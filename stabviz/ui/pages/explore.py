@@ -268,7 +268,7 @@ def render(cfg: LIFConfig) -> None:
     pred = preds[cfg.voltage_model]
     rec = compute.recommendation(key)
     choices = compute.settings(key, outcome.budget())   # every whole setting offered: options, snippets, Confirm
-    optionlink.keep([s.label for s in choices])   # ?option=N
+    optionlink.keep([s.label for s in choices], default=advice.default_choice(choices).label)   # ?option=N
     later = firstview.waiting()      # a session's first view: the map first, the rest one rerun later
 
     present = layout.presenting()

@@ -101,9 +101,9 @@ def launch_form(cfg: LIFConfig) -> None:
                                       help="0 switches it off; else switch·(mean z − target)² per layer, "
                                            "the switch ramping from 1/5 to 3/5 of training.")
         sparsity_target, bad_st = num(c[1], "Sparsity target rate", "sparsity_target", 0.05, format="%g", step=0.01)
-        recommended = c[2].checkbox("Use the recommended γ, β, q", help="The first recommendation option "
-                                                                        "(a whole setting with ρ² = 1) replaces "
-                                                                        "the surrogate's (γ, β, q) for this run.")
+        recommended = c[2].checkbox("Use the recommended setting", help="The outcome model's recommended whole "
+                                                                        "setting (γ, β, q and the recurrent "
+                                                                        "initialisation) replaces yours for this run.")
         seeds = ui_runs.seeds_input(c[3], "launch_seeds")
         st.caption("Limits on this machine: " + ", ".join(f"{k} ≤ {v}" for k, v in lim.items())
                    + " (raise with STABVIZ_MAX_<NAME>).")
