@@ -949,22 +949,3 @@ def write_pngs(figures: Mapping[str, go.Figure], width: int = 640, height: int |
     pio.write_images([figures[p] for p in paths], paths, format="png", width=width,
                      height=[height or figures[p].layout.height or 320 for p in paths])
 
-
-# ---------------------------------------------------------------------------------------------
-# The outcome model's calibration (docs/evidence/outcomes/README.md)
-
-
-def outcome_calibration(bins: Mapping[str, Sequence[Mapping[str, float]]], height: int = 320) -> go.Figure:
-    """Observed against predicted collapse rate per decile of the predicted probability, one line per
-    held-out task (``bins``: task -> [{predicted, observed, n}]); the diagonal is perfect calibration."""
-    traces = [go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line=dict(color="#adb5bd", dash="dot"),
-                         hoverinfo="skip")]
-    for task, rows in bins.items():
-        traces.append(go.Scatter(x=[b["predicted"] for b in rows], y=[b["observed"] for b in rows],
-                                 mode="lines+markers", name=f"{task} held out",
-                                 customdata=[b["n"] for b in rows],
-                                 hovertemplate="predicted %{x:.2f} → observed %{y:.2f} (%{customdata} runs)"
-                                               "<extra></extra>"))
-    layout = _layout(height, "predicted P(collapse)", "observed collapse rate",
-                     xaxis=dict(range=[-0.02, 1.02]), yaxis=dict(range=[-0.02, 1.02]))
-    return go.Figure(data=traces, layout=layout)

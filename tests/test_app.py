@@ -94,6 +94,8 @@ def test_a_preset_fills_every_control_and_reset_restores_the_defaults():
 
 
 def test_confirm_button_queues_one_run_per_seed_as_one_group(temp_home):
+    from stabviz.config import config_key
+    from stabviz.outcomes.advice import recommended_setting
     from stabviz.runs import RunStore
     from stabviz.ui import runs as ui_runs
     at = open_app({"dampening": "0.5", "seed": "4"})
@@ -105,8 +107,10 @@ def test_confirm_button_queues_one_run_per_seed_as_one_group(temp_home):
         assert len(runs) == 3 and len({r["sweep_id"] for r in runs}) == 1
         assert sorted(r["config"]["lif"]["seed"] for r in runs) == [4, 5, 6]
         assert {r["sweep_label"] for r in runs} == {"seed=4", "seed=5", "seed=6"}
-        for r in runs:
-            assert LIFConfig.from_dict(r["config"]["lif"]) == LIFConfig(dampening=0.5, seed=r["config"]["lif"]["seed"])
+        for r in runs:     # Confirm trains the recommended whole setting (surrogate and initialisation)
+            seed = r["config"]["lif"]["seed"]
+            expected = recommended_setting(LIFConfig(dampening=0.5, seed=seed))[0]
+            assert config_key(LIFConfig.from_dict(r["config"]["lif"]), digits=8) == config_key(expected, digits=8)
         # followed inline: one progress bar per queued run, then a link to the Runs page
         bars = [p.proto.text for p in at.get("progress")]
         assert all(any(r["id"][:8] in t and "queued" in t for t in bars) for r in runs), bars

@@ -22,7 +22,12 @@ def run(*args, check=True):
 
 def test_recommend_json_has_the_fixed_keys_and_matches_the_library():
     out = json.loads(run("recommend", "--preset", "shd-tau20", "--dampening", "0.5", "--json").stdout)
-    assert set(out) == RECOMMEND_KEYS
+    assert set(out) == RECOMMEND_KEYS | {"p_collapse", "verdict", "advice"}
+    from stabviz.outcomes import advice
+    advised = advice.recommend(preset("shd-tau20", dampening=0.5))
+    assert out["p_collapse"] == pytest.approx(advised["p_collapse"]) and out["verdict"] == advised["verdict"]
+    assert [o["setting"] for o in out["advice"]["options"]] == [o["setting"] for o in advised["options"]]
+    assert all(0 <= o["p_collapse"] <= 1 for o in out["advice"]["options"] + out["advice"]["paper"])
     rec = theory.recommend(preset("shd-tau20", dampening=0.5))
     assert out["sharpness"] == pytest.approx(rec.sharpness)
     assert out["dampening"] == pytest.approx(rec.dampening)

@@ -24,6 +24,7 @@ import stabviz.cli.bench as cli_bench
 import stabviz.cli.dashboard as cli_dashboard
 import stabviz.cli.runs as cli_runs
 import stabviz.evidence as evidence
+import stabviz.evidence.outcomes as outcome_data
 from stabviz import measured, memory, safeio, simulate, theory, train
 from stabviz.cli import build_parser, main
 from stabviz.cli import options as O
@@ -283,6 +284,14 @@ def _stubs(mp: pytest.MonkeyPatch) -> None:
 
     mp.setattr(evidence, "replicate", fake_replicate)
 
+    def fake_generate(size, out_dir, jobs=2, device="cpu", command="", progress=None, force=False):
+        _reached("outcomes")
+        assert size in outcome_data.SIZES and 1 <= jobs <= 64
+        safeio.prepare_dir(out_dir, list(outcome_data.FILES), force)      # the real dataset's first step
+        return {"size": size, "runs": 0, "settings": 0, "wall_s": 0.0, "collapsed": 0, "diverged": 0}
+
+    mp.setattr(outcome_data, "generate", fake_generate)
+
 
 @pytest.fixture(scope="module")
 def fuzz_env(tmp_path_factory):
@@ -363,7 +372,8 @@ def test_fuzz_ran_and_reached_the_work(fuzz_env):
         pytest.skip("run with every test_fuzz_command case")
     assert CASES["tried"] >= len(LEAVES) * FUZZ.max_examples // 2
     assert CASES["by_status"].get(0, 0) > 0 and CASES["by_status"].get(2, 0) > 0
-    stubbed = {"bench", "dashboard", "measure-map", "region", "simulate", "submit", "sweep", "train", "replicate"}
+    stubbed = {"bench", "dashboard", "measure-map", "region", "simulate", "submit", "sweep", "train", "replicate",
+               "outcomes"}
     assert {k for k, v in REACHED.items() if v >= 5} >= stubbed, REACHED
 
 

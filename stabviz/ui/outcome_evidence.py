@@ -6,7 +6,6 @@ from typing import Any, Mapping
 
 import streamlit as st
 
-from stabviz import plots
 from stabviz.ui import layout
 
 
@@ -30,8 +29,8 @@ def view() -> None:
     val = m["validation"]["measured"]
     st.markdown(table(val))
     with st.expander("Calibration per decile, and the theory-only model"):
-        st.plotly_chart(plots.outcome_calibration({t: v["calibration"] for t, v in val["tasks"].items()}),
-                        key="outcome_calibration", theme=None, config={"displaylogo": False})
+        st.markdown("Observed collapse rate per decile of the predicted P(collapse), the held-out tasks pooled:")
+        st.markdown(calibration_table(val["pooled"]["calibration"]))
         st.markdown("Scored from the theory's *predicted* initial gain instead of the measured one (what the "
                     "options' P(collapse) read):")
         st.markdown(table(m["validation"]["predicted"]))
@@ -46,3 +45,10 @@ def table(val: Mapping[str, Any]) -> str:
         lines.append(f"| {task} | {t['runs']} | {auc} | {t['committed']:.0%} | {t['mean_regret']:.1f} | "
                      f"{t['max_regret']:.1f} | {t['below_median']} of {t.get('n_bases', '?')} bases |")
     return "\n".join(lines)
+
+
+def calibration_table(bins: list[Mapping[str, Any]]) -> str:
+    """Predicted against observed collapse rate per decile, as a two-row markdown table."""
+    head = "| predicted | " + " | ".join(f"{b['predicted']:.2f}" for b in bins) + " |"
+    rule = "|---|" + "---|" * len(bins)
+    return "\n".join([head, rule, "| observed | " + " | ".join(f"{b['observed']:.2f}" for b in bins) + " |"])

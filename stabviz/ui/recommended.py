@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 
 import streamlit as st
 
-from stabviz.ui import advice, compute, layout, snippets
+from stabviz.ui import advice, compute, layout, optionlink, snippets
 from stabviz.ui.advice import Setting
 
 #: the radio's key (and the session entry the Confirm button reads)
@@ -32,7 +32,7 @@ def picker(choices: Sequence[Setting]) -> Setting:
     if st.session_state.get(PICK) not in labels:       # by default the recommended setting
         st.session_state[PICK] = advice.default_choice(choices).label
     described = {s.label: s.describe() for s in choices}
-    st.radio("Setting", labels, key=PICK, format_func=described.__getitem__,
+    st.radio("Setting", labels, key=PICK, format_func=described.__getitem__, on_change=optionlink.picked,
              help="Each entry is one whole network: its weights (as set, or conditions I and II) and its surrogate, "
                   "with the outcome model's P(collapse). *recommended* entries come from the outcome model (fitted "
                   "on measured training runs); the others are the theory's ρ² = 1 options, what the paper proposes, "
@@ -56,6 +56,11 @@ def verdict(setting: Setting) -> None:
             st.error(text + " The outcome data call this setting harmful.", icon=":material/warning:")
         else:
             st.info(text, icon=":material/insights:")
+    if setting.recommended:            # chosen by measured outcomes: the theory's band is detail here
+        lo, hi = setting.band
+        st.caption(f"The theory at this setting: {setting.regime}, calibrated band {lo:+.1f} to {hi:+.1f} decades "
+                   f"over T = {setting.cfg.steps}.")
+        return
     lo, hi = setting.band
     band = f"calibrated band {lo:+.1f} to {hi:+.1f} decades over T = {setting.cfg.steps}"
     if setting.is_fix:
