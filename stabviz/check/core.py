@@ -1,0 +1,178 @@
+"""stabviz.check: measure a user's spiking network as it is and say what to change (docs/check.md)."""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from stabviz.check import hazards as hz
+from stabviz.check import suggest
+from stabviz.check.equivalent import layer_config, prediction, surrogate_fields
+from stabviz.check.layers import Layer, find_layers, modules_by_name
+from stabviz.check.measure import (detect_mode, fit_log10_per_step, layer_rates, measure, membrane_range,
+                                   network_norms)
+from stabviz.check.report import CheckReport
+from stabviz.config import show
+from stabviz.intervals import mean_interval
+
+#: decades of gain over T still called stable (LIFConfig.tolerance's default, the dashboard's band edge)
+TOLERANCE = 1.0
+MIN_STEPS, MAX_SEEDS = 4, 64
+
+
+def _checked(inputs: Any, time_steps: Any, seeds: Any, loss: Any) -> tuple[torch.Tensor, int, int]:
+    if not isinstance(inputs, torch.Tensor):
+        raise ValueError(f"inputs = {show(inputs)} must be a torch.Tensor of shape (T, batch, ...) (time first)")
+    if not inputs.is_floating_point():
+        raise ValueError(f"inputs dtype = {inputs.dtype} must be a floating-point dtype (float32 or float64)")
+    if inputs.dim() < 2 or inputs.shape[0] < MIN_STEPS or inputs.shape[1] < 1:
+        raise ValueError(f"inputs shape = {tuple(inputs.shape)} must be (T, batch, ...) with T >= {MIN_STEPS} "
+                         "and batch >= 1")
+    if not bool(torch.isfinite(inputs).all()):
+        raise ValueError("inputs contain NaN or infinite values; give finite inputs")
+    total = inputs.shape[0]
+    if time_steps is None:
+        steps = total
+    elif isinstance(time_steps, bool) or not isinstance(time_steps, int) or not MIN_STEPS <= time_steps <= total:
+        raise ValueError(f"time_steps = {show(time_steps)} is outside the allowed range [{MIN_STEPS}, {total}] "
+                         "(at most the inputs' first dimension)")
+    else:
+        steps = time_steps
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= MAX_SEEDS:
+        raise ValueError(f"seeds = {show(seeds)} is outside the allowed range [1, {MAX_SEEDS}]")
+    if loss is not None and not callable(loss):
+        raise ValueError(f"loss = {show(loss)} must be a function of the model's output, or None")
+    return inputs[:steps], steps, seeds
+
+
+def check(model: Any, inputs: Any, *, time_steps: int | None = None, seeds: int = 3,
+          loss: Callable | None = None) -> CheckReport:
+    """Measure ``model`` on ``inputs`` (time first: (T, batch, ...)) and report its layers, measured gradient
+    gain, the theory's prediction per layer, hazards, a verdict and re-measured suggestions.
+
+    ``model`` is never changed: every run uses a deep copy. ``seeds`` random projections of the last step's
+    output give the gain's interval; ``loss(output)`` (a scalar) replaces the projection when given.
+    """
+    layers = find_layers(model)
+    x, steps, seeds = _checked(inputs, time_steps, seeds, loss)
+    started = time.perf_counter()
+    mode = detect_mode(model, layers, x, steps)
+    base = _summary(measure(model, layers, x, steps, mode, seeds, loss), layers, steps)
+    described = [_describe(model, layer, base, i) for i, layer in enumerate(layers)]
+    configs, predicted = _predictions(model, layers, described, base, steps)
+    found = [h for i, d in enumerate(described)
+             for h in hz.layer_hazards(d, layers[i].adapter.spike_function(
+                 modules_by_name(model)[layers[i].name]), base["ranges"][i])]
+    if base["nan_gradient"]:
+        found.append({"kind": "nan_gradient", "layer": "network", "text": "the measured gradient already contains "
+                      "NaN or inf: the first optimiser step would write NaN into the weights"})
+    regime = _regime(base)
+    suggestions = []
+    for s in suggest.candidates(layers, described, configs, base["ranges"], regime,
+                                {(h["layer"], h["kind"]) for h in found}):
+        after = _summary(measure(model, layers, x, steps, mode, seeds, loss, change=s.pop("apply")), layers, steps)
+        s["measured"] = _public(after, layers)
+        s["confirmed"] = suggest.kept(s["promise"], base, after, s.pop("layer", None))
+        suggestions.append(s)
+    run = {"T": steps, "batch": int(x.shape[1]), "mode": mode, "seeds": seeds,
+           "loss": "your loss" if loss is not None else "random projection of the last step's output",
+           "seconds": time.perf_counter() - started, "model_unchanged": True}
+    return CheckReport(described, base["gain"], predicted, found, _verdict(regime, base, found), suggestions, run)
+
+
+def _summary(meas, layers: list[Layer], steps: int) -> dict[str, Any]:
+    """Rates, ranges, gains (network and per layer) and NaN flags of one measurement."""
+    per_seed = [fit_log10_per_step(row) for row in network_norms(meas.norms)]
+    kept = [v for v in per_seed if v is not None]
+    iv = mean_interval(kept) if kept else None
+    mean = None if iv is None else iv.mean
+    gain = {"log10_per_step": mean, "over_T": None if mean is None else mean * steps,
+            "interval": None if iv is None or iv.lo is None else [iv.lo, iv.hi],
+            "over_T_interval": None if iv is None or iv.lo is None else [iv.lo * steps, iv.hi * steps],
+            "per_seed": per_seed, "T": steps, "seeds": len(per_seed),
+            "vanished_exactly": mean is None,
+            "norms": np.exp(np.log(np.maximum(network_norms(meas.norms), 1e-300)).mean(0)).tolist()}
+    rates = [layer_rates(meas.records[layer.name]) for layer in layers]
+    ranges = [membrane_range(meas.records[layer.name], layer.info["threshold"]) for layer in layers]
+    layer_gain = [fit_log10_per_step(np.exp(np.log(np.maximum(meas.norms[:, k], 1e-300)).mean(0)))
+                  for k in range(len(layers))]
+    nan_hazard = any(r is not None and hz.surrogate_nan_at(layer.adapter.spike_function(m), *r) is not None
+                     for layer, m, r in zip(layers, meas.mods, ranges))
+    return {"gain": gain, "rates_full": rates, "rates": {layer.name: r["firing_rate"] for layer, r in
+                                                           zip(layers, rates)},
+            "ranges": ranges, "layer_gain": layer_gain, "weight_grad": meas.weight_grad,
+            "nan_gradient": meas.nan_gradient, "nan_hazard": nan_hazard,
+            "feeders": [meas.records[layer.name].feeder for layer in layers],
+            "input_stats": [meas.records[layer.name].input_stats for layer in layers]}
+
+
+def _public(summary: dict, layers: list[Layer]) -> dict[str, Any]:
+    g = {k: v for k, v in summary["gain"].items() if k != "norms"}
+    return {"gain": g, "nan_gradient": summary["nan_gradient"], "nan_hazard": summary["nan_hazard"],
+            "layers": [{"name": layer.name, **{k: r[k] for k in ("firing_rate", "dead_fraction",
+                                                                 "saturated_fraction")}}
+                       for layer, r in zip(layers, summary["rates_full"])]}
+
+
+def _describe(model, layer: Layer, base: dict, i: int) -> dict[str, Any]:
+    info, r = layer.info, base["rates_full"][i]
+    rng = base["ranges"][i]
+    return {"name": layer.name, "library": layer.library, "kind": info["kind"], "n": r["n"],
+            "leak": info["leak"], "threshold": info["threshold"], "reset": info["reset"],
+            "reset_detached": info["reset_detached"],
+            "surrogate": surrogate_fields(info["surrogate_key"], info["knob"], info["surrogate_text"]),
+            "firing_rate": r["firing_rate"], "dead_fraction": r["dead_fraction"],
+            "saturated_fraction": r["saturated_fraction"], "grad_norm": base["weight_grad"][i],
+            "log10_gain_per_step": base["layer_gain"][i], "feeder": base["feeders"][i],
+            "membrane_range": None if rng is None else list(rng), "notes": list(info["notes"]), "T": base["gain"]["T"],
+            "rate_histogram": np.histogram(r["per_neuron_rate"], bins=10, range=(0.0, 1.0))[0].tolist()}
+
+
+def _predictions(model, layers, described, base, steps):
+    named = modules_by_name(model)
+    configs, out = [], []
+    for i, (layer, d) in enumerate(zip(layers, described)):
+        feed_mod = named.get(d["feeder"]) if d["feeder"] else None
+        feed = layer.info.get("input_weights")
+        if feed is None and feed_mod is not None:
+            feed = getattr(feed_mod, "weight", None)
+        bias = getattr(feed_mod, "bias", None) if feed_mod is not None else None
+        cfg, why = layer_config(d, feed, bias if isinstance(bias, torch.Tensor) else None,
+                                layer.info["recurrent_weights"], base["input_stats"][i],
+                                layer.info["input_scale"], steps)
+        configs.append(cfg)
+        out.append({"layer": d["name"], **prediction(cfg)} if cfg is not None else
+                   {"layer": d["name"], "regime": None, "why": why})
+    return configs, out
+
+
+def _regime(base: dict) -> str:
+    g = base["gain"]
+    if base["nan_gradient"]:
+        return "nan"
+    if g["over_T"] is None:
+        return "vanishing"
+    lo, hi = g["over_T_interval"] or (g["over_T"], g["over_T"])
+    if hi < -TOLERANCE:
+        return "vanishing"
+    if lo > TOLERANCE:
+        return "exploding"
+    if lo >= -TOLERANCE and hi <= TOLERANCE:
+        return "stable"
+    return "uncertain"
+
+
+def _verdict(regime: str, base: dict, found: list) -> dict[str, Any]:
+    g = base["gain"]
+    head = {"nan": "gradients are NaN already",
+            "vanishing": "the gradient vanishes" + ("" if g["over_T"] is None else
+                                                    f": it shrinks by 10^{g['over_T']:.1f} over T = {g['T']} steps"),
+            "exploding": f"the gradient explodes: it grows by 10^{(g['over_T'] or math.nan):.1f} over T = {g['T']} steps",
+            "stable": f"the gradient survives: 10^{(g['over_T'] or 0):+.1f} over T = {g['T']} steps",
+            "uncertain": "the gradient's interval crosses a regime edge (±1 decade over T)"}[regime]
+    tail = f"; {len(found)} hazard(s): " + ", ".join(sorted({h['kind'] for h in found})) if found else "; no hazards"
+    return {"regime": regime, "summary": head + tail, "tolerance_decades": TOLERANCE,
+            "trainable": regime == "stable" and not found}
