@@ -33,12 +33,12 @@ def candidates(layers, described: list[dict], configs: list, ranges: list, regim
             if s:
                 out.append(s)
     nan_layers = [i for i, d in enumerate(described)
-                  if {("nan_surrogate", d["name"]), ("nan_surrogate_near", d["name"])} & hazard_kinds]
+                  if {(d["name"], "nan_surrogate"), (d["name"], "nan_surrogate_near")} & hazard_kinds]
     if nan_layers:
         s = _nan_free(layers, described, nan_layers)
         if s:
             out.append(s)
-    undetached = [i for i, d in enumerate(described) if ("undetached_reset", d["name"]) in hazard_kinds]
+    undetached = [i for i, d in enumerate(described) if (d["name"], "undetached_reset") in hazard_kinds]
     if undetached:
         out.append(_detach(layers, undetached, regime))
     return out
@@ -116,14 +116,15 @@ def _code_text(layers, changes) -> str:
 
 
 def _weight_scale(i: int, d: dict, vrange, dead: bool):
-    """Scale the weights feeding a dead layer until its highest membrane reaches 1.5 θ (at least ×1.5,
-    from the membrane range seen), or halve those feeding a saturated layer."""
+    """Scale the weights feeding a dead layer until its highest membrane reaches 1.5 θ (at least ×1.5), or
+    those feeding a saturated layer until it falls to θ/2 (at most ×0.5), from the membrane range seen."""
     theta = d["threshold"]
     if dead:
         top = None if vrange is None else vrange[1] + theta
         factor = 4.0 if top is None or top <= 0 else min(max(1.5 * theta / top, 1.5), 1000.0)
-    else:
-        factor = 0.5
+    else:      # bring the highest membrane seen down to about θ/2 (at most ×0.5)
+        top = None if vrange is None else vrange[1] + theta
+        factor = 0.5 if top is None or top <= 0 else min(max(0.5 * theta / top, 0.01), 0.5)
     feeder = d["feeder"]
 
     def apply(mods, work):
