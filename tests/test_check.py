@@ -270,3 +270,31 @@ def test_cli_check_prints_json_and_refuses_a_broken_factory(tmp_path):
     assert text.returncode == 0 and "verdict:" in text.stdout
     bad = run("--factory", "userfactory:broken")
     assert bad.returncode == 2 and "RuntimeError: no data here" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def recurrent_net(sg, rec_gain):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(N_IN, 64), snn.RLeaky(beta=0.95, linear_features=64, spike_grad=sg,
+                                                         init_hidden=True))
+    with torch.no_grad():
+        net[1].recurrent.weight.mul_(rec_gain)
+    return net
+
+
+def test_a_tiny_surrogate_vanishes_and_the_measured_knob_search_lands_stable():
+    x = spikes_in(p=0.3, steps=60)
+    report = check(recurrent_net(surrogate.fast_sigmoid(slope=2000), 1.0), x, seeds=3).as_dict()
+    assert report["verdict"]["regime"] == "vanishing"
+    knobs = [s for s in report["suggestions"] if "fast_sigmoid" in s["code"]]
+    assert knobs and all(s["confirmed"] and s["promise"] == "gain_up" for s in knobs)
+    assert all(s["measured"]["gain"]["log10_per_step"] > report["gain"]["log10_per_step"] for s in knobs)
+    assert any(s["measured"]["regime"] == "stable" for s in knobs)
+
+
+def test_a_large_surrogate_with_strong_recurrence_explodes_and_the_knob_lowers_it():
+    x = spikes_in(p=0.3, steps=60)
+    report = check(recurrent_net(surrogate.atan(alpha=40), 4.0), x, seeds=3).as_dict()
+    assert report["verdict"]["regime"] == "exploding"
+    down = [s for s in report["suggestions"] if s["promise"] == "gain_down"]
+    assert down and all(s["confirmed"] for s in down)
+    assert all(s["measured"]["gain"]["log10_per_step"] < report["gain"]["log10_per_step"] for s in down)

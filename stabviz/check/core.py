@@ -71,16 +71,53 @@ def check(model: Any, inputs: Any, *, time_steps: int | None = None, seeds: int 
                       "NaN or inf: the first optimiser step would write NaN into the weights"})
     regime = _regime(base)
     suggestions = []
+    remeasure = lambda s: _remeasure(s, model, layers, x, steps, mode, seeds, loss, base)  # noqa: E731
     for s in suggest.candidates(layers, described, configs, base["ranges"], regime,
                                 {(h["layer"], h["kind"]) for h in found}):
-        after = _summary(measure(model, layers, x, steps, mode, seeds, loss, change=s.pop("apply")), layers, steps)
-        s["measured"] = _public(after, layers)
-        s["confirmed"] = suggest.kept(s["promise"], base, after, s.pop("layer", None))
+        between = s.pop("between", None)
+        after = remeasure(s)
         suggestions.append(s)
+        if between is not None and s["measured"]["regime"] != "stable":
+            refined = _bisect(between, remeasure, base["gain"]["log10_per_step"], after["gain"]["log10_per_step"])
+            if refined is not None:
+                suggestions.append(refined)
     run = {"T": steps, "batch": int(x.shape[1]), "mode": mode, "seeds": seeds,
            "loss": "your loss" if loss is not None else "random projection of the last step's output",
            "seconds": time.perf_counter() - started, "model_unchanged": True}
     return CheckReport(described, base["gain"], predicted, found, _verdict(regime, base, found), suggestions, run)
+
+
+def _remeasure(s: dict, model, layers, x, steps, mode, seeds, loss, base) -> dict[str, Any]:
+    """Measure the network with suggestion ``s`` applied; fill in its measured gain, rates and whether it
+    moved the way it promised."""
+    after = _summary(measure(model, layers, x, steps, mode, seeds, loss, change=s.pop("apply")), layers, steps)
+    s["measured"] = _public(after, layers)
+    s["measured"]["regime"] = _regime(after)
+    s["confirmed"] = suggest.kept(s["promise"], base, after, s.pop("layer", None))
+    return after
+
+
+#: measured bisection steps between the user's surrogate knob and condition IV's when the latter misses
+BISECTION_STEPS = 5
+
+
+def _bisect(between, remeasure, g0: float | None, g1: float | None) -> dict[str, Any] | None:
+    """Where the measured gain crosses 0 between the user's knob (gain g0) and condition IV's (g1), found by
+    bisection in log(knob), each point measured; the first point in the stable band, else the last one.
+    None when the two measurements lie on the same side of 0 (no crossing to find)."""
+    if g0 is None or g1 is None or (g0 < 0) == (g1 < 0):
+        return None
+    lo, hi, best = 0.0, 1.0, None
+    for step in range(BISECTION_STEPS):
+        mid = (lo + hi) / 2
+        best = between(mid)
+        after = remeasure(best)
+        best["change"] += f" (bisection step {step + 1})"
+        g = after["gain"]["log10_per_step"]
+        if best["measured"]["regime"] == "stable" or g is None:
+            break
+        lo, hi = (mid, hi) if (g < 0) == (g0 < 0) else (lo, mid)
+    return best
 
 
 def _summary(meas, layers: list[Layer], steps: int) -> dict[str, Any]:

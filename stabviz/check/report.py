@@ -52,7 +52,7 @@ class CheckReport:
         for s in self.suggestions:
             m = s["measured"]
             lines.append(f"  - {s['change']}  [{s['code']}]")
-            lines.append(f"    measured: {_num(m['gain']['over_T'], '+.2f')} over T; rates "
+            lines.append(f"    measured: {_num(m['gain']['over_T'], '+.2f')} over T ({m['regime']}); rates "
                          + ", ".join(f"{r['name']} {r['firing_rate']:.3f}" for r in m["layers"])
                          + f"; {'as promised' if s['confirmed'] else 'NOT as promised'} ({s['promise']})")
         return "\n".join(lines)

@@ -69,9 +69,23 @@ def _surrogate_change(layers, described, configs, regime):
         for i, (key, value) in changes.items():
             layers[i].adapter.set_surrogate(mods[i], key, value)
 
+    def between(fraction: float) -> dict[str, Any]:
+        """The same change a ``fraction`` of the way in log(knob) from the user's knob to the theory's."""
+        part = {i: (key, described[i]["surrogate"]["knob"] ** (1 - fraction) * value ** fraction)
+                for i, (key, value) in changes.items()}
+
+        def apply_part(mods, work):
+            for i, (key, value) in part.items():
+                layers[i].adapter.set_surrogate(mods[i], key, value)
+
+        return {"change": f"surrogate knob between yours and condition IV's (a fraction {fraction:.3g} of the way "
+                          "in log(knob)), where the measured gain crosses 0",
+                "code": _code_text(layers, part), "why": "condition IV's knob missed the stable band when measured",
+                "promise": "gain_up" if regime == "vanishing" else "gain_down", "apply": apply_part}
+
     return {"change": "surrogate knob from condition IV (ρ² = 1): " + "; ".join(texts),
             "code": _code_text(layers, changes), "why": f"the measured gain is {regime}",
-            "promise": "gain_up" if regime == "vanishing" else "gain_down", "apply": apply}
+            "promise": "gain_up" if regime == "vanishing" else "gain_down", "apply": apply, "between": between}
 
 
 def leak_target(steps: int) -> float:
