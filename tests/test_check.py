@@ -298,3 +298,23 @@ def test_a_large_surrogate_with_strong_recurrence_explodes_and_the_knob_lowers_i
     down = [s for s in report["suggestions"] if s["promise"] == "gain_down"]
     assert down and all(s["confirmed"] for s in down)
     assert all(s["measured"]["gain"]["log10_per_step"] < report["gain"]["log10_per_step"] for s in down)
+
+
+def test_stabviz_lif_network_is_read_from_its_config():
+    from stabviz.config import preset
+    from stabviz.lif import LIFNetwork
+    net = LIFNetwork(preset("shd-tau20", n_in=N_IN, n_rec=32, threshold=1.0, sharpness=0.05), n_layers=2, n_out=5)
+    x = spikes_in(p=0.3)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    report = check(net, x, seeds=2).as_dict()
+    assert [layer["name"] for layer in report["layers"]] == ["layer0", "layer1"]
+    assert report["layers"][0]["surrogate"]["sharpness"] == pytest.approx(0.05)
+    with torch.no_grad():
+        _, spikes = net(x.transpose(0, 1))
+    for layer, z in zip(report["layers"], spikes):
+        assert layer["firing_rate"] == pytest.approx(float(z.mean()), abs=1e-6)
+    assert report["verdict"]["regime"] == "exploding"
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    assert net.dyn.sharpness == pytest.approx(0.05)
+    down = [s for s in report["suggestions"] if s["promise"] == "gain_down"]
+    assert down and all(s["confirmed"] for s in down)

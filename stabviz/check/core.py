@@ -11,7 +11,7 @@ import torch
 from stabviz.check import hazards as hz
 from stabviz.check import suggest
 from stabviz.check.equivalent import layer_config, prediction, surrogate_fields
-from stabviz.check.layers import Layer, find_layers, modules_by_name
+from stabviz.check.layers import Layer, find_layers, module_of, modules_by_name
 from stabviz.check.measure import (detect_mode, fit_log10_per_step, layer_rates, measure, membrane_range,
                                    network_norms)
 from stabviz.check.report import CheckReport
@@ -64,8 +64,8 @@ def check(model: Any, inputs: Any, *, time_steps: int | None = None, seeds: int 
     described = [_describe(model, layer, base, i) for i, layer in enumerate(layers)]
     configs, predicted = _predictions(model, layers, described, base, steps)
     found = [h for i, d in enumerate(described)
-             for h in hz.layer_hazards(d, layers[i].adapter.spike_function(
-                 modules_by_name(model)[layers[i].name]), base["ranges"][i])]
+             for h in hz.layer_hazards(d, layers[i].adapter.spike_function(module_of(model, layers[i])),
+                                       base["ranges"][i])]
     if base["nan_gradient"]:
         found.append({"kind": "nan_gradient", "layer": "network", "text": "the measured gradient already contains "
                       "NaN or inf: the first optimiser step would write NaN into the weights"})
@@ -160,7 +160,8 @@ def _describe(model, layer: Layer, base: dict, i: int) -> dict[str, Any]:
     return {"name": layer.name, "library": layer.library, "kind": info["kind"], "n": r["n"],
             "leak": info["leak"], "threshold": info["threshold"], "reset": info["reset"],
             "reset_detached": info["reset_detached"],
-            "surrogate": surrogate_fields(info["surrogate_key"], info["knob"], info["surrogate_text"]),
+            "surrogate": surrogate_fields(info["surrogate_key"], info["knob"], info["surrogate_text"],
+                                          info.get("stabviz_surrogate")),
             "firing_rate": r["firing_rate"], "dead_fraction": r["dead_fraction"],
             "saturated_fraction": r["saturated_fraction"], "grad_norm": base["weight_grad"][i],
             "log10_gain_per_step": base["layer_gain"][i], "feeder": base["feeders"][i],
@@ -176,7 +177,7 @@ def _predictions(model, layers, described, base, steps):
         feed = layer.info.get("input_weights")
         if feed is None and feed_mod is not None:
             feed = getattr(feed_mod, "weight", None)
-        bias = getattr(feed_mod, "bias", None) if feed_mod is not None else None
+        bias = getattr(feed_mod, "bias", None) if feed_mod is not None else layer.info.get("bias")
         cfg, why = layer_config(d, feed, bias if isinstance(bias, torch.Tensor) else None,
                                 layer.info["recurrent_weights"], base["input_stats"][i],
                                 layer.info["input_scale"], steps)

@@ -11,8 +11,13 @@ from stabviz.config import RANGES, LIFConfig
 from stabviz.surrogates import from_library
 
 
-def surrogate_fields(key: str | None, knob: float | None, text: str) -> dict[str, Any]:
-    """The surrogate in stabviz's (shape, γ, β, q) plus the library's own spelling; shape None if unknown."""
+def surrogate_fields(key: str | None, knob: float | None, text: str, own: tuple | None = None) -> dict[str, Any]:
+    """The surrogate in stabviz's (shape, γ, β, q) plus the library's own spelling; shape None if unknown.
+    ``own``: stabviz's own (shape, γ, β, q), whose knob is the sharpness β."""
+    if own is not None:
+        shape, g, b, q = own
+        return {"shape": shape, "dampening": g, "sharpness": b, "tail": q, "library_text": text,
+                "library_key": "stabviz", "knob": b}
     out = {"shape": None, "dampening": None, "sharpness": None, "tail": None, "library_text": text,
            "library_key": key, "knob": knob}
     if key is not None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stabviz.check import adapter_norse, adapter_snntorch, adapter_spikingjelly
+from stabviz.check import adapter_norse, adapter_snntorch, adapter_spikingjelly, adapter_stabviz
 
 ADAPTERS = (adapter_snntorch, adapter_norse, adapter_spikingjelly)
-SUPPORTED = {a.LIBRARY: a.KINDS for a in ADAPTERS}
+SUPPORTED = {a.LIBRARY: a.KINDS for a in ADAPTERS + (adapter_stabviz,)}
 
 
 @dataclass
@@ -33,6 +33,9 @@ def find_layers(model: Any) -> list[Layer]:
     if not isinstance(model, torch.nn.Module):
         raise ValueError(f"model = {type(model).__name__} object is not a torch.nn.Module; "
                          f"supported spiking layers: {_supported_text()}")
+    if adapter_stabviz.owns(model):        # one module, several layers: each read from its parameters
+        return [Layer(f"layer{k}", adapter_stabviz, adapter_stabviz.describe_layer(model, k))
+                for k in range(model.n_layers)]
     found = []
     for name, module in model.named_modules():
         adapter = next((a for a in ADAPTERS if a.owns(module)), None)
@@ -44,6 +47,11 @@ def find_layers(model: Any) -> list[Layer]:
         raise ValueError(f"model has no spiking layer stabviz can read (found: {shown}); "
                          f"supported: {_supported_text()}")
     return found
+
+
+def module_of(model: Any, layer: Layer) -> Any:
+    """The module of ``layer`` in ``model`` (the model itself for a layer of stabviz's LIFNetwork)."""
+    return modules_by_name(model).get(layer.name, model)
 
 
 def modules_by_name(model: Any) -> dict[str, Any]:

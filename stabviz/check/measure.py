@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from stabviz.check.layers import Layer, modules_by_name
+from stabviz.check.layers import Layer, module_of, modules_by_name
 
 SATURATED_AT = 0.9          # a neuron firing at >= 90% of (step, sample) pairs is saturated
 
@@ -38,8 +38,7 @@ def work_copy(model: torch.nn.Module, layers: list[Layer], change: Callable | No
     work = copy.deepcopy(model)
     for p in work.parameters():
         p.requires_grad_(True)
-    named = modules_by_name(work)
-    mods = [named[layer.name] for layer in layers]
+    mods = [module_of(work, layer) for layer in layers]
     for layer, m in zip(layers, mods):
         getattr(layer.adapter, "prepare_copy", lambda _m: None)(m)
     if change is not None:
@@ -136,8 +135,10 @@ def run_forward(work, mods, layers, x: torch.Tensor, steps: int, mode: str):
 
 
 def detect_mode(model, layers: list[Layer], inputs: torch.Tensor, steps: int) -> str:
-    """'loop' when the model's forward runs the time loop itself (a spiking layer is called once per step,
+    """'stabviz' for stabviz's own LIFNetwork (measured through its reference path); otherwise 'loop' when the model's forward runs the time loop itself (a spiking layer is called once per step,
     or once on the whole sequence in a multi-step layer), else 'step' (stabviz calls the model per step)."""
+    if layers[0].library == "stabviz":
+        return "stabviz"
     work, mods = work_copy(model, layers)
     errors = []
     for mode in ("loop", "step"):
@@ -182,9 +183,13 @@ def measure(model, layers: list[Layer], inputs: torch.Tensor, steps: int, mode: 
     """Run the (changed) copy once forward and once backward per seed; see the module docstring."""
     work, mods = work_copy(model, layers, change)
     x = inputs.detach().clone().requires_grad_(True)
-    with torch.enable_grad(), Hooks(work, layers, mods) as hooks:
-        full, last = run_forward(work, mods, layers, x, steps, mode)
-    records = hooks.records
+    if mode == "stabviz":
+        with torch.enable_grad():
+            full, last, records, calls = _run_stabviz(work, layers, x)
+    else:
+        with torch.enable_grad(), Hooks(work, layers, mods) as hooks:
+            full, last = run_forward(work, mods, layers, x, steps, mode)
+        records, calls = hooks.records, hooks.calls
     weights = [_layer_weights(work, layer, m, records[layer.name].feeder) for layer, m in zip(layers, mods)]
     currents = [c for layer in layers for c in records[layer.name].currents if c.requires_grad]
     flat_w = [w for ws in weights for w in ws]
@@ -195,10 +200,24 @@ def measure(model, layers: list[Layer], inputs: torch.Tensor, steps: int, mode: 
         nan = nan or any(g is not None and not torch.isfinite(g).all() for g in grads)
         by_id = {id(c): g for c, g in zip(currents, grads[:len(currents)])}
         norms.append([_per_step([by_id.get(id(c)) for c in records[layer.name].currents],
-                                hooks.calls[layer.name], steps) for layer in layers])
+                                calls[layer.name], steps) for layer in layers])
         if s == 0:
             weight_grad = _weight_norms(weights, grads[len(currents):])
     return Measurement(records, np.asarray(norms), weight_grad, nan, tuple(last.shape), mods)
+
+
+def _run_stabviz(work, layers: list[Layer], x: torch.Tensor):
+    """stabviz's LIFNetwork through its reference path: the voltages y_t are the recorded autograd nodes."""
+    from stabviz.check import adapter_stabviz
+    full, last, per_layer = adapter_stabviz.run(work, x)
+    records, calls, h = {}, {}, x
+    for layer, (ys, z) in zip(layers, per_layer):
+        h = h.detach().float()
+        rec = Record(currents=list(ys), spikes=list(z.detach().unbind(1)), membranes=[y.detach() for y in ys],
+                     input_stats=(float(h.mean()), float(h.var(unbiased=False))))
+        records[layer.name], calls[layer.name] = rec, len(ys)
+        h = z
+    return full, last, records, calls
 
 
 def _objective(loss: Callable | None, full: Any, last: torch.Tensor, seed: int) -> torch.Tensor:
@@ -215,6 +234,9 @@ def _objective(loss: Callable | None, full: Any, last: torch.Tensor, seed: int) 
 
 def _layer_weights(work, layer: Layer, module, feeder: str | None) -> list:
     """The weights that feed a layer: the module whose output is its input, plus its own recurrent ones."""
+    if layer.library == "stabviz":
+        k = layer.info["layer_index"]
+        return [module.w_in[k], module.w_rec[k]]
     info = layer.adapter.describe(module)
     ws = list(info["recurrent_weights"])
     if info.get("input_weights") is not None:

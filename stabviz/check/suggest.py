@@ -56,12 +56,17 @@ def _surrogate_change(layers, described, configs, regime):
         if not options:
             continue
         o = options[0]
-        t = to_library(key, cfg.shape, o["dampening"], o["sharpness"], o["tail"])
-        if not abs(t.value - d["surrogate"]["knob"]) > 1e-9 * abs(t.value):
+        if key == "stabviz":        # stabviz's own layer takes (γ, β, q) as they are: its knob is β
+            value, knob, note = o["sharpness"], "sharpness", ""
+        else:
+            t = to_library(key, cfg.shape, o["dampening"], o["sharpness"], o["tail"])
+            value, knob, note = t.value, t.knob, "" if t.exact else f" ({t.note})"
+        if not abs(value - d["surrogate"]["knob"]) > 1e-9 * abs(value):
             continue
-        changes[i] = (key, t.value)
-        texts.append(f"{d['name']}: {t.knob} {d['surrogate']['knob']:g} → {t.value:.4g}"
-                     + ("" if t.exact else f" ({t.note})"))
+        changes[i] = (key, value)
+        texts.append(f"{d['name']}: {knob} {d['surrogate']['knob']:g} → {value:.4g}{note}")
+        if key == "stabviz":       # one LIFConfig sets every layer of a LIFNetwork: the first layer's β*
+            break
     if not changes:
         return None
 
@@ -100,6 +105,7 @@ def _leak_change(layers, described):
     if not idx:
         return None
     knob = {"snntorch": f"beta={target:.4g}", "spikingjelly": f"tau={1 / (1 - target):.4g}",
+            "stabviz": f"LIFConfig(leak={target:.4g})",
             "norse": f"tau_mem_inv=(1 − {target:.4g})/dt"}
 
     def apply(mods, work):
@@ -118,7 +124,10 @@ def _code_text(layers, changes) -> str:
     from stabviz.surrogates import LIBRARY_SURROGATES
     parts = []
     for i, (key, value) in changes.items():
-        lib, name = key.split(".", 1)
+        lib, _, name = key.partition(".")
+        if lib == "stabviz":
+            parts.append(f"LIFConfig(sharpness={value:.4g})")
+            continue
         knob = LIBRARY_SURROGATES[key][0]
         if lib == "snntorch":
             parts.append(f"{layers[i].name}: spike_grad=surrogate.{name}({knob}={value:.4g})")
@@ -181,7 +190,8 @@ def _detach(layers, idx, regime):
         for i in idx:
             layers[i].adapter.detach_reset(mods[i])
 
-    code = "; ".join(f"{layers[i].name}: " + {"spikingjelly": "detach_reset=True", "snntorch": "reset_delay=True"}
+    code = "; ".join(f"{layers[i].name}: " + {"spikingjelly": "detach_reset=True", "snntorch": "reset_delay=True",
+                                                "stabviz": "LIFConfig(reset_grad=False)"}
                      .get(layers[i].library, "detach the reset (z.detach() in the reset term)") for i in idx)
     return {"change": "detach the reset's gradient", "code": code,
             "why": "an undetached reset with a steep surrogate repels the threshold",
