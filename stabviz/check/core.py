@@ -120,6 +120,43 @@ def _bisect(between, remeasure, g0: float | None, g1: float | None) -> dict[str,
     return best
 
 
+def check_nir(path_or_graph: Any, inputs: Any = None, *, dt: float = 1e-4, surrogate: Any = None,
+              reset_detached: bool = True, time_steps: int | None = None, seeds: int = 3,
+              input_shape: tuple[int, int] = (100, 16), input_rate: float = 0.1) -> CheckReport:
+    """Read a NIR file (or take a NIRGraph), build it with the same weights and LIF parameters
+    (:mod:`stabviz.check.nir_graph`) and :func:`check` it. NIR stores no surrogate and no dt: ``surrogate``
+    (an SGParams, default fast sigmoid γ = β = 1) and ``dt`` are options and the report says which were used.
+    ``inputs`` None: Bernoulli spikes at ``input_rate`` of shape (T, batch, n_in) = (*input_shape, n_in),
+    seeded."""
+    from stabviz.check.nir_graph import NIRNetwork, read
+    from stabviz.surrogates import SGParams
+    if surrogate is not None and not isinstance(surrogate, SGParams):
+        raise ValueError(f"surrogate = {show(surrogate)} must be a stabviz.surrogates.SGParams or None")
+    if not (isinstance(dt, (int, float)) and not isinstance(dt, bool) and 0 < dt < 1e3):
+        raise ValueError(f"dt = {show(dt)} is outside the allowed range (0, 1000)")
+    net = NIRNetwork(read(path_or_graph), dt=float(dt), sg=surrogate, reset_detached=bool(reset_detached))
+    if inputs is None:
+        steps, batch = input_shape
+        n_in = _input_size(net)
+        g = torch.Generator().manual_seed(0)
+        inputs = (torch.rand(steps, batch, n_in, generator=g) < input_rate).float()
+    report = check(net, inputs, time_steps=time_steps, seeds=seeds)
+    report.run.update({"source": "nir", "dt": float(dt), "surrogate_option": {
+        "shape": net.sg.shape, "dampening": net.sg.dampening, "sharpness": net.sg.sharpness, "tail": net.sg.tail},
+        "inputs": "given" if inputs is not None and report.run.get("inputs") else report.run.get("inputs")})
+    return report
+
+
+def _input_size(net) -> int:
+    """n_in of a built NIR network: the first weight fed by its Input node."""
+    start = net.inputs[0]
+    for k in net.order:
+        if start in net.preds[k] and hasattr(net.layers[k.replace(".", "__")] if k.replace(".", "__") in net.layers
+                                             else None, "in_features"):
+            return int(net.layers[k.replace(".", "__")].in_features)
+    raise ValueError("the NIR graph's Input does not feed an Affine or Linear node; pass inputs=")
+
+
 def _summary(meas, layers: list[Layer], steps: int) -> dict[str, Any]:
     """Rates, ranges, gains (network and per layer) and NaN flags of one measurement."""
     per_seed = [fit_log10_per_step(row) for row in network_norms(meas.norms)]

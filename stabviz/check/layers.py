@@ -4,9 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stabviz.check import adapter_norse, adapter_snntorch, adapter_spikingjelly, adapter_stabviz
+from stabviz.check import adapter_nir, adapter_norse, adapter_snntorch, adapter_spikingjelly, adapter_stabviz
 
-ADAPTERS = (adapter_snntorch, adapter_norse, adapter_spikingjelly)
+ADAPTERS = (adapter_snntorch, adapter_norse, adapter_spikingjelly, adapter_nir)
 SUPPORTED = {a.LIBRARY: a.KINDS for a in ADAPTERS + (adapter_stabviz,)}
 
 

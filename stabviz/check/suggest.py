@@ -65,7 +65,7 @@ def _surrogate_change(layers, described, configs, regime):
             continue
         changes[i] = (key, value)
         texts.append(f"{d['name']}: {knob} {d['surrogate']['knob']:g} → {value:.4g}{note}")
-        if key == "stabviz":       # one LIFConfig sets every layer of a LIFNetwork: the first layer's β*
+        if key == "stabviz" and layers[i].library == "stabviz":   # one LIFConfig sets every layer: the first's β*
             break
     if not changes:
         return None
@@ -105,7 +105,7 @@ def _leak_change(layers, described):
     if not idx:
         return None
     knob = {"snntorch": f"beta={target:.4g}", "spikingjelly": f"tau={1 / (1 - target):.4g}",
-            "stabviz": f"LIFConfig(leak={target:.4g})",
+            "stabviz": f"LIFConfig(leak={target:.4g})", "nir": f"tau = dt/(1 − {target:.4g}), r = tau/dt",
             "norse": f"tau_mem_inv=(1 − {target:.4g})/dt"}
 
     def apply(mods, work):
@@ -126,7 +126,7 @@ def _code_text(layers, changes) -> str:
     for i, (key, value) in changes.items():
         lib, _, name = key.partition(".")
         if lib == "stabviz":
-            parts.append(f"LIFConfig(sharpness={value:.4g})")
+            parts.append(f"--sharpness {value:.4g}" if layers[i].library == "nir" else f"LIFConfig(sharpness={value:.4g})")
             continue
         knob = LIBRARY_SURROGATES[key][0]
         if lib == "snntorch":
@@ -166,9 +166,9 @@ def _nan_free(layers, described, idx):
         d = described[i]
         lib = layers[i].library
         target = {"snntorch": "snntorch.fast_sigmoid", "spikingjelly": "spikingjelly.ATan",
-                  "norse": "norse.super"}[lib]
+                  "norse": "norse.super"}.get(lib)
         sg = d["surrogate"]
-        if sg["shape"] is None:
+        if sg["shape"] is None or target is None:
             continue
         t = to_library(target, sg["shape"], sg["dampening"], sg["sharpness"], sg["tail"])
         changes[i] = (target, t.value)
@@ -191,7 +191,8 @@ def _detach(layers, idx, regime):
             layers[i].adapter.detach_reset(mods[i])
 
     code = "; ".join(f"{layers[i].name}: " + {"spikingjelly": "detach_reset=True", "snntorch": "reset_delay=True",
-                                                "stabviz": "LIFConfig(reset_grad=False)"}
+                                                "stabviz": "LIFConfig(reset_grad=False)",
+                                                "nir": "--reset-detached"}
                      .get(layers[i].library, "detach the reset (z.detach() in the reset term)") for i in idx)
     return {"change": "detach the reset's gradient", "code": code,
             "why": "an undetached reset with a steep surrogate repels the threshold",
