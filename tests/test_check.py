@@ -318,3 +318,79 @@ def test_stabviz_lif_network_is_read_from_its_config():
     assert net.dyn.sharpness == pytest.approx(0.05)
     down = [s for s in report["suggestions"] if s["promise"] == "gain_down"]
     assert down and all(s["confirmed"] for s in down)
+
+
+def exported_nir(tmp_path):
+    nir = pytest.importorskip("nir", reason="NIR is not installed (requirements-snn.txt)")
+    from snntorch.export_nir import export_to_nir
+    torch.manual_seed(0)
+    # snnTorch exports per-neuron parameters; reset "zero" is NIR's reset to v_reset = 0
+    net = nn.Sequential(nn.Linear(N_IN, 32), snn.Leaky(beta=torch.full((32,), 0.9), threshold=torch.ones(32),
+                                                       reset_mechanism="zero", init_hidden=True),
+                        nn.Linear(32, 10), snn.Leaky(beta=torch.full((10,), 0.9), threshold=torch.ones(10),
+                                                     reset_mechanism="zero", init_hidden=True, output=True))
+    path = tmp_path / "net.nir"
+    nir.write(str(path), export_to_nir(net, spikes_in()[0, 0]))
+    return net, path
+
+
+def test_a_nir_round_trip_from_snntorch_gives_the_same_rates(tmp_path):
+    from stabviz.check import check_nir
+    net, path = exported_nir(tmp_path)
+    x = spikes_in(p=0.3)
+    mine = check(net, x, seeds=1).as_dict()
+    theirs = check_nir(str(path), x, seeds=1).as_dict()
+    assert [layer["library"] for layer in theirs["layers"]] == ["nir", "nir"]
+    for a, b in zip(mine["layers"], theirs["layers"]):
+        assert b["firing_rate"] == pytest.approx(a["firing_rate"], abs=1e-6)
+        assert b["leak"] == pytest.approx(0.9, rel=1e-5)
+    assert "NIR carries no surrogate" in theirs["layers"][0]["notes"][0]
+
+
+def test_hostile_or_broken_nir_files_are_refused(tmp_path):
+    h5py = pytest.importorskip("h5py", reason="h5py is not installed (NIR needs it)")
+    from stabviz.check import check_nir
+    _, good = exported_nir(tmp_path)
+    truncated = tmp_path / "cut.nir"
+    truncated.write_bytes(good.read_bytes()[:300])
+    with pytest.raises(ValueError, match="corrupt or truncated|could not read"):
+        check_nir(str(truncated))
+    with pytest.raises(ValueError, match="not an HDF5 file"):
+        (tmp_path / "text.nir").write_text("import os")
+        check_nir(str(tmp_path / "text.nir"))
+    linked = tmp_path / "linked.nir"
+    with h5py.File(linked, "w") as f:
+        f["node"] = h5py.ExternalLink("/etc/passwd", "/")
+    with pytest.raises(ValueError, match="ExternalLink"):
+        check_nir(str(linked))
+    huge = tmp_path / "huge.nir"
+    with h5py.File(huge, "w") as f:
+        f.create_dataset("node/w", shape=(2 ** 20, 2 ** 20), dtype="f4")      # declared, never written
+    with pytest.raises(ValueError, match="above the limit|more than"):
+        check_nir(str(huge))
+    with pytest.raises(ValueError, match="does not exist"):
+        check_nir(str(tmp_path / "missing.nir"))
+
+
+def test_unsupported_nir_nodes_are_named_in_one_line():
+    nir = pytest.importorskip("nir", reason="NIR is not installed (requirements-snn.txt)")
+    from stabviz.check import check_nir
+    graph = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([4])),
+                                "th": nir.Threshold(threshold=np.ones(4)),
+                                "output": nir.Output(output_type=np.array([4]))},
+                         edges=[("input", "th"), ("th", "output")])
+    with pytest.raises(ValueError, match=r"NIR nodes not supported: th \(Threshold\)"):
+        check_nir(graph)
+
+
+def test_cli_checks_a_nir_file(tmp_path):
+    _, path = exported_nir(tmp_path)
+    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(__import__("pathlib").Path.cwd())}
+    out = subprocess.run([sys.executable, "-m", "stabviz", "check", str(path), "--input-shape", "30,4",
+                          "--sharpness", "2", "--json"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["run"]["surrogate_option"]["sharpness"] == 2.0 and data["gain"]["T"] == 30
+    bad = subprocess.run([sys.executable, "-m", "stabviz", "check", str(tmp_path / "nope.nir")],
+                         capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "does not exist" in bad.stderr

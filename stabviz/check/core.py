@@ -135,7 +135,8 @@ def check_nir(path_or_graph: Any, inputs: Any = None, *, dt: float = 1e-4, surro
     if not (isinstance(dt, (int, float)) and not isinstance(dt, bool) and 0 < dt < 1e3):
         raise ValueError(f"dt = {show(dt)} is outside the allowed range (0, 1000)")
     net = NIRNetwork(read(path_or_graph), dt=float(dt), sg=surrogate, reset_detached=bool(reset_detached))
-    if inputs is None:
+    generated = inputs is None
+    if generated:
         steps, batch = input_shape
         n_in = _input_size(net)
         g = torch.Generator().manual_seed(0)
@@ -143,7 +144,7 @@ def check_nir(path_or_graph: Any, inputs: Any = None, *, dt: float = 1e-4, surro
     report = check(net, inputs, time_steps=time_steps, seeds=seeds)
     report.run.update({"source": "nir", "dt": float(dt), "surrogate_option": {
         "shape": net.sg.shape, "dampening": net.sg.dampening, "sharpness": net.sg.sharpness, "tail": net.sg.tail},
-        "inputs": "given" if inputs is not None and report.run.get("inputs") else report.run.get("inputs")})
+        "inputs": f"seeded Bernoulli spikes at rate {input_rate:g}" if generated else "given"})
     return report
 
 
