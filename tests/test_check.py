@@ -394,3 +394,14 @@ def test_cli_checks_a_nir_file(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "stabviz", "check", str(tmp_path / "nope.nir")],
                          capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and "does not exist" in bad.stderr
+
+
+def test_a_check_over_the_memory_limit_is_refused_before_the_measured_run(monkeypatch):
+    from stabviz.check import core
+    seen = []
+    monkeypatch.setattr(core, "measure", lambda *a, **k: seen.append(a))
+    monkeypatch.setenv("STABVIZ_MAX_MEMORY_MB", "1")
+    with pytest.raises(ValueError, match=r"this check \(T = 40, 2 spiking layers.*over the 1 MB limit"):
+        check(LoopNet(), spikes_in())
+    assert not seen
+

@@ -44,7 +44,7 @@ LAYERS: dict[str, set[str]] = {
     # the replication study: arms of training runs, their analysis, figures and files
     "evidence": {"train", "runs", "plots", "simulate", "theory", "jsonsafe", "tasks", "config", "safeio"},
     # the user's own network: its layers, measured gain and re-measured suggestions beside the theory
-    "check": {"theory", "surrogates", "config", "intervals", "jsonsafe", "lif"},
+    "check": {"theory", "surrogates", "config", "intervals", "jsonsafe", "lif", "memory"},
     "cli": {"theory", "train", "runs", "timing", "measured", "evidence", "safeio", "check"},
     "main": {"cli"},                            # python -m stabviz
     "ui": {"theory", "runs", "plots", "measured", "theory_doc", "neuron", "paper_demos", "evidence"},

@@ -73,6 +73,7 @@ class Hooks:
         self.layers, self.mods, self.record = layers, mods, record
         self.records = {layer.name: Record() for layer in layers}
         self.calls = {layer.name: 0 for layer in layers}
+        self.sizes = {layer.name: 0 for layer in layers}      # numbers per call: input + output, largest seen
         self.outputs_of: dict[int, tuple[str, Any]] = {}
         self.handles = []
         spiking = {id(m) for m in mods}
@@ -93,6 +94,8 @@ class Hooks:
     def _layer_hook(self, layer: Layer):
         def hook(module, args, output):
             self.calls[layer.name] += 1
+            numbers = sum(t.numel() for t in (args[0], _first_tensor(output)) if isinstance(t, torch.Tensor))
+            self.sizes[layer.name] = max(self.sizes[layer.name], numbers)
             if not self.record:
                 return
             rec = self.records[layer.name]
@@ -150,9 +153,37 @@ def detect_mode(model, layers: list[Layer], inputs: torch.Tensor, steps: int) ->
                 continue
         first = hooks.calls[layers[0].name]
         if mode == "step" or first >= steps or (first == 1 and layers[0].info["multi_step"]):
+            _check_memory(work, hooks, steps, len(layers))
             return mode
     raise ValueError("the model could not be run on inputs of shape "
                      f"{tuple(inputs.shape)} (time-major: T, batch, ...): {'; '.join(errors)}")
+
+
+#: float32 numbers autograd and stabviz keep per number of a spiking layer's input and output at each step:
+#: the current, the membrane before and after the reset, the spike, the surrogate's saved input, the feeding
+#: layer's saved input, the recorded spikes and voltages, the gradients: 8 keeps the estimate above the
+#: peak RSS growth measured on benchmarks/bench_check.py's network (149 MB estimated, 135-137 MB grown)
+KEPT_PER_NUMBER = 8
+#: copies of the parameters alive during a measurement: the user's, stabviz's copy, their gradients
+PARAM_COPIES = 4
+
+
+def estimate_bytes(sizes: dict[str, int], calls: dict[str, int], steps: int, n_params: int) -> int:
+    """Peak bytes of one measured run (:mod:`stabviz.memory`'s rule: float32 entries plus OVERHEAD):
+    every step of every spiking layer keeps KEPT_PER_NUMBER numbers per number of its input and output."""
+    from stabviz.memory import F32, OVERHEAD
+    per_run = sum(sizes[k] * calls[k] for k in sizes)     # a multi-step layer: one call holding all T steps
+    return F32 * (KEPT_PER_NUMBER * per_run + PARAM_COPIES * n_params) + OVERHEAD
+
+
+def _check_memory(work, hooks: Hooks, steps: int, n_layers: int) -> None:
+    """Refuse (ValueError, one line) a check whose measured run would not fit the machine's limit, before
+    the run with gradients is made (the detection pass ran without them)."""
+    from stabviz.memory import check_memory
+    n_params = sum(p.numel() for p in work.parameters())
+    nbytes = estimate_bytes(hooks.sizes, hooks.calls, steps, n_params)
+    check_memory(f"this check (T = {steps}, {n_layers} spiking layer{'s' if n_layers > 1 else ''}, "
+                 f"{n_params} parameters)", nbytes, lower="T (time_steps), the batch or the network's size")
 
 
 @dataclass
