@@ -405,3 +405,36 @@ def test_a_check_over_the_memory_limit_is_refused_before_the_measured_run(monkey
         check(LoopNet(), spikes_in())
     assert not seen
 
+
+
+def test_norse_whole_sequence_lif_and_its_state_is_untouched():
+    norse = pytest.importorskip("norse.torch", reason="Norse is not installed (requirements-snn.txt)")
+    torch.manual_seed(0)
+    net = norse.SequentialState(nn.Linear(N_IN, 32), norse.LIF())
+    x = spikes_in(p=0.5) * 50
+    report = check(net, x, seeds=2).as_dict()
+    assert report["run"]["mode"] == "loop" and report["layers"][0]["kind"] == "LIF"
+    with torch.no_grad():
+        out, _ = net(x)
+    assert report["layers"][0]["firing_rate"] == pytest.approx(float(out.mean()), abs=1e-6)
+    assert report["gain"]["log10_per_step"] is not None
+
+
+def test_spikingjelly_state_and_modes_are_left_as_they_were():
+    pytest.importorskip("spikingjelly", reason="SpikingJelly is not installed (requirements-snn.txt)")
+    from spikingjelly.activation_based import neuron
+    torch.manual_seed(0)
+    node = neuron.LIFNode(step_mode="m")
+    net = nn.Sequential(nn.Linear(N_IN, 16), node)
+    with torch.no_grad():
+        net(spikes_in(p=0.5)[:5] * 4)            # leaves a voltage in the node, as training would
+    v = node.v.clone()
+    check(net, spikes_in(p=0.5) * 4, seeds=1)
+    assert torch.equal(node.v, v) and node.store_v_seq is False and node.step_mode == "m"
+
+
+def test_stabviz_check_is_callable_as_the_docs_write_it():
+    import stabviz
+    report = stabviz.check(LoopNet(), spikes_in(), seeds=1)
+    assert report.as_dict()["layers"][0]["library"] == "snntorch"
+    assert stabviz.check_nir is stabviz.check.check_nir and stabviz.check.CheckReport is type(report)

@@ -21,7 +21,7 @@ LAYERS: dict[str, set[str]] = {
     "jsonsafe": set(),
     "memory": set(),                            # memory estimates, checked before any allocation
     "safeio": set(),                            # safe file output: no links, FIFOs or overwrites (every writer)
-    "stabviz": {"config"},                      # the package's __init__ (re-exports config)
+    "stabviz": {"config", "check"},             # the package's __init__ (re-exports config; check lazily)
     "surrogates": {"config", "jsonsafe", "shapes"},
     "laws": {"config"},                         # the weight laws: numpy/scipy only
     "neuron": {"config"},                       # the LIF update rules L1-L3, once (numpy and torch)

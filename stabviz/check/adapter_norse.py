@@ -1,4 +1,4 @@
-"""Norse's LIFCell, LIFRecurrentCell, LIFBoxCell (one step, state returned) and LIF / LIFRecurrent / LIFBox
+"""Norse's LIFCell, LIFRecurrentCell, LIFBoxCell (one step, state returned) and LIF / LIFRecurrent
 (the whole sequence in one call).
 
 Update (Norse ``functional/lif.py``, ``lif_box.py``): v ← v + dt·τ_mem⁻¹·((v_leak − v) + i), a spike when
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 LIBRARY = "norse"
-KINDS = ("LIFCell", "LIFRecurrentCell", "LIFBoxCell", "LIF", "LIFRecurrent", "LIFBox")
+KINDS = ("LIFCell", "LIFRecurrentCell", "LIFBoxCell", "LIF", "LIFRecurrent")
 _METHODS = {"super": "norse.super", "triangle": "norse.triangle"}
 
 
