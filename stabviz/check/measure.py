@@ -254,7 +254,7 @@ def _run_stabviz(work, layers: list[Layer], x: torch.Tensor):
 def _objective(loss: Callable | None, full: Any, last: torch.Tensor, seed: int) -> torch.Tensor:
     if loss is None:
         g = torch.Generator().manual_seed(seed)
-        r = torch.randn(last.shape, generator=g, dtype=torch.float64).to(last.dtype)
+        r = torch.randn(last.shape, generator=g, dtype=torch.float64).to(device=last.device, dtype=last.dtype)
         return (r * last).sum()
     value = loss(full)
     if not (isinstance(value, torch.Tensor) and value.numel() == 1 and value.requires_grad):
