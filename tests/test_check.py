@@ -438,3 +438,23 @@ def test_stabviz_check_is_callable_as_the_docs_write_it():
     report = stabviz.check(LoopNet(), spikes_in(), seeds=1)
     assert report.as_dict()["layers"][0]["library"] == "snntorch"
     assert stabviz.check_nir is stabviz.check.check_nir and stabviz.check.CheckReport is type(report)
+
+
+def test_the_users_own_loss_replaces_the_projection():
+    net, x = LoopNet(gain=3.0, sg=surrogate.fast_sigmoid(slope=5)), spikes_in()
+    mine = check(net, x, seeds=1, loss=lambda out: out[0][-1].sum() * 0 + out[1][-1, :, 0].sum()).as_dict()
+    default = check(net, x, seeds=1).as_dict()
+    assert mine["run"]["loss"] == "your loss"
+    assert mine["gain"]["log10_per_step"] != pytest.approx(default["gain"]["log10_per_step"], rel=1e-3)
+    with pytest.raises(ValueError, match="scalar tensor"):
+        check(net, x, seeds=1, loss=lambda out: out[0])
+
+
+def test_a_convolutional_layer_is_measured_without_a_theory_prediction():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv1d(2, 4, 3, padding=1), snn.Leaky(beta=0.9, init_hidden=True, output=True))
+    x = (torch.rand(T, B, 2, 15, generator=torch.Generator().manual_seed(0)) < 0.5).float() * 3
+    report = check(net, x, seeds=1).as_dict()
+    layer = report["layers"][0]
+    assert layer["n"] == 4 * 15 and 0 < layer["firing_rate"] < 1
+    assert report["predicted"][0]["regime"] is None and "no dense input weight" in report["predicted"][0]["why"]
