@@ -243,11 +243,12 @@ def _regime(base: dict) -> str:
 
 def _verdict(regime: str, base: dict, found: list) -> dict[str, Any]:
     g = base["gain"]
+    over = g["over_T"]
     head = {"nan": "gradients are NaN already",
-            "vanishing": "the gradient vanishes" + ("" if g["over_T"] is None else
-                                                    f": it shrinks by 10^{g['over_T']:.1f} over T = {g['T']} steps"),
-            "exploding": f"the gradient explodes: it grows by 10^{(g['over_T'] or math.nan):.1f} over T = {g['T']} steps",
-            "stable": f"the gradient survives: 10^{(g['over_T'] or 0):+.1f} over T = {g['T']} steps",
+            "vanishing": "the gradient vanishes" + ("" if over is None else
+                                                    f": it shrinks by {-over:.1f} decades over T = {g['T']} steps"),
+            "exploding": f"the gradient explodes: it grows by {over or math.nan:.1f} decades over T = {g['T']} steps",
+            "stable": f"the gradient survives: {over or 0:+.1f} decades over T = {g['T']} steps",
             "uncertain": "the gradient's interval crosses a regime edge (±1 decade over T)"}[regime]
     tail = f"; {len(found)} hazard(s): " + ", ".join(sorted({h['kind'] for h in found})) if found else "; no hazards"
     return {"regime": regime, "summary": head + tail, "tolerance_decades": TOLERANCE,

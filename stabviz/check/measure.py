@@ -138,7 +138,8 @@ def run_forward(work, mods, layers, x: torch.Tensor, steps: int, mode: str):
 
 
 def detect_mode(model, layers: list[Layer], inputs: torch.Tensor, steps: int) -> str:
-    """'stabviz' for stabviz's own LIFNetwork (measured through its reference path); otherwise 'loop' when the model's forward runs the time loop itself (a spiking layer is called once per step,
+    """'stabviz' for stabviz's own LIFNetwork (measured through its reference path); otherwise 'loop' when the
+    model's forward runs the time loop itself (a spiking layer is called once per step,
     or once on the whole sequence in a multi-step layer), else 'step' (stabviz calls the model per step)."""
     if layers[0].library == "stabviz":
         return "stabviz"

@@ -85,8 +85,9 @@ def flatten(graph, prefix: str = "") -> tuple[dict[str, Any], list[tuple[str, st
             inner, inner_edges = flatten(node, f"{prefix}{name}.")
             nodes.update(inner)
             edges += inner_edges
-            ins = [k for k, v in inner.items() if type(v).__name__ == "Input" and k.count(".") == prefix.count(".") + 1]
-            outs = [k for k, v in inner.items() if type(v).__name__ == "Output" and k.count(".") == prefix.count(".") + 1]
+            depth = prefix.count(".") + 1           # the subgraph's own Input/Output, not a deeper one's
+            ins = [k for k, v in inner.items() if type(v).__name__ == "Input" and k.count(".") == depth]
+            outs = [k for k, v in inner.items() if type(v).__name__ == "Output" and k.count(".") == depth]
             ends[name] = (ins[0], outs[0])
         else:
             nodes[prefix + name] = node

@@ -126,7 +126,8 @@ def _code_text(layers, changes) -> str:
     for i, (key, value) in changes.items():
         lib, _, name = key.partition(".")
         if lib == "stabviz":
-            parts.append(f"--sharpness {value:.4g}" if layers[i].library == "nir" else f"LIFConfig(sharpness={value:.4g})")
+            nir = layers[i].library == "nir"
+            parts.append(f"--sharpness {value:.4g}" if nir else f"LIFConfig(sharpness={value:.4g})")
             continue
         knob = LIBRARY_SURROGATES[key][0]
         if lib == "snntorch":
