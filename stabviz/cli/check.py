@@ -95,10 +95,12 @@ def register(subparsers, parents: list[argparse.ArgumentParser]) -> None:
     """Add `check` to the main CLI; ``parents`` carry --json."""
     p = subparsers.add_parser("check", parents=parents,
                               help="check your own snnTorch / Norse / SpikingJelly network before training",
-                              description="Import --factory (module:function or file.py:function), call it for "
-                                          "(model, inputs) with inputs time first (T, batch, ...), and report the "
-                                          "spiking layers, rates, the measured gradient gain beside the theory's "
-                                          "prediction, hazards and re-measured suggestions. Runs your code.")
+                              description="Check a NIR file (read as data, never executed; NIR stores no "
+                                          "surrogate, so --sg/--dampening/--sharpness/--tail and --dt are options), "
+                                          "or import --factory (module:function or file.py:function: runs your "
+                                          "code) and call it for (model, inputs), inputs time first (T, batch, ...). "
+                                          "Reports the spiking layers, rates, the measured gradient gain beside the "
+                                          "theory's prediction, hazards and re-measured suggestions (docs/check.md).")
     p.add_argument("nir", nargs="?", type=Text(4096, "NIR file"), help="a NIR file (.nir, HDF5); never executed")
     p.add_argument("--factory", type=Text(1000, "factory"),
                    help="module:function or path/file.py:function returning (model, inputs)")
