@@ -458,3 +458,19 @@ def test_a_convolutional_layer_is_measured_without_a_theory_prediction():
     layer = report["layers"][0]
     assert layer["n"] == 4 * 15 and 0 < layer["firing_rate"] < 1
     assert report["predicted"][0]["regime"] is None and "no dense input weight" in report["predicted"][0]["why"]
+
+
+def test_a_nir_graph_from_norse_gives_the_same_rates_with_norses_time_convention():
+    norse = pytest.importorskip("norse.torch", reason="Norse is not installed (requirements-snn.txt)")
+    pytest.importorskip("nir", reason="NIR is not installed (requirements-snn.txt)")
+    from stabviz.check import check_nir
+    torch.manual_seed(0)
+    net = norse.SequentialState(nn.Linear(N_IN, 32), norse.LIFBoxCell(), nn.Linear(32, 10), norse.LIFBoxCell())
+    x = spikes_in(p=0.5) * 20
+    # Norse writes τ = dt/τ_mem⁻¹ with its dt = 1e-3, so α = 1 − dt/τ needs dt = 1e-6 here (docs/check.md)
+    graph = norse.to_nir(net, x[0])
+    mine, theirs = check(net, x, seeds=1).as_dict(), check_nir(graph, x, dt=1e-6, seeds=1).as_dict()
+    assert mine["layers"][0]["firing_rate"] > 0
+    for a, b in zip(mine["layers"], theirs["layers"]):
+        assert b["firing_rate"] == pytest.approx(a["firing_rate"], abs=1e-6)
+        assert b["leak"] == pytest.approx(a["leak"], rel=1e-5)
