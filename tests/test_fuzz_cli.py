@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import stabviz.cli.bench as cli_bench
+import stabviz.cli.check as cli_check
 import stabviz.cli.dashboard as cli_dashboard
 import stabviz.cli.runs as cli_runs
 import stabviz.evidence as evidence
@@ -291,6 +292,13 @@ def _stubs(mp: pytest.MonkeyPatch) -> None:
         return {"size": size, "runs": 0, "settings": 0, "wall_s": 0.0, "collapsed": 0, "diverged": 0}
 
     mp.setattr(outcome_data, "generate", fake_generate)
+
+    def fake_factory(spec):
+        # never import a fuzzed module name (it could be any installed module, os:abort included)
+        _reached("check")
+        raise O.UsageError(f"--factory {spec[:40]!r}: stubbed in the fuzz")
+
+    mp.setattr(cli_check, "call_factory", fake_factory)
 
 
 @pytest.fixture(scope="module")

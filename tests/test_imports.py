@@ -21,7 +21,7 @@ LAYERS: dict[str, set[str]] = {
     "jsonsafe": set(),
     "memory": set(),                            # memory estimates, checked before any allocation
     "safeio": set(),                            # safe file output: no links, FIFOs or overwrites (every writer)
-    "stabviz": {"config"},                      # the package's __init__ (re-exports config)
+    "stabviz": {"config", "check"},             # the package's __init__ (re-exports config; check lazily)
     "surrogates": {"config", "jsonsafe", "shapes"},
     "laws": {"config"},                         # the weight laws: numpy/scipy only
     "neuron": {"config"},                       # the LIF update rules L1-L3, once (numpy and torch)
@@ -45,7 +45,9 @@ LAYERS: dict[str, set[str]] = {
     "paper_demos": {"config"},                  # the paper's findings and the shipped measured maps
     # the replication study: arms of training runs, their analysis, figures and files
     "evidence": {"train", "runs", "plots", "simulate", "theory", "jsonsafe", "tasks", "config", "safeio", "outcomes"},
-    "cli": {"theory", "train", "runs", "timing", "measured", "evidence", "safeio", "outcomes"},
+    # the user's own network: its layers, measured gain and re-measured suggestions beside the theory
+    "check": {"theory", "surrogates", "config", "intervals", "jsonsafe", "lif", "memory"},
+    "cli": {"theory", "train", "runs", "timing", "measured", "evidence", "safeio", "outcomes", "check"},
     "main": {"cli"},                            # python -m stabviz
     "ui": {"theory", "runs", "plots", "measured", "theory_doc", "neuron", "paper_demos", "evidence", "outcomes"},
 }

@@ -11,7 +11,8 @@ Files named on the command line are written by :mod:`stabviz.safeio`'s rules (no
 ``--force`` to replace a file), and long commands report an estimate and progress on stderr
 (:mod:`.progress`). Anything else is a bug: one line and status 1 (STABVIZ_DEBUG=1 shows its traceback).
 
-One module per command group (:mod:`.theory`, :mod:`.train`, :mod:`.runs`, :mod:`.bench`, :mod:`.replicate`), their
+One module per command group (:mod:`.theory`, :mod:`.train`, :mod:`.runs`, :mod:`.bench`, :mod:`.replicate`,
+:mod:`.check`), their
 shared options in :mod:`.options`; this module assembles the parser and owns the one error path.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ import sys
 from pathlib import PureWindowsPath
 from typing import Sequence
 
-from stabviz.cli import bench, dashboard, outcomes, replicate, runs, theory, train
+from stabviz.cli import bench, check, dashboard, outcomes, replicate, runs, theory, train
 from stabviz.runs.store import StoreError
 from stabviz.cli.options import Parser, UsageError, lif_config_from_args, lif_options, shown
 
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.register(sub, [training, json_opt])
     replicate.register(sub, [json_opt])
     outcomes.register(sub, [json_opt])
+    check.register(sub, [json_opt])
     dashboard.register(sub)
     return parser
 
