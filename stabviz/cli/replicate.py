@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from stabviz.cli.options import force_option, output_errors, path
+from stabviz.cli.options import Whole, force_option, output_errors, path
+from stabviz.config import limits
 from stabviz.jsonsafe import dumps
 
 
@@ -17,12 +18,13 @@ def cmd_replicate(args: argparse.Namespace) -> int:
 
     size = args.size or "quick"
     words = ["python -m stabviz replicate", f"--{size}"] + (["--device"] if args.device else []) \
-        + ([f"--launcher {args.launcher}"] if args.launcher else []) + ([f"--out {args.out}"] if args.out else [])
+        + ([f"--launcher {args.launcher}"] if args.launcher else []) + ([f"--budget {args.budget}"] if args.budget else []) \
+        + ([f"--out {args.out}"] if args.out else [])
     quiet = args.json
     out = args.out or "docs/evidence"
     with output_errors("--out", out, os_errors=False):       # the folder and its result files are checked before any run
         summary = replicate(size, out, launcher=args.launcher, device="auto" if args.device else "cpu",
-                            command=" ".join(words), png=not args.no_png, force=args.force,
+                            command=" ".join(words), png=not args.no_png, force=args.force, budget=args.budget,
                             progress=None if quiet else lambda text: print(text, file=sys.stderr, flush=True))
     if args.json:
         print(dumps(summary))
@@ -47,6 +49,8 @@ def register(subparsers, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--device", action="store_true", help="train on CUDA when available (device auto)")
     p.add_argument("--launcher", choices=("local", "ray"),
                    help="queue the runs through this launcher (default: one after the other in this process)")
+    p.add_argument("--budget", type=Whole(1, limits()["train_steps"]), metavar="N",
+                   help="optimiser steps per run (default: the size's own: smoke 3, quick 200, full 500)")
     p.add_argument("--out", type=path(empty=False), help="output folder (default docs/evidence)")
     p.add_argument("--no-png", action="store_true", help="write the JSON files only")
     force_option(p, "the result files in --out")

@@ -13,6 +13,7 @@ in its server process.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import math
 import statistics
@@ -71,6 +72,18 @@ SIZES = {
 }
 
 
+def sized(size_name: str, budget: int | None = None) -> Size:
+    """The study size ``size_name`` with ``budget`` optimiser steps per run (None: the size's own)."""
+    if size_name not in SIZES:
+        raise ValueError(f"size = {size_name!r} is not one of: {', '.join(SIZE_NAMES)}")
+    if budget is None:
+        return SIZES[size_name]
+    top = limits()["train_steps"]
+    if isinstance(budget, bool) or not isinstance(budget, int) or not 1 <= budget <= top:
+        raise ValueError(f"budget = {budget!r} is not a whole number of optimiser steps in [1, {top}]")
+    return dataclasses.replace(SIZES[size_name], train_steps=budget)
+
+
 @dataclass
 class Cell:
     """One point of an arm: its parameters and the configs (seeds...) that measure it."""
@@ -87,8 +100,9 @@ class Cell:
 
 def base_config(task: str, size: Size, device: str = "cpu") -> TrainConfig:
     """Arm A's setting per task: digits at the paper's sl-MNIST layer (α ≈ 0), randman at τ = 20."""
+    # a longer budget gets a longer wall-time limit (600 s at the quick size's 200 steps, as before)
     common = dict(train_steps=size.train_steps, batch=64, device=device, log_every=max(1, size.train_steps),
-                  time_limit=600.0)
+                  time_limit=max(600.0, 3.0 * size.train_steps))
     if task == "digits":
         return TrainConfig(task="digits", lif=preset("paper-slmnist", n_rec=size.digits_neurons), **common)
     return TrainConfig(task="randman", lif=preset("shd-tau20", n_rec=size.randman_neurons, n_in=50), classes=5,
@@ -404,14 +418,14 @@ def _robust_shape(stats, arm, task) -> tuple[str, dict] | None:
 
 def replicate(size_name: str, out_dir: str | Path, launcher: str | None = None, device: str = "cpu",
               command: str = "", png: bool = True, progress: Callable[[str], None] | None = None,
-              force: bool = False) -> dict[str, Any]:
-    """Run the study of ``size_name`` and write its files to ``out_dir``; returns summary.json's content.
+              force: bool = False, budget: int | None = None) -> dict[str, Any]:
+    """Run the study of ``size_name`` (``budget`` optimiser steps per run; None: the size's own) and write
+    its files to ``out_dir``; returns summary.json's content.
     The folder and its result files are checked first (:func:`stabviz.safeio.prepare_dir`: never ``/`` or a
     symbolic link; existing result files only replaced with ``force``), so a refusal costs no run."""
-    if size_name not in SIZES:
-        raise ValueError(f"size = {size_name!r} is not one of: {', '.join(SIZE_NAMES)}")
+    size, began = sized(size_name, budget), time.monotonic()
     say = progress or (lambda text: None)
-    size, began = SIZES[size_name], time.monotonic()
+    commit = _commit()          # the code that runs, read before the runs (the checkout may change meanwhile)
     out = safeio.prepare_dir(out_dir, output_files(png), force)
     cells, points = design(size, device)
     configs = [c for cell in cells for c in cell.configs]
@@ -427,9 +441,9 @@ def replicate(size_name: str, out_dir: str | Path, launcher: str | None = None, 
         boundaries[task] = {"dampening": measured_boundary(lif, "dampening", size.boundary_points),
                             "sharpness": measured_boundary(lif, "sharpness", size.boundary_points)}
     result = analyse(cells, summaries, points, boundaries)
-    summary = {"size": size_name, "command": command, "commit": _commit(), "launcher": launcher or "in-process",
+    summary = {"size": size_name, "command": command, "commit": commit, "launcher": launcher or "in-process",
                "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-               "device": device, "runs": len(configs), "cells": len(cells),
+               "device": device, "budget": size.train_steps, "runs": len(configs), "cells": len(cells),
                "wall_s": time.monotonic() - began, "claims": result["claims"], "auc": result["auc"],
                "regret": result["regret"]}
     write_outputs(out, result, summary, png, force)
