@@ -27,36 +27,102 @@ def one_thread():
 
 # --------------------------------------------------------------------------------------------- rules
 
+def cell(mean, sd=0.0):
+    """Three seeds with this mean and sample sd (mean − sd, mean, mean + sd)."""
+    return [mean - sd, mean, mean + sd]
+
+
 def test_falls_past_gives_each_verdict():
-    assert rules.falls_past([90, 89], [70, 60], best=90, sd=3)[0] == "confirmed"
-    assert rules.falls_past([90, 89], [85, 84], best=90, sd=1)[0] == "refuted"       # drops 5.5 < 10
-    assert rules.falls_past([90, 80], [70, 60], best=90, sd=3)[0] == "refuted"       # a low cell 10 off the best
-    assert rules.falls_past([90, 89], [70, 60], best=90, sd=30)[0] == "inconclusive"  # sd 30 > drop 25
-    verdict, numbers = rules.falls_past([90], [75], best=90, sd=2)
-    assert verdict == "confirmed" and numbers["drop"] == 15 and numbers["low_gap"] == 0
+    curve = [cell(90, 0.5), cell(89, 0.5), cell(85), cell(70, 1), cell(60, 1)]
+    verdict, numbers = rules.falls_past(curve, low=[0, 1], high=[3, 4])
+    assert verdict == "confirmed" and numbers["drop"] == pytest.approx(25) and numbers["low_gap"] == pytest.approx(1)
+    assert numbers["low_gap_interval"][1] <= rules.NEAR
+    lo, hi = numbers["drop_interval"]
+    assert 10 < lo <= 25 <= hi
+    assert rules.falls_past([cell(90), cell(89), cell(85), cell(84)], [0, 1], [2, 3])[0] == "refuted"  # drops 5.5
+    assert rules.falls_past([cell(90), cell(80), cell(70), cell(60)], [0, 1], [2, 3])[0] == "refuted"  # low cell 10 off
+    assert rules.falls_past([cell(90), cell(89), cell(70, 40), cell(60, 40)], [0, 1], [2, 3])[0] == "inconclusive"
 
 
-def test_is_flat_gives_each_verdict():
-    assert rules.is_flat([80, 82, 84], sd=10)[0] == "confirmed"
-    assert rules.is_flat([60, 80, 84], sd=3)[0] == "refuted"
-    assert rules.is_flat([60, 80, 84], sd=25)[0] == "inconclusive"
+def test_a_refutation_by_less_than_a_point_with_sd_8_reads_inconclusive():
+    """(issue 21, item 6) The drop misses the 10-point threshold by 0.4 points, but the seeds' sd is 8: the
+    old guard (sd 8 < drop 9.6) refuted it; the drop's bootstrap interval contains 10."""
+    verdict, numbers = rules.falls_past([cell(80, 1), cell(80, 1), cell(70.4, 8)], [0, 1], [2])
+    assert numbers["drop"] == pytest.approx(9.6) and numbers["sd"] == pytest.approx(8)
+    lo, hi = numbers["drop_interval"]
+    assert lo < rules.DROP < hi and verdict == "inconclusive"
+    assert rules.helps([cell(81.6, 8)], [[cell(80)]])[0] == "inconclusive"          # gain 1.6 vs 2, sd 8
+    assert rules.near_best([cell(77.6, 8), cell(80)], theory=0)[0] == "inconclusive"  # regret 2.4 vs 2, sd 8
 
 
-def test_helps_and_near_best_give_each_verdict():
-    assert rules.helps(85, 80, sd=2)[0] == "confirmed"
-    assert rules.helps(80, 85, sd=2)[0] == "refuted"
-    assert rules.helps(85, 80, sd=6)[0] == "inconclusive"
-    assert rules.near_best(88, best=89, median=70, sd=0.5)[0] == "confirmed"
-    assert rules.near_best(70, best=89, median=75, sd=2)[0] == "refuted"
-    verdict, numbers = rules.near_best(80, best=89, median=75, sd=12)
-    assert verdict == "inconclusive" and numbers["regret"] == 9 and numbers["regret_vs_median"] == -5
+def test_a_clear_effect_confirms_and_a_clear_miss_refutes():
+    assert rules.helps([cell(95, 1)], [[cell(80, 1)]])[0] == "confirmed"
+    verdict, numbers = rules.helps([cell(80, 1)], [[cell(85, 1)]])
+    assert verdict == "refuted" and numbers["gain"] == pytest.approx(-5) and numbers["gain_interval"][1] < rules.NEAR
+    assert rules.is_flat([cell(80, 0.5), cell(82, 0.5), cell(84, 0.5)])[0] == "confirmed"
+    assert rules.is_flat([cell(60, 1), cell(80, 1), cell(84, 1)])[0] == "refuted"
+    assert rules.near_best([cell(88, 0.5), cell(89, 0.5), cell(70)], theory=0)[0] == "confirmed"
+    assert rules.near_best([cell(70, 1), cell(89, 1), cell(75)], theory=0)[0] == "refuted"
+
+
+def test_noise_is_checked_before_confirming_a_flat_curve_or_a_near_best_setting():
+    """The old is_flat and near_best confirmed a small span or regret whatever the seeds' sd."""
+    verdict, numbers = rules.is_flat([cell(80, 8), cell(82, 8), cell(83, 8)])
+    assert numbers["span"] == pytest.approx(3) and numbers["span_interval"][1] > rules.FLAT
+    assert verdict == "inconclusive"
+    verdict, numbers = rules.near_best([cell(79, 8), cell(80, 8), cell(60)], theory=0)
+    assert numbers["regret"] == pytest.approx(1) and verdict == "inconclusive"
+
+
+def test_the_regret_rule_counts_the_best_cells_noise_too():
+    """(issue 21, item 6) A precise theory cell 3 points below a best cell whose seeds spread by 8: the old
+    rule read only the theory cell's sd (0) and refuted; the best cell's noise makes it inconclusive."""
+    verdict, numbers = rules.near_best([cell(77), cell(80, 8), cell(60)], theory=0)
+    assert numbers["sd"] == pytest.approx(8) and numbers["regret"] == pytest.approx(3)
+    assert verdict == "inconclusive"
+    verdict, numbers = rules.near_best([cell(80, 1), cell(89, 1), cell(70), cell(75)], theory=0)
+    assert numbers["regret"] == pytest.approx(9) and numbers["median"] == pytest.approx(77.5)
+    assert numbers["regret_vs_median"] == pytest.approx(-2.5) and verdict == "refuted"
+
+
+def test_helps_compares_with_the_best_control_group():
+    verdict, numbers = rules.helps([cell(90), cell(92)], [[cell(70), cell(72)], [cell(85), cell(87)]])
+    assert numbers["control"] == pytest.approx(86) and numbers["rival_group"] == 1
+    assert numbers["gain"] == pytest.approx(5) and verdict == "confirmed"
+    with pytest.raises(ValueError, match="control group"):
+        rules.helps([cell(90)], [])
+    with pytest.raises(ValueError, match="finite accuracy"):
+        rules.is_flat([cell(90), [None, float("nan")]])
+
+
+def test_the_bootstrap_is_reproducible_and_a_noiseless_effect_has_a_point_interval():
+    cells = [[70, 75, 90], [60, 61, 80], [50, 52, 51]]
+    first = rules.bootstrap(cells, lambda m: m[0] - m[1])
+    assert first == rules.bootstrap(cells, lambda m: m[0] - m[1])
+    assert rules.bootstrap([cell(80), cell(70)], lambda m: m[0] - m[1]) == [(10, 10)]
+    (lo, hi), = first
+    assert lo < (78.33 - 67) < hi
+
+
+def test_side_needs_the_point_and_the_whole_interval_on_one_side():
+    assert rules.side(12, (11, 13), 10, at_least=True) is True
+    assert rules.side(8, (7, 9), 10, at_least=True) is False
+    assert rules.side(9.6, (7, 14), 10, at_least=True) is None
+    assert rules.side(9, (10.5, 12), 10, at_least=True) is None     # the point and its interval disagree
+    assert rules.side(float("nan"), (1, 2), 10, at_least=False) is None
 
 
 def test_ranks_gives_each_verdict():
-    assert rules.ranks(0.9, 5, 5)[0] == "confirmed"
-    assert rules.ranks(0.5, 5, 5)[0] == "refuted"
-    assert rules.ranks(0.65, 5, 5)[0] == "inconclusive"
-    assert rules.ranks(0.9, 2, 20)[0] == "inconclusive"          # too few collapses to rank
+    labels = [False] * 20 + [True] * 20
+    verdict, numbers = rules.ranks(list(range(40)), labels)
+    assert verdict == "confirmed" and numbers["auc"] == 1 and numbers["auc_interval"][0] >= rules.AUC_GOOD
+    mixed = [i % 2 for i in range(200)]
+    verdict, numbers = rules.ranks(mixed, [False] * 100 + [True] * 100)
+    assert verdict == "refuted" and numbers["auc_interval"][1] <= rules.AUC_POOR     # AUC 0.5, tightly
+    verdict, numbers = rules.ranks(mixed[:40], labels)
+    assert verdict == "inconclusive" and numbers["auc"] == 0.5                # AUC 0.5, but 40 runs: too wide
+    assert rules.ranks([1, 3, 2, 4, 6, 5], [False, False, True, False, True, True])[0] == "inconclusive"
+    assert rules.ranks(list(range(22)), [True] * 2 + [False] * 20)[0] == "inconclusive"  # too few collapses
 
 
 def test_auc_is_the_mann_whitney_statistic():
