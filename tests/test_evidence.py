@@ -246,24 +246,24 @@ def test_execute_through_the_local_launcher_returns_summaries_in_order(one_threa
 
 def test_smoke_study_writes_every_file_with_its_schema(tmp_path, capsys, one_thread):
     out = tmp_path / "evidence"
-    assert main(["replicate", "--smoke", "--out", str(out), "--json"]) == 0
+    assert main(["replicate", "--smoke", "--budget", "2", "--out", str(out), "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     summary = json.loads((out / "summary.json").read_text())
     assert summary == printed
-    assert summary["command"] == f"python -m stabviz replicate --smoke --out {out}"
-    assert summary["date"] and summary["size"] == "smoke" and "commit" in summary
+    assert summary["command"] == f"python -m stabviz replicate --smoke --budget 2 --out {out}"
+    assert summary["date"] and summary["size"] == "smoke" and "commit" in summary and summary["budget"] == 2
     ids = [c["id"] for c in summary["claims"]]
     assert {"A-gamma", "A-beta", "A'-gamma", "B-tail", "C-rate", "D-regret-digits", "AUC-predicted",
-            "AUC-measured"} <= set(ids)
+            "AUC-probe"} <= set(ids)
     for claim in summary["claims"]:
         assert set(claim) == {"id", "claim", "rule", "verdict", "numbers"}
         assert claim["verdict"] in rules.VERDICTS and claim["rule"]
     cells = json.loads((out / "cells.json").read_text())
     assert {"cells", "theory", "boundaries", "regret"} <= set(cells)
     runs = json.loads((out / "runs.json").read_text())
-    assert len(runs) == summary["runs"] and all("collapsed" in r for r in runs)
+    assert len(runs) == summary["runs"] and all("collapsed" in r and "probe_log10_gain" in r for r in runs)
     pngs = sorted(p.name for p in out.glob("*.png"))
-    assert pngs == ["beta_digits.png", "beta_randman.png", "collapse_measured.png", "collapse_predicted.png",
+    assert pngs == ["beta_digits.png", "beta_randman.png", "collapse_predicted.png", "collapse_probe.png",
                     "gamma_digits.png", "gamma_randman.png", "rate_digits.png", "tail_digits.png"]
     for p in out.glob("*.png"):
         data = p.read_bytes()
@@ -272,7 +272,49 @@ def test_smoke_study_writes_every_file_with_its_schema(tmp_path, capsys, one_thr
     assert sorted(p.name for p in out.iterdir()) == sorted(["summary.json", "cells.json", "runs.json", *pngs])
 
 
+def _as_before_the_rename(folder, to):
+    """``folder``'s results as the study wrote them before --budget, the bootstrap rules and the probe's name."""
+    to.mkdir()
+    summary = json.loads((folder / "summary.json").read_text())
+    summary.pop("budget")
+    summary["auc"] = {("measured_log10_gain" if k == "probe_log10_gain" else k): v for k, v in summary["auc"].items()}
+    summary["claims"] = [{"id": "AUC-measured", "claim": "old", "rule": "old", "verdict": "confirmed", "numbers": {}}]
+    runs = [{("measured_log10_gain" if k == "probe_log10_gain" else k): v for k, v in r.items()}
+            for r in json.loads((folder / "runs.json").read_text())]
+    (to / "summary.json").write_text(json.dumps(summary))
+    (to / "runs.json").write_text(json.dumps(runs))
+    (to / "cells.json").write_text((folder / "cells.json").read_text())
+    return to
+
+
+def test_rejudge_reads_older_files_and_gives_todays_verdicts_without_training(tmp_path, capsys, one_thread):
+    from support import write_smoke_results
+    fresh = write_smoke_results(tmp_path / "fresh")
+    old = _as_before_the_rename(fresh, tmp_path / "old")
+    loaded = load_results(old)                          # the page reads older files under the new names
+    assert "probe_log10_gain" in loaded["runs"][0] and "probe_log10_gain" in loaded["auc"]
+    assert main(["replicate", "--rejudge", str(old), "--no-png"]) == 2     # replacing files needs --force
+    err = capsys.readouterr().err
+    assert "--rejudge" in err and err.count("\n") == 1
+    new = tmp_path / "new"
+    assert main(["replicate", "--rejudge", str(old), "--out", str(new), "--no-png", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    want = json.loads((fresh / "summary.json").read_text())
+    assert summary["claims"] == want["claims"] and summary["auc"] == want["auc"]
+    assert summary["command"] == want["command"] and summary["date"] == want["date"]     # the run's own record
+    assert summary["budget"] == SIZES["smoke"].train_steps
+    assert summary["judged"]["command"] == f"python -m stabviz replicate --rejudge {old} --out {new}"
+    assert "bootstrap" in summary["judged"]["rules"] and summary["judged"]["date"]
+    assert json.loads((new / "runs.json").read_text()) == json.loads((fresh / "runs.json").read_text())
+    assert main(["replicate", "--rejudge", str(new), "--no-png", "--force"]) == 0       # in place, with --force
+
+
 @pytest.mark.parametrize("argv, needle", [
+    (["replicate", "--rejudge", "docs/evidence", "--quick", "--budget", "9"],
+     "--rejudge trains nothing: --quick, --budget do not apply"),
+    (["replicate", "--rejudge", "/nonexistent/study"], "holds no summary.json"),
+    (["replicate", "--budget", "0"], "--budget: 0 is outside the allowed range [1, "),
+    (["replicate", "--budget", "1.5"], "--budget: '1.5' is not a whole number"),
     (["replicate", "--quick", "--full"], "not allowed with"),
     (["replicate", "--launcher", "slurm"], "invalid choice"),
     (["replicate", "--out", ""], "must not be empty"),
