@@ -1,4 +1,4 @@
-"""The replication study: the paper's empirical claims rerun offline, judged by rules fixed beforehand.
+"""The replication study: the paper's empirical claims rerun offline, judged by fixed rules (:mod:`.rules`).
 
 Design, arms and rules: docs/evidence/README.md. :func:`design` builds every arm as cells, each cell a list
 of :class:`~stabviz.config.TrainConfig` (one per seed, and in the full size per learning rate and depth);

@@ -1,5 +1,5 @@
 """Evidence (/evidence): the replication study's committed results (docs/evidence), each claim's verdict by
-the rule fixed before the run, and a rerun of any arm through the launcher, drawn over the results as its
+its rule (an effect and its bootstrap interval over seeds against a fixed threshold), and a rerun of any arm through the launcher, drawn over the results as its
 runs finish.
 
 The results are read by :func:`stabviz.evidence.load_results` (STABVIZ_EVIDENCE names another folder); the
@@ -185,9 +185,10 @@ def chart(figs: Mapping[str, Any], stem: str) -> None:
 
 def claim_view(claim: Mapping[str, Any]) -> None:
     """One claim: its verdict (coloured), what it says, its rule, and the numbers the rule compared."""
-    refuted = " :red[— the runs contradict it.]" if claim.get("verdict") == "refuted" else ""
-    st.markdown(f"{badge(claim.get('verdict'))} **{layout.plain(claim.get('claim'))}**{refuted}")
-    st.caption(f"**Rule**, fixed before the run: {layout.plain(claim.get('rule'))}  \n"
+    why = {"refuted": " :red[— the runs contradict it.]",
+           "inconclusive": " :orange[— the runs do not settle it.]"}.get(claim.get("verdict"), "")
+    st.markdown(f"{badge(claim.get('verdict'))} **{layout.plain(claim.get('claim'))}**{why}")
+    st.caption(f"**Rule**: {layout.plain(claim.get('rule'))}  \n"
                f"**Numbers**: {layout.plain(numbers_text(claim.get('numbers') or {}))}")
 
 
