@@ -15,8 +15,8 @@ from typing import Any, Mapping, Sequence
 
 from stabviz import safeio
 from stabviz.evidence import rules
-from stabviz.evidence.study import (OLD_PROBE_KEY, PROBE_KEY, SIZES, Cell, _commit, arm_cells, cell_stats, judge,
-                                    output_files, run_row, sized, stored_summary, write_outputs)
+from stabviz.evidence.study import (OLD_PROBE_KEY, PROBE_KEY, SIZES, Cell, arm_cells, cell_stats, checkout_commit,
+                                    judge, output_files, run_row, sized, stored_summary, write_outputs)
 from stabviz.jsonsafe import finite_or_none
 from stabviz.runs import ACTIVE
 
@@ -101,7 +101,7 @@ def rejudge(folder: str | os.PathLike, out_dir: str | os.PathLike | None = None,
     old = results["summary"]
     summary = {**{k: v for k, v in old.items() if k not in ("claims", "auc", "regret", "judged")},
                "budget": old.get("budget") or _own_budget(old),
-               "judged": {"command": command, "commit": _commit(),
+               "judged": {"command": command, "commit": checkout_commit(),
                           "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                           "rules": f"{rules.LEVEL:.0%} percentile bootstrap interval, {rules.RESAMPLES} resamples, "
                                    f"seed {rules.SEED}"},

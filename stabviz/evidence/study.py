@@ -459,7 +459,7 @@ def replicate(size_name: str, out_dir: str | Path, launcher: str | None = None, 
     symbolic link; existing result files only replaced with ``force``), so a refusal costs no run."""
     size, began = sized(size_name, budget), time.monotonic()
     say = progress or (lambda text: None)
-    commit = _commit()          # the code that runs, read before the runs (the checkout may change meanwhile)
+    commit = checkout_commit()      # the code that runs, read before the runs (the checkout may change meanwhile)
     out = safeio.prepare_dir(out_dir, output_files(png), force)
     cells, points = design(size, device)
     configs = [c for cell in cells for c in cell.configs]
@@ -484,7 +484,7 @@ def replicate(size_name: str, out_dir: str | Path, launcher: str | None = None, 
     return finite_or_none(summary)
 
 
-def _commit() -> str | None:
+def checkout_commit() -> str | None:
     """The checkout's commit (with '-dirty' when files differ from it), or None outside git."""
     root = Path(__file__).resolve().parents[2]
     try:
