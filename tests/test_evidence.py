@@ -169,6 +169,22 @@ def test_a_rerun_rebuilds_the_designs_configs_from_the_stored_theory_points():
     assert [[x.to_dict() for x in c.configs] for c in again] == [[x.to_dict() for x in c.configs] for c in cells]
 
 
+def test_a_budget_sets_every_runs_steps_and_a_wall_time_limit_that_fits_them():
+    from stabviz.evidence.study import sized
+    assert sized("quick") is SIZES["quick"]
+    longer = sized("quick", 1000)
+    assert longer.train_steps == 1000 and longer.gammas == SIZES["quick"].gammas
+    assert base_config("digits", longer).train_steps == 1000 and base_config("digits", longer).time_limit == 3000
+    assert base_config("digits", SIZES["quick"]).time_limit == 600          # the committed configs' own
+    for bad in (0, -5, 10 ** 9, 2.5, True):
+        with pytest.raises(ValueError, match=r"budget = .* optimiser steps in \[1, "):
+            sized("quick", bad)
+    with pytest.raises(ValueError, match="size = 'huge' is not one of"):
+        sized("huge")
+    rerun = rerun_cells({"summary": {"size": "quick", "budget": 1000}, "theory": _results()["theory"]}, "B", 1)
+    assert {c.train_steps for cell in rerun for c in cell.configs} == {1000}
+
+
 def test_importing_the_evidence_package_never_loads_torch():
     code = "import sys, stabviz.evidence; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
