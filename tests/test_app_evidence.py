@@ -47,6 +47,23 @@ def test_the_page_draws_every_figure_and_every_claims_verdict_and_rule(smoke_res
     assert len([b for b in at.button if b.label == "Rerun this arm"]) == 5
 
 
+def test_the_page_says_when_verdicts_were_judged_again_and_shows_each_interval(smoke_results, tmp_path,
+                                                                                monkeypatch):
+    """(issue 21, item 6) Each claim shows the interval its rule judged, and a re-judged study says so."""
+    out = tmp_path / "rejudged"
+    summary = ev_results.rejudge(smoke_results, out, command="python -m stabviz replicate --rejudge X", png=False)
+    monkeypatch.setenv(ev_results.RESULTS_ENV, str(out))
+    at = open_app(page=PAGE)
+    assert not at.exception and not at.error
+    text = shown(_text(at))
+    assert "Verdicts judged again from the stored runs, without training" in text
+    assert "replicate --rejudge X" in text and "95% percentile bootstrap interval" in text
+    assert f"{summary['budget']} optimiser steps per run" in text
+    assert "drop_interval [" in text and "auc_interval" in text
+    assert "bootstrap interval over seeds" in text                 # the rules' own words
+    assert evidence_page.FIGURE_TITLES["collapse_probe"] in text
+
+
 def test_without_results_the_page_says_so_and_shows_the_command(tmp_path, monkeypatch):
     monkeypatch.setenv(ev_results.RESULTS_ENV, str(tmp_path / "none"))
     at = open_app(page=PAGE)

@@ -27,36 +27,102 @@ def one_thread():
 
 # --------------------------------------------------------------------------------------------- rules
 
+def cell(mean, sd=0.0):
+    """Three seeds with this mean and sample sd (mean − sd, mean, mean + sd)."""
+    return [mean - sd, mean, mean + sd]
+
+
 def test_falls_past_gives_each_verdict():
-    assert rules.falls_past([90, 89], [70, 60], best=90, sd=3)[0] == "confirmed"
-    assert rules.falls_past([90, 89], [85, 84], best=90, sd=1)[0] == "refuted"       # drops 5.5 < 10
-    assert rules.falls_past([90, 80], [70, 60], best=90, sd=3)[0] == "refuted"       # a low cell 10 off the best
-    assert rules.falls_past([90, 89], [70, 60], best=90, sd=30)[0] == "inconclusive"  # sd 30 > drop 25
-    verdict, numbers = rules.falls_past([90], [75], best=90, sd=2)
-    assert verdict == "confirmed" and numbers["drop"] == 15 and numbers["low_gap"] == 0
+    curve = [cell(90, 0.5), cell(89, 0.5), cell(85), cell(70, 1), cell(60, 1)]
+    verdict, numbers = rules.falls_past(curve, low=[0, 1], high=[3, 4])
+    assert verdict == "confirmed" and numbers["drop"] == pytest.approx(25) and numbers["low_gap"] == pytest.approx(1)
+    assert numbers["low_gap_interval"][1] <= rules.NEAR
+    lo, hi = numbers["drop_interval"]
+    assert 10 < lo <= 25 <= hi
+    assert rules.falls_past([cell(90), cell(89), cell(85), cell(84)], [0, 1], [2, 3])[0] == "refuted"  # drops 5.5
+    assert rules.falls_past([cell(90), cell(80), cell(70), cell(60)], [0, 1], [2, 3])[0] == "refuted"  # low cell 10 off
+    assert rules.falls_past([cell(90), cell(89), cell(70, 40), cell(60, 40)], [0, 1], [2, 3])[0] == "inconclusive"
 
 
-def test_is_flat_gives_each_verdict():
-    assert rules.is_flat([80, 82, 84], sd=10)[0] == "confirmed"
-    assert rules.is_flat([60, 80, 84], sd=3)[0] == "refuted"
-    assert rules.is_flat([60, 80, 84], sd=25)[0] == "inconclusive"
+def test_a_refutation_by_less_than_a_point_with_sd_8_reads_inconclusive():
+    """(issue 21, item 6) The drop misses the 10-point threshold by 0.4 points, but the seeds' sd is 8: the
+    old guard (sd 8 < drop 9.6) refuted it; the drop's bootstrap interval contains 10."""
+    verdict, numbers = rules.falls_past([cell(80, 1), cell(80, 1), cell(70.4, 8)], [0, 1], [2])
+    assert numbers["drop"] == pytest.approx(9.6) and numbers["sd"] == pytest.approx(8)
+    lo, hi = numbers["drop_interval"]
+    assert lo < rules.DROP < hi and verdict == "inconclusive"
+    assert rules.helps([cell(81.6, 8)], [[cell(80)]])[0] == "inconclusive"          # gain 1.6 vs 2, sd 8
+    assert rules.near_best([cell(77.6, 8), cell(80)], theory=0)[0] == "inconclusive"  # regret 2.4 vs 2, sd 8
 
 
-def test_helps_and_near_best_give_each_verdict():
-    assert rules.helps(85, 80, sd=2)[0] == "confirmed"
-    assert rules.helps(80, 85, sd=2)[0] == "refuted"
-    assert rules.helps(85, 80, sd=6)[0] == "inconclusive"
-    assert rules.near_best(88, best=89, median=70, sd=0.5)[0] == "confirmed"
-    assert rules.near_best(70, best=89, median=75, sd=2)[0] == "refuted"
-    verdict, numbers = rules.near_best(80, best=89, median=75, sd=12)
-    assert verdict == "inconclusive" and numbers["regret"] == 9 and numbers["regret_vs_median"] == -5
+def test_a_clear_effect_confirms_and_a_clear_miss_refutes():
+    assert rules.helps([cell(95, 1)], [[cell(80, 1)]])[0] == "confirmed"
+    verdict, numbers = rules.helps([cell(80, 1)], [[cell(85, 1)]])
+    assert verdict == "refuted" and numbers["gain"] == pytest.approx(-5) and numbers["gain_interval"][1] < rules.NEAR
+    assert rules.is_flat([cell(80, 0.5), cell(82, 0.5), cell(84, 0.5)])[0] == "confirmed"
+    assert rules.is_flat([cell(60, 1), cell(80, 1), cell(84, 1)])[0] == "refuted"
+    assert rules.near_best([cell(88, 0.5), cell(89, 0.5), cell(70)], theory=0)[0] == "confirmed"
+    assert rules.near_best([cell(70, 1), cell(89, 1), cell(75)], theory=0)[0] == "refuted"
+
+
+def test_noise_is_checked_before_confirming_a_flat_curve_or_a_near_best_setting():
+    """The old is_flat and near_best confirmed a small span or regret whatever the seeds' sd."""
+    verdict, numbers = rules.is_flat([cell(80, 8), cell(82, 8), cell(83, 8)])
+    assert numbers["span"] == pytest.approx(3) and numbers["span_interval"][1] > rules.FLAT
+    assert verdict == "inconclusive"
+    verdict, numbers = rules.near_best([cell(79, 8), cell(80, 8), cell(60)], theory=0)
+    assert numbers["regret"] == pytest.approx(1) and verdict == "inconclusive"
+
+
+def test_the_regret_rule_counts_the_best_cells_noise_too():
+    """(issue 21, item 6) A precise theory cell 3 points below a best cell whose seeds spread by 8: the old
+    rule read only the theory cell's sd (0) and refuted; the best cell's noise makes it inconclusive."""
+    verdict, numbers = rules.near_best([cell(77), cell(80, 8), cell(60)], theory=0)
+    assert numbers["sd"] == pytest.approx(8) and numbers["regret"] == pytest.approx(3)
+    assert verdict == "inconclusive"
+    verdict, numbers = rules.near_best([cell(80, 1), cell(89, 1), cell(70), cell(75)], theory=0)
+    assert numbers["regret"] == pytest.approx(9) and numbers["median"] == pytest.approx(77.5)
+    assert numbers["regret_vs_median"] == pytest.approx(-2.5) and verdict == "refuted"
+
+
+def test_helps_compares_with_the_best_control_group():
+    verdict, numbers = rules.helps([cell(90), cell(92)], [[cell(70), cell(72)], [cell(85), cell(87)]])
+    assert numbers["control"] == pytest.approx(86) and numbers["rival_group"] == 1
+    assert numbers["gain"] == pytest.approx(5) and verdict == "confirmed"
+    with pytest.raises(ValueError, match="control group"):
+        rules.helps([cell(90)], [])
+    with pytest.raises(ValueError, match="finite accuracy"):
+        rules.is_flat([cell(90), [None, float("nan")]])
+
+
+def test_the_bootstrap_is_reproducible_and_a_noiseless_effect_has_a_point_interval():
+    cells = [[70, 75, 90], [60, 61, 80], [50, 52, 51]]
+    first = rules.bootstrap(cells, lambda m: m[0] - m[1])
+    assert first == rules.bootstrap(cells, lambda m: m[0] - m[1])
+    assert rules.bootstrap([cell(80), cell(70)], lambda m: m[0] - m[1]) == [(10, 10)]
+    (lo, hi), = first
+    assert lo < (78.33 - 67) < hi
+
+
+def test_side_needs_the_point_and_the_whole_interval_on_one_side():
+    assert rules.side(12, (11, 13), 10, at_least=True) is True
+    assert rules.side(8, (7, 9), 10, at_least=True) is False
+    assert rules.side(9.6, (7, 14), 10, at_least=True) is None
+    assert rules.side(9, (10.5, 12), 10, at_least=True) is None     # the point and its interval disagree
+    assert rules.side(float("nan"), (1, 2), 10, at_least=False) is None
 
 
 def test_ranks_gives_each_verdict():
-    assert rules.ranks(0.9, 5, 5)[0] == "confirmed"
-    assert rules.ranks(0.5, 5, 5)[0] == "refuted"
-    assert rules.ranks(0.65, 5, 5)[0] == "inconclusive"
-    assert rules.ranks(0.9, 2, 20)[0] == "inconclusive"          # too few collapses to rank
+    labels = [False] * 20 + [True] * 20
+    verdict, numbers = rules.ranks(list(range(40)), labels)
+    assert verdict == "confirmed" and numbers["auc"] == 1 and numbers["auc_interval"][0] >= rules.AUC_GOOD
+    mixed = [i % 2 for i in range(200)]
+    verdict, numbers = rules.ranks(mixed, [False] * 100 + [True] * 100)
+    assert verdict == "refuted" and numbers["auc_interval"][1] <= rules.AUC_POOR     # AUC 0.5, tightly
+    verdict, numbers = rules.ranks(mixed[:40], labels)
+    assert verdict == "inconclusive" and numbers["auc"] == 0.5                # AUC 0.5, but 40 runs: too wide
+    assert rules.ranks([1, 3, 2, 4, 6, 5], [False, False, True, False, True, True])[0] == "inconclusive"
+    assert rules.ranks(list(range(22)), [True] * 2 + [False] * 20)[0] == "inconclusive"  # too few collapses
 
 
 def test_auc_is_the_mann_whitney_statistic():
@@ -101,6 +167,22 @@ def test_a_rerun_rebuilds_the_designs_configs_from_the_stored_theory_points():
     again = arm_cells(SIZES["quick"], stored)
     assert [(c.arm, c.label) for c in again] == [(c.arm, c.label) for c in cells]
     assert [[x.to_dict() for x in c.configs] for c in again] == [[x.to_dict() for x in c.configs] for c in cells]
+
+
+def test_a_budget_sets_every_runs_steps_and_a_wall_time_limit_that_fits_them():
+    from stabviz.evidence.study import sized
+    assert sized("quick") is SIZES["quick"]
+    longer = sized("quick", 1000)
+    assert longer.train_steps == 1000 and longer.gammas == SIZES["quick"].gammas
+    assert base_config("digits", longer).train_steps == 1000 and base_config("digits", longer).time_limit == 3000
+    assert base_config("digits", SIZES["quick"]).time_limit == 600          # the committed configs' own
+    for bad in (0, -5, 10 ** 9, 2.5, True):
+        with pytest.raises(ValueError, match=r"budget = .* optimiser steps in \[1, "):
+            sized("quick", bad)
+    with pytest.raises(ValueError, match="size = 'huge' is not one of"):
+        sized("huge")
+    rerun = rerun_cells({"summary": {"size": "quick", "budget": 1000}, "theory": _results()["theory"]}, "B", 1)
+    assert {c.train_steps for cell in rerun for c in cell.configs} == {1000}
 
 
 def test_importing_the_evidence_package_never_loads_torch():
@@ -180,24 +262,24 @@ def test_execute_through_the_local_launcher_returns_summaries_in_order(one_threa
 
 def test_smoke_study_writes_every_file_with_its_schema(tmp_path, capsys, one_thread):
     out = tmp_path / "evidence"
-    assert main(["replicate", "--smoke", "--out", str(out), "--json"]) == 0
+    assert main(["replicate", "--smoke", "--budget", "2", "--out", str(out), "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     summary = json.loads((out / "summary.json").read_text())
     assert summary == printed
-    assert summary["command"] == f"python -m stabviz replicate --smoke --out {out}"
-    assert summary["date"] and summary["size"] == "smoke" and "commit" in summary
+    assert summary["command"] == f"python -m stabviz replicate --smoke --budget 2 --out {out}"
+    assert summary["date"] and summary["size"] == "smoke" and "commit" in summary and summary["budget"] == 2
     ids = [c["id"] for c in summary["claims"]]
     assert {"A-gamma", "A-beta", "A'-gamma", "B-tail", "C-rate", "D-regret-digits", "AUC-predicted",
-            "AUC-measured"} <= set(ids)
+            "AUC-probe"} <= set(ids)
     for claim in summary["claims"]:
         assert set(claim) == {"id", "claim", "rule", "verdict", "numbers"}
         assert claim["verdict"] in rules.VERDICTS and claim["rule"]
     cells = json.loads((out / "cells.json").read_text())
     assert {"cells", "theory", "boundaries", "regret"} <= set(cells)
     runs = json.loads((out / "runs.json").read_text())
-    assert len(runs) == summary["runs"] and all("collapsed" in r for r in runs)
+    assert len(runs) == summary["runs"] and all("collapsed" in r and "probe_log10_gain" in r for r in runs)
     pngs = sorted(p.name for p in out.glob("*.png"))
-    assert pngs == ["beta_digits.png", "beta_randman.png", "collapse_measured.png", "collapse_predicted.png",
+    assert pngs == ["beta_digits.png", "beta_randman.png", "collapse_predicted.png", "collapse_probe.png",
                     "gamma_digits.png", "gamma_randman.png", "rate_digits.png", "tail_digits.png"]
     for p in out.glob("*.png"):
         data = p.read_bytes()
@@ -206,7 +288,49 @@ def test_smoke_study_writes_every_file_with_its_schema(tmp_path, capsys, one_thr
     assert sorted(p.name for p in out.iterdir()) == sorted(["summary.json", "cells.json", "runs.json", *pngs])
 
 
+def _as_before_the_rename(folder, to):
+    """``folder``'s results as the study wrote them before --budget, the bootstrap rules and the probe's name."""
+    to.mkdir()
+    summary = json.loads((folder / "summary.json").read_text())
+    summary.pop("budget")
+    summary["auc"] = {("measured_log10_gain" if k == "probe_log10_gain" else k): v for k, v in summary["auc"].items()}
+    summary["claims"] = [{"id": "AUC-measured", "claim": "old", "rule": "old", "verdict": "confirmed", "numbers": {}}]
+    runs = [{("measured_log10_gain" if k == "probe_log10_gain" else k): v for k, v in r.items()}
+            for r in json.loads((folder / "runs.json").read_text())]
+    (to / "summary.json").write_text(json.dumps(summary))
+    (to / "runs.json").write_text(json.dumps(runs))
+    (to / "cells.json").write_text((folder / "cells.json").read_text())
+    return to
+
+
+def test_rejudge_reads_older_files_and_gives_todays_verdicts_without_training(tmp_path, capsys, one_thread):
+    from support import write_smoke_results
+    fresh = write_smoke_results(tmp_path / "fresh")
+    old = _as_before_the_rename(fresh, tmp_path / "old")
+    loaded = load_results(old)                          # the page reads older files under the new names
+    assert "probe_log10_gain" in loaded["runs"][0] and "probe_log10_gain" in loaded["auc"]
+    assert main(["replicate", "--rejudge", str(old), "--no-png"]) == 2     # replacing files needs --force
+    err = capsys.readouterr().err
+    assert "--rejudge" in err and err.count("\n") == 1
+    new = tmp_path / "new"
+    assert main(["replicate", "--rejudge", str(old), "--out", str(new), "--no-png", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    want = json.loads((fresh / "summary.json").read_text())
+    assert summary["claims"] == want["claims"] and summary["auc"] == want["auc"]
+    assert summary["command"] == want["command"] and summary["date"] == want["date"]     # the run's own record
+    assert summary["budget"] == SIZES["smoke"].train_steps
+    assert summary["judged"]["command"] == f"python -m stabviz replicate --rejudge {old} --out {new}"
+    assert "bootstrap" in summary["judged"]["rules"] and summary["judged"]["date"]
+    assert json.loads((new / "runs.json").read_text()) == json.loads((fresh / "runs.json").read_text())
+    assert main(["replicate", "--rejudge", str(new), "--no-png", "--force"]) == 0       # in place, with --force
+
+
 @pytest.mark.parametrize("argv, needle", [
+    (["replicate", "--rejudge", "docs/evidence", "--quick", "--budget", "9"],
+     "--rejudge trains nothing: --quick, --budget do not apply"),
+    (["replicate", "--rejudge", "/nonexistent/study"], "holds no summary.json"),
+    (["replicate", "--budget", "0"], "--budget: 0 is outside the allowed range [1, "),
+    (["replicate", "--budget", "1.5"], "--budget: '1.5' is not a whole number"),
     (["replicate", "--quick", "--full"], "not allowed with"),
     (["replicate", "--launcher", "slurm"], "invalid choice"),
     (["replicate", "--out", ""], "must not be empty"),

@@ -277,7 +277,7 @@ def _stubs(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(cli_dashboard, "run_dashboard", lambda argv=(): _reached("dashboard") or 0)
 
     def fake_replicate(size, out_dir, launcher=None, device="cpu", command="", png=True, progress=None,
-                       force=False):
+                       force=False, budget=None):
         _reached("replicate")
         assert size in evidence.SIZE_NAMES and launcher in (None, "local", "ray") and device in ("cpu", "auto")
         safeio.prepare_dir(out_dir, evidence.study.output_files(png), force)   # the real study's first step

@@ -7,12 +7,17 @@ loads torch: the dashboard's server uses it.
 """
 from __future__ import annotations
 
+import datetime
 import json
 import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from stabviz.evidence.study import SIZES, Cell, arm_cells, cell_stats, run_row, stored_summary
+from stabviz import safeio
+from stabviz.evidence import rules
+from stabviz.evidence.study import (OLD_PROBE_KEY, PROBE_KEY, SIZES, Cell, arm_cells, cell_stats, checkout_commit,
+                                    judge, output_files, run_row, sized, stored_summary, write_outputs)
+from stabviz.jsonsafe import finite_or_none
 from stabviz.runs import ACTIVE
 
 RESULTS_ENV = "STABVIZ_EVIDENCE"
@@ -68,10 +73,47 @@ def load_results(folder: str | os.PathLike | None = None) -> dict[str, Any] | No
                              "rerun the study") from None
     summary, cells, runs = (parts[n] for n in FILES)
     if not (isinstance(summary, dict) and isinstance(summary.get("claims"), list) and isinstance(runs, list)
+            and all(isinstance(r, dict) for r in runs)
             and isinstance(cells, dict) and {"cells", "theory", "boundaries", "regret"} <= set(cells)):
         raise ValueError(f"the files in {where} do not have the layout the study writes; rerun the study")
-    return {**{k: cells[k] for k in ("cells", "theory", "boundaries", "regret")}, "runs": runs,
-            "claims": summary["claims"], "auc": summary.get("auc") or {}, "summary": summary, "folder": str(where)}
+    return {**{k: cells[k] for k in ("cells", "theory", "boundaries", "regret")}, "runs": [_renamed(r) for r in runs],
+            "claims": summary["claims"], "auc": _renamed(summary.get("auc") or {}), "summary": summary,
+            "folder": str(where)}
+
+
+def _renamed(row: Mapping[str, Any]) -> dict[str, Any]:
+    """``row`` with the training probe's gain under PROBE_KEY (files written before it had its name call it
+    OLD_PROBE_KEY)."""
+    return {(PROBE_KEY if k == OLD_PROBE_KEY else k): v for k, v in row.items()}
+
+
+def rejudge(folder: str | os.PathLike, out_dir: str | os.PathLike | None = None, command: str = "",
+            png: bool = True, force: bool = False) -> dict[str, Any]:
+    """The verdicts of the study in ``folder`` by today's rules, from its stored cells and runs (no training):
+    writes summary.json, cells.json, runs.json (and the PNGs) to ``out_dir`` (default ``folder`` itself;
+    replacing files there needs ``force``, checked before any work) and returns the new summary. The run's
+    own record (command, commit, date, wall time) stays; "judged" says when, by which code and rules."""
+    results = load_results(folder)
+    if results is None:
+        raise ValueError(f"folder = {str(folder)!r} holds no summary.json of a replication study")
+    out = safeio.prepare_dir(folder if out_dir is None else out_dir, output_files(png), force)
+    result = judge(results["cells"], results["runs"], results["theory"], results["boundaries"])
+    old = results["summary"]
+    summary = {**{k: v for k, v in old.items() if k not in ("claims", "auc", "regret", "judged")},
+               "budget": old.get("budget") or _own_budget(old),
+               "judged": {"command": command, "commit": checkout_commit(),
+                          "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                          "rules": f"{rules.LEVEL:.0%} percentile bootstrap interval, {rules.RESAMPLES} resamples, "
+                                   f"seed {rules.SEED}"},
+               "claims": result["claims"], "auc": result["auc"], "regret": result["regret"]}
+    write_outputs(out, result, summary, png, force)
+    return finite_or_none(summary)
+
+
+def _own_budget(summary: Mapping[str, Any]) -> int | None:
+    """The optimiser steps of a study written before summaries recorded them: its size's own."""
+    size = summary.get("size")
+    return SIZES[size].train_steps if size in SIZES else None
 
 
 def rerun_size(summary: Mapping[str, Any]) -> str:
@@ -80,11 +122,22 @@ def rerun_size(summary: Mapping[str, Any]) -> str:
     return size if size in RERUN_SIZES else "quick"
 
 
+def rerun_budget(summary: Mapping[str, Any]) -> int | None:
+    """The optimiser steps of a rerun: the results' own budget when their size is a rerun size (a
+    ``--budget`` study reruns at its budget), else None (the rerun size's own)."""
+    from stabviz.config import limits
+    budget = summary.get("budget")
+    if summary.get("size") in RERUN_SIZES and isinstance(budget, int) and not isinstance(budget, bool) \
+            and 1 <= budget <= limits()["train_steps"]:
+        return budget
+    return None
+
+
 def rerun_cells(results: Mapping[str, Any], arm: str | None = None, seeds: int | None = None) -> list[Cell]:
     """The cells of ``arm`` (every arm when None) as a rerun of ``results`` queues them: the configs of
     :func:`rerun_size`, the first ``seeds`` seeds of each cell (all when None)."""
-    cells = [c for c in arm_cells(SIZES[rerun_size(results["summary"])], results["theory"])
-             if arm is None or c.arm == arm]
+    cells = [c for c in arm_cells(sized(rerun_size(results["summary"]), rerun_budget(results["summary"])),
+                                  results["theory"]) if arm is None or c.arm == arm]
     if seeds is not None:
         for c in cells:
             c.configs = [cfg for cfg in c.configs if cfg.lif.seed < seeds]

@@ -1,13 +1,24 @@
-"""The replication study's verdict rules, written before any run (docs/evidence/README.md#the-rules).
+"""The replication study's verdict rules (docs/evidence/README.md#the-rules).
 
-Every rule reads cell means and seed standard deviations of final test accuracy in percentage points
-(0-100) and returns ``(verdict, numbers)``: verdict one of VERDICTS, numbers the values it compared, so
-summary.json shows why. Pure Python: no torch, no plotting, no scikit-learn.
+Every rule reads cells: one cell is the per-seed final test accuracies of one setting, in percentage points
+(0-100; a diverged run already counted at chance). A rule computes one effect from the cells' means (a drop,
+a span, a gain, a regret; the AUC reads runs instead) and a bootstrap interval of it: each cell's seeds are
+resampled with replacement RESAMPLES times (random.Random(SEED), so the interval is reproducible) and the
+effect recomputed from the resampled means; the interval is the LEVEL percentile interval of those effects.
+
+A rule confirms only when the effect is on the claim's side of its threshold *and* the interval does not
+contain the threshold; it refutes only when both are on the other side; anything else (the interval
+straddles the threshold, or the interval and the effect disagree) is inconclusive. Noise is thus checked
+before any verdict, confirmed included.
+
+Returns ``(verdict, numbers)``: numbers the values compared, so summary.json shows why. Pure Python: no
+torch, no numpy, no plotting, no scikit-learn.
 """
 from __future__ import annotations
 
 import math
-from typing import Sequence
+import random
+from typing import Callable, Sequence
 
 VERDICTS = ("confirmed", "refuted", "inconclusive")
 #: "within 2 points of the maximum": the flat part of a curve
@@ -22,81 +33,214 @@ AUC_GOOD = 0.7
 AUC_POOR = 0.6
 #: an AUC needs at least this many runs on each side (collapsed / not)
 AUC_MIN_RUNS = 3
+#: bootstrap resamples, the interval's coverage (percentile interval: 2.5th to 97.5th) and the fixed RNG seed
+RESAMPLES = 2000
+LEVEL = 0.95
+SEED = 2000
+
+Cell = Sequence[float]
 
 
-def _noisy(effect: float, sd: float) -> bool:
-    """The pre-registered guard: a seed sd larger than the effect makes any verdict inconclusive."""
-    return not math.isfinite(effect) or not math.isfinite(sd) or sd > abs(effect)
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
 
 
-def falls_past(low_means: Sequence[float], high_means: Sequence[float], best: float, sd: float
-               ) -> tuple[str, dict]:
-    """Accuracy falls past a boundary: the cells below it (``low_means``) all within NEAR points of the
-    best cell, and the mean of the cells past it at least DROP points below the best.
-    Refuted when the drop is under DROP points (or a low cell is far off the best); inconclusive when the
-    largest seed sd of the cells compared exceeds the drop."""
-    high = sum(high_means) / len(high_means)
-    drop = best - high
-    gap = best - min(low_means) if low_means else math.nan
-    numbers = {"best": best, "past_mean": high, "drop": drop, "low_gap": gap, "sd": sd}
-    if _noisy(drop, sd):
+def _percentile(ordered: Sequence[float], q: float) -> float:
+    """The q-quantile (0 <= q <= 1) of sorted values, linear between order statistics."""
+    pos = q * (len(ordered) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (pos - lo) * (ordered[hi] - ordered[lo])
+
+
+def _interval(values: list[float]) -> tuple[float, float]:
+    finite = sorted(v for v in values if math.isfinite(v))
+    if not finite:
+        return math.nan, math.nan
+    tail = (1 - LEVEL) / 2
+    return _percentile(finite, tail), _percentile(finite, 1 - tail)
+
+
+def _cells(cells: Sequence[Cell]) -> list[list[float]]:
+    """The cells as lists of finite floats; a ValueError for a cell without any."""
+    out = [[float(v) for v in c if v is not None and math.isfinite(v)] for c in cells]
+    if not out or any(not c for c in out):
+        raise ValueError("every cell a rule compares needs at least one finite accuracy")
+    return out
+
+
+def bootstrap(cells: Sequence[Cell], *effects: Callable[[list[float]], float]) -> list[tuple[float, float]]:
+    """The LEVEL percentile interval of each effect (a function of the cells' means, in ``cells``' order),
+    each cell's seeds resampled with replacement, RESAMPLES times, the same resamples for every effect."""
+    rng = random.Random(SEED)
+    data = _cells(cells)
+    draws: list[list[float]] = [[] for _ in effects]
+    for _ in range(RESAMPLES):
+        means = [_mean(rng.choices(c, k=len(c))) for c in data]
+        for out, effect in zip(draws, effects):
+            out.append(effect(means))
+    return [_interval(d) for d in draws]
+
+
+def side(point: float, interval: tuple[float, float], threshold: float, at_least: bool) -> bool | None:
+    """Whether the condition ``point >= threshold`` (``at_least``) or ``point <= threshold`` holds: True or
+    False when the point and the whole interval agree on it, None when the interval contains the threshold,
+    the two disagree, or a number is not finite."""
+    lo, hi = interval
+    if not all(math.isfinite(v) for v in (point, lo, hi)):
+        return None
+    if at_least:
+        holds, certain_yes, certain_no = point >= threshold, lo >= threshold, hi < threshold
+    else:
+        holds, certain_yes, certain_no = point <= threshold, hi <= threshold, lo > threshold
+    if holds and certain_yes:
+        return True
+    if not holds and certain_no:
+        return False
+    return None
+
+
+def _verdict(*conditions: bool | None) -> str:
+    """Confirmed when every condition surely holds, refuted when one surely fails, else inconclusive."""
+    if any(c is False for c in conditions):
+        return "refuted"
+    return "confirmed" if all(c is True for c in conditions) else "inconclusive"
+
+
+def max_sd(cells: Sequence[Cell]) -> float:
+    """The largest seed sd among ``cells`` (shown beside the interval; the rules decide on the interval)."""
+    return max((mean_sd(c)[1] for c in cells), default=math.nan)
+
+
+def falls_past(curve: Sequence[Cell], low: Sequence[int], high: Sequence[int]) -> tuple[str, dict]:
+    """Accuracy falls past a boundary along a curve of cells: the cells ``low`` (indices into ``curve``) all
+    within NEAR points of the curve's best cell (``low_gap`` <= NEAR), and the cells ``high`` on average at
+    least DROP points below it (``drop`` >= DROP). Both are judged with their bootstrap intervals."""
+    if not high:
+        raise ValueError("falls_past needs at least one cell past the boundary")
+    cells = _cells(curve)
+    means = [_mean(c) for c in cells]
+
+    def drop(m):
+        return max(m) - _mean([m[i] for i in high])
+
+    def gap(m):
+        return max(m) - min(m[i] for i in low) if low else 0.0
+    drop_ci, gap_ci = bootstrap(cells, drop, gap)
+    numbers = {"best": max(means), "past_mean": _mean([means[i] for i in high]), "drop": drop(means),
+               "drop_interval": list(drop_ci), "low_gap": gap(means) if low else None,
+               "low_gap_interval": list(gap_ci) if low else None, "sd": max_sd(cells)}
+    conditions = [side(drop(means), drop_ci, DROP, at_least=True)]
+    if low:
+        conditions.append(side(gap(means), gap_ci, NEAR, at_least=False))
+    return _verdict(*conditions), numbers
+
+
+def is_flat(cells: Sequence[Cell]) -> tuple[str, dict]:
+    """The cell means span at most FLAT points: confirmed when the span's interval lies at or under FLAT,
+    refuted when it lies above, inconclusive when it contains FLAT."""
+    data = _cells(cells)
+    means = [_mean(c) for c in data]
+
+    def span(m):
+        return max(m) - min(m)
+    (ci,) = bootstrap(data, span)
+    numbers = {"span": span(means), "span_interval": list(ci), "sd": max_sd(data), "max": max(means),
+               "min": min(means)}
+    return _verdict(side(span(means), ci, FLAT, at_least=False)), numbers
+
+
+def helps(treated: Sequence[Cell], controls: Sequence[Sequence[Cell]]) -> tuple[str, dict]:
+    """The treated cells' average beats the best of the control groups (each a list of cells, averaged) by at
+    least NEAR points: ``gain`` >= NEAR, judged with its bootstrap interval."""
+    groups = [list(treated), *[list(g) for g in controls]]
+    if not controls or any(not g for g in groups):
+        raise ValueError("helps needs treated cells and at least one non-empty control group")
+    cells = _cells([c for g in groups for c in g])
+    bounds, start = [], 0
+    for g in groups:
+        bounds.append((start, start + len(g)))
+        start += len(g)
+
+    def group_means(m):
+        return [_mean(m[a:b]) for a, b in bounds]
+
+    def gain(m):
+        g = group_means(m)
+        return g[0] - max(g[1:])
+    means = [_mean(c) for c in cells]
+    (ci,) = bootstrap(cells, gain)
+    point = group_means(means)
+    rival = max(range(1, len(point)), key=lambda k: point[k])
+    numbers = {"treated": point[0], "control": point[rival], "gain": gain(means), "gain_interval": list(ci),
+               "sd": max_sd(cells)}
+    return _verdict(side(gain(means), ci, NEAR, at_least=True)), {**numbers, "rival_group": rival - 1}
+
+
+def near_best(grid: Sequence[Cell], theory: int) -> tuple[str, dict]:
+    """The theory's cell (index ``theory`` into ``grid``) is within NEAR points of the grid's best cell:
+    ``regret`` <= NEAR, judged with its bootstrap interval (every cell resampled, so the best cell's noise
+    counts as much as the theory cell's). ``sd``: the larger seed sd of the theory cell and the best cell."""
+    cells = _cells(grid)
+    means = [_mean(c) for c in cells]
+
+    def regret(m):
+        return max(m) - m[theory]
+    (ci,) = bootstrap(cells, regret)
+    top = max(range(len(means)), key=lambda k: means[k])
+    ordered = sorted(means)
+    median = (ordered[(len(ordered) - 1) // 2] + ordered[len(ordered) // 2]) / 2
+    numbers = {"theory": means[theory], "best": means[top], "median": median, "regret": regret(means),
+               "regret_interval": list(ci), "regret_vs_median": median - means[theory],
+               "sd": max(mean_sd(cells[theory])[1], mean_sd(cells[top])[1])}
+    return _verdict(side(regret(means), ci, NEAR, at_least=False)), numbers
+
+
+def ranks(scores: Sequence[float], labels: Sequence[bool]) -> tuple[str, dict]:
+    """A score ranks training collapse (``labels``: collapsed or not): confirmed when its AUC and the AUC's
+    bootstrap interval lie at or above AUC_GOOD, refuted when they lie at or below AUC_POOR, inconclusive
+    otherwise or with fewer than AUC_MIN_RUNS runs on either side. The bootstrap resamples runs, collapsed
+    and kept ones separately (their counts fixed); runs whose score is not finite are left out."""
+    pos, neg = _split(scores, labels)
+    value = _auc(pos, neg)
+    numbers = {"auc": value, "auc_interval": None, "collapsed": len(pos), "kept": len(neg)}
+    if min(len(pos), len(neg)) < AUC_MIN_RUNS or not math.isfinite(value):
         return "inconclusive", numbers
-    ok = drop >= DROP and (not low_means or gap <= NEAR)
-    return ("confirmed" if ok else "refuted"), numbers
+    rng = random.Random(SEED)
+    ci = _interval([_auc(rng.choices(pos, k=len(pos)), rng.choices(neg, k=len(neg))) for _ in range(RESAMPLES)])
+    numbers["auc_interval"] = list(ci)
+    good = side(value, ci, AUC_GOOD, at_least=True)
+    poor = side(value, ci, AUC_POOR, at_least=False)
+    verdict = "confirmed" if good is True else "refuted" if poor is True else "inconclusive"
+    return verdict, numbers
 
 
-def is_flat(means: Sequence[float], sd: float) -> tuple[str, dict]:
-    """The cell means span at most FLAT points: confirmed; more: refuted, unless the seed sd exceeds the
-    span (inconclusive)."""
-    span = max(means) - min(means)
-    numbers = {"span": span, "sd": sd, "max": max(means), "min": min(means)}
-    if span <= FLAT:
-        return "confirmed", numbers
-    return ("inconclusive" if _noisy(span, sd) else "refuted"), numbers
+def _split(scores: Sequence[float], labels: Sequence[bool]) -> tuple[list[float], list[float]]:
+    pairs = [(float(s), bool(y)) for s, y in zip(scores, labels) if s is not None and math.isfinite(s)]
+    return [s for s, y in pairs if y], [s for s, y in pairs if not y]
 
 
-def helps(better: float, worse: float, sd: float) -> tuple[str, dict]:
-    """``better`` beats ``worse`` by at least NEAR points: confirmed; by less (or not at all): refuted;
-    inconclusive when the seed sd exceeds the difference."""
-    gain = better - worse
-    numbers = {"treated": better, "control": worse, "gain": gain, "sd": sd}
-    if _noisy(gain, sd):
-        return "inconclusive", numbers
-    return ("confirmed" if gain >= NEAR else "refuted"), numbers
-
-
-def near_best(theory: float, best: float, median: float, sd: float) -> tuple[str, dict]:
-    """The theory's setting is within NEAR points of the grid's best: confirmed; further: refuted, unless
-    the seed sd exceeds the regret (inconclusive)."""
-    regret = best - theory
-    numbers = {"theory": theory, "best": best, "median": median, "regret": regret,
-               "regret_vs_median": median - theory, "sd": sd}
-    if regret <= NEAR:
-        return "confirmed", numbers
-    return ("inconclusive" if _noisy(regret, sd) else "refuted"), numbers
-
-
-def ranks(auc: float, positives: int, negatives: int) -> tuple[str, dict]:
-    """The predicted score ranks training collapse: AUC >= AUC_GOOD confirmed, <= AUC_POOR refuted,
-    between them (or fewer than AUC_MIN_RUNS runs on either side) inconclusive."""
-    numbers = {"auc": auc, "collapsed": positives, "kept": negatives}
-    if min(positives, negatives) < AUC_MIN_RUNS or not math.isfinite(auc):
-        return "inconclusive", numbers
-    if auc >= AUC_GOOD:
-        return "confirmed", numbers
-    return ("refuted" if auc <= AUC_POOR else "inconclusive"), numbers
+def _auc(pos: Sequence[float], neg: Sequence[float]) -> float:
+    """Mann-Whitney U / (n₊ n₋) from midranks (ties count one half); NaN without both classes."""
+    if not pos or not neg:
+        return math.nan
+    ordered = sorted([(s, True) for s in pos] + [(s, False) for s in neg], key=lambda p: p[0])
+    rank_sum, i = 0.0, 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1][0] == ordered[i][0]:
+            j += 1
+        midrank = (i + j) / 2 + 1
+        rank_sum += midrank * sum(1 for k in range(i, j + 1) if ordered[k][1])
+        i = j + 1
+    n_pos, n_neg = len(pos), len(neg)
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
 def auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
     """Area under the ROC curve of ``scores`` for the positive ``labels`` (Mann-Whitney U / (n₊ n₋), ties
     count one half); NaN without both classes. Scores that are not finite are left out."""
-    pairs = [(float(s), bool(y)) for s, y in zip(scores, labels) if s is not None and math.isfinite(s)]
-    pos = [s for s, y in pairs if y]
-    neg = [s for s, y in pairs if not y]
-    if not pos or not neg:
-        return math.nan
-    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
-    return wins / (len(pos) * len(neg))
+    return _auc(*_split(scores, labels))
 
 
 def mean_sd(values: Sequence[float]) -> tuple[float, float]:

@@ -1,4 +1,4 @@
-"""The replication study: the paper's empirical claims rerun offline, judged by rules fixed beforehand.
+"""The replication study: the paper's empirical claims rerun offline, judged by fixed rules (:mod:`.rules`).
 
 Design, arms and rules: docs/evidence/README.md. :func:`design` builds every arm as cells, each cell a list
 of :class:`~stabviz.config.TrainConfig` (one per seed, and in the full size per learning rate and depth);
@@ -13,6 +13,7 @@ in its server process.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import math
 import statistics
@@ -71,6 +72,18 @@ SIZES = {
 }
 
 
+def sized(size_name: str, budget: int | None = None) -> Size:
+    """The study size ``size_name`` with ``budget`` optimiser steps per run (None: the size's own)."""
+    if size_name not in SIZES:
+        raise ValueError(f"size = {size_name!r} is not one of: {', '.join(SIZE_NAMES)}")
+    if budget is None:
+        return SIZES[size_name]
+    top = limits()["train_steps"]
+    if isinstance(budget, bool) or not isinstance(budget, int) or not 1 <= budget <= top:
+        raise ValueError(f"budget = {budget!r} is not a whole number of optimiser steps in [1, {top}]")
+    return dataclasses.replace(SIZES[size_name], train_steps=budget)
+
+
 @dataclass
 class Cell:
     """One point of an arm: its parameters and the configs (seeds...) that measure it."""
@@ -87,8 +100,9 @@ class Cell:
 
 def base_config(task: str, size: Size, device: str = "cpu") -> TrainConfig:
     """Arm A's setting per task: digits at the paper's sl-MNIST layer (α ≈ 0), randman at τ = 20."""
+    # a longer budget gets a longer wall-time limit (600 s at the quick size's 200 steps, as before)
     common = dict(train_steps=size.train_steps, batch=64, device=device, log_every=max(1, size.train_steps),
-                  time_limit=600.0)
+                  time_limit=max(600.0, 3.0 * size.train_steps))
     if task == "digits":
         return TrainConfig(task="digits", lif=preset("paper-slmnist", n_rec=size.digits_neurons), **common)
     return TrainConfig(task="randman", lif=preset("shd-tau20", n_rec=size.randman_neurons, n_in=50), classes=5,
@@ -224,8 +238,15 @@ def stored_summary(run: dict[str, Any]) -> dict[str, Any]:
 # analysis
 
 
+#: the runs.json key of the training probe's initial gain; files written before it was named so call it
+#: OLD_PROBE_KEY (it was never simulate's measurement: see :func:`run_row`)
+PROBE_KEY, OLD_PROBE_KEY = "probe_log10_gain", "measured_log10_gain"
+
+
 def run_row(cell: Cell, summary: dict[str, Any]) -> dict[str, Any]:
-    """One run as the study keeps it: accuracy in %, initial measured and predicted T·log₁₀ gain."""
+    """One run as the study keeps it: accuracy in %, the predicted T·log₁₀ gain at init, and the training
+    probe's (``probe_log10_gain``: T·log₁₀ ρ̂, ρ̂ the per-step gain ``train.probe`` fits to the gradient
+    flow ‖∂L/∂y_t‖ of the task's loss through layer 0, on a task batch, before the first step)."""
     final, initial, pred = summary.get("final") or {}, summary.get("initial") or {}, summary.get("prediction") or {}
     steps = (summary.get("lif") or {}).get("steps")
     rho_hat = initial.get("grad_gain")
@@ -233,18 +254,22 @@ def run_row(cell: Cell, summary: dict[str, Any]) -> dict[str, Any]:
     return finite_or_none({
         "arm": cell.arm, "task": cell.task, "cell": cell.label, "seed": (summary.get("lif") or {}).get("seed"),
         "status": summary.get("status"), "accuracy": None if acc is None else 100 * acc,
-        "measured_log10_gain": steps * math.log10(rho_hat) if rho_hat and steps and rho_hat > 0 else None,
+        PROBE_KEY: steps * math.log10(rho_hat) if rho_hat and steps and rho_hat > 0 else None,
         "predicted_log10_gain": pred.get("log10_gain"), "predicted_regime": pred.get("regime"),
         "wall_s": summary.get("wall_s")})
+
+
+def chance(task: str) -> float:
+    """Chance accuracy in % on ``task`` (digits: 10 classes; randman: 5)."""
+    return 10.0 if task == "digits" else 100.0 / 5
 
 
 def cell_stats(cell: Cell, rows: list[dict[str, Any]]) -> dict[str, Any]:
     accs = [r["accuracy"] if r["status"] == "finished" and r["accuracy"] is not None else None for r in rows]
     # a diverged run counts at chance: it learned nothing
-    chance = 10.0 if cell.task == "digits" else 100.0 / 5
-    mean, sd = rules.mean_sd([chance if a is None else a for a in accs])
+    mean, sd = rules.mean_sd([chance(cell.task) if a is None else a for a in accs])
     return finite_or_none({"arm": cell.arm, "task": cell.task, "label": cell.label, "params": cell.params,
-                           "mean": mean, "sd": sd, "accuracies": accs, "chance": chance})
+                           "mean": mean, "sd": sd, "accuracies": accs, "chance": chance(cell.task)})
 
 
 def measured_boundary(lif: LIFConfig, axis: str, points: int) -> float | None:
@@ -271,18 +296,29 @@ def analyse(cells: list[Cell], summaries: list[list[dict[str, Any]]], points: di
     """Curves, regret tables, the collapse scatter and every claim's verdict."""
     rows = [[run_row(c, s) for s in runs] for c, runs in zip(cells, summaries)]
     stats = [cell_stats(c, r) for c, r in zip(cells, rows)]
-    flat = [r for rs in rows for r in rs]
+    return judge(stats, [r for rs in rows for r in rs], points, boundaries)
+
+
+def judge(stats: list[dict[str, Any]], runs: list[dict[str, Any]], points: dict[str, Any],
+          boundaries: dict[str, Any]) -> dict[str, Any]:
+    """:func:`analyse`'s result from cell statistics and run rows (a fresh study's, or the ones cells.json
+    and runs.json keep): each run's "collapsed" flag, the AUCs, the regret tables and the claims by the
+    rules of :mod:`.rules`. Runs of older files name the probe's gain OLD_PROBE_KEY: read as PROBE_KEY."""
+    runs = [{(PROBE_KEY if k == OLD_PROBE_KEY else k): v for k, v in r.items()} for r in runs]
     best = {t: max((s["mean"] for s in stats if s["task"] == t and s["arm"] != "C" and s["mean"] is not None),
                    default=math.nan) for t in TASK_NAMES}
-    for r, s in ((r, s) for rs, s in zip(rows, stats) for r in rs):
-        floor = s["chance"] + COLLAPSE_FRACTION * (best[s["task"]] - s["chance"])
+    for r in runs:
+        floor = chance(r["task"]) + COLLAPSE_FRACTION * (best[r["task"]] - chance(r["task"]))
         r["collapsed"] = r["status"] != "finished" or r["accuracy"] is None or r["accuracy"] < floor
-    scored = [r for r in flat if r["arm"] != "C"]
-    aucs = {k: rules.auc([r[k] for r in scored], [r["collapsed"] for r in scored])
-            for k in ("predicted_log10_gain", "measured_log10_gain")}
-    claims = _claims(stats, points, aucs, scored)
-    return {"cells": stats, "runs": flat, "theory": points, "boundaries": boundaries, "auc": aucs,
-            "regret": _regret_tables(stats), "claims": claims}
+    scored = [r for r in runs if r["arm"] != "C"]
+    aucs = {k: rules.auc([r.get(k) for r in scored], [r["collapsed"] for r in scored]) for k in SCORES}
+    return {"cells": stats, "runs": runs, "theory": points, "boundaries": boundaries, "auc": aucs,
+            "regret": _regret_tables(stats), "claims": _claims(stats, points, scored)}
+
+
+#: the scores whose AUC for collapse is judged: key -> what it is, as the claims name it
+SCORES = {"predicted_log10_gain": "the theory's predicted initial T·log₁₀ gain",
+          PROBE_KEY: "the training probe's initial T·log₁₀ ρ̂ (gradient flow of the task's loss at init)"}
 
 
 def _cells(stats, arm, task, **params) -> list[dict[str, Any]]:
@@ -309,7 +345,7 @@ def _regret_tables(stats) -> dict[str, Any]:
             continue
         top = max(grid, key=lambda s: s["mean"] if s["mean"] is not None else -math.inf)
         out[task] = {"theory": theory_cell["mean"], "theory_sd": theory_cell["sd"], "best": top["mean"],
-                     "best_cell": top["label"], "median": statistics.median(means), "cells": len(means),
+                     "best_cell": top["label"], "best_sd": top["sd"], "median": statistics.median(means), "cells": len(means),
                      "settings": {s["label"]: s["mean"] for s in _cells(stats, "D", task)}}
     return out
 
@@ -319,83 +355,95 @@ def _claim(cid: str, claim: str, rule: str, result: tuple[str, dict] | None, why
     return finite_or_none({"id": cid, "claim": claim, "rule": rule, "verdict": verdict, "numbers": numbers})
 
 
-def _max_sd(cells) -> float:
-    return max((c["sd"] for c in cells if c["sd"] is not None), default=math.nan)
+def seeds_of(cell: dict[str, Any]) -> list[float]:
+    """A cell's per-seed accuracies as the rules read them: a run that did not finish at chance."""
+    return [cell["chance"] if a is None else a for a in cell["accuracies"]]
 
 
-def _claims(stats, points, aucs, scored) -> list[dict[str, Any]]:
+def _guard() -> str:
+    """The clause every rule's text ends with (rules.py: the point and its interval must agree)."""
+    return (f"each judged with its {rules.LEVEL:.0%} bootstrap interval over seeds ({rules.RESAMPLES} resamples, "
+            "every cell's seeds resampled): inconclusive when the interval contains the threshold")
+
+
+def _claims(stats, points, scored) -> list[dict[str, Any]]:
     out = []
     near, drop = rules.NEAR, rules.DROP
     for task, arm in (("digits", "A"), ("randman", "A'")):
         g = _curve(stats, arm, task, "fastsigmoid", "dampening")
-        low = [c for c in g if c["params"]["dampening"] <= 0.75]
-        high = [c for c in g if c["params"]["dampening"] >= 1.5]
-        res = rules.falls_past([c["mean"] for c in low], [c["mean"] for c in high], max(c["mean"] for c in g),
-                               _max_sd(low + high)) if g and high else None
+        low = [i for i, c in enumerate(g) if c["params"]["dampening"] <= 0.75]
+        high = [i for i, c in enumerate(g) if c["params"]["dampening"] >= 1.5]
+        res = rules.falls_past([seeds_of(c) for c in g], low, high) if high else None
         if res:
             res[1].update(points[task]["fastsigmoid"])
             res[1].pop("notes", None)
         out.append(_claim(f"{arm}-gamma", f"{task}: accuracy falls as γ rises past the conditions' values (fast sigmoid, β = 1)",
-                          f"confirmed if every cell with γ ≤ 0.75 is within {near:g} points of the best γ cell and the "
-                          f"cells with γ ≥ 1.5 average ≥ {drop:g} points below it; inconclusive if the largest seed sd of "
-                          "the cells compared exceeds that drop; refuted otherwise", res))
+                          f"confirmed if every cell with γ ≤ 0.75 is within {near:g} points of the best γ cell (low_gap) "
+                          f"and the cells with γ ≥ 1.5 average ≥ {drop:g} points below it (drop); refuted if either "
+                          f"fails; {_guard()}", res))
         b = _curve(stats, arm, task, "fastsigmoid", "sharpness")
-        keep = [c for c in b if c["params"]["sharpness"] >= 1.0]
-        lowb = [c for c in b if c["params"]["sharpness"] <= 0.5]
-        res = rules.falls_past([c["mean"] for c in keep], [c["mean"] for c in lowb], max(c["mean"] for c in b),
-                               _max_sd(keep + lowb)) if keep and lowb else None
+        keep = [i for i, c in enumerate(b) if c["params"]["sharpness"] >= 1.0]
+        lowb = [i for i, c in enumerate(b) if c["params"]["sharpness"] <= 0.5]
+        res = rules.falls_past([seeds_of(c) for c in b], keep, lowb) if keep and lowb else None
         out.append(_claim(f"{arm}-beta", f"{task}: too low a sharpness β hurts (fast sigmoid, γ = 1)",
-                          f"confirmed if every cell with β ≥ 1 is within {near:g} points of the best β cell and the "
-                          f"cells with β ≤ 0.5 average ≥ {drop:g} points below it; inconclusive if the largest seed sd "
-                          "exceeds that drop; refuted otherwise", res))
+                          f"confirmed if every cell with β ≥ 1 is within {near:g} points of the best β cell (low_gap) "
+                          f"and the cells with β ≤ 0.5 average ≥ {drop:g} points below it (drop); refuted if either "
+                          f"fails; {_guard()}", res))
         res = _robust_shape(stats, arm, task)
         out.append(_claim(f"{arm}-shape", f"{task}: the fast sigmoid is the most robust shape over the γ grid",
                           f"mean accuracy over the γ curve: confirmed if the fast sigmoid beats the best other shape by "
-                          f"≥ {near:g} points; inconclusive if the largest per-shape seed sd exceeds the difference; "
-                          "refuted otherwise", res, "fewer than two shapes in this size"))
+                          f"≥ {near:g} points (gain); refuted if it does not; {_guard()}", res,
+                          "fewer than two shapes in this size"))
     q = sorted(_cells(stats, "B", "digits"), key=lambda c: c["params"]["tail"])
     out.append(_claim("B-tail", "digits, q-PseudoSpike with the mult2 reset: accuracy is flat in the tail q",
-                      f"confirmed if the q cells' means span ≤ {rules.FLAT:g} points; inconclusive if the largest seed "
-                      "sd exceeds the span; refuted otherwise",
-                      rules.is_flat([c["mean"] for c in q], _max_sd(q)) if len(q) > 1 else None))
+                      f"confirmed if the q cells' means span ≤ {rules.FLAT:g} points (span); refuted if they span "
+                      f"more; {_guard()}",
+                      rules.is_flat([seeds_of(c) for c in q]) if len(q) > 1 else None))
     on = _cells(stats, "C", "digits", sparsity=True)
-    hi = [c for c in on if c["params"]["initial_rate"] >= 0.5]
-    lo = [c for c in on if c["params"]["initial_rate"] < 0.5]
+    hi = [seeds_of(c) for c in on if c["params"]["initial_rate"] >= 0.5]
+    lo = [seeds_of(c) for c in on if c["params"]["initial_rate"] < 0.5]
+    res = rules.helps(hi, [lo]) if hi and lo else None
+    if res:
+        res[1].pop("rival_group")
     out.append(_claim("C-rate", "digits: high initial firing rates (f0 ≥ 0.5), with the sparsity loss, help",
-                      f"confirmed if the f0 ≥ 0.5 cells average ≥ {near:g} points above the f0 < 0.5 cells (sparsity "
-                      "loss on); inconclusive if the largest seed sd exceeds the difference; refuted otherwise",
-                      rules.helps(statistics.fmean(c["mean"] for c in hi), statistics.fmean(c["mean"] for c in lo),
-                                  _max_sd(hi + lo)) if hi and lo else None))
-    for task, table in _regret_tables(stats).items():
+                      f"confirmed if the f0 ≥ 0.5 cells average ≥ {near:g} points above the f0 < 0.5 cells, sparsity "
+                      f"loss on (gain); refuted if they do not; {_guard()}", res))
+    for task, arm in (("digits", "A"), ("randman", "A'")):
+        grid = _cells(stats, arm, task, shape="fastsigmoid") + _cells(stats, "D", task)
+        at = next((i for i, s in enumerate(grid) if s["params"].get("setting") == "recommended"), None)
+        if at is None:
+            continue
+        res = rules.near_best([seeds_of(c) for c in grid], at)
+        res[1]["best_cell"] = max(grid, key=lambda c: statistics.fmean(seeds_of(c)))["label"]
         out.append(_claim(f"D-regret-{task}", f"{task}: the theory's recommended setting is near the grid's best",
                           f"confirmed if its mean is within {near:g} points of the best cell of the grid (arm A/A′ fast "
-                          "sigmoid + arm D); inconclusive if its seed sd exceeds the regret; refuted otherwise",
-                          rules.near_best(table["theory"], table["best"], table["median"], table["theory_sd"])))
-    collapsed = sum(r["collapsed"] for r in scored)
-    for key, what in (("predicted_log10_gain", "predicted"), ("measured_log10_gain", "measured")):
-        out.append(_claim(f"AUC-{what}", f"the {what} initial T·log₁₀ gain ranks training collapse (arms A, A′, B, D)",
+                          f"sigmoid + arm D) (regret); refuted if further; {_guard()} (the best cell's seeds as much "
+                          "as the recommended one's)", res))
+    labels = [r["collapsed"] for r in scored]
+    for key, what in SCORES.items():
+        cid = "AUC-predicted" if key == "predicted_log10_gain" else "AUC-probe"
+        out.append(_claim(cid, f"{what} ranks training collapse (arms A, A′, B, D)",
                           f"AUC of the score for 'collapsed' (diverged, or below chance + {COLLAPSE_FRACTION:g} × (task's "
                           f"best cell − chance)): confirmed if ≥ {rules.AUC_GOOD:g}, refuted if ≤ {rules.AUC_POOR:g}, "
-                          f"inconclusive between, or with fewer than {rules.AUC_MIN_RUNS} runs on either side",
-                          rules.ranks(aucs[key], collapsed, len(scored) - collapsed)))
+                          f"each judged with its {rules.LEVEL:.0%} bootstrap interval ({rules.RESAMPLES} resamples of the "
+                          "runs, collapsed and kept ones apart); inconclusive when the interval contains the threshold, "
+                          f"between the two, or with fewer than {rules.AUC_MIN_RUNS} runs on either side",
+                          rules.ranks([r.get(key) for r in scored], labels)))
     return out
 
 
 def _robust_shape(stats, arm, task) -> tuple[str, dict] | None:
-    """The fast sigmoid's mean over its γ curve against the best other shape's; sd over seeds of that mean."""
-    per_shape = {}
-    for shape in SHAPES:
-        curve = _curve(stats, arm, task, shape, "dampening")
-        if curve:
-            seeds = list(zip(*[c["accuracies"] for c in curve]))
-            means = [statistics.fmean(c["chance"] if a is None else a for a, c in zip(s, curve)) for s in seeds]
-            per_shape[shape] = rules.mean_sd(means)
-    if "fastsigmoid" not in per_shape or len(per_shape) < 2:
+    """The fast sigmoid's mean over its γ curve against the best other shape's (rules.helps, each shape's
+    curve a group of cells)."""
+    curves = {shape: [seeds_of(c) for c in curve] for shape in SHAPES
+              if (curve := _curve(stats, arm, task, shape, "dampening"))}
+    if "fastsigmoid" not in curves or len(curves) < 2:
         return None
-    rival = max((s for s in per_shape if s != "fastsigmoid"), key=lambda s: per_shape[s][0])
-    verdict, numbers = rules.helps(per_shape["fastsigmoid"][0], per_shape[rival][0],
-                                   max(sd for _, sd in per_shape.values()))
-    return verdict, {**numbers, "rival": rival, "per_shape": {s: m for s, (m, _) in per_shape.items()}}
+    rivals = [s for s in curves if s != "fastsigmoid"]
+    verdict, numbers = rules.helps(curves["fastsigmoid"], [curves[s] for s in rivals])
+    per_shape = {s: statistics.fmean(statistics.fmean(c) for c in cells) for s, cells in curves.items()}
+    rival = rivals[numbers.pop("rival_group")]
+    return verdict, {**numbers, "rival": rival, "per_shape": per_shape}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -404,14 +452,14 @@ def _robust_shape(stats, arm, task) -> tuple[str, dict] | None:
 
 def replicate(size_name: str, out_dir: str | Path, launcher: str | None = None, device: str = "cpu",
               command: str = "", png: bool = True, progress: Callable[[str], None] | None = None,
-              force: bool = False) -> dict[str, Any]:
-    """Run the study of ``size_name`` and write its files to ``out_dir``; returns summary.json's content.
+              force: bool = False, budget: int | None = None) -> dict[str, Any]:
+    """Run the study of ``size_name`` (``budget`` optimiser steps per run; None: the size's own) and write
+    its files to ``out_dir``; returns summary.json's content.
     The folder and its result files are checked first (:func:`stabviz.safeio.prepare_dir`: never ``/`` or a
     symbolic link; existing result files only replaced with ``force``), so a refusal costs no run."""
-    if size_name not in SIZES:
-        raise ValueError(f"size = {size_name!r} is not one of: {', '.join(SIZE_NAMES)}")
+    size, began = sized(size_name, budget), time.monotonic()
     say = progress or (lambda text: None)
-    size, began = SIZES[size_name], time.monotonic()
+    commit = checkout_commit()      # the code that runs, read before the runs (the checkout may change meanwhile)
     out = safeio.prepare_dir(out_dir, output_files(png), force)
     cells, points = design(size, device)
     configs = [c for cell in cells for c in cell.configs]
@@ -427,16 +475,16 @@ def replicate(size_name: str, out_dir: str | Path, launcher: str | None = None, 
         boundaries[task] = {"dampening": measured_boundary(lif, "dampening", size.boundary_points),
                             "sharpness": measured_boundary(lif, "sharpness", size.boundary_points)}
     result = analyse(cells, summaries, points, boundaries)
-    summary = {"size": size_name, "command": command, "commit": _commit(), "launcher": launcher or "in-process",
+    summary = {"size": size_name, "command": command, "commit": commit, "launcher": launcher or "in-process",
                "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-               "device": device, "runs": len(configs), "cells": len(cells),
+               "device": device, "budget": size.train_steps, "runs": len(configs), "cells": len(cells),
                "wall_s": time.monotonic() - began, "claims": result["claims"], "auc": result["auc"],
                "regret": result["regret"]}
     write_outputs(out, result, summary, png, force)
     return finite_or_none(summary)
 
 
-def _commit() -> str | None:
+def checkout_commit() -> str | None:
     """The checkout's commit (with '-dirty' when files differ from it), or None outside git."""
     root = Path(__file__).resolve().parents[2]
     try:
@@ -481,7 +529,10 @@ def write_outputs(out: Path, result: dict[str, Any], summary: dict[str, Any], pn
 CURVE_FIGURES = {**{f"{stem}_{task}": (axis, True) for task in TASK_NAMES
                     for stem, axis in (("gamma", "dampening"), ("beta", "sharpness"))},
                  "tail_digits": ("tail", True), "rate_digits": ("initial_rate", False)}
-SCATTER_KEYS = {"collapse_measured": "measured_log10_gain", "collapse_predicted": "predicted_log10_gain"}
+SCATTER_KEYS = {"collapse_probe": PROBE_KEY, "collapse_predicted": "predicted_log10_gain"}
+#: the scatters' x axis titles
+SCATTER_TITLES = {"collapse_probe": "training probe's initial T·log₁₀ ρ̂ (gradient flow at init)",
+                  "collapse_predicted": "predicted initial T·log₁₀ gain (theory)"}
 
 
 def figure_curves(stats: list[dict[str, Any]]) -> dict[str, dict[str, tuple[list, list, list]]]:
@@ -527,9 +578,8 @@ def figures(result: dict[str, Any], rerun: dict[str, Any] | None = None) -> dict
     scored = [r for r in result["runs"] if r["arm"] != "C"]
     extra = [r for r in (rerun or {}).get("runs", []) if r["arm"] != "C"]
     for stem, key in SCATTER_KEYS.items():
-        what = stem.partition("_")[2]
         figs[stem] = plots.evidence_scatter(
-            [r[key] for r in scored], [r["accuracy"] or 0.0 for r in scored], [r["collapsed"] for r in scored],
-            x_title=f"initial {what} T·log₁₀ gain", auc=result["auc"].get(key),
-            overlay=([r[key] for r in extra], [r["accuracy"] or 0.0 for r in extra]) if extra else None)
+            [r.get(key) for r in scored], [r["accuracy"] or 0.0 for r in scored], [r["collapsed"] for r in scored],
+            x_title=SCATTER_TITLES[stem], auc=result["auc"].get(key),
+            overlay=([r.get(key) for r in extra], [r["accuracy"] or 0.0 for r in extra]) if extra else None)
     return figs

@@ -1,5 +1,5 @@
 """Evidence (/evidence): the replication study's committed results (docs/evidence), each claim's verdict by
-the rule fixed before the run, and a rerun of any arm through the launcher, drawn over the results as its
+its rule (an effect and its bootstrap interval over seeds against a fixed threshold), and a rerun of any arm through the launcher, drawn over the results as its
 runs finish.
 
 The results are read by :func:`stabviz.evidence.load_results` (STABVIZ_EVIDENCE names another folder); the
@@ -33,12 +33,15 @@ ARMS = (
      "Glorot γ = β = 1, conditions I + II, β*(γ = 1), γ_IV(β = 1) and the recommended option, on both tasks.", ()),
 )
 RANKING = ("AUC", "Does the prediction rank training collapse?",
-           "Every run of arms A, A′, B and D: final accuracy against its initial T·log₁₀ gain, measured and "
-           "predicted; red runs collapsed.", ("collapse_predicted", "collapse_measured"))
+           "Every run of arms A, A′, B and D: final accuracy against its initial T·log₁₀ gain as the theory "
+           "predicts it, and as the training probe fits it (ρ̂ of the gradient flow of the task's loss, on a task "
+           "batch, before the first step: not a simulate measurement); red runs collapsed.",
+           ("collapse_predicted", "collapse_probe"))
 FIGURE_TITLES = {"gamma_digits": "Accuracy against γ (β = 1)", "beta_digits": "Accuracy against β (γ = 1)",
                  "gamma_randman": "Accuracy against γ (β = 1)", "beta_randman": "Accuracy against β (γ = 1)",
                  "tail_digits": "Accuracy against the tail q", "rate_digits": "Accuracy against the initial rate f0",
-                 "collapse_predicted": "Against the predicted gain", "collapse_measured": "Against the measured gain"}
+                 "collapse_predicted": "Against the predicted gain",
+                 "collapse_probe": "Against the training probe's gain at init"}
 #: seconds between redraws while rerun runs are queued or running (a run takes seconds at least)
 POLL_S = 2.0
 #: stored runs searched for reruns (newest first)
@@ -61,7 +64,9 @@ def render(cfg: LIFConfig) -> None:
     st.title("Evidence: do the paper's claims hold?")
     st.markdown("Short training runs on a real dataset (scikit-learn's handwritten digits) and on randman test the "
                 "paper's empirical claims. Each claim is judged **confirmed**, **refuted** or **inconclusive** by a "
-                "rule written before the runs. The design is in docs/evidence/README.md.")
+                "fixed rule: the effect it measures must clear its threshold, and so must the effect's "
+                f"{evidence.rules.LEVEL:.0%} bootstrap interval over seeds, else the verdict is inconclusive. "
+                "The design is in docs/evidence/README.md.")
     outcome_evidence.view()
     folder = str(ev_results.results_folder())
     stamp = ev_results.stamp(folder)
@@ -94,7 +99,16 @@ def header(summary: Mapping[str, Any]) -> None:
                 f"commit {layout.plain(commit[:12] + (' (with local changes)' if commit.endswith('-dirty') else ''))} "
                 f"· {layout.plain(str(summary.get('date') or 'no date').replace('T', ' '))} "
                 f"· {summary.get('runs', '?')} runs in {f'{wall / 60:.0f} min' if wall >= 60 else f'{wall:.0f} s'} "
-                f"({layout.plain(summary.get('launcher'))}, {layout.plain(summary.get('device'))})")
+                f"({layout.plain(summary.get('launcher'))}, {layout.plain(summary.get('device'))})"
+                + (f" · {summary['budget']} optimiser steps per run" if summary.get("budget") else ""))
+    judged = summary.get("judged")
+    if isinstance(judged, Mapping):
+        when = str(judged.get("commit") or "unknown")
+        st.caption(f"Verdicts judged again from the stored runs, without training, by "
+                   f"{layout.plain(judged.get('command') or 'an unrecorded command')} · commit "
+                   f"{layout.plain(when[:12] + (' (with local changes)' if when.endswith('-dirty') else ''))} · "
+                   f"{layout.plain(str(judged.get('date') or 'no date').replace('T', ' '))} · "
+                   f"{layout.plain(judged.get('rules') or '')}")
     if summary.get("size") == "smoke":
         st.warning("These are `--smoke` results: the pipeline's end-to-end check (two seeds, a few optimiser "
                    "steps). Their verdicts mean nothing.", icon=":material/science:")
@@ -172,19 +186,23 @@ def chart(figs: Mapping[str, Any], stem: str) -> None:
 
 def claim_view(claim: Mapping[str, Any]) -> None:
     """One claim: its verdict (coloured), what it says, its rule, and the numbers the rule compared."""
-    refuted = " :red[— the runs contradict it.]" if claim.get("verdict") == "refuted" else ""
-    st.markdown(f"{badge(claim.get('verdict'))} **{layout.plain(claim.get('claim'))}**{refuted}")
-    st.caption(f"**Rule**, fixed before the run: {layout.plain(claim.get('rule'))}  \n"
+    why = {"refuted": " :red[— the runs contradict it.]",
+           "inconclusive": " :orange[— the runs do not settle it.]"}.get(claim.get("verdict"), "")
+    st.markdown(f"{badge(claim.get('verdict'))} **{layout.plain(claim.get('claim'))}**{why}")
+    st.caption(f"**Rule**: {layout.plain(claim.get('rule'))}  \n"
                f"**Numbers**: {layout.plain(numbers_text(claim.get('numbers') or {}))}")
 
 
 def numbers_text(numbers: Mapping[str, Any]) -> str:
-    """``{"drop": 12.345, "per_shape": {"x": 1}}`` -> "drop 12.3 · per_shape x 1" (3 significant digits)."""
+    """``{"drop": 12.345, "drop_interval": [9.1, 15.0], "per_shape": {"x": 1}}`` ->
+    "drop 12.3 · drop_interval [9.1, 15] · per_shape x 1" (3 significant digits)."""
     def show(v: Any) -> str:
         if isinstance(v, float):
             return f"{v:.3g}"
         if isinstance(v, Mapping):
             return ", ".join(f"{k} {show(x)}" for k, x in v.items())
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(show(x) for x in v) + "]"
         return "n/a" if v is None else str(v)
     return " · ".join(f"{k} {show(v)}" for k, v in numbers.items())
 
