@@ -373,6 +373,40 @@ def validity_warnings(cfg: LIFConfig, v: VoltageState) -> list[str]:
     return out
 
 
+#: what predict_shown says when it measured the voltages in place of the gaussian model (auto_voltage_model)
+AUTO_MEASURED_NOTE = ("voltage model: measured automatically: the gaussian model misplaces the firing rate with "
+                      "the {reset} reset (2–3× for mult1; docs/theory.md, section 8.3), so this prediction "
+                      "simulates the layer instead (once per "
+                      "forward setting: the surrogate's sliders reuse it)")
+
+
+def auto_voltage_model(cfg: LIFConfig) -> str:
+    """The voltage model `predict_shown` uses: the setting's own, except that the gaussian model gives way
+    to the measured one for the multiplicative resets, where its firing rate is known to be off
+    (docs/theory.md#83-the-gaussian-model-is-a-subtractive-reset-small-threshold-model). A setting too large
+    to simulate here (the memory check refuses it) keeps the gaussian model."""
+    if cfg.voltage_model != "gaussian" or not _multiplicative(cfg):
+        return cfg.voltage_model
+    from stabviz import memory, simulate
+    burn = simulate.stationary_burn_in(cfg)
+    try:
+        memory.check_simulate(cfg, burn_in=burn, steps=burn + 200)
+    except ValueError:
+        return "gaussian"
+    return "measured"
+
+
+def predict_shown(cfg: LIFConfig) -> Prediction:
+    """The prediction to show a user for ``cfg``: `predict` under `auto_voltage_model`, its first note
+    saying so when that is the measured model in place of the gaussian one. (`predict` itself, which the
+    recommendation's solutions must agree with, keeps the setting's model.)"""
+    model = auto_voltage_model(cfg)
+    pred = predict(cfg, model)
+    if model != cfg.voltage_model:
+        pred.notes.insert(0, AUTO_MEASURED_NOTE.format(reset=cfg.reset))
+    return pred
+
+
 def predict(cfg: LIFConfig, model: str | None = None) -> Prediction:
     """The theory's prediction at ``cfg`` under its voltage model (or ``model``)."""
     v = voltage_state(cfg, model)
