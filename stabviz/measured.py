@@ -169,12 +169,13 @@ def _one_thread_per_block(device: str):
 @dataclass
 class _Job:
     """One block of cells: rows [top, top + rows) × columns [left, left + cols) of the map, computed by
-    ``run(step_done, stop)`` (step_done(steps) as its push-back goes; stop: give up early)."""
+    ``run(step_done, stop)`` (step_done(steps done of ``steps``) as its push-back goes; stop: give up early)."""
     top: int
     rows: int
     left: int
     cols: int
     run: Callable[[Callable[[int], None] | None, threading.Event], np.ndarray]
+    steps: int = 1
 
 
 def _run_jobs(jobs: list[_Job], ny: int, nx: int, workers: int, report: Callable[[int], None],
@@ -183,8 +184,7 @@ def _run_jobs(jobs: list[_Job], ny: int, nx: int, workers: int, report: Callable
     each job (and, with ``within``, as the running jobs' push-backs go)."""
     out = np.empty((ny, nx))
     tally, stop = _Tally(report), threading.Event()
-    steps_of = lambda job: max(1, getattr(job.run, "steps", 1))
-    parts = {id(job): (lambda step, job=job: tally.part(id(job), job.rows * job.cols * step // steps_of(job)))
+    parts = {id(job): (lambda step, job=job: tally.part(id(job), job.rows * job.cols * step // job.steps))
              if within else None for job in jobs}
     if workers == 1 or len(jobs) == 1:
         for job in jobs:
@@ -300,14 +300,14 @@ def _block_jobs(cfg: LIFConfig, trace: _Trace, gammas: torch.Tensor, units: list
     rows = min(ny, cells)
     cols = max(1, min(nx, cells // ny)) if rows == ny else 1
     return [_Job(top, min(rows, ny - top), left, min(cols, nx - left),
-                 _block(cfg, trace, gammas[top:top + rows], units[left:left + cols]))
+                 _block(cfg, trace, gammas[top:top + rows], units[left:left + cols]), trace.steps)
             for left in range(0, nx, cols) for top in range(0, ny, rows)]
 
 
 def _block(cfg: LIFConfig, trace: _Trace, gammas: torch.Tensor, units: list[tuple[float, float]]):
+    """A block's job: σ'₁ of its columns at every kept step, then its cells' push-back."""
     def run(step_done, stop):
         return _pushback_block(trace, gammas, _unit_trace(cfg, trace, units), step_done, stop)
-    run.steps = trace.steps
     return run
 
 

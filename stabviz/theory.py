@@ -1,7 +1,7 @@
 """Stability conditions I-IV, voltage models, predictions and region grids (docs/theory.md#3-conditions-i-to-iv and docs/theory.md#4-the-voltage-models).
 
 numpy/scipy only: importing this module never imports torch (the ``measured`` voltage model imports
-:mod:`stabviz.simulate` lazily, only when asked for).
+:mod:`stabviz.simulate` lazily, only when asked for, or by ``predict_shown`` for a multiplicative reset).
 
 Everything here is written to broadcast: the leak α, the recurrent mean and the surrogate parameters
 may be numpy arrays, so a whole region map is one pass of closed forms (no loop per cell).

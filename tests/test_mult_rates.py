@@ -68,3 +68,17 @@ def test_a_layer_too_large_to_simulate_keeps_the_gaussian_model(monkeypatch):
     assert theory.auto_voltage_model(cfg) == "gaussian"
     p = theory.predict_shown(cfg)
     assert p.voltage_model == "gaussian" and any(n.startswith("validity:") for n in p.notes)
+
+
+def test_the_dashboard_headlines_the_measured_rate_for_mult_resets(monkeypatch):
+    """compute.predictions carries predict_shown's entry for a multiplicative reset, and shown_model names it;
+    above the dashboard's neuron limit (it simulates in its own process) the gaussian model stays."""
+    from stabviz.ui import compute
+    cfg = preset("shd-tau20", reset="mult1", n_rec=64)
+    assert compute.shown_model(cfg) == "measured" and compute.shown_model(preset("shd-tau20")) == "gaussian"
+    preds = compute.predictions(compute.key_of(cfg))
+    shown = preds[compute.shown_model(cfg)]
+    assert shown["voltage_model"] == "measured" and shown["notes"][0].startswith("voltage model: measured")
+    assert abs(shown["firing_rate"] - _simulated_rate(cfg)) <= 0.05 < abs(preds["gaussian"]["firing_rate"] - shown["firing_rate"])
+    monkeypatch.setenv("STABVIZ_MAX_NEURONS", "32")
+    assert compute.shown_model(cfg) == "gaussian"
