@@ -3,16 +3,22 @@
 known to fail").
 
 Why it is cheap: the surrogate (γ, β, q) does not change the forward pass. A (sharpness or tail) ×
-dampening map therefore needs one forward simulation, recorded, and then one push-back per cell, all cells
-pushed back together as one batched matmul per step. A leak axis changes the forward pass (and the weights,
-through conditions I/II), so it needs one forward simulation per column, its dampening cells batched.
+dampening map therefore needs one forward simulation, recorded, and then one push-back per cell; the cells
+are pushed back in blocks (a column of cells per block at n = 256 on the CPU), each block's cells together as
+one matmul per step, through all T steps in a few buffers that stay in cache. A leak axis changes the forward
+pass (and the weights, through conditions I/II), so it needs one forward simulation per column, its
+dampening cells batched. On a CPU with several torch threads, blocks (or leak columns) run in parallel
+threads, each one-threaded. The push-back's matmuls are almost all of the time (docs/performance.md).
 
 Every cell reproduces `simulate.measure` at that setting with the same seed: the same weights, inputs and
 random start vector, the same steps pushed back.
 """
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import math
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -83,12 +89,18 @@ def _check_memory(cfg: LIFConfig, nx: int, ny: int, batch: int, steps: int, burn
 
 @dataclass
 class _Trace:
-    """What the push-back needs of one forward simulation: the states before each of the last T steps."""
+    """What the push-back needs of one forward simulation, for the last T steps in time order, each stacked
+    as (T, batch, n): the voltage before the step, and the terms of M_t that do not depend on the surrogate."""
     w_rec: torch.Tensor
-    y_prev: list[torch.Tensor]
-    z_prev: list[torch.Tensor]
-    drive: list[torch.Tensor]
+    y_prev: torch.Tensor         # y_{t−1}: σ' is evaluated there
+    keep: torch.Tensor | None    # r of M_t where it is not 1 (mult1: 1 − z_{t−1})
+    c0: torch.Tensor | float     # c = c0 − c1·s: the diagonal term without the surrogate
+    c1: torch.Tensor | float | None  # the reset gradient's factor of s (None when the reset gradient is off)
     start: torch.Tensor          # the random unit vector the push-back starts from, (batch, n), float64
+
+    @property
+    def steps(self) -> int:
+        return self.y_prev.shape[0]
 
 
 def measure_map(cfg: LIFConfig, x: str = "sharpness", nx: int = 24, ny: int = 24,
@@ -99,10 +111,16 @@ def measure_map(cfg: LIFConfig, x: str = "sharpness", nx: int = 24, ny: int = 24
     """ρ̂ measured on every cell of the (x, dampening) grid that `theory.region` draws, with the same
     simulation settings as `simulate.measure` (batch, steps, burn_in, seed).
 
-    ``chunk_elements`` bounds the cells pushed back together (cells × batch × n_rec, at least one column);
-    ``progress`` is called after each chunk, so a smaller bound reports more often (the dashboard's);
-    ``within_chunks`` also every PUSHBACK_REPORT_EVERY steps inside one, counting its cells in proportion
-    (the CLI's: a big grid's first chunk can take minutes, and its estimate must not wait for it).
+    ``chunk_elements`` bounds the cells pushed back together (cells × batch × n_rec, at least one cell);
+    ``progress(done, total)`` is called from this thread after each block of cells, so a smaller bound
+    reports more often (the dashboard's); ``within_chunks`` also while a block runs, counting its cells in
+    proportion to its steps (the CLI's: a big grid's first block can take minutes, and its estimate must not
+    wait for it).
+
+    On the CPU with torch set to several threads, the blocks run in that many threads of one-threaded
+    torch operations (torch's thread count is 1 for the call's duration, then restored): a 256-neuron
+    block's operations are too small to split well, and on a busy machine threads that split one
+    operation wait on each other at every step.
     """
     if x not in X_AXES:
         raise ValueError(f"x = {x!r} is not one of: {', '.join(X_AXES)}")
@@ -113,20 +131,19 @@ def measure_map(cfg: LIFConfig, x: str = "sharpness", nx: int = 24, ny: int = 24
     pred = theory.region(cfg, x=x, y="dampening", nx=nx, ny=ny, x_range=x_range, y_range=y_range)
     seed = cfg.seed if seed is None else seed
     gammas = torch.tensor(pred.y, dtype=torch.float32, device=device)
-    rho = np.empty((ny, nx))
-    report = progress or (lambda done, total: None)
-    if x == "leak":
-        for j, leak in enumerate(pred.x):
-            col = cfg.replace(leak=float(leak))
-            trace = _forward_trace(col, batch, steps, burn_in, seed, device)
-            rho[:, j] = _pushback(col, trace, gammas, [(col.sharpness, col.tail)])[:, 0]
-            report((j + 1) * ny, nx * ny)
-    else:
-        report(0, nx * ny)
-        trace = _forward_trace(cfg, batch, steps, burn_in, seed, device)
-        units = [(float(v), cfg.tail) if x == "sharpness" else (cfg.sharpness, float(v)) for v in pred.x]
-        rho[:] = _pushback(cfg, trace, gammas, units, lambda done: report(done, nx * ny), chunk_elements,
-                           within_chunks)
+    total = nx * ny
+    report = (lambda done: progress(done, total)) if progress else (lambda done: None)
+    with _one_thread_per_block(device) as workers:
+        if x == "leak":
+            jobs = [_Job(0, ny, j, 1, _leak_column(cfg.replace(leak=float(leak)), gammas, batch, steps, burn_in,
+                                                   seed, device))
+                    for j, leak in enumerate(pred.x)]
+        else:
+            report(0)
+            trace = _forward_trace(cfg, batch, steps, burn_in, seed, device)
+            units = [(float(v), cfg.tail) if x == "sharpness" else (cfg.sharpness, float(v)) for v in pred.x]
+            jobs = _block_jobs(cfg, trace, gammas, units, chunk_elements)
+        rho = _run_jobs(jobs, ny, nx, workers, report, within_chunks and x != "leak")
     with np.errstate(divide="ignore"):
         measured = np.where(rho > 0, cfg.steps * np.log10(np.where(rho > 0, rho, 1.0)), -np.inf)
     return MeasuredMap(x, "dampening", pred.x, pred.y, pred.log_x, measured, pred.log10_gain,
@@ -134,10 +151,108 @@ def measure_map(cfg: LIFConfig, x: str = "sharpness", nx: int = 24, ny: int = 24
                        time.perf_counter() - began, str(device))
 
 
+@contextlib.contextmanager
+def _one_thread_per_block(device: str):
+    """How many blocks run at once: torch's thread count on the CPU (torch set to one thread meanwhile,
+    restored after), one on a GPU."""
+    threads = torch.get_num_threads()
+    if torch.device(device).type != "cpu" or threads == 1:
+        yield 1
+        return
+    torch.set_num_threads(1)
+    try:
+        yield threads
+    finally:
+        torch.set_num_threads(threads)
+
+
+@dataclass
+class _Job:
+    """One block of cells: rows [top, top + rows) × columns [left, left + cols) of the map, computed by
+    ``run(step_done, stop)`` (step_done(steps done of ``steps``) as its push-back goes; stop: give up early)."""
+    top: int
+    rows: int
+    left: int
+    cols: int
+    run: Callable[[Callable[[int], None] | None, threading.Event], np.ndarray]
+    steps: int = 1
+
+
+def _run_jobs(jobs: list[_Job], ny: int, nx: int, workers: int, report: Callable[[int], None],
+              within: bool) -> np.ndarray:
+    """ρ̂ of every job's cells, as one (ny, nx) array; ``report(cells done)`` from this thread only, after
+    each job (and, with ``within``, as the running jobs' push-backs go)."""
+    out = np.empty((ny, nx))
+    tally, stop = _Tally(report), threading.Event()
+    parts = {id(job): (lambda step, job=job: tally.part(id(job), job.rows * job.cols * step // job.steps))
+             if within else None for job in jobs}
+    if workers == 1 or len(jobs) == 1:
+        for job in jobs:
+            out[job.top:job.top + job.rows, job.left:job.left + job.cols] = job.run(parts[id(job)], stop)
+            tally.finish(id(job), job.rows * job.cols)
+            tally.emit()
+        return out
+    pool = concurrent.futures.ThreadPoolExecutor(min(workers, len(jobs)), thread_name_prefix="stabviz-map")
+    try:
+        pending = {pool.submit(job.run, parts[id(job)], stop): job for job in jobs}
+        while pending:
+            finished, _ = concurrent.futures.wait(pending, timeout=PROGRESS_POLL_S if within else None,
+                                                  return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in finished:
+                job = pending.pop(future)
+                out[job.top:job.top + job.rows, job.left:job.left + job.cols] = future.result()
+                tally.finish(id(job), job.rows * job.cols)
+            tally.emit()
+    finally:
+        stop.set()                      # an error or Ctrl-C here: the other blocks stop at their next step
+        pool.shutdown(wait=True, cancel_futures=True)
+    return out
+
+
+#: seconds between two progress reports while blocks run in threads (with ``within_chunks``)
+PROGRESS_POLL_S = 0.25
+
+
+class _Tally:
+    """Cells pushed back so far, finished blocks plus running blocks' parts (written from any thread);
+    ``emit`` reports the count when it has grown (from the calling thread)."""
+
+    def __init__(self, report: Callable[[int], None]):
+        self._report, self._lock, self._parts, self._done, self._shown = report, threading.Lock(), {}, 0, -1
+        self._owner = threading.get_ident()
+
+    def part(self, key: int, cells: int) -> None:
+        with self._lock:
+            self._parts[key] = cells
+        if threading.get_ident() == self._owner:         # run inline: report now; from a block thread: polled
+            self.emit()
+
+    def finish(self, key: int, cells: int) -> None:
+        with self._lock:
+            self._parts.pop(key, None)
+            self._done += cells
+
+    def emit(self) -> None:
+        with self._lock:
+            count = self._done + sum(self._parts.values())
+        if count > self._shown:
+            self._shown = count
+            self._report(count)
+
+
+def _leak_column(cfg: LIFConfig, gammas: torch.Tensor, batch: int, steps: int, burn_in: int, seed: int,
+                 device: str):
+    """A leak column's job: its own forward pass (the leak changes it), then its cells' push-back."""
+    def run(step_done, stop):
+        trace = _forward_trace(cfg, batch, steps, burn_in, seed, device)
+        return _pushback_block(trace, gammas, _unit_trace(cfg, trace, [(cfg.sharpness, cfg.tail)]), step_done, stop)
+    return run
+
+
 @torch.no_grad()
 def _forward_trace(cfg: LIFConfig, batch: int, steps: int, burn_in: int, seed: int, device: str) -> _Trace:
-    """The forward pass of `simulate.measure` (same generator draws in the same order), keeping the
-    states the last ``cfg.steps`` measured steps start from."""
+    """The forward pass of `simulate.measure` (same generator draws in the same order), keeping what the
+    push-back through the last ``cfg.steps`` measured steps needs."""
     gen = torch.Generator().manual_seed(seed)
     w_in, w_rec, bias = layer_weights(cfg, generator=gen)
     inputs = simulate.bernoulli_inputs(cfg, batch, steps, gen)
@@ -145,7 +260,7 @@ def _forward_trace(cfg: LIFConfig, batch: int, steps: int, burn_in: int, seed: i
     current = inputs @ w_in + bias
     y = torch.zeros(batch, w_rec.shape[0], dtype=inputs.dtype, device=device)
     z = torch.zeros_like(y)
-    first_kept = max(burn_in, steps - cfg.steps)
+    first_kept = max(burn_in, steps - cfg.steps)          # burn_in < steps: at least one step is kept
     ys, zs, drives = [], [], []
     for t in range(steps):
         drive = current[:, t] + z @ w_rec
@@ -154,65 +269,95 @@ def _forward_trace(cfg: LIFConfig, batch: int, steps: int, burn_in: int, seed: i
         y = neuron.integrate(y, z, drive, cfg.leak, cfg.threshold, cfg.reset)
         z = neuron.fire(y, cfg.threshold)
     start = torch.randn(batch, w_rec.shape[0], generator=gen, dtype=torch.float64)
-    return _Trace(w_rec, ys, zs, drives, start)
+    y_prev, z_prev, drive = torch.stack(ys), torch.stack(zs), torch.stack(drives)
+    return _Trace(w_rec, y_prev, *_transition_factors(cfg, y_prev, z_prev, drive), start)
+
+
+def _transition_factors(cfg: LIFConfig, y, z, drive):
+    """(r, c0, c1) with M_ij = c_i δ_ij + r_i W_ji s_j and c = c0 − c1·s: `simulate.transition_terms`
+    taken apart at the surrogate s, so that one forward pass serves every surrogate (r = None: all ones)."""
+    alpha, keep = float(cfg.leak), 1 - z
+    if cfg.reset == "subtract":
+        return None, alpha, (float(cfg.threshold) if cfg.reset_grad else None)
+    if cfg.reset == "mult1":
+        return keep, alpha * keep, (alpha * y + drive if cfg.reset_grad else None)
+    return None, alpha * keep, (alpha * y if cfg.reset_grad else None)
+
+
+#: cells × batch × n of one CPU block: its few tensors stay in the CPU's cache through all T steps
+CACHE_BLOCK_ELEMENTS = 400_000
+
+
+def _block_jobs(cfg: LIFConfig, trace: _Trace, gammas: torch.Tensor, units: list[tuple[float, float]],
+                chunk_elements: int) -> list[_Job]:
+    """The (dampening × unit) cells in blocks, each pushed back through all T steps on its own: on the CPU
+    small enough to stay in cache, so the matmul, not memory traffic, sets the pace; on a GPU as large as
+    ``chunk_elements`` allows. Blocks run down whole columns where they fit (one σ'₁ per column)."""
+    batch, n = trace.start.shape
+    ny, nx = len(gammas), len(units)
+    on_cpu = trace.w_rec.device.type == "cpu"
+    cells = max(1, (min(chunk_elements, CACHE_BLOCK_ELEMENTS) if on_cpu else chunk_elements) // (batch * n))
+    rows = min(ny, cells)
+    cols = max(1, min(nx, cells // ny)) if rows == ny else 1
+    return [_Job(top, min(rows, ny - top), left, min(cols, nx - left),
+                 _block(cfg, trace, gammas[top:top + rows], units[left:left + cols]), trace.steps)
+            for left in range(0, nx, cols) for top in range(0, ny, rows)]
+
+
+def _block(cfg: LIFConfig, trace: _Trace, gammas: torch.Tensor, units: list[tuple[float, float]]):
+    """A block's job: σ'₁ of its columns at every kept step, then its cells' push-back."""
+    def run(step_done, stop):
+        return _pushback_block(trace, gammas, _unit_trace(cfg, trace, units), step_done, stop)
+    return run
+
+
+def _unit_trace(cfg: LIFConfig, trace: _Trace, units: list[tuple[float, float]]) -> torch.Tensor:
+    """σ'₁(y_{t−1} − θ; β, q) of every kept step for each (β, q) column: (T, k, batch, n)."""
+    dev, dtype = trace.y_prev.device, trace.y_prev.dtype
+    beta = torch.tensor([u[0] for u in units], dtype=dtype, device=dev).view(1, -1, 1, 1)
+    tail = torch.tensor([u[1] for u in units], dtype=dtype, device=dev).view(1, -1, 1, 1)
+    return simulate.sg_prime_torch((trace.y_prev - cfg.threshold).unsqueeze(1), cfg.shape, 1.0, beta, tail)
 
 
 @torch.no_grad()
-def _pushback(cfg: LIFConfig, trace: _Trace, gammas: torch.Tensor, units: list[tuple[float, float]],
-              done: Callable[[int], None] | None = None, chunk_elements: int = MAX_CHUNK_ELEMENTS,
-              within_chunks: bool = False) -> np.ndarray:
-    """ρ̂ for every (dampening, unit) pair, shape (len(gammas), len(units)).
-
-    ``units`` are the (sharpness, tail) of each column; a cell's surrogate is γ · σ'₁(v; β, q), so each
-    step evaluates σ'₁ once per column and scales it by every γ.
-    """
-    batch, n = trace.start.shape
-    ny, nx = len(gammas), len(units)
-    steps = max(len(trace.y_prev), 1)
-    per_cell = batch * n
-    cols_per_chunk = max(1, min(nx, chunk_elements // max(per_cell * ny, 1)))
-    out = np.empty((ny, nx))
-    for lo in range(0, nx, cols_per_chunk):
-        chunk = units[lo:lo + cols_per_chunk]
-        part = _partial(done, ny * lo, ny * len(chunk), steps) if within_chunks else None
-        out[:, lo:lo + len(chunk)] = _pushback_chunk(cfg, trace, gammas, chunk, part)
-        if done:
-            done(ny * (lo + len(chunk)))
-    return out
-
-
-def _partial(done: Callable[[int], None] | None, before: int, cells: int, steps: int) -> Callable[[int], None] | None:
-    """Within a chunk of ``cells`` cells, after ``before`` done: its cells counted in proportion to the steps
-    pushed back."""
-    return None if done is None else lambda step: done(before + cells * step // steps)
-
-
-def _pushback_chunk(cfg: LIFConfig, trace: _Trace, gammas: torch.Tensor,
-                    units: list[tuple[float, float]], step_done: Callable[[int], None] | None = None) -> np.ndarray:
-    """The push-back of `simulate._pushback_gain`, for ny × len(units) cells at once; ``step_done(k)``
-    after every PUSHBACK_REPORT_EVERY of its steps."""
-    ny, k = len(gammas), len(units)
-    batch, n = trace.start.shape
-    dev, dtype = trace.w_rec.device, trace.w_rec.dtype
-    beta = torch.tensor([u[0] for u in units], dtype=dtype, device=dev).view(k, 1, 1)
-    tail = torch.tensor([u[1] for u in units], dtype=dtype, device=dev).view(k, 1, 1)
+def _pushback_block(trace: _Trace, gammas: torch.Tensor, unit: torch.Tensor,
+                    step_done: Callable[[int], None] | None = None,
+                    stop: threading.Event | None = None) -> np.ndarray:
+    """`simulate._pushback_gain` for len(gammas) × k cells at once, shape (len(gammas), k):
+    δ ← c·δ + s·((r·δ) Wᵀ), renormalised every step, s = γ·unit. ``step_done(steps)`` after every
+    PUSHBACK_REPORT_EVERY steps; ``stop`` set: return early (the caller discards the result). All the work
+    happens in a few preallocated buffers: a fresh tensor per operation costs more than the operation."""
+    ny, k = len(gammas), unit.shape[1]
+    steps, batch, n = trace.y_prev.shape
+    dtype = trace.w_rec.dtype
     gam = gammas.to(dtype).view(ny, 1, 1, 1)
-    start = trace.start.to(device=dev, dtype=dtype)
-    start = start / start.norm(dim=1, keepdim=True)
-    delta = start.expand(ny, k, batch, n).contiguous()
-    log_growth = torch.zeros(ny, k, batch, dtype=torch.float64, device=dev)
-    w_t = trace.w_rec.t()
-    for step, (y, z, drive) in enumerate(zip(reversed(trace.y_prev), reversed(trace.z_prev), reversed(trace.drive))):
+    start = trace.start.to(device=trace.w_rec.device, dtype=dtype)
+    delta = (start / start.norm(dim=1, keepdim=True)).expand(ny, k, batch, n).contiguous()
+    prod, s = torch.empty_like(delta), torch.empty_like(delta)
+    masked = torch.empty_like(delta) if trace.keep is not None else None
+    norm = torch.empty(ny, k, batch, 1, dtype=dtype, device=delta.device)
+    log_growth = torch.zeros(ny, k, batch, dtype=torch.float64, device=delta.device)
+    w_t, flat = trace.w_rec.t(), (ny * k * batch, n)
+    for step in range(steps):
+        if stop is not None and stop.is_set():
+            break
         if step_done is not None and step and step % PUSHBACK_REPORT_EVERY == 0:
             step_done(step)
-        unit = simulate.sg_prime_torch(y - cfg.threshold, cfg.shape, 1.0, beta, tail)    # (k, batch, n)
-        s = gam * unit                                                                 # (ny, k, batch, n)
-        c, r = simulate.transition_terms(cfg, cfg.leak, cfg.threshold, y, z, s, drive)
-        delta = c * delta + s * ((r * delta) @ w_t)
-        norm = delta.norm(dim=-1, keepdim=True)
+        t = steps - 1 - step
+        src = delta if masked is None else torch.mul(delta, trace.keep[t], out=masked)
+        torch.matmul(src.view(flat), w_t, out=prod.view(flat))                  # (r·δ) Wᵀ
+        torch.mul(unit[t], gam, out=s)                                          # s = γ σ'₁
+        if isinstance(trace.c1, float):                                         # c·δ = c0·δ − c1·s·δ
+            prod.add_(delta, alpha=-trace.c1)
+        elif trace.c1 is not None:
+            prod.addcmul_(delta, trace.c1[t], value=-1.0)
+        prod.mul_(s)
+        if isinstance(trace.c0, float):
+            prod.add_(delta, alpha=trace.c0)
+        else:
+            prod.addcmul_(delta, trace.c0[t])
+        torch.linalg.vector_norm(prod, dim=-1, keepdim=True, out=norm)
         log_growth += torch.log(norm.squeeze(-1).double().clamp_min(1e-300))
-        delta = delta / norm.clamp_min(1e-30)
-    if not trace.y_prev:
-        return np.full((ny, k), math.nan)
-    per_step = log_growth.median(dim=-1).values / len(trace.y_prev)
+        torch.div(prod, norm.clamp_min(1e-30), out=delta)
+    per_step = log_growth.median(dim=-1).values / steps
     return torch.exp(per_step).cpu().numpy()

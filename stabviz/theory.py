@@ -1,7 +1,7 @@
 """Stability conditions I-IV, voltage models, predictions and region grids (docs/theory.md#3-conditions-i-to-iv and docs/theory.md#4-the-voltage-models).
 
 numpy/scipy only: importing this module never imports torch (the ``measured`` voltage model imports
-:mod:`stabviz.simulate` lazily, only when asked for).
+:mod:`stabviz.simulate` lazily, only when asked for, or by ``predict_shown`` for a multiplicative reset).
 
 Everything here is written to broadcast: the leak α, the recurrent mean and the surrogate parameters
 may be numpy arrays, so a whole region map is one pass of closed forms (no loop per cell).
@@ -371,6 +371,40 @@ def validity_warnings(cfg: LIFConfig, v: VoltageState) -> list[str]:
         out.append(f"validity: n_rec = {cfg.n_rec} < {MIN_MEAN_FIELD_NEURONS}: too few neurons for the mean-field "
                    "average (measured: rate 0.16 vs 0.48 at n_rec = 2)" + offer)
     return out
+
+
+#: what predict_shown says when it measured the voltages in place of the gaussian model (auto_voltage_model)
+AUTO_MEASURED_NOTE = ("voltage model: measured automatically: the gaussian model misplaces the firing rate with "
+                      "the {reset} reset (2–3× for mult1; docs/theory.md, section 8.3), so this prediction "
+                      "simulates the layer instead (once per "
+                      "forward setting: the surrogate's sliders reuse it)")
+
+
+def auto_voltage_model(cfg: LIFConfig) -> str:
+    """The voltage model `predict_shown` uses: the setting's own, except that the gaussian model gives way
+    to the measured one for the multiplicative resets, where its firing rate is known to be off
+    (docs/theory.md#83-the-gaussian-model-is-a-subtractive-reset-small-threshold-model). A setting too large
+    to simulate here (the memory check refuses it) keeps the gaussian model."""
+    if cfg.voltage_model != "gaussian" or not _multiplicative(cfg):
+        return cfg.voltage_model
+    from stabviz import memory, simulate
+    burn = simulate.stationary_burn_in(cfg)
+    try:
+        memory.check_simulate(cfg, burn_in=burn, steps=burn + 200)
+    except ValueError:
+        return "gaussian"
+    return "measured"
+
+
+def predict_shown(cfg: LIFConfig) -> Prediction:
+    """The prediction to show a user for ``cfg``: `predict` under `auto_voltage_model`, its first note
+    saying so when that is the measured model in place of the gaussian one. (`predict` itself, which the
+    recommendation's solutions must agree with, keeps the setting's model.)"""
+    model = auto_voltage_model(cfg)
+    pred = predict(cfg, model)
+    if model != cfg.voltage_model:
+        pred.notes.insert(0, AUTO_MEASURED_NOTE.format(reset=cfg.reset))
+    return pred
 
 
 def predict(cfg: LIFConfig, model: str | None = None) -> Prediction:

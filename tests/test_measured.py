@@ -75,3 +75,43 @@ def test_within_chunks_reports_inside_a_chunk_and_changes_no_number():
     np.testing.assert_array_equal(a.rho_hat, b.rho_hat)
     assert fine == sorted(fine) and fine[-1] == 6 and len(fine) > len(coarse)
     assert 0 < fine[1] < 6          # part of the one chunk counted before it ended
+
+
+@pytest.mark.parametrize("x,reset", [("sharpness", "mult1"), ("leak", "subtract")])
+def test_blocks_run_in_threads_give_every_cell_of_simulate_measure(x, reset):
+    """The push-back in cache-sized blocks, run in parallel threads (issue 21, item 7): every cell still equals
+    `simulate.measure` at that setting, the progress counts only grow, and torch's thread count comes back."""
+    cfg = preset("shd-tau20", reset=reset, reset_grad=reset != "subtract", **SMALL)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        calls = []
+        one_cell = SIM["batch"] * cfg.n_rec            # chunk_elements of one cell: 9 blocks
+        m = measure_map(cfg, x=x, nx=3, ny=3, chunk_elements=one_cell, within_chunks=True,
+                        progress=lambda done, total: calls.append(done), **SIM)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    for i in range(3):
+        for j in range(3):
+            cell = cfg.replace(dampening=float(m.y[i]), **{x: float(m.x[j])})
+            assert m.rho_hat[i, j] == pytest.approx(simulate.measure(cell, **SIM).rho_hat, rel=1e-3)
+    assert calls == sorted(calls) and calls[-1] == 9
+
+
+def test_a_failing_block_stops_the_others_and_raises():
+    """An error in one block (here: a progress callback that raises, as Ctrl-C would) ends the map with it."""
+    cfg = preset("shd-tau20", **SMALL)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+
+    def boom(done, total):
+        if done:
+            raise KeyboardInterrupt
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            measure_map(cfg, x="sharpness", nx=3, ny=3, chunk_elements=SIM["batch"] * cfg.n_rec, progress=boom, **SIM)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

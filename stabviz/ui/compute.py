@@ -61,14 +61,33 @@ def check_measurable(cfg: LIFConfig) -> None:
 
 @st.cache_data(max_entries=256, show_spinner="Predicting…", hash_funcs=HASH_FUNCS)
 def predictions(key: Key) -> dict[str, dict[str, Any]]:
-    """theory.predict under the uniform and gaussian models (and measured, when it is the chosen model)."""
+    """theory.predict under the uniform and gaussian models, and under the measured one when it is the
+    chosen model or the automatic one (`shown_model`: the gaussian rate is off for multiplicative resets;
+    that entry is theory.predict's own, with its note saying why it measured)."""
     from stabviz import theory
     cfg = config_of(key)
-    models = ("uniform", "gaussian")
+    out = {m: theory.predict(cfg, m).to_dict() for m in ("uniform", "gaussian")}
     if cfg.voltage_model == "measured":
         check_measurable(cfg)
-        models += ("measured",)
-    return {m: theory.predict(cfg, m).to_dict() for m in models}
+        out["measured"] = theory.predict(cfg, "measured").to_dict()
+    elif shown_model(cfg) == "measured":
+        out["measured"] = theory.predict_shown(cfg).to_dict()  # the automatic switch, note included
+    return out
+
+
+def shown_model(cfg: LIFConfig) -> str:
+    """The voltage model whose prediction a page headlines: theory.auto_voltage_model (measured in place of
+    the gaussian model for multiplicative resets) where this process may simulate the layer, else the
+    setting's own. Its Monte-Carlo runs once per forward setting (predictions is cached): a surrogate
+    slider never waits on it."""
+    from stabviz import theory
+    model = theory.auto_voltage_model(cfg)
+    if model == "measured" and cfg.voltage_model != "measured":
+        try:
+            check_measurable(cfg)
+        except ValueError:
+            return cfg.voltage_model
+    return model
 
 
 @st.cache_data(max_entries=256, show_spinner=False, hash_funcs=HASH_FUNCS)
