@@ -58,7 +58,7 @@ def test_a_link_restores_the_setting_exactly():
     assert _slider(at, "leak").value == cfg.leak
     assert at.number_input(key="lif_n_rec").value == 64
     assert at.selectbox(key="lif_shape").value == "qpseudospike"
-    assert _metric(at, "$\\rho^2$") == f"{theory.predict(cfg).rho2:.4g}"
+    assert _metric(at, "$\\rho^2$") == f"{theory.predict_shown(cfg).rho2:.4g}"   # measured model: mult2
     assert at.selectbox(key="preset_choice").value == "custom"
 
 
@@ -271,7 +271,7 @@ def test_the_measured_voltage_model_adds_a_monte_carlo_prediction():
     at = open_app({"voltage_model": "measured", "n_rec": "32", "n_in": "50"})
     assert not at.error and _metric(at, "Voltage model") == "measured"
     cfg = LIFConfig(voltage_model="measured", n_rec=32, n_in=50)
-    assert _metric(at, "$\\rho^2$") == f"{theory.predict(cfg).rho2:.4g}"
+    assert _metric(at, "$\\rho^2$") == f"{theory.predict_shown(cfg).rho2:.4g}"   # measured model: mult2
     assert any("gaussian voltage model" in c.value for c in at.caption)
 
 

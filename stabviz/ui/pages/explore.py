@@ -265,7 +265,7 @@ def render(cfg: LIFConfig) -> None:
     """The Explore page at the sidebar's setting."""
     key = compute.key_of(cfg)
     preds = compute.predictions(key)
-    pred = preds[cfg.voltage_model]
+    pred = preds[compute.shown_model(cfg)]      # the measured model for mult resets, where gaussian is off
     rec = compute.recommendation(key)
     choices = compute.settings(key, outcome.budget())   # every whole setting offered: options, snippets, Confirm
     optionlink.keep([s.label for s in choices], default=advice.default_choice(choices).label)   # ?option=N
