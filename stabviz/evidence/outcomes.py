@@ -241,14 +241,14 @@ def generate(size_name: str, out_dir: str | Path, jobs: int = 2, device: str = "
              progress: Callable[[str], None] | None = None, force: bool = False) -> dict[str, Any]:
     """Run the dataset of ``size_name`` and write runs.json and summary.json to ``out_dir`` (checked first
     by :func:`stabviz.safeio.prepare_dir`, so a refusal costs no run); returns the summary."""
-    from stabviz.evidence.study import _commit
+    from stabviz.evidence.study import checkout_commit
     if size_name not in SIZES:
         raise ValueError(f"size = {size_name!r} is not one of: {', '.join(SIZES)}")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= 64:
         raise ValueError(f"jobs = {jobs!r} is outside the allowed range [1, 64]")
     say = progress or (lambda text: None)
     out = safeio.prepare_dir(out_dir, list(FILES), force)
-    began, commit = time.monotonic(), _commit()       # the code that made the data, not the code at the end
+    began, commit = time.monotonic(), checkout_commit()       # the code that made the data, not the code at the end
     runs = design(SIZES[size_name], device)
     settings = {(_cell_of(r)) for r in runs}
     say(f"{len(settings)} settings, {len(runs)} runs, {jobs} worker process(es)")

@@ -53,7 +53,7 @@ def verdict(setting: Setting) -> None:
         text = (f"Outcome model: {o['verdict']}, P(collapse) {o['p_collapse']:.2f}, expected shortfall "
                 f"{100 * o['shortfall']:.0f}% (from the theory's predicted initial gain).")
         if o.get("harmful"):
-            st.error(text + " The outcome data call this setting harmful.", icon=":material/warning:")
+            st.warning(text + " The outcome data call this setting harmful.", icon=":material/warning:")
         else:
             st.info(text, icon=":material/insights:")
     if setting.recommended:            # chosen by measured outcomes: the theory's band is detail here
