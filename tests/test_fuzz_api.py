@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from stabviz import theory
-from stabviz.config import (DEVICES, FORMULAS, IN_INITS, INITS, LOSSES, PRESETS, RANGES, RESETS, SHAPES, TASKS,
+from stabviz.config import (DEVICES, FORMULAS, IN_INITS, INITS, LOSSES, NEURONS, PRESETS, RANGES, RESETS, SHAPES, TASKS,
                             TRAIN_RANGES, VOLTAGE_MODELS, LIFConfig, TrainConfig, preset)
 
 
@@ -61,8 +61,8 @@ def inside(name, v, ranges=RANGES) -> bool:
 
 
 LIF_CHOICES = {"reset": RESETS, "init_rec": INITS, "init_in": IN_INITS, "shape": SHAPES,
-               "voltage_model": VOLTAGE_MODELS, "formula": FORMULAS}
-LIF_FLAGS = ("reset_grad",)
+               "voltage_model": VOLTAGE_MODELS, "formula": FORMULAS, "neuron": NEURONS}
+LIF_FLAGS = ("reset_grad", "adapt_grad")
 TRAIN_CHOICES = {"task": TASKS, "loss": LOSSES, "device": DEVICES}
 TRAIN_FLAGS = ("use_recommended_sg",)
 
