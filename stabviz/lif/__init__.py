@@ -35,7 +35,9 @@ works as it always has:
 - ``cpu_memory``: glibc malloc tuning for the fast path's buffers;
 - ``network``: LIFNetwork and LIFEnsemble;
 - ``graphs``: CUDA-graph capture of a training step;
-- ``probe``: the gradient-flow probe and the fitted gain.
+- ``probe``: the gradient-flow probe and the fitted gain;
+- ``variants``: the alif and cuba neurons: pure steps and their fast loop (LIFNetwork runs them by
+  ``cfg.neuron``).
 """
 from stabviz.lif.cpu_memory import keep_freed_cpu_memory
 from stabviz.lif.dynamics import Dynamics, EnsembleDynamics, group_by_shape, shape_key
@@ -46,8 +48,12 @@ from stabviz.lif.layout import to_time_major
 from stabviz.lif.network import MAX_LAYERS, LIFEnsemble, LIFNetwork, resolve_device
 from stabviz.lif.probe import fit_gradient_gain, probe_gradient_flow
 from stabviz.lif.reference import lif_step, reference_recurrent
+from stabviz.lif.variants import (STEPS, State, Variant, alif_step, cuba_step, recurrent_variant,
+                                  recurrent_variant_time_major, reference_variant)
 
 __all__ = ["CapturedStep", "Dynamics", "EnsembleDynamics", "GRAPH_OFF_DEVICE", "LIFEnsemble", "LIFNetwork",
            "MAX_LAYERS", "capture_cuda_graph", "fit_gradient_gain", "group_by_shape", "keep_freed_cpu_memory",
            "lif_step", "probe_gradient_flow", "recurrent_lif", "recurrent_lif_ensemble", "recurrent_lif_time_major",
-           "reference_recurrent", "resolve_device", "shape_key", "to_time_major"]
+           "reference_recurrent", "resolve_device", "shape_key", "to_time_major",
+           "STEPS", "State", "Variant", "alif_step", "cuba_step", "recurrent_variant", "recurrent_variant_time_major",
+           "reference_variant"]

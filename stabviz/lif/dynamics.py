@@ -85,8 +85,10 @@ class EnsembleDynamics:
 
 def shape_key(cfg: LIFConfig) -> tuple:
     """What ensemble members must share: the layer sizes, the reset mode (and its gradient switch)
-    and the surrogate's shape. α, θ, γ, β, q and the weights may differ."""
-    return (cfg.n_in, cfg.n_rec, cfg.reset, bool(cfg.reset_grad), cfg.shape)
+    and the surrogate's shape. α, θ, γ, β, q and the weights may differ. Only LIF layers step as an
+    ensemble: an alif or cuba layer's key is unique (it equals no other), so it trains alone."""
+    key = (cfg.n_in, cfg.n_rec, cfg.reset, bool(cfg.reset_grad), cfg.shape)
+    return key if cfg.neuron == "lif" else key + (object(),)
 
 
 def group_by_shape(configs: Sequence[LIFConfig], key=shape_key) -> list[list[int]]:

@@ -10,6 +10,7 @@ from stabviz.lif.dynamics import Dynamics, EnsembleDynamics, shape_key
 from stabviz.lif.fast import recurrent_lif_ensemble, recurrent_lif_time_major
 from stabviz.lif.layout import to_time_major
 from stabviz.lif.reference import reference_recurrent
+from stabviz.lif.variants import Variant, recurrent_variant_time_major, reference_variant
 from stabviz.weights import layer_config, layer_weights, sample_matrix
 
 MAX_LAYERS = int(TRAIN_RANGES["layers"][1])
@@ -44,6 +45,9 @@ class LIFNetwork(torch.nn.Module):
         device = resolve_device(device)
         generator = torch.Generator().manual_seed(cfg.seed) if generator is None else generator
         self.cfg, self.dyn, self.bf16_matmul = cfg, Dynamics.of(cfg), bool(bf16_matmul)
+        self.variant = Variant.of(cfg)              # which neuron model (stabviz.lif.variants)
+        if bf16_matmul and self.variant.neuron != "lif":
+            raise ValueError(f"bf16_matmul = True is for neuron = 'lif' only; got neuron = {cfg.neuron!r}")
         self.layer_cfgs = [layer_config(cfg, k) for k in range(n_layers)]
         self.w_in, self.w_rec, self.bias = (torch.nn.ParameterList() for _ in range(3))
         for lc in self.layer_cfgs:
@@ -95,13 +99,19 @@ class LIFNetwork(torch.nn.Module):
                 # feature-major (n, T·batch) spikes make the next input projection one GEMM
                 current = torch.addmm(self.bias[k][:, None], self.w_in[k].t(), features)
                 current = current.view(-1, steps, batch).transpose(0, 1).contiguous()
-            z, y = recurrent_lif_time_major(current, self.recurrent_weight(k), self.dyn, self.bf16_matmul)
+            z, y = self._layer(current, self.recurrent_weight(k))
             spikes.append(z.permute(2, 0, 1))
             voltages.append(y.permute(2, 0, 1))
             features = z.transpose(0, 1).reshape(z.shape[1], steps * batch)
         out = torch.addmm(self.b_out[:, None], self.w_out.t(), features)
         readout = out.view(-1, steps, batch).permute(2, 1, 0)
         return (readout, spikes, voltages) if return_voltages else (readout, spikes)
+
+    def _layer(self, current: torch.Tensor, w_rec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One fast layer on time-major tensors, by the network's neuron model."""
+        if self.variant.neuron == "lif":
+            return recurrent_lif_time_major(current, w_rec, self.dyn, self.bf16_matmul)
+        return recurrent_variant_time_major(current, w_rec, (self.dyn, self.variant))
 
     def reference_forward(self, x: torch.Tensor):
         """The same network by plain autograd (the referee). Returns (readout, [spikes per layer],
@@ -110,7 +120,11 @@ class LIFNetwork(torch.nn.Module):
         h = x.to(self.w_in[0].dtype)
         spikes, voltage_steps = [], []
         for k in range(self.n_layers):
-            z, _, ys = reference_recurrent(h @ self.w_in[k] + self.bias[k], self.recurrent_weight(k), self.dyn)
+            current = h @ self.w_in[k] + self.bias[k]
+            if self.variant.neuron == "lif":
+                z, _, ys = reference_recurrent(current, self.recurrent_weight(k), self.dyn)
+            else:
+                z, _, ys = reference_variant(current, self.recurrent_weight(k), (self.dyn, self.variant))
             spikes.append(z)
             voltage_steps.append(ys)
             h = z
@@ -133,6 +147,8 @@ class LIFEnsemble(torch.nn.Module):
         members = list(members)
         if not members:
             raise ValueError("an ensemble needs at least one member")
+        if any(m.variant.neuron != "lif" for m in members):
+            raise ValueError("an ensemble steps LIF members only; train alif and cuba networks one at a time")
         first = members[0]
         sizes = {(shape_key(m.cfg), m.n_layers, m.n_out, m.w_in[0].dtype, m.w_in[0].device,
                   m.bf16_matmul) for m in members}
