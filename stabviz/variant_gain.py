@@ -29,7 +29,7 @@ import torch
 from scipy import special
 
 from stabviz.config import LIFConfig
-from stabviz.laws import input_drive, recurrent_law
+from stabviz.laws import input_drive, input_law, psp_sums, recurrent_law
 from stabviz.lif.dynamics import Dynamics
 from stabviz.lif.variants import STEPS, State, Variant
 from stabviz.surrogates import sg_prime_torch
@@ -224,44 +224,64 @@ def predicted_gain(cfg: LIFConfig, moments: dict[str, float], steps: int) -> flo
     return math.exp(log_growth / (2 * max(steps, 1)))
 
 
+#: Gauss-Hermite nodes (probabilists') for the average over the neurons' fixed mean inputs
+_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(40)
+_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
+
+
 def predicted_rate(cfg: LIFConfig) -> dict[str, float]:
-    """The gaussian mean-field firing rate of a variant with the subtractive reset (MF-sub, extended):
+    """The mean-field firing rate of any neuron model with the subtractive reset (docs/theory.md#93).
 
-    cuba: the current i has mean (d + m_rec)/(1 − α_s), and white input of variance V gives a voltage
-    variance V (1 + α α_s)/((1 − α α_s)(1 − α²)(1 − α_s²)) (the AR(2) filter); the reset noise is not filtered.
-    alif: E a = p, so the mean threshold is θ + β_a p; the reset subtracts it; a's own spread,
-    Var a = p(1 − p)(1 − ρ_a)/(1 + ρ_a), adds to the spread of y − θ_t.
+    The free voltage is the current through the PSP kernel ε (laws.psp_sums: Σε, Σε²). Its variance has two
+    parts: what fluctuates in time passes the kernel as Σε², what is fixed per neuron (its own mean input
+    n_in m_x w̄_i + p Σ_j W_ji) as (Σε)²:
 
+        T = n_in (σ_in² + μ_in²) v_x + (n − 1)(σ_rec² + μ_rec²) p(1 − p),   Q = n_in σ_in² m_x² + (n − 1) σ_rec² p²
+
+    Each neuron has its own mean μ_i ~ N((d + (n − 1) μ_rec p) Σε, Q (Σε)²) and its own rate p_i: its reset
+    subtracts θ_i p_i/(1 − α) from the mean and adds θ_i² p_i(1 − p_i)/(1 − α²) to the variance, with
+    θ_i = θ + β_a p_i (alif: E a_i = p_i; a_i's spread β_a² p_i(1 − p_i)(1 − ρ_a)/(1 + ρ_a) adds too):
+
+        p_i = 1 − Φ((θ_i + θ_i p_i/(1 − α) − μ_i) / s_i),   s_i² = T Σε² + θ_i² p_i(1 − p_i)/(1 − α²) + ...
+
+    and p is the average of p_i over the neurons (40 Gauss-Hermite nodes), solved self-consistently.
     Returns {"rate", "voltage_mean", "voltage_std"}; ValueError for the multiplicative resets (not derived)."""
     if cfg.reset != "subtract":
         raise ValueError(f"reset = {cfg.reset!r}: the variant firing-rate theory covers reset = 'subtract' only")
     var = Variant.of(cfg)
-    d, v_in = input_drive(cfg)
-    law = recurrent_law(cfg)
+    d, _ = input_drive(cfg)
+    inp, rec = input_law(cfg), recurrent_law(cfg)
+    total, square = psp_sums(cfg)
     n1, alpha, theta = cfg.n_rec - 1, cfg.leak, cfg.threshold
-    a_s = var.syn_decay if var.filters else 0.0
     beta = var.adapt_strength if var.adapts else 0.0
-    rho = var.adapt_decay
+    adapt_var = (1 - var.adapt_decay) / (1 + var.adapt_decay) * beta ** 2
 
-    def moments(p: float) -> tuple[float, float, float]:
-        m_rec = n1 * law.mean * p
-        v_rec = n1 * (law.std ** 2 * p + law.mean ** 2 * p * (1 - p))
-        theta_mean = theta + beta * p
-        mean = ((d + m_rec) / (1 - a_s) - theta_mean * p) / (1 - alpha)
-        filt = (1 + alpha * a_s) / ((1 - alpha * a_s) * (1 - a_s ** 2))
-        var_y = ((v_in + v_rec) * filt + theta_mean ** 2 * p * (1 - p)) / (1 - alpha ** 2)
-        var_a = p * (1 - p) * (1 - rho) / (1 + rho) * beta ** 2
-        return mean, math.sqrt(var_y + var_a), theta_mean
+    def population(p: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(p_i, free mean μ_i, spread s_i) at the nodes, given the population rate p."""
+        mu = (d + n1 * rec.mean * p) * total + np.sqrt(
+            (cfg.n_in * inp.std ** 2 * cfg.input_mean ** 2 + n1 * rec.std ** 2 * p * p)) * total * _NODES
+        temporal = (cfg.n_in * inp.second_moment * cfg.input_var + n1 * rec.second_moment * p * (1 - p)) * square
 
-    def excess(p: float) -> float:
-        mean, spread, theta_mean = moments(p)
-        fire = 1 - special.ndtr((theta_mean - mean) / spread) if spread > 0 else float(mean > theta_mean)
-        return fire - p
+        def excess(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            th = theta + beta * q
+            spread = np.sqrt(temporal + th ** 2 * q * (1 - q) / (1 - alpha ** 2) + adapt_var * q * (1 - q))
+            fire = 1 - special.ndtr((th + th * q / (1 - alpha) - mu) / np.maximum(spread, 1e-300))
+            return fire - q, spread
 
-    lo, hi = 0.0, 1.0                              # excess(0) ≥ 0 ≥ excess(1): bisect
-    for _ in range(60):
+        lo, hi = np.zeros_like(mu), np.ones_like(mu)            # excess(0) ≥ 0 ≥ excess(1) per node
+        for _ in range(50):
+            mid = 0.5 * (lo + hi)
+            up = excess(mid)[0] > 0
+            lo, hi = np.where(up, mid, lo), np.where(up, hi, mid)
+        q = 0.5 * (lo + hi)
+        return q, mu - (theta + beta * q) * q / (1 - alpha), excess(q)[1]
+
+    lo, hi = 0.0, 1.0
+    for _ in range(40):
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if excess(mid) > 0 else (lo, mid)
+        lo, hi = (mid, hi) if float(_WEIGHTS @ population(mid)[0]) > mid else (lo, mid)
     p = 0.5 * (lo + hi)
-    mean, spread, _ = moments(p)
-    return {"rate": p, "voltage_mean": mean, "voltage_std": spread}
+    q, mean, spread = population(p)
+    voltage_mean = float(_WEIGHTS @ mean)
+    voltage_var = float(_WEIGHTS @ (spread ** 2 + (mean - voltage_mean) ** 2))
+    return {"rate": float(_WEIGHTS @ q), "voltage_mean": voltage_mean, "voltage_std": math.sqrt(voltage_var)}
