@@ -37,7 +37,7 @@ RESETS = ("subtract", "mult1", "mult2")
 NEURONS = ("lif", "alif", "cuba")   # stabviz.lif.variants: the neuron model family
 INITS = ("glorot-uniform", "glorot-normal", "he-normal", "orthogonal", "pytorch-default", "uniform", "normal",
          "conditions")
-#: fluctuation-driven input weights (Rossbroich, Gygax & Zenke 2022; docs/theory.md#96): drawn for a target
+#: fluctuation-driven input weights (Rossbroich, Gygax & Zenke 2022; docs/theory.md#96-fluctuation-driven-initialisation): drawn for a target
 #: voltage mean μ_U (0, or θ for "-theta") and spread σ_U = θ given the input statistics and the PSP kernel
 FLUCTUATION_INITS = ("fluctuation", "fluctuation-theta")
 IN_INITS = INITS[:-1] + FLUCTUATION_INITS   # the input weights have no stability condition of their own

@@ -24,7 +24,7 @@ def input_law(cfg: LIFConfig) -> WeightLaw:
 
 def psp_sums(cfg: LIFConfig) -> tuple[float, float]:
     """(Σ_k ε_k, Σ_k ε_k²) of the neuron's PSP kernel ε_k, the free voltage k steps after a unit input:
-    α^k for lif and alif, (α^{k+1} − α_s^{k+1})/(α − α_s) for cuba (docs/theory.md#96)."""
+    α^k for lif and alif, (α^{k+1} − α_s^{k+1})/(α − α_s) for cuba (docs/theory.md#96-fluctuation-driven-initialisation)."""
     a = cfg.leak
     s = cfg.syn_decay if cfg.neuron == "cuba" else 0.0
     return 1.0 / ((1 - a) * (1 - s)), (1 + a * s) / ((1 - a * s) * (1 - a * a) * (1 - s * s))
@@ -38,7 +38,7 @@ def fluctuation_target(cfg: LIFConfig) -> tuple[float, float]:
 def fluctuation_law(cfg: LIFConfig) -> WeightLaw:
     """N(μ_w, σ_w²) input weights whose free voltage (no reset, no recurrence), across neurons and steps,
     has mean μ_U and spread σ_U. The input's fluctuations pass the kernel as Σε², but each neuron's own
-    mean input n_in m_x w̄_i differs from its neighbours' and passes it as (Σε)² (docs/theory.md#96):
+    mean input n_in m_x w̄_i differs from its neighbours' and passes it as (Σε)² (docs/theory.md#96-fluctuation-driven-initialisation):
 
         μ_U = (n_in μ_w m_x + b) Σε,   σ_U² = n_in ((σ_w² + μ_w²) v_x Σε² + σ_w² m_x² (Σε)²)
 

@@ -230,7 +230,7 @@ _WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
 
 
 def predicted_rate(cfg: LIFConfig) -> dict[str, float]:
-    """The mean-field firing rate of any neuron model with the subtractive reset (docs/theory.md#93).
+    """The mean-field firing rate of any neuron model with the subtractive reset (docs/theory.md#93-the-firing-rate).
 
     The free voltage is the current through the PSP kernel ε (laws.psp_sums: Σε, Σε²). Its variance has two
     parts: what fluctuates in time passes the kernel as Σε², what is fixed per neuron (its own mean input

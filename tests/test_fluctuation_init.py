@@ -1,5 +1,5 @@
 """Fluctuation-driven input initialisation (init_in = "fluctuation" / "fluctuation-theta",
-docs/theory.md#96): the free voltage hits its target mean and spread, the mean-field rate predicts the
+docs/theory.md#96-fluctuation-driven-initialisation): the free voltage hits its target mean and spread, the mean-field rate predicts the
 initial rate of a feed-forward layer, and impossible targets give one clear message."""
 import math
 

@@ -56,7 +56,7 @@ def predicted_rho(m) -> float:
 
 
 # (setting, the bound on |predicted/measured − 1| of the per-step gain, whether the variant's gain differs
-# measurably from the LIF's at the same weights). The bounds are the measured errors (docs/theory.md#95)
+# measurably from the LIF's at the same weights). The bounds are the measured errors (docs/theory.md#95-measured-against-predicted)
 # rounded up; the LIF's own mean-field gain is about 4% low at these settings.
 GAIN_CHECKS = [(dict(neuron="cuba"), 0.05, True), (dict(neuron="cuba", syn_decay=0.5), 0.06, False),
                (dict(neuron="alif", adapt_strength=0.02), 0.03, False), (dict(neuron="alif"), 0.15, True)]
@@ -81,7 +81,7 @@ RATE_VARIANTS = [dict(neuron="cuba"), dict(neuron="cuba", syn_decay=0.5), dict(n
 def test_the_predicted_rate_is_as_good_as_the_lif_theory_it_extends(setting):
     """At Glorot weights the voltage spread is mostly each neuron's fixed mean input, so 128 or 256 neurons
     are a small sample of it: the variant theory misses by up to 0.09 here, the LIF's gaussian model by
-    0.045-0.075 (docs/theory.md#93). It must stay within 0.05 of the LIF model's own miss."""
+    0.045-0.075 (docs/theory.md#93-the-firing-rate). It must stay within 0.05 of the LIF model's own miss."""
     base = preset("shd-tau20", **{"n_rec": 128, **setting})
     lif_error = abs(theory.predict(base, "gaussian").firing_rate
                     - simulate.measure(base, batch=32, steps=600, burn_in=300, seed=2).firing_rate)

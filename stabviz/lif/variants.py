@@ -12,7 +12,7 @@ With I_t = x_t W_in + b + z_{t−1} W_rec (row vectors) and reset mode L1/L2/L3 
 
 with a_{−1} = i_{−1} = 0. β_a = 0 gives the LIF (a never acts), α_s = 0 gives the LIF (i_t = I_t).
 
-The backward pass (docs/theory.md#92-the-backward-map-a-2-2-block-per-neuron). With G_y, G_i, G_a the
+The backward pass (docs/theory.md#92-the-backward-map-a-2-by-2-block-per-neuron). With G_y, G_i, G_a the
 adjoints of y_t, i_t, a_t and s_t = σ'(y_t − θ_t), going from t + 1 to t:
 
     ∂L/∂z_t = dZ_t + W G_i,{t+1} + (1 − ρ_a) G_a,{t+1} + [reset grad] ∂y_{t+1}/∂z_t · G_y,{t+1}
