@@ -112,7 +112,8 @@ def measure_variant_layer(w_in: torch.Tensor, w_rec: torch.Tensor, bias: torch.T
     batch, steps, _ = inputs.shape
     current = inputs @ w_in + bias
     state = State.zeros_like(current[:, 0])
-    blocks, zs, ys, kept_s = [], [], [], []
+    blocks, ys = [], []
+    rate_sum = y_sum = y2_sum = 0.0
     for t in range(steps):
         if progress is not None and t and t % 1000 == 0:
             progress(t)
@@ -120,22 +121,26 @@ def measure_variant_layer(w_in: torch.Tensor, w_rec: torch.Tensor, bias: torch.T
         drive = new.i if var.filters else current[:, t] + state.z @ w_rec
         if t >= burn_in:
             blocks.append(block(cfg, state, drive))
-            zs.append(new.z)
+            rate_sum += float(new.z.double().mean())
+            y_sum += float(new.y.double().mean())
+            y2_sum += float(new.y.double().square().mean())
             ys.append(new.y)
         state = new
     if progress is not None:
         progress(steps)
-    z, y = torch.stack(zs).double(), torch.stack(ys).double()
-    s = torch.stack([b.s for b in blocks]).double()
+    y = torch.stack(ys)
+    y_mean, y2_mean = y_sum / len(blocks), y2_sum / len(blocks)
+    s_mean = sum(float(b.s.double().mean()) for b in blocks) / len(blocks)
+    s2_mean = sum(float(b.s.double().square().mean()) for b in blocks) / len(blocks)
     window = blocks[-cfg.steps:]
     rho_hat = _pushback(cfg, window, w_rec, generator)
     moments = block_moments(cfg, blocks, w_rec)
     rho_pred = predicted_gain(cfg, moments, len(window))
     pick = torch.randperm(y.numel(), generator=generator)[:voltage_samples] if generator is not None \
         else torch.arange(min(voltage_samples, y.numel()))
-    return VariantMeasurement(float(z.mean()), float(y.mean()), float(y.std(correction=0)), float(s.mean()),
-                              float(s.square().mean()), rho_hat, rho_pred, empirical_rho2(cfg, blocks, w_rec),
-                              y.flatten()[pick].cpu().numpy())
+    return VariantMeasurement(rate_sum / len(blocks), y_mean, math.sqrt(max(y2_mean - y_mean ** 2, 0.0)), s_mean,
+                              s2_mean, rho_hat, rho_pred, empirical_rho2(cfg, blocks, w_rec),
+                              y.flatten()[pick].double().cpu().numpy())
 
 
 def _pushback(cfg: LIFConfig, blocks: list[Block], w_rec: torch.Tensor, generator) -> float:
@@ -162,12 +167,17 @@ def _pushback(cfg: LIFConfig, blocks: list[Block], w_rec: torch.Tensor, generato
 def block_moments(cfg: LIFConfig, blocks: list[Block], w_rec: torch.Tensor) -> dict[str, float]:
     """The coefficient moments the recursion needs, averaged over neurons, batch and steps (joint
     within a neuron: s and z are strongly correlated), and C = Σ_j W_ji² averaged over i."""
-    stack = {f: torch.stack([getattr(b, f) for b in blocks]).double() for f in ("c", "r", "s", "k", "m")}
-    c, r, s, k, m = (stack[f] for f in ("c", "r", "s", "k", "m"))
-    mean = lambda x: float(x.mean())          # noqa: E731
-    return {"cc": mean(c * c), "ss": mean(s * s), "rr": mean(r * r), "r": mean(r), "c": mean(c), "cr": mean(c * r),
-            "cs": mean(c * s), "kk": mean(k * k), "mm": mean(m * m), "km": mean(k * m), "ck": mean(c * k),
-            "sm": mean(s * m), "cm": mean(c * m), "sk": mean(s * k),
+    products = {"cc": ("c", "c"), "ss": ("s", "s"), "rr": ("r", "r"), "r": ("r",), "c": ("c",), "cr": ("c", "r"),
+                "cs": ("c", "s"), "kk": ("k", "k"), "mm": ("m", "m"), "km": ("k", "m"), "ck": ("c", "k"),
+                "sm": ("s", "m"), "cm": ("c", "m"), "sk": ("s", "k")}
+    sums = dict.fromkeys(products, 0.0)
+    for b in blocks:                    # step by step: no (steps, batch, n) stack per coefficient
+        for name, factors in products.items():
+            term = getattr(b, factors[0]).double()
+            for f in factors[1:]:
+                term = term * getattr(b, f)
+            sums[name] += float(term.mean())
+    return {**{k: v / max(len(blocks), 1) for k, v in sums.items()},
             "C": float(w_rec.double().square().sum(0).mean())}
 
 
