@@ -47,7 +47,7 @@ LAYERS: dict[str, set[str]] = {
     "check": {"theory", "surrogates", "config", "intervals", "jsonsafe", "lif", "memory"},
     "cli": {"theory", "train", "runs", "timing", "measured", "evidence", "safeio", "check"},
     "main": {"cli"},                            # python -m stabviz
-    "ui": {"theory", "runs", "plots", "measured", "theory_doc", "neuron", "paper_demos", "evidence"},
+    "ui": {"theory", "runs", "plots", "measured", "theory_doc", "neuron", "paper_demos", "evidence", "check"},
 }
 
 #: (group, group) edges allowed only inside a function, never at module level
