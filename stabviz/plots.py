@@ -985,7 +985,7 @@ def check_gain(layers: Sequence[Mapping[str, Any]], predicted: Sequence[Mapping[
     values = ys + [b for pair in band for b in pair] + ([measured] if measured is not None else []) + [-2, 2]
     span = (min(values) - 0.5, max(values) + 0.5)
     layout = _layout(height, "spiking layer", "decades of gradient over T", lines=lines,
-                     yaxis=dict(range=list(span), zeroline=True), xaxis=dict(type="category"))
+                     yaxis=dict(range=list(span), zeroline=True), xaxis=dict(type="category"), showlegend=True)
     return go.Figure(data=traces, layout=layout)
 
 
