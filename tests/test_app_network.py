@@ -6,7 +6,7 @@ import json
 import pytest
 
 from stabviz.ui import network
-from support import open_app
+from support import open_app, shown
 
 PAGE = "stabviz/ui/entry/network.py"
 MEASURE = "FormSubmitter:net_library-Measure"
@@ -98,3 +98,11 @@ def test_bad_numbers_are_one_message_naming_the_number():
         network.Numbers(steps=3)
     with pytest.raises(ValueError, match="surrogate = 'x'"):
         network.Numbers(surrogate="x")
+
+
+def test_a_check_above_the_memory_limit_is_one_error_before_it_runs(monkeypatch):
+    monkeypatch.setenv("STABVIZ_MAX_MEMORY_MB", "1")          # below the estimate of any check
+    at = _measured(open_app(page=PAGE), n=33, steps=20)        # numbers no other test measured (cache)
+    assert len(at.error) == 1 and "this check (T = 20" in shown(at.error[0].value)
+    assert "over the 1 MB limit (STABVIZ_MAX_MEMORY_MB)" in shown(at.error[0].value)
+    assert not at.get("plotly_chart")
