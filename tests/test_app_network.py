@@ -38,7 +38,7 @@ def test_the_library_numbers_give_a_report_with_layers_verdict_and_suggestions()
     # β = 0.8 alone loses 30·log10(0.8) ≈ −2.9 decades over T: vanishing, with the slower leak suggested
     assert any("vanishing" in w.value for w in at.warning)
     assert [b.label for b in at.button].count("Apply and re-measure") >= 1
-    assert "beta=" in text
+    assert any(c.value.startswith("1: beta=") for c in at.code)     # the fix in snnTorch's own words
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     assert len(charts) == 2                                   # the stability scale and the layer's histogram
     bars = charts[1]["data"]
@@ -106,3 +106,26 @@ def test_a_check_above_the_memory_limit_is_one_error_before_it_runs(monkeypatch)
     assert len(at.error) == 1 and "this check (T = 20" in shown(at.error[0].value)
     assert "over the 1 MB limit (STABVIZ_MAX_MEMORY_MB)" in shown(at.error[0].value)
     assert not at.get("plotly_chart")
+
+
+def test_the_weight_scale_fix_snippet_gives_the_weights_that_were_measured():
+    import torch
+    from stabviz.check import check
+    numbers = network.Numbers(n=16, steps=20, threshold=50.0)       # no neuron reaches θ: a dead layer
+    report = check(*network.build(numbers), seeds=1)
+    i = next(i for i, s in enumerate(report.suggestions) if s["promise"] == "rate_up")
+    fixed = report.applied(i)
+    code = network.snippet(numbers, report.suggestions[i], check(fixed, report.inputs, seeds=1).as_dict(),
+                           network.weight_scale(report.model, fixed))
+    scope = {}
+    exec(compile(code, "stabviz_fix.py", "exec"), scope)
+    assert torch.allclose(scope["model"][0].weight, fixed[0].weight, rtol=1e-5)
+    assert float(scope["model"][1].threshold) == 50.0
+
+
+def test_the_other_form_does_not_show_the_first_forms_report():
+    at = _measured(open_app(page=PAGE), n=32, steps=30, beta=0.8)
+    at.radio(key="net_source").set_value("nir").run()
+    assert not at.get("plotly_chart") and not at.error
+    at.radio(key="net_source").set_value("library").run()
+    assert len(at.get("plotly_chart")) == 2                   # back: its report again

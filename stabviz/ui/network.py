@@ -136,7 +136,8 @@ def snippet(numbers: Numbers | None, suggestion: dict[str, Any], after: dict[str
     lines += [f"torch.manual_seed({numbers.seed})",
               f"model = torch.nn.Sequential(torch.nn.Linear({numbers.n_in}, {numbers.n}), {cls}{args}))"]
     if scale is not None and abs(scale - 1.0) > 1e-6:
-        lines += ["with torch.no_grad():", f"    model[0].weight.mul_({scale:.6g})", f"    model[0].bias.mul_({scale:.6g})"]
+        lines += ["with torch.no_grad():", f"    model[0].weight.mul_({scale:.6g})",
+                  f"    model[0].bias.mul_({scale:.6g})"]
     return "\n".join(lines) + "\n"
 
 

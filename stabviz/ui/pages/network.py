@@ -107,11 +107,11 @@ def _data() -> bytes | None:
     return st.session_state[FILE][1] if key and key[0] == "nir" else None
 
 
-def measured() -> tuple[Any, Any] | None:
+def measured(source: str) -> tuple[Any, Any] | None:
     """(the checked network's report, the report with the applied suggestion or None), measured under a
-    progress box the first time."""
+    progress box the first time; None until ``source`` (the chosen form) has been measured."""
     key = st.session_state.get(REQUEST)
-    if key is None:
+    if key is None or key[0] != source:
         return None
     index = st.session_state.get(APPLIED)
     with st.status("Measuring your network…", expanded=False) as box:
@@ -165,9 +165,11 @@ def show_suggestions(report: Any) -> None:
     for i, s in enumerate(d["suggestions"]):
         m = s["measured"]
         with st.container(border=True, key=f"net_suggestion_{i}"):
-            st.markdown(f"**{layout.plain(s['change'])}**  \n`{s['code']}`  \n{layout.plain(s['why'])}; measured with "
-                        f"it: {m['gain']['over_T'] if m['gain']['over_T'] is None else format(m['gain']['over_T'], '+.2f')}"
-                        f" over T ({m['regime']}), {'as promised' if s['confirmed'] else 'not as promised'}.")
+            over = m["gain"]["over_T"]
+            st.markdown(f"**{layout.plain(s['change'])}**  \n{layout.plain(s['why'])}; measured with it: "
+                        f"{'n/a' if over is None else format(over, '+.2f')} over T ({m['regime']}), "
+                        f"{'as promised' if s['confirmed'] else 'not as promised'}.")
+            st.code(s["code"], language=None)       # layer names come from the user's file: shown literally
             st.button("Apply and re-measure", key=f"net_apply_{i}", icon=":material/replay:",
                       on_click=st.session_state.__setitem__, args=(APPLIED, i))
 
@@ -203,7 +205,7 @@ def render(cfg: LIFConfig) -> None:  # noqa: ARG001 - the page checks the user's
         key = library_form() if source == "library" else nir_form()
         if key is not None:
             st.session_state[REQUEST], st.session_state[APPLIED] = key, None
-        result = measured()
+        result = measured(source)
     except ValueError as err:       # bad numbers, a refused file, a memory estimate above the limit
         st.error(layout.plain(err), icon=":material/error:")
         return
