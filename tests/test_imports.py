@@ -50,7 +50,8 @@ LAYERS: dict[str, set[str]] = {
     "check": {"theory", "surrogates", "config", "intervals", "jsonsafe", "lif", "memory"},
     "cli": {"theory", "train", "runs", "timing", "measured", "evidence", "safeio", "outcomes", "check"},
     "main": {"cli"},                            # python -m stabviz
-    "ui": {"theory", "runs", "plots", "measured", "theory_doc", "neuron", "paper_demos", "evidence", "outcomes"},
+    "ui": {"theory", "runs", "plots", "measured", "theory_doc", "neuron", "paper_demos", "evidence", "outcomes",
+           "check"},
 }
 
 #: (group, group) edges allowed only inside a function, never at module level
