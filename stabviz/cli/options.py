@@ -373,3 +373,11 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     changes = {field: getattr(args, dest) for dest, field in TRAIN_OPTIONS.items()
                if getattr(args, dest, None) is not None}
     return TrainConfig(lif=lif_config_from_args(args), **changes)
+
+
+def size_flags(parser: argparse.ArgumentParser) -> None:
+    """--smoke, --quick or --full (one of them; ``args.size``, None when none is given): the study sizes of
+    `replicate` and `outcomes`."""
+    sizes = parser.add_mutually_exclusive_group()
+    for name in ("smoke", "quick", "full"):
+        sizes.add_argument(f"--{name}", dest="size", action="store_const", const=name, help=f"the {name} size")
