@@ -34,9 +34,13 @@ from stabviz.shapes import SHAPE_TABLE
 
 SHAPES = tuple(SHAPE_TABLE)   # one record per shape in stabviz/shapes.py: the names follow it
 RESETS = ("subtract", "mult1", "mult2")
+NEURONS = ("lif", "alif", "cuba")   # stabviz.lif.variants: the neuron model family
 INITS = ("glorot-uniform", "glorot-normal", "he-normal", "orthogonal", "pytorch-default", "uniform", "normal",
          "conditions")
-IN_INITS = INITS[:-1]          # the input weights have no stability condition of their own
+#: fluctuation-driven input weights (Rossbroich, Gygax & Zenke 2022; docs/theory.md#96-fluctuation-driven-initialisation): drawn for a target
+#: voltage mean μ_U (0, or θ for "-theta") and spread σ_U = θ given the input statistics and the PSP kernel
+FLUCTUATION_INITS = ("fluctuation", "fluctuation-theta")
+IN_INITS = INITS[:-1] + FLUCTUATION_INITS   # the input weights have no stability condition of their own
 VOLTAGE_MODELS = ("uniform", "gaussian", "measured")
 FORMULAS = ("derived", "code")
 TASKS = ("randman", "shd", "slmnist", "digits", "cues")
@@ -62,6 +66,9 @@ RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "steps": (1, 100_000, True, True),
     "tolerance": (1e-6, 100.0, True, True),
     "seed": (0, 2**31 - 1, True, True),
+    "adapt_decay": (0.0, 0.9999, True, True),      # ρ_a = exp(−1/τ_a), like the leak
+    "adapt_strength": (0.0, 100.0, True, True),    # β_a ≥ 0: a spike raises the threshold
+    "syn_decay": (0.0, 0.9999, True, True),        # α_s = exp(−1/τ_s)
 }
 
 
@@ -252,10 +259,18 @@ class LIFConfig:
     formula: str = "derived"
     tolerance: float = 1.0                 # decades of gradient gain over T still called 'stable'
     seed: int = 0
+    # The neuron model (stabviz.lif.variants; docs/theory.md#9-neuron-variants). A plain LIF ignores the
+    # rest; they come last and to_dict leaves them out for it, so a LIF's record is the one it always was.
+    neuron: str = "lif"
+    adapt_decay: float = math.exp(-1.0 / 200.0)   # ρ_a (alif): τ_a = 200 steps, Bellec et al.'s LSNN
+    adapt_strength: float = 1.8                  # β_a (alif): θ_t = θ + β_a a_t, the LSNN's β
+    adapt_grad: bool = True                      # alif: the gradient flows through a_t
+    syn_decay: float = math.exp(-1.0 / 5.0)      # α_s (cuba): τ_s = 5 steps
 
     def __post_init__(self) -> None:
         _validate(self, RANGES, {"reset": RESETS, "init_rec": INITS, "init_in": IN_INITS, "shape": SHAPES,
-                                 "voltage_model": VOLTAGE_MODELS, "formula": FORMULAS}, ("reset_grad",))
+                                 "voltage_model": VOLTAGE_MODELS, "formula": FORMULAS, "neuron": NEURONS},
+                  ("reset_grad", "adapt_grad"))
 
     @property
     def tau(self) -> float:
@@ -269,6 +284,15 @@ class LIFConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def to_record(self) -> dict[str, Any]:
+        """:meth:`to_dict` as a run's stored config: a plain LIF with the variant fields at their defaults
+        leaves them out, so runs and evidence configs written before the variants keep their identity."""
+        d = self.to_dict()
+        if self.neuron == "lif" and all(d[f] == _VARIANT_DEFAULTS[f] for f in NEURON_FIELDS[1:]):
+            for f in NEURON_FIELDS:
+                del d[f]
+        return d
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "LIFConfig":
@@ -286,9 +310,11 @@ class LIFConfig:
 #: it reads (:func:`config_key`), so settings that differ only in the other groups share an entry:
 #: a dampening-slider move reuses the voltage state and the region's axis terms.
 SURROGATE_FIELDS = ("shape", "dampening", "sharpness", "tail")         # σ' (docs/theory.md#2-the-surrogate-family)
-GRADIENT_FIELDS = ("reset_grad",)                                       # the backward pass only
+GRADIENT_FIELDS = ("reset_grad", "adapt_grad")                                     # the backward pass only
 MODEL_FIELDS = ("voltage_model",)                                       # which voltage model predicts
 DISPLAY_FIELDS = ("steps", "tolerance")                                 # how a gain is read: T, the band
+NEURON_FIELDS = ("neuron", "adapt_decay", "adapt_strength", "adapt_grad", "syn_decay")   # the model family
+_VARIANT_DEFAULTS = {f.name: f.default for f in dataclasses.fields(LIFConfig) if f.name in NEURON_FIELDS}
 FIELDS = tuple(f.name for f in dataclasses.fields(LIFConfig))
 #: The layer, its initialisation and its input: firing rates and voltages (the forward pass). ``formula``
 #: belongs here because the conditions initialisation follows it.
@@ -453,7 +479,7 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), "lif": self.lif.to_record()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":

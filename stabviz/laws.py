@@ -12,12 +12,50 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from stabviz.config import LIFConfig, WeightLaw, standard_law
+from stabviz.config import FLUCTUATION_INITS, LIFConfig, WeightLaw, standard_law
 
 
 def input_law(cfg: LIFConfig) -> WeightLaw:
     """Entry law of W_in (n_in × n_rec)."""
+    if cfg.init_in in FLUCTUATION_INITS:
+        return fluctuation_law(cfg)
     return standard_law(cfg.init_in, cfg.n_in, cfg.n_rec, cfg.in_mean, cfg.in_std)
+
+
+def psp_sums(cfg: LIFConfig) -> tuple[float, float]:
+    """(Σ_k ε_k, Σ_k ε_k²) of the neuron's PSP kernel ε_k, the free voltage k steps after a unit input:
+    α^k for lif and alif, (α^{k+1} − α_s^{k+1})/(α − α_s) for cuba (docs/theory.md#96-fluctuation-driven-initialisation)."""
+    a = cfg.leak
+    s = cfg.syn_decay if cfg.neuron == "cuba" else 0.0
+    return 1.0 / ((1 - a) * (1 - s)), (1 + a * s) / ((1 - a * s) * (1 - a * a) * (1 - s * s))
+
+
+def fluctuation_target(cfg: LIFConfig) -> tuple[float, float]:
+    """(μ_U, σ_U) of the fluctuation-driven initialisation: (0, θ) centred, (θ, θ) for "fluctuation-theta"."""
+    return (cfg.threshold if cfg.init_in == "fluctuation-theta" else 0.0), cfg.threshold
+
+
+def fluctuation_law(cfg: LIFConfig) -> WeightLaw:
+    """N(μ_w, σ_w²) input weights whose free voltage (no reset, no recurrence), across neurons and steps,
+    has mean μ_U and spread σ_U. The input's fluctuations pass the kernel as Σε², but each neuron's own
+    mean input n_in m_x w̄_i differs from its neighbours' and passes it as (Σε)² (docs/theory.md#96-fluctuation-driven-initialisation):
+
+        μ_U = (n_in μ_w m_x + b) Σε,   σ_U² = n_in ((σ_w² + μ_w²) v_x Σε² + σ_w² m_x² (Σε)²)
+
+    ValueError when there is no input or the mean asks for more spread than σ_U."""
+    if cfg.input_mean <= 0:
+        raise ValueError(f"init_in = {cfg.init_in!r} needs input spikes: input_mean = {cfg.input_mean:g} must be "
+                         "in (0, 1000]")
+    mu_u, sigma_u = fluctuation_target(cfg)
+    total, square = psp_sums(cfg)
+    n, m, v = cfg.n_in, cfg.input_mean, cfg.input_var
+    mean = (mu_u / total - cfg.bias) / (n * m)
+    var = (sigma_u ** 2 / n - mean ** 2 * v * square) / (v * square + m * m * total * total)
+    if not var >= 0:
+        raise ValueError(f"init_in = {cfg.init_in!r} has no solution: the voltage mean μ_U = {mu_u:g} with bias = "
+                         f"{cfg.bias:g} asks for a weight mean whose spread alone exceeds σ_U = {sigma_u:g}; "
+                         "lower |bias| or choose another init_in")
+    return WeightLaw("normal", mean, math.sqrt(var))
 
 
 def input_drive(cfg: LIFConfig) -> tuple[float, float]:

@@ -949,3 +949,59 @@ def write_pngs(figures: Mapping[str, go.Figure], width: int = 640, height: int |
     pio.write_images([figures[p] for p in paths], paths, format="png", width=width,
                      height=[height or figures[p].layout.height or 320 for p in paths])
 
+
+# ---------------------------------------------------------------------------------------------
+# A user's own network (stabviz.check's report as a dict: docs/check.md)
+
+CHECK_COLORS = {"dead": "#c92a2a", "firing": "#1971c2", "saturated": "#e8590c", "measured": "#212529"}
+
+
+def check_gain(layers: Sequence[Mapping[str, Any]], predicted: Sequence[Mapping[str, Any]],
+               gain: Mapping[str, Any], *, tolerance: float = 1.0, height: int = 320) -> go.Figure:
+    """Each spiking layer on the stability scale: the theory's T·log₁₀ρ at the layer's equivalent setting
+    with its calibrated band (an error bar; a layer without a prediction is left out), beside the
+    network's measured gain over T with its interval (a line and a shaded strip), over the stable band ±tol."""
+    names = [str(p.get("layer", lay.get("name"))) for lay, p in zip(layers, predicted)]
+    keep = [i for i, p in enumerate(predicted) if p.get("over_T") is not None and p.get("band_over_T")]
+    ys = [float(predicted[i]["over_T"]) for i in keep]
+    band = [predicted[i]["band_over_T"] for i in keep]
+    theory = go.Scatter(
+        x=[names[i] for i in keep], y=ys, mode="markers", name="theory (calibrated band)",
+        marker=dict(color=MODEL_COLORS["gaussian"], size=12, symbol="diamond"),
+        error_y=dict(type="data", symmetric=False, array=[b[1] - y for b, y in zip(band, ys)],
+                     arrayminus=[y - b[0] for b, y in zip(band, ys)], thickness=2, width=10),
+        hovertemplate="layer %{x}: theory %{y:+.2f} decades over T<extra></extra>")
+    lines = [(dict(type="rect", xref="paper", yref="y", x0=0, x1=1, y0=-tolerance, y1=tolerance,
+                   fillcolor=BAND_FILL, opacity=0.5, line=dict(width=0), layer="below"),
+              dict(xref="paper", yref="y", x=0.0, y=tolerance, text=band_name(tolerance), showarrow=False,
+                   xanchor="left", yanchor="bottom", font=dict(color=REGIME_COLORS["stable"])))]
+    measured = gain.get("over_T")
+    traces = [theory]
+    if measured is not None:
+        lo, hi = gain.get("over_T_interval") or (measured, measured)
+        lines.append((dict(type="rect", xref="paper", yref="y", x0=0, x1=1, y0=lo, y1=hi,
+                           fillcolor=CHECK_COLORS["measured"], opacity=0.25, line=dict(width=0)), dict(visible=False)))
+        lines.append(_hline(float(measured), f"measured {measured:+.2f} over T", CHECK_COLORS["measured"], "solid"))
+    values = ys + [b for pair in band for b in pair] + ([measured] if measured is not None else []) + [-2, 2]
+    span = (min(values) - 0.5, max(values) + 0.5)
+    layout = _layout(height, "spiking layer", "decades of gradient over T", lines=lines,
+                     yaxis=dict(range=list(span), zeroline=True), xaxis=dict(type="category"), showlegend=True)
+    return go.Figure(data=traces, layout=layout)
+
+
+def check_rate_histogram(layer: Mapping[str, Any], *, height: int = 260) -> go.Figure:
+    """One layer's neurons by firing rate (10 bins over 0-1): the never-firing (dead) part of the first bin
+    and the last bin (rate ≥ 0.9: saturated) in their own colours."""
+    counts = [int(c) for c in layer["rate_histogram"]]
+    bins = len(counts)
+    x = [(i + 0.5) / bins for i in range(bins)]
+    dead = min(round(float(layer["dead_fraction"]) * int(layer["n"])), counts[0]) if counts else 0
+    firing = [counts[0] - dead, *counts[1:-1], 0]
+    parts = (("dead (never fire)", [dead] + [0] * (bins - 1), CHECK_COLORS["dead"]),
+             ("firing", firing, CHECK_COLORS["firing"]),
+             ("saturated (rate ≥ 0.9)", [0] * (bins - 1) + [counts[-1]], CHECK_COLORS["saturated"]))
+    traces = [go.Bar(x=x, y=y, name=name, marker=dict(color=color), width=1 / bins * 0.95,
+                     hovertemplate=f"{name}: %{{y}} neurons<extra></extra>") for name, y, color in parts]
+    layout = _layout(height, "firing rate (spikes per step)", "neurons", barmode="stack",
+                     xaxis=dict(range=[0, 1], dtick=0.1))
+    return go.Figure(data=traces, layout=layout)

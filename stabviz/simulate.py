@@ -93,6 +93,8 @@ def measure_layer(w_in: torch.Tensor, w_rec: torch.Tensor, bias: torch.Tensor, c
     batch, steps, _ = inputs.shape
     if burn_in >= steps:
         raise ValueError(f"burn_in = {burn_in} must be below the number of input steps {steps}")
+    if cfg.neuron != "lif":
+        return _measure_variant(w_in, w_rec, bias, cfg, inputs, burn_in, voltage_samples, generator, progress)
     alpha, theta = cfg.leak, cfg.threshold
     current = inputs @ w_in + bias            # hoisted: one GEMM for all steps
     w2, wabs = w_rec.square(), w_rec.abs()
@@ -133,6 +135,22 @@ def measure_layer(w_in: torch.Tensor, w_rec: torch.Tensor, bias: torch.Tensor, c
     return Measurement(zs, ys, math.sqrt(max(yy - ys * ys, 0.0)), ss, s2s, rs, max_gain_sum / kept, rho_hat,
                        10 ** log10_gain if log10_gain < 308 else math.inf, log10_gain, kept,
                        voltages[pick.to(voltages.device)].double().cpu().numpy(), burn_in_notes(cfg, burn_in))
+
+
+def _measure_variant(w_in, w_rec, bias, cfg: LIFConfig, inputs, burn_in, voltage_samples, generator,
+                     progress) -> Measurement:
+    """An alif / cuba layer (stabviz.variant_gain) in the LIF's Measurement: ρ² is the block map's one-step
+    mean square from a unit voltage error, ρ̂ is pushed back through the 2 × 2 blocks; the worst-row gain
+    (III) has no block counterpart here and is nan. A note carries the block recursion's prediction."""
+    from stabviz import variant_gain
+    m = variant_gain.measure_variant_layer(w_in, w_rec, bias, cfg, inputs, burn_in=burn_in, generator=generator,
+                                           voltage_samples=voltage_samples, progress=progress)
+    log10_gain = cfg.steps * math.log10(m.rho_hat) if m.rho_hat > 0 else -math.inf
+    note = (f"{cfg.neuron}: per-step gain predicted by the 2×2-block second-moment recursion with the measured "
+            f"coefficients: {m.predicted_rho:.4g} (measured ρ̂ {m.rho_hat:.4g})")
+    return Measurement(m.firing_rate, m.voltage_mean, m.voltage_std, m.moment1, m.moment2, m.rho2,
+                       math.nan, m.rho_hat, 10 ** log10_gain if log10_gain < 308 else math.inf, log10_gain,
+                       inputs.shape[1] - burn_in, m.voltages, burn_in_notes(cfg, burn_in) + [note])
 
 
 #: the longest burn-in the measured voltage model runs (leak 0.9999 would ask for 50000 steps)

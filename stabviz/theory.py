@@ -422,6 +422,9 @@ def predict(cfg: LIFConfig, model: str | None = None) -> Prediction:
         notes += validity_warnings(cfg, v)
     if v.model == "measured" and v.measurement is not None:
         notes += list(v.measurement.notes)
+    if cfg.neuron != "lif":         # the closed forms below are the LIF's; the variants' are section 9
+        notes.append(f"neuron = {cfg.neuron}: the formulas here are the plain LIF's; the {cfg.neuron}'s own gain and "
+                     "rate are docs/theory.md section 9 (simulate measures them through its 2×2 blocks)")
     p = float(v.firing_rate)
     return Prediction(v.model, p, float(v.mean), float(v.std), e1, e2, rho2, rho, max_gain, gain,
                       log10_gain, regime, firing_label(p), notes, band, point)

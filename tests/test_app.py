@@ -312,7 +312,7 @@ def test_the_package_entry_script_runs_every_page_without_a_checkout_around_it()
     assert not at.exception and at.title[0].value == "Will gradients survive?"
     for name, title in (("surrogates", "Surrogate shapes"), ("runs", "Training runs"),
                         ("sweep", "Sweep two parameters"), ("learn", "Surrogate gradients in five minutes"),
-                        ("evidence", "Evidence: do the paper's claims hold?")):
+                        ("evidence", "Evidence: do the paper's claims hold?"), ("network", "Your network")):
         at.switch_page(f"{name}.py").run()
         assert not at.exception and at.title[0].value == title
         assert _slider(at, "dampening").value == 0.5

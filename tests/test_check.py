@@ -474,3 +474,18 @@ def test_a_nir_graph_from_norse_gives_the_same_rates_with_norses_time_convention
     for a, b in zip(mine["layers"], theirs["layers"]):
         assert b["firing_rate"] == pytest.approx(a["firing_rate"], abs=1e-6)
         assert b["leak"] == pytest.approx(a["leak"], rel=1e-5)
+
+
+def test_an_applied_suggestion_measures_as_its_remeasurement_and_leaves_the_model_alone():
+    net = LoopNet(threshold=60.0)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    report = check(net, spikes_in(), seeds=2)
+    i = next(i for i, s in enumerate(report.suggestions) if s["promise"] == "rate_up")
+    again = check(report.applied(i), report.inputs, seeds=2).as_dict()
+    # the changed copy, checked on its own, gives the rates the suggestion's re-measurement reported
+    assert [lay["firing_rate"] for lay in again["layers"]] == pytest.approx(
+        [lay["firing_rate"] for lay in report.suggestions[i]["measured"]["layers"]], abs=1e-6)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    assert "model" not in report.as_dict() and "changes" not in report.as_dict()
+    with pytest.raises(ValueError, match="suggestion index = 99 is outside the allowed range"):
+        report.applied(99)

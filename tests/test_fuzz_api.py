@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from stabviz import theory
-from stabviz.config import (DEVICES, FORMULAS, IN_INITS, INITS, LOSSES, PRESETS, RANGES, RESETS, SHAPES, TASKS,
+from stabviz.config import (DEVICES, FORMULAS, IN_INITS, INITS, LOSSES, NEURONS, PRESETS, RANGES, RESETS, SHAPES, TASKS,
                             TRAIN_RANGES, VOLTAGE_MODELS, LIFConfig, TrainConfig, preset)
 
 
@@ -61,8 +61,8 @@ def inside(name, v, ranges=RANGES) -> bool:
 
 
 LIF_CHOICES = {"reset": RESETS, "init_rec": INITS, "init_in": IN_INITS, "shape": SHAPES,
-               "voltage_model": VOLTAGE_MODELS, "formula": FORMULAS}
-LIF_FLAGS = ("reset_grad",)
+               "voltage_model": VOLTAGE_MODELS, "formula": FORMULAS, "neuron": NEURONS}
+LIF_FLAGS = ("reset_grad", "adapt_grad")
 TRAIN_CHOICES = {"task": TASKS, "loss": LOSSES, "device": DEVICES}
 TRAIN_FLAGS = ("use_recommended_sg",)
 
@@ -155,9 +155,9 @@ def assert_plain_and_in_range(obj, ranges, choices, flags, optional=()) -> None:
 def assert_usable(cfg: LIFConfig) -> None:
     """The theory runs on a validated config (the measured model would simulate: the gaussian stands in).
 
-    Two known exceptions, both setting-dependent rather than a field's value: init_rec = "conditions"
+    Three known exceptions, all setting-dependent rather than a field's value: init_rec = "conditions"
     raises ValueError where condition II has no solution (laws.recurrent_law: it says so and what to do),
-    and a weight std below ~1e-154, which laws.positive_part_mean handles without an overflow warning
+    a fluctuation-driven init_in where its target has none or there is no input (laws.fluctuation_law), and a weight std below ~1e-154, which laws.positive_part_mean handles without an overflow warning
     (test_a_tiny_weight_std_gives_no_overflow_warning)."""
     if cfg.voltage_model == "measured":
         cfg = cfg.replace(voltage_model="gaussian")
@@ -167,6 +167,9 @@ def assert_usable(cfg: LIFConfig) -> None:
             pred = theory.predict(cfg)
             rec = theory.recommend(cfg)
         except ValueError as err:
+            if cfg.init_in.startswith("fluctuation") and str(err).startswith(f"init_in = {cfg.init_in!r}"):
+                event("fluctuation target unattainable")
+                return
             assert cfg.init_rec == "conditions" and "condition II is unattainable" in str(err), err
             event("condition II unattainable")
             return

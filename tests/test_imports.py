@@ -26,11 +26,12 @@ LAYERS: dict[str, set[str]] = {
     "laws": {"config"},                         # the weight laws: numpy/scipy only
     "neuron": {"config"},                       # the LIF update rules L1-L3, once (numpy and torch)
     "weights": {"laws"},
-    "simulate": {"weights", "surrogates", "jsonsafe", "memory", "neuron"},
+    "simulate": {"weights", "surrogates", "jsonsafe", "memory", "neuron", "variant_gain"},
     # simulate only lazily, for the measured voltage model (see LAZY_ONLY): theory stays torch-free
     "theory": {"laws", "simulate", "surrogates", "jsonsafe", "calibration"},
     "measured": {"theory", "neuron", "memory"},          # the measured map: theory beside its simulation
     "lif": {"weights", "surrogates", "neuron"},
+    "variant_gain": {"lif", "laws", "surrogates"},      # alif/cuba: measured 2×2-block gain and its theory
     "tasks": {"config"},
     "intervals": set(),                         # means and 95% intervals over seeds, the group verdict: scipy only
     # the outcome model and the advice read from it: numpy only at import (simulate lazily, for the check)
@@ -49,7 +50,8 @@ LAYERS: dict[str, set[str]] = {
     "check": {"theory", "surrogates", "config", "intervals", "jsonsafe", "lif", "memory"},
     "cli": {"theory", "train", "runs", "timing", "measured", "evidence", "safeio", "outcomes", "check"},
     "main": {"cli"},                            # python -m stabviz
-    "ui": {"theory", "runs", "plots", "measured", "theory_doc", "neuron", "paper_demos", "evidence", "outcomes"},
+    "ui": {"theory", "runs", "plots", "measured", "theory_doc", "neuron", "paper_demos", "evidence", "outcomes",
+           "check"},
 }
 
 #: (group, group) edges allowed only inside a function, never at module level

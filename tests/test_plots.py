@@ -388,3 +388,34 @@ def test_the_measured_layer_draws_its_boundary_over_and_its_field_under_the_map(
                                             rel=1e-6)
     spec = plots.region_map_spec(region, click_points=None)
     go.Figure({"data": [spec["data"][0], *under, *spec["data"][1:], *over], "layout": spec["layout"]})   # valid
+
+
+# ---------------------------------------------------------------------------------------------
+# A user's own network (stabviz.check's report)
+
+CHECK_LAYER = {"name": "1", "n": 10, "dead_fraction": 0.3, "rate_histogram": [5, 1, 0, 0, 0, 0, 0, 0, 0, 4]}
+
+
+def test_check_gain_puts_each_layers_theory_band_beside_the_measured_gain():
+    predicted = [{"layer": "1", "over_T": -2.0, "band_over_T": [-5.0, 1.0]},
+                 {"layer": "3", "why": "conv input"}]                   # no prediction: left out
+    gain = {"over_T": -1.5, "over_T_interval": [-1.6, -1.4]}
+    fig = plots.check_gain([{"name": "1"}, {"name": "3"}], predicted, gain, tolerance=1.0)
+    theory_trace = fig.data[0]
+    assert list(theory_trace.x) == ["1"] and list(theory_trace.y) == [-2.0]
+    assert list(theory_trace.error_y.arrayminus) == [3.0] and list(theory_trace.error_y.array) == [3.0]
+    rects = [(s.y0, s.y1) for s in fig.layout.shapes if s.type == "rect"]
+    assert (-1.0, 1.0) in rects and (-1.6, -1.4) in rects              # the stable band, the measured interval
+    assert any(s.type == "line" and s.y0 == -1.5 for s in fig.layout.shapes)
+    lo, hi = fig.layout.yaxis.range
+    assert lo <= -5.0 and hi >= 1.0
+
+
+def test_check_rate_histogram_marks_dead_and_saturated_neurons():
+    fig = plots.check_rate_histogram(CHECK_LAYER)
+    parts = {t.name: list(t.y) for t in fig.data}
+    assert parts["dead (never fire)"][0] == 3 and sum(parts["dead (never fire)"]) == 3
+    assert parts["saturated (rate ≥ 0.9)"][-1] == 4 and sum(parts["saturated (rate ≥ 0.9)"]) == 4
+    assert parts["firing"][:2] == [2, 1]
+    assert sum(sum(y) for y in parts.values()) == CHECK_LAYER["n"]     # every neuron once
+    assert fig.layout.barmode == "stack"

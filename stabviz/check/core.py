@@ -84,13 +84,16 @@ def check(model: Any, inputs: Any, *, time_steps: int | None = None, seeds: int 
     run = {"T": steps, "batch": int(x.shape[1]), "mode": mode, "seeds": seeds,
            "loss": "your loss" if loss is not None else "random projection of the last step's output",
            "seconds": time.perf_counter() - started, "model_unchanged": True}
-    return CheckReport(described, base["gain"], predicted, found, _verdict(regime, base, found), suggestions, run)
+    changes = [s.pop("_change") for s in suggestions]
+    return CheckReport(described, base["gain"], predicted, found, _verdict(regime, base, found), suggestions, run,
+                       model=model, inputs=x, changes=changes)
 
 
 def _remeasure(s: dict, model, layers, x, steps, mode, seeds, loss, base) -> dict[str, Any]:
     """Measure the network with suggestion ``s`` applied; fill in its measured gain, rates and whether it
     moved the way it promised."""
-    after = _summary(measure(model, layers, x, steps, mode, seeds, loss, change=s.pop("apply")), layers, steps)
+    s["_change"] = s.pop("apply")          # kept for CheckReport.applied, taken out of the public dict
+    after = _summary(measure(model, layers, x, steps, mode, seeds, loss, change=s["_change"]), layers, steps)
     s["measured"] = _public(after, layers)
     s["measured"]["regime"] = _regime(after)
     s["confirmed"] = suggest.kept(s["promise"], base, after, s.pop("layer", None))

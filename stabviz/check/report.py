@@ -16,6 +16,21 @@ class CheckReport:
     verdict: dict[str, Any]
     suggestions: list[dict[str, Any]]
     run: dict[str, Any] = field(default_factory=dict)
+    # What "apply a suggestion" needs (never in as_dict): the model as checked (the user's object, not a
+    # copy: nothing here changes it), the inputs measured, and each suggestion's change, in order.
+    model: Any = field(default=None, repr=False, compare=False)
+    inputs: Any = field(default=None, repr=False, compare=False)
+    changes: list = field(default_factory=list, repr=False, compare=False)
+
+    def applied(self, index: int) -> Any:
+        """A deep copy of the checked model with suggestion ``index`` applied: the change its re-measurement
+        used. The model itself is unchanged; ``check(report.applied(i), report.inputs)`` measures it again."""
+        from stabviz.check.layers import find_layers
+        from stabviz.check.measure import work_copy
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(self.changes):
+            raise ValueError(f"suggestion index = {index!r} is outside the allowed range "
+                             f"[0, {len(self.changes) - 1}]" if self.changes else "this report has no suggestion")
+        return work_copy(self.model, find_layers(self.model), self.changes[index])[0]
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON types only (non-finite numbers become None)."""

@@ -14,8 +14,9 @@ import sys
 from typing import Any, Iterator, Mapping
 
 from stabviz import safeio
-from stabviz.config import (DEVICES, FORMULAS, IN_INITS, INITS, LOSSES, PRESETS, RANGES, RESETS, SHAPES,
-                            TASKS, TRAIN_RANGES, VOLTAGE_MODELS, LIFConfig, TrainConfig, preset, tau_to_leak)
+from stabviz.config import (DEVICES, FORMULAS, IN_INITS, INITS, LOSSES, NEURONS, PRESETS, RANGES, RESETS, SHAPES,
+                            TASKS, TRAIN_RANGES, VOLTAGE_MODELS, LIFConfig, TrainConfig, check_number, preset,
+                            tau_to_leak)
 
 
 class UsageError(ValueError):
@@ -247,8 +248,10 @@ _LIF_OPTIONS: dict[str, str] = {
     "in_std": "in_std", "input_mean": "input_mean", "input_var": "input_var", "bias": "bias",
     "sg": "shape", "dampening": "dampening", "sharpness": "sharpness", "tail": "tail", "steps": "steps",
     "voltage_model": "voltage_model", "formula": "formula", "tolerance": "tolerance", "seed": "seed",
-    "leak": "leak",
+    "leak": "leak", "neuron": "neuron", "beta_a": "adapt_strength",
 }
+#: option dest -> the LIFConfig decay it sets as exp(−1/τ) (τ in steps, > 0)
+_TAU_OPTIONS: dict[str, str] = {"tau_adapt": "adapt_decay", "tau_syn": "syn_decay"}
 
 
 def lif_options(with_steps: bool = True) -> argparse.ArgumentParser:
@@ -282,6 +285,13 @@ def lif_options(with_steps: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--tail", type=float, help="SG tail-fatness q (qpseudospike), > 1")
     if with_steps:
         g.add_argument("--steps", type=Whole.of("steps"), help="time steps T the gradient travels")
+    g.add_argument("--neuron", choices=NEURONS, help="neuron model: lif, alif (adaptive threshold) or cuba "
+                   "(synaptic current); docs/theory.md section 9")
+    g.add_argument("--beta-a", type=float, help="alif: threshold jump β_a per unit adaptation, ≥ 0")
+    g.add_argument("--tau-adapt", type=float, help="alif: adaptation time constant τ_a in steps (ρ_a = exp(−1/τ_a))")
+    g.add_argument("--adapt-grad", action=argparse.BooleanOptionalAction, default=None,
+                   help="alif: let the gradient flow through the adaptation a_t")
+    g.add_argument("--tau-syn", type=float, help="cuba: synaptic time constant τ_s in steps (α_s = exp(−1/τ_s))")
     g.add_argument("--voltage-model", choices=VOLTAGE_MODELS, help="voltage distribution model")
     g.add_argument("--formula", choices=FORMULAS, help="'derived' (default) or the reference 'code'")
     g.add_argument("--tolerance", type=float, help="decades of gradient gain over T still 'stable'")
@@ -300,6 +310,13 @@ def lif_config_from_args(args: argparse.Namespace) -> LIFConfig:
         changes["leak"] = tau_to_leak(args.tau)
     if getattr(args, "reset_grad", None) is not None:
         changes["reset_grad"] = args.reset_grad
+    if getattr(args, "adapt_grad", None) is not None:
+        changes["adapt_grad"] = args.adapt_grad
+    for dest, fieldname in _TAU_OPTIONS.items():
+        tau = getattr(args, dest, None)
+        if tau is not None:
+            tau = check_number(dest, tau, {dest: (0.0, math.inf, False, False)}, integer=False)
+            changes[fieldname] = math.exp(-1.0 / tau)
     return preset(getattr(args, "preset", "paper-slmnist") or "paper-slmnist", **changes)
 
 
@@ -356,3 +373,11 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     changes = {field: getattr(args, dest) for dest, field in TRAIN_OPTIONS.items()
                if getattr(args, dest, None) is not None}
     return TrainConfig(lif=lif_config_from_args(args), **changes)
+
+
+def size_flags(parser: argparse.ArgumentParser) -> None:
+    """--smoke, --quick or --full (one of them; ``args.size``, None when none is given): the study sizes of
+    `replicate` and `outcomes`."""
+    sizes = parser.add_mutually_exclusive_group()
+    for name in ("smoke", "quick", "full"):
+        sizes.add_argument(f"--{name}", dest="size", action="store_const", const=name, help=f"the {name} size")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from stabviz.cli.options import force_option, output_errors, path
+from stabviz.cli.options import force_option, output_errors, path, size_flags
 from stabviz.jsonsafe import dumps
 
 DEFAULT_OUT = "docs/evidence/outcomes"
@@ -52,9 +52,7 @@ def register(subparsers, parents: list[argparse.ArgumentParser]) -> None:
                                           "and write runs.json and summary.json. --quick (the default) is the shipped "
                                           "dataset; --full doubles the bases and adds long-budget runs on every task; "
                                           "--smoke is the test suite's end-to-end check.")
-    sizes = p.add_mutually_exclusive_group()
-    for name in ("smoke", "quick", "full"):
-        sizes.add_argument(f"--{name}", dest="size", action="store_const", const=name, help=f"the {name} size")
+    size_flags(p)
     p.add_argument("--jobs", type=_jobs, default=2, help="worker processes, one torch thread each (default 2)")
     p.add_argument("--out", type=path(empty=False), help=f"output folder (default {DEFAULT_OUT})")
     force_option(p, "the result files in --out")

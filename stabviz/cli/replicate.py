@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from stabviz.cli.options import UsageError, Whole, force_option, output_errors, path
+from stabviz.cli.options import UsageError, Whole, force_option, output_errors, path, size_flags
 from stabviz.config import limits
 from stabviz.jsonsafe import dumps
 
@@ -73,9 +73,7 @@ def register(subparsers, parents: list[argparse.ArgumentParser]) -> None:
                                           "--quick (the default) fits 30 minutes on 2 CPU cores; --full adds seeds, "
                                           "two-layer networks and learning rates for a GPU or a Ray cluster; "
                                           "--smoke is the test suite's end-to-end check.")
-    sizes = p.add_mutually_exclusive_group()
-    for name in ("smoke", "quick", "full"):
-        sizes.add_argument(f"--{name}", dest="size", action="store_const", const=name, help=f"the {name} size")
+    size_flags(p)
     p.add_argument("--device", action="store_true", help="train on CUDA when available (device auto)")
     p.add_argument("--launcher", choices=("local", "ray"),
                    help="queue the runs through this launcher (default: one after the other in this process)")

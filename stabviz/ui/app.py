@@ -1,5 +1,5 @@
 """The dashboard's router: the shared sidebar (the setting, bound to the URL), the top navigation over the
-six pages, then the current page, the link warnings and the footer.
+seven pages, then the current page, the link warnings and the footer.
 
 The entry scripts (top-level app.py in a checkout, stabviz/ui/entry/app.py in the installed package) call
 :func:`main`. The pages live in :mod:`stabviz.ui.pages`, one module each; their st.Page scripts in
@@ -22,6 +22,7 @@ PAGES = (
     ("runs", "Runs", ":material/directions_run:", "runs"),
     ("sweep", "Sweep", ":material/grid_on:", "sweep"),
     ("evidence", "Evidence", ":material/fact_check:", "evidence"),
+    ("network", "Your network", ":material/hub:", "network"),
     ("learn", "Learn", ":material/school:", "learn"),
 )
 

@@ -167,7 +167,7 @@ def _comparable(lif: Mapping[str, Any], skip: tuple[str, ...]) -> dict[str, Any]
 def map_markers(cfg: LIFConfig, x: str, y: str, limit: int = 500) -> list[dict[str, Any]]:
     """Finished runs that differ from ``cfg`` only along the map's two axes, as map markers."""
     at = cfg.replace(shape="qpseudospike") if x == "tail" else cfg
-    want = _comparable(at.to_dict(), (x, y))
+    want = _comparable(at.to_record(), (x, y))   # the stored form: a LIF has no variant fields
     out = []
     try:
         runs = store().list(limit=limit)

@@ -26,6 +26,8 @@ INIT_NAMES = {
     "uniform": "uniform, as set",
     "normal": "normal, as set",
     "conditions": "conditions I and II",
+    "fluctuation": "fluctuation-driven, voltage mean 0 and spread θ",
+    "fluctuation-theta": "fluctuation-driven, voltage mean θ and spread θ",
 }
 
 

@@ -10,16 +10,16 @@ import dataclasses
 import math
 from typing import Any, Mapping
 
-from stabviz.config import (FORMULAS, IN_INITS, INITS, RESETS, SHAPES, VOLTAGE_MODELS, LIFConfig,
+from stabviz.config import (FORMULAS, IN_INITS, INITS, NEURONS, RESETS, SHAPES, VOLTAGE_MODELS, LIFConfig,
                             check_choice, check_range, show)
 
-DEFAULTS: dict[str, Any] = LIFConfig().to_dict()
+DEFAULTS: dict[str, Any] = dataclasses.asdict(LIFConfig())   # every field (to_dict leaves a LIF's variant fields out)
 CHOICES: dict[str, tuple[str, ...]] = {
     "reset": RESETS, "init_rec": INITS, "init_in": IN_INITS, "shape": SHAPES,
-    "voltage_model": VOLTAGE_MODELS, "formula": FORMULAS,
+    "voltage_model": VOLTAGE_MODELS, "formula": FORMULAS, "neuron": NEURONS,
 }
 INTEGERS = ("n_rec", "n_in", "steps", "seed")
-BOOLEANS = ("reset_grad",)
+BOOLEANS = ("reset_grad", "adapt_grad")
 #: Every field of the setting, in LIFConfig order (this is also the URL order).
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(LIFConfig))
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")

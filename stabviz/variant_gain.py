@@ -1,0 +1,297 @@
+"""The measured check and the theory for the alif and cuba neurons (docs/theory.md#9-neuron-variants).
+
+Each neuron now carries two state variables, (y, a) for alif and (y, i) for cuba, so pushing an error
+back one step is a 2 × 2 block per neuron plus the recurrent coupling through W_rec. With s_j =
+σ'(y_{t−1,j} − θ_{t−1,j}), z_j = z_{t−1,j}, the LIF coefficients c_j, r_j of (M) (θ_{t−1} in place of θ)
+and q_j = ∂y_t/∂z_{t−1} through the reset (zero unless reset_grad), one step back is
+
+    alif:  e_j   = s_j Σ_i W_ji r_i g_y,i
+           g_y' = c_j g_y + e_j + (1 − ρ_a) s_j g_a
+           g_a' = k_j g_y − β_a e_j + m_j g_a,   k = −β_a (s q + z·[subtract]),  m = ρ_a − (1 − ρ_a) β_a s
+    cuba:  h_i   = r_i g_y,i + g_i            (the adjoint of the filtered current i_t)
+           g_y' = c_j g_y + s_j Σ_i W_ji h_i
+           g_i' = α_s h_j
+
+:func:`measure_variant_layer` simulates the layer and pushes a random error back through these blocks
+(the measured gain ρ̂, as (PB)); :func:`predicted_gain` propagates the second moments (E g_y², E g_x²,
+E g_y g_x) through the same blocks under the mean-field independence of section 4.2 (the recurrent
+error e uncorrelated with the neuron's own adjoint), with the per-neuron coefficient moments measured;
+:func:`predicted_rate` is the gaussian mean-field firing rate (MF-p) of the variant.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from scipy import special
+
+from stabviz.config import LIFConfig
+from stabviz.laws import input_drive, input_law, psp_sums, recurrent_law
+from stabviz.lif.dynamics import Dynamics
+from stabviz.lif.variants import STEPS, State, Variant
+from stabviz.surrogates import sg_prime_torch
+
+
+# ---------------------------------------------------------------------------------------------
+# One step's backward blocks
+
+@dataclass
+class Block:
+    """The per-neuron coefficients of one backward step, (batch, n) each."""
+    c: torch.Tensor        # ∂y_t/∂y_{t−1} (own neuron, with the reset gradient when on)
+    r: torch.Tensor        # ∂y_t/∂(recurrent current): 1, or 1 − z for mult1
+    s: torch.Tensor        # σ'(y_{t−1} − θ_{t−1})
+    k: torch.Tensor        # alif: ∂y_t/∂a_{t−1} (own neuron, besides through the recurrent spikes)
+    m: torch.Tensor        # alif: ∂a_t/∂a_{t−1}
+
+
+def block(cfg: LIFConfig, prev: State, drive: torch.Tensor) -> Block:
+    """The coefficients of the step from ``prev`` (state at t − 1) with current ``drive`` (= i_t for
+    cuba, I_t otherwise): what the backward map of that step uses."""
+    dyn, var = Dynamics.of(cfg), Variant.of(cfg)
+    theta = dyn.threshold + var.adapt_strength * prev.a if var.adapts else dyn.threshold
+    s = sg_prime_torch(prev.y - theta, dyn.shape, dyn.dampening, dyn.sharpness, dyn.tail)
+    keep = 1 - prev.z
+    if dyn.reset == "subtract":
+        c0, r, q = torch.full_like(prev.y, dyn.leak), torch.ones_like(prev.y), -theta + 0 * prev.y
+    elif dyn.reset == "mult1":
+        c0, r, q = dyn.leak * keep, keep, -(dyn.leak * prev.y + drive)
+    else:
+        c0, r, q = dyn.leak * keep, torch.ones_like(prev.y), -dyn.leak * prev.y
+    q = q if dyn.reset_grad else torch.zeros_like(q)
+    c = c0 + q * s
+    if var.adapts and var.adapt_grad:
+        k = -var.adapt_strength * (s * q + (prev.z if dyn.reset == "subtract" else 0))
+        m = var.adapt_decay - (1 - var.adapt_decay) * var.adapt_strength * s
+    else:
+        k, m = torch.zeros_like(c), torch.zeros_like(c)
+    return Block(c, r, s, k, m)
+
+
+def push_back(cfg: LIFConfig, b: Block, w_rec: torch.Tensor, g_y: torch.Tensor, g_x: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(g_y, g_x) one step back through block ``b`` (g_x: the adjoint of a or i)."""
+    var = Variant.of(cfg)
+    w_t = w_rec.t()
+    if var.filters:
+        h = b.r * g_y + g_x
+        return b.c * g_y + b.s * (h @ w_t), var.syn_decay * h
+    e = b.s * ((b.r * g_y) @ w_t)
+    if var.adapts and var.adapt_grad:
+        return b.c * g_y + e + (1 - var.adapt_decay) * b.s * g_x, b.k * g_y - var.adapt_strength * e + b.m * g_x
+    return b.c * g_y + e, torch.zeros_like(g_x)
+
+
+# ---------------------------------------------------------------------------------------------
+# The measured layer
+
+@dataclass
+class VariantMeasurement:
+    firing_rate: float
+    voltage_mean: float
+    voltage_std: float
+    moment1: float              # E[σ'] at y − θ_t
+    moment2: float              # E[σ'²]
+    rho_hat: float              # pushed-back per-step gain (PB) through the 2 × 2 blocks
+    predicted_rho: float        # the second-moment recursion with the measured coefficient moments
+    rho2: float                 # empirical_rho2: one step back from a unit voltage error
+    voltages: np.ndarray
+
+
+@torch.no_grad()
+def measure_variant_layer(w_in: torch.Tensor, w_rec: torch.Tensor, bias: torch.Tensor, cfg: LIFConfig,
+                          inputs: torch.Tensor, burn_in: int = 100, generator: torch.Generator | None = None,
+                          voltage_samples: int = 20000,
+                          progress: Callable[[int], None] | None = None) -> VariantMeasurement:
+    """Simulate the alif / cuba layer on ``inputs`` (batch, steps, n_in) and measure it after ``burn_in``."""
+    dyn, var = Dynamics.of(cfg), Variant.of(cfg)
+    step = STEPS[var.neuron]
+    batch, steps, _ = inputs.shape
+    current = inputs @ w_in + bias
+    state = State.zeros_like(current[:, 0])
+    blocks, ys = [], []
+    rate_sum = y_sum = y2_sum = 0.0
+    for t in range(steps):
+        if progress is not None and t and t % 1000 == 0:
+            progress(t)
+        new = step(current[:, t], state, w_rec, dyn, var)
+        drive = new.i if var.filters else current[:, t] + state.z @ w_rec
+        if t >= burn_in:
+            blocks.append(block(cfg, state, drive))
+            rate_sum += float(new.z.double().mean())
+            y_sum += float(new.y.double().mean())
+            y2_sum += float(new.y.double().square().mean())
+            ys.append(new.y)
+        state = new
+    if progress is not None:
+        progress(steps)
+    y = torch.stack(ys)
+    y_mean, y2_mean = y_sum / len(blocks), y2_sum / len(blocks)
+    s_mean = sum(float(b.s.double().mean()) for b in blocks) / len(blocks)
+    s2_mean = sum(float(b.s.double().square().mean()) for b in blocks) / len(blocks)
+    window = blocks[-cfg.steps:]
+    rho_hat = _pushback(cfg, window, w_rec, generator)
+    moments = block_moments(cfg, blocks, w_rec)
+    rho_pred = predicted_gain(cfg, moments, len(window))
+    pick = torch.randperm(y.numel(), generator=generator)[:voltage_samples] if generator is not None \
+        else torch.arange(min(voltage_samples, y.numel()))
+    return VariantMeasurement(rate_sum / len(blocks), y_mean, math.sqrt(max(y2_mean - y_mean ** 2, 0.0)), s_mean,
+                              s2_mean, rho_hat, rho_pred, empirical_rho2(cfg, blocks, w_rec),
+                              y.flatten()[pick].double().cpu().numpy())
+
+
+def _pushback(cfg: LIFConfig, blocks: list[Block], w_rec: torch.Tensor, generator) -> float:
+    """exp(median over the batch of the mean log growth of ‖(g_y, g_x)‖), from a random unit g_y, g_x = 0
+    (the loss reaches the voltage; the second state variable gets its error through the blocks)."""
+    if not blocks:
+        return math.nan
+    batch, n = blocks[0].c.shape
+    g_y = torch.randn(batch, n, generator=generator, dtype=torch.float64).to(blocks[0].c)
+    g_y = g_y / g_y.norm(dim=1, keepdim=True)
+    g_x = torch.zeros_like(g_y)
+    log_growth = torch.zeros(batch, dtype=torch.float64)
+    for b in reversed(blocks):
+        g_y, g_x = push_back(cfg, b, w_rec, g_y, g_x)
+        norm = torch.sqrt(g_y.square().sum(1) + g_x.square().sum(1)).clamp_min(1e-30)
+        log_growth += torch.log(norm.double())
+        g_y, g_x = g_y / norm[:, None], g_x / norm[:, None]
+    return float(torch.exp(log_growth.median() / len(blocks)))
+
+
+# ---------------------------------------------------------------------------------------------
+# The theory: second moments through the blocks, and the mean-field firing rate
+
+def block_moments(cfg: LIFConfig, blocks: list[Block], w_rec: torch.Tensor) -> dict[str, float]:
+    """The coefficient moments the recursion needs, averaged over neurons, batch and steps (joint
+    within a neuron: s and z are strongly correlated), and C = Σ_j W_ji² averaged over i."""
+    products = {"cc": ("c", "c"), "ss": ("s", "s"), "rr": ("r", "r"), "r": ("r",), "c": ("c",), "cr": ("c", "r"),
+                "cs": ("c", "s"), "kk": ("k", "k"), "mm": ("m", "m"), "km": ("k", "m"), "ck": ("c", "k"),
+                "sm": ("s", "m"), "cm": ("c", "m"), "sk": ("s", "k")}
+    sums = dict.fromkeys(products, 0.0)
+    for b in blocks:                    # step by step: no (steps, batch, n) stack per coefficient
+        for name, factors in products.items():
+            term = getattr(b, factors[0]).double()
+            for f in factors[1:]:
+                term = term * getattr(b, f)
+            sums[name] += float(term.mean())
+    return {**{k: v / max(len(blocks), 1) for k, v in sums.items()},
+            "C": float(w_rec.double().square().sum(0).mean())}
+
+
+def _second_moment_step(cfg: LIFConfig, mo: dict[str, float]) -> np.ndarray:
+    """The 3 × 3 map of (E g_y², E g_x², E g_y g_x) for one step back (module docstring's blocks)."""
+    var = Variant.of(cfg)
+    e = mo["C"] * mo["ss"]                      # E e² per unit E (r g_y)²
+    if var.filters:
+        a = var.syn_decay
+        # h² = rr Y + G + 2 r X;  Y' = cc Y + e h²;  G' = a² h²;  X' = a (cr Y + c X)
+        h = np.array([mo["rr"], 1.0, 2 * mo["r"]])
+        return np.array([np.array([mo["cc"], 0, 0]) + e * h, a * a * h, [a * mo["cr"], 0, a * mo["c"]]])
+    b, rho = var.adapt_strength, var.adapt_decay
+    er = e * mo["rr"]
+    if not (var.adapts and var.adapt_grad):
+        return np.array([[mo["cc"] + er, 0, 0], [0, 0, 0], [0, 0, 0]])
+    return np.array([
+        [mo["cc"] + er, (1 - rho) ** 2 * mo["ss"], 2 * (1 - rho) * mo["cs"]],
+        [mo["kk"] + b * b * er, mo["mm"], 2 * mo["km"]],
+        [mo["ck"] - b * er, (1 - rho) * mo["sm"], mo["cm"] + (1 - rho) * mo["sk"]],
+    ])
+
+
+def empirical_rho2(cfg: LIFConfig, blocks: list[Block], w_rec: torch.Tensor) -> float:
+    """The variant's ρ²: the squared norm of (g_y, g_x) one step back from a unit error on one neuron's
+    voltage, averaged over neurons, batch and steps (for the LIF this is Σ_j M_ij², section 4.3):
+    c_i² + r_i² Σ_j W_ji² s_j² plus k_i² + β_a² r_i² Σ_j W_ji² s_j² (alif, adapt_grad) or α_s² r_i² (cuba)."""
+    var = Variant.of(cfg)
+    w2, total = w_rec.square(), 0.0
+    for b in blocks:
+        rec = b.r.square() * (b.s.square() @ w2)
+        if var.filters:
+            extra = var.syn_decay ** 2 * b.r.square()
+        elif var.adapts and var.adapt_grad:
+            extra = b.k.square() + var.adapt_strength ** 2 * rec
+        else:
+            extra = 0.0
+        total += float((b.c.square() + rec + extra).double().mean())
+    return total / max(len(blocks), 1)
+
+
+def predicted_gain(cfg: LIFConfig, moments: dict[str, float], steps: int) -> float:
+    """Per-step gain of the second-moment recursion over ``steps`` steps from (1, 0, 0): the mean-field
+    counterpart of ρ̂ (both start from an error on the voltage only)."""
+    step = _second_moment_step(cfg, moments)
+    v, log_growth = np.array([1.0, 0.0, 0.0]), 0.0
+    for _ in range(max(steps, 1)):
+        v = step @ v
+        size = v[0] + v[1]
+        if not size > 0:
+            return 0.0
+        log_growth += math.log(size)
+        v = v / size
+    return math.exp(log_growth / (2 * max(steps, 1)))
+
+
+#: Gauss-Hermite nodes (probabilists') for the average over the neurons' fixed mean inputs
+_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(40)
+_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
+
+
+def predicted_rate(cfg: LIFConfig) -> dict[str, float]:
+    """The mean-field firing rate of any neuron model with the subtractive reset (docs/theory.md#93-the-firing-rate).
+
+    The free voltage is the current through the PSP kernel ε (laws.psp_sums: Σε, Σε²). Its variance has two
+    parts: what fluctuates in time passes the kernel as Σε², what is fixed per neuron (its own mean input
+    n_in m_x w̄_i + p Σ_j W_ji) as (Σε)²:
+
+        T = n_in (σ_in² + μ_in²) v_x + (n − 1)(σ_rec² + μ_rec²) p(1 − p),   Q = n_in σ_in² m_x² + (n − 1) σ_rec² p²
+
+    Each neuron has its own mean μ_i ~ N((d + (n − 1) μ_rec p) Σε, Q (Σε)²) and its own rate p_i: its reset
+    subtracts θ_i p_i/(1 − α) from the mean and adds θ_i² p_i(1 − p_i)/(1 − α²) to the variance, with
+    θ_i = θ + β_a p_i (alif: E a_i = p_i; a_i's spread β_a² p_i(1 − p_i)(1 − ρ_a)/(1 + ρ_a) adds too):
+
+        p_i = 1 − Φ((θ_i + θ_i p_i/(1 − α) − μ_i) / s_i),   s_i² = T Σε² + θ_i² p_i(1 − p_i)/(1 − α²) + ...
+
+    and p is the average of p_i over the neurons (40 Gauss-Hermite nodes), solved self-consistently.
+    Returns {"rate", "voltage_mean", "voltage_std"}; ValueError for the multiplicative resets (not derived)."""
+    if cfg.reset != "subtract":
+        raise ValueError(f"reset = {cfg.reset!r}: the variant firing-rate theory covers reset = 'subtract' only")
+    var = Variant.of(cfg)
+    d, _ = input_drive(cfg)
+    inp, rec = input_law(cfg), recurrent_law(cfg)
+    total, square = psp_sums(cfg)
+    n1, alpha, theta = cfg.n_rec - 1, cfg.leak, cfg.threshold
+    beta = var.adapt_strength if var.adapts else 0.0
+    adapt_var = (1 - var.adapt_decay) / (1 + var.adapt_decay) * beta ** 2
+
+    def population(p: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(p_i, free mean μ_i, spread s_i) at the nodes, given the population rate p."""
+        mu = (d + n1 * rec.mean * p) * total + np.sqrt(
+            (cfg.n_in * inp.std ** 2 * cfg.input_mean ** 2 + n1 * rec.std ** 2 * p * p)) * total * _NODES
+        temporal = (cfg.n_in * inp.second_moment * cfg.input_var + n1 * rec.second_moment * p * (1 - p)) * square
+
+        def excess(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            th = theta + beta * q
+            spread = np.sqrt(temporal + th ** 2 * q * (1 - q) / (1 - alpha ** 2) + adapt_var * q * (1 - q))
+            fire = 1 - special.ndtr((th + th * q / (1 - alpha) - mu) / np.maximum(spread, 1e-300))
+            return fire - q, spread
+
+        lo, hi = np.zeros_like(mu), np.ones_like(mu)            # excess(0) ≥ 0 ≥ excess(1) per node
+        for _ in range(50):
+            mid = 0.5 * (lo + hi)
+            up = excess(mid)[0] > 0
+            lo, hi = np.where(up, mid, lo), np.where(up, hi, mid)
+        q = 0.5 * (lo + hi)
+        return q, mu - (theta + beta * q) * q / (1 - alpha), excess(q)[1]
+
+    lo, hi = 0.0, 1.0
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if float(_WEIGHTS @ population(mid)[0]) > mid else (lo, mid)
+    p = 0.5 * (lo + hi)
+    q, mean, spread = population(p)
+    voltage_mean = float(_WEIGHTS @ mean)
+    voltage_var = float(_WEIGHTS @ (spread ** 2 + (mean - voltage_mean) ** 2))
+    return {"rate": float(_WEIGHTS @ q), "voltage_mean": voltage_mean, "voltage_std": math.sqrt(voltage_var)}
