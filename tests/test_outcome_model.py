@@ -165,11 +165,13 @@ def test_recommendations_are_whole_settings_never_harmful():
     assert 0 <= rec["p_collapse"] <= 1 and rec["verdict"] in model.VERDICTS
     shortfalls = [o["shortfall"] for o in rec["options"]]
     assert shortfalls == sorted(shortfalls)
+    extrapolated = any("extrapolates" in n for n in rec["notes"])
     for o in rec["options"]:
-        assert not o["harmful"] and o["p_collapse"] <= advice.HARMFUL
+        assert o["firing_rate"] >= 0.01 and (extrapolated or not o["harmful"] and o["p_collapse"] <= advice.HARMFUL)
         assert o["init_rec"] in (cfg.init_rec, "conditions") and o["why"]
     for o in rec["paper"]:
-        assert o["evidence"] in ("harmful in the outcome data", "not harmful in the outcome data")
+        assert o["evidence"] in ("harmful in the outcome data", "not harmful in the outcome data",
+                                 "the model extrapolates here")
     applied, what = advice.recommended_setting(cfg)
     if rec["options"]:
         best = rec["options"][0]
@@ -181,8 +183,18 @@ def test_recommendations_are_whole_settings_never_harmful():
         advice.recommend(cfg, budget=0)
 
 
-def test_when_every_option_is_harmful_the_setting_stays(monkeypatch):
+def test_when_the_model_calls_every_choice_harmful_the_ranking_decides_and_says_so(monkeypatch):
     monkeypatch.setattr(advice, "HARMFUL", -1.0)
+    cfg = LIFConfig(n_rec=16, n_in=10, steps=20)
+    rec = advice.recommend(cfg)
+    ranked = [(c.dampening, c.sharpness, c.init_rec) for c, _ in advice.candidates(cfg)]
+    firing = [(o["dampening"], o["sharpness"], o["init_rec"]) for o in rec["options"]]
+    assert firing and firing == [k for k in ranked if k in firing]          # the ranking's order
+    assert any("extrapolates" in n for n in rec["notes"])
+
+
+def test_when_no_choice_fires_the_setting_stays(monkeypatch):
+    monkeypatch.setattr(advice, "fires", lambda rate, dead_rate=0.01: False)
     cfg = LIFConfig(n_rec=16, n_in=10, steps=20)
     applied, what = advice.recommended_setting(cfg)
     assert applied == cfg and what["label"] is None

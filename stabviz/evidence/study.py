@@ -531,7 +531,7 @@ CURVE_FIGURES = {**{f"{stem}_{task}": (axis, True) for task in TASK_NAMES
                  "tail_digits": ("tail", True), "rate_digits": ("initial_rate", False)}
 SCATTER_KEYS = {"collapse_probe": PROBE_KEY, "collapse_predicted": "predicted_log10_gain"}
 #: the scatters' x axis titles
-SCATTER_TITLES = {"collapse_probe": "training probe's initial T·log₁₀ ρ̂ (gradient flow at init)",
+SCATTER_TITLES = {"collapse_probe": "initial T·log₁₀ ρ̂ (training probe)",
                   "collapse_predicted": "predicted initial T·log₁₀ gain (theory)"}
 
 

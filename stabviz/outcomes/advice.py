@@ -27,19 +27,25 @@ DEFAULT_BUDGET = 200
 Measure = Callable[[LIFConfig], dict[str, Any]]
 
 
+def fires(rate: float | None, dead_rate: float = 0.01) -> bool:
+    """The network a choice gives fires: its initial rate is at least ``dead_rate``."""
+    return rate is not None and rate >= dead_rate
+
+
 def usable(rate: float | None, p: float, dead_rate: float = 0.01) -> bool:
-    """A choice may be recommended: the network it gives fires (initial rate at least ``dead_rate``) and the
-    model does not call it harmful."""
-    return rate is not None and rate >= dead_rate and p <= HARMFUL
+    """A choice may be recommended: its network fires and the model does not say it will collapse."""
+    return fires(rate, dead_rate) and p <= HARMFUL
 
 
 def first_choice(keys: list[tuple], x: np.ndarray, part: dict[str, Any], order: list[dict[str, Any]]) -> int:
-    """The index into ``keys`` (choices (init, γ, β) with feature rows ``x``) of the first choice of the ranking
-    ``order`` that is :func:`usable`; the first ranked one when none is."""
+    """The index into ``keys`` (choices (init, γ, β) with feature rows ``x``) that :func:`recommend` picks:
+    the first choice of the ranking ``order`` that is :func:`usable`; when the model says every choice will
+    collapse, the first whose network fires; else the first ranked."""
     p = model.p_collapse(x, part)
     ranked = [keys.index(k) for k in ((c["init"], c["dampening"], c["sharpness"]) for c in order) if k in keys]
-    rate_col = features.NAMES.index("rate")
-    return next((i for i in ranked if usable(x[i, rate_col], p[i])), ranked[0])
+    rates = x[:, features.NAMES.index("rate")]
+    return next((i for i in ranked if usable(rates[i], p[i])),
+                next((i for i in ranked if fires(rates[i])), ranked[0]))
 
 
 def _source_of(source: str) -> Measure:
@@ -132,24 +138,36 @@ def recommend(lif: LIFConfig, budget: int = DEFAULT_BUDGET, layers: int = 1, sou
     _check(budget, layers)
     numbers_of = _source_of(source)
     current = _option(lif, numbers_of(lif), budget, layers, source, "your setting")
-    kept: list[dict[str, Any]] = []
+    scored, kept = [], []
     for cfg, ranked in candidates(lif):           # in ranking order; measured only until enough are kept
-        o = _option(cfg, numbers_of(cfg), budget, layers, source, RECOMMENDED if not kept else
-                    f"alternative {len(kept)}", ranked)
+        o = _option(cfg, numbers_of(cfg), budget, layers, source, "", ranked)
+        scored.append(o)
         if not o["harmful"]:
             kept.append(o)
         if len(kept) >= limit:
             break
+    extra = []
+    if not kept:
+        # Each network's best choice trains by the labels' definition, so a model that says every choice will
+        # collapse is extrapolating here: fall back to the ranking (the validated policy, fit.regret)
+        kept = [o for o in scored if fires(o["firing_rate"], model.load().get("dead_rate", 0.01))][:limit]
+        extra = ["the outcome model gives every choice P(collapse) above "
+                 f"{HARMFUL:g} here, which it cannot mean (each network's best choice trains, by the labels' "
+                 "definition): it extrapolates beyond the tasks it was fitted on, so the options follow the "
+                 "measured ranking alone; treat them as at risk and confirm with a run"] if kept else []
+    for k, o in enumerate(kept):
+        o["label"] = RECOMMENDED if k == 0 else f"alternative {k}"
     paper_options, notes = theory.recommendation_options(lif)
     paper = []
     for p in paper_options:
         cfg = lif.replace(dampening=p["dampening"], sharpness=p["sharpness"], tail=p["tail"])
         o = _option(cfg, numbers_of(cfg), budget, layers, source, f"the paper's ρ² = 1: {p['label']}")
-        o["evidence"] = ("harmful in the outcome data" if o["harmful"] else "not harmful in the outcome data")
+        o["evidence"] = ("the model extrapolates here" if extra else
+                         "harmful in the outcome data" if o["harmful"] else "not harmful in the outcome data")
         paper.append(o)
     return {"p_collapse": current["p_collapse"], "verdict": current["verdict"], "current": current,
-            "options": kept, "paper": paper, "notes": notes + ([] if kept else [
-                "every setting of the grid is predicted harmful here: change the network (τ, θ, size) first"]),
+            "options": kept, "paper": paper, "notes": notes + extra + ([] if kept else [
+                "every choice of the grid is harmful here (the network would not fire, or will collapse): change the network (τ, θ, size) first"]),
             "budget": budget, "layers": layers, "source": source}
 
 

@@ -75,13 +75,15 @@ def recommendation_sentence(settings: Sequence["Setting"]) -> str:
     """The outcome model's recommended whole setting in one sentence, or why there is none."""
     rec = next((s for s in settings if s.recommended), None)
     if rec is None:
-        return ("**Recommended:** none. Every setting of the outcome model's grid is predicted harmful here "
-                "(P(collapse) > 0.5): change the network (τ, θ, size) first.")
+        return ("**Recommended:** none. Every choice of the outcome model's grid is harmful here (the network "
+                "would not fire, or the model says it will collapse): change the network (τ, θ, size) first.")
     c, o = rec.cfg, rec.outcome or {}
     weights = "conditions I + II" if c.init_rec == "conditions" else c.init_rec
     return (f"**Recommended (fitted on measured training outcomes):** γ = {c.dampening:.4g}, β = {c.sharpness:.4g}"
             + (f", q = {c.tail:.4g}" if c.shape == "qpseudospike" else "") + f", W_rec {weights}: "
-            f"P(collapse) {o.get('p_collapse', math.nan):.2f}, expected shortfall {100 * o.get('shortfall', math.nan):.0f}%. "
+            f"P(collapse) {o.get('p_collapse', math.nan):.2f}, expected shortfall {100 * o.get('shortfall', math.nan):.0f}%"
+            + (" (the outcome model calls every choice at risk here, beyond the tasks it was fitted on, so this follows "
+               "the measured ranking alone)" if o.get("harmful") else "") + ". "
             "*Confirm with a short run* trains it; other choices are under *Recommended initialisation*.")
 
 

@@ -80,14 +80,15 @@ def budget() -> int:
     return int(st.session_state.get(BUDGET_KEY) or BUDGETS[0])
 
 
-def headline(cfg: LIFConfig) -> None:
-    """The committed verdict box; it polls while the setting's measurement is running."""
+def headline(cfg: LIFConfig, compact: bool = False, more: str = "") -> None:
+    """The committed verdict box (``compact``: one line, its details and ``more`` a hover away, for a
+    projector); it polls while the setting's measurement is running."""
     key = compute.key_of(cfg)
     pending = checks().get(key, cfg) is None
-    st.fragment(_box, run_every=POLL_S if pending else None)(cfg, key, pending)
+    st.fragment(_box, run_every=POLL_S if pending else None)(cfg, key, pending, compact, more)
 
 
-def _box(cfg: LIFConfig, key: Any, polling: bool) -> None:
+def _box(cfg: LIFConfig, key: Any, polling: bool, compact: bool = False, more: str = "") -> None:
     m = checks().get(key, cfg)
     if polling and m is not None and st.session_state.get(_POLLED) == key:
         # the measurement came in during a poll: one whole rerun draws the box again without polling
@@ -104,13 +105,18 @@ def _box(cfg: LIFConfig, key: Any, polling: bool) -> None:
     else:
         v = advice.verdict(cfg, steps, layers, measured=m)
         source = "from the measured initial gain (quick Monte-Carlo check, batch 32)"
-    with st.container(border=True, key="outcome_verdict"):
-        st.markdown(f"### :{COLOURS[v['verdict']]}[{v['verdict'].capitalize()}]: P(collapse) = {v['p_collapse']:.2f}")
-        st.caption(f"Training {steps} optimiser steps, {layers} layer: outcome model {source}, "
-                   f"T·log₁₀ gain {_gain(v['log10_gain'])}, firing rate {v['firing_rate'] or 0:.0%}. Expected shortfall "
-                   f"{100 * v['shortfall']:.0f}% of the way from the best accuracy to chance. "
-                   f"Committed below {model.LOW:g} and above {model.HIGH:g}; how well it holds on tasks it was not "
-                   "fitted on: the Evidence page.")
+    word = f":{COLOURS[v['verdict']]}[{v['verdict'].capitalize()}]: P(collapse) = {v['p_collapse']:.2f}"
+    details = (f"Training {steps} optimiser steps, {layers} layer: outcome model {source}, "
+               f"T·log₁₀ gain {_gain(v['log10_gain'])}, firing rate {v['firing_rate'] or 0:.0%}. Expected shortfall "
+               f"{100 * v['shortfall']:.0f}% of the way from the best accuracy to chance. "
+               f"Committed below {model.LOW:g} and above {model.HIGH:g}; how well it holds on tasks it was not "
+               "fitted on: the Evidence page.")
+    with st.container(border=not compact, key="outcome_verdict"):
+        if compact:
+            st.markdown(f"**{word}**", help=details + ("\n\n" + more if more else ""))
+        else:
+            st.markdown(f"### {word}")
+            st.caption(details)
 
 
 def _gain(g: float | None) -> str:

@@ -12,8 +12,8 @@ pytestmark = pytest.mark.timeout(240)
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 WORDS = "(Expected to train|At risk|Will collapse)"
 LINK = "/?leak=0.9512&n_rec=128&steps=50"
-# the verdict box: the bordered container around the heading "<word>: P(collapse) = p"
-BOX = "[data-testid='stVerticalBlockBorderWrapper']:has(h3:text-matches('P\\(collapse\\) ='))"
+# the verdict box: the bordered container (key outcome_verdict) around the heading "<word>: P(collapse) = p"
+BOX = ".st-key-outcome_verdict"
 
 
 def test_the_verdict_heads_explore_and_fills_in_its_measurement(base_url, page):

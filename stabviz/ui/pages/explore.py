@@ -296,19 +296,20 @@ def render(cfg: LIFConfig) -> None:
                     region = draw_map(cfg, label, color_by, runs=ui_runs.map_markers(cfg, *MAPS[label]))
 
     with header:
-        top = st.columns([5, 2], vertical_alignment="center")
-        with top[0]:
-            outcome.headline(cfg)          # the committed verdict: measured in the background, never blocking
-        with top[1]:
-            outcome.budget_control()
-            layout.regime_badge(pred["regime"], cfg.steps)
-            st.badge(f"firing: {pred['firing']} ({pred['firing_rate']:.0%})", color="gray",
-                     help=FIRING_HELP)
-        st.markdown(advice.recommendation_sentence(choices))
+        recommendation = advice.recommendation_sentence(choices)
         text = "**The theory (detail):** " + advice.what_to_change(cfg, pred, rec, choices)
-        if present:                  # one line: the first sentence, the rest is a hover away
-            st.markdown(text.split(". ")[0] + ".", help=text)
-        else:
+        top = st.columns([5, 2], vertical_alignment="center")
+        with top[0]:                   # the committed verdict: measured in the background, never blocking
+            # on a projector the map must fit in 720 px: one line, the advice a hover away
+            outcome.headline(cfg, compact=present, more=recommendation + "\n\n" + text if present else "")
+        with top[1]:
+            if not present:
+                outcome.budget_control()
+            layout.regime_badge(pred["regime"], cfg.steps)
+            if not present:            # the firing-rate metric right below says it too
+                st.badge(f"firing: {pred['firing']} ({pred['firing_rate']:.0%})", color="gray", help=FIRING_HELP)
+        if not present:
+            st.markdown(recommendation)
             st.markdown(text)
 
     with right:
