@@ -28,7 +28,7 @@ LAYERS: dict[str, set[str]] = {
     "weights": {"laws"},
     "simulate": {"weights", "surrogates", "jsonsafe", "memory", "neuron", "variant_gain"},
     # simulate only lazily, for the measured voltage model (see LAZY_ONLY): theory stays torch-free
-    "theory": {"laws", "simulate", "surrogates", "jsonsafe", "calibration"},
+    "theory": {"laws", "simulate", "surrogates", "jsonsafe", "calibration", "variant_gain"},
     "measured": {"theory", "neuron", "memory"},          # the measured map: theory beside its simulation
     "lif": {"weights", "surrogates", "neuron"},
     "variant_gain": {"lif", "laws", "surrogates"},      # alif/cuba: measured 2×2-block gain and its theory
@@ -54,7 +54,7 @@ LAYERS: dict[str, set[str]] = {
 }
 
 #: (group, group) edges allowed only inside a function, never at module level
-LAZY_ONLY = {("theory", "simulate"), ("outcomes", "simulate")}
+LAZY_ONLY = {("theory", "simulate"), ("theory", "variant_gain"), ("outcomes", "simulate")}
 
 UI_ONLY = {"streamlit"}
 PLOTTING = {"plotly", "_plotly_utils"}
