@@ -450,6 +450,22 @@ VARIANT_WEAKNESS = {
 }
 
 
+def _simulation_refused(cfg: LIFConfig) -> str | None:
+    """Why the measured model may not simulate ``cfg`` here (above the machine's neuron limit, or its
+    memory estimate), else None."""
+    from stabviz import memory, simulate
+    from stabviz.config import limits
+    limit = limits()["neurons"]
+    if cfg.n_rec > limit:
+        return f"n_rec = {cfg.n_rec} is above this machine's limit {limit} (STABVIZ_MAX_NEURONS)"
+    burn = simulate.stationary_burn_in(cfg)
+    try:
+        memory.check_simulate(cfg, burn_in=burn, steps=burn + 200)
+    except ValueError as err:
+        return str(err)
+    return None
+
+
 def _predict_variant(cfg: LIFConfig, model: str) -> Prediction:
     """alif / cuba (docs/theory.md section 9): the rate from the heterogeneous mean field (MF-het) and the
     gain from the 2×2-block second-moment recursion, its coefficient moments from the gaussian model
@@ -458,6 +474,12 @@ def _predict_variant(cfg: LIFConfig, model: str) -> Prediction:
     from stabviz import variant_gain
     notes = [VARIANT_WEAKNESS[cfg.neuron]]
     if model != "measured" and cfg.reset != "subtract":
+        refused = _simulation_refused(cfg)
+        if refused:         # never a silent simulation of a layer this machine refuses: the LIF's, said so
+            lif = predict(cfg.replace(neuron="lif"), model)
+            lif.notes.insert(0, f"neuron = {cfg.neuron}: with the {cfg.reset} reset its prediction simulates the "
+                                f"layer, which is refused here ({refused}); the numbers shown are the plain LIF's")
+            return lif
         notes.append(f"{cfg.neuron}: no {model} theory for the {cfg.reset} reset (the variant rate theory is the "
                      "subtractive reset's): this prediction simulates the layer (the measured voltage model)")
         model = "measured"

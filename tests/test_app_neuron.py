@@ -59,3 +59,15 @@ def test_an_out_of_range_variant_parameter_is_named_and_the_setting_kept():
     assert not at.exception
     assert any("adapt_decay" in e.value or "ρ_a" in e.value for e in at.error)
     assert _rho2(at) == f"{theory.predict_shown(LIFConfig(neuron='alif')).rho2:.4g}"
+
+
+def test_a_variant_too_large_to_simulate_shows_the_lifs_numbers_and_says_so():
+    """alif with a multiplicative reset is predicted from its simulation; above the neuron limit the page
+    refuses to simulate and shows the plain LIF's prediction, saying so first."""
+    from support import shown
+    at = open_app({"neuron": "alif", "reset": "mult2", "n_rec": "4096"})
+    assert not at.exception
+    captions = [shown(c.value) for c in at.caption]
+    assert any("the numbers shown are the plain LIF's" in c and "STABVIZ_MAX_NEURONS" in c for c in captions)
+    lif = theory.predict(LIFConfig(reset="mult2", n_rec=4096))
+    assert _rho2(at) == f"{lif.rho2:.4g}"

@@ -124,3 +124,12 @@ def test_recommend_and_region_say_what_is_the_lifs(neuron):
     region = theory.region(cfg, nx=8, ny=8)
     assert region.notes[0].startswith(f"neuron = {neuron}: this map")
     assert not any(n.startswith("neuron =") for n in theory.region(cfg.replace(neuron="lif"), nx=8, ny=8).notes)
+
+
+def test_a_variant_the_machine_may_not_simulate_falls_back_to_the_lif_and_says_so(monkeypatch):
+    monkeypatch.setenv("STABVIZ_MAX_NEURONS", "16")
+    cfg = preset("shd-tau20", n_rec=32, neuron="alif", reset="mult2")
+    p = theory.predict(cfg, "gaussian")
+    assert p.notes[0].startswith("neuron = alif: with the mult2 reset its prediction simulates the layer")
+    assert "STABVIZ_MAX_NEURONS" in p.notes[0]
+    assert p.rho2 == pytest.approx(theory.predict(cfg.replace(neuron="lif"), "gaussian").rho2)
