@@ -36,7 +36,8 @@ LAYERS: dict[str, set[str]] = {
     "intervals": set(),                         # means and 95% intervals over seeds, the group verdict: scipy only
     # the outcome model and the advice read from it: numpy only at import (simulate lazily, for the check)
     "outcomes": {"config", "jsonsafe", "theory", "simulate", "laws"},
-    "train": {"theory", "lif", "tasks", "memory", "intervals", "outcomes"},
+    "local_losses": {"lif"},                    # DECOLLE-style local readouts and losses over a LIFNetwork
+    "train": {"theory", "lif", "tasks", "memory", "intervals", "outcomes", "local_losses"},
     # the workers also call stabviz.train:run, by name through importlib (invisible to ast)
     "runs": {"stabviz", "train", "jsonsafe", "memory", "intervals"},
     "timing": {"lif", "train"},                 # `bench lif`, `bench ensemble` and benchmarks/ share it
