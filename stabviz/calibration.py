@@ -22,9 +22,11 @@ from typing import Any
 DATA = Path(__file__).with_name("data") / "calibration.json"
 
 
-def group_of(voltage_model: str, reset: str) -> str:
-    """The calibration group: the models' bias differs mostly between the reset families."""
-    return f"{voltage_model}/{'subtract' if reset == 'subtract' else 'multiplicative'}"
+def group_of(voltage_model: str, reset: str, neuron: str = "lif") -> str:
+    """The calibration group: the models' bias differs mostly between the reset families, and between the
+    neuron models (an alif or cuba group is prefixed with its neuron: "alif:gaussian/subtract")."""
+    family = f"{voltage_model}/{'subtract' if reset == 'subtract' else 'multiplicative'}"
+    return family if neuron == "lif" else f"{neuron}:{family}"
 
 
 @functools.lru_cache(maxsize=1)
@@ -33,17 +35,18 @@ def table() -> dict[str, Any]:
     return json.loads(DATA.read_text())
 
 
-def residual_interval(voltage_model: str, reset: str) -> tuple[float, float]:
-    """(r_lo, r_hi): the central interval of the per-step log₁₀ residual for this group."""
-    g = table()["groups"][group_of(voltage_model, reset)]
-    return float(g["lo"]), float(g["hi"])
+def residual_interval(voltage_model: str, reset: str, neuron: str = "lif") -> tuple[float, float]:
+    """(r_lo, r_hi): the central interval of the per-step log₁₀ residual for this group; (nan, nan) for a
+    group never calibrated (its regime is then "undefined", never a guess borrowed from another group)."""
+    g = table()["groups"].get(group_of(voltage_model, reset, neuron))
+    return (float(g["lo"]), float(g["hi"])) if g else (math.nan, math.nan)
 
 
-def band(log10_gain: float, steps: int, voltage_model: str, reset: str) -> tuple[float, float]:
+def band(log10_gain: float, steps: int, voltage_model: str, reset: str, neuron: str = "lif") -> tuple[float, float]:
     """The calibrated band of T·log₁₀ρ around a prediction (−inf stays −inf)."""
     if not math.isfinite(log10_gain):
         return log10_gain, log10_gain
-    lo, hi = residual_interval(voltage_model, reset)
+    lo, hi = residual_interval(voltage_model, reset, neuron)
     return log10_gain + steps * lo, log10_gain + steps * hi
 
 

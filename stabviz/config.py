@@ -446,6 +446,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     loss: str = "per-step"
     use_recommended_sg: bool = False    # replace (γ, β, q) by the first recommendation option (ρ² = 1)
+    local_losses: bool = False          # DECOLLE-style: a fixed random readout and loss per hidden layer
     sparsity_target: float = 0.0
     sparsity_weight: float = 0.0        # 0 switches the sparsity loss off
     initial_rate: float | None = None
@@ -461,7 +462,9 @@ class TrainConfig:
         if not isinstance(self.data_path, str):
             raise ValueError(f"data_path = {show(self.data_path)} must be a file path (text)")
         _validate(self, TRAIN_RANGES, {"task": TASKS, "loss": LOSSES, "device": DEVICES},
-                  ("use_recommended_sg",), optional=("initial_rate",))
+                  ("use_recommended_sg", "local_losses"), optional=("initial_rate",))
+        if self.local_losses and self.layers < 2:
+            raise ValueError(f"local_losses = True needs hidden layers: layers = {self.layers} must be in [2, 3]")
         if self.task in ("shd", "slmnist") and not self.data_path:
             raise ValueError(f"task = {self.task!r} needs data_path: a local file (nothing is downloaded)")
 
@@ -479,7 +482,10 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "lif": self.lif.to_record()}
+        d = {**dataclasses.asdict(self), "lif": self.lif.to_record()}
+        if not self.local_losses:       # left out when off: stored runs keep the identity they had before it
+            del d["local_losses"]
+        return d
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":

@@ -42,6 +42,7 @@ class Measurement:
     steps_measured: int
     voltages: np.ndarray      # a sample of stationary voltages (for histograms)
     notes: list[str] = field(default_factory=list)   # e.g. a burn-in too short for the leak
+    block_rho: float = math.nan   # alif/cuba: the 2×2-block recursion's per-step gain, measured moments
 
     def to_dict(self, with_voltages: bool = False) -> dict[str, Any]:
         d = asdict(self)
@@ -150,7 +151,7 @@ def _measure_variant(w_in, w_rec, bias, cfg: LIFConfig, inputs, burn_in, voltage
             f"coefficients: {m.predicted_rho:.4g} (measured ρ̂ {m.rho_hat:.4g})")
     return Measurement(m.firing_rate, m.voltage_mean, m.voltage_std, m.moment1, m.moment2, m.rho2,
                        math.nan, m.rho_hat, 10 ** log10_gain if log10_gain < 308 else math.inf, log10_gain,
-                       inputs.shape[1] - burn_in, m.voltages, burn_in_notes(cfg, burn_in) + [note])
+                       inputs.shape[1] - burn_in, m.voltages, burn_in_notes(cfg, burn_in) + [note], m.predicted_rho)
 
 
 #: the longest burn-in the measured voltage model runs (leak 0.9999 would ask for 50000 steps)

@@ -241,6 +241,16 @@ def _cached_measured(key: Keyed) -> VoltageState:
     return measured_voltage(key.cfg)
 
 
+#: a variant's measured prediction is the block recursion's gain, which depends on the surrogate too: its
+#: cache keys on every field the physics reads (the LIF's reuses the voltages across surrogates instead)
+_VARIANT_FIELDS = fields_except(*DISPLAY_FIELDS)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_variant_measurement(key: Keyed) -> Any:
+    return measured_voltage(key.cfg).measurement
+
+
 # ---------------------------------------------------------------------------------------------
 # Gains (docs/theory.md#3-conditions-i-to-iv)
 
@@ -336,7 +346,7 @@ class Prediction:
         return finite_or_none(asdict(self))
 
 
-def _finish(cfg: LIFConfig, rho2: Any, max_gain: Any, model: str | None = None
+def _finish(cfg: LIFConfig, rho2: Any, max_gain: Any, model: str | None = None, neuron: str = "lif"
             ) -> tuple[float, float, float, str, tuple[float, float], str]:
     """(ρ, ρ^T, T·log10 ρ, the band's regime, the calibrated band, the point estimate's regime)."""
     rho2 = float(rho2)
@@ -344,7 +354,7 @@ def _finish(cfg: LIFConfig, rho2: Any, max_gain: Any, model: str | None = None
     log10_gain = cfg.steps * 0.5 * math.log10(rho2) if rho2 > 0 else -math.inf
     gain = 10 ** log10_gain if log10_gain < 308 else math.inf
     point = REGIME_NAMES[int(regime_of(log10_gain, cfg.tolerance))]
-    band = calibration.band(log10_gain, cfg.steps, model or cfg.voltage_model, cfg.reset)
+    band = calibration.band(log10_gain, cfg.steps, model or cfg.voltage_model, cfg.reset, neuron)
     return rho, gain, log10_gain, calibration.regime_of_band(*band, cfg.tolerance), band, point
 
 
@@ -409,6 +419,8 @@ def predict_shown(cfg: LIFConfig) -> Prediction:
 
 def predict(cfg: LIFConfig, model: str | None = None) -> Prediction:
     """The theory's prediction at ``cfg`` under its voltage model (or ``model``)."""
+    if cfg.neuron != "lif":
+        return _predict_variant(cfg, model or cfg.voltage_model)
     v = voltage_state(cfg, model)
     e1, e2 = (float(x) for x in v.moments(cfg.shape, cfg.dampening, cfg.sharpness, cfg.tail))
     A, C, D = gain_coefficients(cfg, v.firing_rate)
@@ -422,12 +434,72 @@ def predict(cfg: LIFConfig, model: str | None = None) -> Prediction:
         notes += validity_warnings(cfg, v)
     if v.model == "measured" and v.measurement is not None:
         notes += list(v.measurement.notes)
-    if cfg.neuron != "lif":         # the closed forms below are the LIF's; the variants' are section 9
-        notes.append(f"neuron = {cfg.neuron}: the formulas here are the plain LIF's; the {cfg.neuron}'s own gain and "
-                     "rate are docs/theory.md section 9 (simulate measures them through its 2×2 blocks)")
     p = float(v.firing_rate)
     return Prediction(v.model, p, float(v.mean), float(v.std), e1, e2, rho2, rho, max_gain, gain,
                       log10_gain, regime, firing_label(p), notes, band, point)
+
+
+#: what each variant's prediction says about its theory's measured accuracy (docs/theory.md section 9.5 and
+#: docs/notes/variants.md "second pass"; the calibrated band carries the measured spread)
+VARIANT_WEAKNESS = {
+    "alif": ("alif: the gain theory is weakest here: the slow adaptation correlates the errors over τ_a, which "
+             "the moment recursion cannot see (measured at shd-tau20, β_a = 1.8: predicted 1.017 against "
+             "ρ̂ 1.166 per step, −13%; β_a = 0.02: −2%); the band is calibrated on alif settings"),
+    "cuba": ("cuba: the gain theory inherits the LIF's one-step error (measured at shd-tau20: −3% to −4% per "
+             "step with the subtractive reset); the band is calibrated on cuba settings"),
+}
+
+
+def _simulation_refused(cfg: LIFConfig) -> str | None:
+    """Why the measured model may not simulate ``cfg`` here (above the machine's neuron limit, or its
+    memory estimate), else None."""
+    from stabviz import memory, simulate
+    from stabviz.config import limits
+    limit = limits()["neurons"]
+    if cfg.n_rec > limit:
+        return f"n_rec = {cfg.n_rec} is above this machine's limit {limit} (STABVIZ_MAX_NEURONS)"
+    burn = simulate.stationary_burn_in(cfg)
+    try:
+        memory.check_simulate(cfg, burn_in=burn, steps=burn + 200)
+    except ValueError as err:
+        return str(err)
+    return None
+
+
+def _predict_variant(cfg: LIFConfig, model: str) -> Prediction:
+    """alif / cuba (docs/theory.md section 9): the rate from the heterogeneous mean field (MF-het) and the
+    gain from the 2×2-block second-moment recursion, its coefficient moments from the gaussian model
+    (closed form, subtractive reset) or from the simulated layer (the measured model). The multiplicative
+    resets have no variant rate theory: the gaussian and uniform models give way to the measured one."""
+    from stabviz import variant_gain
+    notes = [VARIANT_WEAKNESS[cfg.neuron]]
+    if model != "measured" and cfg.reset != "subtract":
+        refused = _simulation_refused(cfg)
+        if refused:         # never a silent simulation of a layer this machine refuses: the LIF's, said so
+            lif = predict(cfg.replace(neuron="lif"), model)
+            lif.notes.insert(0, f"neuron = {cfg.neuron}: with the {cfg.reset} reset its prediction simulates the "
+                                f"layer, which is refused here ({refused}); the numbers shown are the plain LIF's")
+            return lif
+        notes.append(f"{cfg.neuron}: no {model} theory for the {cfg.reset} reset (the variant rate theory is the "
+                     "subtractive reset's): this prediction simulates the layer (the measured voltage model)")
+        model = "measured"
+    if model == "measured":
+        m = _cached_variant_measurement(Keyed(cfg.replace(voltage_model="measured"), _VARIANT_FIELDS, digits=None))
+        rate, mean, std, e1, e2, rho = m.firing_rate, m.voltage_mean, m.voltage_std, m.moment1, m.moment2, m.block_rho
+        notes += list(m.notes)
+    else:
+        if model == "uniform":
+            notes.append(f"{cfg.neuron}: the uniform voltage model has no variant form; the gaussian mean field "
+                         "(MF-het, docs/theory.md section 9.3) is used")
+            model = "gaussian"
+        cf = variant_gain.closed_form_gain(cfg)
+        rate, mean, std, e1, e2, rho = (cf[k] for k in ("rate", "voltage_mean", "voltage_std", "moment1",
+                                                        "moment2", "gain"))
+    rho2 = float(rho) ** 2
+    rho, gain, log10_gain, regime, band, point = _finish(cfg, rho2, math.nan, model, cfg.neuron)
+    notes.append(f"{cfg.neuron}: the worst-row gain (condition III) has no 2×2-block form yet: max_gain is not given")
+    return Prediction(model, float(rate), float(mean), float(std), float(e1), float(e2), rho2, rho, math.nan, gain,
+                      log10_gain, regime, firing_label(float(rate)), notes, band, point)
 
 
 def predict_all(cfg: LIFConfig, models: tuple[str, ...] = ("uniform", "gaussian")) -> dict[str, Prediction]:
@@ -585,6 +657,12 @@ def _unattainable(name: str, cfg: LIFConfig, f_lo: float, f_hi: float, lo_txt: s
     return f"{name}: condition IV is unattainable at dampening {cfg.dampening:g}: {why}"
 
 
+#: what recommend and region say for alif / cuba, whose conditions have no solver of their own yet
+VARIANT_CONDITIONS_NOTE = ("neuron = {neuron}: conditions I to IV (μ_rec, σ_rec², γ_III, β*, q*) are solved with "
+                           "the plain LIF's formulas (no {neuron} solver yet, docs/theory.md section 9.4), so no "
+                           "option is offered; the prediction (rate, ρ, band) is the {neuron}'s own")
+
+
 def recommend(cfg: LIFConfig) -> Recommendation:
     """Conditions I-IV at ``cfg`` and the predictions at the current setting (CLI `recommend`)."""
     notes: list[str] = []
@@ -603,7 +681,10 @@ def recommend(cfg: LIFConfig) -> Recommendation:
     v = voltage_state(cfg)
     beta, why_b = sharpness_star(cfg, v)
     q, why_q = tail_star(cfg, v)
-    options, option_notes = recommendation_options(cfg, v, {"sharpness": (beta, why_b), "tail": (q, why_q)})
+    if cfg.neuron == "lif":
+        options, option_notes = recommendation_options(cfg, v, {"sharpness": (beta, why_b), "tail": (q, why_q)})
+    else:       # the options' ρ² = 1 is the LIF's: offered for a variant they would contradict its own prediction
+        options, option_notes = [], [VARIANT_CONDITIONS_NOTE.format(neuron=cfg.neuron)]
     notes += option_notes
     g4 = next((o["dampening"] for o in options if o["label"] == "keep β, solve γ"), None)
     if g3 is not None:
@@ -720,9 +801,13 @@ def region(cfg: LIFConfig, x: str = "sharpness", y: str = "dampening", nx: int =
     if best[x] is not None and best[y] is not None:
         opt = (float(best[x]), float(best[y]))
     regime = regime_of(log10_gain, cfg.tolerance)     # −inf (ρ² = 0) is vanishing
+    variant = [] if cfg.neuron == "lif" else [
+        f"neuron = {cfg.neuron}: this map and its condition curves are the plain LIF's (a {cfg.neuron} map is "
+        f"not computed); the prediction at the current point is the {cfg.neuron}'s own (theory.predict)"]
     return Region(x, y, xs, ys, log_x, log_y, rho2, max_gain, log10_gain, regime,
                   np.broadcast_to(t.firing, (ny, nx)).astype(float), dict(t.curves), opt,
-                  (float(getattr(cfg, x)), float(getattr(cfg, y))), cfg.tolerance, list(t.notes) + opt_notes)
+                  (float(getattr(cfg, x)), float(getattr(cfg, y))), cfg.tolerance,
+                  variant + list(t.notes) + opt_notes)
 
 
 def _grid_size(n: Any) -> int:

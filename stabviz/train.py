@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from stabviz import memory, theory
+from stabviz import local_losses, memory, theory
 from stabviz.config import LIFConfig, TrainConfig
 from stabviz.intervals import rate_tolerance
 from stabviz.jsonsafe import finite_or_none
@@ -444,6 +444,7 @@ def _train(net: LIFNetwork, cfg: TrainConfig, batches: _Batches, emit: Callback,
            started: float) -> dict[str, Any]:
     """The optimiser loop; returns status, stopped_early, steps_done and the last batch's loss/accuracy."""
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    readouts = local_losses.random_readouts(net, cfg.lif.seed) if cfg.local_losses else None
     status, stopped_early, steps_done = "finished", None, 0
     last_loss, last_acc, last = math.nan, math.nan, None
     for step in range(cfg.train_steps):
@@ -454,11 +455,16 @@ def _train(net: LIFNetwork, cfg: TrainConfig, batches: _Batches, emit: Callback,
             status, stopped_early = "stopped", "time limit"
             break
         xb, yb = batches.next()
-        readout, spikes = net(xb)
-        loss = task_loss(readout, yb, cfg.loss)
+        if readouts is None:
+            readout, spikes = net(xb)
+            loss = objective = task_loss(readout, yb, cfg.loss)
+        else:           # the reported loss is the network's; the local ones train the hidden layers
+            readout, spikes, local = local_losses.forward(net, xb, readouts)
+            loss = task_loss(readout, yb, cfg.loss)
+            objective = loss + sum(task_loss(r, yb, cfg.loss) for r in local)
         switch = sparsity_switch(step, cfg.train_steps) if cfg.sparsity_weight > 0 else 0.0
-        total = loss + cfg.sparsity_weight * switch * sparsity_loss(spikes, cfg.sparsity_target) \
-            if switch > 0 else loss
+        total = objective + cfg.sparsity_weight * switch * sparsity_loss(spikes, cfg.sparsity_target) \
+            if switch > 0 else objective
         last_loss = float(loss.detach())
         if not math.isfinite(float(total.detach())):
             status, stopped_early = "diverged", "non-finite loss"
@@ -492,8 +498,9 @@ def ensemble_key(cfg: TrainConfig) -> tuple:
     """What runs must share to train as one ensemble: the layer's shape (:func:`stabviz.lif.shape_key`),
     the layers, the task and its sizes, the batch, the optimiser steps, the loss and the device.
     Seeds, α, θ, γ, β, q, the initialisation, lr, weight decay, sparsity, f0 and time limit may differ."""
-    return (shape_key(cfg.lif), cfg.layers, cfg.task, cfg.data_path, cfg.classes, cfg.samples, cfg.time_steps,
-            cfg.batch, cfg.train_steps, cfg.loss, cfg.device)
+    key = (shape_key(cfg.lif), cfg.layers, cfg.task, cfg.data_path, cfg.classes, cfg.samples, cfg.time_steps,
+           cfg.batch, cfg.train_steps, cfg.loss, cfg.device)
+    return key + (object(),) if cfg.local_losses else key     # local losses: a run trains alone
 
 
 def group_configs(configs: Sequence[TrainConfig]) -> list[list[int]]:
@@ -518,6 +525,9 @@ def run_ensemble(members: Sequence[tuple[TrainConfig, str | None]], callback: Ca
     their number is bounded by STABVIZ_MAX_ENSEMBLE and the memory estimate.
     """
     members = [(cfg, run_id or uuid.uuid4().hex[:12]) for cfg, run_id in members]
+    if any(cfg.local_losses for cfg, _ in members):
+        raise ValueError("local_losses = True: such runs train one at a time (run), not as an ensemble "
+                         "(--seeds 1, or STABVIZ_CUDA_GRAPH unset)")
     if not members:
         raise ValueError("an ensemble needs at least one member")
     for cfg, _ in members:

@@ -256,6 +256,17 @@ def predicted_rate(cfg: LIFConfig) -> dict[str, float]:
 
     and p is the average of p_i over the neurons (40 Gauss-Hermite nodes), solved self-consistently.
     Returns {"rate", "voltage_mean", "voltage_std"}; ValueError for the multiplicative resets (not derived)."""
+    pop = rate_population(cfg)
+    q, mean, spread = pop["rate"], pop["mean"], pop["spread"]
+    voltage_mean = float(_WEIGHTS @ mean)
+    voltage_var = float(_WEIGHTS @ (spread ** 2 + (mean - voltage_mean) ** 2))
+    return {"rate": float(_WEIGHTS @ q), "voltage_mean": voltage_mean, "voltage_std": math.sqrt(voltage_var)}
+
+
+def rate_population(cfg: LIFConfig) -> dict[str, np.ndarray]:
+    """(MF-het) at its self-consistent rate, per Gauss-Hermite node of the neurons' fixed input: each
+    node's rate p_i, voltage mean (after the reset's pull) and temporal spread, and threshold θ_i.
+    ValueError for the multiplicative resets (not derived)."""
     if cfg.reset != "subtract":
         raise ValueError(f"reset = {cfg.reset!r}: the variant firing-rate theory covers reset = 'subtract' only")
     var = Variant.of(cfg)
@@ -290,8 +301,48 @@ def predicted_rate(cfg: LIFConfig) -> dict[str, float]:
     for _ in range(40):
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if float(_WEIGHTS @ population(mid)[0]) > mid else (lo, mid)
-    p = 0.5 * (lo + hi)
-    q, mean, spread = population(p)
-    voltage_mean = float(_WEIGHTS @ mean)
-    voltage_var = float(_WEIGHTS @ (spread ** 2 + (mean - voltage_mean) ** 2))
-    return {"rate": float(_WEIGHTS @ q), "voltage_mean": voltage_mean, "voltage_std": math.sqrt(voltage_var)}
+    q, mean, spread = population(0.5 * (lo + hi))
+    return {"rate": q, "mean": mean, "spread": spread, "theta": theta + beta * q}
+
+
+#: the voltage grid, in units of a node's spread, on which the closed-form moments are integrated (a grid,
+#: not Gauss-Hermite: the spike H(y − θ) is a step and a sharp surrogate a narrow peak)
+_GRID = np.linspace(-8.0, 8.0, 1601)
+_GRID_WEIGHTS = np.exp(-0.5 * _GRID ** 2)
+_GRID_WEIGHTS = _GRID_WEIGHTS / _GRID_WEIGHTS.sum()
+
+
+def closed_form_moments(cfg: LIFConfig) -> dict[str, float]:
+    """The coefficient moments of :func:`block_moments` from the (MF-het) gaussian voltage model instead of
+    a simulation: per node of the fixed input, y − θ_i ~ N(mean_i − θ_i, spread_i²), with s = σ'(y − θ_i) and
+    z = H(y − θ_i) taken at the same voltage (their joint moments matter: E[s z] enters k). Subtractive reset
+    only (the rate theory's range); C = (n − 1) E[w²]."""
+    from stabviz.surrogates import sg_prime
+    pop = rate_population(cfg)
+    var = Variant.of(cfg)
+    x = (pop["mean"] - pop["theta"])[:, None] + pop["spread"][:, None] * _GRID[None, :]
+    theta = np.broadcast_to(pop["theta"][:, None], x.shape)
+    s = sg_prime(x, cfg.shape, cfg.dampening, cfg.sharpness, cfg.tail)
+    z = (x > 0).astype(float)
+    q = -theta if cfg.reset_grad else np.zeros_like(x)
+    c, r = cfg.leak + q * s, np.ones_like(x)
+    if var.adapts and var.adapt_grad:
+        k = -var.adapt_strength * (s * q + z)
+        m = var.adapt_decay - (1 - var.adapt_decay) * var.adapt_strength * s
+    else:
+        k = m = np.zeros_like(x)
+    terms = {"c": c, "r": r, "s": s, "k": k, "m": m}
+    weight = _WEIGHTS[:, None] * _GRID_WEIGHTS[None, :]
+    out = {}
+    for name in ("s", "cc", "ss", "rr", "r", "c", "cr", "cs", "kk", "mm", "km", "ck", "sm", "cm", "sk"):
+        out[name] = float((weight * np.prod([terms[f] for f in name], axis=0)).sum())
+    out["C"] = (cfg.n_rec - 1) * recurrent_law(cfg).second_moment
+    return out
+
+
+def closed_form_gain(cfg: LIFConfig) -> dict[str, float]:
+    """The variant's predicted per-step gain over cfg.steps from the gaussian model alone (no simulation),
+    with the (MF-het) rate and voltage it rests on and the moments E[σ'], E[σ'²]."""
+    mo = closed_form_moments(cfg)
+    rate = predicted_rate(cfg)
+    return {**rate, "gain": predicted_gain(cfg, mo, cfg.steps), "moment1": mo["s"], "moment2": mo["ss"]}

@@ -29,7 +29,7 @@ def test_the_stored_table_has_its_provenance_and_every_group():
 def test_the_groups_are_what_the_rows_say():
     table = calibration.table()
     again = calibrate.residual_groups(table["rows"])
-    assert set(again) == set(table["groups"])
+    assert set(again) == {g for g in table["groups"] if ":" not in g}      # "alif:..": test_variant_calibration
     for group, stats in again.items():
         assert stats == pytest.approx(table["groups"][group])
 

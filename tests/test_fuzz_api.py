@@ -64,7 +64,7 @@ LIF_CHOICES = {"reset": RESETS, "init_rec": INITS, "init_in": IN_INITS, "shape":
                "voltage_model": VOLTAGE_MODELS, "formula": FORMULAS, "neuron": NEURONS}
 LIF_FLAGS = ("reset_grad", "adapt_grad")
 TRAIN_CHOICES = {"task": TASKS, "loss": LOSSES, "device": DEVICES}
-TRAIN_FLAGS = ("use_recommended_sg",)
+TRAIN_FLAGS = ("use_recommended_sg", "local_losses")
 
 #: a ValueError's message: "<name> = <value cut to ~60 chars> <why and what is allowed>"
 MAX_MESSAGE = 60 + 200

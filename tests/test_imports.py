@@ -28,7 +28,7 @@ LAYERS: dict[str, set[str]] = {
     "weights": {"laws"},
     "simulate": {"weights", "surrogates", "jsonsafe", "memory", "neuron", "variant_gain"},
     # simulate only lazily, for the measured voltage model (see LAZY_ONLY): theory stays torch-free
-    "theory": {"laws", "simulate", "surrogates", "jsonsafe", "calibration"},
+    "theory": {"laws", "simulate", "surrogates", "jsonsafe", "calibration", "variant_gain"},
     "measured": {"theory", "neuron", "memory"},          # the measured map: theory beside its simulation
     "lif": {"weights", "surrogates", "neuron"},
     "variant_gain": {"lif", "laws", "surrogates"},      # alif/cuba: measured 2×2-block gain and its theory
@@ -36,7 +36,8 @@ LAYERS: dict[str, set[str]] = {
     "intervals": set(),                         # means and 95% intervals over seeds, the group verdict: scipy only
     # the outcome model and the advice read from it: numpy only at import (simulate lazily, for the check)
     "outcomes": {"config", "jsonsafe", "theory", "simulate", "laws"},
-    "train": {"theory", "lif", "tasks", "memory", "intervals", "outcomes"},
+    "local_losses": {"lif"},                    # DECOLLE-style local readouts and losses over a LIFNetwork
+    "train": {"theory", "lif", "tasks", "memory", "intervals", "outcomes", "local_losses"},
     # the workers also call stabviz.train:run, by name through importlib (invisible to ast)
     "runs": {"stabviz", "train", "jsonsafe", "memory", "intervals"},
     "timing": {"lif", "train"},                 # `bench lif`, `bench ensemble` and benchmarks/ share it
@@ -55,7 +56,7 @@ LAYERS: dict[str, set[str]] = {
 }
 
 #: (group, group) edges allowed only inside a function, never at module level
-LAZY_ONLY = {("theory", "simulate"), ("outcomes", "simulate")}
+LAZY_ONLY = {("theory", "simulate"), ("theory", "variant_gain"), ("outcomes", "simulate")}
 
 UI_ONLY = {"streamlit"}
 PLOTTING = {"plotly", "_plotly_utils"}

@@ -325,7 +325,7 @@ _DEFAULTS = TrainConfig()
 TRAIN_OPTIONS = {"task": "task", "data_path": "data_path", "classes": "classes", "samples": "samples",
                  "manifold_dim": "manifold_dim", "time_steps": "time_steps", "train_steps": "train_steps",
                  "batch": "batch", "lr": "lr", "weight_decay": "weight_decay", "layers": "layers",
-                 "loss": "loss", "recommended_sg": "use_recommended_sg", "sparsity_target": "sparsity_target",
+                 "loss": "loss", "recommended_sg": "use_recommended_sg", "local_losses": "local_losses", "sparsity_target": "sparsity_target",
                  "sparsity_weight": "sparsity_weight", "initial_rate": "initial_rate", "device": "device",
                  "time_limit": "time_limit", "log_every": "log_every"}
 
@@ -358,6 +358,9 @@ def train_options() -> argparse.ArgumentParser:
     g.add_argument("--recommended", "--recommended-sg", dest="recommended_sg", action=argparse.BooleanOptionalAction,
                    default=None, help="train the outcome model's recommended whole setting instead (γ, β, q and the "
                                       "recurrent initialisation; `recommend` shows it with its P(collapse))")
+    g.add_argument("--local-losses", dest="local_losses", action=argparse.BooleanOptionalAction, default=None,
+                   help="DECOLLE-style: a fixed random readout and loss per hidden layer, no gradient between "
+                        "layers (needs --layers 2 or 3)")
     g.add_argument("--sparsity-target", type=float, help="target firing rate f_target of the sparsity loss")
     g.add_argument("--sparsity-weight", type=float, help="weight of the sparsity loss (0 = off)")
     g.add_argument("--initial-rate", type=float, help="first train only the biases toward this rate f0")

@@ -99,6 +99,9 @@ def model(setting: Setting) -> None:
                                   key="snippet_library", default="pytorch")
     library = choice or "pytorch"
     code = snippets.library_model(library, setting)
+    note = snippets.variant_note(library, setting.cfg.neuron)
+    if note:
+        st.warning(note[0].upper() + note[1:], icon=":material/warning:")
     st.code(code, language="python")
     title = f"A stabviz LIF layer in {snippets.LIBRARIES[library]}"
     cfg = setting.cfg

@@ -7,11 +7,12 @@ so a preset, a reset or a map click can move them.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import streamlit as st
 
-from stabviz.config import (FORMULAS, IN_INITS, INITS, PRESET_NOTES, PRESETS, RESETS, SHAPES,
+from stabviz.config import (FORMULAS, IN_INITS, INITS, NEURONS, PRESET_NOTES, PRESETS, RESETS, SHAPES,
                             VOLTAGE_MODELS, LIFConfig, preset)
 from stabviz.shapes import SHAPE_TABLE
 from stabviz.ui import runs as ui_runs
@@ -28,6 +29,8 @@ INIT_NAMES = {"glorot-uniform": "Glorot uniform", "glorot-normal": "Glorot norma
 #: Input spike statistics the reference code uses (docs/theory.md#13-input-statistics-and-the-input-drive-d).
 INPUT_STATS = {"sl-MNIST": (0.003673, 0.003659), "SHD": (0.04388, 0.04196), "deeper layer (p = ½)": (0.5, 0.25)}
 CUSTOM = "custom"
+NEURON_NAMES = {"lif": "LIF", "alif": "ALIF: adaptive threshold (LSNN)",
+                "cuba": "CUBA: synaptic current (snnTorch Synaptic, Norse LIFCell)"}
 
 SLIDER_LABELS = {
     "dampening": "Dampening γ: surrogate peak height σ'(0)",
@@ -146,6 +149,7 @@ def draw() -> LIFConfig | None:
             _number("threshold", "Threshold θ", step=0.001)
         with cols[1]:
             _number("steps", "Time steps T", step=10, help="How many steps the gradient travels back.")
+        _neuron()
         st.segmented_control("Voltage model", VOLTAGE_MODELS, key=_key("voltage_model"), required=True,
                              help="uniform: the paper's code; gaussian: mean-field (stabviz); measured: a "
                                   "quick Monte-Carlo simulation of the initialised layer (CPU).")
@@ -158,6 +162,35 @@ def draw() -> LIFConfig | None:
         _shared_panel()
     state.widget_values()
     return state.setting()
+
+
+def _neuron() -> None:
+    """The neuron model and, for alif / cuba, its parameters (docs/theory.md section 9)."""
+    st.selectbox("Neuron model", NEURONS, key=_key("neuron"), format_func=NEURON_NAMES.__getitem__,
+                 help="LIF: the paper's neuron. ALIF: threshold θ + β_a·a_t with a spike trace a_t of time "
+                      "constant τ_a. CUBA: the input passes a synaptic current with time constant τ_s first.")
+    neuron = st.session_state[_key("neuron")]
+    if neuron == "alif":
+        cols = st.columns(2)
+        with cols[0]:
+            _number("adapt_strength", "Adaptation β_a", step=0.1, help="θ_t = θ + β_a a_t (the LSNN's 1.8).")
+        with cols[1]:
+            _number("adapt_decay", "Trace decay ρ_a", step=0.001, fmt="%.6g",
+                    help="ρ_a = exp(−1/τ_a): the spike trace's memory (τ_a = 200 steps: 0.995).")
+        st.checkbox("Gradient through the adaptation", key=_key("adapt_grad"),
+                    help="Off: the threshold is a fixed input of each step (a stop-gradient on a_t).")
+        st.caption(f"τ_a = {_tau_of(st.session_state[_key('adapt_decay')])} steps")
+    elif neuron == "cuba":
+        _number("syn_decay", "Synaptic decay α_s", step=0.01, fmt="%.6g",
+                help="α_s = exp(−1/τ_s): i_t = α_s i_(t−1) + I_t (τ_s = 5 steps: 0.819).")
+        st.caption(f"τ_s = {_tau_of(st.session_state[_key('syn_decay')])} steps")
+
+
+def _tau_of(decay: Any) -> str:
+    """τ = −1/ln ρ as text (a cleared or out-of-range field shows a dash)."""
+    if not isinstance(decay, (int, float)) or not 0 < decay < 1:
+        return "–"
+    return f"{-1 / math.log(decay):.4g}"
 
 
 def _shared_panel() -> None:

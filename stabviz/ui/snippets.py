@@ -186,19 +186,31 @@ def _surrogate_lines(library: str, call: str | None, name: str) -> list[str]:
 
 
 def _pytorch_model(cfg: Any) -> list[str]:
-    update = {"subtract": "y = alpha * y + i - threshold * z_reset",
+    """The layer as a plain loop; for alif and cuba the variant's own step (stabviz.lif.variants)."""
+    crossed = "theta_prev" if cfg.neuron == "alif" else "threshold"
+    update = {"subtract": f"y = alpha * y + i - {crossed} * z_reset",
               "mult1": "y = (alpha * y + i) * (1 - z_reset)",
               "mult2": "y = alpha * y * (1 - z_reset) + i"}[cfg.reset]
+    state = {"cuba": ["    i_syn = torch.zeros_like(y)"], "alif": ["    a = torch.zeros_like(y)"]}.get(cfg.neuron, [])
+    current = {"cuba": ["        i_syn = alpha_s * i_syn + i  # cuba: the synaptic current filters the input",
+                        "        i = i_syn"],
+               "alif": ["        theta_prev = threshold + beta_a * a  # alif: the threshold the last spike crossed"],
+               }.get(cfg.neuron, [])
+    if cfg.neuron == "alif":
+        fire = ["        a = rho_a * a + (1 - rho_a) * z" + ("" if cfg.adapt_grad else
+                                                              "\n        a = a.detach()  # no gradient through a"),
+                "        z = spike(y - (threshold + beta_a * a))  # the adaptive threshold"]
+    else:
+        fire = ["        z = spike(y - threshold)"]
     return [
         "def run(x, extra=None):", *_RUN_DOC,
         "    y = torch.zeros(x.shape[1], n_rec, dtype=x.dtype)",
-        "    z = torch.zeros_like(y)",
+        "    z = torch.zeros_like(y)", *state,
         "    zs, ys = [], []",
         "    for t in range(x.shape[0]):",
-        "        i = x[t] @ w_in + bias + z @ w_rec" + " + (0 if extra is None else extra[t])",
+        "        i = x[t] @ w_in + bias + z @ w_rec" + " + (0 if extra is None else extra[t])", *current,
         "        z_reset = z" + ("" if cfg.reset_grad else ".detach()  # the reset carries no gradient"),
-        f"        {update}",
-        "        z = spike(y - threshold)",
+        f"        {update}", *fire,
         "        zs.append(z); ys.append(y)",
         "    return torch.stack(zs), torch.stack(ys)",
     ]
@@ -211,6 +223,15 @@ def _snntorch_model(cfg: Any, call: str | None) -> list[str]:
     else:
         note = []
     mechanism = "zero" if cfg.reset == "mult1" else "subtract"
+    if cfg.neuron == "cuba":
+        neuron = ["lif = snn.RSynaptic(alpha=alpha_s, beta=alpha, threshold=threshold, spike_grad=spike_grad,",
+                  f'                   linear_features=n_rec, reset_mechanism="{mechanism}")',
+                  "# syn = alpha*syn + fc(x) + recurrent(spk);  mem = beta*mem + syn - reset"]
+        start, step = "    spk, syn, mem = lif.init_rsynaptic()", "        spk, syn, mem = lif(i, spk, syn, mem)"
+    else:
+        neuron = ["lif = snn.RLeaky(beta=alpha, threshold=threshold, spike_grad=spike_grad, linear_features=n_rec,",
+                  f'                reset_mechanism="{mechanism}")  # mem = beta*mem + fc(x) + recurrent(spk) - reset']
+        start, step = "    spk, mem = lif.reset_mem()", "        spk, mem = lif(i, spk, mem)"
     return [
         "import snntorch as snn",
         "from snntorch import surrogate",
@@ -218,8 +239,7 @@ def _snntorch_model(cfg: Any, call: str | None) -> list[str]:
         *note,
         *_surrogate_lines("snntorch", call, "spike_grad"),
         "fc = torch.nn.Linear(n_in, n_rec)",
-        "lif = snn.RLeaky(beta=alpha, threshold=threshold, spike_grad=spike_grad, linear_features=n_rec,",
-        f'                reset_mechanism="{mechanism}")  # mem = beta*mem + fc(x) + recurrent(spk) - reset',
+        *neuron,
         "with torch.no_grad():",
         "    fc.weight.copy_(w_in.T)              # nn.Linear keeps weight as (out, in): the transpose of x @ w_in",
         "    fc.bias.fill_(bias)",
@@ -227,11 +247,11 @@ def _snntorch_model(cfg: Any, call: str | None) -> list[str]:
         "    lif.recurrent.bias.zero_()           # nn.Linear's own bias would add a constant current",
         "",
         "def run(x, extra=None):", *_RUN_DOC,
-        "    spk, mem = lif.reset_mem()",
+        start,
         "    zs, ys = [], []",
         "    for t in range(x.shape[0]):",
         "        i = fc(x[t]) + (0 if extra is None else extra[t])",
-        "        spk, mem = lif(i, spk, mem)",
+        step,
         "        zs.append(spk); ys.append(mem)",
         "    return torch.stack(zs), torch.stack(ys)",
     ]
@@ -307,6 +327,46 @@ def _norse_model(cfg: Any, exact_super: str | None) -> list[str]:
     ]
 
 
+#: the neuron models each library's snippet builds as such; the others get the LIF layer, said in its first lines
+EXPRESSES = {"pytorch": ("lif", "alif", "cuba"), "snntorch": ("lif", "cuba"), "spikingjelly": ("lif",),
+             "norse": ("lif",)}
+#: why a library's snippet cannot build a variant
+_NOT_EXPRESSED = {
+    ("snntorch", "alif"): "snnTorch has no adaptive-threshold neuron",
+    ("spikingjelly", "alif"): "SpikingJelly has no adaptive-threshold neuron of this form",
+    ("spikingjelly", "cuba"): "SpikingJelly's LIFNode has no synaptic current",
+    ("norse", "alif"): "Norse's LIFAdEx adapts a current, not the threshold",
+    ("norse", "cuba"): ("Norse's LIFCell integrates the previous step's current and resets within the step, "
+                        "which this layer's (L1)-(L3) with i_t cannot express exactly"),
+}
+
+
+def expresses(library: str, neuron: str) -> bool:
+    """Whether ``library``'s snippet builds ``neuron`` itself (else the LIF layer, with a note saying so)."""
+    return neuron in EXPRESSES[library]
+
+
+def variant_note(library: str, neuron: str) -> str | None:
+    """Why ``library``'s snippet is the LIF's for ``neuron`` (None when it builds the neuron itself)."""
+    if expresses(library, neuron):
+        return None
+    return (f"neuron = {neuron}: {_NOT_EXPRESSED[(library, neuron)]}; this snippet is the plain LIF layer "
+            f"(the PyTorch snippet builds the {neuron})")
+
+
+def _variant_lines(library: str, cfg: Any) -> list[str]:
+    """The variant's parameters, or the note that this library's layer is the LIF's."""
+    note = variant_note(library, cfg.neuron)
+    if note:
+        return [f"# NOTE {note}"]
+    if cfg.neuron == "cuba":
+        return [f"alpha_s = {_exact(cfg.syn_decay)}  # cuba: synaptic decay exp(-1/tau_s)"]
+    if cfg.neuron == "alif":
+        return [f"rho_a, beta_a = {_exact(cfg.adapt_decay)}, {_exact(cfg.adapt_strength)}"
+                "  # alif: trace decay exp(-1/tau_a), threshold step per unit trace"]
+    return []
+
+
 def library_model(library: str, setting: Any) -> str:
     """The snippet of :func:`pytorch_init` followed by the whole recurrent layer built in ``library``
     (one of LIBRARIES) with those weights (nn.Linear takes the transpose), a zero recurrent bias, the
@@ -320,7 +380,8 @@ def library_model(library: str, setting: Any) -> str:
     lines = [pytorch_init(setting), "",
              f"# the layer: leak alpha = exp(-1/tau), threshold, bias, reset {cfg.reset} "
              f"(docs/theory.md#11-the-layer-equations-l1-to-l3)",
-             f"alpha, threshold, bias = {_exact(cfg.leak)}, {_exact(cfg.threshold)}, {_exact(cfg.bias)}", ""]
+             f"alpha, threshold, bias = {_exact(cfg.leak)}, {_exact(cfg.threshold)}, {_exact(cfg.bias)}",
+             *_variant_lines(library, cfg), ""]
     if library == "pytorch":
         body = _pytorch_model(cfg)
     elif library == "snntorch":
