@@ -41,14 +41,14 @@ class Checks:
         self._pending: dict[Any, concurrent.futures.Future] = {}
         self._size = size
 
-    def get(self, key: Any, cfg: LIFConfig) -> dict[str, Any] | None:
+    def get(self, key: Any, cfg: LIFConfig, start: bool = True) -> dict[str, Any] | None:
         """The measurement of ``cfg`` (``{"error": ...}`` when it cannot be measured), or None while it runs
-        (it is started if it was not)."""
+        (it is started if it was not, unless ``start`` is False)."""
         with self._lock:
             if key in self._done:
                 self._done.move_to_end(key)
                 return self._done[key]
-            if key not in self._pending:
+            if start and key not in self._pending:
                 for other in self._pending.values():
                     other.cancel()
                 self._pending = {k: f for k, f in self._pending.items() if not f.cancelled()}
@@ -80,16 +80,18 @@ def budget() -> int:
     return int(st.session_state.get(BUDGET_KEY) or BUDGETS[0])
 
 
-def headline(cfg: LIFConfig, compact: bool = False, more: str = "") -> None:
+def headline(cfg: LIFConfig, compact: bool = False, more: str = "", start: bool = True) -> None:
     """The committed verdict box (``compact``: one line, its details and ``more`` a hover away, for a
-    projector); it polls while the setting's measurement is running."""
+    projector); it polls while the setting's measurement is running. ``start=False`` (a session's first
+    view, while the map is drawn) reads the predicted gain and leaves the measurement to the next run: its
+    torch import and simulation would compete with the first map for the CPU."""
     key = compute.key_of(cfg)
-    pending = checks().get(key, cfg) is None
-    st.fragment(_box, run_every=POLL_S if pending else None)(cfg, key, pending, compact, more)
+    pending = checks().get(key, cfg, start) is None and start
+    st.fragment(_box, run_every=POLL_S if pending else None)(cfg, key, pending, compact, more, start)
 
 
-def _box(cfg: LIFConfig, key: Any, polling: bool, compact: bool = False, more: str = "") -> None:
-    m = checks().get(key, cfg)
+def _box(cfg: LIFConfig, key: Any, polling: bool, compact: bool = False, more: str = "", start: bool = True) -> None:
+    m = checks().get(key, cfg, start)
     if polling and m is not None and st.session_state.get(_POLLED) == key:
         # the measurement came in during a poll: one whole rerun draws the box again without polling
         st.session_state.pop(_POLLED, None)
@@ -99,7 +101,8 @@ def _box(cfg: LIFConfig, key: Any, polling: bool, compact: bool = False, more: s
     layers, steps = 1, budget()
     if m is None or "error" in m:
         v = advice.verdict(cfg, steps, layers, source="predicted")
-        how = ("measuring the initial gain in the background…" if m is None else
+        how = ("measuring the initial gain in the background…" if m is None and start else
+               "the measured check follows once the page is drawn" if m is None else
                f"the quick check could not measure this setting ({m['error']})")
         source = f"from the theory's predicted gain ({how})"
     else:

@@ -301,7 +301,8 @@ def render(cfg: LIFConfig) -> None:
         top = st.columns([5, 2], vertical_alignment="center")
         with top[0]:                   # the committed verdict: measured in the background, never blocking
             # on a projector the map must fit in 720 px: one line, the advice a hover away
-            outcome.headline(cfg, compact=present, more=recommendation + "\n\n" + text if present else "")
+            outcome.headline(cfg, compact=present, more=recommendation + "\n\n" + text if present else "",
+                             start=not later)
         with top[1]:
             if not present:
                 outcome.budget_control()
