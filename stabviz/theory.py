@@ -439,8 +439,8 @@ def predict(cfg: LIFConfig, model: str | None = None) -> Prediction:
                       log10_gain, regime, firing_label(p), notes, band, point)
 
 
-#: what each variant's prediction says about its theory's measured accuracy (docs/theory.md section 9.5 and
-#: docs/notes/variants.md "second pass"; the calibrated band carries the measured spread)
+#: what each variant's prediction says about its theory's measured accuracy (docs/theory.md section 9.5; the
+#: calibrated band carries the measured spread)
 VARIANT_WEAKNESS = {
     "alif": ("alif: the gain theory is weakest here: the slow adaptation correlates the errors over τ_a, which "
              "the moment recursion cannot see (measured at shd-tau20, β_a = 1.8: predicted 1.017 against "

@@ -151,7 +151,7 @@ def test_the_confirmation_is_one_config_at_the_setting_s_T_with_enough_test_samp
     cfg = quick_config(LIFConfig(steps=80))
     assert cfg.time_steps == cfg.lif.steps == 80
     assert round(TEST_FRACTION * cfg.samples) >= PROBE_SAMPLES       # the verdict's probe has its samples
-    assert cfg.train_steps * cfg.batch <= 1000                       # short: see docs/notes/confirm.md
+    assert cfg.train_steps * cfg.batch <= 1000                       # short: see docs/confirmation.md
 
 
 def test_the_worker_records_a_time_limited_run_as_stopped_with_the_steps_it_took(tmp_path):

@@ -9,7 +9,7 @@ from typing import Any
 
 from stabviz.config import LIFConfig, TrainConfig, limits
 
-#: The confirmation's size (docs/notes/confirm.md says why these suffice). Its verdict is measured at
+#: The confirmation's size (docs/confirmation.md says why these suffice). Its verdict is measured at
 #: initialisation, on PROBE_SAMPLES (64) test samples per seed at the setting's own T; 400 samples leave 80 for
 #: the test split. The 40 AdamW steps of batch 16 only show whether training starts (or diverges): the
 #: outcome sentence reads their test accuracy against chance. ``time_limit`` is the store's guard, which the

@@ -7,7 +7,7 @@ It also holds the one record every piece of advice is drawn from: a :class:`Sett
 (the LIFConfig with its initialisation, and the weight laws that initialisation gives) together with the
 verdict the theory gives it. The Explore page's options, its snippets, its library calls and its
 "Confirm" run are all rendered from the same Setting, so the code a user copies builds the very network
-that was judged (docs/notes/advice.md).
+that was judged.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 On a first visit the browser, not the server, decides when the map shows: the script run takes tens of
 milliseconds, then Chromium's one main thread builds every element of the page before Plotly draws the
-map (benchmarks/bench_first_view.py; docs in docs/notes/speed.md). So the first run of a session leaves
+map (benchmarks/bench_first_view.py; figures in docs/performance.md). So the first run of a session leaves
 out what is out of sight or secondary: the detail tabs (their highlighted code loads a 1.5 MB
 highlighter), the confirmation run and the share link. A tiny component (first_view.js) waits until the
 map is on screen and then asks for the rerun that draws them. Without a browser (AppTest, a script: no
