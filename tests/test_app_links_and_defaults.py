@@ -31,8 +31,9 @@ def test_the_picked_option_is_in_the_link_and_a_link_restores_it():
     at = open_app(_setting(cfg))
     picker = at.radio(key="rec_option")
     labels = [o.split(": γ = ")[0] for o in picker.options]       # shown as "label: γ = …, β = …"
-    assert len(labels) >= 3 and picker.value == labels[0]           # the setting as set comes first
-    assert _param(at, "option") is None                             # the setting as set: nothing to say
+    assert len(labels) >= 3 and labels[0].startswith("as set")      # the setting as set comes first ...
+    assert picker.value == "recommended"                            # ... and the recommended one is picked
+    assert _param(at, "option") is None                             # the default pick: nothing to say
     picker.set_value(labels[2]).run()
     assert _param(at, "option") == "2"
     assert any("option=2" in c.value for c in at.sidebar.code)       # the share link carries it
@@ -41,9 +42,9 @@ def test_the_picked_option_is_in_the_link_and_a_link_restores_it():
     assert any(labels[2] in c.value for c in again.caption)          # the confirmation run uses it
 
 
-def test_a_bad_option_in_the_link_warns_and_keeps_the_setting_as_set():
+def test_a_bad_option_in_the_link_warns_and_keeps_the_default_pick():
     at = open_app({**_setting(preset("shd-tau20")), "option": "9"})
-    assert at.radio(key="rec_option").value.startswith("as set")
+    assert at.radio(key="rec_option").value == "recommended"
     assert any("option = '9' is not a whole number from 0 to" in shown(w.value) for w in at.warning)
 
 

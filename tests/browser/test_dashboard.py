@@ -224,7 +224,9 @@ def test_hovering_shows_the_cells_numbers_and_clicking_moves_there(page, base_ur
     wait_idle(page)
     time.sleep(1.0)
     before = _map_state(page)
-    box = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+    drag = page.locator(".js-plotly-plot .nsewdrag").first
+    drag.scroll_into_view_if_needed()                    # below the verdict: the map may start under the fold
+    box = drag.bounding_box()
     x, y = box["x"] + 0.25 * box["width"], box["y"] + 0.7 * box["height"]
     page.mouse.move(x, y)
     tip = page.locator("#stabviz-map-tip")
