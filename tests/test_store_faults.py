@@ -287,7 +287,7 @@ def mount_tmpfs(mnt: Path, size: str) -> Path:
 
 def _fill(folder: Path) -> Path:
     filler = folder / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:
         while True:
             os.write(fd, b"\0" * 4096)
@@ -295,6 +295,17 @@ def _fill(folder: Path) -> Path:
         assert e.errno == errno.ENOSPC
     finally:
         os.close(fd)
+    return filler
+
+
+def _keep_full(folder: Path, seconds: float) -> Path:
+    """Fill the disk and keep it full for ``seconds``: a writer whose failed transaction deletes its journal
+    frees the pages it had taken, which another process could then use; topping up takes them back."""
+    deadline = time.monotonic() + seconds
+    filler = _fill(folder)
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        _fill(folder)
     return filler
 
 
@@ -801,8 +812,7 @@ def test_a_real_full_disk_ends_a_workers_run_interrupted_with_that_cause(tmp_pat
         store = RunStore()
         run_id = LocalLauncher(store).submit(quick(steps=3000))  # 60 s at 20 ms a step
         wait_for(lambda: metric_points(store, run_id) >= 5, 30, "first metrics")
-        filler = _fill(mnt)
-        time.sleep(4)                     # past the stale limit, but no process can write the verdict
+        filler = _keep_full(mnt, 4)      # past the stale limit, but no process can write the verdict
         assert store.get(run_id)["status"] == "running"
         filler.unlink()
         wait_for(lambda: "disk is full" in (store.get(run_id)["error"] or ""), 30, "the cause to be recorded")
