@@ -73,11 +73,9 @@ def resolve_device(device: str) -> torch.device:
 
 def network_config(cfg: TrainConfig, data: TaskData, input_mean: float, input_var: float) -> LIFConfig:
     """The LIFConfig the run really uses: the task's channels, time steps and input statistics
-    (m_x, v_x measured on the training split) replace the config's; with ``use_recommended_sg``
-    the whole recommended setting also replaces the surrogate and the initialisation (see
-    :func:`recommended_setting`)."""
-    lif = cfg.lif.replace(n_in=data.n_in, steps=data.time_steps, input_mean=input_mean, input_var=input_var)
-    return recommended_setting(lif, cfg)[0] if cfg.use_recommended_sg else lif
+    (m_x, v_x measured on the training split) replace the config's (``use_recommended_sg`` is applied
+    after it: :func:`recommended_setting`)."""
+    return cfg.lif.replace(n_in=data.n_in, steps=data.time_steps, input_mean=input_mean, input_var=input_var)
 
 
 def recommended_setting(lif: LIFConfig, cfg: TrainConfig) -> tuple[LIFConfig, dict[str, Any]]:
@@ -398,7 +396,7 @@ def _prepare(cfg: TrainConfig, run_id: str, emit: Callback, device: torch.device
     optimiser loop."""
     splits = splits or _task_splits([cfg])[0]
     data, m_x, v_x = splits.data, splits.m_x, splits.v_x
-    lif = network_config(cfg.replace(use_recommended_sg=False), data, m_x, v_x)
+    lif = network_config(cfg, data, m_x, v_x)
     recommended = None
     if cfg.use_recommended_sg:
         lif, recommended = recommended_setting(lif, cfg)

@@ -177,15 +177,9 @@ def execute(configs: Sequence[TrainConfig], jobs: int = 1,
             progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """Summaries (with ``simulated``) of ``configs`` in order: configs that can share an ensemble train
     together, the ensembles spread over ``jobs`` worker processes (spawned, one torch thread each)."""
-    from stabviz import train
-    from stabviz.runs.worker import fit_count
+    from stabviz.evidence.study import ensemble_chunks
     report = progress or (lambda done, total: None)
-    chunks: list[list[int]] = []
-    for group in train.group_configs(configs):
-        while group:
-            n = min(fit_count([configs[k] for k in group]), 27)
-            chunks.append(group[:n])
-            group = group[n:]
+    chunks = ensemble_chunks(configs, most=27)
     # longest first: the cues ensembles set the wall time, so they must not start last
     chunks.sort(key=lambda ks: -configs[ks[0]].time_steps * configs[ks[0]].train_steps * len(ks))
     out: list[dict[str, Any]] = [{}] * len(configs)

@@ -115,7 +115,7 @@ def task_lif(base: TrainConfig) -> LIFConfig:
     from stabviz.tasks import input_stats, load_task
     data = load_task(base)
     m_x, v_x = input_stats(data.x_train)
-    return train.network_config(base.replace(use_recommended_sg=False), data, m_x, v_x)
+    return train.network_config(base, data, m_x, v_x)
 
 
 def _seeded(base: TrainConfig, size: Size, **lif_changes: Any) -> list[TrainConfig]:
@@ -209,21 +209,32 @@ def execute(configs: Sequence[TrainConfig], launcher: str | None = None,
     return out
 
 
-def _execute_ensembles(configs: list[TrainConfig], report: Callable[[int, int], None]) -> list[dict[str, Any]]:
-    """In this process: configs that can share an ensemble (train.group_configs) train together with
-    train.run_ensemble, in chunks that fit one (runs.worker.fit_count); summaries in the configs' order."""
+def ensemble_chunks(configs: Sequence[TrainConfig], most: int | None = None) -> list[list[int]]:
+    """Indices of ``configs`` in the ensembles they train as: configs that can share one (train.group_configs),
+    in chunks that fit one (runs.worker.fit_count), at most ``most`` members each."""
     from stabviz import train
     from stabviz.runs.worker import fit_count
-    out: list[dict[str, Any]] = [{}] * len(configs)
-    done = 0
+    chunks = []
     for group in train.group_configs(configs):
         while group:
             n = fit_count([configs[k] for k in group])
-            chunk, group = group[:n], group[n:]
-            for k, summary in zip(chunk, train.run_ensemble([(configs[k], None) for k in chunk])):
-                out[k] = summary
-            done += len(chunk)
-            report(done, len(configs))
+            n = n if most is None else min(n, most)
+            chunks.append(group[:n])
+            group = group[n:]
+    return chunks
+
+
+def _execute_ensembles(configs: list[TrainConfig], report: Callable[[int, int], None]) -> list[dict[str, Any]]:
+    """In this process: each chunk of :func:`ensemble_chunks` trains as one train.run_ensemble; summaries in
+    the configs' order."""
+    from stabviz import train
+    out: list[dict[str, Any]] = [{}] * len(configs)
+    done = 0
+    for chunk in ensemble_chunks(configs):
+        for k, summary in zip(chunk, train.run_ensemble([(configs[k], None) for k in chunk])):
+            out[k] = summary
+        done += len(chunk)
+        report(done, len(configs))
     return out
 
 
