@@ -15,8 +15,8 @@ from typing import Any, Iterator, Mapping
 
 from stabviz import safeio
 from stabviz.config import (DEVICES, FORMULAS, IN_INITS, INITS, LOSSES, NEURONS, PRESETS, RANGES, RESETS, SHAPES,
-                            TASKS, TRAIN_RANGES, VOLTAGE_MODELS, LIFConfig, TrainConfig, check_number, preset,
-                            tau_to_leak)
+                            TASKS, TRAIN_RANGES, VOLTAGE_MODELS, LIFConfig, TrainConfig, preset,
+                            run_preset, tau_to_leak)
 
 
 class UsageError(ValueError):
@@ -315,12 +315,11 @@ def lif_config_from_args(args: argparse.Namespace) -> LIFConfig:
     for dest, fieldname in _TAU_OPTIONS.items():
         tau = getattr(args, dest, None)
         if tau is not None:
-            tau = check_number(dest, tau, {dest: (0.0, math.inf, False, False)}, integer=False)
-            changes[fieldname] = math.exp(-1.0 / tau)
+            changes[fieldname] = tau_to_leak(tau, dest)
     return preset(getattr(args, "preset", "paper-slmnist") or "paper-slmnist", **changes)
 
 
-_DEFAULTS = TrainConfig()
+_DEFAULTS = run_preset("cli")
 #: option dest -> TrainConfig field
 TRAIN_OPTIONS = {"task": "task", "data_path": "data_path", "classes": "classes", "samples": "samples",
                  "manifold_dim": "manifold_dim", "time_steps": "time_steps", "train_steps": "train_steps",
@@ -375,7 +374,7 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The LIF options' config plus every training option the user gave (validated by TrainConfig)."""
     changes = {field: getattr(args, dest) for dest, field in TRAIN_OPTIONS.items()
                if getattr(args, dest, None) is not None}
-    return TrainConfig(lif=lif_config_from_args(args), **changes)
+    return run_preset("cli", lif=lif_config_from_args(args), **changes)
 
 
 def size_flags(parser: argparse.ArgumentParser) -> None:
