@@ -28,7 +28,7 @@ from stabviz.config import LIFConfig, TrainConfig
 from stabviz.intervals import rate_tolerance
 from stabviz.jsonsafe import finite_or_none
 from stabviz.lif import (CapturedStep, LIFEnsemble, LIFNetwork, fit_gradient_gain, group_by_shape,
-                         probe_gradient_flow, shape_key)
+                         probe_gradient_flow, resolve_device, shape_key)
 from stabviz.simulate import measure_layer
 from stabviz.tasks import TaskData, input_stats, load_task
 
@@ -58,17 +58,6 @@ def sparsity_switch(step: int, total_steps: int) -> float:
         raise ValueError(f"total_steps = {total_steps!r} is outside the allowed range [1, inf)")
     frac = step / total_steps
     return float(min(1.0, max(0.0, (frac - SWITCH_START) / (SWITCH_FULL - SWITCH_START))))
-
-
-def resolve_device(device: str) -> torch.device:
-    """'auto' -> CUDA when available, else CPU; 'cuda' without CUDA is a ValueError."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device = 'cuda' but CUDA is not available here; use 'auto' or 'cpu'")
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"device = {device!r} is not one of: auto, cpu, cuda")
-    return torch.device(device)
 
 
 def network_config(cfg: TrainConfig, data: TaskData, input_mean: float, input_var: float) -> LIFConfig:

@@ -201,6 +201,15 @@ def test_bad_settings_raise_before_training():
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def test_networks_and_runs_resolve_devices_alike():
+    from stabviz import lif
+    assert lif.resolve_device is resolve_device            # one resolver, the validating one
+    for bad in ("gpu", "meta", "cuda-ish"):
+        with pytest.raises(ValueError, match=f"device = '{bad}' is not one of: auto, cpu, cuda"):
+            lif.LIFNetwork(LIFConfig(n_rec=8, n_in=4), device=bad)
+    assert resolve_device(None) == resolve_device("auto") and resolve_device(torch.device("cpu")).type == "cpu"
+
+
 # --------------------------------------------------------------------------------------------- CLI
 
 CLI_ARGS = ["train", "--n-rec", "32", "--n-in", "40", "--classes", "3", "--samples", "120", "--time-steps", "20",
