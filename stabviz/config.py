@@ -436,9 +436,10 @@ class TrainConfig:
     """One short training run on top of a LIFConfig (which sets every layer's dynamics and init).
 
     ``time_steps`` is the number of input time bins of the task; ``lif.steps`` is ignored for
-    training. Conditions I, II for W_rec: set ``lif.init_rec = "conditions"``. ``use_recommended_sg``
-    replaces (γ, β, q) by the first whole-setting option with ρ² = 1 (keep γ, solve β; else keep β, solve γ;
-    else solve q: docs/theory.md#35-the-recommended-point). ``initial_rate`` (f0), when set, first trains only the
+    training. Conditions I, II for W_rec: set ``lif.init_rec = "conditions"``. ``use_recommended_setting``
+    trains the outcome model's recommended whole setting instead of ``lif``'s (γ, β, q and the recurrent
+    initialisation: stabviz.train.recommended_setting; stored runs' older name for it, ``use_recommended_sg``,
+    is read by :meth:`from_dict`). ``initial_rate`` (f0), when set, first trains only the
     biases toward that rate.
     """
     lif: LIFConfig = field(default_factory=LIFConfig)
@@ -454,7 +455,7 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 0.0
     loss: str = "per-step"
-    use_recommended_sg: bool = False    # replace (γ, β, q) by the first recommendation option (ρ² = 1)
+    use_recommended_setting: bool = False   # train the outcome model's recommended whole setting instead
     local_losses: bool = False          # DECOLLE-style: a fixed random readout and loss per hidden layer
     sparsity_target: float = 0.0
     sparsity_weight: float = 0.0        # 0 switches the sparsity loss off
@@ -471,7 +472,7 @@ class TrainConfig:
         if not isinstance(self.data_path, str):
             raise ValueError(f"data_path = {show(self.data_path)} must be a file path (text)")
         _validate(self, TRAIN_RANGES, {"task": TASKS, "loss": LOSSES, "device": DEVICES},
-                  ("use_recommended_sg", "local_losses"), optional=("initial_rate",))
+                  ("use_recommended_setting", "local_losses"), optional=("initial_rate",))
         if self.local_losses and self.layers < 2:
             raise ValueError(f"local_losses = True needs hidden layers: layers = {self.layers} must be in [2, 3]")
         if self.task in ("shd", "slmnist") and not self.data_path:
@@ -498,8 +499,10 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
+        """The config of a record (``to_dict``), a stored run's included: fields of older names are read
+        under their new ones (:func:`train_record`); unknown keys are left out."""
         names = {f.name for f in dataclasses.fields(cls)}
-        kw = {k: v for k, v in data.items() if k in names}
+        kw = {k: v for k, v in train_record(data).items() if k in names}
         if "lif" in kw and isinstance(kw["lif"], Mapping):
             kw["lif"] = LIFConfig.from_dict(kw["lif"])
         return cls(**kw)
@@ -518,6 +521,21 @@ def _validate(obj: Any, ranges: Mapping[str, tuple], choices: Mapping[str, tuple
     for name in flags:
         object.__setattr__(obj, name, check_flag(name, getattr(obj, name)))
 
+
+
+#: TrainConfig fields renamed since runs were first stored: old key -> new field.
+RENAMED_TRAIN_FIELDS = {"use_recommended_sg": "use_recommended_setting"}
+
+
+def train_record(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A TrainConfig record with renamed fields under their current names (a stored run's config from an
+    older stabviz reads as today's; where both names are present, the current one wins)."""
+    out = dict(data)
+    for old, new in RENAMED_TRAIN_FIELDS.items():
+        if old in out:
+            value = out.pop(old)
+            out.setdefault(new, value)
+    return out
 
 #: Named run presets: what "a default run" means where each kind of run starts, as the TrainConfig fields
 #: that differ from its own defaults (one place; every entry point builds its run with :func:`run_preset`).

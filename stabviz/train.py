@@ -62,7 +62,7 @@ def sparsity_switch(step: int, total_steps: int) -> float:
 
 def network_config(cfg: TrainConfig, data: TaskData, input_mean: float, input_var: float) -> LIFConfig:
     """The LIFConfig the run really uses: the task's channels, time steps and input statistics
-    (m_x, v_x measured on the training split) replace the config's (``use_recommended_sg`` is applied
+    (m_x, v_x measured on the training split) replace the config's (``use_recommended_setting`` is applied
     after it: :func:`recommended_setting`)."""
     return cfg.lif.replace(n_in=data.n_in, steps=data.time_steps, input_mean=input_mean, input_var=input_var)
 
@@ -387,7 +387,7 @@ def _prepare(cfg: TrainConfig, run_id: str, emit: Callback, device: torch.device
     data, m_x, v_x = splits.data, splits.m_x, splits.v_x
     lif = network_config(cfg, data, m_x, v_x)
     recommended = None
-    if cfg.use_recommended_sg:
+    if cfg.use_recommended_setting:
         lif, recommended = recommended_setting(lif, cfg)
     prediction = prediction_summary(lif)
 

@@ -55,3 +55,16 @@ def test_tau_to_leak_for_numbers_and_grids():
         tau_to_leak(-1, "tau_syn")
     with pytest.raises(ValueError, match="tau = 0"):
         tau_to_leak(np.array([1.0, 0.0]))
+
+
+def test_the_recommended_setting_flag_keeps_its_old_names():
+    """Renamed from use_recommended_sg: stored runs keep loading, and the CLI keeps the old option."""
+    from stabviz.evidence.results import config_key
+    new = TrainConfig(use_recommended_setting=True)
+    old = {k: v for k, v in new.to_dict().items() if k != "use_recommended_setting"}
+    old["use_recommended_sg"] = True
+    assert TrainConfig.from_dict(old) == new
+    assert config_key(old) == config_key(new.to_dict())         # the Evidence overlay finds the stored run
+    for flag in ("--recommended", "--recommended-sg"):
+        assert train_config_from_args(train_options().parse_args([flag])).use_recommended_setting
+    assert not train_config_from_args(train_options().parse_args(["--no-recommended-sg"])).use_recommended_setting

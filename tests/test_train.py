@@ -79,7 +79,7 @@ def test_digits_learns_on_the_default_budget_at_the_recommended_setting():
     # outcome model recommends (surrogate and initialisation); about 5 s on 2 cores.
     from stabviz.outcomes.advice import RECOMMENDED
     lif = LIFConfig(leak=tau_to_leak(20.0), threshold=0.3, seed=0)
-    summary = run(TrainConfig(task="digits", lif=lif, use_recommended_sg=True))
+    summary = run(TrainConfig(task="digits", lif=lif, use_recommended_setting=True))
     assert summary["status"] == "finished" and summary["final"]["steps_done"] == 200
     applied = summary["recommended_sg"]
     assert applied["label"] == RECOMMENDED and summary["lif"]["init_rec"] == applied["init_rec"]

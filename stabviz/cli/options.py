@@ -324,7 +324,7 @@ _DEFAULTS = run_preset("cli")
 TRAIN_OPTIONS = {"task": "task", "data_path": "data_path", "classes": "classes", "samples": "samples",
                  "manifold_dim": "manifold_dim", "time_steps": "time_steps", "train_steps": "train_steps",
                  "batch": "batch", "lr": "lr", "weight_decay": "weight_decay", "layers": "layers",
-                 "loss": "loss", "recommended_sg": "use_recommended_sg", "local_losses": "local_losses", "sparsity_target": "sparsity_target",
+                 "loss": "loss", "recommended": "use_recommended_setting", "local_losses": "local_losses", "sparsity_target": "sparsity_target",
                  "sparsity_weight": "sparsity_weight", "initial_rate": "initial_rate", "device": "device",
                  "time_limit": "time_limit", "log_every": "log_every"}
 
@@ -354,7 +354,7 @@ def train_options() -> argparse.ArgumentParser:
     g.add_argument("--weight-decay", type=float, help=f"AdamW weight decay (default {d.weight_decay:g})")
     g.add_argument("--layers", type=whole("layers"), help=f"LIF layers, 1-3 (default {d.layers})")
     g.add_argument("--loss", choices=LOSSES, help=f"cross-entropy per step or of the time mean (default {d.loss})")
-    g.add_argument("--recommended", "--recommended-sg", dest="recommended_sg", action=argparse.BooleanOptionalAction,
+    g.add_argument("--recommended", "--recommended-sg", dest="recommended", action=argparse.BooleanOptionalAction,
                    default=None, help="train the outcome model's recommended whole setting instead (γ, β, q and the "
                                       "recurrent initialisation; `recommend` shows it with its P(collapse))")
     g.add_argument("--local-losses", dest="local_losses", action=argparse.BooleanOptionalAction, default=None,

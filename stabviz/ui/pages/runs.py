@@ -121,7 +121,7 @@ def launch_form(cfg: LIFConfig) -> None:
                 train = TrainConfig(lif=cfg, task=task, data_path=data_path.strip(), layers=int(layers),
                                     train_steps=int(steps), batch=int(batch), time_steps=int(time_steps),
                                     lr=float(lr), device=device, sparsity_weight=float(sparsity_weight),
-                                    sparsity_target=float(sparsity_target), use_recommended_sg=recommended)
+                                    sparsity_target=float(sparsity_target), use_recommended_setting=recommended)
                 run_ids = None if _over_limit(train, seeds) else ui_runs.submit_seeds(train, seeds)
             except ValueError as err:
                 st.error(f"The run was not started: {layout.plain(sharing.redact(str(err)))}")
