@@ -25,7 +25,6 @@ voltage moments, the quadrature), :mod:`.torch_op`, :mod:`.translate`, :mod:`.va
 """
 from __future__ import annotations
 
-from stabviz.config import SHAPES  # noqa: F401  (surrogates.SHAPES was importable before the split)
 from stabviz.surrogates.curves import moment_primitive, sg_prime, sg_primitive, wide_moment
 from stabviz.surrogates.moments import gaussian_moment, gaussian_moments, uniform_moment
 from stabviz.shapes import SHAPE_TABLE, QuadRule, Shape
@@ -33,8 +32,7 @@ from stabviz.surrogates.torch_op import sg_prime_torch, spike
 from stabviz.surrogates.translate import (LIBRARY_NEURONS, LIBRARY_SURROGATES, SGParams, Translation,
                                           from_library, leak_from_library, library_of, setting_from_library,
                                           to_library, translation_table)
-# the checks other modules may have reached as surrogates._check_* before the split
-from stabviz.surrogates.validate import shape_record, _check_order, _check_params, _check_values, _finite  # noqa: F401
+from stabviz.surrogates.validate import shape_record
 
 __all__ = [
     "sg_prime", "sg_primitive", "moment_primitive", "wide_moment", "uniform_moment", "gaussian_moment",

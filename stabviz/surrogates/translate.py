@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from stabviz.config import RANGES, SHAPES, check_choice, check_number, check_range
+from stabviz.config import RANGES, SHAPES, check_choice, check_number, check_range, tau_to_leak
 from stabviz.shapes import SHAPE_TABLE
 
 # Other libraries' surrogates (docs/theory.md#24-other-libraries-surrogates), checked against their source:
@@ -59,7 +59,7 @@ _LEAK_OF_KNOB = {
     "snntorch": lambda k: k,
     "spikingjelly": lambda tau: 1.0 - 1.0 / tau,
     "norse": lambda x: 1.0 - x,
-    "pytorch": lambda tau: math.exp(-1.0 / tau),
+    "pytorch": tau_to_leak,
 }
 
 
