@@ -52,7 +52,8 @@ def sample_settings(rng: np.random.Generator, count: int, max_rec: int = 512) ->
             reset=reset, reset_grad=bool(rng.random() < 0.5), init_rec=str(rng.choice(INITS)), shape=shape,
             dampening=float(np.exp(rng.uniform(np.log(0.05), np.log(5.0)))),
             sharpness=float(np.exp(rng.uniform(np.log(0.1), np.log(30.0)))),
-            tail=float(np.exp(rng.uniform(np.log(1.1), np.log(20.0)))) if shape == "qpseudospike" else DEFAULT_SURROGATE.tail,
+            tail=(float(np.exp(rng.uniform(np.log(1.1), np.log(20.0)))) if shape == "qpseudospike"
+                  else DEFAULT_SURROGATE.tail),
             steps=int(rng.choice([50, 100, 200])), seed=int(rng.integers(0, 2**31 - 1))))
     return out
 

@@ -116,11 +116,13 @@ def test_kappa2_constants_from_theory():
     for shape, k2 in KAPPA2.items():
         assert 2 * float(S.wide_moment(2, shape)) == pytest.approx(k2, rel=1e-14)
     for q in (1.001, 1.56, 2.0, 1e4):
-        assert 2 * float(S.wide_moment(2, S.Surrogate("qpseudospike", 1.0, 1.0, q))) == pytest.approx((q - 1) / (2 * q - 1), rel=1e-13)
+        kappa2 = 2 * float(S.wide_moment(2, S.Surrogate("qpseudospike", 1.0, 1.0, q)))
+        assert kappa2 == pytest.approx((q - 1) / (2 * q - 1), rel=1e-13)
     # q = 2 is the fast sigmoid; large q tends to the exponential (docs/theory.md#2-the-surrogate-family)
     v = np.linspace(-3, 3, 61)
-    np.testing.assert_allclose(S.sg_prime(v, S.Surrogate("qpseudospike", 1.0, 1.0, 2.0)), S.sg_prime(v, "fastsigmoid"), rtol=1e-14)
-    np.testing.assert_allclose(S.sg_prime(v, S.Surrogate("qpseudospike", 1.0, 1.0, 1e4)), S.sg_prime(v, "exponential"), rtol=2e-3)
+    q_sg = lambda q: S.Surrogate("qpseudospike", 1.0, 1.0, q)
+    np.testing.assert_allclose(S.sg_prime(v, q_sg(2.0)), S.sg_prime(v, "fastsigmoid"), rtol=1e-14)
+    np.testing.assert_allclose(S.sg_prime(v, q_sg(1e4)), S.sg_prime(v, "exponential"), rtol=2e-3)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -206,7 +208,8 @@ def test_gaussian_moments_broadcast_scale_with_dampening_and_degenerate_std():
     # a tail vector (the q-map of the dashboard) equals the scalar calls
     q = np.geomspace(1.001, 1e4, 7)
     vec = S.gaussian_moments(S.Surrogate("qpseudospike", 1.0, 1.0, q), 0.1, 0.7)[1]
-    assert np.allclose(vec, [float(S.gaussian_moment(2, S.Surrogate("qpseudospike", 1.0, 1.0, x), 0.1, 0.7)) for x in q], rtol=1e-14)
+    scalar = [float(S.gaussian_moment(2, S.Surrogate("qpseudospike", 1.0, 1.0, x), 0.1, 0.7)) for x in q]
+    assert np.allclose(vec, scalar, rtol=1e-14)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -232,13 +235,14 @@ def test_no_warning_overflow_or_nan_at_extremes(shape):
     with np.errstate(over="raise", divide="raise", invalid="raise"):
         for b in (1e-3, 1.0, 1e3):
             for q in (1.001, 1.56, 1e4):
-                outs = [S.sg_prime(v, S.Surrogate(shape, 1e3, b, q)), S.sg_primitive(v, S.Surrogate(shape, 1e3, b, q)),
-                        S.moment_primitive(np.abs(v), 1, S.Surrogate(shape, 1e3, b, q)), S.moment_primitive(np.abs(v), 2, S.Surrogate(shape, 1e3, b, q)),
-                        S.wide_moment(2, S.Surrogate(shape, 1e3, b, q)),
-                        S.uniform_moment(2, S.Surrogate(shape, 1e3, b, q), -1e6, 1e6), S.uniform_moment(1, S.Surrogate(shape, 1e3, b, q), 1e5, 1e6),
-                        *S.gaussian_moments(S.Surrogate(shape, 1e3, b, q), np.array([-1e3, 0.0, 1e3]), np.array([[1e-4], [1e3]])),
-                        *S.gaussian_moments(S.Surrogate(shape, 1e3, b, q), 1e6, 1e-8)]
-                odd = S.moment_primitive(v, 1, S.Surrogate(shape, 1e3, b, q))          # ∫_0^v is odd in v
+                sg = S.Surrogate(shape, 1e3, b, q)
+                outs = [S.sg_prime(v, sg), S.sg_primitive(v, sg),
+                        S.moment_primitive(np.abs(v), 1, sg), S.moment_primitive(np.abs(v), 2, sg),
+                        S.wide_moment(2, sg),
+                        S.uniform_moment(2, sg, -1e6, 1e6), S.uniform_moment(1, sg, 1e5, 1e6),
+                        *S.gaussian_moments(sg, np.array([-1e3, 0.0, 1e3]), np.array([[1e-4], [1e3]])),
+                        *S.gaussian_moments(sg, 1e6, 1e-8)]
+                odd = S.moment_primitive(v, 1, sg)          # ∫_0^v is odd in v
                 assert np.all(np.isfinite(odd)) and np.all(np.sign(odd) == np.sign(v) * (odd != 0))
                 for out in outs:
                     assert np.all(np.isfinite(out)) and np.all(np.asarray(out) >= 0)
@@ -294,7 +298,8 @@ def test_spike_accepts_tensor_parameters_and_only_v_gets_a_gradient():
 
 
 def test_importing_surrogates_does_not_import_torch():
-    code = "import sys, stabviz.surrogates as s; s.gaussian_moments('sigmoid'); s.translation_table(s.Surrogate('cauchy', 1, 1)); print('torch' in sys.modules)"
+    code = ("import sys, stabviz.surrogates as s; s.gaussian_moments('sigmoid'); "
+            "s.translation_table(s.Surrogate('cauchy', 1, 1)); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -350,7 +355,7 @@ def test_inexpressible_settings_give_the_closest_knob_and_say_why():
     assert not t.exact and t.value == 6.0 and "0.5" in t.note            # width matched, height differs
     t = S.to_library("snntorch.atan", S.Surrogate("cauchy", 2.0, 0.5))
     assert not t.exact and t.value == 1.0 and "peak height is 0.5" in t.note
-    t = S.to_library("spikingjelly.QPseudoSpike", S.Surrogate("fastsigmoid", 1.0, 1.0))  # fast sigmoid = q-PseudoSpike q = 2
+    t = S.to_library("spikingjelly.QPseudoSpike", S.Surrogate("fastsigmoid"))  # fast sigmoid = q-PseudoSpike q = 2
     assert t.exact and t.value == 2.0
     t = S.to_library("norse.super", S.Surrogate("qpseudospike", 1.0, 4.0, 2.0))
     assert t.exact and t.value == 8.0

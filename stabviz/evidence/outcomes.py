@@ -101,7 +101,8 @@ def sample_bases(task: str, count: int, seed: int = 0) -> list[dict[str, Any]]:
                     "threshold": float(np.exp(rng.uniform(np.log(0.01), np.log(0.5)))),
                     "reset": ("subtract", "mult1", "mult2")[int(rng.integers(3))],
                     "shape": shape,
-                    "tail": float(np.exp(rng.uniform(np.log(1.05), np.log(4.0)))) if shape == "qpseudospike" else DEFAULT_SURROGATE.tail,
+                    "tail": (float(np.exp(rng.uniform(np.log(1.05), np.log(4.0)))) if shape == "qpseudospike"
+                             else DEFAULT_SURROGATE.tail),
                     "layers": int(rng.integers(1, 3)),
                     "init": BASE_INITS[int(rng.integers(len(BASE_INITS)))]})
     return out

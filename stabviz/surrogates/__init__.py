@@ -1,7 +1,9 @@
 """The surrogate-gradient family (docs/theory.md#2-the-surrogate-family): curves, closed-form moments, the torch spike op.
 
 One :class:`~stabviz.config.Surrogate` record (shape, γ, β, q; :data:`DEFAULT_SURROGATE` holds the
-defaults) is what every function here takes. Every shape is parameterised by dampening γ (peak height, σ'(0) = γ), sharpness β (inverse width) and,
+defaults) is what every function here takes.
+
+Every shape is parameterised by dampening γ (peak height, σ'(0) = γ), sharpness β (inverse width) and,
 for q-PseudoSpike only, tail-fatness q > 1; every shape has area ∫σ'(v) dv = γ/β. The argument is the
 distance to threshold v = y − θ, in voltage units; σ' is in spikes per voltage unit.
 
@@ -39,7 +41,8 @@ from stabviz.surrogates.validate import shape_record, _check_order, _check_param
 
 __all__ = [
     "sg_prime", "sg_primitive", "moment_primitive", "wide_moment", "uniform_moment", "gaussian_moment",
-    "gaussian_moments", "sg_prime_torch", "spike", "LIBRARY_SURROGATES", "Surrogate", "DEFAULT_SURROGATE", "Translation",
+    "gaussian_moments", "sg_prime_torch", "spike", "LIBRARY_SURROGATES", "Surrogate", "DEFAULT_SURROGATE",
+    "Translation",
     "from_library", "to_library", "translation_table", "LIBRARY_NEURONS", "leak_from_library", "library_of",
     "setting_from_library", "Shape", "QuadRule", "SHAPE_TABLE", "shape_record",
 ]

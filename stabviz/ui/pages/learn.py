@@ -43,8 +43,10 @@ def _knobs_figure(sg: Surrogate) -> go.Figure:
     g2, b2 = (2.0 if 2 * dampening <= RANGES["dampening"][1] else 0.5), (2.0 if 2 * sharpness <= RANGES["sharpness"][1] else 0.5)
     curves = {
         f"{sg.shape} (γ = {dampening:g}, β = {sharpness:g})": surrogates.sg_prime(v, sg),
-        f"γ × {g2:g} ({'higher' if g2 > 1 else 'lower'})": surrogates.sg_prime(v, sg.replace(dampening=g2 * dampening)),
-        f"β × {b2:g} ({'narrower' if b2 > 1 else 'wider'})": surrogates.sg_prime(v, sg.replace(sharpness=b2 * sharpness)),
+        f"γ × {g2:g} ({'higher' if g2 > 1 else 'lower'})":
+            surrogates.sg_prime(v, sg.replace(dampening=g2 * dampening)),
+        f"β × {b2:g} ({'narrower' if b2 > 1 else 'wider'})":
+            surrogates.sg_prime(v, sg.replace(sharpness=b2 * sharpness)),
     }
     return plots.surrogate_curves(v, curves, highlight=next(iter(curves)))
 
