@@ -198,6 +198,73 @@ def leak_to_tau(leak: float) -> float:
     return math.inf if leak >= 1 else (0.0 if leak <= 0 else -1.0 / math.log(leak))
 
 
+def _surrogate_value(name: str, value: Any) -> Any:
+    """One numeric field of a :class:`Surrogate`: a number becomes a checked ``float``; a numpy array (or a
+    list of numbers) a float array checked elementwise; a torch tensor is kept as it is (this layer never
+    loads torch: the torch op checks tensors where it uses them)."""
+    if type(value).__module__.partition(".")[0] == "torch":
+        return value
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]                   # a 0-d array is its number
+    if isinstance(value, (list, tuple)) or hasattr(value, "ndim") and getattr(value, "ndim") > 0:
+        try:
+            arr = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} = {show(value)} is not a number or an array of numbers") from None
+        lo, hi, lo_in, hi_in = RANGES[name]
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(arr) & (arr >= lo if lo_in else arr > lo) & (arr <= hi if hi_in else arr < hi)
+        if not ok.all():
+            check_range(name, float(arr[~ok].flat[0]))
+        return arr
+    return check_number(name, value, integer=False)
+
+
+@dataclass(frozen=True)
+class Surrogate:
+    """The surrogate gradient σ' (docs/theory.md#2-the-surrogate-family): its shape, dampening γ (peak
+    height σ'(0)), sharpness β (inverse width) and tail q (tail-fatness, read by qpseudospike only).
+
+    The one place these defaults are written: :class:`LIFConfig` stores the same four fields (its
+    ``surrogate`` property builds this record), and the curves, moments, torch op, library translations
+    and snippets take it. Each number is checked against ``RANGES``; for the vectorised theory (region
+    maps, root searches) a field may hold a numpy array, checked elementwise, or a torch tensor, checked
+    by the torch op. A record with arrays neither hashes nor compares.
+    """
+    shape: str = "fastsigmoid"
+    dampening: float = 1.0
+    sharpness: float = 1.0
+    tail: float = 1.56
+
+    def __post_init__(self) -> None:
+        check_choice("shape", self.shape, SHAPES)
+        for name in ("dampening", "sharpness", "tail"):
+            object.__setattr__(self, name, _surrogate_value(name, getattr(self, name)))
+
+    def replace(self, **changes: Any) -> "Surrogate":
+        """A copy with ``changes`` applied (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The four fields by name: the LIFConfig fields (and the setting keys) they are stored under."""
+        return {f: getattr(self, f) for f in SURROGATE_FIELDS}
+
+    @classmethod
+    def of(cls, value: "Surrogate | str") -> "Surrogate":
+        """``value`` itself, or the named shape at the default γ, β, q; ValueError for anything else."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            return cls(value)
+        raise ValueError(f"surrogate = {show(value)} must be a Surrogate record or a shape name "
+                         f"(one of: {', '.join(SHAPES)})")
+
+
+#: the record at its defaults; LIFConfig's surrogate fields default to it
+DEFAULT_SURROGATE = Surrogate()
+SURROGATE_FIELDS = ("shape", "dampening", "sharpness", "tail")         # σ' (docs/theory.md#2-the-surrogate-family)
+
+
 @dataclass(frozen=True)
 class WeightLaw:
     """The distribution of the entries of one weight matrix: ``kind`` is 'uniform' (mean ± half_width)
@@ -259,10 +326,11 @@ class LIFConfig:
     input_mean: float = 0.003673           # m_x: mean input spike count per channel and step
     input_var: float = 0.003659            # v_x
     bias: float = 0.0
-    shape: str = "fastsigmoid"
-    dampening: float = 1.0                 # γ: peak height σ'(0)
-    sharpness: float = 1.0                 # β: inverse width
-    tail: float = 1.56                     # q: tail-fatness, qpseudospike only
+    # the surrogate, stored field by field (stored runs and links keep their keys): see ``surrogate``
+    shape: str = DEFAULT_SURROGATE.shape
+    dampening: float = DEFAULT_SURROGATE.dampening     # γ: peak height σ'(0)
+    sharpness: float = DEFAULT_SURROGATE.sharpness     # β: inverse width
+    tail: float = DEFAULT_SURROGATE.tail               # q: tail-fatness, qpseudospike only
     steps: int = 100                       # T: time steps the gradient travels
     voltage_model: str = "gaussian"
     formula: str = "derived"
@@ -285,10 +353,18 @@ class LIFConfig:
     def tau(self) -> float:
         return leak_to_tau(self.leak)
 
+    @property
+    def surrogate(self) -> Surrogate:
+        """The surrogate gradient of this layer as one record (its four fields, already validated)."""
+        return Surrogate(self.shape, self.dampening, self.sharpness, self.tail)
+
     def replace(self, **changes: Any) -> "LIFConfig":
-        """A copy with ``changes`` applied (validated). ``tau=`` is accepted in place of ``leak=``."""
+        """A copy with ``changes`` applied (validated). ``tau=`` is accepted in place of ``leak=``, and
+        ``surrogate=`` (a :class:`Surrogate`) in place of its four fields."""
         if "tau" in changes:
             changes["leak"] = tau_to_leak(changes.pop("tau"))
+        if "surrogate" in changes:
+            changes = {**Surrogate.of(changes.pop("surrogate")).to_dict(), **changes}
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -318,7 +394,6 @@ class LIFConfig:
 #: LIFConfig's fields grouped by what they change. Every cache of a computation keys on the groups
 #: it reads (:func:`config_key`), so settings that differ only in the other groups share an entry:
 #: a dampening-slider move reuses the voltage state and the region's axis terms.
-SURROGATE_FIELDS = ("shape", "dampening", "sharpness", "tail")         # σ' (docs/theory.md#2-the-surrogate-family)
 GRADIENT_FIELDS = ("reset_grad", "adapt_grad")                                     # the backward pass only
 MODEL_FIELDS = ("voltage_model",)                                       # which voltage model predicts
 DISPLAY_FIELDS = ("steps", "tolerance")                                 # how a gain is read: T, the band

@@ -88,7 +88,7 @@ def alif_step(current: torch.Tensor, state: State, w_rec: torch.Tensor, dyn: Dyn
     a = var.adapt_decay * state.a + (1.0 - var.adapt_decay) * state.z
     a = a if var.adapt_grad else a.detach()
     theta = dyn.threshold + var.adapt_strength * a
-    z = surrogates.spike(y - theta, dyn.shape, dyn.dampening, dyn.sharpness, dyn.tail)
+    z = surrogates.spike(y - theta, dyn.surrogate)
     return State(z, y, a, state.i)
 
 
@@ -192,7 +192,7 @@ class _RecurrentVariant(torch.autograd.Function):
         w_rec, z_all, y_all, drive, theta_all = ctx.saved_tensors
         dyn, var = ctx.dyn, ctx.var
         threshold = theta_all if var.adapts else dyn.threshold
-        sgp = surrogates.sg_prime_torch(y_all - threshold, dyn.shape, dyn.dampening, dyn.sharpness, dyn.tail)
+        sgp = surrogates.sg_prime_torch(y_all - threshold, dyn.surrogate)
         g_z = torch.zeros_like(y_all) if grad_z is None else _as_time_major(grad_z, own=True)
         dy = None if grad_y is None else _as_time_major(grad_y)
         g_drive = _backward_loop(sgp, g_z, dy, w_rec, dyn, var, z_all, y_all, drive, theta_all)
