@@ -28,7 +28,7 @@ import math
 import numbers
 import reprlib
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from stabviz.shapes import SHAPE_TABLE
 
@@ -422,6 +422,28 @@ TRAIN_RANGES: dict[str, tuple[float, float, bool, bool]] = {
 }
 
 
+#: The parts of TrainConfig.rate_control (f0, λ, steps): the target rate strictly inside (0, 1), the weight
+#: λ >= 0 and the number of first optimiser steps it acts on.
+RATE_CONTROL_RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    "rate_control f0": (0.0, 1.0, False, False),
+    "rate_control λ": (0.0, 1e6, True, True),
+    "rate_control steps": (1, 1_000_000, True, True),
+}
+
+
+def check_rate_control(value: Any) -> tuple[float, float, int] | None:
+    """``value`` as (f0, λ, steps), or None; ValueError naming the part, its value and its range. A stored
+    run's JSON gives a list, which becomes the tuple again."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 3:
+        raise ValueError(f"rate_control = {show(value)} must be three numbers (f0, λ, steps), "
+                         "e.g. (0.158, 1.0, 50)")
+    f0, lam, steps = (check_number(name, v, RATE_CONTROL_RANGES, integer=name.endswith("steps"))
+                      for name, v in zip(RATE_CONTROL_RANGES, value))
+    return (f0, lam, steps)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """One short training run on top of a LIFConfig (which sets every layer's dynamics and init).
@@ -430,7 +452,8 @@ class TrainConfig:
     training. Conditions I, II for W_rec: set ``lif.init_rec = "conditions"``. ``use_recommended_sg``
     replaces (γ, β, q) by the first whole-setting option with ρ² = 1 (keep γ, solve β; else keep β, solve γ;
     else solve q: docs/theory.md#35-the-recommended-point). ``initial_rate`` (f0), when set, first trains only the
-    biases toward that rate.
+    biases toward that rate. ``rate_control`` (f0, λ, steps), when set, adds the paper's firing-rate control term
+    λ·Σ_layers |mean rate − f0| to the objective for the first ``steps`` optimiser steps.
     """
     lif: LIFConfig = field(default_factory=LIFConfig)
     layers: int = 1
@@ -450,6 +473,7 @@ class TrainConfig:
     sparsity_target: float = 0.0
     sparsity_weight: float = 0.0        # 0 switches the sparsity loss off
     initial_rate: float | None = None
+    rate_control: tuple[float, float, int] | None = None   # (f0, λ, steps): λ·|mean rate − f0| for a first phase
     device: str = "auto"
     time_limit: float = 600.0           # seconds of wall time before the run stops itself
     log_every: int = 10
@@ -463,6 +487,7 @@ class TrainConfig:
             raise ValueError(f"data_path = {show(self.data_path)} must be a file path (text)")
         _validate(self, TRAIN_RANGES, {"task": TASKS, "loss": LOSSES, "device": DEVICES},
                   ("use_recommended_sg", "local_losses"), optional=("initial_rate",))
+        object.__setattr__(self, "rate_control", check_rate_control(self.rate_control))
         if self.local_losses and self.layers < 2:
             raise ValueError(f"local_losses = True needs hidden layers: layers = {self.layers} must be in [2, 3]")
         if self.task in ("shd", "slmnist") and not self.data_path:
@@ -483,8 +508,9 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = {**dataclasses.asdict(self), "lif": self.lif.to_record()}
-        if not self.local_losses:       # left out when off: stored runs keep the identity they had before it
-            del d["local_losses"]
+        for name in ("local_losses", "rate_control"):   # left out when off: stored runs keep their identity
+            if not d[name]:
+                del d[name]
         return d
 
     @classmethod

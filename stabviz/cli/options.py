@@ -15,8 +15,8 @@ from typing import Any, Iterator, Mapping
 
 from stabviz import safeio
 from stabviz.config import (DEVICES, FORMULAS, IN_INITS, INITS, LOSSES, NEURONS, PRESETS, RANGES, RESETS, SHAPES,
-                            TASKS, TRAIN_RANGES, VOLTAGE_MODELS, LIFConfig, TrainConfig, check_number, preset,
-                            tau_to_leak)
+                            TASKS, TRAIN_RANGES, VOLTAGE_MODELS, LIFConfig, TrainConfig, check_number,
+                            check_rate_control, preset, tau_to_leak)
 
 
 class UsageError(ValueError):
@@ -177,6 +177,30 @@ def check_elements(what: str, limit: int = MAX_ELEMENTS, **sizes: int) -> None:
                          f"(about {4 * limit / 2**30:.0f} GiB); choose smaller sizes")
 
 
+class RateControl(ValueList):
+    """argparse type: "f0,λ,steps" -> (f0, λ, steps), each part range-checked (config.check_rate_control)."""
+
+    def __init__(self):
+        super().__init__(limit=200)
+        self.__name__ = "rate control"
+
+    def __call__(self, text: str) -> tuple[float, float, int]:
+        parts = super().__call__(text).split(",")
+        if len(parts) != 3:
+            raise argparse.ArgumentTypeError(f"{shown(text)} has {len(parts)} values; give f0,λ,steps, "
+                                             "e.g. 0.158,1,50")
+        try:
+            # steps as written: '0' is reported as 0, not 0.0
+            numbers = [float(p) for p in parts[:2]] + [int(parts[2]) if parts[2].strip().isdigit() else float(parts[2])]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{shown(text)} is not three numbers f0,λ,steps, e.g. 0.158,1,50") \
+                from None
+        try:
+            return check_rate_control(numbers)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+
 class Parser(argparse.ArgumentParser):
     """Every command's parser. Beyond argparse's checks, for every option of every command: a number must
     be written in ASCII (Python's int() and float() also read '１２' or '٣'), a text value must not be
@@ -326,7 +350,8 @@ TRAIN_OPTIONS = {"task": "task", "data_path": "data_path", "classes": "classes",
                  "manifold_dim": "manifold_dim", "time_steps": "time_steps", "train_steps": "train_steps",
                  "batch": "batch", "lr": "lr", "weight_decay": "weight_decay", "layers": "layers",
                  "loss": "loss", "recommended_sg": "use_recommended_sg", "local_losses": "local_losses", "sparsity_target": "sparsity_target",
-                 "sparsity_weight": "sparsity_weight", "initial_rate": "initial_rate", "device": "device",
+                 "sparsity_weight": "sparsity_weight", "initial_rate": "initial_rate", "rate_control": "rate_control",
+                 "device": "device",
                  "time_limit": "time_limit", "log_every": "log_every"}
 
 
@@ -364,6 +389,9 @@ def train_options() -> argparse.ArgumentParser:
     g.add_argument("--sparsity-target", type=float, help="target firing rate f_target of the sparsity loss")
     g.add_argument("--sparsity-weight", type=float, help="weight of the sparsity loss (0 = off)")
     g.add_argument("--initial-rate", type=float, help="first train only the biases toward this rate f0")
+    g.add_argument("--rate-control", type=RateControl(), metavar="F0,LAMBDA,STEPS",
+                   help="add λ·|mean rate − f0| per layer to the objective for the first STEPS optimiser steps "
+                        "(the paper's rate control; f0 in (0, 1), λ >= 0, STEPS >= 1), e.g. 0.158,1,50")
     g.add_argument("--device", choices=DEVICES, help=f"auto = CUDA when available (default {d.device})")
     g.add_argument("--time-limit", type=float, help=f"seconds before the run stops itself (default {d.time_limit:g})")
     g.add_argument("--log-every", type=whole("log_every"),
