@@ -36,11 +36,14 @@ SHAPES = tuple(SHAPE_TABLE)   # one record per shape in stabviz/shapes.py: the n
 RESETS = ("subtract", "mult1", "mult2")
 NEURONS = ("lif", "alif", "cuba")   # stabviz.lif.variants: the neuron model family
 INITS = ("glorot-uniform", "glorot-normal", "he-normal", "orthogonal", "pytorch-default", "uniform", "normal",
-         "conditions")
+         "conditions", "fluctuation")
 #: fluctuation-driven input weights (Rossbroich, Gygax & Zenke 2022; docs/theory.md#96-fluctuation-driven-initialisation): drawn for a target
 #: voltage mean μ_U (0, or θ for "-theta") and spread σ_U = θ given the input statistics and the PSP kernel
 FLUCTUATION_INITS = ("fluctuation", "fluctuation-theta")
-IN_INITS = INITS[:-1] + FLUCTUATION_INITS   # the input weights have no stability condition of their own
+#: the input weights have no stability condition of their own; init_rec = "fluctuation" is the recurrent part of
+#: the fluctuation-driven initialisation (the share ``rec_share`` of the voltage variance,
+#: docs/theory.md#97-the-recurrent-part-of-the-fluctuation-driven-initialisation)
+IN_INITS = INITS[:-2] + FLUCTUATION_INITS
 VOLTAGE_MODELS = ("uniform", "gaussian", "measured")
 FORMULAS = ("derived", "code")
 TASKS = ("randman", "shd", "slmnist", "digits", "cues")
@@ -69,6 +72,7 @@ RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "adapt_decay": (0.0, 0.9999, True, True),      # ρ_a = exp(−1/τ_a), like the leak
     "adapt_strength": (0.0, 100.0, True, True),    # β_a ≥ 0: a spike raises the threshold
     "syn_decay": (0.0, 0.9999, True, True),        # α_s = exp(−1/τ_s)
+    "rec_share": (0.0, 1.0, True, False),          # init_rec = "fluctuation": the recurrent share of σ_U²
 }
 
 
@@ -266,6 +270,9 @@ class LIFConfig:
     adapt_strength: float = 1.8                  # β_a (alif): θ_t = θ + β_a a_t, the LSNN's β
     adapt_grad: bool = True                      # alif: the gradient flows through a_t
     syn_decay: float = math.exp(-1.0 / 5.0)      # α_s (cuba): τ_s = 5 steps
+    # init_rec = "fluctuation": the recurrent share of the free voltage's variance σ_U² (Rossbroich, Gygax &
+    # Zenke 2022 give the feed-forward inputs α = 0.9 of it, their reference code's default: 1 − α = 0.1)
+    rec_share: float = 0.1
 
     def __post_init__(self) -> None:
         _validate(self, RANGES, {"reset": RESETS, "init_rec": INITS, "init_in": IN_INITS, "shape": SHAPES,
@@ -292,6 +299,8 @@ class LIFConfig:
         if self.neuron == "lif" and all(d[f] == _VARIANT_DEFAULTS[f] for f in NEURON_FIELDS[1:]):
             for f in NEURON_FIELDS:
                 del d[f]
+        if self.rec_share == REC_SHARE_DEFAULT:      # added later: records from before it keep their identity
+            del d["rec_share"]
         return d
 
     @classmethod
@@ -315,6 +324,7 @@ MODEL_FIELDS = ("voltage_model",)                                       # which 
 DISPLAY_FIELDS = ("steps", "tolerance")                                 # how a gain is read: T, the band
 NEURON_FIELDS = ("neuron", "adapt_decay", "adapt_strength", "adapt_grad", "syn_decay")   # the model family
 _VARIANT_DEFAULTS = {f.name: f.default for f in dataclasses.fields(LIFConfig) if f.name in NEURON_FIELDS}
+REC_SHARE_DEFAULT = LIFConfig.rec_share
 FIELDS = tuple(f.name for f in dataclasses.fields(LIFConfig))
 #: The layer, its initialisation and its input: firing rates and voltages (the forward pass). ``formula``
 #: belongs here because the conditions initialisation follows it.

@@ -272,7 +272,7 @@ _LIF_OPTIONS: dict[str, str] = {
     "in_std": "in_std", "input_mean": "input_mean", "input_var": "input_var", "bias": "bias",
     "sg": "shape", "dampening": "dampening", "sharpness": "sharpness", "tail": "tail", "steps": "steps",
     "voltage_model": "voltage_model", "formula": "formula", "tolerance": "tolerance", "seed": "seed",
-    "leak": "leak", "neuron": "neuron", "beta_a": "adapt_strength",
+    "leak": "leak", "neuron": "neuron", "beta_a": "adapt_strength", "rec_share": "rec_share",
 }
 #: option dest -> the LIFConfig decay it sets as exp(−1/τ) (τ in steps, > 0)
 _TAU_OPTIONS: dict[str, str] = {"tau_adapt": "adapt_decay", "tau_syn": "syn_decay"}
@@ -296,8 +296,11 @@ def lif_options(with_steps: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--reset", choices=RESETS, help="reset mode")
     g.add_argument("--reset-grad", action=argparse.BooleanOptionalAction, default=None,
                    help="let the gradient flow through the reset term")
-    g.add_argument("--init", choices=INITS, help="W_rec initialisation ('conditions' = conditions I, II)")
+    g.add_argument("--init", choices=INITS, help="W_rec initialisation ('conditions' = conditions I, II; "
+                                                 "'fluctuation' = the recurrent share of --init-in's target)")
     g.add_argument("--init-in", choices=IN_INITS, help="W_in initialisation")
+    g.add_argument("--rec-share", type=float, help="--init fluctuation: the recurrent share of the voltage variance "
+                                                   "σ_U², in [0, 1) (default 0.1, Rossbroich et al.'s α = 0.9)")
     for name in ("rec-mean", "rec-std", "in-mean", "in-std"):
         g.add_argument(f"--{name}", type=float, help="for init uniform/normal")
     g.add_argument("--input-mean", type=float, help="input spike mean m_x per channel and step")
