@@ -55,10 +55,10 @@ def _variants(args: argparse.Namespace) -> int:
 
     size = args.size or "quick"
     if size not in VARIANT_SIZES:
-        raise UsageError(f"--variants runs at --smoke or --quick, not --{size}")
+        raise UsageError(f"--variants runs at --smoke, --quick or --full, not --{size}")
     if args.budget:
         raise UsageError("--variants sets each arm's own budget; --budget does not apply to it")
-    out = args.out or "docs/evidence/variants"
+    out = args.out or ("docs/evidence/variants" if size != "full" else "docs/evidence/variants-full")
     words = ["python -m stabviz replicate --variants", f"--{size}"] + (["--device"] if args.device else []) \
         + ([f"--launcher {args.launcher}"] if args.launcher else []) + ([f"--out {args.out}"] if args.out else [])
     with output_errors("--out", out, os_errors=False):

@@ -51,6 +51,7 @@ class VariantSize:
 VARIANT_SIZES = {
     "smoke": VariantSize(1, 40, 8, 2, 3, 8, 3, "smoke"),
     "quick": VariantSize(3, 400, 32, 150, 200, 64, 200, "quick"),
+    "full": VariantSize(3, 400, 32, 750, 1000, 64, 1000, "quick"),        # quick at 5× the budgets
 }
 
 
@@ -125,7 +126,8 @@ def variant_claims(stats: list[dict[str, Any]], runs: list[dict[str, Any]]) -> l
         if (arm, treated) not in cell or any((arm, r) not in cell for r in rivals):
             return None
         verdict, numbers = rules.helps([cell[arm, treated]], [[cell[arm, r]] for r in rivals])
-        return verdict, {**numbers, "rival": rivals[numbers.pop("rival_group")]}
+        rival = rivals[numbers.pop("rival_group")]
+        return verdict, {**numbers, "rival": rival}
 
     gain = (f"confirmed if its mean beats the {{}} by ≥ {near:g} points (gain); refuted if it does not; "
             f"{_guard()}")
