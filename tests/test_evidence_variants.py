@@ -1,6 +1,7 @@
 """The variant arms of the replication study (E: ALIF vs LIF on cues; F: fluctuation-driven vs conditions I + II
 vs Glorot; G: DECOLLE with and without rate control): their design, their rules, the pipeline end to end at the
 smoke size, and the Evidence page showing their verdicts."""
+import json
 import shutil
 from pathlib import Path
 
@@ -118,3 +119,10 @@ def test_the_evidence_page_shows_the_variant_arms_verdicts(tmp_path, monkeypatch
     tables = [t.value for t in at.dataframe][-3:]
     assert [list(t["setting"]) for t in tables] == [["LIF", "ALIF"], list(variants.INITS), list(variants.RATE_TARGETS)]
 
+
+
+def test_the_committed_variant_results_load_with_every_claim():
+    folder = ROOT / "docs" / "evidence" / "variants"
+    results = ev_results.load_results(folder)
+    assert results is not None and [c["id"] for c in results["claims"]] == CLAIMS
+    assert json.loads((folder / "summary.json").read_text())["size"] == "quick"
