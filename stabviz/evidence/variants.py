@@ -21,7 +21,6 @@ from stabviz.evidence.study import (COLLAPSE_FRACTION, Cell, _claim, _guard, bas
                                     checkout_commit, execute, output_files, run_row, seeds_of, sized, write_outputs)
 from stabviz.jsonsafe import finite_or_none
 
-ARMS = ("E", "F", "G")
 #: the long-horizon task of arm E (tasks.cues: the answer lies more than 100 steps before the recall)
 CUES = dict(task="cues", time_steps=200, loss="last")
 #: arm F's initialisations: label -> the LIFConfig changes
