@@ -98,3 +98,12 @@ def test_the_cli_option_sets_it_and_refuses_bad_values_on_one_line(command, caps
         assert main([command, "--rate-control", text]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "--rate-control" in err and said in err, err
+
+
+def test_cli_train_with_rate_control_and_local_losses_prints_each_layers_rates_apart(capsys):
+    args = ["train", "--n-rec", "16", "--n-in", "20", "--classes", "3", "--samples", "60", "--time-steps", "10",
+            "--steps", "4", "--batch", "8", "--device", "cpu", "--layers", "2", "--local-losses",
+            "--rate-control", "0.2,5,4"]
+    assert main(args) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("firing rate per layer"))
+    assert len(line.split()) == 4 + 4, line              # 4 words of label, then 2 layers × (initial, final)
