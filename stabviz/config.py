@@ -28,7 +28,7 @@ import math
 import numbers
 import reprlib
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -38,11 +38,14 @@ SHAPES = tuple(SHAPE_TABLE)   # one record per shape in stabviz/shapes.py: the n
 RESETS = ("subtract", "mult1", "mult2")
 NEURONS = ("lif", "alif", "cuba")   # stabviz.lif.variants: the neuron model family
 INITS = ("glorot-uniform", "glorot-normal", "he-normal", "orthogonal", "pytorch-default", "uniform", "normal",
-         "conditions")
+         "conditions", "fluctuation")
 #: fluctuation-driven input weights (Rossbroich, Gygax & Zenke 2022; docs/theory.md#96-fluctuation-driven-initialisation): drawn for a target
 #: voltage mean μ_U (0, or θ for "-theta") and spread σ_U = θ given the input statistics and the PSP kernel
 FLUCTUATION_INITS = ("fluctuation", "fluctuation-theta")
-IN_INITS = INITS[:-1] + FLUCTUATION_INITS   # the input weights have no stability condition of their own
+#: the input weights have no stability condition of their own; init_rec = "fluctuation" is the recurrent part of
+#: the fluctuation-driven initialisation (the share ``rec_share`` of the voltage variance,
+#: docs/theory.md#97-the-recurrent-part-of-the-fluctuation-driven-initialisation)
+IN_INITS = INITS[:-2] + FLUCTUATION_INITS
 VOLTAGE_MODELS = ("uniform", "gaussian", "measured")
 FORMULAS = ("derived", "code")
 TASKS = ("randman", "shd", "slmnist", "digits", "cues")
@@ -71,6 +74,7 @@ RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "adapt_decay": (0.0, 0.9999, True, True),      # ρ_a = exp(−1/τ_a), like the leak
     "adapt_strength": (0.0, 100.0, True, True),    # β_a ≥ 0: a spike raises the threshold
     "syn_decay": (0.0, 0.9999, True, True),        # α_s = exp(−1/τ_s)
+    "rec_share": (0.0, 1.0, True, False),          # init_rec = "fluctuation": the recurrent share of σ_U²
 }
 
 
@@ -343,6 +347,9 @@ class LIFConfig:
     adapt_strength: float = 1.8                  # β_a (alif): θ_t = θ + β_a a_t, the LSNN's β
     adapt_grad: bool = True                      # alif: the gradient flows through a_t
     syn_decay: float = tau_to_leak(5.0)          # α_s (cuba): τ_s = 5 steps
+    # init_rec = "fluctuation": the recurrent share of the free voltage's variance σ_U² (Rossbroich, Gygax &
+    # Zenke 2022 give the feed-forward inputs α = 0.9 of it, their reference code's default: 1 − α = 0.1)
+    rec_share: float = 0.1
 
     def __post_init__(self) -> None:
         _validate(self, RANGES, {"reset": RESETS, "init_rec": INITS, "init_in": IN_INITS, "shape": SHAPES,
@@ -377,6 +384,8 @@ class LIFConfig:
         if self.neuron == "lif" and all(d[f] == _VARIANT_DEFAULTS[f] for f in NEURON_FIELDS[1:]):
             for f in NEURON_FIELDS:
                 del d[f]
+        if self.rec_share == REC_SHARE_DEFAULT:      # added later: records from before it keep their identity
+            del d["rec_share"]
         return d
 
     @classmethod
@@ -399,6 +408,7 @@ MODEL_FIELDS = ("voltage_model",)                                       # which 
 DISPLAY_FIELDS = ("steps", "tolerance")                                 # how a gain is read: T, the band
 NEURON_FIELDS = ("neuron", "adapt_decay", "adapt_strength", "adapt_grad", "syn_decay")   # the model family
 _VARIANT_DEFAULTS = {f.name: f.default for f in dataclasses.fields(LIFConfig) if f.name in NEURON_FIELDS}
+REC_SHARE_DEFAULT = LIFConfig.rec_share
 FIELDS = tuple(f.name for f in dataclasses.fields(LIFConfig))
 #: The layer, its initialisation and its input: firing rates and voltages (the forward pass). ``formula``
 #: belongs here because the conditions initialisation follows it.
@@ -506,6 +516,28 @@ TRAIN_RANGES: dict[str, tuple[float, float, bool, bool]] = {
 }
 
 
+#: The parts of TrainConfig.rate_control (f0, λ, steps): the target rate strictly inside (0, 1), the weight
+#: λ >= 0 and the number of first optimiser steps it acts on.
+RATE_CONTROL_RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    "rate_control f0": (0.0, 1.0, False, False),
+    "rate_control λ": (0.0, 1e6, True, True),
+    "rate_control steps": (1, 1_000_000, True, True),
+}
+
+
+def check_rate_control(value: Any) -> tuple[float, float, int] | None:
+    """``value`` as (f0, λ, steps), or None; ValueError naming the part, its value and its range. A stored
+    run's JSON gives a list, which becomes the tuple again."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 3:
+        raise ValueError(f"rate_control = {show(value)} must be three numbers (f0, λ, steps), "
+                         "e.g. (0.158, 1.0, 50)")
+    f0, lam, steps = (check_number(name, v, RATE_CONTROL_RANGES, integer=name.endswith("steps"))
+                      for name, v in zip(RATE_CONTROL_RANGES, value))
+    return (f0, lam, steps)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """One short training run on top of a LIFConfig (which sets every layer's dynamics and init).
@@ -516,6 +548,8 @@ class TrainConfig:
     initialisation: stabviz.train.recommended_setting; stored runs' older name for it, ``use_recommended_sg``,
     is read by :meth:`from_dict`). ``initial_rate`` (f0), when set, first trains only the
     biases toward that rate.
+    ``rate_control`` (f0, λ, steps), when set, adds the paper's firing-rate control term λ·Σ_layers |mean rate − f0|
+    to the objective for the first ``steps`` optimiser steps.
     """
     lif: LIFConfig = field(default_factory=LIFConfig)
     layers: int = 1
@@ -535,6 +569,7 @@ class TrainConfig:
     sparsity_target: float = 0.0
     sparsity_weight: float = 0.0        # 0 switches the sparsity loss off
     initial_rate: float | None = None
+    rate_control: tuple[float, float, int] | None = None   # (f0, λ, steps): λ·|mean rate − f0| for a first phase
     device: str = "auto"
     time_limit: float = 600.0           # seconds of wall time before the run stops itself
     log_every: int = 10
@@ -548,6 +583,7 @@ class TrainConfig:
             raise ValueError(f"data_path = {show(self.data_path)} must be a file path (text)")
         _validate(self, TRAIN_RANGES, {"task": TASKS, "loss": LOSSES, "device": DEVICES},
                   ("use_recommended_setting", "local_losses"), optional=("initial_rate",))
+        object.__setattr__(self, "rate_control", check_rate_control(self.rate_control))
         if self.local_losses and self.layers < 2:
             raise ValueError(f"local_losses = True needs hidden layers: layers = {self.layers} must be in [2, 3]")
         if self.task in ("shd", "slmnist") and not self.data_path:
@@ -568,8 +604,9 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = {**dataclasses.asdict(self), "lif": self.lif.to_record()}
-        if not self.local_losses:       # left out when off: stored runs keep the identity they had before it
-            del d["local_losses"]
+        for name in ("local_losses", "rate_control"):   # left out when off: stored runs keep their identity
+            if not d[name]:
+                del d[name]
         return d
 
     @classmethod

@@ -31,7 +31,8 @@ def psp_sums(cfg: LIFConfig) -> tuple[float, float]:
 
 
 def fluctuation_target(cfg: LIFConfig) -> tuple[float, float]:
-    """(μ_U, σ_U) of the fluctuation-driven initialisation: (0, θ) centred, (θ, θ) for "fluctuation-theta"."""
+    """(μ_U, σ_U) of the fluctuation-driven initialisation: (0, θ) centred, (θ, θ) for "fluctuation-theta".
+    With init_rec = "fluctuation", the input weights carry 1 − rec_share of σ_U², the recurrent ones the rest."""
     return (cfg.threshold if cfg.init_in == "fluctuation-theta" else 0.0), cfg.threshold
 
 
@@ -47,6 +48,7 @@ def fluctuation_law(cfg: LIFConfig) -> WeightLaw:
         raise ValueError(f"init_in = {cfg.init_in!r} needs input spikes: input_mean = {cfg.input_mean:g} must be "
                          "in (0, 1000]")
     mu_u, sigma_u = fluctuation_target(cfg)
+    sigma_u *= math.sqrt(1.0 - recurrent_share(cfg))
     total, square = psp_sums(cfg)
     n, m, v = cfg.n_in, cfg.input_mean, cfg.input_var
     mean = (mu_u / total - cfg.bias) / (n * m)
@@ -56,6 +58,35 @@ def fluctuation_law(cfg: LIFConfig) -> WeightLaw:
                          f"{cfg.bias:g} asks for a weight mean whose spread alone exceeds σ_U = {sigma_u:g}; "
                          "lower |bias| or choose another init_in")
     return WeightLaw("normal", mean, math.sqrt(var))
+
+
+def recurrent_share(cfg: LIFConfig) -> float:
+    """The share of σ_U² the recurrent weights carry: ``rec_share`` with init_rec = "fluctuation", else 0."""
+    return cfg.rec_share if cfg.init_rec == "fluctuation" else 0.0
+
+
+def fluctuation_rate(cfg: LIFConfig) -> float:
+    """The rate the fluctuation target implies for the free voltage, P(U > θ) = 1 − Φ((θ − μ_U)/σ_U): about
+    0.159 centred, ½ for "fluctuation-theta". The recurrent law takes it as its presynaptic rate."""
+    mu_u, sigma_u = fluctuation_target(cfg)
+    return float(1.0 - special.ndtr((cfg.threshold - mu_u) / sigma_u))
+
+
+def fluctuation_recurrent_law(cfg: LIFConfig) -> WeightLaw:
+    """Centred N(0, σ_rec²) recurrent weights carrying the share s = ``rec_share`` of the free voltage's variance
+    σ_U² (docs/theory.md#97-the-recurrent-part-of-the-fluctuation-driven-initialisation). Spikes at rate p
+    (:func:`fluctuation_rate`) fluctuate in time with variance p(1 − p), which passes the kernel as Σε², and
+    give each neuron its own fixed mean Σ_j W_ji p, which passes it as (Σε)²:
+
+        s σ_U² = (n − 1) σ_rec² (p(1 − p) Σε² + p² (Σε)²)
+
+    The mean μ_U stays with the input weights (:func:`fluctuation_law`): a recurrent mean would feed the rate's
+    error back into the mean voltage. The target is init_in's (μ_U = 0, σ_U = θ for a standard init_in)."""
+    _, sigma_u = fluctuation_target(cfg)
+    total, square = psp_sums(cfg)
+    p = fluctuation_rate(cfg)
+    var = cfg.rec_share * sigma_u ** 2 / ((cfg.n_rec - 1) * (p * (1 - p) * square + p * p * total * total))
+    return WeightLaw("normal", 0.0, math.sqrt(var))
 
 
 def input_drive(cfg: LIFConfig) -> tuple[float, float]:
@@ -102,6 +133,8 @@ def condition_ii(cfg: LIFConfig, rec_mean: Any) -> Any:
 def recurrent_law(cfg: LIFConfig, leak: Any = None) -> WeightLaw:
     """Entry law of W_rec. ``init_rec="conditions"`` gives N(μ_I, σ_II²); raises ValueError when
     condition II has no solution. ``leak`` (array) only matters for the conditions law."""
+    if cfg.init_rec == "fluctuation":
+        return fluctuation_recurrent_law(cfg)
     if cfg.init_rec != "conditions":
         return standard_law(cfg.init_rec, cfg.n_rec, cfg.n_rec, cfg.rec_mean, cfg.rec_std)
     mean = condition_i(cfg, leak)

@@ -170,6 +170,20 @@ def sparsity_loss(spikes: list[torch.Tensor], target: float | torch.Tensor) -> t
     return sum((_mean_rate(s) - target) ** 2 for s in spikes)
 
 
+def rate_control_loss(spikes: list[torch.Tensor], f0: float | torch.Tensor) -> torch.Tensor:
+    """Σ_layers |mean z − f0|: the paper's firing-rate control term before its weight λ (mean over neurons,
+    time and batch). An ensemble's spikes (E, batch, T, n) with targets (E,) give one value per member."""
+    return sum((_mean_rate(s) - f0).abs() for s in spikes)
+
+
+def rate_control_weight(cfg: TrainConfig, step: int) -> float:
+    """λ of ``cfg.rate_control`` while optimiser step ``step`` (0-based) is in its first phase, else 0."""
+    if cfg.rate_control is None:
+        return 0.0
+    _, lam, steps = cfg.rate_control
+    return lam if step < steps else 0.0
+
+
 def _mean_rate(spikes: torch.Tensor) -> torch.Tensor:
     """The mean of (batch, T, n) spikes, or of each member's (E, batch, T, n) spikes."""
     return spikes.mean() if spikes.dim() == 3 else spikes.mean(dim=(1, 2, 3))
@@ -452,6 +466,9 @@ def _train(net: LIFNetwork, cfg: TrainConfig, batches: _Batches, emit: Callback,
         switch = sparsity_switch(step, cfg.train_steps) if cfg.sparsity_weight > 0 else 0.0
         total = objective + cfg.sparsity_weight * switch * sparsity_loss(spikes, cfg.sparsity_target) \
             if switch > 0 else objective
+        lam = rate_control_weight(cfg, step)
+        if lam > 0:
+            total = total + lam * rate_control_loss(spikes, cfg.rate_control[0])
         last_loss = float(loss.detach())
         if not math.isfinite(float(total.detach())):
             status, stopped_early = "diverged", "non-finite loss"
@@ -558,6 +575,10 @@ def _train_ensemble(states: list[_Member], stop: Callable[[str], bool], started:
     target = torch.tensor([s.cfg.sparsity_target for s in states], device=device)
     switch_t = torch.zeros((), device=device)
     sparse = any(s.cfg.sparsity_weight > 0 for s in states)
+    # the rate control term: each member's f0 and its λ of this step (0 after its first phase)
+    controlled = any(s.cfg.rate_control is not None for s in states)
+    rate_f0 = torch.tensor([(s.cfg.rate_control or (0.0,))[0] for s in states], device=device)
+    rate_lam = torch.zeros(members, device=device)
 
     def step() -> torch.Tensor:
         """Forward and backward on the static batch; per member [loss, total, accuracy, rates, ‖∂W_rec‖].
@@ -565,6 +586,8 @@ def _train_ensemble(states: list[_Member], stop: Callable[[str], bool], started:
         readout, spikes = ens(xb)
         losses = task_loss(readout, yb, cfg0.loss)
         total = losses + weight * switch_t * sparsity_loss(spikes, target) if sparse else losses
+        if controlled:
+            total = total + rate_lam * rate_control_loss(spikes, rate_f0)
         for p, g in zip(flat, torch.autograd.grad(total.sum(), flat)):
             p.grad = g
         norms = torch.stack([torch.linalg.vector_norm(w.grad) for s in states for w in s.net.w_rec])
@@ -594,6 +617,8 @@ def _train_ensemble(states: list[_Member], stop: Callable[[str], bool], started:
             torch.index_select(states[k].batches.y, 0, idx, out=yb[k])
         switch = sparsity_switch(step_no, cfg0.train_steps) if sparse else 0.0
         switch_t.fill_(switch)
+        if controlled:            # in place: a captured graph reads the same tensor
+            rate_lam.copy_(torch.tensor([rate_control_weight(s.cfg, step_no) for s in states]))
         stats = graph().tolist()
         grads = [[p.grad for p in ps] for ps in params]
         for k in active:

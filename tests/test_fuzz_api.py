@@ -134,7 +134,10 @@ def field_values(draw, fields, ranges, choices, flags):
 
 LIF_FIELDS = tuple(f.name for f in dataclasses.fields(LIFConfig))
 TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name not in ("lif", "data_path",
-                                                                                         "initial_rate"))
+                                                                                         "initial_rate", "rate_control"))
+#: TrainConfig.rate_control: None or (f0, λ, steps) inside config.RATE_CONTROL_RANGES
+RATE_CONTROLS = st.one_of(st.none(), st.tuples(st.floats(0.0, 1.0, exclude_min=True, exclude_max=True),
+                                                st.floats(0.0, 1e6), st.integers(1, 1_000_000)))
 lif_values = field_values(LIF_FIELDS, RANGES, LIF_CHOICES, LIF_FLAGS)
 
 
@@ -301,9 +304,10 @@ def test_fuzz_preset(name, kw):
 @given(field_values(TRAIN_FIELDS, TRAIN_RANGES, TRAIN_CHOICES, TRAIN_FLAGS),
        mostly(st.one_of(st.just(None), st.just(LIFConfig(n_rec=8)), lif_values), ANYTHING),
        mostly(st.one_of(st.none(), _in_range("initial_rate", TRAIN_RANGES)), ANYTHING),
-       mostly(st.sampled_from(["data.h5", ""]), ANYTHING))
-def test_fuzz_train_config(kw, lif, initial_rate, data_path):
-    kw = dict(kw, initial_rate=initial_rate, data_path=data_path)
+       mostly(st.sampled_from(["data.h5", ""]), ANYTHING),
+       mostly(RATE_CONTROLS, ANYTHING))
+def test_fuzz_train_config(kw, lif, initial_rate, data_path, rate_control):
+    kw = dict(kw, initial_rate=initial_rate, data_path=data_path, rate_control=rate_control)
     if lif is not None:
         kw["lif"] = lif
     try:
@@ -315,6 +319,7 @@ def test_fuzz_train_config(kw, lif, initial_rate, data_path):
     event("valid")
     assert_plain_and_in_range(cfg, TRAIN_RANGES, TRAIN_CHOICES, TRAIN_FLAGS, optional=("initial_rate",))
     assert isinstance(cfg.lif, LIFConfig) and isinstance(cfg.data_path, str)
+    assert cfg.rate_control is None or [type(v) for v in cfg.rate_control] == [float, float, int]
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
     try:
         cfg.check_limits({"neurons": 1024, "layers": 3, "train_steps": 5000, "batch": 512, "time_steps": 1000})

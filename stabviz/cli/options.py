@@ -15,8 +15,8 @@ from typing import Any, Iterator, Mapping
 
 from stabviz import safeio
 from stabviz.config import (DEVICES, FORMULAS, IN_INITS, INITS, LOSSES, NEURONS, PRESETS, RANGES, RESETS, SHAPES,
-                            TASKS, TRAIN_RANGES, VOLTAGE_MODELS, LIFConfig, TrainConfig, preset,
-                            run_preset, tau_to_leak)
+                            TASKS, TRAIN_RANGES, VOLTAGE_MODELS, LIFConfig, TrainConfig, check_number,
+                            check_rate_control, preset, run_preset, tau_to_leak)
 
 
 class UsageError(ValueError):
@@ -177,6 +177,30 @@ def check_elements(what: str, limit: int = MAX_ELEMENTS, **sizes: int) -> None:
                          f"(about {4 * limit / 2**30:.0f} GiB); choose smaller sizes")
 
 
+class RateControl(ValueList):
+    """argparse type: "f0,λ,steps" -> (f0, λ, steps), each part range-checked (config.check_rate_control)."""
+
+    def __init__(self):
+        super().__init__(limit=200)
+        self.__name__ = "rate control"
+
+    def __call__(self, text: str) -> tuple[float, float, int]:
+        parts = super().__call__(text).split(",")
+        if len(parts) != 3:
+            raise argparse.ArgumentTypeError(f"{shown(text)} has {len(parts)} values; give f0,λ,steps, "
+                                             "e.g. 0.158,1,50")
+        try:
+            # steps as written: '0' is reported as 0, not 0.0
+            numbers = [float(p) for p in parts[:2]] + [int(parts[2]) if parts[2].strip().isdigit() else float(parts[2])]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{shown(text)} is not three numbers f0,λ,steps, e.g. 0.158,1,50") \
+                from None
+        try:
+            return check_rate_control(numbers)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+
 class Parser(argparse.ArgumentParser):
     """Every command's parser. Beyond argparse's checks, for every option of every command: a number must
     be written in ASCII (Python's int() and float() also read '１２' or '٣'), a text value must not be
@@ -248,7 +272,7 @@ _LIF_OPTIONS: dict[str, str] = {
     "in_std": "in_std", "input_mean": "input_mean", "input_var": "input_var", "bias": "bias",
     "sg": "shape", "dampening": "dampening", "sharpness": "sharpness", "tail": "tail", "steps": "steps",
     "voltage_model": "voltage_model", "formula": "formula", "tolerance": "tolerance", "seed": "seed",
-    "leak": "leak", "neuron": "neuron", "beta_a": "adapt_strength",
+    "leak": "leak", "neuron": "neuron", "beta_a": "adapt_strength", "rec_share": "rec_share",
 }
 #: option dest -> the LIFConfig decay it sets as exp(−1/τ) (τ in steps, > 0)
 _TAU_OPTIONS: dict[str, str] = {"tau_adapt": "adapt_decay", "tau_syn": "syn_decay"}
@@ -272,8 +296,11 @@ def lif_options(with_steps: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--reset", choices=RESETS, help="reset mode")
     g.add_argument("--reset-grad", action=argparse.BooleanOptionalAction, default=None,
                    help="let the gradient flow through the reset term")
-    g.add_argument("--init", choices=INITS, help="W_rec initialisation ('conditions' = conditions I, II)")
+    g.add_argument("--init", choices=INITS, help="W_rec initialisation ('conditions' = conditions I, II; "
+                                                 "'fluctuation' = the recurrent share of --init-in's target)")
     g.add_argument("--init-in", choices=IN_INITS, help="W_in initialisation")
+    g.add_argument("--rec-share", type=float, help="--init fluctuation: the recurrent share of the voltage variance "
+                                                   "σ_U², in [0, 1) (default 0.1, Rossbroich et al.'s α = 0.9)")
     for name in ("rec-mean", "rec-std", "in-mean", "in-std"):
         g.add_argument(f"--{name}", type=float, help="for init uniform/normal")
     g.add_argument("--input-mean", type=float, help="input spike mean m_x per channel and step")
@@ -325,7 +352,8 @@ TRAIN_OPTIONS = {"task": "task", "data_path": "data_path", "classes": "classes",
                  "manifold_dim": "manifold_dim", "time_steps": "time_steps", "train_steps": "train_steps",
                  "batch": "batch", "lr": "lr", "weight_decay": "weight_decay", "layers": "layers",
                  "loss": "loss", "recommended": "use_recommended_setting", "local_losses": "local_losses", "sparsity_target": "sparsity_target",
-                 "sparsity_weight": "sparsity_weight", "initial_rate": "initial_rate", "device": "device",
+                 "sparsity_weight": "sparsity_weight", "initial_rate": "initial_rate", "rate_control": "rate_control",
+                 "device": "device",
                  "time_limit": "time_limit", "log_every": "log_every"}
 
 
@@ -363,6 +391,9 @@ def train_options() -> argparse.ArgumentParser:
     g.add_argument("--sparsity-target", type=float, help="target firing rate f_target of the sparsity loss")
     g.add_argument("--sparsity-weight", type=float, help="weight of the sparsity loss (0 = off)")
     g.add_argument("--initial-rate", type=float, help="first train only the biases toward this rate f0")
+    g.add_argument("--rate-control", type=RateControl(), metavar="F0,LAMBDA,STEPS",
+                   help="add λ·|mean rate − f0| per layer to the objective for the first STEPS optimiser steps "
+                        "(the paper's rate control; f0 in (0, 1), λ >= 0, STEPS >= 1), e.g. 0.158,1,50")
     g.add_argument("--device", choices=DEVICES, help=f"auto = CUDA when available (default {d.device})")
     g.add_argument("--time-limit", type=float, help=f"seconds before the run stops itself (default {d.time_limit:g})")
     g.add_argument("--log-every", type=whole("log_every"),

@@ -21,6 +21,8 @@ TRAINING_OPTIONS = (("size", None), ("budget", "--budget"), ("launcher", "--laun
 def cmd_replicate(args: argparse.Namespace) -> int:
     if args.rejudge is not None:
         return _rejudge(args)
+    if args.variants:
+        return _variants(args)
     from stabviz.evidence import replicate
 
     size = args.size or "quick"
@@ -44,6 +46,31 @@ def cmd_replicate(args: argparse.Namespace) -> int:
 def _print_claims(summary) -> None:
     for c in summary["claims"]:
         print(f"{c['verdict']:<13} {c['id']:<18} {c['claim']}")
+
+
+def _variants(args: argparse.Namespace) -> int:
+    """`replicate --variants`: arms E, F and G (docs/evidence/README.md#the-variant-arms) into --out (default
+    docs/evidence/variants)."""
+    from stabviz.evidence.variants import VARIANT_SIZES, replicate_variants
+
+    size = args.size or "quick"
+    if size not in VARIANT_SIZES:
+        raise UsageError(f"--variants runs at --smoke, --quick or --full, not --{size}")
+    if args.budget:
+        raise UsageError("--variants sets each arm's own budget; --budget does not apply to it")
+    out = args.out or ("docs/evidence/variants" if size != "full" else "docs/evidence/variants-full")
+    words = ["python -m stabviz replicate --variants", f"--{size}"] + (["--device"] if args.device else []) \
+        + ([f"--launcher {args.launcher}"] if args.launcher else []) + ([f"--out {args.out}"] if args.out else [])
+    with output_errors("--out", out, os_errors=False):
+        summary = replicate_variants(size, out, launcher=args.launcher, device="auto" if args.device else "cpu",
+                                     command=" ".join(words), force=args.force,
+                                     progress=None if args.json else lambda t: print(t, file=sys.stderr, flush=True))
+    if args.json:
+        print(dumps(summary))
+    else:
+        print(f"{summary['runs']} runs in {summary['wall_s']:.0f} s; files in {out}")
+        _print_claims(summary)
+    return 0
 
 
 def _rejudge(args: argparse.Namespace) -> int:
@@ -79,6 +106,9 @@ def register(subparsers, parents: list[argparse.ArgumentParser]) -> None:
                    help="queue the runs through this launcher (default: one after the other in this process)")
     p.add_argument("--budget", type=Whole(1, limits()["train_steps"]), metavar="N",
                    help="optimiser steps per run (default: the size's own: smoke 3, quick 200, full 500)")
+    p.add_argument("--variants", action="store_true",
+                   help="run the variant arms instead (E: ALIF vs LIF on cues; F: fluctuation-driven vs conditions "
+                        "I + II vs Glorot init; G: DECOLLE with and without rate control) into docs/evidence/variants")
     p.add_argument("--rejudge", type=path(empty=False), metavar="DIR",
                    help="train nothing: judge the study stored in DIR (its cells.json and runs.json) again by "
                         "today's rules and rewrite its files (in --out if given; replacing them needs --force)")

@@ -150,7 +150,8 @@ def readable_summary(s: dict[str, Any]) -> str:
         v = ver[key]
         lines.append(f"{label:<26}{_f(v['predicted']):>12}{_f(v['measured']):>12}  {_yes(v.get('agrees'))}")
     lines += ["", f"{'':<26}{'initial':>12}{'final':>12}",
-              f"{'firing rate per layer':<26}{_list(ini['firing_rate']):>12}{_list(fin['firing_rate']):>12}",
+              # a space before each column: two or three layers' rates are wider than it
+              f"{'firing rate per layer':<26}{_list(ini['firing_rate']):>12} {_list(fin['firing_rate']):>11}",
               f"{'measured ρ²':<26}{_f(ini['rho2']):>12}{_f(fin['rho2']):>12}",
               f"{'gradient gain ρ̂':<26}{_f(ini['grad_gain']):>12}{_f(fin['grad_gain']):>12}"]
     if s.get("rate_adjustment"):

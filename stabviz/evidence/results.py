@@ -97,8 +97,14 @@ def rejudge(folder: str | os.PathLike, out_dir: str | os.PathLike | None = None,
     results = load_results(folder)
     if results is None:
         raise ValueError(f"folder = {str(folder)!r} holds no summary.json of a replication study")
+    variants = results["summary"].get("study") == "variants"
+    png = png and not variants                  # the variant arms have no figures
     out = safeio.prepare_dir(folder if out_dir is None else out_dir, output_files(png), force)
-    result = judge(results["cells"], results["runs"], results["theory"], results["boundaries"])
+    if variants:
+        from stabviz.evidence.variants import judge_variants
+        result = judge_variants(results["cells"], results["runs"])
+    else:
+        result = judge(results["cells"], results["runs"], results["theory"], results["boundaries"])
     old = results["summary"]
     summary = {**{k: v for k, v in old.items() if k not in ("claims", "auc", "regret", "judged")},
                "budget": old.get("budget") or _own_budget(old),

@@ -33,6 +33,8 @@ AUC_GOOD = 0.7
 AUC_POOR = 0.6
 #: an AUC needs at least this many runs on each side (collapsed / not)
 AUC_MIN_RUNS = 3
+#: a collapse share this much lower (a quarter of the runs) is "collapses less often"
+COLLAPSE_GAP = 0.25
 #: bootstrap resamples, the interval's coverage (percentile interval: 2.5th to 97.5th) and the fixed RNG seed
 RESAMPLES = 2000
 LEVEL = 0.95
@@ -213,6 +215,28 @@ def ranks(scores: Sequence[float], labels: Sequence[bool]) -> tuple[str, dict]:
     poor = side(value, ci, AUC_POOR, at_least=False)
     verdict = "confirmed" if good is True else "refuted" if poor is True else "inconclusive"
     return verdict, numbers
+
+
+def fewer_collapses(treated: Sequence[bool], controls: Sequence[Sequence[bool]]) -> tuple[str, dict]:
+    """The treated runs collapse less often than each control group's (``treated`` and each control: one flag
+    per run, True when it collapsed): the ``gap`` = the lower control share − the treated share must be at
+    least COLLAPSE_GAP, judged with its bootstrap interval (each group's runs resampled with replacement).
+    Inconclusive when no run of any group collapsed: there is nothing to tell apart."""
+    groups = [[bool(f) for f in treated], *[[bool(f) for f in c] for c in controls]]
+    if not controls or any(not g for g in groups):
+        raise ValueError("fewer_collapses needs treated runs and at least one non-empty control group")
+
+    def gap(shares):
+        return min(shares[1:]) - shares[0]
+    shares = [sum(g) / len(g) for g in groups]
+    rng = random.Random(SEED)
+    draws = [gap([sum(rng.choices(g, k=len(g))) / len(g) for g in groups]) for _ in range(RESAMPLES)]
+    ci = _interval(draws)
+    numbers = {"treated": shares[0], "controls": shares[1:], "gap": gap(shares), "gap_interval": list(ci),
+               "runs": [len(g) for g in groups]}
+    if not any(any(g) for g in groups):
+        return "inconclusive", numbers
+    return _verdict(side(gap(shares), ci, COLLAPSE_GAP, at_least=True)), numbers
 
 
 def _split(scores: Sequence[float], labels: Sequence[bool]) -> tuple[list[float], list[float]]:

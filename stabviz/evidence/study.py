@@ -225,13 +225,16 @@ def ensemble_chunks(configs: Sequence[TrainConfig], most: int | None = None) -> 
 
 
 def _execute_ensembles(configs: list[TrainConfig], report: Callable[[int, int], None]) -> list[dict[str, Any]]:
-    """In this process: each chunk of :func:`ensemble_chunks` trains as one train.run_ensemble; summaries in
-    the configs' order."""
+    """In this process: each chunk of :func:`ensemble_chunks` trains as one train.run_ensemble (a chunk of one
+    as train.run); summaries in the configs' order."""
     from stabviz import train
     out: list[dict[str, Any]] = [{}] * len(configs)
     done = 0
     for chunk in ensemble_chunks(configs):
-        for k, summary in zip(chunk, train.run_ensemble([(configs[k], None) for k in chunk])):
+        # a lone config runs as train.run: an alif, cuba or local-losses run never joins an ensemble
+        summaries = [train.run(configs[chunk[0]])] if len(chunk) == 1 else \
+            train.run_ensemble([(configs[k], None) for k in chunk])
+        for k, summary in zip(chunk, summaries):
             out[k] = summary
         done += len(chunk)
         report(done, len(configs))
@@ -271,8 +274,8 @@ def run_row(cell: Cell, summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def chance(task: str) -> float:
-    """Chance accuracy in % on ``task`` (digits: 10 classes; randman: 5)."""
-    return 10.0 if task == "digits" else 100.0 / 5
+    """Chance accuracy in % on ``task`` (digits: 10 classes; randman: 5; cues: 2)."""
+    return {"digits": 10.0, "cues": 50.0}.get(task, 100.0 / 5)
 
 
 def cell_stats(cell: Cell, rows: list[dict[str, Any]]) -> dict[str, Any]:

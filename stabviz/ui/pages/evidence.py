@@ -14,6 +14,7 @@ import streamlit as st
 from stabviz import evidence
 from stabviz.config import LIFConfig
 from stabviz.evidence import results as ev_results
+from stabviz.evidence import variants as ev_variants
 from stabviz.runs import StoreError
 from stabviz.ui import entry, fields, figures, layout, outcome_evidence, sharing
 from stabviz.ui import runs as ui_runs
@@ -149,6 +150,54 @@ def results_view(results: Mapping[str, Any], cells: list) -> None:
         section(results, figs, *RANKING)
 
     view()
+    variants_view()
+
+
+#: the variant arms (stabviz.evidence.variants, in the results folder's "variants" folder): (arm, heading, about)
+VARIANT_ARMS = (
+    ("E", "Arm E · the adaptive threshold on a long horizon",
+     "cues (the answer lies ≥ 100 steps before the recall): the LIF against the ALIF (τ_a = 200, β_a = 1.8)."),
+    ("F", "Arm F · fluctuation-driven initialisation",
+     "randman at τ = 20: Glorot, conditions I + II and the fluctuation-driven initialisation (input and recurrent)."),
+    ("G", "Arm G · DECOLLE with rate control",
+     "digits, 2 layers with local losses: no rate control, or λ·|rate − f0| toward f0 = 0.158 or 0.5 for the "
+     "first half of training."),
+)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _load_variants(folder: str, stamp: tuple) -> dict[str, Any] | None:
+    return evidence.load_results(folder)
+
+
+def variants_view() -> None:
+    """Arms E, F and G (``replicate --variants``): each arm's claims and its cells as a table; nothing when
+    the results folder has none."""
+    folder = str(ev_results.results_folder() / "variants")
+    try:
+        results = _load_variants(folder, ev_results.stamp(folder))
+    except ValueError as err:
+        st.error(f"The variant arms' results could not be read: {layout.plain(err)}", icon=":material/error:")
+        return
+    if results is None:
+        return
+    summary = results["summary"]
+    st.header("Neuron variants, initialisation and local losses", divider="gray")
+    st.caption(f"Made by {layout.plain(summary.get('command') or 'an unrecorded command')} · "
+               f"{layout.plain(str(summary.get('date') or 'no date').replace('T', ' '))} · "
+               f"{summary.get('runs', '?')} runs · optimiser steps per arm: "
+               + ", ".join(f"{k} {v}" for k, v in (summary.get("budgets") or {}).items()))
+    for arm, heading, about in VARIANT_ARMS:
+        st.subheader(heading, divider="gray")
+        st.caption(about)
+        for claim in results["claims"]:
+            if str(claim.get("id", "")).split("-")[0] == arm:
+                claim_view(claim)
+        rows = ev_variants.cell_table(results, arm)
+        if rows:
+            st.dataframe(rows, hide_index=True, width="stretch",
+                         column_config={k: st.column_config.NumberColumn(format="%.1f")
+                                        for k in ("accuracy (%)", "seed sd", "chance (%)")})
 
 
 def _overlay(cells: list) -> tuple[dict[str, Any], dict[str, int]]:
