@@ -29,7 +29,8 @@ import torch
 from scipy import special
 
 from stabviz.config import LIFConfig
-from stabviz.laws import input_drive, input_law, psp_sums, recurrent_law
+from stabviz.conditions import recurrent_law
+from stabviz.laws import input_drive, input_law, psp_sums
 from stabviz.lif.dynamics import Dynamics
 from stabviz.lif.variants import STEPS, State, Variant
 from stabviz.surrogates import sg_prime_torch
