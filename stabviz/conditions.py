@@ -23,14 +23,26 @@ _Q_SEARCH = (RANGES["tail"][0], RANGES["tail"][1])
 
 # conditions I and II: the recurrent weight law
 
+def aimed_threshold(cfg: LIFConfig) -> float:
+    """The θ of condition I's formulas for cfg's neuron (docs/theory.md#94-conditions-i-to-iv-for-the-variants):
+    θ for the LIF; θ + β_a/2 for the alif (the threshold at p = ½, E[a] = p); (1 − α_s)θ for the cuba (its
+    current is the drive filtered by 1/(1 − α_s), so the same mean voltage needs that much less drive)."""
+    if cfg.neuron == "alif":
+        return cfg.threshold + cfg.adapt_strength / 2
+    if cfg.neuron == "cuba":
+        return (1 - cfg.syn_decay) * cfg.threshold
+    return cfg.threshold
+
+
 def condition_i(cfg: LIFConfig, leak: Any = None) -> Any:
     """Condition I: the recurrent weight mean μ_rec that puts the stationary mean voltage at θ (p = ½).
 
     subtract ((3 − 2α)θ − 2d)/(n−1); mult2 ((2 − α)θ − 2d)/(n−1); mult1 derived (2(2 − α)θ − 2d)/(n−1),
-    code 2(1 − α)θ/(n−1). ``leak`` may be an array (defaults to cfg.leak).
+    code 2(1 − α)θ/(n−1). ``leak`` may be an array (defaults to cfg.leak). For alif and cuba, θ is
+    :func:`aimed_threshold` (the same formulas then hold for the variant: section 9.4).
     """
     a = cfg.leak if leak is None else np.asarray(leak, dtype=float)
-    th, n1 = cfg.threshold, cfg.n_rec - 1
+    th, n1 = aimed_threshold(cfg), cfg.n_rec - 1
     d, _ = input_drive(cfg)
     if cfg.reset == "subtract":
         return ((3 - 2 * a) * th - 2 * d) / n1
@@ -133,7 +145,7 @@ def rho2_along(cfg: LIFConfig, v: Any, **sg: Any) -> Any:
     return A + C * e2 + D * e1
 
 
-def _solve_rho2_is_one(f, lo: float, hi: float, n: int = 48, refine: int = 32,
+def solve_rho2_is_one(f, lo: float, hi: float, n: int = 48, refine: int = 32,
                        passes: int = 3) -> tuple[float | None, float, float]:
     """Root of f(x) = ρ²(x) − 1 on a log grid [lo, hi]. Returns (root or None, f(lo), f(hi)); the endpoint
     values explain a missing root.
@@ -167,7 +179,7 @@ def _solve_rho2_is_one(f, lo: float, hi: float, n: int = 48, refine: int = 32,
 
 def sharpness_star(cfg: LIFConfig, v: Any) -> tuple[float | None, str]:
     """Condition IV's β*: the sharpness giving ρ² = 1 at the current dampening (and tail)."""
-    root, f_lo, f_hi = _solve_rho2_is_one(lambda b: rho2_along(cfg, v, sharpness=b) - 1, *_BETA_SEARCH)
+    root, f_lo, f_hi = solve_rho2_is_one(lambda b: rho2_along(cfg, v, sharpness=b) - 1, *_BETA_SEARCH)
     if root is not None:
         return root, ""
     return None, _unattainable("sharpness", cfg, f_lo, f_hi, "the widest SG (β = 1e-3)", "the sharpest (β = 1e3)")
@@ -177,7 +189,7 @@ def tail_star(cfg: LIFConfig, v: Any) -> tuple[float | None, str]:
     """Condition IV's q*: the tail-fatness giving ρ² = 1 at the current dampening and sharpness."""
     if cfg.shape != "qpseudospike":
         return None, "tail: only the qpseudospike shape has a tail-fatness q"
-    root, f_lo, f_hi = _solve_rho2_is_one(lambda q: rho2_along(cfg, v, tail=q) - 1, *_Q_SEARCH)
+    root, f_lo, f_hi = solve_rho2_is_one(lambda q: rho2_along(cfg, v, tail=q) - 1, *_Q_SEARCH)
     if root is not None:
         return root, ""
     return None, _unattainable("tail", cfg, f_lo, f_hi, "q = 1.001", "q = 1e4")

@@ -494,7 +494,10 @@ def recommendation_options(cfg: LIFConfig, v: VoltageState | None = None,
 
     - "keep γ, solve β": β*(γ); - "keep β, solve γ": γ_IV(β); - "keep γ, β, solve q": q* (q-PseudoSpike).
     ``solved``: {"sharpness": (β*, why), "tail": (q*, why)} already solved at ``cfg`` (by `recommend`).
+    For alif and cuba: :func:`variant_recommendation_options` (the block gain, not this ρ²).
     """
+    if cfg.neuron != "lif":
+        return variant_recommendation_options(cfg)
     v = voltage_state(cfg) if v is None else v
     solved = solved or {}
     options: list[dict[str, Any]] = []
@@ -536,14 +539,67 @@ def _option(cfg: LIFConfig, v: VoltageState, label: str, change: dict[str, float
             "rho2": rho2, "regime": regime, "log10_gain_band": list(band)}
 
 
-#: what recommend and region say for alif / cuba, whose conditions have no solver of their own yet
-VARIANT_CONDITIONS_NOTE = ("neuron = {neuron}: conditions I to IV (μ_rec, σ_rec², γ_III, β*, q*) are solved with "
-                           "the plain LIF's formulas (no {neuron} solver yet, docs/theory.md section 9.4), so no "
-                           "option is offered; the prediction (rate, ρ, band) is the {neuron}'s own")
+#: why condition III has no variant form (docs/theory.md#94-conditions-i-to-iv-for-the-variants): the largest row
+#: sum of the block map, the LIF's worst-case gain, has a floor no dampening lowers
+VARIANT_III_NOTE = {
+    "alif": ("dampening: condition III has no alif form: with the adaptation gradient, a neuron that spiked "
+             "carries its error into a through the reset (k = −β_a z), so the block map's largest row sum is at "
+             "least ρ_a + β_a for any dampening (above 1 once β_a > 1 − ρ_a); without it the block is the LIF's "
+             "with θ_t, which stabviz does not solve yet"),
+    "cuba": ("dampening: condition III has no cuba form: the current's adjoint keeps α_s of itself and takes "
+             "α_s of the voltage's error each step, so the block map's largest row sum is at least 2α_s for any "
+             "dampening (above 1 once τ_s > 1.44 steps)"),
+}
+_VARIANT_KNOBS = {"sharpness": "keep γ, solve β", "dampening": "keep β, solve γ", "tail": "keep γ, β, solve q"}
+_NO_TAIL = "tail: only the qpseudospike shape has a tail-fatness q"
+
+
+def variant_solutions(cfg: LIFConfig) -> dict[str, tuple[float | None, str]]:
+    """Condition IV for alif / cuba: {knob: (the value giving block gain 1 with the others kept, why not)}
+    for the dampening, the sharpness and (qpseudospike) the tail, from the closed-form block gain (section
+    9.4). The multiplicative resets have no closed form: every knob is None, said why."""
+    knobs = [k for k in _VARIANT_KNOBS if k != "tail" or cfg.shape == "qpseudospike"]
+    if cfg.reset != "subtract":
+        why = (f"neuron = {cfg.neuron}: condition IV has no closed form for the {cfg.reset} reset (the variant rate "
+               "theory is the subtractive reset's, docs/theory.md section 9.3), so nothing is solved")
+        return {k: (None, why) for k in knobs}
+    from stabviz import variant_gain
+    return {k: variant_gain.gain_is_one(cfg, k) for k in knobs}
+
+
+def variant_recommendation_options(cfg: LIFConfig, solved: dict[str, tuple[float | None, str]] | None = None
+                                   ) -> tuple[list[dict[str, Any]], list[str]]:
+    """The alif / cuba counterpart of :func:`recommendation_options`: whole settings whose closed-form block
+    gain is 1 (each evaluated whole, by :func:`predict` under the gaussian model), in the LIF's order and
+    labels, and a note for each that does not exist. ``solved``: :func:`variant_solutions` at ``cfg``."""
+    solved = variant_solutions(cfg) if solved is None else solved
+    options, notes = [], []
+    for knob, label in _VARIANT_KNOBS.items():
+        value, why = solved.get(knob, (None, _NO_TAIL))
+        option = _variant_option(cfg, label, {knob: value}) if value is not None else None
+        if option is None:
+            notes.append(f"{label}: {why or 'the solved setting does not give a block gain of 1'}")
+        else:
+            options.append(option)
+    return options, notes
+
+
+def _variant_option(cfg: LIFConfig, label: str, change: dict[str, float]) -> dict[str, Any] | None:
+    try:
+        at = cfg.replace(**change)
+    except ValueError:
+        return None
+    pred = predict(at, "gaussian")
+    if not (math.isfinite(pred.rho2) and abs(pred.rho2 - 1) <= OPTION_TOLERANCE):
+        return None
+    return {"label": label, "dampening": at.dampening, "sharpness": at.sharpness, "tail": at.tail,
+            "rho2": pred.rho2, "regime": pred.regime, "log10_gain_band": list(pred.log10_gain_band)}
 
 
 def recommend(cfg: LIFConfig) -> Recommendation:
-    """Conditions I-IV at ``cfg`` and the predictions at the current setting (CLI `recommend`)."""
+    """Conditions I-IV at ``cfg`` and the predictions at the current setting (CLI `recommend`). For alif and
+    cuba, conditions I and II are the variant's (conditions.aimed_threshold) and IV is solved on the block
+    gain; III has no variant form (docs/theory.md#94-conditions-i-to-iv-for-the-variants)."""
     notes: list[str] = []
     mu = float(condition_i(cfg))
     var = float(condition_ii(cfg, mu))
@@ -553,6 +609,15 @@ def recommend(cfg: LIFConfig) -> Recommendation:
         var_out = None
     else:
         var_out = var
+    g3, beta, q, options = (_lif_iii_iv if cfg.neuron == "lif" else _variant_iii_iv)(cfg, notes)
+    pred = predict(cfg)
+    notes += pred.notes
+    return Recommendation(mu, var_out, g3, beta, q, pred.firing_rate, pred.rho2, pred.max_gain,
+                          pred.gradient_gain, pred.regime, pred.firing, notes, options, pred.log10_gain_band)
+
+
+def _lif_iii_iv(cfg: LIFConfig, notes: list[str]) -> tuple[float | None, float | None, float | None, list]:
+    """(γ_III, β*, q*, options) of the LIF, appending what is unattainable and why to ``notes``."""
     g3 = float(condition_iii(cfg))
     if not (math.isfinite(g3) and g3 > 0):
         notes.append("dampening: condition III is unattainable: the recurrent weights have no negative part")
@@ -560,10 +625,7 @@ def recommend(cfg: LIFConfig) -> Recommendation:
     v = voltage_state(cfg)
     beta, why_b = sharpness_star(cfg, v)
     q, why_q = tail_star(cfg, v)
-    if cfg.neuron == "lif":
-        options, option_notes = recommendation_options(cfg, v, {"sharpness": (beta, why_b), "tail": (q, why_q)})
-    else:       # the options' ρ² = 1 is the LIF's: offered for a variant they would contradict its own prediction
-        options, option_notes = [], [VARIANT_CONDITIONS_NOTE.format(neuron=cfg.neuron)]
+    options, option_notes = recommendation_options(cfg, v, {"sharpness": (beta, why_b), "tail": (q, why_q)})
     notes += option_notes
     g4 = next((o["dampening"] for o in options if o["label"] == "keep β, solve γ"), None)
     if g3 is not None:
@@ -571,10 +633,16 @@ def recommend(cfg: LIFConfig) -> Recommendation:
                      "than a target" + (f"; here it is below γ_IV = {g4:.4g}, so conditions III and IV cannot "
                                          f"both hold under this initialisation ({_III_VS_IV})"
                                          if g4 is not None and g3 < g4 else ""))
-    pred = predict(cfg)
-    notes += pred.notes
-    return Recommendation(mu, var_out, g3, beta, q, pred.firing_rate, pred.rho2, pred.max_gain,
-                          pred.gradient_gain, pred.regime, pred.firing, notes, options, pred.log10_gain_band)
+    return g3, beta, q, options
+
+
+def _variant_iii_iv(cfg: LIFConfig, notes: list[str]) -> tuple[None, float | None, float | None, list]:
+    """(None, β*, q*, options) of alif / cuba: no γ_III (VARIANT_III_NOTE); β* and q* from the block gain."""
+    notes.append(VARIANT_III_NOTE[cfg.neuron])
+    solved = variant_solutions(cfg)
+    options, option_notes = variant_recommendation_options(cfg, solved)
+    notes += option_notes
+    return None, solved["sharpness"][0], solved.get("tail", (None, ""))[0], options
 
 
 # ---------------------------------------------------------------------------------------------
