@@ -1,8 +1,8 @@
-"""Weight laws and input statistics of a LIF layer: conditions I and II (docs/theory.md#32-condition-ii-the-recurrent-weight-variance).
+"""The input weight laws and input statistics of a LIF layer (docs/theory.md#13-input-statistics-and-the-input-drive-d).
 
-The lowest layer of the theory: numpy/scipy and :mod:`stabviz.config` only, so :mod:`stabviz.weights`
-can sample from these laws without importing :mod:`stabviz.theory` (which sits above the simulator).
-:mod:`stabviz.theory` re-exports every name here.
+The lowest layer of the theory: numpy/scipy and :mod:`stabviz.config` only. The recurrent law, whose
+``init_rec="conditions"`` form is conditions I and II, lives one layer up in :mod:`stabviz.conditions`
+with conditions III and IV, so every condition is in one module.
 """
 from __future__ import annotations
 
@@ -102,49 +102,6 @@ def input_drive(cfg: LIFConfig) -> tuple[float, float]:
     return d, v_in
 
 
-def condition_i(cfg: LIFConfig, leak: Any = None) -> Any:
-    """Condition I: the recurrent weight mean μ_rec that puts the stationary mean voltage at θ (p = ½).
-
-    subtract ((3 − 2α)θ − 2d)/(n−1); mult2 ((2 − α)θ − 2d)/(n−1); mult1 derived (2(2 − α)θ − 2d)/(n−1),
-    code 2(1 − α)θ/(n−1). ``leak`` may be an array (defaults to cfg.leak).
-    """
-    a = cfg.leak if leak is None else np.asarray(leak, dtype=float)
-    th, n1 = cfg.threshold, cfg.n_rec - 1
-    d, _ = input_drive(cfg)
-    if cfg.reset == "subtract":
-        return ((3 - 2 * a) * th - 2 * d) / n1
-    if cfg.reset == "mult2":
-        return ((2 - a) * th - 2 * d) / n1
-    if cfg.formula == "code":
-        return 2 * (1 - a) * th / n1
-    return (2 * (2 - a) * th - 2 * d) / n1
-
-
-def condition_ii(cfg: LIFConfig, rec_mean: Any) -> Any:
-    """Condition II: σ_rec² making Var(I_rec) equal Var(I_in) at p = ½.
-
-    derived 2 V_in/(n−1) − μ_rec²/2; code V_in/(n−1) − μ_rec²/2. Negative means unattainable.
-    """
-    _, v_in = input_drive(cfg)
-    first = (2.0 if cfg.formula == "derived" else 1.0) * v_in / (cfg.n_rec - 1)
-    return first - np.square(rec_mean) / 2
-
-
-def recurrent_law(cfg: LIFConfig, leak: Any = None) -> WeightLaw:
-    """Entry law of W_rec. ``init_rec="conditions"`` gives N(μ_I, σ_II²); raises ValueError when
-    condition II has no solution. ``leak`` (array) only matters for the conditions law."""
-    if cfg.init_rec == "fluctuation":
-        return fluctuation_recurrent_law(cfg)
-    if cfg.init_rec != "conditions":
-        return standard_law(cfg.init_rec, cfg.n_rec, cfg.n_rec, cfg.rec_mean, cfg.rec_std)
-    mean = condition_i(cfg, leak)
-    var = condition_ii(cfg, mean)
-    if np.ndim(var) == 0 and var < 0:
-        raise ValueError(f"condition II is unattainable: σ_rec² = {float(var):.4g} < 0 (the input is too "
-                         "weak for the recurrent mean condition I asks for); choose another init_rec")
-    return WeightLaw("normal", mean, np.sqrt(np.maximum(var, 0.0)) if np.ndim(var) else math.sqrt(var))
-
-
 def positive_part_mean(law: WeightLaw) -> Any:
     """E[max(w, 0)] for the law: uniform U(μ ± a): (μ + a)²/(4a) when |μ| < a; normal: μΦ(μ/s) + sφ(μ/s)."""
     mu, s = np.asarray(law.mean, float), np.asarray(law.std, float)
@@ -158,13 +115,3 @@ def positive_part_mean(law: WeightLaw) -> Any:
         r = mu / s
         val = mu * special.ndtr(r) + s * np.exp(-0.5 * r * r) / np.sqrt(2 * np.pi)
     return np.where(s > 0, val, np.maximum(mu, 0.0))
-
-
-def drive_sums(cfg: LIFConfig, leak: Any = None, rec: WeightLaw | None = None) -> dict[str, Any]:
-    """Expected per-neuron drive sums S⁺, S⁻ of W_rec (n−1 inputs: zero diagonal) and of W_in."""
-    rec = recurrent_law(cfg, leak) if rec is None else rec
-    inp = input_law(cfg)
-    rp, ip = positive_part_mean(rec), positive_part_mean(inp)
-    n1 = cfg.n_rec - 1
-    return {"S+": n1 * rp, "S-": n1 * (np.asarray(rec.mean) - rp),
-            "S+in": cfg.n_in * ip, "S-in": cfg.n_in * (inp.mean - ip)}

@@ -26,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from stabviz import memory, neuron, simulate, theory
+from stabviz import memory, neuron, simulate, theory, variant_gain
 from stabviz.config import LIFConfig
 from stabviz.jsonsafe import finite_or_none
 from stabviz.weights import layer_weights
@@ -134,7 +134,9 @@ def measure_map(cfg: LIFConfig, x: str = "sharpness", nx: int = 24, ny: int = 24
     total = nx * ny
     report = (lambda done: progress(done, total)) if progress else (lambda done: None)
     with _one_thread_per_block(device) as workers:
-        if x == "leak":
+        if cfg.neuron != "lif":
+            jobs = _variant_jobs(cfg, x, pred.x, gammas, batch, steps, burn_in, seed, device)
+        elif x == "leak":
             jobs = [_Job(0, ny, j, 1, _leak_column(cfg.replace(leak=float(leak)), gammas, batch, steps, burn_in,
                                                    seed, device))
                     for j, leak in enumerate(pred.x)]
@@ -143,11 +145,15 @@ def measure_map(cfg: LIFConfig, x: str = "sharpness", nx: int = 24, ny: int = 24
             trace = _forward_trace(cfg, batch, steps, burn_in, seed, device)
             units = [(float(v), cfg.tail) if x == "sharpness" else (cfg.sharpness, float(v)) for v in pred.x]
             jobs = _block_jobs(cfg, trace, gammas, units, chunk_elements)
-        rho = _run_jobs(jobs, ny, nx, workers, report, within_chunks and x != "leak")
+        rho = _run_jobs(jobs, ny, nx, workers, report, within_chunks and x != "leak" and cfg.neuron == "lif")
     with np.errstate(divide="ignore"):
         measured = np.where(rho > 0, cfg.steps * np.log10(np.where(rho > 0, rho, 1.0)), -np.inf)
-    return MeasuredMap(x, "dampening", pred.x, pred.y, pred.log_x, measured, pred.log10_gain,
-                       theory.regime_of(measured, cfg.tolerance), pred.regime, rho, cfg.tolerance,
+    predicted, predicted_regime = pred.log10_gain, pred.regime
+    if cfg.neuron != "lif":                     # the region map is the LIF's: the variant's own prediction
+        predicted = _variant_prediction(cfg, x, pred.x, pred.y)
+        predicted_regime = theory.regime_of(predicted, cfg.tolerance)
+    return MeasuredMap(x, "dampening", pred.x, pred.y, pred.log_x, measured, predicted,
+                       theory.regime_of(measured, cfg.tolerance), predicted_regime, rho, cfg.tolerance,
                        time.perf_counter() - began, str(device))
 
 
@@ -362,3 +368,88 @@ def _pushback_block(trace: _Trace, gammas: torch.Tensor, unit: torch.Tensor,
         torch.div(prod, norm.clamp_min(1e-30), out=delta)
     per_step = log_growth.median(dim=-1).values / steps
     return torch.exp(per_step).cpu().numpy()
+
+
+# ---------------------------------------------------------------------------------------------
+# alif and cuba: the same grid through the 2 × 2 blocks (docs/theory.md#92-the-backward-map-a-2-by-2-block-per-neuron)
+
+@dataclass
+class _VariantTrace:
+    """A variant layer's forward pass, for the last T measured steps in time order: the state before each
+    step and its drive (what variant_gain.block needs), and the push-back's random start."""
+    w_rec: torch.Tensor
+    states: list
+    drives: list
+    start: torch.Tensor
+
+
+@torch.no_grad()
+def _variant_trace(cfg: LIFConfig, batch: int, steps: int, burn_in: int, seed: int, device: str) -> _VariantTrace:
+    """The forward pass of `simulate.measure` for alif / cuba (variant_gain.measure_variant_layer: the same
+    generator draws in the same order), keeping the last ``cfg.steps`` measured steps."""
+    from stabviz.lif.dynamics import Dynamics
+    from stabviz.lif.variants import STEPS, State, Variant
+    gen = torch.Generator().manual_seed(seed)
+    w_in, w_rec, bias = layer_weights(cfg, generator=gen)
+    inputs = simulate.bernoulli_inputs(cfg, batch, steps, gen)
+    w_in, w_rec, bias, inputs = (t.to(device) for t in (w_in, w_rec, bias, inputs))
+    dyn, var = Dynamics.of(cfg), Variant.of(cfg)
+    current = inputs @ w_in + bias
+    state = State.zeros_like(current[:, 0])
+    first_kept = max(burn_in, steps - cfg.steps)
+    states, drives = [], []
+    for t in range(steps):
+        new = STEPS[var.neuron](current[:, t], state, w_rec, dyn, var)
+        if t >= first_kept:
+            states.append(state)
+            drives.append(new.i if var.filters else current[:, t] + state.z @ w_rec)
+        state = new
+    start = torch.randn(batch, w_rec.shape[0], generator=gen, dtype=torch.float64).to(current)
+    return _VariantTrace(w_rec, states, drives, start)
+
+
+def _variant_jobs(cfg: LIFConfig, x: str, xs: np.ndarray, gammas: torch.Tensor, batch: int, steps: int,
+                  burn_in: int, seed: int, device: str) -> list[_Job]:
+    """One job per column: its dampening cells pushed back together through the blocks. A sharpness or tail
+    map shares one forward pass (the surrogate does not change it); a leak column runs its own."""
+    shared = None if x == "leak" else _variant_trace(cfg, batch, steps, burn_in, seed, device)
+
+    def column(value: float):
+        at = cfg.replace(**{x: value})
+
+        def run(step_done, stop):
+            trace = shared or _variant_trace(at, batch, steps, burn_in, seed, device)
+            return _variant_pushback(at, trace, gammas, stop)[:, None]
+        return run
+    return [_Job(0, len(gammas), j, 1, column(float(v))) for j, v in enumerate(xs)]
+
+
+@torch.no_grad()
+def _variant_pushback(cfg: LIFConfig, trace: _VariantTrace, gammas: torch.Tensor,
+                      stop: threading.Event | None = None) -> np.ndarray:
+    """ρ̂ (PB) of the dampening cells of one column, every cell's blocks built as the push-back goes."""
+    gam = gammas.to(trace.start.dtype).view(-1, 1, 1)
+
+    def blocks():
+        for state, drive in zip(reversed(trace.states), reversed(trace.drives)):
+            if stop is not None and stop.is_set():
+                return
+            yield variant_gain.block(cfg, state, drive, dampening=gam)
+    start = trace.start.expand(len(gammas), *trace.start.shape)
+    return variant_gain.pushback_gain(cfg, blocks(), trace.w_rec, start, len(trace.states)).cpu().numpy()
+
+
+def _variant_prediction(cfg: LIFConfig, x: str, xs: np.ndarray, gammas: np.ndarray) -> np.ndarray:
+    """T·log₁₀ of the variant's closed-form block gain per cell (subtractive reset: the only reset the variant
+    rate theory covers; nan elsewhere, so those cells' predicted regime is "undefined")."""
+    out = np.full((len(gammas), len(xs)), np.nan)
+    if cfg.reset != "subtract":
+        return out
+    pop = None if x == "leak" else variant_gain.rate_population(cfg)
+    for j, v in enumerate(xs):
+        column = cfg.replace(**{x: float(v)})
+        column_pop = pop if pop is not None else variant_gain.rate_population(column)
+        for i, g in enumerate(gammas):
+            gain = variant_gain.gain_with(column, column_pop, "dampening", float(g))
+            out[i, j] = cfg.steps * math.log10(gain) if gain > 0 else -math.inf
+    return out

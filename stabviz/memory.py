@@ -53,6 +53,15 @@ TRAIN_OVERHEAD = OVERHEAD + 80 * MB
 #: _simulate_parts); 30-38 measured, varying from run to run with how the per-step temporaries freed
 #: between the kept tensors fragment the heap; 48 leaves a margin.
 HISTORY_BYTES = 48
+#: The same for an alif or cuba layer (stabviz.variant_gain.measure_variant_layer): each kept step holds a
+#: block of five coefficients (c, r, σ', k, m) and the voltage, then the stacked voltages and randperm:
+#: 36 counted; 50 measured (alif with the reset gradient, n = 128, batch 1024, 100 kept steps), above the
+#: LIF's 48, so the variants get the LIF's margin over their own count (2×).
+VARIANT_HISTORY_BYTES = 72
+#: Blocks of T·n·batch·4 bytes a training step of an alif or cuba layer holds beyond the LIF's, per layer:
+#: the second state (a or i) saved for the backward pass and its adjoint. Measured (n = 256, batch 512,
+#: T = 150, one step): cuba 873 MB and alif 919 MB against the LIF's 709 MB, 2.1 and 2.7 blocks more.
+VARIANT_STEP_BLOCKS = {"lif": 0, "cuba": 2, "alif": 3}
 
 # simulate.measure's defaults (kept equal to its signature; tests/test_memory.py checks they agree)
 SIM_BATCH, SIM_STEPS, SIM_BURN_IN, SIM_VOLTAGE_SAMPLES = 64, 300, 100, 20000
@@ -117,7 +126,7 @@ def check_memory(what: str, nbytes: int, limit: int | None = None, *,
 # simulate.measure
 
 def _simulate_parts(n_in: int, n_rec: int, batch: int, steps: int, burn_in: int,
-                    inputs_given: bool = False) -> dict[str, int]:
+                    inputs_given: bool = False, history_bytes: int = HISTORY_BYTES) -> dict[str, int]:
     """The tensors of simulate.measure / measure_layer, in bytes, grouped by when they are alive."""
     kept = max(steps - burn_in, 0)
     x = batch * steps * n_in * F32                # the input spikes (batch, steps, n_in)
@@ -135,7 +144,7 @@ def _simulate_parts(n_in: int, n_rec: int, batch: int, steps: int, burn_in: int,
         # per kept step: c, r, σ' and y are kept in lists (4 floats), then the stacked voltages
         # (4 more) and randperm over all of them (int64, 8): 28 bytes per neuron, batch row and step;
         # HISTORY_BYTES adds the heap fragmentation of the per-step temporaries freed between them
-        "history": kept * batch * n_rec * HISTORY_BYTES,
+        "history": kept * batch * n_rec * history_bytes,
     }
 
 
@@ -172,11 +181,12 @@ def estimate_simulate_bytes(cfg: Any, batch: int = SIM_BATCH, steps: int = SIM_S
       generating the input:  2 · batch·steps·n_in·4   (rate tensor + spikes)   + weights
       projecting it:         batch·steps·n_in·4 + 2 · batch·steps·n·4           + weights
       measuring:             batch·steps·n_in·4 + batch·steps·n·4 + 48 · K·batch·n + weights
-    with weights = n_in·n·4 + 3·n²·4, plus OVERHEAD. With ``inputs`` given its tensor already exists
+    with weights = n_in·n·4 + 3·n²·4, plus OVERHEAD; 72 in place of 48 for an alif or cuba layer. With ``inputs`` given its tensor already exists
     and only the rest counts.
     """
     b, s, given = _simulate_sizes(cfg, batch, steps, burn_in, inputs)
-    parts = _simulate_parts(cfg.n_in, cfg.n_rec, b, s, min(burn_in, s), given)
+    history = HISTORY_BYTES if getattr(cfg, "neuron", "lif") == "lif" else VARIANT_HISTORY_BYTES
+    parts = _simulate_parts(cfg.n_in, cfg.n_rec, b, s, min(burn_in, s), given, history)
     return _simulate_peak(parts) + OVERHEAD
 
 
@@ -264,15 +274,18 @@ def _train_parts(train_cfg: Any) -> dict[str, int]:
     # and one of slack (measured: 9-10 blocks at one layer); readout, its copy for the loss and
     # log-softmax with their gradients (6 × B·T·C); the multiplicative resets keep 1 − z (and u) too
     block = T * n * B * F32
+    neuron = getattr(cfg.lif, "neuron", "lif")
     parts["train_step"] = (B * T * n_in * F32 + (3 * L + 8) * block + 6 * B * T * C * F32
-                           + (3 if cfg.lif.reset != "subtract" else 0) * L * block)
+                           + (3 if cfg.lif.reset != "subtract" else 0) * L * block
+                           + VARIANT_STEP_BLOCKS[neuron] * L * block)
 
     # the start/end probe on min(64, test) samples: the first layer's measure_layer (28 bytes per kept
     # step and neuron, two currents) and the reference autograd path of the gradient-flow probe
     # (about 12 (B, n) tensors per step and layer: the graph's saved ones, the stacks, the gradients)
     pblock = T * n * Bp * F32
     kept = T - max(1, T // 5)
-    parts["probe"] = (kept * Bp * n * HISTORY_BYTES + 2 * pblock) + (12 * L + 2) * pblock + 4 * Bp * T * C * F32
+    history = HISTORY_BYTES if neuron == "lif" else VARIANT_HISTORY_BYTES
+    parts["probe"] = (kept * Bp * n * history + 2 * pblock) + (12 * L + 2) * pblock + 4 * Bp * T * C * F32
 
     if getattr(cfg.lif, "voltage_model", "") == "measured":
         # train.prediction_summary runs theory.predict on the task's layer: simulate.measure at the

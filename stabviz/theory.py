@@ -1,4 +1,4 @@
-"""Stability conditions I-IV, voltage models, predictions and region grids (docs/theory.md#3-conditions-i-to-iv and docs/theory.md#4-the-voltage-models).
+"""Voltage models, predictions, recommendations and region grids (docs/theory.md#3-conditions-i-to-iv and docs/theory.md#4-the-voltage-models).
 
 numpy/scipy only: importing this module never imports torch (the ``measured`` voltage model imports
 :mod:`stabviz.simulate` lazily, only when asked for, or by ``predict_shown`` for a multiplicative reset).
@@ -21,9 +21,10 @@ from stabviz.config import (RANGES, LIFConfig, Surrogate, WeightLaw, check_choic
                             check_values, show)
 from stabviz.config import DISPLAY_FIELDS, SURROGATE_FIELDS, Keyed, fields_except    # cache keys
 from stabviz.jsonsafe import finite_or_none
-# the weight laws live one layer down (weights.py samples them); re-exported as theory.condition_i etc.
-from stabviz.laws import (condition_i, condition_ii, drive_sums, input_drive, input_law,  # noqa: F401
-                          positive_part_mean, recurrent_law)
+# conditions I-IV live one layer down (weights.py samples their recurrent law)
+from stabviz.conditions import (condition_i, condition_ii, condition_iii, drive_sums, gain_coefficients, gamma_iv,
+                                recurrent_law, rho2_along, sharpness_star, tail_star, worst_gain_factor)
+from stabviz.laws import input_drive, input_law  # noqa: F401  (theory.input_law: the tests' and UI's name)
 
 REGIMES = ("vanishing", "stable", "exploding")
 #: the calibrated label of a prediction: a regime, or "uncertain" where the band crosses a regime edge
@@ -44,10 +45,6 @@ AXES: dict[str, tuple[float, float, bool]] = {
     "tail": (1.01, 100.0, True),
     "leak": (math.exp(-1.0 / 0.1), math.exp(-1.0 / 5000.0), True),
 }
-
-_BETA_SEARCH = (RANGES["sharpness"][0], RANGES["sharpness"][1])
-_Q_SEARCH = (RANGES["tail"][0], RANGES["tail"][1])
-
 
 def _multiplicative(cfg: LIFConfig) -> bool:
     return cfg.reset in ("mult1", "mult2")
@@ -253,54 +250,6 @@ def _cached_variant_measurement(key: Keyed) -> Any:
 
 # ---------------------------------------------------------------------------------------------
 # Gains (docs/theory.md#3-conditions-i-to-iv)
-
-def gain_coefficients(cfg: LIFConfig, p: Any, leak: Any = None, rec: WeightLaw | None = None) -> tuple:
-    """(A, C, D) of ρ² = A + C·E[σ'²] + D·E[σ'] (condition IV), with E[w²] = σ_rec² + μ_rec².
-
-    For the multiplicative resets the (1 − z) factor is averaged with the model's firing rate p
-    (``derived``; at p = ½ this is the α²/2 and (n−1)E[w²]/2 of docs/theory.md#34-condition-iv-the-sharpness-or-tail-from-the-mean-squared-gain), or with p = ½ (``code``).
-    """
-    a = cfg.leak if leak is None else np.asarray(leak, float)
-    rec = recurrent_law(cfg, a) if rec is None else rec
-    ew2 = (cfg.n_rec - 1) * (np.square(rec.std) + np.square(rec.mean))
-    keep = 0.5 if cfg.formula == "code" else 1 - np.asarray(p)
-    th = cfg.threshold
-    if cfg.reset == "subtract":
-        if not cfg.reset_grad:
-            return a * a, ew2, 0.0
-        return a * a, ew2 + th * th, (-2 * a * th if cfg.formula == "derived" else 0.0)
-    if cfg.reset == "mult1":
-        return a * a * keep, ew2 * keep, 0.0
-    return a * a * keep, ew2, 0.0
-
-
-def worst_gain_factor(cfg: LIFConfig, leak: Any = None) -> Any:
-    """X in the worst-case one-step gain α + γ·X, X = S⁺(|S⁻| + θ)/|S⁻| (θ → 0 for multiplicative resets).
-
-    This is the gain condition III sets to 1: γ_III = (1 − α)/X = (1 − α)|S⁻|/(S⁺(|S⁻| + θ)).
-    """
-    s = drive_sums(cfg, leak)
-    th = 0.0 if _multiplicative(cfg) else cfg.threshold
-    neg = np.abs(s["S-"])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(neg > 0, s["S+"] * (neg + th) / neg, np.where(th > 0, np.inf, s["S+"]))
-
-
-def condition_iii(cfg: LIFConfig, leak: Any = None) -> Any:
-    """Condition III: the dampening γ_III at which the worst-case one-step gain is 1."""
-    a = cfg.leak if leak is None else np.asarray(leak, float)
-    with np.errstate(divide="ignore"):
-        return (1 - a) / worst_gain_factor(cfg, a)
-
-
-def gamma_iv(A: Any, C: Any, D: Any, e1: Any, e2: Any) -> Any:
-    """Condition IV as a curve: the γ solving A + C e2 γ² + D e1 γ = 1 (E[σ'^m] = γ^m e_m), positive root."""
-    qa, qb, qc = C * e2, D * e1, A - 1
-    disc = qb * qb - 4 * qa * qc
-    with np.errstate(divide="ignore", invalid="ignore"):
-        root = (-qb + np.sqrt(np.maximum(disc, 0))) / (2 * qa)
-    return np.where((qa > 0) & (disc >= 0) & (root > 0), root, np.nan)
-
 
 def regime_of(log10_gain: Any, tolerance: float) -> Any:
     """Regime code per cell: −1 vanishing, 0 stable, 1 exploding (−2 undefined)."""
@@ -545,7 +494,10 @@ def recommendation_options(cfg: LIFConfig, v: VoltageState | None = None,
 
     - "keep γ, solve β": β*(γ); - "keep β, solve γ": γ_IV(β); - "keep γ, β, solve q": q* (q-PseudoSpike).
     ``solved``: {"sharpness": (β*, why), "tail": (q*, why)} already solved at ``cfg`` (by `recommend`).
+    For alif and cuba: :func:`variant_recommendation_options` (the block gain, not this ρ²).
     """
+    if cfg.neuron != "lif":
+        return variant_recommendation_options(cfg)
     v = voltage_state(cfg) if v is None else v
     solved = solved or {}
     options: list[dict[str, Any]] = []
@@ -579,7 +531,7 @@ def _option(cfg: LIFConfig, v: VoltageState, label: str, change: dict[str, float
         at = cfg.replace(**change)
     except ValueError:
         return None
-    rho2 = float(_rho2_along(at, v))
+    rho2 = float(rho2_along(at, v))
     if not (math.isfinite(rho2) and abs(rho2 - 1) <= OPTION_TOLERANCE):
         return None
     _, _, _, regime, band, _ = _finish(at, rho2, math.nan, v.model)
@@ -587,83 +539,67 @@ def _option(cfg: LIFConfig, v: VoltageState, label: str, change: dict[str, float
             "rho2": rho2, "regime": regime, "log10_gain_band": list(band)}
 
 
-def _rho2_along(cfg: LIFConfig, v: VoltageState, **sg: Any) -> Any:
-    e1, e2 = v.moments(cfg.surrogate.replace(**sg))
-    A, C, D = gain_coefficients(cfg, v.firing_rate)
-    return A + C * e2 + D * e1
+#: why condition III has no variant form (docs/theory.md#94-conditions-i-to-iv-for-the-variants): the largest row
+#: sum of the block map, the LIF's worst-case gain, has a floor no dampening lowers
+VARIANT_III_NOTE = {
+    "alif": ("dampening: condition III has no alif form: with the adaptation gradient, a neuron that spiked "
+             "carries its error into a through the reset (k = −β_a z), so the block map's largest row sum is at "
+             "least ρ_a + β_a for any dampening (above 1 once β_a > 1 − ρ_a); without it the block is the LIF's "
+             "with θ_t, which stabviz does not solve yet"),
+    "cuba": ("dampening: condition III has no cuba form: the current's adjoint keeps α_s of itself and takes "
+             "α_s of the voltage's error each step, so the block map's largest row sum is at least 2α_s for any "
+             "dampening (above 1 once τ_s > 1.44 steps)"),
+}
+_VARIANT_KNOBS = {"sharpness": "keep γ, solve β", "dampening": "keep β, solve γ", "tail": "keep γ, β, solve q"}
+_NO_TAIL = "tail: only the qpseudospike shape has a tail-fatness q"
 
 
-def _solve_rho2_is_one(f, lo: float, hi: float, n: int = 48, refine: int = 32,
-                       passes: int = 3) -> tuple[float | None, float, float]:
-    """Root of f(x) = ρ²(x) − 1 on a log grid [lo, hi]. Returns (root or None, f(lo), f(hi)); the endpoint
-    values explain a missing root.
-
-    f is vectorised and one call costs about as much for 32 points as for one (the moments' set-up
-    dominates), so the first sign change is narrowed by ``passes`` calls on ``refine`` points each
-    (33× narrower per call; a bracket 1e-5 of a decade wide after three), then interpolated linearly in
-    log x: ~2 ms where scalar brentq took ~3.5 ms, to ~1e-12 relative. The dashboard solves this on
-    every slider release.
-    """
-    xs = np.geomspace(lo, hi, n)
-    fs = f(xs)
-    change = np.nonzero(np.sign(fs[:-1]) * np.sign(fs[1:]) <= 0)[0]
-    if len(change) == 0 or not np.all(np.isfinite(fs)):
-        return None, float(fs[0]), float(fs[-1])
-    i = change[0]
-    a, b, fa, fb = xs[i], xs[i + 1], fs[i], fs[i + 1]
-    for _ in range(passes):
-        if fa == 0 or fb == 0:
-            break
-        pts = np.geomspace(a, b, refine + 2)
-        vals = np.concatenate([[fa], f(pts[1:-1]), [fb]])
-        k = np.nonzero(np.sign(vals[:-1]) * np.sign(vals[1:]) <= 0)[0][0]
-        a, b, fa, fb = pts[k], pts[k + 1], vals[k], vals[k + 1]
-    if fa == 0:
-        return float(a), float(fs[0]), float(fs[-1])
-    la, lb = math.log(a), math.log(b)
-    root = math.exp(la + (lb - la) * fa / (fa - fb))
-    return float(min(max(root, a), b)), float(fs[0]), float(fs[-1])
+def variant_solutions(cfg: LIFConfig) -> dict[str, tuple[float | None, str]]:
+    """Condition IV for alif / cuba: {knob: (the value giving block gain 1 with the others kept, why not)}
+    for the dampening, the sharpness and (qpseudospike) the tail, from the closed-form block gain (section
+    9.4). The multiplicative resets have no closed form: every knob is None, said why."""
+    knobs = [k for k in _VARIANT_KNOBS if k != "tail" or cfg.shape == "qpseudospike"]
+    if cfg.reset != "subtract":
+        why = (f"neuron = {cfg.neuron}: condition IV has no closed form for the {cfg.reset} reset (the variant rate "
+               "theory is the subtractive reset's, docs/theory.md section 9.3), so nothing is solved")
+        return {k: (None, why) for k in knobs}
+    from stabviz import variant_gain
+    return {k: variant_gain.gain_is_one(cfg, k) for k in knobs}
 
 
-def sharpness_star(cfg: LIFConfig, v: VoltageState | None = None) -> tuple[float | None, str]:
-    """Condition IV's β*: the sharpness giving ρ² = 1 at the current dampening (and tail)."""
-    v = voltage_state(cfg) if v is None else v
-    root, f_lo, f_hi = _solve_rho2_is_one(lambda b: _rho2_along(cfg, v, sharpness=b) - 1, *_BETA_SEARCH)
-    if root is not None:
-        return root, ""
-    return None, _unattainable("sharpness", cfg, f_lo, f_hi, "the widest SG (β = 1e-3)", "the sharpest (β = 1e3)")
+def variant_recommendation_options(cfg: LIFConfig, solved: dict[str, tuple[float | None, str]] | None = None
+                                   ) -> tuple[list[dict[str, Any]], list[str]]:
+    """The alif / cuba counterpart of :func:`recommendation_options`: whole settings whose closed-form block
+    gain is 1 (each evaluated whole, by :func:`predict` under the gaussian model), in the LIF's order and
+    labels, and a note for each that does not exist. ``solved``: :func:`variant_solutions` at ``cfg``."""
+    solved = variant_solutions(cfg) if solved is None else solved
+    options, notes = [], []
+    for knob, label in _VARIANT_KNOBS.items():
+        value, why = solved.get(knob, (None, _NO_TAIL))
+        option = _variant_option(cfg, label, {knob: value}) if value is not None else None
+        if option is None:
+            notes.append(f"{label}: {why or 'the solved setting does not give a block gain of 1'}")
+        else:
+            options.append(option)
+    return options, notes
 
 
-def tail_star(cfg: LIFConfig, v: VoltageState | None = None) -> tuple[float | None, str]:
-    """Condition IV's q*: the tail-fatness giving ρ² = 1 at the current dampening and sharpness."""
-    if cfg.shape != "qpseudospike":
-        return None, "tail: only the qpseudospike shape has a tail-fatness q"
-    v = voltage_state(cfg) if v is None else v
-    root, f_lo, f_hi = _solve_rho2_is_one(lambda q: _rho2_along(cfg, v, tail=q) - 1, *_Q_SEARCH)
-    if root is not None:
-        return root, ""
-    return None, _unattainable("tail", cfg, f_lo, f_hi, "q = 1.001", "q = 1e4")
-
-
-def _unattainable(name: str, cfg: LIFConfig, f_lo: float, f_hi: float, lo_txt: str, hi_txt: str) -> str:
-    lo, hi = f_lo + 1, f_hi + 1
-    if min(lo, hi) > 1:
-        why = f"ρ² stays above 1 (≥ {min(lo, hi):.3g}) from {lo_txt} to {hi_txt}: lower the dampening"
-    elif max(lo, hi) < 1:
-        why = f"ρ² stays below 1 (≤ {max(lo, hi):.3g}) from {lo_txt} to {hi_txt}: raise the dampening"
-    else:
-        why = "ρ² is not finite over the search range"
-    return f"{name}: condition IV is unattainable at dampening {cfg.dampening:g}: {why}"
-
-
-#: what recommend and region say for alif / cuba, whose conditions have no solver of their own yet
-VARIANT_CONDITIONS_NOTE = ("neuron = {neuron}: conditions I to IV (μ_rec, σ_rec², γ_III, β*, q*) are solved with "
-                           "the plain LIF's formulas (no {neuron} solver yet, docs/theory.md section 9.4), so no "
-                           "option is offered; the prediction (rate, ρ, band) is the {neuron}'s own")
+def _variant_option(cfg: LIFConfig, label: str, change: dict[str, float]) -> dict[str, Any] | None:
+    try:
+        at = cfg.replace(**change)
+    except ValueError:
+        return None
+    pred = predict(at, "gaussian")
+    if not (math.isfinite(pred.rho2) and abs(pred.rho2 - 1) <= OPTION_TOLERANCE):
+        return None
+    return {"label": label, "dampening": at.dampening, "sharpness": at.sharpness, "tail": at.tail,
+            "rho2": pred.rho2, "regime": pred.regime, "log10_gain_band": list(pred.log10_gain_band)}
 
 
 def recommend(cfg: LIFConfig) -> Recommendation:
-    """Conditions I-IV at ``cfg`` and the predictions at the current setting (CLI `recommend`)."""
+    """Conditions I-IV at ``cfg`` and the predictions at the current setting (CLI `recommend`). For alif and
+    cuba, conditions I and II are the variant's (conditions.aimed_threshold) and IV is solved on the block
+    gain; III has no variant form (docs/theory.md#94-conditions-i-to-iv-for-the-variants)."""
     notes: list[str] = []
     mu = float(condition_i(cfg))
     var = float(condition_ii(cfg, mu))
@@ -673,6 +609,15 @@ def recommend(cfg: LIFConfig) -> Recommendation:
         var_out = None
     else:
         var_out = var
+    g3, beta, q, options = (_lif_iii_iv if cfg.neuron == "lif" else _variant_iii_iv)(cfg, notes)
+    pred = predict(cfg)
+    notes += pred.notes
+    return Recommendation(mu, var_out, g3, beta, q, pred.firing_rate, pred.rho2, pred.max_gain,
+                          pred.gradient_gain, pred.regime, pred.firing, notes, options, pred.log10_gain_band)
+
+
+def _lif_iii_iv(cfg: LIFConfig, notes: list[str]) -> tuple[float | None, float | None, float | None, list]:
+    """(γ_III, β*, q*, options) of the LIF, appending what is unattainable and why to ``notes``."""
     g3 = float(condition_iii(cfg))
     if not (math.isfinite(g3) and g3 > 0):
         notes.append("dampening: condition III is unattainable: the recurrent weights have no negative part")
@@ -680,10 +625,7 @@ def recommend(cfg: LIFConfig) -> Recommendation:
     v = voltage_state(cfg)
     beta, why_b = sharpness_star(cfg, v)
     q, why_q = tail_star(cfg, v)
-    if cfg.neuron == "lif":
-        options, option_notes = recommendation_options(cfg, v, {"sharpness": (beta, why_b), "tail": (q, why_q)})
-    else:       # the options' ρ² = 1 is the LIF's: offered for a variant they would contradict its own prediction
-        options, option_notes = [], [VARIANT_CONDITIONS_NOTE.format(neuron=cfg.neuron)]
+    options, option_notes = recommendation_options(cfg, v, {"sharpness": (beta, why_b), "tail": (q, why_q)})
     notes += option_notes
     g4 = next((o["dampening"] for o in options if o["label"] == "keep β, solve γ"), None)
     if g3 is not None:
@@ -691,10 +633,16 @@ def recommend(cfg: LIFConfig) -> Recommendation:
                      "than a target" + (f"; here it is below γ_IV = {g4:.4g}, so conditions III and IV cannot "
                                          f"both hold under this initialisation ({_III_VS_IV})"
                                          if g4 is not None and g3 < g4 else ""))
-    pred = predict(cfg)
-    notes += pred.notes
-    return Recommendation(mu, var_out, g3, beta, q, pred.firing_rate, pred.rho2, pred.max_gain,
-                          pred.gradient_gain, pred.regime, pred.firing, notes, options, pred.log10_gain_band)
+    return g3, beta, q, options
+
+
+def _variant_iii_iv(cfg: LIFConfig, notes: list[str]) -> tuple[None, float | None, float | None, list]:
+    """(None, β*, q*, options) of alif / cuba: no γ_III (VARIANT_III_NOTE); β* and q* from the block gain."""
+    notes.append(VARIANT_III_NOTE[cfg.neuron])
+    solved = variant_solutions(cfg)
+    options, option_notes = variant_recommendation_options(cfg, solved)
+    notes += option_notes
+    return None, solved["sharpness"][0], solved.get("tail", (None, ""))[0], options
 
 
 # ---------------------------------------------------------------------------------------------

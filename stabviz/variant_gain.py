@@ -29,7 +29,9 @@ import torch
 from scipy import special
 
 from stabviz.config import LIFConfig
-from stabviz.laws import input_drive, input_law, psp_sums, recurrent_law
+from stabviz.conditions import recurrent_law, solve_rho2_is_one
+from stabviz.config import RANGES
+from stabviz.laws import input_drive, input_law, psp_sums
 from stabviz.lif.dynamics import Dynamics
 from stabviz.lif.variants import STEPS, State, Variant
 from stabviz.surrogates import sg_prime_torch
@@ -48,12 +50,17 @@ class Block:
     m: torch.Tensor        # alif: ∂a_t/∂a_{t−1}
 
 
-def block(cfg: LIFConfig, prev: State, drive: torch.Tensor) -> Block:
+def block(cfg: LIFConfig, prev: State, drive: torch.Tensor, dampening: torch.Tensor | None = None) -> Block:
     """The coefficients of the step from ``prev`` (state at t − 1) with current ``drive`` (= i_t for
-    cuba, I_t otherwise): what the backward map of that step uses."""
+    cuba, I_t otherwise): what the backward map of that step uses. ``dampening``: γ values as a tensor of
+    shape (cells, 1, 1), to get every coefficient for all those cells at once (cells, batch, n)
+    (stabviz.measured: the surrogate does not change the forward pass); cfg's γ when None."""
     dyn, var = Dynamics.of(cfg), Variant.of(cfg)
     theta = dyn.threshold + var.adapt_strength * prev.a if var.adapts else dyn.threshold
-    s = sg_prime_torch(prev.y - theta, dyn.surrogate)
+    if dampening is None:
+        s = sg_prime_torch(prev.y - theta, dyn.surrogate)
+    else:
+        s = sg_prime_torch(prev.y - theta, dyn.surrogate.replace(dampening=1.0)) * dampening.to(prev.y.dtype)
     keep = 1 - prev.z
     if dyn.reset == "subtract":
         c0, r, q = torch.full_like(prev.y, dyn.leak), torch.ones_like(prev.y), -theta + 0 * prev.y
@@ -149,16 +156,25 @@ def _pushback(cfg: LIFConfig, blocks: list[Block], w_rec: torch.Tensor, generato
     if not blocks:
         return math.nan
     batch, n = blocks[0].c.shape
-    g_y = torch.randn(batch, n, generator=generator, dtype=torch.float64).to(blocks[0].c)
-    g_y = g_y / g_y.norm(dim=1, keepdim=True)
+    start = torch.randn(batch, n, generator=generator, dtype=torch.float64).to(blocks[0].c)
+    return float(pushback_gain(cfg, reversed(blocks), w_rec, start, len(blocks)))
+
+
+def pushback_gain(cfg: LIFConfig, blocks_backward, w_rec: torch.Tensor, start: torch.Tensor,
+                  steps: int) -> torch.Tensor:
+    """The per-step gain (PB) of the ``steps`` blocks, given last step first (an iterable: stabviz.measured
+    builds them as it goes), from the unit vector along ``start`` (batch, n). Blocks of shape
+    (cells, batch, n) push back every cell at once: the result has the blocks' leading shape (a 0-d
+    tensor for plain blocks)."""
+    g_y = start / start.norm(dim=-1, keepdim=True)
     g_x = torch.zeros_like(g_y)
-    log_growth = torch.zeros(batch, dtype=torch.float64)
-    for b in reversed(blocks):
+    log_growth = None
+    for b in blocks_backward:
         g_y, g_x = push_back(cfg, b, w_rec, g_y, g_x)
-        norm = torch.sqrt(g_y.square().sum(1) + g_x.square().sum(1)).clamp_min(1e-30)
-        log_growth += torch.log(norm.double())
-        g_y, g_x = g_y / norm[:, None], g_x / norm[:, None]
-    return float(torch.exp(log_growth.median() / len(blocks)))
+        norm = torch.sqrt(g_y.square().sum(-1) + g_x.square().sum(-1)).clamp_min(1e-30)
+        log_growth = torch.log(norm.double()) + (0 if log_growth is None else log_growth)
+        g_y, g_x = g_y / norm[..., None], g_x / norm[..., None]
+    return torch.exp(log_growth.median(dim=-1).values / steps)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,13 +328,14 @@ _GRID_WEIGHTS = np.exp(-0.5 * _GRID ** 2)
 _GRID_WEIGHTS = _GRID_WEIGHTS / _GRID_WEIGHTS.sum()
 
 
-def closed_form_moments(cfg: LIFConfig) -> dict[str, float]:
+def closed_form_moments(cfg: LIFConfig, pop: dict[str, np.ndarray] | None = None) -> dict[str, float]:
     """The coefficient moments of :func:`block_moments` from the (MF-het) gaussian voltage model instead of
     a simulation: per node of the fixed input, y − θ_i ~ N(mean_i − θ_i, spread_i²), with s = σ'(y − θ_i) and
     z = H(y − θ_i) taken at the same voltage (their joint moments matter: E[s z] enters k). Subtractive reset
-    only (the rate theory's range); C = (n − 1) E[w²]."""
+    only (the rate theory's range); C = (n − 1) E[w²]. ``pop``: :func:`rate_population` at cfg, if known
+    (it depends on the weights and input, not on the surrogate: a solver over the surrogate computes it once)."""
     from stabviz.surrogates import sg_prime
-    pop = rate_population(cfg)
+    pop = rate_population(cfg) if pop is None else pop      # the rate never depends on the surrogate
     var = Variant.of(cfg)
     x = (pop["mean"] - pop["theta"])[:, None] + pop["spread"][:, None] * _GRID[None, :]
     theta = np.broadcast_to(pop["theta"][:, None], x.shape)
@@ -346,3 +363,38 @@ def closed_form_gain(cfg: LIFConfig) -> dict[str, float]:
     mo = closed_form_moments(cfg)
     rate = predicted_rate(cfg)
     return {**rate, "gain": predicted_gain(cfg, mo, cfg.steps), "moment1": mo["s"], "moment2": mo["ss"]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Condition IV for the variants: the surrogate at which the block gain is 1
+
+#: the surrogate knobs condition IV is solved for, and their search ranges: the config's, the dampening's
+#: from 1e-4 (its range is open at 0, and the gain below that is the leak's alone)
+_KNOBS = {"dampening": (1e-4, RANGES["dampening"][1]), "sharpness": RANGES["sharpness"][:2],
+          "tail": RANGES["tail"][:2]}
+
+
+def gain_is_one(cfg: LIFConfig, knob: str) -> tuple[float | None, str]:
+    """Condition IV for alif / cuba (docs/theory.md#94-conditions-i-to-iv-for-the-variants): the value of
+    ``knob`` (dampening, sharpness or tail) at which the closed-form per-step gain of the block recursion
+    is 1, every other setting kept; (None, why) where none exists in the knob's range. Subtractive reset
+    only, as the closed form (ValueError otherwise, from :func:`rate_population`)."""
+    pop = rate_population(cfg)
+    lo, hi = _KNOBS[knob]
+
+    def excess(xs: np.ndarray) -> np.ndarray:
+        return np.array([gain_with(cfg, pop, knob, float(x)) ** 2 - 1 for x in np.atleast_1d(xs)])
+
+    root, f_lo, f_hi = solve_rho2_is_one(excess, lo, hi, n=16, refine=8, passes=5)
+    if root is not None:
+        return root, ""
+    side = "above" if min(f_lo, f_hi) > 0 else "below" if max(f_lo, f_hi) < 0 else "not finite"
+    return None, (f"{knob}: the {cfg.neuron}'s block gain stays {side} 1 for {knob} from {lo:g} to {hi:g} "
+                  f"(gain² − 1 from {f_lo:.3g} to {f_hi:.3g})")
+
+
+def gain_with(cfg: LIFConfig, pop: dict[str, np.ndarray], knob: str, value: float) -> float:
+    """The closed-form per-step block gain with ``knob`` set to ``value``, the population ``pop`` (the rate
+    theory at cfg, :func:`rate_population`) kept: the surrogate does not move it."""
+    at = cfg.replace(**{knob: value})
+    return predicted_gain(at, closed_form_moments(at, pop), at.steps)

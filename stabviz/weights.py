@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from stabviz import laws
+from stabviz import conditions, laws
 from stabviz.config import LIFConfig, WeightLaw
 
 #: Input statistics of a layer fed by another LIF layer at the firing rate p = ½ that conditions I/II
@@ -70,7 +70,7 @@ def layer_weights(cfg: LIFConfig, n_in: int | None = None, generator: torch.Gene
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(W_in (n_in × n_rec), W_rec (n_rec × n_rec, zero diagonal), b (n_rec,)) for one layer.
 
-    W_in follows ``laws.input_law``, W_rec ``laws.recurrent_law`` (so ``init_rec="conditions"``
+    W_in follows ``laws.input_law``, W_rec ``conditions.recurrent_law`` (so ``init_rec="conditions"``
     gives conditions I/II, and raises ValueError where condition II is unattainable), b = cfg.bias.
     ``n_in`` overrides cfg.n_in (the laws are computed for that fan-in). Row-vector convention:
     I_t = x_t W_in + z_{t−1} W_rec + b (docs/theory.md#1-the-model). Without ``generator`` the draw is seeded
@@ -80,7 +80,7 @@ def layer_weights(cfg: LIFConfig, n_in: int | None = None, generator: torch.Gene
         cfg = cfg.replace(n_in=n_in)
     if generator is None:
         generator = torch.Generator().manual_seed(cfg.seed)
-    in_law, rec_law = laws.input_law(cfg), laws.recurrent_law(cfg)
+    in_law, rec_law = laws.input_law(cfg), conditions.recurrent_law(cfg)
     w_in = sample_matrix(in_law, cfg.n_in, cfg.n_rec, generator, dtype=dtype, device=device)
     w_rec = sample_matrix(rec_law, cfg.n_rec, cfg.n_rec, generator, zero_diagonal=True, dtype=dtype,
                           device=device)

@@ -1,5 +1,5 @@
 """The neuron-variant options of the CLI: `simulate` measures an alif or cuba layer, bad values are one
-line naming the option, and measure-map (LIF only) says so instead of silently mapping a LIF."""
+line naming the option, and measure-map maps the chosen neuron (tests/test_measured_variants.py)."""
 import json
 import math
 
@@ -31,7 +31,7 @@ def test_the_tau_options_set_the_decays():
     (["simulate", "--neuron", "alif", "--tau-adapt", "-3"], "tau_adapt = -3.0 is outside the allowed range (0, inf)"),
     (["simulate", "--neuron", "alif", "--beta-a", "-1"], "adapt_strength = -1.0 is outside the allowed range [0, 100]"),
     (["simulate", "--neuron", "hh"], "--neuron"),
-    (["measure-map", "--neuron", "cuba"], "measure-map runs neuron = 'lif' only"),
+    (["measure-map", "--neuron", "cuba", "--tau-syn", "0"], "tau_syn = 0.0 is outside the allowed range"),
 ])
 def test_bad_variant_input_is_one_line_and_status_2(args, needle):
     out = run(*args, check=False)

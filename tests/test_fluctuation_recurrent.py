@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from stabviz import laws, simulate, theory, variant_gain
+from stabviz import conditions, laws, simulate, theory, variant_gain
 from stabviz.cli import build_parser
 from stabviz.cli.options import lif_config_from_args
 from stabviz.config import LIFConfig, preset
@@ -51,10 +51,10 @@ def test_the_recurrent_weights_carry_their_share_of_the_variance(init_in, settin
 def test_the_law_is_centred_with_a_zero_diagonal_and_share_zero_is_the_feed_forward_initialisation():
     cfg = preset("shd-tau20", n_rec=64, init_in="fluctuation-theta", init_rec="fluctuation")
     _, w_rec, _ = layer_weights(cfg)
-    assert laws.recurrent_law(cfg).mean == 0.0 and torch.all(w_rec.diagonal() == 0)
-    assert float(w_rec.std()) == pytest.approx(laws.recurrent_law(cfg).std, rel=0.05)
+    assert conditions.recurrent_law(cfg).mean == 0.0 and torch.all(w_rec.diagonal() == 0)
+    assert float(w_rec.std()) == pytest.approx(conditions.recurrent_law(cfg).std, rel=0.05)
     none = cfg.replace(rec_share=0.0)
-    assert laws.recurrent_law(none).std == 0.0
+    assert conditions.recurrent_law(none).std == 0.0
     assert laws.input_law(none) == laws.input_law(cfg.replace(init_rec="normal", rec_std=0.0))
     assert laws.fluctuation_rate(cfg) == pytest.approx(0.5)
     assert laws.fluctuation_rate(cfg.replace(init_in="fluctuation")) == pytest.approx(0.1587, abs=1e-4)

@@ -159,7 +159,7 @@ def assert_usable(cfg: LIFConfig) -> None:
     """The theory runs on a validated config (the measured model would simulate: the gaussian stands in).
 
     Three known exceptions, all setting-dependent rather than a field's value: init_rec = "conditions"
-    raises ValueError where condition II has no solution (laws.recurrent_law: it says so and what to do),
+    raises ValueError where condition II has no solution (conditions.recurrent_law: it says so and what to do),
     a fluctuation-driven init_in where its target has none or there is no input (laws.fluctuation_law), and a weight std below ~1e-154, which laws.positive_part_mean handles without an overflow warning
     (test_a_tiny_weight_std_gives_no_overflow_warning)."""
     if cfg.voltage_model == "measured":

@@ -23,19 +23,20 @@ LAYERS: dict[str, set[str]] = {
     "safeio": set(),                            # safe file output: no links, FIFOs or overwrites (every writer)
     "stabviz": {"config", "check"},             # the package's __init__ (re-exports config; check lazily)
     "surrogates": {"config", "jsonsafe", "shapes"},
-    "laws": {"config"},                         # the weight laws: numpy/scipy only
+    "laws": {"config"},                         # the input weight laws and input drive: numpy/scipy only
+    "conditions": {"config", "laws"},           # conditions I-IV (and the recurrent law I-II give): numpy only
     "neuron": {"config"},                       # the LIF update rules L1-L3, once (numpy and torch)
-    "weights": {"laws"},
+    "weights": {"laws", "conditions"},
     "simulate": {"weights", "surrogates", "jsonsafe", "memory", "neuron", "variant_gain"},
     # simulate only lazily, for the measured voltage model (see LAZY_ONLY): theory stays torch-free
-    "theory": {"laws", "simulate", "surrogates", "jsonsafe", "calibration", "variant_gain"},
+    "theory": {"laws", "conditions", "simulate", "surrogates", "jsonsafe", "calibration", "variant_gain"},
     "measured": {"theory", "neuron", "memory"},          # the measured map: theory beside its simulation
     "lif": {"weights", "surrogates", "neuron"},
-    "variant_gain": {"lif", "laws", "surrogates"},      # alif/cuba: measured 2×2-block gain and its theory
+    "variant_gain": {"lif", "laws", "conditions", "surrogates"},      # alif/cuba: measured 2×2-block gain and its theory
     "tasks": {"config"},
     "intervals": set(),                         # means and 95% intervals over seeds, the group verdict: scipy only
     # the outcome model and the advice read from it: numpy only at import (simulate lazily, for the check)
-    "outcomes": {"config", "jsonsafe", "theory", "simulate", "laws"},
+    "outcomes": {"config", "jsonsafe", "theory", "simulate", "laws", "conditions"},
     "local_losses": {"lif"},                    # DECOLLE-style local readouts and losses over a LIFNetwork
     "train": {"theory", "lif", "tasks", "memory", "intervals", "outcomes", "local_losses"},
     # the workers also call stabviz.train:run, by name through importlib (invisible to ast)
@@ -51,8 +52,8 @@ LAYERS: dict[str, set[str]] = {
     "check": {"theory", "surrogates", "config", "intervals", "jsonsafe", "lif", "memory"},
     "cli": {"theory", "train", "runs", "timing", "measured", "evidence", "safeio", "outcomes", "check"},
     "main": {"cli"},                            # python -m stabviz
-    "ui": {"theory", "runs", "plots", "measured", "theory_doc", "neuron", "paper_demos", "evidence", "outcomes",
-           "check"},
+    "ui": {"theory", "conditions", "runs", "plots", "measured", "theory_doc", "neuron", "paper_demos", "evidence",
+           "outcomes", "check"},
 }
 
 #: (group, group) edges allowed only inside a function, never at module level

@@ -114,12 +114,14 @@ def test_with_no_adaptation_or_current_the_variants_agree():
 
 
 @pytest.mark.parametrize("neuron", ["alif", "cuba"])
-def test_recommend_and_region_say_what_is_the_lifs(neuron):
-    """A variant's recommendation offers no LIF-solved option (its ρ² = 1 would not be the variant's), and
-    carries the variant's own prediction; the region map says it is the LIF's."""
+def test_recommend_is_the_variants_own_and_region_says_it_is_the_lifs(neuron):
+    """A variant's recommendation carries the variant's own prediction and never a LIF-solved option (its
+    options solve the block gain: tests/test_variant_conditions.py); the region map says it is the LIF's."""
     cfg = preset("shd-tau20", n_rec=64, neuron=neuron)
     rec = theory.recommend(cfg)
-    assert rec.options == [] and any(n.startswith(f"neuron = {neuron}: conditions I to IV") for n in rec.notes)
+    lif_options = theory.recommendation_options(cfg.replace(neuron="lif"))[0]
+    assert all(o["sharpness"] != pytest.approx(p["sharpness"]) for o in rec.options for p in lif_options
+               if o["label"] == p["label"] == "keep γ, solve β")
     assert rec.rho2 == pytest.approx(theory.predict(cfg).rho2)
     region = theory.region(cfg, nx=8, ny=8)
     assert region.notes[0].startswith(f"neuron = {neuron}: this map")

@@ -219,9 +219,6 @@ def _print_seeds(seeds: list[int], runs, pred: dict, as_json: bool) -> int:
 
 def cmd_measure_map(args: argparse.Namespace) -> int:
     cfg = lif_config_from_args(args)
-    if cfg.neuron != "lif":          # stabviz.measured replays the LIF's forward pass only
-        raise ValueError(f"neuron = {cfg.neuron!r}: measure-map runs neuron = 'lif' only; "
-                         "`stabviz simulate --neuron ...` measures an alif or cuba layer")
     _check_simulation(args, cfg, "measure-map", min_burn_in=1)
     device = _device(args.device)
     from stabviz import measured

@@ -79,9 +79,9 @@ def candidates(lif: LIFConfig) -> list[tuple[LIFConfig, dict[str, Any]]]:
     shortfall over every measured network): each choice (the setting's own initialisation or conditions I + II,
     γ, β) applied to ``lif``, with its ranking entry. Conditions I + II are left out where condition II is
     unattainable."""
-    from stabviz import laws
+    from stabviz.conditions import recurrent_law
     try:
-        laws.recurrent_law(lif.replace(init_rec="conditions"))
+        recurrent_law(lif.replace(init_rec="conditions"))
         conditions = True
     except ValueError:                     # condition II unattainable here: no such weights to offer
         conditions = False

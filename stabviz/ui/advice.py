@@ -206,9 +206,9 @@ class Setting:
 
 def setting_of(label: str, cfg: LIFConfig, solved: bool = False) -> Setting:
     """The record of ``cfg``: its weight laws and the theory's prediction at it (its own voltage model)."""
-    from stabviz import laws, theory
+    from stabviz import conditions, laws, theory
     p = theory.predict(cfg)
-    return Setting(label, cfg, laws.input_law(cfg), laws.recurrent_law(cfg), float(p.rho2), float(p.log10_gain),
+    return Setting(label, cfg, laws.input_law(cfg), conditions.recurrent_law(cfg), float(p.rho2), float(p.log10_gain),
                    (float(p.log10_gain_band[0]), float(p.log10_gain_band[1])), p.regime, solved,
                    tuple(n for n in p.notes if n.startswith("validity:")))
 
@@ -240,13 +240,13 @@ def settings(cfg: LIFConfig, rec: Mapping[str, Any] | None = None) -> list[Setti
     """Every whole setting the Explore page offers: the setting as set and its options, then (unless W_rec
     already follows them, or condition II is unattainable) the same with W_rec drawn by conditions I and II
     and the options solved at those weights. An option is solved at the weights it is offered with."""
-    from stabviz import laws, theory
+    from stabviz import conditions, theory
     out = options_at(cfg, rec)
     if cfg.init_rec == "conditions":
         return out
     at = cfg.replace(init_rec="conditions")
     try:
-        laws.recurrent_law(at)
+        conditions.recurrent_law(at)
     except ValueError:                     # condition II unattainable: no such weights to offer
         return out
     return out + _with_options(CONDITIONS, at, theory.recommendation_options(at)[0], CONDITIONS + ", ")
