@@ -11,7 +11,7 @@ from stabviz.runs import RunStore
 from stabviz.ui.pages import evidence as evidence_page
 from support import open_app, shown, write_smoke_results
 
-PAGE = "stabviz/ui/entry/evidence.py"
+PAGE = "evidence"
 #: the page's charts, in the order it draws them
 CHART_ORDER = [stem for *_, stems in (*evidence_page.ARMS, evidence_page.RANKING) for stem in stems]
 

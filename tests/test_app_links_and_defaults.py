@@ -7,7 +7,7 @@ from stabviz.config import LIFConfig, preset
 from stabviz.ui import urlstate
 from support import open_app, shown
 
-RUNS, SWEEP = "stabviz/ui/entry/runs.py", "stabviz/ui/entry/sweep.py"
+RUNS, SWEEP = "runs", "sweep"
 
 
 @pytest.fixture(autouse=True)

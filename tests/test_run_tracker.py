@@ -17,7 +17,7 @@ from stabviz.runs.store import SCHEMA_VERSION, StoreError
 from stabviz.ui import runs as ui_runs
 from support import open_app, shown
 
-RUNS_PAGE = "stabviz/ui/entry/runs.py"
+RUNS_PAGE = "runs"
 
 
 @pytest.fixture(autouse=True)

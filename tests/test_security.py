@@ -17,10 +17,10 @@ from streamlit.testing.v1 import AppTest
 from stabviz.config import LIFConfig, TrainConfig, preset
 from stabviz.ui import sharing
 from stabviz.ui.layout import plain
-from support import open_app, shown
+from support import open_app, shown, switch_page
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-RUNS, SWEEP, LEARN = "stabviz/ui/entry/runs.py", "stabviz/ui/entry/sweep.py", "stabviz/ui/entry/learn.py"
+RUNS, SWEEP, LEARN = "runs", "sweep", "learn"
 TOKEN = "s3cret-classroom"
 #: What a visitor might slip into a link, a data path or (through it) a run's error text.
 PAYLOADS = ("![x](http://evil.example/a.png)", "[Re-enter your password](http://evil.example)", "<img src=x>",
@@ -180,7 +180,7 @@ def test_shared_with_a_token_launches_only_with_it_only_listed_files_and_few_run
     _launch(at)                                                      # a third while two are queued
     assert any("at most 2 runs" in t for t in _texts(at)) and len(store.list()) == 2
     # the Explore button and the Sweep form pass through the same gate
-    at.switch_page("stabviz/ui/entry/explore.py").run()
+    switch_page(at, "explore").run()
     at.button(key="confirm_run").click().run()
     assert any("at most 2 runs" in t for t in _texts(at)) and len(store.list()) == 2
 
@@ -544,7 +544,7 @@ def test_a_1d_sweep_is_drawn_and_sweep_links_select_their_sweep(store):
     at = open_app({"sweep": "nope"}, page=SWEEP)
     assert any("sweep = 'nope'" in shown(w.value) for w in at.warning)
     # a sweep's id in the Runs page's run= (a finished sweep's link, pasted there) opens its first run
-    at = open_app({"run": "aaaa2d000001"}, page="stabviz/ui/entry/runs.py")
+    at = open_app({"run": "aaaa2d000001"}, page="runs")
     assert not at.warning and at.selectbox(key="run_choice").value == store.sweep("aaaa2d000001")["runs"][0]["id"]
 
 

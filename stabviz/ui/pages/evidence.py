@@ -15,7 +15,7 @@ from stabviz import evidence
 from stabviz.config import LIFConfig
 from stabviz.evidence import results as ev_results
 from stabviz.runs import StoreError
-from stabviz.ui import entry, fields, figures, layout, outcome_evidence, sharing
+from stabviz.ui import fields, figures, layout, nav, outcome_evidence, sharing
 from stabviz.ui import runs as ui_runs
 
 VERDICT_COLORS = {"confirmed": "green", "refuted": "red", "inconclusive": "orange"}
@@ -260,4 +260,4 @@ def rerun_control(results: Mapping[str, Any], arm: str, active: int) -> None:
     if queued:
         st.success(f"{queued} runs queued: they appear on the Runs page and are drawn here as they finish.",
                    icon=":material/check:")
-        st.page_link(entry.script("runs"), label="Open the Runs page", icon=":material/open_in_new:")
+        st.page_link(nav.page("runs"), label="Open the Runs page", icon=":material/open_in_new:")

@@ -13,9 +13,9 @@ import streamlit as st
 
 from stabviz import plots
 from stabviz.config import RANGES, LIFConfig
-from stabviz.ui import (advice, compute, entry, figures, layout, livemap, measuredlayer, outcome, recommended, runview,
+from stabviz.ui import (advice, compute, figures, layout, livemap, measuredlayer, outcome, recommended, runview,
                         sharing, state, urlstate)
-from stabviz.ui import firstview, optionlink
+from stabviz.ui import firstview, nav, optionlink
 from stabviz.ui import runs as ui_runs
 
 #: tab label -> (x axis, y axis); every map's y axis is the dampening γ. Short labels: the three tabs fit
@@ -186,7 +186,7 @@ def confirmation_view(run_ids: Sequence[str] | None) -> None:
         runview.follow(store, run_ids, "confirm", titles=("loss", "accuracy"), per_row=2)   # the page's full width
         runview.group_view(store, run_ids[0], "confirm")
         params = {**urlstate.setting_params(st.session_state[state.SETTING]), "run": run_ids[0]}
-        st.page_link(entry.script("runs"), label=f"Details on the Runs page (run {run_ids[0][:8]})",
+        st.page_link(nav.page("runs"), label=f"Details on the Runs page (run {run_ids[0][:8]})",
                      icon=":material/open_in_new:", query_params=params)
 
 
