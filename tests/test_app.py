@@ -97,7 +97,7 @@ def test_confirm_button_queues_one_run_per_seed_as_one_group(temp_home):
     from stabviz.config import config_key
     from stabviz.outcomes.advice import recommended_setting
     from stabviz.runs import RunStore
-    from stabviz.ui import runs as ui_runs
+    from stabviz.ui import runlaunch
     at = open_app({"dampening": "0.5", "seed": "4"})
     assert at.number_input(key="confirm_seeds").value == 3                       # the dashboard's default
     at.button(key="confirm_run").click().run()
@@ -121,7 +121,7 @@ def test_confirm_button_queues_one_run_per_seed_as_one_group(temp_home):
         at.button(key="confirm_run").click().run()
         assert len(RunStore(temp_home / "stabviz.db").list()) == 4             # one seed: one run, no group
     finally:
-        ui_runs.launcher().shutdown(timeout=20)                                # no training in the test
+        runlaunch.launcher().shutdown(timeout=20)                                # no training in the test
 
 
 def test_the_setting_follows_the_user_across_pages():
@@ -433,10 +433,10 @@ def test_every_regime_label_says_the_T_it_holds_at():
 
 
 def test_the_confirmation_run_and_the_sweep_use_the_settings_T(temp_home):
-    from stabviz.ui import runs as ui_runs
-    train = ui_runs.quick_config(LIFConfig(steps=80))
+    from stabviz.ui import runlaunch
+    train = runlaunch.quick_config(LIFConfig(steps=80))
     assert train.time_steps == 80 and train.lif.steps == 80         # the run goes over the T it predicts at
-    capped = ui_runs.quick_config(LIFConfig(steps=5000))               # above the machine's time-step limit
+    capped = runlaunch.quick_config(LIFConfig(steps=5000))               # above the machine's time-step limit
     assert capped.time_steps == capped.lif.steps < 5000                # it predicts at the T it runs
     at = open_app({"steps": "70"}, page="sweep")
     boxes = [n for n in at.number_input if n.label.startswith("Time steps per sample")]

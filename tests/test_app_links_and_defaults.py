@@ -53,10 +53,10 @@ def _number(at, label_start):
 
 
 def test_the_runs_page_proposes_the_settings_T_like_explore_and_sweep():
-    from stabviz.ui import runs as ui_runs
+    from stabviz.ui import runlaunch
     at = open_app(page=RUNS)
     assert _number(at, "Time steps per sample") == LIFConfig().steps == 100
-    quick = ui_runs.quick_config(LIFConfig(steps=70))
+    quick = runlaunch.quick_config(LIFConfig(steps=70))
     at = open_app({"steps": "70"}, page=RUNS)
     assert _number(at, "Time steps per sample") == quick.time_steps == 70
     assert _number(at, "Training steps") == quick.train_steps and _number(at, "Batch") == quick.batch
@@ -87,7 +87,7 @@ def _flat(block):
 
 def test_a_started_sweeps_progress_is_above_the_form(temp_home):
     from stabviz.runs import RunStore
-    from stabviz.ui import runs as ui_runs
+    from stabviz.ui import runlaunch
     at = open_app(page=SWEEP)
     at.text_input(key="sweep_x_values").set_value("1").run()
     at.text_input(key="sweep_y_values").set_value("1").run()
@@ -100,7 +100,7 @@ def test_a_started_sweeps_progress_is_above_the_form(temp_home):
         first_form_field = next(i for i, e in enumerate(_flat(at.main)) if getattr(e, "key", None) == "sweep_x")
         assert order.index("progress") < first_form_field
     finally:
-        ui_runs.launcher().shutdown(timeout=20)                       # no training in the test
+        runlaunch.launcher().shutdown(timeout=20)                       # no training in the test
 
 
 def test_a_browsers_first_view_draws_the_map_first_and_the_rest_on_the_next_run(monkeypatch):

@@ -85,9 +85,8 @@ def headline(cfg: LIFConfig, compact: bool = False, more: str = "", start: bool 
     projector); it polls while the setting's measurement is running. ``start=False`` (a session's first
     view, while the map is drawn) reads the predicted gain and leaves the measurement to the next run: its
     torch import and simulation would compete with the first map for the CPU."""
-    key = compute.key_of(cfg)
-    pending = checks().get(key, cfg, start) is None and start
-    st.fragment(_box, run_every=POLL_S if pending else None)(cfg, key, pending, compact, more, start)
+    pending = checks().get(cfg, cfg, start) is None and start        # the setting is its own key
+    st.fragment(_box, run_every=POLL_S if pending else None)(cfg, cfg, pending, compact, more, start)
 
 
 def _box(cfg: LIFConfig, key: Any, polling: bool, compact: bool = False, more: str = "", start: bool = True) -> None:

@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 
 import streamlit as st
 
+from stabviz.config import LIFConfig
 from stabviz.ui import advice, compute, layout, optionlink, snippets
 from stabviz.ui.advice import Setting
 
@@ -41,7 +42,7 @@ def picker(choices: Sequence[Setting]) -> Setting:
     return chosen(choices)
 
 
-def _ask_measure(key: compute.Key) -> None:
+def _ask_measure(key: LIFConfig) -> None:
     st.session_state.setdefault(MEASURE_FLAG, set()).add(key)
 
 
@@ -77,7 +78,7 @@ def verdict(setting: Setting) -> None:
 
 def measure(setting: Setting) -> None:
     """The button that simulates exactly this network (its weights, input and surrogate), then its result."""
-    key = compute.key_of(setting.cfg)
+    key = setting.cfg
     if key not in st.session_state.get(MEASURE_FLAG, set()):
         st.button("Measure this setting (Monte-Carlo, CPU)", key="measure_setting", on_click=_ask_measure,
                   args=(key,), icon=":material/science:",

@@ -16,7 +16,7 @@ from stabviz.config import LIFConfig
 from stabviz.evidence import results as ev_results
 from stabviz.runs import StoreError
 from stabviz.ui import fields, figures, layout, nav, outcome_evidence, sharing
-from stabviz.ui import runs as ui_runs
+from stabviz.ui import runlaunch
 
 VERDICT_COLORS = {"confirmed": "green", "refuted": "red", "inconclusive": "orange"}
 VERDICT_ICONS = {"confirmed": ":material/check_circle:", "refuted": ":material/cancel:",
@@ -153,7 +153,7 @@ def results_view(results: Mapping[str, Any], cells: list) -> None:
 
 def _overlay(cells: list) -> tuple[dict[str, Any], dict[str, int]]:
     try:
-        stored = ui_runs.store().list(limit=STORE_WINDOW)
+        stored = runlaunch.store().list(limit=STORE_WINDOW)
     except StoreError:              # the committed results need no store: only the reruns are lost
         stored = []
     return evidence.rerun_overlay(cells, stored)
@@ -244,7 +244,7 @@ def rerun_control(results: Mapping[str, Any], arm: str, active: int) -> None:
     if c[1].button("Rerun this arm", key=f"evidence_rerun_{arm}", icon=":material/replay:",
                    disabled=off or seeds is None):
         try:
-            run_ids = ui_runs.submit_many(configs)
+            run_ids = runlaunch.submit_many(configs)
         except ValueError as err:
             st.error(f"The rerun was not started: {layout.plain(err)}", icon=":material/block:")
         else:
