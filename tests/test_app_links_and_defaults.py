@@ -119,3 +119,28 @@ def test_a_browsers_first_view_draws_the_map_first_and_the_rest_on_the_next_run(
     assert [b for b in at.button if b.key == "confirm_run"] and at.sidebar.code and _timing(at)
     at.run()                                                          # and from then on, every run is whole
     assert "Recommended initialisation" in tabs() and at.sidebar.code
+
+
+def _following_radio():
+    import streamlit as st
+    from stabviz.ui import state
+    choices = ("a", "b", "c")
+    default = st.session_state.get("default_now", "a")           # stands for the setting's default entry
+    state.seed_following("pick", "pick", state.choice_parser("pick", choices), default)
+    st.radio("Pick", choices, key="pick", on_change=state.picked, args=("pick",))
+
+
+def test_a_following_widget_follows_its_default_until_the_user_or_a_link_picks():
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_function(_following_radio).run()
+    assert at.radio(key="pick").value == "a"
+    at.session_state["default_now"] = "b"
+    assert at.run().radio(key="pick").value == "b"                   # never picked: the default moves it
+    at.radio(key="pick").set_value("c").run()
+    at.session_state["default_now"] = "a"
+    assert at.run().radio(key="pick").value == "c"                   # picked: the user's entry stays
+    linked = AppTest.from_function(_following_radio)
+    linked.query_params["pick"] = "c"
+    linked.run()
+    linked.session_state["default_now"] = "b"
+    assert linked.run().radio(key="pick").value == "c"               # a link's entry stays like a pick

@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 import streamlit as st
 
 from stabviz.config import LIFConfig
-from stabviz.ui import advice, compute, layout, optionlink, snippets
+from stabviz.ui import advice, compute, layout, snippets, state
 from stabviz.ui.advice import Setting
 
 #: the radio's key (and the session entry the Confirm button reads)
@@ -33,7 +33,7 @@ def picker(choices: Sequence[Setting]) -> Setting:
     if st.session_state.get(PICK) not in labels:       # by default the recommended setting
         st.session_state[PICK] = advice.default_choice(choices).label
     described = {s.label: s.describe() for s in choices}
-    st.radio("Setting", labels, key=PICK, format_func=described.__getitem__, on_change=optionlink.picked,
+    st.radio("Setting", labels, key=PICK, format_func=described.__getitem__, on_change=state.picked, args=(PICK,),
              help="Each entry is one whole network: its weights (as set, or conditions I and II) and its surrogate, "
                   "with the outcome model's P(collapse). *recommended* entries come from the outcome model (fitted "
                   "on measured training runs); the others are the theory's ρ² = 1 options, what the paper proposes, "
