@@ -62,7 +62,7 @@ def check_lif(device: str, small: bool) -> dict[str, Any]:
 
 def confirmation_config(device: str, small: bool) -> TrainConfig:
     """The run Explore's confirmation button queues at the embedded default setting."""
-    from stabviz.ui.runs import quick_config
+    from stabviz.ui.runlaunch import quick_config
     cfg = quick_config(LIFConfig(), device=device)
     return cfg.replace(train_steps=3, samples=40, lif=cfg.lif.replace(n_in=20, n_rec=16)) if small else cfg
 

@@ -690,7 +690,7 @@ def gradient_flow(series: Mapping[str, tuple[Any, Any]], *, height: int = 280) -
                          hovertemplate=f"{name}<br>t = %{{x}}<br>‖∂L/∂y_t‖ = %{{y:.3g}}<extra></extra>")
               for name, (t, norms) in series.items()]
     # The title is the y axis's (a figure title and the toolbar would share the top edge); how to read
-    # the curve is the caption under it (stabviz.ui.runview.FLOW_CAPTION).
+    # the curve is the caption under it (stabviz.ui.runlive.FLOW_CAPTION).
     return go.Figure(data=traces, layout=_layout(
         height, "time step t", "gradient flow ‖∂L/∂y_t‖", yaxis=_log_axis([n for _, n in series.values()])))
 

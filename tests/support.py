@@ -7,19 +7,33 @@ import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
+from streamlit.util import calc_hash
+
+from stabviz.ui import nav
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
+def switch_page(at: AppTest, name: str) -> AppTest:
+    """Open page ``name`` (``"runs"``; see stabviz.ui.nav.PAGES) on the next ``at.run()``, as a request for its
+    URL would. AppTest.switch_page takes only page files and the pages are callables, so this sets the page's
+    hash as Streamlit computes it (of its URL path); after a run, it must be one st.navigation registered."""
+    page_hash = calc_hash(nav.URLS[name])
+    registered = at._registered_pages           # AppTest has no public switch to a callable page
+    assert not registered or page_hash in registered, f"no page {name!r} in the last run: {list(registered)}"
+    at._page_hash = page_hash
+    return at
+
+
 def open_app(params=None, page=None) -> AppTest:
-    """The dashboard after one run with ``params`` in the link; with ``page``, then that page opened with
-    the same link, as a shared link would."""
+    """The dashboard after one run with ``params`` in the link; with ``page`` (a name in nav.PAGES), then that
+    page opened with the same link, as a shared link would."""
     at = AppTest.from_file(APP, default_timeout=60)
     if params:
         at.query_params.update(params)
     at.run()
     if page:
-        at.switch_page(page)
+        switch_page(at, page)
         at.query_params.update(params or {})
         at.run()
     assert not at.exception, [e.value for e in at.exception]

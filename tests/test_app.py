@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from stabviz import theory
 from stabviz.config import LIFConfig, TrainConfig, preset
 from stabviz.ui import sliders, urlstate
-from support import open_app, shown
+from support import open_app, shown, switch_page
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -97,7 +97,7 @@ def test_confirm_button_queues_one_run_per_seed_as_one_group(temp_home):
     from stabviz.config import config_key
     from stabviz.outcomes.advice import recommended_setting
     from stabviz.runs import RunStore
-    from stabviz.ui import runs as ui_runs
+    from stabviz.ui import runlaunch
     at = open_app({"dampening": "0.5", "seed": "4"})
     assert at.number_input(key="confirm_seeds").value == 3                       # the dashboard's default
     at.button(key="confirm_run").click().run()
@@ -121,18 +121,18 @@ def test_confirm_button_queues_one_run_per_seed_as_one_group(temp_home):
         at.button(key="confirm_run").click().run()
         assert len(RunStore(temp_home / "stabviz.db").list()) == 4             # one seed: one run, no group
     finally:
-        ui_runs.launcher().shutdown(timeout=20)                                # no training in the test
+        runlaunch.launcher().shutdown(timeout=20)                                # no training in the test
 
 
 def test_the_setting_follows_the_user_across_pages():
     at = open_app({"dampening": "0.5"})
-    at.switch_page("stabviz/ui/entry/surrogates.py").run()
+    switch_page(at, "surrogates").run()
     assert not at.exception and "0.5" in at.main.markdown[0].value + at.main.markdown[1].value
     assert at.query_params["dampening"] in ("0.5", ["0.5"])
 
 
 def test_surrogates_page_lists_translations_and_warns_about_coupled_knobs():
-    at = open_app({"dampening": "0.5", "sharpness": "2"}, page="stabviz/ui/entry/surrogates.py")
+    at = open_app({"dampening": "0.5", "sharpness": "2"}, page="surrogates")
     table = at.dataframe[0].value
     assert "snntorch.fast_sigmoid" in set(table["library"])
     # snnTorch fixes the height at 1: γ = 0.5 cannot be matched exactly
@@ -169,7 +169,7 @@ def test_runs_page_reattaches_to_the_run_in_the_link_and_compares_prediction_wit
     first = _finished_run(store, preset("shd-tau20"))
     time.sleep(0.01)
     _finished_run(store, preset("shd-tau20", dampening=3.0))               # newer: the default choice
-    at = open_app({"run": first[:8]}, page="stabviz/ui/entry/runs.py")
+    at = open_app({"run": first[:8]}, page="runs")
     assert at.selectbox(key="run_choice").value == first
     assert at.query_params["run"] in (first, [first])
     comparison = _table(at, "quantity")
@@ -194,7 +194,7 @@ def test_runs_page_shows_a_seed_groups_interval_in_the_table_and_its_verdict_in_
         store.set_status(run_id, "finished", summary=summary, prediction=summary["prediction"])
     verdict = group_verdict(summaries)
     lo, hi = verdict["rho"]["interval"]
-    at = open_app({"run": ids[1][:8]}, page="stabviz/ui/entry/runs.py")
+    at = open_app({"run": ids[1][:8]}, page="runs")
     column = list(_table(at, "seed group (95% interval)")["seed group (95% interval)"])
     assert column == [f"ρ̂ {verdict['rho']['mean']:.3g} [{lo:.3g}, {hi:.3g}], rate "
                       f"{verdict['firing_rate']['mean']:.3g} [{verdict['firing_rate']['interval'][0]:.3g}, "
@@ -209,14 +209,14 @@ def test_a_failing_run_shows_its_error_and_a_bad_run_id_warns(temp_home):
     from stabviz.runs import RunStore
     store = RunStore(temp_home / "stabviz.db")
     bad = _finished_run(store, LIFConfig(), error="data file not found: /nope.h5")
-    at = open_app({"run": "zzzz"}, page="stabviz/ui/entry/runs.py")
+    at = open_app({"run": "zzzz"}, page="runs")
     assert any("run = 'zzzz'" in shown(w.value) for w in at.warning)
     assert at.selectbox(key="run_choice").value == bad
     assert any("data file not found: /nope.h5" in shown(e.value) for e in at.error)
 
 
 def test_runs_page_without_runs_invites_a_launch():
-    at = open_app(page="stabviz/ui/entry/runs.py")
+    at = open_app(page="runs")
     assert any("No runs yet" in i.value for i in at.info)
 
 
@@ -229,7 +229,7 @@ def test_sweep_page_shows_a_queued_sweep_as_pending_cells(temp_home):
             "base": base.to_dict(), "launcher": "local"}
     store.create_many([(cfg, {"id": "sweep1", "label": "p", "point": p}) for p, cfg in points],
                       sweep_spec=("sweep1", spec))
-    at = open_app(page="stabviz/ui/entry/sweep.py")
+    at = open_app(page="sweep")
     assert at.selectbox(key="sweep_choice").value == "sweep1"
     progress = at.get("progress")[0].proto
     assert progress.text == "0 of 4 runs ended" and progress.value == 0
@@ -239,7 +239,7 @@ def test_sweep_page_shows_a_queued_sweep_as_pending_cells(temp_home):
 
 
 def test_learn_page_shows_the_papers_findings_and_loads_one():
-    at = open_app(page="stabviz/ui/entry/learn.py")
+    at = open_app(page="learn")
     assert not at.exception
     assert any("Dampening too high" in m.value for m in at.markdown)
     at.button(key="demo_high-dampening").click().run()
@@ -248,7 +248,7 @@ def test_learn_page_shows_the_papers_findings_and_loads_one():
 
 
 def test_learn_page_switches_between_the_shipped_measured_maps():
-    at = open_app(page="stabviz/ui/entry/learn.py")
+    at = open_app(page="learn")
     at.selectbox(key="learn_map").set_value("tau20-sharpness").run()
     assert not at.exception
     assert any("cells" in m.value and "theory" in m.value for m in at.markdown)
@@ -259,7 +259,7 @@ def test_a_link_straight_to_a_page_still_gets_the_sidebar_and_the_setting():
     # the URL state and the page all appear (no pages/ folder beside app.py puts Streamlit in legacy mode).
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update({"dampening": "0.5"})
-    at.switch_page("stabviz/ui/entry/surrogates.py")
+    switch_page(at, "surrogates")
     at.run()
     assert not at.exception
     assert at.title[0].value == "Surrogate shapes"
@@ -305,17 +305,25 @@ def test_the_quick_measured_check_adds_a_measured_bar():
 # The installed package's entry script and `stabviz dashboard`
 
 def test_the_package_entry_script_runs_every_page_without_a_checkout_around_it():
-    from stabviz.ui import entry
-    at = AppTest.from_file(str(entry.APP), default_timeout=60)
+    from stabviz.ui import launch
+    at = AppTest.from_file(str(launch.APP), default_timeout=60)
     at.query_params.update({"dampening": "0.5"})
     at.run()
     assert not at.exception and at.title[0].value == "Will gradients survive?"
     for name, title in (("surrogates", "Surrogate shapes"), ("runs", "Training runs"),
                         ("sweep", "Sweep two parameters"), ("learn", "Surrogate gradients in five minutes"),
                         ("evidence", "Evidence: do the paper's claims hold?"), ("network", "Your network")):
-        at.switch_page(f"{name}.py").run()
+        switch_page(at, name).run()
         assert not at.exception and at.title[0].value == title
         assert _slider(at, "dampening").value == 0.5
+
+
+def test_no_pages_folder_sits_beside_an_entry_script():
+    # Streamlit would run such a folder as a legacy multipage app (each page alone, without the router)
+    # until some session had called st.navigation
+    from stabviz.ui import launch
+    for script in (Path(APP), launch.APP):
+        assert script.is_file() and not (script.parent / "pages").exists(), script
 
 
 def test_the_launch_options_are_the_repositorys_streamlit_config():
@@ -373,7 +381,7 @@ def test_run_dashboard_serves_from_any_directory_and_stops_on_sigterm(tmp_path):
 def test_learn_page_reads_the_theory_document_by_section():
     from stabviz import theory_doc
     at = AppTest.from_file(APP, default_timeout=60).run()
-    at.switch_page("stabviz/ui/entry/learn.py").run()
+    switch_page(at, "learn").run()
     assert not at.exception
     reader = at.selectbox(key="learn_theory_section")
     reader.set_value("3").run()
@@ -407,9 +415,9 @@ def test_presentation_mode_is_a_link_and_a_toggle_and_drops_the_title():
     assert at.toggle(key="present").value is True
     assert not at.title                                          # the map moves up: badge, numbers, map
     assert at.query_params["present"] == ["1"] or at.query_params["present"] == "1"
-    at.switch_page("stabviz/ui/entry/learn.py").run()            # every page sees it (the router keeps it)
+    switch_page(at, "learn").run()            # every page sees it (the router keeps it)
     assert not at.exception and at.toggle(key="present").value is True
-    at.switch_page("stabviz/ui/entry/explore.py").run()
+    switch_page(at, "explore").run()
     at.toggle(key="present").set_value(False).run()
     assert [t.value for t in at.title] == ["Will gradients survive?"] and "present" not in at.query_params
     bad = open_app({"present": "yes"})
@@ -420,17 +428,17 @@ def test_every_regime_label_says_the_T_it_holds_at():
     at = open_app({"steps": "40"})
     assert "at T = 40" in _markdown_text(at)                       # the verdict badge
     assert any("T = 40" in m.label for m in at.metric)            # and the gain over T
-    learn = open_app(page="stabviz/ui/entry/learn.py")
+    learn = open_app(page="learn")
     assert re.search(r"(stable|vanishing|exploding|uncertain) at T = \d+", _markdown_text(learn))
 
 
 def test_the_confirmation_run_and_the_sweep_use_the_settings_T(temp_home):
-    from stabviz.ui import runs as ui_runs
-    train = ui_runs.quick_config(LIFConfig(steps=80))
+    from stabviz.ui import runlaunch
+    train = runlaunch.quick_config(LIFConfig(steps=80))
     assert train.time_steps == 80 and train.lif.steps == 80         # the run goes over the T it predicts at
-    capped = ui_runs.quick_config(LIFConfig(steps=5000))               # above the machine's time-step limit
+    capped = runlaunch.quick_config(LIFConfig(steps=5000))               # above the machine's time-step limit
     assert capped.time_steps == capped.lif.steps < 5000                # it predicts at the T it runs
-    at = open_app({"steps": "70"}, page="stabviz/ui/entry/sweep.py")
+    at = open_app({"steps": "70"}, page="sweep")
     boxes = [n for n in at.number_input if n.label.startswith("Time steps per sample")]
     assert boxes and boxes[0].value == 70
     assert any("setting's T is 70" in c.value for c in at.caption)

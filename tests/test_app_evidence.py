@@ -11,7 +11,7 @@ from stabviz.runs import RunStore
 from stabviz.ui.pages import evidence as evidence_page
 from support import open_app, shown, write_smoke_results
 
-PAGE = "stabviz/ui/entry/evidence.py"
+PAGE = "evidence"
 #: the page's charts, in the order it draws them
 CHART_ORDER = [stem for *_, stems in (*evidence_page.ARMS, evidence_page.RANKING) for stem in stems]
 
@@ -81,7 +81,7 @@ def test_damaged_results_are_one_line_not_a_traceback(tmp_path, monkeypatch):
 
 
 def test_rerun_button_queues_the_arms_runs_and_the_page_follows_them(smoke_results, monkeypatch, temp_home):
-    from stabviz.ui import runs as ui_runs
+    from stabviz.ui import runlaunch
     monkeypatch.setenv(ev_results.RESULTS_ENV, str(smoke_results))
     at = open_app(page=PAGE)
     results = evidence.load_results(smoke_results)
@@ -94,7 +94,7 @@ def test_rerun_button_queues_the_arms_runs_and_the_page_follows_them(smoke_resul
         assert "2 runs queued" in at.success[0].value
         assert at.get("page_link")[0].proto.page.endswith("runs")
     finally:
-        ui_runs.launcher().shutdown(timeout=20)                    # no training in the test
+        runlaunch.launcher().shutdown(timeout=20)                    # no training in the test
 
 
 def test_finished_reruns_are_drawn_over_the_committed_results(smoke_results, monkeypatch, temp_home):

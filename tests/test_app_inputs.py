@@ -13,7 +13,7 @@ from stabviz import plots
 from stabviz.config import LIFConfig
 from stabviz.ui import state
 
-RUNS, SWEEP = "stabviz/ui/entry/runs.py", "stabviz/ui/entry/sweep.py"
+RUNS, SWEEP = "runs", "sweep"
 
 
 @pytest.fixture(autouse=True)

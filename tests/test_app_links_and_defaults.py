@@ -7,7 +7,7 @@ from stabviz.config import LIFConfig, preset
 from stabviz.ui import urlstate
 from support import open_app, shown
 
-RUNS, SWEEP = "stabviz/ui/entry/runs.py", "stabviz/ui/entry/sweep.py"
+RUNS, SWEEP = "runs", "sweep"
 
 
 @pytest.fixture(autouse=True)
@@ -53,10 +53,10 @@ def _number(at, label_start):
 
 
 def test_the_runs_page_proposes_the_settings_T_like_explore_and_sweep():
-    from stabviz.ui import runs as ui_runs
+    from stabviz.ui import runlaunch
     at = open_app(page=RUNS)
     assert _number(at, "Time steps per sample") == LIFConfig().steps == 100
-    quick = ui_runs.quick_config(LIFConfig(steps=70))
+    quick = runlaunch.quick_config(LIFConfig(steps=70))
     at = open_app({"steps": "70"}, page=RUNS)
     assert _number(at, "Time steps per sample") == quick.time_steps == 70
     assert _number(at, "Training steps") == quick.train_steps and _number(at, "Batch") == quick.batch
@@ -87,7 +87,7 @@ def _flat(block):
 
 def test_a_started_sweeps_progress_is_above_the_form(temp_home):
     from stabviz.runs import RunStore
-    from stabviz.ui import runs as ui_runs
+    from stabviz.ui import runlaunch
     at = open_app(page=SWEEP)
     at.text_input(key="sweep_x_values").set_value("1").run()
     at.text_input(key="sweep_y_values").set_value("1").run()
@@ -100,7 +100,7 @@ def test_a_started_sweeps_progress_is_above_the_form(temp_home):
         first_form_field = next(i for i, e in enumerate(_flat(at.main)) if getattr(e, "key", None) == "sweep_x")
         assert order.index("progress") < first_form_field
     finally:
-        ui_runs.launcher().shutdown(timeout=20)                       # no training in the test
+        runlaunch.launcher().shutdown(timeout=20)                       # no training in the test
 
 
 def test_a_browsers_first_view_draws_the_map_first_and_the_rest_on_the_next_run(monkeypatch):
@@ -119,3 +119,28 @@ def test_a_browsers_first_view_draws_the_map_first_and_the_rest_on_the_next_run(
     assert [b for b in at.button if b.key == "confirm_run"] and at.sidebar.code and _timing(at)
     at.run()                                                          # and from then on, every run is whole
     assert "Recommended initialisation" in tabs() and at.sidebar.code
+
+
+def _following_radio():
+    import streamlit as st
+    from stabviz.ui import state
+    choices = ("a", "b", "c")
+    default = st.session_state.get("default_now", "a")           # stands for the setting's default entry
+    state.seed_following("pick", "pick", state.choice_parser("pick", choices), default)
+    st.radio("Pick", choices, key="pick", on_change=state.picked, args=("pick",))
+
+
+def test_a_following_widget_follows_its_default_until_the_user_or_a_link_picks():
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_function(_following_radio).run()
+    assert at.radio(key="pick").value == "a"
+    at.session_state["default_now"] = "b"
+    assert at.run().radio(key="pick").value == "b"                   # never picked: the default moves it
+    at.radio(key="pick").set_value("c").run()
+    at.session_state["default_now"] = "a"
+    assert at.run().radio(key="pick").value == "c"                   # picked: the user's entry stays
+    linked = AppTest.from_function(_following_radio)
+    linked.query_params["pick"] = "c"
+    linked.run()
+    linked.session_state["default_now"] = "b"
+    assert linked.run().radio(key="pick").value == "c"               # a link's entry stays like a pick

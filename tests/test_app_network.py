@@ -8,7 +8,7 @@ import pytest
 from stabviz.ui import network
 from support import open_app, shown
 
-PAGE = "stabviz/ui/entry/network.py"
+PAGE = "network"
 MEASURE = "FormSubmitter:net_library-Measure"
 
 

@@ -16,7 +16,7 @@ from stabviz.config import LIFConfig, TrainConfig
 from stabviz.runs import RunStore
 from support import APP, open_app, shown
 
-RUNS_PAGE = "stabviz/ui/entry/runs.py"
+RUNS_PAGE = "runs"
 
 
 @pytest.fixture(autouse=True)
@@ -109,7 +109,7 @@ def test_a_sweeps_diverged_cell_is_grey_and_named_and_accuracy_runs_from_chance(
                   cfg=base.replace(lif=base.lif.replace(sharpness=x, dampening=y)),
                   early="non-finite loss" if status == "diverged" else None,
                   sweep={"id": "sweep1", "label": f"β={x}, γ={y}", "point": point})
-    at = open_app(page="stabviz/ui/entry/sweep.py")
+    at = open_app(page="sweep")
     import numpy as np
     import plotly.io as pio
     fig = pio.from_json(at.get("plotly_chart")[0].proto.spec)
@@ -180,5 +180,5 @@ def test_the_sweep_page_warns_before_a_sweep_whose_estimate_is_over_its_time_lim
     # the Sweep form's defaults at the default setting: 60 steps, batch 32, T = the setting's
     base = TrainConfig(lif=LIFConfig(), task="randman", train_steps=60, batch=32, time_steps=LIFConfig().steps)
     _slow_history(store, base, per_step=20.0)
-    at = open_app(page="stabviz/ui/entry/sweep.py")
+    at = open_app(page="sweep")
     assert any("over the runs' time limit of 10 min" in shown(w.value) for w in at.warning)

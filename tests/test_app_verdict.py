@@ -12,7 +12,7 @@ import pytest
 from stabviz.outcomes import model
 from support import open_app, shown
 
-EVIDENCE = "stabviz/ui/entry/evidence.py"
+EVIDENCE = "evidence"
 HEADLINE = re.compile(r"### :(green|orange|red)\[(Expected to train|At risk|Will collapse)\]: P\(collapse\) = (\d\.\d\d)")
 
 

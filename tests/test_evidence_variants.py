@@ -108,7 +108,7 @@ def test_the_evidence_page_shows_the_variant_arms_verdicts(tmp_path, monkeypatch
     variants.write_outputs(folder / "variants", result, summary, png=False)
     monkeypatch.setenv(ev_results.RESULTS_ENV, str(folder))
     monkeypatch.setenv("STABVIZ_HOME", str(tmp_path / "home"))
-    at = open_app(page="stabviz/ui/entry/evidence.py")
+    at = open_app(page="evidence")
     assert not at.exception and not at.error
     text = shown("\n".join([*(m.value for m in at.main.markdown), *(c.value for c in at.caption)]))
     assert "replicate --variants --quick" in text

@@ -217,6 +217,16 @@ def test_streamlit_only_in_the_ui_and_plotly_only_in_plots_and_the_ui(graph):
     assert not wrong, "UI libraries in core modules:\n" + "\n".join(wrong)
 
 
+def test_pages_never_import_the_router_or_an_entry_script(graph):
+    # a page links to another through stabviz.ui.nav's page objects; importing the router (or the script
+    # that starts it) from a page would run the dashboard inside a page
+    edges, _ = graph
+    entries = ("stabviz.ui.app", "stabviz.ui.launch")
+    wrong = [f"{m} -> {t}" for m, targets in sorted(edges.items()) if m.startswith("stabviz.ui.pages.")
+             for t in targets if t == entries[0] or t.startswith(entries[1])]
+    assert not wrong, "pages importing the router or an entry script:\n" + "\n".join(wrong)
+
+
 def test_the_graph_sees_function_level_and_relative_imports():
     tree = ast.parse("from . import b\ndef f():\n    from stabviz.c import d\n    import stabviz.e\n")
     found = list(_imports(tree, "stabviz.x.a", False))

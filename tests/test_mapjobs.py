@@ -195,3 +195,29 @@ def test_the_real_worker_returns_measure_maps_numbers_with_progress():
     assert out["agreement"] == want.agreement and out["x_name"] == "sharpness"
     # one report per column chunk (PROGRESS_UPDATES of them at most), ending with every cell
     assert calls[0] == (0, 25) and calls[-1] == (25, 25) and len(calls) == 6
+
+
+def test_the_verdicts_checks_run_on_the_same_registry_in_a_thread_with_the_same_cache_policy():
+    # outcome.Checks is a jobs.Jobs over one server thread: one owner, so the newest request supersedes the
+    # one waiting, and the finished checks are kept least-recently-used first, like the maps
+    import threading
+    from stabviz.ui import jobs as background
+    gate, ran = threading.Event(), []
+
+    def check(spec, progress):
+        ran.append((spec, os.getpid()))
+        gate.wait(10)
+        return {"setting": spec}
+
+    reg = background.Jobs(check, cache_size=1, executor=background.ThreadExecutor)
+    try:
+        assert reg.submit("server", "a", "a").state == "running"
+        assert reg.submit("server", "b", "b").state == "waiting"
+        assert reg.submit("server", "c", "c").state == "waiting"      # b is superseded before it starts
+        assert reg.status("b").state == "none"
+        gate.set()
+        assert _finished(reg, "c").result == {"setting": "c"}
+        assert ran == [("a", os.getpid()), ("c", os.getpid())]        # b never ran; in this process: a thread
+        assert reg.status("a").state == "none"                         # the cache holds one: c
+    finally:
+        reg.shutdown()

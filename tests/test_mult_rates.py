@@ -76,7 +76,7 @@ def test_the_dashboard_headlines_the_measured_rate_for_mult_resets(monkeypatch):
     from stabviz.ui import compute
     cfg = preset("shd-tau20", reset="mult1", n_rec=64)
     assert compute.shown_model(cfg) == "measured" and compute.shown_model(preset("shd-tau20")) == "gaussian"
-    preds = compute.predictions(compute.key_of(cfg))
+    preds = compute.predictions(cfg)
     shown = preds[compute.shown_model(cfg)]
     assert shown["voltage_model"] == "measured" and shown["notes"][0].startswith("voltage model: measured")
     assert abs(shown["firing_rate"] - _simulated_rate(cfg)) <= 0.05 < abs(preds["gaussian"]["firing_rate"] - shown["firing_rate"])

@@ -146,8 +146,8 @@ def test_the_confirmation_is_one_config_at_the_setting_s_T_with_enough_test_samp
     from stabviz.runs.confirm import quick_config
     from stabviz.tasks import TEST_FRACTION
     from stabviz.train import PROBE_SAMPLES
-    from stabviz.ui import runs as ui_runs
-    assert ui_runs.quick_config is quick_config                     # one definition, not a copy
+    from stabviz.ui import runlaunch
+    assert runlaunch.quick_config is quick_config                     # one definition, not a copy
     cfg = quick_config(LIFConfig(steps=80))
     assert cfg.time_steps == cfg.lif.steps == 80
     assert round(TEST_FRACTION * cfg.samples) >= PROBE_SAMPLES       # the verdict's probe has its samples

@@ -57,7 +57,7 @@ def test_import_from_anywhere_uses_the_installed_copy(venv, tmp_path):
     # package data the dashboard and the Learn page read at run time
     assert (installed / "ui" / "live_map.js").is_file()
     assert (installed / "data" / "theory.md").read_text() == (REPO / "docs" / "theory.md").read_text()
-    assert (installed / "ui" / "entry" / "app.py").is_file()
+    assert (installed / "ui" / "launch" / "app.py").is_file()
     # the replication study's committed results (docs/evidence's JSON files), which the Evidence page reads
     for committed in (REPO / "docs" / "evidence").glob("*.json"):
         assert (installed / "data" / "evidence" / committed.name).read_text() == committed.read_text()

@@ -14,10 +14,10 @@ from stabviz import theory
 from stabviz.config import LIFConfig, TrainConfig
 from stabviz.runs import RunStore
 from stabviz.runs.store import SCHEMA_VERSION, StoreError
-from stabviz.ui import runs as ui_runs
+from stabviz.ui import runlaunch
 from support import open_app, shown
 
-RUNS_PAGE = "stabviz/ui/entry/runs.py"
+RUNS_PAGE = "runs"
 
 
 @pytest.fixture(autouse=True)
@@ -111,37 +111,37 @@ def test_an_older_store_that_cannot_be_upgraded_still_lists_and_says_why_it_cann
 # -- times, ETA, cost, comparison ------------------------------------------------------------------------
 
 def test_relative_times_and_spans():
-    assert ui_runs.ago(None) == "—"
-    assert ui_runs.ago(100.0, now=102.0) == "just now"
-    assert ui_runs.ago(100.0, now=142.0) == "42 s ago"
-    assert ui_runs.ago(0.0, now=180.0) == "3 min ago"
-    assert ui_runs.span(5400) == "1.5 h" and ui_runs.span(7200) == "2 h" and ui_runs.span(3 * 86400) == "3 d"
+    assert runlaunch.ago(None) == "—"
+    assert runlaunch.ago(100.0, now=102.0) == "just now"
+    assert runlaunch.ago(100.0, now=142.0) == "42 s ago"
+    assert runlaunch.ago(0.0, now=180.0) == "3 min ago"
+    assert runlaunch.span(5400) == "1.5 h" and runlaunch.span(7200) == "2 h" and runlaunch.span(3 * 86400) == "3 d"
 
 
 def test_eta_comes_from_the_measured_seconds_per_step():
     run = {"status": "running", "started": 1000.0, "config": {"train_steps": 200}}
     # 55% of 200 steps = 110 steps in 33 s: 0.3 s per step, 90 steps left
-    assert ui_runs.seconds_per_step(run, 0.55, now=1033.0) == pytest.approx(0.3)
-    assert ui_runs.eta(run, 0.55, now=1033.0) == pytest.approx(27.0)
-    assert ui_runs.eta({**run, "status": "queued", "started": None}, 0.0) is None
-    assert ui_runs.eta(run, 0.0, now=1001.0) is None                          # no step done yet
+    assert runlaunch.seconds_per_step(run, 0.55, now=1033.0) == pytest.approx(0.3)
+    assert runlaunch.eta(run, 0.55, now=1033.0) == pytest.approx(27.0)
+    assert runlaunch.eta({**run, "status": "queued", "started": None}, 0.0) is None
+    assert runlaunch.eta(run, 0.0, now=1001.0) is None                          # no step done yet
 
 
 def test_the_cost_estimate_is_runs_times_steps_times_measured_seconds_per_step(temp_home):
     store = _store(temp_home)
     base = TrainConfig(lif=LIFConfig(n_rec=32), train_steps=10)
-    assert ui_runs.cost_estimate(base, 4, store.list()) is None
-    assert "No estimate yet: no run of this size" in ui_runs.cost_caption(base, 4)
+    assert runlaunch.cost_estimate(base, 4, store.list()) is None
+    assert "No estimate yet: no run of this size" in runlaunch.cost_caption(base, 4)
     _ended(store, base, seconds=5.0)                      # 0.5 s per step at this size
     _ended(store, base.replace(batch=128), seconds=50.0)  # another size: not used while one of this size exists
-    est = ui_runs.cost_estimate(base.replace(train_steps=100), 4, store.list(), workers=1)
+    est = runlaunch.cost_estimate(base.replace(train_steps=100), 4, store.list(), workers=1)
     assert est["measured_on"] == 1 and est["per_step"] == pytest.approx(0.5, rel=0.05)
     assert est["seconds"] == pytest.approx(4 * 100 * 0.5, rel=0.05)
-    assert ui_runs.cost_estimate(base, 4, store.list(), workers=2)["seconds"] == pytest.approx(10.0, rel=0.05)
+    assert runlaunch.cost_estimate(base, 4, store.list(), workers=2)["seconds"] == pytest.approx(10.0, rel=0.05)
     # no run of this size: no estimate (a small run's time is mostly start-up; scaling it misled by 1000×)
-    assert ui_runs.cost_estimate(base.replace(batch=16), 1, store.list(), workers=1) is None
-    assert "no run of this size (n = 32, batch 16" in ui_runs.cost_caption(base.replace(batch=16), 1)
-    assert "about" in ui_runs.cost_caption(base, 4)
+    assert runlaunch.cost_estimate(base.replace(batch=16), 1, store.list(), workers=1) is None
+    assert "no run of this size (n = 32, batch 16" in runlaunch.cost_caption(base.replace(batch=16), 1)
+    assert "about" in runlaunch.cost_caption(base, 4)
 
 
 def test_ensemble_members_each_cost_their_share_of_the_ensembles_wall_time(temp_home):
@@ -150,22 +150,22 @@ def test_ensemble_members_each_cost_their_share_of_the_ensembles_wall_time(temp_
     base = TrainConfig(lif=LIFConfig(n_rec=32), train_steps=10)
     for _ in range(3):
         _ended(store, base, seconds=8.0, summary={"execution": {"mode": "eager", "note": None, "members": 16}})
-    est = ui_runs.cost_estimate(base, 16, store.list(), workers=1)
+    est = runlaunch.cost_estimate(base, 16, store.list(), workers=1)
     assert est["per_step"] == pytest.approx(8.0 / 10 / 16, rel=0.05)
     assert est["seconds"] == pytest.approx(8.0, rel=0.05)
 
 
 def test_the_watched_run_is_the_newest_active_one_else_the_newest():
     runs = [{"id": "c", "status": "finished"}, {"id": "b", "status": "running"}, {"id": "a", "status": "queued"}]
-    assert ui_runs.watched_run(runs) == "b"
-    assert ui_runs.watched_run(runs[:1]) == "c" and ui_runs.watched_run([]) is None
+    assert runlaunch.watched_run(runs) == "b"
+    assert runlaunch.watched_run(runs[:1]) == "c" and runlaunch.watched_run([]) is None
 
 
 def test_a_comparison_shows_only_the_settings_that_differ(temp_home):
     store = _store(temp_home)
     a = _ended(store, TrainConfig(lif=LIFConfig(dampening=0.5), train_steps=10))
     b = _ended(store, TrainConfig(lif=LIFConfig(dampening=2.0), train_steps=20))
-    rows = ui_runs.comparison_table([store.get(a), store.get(b)])
+    rows = runlaunch.comparison_table([store.get(a), store.get(b)])
     assert [r["lif.dampening"] for r in rows] == [0.5, 2.0] and [r["train_steps"] for r in rows] == [10, 20]
     assert set(rows[0]) == {"run", "lif.dampening", "train_steps", "status", "predicted", "measured", "accuracy"}
 
@@ -213,7 +213,7 @@ def test_launching_shows_the_new_run_at_once(temp_home):
         assert at.query_params["run"] in (new, [new])
         assert at.subheader[0].value.startswith(f"Run {new[:8]}: ")
     finally:
-        ui_runs.launcher().shutdown(timeout=20)
+        runlaunch.launcher().shutdown(timeout=20)
 
 
 def test_an_exploding_run_with_rho2_below_one_says_which_gain_the_verdict_uses(temp_home):

@@ -17,10 +17,10 @@ from streamlit.testing.v1 import AppTest
 from stabviz.config import LIFConfig, TrainConfig, preset
 from stabviz.ui import sharing
 from stabviz.ui.layout import plain
-from support import open_app, shown
+from support import open_app, shown, switch_page
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-RUNS, SWEEP, LEARN = "stabviz/ui/entry/runs.py", "stabviz/ui/entry/sweep.py", "stabviz/ui/entry/learn.py"
+RUNS, SWEEP, LEARN = "runs", "sweep", "learn"
 TOKEN = "s3cret-classroom"
 #: What a visitor might slip into a link, a data path or (through it) a run's error text.
 PAYLOADS = ("![x](http://evil.example/a.png)", "[Re-enter your password](http://evil.example)", "<img src=x>",
@@ -132,9 +132,9 @@ def test_shared_without_a_token_switches_launching_off_and_says_so(monkeypatch, 
     assert at.button(key="confirm_run").disabled
     at = open_app(page=SWEEP)
     assert any("switched off" in t for t in _texts(at)) and not [b for b in at.button if b.label == "Start sweep"]
-    from stabviz.ui import runs as ui_runs
+    from stabviz.ui import runlaunch
     with pytest.raises(ValueError, match="switched off"):      # the gate holds on the server, not only in the UI
-        ui_runs.submit(TrainConfig())
+        runlaunch.submit(TrainConfig())
     assert store.list() == []
 
 
@@ -180,7 +180,7 @@ def test_shared_with_a_token_launches_only_with_it_only_listed_files_and_few_run
     _launch(at)                                                      # a third while two are queued
     assert any("at most 2 runs" in t for t in _texts(at)) and len(store.list()) == 2
     # the Explore button and the Sweep form pass through the same gate
-    at.switch_page("stabviz/ui/entry/explore.py").run()
+    switch_page(at, "explore").run()
     at.button(key="confirm_run").click().run()
     assert any("at most 2 runs" in t for t in _texts(at)) and len(store.list()) == 2
 
@@ -341,7 +341,7 @@ def test_the_guard_refuses_every_write_on_the_server_whatever_the_page_drew(monk
     that skipped the page's checks would reach it)."""
     import streamlit as st
     from stabviz.ui import guard
-    from stabviz.ui import runs as ui_runs
+    from stabviz.ui import runlaunch
     _shared(monkeypatch)
     mine, theirs = _ended(store, sharing.LOCAL_VISITOR), _ended(store, OTHER)
     queued = store.create(TrainConfig(lif=LIFConfig(), train_steps=10), owner=OTHER)
@@ -355,7 +355,7 @@ def test_the_guard_refuses_every_write_on_the_server_whatever_the_page_drew(monk
                 with pytest.raises(guard.Refused, match="type the run token|not the run token|launched by someone"):
                     write(run_id)
             with pytest.raises(guard.Refused):
-                guard.cancel(ui_runs.launcher(), queued)
+                guard.cancel(runlaunch.launcher(), queued)
         assert store.get(mine)["deleted"] is None and store.get(theirs)["deleted"] is not None
         assert store.get(mine)["tags"] is None and store.get(theirs)["tags"] is None
         assert store.get(queued)["status"] == "queued"
@@ -377,11 +377,10 @@ def test_no_page_writes_the_store_past_the_guard():
               if "self._write()" in inspect.getsource(f)}
     writes |= {name for name in vars(Launcher) if not name.startswith("_") and name != "wait"}
     assert {"delete", "undelete", "set_tags", "request_cancel", "create_many", "cancel", "submit"} <= writes
-    # measured maps have their own submit (a worker process, no run store), and the verdict's background
-    # check its thread pool's submit and cancel: not writes of runs
-    elsewhere = {("mapjobs.py", "submit"), ("measuredlayer.py", "submit"), ("outcome.py", "submit"),
-                 ("outcome.py", "cancel")}
-    # guard.delete(...) is the gate itself; ui_runs.submit...(...) are stabviz/ui/runs.py's functions, which
+    # the background jobs (measured maps, the verdict's check: stabviz/ui/jobs.py) have their own submit
+    # (a worker process or thread, no run store): not writes of runs
+    elsewhere = {("jobs.py", "submit"), ("measuredlayer.py", "submit"), ("outcome.py", "submit")}
+    # guard.delete(...) is the gate itself; runlaunch.submit...(...) are stabviz/ui/runlaunch.py's functions, which
     # pass through guard.launch (that file is read here too)
     ui = Path(__file__).resolve().parents[1] / "stabviz" / "ui"
     found = []
@@ -391,7 +390,7 @@ def test_no_page_writes_the_store_past_the_guard():
         for node in ast.walk(ast.parse(source.read_text())):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in writes
                     and (source.name, node.func.attr) not in elsewhere
-                    and not (isinstance(node.func.value, ast.Name) and node.func.value.id in ("guard", "ui_runs"))):
+                    and not (isinstance(node.func.value, ast.Name) and node.func.value.id in ("guard", "runlaunch"))):
                 found.append(f"{source.relative_to(ui)}:{node.lineno} calls .{node.func.attr}(")
     assert found == []
 
@@ -489,7 +488,7 @@ def test_the_runs_page_does_not_tell_an_existing_path_from_a_missing_one(store, 
 def test_a_shared_dashboard_takes_no_path_at_all(monkeypatch, store, tmp_path):
     """A visitor cannot probe the server's files: no path field, and a path sent past the page is refused
     with one message whether it exists or not."""
-    from stabviz.ui import runs as ui_runs
+    from stabviz.ui import runlaunch
     monkeypatch.setenv("STABVIZ_SHARED", "1")
     monkeypatch.setenv("STABVIZ_RUN_TOKEN", TOKEN)
     at = open_app(page=RUNS)
@@ -501,7 +500,7 @@ def test_a_shared_dashboard_takes_no_path_at_all(monkeypatch, store, tmp_path):
         why = sharing.refusal(TOKEN, 0, 1, [str(path)])
         refusals.append(why)
         with pytest.raises(ValueError):
-            ui_runs.submit(TrainConfig(task="shd", data_path=str(path)))       # no session token: refused too
+            runlaunch.submit(TrainConfig(task="shd", data_path=str(path)))       # no session token: refused too
     assert refusals[0] == refusals[1] and "only the data files" in refusals[0]
     assert store.list() == []
 
@@ -544,7 +543,7 @@ def test_a_1d_sweep_is_drawn_and_sweep_links_select_their_sweep(store):
     at = open_app({"sweep": "nope"}, page=SWEEP)
     assert any("sweep = 'nope'" in shown(w.value) for w in at.warning)
     # a sweep's id in the Runs page's run= (a finished sweep's link, pasted there) opens its first run
-    at = open_app({"run": "aaaa2d000001"}, page="stabviz/ui/entry/runs.py")
+    at = open_app({"run": "aaaa2d000001"}, page="runs")
     assert not at.warning and at.selectbox(key="run_choice").value == store.sweep("aaaa2d000001")["runs"][0]["id"]
 
 

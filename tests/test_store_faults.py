@@ -737,7 +737,7 @@ def test_the_runs_page_shows_a_damaged_store_as_one_error(tmp_path, monkeypatch)
     from support import open_app
     monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))
     (tmp_path / "stabviz.db").write_bytes(b"")
-    at = open_app(page="stabviz/ui/entry/runs.py")
+    at = open_app(page="runs")
     errors = [e.value for e in at.error]
     assert any("damaged" in e and "0 bytes" in e and "mv" in e for e in errors), errors
     assert (tmp_path / "stabviz.db").stat().st_size == 0
@@ -748,7 +748,7 @@ def test_the_runs_page_says_when_the_dispatcher_stopped_answering(tmp_path, monk
     monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))
     store = RunStore()
     with silent_dispatcher(store, silent_for=12) as silent:
-        at = open_app(page="stabviz/ui/entry/runs.py")
+        at = open_app(page="runs")
         warnings = [shown(w.value) for w in at.warning]
         assert any(f"(pid {silent.pid}) has not responded for 1" in w and "replaced after 30 s" in w
                    for w in warnings), warnings

@@ -11,7 +11,7 @@ import pytest
 
 from stabviz import plots
 from stabviz.runs.outcomes import training_outcome
-from stabviz.ui import runview, verdicts
+from stabviz.ui import runlive, verdicts
 
 #: how a run ended: (status, final accuracy, steps done, stopped_early)
 ENDINGS = {
@@ -67,7 +67,7 @@ def test_no_two_messages_contradict_each_other_or_the_table(ending, regime, rho,
         assert said == []
         return
     (text,) = said
-    table = {row["quantity"]: row["agrees"] for row in runview.comparison_rows(run)}
+    table = {row["quantity"]: row["agrees"] for row in runlive.comparison_rows(run)}
     noes = [q for q, a in table.items() if a == "no"]
     if noes:
         assert "Prediction **confirmed**" not in text

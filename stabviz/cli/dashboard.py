@@ -1,6 +1,6 @@
 """Start the dashboard from the installed package, from any directory: ``stabviz dashboard [flags]``.
 
-Runs ``python -m streamlit run <stabviz/ui/entry/app.py> <flags>`` in a child process with the options of
+Runs ``python -m streamlit run <stabviz/ui/launch/app.py> <flags>`` in a child process with the options of
 the repository's .streamlit/config.toml given as flags: that file is read only when Streamlit starts in
 the repository's root, and an installed package has no repository around it. Flags given by the caller
 win over these.
@@ -24,8 +24,8 @@ from typing import Mapping, Sequence
 
 import argparse
 
-#: The package's entry script (stabviz/ui/entry/app.py), found by path: the CLI never imports the ui layer.
-APP = Path(__file__).resolve().parents[1] / "ui" / "entry" / "app.py"
+#: The package's entry script (stabviz/ui/launch/app.py), found by path: the CLI never imports the ui layer.
+APP = Path(__file__).resolve().parents[1] / "ui" / "launch" / "app.py"
 
 #: The dashboard's Streamlit options (the same as .streamlit/config.toml; a test keeps them in step).
 #: fileWatcherType none: the watcher logs errors when it inspects torch.classes (STREAMLIT_NOTES).

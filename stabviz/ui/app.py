@@ -1,42 +1,27 @@
 """The dashboard's router: the shared sidebar (the setting, bound to the URL), the top navigation over the
 seven pages, then the current page, the link warnings and the footer.
 
-The entry scripts (top-level app.py in a checkout, stabviz/ui/entry/app.py in the installed package) call
-:func:`main`. The pages live in :mod:`stabviz.ui.pages`, one module each; their st.Page scripts in
-:mod:`stabviz.ui.entry` call the page's ``render`` with :func:`setting`, the setting the sidebar returned
-in this run.
+The entry scripts (top-level app.py in a checkout, stabviz/ui/launch/app.py in the installed package) call
+:func:`main`. The pages live in :mod:`stabviz.ui.pages`, one module each with a ``render(cfg)``; each is an
+``st.Page`` over a callable (declared in :mod:`stabviz.ui.nav`) that hands it the setting the sidebar
+returned in this run.
 """
 from __future__ import annotations
 
-from contextvars import ContextVar
+import importlib
+from typing import Callable
 
 import streamlit as st
 
 from stabviz.config import LIFConfig
-from stabviz.ui import entry, firstview, history, layout, sidebar, state
-
-#: (page script in stabviz/ui/entry, title, icon, url path); the first is the default page.
-PAGES = (
-    ("explore", "Explore", ":material/map:", ""),
-    ("surrogates", "Surrogates", ":material/show_chart:", "surrogates"),
-    ("runs", "Runs", ":material/directions_run:", "runs"),
-    ("sweep", "Sweep", ":material/grid_on:", "sweep"),
-    ("evidence", "Evidence", ":material/fact_check:", "evidence"),
-    ("network", "Your network", ":material/hub:", "network"),
-    ("learn", "Learn", ":material/school:", "learn"),
-)
-
-# st.Page runs a script without arguments: main() hands the sidebar's setting to it through this
-# variable, set only while the page runs (per script thread, so concurrent sessions never mix).
-_SETTING: ContextVar[LIFConfig] = ContextVar("stabviz_page_setting")
+from stabviz.ui import firstview, history, layout, nav, sidebar, state
 
 
-def setting() -> LIFConfig:
-    """The setting the sidebar returned in this run (valid: main() runs no page without one)."""
-    try:
-        return _SETTING.get()
-    except LookupError:
-        raise RuntimeError("a dashboard page runs only inside stabviz.ui.app.main()") from None
+def render(name: str, cfg: LIFConfig) -> None:
+    """Draw page ``name`` (stabviz.ui.pages.<name>) at ``cfg``. The module is imported when its page is first
+    shown, not with the router: importing all seven took twice as long as Explore alone (5.4 s against 2.7 s,
+    cold, on a loaded 2-core machine), and the first view would wait for it."""
+    importlib.import_module(f"stabviz.ui.pages.{name}").render(cfg)
 
 
 def requested_page() -> str | None:
@@ -54,10 +39,13 @@ def main() -> None:
     st.set_page_config(page_title="stabviz: stable surrogate gradients", page_icon=":material/bolt:",
                        layout="wide", initial_sidebar_state="collapsed" if layout.presenting() else "auto")
     state.begin()
-    page = st.navigation([st.Page(entry.script(name), title=title, icon=icon, url_path=url, default=i == 0)
-                          for i, (name, title, icon, url) in enumerate(PAGES)], position="top")
+    cfg: LIFConfig | None = None      # the sidebar's setting, drawn below: a page's callable reads it as it runs
 
-    state.warn_once(state.unknown_page(requested_page(), [p[3] for p in PAGES], PAGES[0][1]))
+    def body(name: str) -> Callable[[], None]:
+        return lambda: render(name, cfg)
+    page = st.navigation(nav.declare({p.name: body(p.name) for p in nav.PAGES}), position="top")
+
+    state.warn_once(state.unknown_page(requested_page(), list(nav.URLS.values()), nav.PAGES[0].title))
     cfg = sidebar.draw()
     with st.sidebar:
         present = layout.present_toggle()
@@ -69,11 +57,7 @@ def main() -> None:
 
     if cfg is not None:               # else setting_error() has said why, and the page draws nothing
         with layout.no_traceback(page.title):
-            token = _SETTING.set(cfg)
-            try:
-                page.run()
-            finally:
-                _SETTING.reset(token)
+            page.run()
 
     with warning_slot:
         layout.url_warnings()

@@ -20,17 +20,10 @@ from stabviz import memory
 from stabviz.config import (FIELDS, FORWARD_FIELDS, RANGES, Keyed, LIFConfig, config_key, fields_except,
                             limits)
 
-#: What the cached functions take: the setting itself (frozen), hashed by :func:`config_key`.
-Key = LIFConfig
 #: Cells per axis of the Explore maps.
 MAP_SIZE = 200
 #: Streamlit hashes a setting as the repr of its key: one string hashes faster than a tuple of two dozen.
 HASH_FUNCS = {LIFConfig: lambda cfg: repr(config_key(cfg))}
-
-
-def key_of(cfg: LIFConfig) -> Key:
-    """The argument the cached functions take for a setting: the setting itself."""
-    return cfg
 
 
 def forward_config(cfg: LIFConfig) -> LIFConfig:
@@ -40,7 +33,7 @@ def forward_config(cfg: LIFConfig) -> LIFConfig:
     return cfg.replace(**{f: getattr(default, f) for f in fields_except(*FORWARD_FIELDS)})
 
 
-def config_of(key: Key) -> LIFConfig:
+def config_of(key: LIFConfig) -> LIFConfig:
     """The setting a cached call computes with: ``key`` with its floats rounded as its hash rounds them,
     so an entry never depends on which of two nearby settings reached it first."""
     return LIFConfig(**dict(zip(FIELDS, config_key(key))))
@@ -60,7 +53,7 @@ def check_measurable(cfg: LIFConfig) -> None:
 
 
 @st.cache_data(max_entries=256, show_spinner="Predicting…", hash_funcs=HASH_FUNCS)
-def predictions(key: Key) -> dict[str, dict[str, Any]]:
+def predictions(key: LIFConfig) -> dict[str, dict[str, Any]]:
     """theory.predict under the uniform and gaussian models, and under the measured one when it is the
     chosen model or the automatic one (`shown_model`: the gaussian rate is off for multiplicative resets;
     that entry is theory.predict's own, with its note saying why it measured)."""
@@ -91,13 +84,13 @@ def shown_model(cfg: LIFConfig) -> str:
 
 
 @st.cache_data(max_entries=256, show_spinner=False, hash_funcs=HASH_FUNCS)
-def recommendation(key: Key) -> dict[str, Any]:
+def recommendation(key: LIFConfig) -> dict[str, Any]:
     from stabviz import theory
     return theory.recommend(config_of(key)).to_dict()
 
 
 @st.cache_data(max_entries=64, show_spinner=False, hash_funcs=HASH_FUNCS)
-def settings(key: Key, budget: int = 200) -> list[Any]:
+def settings(key: LIFConfig, budget: int = 200) -> list[Any]:
     """Every whole setting Explore offers, each scored by the outcome model at ``budget`` optimiser steps:
     as set, the outcome model's recommended options, then the theory's ρ² = 1 options (advice.settings)."""
     from stabviz.ui import advice
@@ -110,7 +103,7 @@ def settings(key: Key, budget: int = 200) -> list[Any]:
 # cache_resource, not cache_data: a hit then costs no copy of the five 200 × 200 arrays (~1 ms); the
 # Region is never mutated (region() below returns a replaced copy).
 @st.cache_resource(max_entries=64, show_spinner=False, hash_funcs=HASH_FUNCS)
-def _region(key: Key, x: str, y: str, n: int) -> Any:
+def _region(key: LIFConfig, x: str, y: str, n: int) -> Any:
     from stabviz import theory
     return theory.region(config_of(key), x=x, y=y, nx=n, ny=n)
 
@@ -160,20 +153,20 @@ def map_slices(cfg: LIFConfig, x: str, along: str, values: Sequence[float]) -> d
 
 
 @st.cache_data(max_entries=64, show_spinner=False, hash_funcs=HASH_FUNCS)
-def rate_curves(key: Key, param: str, lo: float, hi: float, n: int) -> dict[str, np.ndarray]:
+def rate_curves(key: LIFConfig, param: str, lo: float, hi: float, n: int) -> dict[str, np.ndarray]:
     """Firing rate per voltage model as ``param`` sweeps linspace(lo, hi, n)."""
     from stabviz import theory
     return theory.rate_curve(config_of(key), param, np.linspace(lo, hi, n))
 
 
 @st.cache_data(max_entries=64, show_spinner=False, hash_funcs=HASH_FUNCS)
-def voltage_densities(key: Key, lo: float, hi: float, n: int) -> dict[str, np.ndarray]:
+def voltage_densities(key: LIFConfig, lo: float, hi: float, n: int) -> dict[str, np.ndarray]:
     from stabviz import theory
     return theory.voltage_density(config_of(key), np.linspace(lo, hi, n))
 
 
 @st.cache_data(max_entries=16, show_spinner="Simulating the initialised layer on the CPU…", hash_funcs=HASH_FUNCS)
-def measurement(key: Key) -> dict[str, Any]:
+def measurement(key: LIFConfig) -> dict[str, Any]:
     """A quick Monte-Carlo check (simulate.measure on the CPU): its numbers and a voltage sample."""
     from stabviz import simulate
     cfg = config_of(key)
@@ -192,7 +185,7 @@ def _inside(name: str, lo: float, hi: float) -> tuple[float, float]:
 
 
 @st.cache_data(max_entries=16, show_spinner=False, hash_funcs=HASH_FUNCS)
-def sweep_boundary(key: Key, x: str, y: str, x_values: tuple[float, ...], y_values: tuple[float, ...],
+def sweep_boundary(key: LIFConfig, x: str, y: str, x_values: tuple[float, ...], y_values: tuple[float, ...],
                    n: int = 120) -> Any:
     """theory.region over the span of a sweep's values (padded half a step), for its predicted band."""
     from stabviz import theory

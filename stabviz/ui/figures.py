@@ -15,6 +15,7 @@ import streamlit as st
 from _plotly_utils.utils import convert_to_base64
 
 from stabviz import plots
+from stabviz.config import LIFConfig
 from stabviz.ui import compute
 
 LEAK_AXIS = (0.0, 0.995, 120)
@@ -26,7 +27,7 @@ def rate_bars(rates: tuple[tuple[str, float], ...]) -> go.Figure:
 
 
 @st.cache_resource(max_entries=64, show_spinner=False, hash_funcs=compute.HASH_FUNCS)
-def rate_vs_leak(fkey: compute.Key, current: float) -> go.Figure:
+def rate_vs_leak(fkey: LIFConfig, current: float) -> go.Figure:
     lo, hi, n = LEAK_AXIS
     import numpy as np
     return plots.rate_curves(np.linspace(lo, hi, n), compute.rate_curves(fkey, "leak", lo, hi, n),
@@ -34,7 +35,7 @@ def rate_vs_leak(fkey: compute.Key, current: float) -> go.Figure:
 
 
 @st.cache_resource(max_entries=64, show_spinner=False, hash_funcs=compute.HASH_FUNCS)
-def rate_vs_mean(fkey: compute.Key, axis: tuple[float, float, int], current: float | None,
+def rate_vs_mean(fkey: LIFConfig, axis: tuple[float, float, int], current: float | None,
                  condition_i: float | None) -> go.Figure:
     import numpy as np
     return plots.rate_curves(np.linspace(*axis), compute.rate_curves(fkey, "rec_mean", *axis), x_name="rec_mean",
@@ -42,8 +43,8 @@ def rate_vs_mean(fkey: compute.Key, axis: tuple[float, float, int], current: flo
 
 
 @st.cache_resource(max_entries=32, show_spinner=False, hash_funcs=compute.HASH_FUNCS)
-def voltages(fkey: compute.Key, axis: tuple[float, float, int], threshold: float,
-             measured_key: compute.Key | None) -> go.Figure:
+def voltages(fkey: LIFConfig, axis: tuple[float, float, int], threshold: float,
+             measured_key: LIFConfig | None) -> go.Figure:
     import numpy as np
     samples = None if measured_key is None else compute.measurement(measured_key)["voltages"]
     return plots.voltage_distributions(np.linspace(*axis), compute.voltage_densities(fkey, *axis),

@@ -13,13 +13,6 @@ import streamlit as st
 from stabviz.ui import state
 
 PARAM = "option"
-#: the session entry set once the user (or a link) has picked an entry; until then the default follows the setting
-PICKED = "_option_picked"
-
-
-def picked() -> None:
-    """The picker's on_change: from now on the user's entry stays when the setting moves."""
-    st.session_state[PICKED] = True
 
 
 def parser(labels: Sequence[str]):
@@ -34,13 +27,10 @@ def parser(labels: Sequence[str]):
 
 def keep(labels: Sequence[str], key: str = "rec_option", default: str | None = None) -> None:
     """Seed the picker's entry ``key`` from the link (else ``default``: the recommended setting, or labels[0],
-    the setting as set) and keep the chosen entry's index in the URL. Call every run, before anything reads
+    the setting as set) and keep the chosen entry's index in the URL. Until the user or a link picks an entry,
+    it follows the setting's default (:func:`state.seed_following`). Call every run, before anything reads
     ``key``."""
     default = default if default in labels else labels[0]
-    if st.query_params.get(PARAM) is not None:
-        st.session_state[PICKED] = True            # a link names the entry: keep it like a user's pick
-    elif not st.session_state.get(PICKED):
-        st.session_state[key] = default            # never picked: follow the setting's default entry
-    state.seed_widget(key, PARAM, parser(labels), default)
+    state.seed_following(key, PARAM, parser(labels), default)
     choice = st.session_state.get(key, default)
     state.keep_param(PARAM, list(labels).index(choice) if choice in labels else 0, default=list(labels).index(default))

@@ -8,16 +8,13 @@ is read from the theory's predicted gain and says so; the box then polls and upd
 """
 from __future__ import annotations
 
-import collections
-import concurrent.futures
-import threading
 from typing import Any
 
 import streamlit as st
 
 from stabviz.config import LIFConfig
 from stabviz.outcomes import advice, model
-from stabviz.ui import compute, layout
+from stabviz.ui import jobs, layout
 
 #: the optimiser budgets a user can plan for (the dataset trained both)
 BUDGETS = (200, 1000)
@@ -31,41 +28,32 @@ COLOURS = {"expected to train": "green", "at risk": "orange", "will collapse": "
 
 
 class Checks:
-    """Measurements by setting, made one at a time on a background thread; the newest request first (a
-    request not yet started is dropped when another arrives: a dragged slider measures where it stops)."""
+    """Measurements by setting, one at a time on a background thread of the server: a :class:`jobs.Jobs`
+    registry (the measured maps' cache policy) with one owner, so the newest request supersedes any not yet
+    started (a dragged slider measures where it stops)."""
 
     def __init__(self, size: int = 256):
-        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="stabviz-check")
-        self._lock = threading.Lock()
-        self._done: collections.OrderedDict[Any, dict[str, Any]] = collections.OrderedDict()
-        self._pending: dict[Any, concurrent.futures.Future] = {}
-        self._size = size
+        self._jobs = jobs.Jobs(_measure, size, jobs.ThreadExecutor, what="quick check")
 
     def get(self, key: Any, cfg: LIFConfig, start: bool = True) -> dict[str, Any] | None:
         """The measurement of ``cfg`` (``{"error": ...}`` when it cannot be measured), or None while it runs
         (it is started if it was not, unless ``start`` is False)."""
-        with self._lock:
-            if key in self._done:
-                self._done.move_to_end(key)
-                return self._done[key]
-            if start and key not in self._pending:
-                for other in self._pending.values():
-                    other.cancel()
-                self._pending = {k: f for k, f in self._pending.items() if not f.cancelled()}
-                self._pending[key] = self._pool.submit(self._run, key, cfg)
-        return None
+        status = self._jobs.submit(_SERVER, key, cfg) if start else self._jobs.status(key)
+        if status.state == "error":             # an unexpected failure (a refusal is _measure's result)
+            return {"error": layout.plain(status.error)}
+        return status.result if status.state == "done" else None
 
-    def _run(self, key: Any, cfg: LIFConfig) -> None:
-        from stabviz.outcomes import features
-        try:
-            result = features.measure(cfg)
-        except ValueError as err:       # a setting the check refuses (memory, burn-in): said, never raised
-            result = {"error": layout.plain(err)}
-        with self._lock:
-            self._done[key] = result
-            self._pending.pop(key, None)
-            while len(self._done) > self._size:
-                self._done.popitem(last=False)
+
+#: the one owner of the checks: every session's request supersedes the last one waiting
+_SERVER = "server"
+
+
+def _measure(cfg: LIFConfig, progress: jobs.Progress) -> dict[str, Any]:  # noqa: ARG001 - no progress to show
+    from stabviz.outcomes import features
+    try:
+        return features.measure(cfg)
+    except ValueError as err:       # a setting the check refuses (memory, burn-in): said, never raised
+        return {"error": layout.plain(err)}
 
 
 @st.cache_resource(show_spinner=False)
@@ -85,9 +73,8 @@ def headline(cfg: LIFConfig, compact: bool = False, more: str = "", start: bool 
     projector); it polls while the setting's measurement is running. ``start=False`` (a session's first
     view, while the map is drawn) reads the predicted gain and leaves the measurement to the next run: its
     torch import and simulation would compete with the first map for the CPU."""
-    key = compute.key_of(cfg)
-    pending = checks().get(key, cfg, start) is None and start
-    st.fragment(_box, run_every=POLL_S if pending else None)(cfg, key, pending, compact, more, start)
+    pending = checks().get(cfg, cfg, start) is None and start        # the setting is its own key
+    st.fragment(_box, run_every=POLL_S if pending else None)(cfg, cfg, pending, compact, more, start)
 
 
 def _box(cfg: LIFConfig, key: Any, polling: bool, compact: bool = False, more: str = "", start: bool = True) -> None:

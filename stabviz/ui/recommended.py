@@ -12,7 +12,8 @@ from typing import Any, Mapping, Sequence
 
 import streamlit as st
 
-from stabviz.ui import advice, compute, layout, optionlink, snippets
+from stabviz.config import LIFConfig
+from stabviz.ui import advice, compute, layout, snippets, state
 from stabviz.ui.advice import Setting
 
 #: the radio's key (and the session entry the Confirm button reads)
@@ -32,7 +33,7 @@ def picker(choices: Sequence[Setting]) -> Setting:
     if st.session_state.get(PICK) not in labels:       # by default the recommended setting
         st.session_state[PICK] = advice.default_choice(choices).label
     described = {s.label: s.describe() for s in choices}
-    st.radio("Setting", labels, key=PICK, format_func=described.__getitem__, on_change=optionlink.picked,
+    st.radio("Setting", labels, key=PICK, format_func=described.__getitem__, on_change=state.picked, args=(PICK,),
              help="Each entry is one whole network: its weights (as set, or conditions I and II) and its surrogate, "
                   "with the outcome model's P(collapse). *recommended* entries come from the outcome model (fitted "
                   "on measured training runs); the others are the theory's ρ² = 1 options, what the paper proposes, "
@@ -41,7 +42,7 @@ def picker(choices: Sequence[Setting]) -> Setting:
     return chosen(choices)
 
 
-def _ask_measure(key: compute.Key) -> None:
+def _ask_measure(key: LIFConfig) -> None:
     st.session_state.setdefault(MEASURE_FLAG, set()).add(key)
 
 
@@ -77,7 +78,7 @@ def verdict(setting: Setting) -> None:
 
 def measure(setting: Setting) -> None:
     """The button that simulates exactly this network (its weights, input and surrogate), then its result."""
-    key = compute.key_of(setting.cfg)
+    key = setting.cfg
     if key not in st.session_state.get(MEASURE_FLAG, set()):
         st.button("Measure this setting (Monte-Carlo, CPU)", key="measure_setting", on_click=_ask_measure,
                   args=(key,), icon=":material/science:",

@@ -15,7 +15,7 @@ import streamlit as st
 from stabviz.config import (FORMULAS, IN_INITS, INITS, NEURONS, PRESET_NOTES, PRESETS, RESETS, SHAPES,
                             VOLTAGE_MODELS, LIFConfig, preset)
 from stabviz.shapes import SHAPE_TABLE
-from stabviz.ui import runs as ui_runs
+from stabviz.ui import runlaunch
 from stabviz.ui import fields, library, sharing, sliders, state, urlstate
 
 #: shape -> the name the selectbox shows (from the shape's record)
@@ -204,7 +204,7 @@ def _shared_panel() -> None:
         st.caption("Launching, cancelling, tagging and deleting training runs is switched off here: the host "
                    "has set no run token. Everything else works.")
         return
-    st.text_input("Run token", type="password", key=ui_runs.TOKEN, autocomplete="off",
+    st.text_input("Run token", type="password", key=runlaunch.TOKEN, autocomplete="off",
                   help="Launching training runs here, and cancelling, tagging or deleting your own, needs the "
                        "token the host gave you.")
     st.caption(f"Each visitor may have {sharing.max_runs()} runs queued or running at once, counted by "

@@ -178,6 +178,26 @@ def seed_widget(key: str, param: str, parse: Callable[[str], Any], default: Any)
         ss[WARNINGS] = [*ss.get(WARNINGS, []), warning]
 
 
+_PICKED = "_picked_"           # + a widget's key: the user (or a link) has picked its value
+
+
+def seed_following(key: str, param: str, parse: Callable[[str], Any], default: Any) -> None:
+    """:func:`seed_widget` for a widget whose default follows the setting: until the user picks a value
+    (its ``on_change`` calls :func:`picked`) or a link names one, every run sets it to ``default``; from
+    then on the pick stays when the setting moves."""
+    ss = st.session_state
+    if st.query_params.get(param) is not None:
+        ss[_PICKED + key] = True                    # a link names the value: keep it like a user's pick
+    elif not ss.get(_PICKED + key):
+        ss[key] = default
+    seed_widget(key, param, parse, default)
+
+
+def picked(key: str) -> None:
+    """A following widget's on_change (``on_change=state.picked, args=(key,)``): the user has picked."""
+    st.session_state[_PICKED + key] = True
+
+
 def choice_parser(name: str, choices: tuple[str, ...] | list[str]) -> Callable[[str], str]:
     """A ``parse`` for :func:`page_param`: the text must be one of ``choices``."""
     def parse(text: str) -> str:

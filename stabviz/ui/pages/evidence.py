@@ -16,8 +16,8 @@ from stabviz.config import LIFConfig
 from stabviz.evidence import results as ev_results
 from stabviz.evidence import variants as ev_variants
 from stabviz.runs import StoreError
-from stabviz.ui import entry, fields, figures, layout, outcome_evidence, sharing
-from stabviz.ui import runs as ui_runs
+from stabviz.ui import fields, figures, layout, nav, outcome_evidence, sharing
+from stabviz.ui import runlaunch
 
 VERDICT_COLORS = {"confirmed": "green", "refuted": "red", "inconclusive": "orange"}
 VERDICT_ICONS = {"confirmed": ":material/check_circle:", "refuted": ":material/cancel:",
@@ -202,7 +202,7 @@ def variants_view() -> None:
 
 def _overlay(cells: list) -> tuple[dict[str, Any], dict[str, int]]:
     try:
-        stored = ui_runs.store().list(limit=STORE_WINDOW)
+        stored = runlaunch.store().list(limit=STORE_WINDOW)
     except StoreError:              # the committed results need no store: only the reruns are lost
         stored = []
     return evidence.rerun_overlay(cells, stored)
@@ -293,7 +293,7 @@ def rerun_control(results: Mapping[str, Any], arm: str, active: int) -> None:
     if c[1].button("Rerun this arm", key=f"evidence_rerun_{arm}", icon=":material/replay:",
                    disabled=off or seeds is None):
         try:
-            run_ids = ui_runs.submit_many(configs)
+            run_ids = runlaunch.submit_many(configs)
         except ValueError as err:
             st.error(f"The rerun was not started: {layout.plain(err)}", icon=":material/block:")
         else:
@@ -309,4 +309,4 @@ def rerun_control(results: Mapping[str, Any], arm: str, active: int) -> None:
     if queued:
         st.success(f"{queued} runs queued: they appear on the Runs page and are drawn here as they finish.",
                    icon=":material/check:")
-        st.page_link(entry.script("runs"), label="Open the Runs page", icon=":material/open_in_new:")
+        st.page_link(nav.page("runs"), label="Open the Runs page", icon=":material/open_in_new:")

@@ -13,10 +13,10 @@ import streamlit as st
 
 from stabviz import plots
 from stabviz.config import RANGES, LIFConfig
-from stabviz.ui import (advice, compute, entry, figures, layout, livemap, measuredlayer, outcome, recommended, runview,
+from stabviz.ui import (advice, compute, figures, layout, livemap, measuredlayer, outcome, recommended, runlive,
                         sharing, state, urlstate)
-from stabviz.ui import firstview, optionlink
-from stabviz.ui import runs as ui_runs
+from stabviz.ui import firstview, nav, optionlink
+from stabviz.ui import runlaunch
 
 #: tab label -> (x axis, y axis); every map's y axis is the dampening γ. Short labels: the three tabs fit
 #: side by side at 1280 × 720 without a scroll arrow. The tail map is always drawn for q-PseudoSpike.
@@ -99,7 +99,7 @@ def map_tab_parser(text: str) -> str:
     return by_param[text]
 
 
-def _ask_measure(key: compute.Key) -> None:
+def _ask_measure(key: LIFConfig) -> None:
     st.session_state.setdefault(MEASURE_FLAG, set()).add(key)
 
 
@@ -107,7 +107,7 @@ def measured(cfg: LIFConfig) -> dict[str, Any] | None:
     """The quick Monte-Carlo check (firing rate and a voltage sample), when asked for with the button
     or when it is the chosen voltage model. Keyed by the forward setting: the surrogate does not change
     the voltages, so moving γ or β never re-simulates."""
-    key = compute.key_of(compute.forward_config(cfg))
+    key = compute.forward_config(cfg)
     if cfg.voltage_model == "measured" or key in st.session_state.get(MEASURE_FLAG, set()):
         return compute.measurement(key)
     return None
@@ -115,7 +115,7 @@ def measured(cfg: LIFConfig) -> dict[str, Any] | None:
 
 def measure_button(cfg: LIFConfig, where: str) -> None:
     st.button("Quick measured check (Monte-Carlo, CPU)", key=f"measure_{where}", on_click=_ask_measure,
-              args=(compute.key_of(compute.forward_config(cfg)),), icon=":material/science:",
+              args=(compute.forward_config(cfg),), icon=":material/science:",
               help="Simulates the initialised layer for 300 steps (no training) and measures its firing "
                    "rate and voltages. A few seconds on the CPU; cached per setting.")
 
@@ -139,7 +139,7 @@ def confirm_button(cfg: LIFConfig, option: advice.Setting | None = None) -> None
     st.subheader("Confirm with a short run")
     at = cfg if option is None or option.label == advice.AS_SET else option.cfg
     where = "the current setting" if at is cfg else f"the option “{option.label}”"
-    quick = ui_runs.quick_config(at)
+    quick = runlaunch.quick_config(at)
     st.caption(f"At {where} (γ = {at.dampening:.4g}, β = {at.sharpness:.4g}"
                + (f", q = {at.tail:.4g}" if at.shape == "qpseudospike" else "") + f", W_rec {at.init_rec}): "
                f"{quick.train_steps} training "
@@ -152,16 +152,16 @@ def confirm_button(cfg: LIFConfig, option: advice.Setting | None = None) -> None
         st.caption(":material/lock: Launching runs is switched off on this shared dashboard "
                    "(the host has set no run token).")
     c = st.columns([1, 3], vertical_alignment="bottom")
-    seeds = ui_runs.seeds_input(c[0], "confirm_seeds")          # None: invalid, and the field says why
+    seeds = runlaunch.seeds_input(c[0], "confirm_seeds")          # None: invalid, and the field says why
     if seeds is not None:
-        st.caption(ui_runs.cost_caption(quick, seeds))
-        too_long = ui_runs.limit_warning(quick, seeds)      # said before the click, with the estimate and limit
+        st.caption(runlaunch.cost_caption(quick, seeds))
+        too_long = runlaunch.limit_warning(quick, seeds)      # said before the click, with the estimate and limit
         if too_long:
             st.warning(too_long, icon=":material/timer_off:")
     if c[1].button("Confirm with a short run", type="primary", icon=":material/play_arrow:", key="confirm_run",
                    disabled=off or seeds is None):
         try:
-            st.session_state[CONFIRMED] = ui_runs.submit_seeds(ui_runs.quick_config(at), seeds)
+            st.session_state[CONFIRMED] = runlaunch.submit_seeds(runlaunch.quick_config(at), seeds)
         except ValueError as err:
             st.error(f"The run was not started: {layout.plain(err)}")
 
@@ -174,25 +174,25 @@ def confirmation_view(run_ids: Sequence[str] | None) -> None:
     verdict (a seed group's interval verdict for two or more seeds); a link opens them on the Runs page."""
     if not run_ids:
         return
-    store = ui_runs.store()
+    store = runlaunch.store()
     try:
         lif = (store.get(run_ids[0]).get("config") or {}).get("lif") or {}
     except KeyError:                   # no longer in the store (its database was moved aside)
         st.session_state[CONFIRMED] = None
         return
     with st.container(border=True):
-        st.caption(f"Confirmation at {layout.plain(runview.setting_label(lif))}"
+        st.caption(f"Confirmation at {layout.plain(runlive.setting_label(lif))}"
                    + (f", {len(run_ids)} seeds" if len(run_ids) > 1 else ""))
-        runview.follow(store, run_ids, "confirm", titles=("loss", "accuracy"), per_row=2)   # the page's full width
-        runview.group_view(store, run_ids[0], "confirm")
+        runlive.follow(store, run_ids, "confirm", titles=("loss", "accuracy"), per_row=2)   # the page's full width
+        runlive.group_view(store, run_ids[0], "confirm")
         params = {**urlstate.setting_params(st.session_state[state.SETTING]), "run": run_ids[0]}
-        st.page_link(entry.script("runs"), label=f"Details on the Runs page (run {run_ids[0][:8]})",
+        st.page_link(nav.page("runs"), label=f"Details on the Runs page (run {run_ids[0][:8]})",
                      icon=":material/open_in_new:", query_params=params)
 
 
 def rate_panel(cfg: LIFConfig, rec: Mapping[str, Any]) -> None:
     """Predicted firing rate against the leak and against the recurrent weight mean."""
-    fkey = compute.key_of(compute.forward_config(cfg))
+    fkey = compute.forward_config(cfg)
     c = st.columns(2)
     with c[0]:
         figures.chart(figures.rate_vs_leak(fkey, cfg.leak), "rate_leak")
@@ -211,7 +211,7 @@ def voltage_panel(cfg: LIFConfig, preds: Mapping[str, Mapping[str, Any]]) -> Non
     g = preds["gaussian"]
     lo, hi = g["voltage_mean"] - 5 * g["voltage_std"], g["voltage_mean"] + 5 * g["voltage_std"]
     lo, hi = min(lo, cfg.threshold - 1e-3), max(hi, cfg.threshold + 1e-3)
-    fkey = compute.key_of(compute.forward_config(cfg))
+    fkey = compute.forward_config(cfg)
     m = measured(cfg)
     figures.chart(figures.voltages(fkey, (lo, hi, 400), cfg.threshold, None if m is None else fkey), "vdist")
     u = preds["uniform"]
@@ -263,11 +263,10 @@ def metrics(cfg: LIFConfig, pred: Mapping[str, Any], preds: Mapping[str, Mapping
 
 def render(cfg: LIFConfig) -> None:
     """The Explore page at the sidebar's setting."""
-    key = compute.key_of(cfg)
-    preds = compute.predictions(key)
+    preds = compute.predictions(cfg)
     pred = preds[compute.shown_model(cfg)]      # the measured model for mult resets, where gaussian is off
-    rec = compute.recommendation(key)
-    choices = compute.settings(key, outcome.budget())   # every whole setting offered: options, snippets, Confirm
+    rec = compute.recommendation(cfg)
+    choices = compute.settings(cfg, outcome.budget())   # every whole setting offered: options, snippets, Confirm
     optionlink.keep([s.label for s in choices], default=advice.default_choice(choices).label)   # ?option=N
     later = firstview.waiting()      # a session's first view: the map first, the rest one rerun later
 
@@ -293,7 +292,7 @@ def render(cfg: LIFConfig) -> None:
         for label, tab in zip(MAPS, tabs):
             if tab.open:
                 with tab:
-                    region = draw_map(cfg, label, color_by, runs=ui_runs.map_markers(cfg, *MAPS[label]))
+                    region = draw_map(cfg, label, color_by, runs=runlaunch.map_markers(cfg, *MAPS[label]))
 
     with header:
         recommendation = advice.recommendation_sentence(choices)

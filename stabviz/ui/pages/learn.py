@@ -20,7 +20,7 @@ from stabviz.ui.layout import fmt
 def demo_regime(demo: Mapping[str, Any]) -> str:
     """The theory's calibrated regime at a demo's setting, as the sidebar's other pages compute it."""
     cfg = paper_demos.demo_config(demo)
-    return compute.predictions(compute.key_of(cfg))[cfg.voltage_model]["regime"]
+    return compute.predictions(cfg)[cfg.voltage_model]["regime"]
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -86,7 +86,6 @@ def condition_steps(cfg: LIFConfig, rec: Mapping[str, Any], pred: Mapping[str, A
 
 def render(cfg: LIFConfig) -> None:
     """The Learn page at the sidebar's setting."""
-    key = compute.key_of(cfg)
     st.title("Surrogate gradients in five minutes")
 
     st.header("1. A spiking neuron")
@@ -136,7 +135,7 @@ def render(cfg: LIFConfig) -> None:
     st.markdown("Backpropagating through time multiplies the error by one step's gain **T** times. If that gain "
                 "is above 1 gradients explode; below 1 they vanish. The paper picks the initialisation and the "
                 "surrogate so that the gain is 1 before training starts:")
-    for step in condition_steps(cfg, compute.recommendation(key), compute.predictions(key)[cfg.voltage_model]):
+    for step in condition_steps(cfg, compute.recommendation(cfg), compute.predictions(cfg)[cfg.voltage_model]):
         with st.container(border=True):
             st.markdown(f"**{step['title']}** · {step['number']}")
             st.markdown(step["text"])

@@ -18,7 +18,7 @@ import streamlit as st
 
 from stabviz import plots
 from stabviz.config import SHAPES, LIFConfig
-from stabviz.ui import entry, figures, layout, network, urlstate
+from stabviz.ui import figures, layout, nav, network, urlstate
 
 SOURCES = {"library": "From my library (snnTorch)", "nir": "A NIR file"}
 REQUEST = "_net_request"          # the key of the measurement shown: ("library", numbers) or ("nir", digest, options)
@@ -144,7 +144,7 @@ def show_report(report: Any, tag: str) -> None:
                         f"`{lay['surrogate']['library_text']}`")
             figures.chart(plots.check_rate_histogram(lay), f"net_hist_{tag}_{i}")
             if pred.get("setting"):
-                st.page_link(entry.script("explore"), label=f"Open Explore at layer {lay['name']}'s setting",
+                st.page_link(nav.page("explore"), label=f"Open Explore at layer {lay['name']}'s setting",
                              icon=":material/map:", query_params=urlstate.setting_params(pred["setting"]))
             else:
                 st.caption(f"No theory prediction: {layout.plain(pred.get('why', ''))}")

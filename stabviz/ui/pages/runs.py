@@ -1,7 +1,7 @@
 """Runs (/runs): launch short training runs, follow them live, compare prediction and measurement.
 
 The page's whole glue: the launch form, the runs table, the live view of one run and :func:`render`.
-The run store and the launcher the pages share are in :mod:`stabviz.ui.runs`.
+The run store and the launcher the pages share are in :mod:`stabviz.ui.runlaunch`.
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from stabviz.runs import ACTIVE
 from stabviz.runs.groups import groups_of, interval_text
 from stabviz.runs.status import status_text, steps_text
 from stabviz.runs.store import describe_dispatcher
-from stabviz.ui import fields, guard, layout, runview, sharing, state
-from stabviz.ui import runs as ui_runs
+from stabviz.ui import fields, guard, layout, runlive, sharing, state
+from stabviz.ui import runlaunch
 
 #: At most this many runs side by side.
 COMPARE_MAX = 4
@@ -35,7 +35,7 @@ def duration(run: Mapping[str, Any]) -> float | None:
 
 def _duration_text(run: Mapping[str, Any]) -> str:
     seconds = duration(run)
-    return "—" if seconds is None else ui_runs.span(seconds)
+    return "—" if seconds is None else runlaunch.span(seconds)
 
 
 def table_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -45,12 +45,12 @@ def table_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for r in runs:
         cfg = r.get("config") or {}
-        outcome = ui_runs.outcome_row(r)
+        outcome = runlaunch.outcome_row(r)
         rows.append({
-            "run": r["id"][:8], "status": status_text(r), "created": ui_runs.ago(r["created"]),
+            "run": r["id"][:8], "status": status_text(r), "created": runlaunch.ago(r["created"]),
             "tags": ", ".join(r.get("tags") or []),
-            "setting": runview.setting_label(cfg.get("lif") or {}), "task": cfg.get("task"),
-            "steps": steps_text(r), "T": runview.run_steps(r),     # steps done / asked; T of the regimes beside it
+            "setting": runlive.setting_label(cfg.get("lif") or {}), "task": cfg.get("task"),
+            "steps": steps_text(r), "T": runlive.run_steps(r),     # steps done / asked; T of the regimes beside it
             "predicted": outcome["predicted"], "measured": outcome["measured"],
             "accuracy": outcome["accuracy"], "duration": _duration_text(r), "sweep": r.get("sweep_label") or "",
             "seed group (95% interval)": interval_text(groups.get(r.get("sweep_id"))) or "",
@@ -71,7 +71,7 @@ def launch_form(cfg: LIFConfig) -> None:
     # Plain widgets in a bordered box, not an st.form: every value is checked as it is typed, and the
     # button stays disabled, with the reason, while one is empty or out of range (Enter commits a field only).
     with st.container(border=True, key="launch"):
-        st.markdown(f"**Launch a run at the current setting**: {runview.setting_label(cfg.to_dict())}")
+        st.markdown(f"**Launch a run at the current setting**: {runlive.setting_label(cfg.to_dict())}")
         c = st.columns(4)
         task = c[0].selectbox("Task", TASKS, help="randman is generated on the fly; digits is scikit-learn's "
                                                   "bundled set (16 steps, 64 channels); shd and slmnist read a "
@@ -88,7 +88,7 @@ def launch_form(cfg: LIFConfig) -> None:
         num = lambda col, label, name, default, **kw: fields.number(col, label, name, f"launch_{name}",  # noqa: E731
                                                                     default=default, ranges=ranges, **kw)
         # The defaults are the form's run preset (Explore's confirmation run and a sparsity target): the setting's T.
-        quick = ui_runs.quick_config(cfg, preset="form")
+        quick = runlaunch.quick_config(cfg, preset="form")
         layers, bad_layers = num(c[3], "Layers", "layers", quick.layers, step=1)
         c = st.columns(4)
         steps, bad_steps = num(c[0], "Training steps", "train_steps", quick.train_steps, step=10)
@@ -106,12 +106,12 @@ def launch_form(cfg: LIFConfig) -> None:
         recommended = c[2].checkbox("Use the recommended setting", help="The outcome model's recommended whole "
                                                                         "setting (γ, β, q and the recurrent "
                                                                         "initialisation) replaces yours for this run.")
-        seeds = ui_runs.seeds_input(c[3], "launch_seeds")
+        seeds = runlaunch.seeds_input(c[3], "launch_seeds")
         st.caption("Limits on this machine: " + ", ".join(f"{k} ≤ {v}" for k, v in lim.items())
                    + " (raise with STABVIZ_MAX_<NAME>).")
         problems = [p for p in (bad_layers, bad_steps, bad_batch, bad_t, bad_lr, bad_sw, bad_st) if p]
         if seeds is None:
-            problems.append(f"Seeds must be a whole number in [1, {ui_runs.MAX_SEEDS}]")
+            problems.append(f"Seeds must be a whole number in [1, {runlaunch.MAX_SEEDS}]")
         problems += list(state.invalid_fields().values())
         if problems:
             st.caption(":material/block: Launch is disabled until every field is valid: " + problems[0] + ".")
@@ -122,7 +122,7 @@ def launch_form(cfg: LIFConfig) -> None:
                                     train_steps=int(steps), batch=int(batch), time_steps=int(time_steps),
                                     lr=float(lr), device=device, sparsity_weight=float(sparsity_weight),
                                     sparsity_target=float(sparsity_target), use_recommended_setting=recommended)
-                run_ids = None if _over_limit(train, seeds) else ui_runs.submit_seeds(train, seeds)
+                run_ids = None if _over_limit(train, seeds) else runlaunch.submit_seeds(train, seeds)
             except ValueError as err:
                 st.error(f"The run was not started: {layout.plain(sharing.redact(str(err)))}")
             else:
@@ -137,9 +137,9 @@ LIMIT_ACK = "_limit_warned"
 
 
 def _over_limit(train: TrainConfig, seeds: int) -> bool:
-    """Whether to hold this launch back, once: its estimate is over its time limit (ui_runs.limit_warning)
+    """Whether to hold this launch back, once: its estimate is over its time limit (runlaunch.limit_warning)
     and it has not been warned of yet. The warning says so; the same launch pressed again starts."""
-    why = ui_runs.limit_warning(train, seeds)
+    why = runlaunch.limit_warning(train, seeds)
     asked = (repr(train.to_dict()), seeds)
     if why is None or st.session_state.get(LIMIT_ACK) == asked:
         return False
@@ -153,26 +153,26 @@ def run_choice(runs: Sequence[Mapping[str, Any]]) -> str:
     watched run (the newest queued or running one, else the newest)."""
     ids = [r["id"] for r in runs]
     ss = st.session_state
-    launched = ss.get(ui_runs.LAST_LAUNCH)
+    launched = ss.get(runlaunch.LAST_LAUNCH)
     if launched in ids and launched != ss.get(SHOWN_LAUNCH):
         # a run this session has just launched (here or on Explore) is shown once, at once: the selector's
         # value and the link's, which state.seed_widget would otherwise take back to the run it held before
         ss[SHOWN_LAUNCH] = ss["run_choice"] = launched
         st.query_params["run"] = launched
-    state.seed_widget("run_choice", "run", ui_runs.run_parser(ids), ui_runs.watched_run(runs))
+    state.seed_widget("run_choice", "run", runlaunch.run_parser(ids), runlaunch.watched_run(runs))
     if st.session_state["run_choice"] not in ids:          # a run older than the table's 200, or deleted
-        st.session_state["run_choice"] = ui_runs.watched_run(runs)
-    labels = {r["id"]: f"{r['id'][:8]} · {status_text(r)} · {ui_runs.ago(r['created'])} · "
-                       f"{runview.setting_label((r.get('config') or {}).get('lif') or {})}" for r in runs}
+        st.session_state["run_choice"] = runlaunch.watched_run(runs)
+    labels = {r["id"]: f"{r['id'][:8]} · {status_text(r)} · {runlaunch.ago(r['created'])} · "
+                       f"{runlive.setting_label((r.get('config') or {}).get('lif') or {})}" for r in runs}
     run_id = st.selectbox("Run", ids, key="run_choice", format_func=labels.get, persist_state="session")
     state.keep_param("run", run_id)
     return run_id
 
 
 def cancel_button(run: Mapping[str, Any]) -> None:
-    why = guard.reason(ui_runs.store(), "cancel", [run["id"]])
+    why = guard.reason(runlaunch.store(), "cancel", [run["id"]])
     if st.button("Cancel run", icon=":material/stop:", key="cancel_run", disabled=bool(why), help=_sentence(why)):
-        _write(guard.cancel, ui_runs.launcher(), run["id"])
+        _write(guard.cancel, runlaunch.launcher(), run["id"])
     refused_caption(why)
 
 
@@ -197,11 +197,11 @@ def _write(action, *args) -> Any:
 
 def run_view(store: Any, run_id: str) -> None:
     """The chosen run: live status, progress with ETA, curves, then its verdict and details; tags."""
-    runview.follow(store, [run_id], "live", on_active=cancel_button)
+    runlive.follow(store, [run_id], "live", on_active=cancel_button)
     run = store.get(run_id)
-    runview.group_view(store, run_id, "live")
+    runlive.group_view(store, run_id, "live")
     if run["status"] not in ACTIVE:
-        runview.details(run, "live")
+        runlive.details(run, "live")
         why = guard.reason(store, "edit", [run_id])
         c = st.columns([4, 1], vertical_alignment="bottom")
         with c[0]:
@@ -239,7 +239,7 @@ def tags_input(store: Any, run: Mapping[str, Any], why: str | None) -> None:
         except guard.Refused as err:
             st.session_state[key] = current          # the field shows the stored tags, not the refused ones
             st.session_state["_tag_error"] = str(err)
-        except (ValueError, ui_runs.StoreError) as err:
+        except (ValueError, runlaunch.StoreError) as err:
             st.session_state["_tag_error"] = str(err)
 
     st.multiselect("Tags", known, default=current, key=key, accept_new_options=True, on_change=save,
@@ -274,9 +274,9 @@ def runs_table(store: Any, runs: Sequence[Mapping[str, Any]]) -> list[str]:
     c[0].subheader("All runs")
     wanted = c[1].multiselect("Filter by tag", tags, key="tag_filter", placeholder="all runs") if tags else []
     shown = [r for r in runs if not wanted or set(wanted) & set(r.get("tags") or [])]
-    st.markdown(ui_runs.status_key())
+    st.markdown(runlaunch.status_key())
     rows = table_rows(shown)
-    data = pd.DataFrame(rows).style.map(ui_runs.status_style, subset=["status"]) if rows else rows
+    data = pd.DataFrame(rows).style.map(runlaunch.status_style, subset=["status"]) if rows else rows
     table = st.dataframe(data, on_select="rerun", selection_mode="multi-row", hide_index=True,
                          key="runs_table", width="stretch")
     st.caption("steps: the optimiser steps the run took, of those it was queued with (a run its time limit "
@@ -305,15 +305,15 @@ def selection_tools(store: Any, selected: Sequence[str]) -> None:
             st.caption(f"Select at most {COMPARE_MAX} runs to compare them.")
         return
     st.subheader(f"Comparing {len(runs)} runs")
-    st.dataframe(ui_runs.comparison_table(runs), hide_index=True, width="stretch")
+    st.dataframe(runlaunch.comparison_table(runs), hide_index=True, width="stretch")
     st.caption("Columns: the settings that differ between these runs, then each one's outcome.")
-    runview.charts(selected, "overlay")
+    runlive.charts(selected, "overlay")
 
 
 def render(cfg: LIFConfig) -> None:
     """The Runs page at the sidebar's setting (the setting new runs are launched at): the watched run on
     top, the launch form (collapsed once runs exist), then the colour-keyed table and its tools."""
-    store = ui_runs.store()
+    store = runlaunch.store()
     st.title("Training runs")
     silent = describe_dispatcher(store.dispatcher_status())     # a frozen dispatcher strands the queue
     if silent:

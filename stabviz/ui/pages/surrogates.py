@@ -46,7 +46,7 @@ def primitive_figure(cfg: LIFConfig) -> go.Figure:
 
 
 @st.cache_data(max_entries=64, show_spinner=False, hash_funcs=compute.HASH_FUNCS)
-def shape_moments(key: compute.Key) -> dict[str, tuple[float, float]]:
+def shape_moments(key: LIFConfig) -> dict[str, tuple[float, float]]:
     """(E[σ'], E[σ'²]) of every shape at the setting's (γ, β, q) under its voltage model
     (theory.predict with the shape swapped in)."""
     from stabviz import theory
@@ -101,7 +101,7 @@ def render(cfg: LIFConfig) -> None:
     st.subheader(f"E[σ'] and E[σ'²] under the {cfg.voltage_model} voltage model")
     st.markdown("Condition IV needs E[σ'²]: the mean squared slope the membrane voltage actually sees. "
                 "Same height and area, yet E[σ'²] differs severalfold between shapes once the voltage spreads.")
-    moments = shape_moments(compute.key_of(cfg))
+    moments = shape_moments(cfg)
     figures.chart(moments_figure(moments, cfg.shape), "sg_moments")
 
     st.subheader("The same surrogate in other libraries")

@@ -19,7 +19,7 @@ from stabviz.runs import ACTIVE, parse_values
 from stabviz.runs.outcomes import chance_level
 from stabviz.runs.status import ended_as, steps_text
 from stabviz.ui import compute, fields, figures, layout, sharing, state
-from stabviz.ui import runs as ui_runs
+from stabviz.ui import runlaunch
 
 #: Parameters offered on the Sweep page (any LIFConfig or TrainConfig field works from the CLI).
 PARAMETERS = ("dampening", "sharpness", "tail", "leak", "n_rec", "threshold", "lr", "batch", "train_steps")
@@ -140,7 +140,7 @@ def sweeps_in(runs: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def render(cfg: LIFConfig) -> None:
     """The Sweep page at the sidebar's setting (the base of a new sweep)."""
-    store = ui_runs.store()
+    store = runlaunch.store()
     st.title("Sweep two parameters")
     st.markdown("Each grid point is one short training run through the launcher. As runs finish, their measured "
                 "outcome fills the heatmap; the green band is where the theory predicts stable gradients, and "
@@ -203,8 +203,8 @@ def sweep_form(cfg: LIFConfig) -> None:
             xs = ys = None
             st.warning(f"Not a sweep yet: {layout.plain(err)}")
         else:
-            st.caption(ui_runs.cost_caption(base, len(xs) * len(ys)))
-            too_long = ui_runs.limit_warning(base, len(xs) * len(ys))
+            st.caption(runlaunch.cost_caption(base, len(xs) * len(ys)))
+            too_long = runlaunch.limit_warning(base, len(xs) * len(ys))
             if too_long:
                 st.warning(too_long, icon=":material/timer_off:")
         too_many = None if xs is None else queue_problem(len(xs) * len(ys), limits()["queued"])
@@ -212,7 +212,7 @@ def sweep_form(cfg: LIFConfig) -> None:
             st.warning(too_many, icon=":material/block:")
         if st.button("Start sweep", type="primary", icon=":material/grid_on:", disabled=xs is None or bool(too_many)):
             try:
-                sweep_id, _ = ui_runs.submit_sweep(base, x, xs, y, ys, launcher_name)
+                sweep_id, _ = runlaunch.submit_sweep(base, x, xs, y, ys, launcher_name)
             except ValueError as err:
                 st.error(f"The sweep was not started: {layout.plain(err)}")
             else:
@@ -224,7 +224,7 @@ def sweep_form(cfg: LIFConfig) -> None:
 def queue_problem(runs: int, limit: int, waiting: int | None = None) -> str | None:
     """Why a sweep of ``runs`` runs cannot be queued on this machine (at most ``limit`` may wait at once,
     ``waiting`` of them already do), or None."""
-    waiting = ui_runs.store().count("queued") if waiting is None else waiting
+    waiting = runlaunch.store().count("queued") if waiting is None else waiting
     if runs + waiting <= limit:
         return None
     return (f"Start is disabled: this sweep has {runs} runs, and at most {limit} may wait in the queue at once "
@@ -250,7 +250,7 @@ def sweeps_view(store: Any, cfg_steps: int) -> None:
         st.info("No sweep yet: choose two parameters and their values above.")
         return
 
-    state.seed_widget("sweep_choice", "sweep", ui_runs.sweep_parser(sweeps), sweeps[0])
+    state.seed_widget("sweep_choice", "sweep", runlaunch.sweep_parser(sweeps), sweeps[0])
     if st.session_state["sweep_choice"] not in sweeps:
         st.session_state["sweep_choice"] = sweeps[0]
     specs = {s: store.sweep(s)["spec"] for s in sweeps}
@@ -261,7 +261,7 @@ def sweeps_view(store: Any, cfg_steps: int) -> None:
                                   key="sweep_metric")
     running = any(r["status"] in ACTIVE for r in store.sweep(sweep_id)["runs"])
 
-    @st.fragment(run_every=ui_runs.POLL_S if running else None)
+    @st.fragment(run_every=runlaunch.POLL_S if running else None)
     def sweep_view() -> None:
         """Re-drawn every second while runs of the sweep are queued or running."""
         sweep = store.sweep(sweep_id)
@@ -280,7 +280,7 @@ def sweeps_view(store: Any, cfg_steps: int) -> None:
             return
         boundary = None
         if sx in REGION_AXES and sy in REGION_AXES:
-            boundary = compute.sweep_boundary(compute.key_of(boundary_config(spec["base"])), sx, sy,
+            boundary = compute.sweep_boundary(boundary_config(spec["base"]), sx, sy,
                                               tuple(spec["x_values"]), tuple(spec["y_values"]))
         chance = next((c for c in map(chance_level, runs) if c is not None), None)
         figures.chart(plots.sweep_map(spec["x_values"], spec["y_values"], z, x_name=sx, y_name=sy, metric=metric,
@@ -304,4 +304,4 @@ def failures(runs: Sequence[Mapping[str, Any]]) -> None:
     failed = [r for r in runs if r["status"] == "failed"]
     for r in failed[:3]:
         st.error(f"Run {layout.plain(r['id'][:8])} ({layout.plain(r.get('sweep_label'))}) failed: "
-                 f"{layout.plain(ui_runs.error_text(r))}")
+                 f"{layout.plain(runlaunch.error_text(r))}")

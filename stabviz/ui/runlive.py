@@ -17,7 +17,7 @@ from stabviz.runs import ACTIVE
 from stabviz.runs.groups import in_seed_group, interval_text, summarize
 from stabviz.runs.status import status_text
 from stabviz.ui import figures, layout, verdicts
-from stabviz.ui import runs as ui_runs
+from stabviz.ui import runlaunch
 
 #: Metric charts of the live view: title -> metric name prefix in the store (per layer: "<name>/<k>").
 CHARTS = {"loss": "loss", "accuracy": "accuracy", "firing rate": "firing_rate", "‖∇W_rec‖ (grad norm)": "grad_norm"}
@@ -46,7 +46,7 @@ def run_metrics(run_id: str) -> dict[str, tuple[list, list]]:
     logged since its last one (RunStore.metrics_since), the rest is kept in the session."""
     cache = st.session_state.setdefault("_metrics_cache", {})
     cursor, series = cache.get(run_id, (0, {}))
-    new, cursor = ui_runs.store().metrics_since(run_id, cursor)
+    new, cursor = runlaunch.store().metrics_since(run_id, cursor)
     for name, (steps, values) in new.items():
         old_steps, old_values = series.setdefault(name, ([], []))
         old_steps.extend(steps)
@@ -99,11 +99,11 @@ def progress(run_id: str) -> float:
 def progress_text(run: Mapping[str, Any], done: float) -> str:
     """"running: 55% · ETA 40 s (0.31 s per step)", "queued 12 s ago"."""
     if run["status"] == "queued":
-        return f"queued {ui_runs.ago(run.get('created'))}, waiting for a worker"
+        return f"queued {runlaunch.ago(run.get('created'))}, waiting for a worker"
     text = f"{run['status']}: {done:.0%}"
-    left = ui_runs.eta(run, done)
+    left = runlaunch.eta(run, done)
     if left is not None and done > 0:
-        text += f" · ETA {ui_runs.span(left)} ({ui_runs.seconds_per_step(run, done):.2g} s per step)"
+        text += f" · ETA {runlaunch.span(left)} ({runlaunch.seconds_per_step(run, done):.2g} s per step)"
     return text
 
 
@@ -201,7 +201,7 @@ def group_view(store: Any, run_id: str, key: str) -> None:
     members = lambda: store.list(sweep_id=run["sweep_id"], limit=None)        # noqa: E731
     active = any(r["status"] in ACTIVE for r in members())
 
-    @st.fragment(run_every=ui_runs.POLL_S if active else None)
+    @st.fragment(run_every=runlaunch.POLL_S if active else None)
     def view() -> None:
         now = members()
         if active and not any(r["status"] in ACTIVE for r in now):
@@ -241,7 +241,7 @@ def follow(store: Any, run_ids: Sequence[str], key: str, *, titles: Sequence[str
     first = [store.get(r) for r in run_ids]
     active = any(r["status"] in ACTIVE for r in first)
 
-    @st.fragment(run_every=ui_runs.POLL_S if active else None)
+    @st.fragment(run_every=runlaunch.POLL_S if active else None)
     def view() -> None:
         runs = [store.get(r) for r in run_ids]
         if active and not any(r["status"] in ACTIVE for r in runs):
@@ -253,7 +253,7 @@ def follow(store: Any, run_ids: Sequence[str], key: str, *, titles: Sequence[str
                 st.progress(done, text=(f"{r['id'][:8]} · " if len(runs) > 1 else "") + progress_text(r, done))
                 if on_active is not None:
                     on_active(r)
-            error = ui_runs.error_text(r)
+            error = runlaunch.error_text(r)
             if error:
                 who = "The run" if len(runs) == 1 else f"Run {layout.plain(r['id'][:8])}"
                 st.error(f"{who} failed: {layout.plain(error)}", icon=":material/error:")
