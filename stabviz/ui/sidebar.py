@@ -25,7 +25,8 @@ RESET_NAMES = {"subtract": "subtract θ (L1)", "mult1": "multiply (1 − z), who
 INIT_NAMES = {"glorot-uniform": "Glorot uniform", "glorot-normal": "Glorot normal", "he-normal": "He normal",
               "orthogonal": "orthogonal",
               "pytorch-default": "PyTorch default (kaiming-uniform)", "uniform": "uniform (mean ± √3·std)", "normal": "normal (mean, std)",
-              "conditions": "conditions I + II (paper)"}
+              "conditions": "conditions I + II (paper)",
+              "fluctuation": "fluctuation-driven (voltage mean 0)", "fluctuation-theta": "fluctuation-driven (mean θ)"}
 #: Input spike statistics the reference code uses (docs/theory.md#13-input-statistics-and-the-input-drive-d).
 INPUT_STATS = {"sl-MNIST": (0.003673, 0.003659), "SHD": (0.04388, 0.04196), "deeper layer (p = ½)": (0.5, 0.25)}
 CUSTOM = "custom"
@@ -227,6 +228,10 @@ def _advanced() -> None:
     st.checkbox("Gradient through reset", key=_key("reset_grad"),
                 help="Off in the paper: the reset term is detached (stop-gradient).")
     _init_controls("rec", "Recurrent initialisation", INITS, "Recurrent mean", "Recurrent std")
+    if st.session_state[_key("init_rec")] == "fluctuation":
+        _number("rec_share", "Recurrent share of σ_U²", step=0.05,
+                help="Fluctuation-driven init: the share of the free voltage's variance the recurrent weights "
+                     "carry (the input weights carry the rest; Rossbroich, Gygax & Zenke's default 0.1).")
     _init_controls("in", "Input initialisation", IN_INITS, "Input weight mean", "Input weight std")
     st.markdown("**Input statistics** (spikes per channel and step)")
     st.pills("Fill from", list(INPUT_STATS), key="input_stats_choice", on_change=_apply_input_stats)

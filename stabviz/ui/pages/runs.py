@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 import streamlit as st
 
-from stabviz.config import DEVICES, TASKS, LIFConfig, TrainConfig, limits
+from stabviz.config import DEVICES, RATE_CONTROL_RANGES, TASKS, LIFConfig, TrainConfig, limits
 from stabviz.runs import ACTIVE
 from stabviz.runs.groups import groups_of, interval_text
 from stabviz.runs.status import status_text, steps_text
@@ -107,9 +107,10 @@ def launch_form(cfg: LIFConfig) -> None:
                                                                         "setting (γ, β, q and the recurrent "
                                                                         "initialisation) replaces yours for this run.")
         seeds = runlaunch.seeds_input(c[3], "launch_seeds")
+        local, rate_control, bad_rc = _training_method(layers)
         st.caption("Limits on this machine: " + ", ".join(f"{k} ≤ {v}" for k, v in lim.items())
                    + " (raise with STABVIZ_MAX_<NAME>).")
-        problems = [p for p in (bad_layers, bad_steps, bad_batch, bad_t, bad_lr, bad_sw, bad_st) if p]
+        problems = [p for p in (bad_layers, bad_steps, bad_batch, bad_t, bad_lr, bad_sw, bad_st, bad_rc) if p]
         if seeds is None:
             problems.append(f"Seeds must be a whole number in [1, {runlaunch.MAX_SEEDS}]")
         problems += list(state.invalid_fields().values())
@@ -121,7 +122,8 @@ def launch_form(cfg: LIFConfig) -> None:
                 train = TrainConfig(lif=cfg, task=task, data_path=data_path.strip(), layers=int(layers),
                                     train_steps=int(steps), batch=int(batch), time_steps=int(time_steps),
                                     lr=float(lr), device=device, sparsity_weight=float(sparsity_weight),
-                                    sparsity_target=float(sparsity_target), use_recommended_setting=recommended)
+                                    sparsity_target=float(sparsity_target), use_recommended_setting=recommended,
+                                    local_losses=local, rate_control=rate_control)
                 run_ids = None if _over_limit(train, seeds) else runlaunch.submit_seeds(train, seeds)
             except ValueError as err:
                 st.error(f"The run was not started: {layout.plain(sharing.redact(str(err)))}")
@@ -131,6 +133,25 @@ def launch_form(cfg: LIFConfig) -> None:
                 st.success(f"Run {layout.plain(run_ids[0][:8])} queued." if len(run_ids) == 1 else
                            f"{len(run_ids)} runs queued, one per seed (a seed group): "
                            + ", ".join(layout.plain(r[:8]) for r in run_ids) + ".")
+
+
+def _training_method(layers: Any) -> tuple[bool, tuple[float, float, int] | None, str | None]:
+    """DECOLLE-style local losses (2 or 3 layers) and the paper's firing-rate control for a first phase:
+    (local_losses, rate_control or None when its weight is 0, the first problem of its fields)."""
+    c = st.columns(4)
+    deep = isinstance(layers, (int, float)) and layers >= 2
+    local = c[0].checkbox("Local losses (DECOLLE)", key="launch_local_losses", disabled=not deep,
+                          help="A fixed random readout and loss per hidden layer, the gradient stopped between "
+                               "layers (needs 2 or 3 layers).") and deep
+    num = lambda col, label, name, default, **kw: fields.number(col, label, name, f"launch_{name}",  # noqa: E731
+                                                                default=default, ranges=RATE_CONTROL_RANGES, **kw)
+    f0, bad_f0 = num(c[1], "Rate control f0", "rate_control f0", 0.158, format="%g", step=0.01,
+                     help="λ·|mean rate − f0| per layer is added to the loss for the first steps (the paper's "
+                          "firing-rate control); weight 0 switches it off.")
+    lam, bad_lam = num(c[2], "Rate control weight λ", "rate_control λ", 0.0, format="%g", step=0.1)
+    steps, bad_steps = num(c[3], "Rate control steps", "rate_control steps", 20, step=10, integer=True)
+    bad = bad_f0 or bad_lam or bad_steps
+    return local, None if bad or not lam else (float(f0), float(lam), int(steps)), bad
 
 
 LIMIT_ACK = "_limit_warned"
