@@ -67,7 +67,7 @@ CASES = (("beta", "Dampening", "current point moves"), ("beta", "Sharpness", "cu
 def measure(page, label: str, repeats: int) -> tuple[list[float], list[float], list[float]]:
     """(repaint ms, settled ms, server ms) for ``repeats`` one-stop moves of the slider ``label``."""
     repaint, settled, server = [], [], []
-    for i in range(repeats):
+    for _ in range(repeats):
         page.evaluate(PROBE)
         handle = slider(page, label)
         handle.focus()

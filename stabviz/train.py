@@ -225,7 +225,7 @@ def adjust_initial_rate(net: LIFNetwork, batches: "_Batches", f0: float) -> dict
     opt = torch.optim.Adam(groups)
     rates = [math.nan] * net.n_layers
     steps = 0
-    for steps in range(1, RATE_STEPS + 1):
+    for steps in range(1, RATE_STEPS + 1):  # noqa: B007  (read after the loop: the steps it took)
         xb, _ = batches.next()
         with torch.no_grad():
             _, spikes = net(xb)

@@ -120,7 +120,7 @@ def test_a_sweeps_diverged_cell_is_grey_and_named_and_accuracy_runs_from_chance(
     assert measured.colorbar.ticktext[0] == "chance 0.2"
 
 
-def _array(z) -> "np.ndarray":
+def _array(z):
     """A figure's array as sent to the browser: a list, or Plotly's base64 typed array."""
     import base64
     import numpy as np

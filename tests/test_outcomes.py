@@ -169,7 +169,7 @@ def test_the_cli_lists_and_shows_a_time_limited_run_as_stopped_at_k_of_n(tmp_pat
     monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))
     run_id = ended(RunStore(), "stopped", steps=77, early="time limit")
     assert main(["runs", "list"]) == 0
-    line = [l for l in capsys.readouterr().out.splitlines() if l.startswith(run_id)][0]
+    line = [row for row in capsys.readouterr().out.splitlines() if row.startswith(run_id)][0]
     assert "stopped at 77/100 (time limit)" in line
     assert main(["runs", "show", run_id, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)

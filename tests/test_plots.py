@@ -149,7 +149,7 @@ def test_region_map_outlines_the_stable_band_and_draws_the_condition_curves(regi
     assert band.contours.type == "constraint" and band.contours.operation == "]["     # Plotly shades what is left out
     assert list(band.contours.value) == [-region.tolerance, region.tolerance]
     assert band.fillcolor == plots.BAND_FILL and band.line.width >= 3
-    for key, (xs, ys) in region.curves.items():
+    for key, (_xs, ys) in region.curves.items():
         curve = _by_name(fig, plots.CURVE_STYLES[key][0])
         np.testing.assert_allclose(curve.y, np.log10(ys))
 

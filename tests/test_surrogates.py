@@ -325,7 +325,7 @@ LIBRARY_FORMULAS = {   # σ'(v) as each library's source computes it, for knob v
 def test_every_library_entry_reproduces_the_library_formula_and_round_trips():
     assert set(LIBRARY_FORMULAS) == set(S.LIBRARY_SURROGATES)
     v = np.linspace(-3, 3, 121)
-    for name, (knob, default, formula) in S.LIBRARY_SURROGATES.items():
+    for name, (knob, default, _formula) in S.LIBRARY_SURROGATES.items():
         for value in (None, default * 1.37, default * 3.1):
             p = S.from_library(name, value)
             a = default if value is None else value

@@ -121,7 +121,7 @@ def _clip(message: str) -> str:
         message = message.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:
         message = message.encode("utf-8", "backslashreplace").decode("utf-8")
-    message = re.sub(r"\S{%d,}" % (_WORD + 1), lambda m: m.group()[:_WORD - 1] + "…", message)
+    message = re.sub(rf"\S{{{_WORD + 1},}}", lambda m: m.group()[:_WORD - 1] + "…", message)
     return message if len(message) <= _LINE else message[:_LINE - 1] + "…"
 
 

@@ -33,7 +33,7 @@ MOVE = """([name, fixed]) => {
   window.stabvizPreview = null;
   input.setAttribute('aria-valuetext', s.labels[k + 1]);
   return {watched: watched.map(Boolean), value: s.values[k + 1]};
-}""" % MAP
+}""" % MAP  # noqa: UP031  (JavaScript: its braces would all need doubling in an f-string)
 
 # The figure as drawn: the current point's data and marker position (pixels), the band's outline.
 DRAWN = """() => {
@@ -44,7 +44,7 @@ DRAWN = """() => {
   return {x: gd.data[i].x[0], y: gd.data[i].y[0], px: +m[1], py: +m[2], wantPx: xa.c2p(gd.data[i].x[0]),
           wantPy: ya.c2p(gd.data[i].y[0]), band: [...gd.querySelectorAll('.contourlayer path')].map((p) => p.getAttribute('d')),
           source: gd.layout.images.find((im) => im.name === 'map').source};
-}""" % MAP
+}""" % MAP  # noqa: UP031  (JavaScript: its braces would all need doubling in an f-string)
 
 
 def _open(page, base_url):

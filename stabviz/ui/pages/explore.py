@@ -292,7 +292,7 @@ def render(cfg: LIFConfig) -> None:
         for label, tab in zip(MAPS, tabs):
             if tab.open:
                 with tab:
-                    region = draw_map(cfg, label, color_by, runs=runlaunch.map_markers(cfg, *MAPS[label]))
+                    draw_map(cfg, label, color_by, runs=runlaunch.map_markers(cfg, *MAPS[label]))
 
     with header:
         recommendation = advice.recommendation_sentence(choices)
