@@ -279,7 +279,6 @@ def render(cfg: LIFConfig) -> None:
         st.caption(f":material/info: {note}")
 
     left, right = st.columns([3, 2], gap="medium")
-    region = None
     with left:
         state.seed_widget("map_color", "color", state.choice_parser("color", COLOR_MODES), "log10_gain")
         color_by = st.segmented_control("Colour", COLOR_MODES, key="map_color", required=True,
