@@ -69,8 +69,8 @@ VARIANTS = ("fast", "fast-batch-major", "reference")
 
 
 def stabviz_layer_step(cfg, batch: int, steps: int, variant: str = "fast", bf16_matmul: bool = False):
-    """A function running forward+backward of one stabviz recurrent layer (loss Σ spikes·probe),
-    gradients for the input current and W_rec."""
+    """A function running forward+backward of one stabviz recurrent layer of cfg's neuron model (loss
+    Σ spikes·probe), gradients for the input current and W_rec."""
     from stabviz import lif
 
     if variant not in VARIANTS:
@@ -80,17 +80,30 @@ def stabviz_layer_step(cfg, batch: int, steps: int, variant: str = "fast", bf16_
         current = lif.to_time_major(current.detach()).requires_grad_()
         probe = lif.to_time_major(probe)
 
+    layer = _layer_function(cfg, variant, bf16_matmul)
+
     def step() -> None:
         current.grad = w_rec.grad = None
-        if variant == "fast":
-            spikes, _ = lif.recurrent_lif_time_major(current, w_rec, cfg, bf16_matmul=bf16_matmul)
-        elif variant == "fast-batch-major":
-            spikes, _ = lif.recurrent_lif(current, w_rec, cfg, bf16_matmul=bf16_matmul)
-        else:
-            spikes, _, _ = lif.reference_recurrent(current, w_rec, cfg)
+        spikes = layer(current, w_rec, cfg)[0]
         (spikes * probe).sum().backward()
 
     return step
+
+
+def _layer_function(cfg, variant: str, bf16_matmul: bool) -> Callable[..., tuple]:
+    """stabviz.lif's function computing ``variant`` of cfg's neuron model: (current, w_rec, cfg) -> (spikes, ...)."""
+    from functools import partial
+
+    from stabviz import lif
+
+    if cfg.neuron != "lif":
+        if bf16_matmul:
+            raise ValueError(f"bf16_matmul = True is for neuron = 'lif' only; got neuron = {cfg.neuron!r}")
+        return {"fast": lif.recurrent_variant_time_major, "fast-batch-major": lif.recurrent_variant,
+                "reference": lif.reference_variant}[variant]
+    return {"fast": partial(lif.recurrent_lif_time_major, bf16_matmul=bf16_matmul),
+            "fast-batch-major": partial(lif.recurrent_lif, bf16_matmul=bf16_matmul),
+            "reference": lif.reference_recurrent}[variant]
 
 
 def gemm_floor_steps(n: int, batch: int, steps: int) -> dict[str, Callable[[], None]]:
