@@ -138,8 +138,8 @@ def _repeat(fn: Callable[[], Any], times: int) -> None:
 
 def bench_lif(cfg, batch: int = DEFAULT_BATCH, steps: int | None = None, threads: int | None = None,
               reps: int = DEFAULT_REPS, bf16_matmul: bool = False, progress: Progress | None = None) -> dict[str, Any]:
-    """Median ms of one forward+backward of ``cfg``'s recurrent layer (n = cfg.n_rec, fast path as
-    LIFNetwork runs it), the fp32 GEMM-only floor (timed in turns with it, see
+    """Median ms of one forward+backward of ``cfg``'s recurrent layer (cfg.neuron's model, n = cfg.n_rec,
+    fast path as LIFNetwork runs it), the fp32 GEMM-only floor (timed in turns with it, see
     :func:`floor_figures`) and the efficiency floor_ms / ms. ``threads`` sets torch's CPU thread count
     for the whole process."""
     import torch
@@ -153,7 +153,7 @@ def bench_lif(cfg, batch: int = DEFAULT_BATCH, steps: int | None = None, threads
     ms = interleaved_median_ms({"fast": stabviz_layer_step(cfg, batch, steps, "fast", bf16_matmul), **floors},
                                reps=reps, progress=progress)
     return {"n": cfg.n_rec, "batch": batch, "steps": steps, "threads": torch.get_num_threads(),
-            "reset": cfg.reset, "shape": cfg.shape, "bf16_matmul": bf16_matmul, "reps": reps,
+            "neuron": cfg.neuron, "reset": cfg.reset, "shape": cfg.shape, "bf16_matmul": bf16_matmul, "reps": reps,
             "ms": ms["fast"], **floor_figures(ms, cfg.n_rec, batch, steps, ms["fast"])}
 
 
@@ -167,6 +167,9 @@ def bench_lif_cuda(cfg, batch: int = DEFAULT_BATCH, steps: int | None = None, re
 
     if not torch.cuda.is_available():
         raise ValueError("bench lif --device cuda: CUDA is not available here (no CUDA device, or a CPU-only torch)")
+    if cfg.neuron != "lif":
+        raise ValueError(f"bench lif --device cuda: neuron = {cfg.neuron!r}; the CUDA-graph timing runs neuron = 'lif' "
+                         "only (time alif and cuba on the CPU)")
     steps = cfg.steps if steps is None else steps
     _check_positive(batch=batch, steps=steps, reps=reps)
     current, w_rec, probe = (t.detach().cuda() for t in layer_inputs(cfg, batch, steps))
