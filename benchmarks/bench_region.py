@@ -35,7 +35,7 @@ def quad_rho2(cfg, leak=None) -> float:
     """ρ² at one cell with E[σ'²] by adaptive quadrature over the model's voltage law (the referee)."""
     c = cfg if leak is None else cfg.replace(leak=float(leak))
     v = theory.voltage_state(c)
-    f = lambda y: surrogates.sg_prime(y - c.threshold, c.shape, c.dampening, c.sharpness, c.tail) ** 2
+    f = lambda y: surrogates.sg_prime(y - c.threshold, c.surrogate) ** 2
     if c.voltage_model == "gaussian":
         mu, sd = float(v.mean), float(v.std)
         a, b = sorted((c.threshold, mu))      # split at the SG's kink and the gaussian's centre
@@ -50,7 +50,7 @@ def quad_rho2(cfg, leak=None) -> float:
         e2 = sum(integrate.quad(f, a, b, limit=200, epsabs=0, epsrel=1e-13)[0]
                  for a, b in zip(edges[:-1], edges[1:])) / (hi - lo)
     A, C, D = theory.gain_coefficients(c, v.firing_rate)
-    e1 = 0.0 if D == 0 else float(v.moments(c.shape, c.dampening, c.sharpness, c.tail)[0])
+    e1 = 0.0 if D == 0 else float(v.moments(c.surrogate)[0])
     return float(A + C * e2 + D * e1)
 
 

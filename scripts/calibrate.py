@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stabviz import __version__, safeio, theory  # noqa: E402
 from stabviz.calibration import DATA, group_of  # noqa: E402
-from stabviz.config import INITS, PRESETS, RESETS, SHAPES, LIFConfig, preset  # noqa: E402
+from stabviz.config import DEFAULT_SURROGATE, INITS, PRESETS, RESETS, SHAPES, LIFConfig, preset  # noqa: E402
 
 MODELS = ("uniform", "gaussian", "measured")
 #: the central interval stored per group (a 90% interval: 5% of residuals on each side)
@@ -52,7 +52,8 @@ def sample_settings(rng: np.random.Generator, count: int, max_rec: int = 512) ->
             reset=reset, reset_grad=bool(rng.random() < 0.5), init_rec=str(rng.choice(INITS)), shape=shape,
             dampening=float(np.exp(rng.uniform(np.log(0.05), np.log(5.0)))),
             sharpness=float(np.exp(rng.uniform(np.log(0.1), np.log(30.0)))),
-            tail=float(np.exp(rng.uniform(np.log(1.1), np.log(20.0)))) if shape == "qpseudospike" else 1.56,
+            tail=(float(np.exp(rng.uniform(np.log(1.1), np.log(20.0)))) if shape == "qpseudospike"
+                  else DEFAULT_SURROGATE.tail),
             steps=int(rng.choice([50, 100, 200])), seed=int(rng.integers(0, 2**31 - 1))))
     return out
 
@@ -118,7 +119,7 @@ def measure_row(cfg: LIFConfig) -> dict:
         v = theory.VoltageState("measured", m.firing_rate, m.voltage_mean, m.voltage_std, cfg.threshold,
                                 samples=m.voltages, measurement=m) if model == "measured" \
             else theory.voltage_state(cfg, model)
-        e1, e2 = (float(x) for x in v.moments(cfg.shape, cfg.dampening, cfg.sharpness, cfg.tail))
+        e1, e2 = (float(x) for x in v.moments(cfg.surrogate))
         a, c, d = theory.gain_coefficients(cfg, v.firing_rate)
         rho2 = float(a + c * e2 + d * e1)
         row[model] = 0.5 * math.log10(rho2) if rho2 > 0 else None

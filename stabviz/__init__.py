@@ -1,8 +1,8 @@
 """stabviz: stability of surrogate-gradient training in LIF networks (arXiv 2202.00282), as a package,
 a CLI (`python -m stabviz`) and a Streamlit dashboard (`streamlit run app.py`)."""
-from stabviz.config import LIFConfig, TrainConfig, PRESETS, preset
+from stabviz.config import LIFConfig, TrainConfig, PRESETS, Surrogate, preset
 
-__all__ = ["LIFConfig", "TrainConfig", "PRESETS", "preset", "check", "check_nir"]
+__all__ = ["LIFConfig", "TrainConfig", "Surrogate", "PRESETS", "preset", "check", "check_nir"]
 __version__ = "0.1.0"
 
 

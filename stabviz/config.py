@@ -30,6 +30,8 @@ import reprlib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+import numpy as np
+
 from stabviz.shapes import SHAPE_TABLE
 
 SHAPES = tuple(SHAPE_TABLE)   # one record per shape in stabviz/shapes.py: the names follow it
@@ -179,14 +181,88 @@ def _fmt(lo, hi, lo_in, hi_in) -> str:
     return f"{'[' if lo_in else '('}{num(lo)}, {num(hi)}{']' if hi_in else ')'}"
 
 
-def tau_to_leak(tau: float) -> float:
-    """α = exp(−Δt/τ) with Δt = 1 (docs/theory.md#1-the-model). ``tau`` in time steps, > 0."""
-    tau = check_number("tau", tau, {"tau": (0.0, math.inf, False, False)}, integer=False)
+def tau_to_leak(tau: Any, name: str = "tau") -> Any:
+    """α = exp(−Δt/τ) with Δt = 1 (docs/theory.md#1-the-model): the one place a decay factor is computed
+    from a time constant (the membrane's leak, and the same for τ_a and τ_s). ``tau`` in time steps, > 0,
+    a number or a numpy array (elementwise, as numpy computes it: the sliders' grid of stops);
+    ``name`` is the parameter a ValueError names."""
+    if isinstance(tau, np.ndarray):
+        if not np.all(tau > 0):
+            raise ValueError(f"{name} = {show(float(np.min(tau)))} is outside the allowed range (0, inf)")
+        return np.exp(-1.0 / tau)
+    tau = check_number(name, tau, {name: (0.0, math.inf, False, False)}, integer=False)
     return math.exp(-1.0 / tau)
 
 
 def leak_to_tau(leak: float) -> float:
     return math.inf if leak >= 1 else (0.0 if leak <= 0 else -1.0 / math.log(leak))
+
+
+def _surrogate_value(name: str, value: Any) -> Any:
+    """One numeric field of a :class:`Surrogate`: a number becomes a checked ``float``; a numpy array (or a
+    list of numbers) a float array checked elementwise; a torch tensor is kept as it is (this layer never
+    loads torch: the torch op checks tensors where it uses them)."""
+    if type(value).__module__.partition(".")[0] == "torch":
+        return value
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]                   # a 0-d array is its number
+    if isinstance(value, (list, tuple)) or hasattr(value, "ndim") and getattr(value, "ndim") > 0:
+        try:
+            arr = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} = {show(value)} is not a number or an array of numbers") from None
+        lo, hi, lo_in, hi_in = RANGES[name]
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(arr) & (arr >= lo if lo_in else arr > lo) & (arr <= hi if hi_in else arr < hi)
+        if not ok.all():
+            check_range(name, float(arr[~ok].flat[0]))
+        return arr
+    return check_number(name, value, integer=False)
+
+
+@dataclass(frozen=True)
+class Surrogate:
+    """The surrogate gradient σ' (docs/theory.md#2-the-surrogate-family): its shape, dampening γ (peak
+    height σ'(0)), sharpness β (inverse width) and tail q (tail-fatness, read by qpseudospike only).
+
+    The one place these defaults are written: :class:`LIFConfig` stores the same four fields (its
+    ``surrogate`` property builds this record), and the curves, moments, torch op, library translations
+    and snippets take it. Each number is checked against ``RANGES``; for the vectorised theory (region
+    maps, root searches) a field may hold a numpy array, checked elementwise, or a torch tensor, checked
+    by the torch op. A record with arrays neither hashes nor compares.
+    """
+    shape: str = "fastsigmoid"
+    dampening: float = 1.0
+    sharpness: float = 1.0
+    tail: float = 1.56
+
+    def __post_init__(self) -> None:
+        check_choice("shape", self.shape, SHAPES)
+        for name in ("dampening", "sharpness", "tail"):
+            object.__setattr__(self, name, _surrogate_value(name, getattr(self, name)))
+
+    def replace(self, **changes: Any) -> "Surrogate":
+        """A copy with ``changes`` applied (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The four fields by name: the LIFConfig fields (and the setting keys) they are stored under."""
+        return {f: getattr(self, f) for f in SURROGATE_FIELDS}
+
+    @classmethod
+    def of(cls, value: "Surrogate | str") -> "Surrogate":
+        """``value`` itself, or the named shape at the default γ, β, q; ValueError for anything else."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            return cls(value)
+        raise ValueError(f"surrogate = {show(value)} must be a Surrogate record or a shape name "
+                         f"(one of: {', '.join(SHAPES)})")
+
+
+#: the record at its defaults; LIFConfig's surrogate fields default to it
+DEFAULT_SURROGATE = Surrogate()
+SURROGATE_FIELDS = ("shape", "dampening", "sharpness", "tail")         # σ' (docs/theory.md#2-the-surrogate-family)
 
 
 @dataclass(frozen=True)
@@ -237,7 +313,7 @@ class LIFConfig:
     """
     n_rec: int = 128
     n_in: int = 784
-    leak: float = math.exp(-10.0)          # τ = 0.1, the reference code's default
+    leak: float = tau_to_leak(0.1)         # the reference code's default
     threshold: float = 0.01
     reset: str = "subtract"
     reset_grad: bool = False
@@ -250,10 +326,11 @@ class LIFConfig:
     input_mean: float = 0.003673           # m_x: mean input spike count per channel and step
     input_var: float = 0.003659            # v_x
     bias: float = 0.0
-    shape: str = "fastsigmoid"
-    dampening: float = 1.0                 # γ: peak height σ'(0)
-    sharpness: float = 1.0                 # β: inverse width
-    tail: float = 1.56                     # q: tail-fatness, qpseudospike only
+    # the surrogate, stored field by field (stored runs and links keep their keys): see ``surrogate``
+    shape: str = DEFAULT_SURROGATE.shape
+    dampening: float = DEFAULT_SURROGATE.dampening     # γ: peak height σ'(0)
+    sharpness: float = DEFAULT_SURROGATE.sharpness     # β: inverse width
+    tail: float = DEFAULT_SURROGATE.tail               # q: tail-fatness, qpseudospike only
     steps: int = 100                       # T: time steps the gradient travels
     voltage_model: str = "gaussian"
     formula: str = "derived"
@@ -262,10 +339,10 @@ class LIFConfig:
     # The neuron model (stabviz.lif.variants; docs/theory.md#9-neuron-variants). A plain LIF ignores the
     # rest; they come last and to_dict leaves them out for it, so a LIF's record is the one it always was.
     neuron: str = "lif"
-    adapt_decay: float = math.exp(-1.0 / 200.0)   # ρ_a (alif): τ_a = 200 steps, Bellec et al.'s LSNN
+    adapt_decay: float = tau_to_leak(200.0)       # ρ_a (alif): τ_a = 200 steps, Bellec et al.'s LSNN
     adapt_strength: float = 1.8                  # β_a (alif): θ_t = θ + β_a a_t, the LSNN's β
     adapt_grad: bool = True                      # alif: the gradient flows through a_t
-    syn_decay: float = math.exp(-1.0 / 5.0)      # α_s (cuba): τ_s = 5 steps
+    syn_decay: float = tau_to_leak(5.0)          # α_s (cuba): τ_s = 5 steps
 
     def __post_init__(self) -> None:
         _validate(self, RANGES, {"reset": RESETS, "init_rec": INITS, "init_in": IN_INITS, "shape": SHAPES,
@@ -276,10 +353,18 @@ class LIFConfig:
     def tau(self) -> float:
         return leak_to_tau(self.leak)
 
+    @property
+    def surrogate(self) -> Surrogate:
+        """The surrogate gradient of this layer as one record (its four fields, already validated)."""
+        return Surrogate(self.shape, self.dampening, self.sharpness, self.tail)
+
     def replace(self, **changes: Any) -> "LIFConfig":
-        """A copy with ``changes`` applied (validated). ``tau=`` is accepted in place of ``leak=``."""
+        """A copy with ``changes`` applied (validated). ``tau=`` is accepted in place of ``leak=``, and
+        ``surrogate=`` (a :class:`Surrogate`) in place of its four fields."""
         if "tau" in changes:
             changes["leak"] = tau_to_leak(changes.pop("tau"))
+        if "surrogate" in changes:
+            changes = {**Surrogate.of(changes.pop("surrogate")).to_dict(), **changes}
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -309,7 +394,6 @@ class LIFConfig:
 #: LIFConfig's fields grouped by what they change. Every cache of a computation keys on the groups
 #: it reads (:func:`config_key`), so settings that differ only in the other groups share an entry:
 #: a dampening-slider move reuses the voltage state and the region's axis terms.
-SURROGATE_FIELDS = ("shape", "dampening", "sharpness", "tail")         # σ' (docs/theory.md#2-the-surrogate-family)
 GRADIENT_FIELDS = ("reset_grad", "adapt_grad")                                     # the backward pass only
 MODEL_FIELDS = ("voltage_model",)                                       # which voltage model predicts
 DISPLAY_FIELDS = ("steps", "tolerance")                                 # how a gain is read: T, the band
@@ -427,9 +511,10 @@ class TrainConfig:
     """One short training run on top of a LIFConfig (which sets every layer's dynamics and init).
 
     ``time_steps`` is the number of input time bins of the task; ``lif.steps`` is ignored for
-    training. Conditions I, II for W_rec: set ``lif.init_rec = "conditions"``. ``use_recommended_sg``
-    replaces (γ, β, q) by the first whole-setting option with ρ² = 1 (keep γ, solve β; else keep β, solve γ;
-    else solve q: docs/theory.md#35-the-recommended-point). ``initial_rate`` (f0), when set, first trains only the
+    training. Conditions I, II for W_rec: set ``lif.init_rec = "conditions"``. ``use_recommended_setting``
+    trains the outcome model's recommended whole setting instead of ``lif``'s (γ, β, q and the recurrent
+    initialisation: stabviz.train.recommended_setting; stored runs' older name for it, ``use_recommended_sg``,
+    is read by :meth:`from_dict`). ``initial_rate`` (f0), when set, first trains only the
     biases toward that rate.
     """
     lif: LIFConfig = field(default_factory=LIFConfig)
@@ -445,7 +530,7 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 0.0
     loss: str = "per-step"
-    use_recommended_sg: bool = False    # replace (γ, β, q) by the first recommendation option (ρ² = 1)
+    use_recommended_setting: bool = False   # train the outcome model's recommended whole setting instead
     local_losses: bool = False          # DECOLLE-style: a fixed random readout and loss per hidden layer
     sparsity_target: float = 0.0
     sparsity_weight: float = 0.0        # 0 switches the sparsity loss off
@@ -462,7 +547,7 @@ class TrainConfig:
         if not isinstance(self.data_path, str):
             raise ValueError(f"data_path = {show(self.data_path)} must be a file path (text)")
         _validate(self, TRAIN_RANGES, {"task": TASKS, "loss": LOSSES, "device": DEVICES},
-                  ("use_recommended_sg", "local_losses"), optional=("initial_rate",))
+                  ("use_recommended_setting", "local_losses"), optional=("initial_rate",))
         if self.local_losses and self.layers < 2:
             raise ValueError(f"local_losses = True needs hidden layers: layers = {self.layers} must be in [2, 3]")
         if self.task in ("shd", "slmnist") and not self.data_path:
@@ -489,8 +574,10 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
+        """The config of a record (``to_dict``), a stored run's included: fields of older names are read
+        under their new ones (:func:`train_record`); unknown keys are left out."""
         names = {f.name for f in dataclasses.fields(cls)}
-        kw = {k: v for k, v in data.items() if k in names}
+        kw = {k: v for k, v in train_record(data).items() if k in names}
         if "lif" in kw and isinstance(kw["lif"], Mapping):
             kw["lif"] = LIFConfig.from_dict(kw["lif"])
         return cls(**kw)
@@ -508,3 +595,40 @@ def _validate(obj: Any, ranges: Mapping[str, tuple], choices: Mapping[str, tuple
         object.__setattr__(obj, name, check_choice(name, getattr(obj, name), allowed))
     for name in flags:
         object.__setattr__(obj, name, check_flag(name, getattr(obj, name)))
+
+
+
+#: TrainConfig fields renamed since runs were first stored: old key -> new field.
+RENAMED_TRAIN_FIELDS = {"use_recommended_sg": "use_recommended_setting"}
+
+
+def train_record(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A TrainConfig record with renamed fields under their current names (a stored run's config from an
+    older stabviz reads as today's; where both names are present, the current one wins)."""
+    out = dict(data)
+    for old, new in RENAMED_TRAIN_FIELDS.items():
+        if old in out:
+            value = out.pop(old)
+            out.setdefault(new, value)
+    return out
+
+#: Named run presets: what "a default run" means where each kind of run starts, as the TrainConfig fields
+#: that differ from its own defaults (one place; every entry point builds its run with :func:`run_preset`).
+#: ``cli``: `train`, `submit` and `sweep` without options (TrainConfig's defaults). ``quick``: the
+#: confirmation run Explore launches (docs/confirmation.md says why this size suffices; built by
+#: stabviz.runs.confirm.quick_config at the setting's T). ``form``: the Runs page's launch form, the quick
+#: run with a sparsity target ready (its weight stays 0: off until the user sets it). ``sweep``: each run
+#: of the Sweep page's grid.
+RUN_PRESETS: dict[str, dict[str, Any]] = {
+    "cli": {},
+    "quick": dict(task="randman", samples=400, train_steps=40, batch=16, log_every=2, time_limit=300.0),
+    "sweep": dict(task="randman", train_steps=60, batch=32, log_every=5),
+}
+RUN_PRESETS["form"] = {**RUN_PRESETS["quick"], "sparsity_target": 0.05}
+
+
+def run_preset(name: str, **changes: Any) -> TrainConfig:
+    """The named run preset (:data:`RUN_PRESETS`) as a TrainConfig, with ``changes`` applied (``lif``
+    among them). ValueError naming the preset when it is unknown."""
+    check_choice("run preset", name, tuple(RUN_PRESETS))
+    return TrainConfig(**{**RUN_PRESETS[name], **changes})

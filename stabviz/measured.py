@@ -316,7 +316,8 @@ def _unit_trace(cfg: LIFConfig, trace: _Trace, units: list[tuple[float, float]])
     dev, dtype = trace.y_prev.device, trace.y_prev.dtype
     beta = torch.tensor([u[0] for u in units], dtype=dtype, device=dev).view(1, -1, 1, 1)
     tail = torch.tensor([u[1] for u in units], dtype=dtype, device=dev).view(1, -1, 1, 1)
-    return simulate.sg_prime_torch((trace.y_prev - cfg.threshold).unsqueeze(1), cfg.shape, 1.0, beta, tail)
+    unit = cfg.surrogate.replace(dampening=1.0, sharpness=beta, tail=tail)
+    return simulate.sg_prime_torch((trace.y_prev - cfg.threshold).unsqueeze(1), unit)
 
 
 @torch.no_grad()

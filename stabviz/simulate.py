@@ -102,7 +102,8 @@ def measure_layer(w_in: torch.Tensor, w_rec: torch.Tensor, bias: torch.Tensor, c
     n = w_rec.shape[0]
     y = torch.zeros(batch, n, dtype=inputs.dtype, device=inputs.device)
     z = torch.zeros_like(y)
-    sg = lambda v: sg_prime_torch(v, cfg.shape, cfg.dampening, cfg.sharpness, cfg.tail)
+    surrogate = cfg.surrogate                 # built once: sg runs every step
+    sg = lambda v: sg_prime_torch(v, surrogate)
     kept = steps - burn_in
     stats = torch.zeros(6, dtype=torch.float64, device=inputs.device)  # Σz, Σy, Σy², Σs, Σs², Σρ²
     max_gain_sum = 0.0

@@ -17,8 +17,8 @@ import numpy as np
 from scipy import special     # not scipy.optimize: ~140 ms of start-up for one scalar root (see _root)
 
 from stabviz import calibration, surrogates
-from stabviz.config import (RANGES, LIFConfig, WeightLaw, check_choice, check_flag, check_number, check_values,
-                            show)
+from stabviz.config import (RANGES, LIFConfig, Surrogate, WeightLaw, check_choice, check_flag, check_number,
+                            check_values, show)
 from stabviz.config import DISPLAY_FIELDS, SURROGATE_FIELDS, Keyed, fields_except    # cache keys
 from stabviz.jsonsafe import finite_or_none
 # the weight laws live one layer down (weights.py samples them); re-exported as theory.condition_i etc.
@@ -72,21 +72,21 @@ class VoltageState:
     samples: Any = None      # measured: voltage samples (1-D)
     measurement: Any = None  # measured: the simulate.Measurement
 
-    def moments(self, shape: str, dampening: Any, sharpness: Any, tail: Any) -> tuple[Any, Any]:
-        """(E[σ'(y − θ)], E[σ'(y − θ)²]) under this model; broadcasts over all arguments."""
+    def moments(self, sg: Surrogate) -> tuple[Any, Any]:
+        """(E[σ'(y − θ)], E[σ'(y − θ)²]) under this model; broadcasts over the state and the record's
+        array fields."""
         if self.model == "uniform":
             a, c = self.low - self.threshold, self.high - self.threshold
             degenerate = np.asarray(c - a) <= 0
             if np.any(degenerate):    # zero weights: y is one value, the mean
                 c = np.where(degenerate, a + 1e-12, c)
-            return tuple(surrogates.uniform_moment(m, shape, dampening, sharpness, tail, a, c) for m in (1, 2))
+            return tuple(surrogates.uniform_moment(m, sg, a, c) for m in (1, 2))
         if self.model == "gaussian":
-            return surrogates.gaussian_moments(shape, dampening, sharpness, tail,
-                                               self.mean - self.threshold, self.std)
+            return surrogates.gaussian_moments(sg, self.mean - self.threshold, self.std)
         v = np.asarray(self.samples, float) - self.threshold
-        v = v.reshape((1,) * np.ndim(np.broadcast(dampening, sharpness, tail)) + (-1,))
-        sp = surrogates.sg_prime(v, shape, np.expand_dims(dampening, -1), np.expand_dims(sharpness, -1),
-                                 np.expand_dims(tail, -1))
+        v = v.reshape((1,) * np.ndim(np.broadcast(sg.dampening, sg.sharpness, sg.tail)) + (-1,))
+        per_sample = sg.replace(**{f: np.expand_dims(getattr(sg, f), -1) for f in SURROGATE_FIELDS[1:]})
+        sp = surrogates.sg_prime(v, per_sample)
         return sp.mean(-1), np.square(sp).mean(-1)
 
 
@@ -422,7 +422,7 @@ def predict(cfg: LIFConfig, model: str | None = None) -> Prediction:
     if cfg.neuron != "lif":
         return _predict_variant(cfg, model or cfg.voltage_model)
     v = voltage_state(cfg, model)
-    e1, e2 = (float(x) for x in v.moments(cfg.shape, cfg.dampening, cfg.sharpness, cfg.tail))
+    e1, e2 = (float(x) for x in v.moments(cfg.surrogate))
     A, C, D = gain_coefficients(cfg, v.firing_rate)
     rho2 = float(A + C * e2 + D * e1)
     max_gain = float(cfg.leak + cfg.dampening * worst_gain_factor(cfg))
@@ -552,7 +552,7 @@ def recommendation_options(cfg: LIFConfig, v: VoltageState | None = None,
     notes: list[str] = []
     beta, why = solved["sharpness"] if "sharpness" in solved else sharpness_star(cfg, v)
     candidates = [("keep γ, solve β", {"sharpness": beta} if beta is not None else None, why)]
-    e1, e2 = v.moments(cfg.shape, 1.0, cfg.sharpness, cfg.tail)
+    e1, e2 = v.moments(cfg.surrogate.replace(dampening=1.0))
     A, C, D = gain_coefficients(cfg, v.firing_rate)
     g4 = float(gamma_iv(A, C, D, e1, e2))
     lo, hi = RANGES["dampening"][:2]
@@ -588,8 +588,7 @@ def _option(cfg: LIFConfig, v: VoltageState, label: str, change: dict[str, float
 
 
 def _rho2_along(cfg: LIFConfig, v: VoltageState, **sg: Any) -> Any:
-    params = dict(dampening=cfg.dampening, sharpness=cfg.sharpness, tail=cfg.tail) | sg
-    e1, e2 = v.moments(cfg.shape, params["dampening"], params["sharpness"], params["tail"])
+    e1, e2 = v.moments(cfg.surrogate.replace(**sg))
     A, C, D = gain_coefficients(cfg, v.firing_rate)
     return A + C * e2 + D * e1
 
@@ -853,7 +852,7 @@ def _terms_on(cfg: LIFConfig, grid: dict[str, np.ndarray]) -> _RegionTerms:
     v = voltage_state(cfg, leak=leak)
     rec = recurrent_law(cfg, leak) if cfg.init_rec != "conditions" or leak is None else \
         _conditions_law_grid(cfg, leak, notes)
-    e1, e2 = v.moments(cfg.shape, 1.0, p["sharpness"], p["tail"])
+    e1, e2 = v.moments(cfg.surrogate.replace(dampening=1.0, sharpness=p["sharpness"], tail=p["tail"]))
     A, C, D = gain_coefficients(cfg, v.firing_rate, leak, rec)
     return _RegionTerms(e1, e2, A, C, D, worst_gain_factor(cfg, leak), cfg.leak if leak is None else leak,
                         v.firing_rate, {}, tuple(notes))

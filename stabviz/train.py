@@ -28,7 +28,7 @@ from stabviz.config import LIFConfig, TrainConfig
 from stabviz.intervals import rate_tolerance
 from stabviz.jsonsafe import finite_or_none
 from stabviz.lif import (CapturedStep, LIFEnsemble, LIFNetwork, fit_gradient_gain, group_by_shape,
-                         probe_gradient_flow, shape_key)
+                         probe_gradient_flow, resolve_device, shape_key)
 from stabviz.simulate import measure_layer
 from stabviz.tasks import TaskData, input_stats, load_task
 
@@ -60,20 +60,9 @@ def sparsity_switch(step: int, total_steps: int) -> float:
     return float(min(1.0, max(0.0, (frac - SWITCH_START) / (SWITCH_FULL - SWITCH_START))))
 
 
-def resolve_device(device: str) -> torch.device:
-    """'auto' -> CUDA when available, else CPU; 'cuda' without CUDA is a ValueError."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device = 'cuda' but CUDA is not available here; use 'auto' or 'cpu'")
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"device = {device!r} is not one of: auto, cpu, cuda")
-    return torch.device(device)
-
-
 def network_config(cfg: TrainConfig, data: TaskData, input_mean: float, input_var: float) -> LIFConfig:
     """The LIFConfig the run really uses: the task's channels, time steps and input statistics
-    (m_x, v_x measured on the training split) replace the config's (``use_recommended_sg`` is applied
+    (m_x, v_x measured on the training split) replace the config's (``use_recommended_setting`` is applied
     after it: :func:`recommended_setting`)."""
     return cfg.lif.replace(n_in=data.n_in, steps=data.time_steps, input_mean=input_mean, input_var=input_var)
 
@@ -398,7 +387,7 @@ def _prepare(cfg: TrainConfig, run_id: str, emit: Callback, device: torch.device
     data, m_x, v_x = splits.data, splits.m_x, splits.v_x
     lif = network_config(cfg, data, m_x, v_x)
     recommended = None
-    if cfg.use_recommended_sg:
+    if cfg.use_recommended_setting:
         lif, recommended = recommended_setting(lif, cfg)
     prediction = prediction_summary(lif)
 

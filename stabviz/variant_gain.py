@@ -53,7 +53,7 @@ def block(cfg: LIFConfig, prev: State, drive: torch.Tensor) -> Block:
     cuba, I_t otherwise): what the backward map of that step uses."""
     dyn, var = Dynamics.of(cfg), Variant.of(cfg)
     theta = dyn.threshold + var.adapt_strength * prev.a if var.adapts else dyn.threshold
-    s = sg_prime_torch(prev.y - theta, dyn.shape, dyn.dampening, dyn.sharpness, dyn.tail)
+    s = sg_prime_torch(prev.y - theta, dyn.surrogate)
     keep = 1 - prev.z
     if dyn.reset == "subtract":
         c0, r, q = torch.full_like(prev.y, dyn.leak), torch.ones_like(prev.y), -theta + 0 * prev.y
@@ -322,7 +322,7 @@ def closed_form_moments(cfg: LIFConfig) -> dict[str, float]:
     var = Variant.of(cfg)
     x = (pop["mean"] - pop["theta"])[:, None] + pop["spread"][:, None] * _GRID[None, :]
     theta = np.broadcast_to(pop["theta"][:, None], x.shape)
-    s = sg_prime(x, cfg.shape, cfg.dampening, cfg.sharpness, cfg.tail)
+    s = sg_prime(x, cfg.surrogate)
     z = (x > 0).astype(float)
     q = -theta if cfg.reset_grad else np.zeros_like(x)
     c, r = cfg.leak + q * s, np.ones_like(x)

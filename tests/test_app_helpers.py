@@ -126,12 +126,13 @@ def test_pytorch_snippet_runs_and_its_backward_is_the_surrogate(shape):
     assert scope["w_rec"].shape == (16, 16) and torch.all(scope["w_rec"].diagonal() == 0)
     v = torch.linspace(-3, 3, 61, dtype=torch.float64, requires_grad=True)
     scope["spike"](v).sum().backward()
-    want = surrogates.sg_prime(v.detach().numpy(), shape, scope["gamma"], scope["beta"], scope["q"])
+    sg = surrogates.Surrogate(shape, scope["gamma"], scope["beta"], scope["q"])
+    want = surrogates.sg_prime(v.detach().numpy(), sg)
     np.testing.assert_allclose(v.grad.numpy(), want, rtol=1e-6, atol=1e-12)
 
 
 def test_library_calls_list_only_the_same_shape():
-    text = snippets.library_calls(surrogates.translation_table("fastsigmoid", 1.0, 1.0, 1.56))
+    text = snippets.library_calls(surrogates.translation_table(surrogates.Surrogate("fastsigmoid")))
     assert "snntorch.surrogate.fast_sigmoid(slope=2)  # exact" in text
     assert 'norse.torch.LIFParameters(method="super", alpha=2)' in text
     assert "atan" not in text                            # a different shape is not an equivalent call

@@ -4,7 +4,6 @@ import json
 import math
 
 import pytest
-
 from test_cli import run
 
 
@@ -79,7 +78,8 @@ def test_a_cli_sweep_over_tau_syn_records_cuba_runs(tmp_path, monkeypatch, capsy
     tiny = ["--n-rec", "16", "--n-in", "20", "--time-steps", "10", "--train-steps", "3", "--batch", "8",
             "--samples", "40", "--classes", "2", "--log-every", "1", "--device", "cpu"]
     try:
-        assert main(["sweep", "--x", "tau_syn", "--x-values", "2,8", "--neuron", "cuba", *tiny, "--wait", "--json"]) == 0
+        sweep_args = ["sweep", "--x", "tau_syn", "--x-values", "2,8", "--neuron", "cuba", *tiny, "--wait", "--json"]
+        assert main(sweep_args) == 0
         sweep = json.loads(capsys.readouterr().out)
         assert [r["status"] for r in sweep["runs"]] == ["finished", "finished"]
         assert [r["sweep_label"] for r in sweep["runs"]] == ["tau_syn=2", "tau_syn=8"]
@@ -92,6 +92,7 @@ def test_a_cli_sweep_over_tau_syn_records_cuba_runs(tmp_path, monkeypatch, capsy
 
 def test_bench_lif_times_the_chosen_neuron_and_translate_names_each_librarys_neuron(capsys):
     import torch
+
     from stabviz.cli import main
     threads = torch.get_num_threads()
     try:

@@ -155,7 +155,7 @@ def test_quick_design_has_every_arm_and_at_least_three_seeds_per_cell():
         d = {c.label: c.configs[0] for c in cells if c.arm == "D" and c.task == task}
         expected = theory_points(task_lif(base_config(task, SIZES["quick"])))
         assert d["γ_IV(β=1)"].lif.dampening == pytest.approx(expected["gamma_IV"])
-        assert d["recommended"].use_recommended_sg and d["recommended"].lif.init_rec == "conditions"
+        assert d["recommended"].use_recommended_setting and d["recommended"].lif.init_rec == "conditions"
         if expected["beta_star"]:
             assert d["β*(γ=1)"].lif.sharpness == pytest.approx(expected["beta_star"])
     assert sum(len(c.configs) for c in cells) == 3 * len(cells) and len(cells) >= 60 + 7 + 8 + 8

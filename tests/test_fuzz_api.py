@@ -64,7 +64,7 @@ LIF_CHOICES = {"reset": RESETS, "init_rec": INITS, "init_in": IN_INITS, "shape":
                "voltage_model": VOLTAGE_MODELS, "formula": FORMULAS, "neuron": NEURONS}
 LIF_FLAGS = ("reset_grad", "adapt_grad")
 TRAIN_CHOICES = {"task": TASKS, "loss": LOSSES, "device": DEVICES}
-TRAIN_FLAGS = ("use_recommended_sg", "local_losses")
+TRAIN_FLAGS = ("use_recommended_setting", "local_losses")
 
 #: a ValueError's message: "<name> = <value cut to ~60 chars> <why and what is allowed>"
 MAX_MESSAGE = 60 + 200
@@ -259,8 +259,8 @@ def test_train_config_checks_its_lif_and_every_choice():
         TrainConfig(lif={"dampening": "1"})
     with pytest.raises(ValueError, match="task = \\['randman'\\] is not one of"):
         TrainConfig(task=["randman"])
-    with pytest.raises(ValueError, match="use_recommended_sg = 1 must be true or false"):
-        TrainConfig(use_recommended_sg=1)
+    with pytest.raises(ValueError, match="use_recommended_setting = 1 must be true or false"):
+        TrainConfig(use_recommended_setting=1)
     with pytest.raises(ValueError, match="data_path = 3 must be a file path"):
         TrainConfig(data_path=3)
 

@@ -204,7 +204,7 @@ def test_when_no_choice_fires_the_setting_stays(monkeypatch):
 def test_a_recommended_run_trains_the_whole_recommended_setting():
     from stabviz import train
     cfg = TrainConfig(task="randman", lif=LIFConfig(n_rec=16, n_in=10), classes=2, samples=60, time_steps=10,
-                      train_steps=2, batch=8, device="cpu", use_recommended_sg=True)
+                      train_steps=2, batch=8, device="cpu", use_recommended_setting=True)
     summary = train.run(cfg)
     applied = summary["recommended_sg"]
     if applied["label"] is not None:

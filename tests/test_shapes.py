@@ -73,7 +73,7 @@ def test_snippet_backward_equals_the_library_torch_sg_prime(name):
         assert (scope["gamma"], scope["beta"], scope["q"]) == (g, b, q)
         v = torch.linspace(-60 / b, 60 / b, 2001, dtype=torch.float64).requires_grad_(True)
         scope["spike"](v).sum().backward()
-        want = surrogates.sg_prime_torch(v.detach(), name, g, b, q)
+        want = surrogates.sg_prime_torch(v.detach(), surrogates.Surrogate(name, g, b, q))
         # 1 − sigmoid(x) loses its relative precision in the far tail: compare against the peak there
         np.testing.assert_allclose(v.grad.numpy(), want.numpy(), rtol=1e-9, atol=1e-12 * g)
 
@@ -94,5 +94,5 @@ def test_special_case_is_the_other_shape_at_that_tail(name):
     other, q = SHAPE_TABLE[name].special_case
     v = np.linspace(-20, 20, 801)
     for g, b, _ in SETTINGS:
-        np.testing.assert_allclose(surrogates.sg_prime(v, name, g, b), surrogates.sg_prime(v, other, g, b, q),
-                                   rtol=1e-13, atol=0)
+        np.testing.assert_allclose(surrogates.sg_prime(v, surrogates.Surrogate(name, g, b)),
+                                   surrogates.sg_prime(v, surrogates.Surrogate(other, g, b, q)), rtol=1e-13, atol=0)

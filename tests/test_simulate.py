@@ -10,7 +10,7 @@ from stabviz.config import LIFConfig, preset
 
 def _one_step(cfg, y_prev, current, w_rec):
     """y_t as a function of y_{t−1} with the surrogate in the backward pass (docs/theory.md#11-the-layer-equations-l1-to-l3 (L1)-(L3))."""
-    z = surrogates.spike(y_prev - cfg.threshold, cfg.shape, cfg.dampening, cfg.sharpness, cfg.tail)
+    z = surrogates.spike(y_prev - cfg.threshold, cfg.surrogate)
     zr = z if cfg.reset_grad else z.detach()
     drive = current + z @ w_rec
     if cfg.reset == "subtract":
@@ -33,7 +33,7 @@ def test_transition_terms_equal_the_autograd_jacobian(reset, reset_grad):
     current = torch.randn(n, dtype=torch.float64)
     jac = torch.autograd.functional.jacobian(lambda y: _one_step(cfg, y, current, w), y_prev)  # M_ij
     z = (y_prev > cfg.threshold).double()
-    s = surrogates.sg_prime_torch(y_prev - cfg.threshold, cfg.shape, cfg.dampening, cfg.sharpness, cfg.tail)
+    s = surrogates.sg_prime_torch(y_prev - cfg.threshold, cfg.surrogate)
     c, r = simulate.transition_terms(cfg, cfg.leak, cfg.threshold, y_prev, z, s, current + z @ w)
     model = torch.diag(c) + r[:, None] * w.t() * s[None, :]
     assert torch.allclose(model, jac, atol=1e-12)

@@ -25,6 +25,7 @@ import pytest
 
 from stabviz.config import LIFConfig, TrainConfig
 from stabviz.runs import LocalLauncher, RunStore
+from stabviz.runs import database as store_db
 from stabviz.runs import store as store_mod
 from stabviz.runs.host import dispatcher_pid
 from stabviz.runs.store import TERMINAL
@@ -212,7 +213,7 @@ def test_read_only_store_can_be_listed_and_refuses_writes(tmp_path):
 
 def test_write_after_a_commit_that_timed_out_succeeds(tmp_path, monkeypatch):
     monkeypatch.setenv("STABVIZ_SQLITE_JOURNAL", "delete")
-    monkeypatch.setattr(store_mod, "BUSY_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(store_db, "BUSY_TIMEOUT_S", 0.3)   # the connection layer reads it
     store = RunStore(tmp_path / "s.db")
     run = store.create(quick())
     assert store.claim(run, os.getpid())

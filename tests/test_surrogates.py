@@ -80,9 +80,9 @@ def relerr(x, ref, floor=1e-280):
 def test_sg_prime_matches_theory_table_peak_and_area(shape):
     v = np.linspace(-5, 5, 2001)
     for g, b, q in PARAMS:
-        np.testing.assert_allclose(S.sg_prime(v, shape, g, b, q), reference_prime(v, shape, g, b, q),
+        np.testing.assert_allclose(S.sg_prime(v, S.Surrogate(shape, g, b, q)), reference_prime(v, shape, g, b, q),
                                    rtol=1e-10, atol=1e-300)     # q = 1e4 amplifies rounding 1e4-fold
-        assert float(S.sg_prime(0.0, shape, g, b, q)) == pytest.approx(g, rel=1e-15)
+        assert float(S.sg_prime(0.0, S.Surrogate(shape, g, b, q))) == pytest.approx(g, rel=1e-15)
         f = lambda x: float(reference_prime(x, shape, g, b, q))
         area = 2 * half_area(f, shape, b, q)
         assert area == pytest.approx(g / b, rel=1e-8), (g, b, q)
@@ -96,48 +96,50 @@ def test_moment_primitive_closed_forms_against_quadrature(shape, m):
         for bu in (1e-6, 0.01, 0.3, 0.5, 0.999, 1.0, 3.0, 40.0, 1e4):
             u = bu / b
             ref = quad(f, 0.0, u, kinks(shape, b) + [u * 2.0 ** -k for k in range(1, 30)])
-            got = S.moment_primitive(u, m, shape, g, b, q)
+            got = S.moment_primitive(u, m, S.Surrogate(shape, g, b, q))
             assert relerr(got, ref) < 1e-9, (g, b, q, u)
-            assert float(S.moment_primitive(-u, m, shape, g, b, q)) == -float(got)   # σ' is even
+            assert float(S.moment_primitive(-u, m, S.Surrogate(shape, g, b, q))) == -float(got)   # σ' is even
 
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("m", [1, 2])
 def test_wide_moment_is_the_limit_of_the_primitive(shape, m):
     for g, b, q in PARAMS:
-        w = float(S.wide_moment(m, shape, g, b, q))
+        w = float(S.wide_moment(m, S.Surrogate(shape, g, b, q)))
         f = lambda x: float(reference_prime(x, shape, g, b, q)) ** m
         assert w == pytest.approx(half_area(f, shape, b, q), rel=1e-8)
         if shape != "qpseudospike" or m * q > 1.5:       # q m → 1: G_m(u) approaches G_m(∞) like u^(1 − qm)
-            assert float(S.moment_primitive(1e12 / b, m, shape, g, b, q)) == pytest.approx(w, rel=1e-6)
+            assert float(S.moment_primitive(1e12 / b, m, S.Surrogate(shape, g, b, q))) == pytest.approx(w, rel=1e-6)
 
 
 def test_kappa2_constants_from_theory():
     for shape, k2 in KAPPA2.items():
         assert 2 * float(S.wide_moment(2, shape)) == pytest.approx(k2, rel=1e-14)
     for q in (1.001, 1.56, 2.0, 1e4):
-        assert 2 * float(S.wide_moment(2, "qpseudospike", 1.0, 1.0, q)) == pytest.approx((q - 1) / (2 * q - 1), rel=1e-13)
+        kappa2 = 2 * float(S.wide_moment(2, S.Surrogate("qpseudospike", 1.0, 1.0, q)))
+        assert kappa2 == pytest.approx((q - 1) / (2 * q - 1), rel=1e-13)
     # q = 2 is the fast sigmoid; large q tends to the exponential (docs/theory.md#2-the-surrogate-family)
     v = np.linspace(-3, 3, 61)
-    np.testing.assert_allclose(S.sg_prime(v, "qpseudospike", 1.0, 1.0, 2.0), S.sg_prime(v, "fastsigmoid"), rtol=1e-14)
-    np.testing.assert_allclose(S.sg_prime(v, "qpseudospike", 1.0, 1.0, 1e4), S.sg_prime(v, "exponential"), rtol=2e-3)
+    q_sg = lambda q: S.Surrogate("qpseudospike", 1.0, 1.0, q)
+    np.testing.assert_allclose(S.sg_prime(v, q_sg(2.0)), S.sg_prime(v, "fastsigmoid"), rtol=1e-14)
+    np.testing.assert_allclose(S.sg_prime(v, q_sg(1e4)), S.sg_prime(v, "exponential"), rtol=2e-3)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
 def test_sg_primitive_is_the_smooth_step(shape):
     g, b, q = 1.7, 2.3, 1.8
     v = np.linspace(-4, 4, 801)
-    sig = S.sg_primitive(v, shape, g, b, q)
+    sig = S.sg_primitive(v, S.Surrogate(shape, g, b, q))
     assert np.all(np.diff(sig) >= 0) and sig[0] >= 0 and sig[-1] <= g / b * (1 + 1e-15)
-    assert float(S.sg_primitive(0.0, shape, g, b, q)) == pytest.approx(g / (2 * b), rel=1e-14)
+    assert float(S.sg_primitive(0.0, S.Surrogate(shape, g, b, q))) == pytest.approx(g / (2 * b), rel=1e-14)
     f = lambda x: float(reference_prime(x, shape, g, b, q))
     for x in (-3.0, -0.2, 0.1, 2.0):
         ref = quad(f, -np.inf, -50.0) + quad(f, -50.0, x, kinks(shape, b) + [-1.0, -0.1])
-        assert float(S.sg_primitive(x, shape, g, b, q)) == pytest.approx(ref, rel=1e-9, abs=1e-300)
+        assert float(S.sg_primitive(x, S.Surrogate(shape, g, b, q))) == pytest.approx(ref, rel=1e-9, abs=1e-300)
     # far below threshold the tail keeps full relative precision
     far = {"fastsigmoid": g / (2 * b * (1 + 2 * b * 1e5)), "cauchy": g * math.atan(1 / (math.pi * b * 1e5)) / (math.pi * b)}
     if shape in far:
-        assert float(S.sg_primitive(-1e5, shape, g, b, q)) == pytest.approx(far[shape], rel=1e-12)
+        assert float(S.sg_primitive(-1e5, S.Surrogate(shape, g, b, q))) == pytest.approx(far[shape], rel=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,7 +183,7 @@ def test_gaussian_moments_against_quadrature_at_extreme_scales(shape):
                        10 ** rng.uniform(-4, 3)))
     g = 0.8
     for b, q, mu, s in cases:
-        e1, e2 = S.gaussian_moments(shape, g, b, q, mu, s)
+        e1, e2 = S.gaussian_moments(S.Surrogate(shape, g, b, q), mu, s)
         for m, e in ((1, e1), (2, e2)):
             ref = gaussian_reference(shape, m, g, b, q, mu, s)
             assert relerr(e, ref) <= 1e-7, (shape, m, b, q, mu, s, float(e), ref)
@@ -190,23 +192,24 @@ def test_gaussian_moments_against_quadrature_at_extreme_scales(shape):
 def test_gaussian_moments_broadcast_scale_with_dampening_and_degenerate_std():
     b = np.geomspace(1e-3, 1e3, 200)
     mean = np.array([[-0.3], [0.0], [2.0]])
-    e1, e2 = S.gaussian_moments("fastsigmoid", 1.0, b, 1.56, mean, 0.5)
+    e1, e2 = S.gaussian_moments(S.Surrogate("fastsigmoid", 1.0, b, 1.56), mean, 0.5)
     assert e1.shape == e2.shape == (3, 200)
-    one = S.gaussian_moments("fastsigmoid", 1.0, b[17], 1.56, 2.0, 0.5)
+    one = S.gaussian_moments(S.Surrogate("fastsigmoid", 1.0, b[17], 1.56), 2.0, 0.5)
     assert float(one[0]) == pytest.approx(e1[2, 17], rel=1e-14) and float(one[1]) == pytest.approx(e2[2, 17], rel=1e-14)
     for shape in SHAPES:
-        d1, d2 = S.gaussian_moments(shape, 3.0, 2.0, 1.56, 0.1, 0.2)
-        u1, u2 = S.gaussian_moments(shape, 1.0, 2.0, 1.56, 0.1, 0.2)
+        d1, d2 = S.gaussian_moments(S.Surrogate(shape, 3.0, 2.0, 1.56), 0.1, 0.2)
+        u1, u2 = S.gaussian_moments(S.Surrogate(shape, 1.0, 2.0, 1.56), 0.1, 0.2)
         assert float(d1) == pytest.approx(3 * float(u1), rel=1e-14) and float(d2) == pytest.approx(9 * float(u2), rel=1e-14)
-        assert float(S.gaussian_moment(2, shape, 3.0, 2.0, 1.56, 0.1, 0.2)) == float(d2)
+        assert float(S.gaussian_moment(2, S.Surrogate(shape, 3.0, 2.0, 1.56), 0.1, 0.2)) == float(d2)
         v = np.array([-0.7, 0.0, 0.15])
-        z1, z2 = S.gaussian_moments(shape, 1.3, 2.0, 1.56, v, 0.0)         # std = 0: σ'(mean)^m
-        np.testing.assert_allclose(z1, S.sg_prime(v, shape, 1.3, 2.0), rtol=1e-15)
-        np.testing.assert_allclose(z2, S.sg_prime(v, shape, 1.3, 2.0) ** 2, rtol=1e-14)
+        z1, z2 = S.gaussian_moments(S.Surrogate(shape, 1.3, 2.0, 1.56), v, 0.0)         # std = 0: σ'(mean)^m
+        np.testing.assert_allclose(z1, S.sg_prime(v, S.Surrogate(shape, 1.3, 2.0)), rtol=1e-15)
+        np.testing.assert_allclose(z2, S.sg_prime(v, S.Surrogate(shape, 1.3, 2.0)) ** 2, rtol=1e-14)
     # a tail vector (the q-map of the dashboard) equals the scalar calls
     q = np.geomspace(1.001, 1e4, 7)
-    vec = S.gaussian_moments("qpseudospike", 1.0, 1.0, q, 0.1, 0.7)[1]
-    assert np.allclose(vec, [float(S.gaussian_moment(2, "qpseudospike", 1.0, 1.0, x, 0.1, 0.7)) for x in q], rtol=1e-14)
+    vec = S.gaussian_moments(S.Surrogate("qpseudospike", 1.0, 1.0, q), 0.1, 0.7)[1]
+    scalar = [float(S.gaussian_moment(2, S.Surrogate("qpseudospike", 1.0, 1.0, x), 0.1, 0.7)) for x in q]
+    assert np.allclose(vec, scalar, rtol=1e-14)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -217,9 +220,9 @@ def test_uniform_moment_against_quadrature(shape):
             f = lambda x: float(reference_prime(x, shape, g, b, q)) ** m
             pts = kinks(shape, b) + [sg * 2.0 ** k for k in range(-8, 10) for sg in (1, -1)]
             ref = quad(f, low, high, pts) / (high - low)
-            assert relerr(S.uniform_moment(m, shape, g, b, q, low, high), ref) < 1e-9, (low, high, m)
+            assert relerr(S.uniform_moment(m, S.Surrogate(shape, g, b, q), low, high), ref) < 1e-9, (low, high, m)
     lo, hi = np.array([-1.0, 0.5]), np.array([[1.0], [2.0]])
-    assert S.uniform_moment(2, shape, g, b, q, lo, hi).shape == (2, 2)
+    assert S.uniform_moment(2, S.Surrogate(shape, g, b, q), lo, hi).shape == (2, 2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,13 +235,14 @@ def test_no_warning_overflow_or_nan_at_extremes(shape):
     with np.errstate(over="raise", divide="raise", invalid="raise"):
         for b in (1e-3, 1.0, 1e3):
             for q in (1.001, 1.56, 1e4):
-                outs = [S.sg_prime(v, shape, 1e3, b, q), S.sg_primitive(v, shape, 1e3, b, q),
-                        S.moment_primitive(np.abs(v), 1, shape, 1e3, b, q), S.moment_primitive(np.abs(v), 2, shape, 1e3, b, q),
-                        S.wide_moment(2, shape, 1e3, b, q),
-                        S.uniform_moment(2, shape, 1e3, b, q, -1e6, 1e6), S.uniform_moment(1, shape, 1e3, b, q, 1e5, 1e6),
-                        *S.gaussian_moments(shape, 1e3, b, q, np.array([-1e3, 0.0, 1e3]), np.array([[1e-4], [1e3]])),
-                        *S.gaussian_moments(shape, 1e3, b, q, 1e6, 1e-8)]
-                odd = S.moment_primitive(v, 1, shape, 1e3, b, q)          # ∫_0^v is odd in v
+                sg = S.Surrogate(shape, 1e3, b, q)
+                outs = [S.sg_prime(v, sg), S.sg_primitive(v, sg),
+                        S.moment_primitive(np.abs(v), 1, sg), S.moment_primitive(np.abs(v), 2, sg),
+                        S.wide_moment(2, sg),
+                        S.uniform_moment(2, sg, -1e6, 1e6), S.uniform_moment(1, sg, 1e5, 1e6),
+                        *S.gaussian_moments(sg, np.array([-1e3, 0.0, 1e3]), np.array([[1e-4], [1e3]])),
+                        *S.gaussian_moments(sg, 1e6, 1e-8)]
+                odd = S.moment_primitive(v, 1, sg)          # ∫_0^v is odd in v
                 assert np.all(np.isfinite(odd)) and np.all(np.sign(odd) == np.sign(v) * (odd != 0))
                 for out in outs:
                     assert np.all(np.isfinite(out)) and np.all(np.asarray(out) >= 0)
@@ -253,15 +257,15 @@ def test_spike_backward_equals_numpy_sg_prime_and_forward_is_strict_heaviside(sh
     g, b, q = 0.7, 1.3, 1.8
     v = torch.cat([torch.linspace(-3, 3, 597, dtype=torch.float64), torch.tensor([0.0, 1e-300, -1e-300], dtype=torch.float64)])
     v = v.reshape(3, 4, 50).requires_grad_(True)                 # any tensor shape
-    z = S.spike(v, shape, g, b, q)
+    z = S.spike(v, S.Surrogate(shape, g, b, q))
     assert z.dtype == torch.float64 and z.shape == v.shape
     assert torch.equal(z, (v.detach() > 0).to(torch.float64))
     upstream = torch.rand_like(v)
     (grad,) = torch.autograd.grad(z, v, upstream)
-    want = upstream.numpy() * S.sg_prime(v.detach().numpy(), shape, g, b, q)
+    want = upstream.numpy() * S.sg_prime(v.detach().numpy(), S.Surrogate(shape, g, b, q))
     np.testing.assert_allclose(grad.numpy(), want, rtol=1e-13, atol=1e-300)
-    np.testing.assert_allclose(S.sg_prime_torch(v.detach(), shape, g, b, q).numpy(),
-                               S.sg_prime(v.detach().numpy(), shape, g, b, q), rtol=1e-13, atol=0)
+    np.testing.assert_allclose(S.sg_prime_torch(v.detach(), S.Surrogate(shape, g, b, q)).numpy(),
+                               S.sg_prime(v.detach().numpy(), S.Surrogate(shape, g, b, q)), rtol=1e-13, atol=0)
 
 
 @pytest.mark.parametrize("dtype_name", ["float32", "bfloat16", "float16"])
@@ -271,11 +275,11 @@ def test_spike_low_precision_dtypes(dtype_name):
     v64 = torch.linspace(-2, 2, 101, dtype=torch.float64)
     v = v64.to(dtype).reshape(1, 101, 1).requires_grad_(True)
     for shape in SHAPES:
-        z = S.spike(v, shape, 1.0, 2.0, 1.56)
+        z = S.spike(v, S.Surrogate(shape, 1.0, 2.0, 1.56))
         assert z.dtype == dtype and torch.equal(z, (v.detach() > 0).to(dtype))
         (grad,) = torch.autograd.grad(z.sum(), v)
         assert grad.dtype == dtype
-        ref = S.sg_prime(v.detach().double().numpy(), shape, 1.0, 2.0, 1.56)
+        ref = S.sg_prime(v.detach().double().numpy(), S.Surrogate(shape, 1.0, 2.0, 1.56))
         tol = 1e-6 if dtype_name == "float32" else 1e-2
         np.testing.assert_allclose(grad.double().numpy(), ref, rtol=tol, atol=tol)
 
@@ -284,17 +288,18 @@ def test_spike_accepts_tensor_parameters_and_only_v_gets_a_gradient():
     torch = pytest.importorskip("torch")
     v = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
     beta = torch.tensor([0.5, 1.0, 4.0], dtype=torch.float64)
-    (grad,) = torch.autograd.grad(S.spike(v, "fastsigmoid", 1.2, beta).sum(), v)
-    want = S.sg_prime(v.detach().numpy(), "fastsigmoid", 1.2, beta.numpy())
+    (grad,) = torch.autograd.grad(S.spike(v, S.Surrogate("fastsigmoid", 1.2, beta)).sum(), v)
+    want = S.sg_prime(v.detach().numpy(), S.Surrogate("fastsigmoid", 1.2, beta.numpy()))
     np.testing.assert_allclose(grad.numpy(), want, rtol=1e-14)
     with pytest.raises(ValueError, match="sharpness"):
-        S.sg_prime_torch(v.detach(), "fastsigmoid", 1.0, torch.tensor([1.0, -2.0]))
+        S.sg_prime_torch(v.detach(), S.Surrogate("fastsigmoid", 1.0, torch.tensor([1.0, -2.0])))
     with pytest.raises(ValueError, match="tail"):
-        S.spike(v, "qpseudospike", 1.0, 1.0, 1.0)
+        S.spike(v, S.Surrogate("qpseudospike", 1.0, 1.0, 1.0))
 
 
 def test_importing_surrogates_does_not_import_torch():
-    code = "import sys, stabviz.surrogates as s; s.gaussian_moments('sigmoid'); s.translation_table('cauchy', 1, 1); print('torch' in sys.modules)"
+    code = ("import sys, stabviz.surrogates as s; s.gaussian_moments('sigmoid'); "
+            "s.translation_table(s.Surrogate('cauchy', 1, 1)); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -324,9 +329,9 @@ def test_every_library_entry_reproduces_the_library_formula_and_round_trips():
         for value in (None, default * 1.37, default * 3.1):
             p = S.from_library(name, value)
             a = default if value is None else value
-            np.testing.assert_allclose(S.sg_prime(v, p.shape, p.dampening, p.sharpness, p.tail),
+            np.testing.assert_allclose(S.sg_prime(v, p),
                                        LIBRARY_FORMULAS[name](v, a), rtol=1e-12, atol=1e-300)
-            t = S.to_library(name, p.shape, p.dampening, p.sharpness, p.tail)
+            t = S.to_library(name, p)
             assert (t.name, t.knob, t.exact, t.note) == (name, knob, True, "exact")
             assert t.value == pytest.approx(a, rel=1e-12)
 
@@ -334,31 +339,31 @@ def test_every_library_entry_reproduces_the_library_formula_and_round_trips():
 def test_translation_examples_from_theory():
     sig = S.from_library("snntorch.sigmoid")                   # default slope 25 -> peak 6.25
     assert (sig.shape, sig.dampening, sig.sharpness) == ("sigmoid", 6.25, 6.25)
-    assert float(S.sg_prime(0.0, sig.shape, sig.dampening, sig.sharpness)) == 6.25
-    assert S.from_library("snntorch.fast_sigmoid", 25) == S.SGParams("fastsigmoid", 1.0, 12.5)
-    assert S.from_library("snntorch.atan") == S.SGParams("cauchy", 1.0, 1.0)
-    assert S.from_library("spikingjelly.Sigmoid") == S.SGParams("sigmoid", 1.0, 1.0)
-    assert S.from_library("spikingjelly.QPseudoSpike", 1.56) == S.SGParams("qpseudospike", 1.0, 1.0, 1.56)
+    assert float(S.sg_prime(0.0, sig)) == 6.25
+    assert S.from_library("snntorch.fast_sigmoid", 25) == S.Surrogate("fastsigmoid", 1.0, 12.5)
+    assert S.from_library("snntorch.atan") == S.Surrogate("cauchy", 1.0, 1.0)
+    assert S.from_library("spikingjelly.Sigmoid") == S.Surrogate("sigmoid", 1.0, 1.0)
+    assert S.from_library("spikingjelly.QPseudoSpike", 1.56) == S.Surrogate("qpseudospike", 1.0, 1.0, 1.56)
     bt = S.from_library("braintools.QPseudoSpike", 3.0)
     assert (bt.tail, bt.sharpness) == (3.0, pytest.approx(0.5))
-    assert S.from_library("norse.super") == S.SGParams("fastsigmoid", 1.0, 50.0)
-    assert S.from_library("norse.triangle", 0.3) == S.SGParams("triangular", 0.3, 1.0)
+    assert S.from_library("norse.super") == S.Surrogate("fastsigmoid", 1.0, 50.0)
+    assert S.from_library("norse.triangle", 0.3) == S.Surrogate("triangular", 0.3, 1.0)
 
 
 def test_inexpressible_settings_give_the_closest_knob_and_say_why():
-    t = S.to_library("snntorch.fast_sigmoid", "fastsigmoid", 0.5, 3.0)
+    t = S.to_library("snntorch.fast_sigmoid", S.Surrogate("fastsigmoid", 0.5, 3.0))
     assert not t.exact and t.value == 6.0 and "0.5" in t.note            # width matched, height differs
-    t = S.to_library("snntorch.atan", "cauchy", 2.0, 0.5)
+    t = S.to_library("snntorch.atan", S.Surrogate("cauchy", 2.0, 0.5))
     assert not t.exact and t.value == 1.0 and "peak height is 0.5" in t.note
-    t = S.to_library("spikingjelly.QPseudoSpike", "fastsigmoid", 1.0, 1.0)  # fast sigmoid = q-PseudoSpike q = 2
+    t = S.to_library("spikingjelly.QPseudoSpike", S.Surrogate("fastsigmoid"))  # fast sigmoid = q-PseudoSpike q = 2
     assert t.exact and t.value == 2.0
-    t = S.to_library("norse.super", "qpseudospike", 1.0, 4.0, 2.0)
+    t = S.to_library("norse.super", S.Surrogate("qpseudospike", 1.0, 4.0, 2.0))
     assert t.exact and t.value == 8.0
-    t = S.to_library("snntorch.sigmoid", "gaussian", 1.0, 2.0)
+    t = S.to_library("snntorch.sigmoid", S.Surrogate("gaussian", 1.0, 2.0))
     assert not t.exact and t.value == 8.0 and "different shape" in t.note
-    t = S.to_library("braintools.QPseudoSpike", "exponential", 1.0, 1.0)
+    t = S.to_library("braintools.QPseudoSpike", S.Surrogate("exponential", 1.0, 1.0))
     assert not t.exact and t.value == 2.0 and "default" in t.note
-    table = S.translation_table("qpseudospike", 1.0, 1 / 3, 2.0)
+    table = S.translation_table(S.Surrogate("qpseudospike", 1.0, 1 / 3, 2.0))
     assert [x.name for x in table] == list(S.LIBRARY_SURROGATES)
     exact = {x.name for x in table if x.exact}
     assert exact == {"braintools.QPseudoSpike", "brainpy.QPseudoSpike", "snntorch.fast_sigmoid", "norse.super",
@@ -370,22 +375,22 @@ def test_inexpressible_settings_give_the_closest_knob_and_say_why():
 
 @pytest.mark.parametrize("call, name", [
     (lambda: S.sg_prime(0.0, "atan"), "shape"),
-    (lambda: S.sg_prime(0.0, "fastsigmoid", 0.0), "dampening"),
-    (lambda: S.sg_prime(0.0, "fastsigmoid", np.array([1.0, float("nan")])), "dampening"),
-    (lambda: S.sg_prime(0.0, "fastsigmoid", 1.0, np.array([[1.0], [2e3]])), "sharpness"),
-    (lambda: S.sg_prime(0.0, "fastsigmoid", 1.0, "wide"), "sharpness"),
-    (lambda: S.sg_prime(0.0, "qpseudospike", 1.0, 1.0, 1.0), "tail"),
-    (lambda: S.gaussian_moments("cauchy", 1.0, 1.0, np.array([2.0, 0.5])), "tail"),
+    (lambda: S.sg_prime(0.0, S.Surrogate("fastsigmoid", 0.0)), "dampening"),
+    (lambda: S.sg_prime(0.0, S.Surrogate("fastsigmoid", np.array([1.0, float("nan")]))), "dampening"),
+    (lambda: S.sg_prime(0.0, S.Surrogate("fastsigmoid", 1.0, np.array([[1.0], [2e3]]))), "sharpness"),
+    (lambda: S.sg_prime(0.0, S.Surrogate("fastsigmoid", 1.0, "wide")), "sharpness"),
+    (lambda: S.sg_prime(0.0, S.Surrogate("qpseudospike", 1.0, 1.0, 1.0)), "tail"),
+    (lambda: S.gaussian_moments(S.Surrogate("cauchy", 1.0, 1.0, np.array([2.0, 0.5]))), "tail"),
     (lambda: S.moment_primitive(1.0, 3, "cauchy"), "m"),
     (lambda: S.moment_primitive(float("inf"), 1, "cauchy"), "u"),
-    (lambda: S.gaussian_moments("sigmoid", 1.0, 1.0, 1.56, 0.0, -1.0), "std"),
-    (lambda: S.gaussian_moments("sigmoid", 1.0, 1.0, 1.56, float("nan"), 1.0), "mean"),
-    (lambda: S.uniform_moment(1, "sigmoid", 1.0, 1.0, 1.56, 1.0, 1.0), "low"),
+    (lambda: S.gaussian_moments(S.Surrogate("sigmoid", 1.0, 1.0, 1.56), 0.0, -1.0), "std"),
+    (lambda: S.gaussian_moments(S.Surrogate("sigmoid", 1.0, 1.0, 1.56), float("nan"), 1.0), "mean"),
+    (lambda: S.uniform_moment(1, S.Surrogate("sigmoid", 1.0, 1.0, 1.56), 1.0, 1.0), "low"),
     (lambda: S.from_library("snntorch.tanh"), "library"),
     (lambda: S.from_library("snntorch.sigmoid", -2), "slope"),
     (lambda: S.from_library("braintools.QPseudoSpike", 1.0), "sharpness"),
-    (lambda: S.to_library("norse.super", "fastsigmoid", 1.0, 0.0), "sharpness"),
-    (lambda: S.SGParams("cauchy", 1.0, 1.0, 0.5), "tail"),
+    (lambda: S.to_library("norse.super", S.Surrogate("fastsigmoid", 1.0, 0.0)), "sharpness"),
+    (lambda: S.Surrogate("cauchy", 1.0, 1.0, 0.5), "tail"),
 ])
 def test_bad_values_raise_value_error_naming_the_parameter(call, name):
     with pytest.raises(ValueError, match=rf"\b{name}\b"):

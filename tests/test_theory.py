@@ -15,8 +15,7 @@ RESETS = ("subtract", "mult1", "mult2")
 
 def _gauss_quad_moment(m, cfg, mean, std):
     """E[σ'(y − θ)^m], y ~ N(mean, std²), by adaptive quadrature (the referee), split at the kink and mean."""
-    f = lambda y: surrogates.sg_prime(y - cfg.threshold, cfg.shape, cfg.dampening, cfg.sharpness,
-                                      cfg.tail) ** m * stats.norm.pdf(y, mean, std)
+    f = lambda y: surrogates.sg_prime(y - cfg.threshold, cfg.surrogate) ** m * stats.norm.pdf(y, mean, std)
     a, b = sorted((cfg.threshold, mean))
     parts = [(-np.inf, a), (a, b), (b, np.inf)]
     return sum(integrate.quad(f, lo, hi, limit=1000, epsabs=0, epsrel=1e-13)[0] for lo, hi in parts)

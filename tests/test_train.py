@@ -79,7 +79,7 @@ def test_digits_learns_on_the_default_budget_at_the_recommended_setting():
     # outcome model recommends (surrogate and initialisation); about 5 s on 2 cores.
     from stabviz.outcomes.advice import RECOMMENDED
     lif = LIFConfig(leak=tau_to_leak(20.0), threshold=0.3, seed=0)
-    summary = run(TrainConfig(task="digits", lif=lif, use_recommended_sg=True))
+    summary = run(TrainConfig(task="digits", lif=lif, use_recommended_setting=True))
     assert summary["status"] == "finished" and summary["final"]["steps_done"] == 200
     applied = summary["recommended_sg"]
     assert applied["label"] == RECOMMENDED and summary["lif"]["init_rec"] == applied["init_rec"]
@@ -199,6 +199,15 @@ def test_bad_settings_raise_before_training():
         with pytest.raises(ValueError, match="cuda"):
             resolve_device("cuda")
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_networks_and_runs_resolve_devices_alike():
+    from stabviz import lif
+    assert lif.resolve_device is resolve_device            # one resolver, the validating one
+    for bad in ("gpu", "meta", "cuda-ish"):
+        with pytest.raises(ValueError, match=f"device = '{bad}' is not one of: auto, cpu, cuda"):
+            lif.LIFNetwork(LIFConfig(n_rec=8, n_in=4), device=bad)
+    assert resolve_device(None) == resolve_device("auto") and resolve_device(torch.device("cpu")).type == "cpu"
 
 
 # --------------------------------------------------------------------------------------------- CLI

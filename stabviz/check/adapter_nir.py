@@ -23,7 +23,7 @@ def describe(module: Any) -> dict[str, Any]:
     return {"kind": "LIF", "leak": float(module.alpha.mean()), "threshold": float(module.v_threshold.mean()),
             "reset": "mult2", "reset_detached": module.reset_detached, "surrogate_key": None, "knob": None,
             "surrogate_text": f"{sg.shape}(γ={sg.dampening:g}, β={sg.sharpness:g}) [option]",
-            "stabviz_surrogate": (sg.shape, sg.dampening, sg.sharpness, sg.tail), "recurrent_weights": [],
+            "stabviz_surrogate": sg, "recurrent_weights": [],
             "input_scale": float(module.scale.mean()), "notes": notes, "multi_step": False}
 
 
@@ -42,7 +42,7 @@ def membrane(module: Any, output: Any) -> Any:
 def spike_function(module: Any):
     from stabviz.surrogates import spike
     sg = module.sg
-    return lambda v: spike(v, sg.shape, sg.dampening, sg.sharpness, sg.tail)
+    return lambda v: spike(v, sg)
 
 
 def set_surrogate(module: Any, key: str, value: float) -> str:

@@ -20,7 +20,7 @@ def describe_layer(net: Any, k: int) -> dict[str, Any]:
     return {"kind": "LIFNetwork", "leak": float(d.leak), "threshold": float(d.threshold), "reset": d.reset,
             "reset_detached": not d.reset_grad, "surrogate_key": None, "knob": None,
             "surrogate_text": f"{d.shape}(γ={d.dampening:g}, β={d.sharpness:g}, q={d.tail:g})",
-            "stabviz_surrogate": (d.shape, d.dampening, d.sharpness, d.tail),
+            "stabviz_surrogate": d.surrogate,
             "recurrent_weights": [net.w_rec[k]], "input_weights": net.w_in[k].t(), "bias": net.bias[k],
             "input_scale": 1.0, "notes": [], "multi_step": True, "layer_index": k}
 

@@ -15,7 +15,7 @@ from stabviz.check.layers import Layer, find_layers, module_of, modules_by_name
 from stabviz.check.measure import (detect_mode, fit_log10_per_step, layer_rates, measure, membrane_range,
                                    network_norms)
 from stabviz.check.report import CheckReport
-from stabviz.config import show
+from stabviz.config import Surrogate, show
 from stabviz.intervals import mean_interval
 
 #: decades of gain over T still called stable (LIFConfig.tolerance's default, the dashboard's band edge)
@@ -128,13 +128,13 @@ def check_nir(path_or_graph: Any, inputs: Any = None, *, dt: float = 1e-4, surro
               input_shape: tuple[int, int] = (100, 16), input_rate: float = 0.1) -> CheckReport:
     """Read a NIR file (or take a NIRGraph), build it with the same weights and LIF parameters
     (:mod:`stabviz.check.nir_graph`) and :func:`check` it. NIR stores no surrogate and no dt: ``surrogate``
-    (an SGParams, default fast sigmoid γ = β = 1) and ``dt`` are options and the report says which were used.
+    (a :class:`~stabviz.config.Surrogate`, default fast sigmoid γ = β = 1) and ``dt`` are options and the
+    report says which were used.
     ``inputs`` None: Bernoulli spikes at ``input_rate`` of shape (T, batch, n_in) = (*input_shape, n_in),
     seeded."""
     from stabviz.check.nir_graph import NIRNetwork, read
-    from stabviz.surrogates import SGParams
-    if surrogate is not None and not isinstance(surrogate, SGParams):
-        raise ValueError(f"surrogate = {show(surrogate)} must be a stabviz.surrogates.SGParams or None")
+    if surrogate is not None and not isinstance(surrogate, Surrogate):
+        raise ValueError(f"surrogate = {show(surrogate)} must be a stabviz.config.Surrogate or None")
     if not (isinstance(dt, (int, float)) and not isinstance(dt, bool) and 0 < dt < 1e3):
         raise ValueError(f"dt = {show(dt)} is outside the allowed range (0, 1000)")
     net = NIRNetwork(read(path_or_graph), dt=float(dt), sg=surrogate, reset_detached=bool(reset_detached))
@@ -145,8 +145,7 @@ def check_nir(path_or_graph: Any, inputs: Any = None, *, dt: float = 1e-4, surro
         g = torch.Generator().manual_seed(0)
         inputs = (torch.rand(steps, batch, n_in, generator=g) < input_rate).float()
     report = check(net, inputs, time_steps=time_steps, seeds=seeds)
-    report.run.update({"source": "nir", "dt": float(dt), "surrogate_option": {
-        "shape": net.sg.shape, "dampening": net.sg.dampening, "sharpness": net.sg.sharpness, "tail": net.sg.tail},
+    report.run.update({"source": "nir", "dt": float(dt), "surrogate_option": net.sg.to_dict(),
         "inputs": f"seeded Bernoulli spikes at rate {input_rate:g}" if generated else "given"})
     return report
 

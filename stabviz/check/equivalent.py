@@ -7,17 +7,15 @@ from typing import Any
 import torch
 
 from stabviz import theory
-from stabviz.config import RANGES, LIFConfig
+from stabviz.config import RANGES, LIFConfig, Surrogate
 from stabviz.surrogates import from_library
 
 
-def surrogate_fields(key: str | None, knob: float | None, text: str, own: tuple | None = None) -> dict[str, Any]:
+def surrogate_fields(key: str | None, knob: float | None, text: str, own: Surrogate | None = None) -> dict[str, Any]:
     """The surrogate in stabviz's (shape, γ, β, q) plus the library's own spelling; shape None if unknown.
-    ``own``: stabviz's own (shape, γ, β, q), whose knob is the sharpness β."""
+    ``own``: stabviz's own surrogate, whose knob is the sharpness β."""
     if own is not None:
-        shape, g, b, q = own
-        return {"shape": shape, "dampening": g, "sharpness": b, "tail": q, "library_text": text,
-                "library_key": "stabviz", "knob": b}
+        return {**own.to_dict(), "library_text": text, "library_key": "stabviz", "knob": own.sharpness}
     out = {"shape": None, "dampening": None, "sharpness": None, "tail": None, "library_text": text,
            "library_key": key, "knob": knob}
     if key is not None:
@@ -26,7 +24,7 @@ def surrogate_fields(key: str | None, knob: float | None, text: str, own: tuple 
         except ValueError as err:
             out["note"] = str(err)
             return out
-        out.update(shape=sg.shape, dampening=sg.dampening, sharpness=sg.sharpness, tail=sg.tail)
+        out.update(sg.to_dict())
     return out
 
 

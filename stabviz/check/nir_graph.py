@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from stabviz.surrogates import SGParams, spike
+from stabviz.config import Surrogate
+from stabviz.surrogates import spike
 
 MAX_FILE_BYTES = 256 * 2 ** 20
 MAX_NUMBERS = 2 ** 26                 # numbers declared by all datasets together (256 MiB of float32)
@@ -102,7 +103,7 @@ class NIRLIF(nn.Module):
     """A NIR LIF node stepped with dt and a stabviz surrogate; state in ``v``, the pre-reset voltage in
     ``last_v``."""
 
-    def __init__(self, node, dt: float, sg: SGParams, reset_detached: bool = True):
+    def __init__(self, node, dt: float, sg: Surrogate, reset_detached: bool = True):
         super().__init__()
         tau = torch.as_tensor(np.asarray(node.tau, dtype=np.float64)).float().reshape(-1)
         r = torch.as_tensor(np.asarray(node.r, dtype=np.float64)).float().reshape(-1)
@@ -121,7 +122,7 @@ class NIRLIF(nn.Module):
     def forward(self, current: torch.Tensor) -> torch.Tensor:
         v = torch.zeros_like(current) if self.v is None else self.v
         v = self.alpha * v + (1 - self.alpha) * self.v_leak + self.scale * current
-        z = spike(v - self.v_threshold, self.sg.shape, self.sg.dampening, self.sg.sharpness, self.sg.tail)
+        z = spike(v - self.v_threshold, self.sg)
         fired = z.detach() if self.reset_detached else z
         self.last_v = v
         self.v = v * (1 - fired) + fired * self.v_reset
@@ -131,9 +132,9 @@ class NIRLIF(nn.Module):
 class NIRNetwork(nn.Module):
     """The flattened graph run step by step: forward((T, batch, n_in)) -> (T, batch, n_out)."""
 
-    def __init__(self, graph, dt: float = DEFAULT_DT, sg: SGParams | None = None, reset_detached: bool = True):
+    def __init__(self, graph, dt: float = DEFAULT_DT, sg: Surrogate | None = None, reset_detached: bool = True):
         super().__init__()
-        sg = SGParams("fastsigmoid", 1.0, 1.0) if sg is None else sg
+        sg = Surrogate() if sg is None else sg
         nodes, edges = flatten(graph)
         unsupported = sorted({f"{k} ({type(v).__name__})" for k, v in nodes.items()
                               if type(v).__name__ not in SUPPORTED_NODES})

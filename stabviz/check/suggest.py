@@ -7,6 +7,7 @@ import torch
 
 from stabviz import theory
 from stabviz.check.layers import modules_by_name
+from stabviz.config import Surrogate
 from stabviz.surrogates import to_library
 
 PROMISES = ("gain_up", "gain_down", "rate_up", "rate_down", "no_nan")
@@ -59,7 +60,8 @@ def _surrogate_change(layers, described, configs, regime):
         if key == "stabviz":        # stabviz's own layer takes (γ, β, q) as they are: its knob is β
             value, knob, note = o["sharpness"], "sharpness", ""
         else:
-            t = to_library(key, cfg.shape, o["dampening"], o["sharpness"], o["tail"])
+            option = cfg.surrogate.replace(dampening=o["dampening"], sharpness=o["sharpness"], tail=o["tail"])
+            t = to_library(key, option)
             value, knob, note = t.value, t.knob, "" if t.exact else f" ({t.note})"
         if not abs(value - d["surrogate"]["knob"]) > 1e-9 * abs(value):
             continue
@@ -171,7 +173,7 @@ def _nan_free(layers, described, idx):
         sg = d["surrogate"]
         if sg["shape"] is None or target is None:
             continue
-        t = to_library(target, sg["shape"], sg["dampening"], sg["sharpness"], sg["tail"])
+        t = to_library(target, Surrogate(sg["shape"], sg["dampening"], sg["sharpness"], sg["tail"]))
         changes[i] = (target, t.value)
     if not changes:
         return None

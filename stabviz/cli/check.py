@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from stabviz.cli.options import SEEDS, Text, UsageError, Whole, shown
-from stabviz.config import SHAPES
+from stabviz.config import DEFAULT_SURROGATE, SHAPES, Surrogate
 from stabviz.jsonsafe import dumps
 
 
@@ -83,8 +83,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         model, inputs = call_factory(args.factory)
         report = check(model, inputs, time_steps=args.time_steps, seeds=args.seeds)
     else:
-        from stabviz.surrogates import SGParams
-        sg = SGParams(args.sg, args.dampening, args.sharpness, args.tail)
+        sg = Surrogate(args.sg, args.dampening, args.sharpness, args.tail)
         report = check_nir(args.nir, dt=args.dt, surrogate=sg, reset_detached=not args.reset_grad,
                            time_steps=args.time_steps, seeds=args.seeds, input_shape=args.input_shape)
     print(dumps(report.as_dict()) if args.json else report.text())
@@ -106,10 +105,13 @@ def register(subparsers, parents: list[argparse.ArgumentParser]) -> None:
                    help="module:function or path/file.py:function returning (model, inputs)")
     p.add_argument("--input-shape", type=_input_shape, default=(100, 16),
                    help="NIR only: T,B of the seeded Bernoulli input spikes (rate 0.1), default 100,16")
-    p.add_argument("--sg", choices=SHAPES, default="fastsigmoid", help="NIR only: surrogate shape (NIR has none)")
-    p.add_argument("--dampening", type=float, default=1.0, help="NIR only: γ, the surrogate's peak height")
-    p.add_argument("--sharpness", type=float, default=1.0, help="NIR only: β, the surrogate's inverse width")
-    p.add_argument("--tail", type=float, default=1.56, help="NIR only: q (qpseudospike)")
+    p.add_argument("--sg", choices=SHAPES, default=DEFAULT_SURROGATE.shape,
+                   help="NIR only: surrogate shape (NIR has none)")
+    p.add_argument("--dampening", type=float, default=DEFAULT_SURROGATE.dampening,
+                   help="NIR only: γ, the surrogate's peak height")
+    p.add_argument("--sharpness", type=float, default=DEFAULT_SURROGATE.sharpness,
+                   help="NIR only: β, the surrogate's inverse width")
+    p.add_argument("--tail", type=float, default=DEFAULT_SURROGATE.tail, help="NIR only: q (qpseudospike)")
     p.add_argument("--dt", type=float, default=1e-4, help="NIR only: the time step (NIR stores none; snnTorch "
                                                          "exports with 1e-4)")
     p.add_argument("--reset-grad", action="store_true", help="NIR only: let gradient through the reset")

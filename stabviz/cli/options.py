@@ -15,8 +15,8 @@ from typing import Any, Iterator, Mapping
 
 from stabviz import safeio
 from stabviz.config import (DEVICES, FORMULAS, IN_INITS, INITS, LOSSES, NEURONS, PRESETS, RANGES, RESETS, SHAPES,
-                            TASKS, TRAIN_RANGES, VOLTAGE_MODELS, LIFConfig, TrainConfig, check_number, preset,
-                            tau_to_leak)
+                            TASKS, TRAIN_RANGES, VOLTAGE_MODELS, LIFConfig, TrainConfig, preset,
+                            run_preset, tau_to_leak)
 
 
 class UsageError(ValueError):
@@ -315,17 +315,16 @@ def lif_config_from_args(args: argparse.Namespace) -> LIFConfig:
     for dest, fieldname in _TAU_OPTIONS.items():
         tau = getattr(args, dest, None)
         if tau is not None:
-            tau = check_number(dest, tau, {dest: (0.0, math.inf, False, False)}, integer=False)
-            changes[fieldname] = math.exp(-1.0 / tau)
+            changes[fieldname] = tau_to_leak(tau, dest)
     return preset(getattr(args, "preset", "paper-slmnist") or "paper-slmnist", **changes)
 
 
-_DEFAULTS = TrainConfig()
+_DEFAULTS = run_preset("cli")
 #: option dest -> TrainConfig field
 TRAIN_OPTIONS = {"task": "task", "data_path": "data_path", "classes": "classes", "samples": "samples",
                  "manifold_dim": "manifold_dim", "time_steps": "time_steps", "train_steps": "train_steps",
                  "batch": "batch", "lr": "lr", "weight_decay": "weight_decay", "layers": "layers",
-                 "loss": "loss", "recommended_sg": "use_recommended_sg", "local_losses": "local_losses", "sparsity_target": "sparsity_target",
+                 "loss": "loss", "recommended": "use_recommended_setting", "local_losses": "local_losses", "sparsity_target": "sparsity_target",
                  "sparsity_weight": "sparsity_weight", "initial_rate": "initial_rate", "device": "device",
                  "time_limit": "time_limit", "log_every": "log_every"}
 
@@ -355,7 +354,7 @@ def train_options() -> argparse.ArgumentParser:
     g.add_argument("--weight-decay", type=float, help=f"AdamW weight decay (default {d.weight_decay:g})")
     g.add_argument("--layers", type=whole("layers"), help=f"LIF layers, 1-3 (default {d.layers})")
     g.add_argument("--loss", choices=LOSSES, help=f"cross-entropy per step or of the time mean (default {d.loss})")
-    g.add_argument("--recommended", "--recommended-sg", dest="recommended_sg", action=argparse.BooleanOptionalAction,
+    g.add_argument("--recommended", "--recommended-sg", dest="recommended", action=argparse.BooleanOptionalAction,
                    default=None, help="train the outcome model's recommended whole setting instead (γ, β, q and the "
                                       "recurrent initialisation; `recommend` shows it with its P(collapse))")
     g.add_argument("--local-losses", dest="local_losses", action=argparse.BooleanOptionalAction, default=None,
@@ -375,7 +374,7 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The LIF options' config plus every training option the user gave (validated by TrainConfig)."""
     changes = {field: getattr(args, dest) for dest, field in TRAIN_OPTIONS.items()
                if getattr(args, dest, None) is not None}
-    return TrainConfig(lif=lif_config_from_args(args), **changes)
+    return run_preset("cli", lif=lif_config_from_args(args), **changes)
 
 
 def size_flags(parser: argparse.ArgumentParser) -> None:

@@ -59,7 +59,7 @@ def _with_library_surrogate(args: argparse.Namespace, cfg):
     both = [flag for dest, flag in _SURROGATE_OPTIONS.items() if getattr(args, dest, None) is not None]
     if both:
         raise UsageError(f"--from sets the surrogate; drop {', '.join(both)} (or drop --from)")
-    return cfg.replace(shape=sg.shape, dampening=sg.dampening, sharpness=sg.sharpness, tail=sg.tail)
+    return cfg.replace(surrogate=sg)
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
@@ -271,13 +271,11 @@ def cmd_presets(args: argparse.Namespace) -> int:
 def cmd_translate(args: argparse.Namespace) -> int:
     from stabviz import surrogates
     sg = library_surrogate(args)
-    if sg is not None:
-        shape, g, b, q = sg.shape, sg.dampening, sg.sharpness, sg.tail
-    else:
-        cfg = lif_config_from_args(args)
-        shape, g, b, q = cfg.shape, cfg.dampening, cfg.sharpness, cfg.tail
-    table = surrogates.translation_table(shape, g, b, q)
-    out = {"stabviz": {"shape": shape, "dampening": g, "sharpness": b, "tail": q},
+    if sg is None:
+        sg = lif_config_from_args(args).surrogate
+    shape, g, b, q = sg.shape, sg.dampening, sg.sharpness, sg.tail      # for the text below
+    table = surrogates.translation_table(sg)
+    out = {"stabviz": sg.to_dict(),
            "libraries": [t.__dict__ if hasattr(t, "__dict__") else dict(t._asdict()) for t in table]}
     neuron = lif_config_from_args(args) if getattr(args, "neuron", None) not in (None, "lif") else None
     if neuron is not None:

@@ -28,7 +28,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from stabviz import safeio
-from stabviz.config import LIFConfig, TrainConfig
+from stabviz.config import DEFAULT_SURROGATE, LIFConfig, TrainConfig, tau_to_leak
 from stabviz.jsonsafe import dumps, finite_or_none
 from stabviz.outcomes.fit import label_rows
 
@@ -101,7 +101,8 @@ def sample_bases(task: str, count: int, seed: int = 0) -> list[dict[str, Any]]:
                     "threshold": float(np.exp(rng.uniform(np.log(0.01), np.log(0.5)))),
                     "reset": ("subtract", "mult1", "mult2")[int(rng.integers(3))],
                     "shape": shape,
-                    "tail": float(np.exp(rng.uniform(np.log(1.05), np.log(4.0)))) if shape == "qpseudospike" else 1.56,
+                    "tail": (float(np.exp(rng.uniform(np.log(1.05), np.log(4.0)))) if shape == "qpseudospike"
+                             else DEFAULT_SURROGATE.tail),
                     "layers": int(rng.integers(1, 3)),
                     "init": BASE_INITS[int(rng.integers(len(BASE_INITS)))]})
     return out
@@ -118,7 +119,7 @@ def config_for(base: dict[str, Any], choice: dict[str, Any], seed: int, budget: 
                device: str = "cpu") -> TrainConfig:
     """The TrainConfig of one run: the base's network with the choice's surrogate and initialisation."""
     spec = TASKS[base["task"]]
-    lif = LIFConfig(n_rec=base["n_rec"], n_in=spec.n_in, leak=math.exp(-1.0 / base["tau"]),
+    lif = LIFConfig(n_rec=base["n_rec"], n_in=spec.n_in, leak=tau_to_leak(base["tau"]),
                     threshold=base["threshold"], reset=base["reset"], shape=base["shape"], tail=base["tail"],
                     init_rec=choice["init"], dampening=choice["dampening"], sharpness=choice["sharpness"],
                     steps=spec.time_steps, seed=seed)

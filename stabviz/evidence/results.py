@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from stabviz import safeio
+from stabviz.config import train_record
 from stabviz.evidence import rules
 from stabviz.evidence.study import (OLD_PROBE_KEY, PROBE_KEY, SIZES, Cell, arm_cells, cell_stats, checkout_commit,
                                     judge, output_files, run_row, sized, stored_summary, write_outputs)
@@ -145,8 +146,9 @@ def rerun_cells(results: Mapping[str, Any], arm: str | None = None, seeds: int |
 
 
 def config_key(config: Mapping[str, Any]) -> str:
-    """A run's identity for the overlay: its whole TrainConfig as canonical JSON."""
-    return json.dumps(config, sort_keys=True)
+    """A run's identity for the overlay: its whole TrainConfig as canonical JSON, renamed fields under
+    their current names (a run stored by an older stabviz is the same run)."""
+    return json.dumps(train_record(config), sort_keys=True)
 
 
 def rerun_overlay(cells: Sequence[Cell], stored: Sequence[Mapping[str, Any]]

@@ -180,7 +180,7 @@ def _arm_d(task: str, base: TrainConfig, size: Size, point: dict[str, Any]) -> l
         settings.append(("β*(γ=1)", {"sharpness": point["beta_star"]}, {}))
     if point.get("gamma_IV"):
         settings.append(("γ_IV(β=1)", {"dampening": point["gamma_IV"]}, {}))
-    settings.append(("recommended", {"init_rec": "conditions"}, {"use_recommended_sg": True}))
+    settings.append(("recommended", {"init_rec": "conditions"}, {"use_recommended_setting": True}))
     return [Cell("D", task, label, {"setting": label, **lif_changes},
                  [c.replace(**train_changes) for c in _seeded(base, size, **lif_changes)])
             for label, lif_changes, train_changes in settings]

@@ -3,7 +3,8 @@ the per-step recurrent product, the diagonal folds, the adjoint buffers handed t
 ∂L/∂W_rec as one GEMM, and the checks and layout wrappers of their public functions."""
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 import torch
 

@@ -2,13 +2,14 @@
 step together."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 
 from stabviz import surrogates
-from stabviz.config import LIFConfig
+from stabviz.config import LIFConfig, Surrogate
 
 
 @dataclass(frozen=True)
@@ -30,14 +31,18 @@ class Dynamics:
         return cls(float(cfg.leak), float(cfg.threshold), cfg.reset, bool(cfg.reset_grad), cfg.shape,
                    float(cfg.dampening), float(cfg.sharpness), float(cfg.tail))
 
+    @functools.cached_property
+    def surrogate(self) -> Surrogate:
+        """The surrogate as one record, built once per Dynamics (it is read every time step)."""
+        return Surrogate(self.shape, self.dampening, self.sharpness, self.tail)
+
     def spike(self, y: torch.Tensor) -> torch.Tensor:
         """z = H(y − θ) forward, σ'(y − θ) backward (autograd)."""
-        return surrogates.spike(y - self.threshold, self.shape, self.dampening, self.sharpness, self.tail)
+        return surrogates.spike(y - self.threshold, self.surrogate)
 
     def sg_prime(self, y: torch.Tensor) -> torch.Tensor:
         """σ'(y − θ), elementwise."""
-        return surrogates.sg_prime_torch(y - self.threshold, self.shape, self.dampening, self.sharpness,
-                                         self.tail)
+        return surrogates.sg_prime_torch(y - self.threshold, self.surrogate)
 
 
 @dataclass(frozen=True, eq=False)

@@ -6,8 +6,15 @@ import torch
 
 from stabviz import neuron
 from stabviz.config import LIFConfig
-from stabviz.lif.bptt import (MatAdd, RecurrentLayer, add_scaled, batch_major, diagonal_column, prepared_time_major,
-                              with_diagonal_shift)
+from stabviz.lif.bptt import (
+    MatAdd,
+    RecurrentLayer,
+    add_scaled,
+    batch_major,
+    diagonal_column,
+    prepared_time_major,
+    with_diagonal_shift,
+)
 from stabviz.lif.cpu_memory import keep_freed_cpu_memory
 from stabviz.lif.dynamics import Dynamics, EnsembleDynamics
 

@@ -17,10 +17,20 @@ MAX_LAYERS = int(TRAIN_RANGES["layers"][1])
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """'auto' (or None) -> CUDA when available, else CPU; anything else as given."""
+    """The one device resolver (networks, training runs, ensembles): 'auto' (or None) -> CUDA when
+    available, else CPU; 'cpu', 'cuda', 'cuda:N' or such a torch.device as given. ValueError naming the
+    value for any other device, and for CUDA where this torch sees none."""
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        resolved = None
+    if resolved is None or resolved.type not in ("cpu", "cuda"):
+        raise ValueError(f"device = {device!r} is not one of: auto, cpu, cuda")
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device = {str(device)!r} but CUDA is not available here; use 'auto' or 'cpu'")
+    return resolved
 
 
 class LIFNetwork(torch.nn.Module):

@@ -47,7 +47,7 @@ class Variant:
     syn_decay: float = 0.0
 
     @classmethod
-    def of(cls, cfg: LIFConfig | "Variant") -> "Variant":
+    def of(cls, cfg: LIFConfig | Variant) -> Variant:
         if isinstance(cfg, Variant):
             return cfg
         return cls(cfg.neuron, float(cfg.adapt_decay), float(cfg.adapt_strength), bool(cfg.adapt_grad),
@@ -71,7 +71,7 @@ class State(NamedTuple):
     i: torch.Tensor
 
     @classmethod
-    def zeros_like(cls, x: torch.Tensor) -> "State":
+    def zeros_like(cls, x: torch.Tensor) -> State:
         return cls(*(torch.zeros_like(x) for _ in range(4)))
 
 
@@ -87,7 +87,7 @@ def alif_step(current: torch.Tensor, state: State, w_rec: torch.Tensor, dyn: Dyn
     a = var.adapt_decay * state.a + (1.0 - var.adapt_decay) * state.z
     a = a if var.adapt_grad else a.detach()
     theta = dyn.threshold + var.adapt_strength * a
-    z = surrogates.spike(y - theta, dyn.shape, dyn.dampening, dyn.sharpness, dyn.tail)
+    z = surrogates.spike(y - theta, dyn.surrogate)
     return State(z, y, a, state.i)
 
 
@@ -196,7 +196,7 @@ class _VariantLoop:
         drive, theta_all = saved
         dyn, var = self.dyn, self.var
         threshold = theta_all if var.adapts else dyn.threshold
-        sgp = surrogates.sg_prime_torch(y_all - threshold, dyn.shape, dyn.dampening, dyn.sharpness, dyn.tail)
+        sgp = surrogates.sg_prime_torch(y_all - threshold, dyn.surrogate)
         coef = _Coefficients.of(dyn, var, w_rec, z_all, y_all, drive, theta_all)
         return _backward_loop(sgp, work, grad_y, coef, var)
 
@@ -223,7 +223,7 @@ class _Coefficients:
     own_drive: bool
 
     @classmethod
-    def of(cls, dyn: Dynamics, var: Variant, w_rec, z_all, y_all, drive, theta_all) -> "_Coefficients":
+    def of(cls, dyn: Dynamics, var: Variant, w_rec, z_all, y_all, drive, theta_all) -> _Coefficients:
         adapt_grad = var.adapts and var.adapt_grad
         mult = dyn.reset != "subtract"
         leak = dyn.leak * (1.0 - z_all) if mult else dyn.leak

@@ -7,22 +7,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from stabviz.config import LIFConfig, TrainConfig, limits
+from stabviz.config import LIFConfig, TrainConfig, limits, run_preset
 
-#: The confirmation's size (docs/confirmation.md says why these suffice). Its verdict is measured at
-#: initialisation, on PROBE_SAMPLES (64) test samples per seed at the setting's own T; 400 samples leave 80 for
-#: the test split. The 40 AdamW steps of batch 16 only show whether training starts (or diverges): the
-#: outcome sentence reads their test accuracy against chance. ``time_limit`` is the store's guard, which the
-#: cost estimate warns about before a launch.
-QUICK_TRAIN = dict(task="randman", samples=400, train_steps=40, batch=16, log_every=2, time_limit=300.0)
-
-
-def quick_config(cfg: LIFConfig, **train: Any) -> TrainConfig:
-    """A short confirmation run at ``cfg`` on the generated randman task (no data to download).
+# The confirmation's size is config.RUN_PRESETS["quick"] (docs/confirmation.md says why it suffices). Its
+# verdict is measured at initialisation, on PROBE_SAMPLES (64) test samples per seed at the setting's own T;
+# 400 samples leave 80 for the test split. The 40 AdamW steps of batch 16 only show whether training starts
+# (or diverges): the outcome sentence reads their test accuracy against chance. Its time_limit is the store's
+# guard, which the cost estimate warns about before a launch.
+def quick_config(cfg: LIFConfig, preset: str = "quick", **train: Any) -> TrainConfig:
+    """A short confirmation run at ``cfg`` on the generated randman task (no data to download);
+    ``preset``: the run preset it starts from (``form``: the Runs page's launch form).
 
     One T everywhere: its samples are ``cfg.steps`` long (the T the page's verdict is for), unless the
     machine's time-step limit is lower; then the run's own setting takes that T, so its stored
     prediction is made at the T it runs."""
     steps = min(cfg.steps, limits()["time_steps"])
-    merged = {**QUICK_TRAIN, "time_steps": steps, **train}
-    return TrainConfig(lif=cfg.replace(steps=int(merged["time_steps"])), **merged)
+    time_steps = int(train.pop("time_steps", steps))
+    return run_preset(preset, lif=cfg.replace(steps=time_steps), time_steps=time_steps, **train)

@@ -82,10 +82,6 @@ class _Dispatcher:
         done, self.pending = ray.wait(self.pending, num_returns=len(self.pending), timeout=0)
         self.pending.append(ref)
 
-    def pending_count(self) -> int:
-        self.pending = ray.wait(self.pending, num_returns=len(self.pending), timeout=0)[1]
-        return len(self.pending)
-
 
 def gpu_share(cfg: TrainConfig, cluster_gpus: float, members: int = 1) -> float:
     """GPUs one task (one run, or an ensemble of ``members``) asks Ray for: 0 without GPUs or for

@@ -1,5 +1,8 @@
 """The surrogate-gradient family (docs/theory.md#2-the-surrogate-family): curves, closed-form moments, the torch spike op.
 
+One :class:`~stabviz.config.Surrogate` record (shape, γ, β, q; :data:`DEFAULT_SURROGATE` holds the
+defaults) is what every function here takes.
+
 Every shape is parameterised by dampening γ (peak height, σ'(0) = γ), sharpness β (inverse width) and,
 for q-PseudoSpike only, tail-fatness q > 1; every shape has area ∫σ'(v) dv = γ/β. The argument is the
 distance to threshold v = y − θ, in voltage units; σ' is in spikes per voltage unit.
@@ -25,20 +28,20 @@ voltage moments, the quadrature), :mod:`.torch_op`, :mod:`.translate`, :mod:`.va
 """
 from __future__ import annotations
 
-from stabviz.config import SHAPES  # noqa: F401  (surrogates.SHAPES was importable before the split)
+from stabviz.config import DEFAULT_SURROGATE, Surrogate
 from stabviz.surrogates.curves import moment_primitive, sg_prime, sg_primitive, wide_moment
 from stabviz.surrogates.moments import gaussian_moment, gaussian_moments, uniform_moment
 from stabviz.shapes import SHAPE_TABLE, QuadRule, Shape
 from stabviz.surrogates.torch_op import sg_prime_torch, spike
-from stabviz.surrogates.translate import (LIBRARY_NEURONS, LIBRARY_SURROGATES, SGParams, Translation,
+from stabviz.surrogates.translate import (LIBRARY_NEURONS, LIBRARY_SURROGATES, Translation,
                                           from_library, leak_from_library, library_of, setting_from_library,
                                           to_library, translation_table)
-# the checks other modules may have reached as surrogates._check_* before the split
-from stabviz.surrogates.validate import shape_record, _check_order, _check_params, _check_values, _finite  # noqa: F401
+from stabviz.surrogates.validate import shape_record
 
 __all__ = [
     "sg_prime", "sg_primitive", "moment_primitive", "wide_moment", "uniform_moment", "gaussian_moment",
-    "gaussian_moments", "sg_prime_torch", "spike", "LIBRARY_SURROGATES", "SGParams", "Translation",
+    "gaussian_moments", "sg_prime_torch", "spike", "LIBRARY_SURROGATES", "Surrogate", "DEFAULT_SURROGATE",
+    "Translation",
     "from_library", "to_library", "translation_table", "LIBRARY_NEURONS", "leak_from_library", "library_of",
     "setting_from_library", "Shape", "QuadRule", "SHAPE_TABLE", "shape_record",
 ]

@@ -7,27 +7,28 @@ from typing import Any
 
 import numpy as np
 
+from stabviz.config import DEFAULT_SURROGATE, Surrogate
 from stabviz.shapes import SHAPE_TABLE, Shape
 from stabviz.surrogates.validate import _check_order, _check_params, _finite
 
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 
-def uniform_moment(m: int, shape: str = "fastsigmoid", dampening: Any = 1.0, sharpness: Any = 1.0,
-                   tail: Any = 1.56, low: Any = -1.0, high: Any = 1.0) -> np.ndarray:
+def uniform_moment(m: int, sg: Surrogate | str = DEFAULT_SURROGATE, low: Any = -1.0,
+                   high: Any = 1.0) -> np.ndarray:
     """E[σ'(V)^m] for V ~ U[low, high] (docs/theory.md#41-uniform-the-papers-model): the caller passes
     low = y_min − θ and high = y_max − θ. Equals (sgn(c)G_m(|c|) − sgn(a)G_m(|a|))/(c − a); when both
     ends lie on one side of 0 it is computed from the tails G_m(∞) − G_m, which keeps its precision far
     from threshold. Requires low < high elementwise.
     """
     m = _check_order(m)
-    g, b, q = _check_params(shape, dampening, sharpness, tail)
+    sg, (g, b, q) = _check_params(sg)
     lo, hi = _finite("low", low), _finite("high", high)
     with np.errstate(invalid="ignore"):
         if np.any(~(lo < hi)):
             bad = float(np.broadcast_to(lo, np.broadcast(lo, hi).shape)[~(lo < hi)].flat[0])
             raise ValueError(f"low = {bad!r} must be below high (uniform voltage range)")
-    rec = SHAPE_TABLE[shape]
+    rec = SHAPE_TABLE[sg.shape]
     with np.errstate(under="ignore"):
         tail_lo = rec.tail(m, np.abs(lo), b, q)
         tail_hi = rec.tail(m, np.abs(hi), b, q)
@@ -217,21 +218,22 @@ def _quadrature_moments(shape: Shape, b, q, mu, s):
     return out1, out2
 
 
-def gaussian_moments(shape: str = "fastsigmoid", dampening: Any = 1.0, sharpness: Any = 1.0, tail: Any = 1.56,
-                     mean: Any = 0.0, std: Any = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def gaussian_moments(sg: Surrogate | str = DEFAULT_SURROGATE, mean: Any = 0.0,
+                     std: Any = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """(E[σ'(V)], E[σ'(V)²]) for V ~ N(mean, std²) (docs/theory.md#42-gaussian-mean-field-stabvizs-extension).
 
-    ``mean`` is μ_y − θ (the caller subtracts θ), ``std`` = s_y ≥ 0 (std = 0 gives σ'(mean)^m). Broadcasts
-    over every argument; dampening only scales (E_m ∝ γ^m), so it never multiplies the work.
+    ``sg``: the :class:`~stabviz.config.Surrogate` (or a shape name). ``mean`` is μ_y − θ (the caller
+    subtracts θ), ``std`` = s_y ≥ 0 (std = 0 gives σ'(mean)^m). Broadcasts over every argument and the
+    record's array fields; dampening only scales (E_m ∝ γ^m), so it never multiplies the work.
     Accuracy ≤ 1e-7 relative against adaptive quadrature for β ∈ [1e-3, 1e3], q ∈ [1.001, 1e4],
     std ∈ [1e-4, 1e3], |mean| ≤ 1e3 (tests/test_surrogates.py measures it).
     """
-    g, b, q = _check_params(shape, dampening, sharpness, tail)
+    sg, (g, b, q) = _check_params(sg)
     mu = _finite("mean", mean)
     s = _finite("std", std, minimum=0.0)
-    rec = SHAPE_TABLE[shape]
+    rec = SHAPE_TABLE[sg.shape]
     if not rec.uses_tail:
-        q = np.asarray(1.56)          # irrelevant: keep it from widening the batch
+        q = np.asarray(DEFAULT_SURROGATE.tail)     # irrelevant: keep it from widening the batch
     # A std below 1e-12 of the SG's finest width moves E by at most ~1e-12 of the peak (the kink at 0
     # is the worst case): use the std = 0 limit, which also keeps (μ − v)/s² from overflowing.
     finest = rec.finest(b, q)
@@ -245,10 +247,10 @@ def gaussian_moments(shape: str = "fastsigmoid", dampening: Any = 1.0, sharpness
     return g * e1, g * g * e2
 
 
-def gaussian_moment(m: int, shape: str = "fastsigmoid", dampening: Any = 1.0, sharpness: Any = 1.0,
-                    tail: Any = 1.56, mean: Any = 0.0, std: Any = 1.0) -> np.ndarray:
+def gaussian_moment(m: int, sg: Surrogate | str = DEFAULT_SURROGATE, mean: Any = 0.0,
+                    std: Any = 1.0) -> np.ndarray:
     """E[σ'(V)^m] for V ~ N(mean, std²), m ∈ {1, 2}; see :func:`gaussian_moments`."""
     m = _check_order(m)
-    return gaussian_moments(shape, dampening, sharpness, tail, mean, std)[m - 1]
+    return gaussian_moments(sg, mean, std)[m - 1]
 
 

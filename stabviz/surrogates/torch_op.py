@@ -2,14 +2,14 @@
 so importing stabviz.surrogates (the CLI's theory commands) never loads it."""
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import numpy as np
 
-from stabviz.config import SHAPES, check_choice, check_range
+from stabviz.config import DEFAULT_SURROGATE, Surrogate, check_range
 from stabviz.shapes import SHAPE_TABLE
 from stabviz.surrogates.validate import _check_values
+
 
 def _scalar_or_tensor(name: str, value: Any, like):
     """A validated parameter as a Python float, or as a tensor on ``like``'s device (validated on it)."""
@@ -26,40 +26,31 @@ def _scalar_or_tensor(name: str, value: Any, like):
     return torch.as_tensor(np.asarray(value, dtype=float), device=like.device, dtype=like.dtype)
 
 
-def sg_prime_torch(v, shape: str = "fastsigmoid", dampening: Any = 1.0, sharpness: Any = 1.0,
-                   tail: Any = 1.56):
+def sg_prime_torch(v, sg: Surrogate | str = DEFAULT_SURROGATE):
     """σ'(v) on a tensor (docs/theory.md#2-the-surrogate-family): same dtype and device as ``v``, any shape.
 
-    float16/bfloat16 inputs are evaluated in float32 and rounded once at the end. Parameters are Python
-    numbers (validated here) or tensors broadcastable to ``v``.
+    float16/bfloat16 inputs are evaluated in float32 and rounded once at the end. ``sg`` is the
+    :class:`~stabviz.config.Surrogate` (or a shape name); its fields are numbers (validated by the
+    record) or tensors broadcastable to ``v`` (validated here).
     """
     import torch
+    sg = Surrogate.of(sg)
     x = v.float() if v.dtype in (torch.float16, torch.bfloat16) else v
-    if _plain_numbers(dampening, sharpness, tail):
-        _checked_numbers(shape, dampening, sharpness, tail)
+    if _plain_numbers(sg.dampening, sg.sharpness, sg.tail):
         if not (torch.is_grad_enabled() and x.requires_grad):
             # The hot path of BPTT: one buffer, updated in place (no temporaries to allocate and fault in).
-            unit = SHAPE_TABLE[shape].torch_inplace(x.abs(), float(sharpness), float(tail))
-            return unit.mul_(dampening).to(v.dtype)
-    check_choice("shape", shape, SHAPES)
-    g = _scalar_or_tensor("dampening", dampening, x)
-    b = _scalar_or_tensor("sharpness", sharpness, x)
-    q = _scalar_or_tensor("tail", tail, x)
+            unit = SHAPE_TABLE[sg.shape].torch_inplace(x.abs(), sg.sharpness, sg.tail)
+            return unit.mul_(sg.dampening).to(v.dtype)
+    g = _scalar_or_tensor("dampening", sg.dampening, x)
+    b = _scalar_or_tensor("sharpness", sg.sharpness, x)
+    q = _scalar_or_tensor("tail", sg.tail, x)
     a = x.abs()
-    unit = SHAPE_TABLE[shape].torch_prime(a, b, q)
+    unit = SHAPE_TABLE[sg.shape].torch_prime(a, b, q)
     return (g * unit).to(v.dtype)
 
 
 def _plain_numbers(*values: Any) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-
-
-@functools.lru_cache(maxsize=1024)
-def _checked_numbers(shape: str, dampening: float, sharpness: float, tail: float) -> None:
-    """Validate Python-number parameters once per distinct value (called every time step in BPTT)."""
-    check_choice("shape", shape, SHAPES)
-    for name, value in (("dampening", dampening), ("sharpness", sharpness), ("tail", tail)):
-        _check_values(name, value)
 
 
 _SPIKE_FUNCTION = None
@@ -75,35 +66,30 @@ def _spike_function():
             """Forward: Heaviside H(v) = 1[v > 0] (strict). Backward: σ'(v) × incoming gradient."""
 
             @staticmethod
-            def forward(v, shape, dampening, sharpness, tail):
+            def forward(v, sg):
                 return (v > 0).to(v.dtype)
 
             @staticmethod
             def setup_context(ctx, inputs, output):
-                v, shape, dampening, sharpness, tail = inputs
+                v, sg = inputs
                 ctx.save_for_backward(v)
-                ctx.sg = (shape, dampening, sharpness, tail)
+                ctx.sg = sg
 
             @staticmethod
             def backward(ctx, grad_out):
                 (v,) = ctx.saved_tensors
-                grad_v = grad_out * sg_prime_torch(v, *ctx.sg) if ctx.needs_input_grad[0] else None
-                return grad_v, None, None, None, None
+                grad_v = grad_out * sg_prime_torch(v, ctx.sg) if ctx.needs_input_grad[0] else None
+                return grad_v, None
 
         _SPIKE_FUNCTION = SurrogateSpike
     return _SPIKE_FUNCTION
 
 
-def spike(v, shape: str = "fastsigmoid", dampening: Any = 1.0, sharpness: Any = 1.0, tail: Any = 1.56):
+def spike(v, sg: Surrogate | str = DEFAULT_SURROGATE):
     """z = H(v) forward (strict v > 0, in v's dtype), ∂z/∂v := σ'(v) backward (docs/theory.md#1-the-model).
 
-    ``v`` = y − θ, any shape, float32/float64/bfloat16/float16, CPU or CUDA. Parameters as in
-    :func:`sg_prime`; they are validated now, so a bad value fails before training starts.
+    ``v`` = y − θ, any shape, float32/float64/bfloat16/float16, CPU or CUDA. ``sg`` as in
+    :func:`sg_prime_torch`: the record checked its numbers when it was built, so a bad value fails before
+    training starts (tensor fields are checked in the backward pass).
     """
-    check_choice("shape", shape, SHAPES)
-    for name, value in (("dampening", dampening), ("sharpness", sharpness), ("tail", tail)):
-        if not hasattr(value, "device"):        # tensors are checked in the backward pass
-            _check_values(name, value)
-    return _spike_function().apply(v, shape, dampening, sharpness, tail)
-
-
+    return _spike_function().apply(v, Surrogate.of(sg))

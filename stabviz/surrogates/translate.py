@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from stabviz.config import RANGES, SHAPES, check_choice, check_number, check_range
+from stabviz.config import DEFAULT_SURROGATE, RANGES, Surrogate, check_choice, check_number, check_range, tau_to_leak
 from stabviz.shapes import SHAPE_TABLE
 
 # Other libraries' surrogates (docs/theory.md#24-other-libraries-surrogates), checked against their source:
@@ -59,23 +59,8 @@ _LEAK_OF_KNOB = {
     "snntorch": lambda k: k,
     "spikingjelly": lambda tau: 1.0 - 1.0 / tau,
     "norse": lambda x: 1.0 - x,
-    "pytorch": lambda tau: math.exp(-1.0 / tau),
+    "pytorch": tau_to_leak,
 }
-
-
-@dataclass(frozen=True)
-class SGParams:
-    """A surrogate in stabviz's parameters: shape, dampening γ, sharpness β, tail q (validated)."""
-    shape: str
-    dampening: float
-    sharpness: float
-    tail: float = 1.56
-
-    def __post_init__(self) -> None:
-        check_choice("shape", self.shape, SHAPES)
-        for name in ("dampening", "sharpness", "tail"):
-            check_range(name, getattr(self, name))
-            object.__setattr__(self, name, float(getattr(self, name)))
 
 
 @dataclass(frozen=True)
@@ -94,7 +79,7 @@ def _library_name(name: str) -> str:
     return name
 
 
-def from_library(name: str, value: Any = None) -> SGParams:
+def from_library(name: str, value: Any = None) -> Surrogate:
     """The (shape, γ, β, q) a library surrogate computes; ``value`` None = the library's default knob.
 
     e.g. ``from_library("snntorch.sigmoid")`` (slope 25) is the sigmoid surrogate with γ = β = 6.25 (peak 6.25).
@@ -110,7 +95,7 @@ def from_library(name: str, value: Any = None) -> SGParams:
     shape, to_params, _, _ = _LIBRARY_MAPS[name]
     g, b, q = to_params(x)
     try:
-        return SGParams(shape, g, b, 1.56 if q is None else q)
+        return Surrogate(shape, g, b, DEFAULT_SURROGATE.tail if q is None else q)
     except ValueError as err:
         raise ValueError(f"{name}({knob}={x:g}) is outside stabviz's ranges: {err}") from None
 
@@ -132,16 +117,17 @@ def _as_library_shape(lib_shape: str, shape: str, g: float, b: float, q: float):
     return None
 
 
-def to_library(name: str, shape: str, dampening: float, sharpness: float, tail: float = 1.56) -> Translation:
-    """The library knob that reproduces (shape, γ, β, q), or the closest one with exact=False.
+def to_library(name: str, sg: Surrogate | str = DEFAULT_SURROGATE) -> Translation:
+    """The library knob that reproduces the surrogate ``sg`` (shape, γ, β, q), or the closest one with
+    exact=False.
 
     Closest means: same sharpness β (the width) for knobs that set width or couple height and width,
     the same tail q for q-PseudoSpike knobs, the same height γ for Norse's triangle; the note says what
     the user gets instead. A different shape gets the knob matching β, or the library default.
     """
     knob, default, formula = LIBRARY_SURROGATES[_library_name(name)]
-    SGParams(shape, dampening, sharpness, tail)                     # validates
-    g, b, q = float(dampening), float(sharpness), float(tail)
+    sg = Surrogate.of(sg)
+    shape, g, b, q = sg.shape, float(sg.dampening), float(sg.sharpness), float(sg.tail)
     lib_shape, to_params, controls, knob_of_beta = _LIBRARY_MAPS[name]
     mine = _as_library_shape(lib_shape, shape, g, b, q)
     if mine is None:
@@ -186,9 +172,9 @@ def _verdict(name: str, knob: str, value: float, exact: bool, mismatch: str) -> 
     return Translation(name, knob, float(value), bool(exact), "exact" if exact else mismatch)
 
 
-def translation_table(shape: str, dampening: float, sharpness: float, tail: float = 1.56) -> list[Translation]:
+def translation_table(sg: Surrogate | str = DEFAULT_SURROGATE) -> list[Translation]:
     """:func:`to_library` for every entry of :data:`LIBRARY_SURROGATES`, in that order."""
-    return [to_library(name, shape, dampening, sharpness, tail) for name in LIBRARY_SURROGATES]
+    return [to_library(name, sg) for name in LIBRARY_SURROGATES]
 
 
 def library_of(name: str) -> str:
@@ -219,7 +205,7 @@ def setting_from_library(name: str, knob: Any = None, leak_knob: Any = None, thr
     sg = from_library(name, knob)
     library = library_of(name)
     *_, reset, reset_grad = LIBRARY_NEURONS[library]
-    return {"shape": sg.shape, "dampening": sg.dampening, "sharpness": sg.sharpness, "tail": sg.tail,
+    return {**sg.to_dict(),
             "leak": leak_from_library(library, leak_knob),
             "threshold": check_number("threshold", 1.0 if threshold is None else threshold),
             "reset": reset, "reset_grad": reset_grad}

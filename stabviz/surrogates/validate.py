@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from stabviz.config import RANGES, SHAPES, check_choice, check_range
+from stabviz.config import RANGES, SHAPES, Surrogate, check_choice, check_range
 from stabviz.shapes import SHAPE_TABLE, Shape
 
 
@@ -27,10 +27,11 @@ def _check_values(name: str, value: Any) -> np.ndarray:
     return arr
 
 
-def _check_params(shape: str, dampening: Any, sharpness: Any, tail: Any):
-    check_choice("shape", shape, SHAPES)
-    return (_check_values("dampening", dampening), _check_values("sharpness", sharpness),
-            _check_values("tail", tail))
+def _check_params(sg: Surrogate | str):
+    """The record (a shape name: that shape at the default γ, β, q) and its γ, β, q as float arrays,
+    each checked elementwise (a tensor field too, which the record leaves to its user)."""
+    sg = Surrogate.of(sg)
+    return sg, tuple(_check_values(name, getattr(sg, name)) for name in ("dampening", "sharpness", "tail"))
 
 
 def _check_order(m: Any) -> int:

@@ -15,17 +15,13 @@ from stabviz.config import RANGES, check_range, leak_to_tau, show, tau_to_leak
 from stabviz.plots import round_sig
 
 
-def _tau_to_leak(tau: np.ndarray) -> np.ndarray:
-    return np.exp(-1.0 / tau)
-
-
 #: name -> ascending grid of slider stops (3 significant digits; leak: τ with 3 significant digits).
 GRIDS: dict[str, tuple[float, ...]] = {
     "dampening": tuple(map(float, round_sig(np.geomspace(1e-3, 100.0, 101)))),
     "sharpness": tuple(map(float, round_sig(np.geomspace(1e-2, 1000.0, 101)))),
     # q − 1 is what spans decades (q → 1 is the fat-tail limit), so the grid is log-spaced in q − 1.
     "tail": tuple(map(float, 1.0 + round_sig(np.geomspace(1e-2, 99.0, 81)))),
-    "leak": (0.0,) + tuple(map(float, _tau_to_leak(round_sig(np.geomspace(0.1, 5000.0, 95))))),
+    "leak": (0.0,) + tuple(map(float, tau_to_leak(round_sig(np.geomspace(0.1, 5000.0, 95))))),
 }
 SLIDERS = tuple(GRIDS)
 

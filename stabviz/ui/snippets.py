@@ -441,7 +441,7 @@ def library_model(library: str, setting: Any, feed_forward: bool = False) -> str
     if library not in LIBRARIES:
         raise ValueError(f"library = {library!r} is not one of: {', '.join(LIBRARIES)}")
     cfg = setting.cfg
-    table = surrogates.translation_table(cfg.shape, cfg.dampening, cfg.sharpness, cfg.tail)
+    table = surrogates.translation_table(cfg.surrogate)
     lines = [pytorch_init(setting), "",
              f"# the layer: leak alpha = exp(-1/tau), threshold, bias, reset {cfg.reset} "
              f"(docs/theory.md#11-the-layer-equations-l1-to-l3)",
@@ -461,8 +461,7 @@ def library_model(library: str, setting: Any, feed_forward: bool = False) -> str
 def setting_calls(setting: Any) -> str:
     """The setting's surrogate as other libraries' calls (:func:`library_calls` of its translation table)."""
     from stabviz import surrogates
-    c = setting.cfg
-    return library_calls(surrogates.translation_table(c.shape, c.dampening, c.sharpness, c.tail))
+    return library_calls(surrogates.translation_table(setting.cfg.surrogate))
 
 
 def notebook(code: str, title: str, input_mean: float, steps: int) -> str:

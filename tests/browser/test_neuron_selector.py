@@ -3,7 +3,6 @@ prediction; on Surrogates and Runs the selector is there too, and a run launched
 from urllib.parse import urlencode
 
 import pytest
-
 from harness import wait_idle
 
 from stabviz import theory

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from stabviz import paper_demos, plots, theory_doc
-from stabviz.config import RANGES, LIFConfig
+from stabviz.config import RANGES, LIFConfig, Surrogate
 from stabviz.ui import compute, figures, layout, state, teach
 from stabviz.ui.advice import gain_phrase
 from stabviz.ui.layout import fmt
@@ -35,21 +35,24 @@ def raster(leak: float, reset: str, input_rate: float, in_scale: float, rec_scal
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _knobs_figure(shape: str, dampening: float, sharpness: float, tail: float) -> go.Figure:
+def _knobs_figure(sg: Surrogate) -> go.Figure:
     from stabviz import surrogates
+    dampening, sharpness = sg.dampening, sg.sharpness
     v = np.linspace(-4.0 / sharpness, 4.0 / sharpness, 601)
     # Double each knob, or halve it where doubling would leave its allowed range.
     g2, b2 = (2.0 if 2 * dampening <= RANGES["dampening"][1] else 0.5), (2.0 if 2 * sharpness <= RANGES["sharpness"][1] else 0.5)
     curves = {
-        f"{shape} (γ = {dampening:g}, β = {sharpness:g})": surrogates.sg_prime(v, shape, dampening, sharpness, tail),
-        f"γ × {g2:g} ({'higher' if g2 > 1 else 'lower'})": surrogates.sg_prime(v, shape, g2 * dampening, sharpness, tail),
-        f"β × {b2:g} ({'narrower' if b2 > 1 else 'wider'})": surrogates.sg_prime(v, shape, dampening, b2 * sharpness, tail),
+        f"{sg.shape} (γ = {dampening:g}, β = {sharpness:g})": surrogates.sg_prime(v, sg),
+        f"γ × {g2:g} ({'higher' if g2 > 1 else 'lower'})":
+            surrogates.sg_prime(v, sg.replace(dampening=g2 * dampening)),
+        f"β × {b2:g} ({'narrower' if b2 > 1 else 'wider'})":
+            surrogates.sg_prime(v, sg.replace(sharpness=b2 * sharpness)),
     }
     return plots.surrogate_curves(v, curves, highlight=next(iter(curves)))
 
 
 def knobs_figure(cfg: LIFConfig) -> go.Figure:
-    return _knobs_figure(cfg.shape, cfg.dampening, cfg.sharpness, cfg.tail)
+    return _knobs_figure(cfg.surrogate)
 
 
 def condition_steps(cfg: LIFConfig, rec: Mapping[str, Any], pred: Mapping[str, Any]) -> list[dict[str, str]]:

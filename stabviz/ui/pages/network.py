@@ -30,12 +30,12 @@ FILE = "_net_file"                # (name, bytes) of the last upload
 def _measure(key: tuple, _data: bytes | None = None):
     """The check of one request (cached by ``key``; ``_data``, the file's bytes, is named by its digest)."""
     from stabviz.check import check
-    from stabviz.surrogates import SGParams
+    from stabviz.config import Surrogate
     if key[0] == "library":
         model, inputs = network.build(network.Numbers(*key[1]))
         return check(model, inputs)
     _, _digest, name, dt, shape, dampening, sharpness, steps, batch, rate = key
-    return network.check_nir_bytes(_data, name, dt=dt, surrogate=SGParams(shape, dampening, sharpness),
+    return network.check_nir_bytes(_data, name, dt=dt, surrogate=Surrogate(shape, dampening, sharpness),
                                    input_shape=(steps, batch), input_rate=rate)
 
 

@@ -87,9 +87,9 @@ def launch_form(cfg: LIFConfig) -> None:
         ranges = fields.train_ranges(lim)
         num = lambda col, label, name, default, **kw: fields.number(col, label, name, f"launch_{name}",  # noqa: E731
                                                                     default=default, ranges=ranges, **kw)
-        layers, bad_layers = num(c[3], "Layers", "layers", 1, step=1)
-        # The defaults are Explore's confirmation run (ui_runs.quick_config): the setting's T, as Sweep's.
-        quick = ui_runs.quick_config(cfg)
+        # The defaults are the form's run preset (Explore's confirmation run and a sparsity target): the setting's T.
+        quick = ui_runs.quick_config(cfg, preset="form")
+        layers, bad_layers = num(c[3], "Layers", "layers", quick.layers, step=1)
         c = st.columns(4)
         steps, bad_steps = num(c[0], "Training steps", "train_steps", quick.train_steps, step=10)
         batch, bad_batch = num(c[1], "Batch", "batch", quick.batch, step=8)
@@ -97,10 +97,12 @@ def launch_form(cfg: LIFConfig) -> None:
                                 help=f"The T the gradients travel; by default the setting's T = {cfg.steps}.")
         lr, bad_lr = num(c[3], "Learning rate", "lr", quick.lr, format="%g", step=1e-3)
         c = st.columns(4)
-        sparsity_weight, bad_sw = num(c[0], "Sparsity loss weight", "sparsity_weight", 0.0, format="%g", step=0.1,
+        sparsity_weight, bad_sw = num(c[0], "Sparsity loss weight", "sparsity_weight", quick.sparsity_weight, format="%g",
+                                      step=0.1,
                                       help="0 switches it off; else switch·(mean z − target)² per layer, "
                                            "the switch ramping from 1/5 to 3/5 of training.")
-        sparsity_target, bad_st = num(c[1], "Sparsity target rate", "sparsity_target", 0.05, format="%g", step=0.01)
+        sparsity_target, bad_st = num(c[1], "Sparsity target rate", "sparsity_target", quick.sparsity_target, format="%g",
+                                      step=0.01)
         recommended = c[2].checkbox("Use the recommended setting", help="The outcome model's recommended whole "
                                                                         "setting (γ, β, q and the recurrent "
                                                                         "initialisation) replaces yours for this run.")
@@ -119,7 +121,7 @@ def launch_form(cfg: LIFConfig) -> None:
                 train = TrainConfig(lif=cfg, task=task, data_path=data_path.strip(), layers=int(layers),
                                     train_steps=int(steps), batch=int(batch), time_steps=int(time_steps),
                                     lr=float(lr), device=device, sparsity_weight=float(sparsity_weight),
-                                    sparsity_target=float(sparsity_target), use_recommended_sg=recommended)
+                                    sparsity_target=float(sparsity_target), use_recommended_setting=recommended)
                 run_ids = None if _over_limit(train, seeds) else ui_runs.submit_seeds(train, seeds)
             except ValueError as err:
                 st.error(f"The run was not started: {layout.plain(sharing.redact(str(err)))}")

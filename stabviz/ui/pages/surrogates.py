@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from stabviz import plots
-from stabviz.config import SHAPES, LIFConfig
+from stabviz.config import SHAPES, LIFConfig, Surrogate
 from stabviz.ui import compute, figures, snippets
 
 
@@ -23,26 +23,26 @@ def _v_axis(cfg: LIFConfig, n: int = 801) -> np.ndarray:
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _curves_figure(dampening: float, sharpness: float, tail: float, shape: str) -> go.Figure:
+def _curves_figure(sg: Surrogate) -> go.Figure:
     from stabviz import surrogates
-    v = _v_axis(LIFConfig(sharpness=sharpness))
-    curves = {s: surrogates.sg_prime(v, s, dampening, sharpness, tail) for s in SHAPES}
-    return plots.surrogate_curves(v, curves, highlight=shape)
+    v = _v_axis(LIFConfig(sharpness=sg.sharpness))
+    curves = {s: surrogates.sg_prime(v, sg.replace(shape=s)) for s in SHAPES}
+    return plots.surrogate_curves(v, curves, highlight=sg.shape)
 
 
 def curves_figure(cfg: LIFConfig) -> go.Figure:
-    return _curves_figure(cfg.dampening, cfg.sharpness, cfg.tail, cfg.shape)
+    return _curves_figure(cfg.surrogate)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _primitive_figure(dampening: float, sharpness: float, tail: float, shape: str) -> go.Figure:
+def _primitive_figure(sg: Surrogate) -> go.Figure:
     from stabviz import surrogates
-    v = _v_axis(LIFConfig(sharpness=sharpness))
-    return plots.step_and_primitive(v, surrogates.sg_primitive(v, shape, dampening, sharpness, tail), shape=shape)
+    v = _v_axis(LIFConfig(sharpness=sg.sharpness))
+    return plots.step_and_primitive(v, surrogates.sg_primitive(v, sg), shape=sg.shape)
 
 
 def primitive_figure(cfg: LIFConfig) -> go.Figure:
-    return _primitive_figure(cfg.dampening, cfg.sharpness, cfg.tail, cfg.shape)
+    return _primitive_figure(cfg.surrogate)
 
 
 @st.cache_data(max_entries=64, show_spinner=False, hash_funcs=compute.HASH_FUNCS)
@@ -68,7 +68,7 @@ def translation_rows(cfg: LIFConfig) -> list[dict[str, Any]]:
     q-PseudoSpike form) or "other shape"."""
     from stabviz import surrogates
     rows = []
-    for t in surrogates.translation_table(cfg.shape, cfg.dampening, cfg.sharpness, cfg.tail):
+    for t in surrogates.translation_table(cfg.surrogate):
         verdict = "exact" if t.exact else ("other shape" if (t.note or "").startswith("different shape")
                                            else "approximate")
         rows.append({"library": t.name, "call": snippets.library_call(t.name, t.knob, t.value),

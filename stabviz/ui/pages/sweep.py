@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 
 from stabviz import plots
-from stabviz.config import LIFConfig, TrainConfig, limits
+from stabviz.config import RUN_PRESETS, LIFConfig, limits, run_preset
 from stabviz.runs import ACTIVE, parse_values
 from stabviz.runs.outcomes import chance_level
 from stabviz.runs.status import ended_as, steps_text
@@ -175,10 +175,11 @@ def sweep_form(cfg: LIFConfig) -> None:
         y = c[1].selectbox("y parameter", PARAMETERS, index=0, key="sweep_y")
         y_text = c[1].text_input("y values (comma-separated)", DEFAULT_VALUES["dampening"], key="sweep_y_values")
         c = st.columns(4)
-        ranges = fields.train_ranges(limits())
-        steps, bad_steps = fields.number(c[0], "Training steps per run", "train_steps", "sweep_steps", default=60,
-                                         ranges=ranges, step=10)
-        batch, bad_batch = fields.number(c[1], "Batch", "batch", "sweep_batch", default=32, ranges=ranges, step=8)
+        ranges, preset = fields.train_ranges(limits()), RUN_PRESETS["sweep"]
+        steps, bad_steps = fields.number(c[0], "Training steps per run", "train_steps", "sweep_steps",
+                                         default=preset["train_steps"], ranges=ranges, step=10)
+        batch, bad_batch = fields.number(c[1], "Batch", "batch", "sweep_batch", default=preset["batch"], ranges=ranges,
+                                         step=8)
         time_steps, bad_t = fields.number(
             c[2], "Time steps per sample (T)", "time_steps", "sweep_time_steps",
             default=min(cfg.steps, limits()["time_steps"]), ranges=ranges, step=10,
@@ -194,8 +195,8 @@ def sweep_form(cfg: LIFConfig) -> None:
             st.warning(f"Not a sweep yet: {layout.plain(problems[0])}")
             return
         # One T: the runs' setting takes the sweep's T, so predictions and verdicts are made at it.
-        base = TrainConfig(lif=cfg.replace(steps=int(time_steps)), task="randman", train_steps=int(steps),
-                           batch=int(batch), time_steps=int(time_steps), log_every=5)
+        base = run_preset("sweep", lif=cfg.replace(steps=int(time_steps)), train_steps=int(steps), batch=int(batch),
+                          time_steps=int(time_steps))
         try:
             xs, ys = parse(x, x_text), parse(y, y_text)
         except ValueError as err:
