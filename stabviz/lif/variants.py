@@ -232,8 +232,11 @@ class _Coefficients:
         if adapt_grad:
             shift = (1.0 - var.adapt_decay) * var.adapt_strength
             reset = shift if reset is None else reset + shift
-            ell_minus_rho = leak - var.adapt_decay if mult else dyn.leak - var.adapt_decay - z_all
-            adapt = var.adapt_strength * ell_minus_rho
+            beta = var.adapt_strength
+            if mult:                                            # c_t = β_a (α (1 − z_t) − ρ_a)
+                adapt = torch.sub(leak, var.adapt_decay).mul_(beta)
+            else:                                               # c_t = β_a (α − ρ_a − z_t), one kernel
+                adapt = torch.rsub(z_all, beta * (dyn.leak - var.adapt_decay), alpha=beta)
         keep = None
         if dyn.reset == "mult1":
             keep = torch.ones_like(z_all)
