@@ -137,20 +137,26 @@ def _parts(cfg) -> tuple[Dynamics, Variant]:
 # costs a few µs at n = 256, B = 32 (a tenth of the step's GEMM), so the loops run as few as the rules allow.
 
 def _forward_loop(current: torch.Tensor, w_rec: torch.Tensor, dyn: Dynamics, var: Variant):
-    """(spikes, voltages, drives i_t, thresholds θ_t or None), each (T, n, batch), by stabviz.neuron's
+    """(spikes, voltages, drives i_t or None, thresholds θ_t or None), each (T, n, batch), by stabviz.neuron's
     (L1)-(L3). The alif threshold runs as θ_t = ρ_a θ_{t−1} + (1 − ρ_a)(θ + β_a z_{t−1}) (the same as
     θ + β_a a_t): two kernels a step, with no adaptation buffer."""
     steps, alpha = current.shape[0], dyn.leak
-    drive = current.clone()                       # becomes i_t: I_t (+ α_s i_{t−1} for cuba)
-    z_all, y_all = torch.empty_like(current), torch.empty_like(current)
+    # i_t = I_t (+ α_s i_{t−1} for cuba) needs a buffer of its own only where cuba's filter or mult1's
+    # backward reads it; otherwise I_t accumulates in the voltage buffer itself (one (T, n, B) copy less)
+    own_drive = var.filters or dyn.reset == "mult1"
+    drive = current.clone() if own_drive else None
+    z_all = torch.empty_like(current)
+    y_all = torch.empty_like(current) if own_drive else current.clone()
     keep_all = torch.empty_like(current) if dyn.reset != "subtract" else None
     theta_all = _threshold_start(current, dyn, var) if var.adapts else None
     w_fwd = w_rec.t().contiguous()                # (n_post × n_pre): I_tᵀ += Wᵀ z_{t−1}ᵀ
-    zs, ys, ds = z_all.unbind(0), y_all.unbind(0), drive.unbind(0)
+    zs, ys = z_all.unbind(0), y_all.unbind(0)
+    ds = drive.unbind(0) if own_drive else ys
     ks = keep_all.unbind(0) if keep_all is not None else None
     thetas = theta_all.unbind(0) if var.adapts else (dyn.threshold,) * steps
     step_up = (1.0 - var.adapt_decay) * var.adapt_strength
-    ys[0].copy_(ds[0])                            # y_{−1} = z_{−1} = a_{−1} = i_{−1} = 0
+    if own_drive:
+        ys[0].copy_(ds[0])                        # y_{−1} = z_{−1} = a_{−1} = i_{−1} = 0
     for t in range(steps):
         y = ys[t]
         if t:
@@ -159,15 +165,20 @@ def _forward_loop(current: torch.Tensor, w_rec: torch.Tensor, dyn: Dynamics, var
             if var.filters:
                 i.add_(ds[t - 1], alpha=var.syn_decay)
             if dyn.reset == "subtract":                    # (L1) α y + i − θ_{t−1} z
-                torch.add(i, y_prev, alpha=alpha, out=y)
+                if own_drive:
+                    torch.add(i, y_prev, alpha=alpha, out=y)
+                else:
+                    y.add_(y_prev, alpha=alpha)
                 if var.adapts:
                     y.addcmul_(z_prev, thetas[t - 1], value=-1.0)
                 else:
                     y.add_(z_prev, alpha=-dyn.threshold)
             elif dyn.reset == "mult1":                     # (L2) (α y + i)(1 − z)
                 torch.add(i, y_prev, alpha=alpha, out=y).mul_(ks[t - 1])
-            else:                                          # (L3) α y (1 − z) + i
+            elif own_drive:                                # (L3) α y (1 − z) + i
                 torch.addcmul(i, y_prev, ks[t - 1], value=alpha, out=y)
+            else:
+                y.addcmul_(y_prev, ks[t - 1], value=alpha)
             if var.adapts:
                 thetas[t].add_(thetas[t - 1], alpha=var.adapt_decay).add_(z_prev, alpha=step_up)
         torch.gt(y, thetas[t], out=zs[t])
