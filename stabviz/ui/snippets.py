@@ -264,10 +264,12 @@ def _snntorch_feed_forward(cfg: Any, call: str | None, note: list[str], mechanis
     nn.Linear of their own: the same layer as RSynaptic / RLeaky, for networks built from the plain cells."""
     if cfg.neuron == "cuba":
         neuron = ["lif = snn.Synaptic(alpha=alpha_s, beta=alpha, threshold=threshold, spike_grad=spike_grad,",
-                  f'                  reset_mechanism="{mechanism}")  # syn = alpha*syn + input; mem = beta*mem + syn - reset']
+                  f'                  reset_mechanism="{mechanism}")',
+                  "# syn = alpha*syn + input;  mem = beta*mem + syn - reset"]
         start, step = "    syn, mem = lif.reset_mem()", "        spk, syn, mem = lif(i, syn, mem)"
     else:
-        neuron = [f'lif = snn.Leaky(beta=alpha, threshold=threshold, spike_grad=spike_grad, reset_mechanism="{mechanism}")']
+        neuron = ["lif = snn.Leaky(beta=alpha, threshold=threshold, spike_grad=spike_grad,",
+                  f'              reset_mechanism="{mechanism}")']
         start, step = "    mem = lif.reset_mem()", "        spk, mem = lif(i, mem)"
     return [
         "import snntorch as snn",
@@ -319,6 +321,23 @@ def _spikingjelly_model(cfg: Any, call: str | None) -> list[str]:
     ]
 
 
+#: A Norse cell's layer: the projections with the recommended weights, and the loop over time (the cells
+#: scale their input by dt·tau_mem_inv = 1 − alpha, so the current is divided by it)
+_NORSE_LAYER = [
+    *_LINEARS,
+    *_LOAD_LINEARS,
+    "",
+    "def run(x, extra=None):", *_RUN_DOC,
+    "    z, state = torch.zeros(x.shape[1], n_rec, dtype=x.dtype), None",
+    "    zs, ys = [], []",
+    "    for t in range(x.shape[0]):",
+    "        i = fc(x[t]) + rec(z) + (0 if extra is None else extra[t])",
+    "        z, state = cell(i / (1 - alpha), state)  # the cell scales its input by dt*tau_mem_inv = 1 - alpha",
+    "        zs.append(z); ys.append(state.v)",
+    "    return torch.stack(zs), torch.stack(ys)",
+]
+
+
 def _norse_threshold_lines(module: str) -> list[str]:
     """Norse's threshold function (in norse.torch.functional.``module``) replaced by SurrogateSpike: its
     surrogates have no height knob (γ) and few shapes, and 1.1.0's SuperSpike backward drops its alpha."""
@@ -344,20 +363,10 @@ def _norse_cuba_model(cfg: Any) -> list[str]:
         *note,
         *method,
         "params = norse.LIFParameters(tau_syn_inv=torch.tensor(1 - alpha_s), tau_mem_inv=torch.tensor(1 - alpha),",
-        "                             v_leak=torch.tensor(0.0), v_th=torch.tensor(threshold), v_reset=torch.tensor(0.0),",
-        "                             method=method, alpha=torch.tensor(norse_alpha))",
+        "                             v_leak=torch.tensor(0.0), v_th=torch.tensor(threshold),",
+        "                             v_reset=torch.tensor(0.0), method=method, alpha=torch.tensor(norse_alpha))",
         "cell = norse.LIFCell(params, dt=1.0)  # alpha_s = 1 - dt*tau_syn_inv, alpha = 1 - dt*tau_mem_inv",
-        *_LINEARS,
-        *_LOAD_LINEARS,
-        "",
-        "def run(x, extra=None):", *_RUN_DOC,
-        "    z, state = torch.zeros(x.shape[1], n_rec, dtype=x.dtype), None",
-        "    zs, ys = [], []",
-        "    for t in range(x.shape[0]):",
-        "        i = fc(x[t]) + rec(z) + (0 if extra is None else extra[t])",
-        "        z, state = cell(i / (1 - alpha), state)  # the cell scales its input by dt*tau_mem_inv = 1 - alpha",
-        "        zs.append(z); ys.append(state.v)",
-        "    return torch.stack(zs), torch.stack(ys)",
+        *_NORSE_LAYER,
     ]
 
 
@@ -382,17 +391,7 @@ def _norse_model(cfg: Any) -> list[str]:
         "                                alpha=torch.tensor(norse_alpha),",
         f"                                reset_method=lambda z, v, v_reset, v_th: {reset})",
         "cell = norse.LIFBoxCell(params, dt=1.0)",
-        *_LINEARS,
-        *_LOAD_LINEARS,
-        "",
-        "def run(x, extra=None):", *_RUN_DOC,
-        "    z, state = torch.zeros(x.shape[1], n_rec, dtype=x.dtype), None",
-        "    zs, ys = [], []",
-        "    for t in range(x.shape[0]):",
-        "        i = fc(x[t]) + rec(z) + (0 if extra is None else extra[t])",
-        "        z, state = cell(i / (1 - alpha), state)  # the cell scales its input by dt*tau_mem_inv = 1 - alpha",
-        "        zs.append(z); ys.append(state.v)",
-        "    return torch.stack(zs), torch.stack(ys)",
+        *_NORSE_LAYER,
     ]
 
 
