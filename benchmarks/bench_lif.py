@@ -7,10 +7,8 @@ snnTorch's RLeaky, against the GEMM-only floor.
 Every variant computes the same layer: L1 subtractive reset, no gradient through the reset, fast-sigmoid
 surrogate (γ = β = 1, which is snnTorch's fast_sigmoid(slope=2)), leak α ≈ 0.951 and threshold
 θ = 0.01 of the shd-tau20 preset, input current (B, T, n) given, loss Σ spikes·probe, gradients for the
-current and W_rec. What differs in snnTorch's RLeaky: its recurrent nn.Linear also has a bias (zeroed
-here but still added and differentiated) and a diagonal (self-connections; zeroed here but trained),
-and it recomputes the reset as H(mem_{t−1} − θ) instead of reusing the previous spike (same value).
-With identical weights the two produce the same spikes; the script checks that on every size.
+current and W_rec. snnTorch's RLeaky is built by benchmarks.snntorch_layers (which says what differs
+in it). With identical weights the two produce the same spikes; the script checks that on every size.
 
 The floor is 6·B·n²·T FLOP run as 3·T per-step (B×n)@(n×n) products: three such products per step
 are unavoidable (forward current, backward error, weight gradient). It is timed in both orientations,
@@ -28,58 +26,14 @@ import json
 
 import torch
 
-from stabviz.timing import (floor_figures, gemm_floor_steps, interleaved_median_ms, layer_inputs,
-                            stabviz_layer_step)
+from benchmarks.snntorch_layers import snntorch_step, spike_agreement
 from stabviz.config import preset
-from stabviz.lif import recurrent_lif
+from stabviz.timing import floor_figures, gemm_floor_steps, interleaved_median_ms, stabviz_layer_step
 
 
 def bench_config(n: int):
     return preset("shd-tau20", n_rec=n, n_in=n, reset="subtract", reset_grad=False, shape="fastsigmoid",
                   dampening=1.0, sharpness=1.0)
-
-
-def snntorch_layer(cfg, w_rec: torch.Tensor):
-    """snnTorch RLeaky with the same leak, threshold, surrogate and (zero-diagonal) recurrent weights."""
-    import snntorch as snn
-    from snntorch import surrogate
-
-    layer = snn.RLeaky(beta=cfg.leak, threshold=cfg.threshold, linear_features=cfg.n_rec, all_to_all=True,
-                       spike_grad=surrogate.fast_sigmoid(slope=2.0 * cfg.sharpness), reset_mechanism="subtract")
-    with torch.no_grad():
-        layer.recurrent.weight.copy_(w_rec.t())            # nn.Linear computes z Wᵀ
-        layer.recurrent.bias.zero_()
-    return layer
-
-
-def snntorch_run(layer, current: torch.Tensor) -> torch.Tensor:
-    spk, mem = layer.reset_mem()
-    spikes = []
-    for x_t in current.unbind(1):
-        spk, mem = layer(x_t, spk, mem)
-        spikes.append(spk)
-    return torch.stack(spikes, 1)
-
-
-def snntorch_step(cfg, batch: int, steps: int):
-    current, w_rec, probe = layer_inputs(cfg, batch, steps)
-    layer = snntorch_layer(cfg, w_rec.detach())
-
-    def step() -> None:
-        current.grad = None
-        layer.zero_grad(set_to_none=True)
-        (snntorch_run(layer, current) * probe).sum().backward()
-
-    return step
-
-
-def spike_agreement(cfg, batch: int, steps: int) -> float:
-    """Fraction of equal spikes between stabviz and snnTorch on the same weights and input."""
-    current, w_rec, _ = layer_inputs(cfg, batch, steps)
-    with torch.no_grad():
-        ours, _ = recurrent_lif(current, w_rec, cfg)
-        theirs = snntorch_run(snntorch_layer(cfg, w_rec), current)
-    return float((ours == theirs).float().mean())
 
 
 def run(sizes, batch: int, steps: int, reps: int, bf16: bool) -> list[dict]:

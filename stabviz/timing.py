@@ -69,8 +69,8 @@ VARIANTS = ("fast", "fast-batch-major", "reference")
 
 
 def stabviz_layer_step(cfg, batch: int, steps: int, variant: str = "fast", bf16_matmul: bool = False):
-    """A function running forward+backward of one stabviz recurrent layer (loss Σ spikes·probe),
-    gradients for the input current and W_rec."""
+    """A function running forward+backward of one stabviz recurrent layer of cfg's neuron model (loss
+    Σ spikes·probe), gradients for the input current and W_rec."""
     from stabviz import lif
 
     if variant not in VARIANTS:
@@ -80,17 +80,30 @@ def stabviz_layer_step(cfg, batch: int, steps: int, variant: str = "fast", bf16_
         current = lif.to_time_major(current.detach()).requires_grad_()
         probe = lif.to_time_major(probe)
 
+    layer = _layer_function(cfg, variant, bf16_matmul)
+
     def step() -> None:
         current.grad = w_rec.grad = None
-        if variant == "fast":
-            spikes, _ = lif.recurrent_lif_time_major(current, w_rec, cfg, bf16_matmul=bf16_matmul)
-        elif variant == "fast-batch-major":
-            spikes, _ = lif.recurrent_lif(current, w_rec, cfg, bf16_matmul=bf16_matmul)
-        else:
-            spikes, _, _ = lif.reference_recurrent(current, w_rec, cfg)
+        spikes = layer(current, w_rec, cfg)[0]
         (spikes * probe).sum().backward()
 
     return step
+
+
+def _layer_function(cfg, variant: str, bf16_matmul: bool) -> Callable[..., tuple]:
+    """stabviz.lif's function computing ``variant`` of cfg's neuron model: (current, w_rec, cfg) -> (spikes, ...)."""
+    from functools import partial
+
+    from stabviz import lif
+
+    if cfg.neuron != "lif":
+        if bf16_matmul:
+            raise ValueError(f"bf16_matmul = True is for neuron = 'lif' only; got neuron = {cfg.neuron!r}")
+        return {"fast": lif.recurrent_variant_time_major, "fast-batch-major": lif.recurrent_variant,
+                "reference": lif.reference_variant}[variant]
+    return {"fast": partial(lif.recurrent_lif_time_major, bf16_matmul=bf16_matmul),
+            "fast-batch-major": partial(lif.recurrent_lif, bf16_matmul=bf16_matmul),
+            "reference": lif.reference_recurrent}[variant]
 
 
 def gemm_floor_steps(n: int, batch: int, steps: int) -> dict[str, Callable[[], None]]:
@@ -125,8 +138,8 @@ def _repeat(fn: Callable[[], Any], times: int) -> None:
 
 def bench_lif(cfg, batch: int = DEFAULT_BATCH, steps: int | None = None, threads: int | None = None,
               reps: int = DEFAULT_REPS, bf16_matmul: bool = False, progress: Progress | None = None) -> dict[str, Any]:
-    """Median ms of one forward+backward of ``cfg``'s recurrent layer (n = cfg.n_rec, fast path as
-    LIFNetwork runs it), the fp32 GEMM-only floor (timed in turns with it, see
+    """Median ms of one forward+backward of ``cfg``'s recurrent layer (cfg.neuron's model, n = cfg.n_rec,
+    fast path as LIFNetwork runs it), the fp32 GEMM-only floor (timed in turns with it, see
     :func:`floor_figures`) and the efficiency floor_ms / ms. ``threads`` sets torch's CPU thread count
     for the whole process."""
     import torch
@@ -140,7 +153,7 @@ def bench_lif(cfg, batch: int = DEFAULT_BATCH, steps: int | None = None, threads
     ms = interleaved_median_ms({"fast": stabviz_layer_step(cfg, batch, steps, "fast", bf16_matmul), **floors},
                                reps=reps, progress=progress)
     return {"n": cfg.n_rec, "batch": batch, "steps": steps, "threads": torch.get_num_threads(),
-            "reset": cfg.reset, "shape": cfg.shape, "bf16_matmul": bf16_matmul, "reps": reps,
+            "neuron": cfg.neuron, "reset": cfg.reset, "shape": cfg.shape, "bf16_matmul": bf16_matmul, "reps": reps,
             "ms": ms["fast"], **floor_figures(ms, cfg.n_rec, batch, steps, ms["fast"])}
 
 
@@ -154,6 +167,9 @@ def bench_lif_cuda(cfg, batch: int = DEFAULT_BATCH, steps: int | None = None, re
 
     if not torch.cuda.is_available():
         raise ValueError("bench lif --device cuda: CUDA is not available here (no CUDA device, or a CPU-only torch)")
+    if cfg.neuron != "lif":
+        raise ValueError(f"bench lif --device cuda: neuron = {cfg.neuron!r}; the CUDA-graph timing runs neuron = 'lif' "
+                         "only (time alif and cuba on the CPU)")
     steps = cfg.steps if steps is None else steps
     _check_positive(batch=batch, steps=steps, reps=reps)
     current, w_rec, probe = (t.detach().cuda() for t in layer_inputs(cfg, batch, steps))

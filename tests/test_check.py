@@ -489,3 +489,20 @@ def test_an_applied_suggestion_measures_as_its_remeasurement_and_leaves_the_mode
     assert "model" not in report.as_dict() and "changes" not in report.as_dict()
     with pytest.raises(ValueError, match="suggestion index = 99 is outside the allowed range"):
         report.applied(99)
+
+
+@pytest.mark.parametrize("library", ["snntorch", "norse"])
+def test_a_synaptic_current_is_checked_as_the_cuba_neuron_with_its_decay(library):
+    if library == "norse":
+        norse = pytest.importorskip("norse.torch", reason="Norse is not installed (requirements-snn.txt)")
+        cell = norse.LIFCell(norse.LIFParameters(tau_syn_inv=torch.tensor(300.0)), dt=0.001)   # α_s = 0.7
+    else:
+        cell = snn.Synaptic(alpha=0.7, beta=0.9, init_hidden=True)
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(N_IN, 24), cell) if library == "snntorch" else \
+        norse.SequentialState(nn.Linear(N_IN, 24), cell)
+    report = check(net, spikes_in(p=0.5), seeds=1)
+    layer = report.as_dict()["layers"][0]
+    assert layer["syn_decay"] == pytest.approx(0.7) and any("cuba" in n for n in layer["notes"])
+    setting = report.as_dict()["predicted"][0]["setting"]      # the theory's prediction is the cuba layer's
+    assert setting["neuron"] == "cuba" and setting["syn_decay"] == pytest.approx(0.7)

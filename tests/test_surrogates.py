@@ -395,3 +395,29 @@ def test_inexpressible_settings_give_the_closest_knob_and_say_why():
 def test_bad_values_raise_value_error_naming_the_parameter(call, name):
     with pytest.raises(ValueError, match=rf"\b{name}\b"):
         call()
+
+
+def test_library_variants_translate_the_synaptic_decay_both_ways():
+    from stabviz.config import LIFConfig
+    from stabviz.surrogates.translate import syn_decay_from_library, variant_to_library
+    cfg = LIFConfig(neuron="cuba", syn_decay=0.75)
+    for library in ("snntorch", "norse", "pytorch"):
+        t = variant_to_library(library, cfg)
+        assert t.neuron and syn_decay_from_library(library, t.value) == pytest.approx(0.75, rel=1e-12)
+    assert variant_to_library("norse", cfg).value == pytest.approx(0.25)          # dt·tau_syn_inv = 1 − α_s
+    assert syn_decay_from_library("norse") == pytest.approx(0.8)                  # LIFParameters' 200/s at dt = 1 ms
+
+
+def test_a_library_without_the_neuron_says_so_and_bad_knobs_name_their_range():
+    from stabviz.config import LIFConfig
+    from stabviz.surrogates.translate import syn_decay_from_library, variant_to_library
+    for library in ("snntorch", "spikingjelly", "norse"):
+        t = variant_to_library(library, LIFConfig(neuron="alif"))
+        assert t.neuron is None and "adaptive-threshold" in t.note
+    assert variant_to_library("pytorch", LIFConfig(neuron="alif")).value == pytest.approx(200.0)
+    with pytest.raises(ValueError, match="snntorch: alpha has no default"):
+        syn_decay_from_library("snntorch")
+    with pytest.raises(ValueError, match=r"norse: dt·tau_syn_inv = 2 gives synaptic decay α_s = -1, outside"):
+        syn_decay_from_library("norse", 2)
+    with pytest.raises(ValueError, match="library"):
+        syn_decay_from_library("spikingjelly", 0.5)

@@ -36,14 +36,18 @@ def describe(module: Any) -> dict[str, Any]:
     p, kind = module.p, type(module).__name__
     step = float(module.dt) * _num(p.tau_mem_inv)
     notes = []
+    syn_decay = None
     if hasattr(p, "tau_syn_inv"):
-        notes.append(f"synaptic current (decay {1 - float(module.dt) * _num(p.tau_syn_inv):.4g} per step): the "
-                     "theory's layer has none, so its prediction is for the membrane alone")
+        # Norse 1.1.0's lif_step and lif_feed_forward_step add the input to the current before the voltage
+        # reads it: the cuba neuron with α_s = 1 − dt·tau_syn_inv
+        syn_decay = min(max(1 - float(module.dt) * _num(p.tau_syn_inv), 0.0), 1.0)
+        notes.append(f"synaptic current (decay {syn_decay:.4g} per step): predicted as the cuba neuron "
+                     "(docs/theory.md section 9)")
     if _num(p.v_reset) != 0.0 or _num(p.v_leak) != 0.0:
         notes.append("v_reset or v_leak is not 0: the theory's (L3) resets to 0 and leaks to 0")
     recurrent = [module.recurrent_weights] if hasattr(module, "recurrent_weights") else []
     key, knob, text = surrogate_of(module)
-    return {"kind": kind, "leak": 1.0 - step, "threshold": _num(p.v_th), "reset": "mult2",
+    return {"kind": kind, "leak": 1.0 - step, "threshold": _num(p.v_th), "reset": "mult2", "syn_decay": syn_decay,
             "reset_detached": False, "surrogate_key": key, "knob": knob, "surrogate_text": text,
             "recurrent_weights": recurrent, "input_scale": step, "notes": notes,
             "multi_step": not kind.endswith("Cell"), "input_weights": getattr(module, "input_weights", None)}

@@ -42,9 +42,11 @@ def surrogate_of(module: Any) -> tuple[str | None, float | None, str]:
 def describe(module: Any) -> dict[str, Any]:
     kind = type(module).__name__
     notes = []
-    if kind in ("Synaptic", "RSynaptic"):
-        notes.append(f"synaptic current with decay alpha = {_scalar(module.alpha):.4g}: the theory's layer has "
-                     "no synaptic current, so its prediction is for the membrane alone")
+    syn_decay = None
+    if kind in ("Synaptic", "RSynaptic"):      # syn = alpha·syn + input; mem = beta·mem + syn − reset: cuba
+        syn_decay = min(max(_scalar(module.alpha), 0.0), 1.0)
+        notes.append(f"synaptic current with decay alpha = {syn_decay:.4g}: predicted as the cuba neuron "
+                     "(docs/theory.md section 9)")
     recurrent = []
     if kind in ("RLeaky", "RSynaptic"):
         rec = getattr(module, "recurrent", None)
@@ -58,6 +60,7 @@ def describe(module: Any) -> dict[str, Any]:
             "threshold": _scalar(module.threshold), "reset": _RESETS.get(module.reset_mechanism, "subtract"),
             "reset_detached": bool(getattr(module, "reset_delay", True)), "surrogate_key": key, "knob": knob,
             "surrogate_text": text, "recurrent_weights": recurrent, "input_scale": 1.0, "notes": notes,
+            "syn_decay": syn_decay,
             "multi_step": False}
 
 

@@ -198,7 +198,8 @@ def _describe(model, layer: Layer, base: dict, i: int) -> dict[str, Any]:
     info, r = layer.info, base["rates_full"][i]
     rng = base["ranges"][i]
     return {"name": layer.name, "library": layer.library, "kind": info["kind"], "n": r["n"],
-            "leak": info["leak"], "threshold": info["threshold"], "reset": info["reset"],
+            "leak": info["leak"], "syn_decay": info.get("syn_decay"), "threshold": info["threshold"],
+            "reset": info["reset"],
             "reset_detached": info["reset_detached"],
             "surrogate": surrogate_fields(info["surrogate_key"], info["knob"], info["surrogate_text"],
                                           info.get("stabviz_surrogate")),

@@ -64,6 +64,8 @@ def layer_config(layer: dict[str, Any], feed: torch.Tensor | None, bias: torch.T
                   bias=_clip("bias", 0.0 if bias is None else float(bias.detach().double().mean()) * scale),
                   shape=sg["shape"], dampening=sg["dampening"], sharpness=sg["sharpness"], tail=sg["tail"],
                   steps=steps)
+    if layer.get("syn_decay") is not None:             # snnTorch Synaptic, Norse LIFCell: a synaptic current
+        fields.update(neuron="cuba", syn_decay=_clip("syn_decay", layer["syn_decay"]))
     try:
         return LIFConfig(**fields), ""
     except ValueError as err:

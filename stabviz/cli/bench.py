@@ -39,7 +39,7 @@ def cmd_bench_lif(args: argparse.Namespace) -> int:
     with Progress("bench lif", None, "timed calls") as progress:       # the total comes with the first call
         result = bench_lif(cfg, batch=args.batch, steps=args.steps, threads=args.threads, reps=args.reps,
                            bf16_matmul=args.bf16, progress=progress)
-    return _show(args, result, f"lif layer n={result['n']} batch={result['batch']} T={result['steps']} "
+    return _show(args, result, f"{cfg.neuron} layer n={result['n']} batch={result['batch']} T={result['steps']} "
                                f"threads={result['threads']} reset={result['reset']} sg={result['shape']}"
                                f"{' bf16' if args.bf16 else ''}: {result['ms']:.2f} ms forward+backward "
                                f"(median of {result['reps']}); GEMM-only floor {result['floor_ms']:.2f} ms "

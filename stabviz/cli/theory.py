@@ -274,6 +274,9 @@ def cmd_translate(args: argparse.Namespace) -> int:
     table = surrogates.translation_table(sg)
     out = {"stabviz": sg.to_dict(),
            "libraries": [t.__dict__ if hasattr(t, "__dict__") else dict(t._asdict()) for t in table]}
+    neuron = lif_config_from_args(args) if getattr(args, "neuron", None) not in (None, "lif") else None
+    if neuron is not None:
+        out["neuron"] = _neuron_translations(neuron)
     if args.json:
         print(dumps(out))
         return 0
@@ -281,7 +284,18 @@ def cmd_translate(args: argparse.Namespace) -> int:
     for t in out["libraries"]:
         mark = "exact " if t["exact"] else "approx"
         print(f"  {mark} {t['name']:<28} {t['knob']}={_fmt(t['value'])}  {t['note']}")
+    for t in out.get("neuron", []):
+        print(f"  neuron={t['model']} {t['library']:<13} " + (f"{t['neuron']}: {t['note']}" if t["neuron"]
+                                                             else f"none: {t['note']}"))
     return 0
+
+
+def _neuron_translations(cfg) -> list[dict]:
+    """How each library builds ``cfg.neuron`` (--neuron alif / cuba), or why it has no such neuron."""
+    from dataclasses import asdict
+
+    from stabviz.surrogates.translate import LIBRARY_NEURONS, variant_to_library
+    return [asdict(variant_to_library(library, cfg)) for library in LIBRARY_NEURONS]
 
 
 def _library_options(p: argparse.ArgumentParser, what: str) -> None:

@@ -31,7 +31,8 @@ works as it always has:
 - ``dynamics``: the fixed part of a layer (α, θ, reset, surrogate), alone or stacked for an ensemble;
 - ``reference``: the plain-autograd layer (the referee);
 - ``layout``: batch-major <-> time-major copies;
-- ``fast``: the time loop with its hand-written backward;
+- ``bptt``: what the fast loops share: the autograd function, the recurrent products, ∂L/∂W_rec;
+- ``fast``: the LIF's time loop with its hand-written backward;
 - ``cpu_memory``: glibc malloc tuning for the fast path's buffers;
 - ``network``: LIFNetwork and LIFEnsemble;
 - ``graphs``: CUDA-graph capture of a training step;
@@ -41,8 +42,7 @@ works as it always has:
 """
 from stabviz.lif.cpu_memory import keep_freed_cpu_memory
 from stabviz.lif.dynamics import Dynamics, EnsembleDynamics, group_by_shape, shape_key
-from stabviz.lif.fast import (_forward_loop, _RecurrentLIF, recurrent_lif, recurrent_lif_ensemble,
-                              recurrent_lif_time_major)
+from stabviz.lif.fast import _forward_loop, recurrent_lif, recurrent_lif_ensemble, recurrent_lif_time_major
 from stabviz.lif.graphs import GRAPH_OFF_DEVICE, CapturedStep, capture_cuda_graph
 from stabviz.lif.layout import to_time_major
 from stabviz.lif.network import MAX_LAYERS, LIFEnsemble, LIFNetwork, resolve_device

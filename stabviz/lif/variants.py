@@ -20,7 +20,8 @@ adjoints of y_t, i_t, a_t and s_t = σ'(y_t − θ_t), going from t + 1 to t:
     G_a,t   = ρ_a G_a,{t+1} − β_a s_t ∂L/∂z_t − β_a z_t G_y,{t+1} (subtract only)     (alif, adapt_grad)
     G_i,t   = ∂y_t/∂i_t · G_y,t + α_s G_i,{t+1}                                        (= ∂L/∂current_t)
 
-and ∂L/∂W_rec = Σ_t z_{t−1}ᵀ G_i,t as one GEMM.
+and ∂L/∂W_rec = Σ_t z_{t−1}ᵀ G_i,t as one GEMM. The loop carries E_t = G_a,t + β_a G_y,t in place of
+G_a,t (the same numbers, one kernel a step fewer: see ``_Coefficients``).
 """
 from __future__ import annotations
 
@@ -31,10 +32,8 @@ import torch
 
 from stabviz import neuron, surrogates
 from stabviz.config import LIFConfig
-from stabviz.lif.cpu_memory import keep_freed_cpu_memory
+from stabviz.lif.bptt import RecurrentLayer, add_scaled, batch_major, prepared_time_major, with_diagonal_shift
 from stabviz.lif.dynamics import Dynamics
-from stabviz.lif.fast import _recurrent_weight_grad
-from stabviz.lif.layout import _as_time_major, to_time_major
 from stabviz.lif.reference import _check_layer_inputs
 
 
@@ -48,7 +47,7 @@ class Variant:
     syn_decay: float = 0.0
 
     @classmethod
-    def of(cls, cfg: LIFConfig | "Variant") -> "Variant":
+    def of(cls, cfg: LIFConfig | Variant) -> Variant:
         if isinstance(cfg, Variant):
             return cfg
         return cls(cfg.neuron, float(cfg.adapt_decay), float(cfg.adapt_strength), bool(cfg.adapt_grad),
@@ -72,7 +71,7 @@ class State(NamedTuple):
     i: torch.Tensor
 
     @classmethod
-    def zeros_like(cls, x: torch.Tensor) -> "State":
+    def zeros_like(cls, x: torch.Tensor) -> State:
         return cls(*(torch.zeros_like(x) for _ in range(4)))
 
 
@@ -134,120 +133,171 @@ def _parts(cfg) -> tuple[Dynamics, Variant]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Fast path: time-major (T, n, batch) buffers, one GEMM per step each way
+# Fast path: time-major (T, n, batch) buffers, one GEMM per step each way. Every elementwise kernel
+# costs a few µs at n = 256, B = 32 (a tenth of the step's GEMM), so the loops run as few as the rules allow.
 
 def _forward_loop(current: torch.Tensor, w_rec: torch.Tensor, dyn: Dynamics, var: Variant):
-    """(spikes, voltages, drives i_t, thresholds θ_t or None), each (T, n, batch). The rules are
-    stabviz.neuron's (L1)-(L3), fused into as few in-place kernels per step as they allow: each kernel
-    costs a few µs at n = 256, B = 32, as much as a tenth of the step's GEMM."""
-    drive = current.clone()                       # becomes i_t: I_t (+ α_s i_{t−1} for cuba)
-    z_all, y_all = torch.empty_like(current), torch.empty_like(current)
-    theta_all = torch.full_like(current, dyn.threshold) if var.adapts else None
+    """(spikes, voltages, drives i_t or None, thresholds θ_t or None), each (T, n, batch), by stabviz.neuron's
+    (L1)-(L3). The alif threshold runs as θ_t = ρ_a θ_{t−1} + (1 − ρ_a)(θ + β_a z_{t−1}) (the same as
+    θ + β_a a_t): two kernels a step, with no adaptation buffer."""
+    steps, alpha = current.shape[0], dyn.leak
+    # i_t = I_t (+ α_s i_{t−1} for cuba) needs a buffer of its own only where cuba's filter or mult1's
+    # backward reads it; otherwise I_t accumulates in the voltage buffer itself (one (T, n, B) copy less)
+    own_drive = var.filters or dyn.reset == "mult1"
+    drive = current.clone() if own_drive else None
+    z_all = torch.empty_like(current)
+    y_all = torch.empty_like(current) if own_drive else current.clone()
     keep_all = torch.empty_like(current) if dyn.reset != "subtract" else None
+    theta_all = _threshold_start(current, dyn, var) if var.adapts else None
     w_fwd = w_rec.t().contiguous()                # (n_post × n_pre): I_tᵀ += Wᵀ z_{t−1}ᵀ
-    a = torch.zeros_like(current[0]) if var.adapts else None
-    thresholds = theta_all.unbind(0) if var.adapts else [dyn.threshold] * current.shape[0]
-    alpha = dyn.leak
-    for t in range(current.shape[0]):
-        y, i = y_all[t], drive[t]
+    zs, ys = z_all.unbind(0), y_all.unbind(0)
+    ds = drive.unbind(0) if own_drive else ys
+    ks = keep_all.unbind(0) if keep_all is not None else None
+    thetas = theta_all.unbind(0) if var.adapts else (dyn.threshold,) * steps
+    step_up = (1.0 - var.adapt_decay) * var.adapt_strength
+    if own_drive:
+        ys[0].copy_(ds[0])                        # y_{−1} = z_{−1} = a_{−1} = i_{−1} = 0
+    for t in range(steps):
+        y = ys[t]
         if t:
-            z_prev, y_prev = z_all[t - 1], y_all[t - 1]
+            i, z_prev, y_prev = ds[t], zs[t - 1], ys[t - 1]
             i.addmm_(w_fwd, z_prev)
             if var.filters:
-                i.add_(drive[t - 1], alpha=var.syn_decay)
+                i.add_(ds[t - 1], alpha=var.syn_decay)
             if dyn.reset == "subtract":                    # (L1) α y + i − θ_{t−1} z
-                torch.add(i, y_prev, alpha=alpha, out=y)
+                if own_drive:
+                    torch.add(i, y_prev, alpha=alpha, out=y)
+                else:
+                    y.add_(y_prev, alpha=alpha)
                 if var.adapts:
-                    y.addcmul_(z_prev, thresholds[t - 1], value=-1.0)
+                    y.addcmul_(z_prev, thetas[t - 1], value=-1.0)
                 else:
                     y.add_(z_prev, alpha=-dyn.threshold)
             elif dyn.reset == "mult1":                     # (L2) (α y + i)(1 − z)
-                torch.add(i, y_prev, alpha=alpha, out=y).mul_(keep_all[t - 1])
-            else:                                          # (L3) α y (1 − z) + i
-                torch.addcmul(i, y_prev, keep_all[t - 1], value=alpha, out=y)
+                torch.add(i, y_prev, alpha=alpha, out=y).mul_(ks[t - 1])
+            elif own_drive:                                # (L3) α y (1 − z) + i
+                torch.addcmul(i, y_prev, ks[t - 1], value=alpha, out=y)
+            else:
+                y.addcmul_(y_prev, ks[t - 1], value=alpha)
             if var.adapts:
-                a.mul_(var.adapt_decay).add_(z_prev, alpha=1.0 - var.adapt_decay)
-                torch.mul(a, var.adapt_strength, out=theta_all[t]).add_(dyn.threshold)
-        else:
-            y.copy_(i)                                     # y_{−1} = z_{−1} = a_{−1} = i_{−1} = 0
-        torch.gt(y, thresholds[t], out=z_all[t])
-        if keep_all is not None:
-            torch.le(y, thresholds[t], out=keep_all[t])    # 1 − z_t, for the next step
+                thetas[t].add_(thetas[t - 1], alpha=var.adapt_decay).add_(z_prev, alpha=step_up)
+        torch.gt(y, thetas[t], out=zs[t])
+        if ks is not None:
+            torch.le(y, thetas[t], out=ks[t])              # 1 − z_t, for the next step
     return z_all, y_all, drive, theta_all
 
 
-class _RecurrentVariant(torch.autograd.Function):
-    """current (T, n, B) -> (spikes, voltages) (T, n, B) for the alif and cuba models."""
+def _threshold_start(current: torch.Tensor, dyn: Dynamics, var: Variant) -> torch.Tensor:
+    """θ_0 = θ, and (1 − ρ_a) θ in every later step, where the loop adds ρ_a θ_{t−1} + (1 − ρ_a) β_a z_{t−1}."""
+    theta_all = torch.full_like(current, (1.0 - var.adapt_decay) * dyn.threshold)
+    theta_all[0].fill_(dyn.threshold)
+    return theta_all
 
-    @staticmethod
-    def forward(ctx, current, w_rec, dyn: Dynamics, var: Variant):
-        ctx.set_materialize_grads(False)
-        ctx.dyn, ctx.var = dyn, var
-        z_all, y_all, drive, theta_all = _forward_loop(current, w_rec, dyn, var)
-        ctx.save_for_backward(w_rec, z_all, y_all, drive, theta_all)
-        return z_all, y_all
 
-    @staticmethod
-    def backward(ctx, grad_z, grad_y):
-        w_rec, z_all, y_all, drive, theta_all = ctx.saved_tensors
-        dyn, var = ctx.dyn, ctx.var
+class _VariantLoop:
+    """The alif and cuba models' :class:`stabviz.lif.bptt.TimeLoop`."""
+
+    def __init__(self, dyn: Dynamics, var: Variant):
+        self.dyn, self.var = dyn, var
+
+    def forward(self, current, w_rec):
+        return _forward_loop(current, w_rec, self.dyn, self.var)     # spikes, voltages, drives, thresholds
+
+    def backward(self, w_rec, z_all, y_all, saved, work, grad_y):
+        drive, theta_all = saved
+        dyn, var = self.dyn, self.var
         threshold = theta_all if var.adapts else dyn.threshold
         sgp = surrogates.sg_prime_torch(y_all - threshold, dyn.surrogate)
-        g_z = torch.zeros_like(y_all) if grad_z is None else _as_time_major(grad_z, own=True)
-        dy = None if grad_y is None else _as_time_major(grad_y)
-        g_drive = _backward_loop(sgp, g_z, dy, w_rec, dyn, var, z_all, y_all, drive, theta_all)
-        grad_w = _recurrent_weight_grad(z_all, g_drive) if ctx.needs_input_grad[1] else None
-        return (g_drive if ctx.needs_input_grad[0] else None), grad_w, None, None
+        coef = _Coefficients.of(dyn, var, w_rec, z_all, y_all, drive, theta_all)
+        return _backward_loop(sgp, work, grad_y, coef, var)
 
 
-def _backward_loop(sgp, g_z, dy, w_rec, dyn: Dynamics, var: Variant, z_all, y_all, drive, theta_all):
-    """The adjoint recursion of the module docstring; returns G_i (T, n, B) = ∂L/∂current. ``g_z`` holds
-    dZ and becomes ∂L/∂z in place; the per-step coefficients are formed for all steps at once."""
-    steps, alpha, mult = y_all.shape[0], dyn.leak, dyn.reset != "subtract"
-    adapt_grad = var.adapts and var.adapt_grad
-    g_y_all = torch.empty_like(y_all)
-    # G_i = G_y unless mult1's (1 − z_{t−1}) or cuba's α_s G_i,{t+1} make it differ
-    g_drive = torch.empty_like(y_all) if dyn.reset == "mult1" or var.filters else g_y_all
-    leak_keep = alpha * (1.0 - z_all) if mult else None                 # ∂y_{t+1}/∂y_t
-    reset_coef = _reset_coefficients(dyn, y_all, drive, theta_all) if dyn.reset_grad else None
-    keep_prev = 1.0 - z_all if dyn.reset == "mult1" else None          # ∂y_t/∂i_t = 1 − z_{t−1}
-    if adapt_grad:
-        beta_s = sgp * (-var.adapt_strength)                            # ∂z_t/∂a_t
-        beta_z = z_all * (-var.adapt_strength) if not mult else None    # ∂y_{t+1}/∂a_t (subtract)
-        g_a, g_a_next = torch.empty_like(y_all[0]), torch.empty_like(y_all[0])
-    for t in range(steps - 1, -1, -1):
-        g, g_y = g_z[t], g_y_all[t]
-        last = t == steps - 1
-        if not last:
-            g.addmm_(w_rec, g_drive[t + 1])
-            if adapt_grad:
-                g.add_(g_a_next, alpha=1.0 - var.adapt_decay)
-            if isinstance(reset_coef, torch.Tensor):
-                g.addcmul_(reset_coef[t], g_y_all[t + 1], value=-1.0)
-            elif reset_coef is not None:
-                g.add_(g_y_all[t + 1], alpha=-reset_coef)
-        torch.mul(sgp[t], g, out=g_y)
-        if not last:
-            g_y.addcmul_(leak_keep[t], g_y_all[t + 1]) if mult else g_y.add_(g_y_all[t + 1], alpha=alpha)
-        if dy is not None:
-            g_y.add_(dy[t])
+@dataclass(frozen=True, eq=False)
+class _Coefficients:
+    """The backward map's per-step coefficients, formed for all steps at once (row t acts on step t + 1's
+    adjoints; the loop's buffers carry a zero row T, so the last step needs no branch):
+
+    - ``w``: W, with −K folded into its diagonal when K is a number and G_i = G_y;
+    - ``reset``: K_t, what ∂L/∂z_t takes of G_y,{t+1} with the opposite sign (the reset's −∂y_{t+1}/∂z_t
+      with reset grad, and (1 − ρ_a) β_a with the adaptation gradient: see ``adapt``); None when folded;
+    - ``leak``: ∂y_{t+1}/∂y_t, α or α (1 − z_t);
+    - ``adapt``: with the adaptation gradient, c_t of E_t = G_a,t + β_a G_y,t = ρ_a E_{t+1} + c_t G_y,{t+1}
+      + β_a dY_t. E needs two kernels a step where G_a needs three: the term −β_a s_t ∂L/∂z_t, shared by
+      G_a and G_y, cancels, and ∂L/∂z_t's (1 − ρ_a) G_a,{t+1} becomes (1 − ρ_a)(E_{t+1} − β_a G_y,{t+1});
+    - ``keep``: ∂y_t/∂i_t = 1 − z_{t−1} (mult1; row 0 is 1), else None.
+    """
+    w: torch.Tensor
+    reset: float | torch.Tensor | None
+    leak: float | torch.Tensor
+    adapt: torch.Tensor | None
+    keep: torch.Tensor | None
+    own_drive: bool
+
+    @classmethod
+    def of(cls, dyn: Dynamics, var: Variant, w_rec, z_all, y_all, drive, theta_all) -> _Coefficients:
+        adapt_grad = var.adapts and var.adapt_grad
+        mult = dyn.reset != "subtract"
+        leak = dyn.leak * (1.0 - z_all) if mult else dyn.leak
+        reset = _reset_coefficients(dyn, y_all, drive, theta_all) if dyn.reset_grad else None
+        adapt = None
         if adapt_grad:
-            torch.mul(beta_s[t], g, out=g_a)
-            if not last:
-                g_a.add_(g_a_next, alpha=var.adapt_decay)
-                if beta_z is not None:
-                    g_a.addcmul_(beta_z[t], g_y_all[t + 1])
-            g_a, g_a_next = g_a_next, g_a
-        if g_drive is g_y_all:
-            continue
-        if keep_prev is not None and t:
-            torch.mul(g_y, keep_prev[t - 1], out=g_drive[t])
-        elif not (var.filters and not last):
-            g_drive[t].copy_(g_y)
-        if var.filters and not last:
-            source = g_drive[t] if keep_prev is not None and t else g_y
-            torch.add(source, g_drive[t + 1], alpha=var.syn_decay, out=g_drive[t])
-    return g_drive
+            shift = (1.0 - var.adapt_decay) * var.adapt_strength
+            reset = shift if reset is None else reset + shift
+            beta = var.adapt_strength
+            if mult:                                            # c_t = β_a (α (1 − z_t) − ρ_a)
+                adapt = torch.sub(leak, var.adapt_decay).mul_(beta)
+            else:                                               # c_t = β_a (α − ρ_a − z_t), one kernel
+                adapt = torch.rsub(z_all, beta * (dyn.leak - var.adapt_decay), alpha=beta)
+        keep = None
+        if dyn.reset == "mult1":
+            keep = torch.ones_like(z_all)
+            torch.sub(1.0, z_all[:-1], out=keep[1:])
+        own_drive = keep is not None or var.filters           # G_i differs from G_y
+        if isinstance(reset, float) and not own_drive:
+            return cls(with_diagonal_shift(w_rec, -reset), None, leak, adapt, keep, own_drive)
+        return cls(w_rec, reset, leak, adapt, keep, own_drive)
+
+
+def _backward_loop(sgp, g_z, dy, coef: _Coefficients, var: Variant):
+    """The adjoint recursion of the module docstring; returns G_i (T, n, B) = ∂L/∂current. ``g_z`` holds
+    dZ and becomes ∂L/∂z in place."""
+    steps = g_z.shape[0]
+    padded = lambda: g_z.new_zeros((steps + 1, *g_z.shape[1:]))    # noqa: E731 (row T: the zero after the end)
+    g_y_all = padded()
+    g_drive = padded() if coef.own_drive else g_y_all
+    gz, gy, gi, ss = g_z.unbind(0), g_y_all.unbind(0), g_drive.unbind(0), sgp.unbind(0)
+    dys = dy.unbind(0) if dy is not None else None
+    leaks = coef.leak.unbind(0) if isinstance(coef.leak, torch.Tensor) else (coef.leak,) * steps
+    resets = coef.reset.unbind(0) if isinstance(coef.reset, torch.Tensor) else (coef.reset,) * steps
+    if coef.adapt is not None:
+        cs, rho, beta = coef.adapt.unbind(0), var.adapt_decay, var.adapt_strength
+        e, e_next = torch.zeros_like(gz[0]), torch.zeros_like(gz[0])
+    keeps = coef.keep.unbind(0) if coef.keep is not None else None
+    for t in range(steps - 1, -1, -1):
+        g, g_y, g_y_next = gz[t], gy[t], gy[t + 1]
+        g.addmm_(coef.w, gi[t + 1])
+        reset = resets[t]
+        if isinstance(reset, float):
+            g.add_(g_y_next, alpha=-reset)
+        elif reset is not None:
+            g.addcmul_(reset, g_y_next, value=-1.0)
+        if coef.adapt is not None:
+            g.add_(e_next, alpha=1.0 - rho)
+        add_scaled(torch.mul(ss[t], g, out=g_y), leaks[t], g_y_next)
+        if dys is not None:
+            g_y.add_(dys[t])
+        if coef.adapt is not None:
+            torch.mul(e_next, rho, out=e).addcmul_(cs[t], g_y_next)
+            if dys is not None:
+                e.add_(dys[t], alpha=beta)
+            e, e_next = e_next, e
+        if keeps is not None:
+            torch.mul(g_y, keeps[t], out=gi[t])
+        if var.filters:
+            torch.add(gi[t] if keeps is not None else g_y, gi[t + 1], alpha=var.syn_decay, out=gi[t])
+        elif coef.own_drive and keeps is None:
+            gi[t].copy_(g_y)
+    return g_drive[:steps]
 
 
 def _reset_coefficients(dyn: Dynamics, y_all, drive, theta_all):
@@ -268,17 +318,11 @@ def recurrent_variant_time_major(current: torch.Tensor, w_rec: torch.Tensor,
     dyn, var = _parts(cfg)
     if var.neuron not in ("alif", "cuba"):
         raise ValueError(f"neuron = {var.neuron!r}: this fast path runs alif and cuba (the LIF has its own)")
-    if current.dim() != 3 or w_rec.shape != (current.shape[1], current.shape[1]):
-        raise ValueError(f"current must be (T, n, batch) and w_rec (n, n); got {tuple(current.shape)} "
-                         f"and {tuple(w_rec.shape)}")
-    if current.device.type == "cpu":
-        keep_freed_cpu_memory()
-    return _RecurrentVariant.apply(current.contiguous(), w_rec.contiguous(), dyn, var)
+    current, w_rec = prepared_time_major(current, w_rec)
+    return RecurrentLayer.apply(current, w_rec, _VariantLoop(dyn, var))
 
 
 def recurrent_variant(current: torch.Tensor, w_rec: torch.Tensor, cfg: LIFConfig | tuple[Dynamics, Variant],
                       ) -> tuple[torch.Tensor, torch.Tensor]:
     """One fast alif / cuba layer on (batch, T, n) tensors, as :func:`stabviz.lif.recurrent_lif`."""
-    _check_layer_inputs(current, w_rec)
-    z, y = recurrent_variant_time_major(to_time_major(current), w_rec, cfg)
-    return z.permute(2, 0, 1), y.permute(2, 0, 1)
+    return batch_major(recurrent_variant_time_major, current, w_rec, cfg)

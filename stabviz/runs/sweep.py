@@ -1,20 +1,25 @@
 """Sweeps: one base TrainConfig varied along one or two named parameters.
 
 A parameter name is a TrainConfig field (lr, batch, train_steps, ...) or a LIFConfig field (dampening,
-sharpness, tail, leak, n_rec, ...); ``tau`` (membrane time constant, steps) is accepted for the leak.
+sharpness, tail, leak, n_rec, neuron, syn_decay, ...); ``tau`` (membrane time constant, steps) is accepted
+for the leak, and the neuron variants' parameters go by their command-line names as well: ``tau_syn``
+(α_s = exp(−1/τ_s)), ``tau_adapt`` (ρ_a = exp(−1/τ_a)) and ``beta_a`` (β_a).
 """
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 from typing import Any, Sequence
 
-from stabviz.config import LIFConfig, TrainConfig
+from stabviz.config import LIFConfig, TrainConfig, check_number
 
 # name -> type name as written in config.py ("int", "float", "bool", "str", "float | None").
 _LIF_TYPES = {f.name: str(f.type) for f in dataclasses.fields(LIFConfig)}
 _TRAIN_TYPES = {f.name: str(f.type) for f in dataclasses.fields(TrainConfig) if f.name != "lif"}
-_TYPES = {**_LIF_TYPES, **_TRAIN_TYPES, "tau": "float"}
+#: the command line's names of LIFConfig fields (--tau-syn, --tau-adapt: time constants in steps; --beta-a)
+_ALIASES = {"tau_syn": "syn_decay", "tau_adapt": "adapt_decay", "beta_a": "adapt_strength"}
+_TYPES = {**_LIF_TYPES, **_TRAIN_TYPES, "tau": "float", **{name: "float" for name in _ALIASES}}
 SWEEPABLE = tuple(sorted(_TYPES))
 
 
@@ -59,8 +64,19 @@ def apply_point(base: TrainConfig, point: dict[str, Any]) -> TrainConfig:
     lif = {k: v for k, v in point.items() if k not in _TRAIN_TYPES}
     for name in lif:
         _type(name)
+    lif = dict(_field_value(name, value) for name, value in lif.items())
     cfg = base.replace(**train) if train else base
     return cfg.replace(lif=cfg.lif.replace(**lif)) if lif else cfg
+
+
+def _field_value(name: str, value: Any) -> tuple[str, Any]:
+    """(LIFConfig field, its value) for a swept name: a time constant τ > 0 becomes the decay exp(−1/τ)."""
+    if name not in _ALIASES:
+        return name, value
+    if name.startswith("tau_"):
+        tau = check_number(name, value, {name: (0.0, math.inf, False, False)}, integer=False)
+        return _ALIASES[name], math.exp(-1.0 / tau)
+    return _ALIASES[name], value
 
 
 def label(point: dict[str, Any]) -> str:

@@ -209,3 +209,76 @@ def setting_from_library(name: str, knob: Any = None, leak_knob: Any = None, thr
             "leak": leak_from_library(library, leak_knob),
             "threshold": check_number("threshold", 1.0 if threshold is None else threshold),
             "reset": reset, "reset_grad": reset_grad}
+
+
+# ---------------------------------------------------------------------------------------------
+# The neuron variants (stabviz.lif.variants) in other libraries
+
+#: (library, neuron) -> (the library's neuron, the knob of its synaptic decay, the knob's default (None: the
+#: library requires it), α_s as the neuron's update computes it). Checked against snnTorch's Synaptic and
+#: RSynaptic (syn = alpha·syn + input; mem = beta·mem + syn − reset) and Norse 1.1's lif_feed_forward_step
+#: (i += input, v += dt·tau_mem_inv·(i − v), i −= dt·tau_syn_inv·i).
+LIBRARY_VARIANTS: dict[tuple[str, str], tuple[str, str, float | None, str]] = {
+    ("snntorch", "cuba"): ("snn.Synaptic / snn.RSynaptic", "alpha", None, "α_s = alpha"),
+    ("norse", "cuba"): ("LIFCell", "dt·tau_syn_inv", 0.2, "α_s = 1 − dt·tau_syn_inv"),
+    ("pytorch", "cuba"): ("your own loop", "tau_syn", 5.0, "α_s = exp(−1/tau_syn)"),
+    ("pytorch", "alif"): ("your own loop", "tau_adapt", 200.0, "ρ_a = exp(−1/tau_adapt)"),
+}
+_SYN_DECAY_OF_KNOB = {"snntorch": lambda k: k, "norse": lambda x: 1.0 - x, "pytorch": lambda tau: math.exp(-1.0 / tau)}
+_KNOB_OF_SYN_DECAY = {"snntorch": lambda a: a, "norse": lambda a: 1.0 - a,
+                      "pytorch": lambda a: -1.0 / math.log(a) if a > 0 else math.inf}
+
+#: (library, neuron) -> why the library has no neuron that computes it
+NO_LIBRARY_VARIANT: dict[tuple[str, str], str] = {
+    ("snntorch", "alif"): "snnTorch has no adaptive-threshold neuron",
+    ("spikingjelly", "alif"): "SpikingJelly has no adaptive-threshold neuron",
+    ("spikingjelly", "cuba"): "SpikingJelly's LIFNode has no synaptic current",
+    ("norse", "alif"): ("Norse's adaptive-threshold neuron (LSNNCell) charges the voltage with the previous "
+                        "step's current, one step later than this layer, so it is another layer"),
+}
+
+
+@dataclass(frozen=True)
+class VariantTranslation:
+    """How ``library`` builds a neuron model: its neuron and the knob value for the setting's decay, or,
+    when ``neuron`` is None, ``note`` says why the library cannot."""
+    library: str
+    model: str
+    neuron: str | None
+    knob: str | None
+    value: float | None
+    note: str
+
+
+def syn_decay_from_library(library: str, value: Any = None) -> float:
+    """α_s of ``library``'s current-based neuron at its synaptic knob ``value`` (None: the knob's default)."""
+    check_choice("library", library, tuple(lib for lib, model in LIBRARY_VARIANTS if model == "cuba"))
+    _, knob, default, _ = LIBRARY_VARIANTS[(library, "cuba")]
+    if value is None and default is None:
+        raise ValueError(f"{library}: {knob} has no default; give its value")
+    x = check_number(knob, default if value is None else value, {knob: (0.0, math.inf, False, False)})
+    alpha_s = _SYN_DECAY_OF_KNOB[library](x)
+    try:
+        check_range("syn_decay", alpha_s)
+    except ValueError:
+        low, high = RANGES["syn_decay"][:2]
+        raise ValueError(f"{library}: {knob} = {x:g} gives synaptic decay α_s = {alpha_s:.6g}, outside stabviz's "
+                         f"range {low:g} to {high:g}") from None
+    return alpha_s
+
+
+def variant_to_library(library: str, cfg: Any) -> VariantTranslation:
+    """The neuron and knob value with which ``library`` computes ``cfg.neuron`` (the LIF: LIBRARY_NEURONS),
+    or the reason it has none."""
+    check_choice("library", library, tuple(LIBRARY_NEURONS))
+    model = cfg.neuron
+    if model == "lif":
+        return VariantTranslation(library, model, LIBRARY_NEURONS[library][0], None, None, "the plain LIF")
+    if (library, model) in NO_LIBRARY_VARIANT:
+        return VariantTranslation(library, model, None, None, None, NO_LIBRARY_VARIANT[(library, model)])
+    neuron, knob, _, formula = LIBRARY_VARIANTS[(library, model)]
+    if model == "cuba":
+        value = _KNOB_OF_SYN_DECAY[library](float(cfg.syn_decay))
+        return VariantTranslation(library, model, neuron, knob, value, f"{formula}: {knob} = {value:.6g}")
+    value = -1.0 / math.log(float(cfg.adapt_decay)) if cfg.adapt_decay > 0 else 0.0
+    return VariantTranslation(library, model, neuron, knob, value, f"{formula}: {knob} = {value:.6g}")

@@ -216,13 +216,15 @@ def _pytorch_model(cfg: Any) -> list[str]:
     ]
 
 
-def _snntorch_model(cfg: Any, call: str | None) -> list[str]:
+def _snntorch_model(cfg: Any, call: str | None, feed_forward: bool = False) -> list[str]:
     if cfg.reset == "mult2" or cfg.reset_grad:
         note = ["# snnTorch resets by subtraction (L1) or to zero (L2), always detached: "
                 f"reset = {cfg.reset}, reset_grad = {cfg.reset_grad} cannot be expressed; using the nearest"]
     else:
         note = []
     mechanism = "zero" if cfg.reset == "mult1" else "subtract"
+    if feed_forward:
+        return _snntorch_feed_forward(cfg, call, note, mechanism)
     if cfg.neuron == "cuba":
         neuron = ["lif = snn.RSynaptic(alpha=alpha_s, beta=alpha, threshold=threshold, spike_grad=spike_grad,",
                   f'                   linear_features=n_rec, reset_mechanism="{mechanism}")',
@@ -257,6 +259,40 @@ def _snntorch_model(cfg: Any, call: str | None) -> list[str]:
     ]
 
 
+def _snntorch_feed_forward(cfg: Any, call: str | None, note: list[str], mechanism: str) -> list[str]:
+    """snnTorch's feed-forward cell (Synaptic for cuba, Leaky for the LIF) with the recurrent weights in an
+    nn.Linear of their own: the same layer as RSynaptic / RLeaky, for networks built from the plain cells."""
+    if cfg.neuron == "cuba":
+        neuron = ["lif = snn.Synaptic(alpha=alpha_s, beta=alpha, threshold=threshold, spike_grad=spike_grad,",
+                  f'                  reset_mechanism="{mechanism}")',
+                  "# syn = alpha*syn + input;  mem = beta*mem + syn - reset"]
+        start, step = "    syn, mem = lif.reset_mem()", "        spk, syn, mem = lif(i, syn, mem)"
+    else:
+        neuron = ["lif = snn.Leaky(beta=alpha, threshold=threshold, spike_grad=spike_grad,",
+                  f'              reset_mechanism="{mechanism}")']
+        start, step = "    mem = lif.reset_mem()", "        spk, mem = lif(i, mem)"
+    return [
+        "import snntorch as snn",
+        "from snntorch import surrogate",
+        "",
+        *note,
+        *_surrogate_lines("snntorch", call, "spike_grad"),
+        *_LINEARS,
+        *neuron,
+        *_LOAD_LINEARS,
+        "",
+        "def run(x, extra=None):", *_RUN_DOC,
+        start,
+        "    spk = torch.zeros(x.shape[1], n_rec, dtype=x.dtype)",
+        "    zs, ys = [], []",
+        "    for t in range(x.shape[0]):",
+        "        i = fc(x[t]) + rec(spk) + (0 if extra is None else extra[t])",
+        step,
+        "        zs.append(spk); ys.append(mem)",
+        "    return torch.stack(zs), torch.stack(ys)",
+    ]
+
+
 def _spikingjelly_model(cfg: Any, call: str | None) -> list[str]:
     # LIFNode charges v = v - v/tau + x (decay_input=False), fires, then resets in the same step:
     # v_reset = 0 gives (L3) exactly; a soft reset (v_reset=None) subtracts alpha*threshold instead of (L1)'s threshold
@@ -285,7 +321,56 @@ def _spikingjelly_model(cfg: Any, call: str | None) -> list[str]:
     ]
 
 
-def _norse_model(cfg: Any, exact_super: str | None) -> list[str]:
+#: A Norse cell's layer: the projections with the recommended weights, and the loop over time (the cells
+#: scale their input by dt·tau_mem_inv = 1 − alpha, so the current is divided by it)
+_NORSE_LAYER = [
+    *_LINEARS,
+    *_LOAD_LINEARS,
+    "",
+    "def run(x, extra=None):", *_RUN_DOC,
+    "    z, state = torch.zeros(x.shape[1], n_rec, dtype=x.dtype), None",
+    "    zs, ys = [], []",
+    "    for t in range(x.shape[0]):",
+    "        i = fc(x[t]) + rec(z) + (0 if extra is None else extra[t])",
+    "        z, state = cell(i / (1 - alpha), state)  # the cell scales its input by dt*tau_mem_inv = 1 - alpha",
+    "        zs.append(z); ys.append(state.v)",
+    "    return torch.stack(zs), torch.stack(ys)",
+]
+
+
+def _norse_threshold_lines(module: str) -> list[str]:
+    """Norse's threshold function (in norse.torch.functional.``module``) replaced by SurrogateSpike: its
+    surrogates have no height knob (γ) and few shapes, and 1.1.0's SuperSpike backward drops its alpha."""
+    return ['method, norse_alpha = "super", 2 * beta',
+            "# Norse's threshold function is replaced by SurrogateSpike above, so the cell differentiates with",
+            "# exactly (shape, gamma, beta, q): its surrogates have no height knob (gamma) and few shapes",
+            f"import norse.torch.functional.{module} as norse_{module}",
+            f"norse_{module}.threshold = lambda v, method, norse_alpha: spike(v)"]
+
+
+def _norse_cuba_model(cfg: Any) -> list[str]:
+    # LIFCell (Norse 1.1's lif_feed_forward_step): i = i + input; v = v + dt*tau_mem_inv*(i - v); z = H(v - v_th);
+    # v = (1 - z) v + z v_reset; i = (1 - dt*tau_syn_inv) i. With dt = 1, tau_mem_inv = 1 - alpha, tau_syn_inv =
+    # 1 - alpha_s and the input scaled by 1 / (1 - alpha) this is cuba with (L3), its reset not detached.
+    exact = cfg.reset == "mult2" and cfg.reset_grad
+    note = [] if exact else [
+        f"# Norse's LIFCell resets to 0 within the step, the reset not detached: that is (L3) with reset grad; "
+        f"reset = {cfg.reset}, reset_grad = {cfg.reset_grad} is not expressible, this is the nearest"]
+    method = _norse_threshold_lines("lif")
+    return [
+        "import norse.torch as norse",
+        "",
+        *note,
+        *method,
+        "params = norse.LIFParameters(tau_syn_inv=torch.tensor(1 - alpha_s), tau_mem_inv=torch.tensor(1 - alpha),",
+        "                             v_leak=torch.tensor(0.0), v_th=torch.tensor(threshold),",
+        "                             v_reset=torch.tensor(0.0), method=method, alpha=torch.tensor(norse_alpha))",
+        "cell = norse.LIFCell(params, dt=1.0)  # alpha_s = 1 - dt*tau_syn_inv, alpha = 1 - dt*tau_mem_inv",
+        *_NORSE_LAYER,
+    ]
+
+
+def _norse_model(cfg: Any) -> list[str]:
     # LIFBoxCell: v = v + dt*tau_mem_inv*(i - v), then z = H(v - v_th) and the reset, in the same step.
     # With dt = 1, tau_mem_inv = 1 - alpha and i = I / (1 - alpha) this is (L3) (reset to 0), or (L1) when the
     # reset subtracts threshold/alpha (it is then multiplied by alpha at the next step).
@@ -295,14 +380,7 @@ def _norse_model(cfg: Any, exact_super: str | None) -> list[str]:
         reset = "v - z{d} * threshold / alpha".format(d="" if cfg.reset_grad else ".detach()")
     note = [] if cfg.reset != "mult1" else [
         "# Norse resets within the step: reset = mult1 (L2) is not expressible; this is (L3) (mult2)"]
-    if exact_super:
-        method = [f'method, norse_alpha = "super", {exact_super}  # SuperSpike: exactly (gamma, beta)']
-    else:
-        method = ['method, norse_alpha = "super", 2 * beta',
-                  "# Norse's surrogates have no height knob (gamma) and few shapes: its threshold function is",
-                  "# replaced by SurrogateSpike above, so the cell differentiates with exactly (shape, gamma, beta, q)",
-                  "import norse.torch.functional.lif_box as lif_box",
-                  "lif_box.threshold = lambda v, method, norse_alpha: spike(v)"]
+    method = _norse_threshold_lines("lif_box")
     return [
         "import norse.torch as norse",
         "",
@@ -313,32 +391,13 @@ def _norse_model(cfg: Any, exact_super: str | None) -> list[str]:
         "                                alpha=torch.tensor(norse_alpha),",
         f"                                reset_method=lambda z, v, v_reset, v_th: {reset})",
         "cell = norse.LIFBoxCell(params, dt=1.0)",
-        *_LINEARS,
-        *_LOAD_LINEARS,
-        "",
-        "def run(x, extra=None):", *_RUN_DOC,
-        "    z, state = torch.zeros(x.shape[1], n_rec, dtype=x.dtype), None",
-        "    zs, ys = [], []",
-        "    for t in range(x.shape[0]):",
-        "        i = fc(x[t]) + rec(z) + (0 if extra is None else extra[t])",
-        "        z, state = cell(i / (1 - alpha), state)  # the cell scales its input by dt*tau_mem_inv = 1 - alpha",
-        "        zs.append(z); ys.append(state.v)",
-        "    return torch.stack(zs), torch.stack(ys)",
+        *_NORSE_LAYER,
     ]
 
 
 #: the neuron models each library's snippet builds as such; the others get the LIF layer, said in its first lines
 EXPRESSES = {"pytorch": ("lif", "alif", "cuba"), "snntorch": ("lif", "cuba"), "spikingjelly": ("lif",),
-             "norse": ("lif",)}
-#: why a library's snippet cannot build a variant
-_NOT_EXPRESSED = {
-    ("snntorch", "alif"): "snnTorch has no adaptive-threshold neuron",
-    ("spikingjelly", "alif"): "SpikingJelly has no adaptive-threshold neuron of this form",
-    ("spikingjelly", "cuba"): "SpikingJelly's LIFNode has no synaptic current",
-    ("norse", "alif"): "Norse's LIFAdEx adapts a current, not the threshold",
-    ("norse", "cuba"): ("Norse's LIFCell integrates the previous step's current and resets within the step, "
-                        "which this layer's (L1)-(L3) with i_t cannot express exactly"),
-}
+             "norse": ("lif", "cuba")}
 
 
 def expresses(library: str, neuron: str) -> bool:
@@ -350,7 +409,8 @@ def variant_note(library: str, neuron: str) -> str | None:
     """Why ``library``'s snippet is the LIF's for ``neuron`` (None when it builds the neuron itself)."""
     if expresses(library, neuron):
         return None
-    return (f"neuron = {neuron}: {_NOT_EXPRESSED[(library, neuron)]}; this snippet is the plain LIF layer "
+    from stabviz.surrogates.translate import NO_LIBRARY_VARIANT
+    return (f"neuron = {neuron}: {NO_LIBRARY_VARIANT[(library, neuron)]}; this snippet is the plain LIF layer "
             f"(the PyTorch snippet builds the {neuron})")
 
 
@@ -360,18 +420,22 @@ def _variant_lines(library: str, cfg: Any) -> list[str]:
     if note:
         return [f"# NOTE {note}"]
     if cfg.neuron == "cuba":
-        return [f"alpha_s = {_exact(cfg.syn_decay)}  # cuba: synaptic decay exp(-1/tau_s)"]
+        from stabviz.surrogates.translate import variant_to_library
+        t = variant_to_library(library, cfg)
+        return [f"alpha_s = {_exact(cfg.syn_decay)}  # cuba: synaptic decay exp(-1/tau_s); {t.neuron}: {t.note}"]
     if cfg.neuron == "alif":
         return [f"rho_a, beta_a = {_exact(cfg.adapt_decay)}, {_exact(cfg.adapt_strength)}"
                 "  # alif: trace decay exp(-1/tau_a), threshold step per unit trace"]
     return []
 
 
-def library_model(library: str, setting: Any) -> str:
+def library_model(library: str, setting: Any, feed_forward: bool = False) -> str:
     """The snippet of :func:`pytorch_init` followed by the whole recurrent layer built in ``library``
     (one of LIBRARIES) with those weights (nn.Linear takes the transpose), a zero recurrent bias, the
     setting's leak, threshold and reset, and a surrogate that keeps γ; ``run(x)`` steps it over time.
-    ``setting``: an :class:`stabviz.ui.advice.Setting`, the one record every part is read from."""
+    ``setting``: an :class:`stabviz.ui.advice.Setting`, the one record every part is read from.
+    ``feed_forward``: for snnTorch, its feed-forward cell (Synaptic, Leaky) with the recurrent weights in an
+    nn.Linear of its own instead of RSynaptic / RLeaky (the same layer)."""
     from stabviz import surrogates
     if library not in LIBRARIES:
         raise ValueError(f"library = {library!r} is not one of: {', '.join(LIBRARIES)}")
@@ -385,12 +449,11 @@ def library_model(library: str, setting: Any) -> str:
     if library == "pytorch":
         body = _pytorch_model(cfg)
     elif library == "snntorch":
-        body = _snntorch_model(cfg, native_surrogate("snntorch", cfg, table))
+        body = _snntorch_model(cfg, native_surrogate("snntorch", cfg, table), feed_forward)
     elif library == "spikingjelly":
         body = _spikingjelly_model(cfg, native_surrogate("spikingjelly", cfg, table))
     else:
-        exact = next((t for t in table if t.name == "norse.super" and t.exact), None)
-        body = _norse_model(cfg, None if exact is None else _exact(exact.value))
+        body = _norse_cuba_model(cfg) if cfg.neuron == "cuba" else _norse_model(cfg)
     return "\n".join(lines + body) + "\n"
 
 
