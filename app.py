@@ -2,6 +2,7 @@
 
 The router and the pages live in the package: stabviz.ui.app and stabviz.ui.pages.
 """
+
 from stabviz.ui.app import main
 
 # Streamlit runs this file as __main__; the measured map's worker process (stabviz.ui.mapjobs, spawned)

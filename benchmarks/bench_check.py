@@ -4,6 +4,7 @@ median, the number of re-measured suggestions and the peak resident memory.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_check.py [--reps 3] [--threads 1]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,6 +22,7 @@ class TwoLayer(nn.Module):
     def __init__(self):
         super().__init__()
         import snntorch as snn
+
         torch.manual_seed(0)
         self.fc1, self.lif1 = nn.Linear(N_IN, N), snn.Leaky(beta=0.95)
         self.fc2, self.lif2 = nn.Linear(N, N), snn.Leaky(beta=0.95)
@@ -42,6 +44,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     from stabviz.check import check
+
     net = TwoLayer()
     x = (torch.rand(T, BATCH, N_IN, generator=torch.Generator().manual_seed(1)) < 0.1).float()
     times, report = [], None
@@ -50,10 +53,12 @@ def main() -> None:
         report = check(net, x, seeds=SEEDS)
         times.append(time.perf_counter() - t0)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"check: snnTorch 2×Leaky n={N}, T={T}, batch={BATCH}, seeds={SEEDS}, torch threads "
-          f"{torch.get_num_threads()}: " + ", ".join(f"{t:.2f}" for t in times) + f" s; median "
-          f"{statistics.median(times):.2f} s; {len(report.suggestions)} suggestion(s) re-measured; "
-          f"verdict {report.verdict['regime']}; peak RSS {peak_mb:.0f} MB")
+    print(
+        f"check: snnTorch 2×Leaky n={N}, T={T}, batch={BATCH}, seeds={SEEDS}, torch threads "
+        f"{torch.get_num_threads()}: " + ", ".join(f"{t:.2f}" for t in times) + f" s; median "
+        f"{statistics.median(times):.2f} s; {len(report.suggestions)} suggestion(s) re-measured; "
+        f"verdict {report.verdict['regime']}; peak RSS {peak_mb:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

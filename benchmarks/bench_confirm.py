@@ -12,6 +12,7 @@ steps (a quicker smoke run); the default is exactly what the dashboard launches
 (:func:`stabviz.runs.confirm.quick_config`). Every repeat uses a fresh store and dispatcher (a cold start,
 as after a dashboard has been idle). Times are printed, never asserted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,16 +44,25 @@ def confirm_once(seeds: int, train_steps: int | None, timeout: float, **sizes: A
         launcher.wait(ids, timeout=timeout)
         wall = time.time() - t0
         runs = [store.get(r) for r in ids]
-        launcher.shutdown()             # reaps the dispatcher, which reaped its worker: their CPU time is ours
+        launcher.shutdown()  # reaps the dispatcher, which reaped its worker: their CPU time is ours
         started = min((r["started"] for r in runs if r.get("started")), default=None)
         group = summarize(runs)
-        return {"seeds": seeds, "train_steps": cfg.train_steps, "batch": cfg.batch, "T": cfg.time_steps,
-                "samples": cfg.samples, "n_rec": cfg.lif.n_rec, "wall_s": wall, "cpu_s": _children_cpu() - cpu0,
-                "wait_for_worker_s": None if started is None else started - t0,
-                "training_s": None if started is None else max(r["finished"] or t0 for r in runs) - started,
-                "statuses": [r["status"] for r in runs], "outcome": training_outcome(runs)["sentence"],
-                "group_verdict": verdict_sentence(group),
-                "accuracy": [((r.get("summary") or {}).get("final") or {}).get("accuracy") for r in runs]}
+        return {
+            "seeds": seeds,
+            "train_steps": cfg.train_steps,
+            "batch": cfg.batch,
+            "T": cfg.time_steps,
+            "samples": cfg.samples,
+            "n_rec": cfg.lif.n_rec,
+            "wall_s": wall,
+            "cpu_s": _children_cpu() - cpu0,
+            "wait_for_worker_s": None if started is None else started - t0,
+            "training_s": None if started is None else max(r["finished"] or t0 for r in runs) - started,
+            "statuses": [r["status"] for r in runs],
+            "outcome": training_outcome(runs)["sentence"],
+            "group_verdict": verdict_sentence(group),
+            "accuracy": [((r.get("summary") or {}).get("final") or {}).get("accuracy") for r in runs],
+        }
 
 
 def _children_cpu() -> float:
@@ -79,22 +89,33 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--train-steps = {args.train_steps} is outside the allowed range [1, inf)")
     load = os.getloadavg()
     results = [confirm_once(args.seeds, args.train_steps, args.timeout) for _ in range(args.repeats)]
-    report = {"load_before": load, "load_after": os.getloadavg(), "cpus": os.cpu_count(),
-              "median_wall_s": statistics.median(r["wall_s"] for r in results), "runs": results}
+    report = {
+        "load_before": load,
+        "load_after": os.getloadavg(),
+        "cpus": os.cpu_count(),
+        "median_wall_s": statistics.median(r["wall_s"] for r in results),
+        "runs": results,
+    }
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
     for r in results:
-        print(f"{r['seeds']} seeds × {r['train_steps']} steps (batch {r['batch']}, T = {r['T']}, {r['samples']} "
-              f"samples, n = {r['n_rec']}): verdict after {r['wall_s']:.1f} s "
-              f"(worker start {_s(r['wait_for_worker_s'])}, training {_s(r['training_s'])}); "
-              f"CPU time of the dispatcher and worker {r['cpu_s']:.1f} s")
-        print(f"  statuses: {', '.join(r['statuses'])}; test accuracy: "
-              + ", ".join("—" if a is None else f"{a:.2f}" for a in r["accuracy"]))
+        print(
+            f"{r['seeds']} seeds × {r['train_steps']} steps (batch {r['batch']}, T = {r['T']}, {r['samples']} "
+            f"samples, n = {r['n_rec']}): verdict after {r['wall_s']:.1f} s "
+            f"(worker start {_s(r['wait_for_worker_s'])}, training {_s(r['training_s'])}); "
+            f"CPU time of the dispatcher and worker {r['cpu_s']:.1f} s"
+        )
+        print(
+            f"  statuses: {', '.join(r['statuses'])}; test accuracy: "
+            + ", ".join("—" if a is None else f"{a:.2f}" for a in r["accuracy"])
+        )
         print(f"  outcome: {r['outcome']}")
         print(f"  verdict: {r['group_verdict']}")
-    print(f"median {report['median_wall_s']:.1f} s over {len(results)}; load average before "
-          f"{load[0]:.2f}, after {report['load_after'][0]:.2f} on {report['cpus']} CPUs")
+    print(
+        f"median {report['median_wall_s']:.1f} s over {len(results)}; load average before "
+        f"{load[0]:.2f}, after {report['load_after'][0]:.2f} on {report['cpus']} CPUs"
+    )
     return 0
 
 

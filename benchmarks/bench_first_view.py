@@ -18,6 +18,7 @@ Prints medians (min–max). Usage:
 
     python -m benchmarks.bench_first_view [--loads 5] [--query 'dampening=0.5&map=leak']
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser")]      # stabviz, and the browser tests' harness
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser")]  # stabviz, and the browser tests' harness
 from harness import CHROMIUM, MESSAGE_TIMES, chromium, dashboard, server_ms, wait_idle  # noqa: E402
 
 # Stamps window.__firstMap with the frame after the map's field image first appears.
@@ -57,11 +58,16 @@ def load(pw, url: str) -> dict[str, float]:
         page.wait_for_function("() => window.__firstMap !== null", timeout=120_000, polling=50)
         cpu = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
         wait_idle(page, timeout=120)
-        time.sleep(0.3)                       # the footer is the run's last element
+        time.sleep(0.3)  # the footer is the run's last element
         times = page.evaluate("window.__wsTimes")
-        return {"first message": min(times), "first map": page.evaluate("window.__firstMap"),
-                "settled": max(times), "server rerun": server_ms(page),
-                "main-thread CPU": cpu["ThreadTime"] * 1e3, "renderer CPU": cpu["ProcessTime"] * 1e3}
+        return {
+            "first message": min(times),
+            "first map": page.evaluate("window.__firstMap"),
+            "settled": max(times),
+            "server rerun": server_ms(page),
+            "main-thread CPU": cpu["ThreadTime"] * 1e3,
+            "renderer CPU": cpu["ProcessTime"] * 1e3,
+        }
 
 
 def main() -> None:
@@ -72,13 +78,19 @@ def main() -> None:
     if not Path(CHROMIUM).exists():
         sys.exit(f"no Chromium at {CHROMIUM}: apt-get install chromium")
     from playwright.sync_api import sync_playwright
+
     query = "&".join(q for q in (args.query, "debug=1") if q)
-    with tempfile.TemporaryDirectory(prefix="stabviz-bench-") as home, dashboard(Path(home)) as url, \
-            sync_playwright() as pw:
-        load(pw, f"{url}/?{query}")           # warm-up: the server's imports and first cache entries
+    with (
+        tempfile.TemporaryDirectory(prefix="stabviz-bench-") as home,
+        dashboard(Path(home)) as url,
+        sync_playwright() as pw,
+    ):
+        load(pw, f"{url}/?{query}")  # warm-up: the server's imports and first cache entries
         runs = [load(pw, f"{url}/?{query}") for _ in range(args.loads)]
-    print(f"Explore first view ({args.loads} loads, fresh Chromium profile each, server warm; "
-          f"Chromium {CHROMIUM}); medians (min–max)")
+    print(
+        f"Explore first view ({args.loads} loads, fresh Chromium profile each, server warm; "
+        f"Chromium {CHROMIUM}); medians (min–max)"
+    )
     for name in runs[0]:
         values = [r[name] for r in runs]
         print(f"{name:>15}: {statistics.median(values):7.0f} ms ({min(values):.0f}–{max(values):.0f})")

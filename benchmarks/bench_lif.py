@@ -13,12 +13,14 @@ in it). With identical weights the two produce the same spikes; the script check
 The floor is 6·B·n²·T FLOP run as 3·T per-step (B×n)@(n×n) products: three such products per step
 are unavoidable (forward current, backward error, weight gradient). It is timed in both orientations,
 z (B×n) @ W as the layer equation writes it and Wᵀ (n×n) @ zᵀ (n×B), the same numbers, which stabviz
-uses because it is faster on CPUs; "eff" is against the faster one, "eff z@W" against the other. "fast" times the layer as LIFNetwork runs it: current and spikes time-major (T, n, B), the
+uses because it is faster on CPUs; "eff" is against the faster one, "eff z@W" against the other. "fast" times the layer
+as LIFNetwork runs it: current and spikes time-major (T, n, B), the
 layout the network keeps between its GEMMs; "(B,T,n)" times the batch-major functional API
 recurrent_lif, which adds two layout copies (current in, gradient of the spikes back). Every variant
 runs once per round, --reps rounds after warm-up, and medians are reported, so all see the same
 background load; on a shared machine, rerun if noisy.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,20 +34,33 @@ from stabviz.timing import floor_figures, gemm_floor_steps, interleaved_median_m
 
 
 def bench_config(n: int):
-    return preset("shd-tau20", n_rec=n, n_in=n, reset="subtract", reset_grad=False, shape="fastsigmoid",
-                  dampening=1.0, sharpness=1.0)
+    return preset(
+        "shd-tau20",
+        n_rec=n,
+        n_in=n,
+        reset="subtract",
+        reset_grad=False,
+        shape="fastsigmoid",
+        dampening=1.0,
+        sharpness=1.0,
+    )
 
 
 def run(sizes, batch: int, steps: int, reps: int, bf16: bool) -> list[dict]:
     rows = []
     for n in sizes:
         cfg = bench_config(n)
-        variants = {"fast_ms": stabviz_layer_step(cfg, batch, steps, "fast"),
-                    "fast_batch_major_ms": stabviz_layer_step(cfg, batch, steps, "fast-batch-major")}
+        variants = {
+            "fast_ms": stabviz_layer_step(cfg, batch, steps, "fast"),
+            "fast_batch_major_ms": stabviz_layer_step(cfg, batch, steps, "fast-batch-major"),
+        }
         if bf16:
             variants["fast_bf16_ms"] = stabviz_layer_step(cfg, batch, steps, "fast", bf16_matmul=True)
-        variants |= {"reference_ms": stabviz_layer_step(cfg, batch, steps, "reference"),
-                     "snntorch_ms": snntorch_step(cfg, batch, steps), **gemm_floor_steps(n, batch, steps)}
+        variants |= {
+            "reference_ms": stabviz_layer_step(cfg, batch, steps, "reference"),
+            "snntorch_ms": snntorch_step(cfg, batch, steps),
+            **gemm_floor_steps(n, batch, steps),
+        }
         ms = interleaved_median_ms(variants, reps=reps)
         row = {"n": n, "batch": batch, "steps": steps, "threads": torch.get_num_threads(), "reps": reps}
         row |= {k: v for k, v in ms.items() if k.endswith("_ms")}
@@ -59,22 +74,31 @@ def run(sizes, batch: int, steps: int, reps: int, bf16: bool) -> list[dict]:
 
 def print_table(rows: list[dict]) -> None:
     bf16 = "fast_bf16_ms" in rows[0]
-    print(f"one recurrent LIF layer, forward+backward, B={rows[0]['batch']} T={rows[0]['steps']} "
-          f"threads={rows[0]['threads']} fp32, medians of {rows[0]['reps']} interleaved runs")
-    print(f"{'n':>5} {'fast ms':>8} {'(B,T,n)':>8}" + (f" {'bf16':>8}" if bf16 else "") +
-          f" {'ref ms':>8} {'snnTorch':>8} {'floor ms':>8} {'z@W flr':>8} {'eff':>5} {'eff z@W':>7}"
-          f" {'vs snnT':>7} {'vs ref':>6} {'agree':>6}")
+    print(
+        f"one recurrent LIF layer, forward+backward, B={rows[0]['batch']} T={rows[0]['steps']} "
+        f"threads={rows[0]['threads']} fp32, medians of {rows[0]['reps']} interleaved runs"
+    )
+    print(
+        f"{'n':>5} {'fast ms':>8} {'(B,T,n)':>8}"
+        + (f" {'bf16':>8}" if bf16 else "")
+        + f" {'ref ms':>8} {'snnTorch':>8} {'floor ms':>8} {'z@W flr':>8} {'eff':>5} {'eff z@W':>7}"
+        f" {'vs snnT':>7} {'vs ref':>6} {'agree':>6}"
+    )
     for r in rows:
-        print(f"{r['n']:>5} {r['fast_ms']:>8.2f} {r['fast_batch_major_ms']:>8.2f}" +
-              (f" {r['fast_bf16_ms']:>8.2f}" if bf16 else "") +
-              f" {r['reference_ms']:>8.2f} {r['snntorch_ms']:>8.2f} {r['floor_ms']:>8.2f} {r['floor_row_ms']:>8.2f}"
-              f" {100 * r['efficiency']:>4.0f}% {100 * r['efficiency_row']:>6.0f}%"
-              f" {r['speedup_vs_snntorch']:>6.1f}x {r['speedup_vs_reference']:>5.1f}x"
-              f" {r['spike_agreement_snntorch']:>6.3f}")
-    print("fast: the layer as LIFNetwork runs it (time-major (T, n, B) current in, spikes out); (B,T,n): "
-          "the same through recurrent_lif's batch-major API (two layout copies more); floor: 3·T products "
-          "in the faster orientation (Wᵀ zᵀ), z@W flr: the same as z (B×n) @ W; eff = floor / fast; "
-          "vs snnT = snnTorch / fast.")
+        print(
+            f"{r['n']:>5} {r['fast_ms']:>8.2f} {r['fast_batch_major_ms']:>8.2f}"
+            + (f" {r['fast_bf16_ms']:>8.2f}" if bf16 else "")
+            + f" {r['reference_ms']:>8.2f} {r['snntorch_ms']:>8.2f} {r['floor_ms']:>8.2f} {r['floor_row_ms']:>8.2f}"
+            f" {100 * r['efficiency']:>4.0f}% {100 * r['efficiency_row']:>6.0f}%"
+            f" {r['speedup_vs_snntorch']:>6.1f}x {r['speedup_vs_reference']:>5.1f}x"
+            f" {r['spike_agreement_snntorch']:>6.3f}"
+        )
+    print(
+        "fast: the layer as LIFNetwork runs it (time-major (T, n, B) current in, spikes out); (B,T,n): "
+        "the same through recurrent_lif's batch-major API (two layout copies more); floor: 3·T products "
+        "in the faster orientation (Wᵀ zᵀ), z@W flr: the same as z (B×n) @ W; eff = floor / fast; "
+        "vs snnT = snnTorch / fast."
+    )
 
 
 def main(argv=None) -> int:

@@ -6,6 +6,7 @@ shd-tau20 (leak, dampening) map at the page's grid and simulation, then the same
 second setting (warm: the worker is up) and asks for the first again (a cache hit). Prints medians
 (min–max) in seconds. Usage: ``python -m benchmarks.bench_map_job [--reps 3]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,7 @@ def _until_done(jobs: mapjobs.MapJobs, key: str, spec: mapjobs.MapSpec) -> float
     status = jobs.submit("bench", key, spec)
     while status.state not in ("done", "error"):
         time.sleep(POLL_S)
-        status = jobs.submit("bench", key, spec)      # the page asks again on every poll
+        status = jobs.submit("bench", key, spec)  # the page asks again on every poll
     if status.state == "error":
         raise SystemExit(f"the map failed: {status.error}")
     return time.perf_counter() - began

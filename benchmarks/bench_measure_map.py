@@ -1,6 +1,7 @@
 """Speed and consistency of the measured stability map: 24 × 24 cells on shd-tau20 for each x axis,
 median of a few repeats, and the largest relative difference of ρ̂ from `simulate.measure` on sampled cells.
 `python -m benchmarks.bench_measure_map [--device cuda] [--reps 3]`"""
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,10 @@ def main() -> None:
             cell = cfg.replace(dampening=float(m.y[i]), **{x: float(m.x[j])})
             ref = simulate.measure(cell, device=args.device).rho_hat
             worst = max(worst, abs(m.rho_hat[i, j] / ref - 1))
-        print(f"  x = {x:<9} median {statistics.median(times):6.2f} s  (min {min(times):.2f}, max {max(times):.2f})"
-              f"  agreement {m.agreement:.2f}  worst |ρ̂/simulate − 1| = {worst:.1e}")
+        print(
+            f"  x = {x:<9} median {statistics.median(times):6.2f} s  (min {min(times):.2f}, max {max(times):.2f})"
+            f"  agreement {m.agreement:.2f}  worst |ρ̂/simulate − 1| = {worst:.1e}"
+        )
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ field whose every column differs). Prints medians. Usage:
 
     python -m benchmarks.bench_repaint [--repeats 15]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser")]      # stabviz, and the browser tests' harness
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser")]  # stabviz, and the browser tests' harness
 from harness import CHROMIUM, MESSAGE_TIMES, chromium, dashboard, server_ms, slider, wait_idle  # noqa: E402
 
 from stabviz.config import preset  # noqa: E402
@@ -60,8 +61,12 @@ PROBE = """() => {
   requestAnimationFrame(tick);
 }"""
 
-CASES = (("beta", "Dampening", "current point moves"), ("beta", "Sharpness", "current point moves"),
-         ("beta", "Leak", "new field"), ("leak", "Sharpness", "new field, every column"))
+CASES = (
+    ("beta", "Dampening", "current point moves"),
+    ("beta", "Sharpness", "current point moves"),
+    ("beta", "Leak", "new field"),
+    ("leak", "Sharpness", "new field, every column"),
+)
 
 
 def measure(page, label: str, repeats: int) -> tuple[list[float], list[float], list[float]]:
@@ -75,7 +80,7 @@ def measure(page, label: str, repeats: int) -> tuple[list[float], list[float], l
         page.wait_for_function("() => window.__repaint !== null", timeout=30_000)
         repaint.append(page.evaluate("window.__repaint"))
         wait_idle(page)
-        time.sleep(0.3)                       # the footer is the run's last element
+        time.sleep(0.3)  # the footer is the run's last element
         settled.append(page.evaluate("Math.max(...window.__wsTimes) - window.__key"))
         server.append(server_ms(page))
     return repaint, settled, server
@@ -88,25 +93,34 @@ def main() -> None:
     if not Path(CHROMIUM).exists():
         sys.exit(f"no Chromium at {CHROMIUM}: apt-get install chromium")
     from playwright.sync_api import sync_playwright
+
     query = "&".join(f"{k}={v}" for k, v in setting_params(preset("shd-tau20").to_dict()).items())
-    with tempfile.TemporaryDirectory(prefix="stabviz-bench-") as home, dashboard(Path(home)) as url, \
-            sync_playwright() as pw, chromium(pw) as ctx:
+    with (
+        tempfile.TemporaryDirectory(prefix="stabviz-bench-") as home,
+        dashboard(Path(home)) as url,
+        sync_playwright() as pw,
+        chromium(pw) as ctx,
+    ):
         page = ctx.new_page()
         page.add_init_script(MESSAGE_TIMES)
-        print(f"Explore map 200 × 200 at preset shd-tau20, {args.repeats} one-stop slider moves per case "
-              f"(Chromium {CHROMIUM}); medians (min–max)")
+        print(
+            f"Explore map 200 × 200 at preset shd-tau20, {args.repeats} one-stop slider moves per case "
+            f"(Chromium {CHROMIUM}); medians (min–max)"
+        )
         shown = None
         for map_param, label, what in CASES:
             if map_param != shown:
                 page.goto(f"{url}/?{query}&map={map_param}")
                 page.wait_for_selector(".js-plotly-plot .imagelayer image", timeout=60_000, state="attached")
                 wait_idle(page)
-                measure(page, label, 2)       # warm-up: imports, first cache entries, Plotly's first draw
+                measure(page, label, 2)  # warm-up: imports, first cache entries, Plotly's first draw
                 shown = map_param
             repaint, settled, server = measure(page, label, args.repeats)
-            print(f"map {map_param:<4} {label:<9} ({what}): repaint {statistics.median(repaint):5.1f} ms "
-                  f"({min(repaint):.0f}–{max(repaint):.0f}); page settled {statistics.median(settled):5.0f} ms; "
-                  f"server rerun {statistics.median(server):4.1f} ms")
+            print(
+                f"map {map_param:<4} {label:<9} ({what}): repaint {statistics.median(repaint):5.1f} ms "
+                f"({min(repaint):.0f}–{max(repaint):.0f}); page settled {statistics.median(settled):5.0f} ms; "
+                f"server rerun {statistics.median(server):4.1f} ms"
+            )
 
 
 if __name__ == "__main__":

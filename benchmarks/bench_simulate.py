@@ -1,5 +1,6 @@
 """Speed of the measured check: median seconds of simulate.measure at n_rec 256, 300 steps, batch 64,
 and the gaussian model's error against it on the three paper presets. `python -m benchmarks.bench_simulate`"""
+
 from __future__ import annotations
 
 import statistics

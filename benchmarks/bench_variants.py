@@ -11,6 +11,7 @@ snnTorch's RSynaptic (benchmarks.snntorch_layers) gets the same (zero-diagonal) 
 zeroed bias; the script reports the fraction of equal spikes. Each variant runs once per round
 (stabviz.timing.interleaved_median_ms), so the ratios are measured back to back under the same load.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,17 +25,28 @@ from stabviz.timing import interleaved_median_ms, stabviz_layer_step
 
 
 def bench_config(neuron: str, n: int):
-    return preset("shd-tau20", n_rec=n, n_in=n, reset="subtract", reset_grad=False, shape="fastsigmoid",
-                  dampening=1.0, sharpness=1.0, neuron=neuron)
+    return preset(
+        "shd-tau20",
+        n_rec=n,
+        n_in=n,
+        reset="subtract",
+        reset_grad=False,
+        shape="fastsigmoid",
+        dampening=1.0,
+        sharpness=1.0,
+        neuron=neuron,
+    )
 
 
 def run(n: int, batch: int, steps: int, reps: int) -> dict:
     cuba, alif = bench_config("cuba", n), bench_config("alif", n)
-    fns = {"cuba_fast_ms": stabviz_layer_step(cuba, batch, steps, "fast"),
-           "cuba_snntorch_rsynaptic_ms": snntorch_step(cuba, batch, steps),
-           "cuba_autograd_ms": stabviz_layer_step(cuba, batch, steps, "reference"),
-           "alif_fast_ms": stabviz_layer_step(alif, batch, steps, "fast"),
-           "alif_autograd_ms": stabviz_layer_step(alif, batch, steps, "reference")}
+    fns = {
+        "cuba_fast_ms": stabviz_layer_step(cuba, batch, steps, "fast"),
+        "cuba_snntorch_rsynaptic_ms": snntorch_step(cuba, batch, steps),
+        "cuba_autograd_ms": stabviz_layer_step(cuba, batch, steps, "reference"),
+        "alif_fast_ms": stabviz_layer_step(alif, batch, steps, "fast"),
+        "alif_autograd_ms": stabviz_layer_step(alif, batch, steps, "reference"),
+    }
     row = {"n": n, "batch": batch, "steps": steps, "threads": torch.get_num_threads(), "reps": reps}
     row |= interleaved_median_ms(fns, reps=reps)
     row["cuba_vs_rsynaptic"] = row["cuba_snntorch_rsynaptic_ms"] / row["cuba_fast_ms"]
@@ -45,13 +57,19 @@ def run(n: int, batch: int, steps: int, reps: int) -> dict:
 
 
 def print_row(r: dict) -> None:
-    print(f"one recurrent layer, forward+backward, n={r['n']} B={r['batch']} T={r['steps']} threads={r['threads']} "
-          f"fp32, medians of {r['reps']} interleaved runs")
-    print(f"cuba  fast {r['cuba_fast_ms']:8.2f} ms   snnTorch RSynaptic {r['cuba_snntorch_rsynaptic_ms']:8.2f} ms "
-          f"({r['cuba_vs_rsynaptic']:.1f}x)   autograd {r['cuba_autograd_ms']:8.2f} ms ({r['cuba_vs_autograd']:.1f}x)"
-          f"   spikes equal to RSynaptic's: {r['spike_agreement_rsynaptic']:.3f}")
-    print(f"alif  fast {r['alif_fast_ms']:8.2f} ms   plain autograd ALIF {r['alif_autograd_ms']:8.2f} ms "
-          f"({r['alif_vs_autograd']:.1f}x)")
+    print(
+        f"one recurrent layer, forward+backward, n={r['n']} B={r['batch']} T={r['steps']} threads={r['threads']} "
+        f"fp32, medians of {r['reps']} interleaved runs"
+    )
+    print(
+        f"cuba  fast {r['cuba_fast_ms']:8.2f} ms   snnTorch RSynaptic {r['cuba_snntorch_rsynaptic_ms']:8.2f} ms "
+        f"({r['cuba_vs_rsynaptic']:.1f}x)   autograd {r['cuba_autograd_ms']:8.2f} ms ({r['cuba_vs_autograd']:.1f}x)"
+        f"   spikes equal to RSynaptic's: {r['spike_agreement_rsynaptic']:.3f}"
+    )
+    print(
+        f"alif  fast {r['alif_fast_ms']:8.2f} ms   plain autograd ALIF {r['alif_autograd_ms']:8.2f} ms "
+        f"({r['alif_vs_autograd']:.1f}x)"
+    )
 
 
 def main(argv=None) -> int:

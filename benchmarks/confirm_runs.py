@@ -6,6 +6,7 @@ The stable setting puts the dampening on the condition-IV curve (ρ² = 1 at the
 computed with the task's own input statistics); the others divide and multiply it by 4. The runs train one
 after another (train.run), seeds seed ... seed+K−1 of each setting.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,30 +37,54 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(2)
     lif = preset("shd-tau20", n_rec=128, steps=50, sharpness=1.0)
-    base = TrainConfig(lif=lif, task="randman", classes=5, samples=1000, time_steps=50,
-                       train_steps=args.train_steps, batch=64, lr=2e-3, log_every=50)
+    base = TrainConfig(
+        lif=lif,
+        task="randman",
+        classes=5,
+        samples=1000,
+        time_steps=50,
+        train_steps=args.train_steps,
+        batch=64,
+        lr=2e-3,
+        log_every=50,
+    )
     seeds = intervals.seed_range(lif.seed, args.seeds)
     g = stable_dampening(base)
     rows = []
     for label, damp in (("vanishing (γ/4)", g / 4), ("stable (γ on IV)", g), ("exploding (4γ)", 4 * g)):
         runs = [train.run(base.replace(lif=lif.replace(dampening=damp, seed=s))) for s in seeds]
         v = intervals.group_verdict(runs)
-        rows.append({"setting": label, "dampening": damp, "seeds": seeds,
-                     "statuses": [r["status"] for r in runs], "regime_pred": runs[0]["prediction"]["regime"],
-                     "firing_rate": v["firing_rate"], "rho": v["rho"], "log10_gain": v["log10_gain"],
-                     "agrees": v["agrees"], "accuracy": intervals.mean_interval(
-                         [r["final"].get("accuracy") for r in runs]).to_dict(),
-                     "wall_s": sum(r["wall_s"] for r in runs)})
+        rows.append(
+            {
+                "setting": label,
+                "dampening": damp,
+                "seeds": seeds,
+                "statuses": [r["status"] for r in runs],
+                "regime_pred": runs[0]["prediction"]["regime"],
+                "firing_rate": v["firing_rate"],
+                "rho": v["rho"],
+                "log10_gain": v["log10_gain"],
+                "agrees": v["agrees"],
+                "accuracy": intervals.mean_interval([r["final"].get("accuracy") for r in runs]).to_dict(),
+                "wall_s": sum(r["wall_s"] for r in runs),
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"{len(seeds)} seeds per setting; mean [95% interval] over the seeds, the prediction, and whether it "
-          "lies inside the interval widened by the tolerance (rate) or the calibrated band (ρ̂)")
-    print(f"{'setting':<18}{'γ':>7}  {'p: mean [interval] / pred':<36}{'ρ̂: mean [interval] / pred':<36}"
-          f"{'regime pred':<13}{'agrees':<8}{'acc':>6}{'s':>7}")
+    print(
+        f"{len(seeds)} seeds per setting; mean [95% interval] over the seeds, the prediction, and whether it "
+        "lies inside the interval widened by the tolerance (rate) or the calibrated band (ρ̂)"
+    )
+    print(
+        f"{'setting':<18}{'γ':>7}  {'p: mean [interval] / pred':<36}{'ρ̂: mean [interval] / pred':<36}"
+        f"{'regime pred':<13}{'agrees':<8}{'acc':>6}{'s':>7}"
+    )
     for r in rows:
-        print(f"{r['setting']:<18}{r['dampening']:>7.3f}  {_interval(r['firing_rate']):<36}{_interval(r['rho']):<36}"
-              f"{r['regime_pred']:<13}{_yes(r['agrees']):<8}{_fmt(r['accuracy']['mean']):>6}{r['wall_s']:>7.1f}")
+        print(
+            f"{r['setting']:<18}{r['dampening']:>7.3f}  {_interval(r['firing_rate']):<36}{_interval(r['rho']):<36}"
+            f"{r['regime_pred']:<13}{_yes(r['agrees']):<8}{_fmt(r['accuracy']['mean']):>6}{r['wall_s']:>7.1f}"
+        )
 
 
 def _fmt(v) -> str:

@@ -15,6 +15,7 @@ Checks, each with its figures and, on CUDA, the goal it is held to:
 
 The JSON goes to stdout, and to ``$OUT/gpu_check.json`` when OUT is set (the device tool's folder).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -34,13 +36,18 @@ from stabviz import measured, safeio, timing, train  # noqa: E402
 from stabviz.config import LIFConfig, TrainConfig, preset  # noqa: E402
 
 #: The issue's GPU goals (issue 11), by check.
-GOALS = {"lif": ("graph_ms", 2.5), "confirmation": ("graph_s", 2.0), "ensemble": ("ratio", 2.0),
-         "measure_map": ("seconds", 1.0)}
+GOALS = {
+    "lif": ("graph_ms", 2.5),
+    "confirmation": ("graph_s", 2.0),
+    "ensemble": ("ratio", 2.0),
+    "measure_map": ("seconds", 1.0),
+}
 
 
 def _sync(device: str) -> None:
     if device == "cuda":
         import torch
+
         torch.cuda.synchronize()
 
 
@@ -63,19 +70,27 @@ def check_lif(device: str, small: bool) -> dict[str, Any]:
 def confirmation_config(device: str, small: bool) -> TrainConfig:
     """The run Explore's confirmation button queues at the embedded default setting."""
     from stabviz.ui.runlaunch import quick_config
+
     cfg = quick_config(LIFConfig(), device=device)
     return cfg.replace(train_steps=3, samples=40, lif=cfg.lif.replace(n_in=20, n_rec=16)) if small else cfg
 
 
 def check_confirmation(device: str, small: bool) -> dict[str, Any]:
     cfg = confirmation_config(device, small)
-    train.run(cfg.replace(train_steps=2, log_every=1))                       # warm-up: first use of the kernels
+    train.run(cfg.replace(train_steps=2, log_every=1))  # warm-up: first use of the kernels
     eager_s, eager = _timed(lambda: train.run(cfg, cuda_graph=False), device)
     graph_s, graphed = _timed(lambda: train.run(cfg, cuda_graph=True), device)
-    return {"train_steps": cfg.train_steps, "batch": cfg.batch, "time_steps": cfg.time_steps,
-            "n_rec": cfg.lif.n_rec, "eager_s": eager_s, "graph_s": graph_s,
-            "graph_execution": graphed["execution"], "eager_accuracy": eager["final"]["accuracy"],
-            "graph_accuracy": graphed["final"]["accuracy"]}
+    return {
+        "train_steps": cfg.train_steps,
+        "batch": cfg.batch,
+        "time_steps": cfg.time_steps,
+        "n_rec": cfg.lif.n_rec,
+        "eager_s": eager_s,
+        "graph_s": graph_s,
+        "graph_execution": graphed["execution"],
+        "eager_accuracy": eager["final"]["accuracy"],
+        "graph_accuracy": graphed["final"]["accuracy"],
+    }
 
 
 def _seeds(cfg: TrainConfig, k: int) -> list[TrainConfig]:
@@ -85,11 +100,17 @@ def _seeds(cfg: TrainConfig, k: int) -> list[TrainConfig]:
 def check_ensemble(device: str, small: bool) -> dict[str, Any]:
     cfg = confirmation_config(device, small).replace(train_steps=3 if small else 50)
     members = 4 if small else 64
-    train.run_ensemble([(cfg.replace(train_steps=1), None)])                 # warm-up
+    train.run_ensemble([(cfg.replace(train_steps=1), None)])  # warm-up
     one_s, _ = _timed(lambda: train.run_ensemble([(cfg, None)]), device)
     many_s, out = _timed(lambda: train.run_ensemble([(c, None) for c in _seeds(cfg, members)]), device)
-    return {"members": members, "train_steps": cfg.train_steps, "one_s": one_s, "ensemble_s": many_s,
-            "ratio": many_s / one_s, "execution": out[0]["execution"]}
+    return {
+        "members": members,
+        "train_steps": cfg.train_steps,
+        "one_s": one_s,
+        "ensemble_s": many_s,
+        "ratio": many_s / one_s,
+        "execution": out[0]["execution"],
+    }
 
 
 def check_members_equal_runs(device: str, small: bool) -> dict[str, Any]:
@@ -108,26 +129,36 @@ def check_members_equal_runs(device: str, small: bool) -> dict[str, Any]:
 def check_measure_map(device: str, small: bool) -> dict[str, Any]:
     cfg = preset("shd-tau20", n_rec=16 if small else 256)
     n, kw = (4, dict(batch=4, steps=20, burn_in=5)) if small else (24, {})
-    measured.measure_map(cfg, nx=n, ny=n, device=device, **kw)               # warm-up
-    times = [_timed(lambda: measured.measure_map(cfg, nx=n, ny=n, device=device, **kw), device)[0]
-             for _ in range(3)]
+    measured.measure_map(cfg, nx=n, ny=n, device=device, **kw)  # warm-up
+    times = [_timed(lambda: measured.measure_map(cfg, nx=n, ny=n, device=device, **kw), device)[0] for _ in range(3)]
     return {"cells": n * n, "seconds": float(np.median(times)), "all_seconds": times}
 
 
-CHECKS = {"lif": check_lif, "confirmation": check_confirmation, "ensemble": check_ensemble,
-          "members_equal_runs": check_members_equal_runs, "measure_map": check_measure_map}
+CHECKS = {
+    "lif": check_lif,
+    "confirmation": check_confirmation,
+    "ensemble": check_ensemble,
+    "members_equal_runs": check_members_equal_runs,
+    "measure_map": check_measure_map,
+}
 
 
 def run_checks(device: str, small: bool) -> dict[str, Any]:
     """Every check's figures (or its one-line error), with the goal and whether it is met on CUDA."""
     import torch
-    report: dict[str, Any] = {"device": device, "small": small, "torch": torch.__version__,
-                              "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
-                              "date": time.strftime("%Y-%m-%d"), "checks": {}}
+
+    report: dict[str, Any] = {
+        "device": device,
+        "small": small,
+        "torch": torch.__version__,
+        "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
+        "date": time.strftime("%Y-%m-%d"),
+        "checks": {},
+    }
     for name, check in CHECKS.items():
         try:
             result = check(device, small)
-        except Exception as exc:             # one failing path must not hide the others' figures
+        except Exception as exc:  # one failing path must not hide the others' figures
             result = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
         if name in GOALS and device == "cuda" and not small and "error" not in result:
             key, limit = GOALS[name]
@@ -147,11 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     target = Path(os.environ["OUT"], "gpu_check.json") if os.environ.get("OUT") else None
     if target is not None:
         try:
-            safeio.check_target(target, args.force)        # before the checks, not after
+            safeio.check_target(target, args.force)  # before the checks, not after
         except safeio.UnsafeOutput as e:
             ap.error(f"$OUT: {e}")
     if args.device == "cuda":
         import torch
+
         if not torch.cuda.is_available():
             print("gpu_check: no CUDA device here (use --device cpu --small to check the code)", file=sys.stderr)
             return 2

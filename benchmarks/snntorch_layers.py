@@ -5,6 +5,7 @@ reset, fast-sigmoid surrogate (γ = β = 1 is snnTorch's fast_sigmoid(slope=2)) 
 What differs in snnTorch: its recurrent nn.Linear also has a bias (zeroed here but still added and
 differentiated) and a diagonal (self-connections; zeroed here but trained), and it recomputes the reset
 as H(mem_{t−1} − θ) instead of reusing the previous spike (same value)."""
+
 from __future__ import annotations
 
 import torch
@@ -17,8 +18,13 @@ def snntorch_layer(cfg, w_rec: torch.Tensor):
     import snntorch as snn
     from snntorch import surrogate
 
-    common = dict(threshold=cfg.threshold, linear_features=cfg.n_rec, all_to_all=True,
-                  spike_grad=surrogate.fast_sigmoid(slope=2.0 * cfg.sharpness), reset_mechanism="subtract")
+    common = dict(
+        threshold=cfg.threshold,
+        linear_features=cfg.n_rec,
+        all_to_all=True,
+        spike_grad=surrogate.fast_sigmoid(slope=2.0 * cfg.sharpness),
+        reset_mechanism="subtract",
+    )
     if cfg.neuron == "cuba":
         layer = snn.RSynaptic(alpha=cfg.syn_decay, beta=cfg.leak, **common)
     elif cfg.neuron == "lif":
@@ -26,7 +32,7 @@ def snntorch_layer(cfg, w_rec: torch.Tensor):
     else:
         raise ValueError(f"neuron = {cfg.neuron!r}: snnTorch has no adaptive-threshold neuron to compare with")
     with torch.no_grad():
-        layer.recurrent.weight.copy_(w_rec.t())            # nn.Linear computes z Wᵀ
+        layer.recurrent.weight.copy_(w_rec.t())  # nn.Linear computes z Wᵀ
         layer.recurrent.bias.zero_()
     return layer
 

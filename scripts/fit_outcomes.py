@@ -6,6 +6,7 @@ Reads runs.json and summary.json written by ``python -m stabviz outcomes``; writ
 reads (stabviz/data/outcome_model.json) and validation.json beside the data (leave-one-task-out AUC,
 calibration per decile, regret per task and base). Prints the leave-one-task-out table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,15 +23,21 @@ from stabviz.outcomes.fit import build  # noqa: E402
 
 
 def table(model: dict) -> str:
-    lines = ["source     held-out task   AUC    committed  mean regret  max regret  below median",]
+    lines = [
+        "source     held-out task   AUC    committed  mean regret  max regret  below median",
+    ]
     for source, val in model["validation"].items():
         for task, t in val["tasks"].items():
             auc = "  –  " if t["auc"] is None else f"{t['auc']:.3f}"
-            lines.append(f"{source:<10} {task:<14} {auc}  {t['committed']:>8.0%}  {t['mean_regret']:>10.1f}  "
-                         f"{t['max_regret']:>10.1f}  {t['below_median']:>4}/{len(t['bases'])}")
+            lines.append(
+                f"{source:<10} {task:<14} {auc}  {t['committed']:>8.0%}  {t['mean_regret']:>10.1f}  "
+                f"{t['max_regret']:>10.1f}  {t['below_median']:>4}/{len(t['bases'])}"
+            )
         pooled = val["pooled"]
-        lines.append(f"{source:<10} {'pooled':<14} {pooled['auc']:.3f}  {pooled['committed']:>8.0%}  "
-                     f"calibration: largest decile gap {pooled['max_calibration_gap']:.2f}")
+        lines.append(
+            f"{source:<10} {'pooled':<14} {pooled['auc']:.3f}  {pooled['committed']:>8.0%}  "
+            f"calibration: largest decile gap {pooled['max_calibration_gap']:.2f}"
+        )
     return "\n".join(lines)
 
 
@@ -46,8 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     provenance = {k: summary.get(k) for k in ("command", "commit", "date", "size", "runs", "settings", "wall_s")}
     provenance["fitted_by"] = "python scripts/fit_outcomes.py"
     model = build(rows, provenance)
-    safeio.write_text(Path(args.out), dumps({k: v for k, v in model.items() if k != "validation"}
-                                            | {"validation": _short(model["validation"])}) + "\n", force=args.force)
+    safeio.write_text(
+        Path(args.out),
+        dumps({k: v for k, v in model.items() if k != "validation"} | {"validation": _short(model["validation"])})
+        + "\n",
+        force=args.force,
+    )
     safeio.write_text(data / "validation.json", dumps(model["validation"]) + "\n", force=args.force)
     print(table(model))
     return 0
@@ -55,8 +66,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _short(validation: dict) -> dict:
     """The validation without the per-base lists (the model file stays small; validation.json has them)."""
-    return {s: {"pooled": v["pooled"], "tasks": {t: {k: x for k, x in d.items() if k != "bases"}
-                                                  for t, d in v["tasks"].items()}} for s, v in validation.items()}
+    return {
+        s: {
+            "pooled": v["pooled"],
+            "tasks": {t: {k: x for k, x in d.items() if k != "bases"} for t, d in v["tasks"].items()},
+        }
+        for s, v in validation.items()
+    }
 
 
 if __name__ == "__main__":

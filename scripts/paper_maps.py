@@ -9,6 +9,7 @@ measured and the predicted T·log₁₀ gain on one (x, dampening) grid. For eac
 rounded to 3 decimals (the file stays small); the provenance records the command, commit and date.
 Takes about a minute on two cores.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stabviz import __version__, measured, safeio, simulate, theory  # noqa: E402
-from stabviz.paper_demos import DATA, DEMOS, MAPS, demo_config  # noqa: E402
 from stabviz.config import preset  # noqa: E402
+from stabviz.paper_demos import DATA, DEMOS, MAPS, demo_config  # noqa: E402
 
 
 def _rounded(a) -> list:
@@ -41,12 +42,20 @@ def _rounded(a) -> list:
 def map_entry(spec: dict, n: int) -> dict:
     cfg = preset(spec["preset"], **spec.get("changes", {}))
     m = measured.measure_map(cfg, x=spec["x"], nx=n, ny=n)
-    return {**spec, "x_values": _rounded(m.x), "y_values": _rounded(m.y), "log_x": m.log_x,
-            "measured_log10_gain": _rounded(m.measured_log10_gain),
-            "predicted_log10_gain": _rounded(m.predicted_log10_gain),
-            "measured_regime": m.to_dict()["measured_regime"], "predicted_regime": m.to_dict()["predicted_regime"],
-            "agreement": round(m.agreement, 4), "tolerance": m.tolerance, "steps": cfg.steps,
-            "seconds": round(m.seconds, 1)}
+    return {
+        **spec,
+        "x_values": _rounded(m.x),
+        "y_values": _rounded(m.y),
+        "log_x": m.log_x,
+        "measured_log10_gain": _rounded(m.measured_log10_gain),
+        "predicted_log10_gain": _rounded(m.predicted_log10_gain),
+        "measured_regime": m.to_dict()["measured_regime"],
+        "predicted_regime": m.to_dict()["predicted_regime"],
+        "agreement": round(m.agreement, 4),
+        "tolerance": m.tolerance,
+        "steps": cfg.steps,
+        "seconds": round(m.seconds, 1),
+    }
 
 
 def demo_entry(demo: dict) -> dict:
@@ -54,8 +63,12 @@ def demo_entry(demo: dict) -> dict:
     m = simulate.measure(cfg)
     log10 = cfg.steps * math.log10(m.rho_hat) if m.rho_hat > 0 else None
     regime = None if log10 is None else theory.REGIMES[int(theory.regime_of(log10, cfg.tolerance)) + 1]
-    return {"id": demo["id"], "measured_log10_gain": None if log10 is None else round(log10, 3),
-            "measured_regime": regime, "firing_rate": round(m.firing_rate, 4)}
+    return {
+        "id": demo["id"],
+        "measured_log10_gain": None if log10 is None else round(log10, 3),
+        "measured_regime": regime,
+        "firing_rate": round(m.firing_rate, 4),
+    }
 
 
 def main() -> None:
@@ -65,7 +78,7 @@ def main() -> None:
     ap.add_argument("--force", action="store_true", help="replace --out if it exists (it does by default)")
     args = ap.parse_args()
     try:
-        safeio.check_target(args.out, args.force)      # before minutes of work, not after
+        safeio.check_target(args.out, args.force)  # before minutes of work, not after
     except safeio.UnsafeOutput as e:
         ap.error(f"--out {e}")
     began = time.perf_counter()
@@ -76,13 +89,23 @@ def main() -> None:
     demos = [demo_entry(d) for d in DEMOS]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     import torch
-    data = {"provenance": {"script": "scripts/paper_maps.py", "command": " ".join(["scripts/paper_maps.py", *sys.argv[1:]]),
-                           "date": dt.date.today().isoformat(), "commit": commit, "stabviz": __version__,
-                           "torch": torch.__version__, "python": platform.python_version(),
-                           "seconds": round(time.perf_counter() - began, 1),
-                           "measurement": "measured.measure_map and simulate.measure defaults: batch 64, "
-                                          "300 steps, burn-in 100, the preset's seed"},
-            "maps": maps, "demos": demos}
+
+    data = {
+        "provenance": {
+            "script": "scripts/paper_maps.py",
+            "command": " ".join(["scripts/paper_maps.py", *sys.argv[1:]]),
+            "date": dt.date.today().isoformat(),
+            "commit": commit,
+            "stabviz": __version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "seconds": round(time.perf_counter() - began, 1),
+            "measurement": "measured.measure_map and simulate.measure defaults: batch 64, "
+            "300 steps, burn-in 100, the preset's seed",
+        },
+        "maps": maps,
+        "demos": demos,
+    }
     safeio.write_text(args.out, json.dumps(data, separators=(",", ":")) + "\n", force=args.force)
     print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB)", file=sys.stderr)
 

@@ -1,6 +1,7 @@
 """stabviz: stability of surrogate-gradient training in LIF networks (arXiv 2202.00282), as a package,
 a CLI (`python -m stabviz`) and a Streamlit dashboard (`streamlit run app.py`)."""
-from stabviz.config import LIFConfig, TrainConfig, PRESETS, Surrogate, preset
+
+from stabviz.config import PRESETS, LIFConfig, Surrogate, TrainConfig, preset
 
 __all__ = ["LIFConfig", "TrainConfig", "Surrogate", "PRESETS", "preset", "check", "check_nir"]
 __version__ = "0.1.0"
@@ -11,5 +12,6 @@ def __getattr__(name: str):
     they load torch, which ``import stabviz`` alone never does."""
     if name in ("check", "check_nir"):
         import stabviz.check as package
+
         return package if name == "check" else package.check_nir
     raise AttributeError(f"module 'stabviz' has no attribute {name!r}")

@@ -11,6 +11,7 @@ with (r_lo, r_hi) the residuals' central interval for the setting's group (volta
 and its regime is called only when the whole band lies in one regime; otherwise it is "uncertain"
 (docs/theory.md, section 5.4).
 """
+
 from __future__ import annotations
 
 import functools

@@ -7,6 +7,7 @@ samples ``recurrent_law`` from here, below the simulator, and :mod:`stabviz.theo
 predictions) sits above. Condition IV needs the voltage state ``v`` (any object with ``firing_rate`` and
 ``moments(surrogate)``, in practice a ``theory.VoltageState``): the caller passes it.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,6 +23,7 @@ _Q_SEARCH = (RANGES["tail"][0], RANGES["tail"][1])
 
 
 # conditions I and II: the recurrent weight law
+
 
 def aimed_threshold(cfg: LIFConfig) -> float:
     """The θ of condition I's formulas for cfg's neuron (docs/theory.md#94-conditions-i-to-iv-for-the-variants):
@@ -73,8 +75,10 @@ def recurrent_law(cfg: LIFConfig, leak: Any = None) -> WeightLaw:
     mean = condition_i(cfg, leak)
     var = condition_ii(cfg, mean)
     if np.ndim(var) == 0 and var < 0:
-        raise ValueError(f"condition II is unattainable: σ_rec² = {float(var):.4g} < 0 (the input is too "
-                         "weak for the recurrent mean condition I asks for); choose another init_rec")
+        raise ValueError(
+            f"condition II is unattainable: σ_rec² = {float(var):.4g} < 0 (the input is too "
+            "weak for the recurrent mean condition I asks for); choose another init_rec"
+        )
     return WeightLaw("normal", mean, np.sqrt(np.maximum(var, 0.0)) if np.ndim(var) else math.sqrt(var))
 
 
@@ -84,17 +88,23 @@ def drive_sums(cfg: LIFConfig, leak: Any = None, rec: WeightLaw | None = None) -
     inp = input_law(cfg)
     rp, ip = positive_part_mean(rec), positive_part_mean(inp)
     n1 = cfg.n_rec - 1
-    return {"S+": n1 * rp, "S-": n1 * (np.asarray(rec.mean) - rp),
-            "S+in": cfg.n_in * ip, "S-in": cfg.n_in * (inp.mean - ip)}
+    return {
+        "S+": n1 * rp,
+        "S-": n1 * (np.asarray(rec.mean) - rp),
+        "S+in": cfg.n_in * ip,
+        "S-in": cfg.n_in * (inp.mean - ip),
+    }
 
 
 # condition III and the coefficients of condition IV
+
 
 def gain_coefficients(cfg: LIFConfig, p: Any, leak: Any = None, rec: WeightLaw | None = None) -> tuple:
     """(A, C, D) of ρ² = A + C·E[σ'²] + D·E[σ'] (condition IV), with E[w²] = σ_rec² + μ_rec².
 
     For the multiplicative resets the (1 − z) factor is averaged with the model's firing rate p
-    (``derived``; at p = ½ this is the α²/2 and (n−1)E[w²]/2 of docs/theory.md#34-condition-iv-the-sharpness-or-tail-from-the-mean-squared-gain), or with p = ½ (``code``).
+    (``derived``; at p = ½ this is the α²/2 and (n−1)E[w²]/2 of
+    docs/theory.md#34-condition-iv-the-sharpness-or-tail-from-the-mean-squared-gain), or with p = ½ (``code``).
     """
     a = cfg.leak if leak is None else np.asarray(leak, float)
     rec = recurrent_law(cfg, a) if rec is None else rec
@@ -140,14 +150,16 @@ def gamma_iv(A: Any, C: Any, D: Any, e1: Any, e2: Any) -> Any:
 
 # condition IV solved for one surrogate knob at a given voltage state
 
+
 def rho2_along(cfg: LIFConfig, v: Any, **sg: Any) -> Any:
     e1, e2 = v.moments(cfg.surrogate.replace(**sg))
     A, C, D = gain_coefficients(cfg, v.firing_rate)
     return A + C * e2 + D * e1
 
 
-def solve_rho2_is_one(f, lo: float, hi: float, n: int = 48, refine: int = 32,
-                       passes: int = 3) -> tuple[float | None, float, float]:
+def solve_rho2_is_one(
+    f, lo: float, hi: float, n: int = 48, refine: int = 32, passes: int = 3
+) -> tuple[float | None, float, float]:
     """Root of f(x) = ρ²(x) − 1 on a log grid [lo, hi]. Returns (root or None, f(lo), f(hi)); the endpoint
     values explain a missing root.
 

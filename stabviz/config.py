@@ -20,6 +20,7 @@ both dataclasses and by :mod:`stabviz.theory`'s grid functions):
 Every failure is a ``ValueError`` naming the parameter, the value (its repr cut to about 60 characters,
 see :func:`show`) and what is allowed.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,19 +28,30 @@ import decimal
 import math
 import numbers
 import reprlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from stabviz.shapes import SHAPE_TABLE
 
-SHAPES = tuple(SHAPE_TABLE)   # one record per shape in stabviz/shapes.py: the names follow it
+SHAPES = tuple(SHAPE_TABLE)  # one record per shape in stabviz/shapes.py: the names follow it
 RESETS = ("subtract", "mult1", "mult2")
-NEURONS = ("lif", "alif", "cuba")   # stabviz.lif.variants: the neuron model family
-INITS = ("glorot-uniform", "glorot-normal", "he-normal", "orthogonal", "pytorch-default", "uniform", "normal",
-         "conditions", "fluctuation")
-#: fluctuation-driven input weights (Rossbroich, Gygax & Zenke 2022; docs/theory.md#96-fluctuation-driven-initialisation): drawn for a target
+NEURONS = ("lif", "alif", "cuba")  # stabviz.lif.variants: the neuron model family
+INITS = (
+    "glorot-uniform",
+    "glorot-normal",
+    "he-normal",
+    "orthogonal",
+    "pytorch-default",
+    "uniform",
+    "normal",
+    "conditions",
+    "fluctuation",
+)
+#: fluctuation-driven input weights (Rossbroich, Gygax & Zenke 2022;
+# docs/theory.md#96-fluctuation-driven-initialisation): drawn for a target
 #: voltage mean μ_U (0, or θ for "-theta") and spread σ_U = θ given the input statistics and the PSP kernel
 FLUCTUATION_INITS = ("fluctuation", "fluctuation-theta")
 #: the input weights have no stability condition of their own; init_rec = "fluctuation" is the recurrent part of
@@ -71,16 +83,30 @@ RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "steps": (1, 100_000, True, True),
     "tolerance": (1e-6, 100.0, True, True),
     "seed": (0, 2**31 - 1, True, True),
-    "adapt_decay": (0.0, 0.9999, True, True),      # ρ_a = exp(−1/τ_a), like the leak
-    "adapt_strength": (0.0, 100.0, True, True),    # β_a ≥ 0: a spike raises the threshold
-    "syn_decay": (0.0, 0.9999, True, True),        # α_s = exp(−1/τ_s)
-    "rec_share": (0.0, 1.0, True, False),          # init_rec = "fluctuation": the recurrent share of σ_U²
+    "adapt_decay": (0.0, 0.9999, True, True),  # ρ_a = exp(−1/τ_a), like the leak
+    "adapt_strength": (0.0, 100.0, True, True),  # β_a ≥ 0: a spike raises the threshold
+    "syn_decay": (0.0, 0.9999, True, True),  # α_s = exp(−1/τ_s)
+    "rec_share": (0.0, 1.0, True, False),  # init_rec = "fluctuation": the recurrent share of σ_U²
 }
 
 
 #: the integer fields of LIFConfig and TrainConfig (1.0 -> 1; 1.5 is refused)
-INTEGER_FIELDS = frozenset({"n_rec", "n_in", "steps", "seed", "layers", "train_steps", "batch", "time_steps",
-                            "classes", "samples", "manifold_dim", "log_every"})
+INTEGER_FIELDS = frozenset(
+    {
+        "n_rec",
+        "n_in",
+        "steps",
+        "seed",
+        "layers",
+        "train_steps",
+        "batch",
+        "time_steps",
+        "classes",
+        "samples",
+        "manifold_dim",
+        "log_every",
+    }
+)
 SHOW_CHARS = 60
 _REPR = reprlib.Repr()
 _REPR.maxstring = _REPR.maxother = _REPR.maxlong = SHOW_CHARS
@@ -95,9 +121,9 @@ def show(value: Any) -> str:
         return f"{'-' if value < 0 else ''}<integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
     try:
         text = _REPR.repr(value)
-    except Exception:                     # a repr that fails (huge ints inside a list, broken __repr__)
+    except Exception:  # a repr that fails (huge ints inside a list, broken __repr__)
         text = f"<{type(value).__name__} object>"
-    return text if len(text) <= SHOW_CHARS else text[:SHOW_CHARS - 1] + "…"
+    return text if len(text) <= SHOW_CHARS else text[: SHOW_CHARS - 1] + "…"
 
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -108,8 +134,9 @@ def power_of_ten(exponent: float) -> str:
     return "10" + f"{round(exponent):d}".translate(_SUPERSCRIPT)
 
 
-def check_number(name: str, value: Any, ranges: Mapping[str, tuple] = RANGES,
-                 integer: bool | None = None) -> int | float:
+def check_number(
+    name: str, value: Any, ranges: Mapping[str, tuple] = RANGES, integer: bool | None = None
+) -> int | float:
     """``value`` converted by the module's rule (see the module docstring) and checked against
     ``ranges[name]``: an ``int`` for integer fields (``integer=None``: the names in INTEGER_FIELDS),
     a ``float`` otherwise. ValueError naming the parameter, the value and the allowed range."""
@@ -121,17 +148,20 @@ def check_number(name: str, value: Any, ranges: Mapping[str, tuple] = RANGES,
     if isinstance(value, (str, bytes, bytearray, memoryview)):
         raise ValueError(f"{name} = {show(value)} is text, not a number; allowed range {allowed}")
     if isinstance(value, numbers.Integral):
-        x: int | float = int(value)                 # exact: huge ints compare exactly below
+        x: int | float = int(value)  # exact: huge ints compare exactly below
     elif isinstance(value, (numbers.Real, decimal.Decimal)):
         try:
             x = float(value)
-        except (ArithmeticError, ValueError, TypeError):   # Fraction(10**400): OverflowError; sNaN
+        except (ArithmeticError, ValueError, TypeError):  # Fraction(10**400): OverflowError; sNaN
             x = math.nan
     else:
-        raise ValueError(f"{name} = {show(value)} is not a number ({type(value).__name__}); "
-                         f"allowed range {allowed}")
-    ok = (x == x and not (isinstance(x, float) and math.isinf(x))
-          and (x >= lo if lo_in else x > lo) and (x <= hi if hi_in else x < hi))
+        raise ValueError(f"{name} = {show(value)} is not a number ({type(value).__name__}); allowed range {allowed}")
+    ok = (
+        x == x
+        and not (isinstance(x, float) and math.isinf(x))
+        and (x >= lo if lo_in else x > lo)
+        and (x <= hi if hi_in else x < hi)
+    )
     if not ok:
         raise ValueError(f"{name} = {show(value)} is outside the allowed range {allowed}")
     if integer:
@@ -143,14 +173,16 @@ def check_number(name: str, value: Any, ranges: Mapping[str, tuple] = RANGES,
     return float(x)
 
 
-def check_values(name: str, values: Any, ranges: Mapping[str, tuple] = RANGES,
-                 max_count: int = 4000) -> float | list[float]:
+def check_values(
+    name: str, values: Any, ranges: Mapping[str, tuple] = RANGES, max_count: int = 4000
+) -> float | list[float]:
     """A real number, or a non-empty list, tuple or 1-D array of at most ``max_count`` of them, each
     checked by :func:`check_number` against ``ranges[name]``: a float, or a list of floats."""
-    if hasattr(values, "tolist") and hasattr(values, "ndim"):          # numpy arrays and scalars
+    if hasattr(values, "tolist") and hasattr(values, "ndim"):  # numpy arrays and scalars
         if values.ndim > 1:
-            raise ValueError(f"{name} values = {show(values)} must be one number or a flat list "
-                             f"(got {values.ndim} dimensions)")
+            raise ValueError(
+                f"{name} values = {show(values)} must be one number or a flat list (got {values.ndim} dimensions)"
+            )
         values = values.tolist()
     if not isinstance(values, (list, tuple, range)):
         return check_number(name, values, ranges, integer=False)
@@ -180,8 +212,9 @@ def check_flag(name: str, value: Any) -> bool:
 
 
 def _fmt(lo, hi, lo_in, hi_in) -> str:
-    def num(v):      # whole bounds in full (seed: 2147483647, not 2.14748e+09)
+    def num(v):  # whole bounds in full (seed: 2147483647, not 2.14748e+09)
         return str(int(v)) if math.isfinite(v) and float(v).is_integer() and abs(v) < 1e15 else f"{v:g}"
+
     return f"{'[' if lo_in else '('}{num(lo)}, {num(hi)}{']' if hi_in else ')'}"
 
 
@@ -209,8 +242,8 @@ def _surrogate_value(name: str, value: Any) -> Any:
     if type(value).__module__.partition(".")[0] == "torch":
         return value
     if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value[()]                   # a 0-d array is its number
-    if isinstance(value, (list, tuple)) or hasattr(value, "ndim") and getattr(value, "ndim") > 0:
+        value = value[()]  # a 0-d array is its number
+    if isinstance(value, (list, tuple)) or hasattr(value, "ndim") and value.ndim > 0:
         try:
             arr = np.asarray(value, dtype=float)
         except (TypeError, ValueError):
@@ -235,6 +268,7 @@ class Surrogate:
     maps, root searches) a field may hold a numpy array, checked elementwise, or a torch tensor, checked
     by the torch op. A record with arrays neither hashes nor compares.
     """
+
     shape: str = "fastsigmoid"
     dampening: float = 1.0
     sharpness: float = 1.0
@@ -245,7 +279,7 @@ class Surrogate:
         for name in ("dampening", "sharpness", "tail"):
             object.__setattr__(self, name, _surrogate_value(name, getattr(self, name)))
 
-    def replace(self, **changes: Any) -> "Surrogate":
+    def replace(self, **changes: Any) -> Surrogate:
         """A copy with ``changes`` applied (validated)."""
         return dataclasses.replace(self, **changes)
 
@@ -254,25 +288,27 @@ class Surrogate:
         return {f: getattr(self, f) for f in SURROGATE_FIELDS}
 
     @classmethod
-    def of(cls, value: "Surrogate | str") -> "Surrogate":
+    def of(cls, value: Surrogate | str) -> Surrogate:
         """``value`` itself, or the named shape at the default γ, β, q; ValueError for anything else."""
         if isinstance(value, cls):
             return value
         if isinstance(value, str):
             return cls(value)
-        raise ValueError(f"surrogate = {show(value)} must be a Surrogate record or a shape name "
-                         f"(one of: {', '.join(SHAPES)})")
+        raise ValueError(
+            f"surrogate = {show(value)} must be a Surrogate record or a shape name (one of: {', '.join(SHAPES)})"
+        )
 
 
 #: the record at its defaults; LIFConfig's surrogate fields default to it
 DEFAULT_SURROGATE = Surrogate()
-SURROGATE_FIELDS = ("shape", "dampening", "sharpness", "tail")         # σ' (docs/theory.md#2-the-surrogate-family)
+SURROGATE_FIELDS = ("shape", "dampening", "sharpness", "tail")  # σ' (docs/theory.md#2-the-surrogate-family)
 
 
 @dataclass(frozen=True)
 class WeightLaw:
     """The distribution of the entries of one weight matrix: ``kind`` is 'uniform' (mean ± half_width)
     or 'normal' (mean, std). 'orthogonal' matrices are treated as normal with the same variance."""
+
     kind: str
     mean: float
     std: float
@@ -285,7 +321,7 @@ class WeightLaw:
     @property
     def second_moment(self) -> float:
         """E[w²] = std² + mean²."""
-        return self.std ** 2 + self.mean ** 2
+        return self.std**2 + self.mean**2
 
 
 def standard_law(init: str, fan_in: int, fan_out: int, mean: float = 0.0, std: float = 0.0) -> WeightLaw:
@@ -315,46 +351,58 @@ class LIFConfig:
     Units: time in steps (Δt = 1); ``leak`` is α = exp(−1/τ); voltages in threshold units of the
     user's choice. Defaults are the paper's sl-MNIST setting (preset ``paper-slmnist``).
     """
+
     n_rec: int = 128
     n_in: int = 784
-    leak: float = tau_to_leak(0.1)         # the reference code's default
+    leak: float = tau_to_leak(0.1)  # the reference code's default
     threshold: float = 0.01
     reset: str = "subtract"
     reset_grad: bool = False
     init_rec: str = "glorot-uniform"
-    rec_mean: float = 0.0                  # only for init_rec in {uniform, normal}
+    rec_mean: float = 0.0  # only for init_rec in {uniform, normal}
     rec_std: float = 0.1
     init_in: str = "glorot-uniform"
-    in_mean: float = 0.0                   # only for init_in in {uniform, normal}
+    in_mean: float = 0.0  # only for init_in in {uniform, normal}
     in_std: float = 0.1
-    input_mean: float = 0.003673           # m_x: mean input spike count per channel and step
-    input_var: float = 0.003659            # v_x
+    input_mean: float = 0.003673  # m_x: mean input spike count per channel and step
+    input_var: float = 0.003659  # v_x
     bias: float = 0.0
     # the surrogate, stored field by field (stored runs and links keep their keys): see ``surrogate``
     shape: str = DEFAULT_SURROGATE.shape
-    dampening: float = DEFAULT_SURROGATE.dampening     # γ: peak height σ'(0)
-    sharpness: float = DEFAULT_SURROGATE.sharpness     # β: inverse width
-    tail: float = DEFAULT_SURROGATE.tail               # q: tail-fatness, qpseudospike only
-    steps: int = 100                       # T: time steps the gradient travels
+    dampening: float = DEFAULT_SURROGATE.dampening  # γ: peak height σ'(0)
+    sharpness: float = DEFAULT_SURROGATE.sharpness  # β: inverse width
+    tail: float = DEFAULT_SURROGATE.tail  # q: tail-fatness, qpseudospike only
+    steps: int = 100  # T: time steps the gradient travels
     voltage_model: str = "gaussian"
     formula: str = "derived"
-    tolerance: float = 1.0                 # decades of gradient gain over T still called 'stable'
+    tolerance: float = 1.0  # decades of gradient gain over T still called 'stable'
     seed: int = 0
     # The neuron model (stabviz.lif.variants; docs/theory.md#9-neuron-variants). A plain LIF ignores the
     # rest; they come last and to_dict leaves them out for it, so a LIF's record is the one it always was.
     neuron: str = "lif"
-    adapt_decay: float = tau_to_leak(200.0)       # ρ_a (alif): τ_a = 200 steps, Bellec et al.'s LSNN
-    adapt_strength: float = 1.8                  # β_a (alif): θ_t = θ + β_a a_t, the LSNN's β
-    adapt_grad: bool = True                      # alif: the gradient flows through a_t
-    syn_decay: float = tau_to_leak(5.0)          # α_s (cuba): τ_s = 5 steps
+    adapt_decay: float = tau_to_leak(200.0)  # ρ_a (alif): τ_a = 200 steps, Bellec et al.'s LSNN
+    adapt_strength: float = 1.8  # β_a (alif): θ_t = θ + β_a a_t, the LSNN's β
+    adapt_grad: bool = True  # alif: the gradient flows through a_t
+    syn_decay: float = tau_to_leak(5.0)  # α_s (cuba): τ_s = 5 steps
     # init_rec = "fluctuation": the recurrent share of the free voltage's variance σ_U² (Rossbroich, Gygax &
     # Zenke 2022 give the feed-forward inputs α = 0.9 of it, their reference code's default: 1 − α = 0.1)
     rec_share: float = 0.1
 
     def __post_init__(self) -> None:
-        _validate(self, RANGES, {"reset": RESETS, "init_rec": INITS, "init_in": IN_INITS, "shape": SHAPES,
-                                 "voltage_model": VOLTAGE_MODELS, "formula": FORMULAS, "neuron": NEURONS},
-                  ("reset_grad", "adapt_grad"))
+        _validate(
+            self,
+            RANGES,
+            {
+                "reset": RESETS,
+                "init_rec": INITS,
+                "init_in": IN_INITS,
+                "shape": SHAPES,
+                "voltage_model": VOLTAGE_MODELS,
+                "formula": FORMULAS,
+                "neuron": NEURONS,
+            },
+            ("reset_grad", "adapt_grad"),
+        )
 
     @property
     def tau(self) -> float:
@@ -365,7 +413,7 @@ class LIFConfig:
         """The surrogate gradient of this layer as one record (its four fields, already validated)."""
         return Surrogate(self.shape, self.dampening, self.sharpness, self.tail)
 
-    def replace(self, **changes: Any) -> "LIFConfig":
+    def replace(self, **changes: Any) -> LIFConfig:
         """A copy with ``changes`` applied (validated). ``tau=`` is accepted in place of ``leak=``, and
         ``surrogate=`` (a :class:`Surrogate`) in place of its four fields."""
         if "tau" in changes:
@@ -384,12 +432,12 @@ class LIFConfig:
         if self.neuron == "lif" and all(d[f] == _VARIANT_DEFAULTS[f] for f in NEURON_FIELDS[1:]):
             for f in NEURON_FIELDS:
                 del d[f]
-        if self.rec_share == REC_SHARE_DEFAULT:      # added later: records from before it keep their identity
+        if self.rec_share == REC_SHARE_DEFAULT:  # added later: records from before it keep their identity
             del d["rec_share"]
         return d
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "LIFConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> LIFConfig:
         """Build from a mapping, ignoring unknown keys; ``tau`` is accepted in place of ``leak``."""
         if not isinstance(data, Mapping):
             raise ValueError(f"lif = {show(data)} must be a mapping of LIFConfig fields")
@@ -403,17 +451,16 @@ class LIFConfig:
 #: LIFConfig's fields grouped by what they change. Every cache of a computation keys on the groups
 #: it reads (:func:`config_key`), so settings that differ only in the other groups share an entry:
 #: a dampening-slider move reuses the voltage state and the region's axis terms.
-GRADIENT_FIELDS = ("reset_grad", "adapt_grad")                                     # the backward pass only
-MODEL_FIELDS = ("voltage_model",)                                       # which voltage model predicts
-DISPLAY_FIELDS = ("steps", "tolerance")                                 # how a gain is read: T, the band
-NEURON_FIELDS = ("neuron", "adapt_decay", "adapt_strength", "adapt_grad", "syn_decay")   # the model family
+GRADIENT_FIELDS = ("reset_grad", "adapt_grad")  # the backward pass only
+MODEL_FIELDS = ("voltage_model",)  # which voltage model predicts
+DISPLAY_FIELDS = ("steps", "tolerance")  # how a gain is read: T, the band
+NEURON_FIELDS = ("neuron", "adapt_decay", "adapt_strength", "adapt_grad", "syn_decay")  # the model family
 _VARIANT_DEFAULTS = {f.name: f.default for f in dataclasses.fields(LIFConfig) if f.name in NEURON_FIELDS}
 REC_SHARE_DEFAULT = LIFConfig.rec_share
 FIELDS = tuple(f.name for f in dataclasses.fields(LIFConfig))
 #: The layer, its initialisation and its input: firing rates and voltages (the forward pass). ``formula``
 #: belongs here because the conditions initialisation follows it.
-FORWARD_FIELDS = tuple(f for f in FIELDS
-                       if f not in SURROGATE_FIELDS + GRADIENT_FIELDS + MODEL_FIELDS + DISPLAY_FIELDS)
+FORWARD_FIELDS = tuple(f for f in FIELDS if f not in SURROGATE_FIELDS + GRADIENT_FIELDS + MODEL_FIELDS + DISPLAY_FIELDS)
 
 
 def fields_except(*names: str) -> tuple[str, ...]:
@@ -437,6 +484,7 @@ def _rounded(v: Any, digits: int) -> Any:
 class Keyed:
     """A config that hashes and compares by its :func:`config_key` alone: the argument of a
     functools cache that should share one entry among settings differing only outside ``fields``."""
+
     __slots__ = ("cfg", "key")
 
     def __init__(self, cfg: LIFConfig, fields: tuple[str, ...] = FIELDS, digits: int | None = 10):
@@ -450,27 +498,60 @@ class Keyed:
 
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "paper-slmnist": dict(n_in=784, n_rec=128, leak=tau_to_leak(0.1), threshold=0.01,
-                          init_rec="glorot-uniform", init_in="glorot-uniform", reset="subtract",
-                          reset_grad=False, input_mean=0.003673, input_var=0.003659,
-                          shape="fastsigmoid", dampening=1.0, sharpness=1.0),
-    "paper-shd": dict(n_in=700, n_rec=256, leak=tau_to_leak(0.1), threshold=0.01,
-                      init_rec="glorot-uniform", init_in="glorot-uniform", reset="subtract",
-                      reset_grad=False, input_mean=0.04388, input_var=0.04196,
-                      shape="fastsigmoid", dampening=1.0, sharpness=1.0),
+    "paper-slmnist": dict(
+        n_in=784,
+        n_rec=128,
+        leak=tau_to_leak(0.1),
+        threshold=0.01,
+        init_rec="glorot-uniform",
+        init_in="glorot-uniform",
+        reset="subtract",
+        reset_grad=False,
+        input_mean=0.003673,
+        input_var=0.003659,
+        shape="fastsigmoid",
+        dampening=1.0,
+        sharpness=1.0,
+    ),
+    "paper-shd": dict(
+        n_in=700,
+        n_rec=256,
+        leak=tau_to_leak(0.1),
+        threshold=0.01,
+        init_rec="glorot-uniform",
+        init_in="glorot-uniform",
+        reset="subtract",
+        reset_grad=False,
+        input_mean=0.04388,
+        input_var=0.04196,
+        shape="fastsigmoid",
+        dampening=1.0,
+        sharpness=1.0,
+    ),
 }
 PRESETS["shd-tau20"] = {**PRESETS["paper-shd"], "leak": tau_to_leak(20.0)}
 # Library defaults, expressed in (γ, β, q) (docs/theory.md#2-the-surrogate-family), on the SHD network.
 PRESETS["snntorch"] = {**PRESETS["shd-tau20"], "shape": "cauchy", "dampening": 1.0, "sharpness": 1.0}  # atan(alpha=2)
-PRESETS["spikingjelly"] = {**PRESETS["shd-tau20"], "shape": "sigmoid", "dampening": 1.0, "sharpness": 1.0}  # Sigmoid(alpha=4)
-PRESETS["norse"] = {**PRESETS["shd-tau20"], "shape": "fastsigmoid", "dampening": 1.0, "sharpness": 50.0}  # SuperSpike(alpha=100)
+PRESETS["spikingjelly"] = {
+    **PRESETS["shd-tau20"],
+    "shape": "sigmoid",
+    "dampening": 1.0,
+    "sharpness": 1.0,
+}  # Sigmoid(alpha=4)
+PRESETS["norse"] = {
+    **PRESETS["shd-tau20"],
+    "shape": "fastsigmoid",
+    "dampening": 1.0,
+    "sharpness": 50.0,
+}  # SuperSpike(alpha=100)
 
 PRESET_NOTES = {
     "paper-slmnist": "The paper's sl-MNIST layer: 784 latency-coded inputs, 128 LIF, τ = 0.1, θ = 0.01.",
     "paper-shd": "The paper's SHD layer: 700 inputs, 256 LIF, τ = 0.1, θ = 0.01.",
     "shd-tau20": "paper-shd with a realistic leak, τ = 20 steps (α ≈ 0.951).",
     "snntorch": "snnTorch's default surrogate atan(alpha=2) = Cauchy γ = β = 1, on shd-tau20.",
-    "spikingjelly": "SpikingJelly's default surrogate Sigmoid(alpha=4) = the sigmoid surrogate at γ = β = 1, on shd-tau20.",
+    "spikingjelly": "SpikingJelly's default surrogate Sigmoid(alpha=4) = the sigmoid surrogate at γ = β = 1, "
+    "on shd-tau20.",
     "norse": "Norse's default SuperSpike(alpha=100) = fast sigmoid γ = 1, β = 50, on shd-tau20.",
 }
 
@@ -485,12 +566,12 @@ def preset(name: str, **overrides: Any) -> LIFConfig:
 # Training runs
 
 #: Limits that protect the machine; overridable by environment variables STABVIZ_MAX_<NAME>.
-DEFAULT_LIMITS = {"neurons": 1024, "layers": 3, "train_steps": 5000, "batch": 512,
-                  "time_steps": 1000, "queued": 50}
+DEFAULT_LIMITS = {"neurons": 1024, "layers": 3, "train_steps": 5000, "batch": 512, "time_steps": 1000, "queued": 50}
 
 
 def limits() -> dict[str, int]:
     import os
+
     out = {}
     for k, v in DEFAULT_LIMITS.items():
         raw = os.environ.get(f"STABVIZ_MAX_{k.upper()}")
@@ -531,10 +612,11 @@ def check_rate_control(value: Any) -> tuple[float, float, int] | None:
     if value is None:
         return None
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 3:
-        raise ValueError(f"rate_control = {show(value)} must be three numbers (f0, λ, steps), "
-                         "e.g. (0.158, 1.0, 50)")
-    f0, lam, steps = (check_number(name, v, RATE_CONTROL_RANGES, integer=name.endswith("steps"))
-                      for name, v in zip(RATE_CONTROL_RANGES, value))
+        raise ValueError(f"rate_control = {show(value)} must be three numbers (f0, λ, steps), e.g. (0.158, 1.0, 50)")
+    f0, lam, steps = (
+        check_number(name, v, RATE_CONTROL_RANGES, integer=name.endswith("steps"))
+        for name, v in zip(RATE_CONTROL_RANGES, value)
+    )
     return (f0, lam, steps)
 
 
@@ -551,12 +633,13 @@ class TrainConfig:
     ``rate_control`` (f0, λ, steps), when set, adds the paper's firing-rate control term λ·Σ_layers |mean rate − f0|
     to the objective for the first ``steps`` optimiser steps.
     """
+
     lif: LIFConfig = field(default_factory=LIFConfig)
     layers: int = 1
     task: str = "randman"
-    data_path: str = ""                 # for shd / slmnist: a local file the user already has
+    data_path: str = ""  # for shd / slmnist: a local file the user already has
     classes: int = 5
-    samples: int = 1000                 # randman: samples generated; shd/slmnist: most samples loaded
+    samples: int = 1000  # randman: samples generated; shd/slmnist: most samples loaded
     manifold_dim: int = 1
     time_steps: int = 50
     train_steps: int = 200
@@ -564,14 +647,14 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 0.0
     loss: str = "per-step"
-    use_recommended_setting: bool = False   # train the outcome model's recommended whole setting instead
-    local_losses: bool = False          # DECOLLE-style: a fixed random readout and loss per hidden layer
+    use_recommended_setting: bool = False  # train the outcome model's recommended whole setting instead
+    local_losses: bool = False  # DECOLLE-style: a fixed random readout and loss per hidden layer
     sparsity_target: float = 0.0
-    sparsity_weight: float = 0.0        # 0 switches the sparsity loss off
+    sparsity_weight: float = 0.0  # 0 switches the sparsity loss off
     initial_rate: float | None = None
-    rate_control: tuple[float, float, int] | None = None   # (f0, λ, steps): λ·|mean rate − f0| for a first phase
+    rate_control: tuple[float, float, int] | None = None  # (f0, λ, steps): λ·|mean rate − f0| for a first phase
     device: str = "auto"
-    time_limit: float = 600.0           # seconds of wall time before the run stops itself
+    time_limit: float = 600.0  # seconds of wall time before the run stops itself
     log_every: int = 10
 
     def __post_init__(self) -> None:
@@ -581,8 +664,13 @@ class TrainConfig:
             raise ValueError(f"lif = {show(self.lif)} must be a LIFConfig or a mapping of its fields")
         if not isinstance(self.data_path, str):
             raise ValueError(f"data_path = {show(self.data_path)} must be a file path (text)")
-        _validate(self, TRAIN_RANGES, {"task": TASKS, "loss": LOSSES, "device": DEVICES},
-                  ("use_recommended_setting", "local_losses"), optional=("initial_rate",))
+        _validate(
+            self,
+            TRAIN_RANGES,
+            {"task": TASKS, "loss": LOSSES, "device": DEVICES},
+            ("use_recommended_setting", "local_losses"),
+            optional=("initial_rate",),
+        )
         object.__setattr__(self, "rate_control", check_rate_control(self.rate_control))
         if self.local_losses and self.layers < 2:
             raise ValueError(f"local_losses = True needs hidden layers: layers = {self.layers} must be in [2, 3]")
@@ -592,25 +680,31 @@ class TrainConfig:
     def check_limits(self, lim: Mapping[str, int] | None = None) -> None:
         """Raise ValueError when the run is larger than the machine's configured limits."""
         lim = limits() if lim is None else lim
-        asked = {"neurons": self.lif.n_rec, "layers": self.layers, "train_steps": self.train_steps,
-                 "batch": self.batch, "time_steps": self.time_steps}
+        asked = {
+            "neurons": self.lif.n_rec,
+            "layers": self.layers,
+            "train_steps": self.train_steps,
+            "batch": self.batch,
+            "time_steps": self.time_steps,
+        }
         for k, v in asked.items():
             if v > lim[k]:
-                raise ValueError(f"{k} = {v} is above this machine's limit {lim[k]} "
-                                 f"(raise it with STABVIZ_MAX_{k.upper()})")
+                raise ValueError(
+                    f"{k} = {v} is above this machine's limit {lim[k]} (raise it with STABVIZ_MAX_{k.upper()})"
+                )
 
-    def replace(self, **changes: Any) -> "TrainConfig":
+    def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         d = {**dataclasses.asdict(self), "lif": self.lif.to_record()}
-        for name in ("local_losses", "rate_control"):   # left out when off: stored runs keep their identity
+        for name in ("local_losses", "rate_control"):  # left out when off: stored runs keep their identity
             if not d[name]:
                 del d[name]
         return d
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
         """The config of a record (``to_dict``), a stored run's included: fields of older names are read
         under their new ones (:func:`train_record`); unknown keys are left out."""
         names = {f.name for f in dataclasses.fields(cls)}
@@ -620,8 +714,13 @@ class TrainConfig:
         return cls(**kw)
 
 
-def _validate(obj: Any, ranges: Mapping[str, tuple], choices: Mapping[str, tuple[str, ...]],
-              flags: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
+def _validate(
+    obj: Any,
+    ranges: Mapping[str, tuple],
+    choices: Mapping[str, tuple[str, ...]],
+    flags: tuple[str, ...],
+    optional: tuple[str, ...] = (),
+) -> None:
     """The one validation pass of a frozen config: every number converted and range-checked (names in
     ``optional`` may be None), every choice and flag checked; the converted values are stored back."""
     for name in ranges:
@@ -632,7 +731,6 @@ def _validate(obj: Any, ranges: Mapping[str, tuple], choices: Mapping[str, tuple
         object.__setattr__(obj, name, check_choice(name, getattr(obj, name), allowed))
     for name in flags:
         object.__setattr__(obj, name, check_flag(name, getattr(obj, name)))
-
 
 
 #: TrainConfig fields renamed since runs were first stored: old key -> new field.
@@ -648,6 +746,7 @@ def train_record(data: Mapping[str, Any]) -> dict[str, Any]:
             value = out.pop(old)
             out.setdefault(new, value)
     return out
+
 
 #: Named run presets: what "a default run" means where each kind of run starts, as the TrainConfig fields
 #: that differ from its own defaults (one place; every entry point builds its run with :func:`run_preset`).

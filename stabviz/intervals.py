@@ -9,11 +9,13 @@ for the firing rate. With K = 1 there is no interval and the rule is exactly the
 
 Pure numbers (scipy only, imported on first use): importing this module loads neither torch nor scipy.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 #: The interval's coverage.
 CONFIDENCE = 0.95
@@ -28,15 +30,20 @@ NO_INTERVAL = "one seed: no interval (it needs K ≥ 2); the single-run rule app
 @dataclass(frozen=True)
 class Interval:
     """The mean of ``n`` finite values and its two-sided interval (lo, hi None when n < 2)."""
+
     mean: float | None
     lo: float | None
     hi: float | None
     n: int
-    left_out: int = 0           # values that were None or not finite
+    left_out: int = 0  # values that were None or not finite
 
     def to_dict(self) -> dict[str, Any]:
-        return {"mean": self.mean, "interval": None if self.lo is None else [self.lo, self.hi],
-                "n": self.n, "left_out": self.left_out}
+        return {
+            "mean": self.mean,
+            "interval": None if self.lo is None else [self.lo, self.hi],
+            "n": self.n,
+            "left_out": self.left_out,
+        }
 
 
 def mean_interval(values: Sequence[float | None], confidence: float = CONFIDENCE) -> Interval:
@@ -51,7 +58,8 @@ def mean_interval(values: Sequence[float | None], confidence: float = CONFIDENCE
     mean = math.fsum(kept) / n
     if n == 1:
         return Interval(mean, None, None, 1, left_out)
-    from scipy import stats            # on first use: the CLI's run commands start without scipy
+    from scipy import stats  # on first use: the CLI's run commands start without scipy
+
     sd = math.sqrt(math.fsum((v - mean) ** 2 for v in kept) / (n - 1))
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
     return Interval(mean, mean - half, mean + half, n, left_out)
@@ -63,8 +71,9 @@ def seed_range(first: int, k: int, largest: int = 2**31 - 1) -> list[int]:
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"seeds = {k!r} must be a whole number of at least 1")
     if first + k - 1 > largest:
-        raise ValueError(f"seeds = {k} from seed {first} would reach seed {first + k - 1}, above the largest "
-                         f"seed {largest}")
+        raise ValueError(
+            f"seeds = {k} from seed {first} would reach seed {first + k - 1}, above the largest seed {largest}"
+        )
     return list(range(first, first + k))
 
 
@@ -110,8 +119,9 @@ def group_verdict(summaries: Sequence[Mapping[str, Any]], confidence: float = CO
 
     rate = _quantity(rates, _mean([p.get("firing_rate") for p in pred]), confidence, rate_accepts)
     pred_log = _mean([p.get("log10_gain") for p in pred])
-    widen = None if None in (*band, pred_log) else \
-        (lambda lo, hi: (lo - (band[1] - pred_log), hi + (pred_log - band[0])))
+    widen = (
+        None if None in (*band, pred_log) else (lambda lo, hi: (lo - (band[1] - pred_log), hi + (pred_log - band[0])))
+    )
     gain = _quantity(logs, pred_log, confidence, widen)
     gain["band"] = band
     rho = _quantity(rhos, _mean([p.get("rho") for p in pred]), confidence, None)
@@ -120,9 +130,16 @@ def group_verdict(summaries: Sequence[Mapping[str, Any]], confidence: float = CO
     rho["agrees"] = gain["agrees"]
     parts = (rate["agrees"], gain["agrees"])
     notes = [NO_INTERVAL] if len(summaries) == 1 else []
-    return {"members": len(summaries), "confidence": confidence, "steps": steps,
-            "firing_rate": rate, "rho": rho, "log10_gain": gain,
-            "agrees": None if None in parts else all(parts), "notes": notes}
+    return {
+        "members": len(summaries),
+        "confidence": confidence,
+        "steps": steps,
+        "firing_rate": rate,
+        "rho": rho,
+        "log10_gain": gain,
+        "agrees": None if None in parts else all(parts),
+        "notes": notes,
+    }
 
 
 def _quantity(values, predicted, confidence, accepts) -> dict[str, Any]:
@@ -140,8 +157,9 @@ def _quantity(values, predicted, confidence, accepts) -> dict[str, Any]:
 def _shared_setting(summaries: Sequence[Mapping[str, Any]]) -> int:
     """T of the group; ValueError when the members are not one setting (seed and input statistics aside)."""
     settings = [{k: v for k, v in (s.get("lif") or {}).items() if k not in MEMBER_FIELDS} for s in summaries]
-    differ = sorted({k for other in settings[1:] for k in set(other) | set(settings[0])
-                     if other.get(k) != settings[0].get(k)})
+    differ = sorted(
+        {k for other in settings[1:] for k in set(other) | set(settings[0]) if other.get(k) != settings[0].get(k)}
+    )
     if differ:
         raise ValueError(f"the runs of one group must share their setting; these differ: {', '.join(differ)}")
     steps = settings[0].get("steps")

@@ -1,10 +1,12 @@
 """Strict JSON for every export (CLI, run store, summaries): JSON has no NaN or Infinity."""
+
 from __future__ import annotations
 
 import json
 import math
 import numbers
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 
 def finite_or_none(obj: Any) -> Any:

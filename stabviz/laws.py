@@ -4,6 +4,7 @@ The lowest layer of the theory: numpy/scipy and :mod:`stabviz.config` only. The 
 ``init_rec="conditions"`` form is conditions I and II, lives one layer up in :mod:`stabviz.conditions`
 with conditions III and IV, so every condition is in one module.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,7 +25,8 @@ def input_law(cfg: LIFConfig) -> WeightLaw:
 
 def psp_sums(cfg: LIFConfig) -> tuple[float, float]:
     """(Σ_k ε_k, Σ_k ε_k²) of the neuron's PSP kernel ε_k, the free voltage k steps after a unit input:
-    α^k for lif and alif, (α^{k+1} − α_s^{k+1})/(α − α_s) for cuba (docs/theory.md#96-fluctuation-driven-initialisation)."""
+    α^k for lif and alif, (α^{k+1} − α_s^{k+1})/(α − α_s) for cuba
+    (docs/theory.md#96-fluctuation-driven-initialisation)."""
     a = cfg.leak
     s = cfg.syn_decay if cfg.neuron == "cuba" else 0.0
     return 1.0 / ((1 - a) * (1 - s)), (1 + a * s) / ((1 - a * s) * (1 - a * a) * (1 - s * s))
@@ -39,24 +41,28 @@ def fluctuation_target(cfg: LIFConfig) -> tuple[float, float]:
 def fluctuation_law(cfg: LIFConfig) -> WeightLaw:
     """N(μ_w, σ_w²) input weights whose free voltage (no reset, no recurrence), across neurons and steps,
     has mean μ_U and spread σ_U. The input's fluctuations pass the kernel as Σε², but each neuron's own
-    mean input n_in m_x w̄_i differs from its neighbours' and passes it as (Σε)² (docs/theory.md#96-fluctuation-driven-initialisation):
+    mean input n_in m_x w̄_i differs from its neighbours' and passes it as (Σε)²
+    (docs/theory.md#96-fluctuation-driven-initialisation):
 
         μ_U = (n_in μ_w m_x + b) Σε,   σ_U² = n_in ((σ_w² + μ_w²) v_x Σε² + σ_w² m_x² (Σε)²)
 
     ValueError when there is no input or the mean asks for more spread than σ_U."""
     if cfg.input_mean <= 0:
-        raise ValueError(f"init_in = {cfg.init_in!r} needs input spikes: input_mean = {cfg.input_mean:g} must be "
-                         "in (0, 1000]")
+        raise ValueError(
+            f"init_in = {cfg.init_in!r} needs input spikes: input_mean = {cfg.input_mean:g} must be in (0, 1000]"
+        )
     mu_u, sigma_u = fluctuation_target(cfg)
     sigma_u *= math.sqrt(1.0 - recurrent_share(cfg))
     total, square = psp_sums(cfg)
     n, m, v = cfg.n_in, cfg.input_mean, cfg.input_var
     mean = (mu_u / total - cfg.bias) / (n * m)
-    var = (sigma_u ** 2 / n - mean ** 2 * v * square) / (v * square + m * m * total * total)
+    var = (sigma_u**2 / n - mean**2 * v * square) / (v * square + m * m * total * total)
     if not var >= 0:
-        raise ValueError(f"init_in = {cfg.init_in!r} has no solution: the voltage mean μ_U = {mu_u:g} with bias = "
-                         f"{cfg.bias:g} asks for a weight mean whose spread alone exceeds σ_U = {sigma_u:g}; "
-                         "lower |bias| or choose another init_in")
+        raise ValueError(
+            f"init_in = {cfg.init_in!r} has no solution: the voltage mean μ_U = {mu_u:g} with bias = "
+            f"{cfg.bias:g} asks for a weight mean whose spread alone exceeds σ_U = {sigma_u:g}; "
+            "lower |bias| or choose another init_in"
+        )
     return WeightLaw("normal", mean, math.sqrt(var))
 
 
@@ -85,20 +91,22 @@ def fluctuation_recurrent_law(cfg: LIFConfig) -> WeightLaw:
     _, sigma_u = fluctuation_target(cfg)
     total, square = psp_sums(cfg)
     p = fluctuation_rate(cfg)
-    var = cfg.rec_share * sigma_u ** 2 / ((cfg.n_rec - 1) * (p * (1 - p) * square + p * p * total * total))
+    var = cfg.rec_share * sigma_u**2 / ((cfg.n_rec - 1) * (p * (1 - p) * square + p * p * total * total))
     return WeightLaw("normal", 0.0, math.sqrt(var))
 
 
 def input_drive(cfg: LIFConfig) -> tuple[float, float]:
-    """(d, V_in): mean input current E[I_in] + b and its variance (docs/theory.md#13-input-statistics-and-the-input-drive-d).
+    """(d, V_in): mean input current E[I_in] + b and its variance
+    (docs/theory.md#13-input-statistics-and-the-input-drive-d).
 
     d = n_in μ_in m_x + b;  V_in = n_in (σ_in² (v_x + m_x²) + μ_in² v_x)  (the μ_in term is zero for
-    the zero-mean standard laws, where this is exactly the n_in σ_in² (v_x + m_x²) of docs/theory.md#13-input-statistics-and-the-input-drive-d).
+    the zero-mean standard laws, where this is exactly the n_in σ_in² (v_x + m_x²) of
+    docs/theory.md#13-input-statistics-and-the-input-drive-d).
     """
     law = input_law(cfg)
     m, v = cfg.input_mean, cfg.input_var
     d = cfg.n_in * law.mean * m + cfg.bias
-    v_in = cfg.n_in * (law.std ** 2 * (v + m * m) + law.mean ** 2 * v)
+    v_in = cfg.n_in * (law.std**2 * (v + m * m) + law.mean**2 * v)
     return d, v_in
 
 

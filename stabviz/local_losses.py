@@ -6,6 +6,7 @@ so a hidden layer learns only from its own loss and the last layer only from the
 readout. The forward values are the network's own: :func:`forward` changes what the gradient reaches,
 not what the network computes, so evaluation and the probes run the plain forward.
 """
+
 from __future__ import annotations
 
 import torch
@@ -18,12 +19,17 @@ def random_readouts(net: LIFNetwork, seed: int) -> list[torch.Tensor]:
     """One fixed readout per hidden layer (all but the last): N(0, 1/n_rec) entries, no gradient."""
     gen = torch.Generator().manual_seed(seed)
     like = net.w_out
-    return [(torch.randn(w.shape[0], net.n_out, generator=gen, dtype=torch.float64) / w.shape[0] ** 0.5)
-            .to(dtype=like.dtype, device=like.device) for w in net.w_rec[:-1]]
+    return [
+        (torch.randn(w.shape[0], net.n_out, generator=gen, dtype=torch.float64) / w.shape[0] ** 0.5).to(
+            dtype=like.dtype, device=like.device
+        )
+        for w in net.w_rec[:-1]
+    ]
 
 
-def forward(net: LIFNetwork, x: torch.Tensor, readouts: list[torch.Tensor]
-            ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+def forward(
+    net: LIFNetwork, x: torch.Tensor, readouts: list[torch.Tensor]
+) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
     """x (batch, T, n_in) -> (the network's readout, [spikes per layer], [local readout per hidden layer]),
     every readout (batch, T, classes), with the gradient stopped between layers."""
     if len(readouts) != net.n_layers - 1:
@@ -31,11 +37,11 @@ def forward(net: LIFNetwork, x: torch.Tensor, readouts: list[torch.Tensor]
     h = x.to(net.w_in[0].dtype)
     spikes, local = [], []
     for k in range(net.n_layers):
-        current = to_time_major(h @ net.w_in[k] + net.bias[k])           # (T, n, batch)
+        current = to_time_major(h @ net.w_in[k] + net.bias[k])  # (T, n, batch)
         z, _ = net._layer(current, net.recurrent_weight(k))
-        s = z.permute(2, 0, 1)                                           # (batch, T, n)
+        s = z.permute(2, 0, 1)  # (batch, T, n)
         spikes.append(s)
         if k < net.n_layers - 1:
             local.append(s @ readouts[k])
-        h = s.detach()                  # DECOLLE: no gradient from layer k + 1's loss into layer k
+        h = s.detach()  # DECOLLE: no gradient from layer k + 1's loss into layer k
     return spikes[-1] @ net.w_out + net.b_out, spikes, local

@@ -13,6 +13,7 @@ threads, each one-threaded. The push-back's matmuls are almost all of the time (
 Every cell reproduces `simulate.measure` at that setting with the same seed: the same weights, inputs and
 random start vector, the same steps pushed back.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -20,8 +21,9 @@ import contextlib
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,6 +45,7 @@ Progress = Callable[[int, int], None]
 @dataclass
 class MeasuredMap:
     """Measured and predicted T·log₁₀(per-step gain) on one (x, dampening) grid; arrays are (ny, nx)."""
+
     x_name: str
     y_name: str
     x: np.ndarray
@@ -63,14 +66,23 @@ class MeasuredMap:
         return float(np.mean(self.measured_regime == self.predicted_regime))
 
     def to_dict(self) -> dict[str, Any]:
-        return finite_or_none({
-            "x_name": self.x_name, "y_name": self.y_name, "x": self.x.tolist(), "y": self.y.tolist(),
-            "measured_log10_gain": self.measured_log10_gain.tolist(),
-            "predicted_log10_gain": self.predicted_log10_gain.tolist(),
-            "measured_regime": _regime_names(self.measured_regime),
-            "predicted_regime": _regime_names(self.predicted_regime),
-            "rho_hat": self.rho_hat.tolist(), "agreement": self.agreement, "tolerance": self.tolerance,
-            "seconds": self.seconds, "device": self.device})
+        return finite_or_none(
+            {
+                "x_name": self.x_name,
+                "y_name": self.y_name,
+                "x": self.x.tolist(),
+                "y": self.y.tolist(),
+                "measured_log10_gain": self.measured_log10_gain.tolist(),
+                "predicted_log10_gain": self.predicted_log10_gain.tolist(),
+                "measured_regime": _regime_names(self.measured_regime),
+                "predicted_regime": _regime_names(self.predicted_regime),
+                "rho_hat": self.rho_hat.tolist(),
+                "agreement": self.agreement,
+                "tolerance": self.tolerance,
+                "seconds": self.seconds,
+                "device": self.device,
+            }
+        )
 
 
 def _regime_names(codes: np.ndarray) -> list[list[str]]:
@@ -78,8 +90,9 @@ def _regime_names(codes: np.ndarray) -> list[list[str]]:
     return [[names[int(c)] for c in row] for row in codes]
 
 
-def _check_memory(cfg: LIFConfig, nx: int, ny: int, batch: int, steps: int, burn_in: int,
-                  chunk_elements: int = MAX_CHUNK_ELEMENTS) -> None:
+def _check_memory(
+    cfg: LIFConfig, nx: int, ny: int, batch: int, steps: int, burn_in: int, chunk_elements: int = MAX_CHUNK_ELEMENTS
+) -> None:
     """The forward pass costs what `simulate.measure` costs; the push-back adds about six float32 tensors
     of one chunk of cells (delta, σ', c, r·delta, the product, the norm's input)."""
     chunk = min(chunk_elements, nx * ny * batch * cfg.n_rec)
@@ -91,23 +104,35 @@ def _check_memory(cfg: LIFConfig, nx: int, ny: int, batch: int, steps: int, burn
 class _Trace:
     """What the push-back needs of one forward simulation, for the last T steps in time order, each stacked
     as (T, batch, n): the voltage before the step, and the terms of M_t that do not depend on the surrogate."""
+
     w_rec: torch.Tensor
-    y_prev: torch.Tensor         # y_{t−1}: σ' is evaluated there
-    keep: torch.Tensor | None    # r of M_t where it is not 1 (mult1: 1 − z_{t−1})
-    c0: torch.Tensor | float     # c = c0 − c1·s: the diagonal term without the surrogate
+    y_prev: torch.Tensor  # y_{t−1}: σ' is evaluated there
+    keep: torch.Tensor | None  # r of M_t where it is not 1 (mult1: 1 − z_{t−1})
+    c0: torch.Tensor | float  # c = c0 − c1·s: the diagonal term without the surrogate
     c1: torch.Tensor | float | None  # the reset gradient's factor of s (None when the reset gradient is off)
-    start: torch.Tensor          # the random unit vector the push-back starts from, (batch, n), float64
+    start: torch.Tensor  # the random unit vector the push-back starts from, (batch, n), float64
 
     @property
     def steps(self) -> int:
         return self.y_prev.shape[0]
 
 
-def measure_map(cfg: LIFConfig, x: str = "sharpness", nx: int = 24, ny: int = 24,
-                x_range: tuple[float, float] | None = None, y_range: tuple[float, float] | None = None,
-                batch: int = 64, steps: int = 300, burn_in: int = 100, seed: int | None = None,
-                device: str = "cpu", progress: Progress | None = None,
-                chunk_elements: int = MAX_CHUNK_ELEMENTS, within_chunks: bool = False) -> MeasuredMap:
+def measure_map(
+    cfg: LIFConfig,
+    x: str = "sharpness",
+    nx: int = 24,
+    ny: int = 24,
+    x_range: tuple[float, float] | None = None,
+    y_range: tuple[float, float] | None = None,
+    batch: int = 64,
+    steps: int = 300,
+    burn_in: int = 100,
+    seed: int | None = None,
+    device: str = "cpu",
+    progress: Progress | None = None,
+    chunk_elements: int = MAX_CHUNK_ELEMENTS,
+    within_chunks: bool = False,
+) -> MeasuredMap:
     """ρ̂ measured on every cell of the (x, dampening) grid that `theory.region` draws, with the same
     simulation settings as `simulate.measure` (batch, steps, burn_in, seed).
 
@@ -137,9 +162,16 @@ def measure_map(cfg: LIFConfig, x: str = "sharpness", nx: int = 24, ny: int = 24
         if cfg.neuron != "lif":
             jobs = _variant_jobs(cfg, x, pred.x, gammas, batch, steps, burn_in, seed, device)
         elif x == "leak":
-            jobs = [_Job(0, ny, j, 1, _leak_column(cfg.replace(leak=float(leak)), gammas, batch, steps, burn_in,
-                                                   seed, device))
-                    for j, leak in enumerate(pred.x)]
+            jobs = [
+                _Job(
+                    0,
+                    ny,
+                    j,
+                    1,
+                    _leak_column(cfg.replace(leak=float(leak)), gammas, batch, steps, burn_in, seed, device),
+                )
+                for j, leak in enumerate(pred.x)
+            ]
         else:
             report(0)
             trace = _forward_trace(cfg, batch, steps, burn_in, seed, device)
@@ -149,12 +181,24 @@ def measure_map(cfg: LIFConfig, x: str = "sharpness", nx: int = 24, ny: int = 24
     with np.errstate(divide="ignore"):
         measured = np.where(rho > 0, cfg.steps * np.log10(np.where(rho > 0, rho, 1.0)), -np.inf)
     predicted, predicted_regime = pred.log10_gain, pred.regime
-    if cfg.neuron != "lif":                     # the region map is the LIF's: the variant's own prediction
+    if cfg.neuron != "lif":  # the region map is the LIF's: the variant's own prediction
         predicted = _variant_prediction(cfg, x, pred.x, pred.y)
         predicted_regime = theory.regime_of(predicted, cfg.tolerance)
-    return MeasuredMap(x, "dampening", pred.x, pred.y, pred.log_x, measured, predicted,
-                       theory.regime_of(measured, cfg.tolerance), predicted_regime, rho, cfg.tolerance,
-                       time.perf_counter() - began, str(device))
+    return MeasuredMap(
+        x,
+        "dampening",
+        pred.x,
+        pred.y,
+        pred.log_x,
+        measured,
+        predicted,
+        theory.regime_of(measured, cfg.tolerance),
+        predicted_regime,
+        rho,
+        cfg.tolerance,
+        time.perf_counter() - began,
+        str(device),
+    )
 
 
 @contextlib.contextmanager
@@ -176,6 +220,7 @@ def _one_thread_per_block(device: str):
 class _Job:
     """One block of cells: rows [top, top + rows) × columns [left, left + cols) of the map, computed by
     ``run(step_done, stop)`` (step_done(steps done of ``steps``) as its push-back goes; stop: give up early)."""
+
     top: int
     rows: int
     left: int
@@ -184,17 +229,22 @@ class _Job:
     steps: int = 1
 
 
-def _run_jobs(jobs: list[_Job], ny: int, nx: int, workers: int, report: Callable[[int], None],
-              within: bool) -> np.ndarray:
+def _run_jobs(
+    jobs: list[_Job], ny: int, nx: int, workers: int, report: Callable[[int], None], within: bool
+) -> np.ndarray:
     """ρ̂ of every job's cells, as one (ny, nx) array; ``report(cells done)`` from this thread only, after
     each job (and, with ``within``, as the running jobs' push-backs go)."""
     out = np.empty((ny, nx))
     tally, stop = _Tally(report), threading.Event()
-    parts = {id(job): (lambda step, job=job: tally.part(id(job), job.rows * job.cols * step // job.steps))
-             if within else None for job in jobs}
+    parts = {
+        id(job): (lambda step, job=job: tally.part(id(job), job.rows * job.cols * step // job.steps))
+        if within
+        else None
+        for job in jobs
+    }
     if workers == 1 or len(jobs) == 1:
         for job in jobs:
-            out[job.top:job.top + job.rows, job.left:job.left + job.cols] = job.run(parts[id(job)], stop)
+            out[job.top : job.top + job.rows, job.left : job.left + job.cols] = job.run(parts[id(job)], stop)
             tally.finish(id(job), job.rows * job.cols)
             tally.emit()
         return out
@@ -202,15 +252,16 @@ def _run_jobs(jobs: list[_Job], ny: int, nx: int, workers: int, report: Callable
     try:
         pending = {pool.submit(job.run, parts[id(job)], stop): job for job in jobs}
         while pending:
-            finished, _ = concurrent.futures.wait(pending, timeout=PROGRESS_POLL_S if within else None,
-                                                  return_when=concurrent.futures.FIRST_COMPLETED)
+            finished, _ = concurrent.futures.wait(
+                pending, timeout=PROGRESS_POLL_S if within else None, return_when=concurrent.futures.FIRST_COMPLETED
+            )
             for future in finished:
                 job = pending.pop(future)
-                out[job.top:job.top + job.rows, job.left:job.left + job.cols] = future.result()
+                out[job.top : job.top + job.rows, job.left : job.left + job.cols] = future.result()
                 tally.finish(id(job), job.rows * job.cols)
             tally.emit()
     finally:
-        stop.set()                      # an error or Ctrl-C here: the other blocks stop at their next step
+        stop.set()  # an error or Ctrl-C here: the other blocks stop at their next step
         pool.shutdown(wait=True, cancel_futures=True)
     return out
 
@@ -230,7 +281,7 @@ class _Tally:
     def part(self, key: int, cells: int) -> None:
         with self._lock:
             self._parts[key] = cells
-        if threading.get_ident() == self._owner:         # run inline: report now; from a block thread: polled
+        if threading.get_ident() == self._owner:  # run inline: report now; from a block thread: polled
             self.emit()
 
     def finish(self, key: int, cells: int) -> None:
@@ -246,12 +297,13 @@ class _Tally:
             self._report(count)
 
 
-def _leak_column(cfg: LIFConfig, gammas: torch.Tensor, batch: int, steps: int, burn_in: int, seed: int,
-                 device: str):
+def _leak_column(cfg: LIFConfig, gammas: torch.Tensor, batch: int, steps: int, burn_in: int, seed: int, device: str):
     """A leak column's job: its own forward pass (the leak changes it), then its cells' push-back."""
+
     def run(step_done, stop):
         trace = _forward_trace(cfg, batch, steps, burn_in, seed, device)
         return _pushback_block(trace, gammas, _unit_trace(cfg, trace, [(cfg.sharpness, cfg.tail)]), step_done, stop)
+
     return run
 
 
@@ -266,7 +318,7 @@ def _forward_trace(cfg: LIFConfig, batch: int, steps: int, burn_in: int, seed: i
     current = inputs @ w_in + bias
     y = torch.zeros(batch, w_rec.shape[0], dtype=inputs.dtype, device=device)
     z = torch.zeros_like(y)
-    first_kept = max(burn_in, steps - cfg.steps)          # burn_in < steps: at least one step is kept
+    first_kept = max(burn_in, steps - cfg.steps)  # burn_in < steps: at least one step is kept
     ys, zs, drives = [], [], []
     for t in range(steps):
         drive = current[:, t] + z @ w_rec
@@ -294,8 +346,9 @@ def _transition_factors(cfg: LIFConfig, y, z, drive):
 CACHE_BLOCK_ELEMENTS = 400_000
 
 
-def _block_jobs(cfg: LIFConfig, trace: _Trace, gammas: torch.Tensor, units: list[tuple[float, float]],
-                chunk_elements: int) -> list[_Job]:
+def _block_jobs(
+    cfg: LIFConfig, trace: _Trace, gammas: torch.Tensor, units: list[tuple[float, float]], chunk_elements: int
+) -> list[_Job]:
     """The (dampening × unit) cells in blocks, each pushed back through all T steps on its own: on the CPU
     small enough to stay in cache, so the matmul, not memory traffic, sets the pace; on a GPU as large as
     ``chunk_elements`` allows. Blocks run down whole columns where they fit (one σ'₁ per column)."""
@@ -305,15 +358,26 @@ def _block_jobs(cfg: LIFConfig, trace: _Trace, gammas: torch.Tensor, units: list
     cells = max(1, (min(chunk_elements, CACHE_BLOCK_ELEMENTS) if on_cpu else chunk_elements) // (batch * n))
     rows = min(ny, cells)
     cols = max(1, min(nx, cells // ny)) if rows == ny else 1
-    return [_Job(top, min(rows, ny - top), left, min(cols, nx - left),
-                 _block(cfg, trace, gammas[top:top + rows], units[left:left + cols]), trace.steps)
-            for left in range(0, nx, cols) for top in range(0, ny, rows)]
+    return [
+        _Job(
+            top,
+            min(rows, ny - top),
+            left,
+            min(cols, nx - left),
+            _block(cfg, trace, gammas[top : top + rows], units[left : left + cols]),
+            trace.steps,
+        )
+        for left in range(0, nx, cols)
+        for top in range(0, ny, rows)
+    ]
 
 
 def _block(cfg: LIFConfig, trace: _Trace, gammas: torch.Tensor, units: list[tuple[float, float]]):
     """A block's job: σ'₁ of its columns at every kept step, then its cells' push-back."""
+
     def run(step_done, stop):
         return _pushback_block(trace, gammas, _unit_trace(cfg, trace, units), step_done, stop)
+
     return run
 
 
@@ -327,9 +391,13 @@ def _unit_trace(cfg: LIFConfig, trace: _Trace, units: list[tuple[float, float]])
 
 
 @torch.no_grad()
-def _pushback_block(trace: _Trace, gammas: torch.Tensor, unit: torch.Tensor,
-                    step_done: Callable[[int], None] | None = None,
-                    stop: threading.Event | None = None) -> np.ndarray:
+def _pushback_block(
+    trace: _Trace,
+    gammas: torch.Tensor,
+    unit: torch.Tensor,
+    step_done: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
+) -> np.ndarray:
     """`simulate._pushback_gain` for len(gammas) × k cells at once, shape (len(gammas), k):
     δ ← c·δ + s·((r·δ) Wᵀ), renormalised every step, s = γ·unit. ``step_done(steps)`` after every
     PUSHBACK_REPORT_EVERY steps; ``stop`` set: return early (the caller discards the result). All the work
@@ -352,9 +420,9 @@ def _pushback_block(trace: _Trace, gammas: torch.Tensor, unit: torch.Tensor,
             step_done(step)
         t = steps - 1 - step
         src = delta if masked is None else torch.mul(delta, trace.keep[t], out=masked)
-        torch.matmul(src.view(flat), w_t, out=prod.view(flat))                  # (r·δ) Wᵀ
-        torch.mul(unit[t], gam, out=s)                                          # s = γ σ'₁
-        if isinstance(trace.c1, float):                                         # c·δ = c0·δ − c1·s·δ
+        torch.matmul(src.view(flat), w_t, out=prod.view(flat))  # (r·δ) Wᵀ
+        torch.mul(unit[t], gam, out=s)  # s = γ σ'₁
+        if isinstance(trace.c1, float):  # c·δ = c0·δ − c1·s·δ
             prod.add_(delta, alpha=-trace.c1)
         elif trace.c1 is not None:
             prod.addcmul_(delta, trace.c1[t], value=-1.0)
@@ -373,10 +441,12 @@ def _pushback_block(trace: _Trace, gammas: torch.Tensor, unit: torch.Tensor,
 # ---------------------------------------------------------------------------------------------
 # alif and cuba: the same grid through the 2 × 2 blocks (docs/theory.md#92-the-backward-map-a-2-by-2-block-per-neuron)
 
+
 @dataclass
 class _VariantTrace:
     """A variant layer's forward pass, for the last T measured steps in time order: the state before each
     step and its drive (what variant_gain.block needs), and the push-back's random start."""
+
     w_rec: torch.Tensor
     states: list
     drives: list
@@ -389,6 +459,7 @@ def _variant_trace(cfg: LIFConfig, batch: int, steps: int, burn_in: int, seed: i
     generator draws in the same order), keeping the last ``cfg.steps`` measured steps."""
     from stabviz.lif.dynamics import Dynamics
     from stabviz.lif.variants import STEPS, State, Variant
+
     gen = torch.Generator().manual_seed(seed)
     w_in, w_rec, bias = layer_weights(cfg, generator=gen)
     inputs = simulate.bernoulli_inputs(cfg, batch, steps, gen)
@@ -408,8 +479,17 @@ def _variant_trace(cfg: LIFConfig, batch: int, steps: int, burn_in: int, seed: i
     return _VariantTrace(w_rec, states, drives, start)
 
 
-def _variant_jobs(cfg: LIFConfig, x: str, xs: np.ndarray, gammas: torch.Tensor, batch: int, steps: int,
-                  burn_in: int, seed: int, device: str) -> list[_Job]:
+def _variant_jobs(
+    cfg: LIFConfig,
+    x: str,
+    xs: np.ndarray,
+    gammas: torch.Tensor,
+    batch: int,
+    steps: int,
+    burn_in: int,
+    seed: int,
+    device: str,
+) -> list[_Job]:
     """One job per column: its dampening cells pushed back together through the blocks. A sharpness or tail
     map shares one forward pass (the surrogate does not change it); a leak column runs its own."""
     shared = None if x == "leak" else _variant_trace(cfg, batch, steps, burn_in, seed, device)
@@ -420,13 +500,16 @@ def _variant_jobs(cfg: LIFConfig, x: str, xs: np.ndarray, gammas: torch.Tensor, 
         def run(step_done, stop):
             trace = shared or _variant_trace(at, batch, steps, burn_in, seed, device)
             return _variant_pushback(at, trace, gammas, stop)[:, None]
+
         return run
+
     return [_Job(0, len(gammas), j, 1, column(float(v))) for j, v in enumerate(xs)]
 
 
 @torch.no_grad()
-def _variant_pushback(cfg: LIFConfig, trace: _VariantTrace, gammas: torch.Tensor,
-                      stop: threading.Event | None = None) -> np.ndarray:
+def _variant_pushback(
+    cfg: LIFConfig, trace: _VariantTrace, gammas: torch.Tensor, stop: threading.Event | None = None
+) -> np.ndarray:
     """ρ̂ (PB) of the dampening cells of one column, every cell's blocks built as the push-back goes."""
     gam = gammas.to(trace.start.dtype).view(-1, 1, 1)
 
@@ -435,6 +518,7 @@ def _variant_pushback(cfg: LIFConfig, trace: _VariantTrace, gammas: torch.Tensor
             if stop is not None and stop.is_set():
                 return
             yield variant_gain.block(cfg, state, drive, dampening=gam)
+
     start = trace.start.expand(len(gammas), *trace.start.shape)
     return variant_gain.pushback_gain(cfg, blocks(), trace.w_rec, start, len(trace.states)).cpu().numpy()
 

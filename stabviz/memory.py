@@ -25,11 +25,13 @@ float32 tensors (4 bytes per entry) as they are laid out in :mod:`stabviz.simula
 factor 2 (tests/test_memory.py measures both). On CUDA the same tensors are split between host and
 device; the estimate is their total.
 """
+
 from __future__ import annotations
 
 import math
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 MB = 1 << 20
 GB = 1 << 30
@@ -41,8 +43,8 @@ DEFAULT_CAP_MB = 4096
 FALLBACK_MB = 4096
 ENV = "STABVIZ_MAX_MEMORY_MB"
 
-F32 = 4            # bytes of a float32 entry (every activation, weight and data tensor)
-F64 = 8            # float64 / int64 entries (weight sampling, numpy index arrays, randperm)
+F32 = 4  # bytes of a float32 entry (every activation, weight and data tensor)
+F64 = 8  # float64 / int64 entries (weight sampling, numpy index arrays, randperm)
 #: What a call adds beyond its tensors: torch's kernels and thread pools touched for the first time,
 #: allocator bookkeeping and fragmentation, small per-step tensors of the time loops.
 OVERHEAD = 48 * MB
@@ -69,9 +71,9 @@ SIM_BATCH, SIM_STEPS, SIM_BURN_IN, SIM_VOLTAGE_SAMPLES = 64, 300, 100, 20000
 # train.py / tasks.py constants the estimate needs (tests check they agree with the modules)
 PROBE_SAMPLES = 64
 TEST_FRACTION = 0.2
-RANDMAN_FREQUENCIES = 32           # ceil(precision ** (-1 / alpha)) at the defaults 1e-3, 2.0
+RANDMAN_FREQUENCIES = 32  # ceil(precision ** (-1 / alpha)) at the defaults 1e-3, 2.0
 RANDMAN_CHUNK_ENTRIES = 8_000_000  # tasks._manifold_values keeps (S, n_in, K) chunks below this
-INPUT_STATS_CHUNKED = 50_000_000   # tasks.input_stats squares in chunks above this many entries
+INPUT_STATS_CHUNKED = 50_000_000  # tasks.input_stats squares in chunks above this many entries
 INPUT_STATS_CHUNK = 10_000_000
 #: tasks.digits: (samples, T, n_in, classes), whatever the config says
 DIGITS_SIZES = (1797, 16, 64, 10)
@@ -79,6 +81,7 @@ DIGITS_SIZES = (1797, 16, 64, 10)
 
 # ---------------------------------------------------------------------------------------------
 # The limit
+
 
 def physical_memory_bytes() -> int | None:
     """Total physical memory of this machine, or None where it cannot be read."""
@@ -109,8 +112,7 @@ def _gb(nbytes: float) -> str:
     return f"{nbytes / GB:.1f} GB" if nbytes >= 0.1 * GB else f"{nbytes / MB:.0f} MB"
 
 
-def check_memory(what: str, nbytes: int, limit: int | None = None, *,
-                 lower: str = "n_in, n_rec, batch or T") -> None:
+def check_memory(what: str, nbytes: int, limit: int | None = None, *, lower: str = "n_in, n_rec, batch or T") -> None:
     """Raise ValueError (one line) when ``nbytes`` is above ``limit`` (default :func:`max_bytes`).
 
     ``what`` names the setting, e.g. "the measured voltage model (n_in = 100000 × n_rec = 256, ...)";
@@ -118,18 +120,25 @@ def check_memory(what: str, nbytes: int, limit: int | None = None, *,
     """
     limit = max_bytes() if limit is None else int(limit)
     if nbytes > limit:
-        raise ValueError(f"{what} needs about {_gb(nbytes)}, over the {_gb(limit)} limit ({ENV}); "
-                         f"lower {lower}")
+        raise ValueError(f"{what} needs about {_gb(nbytes)}, over the {_gb(limit)} limit ({ENV}); lower {lower}")
 
 
 # ---------------------------------------------------------------------------------------------
 # simulate.measure
 
-def _simulate_parts(n_in: int, n_rec: int, batch: int, steps: int, burn_in: int,
-                    inputs_given: bool = False, history_bytes: int = HISTORY_BYTES) -> dict[str, int]:
+
+def _simulate_parts(
+    n_in: int,
+    n_rec: int,
+    batch: int,
+    steps: int,
+    burn_in: int,
+    inputs_given: bool = False,
+    history_bytes: int = HISTORY_BYTES,
+) -> dict[str, int]:
     """The tensors of simulate.measure / measure_layer, in bytes, grouped by when they are alive."""
     kept = max(steps - burn_in, 0)
-    x = batch * steps * n_in * F32                # the input spikes (batch, steps, n_in)
+    x = batch * steps * n_in * F32  # the input spikes (batch, steps, n_in)
     return {
         # bernoulli_inputs: the float32 rate tensor torch.full(...) and the sampled spikes are both
         # alive until it returns (poisson likewise). Nothing new when the caller passes ``inputs``.
@@ -169,10 +178,17 @@ def _simulate_sizes(cfg: Any, batch: int, steps: int, burn_in: int, inputs: Any)
     return batch, steps, False
 
 
-def estimate_simulate_bytes(cfg: Any, batch: int = SIM_BATCH, steps: int = SIM_STEPS,
-                            burn_in: int = SIM_BURN_IN, seed: int | None = None, device: str = "cpu",
-                            inputs: Any = None, voltage_samples: int = SIM_VOLTAGE_SAMPLES,
-                            progress: Any = None) -> int:
+def estimate_simulate_bytes(
+    cfg: Any,
+    batch: int = SIM_BATCH,
+    steps: int = SIM_STEPS,
+    burn_in: int = SIM_BURN_IN,
+    seed: int | None = None,
+    device: str = "cpu",
+    inputs: Any = None,
+    voltage_samples: int = SIM_VOLTAGE_SAMPLES,
+    progress: Any = None,
+) -> int:
     """Peak bytes :func:`stabviz.simulate.measure` ``(cfg, batch, steps, burn_in, ...)`` allocates
     (same arguments, same defaults; ``seed``, ``device``, ``voltage_samples`` and ``progress`` do not
     change it).
@@ -181,7 +197,8 @@ def estimate_simulate_bytes(cfg: Any, batch: int = SIM_BATCH, steps: int = SIM_S
       generating the input:  2 · batch·steps·n_in·4   (rate tensor + spikes)   + weights
       projecting it:         batch·steps·n_in·4 + 2 · batch·steps·n·4           + weights
       measuring:             batch·steps·n_in·4 + batch·steps·n·4 + 48 · K·batch·n + weights
-    with weights = n_in·n·4 + 3·n²·4, plus OVERHEAD; 72 in place of 48 for an alif or cuba layer. With ``inputs`` given its tensor already exists
+    with weights = n_in·n·4 + 3·n²·4, plus OVERHEAD; 72 in place of 48 for an alif or cuba layer. With ``inputs`` given
+    its tensor already exists
     and only the rest counts.
     """
     b, s, given = _simulate_sizes(cfg, batch, steps, burn_in, inputs)
@@ -191,22 +208,28 @@ def estimate_simulate_bytes(cfg: Any, batch: int = SIM_BATCH, steps: int = SIM_S
 
 
 def describe_simulate(cfg: Any, batch: int = SIM_BATCH, steps: int = SIM_STEPS) -> str:
-    return (f"the measured voltage model (n_in = {cfg.n_in} × n_rec = {cfg.n_rec} neurons, "
-            f"batch {batch} × {steps} simulated steps)")
+    return (
+        f"the measured voltage model (n_in = {cfg.n_in} × n_rec = {cfg.n_rec} neurons, "
+        f"batch {batch} × {steps} simulated steps)"
+    )
 
 
 def check_simulate(cfg: Any, limit: int | None = None, **measure_kw: Any) -> int:
     """:func:`check_memory` for ``simulate.measure(cfg, **measure_kw)``; returns the estimate."""
     nbytes = estimate_simulate_bytes(cfg, **measure_kw)
     inputs = measure_kw.get("inputs")
-    b, s = (tuple(inputs.shape[:2]) if inputs is not None
-            else (measure_kw.get("batch", SIM_BATCH), measure_kw.get("steps", SIM_STEPS)))
+    b, s = (
+        tuple(inputs.shape[:2])
+        if inputs is not None
+        else (measure_kw.get("batch", SIM_BATCH), measure_kw.get("steps", SIM_STEPS))
+    )
     check_memory(describe_simulate(cfg, b, s), nbytes, limit, lower="n_in, n_rec, batch or steps")
     return nbytes
 
 
 # ---------------------------------------------------------------------------------------------
 # train.run
+
 
 def _split_sizes(samples: int) -> tuple[int, int]:
     """(train, test) sample counts of tasks._split."""
@@ -216,7 +239,8 @@ def _split_sizes(samples: int) -> tuple[int, int]:
 
 def _task_sizes(train_cfg: Any) -> tuple[int, int, int, int]:
     """(samples, T, n_in, classes) of the task's data: randman uses the config's; digits is fixed
-    (DIGITS_SIZES); shd and slmnist have 700 and 784 channels (and at most ``samples`` samples, 20 classes at most for SHD, 10 for
+    (DIGITS_SIZES); shd and slmnist have 700 and 784 channels (and at most ``samples`` samples, 20 classes at most for
+    SHD, 10 for
     sl-MNIST; the config's classes is an upper bound of neither, so the larger is taken)."""
     cfg = train_cfg
     if cfg.task == "digits":
@@ -233,7 +257,7 @@ def _train_parts(train_cfg: Any) -> dict[str, int]:
     n_train, n_test = _split_sizes(samples)
     B = min(cfg.batch, n_train)
     Bp = min(PROBE_SAMPLES, n_test)
-    data = samples * T * n_in * F32               # TaskData.x (N, T, n_in) float32
+    data = samples * T * n_in * F32  # TaskData.x (N, T, n_in) float32
     params = n_in * n + n * n + n + (L - 1) * (2 * n * n + n) + n * C + C
     parts = {"data": data}
 
@@ -246,11 +270,15 @@ def _train_parts(train_cfg: Any) -> dict[str, int]:
         per_class = -(-samples // C)
         chunk = max(1, RANDMAN_CHUNK_ENTRIES // max(1, n_in * RANDMAN_FREQUENCIES))
         sin_chunk = 2 * min(per_class, chunk) * n_in * RANDMAN_FREQUENCIES * F64
-        parts["generate"] = max(samples * n_in * F64 + 4 * per_class * n_in * F64 + sin_chunk
-                                + 3 * n_in * cfg.manifold_dim * RANDMAN_FREQUENCIES * F64,
-                                data + samples * n_in * (F64 + F64 + 1 + 2 * F64 + F64))
+        parts["generate"] = max(
+            samples * n_in * F64
+            + 4 * per_class * n_in * F64
+            + sin_chunk
+            + 3 * n_in * cfg.manifold_dim * RANDMAN_FREQUENCIES * F64,
+            data + samples * n_in * (F64 + F64 + 1 + 2 * F64 + F64),
+        )
     else:
-        parts["generate"] = 2 * data           # the file's arrays next to the spike tensor (estimate)
+        parts["generate"] = 2 * data  # the file's arrays next to the spike tensor (estimate)
 
     # input_stats(data.x_train): a copy of the training split (0.8 of the data); then its sum with
     # dtype=float64 (torch casts the whole tensor first: 8 bytes per entry), and its float64 copy and
@@ -275,9 +303,13 @@ def _train_parts(train_cfg: Any) -> dict[str, int]:
     # log-softmax with their gradients (6 × B·T·C); the multiplicative resets keep 1 − z (and u) too
     block = T * n * B * F32
     neuron = getattr(cfg.lif, "neuron", "lif")
-    parts["train_step"] = (B * T * n_in * F32 + (3 * L + 8) * block + 6 * B * T * C * F32
-                           + (3 if cfg.lif.reset != "subtract" else 0) * L * block
-                           + VARIANT_STEP_BLOCKS[neuron] * L * block)
+    parts["train_step"] = (
+        B * T * n_in * F32
+        + (3 * L + 8) * block
+        + 6 * B * T * C * F32
+        + (3 if cfg.lif.reset != "subtract" else 0) * L * block
+        + VARIANT_STEP_BLOCKS[neuron] * L * block
+    )
 
     # the start/end probe on min(64, test) samples: the first layer's measure_layer (28 bytes per kept
     # step and neuron, two currents) and the reference autograd path of the gradient-flow probe
@@ -291,6 +323,7 @@ def _train_parts(train_cfg: Any) -> dict[str, int]:
         # train.prediction_summary runs theory.predict on the task's layer: simulate.measure at the
         # task's n_in with its defaults, while the task's data is resident
         from dataclasses import replace
+
         lif = cfg.lif if n_in == cfg.lif.n_in else replace(cfg.lif, n_in=n_in)
         parts["measured_model"] = estimate_simulate_bytes(lif) - OVERHEAD
     return parts
@@ -325,15 +358,16 @@ def estimate_train_bytes(train_cfg: Any) -> int:
 def describe_train(train_cfg: Any) -> str:
     cfg = train_cfg
     samples, T, n_in, C = _task_sizes(cfg)
-    return (f"this training run ({samples} samples × T = {T} × n_in = {n_in}, n_rec = {cfg.lif.n_rec} × "
-            f"{cfg.layers} layer{'s' if cfg.layers > 1 else ''}, batch {cfg.batch}, {C} classes)")
+    return (
+        f"this training run ({samples} samples × T = {T} × n_in = {n_in}, n_rec = {cfg.lif.n_rec} × "
+        f"{cfg.layers} layer{'s' if cfg.layers > 1 else ''}, batch {cfg.batch}, {C} classes)"
+    )
 
 
 def check_train(train_cfg: Any, limit: int | None = None) -> int:
     """:func:`check_memory` for ``train.run(train_cfg)``; returns the estimate."""
     nbytes = estimate_train_bytes(train_cfg)
-    check_memory(describe_train(train_cfg), nbytes, limit,
-                 lower="samples, n_in, n_rec, batch or time_steps")
+    check_memory(describe_train(train_cfg), nbytes, limit, lower="samples, n_in, n_rec, batch or time_steps")
     return nbytes
 
 
@@ -363,10 +397,12 @@ def estimate_ensemble_bytes(train_cfgs: Any) -> int:
     if not parts:
         return TRAIN_OVERHEAD
     resident = sum(p["data"] + p["model"] for p in parts)
-    loading = resident + max(max(p["generate"], p["input_stats"], p["data"] + p.get("measured_model", 0))
-                             for p in parts)
-    training = sum(p["data"] + p["model"] + p["stacked"] + p["train_step"] for p in parts) + \
-        max(p["probe"] for p in parts)
+    loading = resident + max(
+        max(p["generate"], p["input_stats"], p["data"] + p.get("measured_model", 0)) for p in parts
+    )
+    training = sum(p["data"] + p["model"] + p["stacked"] + p["train_step"] for p in parts) + max(
+        p["probe"] for p in parts
+    )
     return max(loading, training) + TRAIN_OVERHEAD
 
 
@@ -376,12 +412,18 @@ def check_ensemble(train_cfgs: Any, limit: int | None = None) -> int:
     cfgs = list(train_cfgs)
     most = max_ensemble()
     if len(cfgs) > most:
-        raise ValueError(f"an ensemble of {len(cfgs)} members is above this machine's limit {most} "
-                         f"(raise it with {ENSEMBLE_ENV}, or split the runs)")
+        raise ValueError(
+            f"an ensemble of {len(cfgs)} members is above this machine's limit {most} "
+            f"(raise it with {ENSEMBLE_ENV}, or split the runs)"
+        )
     nbytes = estimate_ensemble_bytes(cfgs)
     if cfgs:
-        check_memory(f"an ensemble of {len(cfgs)} of {describe_train(cfgs[0])}", nbytes, limit,
-                     lower="the members, samples, n_in, n_rec, batch or time_steps")
+        check_memory(
+            f"an ensemble of {len(cfgs)} of {describe_train(cfgs[0])}",
+            nbytes,
+            limit,
+            lower="the members, samples, n_in, n_rec, batch or time_steps",
+        )
     return nbytes
 
 
@@ -390,8 +432,7 @@ def check_ensemble(train_cfgs: Any, limit: int | None = None) -> int:
 
 #: name -> default; each overridable by STABVIZ_MAX_<NAME> (a whole number), like config.limits().
 #: check_limits already bounds n_rec ("neurons"), layers, train_steps, batch and time_steps.
-DEFAULT_SIZE_LIMITS = {"inputs": 100_000, "samples": 100_000, "classes": 100,
-                       "sim_batch": 1024, "sim_steps": 10_000}
+DEFAULT_SIZE_LIMITS = {"inputs": 100_000, "samples": 100_000, "classes": 100, "sim_batch": 1024, "sim_steps": 10_000}
 
 
 def size_limits() -> dict[str, int]:
@@ -403,8 +444,13 @@ def size_limits() -> dict[str, int]:
     return out
 
 
-def check_sizes(train_cfg: Any = None, *, sim_batch: int | None = None, sim_steps: int | None = None,
-                lim: Mapping[str, int] | None = None) -> None:
+def check_sizes(
+    train_cfg: Any = None,
+    *,
+    sim_batch: int | None = None,
+    sim_steps: int | None = None,
+    lim: Mapping[str, int] | None = None,
+) -> None:
     """Raise ValueError when a size no other check bounds is above its limit: a training run's
     n_in ("inputs"), samples and classes, and the Monte-Carlo's batch and steps. Pure: nothing is
     allocated, no config is changed."""
@@ -418,8 +464,9 @@ def check_sizes(train_cfg: Any = None, *, sim_batch: int | None = None, sim_step
         asked["sim_steps"] = sim_steps
     for k, v in asked.items():
         if v > lim[k]:
-            raise ValueError(f"{k} = {v} is above this machine's limit {lim[k]} "
-                             f"(raise it with STABVIZ_MAX_{k.upper()})")
+            raise ValueError(
+                f"{k} = {v} is above this machine's limit {lim[k]} (raise it with STABVIZ_MAX_{k.upper()})"
+            )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ I_t is the total input current (x_t W_in + b + z_{t−1} W_rec). The same functi
 measured check) and, through ``ops``, in place on the fast layer's buffers (stabviz.lif): the arithmetic
 is done by a few generic primitives, so each rule is written exactly once. No torch here.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -46,18 +47,26 @@ class ArrayOps:
 ARRAYS = ArrayOps()
 
 
-def integrate(y_prev: Any, z_prev: Any, current: Any, leak: float, threshold: float, reset: str,
-              ops: Any = ARRAYS, keep: Any = None) -> Any:
+def integrate(
+    y_prev: Any,
+    z_prev: Any,
+    current: Any,
+    leak: float,
+    threshold: float,
+    reset: str,
+    ops: Any = ARRAYS,
+    keep: Any = None,
+) -> Any:
     """y_t by (L1)-(L3) from y_{t−1}, the reset spikes z_{t−1} and the total current I_t.
 
     ``keep`` is 1 − z_{t−1} when the caller already has it (the multiplicative resets use it).
     """
-    if reset == "subtract":                                     # (L1)
+    if reset == "subtract":  # (L1)
         return ops.axpy(-threshold, z_prev, ops.axpy(leak, y_prev, current))
     keep = 1 - z_prev if keep is None else keep
-    if reset == "mult1":                                        # (L2)
+    if reset == "mult1":  # (L2)
         return ops.scale(ops.axpy(leak, y_prev, current), keep)
-    if reset == "mult2":                                        # (L3)
+    if reset == "mult2":  # (L3)
         return ops.axmy(leak, y_prev, keep, current)
     raise ValueError(f"reset = {reset!r} is not one of: {', '.join(RESETS)}")
 
@@ -67,8 +76,7 @@ def fire(y: Any, threshold: float, ops: Any = ARRAYS) -> Any:
     return ops.greater(y, threshold)
 
 
-def step(y_prev: Any, z_prev: Any, current: Any, leak: float, threshold: float,
-         reset: str) -> tuple[Any, Any]:
+def step(y_prev: Any, z_prev: Any, current: Any, leak: float, threshold: float, reset: str) -> tuple[Any, Any]:
     """One forward step: (y_t, z_t) from (y_{t−1}, z_{t−1}) and I_t (no surrogate: plain Heaviside)."""
     y = integrate(y_prev, z_prev, current, leak, threshold, reset)
     return y, fire(y, threshold)

@@ -18,6 +18,7 @@ about to hold are checked before any work starts, so a refusal costs nothing.
 Every refusal is :class:`UnsafeOutput`, a ValueError with a one-line message; ``reason`` is the part
 after the path, for callers that name their option themselves. Nothing here imports stabviz.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,15 +26,21 @@ import errno
 import os
 import secrets
 import stat
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO
 
 __all__ = ["UnsafeOutput", "check_target", "write_text", "write_bytes", "open_output", "place", "prepare_dir"]
 
 #: What a refused path is, by its file type (lstat): no symlink is ever followed at the last component.
-_KINDS = {stat.S_IFLNK: "it is a symbolic link, and stabviz never writes through one", stat.S_IFDIR: "Is a directory",
-          stat.S_IFIFO: "it is a FIFO (named pipe), not a regular file", stat.S_IFCHR: "it is a character device",
-          stat.S_IFBLK: "it is a block device", stat.S_IFSOCK: "it is a socket"}
+_KINDS = {
+    stat.S_IFLNK: "it is a symbolic link, and stabviz never writes through one",
+    stat.S_IFDIR: "Is a directory",
+    stat.S_IFIFO: "it is a FIFO (named pipe), not a regular file",
+    stat.S_IFCHR: "it is a character device",
+    stat.S_IFBLK: "it is a block device",
+    stat.S_IFSOCK: "it is a socket",
+}
 EXISTS = "it exists; add --force to replace it"
 
 
@@ -79,7 +86,7 @@ def _temp_beside(p: Path) -> tuple[int, Path]:
     less the umask, as open() would create ``p`` itself."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     for _ in range(100):
-        tmp = p.parent / f".stabviz-{secrets.token_hex(6)}.tmp"     # short: any name that fits, fits here
+        tmp = p.parent / f".stabviz-{secrets.token_hex(6)}.tmp"  # short: any name that fits, fits here
         try:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:
@@ -91,32 +98,33 @@ def place(tmp: str | os.PathLike, path: str | os.PathLike, force: bool = False) 
     """Move the finished file ``tmp`` (in ``path``'s folder) to ``path`` in one step, under the same rules
     as :func:`write_bytes`. ``tmp`` is removed whatever happens."""
     try:
-        p = check_target(path, force)          # again: the path may have changed while the data was made
+        p = check_target(path, force)  # again: the path may have changed while the data was made
         if force:
-            os.replace(tmp, p)                 # rename() replaces a link itself, never its target
+            os.replace(tmp, p)  # rename() replaces a link itself, never its target
             return
         try:
-            os.link(tmp, p, follow_symlinks=False)      # fails if anything appeared at p meanwhile
+            os.link(tmp, p, follow_symlinks=False)  # fails if anything appeared at p meanwhile
         except FileExistsError:
             raise UnsafeOutput(path, EXISTS) from None
         except OSError as e:
             if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV):
                 raise
-            os.replace(tmp, p)                 # a filesystem without hard links: checked just above
+            os.replace(tmp, p)  # a filesystem without hard links: checked just above
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
 
 
 @contextlib.contextmanager
-def open_output(path: str | os.PathLike, force: bool = False, text: bool = True,
-                encoding: str = "utf-8") -> Iterator[IO]:
+def open_output(
+    path: str | os.PathLike, force: bool = False, text: bool = True, encoding: str = "utf-8"
+) -> Iterator[IO]:
     """``with open_output(path) as f: f.write(...)``: the file appears at ``path`` only when the block
     ends without an exception (and then whole); an exception leaves ``path`` as it was."""
     p = check_target(path, force)
     fd, tmp = _temp_beside(p)
     try:
-        with (os.fdopen(fd, "w", encoding=encoding, newline="") if text else os.fdopen(fd, "wb")) as f:
+        with os.fdopen(fd, "w", encoding=encoding, newline="") if text else os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
@@ -144,7 +152,7 @@ def prepare_dir(path: str | os.PathLike, files: Iterable[str] = (), force: bool 
     raw = os.fspath(path)
     if not raw:
         raise UnsafeOutput(path, "an empty folder name")
-    if not os.path.abspath(raw).strip(os.sep) or os.path.realpath(raw) == os.sep:     # "/", "//", "/..", a link to /
+    if not os.path.abspath(raw).strip(os.sep) or os.path.realpath(raw) == os.sep:  # "/", "//", "/..", a link to /
         raise UnsafeOutput(path, "the root folder / is never an output folder")
     p = Path(raw)
     try:

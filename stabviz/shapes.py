@@ -1,4 +1,5 @@
-"""The surrogate shapes, one record each: docs/theory.md#2-the-surrogate-family table (plus the Cauchy shape behind every
+"""The surrogate shapes, one record each: docs/theory.md#2-the-surrogate-family table (plus the Cauchy shape behind
+every
 library's `atan`).
 
 A :class:`Shape` holds everything stabviz knows about one shape, at unit height (γ = 1; callers multiply
@@ -11,14 +12,15 @@ quadrature needs, and the torch expression the dashboard's copyable snippet uses
 Forms are chosen so nothing overflows for |v| ≤ 1e6 and nothing cancels near 0 or far in the tail.
 The torch functions use tensor methods only, so this module never imports torch.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
-
 
 __all__ = ["Shape", "QuadRule", "SHAPE_TABLE"]
 
@@ -29,7 +31,9 @@ def _sp():
     """scipy.special, imported on first use: config reads this module for the shape names, and every
     command's start-up (`stabviz --help` too) should not pay the ~0.25 s scipy takes to import."""
     from scipy import special
+
     return special
+
 
 Fn = Callable[..., Any]
 
@@ -40,9 +44,10 @@ class QuadRule:
     moment, for f = σ'/γ on v ≥ 0. ``power_law`` (b, q) -> (r, c) models f as (1 + r v)^(−c) to place
     the integrand's modes; ``dlog``/``d2log`` (v, m, b) and ``mode`` (m, μ, s, b) replace the power-law
     forms where that model is wrong (sigmoid has none, Cauchy only shares its tail)."""
-    scale: Fn                                   # (b, q) -> distance to f's nearest complex singularity
+
+    scale: Fn  # (b, q) -> distance to f's nearest complex singularity
     power_law: Fn | None = None
-    support: Fn = lambda b: np.inf              # b -> where f ends
+    support: Fn = lambda b: np.inf  # b -> where f ends
     dlog: Fn | None = None
     d2log: Fn | None = None
     mode: Fn | None = None
@@ -57,6 +62,7 @@ class Shape:
     finest (b, q) = the narrowest feature width; snippet = σ' with γ as a torch expression in
     v, gamma, beta, q (``math`` and ``torch`` imported); special_case lets library translations
     (translate.py) match this shape to another one."""
+
     name: str
     prime: Fn
     primitive: Fn
@@ -67,9 +73,9 @@ class Shape:
     snippet: str
     gaussian: Fn | None = None
     quad: QuadRule | None = None
-    label: str = ""                             # the name the dashboard shows (default: name)
-    uses_tail: bool = False                     # only q-PseudoSpike reads q
-    special_case: tuple[str, float] | None = None   # (shape, q): equal to that shape at tail q, same γ, β
+    label: str = ""  # the name the dashboard shows (default: name)
+    uses_tail: bool = False  # only q-PseudoSpike reads q
+    special_case: tuple[str, float] | None = None  # (shape, q): equal to that shape at tail q, same γ, β
     finest: Fn = lambda b, q: 1.0 / b
 
     def __post_init__(self) -> None:
@@ -86,10 +92,11 @@ def _wide(half_area: float, half_kappa2: float) -> Fn:
 # ---------------------------------------------------------------------------------------------
 # Closed gaussian moments E[f(V)^m], V ~ N(μ, s²); s = 0 gives f(|μ|)^m
 
+
 def _phi_diff(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Φ(hi) − Φ(lo) for lo ≤ hi without cancellation in either tail."""
-    right = 0.5 * (_sp().erfc(lo / _SQRT2) - _sp().erfc(hi / _SQRT2))     # both ≥ 0
-    left = 0.5 * (_sp().erfc(-hi / _SQRT2) - _sp().erfc(-lo / _SQRT2))    # both ≤ 0
+    right = 0.5 * (_sp().erfc(lo / _SQRT2) - _sp().erfc(hi / _SQRT2))  # both ≥ 0
+    left = 0.5 * (_sp().erfc(-hi / _SQRT2) - _sp().erfc(-lo / _SQRT2))  # both ≤ 0
     across = 1.0 - 0.5 * _sp().erfc(-lo / _SQRT2) - 0.5 * _sp().erfc(hi / _SQRT2)
     return np.where(lo >= 0, right, np.where(hi <= 0, left, across))
 
@@ -117,7 +124,7 @@ def _exp_gaussian(m: int, b, mu, s):
 
 
 def _gauss_gaussian(m: int, b, mu, s):
-    k = 2.0 * math.pi * m * b * b          # exp(−πmβ²v²) ⋆ N(μ, s²) is again a gaussian
+    k = 2.0 * math.pi * m * b * b  # exp(−πmβ²v²) ⋆ N(μ, s²) is again a gaussian
     d = 1.0 + k * s * s
     return np.exp(-0.5 * k * mu * mu / d) / np.sqrt(d)
 
@@ -140,7 +147,7 @@ RECTANGULAR = Shape(
 
 
 def _triangular_primitive(m, u, b, q):
-    x = b * np.minimum(u, 1.0 / b)    # 1 − (1 − x)^{m+1} expanded: exact for small x
+    x = b * np.minimum(u, 1.0 / b)  # 1 − (1 − x)^{m+1} expanded: exact for small x
     poly = x * (2.0 - x) if m == 1 else x * (3.0 - 3.0 * x + x * x)
     return poly / (b * (m + 1))
 
@@ -186,18 +193,18 @@ GAUSSIAN = Shape(
 
 
 def _sigmoid_prime(a, b, q):
-    e = np.exp(-4.0 * b * a)          # 4 s(x)(1 − s(x)) = 4 e^{−|x|}/(1 + e^{−|x|})², x = 4βv
+    e = np.exp(-4.0 * b * a)  # 4 s(x)(1 − s(x)) = 4 e^{−|x|}/(1 + e^{−|x|})², x = 4βv
     return 4.0 * e / np.square(1.0 + e)
 
 
 def _sigmoid_primitive(m, u, b, q):
-    t = np.tanh(2.0 * b * u)          # P − ½ = t/2 with P = s(4βu); the m = 2 form reduces to t(3 − t²)/6
+    t = np.tanh(2.0 * b * u)  # P − ½ = t/2 with P = s(4βu); the m = 2 form reduces to t(3 − t²)/6
     return t / (2.0 * b) if m == 1 else t * (3.0 - t * t) / (6.0 * b)
 
 
 def _sigmoid_tail(m, u, b, q):
     e = np.exp(-4.0 * b * u)
-    one_minus_t = 2.0 * e / (1.0 + e)           # 1 − tanh(2βu)
+    one_minus_t = 2.0 * e / (1.0 + e)  # 1 − tanh(2βu)
     return one_minus_t / (2.0 * b) if m == 1 else np.square(one_minus_t) * (3.0 - one_minus_t) / (6.0 * b)
 
 
@@ -212,8 +219,8 @@ def _sigmoid_inplace(a, b, q):
 
 
 def _sigmoid_d2log(v, m, b):
-    e = np.exp(-4.0 * b * v)           # sech²(2βv) = 4e/(1+e)², e = e^{−4βv}
-    return -8.0 * m * b ** 2 * 4.0 * e / np.square(1.0 + e)
+    e = np.exp(-4.0 * b * v)  # sech²(2βv) = 4e/(1+e)², e = e^{−4βv}
+    return -8.0 * m * b**2 * 4.0 * e / np.square(1.0 + e)
 
 
 def _sigmoid_mode(m, mu, s, b):
@@ -221,7 +228,7 @@ def _sigmoid_mode(m, mu, s, b):
     # F(v) = v − μ + a s² tanh(2βv) (concave, increasing) from the left converges monotonically.
     a = 4.0 * m * b
     k = a * s * s
-    mu = np.maximum(mu, 0.0)          # μ ≤ 0: the maximum is at the boundary, F(0) = 0 keeps v = 0
+    mu = np.maximum(mu, 0.0)  # μ ≤ 0: the maximum is at the boundary, F(0) = 0 keeps v = 0
     v = np.maximum(mu - k, 0.0)
     for _ in range(8):
         e = np.exp(-4.0 * b * v)
@@ -241,9 +248,12 @@ SIGMOID = Shape(
     torch_prime=_sigmoid_torch,
     torch_inplace=_sigmoid_inplace,
     snippet="4 * gamma * torch.sigmoid(4 * beta * v) * (1 - torch.sigmoid(4 * beta * v))",
-    quad=QuadRule(scale=lambda b, q: 0.25 / b,
-                  dlog=lambda v, m, b: -4.0 * m * b * np.tanh(2.0 * b * v),
-                  d2log=_sigmoid_d2log, mode=_sigmoid_mode),
+    quad=QuadRule(
+        scale=lambda b, q: 0.25 / b,
+        dlog=lambda v, m, b: -4.0 * m * b * np.tanh(2.0 * b * v),
+        d2log=_sigmoid_d2log,
+        mode=_sigmoid_mode,
+    ),
 )
 
 FASTSIGMOID = Shape(
@@ -300,7 +310,7 @@ def _cauchy_g2_tail(x: np.ndarray) -> np.ndarray:
     y = 1.0 / np.maximum(x, 4.0)
     series = np.zeros_like(y)
     y2 = y * y
-    for k in range(20, 0, -1):            # Horner in y² = x⁻²; 20 terms reach 1e-25 at y = 1/4
+    for k in range(20, 0, -1):  # Horner in y² = x⁻²; 20 terms reach 1e-25 at y = 1/4
         series = (2.0 * k / (2 * k + 1)) * (-1) ** (k + 1) + y2 * series
     series = series * y * y2
     direct = np.arctan2(1.0, x) - x / (1.0 + x * x)
@@ -334,12 +344,16 @@ CAUCHY = Shape(
     torch_inplace=lambda a, b, q: a.mul_(math.pi * b).square_().add_(1.0).reciprocal_(),
     snippet="gamma / (1 + (math.pi * beta * v) ** 2)",
     # the tail (1 + r v)^(−2) with r = πβ places the integrand's modes
-    quad=QuadRule(scale=lambda b, q: 1.0 / (math.pi * b), power_law=lambda b, q: (math.pi * b, 2.0),
-                  dlog=_cauchy_dlog, d2log=_cauchy_d2log),
+    quad=QuadRule(
+        scale=lambda b, q: 1.0 / (math.pi * b),
+        power_law=lambda b, q: (math.pi * b, 2.0),
+        dlog=_cauchy_dlog,
+        d2log=_cauchy_d2log,
+    ),
 )
 
 #: name -> Shape, in the dashboard's order. config.SHAPES, the names every layer validates against, is this
 #: table's keys: adding a record adds the shape everywhere.
-SHAPE_TABLE: dict[str, Shape] = {s.name: s for s in (
-    RECTANGULAR, TRIANGULAR, EXPONENTIAL, GAUSSIAN, SIGMOID, FASTSIGMOID, QPSEUDOSPIKE, CAUCHY)}
-
+SHAPE_TABLE: dict[str, Shape] = {
+    s.name: s for s in (RECTANGULAR, TRIANGULAR, EXPONENTIAL, GAUSSIAN, SIGMOID, FASTSIGMOID, QPSEUDOSPIKE, CAUCHY)
+}

@@ -12,7 +12,8 @@ per input channel) and ``y`` an int64 torch tensor of shape (N,) holding class l
 - ``digits``: scikit-learn's bundled handwritten digits (1797 images of 8 × 8 pixels, 10 classes; shipped
   inside the scikit-learn wheel, so nothing is downloaded), latency-coded like sl-MNIST on 64 channels.
 
-:func:`input_stats` gives the input statistics the theory calls m_x and v_x (docs/theory.md#13-input-statistics-and-the-input-drive-d and
+:func:`input_stats` gives the input statistics the theory calls m_x and v_x
+(docs/theory.md#13-input-statistics-and-the-input-drive-d and
 condition II), so predictions can be made for the real task input instead of a preset's guess.
 
 Reading data files (a dashboard visitor may type any server path, and files may be hostile):
@@ -32,6 +33,7 @@ Reading data files (a dashboard visitor may type any server path, and files may 
   itself (no external or soft links, external storage or virtual datasets); .npz arrays are never
   unpickled. Labels must be whole numbers in [0, MAX_CLASSES); the class count is at most that.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -78,17 +80,20 @@ MAX_H5_CHUNK_BYTES = 64 << 20
 MAX_CLASSES = 1000
 #: HDF5 filters that may be read (numbers as registered with the HDF Group); others are refused
 #: rather than looked up as plugins.
-_H5_FILTERS = {1: "deflate", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit", 6: "scaleoffset",
-               32000: "lzf"}
+_H5_FILTERS = {1: "deflate", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit", 6: "scaleoffset", 32000: "lzf"}
 #: Step of bounded reads, and the longest .npy header read (numpy.load's own limit).
 _READ_CHUNK = 1 << 20
 _NPY_MAX_HEADER = 10_000
 
-SHD_LAYOUT = ("an HDF5 file with datasets 'spikes/times' (vlen float, seconds), "
-              "'spikes/units' (vlen int, 0..699) and 'labels' (int), one entry per sample")
-MNIST_LAYOUT = ("an .npz with arrays x_train/y_train (or x/y) of shape (N, 28, 28) and (N,), "
-                "or MNIST idx files: train-images-idx3-ubyte[.gz] with train-labels-idx1-ubyte[.gz] "
-                "next to it (or a folder holding both)")
+SHD_LAYOUT = (
+    "an HDF5 file with datasets 'spikes/times' (vlen float, seconds), "
+    "'spikes/units' (vlen int, 0..699) and 'labels' (int), one entry per sample"
+)
+MNIST_LAYOUT = (
+    "an .npz with arrays x_train/y_train (or x/y) of shape (N, 28, 28) and (N,), "
+    "or MNIST idx files: train-images-idx3-ubyte[.gz] with train-labels-idx1-ubyte[.gz] "
+    "next to it (or a folder holding both)"
+)
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,7 @@ class TaskData:
     ``train_idx`` / ``test_idx``: int64 indices into the first axis (disjoint, together all N).
     Memory is N·T·n_in·4 bytes; ``TrainConfig.samples`` bounds N for every task.
     """
+
     name: str
     x: torch.Tensor
     y: torch.Tensor
@@ -133,7 +139,8 @@ class TaskData:
 
 
 def input_stats(x: torch.Tensor | np.ndarray) -> tuple[float, float]:
-    """(m_x, v_x): mean and variance of the input of one channel at one step (docs/theory.md#13-input-statistics-and-the-input-drive-d).
+    """(m_x, v_x): mean and variance of the input of one channel at one step
+    (docs/theory.md#13-input-statistics-and-the-input-drive-d).
 
     Taken over every sample, step and channel of ``x`` (shape (..., T, n_in)), the same pooling the
     theory assumes when it writes Var(I_in) = n_in σ_in² (v_x + m_x²). Accumulated in float64 so the
@@ -155,7 +162,7 @@ def _sums(flat: torch.Tensor, chunk: int = 4_000_000) -> tuple[float, float]:
     input (250 MB for randman's default) cost more than a run's first training steps."""
     total = total_sq = 0.0
     for i in range(0, flat.numel(), chunk):
-        part = flat[i:i + chunk].double()
+        part = flat[i : i + chunk].double()
         total += float(part.sum())
         total_sq += float(torch.dot(part, part))
     return total, total_sq
@@ -165,8 +172,16 @@ def _sums(flat: torch.Tensor, chunk: int = 4_000_000) -> tuple[float, float]:
 # randman
 
 
-def randman(classes: int = 5, n_in: int = 100, dim: int = 1, samples: int = 1000, T: int = 50,
-            seed: int = 0, alpha: float = 2.0, precision: float = 1e-3) -> TaskData:
+def randman(
+    classes: int = 5,
+    n_in: int = 100,
+    dim: int = 1,
+    samples: int = 1000,
+    T: int = 50,
+    seed: int = 0,
+    alpha: float = 2.0,
+    precision: float = 1e-3,
+) -> TaskData:
     """The random-manifold spike-latency task (Zenke & Vogels 2021), generated from ``seed``.
 
     Each class owns one smooth random manifold: channel i maps the manifold coordinates
@@ -178,8 +193,13 @@ def randman(classes: int = 5, n_in: int = 100, dim: int = 1, samples: int = 1000
     T − 1). ``samples`` is the total, shared as evenly as the classes allow. Same arguments, same
     tensors.
     """
-    for name, value, lo in (("classes", classes, 2), ("n_in", n_in, 1), ("dim", dim, 1),
-                            ("samples", samples, 2), ("T", T, 1)):
+    for name, value, lo in (
+        ("classes", classes, 2),
+        ("n_in", n_in, 1),
+        ("dim", dim, 1),
+        ("samples", samples, 2),
+        ("T", T, 1),
+    ):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
             raise ValueError(f"{name} = {value!r} must be a whole number >= {lo}")
     if samples < classes:
@@ -204,25 +224,31 @@ def randman(classes: int = 5, n_in: int = 100, dim: int = 1, samples: int = 1000
     spike_times = np.concatenate(times)[order]
     y = np.concatenate(labels)[order]
     x = _one_spike_per_channel(spike_times, T)
-    return _task("randman", x, y, classes, seed,
-                 source=f"randman(classes={classes}, n_in={n_in}, dim={dim}, samples={samples}, T={T}, "
-                        f"seed={seed})")
+    return _task(
+        "randman",
+        x,
+        y,
+        classes,
+        seed,
+        source=f"randman(classes={classes}, n_in={n_in}, dim={dim}, samples={samples}, T={T}, seed={seed})",
+    )
 
 
-def _manifold_values(coords: np.ndarray, amp: np.ndarray, freq: np.ndarray, phase: np.ndarray,
-                     alpha: float) -> np.ndarray:
+def _manifold_values(
+    coords: np.ndarray, amp: np.ndarray, freq: np.ndarray, phase: np.ndarray, alpha: float
+) -> np.ndarray:
     """f_i(u) for every sample (rows) and channel (columns); shapes (S, dim) and (n_in, dim, K)."""
     n_in, dim, n_freq = amp.shape
     k = np.arange(1, n_freq + 1, dtype=np.float64)
-    weight = amp * k ** (-alpha)                              # (n_in, dim, K)
+    weight = amp * k ** (-alpha)  # (n_in, dim, K)
     out = np.ones((coords.shape[0], n_in))
     # Chunks over samples keep the (S, n_in, K) intermediate below ~64 MB.
     chunk = max(1, 8_000_000 // max(1, n_in * n_freq))
     for d in range(dim):
         for s in range(0, coords.shape[0], chunk):
-            u = coords[s:s + chunk, d][:, None, None]       # (S, 1, 1)
+            u = coords[s : s + chunk, d][:, None, None]  # (S, 1, 1)
             arg = 2.0 * np.pi * (k * freq[:, d, :] * u + phase[:, d, :])
-            out[s:s + chunk] *= np.einsum("sik,ik->si", np.sin(arg), weight[:, d, :])
+            out[s : s + chunk] *= np.einsum("sik,ik->si", np.sin(arg), weight[:, d, :])
     return out
 
 
@@ -249,9 +275,15 @@ def _one_spike_per_channel(spike_times: np.ndarray, T: int) -> np.ndarray:
 
 def _task(name: str, x: np.ndarray, y: np.ndarray, n_classes: int, seed: int, source: str) -> TaskData:
     train_idx, test_idx = _split(len(y), seed)
-    return TaskData(name=name, x=torch.from_numpy(x), y=torch.from_numpy(y.astype(np.int64)),
-                    n_classes=int(n_classes), train_idx=torch.from_numpy(train_idx),
-                    test_idx=torch.from_numpy(test_idx), source=source)
+    return TaskData(
+        name=name,
+        x=torch.from_numpy(x),
+        y=torch.from_numpy(y.astype(np.int64)),
+        n_classes=int(n_classes),
+        train_idx=torch.from_numpy(train_idx),
+        test_idx=torch.from_numpy(test_idx),
+        source=source,
+    )
 
 
 def _split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -295,7 +327,8 @@ class _Budget:
         if nbytes > self.left:
             raise DataFileError(
                 f"{shown}: {what} would take {nbytes:,} bytes, over the {self.limit:,}-byte limit on "
-                f"data read per load (STABVIZ_MAX_DATA_BYTES); expected {layout}")
+                f"data read per load (STABVIZ_MAX_DATA_BYTES); expected {layout}"
+            )
         self.left -= nbytes
 
 
@@ -315,7 +348,7 @@ def max_data_bytes() -> int:
 
 def _printable(text: str, limit: int = 300) -> str:
     text = "".join(c if c.isprintable() else "?" for c in text)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _shown(path: str | os.PathLike) -> str:
@@ -332,7 +365,8 @@ def _unreadable(what: str, fmt: str, shown: str, layout: str) -> UnreadableDataF
     return UnreadableDataFile(
         f"{what} data file could not be read as {fmt}: {shown} is missing, not a regular file, not "
         f"readable, or does not start with the {fmt} signature (magic number); nothing is downloaded; "
-        f"expected {layout}")
+        f"expected {layout}"
+    )
 
 
 def _check_path(path: str | os.PathLike, what: str, layout: str) -> Path:
@@ -349,7 +383,7 @@ def _open_regular(file: Path):
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(file, flags)
-    except (OSError, ValueError):                     # ValueError: a NUL byte in the path
+    except (OSError, ValueError):  # ValueError: a NUL byte in the path
         return None
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -362,9 +396,22 @@ def _open_regular(file: Path):
 
 
 #: What may go wrong inside a library reading a recognised but damaged file.
-_READ_ERRORS = (ValueError, OSError, EOFError, RuntimeError, KeyError, IndexError, TypeError,
-                OverflowError, MemoryError, NotImplementedError, zlib.error, struct.error,
-                zipfile.BadZipFile, zipfile.LargeZipFile)
+_READ_ERRORS = (
+    ValueError,
+    OSError,
+    EOFError,
+    RuntimeError,
+    KeyError,
+    IndexError,
+    TypeError,
+    OverflowError,
+    MemoryError,
+    NotImplementedError,
+    zlib.error,
+    struct.error,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+)
 
 
 @contextlib.contextmanager
@@ -383,7 +430,7 @@ def _read_into(stream, array: np.ndarray) -> int:
     view = memoryview(array.reshape(-1).view(np.uint8))
     got = 0
     while got < len(view):
-        n = stream.readinto(view[got:got + _READ_CHUNK])
+        n = stream.readinto(view[got : got + _READ_CHUNK])
         if not n:
             break
         got += n
@@ -405,16 +452,19 @@ def _zeros(shape: tuple[int, ...]) -> np.ndarray:
     try:
         return np.zeros(shape, dtype=np.float32)
     except MemoryError:
-        raise ValueError(f"spike tensor of shape {shape} ({4 * math.prod(shape):,} bytes of float32) could not be "
-                         f"allocated; keep fewer samples (samples=) or fewer time steps") from None
+        raise ValueError(
+            f"spike tensor of shape {shape} ({4 * math.prod(shape):,} bytes of float32) could not be "
+            f"allocated; keep fewer samples (samples=) or fewer time steps"
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------------
 # SHD
 
 
-def shd(path: str | os.PathLike, T: int = 100, max_time: float = SHD_MAX_TIME,
-        samples: int | None = None, seed: int = 0) -> TaskData:
+def shd(
+    path: str | os.PathLike, T: int = 100, max_time: float = SHD_MAX_TIME, samples: int | None = None, seed: int = 0
+) -> TaskData:
     """Spiking Heidelberg Digits from a local HDF5 file in the official layout (see ``SHD_LAYOUT``).
 
     Spike times (seconds) in [0, max_time) fall into T equal bins over the 700 channels; several
@@ -442,17 +492,20 @@ def shd(path: str | os.PathLike, T: int = 100, max_time: float = SHD_MAX_TIME,
     probe.close()
     try:
         handle = h5py.File(file, "r")
-    except Exception:                                  # whatever HDF5 says, the file is not usable HDF5
+    except Exception:  # whatever HDF5 says, the file is not usable HDF5
         raise _unreadable("SHD", "HDF5", shown, SHD_LAYOUT) from None
     budget = _Budget()
     with handle, _reading(shown, "HDF5", SHD_LAYOUT):
-        times, units, labels = (_h5_dataset(handle, key, shown, budget)
-                                for key in ("spikes/times", "spikes/units", "labels"))
+        times, units, labels = (
+            _h5_dataset(handle, key, shown, budget) for key in ("spikes/times", "spikes/units", "labels")
+        )
         _check_shd_types(times, units, labels, shown)
         lengths = (times.shape[0], units.shape[0], labels.shape[0])
         if not (lengths[0] == lengths[1] == lengths[2]) or lengths[2] < 2:
-            raise DataFileError(f"{shown}: spikes/times ({lengths[0]}), spikes/units ({lengths[1]}) and "
-                                f"labels ({lengths[2]}) must have the same length >= 2; expected {SHD_LAYOUT}")
+            raise DataFileError(
+                f"{shown}: spikes/times ({lengths[0]}), spikes/units ({lengths[1]}) and "
+                f"labels ({lengths[2]}) must have the same length >= 2; expected {SHD_LAYOUT}"
+            )
         keep = _subsample(lengths[2], samples, seed)
         kept_labels = _h5_labels(labels, keep, shown, budget)
         x = _zeros((len(keep), T, SHD_CHANNELS))
@@ -470,54 +523,67 @@ def _h5_dataset(handle, key: str, shown: str, budget: _Budget):
 
     node, parts = handle, key.split("/")
     for depth, name in enumerate(parts):
-        where = "/".join(parts[:depth + 1])
-        link = node.get(name, getlink=True)           # the link itself: nothing is followed
+        where = "/".join(parts[: depth + 1])
+        link = node.get(name, getlink=True)  # the link itself: nothing is followed
         if link is None:
             raise DataFileError(f"{shown} has no dataset '{key}'; expected {SHD_LAYOUT}")
         if not isinstance(link, h5py.HardLink):
-            raise DataFileError(f"{shown}: '{where}' is a {type(link).__name__}; only data stored in the file "
-                                f"itself are read (no soft or external links); expected {SHD_LAYOUT}")
+            raise DataFileError(
+                f"{shown}: '{where}' is a {type(link).__name__}; only data stored in the file "
+                f"itself are read (no soft or external links); expected {SHD_LAYOUT}"
+            )
         node = node[name]
         last = depth == len(parts) - 1
         if not isinstance(node, h5py.Dataset if last else h5py.Group):
-            raise DataFileError(f"{shown}: '{where}' is not {'a dataset' if last else 'a group'}; "
-                                f"expected {SHD_LAYOUT}")
+            raise DataFileError(
+                f"{shown}: '{where}' is not {'a dataset' if last else 'a group'}; expected {SHD_LAYOUT}"
+            )
     if node.is_virtual:
-        raise DataFileError(f"{shown}: '{key}' is a virtual dataset (data in other files); only data stored "
-                            f"in the file itself are read; expected {SHD_LAYOUT}")
+        raise DataFileError(
+            f"{shown}: '{key}' is a virtual dataset (data in other files); only data stored "
+            f"in the file itself are read; expected {SHD_LAYOUT}"
+        )
     if node.external:
-        raise DataFileError(f"{shown}: '{key}' keeps its data in external files; only data stored in the "
-                            f"file itself are read; expected {SHD_LAYOUT}")
+        raise DataFileError(
+            f"{shown}: '{key}' keeps its data in external files; only data stored in the "
+            f"file itself are read; expected {SHD_LAYOUT}"
+        )
     plist = node.id.get_create_plist()
     for k in range(plist.get_nfilters()):
         code = plist.get_filter(k)[0]
         if code not in _H5_FILTERS:
-            raise DataFileError(f"{shown}: '{key}' uses HDF5 filter {code}, not one of "
-                                f"{', '.join(_H5_FILTERS.values())}; expected {SHD_LAYOUT}")
+            raise DataFileError(
+                f"{shown}: '{key}' uses HDF5 filter {code}, not one of "
+                f"{', '.join(_H5_FILTERS.values())}; expected {SHD_LAYOUT}"
+            )
     if node.chunks is not None:
         chunk_bytes = math.prod(node.chunks) * node.id.get_type().get_size()
         if chunk_bytes > min(MAX_H5_CHUNK_BYTES, budget.limit):
-            raise DataFileError(f"{shown}: '{key}' is stored in chunks of {chunk_bytes:,} bytes, over the "
-                                f"{min(MAX_H5_CHUNK_BYTES, budget.limit):,}-byte limit (each chunk is "
-                                f"decompressed whole; MAX_H5_CHUNK_BYTES, at most STABVIZ_MAX_DATA_BYTES); "
-                                f"expected {SHD_LAYOUT}")
+            raise DataFileError(
+                f"{shown}: '{key}' is stored in chunks of {chunk_bytes:,} bytes, over the "
+                f"{min(MAX_H5_CHUNK_BYTES, budget.limit):,}-byte limit (each chunk is "
+                f"decompressed whole; MAX_H5_CHUNK_BYTES, at most STABVIZ_MAX_DATA_BYTES); "
+                f"expected {SHD_LAYOUT}"
+            )
     return node
 
 
 def _check_shd_types(times, units, labels, shown: str) -> None:
     import h5py
 
-    for key, ds, kinds, what in (("spikes/times", times, "fiu", "numbers"),
-                                 ("spikes/units", units, "iu", "integers")):
+    for key, ds, kinds, what in (("spikes/times", times, "fiu", "numbers"), ("spikes/units", units, "iu", "integers")):
         base = h5py.check_vlen_dtype(ds.dtype)
         if ds.shape is None or len(ds.shape) != 1 or not isinstance(base, np.dtype) or base.kind not in kinds:
-            raise DataFileError(f"{shown}: '{key}' has shape {ds.shape} and type {_type_name(ds)}, not a list "
-                                f"of variable-length {what}; expected {SHD_LAYOUT}")
+            raise DataFileError(
+                f"{shown}: '{key}' has shape {ds.shape} and type {_type_name(ds)}, not a list "
+                f"of variable-length {what}; expected {SHD_LAYOUT}"
+            )
     shape = labels.shape
-    if shape is None or not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)) \
-            or labels.dtype.kind not in "iu":
-        raise DataFileError(f"{shown}: 'labels' has shape {shape} and type {_type_name(labels)}; labels must be "
-                            f"non-negative integers, one per sample; expected {SHD_LAYOUT}")
+    if shape is None or not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)) or labels.dtype.kind not in "iu":
+        raise DataFileError(
+            f"{shown}: 'labels' has shape {shape} and type {_type_name(labels)}; labels must be "
+            f"non-negative integers, one per sample; expected {SHD_LAYOUT}"
+        )
 
 
 def _type_name(ds) -> str:
@@ -537,31 +603,34 @@ def _h5_labels(ds, keep: np.ndarray, shown: str, budget: _Budget) -> np.ndarray:
         stop = min(start + step, n)
         block = np.asarray(ds[start:stop]).reshape(-1)
         if block.size != stop - start:
-            raise DataFileError(f"{shown}: labels block {start}..{stop} read {block.size} values; "
-                                f"expected {SHD_LAYOUT}")
+            raise DataFileError(
+                f"{shown}: labels block {start}..{stop} read {block.size} values; expected {SHD_LAYOUT}"
+            )
         low, high = block.min(), block.max()
         if low < 0 or high >= MAX_CLASSES:
             bad = int(low) if low < 0 else int(high)
-            raise DataFileError(f"{shown}: a label is {bad}; labels must be whole numbers in "
-                                f"0..{MAX_CLASSES - 1} (at most {MAX_CLASSES} classes); expected {SHD_LAYOUT}")
+            raise DataFileError(
+                f"{shown}: a label is {bad}; labels must be whole numbers in "
+                f"0..{MAX_CLASSES - 1} (at most {MAX_CLASSES} classes); expected {SHD_LAYOUT}"
+            )
         a, b = np.searchsorted(keep, start), np.searchsorted(keep, stop)
         out[a:b] = block[keep[a:b] - start]
     return out
 
 
-def _bin_spikes(out: np.ndarray, times: np.ndarray, units: np.ndarray, max_time: float,
-                file: str, index: int) -> None:
+def _bin_spikes(out: np.ndarray, times: np.ndarray, units: np.ndarray, max_time: float, file: str, index: int) -> None:
     """Write one sample's (time, unit) events into ``out`` (T, 700) as binary bins."""
     if times.shape != units.shape:
-        raise DataFileError(f"{file}: sample {index} has {times.size} spike times but {units.size} units; "
-                            f"expected {SHD_LAYOUT}")
-    if units.size and (not np.issubdtype(units.dtype, np.integer) or units.min() < 0
-                       or units.max() >= SHD_CHANNELS):
-        raise DataFileError(f"{file}: sample {index} has units outside 0..{SHD_CHANNELS - 1}; "
-                            f"expected {SHD_LAYOUT}")
+        raise DataFileError(
+            f"{file}: sample {index} has {times.size} spike times but {units.size} units; expected {SHD_LAYOUT}"
+        )
+    if units.size and (not np.issubdtype(units.dtype, np.integer) or units.min() < 0 or units.max() >= SHD_CHANNELS):
+        raise DataFileError(f"{file}: sample {index} has units outside 0..{SHD_CHANNELS - 1}; expected {SHD_LAYOUT}")
     if not np.all(np.isfinite(times)):
-        raise DataFileError(f"{file}: sample {index} has spike times that are not finite numbers (NaN or "
-                            f"infinite); expected {SHD_LAYOUT}")
+        raise DataFileError(
+            f"{file}: sample {index} has spike times that are not finite numbers (NaN or "
+            f"infinite); expected {SHD_LAYOUT}"
+        )
     T = out.shape[0]
     inside = (times >= 0) & (times < max_time)
     bins = np.minimum((times[inside] / max_time * T).astype(np.int64), T - 1)
@@ -572,8 +641,10 @@ def _labels(labels: np.ndarray, file: str, layout: str) -> np.ndarray:
     if labels.size == 0 or not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
         raise DataFileError(f"{file}: labels must be non-negative integers; expected {layout}")
     if labels.max() >= MAX_CLASSES:
-        raise DataFileError(f"{file}: a label is {int(labels.max())}; labels must be whole numbers in "
-                            f"0..{MAX_CLASSES - 1} (at most {MAX_CLASSES} classes); expected {layout}")
+        raise DataFileError(
+            f"{file}: a label is {int(labels.max())}; labels must be whole numbers in "
+            f"0..{MAX_CLASSES - 1} (at most {MAX_CLASSES} classes); expected {layout}"
+        )
     if labels.max() < 1:
         raise DataFileError(f"{file}: labels hold a single class; classification needs at least two")
     return labels.astype(np.int64)
@@ -583,8 +654,13 @@ def _labels(labels: np.ndarray, file: str, layout: str) -> np.ndarray:
 # sl-MNIST
 
 
-def slmnist(path: str | os.PathLike, T: int = 50, threshold: float = SLMNIST_THRESHOLD,
-            samples: int | None = None, seed: int = 0) -> TaskData:
+def slmnist(
+    path: str | os.PathLike,
+    T: int = 50,
+    threshold: float = SLMNIST_THRESHOLD,
+    samples: int | None = None,
+    seed: int = 0,
+) -> TaskData:
     """Latency-coded MNIST: 784 channels, each pixel fires at most once.
 
     A pixel of intensity v (scaled to [0, 1]) with v >= threshold fires at bin
@@ -606,8 +682,7 @@ def slmnist(path: str | os.PathLike, T: int = 50, threshold: float = SLMNIST_THR
     keep = _subsample(len(labels), samples, seed)
     y = _labels(labels[keep], shown, MNIST_LAYOUT)
     x = _latency_code(images[keep], T, threshold)
-    return _task("slmnist", x, y, 10 if y.max() < 10 else int(y.max()) + 1, seed,
-                 source=f"slmnist({where}, T={T})")
+    return _task("slmnist", x, y, 10 if y.max() < 10 else int(y.max()) + 1, seed, source=f"slmnist({where}, T={T})")
 
 
 def _latency_code(images: np.ndarray, T: int, threshold: float) -> np.ndarray:
@@ -660,12 +735,12 @@ def _read_mnist(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, Path]:
 def _labels_files_for(images_file: Path) -> list[Path]:
     name = images_file.name
     if "images" not in name:
-        raise DataFileError(f"{_shown(images_file)}: cannot tell the labels file from this name; "
-                            f"expected {MNIST_LAYOUT}")
+        raise DataFileError(
+            f"{_shown(images_file)}: cannot tell the labels file from this name; expected {MNIST_LAYOUT}"
+        )
     stem = name.replace("images", "labels").replace("idx3", "idx1")
     # The labels file may be gzipped when the images are not, or the other way round.
-    return [images_file.with_name(stem),
-            images_file.with_name(stem[:-3] if stem.endswith(".gz") else stem + ".gz")]
+    return [images_file.with_name(stem), images_file.with_name(stem[:-3] if stem.endswith(".gz") else stem + ".gz")]
 
 
 def _read_idx(fh, gz: bool, shown: str, what: str, budget: _Budget) -> np.ndarray:
@@ -680,7 +755,7 @@ def _read_idx(fh, gz: bool, shown: str, what: str, budget: _Budget) -> np.ndarra
     fmt = "gzip idx" if gz else "idx"
     try:
         head = _read_up_to(stream, 4)
-    except (OSError, EOFError, zlib.error):             # not gzip at all, or broken at its start
+    except (OSError, EOFError, zlib.error):  # not gzip at all, or broken at its start
         head = b""
     if len(head) < 4 or head[:3] != b"\x00\x00\x08":
         raise _unreadable(what, "idx", shown, MNIST_LAYOUT)
@@ -693,21 +768,26 @@ def _read_idx(fh, gz: bool, shown: str, what: str, budget: _Budget) -> np.ndarra
     shape = struct.unpack(f">{rank}i", dims)
     if min(shape) < 0:
         raise DataFileError(f"{shown}: idx header has a negative size in shape {shape}; expected {MNIST_LAYOUT}")
-    n = math.prod(shape)                               # Python ints: no overflow
+    n = math.prod(shape)  # Python ints: no overflow
     budget.take(n, f"the {fmt} data of shape {shape}", shown, MNIST_LAYOUT)
     if not gz:
         held = os.fstat(fh.fileno()).st_size - 4 - 4 * rank
         if held != n:
-            raise DataFileError(f"{shown}: idx header promises shape {shape} ({n:,} bytes) but the file holds "
-                                f"{held:,} bytes after the header; expected {MNIST_LAYOUT}")
+            raise DataFileError(
+                f"{shown}: idx header promises shape {shape} ({n:,} bytes) but the file holds "
+                f"{held:,} bytes after the header; expected {MNIST_LAYOUT}"
+            )
     data = np.empty(n, dtype=np.uint8)
     got = _read_into(stream, data)
     if got < n:
-        raise DataFileError(f"{shown}: idx header promises shape {shape} ({n:,} bytes) but the data end after "
-                            f"{got:,} bytes; expected {MNIST_LAYOUT}")
+        raise DataFileError(
+            f"{shown}: idx header promises shape {shape} ({n:,} bytes) but the data end after "
+            f"{got:,} bytes; expected {MNIST_LAYOUT}"
+        )
     if stream.read(1):
-        raise DataFileError(f"{shown}: idx header promises shape {shape} ({n:,} bytes) but more data follow; "
-                            f"expected {MNIST_LAYOUT}")
+        raise DataFileError(
+            f"{shown}: idx header promises shape {shape} ({n:,} bytes) but more data follow; expected {MNIST_LAYOUT}"
+        )
     return data.reshape(shape)
 
 
@@ -715,23 +795,26 @@ def _read_npz(fh, shown: str, budget: _Budget) -> tuple[np.ndarray, np.ndarray]:
     """x/y arrays of an .npz, looked up as numpy.load does, each checked by :func:`_npz_member`."""
     try:
         archive = zipfile.ZipFile(fh)
-    except _READ_ERRORS:                               # not a zip file, or its directory is broken
+    except _READ_ERRORS:  # not a zip file, or its directory is broken
         raise _unreadable("MNIST", ".npz", shown, MNIST_LAYOUT) from None
     with archive:
         names = archive.namelist()
         files = [n[:-4] if n.endswith(".npy") else n for n in names]
         for xk, yk in (("x_train", "y_train"), ("x", "y")):
             if xk in files and yk in files:
-                return _check_images(_npz_member(archive, xk, names, shown, budget),
-                                     _npz_member(archive, yk, names, shown, budget), shown)
+                return _check_images(
+                    _npz_member(archive, xk, names, shown, budget),
+                    _npz_member(archive, yk, names, shown, budget),
+                    shown,
+                )
     listed = sorted(files)
     more = f" and {len(listed) - 10} more" if len(listed) > 10 else ""
-    raise DataFileError(_printable(f"{shown} has arrays {listed[:10]}{more}, not x_train/y_train or x/y; "
-                                   f"expected {MNIST_LAYOUT}", 600))
+    raise DataFileError(
+        _printable(f"{shown} has arrays {listed[:10]}{more}, not x_train/y_train or x/y; expected {MNIST_LAYOUT}", 600)
+    )
 
 
-def _npz_member(archive: zipfile.ZipFile, key: str, names: list[str], shown: str,
-                budget: _Budget) -> np.ndarray:
+def _npz_member(archive: zipfile.ZipFile, key: str, names: list[str], shown: str, budget: _Budget) -> np.ndarray:
     """One .npy member, its zip entry and .npy header checked before its data are read.
 
     Only stored or deflated entries (what numpy.savez and savez_compressed write; the zip module
@@ -744,8 +827,10 @@ def _npz_member(archive: zipfile.ZipFile, key: str, names: list[str], shown: str
     if info.flag_bits & 0x1:
         raise DataFileError(f"{where} is encrypted; expected {MNIST_LAYOUT}")
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise DataFileError(f"{where} uses zip compression method {info.compress_type}; only stored or "
-                            f"deflated members (numpy.savez, savez_compressed) are read")
+        raise DataFileError(
+            f"{where} uses zip compression method {info.compress_type}; only stored or "
+            f"deflated members (numpy.savez, savez_compressed) are read"
+        )
     budget.take(info.file_size, f"member {member!r} ({info.file_size:,} bytes uncompressed)", shown, MNIST_LAYOUT)
     with archive.open(info) as fp:
         prefix = _read_up_to(fp, 8)
@@ -756,32 +841,39 @@ def _npz_member(archive: zipfile.ZipFile, key: str, names: list[str], shown: str
             raise DataFileError(f"{where} has a truncated .npy header; expected {MNIST_LAYOUT}")
         header_len = int.from_bytes(size_field, "little")
         if header_len > _NPY_MAX_HEADER:
-            raise DataFileError(f"{where} has a .npy header of {header_len:,} bytes (at most "
-                                f"{_NPY_MAX_HEADER:,} are read); expected {MNIST_LAYOUT}")
+            raise DataFileError(
+                f"{where} has a .npy header of {header_len:,} bytes (at most "
+                f"{_NPY_MAX_HEADER:,} are read); expected {MNIST_LAYOUT}"
+            )
         header = _read_up_to(fp, header_len)
         if len(header) < header_len:
             raise DataFileError(f"{where} has a truncated .npy header; expected {MNIST_LAYOUT}")
-        if prefix[6] == 3:                             # 3.0 is 2.0 with a utf-8 header
+        if prefix[6] == 3:  # 3.0 is 2.0 with a utf-8 header
             prefix, header = prefix[:6] + b"\x02\x00", header.decode("utf-8").encode("latin1")
         reader = np.lib.format.read_array_header_1_0 if prefix[6] == 1 else np.lib.format.read_array_header_2_0
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")        # numpy's note on headers written by Python 2
+                warnings.simplefilter("ignore")  # numpy's note on headers written by Python 2
                 shape, fortran, dtype = reader(io.BytesIO(size_field + header))
-        except Exception as err:                       # a literal_eval of at most 10 kB: SyntaxError, TokenError...
-            raise DataFileError(f"{where} has an unparsable .npy header ({_one_line(err)}); "
-                                f"expected {MNIST_LAYOUT}") from None
+        except Exception as err:  # a literal_eval of at most 10 kB: SyntaxError, TokenError...
+            raise DataFileError(
+                f"{where} has an unparsable .npy header ({_one_line(err)}); expected {MNIST_LAYOUT}"
+            ) from None
         if dtype.hasobject or dtype.kind not in "uif" or dtype.names is not None or dtype.subdtype is not None:
-            raise DataFileError(f"{where} holds dtype {dtype.str!r}, not plain numbers (object arrays are never "
-                                f"unpickled); expected {MNIST_LAYOUT}")
+            raise DataFileError(
+                f"{where} holds dtype {dtype.str!r}, not plain numbers (object arrays are never "
+                f"unpickled); expected {MNIST_LAYOUT}"
+            )
         if any(s < 0 for s in shape):
             raise DataFileError(f"{where} has a negative size in shape {shape}; expected {MNIST_LAYOUT}")
         count = math.prod(shape)
         nbytes = count * dtype.itemsize
         held = info.file_size - len(prefix) - len(size_field) - header_len
         if nbytes > held:
-            raise DataFileError(f"{where}: .npy header promises shape {shape} of {dtype.str} ({nbytes:,} bytes) "
-                                f"but the member holds {max(held, 0):,}; expected {MNIST_LAYOUT}")
+            raise DataFileError(
+                f"{where}: .npy header promises shape {shape} of {dtype.str} ({nbytes:,} bytes) "
+                f"but the member holds {max(held, 0):,}; expected {MNIST_LAYOUT}"
+            )
         array = np.empty(count, dtype=dtype)
         got = _read_into(fp, array)
         if got < nbytes:
@@ -796,8 +888,10 @@ def _check_images(images: np.ndarray, labels: np.ndarray, file: str) -> tuple[np
     if images.ndim != 3 or images.shape[1:] != (28, 28):
         raise DataFileError(f"{file}: images have shape {images.shape}, not (N, 28, 28); expected {MNIST_LAYOUT}")
     if len(images) != len(labels) or len(labels) < 2:
-        raise DataFileError(f"{file}: {len(images)} images but {len(labels)} labels (need the same number, "
-                            f">= 2); expected {MNIST_LAYOUT}")
+        raise DataFileError(
+            f"{file}: {len(images)} images but {len(labels)} labels (need the same number, "
+            f">= 2); expected {MNIST_LAYOUT}"
+        )
     if not np.issubdtype(images.dtype, np.number) or not np.all(np.isfinite(images)) or images.min() < 0:
         raise DataFileError(f"{file}: images must be non-negative finite numbers; expected {MNIST_LAYOUT}")
     return images, labels
@@ -830,18 +924,24 @@ def digits(encoding: str = "latency", T: int = DIGITS_STEPS, threshold: float = 
     try:
         from sklearn.datasets import load_digits
     except ImportError:
-        raise ValueError("task 'digits' needs scikit-learn (its bundled digits data set): "
-                         "pip install scikit-learn") from None
+        raise ValueError(
+            "task 'digits' needs scikit-learn (its bundled digits data set): pip install scikit-learn"
+        ) from None
     bunch = load_digits()
-    images = np.asarray(bunch.images, dtype=np.float32) / 16.0              # (N, 8, 8) in [0, 1]
+    images = np.asarray(bunch.images, dtype=np.float32) / 16.0  # (N, 8, 8) in [0, 1]
     if encoding == "latency":
         x = _latency_code(images, T, threshold)
     else:
         spikes = (images >= threshold).astype(np.float32)
-        x = spikes.reshape(len(spikes), 64, 1) if encoding == "pixels" else spikes   # rows: row t at step t
-    return _task("digits", np.ascontiguousarray(x), np.asarray(bunch.target, dtype=np.int64), 10,
-                 DIGITS_SPLIT_SEED, source=f"sklearn.datasets.load_digits (encoding={encoding}, "
-                                           f"T={x.shape[1]}, threshold={threshold:g})")
+        x = spikes.reshape(len(spikes), 64, 1) if encoding == "pixels" else spikes  # rows: row t at step t
+    return _task(
+        "digits",
+        np.ascontiguousarray(x),
+        np.asarray(bunch.target, dtype=np.int64),
+        10,
+        DIGITS_SPLIT_SEED,
+        source=f"sklearn.datasets.load_digits (encoding={encoding}, T={x.shape[1]}, threshold={threshold:g})",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -871,16 +971,16 @@ def cues(n_in: int = 40, samples: int = 1000, T: int = 200, seed: int = 0) -> Ta
     check_range("seed", seed)
     rng = np.random.default_rng([seed, 7])
     group = n_in // 4
-    sides = rng.integers(0, 2, size=(samples, CUES))             # 0 left, 1 right
+    sides = rng.integers(0, 2, size=(samples, CUES))  # 0 left, 1 right
     y = (sides.sum(axis=1) > CUES // 2).astype(np.int64)
     rate = np.full((samples, T, n_in), NOISE_RATE, dtype=np.float32)
-    rate[:, :, :3 * group] = 0.0
+    rate[:, :, : 3 * group] = 0.0
     for k in range(CUES):
         start = k * (CUE_STEPS + CUE_GAP)
         for side in (0, 1):
             rows = sides[:, k] == side
-            rate[rows, start:start + CUE_STEPS, side * group:(side + 1) * group] = CUE_RATE
-    rate[:, T - RECALL_STEPS:, 2 * group:3 * group] = RECALL_RATE
+            rate[rows, start : start + CUE_STEPS, side * group : (side + 1) * group] = CUE_RATE
+    rate[:, T - RECALL_STEPS :, 2 * group : 3 * group] = RECALL_RATE
     x = (rng.random(rate.shape, dtype=np.float32) < rate).astype(np.float32)
     return _task("cues", x, y, 2, seed, source=f"cues(n_in={n_in}, samples={samples}, T={T}, seed={seed})")
 
@@ -904,8 +1004,14 @@ def load_task(train_cfg: TrainConfig) -> TaskData:
     """
     cfg = train_cfg
     if cfg.task == "randman":
-        return randman(classes=cfg.classes, n_in=cfg.lif.n_in, dim=cfg.manifold_dim, samples=cfg.samples,
-                       T=cfg.time_steps, seed=cfg.lif.seed)
+        return randman(
+            classes=cfg.classes,
+            n_in=cfg.lif.n_in,
+            dim=cfg.manifold_dim,
+            samples=cfg.samples,
+            T=cfg.time_steps,
+            seed=cfg.lif.seed,
+        )
     if cfg.task == "shd":
         return shd(cfg.data_path, T=cfg.time_steps, samples=cfg.samples, seed=cfg.lif.seed)
     if cfg.task == "slmnist":

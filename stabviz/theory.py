@@ -1,4 +1,5 @@
-"""Voltage models, predictions, recommendations and region grids (docs/theory.md#3-conditions-i-to-iv and docs/theory.md#4-the-voltage-models).
+"""Voltage models, predictions, recommendations and region grids (docs/theory.md#3-conditions-i-to-iv and
+docs/theory.md#4-the-voltage-models).
 
 numpy/scipy only: importing this module never imports torch (the ``measured`` voltage model imports
 :mod:`stabviz.simulate` lazily, only when asked for, or by ``predict_shown`` for a multiplicative reset).
@@ -6,6 +7,7 @@ numpy/scipy only: importing this module never imports torch (the ``measured`` vo
 Everything here is written to broadcast: the leak α, the recurrent mean and the surrogate parameters
 may be numpy arrays, so a whole region map is one pass of closed forms (no loop per cell).
 """
+
 from __future__ import annotations
 
 import functools
@@ -14,16 +16,40 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from scipy import special     # not scipy.optimize: ~140 ms of start-up for one scalar root (see _root)
+from scipy import special  # not scipy.optimize: ~140 ms of start-up for one scalar root (see _root)
 
 from stabviz import calibration, surrogates
-from stabviz.config import (RANGES, LIFConfig, Surrogate, WeightLaw, check_choice, check_flag, check_number,
-                            check_values, show)
-from stabviz.config import DISPLAY_FIELDS, SURROGATE_FIELDS, Keyed, fields_except    # cache keys
-from stabviz.jsonsafe import finite_or_none
+
 # conditions I-IV live one layer down (weights.py samples their recurrent law)
-from stabviz.conditions import (condition_i, condition_ii, condition_iii, drive_sums, gain_coefficients, gamma_iv,
-                                recurrent_law, rho2_along, sharpness_star, tail_star, worst_gain_factor)
+from stabviz.conditions import (
+    condition_i,
+    condition_ii,
+    condition_iii,
+    drive_sums,
+    gain_coefficients,
+    gamma_iv,
+    recurrent_law,
+    rho2_along,
+    sharpness_star,
+    tail_star,
+    worst_gain_factor,
+)
+from stabviz.config import (  # cache keys
+    DISPLAY_FIELDS,
+    RANGES,
+    SURROGATE_FIELDS,
+    Keyed,
+    LIFConfig,
+    Surrogate,
+    WeightLaw,
+    check_choice,
+    check_flag,
+    check_number,
+    check_values,
+    fields_except,
+    show,
+)
+from stabviz.jsonsafe import finite_or_none
 from stabviz.laws import input_drive, input_law  # noqa: F401  (theory.input_law: the tests' and UI's name)
 
 REGIMES = ("vanishing", "stable", "exploding")
@@ -46,6 +72,7 @@ AXES: dict[str, tuple[float, float, bool]] = {
     "leak": (math.exp(-1.0 / 0.1), math.exp(-1.0 / 5000.0), True),
 }
 
+
 def _multiplicative(cfg: LIFConfig) -> bool:
     return cfg.reset in ("mult1", "mult2")
 
@@ -53,20 +80,22 @@ def _multiplicative(cfg: LIFConfig) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Voltage models (docs/theory.md#4-the-voltage-models)
 
+
 @dataclass
 class VoltageState:
     """What a voltage model says about y: firing rate p, mean and std of y, and how to take E[σ'^m].
 
     Arrays broadcast (one entry per leak value of a region map, for instance).
     """
+
     model: str
     firing_rate: Any
     mean: Any
     std: Any
     threshold: float
-    low: Any = None          # uniform: y_min
-    high: Any = None         # uniform: y_max
-    samples: Any = None      # measured: voltage samples (1-D)
+    low: Any = None  # uniform: y_min
+    high: Any = None  # uniform: y_max
+    samples: Any = None  # measured: voltage samples (1-D)
     measurement: Any = None  # measured: the simulate.Measurement
 
     def moments(self, sg: Surrogate) -> tuple[Any, Any]:
@@ -75,7 +104,7 @@ class VoltageState:
         if self.model == "uniform":
             a, c = self.low - self.threshold, self.high - self.threshold
             degenerate = np.asarray(c - a) <= 0
-            if np.any(degenerate):    # zero weights: y is one value, the mean
+            if np.any(degenerate):  # zero weights: y is one value, the mean
                 c = np.where(degenerate, a + 1e-12, c)
             return tuple(surrogates.uniform_moment(m, sg, a, c) for m in (1, 2))
         if self.model == "gaussian":
@@ -97,12 +126,14 @@ def uniform_voltage(cfg: LIFConfig, leak: Any = None, rec: WeightLaw | None = No
     width = hi - lo
     with np.errstate(divide="ignore", invalid="ignore"):
         p = np.where(width > 0, (hi - cfg.threshold) / width, (hi > cfg.threshold) * 1.0)
-    return VoltageState("uniform", np.clip(p, 0.0, 1.0), (hi + lo) / 2, width / np.sqrt(12.0),
-                        cfg.threshold, low=lo, high=hi)
+    return VoltageState(
+        "uniform", np.clip(p, 0.0, 1.0), (hi + lo) / 2, width / np.sqrt(12.0), cfg.threshold, low=lo, high=hi
+    )
 
 
 def _gaussian_moments_of_y(cfg: LIFConfig, p: Any, a: Any, rec: WeightLaw) -> tuple[Any, Any]:
-    """Mean-field μ_y and s_y of the stationary voltage at firing rate p (docs/theory.md#42-gaussian-mean-field-stabvizs-extension)."""
+    """Mean-field μ_y and s_y of the stationary voltage at firing rate p
+    (docs/theory.md#42-gaussian-mean-field-stabvizs-extension)."""
     d, v_in = input_drive(cfg)
     n1, th = cfg.n_rec - 1, cfg.threshold
     m_rec = n1 * rec.mean * p
@@ -119,8 +150,9 @@ def _gaussian_moments_of_y(cfg: LIFConfig, p: Any, a: Any, rec: WeightLaw) -> tu
     return mu, np.sqrt(np.maximum(var, 0.0))
 
 
-def gaussian_voltage(cfg: LIFConfig, leak: Any = None, rec: WeightLaw | None = None,
-                     iterations: int = 48) -> VoltageState:
+def gaussian_voltage(
+    cfg: LIFConfig, leak: Any = None, rec: WeightLaw | None = None, iterations: int = 48
+) -> VoltageState:
     """Mean-field fixed point p = 1 − Φ((θ − μ_y(p))/s_y(p)), by vectorised bisection on [0, 1] (Brent for one
     setting).
 
@@ -159,7 +191,7 @@ def _root(f: Any, lo: float, hi: float, tol: float = 1e-15) -> float:
     rather than taken from scipy.optimize, whose import alone costs every CLI command ~140 ms.
     """
     f_lo, f_hi = f(lo), f(hi)
-    side = 0                               # which end the last step moved: -1 low, +1 high
+    side = 0  # which end the last step moved: -1 low, +1 high
     while hi - lo > tol * (1.0 + abs(lo)):
         width = hi - lo
         x = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
@@ -170,7 +202,7 @@ def _root(f: Any, lo: float, hi: float, tol: float = 1e-15) -> float:
             return x
         if fx > 0:
             lo, f_lo = x, fx
-            if side == -1:                 # the high end stuck twice: halve its weight (Illinois)
+            if side == -1:  # the high end stuck twice: halve its weight (Illinois)
                 f_hi *= 0.5
             side = -1
         else:
@@ -178,7 +210,7 @@ def _root(f: Any, lo: float, hi: float, tol: float = 1e-15) -> float:
             if side == 1:
                 f_lo *= 0.5
             side = 1
-        if hi - lo > 0.5 * width:          # a slow step: follow it with a bisection
+        if hi - lo > 0.5 * width:  # a slow step: follow it with a bisection
             mid = 0.5 * (lo + hi)
             fm = f(mid)
             if fm == 0:
@@ -193,13 +225,15 @@ def _root(f: Any, lo: float, hi: float, tol: float = 1e-15) -> float:
 
 def measured_voltage(cfg: LIFConfig, **simulate_kw: Any) -> VoltageState:
     """Monte-Carlo: simulate the initialised layer (torch) and use its voltage samples."""
-    from stabviz import simulate     # torch only when the measured model is asked for
-    if "burn_in" not in simulate_kw:   # long enough for the leak (5τ), with the usual 200 measured steps after it
+    from stabviz import simulate  # torch only when the measured model is asked for
+
+    if "burn_in" not in simulate_kw:  # long enough for the leak (5τ), with the usual 200 measured steps after it
         burn = simulate.stationary_burn_in(cfg)
         simulate_kw = {"burn_in": burn, "steps": burn + 200, **simulate_kw}
     m = simulate.measure(cfg, **simulate_kw)
-    return VoltageState("measured", m.firing_rate, m.voltage_mean, m.voltage_std, cfg.threshold,
-                        samples=m.voltages, measurement=m)
+    return VoltageState(
+        "measured", m.firing_rate, m.voltage_mean, m.voltage_std, cfg.threshold, samples=m.voltages, measurement=m
+    )
 
 
 def voltage_state(cfg: LIFConfig, model: str | None = None, leak: Any = None) -> VoltageState:
@@ -211,8 +245,10 @@ def voltage_state(cfg: LIFConfig, model: str | None = None, leak: Any = None) ->
     model = model or cfg.voltage_model
     if leak is not None and np.ndim(leak):
         if model == "measured":
-            raise ValueError("the measured voltage model cannot vary the leak along an axis; "
-                             "use the gaussian or uniform model for leak maps")
+            raise ValueError(
+                "the measured voltage model cannot vary the leak along an axis; "
+                "use the gaussian or uniform model for leak maps"
+            )
         return uniform_voltage(cfg, leak) if model == "uniform" else gaussian_voltage(cfg, leak)
     if leak is not None:
         cfg = cfg.replace(leak=float(leak))
@@ -251,6 +287,7 @@ def _cached_variant_measurement(key: Keyed) -> Any:
 # ---------------------------------------------------------------------------------------------
 # Gains (docs/theory.md#3-conditions-i-to-iv)
 
+
 def regime_of(log10_gain: Any, tolerance: float) -> Any:
     """Regime code per cell: −1 vanishing, 0 stable, 1 exploding (−2 undefined)."""
     g = np.asarray(log10_gain)
@@ -271,37 +308,40 @@ def firing_label(p: float) -> str:
 # ---------------------------------------------------------------------------------------------
 # Predictions at one setting
 
+
 @dataclass
 class Prediction:
     """What the theory predicts at one setting, under one voltage model."""
+
     voltage_model: str
     firing_rate: float
     voltage_mean: float
     voltage_std: float
-    moment1: float              # E[σ']
-    moment2: float              # E[σ'²]
-    rho2: float                 # mean squared one-step gain ρ²
+    moment1: float  # E[σ']
+    moment2: float  # E[σ'²]
+    rho2: float  # mean squared one-step gain ρ²
     rho: float
-    max_gain: float             # worst-case one-step gain α + γX (condition III sets it to 1)
-    gradient_gain: float        # ρ^T
-    log10_gain: float           # T·log10 ρ
-    regime: str                 # vanishing / stable / exploding when the whole band is in it, else uncertain
+    max_gain: float  # worst-case one-step gain α + γX (condition III sets it to 1)
+    gradient_gain: float  # ρ^T
+    log10_gain: float  # T·log10 ρ
+    regime: str  # vanishing / stable / exploding when the whole band is in it, else uncertain
     firing: str
     notes: list[str] = field(default_factory=list)
-    log10_gain_band: tuple[float, float] = (math.nan, math.nan)   # calibrated band of T·log10 ρ
-    point_regime: str = ""      # the regime of log10_gain alone (what the region maps colour)
+    log10_gain_band: tuple[float, float] = (math.nan, math.nan)  # calibrated band of T·log10 ρ
+    point_regime: str = ""  # the regime of log10_gain alone (what the region maps colour)
 
     def to_dict(self) -> dict[str, Any]:
         return finite_or_none(asdict(self))
 
 
-def _finish(cfg: LIFConfig, rho2: Any, max_gain: Any, model: str | None = None, neuron: str = "lif"
-            ) -> tuple[float, float, float, str, tuple[float, float], str]:
+def _finish(
+    cfg: LIFConfig, rho2: Any, max_gain: Any, model: str | None = None, neuron: str = "lif"
+) -> tuple[float, float, float, str, tuple[float, float], str]:
     """(ρ, ρ^T, T·log10 ρ, the band's regime, the calibrated band, the point estimate's regime)."""
     rho2 = float(rho2)
     rho = math.sqrt(rho2) if rho2 >= 0 else math.nan
     log10_gain = cfg.steps * 0.5 * math.log10(rho2) if rho2 > 0 else -math.inf
-    gain = 10 ** log10_gain if log10_gain < 308 else math.inf
+    gain = 10**log10_gain if log10_gain < 308 else math.inf
     point = REGIME_NAMES[int(regime_of(log10_gain, cfg.tolerance))]
     band = calibration.band(log10_gain, cfg.steps, model or cfg.voltage_model, cfg.reset, neuron)
     return rho, gain, log10_gain, calibration.regime_of_band(*band, cfg.tolerance), band, point
@@ -320,23 +360,31 @@ def validity_warnings(cfg: LIFConfig, v: VoltageState) -> list[str]:
     offer = "; the measured voltage model simulates it instead"
     out = []
     if _multiplicative(cfg):
-        out.append(f"validity: the gaussian model is a subtractive-reset model; with the {cfg.reset} reset its "
-                   "rate and ρ² can be far off (measured: rate 0.19 vs 0.50 and ρ² −41% for mult1 at τ = 20)" + offer)
+        out.append(
+            f"validity: the gaussian model is a subtractive-reset model; with the {cfg.reset} reset its "
+            "rate and ρ² can be far off (measured: rate 0.19 vs 0.50 and ρ² −41% for mult1 at τ = 20)" + offer
+        )
     if v.std > 0 and cfg.threshold > THRESHOLD_SPREAD_LIMIT * float(v.std):
-        out.append(f"validity: θ = {cfg.threshold:g} is not small against the voltage spread σ_y = {float(v.std):.3g} "
-                   f"(θ/σ_y = {cfg.threshold / float(v.std):.2g} > {THRESHOLD_SPREAD_LIMIT:g}); the predicted firing rate "
-                   "can be far off (measured: 0.06 vs 0.50 at θ/σ_y = 0.49)" + offer)
+        out.append(
+            f"validity: θ = {cfg.threshold:g} is not small against the voltage spread σ_y = {float(v.std):.3g} "
+            f"(θ/σ_y = {cfg.threshold / float(v.std):.2g} > {THRESHOLD_SPREAD_LIMIT:g}); the predicted firing rate "
+            "can be far off (measured: 0.06 vs 0.50 at θ/σ_y = 0.49)" + offer
+        )
     if cfg.n_rec < MIN_MEAN_FIELD_NEURONS:
-        out.append(f"validity: n_rec = {cfg.n_rec} < {MIN_MEAN_FIELD_NEURONS}: too few neurons for the mean-field "
-                   "average (measured: rate 0.16 vs 0.48 at n_rec = 2)" + offer)
+        out.append(
+            f"validity: n_rec = {cfg.n_rec} < {MIN_MEAN_FIELD_NEURONS}: too few neurons for the mean-field "
+            "average (measured: rate 0.16 vs 0.48 at n_rec = 2)" + offer
+        )
     return out
 
 
 #: what predict_shown says when it measured the voltages in place of the gaussian model (auto_voltage_model)
-AUTO_MEASURED_NOTE = ("voltage model: measured automatically: the gaussian model misplaces the firing rate with "
-                      "the {reset} reset (2–3× for mult1; docs/theory.md, section 8.3), so this prediction "
-                      "simulates the layer instead (once per "
-                      "forward setting: the surrogate's sliders reuse it)")
+AUTO_MEASURED_NOTE = (
+    "voltage model: measured automatically: the gaussian model misplaces the firing rate with "
+    "the {reset} reset (2–3× for mult1; docs/theory.md, section 8.3), so this prediction "
+    "simulates the layer instead (once per "
+    "forward setting: the surrogate's sliders reuse it)"
+)
 
 
 def auto_voltage_model(cfg: LIFConfig) -> str:
@@ -347,6 +395,7 @@ def auto_voltage_model(cfg: LIFConfig) -> str:
     if cfg.voltage_model != "gaussian" or not _multiplicative(cfg):
         return cfg.voltage_model
     from stabviz import memory, simulate
+
     burn = simulate.stationary_burn_in(cfg)
     try:
         memory.check_simulate(cfg, burn_in=burn, steps=burn + 200)
@@ -384,18 +433,38 @@ def predict(cfg: LIFConfig, model: str | None = None) -> Prediction:
     if v.model == "measured" and v.measurement is not None:
         notes += list(v.measurement.notes)
     p = float(v.firing_rate)
-    return Prediction(v.model, p, float(v.mean), float(v.std), e1, e2, rho2, rho, max_gain, gain,
-                      log10_gain, regime, firing_label(p), notes, band, point)
+    return Prediction(
+        v.model,
+        p,
+        float(v.mean),
+        float(v.std),
+        e1,
+        e2,
+        rho2,
+        rho,
+        max_gain,
+        gain,
+        log10_gain,
+        regime,
+        firing_label(p),
+        notes,
+        band,
+        point,
+    )
 
 
 #: what each variant's prediction says about its theory's measured accuracy (docs/theory.md section 9.5; the
 #: calibrated band carries the measured spread)
 VARIANT_WEAKNESS = {
-    "alif": ("alif: the gain theory is weakest here: the slow adaptation correlates the errors over τ_a, which "
-             "the moment recursion cannot see (measured at shd-tau20, β_a = 1.8: predicted 1.017 against "
-             "ρ̂ 1.166 per step, −13%; β_a = 0.02: −2%); the band is calibrated on alif settings"),
-    "cuba": ("cuba: the gain theory inherits the LIF's one-step error (measured at shd-tau20: −3% to −4% per "
-             "step with the subtractive reset); the band is calibrated on cuba settings"),
+    "alif": (
+        "alif: the gain theory is weakest here: the slow adaptation correlates the errors over τ_a, which "
+        "the moment recursion cannot see (measured at shd-tau20, β_a = 1.8: predicted 1.017 against "
+        "ρ̂ 1.166 per step, −13%; β_a = 0.02: −2%); the band is calibrated on alif settings"
+    ),
+    "cuba": (
+        "cuba: the gain theory inherits the LIF's one-step error (measured at shd-tau20: −3% to −4% per "
+        "step with the subtractive reset); the band is calibrated on cuba settings"
+    ),
 }
 
 
@@ -404,6 +473,7 @@ def _simulation_refused(cfg: LIFConfig) -> str | None:
     memory estimate), else None."""
     from stabviz import memory, simulate
     from stabviz.config import limits
+
     limit = limits()["neurons"]
     if cfg.n_rec > limit:
         return f"n_rec = {cfg.n_rec} is above this machine's limit {limit} (STABVIZ_MAX_NEURONS)"
@@ -421,16 +491,22 @@ def _predict_variant(cfg: LIFConfig, model: str) -> Prediction:
     (closed form, subtractive reset) or from the simulated layer (the measured model). The multiplicative
     resets have no variant rate theory: the gaussian and uniform models give way to the measured one."""
     from stabviz import variant_gain
+
     notes = [VARIANT_WEAKNESS[cfg.neuron]]
     if model != "measured" and cfg.reset != "subtract":
         refused = _simulation_refused(cfg)
-        if refused:         # never a silent simulation of a layer this machine refuses: the LIF's, said so
+        if refused:  # never a silent simulation of a layer this machine refuses: the LIF's, said so
             lif = predict(cfg.replace(neuron="lif"), model)
-            lif.notes.insert(0, f"neuron = {cfg.neuron}: with the {cfg.reset} reset its prediction simulates the "
-                                f"layer, which is refused here ({refused}); the numbers shown are the plain LIF's")
+            lif.notes.insert(
+                0,
+                f"neuron = {cfg.neuron}: with the {cfg.reset} reset its prediction simulates the "
+                f"layer, which is refused here ({refused}); the numbers shown are the plain LIF's",
+            )
             return lif
-        notes.append(f"{cfg.neuron}: no {model} theory for the {cfg.reset} reset (the variant rate theory is the "
-                     "subtractive reset's): this prediction simulates the layer (the measured voltage model)")
+        notes.append(
+            f"{cfg.neuron}: no {model} theory for the {cfg.reset} reset (the variant rate theory is the "
+            "subtractive reset's): this prediction simulates the layer (the measured voltage model)"
+        )
         model = "measured"
     if model == "measured":
         m = _cached_variant_measurement(Keyed(cfg.replace(voltage_model="measured"), _VARIANT_FIELDS, digits=None))
@@ -438,17 +514,36 @@ def _predict_variant(cfg: LIFConfig, model: str) -> Prediction:
         notes += list(m.notes)
     else:
         if model == "uniform":
-            notes.append(f"{cfg.neuron}: the uniform voltage model has no variant form; the gaussian mean field "
-                         "(MF-het, docs/theory.md section 9.3) is used")
+            notes.append(
+                f"{cfg.neuron}: the uniform voltage model has no variant form; the gaussian mean field "
+                "(MF-het, docs/theory.md section 9.3) is used"
+            )
             model = "gaussian"
         cf = variant_gain.closed_form_gain(cfg)
-        rate, mean, std, e1, e2, rho = (cf[k] for k in ("rate", "voltage_mean", "voltage_std", "moment1",
-                                                        "moment2", "gain"))
+        rate, mean, std, e1, e2, rho = (
+            cf[k] for k in ("rate", "voltage_mean", "voltage_std", "moment1", "moment2", "gain")
+        )
     rho2 = float(rho) ** 2
     rho, gain, log10_gain, regime, band, point = _finish(cfg, rho2, math.nan, model, cfg.neuron)
     notes.append(f"{cfg.neuron}: the worst-row gain (condition III) has no 2×2-block form yet: max_gain is not given")
-    return Prediction(model, float(rate), float(mean), float(std), float(e1), float(e2), rho2, rho, math.nan, gain,
-                      log10_gain, regime, firing_label(float(rate)), notes, band, point)
+    return Prediction(
+        model,
+        float(rate),
+        float(mean),
+        float(std),
+        float(e1),
+        float(e2),
+        rho2,
+        rho,
+        math.nan,
+        gain,
+        log10_gain,
+        regime,
+        firing_label(float(rate)),
+        notes,
+        band,
+        point,
+    )
 
 
 def predict_all(cfg: LIFConfig, models: tuple[str, ...] = ("uniform", "gaussian")) -> dict[str, Prediction]:
@@ -458,6 +553,7 @@ def predict_all(cfg: LIFConfig, models: tuple[str, ...] = ("uniform", "gaussian"
 
 # ---------------------------------------------------------------------------------------------
 # Recommendation: conditions I-IV at one setting
+
 
 @dataclass
 class Recommendation:
@@ -486,9 +582,9 @@ _III_VS_IV = "docs/theory.md#85-conditions-iii-and-iv-cannot-both-hold-under-sta
 OPTION_TOLERANCE = 1e-6
 
 
-def recommendation_options(cfg: LIFConfig, v: VoltageState | None = None,
-                           solved: dict[str, tuple[float | None, str]] | None = None
-                           ) -> tuple[list[dict[str, Any]], list[str]]:
+def recommendation_options(
+    cfg: LIFConfig, v: VoltageState | None = None, solved: dict[str, tuple[float | None, str]] | None = None
+) -> tuple[list[dict[str, Any]], list[str]]:
     """Whole settings with ρ² = 1 at ``cfg`` (condition IV solved for one knob, the others kept), and a note
     for each option that does not exist here. Never a mixed pair: every option is evaluated as a whole.
 
@@ -509,8 +605,13 @@ def recommendation_options(cfg: LIFConfig, v: VoltageState | None = None,
     g4 = float(gamma_iv(A, C, D, e1, e2))
     lo, hi = RANGES["dampening"][:2]
     g_ok = math.isfinite(g4) and lo < g4 <= hi
-    candidates.append(("keep β, solve γ", {"dampening": g4} if g_ok else None,
-                       f"no dampening in ({lo:g}, {hi:g}] gives ρ² = 1 at β = {cfg.sharpness:g}"))
+    candidates.append(
+        (
+            "keep β, solve γ",
+            {"dampening": g4} if g_ok else None,
+            f"no dampening in ({lo:g}, {hi:g}] gives ρ² = 1 at β = {cfg.sharpness:g}",
+        )
+    )
     if cfg.shape == "qpseudospike":
         q, why_q = solved["tail"] if "tail" in solved else tail_star(cfg, v)
         candidates.append(("keep γ, β, solve q", {"tail": q} if q is not None else None, why_q))
@@ -535,20 +636,31 @@ def _option(cfg: LIFConfig, v: VoltageState, label: str, change: dict[str, float
     if not (math.isfinite(rho2) and abs(rho2 - 1) <= OPTION_TOLERANCE):
         return None
     _, _, _, regime, band, _ = _finish(at, rho2, math.nan, v.model)
-    return {"label": label, "dampening": at.dampening, "sharpness": at.sharpness, "tail": at.tail,
-            "rho2": rho2, "regime": regime, "log10_gain_band": list(band)}
+    return {
+        "label": label,
+        "dampening": at.dampening,
+        "sharpness": at.sharpness,
+        "tail": at.tail,
+        "rho2": rho2,
+        "regime": regime,
+        "log10_gain_band": list(band),
+    }
 
 
 #: why condition III has no variant form (docs/theory.md#94-conditions-i-to-iv-for-the-variants): the largest row
 #: sum of the block map, the LIF's worst-case gain, has a floor no dampening lowers
 VARIANT_III_NOTE = {
-    "alif": ("dampening: condition III has no alif form: with the adaptation gradient, a neuron that spiked "
-             "carries its error into a through the reset (k = −β_a z), so the block map's largest row sum is at "
-             "least ρ_a + β_a for any dampening (above 1 once β_a > 1 − ρ_a); without it the block is the LIF's "
-             "with θ_t, which stabviz does not solve yet"),
-    "cuba": ("dampening: condition III has no cuba form: the current's adjoint keeps α_s of itself and takes "
-             "α_s of the voltage's error each step, so the block map's largest row sum is at least 2α_s for any "
-             "dampening (above 1 once τ_s > 1.44 steps)"),
+    "alif": (
+        "dampening: condition III has no alif form: with the adaptation gradient, a neuron that spiked "
+        "carries its error into a through the reset (k = −β_a z), so the block map's largest row sum is at "
+        "least ρ_a + β_a for any dampening (above 1 once β_a > 1 − ρ_a); without it the block is the LIF's "
+        "with θ_t, which stabviz does not solve yet"
+    ),
+    "cuba": (
+        "dampening: condition III has no cuba form: the current's adjoint keeps α_s of itself and takes "
+        "α_s of the voltage's error each step, so the block map's largest row sum is at least 2α_s for any "
+        "dampening (above 1 once τ_s > 1.44 steps)"
+    ),
 }
 _VARIANT_KNOBS = {"sharpness": "keep γ, solve β", "dampening": "keep β, solve γ", "tail": "keep γ, β, solve q"}
 _NO_TAIL = "tail: only the qpseudospike shape has a tail-fatness q"
@@ -560,15 +672,19 @@ def variant_solutions(cfg: LIFConfig) -> dict[str, tuple[float | None, str]]:
     9.4). The multiplicative resets have no closed form: every knob is None, said why."""
     knobs = [k for k in _VARIANT_KNOBS if k != "tail" or cfg.shape == "qpseudospike"]
     if cfg.reset != "subtract":
-        why = (f"neuron = {cfg.neuron}: condition IV has no closed form for the {cfg.reset} reset (the variant rate "
-               "theory is the subtractive reset's, docs/theory.md section 9.3), so nothing is solved")
+        why = (
+            f"neuron = {cfg.neuron}: condition IV has no closed form for the {cfg.reset} reset (the variant rate "
+            "theory is the subtractive reset's, docs/theory.md section 9.3), so nothing is solved"
+        )
         return {k: (None, why) for k in knobs}
     from stabviz import variant_gain
+
     return {k: variant_gain.gain_is_one(cfg, k) for k in knobs}
 
 
-def variant_recommendation_options(cfg: LIFConfig, solved: dict[str, tuple[float | None, str]] | None = None
-                                   ) -> tuple[list[dict[str, Any]], list[str]]:
+def variant_recommendation_options(
+    cfg: LIFConfig, solved: dict[str, tuple[float | None, str]] | None = None
+) -> tuple[list[dict[str, Any]], list[str]]:
     """The alif / cuba counterpart of :func:`recommendation_options`: whole settings whose closed-form block
     gain is 1 (each evaluated whole, by :func:`predict` under the gaussian model), in the LIF's order and
     labels, and a note for each that does not exist. ``solved``: :func:`variant_solutions` at ``cfg``."""
@@ -592,8 +708,15 @@ def _variant_option(cfg: LIFConfig, label: str, change: dict[str, float]) -> dic
     pred = predict(at, "gaussian")
     if not (math.isfinite(pred.rho2) and abs(pred.rho2 - 1) <= OPTION_TOLERANCE):
         return None
-    return {"label": label, "dampening": at.dampening, "sharpness": at.sharpness, "tail": at.tail,
-            "rho2": pred.rho2, "regime": pred.regime, "log10_gain_band": list(pred.log10_gain_band)}
+    return {
+        "label": label,
+        "dampening": at.dampening,
+        "sharpness": at.sharpness,
+        "tail": at.tail,
+        "rho2": pred.rho2,
+        "regime": pred.regime,
+        "log10_gain_band": list(pred.log10_gain_band),
+    }
 
 
 def recommend(cfg: LIFConfig) -> Recommendation:
@@ -604,16 +727,32 @@ def recommend(cfg: LIFConfig) -> Recommendation:
     mu = float(condition_i(cfg))
     var = float(condition_ii(cfg, mu))
     if var < 0:
-        notes.append(f"recurrent_var: condition II is unattainable (σ_rec² = {var:.4g} < 0): the input current "
-                     "is too weak for the recurrent mean of condition I")
+        notes.append(
+            f"recurrent_var: condition II is unattainable (σ_rec² = {var:.4g} < 0): the input current "
+            "is too weak for the recurrent mean of condition I"
+        )
         var_out = None
     else:
         var_out = var
     g3, beta, q, options = (_lif_iii_iv if cfg.neuron == "lif" else _variant_iii_iv)(cfg, notes)
     pred = predict(cfg)
     notes += pred.notes
-    return Recommendation(mu, var_out, g3, beta, q, pred.firing_rate, pred.rho2, pred.max_gain,
-                          pred.gradient_gain, pred.regime, pred.firing, notes, options, pred.log10_gain_band)
+    return Recommendation(
+        mu,
+        var_out,
+        g3,
+        beta,
+        q,
+        pred.firing_rate,
+        pred.rho2,
+        pred.max_gain,
+        pred.gradient_gain,
+        pred.regime,
+        pred.firing,
+        notes,
+        options,
+        pred.log10_gain_band,
+    )
 
 
 def _lif_iii_iv(cfg: LIFConfig, notes: list[str]) -> tuple[float | None, float | None, float | None, list]:
@@ -629,10 +768,16 @@ def _lif_iii_iv(cfg: LIFConfig, notes: list[str]) -> tuple[float | None, float |
     notes += option_notes
     g4 = next((o["dampening"] for o in options if o["label"] == "keep β, solve γ"), None)
     if g3 is not None:
-        notes.append(f"γ_III = {g3:.4g} bounds the worst-case one-step gain (condition III), a worst case rather "
-                     "than a target" + (f"; here it is below γ_IV = {g4:.4g}, so conditions III and IV cannot "
-                                         f"both hold under this initialisation ({_III_VS_IV})"
-                                         if g4 is not None and g3 < g4 else ""))
+        notes.append(
+            f"γ_III = {g3:.4g} bounds the worst-case one-step gain (condition III), a worst case rather "
+            "than a target"
+            + (
+                f"; here it is below γ_IV = {g4:.4g}, so conditions III and IV cannot "
+                f"both hold under this initialisation ({_III_VS_IV})"
+                if g4 is not None and g3 < g4
+                else ""
+            )
+        )
     return g3, beta, q, options
 
 
@@ -648,9 +793,11 @@ def _variant_iii_iv(cfg: LIFConfig, notes: list[str]) -> tuple[None, float | Non
 # ---------------------------------------------------------------------------------------------
 # Region grids
 
+
 @dataclass
 class Region:
     """A (x, y) map of the stability measures. Arrays are (ny, nx); axes are ascending."""
+
     x_name: str
     y_name: str
     x: np.ndarray
@@ -669,29 +816,48 @@ class Region:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        def arr(a):   # JSON has no NaN/inf: undefined cells become null
+        def arr(a):  # JSON has no NaN/inf: undefined cells become null
             a = np.asarray(a, float)
             return np.where(np.isfinite(a), a.astype(object), None).tolist()
-        return {"x_name": self.x_name, "y_name": self.y_name, "x": arr(self.x), "y": arr(self.y),
-                "rho2": arr(self.rho2), "max_gain": arr(self.max_gain), "log10_gain": arr(self.log10_gain),
-                "regime": self.regime.tolist(), "firing_rate": arr(self.firing_rate),
-                "curves": {k: [arr(a), arr(b)] for k, (a, b) in self.curves.items()},
-                "optimum": self.optimum, "current": self.current, "notes": self.notes}
+
+        return {
+            "x_name": self.x_name,
+            "y_name": self.y_name,
+            "x": arr(self.x),
+            "y": arr(self.y),
+            "rho2": arr(self.rho2),
+            "max_gain": arr(self.max_gain),
+            "log10_gain": arr(self.log10_gain),
+            "regime": self.regime.tolist(),
+            "firing_rate": arr(self.firing_rate),
+            "curves": {k: [arr(a), arr(b)] for k, (a, b) in self.curves.items()},
+            "optimum": self.optimum,
+            "current": self.current,
+            "notes": self.notes,
+        }
 
     def to_csv(self) -> str:
         """One row per cell: x, y, rho2, max_gain, log10_gain, regime, firing_rate."""
         xx, yy = np.meshgrid(self.x, self.y)
         names = REGIME_NAMES
         rows = [f"{self.x_name},{self.y_name},rho2,max_gain,log10_gain,regime,firing_rate"]
-        cols = (xx.ravel(), yy.ravel(), self.rho2.ravel(), self.max_gain.ravel(), self.log10_gain.ravel(),
-                self.regime.ravel(), self.firing_rate.ravel())
+        cols = (
+            xx.ravel(),
+            yy.ravel(),
+            self.rho2.ravel(),
+            self.max_gain.ravel(),
+            self.log10_gain.ravel(),
+            self.regime.ravel(),
+            self.firing_rate.ravel(),
+        )
         for x, y, r, g, lg, reg, p in zip(*cols):
             rows.append(f"{x:.6g},{y:.6g},{r:.6g},{g:.6g},{lg:.6g},{names[int(reg)]},{p:.6g}")
         return "\n".join(rows) + "\n"
 
 
-def axis_values(name: str, n: int, value_range: tuple[float, float] | None = None,
-                log: bool | None = None) -> tuple[np.ndarray, bool]:
+def axis_values(
+    name: str, n: int, value_range: tuple[float, float] | None = None, log: bool | None = None
+) -> tuple[np.ndarray, bool]:
     """``n`` values of the axis ``name`` over ``value_range`` (default: AXES), which must lie inside
     RANGES[name] (a leak range within [0, 0.9999], a dampening range above 0, ...); geometric if ``log``
     (the leak: geometric in τ = −1/ln α, so a log leak axis must lie inside (0, 1))."""
@@ -699,19 +865,24 @@ def axis_values(name: str, n: int, value_range: tuple[float, float] | None = Non
     n = _grid_size(n)
     lo, hi, log_default = AXES[name]
     if value_range is not None:
-        if isinstance(value_range, (str, bytes)) or not (
-                isinstance(value_range, (tuple, list)) or getattr(value_range, "ndim", None) == 1) \
-                or len(value_range) != 2:
+        if (
+            isinstance(value_range, (str, bytes))
+            or not (isinstance(value_range, (tuple, list)) or getattr(value_range, "ndim", None) == 1)
+            or len(value_range) != 2
+        ):
             raise ValueError(f"{name} range = {show(value_range)} must be a pair (low, high)")
         lo, hi = (check_number(name, v, integer=False) for v in value_range)
     # By default an axis is log when its parameter's is and the range allows it (a leak range from 0 is linear).
-    log = (log_default and lo > 0 and (name != "leak" or hi < 1)) if log is None \
+    log = (
+        (log_default and lo > 0 and (name != "leak" or hi < 1))
+        if log is None
         else check_flag(f"log ({name} axis)", log)
+    )
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise ValueError(f"{name} range = ({lo}, {hi}) must be finite and increasing")
     if log and lo <= 0:
         raise ValueError(f"{name} range = ({lo}, {hi}) must be positive for a log axis")
-    if log and name == "leak":                   # log τ: geometric in τ = −1/ln α
+    if log and name == "leak":  # log τ: geometric in τ = −1/ln α
         if hi >= 1:
             raise ValueError(f"leak range = ({lo}, {hi}) must stay below 1 for a log-τ axis")
         return np.exp(-1.0 / np.geomspace(-1.0 / math.log(lo), -1.0 / math.log(hi), n)), True
@@ -719,9 +890,17 @@ def axis_values(name: str, n: int, value_range: tuple[float, float] | None = Non
     return vals, log
 
 
-def region(cfg: LIFConfig, x: str = "sharpness", y: str = "dampening", nx: int = 200, ny: int = 200,
-           x_range: tuple[float, float] | None = None, y_range: tuple[float, float] | None = None,
-           log_x: bool | None = None, log_y: bool | None = None) -> Region:
+def region(
+    cfg: LIFConfig,
+    x: str = "sharpness",
+    y: str = "dampening",
+    nx: int = 200,
+    ny: int = 200,
+    x_range: tuple[float, float] | None = None,
+    y_range: tuple[float, float] | None = None,
+    log_x: bool | None = None,
+    log_y: bool | None = None,
+) -> Region:
     """ρ², worst-case gain, log10 gradient gain and regime over a grid of two of
     (dampening, sharpness, tail, leak), with the condition curves, the optimum and the current point.
 
@@ -736,7 +915,7 @@ def region(cfg: LIFConfig, x: str = "sharpness", y: str = "dampening", nx: int =
     nx, ny = _grid_size(nx), _grid_size(ny)
     xs, log_x = axis_values(x, nx, x_range, log_x)
     ys, log_y = axis_values(y, ny, y_range, log_y)
-    key = Keyed(cfg, fields_except("dampening", *DISPLAY_FIELDS, x, y), digits=None)    # axes replace x, y
+    key = Keyed(cfg, fields_except("dampening", *DISPLAY_FIELDS, x, y), digits=None)  # axes replace x, y
     t = _region_terms(key, x, y, nx, ny, _as_key(x_range), _as_key(y_range), log_x, log_y)
     g = ys[:, None] if y == "dampening" else (xs[None, :] if x == "dampening" else cfg.dampening)
     rho2 = np.broadcast_to(t.A + t.C * t.e2 * g * g + t.D * t.e1 * g, (ny, nx)).astype(float)
@@ -747,14 +926,33 @@ def region(cfg: LIFConfig, x: str = "sharpness", y: str = "dampening", nx: int =
     opt = None
     if best[x] is not None and best[y] is not None:
         opt = (float(best[x]), float(best[y]))
-    regime = regime_of(log10_gain, cfg.tolerance)     # −inf (ρ² = 0) is vanishing
-    variant = [] if cfg.neuron == "lif" else [
-        f"neuron = {cfg.neuron}: this map and its condition curves are the plain LIF's (a {cfg.neuron} map is "
-        f"not computed); the prediction at the current point is the {cfg.neuron}'s own (theory.predict)"]
-    return Region(x, y, xs, ys, log_x, log_y, rho2, max_gain, log10_gain, regime,
-                  np.broadcast_to(t.firing, (ny, nx)).astype(float), dict(t.curves), opt,
-                  (float(getattr(cfg, x)), float(getattr(cfg, y))), cfg.tolerance,
-                  variant + list(t.notes) + opt_notes)
+    regime = regime_of(log10_gain, cfg.tolerance)  # −inf (ρ² = 0) is vanishing
+    variant = (
+        []
+        if cfg.neuron == "lif"
+        else [
+            f"neuron = {cfg.neuron}: this map and its condition curves are the plain LIF's (a {cfg.neuron} map is "
+            f"not computed); the prediction at the current point is the {cfg.neuron}'s own (theory.predict)"
+        ]
+    )
+    return Region(
+        x,
+        y,
+        xs,
+        ys,
+        log_x,
+        log_y,
+        rho2,
+        max_gain,
+        log10_gain,
+        regime,
+        np.broadcast_to(t.firing, (ny, nx)).astype(float),
+        dict(t.curves),
+        opt,
+        (float(getattr(cfg, x)), float(getattr(cfg, y))),
+        cfg.tolerance,
+        variant + list(t.notes) + opt_notes,
+    )
 
 
 def _grid_size(n: Any) -> int:
@@ -768,6 +966,7 @@ def _as_key(r: Any) -> tuple[float, float] | None:
 @dataclass(frozen=True)
 class _RegionTerms:
     """Everything of a region map that does not depend on the dampening, broadcastable to (ny, nx)."""
+
     e1: Any
     e2: Any
     A: Any
@@ -781,14 +980,16 @@ class _RegionTerms:
 
 
 @functools.lru_cache(maxsize=64)
-def _region_terms(key: Keyed, x: str, y: str, nx: int, ny: int, x_range, y_range, log_x: bool,
-                  log_y: bool) -> _RegionTerms:
+def _region_terms(
+    key: Keyed, x: str, y: str, nx: int, ny: int, x_range, y_range, log_x: bool, log_y: bool
+) -> _RegionTerms:
     cfg = key.cfg
     xs, _ = axis_values(x, nx, x_range, log_x)
     ys, _ = axis_values(y, ny, y_range, log_y)
     t = _terms_on(cfg, {x: xs[None, :], y: ys[:, None]})
-    return replace(t, curves=_condition_curves(cfg, x, y, xs, ys, t.e1, t.e2, t.A, t.C, t.D,
-                                                           t.leak if "leak" in (x, y) else None))
+    return replace(
+        t, curves=_condition_curves(cfg, x, y, xs, ys, t.e1, t.e2, t.A, t.C, t.D, t.leak if "leak" in (x, y) else None)
+    )
 
 
 def _terms_on(cfg: LIFConfig, grid: dict[str, np.ndarray]) -> _RegionTerms:
@@ -798,16 +999,36 @@ def _terms_on(cfg: LIFConfig, grid: dict[str, np.ndarray]) -> _RegionTerms:
     leak = p["leak"] if "leak" in grid else None
     notes: list[str] = []
     v = voltage_state(cfg, leak=leak)
-    rec = recurrent_law(cfg, leak) if cfg.init_rec != "conditions" or leak is None else \
-        _conditions_law_grid(cfg, leak, notes)
+    rec = (
+        recurrent_law(cfg, leak)
+        if cfg.init_rec != "conditions" or leak is None
+        else _conditions_law_grid(cfg, leak, notes)
+    )
     e1, e2 = v.moments(cfg.surrogate.replace(dampening=1.0, sharpness=p["sharpness"], tail=p["tail"]))
     A, C, D = gain_coefficients(cfg, v.firing_rate, leak, rec)
-    return _RegionTerms(e1, e2, A, C, D, worst_gain_factor(cfg, leak), cfg.leak if leak is None else leak,
-                        v.firing_rate, {}, tuple(notes))
+    return _RegionTerms(
+        e1,
+        e2,
+        A,
+        C,
+        D,
+        worst_gain_factor(cfg, leak),
+        cfg.leak if leak is None else leak,
+        v.firing_rate,
+        {},
+        tuple(notes),
+    )
 
 
-def map_slices(cfg: LIFConfig, x: str, along: str, values: Any, nx: int = 200,
-               x_range: tuple[float, float] | None = None, log_x: bool | None = None) -> dict[str, np.ndarray]:
+def map_slices(
+    cfg: LIFConfig,
+    x: str,
+    along: str,
+    values: Any,
+    nx: int = 200,
+    x_range: tuple[float, float] | None = None,
+    log_x: bool | None = None,
+) -> dict[str, np.ndarray]:
     """What an (x, dampening) map becomes when a third parameter ``along`` takes each of ``values``.
 
     Row i, column j hold, at ``along = values[i]`` and x = the j-th of :func:`axis_values` (x, nx):
@@ -826,9 +1047,16 @@ def map_slices(cfg: LIFConfig, x: str, along: str, values: Any, nx: int = 200,
     t = _terms_on(cfg, {x: xs[None, :], along: vals})
     leak_grid = t.leak if "leak" in (x, along) else None
     shape = (vals.shape[0], nx)
-    out = {"a0": t.A, "a1": t.D * t.e1, "a2": t.C * t.e2, "leak": t.leak, "worst": t.worst,
-           "firing": t.firing, "gamma_III": condition_iii(cfg, leak_grid),
-           "gamma_IV": gamma_iv(t.A, t.C, t.D, t.e1, t.e2)}
+    out = {
+        "a0": t.A,
+        "a1": t.D * t.e1,
+        "a2": t.C * t.e2,
+        "leak": t.leak,
+        "worst": t.worst,
+        "firing": t.firing,
+        "gamma_III": condition_iii(cfg, leak_grid),
+        "gamma_IV": gamma_iv(t.A, t.C, t.D, t.e1, t.e2),
+    }
     return {k: np.broadcast_to(np.asarray(v, float), shape).copy() for k, v in out.items()}
 
 
@@ -853,7 +1081,7 @@ def _optimum_cached(key: Keyed) -> tuple[dict[str, float | None], list[str]]:
         return point, ["optimum: condition III is unattainable"]
     at = cfg.replace(dampening=g3)
     if at.voltage_model == "measured":
-        at = at.replace(voltage_model="gaussian")   # the optimum marker never waits on a simulation
+        at = at.replace(voltage_model="gaussian")  # the optimum marker never waits on a simulation
     v = voltage_state(at)
     beta, why_b = sharpness_star(at, v)
     q, why_q = tail_star(at, v)
@@ -885,8 +1113,9 @@ def _condition_curves(cfg, x, y, xs, ys, e1, e2, A, C, D, leak) -> dict[str, tup
     return curves
 
 
-def rate_curve(cfg: LIFConfig, param: str, values: Any,
-               models: tuple[str, ...] = ("uniform", "gaussian")) -> dict[str, np.ndarray]:
+def rate_curve(
+    cfg: LIFConfig, param: str, values: Any, models: tuple[str, ...] = ("uniform", "gaussian")
+) -> dict[str, np.ndarray]:
     """Predicted firing rate as ``param`` ("leak" or "rec_mean") sweeps ``values``, per voltage model.
 
     For "rec_mean" the recurrent weights become normal(values, current std).

@@ -4,6 +4,7 @@ The document ships inside the package (stabviz/data/theory.md is the same file, 
 has it too). Sections are addressed by their number ("3", "8.2") or by their GitHub anchor
 ("3-conditions-i-to-iv"); both are stable names that docstrings and help texts cite.
 """
+
 from __future__ import annotations
 
 import functools
@@ -29,8 +30,8 @@ def sections() -> dict[str, tuple[str, str]]:
         number = title.split(" ", 1)[0].rstrip(".")
         if not re.fullmatch(r"\d+(\.\d+)?", number):
             continue
-        end = next((j for j, lv, _ in heads[k + 1:] if len(lv) <= len(level)), len(lines))
-        out[number] = (title, "\n".join(lines[i + 1:end]).strip())
+        end = next((j for j, lv, _ in heads[k + 1 :] if len(lv) <= len(level)), len(lines))
+        out[number] = (title, "\n".join(lines[i + 1 : end]).strip())
     return out
 
 

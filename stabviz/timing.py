@@ -5,11 +5,13 @@ Shared by `python -m stabviz bench lif` (:mod:`stabviz.cli.bench`) and ``benchma
 benchmarks need no CLI module. Nothing here imports torch (or :mod:`stabviz.lif`) at module level:
 the CLI imports this module at start-up and its other commands must start without torch.
 """
+
 from __future__ import annotations
 
 import statistics
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 DEFAULT_BATCH = 32
 DEFAULT_REPS = 10
@@ -22,8 +24,9 @@ def median_ms(fn: Callable[[], Any], reps: int = DEFAULT_REPS, warmup: int = 2) 
     return interleaved_median_ms({"fn": fn}, reps, warmup)["fn"]
 
 
-def interleaved_median_ms(fns: dict[str, Callable[[], Any]], reps: int = DEFAULT_REPS,
-                          warmup: int = 2, progress: Progress | None = None) -> dict[str, float]:
+def interleaved_median_ms(
+    fns: dict[str, Callable[[], Any]], reps: int = DEFAULT_REPS, warmup: int = 2, progress: Progress | None = None
+) -> dict[str, float]:
     """Median wall time (ms) of each function, timed in turns (one call of each per round) so that
     all of them see the same background load on a shared machine. ``progress(done, total)`` is called
     after every call (warm-up included)."""
@@ -51,6 +54,7 @@ def layer_inputs(cfg, batch: int, steps: int, generator=None, dtype=None):
     makes about half the neurons fire (the dense regime conditions I/II aim for); the loss is
     Σ spikes·probe."""
     import torch
+
     from stabviz.weights import layer_weights
 
     dtype = torch.float32 if dtype is None else dtype
@@ -99,11 +103,16 @@ def _layer_function(cfg, variant: str, bf16_matmul: bool) -> Callable[..., tuple
     if cfg.neuron != "lif":
         if bf16_matmul:
             raise ValueError(f"bf16_matmul = True is for neuron = 'lif' only; got neuron = {cfg.neuron!r}")
-        return {"fast": lif.recurrent_variant_time_major, "fast-batch-major": lif.recurrent_variant,
-                "reference": lif.reference_variant}[variant]
-    return {"fast": partial(lif.recurrent_lif_time_major, bf16_matmul=bf16_matmul),
-            "fast-batch-major": partial(lif.recurrent_lif, bf16_matmul=bf16_matmul),
-            "reference": lif.reference_recurrent}[variant]
+        return {
+            "fast": lif.recurrent_variant_time_major,
+            "fast-batch-major": lif.recurrent_variant,
+            "reference": lif.reference_variant,
+        }[variant]
+    return {
+        "fast": partial(lif.recurrent_lif_time_major, bf16_matmul=bf16_matmul),
+        "fast-batch-major": partial(lif.recurrent_lif, bf16_matmul=bf16_matmul),
+        "reference": lif.reference_recurrent,
+    }[variant]
 
 
 def gemm_floor_steps(n: int, batch: int, steps: int) -> dict[str, Callable[[], None]]:
@@ -117,8 +126,8 @@ def gemm_floor_steps(n: int, batch: int, steps: int) -> dict[str, Callable[[], N
     w = torch.randn(n, n)
     zt, wt = z.t().contiguous(), w.t().contiguous()
     out_row, out_col = torch.empty(batch, n), torch.empty(n, batch)
-    row = lambda: torch.mm(z, w, out=out_row)          # noqa: E731
-    col = lambda: torch.mm(wt, zt, out=out_col)        # noqa: E731
+    row = lambda: torch.mm(z, w, out=out_row)  # noqa: E731
+    col = lambda: torch.mm(wt, zt, out=out_col)  # noqa: E731
     return {"row": lambda: _repeat(row, 3 * steps), "col": lambda: _repeat(col, 3 * steps)}
 
 
@@ -126,9 +135,13 @@ def floor_figures(ms: dict[str, float], n: int, batch: int, steps: int, layer_ms
     """floor_ms (the faster orientation), floor_row_ms, their efficiencies against ``layer_ms`` and
     the floor's GEMM rate, from the medians of :func:`gemm_floor_steps`' functions."""
     floor = min(ms["row"], ms["col"])
-    return {"floor_ms": floor, "floor_row_ms": ms["row"], "efficiency": floor / layer_ms,
-            "efficiency_row": ms["row"] / layer_ms,
-            "gemm_gflops": 6 * batch * n * n * steps / (floor * 1e-3) / 1e9}
+    return {
+        "floor_ms": floor,
+        "floor_row_ms": ms["row"],
+        "efficiency": floor / layer_ms,
+        "efficiency_row": ms["row"] / layer_ms,
+        "gemm_gflops": 6 * batch * n * n * steps / (floor * 1e-3) / 1e9,
+    }
 
 
 def _repeat(fn: Callable[[], Any], times: int) -> None:
@@ -136,8 +149,15 @@ def _repeat(fn: Callable[[], Any], times: int) -> None:
         fn()
 
 
-def bench_lif(cfg, batch: int = DEFAULT_BATCH, steps: int | None = None, threads: int | None = None,
-              reps: int = DEFAULT_REPS, bf16_matmul: bool = False, progress: Progress | None = None) -> dict[str, Any]:
+def bench_lif(
+    cfg,
+    batch: int = DEFAULT_BATCH,
+    steps: int | None = None,
+    threads: int | None = None,
+    reps: int = DEFAULT_REPS,
+    bf16_matmul: bool = False,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """Median ms of one forward+backward of ``cfg``'s recurrent layer (cfg.neuron's model, n = cfg.n_rec,
     fast path as LIFNetwork runs it), the fp32 GEMM-only floor (timed in turns with it, see
     :func:`floor_figures`) and the efficiency floor_ms / ms. ``threads`` sets torch's CPU thread count
@@ -150,26 +170,46 @@ def bench_lif(cfg, batch: int = DEFAULT_BATCH, steps: int | None = None, threads
     steps = cfg.steps if steps is None else steps
     _check_positive(batch=batch, steps=steps, reps=reps)
     floors = gemm_floor_steps(cfg.n_rec, batch, steps)
-    ms = interleaved_median_ms({"fast": stabviz_layer_step(cfg, batch, steps, "fast", bf16_matmul), **floors},
-                               reps=reps, progress=progress)
-    return {"n": cfg.n_rec, "batch": batch, "steps": steps, "threads": torch.get_num_threads(),
-            "neuron": cfg.neuron, "reset": cfg.reset, "shape": cfg.shape, "bf16_matmul": bf16_matmul, "reps": reps,
-            "ms": ms["fast"], **floor_figures(ms, cfg.n_rec, batch, steps, ms["fast"])}
+    ms = interleaved_median_ms(
+        {"fast": stabviz_layer_step(cfg, batch, steps, "fast", bf16_matmul), **floors}, reps=reps, progress=progress
+    )
+    return {
+        "n": cfg.n_rec,
+        "batch": batch,
+        "steps": steps,
+        "threads": torch.get_num_threads(),
+        "neuron": cfg.neuron,
+        "reset": cfg.reset,
+        "shape": cfg.shape,
+        "bf16_matmul": bf16_matmul,
+        "reps": reps,
+        "ms": ms["fast"],
+        **floor_figures(ms, cfg.n_rec, batch, steps, ms["fast"]),
+    }
 
 
-def bench_lif_cuda(cfg, batch: int = DEFAULT_BATCH, steps: int | None = None, reps: int = DEFAULT_REPS,
-                   bf16_matmul: bool = False, progress: Progress | None = None) -> dict[str, Any]:
+def bench_lif_cuda(
+    cfg,
+    batch: int = DEFAULT_BATCH,
+    steps: int | None = None,
+    reps: int = DEFAULT_REPS,
+    bf16_matmul: bool = False,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """Median ms of one forward+backward of ``cfg``'s layer on CUDA, eagerly (``ms``) and replayed as a
     captured CUDA graph (``graph_ms``; ``graph_mode`` 'eager' and ``graph_note`` say when capturing
     failed). ValueError where CUDA is not available."""
     import torch
+
     from stabviz import lif
 
     if not torch.cuda.is_available():
         raise ValueError("bench lif --device cuda: CUDA is not available here (no CUDA device, or a CPU-only torch)")
     if cfg.neuron != "lif":
-        raise ValueError(f"bench lif --device cuda: neuron = {cfg.neuron!r}; the CUDA-graph timing runs neuron = 'lif' "
-                         "only (time alif and cuba on the CPU)")
+        raise ValueError(
+            f"bench lif --device cuda: neuron = {cfg.neuron!r}; the CUDA-graph timing runs neuron = 'lif' "
+            "only (time alif and cuba on the CPU)"
+        )
     steps = cfg.steps if steps is None else steps
     _check_positive(batch=batch, steps=steps, reps=reps)
     current, w_rec, probe = (t.detach().cuda() for t in layer_inputs(cfg, batch, steps))
@@ -182,13 +222,24 @@ def bench_lif_cuda(cfg, batch: int = DEFAULT_BATCH, steps: int | None = None, re
         return torch.autograd.grad((spikes * probe).sum(), [current, w_rec])
 
     graphed = lif.CapturedStep(step, torch.device("cuda"))
-    for _ in range(graphed.warmup + 2):       # warm-up, capture and a first replay before timing
+    for _ in range(graphed.warmup + 2):  # warm-up, capture and a first replay before timing
         graphed()
-    synced = lambda fn: lambda: (fn(), torch.cuda.synchronize())      # noqa: E731
+    synced = lambda fn: lambda: (fn(), torch.cuda.synchronize())  # noqa: E731
     ms = interleaved_median_ms({"eager": synced(step), "graph": synced(graphed)}, reps=reps, progress=progress)
-    return {"n": cfg.n_rec, "batch": batch, "steps": steps, "device": torch.cuda.get_device_name(),
-            "reset": cfg.reset, "shape": cfg.shape, "bf16_matmul": bf16_matmul, "reps": reps,
-            "ms": ms["eager"], "graph_ms": ms["graph"], "graph_mode": graphed.mode, "graph_note": graphed.note}
+    return {
+        "n": cfg.n_rec,
+        "batch": batch,
+        "steps": steps,
+        "device": torch.cuda.get_device_name(),
+        "reset": cfg.reset,
+        "shape": cfg.shape,
+        "bf16_matmul": bf16_matmul,
+        "reps": reps,
+        "ms": ms["eager"],
+        "graph_ms": ms["graph"],
+        "graph_mode": graphed.mode,
+        "graph_note": graphed.note,
+    }
 
 
 def check_bench_ensemble(train_cfg, members: int) -> list:
@@ -209,8 +260,9 @@ def bench_ensemble(train_cfg, members: int, progress: Progress | None = None) ->
     in this process, and their ratio ``speedup`` = sequential_s / ensemble_s. Both include loading
     each member's task and its start and end probes. ``progress(done, 2·members)``: the ensemble counts
     as ``members`` runs, advanced with its steps."""
-    cfgs = check_bench_ensemble(train_cfg, members)     # before torch is imported or anything is built
+    cfgs = check_bench_ensemble(train_cfg, members)  # before torch is imported or anything is built
     import torch
+
     from stabviz import train
 
     report = progress or (lambda done, total: None)
@@ -221,18 +273,30 @@ def bench_ensemble(train_cfg, members: int, progress: Progress | None = None) ->
     train.run(warm)
     start = time.perf_counter()
     steps = max(train_cfg.train_steps, 1)
-    ensemble = train.run_ensemble([(cfg, None) for cfg in cfgs], callback=lambda event: report(
-        members * min(int(event.get("step", 0)), steps) // steps, total))
+    ensemble = train.run_ensemble(
+        [(cfg, None) for cfg in cfgs],
+        callback=lambda event: report(members * min(int(event.get("step", 0)), steps) // steps, total),
+    )
     ensemble_s = time.perf_counter() - start
     start = time.perf_counter()
     for k, cfg in enumerate(cfgs):
         train.run(cfg)
         report(members + k + 1, total)
     sequential_s = time.perf_counter() - start
-    return {"members": members, "n": train_cfg.lif.n_rec, "n_in": train_cfg.lif.n_in, "batch": train_cfg.batch,
-            "steps": train_cfg.time_steps, "train_steps": train_cfg.train_steps, "device": ensemble[0]["device"],
-            "threads": torch.get_num_threads(), "execution": ensemble[0]["execution"],
-            "ensemble_s": ensemble_s, "sequential_s": sequential_s, "speedup": sequential_s / ensemble_s}
+    return {
+        "members": members,
+        "n": train_cfg.lif.n_rec,
+        "n_in": train_cfg.lif.n_in,
+        "batch": train_cfg.batch,
+        "steps": train_cfg.time_steps,
+        "train_steps": train_cfg.train_steps,
+        "device": ensemble[0]["device"],
+        "threads": torch.get_num_threads(),
+        "execution": ensemble[0]["execution"],
+        "ensemble_s": ensemble_s,
+        "sequential_s": sequential_s,
+        "speedup": sequential_s / ensemble_s,
+    }
 
 
 def _check_positive(**values: int) -> None:

@@ -9,6 +9,7 @@ task's measured input statistics m_x, v_x. Every run therefore answers "was the 
 Progress goes through ``callback({"step": k, "metrics": {...}})``; nothing here prints, and nothing
 here imports streamlit (runs execute in worker processes).
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -17,8 +18,9 @@ import math
 import os
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -27,14 +29,23 @@ from stabviz import local_losses, memory, theory
 from stabviz.config import LIFConfig, TrainConfig
 from stabviz.intervals import rate_tolerance
 from stabviz.jsonsafe import finite_or_none
-from stabviz.lif import (CapturedStep, LIFEnsemble, LIFNetwork, fit_gradient_gain, group_by_shape,
-                         probe_gradient_flow, resolve_device, shape_key)
+from stabviz.lif import (
+    CapturedStep,
+    LIFEnsemble,
+    LIFNetwork,
+    fit_gradient_gain,
+    group_by_shape,
+    probe_gradient_flow,
+    resolve_device,
+    shape_key,
+)
 from stabviz.simulate import measure_layer
 from stabviz.tasks import TaskData, input_stats, load_task
 
 Callback = Callable[[dict[str, Any]], None]
 
-#: The sparsity switch of docs/theory.md#6-what-the-paper-reports: off for the first fifth of training, a linear ramp to 1
+#: The sparsity switch of docs/theory.md#6-what-the-paper-reports: off for the first fifth of training, a linear ramp to
+# 1
 #: by three fifths, then on.
 SWITCH_START, SWITCH_FULL = 0.2, 0.6
 #: Initial-rate adjustment (f0): at most this many bias-only steps ...
@@ -50,7 +61,8 @@ STATUSES = ("finished", "stopped", "diverged", "cancelled")
 
 
 def sparsity_switch(step: int, total_steps: int) -> float:
-    """The sparsity-loss switch at optimiser step ``step`` (0-based) of ``total_steps`` (docs/theory.md#6-what-the-paper-reports).
+    """The sparsity-loss switch at optimiser step ``step`` (0-based) of ``total_steps``
+    (docs/theory.md#6-what-the-paper-reports).
 
     0 while step/total < 1/5, rising linearly to 1 at step/total = 3/5, then 1.
     """
@@ -74,16 +86,29 @@ def recommended_setting(lif: LIFConfig, cfg: TrainConfig) -> tuple[LIFConfig, di
     option is harmful the setting stays and the notes say why. Returns (the new config, what was applied).
     """
     from stabviz.outcomes.advice import recommended_setting as advised
+
     return advised(lif, budget=cfg.train_steps, layers=cfg.layers)
 
 
 def prediction_summary(lif: LIFConfig) -> dict[str, Any]:
     """What the theory predicts for ``lif`` (its voltage model): firing_rate, rho, rho2, regime, ..."""
     p = theory.predict(lif)
-    return finite_or_none({"voltage_model": p.voltage_model, "firing_rate": p.firing_rate, "rho": p.rho,
-                    "rho2": p.rho2, "regime": p.regime, "point_regime": p.point_regime,
-                    "log10_gain_band": list(p.log10_gain_band), "firing": p.firing, "max_gain": p.max_gain,
-                    "gradient_gain": p.gradient_gain, "log10_gain": p.log10_gain, "notes": list(p.notes)})
+    return finite_or_none(
+        {
+            "voltage_model": p.voltage_model,
+            "firing_rate": p.firing_rate,
+            "rho": p.rho,
+            "rho2": p.rho2,
+            "regime": p.regime,
+            "point_regime": p.point_regime,
+            "log10_gain_band": list(p.log10_gain_band),
+            "firing": p.firing,
+            "max_gain": p.max_gain,
+            "gradient_gain": p.gradient_gain,
+            "log10_gain": p.log10_gain,
+            "notes": list(p.notes),
+        }
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,12 +121,25 @@ def probe(net: LIFNetwork, lif: LIFConfig, x: torch.Tensor, y: torch.Tensor) -> 
     last step's readout, with its fitted per-step gain ρ̂ (``grad_gain``)."""
     with torch.no_grad():
         _, spikes = net(x)
-        m = measure_layer(net.w_in[0].detach(), net.recurrent_weight(0).detach(), net.bias[0].detach(),
-                          lif, x, burn_in=max(1, x.shape[1] // 5))
+        m = measure_layer(
+            net.w_in[0].detach(),
+            net.recurrent_weight(0).detach(),
+            net.bias[0].detach(),
+            lif,
+            x,
+            burn_in=max(1, x.shape[1] // 5),
+        )
     flow = probe_gradient_flow(net, x, y)[0]
-    return finite_or_none({"firing_rate": [float(s.mean()) for s in spikes], "rho2": m.rho2,
-                    "rho": math.sqrt(m.rho2) if m.rho2 >= 0 else math.nan, "max_gain": m.max_gain,
-                    "grad_gain": fit_gradient_gain(flow), "grad_flow": [float(v) for v in flow]})
+    return finite_or_none(
+        {
+            "firing_rate": [float(s.mean()) for s in spikes],
+            "rho2": m.rho2,
+            "rho": math.sqrt(m.rho2) if m.rho2 >= 0 else math.nan,
+            "max_gain": m.max_gain,
+            "grad_gain": fit_gradient_gain(flow),
+            "grad_flow": [float(v) for v in flow],
+        }
+    )
 
 
 def verdict(prediction: dict[str, Any], initial: dict[str, Any], lif: LIFConfig) -> dict[str, Any]:
@@ -117,8 +155,7 @@ def verdict(prediction: dict[str, Any], initial: dict[str, Any], lif: LIFConfig)
     """
     p_pred, p_meas = prediction.get("firing_rate"), (initial.get("firing_rate") or [None])[0]
     rho_pred, rho_meas = prediction.get("rho"), initial.get("grad_gain")
-    rate_ok = None if None in (p_pred, p_meas) else \
-        abs(p_pred - p_meas) <= rate_tolerance(p_meas)
+    rate_ok = None if None in (p_pred, p_meas) else abs(p_pred - p_meas) <= rate_tolerance(p_meas)
     decades = None
     if rho_pred and rho_meas and rho_pred > 0 and rho_meas > 0:
         decades = lif.steps * math.log10(rho_meas / rho_pred)
@@ -130,12 +167,17 @@ def verdict(prediction: dict[str, Any], initial: dict[str, Any], lif: LIFConfig)
         measured_regime = theory.REGIMES[code + 1]
         if None not in band:
             in_band = band[0] <= measured_log10 <= band[1]
-    return {"firing_rate": {"predicted": p_pred, "measured": p_meas, "agrees": rate_ok},
-            "rho": {"predicted": rho_pred, "measured": rho_meas, "decades_apart": decades,
-                    "agrees": None if decades is None else abs(decades) <= lif.tolerance},
-            "rho2": {"predicted": prediction.get("rho2"), "measured": initial.get("rho2")},
-            "regime": {"predicted": prediction.get("regime"), "measured": measured_regime,
-                       "band": band, "agrees": in_band}}
+    return {
+        "firing_rate": {"predicted": p_pred, "measured": p_meas, "agrees": rate_ok},
+        "rho": {
+            "predicted": rho_pred,
+            "measured": rho_meas,
+            "decades_apart": decades,
+            "agrees": None if decades is None else abs(decades) <= lif.tolerance,
+        },
+        "rho2": {"predicted": prediction.get("rho2"), "measured": initial.get("rho2")},
+        "regime": {"predicted": prediction.get("regime"), "measured": measured_regime, "band": band, "agrees": in_band},
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,9 +242,9 @@ def evaluate(net: LIFNetwork, x: torch.Tensor, y: torch.Tensor, loss_kind: str, 
     """(loss, accuracy) over all of x, y, in chunks of ``batch``."""
     total_loss, correct = 0.0, 0
     for i in range(0, len(y), batch):
-        readout, _ = net(x[i:i + batch])
-        total_loss += float(task_loss(readout, y[i:i + batch], loss_kind)) * len(y[i:i + batch])
-        correct += int((predicted_class(readout, loss_kind) == y[i:i + batch]).sum())
+        readout, _ = net(x[i : i + batch])
+        total_loss += float(task_loss(readout, y[i : i + batch], loss_kind)) * len(y[i : i + batch])
+        correct += int((predicted_class(readout, loss_kind) == y[i : i + batch]).sum())
     return total_loss / len(y), correct / len(y)
 
 
@@ -210,7 +252,7 @@ def evaluate(net: LIFNetwork, x: torch.Tensor, y: torch.Tensor, loss_kind: str, 
 # Initial-rate adjustment
 
 
-def adjust_initial_rate(net: LIFNetwork, batches: "_Batches", f0: float) -> dict[str, Any]:
+def adjust_initial_rate(net: LIFNetwork, batches: _Batches, f0: float) -> dict[str, Any]:
     """Train only the per-neuron biases toward firing rate ``f0`` (docs/theory.md#6-what-the-paper-reports).
 
     At most RATE_STEPS Adam steps, stopping once every layer's mean rate is within RATE_TOLERANCE of
@@ -237,13 +279,18 @@ def adjust_initial_rate(net: LIFNetwork, batches: "_Batches", f0: float) -> dict
         for b, r in zip(net.bias, per_neuron):
             b.grad = (r - f0).to(b.dtype)
         opt.step()
-    return {"target": f0, "steps": steps, "firing_rate": rates,
-            "reached": all(abs(r - f0) <= RATE_TOLERANCE for r in rates)}
+    return {
+        "target": f0,
+        "steps": steps,
+        "firing_rate": rates,
+        "reached": all(abs(r - f0) <= RATE_TOLERANCE for r in rates),
+    }
 
 
 @dataclass
 class _Batches:
     """Seeded mini-batches: consecutive slices of a fresh permutation per epoch."""
+
     x: torch.Tensor
     y: torch.Tensor
     size: int
@@ -261,7 +308,7 @@ class _Batches:
         if self._order is None or self._pos + size > n:
             self._order = torch.randperm(n, generator=self.generator).to(self.y.device)
             self._pos = 0
-        idx = self._order[self._pos:self._pos + size]
+        idx = self._order[self._pos : self._pos + size]
         self._pos += size
         return idx
 
@@ -274,8 +321,13 @@ class _Batches:
 # The run
 
 
-def run(cfg: TrainConfig, callback: Callback | None = None, should_stop: Callable[[], bool] | None = None,
-        run_id: str | None = None, cuda_graph: bool | None = None) -> dict[str, Any]:
+def run(
+    cfg: TrainConfig,
+    callback: Callback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    run_id: str | None = None,
+    cuda_graph: bool | None = None,
+) -> dict[str, Any]:
     """Train once and return the summary (JSON-ready: non-finite numbers become None).
 
     Status: 'finished', 'stopped' (its time limit ended it before the last step; ``final.steps_done``
@@ -296,7 +348,7 @@ def run(cfg: TrainConfig, callback: Callback | None = None, should_stop: Callabl
     started = time.monotonic()
     emit = callback or (lambda event: None)
     stop = should_stop or (lambda: False)
-    memory.check_train(cfg)          # before any allocation: a refused size costs nothing
+    memory.check_train(cfg)  # before any allocation: a refused size costs nothing
     device = resolve_device(cfg.device)
     member = _prepare(cfg, run_id or uuid.uuid4().hex[:12], emit, device)
     outcome = _train(member.net, cfg, member.batches, emit, stop, started)
@@ -324,11 +376,12 @@ def _check_run(cfg: TrainConfig) -> None:
 @dataclass
 class _Member:
     """One run's data, network and measurements: what :func:`run` and :func:`run_ensemble` share."""
+
     cfg: TrainConfig
     run_id: str
     emit: Callback
     device: torch.device
-    task: dict[str, Any]                  # the summary's "task" (the TaskData itself is not kept)
+    task: dict[str, Any]  # the summary's "task" (the TaskData itself is not kept)
     lif: LIFConfig
     recommended: dict[str, Any] | None
     prediction: dict[str, Any]
@@ -342,13 +395,14 @@ class _Member:
 @dataclass(frozen=True)
 class _Splits:
     """A task's train and test tensors, its input statistics and its summary (what a run keeps of it)."""
+
     x_train: torch.Tensor
     y_train: torch.Tensor
     x_test: torch.Tensor
     y_test: torch.Tensor
     m_x: float
     v_x: float
-    data: TaskData                        # tensors dropped: only its sizes and names are read
+    data: TaskData  # tensors dropped: only its sizes and names are read
 
 
 #: The last generated task's splits, shared by the runs that ask for the same data: a sweep's members
@@ -361,16 +415,23 @@ _GENERATED = ("randman", "digits", "cues")
 
 def _data_key(cfg: TrainConfig) -> tuple:
     """What :func:`stabviz.tasks.load_task` reads from ``cfg``: equal keys, equal data."""
-    return (cfg.task, cfg.classes, cfg.lif.n_in, cfg.manifold_dim, cfg.samples, cfg.time_steps, cfg.lif.seed,
-            cfg.data_path)
+    return (
+        cfg.task,
+        cfg.classes,
+        cfg.lif.n_in,
+        cfg.manifold_dim,
+        cfg.samples,
+        cfg.time_steps,
+        cfg.lif.seed,
+        cfg.data_path,
+    )
 
 
 def _load_splits(cfg: TrainConfig) -> _Splits:
     data = load_task(cfg)
     x_train = data.x_train
     m_x, v_x = input_stats(x_train)
-    return _Splits(x_train, data.y_train, data.x_test, data.y_test, m_x, v_x,
-                   replace(data, x=data.x[:0], y=data.y[:0]))
+    return _Splits(x_train, data.y_train, data.x_test, data.y_test, m_x, v_x, replace(data, x=data.x[:0], y=data.y[:0]))
 
 
 def _task_splits(cfgs: Sequence[TrainConfig]) -> list[_Splits]:
@@ -392,8 +453,9 @@ def _task_splits(cfgs: Sequence[TrainConfig]) -> list[_Splits]:
     return [found[k] for k in keys]
 
 
-def _prepare(cfg: TrainConfig, run_id: str, emit: Callback, device: torch.device,
-             splits: _Splits | None = None) -> _Member:
+def _prepare(
+    cfg: TrainConfig, run_id: str, emit: Callback, device: torch.device, splits: _Splits | None = None
+) -> _Member:
     """Load the task (or take ``splits``, its data loaded already), build the network from the seed,
     probe it (the step-0 event) and, with ``initial_rate``, adjust the biases: everything before the
     optimiser loop."""
@@ -413,36 +475,90 @@ def _prepare(cfg: TrainConfig, run_id: str, emit: Callback, device: torch.device
     batches = _Batches(x_train, y_train, cfg.batch, generator)
 
     initial = probe(net, lif, x_test[:PROBE_SAMPLES], y_test[:PROBE_SAMPLES])
-    emit({"step": 0, "metrics": _numbers({"rho2": initial["rho2"], "grad_gain": initial["grad_gain"],
-                                          "progress": 0.0, **_per_layer("firing_rate", initial["firing_rate"])})})
+    emit(
+        {
+            "step": 0,
+            "metrics": _numbers(
+                {
+                    "rho2": initial["rho2"],
+                    "grad_gain": initial["grad_gain"],
+                    "progress": 0.0,
+                    **_per_layer("firing_rate", initial["firing_rate"]),
+                }
+            ),
+        }
+    )
     rate_adjustment = None
     if cfg.initial_rate is not None:
         rate_adjustment = adjust_initial_rate(net, batches, cfg.initial_rate)
     # only the splits stay: an ensemble holds every member's data at once
-    return _Member(cfg, run_id, emit, device, _task_summary(data, m_x, v_x), lif, recommended, prediction, net,
-                   batches, (x_test, y_test), initial, rate_adjustment)
+    return _Member(
+        cfg,
+        run_id,
+        emit,
+        device,
+        _task_summary(data, m_x, v_x),
+        lif,
+        recommended,
+        prediction,
+        net,
+        batches,
+        (x_test, y_test),
+        initial,
+        rate_adjustment,
+    )
 
 
 def _finish(m: _Member, outcome: dict[str, Any], started: float, execution: dict[str, Any]) -> dict[str, Any]:
     """Test accuracy, the final probe (the last event) and the run's summary."""
     cfg, (x_test, y_test) = m.cfg, m.test
     test_loss, test_acc = evaluate(m.net, x_test, y_test, cfg.loss, max(cfg.batch, 64))
-    final = {**probe(m.net, m.lif, x_test[:PROBE_SAMPLES], y_test[:PROBE_SAMPLES]), "loss": test_loss,
-             "accuracy": test_acc, "train_loss": outcome["last_loss"], "train_accuracy": outcome["last_accuracy"],
-             "steps_done": outcome["steps_done"]}
+    final = {
+        **probe(m.net, m.lif, x_test[:PROBE_SAMPLES], y_test[:PROBE_SAMPLES]),
+        "loss": test_loss,
+        "accuracy": test_acc,
+        "train_loss": outcome["last_loss"],
+        "train_accuracy": outcome["last_accuracy"],
+        "steps_done": outcome["steps_done"],
+    }
     final = finite_or_none(final)
-    m.emit({"step": outcome["steps_done"], "metrics": _numbers(
-        {"test_accuracy": test_acc, "test_loss": test_loss, "rho2": final["rho2"],
-         "grad_gain": final["grad_gain"], **_per_layer("firing_rate", final["firing_rate"])})})
-    return finite_or_none({"run_id": m.run_id, "status": outcome["status"], "stopped_early": outcome["stopped_early"],
-            "device": str(m.device), "wall_s": time.monotonic() - started,
-            "task": m.task, "lif": m.lif.to_dict(), "recommended_sg": m.recommended,
-            "prediction": m.prediction, "initial": m.initial, "final": final, "rate_adjustment": m.rate_adjustment,
-            "verdict": verdict(m.prediction, m.initial, m.lif), "execution": dict(execution)})
+    m.emit(
+        {
+            "step": outcome["steps_done"],
+            "metrics": _numbers(
+                {
+                    "test_accuracy": test_acc,
+                    "test_loss": test_loss,
+                    "rho2": final["rho2"],
+                    "grad_gain": final["grad_gain"],
+                    **_per_layer("firing_rate", final["firing_rate"]),
+                }
+            ),
+        }
+    )
+    return finite_or_none(
+        {
+            "run_id": m.run_id,
+            "status": outcome["status"],
+            "stopped_early": outcome["stopped_early"],
+            "device": str(m.device),
+            "wall_s": time.monotonic() - started,
+            "task": m.task,
+            "lif": m.lif.to_dict(),
+            "recommended_sg": m.recommended,
+            "prediction": m.prediction,
+            "initial": m.initial,
+            "final": final,
+            "rate_adjustment": m.rate_adjustment,
+            "verdict": verdict(m.prediction, m.initial, m.lif),
+            "execution": dict(execution),
+        }
+    )
 
 
-def _train(net: LIFNetwork, cfg: TrainConfig, batches: _Batches, emit: Callback, stop: Callable[[], bool],
-           started: float) -> dict[str, Any]:
+def _train(
+    net: LIFNetwork, cfg: TrainConfig, batches: _Batches, emit: Callback, stop: Callable[[], bool], started: float
+) -> dict[str, Any]:
     """The optimiser loop; returns status, stopped_early, steps_done and the last batch's loss/accuracy."""
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     readouts = local_losses.random_readouts(net, cfg.lif.seed) if cfg.local_losses else None
@@ -459,13 +575,16 @@ def _train(net: LIFNetwork, cfg: TrainConfig, batches: _Batches, emit: Callback,
         if readouts is None:
             readout, spikes = net(xb)
             loss = objective = task_loss(readout, yb, cfg.loss)
-        else:           # the reported loss is the network's; the local ones train the hidden layers
+        else:  # the reported loss is the network's; the local ones train the hidden layers
             readout, spikes, local = local_losses.forward(net, xb, readouts)
             loss = task_loss(readout, yb, cfg.loss)
             objective = loss + sum(task_loss(r, yb, cfg.loss) for r in local)
         switch = sparsity_switch(step, cfg.train_steps) if cfg.sparsity_weight > 0 else 0.0
-        total = objective + cfg.sparsity_weight * switch * sparsity_loss(spikes, cfg.sparsity_target) \
-            if switch > 0 else objective
+        total = (
+            objective + cfg.sparsity_weight * switch * sparsity_loss(spikes, cfg.sparsity_target)
+            if switch > 0
+            else objective
+        )
         lam = rate_control_weight(cfg, step)
         if lam > 0:
             total = total + lam * rate_control_loss(spikes, cfg.rate_control[0])
@@ -483,15 +602,28 @@ def _train(net: LIFNetwork, cfg: TrainConfig, batches: _Batches, emit: Callback,
         steps_done = step + 1
         last_acc = float((predicted_class(readout.detach(), cfg.loss) == yb).float().mean())
         # built only when emitted: the firing rates are read from the device
-        last = functools.partial(_step_event, steps_done, cfg.train_steps, last_loss, last_acc, switch,
-                                 [s.detach() for s in spikes], grad_norms)
+        last = functools.partial(
+            _step_event,
+            steps_done,
+            cfg.train_steps,
+            last_loss,
+            last_acc,
+            switch,
+            [s.detach() for s in spikes],
+            grad_norms,
+        )
         if steps_done % cfg.log_every == 0 or steps_done == cfg.train_steps:
             emit(last())
             last = None
     if status == "stopped" and last is not None:
-        emit(last())                     # the curves end at the last step taken, not the last logged
-    return {"status": status, "stopped_early": stopped_early, "steps_done": steps_done,
-            "last_loss": last_loss, "last_accuracy": last_acc}
+        emit(last())  # the curves end at the last step taken, not the last logged
+    return {
+        "status": status,
+        "stopped_early": stopped_early,
+        "steps_done": steps_done,
+        "last_loss": last_loss,
+        "last_accuracy": last_acc,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -502,9 +634,20 @@ def ensemble_key(cfg: TrainConfig) -> tuple:
     """What runs must share to train as one ensemble: the layer's shape (:func:`stabviz.lif.shape_key`),
     the layers, the task and its sizes, the batch, the optimiser steps, the loss and the device.
     Seeds, α, θ, γ, β, q, the initialisation, lr, weight decay, sparsity, f0 and time limit may differ."""
-    key = (shape_key(cfg.lif), cfg.layers, cfg.task, cfg.data_path, cfg.classes, cfg.samples, cfg.time_steps,
-           cfg.batch, cfg.train_steps, cfg.loss, cfg.device)
-    return key + (object(),) if cfg.local_losses else key     # local losses: a run trains alone
+    key = (
+        shape_key(cfg.lif),
+        cfg.layers,
+        cfg.task,
+        cfg.data_path,
+        cfg.classes,
+        cfg.samples,
+        cfg.time_steps,
+        cfg.batch,
+        cfg.train_steps,
+        cfg.loss,
+        cfg.device,
+    )
+    return key + (object(),) if cfg.local_losses else key  # local losses: a run trains alone
 
 
 def group_configs(configs: Sequence[TrainConfig]) -> list[list[int]]:
@@ -512,9 +655,12 @@ def group_configs(configs: Sequence[TrainConfig]) -> list[list[int]]:
     return group_by_shape(configs, key=ensemble_key)
 
 
-def run_ensemble(members: Sequence[tuple[TrainConfig, str | None]], callback: Callback | None = None,
-                 should_stop: Callable[[str], bool] | None = None,
-                 cuda_graph: bool | None = None) -> list[dict[str, Any]]:
+def run_ensemble(
+    members: Sequence[tuple[TrainConfig, str | None]],
+    callback: Callback | None = None,
+    should_stop: Callable[[str], bool] | None = None,
+    cuda_graph: bool | None = None,
+) -> list[dict[str, Any]]:
     """Train every (config, run_id) member as one ensemble (:class:`stabviz.lif.LIFEnsemble`) and
     return their summaries, in order, with :func:`run`'s keys.
 
@@ -530,23 +676,29 @@ def run_ensemble(members: Sequence[tuple[TrainConfig, str | None]], callback: Ca
     """
     members = [(cfg, run_id or uuid.uuid4().hex[:12]) for cfg, run_id in members]
     if any(cfg.local_losses for cfg, _ in members):
-        raise ValueError("local_losses = True: such runs train one at a time (run), not as an ensemble "
-                         "(--seeds 1, or STABVIZ_CUDA_GRAPH unset)")
+        raise ValueError(
+            "local_losses = True: such runs train one at a time (run), not as an ensemble "
+            "(--seeds 1, or STABVIZ_CUDA_GRAPH unset)"
+        )
     if not members:
         raise ValueError("an ensemble needs at least one member")
     for cfg, _ in members:
         _check_run(cfg)
     cfgs = [cfg for cfg, _ in members]
     if len(group_configs(cfgs)) > 1:
-        raise ValueError("ensemble members must share the layer shape, layers, task and its sizes, batch, "
-                         "steps, loss and device; split them with train.group_configs")
+        raise ValueError(
+            "ensemble members must share the layer shape, layers, task and its sizes, batch, "
+            "steps, loss and device; split them with train.group_configs"
+        )
     memory.check_ensemble(cfgs)
     started = time.monotonic()
     emit = callback or (lambda event: None)
     stop = should_stop or (lambda run_id: False)
     device = resolve_device(cfgs[0].device)
-    states = [_prepare(cfg, run_id, _tagged(emit, run_id), device, splits)
-              for (cfg, run_id), splits in zip(members, _task_splits(cfgs))]
+    states = [
+        _prepare(cfg, run_id, _tagged(emit, run_id), device, splits)
+        for (cfg, run_id), splits in zip(members, _task_splits(cfgs))
+    ]
     if len({(s.net.n_in, s.net.n_out, s.batches.batch_size) for s in states}) > 1:
         raise ValueError("ensemble members' data differ in channels, classes or batch size; train them apart")
     outcomes, execution = _train_ensemble(states, stop, started, cuda_graph_requested(cuda_graph))
@@ -557,15 +709,17 @@ def _tagged(emit: Callback, run_id: str) -> Callback:
     return lambda event: emit({**event, "run_id": run_id})
 
 
-def _train_ensemble(states: list[_Member], stop: Callable[[str], bool], started: float,
-                    cuda_graph: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _train_ensemble(
+    states: list[_Member], stop: Callable[[str], bool], started: float, cuda_graph: bool
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The lockstep optimiser loop: per member what :func:`_train` returns, and the execution record."""
     cfg0, members = states[0].cfg, len(states)
     ens = LIFEnsemble([s.net for s in states])
     params = [list(s.net.parameters()) for s in states]
     flat = [p for ps in params for p in ps]
-    opt = torch.optim.AdamW([{"params": p, "lr": s.cfg.lr, "weight_decay": s.cfg.weight_decay}
-                             for p, s in zip(params, states)])
+    opt = torch.optim.AdamW(
+        [{"params": p, "lr": s.cfg.lr, "weight_decay": s.cfg.weight_decay} for p, s in zip(params, states)]
+    )
     device, layers = states[0].device, cfg0.layers
     x0 = states[0].batches.x
     # zeros, not empty: a member stopped before its first step leaves valid (ignored) class labels
@@ -593,12 +747,16 @@ def _train_ensemble(states: list[_Member], stop: Callable[[str], bool], started:
         norms = torch.stack([torch.linalg.vector_norm(w.grad) for s in states for w in s.net.w_rec])
         accuracy = (predicted_class(readout.detach(), cfg0.loss) == yb).to(losses.dtype).mean(dim=1)
         rates = torch.stack([_mean_rate(z.detach()) for z in spikes], dim=1)
-        return torch.cat([losses.detach()[:, None], total.detach()[:, None], accuracy[:, None], rates,
-                          norms.view(members, layers)], dim=1)
+        return torch.cat(
+            [losses.detach()[:, None], total.detach()[:, None], accuracy[:, None], rates, norms.view(members, layers)],
+            dim=1,
+        )
 
     graph = CapturedStep(step, device, enabled=cuda_graph)
-    outcomes = [{"status": None, "stopped_early": None, "steps_done": 0, "last_loss": math.nan,
-                 "last_accuracy": math.nan} for _ in states]
+    outcomes = [
+        {"status": None, "stopped_early": None, "steps_done": 0, "last_loss": math.nan, "last_accuracy": math.nan}
+        for _ in states
+    ]
     unlogged: list[dict[str, Any] | None] = [None] * members
     for step_no in range(cfg0.train_steps):
         for k, (s, out) in enumerate(zip(states, outcomes)):
@@ -611,13 +769,13 @@ def _train_ensemble(states: list[_Member], stop: Callable[[str], bool], started:
         active = [k for k, out in enumerate(outcomes) if out["status"] is None]
         if not active:
             break
-        for k in active:                   # frozen members keep their last batch: their slots are ignored
+        for k in active:  # frozen members keep their last batch: their slots are ignored
             idx = states[k].batches.indices()
             torch.index_select(states[k].batches.x, 0, idx, out=xb[k])
             torch.index_select(states[k].batches.y, 0, idx, out=yb[k])
         switch = sparsity_switch(step_no, cfg0.train_steps) if sparse else 0.0
         switch_t.fill_(switch)
-        if controlled:            # in place: a captured graph reads the same tensor
+        if controlled:  # in place: a captured graph reads the same tensor
             rate_lam.copy_(torch.tensor([rate_control_weight(s.cfg, step_no) for s in states]))
         stats = graph().tolist()
         grads = [[p.grad for p in ps] for ps in params]
@@ -642,10 +800,17 @@ def _train_ensemble(states: list[_Member], stop: Callable[[str], bool], started:
                 continue
             loss, _, accuracy, *rest = stats[k]
             out["steps_done"], out["last_accuracy"] = step_no + 1, accuracy
-            unlogged[k] = {"step": out["steps_done"], "metrics": {
-                "loss": loss, "accuracy": accuracy, "sparsity_switch": switch,
-                "progress": out["steps_done"] / cfg.train_steps,
-                **_per_layer("firing_rate", rest[:layers]), **_per_layer("grad_norm", rest[layers:])}}
+            unlogged[k] = {
+                "step": out["steps_done"],
+                "metrics": {
+                    "loss": loss,
+                    "accuracy": accuracy,
+                    "sparsity_switch": switch,
+                    "progress": out["steps_done"] / cfg.train_steps,
+                    **_per_layer("firing_rate", rest[:layers]),
+                    **_per_layer("grad_norm", rest[layers:]),
+                },
+            }
             if out["steps_done"] % cfg.log_every == 0 or out["steps_done"] == cfg.train_steps:
                 states[k].emit(unlogged[k])
                 unlogged[k] = None
@@ -654,12 +819,27 @@ def _train_ensemble(states: list[_Member], stop: Callable[[str], bool], started:
     return outcomes, {"mode": graph.mode, "note": graph.note, "members": members}
 
 
-def _step_event(step: int, total: int, loss: float, accuracy: float, switch: float, spikes: list[torch.Tensor],
-                grad_norms: list[float]) -> dict[str, Any]:
+def _step_event(
+    step: int,
+    total: int,
+    loss: float,
+    accuracy: float,
+    switch: float,
+    spikes: list[torch.Tensor],
+    grad_norms: list[float],
+) -> dict[str, Any]:
     """One optimiser step's metrics event (a lone run's)."""
-    return {"step": step, "metrics": {
-        "loss": loss, "accuracy": accuracy, "sparsity_switch": switch, "progress": step / total,
-        **_per_layer("firing_rate", [float(s.mean()) for s in spikes]), **_per_layer("grad_norm", grad_norms)}}
+    return {
+        "step": step,
+        "metrics": {
+            "loss": loss,
+            "accuracy": accuracy,
+            "sparsity_switch": switch,
+            "progress": step / total,
+            **_per_layer("firing_rate", [float(s.mean()) for s in spikes]),
+            **_per_layer("grad_norm", grad_norms),
+        },
+    }
 
 
 def _norm(grad: torch.Tensor | None) -> float:
@@ -672,13 +852,18 @@ def _per_layer(name: str, values: list[float]) -> dict[str, float]:
 
 def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
     """Only the finite numbers: a metric stream holds numbers, never None."""
-    return {k: float(v) for k, v in metrics.items()
-            if isinstance(v, (int, float)) and math.isfinite(v)}
+    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and math.isfinite(v)}
 
 
 def _task_summary(data: TaskData, m_x: float, v_x: float) -> dict[str, Any]:
-    return {"name": data.name, "source": data.source, "n_in": data.n_in, "n_classes": data.n_classes,
-            "time_steps": data.time_steps, "train_samples": len(data.train_idx),
-            "test_samples": len(data.test_idx), "input_mean": m_x, "input_var": v_x}
-
-
+    return {
+        "name": data.name,
+        "source": data.source,
+        "n_in": data.n_in,
+        "n_classes": data.n_classes,
+        "time_steps": data.time_steps,
+        "train_samples": len(data.train_idx),
+        "test_samples": len(data.test_idx),
+        "input_mean": m_x,
+        "input_var": v_x,
+    }

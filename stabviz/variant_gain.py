@@ -18,36 +18,37 @@ E g_y g_x) through the same blocks under the mean-field independence of section 
 error e uncorrelated with the neuron's own adjoint), with the per-neuron coefficient moments measured;
 :func:`predicted_rate` is the gaussian mean-field firing rate (MF-p) of the variant.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
 from scipy import special
 
-from stabviz.config import LIFConfig
 from stabviz.conditions import recurrent_law, solve_rho2_is_one
-from stabviz.config import RANGES
+from stabviz.config import RANGES, LIFConfig
 from stabviz.laws import input_drive, input_law, psp_sums
 from stabviz.lif.dynamics import Dynamics
 from stabviz.lif.variants import STEPS, State, Variant
 from stabviz.surrogates import sg_prime_torch
 
-
 # ---------------------------------------------------------------------------------------------
 # One step's backward blocks
+
 
 @dataclass
 class Block:
     """The per-neuron coefficients of one backward step, (batch, n) each."""
-    c: torch.Tensor        # ∂y_t/∂y_{t−1} (own neuron, with the reset gradient when on)
-    r: torch.Tensor        # ∂y_t/∂(recurrent current): 1, or 1 − z for mult1
-    s: torch.Tensor        # σ'(y_{t−1} − θ_{t−1})
-    k: torch.Tensor        # alif: ∂y_t/∂a_{t−1} (own neuron, besides through the recurrent spikes)
-    m: torch.Tensor        # alif: ∂a_t/∂a_{t−1}
+
+    c: torch.Tensor  # ∂y_t/∂y_{t−1} (own neuron, with the reset gradient when on)
+    r: torch.Tensor  # ∂y_t/∂(recurrent current): 1, or 1 − z for mult1
+    s: torch.Tensor  # σ'(y_{t−1} − θ_{t−1})
+    k: torch.Tensor  # alif: ∂y_t/∂a_{t−1} (own neuron, besides through the recurrent spikes)
+    m: torch.Tensor  # alif: ∂a_t/∂a_{t−1}
 
 
 def block(cfg: LIFConfig, prev: State, drive: torch.Tensor, dampening: torch.Tensor | None = None) -> Block:
@@ -78,8 +79,9 @@ def block(cfg: LIFConfig, prev: State, drive: torch.Tensor, dampening: torch.Ten
     return Block(c, r, s, k, m)
 
 
-def push_back(cfg: LIFConfig, b: Block, w_rec: torch.Tensor, g_y: torch.Tensor, g_x: torch.Tensor
-              ) -> tuple[torch.Tensor, torch.Tensor]:
+def push_back(
+    cfg: LIFConfig, b: Block, w_rec: torch.Tensor, g_y: torch.Tensor, g_x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(g_y, g_x) one step back through block ``b`` (g_x: the adjoint of a or i)."""
     var = Variant.of(cfg)
     w_t = w_rec.t()
@@ -95,24 +97,32 @@ def push_back(cfg: LIFConfig, b: Block, w_rec: torch.Tensor, g_y: torch.Tensor, 
 # ---------------------------------------------------------------------------------------------
 # The measured layer
 
+
 @dataclass
 class VariantMeasurement:
     firing_rate: float
     voltage_mean: float
     voltage_std: float
-    moment1: float              # E[σ'] at y − θ_t
-    moment2: float              # E[σ'²]
-    rho_hat: float              # pushed-back per-step gain (PB) through the 2 × 2 blocks
-    predicted_rho: float        # the second-moment recursion with the measured coefficient moments
-    rho2: float                 # empirical_rho2: one step back from a unit voltage error
+    moment1: float  # E[σ'] at y − θ_t
+    moment2: float  # E[σ'²]
+    rho_hat: float  # pushed-back per-step gain (PB) through the 2 × 2 blocks
+    predicted_rho: float  # the second-moment recursion with the measured coefficient moments
+    rho2: float  # empirical_rho2: one step back from a unit voltage error
     voltages: np.ndarray
 
 
 @torch.no_grad()
-def measure_variant_layer(w_in: torch.Tensor, w_rec: torch.Tensor, bias: torch.Tensor, cfg: LIFConfig,
-                          inputs: torch.Tensor, burn_in: int = 100, generator: torch.Generator | None = None,
-                          voltage_samples: int = 20000,
-                          progress: Callable[[int], None] | None = None) -> VariantMeasurement:
+def measure_variant_layer(
+    w_in: torch.Tensor,
+    w_rec: torch.Tensor,
+    bias: torch.Tensor,
+    cfg: LIFConfig,
+    inputs: torch.Tensor,
+    burn_in: int = 100,
+    generator: torch.Generator | None = None,
+    voltage_samples: int = 20000,
+    progress: Callable[[int], None] | None = None,
+) -> VariantMeasurement:
     """Simulate the alif / cuba layer on ``inputs`` (batch, steps, n_in) and measure it after ``burn_in``."""
     dyn, var = Dynamics.of(cfg), Variant.of(cfg)
     step = STEPS[var.neuron]
@@ -139,15 +149,26 @@ def measure_variant_layer(w_in: torch.Tensor, w_rec: torch.Tensor, bias: torch.T
     y_mean, y2_mean = y_sum / len(blocks), y2_sum / len(blocks)
     s_mean = sum(float(b.s.double().mean()) for b in blocks) / len(blocks)
     s2_mean = sum(float(b.s.double().square().mean()) for b in blocks) / len(blocks)
-    window = blocks[-cfg.steps:]
+    window = blocks[-cfg.steps :]
     rho_hat = _pushback(cfg, window, w_rec, generator)
     moments = block_moments(cfg, blocks, w_rec)
     rho_pred = predicted_gain(cfg, moments, len(window))
-    pick = torch.randperm(y.numel(), generator=generator)[:voltage_samples] if generator is not None \
+    pick = (
+        torch.randperm(y.numel(), generator=generator)[:voltage_samples]
+        if generator is not None
         else torch.arange(min(voltage_samples, y.numel()))
-    return VariantMeasurement(rate_sum / len(blocks), y_mean, math.sqrt(max(y2_mean - y_mean ** 2, 0.0)), s_mean,
-                              s2_mean, rho_hat, rho_pred, empirical_rho2(cfg, blocks, w_rec),
-                              y.flatten()[pick].double().cpu().numpy())
+    )
+    return VariantMeasurement(
+        rate_sum / len(blocks),
+        y_mean,
+        math.sqrt(max(y2_mean - y_mean**2, 0.0)),
+        s_mean,
+        s2_mean,
+        rho_hat,
+        rho_pred,
+        empirical_rho2(cfg, blocks, w_rec),
+        y.flatten()[pick].double().cpu().numpy(),
+    )
 
 
 def _pushback(cfg: LIFConfig, blocks: list[Block], w_rec: torch.Tensor, generator) -> float:
@@ -160,8 +181,9 @@ def _pushback(cfg: LIFConfig, blocks: list[Block], w_rec: torch.Tensor, generato
     return float(pushback_gain(cfg, reversed(blocks), w_rec, start, len(blocks)))
 
 
-def pushback_gain(cfg: LIFConfig, blocks_backward, w_rec: torch.Tensor, start: torch.Tensor,
-                  steps: int) -> torch.Tensor:
+def pushback_gain(
+    cfg: LIFConfig, blocks_backward, w_rec: torch.Tensor, start: torch.Tensor, steps: int
+) -> torch.Tensor:
     """The per-step gain (PB) of the ``steps`` blocks, given last step first (an iterable: stabviz.measured
     builds them as it goes), from the unit vector along ``start`` (batch, n). Blocks of shape
     (cells, batch, n) push back every cell at once: the result has the blocks' leading shape (a 0-d
@@ -180,27 +202,40 @@ def pushback_gain(cfg: LIFConfig, blocks_backward, w_rec: torch.Tensor, start: t
 # ---------------------------------------------------------------------------------------------
 # The theory: second moments through the blocks, and the mean-field firing rate
 
+
 def block_moments(cfg: LIFConfig, blocks: list[Block], w_rec: torch.Tensor) -> dict[str, float]:
     """The coefficient moments the recursion needs, averaged over neurons, batch and steps (joint
     within a neuron: s and z are strongly correlated), and C = Σ_j W_ji² averaged over i."""
-    products = {"cc": ("c", "c"), "ss": ("s", "s"), "rr": ("r", "r"), "r": ("r",), "c": ("c",), "cr": ("c", "r"),
-                "cs": ("c", "s"), "kk": ("k", "k"), "mm": ("m", "m"), "km": ("k", "m"), "ck": ("c", "k"),
-                "sm": ("s", "m"), "cm": ("c", "m"), "sk": ("s", "k")}
+    products = {
+        "cc": ("c", "c"),
+        "ss": ("s", "s"),
+        "rr": ("r", "r"),
+        "r": ("r",),
+        "c": ("c",),
+        "cr": ("c", "r"),
+        "cs": ("c", "s"),
+        "kk": ("k", "k"),
+        "mm": ("m", "m"),
+        "km": ("k", "m"),
+        "ck": ("c", "k"),
+        "sm": ("s", "m"),
+        "cm": ("c", "m"),
+        "sk": ("s", "k"),
+    }
     sums = dict.fromkeys(products, 0.0)
-    for b in blocks:                    # step by step: no (steps, batch, n) stack per coefficient
+    for b in blocks:  # step by step: no (steps, batch, n) stack per coefficient
         for name, factors in products.items():
             term = getattr(b, factors[0]).double()
             for f in factors[1:]:
                 term = term * getattr(b, f)
             sums[name] += float(term.mean())
-    return {**{k: v / max(len(blocks), 1) for k, v in sums.items()},
-            "C": float(w_rec.double().square().sum(0).mean())}
+    return {**{k: v / max(len(blocks), 1) for k, v in sums.items()}, "C": float(w_rec.double().square().sum(0).mean())}
 
 
 def _second_moment_step(cfg: LIFConfig, mo: dict[str, float]) -> np.ndarray:
     """The 3 × 3 map of (E g_y², E g_x², E g_y g_x) for one step back (module docstring's blocks)."""
     var = Variant.of(cfg)
-    e = mo["C"] * mo["ss"]                      # E e² per unit E (r g_y)²
+    e = mo["C"] * mo["ss"]  # E e² per unit E (r g_y)²
     if var.filters:
         a = var.syn_decay
         # h² = rr Y + G + 2 r X;  Y' = cc Y + e h²;  G' = a² h²;  X' = a (cr Y + c X)
@@ -210,11 +245,13 @@ def _second_moment_step(cfg: LIFConfig, mo: dict[str, float]) -> np.ndarray:
     er = e * mo["rr"]
     if not (var.adapts and var.adapt_grad):
         return np.array([[mo["cc"] + er, 0, 0], [0, 0, 0], [0, 0, 0]])
-    return np.array([
-        [mo["cc"] + er, (1 - rho) ** 2 * mo["ss"], 2 * (1 - rho) * mo["cs"]],
-        [mo["kk"] + b * b * er, mo["mm"], 2 * mo["km"]],
-        [mo["ck"] - b * er, (1 - rho) * mo["sm"], mo["cm"] + (1 - rho) * mo["sk"]],
-    ])
+    return np.array(
+        [
+            [mo["cc"] + er, (1 - rho) ** 2 * mo["ss"], 2 * (1 - rho) * mo["cs"]],
+            [mo["kk"] + b * b * er, mo["mm"], 2 * mo["km"]],
+            [mo["ck"] - b * er, (1 - rho) * mo["sm"], mo["cm"] + (1 - rho) * mo["sk"]],
+        ]
+    )
 
 
 def empirical_rho2(cfg: LIFConfig, blocks: list[Block], w_rec: torch.Tensor) -> float:
@@ -226,9 +263,9 @@ def empirical_rho2(cfg: LIFConfig, blocks: list[Block], w_rec: torch.Tensor) -> 
     for b in blocks:
         rec = b.r.square() * (b.s.square() @ w2)
         if var.filters:
-            extra = var.syn_decay ** 2 * b.r.square()
+            extra = var.syn_decay**2 * b.r.square()
         elif var.adapts and var.adapt_grad:
-            extra = b.k.square() + var.adapt_strength ** 2 * rec
+            extra = b.k.square() + var.adapt_strength**2 * rec
         else:
             extra = 0.0
         total += float((b.c.square() + rec + extra).double().mean())
@@ -275,7 +312,7 @@ def predicted_rate(cfg: LIFConfig) -> dict[str, float]:
     pop = rate_population(cfg)
     q, mean, spread = pop["rate"], pop["mean"], pop["spread"]
     voltage_mean = float(_WEIGHTS @ mean)
-    voltage_var = float(_WEIGHTS @ (spread ** 2 + (mean - voltage_mean) ** 2))
+    voltage_var = float(_WEIGHTS @ (spread**2 + (mean - voltage_mean) ** 2))
     return {"rate": float(_WEIGHTS @ q), "voltage_mean": voltage_mean, "voltage_std": math.sqrt(voltage_var)}
 
 
@@ -291,21 +328,22 @@ def rate_population(cfg: LIFConfig) -> dict[str, np.ndarray]:
     total, square = psp_sums(cfg)
     n1, alpha, theta = cfg.n_rec - 1, cfg.leak, cfg.threshold
     beta = var.adapt_strength if var.adapts else 0.0
-    adapt_var = (1 - var.adapt_decay) / (1 + var.adapt_decay) * beta ** 2
+    adapt_var = (1 - var.adapt_decay) / (1 + var.adapt_decay) * beta**2
 
     def population(p: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(p_i, free mean μ_i, spread s_i) at the nodes, given the population rate p."""
         mu = (d + n1 * rec.mean * p) * total + np.sqrt(
-            (cfg.n_in * inp.std ** 2 * cfg.input_mean ** 2 + n1 * rec.std ** 2 * p * p)) * total * _NODES
+            cfg.n_in * inp.std**2 * cfg.input_mean**2 + n1 * rec.std**2 * p * p
+        ) * total * _NODES
         temporal = (cfg.n_in * inp.second_moment * cfg.input_var + n1 * rec.second_moment * p * (1 - p)) * square
 
         def excess(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             th = theta + beta * q
-            spread = np.sqrt(temporal + th ** 2 * q * (1 - q) / (1 - alpha ** 2) + adapt_var * q * (1 - q))
+            spread = np.sqrt(temporal + th**2 * q * (1 - q) / (1 - alpha**2) + adapt_var * q * (1 - q))
             fire = 1 - special.ndtr((th + th * q / (1 - alpha) - mu) / np.maximum(spread, 1e-300))
             return fire - q, spread
 
-        lo, hi = np.zeros_like(mu), np.ones_like(mu)            # excess(0) ≥ 0 ≥ excess(1) per node
+        lo, hi = np.zeros_like(mu), np.ones_like(mu)  # excess(0) ≥ 0 ≥ excess(1) per node
         for _ in range(50):
             mid = 0.5 * (lo + hi)
             up = excess(mid)[0] > 0
@@ -324,7 +362,7 @@ def rate_population(cfg: LIFConfig) -> dict[str, np.ndarray]:
 #: the voltage grid, in units of a node's spread, on which the closed-form moments are integrated (a grid,
 #: not Gauss-Hermite: the spike H(y − θ) is a step and a sharp surrogate a narrow peak)
 _GRID = np.linspace(-8.0, 8.0, 1601)
-_GRID_WEIGHTS = np.exp(-0.5 * _GRID ** 2)
+_GRID_WEIGHTS = np.exp(-0.5 * _GRID**2)
 _GRID_WEIGHTS = _GRID_WEIGHTS / _GRID_WEIGHTS.sum()
 
 
@@ -335,7 +373,8 @@ def closed_form_moments(cfg: LIFConfig, pop: dict[str, np.ndarray] | None = None
     only (the rate theory's range); C = (n − 1) E[w²]. ``pop``: :func:`rate_population` at cfg, if known
     (it depends on the weights and input, not on the surrogate: a solver over the surrogate computes it once)."""
     from stabviz.surrogates import sg_prime
-    pop = rate_population(cfg) if pop is None else pop      # the rate never depends on the surrogate
+
+    pop = rate_population(cfg) if pop is None else pop  # the rate never depends on the surrogate
     var = Variant.of(cfg)
     x = (pop["mean"] - pop["theta"])[:, None] + pop["spread"][:, None] * _GRID[None, :]
     theta = np.broadcast_to(pop["theta"][:, None], x.shape)
@@ -370,8 +409,7 @@ def closed_form_gain(cfg: LIFConfig) -> dict[str, float]:
 
 #: the surrogate knobs condition IV is solved for, and their search ranges: the config's, the dampening's
 #: from 1e-4 (its range is open at 0, and the gain below that is the leak's alone)
-_KNOBS = {"dampening": (1e-4, RANGES["dampening"][1]), "sharpness": RANGES["sharpness"][:2],
-          "tail": RANGES["tail"][:2]}
+_KNOBS = {"dampening": (1e-4, RANGES["dampening"][1]), "sharpness": RANGES["sharpness"][:2], "tail": RANGES["tail"][:2]}
 
 
 def gain_is_one(cfg: LIFConfig, knob: str) -> tuple[float | None, str]:
@@ -389,8 +427,10 @@ def gain_is_one(cfg: LIFConfig, knob: str) -> tuple[float | None, str]:
     if root is not None:
         return root, ""
     side = "above" if min(f_lo, f_hi) > 0 else "below" if max(f_lo, f_hi) < 0 else "not finite"
-    return None, (f"{knob}: the {cfg.neuron}'s block gain stays {side} 1 for {knob} from {lo:g} to {hi:g} "
-                  f"(gain² − 1 from {f_lo:.3g} to {f_hi:.3g})")
+    return None, (
+        f"{knob}: the {cfg.neuron}'s block gain stays {side} 1 for {knob} from {lo:g} to {hi:g} "
+        f"(gain² − 1 from {f_lo:.3g} to {f_hi:.3g})"
+    )
 
 
 def gain_with(cfg: LIFConfig, pop: dict[str, np.ndarray], knob: str, value: float) -> float:

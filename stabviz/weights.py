@@ -5,6 +5,7 @@ One place turns a :class:`~stabviz.config.WeightLaw` into a torch matrix, so the
 (:mod:`stabviz.theory`) all talk about the same weights. Sampling always happens on the CPU with
 the caller's generator, then moves to ``device``: the same seed gives the same weights on every device.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,9 +21,15 @@ DEEP_INPUT_MEAN = 0.5
 DEEP_INPUT_VAR = 0.25
 
 
-def sample_matrix(law: WeightLaw, rows: int, cols: int, generator: torch.Generator | None = None,
-                  zero_diagonal: bool = False, dtype: torch.dtype = torch.float32,
-                  device: str | torch.device = "cpu") -> torch.Tensor:
+def sample_matrix(
+    law: WeightLaw,
+    rows: int,
+    cols: int,
+    generator: torch.Generator | None = None,
+    zero_diagonal: bool = False,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
     """A (rows × cols) matrix whose entries follow ``law``.
 
     uniform: U(mean ± √3·std); normal: N(mean, std²); ``law.orthogonal``: a random orthogonal matrix
@@ -55,7 +62,8 @@ def layer_config(cfg: LIFConfig, layer: int) -> LIFConfig:
     """The LIFConfig describing layer ``layer`` (0-based) of a stack built from ``cfg``.
 
     Layer 0 is ``cfg`` itself. Deeper layers read the previous layer's spikes: n_in = n_rec and the
-    input statistics of spikes at p = ½ (m_x = ½, v_x = ¼, docs/theory.md#13-input-statistics-and-the-input-drive-d), so conditions I/II
+    input statistics of spikes at p = ½ (m_x = ½, v_x = ¼, docs/theory.md#13-input-statistics-and-the-input-drive-d), so
+    conditions I/II
     and the standard initialisers use the fan-in each layer really has.
     """
     if isinstance(layer, bool) or not isinstance(layer, int) or layer < 0:
@@ -65,9 +73,13 @@ def layer_config(cfg: LIFConfig, layer: int) -> LIFConfig:
     return cfg.replace(n_in=cfg.n_rec, input_mean=DEEP_INPUT_MEAN, input_var=DEEP_INPUT_VAR)
 
 
-def layer_weights(cfg: LIFConfig, n_in: int | None = None, generator: torch.Generator | None = None,
-                  dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu",
-                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def layer_weights(
+    cfg: LIFConfig,
+    n_in: int | None = None,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(W_in (n_in × n_rec), W_rec (n_rec × n_rec, zero diagonal), b (n_rec,)) for one layer.
 
     W_in follows ``laws.input_law``, W_rec ``conditions.recurrent_law`` (so ``init_rec="conditions"``
@@ -82,8 +94,7 @@ def layer_weights(cfg: LIFConfig, n_in: int | None = None, generator: torch.Gene
         generator = torch.Generator().manual_seed(cfg.seed)
     in_law, rec_law = laws.input_law(cfg), conditions.recurrent_law(cfg)
     w_in = sample_matrix(in_law, cfg.n_in, cfg.n_rec, generator, dtype=dtype, device=device)
-    w_rec = sample_matrix(rec_law, cfg.n_rec, cfg.n_rec, generator, zero_diagonal=True, dtype=dtype,
-                          device=device)
+    w_rec = sample_matrix(rec_law, cfg.n_rec, cfg.n_rec, generator, zero_diagonal=True, dtype=dtype, device=device)
     bias = torch.full((cfg.n_rec,), float(cfg.bias), dtype=dtype, device=device)
     return w_in, w_rec, bias
 

@@ -1,4 +1,5 @@
 """Helpers several test modules share (imported as `support`: pytest puts tests/ on sys.path)."""
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,7 @@ def switch_page(at: AppTest, name: str) -> AppTest:
     URL would. AppTest.switch_page takes only page files and the pages are callables, so this sets the page's
     hash as Streamlit computes it (of its URL path); after a run, it must be one st.navigation registered."""
     page_hash = calc_hash(nav.URLS[name])
-    registered = at._registered_pages           # AppTest has no public switch to a callable page
+    registered = at._registered_pages  # AppTest has no public switch to a callable page
     assert not registered or page_hash in registered, f"no page {name!r} in the last run: {list(registered)}"
     at._page_hash = page_hash
     return at
@@ -81,7 +82,9 @@ def write_smoke_results(out: Path) -> Path:
     """The smoke study's results (summary.json, cells.json, runs.json; no PNGs) written to ``out`` in
     seconds, with one torch thread (tiny networks: a second thread only waits)."""
     import torch
+
     from stabviz import evidence
+
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

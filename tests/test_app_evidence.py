@@ -1,15 +1,16 @@
 """The Evidence page with AppTest: it draws a results folder made by `replicate --smoke`, says how to make
 results when there are none, and its "Rerun this arm" button queues the arm's runs in the store, whose
 results are then drawn over the committed ones."""
+
 import json
 
 import pytest
+from support import open_app, shown, write_smoke_results
 
 from stabviz import evidence
 from stabviz.evidence import results as ev_results
 from stabviz.runs import RunStore
 from stabviz.ui.pages import evidence as evidence_page
-from support import open_app, shown, write_smoke_results
 
 PAGE = "evidence"
 #: the page's charts, in the order it draws them
@@ -41,14 +42,13 @@ def test_the_page_draws_every_figure_and_every_claims_verdict_and_rule(smoke_res
     text = shown(_text(at))
     for claim in summary["claims"]:
         assert f"{claim['verdict']}]" in text and claim["rule"][:40] in text
-    assert "refuted" in text and ":red-badge[" in text            # a refuted claim is said, in red
+    assert "refuted" in text and ":red-badge[" in text  # a refuted claim is said, in red
     assert "python -m stabviz replicate --smoke" in text and summary["commit"][:12] in text
-    assert any("--smoke" in w.value for w in at.warning)           # smoke verdicts mean nothing
+    assert any("--smoke" in w.value for w in at.warning)  # smoke verdicts mean nothing
     assert len([b for b in at.button if b.label == "Rerun this arm"]) == 5
 
 
-def test_the_page_says_when_verdicts_were_judged_again_and_shows_each_interval(smoke_results, tmp_path,
-                                                                                monkeypatch):
+def test_the_page_says_when_verdicts_were_judged_again_and_shows_each_interval(smoke_results, tmp_path, monkeypatch):
     """(issue 21, item 6) Each claim shows the interval its rule judged, and a re-judged study says so."""
     out = tmp_path / "rejudged"
     summary = ev_results.rejudge(smoke_results, out, command="python -m stabviz replicate --rejudge X", png=False)
@@ -60,7 +60,7 @@ def test_the_page_says_when_verdicts_were_judged_again_and_shows_each_interval(s
     assert "replicate --rejudge X" in text and "95% percentile bootstrap interval" in text
     assert f"{summary['budget']} optimiser steps per run" in text
     assert "drop_interval [" in text and "auc_interval" in text
-    assert "bootstrap interval over seeds" in text                 # the rules' own words
+    assert "bootstrap interval over seeds" in text  # the rules' own words
     assert evidence_page.FIGURE_TITLES["collapse_probe"] in text
 
 
@@ -82,6 +82,7 @@ def test_damaged_results_are_one_line_not_a_traceback(tmp_path, monkeypatch):
 
 def test_rerun_button_queues_the_arms_runs_and_the_page_follows_them(smoke_results, monkeypatch, temp_home):
     from stabviz.ui import runlaunch
+
     monkeypatch.setenv(ev_results.RESULTS_ENV, str(smoke_results))
     at = open_app(page=PAGE)
     results = evidence.load_results(smoke_results)
@@ -94,7 +95,7 @@ def test_rerun_button_queues_the_arms_runs_and_the_page_follows_them(smoke_resul
         assert "2 runs queued" in at.success[0].value
         assert at.get("page_link")[0].proto.page.endswith("runs")
     finally:
-        runlaunch.launcher().shutdown(timeout=20)                    # no training in the test
+        runlaunch.launcher().shutdown(timeout=20)  # no training in the test
 
 
 def test_finished_reruns_are_drawn_over_the_committed_results(smoke_results, monkeypatch, temp_home):
@@ -103,7 +104,7 @@ def test_finished_reruns_are_drawn_over_the_committed_results(smoke_results, mon
     cells = evidence.rerun_cells(results, "C", 1)
     store = RunStore(temp_home / "stabviz.db")
     ids = store.create_many([(c, None) for cell in cells for c in cell.configs])
-    for run_id in ids:                                             # as a worker would leave them
+    for run_id in ids:  # as a worker would leave them
         store.set_status(run_id, "running")
         store.set_status(run_id, "finished", summary={"final": {"accuracy": 0.42}, "lif": {"seed": 0, "steps": 16}})
     at = open_app(page=PAGE)

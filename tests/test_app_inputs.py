@@ -2,11 +2,11 @@
 with the allowed range, and never replaced by a minimum; Launch and Start are disabled with the reason
 while a field is invalid or a sweep is over the queue limit; a link's repeated or unknown parameters and
 an unknown page are reported; a gain over T too small for a float is still shown."""
+
 import re
 from pathlib import Path
 
 import pytest
-
 from support import open_app, shown
 
 from stabviz import plots
@@ -34,9 +34,10 @@ def test_clearing_neurons_n_says_so_and_keeps_the_setting_instead_of_n_2():
     at = open_app({"n_rec": "64"})
     at.number_input(key="lif_n_rec").set_value(None).run()
     assert not at.exception
-    assert any("Neurons n is empty" in e and "[2, 8192]" in e and "keeps n_rec = 64" in e for e in _errors(at)), \
+    assert any("Neurons n is empty" in e and "[2, 8192]" in e and "keeps n_rec = 64" in e for e in _errors(at)), (
         _errors(at)
-    assert at.query_params.get("n_rec") in ("64", ["64"])            # the setting (and the link) keep n = 64
+    )
+    assert at.query_params.get("n_rec") in ("64", ["64"])  # the setting (and the link) keep n = 64
 
 
 @pytest.mark.parametrize("typed", [-5, 99999999])
@@ -49,8 +50,13 @@ def test_an_out_of_range_neurons_n_is_named_with_its_range(typed):
     assert _metric(at, "$\\rho^2$") == before and "n_rec" not in at.query_params
 
 
-@pytest.mark.parametrize("field,typed,says", [("launch_lr", -1.0, "lr = -1.0 is outside the allowed range (0, 10]"),
-                                              ("launch_train_steps", 99999999, "train_steps = 99999999 is outside")])
+@pytest.mark.parametrize(
+    "field,typed,says",
+    [
+        ("launch_lr", -1.0, "lr = -1.0 is outside the allowed range (0, 10]"),
+        ("launch_train_steps", 99999999, "train_steps = 99999999 is outside"),
+    ],
+)
 def test_an_invalid_runs_field_disables_launch_with_the_reason(field, typed, says):
     at = open_app(page=RUNS)
     launch = at.button(key="launch_run")
@@ -76,7 +82,7 @@ def test_a_repeated_link_parameter_is_rejected_with_a_warning():
     at = open_app({"dampening": ["-1", "2"]})
     text = shown(" ".join(w.value for w in at.warning))
     assert "dampening is given 2 times in the link" in text, text
-    assert at.select_slider(key="lif_dampening").value == LIFConfig().dampening     # neither value is used
+    assert at.select_slider(key="lif_dampening").value == LIFConfig().dampening  # neither value is used
 
 
 def test_a_repeated_page_parameter_is_rejected_with_a_warning():
@@ -92,6 +98,7 @@ def test_an_unknown_link_parameter_is_reported():
 
 def test_an_unknown_page_is_reported(monkeypatch):
     from stabviz.ui import app
+
     monkeypatch.setattr(app, "requested_page", lambda: "nonexistentpage")
     at = open_app()
     assert "No page named 'nonexistentpage'; showing Explore" in shown(" ".join(w.value for w in at.warning))
@@ -123,6 +130,7 @@ def test_the_confirmation_view_takes_the_pages_full_width(temp_home):
     from stabviz.config import TrainConfig
     from stabviz.runs import RunStore
     from stabviz.ui.pages import explore
+
     run_id = RunStore(temp_home / "stabviz.db").create(TrainConfig(train_steps=20), launcher="ray")  # never taken
     at = open_app()
     at.session_state[explore.CONFIRMED] = [run_id]

@@ -1,12 +1,13 @@
 """Explore's measured layer, wired with AppTest: the toggle (and ?measured=1) starts a background map whose
 progress shows, then its agreement, its boundary on the map and how it was made; bad links and refusals
 are messages. The map is small here (a few cells, short simulations): the real worker process runs it."""
+
 import json
 
 import pytest
+from support import open_app, shown, wait_for
 
 from stabviz.ui import measuredlayer
-from support import open_app, shown, wait_for
 
 pytestmark = pytest.mark.timeout(240)
 SMALL_LAYER = {"n_rec": "32", "n_in": "40"}
@@ -33,10 +34,12 @@ def _agreement(at):
 
 def _until_done(at, timeout=120):
     """Rerun the page (as the fragment's polling would) until the map has finished."""
+
     def done():
         at.run()
         assert not at.exception, [e.value for e in at.exception]
         return _agreement(at) or [e.value for e in at.error]
+
     return wait_for(done, timeout, "the measured map", poll=0.3)
 
 
@@ -51,11 +54,11 @@ def test_the_toggle_shows_progress_then_the_agreement_and_the_measured_boundary(
     assert "measured boundary" not in _map_traces(at)
     at.toggle(key="map_measured").set_value(True).run()
     assert not at.exception
-    assert _progress(at) and "cells" in _progress(at)[0]             # in the background: the page answered
+    assert _progress(at) and "cells" in _progress(at)[0]  # in the background: the page answered
     assert at.query_params["measured"] in ("1", ["1"])
     text = _until_done(at)[0]
     assert "of the 5 × 5 cells" in text and "%" in text, text
-    assert not _progress(at)                                         # polling stopped
+    assert not _progress(at)  # polling stopped
     assert "measured boundary" in _map_traces(at)
     assert any("push-back" in c.value and "docs/theory.md#43-measured-monte-carlo" in c.value for c in at.caption)
 
@@ -76,7 +79,7 @@ def test_a_garbage_measured_value_warns_and_leaves_the_layer_off():
 
 
 def test_a_memory_refusal_is_a_message_not_a_traceback(monkeypatch):
-    monkeypatch.setenv("STABVIZ_MAX_MEMORY_MB", "0.01")      # the worker is spawned with this limit
+    monkeypatch.setenv("STABVIZ_MAX_MEMORY_MB", "0.01")  # the worker is spawned with this limit
     at = open_app({**SMALL_LAYER, "measured": "1"})
     errors = _until_done(at)
     assert "The measured map failed" in shown(errors[0]) and "over the" in shown(errors[0])

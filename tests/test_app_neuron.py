@@ -1,11 +1,12 @@
 """The sidebar's neuron selector (lif / alif / cuba) and its parameters: the prediction is the variant's,
 the link carries it and restores it."""
+
 import pytest
+from support import open_app
 
 from stabviz import theory
 from stabviz.config import LIFConfig, preset
 from stabviz.ui import urlstate
-from support import open_app
 
 
 @pytest.fixture(autouse=True)
@@ -65,6 +66,7 @@ def test_a_variant_too_large_to_simulate_shows_the_lifs_numbers_and_says_so():
     """alif with a multiplicative reset is predicted from its simulation; above the neuron limit the page
     refuses to simulate and shows the plain LIF's prediction, saying so first."""
     from support import shown
+
     at = open_app({"neuron": "alif", "reset": "mult2", "n_rec": "4096"})
     assert not at.exception
     captions = [shown(c.value) for c in at.caption]

@@ -2,18 +2,21 @@
 first from the theory's predicted gain and then, once the background Monte-Carlo check is in, from the
 measured gain; the recommended whole setting is what Confirm trains; the Evidence page shows the outcome
 model's leave-one-task-out table."""
+
 from __future__ import annotations
 
 import re
 import time
 
 import pytest
-
-from stabviz.outcomes import model
 from support import open_app, shown
 
+from stabviz.outcomes import model
+
 EVIDENCE = "evidence"
-HEADLINE = re.compile(r"### :(green|orange|red)\[(Expected to train|At risk|Will collapse)\]: P\(collapse\) = (\d\.\d\d)")
+HEADLINE = re.compile(
+    r"### :(green|orange|red)\[(Expected to train|At risk|Will collapse)\]: P\(collapse\) = (\d\.\d\d)"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -47,8 +50,10 @@ def test_explore_leads_with_a_verdict_measured_in_the_background():
     assert "from the theory's predicted gain" in caption or "from the measured initial gain" in caption
     colour, word, p, caption = measured_verdict(at)
     assert "from the measured initial gain" in caption
-    assert word.lower() == model.verdict_word(p) and colour == {"expected to train": "green", "at risk": "orange",
-                                                                "will collapse": "red"}[word.lower()]
+    assert (
+        word.lower() == model.verdict_word(p)
+        and colour == {"expected to train": "green", "at risk": "orange", "will collapse": "red"}[word.lower()]
+    )
     assert "Training 200 optimiser steps" in caption and "T·log₁₀ gain" in caption
     at.segmented_control(key="plan_budget").set_value(1000).run()
     assert "Training 1000 optimiser steps" in verdict_of(at)[3]

@@ -1,5 +1,6 @@
 """benchmarks/bench_confirm runs the dashboard's default confirmation end to end (store, dispatcher, worker,
 verdict); its smoke size (--train-steps 1 --seeds 2) keeps that path tested."""
+
 import json
 import os
 
@@ -18,7 +19,7 @@ def test_the_smoke_run_reaches_the_group_verdict_and_reports_its_times(tmp_path,
     assert run["wall_s"] > 0 and run["cpu_s"] > 0 and run["wait_for_worker_s"] is not None
     assert run["group_verdict"].startswith("Over 2 seeds the prediction")
     assert run["outcome"][0].isupper() and "chance" in run["outcome"]
-    assert os.listdir(tmp_path) == []                   # each confirmation used a store of its own
+    assert os.listdir(tmp_path) == []  # each confirmation used a store of its own
 
 
 def test_bad_arguments_are_one_line(capsys):

@@ -1,6 +1,7 @@
 """stabviz.check on real, seeded networks from each library: rates against a plain forward pass, the gain
 against a plain-autograd referee (retain_grad on the membranes), hazards on networks built to have them,
 suggestions that move the re-measured network the promised way, the user's model left untouched, bad input."""
+
 import json
 import math
 import subprocess
@@ -80,9 +81,14 @@ def test_snntorch_rates_match_a_plain_forward_and_gain_matches_retain_grad():
             m.retain_grad()
         r = torch.randn(out[-1].shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
         (r.float() * out[-1]).sum().backward()
-        g = np.array([math.sqrt(float(keep[2 * t].grad.double().norm()) ** 2 + float(keep[2 * t + 1].grad.double()
-                                                                                       .norm()) ** 2)
-                      for t in range(T)])
+        g = np.array(
+            [
+                math.sqrt(
+                    float(keep[2 * t].grad.double().norm()) ** 2 + float(keep[2 * t + 1].grad.double().norm()) ** 2
+                )
+                for t in range(T)
+            ]
+        )
         per_seed.append(fit(g))
         net.zero_grad()
     measured = report["gain"]["log10_per_step"]
@@ -154,9 +160,11 @@ def test_a_vanishing_feedforward_leaky_layer_decays_at_its_leak():
 @pytest.mark.parametrize("kind", ["RLeaky", "Synaptic", "RSynaptic"])
 def test_the_other_snntorch_neurons_are_read_and_measured(kind):
     torch.manual_seed(0)
-    cell = {"RLeaky": lambda: snn.RLeaky(beta=0.9, linear_features=24, init_hidden=True),
-            "Synaptic": lambda: snn.Synaptic(alpha=0.8, beta=0.9, init_hidden=True),
-            "RSynaptic": lambda: snn.RSynaptic(alpha=0.8, beta=0.9, linear_features=24, init_hidden=True)}[kind]()
+    cell = {
+        "RLeaky": lambda: snn.RLeaky(beta=0.9, linear_features=24, init_hidden=True),
+        "Synaptic": lambda: snn.Synaptic(alpha=0.8, beta=0.9, init_hidden=True),
+        "RSynaptic": lambda: snn.RSynaptic(alpha=0.8, beta=0.9, linear_features=24, init_hidden=True),
+    }[kind]()
     net = nn.Sequential(nn.Linear(N_IN, 24), cell)
     x = spikes_in(p=0.5)
     report = check(net, x, seeds=1).as_dict()
@@ -173,8 +181,7 @@ def test_the_other_snntorch_neurons_are_read_and_measured(kind):
 def test_norse_cells_sequential_state():
     norse = pytest.importorskip("norse.torch", reason="Norse is not installed (requirements-snn.txt)")
     torch.manual_seed(0)
-    net = norse.SequentialState(nn.Linear(N_IN, 32), norse.LIFCell(), nn.Linear(32, 16),
-                                norse.LIFRecurrentCell(16, 16))
+    net = norse.SequentialState(nn.Linear(N_IN, 32), norse.LIFCell(), nn.Linear(32, 16), norse.LIFRecurrentCell(16, 16))
     x = spikes_in(p=0.5) * 50
     report = check(net, x, seeds=2).as_dict()
     assert [layer["kind"] for layer in report["layers"]] == ["LIFCell", "LIFRecurrentCell"]
@@ -200,10 +207,14 @@ def test_norse_box_cell_is_read():
 def test_spikingjelly_lif_nodes(step_mode):
     pytest.importorskip("spikingjelly", reason="SpikingJelly is not installed (requirements-snn.txt)")
     from spikingjelly.activation_based import functional, layer, neuron
+
     torch.manual_seed(0)
-    net = nn.Sequential(layer.Linear(N_IN, 32, step_mode=step_mode), neuron.LIFNode(step_mode=step_mode),
-                        layer.Linear(32, 16, step_mode=step_mode),
-                        neuron.ParametricLIFNode(step_mode=step_mode))
+    net = nn.Sequential(
+        layer.Linear(N_IN, 32, step_mode=step_mode),
+        neuron.LIFNode(step_mode=step_mode),
+        layer.Linear(32, 16, step_mode=step_mode),
+        neuron.ParametricLIFNode(step_mode=step_mode),
+    )
     x = spikes_in(p=0.5) * 4
     report = check(net, x, seeds=2).as_dict()
     assert [layer["kind"] for layer in report["layers"]] == ["LIFNode", "ParametricLIFNode"]
@@ -218,7 +229,9 @@ def test_spikingjelly_lif_nodes(step_mode):
 
 def test_an_undetached_reset_with_a_steep_surrogate_is_flagged():
     pytest.importorskip("spikingjelly", reason="SpikingJelly is not installed (requirements-snn.txt)")
-    from spikingjelly.activation_based import neuron, surrogate as sj_surrogate
+    from spikingjelly.activation_based import neuron
+    from spikingjelly.activation_based import surrogate as sj_surrogate
+
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(N_IN, 32), neuron.LIFNode(surrogate_function=sj_surrogate.Sigmoid(alpha=16.0)))
     report = check(net, spikes_in(p=0.5) * 4, seeds=1).as_dict()
@@ -259,9 +272,13 @@ def broken():
 
 def test_cli_check_prints_json_and_refuses_a_broken_factory(tmp_path):
     (tmp_path / "userfactory.py").write_text(FACTORY)
-    run = lambda *a: subprocess.run([sys.executable, "-m", "stabviz", "check", *a], capture_output=True, text=True,
-                                    cwd=tmp_path, env={**__import__("os").environ, "OMP_NUM_THREADS": "1",
-                                                       "PYTHONPATH": str(__import__("pathlib").Path.cwd())})
+    run = lambda *a: subprocess.run(
+        [sys.executable, "-m", "stabviz", "check", *a],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**__import__("os").environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(__import__("pathlib").Path.cwd())},
+    )
     ok = run("--factory", "userfactory:make", "--json", "--seeds", "2")
     assert ok.returncode == 0, ok.stderr
     data = json.loads(ok.stdout)
@@ -274,8 +291,7 @@ def test_cli_check_prints_json_and_refuses_a_broken_factory(tmp_path):
 
 def recurrent_net(sg, rec_gain):
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Linear(N_IN, 64), snn.RLeaky(beta=0.95, linear_features=64, spike_grad=sg,
-                                                         init_hidden=True))
+    net = nn.Sequential(nn.Linear(N_IN, 64), snn.RLeaky(beta=0.95, linear_features=64, spike_grad=sg, init_hidden=True))
     with torch.no_grad():
         net[1].recurrent.weight.mul_(rec_gain)
     return net
@@ -303,6 +319,7 @@ def test_a_large_surrogate_with_strong_recurrence_explodes_and_the_knob_lowers_i
 def test_stabviz_lif_network_is_read_from_its_config():
     from stabviz.config import preset
     from stabviz.lif import LIFNetwork
+
     net = LIFNetwork(preset("shd-tau20", n_in=N_IN, n_rec=32, threshold=1.0, sharpness=0.05), n_layers=2, n_out=5)
     x = spikes_in(p=0.3)
     before = {k: v.clone() for k, v in net.state_dict().items()}
@@ -323,12 +340,17 @@ def test_stabviz_lif_network_is_read_from_its_config():
 def exported_nir(tmp_path):
     nir = pytest.importorskip("nir", reason="NIR is not installed (requirements-snn.txt)")
     from snntorch.export_nir import export_to_nir
+
     torch.manual_seed(0)
     # snnTorch exports per-neuron parameters; reset "zero" is NIR's reset to v_reset = 0
-    net = nn.Sequential(nn.Linear(N_IN, 32), snn.Leaky(beta=torch.full((32,), 0.9), threshold=torch.ones(32),
-                                                       reset_mechanism="zero", init_hidden=True),
-                        nn.Linear(32, 10), snn.Leaky(beta=torch.full((10,), 0.9), threshold=torch.ones(10),
-                                                     reset_mechanism="zero", init_hidden=True, output=True))
+    net = nn.Sequential(
+        nn.Linear(N_IN, 32),
+        snn.Leaky(beta=torch.full((32,), 0.9), threshold=torch.ones(32), reset_mechanism="zero", init_hidden=True),
+        nn.Linear(32, 10),
+        snn.Leaky(
+            beta=torch.full((10,), 0.9), threshold=torch.ones(10), reset_mechanism="zero", init_hidden=True, output=True
+        ),
+    )
     path = tmp_path / "net.nir"
     nir.write(str(path), export_to_nir(net, spikes_in()[0, 0]))
     return net, path
@@ -336,6 +358,7 @@ def exported_nir(tmp_path):
 
 def test_a_nir_round_trip_from_snntorch_gives_the_same_rates(tmp_path):
     from stabviz.check import check_nir
+
     net, path = exported_nir(tmp_path)
     x = spikes_in(p=0.3)
     mine = check(net, x, seeds=1).as_dict()
@@ -350,6 +373,7 @@ def test_a_nir_round_trip_from_snntorch_gives_the_same_rates(tmp_path):
 def test_hostile_or_broken_nir_files_are_refused(tmp_path):
     h5py = pytest.importorskip("h5py", reason="h5py is not installed (NIR needs it)")
     from stabviz.check import check_nir
+
     _, good = exported_nir(tmp_path)
     truncated = tmp_path / "cut.nir"
     truncated.write_bytes(good.read_bytes()[:300])
@@ -365,7 +389,7 @@ def test_hostile_or_broken_nir_files_are_refused(tmp_path):
         check_nir(str(linked))
     huge = tmp_path / "huge.nir"
     with h5py.File(huge, "w") as f:
-        f.create_dataset("node/w", shape=(2 ** 20, 2 ** 20), dtype="f4")      # declared, never written
+        f.create_dataset("node/w", shape=(2**20, 2**20), dtype="f4")  # declared, never written
     with pytest.raises(ValueError, match="above the limit|more than"):
         check_nir(str(huge))
     with pytest.raises(ValueError, match="does not exist"):
@@ -375,10 +399,15 @@ def test_hostile_or_broken_nir_files_are_refused(tmp_path):
 def test_unsupported_nir_nodes_are_named_in_one_line():
     nir = pytest.importorskip("nir", reason="NIR is not installed (requirements-snn.txt)")
     from stabviz.check import check_nir
-    graph = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([4])),
-                                "th": nir.Threshold(threshold=np.ones(4)),
-                                "output": nir.Output(output_type=np.array([4]))},
-                         edges=[("input", "th"), ("th", "output")])
+
+    graph = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type=np.array([4])),
+            "th": nir.Threshold(threshold=np.ones(4)),
+            "output": nir.Output(output_type=np.array([4])),
+        },
+        edges=[("input", "th"), ("th", "output")],
+    )
     with pytest.raises(ValueError, match=r"NIR nodes not supported: th \(Threshold\)"):
         check_nir(graph)
 
@@ -386,25 +415,30 @@ def test_unsupported_nir_nodes_are_named_in_one_line():
 def test_cli_checks_a_nir_file(tmp_path):
     _, path = exported_nir(tmp_path)
     env = {**__import__("os").environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(__import__("pathlib").Path.cwd())}
-    out = subprocess.run([sys.executable, "-m", "stabviz", "check", str(path), "--input-shape", "30,4",
-                          "--sharpness", "2", "--json"], capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-m", "stabviz", "check", str(path), "--input-shape", "30,4", "--sharpness", "2", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["run"]["surrogate_option"]["sharpness"] == 2.0 and data["gain"]["T"] == 30
-    bad = subprocess.run([sys.executable, "-m", "stabviz", "check", str(tmp_path / "nope.nir")],
-                         capture_output=True, text=True, env=env)
+    bad = subprocess.run(
+        [sys.executable, "-m", "stabviz", "check", str(tmp_path / "nope.nir")], capture_output=True, text=True, env=env
+    )
     assert bad.returncode == 2 and "does not exist" in bad.stderr
 
 
 def test_a_check_over_the_memory_limit_is_refused_before_the_measured_run(monkeypatch):
     from stabviz.check import core
+
     seen = []
     monkeypatch.setattr(core, "measure", lambda *a, **k: seen.append(a))
     monkeypatch.setenv("STABVIZ_MAX_MEMORY_MB", "1")
     with pytest.raises(ValueError, match=r"this check \(T = 40, 2 spiking layers.*over the 1 MB limit"):
         check(LoopNet(), spikes_in())
     assert not seen
-
 
 
 def test_norse_whole_sequence_lif_and_its_state_is_untouched():
@@ -423,11 +457,12 @@ def test_norse_whole_sequence_lif_and_its_state_is_untouched():
 def test_spikingjelly_state_and_modes_are_left_as_they_were():
     pytest.importorskip("spikingjelly", reason="SpikingJelly is not installed (requirements-snn.txt)")
     from spikingjelly.activation_based import neuron
+
     torch.manual_seed(0)
     node = neuron.LIFNode(step_mode="m")
     net = nn.Sequential(nn.Linear(N_IN, 16), node)
     with torch.no_grad():
-        net(spikes_in(p=0.5)[:5] * 4)            # leaves a voltage in the node, as training would
+        net(spikes_in(p=0.5)[:5] * 4)  # leaves a voltage in the node, as training would
     v = node.v.clone()
     check(net, spikes_in(p=0.5) * 4, seeds=1)
     assert torch.equal(node.v, v) and node.store_v_seq is False and node.step_mode == "m"
@@ -435,6 +470,7 @@ def test_spikingjelly_state_and_modes_are_left_as_they_were():
 
 def test_stabviz_check_is_callable_as_the_docs_write_it():
     import stabviz
+
     report = stabviz.check(LoopNet(), spikes_in(), seeds=1)
     assert report.as_dict()["layers"][0]["library"] == "snntorch"
     assert stabviz.check_nir is stabviz.check.check_nir and stabviz.check.CheckReport is type(report)
@@ -464,6 +500,7 @@ def test_a_nir_graph_from_norse_gives_the_same_rates_with_norses_time_convention
     norse = pytest.importorskip("norse.torch", reason="Norse is not installed (requirements-snn.txt)")
     pytest.importorskip("nir", reason="NIR is not installed (requirements-snn.txt)")
     from stabviz.check import check_nir
+
     torch.manual_seed(0)
     net = norse.SequentialState(nn.Linear(N_IN, 32), norse.LIFBoxCell(), nn.Linear(32, 10), norse.LIFBoxCell())
     x = spikes_in(p=0.5) * 20
@@ -484,7 +521,8 @@ def test_an_applied_suggestion_measures_as_its_remeasurement_and_leaves_the_mode
     again = check(report.applied(i), report.inputs, seeds=2).as_dict()
     # the changed copy, checked on its own, gives the rates the suggestion's re-measurement reported
     assert [lay["firing_rate"] for lay in again["layers"]] == pytest.approx(
-        [lay["firing_rate"] for lay in report.suggestions[i]["measured"]["layers"]], abs=1e-6)
+        [lay["firing_rate"] for lay in report.suggestions[i]["measured"]["layers"]], abs=1e-6
+    )
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
     assert "model" not in report.as_dict() and "changes" not in report.as_dict()
     with pytest.raises(ValueError, match="suggestion index = 99 is outside the allowed range"):
@@ -495,14 +533,17 @@ def test_an_applied_suggestion_measures_as_its_remeasurement_and_leaves_the_mode
 def test_a_synaptic_current_is_checked_as_the_cuba_neuron_with_its_decay(library):
     if library == "norse":
         norse = pytest.importorskip("norse.torch", reason="Norse is not installed (requirements-snn.txt)")
-        cell = norse.LIFCell(norse.LIFParameters(tau_syn_inv=torch.tensor(300.0)), dt=0.001)   # α_s = 0.7
+        cell = norse.LIFCell(norse.LIFParameters(tau_syn_inv=torch.tensor(300.0)), dt=0.001)  # α_s = 0.7
     else:
         cell = snn.Synaptic(alpha=0.7, beta=0.9, init_hidden=True)
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Linear(N_IN, 24), cell) if library == "snntorch" else \
-        norse.SequentialState(nn.Linear(N_IN, 24), cell)
+    net = (
+        nn.Sequential(nn.Linear(N_IN, 24), cell)
+        if library == "snntorch"
+        else norse.SequentialState(nn.Linear(N_IN, 24), cell)
+    )
     report = check(net, spikes_in(p=0.5), seeds=1)
     layer = report.as_dict()["layers"][0]
     assert layer["syn_decay"] == pytest.approx(0.7) and any("cuba" in n for n in layer["notes"])
-    setting = report.as_dict()["predicted"][0]["setting"]      # the theory's prediction is the cuba layer's
+    setting = report.as_dict()["predicted"][0]["setting"]  # the theory's prediction is the cuba layer's
     assert setting["neuron"] == "cuba" and setting["syn_decay"] == pytest.approx(0.7)

@@ -1,4 +1,5 @@
 """The usage line names the command as it was run: `stabviz` (the console script) or `python -m stabviz`."""
+
 import os
 import subprocess
 import sys
@@ -31,10 +32,17 @@ def test_the_console_script_says_stabviz(tmp_path):
     assert _help([sys.executable, str(script), "region", "--help"], tmp_path).startswith("usage: stabviz region ")
 
 
-@pytest.mark.parametrize("argv0,prog", [
-    ("/usr/local/bin/stabviz", "stabviz"), (r"C:\venv\Scripts\stabviz.exe", "stabviz"),
-    ("stabviz-script.py", "stabviz"), ("/src/stabviz/__main__.py", "python -m stabviz"),
-    ("-c", "python -m stabviz"), ("", "python -m stabviz"), ("/usr/bin/pytest", "python -m stabviz"),
-])
+@pytest.mark.parametrize(
+    "argv0,prog",
+    [
+        ("/usr/local/bin/stabviz", "stabviz"),
+        (r"C:\venv\Scripts\stabviz.exe", "stabviz"),
+        ("stabviz-script.py", "stabviz"),
+        ("/src/stabviz/__main__.py", "python -m stabviz"),
+        ("-c", "python -m stabviz"),
+        ("", "python -m stabviz"),
+        ("/usr/bin/pytest", "python -m stabviz"),
+    ],
+)
 def test_prog_name_from_argv0(argv0, prog):
     assert prog_name(argv0) == prog

@@ -1,14 +1,20 @@
 """config.py's field groups and config_key: the one way a setting becomes a cache key, and the cache hits
 it gives (a dampening move reuses the voltage state and the region's axis terms)."""
+
 import dataclasses
 
 import pytest
 
 from stabviz import config, theory
-from stabviz.config import LIFConfig, Keyed, config_key, fields_except, preset
+from stabviz.config import Keyed, LIFConfig, config_key, fields_except, preset
 
-GROUPS = (config.FORWARD_FIELDS, config.SURROGATE_FIELDS, config.GRADIENT_FIELDS, config.MODEL_FIELDS,
-          config.DISPLAY_FIELDS)
+GROUPS = (
+    config.FORWARD_FIELDS,
+    config.SURROGATE_FIELDS,
+    config.GRADIENT_FIELDS,
+    config.MODEL_FIELDS,
+    config.DISPLAY_FIELDS,
+)
 
 
 def test_the_groups_partition_the_fields():
@@ -17,16 +23,25 @@ def test_the_groups_partition_the_fields():
     assert len(names) == len(set(names))
 
 
-@pytest.mark.parametrize("change", [dict(dampening=0.3), dict(sharpness=7.0), dict(shape="gaussian"),
-                                    dict(tail=3.0)])
+@pytest.mark.parametrize("change", [dict(dampening=0.3), dict(sharpness=7.0), dict(shape="gaussian"), dict(tail=3.0)])
 def test_a_surrogate_change_keeps_the_forward_key(change):
     cfg = preset("shd-tau20")
     assert config_key(cfg.replace(**change), config.FORWARD_FIELDS) == config_key(cfg, config.FORWARD_FIELDS)
     assert config_key(cfg.replace(**change)) != config_key(cfg)
 
 
-@pytest.mark.parametrize("change", [dict(leak=0.5), dict(threshold=0.2), dict(reset="mult1"), dict(n_rec=64),
-                                    dict(rec_std=0.3), dict(input_mean=0.1), dict(seed=3)])
+@pytest.mark.parametrize(
+    "change",
+    [
+        dict(leak=0.5),
+        dict(threshold=0.2),
+        dict(reset="mult1"),
+        dict(n_rec=64),
+        dict(rec_std=0.3),
+        dict(input_mean=0.1),
+        dict(seed=3),
+    ],
+)
 def test_a_forward_change_changes_the_forward_key(change):
     cfg = preset("shd-tau20")
     assert config_key(cfg.replace(**change), config.FORWARD_FIELDS) != config_key(cfg, config.FORWARD_FIELDS)
@@ -38,7 +53,8 @@ def test_keys_round_to_ten_digits_unless_exact():
     assert config_key(a, digits=None) != config_key(b, digits=None)
     assert config_key(a, ("leak", "reset")) == (0.5, "subtract")
     assert fields_except(*config.FORWARD_FIELDS[1:]) == ("n_rec",) + tuple(
-        f for f in config.FIELDS if f not in config.FORWARD_FIELDS)
+        f for f in config.FIELDS if f not in config.FORWARD_FIELDS
+    )
 
 
 def test_a_dampening_move_reuses_the_voltage_state_and_the_axis_terms():
@@ -56,6 +72,7 @@ def test_a_dampening_move_reuses_the_voltage_state_and_the_axis_terms():
 
 def test_the_dashboard_hashes_and_computes_with_the_rounded_setting():
     from stabviz.ui import compute
+
     a, b = preset("shd-tau20"), preset("shd-tau20", leak=preset("shd-tau20").leak * (1 + 1e-13))
     hash_of = compute.HASH_FUNCS[LIFConfig]
     assert hash_of(a) == hash_of(b) and hash_of(a) != hash_of(a.replace(dampening=0.5))

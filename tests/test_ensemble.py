@@ -1,19 +1,26 @@
 """Ensembles: E LIF networks stepped together (stabviz.lif) and trained in lockstep (stabviz.train),
 equal to E separate layers and runs; the CUDA-graph step's eager fallback; `train --seeds` and
 `bench ensemble`."""
+
 import functools
 import json
 
 import numpy as np
-
 import pytest
 import torch
+from test_train import one_thread  # noqa: F401  (autouse: tiny GEMMs run faster on one thread)
 
 from stabviz import lif, memory, train
 from stabviz.config import LIFConfig, TrainConfig
-from stabviz.lif import (CapturedStep, EnsembleDynamics, LIFEnsemble, LIFNetwork, group_by_shape,
-                         recurrent_lif_ensemble, recurrent_lif_time_major)
-from test_train import one_thread  # noqa: F401  (autouse: tiny GEMMs run faster on one thread)
+from stabviz.lif import (
+    CapturedStep,
+    EnsembleDynamics,
+    LIFEnsemble,
+    LIFNetwork,
+    group_by_shape,
+    recurrent_lif_ensemble,
+    recurrent_lif_time_major,
+)
 
 RESETS = ["subtract", "mult1", "mult2"]
 
@@ -21,9 +28,24 @@ RESETS = ["subtract", "mult1", "mult2"]
 def member_cfgs(reset: str, reset_grad: bool, shape: str = "fastsigmoid", members: int = 3) -> list[LIFConfig]:
     """Members that differ in every per-member knob (α, θ, γ, β, q) and fire often enough that each
     reset path is exercised."""
-    return [LIFConfig(n_in=5, n_rec=6, leak=0.7 + 0.05 * k, threshold=0.25 + 0.05 * k, reset=reset,
-                      reset_grad=reset_grad, shape=shape, dampening=0.8 + 0.1 * k, sharpness=1.1 + 0.3 * k,
-                      tail=2.0 + 0.5 * k, init_rec="normal", rec_std=0.5, seed=k) for k in range(members)]
+    return [
+        LIFConfig(
+            n_in=5,
+            n_rec=6,
+            leak=0.7 + 0.05 * k,
+            threshold=0.25 + 0.05 * k,
+            reset=reset,
+            reset_grad=reset_grad,
+            shape=shape,
+            dampening=0.8 + 0.1 * k,
+            sharpness=1.1 + 0.3 * k,
+            tail=2.0 + 0.5 * k,
+            init_rec="normal",
+            rec_std=0.5,
+            seed=k,
+        )
+        for k in range(members)
+    ]
 
 
 @pytest.mark.parametrize("reset", RESETS)
@@ -33,7 +55,7 @@ def test_ensemble_layer_gradients_equal_separate_fast_layers(reset, reset_grad, 
     cfgs = member_cfgs(reset, reset_grad, shape)
     gen = torch.Generator().manual_seed(1)
     steps, n, batch = 12, 6, 4
-    current = (0.3 + 0.4 * torch.randn(steps, len(cfgs), n, batch, generator=gen, dtype=torch.float64))
+    current = 0.3 + 0.4 * torch.randn(steps, len(cfgs), n, batch, generator=gen, dtype=torch.float64)
     w_rec = 0.5 * torch.randn(len(cfgs), n, n, generator=gen, dtype=torch.float64)
     probe_z = torch.randn(current.shape, generator=gen, dtype=torch.float64)
     probe_y = torch.randn(current.shape, generator=gen, dtype=torch.float64)
@@ -71,8 +93,11 @@ def test_ensemble_network_equals_its_members_forward_and_backward():
 
 
 def test_members_of_another_shape_are_refused_and_grouped_apart():
-    cfgs = member_cfgs("subtract", False) + member_cfgs("mult1", False, members=1) + \
-        [member_cfgs("subtract", False)[0].replace(n_rec=7)]
+    cfgs = (
+        member_cfgs("subtract", False)
+        + member_cfgs("mult1", False, members=1)
+        + [member_cfgs("subtract", False)[0].replace(n_rec=7)]
+    )
     assert group_by_shape(cfgs) == [[0, 1, 2], [3], [4]]
     with pytest.raises(ValueError, match="group_by_shape"):
         LIFEnsemble([LIFNetwork(c) for c in cfgs[2:4]])
@@ -86,18 +111,23 @@ def test_members_of_another_shape_are_refused_and_grouped_apart():
 
 # --------------------------------------------------------------------------------------------- training
 
+
 def small(**kw) -> TrainConfig:
     lif = LIFConfig(n_rec=24, n_in=30, seed=0)
     if "lif" in kw:
         lif = lif.replace(**kw.pop("lif"))
-    base = dict(lif=lif, classes=3, samples=120, time_steps=15, train_steps=8, batch=16, lr=1e-2,
-                log_every=4, device="cpu")
+    base = dict(
+        lif=lif, classes=3, samples=120, time_steps=15, train_steps=8, batch=16, lr=1e-2, log_every=4, device="cpu"
+    )
     return TrainConfig(**{**base, **kw})
 
 
 def test_each_member_is_the_run_it_would_be_alone():
-    cfgs = [small(), small(lif={"seed": 1, "leak": 0.9, "dampening": 0.5}), small(lif={"seed": 2}, lr=3e-3,
-                                                                                weight_decay=0.1)]
+    cfgs = [
+        small(),
+        small(lif={"seed": 1, "leak": 0.9, "dampening": 0.5}),
+        small(lif={"seed": 2}, lr=3e-3, weight_decay=0.1),
+    ]
     events = []
     together = train.run_ensemble([(c, f"m{k}") for k, c in enumerate(cfgs)], callback=events.append)
     for k, (cfg, got) in enumerate(zip(cfgs, together)):
@@ -122,7 +152,9 @@ def test_a_sweeps_members_generate_their_shared_data_once(monkeypatch):
     real = train.load_task
     monkeypatch.setattr(train, "load_task", lambda cfg: calls.append(cfg.lif.seed) or real(cfg))
     train._SPLITS.clear()
-    cfgs = [small(lif={"dampening": d}, train_steps=2) for d in (0.5, 1.0, 2.0)] + [small(lif={"seed": 5}, train_steps=2)]
+    cfgs = [small(lif={"dampening": d}, train_steps=2) for d in (0.5, 1.0, 2.0)] + [
+        small(lif={"seed": 5}, train_steps=2)
+    ]
     got = train.run_ensemble([(c, None) for c in cfgs])
     assert sorted(calls) == [0, 5]
     train._SPLITS.clear()
@@ -151,8 +183,9 @@ def test_cancel_and_time_limit_stop_one_member_only():
         asked[run_id] = asked.get(run_id, 0) + 1
         return run_id == "a" and asked["a"] > 3
 
-    got = train.run_ensemble([(small(), "a"), (small(lif={"seed": 1}), "b"), (small(time_limit=1e-6), "c")],
-                             should_stop=should_stop)
+    got = train.run_ensemble(
+        [(small(), "a"), (small(lif={"seed": 1}), "b"), (small(time_limit=1e-6), "c")], should_stop=should_stop
+    )
     assert (got[0]["status"], got[0]["final"]["steps_done"]) == ("cancelled", 3)
     assert (got[1]["status"], got[1]["final"]["steps_done"]) == ("finished", 8)
     assert (got[2]["status"], got[2]["stopped_early"], got[2]["final"]["steps_done"]) == ("stopped", "time limit", 0)
@@ -171,6 +204,7 @@ def test_ensemble_size_and_memory_limits_refuse_clearly(monkeypatch):
 
 
 # --------------------------------------------------------------------------------------------- CUDA graphs
+
 
 def test_captured_step_runs_eagerly_with_a_note_off_cuda():
     calls = []
@@ -207,8 +241,11 @@ def test_a_failed_capture_falls_back_to_eager_with_a_note():
 def test_graph_training_on_a_cpu_runs_eagerly_and_says_so(monkeypatch):
     monkeypatch.setenv("STABVIZ_CUDA_GRAPH", "1")
     summary = train.run(small(train_steps=2))
-    assert summary["status"] == "finished" and summary["execution"] == {"mode": "eager", "note": lif.GRAPH_OFF_DEVICE,
-                                                                       "members": 1}
+    assert summary["status"] == "finished" and summary["execution"] == {
+        "mode": "eager",
+        "note": lif.GRAPH_OFF_DEVICE,
+        "members": 1,
+    }
     monkeypatch.delenv("STABVIZ_CUDA_GRAPH")
     assert train.run(small(train_steps=2))["execution"] == {"mode": "eager", "note": None, "members": 1}
 
@@ -233,16 +270,49 @@ def test_the_graph_step_trains_the_same_members(monkeypatch):
 
 # --------------------------------------------------------------------------------------------- CLI
 
+
 def test_cli_train_seeds_prints_one_summary_per_seed(capsys, monkeypatch):
     from stabviz.cli import main
-    monkeypatch.setenv("STABVIZ_PROGRESS_AFTER_S", "0")      # progress even for a run of a second
-    args = ["train", "--n-rec", "16", "--n-in", "20", "--classes", "3", "--samples", "80", "--time-steps", "10",
-            "--train-steps", "3", "--batch", "8", "--log-every", "1", "--device", "cpu", "--seed", "5"]
+
+    monkeypatch.setenv("STABVIZ_PROGRESS_AFTER_S", "0")  # progress even for a run of a second
+    args = [
+        "train",
+        "--n-rec",
+        "16",
+        "--n-in",
+        "20",
+        "--classes",
+        "3",
+        "--samples",
+        "80",
+        "--time-steps",
+        "10",
+        "--train-steps",
+        "3",
+        "--batch",
+        "8",
+        "--log-every",
+        "1",
+        "--device",
+        "cpu",
+        "--seed",
+        "5",
+    ]
     assert main([*args, "--seeds", "2", "--json"]) == 0
     out, err = capsys.readouterr()
     summaries = json.loads(out)
-    single = train.run(TrainConfig(lif=LIFConfig(n_rec=16, n_in=20, seed=5), classes=3, samples=80, time_steps=10,
-                                   train_steps=3, batch=8, log_every=1, device="cpu"))
+    single = train.run(
+        TrainConfig(
+            lif=LIFConfig(n_rec=16, n_in=20, seed=5),
+            classes=3,
+            samples=80,
+            time_steps=10,
+            train_steps=3,
+            batch=8,
+            log_every=1,
+            device="cpu",
+        )
+    )
     assert [s["seed"] for s in summaries] == [5, 6]
     assert all(set(s) == set(single) | {"seed"} for s in summaries)
     assert "3/3 steps (100%)" in err
@@ -253,8 +323,31 @@ def test_cli_train_seeds_prints_one_summary_per_seed(capsys, monkeypatch):
 
 def test_cli_bench_ensemble_json(capsys):
     from stabviz.cli import main
-    assert main(["bench", "ensemble", "--members", "2", "--n", "8", "--n-in", "10", "--batch", "4", "--steps", "5",
-                 "--train-steps", "2", "--device", "cpu", "--json"]) == 0
+
+    assert (
+        main(
+            [
+                "bench",
+                "ensemble",
+                "--members",
+                "2",
+                "--n",
+                "8",
+                "--n-in",
+                "10",
+                "--batch",
+                "4",
+                "--steps",
+                "5",
+                "--train-steps",
+                "2",
+                "--device",
+                "cpu",
+                "--json",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert {"ensemble_s", "sequential_s", "speedup"} <= set(result)
     assert result["members"] == 2 and result["n"] == 8 and result["train_steps"] == 2
@@ -264,6 +357,7 @@ def test_cli_bench_ensemble_json(capsys):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown where CUDA is missing")
 def test_cli_bench_lif_on_cuda_without_cuda_is_a_one_line_error(capsys):
     from stabviz.cli import main
+
     assert main(["bench", "lif", "--device", "cuda", "--n", "8", "--reps", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "CUDA is not available" in err[0]
@@ -271,12 +365,17 @@ def test_cli_bench_lif_on_cuda_without_cuda_is_a_one_line_error(capsys):
 
 def test_an_ensemble_member_stopped_by_its_time_limit_is_stopped_with_its_last_step_logged(monkeypatch):
     from test_train import _Clock
+
     monkeypatch.setattr(train, "time", _Clock())
     events = []
     # the clock moves once at the start, then once per member per step: member b's limit falls mid-run
-    got = train.run_ensemble([(small(train_steps=12, log_every=5), "a"),
-                              (small(lif={"seed": 1}, train_steps=12, log_every=5, time_limit=15.5), "b")],
-                             callback=events.append)
+    got = train.run_ensemble(
+        [
+            (small(train_steps=12, log_every=5), "a"),
+            (small(lif={"seed": 1}, train_steps=12, log_every=5, time_limit=15.5), "b"),
+        ],
+        callback=events.append,
+    )
     assert got[0]["status"] == "finished" and got[0]["final"]["steps_done"] == 12
     assert got[1]["status"] == "stopped" and got[1]["stopped_early"] == "time limit"
     done = got[1]["final"]["steps_done"]

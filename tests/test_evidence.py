@@ -1,4 +1,5 @@
 """The replication study: its pre-registered rules on synthetic numbers, its design, and --smoke end to end."""
+
 import json
 import math
 import subprocess
@@ -9,23 +10,32 @@ import torch
 
 from stabviz.cli import main
 from stabviz.config import TrainConfig
-from stabviz.evidence import (SIZES, design, execute, figures, load_results, rerun_cells, rerun_overlay,
-                              results_folder, rules)
+from stabviz.evidence import (
+    SIZES,
+    design,
+    execute,
+    figures,
+    load_results,
+    rerun_cells,
+    rerun_overlay,
+    results_folder,
+    rules,
+)
 from stabviz.evidence import results as ev_results
-from stabviz.evidence.study import arm_cells
+from stabviz.evidence.study import arm_cells, base_config, task_lif, theory_points
 from stabviz.jsonsafe import dumps
-from stabviz.evidence.study import task_lif, base_config, theory_points
 
 
 @pytest.fixture
 def one_thread():
     before = torch.get_num_threads()
-    torch.set_num_threads(1)           # tiny networks: a second thread only waits on the first
+    torch.set_num_threads(1)  # tiny networks: a second thread only waits on the first
     yield
     torch.set_num_threads(before)
 
 
 # --------------------------------------------------------------------------------------------- rules
+
 
 def cell(mean, sd=0.0):
     """Three seeds with this mean and sample sd (mean − sd, mean, mean + sd)."""
@@ -51,7 +61,7 @@ def test_a_refutation_by_less_than_a_point_with_sd_8_reads_inconclusive():
     assert numbers["drop"] == pytest.approx(9.6) and numbers["sd"] == pytest.approx(8)
     lo, hi = numbers["drop_interval"]
     assert lo < rules.DROP < hi and verdict == "inconclusive"
-    assert rules.helps([cell(81.6, 8)], [[cell(80)]])[0] == "inconclusive"          # gain 1.6 vs 2, sd 8
+    assert rules.helps([cell(81.6, 8)], [[cell(80)]])[0] == "inconclusive"  # gain 1.6 vs 2, sd 8
     assert rules.near_best([cell(77.6, 8), cell(80)], theory=0)[0] == "inconclusive"  # regret 2.4 vs 2, sd 8
 
 
@@ -100,7 +110,7 @@ def test_the_bootstrap_is_reproducible_and_a_noiseless_effect_has_a_point_interv
     first = rules.bootstrap(cells, lambda m: m[0] - m[1])
     assert first == rules.bootstrap(cells, lambda m: m[0] - m[1])
     assert rules.bootstrap([cell(80), cell(70)], lambda m: m[0] - m[1]) == [(10, 10)]
-    (lo, hi), = first
+    ((lo, hi),) = first
     assert lo < (78.33 - 67) < hi
 
 
@@ -108,7 +118,7 @@ def test_side_needs_the_point_and_the_whole_interval_on_one_side():
     assert rules.side(12, (11, 13), 10, at_least=True) is True
     assert rules.side(8, (7, 9), 10, at_least=True) is False
     assert rules.side(9.6, (7, 14), 10, at_least=True) is None
-    assert rules.side(9, (10.5, 12), 10, at_least=True) is None     # the point and its interval disagree
+    assert rules.side(9, (10.5, 12), 10, at_least=True) is None  # the point and its interval disagree
     assert rules.side(float("nan"), (1, 2), 10, at_least=False) is None
 
 
@@ -118,9 +128,9 @@ def test_ranks_gives_each_verdict():
     assert verdict == "confirmed" and numbers["auc"] == 1 and numbers["auc_interval"][0] >= rules.AUC_GOOD
     mixed = [i % 2 for i in range(200)]
     verdict, numbers = rules.ranks(mixed, [False] * 100 + [True] * 100)
-    assert verdict == "refuted" and numbers["auc_interval"][1] <= rules.AUC_POOR     # AUC 0.5, tightly
+    assert verdict == "refuted" and numbers["auc_interval"][1] <= rules.AUC_POOR  # AUC 0.5, tightly
     verdict, numbers = rules.ranks(mixed[:40], labels)
-    assert verdict == "inconclusive" and numbers["auc"] == 0.5                # AUC 0.5, but 40 runs: too wide
+    assert verdict == "inconclusive" and numbers["auc"] == 0.5  # AUC 0.5, but 40 runs: too wide
     assert rules.ranks([1, 3, 2, 4, 6, 5], [False, False, True, False, True, True])[0] == "inconclusive"
     assert rules.ranks(list(range(22)), [True] * 2 + [False] * 20)[0] == "inconclusive"  # too few collapses
 
@@ -129,7 +139,7 @@ def test_auc_is_the_mann_whitney_statistic():
     assert rules.auc([1, 2, 3, 4], [False, False, True, True]) == 1.0
     assert rules.auc([4, 3, 2, 1], [False, False, True, True]) == 0.0
     assert rules.auc([1, 1, 1, 1], [False, True, False, True]) == 0.5
-    assert rules.auc([0.1, 0.4, 0.35, 0.8], [False, False, True, True]) == 0.75   # sklearn's own example
+    assert rules.auc([0.1, 0.4, 0.35, 0.8], [False, False, True, True]) == 0.75  # sklearn's own example
     assert rules.auc([1, float("nan"), None, 3], [False, True, True, True]) == 1.0
     assert math.isnan(rules.auc([1, 2], [True, True]))
 
@@ -140,6 +150,7 @@ def test_mean_sd_is_the_sample_sd():
 
 
 # --------------------------------------------------------------------------------------------- design
+
 
 def test_quick_design_has_every_arm_and_at_least_three_seeds_per_cell():
     cells, points = design(SIZES["quick"])
@@ -163,7 +174,7 @@ def test_quick_design_has_every_arm_and_at_least_three_seeds_per_cell():
 
 def test_a_rerun_rebuilds_the_designs_configs_from_the_stored_theory_points():
     cells, points = design(SIZES["quick"])
-    stored = json.loads(dumps(points))                    # as cells.json keeps them
+    stored = json.loads(dumps(points))  # as cells.json keeps them
     again = arm_cells(SIZES["quick"], stored)
     assert [(c.arm, c.label) for c in again] == [(c.arm, c.label) for c in cells]
     assert [[x.to_dict() for x in c.configs] for c in again] == [[x.to_dict() for x in c.configs] for c in cells]
@@ -171,12 +182,13 @@ def test_a_rerun_rebuilds_the_designs_configs_from_the_stored_theory_points():
 
 def test_a_budget_sets_every_runs_steps_and_a_wall_time_limit_that_fits_them():
     from stabviz.evidence.study import sized
+
     assert sized("quick") is SIZES["quick"]
     longer = sized("quick", 1000)
     assert longer.train_steps == 1000 and longer.gammas == SIZES["quick"].gammas
     assert base_config("digits", longer).train_steps == 1000 and base_config("digits", longer).time_limit == 3000
-    assert base_config("digits", SIZES["quick"]).time_limit == 600          # the committed configs' own
-    for bad in (0, -5, 10 ** 9, 2.5, True):
+    assert base_config("digits", SIZES["quick"]).time_limit == 600  # the committed configs' own
+    for bad in (0, -5, 10**9, 2.5, True):
         with pytest.raises(ValueError, match=r"budget = .* optimiser steps in \[1, "):
             sized("quick", bad)
     with pytest.raises(ValueError, match="size = 'huge' is not one of"):
@@ -195,13 +207,16 @@ def test_importing_the_evidence_package_never_loads_torch():
 
 
 def _results(summary_size="smoke", claims=()):
-    return {"summary": {"size": summary_size, "claims": list(claims)},
-            "theory": {t: {"fastsigmoid": {"gamma_III": None, "gamma_IV": 1.5, "beta_star": None}}
-                       for t in ("digits", "randman")}}
+    return {
+        "summary": {"size": summary_size, "claims": list(claims)},
+        "theory": {
+            t: {"fastsigmoid": {"gamma_III": None, "gamma_IV": 1.5, "beta_star": None}} for t in ("digits", "randman")
+        },
+    }
 
 
 def test_load_results_reads_a_folder_and_says_what_is_wrong(tmp_path, monkeypatch):
-    assert load_results(tmp_path) is None                 # no summary.json: nothing to show
+    assert load_results(tmp_path) is None  # no summary.json: nothing to show
     monkeypatch.setenv(ev_results.RESULTS_ENV, str(tmp_path))
     assert results_folder() == tmp_path
     monkeypatch.delenv(ev_results.RESULTS_ENV)
@@ -234,17 +249,33 @@ def test_the_overlay_takes_the_newest_ended_run_of_each_config_and_counts_the_ac
     first, second = cells[0].configs[0].to_dict(), cells[1].configs[0].to_dict()
 
     def run(config, status, acc=None):
-        return {"config": json.loads(json.dumps(config)), "status": status,
-                "summary": None if acc is None else {"final": {"accuracy": acc}, "lif": {"seed": 0, "steps": 16}}}
-    stored = [run(first, "finished", 0.9), run(first, "finished", 0.1),     # newest first: 90 % wins
-              run(second, "running"), run({"other": 1}, "finished", 0.5), {"config": None, "status": "failed"}]
+        return {
+            "config": json.loads(json.dumps(config)),
+            "status": status,
+            "summary": None if acc is None else {"final": {"accuracy": acc}, "lif": {"seed": 0, "steps": 16}},
+        }
+
+    stored = [
+        run(first, "finished", 0.9),
+        run(first, "finished", 0.1),  # newest first: 90 % wins
+        run(second, "running"),
+        run({"other": 1}, "finished", 0.5),
+        {"config": None, "status": "failed"},
+    ]
     overlay, active = rerun_overlay(cells, stored)
     assert active == {"C": 1}
     assert [(c["label"], c["mean"]) for c in overlay["cells"]] == [(cells[0].label, pytest.approx(90.0))]
     assert [r["accuracy"] for r in overlay["runs"]] == [pytest.approx(90.0)]
-    figs = figures({"cells": [], "runs": [], "theory": _results()["theory"], "auc": {},
-                    "boundaries": {t: {"dampening": None, "sharpness": None} for t in ("digits", "randman")}},
-                   overlay)
+    figs = figures(
+        {
+            "cells": [],
+            "runs": [],
+            "theory": _results()["theory"],
+            "auc": {},
+            "boundaries": {t: {"dampening": None, "sharpness": None} for t in ("digits", "randman")},
+        },
+        overlay,
+    )
     assert cells[0].label == "f0=0.05 SP off"
     assert [t.name for t in figs["rate_digits"].data] == ["sparsity loss off · rerun"]
 
@@ -260,6 +291,7 @@ def test_execute_through_the_local_launcher_returns_summaries_in_order(one_threa
 
 # --------------------------------------------------------------------------------------------- end to end
 
+
 def test_smoke_study_writes_every_file_with_its_schema(tmp_path, capsys, one_thread):
     out = tmp_path / "evidence"
     assert main(["replicate", "--smoke", "--budget", "2", "--out", str(out), "--json"]) == 0
@@ -269,8 +301,16 @@ def test_smoke_study_writes_every_file_with_its_schema(tmp_path, capsys, one_thr
     assert summary["command"] == f"python -m stabviz replicate --smoke --budget 2 --out {out}"
     assert summary["date"] and summary["size"] == "smoke" and "commit" in summary and summary["budget"] == 2
     ids = [c["id"] for c in summary["claims"]]
-    assert {"A-gamma", "A-beta", "A'-gamma", "B-tail", "C-rate", "D-regret-digits", "AUC-predicted",
-            "AUC-probe"} <= set(ids)
+    assert {
+        "A-gamma",
+        "A-beta",
+        "A'-gamma",
+        "B-tail",
+        "C-rate",
+        "D-regret-digits",
+        "AUC-predicted",
+        "AUC-probe",
+    } <= set(ids)
     for claim in summary["claims"]:
         assert set(claim) == {"id", "claim", "rule", "verdict", "numbers"}
         assert claim["verdict"] in rules.VERDICTS and claim["rule"]
@@ -279,8 +319,16 @@ def test_smoke_study_writes_every_file_with_its_schema(tmp_path, capsys, one_thr
     runs = json.loads((out / "runs.json").read_text())
     assert len(runs) == summary["runs"] and all("collapsed" in r and "probe_log10_gain" in r for r in runs)
     pngs = sorted(p.name for p in out.glob("*.png"))
-    assert pngs == ["beta_digits.png", "beta_randman.png", "collapse_predicted.png", "collapse_probe.png",
-                    "gamma_digits.png", "gamma_randman.png", "rate_digits.png", "tail_digits.png"]
+    assert pngs == [
+        "beta_digits.png",
+        "beta_randman.png",
+        "collapse_predicted.png",
+        "collapse_probe.png",
+        "gamma_digits.png",
+        "gamma_randman.png",
+        "rate_digits.png",
+        "tail_digits.png",
+    ]
     for p in out.glob("*.png"):
         data = p.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and 5_000 < len(data) < 300_000
@@ -295,8 +343,10 @@ def _as_before_the_rename(folder, to):
     summary.pop("budget")
     summary["auc"] = {("measured_log10_gain" if k == "probe_log10_gain" else k): v for k, v in summary["auc"].items()}
     summary["claims"] = [{"id": "AUC-measured", "claim": "old", "rule": "old", "verdict": "confirmed", "numbers": {}}]
-    runs = [{("measured_log10_gain" if k == "probe_log10_gain" else k): v for k, v in r.items()}
-            for r in json.loads((folder / "runs.json").read_text())]
+    runs = [
+        {("measured_log10_gain" if k == "probe_log10_gain" else k): v for k, v in r.items()}
+        for r in json.loads((folder / "runs.json").read_text())
+    ]
     (to / "summary.json").write_text(json.dumps(summary))
     (to / "runs.json").write_text(json.dumps(runs))
     (to / "cells.json").write_text((folder / "cells.json").read_text())
@@ -305,11 +355,12 @@ def _as_before_the_rename(folder, to):
 
 def test_rejudge_reads_older_files_and_gives_todays_verdicts_without_training(tmp_path, capsys, one_thread):
     from support import write_smoke_results
+
     fresh = write_smoke_results(tmp_path / "fresh")
     old = _as_before_the_rename(fresh, tmp_path / "old")
-    loaded = load_results(old)                          # the page reads older files under the new names
+    loaded = load_results(old)  # the page reads older files under the new names
     assert "probe_log10_gain" in loaded["runs"][0] and "probe_log10_gain" in loaded["auc"]
-    assert main(["replicate", "--rejudge", str(old), "--no-png"]) == 2     # replacing files needs --force
+    assert main(["replicate", "--rejudge", str(old), "--no-png"]) == 2  # replacing files needs --force
     err = capsys.readouterr().err
     assert "--rejudge" in err and err.count("\n") == 1
     new = tmp_path / "new"
@@ -317,25 +368,30 @@ def test_rejudge_reads_older_files_and_gives_todays_verdicts_without_training(tm
     summary = json.loads(capsys.readouterr().out)
     want = json.loads((fresh / "summary.json").read_text())
     assert summary["claims"] == want["claims"] and summary["auc"] == want["auc"]
-    assert summary["command"] == want["command"] and summary["date"] == want["date"]     # the run's own record
+    assert summary["command"] == want["command"] and summary["date"] == want["date"]  # the run's own record
     assert summary["budget"] == SIZES["smoke"].train_steps
     assert summary["judged"]["command"] == f"python -m stabviz replicate --rejudge {old} --out {new}"
     assert "bootstrap" in summary["judged"]["rules"] and summary["judged"]["date"]
     assert json.loads((new / "runs.json").read_text()) == json.loads((fresh / "runs.json").read_text())
-    assert main(["replicate", "--rejudge", str(new), "--no-png", "--force"]) == 0       # in place, with --force
+    assert main(["replicate", "--rejudge", str(new), "--no-png", "--force"]) == 0  # in place, with --force
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["replicate", "--rejudge", "docs/evidence", "--quick", "--budget", "9"],
-     "--rejudge trains nothing: --quick, --budget do not apply"),
-    (["replicate", "--rejudge", "/nonexistent/study"], "holds no summary.json"),
-    (["replicate", "--budget", "0"], "--budget: 0 is outside the allowed range [1, "),
-    (["replicate", "--budget", "1.5"], "--budget: '1.5' is not a whole number"),
-    (["replicate", "--quick", "--full"], "not allowed with"),
-    (["replicate", "--launcher", "slurm"], "invalid choice"),
-    (["replicate", "--out", ""], "must not be empty"),
-    (["replicate", "--smoke", "--seeds", "3"], "unrecognized arguments"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (
+            ["replicate", "--rejudge", "docs/evidence", "--quick", "--budget", "9"],
+            "--rejudge trains nothing: --quick, --budget do not apply",
+        ),
+        (["replicate", "--rejudge", "/nonexistent/study"], "holds no summary.json"),
+        (["replicate", "--budget", "0"], "--budget: 0 is outside the allowed range [1, "),
+        (["replicate", "--budget", "1.5"], "--budget: '1.5' is not a whole number"),
+        (["replicate", "--quick", "--full"], "not allowed with"),
+        (["replicate", "--launcher", "slurm"], "invalid choice"),
+        (["replicate", "--out", ""], "must not be empty"),
+        (["replicate", "--smoke", "--seeds", "3"], "unrecognized arguments"),
+    ],
+)
 def test_cli_errors_are_one_line(argv, needle, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err

@@ -1,7 +1,9 @@
-"""The recurrent part of the fluctuation-driven initialisation (init_rec = "fluctuation", docs/theory.md#97-the-recurrent-part-of-the-fluctuation-driven-initialisation):
+"""The recurrent part of the fluctuation-driven initialisation (init_rec = "fluctuation",
+docs/theory.md#97-the-recurrent-part-of-the-fluctuation-driven-initialisation):
 the recurrent weights carry the share rec_share of the free voltage's variance σ_U² and the input weights the
 rest, the mean-field rate predicts the initial rate of the recurrent layer within 0.05 on settings held out from
 the theory, and bad shares are one clear message."""
+
 import math
 
 import pytest
@@ -20,8 +22,9 @@ def free_voltage_parts(cfg, batch=8, steps=300, burn_in=150):
     g = torch.Generator().manual_seed(cfg.seed)
     w_in, w_rec, bias = layer_weights(cfg, generator=g, dtype=torch.float64)
     x = simulate.bernoulli_inputs(cfg, batch, steps, g, dtype=torch.float64)
-    z = torch.bernoulli(torch.full((batch, steps, cfg.n_rec), laws.fluctuation_rate(cfg), dtype=torch.float64),
-                        generator=g)
+    z = torch.bernoulli(
+        torch.full((batch, steps, cfg.n_rec), laws.fluctuation_rate(cfg), dtype=torch.float64), generator=g
+    )
     return [_filtered(cfg, current, burn_in) for current in (x @ w_in + bias, z @ w_rec)]
 
 
@@ -61,8 +64,14 @@ def test_the_law_is_centred_with_a_zero_diagonal_and_share_zero_is_the_feed_forw
 
 
 # held out: none of these were used to write the rate theory (variant_gain.predicted_rate) or this law
-HELD_OUT = [dict(), dict(neuron="cuba"), dict(neuron="alif", adapt_strength=0.02), dict(leak=0.8),
-            dict(rec_share=0.3, n_in=200, input_mean=0.2, input_var=0.16), dict(rec_share=0.5, leak=0.9)]
+HELD_OUT = [
+    dict(),
+    dict(neuron="cuba"),
+    dict(neuron="alif", adapt_strength=0.02),
+    dict(leak=0.8),
+    dict(rec_share=0.3, n_in=200, input_mean=0.2, input_var=0.16),
+    dict(rec_share=0.5, leak=0.9),
+]
 
 
 @pytest.mark.parametrize("init_in", ["fluctuation", "fluctuation-theta"])
@@ -80,12 +89,13 @@ def test_the_theory_predicts_for_it_and_a_standard_input_init_takes_the_centred_
 
 
 def test_the_share_is_an_option_and_bad_values_are_one_clear_message():
-    args = build_parser().parse_args(["simulate", "--init", "fluctuation", "--init-in", "fluctuation",
-                                      "--rec-share", "0.25"])
+    args = build_parser().parse_args(
+        ["simulate", "--init", "fluctuation", "--init-in", "fluctuation", "--rec-share", "0.25"]
+    )
     cfg = lif_config_from_args(args)
     assert (cfg.init_rec, cfg.rec_share) == ("fluctuation", 0.25)
     for bad in (1.0, -0.1, math.nan):
         with pytest.raises(ValueError, match=r"rec_share = .* is outside the allowed range \[0, 1\)"):
             LIFConfig(rec_share=bad)
-    assert "rec_share" not in LIFConfig().to_record()          # records from before it keep their identity
+    assert "rec_share" not in LIFConfig().to_record()  # records from before it keep their identity
     assert LIFConfig.from_dict(LIFConfig(rec_share=0.3).to_record()).rec_share == 0.3

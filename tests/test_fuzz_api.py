@@ -8,6 +8,7 @@ axis names, sizes and ranges inside the same RANGES table.
 The fuzz runs derandomized (the same cases on every machine) with fixed example budgets: 1350 cases
 (300 + 150 + 300 + 300 + 150 + 150, plus ~250 draws hypothesis filters out) in ~19 s on two shared cores.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,19 +24,51 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from stabviz import theory
-from stabviz.config import (DEVICES, FORMULAS, IN_INITS, INITS, LOSSES, NEURONS, PRESETS, RANGES, RESETS, SHAPES, TASKS,
-                            TRAIN_RANGES, VOLTAGE_MODELS, LIFConfig, TrainConfig, preset)
+from stabviz.config import (
+    DEVICES,
+    FORMULAS,
+    IN_INITS,
+    INITS,
+    LOSSES,
+    NEURONS,
+    PRESETS,
+    RANGES,
+    RESETS,
+    SHAPES,
+    TASKS,
+    TRAIN_RANGES,
+    VOLTAGE_MODELS,
+    LIFConfig,
+    TrainConfig,
+    preset,
+)
 
 
 def fuzz(n: int) -> settings:
-    return settings(max_examples=n, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                           HealthCheck.filter_too_much])
+    return settings(
+        max_examples=n,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    )
 
 
 # The oracle, written apart from stabviz.config's implementation of the rule.
-INTEGER_FIELDS = {"n_rec", "n_in", "steps", "seed", "layers", "train_steps", "batch", "time_steps", "classes",
-                  "samples", "manifold_dim", "log_every"}
+INTEGER_FIELDS = {
+    "n_rec",
+    "n_in",
+    "steps",
+    "seed",
+    "layers",
+    "train_steps",
+    "batch",
+    "time_steps",
+    "classes",
+    "samples",
+    "manifold_dim",
+    "log_every",
+}
 
 
 def as_real(v):
@@ -56,12 +89,23 @@ def inside(name, v, ranges=RANGES) -> bool:
     """Is ``v`` a number (by the rule) inside ``ranges[name]``?"""
     x = as_real(v)
     lo, hi, lo_in, hi_in = ranges[name]
-    return x is not None and not (isinstance(x, float) and not math.isfinite(x)) and \
-        (x >= lo if lo_in else x > lo) and (x <= hi if hi_in else x < hi)
+    return (
+        x is not None
+        and not (isinstance(x, float) and not math.isfinite(x))
+        and (x >= lo if lo_in else x > lo)
+        and (x <= hi if hi_in else x < hi)
+    )
 
 
-LIF_CHOICES = {"reset": RESETS, "init_rec": INITS, "init_in": IN_INITS, "shape": SHAPES,
-               "voltage_model": VOLTAGE_MODELS, "formula": FORMULAS, "neuron": NEURONS}
+LIF_CHOICES = {
+    "reset": RESETS,
+    "init_rec": INITS,
+    "init_in": IN_INITS,
+    "shape": SHAPES,
+    "voltage_model": VOLTAGE_MODELS,
+    "formula": FORMULAS,
+    "neuron": NEURONS,
+}
 LIF_FLAGS = ("reset_grad", "adapt_grad")
 TRAIN_CHOICES = {"task": TASKS, "loss": LOSSES, "device": DEVICES}
 TRAIN_FLAGS = ("use_recommended_setting", "local_losses")
@@ -72,29 +116,41 @@ MAX_MESSAGE = 60 + 200
 
 def assert_good_error(err: ValueError, names) -> None:
     text = str(err)
-    assert any(text.startswith(f"{n} ") for n in names), text          # it names the parameter
-    assert len(text) <= MAX_MESSAGE and "\n" not in text, text          # the value is cut
+    assert any(text.startswith(f"{n} ") for n in names), text  # it names the parameter
+    assert len(text) <= MAX_MESSAGE and "\n" not in text, text  # the value is cut
 
 
 # ---------------------------------------------------------------------------------------------
 # Strategies: anything at all, and values that should pass
 
+
 def _np_scalars():
-    return st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(np.float64),
-                     st.floats(width=32).map(np.float32), st.integers(-2**62, 2**62).map(np.int64),
-                     st.booleans().map(np.bool_))
+    return st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True).map(np.float64),
+        st.floats(width=32).map(np.float32),
+        st.integers(-(2**62), 2**62).map(np.int64),
+        st.booleans().map(np.bool_),
+    )
 
 
 ANYTHING = st.one_of(
-    st.none(), st.booleans(),
-    st.integers(-10**6, 10**6), st.integers(-10**400, 10**400), st.just(10**5000),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.integers(-(10**400), 10**400),
+    st.just(10**5000),
     st.floats(allow_nan=True, allow_infinity=True),
-    st.decimals(allow_nan=True, allow_infinity=True), st.just(Decimal("sNaN")), st.fractions(),
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.just(Decimal("sNaN")),
+    st.fractions(),
     st.just(Fraction(10**400, 3)),
-    st.text(max_size=80), st.text(min_size=200, max_size=2000), st.binary(max_size=40),
-    st.lists(st.floats(allow_nan=False), max_size=3), st.complex_numbers(max_magnitude=10),
-    _np_scalars(), st.sampled_from([np.array([1.0, 2.0]), np.array(0.5), {"a": 1}, object(), "0.5", b"1",
-                                    "nan", "1e3", [0.5]]),
+    st.text(max_size=80),
+    st.text(min_size=200, max_size=2000),
+    st.binary(max_size=40),
+    st.lists(st.floats(allow_nan=False), max_size=3),
+    st.complex_numbers(max_magnitude=10),
+    _np_scalars(),
+    st.sampled_from([np.array([1.0, 2.0]), np.array(0.5), {"a": 1}, object(), "0.5", b"1", "nan", "1e3", [0.5]]),
 )
 
 
@@ -109,8 +165,9 @@ def _in_range(name: str, ranges) -> st.SearchStrategy:
         ints = st.integers(int(lo), int(hi))
         return st.one_of(ints, ints.map(float), ints.map(np.int64), ints.map(Decimal))
     floats = st.floats(lo, hi, exclude_min=not lo_in, exclude_max=not hi_in)
-    return st.one_of(floats, floats.map(np.float64), floats.map(lambda v: Decimal(repr(v))),
-                     st.just(lo if lo_in else hi))
+    return st.one_of(
+        floats, floats.map(np.float64), floats.map(lambda v: Decimal(repr(v))), st.just(lo if lo_in else hi)
+    )
 
 
 def _valid(name: str, ranges, choices, flags) -> st.SearchStrategy:
@@ -133,11 +190,16 @@ def field_values(draw, fields, ranges, choices, flags):
 
 
 LIF_FIELDS = tuple(f.name for f in dataclasses.fields(LIFConfig))
-TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name not in ("lif", "data_path",
-                                                                                         "initial_rate", "rate_control"))
+TRAIN_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(TrainConfig)
+    if f.name not in ("lif", "data_path", "initial_rate", "rate_control")
+)
 #: TrainConfig.rate_control: None or (f0, λ, steps) inside config.RATE_CONTROL_RANGES
-RATE_CONTROLS = st.one_of(st.none(), st.tuples(st.floats(0.0, 1.0, exclude_min=True, exclude_max=True),
-                                                st.floats(0.0, 1e6), st.integers(1, 1_000_000)))
+RATE_CONTROLS = st.one_of(
+    st.none(),
+    st.tuples(st.floats(0.0, 1.0, exclude_min=True, exclude_max=True), st.floats(0.0, 1e6), st.integers(1, 1_000_000)),
+)
 lif_values = field_values(LIF_FIELDS, RANGES, LIF_CHOICES, LIF_FLAGS)
 
 
@@ -160,7 +222,8 @@ def assert_usable(cfg: LIFConfig) -> None:
 
     Three known exceptions, all setting-dependent rather than a field's value: init_rec = "conditions"
     raises ValueError where condition II has no solution (conditions.recurrent_law: it says so and what to do),
-    a fluctuation-driven init_in where its target has none or there is no input (laws.fluctuation_law), and a weight std below ~1e-154, which laws.positive_part_mean handles without an overflow warning
+    a fluctuation-driven init_in where its target has none or there is no input (laws.fluctuation_law), and a weight std
+    below ~1e-154, which laws.positive_part_mean handles without an overflow warning
     (test_a_tiny_weight_std_gives_no_overflow_warning)."""
     if cfg.voltage_model == "measured":
         cfg = cfg.replace(voltage_model="gaussian")
@@ -192,6 +255,7 @@ def test_a_tiny_weight_std_gives_no_overflow_warning(init):
 # ---------------------------------------------------------------------------------------------
 # Issue 9, by example: each of these failed before the one validation path
 
+
 def test_text_and_bytes_are_not_numbers():
     for raw in ("0.5", b"0.5", bytearray(b"1")):
         with pytest.raises(ValueError, match=r"dampening = .* is text, not a number; allowed range \(0, 1000\]"):
@@ -206,7 +270,7 @@ def test_decimal_and_fraction_become_plain_floats():
     cfg = preset("shd-tau20", dampening=Decimal("0.5"), sharpness=Fraction(3, 2), n_rec=Decimal(64))
     assert (cfg.dampening, cfg.sharpness, cfg.n_rec) == (0.5, 1.5, 64)
     assert type(cfg.dampening) is float and type(cfg.sharpness) is float and type(cfg.n_rec) is int
-    assert cfg == preset("shd-tau20", dampening=0.5, sharpness=1.5, n_rec=64)     # same config, same hash
+    assert cfg == preset("shd-tau20", dampening=0.5, sharpness=1.5, n_rec=64)  # same config, same hash
     assert theory.predict(cfg).regime in theory.VERDICTS
     with pytest.raises(ValueError, match="dampening = Decimal"):
         preset("shd-tau20", dampening=Decimal("NaN"))
@@ -223,7 +287,7 @@ def test_numpy_scalars_are_numbers_and_bools_are_not():
 
 
 def test_huge_ints_are_refused_by_the_range_not_by_an_overflow():
-    for kw in (dict(n_rec=10**400), dict(leak=10**400), dict(seed=-10**5000), dict(leak=Fraction(10**400, 3))):
+    for kw in (dict(n_rec=10**400), dict(leak=10**400), dict(seed=-(10**5000)), dict(leak=Fraction(10**400, 3))):
         with pytest.raises(ValueError, match="outside the allowed range") as err:
             LIFConfig(**kw)
         assert_good_error(err.value, kw)
@@ -271,6 +335,7 @@ def test_train_config_checks_its_lif_and_every_choice():
 # ---------------------------------------------------------------------------------------------
 # The fuzz
 
+
 @fuzz(300)
 @given(lif_values)
 def test_fuzz_lif_config(kw):
@@ -301,11 +366,13 @@ def test_fuzz_preset(name, kw):
 
 
 @fuzz(300)
-@given(field_values(TRAIN_FIELDS, TRAIN_RANGES, TRAIN_CHOICES, TRAIN_FLAGS),
-       mostly(st.one_of(st.just(None), st.just(LIFConfig(n_rec=8)), lif_values), ANYTHING),
-       mostly(st.one_of(st.none(), _in_range("initial_rate", TRAIN_RANGES)), ANYTHING),
-       mostly(st.sampled_from(["data.h5", ""]), ANYTHING),
-       mostly(RATE_CONTROLS, ANYTHING))
+@given(
+    field_values(TRAIN_FIELDS, TRAIN_RANGES, TRAIN_CHOICES, TRAIN_FLAGS),
+    mostly(st.one_of(st.just(None), st.just(LIFConfig(n_rec=8)), lif_values), ANYTHING),
+    mostly(st.one_of(st.none(), _in_range("initial_rate", TRAIN_RANGES)), ANYTHING),
+    mostly(st.sampled_from(["data.h5", ""]), ANYTHING),
+    mostly(RATE_CONTROLS, ANYTHING),
+)
 def test_fuzz_train_config(kw, lif, initial_rate, data_path, rate_control):
     kw = dict(kw, initial_rate=initial_rate, data_path=data_path, rate_control=rate_control)
     if lif is not None:
@@ -329,8 +396,11 @@ def test_fuzz_train_config(kw, lif, initial_rate, data_path, rate_control):
 
 # -- the region grid functions
 
-REGION_CONFIGS = [preset("shd-tau20"), preset("paper-slmnist", shape="qpseudospike", reset_grad=True),
-                  preset("shd-tau20", init_rec="conditions", reset="mult1", voltage_model="uniform")]
+REGION_CONFIGS = [
+    preset("shd-tau20"),
+    preset("paper-slmnist", shape="qpseudospike", reset_grad=True),
+    preset("shd-tau20", init_rec="conditions", reset="mult1", voltage_model="uniform"),
+]
 AXIS_NAMES = tuple(theory.AXES)
 
 
@@ -345,13 +415,14 @@ def _axis_range(name: str) -> st.SearchStrategy:
 def region_args(draw):
     def pick(good, junk):
         return draw(mostly(good, junk))
+
     x = pick(st.sampled_from(AXIS_NAMES), ANYTHING)
     y = pick(st.sampled_from(AXIS_NAMES), ANYTHING)
     kw = {"x": x, "y": y, "nx": pick(st.integers(2, 6), ANYTHING), "ny": pick(st.integers(2, 6), ANYTHING)}
     for axis, key in ((x, "x_range"), (y, "y_range")):
         if draw(st.booleans()):
             good = _axis_range(axis) if axis in AXIS_NAMES else st.just((0.1, 0.2))
-            wide = st.tuples(st.floats(), st.floats())           # anything a float can be, in any order
+            wide = st.tuples(st.floats(), st.floats())  # anything a float can be, in any order
             kw[key] = pick(st.one_of(good, good.map(list), good.map(np.array)), st.one_of(wide, ANYTHING))
     for key in ("log_x", "log_y"):
         if draw(st.booleans()):
@@ -361,9 +432,11 @@ def region_args(draw):
 
 def _region_ok(kw) -> bool:
     """The oracle: are these region arguments inside the documented ranges?"""
+
     def size(n):
-        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, float, np.integer, np.floating,
-                                                                 Decimal, Fraction)):
+        if isinstance(n, (bool, np.bool_)) or not isinstance(
+            n, (int, float, np.integer, np.floating, Decimal, Fraction)
+        ):
             return False
         if isinstance(n, (int, np.integer)):
             return 2 <= int(n) <= 4000
@@ -391,8 +464,7 @@ def _region_ok(kw) -> bool:
         return False
     log_x = theory.AXES[x][2] if logs["log_x"] is None else logs["log_x"]
     log_y = theory.AXES[y][2] if logs["log_y"] is None else logs["log_y"]
-    return size(kw["nx"]) and size(kw["ny"]) and rng(x, kw.get("x_range"), log_x) and \
-        rng(y, kw.get("y_range"), log_y)
+    return size(kw["nx"]) and size(kw["ny"]) and rng(x, kw.get("x_range"), log_x) and rng(y, kw.get("y_range"), log_y)
 
 
 @fuzz(300)
@@ -402,29 +474,40 @@ def test_fuzz_region(cfg, kw):
         reg = theory.region(cfg, **kw)
     except ValueError as err:
         event("refused")
-        assert not _region_ok(kw), (kw, err)        # valid arguments never fail
+        assert not _region_ok(kw), (kw, err)  # valid arguments never fail
         assert len(str(err)) <= MAX_MESSAGE, str(err)
         return
     event("valid")
-    assert _region_ok(kw), kw                        # invalid arguments never pass
+    assert _region_ok(kw), kw  # invalid arguments never pass
     assert reg.rho2.shape == (int(kw["ny"]), int(kw["nx"])) == reg.regime.shape
     for name, values in ((reg.x_name, reg.x), (reg.y_name, reg.y)):
-        assert all(inside(name, v) for v in values)                       # every cell is in range
+        assert all(inside(name, v) for v in values)  # every cell is in range
     json.dumps(reg.to_dict(), allow_nan=False)
 
 
-VALUES = mostly(st.lists(st.floats(0, 0.9999), min_size=1, max_size=4).flatmap(
-    lambda v: st.sampled_from([v, tuple(v), np.array(v), v[0]])),
-    st.one_of(ANYTHING, st.lists(ANYTHING, max_size=3), st.lists(st.floats(), min_size=0, max_size=4)), 6)
+VALUES = mostly(
+    st.lists(st.floats(0, 0.9999), min_size=1, max_size=4).flatmap(
+        lambda v: st.sampled_from([v, tuple(v), np.array(v), v[0]])
+    ),
+    st.one_of(ANYTHING, st.lists(ANYTHING, max_size=3), st.lists(st.floats(), min_size=0, max_size=4)),
+    6,
+)
 
 
 @fuzz(150)
-@given(st.sampled_from(REGION_CONFIGS), mostly(st.sampled_from(["sharpness", "tail", "leak"]), ANYTHING),
-       mostly(st.sampled_from(AXIS_NAMES), ANYTHING), st.data())
+@given(
+    st.sampled_from(REGION_CONFIGS),
+    mostly(st.sampled_from(["sharpness", "tail", "leak"]), ANYTHING),
+    mostly(st.sampled_from(AXIS_NAMES), ANYTHING),
+    st.data(),
+)
 def test_fuzz_map_slices(cfg, x, along, data):
-    if isinstance(along, str) and along in AXIS_NAMES:      # mostly values inside RANGES[along], as one number, a list, a tuple or an array
+    if (
+        isinstance(along, str) and along in AXIS_NAMES
+    ):  # mostly values inside RANGES[along], as one number, a list, a tuple or an array
         good = st.lists(_in_range(along, RANGES), min_size=1, max_size=4).flatmap(
-            lambda v: st.sampled_from([v, tuple(v), np.array(v, float), v[0]]))
+            lambda v: st.sampled_from([v, tuple(v), np.array(v, float), v[0]])
+        )
         values = data.draw(mostly(good, VALUES, 6))
     else:
         values = data.draw(VALUES)
@@ -441,10 +524,17 @@ def test_fuzz_map_slices(cfg, x, along, data):
 
 
 @fuzz(150)
-@given(st.sampled_from(REGION_CONFIGS), mostly(st.sampled_from(["leak", "rec_mean"]), ANYTHING), VALUES,
-       mostly(st.one_of(st.just(("uniform", "gaussian")), st.lists(st.sampled_from(["uniform", "gaussian",
-                                                                                    "measured"]), max_size=2)),
-              ANYTHING))
+@given(
+    st.sampled_from(REGION_CONFIGS),
+    mostly(st.sampled_from(["leak", "rec_mean"]), ANYTHING),
+    VALUES,
+    mostly(
+        st.one_of(
+            st.just(("uniform", "gaussian")), st.lists(st.sampled_from(["uniform", "gaussian", "measured"]), max_size=2)
+        ),
+        ANYTHING,
+    ),
+)
 def test_fuzz_rate_curve(cfg, param, values, models):
     try:
         out = theory.rate_curve(cfg, param, values, models)

@@ -8,6 +8,7 @@ replaced by stubs that check the sizes they are handed are inside the CLI's boun
 function at a tiny size, or return a canned result: a case costs milliseconds, and any value that slips
 past validation fails the stub's check.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,14 +39,19 @@ CASE_SECONDS = 30
 #: STABVIZ_FUZZ_EXAMPLES=N: N cases per command, drawn afresh each run (a longer, random hunt); unset: 80,
 #: the same cases every run (CI: about 30 s for the whole file on two cores)
 EXAMPLES = int(os.environ.get("STABVIZ_FUZZ_EXAMPLES") or 0)
-FUZZ = settings(max_examples=EXAMPLES or 80, deadline=None, derandomize=not EXAMPLES, database=None,
-                print_blob=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                       HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=EXAMPLES or 80,
+    deadline=None,
+    derandomize=not EXAMPLES,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 CASES = {"tried": 0, "by_status": {}, "tests": set()}
 
 
 # -- the parser, walked ---------------------------------------------------------------------------------
+
 
 def _leaves(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
     """(command path, parser) of every runnable command: ("recommend",), ("runs", "show"), ..."""
@@ -65,35 +71,125 @@ ALL_OPTIONS = sorted({s for p in LEAVES.values() for a in p._actions for s in a.
 
 WHOLE = st.one_of(
     st.integers(-5, 3000).map(str),
-    st.sampled_from(["0", "1", "2", "200", "201", "2000", "2001", "4096", "4097", "8192", "8193", "100000",
-                     "100001", "2147483647", "2147483648", "99999999999999999999999", "1" + "0" * 400,
-                     "1" + "0" * 5000, "-1" + "0" * 30, "1_000", "+7", " 7 ", "٣", "1e3", "7.0", "0x10"]),
-    st.integers(10 ** 18, 10 ** 400).map(str),
-    st.integers(-10 ** 30, -1).map(str))
+    st.sampled_from(
+        [
+            "0",
+            "1",
+            "2",
+            "200",
+            "201",
+            "2000",
+            "2001",
+            "4096",
+            "4097",
+            "8192",
+            "8193",
+            "100000",
+            "100001",
+            "2147483647",
+            "2147483648",
+            "99999999999999999999999",
+            "1" + "0" * 400,
+            "1" + "0" * 5000,
+            "-1" + "0" * 30,
+            "1_000",
+            "+7",
+            " 7 ",
+            "٣",
+            "1e3",
+            "7.0",
+            "0x10",
+        ]
+    ),
+    st.integers(10**18, 10**400).map(str),
+    st.integers(-(10**30), -1).map(str),
+)
 REAL = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
-    st.sampled_from(["nan", "-nan", "inf", "-inf", "infinity", "1e400", "-1e400", "1e-320", "5e-324", "0",
-                     "-0.0", "1e308", "0.5", "1", "20", "1.001", "1e4"]))
-PATHS = st.sampled_from(["", "/", ".", "..", "out.csv", "sub/out.csv", "/nonexistent/dir/out.csv",
-                         "a" * 300 + ".csv", "x/" * 3000, "/proc/stabviz.csv", "a\x00b", "-", "~"])
-TEXT = st.one_of(st.just(""), st.text(max_size=12), PATHS,
-                 st.sampled_from(["x" * 300, "x" * 5000, "é" * 100, "\u202e", "\ud800", "--", "-5", "a,b",
-                                  "0.5,1,2", ",,,", "1," * 80, "dampening", "tau", "batch", "n_rec",
-                                  "snntorch.fast_sigmoid", "nolib.nothing", "@RUN", "@PREFIX"]))
+    st.sampled_from(
+        [
+            "nan",
+            "-nan",
+            "inf",
+            "-inf",
+            "infinity",
+            "1e400",
+            "-1e400",
+            "1e-320",
+            "5e-324",
+            "0",
+            "-0.0",
+            "1e308",
+            "0.5",
+            "1",
+            "20",
+            "1.001",
+            "1e4",
+        ]
+    ),
+)
+PATHS = st.sampled_from(
+    [
+        "",
+        "/",
+        ".",
+        "..",
+        "out.csv",
+        "sub/out.csv",
+        "/nonexistent/dir/out.csv",
+        "a" * 300 + ".csv",
+        "x/" * 3000,
+        "/proc/stabviz.csv",
+        "a\x00b",
+        "-",
+        "~",
+    ]
+)
+TEXT = st.one_of(
+    st.just(""),
+    st.text(max_size=12),
+    PATHS,
+    st.sampled_from(
+        [
+            "x" * 300,
+            "x" * 5000,
+            "é" * 100,
+            "\u202e",
+            "\ud800",
+            "--",
+            "-5",
+            "a,b",
+            "0.5,1,2",
+            ",,,",
+            "1," * 80,
+            "dampening",
+            "tau",
+            "batch",
+            "n_rec",
+            "snntorch.fast_sigmoid",
+            "nolib.nothing",
+            "@RUN",
+            "@PREFIX",
+        ]
+    ),
+)
 ANY = st.one_of(WHOLE, REAL, TEXT)
-SEEDED: dict[str, str] = {}                 # "@RUN"/"@PREFIX" -> a run in the fuzz's store
+SEEDED: dict[str, str] = {}  # "@RUN"/"@PREFIX" -> a run in the fuzz's store
 
 
 PLAUSIBLE_REAL = st.sampled_from(["0.01", "0.5", "1", "1.56", "2", "20", "0.9"])
-PLAUSIBLE_TEXT = st.sampled_from(["dampening", "sharpness", "lr", "batch", "0.5,1", "1,2", "out.csv",
-                                  "snntorch.fast_sigmoid", "@RUN", "@PREFIX"])
+PLAUSIBLE_TEXT = st.sampled_from(
+    ["dampening", "sharpness", "lr", "batch", "0.5,1", "1,2", "out.csv", "snntorch.fast_sigmoid", "@RUN", "@PREFIX"]
+)
 #: option dest -> plausible values, where the generic ones would hardly ever be right
-PLAUSIBLE = {"x": st.sampled_from(["dampening", "sharpness", "lr", "batch", "tau"]),
-             "y": st.sampled_from(["dampening", "tail", "layers"]),
-             "x_values": st.sampled_from(["0.5,1", "1,2", "2", " 3 ,"]),
-             "y_values": st.sampled_from(["1", "2,3"]),
-             "id": st.sampled_from(["@RUN", "@PREFIX", "0123abcd"]),
-             "output": st.sampled_from(["out.csv", "sub/out.csv", "/", "a" * 300])}
+PLAUSIBLE = {
+    "x": st.sampled_from(["dampening", "sharpness", "lr", "batch", "tau"]),
+    "y": st.sampled_from(["dampening", "tail", "layers"]),
+    "x_values": st.sampled_from(["0.5,1", "1,2", "2", " 3 ,"]),
+    "y_values": st.sampled_from(["1", "2,3"]),
+    "id": st.sampled_from(["@RUN", "@PREFIX", "0123abcd"]),
+    "output": st.sampled_from(["out.csv", "sub/out.csv", "/", "a" * 300]),
+}
 
 
 def _value(action: argparse.Action, sane: bool):
@@ -145,8 +241,9 @@ def argv_for(draw, path: tuple[str, ...]) -> list[str]:
 @st.composite
 def any_argv(draw) -> list[str]:
     """Token soup: commands, any command's options and values, in any order."""
-    words = st.one_of(st.sampled_from(sorted({p[0] for p in LEAVES} | {"lif", "list", "show"})),
-                      st.sampled_from(ALL_OPTIONS), ANY)
+    words = st.one_of(
+        st.sampled_from(sorted({p[0] for p in LEAVES} | {"lif", "list", "show"})), st.sampled_from(ALL_OPTIONS), ANY
+    )
     return draw(st.lists(words, max_size=8))
 
 
@@ -178,9 +275,22 @@ def _stubs(mp: pytest.MonkeyPatch) -> None:
         assert batch * steps * max(cfg.n_in, cfg.n_rec) <= O.MAX_ELEMENTS and cfg.n_in * cfg.n_rec <= O.MAX_ELEMENTS
         return real_measure(_tiny(cfg), batch=2, steps=6, burn_in=2, seed=seed, device="cpu")
 
-    def fake_map(cfg, x="sharpness", nx=24, ny=24, x_range=None, y_range=None, batch=64, steps=300, burn_in=100,
-                 seed=None, device="cpu", progress=None, chunk_elements=measured.MAX_CHUNK_ELEMENTS,
-                 within_chunks=False):
+    def fake_map(
+        cfg,
+        x="sharpness",
+        nx=24,
+        ny=24,
+        x_range=None,
+        y_range=None,
+        batch=64,
+        steps=300,
+        burn_in=100,
+        seed=None,
+        device="cpu",
+        progress=None,
+        chunk_elements=measured.MAX_CHUNK_ELEMENTS,
+        within_chunks=False,
+    ):
         _reached("measure-map")
         assert 1 <= chunk_elements <= measured.MAX_CHUNK_ELEMENTS
         _within("nx", nx, O.MEASURE_GRID)
@@ -188,8 +298,20 @@ def _stubs(mp: pytest.MonkeyPatch) -> None:
         _within("batch", batch, O.SIM_BATCH)
         _within("sim_steps", steps, O.SIM_STEPS)
         assert 1 <= burn_in < steps and device in ("cpu", "cuda")
-        return real_map(_tiny(cfg), x=x, nx=2, ny=2, x_range=x_range, y_range=y_range, batch=2, steps=6,
-                        burn_in=2, seed=seed, device="cpu", progress=progress)
+        return real_map(
+            _tiny(cfg),
+            x=x,
+            nx=2,
+            ny=2,
+            x_range=x_range,
+            y_range=y_range,
+            batch=2,
+            steps=6,
+            burn_in=2,
+            seed=seed,
+            device="cpu",
+            progress=progress,
+        )
 
     def fake_region(cfg, x="sharpness", y="dampening", nx=200, ny=200, *args, **kw):
         _reached("region")
@@ -204,21 +326,50 @@ def _stubs(mp: pytest.MonkeyPatch) -> None:
         assert threads is None or O.BENCH_THREADS[0] <= threads <= O.BENCH_THREADS[1]
         steps = cfg.steps if steps is None else steps
         assert batch * steps * cfg.n_rec <= O.MAX_ELEMENTS
-        return {"n": cfg.n_rec, "batch": batch, "steps": steps, "threads": threads or 1, "reset": cfg.reset,
-                "shape": cfg.shape, "bf16_matmul": bf16_matmul, "reps": reps, "ms": 1.0, "floor_ms": 0.5,
-                "floor_row_ms": 0.6, "efficiency": 0.5, "efficiency_row": 0.6, "gemm_gflops": 1.0}
+        return {
+            "n": cfg.n_rec,
+            "batch": batch,
+            "steps": steps,
+            "threads": threads or 1,
+            "reset": cfg.reset,
+            "shape": cfg.shape,
+            "bf16_matmul": bf16_matmul,
+            "reps": reps,
+            "ms": 1.0,
+            "floor_ms": 0.5,
+            "floor_row_ms": 0.6,
+            "efficiency": 0.5,
+            "efficiency_row": 0.6,
+            "gemm_gflops": 1.0,
+        }
 
     def fake_bench_cuda(cfg, batch=32, steps=None, reps=10, bf16_matmul=False, progress=None):
-        return {**fake_bench(cfg, batch, steps, None, reps, bf16_matmul), "device": "fake", "graph_ms": 0.5,
-                "graph_mode": "cuda-graph", "graph_note": None}
+        return {
+            **fake_bench(cfg, batch, steps, None, reps, bf16_matmul),
+            "device": "fake",
+            "graph_ms": 0.5,
+            "graph_mode": "cuda-graph",
+            "graph_note": None,
+        }
 
     def fake_bench_ensemble(cfg, members, progress=None):
         _reached("bench")
         assert isinstance(cfg, TrainConfig) and 1 <= members <= memory.max_ensemble()
         cfg.check_limits()
-        return {"members": members, "n": cfg.lif.n_rec, "n_in": cfg.lif.n_in, "batch": cfg.batch,
-                "steps": cfg.time_steps, "train_steps": cfg.train_steps, "device": "cpu", "threads": 1,
-                "execution": {"mode": "eager", "note": None}, "ensemble_s": 1.0, "sequential_s": 2.0, "speedup": 2.0}
+        return {
+            "members": members,
+            "n": cfg.lif.n_rec,
+            "n_in": cfg.lif.n_in,
+            "batch": cfg.batch,
+            "steps": cfg.time_steps,
+            "train_steps": cfg.train_steps,
+            "device": "cpu",
+            "threads": 1,
+            "execution": {"mode": "eager", "note": None},
+            "ensemble_s": 1.0,
+            "sequential_s": 2.0,
+            "speedup": 2.0,
+        }
 
     def fake_ensemble(members, callback=None, should_stop=None, cuda_graph=None):
         return [fake_train(cfg) for cfg, _ in members]
@@ -228,14 +379,32 @@ def _stubs(mp: pytest.MonkeyPatch) -> None:
         assert isinstance(cfg, TrainConfig)
         cfg.check_limits()
         verdict = {"predicted": 0.5, "measured": 0.5, "agrees": True}
-        return {"run_id": "foreground", "status": "finished", "stopped_early": None, "device": "cpu",
-                "wall_s": 0.0, "task": {"name": cfg.task, "n_classes": cfg.classes, "n_in": cfg.lif.n_in,
-                                        "time_steps": cfg.time_steps, "input_mean": 0.1, "input_var": 0.1},
-                "final": {"steps_done": cfg.train_steps, "accuracy": 0.5, "loss": 1.0, "firing_rate": [0.1],
-                          "rho2": 1.0, "grad_gain": 1.0},
-                "initial": {"firing_rate": [0.1], "rho2": 1.0, "grad_gain": 1.0},
-                "verdict": {k: verdict for k in ("firing_rate", "rho", "rho2", "regime")},
-                "prediction": {"voltage_model": cfg.lif.voltage_model}}
+        return {
+            "run_id": "foreground",
+            "status": "finished",
+            "stopped_early": None,
+            "device": "cpu",
+            "wall_s": 0.0,
+            "task": {
+                "name": cfg.task,
+                "n_classes": cfg.classes,
+                "n_in": cfg.lif.n_in,
+                "time_steps": cfg.time_steps,
+                "input_mean": 0.1,
+                "input_var": 0.1,
+            },
+            "final": {
+                "steps_done": cfg.train_steps,
+                "accuracy": 0.5,
+                "loss": 1.0,
+                "firing_rate": [0.1],
+                "rho2": 1.0,
+                "grad_gain": 1.0,
+            },
+            "initial": {"firing_rate": [0.1], "rho2": 1.0, "grad_gain": 1.0},
+            "verdict": {k: verdict for k in ("firing_rate", "rho", "rho2", "regime")},
+            "prediction": {"voltage_model": cfg.lif.voltage_model},
+        }
 
     class FakeLauncher:
         name = "local"
@@ -261,8 +430,17 @@ def _stubs(mp: pytest.MonkeyPatch) -> None:
             return {i: "finished" for i in ids}
 
         def get(self, run_id, reap=False):
-            return {"id": run_id, "status": "finished", "created": 0.0, "launcher": "local", "device": "cpu",
-                    "sweep_id": "fakesweep000", "sweep_label": "x=1", "error": None, "summary": None}
+            return {
+                "id": run_id,
+                "status": "finished",
+                "created": 0.0,
+                "launcher": "local",
+                "device": "cpu",
+                "sweep_id": "fakesweep000",
+                "sweep_label": "x=1",
+                "error": None,
+                "summary": None,
+            }
 
     mp.setattr(simulate, "measure", fake_measure)
     mp.setattr(measured, "measure_map", fake_map)
@@ -276,11 +454,12 @@ def _stubs(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(cli_runs, "ensure_dispatcher", lambda store: None)
     mp.setattr(cli_dashboard, "run_dashboard", lambda argv=(): _reached("dashboard") or 0)
 
-    def fake_replicate(size, out_dir, launcher=None, device="cpu", command="", png=True, progress=None,
-                       force=False, budget=None):
+    def fake_replicate(
+        size, out_dir, launcher=None, device="cpu", command="", png=True, progress=None, force=False, budget=None
+    ):
         _reached("replicate")
         assert size in evidence.SIZE_NAMES and launcher in (None, "local", "ray") and device in ("cpu", "auto")
-        safeio.prepare_dir(out_dir, evidence.study.output_files(png), force)   # the real study's first step
+        safeio.prepare_dir(out_dir, evidence.study.output_files(png), force)  # the real study's first step
         return {"size": size, "runs": 0, "wall_s": 0.0, "command": command, "claims": []}
 
     mp.setattr(evidence, "replicate", fake_replicate)
@@ -288,7 +467,7 @@ def _stubs(mp: pytest.MonkeyPatch) -> None:
     def fake_generate(size, out_dir, jobs=2, device="cpu", command="", progress=None, force=False):
         _reached("outcomes")
         assert size in outcome_data.SIZES and 1 <= jobs <= 64
-        safeio.prepare_dir(out_dir, list(outcome_data.FILES), force)      # the real dataset's first step
+        safeio.prepare_dir(out_dir, list(outcome_data.FILES), force)  # the real dataset's first step
         return {"size": size, "runs": 0, "settings": 0, "wall_s": 0.0, "collapsed": 0, "diverged": 0}
 
     mp.setattr(outcome_data, "generate", fake_generate)
@@ -353,6 +532,7 @@ def check_case(argv: list[str], capsys) -> int:
 
 # -- the fuzz -------------------------------------------------------------------------------------------
 
+
 @pytest.mark.timeout(240 + 3 * EXAMPLES, method="thread")
 @pytest.mark.parametrize("path", sorted(LEAVES), ids=" ".join)
 def test_fuzz_command(path, fuzz_env, capsys):
@@ -360,6 +540,7 @@ def test_fuzz_command(path, fuzz_env, capsys):
     @given(argv=argv_for(path))
     def case(argv):
         check_case(argv, capsys)
+
     case()
     CASES["tests"].add(path)
 
@@ -370,6 +551,7 @@ def test_fuzz_token_soup(fuzz_env, capsys):
     @given(argv=any_argv())
     def case(argv):
         check_case(argv, capsys)
+
     case()
 
 
@@ -380,12 +562,23 @@ def test_fuzz_ran_and_reached_the_work(fuzz_env):
         pytest.skip("run with every test_fuzz_command case")
     assert CASES["tried"] >= len(LEAVES) * FUZZ.max_examples // 2
     assert CASES["by_status"].get(0, 0) > 0 and CASES["by_status"].get(2, 0) > 0
-    stubbed = {"bench", "dashboard", "measure-map", "region", "simulate", "submit", "sweep", "train", "replicate",
-               "outcomes"}
+    stubbed = {
+        "bench",
+        "dashboard",
+        "measure-map",
+        "region",
+        "simulate",
+        "submit",
+        "sweep",
+        "train",
+        "replicate",
+        "outcomes",
+    }
     assert {k for k, v in REACHED.items() if v >= 5} >= stubbed, REACHED
 
 
 # -- regressions: the findings of issue 9, one by one ---------------------------------------------------
+
 
 def one_error_line(argv: list[str], capsys, status: int = 2) -> str:
     """Run ``argv``: it must end with ``status`` and exactly one stderr line, which is returned."""
@@ -401,16 +594,19 @@ def one_error_line(argv: list[str], capsys, status: int = 2) -> str:
 HUGE_400 = "1" + "0" * 400
 
 
-@pytest.mark.parametrize("argv,option", [
-    (["recommend", "--n-rec", HUGE_400], "--n-rec"),            # was OverflowError: int too large for float
-    (["recommend", "--n-rec", "1" + "0" * 5000], "--n-rec"),    # beyond int()'s digit limit
-    (["recommend", "--seed", HUGE_400], "--seed"),
-    (["region", "--steps", HUGE_400], "--steps"),
-    (["train", "--batch", HUGE_400], "--batch"),
-    (["train", "--samples", "-" + HUGE_400], "--samples"),
-    (["submit", "--time-steps", HUGE_400], "--time-steps"),
-    (["bench", "lif", "--threads", "1" + "0" * 30], "--threads"),   # was 'Overflow when unpacking long long'
-])
+@pytest.mark.parametrize(
+    "argv,option",
+    [
+        (["recommend", "--n-rec", HUGE_400], "--n-rec"),  # was OverflowError: int too large for float
+        (["recommend", "--n-rec", "1" + "0" * 5000], "--n-rec"),  # beyond int()'s digit limit
+        (["recommend", "--seed", HUGE_400], "--seed"),
+        (["region", "--steps", HUGE_400], "--steps"),
+        (["train", "--batch", HUGE_400], "--batch"),
+        (["train", "--samples", "-" + HUGE_400], "--samples"),
+        (["submit", "--time-steps", HUGE_400], "--time-steps"),
+        (["bench", "lif", "--threads", "1" + "0" * 30], "--threads"),  # was 'Overflow when unpacking long long'
+    ],
+)
 def test_huge_whole_numbers_are_one_line_status_2(argv, option, fuzz_env, capsys):
     line = one_error_line(argv, capsys)
     assert option in line and "outside the allowed range" in line and len(line) < 200
@@ -420,45 +616,51 @@ def test_huge_whole_numbers_are_one_line_status_2(argv, option, fuzz_env, capsys
 def test_bench_huge_reps_is_refused_at_once(fuzz_env, capsys):
     before = REACHED.get("bench", 0)
     started = time.monotonic()
-    line = one_error_line(["bench", "lif", "--reps", "99999999999999999999999"], capsys)   # was a hang
+    line = one_error_line(["bench", "lif", "--reps", "99999999999999999999999"], capsys)  # was a hang
     assert "--reps" in line and "[1, 1000]" in line
     assert time.monotonic() - started < 5 and REACHED.get("bench", 0) == before
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["bench", "lif", "--reps", "0"], "--reps"),
-    (["bench", "lif", "--batch", "0"], "--batch"),
-    (["bench", "lif", "--n", "1"], "--n"),
-    (["bench", "lif", "--n", "8192", "--batch", "4096", "--steps", "100000"], "bench lif"),
-    # within the element cap, but about 12 GB: refused by its memory estimate before anything is allocated
-    (["bench", "lif", "--n", "2048", "--batch", "512", "--steps", "256"], "STABVIZ_MAX_MEMORY_MB"),
-    (["bench", "ensemble", "--members", "1024"], "1024 members"),       # was: refused after 25 s and 677 MB
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["bench", "lif", "--reps", "0"], "--reps"),
+        (["bench", "lif", "--batch", "0"], "--batch"),
+        (["bench", "lif", "--n", "1"], "--n"),
+        (["bench", "lif", "--n", "8192", "--batch", "4096", "--steps", "100000"], "bench lif"),
+        # within the element cap, but about 12 GB: refused by its memory estimate before anything is allocated
+        (["bench", "lif", "--n", "2048", "--batch", "512", "--steps", "256"], "STABVIZ_MAX_MEMORY_MB"),
+        (["bench", "ensemble", "--members", "1024"], "1024 members"),  # was: refused after 25 s and 677 MB
+    ],
+)
 def test_bench_sizes_are_bounded(argv, needle, fuzz_env, capsys):
     reached = dict(REACHED)
     assert needle in one_error_line(argv, capsys)
     assert REACHED == reached, "the work must not start"
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["simulate", "--batch", "-1"], "--batch"),           # was RuntimeError: negative dimension
-    (["simulate", "--batch", "0"], "--batch"),            # was exit 0 with NaN measurements
-    (["simulate", "--batch", HUGE_400], "--batch"),
-    (["simulate", "--sim-steps", "1"], "--sim-steps"),
-    (["simulate", "--sim-steps", "-5"], "--sim-steps"),
-    (["simulate", "--burn-in", "-1"], "--burn-in"),
-    (["simulate", "--burn-in", "300", "--sim-steps", "300"], "--burn-in"),
-    (["simulate", "--device", "tpu"], "--device"),
-    (["simulate", "--device", ""], "--device"),
-    (["simulate", "--n-in", "100000", "--batch", "4096"], "simulate"),
-    (["measure-map", "--burn-in", "0"], "--burn-in"),
-    (["measure-map", "--nx", "201"], "--nx"),
-    (["measure-map", "--ny", "1"], "--ny"),
-    (["measure-map", "--batch", "4097"], "--batch"),
-    (["region", "--nx", "2001"], "--nx"),
-    (["region", "--ny", "1" + "0" * 30], "--ny"),
-    (["recommend", "--voltage-model", "measured", "--n-in", "100000", "--n-rec", "8192"], "measured"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["simulate", "--batch", "-1"], "--batch"),  # was RuntimeError: negative dimension
+        (["simulate", "--batch", "0"], "--batch"),  # was exit 0 with NaN measurements
+        (["simulate", "--batch", HUGE_400], "--batch"),
+        (["simulate", "--sim-steps", "1"], "--sim-steps"),
+        (["simulate", "--sim-steps", "-5"], "--sim-steps"),
+        (["simulate", "--burn-in", "-1"], "--burn-in"),
+        (["simulate", "--burn-in", "300", "--sim-steps", "300"], "--burn-in"),
+        (["simulate", "--device", "tpu"], "--device"),
+        (["simulate", "--device", ""], "--device"),
+        (["simulate", "--n-in", "100000", "--batch", "4096"], "simulate"),
+        (["measure-map", "--burn-in", "0"], "--burn-in"),
+        (["measure-map", "--nx", "201"], "--nx"),
+        (["measure-map", "--ny", "1"], "--ny"),
+        (["measure-map", "--batch", "4097"], "--batch"),
+        (["region", "--nx", "2001"], "--nx"),
+        (["region", "--ny", "1" + "0" * 30], "--ny"),
+        (["recommend", "--voltage-model", "measured", "--n-in", "100000", "--n-rec", "8192"], "measured"),
+    ],
+)
 def test_simulation_and_map_sizes_are_checked(argv, needle, fuzz_env, capsys):
     reached = dict(REACHED)
     assert needle in one_error_line(argv, capsys)
@@ -467,6 +669,7 @@ def test_simulation_and_map_sizes_are_checked(argv, needle, fuzz_env, capsys):
 
 def test_simulate_on_cuda_without_a_gpu_is_one_line(fuzz_env, capsys):
     import torch
+
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     assert "--device cuda" in one_error_line(["simulate", "--device", "cuda"], capsys)
@@ -499,14 +702,17 @@ def test_export_output_is_written(fuzz_env, capsys):
     assert (fuzz_env / "exported.csv").read_text().startswith("step")
 
 
-@pytest.mark.parametrize("output,reason", [
-    ("{tmp}", "Is a directory"),
-    ("{tmp}/missing/parent/out.csv", "No such file or directory"),
-    ("{tmp}/" + "a" * 300 + ".csv", "File name too long"),
-    ("a\x00b.csv", "NUL"),
-    ("", "must not be empty"),
-    ("x/" * 3000, "too long"),
-])
+@pytest.mark.parametrize(
+    "output,reason",
+    [
+        ("{tmp}", "Is a directory"),
+        ("{tmp}/missing/parent/out.csv", "No such file or directory"),
+        ("{tmp}/" + "a" * 300 + ".csv", "File name too long"),
+        ("a\x00b.csv", "NUL"),
+        ("", "must not be empty"),
+        ("x/" * 3000, "too long"),
+    ],
+)
 def test_export_output_errors_name_the_option(output, reason, fuzz_env, tmp_path, capsys):
     line = one_error_line(_export(output.format(tmp=tmp_path)), capsys)
     assert "--output" in line and reason in line and len(line) < 300
@@ -522,8 +728,8 @@ def test_export_output_without_permission_names_the_option(fuzz_env, tmp_path, c
     def denied(path, *args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", path)
 
-    monkeypatch.setattr(safeio, "_temp_beside", denied)      # root may write anywhere: pretend
-    line = one_error_line(_export(str(tmp_path / "out.csv")), capsys)    # a new file (the fuzz writes out.csv)
+    monkeypatch.setattr(safeio, "_temp_beside", denied)  # root may write anywhere: pretend
+    line = one_error_line(_export(str(tmp_path / "out.csv")), capsys)  # a new file (the fuzz writes out.csv)
     assert "--output" in line and "Permission denied" in line
 
 
@@ -532,32 +738,37 @@ def test_sweep_grid_is_bounded_by_the_queue_limit(fuzz_env, capsys, monkeypatch)
     line = one_error_line(["sweep", "--x", "dampening", "--x-values", "1," * 50 + "1"], capsys)
     assert "--x-values" in line and "51 grid points" in line
     monkeypatch.setenv("STABVIZ_MAX_QUEUED", "3")
-    line = one_error_line(["sweep", "--x", "dampening", "--x-values", "1,2", "--y", "tail", "--y-values", "2,3"],
-                          capsys)
+    line = one_error_line(
+        ["sweep", "--x", "dampening", "--x-values", "1,2", "--y", "tail", "--y-values", "2,3"], capsys
+    )
     assert "4 grid points" in line and "STABVIZ_MAX_QUEUED" in line
     assert REACHED.get("sweep", 0) == before
 
 
 # -- main's one error path --------------------------------------------------------------------------------
 
-from stabviz.cli import theory as cli_theory        # noqa: E402
-from stabviz.runs.store import StoreError           # noqa: E402
+from stabviz.cli import theory as cli_theory  # noqa: E402
+from stabviz.runs.store import StoreError  # noqa: E402
 
 
-@pytest.mark.parametrize("exc,needle", [
-    (OverflowError("int too large to convert to float"), "int too large"),
-    (OSError(errno.ENAMETOOLONG, "File name too long", "a" * 5000), "File name too long: 'aaaa"),
-    (IsADirectoryError(errno.EISDIR, "Is a directory", "/tmp"), "Is a directory: '/tmp'"),
-    (FileNotFoundError(errno.ENOENT, "No such file or directory", "/x/y.h5"), "No such file or directory"),
-    (PermissionError(errno.EACCES, "Permission denied"), "Permission denied"),
-    (StoreError("the run store is full", kind="full"), "store is full"),
-    (MemoryError(), "not enough memory"),
-    (ValueError("first line\nsecond line"), "first line"),
-    (ValueError("x" * 10_000), "xxx…"),
-])
+@pytest.mark.parametrize(
+    "exc,needle",
+    [
+        (OverflowError("int too large to convert to float"), "int too large"),
+        (OSError(errno.ENAMETOOLONG, "File name too long", "a" * 5000), "File name too long: 'aaaa"),
+        (IsADirectoryError(errno.EISDIR, "Is a directory", "/tmp"), "Is a directory: '/tmp'"),
+        (FileNotFoundError(errno.ENOENT, "No such file or directory", "/x/y.h5"), "No such file or directory"),
+        (PermissionError(errno.EACCES, "Permission denied"), "Permission denied"),
+        (StoreError("the run store is full", kind="full"), "store is full"),
+        (MemoryError(), "not enough memory"),
+        (ValueError("first line\nsecond line"), "first line"),
+        (ValueError("x" * 10_000), "xxx…"),
+    ],
+)
 def test_main_maps_bad_input_to_one_line_status_2(exc, needle, capsys, monkeypatch):
     def handler(args):
         raise exc
+
     monkeypatch.setattr(cli_theory, "cmd_presets", handler)
     line = one_error_line(["presets"], capsys)
     assert line.startswith("stabviz: error: ") and needle in line and len(line) <= 1100
@@ -566,11 +777,13 @@ def test_main_maps_bad_input_to_one_line_status_2(exc, needle, capsys, monkeypat
 def test_a_bug_is_one_line_status_1_and_its_traceback_with_stabviz_debug(capsys, monkeypatch):
     def handler(args):
         raise ZeroDivisionError("division by zero")
+
     monkeypatch.setattr(cli_theory, "cmd_presets", handler)
     monkeypatch.delenv("STABVIZ_DEBUG", raising=False)
     line = one_error_line(["presets"], capsys, status=1)
-    assert line == ("stabviz: internal error: ZeroDivisionError: division by zero "
-                    "(set STABVIZ_DEBUG=1 for the traceback)")
+    assert line == (
+        "stabviz: internal error: ZeroDivisionError: division by zero (set STABVIZ_DEBUG=1 for the traceback)"
+    )
     monkeypatch.setenv("STABVIZ_DEBUG", "1")
     with pytest.raises(ZeroDivisionError):
         main(["presets"])
@@ -582,6 +795,6 @@ def test_help_in_process_returns_0(capsys):
 
 
 def test_undecodable_argv_bytes_are_escaped(capsys):
-    line = one_error_line(["recommend", "\udcff"], capsys)     # what `stabviz recommend $'\xff'` passes
+    line = one_error_line(["recommend", "\udcff"], capsys)  # what `stabviz recommend $'\xff'` passes
     assert "\\xff" in line
     assert "\\ud800" in one_error_line(["recommend", "\ud800"], capsys)

@@ -4,6 +4,7 @@ valid setting plus one short warning per field it had to drop.
 Hypothesis runs derandomized (the same cases on every machine) with a fixed example budget: 800 cases
 in ~5 s on two shared cores.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,9 +15,13 @@ from hypothesis import strategies as st
 from stabviz.config import LIFConfig
 from stabviz.ui import urlstate
 
-FUZZ = settings(max_examples=400, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-
+FUZZ = settings(
+    max_examples=400,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def max_warning(name: str) -> int:
@@ -29,22 +34,45 @@ def max_warning(name: str) -> int:
 def _numbers_as_text() -> st.SearchStrategy[str]:
     return st.one_of(
         st.floats(allow_nan=True, allow_infinity=True).map(repr),
-        st.integers(min_value=-10**400, max_value=10**400).map(str),
-        st.integers(min_value=1, max_value=600).map(lambda k: "9" * k),           # huge numbers
-        st.sampled_from(["", " ", "nan", "-inf", "Infinity", "1e999", "1e-999", "0x10", "1_000", "١٢",
-                         "½", "1,5", "+", "-", ".", "e5", "true", "None", "\x00", "\u202e1"]),
-        st.floats(min_value=0.0, max_value=1.0).map(repr),                       # often in range
+        st.integers(min_value=-(10**400), max_value=10**400).map(str),
+        st.integers(min_value=1, max_value=600).map(lambda k: "9" * k),  # huge numbers
+        st.sampled_from(
+            [
+                "",
+                " ",
+                "nan",
+                "-inf",
+                "Infinity",
+                "1e999",
+                "1e-999",
+                "0x10",
+                "1_000",
+                "١٢",
+                "½",
+                "1,5",
+                "+",
+                "-",
+                ".",
+                "e5",
+                "true",
+                "None",
+                "\x00",
+                "\u202e1",
+            ]
+        ),
+        st.floats(min_value=0.0, max_value=1.0).map(repr),  # often in range
         st.integers(min_value=0, max_value=10_000).map(str),
     )
 
 
-_TEXT = st.text(st.characters(codec=None), max_size=300)     # any unicode, surrogates included
+_TEXT = st.text(st.characters(codec=None), max_size=300)  # any unicode, surrogates included
 _VALUE = st.one_of(
-    _TEXT, _numbers_as_text(),
+    _TEXT,
+    _numbers_as_text(),
     st.sampled_from(sorted({c for cs in urlstate.CHOICES.values() for c in cs})),  # a choice, maybe wrong field
     st.sampled_from(["true", "FALSE", "on", "0", "yes please"]),
-    st.text(min_size=500, max_size=3000),                                           # very long values
-    st.lists(_TEXT, min_size=0, max_size=3),                                        # repeated keys
+    st.text(min_size=500, max_size=3000),  # very long values
+    st.lists(_TEXT, min_size=0, max_size=3),  # repeated keys
 )
 _KEYS = st.one_of(st.sampled_from(urlstate.FIELDS), _TEXT)
 
@@ -55,13 +83,13 @@ def test_any_link_gives_a_valid_setting_and_short_warnings(params):
     values, warnings = urlstate.read_setting(params)
     assert isinstance(warnings, list) and all(isinstance(w, str) for w in warnings)
     known = [k for k in params if k in urlstate.FIELDS]
-    assert len(warnings) <= len(known)                         # at most one warning per known field
+    assert len(warnings) <= len(known)  # at most one warning per known field
     for w in warnings:
         name = next((k for k in known if w.startswith(f"{k} ")), None)
-        assert name is not None, w                             # it names the field
-        assert len(w) <= max_warning(name), w                  # every echoed value is cut
-    assert set(values) == set(urlstate.DEFAULTS)               # unknown keys are ignored
-    cfg = LIFConfig(**values)                                  # every kept value is valid
+        assert name is not None, w  # it names the field
+        assert len(w) <= max_warning(name), w  # every echoed value is cut
+    assert set(values) == set(urlstate.DEFAULTS)  # unknown keys are ignored
+    cfg = LIFConfig(**values)  # every kept value is valid
     assert cfg.to_dict() == values
     for name in urlstate.FIELDS:
         if name not in params or any(w.startswith(f"{name} ") for w in warnings):
@@ -73,7 +101,7 @@ def test_any_link_gives_a_valid_setting_and_short_warnings(params):
 @FUZZ
 @given(st.sampled_from(urlstate.FIELDS), st.text(min_size=61, max_size=5000))
 def test_a_long_value_is_echoed_cut(name, raw):
-    values, warnings = urlstate.read_setting({name: "x" + raw})      # "x...": never valid
+    values, warnings = urlstate.read_setting({name: "x" + raw})  # "x...": never valid
     assert values[name] == urlstate.DEFAULTS[name]
     assert len(warnings) == 1 and len(warnings[0]) <= max_warning(name), warnings
 

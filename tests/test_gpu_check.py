@@ -1,5 +1,6 @@
 """The prepared GPU check (benchmarks/gpu_check.py) runs on a CPU at tiny sizes, so the day a GPU is lent it
 runs at once instead of failing on code nobody has executed."""
+
 import json
 
 import pytest
@@ -16,7 +17,7 @@ def test_every_check_runs_on_a_cpu_and_reports_its_figures(tmp_path, monkeypatch
     assert set(report["checks"]) == set(gpu_check.CHECKS)
     assert not [name for name, r in report["checks"].items() if "error" in r]
     assert report["checks"]["members_equal_runs"]["equal"]
-    assert report["checks"]["confirmation"]["graph_execution"]["mode"] == "eager"   # no CUDA: eager, with a note
+    assert report["checks"]["confirmation"]["graph_execution"]["mode"] == "eager"  # no CUDA: eager, with a note
     assert report["checks"]["ensemble"]["members"] == 4 and report["checks"]["ensemble"]["ratio"] > 0
 
 

@@ -3,6 +3,7 @@
 Read with ``ast`` from the source files (nothing is imported), counting module-level and
 function-level imports alike: a lazy import hides a cycle from Python, not from the design.
 """
+
 from __future__ import annotations
 
 import ast
@@ -16,44 +17,55 @@ PACKAGE = Path(__file__).resolve().parent.parent / "stabviz"
 #: A group is a module of stabviz, or a subpackage as a whole (cli, runs, ui, surrogates); imports
 #: inside one group are free (the cycle check still applies). Adding a module means placing it here.
 LAYERS: dict[str, set[str]] = {
-    "shapes": set(),                            # one record per surrogate shape: numpy and scipy only
-    "config": {"shapes"},                       # SHAPES is the shape table's keys
+    "shapes": set(),  # one record per surrogate shape: numpy and scipy only
+    "config": {"shapes"},  # SHAPES is the shape table's keys
     "jsonsafe": set(),
-    "memory": set(),                            # memory estimates, checked before any allocation
-    "safeio": set(),                            # safe file output: no links, FIFOs or overwrites (every writer)
-    "stabviz": {"config", "check"},             # the package's __init__ (re-exports config; check lazily)
+    "memory": set(),  # memory estimates, checked before any allocation
+    "safeio": set(),  # safe file output: no links, FIFOs or overwrites (every writer)
+    "stabviz": {"config", "check"},  # the package's __init__ (re-exports config; check lazily)
     "surrogates": {"config", "jsonsafe", "shapes"},
-    "laws": {"config"},                         # the input weight laws and input drive: numpy/scipy only
-    "conditions": {"config", "laws"},           # conditions I-IV (and the recurrent law I-II give): numpy only
-    "neuron": {"config"},                       # the LIF update rules L1-L3, once (numpy and torch)
+    "laws": {"config"},  # the input weight laws and input drive: numpy/scipy only
+    "conditions": {"config", "laws"},  # conditions I-IV (and the recurrent law I-II give): numpy only
+    "neuron": {"config"},  # the LIF update rules L1-L3, once (numpy and torch)
     "weights": {"laws", "conditions"},
     "simulate": {"weights", "surrogates", "jsonsafe", "memory", "neuron", "variant_gain"},
     # simulate only lazily, for the measured voltage model (see LAZY_ONLY): theory stays torch-free
     "theory": {"laws", "conditions", "simulate", "surrogates", "jsonsafe", "calibration", "variant_gain"},
-    "measured": {"theory", "neuron", "memory"},          # the measured map: theory beside its simulation
+    "measured": {"theory", "neuron", "memory"},  # the measured map: theory beside its simulation
     "lif": {"weights", "surrogates", "neuron"},
-    "variant_gain": {"lif", "laws", "conditions", "surrogates"},      # alif/cuba: measured 2×2-block gain and its theory
+    "variant_gain": {"lif", "laws", "conditions", "surrogates"},  # alif/cuba: measured 2×2-block gain and its theory
     "tasks": {"config"},
-    "intervals": set(),                         # means and 95% intervals over seeds, the group verdict: scipy only
+    "intervals": set(),  # means and 95% intervals over seeds, the group verdict: scipy only
     # the outcome model and the advice read from it: numpy only at import (simulate lazily, for the check)
     "outcomes": {"config", "jsonsafe", "theory", "simulate", "laws", "conditions"},
-    "local_losses": {"lif"},                    # DECOLLE-style local readouts and losses over a LIFNetwork
+    "local_losses": {"lif"},  # DECOLLE-style local readouts and losses over a LIFNetwork
     "train": {"theory", "lif", "tasks", "memory", "intervals", "outcomes", "local_losses"},
     # the workers also call stabviz.train:run, by name through importlib (invisible to ast)
     "runs": {"stabviz", "train", "jsonsafe", "memory", "intervals"},
-    "timing": {"lif", "train"},                 # `bench lif`, `bench ensemble` and benchmarks/ share it
-    "plots": set(),                             # numpy and plotly: the figures, no stabviz science
-    "calibration": set(),                       # the stored residual bands: json only
-    "theory_doc": set(),                        # docs/theory.md by section (the Learn page)
-    "paper_demos": {"config"},                  # the paper's findings and the shipped measured maps
+    "timing": {"lif", "train"},  # `bench lif`, `bench ensemble` and benchmarks/ share it
+    "plots": set(),  # numpy and plotly: the figures, no stabviz science
+    "calibration": set(),  # the stored residual bands: json only
+    "theory_doc": set(),  # docs/theory.md by section (the Learn page)
+    "paper_demos": {"config"},  # the paper's findings and the shipped measured maps
     # the replication study: arms of training runs, their analysis, figures and files
     "evidence": {"train", "runs", "plots", "simulate", "theory", "jsonsafe", "tasks", "config", "safeio", "outcomes"},
     # the user's own network: its layers, measured gain and re-measured suggestions beside the theory
     "check": {"theory", "surrogates", "config", "intervals", "jsonsafe", "lif", "memory"},
     "cli": {"theory", "train", "runs", "timing", "measured", "evidence", "safeio", "outcomes", "check"},
-    "main": {"cli"},                            # python -m stabviz
-    "ui": {"theory", "conditions", "runs", "plots", "measured", "theory_doc", "neuron", "paper_demos", "evidence",
-           "outcomes", "check"},
+    "main": {"cli"},  # python -m stabviz
+    "ui": {
+        "theory",
+        "conditions",
+        "runs",
+        "plots",
+        "measured",
+        "theory_doc",
+        "neuron",
+        "paper_demos",
+        "evidence",
+        "outcomes",
+        "check",
+    },
 }
 
 #: (group, group) edges allowed only inside a function, never at module level
@@ -82,6 +94,7 @@ def source_modules() -> dict[str, ast.Module]:
 
 def _imports(tree: ast.Module, module: str, is_package: bool):
     """(dotted name, name imported from it or None, at module level?) for every import statement."""
+
     def visit(node: ast.AST, in_function: bool):
         for child in ast.iter_child_nodes(node):
             nested = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
@@ -93,6 +106,7 @@ def _imports(tree: ast.Module, module: str, is_package: bool):
                 for alias in child.names:
                     yield base, alias.name, not in_function
             yield from visit(child, nested)
+
     yield from visit(tree, False)
 
 
@@ -100,7 +114,7 @@ def _absolute(node: ast.ImportFrom, module: str, is_package: bool) -> str:
     if not node.level:
         return node.module or ""
     package = module.split(".") if is_package else module.split(".")[:-1]
-    base = package[:len(package) - node.level + 1]
+    base = package[: len(package) - node.level + 1]
     return ".".join(base + ([node.module] if node.module else []))
 
 
@@ -133,7 +147,7 @@ def import_graph():
 
 def find_cycle(edges: dict[str, dict[str, bool]]) -> list[str] | None:
     """One cycle of the graph as [a, b, ..., a], or None."""
-    state: dict[str, int] = {}          # 1 on the current path, 2 done
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
     path: list[str] = []
 
     def dfs(node: str) -> list[str] | None:
@@ -141,7 +155,7 @@ def find_cycle(edges: dict[str, dict[str, bool]]) -> list[str] | None:
         path.append(node)
         for nxt in sorted(edges.get(node, ())):
             if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state and (found := dfs(nxt)):
                 return found
         path.pop()
@@ -222,8 +236,13 @@ def test_pages_never_import_the_router_or_an_entry_script(graph):
     # that starts it) from a page would run the dashboard inside a page
     edges, _ = graph
     entries = ("stabviz.ui.app", "stabviz.ui.launch")
-    wrong = [f"{m} -> {t}" for m, targets in sorted(edges.items()) if m.startswith("stabviz.ui.pages.")
-             for t in targets if t == entries[0] or t.startswith(entries[1])]
+    wrong = [
+        f"{m} -> {t}"
+        for m, targets in sorted(edges.items())
+        if m.startswith("stabviz.ui.pages.")
+        for t in targets
+        if t == entries[0] or t.startswith(entries[1])
+    ]
     assert not wrong, "pages importing the router or an entry script:\n" + "\n".join(wrong)
 
 

@@ -1,4 +1,5 @@
 """Seeds and intervals: the t interval against scipy and its coverage, and the group verdict of K real runs."""
+
 import math
 
 import numpy as np
@@ -39,8 +40,16 @@ def test_the_95_percent_interval_covers_the_true_mean_about_95_percent_of_the_ti
 
 def _tiny(lif: LIFConfig, seed: int, time_steps: int) -> TrainConfig:
     """The initial probe is all a verdict reads: one optimiser step is enough."""
-    return TrainConfig(lif=lif.replace(seed=seed), time_steps=time_steps, train_steps=1, batch=8, samples=40,
-                       classes=2, log_every=1, device="cpu")
+    return TrainConfig(
+        lif=lif.replace(seed=seed),
+        time_steps=time_steps,
+        train_steps=1,
+        batch=8,
+        samples=40,
+        classes=2,
+        log_every=1,
+        device="cpu",
+    )
 
 
 #: name -> (setting, time steps); measured with three seeds when this test was written:
@@ -50,8 +59,20 @@ def _tiny(lif: LIFConfig, seed: int, time_steps: int) -> TrainConfig:
 SETTINGS = {
     "default": (LIFConfig(n_rec=16, n_in=20), 10),
     "mult1": (LIFConfig(n_rec=32, n_in=20, reset="mult1"), 50),
-    "mult1-conditions": (LIFConfig(n_rec=32, n_in=20, leak=0.4908, threshold=0.174, reset="mult1",
-                                   init_rec="conditions", shape="gaussian", dampening=3.95, sharpness=1.38), 20),
+    "mult1-conditions": (
+        LIFConfig(
+            n_rec=32,
+            n_in=20,
+            leak=0.4908,
+            threshold=0.174,
+            reset="mult1",
+            init_rec="conditions",
+            shape="gaussian",
+            dampening=3.95,
+            sharpness=1.38,
+        ),
+        20,
+    ),
 }
 
 
@@ -69,11 +90,14 @@ def test_group_verdict_agrees_where_the_prediction_lies_in_the_widened_interval(
     assert rate["interval"][0] < rate["mean"] < rate["interval"][1]
     assert rate["accepts"][0] <= rate["predicted"] <= rate["accepts"][1]
     steps = summaries["default"][0]["lif"]["steps"]
-    assert gain["values"] == pytest.approx([steps * math.log10(s["initial"]["grad_gain"]) for s in summaries["default"]])
+    assert gain["values"] == pytest.approx(
+        [steps * math.log10(s["initial"]["grad_gain"]) for s in summaries["default"]]
+    )
     # the widened interval is the band's width added around the interval
     lo, hi = gain["interval"]
-    assert gain["accepts"] == pytest.approx([lo - (gain["band"][1] - gain["predicted"]),
-                                             hi + (gain["predicted"] - gain["band"][0])])
+    assert gain["accepts"] == pytest.approx(
+        [lo - (gain["band"][1] - gain["predicted"]), hi + (gain["predicted"] - gain["band"][0])]
+    )
     assert rho["accepts"] == pytest.approx([10 ** (a / steps) for a in gain["accepts"]])
     assert rho["agrees"] is gain["agrees"] is True
 
@@ -90,7 +114,7 @@ def test_group_verdict_refutes_a_gain_outside_the_band(summaries):
     g = group_verdict(summaries["mult1-conditions"])
     gain = g["log10_gain"]
     assert gain["agrees"] is False and g["rho"]["agrees"] is False and g["agrees"] is False
-    assert gain["interval"][0] > gain["band"][1]              # the whole interval above the band: no overlap
+    assert gain["interval"][0] > gain["band"][1]  # the whole interval above the band: no overlap
 
 
 def test_one_seed_is_the_single_run_rule_and_says_it_has_no_interval(summaries):

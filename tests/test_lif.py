@@ -1,6 +1,8 @@
-"""The LIF network: docs/theory.md#11-the-layer-equations-l1-to-l3 dynamics, docs/theory.md#14-the-backward-pass-the-one-step-jacobian-m one-step Jacobians, fast BPTT gradients equal
+"""The LIF network: docs/theory.md#11-the-layer-equations-l1-to-l3 dynamics,
+docs/theory.md#14-the-backward-pass-the-one-step-jacobian-m one-step Jacobians, fast BPTT gradients equal
 to plain autograd, the zero recurrent diagonal, the conditions initialisation, the gradient-flow probe
 and the `bench lif` command."""
+
 import json
 import math
 import os
@@ -15,8 +17,16 @@ import torch
 
 from stabviz import theory
 from stabviz.config import LIFConfig
-from stabviz.lif import (Dynamics, LIFNetwork, fit_gradient_gain, keep_freed_cpu_memory, lif_step,
-                         probe_gradient_flow, recurrent_lif, reference_recurrent)
+from stabviz.lif import (
+    Dynamics,
+    LIFNetwork,
+    fit_gradient_gain,
+    keep_freed_cpu_memory,
+    lif_step,
+    probe_gradient_flow,
+    recurrent_lif,
+    reference_recurrent,
+)
 from stabviz.weights import layer_config
 
 RESETS = ["subtract", "mult1", "mult2"]
@@ -24,8 +34,21 @@ RESETS = ["subtract", "mult1", "mult2"]
 
 def small_cfg(**changes) -> LIFConfig:
     """A layer that fires often (about a third of the time) so every reset path is exercised."""
-    base = dict(n_in=7, n_rec=9, leak=0.8, threshold=0.3, init_rec="normal", rec_mean=0.0, rec_std=0.5,
-                init_in="normal", in_std=0.6, bias=0.1, dampening=0.9, sharpness=1.3, tail=2.5)
+    base = dict(
+        n_in=7,
+        n_rec=9,
+        leak=0.8,
+        threshold=0.3,
+        init_rec="normal",
+        rec_mean=0.0,
+        rec_std=0.5,
+        init_in="normal",
+        in_std=0.6,
+        bias=0.1,
+        dampening=0.9,
+        sharpness=1.3,
+        tail=2.5,
+    )
     return LIFConfig(**(base | changes))
 
 
@@ -60,7 +83,7 @@ def test_both_paths_follow_the_theory_equations(reset):
         assert readout.shape == (3, 15, 3)
         expected_readout = spikes[0] @ net.w_out + net.b_out
         torch.testing.assert_close(readout, expected_readout, rtol=1e-12, atol=1e-12)
-    assert 0.1 < float(spikes[0].detach().mean()) < 0.9     # the example really spikes and resets
+    assert 0.1 < float(spikes[0].detach().mean()) < 0.9  # the example really spikes and resets
 
 
 def jacobian_per_theory(reset, reset_grad, alpha, theta, w, y_prev, z_prev, sgp_prev, total):
@@ -68,7 +91,7 @@ def jacobian_per_theory(reset, reset_grad, alpha, theta, w, y_prev, z_prev, sgp_
     resets are the derivative of (L2)/(L3) through (1 − z_{t−1})."""
     n = len(y_prev)
     eye = np.eye(n)
-    rec = w.T * sgp_prev[None, :]                         # W_rec[j, i] σ'_j
+    rec = w.T * sgp_prev[None, :]  # W_rec[j, i] σ'_j
     if reset == "subtract":
         m = alpha * eye + rec
         if reset_grad:
@@ -100,8 +123,9 @@ def test_one_step_jacobian_is_theorys_transition_matrix(reset, reset_grad):
     got = torch.autograd.functional.jacobian(step, y_prev).numpy()
     z_prev = (y_prev > 0.3).double()
     total = (current + z_prev @ w).numpy()
-    expected = jacobian_per_theory(reset, reset_grad, 0.8, 0.3, w.numpy(), y_prev.numpy(), z_prev.numpy(),
-                                   dyn.sg_prime(y_prev).numpy(), total)
+    expected = jacobian_per_theory(
+        reset, reset_grad, 0.8, 0.3, w.numpy(), y_prev.numpy(), z_prev.numpy(), dyn.sg_prime(y_prev).numpy(), total
+    )
     assert 0 < z_prev.sum() < 9
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
@@ -117,12 +141,15 @@ def gradients(net, x, fast, extra):
 @pytest.mark.parametrize("reset_grad", [False, True])
 @pytest.mark.parametrize("shape", ["fastsigmoid", "triangular", "qpseudospike"])
 def test_fast_gradients_equal_plain_autograd(reset, reset_grad, shape):
-    net = LIFNetwork(small_cfg(reset=reset, reset_grad=reset_grad, shape=shape), n_layers=2, n_out=3,
-                     dtype=torch.float64)
+    net = LIFNetwork(
+        small_cfg(reset=reset, reset_grad=reset_grad, shape=shape), n_layers=2, n_out=3, dtype=torch.float64
+    )
     gen = torch.Generator().manual_seed(2)
     x = torch.randn(4, 12, 7, dtype=torch.float64, generator=gen).requires_grad_()
-    extra = (torch.randn(4, 12, 3, dtype=torch.float64, generator=gen),
-             torch.randn(4, 12, 9, dtype=torch.float64, generator=gen))
+    extra = (
+        torch.randn(4, 12, 3, dtype=torch.float64, generator=gen),
+        torch.randn(4, 12, 9, dtype=torch.float64, generator=gen),
+    )
     spikes_fast, fast = gradients(net, x, True, extra)
     spikes_ref, ref = gradients(net, x, False, extra)
     for a, b in zip(spikes_fast, spikes_ref):
@@ -180,8 +207,14 @@ def test_malloc_tuning_is_on_by_default_and_can_be_switched_off():
     assert keep_freed_cpu_memory() is glibc
     code = "from stabviz.lif import keep_freed_cpu_memory as k; print(k())"
     env = {**os.environ, "STABVIZ_MALLOC_TUNING": "0"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=Path(__file__).resolve().parents[1],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip() == "False"
 
 
@@ -220,7 +253,7 @@ def test_conditions_initialisation_matches_the_theory():
         values = w[~torch.eye(256, dtype=torch.bool)]
         n = values.numel()
         assert abs(float(values.mean()) - law.mean) < 5 * law.std / math.sqrt(n)
-        assert abs(float(values.var()) - law.std ** 2) < 5 * law.std ** 2 * math.sqrt(2 / n)
+        assert abs(float(values.var()) - law.std**2) < 5 * law.std**2 * math.sqrt(2 / n)
     assert theory.recurrent_law(layer_config(cfg, 1)) != theory.recurrent_law(cfg)
 
 
@@ -244,8 +277,9 @@ def test_bad_input_shape_raises():
 
 
 def probe_setting():
-    cfg = LIFConfig(n_in=10, n_rec=32, leak=0.3, threshold=0.5, init_rec="normal", rec_std=0.3,
-                    init_in="normal", in_std=0.5)
+    cfg = LIFConfig(
+        n_in=10, n_rec=32, leak=0.3, threshold=0.5, init_rec="normal", rec_std=0.3, init_in="normal", in_std=0.5
+    )
     gen = torch.Generator().manual_seed(1)
     x = (torch.rand(8, 30, 10, generator=gen) < 0.5).float()
     return cfg, x, torch.randint(0, 3, (8,), generator=gen)
@@ -260,9 +294,9 @@ def test_gradient_gain_grows_with_dampening():
         assert norms.shape == (2, 30) and np.all(np.isfinite(norms))
         assert all(p.grad is None for p in net.parameters())
         gains.append(fit_gradient_gain(norms))
-    gains = np.array(gains)                                   # (dampening, layer)
+    gains = np.array(gains)  # (dampening, layer)
     assert np.all(np.diff(gains, axis=0) > 0)
-    assert gains[0].max() < 1 < gains[-1].min()              # vanishing at γ = 0.3, exploding at γ = 3
+    assert gains[0].max() < 1 < gains[-1].min()  # vanishing at γ = 0.3, exploding at γ = 3
 
 
 def test_probe_checks_the_target():
@@ -292,8 +326,25 @@ def test_bench_lif_command(capsys):
 
     threads = torch.get_num_threads()
     try:
-        code = main(["bench", "lif", "--n", "16", "--batch", "2", "--steps", "5", "--reps", "2",
-                     "--threads", "1", "--reset", "mult1", "--json"])
+        code = main(
+            [
+                "bench",
+                "lif",
+                "--n",
+                "16",
+                "--batch",
+                "2",
+                "--steps",
+                "5",
+                "--reps",
+                "2",
+                "--threads",
+                "1",
+                "--reset",
+                "mult1",
+                "--json",
+            ]
+        )
     finally:
         torch.set_num_threads(threads)
     assert code == 0

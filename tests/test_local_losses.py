@@ -1,5 +1,6 @@
 """DECOLLE-style local losses: the forward values are the network's, the gradient stops between layers, a
 hidden layer learns from its own fixed random readout, and train.run trains 2-3 layer networks with it."""
+
 import pytest
 import torch
 
@@ -54,11 +55,22 @@ def test_a_hidden_layer_learns_from_its_own_loss():
 
 
 def test_train_runs_a_two_layer_network_with_local_losses():
-    cfg = TrainConfig(lif=LIFConfig(n_rec=48, n_in=100, seed=0), classes=3, samples=300, time_steps=30,
-                      train_steps=20, batch=32, lr=1e-2, log_every=10, device="cpu", layers=2, local_losses=True)
+    cfg = TrainConfig(
+        lif=LIFConfig(n_rec=48, n_in=100, seed=0),
+        classes=3,
+        samples=300,
+        time_steps=30,
+        train_steps=20,
+        batch=32,
+        lr=1e-2,
+        log_every=10,
+        device="cpu",
+        layers=2,
+        local_losses=True,
+    )
     summary = train.run(cfg)
     assert summary["status"] == "finished" and summary["final"]["loss"] > 0
-    assert "local_losses" not in TrainConfig().to_dict()          # off: stored runs keep their identity
+    assert "local_losses" not in TrainConfig().to_dict()  # off: stored runs keep their identity
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
 
 
@@ -68,13 +80,22 @@ def test_bad_local_loss_settings_are_one_clear_message():
     cfg = TrainConfig(layers=2, local_losses=True)
     with pytest.raises(ValueError, match="train one at a time"):
         train.run_ensemble([(cfg, None), (cfg, None)])
-    assert train.ensemble_key(cfg) != train.ensemble_key(cfg)      # never packed with another run
+    assert train.ensemble_key(cfg) != train.ensemble_key(cfg)  # never packed with another run
 
 
 def test_local_losses_train_a_two_layer_network_well_above_chance_on_digits():
     """The setting of docs/notes: digits (10 classes, chance 0.1), 2 layers, local losses only below the top.
     150 steps reach 0.3 or more on the test split (0.72 and 0.75 after 300 steps with 64 neurons)."""
-    cfg = TrainConfig(lif=LIFConfig(n_rec=48, seed=0), task="digits", layers=2, local_losses=True, train_steps=150,
-                      batch=32, lr=5e-3, device="cpu", log_every=50)
+    cfg = TrainConfig(
+        lif=LIFConfig(n_rec=48, seed=0),
+        task="digits",
+        layers=2,
+        local_losses=True,
+        train_steps=150,
+        batch=32,
+        lr=5e-3,
+        device="cpu",
+        log_every=50,
+    )
     summary = train.run(cfg)
     assert summary["status"] == "finished" and summary["final"]["accuracy"] > 0.3, summary["final"]["accuracy"]

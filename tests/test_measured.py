@@ -1,4 +1,5 @@
 """The measured stability map: every cell is `simulate.measure` at that setting, batched."""
+
 import numpy as np
 import pytest
 
@@ -13,8 +14,13 @@ SIM = dict(batch=8, steps=120, burn_in=60)
 
 @pytest.mark.parametrize("x,reset", [("sharpness", "subtract"), ("tail", "mult1"), ("leak", "mult2")])
 def test_cells_equal_simulate_measure(x, reset):
-    cfg = preset("shd-tau20", reset=reset, reset_grad=reset != "subtract",
-                 shape="qpseudospike" if x == "tail" else "fastsigmoid", **SMALL)
+    cfg = preset(
+        "shd-tau20",
+        reset=reset,
+        reset_grad=reset != "subtract",
+        shape="qpseudospike" if x == "tail" else "fastsigmoid",
+        **SMALL,
+    )
     m = measure_map(cfg, x=x, nx=3, ny=3, **SIM)
     for i, j in [(0, 0), (1, 2), (2, 1)]:
         cell = cfg.replace(dampening=float(m.y[i]), **{x: float(m.x[j])})
@@ -24,8 +30,7 @@ def test_cells_equal_simulate_measure(x, reset):
 def test_map_is_on_the_theory_grid_and_reports_agreement():
     cfg = preset("shd-tau20", **SMALL)
     calls = []
-    m = measure_map(cfg, x="sharpness", nx=4, ny=5, progress=lambda done, total: calls.append((done, total)),
-                    **SIM)
+    m = measure_map(cfg, x="sharpness", nx=4, ny=5, progress=lambda done, total: calls.append((done, total)), **SIM)
     pred = theory.region(cfg, x="sharpness", y="dampening", nx=4, ny=5)
     np.testing.assert_allclose(m.x, pred.x)
     np.testing.assert_allclose(m.predicted_log10_gain, pred.log10_gain)
@@ -33,7 +38,10 @@ def test_map_is_on_the_theory_grid_and_reports_agreement():
     assert m.agreement == pytest.approx(np.mean(m.measured_regime == m.predicted_regime))
     assert calls[-1] == (20, 20)
     d = m.to_dict()
-    assert np.array(d["measured_log10_gain"]).shape == (5, 4) and d["measured_regime"][0][0] in theory.REGIME_NAMES.values()
+    assert (
+        np.array(d["measured_log10_gain"]).shape == (5, 4)
+        and d["measured_regime"][0][0] in theory.REGIME_NAMES.values()
+    )
     # where the surrogate is wide enough to matter, the gain grows with the dampening
     assert (np.diff(m.rho_hat[:, 0]) > 0).all() and m.rho_hat[-1, 0] > 2 * m.rho_hat[0, 0]
 
@@ -45,13 +53,45 @@ def test_bad_axis_is_a_clear_error():
 
 def test_cli_measure_map_json(capsys):
     import json
+
     from stabviz.cli import main
-    rc = main(["measure-map", "--preset", "shd-tau20", "--n-rec", "32", "--n-in", "40", "--steps", "30",
-               "--nx", "3", "--ny", "2", "--batch", "4", "--sim-steps", "80", "--burn-in", "40", "--json"])
+
+    rc = main(
+        [
+            "measure-map",
+            "--preset",
+            "shd-tau20",
+            "--n-rec",
+            "32",
+            "--n-in",
+            "40",
+            "--steps",
+            "30",
+            "--nx",
+            "3",
+            "--ny",
+            "2",
+            "--batch",
+            "4",
+            "--sim-steps",
+            "80",
+            "--burn-in",
+            "40",
+            "--json",
+        ]
+    )
     assert rc == 0
     d = json.loads(capsys.readouterr().out)
-    for key in ("x", "y", "measured_log10_gain", "predicted_log10_gain", "measured_regime", "predicted_regime",
-                "agreement", "seconds"):
+    for key in (
+        "x",
+        "y",
+        "measured_log10_gain",
+        "predicted_log10_gain",
+        "measured_regime",
+        "predicted_regime",
+        "agreement",
+        "seconds",
+    ):
         assert key in d
     assert np.array(d["measured_log10_gain"]).shape == (2, 3) and 0 <= d["agreement"] <= 1
 
@@ -59,6 +99,7 @@ def test_cli_measure_map_json(capsys):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
 def test_cli_cuda_without_gpu_is_one_line(capsys):
     from stabviz.cli import main
+
     assert main(["measure-map", "--device", "cuda"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no CUDA GPU" in err
@@ -74,7 +115,7 @@ def test_within_chunks_reports_inside_a_chunk_and_changes_no_number():
     b = measure_map(cfg, **kw, progress=lambda d, t: fine.append(d), within_chunks=True)
     np.testing.assert_array_equal(a.rho_hat, b.rho_hat)
     assert fine == sorted(fine) and fine[-1] == 6 and len(fine) > len(coarse)
-    assert 0 < fine[1] < 6          # part of the one chunk counted before it ended
+    assert 0 < fine[1] < 6  # part of the one chunk counted before it ended
 
 
 @pytest.mark.parametrize("x,reset", [("sharpness", "mult1"), ("leak", "subtract")])
@@ -86,9 +127,17 @@ def test_blocks_run_in_threads_give_every_cell_of_simulate_measure(x, reset):
     torch.set_num_threads(2)
     try:
         calls = []
-        one_cell = SIM["batch"] * cfg.n_rec            # chunk_elements of one cell: 9 blocks
-        m = measure_map(cfg, x=x, nx=3, ny=3, chunk_elements=one_cell, within_chunks=True,
-                        progress=lambda done, total: calls.append(done), **SIM)
+        one_cell = SIM["batch"] * cfg.n_rec  # chunk_elements of one cell: 9 blocks
+        m = measure_map(
+            cfg,
+            x=x,
+            nx=3,
+            ny=3,
+            chunk_elements=one_cell,
+            within_chunks=True,
+            progress=lambda done, total: calls.append(done),
+            **SIM,
+        )
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)

@@ -1,21 +1,22 @@
 """measure-map for alif and cuba: every cell is `simulate.measure` at that setting (the same weights, inputs
 and start vector, pushed back through the 2 × 2 blocks), and the predicted field is the variant's own."""
+
 import json
 import math
 
 import numpy as np
 import pytest
+from test_cli import SMALL_SIM, run
 
 from stabviz import measured, simulate, theory, variant_gain
 from stabviz.config import preset
 
-from test_cli import SMALL_SIM, run
-
 SIM = dict(batch=8, steps=150, burn_in=60, seed=4)
 
 
-@pytest.mark.parametrize("kw", [{"neuron": "cuba"}, {"neuron": "alif"},
-                                {"neuron": "alif", "reset": "mult1", "reset_grad": True}])
+@pytest.mark.parametrize(
+    "kw", [{"neuron": "cuba"}, {"neuron": "alif"}, {"neuron": "alif", "reset": "mult1", "reset_grad": True}]
+)
 @pytest.mark.parametrize("x", ["sharpness", "leak"])
 def test_a_variant_map_cell_is_simulate_measure_there(kw, x):
     cfg = preset("shd-tau20", n_rec=32, steps=50, **kw)

@@ -5,6 +5,7 @@ the call, and reports the peak minus that baseline. The estimate must never be b
 and at most twice it. Sizes are chosen so the measured peaks lie between 200 MB and 1.5 GB (the fixed
 cost of a first torch call then does not dominate) and each run takes a few CPU seconds.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -49,8 +50,14 @@ print(json.dumps({"kib": hwm_kib() - base}))
 def measured_peak_bytes(kind: str, kw: dict) -> int:
     """Peak RSS added by the call (ru_maxrss is in KiB on Linux), in a fresh process."""
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    out = subprocess.run([sys.executable, "-c", CHILD, kind, json.dumps(kw)], capture_output=True, text=True,
-                         cwd=ROOT, env=env, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, kind, json.dumps(kw)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout.strip().splitlines()[-1])["kib"] * 1024
 
@@ -66,18 +73,15 @@ SIMULATE_CASES = {
 # (LIFConfig fields, TrainConfig fields): randman, one or two optimiser steps
 TRAIN_CASES = {
     "task data": ({"n_in": 1000, "n_rec": 64}, {"samples": 300, "time_steps": 50, "batch": 32}),
-    "task data, chunked statistics": ({"n_in": 2000, "n_rec": 64}, {"samples": 320, "time_steps": 100,
-                                                                     "batch": 32}),
-    "activations": ({"n_in": 20, "n_rec": 192}, {"samples": 800, "time_steps": 50, "batch": 512,
-                                                 "train_steps": 2}),
+    "task data, chunked statistics": ({"n_in": 2000, "n_rec": 64}, {"samples": 320, "time_steps": 100, "batch": 32}),
+    "activations": ({"n_in": 20, "n_rec": 192}, {"samples": 800, "time_steps": 50, "batch": 512, "train_steps": 2}),
     "weights": ({"n_in": 12000, "n_rec": 512}, {"samples": 40, "time_steps": 10, "batch": 32}),
 }
 
 
 def _check(estimate: int, measured: int) -> None:
     assert 200 * MB <= measured <= 1536 * MB, f"measured {measured / MB:.0f} MB: resize the case"
-    assert measured <= estimate <= 2 * measured, \
-        f"estimate {estimate / MB:.0f} MB vs measured {measured / MB:.0f} MB"
+    assert measured <= estimate <= 2 * measured, f"estimate {estimate / MB:.0f} MB vs measured {measured / MB:.0f} MB"
 
 
 @pytest.mark.parametrize("name", list(SIMULATE_CASES))
@@ -90,8 +94,12 @@ def test_simulate_estimate_bounds_the_measured_peak(name):
 #: alif and cuba hold more per kept step and per training step than the LIF (memory.VARIANT_HISTORY_BYTES,
 #: VARIANT_STEP_BLOCKS): the cases where that is most of the peak, for each variant
 VARIANT_CASES = {
-    "simulate, kept history": ("simulate", "cfg", {"n_in": 50, "n_rec": 128, "reset_grad": True},
-                               {"batch": 1024, "steps": 110, "burn_in": 10}),
+    "simulate, kept history": (
+        "simulate",
+        "cfg",
+        {"n_in": 50, "n_rec": 128, "reset_grad": True},
+        {"batch": 1024, "steps": 110, "burn_in": 10},
+    ),
     "train, activations": ("train", "lif", *TRAIN_CASES["activations"]),
 }
 
@@ -101,8 +109,11 @@ VARIANT_CASES = {
 def test_variant_estimates_bound_the_measured_peak(name, neuron):
     kind, key, cfg_kw, kw = VARIANT_CASES[name]
     cfg_kw = {**cfg_kw, "neuron": neuron}
-    estimate = (memory.estimate_simulate_bytes(LIFConfig(**cfg_kw), **kw) if kind == "simulate"
-                else memory.estimate_train_bytes(TrainConfig(lif=LIFConfig(**cfg_kw), **kw)))
+    estimate = (
+        memory.estimate_simulate_bytes(LIFConfig(**cfg_kw), **kw)
+        if kind == "simulate"
+        else memory.estimate_train_bytes(TrainConfig(lif=LIFConfig(**cfg_kw), **kw))
+    )
     _check(estimate, measured_peak_bytes(kind, {key: cfg_kw, **kw}))
 
 
@@ -122,7 +133,7 @@ def test_the_issue_link_is_refused_before_anything_is_allocated(monkeypatch):
     assert memory.estimate_simulate_bytes(cfg) > 14 * (1 << 30)
     with pytest.raises(ValueError) as err:
         memory.check_simulate(cfg)
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50 * 1024   # KiB
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50 * 1024  # KiB
     msg = str(err.value)
     assert "\n" not in msg
     assert "n_in = 100000" in msg and "n_rec = 128" in msg and "4.0 GB limit" in msg
@@ -142,8 +153,11 @@ def test_the_issue_training_run_is_refused():
 
 def test_check_memory_message_and_limit():
     memory.check_memory("x", 100 * MB, limit=100 * MB)
-    with pytest.raises(ValueError, match=r"^x needs about 1.5 GB, over the 1.0 GB limit "
-                                         r"\(STABVIZ_MAX_MEMORY_MB\); lower n_in, n_rec, batch or T$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^x needs about 1.5 GB, over the 1.0 GB limit "
+        r"\(STABVIZ_MAX_MEMORY_MB\); lower n_in, n_rec, batch or T$",
+    ):
         memory.check_memory("x", int(1.5 * (1 << 30)), limit=1 << 30)
 
 
@@ -160,6 +174,7 @@ def test_max_bytes_reads_the_environment(monkeypatch):
 def test_estimate_takes_simulate_measures_arguments():
     """Same keywords and defaults as simulate.measure, so a caller can pass its kwargs to both."""
     from stabviz import simulate
+
     ours = inspect.signature(memory.estimate_simulate_bytes).parameters
     theirs = inspect.signature(simulate.measure).parameters
     assert list(ours) == list(theirs)
@@ -168,6 +183,7 @@ def test_estimate_takes_simulate_measures_arguments():
 
 def test_constants_agree_with_the_modules():
     from stabviz import tasks, train
+
     assert memory.PROBE_SAMPLES == train.PROBE_SAMPLES
     assert memory.TEST_FRACTION == tasks.TEST_FRACTION
     for n in (2, 3, 10, 1000, 12345):
@@ -178,9 +194,16 @@ def test_constants_agree_with_the_modules():
 def test_estimates_grow_with_every_size():
     base = TrainConfig(lif=LIFConfig(n_in=100, n_rec=64), samples=200, time_steps=50, batch=32)
     e0 = memory.estimate_train_bytes(base)
-    for change in ({"samples": 2000}, {"time_steps": 500}, {"batch": 128}, {"classes": 100}, {"layers": 3},
-                   {"lif": base.lif.replace(n_in=1000)}, {"lif": base.lif.replace(n_rec=512)},
-                   {"lif": base.lif.replace(voltage_model="measured")}):
+    for change in (
+        {"samples": 2000},
+        {"time_steps": 500},
+        {"batch": 128},
+        {"classes": 100},
+        {"layers": 3},
+        {"lif": base.lif.replace(n_in=1000)},
+        {"lif": base.lif.replace(n_rec=512)},
+        {"lif": base.lif.replace(voltage_model="measured")},
+    ):
         assert memory.estimate_train_bytes(base.replace(**change)) > e0, change
     cfg = LIFConfig(n_in=100, n_rec=64)
     s0 = memory.estimate_simulate_bytes(cfg)
@@ -192,8 +215,11 @@ def test_estimates_grow_with_every_size():
 
 def test_check_sizes_bounds_what_check_limits_does_not(monkeypatch):
     memory.check_sizes(TrainConfig(), sim_batch=64, sim_steps=300)
-    with pytest.raises(ValueError, match=r"samples = 200000 is above this machine's limit 100000 "
-                                         r"\(raise it with STABVIZ_MAX_SAMPLES\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"samples = 200000 is above this machine's limit 100000 "
+        r"\(raise it with STABVIZ_MAX_SAMPLES\)",
+    ):
         memory.check_sizes(TrainConfig(samples=200_000))
     with pytest.raises(ValueError, match="classes = 500"):
         memory.check_sizes(TrainConfig(classes=500, samples=1000))
@@ -225,8 +251,14 @@ def test_bench_lif_estimate_bounds_the_measured_peak():
     """`bench lif` is refused above the limit before allocating (issue 20): its estimate must hold."""
     kw = {"n": 256, "batch": 64, "steps": 400}
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    out = subprocess.run([sys.executable, "-c", BENCH_CHILD, json.dumps(kw)], capture_output=True, text=True,
-                         cwd=ROOT, env=env, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", BENCH_CHILD, json.dumps(kw)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     measured = json.loads(out.stdout.strip().splitlines()[-1])["kib"] * 1024
     _check(memory.estimate_bench_lif_bytes(**kw), measured)

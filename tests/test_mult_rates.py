@@ -1,5 +1,6 @@
 """The firing rate a prediction shows for multiplicative resets (issue 21, item 5): the gaussian model's rate is
 2–3× off there, so the prediction shown (theory.predict_shown) measures the voltages instead, and says so."""
+
 import math
 
 import pytest
@@ -49,7 +50,7 @@ def test_the_gaussian_rate_is_what_was_off():
     gaussian, shown, simulated = theory.predict(cfg, "gaussian"), theory.predict_shown(cfg), _simulated_rate(cfg)
     assert abs(gaussian.firing_rate - simulated) > 0.15
     assert abs(shown.firing_rate - simulated) <= 0.05
-    assert gaussian.voltage_model == "gaussian"          # an explicit model is used as asked
+    assert gaussian.voltage_model == "gaussian"  # an explicit model is used as asked
 
 
 def test_subtract_reset_and_explicit_models_are_unchanged():
@@ -57,7 +58,7 @@ def test_subtract_reset_and_explicit_models_are_unchanged():
     assert theory.auto_voltage_model(cfg) == "gaussian"
     assert theory.predict_shown(cfg).to_dict() == theory.predict(cfg).to_dict()
     mult = preset("shd-tau20", reset="mult1")
-    assert theory.predict(mult).voltage_model == "gaussian"     # the library's predict keeps the setting's model
+    assert theory.predict(mult).voltage_model == "gaussian"  # the library's predict keeps the setting's model
     uniform = preset("shd-tau20", reset="mult1", voltage_model="uniform")
     assert theory.predict_shown(uniform).voltage_model == "uniform"
 
@@ -74,11 +75,16 @@ def test_the_dashboard_headlines_the_measured_rate_for_mult_resets(monkeypatch):
     """compute.predictions carries predict_shown's entry for a multiplicative reset, and shown_model names it;
     above the dashboard's neuron limit (it simulates in its own process) the gaussian model stays."""
     from stabviz.ui import compute
+
     cfg = preset("shd-tau20", reset="mult1", n_rec=64)
     assert compute.shown_model(cfg) == "measured" and compute.shown_model(preset("shd-tau20")) == "gaussian"
     preds = compute.predictions(cfg)
     shown = preds[compute.shown_model(cfg)]
     assert shown["voltage_model"] == "measured" and shown["notes"][0].startswith("voltage model: measured")
-    assert abs(shown["firing_rate"] - _simulated_rate(cfg)) <= 0.05 < abs(preds["gaussian"]["firing_rate"] - shown["firing_rate"])
+    assert (
+        abs(shown["firing_rate"] - _simulated_rate(cfg))
+        <= 0.05
+        < abs(preds["gaussian"]["firing_rate"] - shown["firing_rate"])
+    )
     monkeypatch.setenv("STABVIZ_MAX_NEURONS", "32")
     assert compute.shown_model(cfg) == "gaussian"

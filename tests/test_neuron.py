@@ -1,5 +1,6 @@
 """stabviz.neuron states (L1)-(L3) once: its users (the Learn page's numpy step, the reference layer, the
 measured check and the fast layer) agree on random inputs in every reset mode."""
+
 import numpy as np
 import pytest
 import torch
@@ -37,17 +38,17 @@ def test_every_user_takes_the_same_step(reset, reset_grad):
     y_prev, z_prev, current = random_state(3)
     want_y, want_z = written_out(y_prev, z_prev, current, leak, theta, reset)
 
-    y, z = teach.lif_step(y_prev, z_prev, current, leak, theta, reset)          # numpy, Learn page
+    y, z = teach.lif_step(y_prev, z_prev, current, leak, theta, reset)  # numpy, Learn page
     assert np.array_equal(y, want_y) and np.array_equal(z, want_z)
 
     t = [torch.from_numpy(a) for a in (y_prev, z_prev, current)]
-    y = neuron.integrate(t[0], t[1], t[2], leak, theta, reset)                  # the measured check
+    y = neuron.integrate(t[0], t[1], t[2], leak, theta, reset)  # the measured check
     assert np.array_equal(y.numpy(), want_y)
     assert np.array_equal(neuron.fire(y, theta).numpy(), want_z)
 
     cfg = LIFConfig(n_rec=11, n_in=3, leak=leak, threshold=theta, reset=reset, reset_grad=reset_grad)
     w0 = torch.zeros(11, 11, dtype=torch.float64)
-    z_ref, y_ref = lif.lif_step(t[2], t[1], t[0], w0, lif.Dynamics.of(cfg))     # the reference layer
+    z_ref, y_ref = lif.lif_step(t[2], t[1], t[0], w0, lif.Dynamics.of(cfg))  # the reference layer
     assert np.array_equal(y_ref.detach().numpy(), want_y)
     assert np.array_equal(z_ref.detach().numpy(), want_z)
 
@@ -58,11 +59,12 @@ def test_fast_layer_follows_the_rule(reset, reset_grad):
     """The fast layer's in-place loop against neuron.step run step by step."""
     cfg = LIFConfig(n_rec=11, n_in=3, leak=0.8, threshold=0.3, reset=reset, reset_grad=reset_grad)
     rng = np.random.default_rng(5)
-    current = rng.normal(0.1, 0.4, (25, 11, 4))                                    # (T, n, batch)
+    current = rng.normal(0.1, 0.4, (25, 11, 4))  # (T, n, batch)
     w = rng.normal(0.0, 0.3, (11, 11))
     np.fill_diagonal(w, 0.0)
-    z_fast, y_fast, _, _ = lif._forward_loop(torch.from_numpy(current), torch.from_numpy(w),
-                                             lif.Dynamics.of(cfg), False)
+    z_fast, y_fast, _, _ = lif.fast._forward_loop(
+        torch.from_numpy(current), torch.from_numpy(w), lif.Dynamics.of(cfg), False
+    )
     y, z = np.zeros((4, 11)), np.zeros((4, 11))
     for t in range(current.shape[0]):
         y, z = neuron.step(y, z, current[t].T + z @ w, cfg.leak, cfg.threshold, reset)

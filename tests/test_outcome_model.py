@@ -1,4 +1,5 @@
 """The training-outcome dataset, the outcome model fitted on it, and the advice read from the model."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,9 @@ def test_the_quick_dataset_spans_the_space_a_user_can_pick():
     # every base runs every choice: the regret of a recommendation is measured against its own base's grid
     per_base = {}
     for r in runs:
-        per_base.setdefault((r.base["base"], r.budget), set()).add((r.choice["init"], r.choice["dampening"],
-                                                                     r.choice["sharpness"]))
+        per_base.setdefault((r.base["base"], r.budget), set()).add(
+            (r.choice["init"], r.choice["dampening"], r.choice["sharpness"])
+        )
     assert {len(c) for b, c in per_base.items() if b[1] == 200} == {18}
 
 
@@ -46,9 +48,9 @@ def test_cues_answer_depends_on_input_more_than_100_steps_back():
     last_cue_end = CUES * (CUE_STEPS + CUE_GAP) - CUE_GAP
     assert 200 - RECALL_STEPS - last_cue_end >= 100
     left = x[:, :last_cue_end, :group].sum(axis=(1, 2))
-    right = x[:, :last_cue_end, group:2 * group].sum(axis=(1, 2))
-    assert np.mean((right > left) == (y == 1)) > 0.9          # the label is the side with more cue spikes
-    assert x[:, last_cue_end:, :2 * group].sum() == 0          # nothing about the answer after the cues
+    right = x[:, :last_cue_end, group : 2 * group].sum(axis=(1, 2))
+    assert np.mean((right > left) == (y == 1)) > 0.9  # the label is the side with more cue spikes
+    assert x[:, last_cue_end:, : 2 * group].sum() == 0  # nothing about the answer after the cues
     assert 0.3 < y.mean() < 0.7
     assert torch.equal(cues(samples=50, seed=1).x, cues(samples=50, seed=1).x)
     with pytest.raises(ValueError, match="T = 100 must be a whole number >= 180"):
@@ -57,6 +59,7 @@ def test_cues_answer_depends_on_input_more_than_100_steps_back():
 
 def test_the_last_loss_reads_only_the_last_step():
     from stabviz.train import predicted_class, task_loss
+
     readout = torch.randn(4, 10, 3)
     target = torch.tensor([0, 1, 2, 1])
     changed = readout.clone()
@@ -64,8 +67,9 @@ def test_the_last_loss_reads_only_the_last_step():
     assert task_loss(readout, target, "last") == pytest.approx(float(task_loss(changed, target, "last")))
     assert torch.equal(predicted_class(readout, "last"), predicted_class(changed, "last"))
     ensemble = torch.stack([readout, changed])
-    assert torch.allclose(task_loss(ensemble, torch.stack([target, target]), "last"),
-                          task_loss(readout, target, "last").repeat(2))
+    assert torch.allclose(
+        task_loss(ensemble, torch.stack([target, target]), "last"), task_loss(readout, target, "last").repeat(2)
+    )
 
 
 def test_a_tiny_dataset_runs_end_to_end(tmp_path, monkeypatch):
@@ -94,12 +98,27 @@ def _rows(task: str, n: int, rng: np.random.Generator) -> list[dict]:
     for k in range(n):
         g = float(rng.uniform(-30, 15))
         collapsed = bool(g + rng.normal(0, 2) > 3)
-        out.append({"task": task, "base": f"{task}-{k // 18}", "budget": 200, "T": 50, "layers": 1,
-                    "init": "conditions" if k % 2 else "glorot-uniform", "dampening": [0.25, 1.0, 4.0][k % 3],
-                    "sharpness": [0.25, 1.0, 4.0][(k // 3) % 3], "status": "finished", "chance": 20.0,
-                    "accuracy": 25.0 if collapsed else 90.0 - abs(g) / 10, "collapsed": collapsed,
-                    "shortfall_fraction": 0.9 if collapsed else 0.05,
-                    "measured_log10_gain": g, "measured_rate": 0.3, "predicted_log10_gain": g + 1, "predicted_rate": 0.3})
+        out.append(
+            {
+                "task": task,
+                "base": f"{task}-{k // 18}",
+                "budget": 200,
+                "T": 50,
+                "layers": 1,
+                "init": "conditions" if k % 2 else "glorot-uniform",
+                "dampening": [0.25, 1.0, 4.0][k % 3],
+                "sharpness": [0.25, 1.0, 4.0][(k // 3) % 3],
+                "status": "finished",
+                "chance": 20.0,
+                "accuracy": 25.0 if collapsed else 90.0 - abs(g) / 10,
+                "collapsed": collapsed,
+                "shortfall_fraction": 0.9 if collapsed else 0.05,
+                "measured_log10_gain": g,
+                "measured_rate": 0.3,
+                "predicted_log10_gain": g + 1,
+                "predicted_rate": 0.3,
+            }
+        )
     return out
 
 
@@ -115,12 +134,13 @@ def test_the_fit_ranks_collapse_on_a_held_out_task():
     part = fit.fit_part(rows, "measured")
     p = model.p_collapse(features.matrix(rows, "measured"), part)
     from sklearn.linear_model import LogisticRegression
+
     x = features.matrix(rows, "measured")
     z = (x - np.array(part["mean"])) / np.array(part["scale"])
     ref = LogisticRegression(C=fit.C, max_iter=2000).fit(z, [r["collapsed"] for r in rows]).predict_proba(z)[:, 1]
-    assert np.allclose(p, ref, atol=1e-9)                      # the shipped form reproduces scikit-learn's
+    assert np.allclose(p, ref, atol=1e-9)  # the shipped form reproduces scikit-learn's
     s = model.shortfall(np.array([0.01, 0.99]), part)
-    assert s[0] < s[1]                                          # isotonic: more risk, more shortfall
+    assert s[0] < s[1]  # isotonic: more risk, more shortfall
 
 
 def test_verdict_words_commit_only_outside_the_middle():
@@ -170,13 +190,19 @@ def test_recommendations_are_whole_settings_never_harmful():
         assert o["firing_rate"] >= 0.01 and (extrapolated or not o["harmful"] and o["p_collapse"] <= advice.HARMFUL)
         assert o["init_rec"] in (cfg.init_rec, "conditions") and o["why"]
     for o in rec["paper"]:
-        assert o["evidence"] in ("harmful in the outcome data", "not harmful in the outcome data",
-                                 "the model extrapolates here")
+        assert o["evidence"] in (
+            "harmful in the outcome data",
+            "not harmful in the outcome data",
+            "the model extrapolates here",
+        )
     applied, what = advice.recommended_setting(cfg)
     if rec["options"]:
         best = rec["options"][0]
-        assert (applied.dampening, applied.sharpness, applied.init_rec) == (best["dampening"], best["sharpness"],
-                                                                            best["init_rec"])
+        assert (applied.dampening, applied.sharpness, applied.init_rec) == (
+            best["dampening"],
+            best["sharpness"],
+            best["init_rec"],
+        )
     else:
         assert applied == cfg and "unchanged" in what["notes"][-1]
     with pytest.raises(ValueError, match="budget = 0 is outside the allowed range"):
@@ -189,7 +215,7 @@ def test_when_the_model_calls_every_choice_harmful_the_ranking_decides_and_says_
     rec = advice.recommend(cfg)
     ranked = [(c.dampening, c.sharpness, c.init_rec) for c, _ in advice.candidates(cfg)]
     firing = [(o["dampening"], o["sharpness"], o["init_rec"]) for o in rec["options"]]
-    assert firing and firing == [k for k in ranked if k in firing]          # the ranking's order
+    assert firing and firing == [k for k in ranked if k in firing]  # the ranking's order
     assert any("extrapolates" in n for n in rec["notes"])
 
 
@@ -203,8 +229,18 @@ def test_when_no_choice_fires_the_setting_stays(monkeypatch):
 
 def test_a_recommended_run_trains_the_whole_recommended_setting():
     from stabviz import train
-    cfg = TrainConfig(task="randman", lif=LIFConfig(n_rec=16, n_in=10), classes=2, samples=60, time_steps=10,
-                      train_steps=2, batch=8, device="cpu", use_recommended_setting=True)
+
+    cfg = TrainConfig(
+        task="randman",
+        lif=LIFConfig(n_rec=16, n_in=10),
+        classes=2,
+        samples=60,
+        time_steps=10,
+        train_steps=2,
+        batch=8,
+        device="cpu",
+        use_recommended_setting=True,
+    )
     summary = train.run(cfg)
     applied = summary["recommended_sg"]
     if applied["label"] is not None:

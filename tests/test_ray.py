@@ -1,4 +1,5 @@
 """The Ray launcher against a local Ray started here (one per module: start-up takes seconds)."""
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,16 @@ def ray_cluster():
 
 
 def tiny(**changes) -> TrainConfig:
-    base = TrainConfig(lif=LIFConfig(n_rec=16, n_in=20), time_steps=10, train_steps=5, batch=8,
-                       samples=40, classes=2, log_every=1, device="cpu")
+    base = TrainConfig(
+        lif=LIFConfig(n_rec=16, n_in=20),
+        time_steps=10,
+        train_steps=5,
+        batch=8,
+        samples=40,
+        classes=2,
+        log_every=1,
+        device="cpu",
+    )
     return base.replace(**changes)
 
 
@@ -37,7 +46,7 @@ def test_ray_launcher_completes_a_two_point_sweep_into_the_same_store(ray_cluste
     assert [r["config"]["lif"]["dampening"] for r in runs] == [0.5, 2.0]
     assert [r["sweep_point"] for r in runs] == [{"dampening": 0.5}, {"dampening": 2.0}]
     for r in runs:
-        assert r["launcher"] == "ray" and r["pid"] != os.getpid()   # ran in a Ray worker
+        assert r["launcher"] == "ray" and r["pid"] != os.getpid()  # ran in a Ray worker
         assert r["summary"]["status"] == "finished" and store.metrics(r["id"])
     # Ray runs are Ray's: no local dispatcher was started for them.
     assert dispatcher_pid(store.path) is None
@@ -88,13 +97,19 @@ def test_unreachable_ray_fails_fast_with_one_line_and_queues_nothing(tmp_path, a
     import subprocess
     import sys
     from pathlib import Path
+
     env = {**os.environ, "STABVIZ_RAY_CONNECT_TIMEOUT_S": "4", "RAY_ADDRESS": ""}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[1]),
-                                                    env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH")) if p
+    )
     try:
-        done = subprocess.run([sys.executable, "-c", RAY_SUBMIT % (tiny().to_dict(),),
-                               str(tmp_path / "stabviz.db"), address],
-                              capture_output=True, text=True, timeout=30, env=env)
+        done = subprocess.run(
+            [sys.executable, "-c", RAY_SUBMIT % (tiny().to_dict(),), str(tmp_path / "stabviz.db"), address],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=env,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"submitting to an unreachable Ray ({address}) still runs after 30 s")
     lines = done.stdout.strip().splitlines()

@@ -2,6 +2,7 @@
 store), relative times, ETA and the cost estimate from measured seconds per step, the comparison of a few
 runs, and the Runs page that opens on the watched run, shows the new run after a launch, explains the
 gradient-flow plot and deletes with undo."""
+
 from __future__ import annotations
 
 import os
@@ -9,13 +10,13 @@ import sqlite3
 import time
 
 import pytest
+from support import open_app, shown
 
 from stabviz import theory
 from stabviz.config import LIFConfig, TrainConfig
 from stabviz.runs import RunStore
 from stabviz.runs.store import SCHEMA_VERSION, StoreError
 from stabviz.ui import runlaunch
-from support import open_app, shown
 
 RUNS_PAGE = "runs"
 
@@ -42,6 +43,7 @@ def _ended(store, cfg=None, *, steps=10, seconds=5.0, status="finished", summary
 
 # -- store: tags, soft delete, migration ---------------------------------------------------------------
 
+
 def test_tags_are_cleaned_stored_and_exported(temp_home):
     store = _store(temp_home)
     run_id = _ended(store)
@@ -56,12 +58,12 @@ def test_tags_are_cleaned_stored_and_exported(temp_home):
 def test_delete_hides_ended_runs_until_undone_and_skips_active_ones(temp_home):
     store = _store(temp_home)
     done, other = _ended(store), _ended(store)
-    queued = store.create(TrainConfig(), launcher="ray")          # ray: no local dispatcher picks it up
-    assert store.delete([done, queued]) == [done]                 # a queued run is cancelled first, not deleted
+    queued = store.create(TrainConfig(), launcher="ray")  # ray: no local dispatcher picks it up
+    assert store.delete([done, queued]) == [done]  # a queued run is cancelled first, not deleted
     assert {r["id"] for r in store.list()} == {other, queued}
     assert [r["id"] for r in store.list(deleted=True)] == [done]
-    assert store.get(done)["deleted"] is not None                 # still readable by id, metrics kept
-    assert store.delete([done]) == []                             # already deleted
+    assert store.get(done)["deleted"] is not None  # still readable by id, metrics kept
+    assert store.delete([done]) == []  # already deleted
     assert store.undelete([done]) == [done] and store.undelete([done]) == []
     assert {r["id"] for r in store.list()} == {done, other, queued}
 
@@ -82,8 +84,10 @@ def _old_store(path) -> None:
     """A version-2 store (before tags and deletion) holding one finished run 'old1'."""
     with sqlite3.connect(path) as c:
         c.executescript(OLD_SCHEMA)
-        c.execute("INSERT INTO runs (id, config, status, created, finished) VALUES ('old1', ?, 'finished', 1, 2)",
-                  (__import__("json").dumps(TrainConfig().to_dict()),))
+        c.execute(
+            "INSERT INTO runs (id, config, status, created, finished) VALUES ('old1', ?, 'finished', 1, 2)",
+            (__import__("json").dumps(TrainConfig().to_dict()),),
+        )
 
 
 def test_an_older_store_gets_the_new_columns_and_keeps_its_runs(temp_home):
@@ -110,6 +114,7 @@ def test_an_older_store_that_cannot_be_upgraded_still_lists_and_says_why_it_cann
 
 # -- times, ETA, cost, comparison ------------------------------------------------------------------------
 
+
 def test_relative_times_and_spans():
     assert runlaunch.ago(None) == "—"
     assert runlaunch.ago(100.0, now=102.0) == "just now"
@@ -124,7 +129,7 @@ def test_eta_comes_from_the_measured_seconds_per_step():
     assert runlaunch.seconds_per_step(run, 0.55, now=1033.0) == pytest.approx(0.3)
     assert runlaunch.eta(run, 0.55, now=1033.0) == pytest.approx(27.0)
     assert runlaunch.eta({**run, "status": "queued", "started": None}, 0.0) is None
-    assert runlaunch.eta(run, 0.0, now=1001.0) is None                          # no step done yet
+    assert runlaunch.eta(run, 0.0, now=1001.0) is None  # no step done yet
 
 
 def test_the_cost_estimate_is_runs_times_steps_times_measured_seconds_per_step(temp_home):
@@ -132,7 +137,7 @@ def test_the_cost_estimate_is_runs_times_steps_times_measured_seconds_per_step(t
     base = TrainConfig(lif=LIFConfig(n_rec=32), train_steps=10)
     assert runlaunch.cost_estimate(base, 4, store.list()) is None
     assert "No estimate yet: no run of this size" in runlaunch.cost_caption(base, 4)
-    _ended(store, base, seconds=5.0)                      # 0.5 s per step at this size
+    _ended(store, base, seconds=5.0)  # 0.5 s per step at this size
     _ended(store, base.replace(batch=128), seconds=50.0)  # another size: not used while one of this size exists
     est = runlaunch.cost_estimate(base.replace(train_steps=100), 4, store.list(), workers=1)
     assert est["measured_on"] == 1 and est["per_step"] == pytest.approx(0.5, rel=0.05)
@@ -172,36 +177,40 @@ def test_a_comparison_shows_only_the_settings_that_differ(temp_home):
 
 # -- the Runs page ---------------------------------------------------------------------------------------
 
+
 def _summary(cfg: LIFConfig, measured: str, rho2: float, agrees: bool) -> dict:
     pred = theory.predict(cfg)
-    return {"initial": {"firing_rate": [0.3], "rho2": rho2, "grad_gain": 1.2, "grad_flow": [8.0, 4.0, 2.0, 1.0]},
-            "final": {"accuracy": 0.6, "loss": 0.9, "steps_done": 10},
-            "verdict": {"regime": {"predicted": pred.regime, "measured": measured, "agrees": agrees,
-                                   "band": [-1.0, 1.0]},
-                        "rho2": {"predicted": pred.rho2, "measured": rho2}}}
+    return {
+        "initial": {"firing_rate": [0.3], "rho2": rho2, "grad_gain": 1.2, "grad_flow": [8.0, 4.0, 2.0, 1.0]},
+        "final": {"accuracy": 0.6, "loss": 0.9, "steps_done": 10},
+        "verdict": {
+            "regime": {"predicted": pred.regime, "measured": measured, "agrees": agrees, "band": [-1.0, 1.0]},
+            "rho2": {"predicted": pred.rho2, "measured": rho2},
+        },
+    }
 
 
 def test_the_runs_page_opens_on_the_newest_active_run_with_its_status_and_eta(temp_home):
     store = _store(temp_home)
-    running = store.create(TrainConfig(train_steps=200), launcher="ray")   # no local worker takes it
+    running = store.create(TrainConfig(train_steps=200), launcher="ray")  # no local worker takes it
     store.set_status(running, "running", pid=os.getpid())
     store.log_metrics(running, 110, {"progress": 0.55, "loss": 1.0})
     time.sleep(0.01)
-    _ended(store)                                                          # newer, but ended
+    _ended(store)  # newer, but ended
     at = open_app(page=RUNS_PAGE)
     assert at.selectbox(key="run_choice").value == running
-    assert at.subheader[0].value == f"Run {running[:8]}: running"          # above the launch form and the table
+    assert at.subheader[0].value == f"Run {running[:8]}: running"  # above the launch form and the table
     bar = at.get("progress")[0].proto
     assert bar.text.startswith("running: 55% · ETA ") and "s per step" in bar.text
     form = next(e for e in at.expander if e.label == "Launch a run")
-    assert not form.proto.expanded                              # the form, collapsed once runs exist
-    assert any("finished" in m.value and "-background[" in m.value for m in at.markdown)   # the colour key
+    assert not form.proto.expanded  # the form, collapsed once runs exist
+    assert any("finished" in m.value and "-background[" in m.value for m in at.markdown)  # the colour key
 
 
 def test_launching_shows_the_new_run_at_once(temp_home):
     store = _store(temp_home)
     old = _ended(store)
-    at = open_app({"n_rec": "16"}, page=RUNS_PAGE)           # opened on the newest run, which goes into the link
+    at = open_app({"n_rec": "16"}, page=RUNS_PAGE)  # opened on the newest run, which goes into the link
     assert at.selectbox(key="run_choice").value == old and at.query_params["run"] in (old, [old])
     for label, value in (("Training steps", 2), ("Batch", 4), ("Time steps per sample", 5), ("Seeds", 1)):
         next(n for n in at.number_input if n.label == label).set_value(value)
@@ -222,8 +231,11 @@ def test_an_exploding_run_with_rho2_below_one_says_which_gain_the_verdict_uses(t
     run_id = _ended(store, TrainConfig(lif=cfg, train_steps=10), summary=_summary(cfg, "exploding", 0.93, False))
     at = open_app({"run": run_id}, page=RUNS_PAGE)
     notes = [shown(i.value) for i in at.info]
-    assert any(n.startswith("Why is the measured ρ² = 0.93 below 1 while the run measured *exploding*?")
-               and "The verdict uses ρ̂" in n for n in notes), notes
+    assert any(
+        n.startswith("Why is the measured ρ² = 0.93 below 1 while the run measured *exploding*?")
+        and "The verdict uses ρ̂" in n
+        for n in notes
+    ), notes
     assert any("falls towards t = T" in c.value and "Exploding" in c.value for c in at.caption)
 
 

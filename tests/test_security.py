@@ -8,23 +8,31 @@ nothing, and the Sweep page's links.
 3. Nothing on the page tells an existing server path from a missing one.
 4. The Sweep page draws 1-D sweeps and reads ?sweep= as a sweep id.
 """
+
 import re
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
+from support import open_app, shown, switch_page
 
 from stabviz.config import LIFConfig, TrainConfig, preset
 from stabviz.ui import sharing
 from stabviz.ui.layout import plain
-from support import open_app, shown, switch_page
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 RUNS, SWEEP, LEARN = "runs", "sweep", "learn"
 TOKEN = "s3cret-classroom"
 #: What a visitor might slip into a link, a data path or (through it) a run's error text.
-PAYLOADS = ("![x](http://evil.example/a.png)", "[Re-enter your password](http://evil.example)", "<img src=x>",
-            ":red[big]", "$x$", ":material/home:", "www.evil.example", "mail@evil.example")
+PAYLOADS = (
+    "![x](http://evil.example/a.png)",
+    "[Re-enter your password](http://evil.example)",
+    "<img src=x>",
+    ":red[big]",
+    "$x$",
+    ":material/home:",
+    "www.evil.example",
+    "mail@evil.example",
+)
 EVIL = " ".join(PAYLOADS)
 
 
@@ -41,6 +49,7 @@ def temp_home(tmp_path, monkeypatch):
 @pytest.fixture
 def store(temp_home):
     from stabviz.runs import RunStore
+
     return RunStore(temp_home / "stabviz.db")
 
 
@@ -55,8 +64,17 @@ def bodies(at) -> list[str]:
 
 def assert_rendered_as_text(body: str) -> None:
     """No link, image, HTML, directive or math markup survives in ``body`` (escaped forms are fine)."""
-    for pattern in (r"(?<!\\)\]\(", r"(?<!\\)<img", r"(?<!\\):red\[", r"(?<!\\)\$x", r"(?<!\\):material/home",
-                    r"evil\.example", r"https?://evil", r"(?i)www\\?\.evil", r"@evil"):
+    for pattern in (
+        r"(?<!\\)\]\(",
+        r"(?<!\\)<img",
+        r"(?<!\\):red\[",
+        r"(?<!\\)\$x",
+        r"(?<!\\):material/home",
+        r"evil\.example",
+        r"https?://evil",
+        r"(?i)www\\?\.evil",
+        r"@evil",
+    ):
         assert not re.search(pattern, body), (pattern, body)
 
 
@@ -66,6 +84,7 @@ def _texts(at) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------
 # 1. Shared mode
+
 
 def test_shared_mode_settings_are_pure_functions_of_the_environment(tmp_path):
     assert not sharing.shared({}) and sharing.launching({}) == "open"
@@ -77,8 +96,11 @@ def test_shared_mode_settings_are_pure_functions_of_the_environment(tmp_path):
     assert sharing.max_runs(env) == 2 and sharing.max_runs({**env, "STABVIZ_SHARED_MAX_RUNS": "5"}) == 5
     files = f"/srv/a/shd.h5{__import__('os').pathsep}/srv/b/shd.h5{__import__('os').pathsep}/x/mnist.npz"
     env = {**env, "STABVIZ_DATA_FILES": files}
-    assert sharing.data_files(env) == {"shd.h5": "/srv/a/shd.h5", "shd.h5 (2)": "/srv/b/shd.h5",
-                                       "mnist.npz": "/x/mnist.npz"}
+    assert sharing.data_files(env) == {
+        "shd.h5": "/srv/a/shd.h5",
+        "shd.h5 (2)": "/srv/b/shd.h5",
+        "mnist.npz": "/x/mnist.npz",
+    }
     assert sharing.redact("could not read /srv/b/shd.h5 as HDF5", env) == "could not read shd.h5 (2) as HDF5"
     # refusals, in order: no token, wrong token, unlisted file, too many runs
     assert "needs the run token" in sharing.refusal(None, 0, 1, env=env)
@@ -87,11 +109,12 @@ def test_shared_mode_settings_are_pure_functions_of_the_environment(tmp_path):
     assert sharing.refusal(TOKEN, 0, 1, ["/srv/b/shd.h5", ""], env=env) is None
     assert "at most 2 runs" in sharing.refusal(TOKEN, 1, 2, env=env)
     assert "switched off" in sharing.refusal(TOKEN, 0, 1, env={"STABVIZ_SHARED": "1"})
-    assert sharing.refusal(None, 99, 99, ["/anything"], env={}) is None           # not shared: the owner's machine
+    assert sharing.refusal(None, 99, 99, ["/anything"], env={}) is None  # not shared: the owner's machine
 
 
 def _captured_launch(monkeypatch, argv):
     from stabviz.cli import dashboard
+
     seen = {}
 
     class FakeProc:
@@ -106,6 +129,7 @@ def _captured_launch(monkeypatch, argv):
 
     monkeypatch.setattr(dashboard.subprocess, "Popen", FakeProc)
     from stabviz.cli import main
+
     assert main(["dashboard", *argv]) == 0
     cmd = seen["cmd"]
     return cmd, seen["env"], dict(zip(cmd[5::1], cmd[6::1]))
@@ -115,11 +139,11 @@ def test_dashboard_shared_flag_serves_every_interface_with_the_shared_rules(monk
     cmd, env, _ = _captured_launch(monkeypatch, ["--server.port", "8502"])
     assert cmd[cmd.index("--server.address") + 1] == "localhost" and "STABVIZ_SHARED" not in env
     cmd, env, _ = _captured_launch(monkeypatch, ["--shared", "--server.port", "8502"])
-    assert "--shared" not in cmd                                  # ours, never handed to streamlit run
+    assert "--shared" not in cmd  # ours, never handed to streamlit run
     assert cmd[cmd.index("--server.address") + 1] == "0.0.0.0" and env["STABVIZ_SHARED"] == "1"
     assert cmd[-2:] == ["--server.port", "8502"]
     cmd, env, _ = _captured_launch(monkeypatch, ["--shared", "--server.address", "10.1.2.3"])
-    assert cmd.count("--server.address") == 1 and cmd[-1] == "10.1.2.3"    # the host's address wins
+    assert cmd.count("--server.address") == 1 and cmd[-1] == "10.1.2.3"  # the host's address wins
 
 
 def test_shared_without_a_token_switches_launching_off_and_says_so(monkeypatch, store):
@@ -127,19 +151,20 @@ def test_shared_without_a_token_switches_launching_off_and_says_so(monkeypatch, 
     at = open_app(page=RUNS)
     assert any("switched off" in t for t in _texts(at))
     assert not [b for b in at.button if b.label == "Launch run"]
-    assert not [t for t in at.text_input if t.label == "Run token"]          # no token field (the twins are text)
+    assert not [t for t in at.text_input if t.label == "Run token"]  # no token field (the twins are text)
     at = open_app()
     assert at.button(key="confirm_run").disabled
     at = open_app(page=SWEEP)
     assert any("switched off" in t for t in _texts(at)) and not [b for b in at.button if b.label == "Start sweep"]
     from stabviz.ui import runlaunch
-    with pytest.raises(ValueError, match="switched off"):      # the gate holds on the server, not only in the UI
+
+    with pytest.raises(ValueError, match="switched off"):  # the gate holds on the server, not only in the UI
         runlaunch.submit(TrainConfig())
     assert store.list() == []
 
 
 def _launch(at, **choose):
-    at.number_input(key="launch_seeds").set_value(1)                # one run per launch: the limit counts runs
+    at.number_input(key="launch_seeds").set_value(1)  # one run per launch: the limit counts runs
     for label, value in choose.items():
         [s for s in at.selectbox if s.label.startswith(label)][0].set_value(value)
     [b for b in at.button if b.label == "Launch run"][0].click().run()
@@ -149,6 +174,7 @@ def _launch(at, **choose):
 
 def test_shared_with_a_token_launches_only_with_it_only_listed_files_and_few_runs(monkeypatch, store, tmp_path):
     import os
+
     monkeypatch.setenv("STABVIZ_SHARED", "1")
     monkeypatch.setenv("STABVIZ_RUN_TOKEN", TOKEN)
     monkeypatch.setenv("STABVIZ_SHARED_MAX_RUNS", "2")
@@ -160,9 +186,9 @@ def test_shared_with_a_token_launches_only_with_it_only_listed_files_and_few_run
     assert data.options == ["shd_train.h5", "shd_train.h5 (2)"]
     token = at.sidebar.text_input(key="run_token")
     assert token.proto.type == token.proto.PASSWORD
-    assert at.number_input(key="launch_seeds").value == 2           # the Seeds default: no more than the limit
+    assert at.number_input(key="launch_seeds").value == 2  # the Seeds default: no more than the limit
 
-    _launch(at)                                                      # no token typed
+    _launch(at)  # no token typed
     assert any("needs the run token" in t for t in _texts(at)) and store.list() == []
     token.set_value("guess").run()
     _launch(at)
@@ -177,7 +203,7 @@ def test_shared_with_a_token_launches_only_with_it_only_listed_files_and_few_run
     assert len(runs) == 1 and runs[0]["config"]["data_path"] == "/srv/other/shd_train.h5"
     _launch(at)
     assert len(store.list()) == 2
-    _launch(at)                                                      # a third while two are queued
+    _launch(at)  # a third while two are queued
     assert any("at most 2 runs" in t for t in _texts(at)) and len(store.list()) == 2
     # the Explore button and the Sweep form pass through the same gate
     switch_page(at, "explore").run()
@@ -186,32 +212,33 @@ def test_shared_with_a_token_launches_only_with_it_only_listed_files_and_few_run
 
 
 def test_a_visitor_cancels_only_their_own_runs_on_a_shared_dashboard(monkeypatch, store):
-    run_id = store.create(TrainConfig(lif=LIFConfig(), train_steps=10))          # someone else's queued run
+    run_id = store.create(TrainConfig(lif=LIFConfig(), train_steps=10))  # someone else's queued run
     at = open_app({"run": run_id}, page=RUNS)
-    assert not at.button(key="cancel_run").disabled                              # own machine: may cancel
+    assert not at.button(key="cancel_run").disabled  # own machine: may cancel
     monkeypatch.setenv("STABVIZ_SHARED", "1")
     monkeypatch.setenv("STABVIZ_RUN_TOKEN", TOKEN)
     at = open_app({"run": run_id}, page=RUNS)
-    assert at.button(key="cancel_run").disabled                                  # drawn disabled, with why
+    assert at.button(key="cancel_run").disabled  # drawn disabled, with why
     assert any("only a run's owner can cancel it" in t.lower() for t in _texts(at))
     _forge(monkeypatch)
-    at.button(key="cancel_run").click().run()                                    # a forged click
+    at.button(key="cancel_run").click().run()  # a forged click
     assert store.get(run_id)["status"] == "queued"
     mine = store.create(TrainConfig(lif=LIFConfig(), train_steps=10), owner=sharing.LOCAL_VISITOR)
     at = open_app({"run": mine}, page=RUNS)
     at.sidebar.text_input(key="run_token").set_value(TOKEN).run()
-    at.button(key="cancel_run").click().run()                                    # the owner, with the token
+    at.button(key="cancel_run").click().run()  # the owner, with the token
     assert store.get(mine)["status"] == "cancelled"
 
 
 # -- every other write: delete, undo, tags (issue 20) ------------------------------------------------
 
-OTHER = sharing.visitor_key("203.0.113.7")          # another visitor's address, as the store records it
+OTHER = sharing.visitor_key("203.0.113.7")  # another visitor's address, as the store records it
 
 
 def _forge(monkeypatch):
     """Let AppTest send what a browser cannot: a click on a disabled control (a crafted message)."""
     from streamlit.testing.v1.element_tree import Widget
+
     monkeypatch.setattr(Widget, "_assert_can_interact", lambda self: None)
 
 
@@ -244,13 +271,16 @@ def _try_every_write(monkeypatch, at, run_id):
 @pytest.mark.parametrize("token", [None, "guess"])
 def test_without_the_token_a_visitor_cannot_delete_or_tag_even_their_own_run(monkeypatch, store, token):
     _shared(monkeypatch)
-    run_id = _ended(store, sharing.LOCAL_VISITOR)          # this visitor's run: only the token is missing
+    run_id = _ended(store, sharing.LOCAL_VISITOR)  # this visitor's run: only the token is missing
     at = open_app({"run": run_id}, page=RUNS)
     if token:
         at.sidebar.text_input(key="run_token").set_value(token).run()
     assert at.button(key="delete_run").disabled and _tags(at, run_id).disabled
-    want = ("only a run's owner can tag or delete it on this shared dashboard: type the run token in the sidebar"
-            if token is None else "that is not the run token of this dashboard")
+    want = (
+        "only a run's owner can tag or delete it on this shared dashboard: type the run token in the sidebar"
+        if token is None
+        else "that is not the run token of this dashboard"
+    )
     assert any(want in t.lower() for t in _texts(at)), _texts(at)
     _try_every_write(monkeypatch, at, run_id)
     run = store.get(run_id)
@@ -259,7 +289,7 @@ def test_without_the_token_a_visitor_cannot_delete_or_tag_even_their_own_run(mon
 
 def test_with_the_token_a_visitor_cannot_delete_or_tag_someone_elses_run(monkeypatch, store):
     _shared(monkeypatch)
-    for owner in (OTHER, None):                            # another visitor's, and one from before sharing
+    for owner in (OTHER, None):  # another visitor's, and one from before sharing
         run_id = _ended(store, owner)
         at = open_app({"run": run_id}, page=RUNS)
         at.sidebar.text_input(key="run_token").set_value(TOKEN).run()
@@ -279,11 +309,11 @@ def test_undo_brings_back_only_the_visitors_own_runs_and_only_with_the_token(mon
         at = open_app(page=RUNS)
         if token:
             at.sidebar.text_input(key="run_token").set_value(token).run()
-        at.session_state["_deleted_runs"] = gone           # Undo offered, as after a delete (or crafted)
+        at.session_state["_deleted_runs"] = gone  # Undo offered, as after a delete (or crafted)
         at.run()
         assert at.button(key="undo_delete").disabled
         at.button(key="undo_delete").click().run()
-        assert store.list() == [], gone                    # still deleted
+        assert store.list() == [], gone  # still deleted
     at.sidebar.text_input(key="run_token").set_value(TOKEN).run()
     assert not at.button(key="undo_delete").disabled
     at.button(key="undo_delete").click().run()
@@ -315,11 +345,11 @@ def test_the_run_limit_holds_across_tabs_of_one_visitor(monkeypatch, store):
     _launch(tabs[0])
     _launch(tabs[1])
     assert len(store.list()) == 2
-    for tab in tabs:                                                 # a third, from either tab
+    for tab in tabs:  # a third, from either tab
         _launch(tab)
         assert any("at most 2 runs" in t and "you have 2" in t for t in _texts(tab)) and len(store.list()) == 2
     monkeypatch.setattr("stabviz.ui.guard._address", lambda: "203.0.113.7")
-    _launch(tabs[1])                                                 # another visitor: their own limit
+    _launch(tabs[1])  # another visitor: their own limit
     assert len(store.list()) == 3 and store.list()[0]["owner"] == OTHER
 
 
@@ -328,10 +358,10 @@ def test_the_store_counts_a_visitors_active_runs_in_the_transaction_that_queues(
     store.create_many([(cfg, None)] * 2, owner="v1", max_owned=2)
     with pytest.raises(ValueError, match="above the limit of 2 per visitor"):
         store.create(cfg, owner="v1", max_owned=2)
-    store.create(cfg, owner="v2", max_owned=2)                        # another visitor
+    store.create(cfg, owner="v2", max_owned=2)  # another visitor
     assert store.active_owned("v1") == 2 and store.active_owned("v2") == 1
     ended = store.list(limit=1)[0]["id"]
-    store.set_status(ended, "failed", error="x")                       # an ended run no longer counts
+    store.set_status(ended, "failed", error="x")  # an ended run no longer counts
     assert store.active_owned("v2") == 0
     assert '"owner"' not in store.export_table("json") and '"owner"' not in store.export(ended, "json")
 
@@ -340,14 +370,18 @@ def test_the_guard_refuses_every_write_on_the_server_whatever_the_page_drew(monk
     """The lowest layer that knows the visitor: stabviz.ui.guard, called outside any page (as a rerun
     that skipped the page's checks would reach it)."""
     import streamlit as st
-    from stabviz.ui import guard
-    from stabviz.ui import runlaunch
+
+    from stabviz.ui import guard, runlaunch
+
     _shared(monkeypatch)
     mine, theirs = _ended(store, sharing.LOCAL_VISITOR), _ended(store, OTHER)
     queued = store.create(TrainConfig(lif=LIFConfig(), train_steps=10), owner=OTHER)
-    store.delete([theirs])                                  # by its owner: nobody else may bring it back
-    writes = (lambda r: guard.delete(store, [r]), lambda r: guard.set_tags(store, r, ["graffiti"]),
-              lambda r: guard.undelete(store, [r]))
+    store.delete([theirs])  # by its owner: nobody else may bring it back
+    writes = (
+        lambda r: guard.delete(store, [r]),
+        lambda r: guard.set_tags(store, r, ["graffiti"]),
+        lambda r: guard.undelete(store, [r]),
+    )
     try:
         for token, run_id in ((None, mine), ("guess", mine), (TOKEN, theirs)):
             st.session_state[guard.TOKEN] = token
@@ -359,7 +393,7 @@ def test_the_guard_refuses_every_write_on_the_server_whatever_the_page_drew(monk
         assert store.get(mine)["deleted"] is None and store.get(theirs)["deleted"] is not None
         assert store.get(mine)["tags"] is None and store.get(theirs)["tags"] is None
         assert store.get(queued)["status"] == "queued"
-        st.session_state[guard.TOKEN] = TOKEN                          # the owner, with the token
+        st.session_state[guard.TOKEN] = TOKEN  # the owner, with the token
         assert guard.set_tags(store, mine, ["baseline"]) == ["baseline"] and guard.delete(store, [mine]) == [mine]
         assert guard.undelete(store, [mine]) == [mine]
     finally:
@@ -371,10 +405,13 @@ def test_no_page_writes_the_store_past_the_guard():
     stabviz/ui/guard.py, so a new control cannot forget the shared mode's checks."""
     import ast
     import inspect
+
     from stabviz.runs.local import Launcher
     from stabviz.runs.store import RunStore
-    writes = {name for name, f in inspect.getmembers(RunStore, inspect.isfunction)
-              if "self._write()" in inspect.getsource(f)}
+
+    writes = {
+        name for name, f in inspect.getmembers(RunStore, inspect.isfunction) if "self._write()" in inspect.getsource(f)
+    }
     writes |= {name for name in vars(Launcher) if not name.startswith("_") and name != "wait"}
     assert {"delete", "undelete", "set_tags", "request_cancel", "create_many", "cancel", "submit"} <= writes
     # the background jobs (measured maps, the verdict's check: stabviz/ui/jobs.py) have their own submit
@@ -388,9 +425,13 @@ def test_no_page_writes_the_store_past_the_guard():
         if source.name == "guard.py":
             continue
         for node in ast.walk(ast.parse(source.read_text())):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in writes
-                    and (source.name, node.func.attr) not in elsewhere
-                    and not (isinstance(node.func.value, ast.Name) and node.func.value.id in ("guard", "runlaunch"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in writes
+                and (source.name, node.func.attr) not in elsewhere
+                and not (isinstance(node.func.value, ast.Name) and node.func.value.id in ("guard", "runlaunch"))
+            ):
                 found.append(f"{source.relative_to(ui)}:{node.lineno} calls .{node.func.attr}(")
     assert found == []
 
@@ -398,24 +439,34 @@ def test_no_page_writes_the_store_past_the_guard():
 # ---------------------------------------------------------------------------------------------
 # 2. User-supplied text is shown as text
 
+
 def test_plain_shows_every_character_literally_and_breaks_every_markup():
     for text in (*PAYLOADS, EVIL, "a\\b *c* _d_ `e` # f | g ~h~ > i", "https://evil.example/x?y=1&z=2"):
         assert shown(plain(text)) == text
         assert_rendered_as_text(plain(text))
-    assert shown(plain("two\n\nlines  and\ttabs")) == "two lines and tabs"          # one line: no new blocks
+    assert shown(plain("two\n\nlines  and\ttabs")) == "two lines and tabs"  # one line: no new blocks
 
 
 def test_link_values_are_echoed_as_text_in_the_warnings(store):
-    params = {"shape": PAYLOADS[0], "dampening": PAYLOADS[1], "reset": PAYLOADS[2], "formula": PAYLOADS[3],
-              "n_rec": PAYLOADS[4], "seed": PAYLOADS[5], "init_rec": PAYLOADS[6], "voltage_model": PAYLOADS[7],
-              "map": EVIL, "color": EVIL}
+    params = {
+        "shape": PAYLOADS[0],
+        "dampening": PAYLOADS[1],
+        "reset": PAYLOADS[2],
+        "formula": PAYLOADS[3],
+        "n_rec": PAYLOADS[4],
+        "seed": PAYLOADS[5],
+        "init_rec": PAYLOADS[6],
+        "voltage_model": PAYLOADS[7],
+        "map": EVIL,
+        "color": EVIL,
+    }
     at = open_app(params)
     warning = " ".join(w.value for w in at.warning)
     for payload in PAYLOADS:
-        assert plain(repr(payload)) in warning                        # shown, escaped
+        assert plain(repr(payload)) in warning  # shown, escaped
     for body in bodies(at):
         assert_rendered_as_text(body)
-    _sweep(store, "sweep1", "dampening", [0.5, 2.0])                  # a run, and a sweep: the pages read the links
+    _sweep(store, "sweep1", "dampening", [0.5, 2.0])  # a run, and a sweep: the pages read the links
     for page, name in ((RUNS, "run"), (SWEEP, "sweep")):
         at = open_app({name: EVIL}, page=page)
         assert any(plain(repr(EVIL)) in w.value for w in at.warning)
@@ -425,14 +476,22 @@ def test_link_values_are_echoed_as_text_in_the_warnings(store):
 
 def test_a_stored_run_error_is_shown_as_text_to_every_viewer(store):
     from stabviz.runs import sweep_configs
+
     run_id = store.create(TrainConfig(task="shd", data_path=EVIL))
     store.set_status(run_id, "failed", error=f"data file could not be read: {EVIL} is missing")
     base = TrainConfig(lif=preset("shd-tau20"), train_steps=5)
     points = sweep_configs(base, "dampening", [0.5, 2.0])
-    spec = {"x": "dampening", "x_values": [0.5, 2.0], "y": None, "y_values": None, "base": base.to_dict(),
-            "launcher": "local"}
-    ids = store.create_many([(cfg, {"id": "sweepevil", "label": EVIL, "point": p}) for p, cfg in points],
-                            sweep_spec=("sweepevil", spec))
+    spec = {
+        "x": "dampening",
+        "x_values": [0.5, 2.0],
+        "y": None,
+        "y_values": None,
+        "base": base.to_dict(),
+        "launcher": "local",
+    }
+    ids = store.create_many(
+        [(cfg, {"id": "sweepevil", "label": EVIL, "point": p}) for p, cfg in points], sweep_spec=("sweepevil", spec)
+    )
     store.set_status(ids[0], "failed", error=EVIL)
     at = open_app({"run": run_id}, page=RUNS)
     errors = [e.value for e in at.error]
@@ -451,6 +510,7 @@ def test_the_pages_error_boundary_shows_the_error_as_text(monkeypatch, error):
 
     def broken(cfg):
         raise error
+
     monkeypatch.setattr(learn, "render", broken)
     at = open_app(page=LEARN)
     assert any(plain(EVIL) in e.value for e in at.error), [e.value for e in at.error]
@@ -460,6 +520,7 @@ def test_the_pages_error_boundary_shows_the_error_as_text(monkeypatch, error):
 
 # ---------------------------------------------------------------------------------------------
 # 3. Server paths: existing and missing look the same
+
 
 def test_the_runs_page_does_not_tell_an_existing_path_from_a_missing_one(store, tmp_path):
     existing = tmp_path / "secret.h5"
@@ -474,8 +535,9 @@ def test_the_runs_page_does_not_tell_an_existing_path_from_a_missing_one(store, 
         text = [re.sub("|".join(i[:8] for i in ids), "RUN", t) for t in _texts(at)]
         pages.append([t.replace(str(path), "PATH") for t in text if not t.startswith("Server rerun")])
     assert pages[0] == pages[1]
-    assert len(store.list()) == 2                                     # both queued: validation never looks
-    from stabviz import tasks                                        # and the worker's error is one message
+    assert len(store.list()) == 2  # both queued: validation never looks
+    from stabviz import tasks  # and the worker's error is one message
+
     messages = []
     for path in (existing, missing):
         with pytest.raises(ValueError) as err:
@@ -484,11 +546,11 @@ def test_the_runs_page_does_not_tell_an_existing_path_from_a_missing_one(store, 
     assert messages[0] == messages[1]
 
 
-
 def test_a_shared_dashboard_takes_no_path_at_all(monkeypatch, store, tmp_path):
     """A visitor cannot probe the server's files: no path field, and a path sent past the page is refused
     with one message whether it exists or not."""
     from stabviz.ui import runlaunch
+
     monkeypatch.setenv("STABVIZ_SHARED", "1")
     monkeypatch.setenv("STABVIZ_RUN_TOKEN", TOKEN)
     at = open_app(page=RUNS)
@@ -500,7 +562,7 @@ def test_a_shared_dashboard_takes_no_path_at_all(monkeypatch, store, tmp_path):
         why = sharing.refusal(TOKEN, 0, 1, [str(path)])
         refusals.append(why)
         with pytest.raises(ValueError):
-            runlaunch.submit(TrainConfig(task="shd", data_path=str(path)))       # no session token: refused too
+            runlaunch.submit(TrainConfig(task="shd", data_path=str(path)))  # no session token: refused too
     assert refusals[0] == refusals[1] and "only the data files" in refusals[0]
     assert store.list() == []
 
@@ -516,26 +578,30 @@ def test_the_dashboard_never_checks_whether_a_path_exists():
 # ---------------------------------------------------------------------------------------------
 # 4. The Sweep page: 1-D sweeps and ?sweep= links
 
+
 def _sweep(store, sweep_id, x, xs, y=None, ys=None):
     from stabviz.runs import sweep_configs
+
     base = TrainConfig(lif=preset("shd-tau20"), train_steps=5)
     spec = {"x": x, "x_values": xs, "y": y, "y_values": ys, "base": base.to_dict(), "launcher": "local"}
     points = sweep_configs(base, x, xs, y, ys)
-    return store.create_many([(cfg, {"id": sweep_id, "label": "p", "point": p}) for p, cfg in points],
-                             sweep_spec=(sweep_id, spec))
+    return store.create_many(
+        [(cfg, {"id": sweep_id, "label": "p", "point": p}) for p, cfg in points], sweep_spec=(sweep_id, spec)
+    )
 
 
 def test_a_1d_sweep_is_drawn_and_sweep_links_select_their_sweep(store):
     import time
+
     _sweep(store, "aaaa2d000001", "dampening", [0.3, 1.0, 3.0], "sharpness", [0.5, 2.0])
     time.sleep(0.01)
-    ids = _sweep(store, "bbbb1d000002", "dampening", [0.3, 1.0, 3.0])          # newest: the default
+    ids = _sweep(store, "bbbb1d000002", "dampening", [0.3, 1.0, 3.0])  # newest: the default
     store.set_status(ids[1], "running")
     store.set_status(ids[1], "finished", summary={"final": {"accuracy": 0.7}})
     at = open_app(page=SWEEP)
     assert at.selectbox(key="sweep_choice").value == "bbbb1d000002"
     assert at.get("progress")[0].proto.text == "1 of 3 runs ended"
-    assert at.get("plotly_chart")                                               # the curve
+    assert at.get("plotly_chart")  # the curve
     for link, want in (("aaaa2d000001", "aaaa2d000001"), ("aaaa", "aaaa2d000001"), ("bbbb1d000002", "bbbb1d000002")):
         at = open_app({"sweep": link}, page=SWEEP)
         assert at.selectbox(key="sweep_choice").value == want and not at.warning, [w.value for w in at.warning]
@@ -551,7 +617,9 @@ def test_a_link_asking_for_a_huge_measured_model_is_refused_before_allocating():
     """`/?voltage_model=measured&n_in=100000` made the server allocate about 15 GB; the memory estimate
     now refuses it with the reason on the page, and the process does not grow."""
     import resource
+
     from streamlit.testing.v1 import AppTest
+
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=60)
     at.query_params.update({"voltage_model": "measured", "n_in": "100000"})
@@ -565,10 +633,10 @@ def test_a_link_asking_for_a_huge_measured_model_is_refused_before_allocating():
 # -- 5. Safe file output (issue 20): stabviz.safeio, the one writer every command uses ----------------------
 # Only temporary decoys: a link in tmp_path to another tmp file, a FIFO made with os.mkfifo in tmp_path.
 
-import os                                      # noqa: E402
-import stat                                    # noqa: E402
+import os  # noqa: E402
+import stat  # noqa: E402
 
-from stabviz import safeio                     # noqa: E402
+from stabviz import safeio  # noqa: E402
 
 
 def test_safe_write_refuses_a_symlink_and_leaves_its_target_alone(tmp_path):
@@ -581,7 +649,7 @@ def test_safe_write_refuses_a_symlink_and_leaves_its_target_alone(tmp_path):
             safeio.write_text(link, "overwritten", force=force)
     assert victim.read_text() == "precious" and link.is_symlink()
     dangling = tmp_path / "dangling.csv"
-    dangling.symlink_to(tmp_path / "not-yet")          # a link to a missing file would create its target
+    dangling.symlink_to(tmp_path / "not-yet")  # a link to a missing file would create its target
     with pytest.raises(safeio.UnsafeOutput, match="symbolic link"):
         safeio.write_text(dangling, "x")
     assert not (tmp_path / "not-yet").exists()
@@ -590,7 +658,7 @@ def test_safe_write_refuses_a_symlink_and_leaves_its_target_alone(tmp_path):
 @pytest.mark.timeout(30, method="thread")
 def test_safe_write_refuses_a_fifo_at_once_and_a_directory(tmp_path):
     fifo = tmp_path / "pipe"
-    os.mkfifo(fifo)                        # opening it for writing would block until a reader came
+    os.mkfifo(fifo)  # opening it for writing would block until a reader came
     with pytest.raises(safeio.UnsafeOutput, match="FIFO"):
         safeio.write_text(fifo, "x", force=True)
     with pytest.raises(safeio.UnsafeOutput, match="Is a directory"):
@@ -606,7 +674,7 @@ def test_safe_write_replaces_an_existing_file_only_with_force_and_leaves_no_temp
     assert out.read_text() == "one"
     safeio.write_text(out, "two", force=True)
     assert out.read_text() == "two" and sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
-    assert oct(out.stat().st_mode & 0o777) == oct(0o666 & ~_umask())      # as open() would create it
+    assert oct(out.stat().st_mode & 0o777) == oct(0o666 & ~_umask())  # as open() would create it
 
 
 def _umask() -> int:
@@ -630,7 +698,7 @@ def test_a_file_that_appears_while_writing_is_not_replaced_without_force(tmp_pat
     with pytest.raises(safeio.UnsafeOutput, match="--force"):
         with safeio.open_output(out) as f:
             f.write("mine")
-            out.write_text("theirs")        # created meanwhile by someone else
+            out.write_text("theirs")  # created meanwhile by someone else
     assert out.read_text() == "theirs"
 
 
@@ -654,6 +722,6 @@ def test_an_output_folder_is_never_root_nor_a_link_and_keeps_its_results(tmp_pat
 
 
 def test_a_long_file_name_that_fits_is_written(tmp_path):
-    out = tmp_path / ("é" * 120 + ".csv")           # 244 bytes: the longest names still fit beside it
+    out = tmp_path / ("é" * 120 + ".csv")  # 244 bytes: the longest names still fit beside it
     safeio.write_text(out, "x")
     assert out.read_text() == "x" and len(list(tmp_path.iterdir())) == 1

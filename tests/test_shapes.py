@@ -1,6 +1,7 @@
 """The shape table (stabviz/shapes.py): it agrees with config.SHAPES, each record is
 self-consistent (σ', G_m, its tail, G_m(∞), numpy and torch), and the dashboard's copyable snippet
 computes the same σ' as the library. A new shape's record is checked here without new test code."""
+
 from __future__ import annotations
 
 import subprocess
@@ -31,8 +32,10 @@ def test_lookup_validates_the_name():
 
 
 def test_a_record_needs_exactly_one_way_to_its_gaussian_moments():
-    parts = {k: getattr(SHAPE_TABLE["fastsigmoid"], k) for k in
-             ("prime", "primitive", "tail", "wide", "torch_prime", "torch_inplace", "snippet")}
+    parts = {
+        k: getattr(SHAPE_TABLE["fastsigmoid"], k)
+        for k in ("prime", "primitive", "tail", "wide", "torch_prime", "torch_inplace", "snippet")
+    }
     with pytest.raises(TypeError, match="exactly one"):
         Shape("neither", **parts)
     with pytest.raises(TypeError, match="exactly one"):
@@ -44,11 +47,10 @@ def test_a_record_needs_exactly_one_way_to_its_gaussian_moments():
 def test_record_pieces_agree_with_each_other(name, g, b, q):
     rec = SHAPE_TABLE[name]
     u = np.concatenate([[0.0], np.geomspace(1e-4, 1e2, 60)]) / b
-    assert rec.prime(np.zeros(1), b, q)[0] == 1.0                          # unit peak
-    assert rec.wide(1, b, q) * 2 * b == pytest.approx(1.0, rel=1e-14)        # unit-height area 1/β
+    assert rec.prime(np.zeros(1), b, q)[0] == 1.0  # unit peak
+    assert rec.wide(1, b, q) * 2 * b == pytest.approx(1.0, rel=1e-14)  # unit-height area 1/β
     for m in (1, 2):
-        np.testing.assert_allclose(rec.primitive(m, u, b, q) + rec.tail(m, u, b, q), rec.wide(m, b, q),
-                                   rtol=1e-12)
+        np.testing.assert_allclose(rec.primitive(m, u, b, q) + rec.tail(m, u, b, q), rec.wide(m, b, q), rtol=1e-12)
     assert (rec.gaussian is None) != (rec.quad is None)
 
 
@@ -69,7 +71,7 @@ def test_snippet_backward_equals_the_library_torch_sg_prime(name):
     for g, b, q in SETTINGS:
         cfg = LIFConfig(shape=name, n_rec=4, n_in=2, dampening=g, sharpness=b, tail=q)
         scope: dict = {}
-        exec(snippets.pytorch_init(advice.setting_of(advice.AS_SET, cfg)), scope)   # a fresh namespace
+        exec(snippets.pytorch_init(advice.setting_of(advice.AS_SET, cfg)), scope)  # a fresh namespace
         assert (scope["gamma"], scope["beta"], scope["q"]) == (g, b, q)
         v = torch.linspace(-60 / b, 60 / b, 2001, dtype=torch.float64).requires_grad_(True)
         scope["spike"](v).sum().backward()
@@ -79,12 +81,14 @@ def test_snippet_backward_equals_the_library_torch_sg_prime(name):
 
 
 def test_shape_table_and_snippets_do_not_import_torch():
-    code = ("import sys, numpy as np, stabviz.surrogates as s, stabviz.ui.snippets as sn\n"
-            "from stabviz import shapes\n"
-            "from stabviz.surrogates import curves, moments, translate, validate\n"
-            "[r.prime(np.ones(2), 1.0, 1.5) for r in shapes.SHAPE_TABLE.values()]\n"
-            "s.uniform_moment(2, 'cauchy'); assert sn.TORCH_SG\n"
-            "print('torch' in sys.modules)")
+    code = (
+        "import sys, numpy as np, stabviz.surrogates as s, stabviz.ui.snippets as sn\n"
+        "from stabviz import shapes\n"
+        "from stabviz.surrogates import curves, moments, translate, validate\n"
+        "[r.prime(np.ones(2), 1.0, 1.5) for r in shapes.SHAPE_TABLE.values()]\n"
+        "s.uniform_moment(2, 'cauchy'); assert sn.TORCH_SG\n"
+        "print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -94,5 +98,9 @@ def test_special_case_is_the_other_shape_at_that_tail(name):
     other, q = SHAPE_TABLE[name].special_case
     v = np.linspace(-20, 20, 801)
     for g, b, _ in SETTINGS:
-        np.testing.assert_allclose(surrogates.sg_prime(v, surrogates.Surrogate(name, g, b)),
-                                   surrogates.sg_prime(v, surrogates.Surrogate(other, g, b, q)), rtol=1e-13, atol=0)
+        np.testing.assert_allclose(
+            surrogates.sg_prime(v, surrogates.Surrogate(name, g, b)),
+            surrogates.sg_prime(v, surrogates.Surrogate(other, g, b, q)),
+            rtol=1e-13,
+            atol=0,
+        )

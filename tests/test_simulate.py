@@ -1,4 +1,5 @@
 """The measured check: its transition-derivative algebra against autograd, and the gaussian model against it."""
+
 import math
 
 import pytest
@@ -9,7 +10,8 @@ from stabviz.config import LIFConfig, preset
 
 
 def _one_step(cfg, y_prev, current, w_rec):
-    """y_t as a function of y_{t−1} with the surrogate in the backward pass (docs/theory.md#11-the-layer-equations-l1-to-l3 (L1)-(L3))."""
+    """y_t as a function of y_{t−1} with the surrogate in the backward pass
+    (docs/theory.md#11-the-layer-equations-l1-to-l3 (L1)-(L3))."""
     z = surrogates.spike(y_prev - cfg.threshold, cfg.surrogate)
     zr = z if cfg.reset_grad else z.detach()
     drive = current + z @ w_rec
@@ -25,8 +27,17 @@ def _one_step(cfg, y_prev, current, w_rec):
 def test_transition_terms_equal_the_autograd_jacobian(reset, reset_grad):
     torch.manual_seed(0)
     n = 6
-    cfg = LIFConfig(n_rec=n, n_in=3, leak=0.8, threshold=0.3, reset=reset, reset_grad=reset_grad,
-                    shape="fastsigmoid", dampening=0.7, sharpness=1.3)
+    cfg = LIFConfig(
+        n_rec=n,
+        n_in=3,
+        leak=0.8,
+        threshold=0.3,
+        reset=reset,
+        reset_grad=reset_grad,
+        shape="fastsigmoid",
+        dampening=0.7,
+        sharpness=1.3,
+    )
     w = torch.randn(n, n, dtype=torch.float64) * 0.5
     w.fill_diagonal_(0)
     y_prev = torch.randn(n, dtype=torch.float64) * 0.5 + 0.3
@@ -72,8 +83,10 @@ def test_theory_predicts_the_pytorch_default_initialisation(name):
 def test_measured_gradient_gain_tracks_rho():
     # ρ̂ measured by pushing a vector back must order like the predicted ρ, across dampening
     cfg = preset("shd-tau20", n_rec=128)
-    gains = [simulate.measure(cfg.replace(dampening=g), batch=16, steps=160, burn_in=60, seed=1).rho_hat
-             for g in (0.05, 0.5, 3.0)]
+    gains = [
+        simulate.measure(cfg.replace(dampening=g), batch=16, steps=160, burn_in=60, seed=1).rho_hat
+        for g in (0.05, 0.5, 3.0)
+    ]
     assert gains[0] < gains[1] < gains[2]
     pred = theory.predict(cfg.replace(dampening=3.0))
     assert pred.rho > 1 and gains[2] > 1
@@ -93,11 +106,12 @@ def test_bad_burn_in_is_a_clear_error():
 
 def test_the_measured_model_burns_in_for_five_time_constants_or_says_it_could_not():
     from stabviz import theory
+
     slow = preset("shd-tau20", n_rec=32, n_in=40, tau=60.0)
     short = simulate.measure(slow, batch=4, steps=160, burn_in=100)
     assert short.notes and "5τ = 300" in short.notes[0]
-    v = theory.measured_voltage(slow, batch=4)               # burns in 5τ = 300 steps by itself
+    v = theory.measured_voltage(slow, batch=4)  # burns in 5τ = 300 steps by itself
     assert v.measurement.notes == [] and v.measurement.steps_measured == 200
-    very_slow = slow.replace(leak=0.9999)                    # 5τ = 50000 steps: over the limit, said so
+    very_slow = slow.replace(leak=0.9999)  # 5τ = 50000 steps: over the limit, said so
     assert simulate.stationary_burn_in(very_slow) == simulate.MAX_BURN_IN
     assert "limit" in simulate.burn_in_notes(very_slow, simulate.MAX_BURN_IN)[0]

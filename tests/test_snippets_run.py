@@ -2,10 +2,10 @@
 snnTorch's RLeaky, SpikingJelly's LIFNode, Norse's LIFBoxCell) with the recommended weights and a surrogate
 that keeps γ, and, run in a fresh Python, fires and passes gradients back as stabviz's simulate.measure
 predicts at the same setting. The notebook download runs too."""
+
 import importlib.util
 import json
 import re
-import math
 import subprocess
 import sys
 
@@ -15,7 +15,7 @@ from stabviz import simulate
 from stabviz.config import preset
 from stabviz.ui import advice, compute, snippets
 
-BATCH, STEPS, BURN_IN, FROM, TO = 32, 260, 100, 110, 230     # the gain: log growth between steps FROM and TO
+BATCH, STEPS, BURN_IN, FROM, TO = 32, 260, 100, 110, 230  # the gain: log growth between steps FROM and TO
 #: the probe appended to a snippet: the initial firing rate after the burn-in, and the per-step gain of the
 #: gradient reaching the input current (a random readout of the last spikes, pushed back from step TO to FROM)
 PROBE = f"""
@@ -50,15 +50,16 @@ def _setting(library):
 def _probe(library, setting, tmp_path):
     """The PROBE's numbers for ``library``'s snippet, run alone in a fresh Python (torch seeded as a user would)."""
     code = snippets.library_model(library, setting)
-    return _run("import torch\ntorch.manual_seed(0)\n" + code
-                + PROBE.replace("INPUT_MEAN", repr(setting.cfg.input_mean)), tmp_path)
+    return _run(
+        "import torch\ntorch.manual_seed(0)\n" + code + PROBE.replace("INPUT_MEAN", repr(setting.cfg.input_mean)),
+        tmp_path,
+    )
 
 
 def _run(code, tmp_path):
     script = tmp_path / "snippet.py"
     script.write_text(code)
-    out = subprocess.run([sys.executable, "-I", str(script)], capture_output=True, text=True, cwd=tmp_path,
-                         timeout=300)
+    out = subprocess.run([sys.executable, "-I", str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -68,18 +69,26 @@ def test_library_snippet_fires_and_passes_gradients_as_simulate_measures(library
     if not _installed(LIBRARY_MODULES[library]):
         pytest.skip(f"{library} is not installed here (pip install --no-deps -r requirements-snn.txt)")
     import torch
+
     cfg = _setting(library)
     # "keep β, solve γ" at conditions I/II weights: γ ≠ 1 (a snippet dropping γ would change the gain) and
     # ρ² = 1 (no underflow)
-    option = next(s for s in advice.settings(cfg) if s.solved and s.cfg.init_rec == "conditions"
-                  and s.cfg.dampening != 1.0)
+    option = next(
+        s for s in advice.settings(cfg) if s.solved and s.cfg.init_rec == "conditions" and s.cfg.dampening != 1.0
+    )
     got = _probe(library, option, tmp_path)
     same = option.cfg.replace(steps=TO - FROM)
     # 1. The snippet's own weights and inputs through simulate's layer: the same layer, so the same rate
     drawn = torch.load(tmp_path / "drawn.pt")
-    mine = simulate.measure_layer(drawn["w_in"], drawn["w_rec"], torch.full((cfg.n_rec,), cfg.bias), same,
-                                  drawn["x"].transpose(0, 1).contiguous(), burn_in=BURN_IN,
-                                  generator=torch.Generator().manual_seed(0))
+    mine = simulate.measure_layer(
+        drawn["w_in"],
+        drawn["w_rec"],
+        torch.full((cfg.n_rec,), cfg.bias),
+        same,
+        drawn["x"].transpose(0, 1).contiguous(),
+        burn_in=BURN_IN,
+        generator=torch.Generator().manual_seed(0),
+    )
     assert got["rate"] == pytest.approx(mine.firing_rate, abs=0.005), (got, mine.firing_rate)
     # 2. simulate.measure at the setting (its own draws), over three seeds: the tolerance is 3x the
     # seed-to-seed spread of the gain (measured: 0.988-0.995 for L1, 0.996-1.009 for L3) and at least 0.02;
@@ -96,6 +105,7 @@ def test_library_snippet_fires_and_passes_gradients_as_simulate_measures(library
 
 def test_the_explore_tab_offers_each_library_and_its_notebook():
     from support import open_app
+
     at = open_app(setting_params_of("shd-tau20"))
     for library in snippets.LIBRARIES:
         at.segmented_control(key="snippet_library").set_value(library).run()
@@ -107,13 +117,18 @@ def test_the_explore_tab_offers_each_library_and_its_notebook():
 
 def setting_params_of(name):
     from stabviz.ui import urlstate
+
     return urlstate.setting_params(preset(name).to_dict())
 
 
 def test_the_notebook_download_loads_and_its_cells_run(tmp_path):
     cfg = preset("shd-tau20", n_rec=32)
-    text = snippets.notebook(snippets.library_model("pytorch", advice.setting_of(advice.AS_SET, cfg)),
-                             "A stabviz LIF layer", cfg.input_mean, 20)
+    text = snippets.notebook(
+        snippets.library_model("pytorch", advice.setting_of(advice.AS_SET, cfg)),
+        "A stabviz LIF layer",
+        cfg.input_mean,
+        20,
+    )
     nb = json.loads(text)
     assert nb["nbformat"] == 4 and [c["cell_type"] for c in nb["cells"]] == ["markdown", "code", "code"]
     assert all(c["id"] and c["metadata"] == {} for c in nb["cells"])
@@ -124,5 +139,6 @@ def test_the_notebook_download_loads_and_its_cells_run(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     rate = float(re.search(r"initial firing rate: ([0-9.]+)", out.stdout).group(1))
     assert 0 < rate < 1
-    import nbformat                                                # the official schema (requirements-dev)
+    import nbformat  # the official schema (requirements-dev)
+
     nbformat.validate(nbformat.reads(text, as_version=4))

@@ -1,5 +1,6 @@
 """Start-up cost: what importing the theory and the quick CLI commands load (fresh subprocesses), and the
 scalar root finder that replaced scipy.optimize's."""
+
 import subprocess
 import sys
 
@@ -26,10 +27,12 @@ def test_importing_the_theory_loads_no_optimizer_torch_or_ui():
 
 
 def test_region_and_recommend_commands_load_no_optimizer_torch_or_ui(tmp_path):
-    code = (f"import os; os.environ['STABVIZ_HOME'] = {str(tmp_path)!r}\n"
-            "import contextlib, io\nfrom stabviz.cli import main\n"
-            "with contextlib.redirect_stdout(io.StringIO()):\n"
-            "    assert main(['region']) == 0 and main(['recommend']) == 0\n")
+    code = (
+        f"import os; os.environ['STABVIZ_HOME'] = {str(tmp_path)!r}\n"
+        "import contextlib, io\nfrom stabviz.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['region']) == 0 and main(['recommend']) == 0\n"
+    )
     assert loaded_after(code) == []
 
 
@@ -59,7 +62,7 @@ def test_the_scalar_root_matches_a_fine_bisection_to_machine_precision():
         if excess(0.0) is None or not excess(0.0) > 0 > excess(1.0):
             continue
         lo, hi = 0.0, 1.0
-        for _ in range(200):                 # bisection down to adjacent floats: the reference
+        for _ in range(200):  # bisection down to adjacent floats: the reference
             mid = 0.5 * (lo + hi)
             if mid in (lo, hi):
                 break
@@ -71,6 +74,6 @@ def test_the_scalar_root_matches_a_fine_bisection_to_machine_precision():
 
 
 def test_the_scalar_root_handles_exact_hits_and_flat_steps():
-    assert theory._root(lambda x: 0.5 - x, 0.0, 1.0) == 0.5                   # hit exactly on the first step
-    root = theory._root(lambda x: np.tanh(50 * (0.3 - x)), 0.0, 1.0)           # false position stalls here
+    assert theory._root(lambda x: 0.5 - x, 0.0, 1.0) == 0.5  # hit exactly on the first step
+    root = theory._root(lambda x: np.tanh(50 * (0.3 - x)), 0.0, 1.0)  # false position stalls here
     assert abs(root - 0.3) <= 1e-15

@@ -6,6 +6,7 @@ Runs here use a fake training function (``fake_train`` below, named through STAB
 a few steps of a few milliseconds each, logged through the real store, so each scenario takes
 seconds and imports no torch.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support import metric_points, processes_with_env, wait_for
 
 from stabviz.config import LIFConfig, TrainConfig
 from stabviz.runs import LocalLauncher, RunStore
@@ -29,7 +31,6 @@ from stabviz.runs import database as store_db
 from stabviz.runs import store as store_mod
 from stabviz.runs.host import dispatcher_pid
 from stabviz.runs.store import TERMINAL
-from support import metric_points, processes_with_env, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
@@ -40,7 +41,7 @@ def fake_train(cfg, callback, should_stop, run_id):
     """Stands in for stabviz.train.run: ``train_steps`` steps of STABVIZ_FAKE_STEP_S seconds."""
     step_s = float(os.environ.get("STABVIZ_FAKE_STEP_S", "0.02"))
     attempts = os.environ.get("STABVIZ_FAKE_ATTEMPTS")
-    if attempts:                 # one line per execution: run id, worker pid, its dispatcher's pid, time
+    if attempts:  # one line per execution: run id, worker pid, its dispatcher's pid, time
         with open(attempts, "a") as f:
             f.write(f"{run_id} {os.getpid()} {os.getppid()} {time.time()}\n")
     for step in range(cfg.train_steps):
@@ -52,8 +53,16 @@ def fake_train(cfg, callback, should_stop, run_id):
 
 
 def quick(steps: int = 8, **changes) -> TrainConfig:
-    return TrainConfig(lif=LIFConfig(n_rec=16, n_in=20), time_steps=10, train_steps=steps, batch=8,
-                       samples=40, classes=2, log_every=1, device="cpu").replace(**changes)
+    return TrainConfig(
+        lif=LIFConfig(n_rec=16, n_in=20),
+        time_steps=10,
+        train_steps=steps,
+        batch=8,
+        samples=40,
+        classes=2,
+        log_every=1,
+        device="cpu",
+    ).replace(**changes)
 
 
 def _kill_all(home: Path) -> None:
@@ -88,32 +97,37 @@ def _dead_pid() -> int:
 
 # -- 1. queued runs are picked up again without a new submit ------------------------------------------
 
+
 def test_queued_runs_left_without_dispatcher_start_when_the_store_is_opened(home):
     """A submitter killed between recording its runs and starting a dispatcher (or a dispatcher
     killed) leaves queued runs: opening the launcher, or ensure_dispatcher, starts them."""
     store = RunStore()
     ids = store.create_many([(quick(lr=0.001 * (i + 1)), None) for i in range(3)])
     assert dispatcher_pid(store.path) is None
-    LocalLauncher(store)                  # what the CLI and the dashboard do when they open it
+    LocalLauncher(store)  # what the CLI and the dashboard do when they open it
     statuses = store.wait(ids, timeout=20)
     assert set(statuses.values()) == {"finished"}, statuses
 
     from stabviz.runs import ensure_dispatcher
+
     wait_for(lambda: dispatcher_pid(store.path) is None, 15, "the dispatcher to go idle")
     more = store.create_many([(quick(), None)])
     assert ensure_dispatcher(RunStore()) is not None
-    assert ensure_dispatcher(RunStore()) is None           # one dispatcher: the lock holds
+    assert ensure_dispatcher(RunStore()) is None  # one dispatcher: the lock holds
     assert store.wait(more, timeout=20) == {more[0]: "finished"}
 
 
 # -- 2. a terminal status never changes ---------------------------------------------------------------
 
+
 def test_status_changes_are_checked_transitions():
-    from stabviz.runs import RunEnded
     import tempfile
+
+    from stabviz.runs import RunEnded
+
     store = RunStore(Path(tempfile.mkdtemp()) / "s.db")
     run = store.create(quick())
-    assert not store.set_status(run, "finished")              # queued -> finished: refused
+    assert not store.set_status(run, "finished")  # queued -> finished: refused
     assert store.claim(run, os.getpid())
     assert store.set_status(run, "interrupted", error="declared dead")
     for later in ("finished", "failed", "cancelled", "running", "diverged"):
@@ -126,7 +140,7 @@ def test_status_changes_are_checked_transitions():
         store.heartbeat(run)
     assert store.metrics(run) == {}
     other = store.create(quick())
-    assert store.set_status(other, "cancelled")               # queued -> cancelled
+    assert store.set_status(other, "cancelled")  # queued -> cancelled
     with pytest.raises(KeyError):
         store.set_status("no-such-run", "failed")
 
@@ -135,18 +149,17 @@ def test_stopped_worker_declared_dead_stays_interrupted_after_it_resumes(home, m
     monkeypatch.setenv("STABVIZ_STALE_AFTER_S", "1.5")
     monkeypatch.setenv("STABVIZ_WORKERS", "1")
     store = RunStore()
-    run_id = LocalLauncher(store).submit(quick(steps=3000))   # 60 s at 20 ms a step
+    run_id = LocalLauncher(store).submit(quick(steps=3000))  # 60 s at 20 ms a step
     wait_for(lambda: metric_points(store, run_id) >= 9, 20, "first metrics")
     pid = store.get(run_id)["pid"]
     os.kill(pid, signal.SIGSTOP)
     try:
-        wait_for(lambda: store.get(run_id)["status"] == "interrupted", 15,
-                  "the stopped worker to be declared dead")
+        wait_for(lambda: store.get(run_id)["status"] == "interrupted", 15, "the stopped worker to be declared dead")
         dead = store.get(run_id)
         kept = metric_points(store, run_id)
     finally:
         os.kill(pid, signal.SIGCONT)
-    time.sleep(1.5)                                            # the worker runs again meanwhile
+    time.sleep(1.5)  # the worker runs again meanwhile
     after = store.get(run_id)
     assert after["status"] == "interrupted"
     assert after["error"] == dead["error"] and "heartbeat" in after["error"]
@@ -156,13 +169,14 @@ def test_stopped_worker_declared_dead_stays_interrupted_after_it_resumes(home, m
 
 # -- 3. reads never write -----------------------------------------------------------------------------
 
+
 def test_list_and_get_do_not_reap(tmp_path):
     store = RunStore(tmp_path / "s.db")
     run = store.create(quick())
     assert store.claim(run, _dead_pid())
     assert store.get(run)["status"] == "running"
     assert [r["status"] for r in store.list()] == ["running"]
-    assert store.reap() == [run]                               # the explicit step
+    assert store.reap() == [run]  # the explicit step
     assert store.get(run)["status"] == "interrupted"
 
 
@@ -178,8 +192,7 @@ def _read_only_view(folder: Path):
         finally:
             os.chmod(folder, 0o755)
         return
-    done = subprocess.run(["mount", "--bind", "-o", "ro", str(folder), str(view)],
-                          capture_output=True, text=True)
+    done = subprocess.run(["mount", "--bind", "-o", "ro", str(folder), str(view)], capture_output=True, text=True)
     if done.returncode != 0:
         pytest.skip(f"cannot make a read-only bind mount here: {done.stderr.strip()}")
     try:
@@ -196,7 +209,7 @@ def test_read_only_store_can_be_listed_and_refuses_writes(tmp_path):
     store.log_metrics(done, 0, {"loss": 0.5})
     store.set_status(done, "finished")
     stale = store.create(quick())
-    assert store.claim(stale, _dead_pid())                     # a dead worker: reaping would write
+    assert store.claim(stale, _dead_pid())  # a dead worker: reaping would write
     store.close()
     with _read_only_view(folder) as view:
         ro = RunStore(view / "stabviz.db")
@@ -204,6 +217,7 @@ def test_read_only_store_can_be_listed_and_refuses_writes(tmp_path):
         assert ro.get(done)["status"] == "finished" and ro.metrics(done) == {"loss": ([0], [0.5])}
         assert ro.read_only and ro.reap() == []
         from stabviz.runs import StoreError
+
         with pytest.raises(StoreError, match="read-only") as err:
             ro.create(quick())
         assert "\n" not in str(err.value)
@@ -211,24 +225,26 @@ def test_read_only_store_can_be_listed_and_refuses_writes(tmp_path):
 
 # -- 4. a failed COMMIT is rolled back ----------------------------------------------------------------
 
+
 def test_write_after_a_commit_that_timed_out_succeeds(tmp_path, monkeypatch):
     monkeypatch.setenv("STABVIZ_SQLITE_JOURNAL", "delete")
-    monkeypatch.setattr(store_db, "BUSY_TIMEOUT_S", 0.3)   # the connection layer reads it
+    monkeypatch.setattr(store_db, "BUSY_TIMEOUT_S", 0.3)  # the connection layer reads it
     store = RunStore(tmp_path / "s.db")
     run = store.create(quick())
     assert store.claim(run, os.getpid())
     reader = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
     reader.execute("BEGIN")
-    reader.execute("SELECT COUNT(*) FROM runs").fetchall()     # a shared lock: COMMIT cannot finish
+    reader.execute("SELECT COUNT(*) FROM runs").fetchall()  # a shared lock: COMMIT cannot finish
     with pytest.raises(Exception, match="busy|locked"):
         store.log_metrics(run, 0, {"loss": 1.0})
     reader.execute("COMMIT")
     reader.close()
-    store.log_metrics(run, 1, {"loss": 0.5})                   # same thread, same connection
-    assert store.metrics(run) == {"loss": ([1], [0.5])}        # the failed write left nothing
+    store.log_metrics(run, 1, {"loss": 0.5})  # same thread, same connection
+    assert store.metrics(run) == {"loss": ([1], [0.5])}  # the failed write left nothing
 
 
 # -- 5. clear errors: damaged, full; bad rows ---------------------------------------------------------
+
 
 def test_damaged_database_gives_one_clear_store_error(tmp_path):
     garbage = tmp_path / "garbage.db"
@@ -236,6 +252,7 @@ def test_damaged_database_gives_one_clear_store_error(tmp_path):
     with pytest.raises(RuntimeError, match="damaged") as err:
         RunStore(garbage).list()
     from stabviz.runs import StoreError
+
     assert isinstance(err.value, StoreError) and err.value.kind == "corrupt"
     assert "\n" not in str(err.value)
 
@@ -243,7 +260,7 @@ def test_damaged_database_gives_one_clear_store_error(tmp_path):
     store = RunStore(truncated)
     store.create_many([(quick(lr=0.001 * (i + 1)), None) for i in range(300)])
     store.close()
-    with open(truncated, "r+b") as f:                          # keep the header, lose the rest
+    with open(truncated, "r+b") as f:  # keep the header, lose the rest
         f.truncate(4096 + 100)
     with pytest.raises(StoreError, match="damaged"):
         RunStore(truncated).list(limit=None)
@@ -263,7 +280,7 @@ def test_unreadable_row_is_marked_and_the_others_list(tmp_path):
     assert runs[bad]["config"] is None and "config" in runs[bad]["row_error"]
     assert store.get(bad)["row_error"] == runs[bad]["row_error"]
     steps, values = store.metrics(good)["loss"]
-    assert steps == [0] and values[0] != values[0]             # unreadable value: NaN
+    assert steps == [0] and values[0] != values[0]  # unreadable value: NaN
 
 
 @pytest.fixture
@@ -279,8 +296,9 @@ def mount_tmpfs(mnt: Path, size: str) -> Path:
     mnt.mkdir()
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     return mnt
@@ -312,22 +330,23 @@ def _keep_full(folder: Path, seconds: float) -> Path:
 
 def test_full_disk_lists_refuses_writes_clearly_and_records_the_cause(small_disk, monkeypatch):
     from stabviz.runs.worker import execute_claimed
-    monkeypatch.setenv("STABVIZ_SQLITE_JOURNAL", "delete")   # each write needs a new journal file
+
+    monkeypatch.setenv("STABVIZ_SQLITE_JOURNAL", "delete")  # each write needs a new journal file
     store = RunStore(small_disk / "stabviz.db")
     run = store.create(quick())
     assert store.claim(run, os.getpid())
     store.log_metrics(run, 0, {"loss": 1.0})
     filler = _fill(small_disk)
     assert [r["id"] for r in RunStore(small_disk / "stabviz.db").list()] == [run]
-    monkeypatch.setenv("STABVIZ_SQLITE_JOURNAL", "wal")       # opening does not switch it (a write)
+    monkeypatch.setenv("STABVIZ_SQLITE_JOURNAL", "wal")  # opening does not switch it (a write)
     assert [r["id"] for r in RunStore(small_disk / "stabviz.db").list()] == [run]
     monkeypatch.setenv("STABVIZ_SQLITE_JOURNAL", "delete")
     assert store.get(run)["status"] == "running" and store.metrics(run)["loss"][0] == [0]
     with pytest.raises(RuntimeError, match="disk is full") as err:
         store.log_metrics(run, 1, {"loss": 0.5})
-    assert err.value.kind == "full" and "\n" not in str(err.value)     # a StoreError
+    assert err.value.kind == "full" and "\n" not in str(err.value)  # a StoreError
     filler.unlink()
-    store.log_metrics(run, 2, {"loss": 0.25})                  # usable again once space is back
+    store.log_metrics(run, 2, {"loss": 0.25})  # usable again once space is back
     assert store.metrics(run)["loss"][0] == [0, 2]
 
     # A worker whose writes fail on a full disk records why, once the disk frees up.
@@ -338,7 +357,7 @@ def test_full_disk_lists_refuses_writes_clearly_and_records_the_cause(small_disk
         callback({"step": 0, "metrics": {"loss": 1.0}})
         _fill(small_disk)
         threading.Timer(0.5, (small_disk / "filler").unlink).start()
-        callback({"step": 1, "metrics": {"loss": 0.5}})        # fails: disk full
+        callback({"step": 1, "metrics": {"loss": 0.5}})  # fails: disk full
         return {"status": "finished"}
 
     # interrupted, not failed: the run did nothing wrong, the store could not be written
@@ -364,7 +383,7 @@ for i in range({n}):
 
 def _scenario(kind: str, seed: int, home: Path, monkeypatch) -> dict:
     _use_home(monkeypatch, home)
-    monkeypatch.setenv("STABVIZ_FAKE_STEP_S", "0.08")            # 8 steps: 0.64 s a run
+    monkeypatch.setenv("STABVIZ_FAKE_STEP_S", "0.08")  # 8 steps: 0.64 s a run
     rng = random.Random(seed)
     n = 4
     store = RunStore()
@@ -374,9 +393,12 @@ def _scenario(kind: str, seed: int, home: Path, monkeypatch) -> dict:
     try:
         if kind == "submitter":
             proc = subprocess.Popen(
-                [sys.executable, "-c", SUBMITTER.format(cfg=quick().to_dict(), n=n)], cwd=ROOT,
-                stdout=subprocess.PIPE, text=True)
-            time.sleep(rng.uniform(0.3, 0.9))          # mid-way through its four submits
+                [sys.executable, "-c", SUBMITTER.format(cfg=quick().to_dict(), n=n)],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            time.sleep(rng.uniform(0.3, 0.9))  # mid-way through its four submits
             hit = proc.poll() is None
             proc.kill()
             printed = proc.communicate()[0].split()
@@ -386,7 +408,7 @@ def _scenario(kind: str, seed: int, home: Path, monkeypatch) -> dict:
                 launcher.submit(quick(lr=0.001 * (i + 1)))
             if kind == "dispatcher":
                 time.sleep(rng.uniform(0.0, 1.5))
-            else:                    # a random moment of a run's training
+            else:  # a random moment of a run's training
                 wait_for(lambda: store.count("running"), 20, "a running run")
                 time.sleep(rng.uniform(0.0, 0.7))
             running = store.list(status="running")
@@ -412,7 +434,7 @@ def _scenario(kind: str, seed: int, home: Path, monkeypatch) -> dict:
             if all(r["status"] in TERMINAL for r in runs) or time.monotonic() > deadline:
                 break
             time.sleep(0.3)
-        if kind == "both":           # runs claimed between the listing and the kill died too
+        if kind == "both":  # runs claimed between the listing and the kill died too
             killed_runs |= {r["id"] for r in runs if r["status"] == "interrupted"}
         stranded = [r for r in runs if r["status"] not in TERMINAL]
         assert not stranded, f"{kind}/{seed}: stranded {[(r['id'], r['status']) for r in stranded]}"
@@ -430,9 +452,13 @@ def _scenario(kind: str, seed: int, home: Path, monkeypatch) -> dict:
                 assert steps == list(range(8))
             else:
                 assert r["status"] == "interrupted" and r["id"] in killed_runs, (kind, seed, r)
-        return {"runs": len(runs), "finished": sum(r["status"] == "finished" for r in runs),
-                "interrupted": sum(r["status"] == "interrupted" for r in runs), "kills": int(hit),
-                "submitted": len(printed) if kind == "submitter" else n}
+        return {
+            "runs": len(runs),
+            "finished": sum(r["status"] == "finished" for r in runs),
+            "interrupted": sum(r["status"] == "interrupted" for r in runs),
+            "kills": int(hit),
+            "submitted": len(printed) if kind == "submitter" else n,
+        }
     finally:
         _kill_all(home)
 
@@ -447,14 +473,17 @@ def test_killing_workers_dispatchers_and_submitters_strands_and_loses_nothing(tm
         for k in ("runs", "finished", "interrupted", "kills"):
             totals[k] += got[k]
         print(f"\n  {kind}/{seed}: {got}", end="")
-    print(f"\nfault scenarios survived: {totals['scenarios']}/{len(kinds)} "
-          f"({totals['kills']} with a live victim killed), runs {totals['runs']} (finished "
-          f"{totals['finished']}, interrupted {totals['interrupted']}, stranded 0, lost 0, "
-          f"duplicated 0) in {time.monotonic() - t0:.1f} s")
+    print(
+        f"\nfault scenarios survived: {totals['scenarios']}/{len(kinds)} "
+        f"({totals['kills']} with a live victim killed), runs {totals['runs']} (finished "
+        f"{totals['finished']}, interrupted {totals['interrupted']}, stranded 0, lost 0, "
+        f"duplicated 0) in {time.monotonic() - t0:.1f} s"
+    )
     assert totals["kills"] >= len(kinds) // 2, "the kills must hit live processes"
 
 
 # -- 8. load ------------------------------------------------------------------------------------------
+
 
 def test_fifty_concurrent_submits_with_three_readers(home, monkeypatch):
     monkeypatch.setenv("STABVIZ_MAX_QUEUED", "200")
@@ -522,11 +551,14 @@ def test_fifty_concurrent_submits_with_three_readers(home, monkeypatch):
     assert sorted(round(r["config"]["lr"] * 1e4) for r in runs) == list(range(1, n + 1))
     for run_id in ids:
         assert store.metrics(run_id)["loss"][0] == list(range(steps))
-    print(f"\nload: {n} concurrent submits in {submitted:.2f} s, drained in {drain:.2f} s; "
-          f"reader polls {polls} (list+get+metrics_since), 0 errors")
+    print(
+        f"\nload: {n} concurrent submits in {submitted:.2f} s, drained in {drain:.2f} s; "
+        f"reader polls {polls} (list+get+metrics_since), 0 errors"
+    )
 
 
 # -- 9. incremental metric reads ----------------------------------------------------------------------
+
 
 def test_metrics_since_returns_only_newmetric_points(tmp_path):
     store = RunStore(tmp_path / "s.db")
@@ -556,21 +588,32 @@ def test_metrics_since_returns_only_newmetric_points(tmp_path):
     assert new["rate[1]"][0] == [1500] and new["rate[1]"][1][0] != new["rate[1]"][1][0]
     assert set(new) == {"loss", "rate[0]", "rate[1]"}
     assert store.metrics_since(run, cursor, names=["loss"])[0] == {"loss": ([1500], [0.5])}
-    print(f"\npoll at 1500 steps x 5 metrics: metrics() {full_ms:.1f} ms, "
-          f"metrics_since() with nothing new {since_ms:.2f} ms")
+    print(
+        f"\npoll at 1500 steps x 5 metrics: metrics() {full_ms:.1f} ms, "
+        f"metrics_since() with nothing new {since_ms:.2f} ms"
+    )
 
 
 # -- 10. a frozen dispatcher is replaced; damaged files; causes of store failures ---------------------
 
+
 def _attempts(path: Path) -> list[tuple[str, int, int, float]]:
     if not path.exists():
         return []
-    return [(r, int(pid), int(ppid), float(t))
-            for r, pid, ppid, t in (line.split() for line in path.read_text().splitlines())]
+    return [
+        (r, int(pid), int(ppid), float(t))
+        for r, pid, ppid, t in (line.split() for line in path.read_text().splitlines())
+    ]
 
 
-def _frozen_dispatcher_round(home: Path, rng: random.Random, timeout: float, resume_window: tuple[float, float],
-                             monkeypatch, kill_worker: bool = True) -> dict:
+def _frozen_dispatcher_round(
+    home: Path,
+    rng: random.Random,
+    timeout: float,
+    resume_window: tuple[float, float],
+    monkeypatch,
+    kill_worker: bool = True,
+) -> dict:
     """Freeze the dispatcher (SIGSTOP), kill its worker or let it finish its run, queue 9 runs, resume the
     dispatcher at a random moment; the queue must still drain, each run executed once, by one dispatcher's
     workers."""
@@ -581,7 +624,7 @@ def _frozen_dispatcher_round(home: Path, rng: random.Random, timeout: float, res
     monkeypatch.setenv("STABVIZ_DISPATCHER_TIMEOUT_S", str(timeout))
     store = RunStore()
     launcher = LocalLauncher(store)
-    first = launcher.submit(quick(steps=2000 if kill_worker else 100))   # killed long before / 5 s
+    first = launcher.submit(quick(steps=2000 if kill_worker else 100))  # killed long before / 5 s
     wait_for(lambda: metric_points(store, first) >= 2, 30, "the first run's metrics")
     frozen = dispatcher_pid(store.path)
     worker = store.get(first)["pid"]
@@ -594,7 +637,7 @@ def _frozen_dispatcher_round(home: Path, rng: random.Random, timeout: float, res
     resumer.start()
     try:
         more = [launcher.submit(quick(lr=0.001 * (i + 1))) for i in range(9)]
-        statuses = launcher.wait([first, *more], timeout=90)   # restarts a missing dispatcher, as pages do
+        statuses = launcher.wait([first, *more], timeout=90)  # restarts a missing dispatcher, as pages do
     finally:
         resumer.join()
     assert statuses[first] == ("interrupted" if kill_worker else "finished"), statuses
@@ -605,29 +648,39 @@ def _frozen_dispatcher_round(home: Path, rng: random.Random, timeout: float, res
     served_by = {ppid for r, _, ppid, t in runs if t > t_freeze}
     assert len(served_by) == 1, f"runs after the freeze were launched by several dispatchers: {served_by}"
     replaced = served_by != {frozen}
-    if replaced:         # resumed after its lease was taken: it must notice and exit, launching nothing
+    if replaced:  # resumed after its lease was taken: it must notice and exit, launching nothing
         wait_for(lambda: not store_mod.pid_alive(frozen), 30, "the replaced dispatcher to exit")
         assert [a[0] for a in runs if a[1] == worker] == [first], "the old worker claimed more runs"
     started = min(store.get(r)["started"] for r in more)
-    return {"replaced": replaced, "resumed_after_s": resume_after, "stranded_s": started - t_freeze,
-            "worker": "killed" if kill_worker else "left running"}
+    return {
+        "replaced": replaced,
+        "resumed_after_s": resume_after,
+        "stranded_s": started - t_freeze,
+        "worker": "killed" if kill_worker else "left running",
+    }
 
 
 def test_a_frozen_dispatcher_is_replaced_and_no_run_is_executed_twice(tmp_path, monkeypatch):
     rng, timeout = random.Random(20), 3.0
     rounds = []
     try:
-        for k in range(4):        # resumed before the timeout, about at it, and well after it
+        for k in range(4):  # resumed before the timeout, about at it, and well after it
             window = (0.7 * k * timeout, 0.7 * (k + 1) * timeout)
-            rounds.append(_frozen_dispatcher_round(tmp_path / f"round{k}", rng, timeout, window, monkeypatch,
-                                                   kill_worker=k % 2 == 0))
+            rounds.append(
+                _frozen_dispatcher_round(
+                    tmp_path / f"round{k}", rng, timeout, window, monkeypatch, kill_worker=k % 2 == 0
+                )
+            )
             _kill_all(tmp_path / f"round{k}")
     finally:
         for k in range(4):
             _kill_all(tmp_path / f"round{k}")
     for r in rounds:
-        print(f"\n  worker {r['worker']}, resumed after {r['resumed_after_s']:.1f} s: replaced {r['replaced']}, "
-              f"queue stranded {r['stranded_s']:.1f} s (timeout {timeout:g} s)", end="")
+        print(
+            f"\n  worker {r['worker']}, resumed after {r['resumed_after_s']:.1f} s: replaced {r['replaced']}, "
+            f"queue stranded {r['stranded_s']:.1f} s (timeout {timeout:g} s)",
+            end="",
+        )
         # a dispatcher frozen past the timeout is replaced soon after it (the page/CLI polls once a second)
         if r["replaced"]:
             assert r["stranded_s"] < timeout + 20
@@ -637,7 +690,7 @@ def test_a_frozen_dispatcher_is_replaced_and_no_run_is_executed_twice(tmp_path, 
 @contextlib.contextmanager
 def silent_dispatcher(store: RunStore, silent_for: float):
     """A live process holding the dispatcher lease whose last heartbeat was ``silent_for`` seconds ago."""
-    silent = subprocess.Popen(["sleep", "120"])                  # alive, but it never renews the lease
+    silent = subprocess.Popen(["sleep", "120"])  # alive, but it never renews the lease
     try:
         assert store.take_dispatch("frozen", silent.pid)
         conn = sqlite3.connect(store.path)
@@ -652,6 +705,7 @@ def silent_dispatcher(store: RunStore, silent_for: float):
 
 def test_runs_list_says_in_one_line_that_the_dispatcher_stopped_answering(tmp_path, monkeypatch, capsys):
     from stabviz.cli import main
+
     monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))
     store = RunStore()
     with silent_dispatcher(store, silent_for=42) as silent:
@@ -670,13 +724,15 @@ def test_runs_list_says_in_one_line_that_the_dispatcher_stopped_answering(tmp_pa
         monkeypatch.setenv("STABVIZ_DISPATCHER_TIMEOUT_S", "soon")
         assert main(["runs", "list"]) == 2
         err = capsys.readouterr().err.strip().splitlines()
-        assert err == ["stabviz: error: STABVIZ_DISPATCHER_TIMEOUT_S = 'soon' is not a number of seconds in "
-                       "[2, 86400]; fix or unset it"], err
-        assert main(["submit", "--steps", "5"]) == 2                 # refused before anything is queued
+        assert err == [
+            "stabviz: error: STABVIZ_DISPATCHER_TIMEOUT_S = 'soon' is not a number of seconds in "
+            "[2, 86400]; fix or unset it"
+        ], err
+        assert main(["submit", "--steps", "5"]) == 2  # refused before anything is queued
         assert "STABVIZ_DISPATCHER_TIMEOUT_S = 'soon'" in capsys.readouterr().err
         assert store.count("queued") == 0
     monkeypatch.delenv("STABVIZ_DISPATCHER_TIMEOUT_S")
-    assert store.dispatcher_status()["alive"] is False              # a dead holder is not reported
+    assert store.dispatcher_status()["alive"] is False  # a dead holder is not reported
     assert main(["runs", "list"]) == 0 and capsys.readouterr().err == ""
 
 
@@ -692,9 +748,9 @@ def _cut_store(path: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", ["empty", "cut", "garbage"])
-def test_an_empty_or_damaged_store_is_reported_with_the_mv_that_moves_it_aside(tmp_path, monkeypatch, capsys,
-                                                                               damage):
+def test_an_empty_or_damaged_store_is_reported_with_the_mv_that_moves_it_aside(tmp_path, monkeypatch, capsys, damage):
     from stabviz.cli import main
+
     monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))
     db = tmp_path / "stabviz.db"
     if damage == "empty":
@@ -713,21 +769,24 @@ def test_an_empty_or_damaged_store_is_reported_with_the_mv_that_moves_it_aside(t
         assert lines[0].endswith(f"move it aside to start a new one: mv {db} {db}.damaged"), lines[0]
         assert {"empty": "0 bytes", "cut": "truncated", "garbage": "not a SQLite database"}[damage] in lines[0]
     assert db.read_bytes() == before, "the damaged store was changed"
-    db.rename(tmp_path / "stabviz.db.damaged")                   # what the message says to do
+    db.rename(tmp_path / "stabviz.db.damaged")  # what the message says to do
     assert main(["runs", "list"]) == 0 and capsys.readouterr().out.strip() == "no runs"
 
 
 def test_a_journal_left_without_its_store_is_reported_not_replayed_into_a_new_one(tmp_path, monkeypatch, capsys):
     from stabviz.cli import main
+
     monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))
     first = RunStore(tmp_path / "old.db")
     first.create(quick())
     wal = tmp_path / "stabviz.db-wal"
-    wal.write_bytes((tmp_path / "old.db").read_bytes())      # some other store's pages under the journal's name
+    wal.write_bytes((tmp_path / "old.db").read_bytes())  # some other store's pages under the journal's name
     assert main(["runs", "list"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert lines == [f"stabviz: error: the run store {tmp_path / 'stabviz.db'} is missing but its journal {wal} "
-                     f"is left; move it aside to start a new one: mv {wal} {wal}.orphan"], lines
+    assert lines == [
+        f"stabviz: error: the run store {tmp_path / 'stabviz.db'} is missing but its journal {wal} "
+        f"is left; move it aside to start a new one: mv {wal} {wal}.orphan"
+    ], lines
     assert not (tmp_path / "stabviz.db").exists()
     wal.rename(tmp_path / "stabviz.db-wal.orphan")
     assert main(["runs", "list"]) == 0 and capsys.readouterr().out.strip() == "no runs"
@@ -735,6 +794,7 @@ def test_a_journal_left_without_its_store_is_reported_not_replayed_into_a_new_on
 
 def test_the_runs_page_shows_a_damaged_store_as_one_error(tmp_path, monkeypatch):
     from support import open_app
+
     monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))
     (tmp_path / "stabviz.db").write_bytes(b"")
     at = open_app(page="runs")
@@ -745,19 +805,22 @@ def test_the_runs_page_shows_a_damaged_store_as_one_error(tmp_path, monkeypatch)
 
 def test_the_runs_page_says_when_the_dispatcher_stopped_answering(tmp_path, monkeypatch):
     from support import open_app, shown
+
     monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))
     store = RunStore()
     with silent_dispatcher(store, silent_for=12) as silent:
         at = open_app(page="runs")
         warnings = [shown(w.value) for w in at.warning]
-        assert any(f"(pid {silent.pid}) has not responded for 1" in w and "replaced after 30 s" in w
-                   for w in warnings), warnings
+        assert any(
+            f"(pid {silent.pid}) has not responded for 1" in w and "replaced after 30 s" in w for w in warnings
+        ), warnings
 
 
 def train_into_store_failure(cfg, callback, should_stop, run_id):
     """A training entry for the worker process: one step, then every write of this process to the store
     fails with STABVIZ_TEST_STORE_FAULT (a SQLite message) while the file STABVIZ_TEST_FAULT_FLAG exists."""
     import sqlite3 as sq
+
     flag, message = Path(os.environ["STABVIZ_TEST_FAULT_FLAG"]), os.environ["STABVIZ_TEST_STORE_FAULT"]
     callback({"step": 0, "metrics": {"loss": 1.0}})
     write = RunStore._write
@@ -768,30 +831,35 @@ def train_into_store_failure(cfg, callback, should_stop, run_id):
             raise sq.OperationalError(message)
         with write(self) as conn:
             yield conn
+
     RunStore._write = failing_write
     flag.touch()
     for step in range(1, 1000):
-        callback({"step": step, "metrics": {"loss": 1.0 / step}})   # raises at once: the store fails
+        callback({"step": step, "metrics": {"loss": 1.0 / step}})  # raises at once: the store fails
         time.sleep(0.05)
     return {"status": "finished"}
 
 
-@pytest.mark.parametrize("fault, cause", [("database or disk is full", "disk is full"),
-                                          ("attempt to write a readonly database", "read-only")])
-def test_a_run_stopped_by_a_store_it_cannot_write_records_why_even_once_declared_dead(home, monkeypatch, capsys,
-                                                                                     fault, cause):
+@pytest.mark.parametrize(
+    "fault, cause",
+    [("database or disk is full", "disk is full"), ("attempt to write a readonly database", "read-only")],
+)
+def test_a_run_stopped_by_a_store_it_cannot_write_records_why_even_once_declared_dead(
+    home, monkeypatch, capsys, fault, cause
+):
     from stabviz.cli import main
+
     flag = home / "store-fails"
     monkeypatch.setenv("STABVIZ_TRAIN_ENTRY", "test_store_faults:train_into_store_failure")
     monkeypatch.setenv("STABVIZ_TEST_FAULT_FLAG", str(flag))
     monkeypatch.setenv("STABVIZ_TEST_STORE_FAULT", fault)
-    monkeypatch.setenv("STABVIZ_STALE_AFTER_S", "2")            # the dispatcher declares it dead meanwhile
+    monkeypatch.setenv("STABVIZ_STALE_AFTER_S", "2")  # the dispatcher declares it dead meanwhile
     store = RunStore()
     run_id = LocalLauncher(store).submit(quick())
     wait_for(flag.exists, 30, "the worker's writes to start failing")
     wait_for(lambda: store.get(run_id)["status"] == "interrupted", 30, "the reaper to mark the run")
-    assert "heartbeat" in store.get(run_id)["error"]              # all the reaper could know
-    flag.unlink()                                                 # space is back / writable again
+    assert "heartbeat" in store.get(run_id)["error"]  # all the reaper could know
+    flag.unlink()  # space is back / writable again
     wait_for(lambda: cause in (store.get(run_id)["error"] or ""), 30, "the worker to record the cause")
     got = store.get(run_id)
     assert got["status"] == "interrupted" and "\n" not in got["error"]
@@ -808,12 +876,12 @@ def test_a_real_full_disk_ends_a_workers_run_interrupted_with_that_cause(tmp_pat
     home = mnt / "home"
     try:
         _use_home(monkeypatch, home, workers=1)
-        monkeypatch.setenv("STABVIZ_SQLITE_JOURNAL", "delete")    # each write needs a new journal file
+        monkeypatch.setenv("STABVIZ_SQLITE_JOURNAL", "delete")  # each write needs a new journal file
         monkeypatch.setenv("STABVIZ_STALE_AFTER_S", "2")
         store = RunStore()
         run_id = LocalLauncher(store).submit(quick(steps=3000))  # 60 s at 20 ms a step
         wait_for(lambda: metric_points(store, run_id) >= 5, 30, "first metrics")
-        filler = _keep_full(mnt, 4)      # past the stale limit, but no process can write the verdict
+        filler = _keep_full(mnt, 4)  # past the stale limit, but no process can write the verdict
         assert store.get(run_id)["status"] == "running"
         filler.unlink()
         wait_for(lambda: "disk is full" in (store.get(run_id)["error"] or ""), 30, "the cause to be recorded")
@@ -826,27 +894,34 @@ def test_a_real_full_disk_ends_a_workers_run_interrupted_with_that_cause(tmp_pat
 
 def test_cancel_submit_and_sweep_on_a_full_disk_print_one_line(tmp_path, monkeypatch, capsys):
     from stabviz.cli import main
+
     monkeypatch.setenv("STABVIZ_HOME", str(tmp_path))
     store = RunStore()
     queued = store.create(quick())
     dead = store.create(quick())
-    assert store.claim(dead, _dead_pid())                        # opening the store wants to reap it: a write
+    assert store.claim(dead, _dead_pid())  # opening the store wants to reap it: a write
 
     def full(self):
         raise sqlite3.OperationalError("database or disk is full")
+
     monkeypatch.setattr(RunStore, "_write", full)
-    for argv in (["runs", "cancel", queued], ["submit", "--steps", "5"],
-                 ["sweep", "--x", "lr", "--x-values", "0.01,0.02", "--steps", "5"]):
+    for argv in (
+        ["runs", "cancel", queued],
+        ["submit", "--steps", "5"],
+        ["sweep", "--x", "lr", "--x-values", "0.01,0.02", "--steps", "5"],
+    ):
         assert main(argv) == 2, argv
         out, err = capsys.readouterr()
         assert out == "" and err.strip().splitlines() == [
-            f"stabviz: error: the run store {store.path} cannot be written: its disk is full"], (argv, err)
+            f"stabviz: error: the run store {store.path} cannot be written: its disk is full"
+        ], (argv, err)
 
 
 @pytest.mark.parametrize("name", ["STABVIZ_WORKER_IDLE_S", "STABVIZ_RECORD_RETRY_S"])
 @pytest.mark.parametrize("raw", ["abc", "nan", "-1", "1e9"])
 def test_the_workers_own_variables_are_named_when_their_value_is_bad(monkeypatch, name, raw):
     from stabviz.runs import worker
+
     monkeypatch.setenv(name, raw)
     with pytest.raises(ValueError, match=f"^{name} = '{re.escape(raw)}' is not a number of seconds"):
         if name == "STABVIZ_WORKER_IDLE_S":

@@ -1,5 +1,6 @@
 """The one Surrogate record: its defaults are LIFConfig's, the config holds and replaces it, and stored
 configs keep the four fields they always had."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,16 +38,19 @@ def test_stored_configs_keep_their_four_fields():
     assert "surrogate" not in run["lif"] and TrainConfig.from_dict(run).lif.surrogate == cfg.surrogate
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: Surrogate("atan"), "shape = 'atan' is not one of"),
-    (lambda: Surrogate("fastsigmoid", 0.0), r"dampening = 0.0 is outside the allowed range \(0, 1000\]"),
-    (lambda: Surrogate("fastsigmoid", 1.0, float("nan")), "sharpness = nan is outside the allowed range"),
-    (lambda: Surrogate("qpseudospike", tail=1.0), r"tail = 1.0 is outside the allowed range \[1.001, 10000\]"),
-    (lambda: Surrogate("fastsigmoid", True), "dampening = True is a boolean"),
-    (lambda: Surrogate("fastsigmoid", np.array([1.0, -1.0])), "dampening = -1.0 is outside"),
-    (lambda: Surrogate.of(3), "surrogate = 3 must be a Surrogate record or a shape name"),
-    (lambda: LIFConfig().replace(surrogate=Surrogate("cauchy", 2e3)), "dampening = 2000.0 is outside"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: Surrogate("atan"), "shape = 'atan' is not one of"),
+        (lambda: Surrogate("fastsigmoid", 0.0), r"dampening = 0.0 is outside the allowed range \(0, 1000\]"),
+        (lambda: Surrogate("fastsigmoid", 1.0, float("nan")), "sharpness = nan is outside the allowed range"),
+        (lambda: Surrogate("qpseudospike", tail=1.0), r"tail = 1.0 is outside the allowed range \[1.001, 10000\]"),
+        (lambda: Surrogate("fastsigmoid", True), "dampening = True is a boolean"),
+        (lambda: Surrogate("fastsigmoid", np.array([1.0, -1.0])), "dampening = -1.0 is outside"),
+        (lambda: Surrogate.of(3), "surrogate = 3 must be a Surrogate record or a shape name"),
+        (lambda: LIFConfig().replace(surrogate=Surrogate("cauchy", 2e3)), "dampening = 2000.0 is outside"),
+    ],
+)
 def test_bad_values_name_the_parameter_and_its_range(make, message):
     with pytest.raises(ValueError, match=message):
         make()

@@ -1,4 +1,5 @@
 """Offline tasks: generated randman data and loaders for tiny SHD / MNIST files built here."""
+
 import functools
 import gzip
 import io
@@ -15,7 +16,8 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from stabviz import tasks
 from stabviz.config import LIFConfig, TrainConfig
@@ -30,18 +32,19 @@ def small_randman(**kw):
 
 # --------------------------------------------------------------------------------------------- randman
 
+
 def test_randman_is_one_spike_per_channel_with_the_asked_shape():
     data = small_randman()
     assert data.x.shape == (200, 25, 40) and data.x.dtype == torch.float32
     assert data.y.shape == (200,) and data.y.dtype == torch.int64
-    assert torch.all(data.x.sum(dim=1) == 1)          # every channel fires exactly once
+    assert torch.all(data.x.sum(dim=1) == 1)  # every channel fires exactly once
     assert data.n_in == 40 and data.time_steps == 25 and data.n_classes == 4
     assert sorted(torch.bincount(data.y).tolist()) == [50, 50, 50, 50]
 
 
 def test_randman_spreads_spikes_over_the_whole_window():
     times = small_randman().x.argmax(dim=1)
-    assert times.min() == 0 and times.max() == 24      # per-channel rescaling reaches both ends
+    assert times.min() == 0 and times.max() == 24  # per-channel rescaling reaches both ends
 
 
 def test_randman_is_deterministic_per_seed():
@@ -68,9 +71,17 @@ def test_split_is_disjoint_and_complete():
     assert torch.equal(data.x_test, data.x[data.test_idx])
 
 
-@pytest.mark.parametrize("kw, name", [({"classes": 1}, "classes"), ({"n_in": 0}, "n_in"),
-                                      ({"samples": 3}, "samples"), ({"T": 0}, "T"),
-                                      ({"dim": 1.5}, "dim"), ({"seed": -1}, "seed")])
+@pytest.mark.parametrize(
+    "kw, name",
+    [
+        ({"classes": 1}, "classes"),
+        ({"n_in": 0}, "n_in"),
+        ({"samples": 3}, "samples"),
+        ({"T": 0}, "T"),
+        ({"dim": 1.5}, "dim"),
+        ({"seed": -1}, "seed"),
+    ],
+)
 def test_randman_rejects_bad_values_by_name(kw, name):
     with pytest.raises(ValueError, match=name):
         small_randman(**kw)
@@ -78,9 +89,10 @@ def test_randman_rejects_bad_values_by_name(kw, name):
 
 # --------------------------------------------------------------------------------------------- input_stats
 
+
 def test_input_stats_are_mean_and_variance_of_every_entry():
     x = torch.zeros(2, 5, 4)
-    x[0, 0, :] = 1.0                                      # 4 ones out of 40 entries
+    x[0, 0, :] = 1.0  # 4 ones out of 40 entries
     m, v = input_stats(x)
     assert m == pytest.approx(0.1) and v == pytest.approx(0.1 * 0.9)
     assert input_stats(x.numpy()) == pytest.approx((m, v))
@@ -98,6 +110,7 @@ def test_input_stats_reject_empty_input():
 
 # --------------------------------------------------------------------------------------------- SHD
 
+
 def write_shd(path, times, units, labels):
     with h5py.File(path, "w") as f:
         t = f.create_dataset("spikes/times", (len(times),), dtype=h5py.vlen_dtype(np.float32))
@@ -110,8 +123,9 @@ def write_shd(path, times, units, labels):
 
 
 def test_shd_bins_times_into_steps_over_700_channels(tmp_path):
-    path = write_shd(tmp_path / "shd.h5", times=[[0.0, 0.05, 0.69, 0.71, 2.0], [0.3]],
-                     units=[[0, 0, 699, 5, 9], [12]], labels=[3, 1])
+    path = write_shd(
+        tmp_path / "shd.h5", times=[[0.0, 0.05, 0.69, 0.71, 2.0], [0.3]], units=[[0, 0, 699, 5, 9], [12]], labels=[3, 1]
+    )
     data = shd(path, T=10, max_time=1.0)
     assert data.x.shape == (2, 10, 700) and data.n_classes == 4
     assert data.y.tolist() == [3, 1]
@@ -123,8 +137,9 @@ def test_shd_bins_times_into_steps_over_700_channels(tmp_path):
 
 def test_shd_keeps_at_most_samples(tmp_path):
     n = 12
-    path = write_shd(tmp_path / "shd.h5", times=[[0.1]] * n, units=[[i] for i in range(n)],
-                     labels=[i % 3 for i in range(n)])
+    path = write_shd(
+        tmp_path / "shd.h5", times=[[0.1]] * n, units=[[i] for i in range(n)], labels=[i % 3 for i in range(n)]
+    )
     data = shd(path, T=5, samples=6, seed=1)
     assert data.x.shape[0] == 6
     assert torch.equal(data.x, shd(path, T=5, samples=6, seed=1).x)
@@ -166,12 +181,13 @@ def test_shd_rejects_mismatched_lengths(tmp_path):
 
 # --------------------------------------------------------------------------------------------- sl-MNIST
 
+
 def tiny_images():
     images = np.zeros((4, 28, 28), dtype=np.uint8)
-    images[0, 0, 0] = 255                                  # brightest: first bin
-    images[0, 0, 1] = 10                                   # below threshold: silent
+    images[0, 0, 0] = 255  # brightest: first bin
+    images[0, 0, 1] = 10  # below threshold: silent
     images[1, 27, 27] = 128
-    images[2, 5, 5] = 51                                   # 0.2 = the threshold: last bin
+    images[2, 5, 5] = 51  # 0.2 = the threshold: last bin
     images[3, 1, 1] = 200
     return images, np.array([0, 1, 2, 1], dtype=np.uint8)
 
@@ -187,10 +203,10 @@ def write_idx(path, array):
 
 def check_latency_code(data):
     assert data.x.shape == (4, 20, 784) and data.y.tolist() == [0, 1, 2, 1]
-    assert data.x[0, 0, 0] == 1 and data.x[0].sum() == 1          # pixel 1 (10/255) stays silent
+    assert data.x[0, 0, 0] == 1 and data.x[0].sum() == 1  # pixel 1 (10/255) stays silent
     assert data.x[1, :, 783].argmax() == round((1 - 128 / 255) / 0.8 * 19)
-    assert data.x[2, 19, 5 * 28 + 5] == 1                           # threshold intensity fires last
-    assert data.x.sum(dim=1).max() == 1                             # never more than one spike
+    assert data.x[2, 19, 5 * 28 + 5] == 1  # threshold intensity fires last
+    assert data.x.sum(dim=1).max() == 1  # never more than one spike
 
 
 @pytest.mark.parametrize("suffix", ["", ".gz"])
@@ -199,7 +215,7 @@ def test_slmnist_reads_idx_files(tmp_path, suffix):
     img = write_idx(tmp_path / f"train-images-idx3-ubyte{suffix}", images)
     write_idx(tmp_path / f"train-labels-idx1-ubyte{suffix}", labels)
     check_latency_code(slmnist(img, T=20))
-    check_latency_code(slmnist(tmp_path, T=20))                      # a folder holding both
+    check_latency_code(slmnist(tmp_path, T=20))  # a folder holding both
 
 
 @pytest.mark.parametrize("keys", [("x_train", "y_train"), ("x", "y")])
@@ -247,16 +263,18 @@ def test_slmnist_rejects_truncated_idx(tmp_path):
 
 # --------------------------------------------------------------------------------------------- digits
 
+
 def test_digits_is_a_latency_code_of_64_pixels_over_16_steps():
     data = digits()
     assert data.x.shape == (1797, 16, 64) and data.x.dtype == torch.float32 and data.n_classes == 10
     assert set(data.x.unique().tolist()) <= {0.0, 1.0}
-    assert int(data.x.sum(dim=1).max()) == 1                  # a pixel fires at most once
+    assert int(data.x.sum(dim=1).max()) == 1  # a pixel fires at most once
     assert sorted(torch.bincount(data.y).tolist())[0] >= 170  # about 180 images per class
 
 
 def test_digits_brightest_pixels_fire_first():
     from sklearn.datasets import load_digits
+
     images = torch.as_tensor(load_digits().images[:1].reshape(1, 64) / 16.0)
     fired = digits().x[:1].sum(dim=1)
     first = digits().x[0].argmax(dim=0)
@@ -282,7 +300,7 @@ def test_digits_other_encodings_are_rows_and_pixels():
 
 
 def test_digits_without_scikit_learn_is_a_one_line_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "sklearn", None)          # import sklearn now raises ImportError
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # import sklearn now raises ImportError
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     with pytest.raises(ValueError, match=r"^task 'digits' needs scikit-learn .*pip install scikit-learn$"):
         load_task(TrainConfig(task="digits"))
@@ -290,10 +308,11 @@ def test_digits_without_scikit_learn_is_a_one_line_error(monkeypatch):
 
 def test_digits_statistics_feed_the_prediction():
     m_x, v_x = input_stats(digits().x_train)
-    assert 0.02 < m_x < 0.03 and v_x == pytest.approx(m_x * (1 - m_x), rel=1e-6)   # one spike at most
+    assert 0.02 < m_x < 0.03 and v_x == pytest.approx(m_x * (1 - m_x), rel=1e-6)  # one spike at most
 
 
 # --------------------------------------------------------------------------------------------- load_task
+
 
 def test_load_task_builds_randman_from_the_config():
     cfg = TrainConfig(lif=LIFConfig(n_in=30, seed=5), classes=3, samples=60, time_steps=12)
@@ -319,11 +338,11 @@ def test_load_task_reports_a_missing_data_file(tmp_path):
 # type, and never read more than the data cap (tasks.max_data_bytes()).
 
 REPO = Path(__file__).resolve().parents[1]
-ZEROS_BLOCK = 16 << 20                                     # bombs are built from one 16 MiB block of zeros
+ZEROS_BLOCK = 16 << 20  # bombs are built from one 16 MiB block of zeros
 GIB2 = 2 << 30
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def gzip_zeros_member():
     """One gzip member of 16 MiB of zeros (~16 KB); members concatenate into one gzip stream."""
     return gzip.compress(bytes(ZEROS_BLOCK), compresslevel=9, mtime=0)
@@ -374,19 +393,41 @@ def raw_zip(path, members):
             offset = fh.tell()
             csize = len(first) + len(block) * count + len(end)
             crc = zlib.crc32(first) if method == zipfile.ZIP_STORED and not count else 0
-            fh.write(struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0, crc, csize, size,
-                                 len(name), 0) + name.encode())
+            fh.write(
+                struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0, crc, csize, size, len(name), 0)
+                + name.encode()
+            )
             fh.write(first)
             for _ in range(count):
                 fh.write(block)
             fh.write(end)
-            central.append(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, method, 0, 0, crc, csize,
-                                       size, len(name), 0, 0, 0, 0, 0, offset) + name.encode())
+            central.append(
+                struct.pack(
+                    "<4s6H3L5H2L",
+                    b"PK\x01\x02",
+                    20,
+                    20,
+                    0,
+                    method,
+                    0,
+                    0,
+                    crc,
+                    csize,
+                    size,
+                    len(name),
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    offset,
+                )
+                + name.encode()
+            )
         start = fh.tell()
         for entry in central:
             fh.write(entry)
-        fh.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(central), len(central),
-                             fh.tell() - start, start, 0))
+        fh.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(central), len(central), fh.tell() - start, start, 0))
     return path
 
 
@@ -406,6 +447,7 @@ def write_valid_shd(tmp):
 
 
 # Bombs: files of a few MB (or KB) that the old loaders expanded into gigabytes.
+
 
 def bomb_gzip_honest(tmp):
     """An idx.gz whose header declares 2 GiB of images, with ~2 GiB of zeros behind it (whole 16 MiB blocks)."""
@@ -428,8 +470,10 @@ def bomb_npz(tmp):
     first, block, count, end = deflate_zeros(npy_header((n, 28, 28)), n * 784)
     size = len(npy_header((n, 28, 28))) + n * 784
     labels = npy_bytes(np.zeros(n, dtype=np.uint8)[:4])
-    path = raw_zip(tmp / "mnist.npz", [("x_train.npy", zipfile.ZIP_DEFLATED, size, first, block, count, end),
-                                       stored("y_train.npy", labels)])
+    path = raw_zip(
+        tmp / "mnist.npz",
+        [("x_train.npy", zipfile.ZIP_DEFLATED, size, first, block, count, end), stored("y_train.npy", labels)],
+    )
     return "slmnist", path, "limit"
 
 
@@ -439,8 +483,12 @@ def bomb_h5_labels(tmp):
     n = 300_000_000
     with h5py.File(path, "w") as f:
         for key in ("spikes/times", "spikes/units"):
-            f.create_dataset(key, shape=(n,), chunks=(1 << 16,),
-                             dtype=h5py.vlen_dtype(np.float32 if key.endswith("times") else np.uint16))
+            f.create_dataset(
+                key,
+                shape=(n,),
+                chunks=(1 << 16,),
+                dtype=h5py.vlen_dtype(np.float32 if key.endswith("times") else np.uint16),
+            )
         f.create_dataset("labels", shape=(n,), dtype="i8", chunks=(1 << 20,), compression="gzip")
     return "shd", path, "limit"
 
@@ -481,8 +529,13 @@ def measure_in_child(cases, code_root=REPO, timeout=300):
     process (cases run one after another: each growth is over the peak of the ones before)."""
     env = dict(os.environ)
     env.pop("STABVIZ_MAX_DATA_BYTES", None)
-    run = subprocess.run([sys.executable, "-c", CHILD, str(code_root), json.dumps(cases)],
-                         capture_output=True, text=True, timeout=timeout, env=env)
+    run = subprocess.run(
+        [sys.executable, "-c", CHILD, str(code_root), json.dumps(cases)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     return json.loads(run.stdout.strip().splitlines()[-1])
 
@@ -493,7 +546,7 @@ def test_bombs_fail_fast_in_bounded_memory(tmp_path):
         folder = tmp_path / build.__name__
         folder.mkdir()
         func, path, match = build(folder)
-        assert path.stat().st_size < 4 << 20                # the bombs themselves are small
+        assert path.stat().st_size < 4 << 20  # the bombs themselves are small
         cases.append((build.__name__, func, str(path)))
         matches[build.__name__] = match
     results = measure_in_child(cases)
@@ -505,6 +558,7 @@ def test_bombs_fail_fast_in_bounded_memory(tmp_path):
 
 # The table of bad files: (id, builder(tmp) -> (loader, path), regex the one-line message must match).
 
+
 def build_idx(images_bytes=None, labels_bytes=None, suffix="", images_name="train-images-idx3-ubyte"):
     def build(tmp):
         images, labels = tiny_images()
@@ -514,6 +568,7 @@ def build_idx(images_bytes=None, labels_bytes=None, suffix="", images_name="trai
             if data is not None:
                 path.write_bytes(data(path.read_bytes()) if callable(data) else data)
         return slmnist, img
+
     return build
 
 
@@ -524,6 +579,7 @@ def build_npz(make, name="mnist.npz"):
         if isinstance(made, dict):
             np.savez(path, **made)
         return slmnist, path
+
     return build
 
 
@@ -533,6 +589,7 @@ def build_h5(edit):
         with h5py.File(path, "a") as f:
             edit(f, tmp)
         return shd, path
+
     return build
 
 
@@ -540,6 +597,7 @@ def replace(key, **kw):
     def edit(f, tmp):
         del f[key]
         f.create_dataset(key, **kw)
+
     return edit
 
 
@@ -576,11 +634,12 @@ def vlen_times(values):
         t = f.create_dataset("spikes/times", (3,), dtype=h5py.vlen_dtype(np.float64))
         for i in range(3):
             t[i] = np.array([values[i]])
+
     return edit
 
 
 def truncate(fraction):
-    return lambda data: data[:int(len(data) * fraction)]
+    return lambda data: data[: int(len(data) * fraction)]
 
 
 def gz_of(data):
@@ -589,7 +648,7 @@ def gz_of(data):
 
 def bad_crc(data):
     data = bytearray(data)
-    data[-8] ^= 0xFF                                        # the CRC32 in the gzip trailer
+    data[-8] ^= 0xFF  # the CRC32 in the gzip trailer
     return bytes(data)
 
 
@@ -601,8 +660,14 @@ def bz2_member(path):
 
 def npz_members(x_bytes, y_bytes=None):
     def make(path):
-        raw_zip(path, [stored("x_train.npy", x_bytes),
-                       stored("y_train.npy", y_bytes if y_bytes is not None else npy_bytes(tiny_images()[1]))])
+        raw_zip(
+            path,
+            [
+                stored("x_train.npy", x_bytes),
+                stored("y_train.npy", y_bytes if y_bytes is not None else npy_bytes(tiny_images()[1])),
+            ],
+        )
+
     return make
 
 
@@ -639,31 +704,46 @@ BAD_FILES = [
     ("gz truncated stream (EOF)", build_idx(images_bytes=truncate(0.5), suffix=".gz"), "EOFError|end"),
     ("gz bad CRC", build_idx(images_bytes=bad_crc, suffix=".gz"), "CRC"),
     ("gz not gzip", build_idx(images_bytes=HDR + IMG.tobytes(), suffix=".gz"), "magic"),
-    ("gz garbage after the stream", build_idx(images_bytes=lambda d: d + b"garbage!", suffix=".gz"),
-     "could not be read|more data"),
-    ("gz dims promise fewer bytes", build_idx(images_bytes=gz_of(HDR + IMG.tobytes() + b"x"), suffix=".gz"),
-     "more data follow"),
-    ("gz dims promise more bytes", build_idx(images_bytes=gz_of(HDR + IMG.tobytes()[:-1]), suffix=".gz"),
-     "end after"),
+    (
+        "gz garbage after the stream",
+        build_idx(images_bytes=lambda d: d + b"garbage!", suffix=".gz"),
+        "could not be read|more data",
+    ),
+    (
+        "gz dims promise fewer bytes",
+        build_idx(images_bytes=gz_of(HDR + IMG.tobytes() + b"x"), suffix=".gz"),
+        "more data follow",
+    ),
+    ("gz dims promise more bytes", build_idx(images_bytes=gz_of(HDR + IMG.tobytes()[:-1]), suffix=".gz"), "end after"),
     # npz
     ("npz not a zip", build_npz(lambda p: p.write_bytes(b"garbage" * 100)), "magic"),
     ("npz empty file", build_npz(lambda p: p.write_bytes(b"")), "magic"),
     ("npz truncated zip (BadZipFile)", build_npz(half_a_zip), "magic"),
-    ("npz pickled object array", build_npz(with_images(x_train=np.array([{"a": 1}] * 4, dtype=object))),
-     "object"),
-    ("npz structured dtype", build_npz(with_images(x_train=np.zeros(4, dtype=[("a", "u1"), ("b", "f4")]))),
-     "plain numbers"),
+    ("npz pickled object array", build_npz(with_images(x_train=np.array([{"a": 1}] * 4, dtype=object))), "object"),
+    (
+        "npz structured dtype",
+        build_npz(with_images(x_train=np.zeros(4, dtype=[("a", "u1"), ("b", "f4")]))),
+        "plain numbers",
+    ),
     ("npz complex images", build_npz(with_images(x_train=IMG.astype(np.complex64))), "plain numbers"),
     ("npz bz2 member", build_npz(bz2_member), "compression method"),
     ("npz member not .npy", build_npz(npz_members(b"just some bytes, no npy magic")), "not a .npy"),
-    ("npz header promises more than held", build_npz(npz_members(npy_header((4000, 28, 28)) + IMG.tobytes())),
-     "promises shape"),
-    ("npz huge header length", build_npz(npz_members(b"\x93NUMPY\x02\x00" + struct.pack("<I", 2**31) + b"{")),
-     "header of"),
-    ("npz truncated header", build_npz(npz_members(b"\x93NUMPY\x01\x00" + struct.pack("<H", 100) + b"{")),
-     "truncated"),
-    ("npz unparsable header", build_npz(npz_members(b"\x93NUMPY\x01\x00" + struct.pack("<H", 8) + b"{'a':((}")),
-     "unparsable"),
+    (
+        "npz header promises more than held",
+        build_npz(npz_members(npy_header((4000, 28, 28)) + IMG.tobytes())),
+        "promises shape",
+    ),
+    (
+        "npz huge header length",
+        build_npz(npz_members(b"\x93NUMPY\x02\x00" + struct.pack("<I", 2**31) + b"{")),
+        "header of",
+    ),
+    ("npz truncated header", build_npz(npz_members(b"\x93NUMPY\x01\x00" + struct.pack("<H", 100) + b"{")), "truncated"),
+    (
+        "npz unparsable header",
+        build_npz(npz_members(b"\x93NUMPY\x01\x00" + struct.pack("<H", 8) + b"{'a':((}")),
+        "unparsable",
+    ),
     ("npz NaN images", build_npz(with_images(x_train=np.full((4, 28, 28), np.nan))), "finite"),
     ("npz negative images", build_npz(with_images(x_train=-np.ones((4, 28, 28)))), "non-negative"),
     ("npz label 5000", build_npz(with_images(y_train=np.array([0, 1, 5000, 1]))), "0..999"),
@@ -673,31 +753,42 @@ BAD_FILES = [
     ("npz wrong keys", build_npz(lambda p: {"images": IMG}), "x_train"),
     ("npz images not 28x28", build_npz(with_images(x_train=np.zeros((4, 10)))), "28, 28"),
     # h5
-    ("h5 not HDF5", build_h5(lambda f, t: None), None),     # replaced below: a text file
+    ("h5 not HDF5", build_h5(lambda f, t: None), None),  # replaced below: a text file
     ("h5 huge label", build_h5(replace("labels", data=np.array([0, 30_000_000, 1], dtype=np.int64))), "0..999"),
     ("h5 negative label", build_h5(replace("labels", data=np.array([0, -1, 1], dtype=np.int8))), "0..999"),
     ("h5 float labels", build_h5(replace("labels", data=np.array([0.0, 1.0, 0.0]))), "integers"),
     ("h5 labels (3, 2)", build_h5(replace("labels", data=np.zeros((3, 2), dtype=np.uint8))), "labels"),
-    ("h5 labels a group", build_h5(lambda f, t: (f.__delitem__("labels"), f.create_group("labels"))),
-     "not a dataset"),
+    ("h5 labels a group", build_h5(lambda f, t: (f.__delitem__("labels"), f.create_group("labels"))), "not a dataset"),
     ("h5 external storage", build_h5(external_storage), "external files"),
     ("h5 virtual dataset", build_h5(virtual_dataset), "virtual dataset"),
     ("h5 external link", build_h5(external_link), "ExternalLink"),
     ("h5 soft link", build_h5(soft_link), "SoftLink"),
-    ("h5 unknown filter", build_h5(replace("labels", shape=(3,), dtype="u1", chunks=(3,), compression=30999,
-                                           allow_unknown_filter=True)), "filter 30999"),
+    (
+        "h5 unknown filter",
+        build_h5(replace("labels", shape=(3,), dtype="u1", chunks=(3,), compression=30999, allow_unknown_filter=True)),
+        "filter 30999",
+    ),
     ("h5 missing spikes/units", build_h5(lambda f, t: f.__delitem__("spikes/units")), "spikes/units"),
     ("h5 missing labels", build_h5(lambda f, t: f.__delitem__("labels")), "'labels'"),
     ("h5 times not vlen", build_h5(replace("spikes/times", data=np.zeros((3, 2)))), "variable-length"),
-    ("h5 times strings", build_h5(replace("spikes/times", data=["a", "b", "c"], dtype=h5py.string_dtype())),
-     "variable-length"),
-    ("h5 units float", build_h5(replace("spikes/units", shape=(3,), dtype=h5py.vlen_dtype(np.float32))),
-     "variable-length integers"),
+    (
+        "h5 times strings",
+        build_h5(replace("spikes/times", data=["a", "b", "c"], dtype=h5py.string_dtype())),
+        "variable-length",
+    ),
+    (
+        "h5 units float",
+        build_h5(replace("spikes/units", shape=(3,), dtype=h5py.vlen_dtype(np.float32))),
+        "variable-length integers",
+    ),
     ("h5 NaN times", build_h5(vlen_times([0.1, np.nan, 0.3])), "not finite"),
     ("h5 infinite times", build_h5(vlen_times([0.1, 0.2, -np.inf])), "not finite"),
     ("h5 lengths differ", build_h5(replace("labels", data=np.array([0, 1], dtype=np.uint8))), "same length"),
-    ("h5 units outside 700", build_h5(lambda f, t: f["spikes/units"].__setitem__(1, np.array([700], np.uint16))),
-     "units outside"),
+    (
+        "h5 units outside 700",
+        build_h5(lambda f, t: f["spikes/units"].__setitem__(1, np.array([700], np.uint16))),
+        "units outside",
+    ),
 ]
 
 
@@ -729,17 +820,23 @@ LOWERED_CAP = [
     ("idx over the cap", lambda tmp: (slmnist, valid_pair(tmp)), 3000),
     ("idx.gz over the cap", lambda tmp: (slmnist, valid_pair(tmp, ".gz")), 3000),
     ("npz over the cap", build_npz(with_images()), 3000),
-    ("h5 labels over the cap", lambda tmp: (shd, write_shd(tmp / "shd.h5", times=[[]] * 300, units=[[]] * 300,
-                                                           labels=[0, 1] * 150)), 200),
-    ("h5 chunk over the cap", build_h5(replace("labels", data=np.array([0, 1, 0], np.uint8), maxshape=(None,),
-                                               chunks=(4096,))), 2000),
+    (
+        "h5 labels over the cap",
+        lambda tmp: (shd, write_shd(tmp / "shd.h5", times=[[]] * 300, units=[[]] * 300, labels=[0, 1] * 150)),
+        200,
+    ),
+    (
+        "h5 chunk over the cap",
+        build_h5(replace("labels", data=np.array([0, 1, 0], np.uint8), maxshape=(None,), chunks=(4096,))),
+        2000,
+    ),
 ]
 
 
 @pytest.mark.parametrize("build, cap", [c[1:] for c in LOWERED_CAP], ids=[c[0] for c in LOWERED_CAP])
 def test_data_over_the_cap_is_refused(tmp_path, monkeypatch, build, cap):
     loader, path = build(tmp_path)
-    loader(path)                                           # loads under the default cap
+    loader(path)  # loads under the default cap
     monkeypatch.setenv("STABVIZ_MAX_DATA_BYTES", str(cap))
     with pytest.raises(ValueError, match="STABVIZ_MAX_DATA_BYTES") as err:
         loader(path)
@@ -753,6 +850,7 @@ def test_a_bad_cap_setting_is_a_value_error(tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------------------------- unreadable paths
+
 
 def unreadable_paths(tmp, name, monkeypatch):
     """Paths that are missing, a folder, a pipe, unreadable, a device, empty or of another format,
@@ -770,22 +868,29 @@ def unreadable_paths(tmp, name, monkeypatch):
     denied = str(made["no permission"])
     real_open = os.open
 
-    def open_denied(path, *args, **kw):                    # the tests run as root: chmod would not bite
+    def open_denied(path, *args, **kw):  # the tests run as root: chmod would not bite
         if os.fspath(path) == denied:
             raise PermissionError(13, "Permission denied", denied)
         return real_open(path, *args, **kw)
+
     monkeypatch.setattr(tasks.os, "open", open_denied)
     return made
 
 
-@pytest.mark.parametrize("loader, name", [(shd, "shd.h5"), (slmnist, "mnist.npz"),
-                                          (slmnist, "train-images-idx3-ubyte"),
-                                          (slmnist, "train-images-idx3-ubyte.gz")])
+@pytest.mark.parametrize(
+    "loader, name",
+    [
+        (shd, "shd.h5"),
+        (slmnist, "mnist.npz"),
+        (slmnist, "train-images-idx3-ubyte"),
+        (slmnist, "train-images-idx3-ubyte.gz"),
+    ],
+)
 def test_unreadable_paths_all_give_the_same_message(tmp_path, monkeypatch, loader, name):
     messages = {}
     for kind, path in unreadable_paths(tmp_path, name, monkeypatch).items():
         with pytest.raises(tasks.UnreadableDataFile) as err:
-            loader(path)                                   # a pipe must not hang the open
+            loader(path)  # a pipe must not hang the open
         assert isinstance(err.value, ValueError) and isinstance(err.value, FileNotFoundError)
         messages[kind] = str(err.value).replace(str(path), "<path>")
     assert len(set(messages.values())) == 1, messages
@@ -812,6 +917,7 @@ def test_odd_paths_give_one_line_value_errors(tmp_path):
 
 # --------------------------------------------------------------------------------------------- valid variants
 
+
 def test_valid_npz_variants_load_like_the_plain_one(tmp_path):
     images, labels = tiny_images()
     plain = slmnist(write_npz(tmp_path / "plain.npz", x_train=images, y_train=labels), T=20)
@@ -837,30 +943,33 @@ def test_valid_shd_variants_load_like_the_plain_one(tmp_path):
     plain = shd(write_valid_shd(tmp_path), T=10)
     path = tmp_path / "chunked.h5"
     with h5py.File(path, "w") as f:
-        t = f.create_dataset("spikes/times", (3,), dtype=h5py.vlen_dtype(np.float32), chunks=(2,),
-                             compression="gzip", shuffle=True)
-        u = f.create_dataset("spikes/units", (3,), dtype=h5py.vlen_dtype(np.uint16), chunks=(2,),
-                             compression="lzf")
+        t = f.create_dataset(
+            "spikes/times", (3,), dtype=h5py.vlen_dtype(np.float32), chunks=(2,), compression="gzip", shuffle=True
+        )
+        u = f.create_dataset("spikes/units", (3,), dtype=h5py.vlen_dtype(np.uint16), chunks=(2,), compression="lzf")
         for i in range(3):
             t[i] = np.array([0.1 * (i + 1)], dtype=np.float32)
             u[i] = np.array([i + 1], dtype=np.uint16)
-        f.create_dataset("labels", data=np.array([[0], [1], [0]], dtype=np.int32), chunks=(1, 1),
-                         compression="gzip", fletcher32=True)
+        f.create_dataset(
+            "labels", data=np.array([[0], [1], [0]], dtype=np.int32), chunks=(1, 1), compression="gzip", fletcher32=True
+        )
     data = shd(path, T=10)
     assert torch.equal(data.x, plain.x) and torch.equal(data.y, plain.y) and data.n_classes == plain.n_classes
 
 
 def test_shd_reads_labels_in_blocks_and_keeps_the_right_ones(tmp_path, monkeypatch):
-    monkeypatch.setattr(tasks, "_READ_CHUNK", 4)            # labels read 4 (uint8) at a time
+    monkeypatch.setattr(tasks, "_READ_CHUNK", 4)  # labels read 4 (uint8) at a time
     n = 30
-    path = write_shd(tmp_path / "shd.h5", times=[[0.1]] * n, units=[[i] for i in range(n)],
-                     labels=[i % 7 for i in range(n)])
+    path = write_shd(
+        tmp_path / "shd.h5", times=[[0.1]] * n, units=[[i] for i in range(n)], labels=[i % 7 for i in range(n)]
+    )
     data = shd(path, T=5, samples=11, seed=2)
-    chosen = data.x[:, 0, :].argmax(dim=1)                  # sample i fires on unit i
+    chosen = data.x[:, 0, :].argmax(dim=1)  # sample i fires on unit i
     assert torch.equal(data.y, chosen % 7) and data.n_classes == int(data.y.max()) + 1
 
 
 # --------------------------------------------------------------------------------------------- fuzz
+
 
 def fuzz_originals(folder):
     """Valid small files of every format: {kind: (loader, path to load, file to mutate)}."""
@@ -883,20 +992,21 @@ def fuzz_originals(folder):
 
 def test_fuzzed_files_only_ever_raise_value_errors(tmp_path_factory):
     originals = fuzz_originals(tmp_path_factory.mktemp("fuzz"))
-    positions = st.one_of(st.integers(0, 80), st.integers(0, 1 << 20))   # headers get most of the hits
+    positions = st.one_of(st.integers(0, 80), st.integers(0, 1 << 20))  # headers get most of the hits
 
-    @settings(max_examples=250, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
-    @given(kind=st.sampled_from(sorted(originals)),
-           edits=st.lists(st.tuples(positions, st.integers(0, 255)), max_size=6),
-           cut=st.none() | st.integers(0, 1 << 20))
+    @settings(max_examples=250, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(
+        kind=st.sampled_from(sorted(originals)),
+        edits=st.lists(st.tuples(positions, st.integers(0, 255)), max_size=6),
+        cut=st.none() | st.integers(0, 1 << 20),
+    )
     def check(kind, edits, cut):
         loader, path, target, original = originals[kind]
         data = bytearray(original)
         for pos, value in edits:
             data[pos % len(data)] = value
         if cut is not None:
-            data = data[:cut % (len(data) + 1)]
+            data = data[: cut % (len(data) + 1)]
         try:
             target.write_bytes(bytes(data))
             loader(path, T=5)

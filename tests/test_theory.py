@@ -1,4 +1,5 @@
 """Conditions I-IV, voltage models, predictions and region grids against their definitions and quadrature."""
+
 import math
 import subprocess
 import sys
@@ -30,7 +31,7 @@ def test_condition_i_and_ii_put_the_gaussian_model_at_half_rate(reset):
     # condition II: the recurrent current is as variable as the input current at p = 1/2
     law = theory.recurrent_law(cfg)
     _, v_in = theory.input_drive(cfg)
-    v_rec = (cfg.n_rec - 1) * (law.std ** 2 * 0.5 + law.mean ** 2 * 0.25)
+    v_rec = (cfg.n_rec - 1) * (law.std**2 * 0.5 + law.mean**2 * 0.25)
     assert v_rec == pytest.approx(v_in, rel=1e-12)
 
 
@@ -45,8 +46,7 @@ def test_code_formula_variants_differ_where_theory_says():
 
 
 def test_condition_ii_unattainable_is_reported_not_nan():
-    cfg = LIFConfig(n_in=1, n_rec=64, input_mean=1e-4, input_var=1e-4, threshold=5.0,
-                    init_rec="conditions")
+    cfg = LIFConfig(n_in=1, n_rec=64, input_mean=1e-4, input_var=1e-4, threshold=5.0, init_rec="conditions")
     rec = theory.recommend(cfg.replace(init_rec="glorot-uniform"))
     assert rec.recurrent_var is None
     assert any("condition II is unattainable" in n for n in rec.notes)
@@ -76,8 +76,9 @@ def _dampening_for_rho2_one(cfg):
 
 
 @pytest.mark.parametrize("model", ["gaussian", "uniform"])
-@pytest.mark.parametrize("reset,reset_grad", [("subtract", False), ("subtract", True), ("mult1", False),
-                                              ("mult2", False)])
+@pytest.mark.parametrize(
+    "reset,reset_grad", [("subtract", False), ("subtract", True), ("mult1", False), ("mult2", False)]
+)
 def test_sharpness_star_inverts_gamma_iv(model, reset, reset_grad):
     cfg = preset("shd-tau20", reset=reset, reset_grad=reset_grad, voltage_model=model, sharpness=1.7)
     cfg = cfg.replace(dampening=_dampening_for_rho2_one(cfg))
@@ -108,7 +109,7 @@ def test_prediction_matches_its_definition_under_quadrature():
     e2 = _gauss_quad_moment(2, cfg, p.voltage_mean, p.voltage_std)
     assert p.moment2 == pytest.approx(e2, rel=1e-6)
     law = theory.recurrent_law(cfg)
-    rho2 = cfg.leak ** 2 + (cfg.n_rec - 1) * (law.std ** 2 + law.mean ** 2) * e2
+    rho2 = cfg.leak**2 + (cfg.n_rec - 1) * (law.std**2 + law.mean**2) * e2
     assert p.rho2 == pytest.approx(rho2, rel=1e-6)
     assert p.log10_gain == pytest.approx(cfg.steps * math.log10(math.sqrt(rho2)), rel=1e-6)
 
@@ -116,7 +117,9 @@ def test_prediction_matches_its_definition_under_quadrature():
 def test_uniform_model_underestimates_sigma_prime_squared_with_the_paper_defaults():
     cfg = preset("paper-slmnist")
     u, g = theory.predict(cfg, "uniform"), theory.predict(cfg, "gaussian")
-    assert u.voltage_std > 10 * g.voltage_std      # docs/theory.md#84-the-uniform-model-with-the-reference-codes-leak: range ±21 vs spread ~0.7
+    assert (
+        u.voltage_std > 10 * g.voltage_std
+    )  # docs/theory.md#84-the-uniform-model-with-the-reference-codes-leak: range ±21 vs spread ~0.7
     assert g.moment2 / u.moment2 > 10
     assert 0.3 < g.voltage_std * math.sqrt(1) < 1.2
 
@@ -130,15 +133,16 @@ def test_regime_and_firing_labels():
     assert theory.predict(cfg.replace(dampening=1e-3)).point_regime == "vanishing"
     assert theory.predict(cfg.replace(dampening=50.0)).point_regime == "exploding"
     # the calibrated label calls a regime only when the whole band lies in it
-    assert theory.predict(preset("paper-shd")).regime == "vanishing"          # 10^-40 and below
+    assert theory.predict(preset("paper-shd")).regime == "vanishing"  # 10^-40 and below
     assert theory.predict(cfg.replace(dampening=50.0)).regime == "exploding"
-    near = theory.predict(cfg)                                               # ρ ≈ 1 at T = 100
+    near = theory.predict(cfg)  # ρ ≈ 1 at T = 100
     lo, hi = near.log10_gain_band
     assert lo < -1 < 1 < hi and near.regime == "uncertain" and near.point_regime == "stable"
 
 
-@pytest.mark.parametrize("x,y", [("sharpness", "dampening"), ("tail", "dampening"), ("leak", "dampening"),
-                                 ("sharpness", "leak")])
+@pytest.mark.parametrize(
+    "x,y", [("sharpness", "dampening"), ("tail", "dampening"), ("leak", "dampening"), ("sharpness", "leak")]
+)
 @pytest.mark.parametrize("model", ["gaussian", "uniform"])
 def test_region_cells_equal_the_scalar_prediction(x, y, model):
     cfg = preset("shd-tau20", shape="qpseudospike", voltage_model=model)
@@ -171,7 +175,7 @@ def test_region_curves_lie_on_their_conditions():
     assert reg.optimum == pytest.approx((beta_at_g3, g3))
     leak_reg = theory.region(cfg, "leak", "dampening", nx=11, ny=5)
     lx, lg3 = leak_reg.curves["gamma_III"]
-    assert lg3[0] > lg3[-1]            # more leak memory, less dampening allowed
+    assert lg3[0] > lg3[-1]  # more leak memory, less dampening allowed
 
 
 def test_region_grid_agrees_with_quadrature():
@@ -179,11 +183,11 @@ def test_region_grid_agrees_with_quadrature():
     reg = theory.region(cfg, "sharpness", "dampening", nx=7, ny=3, x_range=(1e-3, 1e3))
     v = theory.gaussian_voltage(cfg)
     law = theory.recurrent_law(cfg)
-    C = (cfg.n_rec - 1) * (law.std ** 2 + law.mean ** 2)
+    C = (cfg.n_rec - 1) * (law.std**2 + law.mean**2)
     for j, beta in enumerate(reg.x):
         e2 = _gauss_quad_moment(2, cfg.replace(sharpness=float(beta), dampening=1.0), v.mean, v.std)
         for i, g in enumerate(reg.y):
-            assert reg.rho2[i, j] == pytest.approx(cfg.leak ** 2 + C * g * g * e2, rel=1e-6)
+            assert reg.rho2[i, j] == pytest.approx(cfg.leak**2 + C * g * g * e2, rel=1e-6)
 
 
 def test_region_exports_and_errors():
@@ -209,7 +213,7 @@ def test_rate_curves_and_densities():
         assert theory.predict(cfg.replace(leak=float(a))).firing_rate == pytest.approx(r, abs=1e-9)
     means = np.linspace(-0.01, 0.01, 5)
     rm = theory.rate_curve(cfg, "rec_mean", means)
-    assert np.all(np.diff(rm["gaussian"]) > 0)       # more excitation, more firing
+    assert np.all(np.diff(rm["gaussian"]) > 0)  # more excitation, more firing
     sd = theory.gaussian_voltage(cfg).std
     v = np.linspace(-12 * sd, 12 * sd, 4001)
     dens = theory.voltage_density(cfg, v)
@@ -217,23 +221,34 @@ def test_rate_curves_and_densities():
 
 
 def test_theory_does_not_import_torch():
-    code = ("import sys; from stabviz import theory, config; "
-            "theory.region(config.preset('paper-shd'), nx=10, ny=10); theory.recommend(config.preset('paper-shd'));"
-            "print('torch' in sys.modules)")
+    code = (
+        "import sys; from stabviz import theory, config; "
+        "theory.region(config.preset('paper-shd'), nx=10, ny=10); theory.recommend(config.preset('paper-shd'));"
+        "print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
 MAP_SLICE_SETTINGS = [
     preset("shd-tau20"),
-    preset("shd-tau20", shape="qpseudospike", reset_grad=True),        # D ≠ 0: ρ² has a term in γ
+    preset("shd-tau20", shape="qpseudospike", reset_grad=True),  # D ≠ 0: ρ² has a term in γ
     preset("shd-tau20", init_rec="conditions", reset="mult1", shape="gaussian"),
 ]
 
 
 @pytest.mark.parametrize("cfg", MAP_SLICE_SETTINGS, ids=["fastsigmoid", "qps-resetgrad", "conditions-mult1"])
-@pytest.mark.parametrize("x,along", [("sharpness", "leak"), ("sharpness", "tail"), ("tail", "sharpness"),
-                                     ("tail", "leak"), ("leak", "sharpness"), ("leak", "tail")])
+@pytest.mark.parametrize(
+    "x,along",
+    [
+        ("sharpness", "leak"),
+        ("sharpness", "tail"),
+        ("tail", "sharpness"),
+        ("tail", "leak"),
+        ("leak", "sharpness"),
+        ("leak", "tail"),
+    ],
+)
 def test_map_slices_redraw_the_region_at_each_value(cfg, x, along):
     # The browser preview redraws a map from these rows: each must be the map region() draws there.
     cfg = cfg.replace(shape="qpseudospike") if x == "tail" else cfg
@@ -243,10 +258,13 @@ def test_map_slices_redraw_the_region_at_each_value(cfg, x, along):
     for i, v in enumerate(values):
         r = theory.region(cfg.replace(**{along: v}), x, "dampening")
         g = r.y[:, None]
-        pairs = [(s["a0"][i] + s["a1"][i] * g + s["a2"][i] * g * g, r.rho2),
-                 (s["leak"][i] + g * s["worst"][i], r.max_gain),
-                 (np.broadcast_to(s["firing"][i], r.firing_rate.shape), r.firing_rate),
-                 (s["gamma_III"][i], r.curves["gamma_III"][1]), (s["gamma_IV"][i], r.curves["gamma_IV"][1])]
+        pairs = [
+            (s["a0"][i] + s["a1"][i] * g + s["a2"][i] * g * g, r.rho2),
+            (s["leak"][i] + g * s["worst"][i], r.max_gain),
+            (np.broadcast_to(s["firing"][i], r.firing_rate.shape), r.firing_rate),
+            (s["gamma_III"][i], r.curves["gamma_III"][1]),
+            (s["gamma_IV"][i], r.curves["gamma_IV"][1]),
+        ]
         for got, want in pairs:
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=0, equal_nan=True)
 

@@ -1,4 +1,5 @@
 """docs/theory.md: shipped with the package, cited with anchors that exist, readable by section."""
+
 import re
 from pathlib import Path
 
@@ -25,15 +26,24 @@ def test_sections_by_number_and_anchor():
 
 def _cited_anchors():
     pattern = re.compile(r"docs/theory\.md#([a-z0-9\-]+)")
-    for path in [*ROOT.glob("stabviz/**/*.py"), *ROOT.glob("stabviz/**/*.js"), *ROOT.glob("*.md"),
-                 *ROOT.glob("tests/*.py"), *ROOT.glob("benchmarks/*.py"), *ROOT.glob("scripts/*.py")]:
+    for path in [
+        *ROOT.glob("stabviz/**/*.py"),
+        *ROOT.glob("stabviz/**/*.js"),
+        *ROOT.glob("*.md"),
+        *ROOT.glob("tests/*.py"),
+        *ROOT.glob("benchmarks/*.py"),
+        *ROOT.glob("scripts/*.py"),
+    ]:
         for m in pattern.finditer(path.read_text(encoding="utf-8")):
             yield path.relative_to(ROOT), m.group(1)
 
 
 def test_every_cited_anchor_exists():
-    headings = [line.lstrip("#").strip() for line in (ROOT / "docs" / "theory.md").read_text().splitlines()
-                if line.startswith("#")]
+    headings = [
+        line.lstrip("#").strip()
+        for line in (ROOT / "docs" / "theory.md").read_text().splitlines()
+        if line.startswith("#")
+    ]
     known = {theory_doc.anchor(h) for h in headings}
     missing = [(str(p), a) for p, a in _cited_anchors() if a not in known]
     assert not missing
@@ -47,11 +57,20 @@ def test_math_is_katex_friendly():
 
 
 def test_nothing_outside_docs_points_at_the_private_theory_file():
-    tracked = [p for p in ROOT.rglob("*") if p.is_file() and ".git" not in p.parts and "docs" not in p.parts
-               and p.suffix in {".py", ".md", ".js", ".toml", ".txt", ".cfg", ".ini"}
-               and p != Path(__file__).resolve()]
-    hits = [str(p.relative_to(ROOT)) for p in tracked
-            if any(word in p.read_text(encoding="utf-8", errors="ignore") for word in ("THEORY" + ".md", "../" + "shared"))]
+    tracked = [
+        p
+        for p in ROOT.rglob("*")
+        if p.is_file()
+        and ".git" not in p.parts
+        and "docs" not in p.parts
+        and p.suffix in {".py", ".md", ".js", ".toml", ".txt", ".cfg", ".ini"}
+        and p != Path(__file__).resolve()
+    ]
+    hits = [
+        str(p.relative_to(ROOT))
+        for p in tracked
+        if any(word in p.read_text(encoding="utf-8", errors="ignore") for word in ("THEORY" + ".md", "../" + "shared"))
+    ]
     assert not hits
 
 

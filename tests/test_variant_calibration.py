@@ -1,5 +1,6 @@
 """theory.predict for alif and cuba: the closed-form block gain, the per-variant calibrated band and its
 held-out coverage (docs/theory.md section 9)."""
+
 import math
 import sys
 from pathlib import Path
@@ -14,8 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import calibrate  # noqa: E402  (the script that made the stored table)
 
-VARIANT_GROUPS = [f"{n}:{g}" for n in ("alif", "cuba")
-                  for g in ("gaussian/subtract", "measured/subtract", "measured/multiplicative")]
+VARIANT_GROUPS = [
+    f"{n}:{g}" for n in ("alif", "cuba") for g in ("gaussian/subtract", "measured/subtract", "measured/multiplicative")
+]
 
 
 def test_the_stored_table_has_every_variant_group_and_its_rows():
@@ -45,7 +47,7 @@ def test_held_out_variant_settings_fall_inside_their_band():
     cfgs = calibrate.sample_variant_settings(np.random.default_rng(20261207), 14, max_rec=48)
     hits, total = 0, 0
     for cfg in cfgs:
-        cfg = cfg.replace(steps=50, tau=min(cfg.tau, 20.0))      # short burn-in: keeps the test fast
+        cfg = cfg.replace(steps=50, tau=min(cfg.tau, 20.0))  # short burn-in: keeps the test fast
         try:
             row = calibrate.measure_variant_row(cfg)
         except ValueError:
@@ -96,8 +98,9 @@ def test_the_measured_prediction_follows_the_surrogate():
     assert a.rho != pytest.approx(b.rho, rel=1e-4)
 
 
-@pytest.mark.parametrize("kw", [{"neuron": "cuba"}, {"neuron": "cuba", "syn_decay": 0.5},
-                                {"neuron": "alif", "adapt_strength": 0.02}])
+@pytest.mark.parametrize(
+    "kw", [{"neuron": "cuba"}, {"neuron": "cuba", "syn_decay": 0.5}, {"neuron": "alif", "adapt_strength": 0.02}]
+)
 def test_the_closed_form_gain_matches_the_measured_moments(kw):
     """Where the moment recursion holds (section 9.5's small errors), the gaussian model's moments give the
     gain the simulation's moments give, within 2% per step."""
@@ -120,8 +123,12 @@ def test_recommend_is_the_variants_own_and_region_says_it_is_the_lifs(neuron):
     cfg = preset("shd-tau20", n_rec=64, neuron=neuron)
     rec = theory.recommend(cfg)
     lif_options = theory.recommendation_options(cfg.replace(neuron="lif"))[0]
-    assert all(o["sharpness"] != pytest.approx(p["sharpness"]) for o in rec.options for p in lif_options
-               if o["label"] == p["label"] == "keep γ, solve β")
+    assert all(
+        o["sharpness"] != pytest.approx(p["sharpness"])
+        for o in rec.options
+        for p in lif_options
+        if o["label"] == p["label"] == "keep γ, solve β"
+    )
     assert rec.rho2 == pytest.approx(theory.predict(cfg).rho2)
     region = theory.region(cfg, nx=8, ny=8)
     assert region.notes[0].startswith(f"neuron = {neuron}: this map")

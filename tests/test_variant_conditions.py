@@ -1,15 +1,15 @@
 """Conditions I to IV for the alif and cuba (docs/theory.md#94-conditions-i-to-iv-for-the-variants): the
 variant's condition I, its condition-IV options from the block gain, each checked against the measured gain
 (stabviz.simulate.measure), and what the theory cannot offer, said with the reason."""
+
 import json
 import math
 
 import pytest
+from test_cli import run
 
 from stabviz import conditions, simulate, theory
 from stabviz.config import preset
-
-from test_cli import run
 
 #: the measurement every check here uses: small and seeded, a second or two each
 MEASURE = dict(batch=32, steps=400, burn_in=200, seed=5)
@@ -39,10 +39,13 @@ def _measured_against_band(cfg, option):
     return rho_hat, lo <= at.steps * math.log10(rho_hat) <= hi
 
 
-@pytest.mark.parametrize("kw, within", [
-    ({"neuron": "cuba"}, 0.05),                                   # measured 1.027 and 1.034 per step
-    ({"neuron": "alif", "adapt_grad": False}, 0.35),             # measured 1.25 and 1.26: the theory is weak here
-])
+@pytest.mark.parametrize(
+    "kw, within",
+    [
+        ({"neuron": "cuba"}, 0.05),  # measured 1.027 and 1.034 per step
+        ({"neuron": "alif", "adapt_grad": False}, 0.35),  # measured 1.25 and 1.26: the theory is weak here
+    ],
+)
 def test_each_variant_option_holds_against_the_measured_gain(kw, within):
     cfg = preset("shd-tau20", n_rec=64, **kw)
     rec = theory.recommend(cfg)

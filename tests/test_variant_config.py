@@ -1,5 +1,6 @@
 """The neuron-variant fields of LIFConfig: validated like the others, and invisible in a plain LIF's
 stored record (runs and evidence configs written before the variants keep their identity)."""
+
 import json
 
 import pytest
@@ -28,13 +29,16 @@ def test_variants_have_their_own_cache_keys():
     assert config_key(lif.replace(neuron="alif", adapt_strength=0.1)) != config_key(lif.replace(neuron="alif"))
 
 
-@pytest.mark.parametrize("change, message", [
-    (dict(neuron="izhikevich"), "neuron = 'izhikevich' is not one of: lif, alif, cuba"),
-    (dict(adapt_strength=-0.1), "adapt_strength = -0.1 is outside the allowed range [0, 100]"),
-    (dict(adapt_decay=1.0), "adapt_decay = 1.0 is outside the allowed range [0, 0.9999]"),
-    (dict(syn_decay=-1e-9), "syn_decay = -1e-09 is outside the allowed range [0, 0.9999]"),
-    (dict(adapt_grad="yes"), "adapt_grad = 'yes' must be true or false"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(neuron="izhikevich"), "neuron = 'izhikevich' is not one of: lif, alif, cuba"),
+        (dict(adapt_strength=-0.1), "adapt_strength = -0.1 is outside the allowed range [0, 100]"),
+        (dict(adapt_decay=1.0), "adapt_decay = 1.0 is outside the allowed range [0, 0.9999]"),
+        (dict(syn_decay=-1e-9), "syn_decay = -1e-09 is outside the allowed range [0, 0.9999]"),
+        (dict(adapt_grad="yes"), "adapt_grad = 'yes' must be true or false"),
+    ],
+)
 def test_bad_variant_values_name_the_parameter_and_range(change, message):
     with pytest.raises(ValueError) as err:
         LIFConfig(**change)

@@ -1,6 +1,7 @@
 """The variants' backward blocks and their theory (stabviz.variant_gain, docs/theory.md#9-neuron-variants):
 the blocks push an error back exactly as autograd does, simulate.measure runs every neuron model, a
 variant at β_a = 0 / α_s = 0 measures as the LIF, and the predictions are checked against measurement."""
+
 import itertools
 
 import pytest
@@ -12,12 +13,24 @@ from stabviz.lif import STEPS, Dynamics, State, Variant, reference_variant
 
 
 def small(neuron, reset, reset_grad, adapt_grad=True):
-    return preset("shd-tau20", n_rec=10, n_in=4, threshold=0.3, reset=reset, reset_grad=reset_grad, neuron=neuron,
-                  adapt_decay=0.9, adapt_strength=0.7, adapt_grad=adapt_grad, syn_decay=0.6)
+    return preset(
+        "shd-tau20",
+        n_rec=10,
+        n_in=4,
+        threshold=0.3,
+        reset=reset,
+        reset_grad=reset_grad,
+        neuron=neuron,
+        adapt_decay=0.9,
+        adapt_strength=0.7,
+        adapt_grad=adapt_grad,
+        syn_decay=0.6,
+    )
 
 
-CASES = [("alif", r, g, a) for r, g, a in itertools.product(("subtract", "mult1", "mult2"), (False, True), (True, False))] + \
-        [("cuba", r, g, True) for r, g in itertools.product(("subtract", "mult1", "mult2"), (False, True))]
+CASES = [
+    ("alif", r, g, a) for r, g, a in itertools.product(("subtract", "mult1", "mult2"), (False, True), (True, False))
+] + [("cuba", r, g, True) for r, g in itertools.product(("subtract", "mult1", "mult2"), (False, True))]
 
 
 @pytest.mark.parametrize("neuron, reset, reset_grad, adapt_grad", CASES)
@@ -56,10 +69,15 @@ def predicted_rho(m) -> float:
 
 
 # (setting, the bound on |predicted/measured − 1| of the per-step gain, whether the variant's gain differs
-# measurably from the LIF's at the same weights). The bounds are the measured errors (docs/theory.md#95-measured-against-predicted)
+# measurably from the LIF's at the same weights). The bounds are the measured errors
+# (docs/theory.md#95-measured-against-predicted)
 # rounded up; the LIF's own mean-field gain is about 4% low at these settings.
-GAIN_CHECKS = [(dict(neuron="cuba"), 0.05, True), (dict(neuron="cuba", syn_decay=0.5), 0.06, False),
-               (dict(neuron="alif", adapt_strength=0.02), 0.03, False), (dict(neuron="alif"), 0.15, True)]
+GAIN_CHECKS = [
+    (dict(neuron="cuba"), 0.05, True),
+    (dict(neuron="cuba", syn_decay=0.5), 0.06, False),
+    (dict(neuron="alif", adapt_strength=0.02), 0.03, False),
+    (dict(neuron="alif"), 0.15, True),
+]
 
 
 @pytest.mark.parametrize("change, tolerance, differs", GAIN_CHECKS)
@@ -67,14 +85,19 @@ def test_the_predicted_gain_against_the_measured(change, tolerance, differs):
     cfg = preset("shd-tau20", n_rec=128, **change)
     m = simulate.measure(cfg, batch=32, steps=300, seed=1)
     assert abs(predicted_rho(m) / m.rho_hat - 1) < tolerance
-    if differs:              # the variant's own block changes the gain: measuring it as a LIF would not do
+    if differs:  # the variant's own block changes the gain: measuring it as a LIF would not do
         lif = simulate.measure(cfg.replace(neuron="lif"), batch=32, steps=300, seed=1)
         assert m.rho_hat - lif.rho_hat > 0.015
 
 
 RATE_SETTINGS = [dict(), dict(n_rec=256, input_mean=0.1, input_var=0.09)]
-RATE_VARIANTS = [dict(neuron="cuba"), dict(neuron="cuba", syn_decay=0.5), dict(neuron="alif", adapt_strength=0.02),
-                 dict(neuron="alif", adapt_strength=0.1), dict(neuron="alif")]
+RATE_VARIANTS = [
+    dict(neuron="cuba"),
+    dict(neuron="cuba", syn_decay=0.5),
+    dict(neuron="alif", adapt_strength=0.02),
+    dict(neuron="alif", adapt_strength=0.1),
+    dict(neuron="alif"),
+]
 
 
 @pytest.mark.parametrize("setting", RATE_SETTINGS)
@@ -83,16 +106,23 @@ def test_the_predicted_rate_is_as_good_as_the_lif_theory_it_extends(setting):
     are a small sample of it: the variant theory misses by up to 0.09 here, the LIF's gaussian model by
     0.045-0.075 (docs/theory.md#93-the-firing-rate). It must stay within 0.05 of the LIF model's own miss."""
     base = preset("shd-tau20", **{"n_rec": 128, **setting})
-    lif_error = abs(theory.predict(base, "gaussian").firing_rate
-                    - simulate.measure(base, batch=32, steps=600, burn_in=300, seed=2).firing_rate)
+    lif_error = abs(
+        theory.predict(base, "gaussian").firing_rate
+        - simulate.measure(base, batch=32, steps=600, burn_in=300, seed=2).firing_rate
+    )
     for change in RATE_VARIANTS:
         cfg = base.replace(**change)
         measured = simulate.measure(cfg, batch=32, steps=600, burn_in=300, seed=2).firing_rate
         assert abs(variant_gain.predicted_rate(cfg)["rate"] - measured) < lif_error + 0.05, change
     # adaptation lowers the rate, and the theory says by how much at the LSNN's β_a (measured: 0.013, 0.032)
     strong = base.replace(neuron="alif")
-    assert abs(variant_gain.predicted_rate(strong)["rate"]
-               - simulate.measure(strong, batch=32, steps=600, burn_in=300, seed=2).firing_rate) < 0.04
+    assert (
+        abs(
+            variant_gain.predicted_rate(strong)["rate"]
+            - simulate.measure(strong, batch=32, steps=600, burn_in=300, seed=2).firing_rate
+        )
+        < 0.04
+    )
 
 
 def test_the_variants_at_zero_predict_the_lif_rate():
@@ -112,5 +142,7 @@ def test_the_fixed_per_neuron_input_explains_the_voltage_spread():
 
 
 def test_the_rate_theory_refuses_what_it_does_not_cover():
-    with pytest.raises(ValueError, match="reset = 'mult2': the variant firing-rate theory covers reset = 'subtract' only"):
+    with pytest.raises(
+        ValueError, match="reset = 'mult2': the variant firing-rate theory covers reset = 'subtract' only"
+    ):
         variant_gain.predicted_rate(preset("shd-tau20", neuron="cuba", reset="mult2"))

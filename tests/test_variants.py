@@ -1,22 +1,30 @@
 """The neuron family (stabviz.lif.variants): each fast path's gradients equal plain autograd's, the
 variants reduce to the LIF exactly at β_a = 0 / α_s = 0, and LIFNetwork runs them by cfg.neuron."""
+
 import itertools
 
 import pytest
 import torch
 
-from stabviz.config import TrainConfig, preset
-from stabviz.lif import (LIFEnsemble, LIFNetwork, group_by_shape, recurrent_lif, recurrent_variant,
-                         reference_recurrent, reference_variant)
 from stabviz import train
+from stabviz.config import TrainConfig, preset
+from stabviz.lif import (
+    LIFEnsemble,
+    LIFNetwork,
+    recurrent_lif,
+    recurrent_variant,
+    reference_recurrent,
+    reference_variant,
+)
 
 RESETS = ["subtract", "mult1", "mult2"]
 
 
 def layer(neuron, reset="subtract", reset_grad=False, **variant):
     params = {"adapt_decay": 0.9, "adapt_strength": 0.7, "syn_decay": 0.6, **variant}
-    return preset("shd-tau20", n_rec=12, n_in=5, threshold=0.3, reset=reset, reset_grad=reset_grad,
-                  neuron=neuron, **params)
+    return preset(
+        "shd-tau20", n_rec=12, n_in=5, threshold=0.3, reset=reset, reset_grad=reset_grad, neuron=neuron, **params
+    )
 
 
 def inputs(seed=0, batch=3, steps=25, n=12):
@@ -38,8 +46,9 @@ def rel(a, b):
     return float((a - b).abs().max() / b.abs().max().clamp_min(1e-300))
 
 
-CASES = [("alif", r, g, a) for r, g, a in itertools.product(RESETS, [False, True], [True, False])] + \
-        [("cuba", r, g, True) for r, g in itertools.product(RESETS, [False, True])]
+CASES = [("alif", r, g, a) for r, g, a in itertools.product(RESETS, [False, True], [True, False])] + [
+    ("cuba", r, g, True) for r, g in itertools.product(RESETS, [False, True])
+]
 
 
 @pytest.mark.parametrize("neuron, reset, reset_grad, adapt_grad", CASES)
@@ -48,7 +57,7 @@ def test_fast_gradients_equal_plain_autograd(neuron, reset, reset_grad, adapt_gr
     current, w, probes = inputs()
     fast = run(lambda: recurrent_variant(current, w, cfg), current, w, probes)
     ref = run(lambda: reference_variant(current, w, cfg), current, w, probes)
-    assert torch.equal(fast[0], ref[0]) and 0.1 < float(ref[0].detach().mean()) < 0.6     # spiking, not silent
+    assert torch.equal(fast[0], ref[0]) and 0.1 < float(ref[0].detach().mean()) < 0.6  # spiking, not silent
     for a, b in zip(fast[1:], ref[1:]):
         assert rel(a, b) < 1e-6
 
@@ -69,11 +78,11 @@ def test_a_variant_at_zero_is_the_lif_exactly(variant, reset, reset_grad):
     ref_lif = run(lambda: reference_recurrent(current, w, lif), current, w, probes)
     ref_var = run(lambda: reference_variant(current, w, var), current, w, probes)
     for a, b in zip(ref_var, ref_lif):
-        assert torch.equal(a, b)                        # the same arithmetic: bit for bit
+        assert torch.equal(a, b)  # the same arithmetic: bit for bit
     fast_lif = run(lambda: recurrent_lif(current, w, lif), current, w, probes)
     fast_var = run(lambda: recurrent_variant(current, w, var), current, w, probes)
-    assert torch.equal(fast_var[0], fast_lif[0])        # the same spikes; the LIF's loop folds −θ into
-    for a, b in zip(fast_var[1:], fast_lif[1:]):        # its GEMM, so the rest agrees to rounding
+    assert torch.equal(fast_var[0], fast_lif[0])  # the same spikes; the LIF's loop folds −θ into
+    for a, b in zip(fast_var[1:], fast_lif[1:]):  # its GEMM, so the rest agrees to rounding
         assert rel(a, b) < 1e-12
 
 
@@ -101,13 +110,17 @@ def test_a_network_runs_its_neuron_fast_and_by_reference(neuron):
     for a, b in zip(*grads):
         assert rel(a, b) < 1e-6
     lif_net = LIFNetwork(cfg.replace(neuron="lif"), n_layers=2, n_out=3, dtype=torch.float64)
-    assert not torch.equal(lif_net(x)[0], net(x)[0])   # the neuron model is used, not ignored
+    assert not torch.equal(lif_net(x)[0], net(x)[0])  # the neuron model is used, not ignored
 
 
 def test_variants_train_alone_and_a_plain_lif_still_groups():
     base = TrainConfig(lif=preset("shd-tau20", n_in=8, n_rec=16), time_steps=10, train_steps=1, batch=4)
-    cfgs = [base, base.replace(lif=base.lif.replace(seed=1)), base.replace(lif=base.lif.replace(neuron="alif")),
-            base.replace(lif=base.lif.replace(neuron="alif", seed=1))]
+    cfgs = [
+        base,
+        base.replace(lif=base.lif.replace(seed=1)),
+        base.replace(lif=base.lif.replace(neuron="alif")),
+        base.replace(lif=base.lif.replace(neuron="alif", seed=1)),
+    ]
     assert train.group_configs(cfgs) == [[0, 1], [2], [3]]
     nets = [LIFNetwork(c.lif, n_out=2) for c in cfgs[2:]]
     with pytest.raises(ValueError, match="LIF members only"):

@@ -5,6 +5,7 @@ measurement, name the hazards and re-measure each suggested change (docs/check.m
 The package is callable: ``stabviz.check(model, inputs)`` is :func:`check` (as the issue and docs write it),
 and ``stabviz.check.check_nir``, ``stabviz.check.CheckReport`` are its other names.
 """
+
 import sys
 import types
 

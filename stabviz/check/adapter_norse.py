@@ -7,6 +7,7 @@ input scaled by dt·τ_mem⁻¹, the hard reset (L3 for v_reset = 0) and its gra
 input first feeds a synaptic current i (decay dt·τ_syn⁻¹). States come back from each call; the voltage
 read here is the returned ``state.v`` (after the reset).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,6 +24,7 @@ def owns(module: Any) -> bool:
 
 def _num(x: Any) -> float:
     import torch
+
     return float(torch.as_tensor(x).detach().float().mean())
 
 
@@ -41,16 +43,30 @@ def describe(module: Any) -> dict[str, Any]:
         # Norse 1.1.0's lif_step and lif_feed_forward_step add the input to the current before the voltage
         # reads it: the cuba neuron with α_s = 1 − dt·tau_syn_inv
         syn_decay = min(max(1 - float(module.dt) * _num(p.tau_syn_inv), 0.0), 1.0)
-        notes.append(f"synaptic current (decay {syn_decay:.4g} per step): predicted as the cuba neuron "
-                     "(docs/theory.md section 9)")
+        notes.append(
+            f"synaptic current (decay {syn_decay:.4g} per step): predicted as the cuba neuron "
+            "(docs/theory.md section 9)"
+        )
     if _num(p.v_reset) != 0.0 or _num(p.v_leak) != 0.0:
         notes.append("v_reset or v_leak is not 0: the theory's (L3) resets to 0 and leaks to 0")
     recurrent = [module.recurrent_weights] if hasattr(module, "recurrent_weights") else []
     key, knob, text = surrogate_of(module)
-    return {"kind": kind, "leak": 1.0 - step, "threshold": _num(p.v_th), "reset": "mult2", "syn_decay": syn_decay,
-            "reset_detached": False, "surrogate_key": key, "knob": knob, "surrogate_text": text,
-            "recurrent_weights": recurrent, "input_scale": step, "notes": notes,
-            "multi_step": not kind.endswith("Cell"), "input_weights": getattr(module, "input_weights", None)}
+    return {
+        "kind": kind,
+        "leak": 1.0 - step,
+        "threshold": _num(p.v_th),
+        "reset": "mult2",
+        "syn_decay": syn_decay,
+        "reset_detached": False,
+        "surrogate_key": key,
+        "knob": knob,
+        "surrogate_text": text,
+        "recurrent_weights": recurrent,
+        "input_scale": step,
+        "notes": notes,
+        "multi_step": not kind.endswith("Cell"),
+        "input_weights": getattr(module, "input_weights", None),
+    }
 
 
 def reset_state(module: Any) -> None:
@@ -69,12 +85,14 @@ def membrane(module: Any, output: Any) -> Any:
 
 def spike_function(module: Any):
     from norse.torch.functional.threshold import threshold
+
     p = module.p
     return lambda v: threshold(v, p.method, p.alpha)
 
 
 def set_surrogate(module: Any, key: str, value: float) -> str:
     import torch
+
     method = key.split(".", 1)[1]
     module.p = module.p._replace(method=method, alpha=torch.as_tensor(value))
     return f"p=LIFParameters(method={method!r}, alpha={value:.4g})"
@@ -93,6 +111,7 @@ def threads_state(model: Any) -> bool:
 def set_leak(module: Any, alpha: float) -> str:
     """Give ``module`` (a copy) the leak α: τ_mem⁻¹ = (1 − α)/dt."""
     import torch
+
     inv = (1.0 - alpha) / float(module.dt)
     module.p = module.p._replace(tau_mem_inv=torch.as_tensor(inv))
     return f"LIFParameters(tau_mem_inv={inv:.4g})"

@@ -6,6 +6,7 @@ with α = beta. ``reset_mechanism="zero"`` is (L3). With ``reset_delay=False`` t
 uses the spike itself, so its gradient is not detached. The surrogate is ``spike_grad``, a closure made
 by ``snntorch.surrogate.<name>(knob)``; its knob is read from the closure's free variable.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,6 +23,7 @@ def owns(module: Any) -> bool:
 
 def _scalar(value: Any) -> float:
     import torch
+
     return float(torch.as_tensor(value).detach().float().mean())
 
 
@@ -36,6 +38,7 @@ def surrogate_of(module: Any) -> tuple[str | None, float | None, str]:
     value = next(iter(knobs.values()), None)
     text = f"surrogate.{name}({', '.join(f'{k}={v:g}' for k, v in knobs.items())})" if name else repr(fn)
     from stabviz.surrogates import LIBRARY_SURROGATES
+
     return (key if key in LIBRARY_SURROGATES and value is not None else None), value, text
 
 
@@ -43,10 +46,12 @@ def describe(module: Any) -> dict[str, Any]:
     kind = type(module).__name__
     notes = []
     syn_decay = None
-    if kind in ("Synaptic", "RSynaptic"):      # syn = alpha·syn + input; mem = beta·mem + syn − reset: cuba
+    if kind in ("Synaptic", "RSynaptic"):  # syn = alpha·syn + input; mem = beta·mem + syn − reset: cuba
         syn_decay = min(max(_scalar(module.alpha), 0.0), 1.0)
-        notes.append(f"synaptic current with decay alpha = {syn_decay:.4g}: predicted as the cuba neuron "
-                     "(docs/theory.md section 9)")
+        notes.append(
+            f"synaptic current with decay alpha = {syn_decay:.4g}: predicted as the cuba neuron "
+            "(docs/theory.md section 9)"
+        )
     recurrent = []
     if kind in ("RLeaky", "RSynaptic"):
         rec = getattr(module, "recurrent", None)
@@ -56,12 +61,21 @@ def describe(module: Any) -> dict[str, Any]:
         else:
             notes.append("one-to-one or convolutional recurrence: no dense recurrent weight for the theory")
     key, knob, text = surrogate_of(module)
-    return {"kind": kind, "leak": min(max(_scalar(module.beta), 0.0), 1.0),
-            "threshold": _scalar(module.threshold), "reset": _RESETS.get(module.reset_mechanism, "subtract"),
-            "reset_detached": bool(getattr(module, "reset_delay", True)), "surrogate_key": key, "knob": knob,
-            "surrogate_text": text, "recurrent_weights": recurrent, "input_scale": 1.0, "notes": notes,
-            "syn_decay": syn_decay,
-            "multi_step": False}
+    return {
+        "kind": kind,
+        "leak": min(max(_scalar(module.beta), 0.0), 1.0),
+        "threshold": _scalar(module.threshold),
+        "reset": _RESETS.get(module.reset_mechanism, "subtract"),
+        "reset_detached": bool(getattr(module, "reset_delay", True)),
+        "surrogate_key": key,
+        "knob": knob,
+        "surrogate_text": text,
+        "recurrent_weights": recurrent,
+        "input_scale": 1.0,
+        "notes": notes,
+        "syn_decay": syn_decay,
+        "multi_step": False,
+    }
 
 
 def reset_state(module: Any) -> None:
@@ -88,6 +102,7 @@ def spike_function(module: Any):
 def set_surrogate(module: Any, key: str, value: float) -> str:
     """Give ``module`` (a copy) ``snntorch.surrogate.<name>(value)``; returns the code the user writes."""
     from snntorch import surrogate
+
     name = key.split(".", 1)[1]
     module.spike_grad = getattr(surrogate, name)(value)
     return f"spike_grad=surrogate.{name}({_knob_name(key)}={value:.4g})"
@@ -95,6 +110,7 @@ def set_surrogate(module: Any, key: str, value: float) -> str:
 
 def _knob_name(key: str) -> str:
     from stabviz.surrogates import LIBRARY_SURROGATES
+
     return LIBRARY_SURROGATES[key][0]
 
 
@@ -113,6 +129,7 @@ def threads_state(model: Any) -> bool:
 def set_leak(module: Any, alpha: float) -> str:
     """Give ``module`` (a copy) the leak α through its ``beta``."""
     import torch
+
     with torch.no_grad():
         module.beta.fill_(alpha)
     return f"beta={alpha:.4g}"

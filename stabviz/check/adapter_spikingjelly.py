@@ -7,6 +7,7 @@ v ← v − (v − v_reset)/τ + x. ParametricLIFNode learns 1/τ = sigmoid(w). 
 says whether the reset's gradient is cut. Membranes are read from ``v`` after each step, or from
 ``v_seq`` in multi-step mode (``store_v_seq`` set on stabviz's private copy only).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -33,6 +34,7 @@ def surrogate_of(module: Any) -> tuple[str | None, float | None, str]:
     alpha = float(alpha) if isinstance(alpha, (int, float)) else None
     text = f"surrogate.{name}(alpha={alpha:g})" if alpha is not None else f"surrogate.{name}()"
     from stabviz.surrogates import LIBRARY_SURROGATES
+
     key = f"spikingjelly.{name}"
     return (key if key in LIBRARY_SURROGATES and alpha is not None else None), alpha, text
 
@@ -44,11 +46,20 @@ def describe(module: Any) -> dict[str, Any]:
     if not soft and float(module.v_reset) != 0.0:
         notes.append(f"hard reset to v_reset = {float(module.v_reset):g}, not 0: the theory's (L3) resets to 0")
     key, knob, text = surrogate_of(module)
-    return {"kind": type(module).__name__, "leak": 1.0 - inv_tau, "threshold": float(module.v_threshold),
-            "reset": "subtract" if soft else "mult2", "reset_detached": bool(module.detach_reset),
-            "surrogate_key": key, "knob": knob, "surrogate_text": text, "recurrent_weights": [],
-            "input_scale": inv_tau if module.decay_input else 1.0, "notes": notes,
-            "multi_step": module.step_mode == "m"}
+    return {
+        "kind": type(module).__name__,
+        "leak": 1.0 - inv_tau,
+        "threshold": float(module.v_threshold),
+        "reset": "subtract" if soft else "mult2",
+        "reset_detached": bool(module.detach_reset),
+        "surrogate_key": key,
+        "knob": knob,
+        "surrogate_text": text,
+        "recurrent_weights": [],
+        "input_scale": inv_tau if module.decay_input else 1.0,
+        "notes": notes,
+        "multi_step": module.step_mode == "m",
+    }
 
 
 def prepare_copy(module: Any) -> None:
@@ -79,6 +90,7 @@ def spike_function(module: Any):
 
 def set_surrogate(module: Any, key: str, value: float) -> str:
     from spikingjelly.activation_based import surrogate
+
     name = key.split(".", 1)[1]
     module.surrogate_function = getattr(surrogate, name)(alpha=value)
     return f"surrogate_function=surrogate.{name}(alpha={value:.4g})"
@@ -98,7 +110,9 @@ def threads_state(model: Any) -> bool:
 def set_leak(module: Any, alpha: float) -> str:
     """Give ``module`` (a copy) the leak α: τ = 1/(1 − α) (ParametricLIFNode: w = logit(1 − α))."""
     import math
+
     import torch
+
     if type(module).__name__ == "ParametricLIFNode":
         with torch.no_grad():
             module.w.fill_(math.log((1 - alpha) / alpha))

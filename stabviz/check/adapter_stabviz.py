@@ -1,6 +1,7 @@
 """stabviz's own LIFNetwork: every layer read from ``cfg``/``dyn``, measured through its plain-autograd
 ``reference_forward`` (the same dynamics as the fast path; its voltages y_t are autograd nodes, so the gain
 here is ∂L/∂y_t itself). Inputs are time first like every other library's; the network takes (batch, T, n)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -12,17 +13,30 @@ KINDS = ("LIFNetwork",)
 
 def owns(module: Any) -> bool:
     from stabviz.lif import LIFNetwork
+
     return isinstance(module, LIFNetwork)
 
 
 def describe_layer(net: Any, k: int) -> dict[str, Any]:
     d = net.dyn
-    return {"kind": "LIFNetwork", "leak": float(d.leak), "threshold": float(d.threshold), "reset": d.reset,
-            "reset_detached": not d.reset_grad, "surrogate_key": None, "knob": None,
-            "surrogate_text": f"{d.shape}(γ={d.dampening:g}, β={d.sharpness:g}, q={d.tail:g})",
-            "stabviz_surrogate": d.surrogate,
-            "recurrent_weights": [net.w_rec[k]], "input_weights": net.w_in[k].t(), "bias": net.bias[k],
-            "input_scale": 1.0, "notes": [], "multi_step": True, "layer_index": k}
+    return {
+        "kind": "LIFNetwork",
+        "leak": float(d.leak),
+        "threshold": float(d.threshold),
+        "reset": d.reset,
+        "reset_detached": not d.reset_grad,
+        "surrogate_key": None,
+        "knob": None,
+        "surrogate_text": f"{d.shape}(γ={d.dampening:g}, β={d.sharpness:g}, q={d.tail:g})",
+        "stabviz_surrogate": d.surrogate,
+        "recurrent_weights": [net.w_rec[k]],
+        "input_weights": net.w_in[k].t(),
+        "bias": net.bias[k],
+        "input_scale": 1.0,
+        "notes": [],
+        "multi_step": True,
+        "layer_index": k,
+    }
 
 
 def run(net: Any, x: Any) -> tuple[Any, Any, list]:

@@ -1,4 +1,5 @@
 """Hazards: what will go wrong in training, each found on the measured network, with one sentence each."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,36 +31,76 @@ def layer_hazards(layer: dict[str, Any], spike_fn, vrange: tuple[float, float] |
     out, name = [], layer["name"]
     theta, sg = layer["threshold"], layer["surrogate"]
     if theta <= 0:
-        out.append(_h("threshold", name, f"threshold = {theta:g} ≤ 0: a neuron at rest already fires, so every "
-                      "neuron fires at every step and the surrogate sees no threshold crossing to learn from"))
+        out.append(
+            _h(
+                "threshold",
+                name,
+                f"threshold = {theta:g} ≤ 0: a neuron at rest already fires, so every "
+                "neuron fires at every step and the surrogate sees no threshold crossing to learn from",
+            )
+        )
     if layer["firing_rate"] <= DEAD_RATE or layer["dead_fraction"] >= DEAD_FRACTION:
-        out.append(_h("dead", name, f"dead: {layer['dead_fraction']:.0%} of neurons never fire (rate "
-                      f"{layer['firing_rate']:.3g}); layers after it get no input and its weights learn only "
-                      "through the surrogate's tail, slowly or not at all"))
+        out.append(
+            _h(
+                "dead",
+                name,
+                f"dead: {layer['dead_fraction']:.0%} of neurons never fire (rate "
+                f"{layer['firing_rate']:.3g}); layers after it get no input and its weights learn only "
+                "through the surrogate's tail, slowly or not at all",
+            )
+        )
     if layer["firing_rate"] >= SATURATED_RATE or layer["saturated_fraction"] >= SATURATED_FRACTION:
-        out.append(_h("saturated", name, f"saturated: {layer['saturated_fraction']:.0%} of neurons fire at ≥ 90% "
-                      f"of steps (rate {layer['firing_rate']:.3g}); their spikes carry no information and the "
-                      "surrogate far above threshold passes little gradient"))
+        out.append(
+            _h(
+                "saturated",
+                name,
+                f"saturated: {layer['saturated_fraction']:.0%} of neurons fire at ≥ 90% "
+                f"of steps (rate {layer['firing_rate']:.3g}); their spikes carry no information and the "
+                "surrogate far above threshold passes little gradient",
+            )
+        )
     if vrange is not None and spike_fn is not None:
         lo, hi = vrange
         at = surrogate_nan_at(spike_fn, lo, hi)
         if at is not None:
-            out.append(_h("nan_surrogate", name, f"the surrogate {sg['library_text']} returns NaN/inf at v − θ = "
-                          f"{at:.3g}, inside the membrane range seen ({lo:.3g} to {hi:.3g}): the first such "
-                          "step turns every gradient and then every weight into NaN"))
+            out.append(
+                _h(
+                    "nan_surrogate",
+                    name,
+                    f"the surrogate {sg['library_text']} returns NaN/inf at v − θ = "
+                    f"{at:.3g}, inside the membrane range seen ({lo:.3g} to {hi:.3g}): the first such "
+                    "step turns every gradient and then every weight into NaN",
+                )
+            )
         else:
             span = max(abs(lo), abs(hi), 1e-3) * NEAR_FACTOR
             near = surrogate_nan_at(spike_fn, -span, span)
             if near is not None:
-                out.append(_h("nan_surrogate_near", name, f"the surrogate {sg['library_text']} returns NaN/inf at "
-                              f"v − θ = {near:.3g}, {NEAR_FACTOR:g}× beyond the range seen: once training "
-                              "spreads the membranes, gradients can turn NaN"))
+                out.append(
+                    _h(
+                        "nan_surrogate_near",
+                        name,
+                        f"the surrogate {sg['library_text']} returns NaN/inf at "
+                        f"v − θ = {near:.3g}, {NEAR_FACTOR:g}× beyond the range seen: once training "
+                        "spreads the membranes, gradients can turn NaN",
+                    )
+                )
     gamma = sg.get("dampening")
-    if not layer["reset_detached"] and layer["reset"] != "none" and gamma is not None \
-            and theta * gamma > 1 + layer["leak"]:
-        out.append(_h("undetached_reset", name, f"the reset's gradient is not detached and θ·γ = {theta * gamma:.3g}"
-                      f" > 1 + α = {1 + layer['leak']:.3g}: near threshold the one-step backward factor α − θ·σ' "
-                      "is below −1, so the threshold repels and gradients oscillate and grow"))
+    if (
+        not layer["reset_detached"]
+        and layer["reset"] != "none"
+        and gamma is not None
+        and theta * gamma > 1 + layer["leak"]
+    ):
+        out.append(
+            _h(
+                "undetached_reset",
+                name,
+                f"the reset's gradient is not detached and θ·γ = {theta * gamma:.3g}"
+                f" > 1 + α = {1 + layer['leak']:.3g}: near threshold the one-step backward factor α − θ·σ' "
+                "is below −1, so the threshold repels and gradients oscillate and grow",
+            )
+        )
     return out
 
 

@@ -7,29 +7,32 @@ the least-squares slope of log₁₀ G(t) against the distance T − 1 − t, fi
 max(2, T/10) from either end. For snnTorch's Leaky, mem_t = β·mem_{t−1} + I_t − reset, so ∂L/∂I_t is
 exactly ∂L/∂mem_t.
 """
+
 from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 
 from stabviz.check.layers import Layer, module_of, modules_by_name
 
-SATURATED_AT = 0.9          # a neuron firing at >= 90% of (step, sample) pairs is saturated
+SATURATED_AT = 0.9  # a neuron firing at >= 90% of (step, sample) pairs is saturated
 
 
 @dataclass
 class Record:
     """What one spiking layer did in one run: its input currents (autograd nodes), spikes, membranes."""
+
     currents: list = field(default_factory=list)
     spikes: list = field(default_factory=list)
     membranes: list = field(default_factory=list)
     feeder: str | None = None
-    input_stats: tuple[float, float] | None = None     # mean, variance of what the feeding module received
+    input_stats: tuple[float, float] | None = None  # mean, variance of what the feeding module received
 
 
 def work_copy(model: torch.nn.Module, layers: list[Layer], change: Callable | None = None):
@@ -73,7 +76,7 @@ class Hooks:
         self.layers, self.mods, self.record = layers, mods, record
         self.records = {layer.name: Record() for layer in layers}
         self.calls = {layer.name: 0 for layer in layers}
-        self.sizes = {layer.name: 0 for layer in layers}      # numbers per call: input + output, largest seen
+        self.sizes = {layer.name: 0 for layer in layers}  # numbers per call: input + output, largest seen
         self.outputs_of: dict[int, tuple[str, Any]] = {}
         self.handles = []
         spiking = {id(m) for m in mods}
@@ -89,6 +92,7 @@ class Hooks:
             if isinstance(output, torch.Tensor) and args and isinstance(args[0], torch.Tensor):
                 x = args[0].detach().float()
                 self.outputs_of[id(output)] = (name, module, float(x.mean()), float(x.var(unbiased=False)))
+
         return hook
 
     def _layer_hook(self, layer: Layer):
@@ -108,6 +112,7 @@ class Hooks:
             v = layer.adapter.membrane(module, output)
             if isinstance(v, torch.Tensor):
                 rec.membranes.append(v.detach())
+
         return hook
 
     def __enter__(self):
@@ -126,8 +131,9 @@ def run_forward(work, mods, layers, x: torch.Tensor, steps: int, mode: str):
         out = work(x)
         return out, _last_step(_first_tensor(out), steps)
     carry, outs = None, []
-    threads = layers[0].adapter.threads_state(work) or any(a.threads_state(work) for a in
-                                                          {layer.adapter for layer in layers})
+    threads = layers[0].adapter.threads_state(work) or any(
+        a.threads_state(work) for a in {layer.adapter for layer in layers}
+    )
     for t in range(steps):
         if threads:
             out, carry = work(x[t], carry)
@@ -149,15 +155,17 @@ def detect_mode(model, layers: list[Layer], inputs: torch.Tensor, steps: int) ->
         with Hooks(work, layers, mods, record=False) as hooks, torch.no_grad():
             try:
                 run_forward(work, mods, layers, inputs, steps, mode)
-            except Exception as err:           # the user's forward refusing this calling convention
+            except Exception as err:  # the user's forward refusing this calling convention
                 errors.append(f"{mode}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
                 continue
         first = hooks.calls[layers[0].name]
         if mode == "step" or first >= steps or (first == 1 and layers[0].info["multi_step"]):
             _check_memory(work, hooks, steps, len(layers))
             return mode
-    raise ValueError("the model could not be run on inputs of shape "
-                     f"{tuple(inputs.shape)} (time-major: T, batch, ...): {'; '.join(errors)}")
+    raise ValueError(
+        "the model could not be run on inputs of shape "
+        f"{tuple(inputs.shape)} (time-major: T, batch, ...): {'; '.join(errors)}"
+    )
 
 
 #: float32 numbers autograd and stabviz keep per number of a spiking layer's input and output at each step:
@@ -173,7 +181,8 @@ def estimate_bytes(sizes: dict[str, int], calls: dict[str, int], steps: int, n_p
     """Peak bytes of one measured run (:mod:`stabviz.memory`'s rule: float32 entries plus OVERHEAD):
     every step of every spiking layer keeps KEPT_PER_NUMBER numbers per number of its input and output."""
     from stabviz.memory import F32, OVERHEAD
-    per_run = sum(sizes[k] * calls[k] for k in sizes)     # a multi-step layer: one call holding all T steps
+
+    per_run = sum(sizes[k] * calls[k] for k in sizes)  # a multi-step layer: one call holding all T steps
     return F32 * (KEPT_PER_NUMBER * per_run + PARAM_COPIES * n_params) + OVERHEAD
 
 
@@ -181,21 +190,26 @@ def _check_memory(work, hooks: Hooks, steps: int, n_layers: int) -> None:
     """Refuse (ValueError, one line) a check whose measured run would not fit the machine's limit, before
     the run with gradients is made (the detection pass ran without them)."""
     from stabviz.memory import check_memory
+
     n_params = sum(p.numel() for p in work.parameters())
     nbytes = estimate_bytes(hooks.sizes, hooks.calls, steps, n_params)
-    check_memory(f"this check (T = {steps}, {n_layers} spiking layer{'s' if n_layers > 1 else ''}, "
-                 f"{n_params} parameters)", nbytes, lower="T (time_steps), the batch or the network's size")
+    check_memory(
+        f"this check (T = {steps}, {n_layers} spiking layer{'s' if n_layers > 1 else ''}, {n_params} parameters)",
+        nbytes,
+        lower="T (time_steps), the batch or the network's size",
+    )
 
 
 @dataclass
 class Measurement:
     """Per-layer records and per-seed gradient norms of one measured run."""
+
     records: dict[str, Record]
-    norms: np.ndarray                  # (seeds, layers, T): g_k(t)
-    weight_grad: list[float | None]    # ‖∂L/∂W‖ per layer (first seed)
+    norms: np.ndarray  # (seeds, layers, T): g_k(t)
+    weight_grad: list[float | None]  # ‖∂L/∂W‖ per layer (first seed)
     nan_gradient: bool
     output_shape: tuple
-    mods: list = field(default_factory=list)   # the copy's spiking modules (with the change applied)
+    mods: list = field(default_factory=list)  # the copy's spiking modules (with the change applied)
 
 
 def _per_step(grads: list, calls: int, steps: int) -> np.ndarray:
@@ -210,8 +224,16 @@ def _per_step(grads: list, calls: int, steps: int) -> np.ndarray:
     return out
 
 
-def measure(model, layers: list[Layer], inputs: torch.Tensor, steps: int, mode: str, seeds: int,
-            loss: Callable | None = None, change: Callable | None = None) -> Measurement:
+def measure(
+    model,
+    layers: list[Layer],
+    inputs: torch.Tensor,
+    steps: int,
+    mode: str,
+    seeds: int,
+    loss: Callable | None = None,
+    change: Callable | None = None,
+) -> Measurement:
     """Run the (changed) copy once forward and once backward per seed; see the module docstring."""
     work, mods = work_copy(model, layers, change)
     x = inputs.detach().clone().requires_grad_(True)
@@ -230,23 +252,32 @@ def measure(model, layers: list[Layer], inputs: torch.Tensor, steps: int, mode: 
         objective = _objective(loss, full, last, s)
         grads = torch.autograd.grad(objective, currents + flat_w, retain_graph=s < seeds - 1, allow_unused=True)
         nan = nan or any(g is not None and not torch.isfinite(g).all() for g in grads)
-        by_id = {id(c): g for c, g in zip(currents, grads[:len(currents)])}
-        norms.append([_per_step([by_id.get(id(c)) for c in records[layer.name].currents],
-                                calls[layer.name], steps) for layer in layers])
+        by_id = {id(c): g for c, g in zip(currents, grads[: len(currents)])}
+        norms.append(
+            [
+                _per_step([by_id.get(id(c)) for c in records[layer.name].currents], calls[layer.name], steps)
+                for layer in layers
+            ]
+        )
         if s == 0:
-            weight_grad = _weight_norms(weights, grads[len(currents):])
+            weight_grad = _weight_norms(weights, grads[len(currents) :])
     return Measurement(records, np.asarray(norms), weight_grad, nan, tuple(last.shape), mods)
 
 
 def _run_stabviz(work, layers: list[Layer], x: torch.Tensor):
     """stabviz's LIFNetwork through its reference path: the voltages y_t are the recorded autograd nodes."""
     from stabviz.check import adapter_stabviz
+
     full, last, per_layer = adapter_stabviz.run(work, x)
     records, calls, h = {}, {}, x
     for layer, (ys, z) in zip(layers, per_layer):
         h = h.detach().float()
-        rec = Record(currents=list(ys), spikes=list(z.detach().unbind(1)), membranes=[y.detach() for y in ys],
-                     input_stats=(float(h.mean()), float(h.var(unbiased=False))))
+        rec = Record(
+            currents=list(ys),
+            spikes=list(z.detach().unbind(1)),
+            membranes=[y.detach() for y in ys],
+            input_stats=(float(h.mean()), float(h.var(unbiased=False))),
+        )
         records[layer.name], calls[layer.name] = rec, len(ys)
         h = z
     return full, last, records, calls
@@ -259,8 +290,9 @@ def _objective(loss: Callable | None, full: Any, last: torch.Tensor, seed: int) 
         return (r * last).sum()
     value = loss(full)
     if not (isinstance(value, torch.Tensor) and value.numel() == 1 and value.requires_grad):
-        raise ValueError("loss(output) must return a scalar tensor that depends on the output "
-                         f"(got {type(value).__name__})")
+        raise ValueError(
+            f"loss(output) must return a scalar tensor that depends on the output (got {type(value).__name__})"
+        )
     return value.reshape(())
 
 
@@ -283,7 +315,7 @@ def _layer_weights(work, layer: Layer, module, feeder: str | None) -> list:
 def _weight_norms(weights: list, grads) -> list[float | None]:
     out, i = [], 0
     for ws in weights:
-        gs = grads[i:i + len(ws)]
+        gs = grads[i : i + len(ws)]
         i += len(ws)
         total = sum(float(torch.linalg.vector_norm(g.double())) ** 2 for g in gs if g is not None)
         out.append(math.sqrt(total) if ws else None)
@@ -315,14 +347,18 @@ def network_norms(norms: np.ndarray) -> np.ndarray:
 
 def layer_rates(rec: Record) -> dict[str, Any]:
     """Mean rate, dead and saturated fractions from the recorded spikes (any value > 0 is a spike)."""
-    z = torch.cat([s.reshape(1, s.shape[0], -1) if s.dim() > 1 else s.reshape(1, 1, -1)
-                   for s in _split_steps(rec.spikes)])
+    z = torch.cat(
+        [s.reshape(1, s.shape[0], -1) if s.dim() > 1 else s.reshape(1, 1, -1) for s in _split_steps(rec.spikes)]
+    )
     fired = (z > 0).double()
     per_neuron = fired.mean(dim=(0, 1))
-    return {"n": int(z.shape[2]), "firing_rate": float(fired.mean()),
-            "dead_fraction": float((per_neuron == 0).double().mean()),
-            "saturated_fraction": float((per_neuron >= SATURATED_AT).double().mean()),
-            "per_neuron_rate": per_neuron.numpy()}
+    return {
+        "n": int(z.shape[2]),
+        "firing_rate": float(fired.mean()),
+        "dead_fraction": float((per_neuron == 0).double().mean()),
+        "saturated_fraction": float((per_neuron >= SATURATED_AT).double().mean()),
+        "per_neuron_rate": per_neuron.numpy(),
+    }
 
 
 def _split_steps(tensors: list) -> list:

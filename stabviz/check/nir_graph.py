@@ -8,6 +8,7 @@ stabviz's (L3). The graph stores no dt and no surrogate: both are options (the r
 Files are checked before NIR reads them: size, HDF5 signature, no external or soft links, declared array
 sizes below a cap (a hostile file cannot make this allocate more than the cap).
 """
+
 from __future__ import annotations
 
 import os
@@ -20,9 +21,9 @@ from torch import nn
 from stabviz.config import Surrogate
 from stabviz.surrogates import spike
 
-MAX_FILE_BYTES = 256 * 2 ** 20
-MAX_NUMBERS = 2 ** 26                 # numbers declared by all datasets together (256 MiB of float32)
-DEFAULT_DT = 1e-4                      # snnTorch's export writes τ = dt/(1 − β) with this dt
+MAX_FILE_BYTES = 256 * 2**20
+MAX_NUMBERS = 2**26  # numbers declared by all datasets together (256 MiB of float32)
+DEFAULT_DT = 1e-4  # snnTorch's export writes τ = dt/(1 − β) with this dt
 SUPPORTED_NODES = ("Input", "Output", "Affine", "Linear", "LIF")
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -30,6 +31,7 @@ _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 def check_file(path: str) -> None:
     """Refuse a file NIR should not read: missing, not HDF5, too big, links, huge declared arrays."""
     import h5py
+
     if not isinstance(path, (str, os.PathLike)) or not os.path.isfile(path):
         raise ValueError(f"NIR file {str(path)[:200]!r} does not exist or is not a regular file")
     size = os.path.getsize(path)
@@ -49,6 +51,7 @@ def check_file(path: str) -> None:
 
 def _walk(group, total: int) -> int:
     import h5py
+
     for name in group:
         link = group.get(name, getlink=True)
         if not isinstance(link, h5py.HardLink):
@@ -66,12 +69,13 @@ def _walk(group, total: int) -> int:
 def read(path_or_graph: Any):
     """A NIRGraph from a path (checked first) or as given."""
     import nir
+
     if isinstance(path_or_graph, nir.NIRGraph):
         return path_or_graph
     check_file(path_or_graph)
     try:
         return nir.read(path_or_graph)
-    except Exception as err:              # NIR's own parse errors: the file is not a valid graph
+    except Exception as err:  # NIR's own parse errors: the file is not a valid graph
         raise ValueError(f"NIR could not read {str(path_or_graph)[:200]!r}: {type(err).__name__}: {err}") from None
 
 
@@ -79,6 +83,7 @@ def flatten(graph, prefix: str = "") -> tuple[dict[str, Any], list[tuple[str, st
     """Nodes and edges with nested graphs inlined ('sub.node'); an edge to a subgraph goes to its Input,
     one from it leaves its Output."""
     import nir
+
     nodes, edges = {}, []
     ends: dict[str, tuple[str, str]] = {}
     for name, node in graph.nodes.items():
@@ -86,7 +91,7 @@ def flatten(graph, prefix: str = "") -> tuple[dict[str, Any], list[tuple[str, st
             inner, inner_edges = flatten(node, f"{prefix}{name}.")
             nodes.update(inner)
             edges += inner_edges
-            depth = prefix.count(".") + 1           # the subgraph's own Input/Output, not a deeper one's
+            depth = prefix.count(".") + 1  # the subgraph's own Input/Output, not a deeper one's
             ins = [k for k, v in inner.items() if type(v).__name__ == "Input" and k.count(".") == depth]
             outs = [k for k, v in inner.items() if type(v).__name__ == "Output" and k.count(".") == depth]
             ends[name] = (ins[0], outs[0])
@@ -136,11 +141,13 @@ class NIRNetwork(nn.Module):
         super().__init__()
         sg = Surrogate() if sg is None else sg
         nodes, edges = flatten(graph)
-        unsupported = sorted({f"{k} ({type(v).__name__})" for k, v in nodes.items()
-                              if type(v).__name__ not in SUPPORTED_NODES})
+        unsupported = sorted(
+            {f"{k} ({type(v).__name__})" for k, v in nodes.items() if type(v).__name__ not in SUPPORTED_NODES}
+        )
         if unsupported:
-            raise ValueError(f"NIR nodes not supported: {', '.join(unsupported[:10])}; supported: "
-                             f"{', '.join(SUPPORTED_NODES)}")
+            raise ValueError(
+                f"NIR nodes not supported: {', '.join(unsupported[:10])}; supported: {', '.join(SUPPORTED_NODES)}"
+            )
         self.layers = nn.ModuleDict()
         self.kinds = {k: type(v).__name__ for k, v in nodes.items()}
         for k, node in nodes.items():
@@ -159,8 +166,10 @@ class NIRNetwork(nn.Module):
         self.inputs = [k for k in nodes if self.kinds[k] == "Input" and not self.preds[k]]
         self.outputs = [k for k in nodes if self.kinds[k] == "Output"]
         if len(self.inputs) != 1 or len(self.outputs) != 1:
-            raise ValueError(f"a NIR graph with one Input and one Output node is supported; this one has "
-                             f"{len(self.inputs)} and {len(self.outputs)}")
+            raise ValueError(
+                f"a NIR graph with one Input and one Output node is supported; this one has "
+                f"{len(self.inputs)} and {len(self.outputs)}"
+            )
         self.sg, self.dt = sg, float(dt)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -178,7 +187,7 @@ class NIRNetwork(nn.Module):
                 parts = [(prev.get(a) if (a, k) in self.delayed else now.get(a)) for a in self.preds[k]]
                 parts = [p for p in parts if p is not None]
                 total = parts[0] if len(parts) == 1 else (torch.stack(parts).sum(0) if parts else None)
-                if total is None:               # a recurrent input before its first step: zero
+                if total is None:  # a recurrent input before its first step: zero
                     continue
                 now[k] = self.layers[_key(k)](total) if _key(k) in self.layers else total
             outs.append(now[self.outputs[0]])

@@ -15,18 +15,19 @@ One module per command group (:mod:`.theory`, :mod:`.train`, :mod:`.runs`, :mod:
 :mod:`.check`), their
 shared options in :mod:`.options`; this module assembles the parser and owns the one error path.
 """
+
 from __future__ import annotations
 
 import argparse
 import os
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import PureWindowsPath
-from typing import Sequence
 
 from stabviz.cli import bench, check, dashboard, outcomes, replicate, runs, theory, train
-from stabviz.runs.store import StoreError
 from stabviz.cli.options import Parser, UsageError, lif_config_from_args, lif_options, shown
+from stabviz.runs.store import StoreError
 
 __all__ = ["main", "build_parser", "UsageError", "lif_config_from_args", "lif_options"]
 
@@ -41,8 +42,9 @@ def prog_name(argv0: str | None = None) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog=prog_name(),
-                    description="Stability of surrogate-gradient training in LIF networks (arXiv 2202.00282).")
+    parser = Parser(
+        prog=prog_name(), description="Stability of surrogate-gradient training in LIF networks (arXiv 2202.00282)."
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     common = lif_options()
@@ -77,21 +79,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except SystemExit as e:                 # --help: argparse prints it and exits 0
+    except SystemExit as e:  # --help: argparse prints it and exits 0
         return e.code if isinstance(e.code, int) else (0 if e.code is None else _error(str(e.code)))
     except BAD_INPUT as e:
         return _error(_first_line(e))
     except ModuleNotFoundError as e:
-        if not e.name or e.name.split(".")[0] == "stabviz":    # our own module missing: a bug
+        if not e.name or e.name.split(".")[0] == "stabviz":  # our own module missing: a bug
             return _internal(e)
         package = e.name.split(".")[0]
-        return _error(f"{package} is not installed (this command needs it); install it with: "
-                      f"pip install {package}")
+        return _error(f"{package} is not installed (this command needs it); install it with: pip install {package}")
     except MemoryError:
         return _error("not enough memory for these sizes; choose smaller ones")
     except OSError as e:
         return _error(_os_message(e))
-    except Exception as e:                  # a bug, not the user's input: one line unless debugging
+    except Exception as e:  # a bug, not the user's input: one line unless debugging
         return _internal(e)
 
 
@@ -121,8 +122,8 @@ def _clip(message: str) -> str:
         message = message.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:
         message = message.encode("utf-8", "backslashreplace").decode("utf-8")
-    message = re.sub(rf"\S{{{_WORD + 1},}}", lambda m: m.group()[:_WORD - 1] + "…", message)
-    return message if len(message) <= _LINE else message[:_LINE - 1] + "…"
+    message = re.sub(rf"\S{{{_WORD + 1},}}", lambda m: m.group()[: _WORD - 1] + "…", message)
+    return message if len(message) <= _LINE else message[: _LINE - 1] + "…"
 
 
 def _error(message: str) -> int:
@@ -133,6 +134,8 @@ def _error(message: str) -> int:
 def _internal(e: Exception) -> int:
     if os.environ.get("STABVIZ_DEBUG", "") not in ("", "0"):
         raise e
-    print(f"stabviz: internal error: {type(e).__name__}: {_clip(_first_line(e))} "
-          f"(set STABVIZ_DEBUG=1 for the traceback)", file=sys.stderr)
+    print(
+        f"stabviz: internal error: {type(e).__name__}: {_clip(_first_line(e))} (set STABVIZ_DEBUG=1 for the traceback)",
+        file=sys.stderr,
+    )
     return 1

@@ -11,6 +11,7 @@ STABVIZ_SHARED=1 for the dashboard, which then launches runs only with the host'
 only the data files in STABVIZ_DATA_FILES, limits each visitor's runs (a visitor is an address, not a tab)
 and lets only a run's owner, with the token, cancel, tag or delete it (stabviz/ui/sharing.py, ui/guard.py).
 """
+
 from __future__ import annotations
 
 import os
@@ -19,10 +20,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
-
-import argparse
 
 #: The package's entry script (stabviz/ui/launch/app.py), found by path: the CLI never imports the ui layer.
 APP = Path(__file__).resolve().parents[1] / "ui" / "launch" / "app.py"
@@ -30,7 +29,7 @@ APP = Path(__file__).resolve().parents[1] / "ui" / "launch" / "app.py"
 #: The dashboard's Streamlit options (the same as .streamlit/config.toml; a test keeps them in step).
 #: fileWatcherType none: the watcher logs errors when it inspects torch.classes (STREAMLIT_NOTES).
 OPTIONS = {
-    "server.address": "localhost",          # safe by default: only this machine can connect
+    "server.address": "localhost",  # safe by default: only this machine can connect
     "server.fileWatcherType": "none",
     "server.runOnSave": "false",
     "server.showEmailPrompt": "false",
@@ -111,8 +110,10 @@ def _check_port(text: str, where: str) -> None:
 
 def _check_address(text: str, where: str) -> None:
     if not _ADDRESS.fullmatch(text):
-        raise DashboardUsage(f"{where} = {text[:40]!r} is not a host name or IP address "
-                             "(letters, digits, '.', '-', ':'; e.g. localhost, 0.0.0.0 or ::1)")
+        raise DashboardUsage(
+            f"{where} = {text[:40]!r} is not a host name or IP address "
+            "(letters, digits, '.', '-', ':'; e.g. localhost, 0.0.0.0 or ::1)"
+        )
 
 
 def check_flags(argv: Sequence[str], env: Mapping[str, str] | None = None) -> None:
@@ -137,17 +138,20 @@ def run_dashboard(argv: Sequence[str] = ()) -> int:
     shared, argv = split_shared(argv)
     check_flags(argv)
     if shared:
-        token = "set" if os.environ.get("STABVIZ_RUN_TOKEN", "").strip() else \
-            "not set: launching runs is off (set STABVIZ_RUN_TOKEN to allow it)"
+        token = (
+            "set"
+            if os.environ.get("STABVIZ_RUN_TOKEN", "").strip()
+            else "not set: launching runs is off (set STABVIZ_RUN_TOKEN to allow it)"
+        )
         print(f"stabviz: shared mode: serving on every interface; run token {token}", file=sys.stderr, flush=True)
     proc = subprocess.Popen(command(argv, shared), env=_environment(shared))
-    forward = threading.current_thread() is threading.main_thread()      # signal handlers: main thread only
+    forward = threading.current_thread() is threading.main_thread()  # signal handlers: main thread only
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signum)) if forward else None
     try:
         try:
             return proc.wait()
-        except KeyboardInterrupt:        # Ctrl-C reaches the child too (same process group): let it stop;
-            return proc.wait()           # a second Ctrl-C ends up below
+        except KeyboardInterrupt:  # Ctrl-C reaches the child too (same process group): let it stop;
+            return proc.wait()  # a second Ctrl-C ends up below
     finally:
         if forward:
             signal.signal(signal.SIGTERM, previous)
@@ -161,14 +165,19 @@ def run_dashboard(argv: Sequence[str] = ()) -> int:
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "dashboard", help="start the dashboard (extra flags go to `streamlit run`, e.g. --server.port 8502)",
+        "dashboard",
+        help="start the dashboard (extra flags go to `streamlit run`, e.g. --server.port 8502)",
         description="Start the stabviz dashboard from the installed package, from any directory. It listens on "
-                    "localhost only; --shared serves a classroom on every interface, where launching runs needs "
-                    "STABVIZ_RUN_TOKEN, runs read only the files in STABVIZ_DATA_FILES and each visitor may have "
-                    "STABVIZ_SHARED_MAX_RUNS (default 2) runs at once (counted by address, over all their "
-                    "tabs); only a run's owner, with the token, may cancel, tag or delete it. Other flags after "
-                    "the command are passed to `streamlit run`, e.g. --server.port 8502 --server.headless true.")
-    p.add_argument("--shared", action="store_true",
-                   help="serve on every interface (0.0.0.0) with the shared mode's rules (STABVIZ_SHARED=1)")
+        "localhost only; --shared serves a classroom on every interface, where launching runs needs "
+        "STABVIZ_RUN_TOKEN, runs read only the files in STABVIZ_DATA_FILES and each visitor may have "
+        "STABVIZ_SHARED_MAX_RUNS (default 2) runs at once (counted by address, over all their "
+        "tabs); only a run's owner, with the token, may cancel, tag or delete it. Other flags after "
+        "the command are passed to `streamlit run`, e.g. --server.port 8502 --server.headless true.",
+    )
+    p.add_argument(
+        "--shared",
+        action="store_true",
+        help="serve on every interface (0.0.0.0) with the shared mode's rules (STABVIZ_SHARED=1)",
+    )
     # stabviz.cli.main hands the flags to run_dashboard before parsing; this parser serves --help
     p.add_argument("streamlit_flags", nargs="*", metavar="STREAMLIT_FLAG", help="flags for streamlit run")

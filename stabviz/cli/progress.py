@@ -7,6 +7,7 @@ whichever comes first; on a terminal the line is redrawn in place instead. A bac
 lines coming while one unit takes long (one simulation of 100 000 steps, an ensemble's loading), so a
 command never runs for minutes without a word. Lines start with "stabviz: <what>:" and are plain text.
 """
+
 from __future__ import annotations
 
 import math
@@ -49,8 +50,16 @@ class Progress:
     measured.measure_map calls it); ``note(text)`` sets words shown after the count (a loss, a phase);
     ``close()`` at the end (or use it as a context manager)."""
 
-    def __init__(self, what: str, total: int | None, unit: str, stream: TextIO | None = None,
-                 quiet_s: float | None = None, every_s: float = EVERY_S, clock=time.monotonic):
+    def __init__(
+        self,
+        what: str,
+        total: int | None,
+        unit: str,
+        stream: TextIO | None = None,
+        quiet_s: float | None = None,
+        every_s: float = EVERY_S,
+        clock=time.monotonic,
+    ):
         # total None: not known until the first progress(done, total) call
         self.what, self.total, self.unit, self.known = what, max(int(total or 1), 1), unit, total is not None
         self.stream = sys.stderr if stream is None else stream
@@ -111,9 +120,11 @@ class Progress:
         else:
             left = f", about {span(elapsed / self.done * (self.total - self.done))} left" if self.done else ""
         note = f", {self.text}" if self.text else ""
-        return (f"stabviz: {self.what}: {self.done}/{self.total if self.known else '?'} {self.unit} "
-                f"({100 * self.done // self.total}%), "
-                f"{span(elapsed)} elapsed{left}{note}")
+        return (
+            f"stabviz: {self.what}: {self.done}/{self.total if self.known else '?'} {self.unit} "
+            f"({100 * self.done // self.total}%), "
+            f"{span(elapsed)} elapsed{left}{note}"
+        )
 
     def _write(self, line: str, now: float, in_place: bool = False) -> None:
         """One line; a progress line on a terminal redraws the previous one (``in_place``)."""
@@ -121,7 +132,7 @@ class Progress:
         try:
             self.stream.write("\r" + line + "\x1b[K" if in_place and self.tty else line + "\n")
             self.stream.flush()
-        except (OSError, ValueError):      # stderr closed: progress is a courtesy, never an error
+        except (OSError, ValueError):  # stderr closed: progress is a courtesy, never an error
             self._stop.set()
 
     def close(self) -> None:
@@ -130,13 +141,13 @@ class Progress:
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=2)
         with self._lock:
-            if self.announced and self.shown_done != self.done:      # the last state, unless just shown
+            if self.announced and self.shown_done != self.done:  # the last state, unless just shown
                 self._write(self._progress_line(self.clock() - self.started), self.clock(), in_place=True)
             if self.announced:
                 if self.tty:
                     self._write("", self.clock())
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc) -> bool:
@@ -158,7 +169,9 @@ class ProgressBar:
         """The bar at ``frac`` (0..1), then ``text`` and the seconds since the bar was made."""
         frac = min(max(frac, 0.0), 1.0)
         filled = int(round(frac * self.width))
-        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {frac:4.0%} {text} {time.monotonic() - self.started:.0f}s"
+        line = (
+            f"[{'#' * filled}{'.' * (self.width - filled)}] {frac:4.0%} {text} {time.monotonic() - self.started:.0f}s"
+        )
         self.stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
         self.stream.flush()
         self.drawn = True

@@ -6,6 +6,7 @@ accuracy) to stdout, as JSON with ``--json``. Exit status: 0 finished, 1 diverge
 raise ValueError, which the main CLI reports on one line with status 2. torch is imported only
 inside the handler, so `python -m stabviz --help` stays fast.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,7 +34,7 @@ class _CancelOnInterrupt:
     def __enter__(self):
         try:
             self._previous = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:                  # not the main thread: leave Ctrl-C as it is
+        except ValueError:  # not the main thread: leave Ctrl-C as it is
             self._previous = None
         return self
 
@@ -87,7 +88,8 @@ def _progress(what: str, steps: int):
         if "progress" in m and "loss" in m:
             progress.note(f"loss {m['loss']:.4g} acc {m.get('accuracy', math.nan):.3f}")
             progress(int(event["step"]))
-    callback.close = progress.close          # type: ignore[attr-defined]
+
+    callback.close = progress.close  # type: ignore[attr-defined]
     return callback
 
 
@@ -104,7 +106,7 @@ def _train_seeds(train, cfg, seeds: int, as_json: bool) -> int:
     shown_id: list[str] = []
 
     def first_member_progress(event: dict[str, Any]) -> None:
-        shown_id[:] = shown_id or [event["run_id"]]        # the bar follows the first member
+        shown_id[:] = shown_id or [event["run_id"]]  # the bar follows the first member
         if event["run_id"] == shown_id[0]:
             bar(event)
 
@@ -121,15 +123,19 @@ def _train_seeds(train, cfg, seeds: int, as_json: bool) -> int:
 
 def seeds_table(summaries: list[dict[str, Any]]) -> str:
     """One line per seed: outcome, test accuracy, and the prediction next to the measurement."""
-    head = (f"{'seed':>6} {'run':<12} {'status':<10}{'steps':>6}{'test acc':>10}{'rate pred':>11}{'rate meas':>11}"
-            f"{'ρ':>9}{'ρ̂':>9}  regime agrees")
+    head = (
+        f"{'seed':>6} {'run':<12} {'status':<10}{'steps':>6}{'test acc':>10}{'rate pred':>11}{'rate meas':>11}"
+        f"{'ρ':>9}{'ρ̂':>9}  regime agrees"
+    )
     lines = [head]
     for s in summaries:
         ver = s["verdict"]
-        lines.append(f"{s['seed']:>6} {s['run_id']:<12} {s['status']:<10}{_f(s['final'].get('steps_done')):>6}"
-                     f"{_f(s['final'].get('accuracy')):>10}{_f(ver['firing_rate']['predicted']):>11}"
-                     f"{_f(ver['firing_rate']['measured']):>11}{_f(ver['rho']['predicted']):>9}"
-                     f"{_f(ver['rho']['measured']):>9}  {_yes(ver['regime'].get('agrees'))}")
+        lines.append(
+            f"{s['seed']:>6} {s['run_id']:<12} {s['status']:<10}{_f(s['final'].get('steps_done')):>6}"
+            f"{_f(s['final'].get('accuracy')):>10}{_f(ver['firing_rate']['predicted']):>11}"
+            f"{_f(ver['firing_rate']['measured']):>11}{_f(ver['rho']['predicted']):>9}"
+            f"{_f(ver['rho']['measured']):>9}  {_yes(ver['regime'].get('agrees'))}"
+        )
     return "\n".join(lines)
 
 
@@ -137,27 +143,39 @@ def readable_summary(s: dict[str, Any]) -> str:
     """The summary for people: outcome, then the prediction next to the measurement."""
     fin, ini, pred, ver = s["final"], s["initial"], s["prediction"], s["verdict"]
     task = s["task"]
-    lines = [f"run {s['run_id']}: {s['status']}" + (f" ({s['stopped_early']})" if s.get("stopped_early") else "")
-             + f" after {fin.get('steps_done')} steps on {s['device']} in {s['wall_s']:.1f} s",
-             f"task {task['name']}: {task['n_classes']} classes, {task['n_in']} channels × {task['time_steps']} "
-             f"steps, m_x {_f(task['input_mean'])}, v_x {_f(task['input_var'])}",
-             f"test accuracy {_f(fin.get('accuracy'))} (chance {1 / task['n_classes']:.3f}), "
-             f"test loss {_f(fin.get('loss'))}", "",
-             f"{'at initialisation':<26}{'predicted':>12}{'measured':>12}  agrees"]
-    rows = [("firing rate (layer 0)", "firing_rate"), ("ρ vs ρ̂ (per-step gain)", "rho"),
-            ("ρ²", "rho2"), ("regime", "regime")]
+    lines = [
+        f"run {s['run_id']}: {s['status']}"
+        + (f" ({s['stopped_early']})" if s.get("stopped_early") else "")
+        + f" after {fin.get('steps_done')} steps on {s['device']} in {s['wall_s']:.1f} s",
+        f"task {task['name']}: {task['n_classes']} classes, {task['n_in']} channels × {task['time_steps']} "
+        f"steps, m_x {_f(task['input_mean'])}, v_x {_f(task['input_var'])}",
+        f"test accuracy {_f(fin.get('accuracy'))} (chance {1 / task['n_classes']:.3f}), "
+        f"test loss {_f(fin.get('loss'))}",
+        "",
+        f"{'at initialisation':<26}{'predicted':>12}{'measured':>12}  agrees",
+    ]
+    rows = [
+        ("firing rate (layer 0)", "firing_rate"),
+        ("ρ vs ρ̂ (per-step gain)", "rho"),
+        ("ρ²", "rho2"),
+        ("regime", "regime"),
+    ]
     for label, key in rows:
         v = ver[key]
         lines.append(f"{label:<26}{_f(v['predicted']):>12}{_f(v['measured']):>12}  {_yes(v.get('agrees'))}")
-    lines += ["", f"{'':<26}{'initial':>12}{'final':>12}",
-              # a space before each column: two or three layers' rates are wider than it
-              f"{'firing rate per layer':<26}{_list(ini['firing_rate']):>12} {_list(fin['firing_rate']):>11}",
-              f"{'measured ρ²':<26}{_f(ini['rho2']):>12}{_f(fin['rho2']):>12}",
-              f"{'gradient gain ρ̂':<26}{_f(ini['grad_gain']):>12}{_f(fin['grad_gain']):>12}"]
+    lines += [
+        "",
+        f"{'':<26}{'initial':>12}{'final':>12}",
+        # a space before each column: two or three layers' rates are wider than it
+        f"{'firing rate per layer':<26}{_list(ini['firing_rate']):>12} {_list(fin['firing_rate']):>11}",
+        f"{'measured ρ²':<26}{_f(ini['rho2']):>12}{_f(fin['rho2']):>12}",
+        f"{'gradient gain ρ̂':<26}{_f(ini['grad_gain']):>12}{_f(fin['grad_gain']):>12}",
+    ]
     if s.get("rate_adjustment"):
         ra = s["rate_adjustment"]
-        lines.append(f"initial-rate adjustment to {ra['target']:g}: {ra['steps']} bias steps, "
-                     f"rates {_list(ra['firing_rate'])}")
+        lines.append(
+            f"initial-rate adjustment to {ra['target']:g}: {ra['steps']} bias steps, rates {_list(ra['firing_rate'])}"
+        )
     if s.get("recommended_sg"):
         rec = {k: v for k, v in s["recommended_sg"].items() if k != "notes"}
         lines.append("recommended surrogate used: " + ", ".join(f"{k} {_f(v)}" for k, v in rec.items()))
@@ -181,15 +199,21 @@ def _yes(agrees: bool | None) -> str:
 
 def register(subparsers, parents: list[argparse.ArgumentParser]) -> None:
     """Add `train` to the main CLI; ``parents`` carry the LIF options and --json."""
-    p = subparsers.add_parser("train", parents=[*parents, train_options()],
-                              help="one short training run in the foreground (progress on stderr)",
-                              description="Train once and compare the theory's prediction with the measurement. "
-                                          "The task sets n_in, T (--time-steps) and the input statistics m_x, v_x "
-                                          "(measured on its data), overriding --n-in (shd/slmnist), --steps and "
-                                          "--input-mean/--input-var. "
-                                          "Exit status 0 finished, 1 diverged, 130 cancelled.")
-    p.add_argument("--seeds", type=Whole(1, 1024),
-                   help="train seeds seed … seed+K−1 as one ensemble (in lockstep); prints K summaries")
+    p = subparsers.add_parser(
+        "train",
+        parents=[*parents, train_options()],
+        help="one short training run in the foreground (progress on stderr)",
+        description="Train once and compare the theory's prediction with the measurement. "
+        "The task sets n_in, T (--time-steps) and the input statistics m_x, v_x "
+        "(measured on its data), overriding --n-in (shd/slmnist), --steps and "
+        "--input-mean/--input-var. "
+        "Exit status 0 finished, 1 diverged, 130 cancelled.",
+    )
+    p.add_argument(
+        "--seeds",
+        type=Whole(1, 1024),
+        help="train seeds seed … seed+K−1 as one ensemble (in lockstep); prints K summaries",
+    )
     p.set_defaults(func=cmd_train)
 
 

@@ -5,19 +5,34 @@ and the wheel copies its JSON files as package data, so an installed dashboard f
 ``STABVIZ_EVIDENCE`` names another folder (``replicate --out DIR``'s, a test's). Importing this module never
 loads torch: the dashboard's server uses it.
 """
+
 from __future__ import annotations
 
 import datetime
 import json
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from stabviz import safeio
 from stabviz.config import train_record
 from stabviz.evidence import rules
-from stabviz.evidence.study import (OLD_PROBE_KEY, PROBE_KEY, SIZES, Cell, arm_cells, cell_stats, checkout_commit,
-                                    judge, output_files, run_row, sized, stored_summary, write_outputs)
+from stabviz.evidence.study import (
+    OLD_PROBE_KEY,
+    PROBE_KEY,
+    SIZES,
+    Cell,
+    arm_cells,
+    cell_stats,
+    checkout_commit,
+    judge,
+    output_files,
+    run_row,
+    sized,
+    stored_summary,
+    write_outputs,
+)
 from stabviz.jsonsafe import finite_or_none
 from stabviz.runs import ACTIVE
 
@@ -70,16 +85,27 @@ def load_results(folder: str | os.PathLike | None = None) -> dict[str, Any] | No
         except FileNotFoundError:
             raise ValueError(f"{name} is missing beside summary.json in {where}; rerun the study") from None
         except (OSError, ValueError) as err:
-            raise ValueError(f"{name} in {where} is not readable JSON ({type(err).__name__}); "
-                             "rerun the study") from None
+            raise ValueError(
+                f"{name} in {where} is not readable JSON ({type(err).__name__}); rerun the study"
+            ) from None
     summary, cells, runs = (parts[n] for n in FILES)
-    if not (isinstance(summary, dict) and isinstance(summary.get("claims"), list) and isinstance(runs, list)
-            and all(isinstance(r, dict) for r in runs)
-            and isinstance(cells, dict) and {"cells", "theory", "boundaries", "regret"} <= set(cells)):
+    if not (
+        isinstance(summary, dict)
+        and isinstance(summary.get("claims"), list)
+        and isinstance(runs, list)
+        and all(isinstance(r, dict) for r in runs)
+        and isinstance(cells, dict)
+        and {"cells", "theory", "boundaries", "regret"} <= set(cells)
+    ):
         raise ValueError(f"the files in {where} do not have the layout the study writes; rerun the study")
-    return {**{k: cells[k] for k in ("cells", "theory", "boundaries", "regret")}, "runs": [_renamed(r) for r in runs],
-            "claims": summary["claims"], "auc": _renamed(summary.get("auc") or {}), "summary": summary,
-            "folder": str(where)}
+    return {
+        **{k: cells[k] for k in ("cells", "theory", "boundaries", "regret")},
+        "runs": [_renamed(r) for r in runs],
+        "claims": summary["claims"],
+        "auc": _renamed(summary.get("auc") or {}),
+        "summary": summary,
+        "folder": str(where),
+    }
 
 
 def _renamed(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -88,8 +114,13 @@ def _renamed(row: Mapping[str, Any]) -> dict[str, Any]:
     return {(PROBE_KEY if k == OLD_PROBE_KEY else k): v for k, v in row.items()}
 
 
-def rejudge(folder: str | os.PathLike, out_dir: str | os.PathLike | None = None, command: str = "",
-            png: bool = True, force: bool = False) -> dict[str, Any]:
+def rejudge(
+    folder: str | os.PathLike,
+    out_dir: str | os.PathLike | None = None,
+    command: str = "",
+    png: bool = True,
+    force: bool = False,
+) -> dict[str, Any]:
     """The verdicts of the study in ``folder`` by today's rules, from its stored cells and runs (no training):
     writes summary.json, cells.json, runs.json (and the PNGs) to ``out_dir`` (default ``folder`` itself;
     replacing files there needs ``force``, checked before any work) and returns the new summary. The run's
@@ -98,21 +129,28 @@ def rejudge(folder: str | os.PathLike, out_dir: str | os.PathLike | None = None,
     if results is None:
         raise ValueError(f"folder = {str(folder)!r} holds no summary.json of a replication study")
     variants = results["summary"].get("study") == "variants"
-    png = png and not variants                  # the variant arms have no figures
+    png = png and not variants  # the variant arms have no figures
     out = safeio.prepare_dir(folder if out_dir is None else out_dir, output_files(png), force)
     if variants:
         from stabviz.evidence.variants import judge_variants
+
         result = judge_variants(results["cells"], results["runs"])
     else:
         result = judge(results["cells"], results["runs"], results["theory"], results["boundaries"])
     old = results["summary"]
-    summary = {**{k: v for k, v in old.items() if k not in ("claims", "auc", "regret", "judged")},
-               "budget": old.get("budget") or _own_budget(old),
-               "judged": {"command": command, "commit": checkout_commit(),
-                          "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                          "rules": f"{rules.LEVEL:.0%} percentile bootstrap interval, {rules.RESAMPLES} resamples, "
-                                   f"seed {rules.SEED}"},
-               "claims": result["claims"], "auc": result["auc"], "regret": result["regret"]}
+    summary = {
+        **{k: v for k, v in old.items() if k not in ("claims", "auc", "regret", "judged")},
+        "budget": old.get("budget") or _own_budget(old),
+        "judged": {
+            "command": command,
+            "commit": checkout_commit(),
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            "rules": f"{rules.LEVEL:.0%} percentile bootstrap interval, {rules.RESAMPLES} resamples, seed {rules.SEED}",
+        },
+        "claims": result["claims"],
+        "auc": result["auc"],
+        "regret": result["regret"],
+    }
     write_outputs(out, result, summary, png, force)
     return finite_or_none(summary)
 
@@ -133,9 +171,14 @@ def rerun_budget(summary: Mapping[str, Any]) -> int | None:
     """The optimiser steps of a rerun: the results' own budget when their size is a rerun size (a
     ``--budget`` study reruns at its budget), else None (the rerun size's own)."""
     from stabviz.config import limits
+
     budget = summary.get("budget")
-    if summary.get("size") in RERUN_SIZES and isinstance(budget, int) and not isinstance(budget, bool) \
-            and 1 <= budget <= limits()["train_steps"]:
+    if (
+        summary.get("size") in RERUN_SIZES
+        and isinstance(budget, int)
+        and not isinstance(budget, bool)
+        and 1 <= budget <= limits()["train_steps"]
+    ):
         return budget
     return None
 
@@ -143,8 +186,11 @@ def rerun_budget(summary: Mapping[str, Any]) -> int | None:
 def rerun_cells(results: Mapping[str, Any], arm: str | None = None, seeds: int | None = None) -> list[Cell]:
     """The cells of ``arm`` (every arm when None) as a rerun of ``results`` queues them: the configs of
     :func:`rerun_size`, the first ``seeds`` seeds of each cell (all when None)."""
-    cells = [c for c in arm_cells(sized(rerun_size(results["summary"]), rerun_budget(results["summary"])),
-                                  results["theory"]) if arm is None or c.arm == arm]
+    cells = [
+        c
+        for c in arm_cells(sized(rerun_size(results["summary"]), rerun_budget(results["summary"])), results["theory"])
+        if arm is None or c.arm == arm
+    ]
     if seeds is not None:
         for c in cells:
             c.configs = [cfg for cfg in c.configs if cfg.lif.seed < seeds]
@@ -157,8 +203,7 @@ def config_key(config: Mapping[str, Any]) -> str:
     return json.dumps(train_record(config), sort_keys=True)
 
 
-def rerun_overlay(cells: Sequence[Cell], stored: Sequence[Mapping[str, Any]]
-                  ) -> tuple[dict[str, Any], dict[str, int]]:
+def rerun_overlay(cells: Sequence[Cell], stored: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], dict[str, int]]:
     """The newest stored run of each config of ``cells`` (``stored``: the store's runs, newest first) as
     (overlay for :func:`~stabviz.evidence.study.figures`: {"cells", "runs"} of the runs that ended, the
     number still queued or running per arm). Any run with the same config counts: a rerun from the

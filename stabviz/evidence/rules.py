@@ -14,11 +14,12 @@ before any verdict, confirmed included.
 Returns ``(verdict, numbers)``: numbers the values compared, so summary.json shows why. Pure Python: no
 torch, no numpy, no plotting, no scikit-learn.
 """
+
 from __future__ import annotations
 
 import math
 import random
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 VERDICTS = ("confirmed", "refuted", "inconclusive")
 #: "within 2 points of the maximum": the flat part of a curve
@@ -128,10 +129,17 @@ def falls_past(curve: Sequence[Cell], low: Sequence[int], high: Sequence[int]) -
 
     def gap(m):
         return max(m) - min(m[i] for i in low) if low else 0.0
+
     drop_ci, gap_ci = bootstrap(cells, drop, gap)
-    numbers = {"best": max(means), "past_mean": _mean([means[i] for i in high]), "drop": drop(means),
-               "drop_interval": list(drop_ci), "low_gap": gap(means) if low else None,
-               "low_gap_interval": list(gap_ci) if low else None, "sd": max_sd(cells)}
+    numbers = {
+        "best": max(means),
+        "past_mean": _mean([means[i] for i in high]),
+        "drop": drop(means),
+        "drop_interval": list(drop_ci),
+        "low_gap": gap(means) if low else None,
+        "low_gap_interval": list(gap_ci) if low else None,
+        "sd": max_sd(cells),
+    }
     conditions = [side(drop(means), drop_ci, DROP, at_least=True)]
     if low:
         conditions.append(side(gap(means), gap_ci, NEAR, at_least=False))
@@ -146,9 +154,9 @@ def is_flat(cells: Sequence[Cell]) -> tuple[str, dict]:
 
     def span(m):
         return max(m) - min(m)
+
     (ci,) = bootstrap(data, span)
-    numbers = {"span": span(means), "span_interval": list(ci), "sd": max_sd(data), "max": max(means),
-               "min": min(means)}
+    numbers = {"span": span(means), "span_interval": list(ci), "sd": max_sd(data), "max": max(means), "min": min(means)}
     return _verdict(side(span(means), ci, FLAT, at_least=False)), numbers
 
 
@@ -170,12 +178,18 @@ def helps(treated: Sequence[Cell], controls: Sequence[Sequence[Cell]]) -> tuple[
     def gain(m):
         g = group_means(m)
         return g[0] - max(g[1:])
+
     means = [_mean(c) for c in cells]
     (ci,) = bootstrap(cells, gain)
     point = group_means(means)
     rival = max(range(1, len(point)), key=lambda k: point[k])
-    numbers = {"treated": point[0], "control": point[rival], "gain": gain(means), "gain_interval": list(ci),
-               "sd": max_sd(cells)}
+    numbers = {
+        "treated": point[0],
+        "control": point[rival],
+        "gain": gain(means),
+        "gain_interval": list(ci),
+        "sd": max_sd(cells),
+    }
     return _verdict(side(gain(means), ci, NEAR, at_least=True)), {**numbers, "rival_group": rival - 1}
 
 
@@ -188,13 +202,20 @@ def near_best(grid: Sequence[Cell], theory: int) -> tuple[str, dict]:
 
     def regret(m):
         return max(m) - m[theory]
+
     (ci,) = bootstrap(cells, regret)
     top = max(range(len(means)), key=lambda k: means[k])
     ordered = sorted(means)
     median = (ordered[(len(ordered) - 1) // 2] + ordered[len(ordered) // 2]) / 2
-    numbers = {"theory": means[theory], "best": means[top], "median": median, "regret": regret(means),
-               "regret_interval": list(ci), "regret_vs_median": median - means[theory],
-               "sd": max(mean_sd(cells[theory])[1], mean_sd(cells[top])[1])}
+    numbers = {
+        "theory": means[theory],
+        "best": means[top],
+        "median": median,
+        "regret": regret(means),
+        "regret_interval": list(ci),
+        "regret_vs_median": median - means[theory],
+        "sd": max(mean_sd(cells[theory])[1], mean_sd(cells[top])[1]),
+    }
     return _verdict(side(regret(means), ci, NEAR, at_least=False)), numbers
 
 
@@ -228,12 +249,18 @@ def fewer_collapses(treated: Sequence[bool], controls: Sequence[Sequence[bool]])
 
     def gap(shares):
         return min(shares[1:]) - shares[0]
+
     shares = [sum(g) / len(g) for g in groups]
     rng = random.Random(SEED)
     draws = [gap([sum(rng.choices(g, k=len(g))) / len(g) for g in groups]) for _ in range(RESAMPLES)]
     ci = _interval(draws)
-    numbers = {"treated": shares[0], "controls": shares[1:], "gap": gap(shares), "gap_interval": list(ci),
-               "runs": [len(g) for g in groups]}
+    numbers = {
+        "treated": shares[0],
+        "controls": shares[1:],
+        "gap": gap(shares),
+        "gap_interval": list(ci),
+        "runs": [len(g) for g in groups],
+    }
     if not any(any(g) for g in groups):
         return "inconclusive", numbers
     return _verdict(side(gap(shares), ci, COLLAPSE_GAP, at_least=True)), numbers

@@ -40,20 +40,53 @@ works as it always has:
 - ``variants``: the alif and cuba neurons: pure steps and their fast loop (LIFNetwork runs them by
   ``cfg.neuron``).
 """
+
 from stabviz.lif.cpu_memory import keep_freed_cpu_memory
 from stabviz.lif.dynamics import Dynamics, EnsembleDynamics, group_by_shape, shape_key
-from stabviz.lif.fast import _forward_loop, recurrent_lif, recurrent_lif_ensemble, recurrent_lif_time_major
+from stabviz.lif.fast import recurrent_lif, recurrent_lif_ensemble, recurrent_lif_time_major
 from stabviz.lif.graphs import GRAPH_OFF_DEVICE, CapturedStep, capture_cuda_graph
 from stabviz.lif.layout import to_time_major
 from stabviz.lif.network import MAX_LAYERS, LIFEnsemble, LIFNetwork, resolve_device
 from stabviz.lif.probe import fit_gradient_gain, probe_gradient_flow
 from stabviz.lif.reference import lif_step, reference_recurrent
-from stabviz.lif.variants import (STEPS, State, Variant, alif_step, cuba_step, recurrent_variant,
-                                  recurrent_variant_time_major, reference_variant)
+from stabviz.lif.variants import (
+    STEPS,
+    State,
+    Variant,
+    alif_step,
+    cuba_step,
+    recurrent_variant,
+    recurrent_variant_time_major,
+    reference_variant,
+)
 
-__all__ = ["CapturedStep", "Dynamics", "EnsembleDynamics", "GRAPH_OFF_DEVICE", "LIFEnsemble", "LIFNetwork",
-           "MAX_LAYERS", "capture_cuda_graph", "fit_gradient_gain", "group_by_shape", "keep_freed_cpu_memory",
-           "lif_step", "probe_gradient_flow", "recurrent_lif", "recurrent_lif_ensemble", "recurrent_lif_time_major",
-           "reference_recurrent", "resolve_device", "shape_key", "to_time_major",
-           "STEPS", "State", "Variant", "alif_step", "cuba_step", "recurrent_variant", "recurrent_variant_time_major",
-           "reference_variant"]
+__all__ = [
+    "CapturedStep",
+    "Dynamics",
+    "EnsembleDynamics",
+    "GRAPH_OFF_DEVICE",
+    "LIFEnsemble",
+    "LIFNetwork",
+    "MAX_LAYERS",
+    "capture_cuda_graph",
+    "fit_gradient_gain",
+    "group_by_shape",
+    "keep_freed_cpu_memory",
+    "lif_step",
+    "probe_gradient_flow",
+    "recurrent_lif",
+    "recurrent_lif_ensemble",
+    "recurrent_lif_time_major",
+    "reference_recurrent",
+    "resolve_device",
+    "shape_key",
+    "to_time_major",
+    "STEPS",
+    "State",
+    "Variant",
+    "alif_step",
+    "cuba_step",
+    "recurrent_variant",
+    "recurrent_variant_time_major",
+    "reference_variant",
+]

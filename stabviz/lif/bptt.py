@@ -1,6 +1,7 @@
 """What the fast time loops (stabviz.lif.fast for the LIF, stabviz.lif.variants for alif and cuba) share:
 the per-step recurrent product, the diagonal folds, the adjoint buffers handed to a backward loop,
 ∂L/∂W_rec as one GEMM, and the checks and layout wrappers of their public functions."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -48,8 +49,9 @@ def add_scaled(y: torch.Tensor, a: float | torch.Tensor, x: torch.Tensor) -> tor
     return y.add_(x, alpha=a) if isinstance(a, float) else y.addcmul_(x, a)
 
 
-def adjoint_buffers(grad_z: torch.Tensor | None, grad_y: torch.Tensor | None,
-                    like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+def adjoint_buffers(
+    grad_z: torch.Tensor | None, grad_y: torch.Tensor | None, like: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(a time-major copy of ∂L/∂z that the backward loop turns into ∂L/∂z_t in place, ∂L/∂y from
     outside or None); ``like`` (the saved voltages) gives shape and dtype when no ∂L/∂z arrived."""
     work = torch.zeros_like(like) if grad_z is None else _as_time_major(grad_z, own=True)
@@ -62,8 +64,15 @@ class TimeLoop(Protocol):
 
     def forward(self, current: torch.Tensor, w_rec: torch.Tensor) -> tuple[torch.Tensor | None, ...]: ...
 
-    def backward(self, w_rec: torch.Tensor, z_all: torch.Tensor, y_all: torch.Tensor, saved: list,
-                 work: torch.Tensor, grad_y: torch.Tensor | None) -> torch.Tensor: ...
+    def backward(
+        self,
+        w_rec: torch.Tensor,
+        z_all: torch.Tensor,
+        y_all: torch.Tensor,
+        saved: list,
+        work: torch.Tensor,
+        grad_y: torch.Tensor | None,
+    ) -> torch.Tensor: ...
 
 
 class RecurrentLayer(torch.autograd.Function):
@@ -76,7 +85,7 @@ class RecurrentLayer(torch.autograd.Function):
         ctx.loop = loop
         z_all, y_all, *saved = loop.forward(current, w_rec)
         ctx.save_for_backward(w_rec, z_all, y_all, *saved)
-        return z_all.to(current.dtype), y_all                  # z_all is bfloat16 in the LIF's bf16 mode
+        return z_all.to(current.dtype), y_all  # z_all is bfloat16 in the LIF's bf16 mode
 
     @staticmethod
     def backward(ctx, grad_z, grad_y):
@@ -94,12 +103,12 @@ def recurrent_weight_grad(z_all: torch.Tensor, g_current: torch.Tensor) -> torch
     ((T−1)·B × n), in z_all's dtype (bfloat16 in the bf16 mode); for an ensemble (T, E, n, B) one
     batched GEMM giving (E, n, n)."""
     steps, n, batch = z_all.shape[0], z_all.shape[-2], z_all.shape[-1]
-    members = z_all.shape[1:-2]                                   # () or (E,)
+    members = z_all.shape[1:-2]  # () or (E,)
     if steps < 2:
         return z_all.new_zeros(*members, n, n)
     z_prev = z_all[:-1].movedim(0, -2).reshape(*members, n, (steps - 1) * batch)
     g_next = torch.empty((*members, n, steps - 1, batch), dtype=z_all.dtype, device=z_all.device)
-    g_next.copy_(g_current[1:].movedim(0, -2))                   # one copy, with the dtype change
+    g_next.copy_(g_current[1:].movedim(0, -2))  # one copy, with the dtype change
     return z_prev @ g_next.view(*members, n, -1).transpose(-2, -1)
 
 
@@ -107,15 +116,20 @@ def prepared_time_major(current: torch.Tensor, w_rec: torch.Tensor) -> tuple[tor
     """One layer's (T, n, batch) current and (n, n) weights, checked and contiguous; on the CPU the
     malloc tuning the loops' buffers want is set once."""
     if current.dim() != 3 or w_rec.shape != (current.shape[1], current.shape[1]):
-        raise ValueError(f"current must be (T, n, batch) and w_rec (n, n); got {tuple(current.shape)} "
-                         f"and {tuple(w_rec.shape)}")
+        raise ValueError(
+            f"current must be (T, n, batch) and w_rec (n, n); got {tuple(current.shape)} and {tuple(w_rec.shape)}"
+        )
     if current.device.type == "cpu":
         keep_freed_cpu_memory()
     return current.contiguous(), w_rec.contiguous()
 
 
-def batch_major(time_major_layer: Callable[..., tuple[torch.Tensor, torch.Tensor]], current: torch.Tensor,
-                w_rec: torch.Tensor, *args) -> tuple[torch.Tensor, torch.Tensor]:
+def batch_major(
+    time_major_layer: Callable[..., tuple[torch.Tensor, torch.Tensor]],
+    current: torch.Tensor,
+    w_rec: torch.Tensor,
+    *args,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A time-major layer on the user's (batch, T, n) current: (spikes, voltages) (batch, T, n), views of
     the time-major storage."""
     _check_layer_inputs(current, w_rec)

@@ -1,4 +1,5 @@
 """glibc malloc tuning for the fast path's large per-pass buffers on CPU."""
+
 from __future__ import annotations
 
 import ctypes
@@ -6,8 +7,7 @@ import os
 import platform
 import sys
 
-
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3           # glibc mallopt parameter numbers
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameter numbers
 _malloc_tuned: bool | None = None
 
 
@@ -23,13 +23,17 @@ def keep_freed_cpu_memory() -> bool:
     global _malloc_tuned
     if _malloc_tuned is None:
         _malloc_tuned = False
-        if (os.environ.get("STABVIZ_MALLOC_TUNING", "1") != "0" and sys.platform.startswith("linux")
-                and platform.libc_ver()[0] == "glibc"):
+        if (
+            os.environ.get("STABVIZ_MALLOC_TUNING", "1") != "0"
+            and sys.platform.startswith("linux")
+            and platform.libc_ver()[0] == "glibc"
+        ):
             try:
                 libc = ctypes.CDLL(None)
                 # blocks up to 32 MiB (glibc's ceiling) come from the heap, and the heap is never trimmed
-                _malloc_tuned = bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)) and \
-                    bool(libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30))
+                _malloc_tuned = bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)) and bool(
+                    libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
+                )
             except (OSError, AttributeError):
                 _malloc_tuned = False
     return _malloc_tuned

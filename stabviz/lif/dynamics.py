@@ -1,10 +1,11 @@
 """The fixed (untrained) part of a layer, alone or stacked for an ensemble, and which layers may
 step together."""
+
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 
@@ -15,6 +16,7 @@ from stabviz.config import LIFConfig, Surrogate
 @dataclass(frozen=True)
 class Dynamics:
     """The fixed (untrained) part of a layer: leak α, threshold θ, reset mode, and the surrogate."""
+
     leak: float
     threshold: float
     reset: str
@@ -25,11 +27,19 @@ class Dynamics:
     tail: float
 
     @classmethod
-    def of(cls, cfg: LIFConfig | "Dynamics") -> "Dynamics":
+    def of(cls, cfg: LIFConfig | Dynamics) -> Dynamics:
         if isinstance(cfg, Dynamics):
             return cfg
-        return cls(float(cfg.leak), float(cfg.threshold), cfg.reset, bool(cfg.reset_grad), cfg.shape,
-                   float(cfg.dampening), float(cfg.sharpness), float(cfg.tail))
+        return cls(
+            float(cfg.leak),
+            float(cfg.threshold),
+            cfg.reset,
+            bool(cfg.reset_grad),
+            cfg.shape,
+            float(cfg.dampening),
+            float(cfg.sharpness),
+            float(cfg.tail),
+        )
 
     @functools.cached_property
     def surrogate(self) -> Surrogate:
@@ -50,6 +60,7 @@ class EnsembleDynamics:
     """The fixed part of E layers stepped together: each member's leak α, threshold θ and surrogate
     γ, β, q as (E, 1, 1) tensors (they broadcast over a member's (n, batch) block of the time-major
     (T, E, n, batch) buffers); the reset mode and the surrogate's shape are shared."""
+
     leak: torch.Tensor
     threshold: torch.Tensor
     reset: str
@@ -60,20 +71,37 @@ class EnsembleDynamics:
     tail: torch.Tensor
 
     @classmethod
-    def of(cls, members: Sequence[LIFConfig | Dynamics], dtype: torch.dtype = torch.float32,
-           device: str | torch.device = "cpu") -> "EnsembleDynamics":
+    def of(
+        cls,
+        members: Sequence[LIFConfig | Dynamics],
+        dtype: torch.dtype = torch.float32,
+        device: str | torch.device = "cpu",
+    ) -> EnsembleDynamics:
         dyns = [Dynamics.of(m) for m in members]
         if not dyns:
             raise ValueError("an ensemble needs at least one member")
         shared = {(d.reset, d.reset_grad, d.shape) for d in dyns}
         if len(shared) > 1:
-            raise ValueError(f"ensemble members must share the reset mode, reset grad and surrogate shape; "
-                             f"got {sorted(shared)} (split them with group_by_shape)")
-        column = lambda name: torch.tensor([getattr(d, name) for d in dyns], dtype=dtype,   # noqa: E731
-                                           device=device).view(-1, 1, 1)
+            raise ValueError(
+                f"ensemble members must share the reset mode, reset grad and surrogate shape; "
+                f"got {sorted(shared)} (split them with group_by_shape)"
+            )
+        column = lambda name: torch.tensor(
+            [getattr(d, name) for d in dyns],
+            dtype=dtype,  # noqa: E731
+            device=device,
+        ).view(-1, 1, 1)
         first = dyns[0]
-        return cls(column("leak"), column("threshold"), first.reset, first.reset_grad, first.shape,
-                   column("dampening"), column("sharpness"), column("tail"))
+        return cls(
+            column("leak"),
+            column("threshold"),
+            first.reset,
+            first.reset_grad,
+            first.shape,
+            column("dampening"),
+            column("sharpness"),
+            column("tail"),
+        )
 
     @property
     def members(self) -> int:
@@ -83,8 +111,7 @@ class EnsembleDynamics:
         """σ'(y − θ) of every member at once, y (..., E, n, batch). The parameters were validated as
         LIFConfig fields, so the shape's formula runs directly: no host synchronisation (which a
         CUDA graph capture would refuse)."""
-        unit = surrogates.SHAPE_TABLE[self.shape].torch_prime((y - self.threshold).abs_(), self.sharpness,
-                                                              self.tail)
+        unit = surrogates.SHAPE_TABLE[self.shape].torch_prime((y - self.threshold).abs_(), self.sharpness, self.tail)
         return unit.mul_(self.dampening)
 
 

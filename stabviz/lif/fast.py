@@ -1,5 +1,6 @@
 """The fast path: the layer's time loop on preallocated time-major buffers with a hand-written backward
 (σ' for all steps at once, ∂L/∂W_rec as one GEMM). Its gradients equal stabviz.lif.reference's."""
+
 from __future__ import annotations
 
 import torch
@@ -38,20 +39,28 @@ def _forward_loop(current: torch.Tensor, w_rec: torch.Tensor, dyn: Dynamics, bf1
     ys, zs = y_all.unbind(0), z_all.unbind(0)
     ns = keep_mask.unbind(0) if mult else None
     us = pre_reset.unbind(0) if pre_reset is not None else None
-    drives = us if us is not None else ys                 # where I_t is accumulated (u_t for mult1 + grad)
+    drives = us if us is not None else ys  # where I_t is accumulated (u_t for mult1 + grad)
     ops = _InPlace() if isinstance(alpha, float) else _InPlaceEnsemble()
-    integrate, fire = neuron.integrate, neuron.fire     # local names: ~1 µs per step counts
+    integrate, fire = neuron.integrate, neuron.fire  # local names: ~1 µs per step counts
     for t, y in enumerate(ys):
         ops.out, ops.spikes = y, zs[t]
         if t:
-            ops.in_gemm = None if mult else zs[t - 1]      # L1's −θ z_{t−1} came with the GEMM
-            integrate(ys[t - 1], zs[t - 1], recur(drives[t], zs[t - 1]), alpha, theta, reset, ops,
-                      keep=ns[t - 1] if mult else None)
+            ops.in_gemm = None if mult else zs[t - 1]  # L1's −θ z_{t−1} came with the GEMM
+            integrate(
+                ys[t - 1],
+                zs[t - 1],
+                recur(drives[t], zs[t - 1]),
+                alpha,
+                theta,
+                reset,
+                ops,
+                keep=ns[t - 1] if mult else None,
+            )
         elif us is not None:
-            y.copy_(us[0])                                 # y_0 = I_0: y_{−1} = z_{−1} = 0
+            y.copy_(us[0])  # y_0 = I_0: y_{−1} = z_{−1} = 0
         fire(y, theta, ops)
         if mult:
-            torch.le(y, theta, out=ns[t])                  # 1 − z_t, kept for the next step and backward
+            torch.le(y, theta, out=ns[t])  # 1 − z_t, kept for the next step and backward
     return z_all, y_all, keep_mask, pre_reset
 
 
@@ -59,6 +68,7 @@ class _InPlace:
     """stabviz.neuron's primitives on the fast loop's buffers, allocating nothing: each result lands in
     the drive buffer it updates, in ``out`` (the voltage y_t) or in ``spikes`` (z_t). A term in
     ``in_gemm`` (L1's reset spikes, whose −θ rides on W's diagonal) is already in the drive."""
+
     __slots__ = ("out", "spikes", "in_gemm")
 
     def axpy(self, a: float, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -78,6 +88,7 @@ class _InPlace:
 class _InPlaceEnsemble(_InPlace):
     """:class:`_InPlace` with per-member coefficients: α and θ are (E, 1, 1) tensors that broadcast
     over each member's (n, batch) block of an (E, n, batch) step."""
+
     __slots__ = ()
 
     def axpy(self, a: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -95,12 +106,12 @@ class _LIFLoop:
         self.dyn, self.bf16 = dyn, bf16
 
     def forward(self, current, w_rec):
-        return _forward_loop(current, w_rec, self.dyn, self.bf16)    # spikes, voltages, keep mask, pre-reset
+        return _forward_loop(current, w_rec, self.dyn, self.bf16)  # spikes, voltages, keep mask, pre-reset
 
     def backward(self, w_rec, z_all, y_all, saved, work, grad_y):
         keep_mask, pre_reset = saved
         dyn, bf16 = self.dyn, self.bf16
-        sgp = dyn.sg_prime(y_all)                                   # σ'(y_t − θ) for all t at once
+        sgp = dyn.sg_prime(y_all)  # σ'(y_t − θ) for all t at once
         if dyn.reset == "subtract":
             w_bwd = with_diagonal_shift(w_rec, -dyn.threshold) if dyn.reset_grad else w_rec
             return _backward_subtract(sgp, work, grad_y, MatAdd(w_bwd, bf16), dyn.leak)
@@ -173,17 +184,20 @@ def _backward_mult1(sgp, work, grad_y, recur_t: MatAdd, dyn: Dynamics, keep_mask
     return h
 
 
-def recurrent_lif_time_major(current: torch.Tensor, w_rec: torch.Tensor, dyn: LIFConfig | Dynamics,
-                             bf16_matmul: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def recurrent_lif_time_major(
+    current: torch.Tensor, w_rec: torch.Tensor, dyn: LIFConfig | Dynamics, bf16_matmul: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The fast layer on time-major tensors: current (T, n, batch) -> (spikes, voltages) (T, n, batch)."""
     current, w_rec = prepared_time_major(current, w_rec)
     return RecurrentLayer.apply(current, w_rec, _LIFLoop(Dynamics.of(dyn), bool(bf16_matmul)))
 
 
-def recurrent_lif(current: torch.Tensor, w_rec: torch.Tensor, dyn: LIFConfig | Dynamics,
-                  bf16_matmul: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def recurrent_lif(
+    current: torch.Tensor, w_rec: torch.Tensor, dyn: LIFConfig | Dynamics, bf16_matmul: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One recurrent LIF layer, fast path. ``current`` (batch, T, n) = x W_in + b; ``w_rec`` (n, n)
-    used as z W_rec (its diagonal is used as given: zero it, or mask it, for the layer of docs/theory.md#11-the-layer-equations-l1-to-l3).
+    used as z W_rec (its diagonal is used as given: zero it, or mask it, for the layer of
+    docs/theory.md#11-the-layer-equations-l1-to-l3).
 
     Returns (spikes, voltages), each (batch, T, n) (views of time-major storage). Gradients flow to
     ``current`` and ``w_rec``; they equal :func:`reference_recurrent`'s. ``bf16_matmul`` rounds the
@@ -192,8 +206,9 @@ def recurrent_lif(current: torch.Tensor, w_rec: torch.Tensor, dyn: LIFConfig | D
     return batch_major(recurrent_lif_time_major, current, w_rec, dyn, bf16_matmul)
 
 
-def recurrent_lif_ensemble(current: torch.Tensor, w_rec: torch.Tensor, dyn: EnsembleDynamics,
-                           bf16_matmul: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def recurrent_lif_ensemble(
+    current: torch.Tensor, w_rec: torch.Tensor, dyn: EnsembleDynamics, bf16_matmul: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """E fast layers stepped together on time-major tensors: current (T, E, n, batch), w_rec (E, n, n)
     (each used as z W_rec, diagonal as given) -> (spikes, voltages) (T, E, n, batch).
 
@@ -203,10 +218,15 @@ def recurrent_lif_ensemble(current: torch.Tensor, w_rec: torch.Tensor, dyn: Ense
     if not isinstance(dyn, EnsembleDynamics):
         raise ValueError(f"dyn must be an EnsembleDynamics; got {type(dyn).__name__}")
     members = dyn.members
-    if current.dim() != 4 or current.shape[1] != members or \
-            w_rec.shape != (members, current.shape[2], current.shape[2]):
-        raise ValueError(f"current must be (T, {members}, n, batch) and w_rec ({members}, n, n); got "
-                         f"{tuple(current.shape)} and {tuple(w_rec.shape)}")
+    if (
+        current.dim() != 4
+        or current.shape[1] != members
+        or w_rec.shape != (members, current.shape[2], current.shape[2])
+    ):
+        raise ValueError(
+            f"current must be (T, {members}, n, batch) and w_rec ({members}, n, n); got "
+            f"{tuple(current.shape)} and {tuple(w_rec.shape)}"
+        )
     if current.device.type == "cpu":
         keep_freed_cpu_memory()
     return RecurrentLayer.apply(current.contiguous(), w_rec.contiguous(), _LIFLoop(dyn, bool(bf16_matmul)))

@@ -1,10 +1,11 @@
 """CUDA graphs: one captured training step, replayed."""
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
-
 
 GRAPH_OFF_DEVICE = "CUDA graphs need a CUDA device; the step ran eagerly"
 
@@ -24,13 +25,18 @@ class CapturedStep:
     CUDA or the capture fails, every call runs eagerly and ``note`` says why. ``capture`` is the
     capturing function (:func:`capture_cuda_graph`; tests pass a fake)."""
 
-    def __init__(self, fn: Callable[[], Any], device: torch.device, enabled: bool = True, warmup: int = 3,
-                 capture: Callable | None = None):
+    def __init__(
+        self,
+        fn: Callable[[], Any],
+        device: torch.device,
+        enabled: bool = True,
+        warmup: int = 3,
+        capture: Callable | None = None,
+    ):
         self.fn, self.warmup, self.note = fn, warmup, None
         self.capture = capture or capture_cuda_graph
         self.enabled = bool(enabled)
-        if self.enabled and capture is None and (torch.device(device).type != "cuda"
-                                                 or not torch.cuda.is_available()):
+        if self.enabled and capture is None and (torch.device(device).type != "cuda" or not torch.cuda.is_available()):
             self.enabled, self.note = False, GRAPH_OFF_DEVICE
         self._replay, self._out, self._calls = None, None, 0
 
@@ -51,11 +57,11 @@ class CapturedStep:
             return self._eager()
         try:
             self._replay, self._out = self.capture(self.fn)
-        except Exception as exc:            # any capture failure means: stay eager, and say so
+        except Exception as exc:  # any capture failure means: stay eager, and say so
             self.enabled, self._replay = False, None
             self.note = f"CUDA graph capture failed ({type(exc).__name__}: {str(exc)[:200]}); the step ran eagerly"
             return self._eager()
-        self._replay()                      # capturing records the step without running it
+        self._replay()  # capturing records the step without running it
         return self._out
 
     def _eager(self) -> Any:

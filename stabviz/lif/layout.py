@@ -6,6 +6,7 @@ Wᵀ (n × n) @ z_tᵀ (n × batch), about 20% faster on CPUs than z_t (batch ×
 elementwise work runs on contiguous memory. Between layers the spikes are copied to feature-major
 (n, T·batch) so that the next input projection and the readout are single GEMMs; that copy moves
 whole 'batch' rows and is cheap."""
+
 from __future__ import annotations
 
 import torch

@@ -1,7 +1,8 @@
 """Networks of LIF layers with a linear readout: one network, or E of one shape stepped together."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -44,9 +45,16 @@ class LIFNetwork(torch.nn.Module):
     from ``generator`` (default: seeded with cfg.seed), then moved to ``device``.
     """
 
-    def __init__(self, cfg: LIFConfig, n_layers: int = 1, n_out: int = 10,
-                 generator: torch.Generator | None = None, device: str | torch.device | None = "cpu",
-                 dtype: torch.dtype = torch.float32, bf16_matmul: bool = False):
+    def __init__(
+        self,
+        cfg: LIFConfig,
+        n_layers: int = 1,
+        n_out: int = 10,
+        generator: torch.Generator | None = None,
+        device: str | torch.device | None = "cpu",
+        dtype: torch.dtype = torch.float32,
+        bf16_matmul: bool = False,
+    ):
         super().__init__()
         if isinstance(n_layers, bool) or not isinstance(n_layers, int) or not 1 <= n_layers <= MAX_LAYERS:
             raise ValueError(f"n_layers = {n_layers!r} is outside the allowed range [1, {MAX_LAYERS}]")
@@ -55,7 +63,7 @@ class LIFNetwork(torch.nn.Module):
         device = resolve_device(device)
         generator = torch.Generator().manual_seed(cfg.seed) if generator is None else generator
         self.cfg, self.dyn, self.bf16_matmul = cfg, Dynamics.of(cfg), bool(bf16_matmul)
-        self.variant = Variant.of(cfg)              # which neuron model (stabviz.lif.variants)
+        self.variant = Variant.of(cfg)  # which neuron model (stabviz.lif.variants)
         if bf16_matmul and self.variant.neuron != "lif":
             raise ValueError(f"bf16_matmul = True is for neuron = 'lif' only; got neuron = {cfg.neuron!r}")
         self.layer_cfgs = [layer_config(cfg, k) for k in range(n_layers)]
@@ -66,8 +74,7 @@ class LIFNetwork(torch.nn.Module):
             self.w_rec.append(torch.nn.Parameter(w_rec))
             self.bias.append(torch.nn.Parameter(b))
         out_law = standard_law("glorot-uniform", cfg.n_rec, n_out)
-        self.w_out = torch.nn.Parameter(sample_matrix(out_law, cfg.n_rec, n_out, generator, dtype=dtype,
-                                                      device=device))
+        self.w_out = torch.nn.Parameter(sample_matrix(out_law, cfg.n_rec, n_out, generator, dtype=dtype, device=device))
         self.b_out = torch.nn.Parameter(torch.zeros(n_out, dtype=dtype, device=device))
         off_diagonal = 1.0 - torch.eye(cfg.n_rec, dtype=dtype, device=device)
         self.register_buffer("off_diagonal", off_diagonal, persistent=False)
@@ -101,9 +108,10 @@ class LIFNetwork(torch.nn.Module):
         batch, steps, n_in = x.shape
         x = x.to(self.w_in[0].dtype)
         # layer 0: one GEMM on the batch-major input, then one 2-D transpose to time-major
-        current = to_time_major(torch.addmm(self.bias[0], x.reshape(batch * steps, n_in), self.w_in[0])
-                                .view(batch, steps, -1))
-        spikes, voltages, features = [], [], None   # features: the previous layer's spikes, (n, T·batch)
+        current = to_time_major(
+            torch.addmm(self.bias[0], x.reshape(batch * steps, n_in), self.w_in[0]).view(batch, steps, -1)
+        )
+        spikes, voltages, features = [], [], None  # features: the previous layer's spikes, (n, T·batch)
         for k in range(self.n_layers):
             if k:
                 # feature-major (n, T·batch) spikes make the next input projection one GEMM
@@ -160,19 +168,21 @@ class LIFEnsemble(torch.nn.Module):
         if any(m.variant.neuron != "lif" for m in members):
             raise ValueError("an ensemble steps LIF members only; train alif and cuba networks one at a time")
         first = members[0]
-        sizes = {(shape_key(m.cfg), m.n_layers, m.n_out, m.w_in[0].dtype, m.w_in[0].device,
-                  m.bf16_matmul) for m in members}
+        sizes = {
+            (shape_key(m.cfg), m.n_layers, m.n_out, m.w_in[0].dtype, m.w_in[0].device, m.bf16_matmul) for m in members
+        }
         if len(sizes) > 1:
-            raise ValueError("ensemble members must share n_in, n_rec, layers, n_out, reset, surrogate shape, "
-                             "dtype and device (split them with group_by_shape)")
+            raise ValueError(
+                "ensemble members must share n_in, n_rec, layers, n_out, reset, surrogate shape, "
+                "dtype and device (split them with group_by_shape)"
+            )
         self.members = torch.nn.ModuleList(members)
         self.dyn = EnsembleDynamics.of([m.dyn for m in members], first.w_in[0].dtype, first.w_in[0].device)
         self.bf16_matmul = first.bf16_matmul
 
     def stacked(self, name: str, layer: int | None = None) -> torch.Tensor:
         """Parameter ``name`` (of ``layer``) of every member, stacked (differentiable)."""
-        return torch.stack([getattr(m, name) if layer is None else getattr(m, name)[layer]
-                            for m in self.members])
+        return torch.stack([getattr(m, name) if layer is None else getattr(m, name)[layer] for m in self.members])
 
     def forward(self, x: torch.Tensor):
         first = self.members[0]
@@ -180,14 +190,16 @@ class LIFEnsemble(torch.nn.Module):
             raise ValueError(f"x must have shape ({len(self.members)}, batch, T, {first.n_in}); got {tuple(x.shape)}")
         members, batch, steps, n_in = x.shape
         x = x.to(first.w_in[0].dtype)
-        current = torch.baddbmm(self.stacked("bias", 0)[:, None, :], x.reshape(members, batch * steps, n_in),
-                                self.stacked("w_in", 0))
-        current = current.view(members, batch, steps, -1).permute(2, 0, 3, 1).contiguous()   # (T, E, n, B)
-        spikes, features = [], None           # features: the previous layer's spikes, (E, n, T·batch)
+        current = torch.baddbmm(
+            self.stacked("bias", 0)[:, None, :], x.reshape(members, batch * steps, n_in), self.stacked("w_in", 0)
+        )
+        current = current.view(members, batch, steps, -1).permute(2, 0, 3, 1).contiguous()  # (T, E, n, B)
+        spikes, features = [], None  # features: the previous layer's spikes, (E, n, T·batch)
         for k in range(first.n_layers):
             if k:
-                current = torch.baddbmm(self.stacked("bias", k)[:, :, None],
-                                        self.stacked("w_in", k).transpose(1, 2), features)
+                current = torch.baddbmm(
+                    self.stacked("bias", k)[:, :, None], self.stacked("w_in", k).transpose(1, 2), features
+                )
                 current = current.view(members, -1, steps, batch).permute(2, 0, 1, 3).contiguous()
             w_rec = self.stacked("w_rec", k) * first.off_diagonal
             z, _ = recurrent_lif_ensemble(current, w_rec, self.dyn, self.bf16_matmul)

@@ -1,8 +1,9 @@
 """Gradient flow: ‖∂L/∂y_t‖ per layer and step, and the one-step gain fitted to it."""
+
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -16,7 +17,8 @@ def probe_gradient_flow(net: LIFNetwork, x: torch.Tensor, target: torch.Tensor) 
 
     L is the cross-entropy of the LAST step's readout against ``target`` (batch,), so row k shows how
     the error sent back from step T − 1 grows or shrinks on its way to earlier steps
-    (docs/theory.md#14-the-backward-pass-the-one-step-jacobian-m: δ_{t−1} = M_tᵀ δ_t). Uses the reference path; parameter ``.grad`` fields are untouched.
+    (docs/theory.md#14-the-backward-pass-the-one-step-jacobian-m: δ_{t−1} = M_tᵀ δ_t). Uses the reference path;
+    parameter ``.grad`` fields are untouched.
     """
     target = torch.as_tensor(target, device=x.device)
     if target.dim() != 1 or target.shape[0] != x.shape[0]:
@@ -34,7 +36,8 @@ def probe_gradient_flow(net: LIFNetwork, x: torch.Tensor, target: torch.Tensor) 
 
 def fit_gradient_gain(norms: Sequence[float] | np.ndarray) -> float | np.ndarray:
     """ρ̂ = exp(slope of log‖∂L/∂y_t‖ against the distance T − t from the loss step): the measured
-    one-step gradient gain (docs/theory.md#55-the-measured-counterparts-and-the-training-verdict; ρ̂ < 1 vanishing, > 1 exploding).
+    one-step gradient gain (docs/theory.md#55-the-measured-counterparts-and-the-training-verdict; ρ̂ < 1 vanishing, > 1
+    exploding).
 
     ``norms`` has shape (T,) -> float, or (n_layers, T) -> one ρ̂ per row. Non-positive and non-finite
     entries are ignored; nan when fewer than 2 usable points remain.

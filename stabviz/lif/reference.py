@@ -1,5 +1,6 @@
 """The LIF layer by plain autograd, one step at a time: the referee for the fast path's gradients and
 the path the gradient-flow probe uses."""
+
 from __future__ import annotations
 
 import torch
@@ -9,8 +10,9 @@ from stabviz.config import LIFConfig
 from stabviz.lif.dynamics import Dynamics
 
 
-def lif_step(current: torch.Tensor, z_prev: torch.Tensor, y_prev: torch.Tensor, w_rec: torch.Tensor,
-             dyn: Dynamics) -> tuple[torch.Tensor, torch.Tensor]:
+def lif_step(
+    current: torch.Tensor, z_prev: torch.Tensor, y_prev: torch.Tensor, w_rec: torch.Tensor, dyn: Dynamics
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One step of L1/L2/L3. ``current`` = x_t W_in + b (batch, n); returns (z_t, y_t)."""
     total = current + z_prev @ w_rec
     reset = z_prev if dyn.reset_grad else z_prev.detach()
@@ -18,8 +20,11 @@ def lif_step(current: torch.Tensor, z_prev: torch.Tensor, y_prev: torch.Tensor, 
     return dyn.spike(y), y
 
 
-def reference_recurrent(current: torch.Tensor, w_rec: torch.Tensor, dyn: LIFConfig | Dynamics,
-                        ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+def reference_recurrent(
+    current: torch.Tensor,
+    w_rec: torch.Tensor,
+    dyn: LIFConfig | Dynamics,
+) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
     """The layer by plain autograd. ``current`` (batch, T, n) = x W_in + b.
 
     Returns (spikes (batch, T, n), voltages (batch, T, n), the T voltage tensors (batch, n) that are

@@ -23,6 +23,7 @@ adjoints of y_t, i_t, a_t and s_t = σ'(y_t − θ_t), going from t + 1 to t:
 and ∂L/∂W_rec = Σ_t z_{t−1}ᵀ G_i,t as one GEMM. The loop carries E_t = G_a,t + β_a G_y,t in place of
 G_a,t (the same numbers, one kernel a step fewer: see ``_Coefficients``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from stabviz.lif.reference import _check_layer_inputs
 @dataclass(frozen=True)
 class Variant:
     """Which neuron model, and its parameters (the LIF ignores them)."""
+
     neuron: str = "lif"
     adapt_decay: float = 0.0
     adapt_strength: float = 0.0
@@ -50,8 +52,9 @@ class Variant:
     def of(cls, cfg: LIFConfig | Variant) -> Variant:
         if isinstance(cfg, Variant):
             return cfg
-        return cls(cfg.neuron, float(cfg.adapt_decay), float(cfg.adapt_strength), bool(cfg.adapt_grad),
-                   float(cfg.syn_decay))
+        return cls(
+            cfg.neuron, float(cfg.adapt_decay), float(cfg.adapt_strength), bool(cfg.adapt_grad), float(cfg.syn_decay)
+        )
 
     @property
     def adapts(self) -> bool:
@@ -65,6 +68,7 @@ class Variant:
 class State(NamedTuple):
     """A layer's state after a step, (batch, n) each: spikes, voltage, adaptation (alif) or synaptic
     current (cuba), zero for the models that have none."""
+
     z: torch.Tensor
     y: torch.Tensor
     a: torch.Tensor
@@ -78,11 +82,12 @@ class State(NamedTuple):
 # ---------------------------------------------------------------------------------------------
 # Pure steps (plain autograd): the referee
 
+
 def alif_step(current: torch.Tensor, state: State, w_rec: torch.Tensor, dyn: Dynamics, var: Variant) -> State:
     """One ALIF step. ``current`` = x_t W_in + b (batch, n)."""
     total = current + state.z @ w_rec
     reset = state.z if dyn.reset_grad else state.z.detach()
-    crossed = dyn.threshold + var.adapt_strength * state.a          # θ_{t−1}: what the spike crossed
+    crossed = dyn.threshold + var.adapt_strength * state.a  # θ_{t−1}: what the spike crossed
     y = neuron.integrate(state.y, reset, total, dyn.leak, crossed, dyn.reset)
     a = var.adapt_decay * state.a + (1.0 - var.adapt_decay) * state.z
     a = a if var.adapt_grad else a.detach()
@@ -100,8 +105,7 @@ def cuba_step(current: torch.Tensor, state: State, w_rec: torch.Tensor, dyn: Dyn
     return State(dyn.spike(y), y, state.a, i)
 
 
-def lif_state_step(current: torch.Tensor, state: State, w_rec: torch.Tensor, dyn: Dynamics,
-                   var: Variant) -> State:
+def lif_state_step(current: torch.Tensor, state: State, w_rec: torch.Tensor, dyn: Dynamics, var: Variant) -> State:
     """The LIF (stabviz.lif.reference.lif_step's rule) in the family's signature."""
     total = current + state.z @ w_rec
     reset = state.z if dyn.reset_grad else state.z.detach()
@@ -112,8 +116,11 @@ def lif_state_step(current: torch.Tensor, state: State, w_rec: torch.Tensor, dyn
 STEPS = {"lif": lif_state_step, "alif": alif_step, "cuba": cuba_step}
 
 
-def reference_variant(current: torch.Tensor, w_rec: torch.Tensor, cfg: LIFConfig | tuple[Dynamics, Variant],
-                      ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+def reference_variant(
+    current: torch.Tensor,
+    w_rec: torch.Tensor,
+    cfg: LIFConfig | tuple[Dynamics, Variant],
+) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
     """The layer of ``cfg.neuron`` by plain autograd; as :func:`stabviz.lif.reference_recurrent`:
     (spikes, voltages (batch, T, n), the T voltage nodes of the graph)."""
     dyn, var = _parts(cfg)
@@ -136,6 +143,7 @@ def _parts(cfg) -> tuple[Dynamics, Variant]:
 # Fast path: time-major (T, n, batch) buffers, one GEMM per step each way. Every elementwise kernel
 # costs a few µs at n = 256, B = 32 (a tenth of the step's GEMM), so the loops run as few as the rules allow.
 
+
 def _forward_loop(current: torch.Tensor, w_rec: torch.Tensor, dyn: Dynamics, var: Variant):
     """(spikes, voltages, drives i_t or None, thresholds θ_t or None), each (T, n, batch), by stabviz.neuron's
     (L1)-(L3). The alif threshold runs as θ_t = ρ_a θ_{t−1} + (1 − ρ_a)(θ + β_a z_{t−1}) (the same as
@@ -149,14 +157,14 @@ def _forward_loop(current: torch.Tensor, w_rec: torch.Tensor, dyn: Dynamics, var
     y_all = torch.empty_like(current) if own_drive else current.clone()
     keep_all = torch.empty_like(current) if dyn.reset != "subtract" else None
     theta_all = _threshold_start(current, dyn, var) if var.adapts else None
-    w_fwd = w_rec.t().contiguous()                # (n_post × n_pre): I_tᵀ += Wᵀ z_{t−1}ᵀ
+    w_fwd = w_rec.t().contiguous()  # (n_post × n_pre): I_tᵀ += Wᵀ z_{t−1}ᵀ
     zs, ys = z_all.unbind(0), y_all.unbind(0)
     ds = drive.unbind(0) if own_drive else ys
     ks = keep_all.unbind(0) if keep_all is not None else None
     thetas = theta_all.unbind(0) if var.adapts else (dyn.threshold,) * steps
     step_up = (1.0 - var.adapt_decay) * var.adapt_strength
     if own_drive:
-        ys[0].copy_(ds[0])                        # y_{−1} = z_{−1} = a_{−1} = i_{−1} = 0
+        ys[0].copy_(ds[0])  # y_{−1} = z_{−1} = a_{−1} = i_{−1} = 0
     for t in range(steps):
         y = ys[t]
         if t:
@@ -164,7 +172,7 @@ def _forward_loop(current: torch.Tensor, w_rec: torch.Tensor, dyn: Dynamics, var
             i.addmm_(w_fwd, z_prev)
             if var.filters:
                 i.add_(ds[t - 1], alpha=var.syn_decay)
-            if dyn.reset == "subtract":                    # (L1) α y + i − θ_{t−1} z
+            if dyn.reset == "subtract":  # (L1) α y + i − θ_{t−1} z
                 if own_drive:
                     torch.add(i, y_prev, alpha=alpha, out=y)
                 else:
@@ -173,9 +181,9 @@ def _forward_loop(current: torch.Tensor, w_rec: torch.Tensor, dyn: Dynamics, var
                     y.addcmul_(z_prev, thetas[t - 1], value=-1.0)
                 else:
                     y.add_(z_prev, alpha=-dyn.threshold)
-            elif dyn.reset == "mult1":                     # (L2) (α y + i)(1 − z)
+            elif dyn.reset == "mult1":  # (L2) (α y + i)(1 − z)
                 torch.add(i, y_prev, alpha=alpha, out=y).mul_(ks[t - 1])
-            elif own_drive:                                # (L3) α y (1 − z) + i
+            elif own_drive:  # (L3) α y (1 − z) + i
                 torch.addcmul(i, y_prev, ks[t - 1], value=alpha, out=y)
             else:
                 y.addcmul_(y_prev, ks[t - 1], value=alpha)
@@ -183,7 +191,7 @@ def _forward_loop(current: torch.Tensor, w_rec: torch.Tensor, dyn: Dynamics, var
                 thetas[t].add_(thetas[t - 1], alpha=var.adapt_decay).add_(z_prev, alpha=step_up)
         torch.gt(y, thetas[t], out=zs[t])
         if ks is not None:
-            torch.le(y, thetas[t], out=ks[t])              # 1 − z_t, for the next step
+            torch.le(y, thetas[t], out=ks[t])  # 1 − z_t, for the next step
     return z_all, y_all, drive, theta_all
 
 
@@ -201,7 +209,7 @@ class _VariantLoop:
         self.dyn, self.var = dyn, var
 
     def forward(self, current, w_rec):
-        return _forward_loop(current, w_rec, self.dyn, self.var)     # spikes, voltages, drives, thresholds
+        return _forward_loop(current, w_rec, self.dyn, self.var)  # spikes, voltages, drives, thresholds
 
     def backward(self, w_rec, z_all, y_all, saved, work, grad_y):
         drive, theta_all = saved
@@ -226,6 +234,7 @@ class _Coefficients:
       G_a and G_y, cancels, and ∂L/∂z_t's (1 − ρ_a) G_a,{t+1} becomes (1 − ρ_a)(E_{t+1} − β_a G_y,{t+1});
     - ``keep``: ∂y_t/∂i_t = 1 − z_{t−1} (mult1; row 0 is 1), else None.
     """
+
     w: torch.Tensor
     reset: float | torch.Tensor | None
     leak: float | torch.Tensor
@@ -244,15 +253,15 @@ class _Coefficients:
             shift = (1.0 - var.adapt_decay) * var.adapt_strength
             reset = shift if reset is None else reset + shift
             beta = var.adapt_strength
-            if mult:                                            # c_t = β_a (α (1 − z_t) − ρ_a)
+            if mult:  # c_t = β_a (α (1 − z_t) − ρ_a)
                 adapt = torch.sub(leak, var.adapt_decay).mul_(beta)
-            else:                                               # c_t = β_a (α − ρ_a − z_t), one kernel
+            else:  # c_t = β_a (α − ρ_a − z_t), one kernel
                 adapt = torch.rsub(z_all, beta * (dyn.leak - var.adapt_decay), alpha=beta)
         keep = None
         if dyn.reset == "mult1":
             keep = torch.ones_like(z_all)
             torch.sub(1.0, z_all[:-1], out=keep[1:])
-        own_drive = keep is not None or var.filters           # G_i differs from G_y
+        own_drive = keep is not None or var.filters  # G_i differs from G_y
         if isinstance(reset, float) and not own_drive:
             return cls(with_diagonal_shift(w_rec, -reset), None, leak, adapt, keep, own_drive)
         return cls(w_rec, reset, leak, adapt, keep, own_drive)
@@ -262,7 +271,7 @@ def _backward_loop(sgp, g_z, dy, coef: _Coefficients, var: Variant):
     """The adjoint recursion of the module docstring; returns G_i (T, n, B) = ∂L/∂current. ``g_z`` holds
     dZ and becomes ∂L/∂z in place."""
     steps = g_z.shape[0]
-    padded = lambda: g_z.new_zeros((steps + 1, *g_z.shape[1:]))    # noqa: E731 (row T: the zero after the end)
+    padded = lambda: g_z.new_zeros((steps + 1, *g_z.shape[1:]))  # noqa: E731 (row T: the zero after the end)
     g_y_all = padded()
     g_drive = padded() if coef.own_drive else g_y_all
     gz, gy, gi, ss = g_z.unbind(0), g_y_all.unbind(0), g_drive.unbind(0), sgp.unbind(0)
@@ -312,8 +321,9 @@ def _reset_coefficients(dyn: Dynamics, y_all, drive, theta_all):
     return dyn.leak * y_all
 
 
-def recurrent_variant_time_major(current: torch.Tensor, w_rec: torch.Tensor,
-                                 cfg: LIFConfig | tuple[Dynamics, Variant]) -> tuple[torch.Tensor, torch.Tensor]:
+def recurrent_variant_time_major(
+    current: torch.Tensor, w_rec: torch.Tensor, cfg: LIFConfig | tuple[Dynamics, Variant]
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The fast alif / cuba layer on time-major tensors: current (T, n, batch) -> (spikes, voltages)."""
     dyn, var = _parts(cfg)
     if var.neuron not in ("alif", "cuba"):
@@ -322,7 +332,10 @@ def recurrent_variant_time_major(current: torch.Tensor, w_rec: torch.Tensor,
     return RecurrentLayer.apply(current, w_rec, _VariantLoop(dyn, var))
 
 
-def recurrent_variant(current: torch.Tensor, w_rec: torch.Tensor, cfg: LIFConfig | tuple[Dynamics, Variant],
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
+def recurrent_variant(
+    current: torch.Tensor,
+    w_rec: torch.Tensor,
+    cfg: LIFConfig | tuple[Dynamics, Variant],
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One fast alif / cuba layer on (batch, T, n) tensors, as :func:`stabviz.lif.recurrent_lif`."""
     return batch_major(recurrent_variant_time_major, current, w_rec, cfg)

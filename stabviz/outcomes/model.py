@@ -5,6 +5,7 @@ P(collapse) on standardised features, and an isotonic map from that probability 
 as a fraction of the way from the task's best accuracy down to chance. Pure numpy: reading the model
 needs neither scikit-learn nor torch.
 """
+
 from __future__ import annotations
 
 import functools
@@ -48,12 +49,24 @@ def verdict_word(p: float) -> str:
     return VERDICTS[0] if p < LOW else VERDICTS[2] if p > HIGH else VERDICTS[1]
 
 
-def outcome(log10_gain: float | None, rate: float | None, T: int, budget: int, layers: int, init: str,
-            source: str = "measured", model: dict[str, Any] | None = None) -> dict[str, Any]:
+def outcome(
+    log10_gain: float | None,
+    rate: float | None,
+    T: int,
+    budget: int,
+    layers: int,
+    init: str,
+    source: str = "measured",
+    model: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The predicted outcome of one setting: p_collapse, expected shortfall fraction, the verdict word and the
     source it was read from."""
     part = (model or load())["sources"][source]
     x = np.array([features.row(log10_gain, rate, T, budget, layers, init)])
     p = float(p_collapse(x, part)[0])
-    return {"p_collapse": p, "shortfall": float(shortfall(np.array([p]), part)[0]), "verdict": verdict_word(p),
-            "source": source}
+    return {
+        "p_collapse": p,
+        "shortfall": float(shortfall(np.array([p]), part)[0]),
+        "verdict": verdict_word(p),
+        "source": source,
+    }

@@ -6,13 +6,13 @@
     RunStore().get(run_id)["status"]
     ensure_dispatcher(RunStore())     # on opening the store: restart a dead dispatcher if runs wait
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 from stabviz.runs.local import Launcher, LauncherUnavailable, LocalLauncher, ensure_dispatcher
-from stabviz.runs.store import (ACTIVE, STATUSES, TERMINAL, TRANSITIONS, RunEnded, RunStore,
-                                StoreError, default_path)
+from stabviz.runs.store import ACTIVE, STATUSES, TERMINAL, TRANSITIONS, RunEnded, RunStore, StoreError, default_path
 from stabviz.runs.sweep import SWEEPABLE, parse_values, sweep_configs, sweep_points
 
 LAUNCHER_NAMES = ("local", "ray")
@@ -24,17 +24,37 @@ def get_launcher(name: str = "local", store: RunStore | None = None, **options: 
         return LocalLauncher(store, **options)
     if name == "ray":
         from stabviz.runs.ray_launcher import RayLauncher
+
         return RayLauncher(store, **options)
     raise ValueError(f"launcher = {name!r} is not one of: {', '.join(LAUNCHER_NAMES)}")
 
 
 def __getattr__(name: str):
-    if name == "RayLauncher":       # lazy: importing it imports ray
+    if name == "RayLauncher":  # lazy: importing it imports ray
         from stabviz.runs.ray_launcher import RayLauncher
+
         return RayLauncher
     raise AttributeError(name)
 
 
-__all__ = ["RunStore", "Launcher", "LauncherUnavailable", "LocalLauncher", "RayLauncher", "get_launcher", "STATUSES",
-           "ACTIVE", "TERMINAL", "TRANSITIONS", "StoreError", "RunEnded", "ensure_dispatcher", "SWEEPABLE", "default_path", "parse_values", "sweep_configs",
-           "sweep_points", "LAUNCHER_NAMES"]
+__all__ = [
+    "RunStore",
+    "Launcher",
+    "LauncherUnavailable",
+    "LocalLauncher",
+    "RayLauncher",
+    "get_launcher",
+    "STATUSES",
+    "ACTIVE",
+    "TERMINAL",
+    "TRANSITIONS",
+    "StoreError",
+    "RunEnded",
+    "ensure_dispatcher",
+    "SWEEPABLE",
+    "default_path",
+    "parse_values",
+    "sweep_configs",
+    "sweep_points",
+    "LAUNCHER_NAMES",
+]

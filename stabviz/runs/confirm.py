@@ -3,11 +3,13 @@
 Explore's *Confirm with a short run*, the Runs page's estimate of it and ``benchmarks/bench_confirm``
 all build it here (:func:`quick_config`), so what is measured is what the dashboard launches.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 from stabviz.config import LIFConfig, TrainConfig, limits, run_preset
+
 
 # The confirmation's size is config.RUN_PRESETS["quick"] (docs/confirmation.md says why it suffices). Its
 # verdict is measured at initialisation, on PROBE_SAMPLES (64) test samples per seed at the setting's own T;

@@ -17,6 +17,7 @@ every node *with working POSIX locks*; WAL needs shared memory between processes
 filesystems do not give across hosts, so there set ``STABVIZ_SQLITE_JOURNAL=delete`` before the database
 is first created.
 """
+
 from __future__ import annotations
 
 import errno
@@ -29,9 +30,10 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import quote
 
 from stabviz.runs.envvars import env_seconds
@@ -45,7 +47,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "queued": (),
     "running": ("queued",),
     "finished": ("running",),
-    "stopped": ("running",),              # its time limit ended it early (status.STOPPED)
+    "stopped": ("running",),  # its time limit ended it early (status.STOPPED)
     "diverged": ("running",),
     "interrupted": ("running",),
     "failed": ("queued", "running"),
@@ -65,8 +67,10 @@ ADDED_COLUMNS = {"tags": "TEXT", "deleted": "REAL", "owner": "TEXT"}
 #: Version 5: runs their time limit stopped were recorded "finished" before; they become "stopped" (once,
 #: when a store older than STOPPED_SINCE is opened).
 STOPPED_SINCE = 5
-_STOPPED_ROWS = ("UPDATE runs SET status='stopped' WHERE status='finished' "
-                 "AND CASE WHEN json_valid(summary) THEN json_extract(summary, '$.stopped_early') END = 'time limit'")
+_STOPPED_ROWS = (
+    "UPDATE runs SET status='stopped' WHERE status='finished' "
+    "AND CASE WHEN json_valid(summary) THEN json_extract(summary, '$.stopped_early') END = 'time limit'"
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -146,18 +150,23 @@ def store_error(exc: BaseException, path: Path | str) -> StoreError:
     code = getattr(exc, "errno", None)
     if "full" in text or code == errno.ENOSPC or code == errno.EDQUOT:
         return StoreError(f"the run store {path} cannot be written: its disk is full", "full")
-    if ("readonly" in text or "read-only" in text or code in (errno.EROFS, errno.EACCES, errno.EPERM)
-            or isinstance(exc, PermissionError)):
-        return StoreError(f"the run store {path} is read-only here (no permission to write); "
-                          "it can still be read", "read-only")
+    if (
+        "readonly" in text
+        or "read-only" in text
+        or code in (errno.EROFS, errno.EACCES, errno.EPERM)
+        or isinstance(exc, PermissionError)
+    ):
+        return StoreError(
+            f"the run store {path} is read-only here (no permission to write); it can still be read", "read-only"
+        )
     if "not a database" in text or "malformed" in text or "corrupt" in text:
         return damaged(path, "not a readable SQLite database")
     if "locked" in text or "busy" in text:
-        return StoreError(f"the run store {path} is busy: another process held its lock for more "
-                          f"than {BUSY_TIMEOUT_S:g} s", "busy")
+        return StoreError(
+            f"the run store {path} is busy: another process held its lock for more than {BUSY_TIMEOUT_S:g} s", "busy"
+        )
     if "unable to open" in text:
-        return StoreError(f"the run store {path} cannot be opened (missing folder or no "
-                          "permission)", "read-only")
+        return StoreError(f"the run store {path} cannot be opened (missing folder or no permission)", "read-only")
     line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return StoreError(f"the run store {path} failed: {type(exc).__name__}: {line}")
 
@@ -170,8 +179,9 @@ def damaged(path: Path | str, why: str) -> StoreError:
     for side in ("-wal", "-journal"):
         if Path(str(path) + side).exists():
             moves.append(f"mv {shlex.quote(str(path) + side)} {shlex.quote(str(path) + '.damaged' + side)}")
-    return StoreError(f"the run store {path} is damaged ({why}); move it aside to start a new one: "
-                      + " && ".join(moves), "corrupt")
+    return StoreError(
+        f"the run store {path} is damaged ({why}); move it aside to start a new one: " + " && ".join(moves), "corrupt"
+    )
 
 
 #: Database files this process has opened SQLite connections to. Closing any descriptor of a file drops
@@ -190,8 +200,10 @@ def check_file(path: Path) -> None:
     shorter than its header, a foreign header, or fewer bytes than the pages its header counts (checked
     only while no journal is beside it: a writer may be extending it). Reads 100 bytes, once per
     process (see _OPENED)."""
+
     def quiet() -> bool:
         return not any(Path(str(path) + side).exists() for side in ("-wal", "-journal"))
+
     with _OPENED_LOCK:
         if str(path.resolve()) in _OPENED:
             return
@@ -201,7 +213,7 @@ def check_file(path: Path) -> None:
             with open(path, "rb") as f:
                 head = f.read(100)
         except OSError:
-            return                  # unreadable: opening it reports that
+            return  # unreadable: opening it reports that
     if size == 0:
         raise damaged(path, "it is empty, 0 bytes")
     if len(head) < 100 or not head.startswith(b"SQLite format 3\0"):
@@ -209,20 +221,21 @@ def check_file(path: Path) -> None:
     page = int.from_bytes(head[16:18], "big")
     page = 65536 if page == 1 else page
     pages = int.from_bytes(head[28:32], "big")
-    counted_valid = head[92:96] == head[24:28]          # the header's page count is up to date
+    counted_valid = head[92:96] == head[24:28]  # the header's page count is up to date
     if counted_valid and pages * page > size and before and quiet():
         raise damaged(path, f"truncated: {size} bytes, its header counts {pages} pages of {page} bytes")
 
 
-
 def _translated(method: Callable) -> Callable:
     """Turn sqlite3 and OS errors raised by a store method into a StoreError."""
+
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
         except (sqlite3.Error, OSError) as exc:
             raise store_error(exc, self.path) from exc
+
     return wrapper
 
 
@@ -258,7 +271,6 @@ def _dumps(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
-
 def _retry_locked(action, budget_s: float | None = None):
     """Run ``action``, retrying while SQLite says the database is locked.
 
@@ -273,7 +285,6 @@ def _retry_locked(action, budget_s: float | None = None):
             if "locked" not in str(e) or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
-
 
 
 def _journal_mode() -> str:
@@ -303,13 +314,15 @@ class Database:
     """One store file: opening (creating or upgrading it), one connection per thread and process, and
     the write transaction. :class:`stabviz.runs.store.RunStore` adds the runs, the queue and the exports."""
 
-    def __init__(self, path: str | os.PathLike | None = None, stale_after: float | None = None,
-                 read_only: bool | None = None):
+    def __init__(
+        self, path: str | os.PathLike | None = None, stale_after: float | None = None, read_only: bool | None = None
+    ):
         """``read_only``: open for reading only (nothing is ever written, not even the journal
         mode); None (default) chooses it when the database file or its folder cannot be written."""
         self.path = Path(path).expanduser() if path else default_path()
-        self.stale_after = float(stale_after if stale_after is not None
-                                  else env_seconds("STABVIZ_STALE_AFTER_S", DEFAULT_STALE_AFTER_S))
+        self.stale_after = float(
+            stale_after if stale_after is not None else env_seconds("STABVIZ_STALE_AFTER_S", DEFAULT_STALE_AFTER_S)
+        )
         if not self.stale_after > 0:
             raise ValueError(f"stale_after = {self.stale_after!r} is outside the allowed range (0, inf)")
         self._local = threading.local()
@@ -320,15 +333,16 @@ class Database:
         try:
             if self.read_only:
                 if not self.path.exists():
-                    raise StoreError(f"no run store at {self.path} (and it cannot be created "
-                                     "here: read-only)", "missing")
+                    raise StoreError(
+                        f"no run store at {self.path} (and it cannot be created here: read-only)", "missing"
+                    )
                 check_file(self.path)
                 self._conn().execute("SELECT 1 FROM runs LIMIT 1").fetchall()
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 if not self.path.exists():
                     self._create()
-                check_file(self.path)        # an empty or cut file is reported, never rebuilt in place
+                check_file(self.path)  # an empty or cut file is reported, never rebuilt in place
                 self._init_schema()
         except (sqlite3.Error, OSError) as exc:
             raise store_error(exc, self.path) from exc
@@ -349,7 +363,7 @@ class Database:
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
-        if conn is None or self._local.pid != os.getpid():   # a forked child must not reuse it
+        if conn is None or self._local.pid != os.getpid():  # a forked child must not reuse it
             # isolation_level=None: we issue BEGIN ourselves, so reads outside a transaction
             # see the latest commit and hold no lock.
             _opening(self.path)
@@ -358,8 +372,12 @@ class Database:
             else:
                 # mode=rw: never create the file here (a store moved aside while open must not come
                 # back empty); only _create makes a new store.
-                conn = sqlite3.connect("file:" + quote(os.path.abspath(self.path)) + "?mode=rw", uri=True,
-                                       timeout=BUSY_TIMEOUT_S, isolation_level=None)
+                conn = sqlite3.connect(
+                    "file:" + quote(os.path.abspath(self.path)) + "?mode=rw",
+                    uri=True,
+                    timeout=BUSY_TIMEOUT_S,
+                    isolation_level=None,
+                )
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             if not self.read_only:
@@ -373,8 +391,7 @@ class Database:
         ``immutable`` (no locks: fine, as nobody can write there through this path either)."""
         uri = "file:" + quote(str(self.path.resolve()))
         if not self._immutable:
-            conn = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S,
-                                   isolation_level=None)
+            conn = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             try:
                 conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
                 return conn
@@ -397,8 +414,7 @@ class Database:
         """One write transaction. Any failure, COMMIT's included (a lock held past the busy
         timeout, a full disk), rolls it back, so the connection stays usable for the next write."""
         if self.read_only:
-            raise StoreError(f"the run store {self.path} was opened read-only: cannot write",
-                             "read-only")
+            raise StoreError(f"the run store {self.path} was opened read-only: cannot write", "read-only")
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -409,7 +425,7 @@ class Database:
                 try:
                     conn.execute("ROLLBACK")
                 except sqlite3.Error:
-                    pass                 # SQLite already rolled back (e.g. after SQLITE_FULL)
+                    pass  # SQLite already rolled back (e.g. after SQLITE_FULL)
             raise
 
     def _create(self) -> None:
@@ -418,10 +434,13 @@ class Database:
         half-made store and an empty file at the path always means damage."""
         for side in ("-wal", "-journal"):
             orphan = Path(str(self.path) + side)
-            if orphan.exists() and orphan.stat().st_size > 0:    # SQLite would replay it into the new store
-                raise StoreError(f"the run store {self.path} is missing but its journal {orphan} is left; move "
-                                 f"it aside to start a new one: mv {shlex.quote(str(orphan))} "
-                                 f"{shlex.quote(str(orphan) + '.orphan')}", "corrupt")
+            if orphan.exists() and orphan.stat().st_size > 0:  # SQLite would replay it into the new store
+                raise StoreError(
+                    f"the run store {self.path} is missing but its journal {orphan} is left; move "
+                    f"it aside to start a new one: mv {shlex.quote(str(orphan))} "
+                    f"{shlex.quote(str(orphan) + '.orphan')}",
+                    "corrupt",
+                )
         tmp = self.path.with_name(f".{self.path.name}.new-{os.getpid()}-{new_id()}")
         try:
             conn = sqlite3.connect(tmp, isolation_level=None)
@@ -438,7 +457,7 @@ class Database:
                 os.link(tmp, self.path)
             except FileExistsError:
                 pass
-            except OSError as exc:       # no hard links on this filesystem: a rename, checked first
+            except OSError as exc:  # no hard links on this filesystem: a rename, checked first
                 if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP) or self.path.exists():
                     raise
                 os.rename(tmp, self.path)
@@ -453,7 +472,7 @@ class Database:
         journal = _journal_mode()
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version >= SCHEMA_VERSION:
-            return                   # already set up: no write lock taken by readers' stores
+            return  # already set up: no write lock taken by readers' stores
         if version == 0 and conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != journal:
             _retry_locked(lambda: conn.execute(f"PRAGMA journal_mode = {journal}"))
         # executescript() would COMMIT our transaction first: run the statements one by one.
@@ -463,7 +482,7 @@ class Database:
                 for statement in statements:
                     c.execute(statement)
                 have = {row[1] for row in c.execute("PRAGMA table_info(runs)")}
-                for name, kind in ADDED_COLUMNS.items():      # an older store: CREATE IF NOT EXISTS kept its table
+                for name, kind in ADDED_COLUMNS.items():  # an older store: CREATE IF NOT EXISTS kept its table
                     if name not in have:
                         c.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
                 if 0 < version < STOPPED_SINCE:
@@ -484,6 +503,8 @@ class Database:
     def _require_columns(self, *names: str) -> None:
         missing = [n for n in names if not self._has_column(n)]
         if missing:
-            raise StoreError(f"the run store {self.path} is from an older stabviz and could not be upgraded "
-                             f"here (no {', '.join(missing)} column): open it once where it can be written",
-                             "read-only")
+            raise StoreError(
+                f"the run store {self.path} is from an older stabviz and could not be upgraded "
+                f"here (no {', '.join(missing)} column): open it once where it can be written",
+                "read-only",
+            )

@@ -4,6 +4,7 @@
 without a word; here a value that is not a finite number in range is one ValueError line naming the
 variable, its value and the allowed range (the CLI reports it with exit status 2).
 """
+
 from __future__ import annotations
 
 import math

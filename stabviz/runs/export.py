@@ -1,12 +1,14 @@
 """Runs as files: one run's metrics, or a table of runs, as CSV or JSON (NaN and infinities written so
 that every reader parses them back; a visitor's owner key and tracebacks never leave)."""
+
 from __future__ import annotations
 
 import csv
 import io
 import json
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from stabviz.jsonsafe import finite_or_none
 from stabviz.runs.database import _translated
@@ -26,10 +28,9 @@ class Export:
         series = self.metrics(run["id"])
         if fmt == "json":
             run.pop("traceback", None)
-            run.pop("owner", None)                   # a visitor's key: never handed to other visitors
+            run.pop("owner", None)  # a visitor's key: never handed to other visitors
             run.update(status_text=status_text(run), steps_done=steps_done(run))
-            doc = {"run": run, "metrics": {k: {"steps": s, "values": v}
-                                           for k, (s, v) in series.items()}}
+            doc = {"run": run, "metrics": {k: {"steps": s, "values": v} for k, (s, v) in series.items()}}
             return json.dumps(finite_or_none(doc), indent=1)
         names = sorted(series)
         table: dict[int, dict[str, float]] = {}
@@ -50,8 +51,14 @@ class Export:
         _check_format(fmt)
         runs = self.list(limit=None) if runs is None else runs
         if fmt == "json":
-            docs = [{**{k: v for k, v in r.items() if k not in ("traceback", "owner")},
-                     "status_text": status_text(r), "steps_done": steps_done(r)} for r in runs]
+            docs = [
+                {
+                    **{k: v for k, v in r.items() if k not in ("traceback", "owner")},
+                    "status_text": status_text(r),
+                    "steps_done": steps_done(r),
+                }
+                for r in runs
+            ]
             return json.dumps(finite_or_none(docs), indent=1)
         flat = [_flat_run(r) for r in runs]
         columns: list[str] = []
@@ -63,7 +70,6 @@ class Export:
         for f in flat:
             w.writerow({k: _csv_number(v) if isinstance(v, float) else v for k, v in f.items()})
         return buf.getvalue()
-
 
 
 def _check_format(fmt: str) -> None:
@@ -78,8 +84,22 @@ def _csv_number(v: float | None) -> str:
 
 
 def _flat_run(run: Mapping[str, Any]) -> dict[str, Any]:
-    out = {k: run.get(k) for k in ("id", "status", "launcher", "created", "started", "finished",
-                                   "device", "host", "error", "sweep_id", "sweep_label")}
+    out = {
+        k: run.get(k)
+        for k in (
+            "id",
+            "status",
+            "launcher",
+            "created",
+            "started",
+            "finished",
+            "device",
+            "host",
+            "error",
+            "sweep_id",
+            "sweep_label",
+        )
+    }
     out["status_text"], out["steps_done"] = status_text(run), steps_done(run)
     out["tags"] = ", ".join(run.get("tags") or [])
     config = dict(run.get("config") or {})
@@ -87,11 +107,14 @@ def _flat_run(run: Mapping[str, Any]) -> dict[str, Any]:
         out[f"lif.{k}"] = v
     out.update(config)
     summary = run.get("summary") or {}
-    for part, values in (("initial", summary.get("initial")), ("final", summary.get("final")),
-                         ("prediction", run.get("prediction"))):
+    for part, values in (
+        ("initial", summary.get("initial")),
+        ("final", summary.get("final")),
+        ("prediction", run.get("prediction")),
+    ):
         if not isinstance(values, Mapping):
             continue
-        for k, v in values.items():                 # scalars only: nested data stays in JSON
+        for k, v in values.items():  # scalars only: nested data stays in JSON
             if isinstance(v, (bool, str)):
                 out[f"{part}.{k}"] = v
             elif isinstance(v, (int, float)):

@@ -6,9 +6,11 @@ carries its seed as its sweep point. Once two members have measured their initia
 or diverged: both ran the initial probe) the group has an interval verdict
 (:func:`stabviz.intervals.group_verdict`, docs/theory.md#55-the-measured-counterparts-and-the-training-verdict).
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from stabviz.config import RANGES, TrainConfig
 from stabviz.intervals import CONFIDENCE, group_verdict, seed_range
@@ -35,11 +37,17 @@ def summarize(members: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
     A verdict that cannot be formed (members that are not one setting, e.g. a hand-made sweep) is None
     with the reason in ``error``."""
-    members = sorted(members, key=lambda r: (r.get("sweep_point") or {}).get(SEED, 0))   # values in seed order
+    members = sorted(members, key=lambda r: (r.get("sweep_point") or {}).get(SEED, 0))  # values in seed order
     measured = [r for r in members if r.get("status") in MEASURED and _has_probe(r.get("summary"))]
-    out = {"id": members[0].get("sweep_id") if members else None, "size": len(members),
-           "seeds": [r["sweep_point"][SEED] for r in members],
-           "measured": len(measured), "confidence": CONFIDENCE, "verdict": None, "error": None}
+    out = {
+        "id": members[0].get("sweep_id") if members else None,
+        "size": len(members),
+        "seeds": [r["sweep_point"][SEED] for r in members],
+        "measured": len(measured),
+        "confidence": CONFIDENCE,
+        "verdict": None,
+        "error": None,
+    }
     if len(measured) >= 2:
         try:
             out["verdict"] = group_verdict([r["summary"] for r in measured])
@@ -65,12 +73,14 @@ def group_of(store: Any, run: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def interval_text(group: Mapping[str, Any] | None, digits: int = 3) -> str | None:
-    """"ρ̂ 0.98 [0.95, 1.01], rate 0.31 [0.27, 0.35] (3 seeds)" or None before two members measured."""
+    """ "ρ̂ 0.98 [0.95, 1.01], rate 0.31 [0.27, 0.35] (3 seeds)" or None before two members measured."""
     verdict = (group or {}).get("verdict")
     if not verdict:
         return None
-    parts = [f"{name} {_num(verdict[key]['mean'], digits)} {_bracket(verdict[key]['interval'], digits)}"
-             for name, key in (("ρ̂", "rho"), ("rate", "firing_rate"))]
+    parts = [
+        f"{name} {_num(verdict[key]['mean'], digits)} {_bracket(verdict[key]['interval'], digits)}"
+        for name, key in (("ρ̂", "rho"), ("rate", "firing_rate"))
+    ]
     return ", ".join(parts) + f" ({verdict['members']} seeds)"
 
 
@@ -88,17 +98,29 @@ def verdict_sentence(group: Mapping[str, Any] | None, digits: int = 3) -> str | 
         if q["agrees"] is None:
             return f"{name}: no prediction to compare"
         inside = "lies inside" if q["agrees"] else "lies outside"
-        return (f"predicted {name} {_num(q['predicted'], digits)} {inside} the {pct} interval of {measured} "
-                f"{_bracket(q['interval'], digits)} widened by {widened_by} to {_bracket(q['accepts'], digits)}")
+        return (
+            f"predicted {name} {_num(q['predicted'], digits)} {inside} the {pct} interval of {measured} "
+            f"{_bracket(q['interval'], digits)} widened by {widened_by} to {_bracket(q['accepts'], digits)}"
+        )
 
-    return (f"Over {verdict['members']} seeds the prediction {word}: "
-            + "; ".join((clause("ρ", "ρ̂", rho, "the calibrated band"),
-                         clause("firing rate", "the measured rate", rate, "the single-run tolerance"))) + ".")
+    return (
+        f"Over {verdict['members']} seeds the prediction {word}: "
+        + "; ".join(
+            (
+                clause("ρ", "ρ̂", rho, "the calibrated band"),
+                clause("firing rate", "the measured rate", rate, "the single-run tolerance"),
+            )
+        )
+        + "."
+    )
 
 
 def _has_probe(summary: Any) -> bool:
-    return isinstance(summary, Mapping) and isinstance(summary.get("initial"), Mapping) \
+    return (
+        isinstance(summary, Mapping)
+        and isinstance(summary.get("initial"), Mapping)
         and isinstance(summary.get("lif"), Mapping)
+    )
 
 
 def _num(x: float | None, digits: int) -> str:

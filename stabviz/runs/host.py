@@ -1,5 +1,6 @@
 """What this machine offers the launchers: visible GPUs, the default worker count, and the pid of the
 dispatcher serving a run store (its lease lives in the store). Imports neither torch nor streamlit."""
+
 from __future__ import annotations
 
 import os

@@ -3,11 +3,13 @@ heartbeat. Its workers claim runs only while their dispatcher's token is the lea
 claim's transaction, so a replaced dispatcher (frozen past the timeout, then resumed) cannot have anything
 run, and no run is ever claimed twice.
 """
+
 from __future__ import annotations
 
 import sqlite3
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from stabviz.runs.database import HOST, _translated, pid_alive
 from stabviz.runs.envvars import env_seconds
@@ -37,8 +39,9 @@ def describe_dispatcher(status: Mapping[str, Any] | None) -> str | None:
     head = f"the dispatcher (pid {status['pid']}) has not responded for {status['age_s']:.0f} s"
     if status["stale"]:
         return f"{head}; past the {status['timeout_s']:g} s limit, it is replaced when runs are queued"
-    return (f"{head}; it will be replaced after {status['timeout_s']:g} s "
-            "(STABVIZ_DISPATCHER_TIMEOUT_S) if it stays silent")
+    return (
+        f"{head}; it will be replaced after {status['timeout_s']:g} s (STABVIZ_DISPATCHER_TIMEOUT_S) if it stays silent"
+    )
 
 
 class Lease:
@@ -51,15 +54,18 @@ class Lease:
     @staticmethod
     def _lease_free(row: sqlite3.Row | None, timeout: float) -> bool:
         """No holder, a holder whose process is gone (same host), or one silent past ``timeout``."""
-        return (row is None or (row["host"] == HOST and not pid_alive(row["pid"]))
-                or time.time() - row["heartbeat"] > timeout)
+        return (
+            row is None
+            or (row["host"] == HOST and not pid_alive(row["pid"]))
+            or time.time() - row["heartbeat"] > timeout
+        )
 
     def _lease_row(self) -> sqlite3.Row | None:
         try:
             return self._conn().execute("SELECT * FROM dispatcher WHERE id=1").fetchone()
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
-                return None              # a store too old to upgrade here (read-only): no lease kept
+                return None  # a store too old to upgrade here (read-only): no lease kept
             raise
 
     @_translated
@@ -73,8 +79,10 @@ class Lease:
         with self._write() as c:
             if not self._lease_free(c.execute("SELECT * FROM dispatcher WHERE id=1").fetchone(), timeout):
                 return False
-            c.execute("INSERT OR REPLACE INTO dispatcher (id, token, pid, host, heartbeat) VALUES (1, ?, ?, ?, ?)",
-                      (token, pid, host, time.time()))
+            c.execute(
+                "INSERT OR REPLACE INTO dispatcher (id, token, pid, host, heartbeat) VALUES (1, ?, ?, ?, ?)",
+                (token, pid, host, time.time()),
+            )
             return True
 
     @_translated
@@ -82,8 +90,10 @@ class Lease:
         """The holder's heartbeat (and its pid, when given): False when the lease is no longer
         ``token``'s (it was replaced): that dispatcher must exit without launching anything."""
         with self._write() as c:
-            cur = c.execute("UPDATE dispatcher SET heartbeat=?, pid=COALESCE(?, pid) WHERE id=1 AND token=?",
-                            (time.time(), pid, token))
+            cur = c.execute(
+                "UPDATE dispatcher SET heartbeat=?, pid=COALESCE(?, pid) WHERE id=1 AND token=?",
+                (time.time(), pid, token),
+            )
             return cur.rowcount == 1
 
     @_translated
@@ -92,8 +102,12 @@ class Lease:
         the same transaction, so a run queued just before is never left without a dispatcher (its
         submitter saw the lease held and started none). True when released (or not ours)."""
         with self._write() as c:
-            if unless_queued is not None and c.execute(
-                    "SELECT 1 FROM runs WHERE status='queued' AND launcher=? LIMIT 1", (unless_queued,)).fetchone():
+            if (
+                unless_queued is not None
+                and c.execute(
+                    "SELECT 1 FROM runs WHERE status='queued' AND launcher=? LIMIT 1", (unless_queued,)
+                ).fetchone()
+            ):
                 return False
             c.execute("DELETE FROM dispatcher WHERE id=1 AND token=?", (token,))
             return True
@@ -104,11 +118,18 @@ class Lease:
         stale}; None when no dispatcher holds it. ``late``: silent for several heartbeats (frozen or
         hung, see :func:`describe_dispatcher`); ``stale``: past the timeout, so the next
         :func:`stabviz.runs.ensure_dispatcher` with runs queued replaces it. Reads only."""
-        timeout = dispatcher_timeout()          # checked even with no dispatcher: a bad setting is said at once
+        timeout = dispatcher_timeout()  # checked even with no dispatcher: a bad setting is said at once
         row = self._lease_row()
         if row is None:
             return None
         age = max(0.0, time.time() - row["heartbeat"])
         alive = not (row["host"] == HOST and not pid_alive(row["pid"]))
-        return {"pid": row["pid"], "host": row["host"], "age_s": age, "timeout_s": timeout, "alive": alive,
-                "late": alive and age > min(DISPATCHER_LATE_S, timeout / 2), "stale": alive and age > timeout}
+        return {
+            "pid": row["pid"],
+            "host": row["host"],
+            "age_s": age,
+            "timeout_s": timeout,
+            "alive": alive,
+            "late": alive and age > min(DISPATCHER_LATE_S, timeout / 2),
+            "stale": alive and age > timeout,
+        }

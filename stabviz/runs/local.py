@@ -4,6 +4,7 @@
 detached dispatcher (``stabviz.runs.worker``), so ``submit`` returns at once and runs go on after the
 caller exits. :class:`stabviz.runs.ray_launcher.RayLauncher` executes the same runs as Ray tasks.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -13,8 +14,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from stabviz import memory
 from stabviz.config import TrainConfig, limits
@@ -23,7 +25,7 @@ from stabviz.runs.host import default_workers, dispatcher_pid
 from stabviz.runs.store import RunStore, StoreError, dispatcher_timeout, new_id
 from stabviz.runs.sweep import label, sweep_configs
 
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])   # the folder that holds stabviz/
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder that holds stabviz/
 
 
 class LauncherUnavailable(ValueError):
@@ -51,17 +53,32 @@ class Launcher:
         one transaction); returns their ids in order."""
         return self._submit([(cfg, None) for cfg in cfgs], **owned)
 
-    def submit_sweep(self, base: TrainConfig, x: str, x_values: Sequence[Any], y: str | None = None,
-                     y_values: Sequence[Any] | None = None, **owned: Any) -> tuple[str, list[str]]:
+    def submit_sweep(
+        self,
+        base: TrainConfig,
+        x: str,
+        x_values: Sequence[Any],
+        y: str | None = None,
+        y_values: Sequence[Any] | None = None,
+        **owned: Any,
+    ) -> tuple[str, list[str]]:
         """Queue one run per grid point (x varying fastest); returns (sweep id, run ids).
         Every point is validated before anything is queued."""
         points = sweep_configs(base, x, x_values, y, y_values)
-        spec = {"x": x, "x_values": list(x_values), "y": y,
-                "y_values": list(y_values) if y_values else None,
-                "base": base.to_dict(), "launcher": self.name}
+        spec = {
+            "x": x,
+            "x_values": list(x_values),
+            "y": y,
+            "y_values": list(y_values) if y_values else None,
+            "base": base.to_dict(),
+            "launcher": self.name,
+        }
         sweep_id = new_id()
-        ids = self._submit([(cfg, {"id": sweep_id, "label": label(p), "point": p})
-                            for p, cfg in points], sweep_spec=(sweep_id, spec), **owned)
+        ids = self._submit(
+            [(cfg, {"id": sweep_id, "label": label(p), "point": p}) for p, cfg in points],
+            sweep_spec=(sweep_id, spec),
+            **owned,
+        )
         return sweep_id, ids
 
     def submit_seeds(self, base: TrainConfig, k: int, **owned: Any) -> tuple[str, list[str]]:
@@ -82,10 +99,11 @@ class Launcher:
         for cfg, _ in items:
             cfg.check_limits(lim)
             memory.check_sizes(cfg)
-            memory.check_train(cfg)      # refused when queued, not later in the worker
+            memory.check_train(cfg)  # refused when queued, not later in the worker
         self._prepare()
-        ids = self.store.create_many(items, launcher=self.name, max_queued=lim["queued"],
-                                     sweep_spec=sweep_spec, owner=owner, max_owned=max_owned)
+        ids = self.store.create_many(
+            items, launcher=self.name, max_queued=lim["queued"], sweep_spec=sweep_spec, owner=owner, max_owned=max_owned
+        )
         try:
             self._start(ids)
         except Exception as exc:
@@ -109,8 +127,7 @@ class LocalLauncher(Launcher):
 
     name = "local"
 
-    def __init__(self, store: RunStore | None = None, workers: int | None = None,
-                 idle_s: float | None = None):
+    def __init__(self, store: RunStore | None = None, workers: int | None = None, idle_s: float | None = None):
         super().__init__(store)
         self.workers = workers or default_workers()
         if self.workers < 1:
@@ -119,17 +136,17 @@ class LocalLauncher(Launcher):
         self._spawned: subprocess.Popen | None = None
         self._spawn_lock = threading.Lock()
         try:
-            self.ensure_dispatcher()     # queued runs left by a dead dispatcher start again
+            self.ensure_dispatcher()  # queued runs left by a dead dispatcher start again
         except StoreError:
-            pass                         # a full or busy store: the next submit or look retries
+            pass  # a full or busy store: the next submit or look retries
 
     def _start(self, run_ids: list[str]) -> None:
         with self._spawn_lock:
             try:
                 self._spawned = _start_dispatcher(self.store, self.workers, self.idle_s) or self._spawned
             except StoreError:
-                pass             # the lease could not be written (busy, full): the runs stay queued and
-                                 # the next look at the store (CLI, page, wait) starts their dispatcher
+                pass  # the lease could not be written (busy, full): the runs stay queued and
+                # the next look at the store (CLI, page, wait) starts their dispatcher
 
     def dispatcher_pid(self) -> int | None:
         """Pid of the live dispatcher serving this store, or None."""
@@ -156,6 +173,7 @@ class LocalLauncher(Launcher):
                     self.ensure_dispatcher()
                 except StoreError:
                     pass
+
         return self.store.wait(run_ids, timeout, on_poll=look)
 
     def shutdown(self, timeout: float = 15.0) -> bool:
@@ -165,13 +183,13 @@ class LocalLauncher(Launcher):
         if pid is None:
             return True
         try:
-            os.killpg(pid, signal.SIGTERM)   # the dispatcher leads its own process group
+            os.killpg(pid, signal.SIGTERM)  # the dispatcher leads its own process group
         except ProcessLookupError:
             return True
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._spawned is not None:
-                self._spawned.poll()         # reap our child so it stops counting as alive
+                self._spawned.poll()  # reap our child so it stops counting as alive
             if not _group_alive(pid):
                 return True
             time.sleep(0.1)
@@ -182,8 +200,9 @@ class LocalLauncher(Launcher):
         return False
 
 
-def ensure_dispatcher(store: RunStore | None = None, workers: int | None = None,
-                      idle_s: float | None = None, *, _popen: bool = False):
+def ensure_dispatcher(
+    store: RunStore | None = None, workers: int | None = None, idle_s: float | None = None, *, _popen: bool = False
+):
     """What every process that opens the store to launch or view runs (dashboard, CLI, workers)
     calls: mark runs whose worker died ``interrupted`` (:meth:`RunStore.reap`), then, if local runs
     are queued and no dispatcher holds the store's dispatcher lease (a dead one, or one silent past
@@ -192,7 +211,7 @@ def ensure_dispatcher(store: RunStore | None = None, workers: int | None = None,
     store. Returns the pid of a dispatcher started now, else None. Raises StoreError when the store
     cannot be written (full disk...)."""
     store = store if store is not None else RunStore()
-    dispatcher_timeout()          # a bad STABVIZ_DISPATCHER_TIMEOUT_S is refused before anything is queued
+    dispatcher_timeout()  # a bad STABVIZ_DISPATCHER_TIMEOUT_S is refused before anything is queued
     if store.read_only:
         return None
     store.reap()
@@ -210,7 +229,7 @@ def _start_dispatcher(store: RunStore, workers: int, idle_s: float | None) -> su
     is no moment in which a starting dispatcher looks absent; if we die first, our pid frees it."""
     token = new_id()
     if not store.take_dispatch(token, os.getpid()):
-        return None              # a live dispatcher holds it and will see the queued runs
+        return None  # a live dispatcher holds it and will see the queued runs
     try:
         proc = _popen_dispatcher(store, workers, idle_s, token)
     except BaseException:
@@ -218,13 +237,22 @@ def _start_dispatcher(store: RunStore, workers: int, idle_s: float | None) -> su
             store.release_dispatch(token)
         raise
     with contextlib.suppress(StoreError):
-        store.renew_dispatch(token, proc.pid)    # the dispatcher also names itself when it starts
+        store.renew_dispatch(token, proc.pid)  # the dispatcher also names itself when it starts
     return proc
 
 
 def _popen_dispatcher(store: RunStore, workers: int, idle_s: float | None, token: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "stabviz.runs.worker", "--db", str(store.path),
-           "--workers", str(workers), "--lease", token]
+    cmd = [
+        sys.executable,
+        "-m",
+        "stabviz.runs.worker",
+        "--db",
+        str(store.path),
+        "--workers",
+        str(workers),
+        "--lease",
+        token,
+    ]
     if idle_s is not None:
         cmd += ["--idle", str(idle_s)]
     env = dict(os.environ)
@@ -233,8 +261,15 @@ def _popen_dispatcher(store: RunStore, workers: int, idle_s: float | None, token
     log_dir.mkdir(exist_ok=True)
     with open(log_dir / "dispatcher.log", "ab") as log:
         # New session: the dispatcher and its workers survive the submitter (and its Ctrl-C).
-        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                                cwd=str(store.path.parent), start_new_session=True)
+        return subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=env,
+            cwd=str(store.path.parent),
+            start_new_session=True,
+        )
 
 
 def _group_alive(pgid: int) -> bool:

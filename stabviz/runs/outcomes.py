@@ -2,10 +2,12 @@
 outcome row (setting, predicted regime, measured regime, accuracy) shared by `sweep --wait` and the
 dashboard's tables, and how training went in plain words (:func:`training_outcome`: diverged, stopped by
 its time limit, at chance or trained), which every verdict leads with."""
+
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from stabviz.runs.status import STOPPED, ended_as, status_text
 from stabviz.runs.store import ACTIVE
@@ -30,10 +32,13 @@ def outcome_row(run: Mapping[str, Any]) -> dict[str, Any]:
     summary = run.get("summary") or {}
     prediction = run.get("prediction") or summary.get("prediction") or {}
     ended = run.get("status") not in ACTIVE
-    return {"setting": run.get("sweep_label") or run["id"], "predicted": prediction.get("regime"),
-            "measured": measured_outcome(run) if ended else None,
-            "accuracy": (summary.get("final") or {}).get("accuracy"),
-            "agrees": ((summary.get("verdict") or {}).get("regime") or {}).get("agrees")}
+    return {
+        "setting": run.get("sweep_label") or run["id"],
+        "predicted": prediction.get("regime"),
+        "measured": measured_outcome(run) if ended else None,
+        "accuracy": (summary.get("final") or {}).get("accuracy"),
+        "agrees": ((summary.get("verdict") or {}).get("regime") or {}).get("agrees"),
+    }
 
 
 # -- how training went, in plain words ---------------------------------------------------------------
@@ -42,8 +47,11 @@ def outcome_row(run: Mapping[str, Any]) -> dict[str, Any]:
 CHANCE_SE = 2.0
 #: Worst first: the status that leads a group's outcome sentence.
 SEVERITY = ("failed", "diverged", "interrupted", STOPPED, "cancelled", "finished")
-REGIME_WORDS = {"vanishing": "gradients vanished", "exploding": "gradients exploded",
-                "stable": "gradients stayed stable"}
+REGIME_WORDS = {
+    "vanishing": "gradients vanished",
+    "exploding": "gradients exploded",
+    "stable": "gradients stayed stable",
+}
 
 
 def chance_level(run: Mapping[str, Any]) -> float | None:
@@ -75,11 +83,11 @@ def _final_accuracy(runs: Sequence[Mapping[str, Any]]) -> tuple[float | None, in
 
 
 def _regimes(runs: Sequence[Mapping[str, Any]]) -> str | None:
-    """"gradients vanished" (every run measured the same), "gradients vanished in 2 of 3 runs, stayed
+    """ "gradients vanished" (every run measured the same), "gradients vanished in 2 of 3 runs, stayed
     stable in 1"; None when no run measured a regime."""
     counts: dict[str, int] = {}
     for r in runs:
-        regime = measured_outcome({**r, "status": "finished"})        # the probe's label, even if diverged later
+        regime = measured_outcome({**r, "status": "finished"})  # the probe's label, even if diverged later
         if regime in REGIME_WORDS:
             counts[regime] = counts.get(regime, 0) + 1
     if not counts:
@@ -118,21 +126,32 @@ def training_outcome(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     if worst != "finished":
         first = next(r for r, s in zip(runs, statuses) if s == worst)
         what = {"failed": "failed", "interrupted": "interrupted (its worker stopped)"}.get(
-            worst, status_text({**first, "status": worst}))
+            worst, status_text({**first, "status": worst})
+        )
         rest = {"failed": "no result", "interrupted": "no result", "diverged": "no trained result"}.get(
-            worst, "not a finished result")
+            worst, "not a finished result"
+        )
         lead = f"{who}{what}"
         sentence = f"{lead[0].upper()}{lead[1:]}: {rest}" + (f"; at initialisation {gradients}" if gradients else "")
-        return {"kind": worst, "tone": "error" if worst in ("failed", "diverged") else "warning",
-                "sentence": sentence + "."}
+        return {
+            "kind": worst,
+            "tone": "error" if worst in ("failed", "diverged") else "warning",
+            "sentence": sentence + ".",
+        }
     if acc is None or chance is None:
         text = (gradients or "finished").capitalize() + ("" if acc is None else f"; test accuracy {_pct(acc)}")
         return {"kind": "finished", "tone": "warning", "sentence": text + "."}
     mean = "mean " if len(runs) > 1 else ""
     if at_chance(acc, chance, samples):
         head = (gradients or "finished").capitalize()
-        return {"kind": "at chance", "tone": "warning",
-                "sentence": f"{head}; {mean}accuracy stayed at chance: {_pct(acc)} (chance {_pct(chance)})."}
+        return {
+            "kind": "at chance",
+            "tone": "warning",
+            "sentence": f"{head}; {mean}accuracy stayed at chance: {_pct(acc)} (chance {_pct(chance)}).",
+        }
     tail = f"; at initialisation {gradients}" if gradients else ""
-    return {"kind": "trained", "tone": "success",
-            "sentence": f"Trained: {mean}{_pct(acc)} test accuracy (chance {_pct(chance)}){tail}."}
+    return {
+        "kind": "trained",
+        "tone": "success",
+        "sentence": f"Trained: {mean}{_pct(acc)} test accuracy (chance {_pct(chance)}){tail}.",
+    }

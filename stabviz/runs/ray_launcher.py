@@ -12,6 +12,7 @@ all writers on one host). Connect with ``RAY_ADDRESS`` or ``ray_address``.
 Tasks are started by a small detached actor (``stabviz-dispatcher`` in namespace ``stabviz``) so
 they keep running after the submitting process (a CLI call, say) exits. Ray is imported only here.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,7 +30,7 @@ from stabviz.runs.store import HOST, RunStore
 
 #: GPU share of one small run (Ray packs several on one GPU); larger runs take a whole GPU.
 SMALL_RUN_GPU_SHARE = 0.25
-SMALL_RUN_NEURONS = 512           # n_rec × layers at or below this is "small"
+SMALL_RUN_NEURONS = 512  # n_rec × layers at or below this is "small"
 ACTOR_NAME, ACTOR_NAMESPACE = "stabviz-dispatcher", "stabviz"
 #: Seconds to reach a Ray cluster before giving up (``STABVIZ_RAY_CONNECT_TIMEOUT_S``).
 CONNECT_TIMEOUT_S = 15.0
@@ -56,6 +57,7 @@ def execute_on_ray(db_path: str, run_ids: list[str]) -> list[str]:
     """Claim and train runs inside a Ray worker: one run, or compatible runs as one ensemble (as a local
     worker would); returns their final statuses."""
     from stabviz.runs.worker import execute_claimed, execute_claimed_ensemble
+
     store = RunStore(db_path)
     try:
         # a run cancelled while the task waited for resources is no longer queued: left out
@@ -77,8 +79,7 @@ class _Dispatcher:
         self.pending: list[Any] = []
 
     def launch(self, db_path: str, run_ids: list[str], num_gpus: float) -> None:
-        ref = execute_on_ray.options(num_gpus=num_gpus, name=f"stabviz-run-{run_ids[0]}").remote(
-            db_path, run_ids)
+        ref = execute_on_ray.options(num_gpus=num_gpus, name=f"stabviz-run-{run_ids[0]}").remote(db_path, run_ids)
         done, self.pending = ray.wait(self.pending, num_returns=len(self.pending), timeout=0)
         self.pending.append(ref)
 
@@ -98,8 +99,7 @@ class RayLauncher(Launcher):
 
     name = "ray"
 
-    def __init__(self, store: RunStore | None = None, ray_address: str | None = None,
-                 num_gpus: float | None = None):
+    def __init__(self, store: RunStore | None = None, ray_address: str | None = None, num_gpus: float | None = None):
         super().__init__(store)
         if num_gpus is not None and not num_gpus >= 0:
             raise ValueError(f"num_gpus = {num_gpus!r} is outside the allowed range [0, inf)")
@@ -121,39 +121,43 @@ class RayLauncher(Launcher):
         def init() -> None:
             try:
                 ray.init(address=self.ray_address, include_dashboard=False, log_to_driver=False)
-            except BaseException as exc:     # handed to the caller below
+            except BaseException as exc:  # handed to the caller below
                 failure.append(exc)
+
         thread = threading.Thread(target=init, name="stabviz-ray-init", daemon=True)
         thread.start()
         thread.join(timeout)
         if thread.is_alive():
-            raise RayConnectError(f"could not connect to Ray at {where} within {timeout:g} s "
-                                  "(set STABVIZ_RAY_CONNECT_TIMEOUT_S to wait longer)")
+            raise RayConnectError(
+                f"could not connect to Ray at {where} within {timeout:g} s "
+                "(set STABVIZ_RAY_CONNECT_TIMEOUT_S to wait longer)"
+            )
         if failure:
             line = (str(failure[0]).strip().splitlines() or [type(failure[0]).__name__])[0]
             raise RayConnectError(f"could not connect to Ray at {where}: {line}") from failure[0]
 
     def _prepare(self) -> None:
-        self._connect()             # before any run is recorded: a failure leaves no queued run
+        self._connect()  # before any run is recorded: a failure leaves no queued run
 
     def _dispatcher(self):
-        return _Dispatcher.options(name=ACTOR_NAME, namespace=ACTOR_NAMESPACE, lifetime="detached",
-                                   get_if_exists=True).remote()
+        return _Dispatcher.options(
+            name=ACTOR_NAME, namespace=ACTOR_NAMESPACE, lifetime="detached", get_if_exists=True
+        ).remote()
 
     def _start(self, run_ids: list[str]) -> None:
         """One Ray task per ensemble: compatible runs (a sweep, a seed group) train together."""
         from stabviz.runs.worker import plan_ensembles
-        self._connect()             # done already by _prepare; kept for direct callers
+
+        self._connect()  # done already by _prepare; kept for direct callers
         dispatcher = self._dispatcher()
         gpus = ray.cluster_resources().get("GPU", 0.0)
-        configs = {run_id: TrainConfig.from_dict(self.store.get(run_id, reap=False)["config"])
-                   for run_id in run_ids}
+        configs = {run_id: TrainConfig.from_dict(self.store.get(run_id, reap=False)["config"]) for run_id in run_ids}
         launched = []
         for members in plan_ensembles(configs):
             cfg = configs[members[0]]
             share = self.num_gpus if self.num_gpus is not None else gpu_share(cfg, gpus, len(members))
             launched.append(dispatcher.launch.remote(str(self.store.path), members, share))
-        ray.get(launched)          # the actor holds the tasks once these calls return
+        ray.get(launched)  # the actor holds the tasks once these calls return
 
 
 def _probe(address: str | None, timeout: float) -> None:
@@ -167,5 +171,4 @@ def _probe(address: str | None, timeout: float) -> None:
         with socket.create_connection((host or "127.0.0.1", int(port)), timeout=min(timeout, 5.0)):
             pass
     except OSError as exc:
-        raise RayConnectError(f"could not connect to Ray at {address}: "
-                              f"{exc.strerror or type(exc).__name__}") from None
+        raise RayConnectError(f"could not connect to Ray at {address}: {exc.strerror or type(exc).__name__}") from None

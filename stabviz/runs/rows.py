@@ -2,6 +2,7 @@
 no write lock and change nothing), their tags, soft deletion, owners and metrics, and waiting for them
 to end. Status changes made by workers are in :mod:`stabviz.runs.claims`.
 """
+
 from __future__ import annotations
 
 import json
@@ -9,12 +10,23 @@ import math
 import platform
 import sqlite3
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import metadata
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from stabviz.config import TrainConfig
-from stabviz.runs.database import (_JSON_COLUMNS, ACTIVE, LAUNCHERS, STATUSES, TERMINAL, StoreError, _check_status,
-                                   _dumps, _translated, new_id)
+from stabviz.runs.database import (
+    _JSON_COLUMNS,
+    ACTIVE,
+    LAUNCHERS,
+    STATUSES,
+    TERMINAL,
+    StoreError,
+    _check_status,
+    _dumps,
+    _translated,
+    new_id,
+)
 
 #: Longest tag, and most tags on one run: tags are short labels typed by hand.
 TAG_CHARS, MAX_TAGS = 40, 20
@@ -23,12 +35,16 @@ TAG_CHARS, MAX_TAGS = 40, 20
 def software_versions() -> dict[str, str | None]:
     """python / torch / stabviz versions, read without importing torch."""
     import stabviz
+
     try:
         torch_version = metadata.version("torch")
     except metadata.PackageNotFoundError:
         torch_version = None
-    return {"python": platform.python_version(), "torch": torch_version,
-            "stabviz": getattr(stabviz, "__version__", None)}
+    return {
+        "python": platform.python_version(),
+        "torch": torch_version,
+        "stabviz": getattr(stabviz, "__version__", None),
+    }
 
 
 def _number(value: Any) -> float:
@@ -44,18 +60,32 @@ def _number(value: Any) -> float:
 class Rows:
     """Queueing, reading, tagging and deleting runs (a mixin of RunStore over its Database)."""
 
-    def create(self, cfg: TrainConfig, sweep: Mapping[str, Any] | None = None, *,
-               launcher: str = "local", max_queued: int | None = None, owner: str | None = None,
-               max_owned: int | None = None) -> str:
+    def create(
+        self,
+        cfg: TrainConfig,
+        sweep: Mapping[str, Any] | None = None,
+        *,
+        launcher: str = "local",
+        max_queued: int | None = None,
+        owner: str | None = None,
+        max_owned: int | None = None,
+    ) -> str:
         """Queue one run; returns its id. ``sweep``: optional {"id", "label", "point"}."""
-        return self.create_many([(cfg, sweep)], launcher=launcher, max_queued=max_queued, owner=owner,
-                                max_owned=max_owned)[0]
+        return self.create_many(
+            [(cfg, sweep)], launcher=launcher, max_queued=max_queued, owner=owner, max_owned=max_owned
+        )[0]
 
     @_translated
-    def create_many(self, items: Sequence[tuple[TrainConfig, Mapping[str, Any] | None]], *,
-                    launcher: str = "local", max_queued: int | None = None,
-                    sweep_spec: tuple[str, Mapping[str, Any]] | None = None, owner: str | None = None,
-                    max_owned: int | None = None) -> list[str]:
+    def create_many(
+        self,
+        items: Sequence[tuple[TrainConfig, Mapping[str, Any] | None]],
+        *,
+        launcher: str = "local",
+        max_queued: int | None = None,
+        sweep_spec: tuple[str, Mapping[str, Any]] | None = None,
+        owner: str | None = None,
+        max_owned: int | None = None,
+    ) -> list[str]:
         """Queue several runs in one transaction: all are recorded, or none (queue limit exceeded).
         ``sweep_spec``: (sweep id, definition) of a new sweep, recorded in the same transaction.
         ``owner``: who launches them (a shared dashboard's visitor key), recorded with each run; with
@@ -69,8 +99,19 @@ class Rows:
             if not isinstance(cfg, TrainConfig):
                 raise TypeError(f"expected a TrainConfig, got {type(cfg).__name__}")
             sweep = sweep or {}
-            rows.append((new_id(), json.dumps(cfg.to_dict()), launcher, time.time(), versions,
-                         sweep.get("id"), sweep.get("label"), _dumps(sweep.get("point")), owner))
+            rows.append(
+                (
+                    new_id(),
+                    json.dumps(cfg.to_dict()),
+                    launcher,
+                    time.time(),
+                    versions,
+                    sweep.get("id"),
+                    sweep.get("label"),
+                    _dumps(sweep.get("point")),
+                    owner,
+                )
+            )
         if owner is not None:
             self._require_columns("owner")
         with self._write() as c:
@@ -79,17 +120,22 @@ class Rows:
                 if queued + len(rows) > max_queued:
                     raise ValueError(
                         f"queued runs = {queued + len(rows)} would be above this machine's limit "
-                        f"{max_queued} ({queued} already waiting; raise it with STABVIZ_MAX_QUEUED)")
+                        f"{max_queued} ({queued} already waiting; raise it with STABVIZ_MAX_QUEUED)"
+                    )
             if owner is not None and max_owned is not None:
                 mine = self._active_owned(c, owner)
                 if mine + len(rows) > max_owned:
-                    raise ValueError(f"queued or running runs = {mine + len(rows)} would be above the limit of "
-                                     f"{max_owned} per visitor ({mine} already queued or running)")
+                    raise ValueError(
+                        f"queued or running runs = {mine + len(rows)} would be above the limit of "
+                        f"{max_owned} per visitor ({mine} already queued or running)"
+                    )
             if sweep_spec is not None:
-                c.execute("INSERT INTO sweeps (id, created, spec) VALUES (?, ?, ?)",
-                          (sweep_spec[0], time.time(), json.dumps(sweep_spec[1])))
+                c.execute(
+                    "INSERT INTO sweeps (id, created, spec) VALUES (?, ?, ?)",
+                    (sweep_spec[0], time.time(), json.dumps(sweep_spec[1])),
+                )
             columns = "id, config, launcher, created, versions, sweep_id, sweep_label, sweep_point, owner"
-            if not self._has_column("owner"):         # an older store that could not be upgraded: owner is None
+            if not self._has_column("owner"):  # an older store that could not be upgraded: owner is None
                 columns, rows = columns.removesuffix(", owner"), [r[:-1] for r in rows]
             marks = ", ?" * len(columns.split(","))
             c.executemany(f"INSERT INTO runs (status, {columns}) VALUES ('queued'{marks})", rows)
@@ -102,8 +148,7 @@ class Rows:
         if row is None:
             raise KeyError(f"no sweep with id {sweep_id!r}")
         runs = self.list(sweep_id=sweep_id, limit=None, newest_first=False)
-        return {"id": row["id"], "created": row["created"], "spec": json.loads(row["spec"]),
-                "runs": runs}
+        return {"id": row["id"], "created": row["created"], "spec": json.loads(row["spec"]), "runs": runs}
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -133,12 +178,17 @@ class Rows:
         conn = self._conn()
         if conn.execute("SELECT 1 FROM runs WHERE id=?", (id_or_prefix,)).fetchone():
             return id_or_prefix
-        hits = [r[0] for r in conn.execute(
-            "SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2",
-            (id_or_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",))]
+        hits = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2",
+                (id_or_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
+            )
+        ]
         if len(hits) != 1:
-            raise KeyError(f"no run with id {id_or_prefix!r}" if not hits
-                           else f"run id prefix {id_or_prefix!r} is ambiguous")
+            raise KeyError(
+                f"no run with id {id_or_prefix!r}" if not hits else f"run id prefix {id_or_prefix!r} is ambiguous"
+            )
         return hits[0]
 
     @_translated
@@ -152,9 +202,16 @@ class Rows:
         return self._row(row)
 
     @_translated
-    def list(self, status: str | Iterable[str] | None = None, limit: int | None = 200, *,
-             sweep_id: str | None = None, newest_first: bool = True,
-             reap: bool = False, deleted: bool = False) -> list[dict[str, Any]]:
+    def list(
+        self,
+        status: str | Iterable[str] | None = None,
+        limit: int | None = 200,
+        *,
+        sweep_id: str | None = None,
+        newest_first: bool = True,
+        reap: bool = False,
+        deleted: bool = False,
+    ) -> list[dict[str, Any]]:
         """Runs, newest first, optionally filtered by status (one or several) and sweep; deleted runs
         (:meth:`delete`) are left out, or with ``deleted=True`` they are the only ones listed. Reads
         only; ``reap=True`` first calls :meth:`reap` (a write) explicitly."""
@@ -168,10 +225,17 @@ class Rows:
         cache of ended runs (they never change)."""
         return [r[0] for r in self._select("id", status, limit)]
 
-    def _select(self, columns: str, status: str | Iterable[str] | None, limit: int | None,
-                sweep_id: str | None = None, newest_first: bool = True, deleted: bool = False) -> list:
+    def _select(
+        self,
+        columns: str,
+        status: str | Iterable[str] | None,
+        limit: int | None,
+        sweep_id: str | None = None,
+        newest_first: bool = True,
+        deleted: bool = False,
+    ) -> list:
         where, args = [], []
-        if self._has_column("deleted"):          # a store too old to upgrade (read-only) has no deletions
+        if self._has_column("deleted"):  # a store too old to upgrade (read-only) has no deletions
             where.append("deleted IS NOT NULL" if deleted else "deleted IS NULL")
         elif deleted:
             return []
@@ -190,6 +254,7 @@ class Rows:
             sql += " LIMIT ?"
             args.append(int(limit))
         return self._conn().execute(sql, args).fetchall()
+
     def set_tags(self, run_id: str, tags: Iterable[str]) -> list[str]:
         """Replace a run's tags (trimmed, empty ones dropped, duplicates folded, in the order given);
         returns them. ValueError for a tag over TAG_CHARS characters or more than MAX_TAGS tags."""
@@ -219,8 +284,11 @@ class Rows:
         done = []
         with self._write() as c:
             for run_id in ids:
-                cur = c.execute(f"UPDATE runs SET deleted=? WHERE id=? AND deleted IS NULL AND status IN "
-                                f"({','.join('?' * len(TERMINAL))})", (time.time(), run_id, *TERMINAL))
+                cur = c.execute(
+                    f"UPDATE runs SET deleted=? WHERE id=? AND deleted IS NULL AND status IN "
+                    f"({','.join('?' * len(TERMINAL))})",
+                    (time.time(), run_id, *TERMINAL),
+                )
                 if cur.rowcount:
                     done.append(run_id)
         return done
@@ -231,8 +299,11 @@ class Rows:
         self._require_columns("deleted")
         ids = [self.resolve(r) for r in run_ids]
         with self._write() as c:
-            return [r for r in ids
-                    if c.execute("UPDATE runs SET deleted=NULL WHERE id=? AND deleted IS NOT NULL", (r,)).rowcount]
+            return [
+                r
+                for r in ids
+                if c.execute("UPDATE runs SET deleted=NULL WHERE id=? AND deleted IS NOT NULL", (r,)).rowcount
+            ]
 
     @_translated
     def active_owned(self, owner: str) -> int:
@@ -241,8 +312,9 @@ class Rows:
 
     @staticmethod
     def _active_owned(c: sqlite3.Connection, owner: str) -> int:
-        return c.execute(f"SELECT COUNT(*) FROM runs WHERE owner=? AND status IN ({','.join('?' * len(ACTIVE))})",
-                         (owner, *ACTIVE)).fetchone()[0]
+        return c.execute(
+            f"SELECT COUNT(*) FROM runs WHERE owner=? AND status IN ({','.join('?' * len(ACTIVE))})", (owner, *ACTIVE)
+        ).fetchone()[0]
 
     @_translated
     def owners(self, run_ids: Iterable[str]) -> dict[str, str | None]:
@@ -251,8 +323,10 @@ class Rows:
         if not self._has_column("owner"):
             return dict.fromkeys(ids)
         conn = self._conn()
-        return {r: (row[0] if (row := conn.execute("SELECT owner FROM runs WHERE id=?", (r,)).fetchone()) else None)
-                for r in ids}
+        return {
+            r: (row[0] if (row := conn.execute("SELECT owner FROM runs WHERE id=?", (r,)).fetchone()) else None)
+            for r in ids
+        }
 
     @_translated
     def count(self, status: str, launcher: str | None = None) -> int:
@@ -264,8 +338,9 @@ class Rows:
         return self._conn().execute(sql, args).fetchone()[0]
 
     @_translated
-    def metrics(self, run_id: str, names: Iterable[str] | None = None,
-                after_step: int | None = None) -> dict[str, tuple[list[int], list[float]]]:
+    def metrics(
+        self, run_id: str, names: Iterable[str] | None = None, after_step: int | None = None
+    ) -> dict[str, tuple[list[int], list[float]]]:
         """name -> (steps, values), steps ascending. ``after_step`` returns only newer points
         (for incremental polling). NaN values come back as ``nan``."""
         sql, args = "SELECT name, step, value FROM metrics WHERE run_id=?", [run_id]
@@ -284,8 +359,9 @@ class Rows:
         return out
 
     @_translated
-    def metrics_since(self, run_id: str, cursor: int = 0, names: Iterable[str] | None = None
-                      ) -> tuple[dict[str, tuple[list[int], list[float]]], int]:
+    def metrics_since(
+        self, run_id: str, cursor: int = 0, names: Iterable[str] | None = None
+    ) -> tuple[dict[str, tuple[list[int], list[float]]], int]:
         """Only the metric points logged after ``cursor``: returns (name -> (steps, values), new
         cursor). Start with cursor 0 and pass back the cursor it returns: a live view then reads
         each point once instead of the whole history at every poll. The cursor is the metrics
@@ -307,8 +383,7 @@ class Rows:
 
     @_translated
     def cancel_requested(self, run_id: str) -> bool:
-        row = self._conn().execute("SELECT cancel_requested FROM runs WHERE id=?",
-                                   (run_id,)).fetchone()
+        row = self._conn().execute("SELECT cancel_requested FROM runs WHERE id=?", (run_id,)).fetchone()
         return bool(row and row[0])
 
     @_translated
@@ -318,8 +393,13 @@ class Rows:
             raise KeyError(f"no run with id {run_id!r}")
         return row[0]
 
-    def wait(self, run_ids: Sequence[str], timeout: float | None = None,
-             poll: float = 0.25, on_poll: Callable[[], Any] | None = None) -> dict[str, str]:
+    def wait(
+        self,
+        run_ids: Sequence[str],
+        timeout: float | None = None,
+        poll: float = 0.25,
+        on_poll: Callable[[], Any] | None = None,
+    ) -> dict[str, str]:
         """Block until every run has ended (or ``timeout`` seconds); returns id -> status.
         ``on_poll`` runs before each look (default: :meth:`reap`, unless read-only)."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -330,7 +410,7 @@ class Rows:
                 try:
                     self.reap()
                 except StoreError:
-                    pass             # a full or busy disk: keep reading, reap at the next poll
+                    pass  # a full or busy disk: keep reading, reap at the next poll
             statuses = {i: self.status(i) for i in run_ids}
             if all(s in TERMINAL for s in statuses.values()):
                 return statuses

@@ -3,9 +3,11 @@ loss)". One function for every view (runs table, run view, Explore, the CLI and 
 time limit stopped reads the same everywhere and never as finished. Imports nothing of stabviz: the store
 uses it for its exports.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 #: The status of a run its time limit stopped before its last step (stabviz.train: ``stopped_early``).
 STOPPED = "stopped"
@@ -14,7 +16,7 @@ TIME_LIMIT = "time limit"
 
 def steps_done(run: Mapping[str, Any]) -> int | None:
     """Optimiser steps the run actually took (its summary's ``final.steps_done``); None before it ended."""
-    done = (((run.get("summary") or {}).get("final") or {}).get("steps_done"))
+    done = ((run.get("summary") or {}).get("final") or {}).get("steps_done")
     return int(done) if isinstance(done, (int, float)) else None
 
 
@@ -36,7 +38,7 @@ def ended_as(run: Mapping[str, Any]) -> str | None:
 
 
 def steps_text(run: Mapping[str, Any]) -> str:
-    """"77/100" (steps done of those asked for), "100/100"; "—/100" before the run has ended."""
+    """ "77/100" (steps done of those asked for), "100/100"; "—/100" before the run has ended."""
     done, total = steps_done(run), steps_planned(run)
     return f"{'—' if done is None else done}/{'—' if total is None else total}"
 

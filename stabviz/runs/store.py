@@ -15,15 +15,41 @@ read-only disk can still be listed (``RunStore(read_only=True)``, chosen automat
 its folder is not writable). Finding dead workers is a separate write, :meth:`RunStore.reap`, done by
 the dispatcher and by ``stabviz.runs.ensure_dispatcher``.
 """
+
 from __future__ import annotations
 
 from stabviz.runs.claims import Claims
-from stabviz.runs.database import (ACTIVE, ADDED_COLUMNS, BUSY_TIMEOUT_S, DEFAULT_STALE_AFTER_S, HOST, LAUNCHERS,
-                                   SCHEMA_VERSION, STATUSES, TERMINAL, TRANSITIONS, Database, RunEnded, StoreError,
-                                   check_file, damaged, default_path, new_id, pid_alive, store_error)
+from stabviz.runs.database import (
+    ACTIVE,
+    ADDED_COLUMNS,
+    BUSY_TIMEOUT_S,
+    DEFAULT_STALE_AFTER_S,
+    HOST,
+    LAUNCHERS,
+    SCHEMA_VERSION,
+    STATUSES,
+    TERMINAL,
+    TRANSITIONS,
+    Database,
+    RunEnded,
+    StoreError,
+    check_file,
+    damaged,
+    default_path,
+    new_id,
+    pid_alive,
+    store_error,
+)
 from stabviz.runs.export import Export
-from stabviz.runs.lease import (DISPATCHER_BEAT_S, DISPATCHER_LATE_S, DISPATCHER_TIMEOUT_RANGE, DISPATCHER_TIMEOUT_S,
-                                Lease, describe_dispatcher, dispatcher_timeout)
+from stabviz.runs.lease import (
+    DISPATCHER_BEAT_S,
+    DISPATCHER_LATE_S,
+    DISPATCHER_TIMEOUT_RANGE,
+    DISPATCHER_TIMEOUT_S,
+    Lease,
+    describe_dispatcher,
+    dispatcher_timeout,
+)
 from stabviz.runs.rows import MAX_TAGS, TAG_CHARS, Rows, software_versions
 
 
@@ -32,8 +58,33 @@ class RunStore(Rows, Claims, Lease, Export, Database):
     concurrency and the modules named above for each part."""
 
 
-__all__ = ["RunStore", "StoreError", "RunEnded", "ACTIVE", "ADDED_COLUMNS", "BUSY_TIMEOUT_S",
-           "DEFAULT_STALE_AFTER_S", "HOST", "LAUNCHERS", "SCHEMA_VERSION", "STATUSES", "TERMINAL", "TRANSITIONS",
-           "DISPATCHER_BEAT_S", "DISPATCHER_LATE_S", "DISPATCHER_TIMEOUT_RANGE", "DISPATCHER_TIMEOUT_S", "MAX_TAGS",
-           "TAG_CHARS", "check_file", "damaged", "default_path", "describe_dispatcher", "dispatcher_timeout",
-           "new_id", "pid_alive", "software_versions", "store_error"]
+__all__ = [
+    "RunStore",
+    "StoreError",
+    "RunEnded",
+    "ACTIVE",
+    "ADDED_COLUMNS",
+    "BUSY_TIMEOUT_S",
+    "DEFAULT_STALE_AFTER_S",
+    "HOST",
+    "LAUNCHERS",
+    "SCHEMA_VERSION",
+    "STATUSES",
+    "TERMINAL",
+    "TRANSITIONS",
+    "DISPATCHER_BEAT_S",
+    "DISPATCHER_LATE_S",
+    "DISPATCHER_TIMEOUT_RANGE",
+    "DISPATCHER_TIMEOUT_S",
+    "MAX_TAGS",
+    "TAG_CHARS",
+    "check_file",
+    "damaged",
+    "default_path",
+    "describe_dispatcher",
+    "dispatcher_timeout",
+    "new_id",
+    "pid_alive",
+    "software_versions",
+    "store_error",
+]

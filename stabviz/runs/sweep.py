@@ -5,12 +5,14 @@ sharpness, tail, leak, n_rec, neuron, syn_decay, ...); ``tau`` (membrane time co
 for the leak, and the neuron variants' parameters go by their command-line names as well: ``tau_syn``
 (α_s = exp(−1/τ_s)), ``tau_adapt`` (ρ_a = exp(−1/τ_a)) and ``beta_a`` (β_a).
 """
+
 from __future__ import annotations
 
 import dataclasses
 import itertools
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from stabviz.config import LIFConfig, TrainConfig, check_number
 
@@ -83,8 +85,9 @@ def label(point: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in point.items())
 
 
-def sweep_points(x: str, x_values: Sequence[Any], y: str | None = None,
-                 y_values: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+def sweep_points(
+    x: str, x_values: Sequence[Any], y: str | None = None, y_values: Sequence[Any] | None = None
+) -> list[dict[str, Any]]:
     """The grid's points, x varying fastest: [{x: x0, y: y0}, {x: x1, y: y0}, ...]."""
     _type(x)
     if not x_values:
@@ -101,7 +104,8 @@ def sweep_points(x: str, x_values: Sequence[Any], y: str | None = None,
     return [{x: xv, y: yv} for yv, xv in itertools.product(y_values, x_values)]
 
 
-def sweep_configs(base: TrainConfig, x: str, x_values: Sequence[Any], y: str | None = None,
-                  y_values: Sequence[Any] | None = None) -> list[tuple[dict[str, Any], TrainConfig]]:
+def sweep_configs(
+    base: TrainConfig, x: str, x_values: Sequence[Any], y: str | None = None, y_values: Sequence[Any] | None = None
+) -> list[tuple[dict[str, Any], TrainConfig]]:
     """(point, config) for every grid point; every config is validated before any is returned."""
     return [(p, apply_point(base, p)) for p in sweep_points(x, x_values, y, y_values)]

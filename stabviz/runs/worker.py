@@ -4,13 +4,15 @@ Started as ``python -m stabviz.runs.worker --db PATH --workers N`` (by :class:`L
 own session so it outlives whoever submitted). That process is the *dispatcher*: at most one per
 database (it holds the store's dispatcher lease and renews its heartbeat every second; one that stays
 silent past STABVIZ_DISPATCHER_TIMEOUT_S, frozen or hung, is replaced, and exits without launching
-anything if it ever resumes: its workers claim runs only under its lease), it keeps up to N worker processes (multiprocessing
+anything if it ever resumes: its workers claim runs only under its lease), it keeps up to N worker processes
+(multiprocessing
 ``spawn``: CUDA cannot be re-initialised in a forked child) alive while runs are queued, reaps runs whose
 worker died, and exits when the queue is empty and its workers have gone idle. Each worker claims queued
 runs atomically and calls ``stabviz.train.run``; with the default training entry it claims the oldest
 queued run together with the queued runs that can share an ensemble with it (same layer shape, task,
 sizes and steps: ``stabviz.train.ensemble_key``, up to STABVIZ_MAX_ENSEMBLE and the memory estimate) and
-trains them in lockstep with ``stabviz.train.run_ensemble``, each member still a normal run in the store. A worker whose run was declared dead
+trains them in lockstep with ``stabviz.train.run_ensemble``, each member still a normal run in the store. A worker whose
+run was declared dead
 meanwhile (stopped past the stale limit, say) has its writes refused by the store (``RunEnded``) and
 stops that run, leaving its ``interrupted`` status and error as they are; when the store cannot be
 written (full disk, read-only) the run ends ``interrupted`` and its worker keeps trying, for up to
@@ -20,6 +22,7 @@ that died is restarted by ``stabviz.runs.ensure_dispatcher`` (launchers, idle wo
 and the CLI call it) whenever local runs are queued. Nothing here imports streamlit; torch is
 imported only inside the workers, by the training code.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,12 +34,12 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from stabviz.runs.envvars import env_seconds
 from stabviz.runs.host import default_workers, visible_gpus
-from stabviz.runs.store import (DISPATCHER_BEAT_S, HOST, RunEnded, RunStore, StoreError, new_id,
-                                software_versions)
+from stabviz.runs.store import DISPATCHER_BEAT_S, HOST, RunEnded, RunStore, StoreError, new_id, software_versions
 
 #: Seconds between heartbeats written by a busy worker (the store calls a run stale after 30 s);
 #: never more than a quarter of the store's stale limit.
@@ -72,6 +75,7 @@ def load_train_function(entry: str | None = None) -> Callable[..., dict]:
 
 # -- one run ---------------------------------------------------------------------------------------
 
+
 class _Heartbeat(threading.Thread):
     """Keeps the heartbeats of the runs a worker trains (one, or an ensemble's members) fresh while
     training holds the main thread (long steps, compiles). A run the store no longer lets us write is
@@ -83,7 +87,7 @@ class _Heartbeat(threading.Thread):
         self.store, self.run_ids = store, run_ids
         self.every = every if every is not None else min(HEARTBEAT_S, store.stale_after / 4)
         self.stopped = threading.Event()
-        self.ended = threading.Event()     # every run is no longer ours: training must stop
+        self.ended = threading.Event()  # every run is no longer ours: training must stop
         self.ended_ids: set[str] = set()
         self.last_error: str | None = None
 
@@ -106,15 +110,13 @@ class _Heartbeat(threading.Thread):
             self.store.heartbeat(run_id)
         except RunEnded:
             self.end(run_id)
-        except Exception as exc:   # a busy database must not kill the run; the next beat retries
+        except Exception as exc:  # a busy database must not kill the run; the next beat retries
             self.last_error = f"{type(exc).__name__}: {exc}"
             if self.last_error.count("\n") == 0:
-                _say(f"stabviz worker {os.getpid()}: heartbeat of {run_id} failed: "
-                     f"{self.last_error}")
+                _say(f"stabviz worker {os.getpid()}: heartbeat of {run_id} failed: {self.last_error}")
 
 
-def _should_stop_for(store: RunStore, run_id: str,
-                     ended: threading.Event | None = None) -> Callable[[], bool]:
+def _should_stop_for(store: RunStore, run_id: str, ended: threading.Event | None = None) -> Callable[[], bool]:
     last = [0.0, False]
 
     def should_stop() -> bool:
@@ -124,6 +126,7 @@ def _should_stop_for(store: RunStore, run_id: str,
         if not last[1] and now - last[0] >= CANCEL_POLL_S:
             last[0], last[1] = now, store.cancel_requested(run_id)
         return last[1]
+
     return should_stop
 
 
@@ -135,6 +138,7 @@ def execute_claimed(store: RunStore, run_id: str, train_fn: Callable[..., dict] 
     beat.start()
     try:
         from stabviz.config import TrainConfig
+
         cfg = TrainConfig.from_dict(store.get(run_id, reap=False)["config"])
         train_fn = train_fn or load_train_function()
         torch = sys.modules.get("torch")
@@ -146,7 +150,7 @@ def execute_claimed(store: RunStore, run_id: str, train_fn: Callable[..., dict] 
 
         summary = train_fn(cfg, callback, _should_stop_for(store, run_id, beat.ended), run_id)
         if beat.ended.is_set():
-            return store.status(run_id)    # declared dead meanwhile: that verdict stands
+            return store.status(run_id)  # declared dead meanwhile: that verdict stands
         return _record_summary(store, run_id, summary)
     except RunEnded:
         # The store refused our writes: the run was declared dead (e.g. this worker was stopped
@@ -157,8 +161,9 @@ def execute_claimed(store: RunStore, run_id: str, train_fn: Callable[..., dict] 
         raise
     except Exception as exc:
         status = _failure_status(exc)
-        _record(store, run_id, status, error=_one_line(exc), traceback=traceback.format_exc(),
-                amend=status == "interrupted")
+        _record(
+            store, run_id, status, error=_one_line(exc), traceback=traceback.format_exc(), amend=status == "interrupted"
+        )
         return store.status(run_id)
     finally:
         beat.stopped.set()
@@ -177,6 +182,7 @@ def _store_kind(exc: BaseException) -> str | None:
         return exc.kind
     if isinstance(exc, OSError) or type(exc).__module__ == "sqlite3":
         from stabviz.runs.store import store_error
+
         return store_error(exc, "").kind
     return None
 
@@ -186,18 +192,21 @@ def _record_summary(store: RunStore, run_id: str, summary: dict[str, Any]) -> st
     status = summary.get("status", "finished")
     if status not in SUMMARY_STATUSES:
         raise ValueError(f"training returned status = {status!r}, not one of: {', '.join(SUMMARY_STATUSES)}")
-    if not _record(store, run_id, status, summary=summary, prediction=summary.get("prediction"),
-                   device=summary.get("device")):
-        return store.status(run_id)        # refused: the run had already ended (interrupted...)
+    if not _record(
+        store, run_id, status, summary=summary, prediction=summary.get("prediction"), device=summary.get("device")
+    ):
+        return store.status(run_id)  # refused: the run had already ended (interrupted...)
     return status
 
 
 # -- an ensemble of runs ---------------------------------------------------------------------------
 
+
 def _ensemble_key(config: dict[str, Any]) -> Any:
     """What queued runs must share to train as one ensemble (stabviz.train.ensemble_key)."""
     from stabviz import train
     from stabviz.config import TrainConfig
+
     return train.ensemble_key(TrainConfig.from_dict(config))
 
 
@@ -205,11 +214,13 @@ def packs_ensembles() -> bool:
     """Whether workers train compatible queued runs together: with the default training entry only (a
     custom STABVIZ_TRAIN_ENTRY trains one run per call), and unless STABVIZ_MAX_ENSEMBLE is 1."""
     from stabviz.memory import max_ensemble
+
     return not os.environ.get("STABVIZ_TRAIN_ENTRY") and max_ensemble() > 1
 
 
-def claim_work(store: RunStore, launcher: str, pid: int, max_running: int | None,
-               lease: str | None = None) -> list[str]:
+def claim_work(
+    store: RunStore, launcher: str, pid: int, max_running: int | None, lease: str | None = None
+) -> list[str]:
     """The runs this worker trains next: one, or the largest group of compatible queued runs that fits
     in one ensemble (STABVIZ_MAX_ENSEMBLE and the memory estimate); the rest go back to the queue.
     ``lease``: the token of this worker's dispatcher; nothing is claimed once it lost the lease."""
@@ -217,8 +228,8 @@ def claim_work(store: RunStore, launcher: str, pid: int, max_running: int | None
         run_id = store.claim_next(launcher, pid, HOST, max_running, lease=lease)
         return [run_id] if run_id else []
     from stabviz.memory import max_ensemble
-    ids = store.claim_group(launcher, pid, HOST, max_running, key=_ensemble_key, limit=max_ensemble(),
-                            lease=lease)
+
+    ids = store.claim_group(launcher, pid, HOST, max_running, key=_ensemble_key, limit=max_ensemble(), lease=lease)
     fit = _fitting(store, ids)
     store.requeue(ids[fit:], pid)
     return ids[:fit]
@@ -229,6 +240,7 @@ def _fitting(store: RunStore, ids: list[str]) -> int:
     if len(ids) <= 1:
         return len(ids)
     from stabviz.config import TrainConfig
+
     return fit_count([TrainConfig.from_dict(store.get(run_id, reap=False)["config"]) for run_id in ids])
 
 
@@ -237,6 +249,7 @@ def fit_count(cfgs: list[Any]) -> int:
     STABVIZ_MAX_ENSEMBLE, within the memory estimate; at least 1 (a lone run that does not fit is refused
     by training itself, with its message)."""
     from stabviz import memory
+
     for count in range(min(len(cfgs), memory.max_ensemble()), 1, -1):
         try:
             memory.check_ensemble(cfgs[:count])
@@ -253,6 +266,7 @@ def plan_ensembles(configs: dict[str, Any]) -> list[list[str]]:
     if not packs_ensembles():
         return [[run_id] for run_id in ids]
     from stabviz import train
+
     plan = []
     for group in train.group_configs([configs[run_id] for run_id in ids]):
         members = [ids[k] for k in group]
@@ -285,8 +299,9 @@ class _EnsembleStop:
         return run_id in self.cancelled or run_id in self.beat.ended_ids
 
 
-def execute_claimed_ensemble(store: RunStore, run_ids: list[str],
-                             ensemble_fn: Callable[..., list[dict]] | None = None) -> list[str]:
+def execute_claimed_ensemble(
+    store: RunStore, run_ids: list[str], ensemble_fn: Callable[..., list[dict]] | None = None
+) -> list[str]:
     """Train the claimed runs ``run_ids`` as one ensemble (stabviz.train.run_ensemble) and record each
     member's outcome as a normal run's. A member the store stops accepting (declared dead) is stopped
     alone; an exception fails every member still ours, with its one-line message. Returns the statuses."""
@@ -294,13 +309,20 @@ def execute_claimed_ensemble(store: RunStore, run_ids: list[str],
     beat.start()
     try:
         from stabviz.config import TrainConfig
+
         cfgs = [TrainConfig.from_dict(store.get(run_id, reap=False)["config"]) for run_id in run_ids]
         if ensemble_fn is None:
             from stabviz.train import run_ensemble as ensemble_fn
         torch = sys.modules.get("torch")
         for run_id in run_ids:
-            store.update_versions(run_id, {**software_versions(), "ensemble": len(run_ids),
-                                           **({"torch": torch.__version__} if torch is not None else {})})
+            store.update_versions(
+                run_id,
+                {
+                    **software_versions(),
+                    "ensemble": len(run_ids),
+                    **({"torch": torch.__version__} if torch is not None else {}),
+                },
+            )
 
         def callback(event: dict[str, Any]) -> None:
             run_id = event["run_id"]
@@ -309,11 +331,13 @@ def execute_claimed_ensemble(store: RunStore, run_ids: list[str],
             try:
                 store.log_metrics(run_id, event["step"], event["metrics"])
             except RunEnded:
-                beat.end(run_id)           # declared dead: this member stops, the others go on
+                beat.end(run_id)  # declared dead: this member stops, the others go on
 
         summaries = ensemble_fn(list(zip(cfgs, run_ids)), callback, _EnsembleStop(store, run_ids, beat))
-        return [store.status(run_id) if run_id in beat.ended_ids else _record_summary(store, run_id, summary)
-                for run_id, summary in zip(run_ids, summaries)]
+        return [
+            store.status(run_id) if run_id in beat.ended_ids else _record_summary(store, run_id, summary)
+            for run_id, summary in zip(run_ids, summaries)
+        ]
     except WorkerStopped:
         for run_id in run_ids:
             if run_id not in beat.ended_ids:
@@ -371,13 +395,13 @@ def _record(store: RunStore, run_id: str, status: str, *, amend: bool = False, *
         except StoreError as exc:
             if exc.kind not in RETRY_KINDS or time.monotonic() > deadline:
                 raise
-            _say(f"stabviz worker {os.getpid()}: recording {run_id} as {status} failed ({exc}); "
-                 "retrying")
+            _say(f"stabviz worker {os.getpid()}: recording {run_id} as {status} failed ({exc}); retrying")
             time.sleep(pause)
             pause = min(pause * 2, 2.0)
 
 
 # -- worker process --------------------------------------------------------------------------------
+
 
 def _raise_stopped(signum, frame):
     raise WorkerStopped()
@@ -391,8 +415,9 @@ def pin_gpu(slot: int) -> None:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
 
 
-def serve(db_path: str, max_running: int, slot: int = 0, idle_s: float = DEFAULT_IDLE_S,
-          lease: str | None = None) -> None:
+def serve(
+    db_path: str, max_running: int, slot: int = 0, idle_s: float = DEFAULT_IDLE_S, lease: str | None = None
+) -> None:
     """Worker main loop: claim the oldest queued local run (while ``lease``, its dispatcher's token,
     holds), execute it, repeat; exit after ``idle_s`` seconds without work."""
     signal.signal(signal.SIGTERM, _raise_stopped)
@@ -409,7 +434,7 @@ def serve(db_path: str, max_running: int, slot: int = 0, idle_s: float = DEFAULT
         while time.monotonic() - idle_since < idle_s:
             try:
                 run_ids = claim_work(store, "local", os.getpid(), max_running, lease)
-            except StoreError as exc:          # full or busy: wait for it to clear, stay idle
+            except StoreError as exc:  # full or busy: wait for it to clear, stay idle
                 _say(f"stabviz worker {os.getpid()}: {exc}")
                 time.sleep(1.0)
                 continue
@@ -421,7 +446,7 @@ def serve(db_path: str, max_running: int, slot: int = 0, idle_s: float = DEFAULT
                     execute_claimed(store, run_ids[0], train_fn)
                 else:
                     execute_claimed_ensemble(store, run_ids)
-            except StoreError as exc:          # its outcome could not be recorded in time: the reaper's
+            except StoreError as exc:  # its outcome could not be recorded in time: the reaper's
                 _say(f"stabviz worker {os.getpid()}: {exc}")
                 break
             idle_since = time.monotonic()
@@ -437,12 +462,14 @@ def _restart_dispatcher_if_needed(store: RunStore) -> None:
     to a new dispatcher: start one if none holds the lock."""
     try:
         from stabviz.runs.local import ensure_dispatcher
+
         ensure_dispatcher(store)
     except Exception as exc:
         _say(f"stabviz worker {os.getpid()}: could not check the dispatcher: {exc}")
 
 
 # -- dispatcher ------------------------------------------------------------------------------------
+
 
 class _Lease:
     """The dispatcher lease as its holder sees it: renewed at most every DISPATCHER_BEAT_S (or at once
@@ -477,8 +504,10 @@ def dispatch(db_path: str, workers: int, idle_s: float = DEFAULT_IDLE_S, lease: 
         if held.lost:
             # Replaced while frozen: the new dispatcher serves the queue. Our workers finish the runs
             # they hold (claimed once, never again) and claim nothing more: leave them be.
-            _say(f"stabviz dispatcher {os.getpid()}: replaced by another dispatcher (its lease was "
-                 "taken over); exiting without launching anything")
+            _say(
+                f"stabviz dispatcher {os.getpid()}: replaced by another dispatcher (its lease was "
+                "taken over); exiting without launching anything"
+            )
         else:
             _stop_workers(procs)
             try:
@@ -489,14 +518,20 @@ def dispatch(db_path: str, workers: int, idle_s: float = DEFAULT_IDLE_S, lease: 
     return 0
 
 
-def _serve_queue(store: RunStore, held: _Lease, workers: int, idle_s: float, stop: threading.Event,
-                 procs: dict[int, mp.process.BaseProcess]) -> None:
+def _serve_queue(
+    store: RunStore,
+    held: _Lease,
+    workers: int,
+    idle_s: float,
+    stop: threading.Event,
+    procs: dict[int, mp.process.BaseProcess],
+) -> None:
     """Keep up to ``workers`` workers (``procs``, slot -> process, kept up to date for the caller) while
     local runs are queued; return when stopped, idle (lease released) or replaced (``held.lost``)."""
     ctx = mp.get_context("spawn")
     failing_since: float | None = None
     while not stop.is_set():
-        for slot in [slot for slot, p in procs.items() if not p.is_alive()]:   # is_alive() reaps
+        for slot in [slot for slot, p in procs.items() if not p.is_alive()]:  # is_alive() reaps
             del procs[slot]
         try:
             if not held.renew():
@@ -504,7 +539,7 @@ def _serve_queue(store: RunStore, held: _Lease, workers: int, idle_s: float, sto
             store.reap()
             queued = store.count("queued", launcher="local")
             free = [slot for slot in range(workers) if slot not in procs][:queued]
-            if free and not held.renew(now=True):          # checked right before launching
+            if free and not held.renew(now=True):  # checked right before launching
                 return
             failing_since = None
         except StoreError as exc:
@@ -519,8 +554,9 @@ def _serve_queue(store: RunStore, held: _Lease, workers: int, idle_s: float, sto
             stop.wait(1.0)
             continue
         for slot in free:
-            p = ctx.Process(target=serve, args=(str(store.path), workers, slot, idle_s, held.token),
-                            name=f"stabviz-worker-{slot}")
+            p = ctx.Process(
+                target=serve, args=(str(store.path), workers, slot, idle_s, held.token), name=f"stabviz-worker-{slot}"
+            )
             p.start()
             procs[slot] = p
         if not procs and queued == 0 and _release_if_idle(store, held.token):
@@ -540,7 +576,7 @@ def _release_if_idle(store: RunStore, token: str) -> bool:
 def _stop_workers(procs: dict[int, mp.process.BaseProcess]) -> None:
     for p in procs.values():
         if p.is_alive():
-            p.terminate()          # SIGTERM: the worker marks its run interrupted
+            p.terminate()  # SIGTERM: the worker marks its run interrupted
     for p in procs.values():
         p.join(timeout=10)
         if p.is_alive():
@@ -548,14 +584,18 @@ def _stop_workers(procs: dict[int, mp.process.BaseProcess]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stabviz.runs.worker",
-                                     description="stabviz run dispatcher (started by the launcher)")
+    parser = argparse.ArgumentParser(
+        prog="python -m stabviz.runs.worker", description="stabviz run dispatcher (started by the launcher)"
+    )
     parser.add_argument("--db", required=True, help="path of the run store (SQLite)")
     parser.add_argument("--workers", type=int, default=None, help="concurrent runs (default: GPUs or 1)")
-    parser.add_argument("--idle", type=float, default=None,
-                        help=f"seconds a worker waits for work before exiting (default {DEFAULT_IDLE_S})")
-    parser.add_argument("--lease", default=None,
-                        help="token of the dispatcher lease, taken by the launcher")
+    parser.add_argument(
+        "--idle",
+        type=float,
+        default=None,
+        help=f"seconds a worker waits for work before exiting (default {DEFAULT_IDLE_S})",
+    )
+    parser.add_argument("--lease", default=None, help="token of the dispatcher lease, taken by the launcher")
     args = parser.parse_args(argv)
     idle = args.idle if args.idle is not None else env_seconds("STABVIZ_WORKER_IDLE_S", DEFAULT_IDLE_S)
     return dispatch(args.db, args.workers or default_workers(), idle, args.lease)

@@ -1,4 +1,5 @@
-"""The surrogate-gradient family (docs/theory.md#2-the-surrogate-family): curves, closed-form moments, the torch spike op.
+"""The surrogate-gradient family (docs/theory.md#2-the-surrogate-family): curves, closed-form moments, the torch spike
+op.
 
 One :class:`~stabviz.config.Surrogate` record (shape, γ, β, q; :data:`DEFAULT_SURROGATE` holds the
 defaults) is what every function here takes.
@@ -20,28 +21,57 @@ torch layer (torch is imported on first use only, so the CLI's theory commands n
 :func:`sg_prime_torch` and :func:`spike` (Heaviside forward, σ' backward).
 
 Library translations: :data:`LIBRARY_SURROGATES`, :func:`from_library`, :func:`to_library`,
-:func:`translation_table`, :func:`setting_from_library` (other libraries' one-knob surrogates expressed as (γ, β, q) and back).
+:func:`translation_table`, :func:`setting_from_library` (other libraries' one-knob surrogates expressed as (γ, β, q) and
+back).
 
 Modules: :mod:`stabviz.shapes` (one :class:`Shape` record per shape, :data:`SHAPE_TABLE`: the only place a
 shape's formulas are written), :mod:`.curves` (σ', σ, G_m), :mod:`.moments` (uniform and gaussian
 voltage moments, the quadrature), :mod:`.torch_op`, :mod:`.translate`, :mod:`.validate`.
 """
+
 from __future__ import annotations
 
 from stabviz.config import DEFAULT_SURROGATE, Surrogate
+from stabviz.shapes import SHAPE_TABLE, QuadRule, Shape
 from stabviz.surrogates.curves import moment_primitive, sg_prime, sg_primitive, wide_moment
 from stabviz.surrogates.moments import gaussian_moment, gaussian_moments, uniform_moment
-from stabviz.shapes import SHAPE_TABLE, QuadRule, Shape
 from stabviz.surrogates.torch_op import sg_prime_torch, spike
-from stabviz.surrogates.translate import (LIBRARY_NEURONS, LIBRARY_SURROGATES, Translation,
-                                          from_library, leak_from_library, library_of, setting_from_library,
-                                          to_library, translation_table)
+from stabviz.surrogates.translate import (
+    LIBRARY_NEURONS,
+    LIBRARY_SURROGATES,
+    Translation,
+    from_library,
+    leak_from_library,
+    library_of,
+    setting_from_library,
+    to_library,
+    translation_table,
+)
 from stabviz.surrogates.validate import shape_record
 
 __all__ = [
-    "sg_prime", "sg_primitive", "moment_primitive", "wide_moment", "uniform_moment", "gaussian_moment",
-    "gaussian_moments", "sg_prime_torch", "spike", "LIBRARY_SURROGATES", "Surrogate", "DEFAULT_SURROGATE",
+    "sg_prime",
+    "sg_primitive",
+    "moment_primitive",
+    "wide_moment",
+    "uniform_moment",
+    "gaussian_moment",
+    "gaussian_moments",
+    "sg_prime_torch",
+    "spike",
+    "LIBRARY_SURROGATES",
+    "Surrogate",
+    "DEFAULT_SURROGATE",
     "Translation",
-    "from_library", "to_library", "translation_table", "LIBRARY_NEURONS", "leak_from_library", "library_of",
-    "setting_from_library", "Shape", "QuadRule", "SHAPE_TABLE", "shape_record",
+    "from_library",
+    "to_library",
+    "translation_table",
+    "LIBRARY_NEURONS",
+    "leak_from_library",
+    "library_of",
+    "setting_from_library",
+    "Shape",
+    "QuadRule",
+    "SHAPE_TABLE",
+    "shape_record",
 ]

@@ -2,6 +2,7 @@
 
 Every function validates, then scales the unit-height formula of the shape's record by γ^m.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -36,15 +37,16 @@ def moment_primitive(u: Any, m: int, sg: Surrogate | str = DEFAULT_SURROGATE) ->
     sg, (g, b, q) = _check_params(sg)
     u = _finite("u", u)
     with np.errstate(under="ignore"):
-        return np.sign(u) * g ** m * SHAPE_TABLE[sg.shape].primitive(m, np.abs(u), b, q)
+        return np.sign(u) * g**m * SHAPE_TABLE[sg.shape].primitive(m, np.abs(u), b, q)
 
 
 def wide_moment(m: int, sg: Surrogate | str = DEFAULT_SURROGATE) -> np.ndarray:
-    """G_m(∞) = ∫_0^∞ σ'^m; κ₂ = 2·G_2(∞) is the wide-range constant of docs/theory.md#23-wide-range-constants-k (e.g. 1/3 for the
+    """G_m(∞) = ∫_0^∞ σ'^m; κ₂ = 2·G_2(∞) is the wide-range constant of docs/theory.md#23-wide-range-constants-k (e.g.
+    1/3 for the
     fast sigmoid at γ = β = 1, (q − 1)/(2q − 1) for q-PseudoSpike)."""
     m = _check_order(m)
     sg, (g, b, q) = _check_params(sg)
-    return np.asarray(g ** m * SHAPE_TABLE[sg.shape].wide(m, b, q))
+    return np.asarray(g**m * SHAPE_TABLE[sg.shape].wide(m, b, q))
 
 
 def sg_primitive(v: Any, sg: Surrogate | str = DEFAULT_SURROGATE) -> np.ndarray:
@@ -54,6 +56,6 @@ def sg_primitive(v: Any, sg: Surrogate | str = DEFAULT_SURROGATE) -> np.ndarray:
     v = _finite("v", v)
     a = np.abs(v)
     with np.errstate(under="ignore"):
-        below = rec.tail(1, a, b, q)                     # ∫_{−∞}^{−|v|} σ' (accurate when tiny)
+        below = rec.tail(1, a, b, q)  # ∫_{−∞}^{−|v|} σ' (accurate when tiny)
         above = 2.0 * rec.wide(1, b, q) - below
         return g * np.where(v < 0, below, above)

@@ -1,5 +1,6 @@
 """Voltage moments E[σ'(V)^m] (docs/theory.md#4-the-voltage-models): V uniform (closed form from G_m) or gaussian
 (closed form where the shape's record has one, else the anchored quadrature below)."""
+
 from __future__ import annotations
 
 import math
@@ -14,8 +15,7 @@ from stabviz.surrogates.validate import _check_order, _check_params, _finite
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 
-def uniform_moment(m: int, sg: Surrogate | str = DEFAULT_SURROGATE, low: Any = -1.0,
-                   high: Any = 1.0) -> np.ndarray:
+def uniform_moment(m: int, sg: Surrogate | str = DEFAULT_SURROGATE, low: Any = -1.0, high: Any = 1.0) -> np.ndarray:
     """E[σ'(V)^m] for V ~ U[low, high] (docs/theory.md#41-uniform-the-papers-model): the caller passes
     low = y_min − θ and high = y_max − θ. Equals (sgn(c)G_m(|c|) − sgn(a)G_m(|a|))/(c − a); when both
     ends lie on one side of 0 it is computed from the tails G_m(∞) − G_m, which keeps its precision far
@@ -32,11 +32,11 @@ def uniform_moment(m: int, sg: Surrogate | str = DEFAULT_SURROGATE, low: Any = -
     with np.errstate(under="ignore"):
         tail_lo = rec.tail(m, np.abs(lo), b, q)
         tail_hi = rec.tail(m, np.abs(hi), b, q)
-        right = tail_lo - tail_hi                                   # 0 ≤ lo < hi
-        left = tail_hi - tail_lo                                    # lo < hi ≤ 0
+        right = tail_lo - tail_hi  # 0 ≤ lo < hi
+        left = tail_hi - tail_lo  # lo < hi ≤ 0
         across = rec.primitive(m, np.abs(lo), b, q) + rec.primitive(m, np.abs(hi), b, q)
         mass = np.where(lo >= 0, right, np.where(hi <= 0, left, across))
-        return g ** m * mass / (hi - lo)
+        return g**m * mass / (hi - lo)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -57,10 +57,10 @@ _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(16)
 # e^{−x} and a gaussian bump are integrated to ~1e-15 on [0, 3], [3, 9], [9, 27]), then ×8 per panel
 # (a power law with its singularity one scale behind the anchor: ~1e-10 per panel).
 _OFFSETS = np.concatenate([[3.0, 9.0], 27.0 * 8.0 ** np.arange(0, 40)])
-_NEAR = 3             # interior modes get offsets 3, 9, 27 local widths on each side
-_Z_END = 8.5          # integrate up to max(μ, 0) + 8.5 s: beyond, the gaussian is < e^{-36} of its peak
-_Z_START = 38.5       # and from μ − 38.5 s: below, φ_s underflows (< 1e-322)
-_CHUNK = 1024         # values per vectorised batch: temporaries stay below ~10 MB each
+_NEAR = 3  # interior modes get offsets 3, 9, 27 local widths on each side
+_Z_END = 8.5  # integrate up to max(μ, 0) + 8.5 s: beyond, the gaussian is < e^{-36} of its peak
+_Z_START = 38.5  # and from μ − 38.5 s: below, φ_s underflows (< 1e-322)
+_CHUNK = 1024  # values per vectorised batch: temporaries stay below ~10 MB each
 
 
 class _Quad:
@@ -73,7 +73,7 @@ class _Quad:
         self.b, self.q = b, q
         self.r, self.c = self.rule.power_law(b, q) if self.rule.power_law else (None, None)
 
-    def rows(self, idx: np.ndarray) -> "_Quad":
+    def rows(self, idx: np.ndarray) -> _Quad:
         """The same shape restricted to the values ``idx``."""
         return _Quad(self.shape, self.b[idx], self.q[idx] if np.size(self.q) > 1 else self.q)
 
@@ -150,13 +150,13 @@ def _breakpoints(model: _Quad, mu: np.ndarray, s: np.ndarray) -> np.ndarray:
     for m in (1, 2):
         c0 = np.minimum(c0, model.local_scale(lo, m, mu, s))
     points = [lo[:, None], v_end[:, None]]
-    points.append(lo[:, None] + c0[:, None] * _OFFSETS[:_offset_count((v_end - lo) / c0)])
+    points.append(lo[:, None] + c0[:, None] * _OFFSETS[: _offset_count((v_end - lo) / c0)])
     previous = None
     for m in (1, 2):
         a = model.mode(m, mu, s, v_end)
         c = np.minimum(s, model.local_scale(a, m, mu, s))
         live = a > lo
-        if previous is not None:          # the m = 2 mode next to the m = 1 mode adds nothing new
+        if previous is not None:  # the m = 2 mode next to the m = 1 mode adds nothing new
             live &= np.abs(a - previous[0]) > 1.5 * np.maximum(c, previous[1])
         a, c = np.where(live, a, lo), np.where(live, c, 0.0)
         previous = (a, c)
@@ -168,7 +168,7 @@ def _breakpoints(model: _Quad, mu: np.ndarray, s: np.ndarray) -> np.ndarray:
 def _panel_sums(model: _Quad, mu, s, lo, hi):
     """Σ over panels [lo, hi] of n-point Gauss–Legendre sums of f^m φ_s(v − μ), m = 1, 2."""
     half = 0.5 * (hi - lo)
-    v = (lo + half)[..., None] + half[..., None] * _GL_NODES            # (values, panels, nodes)
+    v = (lo + half)[..., None] + half[..., None] * _GL_NODES  # (values, panels, nodes)
     z = (v - mu[:, None, None]) / s[:, None, None]
     gw = (half[..., None] * _GL_WEIGHTS) * np.exp(-0.5 * z * z)
     f = model.f(v)
@@ -218,8 +218,9 @@ def _quadrature_moments(shape: Shape, b, q, mu, s):
     return out1, out2
 
 
-def gaussian_moments(sg: Surrogate | str = DEFAULT_SURROGATE, mean: Any = 0.0,
-                     std: Any = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def gaussian_moments(
+    sg: Surrogate | str = DEFAULT_SURROGATE, mean: Any = 0.0, std: Any = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """(E[σ'(V)], E[σ'(V)²]) for V ~ N(mean, std²) (docs/theory.md#42-gaussian-mean-field-stabvizs-extension).
 
     ``sg``: the :class:`~stabviz.config.Surrogate` (or a shape name). ``mean`` is μ_y − θ (the caller
@@ -233,7 +234,7 @@ def gaussian_moments(sg: Surrogate | str = DEFAULT_SURROGATE, mean: Any = 0.0,
     s = _finite("std", std, minimum=0.0)
     rec = SHAPE_TABLE[sg.shape]
     if not rec.uses_tail:
-        q = np.asarray(DEFAULT_SURROGATE.tail)     # irrelevant: keep it from widening the batch
+        q = np.asarray(DEFAULT_SURROGATE.tail)  # irrelevant: keep it from widening the batch
     # A std below 1e-12 of the SG's finest width moves E by at most ~1e-12 of the peak (the kink at 0
     # is the worst case): use the std = 0 limit, which also keeps (μ − v)/s² from overflowing.
     finest = rec.finest(b, q)
@@ -247,10 +248,7 @@ def gaussian_moments(sg: Surrogate | str = DEFAULT_SURROGATE, mean: Any = 0.0,
     return g * e1, g * g * e2
 
 
-def gaussian_moment(m: int, sg: Surrogate | str = DEFAULT_SURROGATE, mean: Any = 0.0,
-                    std: Any = 1.0) -> np.ndarray:
+def gaussian_moment(m: int, sg: Surrogate | str = DEFAULT_SURROGATE, mean: Any = 0.0, std: Any = 1.0) -> np.ndarray:
     """E[σ'(V)^m] for V ~ N(mean, std²), m ∈ {1, 2}; see :func:`gaussian_moments`."""
     m = _check_order(m)
     return gaussian_moments(sg, mean, std)[m - 1]
-
-

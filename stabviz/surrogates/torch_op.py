@@ -1,5 +1,6 @@
 """torch: σ' on tensors and the spike op (docs/theory.md#1-the-model). torch is imported on first use only,
 so importing stabviz.surrogates (the CLI's theory commands) never loads it."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,6 +15,7 @@ from stabviz.surrogates.validate import _check_values
 def _scalar_or_tensor(name: str, value: Any, like):
     """A validated parameter as a Python float, or as a tensor on ``like``'s device (validated on it)."""
     import torch
+
     if isinstance(value, torch.Tensor):
         if value.numel() and not torch.compiler.is_compiling():
             lo, hi = float(value.detach().min()), float(value.detach().max())
@@ -34,6 +36,7 @@ def sg_prime_torch(v, sg: Surrogate | str = DEFAULT_SURROGATE):
     record) or tensors broadcastable to ``v`` (validated here).
     """
     import torch
+
     sg = Surrogate.of(sg)
     x = v.float() if v.dtype in (torch.float16, torch.bfloat16) else v
     if _plain_numbers(sg.dampening, sg.sharpness, sg.tail):

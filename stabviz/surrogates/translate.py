@@ -1,4 +1,5 @@
 """Other libraries' one-knob surrogates expressed as stabviz's (shape, γ, β, q), and back."""
+
 from __future__ import annotations
 
 import math
@@ -67,6 +68,7 @@ _LEAK_OF_KNOB = {
 class Translation:
     """One library function's knob setting for a stabviz surrogate. ``exact`` is False when the library
     cannot express it; ``note`` then says what differs and what the given knob value matches."""
+
     name: str
     knob: str
     value: float
@@ -133,28 +135,45 @@ def to_library(name: str, sg: Surrogate | str = DEFAULT_SURROGATE) -> Translatio
     if mine is None:
         return _other_shape(name, knob, default, lib_shape, shape, g, b)
     g, b, q = mine
-    if controls == "width":                     # γ = 1 fixed, β = knob/2
+    if controls == "width":  # γ = 1 fixed, β = knob/2
         value = knob_of_beta(b)
-        return _verdict(name, knob, value, _close(g, 1.0),
-                        f"height fixed at 1 (yours γ={g:g}): {knob}={value:g} matches β={b:g}; "
-                        f"multiply the gradient by {g:g} to match the height")
-    if controls == "coupled":                   # γ = β = knob/2 (atan) or knob/4 (sigmoid)
+        return _verdict(
+            name,
+            knob,
+            value,
+            _close(g, 1.0),
+            f"height fixed at 1 (yours γ={g:g}): {knob}={value:g} matches β={b:g}; "
+            f"multiply the gradient by {g:g} to match the height",
+        )
+    if controls == "coupled":  # γ = β = knob/2 (atan) or knob/4 (sigmoid)
         value = knob_of_beta(b)
-        return _verdict(name, knob, value, _close(g, b),
-                        f"height and width are coupled (γ = β): {knob}={value:g} matches β={b:g}, "
-                        f"peak height is {b:g} instead of γ={g:g}")
-    if controls == "height":                    # norse triangle: γ = knob, β = 1
-        return _verdict(name, knob, g, _close(b, 1.0),
-                        f"width fixed (β = 1, support |v| < 1): {knob}={g:g} matches the height, "
-                        f"yours has β={b:g}")
-    lg, lb, _ = to_params(q)                    # q-PseudoSpike knobs set q; γ and β follow
-    return _verdict(name, knob, q, _close(g, lg) and _close(b, lb),
-                    f"{knob}={q:g} matches the tail q; the library fixes γ={lg:g}, β={lb:.6g} "
-                    f"(yours γ={g:g}, β={b:g})")
+        return _verdict(
+            name,
+            knob,
+            value,
+            _close(g, b),
+            f"height and width are coupled (γ = β): {knob}={value:g} matches β={b:g}, "
+            f"peak height is {b:g} instead of γ={g:g}",
+        )
+    if controls == "height":  # norse triangle: γ = knob, β = 1
+        return _verdict(
+            name,
+            knob,
+            g,
+            _close(b, 1.0),
+            f"width fixed (β = 1, support |v| < 1): {knob}={g:g} matches the height, yours has β={b:g}",
+        )
+    lg, lb, _ = to_params(q)  # q-PseudoSpike knobs set q; γ and β follow
+    return _verdict(
+        name,
+        knob,
+        q,
+        _close(g, lg) and _close(b, lb),
+        f"{knob}={q:g} matches the tail q; the library fixes γ={lg:g}, β={lb:.6g} (yours γ={g:g}, β={b:g})",
+    )
 
 
-def _other_shape(name: str, knob: str, default: float, lib_shape: str, shape: str, g: float,
-                 b: float) -> Translation:
+def _other_shape(name: str, knob: str, default: float, lib_shape: str, shape: str, g: float, b: float) -> Translation:
     """The closest knob when the library function has another shape than the user's."""
     _, to_params, controls, knob_of_beta = _LIBRARY_MAPS[name]
     head = f"different shape: {name} is {lib_shape}, yours is {shape}; "
@@ -164,8 +183,9 @@ def _other_shape(name: str, knob: str, default: float, lib_shape: str, shape: st
         return Translation(name, knob, g, False, head + f"{knob}={g:g} matches the peak height γ (width β = 1)")
     value = knob_of_beta(b)
     lg, lb, _ = to_params(value)
-    return Translation(name, knob, float(value), False,
-                       head + f"{knob}={value:g} matches the sharpness β={lb:g}, peak height {lg:g}")
+    return Translation(
+        name, knob, float(value), False, head + f"{knob}={value:g} matches the sharpness β={lb:g}, peak height {lg:g}"
+    )
 
 
 def _verdict(name: str, knob: str, value: float, exact: bool, mismatch: str) -> Translation:
@@ -192,8 +212,10 @@ def leak_from_library(library: str, value: Any = None) -> float:
     try:
         check_range("leak", alpha)
     except ValueError:
-        raise ValueError(f"{library}: {knob} = {x:g} gives leak α = {alpha:.6g}, outside stabviz's leak range "
-                         f"{RANGES['leak'][0]:g} to {RANGES['leak'][1]:g}") from None
+        raise ValueError(
+            f"{library}: {knob} = {x:g} gives leak α = {alpha:.6g}, outside stabviz's leak range "
+            f"{RANGES['leak'][0]:g} to {RANGES['leak'][1]:g}"
+        ) from None
     return alpha
 
 
@@ -205,10 +227,13 @@ def setting_from_library(name: str, knob: Any = None, leak_knob: Any = None, thr
     sg = from_library(name, knob)
     library = library_of(name)
     *_, reset, reset_grad = LIBRARY_NEURONS[library]
-    return {**sg.to_dict(),
-            "leak": leak_from_library(library, leak_knob),
-            "threshold": check_number("threshold", 1.0 if threshold is None else threshold),
-            "reset": reset, "reset_grad": reset_grad}
+    return {
+        **sg.to_dict(),
+        "leak": leak_from_library(library, leak_knob),
+        "threshold": check_number("threshold", 1.0 if threshold is None else threshold),
+        "reset": reset,
+        "reset_grad": reset_grad,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -225,16 +250,21 @@ LIBRARY_VARIANTS: dict[tuple[str, str], tuple[str, str, float | None, str]] = {
     ("pytorch", "alif"): ("your own loop", "tau_adapt", 200.0, "ρ_a = exp(−1/tau_adapt)"),
 }
 _SYN_DECAY_OF_KNOB = {"snntorch": lambda k: k, "norse": lambda x: 1.0 - x, "pytorch": lambda tau: math.exp(-1.0 / tau)}
-_KNOB_OF_SYN_DECAY = {"snntorch": lambda a: a, "norse": lambda a: 1.0 - a,
-                      "pytorch": lambda a: -1.0 / math.log(a) if a > 0 else math.inf}
+_KNOB_OF_SYN_DECAY = {
+    "snntorch": lambda a: a,
+    "norse": lambda a: 1.0 - a,
+    "pytorch": lambda a: -1.0 / math.log(a) if a > 0 else math.inf,
+}
 
 #: (library, neuron) -> why the library has no neuron that computes it
 NO_LIBRARY_VARIANT: dict[tuple[str, str], str] = {
     ("snntorch", "alif"): "snnTorch has no adaptive-threshold neuron",
     ("spikingjelly", "alif"): "SpikingJelly has no adaptive-threshold neuron",
     ("spikingjelly", "cuba"): "SpikingJelly's LIFNode has no synaptic current",
-    ("norse", "alif"): ("Norse's adaptive-threshold neuron (LSNNCell) charges the voltage with the previous "
-                        "step's current, one step later than this layer, so it is another layer"),
+    ("norse", "alif"): (
+        "Norse's adaptive-threshold neuron (LSNNCell) charges the voltage with the previous "
+        "step's current, one step later than this layer, so it is another layer"
+    ),
 }
 
 
@@ -242,6 +272,7 @@ NO_LIBRARY_VARIANT: dict[tuple[str, str], str] = {
 class VariantTranslation:
     """How ``library`` builds a neuron model: its neuron and the knob value for the setting's decay, or,
     when ``neuron`` is None, ``note`` says why the library cannot."""
+
     library: str
     model: str
     neuron: str | None
@@ -262,8 +293,10 @@ def syn_decay_from_library(library: str, value: Any = None) -> float:
         check_range("syn_decay", alpha_s)
     except ValueError:
         low, high = RANGES["syn_decay"][:2]
-        raise ValueError(f"{library}: {knob} = {x:g} gives synaptic decay α_s = {alpha_s:.6g}, outside stabviz's "
-                         f"range {low:g} to {high:g}") from None
+        raise ValueError(
+            f"{library}: {knob} = {x:g} gives synaptic decay α_s = {alpha_s:.6g}, outside stabviz's "
+            f"range {low:g} to {high:g}"
+        ) from None
     return alpha_s
 
 

@@ -1,4 +1,5 @@
 """Argument checks shared by the numpy and torch layers: every bad value raises ValueError naming it."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,7 +15,7 @@ def _check_values(name: str, value: Any) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        check_range(name, value)          # raises "... is not a number"
+        check_range(name, value)  # raises "... is not a number"
         raise
     if arr.ndim == 0:
         check_range(name, value if np.isscalar(value) else float(arr))

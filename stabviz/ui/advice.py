@@ -9,11 +9,13 @@ verdict the theory gives it. The Explore page's options, its snippets, its libra
 "Confirm" run are all rendered from the same Setting, so the code a user copies builds the very network
 that was judged.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from stabviz.config import LIFConfig, WeightLaw, power_of_ten
 
@@ -25,16 +27,20 @@ def _g(x: Any, digits: int = 3) -> str:
 def gain_phrase(log10_gain: float | None, steps: int) -> str:
     """'grow by about 10²' / 'shrink by about 10⁴' / 'change by a factor 0.5' over T steps."""
     if log10_gain is None or not math.isfinite(log10_gain):
-        return f"vanish completely over T = {steps} steps" if log10_gain is None or log10_gain < 0 \
+        return (
+            f"vanish completely over T = {steps} steps"
+            if log10_gain is None or log10_gain < 0
             else f"explode over T = {steps} steps"
+        )
     if abs(log10_gain) < 1:
-        return f"change by a factor {10 ** log10_gain:.2g} over T = {steps} steps"
+        return f"change by a factor {10**log10_gain:.2g} over T = {steps} steps"
     verb = "grow" if log10_gain > 0 else "shrink"
     return f"{verb} by about {power_of_ten(abs(log10_gain))} over T = {steps} steps"
 
 
-def what_to_change(cfg: Any, pred: Mapping[str, Any], rec: Mapping[str, Any],
-                   settings: Sequence["Setting"] | None = None) -> str:
+def what_to_change(
+    cfg: Any, pred: Mapping[str, Any], rec: Mapping[str, Any], settings: Sequence[Setting] | None = None
+) -> str:
     """A few sentences: the calibrated verdict, and the whole settings that reach the stable band.
 
     ``settings`` (from :func:`settings`; default: the recommendation's own options at ``cfg``) are the
@@ -46,17 +52,23 @@ def what_to_change(cfg: Any, pred: Mapping[str, Any], rec: Mapping[str, Any],
         settings = options_at(cfg, rec)
     regime = pred["regime"]
     band = pred.get("log10_gain_band") or [None, None]
-    head = (f"Gradients are predicted to {gain_phrase(pred.get('log10_gain'), cfg.steps)} "
-            f"(ρ² = {_g(pred.get('rho2'), 4)}; calibrated band {_band(band)} decades over T = {cfg.steps}, "
-            f"stable within ±{cfg.tolerance:g}).")
+    head = (
+        f"Gradients are predicted to {gain_phrase(pred.get('log10_gain'), cfg.steps)} "
+        f"(ρ² = {_g(pred.get('rho2'), 4)}; calibrated band {_band(band)} decades over T = {cfg.steps}, "
+        f"stable within ±{cfg.tolerance:g})."
+    )
     if regime == "stable":
         return head + " Nothing to change: the whole band lies in the stable range."
     if regime == "uncertain":
-        head += (" The band crosses a regime boundary, so the theory cannot decide here: measure it "
-                 "(a short run, or `stabviz measure-map` for the whole map).")
+        head += (
+            " The band crosses a regime boundary, so the theory cannot decide here: measure it "
+            "(a short run, or `stabviz measure-map` for the whole map)."
+        )
     elif regime == "vanishing":
-        head += (" Vanishing is not untrainable: a loss at every step needs no gradient across all T steps, "
-                 "so such settings often still train; it is exploding gradients that break training.")
+        head += (
+            " Vanishing is not untrainable: a loss at every step needs no gradient across all T steps, "
+            "so such settings often still train; it is exploding gradients that break training."
+        )
     fixes = [_move(cfg, s) for s in settings if s.is_fix]
     unsure = [_move(cfg, s) for s in settings if s.solved and s.cant_tell]
     if not fixes and not unsure:
@@ -65,26 +77,38 @@ def what_to_change(cfg: Any, pred: Mapping[str, Any], rec: Mapping[str, Any],
     if fixes:
         text += " Fixes (the whole calibrated band stable): " + "; or ".join(fixes) + "."
     if unsure:
-        text += (" Candidates with ρ² = 1 in theory, none of them a fix: " + "; ".join(unsure) + ". Their "
-                 "calibrated bands cross a regime edge (or the voltage model is off there). "
-                 f"{CANT_TELL} (the measure button is under *Recommended initialisation*).")
+        text += (
+            " Candidates with ρ² = 1 in theory, none of them a fix: " + "; ".join(unsure) + ". Their "
+            "calibrated bands cross a regime edge (or the voltage model is off there). "
+            f"{CANT_TELL} (the measure button is under *Recommended initialisation*)."
+        )
     return text
 
 
-def recommendation_sentence(settings: Sequence["Setting"]) -> str:
+def recommendation_sentence(settings: Sequence[Setting]) -> str:
     """The outcome model's recommended whole setting in one sentence, or why there is none."""
     rec = next((s for s in settings if s.recommended), None)
     if rec is None:
-        return ("**Recommended:** none. Every choice of the outcome model's grid is harmful here (the network "
-                "would not fire, or the model says it will collapse): change the network (τ, θ, size) first.")
+        return (
+            "**Recommended:** none. Every choice of the outcome model's grid is harmful here (the network "
+            "would not fire, or the model says it will collapse): change the network (τ, θ, size) first."
+        )
     c, o = rec.cfg, rec.outcome or {}
     weights = "conditions I + II" if c.init_rec == "conditions" else c.init_rec
-    return (f"**Recommended (fitted on measured training outcomes):** γ = {c.dampening:.4g}, β = {c.sharpness:.4g}"
-            + (f", q = {c.tail:.4g}" if c.shape == "qpseudospike" else "") + f", W_rec {weights}: "
-            f"P(collapse) {o.get('p_collapse', math.nan):.2f}, expected shortfall {100 * o.get('shortfall', math.nan):.0f}%"
-            + (" (the outcome model calls every choice at risk here, beyond the tasks it was fitted on, so this follows "
-               "the measured ranking alone)" if o.get("harmful") else "") + ". "
-            "*Confirm with a short run* trains it; other choices are under *Recommended initialisation*.")
+    return (
+        f"**Recommended (fitted on measured training outcomes):** γ = {c.dampening:.4g}, β = {c.sharpness:.4g}"
+        + (f", q = {c.tail:.4g}" if c.shape == "qpseudospike" else "")
+        + f", W_rec {weights}: "
+        f"P(collapse) {o.get('p_collapse', math.nan):.2f}, expected shortfall {100 * o.get('shortfall', math.nan):.0f}%"
+        + (
+            " (the outcome model calls every choice at risk here, beyond the tasks it was fitted on, so this follows "
+            "the measured ranking alone)"
+            if o.get("harmful")
+            else ""
+        )
+        + ". "
+        "*Confirm with a short run* trains it; other choices are under *Recommended initialisation*."
+    )
 
 
 def _band(band: Any) -> str:
@@ -92,13 +116,16 @@ def _band(band: Any) -> str:
     return f"[{_g(lo)}, {_g(hi)}]"
 
 
-def _move(cfg: Any, setting: "Setting") -> str:
+def _move(cfg: Any, setting: Setting) -> str:
     """One whole setting as an instruction relative to the current one (its weights first, if they change)."""
     at = setting.cfg
     weights = ""
     if at.init_rec != cfg.init_rec:
-        weights = ("initialise W_rec by conditions I and II" if at.init_rec == "conditions"
-                   else f"initialise W_rec {at.init_rec}")
+        weights = (
+            "initialise W_rec by conditions I and II"
+            if at.init_rec == "conditions"
+            else f"initialise W_rec {at.init_rec}"
+        )
     if setting.label.endswith("keep β, solve γ"):
         verb = "lower" if at.dampening < cfg.dampening else "raise"
         move = f"{verb} the dampening to γ_IV = {_g(at.dampening)} (keeping β = {_g(at.sharpness)})"
@@ -121,10 +148,12 @@ def rate_sentence(preds: Mapping[str, Mapping[str, Any]]) -> str:
     parts = ", ".join(f"{m} {r:.1%}" for m, r in rates.items())
     text = f"Predicted initial firing rate {lo:.1%} – {hi:.1%} across voltage models ({parts})."
     if hi - lo > RATE_DISAGREEMENT:
-        text += (" The models disagree. Prefer the gaussian one: on the shipped presets it lands within 0.05 of "
-                 "the simulated rate, while the uniform one (the paper's) assumes a voltage spread evenly over "
-                 "a range that can be far wider than the real one. The referee is the quick measured check, or "
-                 "the measured voltage model.")
+        text += (
+            " The models disagree. Prefer the gaussian one: on the shipped presets it lands within 0.05 of "
+            "the simulated rate, while the uniform one (the paper's) assumes a voltage spread evenly over "
+            "a range that can be far wider than the real one. The referee is the quick measured check, or "
+            "the measured voltage model."
+        )
     return text
 
 
@@ -151,6 +180,7 @@ class Setting:
     are the weight laws that initialisation gives (the laws stabviz.simulate samples), so a snippet drawn
     from them builds the network the verdict is about.
     """
+
     label: str
     cfg: LIFConfig
     in_law: WeightLaw
@@ -158,8 +188,8 @@ class Setting:
     rho2: float
     log10_gain: float
     band: tuple[float, float]
-    regime: str          # the calibrated verdict of the band (theory.VERDICTS)
-    solved: bool         # an option solved for ρ² = 1 (False: a setting as given)
+    regime: str  # the calibrated verdict of the band (theory.VERDICTS)
+    solved: bool  # an option solved for ρ² = 1 (False: a setting as given)
     #: the prediction's validity warnings (theory.validity_warnings): where the voltage model is known to be
     #: off, its calibrated band is no guarantee either
     warnings: tuple[str, ...] = ()
@@ -199,18 +229,31 @@ class Setting:
             verdict = f"{self.regime} ({band})"
         if self.outcome is not None:
             o = self.outcome
-            verdict = (f"P(collapse) {o['p_collapse']:.2f}" + (" (harmful)" if o.get("harmful") else "")
-                       + f" · theory: {verdict}")
+            verdict = (
+                f"P(collapse) {o['p_collapse']:.2f}"
+                + (" (harmful)" if o.get("harmful") else "")
+                + f" · theory: {verdict}"
+            )
         return f"{self.label}: γ = {c.dampening:.4g}, β = {c.sharpness:.4g}{q} · {weights} · {verdict}"
 
 
 def setting_of(label: str, cfg: LIFConfig, solved: bool = False) -> Setting:
     """The record of ``cfg``: its weight laws and the theory's prediction at it (its own voltage model)."""
     from stabviz import conditions, laws, theory
+
     p = theory.predict(cfg)
-    return Setting(label, cfg, laws.input_law(cfg), conditions.recurrent_law(cfg), float(p.rho2), float(p.log10_gain),
-                   (float(p.log10_gain_band[0]), float(p.log10_gain_band[1])), p.regime, solved,
-                   tuple(n for n in p.notes if n.startswith("validity:")))
+    return Setting(
+        label,
+        cfg,
+        laws.input_law(cfg),
+        conditions.recurrent_law(cfg),
+        float(p.rho2),
+        float(p.log10_gain),
+        (float(p.log10_gain_band[0]), float(p.log10_gain_band[1])),
+        p.regime,
+        solved,
+        tuple(n for n in p.notes if n.startswith("validity:")),
+    )
 
 
 def _with_options(label: str, cfg: LIFConfig, options: Sequence[Mapping[str, Any]], prefix: str) -> list[Setting]:
@@ -223,8 +266,20 @@ def _with_options(label: str, cfg: LIFConfig, options: Sequence[Mapping[str, Any
         at = cfg.replace(dampening=o["dampening"], sharpness=o["sharpness"], tail=o["tail"])
         rho2 = float(o["rho2"])
         lo, hi = (math.nan if b is None else float(b) for b in o["log10_gain_band"])
-        out.append(Setting(prefix + o["label"], at, base.in_law, base.rec_law, rho2, at.steps * 0.5 * math.log10(rho2),
-                           (lo, hi), o["regime"], True, base.warnings))
+        out.append(
+            Setting(
+                prefix + o["label"],
+                at,
+                base.in_law,
+                base.rec_law,
+                rho2,
+                at.steps * 0.5 * math.log10(rho2),
+                (lo, hi),
+                o["regime"],
+                True,
+                base.warnings,
+            )
+        )
     return out
 
 
@@ -232,6 +287,7 @@ def options_at(cfg: LIFConfig, rec: Mapping[str, Any] | None = None) -> list[Set
     """The setting as set and the recommendation's options at its own initialisation (``rec``: the
     recommendation at ``cfg`` as a dict, when the caller has it)."""
     from stabviz import theory
+
     options = rec["options"] if rec is not None else theory.recommendation_options(cfg)[0]
     return _with_options(AS_SET, cfg, options or [], "")
 
@@ -241,13 +297,14 @@ def settings(cfg: LIFConfig, rec: Mapping[str, Any] | None = None) -> list[Setti
     already follows them, or condition II is unattainable) the same with W_rec drawn by conditions I and II
     and the options solved at those weights. An option is solved at the weights it is offered with."""
     from stabviz import conditions, theory
+
     out = options_at(cfg, rec)
     if cfg.init_rec == "conditions":
         return out
     at = cfg.replace(init_rec="conditions")
     try:
         conditions.recurrent_law(at)
-    except ValueError:                     # condition II unattainable: no such weights to offer
+    except ValueError:  # condition II unattainable: no such weights to offer
         return out
     return out + _with_options(CONDITIONS, at, theory.recommendation_options(at)[0], CONDITIONS + ", ")
 
@@ -271,6 +328,7 @@ def recommended_settings(cfg: LIFConfig, budget: int = 200) -> list[Setting]:
     """The outcome model's recommended options at ``cfg`` (stabviz.outcomes.advice.recommend), as Settings:
     whole settings (γ, β and the initialisation), least expected shortfall first, none harmful."""
     from stabviz.outcomes import advice as outcome_advice
+
     rec = outcome_advice.recommend(cfg, budget=budget)
     out = []
     for k, o in enumerate(rec["options"]):
@@ -283,6 +341,7 @@ def recommended_settings(cfg: LIFConfig, budget: int = 200) -> list[Setting]:
 def scored(choices: Sequence[Setting], budget: int = 200) -> list[Setting]:
     """``choices`` each with the outcome model's prediction (read from the theory's predicted gain)."""
     from stabviz.outcomes import advice as outcome_advice
+
     out = []
     for s in choices:
         if s.outcome is None:
@@ -303,6 +362,8 @@ def measured_sentence(m: Mapping[str, Any], cfg: LIFConfig) -> str:
     """A simulate.measure result (as a dict) in one sentence: the measured regime and how it was measured."""
     g = m.get("log10_gain")
     gain = "the gradient vanished completely" if g is None else f"T·log₁₀ρ̂ = {g:+.2f} decades"
-    return (f"**Measured: {measured_regime(g, cfg.tolerance)}** ({gain} over T = {cfg.steps}; "
-            f"initial firing rate {m['firing_rate']:.1%}; stabviz's simulate of this whole network: batch 64, "
-            f"300 steps, seed {cfg.seed}).")
+    return (
+        f"**Measured: {measured_regime(g, cfg.tolerance)}** ({gain} over T = {cfg.steps}; "
+        f"initial firing rate {m['firing_rate']:.1%}; stabviz's simulate of this whole network: batch 64, "
+        f"300 steps, seed {cfg.seed})."
+    )

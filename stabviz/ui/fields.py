@@ -7,17 +7,20 @@ range of :mod:`stabviz.config` and writes one line beside the field naming it, i
 range; the callers keep the last valid value (the sidebar) or disable their button with the reason (Runs,
 Sweep).
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import streamlit as st
 
 from stabviz.config import RANGES, TRAIN_RANGES, check_number
 
 
-def problem(label: str, name: str, value: Any, ranges: Mapping[str, tuple] = RANGES,
-            integer: bool | None = None) -> str | None:
+def problem(
+    label: str, name: str, value: Any, ranges: Mapping[str, tuple] = RANGES, integer: bool | None = None
+) -> str | None:
     """Why ``value`` is not a valid ``name`` (one line naming the field ``label`` and the allowed range),
     or None. An empty field (None) is a problem, never a silent default."""
     lo, hi, lo_in, hi_in = ranges[name]
@@ -31,9 +34,19 @@ def problem(label: str, name: str, value: Any, ranges: Mapping[str, tuple] = RAN
     return None
 
 
-def number(where: Any, label: str, name: str, key: str, *, default: Any = None,
-           ranges: Mapping[str, tuple] = RANGES, integer: bool | None = None, note: str = "", say: Any = None,
-           **kw: Any) -> tuple[Any, str | None]:
+def number(
+    where: Any,
+    label: str,
+    name: str,
+    key: str,
+    *,
+    default: Any = None,
+    ranges: Mapping[str, tuple] = RANGES,
+    integer: bool | None = None,
+    note: str = "",
+    say: Any = None,
+    **kw: Any,
+) -> tuple[Any, str | None]:
     """A number field in ``where`` (st or a column) holding ``key`` and its check: (value, problem).
     ``default`` seeds the field on its first run (None: the session already holds it); a problem is
     written in red under the field (or in ``say``: a narrow column's neighbour), followed by ``note``
@@ -50,5 +63,9 @@ def number(where: Any, label: str, name: str, key: str, *, default: Any = None,
 
 def train_ranges(lim: Mapping[str, int]) -> dict[str, tuple]:
     """config.TRAIN_RANGES with this machine's limits (config.limits) as the upper ends."""
-    return {**TRAIN_RANGES, **{name: (1, lim[name], True, True) for name in ("layers", "train_steps", "batch",
-                                                                            "time_steps") if name in lim}}
+    return {
+        **TRAIN_RANGES,
+        **{
+            name: (1, lim[name], True, True) for name in ("layers", "train_steps", "batch", "time_steps") if name in lim
+        },
+    }

@@ -8,6 +8,7 @@ highlighter), the confirmation run and the share link. A tiny component (first_v
 map is on screen and then asks for the rerun that draws them. Without a browser (AppTest, a script: no
 request headers) nothing is held back.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -19,16 +20,16 @@ from stabviz.ui import state
 
 #: Session flag: the browser has drawn the first view (or gave up waiting for it).
 DRAWN = "_first_view_drawn"
-_HELD = "_first_view_held"         # the RUN_START of the run that held parts back
-_TOKEN = "_first_view_session"     # tells first_view.js one session from the next in the same page
+_HELD = "_first_view_held"  # the RUN_START of the run that held parts back
+_TOKEN = "_first_view_session"  # tells first_view.js one session from the next in the same page
 #: The Explore map's field image: on screen means the map is drawn.
 MAP_SELECTOR = ".js-plotly-plot .imagelayer image"
 #: The rerun comes after this long even if the map never shows (an error, a very slow machine).
 TIMEOUT_MS = 10_000
 
 _component = st.components.v2.component(
-    "stabviz.first_view", js=Path(__file__).with_name("first_view.js").read_text(encoding="utf-8"),
-    isolate_styles=False)
+    "stabviz.first_view", js=Path(__file__).with_name("first_view.js").read_text(encoding="utf-8"), isolate_styles=False
+)
 
 
 def waiting() -> bool:
@@ -47,8 +48,11 @@ def hold(selector: str = MAP_SELECTOR) -> None:
     ss = st.session_state
     ss[_HELD] = ss.get(state.RUN_START)
     token = ss.setdefault(_TOKEN, uuid.uuid4().hex)
-    _component(data={"selector": selector, "timeout_ms": TIMEOUT_MS, "session": token}, key="stabviz_first_view",
-               on_drawn_change=_drawn)
+    _component(
+        data={"selector": selector, "timeout_ms": TIMEOUT_MS, "session": token},
+        key="stabviz_first_view",
+        on_drawn_change=_drawn,
+    )
 
 
 def held() -> bool:

@@ -11,9 +11,11 @@ Who a visitor is: their address (:func:`visitor`), not their browser session, so
 changes nothing; each run records its owner in the store, which counts the owner's active runs in the
 transaction that queues new ones.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import streamlit as st
 
@@ -22,8 +24,16 @@ from stabviz.ui import sharing
 #: Session key of the sidebar's run-token field.
 TOKEN = "run_token"
 #: What each action is called in a refusal ("only a run's owner can <verb> it").
-VERBS = {"launch": "launch", "cancel": "cancel", "delete": "delete", "undo": "bring back", "tag": "tag",
-         "edit": "tag or delete"}
+VERBS = {
+    "launch": "launch",
+    "cancel": "cancel",
+    "delete": "delete",
+    "undo": "bring back",
+    "tag": "tag",
+    "edit": "tag or delete",
+}
+
+
 class Refused(ValueError):
     """A write this visitor may not make; ``str()`` is the reason, one line for the page."""
 
@@ -33,7 +43,7 @@ def _address() -> str | None:
     X-Forwarded-For only from the proxies in FORWARDED_ALLOW_IPS (default: this machine), so a visitor
     cannot choose it by sending that header."""
     ip = st.context.ip_address
-    return ip if isinstance(ip, str) and ip else None       # AppTest has no client (a mock): read as None
+    return ip if isinstance(ip, str) and ip else None  # AppTest has no client (a mock): read as None
 
 
 def visitor() -> str:
@@ -42,8 +52,9 @@ def visitor() -> str:
     return sharing.visitor_key(_address())
 
 
-def reason(store: Any, action: str, run_ids: Sequence[str] = (), *, new_runs: int = 0,
-           data_paths: Sequence[str] = ()) -> str | None:
+def reason(
+    store: Any, action: str, run_ids: Sequence[str] = (), *, new_runs: int = 0, data_paths: Sequence[str] = ()
+) -> str | None:
     """Why this visitor may not make the write ``action`` (a key of VERBS) on ``run_ids``, or launch
     ``new_runs`` runs reading ``data_paths``; None: they may (always, outside shared mode)."""
     if not sharing.shared():

@@ -18,6 +18,7 @@ registry runs one job at a time on its own executor:
 
 Training runs are not jobs of this kind: they outlive the server, in the run store (:mod:`stabviz.runs`).
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -26,15 +27,17 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable
+from typing import Any
 
 #: A waiting job that nobody has asked about for this long is dropped when its turn comes.
 STALE_S = 30.0
 #: A worker process's niceness: the server's script threads come first on a shared CPU.
 NICE = 5
-CRASHED = ("the measuring process stopped unexpectedly (it may have run out of memory); "
-           "try again, or measure a smaller layer")
+CRASHED = (
+    "the measuring process stopped unexpectedly (it may have run out of memory); try again, or measure a smaller layer"
+)
 
 Progress = Callable[[int, int], None]
 Worker = Callable[[Any, Progress], Any]
@@ -43,12 +46,13 @@ Worker = Callable[[Any, Progress], Any]
 @dataclass
 class Status:
     """Where a job stands: state is "waiting", "running", "done", "error" or "none" (not asked for)."""
+
     state: str
     done: int = 0
     total: int = 0
-    ahead: int = 0                      # jobs to finish before this one starts ("waiting")
-    result: Any = None                  # "done": the worker's return value
-    error: str | None = None            # "error": one line
+    ahead: int = 0  # jobs to finish before this one starts ("waiting")
+    result: Any = None  # "done": the worker's return value
+    error: str | None = None  # "error": one line
 
 
 # --- inside a worker process -----------------------------------------------------------------------
@@ -61,7 +65,7 @@ def _start_worker(shared: Any) -> None:
     _shared = shared
     try:
         os.nice(NICE)
-    except OSError:             # not allowed here: run at the normal priority
+    except OSError:  # not allowed here: run at the normal priority
         pass
 
 
@@ -70,7 +74,8 @@ def _run(worker: Worker, job_id: int, spec: Any, shared: Any = None) -> Any:
 
     def report(done: int, total: int) -> None:
         counts[1], counts[2] = int(done), int(total)
-        counts[0] = job_id                     # last: the server pairs the counts with this id
+        counts[0] = job_id  # last: the server pairs the counts with this id
+
     return worker(spec, report)
 
 
@@ -82,8 +87,9 @@ class ProcessExecutor:
         ctx = multiprocessing.get_context("spawn")
         # Fresh integers per pool: a worker that died mid-write leaves nothing behind.
         self.counts = ctx.RawArray("q", 3)
-        self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=ctx,
-                                                            initializer=_start_worker, initargs=(self.counts,))
+        self._pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=1, mp_context=ctx, initializer=_start_worker, initargs=(self.counts,)
+        )
 
     def submit(self, worker: Worker, job_id: int, spec: Any) -> concurrent.futures.Future:
         return self._pool.submit(_run, worker, job_id, spec)
@@ -121,9 +127,15 @@ class Jobs:
     """The registry: one executor, a queue of waiting jobs, an LRU of finished ones (thread-safe).
     ``total(spec)`` is a job's size before its worker reports one."""
 
-    def __init__(self, worker: Worker, cache_size: int, executor: type = ProcessExecutor,
-                 stale_s: float = STALE_S, total: Callable[[Any], int] = lambda spec: 0,
-                 what: str = "job"):
+    def __init__(
+        self,
+        worker: Worker,
+        cache_size: int,
+        executor: type = ProcessExecutor,
+        stale_s: float = STALE_S,
+        total: Callable[[Any], int] = lambda spec: 0,
+        what: str = "job",
+    ):
         self._worker, self._cache_size, self._stale_s = worker, cache_size, stale_s
         self._make_executor, self._total, self._what = executor, total, what
         self._lock = threading.Lock()
@@ -142,12 +154,14 @@ class Jobs:
             if key in self._finished:
                 self._finished.move_to_end(key)
                 return self._finished[key]
-            self._withdraw(owner, keep=key)                  # superseded by this request
+            self._withdraw(owner, keep=key)  # superseded by this request
             job = self._waiting.get(key)
             if job is None and not (self._running and self._running.key == key):
                 if max_waiting is not None and len(self._waiting) >= max_waiting:
-                    raise ValueError(f"{len(self._waiting)} {self._what}s are already waiting on this shared "
-                                     "dashboard; try again when one has finished")
+                    raise ValueError(
+                        f"{len(self._waiting)} {self._what}s are already waiting on this shared "
+                        "dashboard; try again when one has finished"
+                    )
                 self._ids += 1
                 job = self._waiting[key] = _Job(self._ids, key, spec)
             for j in (job, self._running):
@@ -219,11 +233,12 @@ class Jobs:
         except concurrent.futures.process.BrokenProcessPool:
             self._drop_executor()
             self._finish(run.key, Status("error", error=CRASHED))
-        except ValueError as err:                # a refusal (memory, sizes): already one line
+        except ValueError as err:  # a refusal (memory, sizes): already one line
             self._finish(run.key, Status("error", error=_one_line(err)))
-        except Exception as err:                 # anything else: named, on one line, never a traceback
-            self._finish(run.key, Status("error", error=f"the {self._what} failed: {type(err).__name__}: "
-                                                        f"{_one_line(err)}"))
+        except Exception as err:  # anything else: named, on one line, never a traceback
+            self._finish(
+                run.key, Status("error", error=f"the {self._what} failed: {type(err).__name__}: {_one_line(err)}")
+            )
         else:
             total = self._total(run.spec)
             self._finish(run.key, Status("done", done=total, total=total, result=result))
@@ -234,15 +249,14 @@ class Jobs:
         while self._running is None and self._waiting:
             _, job = self._waiting.popitem(last=False)
             if now - job.seen > self._stale_s:
-                continue                         # nobody polls for it any more
+                continue  # nobody polls for it any more
             try:
                 if self._executor is None:
                     self._executor = self._make_executor()
                 job.future = self._executor.submit(self._worker, job.id, job.spec)
-            except (RuntimeError, OSError) as err:      # a broken or closed pool, a failed spawn
+            except (RuntimeError, OSError) as err:  # a broken or closed pool, a failed spawn
                 self._drop_executor()
-                self._finish(job.key, Status("error", error=f"the measuring process could not start: "
-                                                            f"{_one_line(err)}"))
+                self._finish(job.key, Status("error", error=f"the measuring process could not start: {_one_line(err)}"))
                 continue
             self._running = job
 

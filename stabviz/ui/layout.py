@@ -1,12 +1,14 @@
 """Small shared pieces of page layout: warnings, error boundaries, badges, downloads."""
+
 from __future__ import annotations
 
 import contextlib
 import logging
 import re
 import string
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import streamlit as st
 
@@ -15,10 +17,14 @@ from stabviz.runs import StoreError
 from stabviz.ui import state
 
 _LOG = logging.getLogger("stabviz.ui")
-REGIME_COLORS = {"stable": "green", "vanishing": "blue", "exploding": "red", "uncertain": "orange",
-                 "undefined": "gray"}
-REGIME_ICONS = {"stable": ":material/check_circle:", "vanishing": ":material/trending_down:",
-                "exploding": ":material/trending_up:", "uncertain": ":material/help:", "undefined": ":material/help:"}
+REGIME_COLORS = {"stable": "green", "vanishing": "blue", "exploding": "red", "uncertain": "orange", "undefined": "gray"}
+REGIME_ICONS = {
+    "stable": ":material/check_circle:",
+    "vanishing": ":material/trending_down:",
+    "exploding": ":material/trending_up:",
+    "uncertain": ":material/help:",
+    "undefined": ":material/help:",
+}
 
 
 #: Characters CommonMark lets a backslash escape: every ASCII punctuation character.
@@ -45,8 +51,11 @@ def url_warnings() -> None:
     if not warnings:
         return
     with st.container(border=False):
-        st.warning("**Some parts of the link could not be used (invalid values fell back to their defaults):**\n\n"
-                   + "\n".join(f"- {plain(w)}" for w in warnings), icon=":material/link_off:")
+        st.warning(
+            "**Some parts of the link could not be used (invalid values fell back to their defaults):**\n\n"
+            + "\n".join(f"- {plain(w)}" for w in warnings),
+            icon=":material/link_off:",
+        )
         st.button("Dismiss", on_click=state.dismiss_warnings, key="dismiss_url_warnings")
 
 
@@ -74,8 +83,11 @@ def no_traceback(where: str) -> Iterator[None]:
         st.error(plain(err), icon=":material/error:")
     except Exception as err:  # noqa: BLE001 - the boundary of a page: nothing may reach the user raw
         _LOG.exception("error on page %s", where)
-        st.error(f"Something went wrong on the {plain(where)} page: {type(err).__name__}: {plain(err)}. "
-                 "The details are in the server log.", icon=":material/error:")
+        st.error(
+            f"Something went wrong on the {plain(where)} page: {type(err).__name__}: {plain(err)}. "
+            "The details are in the server log.",
+            icon=":material/error:",
+        )
 
 
 def regime_label(regime: str, steps: int | None) -> str:
@@ -86,8 +98,9 @@ def regime_label(regime: str, steps: int | None) -> str:
 
 def regime_badge(regime: str, steps: int | None, extra: str = "") -> None:
     """The regime's badge, with the T it holds at (None only where no T applies, e.g. an unknown outcome)."""
-    st.badge(f"{regime_label(regime, steps)}{extra}", icon=REGIME_ICONS.get(regime),
-             color=REGIME_COLORS.get(regime, "gray"))
+    st.badge(
+        f"{regime_label(regime, steps)}{extra}", icon=REGIME_ICONS.get(regime), color=REGIME_COLORS.get(regime, "gray")
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -114,9 +127,12 @@ def presenting() -> bool:
 def present_toggle() -> bool:
     """The presentation-mode toggle (in the sidebar), kept in the URL as ``?present=1``."""
     state.seed_widget(PRESENT, PRESENT, present_parser, False)
-    on = st.toggle("Presentation mode", key=PRESENT,
-                   help="For a projector (1280 × 720): the verdict, the map and the key numbers on one screen, "
-                        "larger figure text, the sidebar collapsed when the page is opened with ?present=1.")
+    on = st.toggle(
+        "Presentation mode",
+        key=PRESENT,
+        help="For a projector (1280 × 720): the verdict, the map and the key numbers on one screen, "
+        "larger figure text, the sidebar collapsed when the page is opened with ?present=1.",
+    )
     state.keep_param(PRESENT, "1" if on else None)
     return on
 
@@ -145,28 +161,43 @@ _PRESENT_CSS = """
 """
 
 _screen = st.components.v2.component(
-    "stabviz.screen", js=Path(__file__).with_name("screen.js").read_text(encoding="utf-8"), isolate_styles=False)
+    "stabviz.screen", js=Path(__file__).with_name("screen.js").read_text(encoding="utf-8"), isolate_styles=False
+)
 
 
 def page_style(present: bool) -> None:
     """The page's CSS (and presentation mode's) and the keyboard / narrow-screen helpers (screen.js)."""
     st.html(f"<style>{_CSS}{_PRESENT_CSS if present else ''}</style>")
-    with st.sidebar:                  # draws nothing; the sidebar's end keeps it out of the page's layout
+    with st.sidebar:  # draws nothing; the sidebar's end keeps it out of the page's layout
         _screen(key="stabviz_screen")
 
 
-def download_buttons(label: str, stem: str, csv_data: Callable[[], str] | None,
-                     json_data: Callable[[], str] | None, key: str) -> None:
+def download_buttons(
+    label: str, stem: str, csv_data: Callable[[], str] | None, json_data: Callable[[], str] | None, key: str
+) -> None:
     """CSV and JSON downloads side by side; the text is made only when a button is clicked (a 200 × 200
     map is 40 000 CSV rows: too slow to build on every rerun)."""
     cols = st.columns(2)
     if csv_data is not None:
-        cols[0].download_button(f"{label} (CSV)", csv_data, file_name=f"{stem}.csv", mime="text/csv",
-                                key=f"{key}_csv", on_click="ignore", icon=":material/download:")
+        cols[0].download_button(
+            f"{label} (CSV)",
+            csv_data,
+            file_name=f"{stem}.csv",
+            mime="text/csv",
+            key=f"{key}_csv",
+            on_click="ignore",
+            icon=":material/download:",
+        )
     if json_data is not None:
-        cols[1].download_button(f"{label} (JSON)", json_data, file_name=f"{stem}.json",
-                                mime="application/json", key=f"{key}_json", on_click="ignore",
-                                icon=":material/download:")
+        cols[1].download_button(
+            f"{label} (JSON)",
+            json_data,
+            file_name=f"{stem}.json",
+            mime="application/json",
+            key=f"{key}_json",
+            on_click="ignore",
+            icon=":material/download:",
+        )
 
 
 def fmt(x: Any, digits: int = 3) -> str:

@@ -7,6 +7,7 @@ for the surrogate, LIBRARY_NEURONS for the leak and the reset). The initialisati
 libraries' own: their layers are torch.nn.Linear, whose default init is U(±1/√fan_in) (stabviz's
 "pytorch-default" law), never the preset's Glorot weights.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,20 +19,31 @@ from stabviz.config import LIFConfig, check_number
 from stabviz.ui import advice, sliders, state
 
 LIBRARY_NAMES = {"snntorch": "snnTorch", "spikingjelly": "SpikingJelly", "norse": "Norse", "pytorch": "PyTorch"}
-RESET_WORDS = {"subtract": "subtract θ (L1)", "mult1": "multiply (1 − z), whole voltage (L2)",
-               "mult2": "multiply (1 − z), leak term only (L3)"}
+RESET_WORDS = {
+    "subtract": "subtract θ (L1)",
+    "mult1": "multiply (1 − z), whole voltage (L2)",
+    "mult2": "multiply (1 − z), leak term only (L3)",
+}
 PANEL = "library_panel"
 RESULT = "_library_result"
 #: Each library's default surrogate (what a layer built without spike_grad / surrogate_function / method uses).
-DEFAULT_SURROGATE = {"snntorch": "snntorch.atan", "spikingjelly": "spikingjelly.Sigmoid", "norse": "norse.super",
-                     "pytorch": "pytorch.SurrGradSpike"}
+DEFAULT_SURROGATE = {
+    "snntorch": "snntorch.atan",
+    "spikingjelly": "spikingjelly.Sigmoid",
+    "norse": "norse.super",
+    "pytorch": "pytorch.SurrGradSpike",
+}
 #: The initialisation of every library's layers: they wrap torch.nn.Linear (kaiming_uniform_(a=√5) =
 #: U(±1/√fan_in), input and recurrent alike).
 LIBRARY_INIT = "pytorch-default"
 #: The initialisations the panel offers (the standard laws of stabviz.config.standard_law), with their names.
-INIT_WORDS = {"pytorch-default": "nn.Linear's default, U(±1/√fan_in) (snnTorch, Norse, SpikingJelly)",
-              "glorot-uniform": "Glorot (Xavier) uniform", "glorot-normal": "Glorot (Xavier) normal",
-              "he-normal": "He (Kaiming) normal", "orthogonal": "orthogonal"}
+INIT_WORDS = {
+    "pytorch-default": "nn.Linear's default, U(±1/√fan_in) (snnTorch, Norse, SpikingJelly)",
+    "glorot-uniform": "Glorot (Xavier) uniform",
+    "glorot-normal": "Glorot (Xavier) normal",
+    "he-normal": "He (Kaiming) normal",
+    "orthogonal": "orthogonal",
+}
 #: The setting fields the panel sets: the translated knobs (surrogates.setting_from_library), then the network's.
 TRANSLATED = ("shape", "dampening", "sharpness", "tail", "leak", "threshold", "reset", "reset_grad")
 NETWORK_FIELDS = ("n_in", "input_mean", "input_var", "init_in", "init_rec")
@@ -59,8 +71,16 @@ def translate(surrogate: str, knob: str, leak_knob: str, threshold: str) -> dict
     return surrogates.setting_from_library(surrogate, *map(_typed, (knob, leak_knob, threshold)))
 
 
-def network(base: LIFConfig, surrogate: str, knob: str = "", leak_knob: str = "", threshold: str = "",
-            n_in: str = "", rate: str = "", init: str = LIBRARY_INIT) -> LIFConfig:
+def network(
+    base: LIFConfig,
+    surrogate: str,
+    knob: str = "",
+    leak_knob: str = "",
+    threshold: str = "",
+    n_in: str = "",
+    rate: str = "",
+    init: str = LIBRARY_INIT,
+) -> LIFConfig:
     """The whole network of the typed fields on top of ``base`` (the sidebar's setting: its n_rec, T,
     ...): the translated knobs, ``n_in`` inputs (empty: base's) firing with probability ``rate`` per step
     (Bernoulli: mean p, variance p(1 − p); empty: base's), both weight matrices drawn by ``init``.
@@ -92,25 +112,31 @@ def verdict(cfg: LIFConfig) -> str:
     """The prediction at the whole network: the regime (the setting's voltage model) and the initial firing
     rate of both analytic voltage models, with advice on which to believe when they disagree."""
     from stabviz import theory
+
     preds = {m: p.to_dict() for m, p in theory.predict_all(cfg).items()}
     p = preds.get(cfg.voltage_model) or preds["gaussian"]
-    return (f"Verdict for this network (n = {cfg.n_rec}, {cfg.n_in} inputs at p = {cfg.input_mean:.4g}, "
-            f"{cfg.init_rec} weights): **{p['regime']}** at T = {cfg.steps}. " + advice.rate_sentence(preds))
+    return (
+        f"Verdict for this network (n = {cfg.n_rec}, {cfg.n_in} inputs at p = {cfg.input_mean:.4g}, "
+        f"{cfg.init_rec} weights): **{p['regime']}** at T = {cfg.steps}. " + advice.rate_sentence(preds)
+    )
 
 
 def summary(values: dict[str, Any]) -> str:
     """The translated setting in one line of Markdown."""
     tail = f", q = {values['tail']:g}" if values["shape"] == "qpseudospike" else ""
     tau = sliders.tau_text(values["leak"])
-    return (f"**{values['shape']}**, γ = {values['dampening']:g}, β = {values['sharpness']:g}{tail}; "
-            f"leak α = {values['leak']:.6g} (τ = {tau}), θ = {values['threshold']:g}; reset "
-            f"{RESET_WORDS[values['reset']]}, reset gradient {'on' if values['reset_grad'] else 'off'}")
+    return (
+        f"**{values['shape']}**, γ = {values['dampening']:g}, β = {values['sharpness']:g}{tail}; "
+        f"leak α = {values['leak']:.6g} (τ = {tau}), θ = {values['threshold']:g}; reset "
+        f"{RESET_WORDS[values['reset']]}, reset gradient {'on' if values['reset_grad'] else 'off'}"
+    )
 
 
 def draw() -> None:
     """The panel as a lazy expander (drawn only while open, like the advanced controls)."""
-    panel = st.expander("From my library: snnTorch, SpikingJelly, Norse, PyTorch", key=PANEL, on_change="rerun",
-                        icon=":material/input:")
+    panel = st.expander(
+        "From my library: snnTorch, SpikingJelly, Norse, PyTorch", key=PANEL, on_change="rerun", icon=":material/input:"
+    )
     if panel.open:
         with panel:
             _panel()
@@ -122,27 +148,50 @@ def _panel() -> None:
     choices = surrogate_choices(library)
     if ss.get("lib_surrogate") not in choices:
         ss["lib_surrogate"] = DEFAULT_SURROGATE[library]
-    surrogate = st.selectbox("Surrogate", choices, key="lib_surrogate",
-                             format_func=lambda n: f"{n.partition('.')[2]}  σ' = {surrogates.LIBRARY_SURROGATES[n][2]}")
+    surrogate = st.selectbox(
+        "Surrogate",
+        choices,
+        key="lib_surrogate",
+        format_func=lambda n: f"{n.partition('.')[2]}  σ' = {surrogates.LIBRARY_SURROGATES[n][2]}",
+    )
     knob, knob_default, _ = surrogates.LIBRARY_SURROGATES[surrogate]
     neuron, leak_knob, leak_default, leak_formula, *_ = surrogates.LIBRARY_NEURONS[library]
     base = state.setting() or LIFConfig()
     cols = st.columns(3)
-    texts = [cols[0].text_input(knob, placeholder=f"{knob_default:g}", key="lib_knob"),
-             cols[1].text_input(leak_knob, placeholder=f"{leak_default:g}", key="lib_leak",
-                                help=f"{neuron}: {leak_formula}"),
-             cols[2].text_input("threshold", placeholder="1", key="lib_threshold")]
+    texts = [
+        cols[0].text_input(knob, placeholder=f"{knob_default:g}", key="lib_knob"),
+        cols[1].text_input(
+            leak_knob, placeholder=f"{leak_default:g}", key="lib_leak", help=f"{neuron}: {leak_formula}"
+        ),
+        cols[2].text_input("threshold", placeholder="1", key="lib_threshold"),
+    ]
     cols = st.columns(2)
-    texts += [cols[0].text_input("inputs n_in", placeholder=str(base.n_in), key="lib_n_in",
-                                 help="Input channels feeding the layer (empty: the sidebar's)."),
-              cols[1].text_input("input rate p", placeholder=f"{base.input_mean:g}", key="lib_rate",
-                                 help="Firing probability of one input channel per step, 0 to 1 (empty: the "
-                                      "sidebar's mean input)."),
-              st.selectbox("Weight initialisation", list(INIT_WORDS), format_func=INIT_WORDS.__getitem__,
-                           key="lib_init", help="Of the input and the recurrent weights. Every library's layers are "
-                                                "torch.nn.Linear: its default is the first entry.")]
-    st.caption(f"Empty fields take the library's defaults (inputs and rate: the sidebar's). Neuron: {neuron}, "
-               f"{leak_formula}; n = {base.n_rec} neurons from the sidebar.")
+    texts += [
+        cols[0].text_input(
+            "inputs n_in",
+            placeholder=str(base.n_in),
+            key="lib_n_in",
+            help="Input channels feeding the layer (empty: the sidebar's).",
+        ),
+        cols[1].text_input(
+            "input rate p",
+            placeholder=f"{base.input_mean:g}",
+            key="lib_rate",
+            help="Firing probability of one input channel per step, 0 to 1 (empty: the sidebar's mean input).",
+        ),
+        st.selectbox(
+            "Weight initialisation",
+            list(INIT_WORDS),
+            format_func=INIT_WORDS.__getitem__,
+            key="lib_init",
+            help="Of the input and the recurrent weights. Every library's layers are "
+            "torch.nn.Linear: its default is the first entry.",
+        ),
+    ]
+    st.caption(
+        f"Empty fields take the library's defaults (inputs and rate: the sidebar's). Neuron: {neuron}, "
+        f"{leak_formula}; n = {base.n_rec} neurons from the sidebar."
+    )
     try:
         cfg = network(base, surrogate, *texts)
     except ValueError as err:
@@ -152,5 +201,10 @@ def _panel() -> None:
     ss[RESULT] = values
     st.markdown(summary(values))
     st.markdown(verdict(cfg))
-    st.button("Use these values", key="lib_use", icon=":material/check:", width="stretch",
-              on_click=lambda: state.apply(ss[RESULT]))
+    st.button(
+        "Use these values",
+        key="lib_use",
+        icon=":material/check:",
+        width="stretch",
+        on_click=lambda: state.apply(ss[RESULT]),
+    )

@@ -10,12 +10,14 @@ follows replaces the preview with the server's own figure: the same numbers, col
 same table (plots.colour_lut). The same columns give every number of the cell under the pointer, so
 the hover is exact to the cell, and a click sends that cell's values back.
 """
+
 from __future__ import annotations
 
 import base64
 import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import orjson
@@ -33,8 +35,8 @@ WINDOW = 3
 FIELD_PARAMS = ("sharpness", "tail", "leak")
 
 _component = st.components.v2.component(
-    "stabviz.live_map", js=Path(__file__).with_name("live_map.js").read_text(encoding="utf-8"),
-    isolate_styles=False)
+    "stabviz.live_map", js=Path(__file__).with_name("live_map.js").read_text(encoding="utf-8"), isolate_styles=False
+)
 
 
 def _b64(a: Any, dtype: Any) -> str:
@@ -59,7 +61,7 @@ def window(name: str, value: float) -> list[float]:
     """The slider stops of ``name`` within WINDOW of ``value`` (the slider's own options)."""
     opts, _ = sliders.stops(name, value)
     i = opts.index(value)
-    return opts[max(0, i - WINDOW): i + WINDOW + 1]
+    return opts[max(0, i - WINDOW) : i + WINDOW + 1]
 
 
 def preview_data(cfg: LIFConfig, at: LIFConfig, x: str, color_by: str) -> dict[str, Any]:
@@ -70,10 +72,12 @@ def preview_data(cfg: LIFConfig, at: LIFConfig, x: str, color_by: str) -> dict[s
     forces the q-PseudoSpike shape; the measured model draws with the gaussian one). The parts that a
     move along the map's own axes leaves alone are cached: such a move costs ~0.1 ms here.
     """
-    stable = Keyed(at, fields_except(x, "dampening"))     # the map's own axes
-    return {"current": {n: float(getattr(cfg, n)) for n in sliders.SLIDERS},
-            "sliders": {n: _slider(n, float(getattr(cfg, n))) for n in sliders.SLIDERS},
-            **_map_part(stable, x, color_by, tuple((p, float(getattr(at, p))) for p in moving_params(at, x)))}
+    stable = Keyed(at, fields_except(x, "dampening"))  # the map's own axes
+    return {
+        "current": {n: float(getattr(cfg, n)) for n in sliders.SLIDERS},
+        "sliders": {n: _slider(n, float(getattr(cfg, n))) for n in sliders.SLIDERS},
+        **_map_part(stable, x, color_by, tuple((p, float(getattr(at, p))) for p in moving_params(at, x))),
+    }
 
 
 @functools.lru_cache(maxsize=512)
@@ -98,14 +102,27 @@ def _map_part(key: Keyed, x: str, color_by: str, moving: tuple[tuple[str, float]
         tables[p] = {"values": stops, "rows": {k: _columns(a) for k, a in rows.items()}}
     zlim, knee = plots.colour_scale(color_by, at.tolerance)
     return {
-        "uirevision": plots.map_revision(x, "dampening"), "x_name": x, "tables": tables,
-        "x": xs.tolist(), "gamma": gammas.tolist(), "log_x": log_x, "log_y": log_y,
-        "steps": int(at.steps), "color_by": color_by, "zlim": zlim, "knee": knee, "field_limit": plots.FIELD_LIMIT,
-        "lut": _b64(plots.colour_lut(), np.uint8), "band_name": plots.band_name(at.tolerance),
+        "uirevision": plots.map_revision(x, "dampening"),
+        "x_name": x,
+        "tables": tables,
+        "x": xs.tolist(),
+        "gamma": gammas.tolist(),
+        "log_x": log_x,
+        "log_y": log_y,
+        "steps": int(at.steps),
+        "color_by": color_by,
+        "zlim": zlim,
+        "knee": knee,
+        "field_limit": plots.FIELD_LIMIT,
+        "lut": _b64(plots.colour_lut(), np.uint8),
+        "band_name": plots.band_name(at.tolerance),
         "contour_stride": plots.CONTOUR_STRIDE,
-        "x_title": plots.axis_title(x, log_x), "y_title": plots.axis_title("dampening"),
+        "x_title": plots.axis_title(x, log_x),
+        "y_title": plots.axis_title("dampening"),
         "curves": {k: label for k, (label, _) in plots.CURVE_STYLES.items()},
-        "optimum_name": plots.OPTIMUM_NAME, "current_name": plots.CURRENT_NAME, "measured_meta": plots.MEASURED_META,
+        "optimum_name": plots.OPTIMUM_NAME,
+        "current_name": plots.CURRENT_NAME,
+        "measured_meta": plots.MEASURED_META,
     }
 
 

@@ -6,6 +6,7 @@ server-wide, reports its cells as they are measured and keeps the last ``CACHE_S
 cache policy, shared with the verdict's checks). See :mod:`stabviz.ui.jobs` for how requests, supersession
 and polling work.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,6 +28,7 @@ PROGRESS_UPDATES = 10
 @dataclass(frozen=True)
 class MapSpec:
     """One measured map: the setting (LIFConfig.to_dict()), its x axis, n × n cells, and the simulation."""
+
     setting: dict
     x: str
     n: int
@@ -42,14 +44,37 @@ def measure(spec: MapSpec, progress: Progress) -> dict[str, Any]:
 
     from stabviz import measured
     from stabviz.config import LIFConfig
+
     torch.set_num_threads(THREADS)
     cfg = LIFConfig.from_dict(spec.setting)
-    column = spec.n * spec.batch * cfg.n_rec            # push-back elements of one column of cells
-    m = measured.measure_map(cfg, x=spec.x, nx=spec.n, ny=spec.n, batch=spec.batch, steps=spec.steps,
-                             burn_in=spec.burn_in, progress=progress,
-                             chunk_elements=column * math.ceil(spec.n / PROGRESS_UPDATES))
-    out = {k: getattr(m, k) for k in ("x_name", "x", "y", "log_x", "measured_log10_gain", "predicted_log10_gain",
-                                      "measured_regime", "predicted_regime", "rho_hat", "tolerance", "seconds")}
+    column = spec.n * spec.batch * cfg.n_rec  # push-back elements of one column of cells
+    m = measured.measure_map(
+        cfg,
+        x=spec.x,
+        nx=spec.n,
+        ny=spec.n,
+        batch=spec.batch,
+        steps=spec.steps,
+        burn_in=spec.burn_in,
+        progress=progress,
+        chunk_elements=column * math.ceil(spec.n / PROGRESS_UPDATES),
+    )
+    out = {
+        k: getattr(m, k)
+        for k in (
+            "x_name",
+            "x",
+            "y",
+            "log_x",
+            "measured_log10_gain",
+            "predicted_log10_gain",
+            "measured_regime",
+            "predicted_regime",
+            "rho_hat",
+            "tolerance",
+            "seconds",
+        )
+    }
     return {**out, "agreement": m.agreement}
 
 
@@ -58,5 +83,6 @@ class MapJobs(Jobs):
     size its n × n cells."""
 
     def __init__(self, worker=measure, cache_size: int = CACHE_SIZE, stale_s: float = STALE_S):
-        super().__init__(worker, cache_size, ProcessExecutor, stale_s, total=lambda spec: spec.n * spec.n,
-                         what="measured map")
+        super().__init__(
+            worker, cache_size, ProcessExecutor, stale_s, total=lambda spec: spec.n * spec.n, what="measured map"
+        )

@@ -11,6 +11,7 @@ Drawn on the map: the measured regime boundaries (T·log10 ρ̂ = ±tolerance) a
 measured field instead of the theory's (``?field=measured``); under the map, the share of cells whose
 regimes agree and how the measured map is made.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -58,6 +59,7 @@ def map_key(at: LIFConfig, x: str) -> tuple:
 class Layer:
     """The measured layer of one map this run: whether it is on, which field to colour, where its map
     stands (None: off or refused) and why it was refused."""
+
     on: bool
     field: str = "theory"
     key: tuple | None = None
@@ -83,24 +85,34 @@ def controls(at: LIFConfig, x: str) -> Layer:
     """The layer's toggle (and, when on, the field switch) above the map; asks for the map when on."""
     state.seed_widget(TOGGLE_KEY, "measured", flag_parser, False)
     cols = st.columns([2, 3], vertical_alignment="center")
-    on = cols[0].toggle("Measured layer", key=TOGGLE_KEY,
-                        help=f"Measure the per-step gradient gain ρ̂ on a {GRID} × {GRID} grid of this map in the "
-                             "background (seconds on the CPU) and draw its regime boundaries over the theory's "
-                             "map. Cached per setting.")
+    on = cols[0].toggle(
+        "Measured layer",
+        key=TOGGLE_KEY,
+        help=f"Measure the per-step gradient gain ρ̂ on a {GRID} × {GRID} grid of this map in the "
+        "background (seconds on the CPU) and draw its regime boundaries over the theory's "
+        "map. Cached per setting.",
+    )
     state.keep_param("measured", "1" if on else None)
     if not on:
-        if OWNER in st.session_state:            # switched off: this session no longer waits for a map
+        if OWNER in st.session_state:  # switched off: this session no longer waits for a map
             registry().withdraw(st.session_state[OWNER])
         return Layer(False)
     state.seed_widget(FIELD_KEY, "field", state.choice_parser("field", tuple(FIELDS)), "theory")
-    field = cols[1].segmented_control("Field", FIELDS, key=FIELD_KEY, required=True, format_func=FIELDS.get,
-                                      label_visibility="collapsed",
-                                      help="Colour the map by the theory's or the measured gain over T.")
+    field = cols[1].segmented_control(
+        "Field",
+        FIELDS,
+        key=FIELD_KEY,
+        required=True,
+        format_func=FIELDS.get,
+        label_visibility="collapsed",
+        help="Colour the map by the theory's or the measured gain over T.",
+    )
     state.keep_param("field", field, default="theory")
     limit = limits()["neurons"]
     if at.n_rec > limit:
-        return Layer(True, field, refusal=f"n_rec = {at.n_rec} is above this machine's limit {limit} "
-                                          "(STABVIZ_MAX_NEURONS)")
+        return Layer(
+            True, field, refusal=f"n_rec = {at.n_rec} is above this machine's limit {limit} (STABVIZ_MAX_NEURONS)"
+        )
     key, spec = map_key(at, x), mapjobs.MapSpec(at.to_dict(), x, GRID, **SIM)
     try:
         return Layer(True, field, key, spec, _ask(key, spec))
@@ -119,8 +131,13 @@ def show(layer: Layer, at: LIFConfig) -> None:
     status = layer.status
     if status.state == "error":
         st.error(f"The measured map failed: {layout.plain(status.error)}", icon=":material/error:")
-        st.button("Measure again", key="measured_retry", on_click=registry().forget, args=(layer.key,),
-                  icon=":material/refresh:")
+        st.button(
+            "Measure again",
+            key="measured_retry",
+            on_click=registry().forget,
+            args=(layer.key,),
+            icon=":material/refresh:",
+        )
     elif status.state == "done":
         agreement(status.result, at)
     else:
@@ -132,7 +149,7 @@ def _poll(key: tuple, spec: mapjobs.MapSpec) -> None:
     """The map's progress, redrawn every POLL_S while it waits or runs; the whole page reruns once it is
     done (this fragment is not drawn then, so the polling stops)."""
     try:
-        status = _ask(key, spec)           # asking again keeps the request alive (see mapjobs.STALE_S)
+        status = _ask(key, spec)  # asking again keeps the request alive (see mapjobs.STALE_S)
     except ValueError as err:
         st.warning(f"No measured layer: {layout.plain(err)}", icon=":material/block:")
         return
@@ -153,10 +170,14 @@ def progress_text(status: mapjobs.Status) -> str:
 def agreement(m: dict[str, Any], at: LIFConfig) -> None:
     """The share of cells whose measured and predicted regimes agree, and how the map was made."""
     ny, nx = m["measured_log10_gain"].shape
-    st.markdown(f"**Regimes agree on {m['agreement']:.0%} of the {ny} × {nx} cells** "
-                f"(measured against the theory, in {m['seconds']:.1f} s).")
+    st.markdown(
+        f"**Regimes agree on {m['agreement']:.0%} of the {ny} × {nx} cells** "
+        f"(measured against the theory, in {m['seconds']:.1f} s)."
+    )
     per = "one forward simulation per leak column" if m["x_name"] == "leak" else "one forward simulation"
-    st.caption(f"How it is made: {per} of the initialised layer (batch {SIM['batch']}, {SIM['steps']} steps, "
-               f"seed {at.seed}), then per cell the gain ρ̂ of a push-back through the last T = {at.steps} steps. "
-               f"Green lines: T·log₁₀ρ̂ = ±{at.tolerance:g} (docs/theory.md#43-measured-monte-carlo; why the maps "
-               "differ: docs/theory.md#82-one-step-independent-averages-miss-the-temporal-structure).")
+    st.caption(
+        f"How it is made: {per} of the initialised layer (batch {SIM['batch']}, {SIM['steps']} steps, "
+        f"seed {at.seed}), then per cell the gain ρ̂ of a push-back through the last T = {at.steps} steps. "
+        f"Green lines: T·log₁₀ρ̂ = ±{at.tolerance:g} (docs/theory.md#43-measured-monte-carlo; why the maps "
+        "differ: docs/theory.md#82-one-step-independent-averages-miss-the-temporal-structure)."
+    )

@@ -4,20 +4,21 @@ links between them.
 The router (:mod:`stabviz.ui.app`) declares this run's page objects with :func:`declare`; a page links to
 another with ``st.page_link(nav.page("runs"), ...)``, through those objects, never by importing the router.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 import streamlit as st
 
 
 @dataclass(frozen=True)
 class PageSpec:
-    name: str       # the page's module in stabviz.ui.pages, and its key here
+    name: str  # the page's module in stabviz.ui.pages, and its key here
     title: str
     icon: str
-    url: str        # its URL path ("" for the root)
+    url: str  # its URL path ("" for the root)
 
 
 #: The pages in the navigation's order; the first is the default page.
@@ -38,8 +39,10 @@ _DECLARED = "_stabviz_pages"
 
 def declare(bodies: Mapping[str, Callable[[], None]]) -> list[st.Page]:
     """This run's page objects, in the navigation's order: page ``name`` runs ``bodies[name]()``."""
-    pages = {p.name: st.Page(bodies[p.name], title=p.title, icon=p.icon, url_path=p.url, default=i == 0)
-             for i, p in enumerate(PAGES)}
+    pages = {
+        p.name: st.Page(bodies[p.name], title=p.title, icon=p.icon, url_path=p.url, default=i == 0)
+        for i, p in enumerate(PAGES)
+    }
     st.session_state[_DECLARED] = pages
     return list(pages.values())
 

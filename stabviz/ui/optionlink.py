@@ -4,9 +4,10 @@ N counts the picker's entries from 0, the first being the setting as set (left o
 seeds the picker's session entry before anything reads it, and every run keeps the choice in the URL
 through :mod:`stabviz.ui.state` (seed_widget / keep_param), so the share link carries it too.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import streamlit as st
 
@@ -17,11 +18,15 @@ PARAM = "option"
 
 def parser(labels: Sequence[str]):
     """``?option=N`` -> the N-th label; ValueError naming the parameter, its value and the allowed range."""
+
     def parse(text: str) -> str:
         if not text.strip().isdigit() or int(text) >= len(labels):
-            raise ValueError(f"{PARAM} = {text[:20]!r} is not a whole number from 0 to {len(labels) - 1} "
-                             "(0: the setting as set; 1 and up: the other entries under Recommended initialisation)")
+            raise ValueError(
+                f"{PARAM} = {text[:20]!r} is not a whole number from 0 to {len(labels) - 1} "
+                "(0: the setting as set; 1 and up: the other entries under Recommended initialisation)"
+            )
         return labels[int(text)]
+
     return parse
 
 

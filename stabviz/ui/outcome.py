@@ -6,6 +6,7 @@ Every setting the sliders reach is measured once by the quick Monte-Carlo check
 background thread of the server: a slider move never waits for it. Until the measurement is in, the verdict
 is read from the theory's predicted gain and says so; the box then polls and updates itself.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -39,7 +40,7 @@ class Checks:
         """The measurement of ``cfg`` (``{"error": ...}`` when it cannot be measured), or None while it runs
         (it is started if it was not, unless ``start`` is False)."""
         status = self._jobs.submit(_SERVER, key, cfg) if start else self._jobs.status(key)
-        if status.state == "error":             # an unexpected failure (a refusal is _measure's result)
+        if status.state == "error":  # an unexpected failure (a refusal is _measure's result)
             return {"error": layout.plain(status.error)}
         return status.result if status.state == "done" else None
 
@@ -50,9 +51,10 @@ _SERVER = "server"
 
 def _measure(cfg: LIFConfig, progress: jobs.Progress) -> dict[str, Any]:  # noqa: ARG001 - no progress to show
     from stabviz.outcomes import features
+
     try:
         return features.measure(cfg)
-    except ValueError as err:       # a setting the check refuses (memory, burn-in): said, never raised
+    except ValueError as err:  # a setting the check refuses (memory, burn-in): said, never raised
         return {"error": layout.plain(err)}
 
 
@@ -73,7 +75,7 @@ def headline(cfg: LIFConfig, compact: bool = False, more: str = "", start: bool 
     projector); it polls while the setting's measurement is running. ``start=False`` (a session's first
     view, while the map is drawn) reads the predicted gain and leaves the measurement to the next run: its
     torch import and simulation would compete with the first map for the CPU."""
-    pending = checks().get(cfg, cfg, start) is None and start        # the setting is its own key
+    pending = checks().get(cfg, cfg, start) is None and start  # the setting is its own key
     st.fragment(_box, run_every=POLL_S if pending else None)(cfg, cfg, pending, compact, more, start)
 
 
@@ -88,19 +90,25 @@ def _box(cfg: LIFConfig, key: Any, polling: bool, compact: bool = False, more: s
     layers, steps = 1, budget()
     if m is None or "error" in m:
         v = advice.verdict(cfg, steps, layers, source="predicted")
-        how = ("measuring the initial gain in the background…" if m is None and start else
-               "the measured check follows once the page is drawn" if m is None else
-               f"the quick check could not measure this setting ({m['error']})")
+        how = (
+            "measuring the initial gain in the background…"
+            if m is None and start
+            else "the measured check follows once the page is drawn"
+            if m is None
+            else f"the quick check could not measure this setting ({m['error']})"
+        )
         source = f"from the theory's predicted gain ({how})"
     else:
         v = advice.verdict(cfg, steps, layers, measured=m)
         source = "from the measured initial gain (quick Monte-Carlo check, batch 32)"
     word = f":{COLOURS[v['verdict']]}[{v['verdict'].capitalize()}]: P(collapse) = {v['p_collapse']:.2f}"
-    details = (f"Training {steps} optimiser steps, {layers} layer: outcome model {source}, "
-               f"T·log₁₀ gain {_gain(v['log10_gain'])}, firing rate {v['firing_rate'] or 0:.0%}. Expected shortfall "
-               f"{100 * v['shortfall']:.0f}% of the way from the best accuracy to chance. "
-               f"Committed below {model.LOW:g} and above {model.HIGH:g}; how well it holds on tasks it was not "
-               "fitted on: the Evidence page.")
+    details = (
+        f"Training {steps} optimiser steps, {layers} layer: outcome model {source}, "
+        f"T·log₁₀ gain {_gain(v['log10_gain'])}, firing rate {v['firing_rate'] or 0:.0%}. Expected shortfall "
+        f"{100 * v['shortfall']:.0f}% of the way from the best accuracy to chance. "
+        f"Committed below {model.LOW:g} and above {model.HIGH:g}; how well it holds on tasks it was not "
+        "fitted on: the Evidence page."
+    )
     with st.container(border=not compact, key="outcome_verdict"):
         if compact:
             st.markdown(f"**{word}**", help=details + ("\n\n" + more if more else ""))
@@ -115,6 +123,12 @@ def _gain(g: float | None) -> str:
 
 def budget_control() -> None:
     """The budget the verdict and the options assume."""
-    st.segmented_control("Training steps you plan", BUDGETS, key=BUDGET_KEY, default=BUDGETS[0], required=True,
-                         format_func=lambda b: f"{b} steps",
-                         help="The outcome model was fitted on runs of 200 and 1000 AdamW steps.")
+    st.segmented_control(
+        "Training steps you plan",
+        BUDGETS,
+        key=BUDGET_KEY,
+        default=BUDGETS[0],
+        required=True,
+        format_func=lambda b: f"{b} steps",
+        help="The outcome model was fitted on runs of 200 and 1000 AdamW steps.",
+    )

@@ -8,12 +8,14 @@ queued/running runs before anything is queued.
 Both objects are shared by every session of the
 process (st.cache_resource), keyed by the store's path so a test's temporary STABVIZ_HOME gets its own.
 """
+
 from __future__ import annotations
 
 import math
 import statistics
 import time
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import streamlit as st
 
@@ -57,15 +59,13 @@ def store() -> RunStore:
         _last_dispatch_check[0] = now
         try:
             ensure_dispatcher(s)
-        except StoreError:          # a read-only or full store still lists: the page reports writes failing
+        except StoreError:  # a read-only or full store still lists: the page reports writes failing
             pass
     return s
 
 
 def launcher(name: str = "local") -> Any:
     return _launcher(str(default_path()), name)
-
-
 
 
 def _remember(run_ids: Sequence[str]) -> None:
@@ -85,8 +85,9 @@ def submit_seeds(train: TrainConfig, k: int, launcher_name: str = "local") -> li
     against the shared-mode per-visitor limit); returns the run ids. ValueError like :func:`submit`."""
     if k == 1:
         return [submit(train, launcher_name)]
-    _, run_ids = guard.launch(store(), launcher(launcher_name).submit_seeds, train, k, new_runs=k,
-                              data_paths=[train.data_path])
+    _, run_ids = guard.launch(
+        store(), launcher(launcher_name).submit_seeds, train, k, new_runs=k, data_paths=[train.data_path]
+    )
     _remember(run_ids)
     return run_ids
 
@@ -94,8 +95,13 @@ def submit_seeds(train: TrainConfig, k: int, launcher_name: str = "local") -> li
 def submit_many(configs: Sequence[TrainConfig], launcher_name: str = "local") -> list[str]:
     """Queue several runs at once, all or none (each counts against the shared-mode per-visitor limit);
     returns the run ids. ValueError like :func:`submit`."""
-    run_ids = guard.launch(store(), launcher(launcher_name).submit_many, configs, new_runs=len(configs),
-                           data_paths=sorted({c.data_path for c in configs}))
+    run_ids = guard.launch(
+        store(),
+        launcher(launcher_name).submit_many,
+        configs,
+        new_runs=len(configs),
+        data_paths=sorted({c.data_path for c in configs}),
+    )
     _remember(run_ids)
     return run_ids
 
@@ -105,19 +111,40 @@ def seeds_input(where: Any, key: str) -> int | None:
     more than a visitor's run limit). None while it is empty or out of range: the field then says why
     (under the row it sits in), and the caller's button must stay disabled."""
     from stabviz.ui import fields
+
     default = min(DEFAULT_SEEDS, sharing.max_runs()) if sharing.shared() else DEFAULT_SEEDS
-    value, why = fields.number(where, "Seeds", "seeds", key, default=max(default, 1), step=1, format="%d",
-                               ranges={"seeds": (1, MAX_SEEDS, True, True)}, integer=True, say=st,
-                               help="Runs with seeds seed ... seed+K−1: the verdict is then the mean with its "
-                                    "95% interval over the seeds (two or more), not one seed's value.")
+    value, why = fields.number(
+        where,
+        "Seeds",
+        "seeds",
+        key,
+        default=max(default, 1),
+        step=1,
+        format="%d",
+        ranges={"seeds": (1, MAX_SEEDS, True, True)},
+        integer=True,
+        say=st,
+        help="Runs with seeds seed ... seed+K−1: the verdict is then the mean with its "
+        "95% interval over the seeds (two or more), not one seed's value.",
+    )
     return None if why else int(value)
 
 
-def submit_sweep(base: TrainConfig, x: str, xs: Sequence[Any], y: str | None, ys: Sequence[Any] | None,
-                 launcher_name: str = "local") -> tuple[str, list[str]]:
+def submit_sweep(
+    base: TrainConfig, x: str, xs: Sequence[Any], y: str | None, ys: Sequence[Any] | None, launcher_name: str = "local"
+) -> tuple[str, list[str]]:
     """Queue a sweep (one run per grid point); ValueError like :func:`submit`."""
-    sweep_id, run_ids = guard.launch(store(), launcher(launcher_name).submit_sweep, base, x, xs, y, ys,
-                                     new_runs=len(xs) * (len(ys) if y else 1), data_paths=[base.data_path])
+    sweep_id, run_ids = guard.launch(
+        store(),
+        launcher(launcher_name).submit_sweep,
+        base,
+        x,
+        xs,
+        y,
+        ys,
+        new_runs=len(xs) * (len(ys) if y else 1),
+        data_paths=[base.data_path],
+    )
     _remember(run_ids)
     return sweep_id, run_ids
 
@@ -132,6 +159,7 @@ def error_text(run: Mapping[str, Any]) -> str | None:
 def run_parser(known: Sequence[str]):
     """``?run=<id or unique prefix>`` -> the full run id; a whole sweep id (a seed group's, say, pasted
     from the Sweep page) -> that sweep's first run. ValueError when the store has neither."""
+
     def parse(text: str) -> str:
         try:
             return store().resolve(text)
@@ -140,19 +168,23 @@ def run_parser(known: Sequence[str]):
                 return store().sweep(text)["runs"][0]["id"]
             except (KeyError, IndexError):
                 raise ValueError(f"run = {text!r}: {err.args[0]}") from None
+
     return parse
 
 
 def sweep_parser(known: Sequence[str]):
     """``?sweep=<id or unique prefix>`` -> the full sweep id among ``known`` (ValueError otherwise)."""
+
     def parse(text: str) -> str:
         if text in known:
             return text
         hits = [s for s in known if text and s.startswith(text)]
         if len(hits) != 1:
-            raise ValueError(f"sweep = {text!r}: " + ("no sweep with this id" if not hits
-                                                     else "this sweep id prefix is ambiguous"))
+            raise ValueError(
+                f"sweep = {text!r}: " + ("no sweep with this id" if not hits else "this sweep id prefix is ambiguous")
+            )
         return hits[0]
+
     return parse
 
 
@@ -167,11 +199,11 @@ def _comparable(lif: Mapping[str, Any], skip: tuple[str, ...]) -> dict[str, Any]
 def map_markers(cfg: LIFConfig, x: str, y: str, limit: int = 500) -> list[dict[str, Any]]:
     """Finished runs that differ from ``cfg`` only along the map's two axes, as map markers."""
     at = cfg.replace(shape="qpseudospike") if x == "tail" else cfg
-    want = _comparable(at.to_record(), (x, y))   # the stored form: a LIF has no variant fields
+    want = _comparable(at.to_record(), (x, y))  # the stored form: a LIF has no variant fields
     out = []
     try:
         runs = store().list(limit=limit)
-    except StoreError:              # the map needs no runs: a broken store only loses the markers
+    except StoreError:  # the map needs no runs: a broken store only loses the markers
         return []
     for run in runs:
         lif = (run.get("config") or {}).get("lif") or {}
@@ -180,8 +212,9 @@ def map_markers(cfg: LIFConfig, x: str, y: str, limit: int = 500) -> list[dict[s
         xv, yv = lif.get(x), lif.get(y)
         if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (xv, yv)):
             continue
-        out.append({"x": xv, "y": yv, "outcome": measured_outcome(run),
-                    "label": f"run {run['id'][:8]} ({run['status']})"})
+        out.append(
+            {"x": xv, "y": yv, "outcome": measured_outcome(run), "label": f"run {run['id'][:8]} ({run['status']})"}
+        )
     return out
 
 
@@ -189,8 +222,13 @@ def map_markers(cfg: LIFConfig, x: str, y: str, limit: int = 500) -> list[dict[s
 
 #: status -> (Streamlit's colour name for the key's :colour-background[...], the table cell's background).
 STATUS_COLOURS = {
-    "queued": ("gray", "#e6e6ea"), "running": ("blue", "#d3e5ff"), "finished": ("green", "#d2f1db"),
-    "stopped": ("yellow", "#fff1bd"), "diverged": ("orange", "#ffe0c2"), "failed": ("red", "#ffd3d3"), "interrupted": ("violet", "#e9dcff"),
+    "queued": ("gray", "#e6e6ea"),
+    "running": ("blue", "#d3e5ff"),
+    "finished": ("green", "#d2f1db"),
+    "stopped": ("yellow", "#fff1bd"),
+    "diverged": ("orange", "#ffe0c2"),
+    "failed": ("red", "#ffd3d3"),
+    "interrupted": ("violet", "#e9dcff"),
     "cancelled": ("yellow", "#fff1bd"),
 }
 
@@ -220,7 +258,7 @@ def span(seconds: float) -> str:
 
 
 def ago(t: float | None, now: float | None = None) -> str:
-    """"just now", "3 min ago", ... for an epoch time; "—" for none."""
+    """ "just now", "3 min ago", ... for an epoch time; "—" for none."""
     if t is None:
         return "—"
     elapsed = (time.time() if now is None else now) - float(t)
@@ -233,7 +271,7 @@ def _steps_done(run: Mapping[str, Any], progress: float | None) -> float | None:
         return float(done)
     total = (run.get("config") or {}).get("train_steps")
     if progress is None and run.get("status") == "finished":
-        progress = 1.0                 # a summary without steps_done (older runs): it ran them all
+        progress = 1.0  # a summary without steps_done (older runs): it ran them all
     return None if not total or progress is None else float(progress) * float(total)
 
 
@@ -277,8 +315,9 @@ def _size(cfg: Mapping[str, Any]) -> tuple:
     return (*(cfg.get(k) for k in SAME_SIZE), (cfg.get("lif") or {}).get("n_rec"))
 
 
-def cost_estimate(base: TrainConfig, n_runs: int, ended: Sequence[Mapping[str, Any]],
-                  workers: int | None = None) -> dict[str, Any] | None:
+def cost_estimate(
+    base: TrainConfig, n_runs: int, ended: Sequence[Mapping[str, Any]], workers: int | None = None
+) -> dict[str, Any] | None:
     """What ``n_runs`` runs of ``base`` will take: runs × steps × measured seconds per run-step, over the
     ``workers`` that run at once. A run-step is one run's share of a step (:func:`member_seconds_per_step`),
     so runs that trained packed into an ensemble count at their packed cost. It is the median over the
@@ -286,32 +325,50 @@ def cost_estimate(base: TrainConfig, n_runs: int, ended: Sequence[Mapping[str, A
     here: other sizes are not scaled, because a small run's time is mostly start-up and probes, and
     scaling it by the work of a big one was off by orders of magnitude."""
     want = _size(base.to_dict())
-    per_steps = [per for r in ended if r.get("status") == "finished" and _size(r.get("config") or {}) == want
-                 for per in [member_seconds_per_step(r)] if per]
+    per_steps = [
+        per
+        for r in ended
+        if r.get("status") == "finished" and _size(r.get("config") or {}) == want
+        for per in [member_seconds_per_step(r)]
+        if per
+    ]
     if not per_steps:
         return None
     per_step = statistics.median(per_steps)
     workers = max(int(workers or default_workers()), 1)
-    return {"seconds": n_runs * base.train_steps * per_step / min(workers, max(n_runs, 1)),
-            "per_step": per_step, "runs": n_runs, "measured_on": len(per_steps), "workers": workers}
+    return {
+        "seconds": n_runs * base.train_steps * per_step / min(workers, max(n_runs, 1)),
+        "per_step": per_step,
+        "runs": n_runs,
+        "measured_on": len(per_steps),
+        "workers": workers,
+    }
 
 
 #: How many of the newest finished runs a cost estimate reads.
 COST_BASIS_RUNS = 50
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)     # shared, never copied: cost_estimate only reads
+@st.cache_resource(max_entries=8, show_spinner=False)  # shared, never copied: cost_estimate only reads
 def _cost_basis(path: str, run_ids: tuple[str, ...]) -> list[dict[str, Any]]:
     """These finished runs, reduced to what :func:`cost_estimate` reads. Keyed by their ids, which is
     exact: an ended run never changes. Explore shows the estimate on every rerun (every slider move), and
     reading and decoding 50 runs' summaries each time cost ~7 ms of a ~50 ms rerun."""
-    wanted = set(run_ids)           # a run finished since the key was read belongs to the next key
+    wanted = set(run_ids)  # a run finished since the key was read belongs to the next key
     runs = [r for r in _store(path).list(status="finished", limit=COST_BASIS_RUNS) if r["id"] in wanted]
-    return [{"status": r["status"], "config": r.get("config"), "started": r.get("started"),
-             "finished": r.get("finished"),
-             "summary": {"execution": (r.get("summary") or {}).get("execution"),
-                         "final": {"steps_done": ((r.get("summary") or {}).get("final") or {}).get("steps_done")}}}
-            for r in runs]
+    return [
+        {
+            "status": r["status"],
+            "config": r.get("config"),
+            "started": r.get("started"),
+            "finished": r.get("finished"),
+            "summary": {
+                "execution": (r.get("summary") or {}).get("execution"),
+                "final": {"steps_done": ((r.get("summary") or {}).get("final") or {}).get("steps_done")},
+            },
+        }
+        for r in runs
+    ]
 
 
 def _estimate(base: TrainConfig, n_runs: int) -> dict[str, Any] | None:
@@ -329,6 +386,7 @@ def run_seconds(base: TrainConfig, n_runs: int, est: Mapping[str, Any]) -> float
     (a worker's share of the launch, at most STABVIZ_MAX_ENSEMBLE) each take the ensemble's whole time."""
     from stabviz.memory import max_ensemble
     from stabviz.runs.worker import packs_ensembles
+
     together = min(math.ceil(n_runs / max(int(est["workers"]), 1)), max_ensemble()) if packs_ensembles() else 1
     return base.train_steps * float(est["per_step"]) * max(together, 1)
 
@@ -343,22 +401,30 @@ def limit_warning(base: TrainConfig, n_runs: int) -> str | None:
     if seconds <= base.time_limit:
         return None
     reach = int(base.train_steps * base.time_limit / seconds)
-    return (f"Estimated {span(seconds)} per run is over the runs' time limit of {span(base.time_limit)}: they would "
-            f"stop at about {reach}/{base.train_steps} steps and be marked stopped (time limit), not finished. "
-            "Use fewer steps or seeds, or wait for a quieter machine.")
+    return (
+        f"Estimated {span(seconds)} per run is over the runs' time limit of {span(base.time_limit)}: they would "
+        f"stop at about {reach}/{base.train_steps} steps and be marked stopped (time limit), not finished. "
+        "Use fewer steps or seeds, or wait for a quieter machine."
+    )
 
 
 def cost_caption(base: TrainConfig, n_runs: int) -> str:
     """One line for a form: the estimate, or why there is none yet."""
     est = _estimate(base, n_runs)
-    size = (f"n = {base.lif.n_rec}, batch {base.batch}, T = {base.time_steps}, {base.layers} layer(s), "
-            f"{base.task} on {base.device}")
+    size = (
+        f"n = {base.lif.n_rec}, batch {base.batch}, T = {base.time_steps}, {base.layers} layer(s), "
+        f"{base.task} on {base.device}"
+    )
     if est is None:
-        return (f"Cost: {n_runs} runs × {base.train_steps} steps. No estimate yet: no run of this size ({size}) "
-                "has finished on this machine, and times of other sizes do not carry over.")
-    return (f"Estimated time: about {span(est['seconds'])} ({n_runs} runs × {base.train_steps} steps × "
-            f"{est['per_step']:.2g} s per run-step, the median of the last {est['measured_on']} finished runs of "
-            f"this size, where runs packed into an ensemble share its time; {est['workers']} worker(s) at a time).")
+        return (
+            f"Cost: {n_runs} runs × {base.train_steps} steps. No estimate yet: no run of this size ({size}) "
+            "has finished on this machine, and times of other sizes do not carry over."
+        )
+    return (
+        f"Estimated time: about {span(est['seconds'])} ({n_runs} runs × {base.train_steps} steps × "
+        f"{est['per_step']:.2g} s per run-step, the median of the last {est['measured_on']} finished runs of "
+        f"this size, where runs packed into an ensemble share its time; {est['workers']} worker(s) at a time)."
+    )
 
 
 def watched_run(runs: Sequence[Mapping[str, Any]]) -> str | None:
@@ -389,6 +455,12 @@ def comparison_table(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for r in runs:
         flat = _flat_config(r.get("config") or {})
         outcome = outcome_row(r)
-        rows.append({"run": r["id"][:8], **{k: flat.get(k) for k in fields}, "status": status_text(r),
-                     **{k: outcome[k] for k in ("predicted", "measured", "accuracy")}})
+        rows.append(
+            {
+                "run": r["id"][:8],
+                **{k: flat.get(k) for k in fields},
+                "status": status_text(r),
+                **{k: outcome[k] for k in ("predicted", "measured", "accuracy")},
+            }
+        )
     return rows

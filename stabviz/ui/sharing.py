@@ -20,12 +20,13 @@ on every interface to visitors the host does not know, so then:
 - measured maps (Explore's measured layer) run one at a time on one worker process; each session waits for
   one at most, and at most ``STABVIZ_SHARED_MAX_MAPS`` (default 4) wait at once.
 """
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import os
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 SHARED_ENV = "STABVIZ_SHARED"
 TOKEN_ENV = "STABVIZ_RUN_TOKEN"
@@ -121,8 +122,13 @@ def redact(text: str, env: Mapping[str, str] | None = None) -> str:
     return text
 
 
-def refusal(token: str | None, active_mine: int, new_runs: int, data_paths: Sequence[str] = (),
-            env: Mapping[str, str] | None = None) -> str | None:
+def refusal(
+    token: str | None,
+    active_mine: int,
+    new_runs: int,
+    data_paths: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> str | None:
     """Why a visitor may not launch ``new_runs`` runs now (None: they may). ``active_mine``: runs this
     visitor launched that are still queued or running; ``data_paths``: the data files the runs read."""
     mode = launching(env)
@@ -131,20 +137,26 @@ def refusal(token: str | None, active_mine: int, new_runs: int, data_paths: Sequ
     if mode == "off":
         return "launching runs is switched off on this shared dashboard (the host has set no run token)"
     if not token_ok(token, env):
-        return ("launching runs on this shared dashboard needs the run token from the host: type it in the "
-                "sidebar" if not token else "that is not the run token of this dashboard")
+        return (
+            "launching runs on this shared dashboard needs the run token from the host: type it in the sidebar"
+            if not token
+            else "that is not the run token of this dashboard"
+        )
     allowed = set(data_files(env).values())
     if any(p and p not in allowed for p in data_paths):
         return "on this shared dashboard, runs read only the data files the host lists"
     limit = max_runs(env)
     if active_mine + new_runs > limit:
-        return (f"each visitor may have at most {limit} runs queued or running at once on this shared dashboard "
-                f"(you have {active_mine}; this would add {new_runs})")
+        return (
+            f"each visitor may have at most {limit} runs queued or running at once on this shared dashboard "
+            f"(you have {active_mine}; this would add {new_runs})"
+        )
     return None
 
 
-def write_refusal(verb: str, token: str | None, visitor: str, owners: Sequence[str | None],
-                  env: Mapping[str, str] | None = None) -> str | None:
+def write_refusal(
+    verb: str, token: str | None, visitor: str, owners: Sequence[str | None], env: Mapping[str, str] | None = None
+) -> str | None:
     """Why a visitor may not ``verb`` ("delete", "tag", "cancel", ...) the runs launched by ``owners``
     (None: they may). On a shared dashboard only a run's owner may change it, and only with the run
     token; a run with no recorded owner (launched before, or outside shared mode) is nobody's here."""
@@ -155,9 +167,15 @@ def write_refusal(verb: str, token: str | None, visitor: str, owners: Sequence[s
     if mode == "off":
         return f"you cannot {verb} runs on this shared dashboard: the host has set no run token"
     if not token_ok(token, env):
-        return (f"only a run's owner can {verb} {them} on this shared dashboard: type the run token in the sidebar"
-                if not token else "that is not the run token of this dashboard")
+        return (
+            f"only a run's owner can {verb} {them} on this shared dashboard: type the run token in the sidebar"
+            if not token
+            else "that is not the run token of this dashboard"
+        )
     if any(owner != visitor for owner in owners):
-        return (f"only a run's owner can {verb} {them} on this shared dashboard, and "
-                + ("this run was" if len(owners) == 1 else "some of these runs were") + " launched by someone else")
+        return (
+            f"only a run's owner can {verb} {them} on this shared dashboard, and "
+            + ("this run was" if len(owners) == 1 else "some of these runs were")
+            + " launched by someone else"
+        )
     return None

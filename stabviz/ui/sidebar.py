@@ -5,6 +5,7 @@ Drawn by the router (stabviz.ui.app) on every page, so the setting follows the u
 session state only (seeded by :mod:`stabviz.ui.state`), never from a ``value=`` argument,
 so a preset, a reset or a map click can move them.
 """
+
 from __future__ import annotations
 
 import math
@@ -12,26 +13,49 @@ from typing import Any
 
 import streamlit as st
 
-from stabviz.config import (FORMULAS, IN_INITS, INITS, NEURONS, PRESET_NOTES, PRESETS, RESETS, SHAPES,
-                            VOLTAGE_MODELS, LIFConfig, preset)
+from stabviz.config import (
+    FORMULAS,
+    IN_INITS,
+    INITS,
+    NEURONS,
+    PRESET_NOTES,
+    PRESETS,
+    RESETS,
+    SHAPES,
+    VOLTAGE_MODELS,
+    LIFConfig,
+    preset,
+)
 from stabviz.shapes import SHAPE_TABLE
-from stabviz.ui import runlaunch
-from stabviz.ui import fields, library, sharing, sliders, state, urlstate
+from stabviz.ui import fields, library, runlaunch, sharing, sliders, state, urlstate
 
 #: shape -> the name the selectbox shows (from the shape's record)
 SHAPE_NAMES = {name: record.label or name for name, record in SHAPE_TABLE.items()}
-RESET_NAMES = {"subtract": "subtract θ (L1)", "mult1": "multiply (1 − z), whole voltage (L2)",
-               "mult2": "multiply (1 − z), leak term only (L3)"}
-INIT_NAMES = {"glorot-uniform": "Glorot uniform", "glorot-normal": "Glorot normal", "he-normal": "He normal",
-              "orthogonal": "orthogonal",
-              "pytorch-default": "PyTorch default (kaiming-uniform)", "uniform": "uniform (mean ± √3·std)", "normal": "normal (mean, std)",
-              "conditions": "conditions I + II (paper)",
-              "fluctuation": "fluctuation-driven (voltage mean 0)", "fluctuation-theta": "fluctuation-driven (mean θ)"}
+RESET_NAMES = {
+    "subtract": "subtract θ (L1)",
+    "mult1": "multiply (1 − z), whole voltage (L2)",
+    "mult2": "multiply (1 − z), leak term only (L3)",
+}
+INIT_NAMES = {
+    "glorot-uniform": "Glorot uniform",
+    "glorot-normal": "Glorot normal",
+    "he-normal": "He normal",
+    "orthogonal": "orthogonal",
+    "pytorch-default": "PyTorch default (kaiming-uniform)",
+    "uniform": "uniform (mean ± √3·std)",
+    "normal": "normal (mean, std)",
+    "conditions": "conditions I + II (paper)",
+    "fluctuation": "fluctuation-driven (voltage mean 0)",
+    "fluctuation-theta": "fluctuation-driven (mean θ)",
+}
 #: Input spike statistics the reference code uses (docs/theory.md#13-input-statistics-and-the-input-drive-d).
 INPUT_STATS = {"sl-MNIST": (0.003673, 0.003659), "SHD": (0.04388, 0.04196), "deeper layer (p = ½)": (0.5, 0.25)}
 CUSTOM = "custom"
-NEURON_NAMES = {"lif": "LIF", "alif": "ALIF: adaptive threshold (LSNN)",
-                "cuba": "CUBA: synaptic current (snnTorch Synaptic, Norse LIFCell)"}
+NEURON_NAMES = {
+    "lif": "LIF",
+    "alif": "ALIF: adaptive threshold (LSNN)",
+    "cuba": "CUBA: synaptic current (snnTorch Synaptic, Norse LIFCell)",
+}
 
 SLIDER_LABELS = {
     "dampening": "Dampening γ: surrogate peak height σ'(0)",
@@ -73,12 +97,17 @@ def _log_slider(name: str, **kw: Any) -> None:
     """A log slider over its grid and, below it, its typed twin: any value in range, exactly (the slider
     then gets that value as one more stop, so both show the setting's exact value)."""
     opts, labels = sliders.stops(name, st.session_state[_key(name)])
-    st.select_slider(SLIDER_LABELS[name], options=opts, format_func=labels.__getitem__, key=_key(name),
-                     help=SLIDER_HELP[name], **kw)
+    st.select_slider(
+        SLIDER_LABELS[name], options=opts, format_func=labels.__getitem__, key=_key(name), help=SLIDER_HELP[name], **kw
+    )
     twin = lambda key, label, text, parse: _twin(name, key, label, text, parse, **kw)
     if name != "leak":
-        twin(f"exact_{name}", f"{SYMBOLS[name]} exactly", sliders.exact_text,
-             lambda text: sliders.parse_exact(name, text))
+        twin(
+            f"exact_{name}",
+            f"{SYMBOLS[name]} exactly",
+            sliders.exact_text,
+            lambda text: sliders.parse_exact(name, text),
+        )
         return
     cols = st.columns(2)
     with cols[0]:
@@ -107,8 +136,7 @@ def _twin(name: str, key: str, label: str, text: Any, parse: Any, **kw: Any) -> 
         state.apply({name: new})
         ss[synced] = new
 
-    st.text_input(label, key=key, on_change=typed, help="Type any value in range; the slider gets it as a stop.",
-                  **kw)
+    st.text_input(label, key=key, on_change=typed, help="Type any value in range; the slider gets it as a stop.", **kw)
     if ss.get(error):
         st.error(ss[error], icon=":material/error:")
 
@@ -118,8 +146,16 @@ def _number(name: str, label: str, *, step: float | int, fmt: str | None = None,
     keeps its last valid value meanwhile (state.widget_values skips the field)."""
     integer = name in urlstate.INTEGERS
     kept = urlstate.format_field(name, st.session_state[state.SETTING][name])
-    _, why = fields.number(st, label, name, _key(name), step=step, format=fmt or ("%d" if integer else "%g"),
-                           note=f". The setting keeps {name} = {kept}.", **kw)
+    _, why = fields.number(
+        st,
+        label,
+        name,
+        _key(name),
+        step=step,
+        format=fmt or ("%d" if integer else "%g"),
+        note=f". The setting keeps {name} = {kept}.",
+        **kw,
+    )
     if why:
         st.session_state[state.INVALID][name] = why
 
@@ -130,10 +166,20 @@ def draw() -> LIFConfig | None:
     ss = st.session_state
     ss["preset_choice"] = urlstate.matching_preset(ss[state.SETTING], PRESETS) or CUSTOM
     with st.sidebar:
-        st.selectbox("Preset", [CUSTOM, *PRESETS], key="preset_choice", on_change=_apply_preset,
-                     help="Fills every control at once. " + " ".join(f"**{k}**: {v}" for k, v in PRESET_NOTES.items()))
-        st.button("Reset to defaults", on_click=state.reset_to_defaults, width="stretch", icon=":material/restart_alt:",
-                  help="Every control back to its default (the paper's sl-MNIST layer).")
+        st.selectbox(
+            "Preset",
+            [CUSTOM, *PRESETS],
+            key="preset_choice",
+            on_change=_apply_preset,
+            help="Fills every control at once. " + " ".join(f"**{k}**: {v}" for k, v in PRESET_NOTES.items()),
+        )
+        st.button(
+            "Reset to defaults",
+            on_click=state.reset_to_defaults,
+            width="stretch",
+            icon=":material/restart_alt:",
+            help="Every control back to its default (the paper's sl-MNIST layer).",
+        )
         library.draw()
         st.selectbox("Surrogate shape", SHAPES, key=_key("shape"), format_func=SHAPE_NAMES.__getitem__)
         _log_slider("dampening")
@@ -151,9 +197,14 @@ def draw() -> LIFConfig | None:
         with cols[1]:
             _number("steps", "Time steps T", step=10, help="How many steps the gradient travels back.")
         _neuron()
-        st.segmented_control("Voltage model", VOLTAGE_MODELS, key=_key("voltage_model"), required=True,
-                             help="uniform: the paper's code; gaussian: mean-field (stabviz); measured: a "
-                                  "quick Monte-Carlo simulation of the initialised layer (CPU).")
+        st.segmented_control(
+            "Voltage model",
+            VOLTAGE_MODELS,
+            key=_key("voltage_model"),
+            required=True,
+            help="uniform: the paper's code; gaussian: mean-field (stabviz); measured: a "
+            "quick Monte-Carlo simulation of the initialised layer (CPU).",
+        )
         # Lazy: the dozen advanced widgets are drawn only while open (a rerun costs ~1 ms per widget);
         # their values live on in the session's copy of the setting (state.begin restores them).
         advanced = st.expander("Advanced: reset, initialisation, inputs", key="advanced", on_change="rerun")
@@ -167,23 +218,41 @@ def draw() -> LIFConfig | None:
 
 def _neuron() -> None:
     """The neuron model and, for alif / cuba, its parameters (docs/theory.md section 9)."""
-    st.selectbox("Neuron model", NEURONS, key=_key("neuron"), format_func=NEURON_NAMES.__getitem__,
-                 help="LIF: the paper's neuron. ALIF: threshold θ + β_a·a_t with a spike trace a_t of time "
-                      "constant τ_a. CUBA: the input passes a synaptic current with time constant τ_s first.")
+    st.selectbox(
+        "Neuron model",
+        NEURONS,
+        key=_key("neuron"),
+        format_func=NEURON_NAMES.__getitem__,
+        help="LIF: the paper's neuron. ALIF: threshold θ + β_a·a_t with a spike trace a_t of time "
+        "constant τ_a. CUBA: the input passes a synaptic current with time constant τ_s first.",
+    )
     neuron = st.session_state[_key("neuron")]
     if neuron == "alif":
         cols = st.columns(2)
         with cols[0]:
             _number("adapt_strength", "Adaptation β_a", step=0.1, help="θ_t = θ + β_a a_t (the LSNN's 1.8).")
         with cols[1]:
-            _number("adapt_decay", "Trace decay ρ_a", step=0.001, fmt="%.6g",
-                    help="ρ_a = exp(−1/τ_a): the spike trace's memory (τ_a = 200 steps: 0.995).")
-        st.checkbox("Gradient through the adaptation", key=_key("adapt_grad"),
-                    help="Off: the threshold is a fixed input of each step (a stop-gradient on a_t).")
+            _number(
+                "adapt_decay",
+                "Trace decay ρ_a",
+                step=0.001,
+                fmt="%.6g",
+                help="ρ_a = exp(−1/τ_a): the spike trace's memory (τ_a = 200 steps: 0.995).",
+            )
+        st.checkbox(
+            "Gradient through the adaptation",
+            key=_key("adapt_grad"),
+            help="Off: the threshold is a fixed input of each step (a stop-gradient on a_t).",
+        )
         st.caption(f"τ_a = {_tau_of(st.session_state[_key('adapt_decay')])} steps")
     elif neuron == "cuba":
-        _number("syn_decay", "Synaptic decay α_s", step=0.01, fmt="%.6g",
-                help="α_s = exp(−1/τ_s): i_t = α_s i_(t−1) + I_t (τ_s = 5 steps: 0.819).")
+        _number(
+            "syn_decay",
+            "Synaptic decay α_s",
+            step=0.01,
+            fmt="%.6g",
+            help="α_s = exp(−1/τ_s): i_t = α_s i_(t−1) + I_t (τ_s = 5 steps: 0.819).",
+        )
         st.caption(f"τ_s = {_tau_of(st.session_state[_key('syn_decay')])} steps")
 
 
@@ -202,14 +271,23 @@ def _shared_panel() -> None:
     st.divider()
     st.markdown(":material/groups: **Shared dashboard**")
     if mode == "off":
-        st.caption("Launching, cancelling, tagging and deleting training runs is switched off here: the host "
-                   "has set no run token. Everything else works.")
+        st.caption(
+            "Launching, cancelling, tagging and deleting training runs is switched off here: the host "
+            "has set no run token. Everything else works."
+        )
         return
-    st.text_input("Run token", type="password", key=runlaunch.TOKEN, autocomplete="off",
-                  help="Launching training runs here, and cancelling, tagging or deleting your own, needs the "
-                       "token the host gave you.")
-    st.caption(f"Each visitor may have {sharing.max_runs()} runs queued or running at once, counted by "
-               "address: every tab of yours counts together.")
+    st.text_input(
+        "Run token",
+        type="password",
+        key=runlaunch.TOKEN,
+        autocomplete="off",
+        help="Launching training runs here, and cancelling, tagging or deleting your own, needs the "
+        "token the host gave you.",
+    )
+    st.caption(
+        f"Each visitor may have {sharing.max_runs()} runs queued or running at once, counted by "
+        "address: every tab of yours counts together."
+    )
 
 
 def _init_controls(which: str, label: str, choices, mean_label: str, std_label: str) -> None:
@@ -225,13 +303,20 @@ def _init_controls(which: str, label: str, choices, mean_label: str, std_label: 
 
 def _advanced() -> None:
     st.selectbox("Reset mode", RESETS, key=_key("reset"), format_func=RESET_NAMES.__getitem__)
-    st.checkbox("Gradient through reset", key=_key("reset_grad"),
-                help="Off in the paper: the reset term is detached (stop-gradient).")
+    st.checkbox(
+        "Gradient through reset",
+        key=_key("reset_grad"),
+        help="Off in the paper: the reset term is detached (stop-gradient).",
+    )
     _init_controls("rec", "Recurrent initialisation", INITS, "Recurrent mean", "Recurrent std")
     if st.session_state[_key("init_rec")] == "fluctuation":
-        _number("rec_share", "Recurrent share of σ_U²", step=0.05,
-                help="Fluctuation-driven init: the share of the free voltage's variance the recurrent weights "
-                     "carry (the input weights carry the rest; Rossbroich, Gygax & Zenke's default 0.1).")
+        _number(
+            "rec_share",
+            "Recurrent share of σ_U²",
+            step=0.05,
+            help="Fluctuation-driven init: the share of the free voltage's variance the recurrent weights "
+            "carry (the input weights carry the rest; Rossbroich, Gygax & Zenke's default 0.1).",
+        )
     _init_controls("in", "Input initialisation", IN_INITS, "Input weight mean", "Input weight std")
     st.markdown("**Input statistics** (spikes per channel and step)")
     st.pills("Fill from", list(INPUT_STATS), key="input_stats_choice", on_change=_apply_input_stats)
@@ -241,12 +326,21 @@ def _advanced() -> None:
     with cols[1]:
         _number("input_var", "Input variance v_x", step=0.001)
     _number("bias", "Bias b", step=0.001)
-    st.radio("Formula variant", FORMULAS, key=_key("formula"), horizontal=True,
-             help="derived: first-principles forms (default); code: as the reference code computes them.")
+    st.radio(
+        "Formula variant",
+        FORMULAS,
+        key=_key("formula"),
+        horizontal=True,
+        help="derived: first-principles forms (default); code: as the reference code computes them.",
+    )
     cols = st.columns(2)
     with cols[0]:
-        _number("tolerance", "Stable band ± decades", step=0.1,
-                help="A gradient gain over T within ± this many decades (powers of ten) counts as stable.")
+        _number(
+            "tolerance",
+            "Stable band ± decades",
+            step=0.1,
+            help="A gradient gain over T within ± this many decades (powers of ten) counts as stable.",
+        )
     with cols[1]:
         _number("seed", "Seed", step=1)
 

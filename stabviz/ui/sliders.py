@@ -4,6 +4,7 @@ Dampening γ, sharpness β and tail-fatness q span several decades, and the leak
 α → 1, so their sliders step through log-spaced grids instead of a linear range. The current value
 is always added to its grid: a preset, a clicked map cell or a shared link lands exactly where it says.
 """
+
 from __future__ import annotations
 
 import functools
@@ -13,7 +14,6 @@ import numpy as np
 
 from stabviz.config import RANGES, check_range, leak_to_tau, show, tau_to_leak
 from stabviz.plots import round_sig
-
 
 #: name -> ascending grid of slider stops (3 significant digits; leak: τ with 3 significant digits).
 GRIDS: dict[str, tuple[float, ...]] = {
@@ -106,6 +106,8 @@ def parse_tau(text: str) -> float:
     try:
         check_range("leak", leak)
     except ValueError:
-        raise ValueError(f"τ = {tau:g} gives leak α = {leak:.6g}, outside the leak range; τ may be at most "
-                         f"{leak_to_tau(RANGES['leak'][1]):.6g} steps") from None
+        raise ValueError(
+            f"τ = {tau:g} gives leak α = {leak:.6g}, outside the leak range; τ may be at most "
+            f"{leak_to_tau(RANGES['leak'][1]):.6g} steps"
+        ) from None
     return leak

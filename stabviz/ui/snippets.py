@@ -5,10 +5,12 @@ one :class:`stabviz.ui.advice.Setting`: the weights from its laws (the initialis
 conditions I and II or a standard one), the surrogate's backward pass with its γ, β and q.
 The σ' expressions are the shape records' ``snippet`` texts (the table of docs/theory.md#21-shapes-sg).
 """
+
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable
+from typing import Any
 
 from stabviz.shapes import SHAPE_TABLE
 
@@ -48,15 +50,22 @@ def matrix_lines(name: str, law: Any, rows: str, cols: str, init: str) -> list[s
     head = f"# {name}: {init} ({INIT_NAMES[init]})"
     if law.orthogonal:
         # orthonormal rows of length max(rows, cols) have entry variance 1/max(rows, cols): scale to std
-        return [head, f"{name} = torch.nn.init.orthogonal_(torch.empty({rows}, {cols})) * ({_exact(std)} * "
-                      f"math.sqrt(max({rows}, {cols}))) + {_exact(mean)}"]
+        return [
+            head,
+            f"{name} = torch.nn.init.orthogonal_(torch.empty({rows}, {cols})) * ({_exact(std)} * "
+            f"math.sqrt(max({rows}, {cols}))) + {_exact(mean)}",
+        ]
     if law.kind == "uniform":
         half = law.half_width
-        return [head + f": U({_num(mean - half)}, {_num(mean + half)})",
-                f"{name} = torch.empty({rows}, {cols}).uniform_({_exact(mean - half)}, {_exact(mean + half)})"]
-    return [head + f": N({_num(mean)}, {_num(std)}^2)",
-            f"mu, sigma = {_exact(mean)}, {_exact(std)}",
-            f"{name} = mu + sigma * torch.randn({rows}, {cols})"]
+        return [
+            head + f": U({_num(mean - half)}, {_num(mean + half)})",
+            f"{name} = torch.empty({rows}, {cols}).uniform_({_exact(mean - half)}, {_exact(mean + half)})",
+        ]
+    return [
+        head + f": N({_num(mean)}, {_num(std)}^2)",
+        f"mu, sigma = {_exact(mean)}, {_exact(std)}",
+        f"{name} = mu + sigma * torch.randn({rows}, {cols})",
+    ]
 
 
 def verdict_comment(setting: Any) -> str:
@@ -67,12 +76,15 @@ def verdict_comment(setting: Any) -> str:
     elif setting.regime == "uncertain":
         said = "uncertain: the theory can't tell here, measure it (stabviz simulate); the band is"
     elif setting.cant_tell:
-        said = (f"{setting.regime} in theory, but the voltage model is off here: measure it (stabviz simulate); "
-                "the band is")
+        said = (
+            f"{setting.regime} in theory, but the voltage model is off here: measure it (stabviz simulate); the band is"
+        )
     else:
         said = f"{setting.regime}: the band is"
-    return (f"# stabviz's verdict on this whole setting ({setting.label}): {said} "
-            f"{_num(lo)} to {_num(hi)} decades of gradient gain over T = {setting.cfg.steps} steps")
+    return (
+        f"# stabviz's verdict on this whole setting ({setting.label}): {said} "
+        f"{_num(lo)} to {_num(hi)} decades of gradient gain over T = {setting.cfg.steps} steps"
+    )
 
 
 def pytorch_init(setting: Any) -> str:
@@ -115,8 +127,11 @@ def pytorch_init(setting: Any) -> str:
 
 
 #: How a translation_table name becomes a call in the library's own namespace.
-_CALL_PREFIX = {"snntorch": "snntorch.surrogate.", "spikingjelly": "spikingjelly.activation_based.surrogate.",
-                "pytorch": ""}
+_CALL_PREFIX = {
+    "snntorch": "snntorch.surrogate.",
+    "spikingjelly": "spikingjelly.activation_based.surrogate.",
+    "pytorch": "",
+}
 
 
 def library_call(name: str, knob: str, value: Any) -> str:
@@ -140,8 +155,10 @@ def library_calls(translations: Iterable[Any]) -> str:
     rows = same_shape(translations)
     if not rows:
         return "# no library offers this shape: use the SurrogateSpike snippet above"
-    return "\n".join(f"{library_call(t.name, t.knob, t.value)}  # "
-                     + ("exact" if t.exact else f"approximate: {t.note}") for t in rows)
+    return "\n".join(
+        f"{library_call(t.name, t.knob, t.value)}  # " + ("exact" if t.exact else f"approximate: {t.note}")
+        for t in rows
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,22 +168,30 @@ def library_calls(translations: Iterable[Any]) -> str:
 LIBRARIES = {"pytorch": "PyTorch", "snntorch": "snnTorch", "spikingjelly": "SpikingJelly", "norse": "Norse"}
 
 #: How a library model's native surrogate is constructed, by translation-table name.
-_NATIVE = {"snntorch.fast_sigmoid": "surrogate.fast_sigmoid(slope={v})", "snntorch.atan": "surrogate.atan(alpha={v})",
-           "snntorch.sigmoid": "surrogate.sigmoid(slope={v})", "spikingjelly.ATan": "surrogate.ATan(alpha={v})",
-           "spikingjelly.Sigmoid": "surrogate.Sigmoid(alpha={v})",
-           "spikingjelly.QPseudoSpike": "surrogate.QPseudoSpike(alpha={v})"}
+_NATIVE = {
+    "snntorch.fast_sigmoid": "surrogate.fast_sigmoid(slope={v})",
+    "snntorch.atan": "surrogate.atan(alpha={v})",
+    "snntorch.sigmoid": "surrogate.sigmoid(slope={v})",
+    "spikingjelly.ATan": "surrogate.ATan(alpha={v})",
+    "spikingjelly.Sigmoid": "surrogate.Sigmoid(alpha={v})",
+    "spikingjelly.QPseudoSpike": "surrogate.QPseudoSpike(alpha={v})",
+}
 
 #: The input and recurrent projections of the libraries whose neuron has none (SpikingJelly, Norse), and the
 #: recommended weights loaded into them.
 _LINEARS = ["fc = torch.nn.Linear(n_in, n_rec)", "rec = torch.nn.Linear(n_rec, n_rec, bias=False)"]
-_LOAD_LINEARS = ["with torch.no_grad():",
-                 "    fc.weight.copy_(w_in.T)              # nn.Linear keeps weight as (out, in)",
-                 "    fc.bias.fill_(bias)",
-                 "    rec.weight.copy_(w_rec.T)"]
+_LOAD_LINEARS = [
+    "with torch.no_grad():",
+    "    fc.weight.copy_(w_in.T)              # nn.Linear keeps weight as (out, in)",
+    "    fc.bias.fill_(bias)",
+    "    rec.weight.copy_(w_rec.T)",
+]
 
-_RUN_DOC = ['    """x: input spikes (T, batch, n_in); extra: an optional current added at every step (T, batch, n_rec),',
-            '    e.g. zeros with requires_grad to read the gradient reaching each step. Returns spikes and voltages',
-            '    (T, batch, n_rec)."""']
+_RUN_DOC = [
+    '    """x: input spikes (T, batch, n_in); extra: an optional current added at every step (T, batch, n_rec),',
+    "    e.g. zeros with requires_grad to read the gradient reaching each step. Returns spikes and voltages",
+    '    (T, batch, n_rec)."""',
+]
 
 
 def native_surrogate(library: str, cfg: Any, translations: Iterable[Any]) -> str | None:
@@ -181,36 +206,49 @@ def native_surrogate(library: str, cfg: Any, translations: Iterable[Any]) -> str
 def _surrogate_lines(library: str, call: str | None, name: str) -> list[str]:
     if call:
         return [f"{name} = {call}  # the library's own surrogate: exactly (shape, gamma, beta, q)"]
-    return [f"{name} = spike  # SurrogateSpike above: {LIBRARIES[library]}'s own surrogates have no height knob for gamma"
-            " (or not this shape)"]
+    return [
+        f"{name} = spike  # SurrogateSpike above: {LIBRARIES[library]}'s own surrogates have no height knob for gamma"
+        " (or not this shape)"
+    ]
 
 
 def _pytorch_model(cfg: Any) -> list[str]:
     """The layer as a plain loop; for alif and cuba the variant's own step (stabviz.lif.variants)."""
     crossed = "theta_prev" if cfg.neuron == "alif" else "threshold"
-    update = {"subtract": f"y = alpha * y + i - {crossed} * z_reset",
-              "mult1": "y = (alpha * y + i) * (1 - z_reset)",
-              "mult2": "y = alpha * y * (1 - z_reset) + i"}[cfg.reset]
+    update = {
+        "subtract": f"y = alpha * y + i - {crossed} * z_reset",
+        "mult1": "y = (alpha * y + i) * (1 - z_reset)",
+        "mult2": "y = alpha * y * (1 - z_reset) + i",
+    }[cfg.reset]
     state = {"cuba": ["    i_syn = torch.zeros_like(y)"], "alif": ["    a = torch.zeros_like(y)"]}.get(cfg.neuron, [])
-    current = {"cuba": ["        i_syn = alpha_s * i_syn + i  # cuba: the synaptic current filters the input",
-                        "        i = i_syn"],
-               "alif": ["        theta_prev = threshold + beta_a * a  # alif: the threshold the last spike crossed"],
-               }.get(cfg.neuron, [])
+    current = {
+        "cuba": [
+            "        i_syn = alpha_s * i_syn + i  # cuba: the synaptic current filters the input",
+            "        i = i_syn",
+        ],
+        "alif": ["        theta_prev = threshold + beta_a * a  # alif: the threshold the last spike crossed"],
+    }.get(cfg.neuron, [])
     if cfg.neuron == "alif":
-        fire = ["        a = rho_a * a + (1 - rho_a) * z" + ("" if cfg.adapt_grad else
-                                                              "\n        a = a.detach()  # no gradient through a"),
-                "        z = spike(y - (threshold + beta_a * a))  # the adaptive threshold"]
+        fire = [
+            "        a = rho_a * a + (1 - rho_a) * z"
+            + ("" if cfg.adapt_grad else "\n        a = a.detach()  # no gradient through a"),
+            "        z = spike(y - (threshold + beta_a * a))  # the adaptive threshold",
+        ]
     else:
         fire = ["        z = spike(y - threshold)"]
     return [
-        "def run(x, extra=None):", *_RUN_DOC,
+        "def run(x, extra=None):",
+        *_RUN_DOC,
         "    y = torch.zeros(x.shape[1], n_rec, dtype=x.dtype)",
-        "    z = torch.zeros_like(y)", *state,
+        "    z = torch.zeros_like(y)",
+        *state,
         "    zs, ys = [], []",
         "    for t in range(x.shape[0]):",
-        "        i = x[t] @ w_in + bias + z @ w_rec" + " + (0 if extra is None else extra[t])", *current,
+        "        i = x[t] @ w_in + bias + z @ w_rec" + " + (0 if extra is None else extra[t])",
+        *current,
         "        z_reset = z" + ("" if cfg.reset_grad else ".detach()  # the reset carries no gradient"),
-        f"        {update}", *fire,
+        f"        {update}",
+        *fire,
         "        zs.append(z); ys.append(y)",
         "    return torch.stack(zs), torch.stack(ys)",
     ]
@@ -218,21 +256,27 @@ def _pytorch_model(cfg: Any) -> list[str]:
 
 def _snntorch_model(cfg: Any, call: str | None, feed_forward: bool = False) -> list[str]:
     if cfg.reset == "mult2" or cfg.reset_grad:
-        note = ["# snnTorch resets by subtraction (L1) or to zero (L2), always detached: "
-                f"reset = {cfg.reset}, reset_grad = {cfg.reset_grad} cannot be expressed; using the nearest"]
+        note = [
+            "# snnTorch resets by subtraction (L1) or to zero (L2), always detached: "
+            f"reset = {cfg.reset}, reset_grad = {cfg.reset_grad} cannot be expressed; using the nearest"
+        ]
     else:
         note = []
     mechanism = "zero" if cfg.reset == "mult1" else "subtract"
     if feed_forward:
         return _snntorch_feed_forward(cfg, call, note, mechanism)
     if cfg.neuron == "cuba":
-        neuron = ["lif = snn.RSynaptic(alpha=alpha_s, beta=alpha, threshold=threshold, spike_grad=spike_grad,",
-                  f'                   linear_features=n_rec, reset_mechanism="{mechanism}")',
-                  "# syn = alpha*syn + fc(x) + recurrent(spk);  mem = beta*mem + syn - reset"]
+        neuron = [
+            "lif = snn.RSynaptic(alpha=alpha_s, beta=alpha, threshold=threshold, spike_grad=spike_grad,",
+            f'                   linear_features=n_rec, reset_mechanism="{mechanism}")',
+            "# syn = alpha*syn + fc(x) + recurrent(spk);  mem = beta*mem + syn - reset",
+        ]
         start, step = "    spk, syn, mem = lif.init_rsynaptic()", "        spk, syn, mem = lif(i, spk, syn, mem)"
     else:
-        neuron = ["lif = snn.RLeaky(beta=alpha, threshold=threshold, spike_grad=spike_grad, linear_features=n_rec,",
-                  f'                reset_mechanism="{mechanism}")  # mem = beta*mem + fc(x) + recurrent(spk) - reset']
+        neuron = [
+            "lif = snn.RLeaky(beta=alpha, threshold=threshold, spike_grad=spike_grad, linear_features=n_rec,",
+            f'                reset_mechanism="{mechanism}")  # mem = beta*mem + fc(x) + recurrent(spk) - reset',
+        ]
         start, step = "    spk, mem = lif.reset_mem()", "        spk, mem = lif(i, spk, mem)"
     return [
         "import snntorch as snn",
@@ -248,7 +292,8 @@ def _snntorch_model(cfg: Any, call: str | None, feed_forward: bool = False) -> l
         "    lif.recurrent.weight.copy_(w_rec.T)",
         "    lif.recurrent.bias.zero_()           # nn.Linear's own bias would add a constant current",
         "",
-        "def run(x, extra=None):", *_RUN_DOC,
+        "def run(x, extra=None):",
+        *_RUN_DOC,
         start,
         "    zs, ys = [], []",
         "    for t in range(x.shape[0]):",
@@ -263,13 +308,17 @@ def _snntorch_feed_forward(cfg: Any, call: str | None, note: list[str], mechanis
     """snnTorch's feed-forward cell (Synaptic for cuba, Leaky for the LIF) with the recurrent weights in an
     nn.Linear of their own: the same layer as RSynaptic / RLeaky, for networks built from the plain cells."""
     if cfg.neuron == "cuba":
-        neuron = ["lif = snn.Synaptic(alpha=alpha_s, beta=alpha, threshold=threshold, spike_grad=spike_grad,",
-                  f'                  reset_mechanism="{mechanism}")',
-                  "# syn = alpha*syn + input;  mem = beta*mem + syn - reset"]
+        neuron = [
+            "lif = snn.Synaptic(alpha=alpha_s, beta=alpha, threshold=threshold, spike_grad=spike_grad,",
+            f'                  reset_mechanism="{mechanism}")',
+            "# syn = alpha*syn + input;  mem = beta*mem + syn - reset",
+        ]
         start, step = "    syn, mem = lif.reset_mem()", "        spk, syn, mem = lif(i, syn, mem)"
     else:
-        neuron = ["lif = snn.Leaky(beta=alpha, threshold=threshold, spike_grad=spike_grad,",
-                  f'              reset_mechanism="{mechanism}")']
+        neuron = [
+            "lif = snn.Leaky(beta=alpha, threshold=threshold, spike_grad=spike_grad,",
+            f'              reset_mechanism="{mechanism}")',
+        ]
         start, step = "    mem = lif.reset_mem()", "        spk, mem = lif(i, mem)"
     return [
         "import snntorch as snn",
@@ -281,7 +330,8 @@ def _snntorch_feed_forward(cfg: Any, call: str | None, note: list[str], mechanis
         *neuron,
         *_LOAD_LINEARS,
         "",
-        "def run(x, extra=None):", *_RUN_DOC,
+        "def run(x, extra=None):",
+        *_RUN_DOC,
         start,
         "    spk = torch.zeros(x.shape[1], n_rec, dtype=x.dtype)",
         "    zs, ys = [], []",
@@ -296,9 +346,14 @@ def _snntorch_feed_forward(cfg: Any, call: str | None, note: list[str], mechanis
 def _spikingjelly_model(cfg: Any, call: str | None) -> list[str]:
     # LIFNode charges v = v - v/tau + x (decay_input=False), fires, then resets in the same step:
     # v_reset = 0 gives (L3) exactly; a soft reset (v_reset=None) subtracts alpha*threshold instead of (L1)'s threshold
-    note = [] if cfg.reset == "mult2" else [
-        f"# SpikingJelly resets within the step: reset = {cfg.reset} is not expressible exactly; the hard reset to 0"
-        " below is (L3) (mult2)"]
+    note = (
+        []
+        if cfg.reset == "mult2"
+        else [
+            f"# SpikingJelly resets within the step: reset = {cfg.reset} is not expressible exactly; "
+            "the hard reset to 0 below is (L3) (mult2)"
+        ]
+    )
     return [
         "from spikingjelly.activation_based import functional, neuron, surrogate",
         "",
@@ -310,7 +365,8 @@ def _spikingjelly_model(cfg: Any, call: str | None) -> list[str]:
         "  # alpha = 1 - 1/tau",
         *_LOAD_LINEARS,
         "",
-        "def run(x, extra=None):", *_RUN_DOC,
+        "def run(x, extra=None):",
+        *_RUN_DOC,
         "    functional.reset_net(lif)",
         "    z = torch.zeros(x.shape[1], n_rec, dtype=x.dtype)",
         "    zs, ys = [], []",
@@ -327,7 +383,8 @@ _NORSE_LAYER = [
     *_LINEARS,
     *_LOAD_LINEARS,
     "",
-    "def run(x, extra=None):", *_RUN_DOC,
+    "def run(x, extra=None):",
+    *_RUN_DOC,
     "    z, state = torch.zeros(x.shape[1], n_rec, dtype=x.dtype), None",
     "    zs, ys = [], []",
     "    for t in range(x.shape[0]):",
@@ -341,11 +398,13 @@ _NORSE_LAYER = [
 def _norse_threshold_lines(module: str) -> list[str]:
     """Norse's threshold function (in norse.torch.functional.``module``) replaced by SurrogateSpike: its
     surrogates have no height knob (γ) and few shapes, and 1.1.0's SuperSpike backward drops its alpha."""
-    return ['method, norse_alpha = "super", 2 * beta',
-            "# Norse's threshold function is replaced by SurrogateSpike above, so the cell differentiates with",
-            "# exactly (shape, gamma, beta, q): its surrogates have no height knob (gamma) and few shapes",
-            f"import norse.torch.functional.{module} as norse_{module}",
-            f"norse_{module}.threshold = lambda v, method, norse_alpha: spike(v)"]
+    return [
+        'method, norse_alpha = "super", 2 * beta',
+        "# Norse's threshold function is replaced by SurrogateSpike above, so the cell differentiates with",
+        "# exactly (shape, gamma, beta, q): its surrogates have no height knob (gamma) and few shapes",
+        f"import norse.torch.functional.{module} as norse_{module}",
+        f"norse_{module}.threshold = lambda v, method, norse_alpha: spike(v)",
+    ]
 
 
 def _norse_cuba_model(cfg: Any) -> list[str]:
@@ -353,9 +412,14 @@ def _norse_cuba_model(cfg: Any) -> list[str]:
     # v = (1 - z) v + z v_reset; i = (1 - dt*tau_syn_inv) i. With dt = 1, tau_mem_inv = 1 - alpha, tau_syn_inv =
     # 1 - alpha_s and the input scaled by 1 / (1 - alpha) this is cuba with (L3), its reset not detached.
     exact = cfg.reset == "mult2" and cfg.reset_grad
-    note = [] if exact else [
-        f"# Norse's LIFCell resets to 0 within the step, the reset not detached: that is (L3) with reset grad; "
-        f"reset = {cfg.reset}, reset_grad = {cfg.reset_grad} is not expressible, this is the nearest"]
+    note = (
+        []
+        if exact
+        else [
+            f"# Norse's LIFCell resets to 0 within the step, the reset not detached: that is (L3) with reset grad; "
+            f"reset = {cfg.reset}, reset_grad = {cfg.reset_grad} is not expressible, this is the nearest"
+        ]
+    )
     method = _norse_threshold_lines("lif")
     return [
         "import norse.torch as norse",
@@ -378,8 +442,11 @@ def _norse_model(cfg: Any) -> list[str]:
         reset = "(1 - z{d}) * v".format(d="" if cfg.reset_grad else ".detach()")
     else:
         reset = "v - z{d} * threshold / alpha".format(d="" if cfg.reset_grad else ".detach()")
-    note = [] if cfg.reset != "mult1" else [
-        "# Norse resets within the step: reset = mult1 (L2) is not expressible; this is (L3) (mult2)"]
+    note = (
+        []
+        if cfg.reset != "mult1"
+        else ["# Norse resets within the step: reset = mult1 (L2) is not expressible; this is (L3) (mult2)"]
+    )
     method = _norse_threshold_lines("lif_box")
     return [
         "import norse.torch as norse",
@@ -396,8 +463,12 @@ def _norse_model(cfg: Any) -> list[str]:
 
 
 #: the neuron models each library's snippet builds as such; the others get the LIF layer, said in its first lines
-EXPRESSES = {"pytorch": ("lif", "alif", "cuba"), "snntorch": ("lif", "cuba"), "spikingjelly": ("lif",),
-             "norse": ("lif", "cuba")}
+EXPRESSES = {
+    "pytorch": ("lif", "alif", "cuba"),
+    "snntorch": ("lif", "cuba"),
+    "spikingjelly": ("lif",),
+    "norse": ("lif", "cuba"),
+}
 
 
 def expresses(library: str, neuron: str) -> bool:
@@ -410,8 +481,11 @@ def variant_note(library: str, neuron: str) -> str | None:
     if expresses(library, neuron):
         return None
     from stabviz.surrogates.translate import NO_LIBRARY_VARIANT
-    return (f"neuron = {neuron}: {NO_LIBRARY_VARIANT[(library, neuron)]}; this snippet is the plain LIF layer "
-            f"(the PyTorch snippet builds the {neuron})")
+
+    return (
+        f"neuron = {neuron}: {NO_LIBRARY_VARIANT[(library, neuron)]}; this snippet is the plain LIF layer "
+        f"(the PyTorch snippet builds the {neuron})"
+    )
 
 
 def _variant_lines(library: str, cfg: Any) -> list[str]:
@@ -421,11 +495,14 @@ def _variant_lines(library: str, cfg: Any) -> list[str]:
         return [f"# NOTE {note}"]
     if cfg.neuron == "cuba":
         from stabviz.surrogates.translate import variant_to_library
+
         t = variant_to_library(library, cfg)
         return [f"alpha_s = {_exact(cfg.syn_decay)}  # cuba: synaptic decay exp(-1/tau_s); {t.neuron}: {t.note}"]
     if cfg.neuron == "alif":
-        return [f"rho_a, beta_a = {_exact(cfg.adapt_decay)}, {_exact(cfg.adapt_strength)}"
-                "  # alif: trace decay exp(-1/tau_a), threshold step per unit trace"]
+        return [
+            f"rho_a, beta_a = {_exact(cfg.adapt_decay)}, {_exact(cfg.adapt_strength)}"
+            "  # alif: trace decay exp(-1/tau_a), threshold step per unit trace"
+        ]
     return []
 
 
@@ -437,15 +514,20 @@ def library_model(library: str, setting: Any, feed_forward: bool = False) -> str
     ``feed_forward``: for snnTorch, its feed-forward cell (Synaptic, Leaky) with the recurrent weights in an
     nn.Linear of its own instead of RSynaptic / RLeaky (the same layer)."""
     from stabviz import surrogates
+
     if library not in LIBRARIES:
         raise ValueError(f"library = {library!r} is not one of: {', '.join(LIBRARIES)}")
     cfg = setting.cfg
     table = surrogates.translation_table(cfg.surrogate)
-    lines = [pytorch_init(setting), "",
-             f"# the layer: leak alpha = exp(-1/tau), threshold, bias, reset {cfg.reset} "
-             f"(docs/theory.md#11-the-layer-equations-l1-to-l3)",
-             f"alpha, threshold, bias = {_exact(cfg.leak)}, {_exact(cfg.threshold)}, {_exact(cfg.bias)}",
-             *_variant_lines(library, cfg), ""]
+    lines = [
+        pytorch_init(setting),
+        "",
+        f"# the layer: leak alpha = exp(-1/tau), threshold, bias, reset {cfg.reset} "
+        f"(docs/theory.md#11-the-layer-equations-l1-to-l3)",
+        f"alpha, threshold, bias = {_exact(cfg.leak)}, {_exact(cfg.threshold)}, {_exact(cfg.bias)}",
+        *_variant_lines(library, cfg),
+        "",
+    ]
     if library == "pytorch":
         body = _pytorch_model(cfg)
     elif library == "snntorch":
@@ -460,27 +542,43 @@ def library_model(library: str, setting: Any, feed_forward: bool = False) -> str
 def setting_calls(setting: Any) -> str:
     """The setting's surrogate as other libraries' calls (:func:`library_calls` of its translation table)."""
     from stabviz import surrogates
+
     return library_calls(surrogates.translation_table(setting.cfg.surrogate))
 
 
 def notebook(code: str, title: str, input_mean: float, steps: int) -> str:
     """A Jupyter notebook (nbformat 4, as JSON text) of a :func:`library_model` snippet: a title, the
     snippet, and a cell that runs the layer on Bernoulli input spikes and prints its firing rate."""
+
     def cell(kind: str, text: str) -> dict[str, Any]:
         lines = text.splitlines(keepends=True)
         out: dict[str, Any] = {"cell_type": kind, "metadata": {}, "source": lines}
         if kind == "code":
             out.update(execution_count=None, outputs=[])
         return out
-    demo = (f"x = torch.bernoulli(torch.full(({steps}, 8, n_in), {_exact(input_mean)}))  # input spikes (T, batch, n_in)\n"
-            "z, y = run(x)\n"
-            "print(f'initial firing rate: {z.mean().item():.3f} spikes per neuron and step')\n")
-    doc = {"nbformat": 4, "nbformat_minor": 5,
-           "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                        "language_info": {"name": "python"}},
-           "cells": [cell("markdown", f"# {title}\n\nFrom stabviz: weights from conditions I and II, the "
-                                      "surrogate with its height γ, the layer's leak, threshold and reset."),
-                     cell("code", code), cell("code", demo)]}
+
+    demo = (
+        f"x = torch.bernoulli(torch.full(({steps}, 8, n_in), {_exact(input_mean)}))  # input spikes (T, batch, n_in)\n"
+        "z, y = run(x)\n"
+        "print(f'initial firing rate: {z.mean().item():.3f} spikes per neuron and step')\n"
+    )
+    doc = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"},
+        },
+        "cells": [
+            cell(
+                "markdown",
+                f"# {title}\n\nFrom stabviz: weights from conditions I and II, the "
+                "surrogate with its height γ, the layer's leak, threshold and reset.",
+            ),
+            cell("code", code),
+            cell("code", demo),
+        ],
+    }
     for i, c in enumerate(doc["cells"]):
         c["id"] = f"stabviz-{i}"
     return json.dumps(doc, indent=1, ensure_ascii=False)

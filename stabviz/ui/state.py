@@ -10,12 +10,14 @@ A run of the router (stabviz.ui.app.main) calls :func:`begin` first (seed the se
 a fresh session), draws the widgets, runs the page, then :func:`finish` (write the URL, fill the share
 link and the timing footer). Pages add their own query parameters with :func:`keep_param`.
 """
+
 from __future__ import annotations
 
 import os
 import time
 import urllib.parse
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import streamlit as st
 
@@ -52,7 +54,7 @@ def begin() -> None:
         ss[SETTING] = values
         ss[WARNINGS] = warnings + unknown_params(params)
     for name, value in ss[SETTING].items():
-        if widget_key(name) not in ss:       # deleted by Streamlit's widget clean-up, or first run
+        if widget_key(name) not in ss:  # deleted by Streamlit's widget clean-up, or first run
             ss[widget_key(name)] = value
     ss[PAGE_PARAMS] = {}
     ss[INVALID] = {}
@@ -77,9 +79,12 @@ def unknown_params(params: Mapping[str, Any]) -> list[str]:
     """One warning per query parameter no page knows (a typo such as ?dampning=2 would otherwise do
     nothing, without a word)."""
     known = set(urlstate.FIELDS) | set(PAGE_PARAM_NAMES)
-    return [f"{urlstate.show(name)} is not a parameter of this dashboard; it is ignored (known: "
-            f"{', '.join(urlstate.FIELDS)}, {', '.join(PAGE_PARAM_NAMES[:-2])})"
-            for name in params if name not in known]
+    return [
+        f"{urlstate.show(name)} is not a parameter of this dashboard; it is ignored (known: "
+        f"{', '.join(urlstate.FIELDS)}, {', '.join(PAGE_PARAM_NAMES[:-2])})"
+        for name in params
+        if name not in known
+    ]
 
 
 def unknown_page(requested: str | None, url_paths: Sequence[str], default_title: str) -> str | None:
@@ -106,8 +111,10 @@ def widget_values() -> dict[str, Any]:
     """The setting as the widgets hold it now (after they are drawn), saved as our copy."""
     ss = st.session_state
     bad = ss.get(INVALID, {})
-    values = {name: ss[SETTING][name] if name in bad else ss.get(widget_key(name), ss[SETTING][name])
-              for name in urlstate.FIELDS}
+    values = {
+        name: ss[SETTING][name] if name in bad else ss.get(widget_key(name), ss[SETTING][name])
+        for name in urlstate.FIELDS
+    }
     ss[SETTING] = values
     return values
 
@@ -155,7 +162,7 @@ def page_param(name: str, parse: Callable[[str], Any], default: Any = None) -> t
         return default, f"{err}. Ignoring {name} in the link."
 
 
-_WRITTEN = "_url_written_"     # + a page parameter: the value this session last put in the URL
+_WRITTEN = "_url_written_"  # + a page parameter: the value this session last put in the URL
 
 
 def seed_widget(key: str, param: str, parse: Callable[[str], Any], default: Any) -> None:
@@ -178,7 +185,7 @@ def seed_widget(key: str, param: str, parse: Callable[[str], Any], default: Any)
         ss[WARNINGS] = [*ss.get(WARNINGS, []), warning]
 
 
-_PICKED = "_picked_"           # + a widget's key: the user (or a link) has picked its value
+_PICKED = "_picked_"  # + a widget's key: the user (or a link) has picked its value
 
 
 def seed_following(key: str, param: str, parse: Callable[[str], Any], default: Any) -> None:
@@ -187,7 +194,7 @@ def seed_following(key: str, param: str, parse: Callable[[str], Any], default: A
     then on the pick stays when the setting moves."""
     ss = st.session_state
     if st.query_params.get(param) is not None:
-        ss[_PICKED + key] = True                    # a link names the value: keep it like a user's pick
+        ss[_PICKED + key] = True  # a link names the value: keep it like a user's pick
     elif not ss.get(_PICKED + key):
         ss[key] = default
     seed_widget(key, param, parse, default)
@@ -200,10 +207,12 @@ def picked(key: str) -> None:
 
 def choice_parser(name: str, choices: tuple[str, ...] | list[str]) -> Callable[[str], str]:
     """A ``parse`` for :func:`page_param`: the text must be one of ``choices``."""
+
     def parse(text: str) -> str:
         if text not in choices:
             raise ValueError(f"{name} = {text!r} is not one of: {', '.join(map(str, choices))}")
         return text
+
     return parse
 
 

@@ -1,9 +1,11 @@
 """Tiny numpy simulations for the Learn page (pure: no streamlit, no torch).
 
-They run the discrete LIF step of docs/theory.md#11-the-layer-equations-l1-to-l3 (stabviz.neuron) for one neuron and for a small network, small
+They run the discrete LIF step of docs/theory.md#11-the-layer-equations-l1-to-l3 (stabviz.neuron) for one neuron and for
+a small network, small
 enough to run on every slider move. The real, tested simulation is :mod:`stabviz.simulate` (torch); this
 one exists to draw a membrane trace and a raster plot a student can poke at.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,6 +20,7 @@ from stabviz.config import RESETS, check_choice, check_range
 @dataclass
 class Trace:
     """One neuron over time: input current I_t, voltage y_t (after the step), spikes z_t."""
+
     t: np.ndarray
     drive: np.ndarray
     voltage: np.ndarray
@@ -28,9 +31,11 @@ class Trace:
         return float(self.spikes.mean())
 
 
-def lif_step(y: np.ndarray, z: np.ndarray, current: np.ndarray, leak: float, threshold: float,
-             reset: str) -> tuple[np.ndarray, np.ndarray]:
-    """One step of docs/theory.md#11-the-layer-equations-l1-to-l3 (L1)-(L3): returns (y_t, z_t) from (y_{t−1}, z_{t−1}) and I_t."""
+def lif_step(
+    y: np.ndarray, z: np.ndarray, current: np.ndarray, leak: float, threshold: float, reset: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """One step of docs/theory.md#11-the-layer-equations-l1-to-l3 (L1)-(L3): returns (y_t, z_t) from (y_{t−1}, z_{t−1})
+    and I_t."""
     return neuron.step(y, z, current, leak, threshold, reset)
 
 
@@ -42,8 +47,9 @@ def _check(leak: float, threshold: float, reset: str, steps: int) -> None:
         raise ValueError(f"steps = {steps!r} is outside the allowed range [1, 10000]")
 
 
-def neuron_trace(leak: float, threshold: float, drive: float, noise: float, steps: int = 200,
-                 reset: str = "subtract", seed: int = 0) -> Trace:
+def neuron_trace(
+    leak: float, threshold: float, drive: float, noise: float, steps: int = 200, reset: str = "subtract", seed: int = 0
+) -> Trace:
     """One LIF neuron driven by a constant current ``drive`` plus gaussian noise of std ``noise``
     (both in voltage units per step)."""
     _check(leak, threshold, reset, steps)
@@ -53,13 +59,23 @@ def neuron_trace(leak: float, threshold: float, drive: float, noise: float, step
     y, z = np.zeros(1), np.zeros(1)
     ys, zs = np.empty(steps), np.empty(steps)
     for t in range(steps):
-        y, z = lif_step(y, z, current[t:t + 1], leak, threshold, reset)
+        y, z = lif_step(y, z, current[t : t + 1], leak, threshold, reset)
         ys[t], zs[t] = y[0], z[0]
     return Trace(np.arange(steps), current, ys, zs)
 
 
-def network_spikes(n: int, n_in: int, leak: float, threshold: float, reset: str, input_rate: float,
-                   rec_scale: float = 1.0, in_scale: float = 1.0, steps: int = 150, seed: int = 0) -> np.ndarray:
+def network_spikes(
+    n: int,
+    n_in: int,
+    leak: float,
+    threshold: float,
+    reset: str,
+    input_rate: float,
+    rec_scale: float = 1.0,
+    in_scale: float = 1.0,
+    steps: int = 150,
+    seed: int = 0,
+) -> np.ndarray:
     """Spikes (steps, n) of a small recurrent layer: Glorot-uniform W_in and W_rec (zero diagonal),
     scaled by ``in_scale`` and ``rec_scale``, driven by Bernoulli(``input_rate``) input spikes."""
     _check(leak, threshold, reset, steps)

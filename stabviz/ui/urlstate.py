@@ -4,19 +4,37 @@ Every LIFConfig field is one query parameter named like the field; defaults are 
 shared link carries only what differs. Values that cannot be parsed or that fall outside the ranges of
 :mod:`stabviz.config` are dropped (their default is used) and reported as warnings, one per field.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from stabviz.config import (FORMULAS, IN_INITS, INITS, NEURONS, RESETS, SHAPES, VOLTAGE_MODELS, LIFConfig,
-                            check_choice, check_range, show)
+from stabviz.config import (
+    FORMULAS,
+    IN_INITS,
+    INITS,
+    NEURONS,
+    RESETS,
+    SHAPES,
+    VOLTAGE_MODELS,
+    LIFConfig,
+    check_choice,
+    check_range,
+    show,
+)
 
-DEFAULTS: dict[str, Any] = dataclasses.asdict(LIFConfig())   # every field (to_dict leaves a LIF's variant fields out)
+DEFAULTS: dict[str, Any] = dataclasses.asdict(LIFConfig())  # every field (to_dict leaves a LIF's variant fields out)
 CHOICES: dict[str, tuple[str, ...]] = {
-    "reset": RESETS, "init_rec": INITS, "init_in": IN_INITS, "shape": SHAPES,
-    "voltage_model": VOLTAGE_MODELS, "formula": FORMULAS, "neuron": NEURONS,
+    "reset": RESETS,
+    "init_rec": INITS,
+    "init_in": IN_INITS,
+    "shape": SHAPES,
+    "voltage_model": VOLTAGE_MODELS,
+    "formula": FORMULAS,
+    "neuron": NEURONS,
 }
 INTEGERS = ("n_rec", "n_in", "steps", "seed")
 BOOLEANS = ("reset_grad", "adapt_grad")
@@ -44,7 +62,7 @@ def parse_field(name: str, raw: Any) -> Any:
         value = float(text)
     except ValueError:
         raise ValueError(f"{name} = {show(text)} is not a number") from None
-    check_range(name, value)         # rejects NaN, ±inf and out-of-range values with the allowed range
+    check_range(name, value)  # rejects NaN, ±inf and out-of-range values with the allowed range
     if name in INTEGERS:
         if not value.is_integer():
             raise ValueError(f"{name} = {show(text)} must be a whole number")
@@ -79,8 +97,11 @@ def read_setting(params: Mapping[str, Any], base: Mapping[str, Any] | None = Non
 
 def setting_params(values: Mapping[str, Any]) -> dict[str, str]:
     """Query parameters for a setting: only the fields that differ from the defaults."""
-    return {name: format_field(name, values[name]) for name in FIELDS
-            if name in values and not _same(values[name], DEFAULTS[name])}
+    return {
+        name: format_field(name, values[name])
+        for name in FIELDS
+        if name in values and not _same(values[name], DEFAULTS[name])
+    }
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -7,9 +7,11 @@ prediction-vs-measurement table beside it: a regime inside its band next to a pe
 tolerance is "partly confirmed" and names the quantity that disagrees. :func:`run_messages` and
 :func:`group_messages` are pure (the tests go through every combination); :func:`show` draws them.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import streamlit as st
 
@@ -45,9 +47,11 @@ def prediction_message(run: Mapping[str, Any], T: str = "T") -> Message | None:
     if agree["regime"] is None:
         return None
     band = regime.get("band") or [None, None]
-    said = (f"the theory said *{layout.plain(regime.get('predicted'))}* (calibrated band {layout.fmt(band[0])} to "
-            f"{layout.fmt(band[1])} decades over {T}); the run measured *{layout.plain(regime.get('measured'))}*, "
-            f"{'inside' if agree['regime'] else 'outside'} the band (from the gradient-flow probe's ρ̂)")
+    said = (
+        f"the theory said *{layout.plain(regime.get('predicted'))}* (calibrated band {layout.fmt(band[0])} to "
+        f"{layout.fmt(band[1])} decades over {T}); the run measured *{layout.plain(regime.get('measured'))}*, "
+        f"{'inside' if agree['regime'] else 'outside'} the band (from the gradient-flow probe's ρ̂)"
+    )
     off = [k for k in ROWS if k != "regime" and agree[k] is False]
     if not agree["regime"]:
         word = "refuted"
@@ -57,8 +61,11 @@ def prediction_message(run: Mapping[str, Any], T: str = "T") -> Message | None:
         word = "confirmed"
     text = f"Prediction **{word}**: {said}"
     if off:
-        text += "; " + ("but " if agree["regime"] else "and ") + "; ".join(
-            f"the {ROWS[k]} disagrees ({_numbers(verdict, k)})" for k in off)
+        text += (
+            "; "
+            + ("but " if agree["regime"] else "and ")
+            + "; ".join(f"the {ROWS[k]} disagrees ({_numbers(verdict, k)})" for k in off)
+        )
     held = [ROWS[k] for k in ROWS if k != "regime" and agree[k]]
     if held and not agree["regime"]:
         text += f"; the {' and the '.join(held)} agree{'s' if len(held) == 1 else ''}"

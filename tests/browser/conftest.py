@@ -1,10 +1,10 @@
 """Fixtures of the real-browser suite: one dashboard server and one Chromium for the whole session."""
+
 import os
 import sys
 from pathlib import Path
 
 import pytest
-
 from harness import CHROMIUM, chromium, dashboard
 
 # tests/support.py (helpers the AppTest suite shares) for a browser test run on its own
@@ -34,6 +34,7 @@ def base_url(home):
 @pytest.fixture(scope="session")
 def browser_context():
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as pw, chromium(pw) as ctx:
         yield ctx
 

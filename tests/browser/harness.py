@@ -3,6 +3,7 @@
 The dashboard runs as a real ``streamlit run app.py`` on a free port with a throw-away STABVIZ_HOME; the
 browser is /usr/bin/chromium with a fresh profile. Nothing is downloaded: without Chromium the callers skip.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -15,13 +16,20 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 #: An init script (``page.add_init_script``) that stamps every websocket message the page receives into
@@ -67,9 +75,25 @@ def dashboard(home: Path, timeout: float = 90.0, env: dict[str, str] | None = No
     port = free_port()
     env = {**os.environ, "STABVIZ_DEBUG": "1", **(env or {}), "STABVIZ_HOME": str(home), "PYTHONPATH": str(ROOT)}
     log = open(home / "streamlit.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://localhost:{port}"
     try:
         _wait_healthy(url, proc, timeout)
@@ -90,6 +114,7 @@ def _stop_dispatcher(home: Path) -> None:
     db = home / "stabviz.db"
     if db.exists():
         from stabviz.runs import RunStore, get_launcher
+
         get_launcher("local", store=RunStore(db)).shutdown(timeout=20)
 
 
@@ -98,8 +123,12 @@ def chromium(playwright, width: int = 1500, height: int = 1100) -> Iterator[obje
     """A Chromium context with a fresh profile (deleted afterwards)."""
     with tempfile.TemporaryDirectory(prefix="stabviz-chromium-") as profile:
         ctx = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-            viewport={"width": width, "height": height})
+            profile,
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": width, "height": height},
+        )
         try:
             yield ctx
         finally:
@@ -113,7 +142,8 @@ def wait_idle(page, timeout: float = 60.0) -> None:
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
         " || !/Running/.test(document.querySelector('[data-testid=\"stStatusWidget\"]').innerText)",
-        timeout=timeout * 1e3)
+        timeout=timeout * 1e3,
+    )
 
 
 def server_ms(page) -> float:
@@ -124,5 +154,8 @@ def server_ms(page) -> float:
 
 def slider(page, label_start: str):
     """The keyboard-focusable input of a sidebar slider whose label starts with ``label_start``."""
-    return page.locator("[data-testid='stSidebar'] [data-testid='stSlider']").filter(
-        has_text=label_start).locator("input[type='range']")
+    return (
+        page.locator("[data-testid='stSidebar'] [data-testid='stSlider']")
+        .filter(has_text=label_start)
+        .locator("input[type='range']")
+    )

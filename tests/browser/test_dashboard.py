@@ -1,12 +1,12 @@
 """What a person sees, in Debian's Chromium: every page renders without an exception (screenshots go to
 docs/screenshots/), a slider moves the map, a click on the map moves the setting, a bad link warns, and
 a tiny training run launched from the page finishes."""
+
 import re
 import time
 
 import numpy as np
 import pytest
-
 from harness import MESSAGE_TIMES, ROOT, server_ms, slider, wait_idle
 
 from stabviz.config import preset
@@ -17,7 +17,7 @@ PAGES = {"explore": "/", "surrogates": "/surrogates", "runs": "/runs", "sweep": 
 # The screenshots show the SHD layer with a realistic leak (τ = 20): a setting with a visible stable band.
 SHOWCASE = "?" + "&".join(f"{k}={v}" for k, v in setting_params(preset("shd-tau20").to_dict()).items())
 pytestmark = pytest.mark.timeout(240)
-MAP_FIELD = ".js-plotly-plot .imagelayer image"     # the Explore map's field, drawn as one image
+MAP_FIELD = ".js-plotly-plot .imagelayer image"  # the Explore map's field, drawn as one image
 
 
 def _assert_no_exception(page):
@@ -74,45 +74,50 @@ PIXEL_DIFF = """async ([a, b]) => {
 }"""
 
 
-@pytest.mark.parametrize("map_param,label,moved,colour", [("beta", "Leak", "leak", "log10_gain"),
-                                                         ("leak", "Sharpness", "sharpness", "rho2")])
-def test_the_map_repaints_in_the_browser_before_the_rerun_with_the_servers_numbers(page, base_url, map_param,
-                                                                                    label, moved, colour):
+@pytest.mark.parametrize(
+    "map_param,label,moved,colour", [("beta", "Leak", "leak", "log10_gain"), ("leak", "Sharpness", "sharpness", "rho2")]
+)
+def test_the_map_repaints_in_the_browser_before_the_rerun_with_the_servers_numbers(
+    page, base_url, map_param, label, moved, colour
+):
     from stabviz import plots, theory
+
     page.add_init_script(MESSAGE_TIMES)
     page.goto(f"{base_url}/{SHOWCASE}&map={map_param}&color={colour}")
     page.wait_for_selector(MAP_FIELD, state="attached")
     wait_idle(page)
-    page.evaluate("window.stabvizPreview = null; window.__key = null; document.addEventListener('keydown', "
-                  "() => { window.__key = performance.now(); window.__wsTimes = []; }, {once: true, capture: true})")
+    page.evaluate(
+        "window.stabvizPreview = null; window.__key = null; document.addEventListener('keydown', "
+        "() => { window.__key = performance.now(); window.__wsTimes = []; }, {once: true, capture: true})"
+    )
     slider(page, label).focus()
-    page.keyboard.press("ArrowRight")                       # one stop: a field the page has never drawn
+    page.keyboard.press("ArrowRight")  # one stop: a field the page has never drawn
     page.wait_for_function("() => window.stabvizPreview !== null", timeout=30_000)
     preview = page.evaluate("""() => { const p = window.stabvizPreview;
         return {values: p.values, band: p.band, source: p.source, at: p.at, first: window.__wsTimes[0] ?? null}; }""")
-    assert preview["first"] is None or preview["at"] < preview["first"]       # drawn before the server answered
+    assert preview["first"] is None or preview["at"] < preview["first"]  # drawn before the server answered
     x = {"beta": "sharpness", "leak": "leak"}[map_param]
     cfg = preset("shd-tau20").replace(**{moved: preview["values"][moved]})
     assert preview["values"][moved] != getattr(preset("shd-tau20"), moved)
     want = plots._finite32(theory.region(cfg, x, "dampening").log10_gain, plots.FIELD_LIMIT)
-    want = want[::plots.CONTOUR_STRIDE, ::plots.CONTOUR_STRIDE]
+    want = want[:: plots.CONTOUR_STRIDE, :: plots.CONTOUR_STRIDE]
     got = np.array(preview["band"], dtype=float)
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)   # the stable band: the server's numbers
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)  # the stable band: the server's numbers
     wait_idle(page)
     server = _settled_map(page)
     assert server["current"] is not None
     served = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
         .find(g => ((g.layout || {}).images || []).some(im => im.name === 'map')).layout.images[0].source""")
     diff = page.evaluate(PIXEL_DIFF, [preview["source"], served])
-    assert diff["a"] == diff["b"] == [200, 200] and diff["worst"] <= 2      # and the server's colours
+    assert diff["a"] == diff["b"] == [200, 200] and diff["worst"] <= 2  # and the server's colours
     _assert_no_exception(page)
 
 
 def test_a_tiny_run_launched_from_the_runs_page_finishes(page, base_url):
     page.goto(base_url + "/runs?n_rec=32")
     wait_idle(page)
-    form = page.locator(".st-key-launch")               # the launch box (plain widgets, no st.form)
-    if not form.is_visible():                        # once runs exist the form is folded in its expander
+    form = page.locator(".st-key-launch")  # the launch box (plain widgets, no st.form)
+    if not form.is_visible():  # once runs exist the form is folded in its expander
         page.get_by_text("Launch a run", exact=True).click()
     for label, value in (("Training steps", 20), ("Batch", 8), ("Time steps per sample", 20), ("Seeds", 2)):
         box = form.get_by_label(label, exact=True).and_(form.locator("input"))
@@ -132,13 +137,17 @@ def test_a_tiny_run_launched_from_the_runs_page_finishes(page, base_url):
     # (layout.plain puts an invisible word joiner after every ':')
     verdict = page.get_by_text(re.compile("^Over 2 seeds the prediction (agrees|is refuted):\u2060? predicted ρ "))
     verdict.wait_for(timeout=150_000)
-    assert re.search(r"the 95% interval of ρ̂ \[[-0-9.e]+, [-0-9.e]+\] widened by the calibrated band",
-                     verdict.inner_text().replace("\u2060", ""))
-    intervals = re.compile(r"^ρ̂ [-0-9.e]+ \[[-0-9.e]+, [-0-9.e]+\], rate [-0-9.e]+ \[[-0-9.e]+, [-0-9.e]+\] \(2 seeds\)$")
-    assert page.locator("[data-testid='stMarkdownContainer']").get_by_text(intervals).count() == 1   # the run view
-    page.get_by_text(intervals).nth(1).wait_for(state="attached", timeout=30_000)   # and the table's seed-group column
+    assert re.search(
+        r"the 95% interval of ρ̂ \[[-0-9.e]+, [-0-9.e]+\] widened by the calibrated band",
+        verdict.inner_text().replace("\u2060", ""),
+    )
+    intervals = re.compile(
+        r"^ρ̂ [-0-9.e]+ \[[-0-9.e]+, [-0-9.e]+\], rate [-0-9.e]+ \[[-0-9.e]+, [-0-9.e]+\] \(2 seeds\)$"
+    )
+    assert page.locator("[data-testid='stMarkdownContainer']").get_by_text(intervals).count() == 1  # the run view
+    page.get_by_text(intervals).nth(1).wait_for(state="attached", timeout=30_000)  # and the table's seed-group column
     # (the table is drawn below the run view, so it may arrive a moment after the verdict)
-    assert page.locator(".js-plotly-plot").count() >= 4      # loss, accuracy, firing rate, grad norm, ...
+    assert page.locator(".js-plotly-plot").count() >= 4  # loss, accuracy, firing rate, grad norm, ...
     _assert_no_exception(page)
     assert server_ms(page) > 0
 
@@ -147,8 +156,13 @@ def test_a_small_sweep_fills_its_heatmap_as_runs_finish(page, base_url):
     page.goto(base_url + "/sweep?n_rec=32&leak=0.951229424500714")
     wait_idle(page)
     form = page.locator("[data-testid='stMain']")
-    for label, value in (("x values (comma-separated)", "0.5, 2"), ("y values (comma-separated)", "0.5, 2"),
-                         ("Training steps per run", 10), ("Batch", 8), ("Time steps per sample (T)", 20)):
+    for label, value in (
+        ("x values (comma-separated)", "0.5, 2"),
+        ("y values (comma-separated)", "0.5, 2"),
+        ("Training steps per run", 10),
+        ("Batch", 8),
+        ("Time steps per sample (T)", 20),
+    ):
         box = form.get_by_label(label, exact=True)
         box.fill(str(value))
         box.press("Tab")
@@ -168,11 +182,12 @@ def test_a_small_sweep_fills_its_heatmap_as_runs_finish(page, base_url):
         return gd ? gd.data.find(t => t.name === 'measured').text.flat() : [];
     }"""
     # a finished cell shows its number (a pending one has no text in the measured trace)
-    page.wait_for_function(f"() => {{ const c = ({heat_cells})(); return c.length === 4 && c.every(t => t !== ''); }}",
-                           timeout=30_000)
+    page.wait_for_function(
+        f"() => {{ const c = ({heat_cells})(); return c.length === 4 && c.every(t => t !== ''); }}", timeout=30_000
+    )
     cells = page.evaluate(heat_cells)
     assert len(cells) == 4 and all(cells)
-    assert page.locator(".js-plotly-plot .contourlayer").count() >= 1      # the predicted band
+    assert page.locator(".js-plotly-plot .contourlayer").count() >= 1  # the predicted band
     _assert_no_exception(page)
 
 
@@ -184,13 +199,16 @@ def test_every_page_renders_without_an_exception(page, base_url, name):
     if name == "explore":
         page.wait_for_selector(MAP_FIELD, state="attached")
     # the shot must show the page, not its loading placeholders: no skeletons, every chart drawn
-    page.wait_for_function("() => !document.querySelector('[data-testid^=\"stSkeleton\"]')"
-                           " && [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
-                           "    .every(el => el.querySelector('.main-svg'))", timeout=60_000)
-    time.sleep(1.0)                                         # let Plotly finish drawing before the shot
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid^=\"stSkeleton\"]')"
+        " && [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
+        "    .every(el => el.querySelector('.main-svg'))",
+        timeout=60_000,
+    )
+    time.sleep(1.0)  # let Plotly finish drawing before the shot
     _assert_no_exception(page)
     assert page.locator("h1").first.inner_text()
-    assert "leak=0.951" in page.url and "n_rec=256" in page.url, page.url     # the setting stays in the link
+    assert "leak=0.951" in page.url and "n_rec=256" in page.url, page.url  # the setting stays in the link
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
 
@@ -202,14 +220,14 @@ def test_moving_a_slider_repaints_the_map_and_a_reload_restores_it(page, base_ur
     before = _map_state(page)
     leak = slider(page, "Leak")
     leak.focus()
-    page.keyboard.press("ArrowRight")                       # one stop: a new leak, a new grid
-    assert _wait_map(page, before)["z"] != before["z"]      # the browser's preview, then the rerun's figure
+    page.keyboard.press("ArrowRight")  # one stop: a new leak, a new grid
+    assert _wait_map(page, before)["z"] != before["z"]  # the browser's preview, then the rerun's figure
     page.wait_for_url(re.compile(r"leak="))
     wait_idle(page)
     after = _settled_map(page)
     assert after["z"] != before["z"]
     shown = leak.get_attribute("aria-valuetext")
-    page.goto(page.url)                                     # a reload, or the link in a second tab
+    page.goto(page.url)  # a reload, or the link in a second tab
     page.wait_for_selector(MAP_FIELD, state="attached")
     wait_idle(page)
     assert slider(page, "Leak").get_attribute("aria-valuetext") == shown
@@ -219,13 +237,14 @@ def test_moving_a_slider_repaints_the_map_and_a_reload_restores_it(page, base_ur
 
 def test_hovering_shows_the_cells_numbers_and_clicking_moves_there(page, base_url):
     from stabviz import theory
+
     page.goto(f"{base_url}/{SHOWCASE}")
     page.wait_for_selector(MAP_FIELD, state="attached")
     wait_idle(page)
     time.sleep(1.0)
     before = _map_state(page)
     drag = page.locator(".js-plotly-plot .nsewdrag").first
-    drag.scroll_into_view_if_needed()                    # below the verdict: the map may start under the fold
+    drag.scroll_into_view_if_needed()  # below the verdict: the map may start under the fold
     box = drag.bounding_box()
     x, y = box["x"] + 0.25 * box["width"], box["y"] + 0.7 * box["height"]
     page.mouse.move(x, y)
@@ -247,7 +266,7 @@ def test_hovering_shows_the_cells_numbers_and_clicking_moves_there(page, base_ur
     assert after["current"] != before["current"]
     page.wait_for_url(re.compile(r"sharpness=.*dampening=|dampening=.*sharpness="))
     params = dict(p.split("=") for p in page.url.split("?", 1)[1].split("&"))
-    assert float(params["sharpness"]) == pytest.approx(region.x[k], rel=1e-3)      # moved to that very cell
+    assert float(params["sharpness"]) == pytest.approx(region.x[k], rel=1e-3)  # moved to that very cell
     assert float(params["dampening"]) == pytest.approx(region.y[j], rel=1e-3)
     _assert_no_exception(page)
 
@@ -272,13 +291,16 @@ def test_a_jump_beyond_the_shipped_stops_dims_the_map_until_the_rerun_repaints_i
         new MutationObserver(() => { if (gd.style.opacity === '0.45') window.__dimmed = true; })
             .observe(gd, {attributes: true, attributeFilter: ['style']}); }""")
     slider(page, "Leak").focus()
-    page.keyboard.press("End")                              # the last stop: no preview for it was shipped
+    page.keyboard.press("End")  # the last stop: no preview for it was shipped
     page.wait_for_function("() => window.__dimmed", timeout=30_000)
     wait_idle(page)
     after = _settled_map(page)
     assert after["z"] != before["z"]
-    assert page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
-        .find(g => ((g.layout || {}).images || []).length).style.opacity""") == ""
+    assert (
+        page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+        .find(g => ((g.layout || {}).images || []).length).style.opacity""")
+        == ""
+    )
     _assert_no_exception(page)
 
 
@@ -318,13 +340,17 @@ def test_a_late_query_write_after_a_page_switch_still_makes_one_history_entry(pa
         return history.length - before; }""")
     assert pushed == 1
     page.mouse.click(5, 5)
-    assert page.evaluate("""() => { const before = history.length;
-        history.pushState({}, '', '/learn?dampening=0.6'); return history.length - before; }""") == 1
+    assert (
+        page.evaluate("""() => { const before = history.length;
+        history.pushState({}, '', '/learn?dampening=0.6'); return history.length - before; }""")
+        == 1
+    )
 
 
 def test_enter_in_a_form_field_never_submits_the_form(page, base_url, home):
     # Typing the x values + Enter, then the y values + Enter, used to queue a sweep per Enter.
     from stabviz.runs import RunStore
+
     store = RunStore(home / "stabviz.db")
     before = len(store.list(limit=None))
     page.goto(base_url + "/sweep")

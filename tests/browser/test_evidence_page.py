@@ -1,10 +1,10 @@
 """The Evidence page in Debian's Chromium: a results folder made by `replicate --smoke` renders as Plotly
 figures with every claim's verdict, and "Rerun this arm" queues the arm's runs, whose results are drawn
 over the committed ones as they finish."""
+
 import json
 
 import pytest
-
 from harness import dashboard, wait_idle
 from support import write_smoke_results
 
@@ -25,8 +25,9 @@ def test_the_page_renders_its_figures_and_every_verdict(page, evidence_site):
     url, out = evidence_site
     page.goto(url + "/evidence")
     wait_idle(page)
-    page.wait_for_function(f"() => {PLOTS}.length === 8 && {PLOTS}.every(g => (g.data || []).length > 0)",
-                           timeout=30_000)
+    page.wait_for_function(
+        f"() => {PLOTS}.length === 8 && {PLOTS}.every(g => (g.data || []).length > 0)", timeout=30_000
+    )
     assert page.locator("[data-testid='stException']").count() == 0
     claims = json.loads((out / "summary.json").read_text())["claims"]
     main = page.inner_text("[data-testid='stMain']").replace("\u2060", "")

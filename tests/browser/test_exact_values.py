@@ -1,10 +1,10 @@
 """Typed exact values in Chromium: a value off the slider grid reaches the link, and the map's live preview
 (live_map.js, which reads the sidebar's slider thumbs) then draws at that exact value, not a grid stop."""
+
 import math
 import re
 
 import pytest
-
 from harness import slider, wait_idle
 
 pytestmark = pytest.mark.timeout(240)
@@ -30,12 +30,12 @@ def test_a_typed_value_reaches_the_link_and_the_live_preview_uses_it(page, base_
     assert slider(page, "Sharpness").get_attribute("aria-valuetext") == "12.5"
     page.evaluate("window.stabvizPreview = null")
     slider(page, "Dampening").focus()
-    page.keyboard.press("ArrowRight")                        # a preview drawn in the browser, before the rerun
+    page.keyboard.press("ArrowRight")  # a preview drawn in the browser, before the rerun
     page.wait_for_function("() => window.stabvizPreview !== null", timeout=30_000)
     values = page.evaluate("() => window.stabvizPreview.values")
     assert values["sharpness"] == 12.5 and values["leak"] == math.exp(-1 / 20)
     current = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
         .map(g => (g.data || []).find(t => t.name === 'current setting')).find(Boolean).x[0]""")
-    assert current == pytest.approx(math.log10(12.5), abs=1e-12)     # the point sits at β = 12.5 exactly
+    assert current == pytest.approx(math.log10(12.5), abs=1e-12)  # the point sits at β = 12.5 exactly
     wait_idle(page)
     assert page.locator("[data-testid='stException']").count() == 0

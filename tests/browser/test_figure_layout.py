@@ -2,11 +2,10 @@
 mode: no tick label, axis title, legend, colour-bar label or toolbar covers another, and none is cut by the
 figure's edge (issue 19, item 6). One dashboard and one browser session; each page is loaded once and then
 resized, so the whole module costs a handful of page loads."""
-import math
+
 import time
 
 import pytest
-
 from harness import dashboard, wait_idle
 from support import write_smoke_results
 
@@ -45,8 +44,12 @@ BOXES = """(root) => {
 
 
 def _meets(a, b, slack=1.0):
-    return (a["x0"] + slack < b["x1"] and b["x0"] + slack < a["x1"]
-            and a["y0"] + slack < b["y1"] and b["y0"] + slack < a["y1"])
+    return (
+        a["x0"] + slack < b["x1"]
+        and b["x0"] + slack < a["x1"]
+        and a["y0"] + slack < b["y1"]
+        and b["y0"] + slack < a["y1"]
+    )
 
 
 def problems(found):
@@ -56,11 +59,11 @@ def problems(found):
     out = []
     for b in boxes:
         if b["group"] == "modebar":
-            continue                          # drawn inside the figure by Plotly, never cut
+            continue  # drawn inside the figure by Plotly, never cut
         if b["x0"] < fig["x0"] - 1 or b["x1"] > fig["x1"] + 1 or b["y0"] < fig["y0"] - 1 or b["y1"] > fig["y1"] + 1:
             out.append(f"{b['group']} {b['label']!r} cut by the figure's edge")
     for i, a in enumerate(boxes):
-        for b in boxes[i + 1:]:
+        for b in boxes[i + 1 :]:
             same = a["group"] == b["group"]
             if same and a["group"] not in ("xtick", "ytick"):
                 continue
@@ -74,26 +77,50 @@ def site(tmp_path_factory):
     """A dashboard with a smoke study's evidence, a finished run with its gradient-flow probe, and a
     finished 3 × 2 sweep, all written straight into its store (no training)."""
     from stabviz.runs import RunStore
+
     home = tmp_path_factory.mktemp("figs_home")
     evidence = write_smoke_results(tmp_path_factory.mktemp("figs_evidence"))
     store = RunStore(home / "stabviz.db")
     # A probe spanning ~24 decades: the case whose log ticks used to pile up.
     flow = [10.0 ** (-24 + 24 * t / 49) for t in range(50)]
-    run = store.create(TrainConfig(train_steps=20), launcher="ray")        # no local worker takes it
+    run = store.create(TrainConfig(train_steps=20), launcher="ray")  # no local worker takes it
     store.set_status(run, "running", pid=1)
-    for step in range(0, 21, 5):          # its live curves: two layers, so the legends have entries
-        store.log_metrics(run, step, {"loss": 2.0 - 0.05 * step, "accuracy": 0.1 + 0.02 * step,
-                                      "firing_rate/0": 0.2, "firing_rate/1": 0.3,
-                                      "grad_norm/0": 10.0 ** (-3 + step / 5), "grad_norm/1": 1e-3})
-    store.set_status(run, "finished", summary={"initial": {"grad_flow": flow, "grad_gain": 3.1},
-                                               "final": {"grad_flow": flow[::-1], "grad_gain": 0.33,
-                                                         "accuracy": 0.5}})
+    for step in range(0, 21, 5):  # its live curves: two layers, so the legends have entries
+        store.log_metrics(
+            run,
+            step,
+            {
+                "loss": 2.0 - 0.05 * step,
+                "accuracy": 0.1 + 0.02 * step,
+                "firing_rate/0": 0.2,
+                "firing_rate/1": 0.3,
+                "grad_norm/0": 10.0 ** (-3 + step / 5),
+                "grad_norm/1": 1e-3,
+            },
+        )
+    store.set_status(
+        run,
+        "finished",
+        summary={
+            "initial": {"grad_flow": flow, "grad_gain": 3.1},
+            "final": {"grad_flow": flow[::-1], "grad_gain": 0.33, "accuracy": 0.5},
+        },
+    )
     xs, ys = [0.1, 0.3, 1.0], [0.5, 2.0]
     base = TrainConfig(train_steps=20, lif=LIFConfig(n_rec=32))
-    spec = {"x": "dampening", "x_values": xs, "y": "sharpness", "y_values": ys, "base": base.to_dict(),
-            "launcher": "ray"}
-    items = [(base, {"id": "sweep0000figs", "label": f"{x},{y}", "point": {"dampening": x, "sharpness": y}})
-             for y in ys for x in xs]
+    spec = {
+        "x": "dampening",
+        "x_values": xs,
+        "y": "sharpness",
+        "y_values": ys,
+        "base": base.to_dict(),
+        "launcher": "ray",
+    }
+    items = [
+        (base, {"id": "sweep0000figs", "label": f"{x},{y}", "point": {"dampening": x, "sharpness": y}})
+        for y in ys
+        for x in xs
+    ]
     ids = store.create_many(items, launcher="ray", sweep_spec=("sweep0000figs", spec))
     for k, rid in enumerate(ids):
         store.set_status(rid, "running", pid=1)
@@ -105,7 +132,8 @@ def site(tmp_path_factory):
 def _settle(page, count=1):
     wait_idle(page)
     page.wait_for_function(
-        f"() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= {count}", timeout=60_000)
+        f"() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= {count}", timeout=60_000
+    )
     time.sleep(1.5)
 
 
@@ -114,13 +142,13 @@ def _sidebar(page, open_):
     collapsed = page.locator("[data-testid='stSidebar']").get_attribute("data-collapsed") == "true"
     if open_ == collapsed:
         sel = "[data-testid='stExpandSidebarButton']" if open_ else "[data-testid='stSidebarCollapseButton'] button"
-        page.evaluate("(sel) => document.querySelector(sel).click()", sel)   # shown on hover only
+        page.evaluate("(sel) => document.querySelector(sel).click()", sel)  # shown on hover only
         time.sleep(1.0)
 
 
 def _check(page, where, selector=".js-plotly-plot", skip=()):
     """Problems of every figure matching ``selector`` on the page, each named by ``where``."""
-    time.sleep(1.0)                          # Plotly relayouts after a resize on its own timer
+    time.sleep(1.0)  # Plotly relayouts after a resize on its own timer
     out = []
     for i, el in enumerate(page.locator(selector).all()):
         found = el.evaluate(BOXES)

@@ -1,7 +1,7 @@
 """A first visit in Debian's Chromium: the Explore map is drawn before the parts below the fold (the detail
 tabs, the confirmation run, the share link), which then follow by themselves. Ordering only, no timing."""
-import pytest
 
+import pytest
 from harness import wait_idle
 
 pytestmark = pytest.mark.timeout(240)
@@ -27,7 +27,7 @@ def test_the_first_map_comes_before_the_details_which_then_follow_unasked(base_u
     page.wait_for_function("() => 'map' in window.__seen && 'details' in window.__seen", timeout=120_000)
     seen = page.evaluate("window.__seen")
     assert seen["map"] < seen["details"]
-    wait_idle(page)                                      # the footer comes with the whole page
-    assert page.locator("[data-testid='stSidebar'] [data-testid='stCode']").count() == 1   # the share link
+    wait_idle(page)  # the footer comes with the whole page
+    assert page.locator("[data-testid='stSidebar'] [data-testid='stCode']").count() == 1  # the share link
     assert page.get_by_role("button", name="Confirm with a short run").count() == 1
     assert page.locator("[data-testid='stException']").count() == 0

@@ -1,7 +1,7 @@
 """A link that cannot be followed as written says so in Chromium (issue 19, item 7): an unknown page (Streamlit
 shows the default page and tells the script nothing but the requested path) and a repeated parameter."""
-import pytest
 
+import pytest
 from harness import wait_idle
 
 pytestmark = pytest.mark.timeout(180)

@@ -1,10 +1,10 @@
 """Explore's measured layer in Debian's Chromium: the toggle starts a background map whose progress bar
 shows, then its boundary is drawn on the map with the agreement under it; a slider that leaves the setting
 hides the boundary until the new setting's map arrives."""
+
 import re
 
 import pytest
-
 from harness import slider, wait_idle
 
 pytestmark = pytest.mark.timeout(300)
@@ -25,8 +25,10 @@ def test_the_measured_layer_shows_progress_then_its_boundary_and_hides_it_when_t
     assert re.search(r"\d+ / 400 cells|waiting", page.locator("[data-testid='stMain']").inner_text())
     page.wait_for_url(re.compile(r"measured=1"))
     # then the boundary on the map and the agreement under it
-    page.wait_for_function(f"() => {{ const gd = {MAP}; return gd && gd.data.some(t => t.name === 'measured boundary'); }}",
-                           timeout=240_000)
+    page.wait_for_function(
+        f"() => {{ const gd = {MAP}; return gd && gd.data.some(t => t.name === 'measured boundary'); }}",
+        timeout=240_000,
+    )
     agree = page.locator("text=/Regimes agree on \\d+% of the 20 × 20 cells/")
     agree.first.wait_for(state="visible", timeout=30_000)
     assert progress.count() == 0
@@ -44,6 +46,6 @@ def test_the_measured_layer_shows_progress_then_its_boundary_and_hides_it_when_t
     page.keyboard.press("ArrowRight")
     page.wait_for_function("() => window.__staleSeen !== null", timeout=30_000)
     assert page.evaluate("() => window.__staleSeen") == [False]
-    progress.first.wait_for(state="visible", timeout=60_000)           # the new setting's map is on its way
+    progress.first.wait_for(state="visible", timeout=60_000)  # the new setting's map is on its way
     assert page.locator("[data-testid='stException']").count() == 0
     assert "Traceback" not in page.inner_text("body")

@@ -1,17 +1,19 @@
 """The "Your network" page in Debian's Chromium: a NIR file exported from a snnTorch model is uploaded and
 measured (progress, then the report with its figures), "Apply and re-measure" draws the changed network's
 report, and both downloads (the report as JSON, the fix as Python) arrive."""
+
 import json
 from pathlib import Path
 
 import pytest
-
 from harness import wait_idle
 
 pytestmark = pytest.mark.timeout(180)
 SHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "network.png"
-CHARTS_DRAWN = ("() => [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
-                "    .every(el => el.querySelector('.main-svg'))")
+CHARTS_DRAWN = (
+    "() => [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
+    "    .every(el => el.querySelector('.main-svg'))"
+)
 
 
 def snntorch_nir(path: Path) -> Path:
@@ -21,12 +23,16 @@ def snntorch_nir(path: Path) -> Path:
     snn = pytest.importorskip("snntorch")
     import torch
     from snntorch.export_nir import export_to_nir
+
     torch.manual_seed(0)
     net = torch.nn.Sequential(
-        torch.nn.Linear(20, 32), snn.Leaky(beta=torch.full((32,), 0.9), threshold=torch.ones(32),
-                                           reset_mechanism="zero", init_hidden=True),
-        torch.nn.Linear(32, 10), snn.Leaky(beta=torch.full((10,), 0.9), threshold=torch.ones(10),
-                                           reset_mechanism="zero", init_hidden=True, output=True))
+        torch.nn.Linear(20, 32),
+        snn.Leaky(beta=torch.full((32,), 0.9), threshold=torch.ones(32), reset_mechanism="zero", init_hidden=True),
+        torch.nn.Linear(32, 10),
+        snn.Leaky(
+            beta=torch.full((10,), 0.9), threshold=torch.ones(10), reset_mechanism="zero", init_hidden=True, output=True
+        ),
+    )
     nir.write(str(path), export_to_nir(net, torch.zeros(20)))
     return path
 
@@ -57,8 +63,10 @@ def test_a_nir_upload_is_measured_applied_and_downloaded(page, base_url, tmp_pat
     assert "nir LIF, n = 32" in main and "over T = 40" in main
     assert page.get_by_text("Open Explore at layer").count() >= 1
     # the shot starts at the verdict: the report's first screen (verdict, gain, the layers' figure)
-    page.get_by_text("Measured gain:").first.evaluate("el => el.closest('[data-testid=\"stElementContainer\"]')"
-                                                      ".previousElementSibling.scrollIntoView({block: 'start'})")
+    page.get_by_text("Measured gain:").first.evaluate(
+        "el => el.closest('[data-testid=\"stElementContainer\"]')"
+        ".previousElementSibling.scrollIntoView({block: 'start'})"
+    )
     page.wait_for_timeout(500)
     SHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOT))
@@ -67,7 +75,7 @@ def test_a_nir_upload_is_measured_applied_and_downloaded(page, base_url, tmp_pat
     page.get_by_text("With the suggestion applied").wait_for(timeout=60_000)
     wait_idle(page)
     _no_exception(page)
-    assert page.get_by_text("Measured gain:").count() == 2           # the original and the changed network
+    assert page.get_by_text("Measured gain:").count() == 2  # the original and the changed network
 
     with page.expect_download() as got:
         page.locator(".st-key-net_json button").click()

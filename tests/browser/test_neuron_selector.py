@@ -1,5 +1,6 @@
 """The sidebar's neuron selector in Chromium: on Explore, ALIF and CUBA show their own fields and change the
 prediction; on Surrogates and Runs the selector is there too, and a run launched with CUBA records it."""
+
 from urllib.parse import urlencode
 
 import pytest
@@ -22,7 +23,7 @@ def _open(page, base_url, path="", **changes):
 def _choose(page, neuron):
     box = page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").filter(has_text="Neuron model")
     option = page.get_by_role("option", name=NEURON_NAMES[neuron], exact=True)
-    for _ in range(3):                  # a rerun still drawing (the first view's second pass) closes the list
+    for _ in range(3):  # a rerun still drawing (the first view's second pass) closes the list
         box.click()
         try:
             option.wait_for(timeout=5_000)
@@ -30,8 +31,9 @@ def _choose(page, neuron):
         except Exception:
             wait_idle(page)
     option.click()
-    page.wait_for_function("(n) => new URLSearchParams(location.search).get('neuron') === n", arg=neuron,
-                           timeout=30_000)                  # the rerun has taken the choice (the link carries it)
+    page.wait_for_function(
+        "(n) => new URLSearchParams(location.search).get('neuron') === n", arg=neuron, timeout=30_000
+    )  # the rerun has taken the choice (the link carries it)
     wait_idle(page)
 
 
@@ -55,23 +57,28 @@ def test_explore_alif_and_cuba_show_their_fields_and_change_the_prediction(page,
     for neuron, field in (("alif", "Adaptation β_a"), ("cuba", "Synaptic decay α_s")):
         _choose(page, neuron)
         want = f"{theory.predict_shown(BASE.replace(neuron=neuron)).rho2:.4g}"
-        page.wait_for_function("(w) => [...document.querySelectorAll(\"[data-testid='stMetricValue']\")]"
-                               ".some(e => e.innerText.trim() === w)", arg=want, timeout=30_000)
+        page.wait_for_function(
+            "(w) => [...document.querySelectorAll(\"[data-testid='stMetricValue']\")]"
+            ".some(e => e.innerText.trim() === w)",
+            arg=want,
+            timeout=30_000,
+        )
         assert field in _sidebar_text(page)
         shown[neuron] = _metrics(page)
         assert want in shown[neuron] and shown[neuron] != shown["lif"], (neuron, want, shown)
-    assert "Adaptation β_a" not in _sidebar_text(page)          # cuba replaced alif's fields
+    assert "Adaptation β_a" not in _sidebar_text(page)  # cuba replaced alif's fields
     _no_exception(page)
 
 
 def test_surrogates_and_runs_have_the_selector_and_a_cuba_run_records_it(page, base_url, home):
     from stabviz.runs import RunStore
+
     _open(page, base_url, "surrogates", neuron="cuba")
     assert "Neuron model" in _sidebar_text(page) and "Synaptic decay α_s" in _sidebar_text(page)
     _open(page, base_url, "runs")
-    _choose(page, "cuba")                                       # chosen on the Runs page itself
+    _choose(page, "cuba")  # chosen on the Runs page itself
     form = page.locator(".st-key-launch")
-    if not form.first.is_visible():                             # folded into an expander once runs exist
+    if not form.first.is_visible():  # folded into an expander once runs exist
         page.get_by_text("Launch a run", exact=True).click()
         form.first.wait_for(state="visible")
     store = RunStore(home / "stabviz.db")
@@ -80,7 +87,7 @@ def test_surrogates_and_runs_have_the_selector_and_a_cuba_run_records_it(page, b
     page.wait_for_function("() => new URLSearchParams(location.search).has('run')", timeout=30_000)
     wait_idle(page)
     run = next(r for r in store.list(limit=20) if r["id"] not in before)
-    store.request_cancel(run["id"])                             # the record is what is tested, not training
+    store.request_cancel(run["id"])  # the record is what is tested, not training
     assert run["config"]["lif"]["neuron"] == "cuba"
     assert run["config"]["lif"]["syn_decay"] == pytest.approx(BASE.syn_decay)
     _no_exception(page)

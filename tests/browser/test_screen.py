@@ -2,10 +2,10 @@
 verdict, the numbers and the whole map on one 1280 × 720 screen in ≥ 16 px figure text with no label cut
 short; a window ≤ 900 px starts with the sidebar collapsed and a full-width map; the skip link reaches
 the sliders in two key presses. The presentation screenshot goes to docs/screenshots/."""
+
 import time
 
 import pytest
-
 from harness import ROOT, wait_idle
 
 from stabviz.config import preset
@@ -20,8 +20,11 @@ pytestmark = pytest.mark.timeout(180)
 def _drawn(page):
     wait_idle(page)
     page.wait_for_selector(".js-plotly-plot .imagelayer image", state="attached", timeout=60_000)
-    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
-                           ".every(el => el.querySelector('.main-svg'))", timeout=60_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
+        ".every(el => el.querySelector('.main-svg'))",
+        timeout=60_000,
+    )
     time.sleep(1.0)
 
 
@@ -69,27 +72,35 @@ def test_a_narrow_window_starts_with_the_sidebar_collapsed_and_a_usable_map(page
     page.set_viewport_size({"width": 800, "height": 900})
     page.goto(f"{base_url}/{SHOWCASE}")
     _drawn(page)
-    page.wait_for_function("() => document.querySelector('[data-testid=\"stSidebar\"]')"
-                           ".getAttribute('data-collapsed') === 'true'", timeout=10_000)
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"stSidebar\"]').getAttribute('data-collapsed') === 'true'",
+        timeout=10_000,
+    )
     time.sleep(0.5)
     chart = _box(page, MAP)
-    assert chart["width"] >= 500, chart                # the map takes the main area's width, not 90 px
+    assert chart["width"] >= 500, chart  # the map takes the main area's width, not 90 px
 
 
 def test_the_skip_link_reaches_the_sliders_in_two_key_presses(page, base_url):
-    page.set_viewport_size({"width": 800, "height": 900})          # the sidebar starts collapsed: harder
+    page.set_viewport_size({"width": 800, "height": 900})  # the sidebar starts collapsed: harder
     page.goto(f"{base_url}/{SHOWCASE}")
     _drawn(page)
-    page.wait_for_function("() => document.querySelector('[data-testid=\"stSidebar\"]')"
-                           ".getAttribute('data-collapsed') === 'true'", timeout=10_000)
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"stSidebar\"]').getAttribute('data-collapsed') === 'true'",
+        timeout=10_000,
+    )
     page.evaluate("() => { document.activeElement && document.activeElement.blur(); window.focus(); }")
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.id") == "stabviz-skip"
-    assert page.locator("#stabviz-skip").bounding_box()["y"] >= 0       # visible while focused
+    assert page.locator("#stabviz-skip").bounding_box()["y"] >= 0  # visible while focused
     page.keyboard.press("Enter")
-    page.wait_for_function("() => !!document.activeElement.closest('[data-testid=\"stSidebar\"]')"
-                           " && document.activeElement.matches('input[type=range], [role=slider]')", timeout=10_000)
+    page.wait_for_function(
+        "() => !!document.activeElement.closest('[data-testid=\"stSidebar\"]')"
+        " && document.activeElement.matches('input[type=range], [role=slider]')",
+        timeout=10_000,
+    )
     before = page.evaluate("() => document.activeElement.getAttribute('aria-valuetext')")
-    page.keyboard.press("ArrowRight")                                    # the third press moves it
-    page.wait_for_function(f"() => document.activeElement.getAttribute('aria-valuetext') !== {before!r}",
-                           timeout=10_000)
+    page.keyboard.press("ArrowRight")  # the third press moves it
+    page.wait_for_function(
+        f"() => document.activeElement.getAttribute('aria-valuetext') !== {before!r}", timeout=10_000
+    )

@@ -1,17 +1,24 @@
 """Issue 9 in Chromium: on a shared dashboard, link values and stored run errors are shown as text (no
 image or link to a foreign host appears), no path can be typed, and the sweep links work."""
+
 import os
 import urllib.parse
 
 import pytest
-
 from harness import dashboard, wait_idle
 
 from stabviz.config import TrainConfig, preset
 
 pytestmark = pytest.mark.timeout(240)
-PAYLOADS = ("![x](http://evil.example/a.png)", "[Re-enter your password](http://evil.example)", "<img src=x>",
-            ":red[big]", "$x$", "www.evil.example", "mail@evil.example")
+PAYLOADS = (
+    "![x](http://evil.example/a.png)",
+    "[Re-enter your password](http://evil.example)",
+    "<img src=x>",
+    ":red[big]",
+    "$x$",
+    "www.evil.example",
+    "mail@evil.example",
+)
 EVIL = " ".join(PAYLOADS)
 SHARED = {"STABVIZ_SHARED": "1", "STABVIZ_RUN_TOKEN": "classroom-token", "STABVIZ_DATA_FILES": "/srv/data/shd_train.h5"}
 
@@ -20,17 +27,29 @@ SHARED = {"STABVIZ_SHARED": "1", "STABVIZ_RUN_TOKEN": "classroom-token", "STABVI
 def shared_site(tmp_path_factory):
     """A shared dashboard of its own, with a stored failed run and a failed 1-D sweep whose texts are EVIL."""
     from stabviz.runs import RunStore, sweep_configs
+
     home = tmp_path_factory.mktemp("stabviz_shared_home")
     store = RunStore(home / "stabviz.db")
     run_id = store.create(TrainConfig(task="shd", data_path=EVIL))
     store.set_status(run_id, "failed", error=f"data file could not be read: {EVIL}")
     base = TrainConfig(lif=preset("shd-tau20"), train_steps=5)
-    spec = {"x": "dampening", "x_values": [0.5, 2.0], "y": None, "y_values": None, "base": base.to_dict(),
-            "launcher": "local"}
-    ids = store.create_many([(cfg, {"id": "sweep1d00001", "label": EVIL, "point": p})
-                             for p, cfg in sweep_configs(base, "dampening", [0.5, 2.0])], sweep_spec=("sweep1d00001", spec))
+    spec = {
+        "x": "dampening",
+        "x_values": [0.5, 2.0],
+        "y": None,
+        "y_values": None,
+        "base": base.to_dict(),
+        "launcher": "local",
+    }
+    ids = store.create_many(
+        [
+            (cfg, {"id": "sweep1d00001", "label": EVIL, "point": p})
+            for p, cfg in sweep_configs(base, "dampening", [0.5, 2.0])
+        ],
+        sweep_spec=("sweep1d00001", spec),
+    )
     for i in ids:
-        store.set_status(i, "failed", error=EVIL)          # nothing left queued: no dispatcher starts
+        store.set_status(i, "failed", error=EVIL)  # nothing left queued: no dispatcher starts
     saved = {k: os.environ.get(k) for k in SHARED}
     os.environ.update(SHARED)
     try:
@@ -58,16 +77,25 @@ def _text(page):
 
 def test_link_values_and_stored_errors_show_as_text_with_no_foreign_image_or_link(page, shared_site):
     url, run_id = shared_site
-    query = urllib.parse.urlencode({"run": run_id, "shape": PAYLOADS[0], "reset": PAYLOADS[1], "formula": PAYLOADS[2],
-                                    "init_rec": PAYLOADS[3], "n_rec": PAYLOADS[4], "voltage_model": PAYLOADS[5],
-                                    "seed": PAYLOADS[6]})
+    query = urllib.parse.urlencode(
+        {
+            "run": run_id,
+            "shape": PAYLOADS[0],
+            "reset": PAYLOADS[1],
+            "formula": PAYLOADS[2],
+            "init_rec": PAYLOADS[3],
+            "n_rec": PAYLOADS[4],
+            "voltage_model": PAYLOADS[5],
+            "seed": PAYLOADS[6],
+        }
+    )
     page.goto(f"{url}/runs?{query}")
     wait_idle(page)
     text = _text(page)
     for payload in PAYLOADS:
-        assert payload in text, payload                       # shown literally...
+        assert payload in text, payload  # shown literally...
     assert f"The run failed: data file could not be read: {EVIL}" in text
-    _no_foreign_content(page)                                 # ...and never as an image or a link
+    _no_foreign_content(page)  # ...and never as an image or a link
     page.goto(f"{url}/sweep?" + urllib.parse.urlencode({"sweep": EVIL}))
     wait_idle(page)
     text = _text(page)
@@ -81,14 +109,14 @@ def test_a_shared_dashboard_takes_a_token_and_offers_only_the_hosts_files(page, 
     wait_idle(page)
     sidebar = page.locator("[data-testid='stSidebar']")
     assert sidebar.get_by_label("Run token", exact=True).get_attribute("type") == "password"
-    form = page.locator(".st-key-launch")                    # the launch box (plain widgets, no st.form)
-    if not form.first.is_visible():                           # folded into an expander once runs exist
+    form = page.locator(".st-key-launch")  # the launch box (plain widgets, no st.form)
+    if not form.first.is_visible():  # folded into an expander once runs exist
         page.get_by_text("Launch a run", exact=True).click()
         form.first.wait_for(state="visible")
-    assert form.locator("[data-testid='stTextInput']").filter(has_text="Data file").count() == 0   # no typed path
+    assert form.locator("[data-testid='stTextInput']").filter(has_text="Data file").count() == 0  # no typed path
     form.locator("[data-testid='stSelectbox']").filter(has_text="Data file").click()
     options = page.locator("[role='option']").all_inner_texts()
-    assert options == ["shd_train.h5"], options                 # the name, never the directory
+    assert options == ["shd_train.h5"], options  # the name, never the directory
     assert "/srv/data" not in page.inner_text("body")
 
 
@@ -103,8 +131,12 @@ def test_a_1d_sweep_link_opens_its_curve(page, shared_site):
 
 def _wait_for_text(page, text, timeout_s=60):
     """Until the main area shows ``text`` (read as a person does: without layout.plain's word joiners)."""
-    page.wait_for_function("""t => document.querySelector("[data-testid='stMain']").innerText
-        .replaceAll('\u2060', '').includes(t)""", arg=text, timeout=timeout_s * 1e3)
+    page.wait_for_function(
+        """t => document.querySelector("[data-testid='stMain']").innerText
+        .replaceAll('\u2060', '').includes(t)""",
+        arg=text,
+        timeout=timeout_s * 1e3,
+    )
 
 
 def test_a_visitor_without_the_token_sees_delete_disabled_with_its_reason(page, shared_site):
@@ -116,8 +148,7 @@ def test_a_visitor_without_the_token_sees_delete_disabled_with_its_reason(page, 
     delete = page.get_by_role("button", name="Delete run", exact=True)
     delete.wait_for(state="visible", timeout=60_000)
     assert delete.is_disabled()
-    reason = ("Only a run's owner can tag or delete it on this shared dashboard: type the run token in the "
-              "sidebar.")
+    reason = "Only a run's owner can tag or delete it on this shared dashboard: type the run token in the sidebar."
     _wait_for_text(page, reason)
     tags = page.locator("[data-testid='stMultiSelect']").filter(has_text="Tags")
     assert tags.locator("input").is_disabled()

@@ -5,6 +5,7 @@ legacy multipage app (each page alone, without the router) until some session ha
 ``st.navigation``: stabviz/ui/pages/ must never be its neighbour. tests/test_app.py checks both entry
 scripts for such a folder.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

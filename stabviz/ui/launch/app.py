@@ -1,4 +1,5 @@
 """stabviz dashboard, the installed package's entry script (`stabviz dashboard`)."""
+
 from stabviz.ui.app import main
 
 # Streamlit runs this file as __main__; the measured map's worker process (stabviz.ui.mapjobs, spawned)
