@@ -48,6 +48,7 @@ from stabviz.config import (  # cache keys
     check_values,
     fields_except,
     show,
+    tau_to_leak,
 )
 from stabviz.jsonsafe import finite_or_none
 from stabviz.laws import input_drive, input_law  # noqa: F401  (theory.input_law: the tests' and UI's name)
@@ -69,7 +70,7 @@ AXES: dict[str, tuple[float, float, bool]] = {
     "dampening": (1e-3, 100.0, True),
     "sharpness": (0.01, 1000.0, True),
     "tail": (1.01, 100.0, True),
-    "leak": (math.exp(-1.0 / 0.1), math.exp(-1.0 / 5000.0), True),
+    "leak": (tau_to_leak(0.1), tau_to_leak(5000.0), True),
 }
 
 
@@ -885,7 +886,7 @@ def axis_values(
     if log and name == "leak":  # log τ: geometric in τ = −1/ln α
         if hi >= 1:
             raise ValueError(f"leak range = ({lo}, {hi}) must stay below 1 for a log-τ axis")
-        return np.exp(-1.0 / np.geomspace(-1.0 / math.log(lo), -1.0 / math.log(hi), n)), True
+        return tau_to_leak(np.geomspace(-1.0 / math.log(lo), -1.0 / math.log(hi), n), "leak range τ"), True
     vals = np.geomspace(lo, hi, n) if log else np.linspace(lo, hi, n)
     return vals, log
 

@@ -23,7 +23,9 @@ LIBRARY_SURROGATES: dict[str, tuple[str, float, str]] = {
     "spikingjelly.QPseudoSpike": ("alpha", 2.0, "(1 + 2|v|/(alpha − 1))^(−alpha)"),
     "braintools.QPseudoSpike": ("alpha", 2.0, "(1 + 2|v|/(alpha + 1))^(−alpha)"),
     "brainpy.QPseudoSpike": ("alpha", 2.0, "(1 + 2|v|/(alpha + 1))^(−alpha)"),
-    "norse.super": ("alpha", 100.0, "1/(1 + alpha·|v|)²  (SuperSpike)"),
+    # SuperSpike as Norse documents it; Norse 1.1.0's backward ignores alpha (it computes 1/(1 + |v|)²), so the
+    # snippets differentiate with their own surrogate instead of Norse's
+    "norse.super": ("alpha", 100.0, "1/(1 + alpha·|v|)²  (SuperSpike; Norse 1.1.0 ignores alpha)"),
     "norse.triangle": ("alpha", 0.3, "alpha·max(1 − |v|, 0)"),
     # plain PyTorch: the SuperSpike SurrGradSpike of Zenke's SpyTorch tutorial, the usual hand-written one
     "pytorch.SurrGradSpike": ("scale", 100.0, "1/(scale·|v| + 1)²"),
