@@ -146,6 +146,15 @@ def wait_idle(page, timeout: float = 60.0) -> None:
     )
 
 
+def wait_checked(page, timeout: float = 120.0) -> None:
+    """Until Explore's background check of the shown setting has landed and its rerun is drawn: that rerun
+    can land at any moment before, closing an open dropdown or pushing history entries."""
+    page.locator(".st-key-outcome_verdict").filter(has_text="from the measured initial gain").first.wait_for(
+        timeout=timeout * 1e3
+    )
+    wait_idle(page)
+
+
 def server_ms(page) -> float:
     """The last script run's duration as the dashboard reports it in the sidebar footer."""
     text = page.locator("text=/Server rerun: \\d+ ms/").first.inner_text()

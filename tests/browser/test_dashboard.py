@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from harness import MESSAGE_TIMES, ROOT, server_ms, slider, wait_idle
+from harness import MESSAGE_TIMES, ROOT, server_ms, slider, wait_checked, wait_idle
 
 from stabviz.config import preset
 from stabviz.ui.urlstate import setting_params
@@ -309,11 +309,7 @@ def _wait_history_patch(page):
     page's last element, and a switch made before it would still leave Streamlit's two entries."""
     wait_idle(page)
     page.wait_for_function("() => window.__stabvizHistory !== undefined", timeout=30_000)
-    # and until Explore's background check has landed: its rerun would otherwise fall inside a test's window
-    page.locator(".st-key-outcome_verdict").filter(has_text="from the measured initial gain").first.wait_for(
-        timeout=120_000
-    )
-    wait_idle(page)
+    wait_checked(page)  # its rerun would otherwise fall inside a test's window
 
 
 def test_one_back_press_returns_to_the_previous_page_with_its_setting(page, base_url):

@@ -1,10 +1,11 @@
 """The sidebar's neuron selector in Chromium: on Explore, ALIF and CUBA show their own fields and change the
 prediction; on Surrogates and Runs the selector is there too, and a run launched with CUBA records it."""
 
+import time
 from urllib.parse import urlencode
 
 import pytest
-from harness import wait_idle
+from harness import wait_checked, wait_idle
 
 from stabviz import theory
 from stabviz.config import preset
@@ -21,19 +22,24 @@ def _open(page, base_url, path="", **changes):
 
 
 def _choose(page, neuron):
+    """Pick ``neuron`` in the sidebar's selector and wait until the rerun has taken it. A rerun landing
+    while the list is open closes it, so the whole pick is retried until it sticks."""
     box = page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").filter(has_text="Neuron model")
     option = page.get_by_role("option", name=NEURON_NAMES[neuron], exact=True)
-    for _ in range(3):  # a rerun still drawing (the first view's second pass) closes the list
-        box.click()
+    taken = "(n) => new URLSearchParams(location.search).get('neuron') === n"  # the link carries the choice
+    deadline = time.monotonic() + 90
+    while True:
+        wait_idle(page)
         try:
-            option.wait_for(timeout=5_000)
+            if not option.is_visible():
+                box.click()
+            option.click(timeout=5_000)
+            page.wait_for_function(taken, arg=neuron, timeout=15_000)
             break
         except Exception:
-            wait_idle(page)
-    option.click()
-    page.wait_for_function(
-        "(n) => new URLSearchParams(location.search).get('neuron') === n", arg=neuron, timeout=30_000
-    )  # the rerun has taken the choice (the link carries it)
+            if time.monotonic() > deadline:
+                raise
+            page.keyboard.press("Escape")  # leave no half-open list behind
     wait_idle(page)
 
 
@@ -52,6 +58,7 @@ def _no_exception(page):
 
 def test_explore_alif_and_cuba_show_their_fields_and_change_the_prediction(page, base_url):
     _open(page, base_url)
+    wait_checked(page)  # the check's rerun would close the selector's list
     shown = {"lif": _metrics(page)}
     assert "Adaptation β_a" not in _sidebar_text(page) and "Synaptic decay α_s" not in _sidebar_text(page)
     for neuron, field in (("alif", "Adaptation β_a"), ("cuba", "Synaptic decay α_s")):
@@ -63,6 +70,7 @@ def test_explore_alif_and_cuba_show_their_fields_and_change_the_prediction(page,
             arg=want,
             timeout=30_000,
         )
+        wait_checked(page)
         assert field in _sidebar_text(page)
         shown[neuron] = _metrics(page)
         assert want in shown[neuron] and shown[neuron] != shown["lif"], (neuron, want, shown)
