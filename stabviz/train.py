@@ -13,7 +13,6 @@ here imports streamlit (runs execute in worker processes).
 from __future__ import annotations
 
 import concurrent.futures
-import functools
 import math
 import os
 import time
@@ -337,27 +336,16 @@ def run(
     Metrics every ``cfg.log_every`` steps: loss, accuracy (training batch), firing_rate/k,
     grad_norm/k (‖∂L/∂W_rec‖ of layer k), sparsity_switch, progress (0..1). Step 0 carries the
     initial probe (rho2, grad_gain, firing_rate/k); the last event the final one plus test accuracy.
-    ``cuda_graph`` (default: ``STABVIZ_CUDA_GRAPH=1``) trains through :func:`run_ensemble` as an
-    ensemble of one, whose step is captured in a CUDA graph; ``execution`` records how it ran.
-    Bad settings raise ValueError before anything is trained.
+    A run is an ensemble of one (:func:`run_ensemble`'s loop, stepping its own network: any neuron,
+    local losses too). ``cuda_graph`` (default: ``STABVIZ_CUDA_GRAPH=1``) captures its step in a CUDA
+    graph; ``execution`` records how it ran. Bad settings raise ValueError before anything is trained.
     """
-    if cuda_graph_requested(cuda_graph):
-        stop = should_stop or (lambda: False)
-        return run_ensemble([(cfg, run_id)], callback, lambda _: stop(), cuda_graph=True)[0]
-    _check_run(cfg)
-    started = time.monotonic()
-    emit = callback or (lambda event: None)
     stop = should_stop or (lambda: False)
-    memory.check_train(cfg)  # before any allocation: a refused size costs nothing
-    device = resolve_device(cfg.device)
-    member = _prepare(cfg, run_id or uuid.uuid4().hex[:12], emit, device)
-    outcome = _train(member.net, cfg, member.batches, emit, stop, started)
-    return _finish(member, outcome, started, EAGER)
+    return _run([(cfg, run_id)], callback, lambda _: stop(), cuda_graph, tag=False)[0]
 
 
-#: How a run's optimiser steps ran ("execution" in the summary): eager or a CUDA graph, why not a graph,
-#: and how many runs stepped together (an ensemble's members share its wall time).
-EAGER = {"mode": "eager", "note": None, "members": 1}
+#: Set to 1, it asks for CUDA-graph steps where the caller does not say (``execution`` in a summary
+#: records whether the step ran eagerly or as a graph, why not a graph, and how many runs stepped together).
 GRAPH_ENV = "STABVIZ_CUDA_GRAPH"
 
 
@@ -556,76 +544,6 @@ def _finish(m: _Member, outcome: dict[str, Any], started: float, execution: dict
     )
 
 
-def _train(
-    net: LIFNetwork, cfg: TrainConfig, batches: _Batches, emit: Callback, stop: Callable[[], bool], started: float
-) -> dict[str, Any]:
-    """The optimiser loop; returns status, stopped_early, steps_done and the last batch's loss/accuracy."""
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    readouts = local_losses.random_readouts(net, cfg.lif.seed) if cfg.local_losses else None
-    status, stopped_early, steps_done = "finished", None, 0
-    last_loss, last_acc, last = math.nan, math.nan, None
-    for step in range(cfg.train_steps):
-        if stop():
-            status, stopped_early = "cancelled", "cancelled"
-            break
-        if time.monotonic() - started > cfg.time_limit:
-            status, stopped_early = "stopped", "time limit"
-            break
-        xb, yb = batches.next()
-        if readouts is None:
-            readout, spikes = net(xb)
-            loss = objective = task_loss(readout, yb, cfg.loss)
-        else:  # the reported loss is the network's; the local ones train the hidden layers
-            readout, spikes, local = local_losses.forward(net, xb, readouts)
-            loss = task_loss(readout, yb, cfg.loss)
-            objective = loss + sum(task_loss(r, yb, cfg.loss) for r in local)
-        switch = sparsity_switch(step, cfg.train_steps) if cfg.sparsity_weight > 0 else 0.0
-        total = (
-            objective + cfg.sparsity_weight * switch * sparsity_loss(spikes, cfg.sparsity_target)
-            if switch > 0
-            else objective
-        )
-        lam = rate_control_weight(cfg, step)
-        if lam > 0:
-            total = total + lam * rate_control_loss(spikes, cfg.rate_control[0])
-        last_loss = float(loss.detach())
-        if not math.isfinite(float(total.detach())):
-            status, stopped_early = "diverged", "non-finite loss"
-            break
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        grad_norms = [_norm(w.grad) for w in net.w_rec]
-        if not all(math.isfinite(g) for g in grad_norms):
-            status, stopped_early = "diverged", "non-finite gradient"
-            break
-        opt.step()
-        steps_done = step + 1
-        last_acc = float((predicted_class(readout.detach(), cfg.loss) == yb).float().mean())
-        # built only when emitted: the firing rates are read from the device
-        last = functools.partial(
-            _step_event,
-            steps_done,
-            cfg.train_steps,
-            last_loss,
-            last_acc,
-            switch,
-            [s.detach() for s in spikes],
-            grad_norms,
-        )
-        if steps_done % cfg.log_every == 0 or steps_done == cfg.train_steps:
-            emit(last())
-            last = None
-    if status == "stopped" and last is not None:
-        emit(last())  # the curves end at the last step taken, not the last logged
-    return {
-        "status": status,
-        "stopped_early": stopped_early,
-        "steps_done": steps_done,
-        "last_loss": last_loss,
-        "last_accuracy": last_acc,
-    }
-
-
 # ---------------------------------------------------------------------------------------------
 # An ensemble: many runs of one shape in lockstep
 
@@ -674,14 +592,26 @@ def run_ensemble(
     note in ``execution``). Members must share :func:`ensemble_key` (see :func:`group_configs`);
     their number is bounded by STABVIZ_MAX_ENSEMBLE and the memory estimate.
     """
+    return _run(members, callback, should_stop, cuda_graph, tag=True)
+
+
+def _run(
+    members: Sequence[tuple[TrainConfig, str | None]],
+    callback: Callback | None,
+    should_stop: Callable[[str], bool] | None,
+    cuda_graph: bool | None,
+    tag: bool,
+) -> list[dict[str, Any]]:
+    """:func:`run_ensemble` (``tag``: events carry their run_id) and :func:`run` (one member, untagged)."""
     members = [(cfg, run_id or uuid.uuid4().hex[:12]) for cfg, run_id in members]
-    if any(cfg.local_losses for cfg, _ in members):
+    if not members:
+        raise ValueError("an ensemble needs at least one member")
+    lone = len(members) == 1
+    if not lone and any(cfg.local_losses for cfg, _ in members):
         raise ValueError(
             "local_losses = True: such runs train one at a time (run), not as an ensemble "
             "(--seeds 1, or STABVIZ_CUDA_GRAPH unset)"
         )
-    if not members:
-        raise ValueError("an ensemble needs at least one member")
     for cfg, _ in members:
         _check_run(cfg)
     cfgs = [cfg for cfg, _ in members]
@@ -690,18 +620,19 @@ def run_ensemble(
             "ensemble members must share the layer shape, layers, task and its sizes, batch, "
             "steps, loss and device; split them with train.group_configs"
         )
-    memory.check_ensemble(cfgs)
+    # before any allocation: a refused size costs nothing
+    memory.check_train(cfgs[0]) if lone else memory.check_ensemble(cfgs)
     started = time.monotonic()
     emit = callback or (lambda event: None)
     stop = should_stop or (lambda run_id: False)
     device = resolve_device(cfgs[0].device)
     states = [
-        _prepare(cfg, run_id, _tagged(emit, run_id), device, splits)
+        _prepare(cfg, run_id, _tagged(emit, run_id) if tag else emit, device, splits)
         for (cfg, run_id), splits in zip(members, _task_splits(cfgs))
     ]
     if len({(s.net.n_in, s.net.n_out, s.batches.batch_size) for s in states}) > 1:
         raise ValueError("ensemble members' data differ in channels, classes or batch size; train them apart")
-    outcomes, execution = _train_ensemble(states, stop, started, cuda_graph_requested(cuda_graph))
+    outcomes, execution = _train(states, stop, started, cuda_graph_requested(cuda_graph))
     return [_finish(state, outcome, started, execution) for state, outcome in zip(states, outcomes)]
 
 
@@ -709,12 +640,12 @@ def _tagged(emit: Callback, run_id: str) -> Callback:
     return lambda event: emit({**event, "run_id": run_id})
 
 
-def _train_ensemble(
+def _train(
     states: list[_Member], stop: Callable[[str], bool], started: float, cuda_graph: bool
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The lockstep optimiser loop: per member what :func:`_train` returns, and the execution record."""
+    """The one optimiser loop, every member in lockstep. Per member: status, stopped_early, steps_done
+    and the last batch's loss and accuracy; and the execution record."""
     cfg0, members = states[0].cfg, len(states)
-    ens = LIFEnsemble([s.net for s in states])
     params = [list(s.net.parameters()) for s in states]
     flat = [p for ps in params for p in ps]
     opt = torch.optim.AdamW(
@@ -734,12 +665,13 @@ def _train_ensemble(
     rate_f0 = torch.tensor([(s.cfg.rate_control or (0.0,))[0] for s in states], device=device)
     rate_lam = torch.zeros(members, device=device)
 
+    forward = _forward(states, xb, yb)
+
     def step() -> torch.Tensor:
         """Forward and backward on the static batch; per member [loss, total, accuracy, rates, ‖∂W_rec‖].
         The gradients are assigned, never accumulated: a replayed graph rewrites the same tensors."""
-        readout, spikes = ens(xb)
-        losses = task_loss(readout, yb, cfg0.loss)
-        total = losses + weight * switch_t * sparsity_loss(spikes, target) if sparse else losses
+        readout, spikes, losses, objective = forward()
+        total = objective + weight * switch_t * sparsity_loss(spikes, target) if sparse else objective
         if controlled:
             total = total + rate_lam * rate_control_loss(spikes, rate_f0)
         for p, g in zip(flat, torch.autograd.grad(total.sum(), flat)):
@@ -819,31 +751,38 @@ def _train_ensemble(
     return outcomes, {"mode": graph.mode, "note": graph.note, "members": members}
 
 
-def _step_event(
-    step: int,
-    total: int,
-    loss: float,
-    accuracy: float,
-    switch: float,
-    spikes: list[torch.Tensor],
-    grad_norms: list[float],
-) -> dict[str, Any]:
-    """One optimiser step's metrics event (a lone run's)."""
-    return {
-        "step": step,
-        "metrics": {
-            "loss": loss,
-            "accuracy": accuracy,
-            "sparsity_switch": switch,
-            "progress": step / total,
-            **_per_layer("firing_rate", [float(s.mean()) for s in spikes]),
-            **_per_layer("grad_norm", grad_norms),
-        },
-    }
+def _forward(
+    states: list[_Member], xb: torch.Tensor, yb: torch.Tensor
+) -> Callable[[], tuple[torch.Tensor, list[torch.Tensor], torch.Tensor, torch.Tensor]]:
+    """The step's forward on the static batch ``xb`` (E, batch, T, n_in), ``yb`` (E, batch): the readout
+    (E, batch, T, classes), the spikes (E, batch, T, n) per layer, each member's task loss and the
+    objective it trains on, both (E,). A lone member steps its own network (any neuron model, local
+    losses too); several step as one :class:`stabviz.lif.LIFEnsemble` (LIF only)."""
+    kind = states[0].cfg.loss
+    if len(states) > 1:
+        ens = LIFEnsemble([s.net for s in states])
 
+        def together():
+            readout, spikes = ens(xb)
+            losses = task_loss(readout, yb, kind)
+            return readout, spikes, losses, losses
 
-def _norm(grad: torch.Tensor | None) -> float:
-    return 0.0 if grad is None else float(torch.linalg.vector_norm(grad))
+        return together
+    cfg, net = states[0].cfg, states[0].net
+    readouts = local_losses.random_readouts(net, cfg.lif.seed) if cfg.local_losses else None
+
+    def alone():
+        x, y = xb[0], yb[0]
+        if readouts is None:
+            readout, spikes = net(x)
+            loss = objective = task_loss(readout, y, kind)
+        else:  # the reported loss is the network's; the local ones train the hidden layers
+            readout, spikes, local = local_losses.forward(net, x, readouts)
+            loss = task_loss(readout, y, kind)
+            objective = loss + sum(task_loss(r, y, kind) for r in local)
+        return readout[None], [z[None] for z in spikes], loss[None], objective[None]
+
+    return alone
 
 
 def _per_layer(name: str, values: list[float]) -> dict[str, float]:

@@ -292,19 +292,14 @@ def ensemble_chunks(configs: Sequence[TrainConfig], most: int | None = None) -> 
 
 
 def _execute_ensembles(configs: list[TrainConfig], report: Callable[[int, int], None]) -> list[dict[str, Any]]:
-    """In this process: each chunk of :func:`ensemble_chunks` trains as one train.run_ensemble (a chunk of one
-    as train.run); summaries in the configs' order."""
+    """In this process: each chunk of :func:`ensemble_chunks` trains as one train.run_ensemble (an alif,
+    cuba or local-losses run is a chunk of its own: an ensemble of one); summaries in the configs' order."""
     from stabviz import train
 
     out: list[dict[str, Any]] = [{}] * len(configs)
     done = 0
     for chunk in ensemble_chunks(configs):
-        # a lone config runs as train.run: an alif, cuba or local-losses run never joins an ensemble
-        summaries = (
-            [train.run(configs[chunk[0]])]
-            if len(chunk) == 1
-            else train.run_ensemble([(configs[k], None) for k in chunk])
-        )
+        summaries = train.run_ensemble([(configs[k], None) for k in chunk])
         for k, summary in zip(chunk, summaries):
             out[k] = summary
         done += len(chunk)
