@@ -251,3 +251,15 @@ def test_the_graph_sees_function_level_and_relative_imports():
     found = list(_imports(tree, "stabviz.x.a", False))
     assert found == [("stabviz.x", "b", True), ("stabviz.c", "d", False), ("stabviz.e", None, False)]
     assert find_cycle({"a": {"b": False}, "b": {"c": False}, "c": {"a": True}}) == ["a", "b", "c", "a"]
+
+
+def test_contributing_lists_every_layer():
+    """CONTRIBUTING.md's layer map names every layer of LAYERS (the package's __init__ and __main__ aside),
+    so a new module cannot land without a line saying what it is and what it may import."""
+    import re
+
+    text = (PACKAGE.parent / "CONTRIBUTING.md").read_text()
+    first_column = " ".join(line.split("|")[1] for line in text.splitlines() if line.startswith("| `"))
+    listed = set(re.findall(r"`([a-z_]+)/?`", first_column))
+    missing = [layer for layer in LAYERS if layer not in listed | {"stabviz", "main"}]
+    assert not missing, f"CONTRIBUTING.md's layer map lacks {missing}"
