@@ -42,6 +42,13 @@ PUSHBACK_REPORT_EVERY = 10
 Progress = Callable[[int, int], None]
 
 
+def progress_chunk(cfg: LIFConfig, nx: int, ny: int, batch: int, updates: int) -> int:
+    """``chunk_elements`` for :func:`measure_map` that pushes back whole columns of cells in about ``updates``
+    chunks (at least one column, at most MAX_CHUNK_ELEMENTS), so that progress and its estimate come early."""
+    column = ny * batch * cfg.n_rec  # push-back elements of one column of cells
+    return min(MAX_CHUNK_ELEMENTS, column * math.ceil(nx / updates))
+
+
 @dataclass
 class MeasuredMap:
     """Measured and predicted T·log₁₀(per-step gain) on one (x, dampening) grid; arrays are (ny, nx)."""

@@ -5,7 +5,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from stabviz import preset, simulate, theory  # noqa: E402  (after the torch skip)
+from stabviz import measured, preset, simulate, theory  # noqa: E402  (after the torch skip)
+from stabviz.config import LIFConfig  # noqa: E402
 from stabviz.measured import measure_map  # noqa: E402
 
 SMALL = dict(n_rec=48, n_in=64, steps=40)
@@ -164,3 +165,12 @@ def test_a_failing_block_stops_the_others_and_raises():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_progress_chunk_pushes_whole_columns_in_about_the_asked_number_of_updates():
+    cfg = LIFConfig(n_rec=32)
+    column = 24 * 64 * 32  # one column of a 24-row map, batch 64
+    assert measured.progress_chunk(cfg, nx=24, ny=24, batch=64, updates=10) == 3 * column  # 8 chunks of 3 columns
+    assert measured.progress_chunk(cfg, nx=24, ny=24, batch=64, updates=100) == column  # never less than a column
+    big = measured.progress_chunk(LIFConfig(n_rec=1024), nx=400, ny=400, batch=256, updates=2)
+    assert big == measured.MAX_CHUNK_ELEMENTS  # the memory bound holds

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from typing import Any
 
@@ -295,9 +294,8 @@ def cmd_measure_map(args: argparse.Namespace) -> int:
     device = _device(args.device)
     from stabviz import measured
 
-    # cells pushed back together: about a hundredth of the columns (at least one, at most the usual bound),
-    # so that progress (on stderr, terminal or not) and its estimate come early
-    chunk = min(measured.MAX_CHUNK_ELEMENTS, args.ny * args.batch * cfg.n_rec * math.ceil(args.nx / 100))
+    # progress (on stderr, terminal or not) about a hundred times
+    chunk = measured.progress_chunk(cfg, args.nx, args.ny, args.batch, updates=100)
     with Progress("measure-map", args.nx * args.ny, "cells") as progress:
         m = measured.measure_map(
             cfg,

@@ -9,7 +9,6 @@ and polling work.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -47,7 +46,6 @@ def measure(spec: MapSpec, progress: Progress) -> dict[str, Any]:
 
     torch.set_num_threads(THREADS)
     cfg = LIFConfig.from_dict(spec.setting)
-    column = spec.n * spec.batch * cfg.n_rec  # push-back elements of one column of cells
     m = measured.measure_map(
         cfg,
         x=spec.x,
@@ -57,7 +55,7 @@ def measure(spec: MapSpec, progress: Progress) -> dict[str, Any]:
         steps=spec.steps,
         burn_in=spec.burn_in,
         progress=progress,
-        chunk_elements=column * math.ceil(spec.n / PROGRESS_UPDATES),
+        chunk_elements=measured.progress_chunk(cfg, spec.n, spec.n, spec.batch, PROGRESS_UPDATES),
     )
     out = {
         k: getattr(m, k)
