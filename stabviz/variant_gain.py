@@ -21,6 +21,7 @@ error e uncorrelated with the neuron's own adjoint), with the per-neuron coeffic
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ import torch
 from scipy import special
 
 from stabviz.conditions import recurrent_law, solve_rho2_is_one
-from stabviz.config import RANGES, LIFConfig
+from stabviz.config import DEFAULT_SURROGATE, RANGES, LIFConfig
 from stabviz.laws import input_drive, input_law, psp_sums
 from stabviz.lif.dynamics import Dynamics
 from stabviz.lif.variants import STEPS, State, Variant
@@ -319,7 +320,14 @@ def predicted_rate(cfg: LIFConfig) -> dict[str, float]:
 def rate_population(cfg: LIFConfig) -> dict[str, np.ndarray]:
     """(MF-het) at its self-consistent rate, per Gauss-Hermite node of the neurons' fixed input: each
     node's rate p_i, voltage mean (after the reset's pull) and temporal spread, and threshold θ_i.
-    ValueError for the multiplicative resets (not derived)."""
+    ValueError for the multiplicative resets (not derived). The surrogate never moves it, so one solve
+    serves every surrogate of a setting (a page's prediction, its options and their checks)."""
+    pop = _rate_population(cfg.replace(surrogate=DEFAULT_SURROGATE))
+    return {k: v.copy() for k, v in pop.items()}  # the cached arrays stay unwritten
+
+
+@functools.lru_cache(maxsize=64)
+def _rate_population(cfg: LIFConfig) -> dict[str, np.ndarray]:
     if cfg.reset != "subtract":
         raise ValueError(f"reset = {cfg.reset!r}: the variant firing-rate theory covers reset = 'subtract' only")
     var = Variant.of(cfg)
@@ -364,6 +372,7 @@ def rate_population(cfg: LIFConfig) -> dict[str, np.ndarray]:
 _GRID = np.linspace(-8.0, 8.0, 1601)
 _GRID_WEIGHTS = np.exp(-0.5 * _GRID**2)
 _GRID_WEIGHTS = _GRID_WEIGHTS / _GRID_WEIGHTS.sum()
+_POINT_WEIGHTS = (_WEIGHTS[:, None] * _GRID_WEIGHTS[None, :]).ravel()  # a node's weight × its grid point's
 
 
 def closed_form_moments(cfg: LIFConfig, pop: dict[str, np.ndarray] | None = None) -> dict[str, float]:
@@ -372,28 +381,66 @@ def closed_form_moments(cfg: LIFConfig, pop: dict[str, np.ndarray] | None = None
     z = H(y − θ_i) taken at the same voltage (their joint moments matter: E[s z] enters k). Subtractive reset
     only (the rate theory's range); C = (n − 1) E[w²]. ``pop``: :func:`rate_population` at cfg, if known
     (it depends on the weights and input, not on the surrogate: a solver over the surrogate computes it once)."""
+    rows, t0, t1 = _coefficients(cfg, pop)
+    terms = t0 + cfg.dampening * t1
+    return _named(cfg, rows, terms @ _POINT_WEIGHTS, (terms * _POINT_WEIGHTS) @ terms.T)
+
+
+def moments_over_dampening(
+    cfg: LIFConfig, pop: dict[str, np.ndarray] | None = None
+) -> Callable[[float], dict[str, float]]:
+    """:func:`closed_form_moments` as a function of the dampening γ, everything else at cfg: each moment is
+    a quadratic in γ (:func:`_coefficients`) whose three terms are integrated once, so condition IV's
+    dampening solve costs one integration instead of one per step of the search."""
+    rows, t0, t1 = _coefficients(cfg, pop)
+    w0 = t0 * _POINT_WEIGHTS
+    single0, single1 = t0 @ _POINT_WEIGHTS, t1 @ _POINT_WEIGHTS
+    cross = w0 @ t1.T
+    pair0, pair1, pair2 = w0 @ t0.T, cross + cross.T, (t1 * _POINT_WEIGHTS) @ t1.T
+
+    def at(dampening: float) -> dict[str, float]:
+        return _named(cfg, rows, single0 + dampening * single1, pair0 + dampening * pair1 + dampening**2 * pair2)
+
+    return at
+
+
+#: the moments the block recursion reads: products of one or two of the coefficients c, r, s, k, m
+_MOMENTS = ("s", "cc", "ss", "rr", "r", "c", "cr", "cs", "kk", "mm", "km", "ck", "sm", "cm", "sk")
+
+
+def _coefficients(cfg: LIFConfig, pop: dict[str, np.ndarray] | None) -> tuple[str, np.ndarray, np.ndarray]:
+    """The coefficients c = α + q s, s, and for an alif with the adaptation gradient k = −β_a (s q + z) and
+    m = ρ_a − (1 − ρ_a) β_a s, on the voltage grid of every node, split as t₀ + γ t₁ (σ' = γ ŝ is linear in
+    the dampening γ): their names, t₀ and t₁ as (rows, points). r = 1 and the absent k, m = 0 need no row."""
     from stabviz.surrogates import sg_prime
 
     pop = rate_population(cfg) if pop is None else pop  # the rate never depends on the surrogate
     var = Variant.of(cfg)
-    x = (pop["mean"] - pop["theta"])[:, None] + pop["spread"][:, None] * _GRID[None, :]
-    theta = np.broadcast_to(pop["theta"][:, None], x.shape)
-    s = sg_prime(x, cfg.surrogate)
-    z = (x > 0).astype(float)
-    q = -theta if cfg.reset_grad else np.zeros_like(x)
-    c, r = cfg.leak + q * s, np.ones_like(x)
-    if var.adapts and var.adapt_grad:
-        k = -var.adapt_strength * (s * q + z)
-        m = var.adapt_decay - (1 - var.adapt_decay) * var.adapt_strength * s
-    else:
-        k = m = np.zeros_like(x)
-    terms = {"c": c, "r": r, "s": s, "k": k, "m": m}
-    weight = _WEIGHTS[:, None] * _GRID_WEIGHTS[None, :]
-    out = {}
-    for name in ("s", "cc", "ss", "rr", "r", "c", "cr", "cs", "kk", "mm", "km", "ck", "sm", "cm", "sk"):
-        out[name] = float((weight * np.prod([terms[f] for f in name], axis=0)).sum())
-    out["C"] = (cfg.n_rec - 1) * recurrent_law(cfg).second_moment
-    return out
+    x = ((pop["mean"] - pop["theta"])[:, None] + pop["spread"][:, None] * _GRID[None, :]).ravel()
+    unit = sg_prime(x, cfg.surrogate.replace(dampening=1.0))  # ŝ: σ' at γ = 1
+    q_unit = -np.repeat(pop["theta"], _GRID.size) * unit if cfg.reset_grad else np.zeros_like(x)  # q ŝ, q = −θ_i
+    if not (var.adapts and var.adapt_grad):
+        return "cs", np.stack([np.full_like(x, cfg.leak), np.zeros_like(x)]), np.stack([q_unit, unit])
+    b, rho = var.adapt_strength, var.adapt_decay
+    t0 = np.stack([np.full_like(x, cfg.leak), np.zeros_like(x), -b * (x > 0), np.full_like(x, rho)])
+    return "cskm", t0, np.stack([q_unit, unit, -b * q_unit, -(1 - rho) * b * unit])
+
+
+def _named(cfg: LIFConfig, rows: str, single: np.ndarray, pair: np.ndarray) -> dict[str, float]:
+    """The moments by name from E[t] (single) and E[t t'] (pair) of the coefficient ``rows`` (r = 1: E[r] = 1,
+    E[t r] = E[t]; a coefficient without a row is 0), with C = (n − 1) E[w²]."""
+
+    def moment(name: str) -> float:
+        factors = name.replace("r", "") if name not in ("r", "rr") else ""
+        if not factors:
+            return 1.0
+        if any(f not in rows for f in factors):
+            return 0.0
+        if len(factors) == 1:
+            return float(single[rows.index(factors)])
+        return float(pair[rows.index(factors[0]), rows.index(factors[1])])
+
+    return {**{n: moment(n) for n in _MOMENTS}, "C": (cfg.n_rec - 1) * recurrent_law(cfg).second_moment}
 
 
 def closed_form_gain(cfg: LIFConfig) -> dict[str, float]:
@@ -419,9 +466,18 @@ def gain_is_one(cfg: LIFConfig, knob: str) -> tuple[float | None, str]:
     only, as the closed form (ValueError otherwise, from :func:`rate_population`)."""
     pop = rate_population(cfg)
     lo, hi = _KNOBS[knob]
+    if knob == "dampening":  # the moments are quadratics in γ: integrated once
+        moments = moments_over_dampening(cfg, pop)
+
+        def gain(x: float) -> float:
+            return predicted_gain(cfg, moments(x), cfg.steps)  # the recursion reads no surrogate of cfg
+    else:
+
+        def gain(x: float) -> float:
+            return gain_with(cfg, pop, knob, x)
 
     def excess(xs: np.ndarray) -> np.ndarray:
-        return np.array([gain_with(cfg, pop, knob, float(x)) ** 2 - 1 for x in np.atleast_1d(xs)])
+        return np.array([gain(float(x)) ** 2 - 1 for x in np.atleast_1d(xs)])
 
     root, f_lo, f_hi = solve_rho2_is_one(excess, lo, hi, n=16, refine=8, passes=5)
     if root is not None:

@@ -146,3 +146,62 @@ def test_the_rate_theory_refuses_what_it_does_not_cover():
         ValueError, match="reset = 'mult2': the variant firing-rate theory covers reset = 'subtract' only"
     ):
         variant_gain.predicted_rate(preset("shd-tau20", neuron="cuba", reset="mult2"))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        dict(neuron="alif", adapt_strength=0.05, reset_grad=True),  # every coefficient moves with γ
+        dict(neuron="alif", adapt_grad=False),
+        dict(neuron="cuba", shape="qpseudospike", sharpness=2.0),
+    ],
+)
+def test_the_moments_are_quadratics_in_the_dampening(change):
+    """Condition IV's dampening solve integrates the moments once (σ' = γ ŝ): at any γ they equal a direct
+    integration at that γ, and the solve finds a γ whose directly computed gain is 1."""
+    cfg = preset("shd-tau20", n_rec=64).replace(**change)
+    over = variant_gain.moments_over_dampening(cfg)
+    for gamma in (0.05, 0.7, 3.0):
+        direct = _moments_by_products(cfg.replace(dampening=gamma))
+        assert over(gamma) == pytest.approx(direct, rel=1e-12, abs=1e-15)
+        assert variant_gain.closed_form_moments(cfg.replace(dampening=gamma)) == pytest.approx(direct, rel=1e-12)
+    root, why = variant_gain.gain_is_one(cfg, "dampening")
+    if root is not None:
+        assert variant_gain.closed_form_gain(cfg.replace(dampening=root))["gain"] == pytest.approx(1.0, abs=1e-6)
+    else:
+        assert "block gain stays" in why
+
+
+def test_the_rate_population_is_solved_once_per_setting_and_never_shared_for_writing():
+    cfg = preset("shd-tau20", n_rec=64).replace(neuron="cuba", syn_decay=0.77)
+    first = variant_gain.rate_population(cfg)
+    first["rate"][:] = -1.0  # a caller's scribbles stay its own
+    again = variant_gain.rate_population(cfg.replace(dampening=0.3, sharpness=4.0))  # the surrogate is not a key
+    assert (again["rate"] >= 0).all()
+    assert variant_gain._rate_population.cache_info().hits >= 1
+
+
+def _moments_by_products(cfg):
+    """The referee: each moment the product of its coefficients (the section 9.4 formulas written out) at
+    the setting's own γ, weighted over the nodes and the voltage grid."""
+    import numpy as np
+
+    from stabviz.surrogates import sg_prime
+
+    pop, var = variant_gain.rate_population(cfg), Variant.of(cfg)
+    x = (pop["mean"] - pop["theta"])[:, None] + pop["spread"][:, None] * variant_gain._GRID[None, :]
+    theta = np.broadcast_to(pop["theta"][:, None], x.shape)
+    s, z = sg_prime(x, cfg.surrogate), (x > 0).astype(float)
+    q = -theta if cfg.reset_grad else np.zeros_like(x)
+    adapting = var.adapts and var.adapt_grad
+    terms = {
+        "c": cfg.leak + q * s,
+        "r": np.ones_like(x),
+        "s": s,
+        "k": -var.adapt_strength * (s * q + z) if adapting else np.zeros_like(x),
+        "m": var.adapt_decay - (1 - var.adapt_decay) * var.adapt_strength * s if adapting else np.zeros_like(x),
+    }
+    weight = variant_gain._WEIGHTS[:, None] * variant_gain._GRID_WEIGHTS[None, :]
+    names = ("s", "cc", "ss", "rr", "r", "c", "cr", "cs", "kk", "mm", "km", "ck", "sm", "cm", "sk")
+    out = {n: float((weight * np.prod([terms[f] for f in n], axis=0)).sum()) for n in names}
+    return {**out, "C": (cfg.n_rec - 1) * variant_gain.recurrent_law(cfg).second_moment}
