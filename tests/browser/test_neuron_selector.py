@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 import pytest
 from harness import wait_checked, wait_idle
+from playwright.sync_api import expect
 
 from stabviz import theory
 from stabviz.config import preset
@@ -43,8 +44,12 @@ def _choose(page, neuron):
     wait_idle(page)
 
 
-def _sidebar_text(page):
-    return page.locator("[data-testid='stSidebar']").inner_text()
+def _sidebar_shows(page, *texts, shown=True):
+    """Wait (up to 30 s) until the sidebar shows every one of ``texts`` (or, ``shown=False``, none): in one CI
+    run the sidebar read right after a page's first run still lacked its widgets, drawn a moment later."""
+    sidebar = expect(page.locator("[data-testid='stSidebar']"))
+    for text in texts:
+        (sidebar.to_contain_text if shown else sidebar.not_to_contain_text)(text, timeout=30_000)
 
 
 def _metrics(page):
@@ -60,7 +65,8 @@ def test_explore_alif_and_cuba_show_their_fields_and_change_the_prediction(page,
     _open(page, base_url)
     wait_checked(page)  # the check's rerun would close the selector's list
     shown = {"lif": _metrics(page)}
-    assert "Adaptation β_a" not in _sidebar_text(page) and "Synaptic decay α_s" not in _sidebar_text(page)
+    _sidebar_shows(page, "Neuron model")
+    _sidebar_shows(page, "Adaptation β_a", "Synaptic decay α_s", shown=False)
     for neuron, field in (("alif", "Adaptation β_a"), ("cuba", "Synaptic decay α_s")):
         _choose(page, neuron)
         want = f"{theory.predict_shown(BASE.replace(neuron=neuron)).rho2:.4g}"
@@ -71,10 +77,10 @@ def test_explore_alif_and_cuba_show_their_fields_and_change_the_prediction(page,
             timeout=30_000,
         )
         wait_checked(page)
-        assert field in _sidebar_text(page)
+        _sidebar_shows(page, field)
         shown[neuron] = _metrics(page)
         assert want in shown[neuron] and shown[neuron] != shown["lif"], (neuron, want, shown)
-    assert "Adaptation β_a" not in _sidebar_text(page)  # cuba replaced alif's fields
+    _sidebar_shows(page, "Adaptation β_a", shown=False)  # cuba replaced alif's fields
     _no_exception(page)
 
 
@@ -82,7 +88,7 @@ def test_surrogates_and_runs_have_the_selector_and_a_cuba_run_records_it(page, b
     from stabviz.runs import RunStore
 
     _open(page, base_url, "surrogates", neuron="cuba")
-    assert "Neuron model" in _sidebar_text(page) and "Synaptic decay α_s" in _sidebar_text(page)
+    _sidebar_shows(page, "Neuron model", "Synaptic decay α_s")
     _open(page, base_url, "runs")
     _choose(page, "cuba")  # chosen on the Runs page itself
     form = page.locator(".st-key-launch")
