@@ -120,13 +120,14 @@ def gain_coefficients(cfg: LIFConfig, p: Any, leak: Any = None, rec: WeightLaw |
     return a * a * keep, ew2, 0.0
 
 
-def worst_gain_factor(cfg: LIFConfig, leak: Any = None) -> Any:
+def worst_gain_factor(cfg: LIFConfig, leak: Any = None, threshold: float | None = None) -> Any:
     """X in the worst-case one-step gain α + γ·X, X = S⁺(|S⁻| + θ)/|S⁻| (θ → 0 for multiplicative resets).
 
     This is the gain condition III sets to 1: γ_III = (1 − α)/X = (1 − α)|S⁻|/(S⁺(|S⁻| + θ)).
+    ``threshold``: the θ of the reset's allowance (cfg's when None; :func:`worst_threshold` for a variant).
     """
     s = drive_sums(cfg, leak)
-    th = 0.0 if cfg.reset in ("mult1", "mult2") else cfg.threshold
+    th = 0.0 if cfg.reset in ("mult1", "mult2") else cfg.threshold if threshold is None else threshold
     neg = np.abs(s["S-"])
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(neg > 0, s["S+"] * (neg + th) / neg, np.where(th > 0, np.inf, s["S+"]))
@@ -137,6 +138,29 @@ def condition_iii(cfg: LIFConfig, leak: Any = None) -> Any:
     a = cfg.leak if leak is None else np.asarray(leak, float)
     with np.errstate(divide="ignore"):
         return (1 - a) / worst_gain_factor(cfg, a)
+
+
+def worst_threshold(cfg: LIFConfig) -> float | None:
+    """The threshold condition III's worst case sees for cfg's neuron, or None where the condition has no
+    form (docs/theory.md#94-conditions-i-to-iv-for-the-variants): θ for the LIF; θ + β_a for an alif without
+    the adaptation gradient, whose backward map is the LIF's at θ_t = θ + β_a a_t with a_t in [0, 1] (the
+    largest θ_t is the worst case); None for the cuba and for the alif with the adaptation gradient, whose
+    block maps keep a row-sum floor no dampening lowers."""
+    if cfg.neuron == "lif":
+        return cfg.threshold
+    if cfg.neuron == "alif" and not cfg.adapt_grad:
+        return cfg.threshold + cfg.adapt_strength
+    return None
+
+
+def variant_condition_iii(cfg: LIFConfig) -> float:
+    """Condition III at cfg's own neuron: γ_III with the threshold of :func:`worst_threshold` (the LIF's
+    own for the LIF), nan where the condition has no form."""
+    th = worst_threshold(cfg)
+    if th is None:
+        return math.nan
+    with np.errstate(divide="ignore"):
+        return float((1 - cfg.leak) / worst_gain_factor(cfg, threshold=th))
 
 
 def gamma_iv(A: Any, C: Any, D: Any, e1: Any, e2: Any) -> Any:

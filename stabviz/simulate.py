@@ -193,7 +193,8 @@ def _measure_variant(
 ) -> Measurement:
     """An alif / cuba layer (stabviz.variant_gain) in the LIF's Measurement: ρ² is the block map's one-step
     mean square from a unit voltage error, ρ̂ is pushed back through the 2 × 2 blocks; the worst-row gain
-    (III) has no block counterpart here and is nan. A note carries the block recursion's prediction."""
+    (III) is the LIF's for an alif without the adaptation gradient and nan for the others (no block
+    counterpart). A note carries the block recursion's prediction."""
     from stabviz import variant_gain
 
     m = variant_gain.measure_variant_layer(
@@ -219,7 +220,7 @@ def _measure_variant(
         m.moment1,
         m.moment2,
         m.rho2,
-        math.nan,
+        m.max_gain,
         m.rho_hat,
         10**log10_gain if log10_gain < 308 else math.inf,
         log10_gain,

@@ -32,7 +32,9 @@ from stabviz.conditions import (
     rho2_along,
     sharpness_star,
     tail_star,
+    variant_condition_iii,
     worst_gain_factor,
+    worst_threshold,
 )
 from stabviz.config import (  # cache keys
     DISPLAY_FIELDS,
@@ -526,7 +528,12 @@ def _predict_variant(cfg: LIFConfig, model: str) -> Prediction:
         )
     rho2 = float(rho) ** 2
     rho, gain, log10_gain, regime, band, point = _finish(cfg, rho2, math.nan, model, cfg.neuron)
-    notes.append(f"{cfg.neuron}: the worst-row gain (condition III) has no 2×2-block form yet: max_gain is not given")
+    worst = worst_threshold(cfg)
+    if worst is None:
+        max_gain = math.nan
+        notes.append(f"{cfg.neuron}: the worst-row gain (condition III) has no 2×2-block form: max_gain is not given")
+    else:  # the LIF's worst case at the largest threshold its backward map sees
+        max_gain = float(cfg.leak + cfg.dampening * worst_gain_factor(cfg, threshold=worst))
     return Prediction(
         model,
         float(rate),
@@ -536,7 +543,7 @@ def _predict_variant(cfg: LIFConfig, model: str) -> Prediction:
         float(e2),
         rho2,
         rho,
-        math.nan,
+        max_gain,
         gain,
         log10_gain,
         regime,
@@ -652,10 +659,10 @@ def _option(cfg: LIFConfig, v: VoltageState, label: str, change: dict[str, float
 #: sum of the block map, the LIF's worst-case gain, has a floor no dampening lowers
 VARIANT_III_NOTE = {
     "alif": (
-        "dampening: condition III has no alif form: with the adaptation gradient, a neuron that spiked "
+        "dampening: condition III has no alif form with the adaptation gradient: a neuron that spiked "
         "carries its error into a through the reset (k = −β_a z), so the block map's largest row sum is at "
-        "least ρ_a + β_a for any dampening (above 1 once β_a > 1 − ρ_a); without it the block is the LIF's "
-        "with θ_t, which stabviz does not solve yet"
+        "least ρ_a + β_a for any dampening (above 1 once β_a > 1 − ρ_a); without it (--no-adapt-grad) the "
+        "block is the LIF's at θ_t ≤ θ + β_a, and condition III is solved there"
     ),
     "cuba": (
         "dampening: condition III has no cuba form: the current's adjoint keeps α_s of itself and takes "
@@ -723,7 +730,8 @@ def _variant_option(cfg: LIFConfig, label: str, change: dict[str, float]) -> dic
 def recommend(cfg: LIFConfig) -> Recommendation:
     """Conditions I-IV at ``cfg`` and the predictions at the current setting (CLI `recommend`). For alif and
     cuba, conditions I and II are the variant's (conditions.aimed_threshold) and IV is solved on the block
-    gain; III has no variant form (docs/theory.md#94-conditions-i-to-iv-for-the-variants)."""
+    gain; III has a form for an alif without the adaptation gradient only
+    (docs/theory.md#94-conditions-i-to-iv-for-the-variants)."""
     notes: list[str] = []
     mu = float(condition_i(cfg))
     var = float(condition_ii(cfg, mu))
@@ -782,13 +790,27 @@ def _lif_iii_iv(cfg: LIFConfig, notes: list[str]) -> tuple[float | None, float |
     return g3, beta, q, options
 
 
-def _variant_iii_iv(cfg: LIFConfig, notes: list[str]) -> tuple[None, float | None, float | None, list]:
-    """(None, β*, q*, options) of alif / cuba: no γ_III (VARIANT_III_NOTE); β* and q* from the block gain."""
-    notes.append(VARIANT_III_NOTE[cfg.neuron])
+def _variant_iii_iv(cfg: LIFConfig, notes: list[str]) -> tuple[float | None, float | None, float | None, list]:
+    """(γ_III, β*, q*, options) of alif / cuba: γ_III where condition III has a form (an alif without the
+    adaptation gradient: conditions.worst_threshold), else None and VARIANT_III_NOTE says why; β* and q*
+    from the block gain."""
+    g3: float | None = variant_condition_iii(cfg)
+    if worst_threshold(cfg) is None:
+        notes.append(VARIANT_III_NOTE[cfg.neuron])
+        g3 = None
+    elif not (math.isfinite(g3) and g3 > 0):
+        notes.append("dampening: condition III is unattainable: the recurrent weights have no negative part")
+        g3 = None
+    else:
+        notes.append(
+            f"γ_III = {g3:.4g} bounds the worst-case one-step gain (condition III) at the largest threshold "
+            f"the {cfg.neuron}'s backward map sees, θ + β_a = {worst_threshold(cfg):.4g}: a worst case rather "
+            "than a target"
+        )
     solved = variant_solutions(cfg)
     options, option_notes = variant_recommendation_options(cfg, solved)
     notes += option_notes
-    return None, solved["sharpness"][0], solved.get("tail", (None, ""))[0], options
+    return g3, solved["sharpness"][0], solved.get("tail", (None, ""))[0], options
 
 
 # ---------------------------------------------------------------------------------------------

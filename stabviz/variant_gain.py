@@ -110,6 +110,7 @@ class VariantMeasurement:
     predicted_rho: float  # the second-moment recursion with the measured coefficient moments
     rho2: float  # empirical_rho2: one step back from a unit voltage error
     voltages: np.ndarray
+    max_gain: float = math.nan  # worst_row_gain: the alif without adaptation gradient's; nan where III has no form
 
 
 @torch.no_grad()
@@ -169,7 +170,20 @@ def measure_variant_layer(
         rho_pred,
         empirical_rho2(cfg, blocks, w_rec),
         y.flatten()[pick].double().cpu().numpy(),
+        worst_row_gain(cfg, blocks, w_rec),
     )
+
+
+def worst_row_gain(cfg: LIFConfig, blocks: list[Block], w_rec: torch.Tensor) -> float:
+    """The LIF's measured worst-row gain, mean over batch and steps of max_i |c_i| + |r_i| Σ_j |W_ji| s_j, for an
+    alif without the adaptation gradient (its backward map is the LIF's at θ_t); nan for the other variants,
+    whose block maps have no such row (docs/theory.md#94-conditions-i-to-iv-for-the-variants)."""
+    var = Variant.of(cfg)
+    if not (var.adapts and not var.adapt_grad) or not blocks:
+        return math.nan
+    w_abs = w_rec.abs()
+    rows = [(b.c.abs() + b.r.abs() * (b.s @ w_abs)).max(dim=1).values.double().mean() for b in blocks]
+    return float(torch.stack(rows).mean())
 
 
 def _pushback(cfg: LIFConfig, blocks: list[Block], w_rec: torch.Tensor, generator) -> float:

@@ -84,3 +84,30 @@ def test_a_qpseudospike_cuba_also_solves_its_tail():
 def test_recommend_offers_the_variants_options_on_the_command_line():
     out = json.loads(run("recommend", "--preset", "shd-tau20", "--n-rec", "64", "--neuron", "cuba", "--json").stdout)
     assert [o["label"] for o in out["options"]] == ["keep γ, solve β", "keep β, solve γ"]
+
+
+@pytest.mark.parametrize("reset", ["subtract", "mult2"])
+def test_an_alif_without_the_adaptation_gradient_has_condition_iii_and_its_bound_holds(reset):
+    """Its backward map is the LIF's at θ_t ≤ θ + β_a: γ_III is the LIF's worst case at that threshold, the
+    predicted worst-row gain there is 1, and the measured worst row stays below it (as the LIF's does)."""
+    cfg = preset("shd-tau20", n_rec=64, neuron="alif", adapt_strength=1.8, adapt_grad=False, reset=reset)
+    rec = theory.recommend(cfg)
+    lif = theory.recommend(cfg.replace(neuron="lif")).dampening
+    assert rec.dampening is not None and rec.dampening > 0
+    if reset == "subtract":  # the reset's allowance at θ + β_a: a smaller γ than the LIF's
+        assert rec.dampening < lif
+    else:  # a multiplicative reset has no θ in its worst case: the LIF's γ_III
+        assert rec.dampening == pytest.approx(lif)
+    assert any(n.startswith("γ_III = ") and "θ + β_a" in n for n in rec.notes)
+    at = cfg.replace(dampening=rec.dampening)
+    assert theory.predict(at).max_gain == pytest.approx(1.0, rel=1e-12)
+    measured = simulate.measure(at, **MEASURE).max_gain
+    assert 0.9 < measured < 1.0
+    assert simulate.measure(cfg, **MEASURE).max_gain < theory.predict(cfg).max_gain  # a bound at γ = 1 too
+
+
+@pytest.mark.parametrize("change", [dict(neuron="cuba"), dict(neuron="alif")])
+def test_where_condition_iii_has_no_form_the_worst_row_gain_is_not_given(change):
+    cfg = preset("shd-tau20", n_rec=32, **change)
+    assert math.isnan(theory.predict(cfg).max_gain) and math.isnan(simulate.measure(cfg, **MEASURE).max_gain)
+    assert theory.recommend(cfg).dampening is None
