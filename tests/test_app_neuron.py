@@ -73,3 +73,11 @@ def test_a_variant_too_large_to_simulate_shows_the_lifs_numbers_and_says_so():
     assert any("the numbers shown are the plain LIF's" in c and "STABVIZ_MAX_NEURONS" in c for c in captions)
     lif = theory.predict(LIFConfig(reset="mult2", n_rec=4096))
     assert _rho2(at) == f"{lif.rho2:.4g}"
+
+
+def test_a_variant_s_committed_verdict_carries_the_outcome_model_s_caveat():
+    at = open_app({"neuron": "cuba"})
+    box = " ".join(c.value for c in at.caption)
+    assert "fitted on LIF runs only" in box
+    lif = " ".join(c.value for c in open_app().caption)
+    assert "fitted on LIF runs only" not in lif

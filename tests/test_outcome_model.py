@@ -247,3 +247,18 @@ def test_a_recommended_run_trains_the_whole_recommended_setting():
         assert summary["lif"]["init_rec"] == applied["init_rec"]
         assert summary["lif"]["dampening"] == applied["dampening"]
         assert summary["lif"]["sharpness"] == applied["sharpness"]
+
+
+def test_a_variant_s_verdict_says_the_model_never_saw_its_neuron():
+    """Every run of the outcome data trained a LIF (checked here), so an alif's or a cuba's verdict and advice
+    carry that caveat; a LIF's carry none."""
+    runs = json.loads((Path(__file__).resolve().parent.parent / "docs/evidence/outcomes/runs.json").read_text())
+    assert runs and all(r.get("neuron", "lif") == "lif" for r in runs)
+    lif = preset("shd-tau20", n_rec=64)
+    assert advice.verdict(lif, source="predicted")["caveat"] is None
+    assert not any("fitted on LIF runs only" in n for n in advice.recommend(lif)["notes"])
+    for neuron in ("alif", "cuba"):
+        cfg = lif.replace(neuron=neuron)
+        caveat = advice.verdict(cfg, source="predicted")["caveat"]
+        assert "fitted on LIF runs only" in caveat and neuron in caveat
+        assert advice.recommend(cfg)["notes"][0] == caveat

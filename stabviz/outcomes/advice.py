@@ -83,7 +83,19 @@ def verdict(
         "firing_rate": numbers.get("firing_rate"),
         "budget": budget,
         "layers": layers,
+        "caveat": neuron_caveat(lif),
     }
+
+
+def neuron_caveat(lif: LIFConfig) -> str | None:
+    """Why the verdict says less for an alif or a cuba (None for the LIF): every run the outcome model was
+    fitted on trained a LIF, so it reads a variant's initial gain and rate as a LIF's would read."""
+    if lif.neuron == "lif":
+        return None
+    return (
+        f"neuron = {lif.neuron}: the outcome model was fitted on LIF runs only, so it reads this {lif.neuron}'s "
+        "initial gain and firing rate as a LIF's; no run has tested that for this neuron: confirm with a run"
+    )
 
 
 def candidates(lif: LIFConfig) -> list[tuple[LIFConfig, dict[str, Any]]]:
@@ -218,7 +230,8 @@ def recommend(
         "current": current,
         "options": kept,
         "paper": paper,
-        "notes": notes
+        "notes": ([neuron_caveat(lif)] if neuron_caveat(lif) else [])
+        + notes
         + extra
         + (
             []

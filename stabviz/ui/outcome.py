@@ -108,6 +108,7 @@ def _box(cfg: LIFConfig, key: Any, polling: bool, compact: bool = False, more: s
         f"{100 * v['shortfall']:.0f}% of the way from the best accuracy to chance. "
         f"Committed below {model.LOW:g} and above {model.HIGH:g}; how well it holds on tasks it was not "
         "fitted on: the Evidence page."
+        + (f" **{v['caveat'][0].upper()}{v['caveat'][1:]}.**" if v.get("caveat") else "")
     )
     with st.container(border=not compact, key="outcome_verdict"):
         if compact:
