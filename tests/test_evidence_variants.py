@@ -165,3 +165,19 @@ def test_the_committed_variant_results_load_with_every_claim():
     results = ev_results.load_results(folder)
     assert results is not None and [c["id"] for c in results["claims"]] == CLAIMS
     assert json.loads((folder / "summary.json").read_text())["size"] == "quick"
+
+
+def test_the_evidence_page_shows_the_largest_budgets_first_and_switches_to_the_quick_ones(monkeypatch, tmp_path):
+    monkeypatch.delenv(ev_results.RESULTS_ENV, raising=False)  # the committed results: both sizes
+    monkeypatch.setenv("STABVIZ_HOME", str(tmp_path / "home"))
+    at = open_app(page="evidence")
+
+    def caption() -> str:
+        return next(t for t in (shown(c.value) for c in at.caption) if "replicate --variants" in t)
+
+    control = at.segmented_control(key="variant_budgets")
+    assert control.options == [label for _, label in evidence_page.VARIANT_RESULTS]
+    assert "replicate --variants --full" in caption() and "E 750" in caption()
+    control.set_value(evidence_page.VARIANT_RESULTS[1][1]).run()
+    assert "replicate --variants --quick" in caption() and "E 150" in caption()
+    assert not at.exception

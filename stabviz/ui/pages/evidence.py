@@ -221,19 +221,40 @@ def _load_variants(folder: str, stamp: tuple) -> dict[str, Any] | None:
     return evidence.load_results(folder)
 
 
+#: the variant arms' result folders (under the results folder), the largest budgets first, and their labels
+VARIANT_RESULTS = (("variants-full", "5× budgets (--full)"), ("variants", "quick budgets (--quick)"))
+
+
 def variants_view() -> None:
-    """Arms E, F and G (``replicate --variants``): each arm's claims and its cells as a table; nothing when
-    the results folder has none."""
-    folder = str(ev_results.results_folder() / "variants")
-    try:
-        results = _load_variants(folder, ev_results.stamp(folder))
-    except ValueError as err:
-        st.error(f"The variant arms' results could not be read: {layout.plain(err)}", icon=":material/error:")
+    """Arms E, F and G (``replicate --variants``): each arm's claims and its cells as a table, from the largest
+    budgets present (a control switches to the others); nothing when the results folder has none."""
+    found = {}
+    for sub, label in VARIANT_RESULTS:
+        folder = str(ev_results.results_folder() / sub)
+        try:
+            results = _load_variants(folder, ev_results.stamp(folder))
+        except ValueError as err:
+            st.error(
+                f"The variant arms' results ({sub}) could not be read: {layout.plain(err)}", icon=":material/error:"
+            )
+            continue
+        if results is not None:
+            found[label] = results
+    if not found:
         return
-    if results is None:
-        return
-    summary = results["summary"]
     st.header("Neuron variants, initialisation and local losses", divider="gray")
+    label = next(iter(found))
+    if len(found) > 1:
+        label = st.segmented_control(
+            "Budgets",
+            list(found),
+            default=label,
+            required=True,
+            key="variant_budgets",
+            help="The same arms and rules, run at the quick budgets and at 5× them: the verdicts agree or not.",
+        )
+    results = found[label]
+    summary = results["summary"]
     st.caption(
         f"Made by {layout.plain(summary.get('command') or 'an unrecorded command')} · "
         f"{layout.plain(str(summary.get('date') or 'no date').replace('T', ' '))} · "
