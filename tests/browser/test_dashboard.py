@@ -216,7 +216,7 @@ def test_every_page_renders_without_an_exception(page, base_url, name):
 def test_moving_a_slider_repaints_the_map_and_a_reload_restores_it(page, base_url):
     page.goto(base_url + "/")
     page.wait_for_selector(MAP_FIELD, state="attached")
-    wait_idle(page)
+    wait_checked(page)  # the first view's second pass and the check's rerun would otherwise land mid-test
     before = _map_state(page)
     leak = slider(page, "Leak")
     leak.focus()

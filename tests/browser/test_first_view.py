@@ -3,6 +3,7 @@ tabs, the confirmation run, the share link), which then follow by themselves. Or
 
 import pytest
 from harness import wait_idle
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -28,6 +29,7 @@ def test_the_first_map_comes_before_the_details_which_then_follow_unasked(base_u
     seen = page.evaluate("window.__seen")
     assert seen["map"] < seen["details"]
     wait_idle(page)  # the footer comes with the whole page
-    assert page.locator("[data-testid='stSidebar'] [data-testid='stCode']").count() == 1  # the share link
-    assert page.get_by_role("button", name="Confirm with a short run").count() == 1
+    # waited for, not read at once: right after a run the page may not have drawn every element yet
+    expect(page.locator("[data-testid='stSidebar'] [data-testid='stCode']")).to_have_count(1, timeout=30_000)
+    expect(page.get_by_role("button", name="Confirm with a short run")).to_have_count(1, timeout=30_000)
     assert page.locator("[data-testid='stException']").count() == 0
