@@ -691,13 +691,7 @@ def _train(
     ]
     unlogged: list[dict[str, Any] | None] = [None] * members
     for step_no in range(cfg0.train_steps):
-        for k, (s, out) in enumerate(zip(states, outcomes)):
-            if out["status"] is None and stop(s.run_id):
-                out["status"], out["stopped_early"] = "cancelled", "cancelled"
-            elif out["status"] is None and time.monotonic() - started > s.cfg.time_limit:
-                out["status"], out["stopped_early"] = "stopped", "time limit"
-                if unlogged[k] is not None:  # the curves end at the last step taken, not the last logged
-                    s.emit(unlogged[k])
+        _end_stopped(states, outcomes, unlogged, stop, started)
         active = [k for k, out in enumerate(outcomes) if out["status"] is None]
         if not active:
             break
@@ -710,45 +704,84 @@ def _train(
         if controlled:  # in place: a captured graph reads the same tensor
             rate_lam.copy_(torch.tensor([rate_control_weight(s.cfg, step_no) for s in states]))
         stats = graph().tolist()
-        grads = [[p.grad for p in ps] for ps in params]
+        _mark_diverged(outcomes, active, stats, layers)
+        _optimiser_step(opt, params, outcomes)
         for k in active:
-            loss, total, accuracy, *rest = stats[k]
-            outcomes[k]["last_loss"] = loss
-            if not math.isfinite(total):
-                outcomes[k]["status"], outcomes[k]["stopped_early"] = "diverged", "non-finite loss"
-            elif not all(math.isfinite(g) for g in rest[layers:]):
-                outcomes[k]["status"], outcomes[k]["stopped_early"] = "diverged", "non-finite gradient"
-        for ps, out in zip(params, outcomes):
-            if out["status"] is not None:  # frozen: AdamW skips parameters without a gradient
-                for p in ps:
-                    p.grad = None
-        opt.step()
-        for ps, gs in zip(params, grads):  # a captured step writes into these gradients again
-            for p, g in zip(ps, gs):
-                p.grad = g
-        for k in active:
-            out, cfg = outcomes[k], states[k].cfg
-            if out["status"] is not None:
-                continue
-            loss, _, accuracy, *rest = stats[k]
-            out["steps_done"], out["last_accuracy"] = step_no + 1, accuracy
-            unlogged[k] = {
-                "step": out["steps_done"],
-                "metrics": {
-                    "loss": loss,
-                    "accuracy": accuracy,
-                    "sparsity_switch": switch,
-                    "progress": out["steps_done"] / cfg.train_steps,
-                    **_per_layer("firing_rate", rest[:layers]),
-                    **_per_layer("grad_norm", rest[layers:]),
-                },
-            }
-            if out["steps_done"] % cfg.log_every == 0 or out["steps_done"] == cfg.train_steps:
-                states[k].emit(unlogged[k])
-                unlogged[k] = None
+            if outcomes[k]["status"] is None:
+                unlogged[k] = _record_step(states[k], outcomes[k], stats[k], step_no, switch, layers)
     for out in outcomes:
         out["status"] = out["status"] or "finished"
     return outcomes, {"mode": graph.mode, "note": graph.note, "members": members}
+
+
+def _end_stopped(
+    states: list[_Member],
+    outcomes: list[dict[str, Any]],
+    unlogged: list[dict[str, Any] | None],
+    stop: Callable[[str], bool],
+    started: float,
+) -> None:
+    """Before a step: end each running member that was cancelled or reached its time limit (a stopped one's
+    curves end at the last step taken, not the last logged)."""
+    for k, (s, out) in enumerate(zip(states, outcomes)):
+        if out["status"] is None and stop(s.run_id):
+            out["status"], out["stopped_early"] = "cancelled", "cancelled"
+        elif out["status"] is None and time.monotonic() - started > s.cfg.time_limit:
+            out["status"], out["stopped_early"] = "stopped", "time limit"
+            if unlogged[k] is not None:
+                s.emit(unlogged[k])
+
+
+def _mark_diverged(outcomes: list[dict[str, Any]], active: list[int], stats: list[list[float]], layers: int) -> None:
+    """After a forward and backward: each active member's last loss, and 'diverged' where its objective or a
+    gradient norm is not finite."""
+    for k in active:
+        loss, total, _, *rest = stats[k]
+        outcomes[k]["last_loss"] = loss
+        if not math.isfinite(total):
+            outcomes[k]["status"], outcomes[k]["stopped_early"] = "diverged", "non-finite loss"
+        elif not all(math.isfinite(g) for g in rest[layers:]):
+            outcomes[k]["status"], outcomes[k]["stopped_early"] = "diverged", "non-finite gradient"
+
+
+def _optimiser_step(opt: torch.optim.Optimizer, params: list[list[torch.Tensor]], outcomes: list[dict]) -> None:
+    """AdamW's step for the members still running: an ended member's parameters have no gradient during
+    the step (AdamW skips them: it stays frozen), and every gradient tensor is put back afterwards (a
+    captured step writes into the same tensors again)."""
+    grads = [[p.grad for p in ps] for ps in params]
+    for ps, out in zip(params, outcomes):
+        if out["status"] is not None:
+            for p in ps:
+                p.grad = None
+    opt.step()
+    for ps, gs in zip(params, grads):
+        for p, g in zip(ps, gs):
+            p.grad = g
+
+
+def _record_step(
+    state: _Member, out: dict[str, Any], stats: list[float], step_no: int, switch: float, layers: int
+) -> dict[str, Any] | None:
+    """A running member's step taken: its steps_done and last accuracy, and its metrics event, emitted on the
+    ``log_every`` grid and at the last step; returns the event when it was not emitted (None otherwise)."""
+    loss, _, accuracy, *rest = stats
+    cfg = state.cfg
+    out["steps_done"], out["last_accuracy"] = step_no + 1, accuracy
+    event = {
+        "step": out["steps_done"],
+        "metrics": {
+            "loss": loss,
+            "accuracy": accuracy,
+            "sparsity_switch": switch,
+            "progress": out["steps_done"] / cfg.train_steps,
+            **_per_layer("firing_rate", rest[:layers]),
+            **_per_layer("grad_norm", rest[layers:]),
+        },
+    }
+    if out["steps_done"] % cfg.log_every == 0 or out["steps_done"] == cfg.train_steps:
+        state.emit(event)
+        return None
+    return event
 
 
 def _forward(
