@@ -133,11 +133,12 @@ def worst_gain_factor(cfg: LIFConfig, leak: Any = None, threshold: float | None 
         return np.where(neg > 0, s["S+"] * (neg + th) / neg, np.where(th > 0, np.inf, s["S+"]))
 
 
-def condition_iii(cfg: LIFConfig, leak: Any = None) -> Any:
-    """Condition III: the dampening γ_III at which the worst-case one-step gain is 1."""
+def condition_iii(cfg: LIFConfig, leak: Any = None, threshold: float | None = None) -> Any:
+    """Condition III: the dampening γ_III at which the worst-case one-step gain is 1 (``threshold``: as in
+    :func:`worst_gain_factor`)."""
     a = cfg.leak if leak is None else np.asarray(leak, float)
     with np.errstate(divide="ignore"):
-        return (1 - a) / worst_gain_factor(cfg, a)
+        return (1 - a) / worst_gain_factor(cfg, a, threshold)
 
 
 def worst_threshold(cfg: LIFConfig) -> float | None:
@@ -157,10 +158,7 @@ def variant_condition_iii(cfg: LIFConfig) -> float:
     """Condition III at cfg's own neuron: γ_III with the threshold of :func:`worst_threshold` (the LIF's
     own for the LIF), nan where the condition has no form."""
     th = worst_threshold(cfg)
-    if th is None:
-        return math.nan
-    with np.errstate(divide="ignore"):
-        return float((1 - cfg.leak) / worst_gain_factor(cfg, threshold=th))
+    return math.nan if th is None else float(condition_iii(cfg, threshold=th))
 
 
 def gamma_iv(A: Any, C: Any, D: Any, e1: Any, e2: Any) -> Any:

@@ -655,6 +655,8 @@ def _option(cfg: LIFConfig, v: VoltageState, label: str, change: dict[str, float
     }
 
 
+_III_UNATTAINABLE = "dampening: condition III is unattainable: the recurrent weights have no negative part"
+
 #: why condition III has no variant form (docs/theory.md#94-conditions-i-to-iv-for-the-variants): the largest row
 #: sum of the block map, the LIF's worst-case gain, has a floor no dampening lowers
 VARIANT_III_NOTE = {
@@ -768,7 +770,7 @@ def _lif_iii_iv(cfg: LIFConfig, notes: list[str]) -> tuple[float | None, float |
     """(γ_III, β*, q*, options) of the LIF, appending what is unattainable and why to ``notes``."""
     g3 = float(condition_iii(cfg))
     if not (math.isfinite(g3) and g3 > 0):
-        notes.append("dampening: condition III is unattainable: the recurrent weights have no negative part")
+        notes.append(_III_UNATTAINABLE)
         g3 = None
     v = voltage_state(cfg)
     beta, why_b = sharpness_star(cfg, v)
@@ -795,16 +797,17 @@ def _variant_iii_iv(cfg: LIFConfig, notes: list[str]) -> tuple[float | None, flo
     adaptation gradient: conditions.worst_threshold), else None and VARIANT_III_NOTE says why; β* and q*
     from the block gain."""
     g3: float | None = variant_condition_iii(cfg)
-    if worst_threshold(cfg) is None:
+    worst = worst_threshold(cfg)
+    if worst is None:
         notes.append(VARIANT_III_NOTE[cfg.neuron])
         g3 = None
     elif not (math.isfinite(g3) and g3 > 0):
-        notes.append("dampening: condition III is unattainable: the recurrent weights have no negative part")
+        notes.append(_III_UNATTAINABLE)
         g3 = None
     else:
         notes.append(
             f"γ_III = {g3:.4g} bounds the worst-case one-step gain (condition III) at the largest threshold "
-            f"the {cfg.neuron}'s backward map sees, θ + β_a = {worst_threshold(cfg):.4g}: a worst case rather "
+            f"the {cfg.neuron}'s backward map sees, θ + β_a = {worst:.4g}: a worst case rather "
             "than a target"
         )
     solved = variant_solutions(cfg)

@@ -230,7 +230,7 @@ def recommend(
         "current": current,
         "options": kept,
         "paper": paper,
-        "notes": ([neuron_caveat(lif)] if neuron_caveat(lif) else [])
+        "notes": [c for c in (neuron_caveat(lif),) if c]
         + notes
         + extra
         + (
