@@ -43,7 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--settings", type=int, default=5, help="new settings timed per neuron (default 5)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    result = bench(args.n, args.settings)
+    if args.settings < 1:
+        p.error(f"--settings = {args.settings} is outside the allowed range [1, inf)")
+    try:
+        result = bench(args.n, args.settings)
+    except ValueError as err:  # a size the setting refuses: one line, exit 2
+        p.error(str(err))
     if args.json:
         print(json.dumps(result))
         return 0
